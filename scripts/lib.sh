@@ -1,0 +1,19 @@
+# Shared by scripts/*: paths, package list, logging. Source it; do not run it.
+set -euo pipefail
+PEERLAB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PEERLAB_BUILD_TYPE="${PEERLAB_BUILD_TYPE:-Release}"
+PEERLAB_BUILD_DIR="${PEERLAB_BUILD_DIR:-$PEERLAB_ROOT/build}"
+export CCACHE_BASEDIR="$PEERLAB_ROOT"
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+
+# Debian 12 packages the build and the tests need.
+PEERLAB_PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config
+  protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev
+  libabsl-dev libspdlog-dev nlohmann-json3-dev libcli11-dev libedit-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libpqxx-dev
+  python3 python3-grpcio python3-protobuf
+  procps tmux
+)
+
+log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }

@@ -1,0 +1,250 @@
+#include "services/bootstrap/grpc_service.h"
+
+#include <deque>
+#include <vector>
+
+#include "services/common/grpc_status.h"
+#include "services/common/logging.h"
+
+namespace peerlab::bootstrap {
+
+using Document = pb::Document;
+
+namespace {
+
+std::string TokenOf(grpc::CallbackServerContext* context) {
+  const auto& md = context->client_metadata();
+  auto it = md.find("authorization");
+  if (it == md.end()) return "";
+  return BearerToken(std::string(it->second.data(), it->second.size()));
+}
+
+// Answers a unary call from a BootstrapService callback.
+template <typename Response>
+BootstrapService::Done<Response> Answer(grpc::ServerUnaryReactor* reactor,
+                                        Response* response) {
+  return [reactor, response](absl::StatusOr<Response> result) {
+    if (result.ok()) {
+      *response = *std::move(result);
+      reactor->Finish(grpc::Status::OK);
+    } else {
+      reactor->Finish(ToGrpcStatus(result.status()));
+    }
+  };
+}
+
+constexpr size_t kMaxQueuedDocuments = 256;
+
+}  // namespace
+
+// One Watch stream: the current document, then each change. One write is in
+// flight at a time; documents that arrive meanwhile queue, and a watcher that
+// falls kMaxQueuedDocuments behind gets only the newest (each document is
+// complete, so only intermediate states are skipped).
+//
+// Decisions are taken under mu_, but StartWrite and Finish are called without
+// it: gRPC may run OnWriteDone/OnDone on the calling thread.
+class WatchReactor : public grpc::ServerWriteReactor<pb::WatchResponse> {
+ public:
+  WatchReactor(BootstrapGrpcService* owner, Store* store)
+      : owner_(owner), store_(store) {}
+
+  void Start() {
+    handle_ = store_->Subscribe([this](const Document& doc) { Push(doc); });
+    auto doc = store_->Read();
+    if (!doc.ok()) {
+      End(ToGrpcStatus(doc.status()));
+      return;
+    }
+    Push(*doc);
+  }
+
+  // Asks the stream to end with `status` once the write in flight is done.
+  void End(const grpc::Status& status) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (end_requested_) return;
+      end_requested_ = true;
+      end_status_ = status;
+    }
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      if (!ok && !end_requested_) {
+        end_requested_ = true;
+        end_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "write failed");
+      }
+    }
+    Pump();
+  }
+
+  void OnCancel() override { End(grpc::Status::CANCELLED); }
+
+  void OnDone() override {
+    store_->Unsubscribe(handle_);
+    owner_->Forget(this);
+    delete this;
+  }
+
+ private:
+  // Called by the store's listener: queue only, never finish from here.
+  void Push(const Document& doc) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (end_requested_) return;
+      // Subscribe-then-Read can offer a revision twice; keep order strict.
+      if (queued_any_ && doc.revision() <= last_queued_) return;
+      queued_any_ = true;
+      last_queued_ = doc.revision();
+      queue_.push_back(doc);
+      while (queue_.size() > kMaxQueuedDocuments) queue_.pop_front();
+    }
+    Pump();
+  }
+
+  void Pump() {
+    bool finish = false;
+    bool write = false;
+    grpc::Status status;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finished_ || writing_) return;
+      if (end_requested_) {
+        finished_ = finish = true;
+        status = end_status_;
+      } else if (!queue_.empty()) {
+        *current_.mutable_document() = std::move(queue_.front());
+        queue_.pop_front();
+        writing_ = write = true;
+      }
+    }
+    if (finish) {
+      Finish(status);  // `this` may be gone after this call
+    } else if (write) {
+      StartWrite(&current_);
+    }
+  }
+
+  BootstrapGrpcService* const owner_;
+  Store* const store_;
+  int handle_ = 0;
+
+  std::mutex mu_;
+  std::deque<Document> queue_;
+  pb::WatchResponse current_;
+  bool writing_ = false;
+  bool end_requested_ = false;
+  bool finished_ = false;
+  grpc::Status end_status_;
+  bool queued_any_ = false;
+  uint64_t last_queued_ = 0;
+};
+
+BootstrapGrpcService::BootstrapGrpcService(BootstrapService* service)
+    : service_(service) {}
+
+BootstrapGrpcService::~BootstrapGrpcService() = default;
+
+void BootstrapGrpcService::EndWatches() {
+  // Holding mu_ keeps every listed reactor alive: OnDone must Forget() it
+  // first. mu_ is recursive because OnDone may run inline, on this thread.
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  ending_ = true;
+  std::vector<WatchReactor*> watches(watches_.begin(), watches_.end());
+  for (WatchReactor* w : watches) w->End(grpc::Status::OK);
+}
+
+void BootstrapGrpcService::Forget(WatchReactor* reactor) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  watches_.erase(reactor);
+}
+
+grpc::ServerUnaryReactor* BootstrapGrpcService::Ping(
+    grpc::CallbackServerContext* context, const pb::PingRequest*,
+    pb::PingResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  *response = service_->Ping();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BootstrapGrpcService::Join(
+    grpc::CallbackServerContext* context, const pb::JoinRequest* request,
+    pb::JoinResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  service_->Join(*request, Answer(reactor, response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BootstrapGrpcService::Leave(
+    grpc::CallbackServerContext* context, const pb::LeaveRequest* request,
+    pb::LeaveResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  service_->Leave(*request, Answer(reactor, response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BootstrapGrpcService::Refill(
+    grpc::CallbackServerContext* context, const pb::RefillRequest* request,
+    pb::RefillResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  service_->Refill(*request, Answer(reactor, response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BootstrapGrpcService::List(
+    grpc::CallbackServerContext* context, const pb::ListRequest*,
+    pb::ListResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  Answer(reactor, response)(service_->List());
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BootstrapGrpcService::Reset(
+    grpc::CallbackServerContext* context, const pb::ResetRequest* request,
+    pb::ResetResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  service_->Reset(*request, TokenOf(context), Answer(reactor, response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BootstrapGrpcService::UpdateConfig(
+    grpc::CallbackServerContext* context,
+    const pb::UpdateConfigRequest* request,
+    pb::UpdateConfigResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  service_->UpdateConfig(*request, TokenOf(context), Answer(reactor, response));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BootstrapGrpcService::Renew(
+    grpc::CallbackServerContext* context, const pb::RenewRequest* request,
+    pb::RenewResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  service_->Renew(*request, Answer(reactor, response));
+  return reactor;
+}
+
+grpc::ServerWriteReactor<pb::WatchResponse>* BootstrapGrpcService::Watch(
+    grpc::CallbackServerContext*, const pb::WatchRequest*) {
+  auto* reactor = new WatchReactor(this, service_->store());
+  bool refuse;
+  {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    refuse = ending_;
+    if (!refuse) watches_.insert(reactor);
+  }
+  if (refuse) {
+    reactor->End(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down"));
+  } else {
+    reactor->Start();
+  }
+  return reactor;
+}
+
+}  // namespace peerlab::bootstrap
