@@ -1,0 +1,183 @@
+#include "services/bootstrap/validation.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace peerlab::bootstrap {
+namespace {
+
+using ::bootstrap::v1::Peer;
+using ::testing::HasSubstr;
+
+const absl::Time kNow = absl::FromUnixSeconds(1'700'000'000);
+
+Peer GoodPeer() {
+  Peer p;
+  p.set_id("123E4567-E89B-42D3-A456-426614174000");
+  p.set_name("alice");
+  p.set_host("127.0.0.1");
+  p.set_port(7946);
+  p.set_protocol(::bootstrap::v1::PROTOCOL_UDP);
+  return p;
+}
+
+TEST(ValidatePeerTest, NormalisesAGoodPeer) {
+  auto p = ValidatePeer(GoodPeer(), "peer", kNow);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->id(), "123e4567-e89b-42d3-a456-426614174000");
+  EXPECT_EQ(p->started_at().seconds(), absl::ToUnixSeconds(kNow));
+  EXPECT_FALSE(p->has_lease_expires_at());
+}
+
+TEST(ValidatePeerTest, KeepsGivenStartTimeAndDropsClientLease) {
+  Peer in = GoodPeer();
+  in.mutable_started_at()->set_seconds(42);
+  in.mutable_lease_expires_at()->set_seconds(99);
+  auto p = ValidatePeer(in, "peer", kNow);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->started_at().seconds(), 42);
+  EXPECT_FALSE(p->has_lease_expires_at());
+}
+
+struct BadPeerCase {
+  std::string name;
+  std::function<void(Peer&)> spoil;
+  std::string want_field;
+};
+
+class BadPeerTest : public ::testing::TestWithParam<BadPeerCase> {};
+
+TEST_P(BadPeerTest, IsRefusedNamingTheField) {
+  Peer p = GoodPeer();
+  GetParam().spoil(p);
+  auto result = ValidatePeer(p, "candidate", kNow);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(result.status().message()),
+              HasSubstr(GetParam().want_field + ":"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, BadPeerTest,
+    ::testing::Values(
+        BadPeerCase{"EmptyId", [](Peer& p) { p.clear_id(); }, "candidate.id"},
+        BadPeerCase{"ShortId", [](Peer& p) { p.set_id("123"); },
+                    "candidate.id"},
+        BadPeerCase{
+            "IdWithoutDashes",
+            [](Peer& p) { p.set_id("123e4567e89b42d3a456426614174000"); },
+            "candidate.id"},
+        BadPeerCase{
+            "IdNotHex",
+            [](Peer& p) { p.set_id("zzze4567-e89b-42d3-a456-426614174000"); },
+            "candidate.id"},
+        BadPeerCase{"EmptyName", [](Peer& p) { p.clear_name(); },
+                    "candidate.name"},
+        BadPeerCase{"LongName",
+                    [](Peer& p) { p.set_name(std::string(129, 'a')); },
+                    "candidate.name"},
+        BadPeerCase{"ControlCharInName", [](Peer& p) { p.set_name("ali\nce"); },
+                    "candidate.name"},
+        BadPeerCase{"BrokenUtf8Name", [](Peer& p) { p.set_name("al\xC3"); },
+                    "candidate.name"},
+        BadPeerCase{"EmptyHost", [](Peer& p) { p.clear_host(); },
+                    "candidate.host"},
+        BadPeerCase{"HostWithSpace", [](Peer& p) { p.set_host("my host"); },
+                    "candidate.host"},
+        BadPeerCase{"HostBadIpv4", [](Peer& p) { p.set_host("999.1.1.1"); },
+                    "candidate.host"},
+        BadPeerCase{"HostLabelDash",
+                    [](Peer& p) { p.set_host("-bad.example"); },
+                    "candidate.host"},
+        BadPeerCase{"HostWithPort", [](Peer& p) { p.set_host("127.0.0.1:80"); },
+                    "candidate.host"},
+        BadPeerCase{"PortZero", [](Peer& p) { p.set_port(0); },
+                    "candidate.port"},
+        BadPeerCase{"PortTooBig", [](Peer& p) { p.set_port(65536); },
+                    "candidate.port"},
+        BadPeerCase{"ProtocolUnspecified",
+                    [](Peer& p) {
+                      p.set_protocol(::bootstrap::v1::PROTOCOL_UNSPECIFIED);
+                    },
+                    "candidate.protocol"},
+        BadPeerCase{"ProtocolUnknownNumber",
+                    [](Peer& p) {
+                      p.set_protocol(static_cast<::bootstrap::v1::Protocol>(7));
+                    },
+                    "candidate.protocol"},
+        BadPeerCase{"LongStatus",
+                    [](Peer& p) { p.set_status(std::string(65, 's')); },
+                    "candidate.status"},
+        BadPeerCase{"BadStartedAt",
+                    [](Peer& p) { p.mutable_started_at()->set_nanos(-1); },
+                    "candidate.started_at"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(IsValidHostTest, AcceptsAddressesAndNames) {
+  for (const char* host :
+       {"127.0.0.1", "10.1.2.3", "::1", "fe80::1", "localhost",
+        "peer-1.lab.example.org", "example.org.", "a", "xn--bcher-kva.example",
+        "1a.example"}) {
+    EXPECT_TRUE(IsValidHost(host)) << host;
+  }
+}
+
+TEST(IsValidHostTest, RefusesTheRest) {
+  for (const char* host : {"", " ", "1.2.3", "256.0.0.1", "a..b",
+                           "under_score.example", "-a.example", "a-.example",
+                           "http://x", "[::1]", "xn--bcher-kva.example/path"}) {
+    EXPECT_FALSE(IsValidHost(host)) << host;
+  }
+  EXPECT_FALSE(IsValidHost(std::string(254, 'a')));
+  EXPECT_FALSE(IsValidHost(std::string(64, 'a') + ".example"));
+}
+
+TEST(ValidateTtlTest, UnsetOrZeroMeansNoLease) {
+  google::protobuf::Duration d;
+  auto none = ValidateTtl(&d, false, false);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  auto zero = ValidateTtl(&d, true, false);
+  ASSERT_TRUE(zero.ok());
+  EXPECT_FALSE(zero->has_value());
+  EXPECT_EQ(ValidateTtl(&d, false, true).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ValidateTtlTest, Bounds) {
+  google::protobuf::Duration d;
+  d.set_seconds(30);
+  auto ok = ValidateTtl(&d, true, false);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(**ok, absl::Seconds(30));
+  d.set_seconds(0);
+  d.set_nanos(500'000'000);
+  EXPECT_EQ(ValidateTtl(&d, true, false).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  d.set_seconds(-5);
+  d.set_nanos(0);
+  EXPECT_EQ(ValidateTtl(&d, true, false).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  d.set_seconds(31LL * 24 * 3600);
+  EXPECT_THAT(std::string(ValidateTtl(&d, true, false).status().message()),
+              HasSubstr("ttl:"));
+}
+
+TEST(ValidateConfigTest, Bounds) {
+  ::bootstrap::v1::Config c;
+  c.set_max_peers(3);
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  c.set_max_peers(0);
+  EXPECT_THAT(std::string(ValidateConfig(c).message()), HasSubstr("max_peers"));
+  c.set_max_peers(10001);
+  EXPECT_FALSE(ValidateConfig(c).ok());
+  c.set_max_peers(3);
+  c.set_min_refill_candidates(10001);
+  EXPECT_THAT(std::string(ValidateConfig(c).message()),
+              HasSubstr("min_refill_candidates"));
+}
+
+}  // namespace
+}  // namespace peerlab::bootstrap
