@@ -1,0 +1,374 @@
+#include "peer/cli/builtins.h"
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "peer/cli/parser.h"
+#include "peer/cli/shell_runner.h"
+#include "services/common/logging.h"
+#include "spdlog/sinks/basic_file_sink.h"
+
+namespace peerlab::cli {
+namespace {
+
+// Adds or removes one file sink on every logger (the default one included).
+class LogFileControl {
+ public:
+  absl::Status On(const std::string& path) {
+    Off();
+    try {
+      sink_ = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path);
+    } catch (const spdlog::spdlog_ex& e) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot log to ", path, ": ", e.what()));
+    }
+    sink_->set_pattern("%Y-%m-%dT%H:%M:%S.%e %-5l [%n] %v");
+    spdlog::apply_all([this](std::shared_ptr<spdlog::logger> l) {
+      l->sinks().push_back(sink_);
+    });
+    path_ = path;
+    return absl::OkStatus();
+  }
+  void Off() {
+    if (!sink_) return;
+    spdlog::apply_all([this](std::shared_ptr<spdlog::logger> l) {
+      auto& sinks = l->sinks();
+      sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
+    });
+    sink_.reset();
+    path_.clear();
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::shared_ptr<spdlog::sinks::basic_file_sink_mt> sink_;
+  std::string path_;
+};
+
+void HelpOverview(const Registry& registry, Output& out) {
+  for (const std::string& group : registry.Groups()) {
+    std::vector<std::string> names;
+    for (const Command& c : registry.Commands()) {
+      if (c.group == group) names.push_back(c.name);
+    }
+    out.Print(absl::StrCat(group, ": ", absl::StrJoin(names, " ")));
+  }
+  out.Print(
+      "help COMMAND for details, help groups [GROUP] for summaries; a leading "
+      "/ is optional");
+}
+
+absl::Status Help(const Registry& registry, const Call& call, Output& out) {
+  if (call.args.empty()) {
+    HelpOverview(registry, out);
+    return absl::OkStatus();
+  }
+  if (call.args[0] == "groups") {
+    std::vector<std::string> groups = registry.Groups();
+    if (call.args.size() == 1) {
+      for (const std::string& g : groups) out.Print(g);
+      return absl::OkStatus();
+    }
+    const std::string& group = call.args[1];
+    if (std::find(groups.begin(), groups.end(), group) == groups.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("unknown group \"", group,
+                       "\"; groups: ", absl::StrJoin(groups, ", ")));
+    }
+    for (const Command& c : registry.Commands()) {
+      if (c.group == group) {
+        out.Print(absl::StrFormat("%-28s %s", c.usage, c.summary));
+      }
+    }
+    return absl::OkStatus();
+  }
+  std::string name = call.args[0];
+  if (!name.empty() && name[0] == '/') name.erase(0, 1);
+  std::optional<Command> c = registry.Find(name);
+  if (!c.has_value()) {
+    std::vector<std::string> close = registry.Suggest(name);
+    return absl::NotFoundError(absl::StrCat(
+        "unknown command \"", name, "\"",
+        close.empty() ? ""
+                      : absl::StrCat("; did you mean: ",
+                                     absl::StrJoin(close, ", "), "?")));
+  }
+  out.Print(absl::StrCat("usage: ", c->usage));
+  out.Print(absl::StrCat("group: ", c->group));
+  out.Print(c->summary);
+  if (!c->help.empty()) out.Print(c->help);
+  return absl::OkStatus();
+}
+
+// Finds a script: as given, else under scripts/ (where the original kept
+// them).
+std::string ResolveScript(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) return path;
+  std::string alt = (std::filesystem::path("scripts") / path).string();
+  if (std::filesystem::exists(alt, ec)) return alt;
+  return path;
+}
+
+}  // namespace
+
+absl::Status ExecuteScript(const Registry& registry, const std::string& path,
+                           Output& out, int depth, int max_depth, bool remote) {
+  if (depth >= max_depth) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("execute ", path, ": scripts nested deeper than ",
+                     max_depth, " (a script that runs itself?)"));
+  }
+  std::string resolved = ResolveScript(path);
+  std::ifstream in(resolved);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    absl::string_view trimmed = absl::StripAsciiWhitespace(line);
+    if (trimmed.empty() || trimmed.front() == '#') continue;
+    absl::Status s = registry.Execute(trimmed, out, depth + 1, remote);
+    if (!s.ok()) {
+      // Nested scripts already name their own file:line first.
+      return absl::Status(
+          s.code(), absl::StrCat(resolved, ":", number, ": ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RegisterBuiltins(const BuiltinsEnv& env,
+                              BuiltinSettings* settings) {
+  Registry* registry = env.registry;
+  ConfigRegistry* config = env.config;
+  auto log_control = std::make_shared<LogFileControl>();
+  const int max_depth = env.max_script_depth;
+
+  std::vector<Command> commands = {
+      {.name = "help",
+       .group = "cli",
+       .usage = "help [groups [GROUP] | COMMAND]",
+       .summary = "lists commands, groups, or one command's help",
+       .max_args = 2,
+       .completion = Completion::kCommand,
+       .handler = [registry](
+                      const Call& call,
+                      Output& out) { return Help(*registry, call, out); }},
+      {.name = "echo",
+       .group = "script",
+       .usage = "echo TEXT",
+       .summary = "prints TEXT",
+       .handler =
+           [](const Call& call, Output& out) {
+             out.Print(absl::StrJoin(call.args, " "));
+             return absl::OkStatus();
+           }},
+      {.name = "sleep",
+       .group = "script",
+       .usage = "sleep SECONDS",
+       .summary = "waits (fractions allowed: sleep 0.25)",
+       .min_args = 1,
+       .max_args = 1,
+       .handler = [](const Call& call, Output&) -> absl::Status {
+         auto d = call.Seconds(0, "SECONDS");
+         if (!d.ok()) return d.status();
+         absl::SleepFor(*d);
+         return absl::OkStatus();
+       }},
+      {.name = "execute",
+       .group = "script",
+       .usage = "execute FILE",
+       .summary = "runs the commands in FILE, stopping at the first failure",
+       .help = "Blank lines and lines starting with # are skipped. A failing "
+               "line stops the script; the error names FILE:LINE. Scripts may "
+               "execute scripts, up to a nesting depth of 8. A FILE that does "
+               "not exist is also looked for under scripts/.",
+       .min_args = 1,
+       .max_args = 1,
+       .completion = Completion::kFile,
+       .handler =
+           [registry, max_depth](const Call& call, Output& out) {
+             return ExecuteScript(*registry, call.args[0], out, call.depth,
+                                  max_depth, call.remote);
+           }},
+      {.name = "shell",
+       .group = "script",
+       .usage = "shell [-c] PROGRAM [ARGS...]",
+       .summary = "runs a program and shows its output; its exit status is "
+                  "the command's",
+       .help = "Runs PROGRAM directly, without a shell. With -c the rest of "
+               "the line is given to /bin/sh -c (pipes, redirections). "
+               "Output (stdout and stderr) goes to outputView line by line. "
+               "The program is killed after shell.timeout (default 60s). "
+               "Remote callers may be refused with shell.allow_remote=false.",
+       .min_args = 1,
+       .completion = Completion::kFile,
+       .handler = [settings, config](const Call& call,
+                                     Output& out) -> absl::Status {
+         absl::Duration timeout;
+         bool allow_remote;
+         {
+           auto lock = config->Lock();
+           timeout = settings->shell_timeout;
+           allow_remote = settings->allow_remote_shell;
+         }
+         if (call.remote && !allow_remote) {
+           return absl::PermissionDeniedError(
+               "shell is refused to remote callers (shell.allow_remote)");
+         }
+         std::vector<std::string> argv = call.args;
+         if (argv[0] == "-c") {
+           if (argv.size() < 2) {
+             return absl::InvalidArgumentError(
+                 "usage: shell [-c] PROGRAM [ARGS...]");
+           }
+           std::vector<std::string> words(argv.begin() + 1, argv.end());
+           argv = {"/bin/sh", "-c", absl::StrJoin(words, " ")};
+         }
+         return RunProgram(
+             argv, {.timeout = timeout,
+                    .on_line = [&out](const std::string& l) { out.Print(l); }});
+       }},
+      {.name = "log",
+       .group = "cli",
+       .usage = "log on FILE | log off | log level LEVEL [COMPONENT]",
+       .summary = "logs to a file, stops, or sets the level",
+       .help = "Levels: trace, debug, info, warn, error, critical, off. "
+               "Without COMPONENT the level applies to every logger.",
+       .min_args = 1,
+       .max_args = 3,
+       .completion = Completion::kFile,
+       .handler = [log_control](const Call& call, Output& out) -> absl::Status {
+         const std::string& verb = call.args[0];
+         if (verb == "on" && call.args.size() == 2) {
+           if (auto s = log_control->On(call.args[1]); !s.ok()) return s;
+           out.Print(absl::StrCat("logging to ", call.args[1]));
+           spdlog::info("logging to {}", call.args[1]);
+           return absl::OkStatus();
+         }
+         if (verb == "off" && call.args.size() == 1) {
+           log_control->Off();
+           out.Print("file logging off");
+           return absl::OkStatus();
+         }
+         if (verb == "level" && call.args.size() >= 2) {
+           auto level = spdlog::level::from_str(call.args[1]);
+           if (level == spdlog::level::off && call.args[1] != "off") {
+             return absl::InvalidArgumentError(absl::StrCat(
+                 "unknown level \"", call.args[1],
+                 "\" (trace, debug, info, warn, error, critical, off)"));
+           }
+           if (call.args.size() == 3) {
+             auto logger = spdlog::get(call.args[2]);
+             if (!logger) {
+               return absl::NotFoundError(
+                   absl::StrCat("no logger named ", call.args[2]));
+             }
+             logger->set_level(level);
+           } else {
+             spdlog::set_level(level);
+           }
+           out.Print(absl::StrCat("log level ", call.args[1]));
+           return absl::OkStatus();
+         }
+         return absl::InvalidArgumentError(
+             "usage: log on FILE | log off | log level LEVEL [COMPONENT]");
+       }},
+      {.name = "exit",
+       .group = "cli",
+       .usage = "exit [CODE]",
+       .summary = "ends the program at once (quit is the clean leave)",
+       .max_args = 1,
+       .handler = [request_exit = env.request_exit](const Call& call,
+                                                    Output&) -> absl::Status {
+         int code = 0;
+         if (!call.args.empty()) {
+           auto c = call.Int(0, "CODE");
+           if (!c.ok()) return c.status();
+           code = static_cast<int>(*c);
+         }
+         if (!request_exit) {
+           return absl::UnimplementedError("exit is not available here");
+         }
+         request_exit(code);
+         return absl::OkStatus();
+       }},
+      {.name = "set",
+       .group = "config",
+       .usage = "set KEY VALUE",
+       .summary = "changes a setting (show config lists them)",
+       .min_args = 2,
+       .handler = [config](const Call& call, Output& out) -> absl::Status {
+         std::string value = call.args[1];
+         for (size_t i = 2; i < call.args.size(); ++i) {
+           absl::StrAppend(&value, " ", call.args[i]);
+         }
+         if (auto s = config->Set(call.args[0], value); !s.ok()) return s;
+         out.Print(absl::StrCat(call.args[0], " = ",
+                                config->Get(call.args[0]).value_or("")));
+         return absl::OkStatus();
+       }},
+      {.name = "show",
+       .group = "config",
+       .usage = "show config",
+       .summary = "lists every setting with its value",
+       .min_args = 1,
+       .max_args = 1,
+       .handler = [config](const Call& call, Output& out) -> absl::Status {
+         if (call.args[0] != "config") {
+           return absl::InvalidArgumentError("usage: show config");
+         }
+         for (const auto& row : config->Rows()) {
+           out.Print(absl::StrFormat("%-36s %-16s %s", row.name, row.value,
+                                     row.help));
+         }
+         return absl::OkStatus();
+       }},
+      {.name = "saveconfig",
+       .group = "config",
+       .usage = "saveconfig [FILE]",
+       .summary = "writes every setting to a JSON file",
+       .max_args = 1,
+       .completion = Completion::kFile,
+       .handler = [config, file = env.default_config_file](
+                      const Call& call, Output& out) -> absl::Status {
+         std::string path = call.args.empty() ? file : call.args[0];
+         if (auto s = config->SaveFile(path); !s.ok()) return s;
+         out.Print(absl::StrCat("saved config to ", path));
+         return absl::OkStatus();
+       }},
+      {.name = "loadconfig",
+       .group = "config",
+       .usage = "loadconfig FILE",
+       .summary = "reads settings from a JSON file (all or nothing)",
+       .min_args = 1,
+       .max_args = 1,
+       .completion = Completion::kFile,
+       .handler = [config](const Call& call, Output& out) -> absl::Status {
+         if (auto s = config->LoadFile(call.args[0]); !s.ok()) return s;
+         out.Print(absl::StrCat("loaded config from ", call.args[0]));
+         return absl::OkStatus();
+       }},
+  };
+  for (Command& c : commands) {
+    if (auto s = registry->Register(std::move(c)); !s.ok()) return s;
+  }
+  if (auto s = config->AddDuration(
+          "shell.timeout", "how long shell lets a program run",
+          &settings->shell_timeout, absl::Milliseconds(1));
+      !s.ok()) {
+    return s;
+  }
+  return config->AddBool("shell.allow_remote",
+                         "whether remote callers may run shell",
+                         &settings->allow_remote_shell);
+}
+
+}  // namespace peerlab::cli

@@ -1,0 +1,50 @@
+// The built-in commands every peer has, in the original's groups:
+//   cli:    help, log, exit
+//   script: execute, shell, sleep, echo
+//   config: set, show, saveconfig, loadconfig
+#ifndef PEERLAB_PEER_CLI_BUILTINS_H_
+#define PEERLAB_PEER_CLI_BUILTINS_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "peer/cli/config.h"
+#include "peer/cli/registry.h"
+#include "peer/cli/view.h"
+
+namespace peerlab::cli {
+
+struct BuiltinsEnv {
+  Registry* registry = nullptr;      // required
+  ConfigRegistry* config = nullptr;  // required
+  // `exit [CODE]` calls this; the program decides how to end.
+  std::function<void(int code)> request_exit;
+  // File used by `saveconfig` without an argument.
+  std::string default_config_file = "peerlab-peer.json";
+  int max_script_depth = 8;
+};
+
+// Settings of the built-ins, registered as config keys "shell.timeout" and
+// "shell.allow_remote".
+struct BuiltinSettings {
+  absl::Duration shell_timeout = absl::Seconds(60);
+  bool allow_remote_shell = true;
+};
+// Registers the built-in commands and their config keys.
+// REQUIRES: env's pointers and `settings` outlive every command run.
+absl::Status RegisterBuiltins(const BuiltinsEnv& env,
+                              BuiltinSettings* settings);
+
+// Runs the commands of script `path` one line at a time: blank lines and
+// lines starting with '#' are skipped; the first failing line stops the
+// script and its error reads "PATH:LINE: message". `depth` is the caller's
+// nesting depth; FailedPrecondition past `max_depth`.
+absl::Status ExecuteScript(const Registry& registry, const std::string& path,
+                           Output& out, int depth, int max_depth,
+                           bool remote = false);
+
+}  // namespace peerlab::cli
+
+#endif  // PEERLAB_PEER_CLI_BUILTINS_H_

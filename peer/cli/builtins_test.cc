@@ -1,0 +1,176 @@
+#include "peer/cli/builtins.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "peer/cli/test_output.h"
+#include "services/common/logging.h"
+
+namespace peerlab::cli {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class BuiltinsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           absl::StrCat(
+               "peerlab-builtins-test-", ::getpid(), "-",
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    ASSERT_TRUE(RegisterBuiltins(
+                    {.registry = &registry_,
+                     .config = &config_,
+                     .request_exit = [this](int code) { exit_code_ = code; },
+                     .default_config_file = Path("default.json")},
+                    &settings_)
+                    .ok());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Path(const std::string& name) { return (dir_ / name).string(); }
+  std::string Write(const std::string& name, const std::string& text) {
+    std::ofstream(Path(name)) << text;
+    return Path(name);
+  }
+  absl::Status Run(const std::string& line) {
+    return registry_.Execute(line, out_);
+  }
+
+  std::filesystem::path dir_;
+  Registry registry_;
+  ConfigRegistry config_;
+  BuiltinSettings settings_;
+  CapturingOutput out_;
+  int exit_code_ = -1;
+};
+
+TEST_F(BuiltinsTest, HelpListsGroupsAndCommands) {
+  ASSERT_TRUE(Run("help").ok());
+  EXPECT_THAT(out_.lines(),
+              Contains(HasSubstr("script: echo execute shell sleep")));
+  ASSERT_TRUE(Run("help groups").ok());
+  EXPECT_THAT(out_.lines(), Contains("config"));
+  ASSERT_TRUE(Run("help groups script").ok());
+  EXPECT_THAT(out_.lines(), Contains(HasSubstr("execute FILE")));
+  ASSERT_TRUE(Run("help /execute").ok());
+  EXPECT_THAT(out_.lines(), Contains("usage: execute FILE"));
+  EXPECT_THAT(std::string(Run("help groups nope").message()),
+              HasSubstr("unknown group"));
+  EXPECT_THAT(std::string(Run("help exeute").message()),
+              HasSubstr("did you mean: execute"));
+}
+
+TEST_F(BuiltinsTest, EchoAndSleep) {
+  ASSERT_TRUE(Run("echo hello   'big world'").ok());
+  EXPECT_THAT(out_.lines(), ElementsAre("hello big world"));
+  absl::Time start = absl::Now();
+  ASSERT_TRUE(Run("sleep 0.05").ok());
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(50));
+  EXPECT_EQ(Run("sleep soon").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Run("sleep -1").code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(BuiltinsTest, ExecuteSkipsCommentsAndStopsAtFirstFailure) {
+  std::string script = Write("s.script",
+                             "# a comment\n"
+                             "\n"
+                             "echo one\n"
+                             "   # indented comment\n"
+                             "echo two\n"
+                             "nosuchcommand\n"
+                             "echo never\n");
+  absl::Status s = Run("execute " + script);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr(absl::StrCat(script, ":6: unknown command")));
+  EXPECT_THAT(out_.lines(), ElementsAre("one", "two"));
+}
+
+TEST_F(BuiltinsTest, NestedScriptsReportTheirOwnLine) {
+  std::string inner = Write("inner.script", "echo in\nsleep x\n");
+  std::string outer =
+      Write("outer.script", "echo out\nexecute " + inner + "\n");
+  absl::Status s = Run("execute " + outer);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr(absl::StrCat(outer, ":2: ", inner, ":2: ")));
+}
+
+TEST_F(BuiltinsTest, NestingIsLimited) {
+  std::string self = Path("self.script");
+  Write("self.script", "execute " + self + "\n");
+  absl::Status s = Run("execute " + self);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("nested deeper than 8"));
+}
+
+TEST_F(BuiltinsTest, ExecuteMissingFile) {
+  EXPECT_EQ(Run("execute " + Path("missing")).code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(BuiltinsTest, ShellRunsWithoutShellUnlessAsked) {
+  ASSERT_TRUE(Run("shell echo 'a  b' '$HOME'").ok());
+  EXPECT_THAT(out_.lines(), ElementsAre("a  b $HOME"));
+  ASSERT_TRUE(Run("shell -c 'echo x | tr x y'").ok());
+  EXPECT_THAT(out_.lines(), Contains("y"));
+  EXPECT_EQ(Run("shell false").code(), absl::StatusCode::kAborted);
+}
+
+TEST_F(BuiltinsTest, ShellTimeoutIsAConfigKey) {
+  ASSERT_TRUE(Run("set shell.timeout 100ms").ok());
+  EXPECT_EQ(Run("shell sleep 5").code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST_F(BuiltinsTest, RemoteShellCanBeRefused) {
+  ASSERT_TRUE(Run("set shell.allow_remote false").ok());
+  EXPECT_EQ(registry_.Execute("shell true", out_, 0, /*remote=*/true).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(registry_.Execute("shell true", out_, 0, /*remote=*/false).ok());
+}
+
+TEST_F(BuiltinsTest, ConfigCommands) {
+  ASSERT_TRUE(Run("set shell.timeout 2s").ok());
+  EXPECT_EQ(settings_.shell_timeout, absl::Seconds(2));
+  ASSERT_TRUE(Run("show config").ok());
+  EXPECT_THAT(out_.lines(), Contains(HasSubstr("shell.timeout")));
+  ASSERT_TRUE(Run("saveconfig").ok());
+  EXPECT_TRUE(std::filesystem::exists(Path("default.json")));
+  ASSERT_TRUE(Run("set shell.timeout 9s").ok());
+  ASSERT_TRUE(Run("loadconfig " + Path("default.json")).ok());
+  EXPECT_EQ(settings_.shell_timeout, absl::Seconds(2));
+  EXPECT_EQ(Run("set nosuch 1").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Run("show nothing").code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(BuiltinsTest, ExitAsksTheProgram) {
+  ASSERT_TRUE(Run("exit 3").ok());
+  EXPECT_EQ(exit_code_, 3);
+}
+
+TEST_F(BuiltinsTest, LogToFileAndLevels) {
+  std::string log = Path("peer.log");
+  ASSERT_TRUE(Run("log on " + log).ok());
+  spdlog::warn("a line for the file");
+  spdlog::default_logger()->flush();
+  ASSERT_TRUE(Run("log off").ok());
+  std::ifstream in(log);
+  std::string contents((std::istreambuf_iterator<char>(in)),
+                       std::istreambuf_iterator<char>());
+  EXPECT_THAT(contents, HasSubstr("a line for the file"));
+  EXPECT_TRUE(Run("log level debug").ok());
+  EXPECT_EQ(spdlog::get_level(), spdlog::level::debug);
+  EXPECT_TRUE(Run("log level info").ok());
+  EXPECT_EQ(Run("log level loud").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Run("log sideways").code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace peerlab::cli

@@ -1,0 +1,260 @@
+#include "peer/cli/config.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
+#include "peer/cli/parser.h"
+
+namespace peerlab::cli {
+namespace {
+
+absl::Status Bad(const std::string& key, const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrCat(key, ": ", why));
+}
+
+}  // namespace
+
+absl::Status ConfigRegistry::Add(Key key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (key.name.empty()) return absl::InvalidArgumentError("empty config key");
+  if (keys_.count(key.name)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("config key ", key.name, " is already registered"));
+  }
+  std::string name = key.name;
+  keys_.emplace(std::move(name), std::move(key));
+  return absl::OkStatus();
+}
+
+absl::Status ConfigRegistry::AddString(const std::string& name,
+                                       const std::string& help,
+                                       std::string* target) {
+  return Add({name, help, Type::kString,
+              [](const std::string& text) -> absl::StatusOr<std::string> {
+                return text;
+              },
+              [target](const std::string& v) { *target = v; },
+              [target] { return *target; }});
+}
+
+absl::Status ConfigRegistry::AddInt(const std::string& name,
+                                    const std::string& help, int64_t* target,
+                                    int64_t min, int64_t max) {
+  return Add(
+      {name, help, Type::kInt,
+       [name, min,
+        max](const std::string& text) -> absl::StatusOr<std::string> {
+         int64_t v;
+         if (!absl::SimpleAtoi(text, &v)) {
+           return Bad(name, absl::StrCat("\"", text, "\" is not an integer"));
+         }
+         if (v < min || v > max) {
+           return Bad(name, absl::StrCat(v, " is outside ", min, "..", max));
+         }
+         return absl::StrCat(v);
+       },
+       [target](const std::string& v) { (void)absl::SimpleAtoi(v, target); },
+       [target] { return absl::StrCat(*target); }});
+}
+
+absl::Status ConfigRegistry::AddDouble(const std::string& name,
+                                       const std::string& help, double* target,
+                                       double min, double max) {
+  return Add(
+      {name, help, Type::kDouble,
+       [name, min,
+        max](const std::string& text) -> absl::StatusOr<std::string> {
+         double v;
+         if (!absl::SimpleAtod(text, &v) || !std::isfinite(v)) {
+           return Bad(name, absl::StrCat("\"", text, "\" is not a number"));
+         }
+         if (v < min || v > max) {
+           return Bad(name, absl::StrCat(v, " is outside ", min, "..", max));
+         }
+         return absl::StrCat(v);
+       },
+       [target](const std::string& v) { (void)absl::SimpleAtod(v, target); },
+       [target] { return absl::StrCat(*target); }});
+}
+
+absl::Status ConfigRegistry::AddBool(const std::string& name,
+                                     const std::string& help, bool* target) {
+  return Add({name, help, Type::kBool,
+              [name](const std::string& text) -> absl::StatusOr<std::string> {
+                bool v;
+                if (!absl::SimpleAtob(text, &v)) {
+                  return Bad(name, absl::StrCat("\"", text,
+                                                "\" is not true or false"));
+                }
+                return std::string(v ? "true" : "false");
+              },
+              [target](const std::string& v) { *target = v == "true"; },
+              [target] { return std::string(*target ? "true" : "false"); }});
+}
+
+absl::Status ConfigRegistry::AddDuration(const std::string& name,
+                                         const std::string& help,
+                                         absl::Duration* target,
+                                         absl::Duration min) {
+  return Add(
+      {name, help, Type::kDuration,
+       [name, min](const std::string& text) -> absl::StatusOr<std::string> {
+         absl::Duration d;
+         if (!absl::ParseDuration(text, &d) || d == absl::InfiniteDuration()) {
+           return Bad(name, absl::StrCat("\"", text,
+                                         "\" is not a duration (e.g. "
+                                         "200ms, 1.5s, 2m)"));
+         }
+         if (d < min) {
+           return Bad(name, absl::StrCat(absl::FormatDuration(d),
+                                         " is below the minimum ",
+                                         absl::FormatDuration(min)));
+         }
+         return absl::FormatDuration(d);
+       },
+       [target](const std::string& v) { (void)absl::ParseDuration(v, target); },
+       [target] { return absl::FormatDuration(*target); }});
+}
+
+absl::Status ConfigRegistry::Set(const std::string& name,
+                                 const std::string& value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = keys_.find(name);
+  if (it == keys_.end()) {
+    std::vector<std::string> names;
+    for (const auto& [k, key] : keys_) names.push_back(k);
+    std::vector<std::string> close = ClosestNames(name, names);
+    return absl::NotFoundError(absl::StrCat(
+        "unknown config key \"", name, "\"",
+        close.empty() ? "; see show config"
+                      : absl::StrCat("; did you mean: ",
+                                     absl::StrJoin(close, ", "), "?")));
+  }
+  auto canonical = it->second.parse(value);
+  if (!canonical.ok()) return canonical.status();
+  it->second.apply(*canonical);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ConfigRegistry::Get(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = keys_.find(name);
+  if (it == keys_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("unknown config key \"", name, "\""));
+  }
+  return it->second.get();
+}
+
+std::vector<ConfigRegistry::Row> ConfigRegistry::Rows() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Row> rows;
+  for (const auto& [name, key] : keys_) {
+    rows.push_back({name, key.get(), key.help});
+  }
+  return rows;
+}
+
+std::string ConfigRegistry::ToJson() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto& [name, key] : keys_) {
+    std::string v = key.get();
+    switch (key.type) {
+      case Type::kInt: {
+        int64_t n = 0;
+        (void)absl::SimpleAtoi(v, &n);
+        j[name] = n;
+        break;
+      }
+      case Type::kDouble: {
+        double d = 0;
+        (void)absl::SimpleAtod(v, &d);
+        j[name] = d;
+        break;
+      }
+      case Type::kBool:
+        j[name] = v == "true";
+        break;
+      default:
+        j[name] = v;
+    }
+  }
+  return j.dump(2) + "\n";
+}
+
+absl::Status ConfigRegistry::LoadJson(const std::string& json_text) {
+  nlohmann::json j = nlohmann::json::parse(json_text, nullptr, false);
+  if (j.is_discarded()) {
+    return absl::InvalidArgumentError("config is not valid JSON");
+  }
+  if (!j.is_object()) {
+    return absl::InvalidArgumentError("config must be a JSON object");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::pair<const Key*, std::string>> staged;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    auto found = keys_.find(it.key());
+    if (found == keys_.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown config key \"", it.key(), "\"; nothing was changed"));
+    }
+    std::string text;
+    const nlohmann::json& v = it.value();
+    if (v.is_string()) {
+      text = v.get<std::string>();
+    } else if (v.is_boolean() || v.is_number()) {
+      text = v.dump();
+    } else {
+      return Bad(it.key(),
+                 "must be a string, number or boolean; nothing was "
+                 "changed");
+    }
+    auto canonical = found->second.parse(text);
+    if (!canonical.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(canonical.status().message(), "; nothing was changed"));
+    }
+    staged.emplace_back(&found->second, *canonical);
+  }
+  for (const auto& [key, value] : staged) key->apply(value);
+  return absl::OkStatus();
+}
+
+absl::Status ConfigRegistry::SaveFile(const std::string& path) const {
+  std::string text = ToJson();
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out)
+      return absl::FailedPreconditionError(absl::StrCat("cannot write ", tmp));
+    out << text;
+    if (!out.flush()) {
+      return absl::FailedPreconditionError(absl::StrCat("cannot write ", tmp));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot write ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ConfigRegistry::LoadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  absl::Status s = LoadJson(ss.str());
+  if (!s.ok()) {
+    return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace peerlab::cli

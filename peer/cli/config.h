@@ -1,0 +1,94 @@
+// ConfigRegistry: settings that components register and users change with
+// `set KEY VALUE`, `show config`, `saveconfig [FILE]` and `loadconfig FILE`.
+//
+//   int64_t port = 7946;
+//   config.AddInt("memberlist.bind_port", "UDP/TCP port for gossip", &port,
+//                 0, 65535);
+//
+// Values are stored where the component keeps them (the pointer given at
+// registration); the registry validates, converts and applies. Files are
+// JSON objects {"key": value}, with numbers and booleans as JSON numbers and
+// booleans. Loading is all-or-nothing: every key and value is checked before
+// any is applied.
+//
+// Thread-safe. A component that reads its values from another thread than
+// the one calling Set must guard them itself (or read them under Lock()).
+#ifndef PEERLAB_PEER_CLI_CONFIG_H_
+#define PEERLAB_PEER_CLI_CONFIG_H_
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace peerlab::cli {
+
+class ConfigRegistry {
+ public:
+  enum class Type { kString, kInt, kDouble, kBool, kDuration };
+
+  struct Key {
+    std::string name;
+    std::string help;
+    Type type;
+    // Checks `text` and returns its canonical form; InvalidArgument naming
+    // the key otherwise.
+    std::function<absl::StatusOr<std::string>(const std::string& text)> parse;
+    // Applies a canonical value. Cannot fail.
+    std::function<void(const std::string& canonical)> apply;
+    // The current value in canonical form.
+    std::function<std::string()> get;
+  };
+
+  // Each Add* registers a key; AlreadyExists if the name is taken.
+  // REQUIRES: the target outlives the registry.
+  absl::Status Add(Key key);
+  absl::Status AddString(const std::string& name, const std::string& help,
+                         std::string* target);
+  absl::Status AddInt(const std::string& name, const std::string& help,
+                      int64_t* target, int64_t min, int64_t max);
+  absl::Status AddDouble(const std::string& name, const std::string& help,
+                         double* target, double min, double max);
+  absl::Status AddBool(const std::string& name, const std::string& help,
+                       bool* target);
+  // Values like "200ms", "1.5s", "2m" (absl::ParseDuration), at least `min`.
+  absl::Status AddDuration(const std::string& name, const std::string& help,
+                           absl::Duration* target, absl::Duration min);
+
+  // Sets one key. NotFound for an unknown key (with close names),
+  // InvalidArgument for a bad value; nothing changes then.
+  absl::Status Set(const std::string& name, const std::string& value);
+  absl::StatusOr<std::string> Get(const std::string& name) const;
+
+  // Sorted (key, value, help) rows for `show config`.
+  struct Row {
+    std::string name, value, help;
+  };
+  std::vector<Row> Rows() const;
+
+  // The JSON text of every key, and the reverse. LoadJson refuses unknown
+  // keys and bad values, naming the key, and then changes nothing.
+  std::string ToJson() const;
+  absl::Status LoadJson(const std::string& json_text);
+  absl::Status SaveFile(const std::string& path) const;
+  absl::Status LoadFile(const std::string& path);
+
+  // Holds the registry's lock: components read their values under it when
+  // another thread may be setting them.
+  std::unique_lock<std::mutex> Lock() const {
+    return std::unique_lock<std::mutex>(mu_);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, Key> keys_;
+};
+
+}  // namespace peerlab::cli
+
+#endif  // PEERLAB_PEER_CLI_CONFIG_H_

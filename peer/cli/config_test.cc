@@ -1,0 +1,117 @@
+#include "peer/cli/config.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace peerlab::cli {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  ConfigTest() {
+    EXPECT_TRUE(config_.AddInt("port", "a port", &port_, 0, 65535).ok());
+    EXPECT_TRUE(config_.AddString("name", "a name", &name_).ok());
+    EXPECT_TRUE(config_.AddBool("fast", "a flag", &fast_).ok());
+    EXPECT_TRUE(config_.AddDouble("ratio", "a ratio", &ratio_, 0, 1).ok());
+    EXPECT_TRUE(config_
+                    .AddDuration("interval", "a period", &interval_,
+                                 absl::Milliseconds(1))
+                    .ok());
+  }
+  std::string TempPath(const std::string& name) {
+    return (std::filesystem::temp_directory_path() /
+            absl::StrCat("peerlab-config-test-", ::getpid(), "-", name))
+        .string();
+  }
+
+  ConfigRegistry config_;
+  int64_t port_ = 7946;
+  std::string name_ = "alice";
+  bool fast_ = false;
+  double ratio_ = 0.5;
+  absl::Duration interval_ = absl::Seconds(1);
+};
+
+TEST_F(ConfigTest, SetConvertsAndValidates) {
+  EXPECT_TRUE(config_.Set("port", "8000").ok());
+  EXPECT_EQ(port_, 8000);
+  EXPECT_TRUE(config_.Set("fast", "true").ok());
+  EXPECT_TRUE(fast_);
+  EXPECT_TRUE(config_.Set("interval", "200ms").ok());
+  EXPECT_EQ(interval_, absl::Milliseconds(200));
+  EXPECT_EQ(*config_.Get("interval"), "200ms");
+
+  absl::Status bad = config_.Set("port", "70000");
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("port:"));
+  EXPECT_EQ(port_, 8000);
+  EXPECT_FALSE(config_.Set("port", "abc").ok());
+  EXPECT_FALSE(config_.Set("ratio", "2").ok());
+  EXPECT_FALSE(config_.Set("interval", "0s").ok());
+  EXPECT_FALSE(config_.Set("fast", "maybe").ok());
+  absl::Status unknown = config_.Set("prot", "1");
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(unknown.message()),
+              HasSubstr("did you mean: port, fast?"));
+}
+
+TEST_F(ConfigTest, DuplicateKeyRefused) {
+  int64_t other;
+  EXPECT_EQ(config_.AddInt("port", "", &other, 0, 1).code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(ConfigTest, SaveLoadRoundTrip) {
+  std::string path = TempPath("roundtrip.json");
+  ASSERT_TRUE(config_.Set("port", "1234").ok());
+  ASSERT_TRUE(config_.Set("name", "bob smith").ok());
+  ASSERT_TRUE(config_.Set("interval", "1.5s").ok());
+  ASSERT_TRUE(config_.SaveFile(path).ok());
+  port_ = 1;
+  name_ = "x";
+  interval_ = absl::Seconds(9);
+  ASSERT_TRUE(config_.LoadFile(path).ok());
+  EXPECT_EQ(port_, 1234);
+  EXPECT_EQ(name_, "bob smith");
+  EXPECT_EQ(interval_, absl::Milliseconds(1500));
+  std::filesystem::remove(path);
+}
+
+TEST_F(ConfigTest, BadFilesChangeNothing) {
+  std::string path = TempPath("bad.json");
+  auto load = [&](const std::string& text) {
+    std::ofstream(path, std::ios::trunc) << text;
+    return config_.LoadFile(path);
+  };
+  // A good key before a bad one must not be applied.
+  absl::Status s = load(R"({"port": 1, "nosuchkey": 2})");
+  EXPECT_THAT(std::string(s.message()), HasSubstr("nosuchkey"));
+  EXPECT_EQ(port_, 7946);
+  s = load(R"({"port": 1, "ratio": 7})");
+  EXPECT_THAT(std::string(s.message()), HasSubstr("ratio"));
+  EXPECT_EQ(port_, 7946);
+  EXPECT_FALSE(load("not json").ok());
+  EXPECT_FALSE(load("[1, 2]").ok());
+  EXPECT_FALSE(load(R"({"port": [1]})").ok());
+  EXPECT_EQ(port_, 7946);
+  EXPECT_EQ(config_.LoadFile(TempPath("missing.json")).code(),
+            absl::StatusCode::kNotFound);
+  std::filesystem::remove(path);
+}
+
+TEST_F(ConfigTest, JsonUsesNativeTypes) {
+  std::string json = config_.ToJson();
+  EXPECT_THAT(json, HasSubstr("\"port\": 7946"));
+  EXPECT_THAT(json, HasSubstr("\"fast\": false"));
+  EXPECT_THAT(json, HasSubstr("\"name\": \"alice\""));
+  EXPECT_THAT(json, HasSubstr("\"interval\": \"1s\""));
+}
+
+}  // namespace
+}  // namespace peerlab::cli

@@ -1,0 +1,51 @@
+// Registry: the one table of commands that the prompt, scripts and remote
+// control all execute through.
+#ifndef PEERLAB_PEER_CLI_REGISTRY_H_
+#define PEERLAB_PEER_CLI_REGISTRY_H_
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "peer/cli/command.h"
+
+namespace peerlab::cli {
+
+// Thread-safe: commands may be registered and executed from any thread, and
+// several commands may run at once (a handler guards its own state).
+class Registry {
+ public:
+  // Adds `command`. AlreadyExists when the name is taken; InvalidArgument for
+  // an empty or malformed name, a missing handler or group.
+  absl::Status Register(Command command);
+
+  // Parses and runs one line. An empty line is OK. Unknown command:
+  // NotFound `unknown command "x"` plus the closest names. Wrong number of
+  // arguments: InvalidArgument with the usage line. The handler's status is
+  // returned as is; a handler that throws gives Internal. Never ends the
+  // program.
+  absl::Status Execute(absl::string_view line, Output& out, int depth = 0,
+                       bool remote = false) const;
+
+  // A copy of the command named `name`, if registered.
+  std::optional<Command> Find(absl::string_view name) const;
+  // All commands, sorted by name.
+  std::vector<Command> Commands() const;
+  // Group names, sorted.
+  std::vector<std::string> Groups() const;
+  // Up to `limit` registered names closest to `name` (edit distance at most
+  // 3, or sharing its prefix), best first.
+  std::vector<std::string> Suggest(absl::string_view name,
+                                   size_t limit = 3) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, Command, std::less<>> commands_;
+};
+
+}  // namespace peerlab::cli
+
+#endif  // PEERLAB_PEER_CLI_REGISTRY_H_

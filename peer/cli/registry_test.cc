@@ -1,0 +1,132 @@
+#include "peer/cli/registry.h"
+
+#include <stdexcept>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "peer/cli/test_output.h"
+
+namespace peerlab::cli {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+Command Greet() {
+  return {.name = "greet",
+          .group = "demo",
+          .usage = "greet NAME",
+          .summary = "says hello",
+          .min_args = 1,
+          .max_args = 1,
+          .handler = [](const Call& call, Output& out) {
+            out.Print("hello, " + call.args[0]);
+            return absl::OkStatus();
+          }};
+}
+
+TEST(RegistryTest, RegisterAndExecute) {
+  Registry r;
+  ASSERT_TRUE(r.Register(Greet()).ok());
+  CapturingOutput out;
+  ASSERT_TRUE(r.Execute("/greet 'big world'", out).ok());
+  EXPECT_THAT(out.lines(), ElementsAre("hello, big world"));
+  EXPECT_THAT(out.views(), ElementsAre("outputView"));
+}
+
+TEST(RegistryTest, DuplicateAndBadNamesAreRefused) {
+  Registry r;
+  ASSERT_TRUE(r.Register(Greet()).ok());
+  EXPECT_EQ(r.Register(Greet()).code(), absl::StatusCode::kAlreadyExists);
+  Command bad = Greet();
+  bad.name = "two words";
+  EXPECT_EQ(r.Register(bad).code(), absl::StatusCode::kInvalidArgument);
+  bad = Greet();
+  bad.name = "other";
+  bad.handler = nullptr;
+  EXPECT_EQ(r.Register(bad).code(), absl::StatusCode::kInvalidArgument);
+  bad = Greet();
+  bad.name = "other";
+  bad.group = "";
+  EXPECT_EQ(r.Register(bad).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RegistryTest, UnknownCommandSuggestsClosestNames) {
+  Registry r;
+  ASSERT_TRUE(r.Register(Greet()).ok());
+  Command m = Greet();
+  m.name = "memberlist";
+  ASSERT_TRUE(r.Register(m).ok());
+  m.name = "memberlistjoin";
+  ASSERT_TRUE(r.Register(m).ok());
+  CapturingOutput out;
+  absl::Status s = r.Execute("membrlist", out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("unknown command \"membrlist\"; did you mean: "
+                        "memberlist"));
+  EXPECT_THAT(r.Suggest("grete"), ElementsAre("greet"));
+  EXPECT_THAT(std::string(r.Execute("zzzzzzzz", out).message()),
+              HasSubstr("type help"));
+}
+
+TEST(RegistryTest, WrongArgumentCountGivesUsage) {
+  Registry r;
+  ASSERT_TRUE(r.Register(Greet()).ok());
+  CapturingOutput out;
+  absl::Status none = r.Execute("greet", out);
+  EXPECT_EQ(none.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(none.message(), "usage: greet NAME");
+  EXPECT_EQ(r.Execute("greet a b", out).message(), "usage: greet NAME");
+  EXPECT_TRUE(out.lines().empty());
+}
+
+TEST(RegistryTest, HandlerErrorsAndThrowsNeverEscape) {
+  Registry r;
+  ASSERT_TRUE(r.Register({.name = "fail",
+                          .group = "demo",
+                          .handler =
+                              [](const Call&, Output&) {
+                                return absl::UnavailableError("down");
+                              }})
+                  .ok());
+  ASSERT_TRUE(r.Register({.name = "throw",
+                          .group = "demo",
+                          .handler = [](const Call&, Output&) -> absl::Status {
+                            throw std::runtime_error("boom");
+                          }})
+                  .ok());
+  CapturingOutput out;
+  EXPECT_EQ(r.Execute("fail", out), absl::UnavailableError("down"));
+  absl::Status thrown = r.Execute("throw", out);
+  EXPECT_EQ(thrown.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(thrown.message()), HasSubstr("boom"));
+}
+
+TEST(RegistryTest, ParseErrorsAndEmptyLines) {
+  Registry r;
+  CapturingOutput out;
+  EXPECT_TRUE(r.Execute("", out).ok());
+  EXPECT_TRUE(r.Execute("   ", out).ok());
+  EXPECT_EQ(r.Execute("echo \"open", out).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RegistryTest, GroupsAndCommandsAreSorted) {
+  Registry r;
+  Command c = Greet();
+  c.name = "b";
+  c.group = "zeta";
+  ASSERT_TRUE(r.Register(c).ok());
+  c.name = "a";
+  c.group = "alpha";
+  ASSERT_TRUE(r.Register(c).ok());
+  EXPECT_THAT(r.Groups(), ElementsAre("alpha", "zeta"));
+  ASSERT_EQ(r.Commands().size(), 2u);
+  EXPECT_EQ(r.Commands()[0].name, "a");
+  ASSERT_TRUE(r.Find("a").has_value());
+  EXPECT_FALSE(r.Find("c").has_value());
+}
+
+}  // namespace
+}  // namespace peerlab::cli

@@ -1,0 +1,90 @@
+#include "peer/cli/view.h"
+
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace peerlab::cli {
+namespace {
+
+using ::testing::ElementsAre;
+
+std::vector<std::string> Texts(const std::vector<ViewLine>& lines) {
+  std::vector<std::string> out;
+  for (const auto& l : lines) out.push_back(l.text);
+  return out;
+}
+
+TEST(ViewHubTest, SplitsLinesAndKeepsHistoryPerView) {
+  FakeClock clock;
+  ViewHub hub(&clock, 3);
+  hub.Write(kOutputView, "one\ntwo\n");
+  hub.Write(kMessagesView, "<bob> hi");
+  hub.Write(kOutputView, "three");
+  hub.Write(kOutputView, "four");
+  EXPECT_THAT(Texts(hub.History(kOutputView)),
+              ElementsAre("two", "three", "four"));
+  EXPECT_THAT(Texts(hub.History(kMessagesView)), ElementsAre("<bob> hi"));
+  EXPECT_THAT(hub.Views(), ElementsAre("messagesView", "outputView"));
+  EXPECT_TRUE(hub.History("nothing").empty());
+}
+
+TEST(ViewHubTest, WatchersSeeTheirViewsInOrder) {
+  FakeClock clock;
+  ViewHub hub(&clock);
+  std::vector<std::string> all, messages;
+  std::vector<uint64_t> seqs;
+  int a = hub.Watch({}, [&](const ViewLine& l) {
+    all.push_back(l.view + ":" + l.text);
+    seqs.push_back(l.seq);
+  });
+  hub.Watch({kMessagesView},
+            [&](const ViewLine& l) { messages.push_back(l.text); });
+  hub.Write(kOutputView, "x");
+  hub.Write(kMessagesView, "m");
+  hub.Unwatch(a);
+  hub.Write(kMessagesView, "n");
+  EXPECT_THAT(all, ElementsAre("outputView:x", "messagesView:m"));
+  EXPECT_THAT(messages, ElementsAre("m", "n"));
+  EXPECT_EQ(seqs[1], seqs[0] + 1);
+}
+
+TEST(ViewHubTest, FormatCarriesTimeAndView) {
+  ViewLine l{1, absl::FromUnixSeconds(0), "outputView", "hi"};
+  std::string f = FormatViewLine(l);
+  EXPECT_NE(f.find("[outputView] hi"), std::string::npos) << f;
+  EXPECT_NE(f.find("T"), std::string::npos) << f;
+}
+
+TEST(ViewQueueTest, BoundedAndCountsDrops) {
+  ViewHub hub;
+  ViewQueue q(&hub, {kMessagesView}, 2);
+  hub.Write(kMessagesView, "1");
+  hub.Write(kOutputView, "ignored");
+  hub.Write(kMessagesView, "2");
+  hub.Write(kMessagesView, "3");
+  auto batch = q.Pop(absl::ZeroDuration());
+  EXPECT_THAT(Texts(batch.lines), ElementsAre("2", "3"));
+  EXPECT_EQ(batch.dropped, 1u);
+  auto empty = q.Pop(absl::Milliseconds(1));
+  EXPECT_TRUE(empty.lines.empty());
+  EXPECT_EQ(empty.dropped, 0u);
+  EXPECT_FALSE(empty.closed);
+}
+
+TEST(ViewQueueTest, PopWakesOnWriteAndClose) {
+  ViewHub hub;
+  ViewQueue q(&hub, {}, 100);
+  std::thread writer([&] { hub.Write(kOutputView, "late"); });
+  auto batch = q.Pop(absl::Seconds(10));
+  writer.join();
+  EXPECT_THAT(Texts(batch.lines), ElementsAre("late"));
+  std::thread closer([&] { q.Close(); });
+  auto closed = q.Pop(absl::Seconds(10));
+  closer.join();
+  EXPECT_TRUE(closed.closed);
+}
+
+}  // namespace
+}  // namespace peerlab::cli
