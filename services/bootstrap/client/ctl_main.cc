@@ -1,0 +1,350 @@
+// peerlab-bootstrapctl: the admin tool of the bootstrap data service.
+//
+// Exit codes: 0 success; 1 the call failed (the gRPC status code name and
+// message go to stderr); 2 usage error.
+#include <signal.h>
+
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "services/bootstrap/client/bootstrap_client.h"
+#include "services/bootstrap/client/document_format.h"
+#include "services/common/uuid.h"
+
+namespace {
+
+namespace pb = ::bootstrap::v1;
+using peerlab::bootstrap::BootstrapClient;
+
+constexpr char kProgram[] = "peerlab-bootstrapctl";
+
+// Options of `join` and `refill`.
+struct PeerArgs {
+  std::string name;
+  std::string host;
+  uint32_t port = 0;
+  std::string id;
+  std::optional<double> ttl_seconds;
+  std::string protocol = "udp";
+  std::string status;
+  std::string started_at;
+};
+
+void AddPeerOptions(CLI::App* cmd, PeerArgs& args) {
+  cmd->add_option("NAME", args.name, "membership node name")->required();
+  cmd->add_option("HOST", args.host,
+                  "IP address or DNS name of its gossip port")
+      ->required();
+  cmd->add_option("PORT", args.port, "gossip port, 1..65535")->required();
+  cmd->add_option("--id", args.id, "peer id (UUID); default: a new random one");
+  cmd->add_option("--ttl", args.ttl_seconds,
+                  "lease in seconds (1 .. 30 days); default: no lease");
+  cmd->add_option("--protocol", args.protocol, "tcp or udp")
+      ->check(CLI::IsMember({"tcp", "udp"}))
+      ->capture_default_str();
+  cmd->add_option("--status", args.status, "free text, at most 64 bytes");
+  cmd->add_option("--started-at", args.started_at,
+                  "when the peer started, RFC 3339 (e.g. "
+                  "2024-05-01T12:00:00Z); default: the server's time");
+}
+
+// Builds the Peer of `join`/`refill`; InvalidArgument for a bad --started-at.
+absl::StatusOr<pb::Peer> MakePeer(const PeerArgs& args) {
+  pb::Peer peer;
+  peer.set_id(args.id.empty() ? peerlab::NewUuid() : args.id);
+  peer.set_name(args.name);
+  peer.set_host(args.host);
+  peer.set_port(args.port);
+  peer.set_protocol(args.protocol == "tcp" ? pb::PROTOCOL_TCP
+                                           : pb::PROTOCOL_UDP);
+  peer.set_status(args.status);
+  if (!args.started_at.empty()) {
+    absl::Time t;
+    std::string err;
+    if (!absl::ParseTime(absl::RFC3339_full, args.started_at, &t, &err)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--started-at: not RFC 3339 (", err, "): ", args.started_at));
+    }
+    const absl::Duration since_epoch = t - absl::UnixEpoch();
+    absl::Duration rem;
+    const int64_t seconds =
+        absl::IDivDuration(since_epoch, absl::Seconds(1), &rem);
+    peer.mutable_started_at()->set_seconds(seconds);
+    peer.mutable_started_at()->set_nanos(
+        static_cast<int32_t>(absl::ToInt64Nanoseconds(rem)));
+  }
+  return peer;
+}
+
+std::optional<absl::Duration> Ttl(const std::optional<double>& seconds) {
+  if (!seconds.has_value()) return std::nullopt;
+  return absl::Seconds(*seconds);
+}
+
+absl::StatusOr<std::string> ReadToken(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--admin-token-file: cannot read ", path));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string token(absl::StripAsciiWhitespace(ss.str()));
+  if (token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--admin-token-file: ", path, " is empty"));
+  }
+  return token;
+}
+
+int Fail(const absl::Status& status) {
+  std::cerr << kProgram << ": " << absl::StatusCodeToString(status.code())
+            << ": " << status.message() << std::endl;
+  return 1;
+}
+
+// Prints `message` as JSON (when `json`) or as `text()`.
+int Print(bool json, const google::protobuf::Message& message,
+          const std::function<std::string()>& text) {
+  if (json) {
+    auto out = peerlab::bootstrap::ToJson(message, /*pretty=*/true);
+    if (!out.ok()) return Fail(out.status());
+    std::cout << *out << std::flush;
+  } else {
+    std::cout << text() << std::flush;
+  }
+  return 0;
+}
+
+std::string Doc(const pb::Document& document) {
+  return peerlab::bootstrap::FormatDocument(document, absl::Now());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "peerlab-bootstrapctl: admin tool of the peerlab bootstrap data service "
+      "(bootstrap.v1.BootstrapData).\nExit status: 0 success, 1 the call "
+      "failed (gRPC status on stderr), 2 usage error."};
+  app.require_subcommand(1);
+  // Global options may also follow the subcommand: `list --json`.
+  app.fallthrough();
+
+  std::string server;
+  std::string token_file;
+  double timeout_seconds = 5;
+  bool json = false;
+  app.add_option("--server", server,
+                 absl::StrCat("server address HOST:PORT; default: $",
+                              peerlab::bootstrap::kServerEnvVar, ", else ",
+                              peerlab::bootstrap::kDefaultServerAddress));
+  app.add_option("--admin-token-file", token_file,
+                 "file holding the admin token (needed by reset and config "
+                 "changes when the server has one)");
+  app.add_option("--timeout", timeout_seconds,
+                 "deadline of each command in seconds, retries included")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_flag("--json", json,
+               "print the response as JSON (protobuf mapping) for scripts");
+
+  auto* ping = app.add_subcommand("ping", "check that the server answers");
+  auto* list = app.add_subcommand("list", "show the document");
+
+  PeerArgs join_args;
+  auto* join = app.add_subcommand(
+      "join",
+      "add a bootstrap peer (prints \"joined: no\" when the list is "
+      "full; that is not an error)");
+  AddPeerOptions(join, join_args);
+
+  std::string leave_id;
+  auto* leave = app.add_subcommand("leave", "remove a bootstrap peer");
+  leave->add_option("ID", leave_id, "peer id (UUID)")->required();
+
+  PeerArgs refill_args;
+  auto* refill = app.add_subcommand(
+      "refill",
+      "offer a candidate to replace a bootstrap peer that has gone (the "
+      "longest-lived peers win)");
+  AddPeerOptions(refill, refill_args);
+
+  std::string renew_id;
+  double renew_ttl = 0;
+  auto* renew =
+      app.add_subcommand("renew", "extend the lease of a bootstrap peer");
+  renew->add_option("ID", renew_id, "peer id (UUID)")->required();
+  renew->add_option("--ttl", renew_ttl, "new lease in seconds from now")
+      ->required();
+
+  auto* reset =
+      app.add_subcommand("reset", "remove every peer, keep the config (admin)");
+
+  std::optional<uint32_t> max_peers;
+  std::optional<uint32_t> min_refill;
+  auto* config = app.add_subcommand("config",
+                                    "show the config, or change it with flags "
+                                    "(changing it is an admin call)");
+  config->add_option("--max-peers", max_peers,
+                     "how many bootstrap peers are kept (lowering it trims "
+                     "the list at once)");
+  config->add_option("--min-refill-candidates", min_refill,
+                     "how many refill candidates peers should offer");
+
+  auto* watch = app.add_subcommand(
+      "watch",
+      "print the document, then each change, until Ctrl-C or the server "
+      "ends the stream (--json: one JSON object per line)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every usage error exits 2.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  BootstrapClient::Options options;
+  options.address = server;
+  options.deadline = absl::Seconds(timeout_seconds);
+  if (!token_file.empty()) {
+    auto token = ReadToken(token_file);
+    if (!token.ok()) {
+      std::cerr << kProgram << ": " << token.status().message() << std::endl;
+      return 2;
+    }
+    options.admin_token = *token;
+  }
+  // For watch, Ctrl-C (or SIGTERM) stops the stream: a helper thread takes
+  // the signal with sigwait, so that stopping happens outside a signal
+  // handler. Block the signals before gRPC starts threads, so that every
+  // thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  if (watch->parsed()) pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  BootstrapClient client(options);
+
+  if (ping->parsed()) {
+    auto r = client.Ping();
+    if (!r.ok()) return Fail(r.status());
+    return Print(json, *r, [&] {
+      return absl::StrCat(r->message(), " from ", client.address(), " (server ",
+                          r->server_version(), ", time ",
+                          peerlab::bootstrap::FormatTimestamp(r->server_time()),
+                          ")\n");
+    });
+  }
+  if (list->parsed()) {
+    auto r = client.List();
+    if (!r.ok()) return Fail(r.status());
+    return Print(json, *r, [&] { return Doc(r->document()); });
+  }
+  if (join->parsed()) {
+    auto peer = MakePeer(join_args);
+    if (!peer.ok()) return Fail(peer.status());
+    auto r = client.Join(*peer, Ttl(join_args.ttl_seconds));
+    if (!r.ok()) return Fail(r.status());
+    return Print(json, *r, [&] {
+      return absl::StrCat(r->joined() ? "joined: yes, id "
+                                      : "joined: no, the list is full; id ",
+                          peer->id(), "\n", Doc(r->document()));
+    });
+  }
+  if (leave->parsed()) {
+    auto r = client.Leave(leave_id);
+    if (!r.ok()) return Fail(r.status());
+    return Print(json, *r, [&] {
+      return absl::StrCat(
+          r->removed() ? "removed: yes" : "removed: no (not in the list)", "\n",
+          Doc(r->document()));
+    });
+  }
+  if (refill->parsed()) {
+    auto peer = MakePeer(refill_args);
+    if (!peer.ok()) return Fail(peer.status());
+    auto r = client.Refill(*peer, Ttl(refill_args.ttl_seconds));
+    if (!r.ok()) return Fail(r.status());
+    return Print(json, *r, [&] {
+      std::string head =
+          !r->accepted() ? "accepted: no (already stored, or it is the newest)"
+          : r->replaced_id().empty()
+              ? "accepted: yes"
+              : absl::StrCat("accepted: yes, replaced ", r->replaced_id());
+      return absl::StrCat(head, "; id ", peer->id(), "\n", Doc(r->document()));
+    });
+  }
+  if (renew->parsed()) {
+    auto r = client.Renew(renew_id, absl::Seconds(renew_ttl));
+    if (!r.ok()) return Fail(r.status());
+    return Print(json, *r, [&] {
+      return absl::StrCat(
+          "renewed ", r->peer().id(), ": lease ",
+          peerlab::bootstrap::FormatLease(r->peer(), absl::Now()), "\n",
+          Doc(r->document()));
+    });
+  }
+  if (reset->parsed()) {
+    auto r = client.Reset();
+    if (!r.ok()) return Fail(r.status());
+    return Print(json, *r, [&] { return Doc(r->document()); });
+  }
+  if (config->parsed()) {
+    if (!max_peers.has_value() && !min_refill.has_value()) {
+      auto r = client.List();
+      if (!r.ok()) return Fail(r.status());
+      return Print(json, r->document().config(), [&] {
+        return peerlab::bootstrap::FormatConfig(r->document());
+      });
+    }
+    auto r = client.UpdateConfig(max_peers, min_refill);
+    if (!r.ok()) return Fail(r.status());
+    return Print(json, *r, [&] {
+      std::string out = peerlab::bootstrap::FormatConfig(r->document());
+      for (const std::string& id : r->trimmed_ids()) {
+        absl::StrAppend(&out, "trimmed ", id, "\n");
+      }
+      return absl::StrCat(out, Doc(r->document()));
+    });
+  }
+  if (watch->parsed()) {
+    peerlab::bootstrap::WatchStopper stopper;
+    std::thread waiter([&] {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      stopper.Stop();
+    });
+    int rc = 0;
+    absl::Status status = client.Watch(
+        [&](const pb::Document& document) {
+          if (json) {
+            pb::WatchResponse response;
+            *response.mutable_document() = document;
+            auto out = peerlab::bootstrap::ToJson(response, /*pretty=*/false);
+            if (out.ok()) std::cout << *out << std::flush;
+          } else {
+            std::cout << Doc(document) << "\n" << std::flush;
+          }
+        },
+        &stopper);
+    if (!status.ok()) rc = Fail(status);
+    // Wake the waiter if the stream ended on its own.
+    if (!stopper.stopped()) pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+    return rc;
+  }
+  return 2;
+}
