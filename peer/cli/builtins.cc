@@ -288,7 +288,7 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
        .max_args = 1,
        .handler = [request_exit = env.request_exit](const Call& call,
                                                     Output&) -> absl::Status {
-         int code = 0;
+         int code = -1;  // the program's default: did every command succeed
          if (!call.args.empty()) {
            auto c = call.Int(0, "CODE");
            if (!c.ok()) return c.status();

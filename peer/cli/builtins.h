@@ -19,7 +19,8 @@ namespace peerlab::cli {
 struct BuiltinsEnv {
   Registry* registry = nullptr;      // required
   ConfigRegistry* config = nullptr;  // required
-  // `exit [CODE]` calls this; the program decides how to end.
+  // `exit [CODE]` calls this, with -1 when no CODE was given; the program
+  // decides how to end.
   std::function<void(int code)> request_exit;
   // File used by `saveconfig` without an argument.
   std::string default_config_file = "peerlab-peer.json";

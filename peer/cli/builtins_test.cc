@@ -153,6 +153,9 @@ TEST_F(BuiltinsTest, ConfigCommands) {
 TEST_F(BuiltinsTest, ExitAsksTheProgram) {
   ASSERT_TRUE(Run("exit 3").ok());
   EXPECT_EQ(exit_code_, 3);
+  ASSERT_TRUE(Run("exit").ok());
+  EXPECT_EQ(exit_code_, -1);
+  EXPECT_EQ(Run("exit soon").code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(BuiltinsTest, LogToFileAndLevels) {

@@ -14,7 +14,9 @@ std::string FormatViewLine(const ViewLine& line) {
 ViewHub::ViewHub(Clock* clock, size_t history)
     : clock_(clock), history_limit_(history) {}
 
-void ViewHub::Write(absl::string_view view, absl::string_view text) {
+std::vector<ViewLine> ViewHub::Write(absl::string_view view,
+                                     absl::string_view text) {
+  std::vector<ViewLine> written;
   if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
   absl::Time now = clock_->Now();
   std::lock_guard<std::mutex> lock(mu_);
@@ -27,9 +29,11 @@ void ViewHub::Write(absl::string_view view, absl::string_view text) {
     for (auto& [handle, sub] : watchers_) {
       if (sub.views.empty() || sub.views.count(line.view)) sub.watcher(line);
     }
+    written.push_back(line);
     it->second.push_back(std::move(line));
     if (it->second.size() > history_limit_) it->second.pop_front();
   }
+  return written;
 }
 
 int ViewHub::Watch(std::set<std::string> views, Watcher watcher) {

@@ -46,8 +46,8 @@ class ViewHub {
   explicit ViewHub(Clock* clock = &Clock::Real(), size_t history = 10000);
 
   // Appends `text` to `view`, one ViewLine per line of text (a trailing
-  // newline adds no empty line).
-  void Write(absl::string_view view, absl::string_view text);
+  // newline adds no empty line). Returns the lines written.
+  std::vector<ViewLine> Write(absl::string_view view, absl::string_view text);
 
   // Calls `watcher` for every later line of the named views (all views when
   // `views` is empty), in seq order, on the writer's thread while holding the

@@ -1,0 +1,177 @@
+// peerlab-peer: one peer of the lab, with its internal command line.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "peer/app/peer_app.h"
+#include "peer/app/terminal.h"
+#include "peer/app/view_log_sink.h"
+#include "peer/cli/builtins.h"
+#include "peer/cli/parser.h"
+#include "peer/cli/session.h"
+#include "services/common/logging.h"
+#include "spdlog/sinks/basic_file_sink.h"
+
+namespace {
+
+using peerlab::peer::PeerApp;
+using peerlab::peer::PeerOptions;
+
+// Logs go to logView (which the terminal shows) and to --log-file.
+absl::Status SetUpPeerLogging(const PeerOptions& o,
+                              peerlab::cli::ViewHub* hub) {
+  auto level = spdlog::level::from_str(o.log_level);
+  if (level == spdlog::level::off && o.log_level != "off") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--log-level: unknown level \"", o.log_level,
+                     "\" (trace, debug, info, warn, error, critical, off)"));
+  }
+  std::vector<spdlog::sink_ptr> sinks;
+  sinks.push_back(std::make_shared<peerlab::peer::ViewLogSink>(hub));
+  if (!o.log_file.empty()) {
+    try {
+      auto file =
+          std::make_shared<spdlog::sinks::basic_file_sink_mt>(o.log_file);
+      file->set_pattern("%Y-%m-%dT%H:%M:%S.%e %-5l [%n] %v");
+      sinks.push_back(file);
+    } catch (const spdlog::spdlog_ex& e) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--log-file: cannot open ", o.log_file, ": ", e.what()));
+    }
+  }
+  auto logger =
+      std::make_shared<spdlog::logger>(o.name, sinks.begin(), sinks.end());
+  logger->set_level(level);
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(level);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{
+      "peerlab-peer: a peer of the lab with its internal command line. "
+      "Commands come from --exec, --script, the interactive prompt (on a "
+      "terminal) or standard input (piped), and remotely through "
+      "peer.v1.PeerControl on the gRPC port. Type help for the commands."};
+  PeerOptions o;
+  if (const char* env = std::getenv("BOOTSTRAP_DATA_SERVER")) o.bootstrap = env;
+  cli.add_option("NAME", o.name, "this peer's name (membership node name)")
+      ->required();
+  cli.add_option("--bootstrap", o.bootstrap,
+                 "bootstrap service address (default $BOOTSTRAP_DATA_SERVER, "
+                 "then 127.0.0.1:8080)");
+  cli.add_option("--bind", o.bind, "address of the gossip and gRPC ports")
+      ->capture_default_str();
+  cli.add_option("--gossip-port", o.gossip_port,
+                 "UDP gossip port (0: free one)")
+      ->capture_default_str();
+  cli.add_option("--grpc-port", o.grpc_port,
+                 "gRPC port: remote control, later chat and membership (0: "
+                 "free one)")
+      ->capture_default_str();
+  cli.add_option("--log-file", o.log_file, "also log to this file");
+  cli.add_option("--log-level", o.log_level,
+                 "trace, debug, info, warn, error, critical, off")
+      ->capture_default_str();
+  cli.add_option("--config", o.config_file,
+                 "load settings from this JSON file");
+  cli.add_option("--control-token-file", o.control_token_file,
+                 "token remote callers must send; required when --bind is not "
+                 "a loopback address");
+  cli.add_option("--history-file", o.history_file,
+                 "prompt history (default ~/.peerlab_history)");
+  cli.add_option("--ready-file", o.ready_file,
+                 "write the gRPC address to this file once serving");
+  cli.add_flag("--no-init", o.no_init, "skip the start-up sequence (init)");
+  cli.add_flag("--serve", o.serve,
+               "do not read standard input; run until exit, quit or a signal "
+               "(for peers driven remotely)");
+  cli.add_flag("--test", o.test, "test mode: driven by the harness");
+  cli.add_option("--coordinator", o.coordinator, "harness coordinator address");
+  cli.add_option("--exec", o.exec, "run this command line first (repeatable)");
+  cli.add_option("--script", o.script, "run the commands in FILE first");
+  CLI11_PARSE(cli, argc, argv);
+  if (o.test) o.serve = true;
+
+  // SIGTERM always, SIGINT unless a prompt owns the terminal, end the peer
+  // cleanly; a signal thread takes them (blocked before threads start).
+  const bool interactive = !o.serve && ::isatty(STDIN_FILENO);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  if (!interactive) sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto app_or = PeerApp::Create(o);
+  if (!app_or.ok()) {
+    std::cerr << "peerlab-peer: " << app_or.status().message() << "\n";
+    return 2;
+  }
+  std::unique_ptr<PeerApp> app = *std::move(app_or);
+  if (auto s = SetUpPeerLogging(o, &app->views()); !s.ok()) {
+    std::cerr << "peerlab-peer: " << s.message() << "\n";
+    return 2;
+  }
+  peerlab::peer::Terminal terminal(&app->views(), interactive);
+
+  std::atomic<bool> ending{false};
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (ending) return;
+    spdlog::info("{} received: leaving", strsignal(sig));
+    app->RequestExit(-1);
+    terminal.Wake();
+  });
+  spdlog::info("peer {} ({}) up: control {}, gossip {}:{}", app->name(),
+               app->id(), app->control_address(), o.bind, app->gossip_port());
+  if (!o.ready_file.empty()) {
+    std::ofstream(o.ready_file) << app->control_address() << "\n";
+  }
+
+  peerlab::cli::ViewOutput out(&app->views());
+  int failures = 0;
+  auto run = [&](const std::string& line) {
+    if (!app->exit_requested() &&
+        !peerlab::cli::RunLine(app->registry(), line, out).ok()) {
+      ++failures;
+    }
+  };
+  if (!o.no_init && app->registry().Find("init").has_value()) run("init");
+  for (const std::string& line : o.exec) run(line);
+  if (!o.script.empty()) {
+    run("execute " + peerlab::cli::QuoteWord(o.script));
+  }
+
+  if (!app->exit_requested()) {
+    if (o.serve) {
+      app->WaitForExit();
+    } else {
+      failures += terminal.Run(app->registry(), app->name(), o.history_file,
+                               [&] { return app->exit_requested(); });
+    }
+  }
+
+  // `exit CODE` decides; otherwise the code says whether every command
+  // succeeded.
+  int code = app->exit_requested() && app->exit_code() >= 0
+                 ? app->exit_code()
+                 : (failures ? 1 : 0);
+  ending = true;
+  pthread_kill(signal_thread.native_handle(), SIGTERM);  // unblock sigwait
+  signal_thread.join();
+  terminal.Stop();
+  app.reset();
+  return code;
+}

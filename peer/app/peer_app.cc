@@ -1,0 +1,130 @@
+#include "peer/app/peer_app.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "peer/app/bootstrap_commands.h"
+#include "services/common/logging.h"
+#include "services/common/uuid.h"
+
+namespace peerlab::peer {
+
+absl::StatusOr<std::unique_ptr<PeerApp>> PeerApp::Create(PeerOptions options) {
+  if (options.name.empty()) {
+    return absl::InvalidArgumentError("NAME: a peer needs a name");
+  }
+  std::unique_ptr<PeerApp> app(new PeerApp(std::move(options)));
+  if (auto s = app->Start(); !s.ok()) return s;
+  return app;
+}
+
+PeerApp::PeerApp(PeerOptions options)
+    : options_(std::move(options)), id_(NewUuid()), started_at_(absl::Now()) {}
+
+PeerApp::~PeerApp() {
+  if (grpc_server_) {
+    grpc_server_->Shutdown(std::chrono::system_clock::now() +
+                           std::chrono::seconds(2));
+    grpc_server_->Wait();
+  }
+  if (gossip_fd_ >= 0) ::close(gossip_fd_);
+}
+
+absl::Status PeerApp::Start() {
+  if (auto s = cli::RegisterBuiltins(
+          {.registry = &registry_,
+           .config = &config_,
+           .request_exit = [this](int code) { RequestExit(code); },
+           .default_config_file = absl::StrCat("peerlab-", name(), ".json")},
+          &builtin_settings_);
+      !s.ok()) {
+    return s;
+  }
+  bootstrap_client_ = std::make_unique<bootstrap::BootstrapClient>(
+      bootstrap::BootstrapClient::Options{.address = options_.bootstrap});
+
+  if (auto s = ReserveGossipPort(); !s.ok()) return s;
+  bootstrap_commands_ = std::make_unique<BootstrapCommands>(
+      bootstrap_client_.get(), SelfDescription{.id = id_,
+                                               .name = name(),
+                                               .host = options_.bind,
+                                               .port = gossip_port_,
+                                               .started_at = started_at_});
+  if (auto s = bootstrap_commands_->Register(registry_, config_); !s.ok()) {
+    return s;
+  }
+
+  if (!options_.config_file.empty()) {
+    if (auto s = config_.LoadFile(options_.config_file); !s.ok()) return s;
+  }
+  return StartGrpcServer();
+}
+
+absl::Status PeerApp::ReserveGossipPort() {
+  // The membership layer will own this socket; until then holding it keeps
+  // the advertised port ours.
+  gossip_fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (gossip_fd_ < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("socket: ", std::strerror(errno)));
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(options_.gossip_port));
+  if (::inet_pton(AF_INET, options_.bind.c_str(), &addr.sin_addr) != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--bind: \"", options_.bind, "\" is not an IPv4 address"));
+  }
+  if (::bind(gossip_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) !=
+      0) {
+    return absl::UnavailableError(absl::StrCat(
+        "--gossip-port ", options_.gossip_port, ": ", std::strerror(errno)));
+  }
+  socklen_t len = sizeof(addr);
+  ::getsockname(gossip_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  gossip_port_ = ntohs(addr.sin_port);
+  return absl::OkStatus();
+}
+
+absl::Status PeerApp::StartGrpcServer() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  std::string listen = absl::StrCat(options_.bind, ":", options_.grpc_port);
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  for (auto& service : grpc_services_) builder.RegisterService(service.get());
+  grpc_server_ = builder.BuildAndStart();
+  if (!grpc_server_ || port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("--grpc-port: cannot listen on ", listen));
+  }
+  control_address_ = absl::StrCat(options_.bind, ":", port);
+  return absl::OkStatus();
+}
+
+void PeerApp::RequestExit(int code) {
+  {
+    std::lock_guard<std::mutex> lock(exit_mu_);
+    if (!exit_requested_) exit_code_ = code;
+    exit_requested_ = true;
+  }
+  exit_cv_.notify_all();
+}
+
+void PeerApp::WaitForExit() {
+  std::unique_lock<std::mutex> lock(exit_mu_);
+  exit_cv_.wait(lock, [this] { return exit_requested_.load(); });
+}
+
+}  // namespace peerlab::peer

@@ -1,0 +1,89 @@
+// PeerApp: one running peer. Owns the views, the command registry and its
+// config, the bootstrap client, and the peer's gRPC server (remote control,
+// later the membership and chat endpoints). main() builds one and feeds it
+// command lines from flags, scripts, the prompt or standard input.
+#ifndef PEERLAB_PEER_APP_PEER_APP_H_
+#define PEERLAB_PEER_APP_PEER_APP_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/server.h"
+#include "peer/app/peer_options.h"
+#include "peer/cli/builtins.h"
+#include "peer/cli/config.h"
+#include "peer/cli/registry.h"
+#include "peer/cli/view.h"
+#include "services/bootstrap/client/bootstrap_client.h"
+
+namespace peerlab::peer {
+
+class BootstrapCommands;
+
+class PeerApp {
+ public:
+  // Sets up everything and starts the gRPC server. Errors: a bad option
+  // (InvalidArgument), a port in use (Unavailable), a config file that does
+  // not load.
+  static absl::StatusOr<std::unique_ptr<PeerApp>> Create(PeerOptions options);
+  // Stops the gRPC server and every component.
+  ~PeerApp();
+
+  const PeerOptions& options() const { return options_; }
+  const std::string& name() const { return options_.name; }
+  // This process's identity in the bootstrap list (a random UUID).
+  const std::string& id() const { return id_; }
+  absl::Time started_at() const { return started_at_; }
+  // "host:port" of the gRPC server (remote control).
+  const std::string& control_address() const { return control_address_; }
+  int gossip_port() const { return gossip_port_; }
+
+  cli::Registry& registry() { return registry_; }
+  cli::ConfigRegistry& config() { return config_; }
+  cli::ViewHub& views() { return views_; }
+  bootstrap::BootstrapClient& bootstrap_client() { return *bootstrap_client_; }
+
+  // Asks the program to end with `code` (the `exit` command, signals).
+  // Thread-safe; wakes WaitForExit.
+  void RequestExit(int code);
+  bool exit_requested() const { return exit_requested_; }
+  int exit_code() const { return exit_code_; }
+  // Blocks until RequestExit.
+  void WaitForExit();
+
+ private:
+  explicit PeerApp(PeerOptions options);
+  absl::Status Start();
+  absl::Status ReserveGossipPort();
+  absl::Status StartGrpcServer();
+
+  PeerOptions options_;
+  const std::string id_;
+  const absl::Time started_at_;
+  cli::ViewHub views_;
+  cli::Registry registry_;
+  cli::ConfigRegistry config_;
+  cli::BuiltinSettings builtin_settings_;
+  std::unique_ptr<bootstrap::BootstrapClient> bootstrap_client_;
+  std::unique_ptr<BootstrapCommands> bootstrap_commands_;
+  std::vector<std::unique_ptr<grpc::Service>> grpc_services_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::string control_address_;
+  int gossip_fd_ =
+      -1;  // UDP socket holding the gossip port until membership takes it
+  int gossip_port_ = 0;
+
+  std::mutex exit_mu_;
+  std::condition_variable exit_cv_;
+  std::atomic<bool> exit_requested_{false};
+  std::atomic<int> exit_code_{0};
+};
+
+}  // namespace peerlab::peer
+
+#endif  // PEERLAB_PEER_APP_PEER_APP_H_

@@ -1,0 +1,32 @@
+// Everything `peerlab-peer` is told on its command line.
+#ifndef PEERLAB_PEER_APP_PEER_OPTIONS_H_
+#define PEERLAB_PEER_APP_PEER_OPTIONS_H_
+
+#include <string>
+#include <vector>
+
+namespace peerlab::peer {
+
+struct PeerOptions {
+  std::string name;       // membership node name, e.g. "alice"
+  std::string bootstrap;  // empty: $BOOTSTRAP_DATA_SERVER, then 127.0.0.1:8080
+  std::string bind = "127.0.0.1";  // address for the gossip and gRPC ports
+  int gossip_port = 0;             // 0: pick a free one
+  int grpc_port = 0;               // 0: pick a free one
+  std::string log_file;
+  std::string log_level = "info";
+  std::string config_file;         // loaded at start when set
+  std::string control_token_file;  // required when bind is not loopback
+  std::string history_file;        // empty: ~/.peerlab_history
+  std::string ready_file;          // gets "CONTROL_ADDR" once serving
+  bool no_init = false;
+  bool serve = false;  // no stdin: run until exit/quit/signal
+  bool test = false;
+  std::string coordinator;
+  std::vector<std::string> exec;  // --exec lines, in order
+  std::string script;             // --script FILE
+};
+
+}  // namespace peerlab::peer
+
+#endif  // PEERLAB_PEER_APP_PEER_OPTIONS_H_
