@@ -1,0 +1,76 @@
+#include "peer/membership/broadcast_queue.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace peerlab::membership {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+
+TEST(BroadcastQueueTest, NewerUpdateForAKeyReplacesOlder) {
+  int n = 10;
+  BroadcastQueue q(3, [&] { return n; });
+  bool replaced = false;
+  q.Queue("alice", "alive 1", [&] { replaced = true; });
+  q.Queue("bob", "alive 1 bob");
+  q.Queue("alice", "alive 2");
+  EXPECT_TRUE(replaced);
+  EXPECT_EQ(q.size(), 2u);
+  EXPECT_THAT(q.Take(0, 1000), UnorderedElementsAre("alive 2", "alive 1 bob"));
+}
+
+TEST(BroadcastQueueTest, FewestTransmitsFirstNewestFirstAmongEquals) {
+  int n = 10;
+  BroadcastQueue q(3, [&] { return n; });
+  q.Queue("", "a");
+  q.Queue("", "b");
+  EXPECT_THAT(q.Take(0, 1), ElementsAre("b"));  // newest first
+  q.Queue("", "c");
+  // a and c have been sent 0 times, b once.
+  EXPECT_THAT(q.Take(0, 2), ElementsAre("c", "a"));
+  // Now every one was sent once: newest first again.
+  EXPECT_THAT(q.Take(0, 3), ElementsAre("c", "b", "a"));
+}
+
+TEST(BroadcastQueueTest, RespectsSizeLimitWithOverhead) {
+  int n = 1;
+  BroadcastQueue q(3, [&] { return n; });
+  q.Queue("", std::string(10, 'x'));
+  q.Queue("", std::string(20, 'y'));
+  q.Queue("", std::string(5, 'z'));
+  // Newest first: z (5+2), then y (20+2) fits in 30, x (10+2) does not.
+  auto got = q.Take(2, 30);
+  EXPECT_THAT(got, ElementsAre(std::string(5, 'z'), std::string(20, 'y')));
+  EXPECT_TRUE(q.Take(2, 3).empty());
+}
+
+TEST(BroadcastQueueTest, RetransmitLimitGrowsWithCluster) {
+  int n = 9;  // limit = 3 * ceil(log10(10)) = 3
+  BroadcastQueue q(3, [&] { return n; });
+  bool done = false;
+  q.Queue("k", "m", [&] { done = true; });
+  for (int i = 0; i < 3; ++i) EXPECT_THAT(q.Take(0, 100), ElementsAre("m"));
+  EXPECT_TRUE(done);
+  EXPECT_THAT(q.Take(0, 100), IsEmpty());
+  n = 99;  // limit 6
+  q.Queue("k", "m2");
+  for (int i = 0; i < 6; ++i) EXPECT_THAT(q.Take(0, 100), ElementsAre("m2"));
+  EXPECT_THAT(q.Take(0, 100), IsEmpty());
+}
+
+TEST(BroadcastQueueTest, ClearRunsCallbacks) {
+  int n = 3;
+  BroadcastQueue q(3, [&] { return n; });
+  int done = 0;
+  q.Queue("a", "1", [&] { ++done; });
+  q.Queue("", "2", [&] { ++done; });
+  q.Clear();
+  EXPECT_EQ(done, 2);
+  EXPECT_EQ(q.size(), 0u);
+}
+
+}  // namespace
+}  // namespace peerlab::membership

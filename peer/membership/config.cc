@@ -1,0 +1,101 @@
+#include "peer/membership/config.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace peerlab::membership {
+
+Config Config::Lan() { return Config(); }
+
+Config Config::Wan() {
+  Config c;
+  c.reliable_timeout = absl::Seconds(30);
+  c.suspicion_mult = 6;
+  c.push_pull_interval = absl::Seconds(60);
+  c.probe_timeout = absl::Seconds(3);
+  c.probe_interval = absl::Seconds(5);
+  c.gossip_nodes = 4;
+  c.gossip_interval = absl::Milliseconds(500);
+  c.gossip_to_the_dead_time = absl::Seconds(60);
+  return c;
+}
+
+Config Config::Local() {
+  Config c;
+  c.reliable_timeout = absl::Seconds(1);
+  c.indirect_checks = 1;
+  c.retransmit_mult = 2;
+  c.suspicion_mult = 3;
+  c.push_pull_interval = absl::Seconds(15);
+  c.probe_timeout = absl::Milliseconds(200);
+  c.probe_interval = absl::Seconds(1);
+  c.gossip_interval = absl::Milliseconds(100);
+  c.gossip_to_the_dead_time = absl::Seconds(15);
+  return c;
+}
+
+absl::Status Config::FromProfile(const std::string& profile, Config* config) {
+  std::string name = config->name;
+  if (profile == "lan") {
+    *config = Lan();
+  } else if (profile == "wan") {
+    *config = Wan();
+  } else if (profile == "local") {
+    *config = Local();
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("profile: \"", profile, "\" is not lan, wan or local"));
+  }
+  config->name = name;
+  return absl::OkStatus();
+}
+
+absl::Status Config::Validate() const {
+  auto positive = [](absl::Duration d, const char* field) {
+    return d > absl::ZeroDuration() ? absl::OkStatus()
+                                    : absl::InvalidArgumentError(
+                                          absl::StrCat(field, ": must be > 0"));
+  };
+  if (name.empty()) return absl::InvalidArgumentError("name: empty");
+  for (auto [d, f] : {std::pair{probe_interval, "probe_interval"},
+                      std::pair{probe_timeout, "probe_timeout"},
+                      std::pair{reliable_timeout, "reliable_timeout"},
+                      std::pair{gossip_interval, "gossip_interval"},
+                      std::pair{leave_timeout, "leave_timeout"}}) {
+    if (auto s = positive(d, f); !s.ok()) return s;
+  }
+  if (probe_timeout > probe_interval) {
+    return absl::InvalidArgumentError(
+        "probe_timeout: must not exceed probe_interval");
+  }
+  if (indirect_checks < 0) {
+    return absl::InvalidArgumentError("indirect_checks: must be >= 0");
+  }
+  if (suspicion_mult < 1) {
+    return absl::InvalidArgumentError("suspicion_mult: must be >= 1");
+  }
+  if (suspicion_max_timeout_mult < 1) {
+    return absl::InvalidArgumentError(
+        "suspicion_max_timeout_mult: must be >= 1");
+  }
+  if (retransmit_mult < 1) {
+    return absl::InvalidArgumentError("retransmit_mult: must be >= 1");
+  }
+  if (gossip_nodes < 1) {
+    return absl::InvalidArgumentError("gossip_nodes: must be >= 1");
+  }
+  if (packet_size < 512 || packet_size > 65507) {
+    return absl::InvalidArgumentError("packet_size: must be in 512..65507");
+  }
+  if (awareness_max_multiplier < 1) {
+    return absl::InvalidArgumentError("awareness_max_multiplier: must be >= 1");
+  }
+  if (push_pull_interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("push_pull_interval: must be >= 0");
+  }
+  if (max_meta_bytes < 0 || max_meta_bytes > 512) {
+    return absl::InvalidArgumentError("max_meta_bytes: must be in 0..512");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace peerlab::membership

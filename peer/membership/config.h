@@ -1,0 +1,91 @@
+// Config: every knob of the membership protocol, with memberlist's numbers.
+//
+// Three profiles, as in HashiCorp memberlist (config.go): Lan()
+// (DefaultLANConfig), Wan() (DefaultWANConfig) and Local()
+// (DefaultLocalConfig, which the original peer used). Each field says what it
+// does and where its default comes from.
+#ifndef PEERLAB_PEER_MEMBERSHIP_CONFIG_H_
+#define PEERLAB_PEER_MEMBERSHIP_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace peerlab::membership {
+
+struct Config {
+  // This node's name; unique in the cluster. (memberlist: Name, default
+  // hostname; the peer uses its NAME.)
+  std::string name;
+
+  // --- Failure detection (SWIM) ---
+  // Time between probes of one member each. LAN 1s, WAN 5s, Local 1s.
+  absl::Duration probe_interval = absl::Seconds(1);
+  // How long to wait for a direct ack before probing indirectly; scaled by
+  // the health score. Should be about the network's 99th percentile RTT.
+  // LAN 500ms, WAN 3s, Local 200ms.
+  absl::Duration probe_timeout = absl::Milliseconds(500);
+  // Members asked to ping-req an unresponsive member. LAN/WAN 3, Local 1.
+  int indirect_checks = 3;
+  // Also try a probe over the reliable path when the direct ping fails
+  // (memberlist: !DisableTcpPings). Default on in every profile.
+  bool reliable_fallback_probe = true;
+  // Timeout of reliable-path calls (memberlist: TCPTimeout). LAN 10s, WAN
+  // 30s, Local 1s.
+  absl::Duration reliable_timeout = absl::Seconds(10);
+
+  // --- Suspicion (Lifeguard) ---
+  // Suspicion timeout = suspicion_mult * log10(max(1, N)) * probe_interval
+  // at the least, and up to suspicion_max_timeout_mult times that when no
+  // one confirms. LAN 4, WAN 6, Local 3; max mult 6 everywhere.
+  int suspicion_mult = 4;
+  int suspicion_max_timeout_mult = 6;
+
+  // --- Dissemination ---
+  // Each update is retransmitted retransmit_mult * ceil(log10(N + 1)) times.
+  // LAN/WAN 4, Local 2.
+  int retransmit_mult = 4;
+  // Members gossiped to per gossip round. LAN 3, WAN 4, Local 3.
+  int gossip_nodes = 3;
+  // Time between gossip rounds. LAN 200ms, WAN 500ms, Local 100ms.
+  absl::Duration gossip_interval = absl::Milliseconds(200);
+  // Dead members still receive gossip this long, so they learn and refute.
+  // LAN 30s, WAN 60s, Local 15s.
+  absl::Duration gossip_to_the_dead_time = absl::Seconds(30);
+  // Full state exchange with one random member (anti-entropy). 0 disables.
+  // Scaled up for clusters past 32 members, as memberlist does. LAN 30s,
+  // WAN 60s, Local 15s.
+  absl::Duration push_pull_interval = absl::Seconds(30);
+  // Largest datagram (memberlist: UDPBufferSize, 1400 in every profile).
+  int packet_size = 1400;
+
+  // --- Lifeguard local health awareness ---
+  // The health score stays below this; timeouts scale by (score + 1).
+  // memberlist: AwarenessMaxMultiplier 8 everywhere.
+  int awareness_max_multiplier = 8;
+  // Lifeguard on/off as a whole (awareness, nacks, dynamic suspicion), for
+  // experiments; memberlist always has it on.
+  bool lifeguard = true;
+
+  // --- Misc ---
+  // Largest metadata (memberlist: MetaMaxSize 512).
+  int max_meta_bytes = 512;
+  // How long Leave waits for its broadcast to go out at most.
+  absl::Duration leave_timeout = absl::Seconds(5);
+
+  // The profiles.
+  static Config Lan();
+  static Config Wan();
+  static Config Local();
+  // "lan", "wan" or "local"; InvalidArgument otherwise.
+  static absl::Status FromProfile(const std::string& profile, Config* config);
+
+  // Checks ranges (positive durations, counts >= 1 …), naming the field.
+  absl::Status Validate() const;
+};
+
+}  // namespace peerlab::membership
+
+#endif  // PEERLAB_PEER_MEMBERSHIP_CONFIG_H_

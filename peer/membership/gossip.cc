@@ -1,0 +1,229 @@
+// Dissemination (memberlist net.go/state.go): piggybacked broadcasts on every
+// datagram, gossip rounds to random members (and for a while to the dead,
+// so they learn and refute), and push/pull anti-entropy on the reliable path.
+#include "absl/strings/str_cat.h"
+#include "peer/membership/memberlist.h"
+#include "peer/membership/protocol_math.h"
+#include "peer/membership/wire.h"
+#include "services/common/logging.h"
+
+namespace peerlab::membership {
+
+void Memberlist::QueueBroadcast(const std::string& key,
+                                const peer::v1::Message& message,
+                                std::function<void()> on_done) {
+  broadcasts_.Queue(key, EncodeMessage(message), std::move(on_done));
+}
+
+void Memberlist::SendWithPiggyback(const std::string& addr,
+                                   const peer::v1::Message& first) {
+  std::vector<std::string> messages;
+  messages.push_back(EncodeMessage(first));
+  int used = PacketHeaderSize(config_.name) +
+             FramedSize(static_cast<int>(messages[0].size()));
+  for (std::string& m :
+       broadcasts_.Take(kFrameOverhead, config_.packet_size - used)) {
+    messages.push_back(std::move(m));
+  }
+  SendMessages(addr, std::move(messages));
+}
+
+void Memberlist::SendMessages(const std::string& addr,
+                              std::vector<std::string> encoded) {
+  if (shut_down_ || addr.empty()) return;
+  ++stats_.packets_sent;
+  transport_->SendPacket(addr, EncodePacket(config_.name, encoded));
+}
+
+void Memberlist::ScheduleGossip() {
+  if (shut_down_) return;
+  std::weak_ptr<bool> alive = alive_;
+  gossip_timer_ = scheduler_->After(config_.gossip_interval, [this, alive] {
+    if (auto a = alive.lock(); !a || !*a) return;
+    gossip_timer_ = 0;
+    GossipRound();
+    ScheduleGossip();
+  });
+}
+
+void Memberlist::GossipRound() {
+  if (broadcasts_.size() == 0) return;
+  const absl::Time now = scheduler_->Now();
+  std::vector<int> targets =
+      RandomIndices(config_.gossip_nodes, static_cast<int>(probe_order_.size()),
+                    rng_, [&](int i) {
+                      NodeState* n = Find(probe_order_[i]);
+                      if (n == nullptr || n == local_) return true;
+                      switch (n->member.state) {
+                        case MemberState::kAlive:
+                        case MemberState::kSuspect:
+                          return false;
+                        case MemberState::kDead:
+                          // Tell the dead for a while, so a live one can
+                          // refute.
+                          return now - n->member.state_change >
+                                 config_.gossip_to_the_dead_time;
+                        case MemberState::kLeft:
+                          return true;
+                      }
+                      return true;
+                    });
+  const int budget = config_.packet_size - PacketHeaderSize(config_.name);
+  for (int i : targets) {
+    std::vector<std::string> messages =
+        broadcasts_.Take(kFrameOverhead, budget);
+    if (messages.empty()) return;
+    SendMessages(Find(probe_order_[i])->member.addr, std::move(messages));
+  }
+}
+
+void Memberlist::SchedulePushPull() {
+  if (shut_down_ || config_.push_pull_interval <= absl::ZeroDuration()) return;
+  std::weak_ptr<bool> alive = alive_;
+  push_pull_timer_ = scheduler_->After(
+      PushPullScale(config_.push_pull_interval, NumAlive()), [this, alive] {
+        if (auto a = alive.lock(); !a || !*a) return;
+        push_pull_timer_ = 0;
+        PushPullRound();
+        SchedulePushPull();
+      });
+}
+
+void Memberlist::PushPullRound() {
+  std::vector<int> pick =
+      RandomIndices(1, static_cast<int>(probe_order_.size()), rng_, [&](int i) {
+        NodeState* n = Find(probe_order_[i]);
+        return n == nullptr || n == local_ ||
+               n->member.state != MemberState::kAlive;
+      });
+  if (pick.empty()) return;
+  PushPullWith(
+      Find(probe_order_[pick[0]])->member.addr, false, [this](absl::Status s) {
+        if (!s.ok()) {
+          spdlog::debug("{}: push/pull failed: {}", config_.name, s.message());
+        }
+      });
+}
+
+peer::v1::PushPull Memberlist::MakePushPull(bool join) {
+  peer::v1::PushPull pp;
+  for (auto& s : LocalStateSnapshot()) *pp.add_nodes() = std::move(s);
+  if (delegate_) pp.set_user_state(delegate_->LocalState(join));
+  pp.set_join(join);
+  pp.set_from(config_.name);
+  return pp;
+}
+
+void Memberlist::PushPullWith(const std::string& addr, bool join,
+                              std::function<void(absl::Status)> done) {
+  peer::v1::ReliableRequest request;
+  *request.mutable_push_pull() = MakePushPull(join);
+  std::weak_ptr<bool> alive = alive_;
+  transport_->SendReliable(
+      addr, std::move(request), config_.reliable_timeout,
+      [this, alive, done = std::move(done)](
+          absl::StatusOr<peer::v1::ReliableResponse> response) {
+        if (auto a = alive.lock(); !a || !*a) {
+          done(absl::CancelledError("node is gone"));
+          return;
+        }
+        if (!response.ok()) {
+          done(response.status());
+          return;
+        }
+        if (!response->has_push_pull()) {
+          done(absl::InternalError("push/pull answered with something else"));
+          return;
+        }
+        ++stats_.push_pulls;
+        MergeState(response->push_pull());
+        done(absl::OkStatus());
+      });
+}
+
+void Memberlist::OnPacket(const std::string& from, const std::string& bytes) {
+  if (shut_down_) return;
+  ++stats_.packets_received;
+  // Accept anything a UDP datagram can hold: senders may use a larger
+  // packet_size than ours.
+  auto packet = DecodePacket(bytes, kMaxDatagram);
+  if (!packet.ok()) {
+    ++stats_.bad_packets;
+    spdlog::debug("{}: dropped a datagram from {}: {}", config_.name, from,
+                  packet.status().message());
+    return;
+  }
+  for (const auto& message : packet->messages()) HandleMessage(message, from);
+}
+
+void Memberlist::OnReliable(const std::string& from,
+                            const peer::v1::ReliableRequest& request,
+                            Transport::ReliableDone respond) {
+  if (shut_down_) {
+    respond(absl::UnavailableError("node is shut down"));
+    return;
+  }
+  peer::v1::ReliableResponse response;
+  switch (request.body_case()) {
+    case peer::v1::ReliableRequest::kPushPull:
+      // Answer with our state as it was before merging theirs, as
+      // memberlist does.
+      *response.mutable_push_pull() = MakePushPull(false);
+      ++stats_.push_pulls;
+      MergeState(request.push_pull());
+      respond(std::move(response));
+      return;
+    case peer::v1::ReliableRequest::kPing:
+      if (!request.ping().target().empty() &&
+          request.ping().target() != config_.name) {
+        respond(absl::NotFoundError("ping meant for another node"));
+        return;
+      }
+      response.mutable_ack()->set_seq_no(request.ping().seq_no());
+      respond(std::move(response));
+      return;
+    case peer::v1::ReliableRequest::kPacket:
+      ++stats_.packets_received;
+      for (const auto& m : request.packet().messages()) HandleMessage(m, from);
+      response.mutable_empty();
+      respond(std::move(response));
+      return;
+    default:
+      ++stats_.bad_packets;
+      respond(absl::InvalidArgumentError("unknown reliable request"));
+  }
+}
+
+void Memberlist::HandleMessage(const peer::v1::Message& message,
+                               const std::string& from_addr) {
+  switch (message.body_case()) {
+    case peer::v1::Message::kPing:
+      HandlePing(message.ping(), from_addr);
+      break;
+    case peer::v1::Message::kIndirectPing:
+      HandleIndirectPing(message.indirect_ping(), from_addr);
+      break;
+    case peer::v1::Message::kAck:
+      HandleAck(message.ack());
+      break;
+    case peer::v1::Message::kNack:
+      HandleNack(message.nack());
+      break;
+    case peer::v1::Message::kAlive:
+      HandleAlive(message.alive(), false);
+      break;
+    case peer::v1::Message::kSuspect:
+      HandleSuspect(message.suspect());
+      break;
+    case peer::v1::Message::kDead:
+      HandleDead(message.dead());
+      break;
+    case peer::v1::Message::kUser:
+      if (delegate_) delegate_->OnUserMessage(message.user().payload());
+      break;
+    default:
+      break;  // a newer sender's message kind: ignore
+  }
+}
+
+}  // namespace peerlab::membership

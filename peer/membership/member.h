@@ -1,0 +1,59 @@
+// Member: what the membership knows about one node.
+#ifndef PEERLAB_PEER_MEMBERSHIP_MEMBER_H_
+#define PEERLAB_PEER_MEMBERSHIP_MEMBER_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+#include "proto/peer/v1/membership.pb.h"
+
+namespace peerlab::membership {
+
+enum class MemberState { kAlive, kSuspect, kDead, kLeft };
+
+// "alive", "suspect", "dead", "left".
+const char* StateName(MemberState state);
+peer::v1::MemberState ToProto(MemberState state);
+MemberState FromProto(peer::v1::MemberState state);
+
+struct Member {
+  std::string name;
+  std::string addr;  // "host:port": datagrams (UDP) and the reliable path
+  std::string id;    // random id of the member process's incarnation
+  std::string meta;  // opaque, at most 512 bytes
+  uint64_t incarnation = 0;
+  MemberState state = MemberState::kAlive;
+  absl::Time state_change;  // when the state last changed, local time
+};
+
+// Callbacks about other members (memberlist EventDelegate, plus suspect and
+// alive-again). They run as tasks of the node's scheduler and must not
+// block; they may call the Memberlist.
+class EventListener {
+ public:
+  virtual ~EventListener() = default;
+  virtual void OnJoin(const Member&) {}
+  // `member.state` says whether it left (kLeft) or failed (kDead).
+  virtual void OnLeave(const Member&) {}
+  virtual void OnUpdate(const Member&) {}  // metadata changed
+  virtual void OnSuspect(const Member&) {}
+  virtual void OnAlive(const Member&) {}  // a suspect refuted
+};
+
+// User data carried by the protocol (memberlist Delegate). Runs as tasks of
+// the node's scheduler.
+class Delegate {
+ public:
+  virtual ~Delegate() = default;
+  // A user broadcast arrived (sent with Memberlist::Broadcast elsewhere).
+  virtual void OnUserMessage(const std::string& payload) = 0;
+  // This node's user state for a push/pull exchange.
+  virtual std::string LocalState(bool join) = 0;
+  // Merge another node's user state.
+  virtual void MergeRemoteState(const std::string& state, bool join) = 0;
+};
+
+}  // namespace peerlab::membership
+
+#endif  // PEERLAB_PEER_MEMBERSHIP_MEMBER_H_

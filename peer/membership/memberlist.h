@@ -1,0 +1,194 @@
+// Memberlist: one node of a SWIM group membership with the Lifeguard
+// refinements — what HashiCorp memberlist is for Go.
+//
+// The node talks to time and the network only through its Scheduler and
+// Transport, and makes random choices only from its seeded Random, so the
+// same code runs on real sockets (EventLoop + UdpGrpcTransport) and in the
+// deterministic simulator.
+//
+// The protocol, file by file:
+//   memberlist.cc   life cycle, join, leave, metadata, queries
+//   state.cc        alive/suspect/dead merging, refutation, events
+//   probe.cc        failure detection: ping, ping-req, fallback, nacks
+//   gossip.cc       piggybacked broadcasts, gossip rounds, push/pull
+//   suspicion.h, awareness.h, broadcast_queue.h, protocol_math.h, wire.h
+//
+// Thread safety: none. Every method must be called from a task of the
+// node's scheduler (use Scheduler::Post from other threads).
+#ifndef PEERLAB_PEER_MEMBERSHIP_MEMBERLIST_H_
+#define PEERLAB_PEER_MEMBERSHIP_MEMBERLIST_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "peer/membership/awareness.h"
+#include "peer/membership/broadcast_queue.h"
+#include "peer/membership/config.h"
+#include "peer/membership/member.h"
+#include "peer/membership/random.h"
+#include "peer/membership/scheduler.h"
+#include "peer/membership/suspicion.h"
+#include "peer/membership/transport.h"
+
+namespace peerlab::membership {
+
+// Counters, for tests, the simulator and `memberlist` commands.
+struct Stats {
+  uint64_t packets_received = 0;
+  uint64_t packets_sent = 0;
+  uint64_t bad_packets = 0;  // malformed, truncated or oversized: dropped
+  uint64_t probes = 0;
+  uint64_t indirect_probes = 0;
+  uint64_t fallback_probes = 0;
+  uint64_t suspicions_raised = 0;  // this node suspected someone
+  uint64_t refutations = 0;        // this node refuted a suspicion of itself
+  uint64_t push_pulls = 0;
+  uint64_t nacks_received = 0;
+};
+
+class Memberlist {
+ public:
+  // `scheduler`, `transport` and the optional `events`/`delegate` must
+  // outlive the node. Does not start anything: call Start().
+  Memberlist(Config config, Scheduler* scheduler, Transport* transport,
+             uint64_t seed, EventListener* events = nullptr,
+             Delegate* delegate = nullptr);
+  ~Memberlist();
+  Memberlist(const Memberlist&) = delete;
+  Memberlist& operator=(const Memberlist&) = delete;
+
+  // Validates the config, registers the local node (alive, incarnation 1,
+  // `meta`), installs the transport handlers and starts probing, gossip and
+  // push/pull. FailedPrecondition if already started.
+  absl::Status Start(std::string meta = "");
+
+  // Contacts each address with a push/pull state exchange; `done` gets how
+  // many answered, or Unavailable naming the failures when none did.
+  void Join(const std::vector<std::string>& addrs,
+            std::function<void(absl::StatusOr<int>)> done);
+
+  // Broadcasts that this node leaves and calls `done` once the broadcast has
+  // gone out (or `timeout` passed: DeadlineExceeded, the leave still
+  // spreads). The node stops probing but still answers, as memberlist does.
+  void Leave(absl::Duration timeout, std::function<void(absl::Status)> done);
+
+  // Replaces the local metadata and spreads it (a new incarnation).
+  // InvalidArgument past config.max_meta_bytes.
+  absl::Status UpdateMeta(std::string meta);
+
+  // Queues an application broadcast, piggybacked like membership updates.
+  // A non-empty `key` replaces an earlier queued broadcast with that key.
+  void Broadcast(std::string payload, const std::string& key = "");
+
+  // Stops every timer and the transport. Idempotent. No events after it.
+  void Shutdown();
+
+  // Members known alive or suspect, local node included, sorted by name.
+  std::vector<Member> Members() const;
+  // Every member ever known (dead and left ones too), sorted by name.
+  std::vector<Member> AllMembers() const;
+  const Member& LocalNode() const;
+  int NumAlive() const;  // alive + suspect, local node included
+  int HealthScore() const { return awareness_.score(); }
+  const Stats& stats() const { return stats_; }
+  const Config& config() const { return config_; }
+  bool started() const { return started_; }
+  bool left() const { return leaving_; }
+
+ private:
+  struct NodeState {
+    Member member;
+    std::unique_ptr<Suspicion> suspicion;
+  };
+  struct AckHandler {
+    std::function<void(bool ack)> on_result;  // ack true, nack false
+    Scheduler::TimerId timer = 0;
+  };
+
+  // --- state.cc ---
+  void HandleAlive(const peer::v1::Alive& alive, bool from_join);
+  void HandleSuspect(const peer::v1::Suspect& suspect);
+  void HandleDead(const peer::v1::Dead& dead);
+  void Refute(uint64_t accused_incarnation);
+  void BroadcastAlive();
+  void SetState(NodeState& node, MemberState state);
+  void StartSuspicion(NodeState& node, const std::string& from);
+  NodeState* Find(const std::string& name);
+  NodeState& AddNode(const peer::v1::Alive& alive);
+  std::vector<peer::v1::PushNodeState> LocalStateSnapshot() const;
+  void MergeState(const peer::v1::PushPull& remote);
+
+  // --- probe.cc ---
+  void ScheduleProbe();
+  void ProbeRound();
+  NodeState* NextProbeTarget();
+  void Probe(const std::string& name);
+  void ProbeFailed(const std::string& name, uint32_t seq, int expected_nacks,
+                   int nacks, bool fallback_ok);
+  uint32_t NextSeq() { return ++seq_no_; }
+  void ExpectAck(uint32_t seq, absl::Duration timeout,
+                 std::function<void(bool ack)> on_result,
+                 std::function<void()> on_timeout);
+  void HandlePing(const peer::v1::Ping& ping, const std::string& from_addr);
+  void HandleIndirectPing(const peer::v1::IndirectPing& req,
+                          const std::string& from_addr);
+  void HandleAck(const peer::v1::Ack& ack);
+  void HandleNack(const peer::v1::Nack& nack);
+
+  // --- gossip.cc ---
+  void QueueBroadcast(const std::string& key, const peer::v1::Message& message,
+                      std::function<void()> on_done = nullptr);
+  void SendWithPiggyback(const std::string& addr,
+                         const peer::v1::Message& first);
+  void SendMessages(const std::string& addr, std::vector<std::string> encoded);
+  void ScheduleGossip();
+  void GossipRound();
+  void SchedulePushPull();
+  void PushPullRound();
+  void PushPullWith(const std::string& addr, bool join,
+                    std::function<void(absl::Status)> done);
+  peer::v1::PushPull MakePushPull(bool join);
+  void OnPacket(const std::string& from, const std::string& bytes);
+  void OnReliable(const std::string& from, const peer::v1::ReliableRequest& req,
+                  Transport::ReliableDone respond);
+  void HandleMessage(const peer::v1::Message& message,
+                     const std::string& from_addr);
+
+  Config config_;
+  Scheduler* const scheduler_;
+  Transport* const transport_;
+  EventListener* const events_;
+  Delegate* const delegate_;
+  Random rng_;
+  Awareness awareness_;
+  BroadcastQueue broadcasts_;
+  Stats stats_;
+
+  std::map<std::string, std::unique_ptr<NodeState>> nodes_;  // by name
+  NodeState* local_ = nullptr;
+  int num_alive_ = 0;  // alive + suspect, kept by SetState and AddNode
+  std::vector<std::string> probe_order_;
+  size_t probe_index_ = 0;
+  uint32_t seq_no_ = 0;
+  std::unordered_map<uint32_t, AckHandler> acks_;
+
+  bool started_ = false;
+  bool shut_down_ = false;
+  bool leaving_ = false;
+  Scheduler::TimerId probe_timer_ = 0;
+  Scheduler::TimerId gossip_timer_ = 0;
+  Scheduler::TimerId push_pull_timer_ = 0;
+  // Guards callbacks scheduled before destruction (timers, transport).
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace peerlab::membership
+
+#endif  // PEERLAB_PEER_MEMBERSHIP_MEMBERLIST_H_

@@ -1,0 +1,268 @@
+// Failure detection (memberlist probeNode): one probe per protocol period to
+// the next member of a shuffled round-robin order; a direct ping, then
+// ping-req through `indirect_checks` members (who nack when they get no
+// answer: Lifeguard), plus a probe over the reliable path; only when all of
+// that fails within the period is the member suspected.
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "peer/membership/memberlist.h"
+#include "peer/membership/protocol_math.h"
+#include "peer/membership/wire.h"
+#include "services/common/logging.h"
+
+namespace peerlab::membership {
+namespace {
+
+bool IsLive(MemberState s) {
+  return s == MemberState::kAlive || s == MemberState::kSuspect;
+}
+
+}  // namespace
+
+void Memberlist::ScheduleProbe() {
+  if (shut_down_ || leaving_) return;
+  // Lifeguard: a node in poor health probes less often.
+  absl::Duration interval = awareness_.Scale(config_.probe_interval);
+  std::weak_ptr<bool> alive = alive_;
+  probe_timer_ = scheduler_->After(interval, [this, alive] {
+    if (auto a = alive.lock(); !a || !*a) return;
+    probe_timer_ = 0;
+    ProbeRound();
+    ScheduleProbe();
+  });
+}
+
+Memberlist::NodeState* Memberlist::NextProbeTarget() {
+  for (size_t checked = 0; checked <= probe_order_.size(); ++checked) {
+    if (probe_index_ >= probe_order_.size()) {
+      // A full pass: drop members dead for longer than the gossip-to-the-dead
+      // time (they are forgotten, as memberlist does), and reshuffle.
+      const absl::Time now = scheduler_->Now();
+      std::vector<std::string> kept;
+      kept.reserve(probe_order_.size());
+      for (const std::string& name : probe_order_) {
+        NodeState* node = Find(name);
+        if (node == nullptr) continue;
+        if (!IsLive(node->member.state) &&
+            now - node->member.state_change > config_.gossip_to_the_dead_time) {
+          nodes_.erase(name);
+          continue;
+        }
+        kept.push_back(name);
+      }
+      probe_order_ = std::move(kept);
+      rng_.Shuffle(probe_order_);
+      probe_index_ = 0;
+      if (probe_order_.empty()) return nullptr;
+    }
+    NodeState* node = Find(probe_order_[probe_index_++]);
+    if (node != nullptr && node != local_ && IsLive(node->member.state)) {
+      return node;
+    }
+  }
+  return nullptr;
+}
+
+void Memberlist::ProbeRound() {
+  NodeState* target = NextProbeTarget();
+  if (target != nullptr) Probe(target->member.name);
+}
+
+void Memberlist::ExpectAck(uint32_t seq, absl::Duration timeout,
+                           std::function<void(bool ack)> on_result,
+                           std::function<void()> on_timeout) {
+  AckHandler handler;
+  handler.on_result = std::move(on_result);
+  std::weak_ptr<bool> alive = alive_;
+  handler.timer = scheduler_->After(
+      timeout, [this, alive, seq, on_timeout = std::move(on_timeout)] {
+        if (auto a = alive.lock(); !a || !*a) return;
+        acks_.erase(seq);
+        if (on_timeout) on_timeout();
+      });
+  acks_[seq] = std::move(handler);
+}
+
+void Memberlist::Probe(const std::string& name) {
+  NodeState* node = Find(name);
+  if (node == nullptr) return;
+  ++stats_.probes;
+  struct ProbeState {
+    std::string name;
+    std::string addr;
+    uint64_t incarnation;
+    bool acked = false;
+    bool fallback_ok = false;
+    int expected_nacks = 0;
+    int nacks = 0;
+  };
+  auto state = std::make_shared<ProbeState>();
+  state->name = name;
+  state->addr = node->member.addr;
+  state->incarnation = node->member.incarnation;
+  const uint32_t seq = NextSeq();
+  const absl::Duration interval = awareness_.Scale(config_.probe_interval);
+  const absl::Duration timeout = awareness_.Scale(config_.probe_timeout);
+  const absl::Time deadline = scheduler_->Now() + interval;
+  std::weak_ptr<bool> alive = alive_;
+
+  // The ack handler lives for the whole protocol period: an ack that comes
+  // back through a ping-req still counts.
+  ExpectAck(
+      seq, interval,
+      [this, state](bool ack) {
+        if (ack) {
+          state->acked = true;
+          awareness_.ApplyDelta(-1);  // a good probe: we are healthy
+        } else {
+          ++state->nacks;
+          ++stats_.nacks_received;
+        }
+      },
+      [this, state, seq] {
+        if (state->acked || state->fallback_ok) return;
+        // Lifeguard: missed nacks mean our own network is the problem.
+        int delta = 1;
+        if (state->expected_nacks > 0) {
+          delta = state->expected_nacks > state->nacks
+                      ? state->expected_nacks - state->nacks
+                      : 0;
+        }
+        awareness_.ApplyDelta(delta);
+        NodeState* target = Find(state->name);
+        if (target == nullptr || !IsLive(target->member.state) ||
+            target->member.incarnation != state->incarnation) {
+          return;
+        }
+        ++stats_.suspicions_raised;
+        peer::v1::Suspect s;
+        s.set_incarnation(state->incarnation);
+        s.set_node(state->name);
+        s.set_from(config_.name);
+        spdlog::debug("{}: no ack from {} (seq {}): suspect", config_.name,
+                      state->name, seq);
+        HandleSuspect(s);
+      });
+
+  peer::v1::Message ping;
+  ping.mutable_ping()->set_seq_no(seq);
+  ping.mutable_ping()->set_target(name);
+  ping.mutable_ping()->set_source_name(config_.name);
+  ping.mutable_ping()->set_source_addr(local_->member.addr);
+  if (node->member.state == MemberState::kSuspect) {
+    // Buddy system: tell the suspect directly, so it refutes at once.
+    peer::v1::Message sus;
+    sus.mutable_suspect()->set_incarnation(node->member.incarnation);
+    sus.mutable_suspect()->set_node(name);
+    sus.mutable_suspect()->set_from(config_.name);
+    SendMessages(state->addr, {EncodeMessage(ping), EncodeMessage(sus)});
+  } else {
+    SendWithPiggyback(state->addr, ping);
+  }
+
+  // No direct ack within the timeout: indirect probes and the fallback.
+  scheduler_->After(timeout, [this, alive, state, seq, deadline] {
+    if (auto a = alive.lock(); !a || !*a) return;
+    if (state->acked || shut_down_) return;
+    std::vector<int> helpers = RandomIndices(
+        config_.indirect_checks, static_cast<int>(probe_order_.size()), rng_,
+        [&](int i) {
+          const std::string& n = probe_order_[i];
+          if (n == state->name || n == config_.name) return true;
+          NodeState* h = Find(n);
+          return h == nullptr || h->member.state != MemberState::kAlive;
+        });
+    for (int i : helpers) {
+      NodeState* helper = Find(probe_order_[i]);
+      peer::v1::Message req;
+      auto* ip = req.mutable_indirect_ping();
+      ip->set_seq_no(seq);
+      ip->set_target(state->name);
+      ip->set_target_addr(state->addr);
+      ip->set_want_nack(config_.lifeguard);
+      ip->set_source_name(config_.name);
+      ip->set_source_addr(local_->member.addr);
+      SendWithPiggyback(helper->member.addr, req);
+      ++stats_.indirect_probes;
+    }
+    if (config_.lifeguard)
+      state->expected_nacks = static_cast<int>(helpers.size());
+    if (config_.reliable_fallback_probe) {
+      absl::Duration left = deadline - scheduler_->Now();
+      if (left <= absl::ZeroDuration()) return;
+      ++stats_.fallback_probes;
+      peer::v1::ReliableRequest request;
+      auto* p = request.mutable_ping();
+      p->set_seq_no(seq);
+      p->set_target(state->name);
+      p->set_source_name(config_.name);
+      p->set_source_addr(local_->member.addr);
+      transport_->SendReliable(
+          state->addr, request, left,
+          [state](absl::StatusOr<peer::v1::ReliableResponse> r) {
+            if (r.ok() && r->has_ack()) state->fallback_ok = true;
+          });
+    }
+  });
+}
+
+void Memberlist::HandlePing(const peer::v1::Ping& ping,
+                            const std::string& from_addr) {
+  // A probe meant for a previous owner of our address is not ours to answer.
+  if (!ping.target().empty() && ping.target() != config_.name) return;
+  peer::v1::Message ack;
+  ack.mutable_ack()->set_seq_no(ping.seq_no());
+  const std::string& to =
+      ping.source_addr().empty() ? from_addr : ping.source_addr();
+  SendWithPiggyback(to, ack);
+}
+
+void Memberlist::HandleIndirectPing(const peer::v1::IndirectPing& req,
+                                    const std::string& from_addr) {
+  const uint32_t seq = NextSeq();
+  const std::string reply_to =
+      req.source_addr().empty() ? from_addr : req.source_addr();
+  const uint32_t original = req.seq_no();
+  const bool want_nack = req.want_nack();
+  auto answered = std::make_shared<bool>(false);
+  ExpectAck(
+      seq, config_.probe_timeout,
+      [this, reply_to, original, answered](bool ack) {
+        if (!ack || *answered) return;
+        *answered = true;
+        peer::v1::Message out;
+        out.mutable_ack()->set_seq_no(original);
+        SendWithPiggyback(reply_to, out);
+      },
+      [this, reply_to, original, want_nack, answered] {
+        if (*answered || !want_nack) return;
+        peer::v1::Message out;
+        out.mutable_nack()->set_seq_no(original);
+        SendWithPiggyback(reply_to, out);
+      });
+  peer::v1::Message ping;
+  ping.mutable_ping()->set_seq_no(seq);
+  ping.mutable_ping()->set_target(req.target());
+  ping.mutable_ping()->set_source_name(config_.name);
+  ping.mutable_ping()->set_source_addr(local_->member.addr);
+  SendWithPiggyback(req.target_addr(), ping);
+}
+
+void Memberlist::HandleAck(const peer::v1::Ack& ack) {
+  // An ack settles its probe: the handler leaves with its timer.
+  auto it = acks_.find(ack.seq_no());
+  if (it == acks_.end()) return;
+  AckHandler handler = std::move(it->second);
+  acks_.erase(it);
+  if (handler.timer) scheduler_->Cancel(handler.timer);
+  if (handler.on_result) handler.on_result(true);
+}
+
+void Memberlist::HandleNack(const peer::v1::Nack& nack) {
+  auto it = acks_.find(nack.seq_no());
+  if (it == acks_.end() || !it->second.on_result) return;
+  it->second.on_result(false);
+}
+
+}  // namespace peerlab::membership

@@ -1,0 +1,54 @@
+// The protocol's arithmetic, as small pure functions (memberlist util.go,
+// suspicion.go), each tested against a table.
+#ifndef PEERLAB_PEER_MEMBERSHIP_PROTOCOL_MATH_H_
+#define PEERLAB_PEER_MEMBERSHIP_PROTOCOL_MATH_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "peer/membership/random.h"
+
+namespace peerlab::membership {
+
+// Minimum suspicion timeout: suspicion_mult * max(1, log10(max(1, n))) *
+// interval, with the log term rounded to milliseconds as memberlist does.
+absl::Duration SuspicionTimeout(int suspicion_mult, int n,
+                                absl::Duration interval);
+
+// Times an update is retransmitted: retransmit_mult * ceil(log10(n + 1)).
+int RetransmitLimit(int retransmit_mult, int n);
+
+// Lifeguard's dynamic suspicion: with `confirmations` of `expected`
+// independent confirmations, the timeout falls from `max` towards `min` as
+// log(confirmations + 1) / log(expected + 1), floored to milliseconds and
+// never below `min`. Returns what is left after `elapsed` (may be <= 0).
+absl::Duration RemainingSuspicionTime(int confirmations, int expected,
+                                      absl::Duration elapsed,
+                                      absl::Duration min, absl::Duration max);
+
+// The push/pull interval for a cluster of n members: unchanged up to 32,
+// then multiplied by ceil(log2(n) - log2(32)) + 1 (memberlist
+// pushPullScale).
+absl::Duration PushPullScale(absl::Duration interval, int n);
+
+// Picks up to k distinct indices of [0, n) at random, skipping those for
+// which `exclude(i)` is true. Tries at most 3*n random draws, as memberlist's
+// kRandomNodes does, so the result may hold fewer than k when most are
+// excluded.
+template <typename Exclude>
+std::vector<int> RandomIndices(int k, int n, Random& rng, Exclude exclude) {
+  std::vector<int> out;
+  for (int i = 0; i < 3 * n && static_cast<int>(out.size()) < k; ++i) {
+    int idx = static_cast<int>(rng.Uniform(static_cast<uint64_t>(n)));
+    if (exclude(idx)) continue;
+    bool dup = false;
+    for (int j : out) dup |= (j == idx);
+    if (!dup) out.push_back(idx);
+  }
+  return out;
+}
+
+}  // namespace peerlab::membership
+
+#endif  // PEERLAB_PEER_MEMBERSHIP_PROTOCOL_MATH_H_

@@ -1,0 +1,106 @@
+#include "peer/membership/protocol_math.h"
+
+#include <set>
+
+#include "gtest/gtest.h"
+
+namespace peerlab::membership {
+namespace {
+
+TEST(SuspicionTimeoutTest, Table) {
+  struct Case {
+    int mult, n;
+    absl::Duration interval, want;
+  };
+  // Values from memberlist's TestSuspicionTimeout (util_test.go), scaled.
+  for (const Case& c : std::vector<Case>{
+           {3, 1, absl::Seconds(1), absl::Seconds(3)},
+           {3, 5, absl::Seconds(1), absl::Seconds(3)},
+           {3, 10, absl::Seconds(1), absl::Seconds(3)},
+           {3, 50, absl::Seconds(1), absl::Milliseconds(5094)},
+           {3, 100, absl::Seconds(1), absl::Seconds(6)},
+           {3, 1000, absl::Seconds(1), absl::Seconds(9)},
+           {4, 1000, absl::Milliseconds(500), absl::Seconds(6)},
+           {3, 0, absl::Seconds(1), absl::Seconds(3)},
+       }) {
+    EXPECT_EQ(SuspicionTimeout(c.mult, c.n, c.interval), c.want)
+        << "mult " << c.mult << " n " << c.n;
+  }
+}
+
+TEST(RetransmitLimitTest, Table) {
+  struct Case {
+    int mult, n, want;
+  };
+  // memberlist TestRetransmitLimit: (3, 0) -> 0, (3, 1) -> 3, (3, 99) -> 6.
+  for (const Case& c : std::vector<Case>{{3, 0, 0},
+                                         {3, 1, 3},
+                                         {3, 9, 3},
+                                         {3, 10, 6},
+                                         {3, 99, 6},
+                                         {3, 100, 9},
+                                         {4, 1000, 16},
+                                         {2, 10000, 10}}) {
+    EXPECT_EQ(RetransmitLimit(c.mult, c.n), c.want) << c.mult << " " << c.n;
+  }
+}
+
+TEST(RemainingSuspicionTimeTest, Table) {
+  struct Case {
+    int n, k;
+    absl::Duration elapsed, min, max, want;
+  };
+  const absl::Duration s = absl::Seconds(1);
+  // memberlist TestSuspicion_remainingSuspicionTime.
+  for (const Case& c : std::vector<Case>{
+           {0, 3, 0 * s, 2 * s, 30 * s, 30 * s},
+           {1, 3, 2 * s, 2 * s, 30 * s, 14 * s},
+           {2, 3, 3 * s, 2 * s, 30 * s, absl::Milliseconds(4810)},
+           {3, 3, 4 * s, 2 * s, 30 * s, -2 * s},
+           {4, 3, 5 * s, 2 * s, 30 * s, -3 * s},
+           {5, 3, 10 * s, 2 * s, 30 * s, -8 * s},
+           {0, 0, 1 * s, 2 * s, 30 * s, 1 * s},
+       }) {
+    EXPECT_EQ(RemainingSuspicionTime(c.n, c.k, c.elapsed, c.min, c.max), c.want)
+        << "n " << c.n << " k " << c.k;
+  }
+}
+
+TEST(PushPullScaleTest, Table) {
+  const absl::Duration base = absl::Seconds(1);
+  // memberlist TestPushPullScale.
+  EXPECT_EQ(PushPullScale(base, 1), base);
+  EXPECT_EQ(PushPullScale(base, 32), base);
+  EXPECT_EQ(PushPullScale(base, 33), 2 * base);
+  EXPECT_EQ(PushPullScale(base, 64), 2 * base);
+  EXPECT_EQ(PushPullScale(base, 65), 3 * base);
+  EXPECT_EQ(PushPullScale(base, 128), 3 * base);
+  EXPECT_EQ(PushPullScale(base, 129), 4 * base);
+}
+
+TEST(RandomIndicesTest, DistinctAndFiltered) {
+  Random rng(42);
+  for (int round = 0; round < 100; ++round) {
+    std::vector<int> got =
+        RandomIndices(3, 10, rng, [](int i) { return i % 2 == 0; });
+    EXPECT_EQ(got.size(), 3u);
+    std::set<int> unique(got.begin(), got.end());
+    EXPECT_EQ(unique.size(), got.size());
+    for (int i : got) EXPECT_EQ(i % 2, 1);
+  }
+  EXPECT_TRUE(RandomIndices(3, 0, rng, [](int) { return false; }).empty());
+  EXPECT_TRUE(RandomIndices(3, 5, rng, [](int) { return true; }).empty());
+  EXPECT_EQ(RandomIndices(10, 4, rng, [](int) { return false; }).size() <= 4u,
+            true);
+}
+
+TEST(RandomIndicesTest, SameSeedSameChoice) {
+  Random a(7), b(7);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(RandomIndices(3, 100, a, [](int) { return false; }),
+              RandomIndices(3, 100, b, [](int) { return false; }));
+  }
+}
+
+}  // namespace
+}  // namespace peerlab::membership

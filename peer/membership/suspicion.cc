@@ -1,0 +1,43 @@
+#include "peer/membership/suspicion.h"
+
+#include "peer/membership/protocol_math.h"
+
+namespace peerlab::membership {
+
+Suspicion::Suspicion(Scheduler* scheduler, const std::string& from,
+                     int expected, absl::Duration min, absl::Duration max,
+                     std::function<void()> on_timeout)
+    : scheduler_(scheduler),
+      expected_(expected),
+      min_(min),
+      max_(max),
+      start_(scheduler->Now()),
+      on_timeout_(std::move(on_timeout)) {
+  seen_.insert(from);
+  Arm(expected_ < 1 ? min_ : max_);
+}
+
+Suspicion::~Suspicion() {
+  if (timer_ != 0) scheduler_->Cancel(timer_);
+}
+
+void Suspicion::Arm(absl::Duration after) {
+  if (timer_ != 0) scheduler_->Cancel(timer_);
+  if (after < absl::ZeroDuration()) after = absl::ZeroDuration();
+  deadline_ = scheduler_->Now() + after;
+  timer_ = scheduler_->After(after, [this] {
+    timer_ = 0;
+    on_timeout_();  // may destroy this object: touch nothing after
+  });
+}
+
+bool Suspicion::Confirm(const std::string& from) {
+  if (confirmations_ >= expected_) return false;
+  if (!seen_.insert(from).second) return false;
+  ++confirmations_;
+  absl::Duration elapsed = scheduler_->Now() - start_;
+  Arm(RemainingSuspicionTime(confirmations_, expected_, elapsed, min_, max_));
+  return true;
+}
+
+}  // namespace peerlab::membership

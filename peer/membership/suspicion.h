@@ -1,0 +1,53 @@
+// Suspicion: the timer that turns a suspect into a dead member, shortened by
+// independent confirmations (Lifeguard; memberlist suspicion.go).
+#ifndef PEERLAB_PEER_MEMBERSHIP_SUSPICION_H_
+#define PEERLAB_PEER_MEMBERSHIP_SUSPICION_H_
+
+#include <functional>
+#include <set>
+#include <string>
+
+#include "absl/time/time.h"
+#include "peer/membership/scheduler.h"
+
+namespace peerlab::membership {
+
+// Not thread-safe: lives on the node's scheduler.
+class Suspicion {
+ public:
+  // Starts the timer: it fires `on_timeout` after `max` (or `min` when
+  // `expected` < 1), sooner as confirmations arrive. `from` is the first
+  // accuser (it does not count as a confirmation). `scheduler` must outlive
+  // this object; destroying it cancels the timer.
+  Suspicion(Scheduler* scheduler, const std::string& from, int expected,
+            absl::Duration min, absl::Duration max,
+            std::function<void()> on_timeout);
+  ~Suspicion();
+  Suspicion(const Suspicion&) = delete;
+  Suspicion& operator=(const Suspicion&) = delete;
+
+  // Records an independent confirmation from `from`. Returns true if it was
+  // new (the caller then re-gossips the suspicion, as memberlist does).
+  bool Confirm(const std::string& from);
+  int confirmations() const { return confirmations_; }
+  // When the timer will fire now.
+  absl::Time deadline() const { return deadline_; }
+
+ private:
+  void Arm(absl::Duration after);
+
+  Scheduler* const scheduler_;
+  const int expected_;
+  const absl::Duration min_;
+  const absl::Duration max_;
+  const absl::Time start_;
+  std::function<void()> on_timeout_;
+  std::set<std::string> seen_;
+  int confirmations_ = 0;
+  Scheduler::TimerId timer_ = 0;
+  absl::Time deadline_;
+};
+
+}  // namespace peerlab::membership
+
+#endif  // PEERLAB_PEER_MEMBERSHIP_SUSPICION_H_
