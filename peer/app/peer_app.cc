@@ -9,11 +9,13 @@
 #include <cstring>
 #include <fstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "peer/app/bootstrap_commands.h"
+#include "peer/control/control_service.h"
 #include "services/common/logging.h"
 #include "services/common/uuid.h"
 
@@ -32,6 +34,8 @@ PeerApp::PeerApp(PeerOptions options)
     : options_(std::move(options)), id_(NewUuid()), started_at_(absl::Now()) {}
 
 PeerApp::~PeerApp() {
+  // Ends the WatchViews streams, which the server would wait for.
+  if (control_service_) control_service_->Shutdown();
   if (grpc_server_) {
     grpc_server_->Shutdown(std::chrono::system_clock::now() +
                            std::chrono::seconds(2));
@@ -41,6 +45,8 @@ PeerApp::~PeerApp() {
 }
 
 absl::Status PeerApp::Start() {
+  absl::StatusOr<std::string> token = ControlToken();
+  if (!token.ok()) return token.status();
   if (auto s = cli::RegisterBuiltins(
           {.registry = &registry_,
            .config = &config_,
@@ -67,7 +73,62 @@ absl::Status PeerApp::Start() {
   if (!options_.config_file.empty()) {
     if (auto s = config_.LoadFile(options_.config_file); !s.ok()) return s;
   }
-  return StartGrpcServer();
+  auto control = std::make_unique<ControlService>(
+      &registry_, &views_, ControlService::Options{.token = *token});
+  control_service_ = control.get();
+  grpc_services_.push_back(std::move(control));
+  if (auto s = StartGrpcServer(); !s.ok()) return s;
+  if (auto* health = grpc_server_->GetHealthCheckService()) {
+    health->SetServingStatus(::peer::v1::PeerControl::service_full_name(),
+                             true);
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// 127.0.0.0/8 or ::1.
+bool IsLoopback(const std::string& address) {
+  in_addr v4;
+  if (::inet_pton(AF_INET, address.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6;
+  if (::inet_pton(AF_INET6, address.c_str(), &v6) == 1) {
+    return IN6_IS_ADDR_LOOPBACK(&v6);
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> PeerApp::ControlToken() const {
+  const std::string& file = options_.control_token_file;
+  if (file.empty()) {
+    if (IsLoopback(options_.bind)) return std::string();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--bind ", options_.bind,
+        " is not a loopback address: remote control (which can run shell) "
+        "would be open to the network; give --control-token-file FILE, or "
+        "bind to 127.0.0.1"));
+  }
+  std::ifstream in(file);
+  if (!in.is_open()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--control-token-file: cannot open ", file));
+  }
+  std::string token((std::istreambuf_iterator<char>(in)),
+                    std::istreambuf_iterator<char>());
+  if (in.bad()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--control-token-file: cannot read ", file));
+  }
+  token = std::string(absl::StripAsciiWhitespace(token));
+  if (token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--control-token-file: ", file, " is empty"));
+  }
+  return token;
 }
 
 absl::Status PeerApp::ReserveGossipPort() {

@@ -24,6 +24,7 @@
 namespace peerlab::peer {
 
 class BootstrapCommands;
+class ControlService;
 
 class PeerApp {
  public:
@@ -61,6 +62,9 @@ class PeerApp {
   absl::Status Start();
   absl::Status ReserveGossipPort();
   absl::Status StartGrpcServer();
+  // Refuses a non-loopback --bind without --control-token-file; returns the
+  // token ("" when none is required).
+  absl::StatusOr<std::string> ControlToken() const;
 
   PeerOptions options_;
   const std::string id_;
@@ -72,6 +76,7 @@ class PeerApp {
   std::unique_ptr<bootstrap::BootstrapClient> bootstrap_client_;
   std::unique_ptr<BootstrapCommands> bootstrap_commands_;
   std::vector<std::unique_ptr<grpc::Service>> grpc_services_;
+  ControlService* control_service_ = nullptr;  // owned by grpc_services_
   std::unique_ptr<grpc::Server> grpc_server_;
   std::string control_address_;
   int gossip_fd_ =

@@ -1,0 +1,355 @@
+#include "peer/control/control_service.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "peer/cli/session.h"
+#include "services/common/grpc_status.h"
+
+namespace peerlab::peer {
+
+namespace pb = ::peer::v1;
+
+namespace {
+
+// A message never grows past this many bytes of text (gRPC's default
+// receive limit is 4 MiB); a larger batch is split over several messages.
+constexpr size_t kMaxMessageBytes = 1 << 20;
+// How long a stream that is asked to end waits for its write in flight
+// before cancelling the call (a watcher that does not read).
+constexpr absl::Duration kEndGrace = absl::Seconds(1);
+
+void ToProto(const cli::ViewLine& line, pb::ViewLine* out) {
+  out->set_seq(line.seq);
+  timespec ts = absl::ToTimespec(line.time);
+  out->mutable_time()->set_seconds(ts.tv_sec);
+  out->mutable_time()->set_nanos(static_cast<int32_t>(ts.tv_nsec));
+  out->set_view(line.view);
+  out->set_text(line.text);
+}
+
+// Compares in time independent of where the strings differ.
+bool SameSecret(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  }
+  return diff == 0;
+}
+
+// A stream refused before it started: finishes at once.
+class RefusedWriter : public grpc::ServerWriteReactor<pb::WatchViewsResponse> {
+ public:
+  explicit RefusedWriter(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+// One WatchViews stream. Its thread (Run) drains the queue and does every
+// StartWrite and the Finish, one write in flight at a time; gRPC callbacks
+// and End() only record what happened under mu_ and wake it. The thread
+// deletes the reactor once gRPC is done with it (OnDone).
+class WatchViewsReactor
+    : public grpc::ServerWriteReactor<pb::WatchViewsResponse> {
+ public:
+  WatchViewsReactor(ControlService* owner, grpc::CallbackServerContext* context,
+                    const pb::WatchViewsRequest& request)
+      : owner_(owner),
+        context_(context),
+        views_(request.views().begin(), request.views().end()),
+        include_history_(request.include_history()),
+        // Following starts before the history is read, so no line falls
+        // between the two; Run() drops the ones seen twice.
+        queue_(owner->hub_, views_, owner->options_.watch_queue_capacity) {}
+
+  // The stream's thread: sends, finishes, waits for OnDone, then deletes
+  // the reactor.
+  static void Run(WatchViewsReactor* self) {
+    grpc::Status status = self->Stream();
+    self->Finish(status);
+    {
+      std::unique_lock<std::mutex> lock(self->mu_);
+      self->cv_.wait(lock, [self] { return self->done_; });
+    }
+    self->owner_->ForgetWatcher(self);
+    delete self;
+  }
+
+  // Asks the stream to end with OK. Thread-safe; does not call into gRPC.
+  void End() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (end_requested_) return;
+      end_requested_ = true;
+      end_requested_at_ = absl::Now();
+      cv_.notify_all();
+    }
+    queue_.Close();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    write_ok_ = ok;
+    cv_.notify_all();
+  }
+
+  void OnCancel() override { End(); }
+
+  void OnDone() override {
+    // Notified under the lock: Run() may delete the reactor as soon as it
+    // can take mu_.
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  // Sends history and live lines until End() or a failed write.
+  grpc::Status Stream() {
+    // Per view, the seq of the last line sent from its history: the queue
+    // may hold it again.
+    std::map<std::string, uint64_t, std::less<>> history_end;
+    if (include_history_) {
+      std::vector<std::string> names =
+          views_.empty()
+              ? owner_->hub_->Views()
+              : std::vector<std::string>(views_.begin(), views_.end());
+      std::vector<cli::ViewLine> lines;
+      for (const std::string& name : names) {
+        std::vector<cli::ViewLine> held = owner_->hub_->History(name);
+        if (held.empty()) continue;
+        history_end[name] = held.back().seq;
+        lines.insert(lines.end(), std::make_move_iterator(held.begin()),
+                     std::make_move_iterator(held.end()));
+      }
+      std::sort(lines.begin(), lines.end(),
+                [](const cli::ViewLine& a, const cli::ViewLine& b) {
+                  return a.seq < b.seq;
+                });
+      if (!lines.empty() && !Send(lines, 0)) return StreamBroken();
+    }
+    while (true) {
+      cli::ViewQueue::Batch batch = queue_.Pop(absl::Seconds(1));
+      if (batch.closed) return grpc::Status::OK;
+      if (!history_end.empty()) {
+        std::erase_if(batch.lines, [&](const cli::ViewLine& line) {
+          auto it = history_end.find(line.view);
+          return it != history_end.end() && line.seq <= it->second;
+        });
+      }
+      if (batch.lines.empty() && batch.dropped == 0) continue;
+      if (!Send(batch.lines, batch.dropped)) return StreamBroken();
+    }
+  }
+
+  grpc::Status StreamBroken() {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled");
+  }
+
+  // Sends `lines` in as few messages as the size limit allows; `dropped`
+  // goes with the first. False when a write failed.
+  bool Send(const std::vector<cli::ViewLine>& lines, uint64_t dropped) {
+    pb::WatchViewsResponse message;
+    message.set_dropped(dropped);
+    size_t bytes = 0;
+    for (const cli::ViewLine& line : lines) {
+      size_t size = line.text.size() + line.view.size() + 32;
+      if (message.lines_size() > 0 && bytes + size > kMaxMessageBytes) {
+        if (!Write(message)) return false;
+        message.Clear();
+        bytes = 0;
+      }
+      ToProto(line, message.add_lines());
+      bytes += size;
+    }
+    return Write(message);
+  }
+
+  // One write, waited for. A write still pending a grace period after
+  // End() is cut short by cancelling the call.
+  bool Write(const pb::WatchViewsResponse& message) {
+    current_ = message;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = true;
+    }
+    StartWrite(&current_);
+    std::unique_lock<std::mutex> lock(mu_);
+    bool cancel_sent = false;
+    while (writing_) {
+      if (end_requested_ && !cancel_sent) {
+        absl::Duration left = end_requested_at_ + kEndGrace - absl::Now();
+        if (left <= absl::ZeroDuration()) {
+          cancel_sent = true;
+          lock.unlock();
+          context_->TryCancel();  // the write then fails
+          lock.lock();
+          continue;
+        }
+        cv_.wait_for(lock, absl::ToChronoNanoseconds(left));
+      } else {
+        cv_.wait(lock);
+      }
+    }
+    return write_ok_;
+  }
+
+  ControlService* const owner_;
+  grpc::CallbackServerContext* const context_;
+  const std::set<std::string> views_;
+  const bool include_history_;
+  cli::ViewQueue queue_;
+  pb::WatchViewsResponse current_;  // the message in flight
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool writing_ = false;
+  bool write_ok_ = true;
+  bool end_requested_ = false;
+  absl::Time end_requested_at_;
+  bool done_ = false;
+};
+
+ControlService::ControlService(cli::Registry* registry, cli::ViewHub* hub,
+                               Options options)
+    : registry_(registry), hub_(hub), options_(std::move(options)) {}
+
+ControlService::~ControlService() {
+  Shutdown();
+  std::vector<std::thread> finished;
+  {
+    std::unique_lock<std::mutex> lock(threads_mu_);
+    threads_cv_.wait(lock, [this] { return threads_.empty(); });
+    finished.swap(finished_);
+  }
+  for (std::thread& t : finished) t.join();
+}
+
+void ControlService::Shutdown() {
+  // Holding mu_ keeps every listed reactor alive: its thread must
+  // ForgetWatcher() before deleting it.
+  std::lock_guard<std::mutex> lock(mu_);
+  ending_ = true;
+  for (WatchViewsReactor* w : watchers_) w->End();
+}
+
+grpc::Status ControlService::CheckToken(
+    const grpc::CallbackServerContext& context) const {
+  if (options_.token.empty()) return grpc::Status::OK;
+  const auto& md = context.client_metadata();
+  auto it = md.find("authorization");
+  if (it == md.end()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "this peer requires \"authorization: Bearer TOKEN\"");
+  }
+  absl::string_view value(it->second.data(), it->second.size());
+  if (!absl::ConsumePrefix(&value, "Bearer ") ||
+      !SameSecret(value, options_.token)) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "wrong token");
+  }
+  return grpc::Status::OK;
+}
+
+void ControlService::Spawn(std::function<void()> body) {
+  std::vector<std::thread> finished;
+  {
+    std::lock_guard<std::mutex> lock(threads_mu_);
+    finished.swap(finished_);
+    uint64_t id = next_thread_id_++;
+    // The thread takes threads_mu_ only after this block has stored it.
+    threads_.emplace(id, std::thread([this, id, body = std::move(body)] {
+                       body();
+                       std::lock_guard<std::mutex> lock(threads_mu_);
+                       auto it = threads_.find(id);
+                       finished_.push_back(std::move(it->second));
+                       threads_.erase(it);
+                       threads_cv_.notify_all();
+                     }));
+  }
+  for (std::thread& t : finished) t.join();
+}
+
+void ControlService::ForgetWatcher(WatchViewsReactor* reactor) {
+  std::lock_guard<std::mutex> lock(mu_);
+  watchers_.erase(reactor);
+}
+
+grpc::ServerUnaryReactor* ControlService::Execute(
+    grpc::CallbackServerContext* context, const pb::ExecuteRequest* request,
+    pb::ExecuteResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status s = CheckToken(*context); !s.ok()) {
+    reactor->Finish(s);
+    return reactor;
+  }
+  grpc::Status refusal;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ending_) {
+      refusal = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                             "the peer is shutting down");
+    } else if (running_commands_ >= options_.max_running_commands) {
+      refusal = grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          absl::StrCat("already ", running_commands_,
+                       " remote commands running; try again later"));
+    } else {
+      ++running_commands_;
+    }
+  }
+  if (!refusal.ok()) {
+    reactor->Finish(refusal);
+    return reactor;
+  }
+  Spawn([this, reactor, request, response] {
+    cli::ViewOutput out(hub_, /*capture=*/true);
+    absl::Status status =
+        cli::RunLine(*registry_, request->line(), out, /*remote=*/true);
+    response->set_code(status.raw_code());
+    response->set_message(std::string(status.message()));
+    for (const cli::ViewLine& line : out.captured()) {
+      ToProto(line, response->add_output());
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --running_commands_;
+    }
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<pb::WatchViewsResponse>* ControlService::WatchViews(
+    grpc::CallbackServerContext* context,
+    const pb::WatchViewsRequest* request) {
+  if (grpc::Status s = CheckToken(*context); !s.ok()) {
+    return new RefusedWriter(s);
+  }
+  WatchViewsReactor* reactor = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ending_) {
+      return new RefusedWriter(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                            "the peer is shutting down"));
+    }
+    if (watchers_.size() >= static_cast<size_t>(options_.max_watchers)) {
+      return new RefusedWriter(
+          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       absl::StrCat("already ", watchers_.size(),
+                                    " watchers; try again later")));
+    }
+    reactor = new WatchViewsReactor(this, context, *request);
+    watchers_.insert(reactor);
+  }
+  Spawn([reactor] { WatchViewsReactor::Run(reactor); });
+  return reactor;
+}
+
+}  // namespace peerlab::peer

@@ -1,0 +1,109 @@
+// ControlService: peer.v1.PeerControl, the remote face of a peer's command
+// line (proto/peer/v1/control.proto). Execute runs a line through the same
+// registry as the prompt and scripts, so every command is remote-callable
+// with no extra code; WatchViews streams view lines to a remote watcher.
+//
+// Commands may block (`sleep`, `shell`), so none runs on a gRPC callback
+// thread: each Execute gets a thread of its own, at most
+// Options::max_running_commands at once. Each WatchViews stream has a thread
+// that drains its cli::ViewQueue, so a slow watcher never holds up the views'
+// writers; it loses lines instead, and is told how many.
+#ifndef PEERLAB_PEER_CONTROL_CONTROL_SERVICE_H_
+#define PEERLAB_PEER_CONTROL_CONTROL_SERVICE_H_
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "peer/cli/registry.h"
+#include "peer/cli/view.h"
+#include "proto/peer/v1/control.grpc.pb.h"
+
+namespace peerlab::peer {
+
+class WatchViewsReactor;
+
+class ControlService final : public ::peer::v1::PeerControl::CallbackService {
+ public:
+  struct Options {
+    // When not empty, every call must carry metadata
+    // "authorization: Bearer TOKEN"; others get UNAUTHENTICATED.
+    std::string token;
+    // Execute calls running at once; more are answered RESOURCE_EXHAUSTED.
+    int max_running_commands = 16;
+    // WatchViews streams open at once; more are answered RESOURCE_EXHAUSTED.
+    int max_watchers = 64;
+    // Lines a watcher may fall behind before the oldest are dropped.
+    size_t watch_queue_capacity = 4096;
+  };
+
+  // `registry` and `hub` must outlive this object.
+  ControlService(cli::Registry* registry, cli::ViewHub* hub, Options options);
+  // Ends the streams (Shutdown) and joins every thread, so it waits for the
+  // commands still running. REQUIRES: the grpc::Server serving this service
+  // has shut down (no call can start any more).
+  ~ControlService() override;
+
+  // Ends every WatchViews stream with OK (a watcher that does not read is
+  // cancelled after a short grace period) and answers later calls
+  // UNAVAILABLE. Commands already running finish and answer normally. Call
+  // before grpc::Server::Shutdown, so that the server does not wait for the
+  // streams until its deadline. Thread-safe; idempotent.
+  void Shutdown();
+
+  // Runs `request->line()` as a remote call (cli::Call::remote is true, so
+  // e.g. `shell` obeys shell.allow_remote). A failing command is no RPC
+  // error: the RPC is OK and the response carries the code and message;
+  // like at the prompt, "error: MESSAGE" is also written to outputView.
+  grpc::ServerUnaryReactor* Execute(
+      grpc::CallbackServerContext* context,
+      const ::peer::v1::ExecuteRequest* request,
+      ::peer::v1::ExecuteResponse* response) override;
+
+  // Streams the lines of the requested views (all when none are named):
+  // first, when asked, the lines the views still hold, merged in seq order;
+  // then every new line, lines that arrived together in one message. Ends
+  // when the client cancels or on Shutdown().
+  grpc::ServerWriteReactor<::peer::v1::WatchViewsResponse>* WatchViews(
+      grpc::CallbackServerContext* context,
+      const ::peer::v1::WatchViewsRequest* request) override;
+
+ private:
+  friend class WatchViewsReactor;
+
+  // OK when the call carries the token (or none is required).
+  grpc::Status CheckToken(const grpc::CallbackServerContext& context) const;
+  // Runs `body` on a new thread that the destructor joins.
+  void Spawn(std::function<void()> body);
+  // Called by a watch stream's thread once its stream is done.
+  void ForgetWatcher(WatchViewsReactor* reactor);
+
+  cli::Registry* const registry_;
+  cli::ViewHub* const hub_;
+  const Options options_;
+
+  // Guards the admission state and the set of open streams.
+  std::mutex mu_;
+  bool ending_ = false;
+  int running_commands_ = 0;
+  std::set<WatchViewsReactor*> watchers_;
+
+  // Threads started by Spawn, by id, until they end; ended ones wait in
+  // finished_ to be joined.
+  std::mutex threads_mu_;
+  std::condition_variable threads_cv_;
+  uint64_t next_thread_id_ = 1;
+  std::map<uint64_t, std::thread> threads_;
+  std::vector<std::thread> finished_;
+};
+
+}  // namespace peerlab::peer
+
+#endif  // PEERLAB_PEER_CONTROL_CONTROL_SERVICE_H_
