@@ -1,0 +1,85 @@
+#include "peer/membership/kv_store.h"
+
+#include <algorithm>
+
+namespace peerlab::membership {
+
+bool NewerStamp(uint64_t a_lamport, const std::string& a_node,
+                uint64_t b_lamport, const std::string& b_node) {
+  if (a_lamport != b_lamport) return a_lamport > b_lamport;
+  return a_node > b_node;
+}
+
+bool KvStore::Merge(const peer::v1::KvEntry& entry) {
+  lamport_ = std::max(lamport_, entry.lamport());
+  auto it = entries_.find(entry.key());
+  if (it != entries_.end() &&
+      !NewerStamp(entry.lamport(), entry.node(), it->second.lamport(),
+                  it->second.node())) {
+    return false;
+  }
+  entries_[entry.key()] = entry;
+  return true;
+}
+
+void KvStore::Spread(const peer::v1::KvEntry& entry) {
+  peer::v1::KvState state;
+  *state.add_entries() = entry;
+  // Keyed, so a newer change to the same key replaces a queued older one.
+  broadcast_(state.SerializeAsString(), "kv:" + entry.key());
+}
+
+void KvStore::Set(const std::string& key, const std::string& value) {
+  peer::v1::KvEntry e;
+  e.set_key(key);
+  e.set_value(value);
+  e.set_lamport(++lamport_);
+  e.set_node(node_);
+  entries_[key] = e;
+  Spread(e);
+}
+
+bool KvStore::Delete(const std::string& key) {
+  auto it = entries_.find(key);
+  if (it == entries_.end() || it->second.deleted()) return false;
+  peer::v1::KvEntry e;
+  e.set_key(key);
+  e.set_lamport(++lamport_);
+  e.set_node(node_);
+  e.set_deleted(true);
+  it->second = e;
+  Spread(e);
+  return true;
+}
+
+std::map<std::string, std::string> KvStore::Items() const {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, e] : entries_) {
+    if (!e.deleted()) out[key] = e.value();
+  }
+  return out;
+}
+
+void KvStore::OnUserMessage(const std::string& payload) {
+  peer::v1::KvState state;
+  if (!state.ParseFromString(payload)) return;  // not ours: ignore
+  for (const auto& e : state.entries()) {
+    // Epidemic: what is news to us is re-gossiped, so it reaches everyone
+    // even when the first sender's retransmissions were lost.
+    if (Merge(e)) Spread(e);
+  }
+}
+
+std::string KvStore::LocalState(bool) {
+  peer::v1::KvState state;
+  for (const auto& [key, e] : entries_) *state.add_entries() = e;
+  return state.SerializeAsString();
+}
+
+void KvStore::MergeRemoteState(const std::string& data, bool) {
+  peer::v1::KvState state;
+  if (!state.ParseFromString(data)) return;
+  for (const auto& e : state.entries()) Merge(e);
+}
+
+}  // namespace peerlab::membership
