@@ -1,0 +1,417 @@
+// SimNetwork: a deterministic, in-process network of simulated nodes for the
+// membership protocol.
+//
+// Design
+// ------
+// One SimClock (sim_clock.h) holds the virtual time and one event heap for
+// everything: every node's timers, every datagram and reliable call in
+// flight, and the test driver's own scheduled actions. The clock runs events
+// one at a time in the calling thread, in (time, sequence) order, so a run is
+// a pure function of the seed: same seed, same trace, same numbers. Nothing
+// touches real time, real sockets or other threads; addresses such as
+// "10.0.0.7:7946" are only map keys.
+//
+// Each node added with AddNode() gets a SimScheduler (membership::Scheduler)
+// and a SimTransport (membership::Transport). The protocol under test
+// (Memberlist) takes those two and NodeSeed(id), and runs unchanged.
+//
+// Randomness. Everything derives from SimNetworkOptions::seed: one generator
+// for the network (loss, jitter, duplication), one per node for its lags, and
+// NodeSeed() for the protocol's own Random. A random number is drawn only when
+// the feature that needs it is on (a lossless link draws no loss), so turning
+// on, say, timer lag for one node changes nothing else's draws.
+//
+// Datagrams. SendPacket() counts the bytes sent, then drops the packet if
+// the destination is unknown, it is larger than max_packet_bytes, the link is
+// cut or partitioned, or the loss draw says so; otherwise it arrives after the
+// link's latency plus a uniform jitter in [0, jitter) plus the receiver's
+// inbound lag (see Slowness), possibly duplicated (duplicate_rate). Jitter
+// reorders packets, as UDP may. Cuts and partitions are checked again on
+// arrival, so cutting a link also loses what is in flight on it. A datagram is
+// one message event on the clock: no allocation beyond the payload itself.
+//
+// Reliable calls. SendReliable() never loses the request: it arrives after
+// the link latency (plus inbound lag), the handler's respond() sends the
+// response back with the reverse link's latency, and `done` runs on the
+// caller's scheduler. If the request or the response cannot get through (cut,
+// partition, the callee crashed or is frozen past the deadline), `done` gets
+// DeadlineExceeded when `timeout` expires, as a gRPC call to a host that does
+// not answer. Unavailable comes back after one round trip when the address is
+// unknown or the callee's transport is shut down (a closed port answers), and
+// at once for a call made on a shut-down transport. With
+// crashed_refuses_connections, a crashed node also answers Unavailable (a
+// killed process on a live host) instead of staying silent.
+//
+// Faults.
+//   - Cut(a, b): one way; a's packets and calls to b are lost, b still reaches
+//     a. Partition(groups): nodes in different groups cannot reach each other
+//     (nodes in no group form one more group). Heal(): no cuts, no groups.
+//   - Crash(id): the node stops at once. Its pending timers and callbacks never
+//     run, it sends nothing, and whatever reaches it is dropped. Restart(id)
+//     brings it back with a NEW SimScheduler and SimTransport (a new process:
+//     build a new protocol object on them); the old ones stay valid objects
+//     but do nothing. Its address, links, partition group and slowness stay.
+//   - Freeze(id): nothing of the node runs until Unfreeze(id): its timers and
+//     everything that reaches it (datagrams, reliable requests, responses)
+//     QUEUE, as a paused process whose socket buffers fill; on Unfreeze they
+//     all run at once, in their original order. Nothing is dropped because of
+//     a freeze (the queue is unbounded). Callers of a frozen node time out.
+//   - SetSlowness(id, {timer_lag, inbound_lag}): an overloaded host or one
+//     with GC pauses. Each timer (After() with a positive delay) runs late by
+//     a uniform random [0, timer_lag]; each arrival (datagram, reliable
+//     request, reliable completion) is handled late by [0, inbound_lag]. Post()
+//     and After(0) are not delayed, so a task's continuations keep their order.
+//
+// Accounting. Per node: datagrams and bytes sent, received and dropped;
+// reliable calls made, served and failed, and their bytes (the serialized
+// size: ByteSizeLong() of requests and responses). An optional packet
+// observer sees every datagram's fate, for traces and plots.
+//
+// Scale: 10,000 nodes and millions of events per run. Heap entries are 24
+// bytes, event slots are reused, node lookup by address is a hash map and
+// everything else is by index.
+//
+// Thread safety: none. A SimNetwork, its clock, schedulers and transports are
+// used from one thread; the schedulers' Post() is NOT callable from other
+// threads (the simulation has none).
+#ifndef PEERLAB_PEER_MEMBERSHIP_SIM_SIM_NETWORK_H_
+#define PEERLAB_PEER_MEMBERSHIP_SIM_SIM_NETWORK_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "peer/membership/scheduler.h"
+#include "peer/membership/sim/sim_clock.h"
+#include "peer/membership/transport.h"
+
+namespace peerlab::membership::sim {
+
+// Index of a node in its SimNetwork, 0-based, in the order of AddNode().
+using NodeId = uint32_t;
+inline constexpr NodeId kNoNode = ~NodeId{0};
+
+// One direction of a link.
+struct LinkOptions {
+  // One-way delay of every datagram and reliable message.
+  absl::Duration latency = absl::Milliseconds(1);
+  // Plus a uniform random [0, jitter) per datagram (reorders packets).
+  absl::Duration jitter = absl::Microseconds(500);
+  // Probability that a datagram is lost, in [0, 1]. Reliable calls are never
+  // lost.
+  double loss = 0.0;
+};
+
+// How late a slow node handles its work (see the file comment).
+struct Slowness {
+  absl::Duration timer_lag = absl::ZeroDuration();
+  absl::Duration inbound_lag = absl::ZeroDuration();
+};
+
+struct NodeStats {
+  uint64_t packets_sent = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t packets_received = 0;  // delivered to the on_packet handler
+  uint64_t bytes_received = 0;
+  uint64_t packets_dropped = 0;      // sent by this node, never delivered
+  uint64_t reliable_calls = 0;       // SendReliable() on a working transport
+  uint64_t reliable_served = 0;      // requests handed to on_reliable
+  uint64_t reliable_failed = 0;      // calls whose `done` got an error
+  uint64_t reliable_bytes_sent = 0;  // requests made + responses given
+  uint64_t reliable_bytes_received = 0;  // requests served + responses got
+
+  NodeStats& operator+=(const NodeStats& other);
+};
+
+// The fate of one datagram, for SimNetwork::SetPacketObserver.
+struct PacketEvent {
+  enum class Outcome {
+    kDelivered,
+    kLost,          // the loss draw
+    kUnreachable,   // cut or partitioned (at send or on arrival)
+    kNoSuchNode,    // unknown address; `to` is kNoNode
+    kOversize,      // larger than max_packet_bytes
+    kReceiverDown,  // crashed, transport shut down, or no handler
+  };
+  absl::Time time;
+  NodeId from;
+  NodeId to;
+  size_t bytes;
+  Outcome outcome;
+};
+
+struct SimNetworkOptions {
+  // The one seed everything derives from.
+  uint64_t seed = 1;
+  // Virtual time at the start.
+  absl::Time start = absl::UnixEpoch();
+  // Every link's options unless SetLink() overrides one.
+  LinkOptions link;
+  // Probability that a delivered datagram arrives twice.
+  double duplicate_rate = 0.0;
+  // Datagrams larger than this are dropped (0: no limit).
+  size_t max_packet_bytes = 0;
+  // A crashed node refuses reliable calls (Unavailable after a round trip)
+  // instead of never answering (DeadlineExceeded at the timeout).
+  bool crashed_refuses_connections = false;
+  // Port of the generated addresses.
+  int port = 7946;
+};
+
+class SimNetwork;
+
+// A node's membership::Scheduler: its tasks are events of the shared clock,
+// owned by the node (so they stop when it crashes and wait while it is
+// frozen). TimerIds are the clock's event ids. Owned by the SimNetwork.
+// Not thread-safe (see the file comment).
+class SimScheduler final : public Scheduler {
+ public:
+  SimScheduler(const SimScheduler&) = delete;
+  SimScheduler& operator=(const SimScheduler&) = delete;
+
+  absl::Time Now() const override;
+  // Delayed by the node's timer lag when `delay` > 0. Returns 0 (and drops
+  // the task) if this scheduler's node crashed since it was made.
+  TimerId After(absl::Duration delay, Task task) override;
+  void Cancel(TimerId id) override;
+  // After(0).
+  void Post(Task task) override;
+
+  NodeId node() const { return node_; }
+
+ private:
+  friend class SimNetwork;
+  SimScheduler(SimNetwork* network, NodeId node, uint32_t epoch)
+      : network_(network), node_(node), epoch_(epoch) {}
+
+  SimNetwork* const network_;
+  const NodeId node_;
+  const uint32_t epoch_;
+};
+
+// A node's membership::Transport on the SimNetwork. Handlers run as tasks of
+// the node's SimScheduler. Owned by the SimNetwork. Not thread-safe.
+class SimTransport final : public Transport {
+ public:
+  SimTransport(const SimTransport&) = delete;
+  SimTransport& operator=(const SimTransport&) = delete;
+
+  void SetHandlers(Handlers handlers) override;
+  std::string LocalAddress() const override;
+  void SendPacket(const std::string& to, std::string bytes) override;
+  void SendReliable(const std::string& to, peer::v1::ReliableRequest request,
+                    absl::Duration timeout, ReliableDone done) override;
+  // Later sends are dropped, arrivals are dropped, and pending calls
+  // complete with Cancelled (as tasks, in the order they were made).
+  void Shutdown() override;
+
+  bool is_shut_down() const { return shut_down_; }
+  NodeId node() const { return node_; }
+
+ private:
+  friend class SimNetwork;
+  struct PendingCall {
+    ReliableDone done;
+    SimClock::EventId timeout_event = 0;
+  };
+
+  SimTransport(SimNetwork* network, NodeId node, uint32_t epoch)
+      : network_(network), node_(node), epoch_(epoch) {}
+
+  // Completes call `call_id` with `result` if it is still pending.
+  void Complete(uint64_t call_id,
+                absl::StatusOr<peer::v1::ReliableResponse> result);
+
+  SimNetwork* const network_;
+  const NodeId node_;
+  const uint32_t epoch_;
+  Handlers handlers_;
+  bool shut_down_ = false;
+  uint64_t next_call_id_ = 1;
+  absl::flat_hash_map<uint64_t, PendingCall> pending_;
+};
+
+// The network: nodes, links and faults, on one SimClock. Not thread-safe.
+class SimNetwork final : private SimClock::Gate, private SimClock::MessageSink {
+ public:
+  explicit SimNetwork(SimNetworkOptions options = {});
+  ~SimNetwork() override;
+  SimNetwork(const SimNetwork&) = delete;
+  SimNetwork& operator=(const SimNetwork&) = delete;
+
+  // The shared clock: run the simulation with its Run*() methods; schedule
+  // driver actions (crash node 5 at t = 10 s) with Schedule().
+  SimClock& clock() { return clock_; }
+  absl::Time Now() const { return clock_.Now(); }
+  uint64_t seed() const { return options_.seed; }
+  const SimNetworkOptions& options() const { return options_; }
+
+  // --- Nodes ---------------------------------------------------------------
+
+  // Adds a node with the next generated address: the n-th call gets
+  // "10.A.B.C:port" where A.B.C is n in base 256 ("10.0.0.1:7946" first),
+  // skipping addresses AddNodeWithAddress() took; with AddNode() alone, node
+  // i has address number i + 1.
+  NodeId AddNode();
+  // Adds a node with the given address. InvalidArgument if it is empty;
+  // AlreadyExists if a node has it.
+  absl::StatusOr<NodeId> AddNodeWithAddress(std::string address);
+  size_t size() const { return nodes_.size(); }
+  // The node with `address`, if any.
+  std::optional<NodeId> Find(absl::string_view address) const;
+  // REQUIRES (for every method taking a NodeId): id < size().
+  const std::string& address(NodeId id) const;
+  // The node's current scheduler and transport (replaced by Restart()).
+  // Owned by the network; valid until it is destroyed.
+  SimScheduler* scheduler(NodeId id);
+  SimTransport* transport(NodeId id);
+  // A seed for the protocol running on the node, derived from the network
+  // seed, the node and its incarnation (it changes on Restart()).
+  uint64_t NodeSeed(NodeId id) const;
+
+  // --- Links ---------------------------------------------------------------
+
+  // Options of every link without its own.
+  void SetDefaultLink(const LinkOptions& link) { options_.link = link; }
+  // Sets the global loss rate (the default link's).
+  void SetLossRate(double loss) { options_.link.loss = loss; }
+  // Gives the link from -> to (one way) its own options.
+  void SetLink(NodeId from, NodeId to, const LinkOptions& link);
+  // Back to the default options.
+  void ClearLink(NodeId from, NodeId to);
+  // The options in force on from -> to.
+  const LinkOptions& Link(NodeId from, NodeId to) const;
+
+  // One-way cut: `from` cannot reach `to`; `to` still reaches `from`.
+  void Cut(NodeId from, NodeId to);
+  void Uncut(NodeId from, NodeId to);
+  // Splits the network: each group reaches only itself; nodes not listed
+  // form one more group. Replaces any earlier partition.
+  void Partition(const std::vector<std::vector<NodeId>>& groups);
+  // Removes the partition and every cut.
+  void Heal();
+  // Whether the network lets `from` reach `to` now (cuts and partitions only;
+  // nodes' states do not matter).
+  bool Reachable(NodeId from, NodeId to) const;
+
+  // --- Node faults ---------------------------------------------------------
+
+  // Stops the node (see the file comment). No-op if it is crashed already.
+  void Crash(NodeId id);
+  // Brings a crashed node back with a new scheduler and transport. No-op if
+  // it is not crashed.
+  void Restart(NodeId id);
+  bool crashed(NodeId id) const;
+
+  // Stops running the node's events until Unfreeze() (see the file comment).
+  void Freeze(NodeId id);
+  // Freeze(), and Unfreeze() after `duration` of virtual time.
+  void FreezeFor(NodeId id, absl::Duration duration);
+  // Runs everything queued while frozen, now, in order.
+  void Unfreeze(NodeId id);
+  bool frozen(NodeId id) const;
+
+  void SetSlowness(NodeId id, const Slowness& slowness);
+
+  // --- Accounting ----------------------------------------------------------
+
+  const NodeStats& stats(NodeId id) const;
+  // The sum over all nodes.
+  NodeStats TotalStats() const;
+  // Calls `observer` with every datagram's fate (nullptr: none). Delivered
+  // datagrams are reported just before the handler runs.
+  void SetPacketObserver(std::function<void(const PacketEvent&)> observer) {
+    packet_observer_ = std::move(observer);
+  }
+
+ private:
+  friend class SimScheduler;
+  friend class SimTransport;
+
+  struct Node {
+    std::string address;
+    uint32_t epoch = 0;  // incremented by Crash()
+    bool crashed = false;
+    bool frozen = false;
+    uint64_t unfreeze_token = 0;  // invalidates pending FreezeFor timers
+    uint32_t partition_group = 0;
+    Slowness slowness;
+    std::mt19937_64 rng;  // this node's lag draws
+    NodeStats stats;
+    std::vector<SimClock::EventId> deferred;  // while frozen, in order
+    std::unique_ptr<SimScheduler> scheduler;
+    std::unique_ptr<SimTransport> transport;
+    // Schedulers and transports of earlier incarnations, kept so that
+    // pointers the old protocol objects hold stay valid.
+    std::vector<std::unique_ptr<SimScheduler>> old_schedulers;
+    std::vector<std::unique_ptr<SimTransport>> old_transports;
+  };
+
+  static uint64_t LinkKey(NodeId from, NodeId to) {
+    return (uint64_t{from} << 32) | to;
+  }
+  Node& node(NodeId id);
+  const Node& node(NodeId id) const;
+  NodeId AddNodeInternal(std::string address);
+  // Whether the scheduler/transport of (id, epoch) is the live one.
+  bool IsCurrent(NodeId id, uint32_t epoch) const;
+
+  // Uniform in [0, 1) / [0, max] from the network or a node's generator.
+  double NetworkUniform();
+  static absl::Duration Lag(std::mt19937_64& rng, absl::Duration max);
+  // Latency + jitter draw for one message on from -> to.
+  absl::Duration Delay(NodeId from, NodeId to, bool with_jitter);
+  void ReportPacket(NodeId from, NodeId to, size_t bytes,
+                    PacketEvent::Outcome outcome);
+
+  // Scheduling on behalf of SimScheduler.
+  SimClock::EventId ScheduleTask(NodeId id, uint32_t epoch,
+                                 absl::Duration delay, Scheduler::Task task);
+  // On behalf of SimTransport.
+  void SendPacket(NodeId from, const std::string& to, std::string bytes);
+  void SendReliable(NodeId from, uint32_t from_epoch, const std::string& to,
+                    peer::v1::ReliableRequest request, absl::Duration timeout,
+                    Transport::ReliableDone done);
+  // The callee side of a reliable call, on arrival.
+  void ServeRequest(NodeId caller, uint32_t caller_epoch, NodeId callee,
+                    uint64_t call_id, const peer::v1::ReliableRequest& request);
+  // Sends `result` from `callee` back to call `call_id` of `caller`.
+  void Respond(NodeId caller, uint32_t caller_epoch, NodeId callee,
+               uint32_t callee_epoch, uint64_t call_id,
+               absl::StatusOr<peer::v1::ReliableResponse> result);
+  // Completes call `call_id` of (caller, epoch) after `delay`, as a task of
+  // the caller (plus its inbound lag).
+  void CompleteLater(NodeId caller, uint32_t caller_epoch, uint64_t call_id,
+                     absl::Duration delay,
+                     absl::StatusOr<peer::v1::ReliableResponse> result);
+
+  // SimClock::Gate.
+  Verdict Admit(uint32_t owner, uint32_t epoch) override;
+  void Defer(uint32_t owner, SimClock::EventId id) override;
+  // SimClock::MessageSink: a datagram arrives; tag = LinkKey(from, to).
+  void DeliverMessage(uint64_t tag, std::string payload) override;
+
+  SimNetworkOptions options_;
+  SimClock clock_;
+  std::mt19937_64 rng_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  absl::flat_hash_map<std::string, NodeId> by_address_;
+  absl::flat_hash_map<uint64_t, LinkOptions> links_;
+  absl::flat_hash_set<uint64_t> cuts_;
+  bool partitioned_ = false;
+  uint64_t generated_addresses_ = 0;
+  std::function<void(const PacketEvent&)> packet_observer_;
+};
+
+}  // namespace peerlab::membership::sim
+
+#endif  // PEERLAB_PEER_MEMBERSHIP_SIM_SIM_NETWORK_H_
