@@ -105,7 +105,8 @@ int main(int argc, char** argv) {
 
   // SIGTERM always, SIGINT unless a prompt owns the terminal, end the peer
   // cleanly; a signal thread takes them (blocked before threads start).
-  const bool interactive = !o.serve && ::isatty(STDIN_FILENO);
+  const bool interactive =
+      !o.serve && ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);

@@ -1,0 +1,95 @@
+#include "peer/app/history_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace peerlab::peer {
+namespace {
+
+absl::Status Errno(absl::string_view what, const std::string& path) {
+  return absl::UnavailableError(
+      absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+absl::Status WriteAll(int fd, absl::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return absl::UnavailableError(std::strerror(errno));
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string HistoryPath(absl::string_view flag) {
+  if (!flag.empty()) return std::string(flag);
+  const char* home = std::getenv("HOME");
+  if (home == nullptr || *home == '\0') return "";
+  return absl::StrCat(home, "/.peerlab_history");
+}
+
+absl::StatusOr<std::vector<std::string>> LoadHistory(const std::string& path,
+                                                     size_t limit) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  if (!in) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec) && !ec) return lines;
+    return absl::UnavailableError(absl::StrCat("cannot read ", path));
+  }
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) lines.push_back(std::move(line));
+  }
+  if (lines.size() > limit) {
+    bool compact = lines.size() > 2 * limit;
+    lines.erase(lines.begin(), lines.end() - static_cast<ptrdiff_t>(limit));
+    if (compact) {
+      std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
+      int fd =
+          ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd < 0) return lines;  // compaction is best effort
+      std::string data;
+      for (const std::string& l : lines) absl::StrAppend(&data, l, "\n");
+      bool ok = WriteAll(fd, data).ok();
+      ok = ::close(fd) == 0 && ok;
+      if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+        ::unlink(tmp.c_str());
+      }
+    }
+  }
+  return lines;
+}
+
+absl::Status AppendHistory(const std::string& path, absl::string_view line) {
+  if (absl::StrContains(line, '\n')) {
+    return absl::InvalidArgumentError("a history line cannot hold a newline");
+  }
+  int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return Errno("cannot open", path);
+  // One write(), so lines of peers sharing the file do not interleave.
+  absl::Status s = WriteAll(fd, absl::StrCat(line, "\n"));
+  if (::close(fd) != 0 && s.ok()) return Errno("cannot write", path);
+  if (!s.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot write ", path, ": ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace peerlab::peer
