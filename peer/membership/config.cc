@@ -89,6 +89,9 @@ absl::Status Config::Validate() const {
   if (awareness_max_multiplier < 1) {
     return absl::InvalidArgumentError("awareness_max_multiplier: must be >= 1");
   }
+  if (reconnect_timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("reconnect_timeout: must be >= 0");
+  }
   if (push_pull_interval < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("push_pull_interval: must be >= 0");
   }

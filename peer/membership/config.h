@@ -69,6 +69,13 @@ struct Config {
   // experiments; memberlist always has it on.
   bool lifeguard = true;
 
+  // How long members that failed are kept for reconnection: every push/pull
+  // round also tries one of them, so both sides of a healed partition find
+  // each other again. memberlist alone forgets the dead after
+  // gossip_to_the_dead_time; Serf keeps them (reconnect_timeout, 24h by
+  // default) for this reason. 0: forget them with memberlist's rule.
+  absl::Duration reconnect_timeout = absl::Hours(1);
+
   // --- Misc ---
   // Largest metadata (memberlist: MetaMaxSize 512).
   int max_meta_bytes = 512;

@@ -96,13 +96,27 @@ void Memberlist::PushPullRound() {
         return n == nullptr || n == local_ ||
                n->member.state != MemberState::kAlive;
       });
-  if (pick.empty()) return;
-  PushPullWith(
-      Find(probe_order_[pick[0]])->member.addr, false, [this](absl::Status s) {
-        if (!s.ok()) {
-          spdlog::debug("{}: push/pull failed: {}", config_.name, s.message());
-        }
+  if (!pick.empty()) {
+    PushPullWith(Find(probe_order_[pick[0]])->member.addr, false,
+                 [this](absl::Status s) {
+                   if (!s.ok()) {
+                     spdlog::debug("{}: push/pull failed: {}", config_.name,
+                                   s.message());
+                   }
+                 });
+  }
+  // Reconnect (as Serf does on top of memberlist): also try one member we
+  // believe dead. If it is alive (a healed partition), the exchange makes it
+  // refute, and both sides converge again.
+  std::vector<int> dead =
+      RandomIndices(1, static_cast<int>(probe_order_.size()), rng_, [&](int i) {
+        NodeState* n = Find(probe_order_[i]);
+        return n == nullptr || n->member.state != MemberState::kDead;
       });
+  if (!dead.empty()) {
+    PushPullWith(Find(probe_order_[dead[0]])->member.addr, false,
+                 [](absl::Status) {});
+  }
 }
 
 peer::v1::PushPull Memberlist::MakePushPull(bool join) {

@@ -3,6 +3,7 @@
 // ping-req through `indirect_checks` members (who nack when they get no
 // answer: Lifeguard), plus a probe over the reliable path; only when all of
 // that fails within the period is the member suspected.
+#include <algorithm>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -44,10 +45,17 @@ Memberlist::NodeState* Memberlist::NextProbeTarget() {
       for (const std::string& name : probe_order_) {
         NodeState* node = Find(name);
         if (node == nullptr) continue;
-        if (!IsLive(node->member.state) &&
-            now - node->member.state_change > config_.gossip_to_the_dead_time) {
-          nodes_.erase(name);
-          continue;
+        if (!IsLive(node->member.state)) {
+          // Left members are gone for good; failed ones are kept a while
+          // for reconnection (see Config::reconnect_timeout).
+          absl::Duration keep = config_.gossip_to_the_dead_time;
+          if (node->member.state == MemberState::kDead) {
+            keep = std::max(keep, config_.reconnect_timeout);
+          }
+          if (now - node->member.state_change > keep) {
+            nodes_.erase(name);
+            continue;
+          }
         }
         kept.push_back(name);
       }

@@ -1,0 +1,344 @@
+// The protocol in the deterministic simulator, with protocol-time
+// assertions: every bound is stated in protocol periods, and runs take
+// milliseconds of real time. The seed is printed on failure; replay with
+// PEERLAB_SIM_SEED=N.
+#include <cmath>
+#include <iostream>
+
+#include "gtest/gtest.h"
+#include "peer/membership/protocol_math.h"
+#include "peer/membership/sim/sim_seed.h"
+#include "peer/membership/sim_cluster.h"
+
+namespace peerlab::membership {
+namespace {
+
+using sim::SimSeed;
+
+// LOCAL is the peer's profile. Its retransmit_mult of 2 lets an update miss
+// a member now and then (an epidemic with few retransmissions stops short),
+// which push/pull repairs; so waits for convergence under LOCAL allow one
+// push/pull period. Tests that bound dissemination in gossip rounds use LAN,
+// whose retransmit_mult of 4 makes misses vanishingly rare.
+SimCluster::Options Opts(int n, uint64_t seed,
+                         Config config = Config::Local()) {
+  SimCluster::Options o;
+  o.nodes = n;
+  o.seed = seed;
+  o.config = config;
+  return o;
+}
+
+// Long enough for any update to arrive through push/pull at the latest.
+absl::Duration AntiEntropyBound(const Config& c, int n) {
+  return PushPullScale(c.push_pull_interval, n) * 2;
+}
+
+// Time for a crash to be noticed, suspected and declared dead everywhere:
+// every member probes each other member once per round of N-1 periods (two
+// rounds at worst, as the order is reshuffled between rounds); then the
+// suspicion runs at most suspicion_max_timeout_mult times its minimum (the
+// full maximum when no confirmation comes); then the dead message spreads
+// within a few gossip rounds.
+absl::Duration DetectionBound(const Config& c, int n) {
+  absl::Duration min = SuspicionTimeout(c.suspicion_mult, n, c.probe_interval);
+  absl::Duration suspicion = min * c.suspicion_max_timeout_mult;
+  absl::Duration spread =
+      c.gossip_interval * (4 * std::ceil(std::log2(std::max(2, n))));
+  return c.probe_interval * 2 * (n - 1) + suspicion + spread;
+}
+
+TEST(MemberlistSimTest, TwoMembersJoin) {
+  const uint64_t seed = SimSeed(1);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  SimCluster c(Opts(2, seed));
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); }, absl::Seconds(2)));
+  EXPECT_EQ(c.node(0).NumAlive(), 2);
+  EXPECT_EQ(c.node(1).Members()[0].name, "node0");
+}
+
+TEST(MemberlistSimTest, ThreeMembersJoinAndStayConverged) {
+  const uint64_t seed = SimSeed(2);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  SimCluster c(Opts(3, seed));
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); },
+                         AntiEntropyBound(c.node(0).config(), 3)));
+  c.RunFor(absl::Seconds(60));  // a minute of probing: no false alarms
+  EXPECT_TRUE(c.Converged());
+  EXPECT_EQ(c.false_positive_deaths(), 0);
+}
+
+TEST(MemberlistSimTest, HundredMembersConvergeInLogRounds) {
+  const uint64_t seed = SimSeed(3);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 100;
+  SimCluster c(Opts(n, seed, Config::Lan()));
+  const Config& cfg = c.node(0).config();
+  c.StartAll();
+  const absl::Time start = c.Now();
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllKnowAll(); }, absl::Seconds(60)));
+  const double rounds = (c.Now() - start) / cfg.gossip_interval;
+  // Every node joined node 0 at once; the news then spreads epidemically.
+  const double bound = 6 * std::log2(n);
+  EXPECT_LE(rounds, bound) << "converged after " << rounds << " gossip rounds";
+  EXPECT_TRUE(c.Converged());
+}
+
+TEST(MemberlistSimTest, CrashedMemberIsSuspectedThenDeadEverywhere) {
+  const uint64_t seed = SimSeed(4);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 10;
+  SimCluster c(Opts(n, seed));
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); },
+                         AntiEntropyBound(c.node(0).config(), c.size())));
+  const int victim = 7;
+  c.Crash(victim);
+  const absl::Time crash = c.Now();
+  const absl::Duration bound = DetectionBound(c.node(0).config(), n);
+  ASSERT_TRUE(
+      c.RunUntil([&] { return c.AllSee(victim, MemberState::kDead); }, bound))
+      << "not dead everywhere within " << bound;
+  for (int i = 0; i < n; ++i) {
+    if (i == victim) continue;
+    const auto& o = c.observed(i, victim);
+    // Somebody suspected it first; nobody heard of its death before that.
+    ASSERT_TRUE(o.dead.has_value()) << "node " << i;
+    EXPECT_GE(*o.dead, crash);
+  }
+  bool someone_suspected = false;
+  for (int i = 0; i < n; ++i) {
+    const auto& o = c.observed(i, victim);
+    if (o.suspect) {
+      someone_suspected = true;
+      EXPECT_LE(*o.suspect, *o.dead);
+    }
+  }
+  EXPECT_TRUE(someone_suspected);
+  EXPECT_EQ(c.false_positive_deaths(), 0);
+}
+
+TEST(MemberlistSimTest, SuspectRefutesAndStaysAlive) {
+  const uint64_t seed = SimSeed(5);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 5;
+  SimCluster c(Opts(n, seed));
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); },
+                         AntiEntropyBound(c.node(0).config(), c.size())));
+  const int target = 2;
+  const uint64_t incarnation = c.node(target).LocalNode().incarnation;
+  // Paused until someone suspects it (a GC pause, say), then resumed: it
+  // hears it is suspected (buddy system, gossip) and refutes in time.
+  c.net().Freeze(target);
+  ASSERT_TRUE(c.RunUntil(
+      [&] {
+        for (int i = 0; i < n; ++i) {
+          if (i != target && c.observed(i, target).suspect) return true;
+        }
+        return false;
+      },
+      absl::Seconds(30)));
+  c.net().Unfreeze(target);
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); },
+                         AntiEntropyBound(c.node(0).config(), c.size())));
+  EXPECT_GT(c.node(target).LocalNode().incarnation, incarnation);
+  EXPECT_GE(c.node(target).stats().refutations, 1u);
+  for (int i = 0; i < n; ++i) EXPECT_FALSE(c.observed(i, target).dead) << i;
+}
+
+TEST(MemberlistSimTest, LeaveSpreadsAsLeftNotDead) {
+  const uint64_t seed = SimSeed(6);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 8;
+  SimCluster c(Opts(n, seed));
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); },
+                         AntiEntropyBound(c.node(0).config(), c.size())));
+  absl::Status left = absl::UnknownError("not yet");
+  c.net().scheduler(3)->Post([&] {
+    c.node(3).Leave(absl::Seconds(5), [&](absl::Status s) { left = s; });
+  });
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllSee(3, MemberState::kLeft); },
+                         AntiEntropyBound(c.node(0).config(), n)));
+  EXPECT_TRUE(left.ok()) << left;
+  for (int i = 0; i < n; ++i) {
+    if (i == 3) continue;
+    EXPECT_TRUE(c.observed(i, 3).left) << i;
+    EXPECT_FALSE(c.observed(i, 3).dead) << i;
+  }
+}
+
+TEST(MemberlistSimTest, PartitionThenHealReconverges) {
+  const uint64_t seed = SimSeed(7);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 10;
+  SimCluster c(Opts(n, seed));
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); },
+                         AntiEntropyBound(c.node(0).config(), c.size())));
+  c.net().Partition({{0, 1, 2, 3, 4, 5}, {6, 7, 8, 9}});
+  const Config& cfg = c.node(0).config();
+  // Each side declares the other dead.
+  ASSERT_TRUE(c.RunUntil(
+      [&] {
+        for (int a = 0; a < n; ++a) {
+          for (int b = 0; b < n; ++b) {
+            bool same = (a < 6) == (b < 6);
+            if (a == b || same) continue;
+            if (c.Sees(a, b, MemberState::kAlive) ||
+                c.Sees(a, b, MemberState::kSuspect)) {
+              return false;
+            }
+          }
+        }
+        return true;
+      },
+      DetectionBound(cfg, n)));
+  c.net().Heal();
+  // Push/pull with members believed dead brings the sides back together.
+  const absl::Duration bound =
+      PushPullScale(cfg.push_pull_interval, n) * 2 + DetectionBound(cfg, n);
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); }, bound))
+      << "not reconverged within " << bound;
+}
+
+TEST(MemberlistSimTest, MetadataUpdateSpreads) {
+  const uint64_t seed = SimSeed(8);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 20;
+  SimCluster c(Opts(n, seed, Config::Lan()));
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllKnowAll(); },
+                         AntiEntropyBound(c.node(0).config(), n)));
+  c.net().scheduler(5)->Post(
+      [&] { ASSERT_TRUE(c.node(5).UpdateMeta("chat=10.0.0.6:9000").ok()); });
+  auto all_have_it = [&] {
+    for (int i = 0; i < n; ++i) {
+      bool ok = false;
+      for (const Member& m : c.node(i).Members()) {
+        if (m.name == "node5") ok = m.meta == "chat=10.0.0.6:9000";
+      }
+      if (!ok) return false;
+    }
+    return true;
+  };
+  const double rounds_bound = 6 * std::log2(n);
+  ASSERT_TRUE(c.RunUntil(all_have_it,
+                         c.node(0).config().gossip_interval * rounds_bound));
+}
+
+TEST(MemberlistSimTest, KeyValueBroadcastsConvergeUnderLoss) {
+  const uint64_t seed = SimSeed(9);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 15;
+  SimCluster::Options o = Opts(n, seed);
+  o.with_kv = true;
+  o.loss = 0.10;
+  SimCluster c(o);
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllKnowAll(); },
+                         AntiEntropyBound(c.node(0).config(), n)));
+  for (int i = 0; i < n; i += 3) {
+    c.net().scheduler(i)->Post([&, i] {
+      c.kv(i)->Set("k" + std::to_string(i), "v" + std::to_string(i));
+      c.kv(i)->Set("shared", "from" + std::to_string(i));
+    });
+  }
+  c.net().scheduler(1)->Post([&] { c.kv(1)->Set("gone", "x"); });
+  c.RunFor(absl::Seconds(1));
+  c.net().scheduler(2)->Post([&] { c.kv(2)->Delete("gone"); });
+  auto same = [&] {
+    for (int i = 1; i < n; ++i) {
+      if (c.kv(i)->Items() != c.kv(0)->Items()) return false;
+    }
+    return c.kv(0)->Items().size() == 6;  // 5 keys + shared
+  };
+  ASSERT_TRUE(c.RunUntil(same, AntiEntropyBound(c.node(0).config(), n)));
+  EXPECT_EQ(c.kv(0)->Items().count("gone"), 0u);
+}
+
+TEST(MemberlistSimTest, RestartedMemberWithHigherIncarnationIsAliveAgain) {
+  const uint64_t seed = SimSeed(10);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 6;
+  SimCluster c(Opts(n, seed));
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); },
+                         AntiEntropyBound(c.node(0).config(), c.size())));
+  c.Crash(4);
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllSee(4, MemberState::kDead); },
+                         DetectionBound(c.node(0).config(), n)));
+  c.Restart(4, 0);
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); },
+                         AntiEntropyBound(c.node(0).config(), n)));
+  EXPECT_GT(c.node(4).LocalNode().incarnation, 1u);
+}
+
+TEST(MemberlistSimTest, MalformedDatagramsAreCountedAndDropped) {
+  const uint64_t seed = SimSeed(11);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  SimCluster c(Opts(2, seed));
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); }, absl::Seconds(2)));
+  const std::string to = c.net().address(0);
+  c.net().scheduler(1)->Post([&] {
+    c.net().transport(1)->SendPacket(to, "\xff\x01garbage");
+    c.net().transport(1)->SendPacket(to, std::string(70000, 'x'));
+    c.net().transport(1)->SendPacket(to, "");
+  });
+  c.RunFor(absl::Seconds(1));
+  EXPECT_GE(c.node(0).stats().bad_packets, 2u);
+  EXPECT_TRUE(c.Converged());
+}
+
+// Lifeguard's claim: members whose timers run late (an overloaded host)
+// are far less often declared dead with Lifeguard on. A quarter of 24
+// members get timers and arrivals late by up to one probe period; they are
+// healthy, so every death is a false positive. Summed over several seeds,
+// since one run has few events.
+int FalsePositivesWithSlowMembers(bool lifeguard, uint64_t seed) {
+  const int n = 24;
+  SimCluster::Options o = Opts(n, seed);
+  o.config.lifeguard = lifeguard;
+  SimCluster c(o);
+  c.StartAll();
+  if (!c.RunUntil([&] { return c.AllKnowAll(); },
+                  AntiEntropyBound(o.config, n))) {
+    return -1;
+  }
+  for (int i = 0; i < n; i += 4) {
+    c.net().SetSlowness(i, {.timer_lag = o.config.probe_interval,
+                            .inbound_lag = o.config.probe_interval});
+  }
+  c.RunFor(absl::Minutes(5));
+  return c.false_positive_deaths();
+}
+
+TEST(MemberlistSimTest, LifeguardCutsFalsePositivesFromSlowMembers) {
+  const uint64_t seed = SimSeed(12);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  int without = 0, with = 0;
+  for (uint64_t s = seed; s < seed + 8; ++s) {
+    int a = FalsePositivesWithSlowMembers(false, s);
+    int b = FalsePositivesWithSlowMembers(true, s);
+    ASSERT_GE(a, 0) << "no convergence, seed " << s;
+    ASSERT_GE(b, 0) << "no convergence, seed " << s;
+    without += a;
+    with += b;
+  }
+  RecordProperty("false_positives_without_lifeguard", without);
+  RecordProperty("false_positives_with_lifeguard", with);
+  std::cout << "false positive deaths over 8 seeds: without lifeguard "
+            << without << ", with " << with << "\n";
+  EXPECT_GE(without, 20) << "the experiment needs slow members to hurt";
+  // Measured 5-6x on this setup (see bench/RESULTS.md); the target
+  // of 10x is not reached, and the test guards the part that is.
+  EXPECT_LE(with * 3, without)
+      << "with lifeguard " << with << ", without " << without;
+}
+
+}  // namespace
+}  // namespace peerlab::membership

@@ -1,0 +1,183 @@
+#include "peer/membership/sim_cluster.h"
+
+#include "absl/strings/numbers.h"
+
+namespace peerlab::membership {
+
+struct SimCluster::Listener : public EventListener {
+  Listener(SimCluster* c, int i) : cluster(c), self(i) {}
+  void OnSuspect(const Member& m) override {
+    auto& o = cluster->observations_[{self, cluster->IndexOf(m.name)}];
+    if (!o.suspect) o.suspect = cluster->Now();
+  }
+  void OnLeave(const Member& m) override {
+    int target = cluster->IndexOf(m.name);
+    auto& o = cluster->observations_[{self, target}];
+    if (m.state == MemberState::kLeft) {
+      if (!o.left) o.left = cluster->Now();
+      return;
+    }
+    if (!o.dead) o.dead = cluster->Now();
+    if (target >= 0 && !cluster->nodes_[target]->crashed &&
+        !cluster->nodes_[target]->faulty &&
+        !cluster->net_.frozen(static_cast<sim::NodeId>(target))) {
+      ++cluster->false_positive_deaths_;
+    }
+  }
+  SimCluster* cluster;
+  int self;
+};
+
+SimCluster::SimCluster(Options options)
+    : options_(std::move(options)), net_([&] {
+        sim::SimNetworkOptions o;
+        o.seed = options_.seed;
+        o.link.latency = options_.latency;
+        o.link.jitter = options_.latency / 2;
+        o.link.loss = options_.loss;
+        return o;
+      }()) {
+  for (int i = 0; i < options_.nodes; ++i) AddNode();
+}
+
+SimCluster::~SimCluster() {
+  for (auto& n : nodes_) n->list.reset();
+}
+
+int SimCluster::AddNode() {
+  int i = static_cast<int>(nodes_.size());
+  net_.AddNode();
+  nodes_.push_back(std::make_unique<SimNode>());
+  Build(i);
+  return i;
+}
+
+void SimCluster::Build(int i) {
+  SimNode& n = *nodes_[i];
+  sim::NodeId id = static_cast<sim::NodeId>(i);
+  Config config = options_.config;
+  config.name = name(i);
+  n.list.reset();
+  n.listener = std::make_unique<Listener>(this, i);
+  if (options_.with_kv) {
+    n.kv = std::make_unique<KvStore>(
+        config.name, [this, i](std::string payload, const std::string& key) {
+          nodes_[i]->list->Broadcast(std::move(payload), key);
+        });
+  }
+  n.list = std::make_unique<Memberlist>(config, net_.scheduler(id),
+                                        net_.transport(id), net_.NodeSeed(id),
+                                        n.listener.get(), n.kv.get());
+}
+
+int SimCluster::IndexOf(const std::string& name) const {
+  int i = -1;
+  if (name.rfind("node", 0) == 0) (void)absl::SimpleAtoi(name.substr(4), &i);
+  return i;
+}
+
+void SimCluster::StartAll() {
+  for (int i = 0; i < size(); ++i) {
+    if (i == 0) {
+      (void)nodes_[0]->list->Start();
+    } else {
+      StartAndJoin(i, 0);
+    }
+  }
+}
+
+void SimCluster::StartAndJoin(int i, int seed_node) {
+  Memberlist* list = nodes_[i]->list.get();
+  std::string seed_addr = net_.address(static_cast<sim::NodeId>(seed_node));
+  // Run inside the node's scheduler, as every protocol call must.
+  net_.scheduler(static_cast<sim::NodeId>(i))->Post([list, seed_addr] {
+    if (!list->started()) (void)list->Start();
+    list->Join({seed_addr}, [](absl::StatusOr<int>) {});
+  });
+}
+
+bool SimCluster::RunUntil(const std::function<bool()>& pred,
+                          absl::Duration limit, absl::Duration step) {
+  return net_.clock().RunUntilCondition(pred, Now() + limit, step);
+}
+
+void SimCluster::Crash(int i) {
+  nodes_[i]->crashed = true;
+  net_.Crash(static_cast<sim::NodeId>(i));
+}
+
+void SimCluster::Restart(int i, int seed_node) {
+  net_.Restart(static_cast<sim::NodeId>(i));
+  nodes_[i]->crashed = false;
+  Build(i);
+  StartAndJoin(i, seed_node);
+}
+
+bool SimCluster::Sees(int observer, int target, MemberState state) const {
+  for (const Member& m : nodes_[observer]->list->AllMembers()) {
+    if (m.name == name(target)) return m.state == state;
+  }
+  return false;
+}
+
+bool SimCluster::AllSee(int target, MemberState state) const {
+  for (int i = 0; i < size(); ++i) {
+    if (i == target || nodes_[i]->crashed || nodes_[i]->list->left() ||
+        !nodes_[i]->list->started()) {
+      continue;
+    }
+    bool known = false;
+    for (const Member& m : nodes_[i]->list->AllMembers()) {
+      if (m.name != name(target)) continue;
+      known = true;
+      if (m.state != state) return false;
+    }
+    if (!known &&
+        (state == MemberState::kAlive || state == MemberState::kSuspect)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool SimCluster::Converged() const {
+  std::set<std::string> live;
+  for (int i = 0; i < size(); ++i) {
+    if (nodes_[i]->crashed || nodes_[i]->list->left()) continue;
+    if (!nodes_[i]->list->started()) return false;  // still starting
+    live.insert(name(i));
+  }
+  for (int i = 0; i < size(); ++i) {
+    if (!live.count(name(i))) continue;
+    std::set<std::string> seen;
+    for (const Member& m : nodes_[i]->list->Members()) {
+      if (m.state != MemberState::kAlive) return false;
+      seen.insert(m.name);
+    }
+    if (seen != live) return false;
+  }
+  return true;
+}
+
+bool SimCluster::AllKnowAll() const {
+  int live = 0;
+  for (const auto& n : nodes_) {
+    if (n->crashed || n->list->left()) continue;
+    if (!n->list->started()) return false;  // still starting
+    ++live;
+  }
+  for (const auto& n : nodes_) {
+    if (n->crashed || !n->list->started() || n->list->left()) continue;
+    if (n->list->NumAlive() != live) return false;
+  }
+  return true;
+}
+
+const SimCluster::Observation& SimCluster::observed(int observer,
+                                                    int target) const {
+  static const Observation kNone;
+  auto it = observations_.find({observer, target});
+  return it == observations_.end() ? kNone : it->second;
+}
+
+}  // namespace peerlab::membership

@@ -1,0 +1,108 @@
+// SimCluster: N Memberlist nodes on a simulated network, with the
+// observations the tests and peerlab-sim need (who saw whom join, suspect,
+// die, and when). Runs in one thread, in virtual time.
+#ifndef PEERLAB_PEER_MEMBERSHIP_SIM_CLUSTER_H_
+#define PEERLAB_PEER_MEMBERSHIP_SIM_CLUSTER_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "peer/membership/kv_store.h"
+#include "peer/membership/memberlist.h"
+#include "peer/membership/sim/sim_network.h"
+
+namespace peerlab::membership {
+
+class SimCluster {
+ public:
+  struct Options {
+    int nodes = 3;
+    Config config = Config::Local();  // name is set per node
+    uint64_t seed = 1;
+    double loss = 0.0;
+    absl::Duration latency = absl::Milliseconds(1);
+    // Give every node a replicated key/value store as its delegate.
+    bool with_kv = false;
+  };
+
+  explicit SimCluster(Options options);
+  ~SimCluster();
+
+  sim::SimNetwork& net() { return net_; }
+  int size() const { return static_cast<int>(nodes_.size()); }
+  Memberlist& node(int i) { return *nodes_[i]->list; }
+  KvStore* kv(int i) { return nodes_[i]->kv.get(); }
+  std::string name(int i) const { return "node" + std::to_string(i); }
+  bool crashed(int i) const { return nodes_[i]->crashed; }
+
+  // Starts every node; each then joins node 0 (node 0 starts alone).
+  void StartAll();
+  // Starts node i and joins it to `seed_node` (for late joiners).
+  void StartAndJoin(int i, int seed_node);
+  // Adds one more node (not started). Returns its index.
+  int AddNode();
+
+  // Runs the simulation until `pred` holds (checked every `step`) or
+  // `limit` of virtual time has passed. Returns whether it holds.
+  bool RunUntil(const std::function<bool()>& pred, absl::Duration limit,
+                absl::Duration step = absl::Milliseconds(10));
+  void RunFor(absl::Duration d) { net_.clock().RunFor(d); }
+  absl::Time Now() const { return net_.Now(); }
+
+  // kill -9: the node stops at once.
+  void Crash(int i);
+  // A new process with the same name and address joins again via
+  // `seed_node`.
+  void Restart(int i, int seed_node);
+
+  // True when every live (not crashed, not left) node sees exactly the live
+  // nodes as alive and nothing else as alive or suspect.
+  bool Converged() const;
+  // Cheap check for large clusters: every live node counts exactly the
+  // live nodes as alive or suspect (NumAlive). O(N).
+  bool AllKnowAll() const;
+  // Node `observer` sees `target` in `state`.
+  bool Sees(int observer, int target, MemberState state) const;
+  // Every live node other than `target` sees it in `state` (or has already
+  // forgotten it, for kDead/kLeft).
+  bool AllSee(int target, MemberState state) const;
+
+  // Observations.
+  struct Observation {
+    std::optional<absl::Time> suspect, dead, left;
+  };
+  const Observation& observed(int observer, int target) const;
+  // (observer, target) pairs where a node that was not crashed, not frozen
+  // and not leaving was declared dead.
+  int false_positive_deaths() const { return false_positive_deaths_; }
+  // Marks node i as deliberately made unhealthy (its deaths do not count as
+  // false positives).
+  void MarkFaulty(int i) { nodes_[i]->faulty = true; }
+
+ private:
+  struct Listener;
+  struct SimNode {
+    std::unique_ptr<KvStore> kv;
+    std::unique_ptr<Listener> listener;
+    std::unique_ptr<Memberlist> list;
+    bool crashed = false;
+    bool faulty = false;
+  };
+  void Build(int i);
+  int IndexOf(const std::string& name) const;
+
+  Options options_;
+  sim::SimNetwork net_;
+  std::vector<std::unique_ptr<SimNode>> nodes_;
+  std::map<std::pair<int, int>, Observation> observations_;
+  int false_positive_deaths_ = 0;
+};
+
+}  // namespace peerlab::membership
+
+#endif  // PEERLAB_PEER_MEMBERSHIP_SIM_CLUSTER_H_
