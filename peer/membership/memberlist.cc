@@ -127,34 +127,37 @@ void Memberlist::Leave(absl::Duration timeout,
   dead->set_node(config_.name);
   dead->set_from(config_.name);  // from == node: a voluntary leave
   SetState(*local_, MemberState::kLeft);
-  // Nobody to tell: done at once.
-  if (NumAlive() <= 0 ||
-      std::none_of(nodes_.begin(), nodes_.end(), [&](auto& kv) {
-        return kv.second.get() != local_ &&
-               (kv.second->member.state == MemberState::kAlive ||
-                kv.second->member.state == MemberState::kSuspect);
-      })) {
+  // Nobody to tell (we no longer count ourselves): done at once.
+  if (NumAlive() == 0) {
     done(absl::OkStatus());
     return;
   }
+  // Done when the broadcast has been sent its last time (or replaced).
+  QueueBroadcast(config_.name, m,
+                 DoneWhenSent(timeout, std::move(done),
+                              "leave broadcast not fully sent before the "
+                              "timeout; it still spreads"));
+}
+
+std::function<void()> Memberlist::DoneWhenSent(
+    absl::Duration timeout, std::function<void(absl::Status)> done,
+    const std::string& what) {
   auto finished = std::make_shared<bool>(false);
   auto shared_done =
       std::make_shared<std::function<void(absl::Status)>>(std::move(done));
-  Scheduler::TimerId timer = scheduler_->After(timeout, [finished,
-                                                         shared_done] {
-    if (*finished) return;
-    *finished = true;
-    (*shared_done)(absl::DeadlineExceededError(
-        "leave broadcast not fully sent before the timeout; it still spreads"));
-  });
-  // Done when the broadcast has been sent its last time (or replaced).
+  Scheduler::TimerId timer =
+      scheduler_->After(timeout, [finished, shared_done, what] {
+        if (*finished) return;
+        *finished = true;
+        (*shared_done)(absl::DeadlineExceededError(what));
+      });
   std::weak_ptr<bool> alive = alive_;
-  QueueBroadcast(config_.name, m, [this, alive, finished, shared_done, timer] {
+  return [this, alive, finished, shared_done, timer] {
     if (*finished) return;
     *finished = true;
     if (auto a = alive.lock(); a && *a) scheduler_->Cancel(timer);
     (*shared_done)(absl::OkStatus());
-  });
+  };
 }
 
 absl::Status Memberlist::UpdateMeta(std::string meta) {
@@ -169,6 +172,29 @@ absl::Status Memberlist::UpdateMeta(std::string meta) {
   ++local_->member.incarnation;
   BroadcastAlive();
   return absl::OkStatus();
+}
+
+void Memberlist::UpdateMeta(std::string meta, absl::Duration timeout,
+                            std::function<void(absl::Status)> done) {
+  if (!started_ || shut_down_) {
+    done(absl::FailedPreconditionError("node is not running"));
+    return;
+  }
+  if (static_cast<int>(meta.size()) > config_.max_meta_bytes) {
+    done(absl::InvalidArgumentError(absl::StrCat(
+        "meta: ", meta.size(), " bytes, at most ", config_.max_meta_bytes)));
+    return;
+  }
+  local_->member.meta = std::move(meta);
+  ++local_->member.incarnation;
+  if (NumAlive() <= 1) {  // nobody to tell
+    BroadcastAlive();
+    done(absl::OkStatus());
+    return;
+  }
+  BroadcastAlive(DoneWhenSent(timeout, std::move(done),
+                              "update not fully sent before the timeout; it "
+                              "still spreads"));
 }
 
 void Memberlist::Broadcast(std::string payload, const std::string& key) {

@@ -82,6 +82,10 @@ class Memberlist {
   // Replaces the local metadata and spreads it (a new incarnation).
   // InvalidArgument past config.max_meta_bytes.
   absl::Status UpdateMeta(std::string meta);
+  // As UpdateMeta, and calls `done` once the update has been sent its last
+  // time, or with DeadlineExceeded after `timeout` (it still spreads).
+  void UpdateMeta(std::string meta, absl::Duration timeout,
+                  std::function<void(absl::Status)> done);
 
   // Queues an application broadcast, piggybacked like membership updates.
   // A non-empty `key` replaces an earlier queued broadcast with that key.
@@ -117,7 +121,12 @@ class Memberlist {
   void HandleSuspect(const peer::v1::Suspect& suspect);
   void HandleDead(const peer::v1::Dead& dead);
   void Refute(uint64_t accused_incarnation);
-  void BroadcastAlive();
+  void BroadcastAlive(std::function<void()> on_done = nullptr);
+  // Runs `done` once with OK when `sent` is called, or DeadlineExceeded
+  // (`what`) after `timeout`, whichever comes first. Returns `sent`.
+  std::function<void()> DoneWhenSent(absl::Duration timeout,
+                                     std::function<void(absl::Status)> done,
+                                     const std::string& what);
   void SetState(NodeState& node, MemberState state);
   void StartSuspicion(NodeState& node, const std::string& from);
   NodeState* Find(const std::string& name);

@@ -61,7 +61,7 @@ void Memberlist::SetState(NodeState& node, MemberState state) {
   if (state != MemberState::kSuspect) node.suspicion.reset();
 }
 
-void Memberlist::BroadcastAlive() {
+void Memberlist::BroadcastAlive(std::function<void()> on_done) {
   peer::v1::Message m;
   auto* a = m.mutable_alive();
   a->set_incarnation(local_->member.incarnation);
@@ -69,7 +69,7 @@ void Memberlist::BroadcastAlive() {
   a->set_addr(local_->member.addr);
   a->set_meta(local_->member.meta);
   a->set_id(local_->member.id);
-  QueueBroadcast(local_->member.name, m);
+  QueueBroadcast(local_->member.name, m, std::move(on_done));
 }
 
 void Memberlist::Refute(uint64_t accused_incarnation) {
