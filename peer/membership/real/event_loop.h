@@ -1,0 +1,161 @@
+// EventLoop: the real Scheduler. One named thread runs posted tasks and
+// timers, one at a time, so the membership protocol (and anything else owned
+// by the loop) needs no locks.
+//
+// Time: Now() is wall time (absl::Now()), what logs and the protocol's
+// timestamps want. Timers are measured on the monotonic clock
+// (std::chrono::steady_clock), so a wall-clock step (NTP, an operator's
+// `date -s`) neither fires timers early nor holds them back: After(d) runs its
+// task no earlier than d of monotonic time after the call.
+#ifndef PEERLAB_PEER_MEMBERSHIP_REAL_EVENT_LOOP_H_
+#define PEERLAB_PEER_MEMBERSHIP_REAL_EVENT_LOOP_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <queue>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "peer/membership/scheduler.h"
+
+namespace peerlab::membership {
+
+class EventLoop final : public Scheduler {
+ public:
+  // Starts the loop thread, named `name` (truncated to the 15 characters
+  // Linux allows; shows in top, gdb and /proc/PID/task/*/comm).
+  explicit EventLoop(std::string name = "membership");
+  // Stop()s the loop. REQUIRES: not called from the loop thread (a task
+  // cannot destroy the loop that runs it).
+  ~EventLoop() override;
+
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // Scheduler. All four are thread-safe here (the interface only requires
+  // Post to be): After and Cancel may be called from any thread too.
+  // Now() is absl::Now(); see the file comment.
+  absl::Time Now() const override;
+  TimerId After(absl::Duration delay, Task task) override;
+  void Cancel(TimerId id) override;
+  // Tasks posted from one thread run in the order posted. After Stop(),
+  // tasks are dropped (destroyed without running).
+  void Post(Task task) override;
+
+  // Stops the loop: the task that is running (if any) completes, no further
+  // task or timer runs, and pending ones are destroyed on the loop thread.
+  // From another thread: returns once the loop thread has been joined. From
+  // a task: returns at once; the loop ends after that task and the thread is
+  // joined by the destructor. Idempotent, thread-safe.
+  void Stop();
+
+  // True on the loop's own thread (inside a task).
+  bool InLoopThread() const;
+
+  // Runs `f` on the loop and returns its result: for the command line and
+  // tests, which must not touch loop-owned state from their own thread.
+  // Blocks the caller until `f` has run. From the loop thread, runs `f`
+  // inline (no deadlock). If the loop stops before `f` runs (or has
+  // stopped), waits for the loop thread to end and then runs `f` on the
+  // caller's thread: the loop can no longer run anything concurrently, so
+  // `f` still owns the state alone. Hence `f` always runs exactly once.
+  template <class F>
+  auto Call(F f) -> decltype(f());
+
+ private:
+  using SteadyTime = std::chrono::steady_clock::time_point;
+  struct TimerEntry {
+    SteadyTime when;
+    TimerId id;  // increasing: equal deadlines run in the order set
+    bool operator>(const TimerEntry& other) const {
+      return when != other.when ? when > other.when : id > other.id;
+    }
+  };
+
+  void Run();
+  // Blocks until the loop thread has finished (Run returned).
+  void WaitUntilExited();
+
+  const std::string name_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;       // wakes the loop thread
+  std::condition_variable exited_cv_;  // wakes WaitUntilExited
+  std::mutex join_mu_;                 // one joiner at a time
+  bool stopping_ = false;              // guarded by mu_
+  bool exited_ = false;                // guarded by mu_; Run has returned
+  std::deque<Task> posted_;
+  std::priority_queue<TimerEntry, std::vector<TimerEntry>,
+                      std::greater<TimerEntry>>
+      timer_heap_;  // may hold cancelled ids (lazy deletion)
+  std::unordered_map<TimerId, Task> timers_;  // live timers only
+  TimerId next_timer_id_ = 1;
+  std::thread thread_;
+};
+
+// Implementation of the template.
+
+template <class F>
+auto EventLoop::Call(F f) -> decltype(f()) {
+  using R = decltype(f());
+  if (InLoopThread()) return f();
+
+  // Not std::future: a dropped task would make get() throw broken_promise,
+  // and no exception may leave a library. A dropped task is noticed by the
+  // destructor of `Guard`, which the task owns.
+  struct Slot {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;     // f ran on the loop
+    bool dropped = false;  // the task was destroyed without running
+    std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> result;
+  };
+  struct Guard {
+    std::shared_ptr<Slot> slot;
+    ~Guard() {
+      std::lock_guard<std::mutex> lock(slot->mu);
+      if (!slot->done) slot->dropped = true;
+      slot->cv.notify_all();
+    }
+  };
+  auto slot = std::make_shared<Slot>();
+  auto guard = std::make_shared<Guard>();  // never copied: one destructor
+  guard->slot = slot;
+  auto fp = std::make_shared<F>(std::move(f));
+  Post([guard, fp]() {
+    if constexpr (std::is_void_v<R>) {
+      (*fp)();
+      std::lock_guard<std::mutex> lock(guard->slot->mu);
+      guard->slot->done = true;
+    } else {
+      auto value = (*fp)();
+      std::lock_guard<std::mutex> lock(guard->slot->mu);
+      guard->slot->result.emplace(std::move(value));
+      guard->slot->done = true;
+    }
+    guard->slot->cv.notify_all();
+  });
+  guard.reset();  // the task now holds the only Guard
+
+  std::unique_lock<std::mutex> lock(slot->mu);
+  slot->cv.wait(lock, [&] { return slot->done || slot->dropped; });
+  if (!slot->done) {
+    lock.unlock();
+    WaitUntilExited();
+    return (*fp)();
+  }
+  if constexpr (!std::is_void_v<R>) return std::move(*slot->result);
+}
+
+}  // namespace peerlab::membership
+
+#endif  // PEERLAB_PEER_MEMBERSHIP_REAL_EVENT_LOOP_H_
