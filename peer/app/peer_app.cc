@@ -15,7 +15,9 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "peer/app/bootstrap_commands.h"
+#include "peer/app/membership_commands.h"
 #include "peer/control/control_service.h"
+#include "peer/membership/real/membership_stream_service.h"
 #include "services/common/logging.h"
 #include "services/common/uuid.h"
 
@@ -36,6 +38,8 @@ PeerApp::PeerApp(PeerOptions options)
 PeerApp::~PeerApp() {
   // Ends the WatchViews streams, which the server would wait for.
   if (control_service_) control_service_->Shutdown();
+  // Stops the protocol thread and detaches the transport from the server.
+  membership_.reset();
   if (grpc_server_) {
     grpc_server_->Shutdown(std::chrono::system_clock::now() +
                            std::chrono::seconds(2));
@@ -69,6 +73,33 @@ absl::Status PeerApp::Start() {
   if (auto s = bootstrap_commands_->Register(registry_, config_); !s.ok()) {
     return s;
   }
+
+  auto stream_service = std::make_unique<membership::MembershipStreamService>();
+  membership::MembershipStreamService* stream = stream_service.get();
+  grpc_services_.push_back(std::move(stream_service));
+  membership_ = std::make_unique<MembershipCommands>(MembershipCommands::Env{
+      .name = name(),
+      .bind = options_.bind,
+      .grpc_address = [this] { return control_address_; },
+      .take_reserved_socket =
+          [this] {
+            int fd = gossip_fd_;
+            gossip_fd_ = -1;
+            return fd;
+          },
+      .service = stream,
+      .views = &views_,
+      .bootstrap_addrs = [this]() -> absl::StatusOr<std::vector<std::string>> {
+        auto doc = bootstrap_commands_->Fetch();
+        if (!doc.ok()) return doc.status();
+        std::vector<std::string> addrs;
+        for (const auto& p : doc->peers()) {
+          if (p.id() != id_)
+            addrs.push_back(absl::StrCat(p.host(), ":", p.port()));
+        }
+        return addrs;
+      }});
+  if (auto s = membership_->Register(registry_, config_); !s.ok()) return s;
 
   if (!options_.config_file.empty()) {
     if (auto s = config_.LoadFile(options_.config_file); !s.ok()) return s;

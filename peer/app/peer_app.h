@@ -24,6 +24,7 @@
 namespace peerlab::peer {
 
 class BootstrapCommands;
+class MembershipCommands;
 class ControlService;
 
 class PeerApp {
@@ -48,6 +49,8 @@ class PeerApp {
   cli::ConfigRegistry& config() { return config_; }
   cli::ViewHub& views() { return views_; }
   bootstrap::BootstrapClient& bootstrap_client() { return *bootstrap_client_; }
+  BootstrapCommands& bootstrap_commands() { return *bootstrap_commands_; }
+  MembershipCommands& membership() { return *membership_; }
 
   // Asks the program to end with `code` (the `exit` command, signals).
   // Thread-safe; wakes WaitForExit.
@@ -76,6 +79,7 @@ class PeerApp {
   std::unique_ptr<bootstrap::BootstrapClient> bootstrap_client_;
   std::unique_ptr<BootstrapCommands> bootstrap_commands_;
   std::vector<std::unique_ptr<grpc::Service>> grpc_services_;
+  std::unique_ptr<MembershipCommands> membership_;
   ControlService* control_service_ = nullptr;  // owned by grpc_services_
   std::unique_ptr<grpc::Server> grpc_server_;
   std::string control_address_;

@@ -10,13 +10,13 @@
 namespace peerlab::membership {
 
 void Memberlist::QueueBroadcast(const std::string& key,
-                                const peer::v1::Message& message,
+                                const ::peer::v1::Message& message,
                                 std::function<void()> on_done) {
   broadcasts_.Queue(key, EncodeMessage(message), std::move(on_done));
 }
 
 void Memberlist::SendWithPiggyback(const std::string& addr,
-                                   const peer::v1::Message& first) {
+                                   const ::peer::v1::Message& first) {
   std::vector<std::string> messages;
   messages.push_back(EncodeMessage(first));
   int used = PacketHeaderSize(config_.name) +
@@ -119,8 +119,8 @@ void Memberlist::PushPullRound() {
   }
 }
 
-peer::v1::PushPull Memberlist::MakePushPull(bool join) {
-  peer::v1::PushPull pp;
+::peer::v1::PushPull Memberlist::MakePushPull(bool join) {
+  ::peer::v1::PushPull pp;
   for (auto& s : LocalStateSnapshot()) *pp.add_nodes() = std::move(s);
   if (delegate_) pp.set_user_state(delegate_->LocalState(join));
   pp.set_join(join);
@@ -130,13 +130,13 @@ peer::v1::PushPull Memberlist::MakePushPull(bool join) {
 
 void Memberlist::PushPullWith(const std::string& addr, bool join,
                               std::function<void(absl::Status)> done) {
-  peer::v1::ReliableRequest request;
+  ::peer::v1::ReliableRequest request;
   *request.mutable_push_pull() = MakePushPull(join);
   std::weak_ptr<bool> alive = alive_;
   transport_->SendReliable(
       addr, std::move(request), config_.reliable_timeout,
       [this, alive, done = std::move(done)](
-          absl::StatusOr<peer::v1::ReliableResponse> response) {
+          absl::StatusOr<::peer::v1::ReliableResponse> response) {
         if (auto a = alive.lock(); !a || !*a) {
           done(absl::CancelledError("node is gone"));
           return;
@@ -171,15 +171,15 @@ void Memberlist::OnPacket(const std::string& from, const std::string& bytes) {
 }
 
 void Memberlist::OnReliable(const std::string& from,
-                            const peer::v1::ReliableRequest& request,
+                            const ::peer::v1::ReliableRequest& request,
                             Transport::ReliableDone respond) {
   if (shut_down_) {
     respond(absl::UnavailableError("node is shut down"));
     return;
   }
-  peer::v1::ReliableResponse response;
+  ::peer::v1::ReliableResponse response;
   switch (request.body_case()) {
-    case peer::v1::ReliableRequest::kPushPull:
+    case ::peer::v1::ReliableRequest::kPushPull:
       // Answer with our state as it was before merging theirs, as
       // memberlist does.
       *response.mutable_push_pull() = MakePushPull(false);
@@ -187,7 +187,7 @@ void Memberlist::OnReliable(const std::string& from,
       MergeState(request.push_pull());
       respond(std::move(response));
       return;
-    case peer::v1::ReliableRequest::kPing:
+    case ::peer::v1::ReliableRequest::kPing:
       if (!request.ping().target().empty() &&
           request.ping().target() != config_.name) {
         respond(absl::NotFoundError("ping meant for another node"));
@@ -196,7 +196,7 @@ void Memberlist::OnReliable(const std::string& from,
       response.mutable_ack()->set_seq_no(request.ping().seq_no());
       respond(std::move(response));
       return;
-    case peer::v1::ReliableRequest::kPacket:
+    case ::peer::v1::ReliableRequest::kPacket:
       ++stats_.packets_received;
       for (const auto& m : request.packet().messages()) HandleMessage(m, from);
       response.mutable_empty();
@@ -208,31 +208,31 @@ void Memberlist::OnReliable(const std::string& from,
   }
 }
 
-void Memberlist::HandleMessage(const peer::v1::Message& message,
+void Memberlist::HandleMessage(const ::peer::v1::Message& message,
                                const std::string& from_addr) {
   switch (message.body_case()) {
-    case peer::v1::Message::kPing:
+    case ::peer::v1::Message::kPing:
       HandlePing(message.ping(), from_addr);
       break;
-    case peer::v1::Message::kIndirectPing:
+    case ::peer::v1::Message::kIndirectPing:
       HandleIndirectPing(message.indirect_ping(), from_addr);
       break;
-    case peer::v1::Message::kAck:
+    case ::peer::v1::Message::kAck:
       HandleAck(message.ack());
       break;
-    case peer::v1::Message::kNack:
+    case ::peer::v1::Message::kNack:
       HandleNack(message.nack());
       break;
-    case peer::v1::Message::kAlive:
+    case ::peer::v1::Message::kAlive:
       HandleAlive(message.alive(), false);
       break;
-    case peer::v1::Message::kSuspect:
+    case ::peer::v1::Message::kSuspect:
       HandleSuspect(message.suspect());
       break;
-    case peer::v1::Message::kDead:
+    case ::peer::v1::Message::kDead:
       HandleDead(message.dead());
       break;
-    case peer::v1::Message::kUser:
+    case ::peer::v1::Message::kUser:
       if (delegate_) delegate_->OnUserMessage(message.user().payload());
       break;
     default:

@@ -10,7 +10,7 @@ bool NewerStamp(uint64_t a_lamport, const std::string& a_node,
   return a_node > b_node;
 }
 
-bool KvStore::Merge(const peer::v1::KvEntry& entry) {
+bool KvStore::Merge(const ::peer::v1::KvEntry& entry) {
   lamport_ = std::max(lamport_, entry.lamport());
   auto it = entries_.find(entry.key());
   if (it != entries_.end() &&
@@ -22,15 +22,15 @@ bool KvStore::Merge(const peer::v1::KvEntry& entry) {
   return true;
 }
 
-void KvStore::Spread(const peer::v1::KvEntry& entry) {
-  peer::v1::KvState state;
+void KvStore::Spread(const ::peer::v1::KvEntry& entry) {
+  ::peer::v1::KvState state;
   *state.add_entries() = entry;
   // Keyed, so a newer change to the same key replaces a queued older one.
   broadcast_(state.SerializeAsString(), "kv:" + entry.key());
 }
 
 void KvStore::Set(const std::string& key, const std::string& value) {
-  peer::v1::KvEntry e;
+  ::peer::v1::KvEntry e;
   e.set_key(key);
   e.set_value(value);
   e.set_lamport(++lamport_);
@@ -42,7 +42,7 @@ void KvStore::Set(const std::string& key, const std::string& value) {
 bool KvStore::Delete(const std::string& key) {
   auto it = entries_.find(key);
   if (it == entries_.end() || it->second.deleted()) return false;
-  peer::v1::KvEntry e;
+  ::peer::v1::KvEntry e;
   e.set_key(key);
   e.set_lamport(++lamport_);
   e.set_node(node_);
@@ -61,7 +61,7 @@ std::map<std::string, std::string> KvStore::Items() const {
 }
 
 void KvStore::OnUserMessage(const std::string& payload) {
-  peer::v1::KvState state;
+  ::peer::v1::KvState state;
   if (!state.ParseFromString(payload)) return;  // not ours: ignore
   for (const auto& e : state.entries()) {
     // Epidemic: what is news to us is re-gossiped, so it reaches everyone
@@ -71,13 +71,13 @@ void KvStore::OnUserMessage(const std::string& payload) {
 }
 
 std::string KvStore::LocalState(bool) {
-  peer::v1::KvState state;
+  ::peer::v1::KvState state;
   for (const auto& [key, e] : entries_) *state.add_entries() = e;
   return state.SerializeAsString();
 }
 
 void KvStore::MergeRemoteState(const std::string& data, bool) {
-  peer::v1::KvState state;
+  ::peer::v1::KvState state;
   if (!state.ParseFromString(data)) return;
   for (const auto& e : state.entries()) Merge(e);
 }

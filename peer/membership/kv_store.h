@@ -32,7 +32,7 @@ class KvStore : public Delegate {
   // Live entries (no tombstones), sorted by key.
   std::map<std::string, std::string> Items() const;
   // Every entry with its stamp, tombstones included.
-  const std::map<std::string, peer::v1::KvEntry>& entries() const {
+  const std::map<std::string, ::peer::v1::KvEntry>& entries() const {
     return entries_;
   }
   uint64_t lamport() const { return lamport_; }
@@ -44,15 +44,15 @@ class KvStore : public Delegate {
 
   // Applies `entry` if its stamp is newer. Returns true if it changed the
   // map. Pure merge rule, exposed for tests.
-  bool Merge(const peer::v1::KvEntry& entry);
+  bool Merge(const ::peer::v1::KvEntry& entry);
 
  private:
-  void Spread(const peer::v1::KvEntry& entry);
+  void Spread(const ::peer::v1::KvEntry& entry);
 
   const std::string node_;
   std::function<void(std::string, const std::string&)> broadcast_;
   uint64_t lamport_ = 0;
-  std::map<std::string, peer::v1::KvEntry> entries_;
+  std::map<std::string, ::peer::v1::KvEntry> entries_;
 };
 
 // True when stamp (a_lamport, a_node) is newer than (b_lamport, b_node).

@@ -16,27 +16,27 @@ const char* StateName(MemberState state) {
   return "unknown";
 }
 
-peer::v1::MemberState ToProto(MemberState state) {
+::peer::v1::MemberState ToProto(MemberState state) {
   switch (state) {
     case MemberState::kAlive:
-      return peer::v1::MEMBER_STATE_ALIVE;
+      return ::peer::v1::MEMBER_STATE_ALIVE;
     case MemberState::kSuspect:
-      return peer::v1::MEMBER_STATE_SUSPECT;
+      return ::peer::v1::MEMBER_STATE_SUSPECT;
     case MemberState::kDead:
-      return peer::v1::MEMBER_STATE_DEAD;
+      return ::peer::v1::MEMBER_STATE_DEAD;
     case MemberState::kLeft:
-      return peer::v1::MEMBER_STATE_LEFT;
+      return ::peer::v1::MEMBER_STATE_LEFT;
   }
-  return peer::v1::MEMBER_STATE_ALIVE;
+  return ::peer::v1::MEMBER_STATE_ALIVE;
 }
 
-MemberState FromProto(peer::v1::MemberState state) {
+MemberState FromProto(::peer::v1::MemberState state) {
   switch (state) {
-    case peer::v1::MEMBER_STATE_SUSPECT:
+    case ::peer::v1::MEMBER_STATE_SUSPECT:
       return MemberState::kSuspect;
-    case peer::v1::MEMBER_STATE_DEAD:
+    case ::peer::v1::MEMBER_STATE_DEAD:
       return MemberState::kDead;
-    case peer::v1::MEMBER_STATE_LEFT:
+    case ::peer::v1::MEMBER_STATE_LEFT:
       return MemberState::kLeft;
     default:
       return MemberState::kAlive;

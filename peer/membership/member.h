@@ -14,8 +14,8 @@ enum class MemberState { kAlive, kSuspect, kDead, kLeft };
 
 // "alive", "suspect", "dead", "left".
 const char* StateName(MemberState state);
-peer::v1::MemberState ToProto(MemberState state);
-MemberState FromProto(peer::v1::MemberState state);
+::peer::v1::MemberState ToProto(MemberState state);
+MemberState FromProto(::peer::v1::MemberState state);
 
 struct Member {
   std::string name;

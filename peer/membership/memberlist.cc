@@ -54,7 +54,7 @@ absl::Status Memberlist::Start(std::string meta) {
            },
        .on_reliable =
            [this, alive](const std::string& from,
-                         const peer::v1::ReliableRequest& request,
+                         const ::peer::v1::ReliableRequest& request,
                          Transport::ReliableDone respond) {
              if (alive.lock() && *alive.lock()) {
                OnReliable(from, request, std::move(respond));
@@ -121,7 +121,7 @@ void Memberlist::Leave(absl::Duration timeout,
   leaving_ = true;
   if (probe_timer_) scheduler_->Cancel(probe_timer_);
   probe_timer_ = 0;
-  peer::v1::Message m;
+  ::peer::v1::Message m;
   auto* dead = m.mutable_dead();
   dead->set_incarnation(local_->member.incarnation);
   dead->set_node(config_.name);
@@ -198,7 +198,7 @@ void Memberlist::UpdateMeta(std::string meta, absl::Duration timeout,
 }
 
 void Memberlist::Broadcast(std::string payload, const std::string& key) {
-  peer::v1::Message m;
+  ::peer::v1::Message m;
   m.mutable_user()->set_payload(std::move(payload));
   QueueBroadcast(key.empty() ? "" : absl::StrCat("user:", key), m);
 }

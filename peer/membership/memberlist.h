@@ -117,9 +117,9 @@ class Memberlist {
   };
 
   // --- state.cc ---
-  void HandleAlive(const peer::v1::Alive& alive, bool from_join);
-  void HandleSuspect(const peer::v1::Suspect& suspect);
-  void HandleDead(const peer::v1::Dead& dead);
+  void HandleAlive(const ::peer::v1::Alive& alive, bool from_join);
+  void HandleSuspect(const ::peer::v1::Suspect& suspect);
+  void HandleDead(const ::peer::v1::Dead& dead);
   void Refute(uint64_t accused_incarnation);
   void BroadcastAlive(std::function<void()> on_done = nullptr);
   // Runs `done` once with OK when `sent` is called, or DeadlineExceeded
@@ -130,9 +130,9 @@ class Memberlist {
   void SetState(NodeState& node, MemberState state);
   void StartSuspicion(NodeState& node, const std::string& from);
   NodeState* Find(const std::string& name);
-  NodeState& AddNode(const peer::v1::Alive& alive);
-  std::vector<peer::v1::PushNodeState> LocalStateSnapshot() const;
-  void MergeState(const peer::v1::PushPull& remote);
+  NodeState& AddNode(const ::peer::v1::Alive& alive);
+  std::vector<::peer::v1::PushNodeState> LocalStateSnapshot() const;
+  void MergeState(const ::peer::v1::PushPull& remote);
 
   // --- probe.cc ---
   void ScheduleProbe();
@@ -145,17 +145,18 @@ class Memberlist {
   void ExpectAck(uint32_t seq, absl::Duration timeout,
                  std::function<void(bool ack)> on_result,
                  std::function<void()> on_timeout);
-  void HandlePing(const peer::v1::Ping& ping, const std::string& from_addr);
-  void HandleIndirectPing(const peer::v1::IndirectPing& req,
+  void HandlePing(const ::peer::v1::Ping& ping, const std::string& from_addr);
+  void HandleIndirectPing(const ::peer::v1::IndirectPing& req,
                           const std::string& from_addr);
-  void HandleAck(const peer::v1::Ack& ack);
-  void HandleNack(const peer::v1::Nack& nack);
+  void HandleAck(const ::peer::v1::Ack& ack);
+  void HandleNack(const ::peer::v1::Nack& nack);
 
   // --- gossip.cc ---
-  void QueueBroadcast(const std::string& key, const peer::v1::Message& message,
+  void QueueBroadcast(const std::string& key,
+                      const ::peer::v1::Message& message,
                       std::function<void()> on_done = nullptr);
   void SendWithPiggyback(const std::string& addr,
-                         const peer::v1::Message& first);
+                         const ::peer::v1::Message& first);
   void SendMessages(const std::string& addr, std::vector<std::string> encoded);
   void ScheduleGossip();
   void GossipRound();
@@ -163,11 +164,12 @@ class Memberlist {
   void PushPullRound();
   void PushPullWith(const std::string& addr, bool join,
                     std::function<void(absl::Status)> done);
-  peer::v1::PushPull MakePushPull(bool join);
+  ::peer::v1::PushPull MakePushPull(bool join);
   void OnPacket(const std::string& from, const std::string& bytes);
-  void OnReliable(const std::string& from, const peer::v1::ReliableRequest& req,
+  void OnReliable(const std::string& from,
+                  const ::peer::v1::ReliableRequest& req,
                   Transport::ReliableDone respond);
-  void HandleMessage(const peer::v1::Message& message,
+  void HandleMessage(const ::peer::v1::Message& message,
                      const std::string& from_addr);
 
   Config config_;

@@ -144,7 +144,7 @@ void Memberlist::Probe(const std::string& name) {
           return;
         }
         ++stats_.suspicions_raised;
-        peer::v1::Suspect s;
+        ::peer::v1::Suspect s;
         s.set_incarnation(state->incarnation);
         s.set_node(state->name);
         s.set_from(config_.name);
@@ -153,14 +153,14 @@ void Memberlist::Probe(const std::string& name) {
         HandleSuspect(s);
       });
 
-  peer::v1::Message ping;
+  ::peer::v1::Message ping;
   ping.mutable_ping()->set_seq_no(seq);
   ping.mutable_ping()->set_target(name);
   ping.mutable_ping()->set_source_name(config_.name);
   ping.mutable_ping()->set_source_addr(local_->member.addr);
   if (node->member.state == MemberState::kSuspect) {
     // Buddy system: tell the suspect directly, so it refutes at once.
-    peer::v1::Message sus;
+    ::peer::v1::Message sus;
     sus.mutable_suspect()->set_incarnation(node->member.incarnation);
     sus.mutable_suspect()->set_node(name);
     sus.mutable_suspect()->set_from(config_.name);
@@ -183,7 +183,7 @@ void Memberlist::Probe(const std::string& name) {
         });
     for (int i : helpers) {
       NodeState* helper = Find(probe_order_[i]);
-      peer::v1::Message req;
+      ::peer::v1::Message req;
       auto* ip = req.mutable_indirect_ping();
       ip->set_seq_no(seq);
       ip->set_target(state->name);
@@ -200,7 +200,7 @@ void Memberlist::Probe(const std::string& name) {
       absl::Duration left = deadline - scheduler_->Now();
       if (left <= absl::ZeroDuration()) return;
       ++stats_.fallback_probes;
-      peer::v1::ReliableRequest request;
+      ::peer::v1::ReliableRequest request;
       auto* p = request.mutable_ping();
       p->set_seq_no(seq);
       p->set_target(state->name);
@@ -208,25 +208,25 @@ void Memberlist::Probe(const std::string& name) {
       p->set_source_addr(local_->member.addr);
       transport_->SendReliable(
           state->addr, request, left,
-          [state](absl::StatusOr<peer::v1::ReliableResponse> r) {
+          [state](absl::StatusOr<::peer::v1::ReliableResponse> r) {
             if (r.ok() && r->has_ack()) state->fallback_ok = true;
           });
     }
   });
 }
 
-void Memberlist::HandlePing(const peer::v1::Ping& ping,
+void Memberlist::HandlePing(const ::peer::v1::Ping& ping,
                             const std::string& from_addr) {
   // A probe meant for a previous owner of our address is not ours to answer.
   if (!ping.target().empty() && ping.target() != config_.name) return;
-  peer::v1::Message ack;
+  ::peer::v1::Message ack;
   ack.mutable_ack()->set_seq_no(ping.seq_no());
   const std::string& to =
       ping.source_addr().empty() ? from_addr : ping.source_addr();
   SendWithPiggyback(to, ack);
 }
 
-void Memberlist::HandleIndirectPing(const peer::v1::IndirectPing& req,
+void Memberlist::HandleIndirectPing(const ::peer::v1::IndirectPing& req,
                                     const std::string& from_addr) {
   const uint32_t seq = NextSeq();
   const std::string reply_to =
@@ -239,17 +239,17 @@ void Memberlist::HandleIndirectPing(const peer::v1::IndirectPing& req,
       [this, reply_to, original, answered](bool ack) {
         if (!ack || *answered) return;
         *answered = true;
-        peer::v1::Message out;
+        ::peer::v1::Message out;
         out.mutable_ack()->set_seq_no(original);
         SendWithPiggyback(reply_to, out);
       },
       [this, reply_to, original, want_nack, answered] {
         if (*answered || !want_nack) return;
-        peer::v1::Message out;
+        ::peer::v1::Message out;
         out.mutable_nack()->set_seq_no(original);
         SendWithPiggyback(reply_to, out);
       });
-  peer::v1::Message ping;
+  ::peer::v1::Message ping;
   ping.mutable_ping()->set_seq_no(seq);
   ping.mutable_ping()->set_target(req.target());
   ping.mutable_ping()->set_source_name(config_.name);
@@ -257,7 +257,7 @@ void Memberlist::HandleIndirectPing(const peer::v1::IndirectPing& req,
   SendWithPiggyback(req.target_addr(), ping);
 }
 
-void Memberlist::HandleAck(const peer::v1::Ack& ack) {
+void Memberlist::HandleAck(const ::peer::v1::Ack& ack) {
   // An ack settles its probe: the handler leaves with its timer.
   auto it = acks_.find(ack.seq_no());
   if (it == acks_.end()) return;
@@ -267,7 +267,7 @@ void Memberlist::HandleAck(const peer::v1::Ack& ack) {
   if (handler.on_result) handler.on_result(true);
 }
 
-void Memberlist::HandleNack(const peer::v1::Nack& nack) {
+void Memberlist::HandleNack(const ::peer::v1::Nack& nack) {
   auto it = acks_.find(nack.seq_no());
   if (it == acks_.end() || !it->second.on_result) return;
   it->second.on_result(false);

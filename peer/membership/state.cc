@@ -29,7 +29,7 @@ Memberlist::NodeState* Memberlist::Find(const std::string& name) {
   return it == nodes_.end() ? nullptr : it->second.get();
 }
 
-Memberlist::NodeState& Memberlist::AddNode(const peer::v1::Alive& alive) {
+Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive) {
   auto node = std::make_unique<NodeState>();
   node->member.name = alive.node();
   node->member.addr = alive.addr();
@@ -62,7 +62,7 @@ void Memberlist::SetState(NodeState& node, MemberState state) {
 }
 
 void Memberlist::BroadcastAlive(std::function<void()> on_done) {
-  peer::v1::Message m;
+  ::peer::v1::Message m;
   auto* a = m.mutable_alive();
   a->set_incarnation(local_->member.incarnation);
   a->set_node(local_->member.name);
@@ -81,7 +81,7 @@ void Memberlist::Refute(uint64_t accused_incarnation) {
   BroadcastAlive();
 }
 
-void Memberlist::HandleAlive(const peer::v1::Alive& alive, bool from_join) {
+void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_join) {
   if (alive.node().empty() || alive.addr().empty()) return;
   if (static_cast<int>(alive.meta().size()) > config_.max_meta_bytes) return;
   if (alive.node() == config_.name) {
@@ -101,7 +101,7 @@ void Memberlist::HandleAlive(const peer::v1::Alive& alive, bool from_join) {
   if (node == nullptr) {
     NodeState& added = AddNode(alive);
     QueueBroadcast(alive.node(), [&] {
-      peer::v1::Message m;
+      ::peer::v1::Message m;
       *m.mutable_alive() = alive;
       return m;
     }());
@@ -120,7 +120,7 @@ void Memberlist::HandleAlive(const peer::v1::Alive& alive, bool from_join) {
   m.meta = alive.meta();
   m.id = alive.id();
   SetState(*node, MemberState::kAlive);
-  peer::v1::Message out;
+  ::peer::v1::Message out;
   *out.mutable_alive() = alive;
   QueueBroadcast(alive.node(), out);
   if (!events_) return;
@@ -153,7 +153,7 @@ void Memberlist::StartSuspicion(NodeState& node, const std::string& from) {
             target->member.incarnation != incarnation) {
           return;
         }
-        peer::v1::Dead dead;
+        ::peer::v1::Dead dead;
         dead.set_incarnation(incarnation);
         dead.set_node(name);
         dead.set_from(config_.name);
@@ -163,7 +163,7 @@ void Memberlist::StartSuspicion(NodeState& node, const std::string& from) {
       });
 }
 
-void Memberlist::HandleSuspect(const peer::v1::Suspect& suspect) {
+void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect) {
   NodeState* node = Find(suspect.node());
   if (node == nullptr) return;
   Member& m = node->member;
@@ -172,7 +172,7 @@ void Memberlist::HandleSuspect(const peer::v1::Suspect& suspect) {
     // Lifeguard: an independent confirmation shortens the timeout; spread it
     // again so others can count it too.
     if (node->suspicion->Confirm(suspect.from())) {
-      peer::v1::Message out;
+      ::peer::v1::Message out;
       *out.mutable_suspect() = suspect;
       QueueBroadcast(suspect.node(), out);
     }
@@ -185,7 +185,7 @@ void Memberlist::HandleSuspect(const peer::v1::Suspect& suspect) {
   }
   m.incarnation = suspect.incarnation();
   SetState(*node, MemberState::kSuspect);
-  peer::v1::Message out;
+  ::peer::v1::Message out;
   *out.mutable_suspect() = suspect;
   QueueBroadcast(suspect.node(), out);
   StartSuspicion(*node, suspect.from());
@@ -194,7 +194,7 @@ void Memberlist::HandleSuspect(const peer::v1::Suspect& suspect) {
   if (events_) events_->OnSuspect(m);
 }
 
-void Memberlist::HandleDead(const peer::v1::Dead& dead) {
+void Memberlist::HandleDead(const ::peer::v1::Dead& dead) {
   NodeState* node = Find(dead.node());
   if (node == nullptr) return;
   Member& m = node->member;
@@ -207,7 +207,7 @@ void Memberlist::HandleDead(const peer::v1::Dead& dead) {
   const bool left = dead.from() == dead.node();
   m.incarnation = dead.incarnation();
   SetState(*node, left ? MemberState::kLeft : MemberState::kDead);
-  peer::v1::Message out;
+  ::peer::v1::Message out;
   *out.mutable_dead() = dead;
   QueueBroadcast(dead.node(), out);
   spdlog::debug("{}: {} {}", config_.name, dead.node(),
@@ -215,11 +215,11 @@ void Memberlist::HandleDead(const peer::v1::Dead& dead) {
   if (events_) events_->OnLeave(m);
 }
 
-std::vector<peer::v1::PushNodeState> Memberlist::LocalStateSnapshot() const {
-  std::vector<peer::v1::PushNodeState> out;
+std::vector<::peer::v1::PushNodeState> Memberlist::LocalStateSnapshot() const {
+  std::vector<::peer::v1::PushNodeState> out;
   out.reserve(nodes_.size());
   for (const auto& [name, node] : nodes_) {
-    peer::v1::PushNodeState s;
+    ::peer::v1::PushNodeState s;
     s.set_name(node->member.name);
     s.set_addr(node->member.addr);
     s.set_meta(node->member.meta);
@@ -231,11 +231,11 @@ std::vector<peer::v1::PushNodeState> Memberlist::LocalStateSnapshot() const {
   return out;
 }
 
-void Memberlist::MergeState(const peer::v1::PushPull& remote) {
+void Memberlist::MergeState(const ::peer::v1::PushPull& remote) {
   for (const auto& s : remote.nodes()) {
     switch (FromProto(s.state())) {
       case MemberState::kAlive: {
-        peer::v1::Alive a;
+        ::peer::v1::Alive a;
         a.set_incarnation(s.incarnation());
         a.set_node(s.name());
         a.set_addr(s.addr());
@@ -245,7 +245,7 @@ void Memberlist::MergeState(const peer::v1::PushPull& remote) {
         break;
       }
       case MemberState::kLeft: {
-        peer::v1::Dead d;
+        ::peer::v1::Dead d;
         d.set_incarnation(s.incarnation());
         d.set_node(s.name());
         d.set_from(s.name());
@@ -257,7 +257,7 @@ void Memberlist::MergeState(const peer::v1::PushPull& remote) {
         // for ourselves rather than trust it blindly.
       case MemberState::kSuspect: {
         if (Find(s.name()) == nullptr) break;  // never learn of the dead
-        peer::v1::Suspect sus;
+        ::peer::v1::Suspect sus;
         sus.set_incarnation(s.incarnation());
         sus.set_node(s.name());
         sus.set_from(config_.name);

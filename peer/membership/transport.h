@@ -21,7 +21,7 @@ namespace peerlab::membership {
 class Transport {
  public:
   using ReliableDone =
-      std::function<void(absl::StatusOr<peer::v1::ReliableResponse>)>;
+      std::function<void(absl::StatusOr<::peer::v1::ReliableResponse>)>;
 
   struct Handlers {
     // A datagram arrived from `from` ("host:port"). Bytes are not yet
@@ -31,7 +31,7 @@ class Transport {
     // A reliable request arrived; call `respond` exactly once (it may be
     // called later, from a task of the same scheduler).
     std::function<void(const std::string& from,
-                       const peer::v1::ReliableRequest& request,
+                       const ::peer::v1::ReliableRequest& request,
                        ReliableDone respond)>
         on_reliable;
   };
@@ -51,7 +51,7 @@ class Transport {
   // Sends a request on the reliable path; `done` runs as a task of the
   // node's scheduler with the response, or Unavailable/DeadlineExceeded.
   virtual void SendReliable(const std::string& to,
-                            peer::v1::ReliableRequest request,
+                            ::peer::v1::ReliableRequest request,
                             absl::Duration timeout, ReliableDone done) = 0;
 
   // Stops sending and receiving; later sends are dropped, pending reliable
@@ -70,7 +70,7 @@ class TransportWrapper : public Transport {
   void SendPacket(const std::string& to, std::string bytes) override {
     target_->SendPacket(to, std::move(bytes));
   }
-  void SendReliable(const std::string& to, peer::v1::ReliableRequest request,
+  void SendReliable(const std::string& to, ::peer::v1::ReliableRequest request,
                     absl::Duration timeout, ReliableDone done) override {
     target_->SendReliable(to, std::move(request), timeout, std::move(done));
   }

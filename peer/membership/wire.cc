@@ -32,7 +32,7 @@ void AppendField(std::string& out, int field, const std::string& bytes) {
 
 int FramedSize(int size) { return 1 + VarintSize(size) + size; }
 
-std::string EncodeMessage(const peer::v1::Message& message) {
+std::string EncodeMessage(const ::peer::v1::Message& message) {
   return message.SerializeAsString();
 }
 
@@ -52,20 +52,20 @@ int PacketHeaderSize(const std::string& from) {
   return from.empty() ? 0 : FramedSize(static_cast<int>(from.size()));
 }
 
-absl::StatusOr<peer::v1::Packet> DecodePacket(const std::string& bytes,
-                                              int max_size) {
+absl::StatusOr<::peer::v1::Packet> DecodePacket(const std::string& bytes,
+                                                int max_size) {
   if (bytes.empty()) return absl::InvalidArgumentError("empty datagram");
   if (static_cast<int>(bytes.size()) > max_size) {
     return absl::InvalidArgumentError(absl::StrCat(
         "datagram of ", bytes.size(), " bytes exceeds ", max_size));
   }
-  peer::v1::Packet packet;
+  ::peer::v1::Packet packet;
   if (!packet.ParseFromString(bytes)) {
     return absl::InvalidArgumentError("malformed or truncated datagram");
   }
   int known = 0;
   for (const auto& m : packet.messages()) {
-    if (m.body_case() != peer::v1::Message::BODY_NOT_SET) ++known;
+    if (m.body_case() != ::peer::v1::Message::BODY_NOT_SET) ++known;
   }
   if (known == 0) {
     return absl::InvalidArgumentError("datagram holds no known message");

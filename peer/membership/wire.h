@@ -24,7 +24,7 @@ int FramedSize(int size);
 // Upper bound of FramedSize(size) - size for any size below 64 KiB.
 inline constexpr int kFrameOverhead = 4;
 
-std::string EncodeMessage(const peer::v1::Message& message);
+std::string EncodeMessage(const ::peer::v1::Message& message);
 
 // A packet holding `messages` (each an EncodeMessage result) from `from`.
 std::string EncodePacket(const std::string& from,
@@ -35,8 +35,8 @@ int PacketHeaderSize(const std::string& from);
 // Decodes a datagram. InvalidArgument for empty, oversized (> max_size),
 // unparsable input, or a packet with no known message; never crashes on any
 // input. Unknown message kinds (a newer sender) are skipped.
-absl::StatusOr<peer::v1::Packet> DecodePacket(const std::string& bytes,
-                                              int max_size);
+absl::StatusOr<::peer::v1::Packet> DecodePacket(const std::string& bytes,
+                                                int max_size);
 
 }  // namespace peerlab::membership
 

@@ -7,8 +7,8 @@
 namespace peerlab::membership {
 namespace {
 
-peer::v1::Message Alive(const std::string& node, int meta_bytes = 0) {
-  peer::v1::Message m;
+::peer::v1::Message Alive(const std::string& node, int meta_bytes = 0) {
+  ::peer::v1::Message m;
   m.mutable_alive()->set_node(node);
   m.mutable_alive()->set_addr("127.0.0.1:7946");
   m.mutable_alive()->set_incarnation(3);

@@ -75,7 +75,7 @@ void SimTransport::SendPacket(const std::string& to, std::string bytes) {
 }
 
 void SimTransport::SendReliable(const std::string& to,
-                                peer::v1::ReliableRequest request,
+                                ::peer::v1::ReliableRequest request,
                                 absl::Duration timeout, ReliableDone done) {
   if (!network_->IsCurrent(node_, epoch_)) return;
   network_->SendReliable(node_, epoch_, to, std::move(request), timeout,
@@ -107,8 +107,8 @@ void SimTransport::Shutdown() {
   }
 }
 
-void SimTransport::Complete(uint64_t call_id,
-                            absl::StatusOr<peer::v1::ReliableResponse> result) {
+void SimTransport::Complete(
+    uint64_t call_id, absl::StatusOr<::peer::v1::ReliableResponse> result) {
   auto it = pending_.find(call_id);
   if (it == pending_.end()) return;  // timed out, or answered already
   PendingCall call = std::move(it->second);
@@ -440,7 +440,7 @@ void SimNetwork::DeliverMessage(uint64_t tag, std::string payload) {
 
 void SimNetwork::SendReliable(NodeId from, uint32_t from_epoch,
                               const std::string& to,
-                              peer::v1::ReliableRequest request,
+                              ::peer::v1::ReliableRequest request,
                               absl::Duration timeout,
                               Transport::ReliableDone done) {
   Node& caller = node(from);
@@ -490,7 +490,7 @@ void SimNetwork::SendReliable(NodeId from, uint32_t from_epoch,
 
 void SimNetwork::ServeRequest(NodeId caller, uint32_t caller_epoch,
                               NodeId callee, uint64_t call_id,
-                              const peer::v1::ReliableRequest& request) {
+                              const ::peer::v1::ReliableRequest& request) {
   if (!Reachable(caller, callee)) return;
   Node& n = node(callee);
   if (n.crashed) {
@@ -512,7 +512,7 @@ void SimNetwork::ServeRequest(NodeId caller, uint32_t caller_epoch,
   transport.handlers_.on_reliable(
       node(caller).address, request,
       [this, caller, caller_epoch, callee, callee_epoch,
-       call_id](absl::StatusOr<peer::v1::ReliableResponse> result) {
+       call_id](absl::StatusOr<::peer::v1::ReliableResponse> result) {
         Respond(caller, caller_epoch, callee, callee_epoch, call_id,
                 std::move(result));
       });
@@ -520,7 +520,7 @@ void SimNetwork::ServeRequest(NodeId caller, uint32_t caller_epoch,
 
 void SimNetwork::Respond(NodeId caller, uint32_t caller_epoch, NodeId callee,
                          uint32_t callee_epoch, uint64_t call_id,
-                         absl::StatusOr<peer::v1::ReliableResponse> result) {
+                         absl::StatusOr<::peer::v1::ReliableResponse> result) {
   // A responder that crashed (or a respond() of an earlier incarnation) sends
   // nothing; neither does one whose transport was shut down since.
   if (!IsCurrent(callee, callee_epoch) || node(callee).transport->shut_down_) {
@@ -536,7 +536,7 @@ void SimNetwork::Respond(NodeId caller, uint32_t caller_epoch, NodeId callee,
 
 void SimNetwork::CompleteLater(
     NodeId caller, uint32_t caller_epoch, uint64_t call_id,
-    absl::Duration delay, absl::StatusOr<peer::v1::ReliableResponse> result) {
+    absl::Duration delay, absl::StatusOr<::peer::v1::ReliableResponse> result) {
   Node& n = node(caller);
   delay += Lag(n.rng, n.slowness.inbound_lag);
   clock_.Schedule(

@@ -208,7 +208,7 @@ class SimTransport final : public Transport {
   void SetHandlers(Handlers handlers) override;
   std::string LocalAddress() const override;
   void SendPacket(const std::string& to, std::string bytes) override;
-  void SendReliable(const std::string& to, peer::v1::ReliableRequest request,
+  void SendReliable(const std::string& to, ::peer::v1::ReliableRequest request,
                     absl::Duration timeout, ReliableDone done) override;
   // Later sends are dropped, arrivals are dropped, and pending calls
   // complete with Cancelled (as tasks, in the order they were made).
@@ -229,7 +229,7 @@ class SimTransport final : public Transport {
 
   // Completes call `call_id` with `result` if it is still pending.
   void Complete(uint64_t call_id,
-                absl::StatusOr<peer::v1::ReliableResponse> result);
+                absl::StatusOr<::peer::v1::ReliableResponse> result);
 
   SimNetwork* const network_;
   const NodeId node_;
@@ -379,20 +379,21 @@ class SimNetwork final : private SimClock::Gate, private SimClock::MessageSink {
   // On behalf of SimTransport.
   void SendPacket(NodeId from, const std::string& to, std::string bytes);
   void SendReliable(NodeId from, uint32_t from_epoch, const std::string& to,
-                    peer::v1::ReliableRequest request, absl::Duration timeout,
+                    ::peer::v1::ReliableRequest request, absl::Duration timeout,
                     Transport::ReliableDone done);
   // The callee side of a reliable call, on arrival.
   void ServeRequest(NodeId caller, uint32_t caller_epoch, NodeId callee,
-                    uint64_t call_id, const peer::v1::ReliableRequest& request);
+                    uint64_t call_id,
+                    const ::peer::v1::ReliableRequest& request);
   // Sends `result` from `callee` back to call `call_id` of `caller`.
   void Respond(NodeId caller, uint32_t caller_epoch, NodeId callee,
                uint32_t callee_epoch, uint64_t call_id,
-               absl::StatusOr<peer::v1::ReliableResponse> result);
+               absl::StatusOr<::peer::v1::ReliableResponse> result);
   // Completes call `call_id` of (caller, epoch) after `delay`, as a task of
   // the caller (plus its inbound lag).
   void CompleteLater(NodeId caller, uint32_t caller_epoch, uint64_t call_id,
                      absl::Duration delay,
-                     absl::StatusOr<peer::v1::ReliableResponse> result);
+                     absl::StatusOr<::peer::v1::ReliableResponse> result);
 
   // SimClock::Gate.
   Verdict Admit(uint32_t owner, uint32_t epoch) override;

@@ -17,8 +17,8 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::SizeIs;
 
-using peer::v1::ReliableRequest;
-using peer::v1::ReliableResponse;
+using ::peer::v1::ReliableRequest;
+using ::peer::v1::ReliableResponse;
 
 // A trivial protocol: answers "ping…" datagrams with "pong…", answers
 // reliable pings with an ack of the same sequence number, and records what

@@ -1,0 +1,121 @@
+// The membership and broadcast command groups of the original, on the
+// SWIM/Lifeguard library (peer/membership):
+//
+//   memberlistconfigure [KEY VALUE]...  show or change membership settings
+//                                       (profile, bind_port, probe_interval,…)
+//   memberlistcreate                    creates the node (socket, transport)
+//   memberliststart                     starts probing and gossip
+//   memberlistjoin [ADDR...]            joins members (default: the bootstrap
+//                                       peers)
+//   memberlistleave [SECONDS]           leaves, waiting for the news to spread
+//   memberlistupdate [SECONDS]          re-announces this node (new
+//                                       incarnation), waiting as above
+//   memberlistshutdown                  stops the node without leaving
+//   memberlistshutdowntransport         stops the node's network only
+//   memberlistdelete                    forgets the node (after shutdown)
+//   memberlist / showmemberlist         members (alive, suspect) / all of them
+//   localnode, memberlisthealthscore, showconfig
+//   broadcastadd KEY VALUE, broadcastdel KEY..., broadcastlist
+//
+// The protocol runs on its own EventLoop thread; commands post to it and
+// wait. Membership events are written to logView and handed to listeners
+// (the chat).
+#ifndef PEERLAB_PEER_APP_MEMBERSHIP_COMMANDS_H_
+#define PEERLAB_PEER_APP_MEMBERSHIP_COMMANDS_H_
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "peer/cli/config.h"
+#include "peer/cli/registry.h"
+#include "peer/cli/view.h"
+#include "peer/membership/kv_store.h"
+#include "peer/membership/memberlist.h"
+#include "peer/membership/real/event_loop.h"
+#include "peer/membership/real/membership_stream_service.h"
+#include "peer/membership/real/udp_grpc_transport.h"
+
+namespace peerlab::peer {
+
+class MembershipCommands : public membership::EventListener {
+ public:
+  struct Env {
+    std::string name;  // node name
+    std::string bind;  // address of the UDP socket
+    // This peer's gRPC server address, as others reach it (known once the
+    // server runs; asked at memberlistcreate).
+    std::function<std::string()> grpc_address;
+    // Takes the UDP socket the peer reserved at start (once; -1 after).
+    std::function<int()> take_reserved_socket;
+    membership::MembershipStreamService* service;  // on the gRPC server
+    cli::ViewHub* views;
+    // The gossip addresses of the bootstrap peers (for memberlistjoin
+    // without arguments), fetched when needed.
+    std::function<absl::StatusOr<std::vector<std::string>>()> bootstrap_addrs;
+  };
+
+  explicit MembershipCommands(Env env);
+  ~MembershipCommands() override;
+
+  // Registers the commands and the "memberlist.*" config keys.
+  absl::Status Register(cli::Registry& registry, cli::ConfigRegistry& config);
+
+  // The operations behind the commands, for init/quit and the chat. Each
+  // is thread-safe and blocks until done.
+  absl::Status Create();
+  absl::Status Start();
+  absl::StatusOr<int> Join(std::vector<std::string> addrs);
+  absl::Status Leave(absl::Duration timeout);
+  absl::Status Shutdown();
+  absl::Status SetMeta(const std::string& meta, absl::Duration timeout);
+  bool running() const;
+  // Members alive or suspect (the local node included), or empty when there
+  // is no node.
+  std::vector<membership::Member> Members();
+  std::string LocalAddress();
+
+  // Called on the membership thread for every event; must not block.
+  void AddListener(membership::EventListener* listener);
+
+  // EventListener: logs each event and forwards it.
+  void OnJoin(const membership::Member& m) override;
+  void OnLeave(const membership::Member& m) override;
+  void OnUpdate(const membership::Member& m) override;
+  void OnSuspect(const membership::Member& m) override;
+  void OnAlive(const membership::Member& m) override;
+
+ private:
+  // Runs `f` on the loop with the node; FailedPrecondition if none.
+  template <typename F>
+  auto WithNode(F f) -> decltype(f(std::declval<membership::Memberlist&>()));
+  absl::Status ApplyProfile(const std::string& profile);
+
+  Env env_;
+  cli::ConfigRegistry* config_ = nullptr;
+  std::unique_ptr<membership::EventLoop> loop_;
+
+  // Settings (guarded by the config registry's lock).
+  membership::Config settings_;
+  std::string profile_ = "local";
+  int64_t bind_port_ = 0;  // 0: the reserved port, or a free one
+  bool grpc_only_ = false;
+  int64_t indirect_checks_, suspicion_mult_, suspicion_max_timeout_mult_,
+      retransmit_mult_, gossip_nodes_, packet_size_, awareness_max_;
+
+  // Loop-owned: created by Create, destroyed by Delete.
+  std::unique_ptr<membership::UdpGrpcTransport> transport_;
+  std::unique_ptr<membership::KvStore> kv_;
+  std::unique_ptr<membership::Memberlist> node_;
+  bool node_exists_ = false;  // mirrors node_ for other threads (under mu_)
+
+  mutable std::mutex mu_;
+  std::vector<membership::EventListener*> listeners_;
+};
+
+}  // namespace peerlab::peer
+
+#endif  // PEERLAB_PEER_APP_MEMBERSHIP_COMMANDS_H_
