@@ -1,0 +1,156 @@
+// The membership on real sockets: three peerlab-peer processes on loopback
+// run the seed script memberlist-steps.script, see each other, and detect a
+// kill -9'd member. Driven through PeerControl; every wait has a deadline.
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "proto/peer/v1/control.grpc.pb.h"
+#include "services/common/testing/subprocess.h"
+
+namespace peerlab::peer {
+namespace {
+
+namespace pb = ::peer::v1;
+using ::peerlab::testing::BinDir;
+using ::peerlab::testing::StartBootstrapServer;
+using ::peerlab::testing::Subprocess;
+using ::peerlab::testing::TempDir;
+using ::peerlab::testing::WaitForFileLine;
+using ::peerlab::testing::WriteFile;
+
+constexpr absl::Duration kDeadline = absl::Seconds(30);
+
+struct Peer {
+  std::string name;
+  std::unique_ptr<Subprocess> process;
+  std::unique_ptr<pb::PeerControl::Stub> stub;
+
+  // Runs `line`; returns its output lines joined, or the error.
+  absl::StatusOr<std::string> Run(const std::string& line) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(20));
+    pb::ExecuteRequest request;
+    request.set_line(line);
+    pb::ExecuteResponse response;
+    grpc::Status s = stub->Execute(&context, request, &response);
+    if (!s.ok()) return absl::UnavailableError(s.error_message());
+    if (response.code() != 0) {
+      return absl::Status(static_cast<absl::StatusCode>(response.code()),
+                          response.message());
+    }
+    std::string out;
+    for (const auto& l : response.output())
+      absl::StrAppend(&out, l.text(), "\n");
+    return out;
+  }
+
+  // Polls `line` until its output contains `want`.
+  bool WaitFor(const std::string& line, const std::string& want,
+               absl::Duration timeout = kDeadline) {
+    absl::Time end = absl::Now() + timeout;
+    while (absl::Now() < end) {
+      auto out = Run(line);
+      if (out.ok() && absl::StrContains(*out, want)) return true;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return false;
+  }
+};
+
+class MembershipE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto dir = TempDir::Create("membership-e2e");
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = *std::move(dir);
+    auto server = StartBootstrapServer(dir_->path(), {"--store", "memory:"});
+    ASSERT_TRUE(server.ok()) << server.status();
+    bootstrap_ = std::move(server->process);
+    bootstrap_address_ = server->address;
+    auto bin = BinDir();
+    ASSERT_TRUE(bin.ok()) << bin.status();
+    bin_ = *bin;
+    // The seed script, with short probe timings so that a failure is
+    // detected in a couple of seconds.
+    config_ = dir_->File("fast.json");
+    ASSERT_TRUE(WriteFile(config_,
+                          R"({"memberlist.probe_interval": "200ms",
+                              "memberlist.probe_timeout": "100ms",
+                              "memberlist.gossip_interval": "50ms",
+                              "memberlist.reliable_timeout": "300ms"})")
+                    .ok());
+    script_ = absl::StrCat(PEERLAB_SOURCE_DIR,
+                           "/test-harness/seed-tests/memberlist-steps.script");
+  }
+
+  // Starts a peer that runs the seed script and then serves.
+  Peer StartPeer(const std::string& name) {
+    Peer p;
+    p.name = name;
+    const std::string ready = dir_->File(name + ".ready");
+    auto process = Subprocess::Start(
+        {.argv = {bin_ + "/peerlab-peer", name, "--bootstrap",
+                  bootstrap_address_, "--serve", "--no-init", "--config",
+                  config_, "--script", script_, "--ready-file", ready},
+         .stdout_path = dir_->File(name + ".out"),
+         .stderr_path = dir_->File(name + ".err")});
+    EXPECT_TRUE(process.ok()) << process.status();
+    if (!process.ok()) return p;
+    p.process = *std::move(process);
+    auto address = WaitForFileLine(ready, kDeadline, p.process.get());
+    EXPECT_TRUE(address.ok()) << address.status();
+    if (!address.ok()) return p;
+    std::string addr(absl::StripTrailingAsciiWhitespace(*address));
+    p.stub = pb::PeerControl::NewStub(
+        grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+    return p;
+  }
+
+  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<Subprocess> bootstrap_;
+  std::string bootstrap_address_, bin_, config_, script_;
+};
+
+TEST_F(MembershipE2eTest, SeedScriptJoinsThreePeersAndKillIsDetected) {
+  std::vector<Peer> peers;
+  for (const char* name : {"alice", "bob", "charly"}) {
+    peers.push_back(StartPeer(name));
+    ASSERT_NE(peers.back().stub, nullptr);
+    // The script ends with `memberlist`, which prints "N member(s)"; its
+    // lines must contain no error.
+    ASSERT_TRUE(peers.back().WaitFor("echo ready", "ready"));
+  }
+  for (Peer& p : peers) {
+    EXPECT_TRUE(p.WaitFor("memberlist", "3 member(s)")) << p.name;
+  }
+  for (Peer& p : peers) {
+    std::string out = p.process->ReadStdout();
+    EXPECT_FALSE(absl::StrContains(out, "error:")) << p.name << ":\n" << out;
+  }
+  // kill -9 charly: alice and bob see it fail.
+  ASSERT_TRUE(peers[2].process->Kill().ok());
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_TRUE(peers[i].WaitFor("showmemberlist", "charly")) << peers[i].name;
+    EXPECT_TRUE(peers[i].WaitFor("memberlist", "2 member(s)")) << peers[i].name;
+    auto all = peers[i].Run("showmemberlist");
+    ASSERT_TRUE(all.ok());
+    EXPECT_TRUE(absl::StrContains(*all, "dead")) << *all;
+  }
+  for (int i = 0; i < 2; ++i) {
+    auto r = peers[i].Run("exit 0");
+    EXPECT_TRUE(r.ok()) << r.status();
+    auto status = peers[i].process->Wait(kDeadline);
+    ASSERT_TRUE(status.ok()) << status.status();
+    EXPECT_TRUE(status->success()) << status->ToString();
+  }
+}
+
+}  // namespace
+}  // namespace peerlab::peer
