@@ -8,6 +8,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "services/bootstrap/client/document_format.h"
 #include "services/common/logging.h"
+#include "services/common/token_file.h"
 
 namespace peerlab::peer {
 namespace {
@@ -67,14 +68,9 @@ BootstrapCommands::AdminClient() const {
   bootstrap::BootstrapClient::Options options = client_->options();
   options.address = client_->address();
   if (!path.empty()) {
-    std::ifstream in(path);
-    if (!in) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("bootstrap.admin_token_file: cannot read ", path));
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    options.admin_token = std::string(absl::StripAsciiWhitespace(ss.str()));
+    auto token = ReadTokenFile(path, "bootstrap.admin_token_file");
+    if (!token.ok()) return token.status();
+    options.admin_token = *token;
   }
   return std::make_unique<bootstrap::BootstrapClient>(options);
 }

@@ -19,6 +19,7 @@
 #include "peer/control/control_service.h"
 #include "peer/membership/real/membership_stream_service.h"
 #include "services/common/logging.h"
+#include "services/common/token_file.h"
 #include "services/common/uuid.h"
 
 namespace peerlab::peer {
@@ -143,23 +144,7 @@ absl::StatusOr<std::string> PeerApp::ControlToken() const {
         "would be open to the network; give --control-token-file FILE, or "
         "bind to 127.0.0.1"));
   }
-  std::ifstream in(file);
-  if (!in.is_open()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--control-token-file: cannot open ", file));
-  }
-  std::string token((std::istreambuf_iterator<char>(in)),
-                    std::istreambuf_iterator<char>());
-  if (in.bad()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--control-token-file: cannot read ", file));
-  }
-  token = std::string(absl::StripAsciiWhitespace(token));
-  if (token.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--control-token-file: ", file, " is empty"));
-  }
-  return token;
+  return ReadTokenFile(file, "--control-token-file");
 }
 
 absl::Status PeerApp::ReserveGossipPort() {

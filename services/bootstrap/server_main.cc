@@ -16,26 +16,7 @@
 #include "services/bootstrap/grpc_service.h"
 #include "services/bootstrap/store_factory.h"
 #include "services/common/logging.h"
-
-namespace {
-
-absl::StatusOr<std::string> ReadToken(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--admin-token-file: cannot read ", path));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string token(absl::StripAsciiWhitespace(ss.str()));
-  if (token.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--admin-token-file: ", path, " is empty"));
-  }
-  return token;
-}
-
-}  // namespace
+#include "services/common/token_file.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -81,7 +62,7 @@ int main(int argc, char** argv) {
 
   peerlab::bootstrap::BootstrapService::Options options;
   if (!admin_token_file.empty()) {
-    auto token = ReadToken(admin_token_file);
+    auto token = peerlab::ReadTokenFile(admin_token_file, "--admin-token-file");
     if (!token.ok()) {
       spdlog::critical("{}", token.status().message());
       return 2;

@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "services/bootstrap/client/bootstrap_client.h"
 #include "services/bootstrap/client/document_format.h"
+#include "services/common/token_file.h"
 #include "services/common/uuid.h"
 
 namespace {
@@ -90,22 +91,6 @@ absl::StatusOr<pb::Peer> MakePeer(const PeerArgs& args) {
 std::optional<absl::Duration> Ttl(const std::optional<double>& seconds) {
   if (!seconds.has_value()) return std::nullopt;
   return absl::Seconds(*seconds);
-}
-
-absl::StatusOr<std::string> ReadToken(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--admin-token-file: cannot read ", path));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string token(absl::StripAsciiWhitespace(ss.str()));
-  if (token.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--admin-token-file: ", path, " is empty"));
-  }
-  return token;
 }
 
 int Fail(const absl::Status& status) {
@@ -219,7 +204,7 @@ int main(int argc, char** argv) {
   options.address = server;
   options.deadline = absl::Seconds(timeout_seconds);
   if (!token_file.empty()) {
-    auto token = ReadToken(token_file);
+    auto token = peerlab::ReadTokenFile(token_file, "--admin-token-file");
     if (!token.ok()) {
       std::cerr << kProgram << ": " << token.status().message() << std::endl;
       return 2;
