@@ -277,6 +277,38 @@ TEST(MemberlistSimTest, RestartedMemberWithHigherIncarnationIsAliveAgain) {
   EXPECT_GT(c.node(4).LocalNode().incarnation, 1u);
 }
 
+// The O(1) counter peerlab-sim checks after every event agrees with the
+// O(N) scan at every step of a join, a crash and a restart.
+TEST(MemberlistSimTest, FastKnowAllCounterAgreesWithScan) {
+  const uint64_t seed = SimSeed(13);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 12;
+  SimCluster c(Opts(n, seed));
+  int checks = 0, disagreements = 0, agreed_true = 0;
+  auto check = [&] {
+    ++checks;
+    const bool fast = c.AllKnowAllFast();
+    if (fast != c.AllKnowAll()) ++disagreements;
+    if (fast) ++agreed_true;
+    return false;
+  };
+  c.StartAll();
+  const Config& cfg = c.node(0).config();
+  c.net().clock().RunUntilCondition(check, c.Now() + AntiEntropyBound(cfg, n));
+  ASSERT_TRUE(c.AllKnowAllFast());
+  c.Crash(3);
+  EXPECT_FALSE(c.AllKnowAllFast());
+  EXPECT_EQ(c.LiveCount(), n - 1);
+  c.net().clock().RunUntilCondition(check, c.Now() + DetectionBound(cfg, n));
+  ASSERT_TRUE(c.AllKnowAllFast());
+  c.Restart(3, 0);
+  c.net().clock().RunUntilCondition(check, c.Now() + AntiEntropyBound(cfg, n));
+  EXPECT_TRUE(c.AllKnowAllFast());
+  EXPECT_EQ(c.KnowAllCount(), n);
+  EXPECT_EQ(disagreements, 0) << "of " << checks << " checks";
+  EXPECT_GT(agreed_true, 0);
+}
+
 TEST(MemberlistSimTest, MalformedDatagramsAreCountedAndDropped) {
   const uint64_t seed = SimSeed(11);
   PEERLAB_SIM_TRACE_SEED(seed);

@@ -6,15 +6,24 @@ namespace peerlab::membership {
 
 struct SimCluster::Listener : public EventListener {
   Listener(SimCluster* c, int i) : cluster(c), self(i) {}
+  void OnJoin(const Member& m) override {
+    cluster->UpdateKnowsAll(self);
+    cluster->Notify(self, m);
+  }
+  void OnUpdate(const Member& m) override { cluster->Notify(self, m); }
+  void OnAlive(const Member& m) override { cluster->Notify(self, m); }
   void OnSuspect(const Member& m) override {
     auto& o = cluster->observations_[{self, cluster->IndexOf(m.name)}];
     if (!o.suspect) o.suspect = cluster->Now();
+    cluster->Notify(self, m);
   }
   void OnLeave(const Member& m) override {
+    cluster->UpdateKnowsAll(self);
     int target = cluster->IndexOf(m.name);
     auto& o = cluster->observations_[{self, target}];
     if (m.state == MemberState::kLeft) {
       if (!o.left) o.left = cluster->Now();
+      cluster->Notify(self, m);
       return;
     }
     if (!o.dead) o.dead = cluster->Now();
@@ -23,6 +32,7 @@ struct SimCluster::Listener : public EventListener {
         !cluster->net_.frozen(static_cast<sim::NodeId>(target))) {
       ++cluster->false_positive_deaths_;
     }
+    cluster->Notify(self, m);
   }
   SimCluster* cluster;
   int self;
@@ -49,6 +59,9 @@ int SimCluster::AddNode() {
   net_.AddNode();
   nodes_.push_back(std::make_unique<SimNode>());
   Build(i);
+  ++live_count_;
+  // One more live node: those that knew all no longer do.
+  if (knows_all_count_ > 0) RecountKnowsAll();
   return i;
 }
 
@@ -79,19 +92,25 @@ int SimCluster::IndexOf(const std::string& name) const {
 void SimCluster::StartAll() {
   for (int i = 0; i < size(); ++i) {
     if (i == 0) {
-      (void)nodes_[0]->list->Start();
+      Start(0);
     } else {
       StartAndJoin(i, 0);
     }
   }
 }
 
+void SimCluster::Start(int i) {
+  (void)nodes_[i]->list->Start();
+  UpdateKnowsAll(i);
+}
+
 void SimCluster::StartAndJoin(int i, int seed_node) {
   Memberlist* list = nodes_[i]->list.get();
   std::string seed_addr = net_.address(static_cast<sim::NodeId>(seed_node));
   // Run inside the node's scheduler, as every protocol call must.
-  net_.scheduler(static_cast<sim::NodeId>(i))->Post([list, seed_addr] {
+  net_.scheduler(static_cast<sim::NodeId>(i))->Post([this, i, list, seed_addr] {
     if (!list->started()) (void)list->Start();
+    UpdateKnowsAll(i);
     list->Join({seed_addr}, [](absl::StatusOr<int>) {});
   });
 }
@@ -102,15 +121,35 @@ bool SimCluster::RunUntil(const std::function<bool()>& pred,
 }
 
 void SimCluster::Crash(int i) {
+  if (!nodes_[i]->crashed) --live_count_;
   nodes_[i]->crashed = true;
   net_.Crash(static_cast<sim::NodeId>(i));
+  RecountKnowsAll();
 }
 
 void SimCluster::Restart(int i, int seed_node) {
   net_.Restart(static_cast<sim::NodeId>(i));
+  if (nodes_[i]->crashed) ++live_count_;
   nodes_[i]->crashed = false;
   Build(i);
+  RecountKnowsAll();
   StartAndJoin(i, seed_node);
+}
+
+void SimCluster::UpdateKnowsAll(int i) {
+  SimNode& n = *nodes_[i];
+  const bool now = !n.crashed && n.list->started() && !n.list->left() &&
+                   n.list->NumAlive() == live_count_;
+  if (now != n.knows_all) knows_all_count_ += now ? 1 : -1;
+  n.knows_all = now;
+}
+
+void SimCluster::RecountKnowsAll() {
+  for (int i = 0; i < size(); ++i) UpdateKnowsAll(i);
+}
+
+void SimCluster::Notify(int observer, const Member& m) {
+  if (hook_) hook_(observer, IndexOf(m.name), m.state);
 }
 
 bool SimCluster::Sees(int observer, int target, MemberState state) const {

@@ -4,6 +4,7 @@
 #ifndef PEERLAB_PEER_MEMBERSHIP_SIM_CLUSTER_H_
 #define PEERLAB_PEER_MEMBERSHIP_SIM_CLUSTER_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -42,6 +43,8 @@ class SimCluster {
 
   // Starts every node; each then joins node 0 (node 0 starts alone).
   void StartAll();
+  // Starts node i alone (it joins nobody).
+  void Start(int i);
   // Starts node i and joins it to `seed_node` (for late joiners).
   void StartAndJoin(int i, int seed_node);
   // Adds one more node (not started). Returns its index.
@@ -66,6 +69,28 @@ class SimCluster {
   // Cheap check for large clusters: every live node counts exactly the
   // live nodes as alive or suspect (NumAlive). O(N).
   bool AllKnowAll() const;
+  // The same as AllKnowAll() as long as no node called Memberlist::Leave()
+  // itself (the cluster does not see that), but O(1): kept up to date by the
+  // nodes' join and leave events and by StartAll/StartAndJoin/Crash/Restart,
+  // so it can be checked after every event, even with 10,000 nodes.
+  bool AllKnowAllFast() const {
+    return live_count_ > 0 && knows_all_count_ == live_count_;
+  }
+  // Live nodes that count exactly the live nodes as alive or suspect (see
+  // AllKnowAllFast), and the number of live (not crashed) nodes.
+  int KnowAllCount() const { return knows_all_count_; }
+  int LiveCount() const { return live_count_; }
+
+  // Called after every membership event a node reports, with the observer,
+  // the target's index (-1 for a name the cluster did not make) and the
+  // target's new state as the observer sees it: kAlive for a join, an update
+  // or a refutation, kSuspect, kDead or kLeft. Replaces any earlier hook;
+  // nullptr removes it. Runs inside the observer's task: it must not call
+  // into the protocol.
+  using ChangeHook =
+      std::function<void(int observer, int target, MemberState state)>;
+  void SetChangeHook(ChangeHook hook) { hook_ = std::move(hook); }
+
   // Node `observer` sees `target` in `state`.
   bool Sees(int observer, int target, MemberState state) const;
   // Every live node other than `target` sees it in `state` (or has already
@@ -92,8 +117,14 @@ class SimCluster {
     std::unique_ptr<Memberlist> list;
     bool crashed = false;
     bool faulty = false;
+    bool knows_all = false;  // see AllKnowAllFast()
   };
   void Build(int i);
+  // Re-evaluates node i's knows_all flag and the count.
+  void UpdateKnowsAll(int i);
+  // Re-evaluates every node (after the number of live nodes changed). O(N).
+  void RecountKnowsAll();
+  void Notify(int observer, const Member& m);
   int IndexOf(const std::string& name) const;
 
   Options options_;
@@ -101,6 +132,9 @@ class SimCluster {
   std::vector<std::unique_ptr<SimNode>> nodes_;
   std::map<std::pair<int, int>, Observation> observations_;
   int false_positive_deaths_ = 0;
+  int live_count_ = 0;
+  int knows_all_count_ = 0;
+  ChangeHook hook_;
 };
 
 }  // namespace peerlab::membership

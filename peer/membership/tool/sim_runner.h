@@ -1,0 +1,145 @@
+// SimRunner: one peerlab-sim experiment. N simulated members (SimCluster on
+// a SimNetwork) run a scenario in virtual time, and the run's figures come
+// back as a SimRunResult: how long until every member knows every other
+// member, how long until a crash is detected (first and last observer),
+// partition detection and reconvergence, false positive deaths, and the
+// traffic per member per second.
+//
+// Scenarios (every fault is applied once the cluster has converged, plus
+// `settle`; a run that does not converge within `duration` applies none):
+//   kJoin       every member starts and joins member 0 (spread over
+//               `join_window` when it is positive); nothing else happens.
+//   kCrash      `crash` random members other than member 0 stop at once
+//               (kill -9).
+//   kPartition  members [0, partition_fraction * N) and the rest cannot reach
+//               each other until every member has declared every member of
+//               the other side dead (or `partition_for` passed, when
+//               positive); then the network heals.
+//   kSlow       `slow` random members other than member 0 get timers and
+//               arrivals late by up to `slow_lag` (an overloaded host); they
+//               stay healthy, so their deaths are false positives.
+//
+// False positives: deaths of members that were not crashed, as seen by a
+// member that could reach them (deaths across an active partition, and of
+// members on the other side of one that was healed, are expected and not
+// counted).
+//
+// Thread safety: none; Run() uses the calling thread only.
+#ifndef PEERLAB_PEER_MEMBERSHIP_TOOL_SIM_RUNNER_H_
+#define PEERLAB_PEER_MEMBERSHIP_TOOL_SIM_RUNNER_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace peerlab::membership::tool {
+
+enum class Scenario { kJoin, kCrash, kPartition, kSlow };
+
+// "join", "crash", "partition", "slow"; InvalidArgument otherwise.
+absl::StatusOr<Scenario> ParseScenario(const std::string& name);
+std::string ScenarioName(Scenario scenario);
+
+// Reported while a run goes on (see SimRunOptions::progress).
+struct SimProgress {
+  absl::Duration sim_elapsed;  // virtual time since the start
+  absl::Duration sim_total;    // the run's duration
+  double real_seconds = 0;     // wall-clock time since the start
+  uint64_t events = 0;         // simulator events run so far
+  int know_all = 0;            // live members that know every live member
+  int live = 0;                // live (not crashed) members
+};
+
+struct SimRunOptions {
+  int nodes = 100;
+  // "lan", "wan" or "local" (membership Config profiles).
+  std::string profile = "lan";
+  uint64_t seed = 1;
+  // Datagram loss rate on every link, in [0, 1).
+  double loss = 0.0;
+  // One-way link latency (jitter is half of it).
+  absl::Duration latency = absl::Milliseconds(1);
+  // Lifeguard on (memberlist's behaviour) or off (for the experiment).
+  bool lifeguard = true;
+  Scenario scenario = Scenario::kJoin;
+  // kCrash: members crashed.
+  int crash = 1;
+  // kPartition: share of members in the first group, in (0, 1).
+  double partition_fraction = 0.5;
+  // kPartition: heal after this long even if detection is not complete
+  // (zero: only once it is).
+  absl::Duration partition_for = absl::ZeroDuration();
+  // kSlow: slow members (0: N / 10, at least 1) and their largest lag (zero:
+  // one probe interval).
+  int slow = 0;
+  absl::Duration slow_lag = absl::ZeroDuration();
+  // Time between convergence and the fault.
+  absl::Duration settle = absl::Seconds(1);
+  // Total virtual time of the run, from the first start.
+  absl::Duration duration = absl::Seconds(60);
+  // Members start one after another over this window (zero: all at once).
+  absl::Duration join_window = absl::ZeroDuration();
+  // Called about every `progress_every` of wall-clock time (nullptr: never).
+  std::function<void(const SimProgress&)> progress;
+  absl::Duration progress_every = absl::Seconds(1);
+  // When set, receives one line per `timeline_every` of virtual time:
+  // time_s,know_all,live,suspect_events,dead_events,messages,bytes (events
+  // and traffic cumulative over all members). Header line included.
+  std::function<void(const std::string& line)> timeline;
+  absl::Duration timeline_every = absl::Seconds(1);
+};
+
+// Durations are measured in virtual time; unset optionals mean "did not
+// happen within the run".
+struct SimRunResult {
+  SimRunOptions options;  // as run (defaults resolved), without callbacks
+  // From the last member's start until every live member counts exactly the
+  // live members as alive or suspect.
+  std::optional<absl::Duration> converge;
+  // When the fault was applied, since the start.
+  std::optional<absl::Duration> fault_at;
+  std::vector<int> faulty;  // crashed, slow, or the first partition group
+  // kCrash: from the crash until the first live member declared a crashed
+  // member dead, and until every live member saw every crashed one dead.
+  std::optional<absl::Duration> first_detect;
+  std::optional<absl::Duration> last_detect;
+  // kPartition: from the split until every member saw every member of the
+  // other side dead; when it healed (since the split); from the heal until
+  // every member knows every member again.
+  std::optional<absl::Duration> partition_detect;
+  std::optional<absl::Duration> healed_after;
+  std::optional<absl::Duration> heal_converge;
+  int false_positives = 0;
+  // Traffic per member per second of virtual time: datagrams sent plus
+  // reliable requests and responses, and their bytes; over the whole run and
+  // from convergence to the end ("steady"; 0 if it never converged).
+  double msgs_per_member_s = 0;
+  double bytes_per_member_s = 0;
+  double steady_msgs_per_member_s = 0;
+  double steady_bytes_per_member_s = 0;
+  absl::Duration sim_time;
+  double real_seconds = 0;
+  uint64_t events = 0;
+};
+
+// Runs one experiment. InvalidArgument for bad options (nodes outside
+// [1, 100000], an unknown profile, loss outside [0, 1), a crash count that
+// would leave no member, …).
+absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& options);
+
+// The CSV header and one row for `result` (no trailing newline). Durations
+// in seconds; empty cells for what did not happen.
+std::string CsvHeader();
+std::string CsvRow(const SimRunResult& result);
+
+// A human-readable report, one "name: value" line per figure.
+std::string FormatReport(const SimRunResult& result);
+
+}  // namespace peerlab::membership::tool
+
+#endif  // PEERLAB_PEER_MEMBERSHIP_TOOL_SIM_RUNNER_H_

@@ -1,0 +1,155 @@
+// peerlab-sim: the runner's figures are sane for small clusters, and the
+// binary (smoke test) prints them and writes its CSV.
+#include "peer/membership/tool/sim_runner.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "services/common/testing/subprocess.h"
+
+namespace peerlab::membership::tool {
+namespace {
+
+TEST(SimRunnerTest, JoinConvergesAndCountsTraffic) {
+  SimRunOptions o;
+  o.nodes = 20;
+  o.duration = absl::Seconds(20);
+  auto r = RunSimulation(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->converge.has_value());
+  EXPECT_GT(*r->converge, absl::ZeroDuration());
+  EXPECT_LT(*r->converge, absl::Seconds(20));
+  EXPECT_EQ(r->false_positives, 0);
+  EXPECT_GT(r->msgs_per_member_s, 0);
+  EXPECT_GT(r->bytes_per_member_s, r->msgs_per_member_s);
+  EXPECT_GT(r->steady_msgs_per_member_s, 0);
+  EXPECT_EQ(r->sim_time, absl::Seconds(20));
+}
+
+TEST(SimRunnerTest, SameSeedSameFigures) {
+  SimRunOptions o;
+  o.nodes = 15;
+  o.scenario = Scenario::kCrash;
+  o.duration = absl::Seconds(40);
+  o.seed = 7;
+  auto a = RunSimulation(o);
+  auto b = RunSimulation(o);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->converge, b->converge);
+  EXPECT_EQ(a->last_detect, b->last_detect);
+  EXPECT_EQ(a->events, b->events);
+}
+
+TEST(SimRunnerTest, CrashIsDetectedFirstThenByAll) {
+  SimRunOptions o;
+  o.nodes = 30;
+  o.scenario = Scenario::kCrash;
+  o.crash = 2;
+  o.duration = absl::Seconds(90);
+  auto r = RunSimulation(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->fault_at.has_value());
+  EXPECT_EQ(r->faulty.size(), 2u);
+  ASSERT_TRUE(r->first_detect.has_value());
+  ASSERT_TRUE(r->last_detect.has_value());
+  EXPECT_GT(*r->first_detect, absl::ZeroDuration());
+  EXPECT_LE(*r->first_detect, *r->last_detect);
+  EXPECT_EQ(r->false_positives, 0);
+}
+
+TEST(SimRunnerTest, PartitionIsDetectedThenHeals) {
+  SimRunOptions o;
+  o.nodes = 10;
+  o.profile = "local";
+  o.scenario = Scenario::kPartition;
+  o.duration = absl::Seconds(120);
+  auto r = RunSimulation(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->partition_detect.has_value());
+  ASSERT_TRUE(r->heal_converge.has_value());
+  EXPECT_GT(*r->heal_converge, absl::ZeroDuration());
+  EXPECT_EQ(r->false_positives, 0);
+}
+
+TEST(SimRunnerTest, RejectsBadOptions) {
+  SimRunOptions o;
+  o.nodes = 0;
+  EXPECT_FALSE(RunSimulation(o).ok());
+  o.nodes = 5;
+  o.scenario = Scenario::kCrash;
+  o.crash = 5;
+  EXPECT_FALSE(RunSimulation(o).ok());
+  o.scenario = Scenario::kJoin;
+  o.profile = "mars";
+  EXPECT_FALSE(RunSimulation(o).ok());
+  EXPECT_FALSE(ParseScenario("flood").ok());
+}
+
+// The binary: report on stdout, a CSV with a header and one row per run.
+TEST(PeerlabSimSmokeTest, PrintsSaneFiguresAndCsv) {
+  const char* bin_dir = std::getenv("PEERLAB_BIN_DIR");
+  ASSERT_NE(bin_dir, nullptr) << "PEERLAB_BIN_DIR is not set (run via ctest)";
+  auto dir = testing::TempDir::Create("peerlab-sim-test");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  const std::string csv = (*dir)->File("runs.csv");
+  for (const char* scenario : {"join", "crash"}) {
+    auto p = testing::Subprocess::Start(
+        {.argv = {std::string(bin_dir) + "/peerlab-sim", "--nodes", "25",
+                  "--scenario", scenario, "--duration", "60", "--seed", "3",
+                  "--csv", csv, "--quiet"},
+         .stdout_path = (*dir)->File(std::string(scenario) + ".out"),
+         .stderr_path = (*dir)->File(std::string(scenario) + ".err")});
+    ASSERT_TRUE(p.ok()) << p.status();
+    auto exit = (*p)->Wait(absl::Seconds(60));
+    ASSERT_TRUE(exit.ok()) << exit.status();
+    ASSERT_TRUE(exit->success()) << exit->ToString() << "\n"
+                                 << (*p)->ReadStderr();
+    EXPECT_NE((*p)->ReadStdout().find("all know all after: "),
+              std::string::npos)
+        << (*p)->ReadStdout();
+  }
+  auto text = testing::ReadFile(csv);
+  ASSERT_TRUE(text.ok()) << text.status();
+  std::vector<std::string> lines =
+      absl::StrSplit(*text, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u) << *text;
+  std::vector<std::string> header = absl::StrSplit(lines[0], ',');
+  auto column = [&](const std::string& row, const std::string& name) {
+    std::vector<std::string> cells = absl::StrSplit(row, ',');
+    EXPECT_EQ(cells.size(), header.size()) << row;
+    for (size_t i = 0; i < header.size() && i < cells.size(); ++i) {
+      if (header[i] == name) return cells[i];
+    }
+    ADD_FAILURE() << "no column " << name;
+    return std::string();
+  };
+  auto number = [&](const std::string& row, const std::string& name) {
+    double v = NAN;
+    EXPECT_TRUE(absl::SimpleAtod(column(row, name), &v))
+        << name << " = \"" << column(row, name) << "\" in " << row;
+    return v;
+  };
+  for (int i : {1, 2}) {
+    const double converge = number(lines[i], "converge_s");
+    EXPECT_GT(converge, 0);
+    EXPECT_TRUE(std::isfinite(converge));
+    EXPECT_LT(converge, 60);
+    EXPECT_EQ(number(lines[i], "false_positives"), 0);
+    EXPECT_GT(number(lines[i], "msgs_per_member_s"), 0);
+    EXPECT_GT(number(lines[i], "bytes_per_member_s"), 0);
+  }
+  EXPECT_EQ(column(lines[2], "scenario"), "crash");
+  const double first = number(lines[2], "first_detect_s");
+  const double last = number(lines[2], "last_detect_s");
+  EXPECT_GT(first, 0);
+  EXPECT_GE(last, first);
+  EXPECT_LT(last, 60);
+}
+
+}  // namespace
+}  // namespace peerlab::membership::tool
