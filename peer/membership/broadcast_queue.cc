@@ -18,6 +18,7 @@ void BroadcastQueue::Queue(const std::string& key, std::string message,
   item->message = std::move(message);
   item->on_done = std::move(on_done);
   Item* raw = item.get();
+  ++sizes_[raw->message.size()];
   items_.emplace(raw->id, std::move(item));
   order_.insert(raw);
   if (!key.empty()) by_key_[key] = raw;
@@ -30,6 +31,10 @@ void BroadcastQueue::Remove(Item* item) {
     if (it != by_key_.end() && it->second == item) by_key_.erase(it);
   }
   std::function<void()> done = std::move(item->on_done);
+  if (auto it = sizes_.find(item->message.size());
+      it != sizes_.end() && --it->second == 0) {
+    sizes_.erase(it);
+  }
   items_.erase(item->id);
   if (done) done();
 }
@@ -40,8 +45,10 @@ std::vector<std::string> BroadcastQueue::Take(int overhead, int limit) {
   const int max_transmits = RetransmitLimit(retransmit_mult_, num_nodes_());
   int used = 0;
   std::vector<Item*> taken;
+  const int smallest = overhead + MinMessageSize();
   for (Item* item : order_) {
     if (limit - used <= overhead) break;  // nothing more can fit
+    if (limit - used < smallest) break;   // not even the smallest message
     int cost = overhead + static_cast<int>(item->message.size());
     if (used + cost > limit) continue;
     used += cost;

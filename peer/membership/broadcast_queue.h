@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -54,6 +55,10 @@ class BroadcastQueue {
     }
   };
   void Remove(Item* item);
+  // The smallest message queued (0 when empty).
+  int MinMessageSize() const {
+    return sizes_.empty() ? 0 : static_cast<int>(sizes_.begin()->first);
+  }
 
   const int retransmit_mult_;
   std::function<int()> num_nodes_;
@@ -61,6 +66,10 @@ class BroadcastQueue {
   std::set<Item*, Order> order_;
   std::unordered_map<std::string, Item*> by_key_;
   std::unordered_map<uint64_t, std::unique_ptr<Item>> items_;
+  // How many queued messages have each size: once the space left is below
+  // the smallest, Take() can stop scanning (it used to walk the whole queue,
+  // O(queue) per datagram, when a few bytes were left).
+  std::map<size_t, int> sizes_;
 };
 
 }  // namespace peerlab::membership

@@ -35,6 +35,24 @@ TEST(BroadcastQueueTest, FewestTransmitsFirstNewestFirstAmongEquals) {
   EXPECT_THAT(q.Take(0, 3), ElementsAre("c", "b", "a"));
 }
 
+// Take() stops scanning once no queued message can fit, but still finds a
+// small one behind larger ones, and forgets the sizes of messages that left.
+TEST(BroadcastQueueTest, FindsSmallMessageBehindLargeOnesAndTracksSizes) {
+  int n = 1;
+  BroadcastQueue q(1, [&] { return n; });  // each message sent once
+  q.Queue("", "tiny");
+  for (int i = 0; i < 50; ++i) q.Queue("k" + std::to_string(i), "large-ish");
+  // 4 bytes of room left after one large message: only "tiny" fits.
+  EXPECT_THAT(q.Take(0, 13), ElementsAre("large-ish", "tiny"));
+  EXPECT_EQ(q.size(), 49u);
+  // Only 9-byte messages remain; 8 bytes of room take nothing.
+  EXPECT_THAT(q.Take(0, 8), IsEmpty());
+  EXPECT_EQ(q.Take(0, 1000).size(), 49u);
+  EXPECT_EQ(q.size(), 0u);
+  q.Queue("", "ab");
+  EXPECT_THAT(q.Take(0, 2), ElementsAre("ab"));
+}
+
 TEST(BroadcastQueueTest, RespectsSizeLimitWithOverhead) {
   int n = 1;
   BroadcastQueue q(3, [&] { return n; });

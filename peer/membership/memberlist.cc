@@ -43,7 +43,8 @@ absl::Status Memberlist::Start(std::string meta) {
   local->member.state = MemberState::kAlive;
   local->member.state_change = scheduler_->Now();
   local_ = local.get();
-  nodes_[config_.name] = std::move(local);
+  auto [it, inserted] = nodes_.emplace(config_.name, std::move(local));
+  by_name_[it->first] = it->second.get();
   num_alive_ = 1;
 
   std::weak_ptr<bool> alive = alive_;

@@ -26,8 +26,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "peer/membership/awareness.h"
 #include "peer/membership/broadcast_queue.h"
 #include "peer/membership/config.h"
@@ -183,6 +185,10 @@ class Memberlist {
   Stats stats_;
 
   std::map<std::string, std::unique_ptr<NodeState>> nodes_;  // by name
+  // The same nodes by name for Find(), which runs for every message (a hash
+  // lookup instead of a string-comparing tree walk). Keys view nodes_'s keys.
+  // Kept in step with nodes_ by Start, AddNode and NextProbeTarget.
+  absl::flat_hash_map<absl::string_view, NodeState*> by_name_;
   NodeState* local_ = nullptr;
   int num_alive_ = 0;  // alive + suspect, kept by SetState and AddNode
   std::vector<std::string> probe_order_;

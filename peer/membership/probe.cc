@@ -53,6 +53,7 @@ Memberlist::NodeState* Memberlist::NextProbeTarget() {
             keep = std::max(keep, config_.reconnect_timeout);
           }
           if (now - node->member.state_change > keep) {
+            by_name_.erase(name);
             nodes_.erase(name);
             continue;
           }

@@ -25,8 +25,8 @@ bool IsLive(MemberState s) {
 }  // namespace
 
 Memberlist::NodeState* Memberlist::Find(const std::string& name) {
-  auto it = nodes_.find(name);
-  return it == nodes_.end() ? nullptr : it->second.get();
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? nullptr : it->second;
 }
 
 Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive) {
@@ -39,7 +39,8 @@ Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive) {
   node->member.state = MemberState::kAlive;
   node->member.state_change = scheduler_->Now();
   NodeState& ref = *node;
-  nodes_[alive.node()] = std::move(node);
+  auto [it, inserted] = nodes_.insert_or_assign(alive.node(), std::move(node));
+  by_name_[it->first] = it->second.get();
   ++num_alive_;
   // Insert at a random place in the probe order, so new members are probed
   // soon but not all at once by everyone (memberlist does the same).

@@ -52,24 +52,31 @@ int PacketHeaderSize(const std::string& from) {
   return from.empty() ? 0 : FramedSize(static_cast<int>(from.size()));
 }
 
-absl::StatusOr<::peer::v1::Packet> DecodePacket(const std::string& bytes,
-                                                int max_size) {
+absl::Status DecodePacketInto(const std::string& bytes, int max_size,
+                              ::peer::v1::Packet* packet) {
+  packet->Clear();
   if (bytes.empty()) return absl::InvalidArgumentError("empty datagram");
   if (static_cast<int>(bytes.size()) > max_size) {
     return absl::InvalidArgumentError(absl::StrCat(
         "datagram of ", bytes.size(), " bytes exceeds ", max_size));
   }
-  ::peer::v1::Packet packet;
-  if (!packet.ParseFromString(bytes)) {
+  if (!packet->ParseFromString(bytes)) {
     return absl::InvalidArgumentError("malformed or truncated datagram");
   }
   int known = 0;
-  for (const auto& m : packet.messages()) {
+  for (const auto& m : packet->messages()) {
     if (m.body_case() != ::peer::v1::Message::BODY_NOT_SET) ++known;
   }
   if (known == 0) {
     return absl::InvalidArgumentError("datagram holds no known message");
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<::peer::v1::Packet> DecodePacket(const std::string& bytes,
+                                                int max_size) {
+  ::peer::v1::Packet packet;
+  if (auto s = DecodePacketInto(bytes, max_size, &packet); !s.ok()) return s;
   return packet;
 }
 

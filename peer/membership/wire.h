@@ -35,6 +35,12 @@ int PacketHeaderSize(const std::string& from);
 // Decodes a datagram. InvalidArgument for empty, oversized (> max_size),
 // unparsable input, or a packet with no known message; never crashes on any
 // input. Unknown message kinds (a newer sender) are skipped.
+// As DecodePacket, into `*packet` (cleared first; it may live on an Arena,
+// which is how the protocol decodes every datagram without a heap allocation
+// per field).
+absl::Status DecodePacketInto(const std::string& bytes, int max_size,
+                              ::peer::v1::Packet* packet);
+
 absl::StatusOr<::peer::v1::Packet> DecodePacket(const std::string& bytes,
                                                 int max_size);
 
