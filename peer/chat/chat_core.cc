@@ -1,0 +1,585 @@
+#include "peer/chat/chat_core.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/util/time_util.h"
+#include "services/common/logging.h"
+
+namespace peerlab::chat {
+namespace {
+
+namespace pb = ::peer::v1;
+using google::protobuf::util::TimeUtil;
+
+// One line of text: a message must not add lines of its own to the view
+// (a second line could pass itself off as "<joined> …").
+std::string OneLine(const std::string& text) {
+  std::string out = text;
+  for (char& c : out) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return out;
+}
+
+std::string Describe(const pb::ChatMessage& m) {
+  switch (m.kind()) {
+    case pb::CHAT_KIND_JOINED:
+      return "(joined announcement)";
+    case pb::CHAT_KIND_LEAVING:
+      return "(leaving announcement)";
+    default:
+      return OneLine(m.text());
+  }
+}
+
+absl::Duration Percentile(std::vector<int64_t>& v, double p) {
+  if (v.empty()) return absl::ZeroDuration();
+  size_t k = static_cast<size_t>(p * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k),
+                   v.end());
+  return absl::Microseconds(v[k]);
+}
+
+}  // namespace
+
+void MergeEnvelope(pb::ChatEnvelope&& from, pb::ChatEnvelope* into) {
+  if (from.has_ack() &&
+      (!into->has_ack() || from.ack().seq() >= into->ack().seq())) {
+    *into->mutable_ack() = std::move(*from.mutable_ack());
+  }
+  for (auto& m : *from.mutable_messages()) {
+    *into->add_messages() = std::move(m);
+  }
+  for (auto& p : *from.mutable_pings()) *into->add_pings() = std::move(p);
+  for (auto& p : *from.mutable_pongs()) *into->add_pongs() = std::move(p);
+}
+
+struct ChatCore::Delivery {
+  pb::ChatMessage message;
+  int outstanding = 0;
+  SendResult result;
+  SendDone done;
+};
+
+ChatCore::ChatCore(Options options, membership::Scheduler* scheduler,
+                   ChatTransport* transport, ShowFn show)
+    : options_(std::move(options)),
+      scheduler_(scheduler),
+      transport_(transport),
+      show_(std::move(show)) {}
+
+ChatCore::~ChatCore() {
+  *alive_ = false;
+  destroying_ = true;
+  for (auto& [name, link] : links_) {
+    if (link->stream) link->stream->Close();
+    link->stream.reset();
+    ResetLinkTimers(*link);
+    GiveUpAll(*link, "the chat shut down");
+  }
+  for (auto& [nonce, ping] : pings_) {
+    scheduler_->Cancel(ping.timer);
+    ping.done(absl::CancelledError("the chat shut down"));
+  }
+}
+
+void ChatCore::PostGuarded(std::function<void()> f) {
+  scheduler_->Post([alive = std::weak_ptr<bool>(alive_), f = std::move(f)] {
+    auto a = alive.lock();
+    if (a && *a) f();
+  });
+}
+
+membership::Scheduler::TimerId ChatCore::AfterGuarded(absl::Duration d,
+                                                      std::function<void()> f) {
+  return scheduler_->After(
+      d, [alive = std::weak_ptr<bool>(alive_), f = std::move(f)] {
+        auto a = alive.lock();
+        if (a && *a) f();
+      });
+}
+
+void ChatCore::Start() {
+  if (running_) return;
+  running_ = true;
+  for (auto& [name, link] : links_) Pump(*link);
+}
+
+void ChatCore::Stop(const std::string& reason) {
+  running_ = false;
+  for (auto& [name, link] : links_) {
+    CloseStream(*link, /*broken=*/false, reason);
+    ResetLinkTimers(*link);
+    link->backoff = options_.initial_backoff;
+    GiveUpAll(*link, reason);
+  }
+  auto pings = std::move(pings_);
+  pings_.clear();
+  for (auto& [nonce, ping] : pings) {
+    scheduler_->Cancel(ping.timer);
+    auto done = std::move(ping.done);
+    scheduler_->Post([done, reason] {
+      done(absl::UnavailableError(absl::StrCat("chat stopped: ", reason)));
+    });
+  }
+}
+
+void ChatCore::SetMember(const std::string& name, const std::string& address) {
+  if (name == options_.name || address.empty()) return;
+  auto it = links_.find(name);
+  if (it == links_.end()) {
+    auto link = std::make_unique<Link>();
+    link->name = name;
+    link->address = address;
+    link->backoff = options_.initial_backoff;
+    links_.emplace(name, std::move(link));
+    spdlog::debug("chat: member {} at {}", name, address);
+    return;
+  }
+  Link& link = *it->second;
+  if (link.address == address) return;
+  spdlog::info("chat: member {} moved from {} to {}", name, link.address,
+               address);
+  link.address = address;
+  CloseStream(link, /*broken=*/false, "address changed");
+  if (link.reopen_timer) {
+    scheduler_->Cancel(link.reopen_timer);
+    link.reopen_timer = 0;
+  }
+  link.backoff = options_.initial_backoff;
+  Pump(link);
+}
+
+void ChatCore::RemoveMember(const std::string& name, Departure how) {
+  auto it = links_.find(name);
+  if (it == links_.end()) {
+    if (how != Departure::kGone) announced_leaving_.erase(name);
+    return;
+  }
+  std::unique_ptr<Link> link = std::move(it->second);
+  links_.erase(it);
+  CloseStream(*link, /*broken=*/false, "member removed");
+  ResetLinkTimers(*link);
+  std::string reason;
+  switch (how) {
+    case Departure::kFailed:
+      reason = absl::StrCat(name, " was declared dead");
+      break;
+    case Departure::kLeft:
+      reason = absl::StrCat(name, " left");
+      break;
+    case Departure::kGone:
+      reason = absl::StrCat(name, " is no longer a chat member");
+      break;
+  }
+  GiveUpAll(*link, reason);
+  for (auto p = pings_.begin(); p != pings_.end();) {
+    if (p->second.member != name) {
+      ++p;
+      continue;
+    }
+    scheduler_->Cancel(p->second.timer);
+    auto done = std::move(p->second.done);
+    scheduler_->Post([done, reason] { done(absl::UnavailableError(reason)); });
+    p = pings_.erase(p);
+  }
+  if (how == Departure::kGone) return;
+  bool announced = announced_leaving_.erase(name) > 0;
+  if (!running_) return;
+  if (how == Departure::kFailed) {
+    show_(absl::StrCat("<failed> ", name));
+  } else if (!announced) {
+    show_(absl::StrCat("<left> ", name, " has left"));
+  }
+}
+
+void ChatCore::SyncMembers(const std::map<std::string, std::string>& members) {
+  std::vector<std::string> gone;
+  for (const auto& [name, link] : links_) {
+    if (!members.count(name)) gone.push_back(name);
+  }
+  for (const auto& name : gone) RemoveMember(name, Departure::kGone);
+  for (const auto& [name, address] : members) SetMember(name, address);
+}
+
+void ChatCore::Send(pb::ChatKind kind, std::string text, SendDone done) {
+  if (!running_) {
+    scheduler_->Post([done = std::move(done)] {
+      done(
+          absl::FailedPreconditionError("the chat is not started (chatstart)"));
+    });
+    return;
+  }
+  auto d = std::make_shared<Delivery>();
+  pb::ChatMessage& m = d->message;
+  m.set_sender(options_.name);
+  m.set_session(options_.session);
+  m.set_seq(++next_seq_);
+  const absl::Time now = scheduler_->Now();
+  *m.mutable_sent_at() =
+      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
+  m.set_kind(kind);
+  m.set_text(std::move(text));
+  d->result.seq = m.seq();
+  d->done = std::move(done);
+  ++stats_.sent;
+  const absl::Time deadline = now + options_.delivery_timeout;
+  for (auto& [name, link] : links_) {
+    link->queue.push_back(Pending{d, deadline});
+    ++d->outstanding;
+  }
+  if (d->outstanding == 0) {
+    Finish(d);
+    return;
+  }
+  for (auto& [name, link] : links_) {
+    ArmExpiry(*link);
+    Pump(*link);
+  }
+}
+
+void ChatCore::Pump(Link& link) {
+  if (!running_ || link.written >= link.queue.size()) return;
+  if (!link.stream) {
+    if (link.reopen_timer) return;  // backing off
+    OpenStream(link);
+  }
+  const size_t limit = std::min(link.queue.size(), options_.window);
+  while (link.written < limit) {
+    pb::ChatEnvelope envelope;
+    size_t n = std::min(options_.max_batch, limit - link.written);
+    for (size_t i = 0; i < n; ++i) {
+      *envelope.add_messages() = link.queue[link.written + i].delivery->message;
+    }
+    link.written += n;
+    link.stream->Send(std::move(envelope));
+  }
+  ArmStall(link);
+}
+
+void ChatCore::OpenStream(Link& link) {
+  const uint64_t generation = ++next_generation_;
+  link.generation = generation;
+  link.written = 0;
+  const std::string name = link.name;
+  ChatStreamCallbacks callbacks;
+  callbacks.on_envelope = [this, name, generation](pb::ChatEnvelope envelope) {
+    PostGuarded([this, name, generation, e = std::move(envelope)]() mutable {
+      OnStreamEnvelope(name, generation, std::move(e));
+    });
+  };
+  callbacks.on_closed = [this, name, generation](absl::Status status) {
+    PostGuarded([this, name, generation, status] {
+      OnStreamClosed(name, generation, status);
+    });
+  };
+  link.stream = transport_->Open(link.address, std::move(callbacks));
+}
+
+void ChatCore::CloseStream(Link& link, bool broken, const std::string& why) {
+  if (link.stream) {
+    link.stream->Close();
+    link.stream.reset();
+  }
+  link.generation = 0;
+  link.written = 0;
+  if (link.stall_timer) {
+    scheduler_->Cancel(link.stall_timer);
+    link.stall_timer = 0;
+  }
+  if (!broken) return;
+  ++link.reconnects;
+  ++stats_.reconnects;
+  if (link.queue.empty() || !running_ || link.reopen_timer) return;
+  spdlog::debug("chat: stream to {} broke ({}); reopening in {}", link.name,
+                why, absl::FormatDuration(link.backoff));
+  const std::string name = link.name;
+  link.reopen_timer = AfterGuarded(link.backoff, [this, name] {
+    auto it = links_.find(name);
+    if (it == links_.end()) return;
+    it->second->reopen_timer = 0;
+    Pump(*it->second);
+  });
+  link.backoff = std::min(link.backoff * 2, options_.max_backoff);
+}
+
+void ChatCore::OnStreamEnvelope(const std::string& name, uint64_t generation,
+                                pb::ChatEnvelope envelope) {
+  auto it = links_.find(name);
+  if (it == links_.end() || it->second->generation != generation) return;
+  Link& link = *it->second;
+  for (const auto& pong : envelope.pongs()) {
+    auto p = pings_.find(pong.nonce());
+    if (p == pings_.end()) continue;
+    scheduler_->Cancel(p->second.timer);
+    absl::Duration rtt = scheduler_->Now() - p->second.sent;
+    auto done = std::move(p->second.done);
+    pings_.erase(p);
+    scheduler_->Post([done, rtt] { done(rtt); });
+  }
+  if (!envelope.pings().empty() && link.stream) {
+    pb::ChatEnvelope answer;
+    for (const auto& ping : envelope.pings()) {
+      auto* pong = answer.add_pongs();
+      pong->set_nonce(ping.nonce());
+      pong->set_name(options_.name);
+    }
+    link.stream->Send(std::move(answer));
+  }
+  if (envelope.has_ack() && envelope.ack().session() == options_.session) {
+    OnAck(link, envelope.ack().seq());
+  }
+}
+
+void ChatCore::OnStreamClosed(const std::string& name, uint64_t generation,
+                              const absl::Status& status) {
+  auto it = links_.find(name);
+  if (it == links_.end() || it->second->generation != generation) return;
+  CloseStream(*it->second, /*broken=*/true, status.ToString());
+}
+
+void ChatCore::OnAck(Link& link, uint64_t seq) {
+  bool progress = false;
+  while (!link.queue.empty() &&
+         link.queue.front().delivery->message.seq() <= seq) {
+    std::shared_ptr<Delivery> d = std::move(link.queue.front().delivery);
+    link.queue.pop_front();
+    if (link.written > 0) --link.written;
+    ++stats_.acked;
+    Resolve(d, link.name, nullptr);
+    progress = true;
+  }
+  if (!progress) return;
+  ++link.acks;
+  link.backoff = options_.initial_backoff;
+  Pump(link);
+}
+
+void ChatCore::ArmExpiry(Link& link) {
+  if (link.expiry_timer || link.queue.empty()) return;
+  const std::string name = link.name;
+  absl::Duration wait = link.queue.front().deadline - scheduler_->Now();
+  link.expiry_timer = AfterGuarded(wait, [this, name] { Expire(name); });
+}
+
+void ChatCore::Expire(const std::string& name) {
+  auto it = links_.find(name);
+  if (it == links_.end()) return;
+  Link& link = *it->second;
+  link.expiry_timer = 0;
+  const absl::Time now = scheduler_->Now();
+  const std::string reason =
+      absl::StrCat("no ack from ", name, " within ",
+                   absl::FormatDuration(options_.delivery_timeout));
+  while (!link.queue.empty() && link.queue.front().deadline <= now) {
+    std::shared_ptr<Delivery> d = std::move(link.queue.front().delivery);
+    link.queue.pop_front();
+    if (link.written > 0) --link.written;
+    Resolve(d, name, &reason);
+  }
+  ArmExpiry(link);
+}
+
+void ChatCore::ArmStall(Link& link) {
+  if (link.stall_timer || !link.stream || link.written == 0) return;
+  const std::string name = link.name;
+  link.stall_timer = AfterGuarded(
+      options_.ack_timeout,
+      [this, name, acks_then = link.acks] { Stall(name, acks_then); });
+}
+
+void ChatCore::Stall(const std::string& name, uint64_t acks_then) {
+  auto it = links_.find(name);
+  if (it == links_.end()) return;
+  Link& link = *it->second;
+  link.stall_timer = 0;
+  if (link.written > 0 && link.acks == acks_then) {
+    spdlog::info("chat: no ack from {} for {}; reopening the stream", name,
+                 absl::FormatDuration(options_.ack_timeout));
+    CloseStream(link, /*broken=*/true, "no ack");
+    return;
+  }
+  ArmStall(link);
+}
+
+void ChatCore::GiveUpAll(Link& link, const std::string& reason) {
+  std::deque<Pending> queue = std::move(link.queue);
+  link.queue.clear();
+  link.written = 0;
+  for (auto& p : queue) Resolve(p.delivery, link.name, &reason);
+}
+
+void ChatCore::ResetLinkTimers(Link& link) {
+  for (auto* t : {&link.reopen_timer, &link.expiry_timer, &link.stall_timer}) {
+    if (*t) scheduler_->Cancel(*t);
+    *t = 0;
+  }
+}
+
+void ChatCore::Resolve(const std::shared_ptr<Delivery>& d,
+                       const std::string& member, const std::string* reason) {
+  if (reason) {
+    d->result.undelivered.push_back({member, *reason});
+    ++stats_.undelivered;
+  } else {
+    d->result.delivered.push_back(member);
+  }
+  if (--d->outstanding == 0) Finish(d);
+}
+
+void ChatCore::Finish(const std::shared_ptr<Delivery>& d) {
+  std::sort(d->result.delivered.begin(), d->result.delivered.end());
+  if (!d->result.undelivered.empty()) {
+    std::vector<std::string> who;
+    for (const auto& u : d->result.undelivered) {
+      who.push_back(absl::StrCat(u.member, " (", u.reason, ")"));
+    }
+    std::string line =
+        absl::StrCat("<error> undelivered to ", absl::StrJoin(who, ", "), ": ",
+                     Describe(d->message));
+    spdlog::warn("chat: message {} {}", d->message.seq(), line);
+    if (show_) show_(line);
+  }
+  if (!d->done) return;
+  if (destroying_) {
+    d->done(std::move(d->result));
+    return;
+  }
+  scheduler_->Post([d] { d->done(std::move(d->result)); });
+}
+
+void ChatCore::Ping(const std::string& member, absl::Duration timeout,
+                    std::function<void(absl::StatusOr<absl::Duration>)> done) {
+  auto it = links_.find(member);
+  if (it == links_.end()) {
+    scheduler_->Post([done = std::move(done), member] {
+      done(absl::NotFoundError(
+          absl::StrCat(member, " is not a chat member (chatmembers)")));
+    });
+    return;
+  }
+  if (!running_) {
+    scheduler_->Post([done = std::move(done)] {
+      done(
+          absl::FailedPreconditionError("the chat is not started (chatstart)"));
+    });
+    return;
+  }
+  Link& link = *it->second;
+  if (!link.stream) {
+    if (link.reopen_timer) {
+      scheduler_->Cancel(link.reopen_timer);
+      link.reopen_timer = 0;
+    }
+    OpenStream(link);
+    Pump(link);
+  }
+  const uint64_t nonce = ++next_nonce_;
+  PendingPing& ping = pings_[nonce];
+  ping.member = member;
+  ping.sent = scheduler_->Now();
+  ping.done = std::move(done);
+  ping.timer = AfterGuarded(timeout, [this, nonce, member, timeout] {
+    auto p = pings_.find(nonce);
+    if (p == pings_.end()) return;
+    auto done = std::move(p->second.done);
+    pings_.erase(p);
+    done(absl::DeadlineExceededError(absl::StrCat(
+        "no answer from ", member, " within ", absl::FormatDuration(timeout))));
+  });
+  pb::ChatEnvelope envelope;
+  envelope.add_pings()->set_nonce(nonce);
+  link.stream->Send(std::move(envelope));
+}
+
+void ChatCore::OnIncoming(const std::shared_ptr<ChatReply>& reply,
+                          pb::ChatEnvelope envelope) {
+  if (!running_) {
+    reply->Close(absl::UnavailableError(
+        absl::StrCat("the chat of ", options_.name, " is stopped")));
+    return;
+  }
+  pb::ChatEnvelope answer;
+  for (const pb::ChatMessage& m : envelope.messages()) {
+    SenderState& s = senders_[{m.sender(), m.session()}];
+    if (m.seq() <= s.last_seq) {
+      ++stats_.duplicates;
+    } else {
+      s.last_seq = m.seq();
+      Deliver(m);
+    }
+    answer.mutable_ack()->set_session(m.session());
+    answer.mutable_ack()->set_seq(s.last_seq);
+  }
+  for (const auto& ping : envelope.pings()) {
+    auto* pong = answer.add_pongs();
+    pong->set_nonce(ping.nonce());
+    pong->set_name(options_.name);
+  }
+  if (answer.has_ack() || answer.pongs_size() > 0) {
+    reply->Send(std::move(answer));
+  }
+}
+
+void ChatCore::Deliver(const pb::ChatMessage& m) {
+  ++stats_.received;
+  const absl::Time now = scheduler_->Now();
+  absl::Time sent =
+      absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(m.sent_at()));
+  int64_t us = absl::ToInt64Microseconds(now - sent);
+  if (latencies_us_.size() < options_.latency_samples) {
+    latencies_us_.push_back(us);
+  } else if (!latencies_us_.empty()) {
+    latencies_us_[latency_next_] = us;
+    latency_next_ = (latency_next_ + 1) % latencies_us_.size();
+  }
+  const std::string sender = OneLine(m.sender());
+  switch (m.kind()) {
+    case pb::CHAT_KIND_JOINED:
+      announced_leaving_.erase(m.sender());
+      show_(absl::StrCat("<joined> ", sender, " has joined"));
+      break;
+    case pb::CHAT_KIND_LEAVING:
+      announced_leaving_[m.sender()] = m.session();
+      show_(absl::StrCat("<left> ", sender, " is leaving"));
+      break;
+    default:
+      show_(absl::StrCat("<", sender, "> ", OneLine(m.text())));
+      break;
+  }
+}
+
+std::vector<ChatCore::MemberInfo> ChatCore::Members() const {
+  std::vector<MemberInfo> out;
+  for (const auto& [name, link] : links_) {
+    out.push_back({.name = name,
+                   .address = link->address,
+                   .stream_open = link->stream != nullptr,
+                   .pending = link->queue.size(),
+                   .reconnects = link->reconnects});
+  }
+  return out;
+}
+
+ChatStats ChatCore::Stats() const {
+  ChatStats s = stats_;
+  std::vector<int64_t> v = latencies_us_;
+  s.latency_samples = v.size();
+  s.latency_p50 = Percentile(v, 0.50);
+  s.latency_p99 = Percentile(v, 0.99);
+  s.latency_max =
+      v.empty() ? absl::ZeroDuration()
+                : absl::Microseconds(*std::max_element(v.begin(), v.end()));
+  return s;
+}
+
+void ChatCore::ResetStats() {
+  stats_ = ChatStats{};
+  latencies_us_.clear();
+  latency_next_ = 0;
+}
+
+}  // namespace peerlab::chat

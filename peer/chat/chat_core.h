@@ -1,0 +1,238 @@
+// ChatCore: the chat's protocol, without threads or sockets of its own.
+//
+// Sending. Send() gives the message the next sequence number of this
+// session and queues it on the link of every chat member. A link owns one
+// outgoing stream (ChatTransport::Open), opened when there is something to
+// send and then kept; queued messages are written in order, batched, at most
+// `window` unacked at a time. The receiver's cumulative ack removes them.
+// When the stream breaks (or stalls: no ack within `ack_timeout`), the link
+// reopens it after a backoff that doubles up to `max_backoff` and resends
+// every unacked message, oldest first. A message that has not been acked by
+// a member within `delivery_timeout`, or whose member is removed (declared
+// dead, left, stopped chatting), is given up for that member; once every
+// member has acked or been given up on, Send's `done` gets the SendResult,
+// and a message given up on anywhere is also shown in messagesView as
+// "<error> undelivered to NAME[, NAME]: TEXT (REASON)". Nothing is dropped
+// silently.
+//
+// Receiving. OnIncoming() takes what arrives on streams other peers opened.
+// A message is shown only if its seq is above the last one shown from its
+// sender's session (so resent messages appear once, and in the sender's
+// order); every batch is answered with one cumulative ack. Lines shown:
+//   <NAME> TEXT                 a message
+//   <joined> NAME has joined    a joined announcement
+//   <left> NAME is leaving      a leaving announcement
+//   <left> NAME has left        membership says NAME left, unannounced
+//   <failed> NAME               membership declared NAME dead
+//
+// Members come from outside (the membership): SetMember, RemoveMember,
+// SyncMembers.
+//
+// Thread safety: none. Every method must run as a task of `scheduler`
+// (membership::Scheduler: an EventLoop in the peer, a manual one in tests);
+// transport callbacks are posted to it.
+#ifndef PEERLAB_PEER_CHAT_CHAT_CORE_H_
+#define PEERLAB_PEER_CHAT_CHAT_CORE_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "peer/chat/chat_transport.h"
+#include "peer/membership/scheduler.h"
+#include "proto/peer/v1/chat.pb.h"
+
+namespace peerlab::chat {
+
+// What became of one message.
+struct SendResult {
+  uint64_t seq = 0;
+  std::vector<std::string> delivered;  // members that acked it, sorted
+  struct Undelivered {
+    std::string member;
+    std::string reason;  // "bob was declared dead", "no ack within 10s", …
+  };
+  std::vector<Undelivered> undelivered;
+};
+
+// Counters since start (or the last ResetStats).
+struct ChatStats {
+  uint64_t sent = 0;         // messages this peer sent (Send calls)
+  uint64_t acked = 0;        // (message, member) pairs acked
+  uint64_t undelivered = 0;  // (message, member) pairs given up on
+  uint64_t received = 0;     // messages from others shown
+  uint64_t duplicates = 0;   // messages from others dropped as seen
+  uint64_t reconnects = 0;   // outgoing streams reopened after a break
+  // Delivery latency of the messages shown here: receive time minus the
+  // sender's sent_at (meaningful when clocks agree, e.g. one host).
+  absl::Duration latency_p50, latency_p99, latency_max;
+  uint64_t latency_samples = 0;
+};
+
+class ChatCore {
+ public:
+  struct Options {
+    std::string name;     // this peer's membership name
+    std::string session;  // random per process (NewUuid())
+    // How long one member may take to ack a message, over every retry.
+    absl::Duration delivery_timeout = absl::Seconds(10);
+    // A stream with unacked messages and no ack for this long is broken.
+    absl::Duration ack_timeout = absl::Seconds(3);
+    // Reopening a broken stream: first wait, doubling up to the max.
+    absl::Duration initial_backoff = absl::Milliseconds(50);
+    absl::Duration max_backoff = absl::Seconds(2);
+    size_t max_batch = 512;  // messages per envelope
+    size_t window = 4096;    // messages written and unacked per stream
+    size_t latency_samples = 1 << 20;  // kept for percentiles
+  };
+  // Writes one line to messagesView.
+  using ShowFn = std::function<void(const std::string& line)>;
+  using SendDone = std::function<void(absl::StatusOr<SendResult>)>;
+
+  // `scheduler` and `transport` must outlive the core.
+  ChatCore(Options options, membership::Scheduler* scheduler,
+           ChatTransport* transport, ShowFn show);
+  // Closes every stream; pending sends are not completed. REQUIRES: as for
+  // every method (or the scheduler has stopped).
+  ~ChatCore();
+  ChatCore(const ChatCore&) = delete;
+  ChatCore& operator=(const ChatCore&) = delete;
+
+  // Starts sending and accepting messages. Idempotent.
+  void Start();
+  // Gives up every pending message (reason `reason`), closes every stream,
+  // and refuses incoming ones (UNAVAILABLE) until Start. Members are kept.
+  void Stop(const std::string& reason);
+  bool running() const { return running_; }
+
+  // Options that may change while running (config keys).
+  void SetDeliveryTimeout(absl::Duration d) { options_.delivery_timeout = d; }
+  void SetAckTimeout(absl::Duration d) { options_.ack_timeout = d; }
+
+  // `name` is a chat member reachable at `address`. A changed address
+  // closes the old stream; unacked messages go to the new address.
+  void SetMember(const std::string& name, const std::string& address);
+  enum class Departure {
+    kFailed,  // declared dead: "<failed> NAME"
+    kLeft,    // left the group: "<left> NAME has left" unless announced
+    kGone,    // stopped chatting, or forgotten: nothing shown
+  };
+  // `name` is no longer a chat member: its pending messages are given up.
+  // No-op for a name that is not a member.
+  void RemoveMember(const std::string& name, Departure how);
+  // Makes the members exactly `members` (name -> address): the others are
+  // removed as kGone.
+  void SyncMembers(const std::map<std::string, std::string>& members);
+
+  // Sends to every chat member. `done` runs (as a task, or inline when
+  // nothing is pending) with FailedPrecondition when not running, else once
+  // every member has acked or been given up on.
+  void Send(::peer::v1::ChatKind kind, std::string text, SendDone done);
+
+  // A round trip over the stream to `member` (opened if needed). `done`
+  // gets the time it took, NotFound for a non-member, DeadlineExceeded.
+  void Ping(const std::string& member, absl::Duration timeout,
+            std::function<void(absl::StatusOr<absl::Duration>)> done);
+
+  // An envelope on a stream another peer opened; `reply` answers on it.
+  void OnIncoming(const std::shared_ptr<ChatReply>& reply,
+                  ::peer::v1::ChatEnvelope envelope);
+
+  struct MemberInfo {
+    std::string name;
+    std::string address;
+    bool stream_open = false;
+    size_t pending = 0;  // messages not yet acked
+    uint64_t reconnects = 0;
+  };
+  // Sorted by name.
+  std::vector<MemberInfo> Members() const;
+  ChatStats Stats() const;
+  void ResetStats();
+
+ private:
+  struct Delivery;
+  struct Pending {
+    std::shared_ptr<Delivery> delivery;
+    absl::Time deadline;
+  };
+  struct Link {
+    std::string name;
+    std::string address;
+    std::deque<Pending> queue;  // unacked, in seq order
+    size_t written = 0;         // queue[0, written) went out on `stream`
+    std::unique_ptr<ChatStream> stream;
+    uint64_t generation = 0;  // of `stream`; stale callbacks are ignored
+    absl::Duration backoff;
+    membership::Scheduler::TimerId reopen_timer = 0;
+    membership::Scheduler::TimerId expiry_timer = 0;
+    membership::Scheduler::TimerId stall_timer = 0;
+    uint64_t acks = 0;  // progress counter, for the stall check
+    uint64_t reconnects = 0;
+    bool broken = false;  // the last stream broke: reopen after backoff
+  };
+  struct PendingPing {
+    std::string member;
+    absl::Time sent;
+    membership::Scheduler::TimerId timer = 0;
+    std::function<void(absl::StatusOr<absl::Duration>)> done;
+  };
+  struct SenderState {
+    uint64_t last_seq = 0;
+  };
+
+  // Writes what the window allows; opens the stream if needed.
+  void Pump(Link& link);
+  void OpenStream(Link& link);
+  void CloseStream(Link& link, bool broken, const std::string& why);
+  void OnStreamEnvelope(const std::string& name, uint64_t generation,
+                        ::peer::v1::ChatEnvelope envelope);
+  void OnStreamClosed(const std::string& name, uint64_t generation,
+                      const absl::Status& status);
+  void OnAck(Link& link, uint64_t seq);
+  void ArmExpiry(Link& link);
+  void Expire(const std::string& name);
+  void ArmStall(Link& link);
+  void Stall(const std::string& name, uint64_t acks_then);
+  // Gives up queue entries of `link` (all of them) with `reason`.
+  void GiveUpAll(Link& link, const std::string& reason);
+  void Resolve(const std::shared_ptr<Delivery>& d, const std::string& member,
+               const std::string* reason);
+  void Finish(const std::shared_ptr<Delivery>& d);
+  void ResetLinkTimers(Link& link);
+  void Deliver(const ::peer::v1::ChatMessage& m);
+  // Posts `f` to the scheduler / runs it after `d`; either is dropped if the
+  // core is gone by then.
+  void PostGuarded(std::function<void()> f);
+  membership::Scheduler::TimerId AfterGuarded(absl::Duration d,
+                                              std::function<void()> f);
+
+  Options options_;
+  membership::Scheduler* const scheduler_;
+  ChatTransport* const transport_;
+  const ShowFn show_;
+  bool running_ = false;
+  bool destroying_ = false;  // ~ChatCore: `done` callbacks run inline
+  uint64_t next_seq_ = 0;
+  uint64_t next_generation_ = 0;
+  uint64_t next_nonce_ = 0;
+  std::map<std::string, std::unique_ptr<Link>> links_;  // chat members
+  std::map<uint64_t, PendingPing> pings_;
+  // Receiving: (sender, session) -> last seq shown.
+  std::map<std::pair<std::string, std::string>, SenderState> senders_;
+  std::map<std::string, std::string> announced_leaving_;  // name -> session
+  ChatStats stats_;
+  std::vector<int64_t> latencies_us_;
+  size_t latency_next_ = 0;  // ring position once full
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace peerlab::chat
+
+#endif  // PEERLAB_PEER_CHAT_CHAT_CORE_H_

@@ -1,0 +1,497 @@
+// ChatCore on a manual scheduler (virtual time) and an in-memory network
+// with faults: ordering, exactly-once display, retry with backoff, the
+// delivery bound, departures.
+#include "peer/chat/chat_core.h"
+
+#include <map>
+#include <memory>
+#include <queue>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace peerlab::chat {
+namespace {
+
+namespace pb = ::peer::v1;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+// A single-threaded Scheduler with virtual time.
+class ManualScheduler : public membership::Scheduler {
+ public:
+  absl::Time Now() const override { return now_; }
+  TimerId After(absl::Duration delay, Task task) override {
+    TimerId id = next_id_++;
+    timers_.emplace(std::max(delay, absl::ZeroDuration()) + now_, id);
+    tasks_[id] = std::move(task);
+    return id;
+  }
+  void Cancel(TimerId id) override { tasks_.erase(id); }
+  void Post(Task task) override {
+    After(absl::ZeroDuration(), std::move(task));
+  }
+
+  // Runs everything due up to now + `d`, in time order.
+  void Advance(absl::Duration d) {
+    const absl::Time end = now_ + d;
+    while (!timers_.empty() && timers_.top().first <= end) {
+      auto [when, id] = timers_.top();
+      timers_.pop();
+      auto it = tasks_.find(id);
+      if (it == tasks_.end()) continue;
+      Task task = std::move(it->second);
+      tasks_.erase(it);
+      now_ = std::max(now_, when);
+      task();
+    }
+    now_ = end;
+  }
+  void RunUntilIdle() { Advance(absl::ZeroDuration()); }
+
+ private:
+  using Entry = std::pair<absl::Time, TimerId>;
+  absl::Time now_ = absl::FromUnixSeconds(1700000000);
+  TimerId next_id_ = 1;
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> timers_;
+  std::map<TimerId, Task> tasks_;
+};
+
+class FakeNet;
+
+// One peer: a core, its transport and what its messagesView shows.
+struct Node {
+  std::string name;
+  std::string address;
+  std::unique_ptr<ChatTransport> transport;
+  std::unique_ptr<ChatCore> core;
+  std::vector<std::string> view;
+};
+
+// In-memory network. Every delivery is a scheduler task after `latency`.
+class FakeNet {
+ public:
+  explicit FakeNet(ManualScheduler* s) : s_(s) {}
+
+  struct Link;  // one open stream
+
+  class Reply : public ChatReply {
+   public:
+    Reply(FakeNet* net, std::shared_ptr<Link> link) : net_(net), link_(link) {}
+    void Send(pb::ChatEnvelope e) override;
+    void Close(absl::Status status) override;
+
+   private:
+    FakeNet* net_;
+    std::weak_ptr<Link> link_;
+  };
+
+  struct Link {
+    std::string from, to;
+    ChatStreamCallbacks callbacks;
+    bool closed = false;
+    std::shared_ptr<Reply> reply;
+  };
+
+  class Stream : public ChatStream {
+   public:
+    Stream(FakeNet* net, std::shared_ptr<Link> link) : net_(net), link_(link) {}
+    ~Stream() override { Close(); }
+    void Send(pb::ChatEnvelope e) override {
+      if (link_->closed) return;
+      net_->ToReceiver(link_, std::move(e));
+    }
+    void Close() override {
+      if (link_->closed) return;
+      link_->closed = true;  // a cancelled call reports back
+      auto cb = link_->callbacks.on_closed;
+      net_->s_->Post([cb] { cb(absl::CancelledError("closed")); });
+    }
+
+   private:
+    FakeNet* net_;
+    std::shared_ptr<Link> link_;
+  };
+
+  class Transport : public ChatTransport {
+   public:
+    Transport(FakeNet* net, std::string from) : net_(net), from_(from) {}
+    std::unique_ptr<ChatStream> Open(const std::string& address,
+                                     ChatStreamCallbacks callbacks) override {
+      auto link = std::make_shared<Link>();
+      link->from = from_;
+      link->to = address;
+      link->callbacks = std::move(callbacks);
+      link->reply = std::make_shared<Reply>(net_, link);
+      ++net_->opens[address];
+      net_->links_.push_back(link);
+      if (net_->down.count(address)) net_->Break(link, "connection refused");
+      return std::make_unique<Stream>(net_, link);
+    }
+
+   private:
+    FakeNet* net_;
+    std::string from_;
+  };
+
+  Node* Add(const std::string& name, ChatCore::Options o = {}) {
+    auto n = std::make_unique<Node>();
+    n->name = name;
+    n->address = absl::StrCat(name, ":1");
+    n->transport = std::make_unique<Transport>(this, n->address);
+    o.name = name;
+    if (o.session.empty()) o.session = absl::StrCat(name, "-session");
+    Node* raw = n.get();
+    n->core = std::make_unique<ChatCore>(
+        o, s_, n->transport.get(),
+        [raw](const std::string& line) { raw->view.push_back(line); });
+    nodes_[n->address] = std::move(n);
+    return raw;
+  }
+  // Drops a node's core and makes a new one (a restarted process).
+  Node* Restart(Node* n, const std::string& session) {
+    ChatCore::Options o;
+    o.name = n->name;
+    o.session = session;
+    n->core = std::make_unique<ChatCore>(
+        o, s_, n->transport.get(),
+        [n](const std::string& line) { n->view.push_back(line); });
+    return n;
+  }
+
+  // Ends every stream to `address` with UNAVAILABLE.
+  void BreakStreamsTo(const std::string& address) {
+    for (auto& l : links_) {
+      if (l->to == address && !l->closed) Break(l, "connection reset");
+    }
+  }
+  void Break(const std::shared_ptr<Link>& l, const std::string& why) {
+    l->closed = true;
+    auto cb = l->callbacks.on_closed;
+    s_->Post([cb, why] { cb(absl::UnavailableError(why)); });
+  }
+
+  void ToReceiver(const std::shared_ptr<Link>& l, pb::ChatEnvelope e) {
+    s_->After(latency, [this, l, e = std::move(e)]() mutable {
+      if (l->closed || down.count(l->to)) return;
+      auto it = nodes_.find(l->to);
+      if (it == nodes_.end()) return;
+      it->second->core->OnIncoming(l->reply, std::move(e));
+    });
+  }
+  void ToSender(const std::shared_ptr<Link>& l, pb::ChatEnvelope e) {
+    if (mute_replies.count(l->to)) return;
+    s_->After(latency, [l, e = std::move(e)]() mutable {
+      if (l->closed) return;
+      l->callbacks.on_envelope(std::move(e));
+    });
+  }
+
+  absl::Duration latency = absl::Milliseconds(1);
+  std::set<std::string> down;          // refuses and loses everything
+  std::set<std::string> mute_replies;  // receives, but its acks are lost
+  std::map<std::string, int> opens;    // streams opened, by address
+
+ private:
+  ManualScheduler* s_;
+  std::map<std::string, std::unique_ptr<Node>> nodes_;
+  std::vector<std::shared_ptr<Link>> links_;
+};
+
+void FakeNet::Reply::Send(pb::ChatEnvelope e) {
+  if (auto l = link_.lock()) net_->ToSender(l, std::move(e));
+}
+void FakeNet::Reply::Close(absl::Status status) {
+  if (auto l = link_.lock()) {
+    if (!l->closed) net_->Break(l, std::string(status.message()));
+  }
+}
+
+class ChatCoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    alice_ = net_.Add("alice");
+    bob_ = net_.Add("bob");
+    charly_ = net_.Add("charly");
+    for (Node* n : {alice_, bob_, charly_}) {
+      n->core->Start();
+      for (Node* m : {alice_, bob_, charly_}) {
+        n->core->SetMember(m->name, m->address);  // self is ignored
+      }
+    }
+  }
+
+  // Sends and keeps the result.
+  std::shared_ptr<absl::StatusOr<SendResult>> Send(
+      Node* n, const std::string& text,
+      pb::ChatKind kind = pb::CHAT_KIND_MESSAGE) {
+    auto r = std::make_shared<absl::StatusOr<SendResult>>(
+        absl::UnknownError("pending"));
+    n->core->Send(kind, text,
+                  [r](absl::StatusOr<SendResult> result) { *r = result; });
+    return r;
+  }
+
+  std::vector<std::string> Lines(Node* n, const std::string& prefix) {
+    std::vector<std::string> out;
+    for (const auto& l : n->view) {
+      if (absl::StartsWith(l, prefix)) out.push_back(l);
+    }
+    return out;
+  }
+
+  ManualScheduler s_;
+  FakeNet net_{&s_};
+  Node* alice_;
+  Node* bob_;
+  Node* charly_;
+};
+
+TEST_F(ChatCoreTest, EveryMemberSeesEachMessageOnceInOrder) {
+  std::vector<std::shared_ptr<absl::StatusOr<SendResult>>> results;
+  for (int i = 0; i < 50; ++i) {
+    results.push_back(Send(alice_, absl::StrCat("a", i)));
+    results.push_back(Send(bob_, absl::StrCat("b", i)));
+  }
+  s_.Advance(absl::Seconds(1));
+  for (const auto& r : results) {
+    ASSERT_TRUE(r->ok()) << r->status();
+    EXPECT_EQ((*r)->delivered.size(), 2u);
+    EXPECT_THAT((*r)->undelivered, IsEmpty());
+  }
+  std::vector<std::string> want_a, want_b;
+  for (int i = 0; i < 50; ++i) {
+    want_a.push_back(absl::StrCat("<alice> a", i));
+    want_b.push_back(absl::StrCat("<bob> b", i));
+  }
+  EXPECT_EQ(Lines(bob_, "<alice>"), want_a);
+  EXPECT_EQ(Lines(charly_, "<alice>"), want_a);
+  EXPECT_EQ(Lines(alice_, "<bob>"), want_b);
+  EXPECT_EQ(Lines(charly_, "<bob>"), want_b);
+  EXPECT_THAT(Lines(alice_, "<alice>"), IsEmpty());  // not to itself
+  // One stream per member, reused for every message.
+  EXPECT_EQ(net_.opens["bob:1"], 1);     // alice's
+  EXPECT_EQ(net_.opens["charly:1"], 2);  // alice's and bob's
+  EXPECT_EQ(alice_->core->Stats().sent, 50u);
+  EXPECT_EQ(alice_->core->Stats().acked, 100u);
+  EXPECT_EQ(charly_->core->Stats().received, 100u);
+}
+
+TEST_F(ChatCoreTest, SmallWindowStillDeliversEverythingInOrder) {
+  FakeNet net(&s_);
+  ChatCore::Options o;
+  o.window = 3;
+  o.max_batch = 2;
+  Node* a = net.Add("a", o);
+  Node* b = net.Add("b");
+  a->core->Start();
+  b->core->Start();
+  a->core->SetMember("b", b->address);
+  std::vector<std::string> want;
+  for (int i = 0; i < 40; ++i) {
+    Send(a, absl::StrCat(i));
+    want.push_back(absl::StrCat("<a> ", i));
+  }
+  s_.Advance(absl::Seconds(1));
+  EXPECT_EQ(b->view, want);
+  EXPECT_EQ(net.opens["b:1"], 1);
+}
+
+TEST_F(ChatCoreTest, LostAcksCauseResendButNoDuplicateLines) {
+  net_.mute_replies.insert("bob:1");
+  auto r1 = Send(alice_, "one");
+  auto r2 = Send(alice_, "two");
+  s_.Advance(absl::Milliseconds(100));
+  EXPECT_THAT(Lines(bob_, "<alice>"),
+              ElementsAre("<alice> one", "<alice> two"));
+  EXPECT_FALSE(r1->ok());  // still waiting for bob's ack
+  // No ack within ack_timeout: the stream is reopened and both resent.
+  s_.Advance(absl::Seconds(4));
+  EXPECT_GE(net_.opens["bob:1"], 2);  // alice's first and a second
+  EXPECT_GT(bob_->core->Stats().duplicates, 0u);
+  net_.mute_replies.clear();
+  s_.Advance(absl::Seconds(4));
+  ASSERT_TRUE(r1->ok()) << r1->status();
+  ASSERT_TRUE(r2->ok()) << r2->status();
+  EXPECT_THAT((*r2)->delivered, ElementsAre("bob", "charly"));
+  // Shown exactly once, in order.
+  EXPECT_THAT(Lines(bob_, "<alice>"),
+              ElementsAre("<alice> one", "<alice> two"));
+  EXPECT_GT(alice_->core->Stats().reconnects, 0u);
+}
+
+TEST_F(ChatCoreTest, BrokenStreamIsReopenedWithBackoffAndMessagesArrive) {
+  net_.down.insert("bob:1");
+  auto r = Send(alice_, "hello");
+  s_.Advance(absl::Seconds(2));
+  EXPECT_FALSE(r->ok());  // still retrying
+  int opens_while_down = net_.opens["bob:1"];
+  EXPECT_GE(opens_while_down, 3);   // retried
+  EXPECT_LE(opens_while_down, 10);  // with backoff, not in a busy loop
+  net_.down.clear();
+  s_.Advance(absl::Seconds(3));
+  ASSERT_TRUE(r->ok()) << r->status();
+  EXPECT_THAT((*r)->delivered, ElementsAre("bob", "charly"));
+  EXPECT_THAT(Lines(bob_, "<alice>"), ElementsAre("<alice> hello"));
+}
+
+TEST_F(ChatCoreTest, ReportsUndeliveredAfterTheBound) {
+  net_.down.insert("bob:1");
+  auto r = Send(alice_, "are you there");
+  s_.Advance(absl::Seconds(9));
+  EXPECT_FALSE(r->ok());
+  s_.Advance(absl::Seconds(2));  // delivery_timeout is 10 s
+  ASSERT_TRUE(r->ok()) << r->status();
+  EXPECT_THAT((*r)->delivered, ElementsAre("charly"));
+  ASSERT_EQ((*r)->undelivered.size(), 1u);
+  EXPECT_EQ((*r)->undelivered[0].member, "bob");
+  EXPECT_THAT((*r)->undelivered[0].reason, HasSubstr("no ack from bob"));
+  EXPECT_THAT(Lines(alice_, "<error>"),
+              ElementsAre(HasSubstr("undelivered to bob")));
+  EXPECT_THAT(Lines(alice_, "<error>")[0], HasSubstr("are you there"));
+  EXPECT_EQ(alice_->core->Stats().undelivered, 1u);
+  // The link stops retrying once nothing is pending.
+  int opens = net_.opens["bob:1"];
+  s_.Advance(absl::Seconds(30));
+  EXPECT_EQ(net_.opens["bob:1"], opens);
+}
+
+TEST_F(ChatCoreTest, MemberDeclaredDeadEndsRetriesAndIsShown) {
+  net_.down.insert("bob:1");
+  auto r = Send(alice_, "hi");
+  s_.Advance(absl::Seconds(1));
+  alice_->core->RemoveMember("bob", ChatCore::Departure::kFailed);
+  s_.RunUntilIdle();
+  ASSERT_TRUE(r->ok()) << r->status();
+  ASSERT_EQ((*r)->undelivered.size(), 1u);
+  EXPECT_THAT((*r)->undelivered[0].reason, HasSubstr("declared dead"));
+  EXPECT_THAT(Lines(alice_, "<failed>"), ElementsAre("<failed> bob"));
+  EXPECT_EQ(alice_->core->Members().size(), 1u);  // charly
+}
+
+TEST_F(ChatCoreTest, LeavingIsShownOnceWhetherAnnouncedOrNot) {
+  auto r = Send(bob_, "", pb::CHAT_KIND_LEAVING);
+  s_.Advance(absl::Milliseconds(100));
+  ASSERT_TRUE(r->ok());
+  alice_->core->RemoveMember("bob", ChatCore::Departure::kLeft);
+  alice_->core->RemoveMember("charly", ChatCore::Departure::kLeft);
+  EXPECT_THAT(Lines(alice_, "<left>"),
+              ElementsAre("<left> bob is leaving", "<left> charly has left"));
+}
+
+TEST_F(ChatCoreTest, JoinedAnnouncement) {
+  Send(charly_, "", pb::CHAT_KIND_JOINED);
+  s_.Advance(absl::Milliseconds(100));
+  EXPECT_THAT(Lines(alice_, "<joined>"),
+              ElementsAre("<joined> charly has joined"));
+  EXPECT_THAT(Lines(bob_, "<joined>"),
+              ElementsAre("<joined> charly has joined"));
+}
+
+TEST_F(ChatCoreTest, RestartedSenderIsNotMistakenForDuplicates) {
+  Send(bob_, "before");
+  s_.Advance(absl::Milliseconds(100));
+  net_.Restart(bob_, "bob-session-2");
+  bob_->core->Start();
+  bob_->core->SetMember("alice", alice_->address);
+  Send(bob_, "after");  // seq 1 again, new session
+  s_.Advance(absl::Milliseconds(100));
+  EXPECT_THAT(Lines(alice_, "<bob>"),
+              ElementsAre("<bob> before", "<bob> after"));
+}
+
+TEST_F(ChatCoreTest, TextCannotAddLines) {
+  Send(alice_, "hi\n<joined> mallory has joined");
+  s_.Advance(absl::Milliseconds(100));
+  EXPECT_THAT(bob_->view,
+              ElementsAre("<alice> hi <joined> mallory has joined"));
+}
+
+TEST_F(ChatCoreTest, PingMeasuresARoundTrip) {
+  absl::StatusOr<absl::Duration> rtt = absl::UnknownError("pending");
+  alice_->core->Ping("bob", absl::Seconds(1),
+                     [&](absl::StatusOr<absl::Duration> r) { rtt = r; });
+  s_.Advance(absl::Milliseconds(100));
+  ASSERT_TRUE(rtt.ok()) << rtt.status();
+  EXPECT_EQ(*rtt, absl::Milliseconds(2));  // 1 ms each way
+
+  alice_->core->Ping("nobody", absl::Seconds(1),
+                     [&](absl::StatusOr<absl::Duration> r) { rtt = r; });
+  s_.RunUntilIdle();
+  EXPECT_EQ(rtt.status().code(), absl::StatusCode::kNotFound);
+
+  net_.down.insert("bob:1");
+  alice_->core->Ping("bob", absl::Seconds(1),
+                     [&](absl::StatusOr<absl::Duration> r) { rtt = r; });
+  s_.Advance(absl::Seconds(2));
+  EXPECT_EQ(rtt.status().code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST_F(ChatCoreTest, StoppedChatRefusesAndReports) {
+  bob_->core->Stop("chat stopped");
+  auto r = Send(bob_, "x");
+  s_.RunUntilIdle();
+  EXPECT_EQ(r->status().code(), absl::StatusCode::kFailedPrecondition);
+
+  // Alice's stream to bob is refused; the message is retried, then given up.
+  auto r2 = Send(alice_, "to a stopped chat");
+  s_.Advance(absl::Seconds(11));
+  ASSERT_TRUE(r2->ok());
+  ASSERT_EQ((*r2)->undelivered.size(), 1u);
+  EXPECT_EQ((*r2)->undelivered[0].member, "bob");
+  EXPECT_THAT(bob_->view, IsEmpty());
+
+  // Stop with pending messages gives them up at once.
+  net_.down.insert("charly:1");
+  auto r3 = Send(alice_, "pending");
+  s_.Advance(absl::Milliseconds(10));
+  alice_->core->Stop("chat stopped");
+  s_.RunUntilIdle();
+  ASSERT_TRUE(r3->ok());
+  EXPECT_EQ((*r3)->undelivered.size(), 2u);
+}
+
+TEST_F(ChatCoreTest, AddressChangeMovesPendingMessages) {
+  net_.down.insert("bob:1");
+  auto r = Send(alice_, "follow me");
+  s_.Advance(absl::Seconds(1));
+  // bob restarted elsewhere; membership tells alice its new address.
+  Node* bob2 = net_.Add("bob2");  // another node that plays bob's new home
+  bob2->core->Start();
+  alice_->core->SetMember("bob", bob2->address);
+  s_.Advance(absl::Milliseconds(100));
+  ASSERT_TRUE(r->ok()) << r->status();
+  EXPECT_THAT((*r)->delivered, ElementsAre("bob", "charly"));
+  EXPECT_THAT(bob2->view, ElementsAre("<alice> follow me"));
+}
+
+TEST_F(ChatCoreTest, SyncMembersRemovesQuietly) {
+  alice_->core->SyncMembers({{"charly", charly_->address}});
+  auto members = alice_->core->Members();
+  ASSERT_EQ(members.size(), 1u);
+  EXPECT_EQ(members[0].name, "charly");
+  EXPECT_THAT(alice_->view, IsEmpty());
+}
+
+TEST(MergeEnvelopeTest, KeepsLatestAckAndAppendsTheRest) {
+  pb::ChatEnvelope a, b;
+  a.mutable_ack()->set_seq(5);
+  a.add_messages()->set_seq(1);
+  b.mutable_ack()->set_seq(7);
+  b.add_messages()->set_seq(2);
+  b.add_pongs()->set_nonce(3);
+  MergeEnvelope(std::move(b), &a);
+  EXPECT_EQ(a.ack().seq(), 7u);
+  ASSERT_EQ(a.messages_size(), 2);
+  EXPECT_EQ(a.messages(1).seq(), 2u);
+  EXPECT_EQ(a.pongs_size(), 1);
+}
+
+}  // namespace
+}  // namespace peerlab::chat
