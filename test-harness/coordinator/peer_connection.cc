@@ -1,0 +1,74 @@
+#include "test-harness/coordinator/peer_connection.h"
+
+#include "absl/strings/str_cat.h"
+#include "services/common/grpc_status.h"
+
+namespace peerlab::harness {
+
+PeerConnection::PeerConnection(const std::string& control_address,
+                               Callbacks callbacks)
+    : callbacks_(std::move(callbacks)) {
+  grpc::ChannelArguments args;
+  // One connection per peer, not shared with other channels to it.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  channel_ = grpc::CreateCustomChannel(
+      control_address, grpc::InsecureChannelCredentials(), args);
+  stub_ = ::peer::v1::PeerControl::NewStub(channel_);
+  watch_thread_ = std::thread([this] { Watch(); });
+}
+
+PeerConnection::~PeerConnection() {
+  Close();
+  watch_thread_.join();
+}
+
+void PeerConnection::Close() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) return;
+  closed_ = true;
+  watch_context_.TryCancel();
+  for (grpc::ClientContext* c : executing_) c->TryCancel();
+}
+
+void PeerConnection::Watch() {
+  ::peer::v1::WatchViewsRequest request;
+  request.set_include_history(true);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) {
+      callbacks_.ended(absl::CancelledError("closed"));
+      return;
+    }
+    // The peer registered once serving, but the channel may still be
+    // connecting.
+    watch_context_.set_wait_for_ready(true);
+  }
+  auto reader = stub_->WatchViews(&watch_context_, request);
+  ::peer::v1::WatchViewsResponse response;
+  while (reader->Read(&response)) callbacks_.lines(response);
+  callbacks_.ended(FromGrpcStatus(reader->Finish()));
+}
+
+absl::StatusOr<::peer::v1::ExecuteResponse> PeerConnection::Execute(
+    const std::string& line, absl::Time deadline) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(deadline));
+  context.set_wait_for_ready(true);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return absl::CancelledError("connection closed");
+    executing_.insert(&context);
+  }
+  ::peer::v1::ExecuteRequest request;
+  request.set_line(line);
+  ::peer::v1::ExecuteResponse response;
+  grpc::Status status = stub_->Execute(&context, request, &response);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    executing_.erase(&context);
+  }
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
+}  // namespace peerlab::harness

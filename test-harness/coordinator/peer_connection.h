@@ -1,0 +1,66 @@
+// PeerConnection: the harness's line to one running peer (one generation):
+// commands through peer.v1.PeerControl/Execute, and every line of every view
+// through one WatchViews stream (history first), handed to a callback.
+#ifndef PEERLAB_TEST_HARNESS_COORDINATOR_PEER_CONNECTION_H_
+#define PEERLAB_TEST_HARNESS_COORDINATOR_PEER_CONNECTION_H_
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/peer/v1/control.grpc.pb.h"
+
+namespace peerlab::harness {
+
+class PeerConnection {
+ public:
+  // Called on the connection's watch thread for every message of the
+  // stream, in order; `ended` once, last, when the stream is over (peer gone
+  // or Close), with the stream's status.
+  struct Callbacks {
+    std::function<void(const ::peer::v1::WatchViewsResponse&)> lines;
+    std::function<void(const absl::Status&)> ended;
+  };
+
+  // Connects to `control_address` and starts watching every view. The
+  // callbacks must stay valid until the destructor returns.
+  PeerConnection(const std::string& control_address, Callbacks callbacks);
+  // Close(), then waits for the watch thread.
+  ~PeerConnection();
+
+  PeerConnection(const PeerConnection&) = delete;
+  PeerConnection& operator=(const PeerConnection&) = delete;
+
+  // Runs one command line on the peer, waiting at most until `deadline`.
+  // The RPC's failure (peer unreachable, deadline, Close) is the error; the
+  // command's own outcome is in the response. Thread-safe.
+  absl::StatusOr<::peer::v1::ExecuteResponse> Execute(const std::string& line,
+                                                      absl::Time deadline);
+
+  // Cancels the watch stream and every Execute in flight. Thread-safe;
+  // idempotent.
+  void Close();
+
+ private:
+  void Watch();
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<::peer::v1::PeerControl::Stub> stub_;
+  Callbacks callbacks_;
+
+  std::mutex mu_;
+  bool closed_ = false;
+  grpc::ClientContext watch_context_;
+  std::set<grpc::ClientContext*> executing_;
+  std::thread watch_thread_;
+};
+
+}  // namespace peerlab::harness
+
+#endif  // PEERLAB_TEST_HARNESS_COORDINATOR_PEER_CONNECTION_H_

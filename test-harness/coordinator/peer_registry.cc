@@ -1,0 +1,102 @@
+#include "test-harness/coordinator/peer_registry.h"
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace peerlab::harness {
+
+using ::google::protobuf::util::TimeUtil;
+using ::harness::v1::PeerInfo;
+
+uint64_t PeerRegistry::Register(PeerInfo info) {
+  // Registration and its notification happen under listeners_mu_ so that
+  // listeners see events in the order the registry applied them.
+  std::lock_guard<std::mutex> order(listeners_mu_);
+  PeerInfo copy;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    uint64_t generation = ++generations_[info.name()];
+    info.set_generation(generation);
+    info.set_alive(true);
+    *info.mutable_registered_at() = TimeUtil::GetCurrentTime();
+    info.clear_gone_at();
+    auto claim = claims_.find(info.name());
+    info.set_run_id(claim == claims_.end() ? "" : claim->second);
+    peers_[info.name()] = info;
+    copy = info;
+  }
+  for (PeerListener* l : listeners_) l->OnPeerRegistered(copy);
+  return copy.generation();
+}
+
+void PeerRegistry::Unregister(const std::string& name, uint64_t generation) {
+  std::lock_guard<std::mutex> order(listeners_mu_);
+  PeerInfo copy;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = peers_.find(name);
+    if (it == peers_.end() || it->second.generation() != generation ||
+        !it->second.alive()) {
+      return;
+    }
+    it->second.set_alive(false);
+    *it->second.mutable_gone_at() = TimeUtil::GetCurrentTime();
+    copy = it->second;
+  }
+  for (PeerListener* l : listeners_) l->OnPeerGone(copy);
+}
+
+std::optional<PeerInfo> PeerRegistry::Get(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = peers_.find(name);
+  if (it == peers_.end()) return std::nullopt;
+  PeerInfo info = it->second;
+  auto claim = claims_.find(name);
+  info.set_run_id(claim == claims_.end() ? "" : claim->second);
+  return info;
+}
+
+std::vector<PeerInfo> PeerRegistry::List() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<PeerInfo> out;
+  for (const auto& [name, info] : peers_) {
+    out.push_back(info);
+    auto claim = claims_.find(name);
+    out.back().set_run_id(claim == claims_.end() ? "" : claim->second);
+  }
+  return out;
+}
+
+absl::Status PeerRegistry::Claim(const std::vector<std::string>& names,
+                                 const std::string& run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& name : names) {
+    auto it = claims_.find(name);
+    if (it != claims_.end() && it->second != run_id) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("peer ", name, " is in use by run ", it->second,
+                       " (a peer takes part in one run at a time)"));
+    }
+  }
+  for (const auto& name : names) claims_[name] = run_id;
+  return absl::OkStatus();
+}
+
+void PeerRegistry::Release(const std::string& run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = claims_.begin(); it != claims_.end();) {
+    it = it->second == run_id ? claims_.erase(it) : std::next(it);
+  }
+}
+
+void PeerRegistry::AddListener(PeerListener* listener) {
+  std::lock_guard<std::mutex> lock(listeners_mu_);
+  listeners_.insert(listener);
+}
+
+void PeerRegistry::RemoveListener(PeerListener* listener) {
+  std::lock_guard<std::mutex> lock(listeners_mu_);
+  listeners_.erase(listener);
+}
+
+}  // namespace peerlab::harness

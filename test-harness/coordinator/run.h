@@ -1,0 +1,212 @@
+// Run: one execution of a test script against registered peers — the
+// runner library of the harness.
+//
+// A run claims the script's peers in the PeerRegistry, waits until the ones
+// that start with the run have registered, then executes the steps in
+// order, each as soon as the previous one has finished: a command goes to
+// its peer through peer.v1.PeerControl, a `wait` blocks until the peer's
+// view shows enough matching lines, a process fault (kill, stop, cont,
+// restart, start) is asked of the client (RunOptions.client_faults) through
+// a FaultRequest event and ResolveFault. Every view line of every peer is
+// followed through WatchViews; filters count them. A failing step is
+// recorded and the run goes on (unless fail_fast). After the last step the
+// run waits until every filter holds and the filtered views have been quiet
+// for RunOptions.quiet_ms, or until end_timeout_ms, then checks the filters.
+//
+// Nothing here polls: every wait is on a condition variable that view lines,
+// registrations, deaths, fault answers and Cancel() signal. A peer whose
+// registration ends unexpectedly fails the steps addressed to it and the
+// run; the run never hangs (every wait has a deadline).
+//
+// Events (RunEvent) are kept from the start, so a watcher that comes late
+// sees everything; the last event carries the final RunSummary.
+#ifndef PEERLAB_TEST_HARNESS_COORDINATOR_RUN_H_
+#define PEERLAB_TEST_HARNESS_COORDINATOR_RUN_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/harness/v1/coordinator.pb.h"
+#include "test-harness/coordinator/peer_connection.h"
+#include "test-harness/coordinator/peer_registry.h"
+#include "test-harness/script/script.h"
+
+namespace peerlab::harness {
+
+// RunOptions with the defaults filled in (0 means "default" on the wire).
+::harness::v1::RunOptions WithDefaults(::harness::v1::RunOptions options);
+
+class Run : public PeerListener {
+ public:
+  // Parses `script_text` (InvalidArgument "NAME:LINE: ..." on errors).
+  // `registry` must outlive the run. Call Start() to begin.
+  static absl::StatusOr<std::unique_ptr<Run>> Create(
+      std::string id, std::string script_name, std::string script_text,
+      ::harness::v1::RunOptions options, PeerRegistry* registry);
+  // Cancels the run if it is still going and waits for its thread.
+  ~Run() override;
+
+  Run(const Run&) = delete;
+  Run& operator=(const Run&) = delete;
+
+  // Starts the run's thread. Call once.
+  void Start();
+
+  const std::string& id() const { return id_; }
+  const std::string& script_name() const { return script_.name; }
+
+  // Ends the run soon: steps not begun are skipped, waits and commands in
+  // flight are cancelled, the state becomes CANCELLED (ERROR before the
+  // steps began). Thread-safe; idempotent.
+  void Cancel(const std::string& reason);
+
+  // The client's answer to FaultRequest `fault_id`. NotFound for an unknown
+  // or already answered fault. Thread-safe.
+  absl::Status ResolveFault(uint64_t fault_id, bool ok,
+                            const std::string& message);
+
+  // Events number `from` onwards (copies). Thread-safe.
+  std::vector<::harness::v1::RunEvent> EventsFrom(size_t from) const;
+  // True once the `finished` event has been added.
+  bool finished() const;
+  ::harness::v1::RunState state() const;
+  // The summary so far (the final one once finished()).
+  ::harness::v1::RunSummary Summary() const;
+  // Blocks until finished() or `timeout`; returns finished().
+  bool WaitFinished(absl::Duration timeout) const;
+
+  // `notify` is called (on the thread that added the event, without the
+  // run's lock) after each new event. After Unsubscribe returns it is not
+  // running and will not be called again. Thread-safe.
+  int Subscribe(std::function<void()> notify);
+  void Unsubscribe(int handle);
+
+  // Clients watching the run. Faults need one: with none, a fault fails at
+  // once, and when the last one leaves, faults waiting for an answer fail.
+  void AddWatcher();
+  void RemoveWatcher();
+
+  // PeerListener (called by the registry).
+  void OnPeerRegistered(const ::harness::v1::PeerInfo& peer) override;
+  void OnPeerGone(const ::harness::v1::PeerInfo& peer) override;
+
+ private:
+  // One peer of the script, across its generations.
+  struct PeerState {
+    std::string name;
+    ::harness::v1::PeerInfo info;  // latest registration
+    uint64_t generation = 0;       // latest registration; 0: never
+    bool alive = false;
+    bool stopped = false;       // by a `stop` step, until `cont`
+    bool expect_death = false;  // a kill/restart step is under way
+    std::string gone_note;      // why it is not running
+    std::unique_ptr<PeerConnection> connection;
+    // generation -> view -> lines
+    std::map<uint64_t, std::map<std::string, std::vector<std::string>>> lines;
+    uint64_t dropped = 0;
+  };
+  // A script filter and its counts.
+  struct FilterState {
+    Filter filter;
+    int line = 0;
+    std::map<uint64_t, int64_t> by_generation;
+    int64_t total = 0;  // all generations (for `never`)
+  };
+  // The `wait` step in progress.
+  struct WaitState {
+    Filter filter;
+    uint64_t generation = 0;
+    int64_t count = 0;
+  };
+  struct PendingFault {
+    bool done = false;
+    bool ok = false;
+    std::string message;
+  };
+
+  Run(std::string id, Script script, std::string script_text,
+      ::harness::v1::RunOptions options, PeerRegistry* registry);
+
+  void Main();
+  // Returns false when the run cannot go on (registration timeout, cancel).
+  bool WaitForInitialPeers();
+  ::harness::v1::StepResult RunStep(int index, const Step& step);
+  void RunCommand(const Step& step, ::harness::v1::StepResult* result);
+  void RunWait(const Step& step, ::harness::v1::StepResult* result);
+  void RunProcessFault(const Step& step, ::harness::v1::StepResult* result);
+  void RunSleep(const Step& step, ::harness::v1::StepResult* result);
+  void EndPhase();
+  void Finish(::harness::v1::RunState state, const std::string& verdict);
+
+  // REQUIRES mu_: received count of `f` by the rules of its op.
+  int64_t ReceivedLocked(const FilterState& f) const;
+  // REQUIRES mu_: why `peer` cannot take a step now ("" when it can).
+  std::string NotRunningLocked(const PeerState& peer) const;
+  // REQUIRES mu_.
+  void AddTimelineLocked(absl::Time time, const std::string& peer,
+                         const std::string& kind, const std::string& text,
+                         bool ok, absl::Duration duration);
+  void OnLines(const std::string& name, uint64_t generation,
+               const ::peer::v1::WatchViewsResponse& response);
+  void OnWatchEnded(const std::string& name, uint64_t generation,
+                    const absl::Status& status);
+  // Adds `event` (time set here) and tells subscribers.
+  void Emit(::harness::v1::RunEvent event);
+  void Notice(const std::string& text);
+  ::harness::v1::RunSummary SummaryLocked() const;
+  bool CancelledLocked() const { return cancelled_; }
+
+  const std::string id_;
+  const Script script_;
+  const std::string script_text_;
+  const ::harness::v1::RunOptions options_;
+  PeerRegistry* const registry_;
+  const absl::Time created_;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::thread thread_;
+  ::harness::v1::RunState state_ = ::harness::v1::RUN_STATE_WAITING_FOR_PEERS;
+  std::string verdict_;
+  bool cancelled_ = false;
+  std::string cancel_reason_;
+  bool finished_ = false;
+  absl::Time started_ = absl::InfinitePast();
+  absl::Time ended_ = absl::InfinitePast();
+  std::map<std::string, PeerState> peers_;
+  std::vector<FilterState> filters_;
+  std::set<std::pair<std::string, std::string>> filtered_views_;
+  WaitState* wait_ = nullptr;  // the wait step in progress, if any
+  absl::Time last_activity_ = absl::InfinitePast();
+  std::vector<::harness::v1::StepResult> steps_;
+  std::vector<::harness::v1::FilterResult> filter_results_;
+  std::vector<::harness::v1::TimelineEntry> timeline_;
+  uint64_t timeline_dropped_ = 0;
+  std::vector<std::string> warnings_;
+  std::vector<std::string> unexpected_deaths_;
+  int watchers_ = 0;
+  uint64_t next_fault_id_ = 0;
+  std::map<uint64_t, PendingFault> faults_;
+  std::vector<::harness::v1::RunEvent> events_;
+  // Connections replaced or closed under mu_, destroyed by the run thread
+  // outside the lock (destroying one joins its watch thread).
+  std::vector<std::unique_ptr<PeerConnection>> retired_;
+
+  std::mutex subscribers_mu_;
+  int next_subscriber_ = 1;
+  std::map<int, std::function<void()>> subscribers_;
+};
+
+}  // namespace peerlab::harness
+
+#endif  // PEERLAB_TEST_HARNESS_COORDINATOR_RUN_H_
