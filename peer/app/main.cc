@@ -10,6 +10,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "peer/app/harness_link.h"
 #include "peer/app/peer_app.h"
 #include "peer/app/terminal.h"
 #include "peer/app/view_log_sink.h"
@@ -101,7 +102,12 @@ int main(int argc, char** argv) {
   cli.add_option("--exec", o.exec, "run this command line first (repeatable)");
   cli.add_option("--script", o.script, "run the commands in FILE first");
   CLI11_PARSE(cli, argc, argv);
-  if (o.test) o.serve = true;
+  // Test mode: driven by the harness, which runs `init` when the script
+  // says so.
+  if (o.test) {
+    o.serve = true;
+    o.no_init = true;
+  }
 
   // SIGTERM always, SIGINT unless a prompt owns the terminal, end the peer
   // cleanly; a signal thread takes them (blocked before threads start).
@@ -140,6 +146,14 @@ int main(int argc, char** argv) {
   if (!o.ready_file.empty()) {
     std::ofstream(o.ready_file) << app->control_address() << "\n";
   }
+  std::unique_ptr<peerlab::peer::HarnessLink> harness_link;
+  if (!o.coordinator.empty()) {
+    harness_link = std::make_unique<peerlab::peer::HarnessLink>(
+        peerlab::peer::HarnessLink::Options{
+            .coordinator = o.coordinator,
+            .name = app->name(),
+            .control_address = app->control_address()});
+  }
 
   peerlab::cli::ViewOutput out(&app->views());
   int failures = 0;
@@ -173,6 +187,7 @@ int main(int argc, char** argv) {
   pthread_kill(signal_thread.native_handle(), SIGTERM);  // unblock sigwait
   signal_thread.join();
   terminal.Stop();
+  harness_link.reset();
   app.reset();
   return code;
 }

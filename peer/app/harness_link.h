@@ -1,0 +1,56 @@
+// HarnessLink: a peer's registration with the test harness's coordinator
+// (harness.v1.Coordinator/Register), made when peerlab-peer runs with
+// `--coordinator ADDR`. The Register stream stays open while the peer
+// lives, so the coordinator sees the peer's death at once; when the
+// coordinator goes away, the link registers again (with backoff) until the
+// peer ends.
+#ifndef PEERLAB_PEER_APP_HARNESS_LINK_H_
+#define PEERLAB_PEER_APP_HARNESS_LINK_H_
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+
+namespace peerlab::peer {
+
+class HarnessLink {
+ public:
+  struct Options {
+    std::string coordinator;      // host:port of the coordinator
+    std::string name;             // the peer's name in scripts
+    std::string control_address;  // host:port of peer.v1.PeerControl
+  };
+
+  // Starts registering on a thread of its own.
+  explicit HarnessLink(Options options);
+  // Ends the stream (the coordinator sees the peer go) and joins the thread.
+  ~HarnessLink();
+
+  HarnessLink(const HarnessLink&) = delete;
+  HarnessLink& operator=(const HarnessLink&) = delete;
+
+  // Waits until the coordinator has accepted a registration, at most
+  // `timeout`; DeadlineExceeded otherwise. Thread-safe.
+  absl::Status WaitRegistered(absl::Duration timeout);
+
+ private:
+  void Loop();
+
+  const Options options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool registered_ = false;
+  grpc::ClientContext* context_ = nullptr;  // the stream in progress
+  std::thread thread_;
+};
+
+}  // namespace peerlab::peer
+
+#endif  // PEERLAB_PEER_APP_HARNESS_LINK_H_
