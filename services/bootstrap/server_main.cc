@@ -16,6 +16,7 @@
 #include "services/bootstrap/grpc_service.h"
 #include "services/bootstrap/store_factory.h"
 #include "services/common/logging.h"
+#include "services/common/tls.h"
 #include "services/common/token_file.h"
 
 int main(int argc, char** argv) {
@@ -49,6 +50,8 @@ int main(int argc, char** argv) {
                  "trace, debug, info, warn, error, critical or off")
       ->capture_default_str();
   app.add_option("--log-file", log_file, "also log to this file");
+  peerlab::TlsOptions tls;
+  peerlab::AddTlsFlags(app, &tls);
   app.add_option("--ready-file", ready_file,
                  "write the bound address to this file once serving (for "
                  "scripts and tests that use port 0)");
@@ -98,9 +101,14 @@ int main(int argc, char** argv) {
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  auto credentials = peerlab::MakeServerCredentials(tls);
+  if (!credentials.ok()) {
+    spdlog::critical("{}", credentials.status().message());
+    return 2;
+  }
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, *credentials, &port);
   builder.RegisterService(&grpc_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
@@ -112,8 +120,12 @@ int main(int argc, char** argv) {
       listen.substr(0, listen.rfind(':') + 1) + std::to_string(port);
   server->GetHealthCheckService()->SetServingStatus(
       "bootstrap.v1.BootstrapData", true);
-  spdlog::info("peerlab-bootstrap {} serving bootstrap.v1.BootstrapData on {}",
-               PEERLAB_VERSION, bound);
+  spdlog::info(
+      "peerlab-bootstrap {} serving bootstrap.v1.BootstrapData on {} ({})",
+      PEERLAB_VERSION, bound,
+      !tls.enabled()            ? "plaintext"
+      : tls.require_client_cert ? "mutual TLS"
+                                : "TLS");
   if (service->open()) {
     spdlog::warn(
         "no --admin-token-file: Reset and UpdateConfig are open to anyone");

@@ -71,8 +71,11 @@ BootstrapClient::BootstrapClient(Options options)
               ClampMillis(options_.initial_backoff));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               ClampMillis(options_.max_backoff));
-  channel_ = grpc::CreateCustomChannel(
-      address_, grpc::InsecureChannelCredentials(), args);
+  channel_ = grpc::CreateCustomChannel(address_,
+                                       options_.credentials
+                                           ? options_.credentials
+                                           : grpc::InsecureChannelCredentials(),
+                                       args);
   stub_ = pb::BootstrapData::NewStub(channel_);
 }
 

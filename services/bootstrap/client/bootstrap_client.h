@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/security/credentials.h"
 #include "proto/bootstrap/v1/bootstrap.grpc.pb.h"
 
 namespace peerlab::bootstrap {
@@ -72,6 +73,8 @@ class BootstrapClient {
     // Reset and UpdateConfig need it, and only when the server was started
     // with --admin-token-file. Unset: no authorization metadata.
     std::optional<std::string> admin_token;
+    // Channel credentials (TLS, see services/common/tls.h). Null: plaintext.
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
     // Budget of one unary call, retries and backoff sleeps included: the call
     // returns DEADLINE_EXCEEDED (or the last UNAVAILABLE) once it is spent.
     // Watch streams have no deadline.

@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "services/bootstrap/client/bootstrap_client.h"
 #include "services/bootstrap/client/document_format.h"
+#include "services/common/tls.h"
 #include "services/common/token_file.h"
 #include "services/common/uuid.h"
 
@@ -138,6 +139,8 @@ int main(int argc, char** argv) {
   app.add_option("--admin-token-file", token_file,
                  "file holding the admin token (needed by reset and config "
                  "changes when the server has one)");
+  peerlab::TlsOptions tls;
+  peerlab::AddTlsFlags(app, &tls);
   app.add_option("--timeout", timeout_seconds,
                  "deadline of each command in seconds, retries included")
       ->check(CLI::PositiveNumber)
@@ -202,6 +205,13 @@ int main(int argc, char** argv) {
 
   BootstrapClient::Options options;
   options.address = server;
+  auto credentials = peerlab::MakeChannelCredentials(tls);
+  if (!credentials.ok()) {
+    std::cerr << kProgram << ": " << credentials.status().message()
+              << std::endl;
+    return 2;
+  }
+  options.credentials = *credentials;
   options.deadline = absl::Seconds(timeout_seconds);
   if (!token_file.empty()) {
     auto token = peerlab::ReadTokenFile(token_file, "--admin-token-file");
