@@ -205,13 +205,6 @@ int main(int argc, char** argv) {
 
   BootstrapClient::Options options;
   options.address = server;
-  auto credentials = peerlab::MakeChannelCredentials(tls);
-  if (!credentials.ok()) {
-    std::cerr << kProgram << ": " << credentials.status().message()
-              << std::endl;
-    return 2;
-  }
-  options.credentials = *credentials;
   options.deadline = absl::Seconds(timeout_seconds);
   if (!token_file.empty()) {
     auto token = peerlab::ReadTokenFile(token_file, "--admin-token-file");
@@ -230,6 +223,14 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   if (watch->parsed()) pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // After the mask: creating credentials may start gRPC's threads.
+  auto credentials = peerlab::MakeChannelCredentials(tls);
+  if (!credentials.ok()) {
+    std::cerr << kProgram << ": " << credentials.status().message()
+              << std::endl;
+    return 2;
+  }
+  options.credentials = *credentials;
 
   BootstrapClient client(options);
 
