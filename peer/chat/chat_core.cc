@@ -86,13 +86,6 @@ ChatCore::~ChatCore() {
   }
 }
 
-void ChatCore::PostGuarded(std::function<void()> f) {
-  scheduler_->Post([alive = std::weak_ptr<bool>(alive_), f = std::move(f)] {
-    auto a = alive.lock();
-    if (a && *a) f();
-  });
-}
-
 membership::Scheduler::TimerId ChatCore::AfterGuarded(absl::Duration d,
                                                       std::function<void()> f) {
   return scheduler_->After(
@@ -205,7 +198,8 @@ void ChatCore::SyncMembers(const std::map<std::string, std::string>& members) {
   for (const auto& [name, address] : members) SetMember(name, address);
 }
 
-void ChatCore::Send(pb::ChatKind kind, std::string text, SendDone done) {
+void ChatCore::Send(pb::ChatKind kind, std::string text, SendDone done,
+                    absl::Duration timeout) {
   if (!running_) {
     scheduler_->Post([done = std::move(done)] {
       done(
@@ -226,7 +220,9 @@ void ChatCore::Send(pb::ChatKind kind, std::string text, SendDone done) {
   d->result.seq = m.seq();
   d->done = std::move(done);
   ++stats_.sent;
-  const absl::Time deadline = now + options_.delivery_timeout;
+  const absl::Time deadline =
+      now + (timeout == absl::InfiniteDuration() ? options_.delivery_timeout
+                                                 : timeout);
   for (auto& [name, link] : links_) {
     link->queue.push_back(Pending{d, deadline});
     ++d->outstanding;
@@ -265,15 +261,25 @@ void ChatCore::OpenStream(Link& link) {
   link.generation = generation;
   link.written = 0;
   const std::string name = link.name;
+  // These run on transport threads, possibly after the core is gone: they
+  // touch only the scheduler (which outlives the transport's streams) and
+  // the guard.
   ChatStreamCallbacks callbacks;
-  callbacks.on_envelope = [this, name, generation](pb::ChatEnvelope envelope) {
-    PostGuarded([this, name, generation, e = std::move(envelope)]() mutable {
-      OnStreamEnvelope(name, generation, std::move(e));
-    });
+  membership::Scheduler* scheduler = scheduler_;
+  std::weak_ptr<bool> alive = alive_;
+  callbacks.on_envelope = [this, scheduler, alive, name,
+                           generation](pb::ChatEnvelope envelope) {
+    scheduler->Post(
+        [this, alive, name, generation, e = std::move(envelope)]() mutable {
+          auto a = alive.lock();
+          if (a && *a) OnStreamEnvelope(name, generation, std::move(e));
+        });
   };
-  callbacks.on_closed = [this, name, generation](absl::Status status) {
-    PostGuarded([this, name, generation, status] {
-      OnStreamClosed(name, generation, status);
+  callbacks.on_closed = [this, scheduler, alive, name,
+                         generation](absl::Status status) {
+    scheduler->Post([this, alive, name, generation, status] {
+      auto a = alive.lock();
+      if (a && *a) OnStreamClosed(name, generation, status);
     });
   };
   link.stream = transport_->Open(link.address, std::move(callbacks));
@@ -371,9 +377,7 @@ void ChatCore::Expire(const std::string& name) {
   Link& link = *it->second;
   link.expiry_timer = 0;
   const absl::Time now = scheduler_->Now();
-  const std::string reason =
-      absl::StrCat("no ack from ", name, " within ",
-                   absl::FormatDuration(options_.delivery_timeout));
+  const std::string reason = absl::StrCat("no ack from ", name, " in time");
   while (!link.queue.empty() && link.queue.front().deadline <= now) {
     std::shared_ptr<Delivery> d = std::move(link.queue.front().delivery);
     link.queue.pop_front();

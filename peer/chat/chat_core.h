@@ -130,10 +130,11 @@ class ChatCore {
   // removed as kGone.
   void SyncMembers(const std::map<std::string, std::string>& members);
 
-  // Sends to every chat member. `done` runs (as a task, or inline when
-  // nothing is pending) with FailedPrecondition when not running, else once
-  // every member has acked or been given up on.
-  void Send(::peer::v1::ChatKind kind, std::string text, SendDone done);
+  // Sends to every chat member. `done` runs as a task: FailedPrecondition
+  // when not running, else the result once every member has acked or been
+  // given up on. `timeout` replaces delivery_timeout for this message.
+  void Send(::peer::v1::ChatKind kind, std::string text, SendDone done,
+            absl::Duration timeout = absl::InfiniteDuration());
 
   // A round trip over the stream to `member` (opened if needed). `done`
   // gets the time it took, NotFound for a non-member, DeadlineExceeded.
@@ -207,9 +208,7 @@ class ChatCore {
   void Finish(const std::shared_ptr<Delivery>& d);
   void ResetLinkTimers(Link& link);
   void Deliver(const ::peer::v1::ChatMessage& m);
-  // Posts `f` to the scheduler / runs it after `d`; either is dropped if the
-  // core is gone by then.
-  void PostGuarded(std::function<void()> f);
+  // Runs `f` after `d`, unless the core is gone by then.
   membership::Scheduler::TimerId AfterGuarded(absl::Duration d,
                                               std::function<void()> f);
 

@@ -1,0 +1,534 @@
+#include "peer/chat/chat_commands.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "services/common/logging.h"
+
+namespace peerlab::chat {
+namespace {
+
+namespace pb = ::peer::v1;
+
+// A result handed from the chat loop to a waiting command thread. The
+// callback made by Callback() owns a guard: if the loop drops it without
+// calling it (the loop stopped), the waiter wakes with nullopt.
+template <typename T>
+class OneShot {
+ public:
+  std::function<void(T)> Callback() {
+    auto guard = std::make_shared<Guard>(state_);
+    return [guard](T value) { guard->Set(std::move(value)); };
+  }
+  // The value, or nullopt when the callback was dropped or `timeout` passed.
+  std::optional<T> Wait(absl::Duration timeout = absl::InfiniteDuration()) {
+    std::unique_lock<std::mutex> lock(state_->mu);
+    auto ready = [&] { return state_->value.has_value() || state_->dropped; };
+    if (timeout == absl::InfiniteDuration()) {
+      state_->cv.wait(lock, ready);
+    } else {
+      state_->cv.wait_for(lock, absl::ToChronoNanoseconds(timeout), ready);
+    }
+    return std::move(state_->value);
+  }
+
+ private:
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<T> value;
+    bool dropped = false;
+  };
+  struct Guard {
+    explicit Guard(std::shared_ptr<State> s) : state(std::move(s)) {}
+    ~Guard() {
+      std::lock_guard<std::mutex> lock(state->mu);
+      if (!state->value.has_value()) state->dropped = true;
+      state->cv.notify_all();
+    }
+    void Set(T v) {
+      std::lock_guard<std::mutex> lock(state->mu);
+      if (!state->value.has_value()) state->value.emplace(std::move(v));
+      state->cv.notify_all();
+    }
+    std::shared_ptr<State> state;
+  };
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
+std::string Ms(absl::Duration d) {
+  return absl::StrFormat("%.3f ms", absl::ToDoubleMilliseconds(d));
+}
+
+// Messages are one line and at most this long.
+constexpr size_t kMaxText = 16 * 1024;
+
+}  // namespace
+
+ChatCommands::ChatCommands(Env env)
+    : env_(std::move(env)),
+      loop_(std::make_unique<membership::EventLoop>("chat")),
+      transport_(std::make_unique<GrpcChatTransport>()),
+      probe_transport_(std::make_unique<GrpcChatTransport>()) {
+  ChatCore::Options options;
+  options.name = env_.name;
+  options.session = env_.session;
+  options.delivery_timeout = delivery_timeout_;
+  options.ack_timeout = ack_timeout_;
+  core_ =
+      std::make_unique<ChatCore>(options, loop_.get(), transport_.get(),
+                                 [hub = env_.views](const std::string& line) {
+                                   hub->Write(cli::kMessagesView, line);
+                                 });
+  if (env_.service) env_.service->SetHandler(this);
+}
+
+ChatCommands::~ChatCommands() {
+  if (env_.service) env_.service->SetHandler(nullptr);
+  loop_->Call([this] { core_.reset(); });
+  // Waits for the streams' last callbacks, which post to the loop.
+  transport_.reset();
+  probe_transport_.reset();
+  loop_->Stop();
+}
+
+template <typename F>
+auto ChatCommands::OnLoop(F f) -> decltype(f()) {
+  return loop_->Call(std::move(f));
+}
+
+void ChatCommands::OnIncoming(const std::shared_ptr<ChatReply>& reply,
+                              pb::ChatEnvelope envelope) {
+  loop_->Post([this, reply, e = std::move(envelope)]() mutable {
+    if (core_) core_->OnIncoming(reply, std::move(e));
+  });
+}
+
+void ChatCommands::MemberUp(const std::string& name,
+                            const std::string& address) {
+  loop_->Post([this, name, address] {
+    if (!core_) return;
+    if (address.empty()) {
+      core_->RemoveMember(name, ChatCore::Departure::kGone);
+    } else {
+      core_->SetMember(name, address);
+    }
+  });
+}
+
+void ChatCommands::MemberDown(const std::string& name,
+                              ChatCore::Departure how) {
+  loop_->Post([this, name, how] {
+    if (core_) core_->RemoveMember(name, how);
+  });
+}
+
+void ChatCommands::Sync() {
+  // The membership's snapshot is taken after every event it has already
+  // handed us was posted, so events are never undone by it.
+  std::map<std::string, std::string> members = env_.members();
+  OnLoop([&] { core_->SyncMembers(members); });
+}
+
+bool ChatCommands::running() {
+  return OnLoop([&] { return core_->running(); });
+}
+
+absl::Status ChatCommands::Start() {
+  const std::string address = env_.address();
+  if (address.empty()) {
+    return absl::FailedPreconditionError("no gRPC address to announce yet");
+  }
+  env_.announce(address);
+  {
+    auto lock = config_->Lock();
+    absl::Duration d = delivery_timeout_, a = ack_timeout_;
+    lock.unlock();
+    OnLoop([&] {
+      core_->SetDeliveryTimeout(d);
+      core_->SetAckTimeout(a);
+      core_->Start();
+    });
+  }
+  Sync();
+  return absl::OkStatus();
+}
+
+absl::Status ChatCommands::Stop() {
+  env_.announce("");
+  OnLoop([&] { core_->Stop("the chat was stopped"); });
+  return absl::OkStatus();
+}
+
+absl::Status ChatCommands::AnnounceJoined(cli::Output& out) {
+  return CheckSent(Send(pb::CHAT_KIND_JOINED, ""), out, /*quiet=*/false);
+}
+
+absl::Status ChatCommands::AnnounceLeaving(cli::Output& out) {
+  absl::Duration wait;
+  {
+    auto lock = config_->Lock();
+    wait = leave_timeout_;
+  }
+  return CheckSent(Send(pb::CHAT_KIND_LEAVING, "", wait), out,
+                   /*quiet=*/false);
+}
+
+absl::StatusOr<SendResult> ChatCommands::Send(pb::ChatKind kind,
+                                              std::string text,
+                                              absl::Duration timeout) {
+  if (text.size() > kMaxText) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "message too long: ", text.size(), " bytes (at most ", kMaxText, ")"));
+  }
+  {
+    auto lock = config_->Lock();
+    absl::Duration d = delivery_timeout_, a = ack_timeout_;
+    lock.unlock();
+    OnLoop([&] {
+      core_->SetDeliveryTimeout(d);
+      core_->SetAckTimeout(a);
+    });
+  }
+  OneShot<absl::StatusOr<SendResult>> result;
+  loop_->Post(
+      [this, kind, timeout, text = std::move(text), cb = result.Callback()] {
+        if (!core_) return;
+        core_->Send(kind, text, cb, timeout);
+      });
+  auto r = result.Wait();
+  if (!r.has_value()) return absl::CancelledError("the chat shut down");
+  return *std::move(r);
+}
+
+absl::Status ChatCommands::CheckSent(const absl::StatusOr<SendResult>& result,
+                                     cli::Output& out, bool quiet) {
+  if (!result.ok()) return result.status();
+  if (!result->undelivered.empty()) {
+    std::vector<std::string> who;
+    for (const auto& u : result->undelivered) {
+      who.push_back(absl::StrCat(u.member, " (", u.reason, ")"));
+    }
+    return absl::UnavailableError(absl::StrCat(
+        "undelivered to ", absl::StrJoin(who, ", "),
+        result->delivered.empty()
+            ? ""
+            : absl::StrCat("; delivered to ",
+                           absl::StrJoin(result->delivered, ", "))));
+  }
+  if (result->delivered.empty()) {
+    out.Print("nobody else is in the chat (chatmembers)");
+  } else if (!quiet) {
+    out.Print(
+        absl::StrCat("delivered to ", absl::StrJoin(result->delivered, ", ")));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ChatCommands::SendLine(absl::string_view line, cli::Output& out) {
+  std::string text(absl::StripAsciiWhitespace(line));
+  if (text.empty()) return absl::OkStatus();
+  return CheckSent(Send(pb::CHAT_KIND_MESSAGE, std::move(text)), out,
+                   /*quiet=*/true);
+}
+
+absl::StatusOr<absl::Duration> ChatCommands::ProbeNewStream(
+    const std::string& address, absl::Duration timeout) {
+  OneShot<absl::StatusOr<absl::Duration>> result;
+  auto cb =
+      std::make_shared<std::function<void(absl::StatusOr<absl::Duration>)>>(
+          result.Callback());
+  auto once = std::make_shared<std::once_flag>();
+  const absl::Time start = absl::Now();
+  ChatStreamCallbacks callbacks;
+  callbacks.on_envelope = [cb, once, start](pb::ChatEnvelope e) {
+    if (e.pongs_size() == 0) return;
+    std::call_once(*once, [&] { (*cb)(absl::Now() - start); });
+  };
+  callbacks.on_closed = [cb, once](absl::Status s) {
+    std::call_once(*once, [&] {
+      (*cb)(s.ok() ? absl::UnavailableError("the stream ended") : s);
+    });
+  };
+  std::unique_ptr<ChatStream> stream =
+      probe_transport_->Open(address, std::move(callbacks));
+  pb::ChatEnvelope ping;
+  ping.add_pings()->set_nonce(1);
+  stream->Send(std::move(ping));
+  auto r = result.Wait(timeout);
+  stream->Close();
+  if (!r.has_value()) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("no answer within ", absl::FormatDuration(timeout)));
+  }
+  return *r;
+}
+
+absl::Status ChatCommands::Register(cli::Registry& registry,
+                                    cli::ConfigRegistry& config) {
+  config_ = &config;
+  for (auto s :
+       {config.AddDuration("chat.delivery_timeout",
+                           "how long a message is retried for one member "
+                           "before it is reported undelivered",
+                           &delivery_timeout_, absl::Milliseconds(10)),
+        config.AddDuration("chat.ack_timeout",
+                           "a stream with no ack for this long is reopened",
+                           &ack_timeout_, absl::Milliseconds(10)),
+        config.AddDuration("chat.leave_timeout",
+                           "how long chatleave (and quit) wait for acks",
+                           &leave_timeout_, absl::Milliseconds(10)),
+        config.AddDuration("chat.ping_timeout",
+                           "chatping and chatmemberping give up after this",
+                           &ping_timeout_, absl::Milliseconds(10))}) {
+    if (!s.ok()) return s;
+  }
+  auto setting = [this](absl::Duration* d) {
+    auto lock = config_->Lock();
+    return *d;
+  };
+
+  std::vector<cli::Command> commands = {
+      {.name = "chatstart",
+       .group = "chat",
+       .summary = "announces this peer's chat address and starts the chat",
+       .max_args = 0,
+       .handler = [this](const cli::Call&, cli::Output& out) -> absl::Status {
+         if (auto s = Start(); !s.ok()) return s;
+         auto members = OnLoop([&] { return core_->Members(); });
+         out.Print(absl::StrCat("chat started on ", env_.address(), " (",
+                                members.size(), " other member(s))"));
+         return absl::OkStatus();
+       }},
+      {.name = "chatstop",
+       .group = "chat",
+       .summary = "stops the chat: withdraws the address, gives up pending "
+                  "messages, refuses incoming ones",
+       .max_args = 0,
+       .handler = [this](const cli::Call&, cli::Output& out) -> absl::Status {
+         if (auto s = Stop(); !s.ok()) return s;
+         out.Print("chat stopped");
+         return absl::OkStatus();
+       }},
+      {.name = "chatleave",
+       .group = "chat",
+       .summary = "tells every chat member that this peer is leaving",
+       .help = "Sends \"<left> NAME is leaving\" and waits up to "
+               "chat.leave_timeout for the acks. The chat keeps running "
+               "(chatstop stops it); quit does this before leaving the "
+               "group.",
+       .max_args = 0,
+       .handler = [this](const cli::Call&,
+                         cli::Output& out) { return AnnounceLeaving(out); }},
+      {.name = "chatmembers",
+       .group = "chat",
+       .summary = "lists the chat members and the stream to each",
+       .max_args = 0,
+       .handler = [this](const cli::Call&, cli::Output& out) -> absl::Status {
+         Sync();
+         auto [running, members] = OnLoop([&] {
+           return std::make_pair(core_->running(), core_->Members());
+         });
+         for (const auto& m : members) {
+           out.Print(absl::StrFormat(
+               "%-16s %-22s %-8s %d pending%s", m.name, m.address,
+               m.stream_open ? "open" : "idle", m.pending,
+               m.reconnects ? absl::StrCat(", ", m.reconnects, " reconnect(s)")
+                            : ""));
+         }
+         out.Print(absl::StrCat(members.size(), " chat member(s)",
+                                running ? "" : " (chat not started)"));
+         return absl::OkStatus();
+       }},
+      {.name = "chatping",
+       .group = "chat",
+       .usage = "chatping MEMBER",
+       .summary = "round trip to MEMBER over the chat stream",
+       .min_args = 1,
+       .max_args = 1,
+       .handler = [this, setting](const cli::Call& call,
+                                  cli::Output& out) -> absl::Status {
+         absl::Duration timeout = setting(&ping_timeout_);
+         OneShot<absl::StatusOr<absl::Duration>> result;
+         loop_->Post(
+             [this, member = call.args[0], timeout, cb = result.Callback()] {
+               if (core_) core_->Ping(member, timeout, cb);
+             });
+         auto r = result.Wait();
+         if (!r.has_value()) return absl::CancelledError("chat shut down");
+         if (!r->ok()) return r->status();
+         out.Print(absl::StrCat("reply from ", call.args[0], " in ", Ms(**r)));
+         return absl::OkStatus();
+       }},
+      {.name = "chatmemberping",
+       .group = "chat",
+       .usage = "chatmemberping MEMBER",
+       .summary = "MEMBER as the membership sees it, and a round trip on a "
+                  "new stream to its announced chat address",
+       .min_args = 1,
+       .max_args = 1,
+       .handler = [this, setting](const cli::Call& call,
+                                  cli::Output& out) -> absl::Status {
+         const std::string& name = call.args[0];
+         auto view = env_.member_view(name);
+         if (!view.ok()) return view.status();
+         out.Print(absl::StrCat(
+             name, ": ", view->state, ", chat address ",
+             view->chat_address.empty() ? "(none)" : view->chat_address));
+         if (view->chat_address.empty()) {
+           return absl::FailedPreconditionError(
+               absl::StrCat(name,
+                            " announces no chat address (chatstart "
+                            "there)"));
+         }
+         auto rtt = ProbeNewStream(view->chat_address, setting(&ping_timeout_));
+         if (!rtt.ok()) {
+           return absl::UnavailableError(
+               absl::StrCat(name, "'s chat at ", view->chat_address,
+                            " does not answer: ", rtt.status().message()));
+         }
+         out.Print(absl::StrCat("chat at ", view->chat_address, " answered in ",
+                                Ms(*rtt),
+                                " (new stream, connection included)"));
+         return absl::OkStatus();
+       }},
+      {.name = "msg",
+       .group = "chat",
+       .usage = "msg TEXT",
+       .summary = "sends TEXT to every chat member",
+       .help = "Waits until every member has acked it; fails naming the "
+               "members that did not get it (dead, left, or no ack within "
+               "chat.delivery_timeout). A typed line that is not a command "
+               "is sent the same way.",
+       .min_args = 1,
+       .handler = [this](const cli::Call& call,
+                         cli::Output& out) -> absl::Status {
+         std::string text(absl::StripAsciiWhitespace(call.rest));
+         return CheckSent(Send(pb::CHAT_KIND_MESSAGE, std::move(text)), out,
+                          /*quiet=*/true);
+       }},
+      {.name = "chatstats",
+       .group = "chat",
+       .usage = "chatstats [reset]",
+       .summary = "chat counters and delivery latency",
+       .help = "Latency is measured where messages are shown: receive time "
+               "minus the sender's timestamp (so only meaningful when the "
+               "clocks agree, e.g. peers on one host).",
+       .max_args = 1,
+       .handler = [this](const cli::Call& call,
+                         cli::Output& out) -> absl::Status {
+         if (!call.args.empty() && call.args[0] != "reset") {
+           return absl::InvalidArgumentError("usage: chatstats [reset]");
+         }
+         ChatStats s = OnLoop([&] {
+           ChatStats stats = core_->Stats();
+           if (!call.args.empty()) core_->ResetStats();
+           return stats;
+         });
+         out.Print(absl::StrCat("sent ", s.sent, ", acked ", s.acked,
+                                ", undelivered ", s.undelivered, ", received ",
+                                s.received, ", duplicates ", s.duplicates,
+                                ", reconnects ", s.reconnects));
+         out.Print(absl::StrCat("latency p50 ", Ms(s.latency_p50), ", p99 ",
+                                Ms(s.latency_p99), ", max ", Ms(s.latency_max),
+                                " (", s.latency_samples, " samples)"));
+         return absl::OkStatus();
+       }},
+      {.name = "chatflood",
+       .group = "development",
+       .usage = "chatflood COUNT [BYTES] [WINDOW]",
+       .summary = "sends COUNT messages as fast as possible (benchmark)",
+       .help = "Messages read \"flood N\" padded to BYTES (default 32); at "
+               "most WINDOW (default 512) are unacked at a time. Prints the "
+               "messages per second sent and delivered.",
+       .min_args = 1,
+       .max_args = 3,
+       .handler = [this](const cli::Call& call,
+                         cli::Output& out) -> absl::Status {
+         auto count = call.Int(0, "COUNT");
+         if (!count.ok()) return count.status();
+         int64_t bytes = 32, window = 512;
+         if (call.args.size() > 1) {
+           auto b = call.Int(1, "BYTES");
+           if (!b.ok()) return b.status();
+           bytes = *b;
+         }
+         if (call.args.size() > 2) {
+           auto w = call.Int(2, "WINDOW");
+           if (!w.ok()) return w.status();
+           window = *w;
+         }
+         if (*count < 1 || bytes < 1 ||
+             bytes > static_cast<int64_t>(kMaxText) || window < 1) {
+           return absl::InvalidArgumentError(
+               "COUNT, BYTES and WINDOW must be positive (BYTES <= 16384)");
+         }
+         struct Flood {
+           int64_t remaining, in_flight = 0, bytes, window;
+           uint64_t delivered = 0, undelivered = 0, next = 0;
+           absl::Status error;
+           std::function<void(absl::Status)> done;
+           std::function<void()> kick;
+         };
+         OneShot<absl::Status> finished;
+         auto flood = std::make_shared<Flood>();
+         flood->remaining = *count;
+         flood->bytes = bytes;
+         flood->window = window;
+         flood->done = finished.Callback();
+         const absl::Time start = absl::Now();
+         // Runs on the loop; each completion sends the next message.
+         flood->kick = [this, f = flood.get()] {
+           while (core_ && f->error.ok() && f->remaining > 0 &&
+                  f->in_flight < f->window) {
+             --f->remaining;
+             ++f->in_flight;
+             std::string text = absl::StrCat("flood ", ++f->next, " ");
+             if (static_cast<int64_t>(text.size()) < f->bytes) {
+               text.resize(static_cast<size_t>(f->bytes), 'x');
+             }
+             core_->Send(pb::CHAT_KIND_MESSAGE, std::move(text),
+                         [f](absl::StatusOr<SendResult> r) {
+                           --f->in_flight;
+                           if (!r.ok()) {
+                             f->error = r.status();
+                           } else {
+                             f->delivered += r->delivered.size();
+                             f->undelivered += r->undelivered.size();
+                           }
+                           f->kick();
+                         });
+           }
+           if (f->in_flight == 0 && f->done) {
+             auto done = std::move(f->done);
+             f->done = nullptr;
+             done(f->error);
+           }
+         };
+         loop_->Post([flood] { flood->kick(); });
+         auto r = finished.Wait();
+         OnLoop([&] { flood->kick = nullptr; });  // breaks the cycle
+         const absl::Duration elapsed = absl::Now() - start;
+         if (!r.has_value()) return absl::CancelledError("chat shut down");
+         if (!r->ok()) return *r;
+         const double secs = absl::ToDoubleSeconds(elapsed);
+         out.Print(absl::StrFormat(
+             "sent %d messages in %.3f s: %.0f messages/s, %d deliveries "
+             "(%.0f/s), %d undelivered",
+             *count, secs, static_cast<double>(*count) / secs, flood->delivered,
+             static_cast<double>(flood->delivered) / secs, flood->undelivered));
+         return absl::OkStatus();
+       }},
+  };
+  for (auto& command : commands) {
+    if (auto s = registry.Register(std::move(command)); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace peerlab::chat
