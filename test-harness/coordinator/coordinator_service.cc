@@ -1,7 +1,5 @@
 #include "test-harness/coordinator/coordinator_service.h"
 
-#include <random>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -35,15 +33,6 @@ bool IsValidRunId(const std::string& id) {
 }
 
 }  // namespace
-
-std::string NewRunId() {
-  static std::mutex mu;
-  static std::mt19937_64 rng{std::random_device{}()};
-  std::lock_guard<std::mutex> lock(mu);
-  return absl::StrCat(
-      absl::FormatTime("%Y%m%d-%H%M%S", absl::Now(), absl::LocalTimeZone()),
-      "-", absl::StrFormat("%06x", rng() & 0xffffff));
-}
 
 // One peer's Register stream: the accepted message, then nothing until the
 // peer goes (OnCancel) or the coordinator shuts down.

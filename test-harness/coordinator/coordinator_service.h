@@ -83,9 +83,6 @@ class CoordinatorService final
   std::deque<std::string> run_order_;  // oldest first
 };
 
-// A new run id: "YYYYMMDD-HHMMSS-xxxxxx" (local time, random hex).
-std::string NewRunId();
-
 }  // namespace peerlab::harness
 
 #endif  // PEERLAB_TEST_HARNESS_COORDINATOR_COORDINATOR_SERVICE_H_

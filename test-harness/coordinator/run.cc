@@ -1,9 +1,11 @@
 #include "test-harness/coordinator/run.h"
 
 #include <algorithm>
+#include <random>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -56,6 +58,15 @@ std::string MembershipEvent(const std::string& log_line) {
 }
 
 }  // namespace
+
+std::string NewRunId() {
+  static std::mutex mu;
+  static std::mt19937_64 rng{std::random_device{}()};
+  std::lock_guard<std::mutex> lock(mu);
+  return absl::StrCat(
+      absl::FormatTime("%Y%m%d-%H%M%S", absl::Now(), absl::LocalTimeZone()),
+      "-", absl::StrFormat("%06x", rng() & 0xffffff));
+}
 
 ::harness::v1::RunOptions WithDefaults(::harness::v1::RunOptions o) {
   if (o.end_timeout_ms() <= 0) o.set_end_timeout_ms(10000);

@@ -43,6 +43,10 @@
 
 namespace peerlab::harness {
 
+// A new run id: "YYYYMMDD-HHMMSS-xxxxxx" (local time, random hex).
+// Thread-safe.
+std::string NewRunId();
+
 // RunOptions with the defaults filled in (0 means "default" on the wire).
 ::harness::v1::RunOptions WithDefaults(::harness::v1::RunOptions options);
 

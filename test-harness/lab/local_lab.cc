@@ -1,0 +1,244 @@
+#include "test-harness/lab/local_lab.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace peerlab::harness {
+namespace {
+
+// Reads the first line of `path` once it is complete; "" while it is not.
+std::string ReadyLine(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  if (s.empty() || s.back() != '\n') return "";
+  return std::string(absl::StripAsciiWhitespace(s));
+}
+
+std::string Tail(const std::string& path, size_t max = 800) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  if (s.size() > max) s = "..." + s.substr(s.size() - max);
+  return s;
+}
+
+}  // namespace
+
+std::string OwnBinDir() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? "." : exe.parent_path().string();
+}
+
+absl::StatusOr<std::unique_ptr<LocalLab>> LocalLab::Start(
+    Options options, const std::vector<std::string>& peers) {
+  std::unique_ptr<LocalLab> lab(new LocalLab(std::move(options)));
+  const char* tmpdir = std::getenv("TMPDIR");
+  std::string tmpl =
+      absl::StrCat(tmpdir && *tmpdir ? tmpdir : "/tmp", "/peerlab-lab-XXXXXX");
+  if (!::mkdtemp(tmpl.data())) {
+    return absl::UnavailableError(absl::StrCat("mkdtemp ", tmpl, " failed"));
+  }
+  lab->tmp_ = tmpl;
+  lab->logs_ = lab->options_.dir + "/logs";
+  std::error_code ec;
+  std::filesystem::create_directories(lab->logs_, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create ", lab->logs_, ": ", ec.message()));
+  }
+  const std::string& bin = lab->options_.bin_dir;
+  // Both servers start at once; each is waited for in turn.
+  auto bootstrap =
+      lab->StartServer("bootstrap",
+                       {bin + "/peerlab-bootstrap", "--listen", "127.0.0.1:0",
+                        "--store", "file:" + lab->tmp_ + "/bootstrap.json",
+                        "--log-file", lab->logs_ + "/bootstrap.log"},
+                       &lab->bootstrap_process_);
+  if (!bootstrap.ok()) return bootstrap.status();
+  auto coordinator =
+      lab->StartServer("coordinator",
+                       {bin + "/peerlab-coordinator", "--listen", "127.0.0.1:0",
+                        "--log-file", lab->logs_ + "/coordinator.log"},
+                       &lab->coordinator_process_);
+  if (!coordinator.ok()) return coordinator.status();
+
+  const absl::Time deadline = absl::Now() + lab->options_.start_timeout;
+  for (auto [process, name, address] :
+       {std::tuple{lab->bootstrap_process_.get(), "bootstrap",
+                   &lab->bootstrap_},
+        std::tuple{lab->coordinator_process_.get(), "coordinator",
+                   &lab->coordinator_}}) {
+    const std::string ready = absl::StrCat(lab->tmp_, "/", name, ".ready");
+    // The servers write their address once serving; a file cannot be
+    // waited on, so look every few milliseconds (start-up only).
+    while ((*address = ReadyLine(ready)).empty()) {
+      if (process->exited()) {
+        return absl::UnavailableError(absl::StrCat(
+            "the ", name, " server ended at start (", process->ExitString(),
+            "): ", Tail(process->options().output_path)));
+      }
+      if (absl::Now() > deadline) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("the ", name, " server did not start within ",
+                         absl::FormatDuration(lab->options_.start_timeout)));
+      }
+      absl::SleepFor(absl::Milliseconds(2));
+    }
+  }
+  for (const std::string& peer : peers) {
+    if (auto s = lab->StartPeer(peer); !s.ok()) return s;
+  }
+  return lab;
+}
+
+absl::StatusOr<std::string> LocalLab::StartServer(
+    const std::string& name, std::vector<std::string> argv,
+    std::unique_ptr<ChildProcess>* out) {
+  argv.push_back("--ready-file");
+  argv.push_back(absl::StrCat(tmp_, "/", name, ".ready"));
+  auto process = ChildProcess::Start(
+      {.argv = std::move(argv),
+       .env = {{"PEERLAB_SEED", std::to_string(options_.seed)}},
+       .output_path = absl::StrCat(logs_, "/", name, ".out")});
+  if (!process.ok()) return process.status();
+  *out = *std::move(process);
+  return std::string();
+}
+
+absl::Status LocalLab::StartPeer(const std::string& name) {
+  int start = ++starts_[name];
+  std::string stem = start == 1 ? absl::StrCat(logs_, "/", name)
+                                : absl::StrCat(logs_, "/", name, ".", start);
+  std::vector<std::string> argv = {options_.bin_dir + "/peerlab-peer",
+                                   name,
+                                   "--test",
+                                   "--coordinator",
+                                   coordinator_,
+                                   "--bootstrap",
+                                   bootstrap_,
+                                   "--log-file",
+                                   stem + ".log",
+                                   "--log-level",
+                                   options_.peer_log_level,
+                                   "--history-file",
+                                   tmp_ + "/history-" + name};
+  argv.insert(argv.end(), options_.peer_args.begin(), options_.peer_args.end());
+  auto process = ChildProcess::Start(
+      {.argv = std::move(argv),
+       .env = {{"PEERLAB_SEED", std::to_string(options_.seed)}},
+       .output_path = stem + ".out",
+       .on_exit = [this, name](pid_t pid, const std::string& how) {
+         // Runs on the watcher thread; the lab outlives it.
+         std::lock_guard<std::mutex> lock(mu_);
+         if (stopping_ || expected_exits_.count(pid)) return;
+         if (options_.on_unexpected_exit)
+           options_.on_unexpected_exit(name, how);
+       }});
+  if (!process.ok()) return process.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& slot = peers_[name];
+  if (slot) ended_.push_back(std::move(slot));
+  slot = *std::move(process);
+  return absl::OkStatus();
+}
+
+absl::Status LocalLab::Fault(const std::string& kind, const std::string& peer) {
+  ChildProcess* p = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = peers_.find(peer);
+    if (it != peers_.end() && !it->second->exited()) p = it->second.get();
+    if (p && (kind == "kill" || kind == "restart")) {
+      expected_exits_.insert(p->pid());
+    }
+  }
+  if (kind == "start") {
+    if (p)
+      return absl::FailedPreconditionError(absl::StrCat(
+          "peer ", peer, " is running already (pid ", p->pid(), ")"));
+    return StartPeer(peer);
+  }
+  if (!p) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("peer ", peer, " is not running in this lab"));
+  }
+  if (kind == "kill") {
+    if (auto s = p->Signal(SIGKILL); !s.ok()) return s;
+    if (!p->WaitExited(absl::Seconds(10))) {
+      return absl::DeadlineExceededError("still running 10 s after SIGKILL");
+    }
+    return absl::OkStatus();
+  }
+  if (kind == "stop") {
+    if (auto s = p->Signal(SIGSTOP); !s.ok()) return s;
+    if (!p->WaitStopped(absl::Seconds(10))) {
+      return absl::DeadlineExceededError("not stopped 10 s after SIGSTOP");
+    }
+    return absl::OkStatus();
+  }
+  if (kind == "cont") {
+    if (auto s = p->Signal(SIGCONT); !s.ok()) return s;
+    if (!p->WaitContinued(absl::Seconds(10))) {
+      return absl::DeadlineExceededError("not running 10 s after SIGCONT");
+    }
+    return absl::OkStatus();
+  }
+  if (kind == "restart") {
+    p->Terminate(absl::Seconds(3));
+    return StartPeer(peer);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown fault \"", kind, "\""));
+}
+
+void LocalLab::Stop() {
+  std::vector<ChildProcess*> peers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    for (auto& [name, p] : peers_) peers.push_back(p.get());
+  }
+  // SIGTERM to every peer at once, then wait for each.
+  for (ChildProcess* p : peers) {
+    if (!p->exited()) {
+      ::kill(p->pid(), SIGTERM);
+      ::kill(p->pid(), SIGCONT);
+    }
+  }
+  for (ChildProcess* p : peers) p->Terminate(absl::Seconds(3));
+  if (coordinator_process_) coordinator_process_->Terminate(absl::Seconds(3));
+  if (bootstrap_process_) bootstrap_process_->Terminate(absl::Seconds(3));
+  if (!tmp_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(tmp_, ec);
+  }
+}
+
+LocalLab::~LocalLab() {
+  Stop();
+  // Destroying the processes joins their watcher threads, whose exit
+  // callbacks take mu_: not under it.
+  std::map<std::string, std::unique_ptr<ChildProcess>> peers;
+  std::vector<std::unique_ptr<ChildProcess>> ended;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    peers.swap(peers_);
+    ended.swap(ended_);
+  }
+}
+
+}  // namespace peerlab::harness

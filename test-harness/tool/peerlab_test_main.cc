@@ -1,0 +1,236 @@
+// peerlab-test: runs multi-peer test scripts and gives a verdict.
+//
+//   peerlab-test run SCRIPT...            a local lab per run (default)
+//   peerlab-test run --coordinator ADDR SCRIPT...   peers registered there
+//   peerlab-test peers --coordinator ADDR           who is registered
+//
+// Exit code: 0 every run passed, 1 a check failed, 2 the harness could not
+// run (parse error, lab or coordinator trouble, interrupted).
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "proto/harness/v1/coordinator.grpc.pb.h"
+#include "test-harness/lab/local_lab.h"
+#include "test-harness/report/report.h"
+#include "test-harness/script/script.h"
+#include "test-harness/tool/run_client.h"
+
+namespace {
+
+using peerlab::harness::RunClient;
+using peerlab::harness::RunOutcome;
+using peerlab::harness::RunRequest;
+
+int ListPeers(const std::string& coordinator) {
+  auto stub = ::harness::v1::Coordinator::NewStub(
+      grpc::CreateChannel(coordinator, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(5));
+  ::harness::v1::ListPeersResponse response;
+  grpc::Status s =
+      stub->ListPeers(&context, ::harness::v1::ListPeersRequest(), &response);
+  if (!s.ok()) {
+    std::cerr << "peerlab-test: " << coordinator << ": " << s.error_message()
+              << "\n";
+    return 2;
+  }
+  for (const auto& p : response.peers()) {
+    std::cout << p.name() << "\t" << (p.alive() ? "alive" : "gone") << "\t"
+              << p.control_address() << "\tpid " << p.pid() << "@" << p.host()
+              << "\tstart " << p.generation() << "\t"
+              << (p.run_id().empty() ? "-" : p.run_id()) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Signals go to a thread of their own; block them before any thread
+  // starts (children unblock them again).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{
+      "peerlab-test: runs multi-peer test scripts (one `PEER COMMAND` step "
+      "per line; see docs/harness.md) and gives a verdict. Exit code 0: "
+      "passed; 1: a check failed; 2: the harness could not run."};
+  app.require_subcommand(1);
+  CLI::App* run = app.add_subcommand("run", "run test scripts");
+  std::vector<std::string> scripts;
+  std::string coordinator;
+  std::string report_root = "./peerlab-runs";
+  double end_timeout = 10;
+  int quiet_ms = 250;
+  double step_timeout = 30;
+  double peer_timeout = 15;
+  bool fail_fast = false;
+  int repeat = 1;
+  uint64_t seed = 0;
+  bool seed_given = false;
+  std::string bin_dir = peerlab::harness::OwnBinDir();
+  std::string lab = "local";
+  std::string peer_log_level = "info";
+  std::vector<std::string> peer_args;
+  bool verbose = false;
+  run->add_option("SCRIPT", scripts, "test scripts (NAME.cmd)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  run->add_option("--coordinator", coordinator,
+                  "drive the peers registered with this coordinator instead "
+                  "of starting a local lab");
+  run->add_option("--report-dir", report_root, "reports go to DIR/RUN_ID/")
+      ->capture_default_str();
+  run->add_option("--timeout", end_timeout,
+                  "seconds to wait, after the last step, for every filter "
+                  "to hold")
+      ->capture_default_str();
+  run->add_option("--quiet-ms", quiet_ms,
+                  "the views must be quiet this long before the check")
+      ->capture_default_str();
+  run->add_option("--step-timeout", step_timeout,
+                  "seconds a single step may take")
+      ->capture_default_str();
+  run->add_option("--peer-timeout", peer_timeout,
+                  "seconds to wait for peers to register")
+      ->capture_default_str();
+  run->add_flag("--fail-fast", fail_fast, "stop at the first failed step");
+  run->add_option("--repeat", repeat,
+                  "run each script N times and report flaky steps")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  run->add_option_function<uint64_t>(
+      "--seed",
+      [&](const uint64_t& v) {
+        seed = v;
+        seed_given = true;
+      },
+      "fixes every random choice (default: a random one, printed)");
+  run->add_option("--bin-dir", bin_dir,
+                  "where peerlab-peer, peerlab-bootstrap and "
+                  "peerlab-coordinator are")
+      ->capture_default_str();
+  run->add_option("--lab", lab,
+                  "local (processes on loopback) or netns (network "
+                  "namespaces: partition, heal, netem)")
+      ->check(CLI::IsMember({"local", "netns"}))
+      ->capture_default_str();
+  run->add_option("--peer-log-level", peer_log_level, "the peers' log level")
+      ->capture_default_str();
+  run->add_option("--peer-arg", peer_args,
+                  "extra argument for every peerlab-peer (repeatable)")
+      ->allow_extra_args(false);
+  run->add_flag("-v,--verbose", verbose,
+                "also print registrations and other notices");
+  CLI::App* peers = app.add_subcommand(
+      "peers", "list the peers registered with a coordinator");
+  std::string peers_coordinator = "127.0.0.1:8081";
+  peers->add_option("--coordinator", peers_coordinator, "coordinator address")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  if (peers->parsed()) return ListPeers(peers_coordinator);
+
+  if (lab == "netns") {
+    std::cerr << "peerlab-test: --lab netns: the network-namespace lab is "
+                 "not available yet (deploy issue); use --lab local\n";
+    return 2;
+  }
+  // Parse everything first: a parse error runs nothing.
+  std::vector<RunRequest> requests;
+  bool parse_failed = false;
+  for (const std::string& path : scripts) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (!in.good() && !in.eof()) {
+      std::cerr << "peerlab-test: cannot read " << path << "\n";
+      return 2;
+    }
+    auto parsed = peerlab::harness::ParseScript(path, ss.str());
+    if (!parsed.ok()) {
+      std::cerr << parsed.status().message() << "\n";
+      parse_failed = true;
+      continue;
+    }
+    RunRequest r;
+    r.script_path = path;
+    r.script_text = ss.str();
+    r.script = *std::move(parsed);
+    r.coordinator = coordinator;
+    r.report_root = report_root;
+    r.bin_dir = bin_dir;
+    r.peer_log_level = peer_log_level;
+    r.peer_args = peer_args;
+    r.verbose = verbose;
+    auto& o = r.options;
+    o.set_fail_fast(fail_fast);
+    o.set_end_timeout_ms(static_cast<int64_t>(end_timeout * 1000));
+    o.set_quiet_ms(quiet_ms);
+    o.set_step_timeout_ms(static_cast<int64_t>(step_timeout * 1000));
+    o.set_peer_wait_timeout_ms(static_cast<int64_t>(peer_timeout * 1000));
+    o.set_lab(lab);
+    requests.push_back(std::move(r));
+  }
+  if (parse_failed) {
+    std::cerr << "peerlab-test: nothing was run (parse errors above)\n";
+    return 2;
+  }
+  if (!seed_given) seed = std::random_device{}();
+
+  RunClient client(&std::cout);
+  std::thread([&client, signals] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    client.Interrupt(absl::StrCat("interrupted by ", strsignal(sig)));
+    sigwait(&signals, &sig);
+    // Second signal: leave at once; the lab dies with us (PDEATHSIG).
+    _exit(2);
+  }).detach();
+
+  int worst = 0;
+  for (RunRequest& r : requests) {
+    std::vector<::harness::v1::RunSummary> summaries;
+    for (int i = 0; i < repeat; ++i) {
+      r.options.set_seed(seed + static_cast<uint64_t>(i));
+      RunOutcome outcome = client.Run(r);
+      if (!outcome.error.empty()) {
+        std::cout << "peerlab-test: " << outcome.error << std::endl;
+      }
+      worst = std::max(worst, outcome.exit_code);
+      if (outcome.have_summary) summaries.push_back(outcome.summary);
+      if (outcome.exit_code == 2 && !outcome.have_summary) break;
+    }
+    if (repeat > 1) {
+      int passed = 0;
+      for (const auto& s : summaries) {
+        passed += s.state() == ::harness::v1::RUN_STATE_PASSED;
+      }
+      std::string flaky = peerlab::harness::FlakyReport(summaries);
+      std::cout << r.script_path << ": " << passed << " of " << repeat
+                << " runs passed (seeds " << seed << ".." << seed + repeat - 1
+                << ")\n"
+                << (flaky.empty() ? "  no flaky steps\n" : flaky);
+      std::ofstream(report_root + "/flaky.txt", std::ios::app)
+          << r.script_path << ": " << passed << " of " << repeat
+          << " runs passed\n"
+          << flaky;
+    }
+  }
+  return worst;
+}

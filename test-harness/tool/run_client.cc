@@ -1,0 +1,330 @@
+#include "test-harness/tool/run_client.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "test-harness/coordinator/run.h"
+#include "test-harness/report/report.h"
+
+namespace peerlab::harness {
+namespace {
+
+std::chrono::system_clock::time_point In(absl::Duration d) {
+  return absl::ToChronoTime(absl::Now() + d);
+}
+
+int ExitCodeFor(::harness::v1::RunState state) {
+  switch (state) {
+    case ::harness::v1::RUN_STATE_PASSED:
+      return 0;
+    case ::harness::v1::RUN_STATE_FAILED:
+      return 1;
+    default:
+      return 2;
+  }
+}
+
+}  // namespace
+
+void RunClient::Print(const std::string& line) {
+  std::lock_guard<std::mutex> lock(out_mu_);
+  *out_ << line << std::endl;
+}
+
+void RunClient::Interrupt(const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (interrupted_) return;
+    interrupted_ = true;
+    interrupt_reason_ = reason;
+  }
+  Print(absl::StrCat("--      ", reason, ": cancelling the run"));
+  CancelOnCoordinator(reason);
+  // Should the coordinator not finish the run, stop watching it.
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!cv_.wait_until(lock, In(absl::Seconds(5)),
+                      [this] { return run_finished_ || !run_started_; })) {
+    if (watch_context_) watch_context_->TryCancel();
+  }
+}
+
+void RunClient::CancelOnCoordinator(const std::string& reason) {
+  std::string id;
+  ::harness::v1::Coordinator::Stub* stub = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!run_started_ || run_finished_) return;
+    id = run_id_;
+    stub = stub_.get();
+  }
+  grpc::ClientContext context;
+  context.set_deadline(In(absl::Seconds(3)));
+  ::harness::v1::CancelRunRequest request;
+  request.set_run_id(id);
+  request.set_reason(reason);
+  ::harness::v1::CancelRunResponse response;
+  grpc::Status s = stub->CancelRun(&context, request, &response);
+  if (!s.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (watch_context_) watch_context_->TryCancel();
+  }
+}
+
+void RunClient::OnPeerExit(const std::string& name, const std::string& how,
+                           const std::string& log_stem) {
+  std::string reason = absl::StrCat("peer ", name, " exited: ", how, " (see ",
+                                    log_stem, ".out)");
+  Print(absl::StrCat("--      ", reason));
+  bool cancel = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (steps_begun_) return;  // the run sees the death itself
+    if (early_exit_.empty()) early_exit_ = reason;
+    cancel = run_started_;
+  }
+  // A peer that ends before the steps begin would make the run wait for its
+  // registration until the timeout.
+  if (cancel) CancelOnCoordinator(absl::StrCat("lab start failed: ", reason));
+}
+
+absl::Status RunClient::SignalRemote(const std::string& peer, int signal) {
+  grpc::ClientContext context;
+  context.set_deadline(In(absl::Seconds(5)));
+  ::harness::v1::ListPeersResponse peers;
+  grpc::Status s =
+      stub_->ListPeers(&context, ::harness::v1::ListPeersRequest(), &peers);
+  if (!s.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("ListPeers: ", s.error_message()));
+  }
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  for (const auto& p : peers.peers()) {
+    if (p.name() != peer) continue;
+    if (p.host() != host) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "peer ", peer, " runs on host ", p.host(),
+          "; this client can signal processes on ", host, " only"));
+    }
+    if (p.pid() <= 0 || ::kill(static_cast<pid_t>(p.pid()), signal) != 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot signal pid ", p.pid(), " of peer ", peer));
+    }
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(
+      absl::StrCat("peer ", peer, " is not registered with the coordinator"));
+}
+
+absl::Status RunClient::CarryOut(const RunRequest& request,
+                                 const ::harness::v1::FaultRequest& fault) {
+  if (lab_) return lab_->Fault(fault.kind(), fault.peer());
+  (void)request;
+  if (fault.kind() == "kill") return SignalRemote(fault.peer(), SIGKILL);
+  if (fault.kind() == "stop") return SignalRemote(fault.peer(), SIGSTOP);
+  if (fault.kind() == "cont") return SignalRemote(fault.peer(), SIGCONT);
+  return absl::FailedPreconditionError(absl::StrCat(
+      fault.kind(),
+      " starts a process: it needs the local lab (peerlab-test without "
+      "--coordinator)"));
+}
+
+RunOutcome RunClient::Run(const RunRequest& request) {
+  RunOutcome outcome;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (interrupted_) {
+      outcome.error = interrupt_reason_;
+      return outcome;
+    }
+    run_started_ = steps_begun_ = run_finished_ = false;
+    early_exit_.clear();
+    run_id_ = NewRunId();
+  }
+  const std::string script_name =
+      std::filesystem::path(request.script_path).filename().string();
+  outcome.report_dir = request.report_root + "/" + run_id_;
+  Print(absl::StrCat("run ", run_id_, ": ", request.script_path, " (",
+                     request.script.steps.size(), " steps, ",
+                     request.script.peers.size(), " peers, seed ",
+                     request.options.seed(), ")"));
+
+  std::unique_ptr<LocalLab> lab;
+  std::string coordinator = request.coordinator;
+  if (coordinator.empty()) {
+    const std::string logs = outcome.report_dir + "/logs";
+    auto started = LocalLab::Start(
+        {.bin_dir = request.bin_dir,
+         .dir = outcome.report_dir,
+         .seed = request.options.seed(),
+         .peer_log_level = request.peer_log_level,
+         .peer_args = request.peer_args,
+         .on_unexpected_exit =
+             [this, logs](const std::string& name, const std::string& how) {
+               OnPeerExit(name, how, logs + "/" + name);
+             }},
+        request.script.InitialPeers());
+    if (!started.ok()) {
+      outcome.error =
+          absl::StrCat("cannot start the lab: ", started.status().message());
+      return outcome;
+    }
+    lab = *std::move(started);
+    coordinator = lab->coordinator_address();
+    if (request.verbose) {
+      Print(absl::StrCat("--      lab: bootstrap ", lab->bootstrap_address(),
+                         ", coordinator ", coordinator, ", logs in ",
+                         outcome.report_dir, "/logs"));
+    }
+  }
+  // A channel of its own connection (not the process-wide subchannel pool),
+  // so that dropping it closes the connection: a coordinator that stops
+  // waits for its clients' connections to go.
+  grpc::ChannelArguments channel_args;
+  channel_args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto channel = grpc::CreateCustomChannel(
+      coordinator, grpc::InsecureChannelCredentials(), channel_args);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stub_ = ::harness::v1::Coordinator::NewStub(channel);
+    lab_ = lab.get();
+  }
+  auto finish_lab = [&] {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      lab_ = nullptr;
+    }
+    if (lab) lab->Stop();
+  };
+
+  ::harness::v1::StartRunRequest start;
+  start.set_script_name(script_name);
+  start.set_script_text(request.script_text);
+  *start.mutable_options() = request.options;
+  start.mutable_options()->set_client_faults(true);
+  start.set_run_id(run_id_);
+  {
+    grpc::ClientContext context;
+    context.set_deadline(In(absl::Seconds(10)));
+    context.set_wait_for_ready(true);
+    ::harness::v1::StartRunResponse response;
+    grpc::Status s = stub_->StartRun(&context, start, &response);
+    if (!s.ok()) {
+      outcome.error =
+          absl::StrCat("the coordinator at ", coordinator,
+                       " did not start the run: ", s.error_message());
+      finish_lab();
+      return outcome;
+    }
+  }
+  std::string early;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    run_started_ = true;
+    early = early_exit_;
+  }
+  if (!early.empty()) CancelOnCoordinator("lab start failed: " + early);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (interrupted_) early = interrupt_reason_;
+  }
+  if (!early.empty()) CancelOnCoordinator(early);
+
+  grpc::ClientContext watch;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    watch_context_ = &watch;
+  }
+  ::harness::v1::WatchRunRequest watch_request;
+  watch_request.set_run_id(run_id_);
+  auto reader = stub_->WatchRun(&watch, watch_request);
+  ::harness::v1::RunEvent event;
+  while (reader->Read(&event)) {
+    if (event.has_step_started() || event.has_step_finished()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      steps_begun_ = true;
+    }
+    if (event.has_fault_request()) {
+      const auto& f = event.fault_request();
+      absl::Status s = CarryOut(request, f);
+      grpc::ClientContext context;
+      context.set_deadline(In(absl::Seconds(10)));
+      ::harness::v1::ResolveFaultRequest resolve;
+      resolve.set_run_id(run_id_);
+      resolve.set_fault_id(f.fault_id());
+      resolve.set_ok(s.ok());
+      resolve.set_message(std::string(s.message()));
+      ::harness::v1::ResolveFaultResponse ignored;
+      (void)stub_->ResolveFault(&context, resolve, &ignored);
+      continue;
+    }
+    if (event.has_notice() && !request.verbose &&
+        !absl::StrContains(event.notice(), "DIED")) {
+      continue;
+    }
+    if (event.has_finished()) {
+      outcome.summary = event.finished();
+      outcome.have_summary = true;
+      break;
+    }
+    std::string line = FormatEvent(event);
+    if (!line.empty()) Print(line);
+  }
+  watch.TryCancel();
+  (void)reader->Finish();
+  reader.reset();  // holds the channel
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    watch_context_ = nullptr;
+    run_finished_ = true;
+  }
+  cv_.notify_all();
+  if (!outcome.have_summary) {
+    // The stream ended early (coordinator gone, or the watch abandoned):
+    // take what the coordinator still has.
+    grpc::ClientContext context;
+    context.set_deadline(In(absl::Seconds(3)));
+    ::harness::v1::GetSummaryRequest get;
+    get.set_run_id(run_id_);
+    if (stub_->GetSummary(&context, get, &outcome.summary).ok()) {
+      outcome.have_summary = true;
+    }
+  }
+  {
+    // Close the connection before the coordinator stops.
+    std::lock_guard<std::mutex> lock(mu_);
+    stub_.reset();
+  }
+  channel.reset();
+  finish_lab();  // before the report: the logs are complete then
+  if (!outcome.have_summary) {
+    outcome.error = absl::StrCat("lost the coordinator at ", coordinator,
+                                 " before the run ended");
+    return outcome;
+  }
+  // A run that never reached its end cannot pass.
+  if (outcome.summary.state() != ::harness::v1::RUN_STATE_PASSED &&
+      outcome.summary.state() != ::harness::v1::RUN_STATE_FAILED &&
+      outcome.summary.state() != ::harness::v1::RUN_STATE_ERROR &&
+      outcome.summary.state() != ::harness::v1::RUN_STATE_CANCELLED) {
+    outcome.summary.set_state(::harness::v1::RUN_STATE_CANCELLED);
+    outcome.summary.set_verdict("the run did not finish");
+  }
+  outcome.exit_code = ExitCodeFor(outcome.summary.state());
+  if (absl::Status s = WriteReport(outcome.report_dir, outcome.summary);
+      !s.ok()) {
+    Print(absl::StrCat("warning: report not written: ", s.message()));
+  }
+  Print("");
+  Print(SummaryTable(outcome.summary));
+  Print(absl::StrCat("report: ", outcome.report_dir, "/ (timeline.html, ",
+                     "summary.json, junit.xml, logs/)"));
+  return outcome;
+}
+
+}  // namespace peerlab::harness
