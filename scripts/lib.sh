@@ -11,7 +11,7 @@ PEERLAB_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev
   libabsl-dev libspdlog-dev nlohmann-json3-dev libcli11-dev libedit-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libpqxx-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libpqxx-dev libssl-dev
   python3 python3-grpcio python3-protobuf
   procps tmux openssl
 )

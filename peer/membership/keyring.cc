@@ -1,0 +1,305 @@
+#include "peer/membership/keyring.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace peerlab::membership {
+namespace {
+
+struct CtxFree {
+  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
+};
+using Ctx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
+
+const unsigned char* U(absl::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+// Additional authenticated data: the version byte, then the label.
+std::string Aad(uint8_t version, absl::string_view label) {
+  std::string aad(1, static_cast<char>(version));
+  aad.append(label.data(), label.size());
+  return aad;
+}
+
+}  // namespace
+
+std::string Seal(absl::string_view key, absl::string_view nonce,
+                 absl::string_view plaintext, absl::string_view label) {
+  std::string out;
+  out.resize(kEncryptionOverhead + plaintext.size());
+  out[0] = static_cast<char>(kEncryptionVersion);
+  std::memcpy(&out[1], nonce.data(), kNonceSize);
+  unsigned char* cipher =
+      reinterpret_cast<unsigned char*>(&out[1 + kNonceSize]);
+  const std::string aad = Aad(kEncryptionVersion, label);
+  Ctx ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  int total = 0;
+  // Each call only fails on allocation failure or misuse (sizes are
+  // REQUIREd); a failed seal yields bytes no one can open.
+  bool ok =
+      ctx &&
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr,
+                         nullptr) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceSize,
+                          nullptr) == 1 &&
+      EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, U(key), U(nonce)) == 1 &&
+      EVP_EncryptUpdate(ctx.get(), nullptr, &len, U(aad),
+                        static_cast<int>(aad.size())) == 1 &&
+      EVP_EncryptUpdate(ctx.get(), cipher, &len, U(plaintext),
+                        static_cast<int>(plaintext.size())) == 1;
+  total = len;
+  ok = ok && EVP_EncryptFinal_ex(ctx.get(), cipher + total, &len) == 1;
+  total += len;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize,
+                                 cipher + total) == 1;
+  if (!ok) std::fill(out.begin() + 1, out.end(), '\0');
+  return out;
+}
+
+absl::StatusOr<std::string> Open(absl::string_view key,
+                                 absl::string_view sealed,
+                                 absl::string_view label) {
+  if (sealed.size() < static_cast<size_t>(kEncryptionOverhead)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "encrypted message of ", sealed.size(), " bytes is shorter than its ",
+        kEncryptionOverhead, "-byte header and tag"));
+  }
+  const uint8_t version = static_cast<uint8_t>(sealed[0]);
+  if (version != kEncryptionVersion) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown encryption version ", version));
+  }
+  if (key.size() != static_cast<size_t>(kKeySize)) {
+    return absl::InvalidArgumentError("key must be 32 bytes");
+  }
+  const absl::string_view nonce = sealed.substr(1, kNonceSize);
+  const absl::string_view cipher =
+      sealed.substr(1 + kNonceSize, sealed.size() - kEncryptionOverhead);
+  std::string tag(sealed.substr(sealed.size() - kTagSize));
+  const std::string aad = Aad(version, label);
+  std::string plain;
+  plain.resize(cipher.size());
+  unsigned char* out = reinterpret_cast<unsigned char*>(plain.data());
+  Ctx ctx(EVP_CIPHER_CTX_new());
+  int len = 0;
+  int total = 0;
+  bool ok =
+      ctx &&
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr,
+                         nullptr) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceSize,
+                          nullptr) == 1 &&
+      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, U(key), U(nonce)) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), nullptr, &len, U(aad),
+                        static_cast<int>(aad.size())) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), out, &len, U(cipher),
+                        static_cast<int>(cipher.size())) == 1;
+  total = len;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagSize,
+                                 tag.data()) == 1;
+  ok = ok && EVP_DecryptFinal_ex(ctx.get(), out + total, &len) == 1;
+  if (!ok) return absl::PermissionDeniedError("cannot decrypt: wrong key?");
+  plain.resize(total + len);
+  return plain;
+}
+
+std::string RandomNonce() {
+  std::string nonce(kNonceSize, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(nonce.data()), kNonceSize) !=
+      1) {
+    // OpenSSL's generator only fails when it cannot be seeded, which a
+    // running Linux system never lacks; abort rather than reuse a nonce.
+    std::abort();
+  }
+  return nonce;
+}
+
+std::string GenerateKey() {
+  std::string key(kKeySize, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), kKeySize) != 1) {
+    std::abort();
+  }
+  return key;
+}
+
+absl::StatusOr<std::string> ParseKey(absl::string_view base64) {
+  std::string raw;
+  absl::string_view text = absl::StripAsciiWhitespace(base64);
+  if (text.empty()) return absl::InvalidArgumentError("empty key");
+  if (!absl::Base64Unescape(text, &raw)) {
+    return absl::InvalidArgumentError("key is not valid base64");
+  }
+  if (raw.size() != static_cast<size_t>(kKeySize)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("key is ", raw.size(), " bytes, want ", kKeySize,
+                     " (AES-256; make one with `keys generate`)"));
+  }
+  return raw;
+}
+
+std::string FormatKey(absl::string_view key) { return absl::Base64Escape(key); }
+
+absl::StatusOr<Keyring> Keyring::Create(std::vector<std::string> keys) {
+  if (keys.empty()) return absl::InvalidArgumentError("keyring: no key");
+  std::vector<std::string> unique;
+  for (auto& k : keys) {
+    if (k.size() != static_cast<size_t>(kKeySize)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "keyring: a key of ", k.size(), " bytes, want ", kKeySize));
+    }
+    if (std::find(unique.begin(), unique.end(), k) == unique.end()) {
+      unique.push_back(std::move(k));
+    }
+  }
+  return Keyring(std::move(unique));
+}
+
+absl::StatusOr<Keyring> Keyring::Parse(absl::string_view text) {
+  std::vector<std::string> keys;
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_no;
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line[0] == '#') continue;
+    auto key = ParseKey(line);
+    if (!key.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "key file line ", line_no, ": ", key.status().message()));
+    }
+    keys.push_back(*std::move(key));
+  }
+  if (keys.empty()) return absl::InvalidArgumentError("key file has no key");
+  return Create(std::move(keys));
+}
+
+absl::StatusOr<Keyring> Keyring::Load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    std::string what =
+        absl::StrCat("key file ", path, ": ", std::strerror(err));
+    if (err == EACCES) return absl::PermissionDeniedError(what);
+    return absl::NotFoundError(what);
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto ring = Parse(text.str());
+  if (!ring.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", ring.status().message()));
+  }
+  return ring;
+}
+
+std::string Keyring::Format() const {
+  std::string out;
+  for (const auto& k : keys_) absl::StrAppend(&out, FormatKey(k), "\n");
+  return out;
+}
+
+absl::Status Keyring::Save(const std::string& path) const {
+  const std::string tmp = absl::StrCat(path, ".tmp");
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::InternalError(
+        absl::StrCat("key file ", tmp, ": ", std::strerror(errno)));
+  }
+  const std::string text = Format();
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return absl::InternalError(
+          absl::StrCat("key file ", tmp, ": ", std::strerror(err)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    return absl::InternalError(
+        absl::StrCat("key file ", tmp, ": ", std::strerror(errno)));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return absl::InternalError(
+        absl::StrCat("key file ", path, ": ", std::strerror(err)));
+  }
+  return absl::OkStatus();
+}
+
+bool Keyring::Contains(const std::string& key) const {
+  return std::find(keys_.begin(), keys_.end(), key) != keys_.end();
+}
+
+absl::Status Keyring::Install(const std::string& key) {
+  if (key.size() != static_cast<size_t>(kKeySize)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("key is ", key.size(), " bytes, want ", kKeySize));
+  }
+  if (!Contains(key)) keys_.push_back(key);
+  return absl::OkStatus();
+}
+
+absl::Status Keyring::Use(const std::string& key) {
+  auto it = std::find(keys_.begin(), keys_.end(), key);
+  if (it == keys_.end()) {
+    return absl::NotFoundError("key is not installed (keys install first)");
+  }
+  std::rotate(keys_.begin(), it, it + 1);
+  return absl::OkStatus();
+}
+
+absl::Status Keyring::Remove(const std::string& key) {
+  auto it = std::find(keys_.begin(), keys_.end(), key);
+  if (it == keys_.end()) return absl::NotFoundError("key is not installed");
+  if (it == keys_.begin()) {
+    return absl::FailedPreconditionError(
+        "cannot remove the primary key (keys use another key first)");
+  }
+  keys_.erase(it);
+  return absl::OkStatus();
+}
+
+std::string Keyring::Encrypt(absl::string_view plaintext,
+                             absl::string_view label) const {
+  return Seal(primary(), RandomNonce(), plaintext, label);
+}
+
+absl::StatusOr<std::string> Keyring::Decrypt(absl::string_view sealed,
+                                             absl::string_view label) const {
+  absl::Status last;
+  for (const auto& key : keys_) {
+    auto plain = Open(key, sealed, label);
+    if (plain.ok()) return plain;
+    // Malformed input fails the same way under every key.
+    if (plain.status().code() == absl::StatusCode::kInvalidArgument) {
+      return plain.status();
+    }
+    last = plain.status();
+  }
+  return last;
+}
+
+}  // namespace peerlab::membership
