@@ -296,7 +296,7 @@ std::string TimelineHtml(const RunSummary& s) {
     return label_w + plot_w * (static_cast<double>(t - t0) / span);
   };
   std::string svg = absl::StrFormat(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"timeline\" "
+      "<svg id=\"timeline\" "
       "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n",
       width, height, width, height);
   // Axis: about ten ticks at a round interval.
