@@ -1,0 +1,405 @@
+// The runner against in-process peers: real peer.v1.PeerControl servers
+// (ControlService over a command registry with a few test commands) and a
+// PeerRegistry driven by the test.
+#include "test-harness/coordinator/run.h"
+
+#include <thread>
+
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "peer/cli/registry.h"
+#include "peer/cli/view.h"
+#include "peer/control/control_service.h"
+
+namespace peerlab::harness {
+namespace {
+
+using ::harness::v1::RunEvent;
+using ::harness::v1::RunSummary;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// One peer: commands `say TEXT...` (a line in messagesView), `later MS
+// TEXT...` (the same, MS milliseconds later, on another thread) and `fail`.
+class FakePeer {
+ public:
+  explicit FakePeer(std::string name) : name_(std::move(name)) {
+    auto add = [&](cli::Command c) { EXPECT_TRUE(registry_.Register(c).ok()); };
+    add({.name = "say",
+         .group = "test",
+         .usage = "say TEXT",
+         .summary = "writes TEXT to messagesView",
+         .handler = [](const cli::Call& call, cli::Output& out) {
+           out.ToView(cli::kMessagesView, call.rest);
+           return absl::OkStatus();
+         }});
+    add({.name = "later",
+         .group = "test",
+         .usage = "later MS TEXT",
+         .summary = "writes TEXT to messagesView after MS ms",
+         .min_args = 2,
+         .handler = [this](const cli::Call& call, cli::Output&) {
+           int ms = std::stoi(call.args[0]);
+           std::string text = call.rest.substr(call.rest.find(' ') + 1);
+           threads_.emplace_back([this, ms, text] {
+             absl::SleepFor(absl::Milliseconds(ms));
+             hub_.Write(cli::kMessagesView, text);
+           });
+           return absl::OkStatus();
+         }});
+    add({.name = "fail",
+         .group = "test",
+         .usage = "fail",
+         .summary = "fails",
+         .handler = [](const cli::Call&, cli::Output&) {
+           return absl::NotFoundError("nothing here");
+         }});
+    service_ = std::make_unique<peer::ControlService>(
+        &registry_, &hub_, peer::ControlService::Options{});
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    address_ = absl::StrCat("127.0.0.1:", port);
+  }
+  ~FakePeer() {
+    for (auto& t : threads_) t.join();
+    service_->Shutdown();
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::seconds(1));
+    server_->Wait();
+  }
+
+  // Registers with `registry` like a real peer would; returns the
+  // generation.
+  uint64_t RegisterWith(PeerRegistry& registry) {
+    ::harness::v1::PeerInfo info;
+    info.set_name(name_);
+    info.set_control_address(address_);
+    info.set_pid(1);
+    generation_ = registry.Register(info);
+    return generation_;
+  }
+  uint64_t generation() const { return generation_; }
+  cli::ViewHub& hub() { return hub_; }
+
+ private:
+  std::string name_;
+  cli::ViewHub hub_;
+  cli::Registry registry_;
+  std::unique_ptr<peer::ControlService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+  uint64_t generation_ = 0;
+  std::vector<std::thread> threads_;
+};
+
+::harness::v1::RunOptions Fast() {
+  ::harness::v1::RunOptions o;
+  o.set_end_timeout_ms(2000);
+  o.set_quiet_ms(50);
+  o.set_peer_wait_timeout_ms(2000);
+  o.set_step_timeout_ms(5000);
+  return o;
+}
+
+std::unique_ptr<Run> MustCreate(const std::string& text,
+                                ::harness::v1::RunOptions options,
+                                PeerRegistry* registry,
+                                const std::string& id = "r1") {
+  auto run = Run::Create(id, "t.cmd", text, options, registry);
+  EXPECT_TRUE(run.ok()) << run.status();
+  return run.ok() ? *std::move(run) : nullptr;
+}
+
+RunSummary Finish(Run& run, absl::Duration timeout = absl::Seconds(20)) {
+  EXPECT_TRUE(run.WaitFinished(timeout)) << "the run hangs";
+  return run.Summary();
+}
+
+std::string Steps(const RunSummary& s) {
+  std::vector<std::string> out;
+  for (const auto& st : s.steps()) {
+    out.push_back(absl::StrCat(st.line(), ":",
+                               ::harness::v1::Outcome_Name(st.outcome()), ":",
+                               st.message()));
+  }
+  return absl::StrJoin(out, "\n");
+}
+
+TEST(RunTest, PassesAndKeepsEveryEvent) {
+  PeerRegistry registry;
+  FakePeer alice("alice"), bob("bob");
+  alice.RegisterWith(registry);
+  bob.RegisterWith(registry);
+  auto run = MustCreate(
+      "alice say <alice> hi\n"
+      "bob say <bob> hi\n"
+      "bob say <bob> hi\n"
+      "alice testfilter messagesView 1 <alice> hi\n"
+      "expect bob messagesView >= 2 <bob>\n"
+      "expect bob messagesView never <alice>\n"
+      "expect alice messagesView == 0 <nobody>\n",
+      Fast(), &registry);
+  run->Start();
+  RunSummary s = Finish(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_PASSED) << s.verdict() << "\n"
+                                                        << Steps(s);
+  ASSERT_EQ(s.steps_size(), 7);
+  ASSERT_EQ(s.filters_size(), 4);
+  EXPECT_EQ(s.filters(0).received(), 1);
+  EXPECT_EQ(s.filters(1).received(), 2);
+  EXPECT_EQ(s.filters(3).received(), 0);
+  std::vector<RunEvent> events = run->EventsFrom(0);
+  ASSERT_FALSE(events.empty());
+  EXPECT_TRUE(events.front().has_started());
+  EXPECT_TRUE(events.back().has_finished());
+  int finished_steps = 0;
+  for (const auto& e : events) finished_steps += e.has_step_finished();
+  EXPECT_EQ(finished_steps, 7);
+  // Messages made it to the timeline.
+  bool message = false;
+  for (const auto& t : s.timeline()) message |= t.kind() == "message";
+  EXPECT_TRUE(message);
+}
+
+TEST(RunTest, FailingStepIsRecordedAndTheRunGoesOn) {
+  PeerRegistry registry;
+  FakePeer alice("alice");
+  alice.RegisterWith(registry);
+  auto run = MustCreate("alice fail\nalice nosuchcommand\nalice say ok\n",
+                        Fast(), &registry);
+  run->Start();
+  RunSummary s = Finish(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_FAILED);
+  ASSERT_EQ(s.steps_size(), 3);
+  EXPECT_THAT(s.steps(0).message(), HasSubstr("nothing here"));
+  EXPECT_THAT(s.steps(1).message(), HasSubstr("unknown command"));
+  EXPECT_EQ(s.steps(2).outcome(), ::harness::v1::OUTCOME_OK);
+  EXPECT_THAT(s.verdict(), HasSubstr("2 of 3 steps failed"));
+}
+
+TEST(RunTest, FailFastSkipsTheRest) {
+  PeerRegistry registry;
+  FakePeer alice("alice");
+  alice.RegisterWith(registry);
+  auto options = Fast();
+  options.set_fail_fast(true);
+  auto run = MustCreate("alice fail\nalice say ok\n", options, &registry);
+  run->Start();
+  RunSummary s = Finish(*run);
+  ASSERT_EQ(s.steps_size(), 2);
+  EXPECT_EQ(s.steps(1).outcome(), ::harness::v1::OUTCOME_SKIPPED);
+}
+
+TEST(RunTest, FilterThatCannotHoldFailsWithoutWaitingForTheTimeout) {
+  PeerRegistry registry;
+  FakePeer alice("alice");
+  alice.RegisterWith(registry);
+  auto options = Fast();
+  options.set_end_timeout_ms(10000);
+  auto run = MustCreate(
+      "alice say x\nalice say x\nalice testfilter messagesView 1 x\n", options,
+      &registry);
+  absl::Time start = absl::Now();
+  run->Start();
+  RunSummary s = Finish(*run);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_FAILED);
+  EXPECT_EQ(s.filters(0).received(), 2);
+  EXPECT_EQ(s.filters(0).outcome(), ::harness::v1::OUTCOME_FAILED);
+}
+
+TEST(RunTest, MissingLinesFailAtTheEndTimeout) {
+  PeerRegistry registry;
+  FakePeer alice("alice");
+  alice.RegisterWith(registry);
+  auto options = Fast();
+  options.set_end_timeout_ms(300);
+  auto run = MustCreate("alice say x\nexpect alice messagesView >= 2 x\n",
+                        options, &registry);
+  run->Start();
+  RunSummary s = Finish(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_FAILED);
+  EXPECT_EQ(s.filters(0).expected(), 2);
+  EXPECT_EQ(s.filters(0).received(), 1);
+}
+
+TEST(RunTest, LateLinesCountWhenTheyComeBeforeTheTimeout) {
+  PeerRegistry registry;
+  FakePeer alice("alice");
+  alice.RegisterWith(registry);
+  auto run = MustCreate(
+      "alice later 300 <bob> late\nalice testfilter messagesView 1 <bob> "
+      "late\n",
+      Fast(), &registry);
+  run->Start();
+  RunSummary s = Finish(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_PASSED) << s.verdict();
+}
+
+TEST(RunTest, WaitIsABarrier) {
+  PeerRegistry registry;
+  FakePeer alice("alice");
+  alice.RegisterWith(registry);
+  auto run = MustCreate(
+      "alice later 200 ready\n"
+      "wait alice messagesView 1 ready 5s\n"
+      "wait alice messagesView 2 ready 200ms\n",
+      Fast(), &registry);
+  run->Start();
+  RunSummary s = Finish(*run);
+  ASSERT_EQ(s.steps_size(), 3);
+  EXPECT_EQ(s.steps(1).outcome(), ::harness::v1::OUTCOME_OK) << Steps(s);
+  EXPECT_GE(s.steps(1).duration_us(), 100000);
+  EXPECT_LT(s.steps(1).duration_us(), 4000000);
+  EXPECT_EQ(s.steps(2).outcome(), ::harness::v1::OUTCOME_FAILED);
+  EXPECT_THAT(s.steps(2).message(), HasSubstr("has 1 of 2 lines"));
+}
+
+TEST(RunTest, PeersThatNeverRegisterAreAnError) {
+  PeerRegistry registry;
+  auto options = Fast();
+  options.set_peer_wait_timeout_ms(200);
+  auto run = MustCreate("ghost say hi\n", options, &registry);
+  run->Start();
+  RunSummary s = Finish(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_ERROR);
+  EXPECT_THAT(s.verdict(), HasSubstr("did not register"));
+  EXPECT_THAT(s.verdict(), HasSubstr("ghost"));
+}
+
+TEST(RunTest, UnexpectedDeathFailsTheRestAndTheRunWithoutHanging) {
+  PeerRegistry registry;
+  FakePeer alice("alice"), bob("bob");
+  alice.RegisterWith(registry);
+  bob.RegisterWith(registry);
+  auto run = MustCreate(
+      "alice later 100 go\n"
+      "wait alice messagesView 1 go\n"
+      "bob say still here\n"
+      "alice say hi\n",
+      Fast(), &registry);
+  // bob "crashes" as soon as the run is under way.
+  run->Subscribe([&] {});
+  run->Start();
+  std::thread crash([&] {
+    absl::SleepFor(absl::Milliseconds(20));
+    registry.Unregister("bob", bob.generation());
+  });
+  RunSummary s = Finish(*run);
+  crash.join();
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_FAILED);
+  EXPECT_THAT(s.verdict(), HasSubstr("peer bob died unexpectedly"));
+  ASSERT_EQ(s.steps_size(), 4);
+  EXPECT_THAT(s.steps(2).message(), HasSubstr("died unexpectedly"));
+  EXPECT_EQ(s.steps(3).outcome(), ::harness::v1::OUTCOME_OK);
+}
+
+TEST(RunTest, ProcessFaultsGoToTheClient) {
+  PeerRegistry registry;
+  FakePeer alice("alice"), bob("bob");
+  alice.RegisterWith(registry);
+  bob.RegisterWith(registry);
+  auto options = Fast();
+  options.set_client_faults(true);
+  auto run = MustCreate(
+      "kill bob\nbob say hi\nstart bob\nbob say back\nstop alice\n"
+      "alice say x\ncont alice\nalice say y\n",
+      options, &registry);
+  // The "client": answers each FaultRequest as a lab would, on its own
+  // thread.
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t seen = 0;
+  bool done = false;
+  run->AddWatcher();
+  int sub = run->Subscribe([&] { cv.notify_all(); });
+  std::thread client([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!done) {
+      for (const RunEvent& e : run->EventsFrom(seen)) {
+        ++seen;
+        if (e.has_finished()) done = true;
+        if (!e.has_fault_request()) continue;
+        const auto& f = e.fault_request();
+        if (f.kind() == "kill") registry.Unregister("bob", bob.generation());
+        if (f.kind() == "start") bob.RegisterWith(registry);
+        EXPECT_TRUE(run->ResolveFault(f.fault_id(), true, "").ok());
+      }
+      cv.wait_for(lock, std::chrono::milliseconds(50));
+    }
+  });
+  run->Start();
+  RunSummary s = Finish(*run);
+  client.join();
+  run->Unsubscribe(sub);
+  run->RemoveWatcher();
+  ASSERT_EQ(s.steps_size(), 8) << Steps(s);
+  EXPECT_EQ(s.steps(0).outcome(), ::harness::v1::OUTCOME_OK) << Steps(s);
+  EXPECT_THAT(s.steps(1).message(), HasSubstr("killed by `kill bob`"));
+  EXPECT_EQ(s.steps(2).outcome(), ::harness::v1::OUTCOME_OK) << Steps(s);
+  EXPECT_EQ(s.steps(3).outcome(), ::harness::v1::OUTCOME_OK) << Steps(s);
+  EXPECT_THAT(s.steps(5).message(), HasSubstr("is stopped"));
+  EXPECT_EQ(s.steps(7).outcome(), ::harness::v1::OUTCOME_OK) << Steps(s);
+  // Expected deaths are no failure of the run by themselves.
+  EXPECT_THAT(s.verdict(), Not(HasSubstr("unexpectedly")));
+}
+
+TEST(RunTest, FaultsWithoutAClientFailClearly) {
+  PeerRegistry registry;
+  FakePeer alice("alice"), bob("bob");
+  alice.RegisterWith(registry);
+  bob.RegisterWith(registry);
+  auto run =
+      MustCreate("kill alice\npartition alice | bob\nnetem alice clear\n",
+                 Fast(), &registry);
+  run->Start();
+  RunSummary s = Finish(*run);
+  ASSERT_EQ(s.steps_size(), 3);
+  EXPECT_THAT(s.steps(0).message(), HasSubstr("peerlab-test"));
+  EXPECT_THAT(s.steps(1).message(), HasSubstr("needs --lab netns"));
+  EXPECT_THAT(s.steps(2).message(), HasSubstr("needs --lab netns"));
+}
+
+TEST(RunTest, CancelEndsASleepingRun) {
+  PeerRegistry registry;
+  FakePeer alice("alice");
+  alice.RegisterWith(registry);
+  auto run = MustCreate("sleep 30\nalice say hi\n", Fast(), &registry);
+  run->Start();
+  absl::SleepFor(absl::Milliseconds(50));
+  run->Cancel("test says stop");
+  RunSummary s = Finish(*run, absl::Seconds(5));
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_CANCELLED);
+  EXPECT_THAT(s.verdict(), HasSubstr("test says stop"));
+  EXPECT_EQ(s.steps(1).outcome(), ::harness::v1::OUTCOME_SKIPPED);
+}
+
+TEST(RunTest, APeerTakesPartInOneRunAtATime) {
+  PeerRegistry registry;
+  FakePeer alice("alice");
+  alice.RegisterWith(registry);
+  auto first = MustCreate("sleep 30\n", Fast(), &registry, "first");
+  auto uses_alice =
+      MustCreate("alice say hi\nsleep 30\n", Fast(), &registry, "second");
+  auto again = MustCreate("alice say hi\n", Fast(), &registry, "third");
+  uses_alice->Start();
+  // Wait until the second run holds alice.
+  for (int i = 0; i < 200 && registry.Get("alice")->run_id().empty(); ++i) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  again->Start();
+  RunSummary s = Finish(*again);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_ERROR);
+  EXPECT_THAT(s.verdict(), HasSubstr("in use by run second"));
+  uses_alice->Cancel("done");
+  Finish(*uses_alice);
+}
+
+}  // namespace
+}  // namespace peerlab::harness
