@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
     sigwait(&signals, &sig);
     if (ending) return;
     spdlog::info("{} received: leaving", strsignal(sig));
-    app->RequestExit(-1);
+    app->Quit();  // the clean leave; ends with RequestExit(0)
     terminal.Wake();
   });
   spdlog::info("peer {} ({}) up: control {}, gossip {}:{}", app->name(),

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "peer/app/member_meta.h"
 #include "services/common/logging.h"
 
 namespace peerlab::peer {
@@ -160,7 +161,34 @@ absl::Status MembershipCommands::Create() {
 absl::Status MembershipCommands::Start() {
   return WithNode([&](membership::Memberlist& node) -> absl::Status {
     if (node.started()) return absl::OkStatus();
-    return node.Start();
+    return node.Start(LocalMeta());
+  });
+}
+
+std::string MembershipCommands::LocalMeta() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return EncodeMeta(meta_fields_);
+}
+
+void MembershipCommands::SetLocalMetaField(const std::string& key,
+                                           const std::string& value) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (value.empty()) {
+      meta_fields_.erase(key);
+    } else {
+      meta_fields_[key] = value;
+    }
+  }
+  // Spreads the current fields (a later call's post carries later fields:
+  // the last one to run wins, and it reads the newest).
+  loop_->Post([this] {
+    if (!node_ || !node_->started() || node_->left()) return;
+    const std::string meta = LocalMeta();
+    if (node_->LocalNode().meta == meta) return;
+    if (auto s = node_->UpdateMeta(meta); !s.ok()) {
+      spdlog::warn("membership metadata not updated: {}", s.message());
+    }
   });
 }
 

@@ -24,6 +24,7 @@
 #define PEERLAB_PEER_APP_MEMBERSHIP_COMMANDS_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -72,6 +73,13 @@ class MembershipCommands : public membership::EventListener {
   absl::Status Leave(absl::Duration timeout);
   absl::Status Shutdown();
   absl::Status SetMeta(const std::string& meta, absl::Duration timeout);
+  // Sets one field of this node's metadata (member_meta.h; "" removes it).
+  // The fields are kept across memberlistdelete/create: they are announced
+  // at Start and, while the node runs, spread at once (a new incarnation,
+  // without waiting). Thread-safe; does not block on the network.
+  void SetLocalMetaField(const std::string& key, const std::string& value);
+  // The metadata the fields make now.
+  std::string LocalMeta() const;
   bool running() const;
   // Members alive or suspect (the local node included), or empty when there
   // is no node.
@@ -114,6 +122,7 @@ class MembershipCommands : public membership::EventListener {
 
   mutable std::mutex mu_;
   std::vector<membership::EventListener*> listeners_;
+  std::map<std::string, std::string> meta_fields_;  // guarded by mu_
 };
 
 }  // namespace peerlab::peer

@@ -15,7 +15,12 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "peer/app/bootstrap_commands.h"
+#include "peer/app/lifecycle.h"
+#include "peer/app/member_meta.h"
 #include "peer/app/membership_commands.h"
+#include "peer/chat/chat_commands.h"
+#include "peer/chat/grpc_chat.h"
+#include "peer/cli/session.h"
 #include "peer/control/control_service.h"
 #include "peer/membership/real/membership_stream_service.h"
 #include "services/common/logging.h"
@@ -37,10 +42,16 @@ PeerApp::PeerApp(PeerOptions options)
     : options_(std::move(options)), id_(NewUuid()), started_at_(absl::Now()) {}
 
 PeerApp::~PeerApp() {
-  // Ends the WatchViews streams, which the server would wait for.
+  // Ends the WatchViews and chat streams, which the server would wait for.
   if (control_service_) control_service_->Shutdown();
+  if (chat_service_) chat_service_->Shutdown();
+  // No more background work; events still reach the chat until the
+  // membership below is gone.
+  if (lifecycle_) lifecycle_->Stop();
   // Stops the protocol thread and detaches the transport from the server.
   membership_.reset();
+  chat_.reset();
+  lifecycle_.reset();
   if (grpc_server_) {
     grpc_server_->Shutdown(std::chrono::system_clock::now() +
                            std::chrono::seconds(2));
@@ -101,6 +112,61 @@ absl::Status PeerApp::Start() {
         return addrs;
       }});
   if (auto s = membership_->Register(registry_, config_); !s.ok()) return s;
+  // What others need to know of this peer for the bootstrap upkeep.
+  membership_->SetLocalMetaField(kMetaId, id_);
+  membership_->SetLocalMetaField(
+      kMetaStarted, absl::StrCat(absl::ToUnixSeconds(started_at_)));
+
+  auto chat_service = std::make_unique<chat::ChatGrpcService>();
+  chat_service_ = chat_service.get();
+  grpc_services_.push_back(std::move(chat_service));
+  chat_ = std::make_unique<chat::ChatCommands>(chat::ChatCommands::Env{
+      .name = name(),
+      .session = id_,
+      .views = &views_,
+      .service = chat_service_,
+      .address = [this] { return control_address_; },
+      .announce =
+          [this](const std::string& address) {
+            membership_->SetLocalMetaField(kMetaChat, address);
+          },
+      .members =
+          [this] {
+            std::map<std::string, std::string> out;
+            for (const auto& m : membership_->Members()) {
+              std::string chat = MetaField(m.meta, kMetaChat);
+              if (m.name != name() && !chat.empty()) out[m.name] = chat;
+            }
+            return out;
+          },
+      .member_view = [this](const std::string& who)
+          -> absl::StatusOr<chat::ChatCommands::MemberView> {
+        for (const auto& m : membership_->Members()) {
+          if (m.name == who) {
+            return chat::ChatCommands::MemberView{
+                .state = membership::StateName(m.state),
+                .chat_address = MetaField(m.meta, kMetaChat)};
+          }
+        }
+        return absl::NotFoundError(absl::StrCat(
+            who, " is not a member (alive or suspect): see memberlist"));
+      }});
+  if (auto s = chat_->Register(registry_, config_); !s.ok()) return s;
+  registry_.SetFallback([this](absl::string_view line, cli::Output& out) {
+    return chat_->SendLine(line, out);
+  });
+
+  lifecycle_ = std::make_unique<Lifecycle>(
+      Lifecycle::Env{.name = name(),
+                     .id = id_,
+                     .views = &views_,
+                     .bootstrap = bootstrap_commands_.get(),
+                     .client = bootstrap_client_.get(),
+                     .membership = membership_.get(),
+                     .chat = chat_.get(),
+                     .request_exit = [this](int code) { RequestExit(code); }});
+  if (auto s = lifecycle_->Register(registry_); !s.ok()) return s;
+  membership_->AddListener(lifecycle_.get());
 
   if (!options_.config_file.empty()) {
     if (auto s = config_.LoadFile(options_.config_file); !s.ok()) return s;
@@ -188,6 +254,11 @@ absl::Status PeerApp::StartGrpcServer() {
   }
   control_address_ = absl::StrCat(options_.bind, ":", port);
   return absl::OkStatus();
+}
+
+void PeerApp::Quit() {
+  cli::ViewOutput out(&views_);
+  lifecycle_->Quit(out).IgnoreError();
 }
 
 void PeerApp::RequestExit(int code) {

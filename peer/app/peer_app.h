@@ -21,11 +21,17 @@
 #include "peer/cli/view.h"
 #include "services/bootstrap/client/bootstrap_client.h"
 
+namespace peerlab::chat {
+class ChatCommands;
+class ChatGrpcService;
+}  // namespace peerlab::chat
+
 namespace peerlab::peer {
 
 class BootstrapCommands;
 class MembershipCommands;
 class ControlService;
+class Lifecycle;
 
 class PeerApp {
  public:
@@ -51,6 +57,12 @@ class PeerApp {
   bootstrap::BootstrapClient& bootstrap_client() { return *bootstrap_client_; }
   BootstrapCommands& bootstrap_commands() { return *bootstrap_commands_; }
   MembershipCommands& membership() { return *membership_; }
+  chat::ChatCommands& chat() { return *chat_; }
+
+  // The clean leave (the quit command): bootstrap leave, chat announcement,
+  // membership leave, then RequestExit(0). For signals. Thread-safe;
+  // blocks until done (a few seconds at most).
+  void Quit();
 
   // Asks the program to end with `code` (the `exit` command, signals).
   // Thread-safe; wakes WaitForExit.
@@ -80,6 +92,9 @@ class PeerApp {
   std::unique_ptr<BootstrapCommands> bootstrap_commands_;
   std::vector<std::unique_ptr<grpc::Service>> grpc_services_;
   std::unique_ptr<MembershipCommands> membership_;
+  chat::ChatGrpcService* chat_service_ = nullptr;  // owned by grpc_services_
+  std::unique_ptr<chat::ChatCommands> chat_;
+  std::unique_ptr<Lifecycle> lifecycle_;
   ControlService* control_service_ = nullptr;  // owned by grpc_services_
   std::unique_ptr<grpc::Server> grpc_server_;
   std::string control_address_;

@@ -1,0 +1,306 @@
+#include "peer/app/lifecycle.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "peer/app/bootstrap_upkeep.h"
+#include "peer/app/member_meta.h"
+#include "peer/cli/session.h"
+#include "services/common/logging.h"
+
+namespace peerlab::peer {
+namespace {
+
+namespace pb = ::bootstrap::v1;
+using membership::Member;
+using membership::MemberState;
+
+constexpr absl::Duration kFirstRetry = absl::Seconds(1);
+constexpr absl::Duration kMaxRetry = absl::Seconds(30);
+// How long quit waits for the membership leave to spread.
+constexpr absl::Duration kLeaveWait = absl::Seconds(3);
+
+}  // namespace
+
+Lifecycle::Lifecycle(Env env)
+    : env_(std::move(env)),
+      worker_(std::make_unique<membership::EventLoop>("lifecycle")) {}
+
+Lifecycle::~Lifecycle() { Stop(); }
+
+void Lifecycle::Stop() {
+  stopped_ = true;
+  worker_->Stop();
+}
+
+std::vector<std::string> Lifecycle::JoinAddresses(
+    const pb::Document& doc) const {
+  std::vector<std::string> addrs;
+  for (const auto& p : doc.peers()) {
+    if (p.id() != env_.id)
+      addrs.push_back(absl::StrCat(p.host(), ":", p.port()));
+  }
+  return addrs;
+}
+
+void Lifecycle::OnJoin(const Member& m) {
+  env_.chat->MemberUp(m.name, MetaField(m.meta, kMetaChat));
+}
+void Lifecycle::OnUpdate(const Member& m) {
+  env_.chat->MemberUp(m.name, MetaField(m.meta, kMetaChat));
+}
+void Lifecycle::OnAlive(const Member& m) {
+  env_.chat->MemberUp(m.name, MetaField(m.meta, kMetaChat));
+}
+
+void Lifecycle::OnLeave(const Member& m) {
+  env_.chat->MemberDown(m.name, m.state == MemberState::kDead
+                                    ? chat::ChatCore::Departure::kFailed
+                                    : chat::ChatCore::Departure::kLeft);
+  if (stopped_ || quitting_) return;
+  worker_->Post([this, m] { Upkeep(m); });
+}
+
+void Lifecycle::Upkeep(const Member& departed) {
+  if (stopped_ || quitting_) return;
+  std::vector<Member> members = env_.membership->Members();
+  auto doc = env_.bootstrap->Fetch();
+  if (!doc.ok()) {
+    spdlog::warn("bootstrap upkeep after {} went: cannot read the list: {}",
+                 departed.name, doc.status().message());
+    return;
+  }
+  UpkeepPlan plan = PlanUpkeep(departed, env_.name, members, *doc);
+  if (!plan.chosen) return;
+  for (const std::string& id : plan.remove_ids) {
+    auto r = env_.client->Leave(id);
+    if (!r.ok()) {
+      spdlog::warn("bootstrap upkeep: removing {} ({}) failed: {}",
+                   departed.name, id, r.status().message());
+    } else {
+      spdlog::info(
+          "bootstrap upkeep: removed {} ({}) from the list: it {}",
+          departed.name, id,
+          departed.state == MemberState::kDead ? "was declared dead" : "left");
+    }
+  }
+  for (const pb::Peer& candidate : plan.candidates) {
+    auto r = env_.client->Refill(candidate);
+    if (!r.ok()) {
+      spdlog::warn("bootstrap upkeep: refill with {} failed: {}",
+                   candidate.name(), r.status().message());
+    } else {
+      spdlog::info("bootstrap upkeep: offered {} as refill: {}",
+                   candidate.name(), r->accepted() ? "accepted" : "not taken");
+    }
+  }
+  env_.bootstrap->Fetch().IgnoreError();  // bootstraplistlocal shows it
+}
+
+void Lifecycle::RetryBootstrap(absl::Duration wait) {
+  worker_->After(wait, [this, wait] {
+    if (stopped_ || quitting_) return;
+    auto joined = env_.bootstrap->JoinSelf();
+    if (!joined.ok()) {
+      absl::Duration next = std::min(wait * 2, kMaxRetry);
+      spdlog::warn("bootstrap service still unreachable ({}); next try in {}",
+                   joined.status().message(), absl::FormatDuration(next));
+      RetryBootstrap(next);
+      return;
+    }
+    retrying_ = false;
+    spdlog::info("bootstrap service reachable again: {}",
+                 *joined ? "joined the list" : "the list is full");
+    // Alone so far: join the group the list names, and say hello.
+    if (env_.membership->Members().size() != 1) return;
+    auto doc = env_.bootstrap->LastDocument();
+    if (!doc.has_value()) return;
+    std::vector<std::string> addrs = JoinAddresses(*doc);
+    if (addrs.empty()) return;
+    auto n = env_.membership->Join(addrs);
+    if (!n.ok()) {
+      spdlog::warn("joining the bootstrap peers failed: {}",
+                   n.status().message());
+      return;
+    }
+    spdlog::info("joined the group via {} bootstrap peer(s)", *n);
+    if (env_.chat->running()) {
+      cli::ViewOutput out(env_.views);
+      env_.chat->AnnounceJoined(out).IgnoreError();
+    }
+  });
+}
+
+absl::Status Lifecycle::Init(cli::Output& out) {
+  std::vector<std::string> failed;
+  auto fail = [&](const std::string& step, const absl::Status& s,
+                  const std::string& consequence = "") {
+    std::string line = absl::StrCat(step, " failed: ", s.message());
+    if (!consequence.empty()) absl::StrAppend(&line, " (", consequence, ")");
+    out.Print(absl::StrCat("init: ", line));
+    failed.push_back(line);
+  };
+
+  // 1. The membership node (its settings: memberlistconfigure / --config).
+  bool node = env_.membership->running();
+  if (node) {
+    out.Print(absl::StrCat("init: membership node exists (",
+                           env_.membership->LocalAddress(), ")"));
+  } else if (auto s = env_.membership->Create(); s.ok()) {
+    node = true;
+    out.Print(absl::StrCat("init: membership node created on ",
+                           env_.membership->LocalAddress()));
+  } else {
+    fail("memberlist create", s, "no gossip: the chat cannot find members");
+  }
+
+  // 2. The bootstrap list.
+  bool listed = false;
+  if (auto joined = env_.bootstrap->JoinSelf(); joined.ok()) {
+    listed = true;
+    out.Print(*joined ? "init: joined the bootstrap list"
+                      : "init: the bootstrap list is full; not added");
+  } else {
+    fail("bootstrap join", joined.status(),
+         "running alone, retrying in the background; memberlistjoin ADDR "
+         "joins by hand");
+    if (!retrying_.exchange(true)) RetryBootstrap(kFirstRetry);
+  }
+
+  // 3. The chat: its address goes into the metadata the node starts with.
+  bool chat = false;
+  if (auto s = env_.chat->Start(); s.ok()) {
+    chat = true;
+    out.Print("init: chat started");
+  } else {
+    fail("chat start", s);
+  }
+
+  // 4. Gossip.
+  bool started = false;
+  if (node) {
+    if (auto s = env_.membership->Start(); s.ok()) {
+      started = true;
+      out.Print("init: membership started");
+    } else {
+      fail("memberlist start", s);
+    }
+  }
+
+  // 5. The members the bootstrap list names.
+  bool joined_group = false;
+  if (started && listed) {
+    auto doc = env_.bootstrap->LastDocument();
+    std::vector<std::string> addrs =
+        doc.has_value() ? JoinAddresses(*doc) : std::vector<std::string>{};
+    if (addrs.empty()) {
+      out.Print("init: no other bootstrap peers: this peer starts the group");
+    } else if (auto n = env_.membership->Join(addrs); n.ok()) {
+      joined_group = true;
+      out.Print(absl::StrCat("init: joined the group via ", *n, " of ",
+                             addrs.size(), " bootstrap peer(s)"));
+    } else {
+      fail("memberlist join", n.status(), "memberlistjoin ADDR joins by hand");
+    }
+  }
+
+  // 6. Hello.
+  if (chat && joined_group) {
+    if (auto s = env_.chat->AnnounceJoined(out); !s.ok()) {
+      fail("chat announce", s);
+    }
+  }
+
+  if (failed.empty()) {
+    out.Print("init: done");
+    return absl::OkStatus();
+  }
+  return absl::UnavailableError(
+      absl::StrCat("init: ", failed.size(),
+                   " step(s) failed: ", absl::StrJoin(failed, "; ")));
+}
+
+absl::Status Lifecycle::Quit(cli::Output& out) {
+  if (quitting_.exchange(true)) {
+    out.Print("quit: already leaving");
+    return absl::OkStatus();
+  }
+  // 1. The bootstrap list (a short deadline: the service may be gone).
+  bootstrap::BootstrapClient::Options quick = env_.client->options();
+  quick.address = env_.client->address();
+  quick.deadline = absl::Seconds(2);
+  quick.max_attempts = 2;
+  bootstrap::BootstrapClient client(quick);
+  if (auto r = client.Leave(env_.id); r.ok()) {
+    out.Print(r->removed() ? "quit: left the bootstrap list"
+                           : "quit: not on the bootstrap list");
+  } else {
+    out.Print(
+        absl::StrCat("quit: bootstrap leave failed: ", r.status().message()));
+  }
+  // 2. The chat.
+  if (env_.chat->running()) {
+    if (auto s = env_.chat->AnnounceLeaving(out); !s.ok()) {
+      out.Print(absl::StrCat("quit: chat leave: ", s.message()));
+    }
+    env_.chat->Stop().IgnoreError();
+  }
+  // 3. The group.
+  if (env_.membership->running() && env_.membership->Members().size() > 1) {
+    if (auto s = env_.membership->Leave(kLeaveWait); s.ok()) {
+      out.Print("quit: left the group");
+    } else {
+      out.Print(absl::StrCat("quit: membership leave: ", s.message()));
+    }
+  }
+  out.Print("quit: bye");
+  Stop();
+  env_.request_exit(0);
+  return absl::OkStatus();
+}
+
+absl::Status Lifecycle::Register(cli::Registry& registry) {
+  std::vector<cli::Command> commands = {
+      {.name = "init",
+       .group = "development",
+       .summary = "the whole start-up: membership node, bootstrap join, chat, "
+                  "gossip, join the bootstrap peers, announce",
+       .help = "Runs at start unless --no-init. Each step prints its "
+               "outcome; a failing step is named with its reason and the "
+               "others still run, so the peer stays usable. If the bootstrap "
+               "service is unreachable the peer retries in the background.",
+       .max_args = 0,
+       .handler = [this](const cli::Call&,
+                         cli::Output& out) { return Init(out); }},
+      {.name = "quit",
+       .group = "development",
+       .summary = "clean leave: bootstrap leave, chat announcement, "
+                  "membership leave, exit 0",
+       .help = "SIGINT and SIGTERM do the same. exit ends at once instead.",
+       .max_args = 0,
+       .handler = [this](const cli::Call&,
+                         cli::Output& out) { return Quit(out); }},
+      {.name = "play",
+       .group = "development",
+       .summary = "scratch: this node, the members, the chat members, the "
+                  "last bootstrap document",
+       .max_args = 0,
+       .handler =
+           [&registry](const cli::Call& call, cli::Output& out) {
+             for (const char* line : {"localnode", "memberlist", "chatmembers",
+                                      "bootstraplistlocal"}) {
+               out.Print(absl::StrCat("-- ", line));
+               if (auto s = registry.Execute(line, out, call.depth + 1);
+                   !s.ok()) {
+                 out.Print(absl::StrCat("   ", s.message()));
+               }
+             }
+             return absl::OkStatus();
+           }},
+  };
+  for (auto& command : commands) {
+    if (auto s = registry.Register(std::move(command)); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace peerlab::peer

@@ -1,0 +1,96 @@
+// Lifecycle: the development command group, and what ties the components of
+// a peer together.
+//
+//   init   the original's whole start-up, step by step: create the
+//          membership node, join the bootstrap list, start the chat (its
+//          address goes into the membership metadata), start gossip, join
+//          the members the bootstrap list names, announce "<joined>". A
+//          failing step says which and why; the others still run when they
+//          can, so the peer stays usable. When the bootstrap service cannot
+//          be reached the peer runs alone, retries in the background (and
+//          then joins the group and announces itself), and memberlistjoin
+//          ADDR still joins by hand.
+//   quit   the clean leave: bootstrap leave, "<left> NAME is leaving" to the
+//          chat, membership leave (waiting for it to spread), then the
+//          program ends with status 0. SIGINT/SIGTERM do the same.
+//   play   scratch: shows this node, the members, the chat members and the
+//          last bootstrap document.
+//
+// As the membership's event listener it keeps the chat's members current
+// and, when a member leaves or is declared dead, carries out the bootstrap
+// upkeep (bootstrap_upkeep.h) on a worker thread of its own.
+#ifndef PEERLAB_PEER_APP_LIFECYCLE_H_
+#define PEERLAB_PEER_APP_LIFECYCLE_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "peer/app/bootstrap_commands.h"
+#include "peer/app/membership_commands.h"
+#include "peer/chat/chat_commands.h"
+#include "peer/cli/registry.h"
+#include "peer/cli/view.h"
+#include "peer/membership/member.h"
+#include "peer/membership/real/event_loop.h"
+#include "services/bootstrap/client/bootstrap_client.h"
+
+namespace peerlab::peer {
+
+class Lifecycle : public membership::EventListener {
+ public:
+  struct Env {
+    std::string name;
+    std::string id;  // this peer's bootstrap id
+    cli::ViewHub* views = nullptr;
+    BootstrapCommands* bootstrap = nullptr;
+    bootstrap::BootstrapClient* client = nullptr;
+    MembershipCommands* membership = nullptr;
+    chat::ChatCommands* chat = nullptr;
+    // Ends the program with `code` (PeerApp::RequestExit).
+    std::function<void(int code)> request_exit;
+  };
+
+  // The pointers in `env` must outlive this object.
+  explicit Lifecycle(Env env);
+  // Stop()s.
+  ~Lifecycle() override;
+
+  // Registers init, quit and play.
+  absl::Status Register(cli::Registry& registry);
+
+  // The commands' work. Thread-safe; they block until done.
+  absl::Status Init(cli::Output& out);
+  absl::Status Quit(cli::Output& out);
+
+  // Ends background work (bootstrap retries, upkeep). Events still update
+  // the chat's members. Idempotent.
+  void Stop();
+
+  // membership::EventListener: runs on the membership thread, never blocks.
+  void OnJoin(const membership::Member& m) override;
+  void OnLeave(const membership::Member& m) override;
+  void OnUpdate(const membership::Member& m) override;
+  void OnAlive(const membership::Member& m) override;
+
+ private:
+  // Worker tasks.
+  void RetryBootstrap(absl::Duration wait);
+  void Upkeep(const membership::Member& departed);
+  // The bootstrap peers' gossip addresses in `doc`, this peer's excluded.
+  std::vector<std::string> JoinAddresses(
+      const ::bootstrap::v1::Document& doc) const;
+
+  Env env_;
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> quitting_{false};
+  std::atomic<bool> retrying_{false};
+  std::unique_ptr<membership::EventLoop> worker_;
+};
+
+}  // namespace peerlab::peer
+
+#endif  // PEERLAB_PEER_APP_LIFECYCLE_H_
