@@ -87,8 +87,26 @@ std::vector<std::string> Registry::Suggest(absl::string_view name,
   return ClosestNames(name, names, limit);
 }
 
+void Registry::SetFallback(Fallback fallback) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fallback_ = std::move(fallback);
+}
+
 absl::Status Registry::Execute(absl::string_view line, Output& out, int depth,
                                bool remote) const {
+  if (depth == 0 && !remote) {
+    absl::string_view trimmed = absl::StripLeadingAsciiWhitespace(line);
+    absl::string_view first = trimmed.substr(0, trimmed.find_first_of(" \t"));
+    Fallback fallback;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (fallback_ && !first.empty() && first.front() != '/' &&
+          commands_.find(first) == commands_.end()) {
+        fallback = fallback_;
+      }
+    }
+    if (fallback) return fallback(trimmed, out);
+  }
   auto parsed = ParseLine(line);
   if (!parsed.ok()) return parsed.status();
   if (parsed->command.empty()) return absl::OkStatus();

@@ -3,6 +3,7 @@
 #ifndef PEERLAB_PEER_CLI_REGISTRY_H_
 #define PEERLAB_PEER_CLI_REGISTRY_H_
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -30,6 +31,16 @@ class Registry {
   absl::Status Execute(absl::string_view line, Output& out, int depth = 0,
                        bool remote = false) const;
 
+  // What Execute does with a line typed by a person: at depth 0, not
+  // remote, not starting with '/', and whose first word is not a command
+  // (e.g. the chat sends such a line as a message). The fallback gets the
+  // whole line, unparsed. Unset (the default): NotFound as for any unknown
+  // command. Scripts (depth > 0) and remote calls never use it, so a typo
+  // there is an error, not a message.
+  using Fallback =
+      std::function<absl::Status(absl::string_view line, Output& out)>;
+  void SetFallback(Fallback fallback);
+
   // A copy of the command named `name`, if registered.
   std::optional<Command> Find(absl::string_view name) const;
   // All commands, sorted by name.
@@ -44,6 +55,7 @@ class Registry {
  private:
   mutable std::mutex mu_;
   std::map<std::string, Command, std::less<>> commands_;
+  Fallback fallback_;
 };
 
 }  // namespace peerlab::cli

@@ -128,5 +128,25 @@ TEST(RegistryTest, GroupsAndCommandsAreSorted) {
   EXPECT_FALSE(r.Find("c").has_value());
 }
 
+TEST(RegistryTest, FallbackTakesTypedLinesThatAreNotCommands) {
+  Registry r;
+  ASSERT_TRUE(r.Register(Greet()).ok());
+  std::vector<std::string> taken;
+  r.SetFallback([&](absl::string_view line, Output&) {
+    taken.emplace_back(line);
+    return absl::OkStatus();
+  });
+  CapturingOutput out;
+  EXPECT_TRUE(r.Execute("  hello there, don't panic", out).ok());
+  EXPECT_TRUE(r.Execute("greet you", out).ok());  // a command stays one
+  EXPECT_EQ(r.Execute("/hello", out).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(r.Execute("hello", out, /*depth=*/1).code(),
+            absl::StatusCode::kNotFound);  // scripts: a typo is an error
+  EXPECT_EQ(r.Execute("hello", out, 0, /*remote=*/true).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_THAT(taken, ElementsAre("hello there, don't panic"));
+  EXPECT_THAT(out.lines(), ElementsAre("hello, you"));
+}
+
 }  // namespace
 }  // namespace peerlab::cli
