@@ -22,8 +22,7 @@ void Memberlist::SendWithPiggyback(const std::string& addr,
   messages.push_back(EncodeMessage(first));
   int used = PacketHeaderSize(config_.name) +
              FramedSize(static_cast<int>(messages[0].size()));
-  for (std::string& m :
-       broadcasts_.Take(kFrameOverhead, config_.packet_size - used)) {
+  for (std::string& m : broadcasts_.Take(kFrameOverhead, PacketSize() - used)) {
     messages.push_back(std::move(m));
   }
   SendMessages(addr, std::move(messages));
@@ -33,7 +32,7 @@ void Memberlist::SendMessages(const std::string& addr,
                               std::vector<std::string> encoded) {
   if (shut_down_ || addr.empty()) return;
   ++stats_.packets_sent;
-  transport_->SendPacket(addr, EncodePacket(config_.name, encoded));
+  transport_->SendPacket(addr, SealPacket(EncodePacket(config_.name, encoded)));
 }
 
 void Memberlist::ScheduleGossip() {
@@ -69,7 +68,7 @@ void Memberlist::GossipRound() {
                       }
                       return true;
                     });
-  const int budget = config_.packet_size - PacketHeaderSize(config_.name);
+  const int budget = PacketSize() - PacketHeaderSize(config_.name);
   for (int i : targets) {
     std::vector<std::string> messages =
         broadcasts_.Take(kFrameOverhead, budget);
@@ -134,7 +133,7 @@ void Memberlist::PushPullWith(const std::string& addr, bool join,
   ::peer::v1::ReliableRequest request;
   *request.mutable_push_pull() = MakePushPull(join);
   std::weak_ptr<bool> alive = alive_;
-  transport_->SendReliable(
+  SendReliable(
       addr, std::move(request), config_.reliable_timeout,
       [this, alive, done = std::move(done)](
           absl::StatusOr<::peer::v1::ReliableResponse> response) {
@@ -211,6 +210,14 @@ void Memberlist::OnReliable(const std::string& from,
       response.mutable_empty();
       respond(std::move(response));
       return;
+    case ::peer::v1::ReliableRequest::kKeyOpAck:
+      HandleKeyOpAck(request.key_op_ack());
+      response.mutable_empty();
+      respond(std::move(response));
+      return;
+    case ::peer::v1::ReliableRequest::kKeyOp:
+      HandleDirectKeyOp(request.key_op(), std::move(respond));
+      return;
     default:
       ++stats_.bad_packets;
       respond(absl::InvalidArgumentError("unknown reliable request"));
@@ -243,6 +250,9 @@ void Memberlist::HandleMessage(const ::peer::v1::Message& message,
       break;
     case ::peer::v1::Message::kUser:
       if (delegate_) delegate_->OnUserMessage(message.user().payload());
+      break;
+    case ::peer::v1::Message::kKeyOp:
+      HandleKeyOp(message.key_op());
       break;
     default:
       break;  // a newer sender's message kind: ignore

@@ -51,14 +51,14 @@ absl::Status Memberlist::Start(std::string meta) {
   transport_->SetHandlers(
       {.on_packet =
            [this, alive](const std::string& from, const std::string& bytes) {
-             if (alive.lock() && *alive.lock()) OnPacket(from, bytes);
+             if (alive.lock() && *alive.lock()) ReceivePacket(from, bytes);
            },
        .on_reliable =
            [this, alive](const std::string& from,
                          const ::peer::v1::ReliableRequest& request,
                          Transport::ReliableDone respond) {
              if (alive.lock() && *alive.lock()) {
-               OnReliable(from, request, std::move(respond));
+               ReceiveReliable(from, request, std::move(respond));
              } else {
                respond(absl::UnavailableError("node is gone"));
              }
@@ -217,6 +217,8 @@ void Memberlist::Shutdown() {
   acks_.clear();
   for (auto& [name, node] : nodes_) node->suspicion.reset();
   broadcasts_.Clear();
+  // Key operations in flight complete with what was answered so far.
+  while (!key_ops_.empty()) FinishKeyOp(key_ops_.begin()->first);
   if (started_) transport_->Shutdown();
 }
 

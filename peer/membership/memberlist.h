@@ -11,6 +11,7 @@
 //   state.cc        alive/suspect/dead merging, refutation, events
 //   probe.cc        failure detection: ping, ping-req, fallback, nacks
 //   gossip.cc       piggybacked broadcasts, gossip rounds, push/pull
+//   encryption.cc   gossip encryption (keyring.h) and keyring operations
 //   suspicion.h, awareness.h, broadcast_queue.h, protocol_math.h, wire.h
 //
 // Thread safety: none. Every method must be called from a task of the
@@ -19,9 +20,12 @@
 #define PEERLAB_PEER_MEMBERSHIP_MEMBERLIST_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -33,6 +37,7 @@
 #include "peer/membership/awareness.h"
 #include "peer/membership/broadcast_queue.h"
 #include "peer/membership/config.h"
+#include "peer/membership/keyring.h"
 #include "peer/membership/member.h"
 #include "peer/membership/random.h"
 #include "peer/membership/scheduler.h"
@@ -53,6 +58,26 @@ struct Stats {
   uint64_t refutations = 0;        // this node refuted a suspicion of itself
   uint64_t push_pulls = 0;
   uint64_t nacks_received = 0;
+  // Gossip encryption: datagrams and reliable requests or answers refused
+  // because no key opened them (wrong key, tampered), because they came
+  // unencrypted to a node with a keyring, or encrypted to one without.
+  uint64_t decrypt_failures = 0;
+};
+
+// A cluster-wide keyring operation (memberlist's KeyManager, as Serf runs
+// it): list, install, use (make primary) or remove a key on every member.
+enum class KeyOp { kList, kInstall, kUse, kRemove };
+
+// What the members answered to a KeyOperation.
+struct KeyOpResult {
+  int members = 0;  // alive or suspect when it started, this node included
+  int acks = 0;     // members that answered (applied or refused), this node
+                    // included
+  std::map<std::string, std::string> errors;  // member -> why it refused
+  // KeyOp::kList: raw key -> how many of the answering members hold it, and
+  // how many use it as their primary.
+  std::map<std::string, int> keys;
+  std::map<std::string, int> primary_keys;
 };
 
 class Memberlist {
@@ -94,7 +119,35 @@ class Memberlist {
   void Broadcast(std::string payload, const std::string& key = "");
 
   // Stops every timer and the transport. Idempotent. No events after it.
+  // Pending key operations complete with what was answered so far.
   void Shutdown();
+
+  // --- Gossip encryption (encryption.cc) ---
+
+  // Turns gossip encryption on (memberlist: Config.Keyring): from Start()
+  // on, every datagram and every reliable request and answer is sealed with
+  // the primary key, and whatever no key opens, or comes unencrypted, is
+  // dropped and counted (stats().decrypt_failures). A member with another
+  // key is thus never admitted: its join fails with "cannot decrypt: wrong
+  // key?". REQUIRES: before Start().
+  absl::Status SetKeyring(Keyring keyring);
+  // The keyring, or nullptr when gossip is not encrypted.
+  const Keyring* keyring() const { return keyring_ ? &*keyring_ : nullptr; }
+  // Called after each change of the local keyring by a key operation (to
+  // persist the key file). Runs as a task of the scheduler.
+  void SetKeyringListener(std::function<void(const Keyring&)> listener) {
+    keyring_listener_ = std::move(listener);
+  }
+  // Applies `op` here, then gossips it (encrypted) to every member, which
+  // applies it and answers on the reliable path. `done` gets the answers
+  // once every member alive at the start answered, or when `timeout`
+  // passed (then result.acks < result.members). `key` is raw (kKeySize
+  // bytes), ignored for kList. Fails without gossiping anything:
+  // FailedPrecondition when encryption is off or the node is not running,
+  // or when this node refuses (removing its primary key, using a key it
+  // does not hold); InvalidArgument for a key of the wrong size.
+  void KeyOperation(KeyOp op, std::string key, absl::Duration timeout,
+                    std::function<void(absl::StatusOr<KeyOpResult>)> done);
 
   // Members known alive or suspect, local node included, sorted by name.
   std::vector<Member> Members() const;
@@ -174,6 +227,48 @@ class Memberlist {
   void HandleMessage(const ::peer::v1::Message& message,
                      const std::string& from_addr);
 
+  // --- encryption.cc ---
+  struct PendingKeyOp {
+    ::peer::v1::KeyOperation op;
+    KeyOpResult result;
+    std::set<std::string> answered;
+    std::function<void(absl::StatusOr<KeyOpResult>)> done;
+    Scheduler::TimerId timer = 0;        // the timeout
+    Scheduler::TimerId retry_timer = 0;  // direct sends to the silent
+  };
+  // Largest datagram payload before sealing (packet_size less the sealing
+  // overhead when encrypted).
+  int PacketSize() const;
+  // Seals an encoded Packet when encrypted; returns it unchanged otherwise.
+  std::string SealPacket(std::string packet) const;
+  // The transport's entry points: open what arrives, then OnPacket /
+  // OnReliable (whose answer is sealed on its way back).
+  void ReceivePacket(const std::string& from, const std::string& bytes);
+  void ReceiveReliable(const std::string& from,
+                       const ::peer::v1::ReliableRequest& request,
+                       Transport::ReliableDone respond);
+  // transport_->SendReliable, sealing the request and opening the answer.
+  void SendReliable(const std::string& addr,
+                    ::peer::v1::ReliableRequest request, absl::Duration timeout,
+                    Transport::ReliableDone done);
+  // Applies a key operation to the local keyring; the error text if
+  // refused.
+  std::string ApplyKeyOp(const ::peer::v1::KeyOperation& op);
+  // A gossiped key operation: applied once, re-gossiped, answered.
+  void HandleKeyOp(const ::peer::v1::KeyOperation& op);
+  // A key operation sent directly: applied once, answered in `respond`.
+  void HandleDirectKeyOp(const ::peer::v1::KeyOperation& op,
+                         Transport::ReliableDone respond);
+  // Applies another member's operation the first time it is seen (and
+  // re-gossips it); sets `*first`. The answer, for any time it is seen.
+  ::peer::v1::KeyOperationAck ApplyRemoteKeyOp(
+      const ::peer::v1::KeyOperation& op, bool* first);
+  // Sends the operation directly to members that have not answered.
+  void SendKeyOpDirectly(uint64_t id);
+  void HandleKeyOpAck(const ::peer::v1::KeyOperationAck& ack);
+  void RecordKeyOpAck(uint64_t id, const ::peer::v1::KeyOperationAck& ack);
+  void FinishKeyOp(uint64_t id);
+
   Config config_;
   Scheduler* const scheduler_;
   Transport* const transport_;
@@ -195,6 +290,14 @@ class Memberlist {
   size_t probe_index_ = 0;
   uint32_t seq_no_ = 0;
   std::unordered_map<uint32_t, AckHandler> acks_;
+
+  std::optional<Keyring> keyring_;
+  std::function<void(const Keyring&)> keyring_listener_;
+  std::map<uint64_t, PendingKeyOp> key_ops_;  // originated here, by id
+  // Key operations already applied ("origin/id" -> the refusal, empty if
+  // applied), and their order, oldest first, to bound them.
+  std::map<std::string, std::string> seen_key_ops_;
+  std::deque<std::string> seen_key_ops_order_;
 
   bool started_ = false;
   bool shut_down_ = false;

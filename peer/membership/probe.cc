@@ -207,11 +207,10 @@ void Memberlist::Probe(const std::string& name) {
       p->set_target(state->name);
       p->set_source_name(config_.name);
       p->set_source_addr(local_->member.addr);
-      transport_->SendReliable(
-          state->addr, request, left,
-          [state](absl::StatusOr<::peer::v1::ReliableResponse> r) {
-            if (r.ok() && r->has_ack()) state->fallback_ok = true;
-          });
+      SendReliable(state->addr, request, left,
+                   [state](absl::StatusOr<::peer::v1::ReliableResponse> r) {
+                     if (r.ok() && r->has_ack()) state->fallback_ok = true;
+                   });
     }
   });
 }

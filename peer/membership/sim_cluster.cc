@@ -81,6 +81,13 @@ void SimCluster::Build(int i) {
   n.list = std::make_unique<Memberlist>(config, net_.scheduler(id),
                                         net_.transport(id), net_.NodeSeed(id),
                                         n.listener.get(), n.kv.get());
+  const std::vector<std::string>& keys = n.keys ? *n.keys : options_.keys;
+  if (!keys.empty()) (void)n.list->SetKeyring(*Keyring::Create(keys));
+}
+
+void SimCluster::SetKeys(int i, std::vector<std::string> keys) {
+  nodes_[i]->keys = std::move(keys);
+  Build(i);
 }
 
 int SimCluster::IndexOf(const std::string& name) const {

@@ -29,6 +29,9 @@ class SimCluster {
     absl::Duration latency = absl::Milliseconds(1);
     // Give every node a replicated key/value store as its delegate.
     bool with_kv = false;
+    // Gossip encryption: raw keys (kKeySize bytes), the first the primary,
+    // for every node (see SetKeys for one node). Empty: unencrypted.
+    std::vector<std::string> keys;
   };
 
   explicit SimCluster(Options options);
@@ -49,6 +52,10 @@ class SimCluster {
   void StartAndJoin(int i, int seed_node);
   // Adds one more node (not started). Returns its index.
   int AddNode();
+  // Gives node i its own keys instead of options.keys (empty: no
+  // encryption), kept across Restart (a process started again reads its key
+  // file). REQUIRES: node i not started.
+  void SetKeys(int i, std::vector<std::string> keys);
 
   // Runs the simulation until `pred` holds (checked every `step`) or
   // `limit` of virtual time has passed. Returns whether it holds.
@@ -117,7 +124,8 @@ class SimCluster {
     std::unique_ptr<Memberlist> list;
     bool crashed = false;
     bool faulty = false;
-    bool knows_all = false;  // see AllKnowAllFast()
+    bool knows_all = false;                        // see AllKnowAllFast()
+    std::optional<std::vector<std::string>> keys;  // see SetKeys()
   };
   void Build(int i);
   // Re-evaluates node i's knows_all flag and the count.

@@ -1,0 +1,273 @@
+// Gossip encryption in the deterministic simulator: a cluster sharing a key
+// converges; a member with another key (or none) is never admitted and
+// learns why; keys rotate across the cluster with KeyOperation while it
+// stays converged. The seed is printed on failure; replay with
+// PEERLAB_SIM_SEED=N.
+#include <optional>
+
+#include "gtest/gtest.h"
+#include "peer/membership/protocol_math.h"
+#include "peer/membership/sim/sim_seed.h"
+#include "peer/membership/sim_cluster.h"
+
+namespace peerlab::membership {
+namespace {
+
+using sim::SimSeed;
+
+const std::string kKeyA(32, 'A');
+const std::string kKeyB(32, 'B');
+const std::string kKeyC(32, 'C');
+
+SimCluster::Options Opts(int n, uint64_t seed, std::vector<std::string> keys) {
+  SimCluster::Options o;
+  o.nodes = n;
+  o.seed = seed;
+  o.config = Config::Local();
+  o.keys = std::move(keys);
+  return o;
+}
+
+// Long enough for any update to arrive through push/pull at the latest.
+absl::Duration AntiEntropyBound(const Config& c, int n) {
+  return PushPullScale(c.push_pull_interval, n) * 2;
+}
+
+sim::NodeId Id(int i) { return static_cast<sim::NodeId>(i); }
+
+// Starts node i and joins it to `seed_node`, returning how the join ended.
+absl::StatusOr<int> StartAndJoin(SimCluster& c, int i, int seed_node) {
+  std::optional<absl::StatusOr<int>> out;
+  const std::string addr = c.net().address(Id(seed_node));
+  c.net().scheduler(Id(i))->Post([&] {
+    if (!c.node(i).started()) {
+      EXPECT_TRUE(c.node(i).Start().ok());
+    }
+    c.node(i).Join({addr}, [&](absl::StatusOr<int> r) { out = std::move(r); });
+  });
+  c.RunUntil([&] { return out.has_value(); }, absl::Seconds(10));
+  if (!out) return absl::DeadlineExceededError("join did not finish");
+  return *out;
+}
+
+// Runs a key operation from node i in its scheduler, to the end.
+absl::StatusOr<KeyOpResult> KeyOpFrom(SimCluster& c, int i, KeyOp op,
+                                      std::string key, absl::Duration timeout) {
+  std::optional<absl::StatusOr<KeyOpResult>> out;
+  c.net().scheduler(Id(i))->Post([&] {
+    c.node(i).KeyOperation(
+        op, key, timeout,
+        [&](absl::StatusOr<KeyOpResult> r) { out = std::move(r); });
+  });
+  c.RunUntil([&] { return out.has_value(); }, timeout + absl::Seconds(1),
+             absl::Milliseconds(1));
+  if (!out) return absl::DeadlineExceededError("no result");
+  return *out;
+}
+
+TEST(MemberlistEncryptionTest, SharedKeyConvergesAndDatagramsFit) {
+  const uint64_t seed = SimSeed(11);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  SimCluster::Options o = Opts(8, seed, {kKeyA});
+  o.with_kv = true;
+  SimCluster c(o);
+  size_t largest = 0;
+  c.net().SetPacketObserver(
+      [&](const sim::PacketEvent& e) { largest = std::max(largest, e.bytes); });
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); }, absl::Seconds(20)));
+  // Fill datagrams with broadcasts: sealed, they still fit packet_size.
+  for (int k = 0; k < 40; ++k) {
+    c.net().scheduler(Id(k % 8))->Post([&c, k] {
+      c.kv(k % 8)->Set("key" + std::to_string(k), std::string(100, 'v'));
+    });
+  }
+  ASSERT_TRUE(c.RunUntil(
+      [&] {
+        for (int i = 0; i < c.size(); ++i) {
+          if (c.kv(i)->Items().size() != 40) return false;
+        }
+        return true;
+      },
+      absl::Seconds(60)));
+  EXPECT_GT(largest, 1000u);
+  EXPECT_LE(largest, static_cast<size_t>(o.config.packet_size));
+  for (int i = 0; i < c.size(); ++i) {
+    EXPECT_EQ(c.node(i).stats().decrypt_failures, 0u) << i;
+    EXPECT_EQ(c.node(i).stats().bad_packets, 0u) << i;
+    ASSERT_NE(c.node(i).keyring(), nullptr);
+  }
+  EXPECT_TRUE(c.Converged());
+}
+
+TEST(MemberlistEncryptionTest, WrongKeyIsNotAdmitted) {
+  const uint64_t seed = SimSeed(12);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  SimCluster c(Opts(5, seed, {kKeyA}));
+  c.SetKeys(3, {kKeyB});                 // another key
+  c.SetKeys(4, {});                      // no encryption at all
+  std::vector<int> seen_outsider(5, 0);  // events about 3 or 4 seen by 0..2
+  c.SetChangeHook([&](int observer, int target, MemberState) {
+    if (observer < 3 && target >= 3) ++seen_outsider[target];
+  });
+  c.Start(0);
+  for (int i : {1, 2}) ASSERT_TRUE(StartAndJoin(c, i, 0).ok());
+
+  auto wrong = StartAndJoin(c, 3, 0);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("cannot decrypt: wrong key?"),
+            std::string::npos)
+      << wrong.status();
+  auto plain = StartAndJoin(c, 4, 1);
+  ASSERT_FALSE(plain.ok());
+  EXPECT_NE(wrong.status().message().find("node0 refused"), std::string::npos)
+      << wrong.status();
+  EXPECT_NE(plain.status().message().find("unencrypted"), std::string::npos)
+      << plain.status();
+
+  // Give the outsiders every chance: their probes, gossip and periodic
+  // push/pull keep arriving (to the members they were told of: the seed).
+  c.RunFor(AntiEntropyBound(Config::Local(), 5) * 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.node(i).NumAlive(), 3) << i;
+    for (const Member& m : c.node(i).AllMembers()) {
+      EXPECT_NE(m.name, "node3");
+      EXPECT_NE(m.name, "node4");
+    }
+  }
+  EXPECT_EQ(seen_outsider[3], 0);
+  EXPECT_EQ(seen_outsider[4], 0);
+  EXPECT_EQ(c.node(3).NumAlive(), 1);
+  EXPECT_EQ(c.node(4).NumAlive(), 1);
+  EXPECT_GT(c.node(0).stats().decrypt_failures, 0u);
+  EXPECT_GT(c.node(1).stats().decrypt_failures, 0u);
+  // The outsider with a key refuses the members' answers and gossip too.
+  EXPECT_EQ(c.node(3).keyring()->keys().size(), 1u);
+}
+
+TEST(MemberlistEncryptionTest, EncryptedNodeCannotJoinAPlainCluster) {
+  const uint64_t seed = SimSeed(13);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  SimCluster c(Opts(3, seed, {}));
+  c.SetKeys(2, {kKeyA});
+  c.Start(0);
+  ASSERT_TRUE(StartAndJoin(c, 1, 0).ok());
+  auto r = StartAndJoin(c, 2, 0);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("does not use gossip encryption"),
+            std::string::npos)
+      << r.status();
+  c.RunFor(absl::Seconds(40));
+  EXPECT_EQ(c.node(0).NumAlive(), 2);
+  EXPECT_EQ(c.node(2).NumAlive(), 1);
+}
+
+TEST(MemberlistEncryptionTest, RotationAcrossTheClusterStaysConverged) {
+  const uint64_t seed = SimSeed(14);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 6;
+  SimCluster c(Opts(n, seed, {kKeyA}));
+  int trouble = 0;  // suspect/dead/left events anywhere, at any time
+  c.SetChangeHook([&](int, int, MemberState state) {
+    if (state != MemberState::kAlive) ++trouble;
+  });
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); }, absl::Seconds(20)));
+  const absl::Duration timeout = absl::Seconds(5);
+
+  // Install B everywhere (from node 2).
+  auto install = KeyOpFrom(c, 2, KeyOp::kInstall, kKeyB, timeout);
+  ASSERT_TRUE(install.ok()) << install.status();
+  EXPECT_EQ(install->members, n);
+  EXPECT_EQ(install->acks, n);
+  EXPECT_TRUE(install->errors.empty());
+  for (int i = 0; i < n; ++i) {
+    EXPECT_TRUE(c.node(i).keyring()->Contains(kKeyB)) << i;
+    EXPECT_EQ(c.node(i).keyring()->primary(), kKeyA) << i;
+  }
+  EXPECT_TRUE(c.Converged());
+
+  // List: every member holds A and B, A primary.
+  auto list = KeyOpFrom(c, 0, KeyOp::kList, "", timeout);
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(list->acks, n);
+  EXPECT_EQ(list->keys, (std::map<std::string, int>{{kKeyA, n}, {kKeyB, n}}));
+  EXPECT_EQ(list->primary_keys, (std::map<std::string, int>{{kKeyA, n}}));
+
+  // Switch the primary (from node 5); then every member seals with B.
+  auto use = KeyOpFrom(c, 5, KeyOp::kUse, kKeyB, timeout);
+  ASSERT_TRUE(use.ok()) << use.status();
+  EXPECT_EQ(use->acks, n);
+  EXPECT_TRUE(use->errors.empty());
+  c.RunFor(absl::Seconds(2));
+  EXPECT_TRUE(c.Converged());
+
+  // The primary cannot be removed, and nothing is sent when refused.
+  auto refused = KeyOpFrom(c, 1, KeyOp::kRemove, kKeyB, timeout);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("primary"), std::string::npos);
+
+  // Remove A (from node 0).
+  auto remove = KeyOpFrom(c, 0, KeyOp::kRemove, kKeyA, timeout);
+  ASSERT_TRUE(remove.ok()) << remove.status();
+  EXPECT_EQ(remove->acks, n);
+  EXPECT_TRUE(remove->errors.empty());
+  for (int i = 0; i < n; ++i) {
+    EXPECT_EQ(c.node(i).keyring()->keys(), std::vector<std::string>{kKeyB})
+        << i;
+  }
+  // Keep running: the cluster stays converged on B alone, nothing failed.
+  c.RunFor(AntiEntropyBound(Config::Local(), n));
+  EXPECT_TRUE(c.Converged());
+  EXPECT_EQ(trouble, 0);
+  uint64_t failures = 0;
+  for (int i = 0; i < n; ++i) failures += c.node(i).stats().decrypt_failures;
+  EXPECT_EQ(failures, 0u);
+
+  // A newcomer with the old key is now refused; one with the new key joins.
+  int old_key = c.AddNode();
+  c.SetKeys(old_key, {kKeyA});
+  EXPECT_FALSE(StartAndJoin(c, old_key, 3).ok());
+  int new_key = c.AddNode();
+  c.SetKeys(new_key, {kKeyB});
+  EXPECT_TRUE(StartAndJoin(c, new_key, 3).ok());
+  c.Crash(old_key);  // not a member: out of the convergence check
+  EXPECT_TRUE(c.RunUntil([&] { return c.Converged(); }, absl::Seconds(30)));
+}
+
+TEST(MemberlistEncryptionTest, KeyOperationReportsRefusalsAndMissingAnswers) {
+  const uint64_t seed = SimSeed(15);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  SimCluster c(Opts(4, seed, {kKeyA}));
+  c.SetKeys(3, {kKeyA, kKeyC});  // node 3 also accepts C
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); }, absl::Seconds(20)));
+
+  // Removing C: node 3 applies it; the others never held C and say so.
+  auto remove = KeyOpFrom(c, 3, KeyOp::kRemove, kKeyC, absl::Seconds(5));
+  ASSERT_TRUE(remove.ok()) << remove.status();
+  EXPECT_EQ(remove->acks, 4);
+  EXPECT_EQ(remove->errors.size(), 3u);
+  EXPECT_NE(remove->errors["node0"].find("not installed"), std::string::npos);
+  EXPECT_EQ(c.node(3).keyring()->keys(), std::vector<std::string>{kKeyA});
+  // This node refuses to use a key it does not hold: nothing is sent.
+  auto use = KeyOpFrom(c, 0, KeyOp::kUse, kKeyC, absl::Seconds(5));
+  EXPECT_EQ(use.status().code(), absl::StatusCode::kFailedPrecondition);
+
+  // A member that does not answer (crashed, or cannot decrypt): the
+  // operation ends at its timeout with the answers it got.
+  c.Crash(2);
+  auto list = KeyOpFrom(c, 0, KeyOp::kList, "", absl::Seconds(2));
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(list->members, 4);  // node 2 not yet noticed dead
+  EXPECT_EQ(list->acks, 3);
+
+  // Without a keyring there is nothing to operate on.
+  SimCluster plain(Opts(1, seed, {}));
+  plain.Start(0);
+  auto none = KeyOpFrom(plain, 0, KeyOp::kList, "", absl::Seconds(1));
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace peerlab::membership
