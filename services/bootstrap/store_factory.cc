@@ -5,6 +5,7 @@
 #include "services/bootstrap/document.h"
 #include "services/bootstrap/file_store.h"
 #include "services/bootstrap/memory_store.h"
+#include "services/bootstrap/postgres_store.h"
 #include "services/bootstrap/validation.h"
 
 namespace peerlab::bootstrap {
@@ -17,9 +18,10 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(
   }
   if (absl::StartsWith(spec, "postgres://") ||
       absl::StartsWith(spec, "postgresql://")) {
-    return absl::UnimplementedError(
-        "--store: the PostgreSQL store is not built into this version; use "
-        "file:PATH or memory:");
+    auto store =
+        PostgresStore::Open({.uri = spec, .initial_config = initial_config});
+    if (!store.ok()) return store.status();
+    return std::unique_ptr<Store>(std::move(*store));
   }
   std::string path = spec;
   if (absl::StartsWith(spec, "file:")) {
@@ -27,8 +29,9 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(
   } else if (absl::StrContains(spec, "://") ||
              (spec.find(':') != std::string::npos && spec.find('/') != 0 &&
               spec.find(':') < spec.find('/'))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--store: unknown store \"", spec, "\" (want file:PATH or memory:)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--store: unknown store \"", spec,
+                     "\" (want file:PATH, memory: or postgres://...)"));
   }
   auto store =
       FileStore::Open({.path = path, .initial_config = initial_config});

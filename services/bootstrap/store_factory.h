@@ -10,7 +10,9 @@
 
 namespace peerlab::bootstrap {
 
-// "file:PATH" (the default kind; a bare path means the same), or "memory:".
+// "file:PATH" (the default kind; a bare path means the same), "memory:", or
+// a PostgreSQL URI "postgres://..." / "postgresql://..." (PostgresStore,
+// default options).
 // `initial_config` applies only to a store that is created. InvalidArgument
 // for an unknown kind; the store's own error when it cannot open.
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(
