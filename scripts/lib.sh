@@ -13,7 +13,7 @@ PEERLAB_PACKAGES=(
   libabsl-dev libspdlog-dev nlohmann-json3-dev libcli11-dev libedit-dev
   libgtest-dev libgmock-dev libbenchmark-dev libpqxx-dev libssl-dev
   python3 python3-grpcio python3-protobuf
-  procps tmux openssl
+  procps tmux openssl postgresql
 )
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
