@@ -235,14 +235,16 @@ RunOutcome RunClient::Run(const RunRequest& request) {
   }
   if (!early.empty()) CancelOnCoordinator(early);
 
-  grpc::ClientContext watch;
+  // The call lives in `watch` (which holds the channel) until the block
+  // ends.
+  auto watch = std::make_unique<grpc::ClientContext>();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    watch_context_ = &watch;
+    watch_context_ = watch.get();
   }
   ::harness::v1::WatchRunRequest watch_request;
   watch_request.set_run_id(run_id_);
-  auto reader = stub_->WatchRun(&watch, watch_request);
+  auto reader = stub_->WatchRun(watch.get(), watch_request);
   ::harness::v1::RunEvent event;
   while (reader->Read(&event)) {
     if (event.has_step_started() || event.has_step_finished()) {
@@ -275,14 +277,15 @@ RunOutcome RunClient::Run(const RunRequest& request) {
     std::string line = FormatEvent(event);
     if (!line.empty()) Print(line);
   }
-  watch.TryCancel();
+  watch->TryCancel();
   (void)reader->Finish();
-  reader.reset();  // holds the channel
+  reader.reset();
   {
     std::lock_guard<std::mutex> lock(mu_);
     watch_context_ = nullptr;
     run_finished_ = true;
   }
+  watch.reset();
   cv_.notify_all();
   if (!outcome.have_summary) {
     // The stream ended early (coordinator gone, or the watch abandoned):
