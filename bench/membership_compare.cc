@@ -102,12 +102,12 @@ double CpuSeconds(pid_t pid) {
   return (u + s) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// VmRSS of `pid` in MiB (0 if it is gone).
-double RssMiB(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+// The "KEY: N kB" value of /proc/PID/FILE in MiB (0 if it is gone).
+double ProcKbMiB(pid_t pid, const std::string& file, const std::string& key) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/", file));
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
+    if (line.rfind(key, 0) == 0) {
       double kb = 0;
       std::vector<std::string> f =
           absl::StrSplit(line, ' ', absl::SkipWhitespace());
@@ -339,9 +339,16 @@ class PeerlabMember : public Member {
       return nullptr;
     }
     m->process_ = *std::move(p);
+    // The peer is polled from its launch on, before it serves: keep gRPC's
+    // reconnect backoff short, or a refused first attempt delays the next
+    // ones by seconds (and the figures with them).
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 10);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 10);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 50);
     m->stub_ = ::peer::v1::PeerControl::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", m->grpc_port_),
-                            grpc::InsecureChannelCredentials()));
+        grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", m->grpc_port_),
+                                  grpc::InsecureChannelCredentials(), args));
     return m;
   }
   std::string gossip_address() const {
@@ -443,6 +450,9 @@ struct Figures {
   int n = 0;
   std::optional<double> converge_s, detect_first_s, detect_last_s;
   double rss_mean_mib = 0, rss_max_mib = 0;
+  // Of VmRSS: private anonymous memory (heap, stacks), and the proportional
+  // set size (shared library pages split among the processes sharing them).
+  double anon_mean_mib = 0, pss_mean_mib = 0;
   double cpu_run_s_per_member = 0;       // launch .. end of detection
   double cpu_steady_pct_per_member = 0;  // % of one core in the window
   double run_s = 0;
@@ -544,8 +554,10 @@ Figures Run(const std::string& system, int n, const Settings& s,
   for (int i = 0; i < n; ++i) {
     const pid_t pid = members[i]->process()->pid();
     cpu_steady += CpuSeconds(pid) - cpu0[i];
-    const double rss = RssMiB(pid);
+    const double rss = ProcKbMiB(pid, "status", "VmRSS:");
     f.rss_mean_mib += rss / n;
+    f.anon_mean_mib += ProcKbMiB(pid, "status", "RssAnon:") / n;
+    f.pss_mean_mib += ProcKbMiB(pid, "smaps_rollup", "Pss:") / n;
     f.rss_max_mib = std::max(f.rss_max_mib, rss);
   }
   f.cpu_steady_pct_per_member = 100.0 * cpu_steady / n / window;
@@ -595,6 +607,7 @@ int Main(int argc, char** argv) {
       "on loopback (convergence, kill -9 detection, memory, CPU)."};
   std::vector<int> sizes = {10, 30};
   Settings s;
+  int repeat = 1;
   std::string peer_bin, serf_bin = "/usr/bin/serf", json_path,
                         systems_flag = "peerlab,serf";
   app.add_option("--nodes", sizes, "member counts")
@@ -616,6 +629,8 @@ int Main(int argc, char** argv) {
   app.add_option("--poll-ms", s.poll_ms, "pause between polling rounds")
       ->capture_default_str();
   app.add_option("--json", json_path, "also write the figures as JSON");
+  app.add_option("--repeat", repeat, "run everything this many times")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (peer_bin.empty()) {
     char self[4096];
@@ -632,30 +647,33 @@ int Main(int argc, char** argv) {
   std::vector<std::string> systems = absl::StrSplit(systems_flag, ',');
 
   std::vector<Figures> results;
-  for (int n : sizes) {
-    for (const std::string& system : systems) {
-      if (system == "peerlab") {
-        results.push_back(Run(
-            system, n, s, dir,
-            [&](const std::string& name, const std::string& join,
-                std::string* address) -> std::unique_ptr<Member> {
-              auto m =
-                  PeerlabMember::Start(peer_bin, dir, name, s.profile, join);
-              if (m && address) *address = m->gossip_address();
-              return m;
-            }));
-      } else if (system == "serf") {
-        results.push_back(Run(
-            system, n, s, dir,
-            [&](const std::string& name, const std::string& join,
-                std::string* address) -> std::unique_ptr<Member> {
-              auto m = SerfMember::Start(serf_bin, dir, name, s.profile, join);
-              if (m && address) *address = m->gossip_address();
-              return m;
-            }));
-      } else {
-        std::cerr << "unknown system " << system << "\n";
-        return 2;
+  for (int r = 0; r < repeat; ++r) {
+    for (int n : sizes) {
+      for (const std::string& system : systems) {
+        if (system == "peerlab") {
+          results.push_back(Run(
+              system, n, s, dir,
+              [&](const std::string& name, const std::string& join,
+                  std::string* address) -> std::unique_ptr<Member> {
+                auto m =
+                    PeerlabMember::Start(peer_bin, dir, name, s.profile, join);
+                if (m && address) *address = m->gossip_address();
+                return m;
+              }));
+        } else if (system == "serf") {
+          results.push_back(
+              Run(system, n, s, dir,
+                  [&](const std::string& name, const std::string& join,
+                      std::string* address) -> std::unique_ptr<Member> {
+                    auto m =
+                        SerfMember::Start(serf_bin, dir, name, s.profile, join);
+                    if (m && address) *address = m->gossip_address();
+                    return m;
+                  }));
+        } else {
+          std::cerr << "unknown system " << system << "\n";
+          return 2;
+        }
       }
     }
   }
@@ -663,18 +681,18 @@ int Main(int argc, char** argv) {
   std::cout << absl::StrFormat(
       "profile %s, steady window %.0f s, poll every %d ms\n", s.profile,
       s.steady_s, s.poll_ms);
-  std::cout << absl::StrFormat("%-8s %4s %12s %14s %13s %10s %10s %12s %12s\n",
-                               "system", "N", "converge_s", "detect_first_s",
-                               "detect_all_s", "rss_MiB", "rss_max",
-                               "cpu_run_s", "cpu_steady%");
+  std::cout << absl::StrFormat(
+      "%-8s %4s %11s %15s %13s %8s %8s %8s %8s %10s %12s\n", "system", "N",
+      "converge_s", "detect_first_s", "detect_all_s", "rss_MiB", "rss_max",
+      "anon_MiB", "pss_MiB", "cpu_run_s", "cpu_steady%");
   bool ok = true;
   Json out = Json::array();
   for (const Figures& f : results) {
     std::cout << absl::StrFormat(
-        "%-8s %4d %12s %14s %13s %10.1f %10.1f %12.2f %12.2f\n", f.system, f.n,
-        Opt(f.converge_s), Opt(f.detect_first_s), Opt(f.detect_last_s),
-        f.rss_mean_mib, f.rss_max_mib, f.cpu_run_s_per_member,
-        f.cpu_steady_pct_per_member);
+        "%-8s %4d %11s %15s %13s %8.1f %8.1f %8.1f %8.1f %10.2f %12.2f\n",
+        f.system, f.n, Opt(f.converge_s), Opt(f.detect_first_s),
+        Opt(f.detect_last_s), f.rss_mean_mib, f.rss_max_mib, f.anon_mean_mib,
+        f.pss_mean_mib, f.cpu_run_s_per_member, f.cpu_steady_pct_per_member);
     ok = ok && f.converge_s && f.detect_last_s;
     auto num = [](const std::optional<double>& v) {
       return v ? Json(*v) : Json(nullptr);
@@ -687,6 +705,8 @@ int Main(int argc, char** argv) {
                    {"detect_last_s", num(f.detect_last_s)},
                    {"rss_mean_mib", f.rss_mean_mib},
                    {"rss_max_mib", f.rss_max_mib},
+                   {"anon_mean_mib", f.anon_mean_mib},
+                   {"pss_mean_mib", f.pss_mean_mib},
                    {"cpu_run_s_per_member", f.cpu_run_s_per_member},
                    {"cpu_steady_pct_per_member", f.cpu_steady_pct_per_member},
                    {"run_s", f.run_s}});

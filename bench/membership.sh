@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Membership benchmark (see bench/RESULTS.md, section "Membership"):
+#   (a) peerlab-sim figures for N = 10, 100, 1000 (60 simulated seconds) and
+#       2000 (30 s), join and crash scenarios, into one CSV;
+#   (b) membership_compare: N = 10 and 30 real peerlab-peer processes against
+#       N serf agents on loopback, same profile, side by side.
+#
+# Usage: bench/membership.sh [BUILD_DIR] [OUT_DIR]
+#   BUILD_DIR  a Release build with peerlab-sim, peerlab-peer and
+#              membership_compare built (default: build)
+#   OUT_DIR    where CSV/JSON/text results go (default: a new temp dir)
+# Environment: PROFILE (lan), SIM_SIZES ("10 100 1000"), SIM_BIG ("2000"),
+#   REAL_SIZES ("10,30"), SKIP_SIM=1 / SKIP_REAL=1 to run one half only.
+# Needs the Debian serf package for (b): apt-get install -y serf.
+set -euo pipefail
+
+build=${1:-build}
+out=${2:-$(mktemp -d "${TMPDIR:-/tmp}/membership-bench.XXXXXX")}
+profile=${PROFILE:-lan}
+mkdir -p "$out"
+bin="$build/bin"
+for b in peerlab-sim peerlab-peer membership_compare; do
+  if [[ ! -x "$bin/$b" ]]; then
+    echo "membership.sh: $bin/$b is missing; build it first:" >&2
+    echo "  cmake --build $build --target peerlab-sim peerlab-peer membership_compare" >&2
+    exit 2
+  fi
+done
+echo "results in $out" >&2
+
+if [[ -z "${SKIP_SIM:-}" ]]; then
+  csv="$out/sim.csv"
+  rm -f "$csv"
+  for n in ${SIM_SIZES:-10 100 1000}; do
+    for scenario in join crash; do
+      echo "peerlab-sim: $n members, $scenario" >&2
+      "$bin/peerlab-sim" --nodes "$n" --profile "$profile" \
+        --scenario "$scenario" --duration 60 --csv "$csv" --quiet \
+        | tee -a "$out/sim.txt"
+    done
+  done
+  # Larger clusters: shorter runs (memory grows as N^2: every member holds
+  # every other member's record).
+  for n in ${SIM_BIG:-2000}; do
+    echo "peerlab-sim: $n members, crash, 30 s" >&2
+    "$bin/peerlab-sim" --nodes "$n" --profile "$profile" --scenario crash \
+      --duration 30 --csv "$csv" --progress-every 10 | tee -a "$out/sim.txt"
+  done
+  column -s, -t < "$csv" > "$out/sim.table" || true
+  cat "$out/sim.table" 2>/dev/null || cat "$csv"
+fi
+
+if [[ -z "${SKIP_REAL:-}" ]]; then
+  if ! command -v serf > /dev/null; then
+    echo "membership.sh: serf is not installed (apt-get install -y serf)" >&2
+    exit 2
+  fi
+  "$bin/membership_compare" --nodes "${REAL_SIZES:-10,30}" \
+    --profile "$profile" --json "$out/real.json" | tee "$out/real.txt"
+fi
