@@ -152,9 +152,14 @@ absl::Status PeerApp::Start() {
             who, " is not a member (alive or suspect): see memberlist"));
       }});
   if (auto s = chat_->Register(registry_, config_); !s.ok()) return s;
-  registry_.SetFallback([this](absl::string_view line, cli::Output& out) {
-    return chat_->SendLine(line, out);
-  });
+  // A typed line that is not a command is a message, while the chat runs;
+  // otherwise it stays an unknown command.
+  registry_.SetFallback(
+      [this](absl::string_view line,
+             cli::Output& out) -> std::optional<absl::Status> {
+        if (!chat_->running()) return std::nullopt;
+        return chat_->SendLine(line, out);
+      });
 
   lifecycle_ = std::make_unique<Lifecycle>(
       Lifecycle::Env{.name = name(),

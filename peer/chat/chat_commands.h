@@ -22,8 +22,8 @@
 //                          development: sends COUNT messages as fast as
 //                          WINDOW unacked messages allow; prints the rate
 //
-// Typed lines that are not commands become messages (SendLine, installed by
-// the app as the registry's fallback).
+// Typed lines that are not commands become messages while the chat runs
+// (SendLine, installed by the app as the registry's fallback).
 //
 // Threads: the protocol (ChatCore) runs on its own EventLoop ("chat").
 // Commands post to it and wait; gRPC threads and membership events only

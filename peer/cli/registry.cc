@@ -105,7 +105,10 @@ absl::Status Registry::Execute(absl::string_view line, Output& out, int depth,
         fallback = fallback_;
       }
     }
-    if (fallback) return fallback(trimmed, out);
+    if (fallback) {
+      std::optional<absl::Status> taken = fallback(trimmed, out);
+      if (taken.has_value()) return *taken;
+    }
   }
   auto parsed = ParseLine(line);
   if (!parsed.ok()) return parsed.status();

@@ -34,11 +34,12 @@ class Registry {
   // What Execute does with a line typed by a person: at depth 0, not
   // remote, not starting with '/', and whose first word is not a command
   // (e.g. the chat sends such a line as a message). The fallback gets the
-  // whole line, unparsed. Unset (the default): NotFound as for any unknown
-  // command. Scripts (depth > 0) and remote calls never use it, so a typo
-  // there is an error, not a message.
-  using Fallback =
-      std::function<absl::Status(absl::string_view line, Output& out)>;
+  // whole line, unparsed, and returns the line's status, or nullopt to
+  // decline (then the line is an unknown command, as without a fallback).
+  // Scripts (depth > 0) and remote calls never use it, so a typo there is
+  // an error, not a message.
+  using Fallback = std::function<std::optional<absl::Status>(
+      absl::string_view line, Output& out)>;
   void SetFallback(Fallback fallback);
 
   // A copy of the command named `name`, if registered.

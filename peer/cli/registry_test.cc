@@ -132,10 +132,12 @@ TEST(RegistryTest, FallbackTakesTypedLinesThatAreNotCommands) {
   Registry r;
   ASSERT_TRUE(r.Register(Greet()).ok());
   std::vector<std::string> taken;
-  r.SetFallback([&](absl::string_view line, Output&) {
-    taken.emplace_back(line);
-    return absl::OkStatus();
-  });
+  r.SetFallback(
+      [&](absl::string_view line, Output&) -> std::optional<absl::Status> {
+        if (line == "decline") return std::nullopt;
+        taken.emplace_back(line);
+        return absl::OkStatus();
+      });
   CapturingOutput out;
   EXPECT_TRUE(r.Execute("  hello there, don't panic", out).ok());
   EXPECT_TRUE(r.Execute("greet you", out).ok());  // a command stays one
@@ -144,6 +146,7 @@ TEST(RegistryTest, FallbackTakesTypedLinesThatAreNotCommands) {
             absl::StatusCode::kNotFound);  // scripts: a typo is an error
   EXPECT_EQ(r.Execute("hello", out, 0, /*remote=*/true).code(),
             absl::StatusCode::kNotFound);
+  EXPECT_EQ(r.Execute("decline", out).code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(taken, ElementsAre("hello there, don't panic"));
   EXPECT_THAT(out.lines(), ElementsAre("hello, you"));
 }

@@ -1,0 +1,454 @@
+// The chat and the peer as a whole, end to end: real peerlab-peer processes
+// against a real peerlab-bootstrap on loopback, driven through
+// peer.v1.PeerControl (Execute, WatchViews). Every wait is a condition with
+// a deadline. Membership runs with short timings (--config) so that a
+// killed peer is declared dead within a couple of seconds.
+#include <signal.h>
+#include <stdlib.h>
+
+#include <condition_variable>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "proto/peer/v1/control.grpc.pb.h"
+#include "services/common/testing/subprocess.h"
+
+namespace peerlab::peer {
+namespace {
+
+namespace pb = ::peer::v1;
+using ::peerlab::testing::BinDir;
+using ::peerlab::testing::BootstrapServer;
+using ::peerlab::testing::StartBootstrapServer;
+using ::peerlab::testing::Subprocess;
+using ::peerlab::testing::TempDir;
+using ::peerlab::testing::WaitForFileLine;
+using ::peerlab::testing::WriteFile;
+using ::testing::ElementsAreArray;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr absl::Duration kDeadline = absl::Seconds(30);
+
+[[maybe_unused]] const bool kBackupPollSet =
+    setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "50", 0) == 0;
+
+// Short membership timings: probe every 200 ms, a suspect is dead after
+// well under two seconds.
+constexpr char kFastMembership[] = R"({
+  "memberlist.probe_interval": "200ms",
+  "memberlist.probe_timeout": "100ms",
+  "memberlist.gossip_interval": "50ms",
+  "memberlist.suspicion_mult": 2,
+  "memberlist.reliable_timeout": "500ms",
+  "chat.delivery_timeout": "5s"
+})";
+
+// A running peer: its process, a PeerControl stub and a WatchViews stream
+// that collects every line of every view (history included).
+class Peer {
+ public:
+  Peer(std::unique_ptr<Subprocess> process, const std::string& address)
+      : process_(std::move(process)) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    stub_ = pb::PeerControl::NewStub(grpc::CreateCustomChannel(
+        address, grpc::InsecureChannelCredentials(), args));
+    pb::WatchViewsRequest request;
+    request.set_include_history(true);
+    reader_ = stub_->WatchViews(&context_, request);
+    thread_ = std::thread([this] {
+      pb::WatchViewsResponse message;
+      while (reader_->Read(&message)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const auto& l : message.lines()) lines_.push_back(l);
+        cv_.notify_all();
+      }
+      reader_->Finish().IgnoreError();
+    });
+  }
+  ~Peer() {
+    context_.TryCancel();
+    thread_.join();
+  }
+
+  Subprocess& process() { return *process_; }
+
+  // Runs `line`; the command's outcome is in the response.
+  pb::ExecuteResponse Execute(const std::string& line) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(30));
+    pb::ExecuteRequest request;
+    request.set_line(line);
+    pb::ExecuteResponse response;
+    grpc::Status s = stub_->Execute(&context, request, &response);
+    if (!s.ok()) {
+      response.set_code(s.error_code());
+      response.set_message("RPC: " + s.error_message());
+    }
+    return response;
+  }
+  static std::string Text(const pb::ExecuteResponse& r) {
+    std::vector<std::string> out;
+    for (const auto& l : r.output()) out.push_back(l.text());
+    return absl::StrJoin(out, "\n");
+  }
+
+  // The texts of `view` seen so far.
+  std::vector<std::string> Lines(const std::string& view) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& l : lines_) {
+      if (l.view() == view) out.push_back(l.text());
+    }
+    return out;
+  }
+  std::vector<std::string> Lines(const std::string& view,
+                                 const std::string& prefix) {
+    std::vector<std::string> out;
+    for (const auto& l : Lines(view)) {
+      if (absl::StartsWith(l, prefix)) out.push_back(l);
+    }
+    return out;
+  }
+  // Waits until `view` has a line equal to `text`.
+  bool WaitForLine(const std::string& view, const std::string& text,
+                   absl::Duration timeout = kDeadline) {
+    return WaitFor(timeout, [&] {
+      for (const auto& l : lines_) {
+        if (l.view() == view && l.text() == text) return true;
+      }
+      return false;
+    });
+  }
+  // Waits until `view` has `n` lines starting with `prefix`.
+  bool WaitForCount(const std::string& view, const std::string& prefix,
+                    size_t n, absl::Duration timeout = kDeadline) {
+    return WaitFor(timeout, [&] {
+      size_t count = 0;
+      for (const auto& l : lines_) {
+        if (l.view() == view && absl::StartsWith(l.text(), prefix)) ++count;
+      }
+      return count >= n;
+    });
+  }
+
+ private:
+  template <typename Pred>
+  bool WaitFor(absl::Duration timeout, Pred pred) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout), pred);
+  }
+
+  std::unique_ptr<Subprocess> process_;
+  std::unique_ptr<pb::PeerControl::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<pb::WatchViewsResponse>> reader_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<pb::ViewLine> lines_;
+};
+
+// Polls `f` (a command's observable result) until it returns true.
+template <typename F>
+bool Eventually(F f, absl::Duration timeout = kDeadline) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (f()) return true;
+    absl::SleepFor(absl::Milliseconds(50));  // poll interval
+  }
+  return f();
+}
+
+class ChatE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto dir = TempDir::Create("peerlab-chat-e2e");
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = *std::move(dir);
+    auto bin = BinDir();
+    ASSERT_TRUE(bin.ok()) << bin.status();
+    bin_ = *bin;
+    auto server = StartBootstrapServer(
+        dir_->path(), {"--store", "memory:", "--max-peers", "2"});
+    ASSERT_TRUE(server.ok()) << server.status();
+    bootstrap_ = *std::move(server);
+    config_ = dir_->File("fast.json");
+    ASSERT_TRUE(WriteFile(config_, kFastMembership).ok());
+  }
+
+  // Starts peerlab-peer NAME --serve --config fast.json `extra`... and
+  // waits until it serves (init, unless --no-init, then runs on its own).
+  std::unique_ptr<Peer> StartPeer(const std::string& name,
+                                  const std::vector<std::string>& extra = {}) {
+    Subprocess::Options o;
+    o.argv = {absl::StrCat(bin_, "/peerlab-peer"),
+              name,
+              "--serve",
+              "--bootstrap",
+              bootstrap_.address,
+              "--config",
+              config_,
+              "--ready-file",
+              dir_->File(absl::StrCat(name, ".ready")),
+              "--log-file",
+              dir_->File(absl::StrCat(name, ".log"))};
+    o.argv.insert(o.argv.end(), extra.begin(), extra.end());
+    o.stdout_path = dir_->File(absl::StrCat(name, ".stdout"));
+    o.stderr_path = dir_->File(absl::StrCat(name, ".stderr"));
+    o.env["HOME"] = dir_->path();
+    auto process = Subprocess::Start(o);
+    EXPECT_TRUE(process.ok()) << process.status();
+    if (!process.ok()) return nullptr;
+    auto ready = WaitForFileLine(dir_->File(absl::StrCat(name, ".ready")),
+                                 kDeadline, process->get());
+    EXPECT_TRUE(ready.ok()) << ready.status();
+    if (!ready.ok()) return nullptr;
+    return std::make_unique<Peer>(
+        *std::move(process), std::string(absl::StripAsciiWhitespace(*ready)));
+  }
+
+  // StartPeer, then waits for init to finish cleanly.
+  std::unique_ptr<Peer> StartWithInit(const std::string& name) {
+    auto peer = StartPeer(name);
+    if (!peer) return nullptr;
+    EXPECT_TRUE(peer->WaitForLine("outputView", "init: done"))
+        << name << " output:\n"
+        << absl::StrJoin(peer->Lines("outputView"), "\n");
+    return peer;
+  }
+
+  // Waits until `peer`'s chatmembers names exactly `n` members.
+  bool WaitForChatMembers(Peer& peer, int n) {
+    const std::string want = absl::StrCat(n, " chat member(s)");
+    return Eventually([&] {
+      auto r = peer.Execute("chatmembers");
+      return r.code() == 0 && absl::StrContains(Peer::Text(r), want);
+    });
+  }
+
+  // The names in the bootstrap list, as `peer` reads it.
+  std::string BootstrapNames(Peer& peer) {
+    auto r = peer.Execute("bootstrappeers");
+    return Peer::Text(r);
+  }
+
+  std::unique_ptr<TempDir> dir_;
+  std::string bin_;
+  BootstrapServer bootstrap_;
+  std::string config_;
+};
+
+TEST_F(ChatE2eTest, ThreePeersTalkLeaveFailAndANewcomerJoins) {
+  // Started with init, one after the other: alice and bob fill the
+  // bootstrap list (max 2), charly finds them there.
+  auto alice = StartWithInit("alice");
+  ASSERT_TRUE(alice);
+  auto bob = StartWithInit("bob");
+  ASSERT_TRUE(bob);
+  auto charly = StartWithInit("charly");
+  ASSERT_TRUE(charly);
+  ASSERT_TRUE(alice->WaitForLine("messagesView", "<joined> bob has joined"));
+  ASSERT_TRUE(alice->WaitForLine("messagesView", "<joined> charly has joined"));
+  ASSERT_TRUE(bob->WaitForLine("messagesView", "<joined> charly has joined"));
+  for (Peer* p : {alice.get(), bob.get(), charly.get()}) {
+    ASSERT_TRUE(WaitForChatMembers(*p, 2));
+  }
+
+  // Each sends three messages, all at once; each msg returns once every
+  // other member has acked it.
+  struct Sender {
+    std::string name;
+    Peer* peer;
+  };
+  std::vector<Sender> senders = {
+      {"alice", alice.get()}, {"bob", bob.get()}, {"charly", charly.get()}};
+  std::vector<std::thread> threads;
+  std::vector<std::vector<pb::ExecuteResponse>> results(senders.size());
+  for (size_t i = 0; i < senders.size(); ++i) {
+    threads.emplace_back([&, i] {
+      for (int k = 1; k <= 3; ++k) {
+        results[i].push_back(senders[i].peer->Execute(
+            absl::StrCat("msg ", senders[i].name, " says ", k)));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < senders.size(); ++i) {
+    for (const auto& r : results[i]) {
+      EXPECT_EQ(r.code(), 0) << senders[i].name << ": " << r.message();
+    }
+  }
+  // Acked means shown; the lines reach this test's WatchViews streams a
+  // little later.
+  auto check_views = [&] {
+    for (const Sender& viewer : senders) {
+      for (const Sender& sender : senders) {
+        if (viewer.name == sender.name) continue;
+        EXPECT_TRUE(viewer.peer->WaitForCount(
+            "messagesView", absl::StrCat("<", sender.name, ">"), 3));
+      }
+    }
+    for (const Sender& viewer : senders) {
+      for (const Sender& sender : senders) {
+        std::vector<std::string> got = viewer.peer->Lines(
+            "messagesView", absl::StrCat("<", sender.name, ">"));
+        if (viewer.name == sender.name) {
+          EXPECT_TRUE(got.empty()) << viewer.name << " shows its own messages";
+          continue;
+        }
+        std::vector<std::string> want;
+        for (int k = 1; k <= 3; ++k) {
+          want.push_back(
+              absl::StrCat("<", sender.name, "> ", sender.name, " says ", k));
+        }
+        EXPECT_THAT(got, ElementsAreArray(want))
+            << viewer.name << "'s view of " << sender.name;
+      }
+    }
+  };
+  check_views();
+
+  // bob is killed: the others show <failed> bob, and the bootstrap list
+  // (alice, bob) loses bob and is refilled with charly.
+  EXPECT_THAT(BootstrapNames(*alice), HasSubstr("bob"));
+  ASSERT_TRUE(bob->process().Kill().ok());
+  const absl::Time killed = absl::Now();
+  EXPECT_TRUE(alice->WaitForLine("messagesView", "<failed> bob"));
+  EXPECT_TRUE(charly->WaitForLine("messagesView", "<failed> bob"));
+  std::cerr << "bob declared dead after " << absl::Now() - killed << "\n";
+  EXPECT_TRUE(Eventually([&] {
+    std::string names = BootstrapNames(*alice);
+    return !absl::StrContains(names, "bob") &&
+           absl::StrContains(names, "charly") &&
+           absl::StrContains(names, "alice");
+  })) << BootstrapNames(*alice);
+  bob.reset();
+
+  // charly quits cleanly: alice shows one <left> line, and charly ends
+  // with status 0.
+  auto quit = charly->Execute("quit");
+  EXPECT_EQ(quit.code(), 0) << quit.message();
+  auto ended = charly->process().Wait(kDeadline);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_TRUE(ended->success()) << ended->ToString();
+  EXPECT_TRUE(alice->WaitForLine("messagesView", "<left> charly is leaving"));
+  EXPECT_TRUE(WaitForChatMembers(*alice, 0));  // membership saw it leave
+  EXPECT_EQ(alice->Lines("messagesView", "<left> charly").size(), 1u);
+  EXPECT_THAT(BootstrapNames(*alice), Not(HasSubstr("charly")));
+  charly.reset();
+
+  // dana comes later and finds the group through the bootstrap list alone.
+  auto dana = StartWithInit("dana");
+  ASSERT_TRUE(dana);
+  EXPECT_TRUE(alice->WaitForLine("messagesView", "<joined> dana has joined"));
+  ASSERT_TRUE(WaitForChatMembers(*dana, 1));
+  auto hi = dana->Execute("msg hi alice");
+  EXPECT_EQ(hi.code(), 0) << hi.message();
+  EXPECT_TRUE(alice->WaitForLine("messagesView", "<dana> hi alice"));
+  auto back = alice->Execute("msg welcome dana");
+  EXPECT_EQ(back.code(), 0) << back.message();
+  EXPECT_TRUE(dana->WaitForLine("messagesView", "<alice> welcome dana"));
+  EXPECT_TRUE(dana->Lines("messagesView", "<bob>").empty());
+  // Still exactly once, after all that (no late duplicates).
+  EXPECT_EQ(alice->Lines("messagesView", "<bob>").size(), 3u);
+  EXPECT_EQ(alice->Lines("messagesView", "<charly>").size(), 3u);
+
+  // SIGTERM is a clean leave too.
+  ASSERT_TRUE(dana->process().Signal(SIGTERM).ok());
+  ended = dana->process().Wait(kDeadline);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_TRUE(ended->success()) << ended->ToString();
+  EXPECT_TRUE(alice->WaitForLine("messagesView", "<left> dana is leaving"));
+}
+
+TEST_F(ChatE2eTest, UndeliveredMessagesAreReportedNotLost) {
+  auto alice = StartWithInit("alice");
+  ASSERT_TRUE(alice);
+  auto bob = StartWithInit("bob");
+  ASSERT_TRUE(bob);
+  ASSERT_TRUE(WaitForChatMembers(*alice, 1));
+  // bob stops answering while still a member: alice's message is retried,
+  // then reported.
+  ASSERT_EQ(alice->Execute("set chat.delivery_timeout 1s").code(), 0);
+  // bob's process stops: its chat stream stays open but nothing answers.
+  ASSERT_TRUE(bob->process().Signal(SIGSTOP).ok());
+  auto r = alice->Execute("msg anyone there");
+  EXPECT_EQ(r.code(), 14) << r.message();  // UNAVAILABLE
+  EXPECT_THAT(r.message(), HasSubstr("undelivered to bob"));
+  EXPECT_TRUE(
+      alice->WaitForCount("messagesView", "<error> undelivered to bob", 1));
+  ASSERT_TRUE(bob->process().Signal(SIGCONT).ok());
+}
+
+TEST_F(ChatE2eTest, TypedLinesAreMessages) {
+  auto alice = StartWithInit("alice");
+  ASSERT_TRUE(alice);
+  auto bob = StartWithInit("bob");
+  ASSERT_TRUE(bob);
+  ASSERT_TRUE(WaitForChatMembers(*alice, 1));
+  // Standard input is the prompt's stand-in; --exec lines are typed too.
+  auto carol = StartPeer("carol", {"--exec", "hello, it's carol"});
+  ASSERT_TRUE(carol);
+  EXPECT_TRUE(alice->WaitForLine("messagesView", "<carol> hello, it's carol"));
+  EXPECT_TRUE(bob->WaitForLine("messagesView", "<carol> hello, it's carol"));
+  // Remote callers must say msg: a typo is an error, not a message.
+  auto typo = alice->Execute("chatmembres");
+  EXPECT_EQ(typo.code(), 5) << typo.message();  // NOT_FOUND
+}
+
+// The original's step scripts, run as they are on three peers.
+TEST_F(ChatE2eTest, SeedStepScriptsRunGreen) {
+  const std::string seeds =
+      std::string(PEERLAB_SOURCE_DIR) + "/test-harness/seed-tests/";
+  for (const char* script : {"init-steps.script", "memberlist-steps.script"}) {
+    SCOPED_TRACE(script);
+    std::vector<std::unique_ptr<Peer>> peers;
+    for (const char* name : {"alice", "bob", "charly"}) {
+      auto peer = StartPeer(absl::StrCat(name, "-", std::string(1, script[0])),
+                            {"--no-init", "--script", seeds + script});
+      ASSERT_TRUE(peer);
+      // The script's last command prints a count.
+      const std::string last =
+          absl::StartsWith(script, "init") ? " chat member(s)" : " member(s)";
+      ASSERT_TRUE(Eventually([&] {
+        for (const auto& l : peer->Lines("outputView")) {
+          if (absl::EndsWith(l, last)) return true;
+        }
+        return false;
+      })) << absl::StrJoin(peer->Lines("outputView"), "\n");
+      for (const auto& l : peer->Lines("outputView")) {
+        EXPECT_THAT(l, Not(HasSubstr("error:"))) << name;
+      }
+      peers.push_back(std::move(peer));
+    }
+    // The third peer sees the two others.
+    auto r = peers[2]->Execute(absl::StartsWith(script, "init") ? "chatmembers"
+                                                                : "memberlist");
+    EXPECT_THAT(Peer::Text(r),
+                HasSubstr(absl::StartsWith(script, "init") ? "2 chat member(s)"
+                                                           : "3 member(s)"));
+    for (auto& p : peers) {
+      EXPECT_EQ(p->Execute("quit").code(), 0);
+      auto ended = p->process().Wait(kDeadline);
+      EXPECT_TRUE(ended.ok() && ended->success());
+    }
+  }
+}
+
+}  // namespace
+}  // namespace peerlab::peer
