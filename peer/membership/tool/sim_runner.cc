@@ -146,6 +146,7 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
           : 0;
   bool partition_on = false, partition_happened = false;
   std::vector<bool> cross_seen;
+  std::vector<bool> dead_across(n, false);  // declared dead by the other side
   int64_t cross_seen_count = 0;
   const int64_t cross_pairs = 2 * int64_t{group_a} * (n - group_a);
   auto side = [&](int i) { return i < group_a ? 0 : 1; };
@@ -169,6 +170,7 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
     }
     if (partition_happened && side(observer) != side(target)) {
       if (partition_on) {
+        dead_across[target] = true;
         const size_t bit = size_t(observer) * n + target;
         if (!cross_seen[bit]) {
           cross_seen[bit] = true;
@@ -176,6 +178,10 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
         }
       }
       return;  // expected: they could not reach each other
+    }
+    if (partition_happened && dead_across[target]) {
+      ++result.stale_partition_deaths;
+      return;
     }
     ++result.false_positives;
   });
@@ -337,6 +343,7 @@ std::string CsvHeader() {
   return "nodes,profile,scenario,seed,loss,lifeguard,duration_s,join_window_s,"
          "converge_s,fault_at_s,faulty,first_detect_s,last_detect_s,"
          "partition_detect_s,healed_after_s,heal_converge_s,false_positives,"
+         "stale_partition_deaths,"
          "msgs_per_member_s,bytes_per_member_s,steady_msgs_per_member_s,"
          "steady_bytes_per_member_s,events,real_s,speedup";
 }
@@ -344,14 +351,14 @@ std::string CsvHeader() {
 std::string CsvRow(const SimRunResult& r) {
   const SimRunOptions& o = r.options;
   return absl::StrFormat(
-      "%d,%s,%s,%d,%g,%d,%.3f,%.3f,%s,%s,%d,%s,%s,%s,%s,%s,%d,%.3f,%.1f,%.3f,"
-      "%.1f,%d,%.3f,%.2f",
+      "%d,%s,%s,%d,%g,%d,%.3f,%.3f,%s,%s,%d,%s,%s,%s,%s,%s,%d,%d,%.3f,%.1f,"
+      "%.3f,%.1f,%d,%.3f,%.2f",
       o.nodes, o.profile, ScenarioName(o.scenario), o.seed, o.loss,
       o.lifeguard ? 1 : 0, Seconds(o.duration), Seconds(o.join_window),
       Cell(r.converge), Cell(r.fault_at), r.faulty.size(), Cell(r.first_detect),
       Cell(r.last_detect), Cell(r.partition_detect), Cell(r.healed_after),
-      Cell(r.heal_converge), r.false_positives, r.msgs_per_member_s,
-      r.bytes_per_member_s, r.steady_msgs_per_member_s,
+      Cell(r.heal_converge), r.false_positives, r.stale_partition_deaths,
+      r.msgs_per_member_s, r.bytes_per_member_s, r.steady_msgs_per_member_s,
       r.steady_bytes_per_member_s, r.events, r.real_seconds,
       r.real_seconds > 0 ? Seconds(r.sim_time) / r.real_seconds : 0.0);
 }
@@ -382,10 +389,11 @@ std::string FormatReport(const SimRunResult& r) {
                       "\n");
       break;
     case Scenario::kPartition:
-      absl::StrAppend(&out,
-                      "other side seen dead by all: ", Text(r.partition_detect),
-                      "\n", "healed after: ", Text(r.healed_after), "\n",
-                      "all know all after heal: ", Text(r.heal_converge), "\n");
+      absl::StrAppend(
+          &out, "other side seen dead by all: ", Text(r.partition_detect), "\n",
+          "healed after: ", Text(r.healed_after), "\n",
+          "all know all after heal: ", Text(r.heal_converge), "\n",
+          "deaths from stale partition news: ", r.stale_partition_deaths, "\n");
       break;
   }
   absl::StrAppend(

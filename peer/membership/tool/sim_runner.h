@@ -20,9 +20,9 @@
 //               stay healthy, so their deaths are false positives.
 //
 // False positives: deaths of members that were not crashed, as seen by a
-// member that could reach them (deaths across an active partition, and of
-// members on the other side of one that was healed, are expected and not
-// counted).
+// member that could reach them (deaths across an active partition, of
+// members on the other side of one that was healed, and the stale partition
+// deaths below are expected and not counted).
 //
 // Thread safety: none; Run() uses the calling thread only.
 #ifndef PEERLAB_PEER_MEMBERSHIP_TOOL_SIM_RUNNER_H_
@@ -115,6 +115,11 @@ struct SimRunResult {
   std::optional<absl::Duration> healed_after;
   std::optional<absl::Duration> heal_converge;
   int false_positives = 0;
+  // kPartition: deaths, after the heal, of members the other side had
+  // declared dead during the partition, now also believed by their own side
+  // (the other side's dead news spreads until the member refutes it, as in
+  // memberlist). Not counted as false positives.
+  int stale_partition_deaths = 0;
   // Traffic per member per second of virtual time: datagrams sent plus
   // reliable requests and responses, and their bytes; over the whole run and
   // from convergence to the end ("steady"; 0 if it never converged).

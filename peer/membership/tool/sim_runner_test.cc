@@ -74,6 +74,7 @@ TEST(SimRunnerTest, PartitionIsDetectedThenHeals) {
   ASSERT_TRUE(r->heal_converge.has_value());
   EXPECT_GT(*r->heal_converge, absl::ZeroDuration());
   EXPECT_EQ(r->false_positives, 0);
+  EXPECT_GE(r->stale_partition_deaths, 0);
 }
 
 TEST(SimRunnerTest, RejectsBadOptions) {
