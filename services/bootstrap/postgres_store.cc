@@ -530,7 +530,8 @@ void PostgresStore::DrainLocked() {
       pending_.erase(it);
       continue;
     }
-    if (remote_.count(next) != 0) {
+    if (remote_.count(next) != 0 &&
+        pending_.upper_bound(next) != pending_.end()) {
       // Made through another replica: we only have a later document, which
       // includes it. Skip the revision (WatchResponse allows that).
       delivered_ = next;
@@ -580,6 +581,8 @@ void PostgresStore::ListenerRound(Connection& conn, bool poll) {
         if (revision > delivered_) remote_.insert(revision);
         if (revision > known) fetch = true;
       }
+      // A remote revision may be the gap a local change waits behind.
+      if (!conn.notes.empty()) DrainLocked();
     }
     if (poll) {
       poll = false;
@@ -660,9 +663,9 @@ void PostgresStore::ListenerLoop(std::unique_ptr<Connection> conn) {
       std::lock_guard<std::mutex> lock(seq_mu_);
       if (gap_since_ != absl::InfiniteFuture() &&
           absl::Now() - gap_since_ > kGapPatience && !pending_.empty()) {
-        spdlog::debug("PostgreSQL store: revisions {}..{} never arrived",
-                      delivered_ + 1, pending_.begin()->first - 1);
-        FlushThroughLocked(pending_.begin()->first);
+        spdlog::debug("PostgreSQL store: revision {} never arrived",
+                      delivered_ + 1);
+        FlushThroughLocked(pending_.rbegin()->first);
       }
     }
   }
