@@ -8,6 +8,14 @@ namespace peerlab::harness {
 using ::google::protobuf::util::TimeUtil;
 using ::harness::v1::PeerInfo;
 
+namespace {
+
+google::protobuf::Timestamp Now() {
+  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
+}
+
+}  // namespace
+
 uint64_t PeerRegistry::Register(PeerInfo info) {
   // Registration and its notification happen under listeners_mu_ so that
   // listeners see events in the order the registry applied them.
@@ -18,7 +26,7 @@ uint64_t PeerRegistry::Register(PeerInfo info) {
     uint64_t generation = ++generations_[info.name()];
     info.set_generation(generation);
     info.set_alive(true);
-    *info.mutable_registered_at() = TimeUtil::GetCurrentTime();
+    *info.mutable_registered_at() = Now();
     info.clear_gone_at();
     auto claim = claims_.find(info.name());
     info.set_run_id(claim == claims_.end() ? "" : claim->second);
@@ -40,7 +48,7 @@ void PeerRegistry::Unregister(const std::string& name, uint64_t generation) {
       return;
     }
     it->second.set_alive(false);
-    *it->second.mutable_gone_at() = TimeUtil::GetCurrentTime();
+    *it->second.mutable_gone_at() = Now();
     copy = it->second;
   }
   for (PeerListener* l : listeners_) l->OnPeerGone(copy);

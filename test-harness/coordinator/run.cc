@@ -347,12 +347,11 @@ void Run::OnWatchEnded(const std::string& name, uint64_t generation,
   auto it = peers_.find(name);
   if (it == peers_.end() || status.ok() || cancelled_ || finished_) return;
   PeerState& p = it->second;
-  // The watch of a live peer should last as long as the peer.
-  if (p.alive && p.generation == generation &&
-      status.code() != absl::StatusCode::kCancelled) {
-    warnings_.push_back(absl::StrCat("the view stream of peer ", name,
-                                     " ended early (", status.ToString(),
-                                     "): its counts may be low"));
+  // The watch of a live peer should last as long as the peer; whether the
+  // peer is gone is known only later (its registration ends on its own).
+  if (status.code() != absl::StatusCode::kCancelled) {
+    p.watch_failed_generation = generation;
+    p.watch_error = status.ToString();
   }
 }
 
@@ -602,8 +601,15 @@ void Run::RunCommand(const Step& step, StepResult* r) {
       step.command,
       absl::Now() + absl::Milliseconds(options_.step_timeout_ms()));
   if (!response.ok()) {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     const PeerState& p = peers_[step.peer];
+    if (response.status().code() == absl::StatusCode::kUnavailable ||
+        response.status().code() == absl::StatusCode::kCancelled) {
+      // The connection broke: the peer may be dying, which its
+      // registration tells in a moment.
+      cv_.wait_until(lock, Chrono(absl::Now() + absl::Seconds(1)),
+                     [&] { return cancelled_ || !p.alive; });
+    }
     r->set_outcome(::harness::v1::OUTCOME_FAILED);
     if (cancelled_) {
       r->set_message("cancelled: " + cancel_reason_);
@@ -829,6 +835,12 @@ void Run::Finish(RunState state, const std::string& verdict) {
     verdict_ = verdict;
     ended_ = absl::Now();
     for (const auto& [name, p] : peers_) {
+      if (p.alive && p.watch_failed_generation == p.generation &&
+          p.generation != 0) {
+        warnings_.push_back(absl::StrCat("the view stream of peer ", name,
+                                         " ended early (", p.watch_error,
+                                         "): its counts may be low"));
+      }
       if (p.dropped) {
         warnings_.push_back(absl::StrCat(
             "peer ", name, " dropped ", p.dropped,

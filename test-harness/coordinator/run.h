@@ -118,6 +118,10 @@ class Run : public PeerListener {
     // generation -> view -> lines
     std::map<uint64_t, std::map<std::string, std::vector<std::string>>> lines;
     uint64_t dropped = 0;
+    // The watch of generation `watch_failed_generation` ended with
+    // `watch_error` (reported if that process is still alive at the end).
+    uint64_t watch_failed_generation = 0;
+    std::string watch_error;
   };
   // A script filter and its counts.
   struct FilterState {

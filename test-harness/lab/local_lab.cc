@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -212,14 +213,27 @@ void LocalLab::Stop() {
     stopping_ = true;
     for (auto& [name, p] : peers_) peers.push_back(p.get());
   }
-  // SIGTERM to every peer at once, then wait for each.
+  // SIGTERM to every peer at once. A peer's clean leave waits for the
+  // others to hear it, but they are all leaving too: after a short grace
+  // the rest get SIGKILL (the run is over; the logs are flushed per line).
   for (ChildProcess* p : peers) {
     if (!p->exited()) {
       ::kill(p->pid(), SIGTERM);
       ::kill(p->pid(), SIGCONT);
     }
   }
-  for (ChildProcess* p : peers) p->Terminate(absl::Seconds(3));
+  const absl::Time deadline = absl::Now() + options_.peer_stop_grace;
+  for (ChildProcess* p : peers) {
+    p->WaitExited(std::max(deadline - absl::Now(), absl::ZeroDuration()));
+  }
+  for (ChildProcess* p : peers) {
+    if (!p->exited()) ::kill(p->pid(), SIGKILL);
+  }
+  for (ChildProcess* p : peers) p->WaitExited(absl::Seconds(10));
+  for (ChildProcess* server :
+       {coordinator_process_.get(), bootstrap_process_.get()}) {
+    if (server && !server->exited()) ::kill(server->pid(), SIGTERM);
+  }
   if (coordinator_process_) coordinator_process_->Terminate(absl::Seconds(3));
   if (bootstrap_process_) bootstrap_process_->Terminate(absl::Seconds(3));
   if (!tmp_.empty()) {

@@ -35,6 +35,9 @@ class LocalLab {
     std::string peer_log_level = "info";
     std::vector<std::string> peer_args;  // extra peerlab-peer arguments
     absl::Duration start_timeout = absl::Seconds(15);
+    // At Stop(): how long peers may take to leave cleanly after SIGTERM
+    // before they get SIGKILL.
+    absl::Duration peer_stop_grace = absl::Milliseconds(500);
     // A peer ended without a fault asking for it: (name, "exit code 1").
     // Called on a watcher thread.
     std::function<void(const std::string&, const std::string&)>
@@ -57,9 +60,9 @@ class LocalLab {
   // start (a new process; the peer must not be running).
   absl::Status Fault(const std::string& kind, const std::string& peer);
 
-  // Stops every process: peers (SIGTERM, SIGKILL after a grace period),
-  // then the coordinator and the bootstrap server; removes the temporary
-  // store. Idempotent.
+  // Stops every process: peers (SIGTERM, SIGKILL after
+  // Options::peer_stop_grace), then the coordinator and the bootstrap
+  // server; removes the temporary store. Idempotent.
   void Stop();
 
  private:

@@ -73,9 +73,11 @@ using ::testing::Not;
 TEST(ReportTest, SummaryTableListsStepsFiltersAndVerdict) {
   std::string t = SummaryTable(Sample());
   EXPECT_THAT(t, HasSubstr("OK      line 1   alice msg"));
-  EXPECT_THAT(t, HasSubstr("FAILED  line 2   kill bob  -- peer bob is not running"));
+  EXPECT_THAT(
+      t, HasSubstr("FAILED  line 2   kill bob  -- peer bob is not running"));
   EXPECT_THAT(t, HasSubstr("expected == 1, received 0"));
-  EXPECT_THAT(t, HasSubstr("Verdict: FAILED -- 1 of 2 filters failed (2000 ms)"));
+  EXPECT_THAT(t,
+              HasSubstr("Verdict: FAILED -- 1 of 2 filters failed (2000 ms)"));
   EXPECT_THAT(t, HasSubstr("seed 42"));
 }
 
