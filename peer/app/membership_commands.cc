@@ -1,12 +1,14 @@
 #include "peer/app/membership_commands.h"
 
 #include <future>
+#include <optional>
 #include <random>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "peer/app/keys_commands.h"
 #include "peer/app/member_meta.h"
 #include "services/common/logging.h"
 
@@ -108,6 +110,7 @@ absl::Status MembershipCommands::Create() {
   membership::Config config;
   bool grpc_only;
   int64_t bind_port;
+  std::string keyfile;
   {
     auto lock = config_->Lock();
     config = settings_;
@@ -121,9 +124,20 @@ absl::Status MembershipCommands::Create() {
     config.awareness_max_multiplier = static_cast<int>(awareness_max_);
     grpc_only = grpc_only_;
     bind_port = bind_port_;
+    keyfile = keyfile_;
   }
   config.name = env_.name;
   if (auto s = config.Validate(); !s.ok()) return s;
+  std::optional<membership::Keyring> keyring;
+  if (!keyfile.empty()) {
+    auto loaded = membership::Keyring::Load(keyfile);
+    if (!loaded.ok()) {
+      return absl::Status(
+          loaded.status().code(),
+          absl::StrCat("memberlist.keyfile: ", loaded.status().message()));
+    }
+    keyring = *std::move(loaded);
+  }
   return loop_->Call([&]() -> absl::Status {
     if (node_) {
       return absl::FailedPreconditionError(
@@ -148,12 +162,23 @@ absl::Status MembershipCommands::Create() {
     node_ = std::make_unique<membership::Memberlist>(
         config, loop_.get(), transport_.get(), std::random_device{}(), this,
         kv_.get());
+    if (keyring) {
+      (void)node_->SetKeyring(*std::move(keyring));
+      // Key operations change the keyring: keep the file in step, so a
+      // restarted peer still holds the cluster's keys.
+      node_->SetKeyringListener([keyfile](const membership::Keyring& ring) {
+        if (auto s = ring.Save(keyfile); !s.ok()) {
+          spdlog::error("gossip keyring not saved: {}", s.message());
+        }
+      });
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       node_exists_ = true;
     }
-    spdlog::info("membership node {} created on {} ({})", env_.name,
-                 transport_->LocalAddress(), profile_);
+    spdlog::info("membership node {} created on {} ({}{})", env_.name,
+                 transport_->LocalAddress(), profile_,
+                 node_->keyring() ? ", gossip encrypted" : "");
     return absl::OkStatus();
   });
 }
@@ -242,6 +267,21 @@ std::vector<Member> MembershipCommands::Members() {
   return loop_->Call([&] {
     return node_ && node_->started() ? node_->Members() : std::vector<Member>{};
   });
+}
+
+absl::StatusOr<membership::KeyOpResult> MembershipCommands::KeyOperation(
+    membership::KeyOp op, std::string key, absl::Duration timeout) {
+  auto waiter =
+      std::make_shared<Waiter<absl::StatusOr<membership::KeyOpResult>>>();
+  absl::Status posted = WithNode([&](membership::Memberlist& node) {
+    node.KeyOperation(op, std::move(key), timeout,
+                      [waiter](absl::StatusOr<membership::KeyOpResult> r) {
+                        waiter->promise.set_value(std::move(r));
+                      });
+    return absl::OkStatus();
+  });
+  if (!posted.ok()) return posted;
+  return waiter->future.get();
 }
 
 std::string MembershipCommands::LocalAddress() {
@@ -364,6 +404,11 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
       st);
   add(config.AddBool("memberlist.lifeguard",
                      "Lifeguard refinements on (experiments)", &c.lifeguard),
+      st);
+  add(config.AddString("memberlist.keyfile",
+                       "gossip encryption key file: base64 keys, one a line, "
+                       "the first primary (empty: unencrypted)",
+                       &keyfile_),
       st);
   add(config.AddDuration("memberlist.reconnect_timeout",
                          "how long failed members are retried",
@@ -655,6 +700,10 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
          return absl::OkStatus();
        }},
   };
+  commands.push_back(KeysCommand(
+      [this](membership::KeyOp op, std::string key, absl::Duration timeout) {
+        return KeyOperation(op, std::move(key), timeout);
+      }));
   for (auto& command : commands) {
     if (auto s = registry.Register(std::move(command)); !s.ok()) return s;
   }

@@ -16,6 +16,8 @@
 //   memberlist / showmemberlist         members (alive, suspect) / all of them
 //   localnode, memberlisthealthscore, showconfig
 //   broadcastadd KEY VALUE, broadcastdel KEY..., broadcastlist
+//   keys list|install|use|remove|generate   gossip encryption keys
+//                                       (keys_commands.h; memberlist.keyfile)
 //
 // The protocol runs on its own EventLoop thread; commands post to it and
 // wait. Membership events are written to logView and handed to listeners
@@ -85,6 +87,11 @@ class MembershipCommands : public membership::EventListener {
   // is no node.
   std::vector<membership::Member> Members();
   std::string LocalAddress();
+  // Gossip encryption: a key operation across the cluster (see
+  // membership::Memberlist::KeyOperation), blocking until it ends.
+  absl::StatusOr<membership::KeyOpResult> KeyOperation(membership::KeyOp op,
+                                                       std::string key,
+                                                       absl::Duration timeout);
 
   // Called on the membership thread for every event; must not block.
   void AddListener(membership::EventListener* listener);
@@ -111,6 +118,9 @@ class MembershipCommands : public membership::EventListener {
   std::string profile_ = "local";
   int64_t bind_port_ = 0;  // 0: the reserved port, or a free one
   bool grpc_only_ = false;
+  // Gossip encryption key file (empty: off); read at memberlistcreate and
+  // rewritten after each key operation.
+  std::string keyfile_;
   int64_t indirect_checks_, suspicion_mult_, suspicion_max_timeout_mult_,
       retransmit_mult_, gossip_nodes_, packet_size_, awareness_max_;
 

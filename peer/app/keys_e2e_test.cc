@@ -1,0 +1,212 @@
+// Gossip encryption on real sockets: three peerlab-peer processes on
+// loopback with key files (memberlist.keyfile). The two sharing a key form a
+// group; the third, with another key, is refused with "cannot decrypt: wrong
+// key?" and never listed; `keys install/use/remove` rotate the group onto
+// the third's key (the key files follow), and then it joins. Driven through
+// PeerControl; every wait has a deadline.
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "peer/membership/keyring.h"
+#include "proto/peer/v1/control.grpc.pb.h"
+#include "services/common/testing/subprocess.h"
+
+namespace peerlab::peer {
+namespace {
+
+namespace pb = ::peer::v1;
+using ::peerlab::testing::BinDir;
+using ::peerlab::testing::StartBootstrapServer;
+using ::peerlab::testing::Subprocess;
+using ::peerlab::testing::TempDir;
+using ::peerlab::testing::WaitForFileLine;
+using ::peerlab::testing::WriteFile;
+
+constexpr absl::Duration kDeadline = absl::Seconds(30);
+
+struct Peer {
+  std::string name;
+  std::string keyfile;
+  std::unique_ptr<Subprocess> process;
+  std::unique_ptr<pb::PeerControl::Stub> stub;
+
+  // Runs `line`; returns its output lines joined, or the error (with the
+  // output lines before the message, as a person sees them).
+  absl::StatusOr<std::string> Run(const std::string& line) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(20));
+    pb::ExecuteRequest request;
+    request.set_line(line);
+    pb::ExecuteResponse response;
+    grpc::Status s = stub->Execute(&context, request, &response);
+    if (!s.ok()) return absl::UnavailableError(s.error_message());
+    std::string out;
+    for (const auto& l : response.output()) {
+      absl::StrAppend(&out, l.text(), "\n");
+    }
+    if (response.code() != 0) {
+      return absl::Status(static_cast<absl::StatusCode>(response.code()),
+                          absl::StrCat(out, response.message()));
+    }
+    return out;
+  }
+
+  bool WaitFor(const std::string& line, const std::string& want,
+               absl::Duration timeout = kDeadline) {
+    absl::Time end = absl::Now() + timeout;
+    while (absl::Now() < end) {
+      auto out = Run(line);
+      if (out.ok() && absl::StrContains(*out, want)) return true;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return false;
+  }
+
+  // memberlistcreate + memberliststart; returns the gossip address.
+  std::string CreateAndStart() {
+    auto created = Run("memberlistcreate");
+    EXPECT_TRUE(created.ok()) << name << ": " << created.status();
+    if (!created.ok()) return "";
+    EXPECT_TRUE(Run("memberliststart").ok()) << name;
+    std::string text(absl::StripAsciiWhitespace(*created));
+    return text.substr(text.rfind(' ') + 1);
+  }
+};
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class KeysE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto dir = TempDir::Create("keys-e2e");
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = *std::move(dir);
+    auto server = StartBootstrapServer(dir_->path(), {"--store", "memory:"});
+    ASSERT_TRUE(server.ok()) << server.status();
+    bootstrap_ = std::move(server->process);
+    bootstrap_address_ = server->address;
+    auto bin = BinDir();
+    ASSERT_TRUE(bin.ok()) << bin.status();
+    bin_ = *bin;
+  }
+
+  Peer StartPeer(const std::string& name, const std::string& key) {
+    Peer p;
+    p.name = name;
+    p.keyfile = dir_->File(name + ".keys");
+    EXPECT_TRUE(
+        WriteFile(p.keyfile, absl::StrCat("# ", name, "\n", key, "\n")).ok());
+    const std::string config = dir_->File(name + ".json");
+    EXPECT_TRUE(WriteFile(config, absl::StrCat(R"({
+        "memberlist.probe_interval": "200ms",
+        "memberlist.probe_timeout": "100ms",
+        "memberlist.gossip_interval": "50ms",
+        "memberlist.reliable_timeout": "1s",
+        "memberlist.keyfile": ")",
+                                               p.keyfile, R"("})"))
+                    .ok());
+    const std::string ready = dir_->File(name + ".ready");
+    auto process =
+        Subprocess::Start({.argv = {bin_ + "/peerlab-peer", name, "--bootstrap",
+                                    bootstrap_address_, "--serve", "--no-init",
+                                    "--config", config, "--ready-file", ready},
+                           .stdout_path = dir_->File(name + ".out"),
+                           .stderr_path = dir_->File(name + ".err")});
+    EXPECT_TRUE(process.ok()) << process.status();
+    if (!process.ok()) return p;
+    p.process = *std::move(process);
+    auto address = WaitForFileLine(ready, kDeadline, p.process.get());
+    EXPECT_TRUE(address.ok()) << address.status();
+    if (!address.ok()) return p;
+    std::string addr(absl::StripTrailingAsciiWhitespace(*address));
+    p.stub = pb::PeerControl::NewStub(
+        grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+    return p;
+  }
+
+  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<Subprocess> bootstrap_;
+  std::string bootstrap_address_, bin_;
+};
+
+TEST_F(KeysE2eTest, WrongKeyRefusedThenRotationAdmitsIt) {
+  const std::string key_a = membership::FormatKey(membership::GenerateKey());
+  const std::string key_b = membership::FormatKey(membership::GenerateKey());
+  Peer alice = StartPeer("alice", key_a);
+  Peer bob = StartPeer("bob", key_a);
+  Peer mallory = StartPeer("mallory", key_b);
+  ASSERT_NE(alice.stub, nullptr);
+  ASSERT_NE(bob.stub, nullptr);
+  ASSERT_NE(mallory.stub, nullptr);
+
+  const std::string alice_addr = alice.CreateAndStart();
+  bob.CreateAndStart();
+  mallory.CreateAndStart();
+  ASSERT_TRUE(bob.Run("memberlistjoin " + alice_addr).ok());
+  EXPECT_TRUE(alice.WaitFor("memberlist", "2 member(s)"));
+
+  // Another key: refused, and told why.
+  auto refused = mallory.Run("memberlistjoin " + alice_addr);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::StrContains(refused.status().message(),
+                                "cannot decrypt: wrong key?"))
+      << refused.status();
+  // Bad keys on the command line are refused before anything is sent.
+  auto bad = alice.Run("keys install not-a-key");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+
+  // Rotate alice and bob onto mallory's key.
+  auto install = alice.Run("keys install " + key_b);
+  ASSERT_TRUE(install.ok()) << install.status();
+  EXPECT_TRUE(absl::StrContains(*install, "2 of 2 member(s) installed"))
+      << *install;
+  auto use = bob.Run("keys use " + key_b);
+  ASSERT_TRUE(use.ok()) << use.status();
+  EXPECT_TRUE(absl::StrContains(*use, "2 of 2 member(s) now use the key"))
+      << *use;
+  auto primary = alice.Run("keys remove " + key_b);
+  EXPECT_EQ(primary.status().code(), absl::StatusCode::kFailedPrecondition);
+  auto remove = alice.Run("keys remove " + key_a);
+  ASSERT_TRUE(remove.ok()) << remove.status();
+  auto list = bob.Run("keys list");
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_TRUE(absl::StrContains(*list, key_b + "  held by 2/2, primary on 2"))
+      << *list;
+  EXPECT_FALSE(absl::StrContains(*list, key_a)) << *list;
+  // The key files followed.
+  EXPECT_EQ(ReadAll(alice.keyfile), key_b + "\n");
+  EXPECT_EQ(ReadAll(bob.keyfile), key_b + "\n");
+
+  // Mallory never made it in; with the key it now does.
+  auto members = alice.Run("showmemberlist");
+  ASSERT_TRUE(members.ok());
+  EXPECT_FALSE(absl::StrContains(*members, "mallory")) << *members;
+  auto join = mallory.Run("memberlistjoin " + alice_addr);
+  ASSERT_TRUE(join.ok()) << join.status();
+  for (Peer* p : {&alice, &bob, &mallory}) {
+    EXPECT_TRUE(p->WaitFor("memberlist", "3 member(s)")) << p->name;
+  }
+  for (Peer* p : {&alice, &bob, &mallory}) {
+    EXPECT_TRUE(p->Run("exit 0").ok()) << p->name;
+    auto status = p->process->Wait(kDeadline);
+    ASSERT_TRUE(status.ok()) << status.status();
+  }
+}
+
+}  // namespace
+}  // namespace peerlab::peer
