@@ -411,6 +411,60 @@ TEST_F(ChatE2eTest, TypedLinesAreMessages) {
   EXPECT_EQ(typo.code(), 5) << typo.message();  // NOT_FOUND
 }
 
+// The bootstrap service is down when a peer starts: init says so and goes
+// on, the peer joins by hand, and once the service is back the peer gets
+// itself listed in the background.
+TEST_F(ChatE2eTest, UnreachableBootstrapAtStart) {
+  // The address of a server that has gone.
+  const std::string gone = bootstrap_.address;
+  ASSERT_TRUE(bootstrap_.process->Kill().ok());
+
+  auto bob = StartPeer("bob", {"--no-init"});
+  ASSERT_TRUE(bob);
+  auto created = bob->Execute("memberlistcreate");
+  ASSERT_EQ(created.code(), 0) << created.message();
+  ASSERT_EQ(bob->Execute("memberliststart").code(), 0);
+  ASSERT_EQ(bob->Execute("chatstart").code(), 0);
+  const std::string bob_gossip = Peer::Text(created).substr(
+      Peer::Text(created).rfind(' ') + 1);  // "… created on ADDR"
+
+  auto alice = StartPeer("alice");
+  ASSERT_TRUE(alice);
+  ASSERT_TRUE(alice->WaitForCount("outputView", "error: init: 1 step(s)", 1))
+      << absl::StrJoin(alice->Lines("outputView"), "\n");
+  EXPECT_EQ(alice->Lines("outputView", "init: bootstrap join failed").size(),
+            1u);
+  EXPECT_THAT(alice->Lines("outputView", "init: bootstrap join failed")[0],
+              HasSubstr("retrying in the background"));
+  EXPECT_FALSE(alice->Lines("outputView", "init: chat started").empty());
+
+  // Still usable: join by hand and talk.
+  auto joined = alice->Execute("memberlistjoin " + bob_gossip);
+  EXPECT_EQ(joined.code(), 0) << joined.message();
+  ASSERT_TRUE(WaitForChatMembers(*alice, 1));
+  EXPECT_EQ(alice->Execute("msg hello by hand").code(), 0);
+  EXPECT_TRUE(bob->WaitForLine("messagesView", "<alice> hello by hand"));
+
+  // The service comes back on the same address: alice lists herself.
+  Subprocess::Options o;
+  o.argv = {absl::StrCat(bin_, "/peerlab-bootstrap"),
+            "--listen",
+            gone,
+            "--store",
+            "memory:",
+            "--ready-file",
+            dir_->File("again.ready")};
+  o.stderr_path = dir_->File("again.stderr");
+  auto again = Subprocess::Start(o);
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_TRUE(
+      WaitForFileLine(dir_->File("again.ready"), kDeadline, again->get()).ok());
+  EXPECT_TRUE(Eventually(
+      [&] { return absl::StrContains(BootstrapNames(*bob), "alice"); },
+      absl::Seconds(45)))
+      << BootstrapNames(*bob);
+}
+
 // The original's step scripts, run as they are on three peers.
 TEST_F(ChatE2eTest, SeedStepScriptsRunGreen) {
   const std::string seeds =
