@@ -2,9 +2,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -189,15 +191,28 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
        .help = "Blank lines and lines starting with # are skipped. A failing "
                "line stops the script; the error names FILE:LINE. Scripts may "
                "execute scripts, up to a nesting depth of 8. A FILE that does "
-               "not exist is also looked for under scripts/.",
+               "not exist is also looked for under scripts/. Remote callers "
+               "may be refused with execute.allow_remote=false.",
        .min_args = 1,
        .max_args = 1,
        .completion = Completion::kFile,
-       .handler =
-           [registry, max_depth](const Call& call, Output& out) {
-             return ExecuteScript(*registry, call.args[0], out, call.depth,
-                                  max_depth, call.remote);
-           }},
+       .handler = [registry, max_depth, settings, config](
+                      const Call& call, Output& out) -> absl::Status {
+         if (call.remote) {
+           bool allow_remote;
+           {
+             auto lock = config->Lock();
+             allow_remote = settings->allow_remote_execute;
+           }
+           if (!allow_remote) {
+             return absl::PermissionDeniedError(
+                 "execute is refused to remote callers "
+                 "(execute.allow_remote)");
+           }
+         }
+         return ExecuteScript(*registry, call.args[0], out, call.depth,
+                              max_depth, call.remote);
+       }},
       {.name = "shell",
        .group = "script",
        .usage = "shell [-c] PROGRAM [ARGS...]",
@@ -306,6 +321,10 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
        .summary = "changes a setting (show config lists them)",
        .min_args = 2,
        .handler = [config](const Call& call, Output& out) -> absl::Status {
+         if (call.remote && absl::EndsWith(call.args[0], ".allow_remote")) {
+           return absl::PermissionDeniedError(absl::StrCat(
+               call.args[0], " cannot be changed by remote callers"));
+         }
          std::string value = call.args[1];
          for (size_t i = 2; i < call.args.size(); ++i) {
            absl::StrAppend(&value, " ", call.args[i]);
@@ -352,6 +371,17 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
        .max_args = 1,
        .completion = Completion::kFile,
        .handler = [config](const Call& call, Output& out) -> absl::Status {
+         if (call.remote) {
+           // The allow_remote keys are not for remote callers to change.
+           std::ifstream in(call.args[0]);
+           std::stringstream text;
+           text << in.rdbuf();
+           if (absl::StrContains(text.str(), "allow_remote")) {
+             return absl::PermissionDeniedError(absl::StrCat(
+                 call.args[0],
+                 " sets an allow_remote key: not loadable by remote callers"));
+           }
+         }
          if (auto s = config->LoadFile(call.args[0]); !s.ok()) return s;
          out.Print(absl::StrCat("loaded config from ", call.args[0]));
          return absl::OkStatus();
@@ -366,9 +396,15 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
       !s.ok()) {
     return s;
   }
-  return config->AddBool("shell.allow_remote",
-                         "whether remote callers may run shell",
-                         &settings->allow_remote_shell);
+  if (auto s = config->AddBool("shell.allow_remote",
+                               "whether remote callers may run shell",
+                               &settings->allow_remote_shell);
+      !s.ok()) {
+    return s;
+  }
+  return config->AddBool("execute.allow_remote",
+                         "whether remote callers may run scripts (execute)",
+                         &settings->allow_remote_execute);
 }
 
 }  // namespace peerlab::cli

@@ -27,11 +27,14 @@ struct BuiltinsEnv {
   int max_script_depth = 8;
 };
 
-// Settings of the built-ins, registered as config keys "shell.timeout" and
-// "shell.allow_remote".
+// Settings of the built-ins, registered as config keys "shell.timeout",
+// "shell.allow_remote" and "execute.allow_remote". Remote callers
+// (PeerControl) can change neither allow_remote key: not with `set`, nor
+// with `loadconfig` of a file that mentions one.
 struct BuiltinSettings {
   absl::Duration shell_timeout = absl::Seconds(60);
   bool allow_remote_shell = true;
+  bool allow_remote_execute = true;
 };
 // Registers the built-in commands and their config keys.
 // REQUIRES: env's pointers and `settings` outlive every command run.

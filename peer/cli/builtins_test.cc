@@ -136,6 +136,50 @@ TEST_F(BuiltinsTest, RemoteShellCanBeRefused) {
   EXPECT_TRUE(registry_.Execute("shell true", out_, 0, /*remote=*/false).ok());
 }
 
+TEST_F(BuiltinsTest, RemoteExecuteCanBeRefused) {
+  const std::string script = Write("hello.script", "echo hello\n");
+  // Allowed by default, remote or not.
+  EXPECT_TRUE(registry_.Execute("execute " + script, out_, 0, true).ok());
+  ASSERT_TRUE(Run("set execute.allow_remote false").ok());
+  absl::Status s = registry_.Execute("execute " + script, out_, 0, true);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("execute.allow_remote"));
+  // Local callers and the scripts they run are not affected.
+  CapturingOutput local;
+  ASSERT_TRUE(registry_.Execute("execute " + script, local).ok());
+  EXPECT_THAT(local.lines(), ElementsAre("hello"));
+  // A local script nesting execute keeps working; run remotely, the refusal
+  // holds at the first execute already.
+  const std::string outer = Write("outer.script", "execute " + script + "\n");
+  EXPECT_TRUE(Run("execute " + outer).ok());
+  EXPECT_EQ(registry_.Execute("execute " + outer, out_, 0, true).code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(BuiltinsTest, RemoteCallersCannotLiftTheRefusals) {
+  ASSERT_TRUE(Run("set shell.allow_remote false").ok());
+  ASSERT_TRUE(Run("set execute.allow_remote false").ok());
+  for (const char* key : {"shell.allow_remote", "execute.allow_remote"}) {
+    EXPECT_EQ(registry_
+                  .Execute(absl::StrCat("set ", key, " true"), out_, 0,
+                           /*remote=*/true)
+                  .code(),
+              absl::StatusCode::kPermissionDenied)
+        << key;
+  }
+  const std::string lift =
+      Write("lift.json", R"({"shell.allow_remote": true})");
+  EXPECT_EQ(registry_.Execute("loadconfig " + lift, out_, 0, true).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_FALSE(settings_.allow_remote_shell);
+  EXPECT_FALSE(settings_.allow_remote_execute);
+  // Other settings stay remotely settable; local callers may change all.
+  EXPECT_TRUE(
+      registry_.Execute("set shell.timeout 5s", out_, 0, /*remote=*/true).ok());
+  ASSERT_TRUE(Run("loadconfig " + lift).ok());
+  EXPECT_TRUE(settings_.allow_remote_shell);
+}
+
 TEST_F(BuiltinsTest, ConfigCommands) {
   ASSERT_TRUE(Run("set shell.timeout 2s").ok());
   EXPECT_EQ(settings_.shell_timeout, absl::Seconds(2));
