@@ -14,6 +14,8 @@ namespace {
 namespace pb = ::peer::v1;
 using google::protobuf::util::TimeUtil;
 
+constexpr size_t kMaxEnvelopeBytes = 512 * 1024;
+
 // One line of text: a message must not add lines of its own to the view
 // (a second line could pass itself off as "<joined> …").
 std::string OneLine(const std::string& text) {
@@ -247,10 +249,15 @@ void ChatCore::Pump(Link& link) {
   while (link.written < limit) {
     pb::ChatEnvelope envelope;
     size_t n = std::min(options_.max_batch, limit - link.written);
+    size_t bytes = 0;
     for (size_t i = 0; i < n; ++i) {
-      *envelope.add_messages() = link.queue[link.written + i].delivery->message;
+      const pb::ChatMessage& m = link.queue[link.written].delivery->message;
+      bytes += m.text().size() + 64;
+      // Far below gRPC's 4 MiB message limit, however long the texts.
+      if (i > 0 && bytes > kMaxEnvelopeBytes) break;
+      *envelope.add_messages() = m;
+      ++link.written;
     }
-    link.written += n;
     link.stream->Send(std::move(envelope));
   }
   ArmStall(link);

@@ -178,6 +178,7 @@ class FakeNet {
   }
 
   void ToReceiver(const std::shared_ptr<Link>& l, pb::ChatEnvelope e) {
+    largest_envelope = std::max(largest_envelope, e.ByteSizeLong());
     s_->After(latency, [this, l, e = std::move(e)]() mutable {
       if (l->closed || down.count(l->to)) return;
       auto it = nodes_.find(l->to);
@@ -301,6 +302,14 @@ TEST_F(ChatCoreTest, SmallWindowStillDeliversEverythingInOrder) {
   s_.Advance(absl::Seconds(1));
   EXPECT_EQ(b->view, want);
   EXPECT_EQ(net.opens["b:1"], 1);
+}
+
+TEST_F(ChatCoreTest, LongMessagesAreSplitIntoModestEnvelopes) {
+  const std::string text(16 * 1024, 'x');
+  for (int i = 0; i < 200; ++i) Send(alice_, text);
+  s_.Advance(absl::Seconds(1));
+  EXPECT_EQ(Lines(bob_, "<alice>").size(), 200u);
+  EXPECT_LT(net_.largest_envelope, 600u * 1024);
 }
 
 TEST_F(ChatCoreTest, LostAcksCauseResendButNoDuplicateLines) {
