@@ -14,6 +14,7 @@ PEERLAB_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libpqxx-dev libssl-dev
   python3 python3-grpcio python3-protobuf
   procps tmux openssl postgresql
+  chromium  # the harness timeline screenshot test (headless)
 )
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }

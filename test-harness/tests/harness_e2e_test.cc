@@ -1,0 +1,363 @@
+// peerlab-test end to end: the real binaries (peerlab-test, -coordinator,
+// -bootstrap, -peer) on loopback, driven by the seed scripts and the
+// harness's own scripts in this folder.
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "services/common/testing/subprocess.h"
+
+namespace peerlab::harness {
+namespace {
+
+using ::peerlab::testing::BinDir;
+using ::peerlab::testing::ExitStatus;
+using ::peerlab::testing::ReadFile;
+using ::peerlab::testing::Subprocess;
+using ::peerlab::testing::TempDir;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string Script(const std::string& name) {
+  return std::string(PEERLAB_SOURCE_DIR) + "/test-harness/" + name;
+}
+
+// Processes whose command line mentions `needle` (the lab's processes all
+// have the run's report folder in theirs).
+std::vector<std::string> ProcessesMentioning(const std::string& needle,
+                                             pid_t except = 0) {
+  std::vector<std::string> found;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string pid = entry.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (pid == std::to_string(::getpid()) || pid == std::to_string(except)) {
+      continue;
+    }
+    auto cmdline = ReadFile(entry.path().string() + "/cmdline");
+    if (!cmdline.ok()) continue;
+    std::string line =
+        absl::StrReplaceAll(*cmdline, {{std::string(1, '\0'), " "}});
+    // A zombie has an empty command line; it is no running process.
+    if (absl::StrContains(line, needle)) found.push_back(pid + ": " + line);
+  }
+  return found;
+}
+
+class HarnessE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto bin = BinDir();
+    ASSERT_TRUE(bin.ok()) << bin.status();
+    bin_ = *bin;
+    auto dir = TempDir::Create("peerlab-harness-e2e");
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = *std::move(dir);
+    reports_ = dir_->File("runs");
+  }
+
+  struct Result {
+    ExitStatus exit;
+    std::string out, err;
+    absl::Duration took;
+  };
+
+  std::unique_ptr<Subprocess> Start(std::vector<std::string> args) {
+    std::vector<std::string> argv = {bin_ + "/peerlab-test", "run",
+                                     "--report-dir", reports_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto p = Subprocess::Start({.argv = argv,
+                                .stdout_path = dir_->File("out.txt"),
+                                .stderr_path = dir_->File("err.txt")});
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? *std::move(p) : nullptr;
+  }
+
+  Result RunHarness(std::vector<std::string> args,
+                    absl::Duration timeout = absl::Seconds(120)) {
+    Result r;
+    absl::Time start = absl::Now();
+    auto p = Start(std::move(args));
+    if (!p) return r;
+    auto exit = p->Wait(timeout);
+    EXPECT_TRUE(exit.ok()) << "peerlab-test hangs: " << exit.status() << "\n"
+                           << p->ReadStdout();
+    if (exit.ok()) r.exit = *exit;
+    r.took = absl::Now() - start;
+    r.out = p->ReadStdout();
+    r.err = p->ReadStderr();
+    return r;
+  }
+
+  // The report folders written so far.
+  std::vector<std::string> RunDirs() {
+    std::vector<std::string> dirs;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(reports_, ec)) {
+      if (e.is_directory()) dirs.push_back(e.path().string());
+    }
+    std::sort(dirs.begin(), dirs.end());
+    return dirs;
+  }
+
+  nlohmann::json Summary(const std::string& run_dir) {
+    auto text = ReadFile(run_dir + "/summary.json");
+    EXPECT_TRUE(text.ok()) << text.status();
+    return text.ok() ? nlohmann::json::parse(*text) : nlohmann::json();
+  }
+
+  // Whether the peer has the chat's `init` (the seed scripts need it).
+  bool HaveInit() {
+    auto p = Subprocess::Start({.argv = {bin_ + "/peerlab-peer", "probe",
+                                         "--no-init", "--exec", "help init"}});
+    if (!p.ok()) return false;
+    auto exit = (*p)->Wait(absl::Seconds(30));
+    return exit.ok() && exit->success();
+  }
+
+  std::string bin_;
+  std::unique_ptr<TempDir> dir_;
+  std::string reports_;
+};
+
+#define SKIP_WITHOUT_INIT()                                               \
+  if (!HaveInit()) {                                                      \
+    GTEST_SKIP() << "peerlab-peer has no `init` command yet (the chat): " \
+                    "this script needs it";                               \
+  }
+
+TEST_F(HarnessE2eTest, SeedDefaultPasses) {
+  SKIP_WITHOUT_INIT();
+  Result r = RunHarness({Script("seed-tests/default.cmd")});
+  EXPECT_EQ(r.exit.code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Verdict: PASSED"));
+  EXPECT_THAT(r.out, Not(HasSubstr("FAILED")));
+  ASSERT_EQ(RunDirs().size(), 1u);
+  auto s = Summary(RunDirs()[0]);
+  EXPECT_EQ(s["filters"].size(), 6u);
+  // int64 fields are strings in proto JSON.
+  for (const auto& f : s["filters"]) EXPECT_EQ(f["received"], "1") << f;
+}
+
+TEST_F(HarnessE2eTest, SeedStartPasses) {
+  SKIP_WITHOUT_INIT();
+  Result r = RunHarness({Script("seed-tests/start.cmd")});
+  EXPECT_EQ(r.exit.code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Verdict: PASSED"));
+}
+
+TEST_F(HarnessE2eTest, EchoScriptPassesAndWritesTheReportFolder) {
+  Result r = RunHarness({"--seed", "1234", Script("tests/echo.cmd")});
+  EXPECT_EQ(r.exit.code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("OK      alice echo hello from alice"));
+  ASSERT_EQ(RunDirs().size(), 1u);
+  const std::string run = RunDirs()[0];
+  for (const char* f :
+       {"echo.cmd", "summary.json", "junit.xml", "timeline.html",
+        "logs/alice.log", "logs/bob.log", "logs/alice.out",
+        "logs/coordinator.log", "logs/bootstrap.log"}) {
+    EXPECT_TRUE(std::filesystem::exists(run + "/" + f)) << f;
+  }
+  auto s = Summary(run);
+  EXPECT_EQ(s["state"], "RUN_STATE_PASSED");
+  EXPECT_EQ(s["seed"], "1234");
+  EXPECT_EQ(s["steps"].size(), 6u);
+  auto junit = ReadFile(run + "/junit.xml");
+  ASSERT_TRUE(junit.ok());
+  EXPECT_THAT(*junit, HasSubstr("failures=\"0\""));
+  EXPECT_THAT(*junit, HasSubstr("<property name=\"seed\" value=\"1234\"/>"));
+  auto log = ReadFile(run + "/logs/alice.log");
+  ASSERT_TRUE(log.ok());
+  EXPECT_THAT(*log, HasSubstr("registered with the coordinator"));
+  // Nothing of the lab is left running.
+  EXPECT_THAT(ProcessesMentioning(reports_), ::testing::IsEmpty());
+}
+
+TEST_F(HarnessE2eTest, AFilterThatMustFailFailsWithExitCode1) {
+  Result r = RunHarness({Script("tests/filter_fails.cmd")});
+  EXPECT_EQ(r.exit.code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("FAILED  line 5   alice outputView == 1"));
+  EXPECT_THAT(r.out, HasSubstr("expected == 1, received 2"));
+  EXPECT_THAT(r.out, HasSubstr("Verdict: FAILED"));
+  ASSERT_EQ(RunDirs().size(), 1u);
+  EXPECT_EQ(Summary(RunDirs()[0])["state"], "RUN_STATE_FAILED");
+  auto junit = ReadFile(RunDirs()[0] + "/junit.xml");
+  ASSERT_TRUE(junit.ok());
+  EXPECT_THAT(*junit, HasSubstr("<failure message=\"expected == 1"));
+}
+
+TEST_F(HarnessE2eTest, AParseErrorNamesFileAndLineAndRunsNothing) {
+  Result r =
+      RunHarness({Script("tests/echo.cmd"), Script("tests/parse_error.cmd")});
+  EXPECT_EQ(r.exit.code, 2) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("parse_error.cmd:4: testfilter"));
+  EXPECT_THAT(r.err, HasSubstr("nothing was run"));
+  // Not even the good script ran.
+  EXPECT_TRUE(RunDirs().empty());
+  EXPECT_THAT(r.out, Not(HasSubstr("OK")));
+}
+
+TEST_F(HarnessE2eTest, APeerCrashingMidRunFailsTheRunWithoutHanging) {
+  Result r = RunHarness({Script("tests/crash.cmd")});
+  EXPECT_EQ(r.exit.code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("alice echo after  -- peer alice is not "
+                               "running (died unexpectedly"));
+  EXPECT_THAT(r.out, HasSubstr("OK      bob echo after"));
+  EXPECT_THAT(r.out, HasSubstr("peer alice died unexpectedly"));
+  EXPECT_LT(r.took, absl::Seconds(30));
+}
+
+TEST_F(HarnessE2eTest, AKilledPeerIsSeenFailedAndTheBootstrapListRefilled) {
+  SKIP_WITHOUT_INIT();
+  Result r = RunHarness({Script("tests/killed_peer.cmd")});
+  EXPECT_EQ(r.exit.code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("OK      fault kill bob"));
+}
+
+TEST_F(HarnessE2eTest, ALateJoinerIsSeenByEverybody) {
+  SKIP_WITHOUT_INIT();
+  Result r = RunHarness({Script("tests/late_joiner.cmd")});
+  EXPECT_EQ(r.exit.code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("OK      fault start dave"));
+  ASSERT_EQ(RunDirs().size(), 1u);
+  EXPECT_TRUE(std::filesystem::exists(RunDirs()[0] + "/logs/dave.log"));
+}
+
+TEST_F(HarnessE2eTest, StopThenContIsSuspectThenAlive) {
+  SKIP_WITHOUT_INIT();
+  Result r = RunHarness({Script("tests/stop_cont.cmd")});
+  EXPECT_EQ(r.exit.code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("OK      fault stop charly"));
+  EXPECT_THAT(r.out, HasSubstr("OK      fault cont charly"));
+}
+
+// Waits until the run is under way (both peers answered).
+void WaitUnderWay(Subprocess& p) {
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (!absl::StrContains(p.ReadStdout(), "OK      bob echo up")) {
+    ASSERT_TRUE(p.Running()) << p.ReadStdout() << p.ReadStderr();
+    ASSERT_LT(absl::Now(), deadline) << p.ReadStdout();
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+}
+
+TEST_F(HarnessE2eTest, CtrlCCancelsTheRunAndStopsTheLab) {
+  auto p = Start({Script("tests/sleeper.cmd")});
+  ASSERT_TRUE(p);
+  WaitUnderWay(*p);
+  ASSERT_FALSE(ProcessesMentioning(reports_).empty());
+  absl::Time sent = absl::Now();
+  ASSERT_TRUE(p->Signal(SIGINT).ok());
+  auto exit = p->Wait(absl::Seconds(20));
+  ASSERT_TRUE(exit.ok()) << "peerlab-test does not end on SIGINT";
+  EXPECT_LT(absl::Now() - sent, absl::Seconds(10));
+  EXPECT_EQ(exit->code, 2) << p->ReadStdout();
+  EXPECT_THAT(p->ReadStdout(), HasSubstr("CANCELLED"));
+  EXPECT_THAT(ProcessesMentioning(reports_), ::testing::IsEmpty());
+  ASSERT_EQ(RunDirs().size(), 1u);
+  EXPECT_EQ(Summary(RunDirs()[0])["state"], "RUN_STATE_CANCELLED");
+}
+
+TEST_F(HarnessE2eTest, KillingPeerlabTestLeavesNoProcessBehind) {
+  auto p = Start({Script("tests/sleeper.cmd")});
+  ASSERT_TRUE(p);
+  WaitUnderWay(*p);
+  // bootstrap, coordinator, alice, bob.
+  EXPECT_EQ(ProcessesMentioning(reports_, p->pid()).size(), 4u)
+      << ::testing::PrintToString(ProcessesMentioning(reports_, p->pid()));
+  ASSERT_TRUE(p->Kill().ok());
+  // PR_SET_PDEATHSIG: the kernel kills them with their parent; give the
+  // kernel a moment to deliver and reap.
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!ProcessesMentioning(reports_).empty() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_THAT(ProcessesMentioning(reports_), ::testing::IsEmpty());
+}
+
+TEST_F(HarnessE2eTest, RepeatReportsEveryRun) {
+  Result r =
+      RunHarness({"--repeat", "2", "--seed", "7", Script("tests/echo.cmd")});
+  EXPECT_EQ(r.exit.code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("2 of 2 runs passed (seeds 7..8)"));
+  EXPECT_THAT(r.out, HasSubstr("no flaky steps"));
+  EXPECT_EQ(RunDirs().size(), 2u);
+}
+
+// The timeline page in headless Chromium: the DOM has a lane per peer, and
+// the screenshot is far from blank.
+TEST_F(HarnessE2eTest, TimelineShowsEveryPeerLaneInChromium) {
+  std::string chromium;
+  for (const char* c : {"/usr/bin/chromium", "/usr/bin/chromium-browser"}) {
+    if (::access(c, X_OK) == 0) chromium = c;
+  }
+  if (chromium.empty()) {
+    GTEST_SKIP() << "no chromium (apt-get install chromium) for the "
+                    "screenshot test";
+  }
+  const bool chat = HaveInit();
+  Result r =
+      RunHarness({Script(chat ? "seed-tests/default.cmd" : "tests/echo.cmd")});
+  ASSERT_EQ(r.exit.code, 0) << r.out << r.err;
+  ASSERT_EQ(RunDirs().size(), 1u);
+  const std::string page = "file://" + RunDirs()[0] + "/timeline.html";
+  const std::vector<std::string> peers =
+      chat ? std::vector<std::string>{"alice", "bob", "charly"}
+           : std::vector<std::string>{"alice", "bob"};
+  auto browse = [&](std::vector<std::string> args, const std::string& url,
+                    const std::string& out) -> std::string {
+    std::vector<std::string> argv = {chromium,
+                                     "--headless",
+                                     "--no-sandbox",
+                                     "--disable-gpu",
+                                     "--no-first-run",
+                                     "--user-data-dir=" + dir_->File("chrome"),
+                                     "--window-size=1300,900"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back(url);
+    auto p = Subprocess::Start({.argv = argv,
+                                .stdout_path = dir_->File(out),
+                                .stderr_path = dir_->File(out + ".err")});
+    EXPECT_TRUE(p.ok()) << p.status();
+    if (!p.ok()) return "";
+    auto exit = (*p)->Wait(absl::Seconds(90));
+    EXPECT_TRUE(exit.ok() && exit->success())
+        << (exit.ok() ? exit->ToString() : exit.status().ToString()) << "\n"
+        << (*p)->ReadStderr();
+    return (*p)->ReadStdout();
+  };
+  std::string dom = browse({"--dump-dom"}, page, "dom.html");
+  for (const auto& peer : peers) {
+    EXPECT_THAT(dom, HasSubstr(absl::StrCat("<g class=\"lane\" data-peer=\"",
+                                            peer, "\">")))
+        << peer;
+  }
+  EXPECT_THAT(dom, HasSubstr("id=\"verdict\">PASSED<"));
+  // Step bars were drawn in the lanes.
+  EXPECT_THAT(dom, HasSubstr("class=\"step ok\""));
+
+  const std::string shot = dir_->File("timeline.png");
+  const std::string blank = dir_->File("blank.png");
+  browse({"--screenshot=" + shot}, page, "shot.txt");
+  browse({"--screenshot=" + blank}, "about:blank", "blank.txt");
+  auto png = ReadFile(shot);
+  auto empty = ReadFile(blank);
+  ASSERT_TRUE(png.ok()) << png.status();
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(png->substr(0, 8), "\x89PNG\r\n\x1a\n");
+  // A drawn page compresses far worse than an empty one.
+  EXPECT_GT(png->size(), 4 * empty->size())
+      << "timeline " << png->size() << " bytes, blank " << empty->size();
+}
+
+}  // namespace
+}  // namespace peerlab::harness
