@@ -198,6 +198,7 @@ class FakeNet {
   std::set<std::string> down;          // refuses and loses everything
   std::set<std::string> mute_replies;  // receives, but its acks are lost
   std::map<std::string, int> opens;    // streams opened, by address
+  size_t largest_envelope = 0;         // bytes
 
  private:
   ManualScheduler* s_;
