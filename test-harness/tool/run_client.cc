@@ -304,8 +304,8 @@ RunOutcome RunClient::Run(const RunRequest& request) {
     stub_.reset();
   }
   channel.reset();
-  finish_lab();  // before the report: the logs are complete then
   if (!outcome.have_summary) {
+    finish_lab();
     outcome.error = absl::StrCat("lost the coordinator at ", coordinator,
                                  " before the run ended");
     return outcome;
@@ -327,6 +327,9 @@ RunOutcome RunClient::Run(const RunRequest& request) {
   Print(SummaryTable(outcome.summary));
   Print(absl::StrCat("report: ", outcome.report_dir, "/ (timeline.html, ",
                      "summary.json, junit.xml, logs/)"));
+  // The verdict is out; the lab's processes write the last of their logs
+  // as they stop.
+  finish_lab();
   return outcome;
 }
 
