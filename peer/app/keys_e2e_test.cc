@@ -105,14 +105,16 @@ class KeysE2eTest : public ::testing::Test {
     bin_ = *bin;
   }
 
-  Peer StartPeer(const std::string& name, const std::string& key) {
+  // `extra`: more JSON config members, each followed by a comma.
+  Peer StartPeer(const std::string& name, const std::string& key,
+                 const std::string& extra = "") {
     Peer p;
     p.name = name;
     p.keyfile = dir_->File(name + ".keys");
     EXPECT_TRUE(
         WriteFile(p.keyfile, absl::StrCat("# ", name, "\n", key, "\n")).ok());
     const std::string config = dir_->File(name + ".json");
-    EXPECT_TRUE(WriteFile(config, absl::StrCat(R"({
+    EXPECT_TRUE(WriteFile(config, absl::StrCat("{", extra, R"(
         "memberlist.probe_interval": "200ms",
         "memberlist.probe_timeout": "100ms",
         "memberlist.gossip_interval": "50ms",
@@ -202,6 +204,43 @@ TEST_F(KeysE2eTest, WrongKeyRefusedThenRotationAdmitsIt) {
     EXPECT_TRUE(p->WaitFor("memberlist", "3 member(s)")) << p->name;
   }
   for (Peer* p : {&alice, &bob, &mallory}) {
+    EXPECT_TRUE(p->Run("exit 0").ok()) << p->name;
+    auto status = p->process->Wait(kDeadline);
+    ASSERT_TRUE(status.ok()) << status.status();
+  }
+}
+
+// Without UDP (memberlist.grpc_only): sealed datagrams travel as
+// Packet{encrypted} in gRPC calls. Periodic push/pull is off, so what bob
+// learns of carol (who joined through alice) and of alice's broadcast came
+// in sealed datagrams; a kill -9 is detected by sealed probes.
+TEST_F(KeysE2eTest, GrpcOnlyModeCarriesSealedDatagrams) {
+  const std::string key = membership::FormatKey(membership::GenerateKey());
+  const std::string grpc_only =
+      R"("memberlist.grpc_only": true, "memberlist.push_pull_interval": "0s",)";
+  Peer alice = StartPeer("alice", key, grpc_only);
+  Peer bob = StartPeer("bob", key, grpc_only);
+  Peer carol = StartPeer("carol", key, grpc_only);
+  ASSERT_NE(alice.stub, nullptr);
+  ASSERT_NE(bob.stub, nullptr);
+  ASSERT_NE(carol.stub, nullptr);
+  const std::string alice_addr = alice.CreateAndStart();
+  bob.CreateAndStart();
+  carol.CreateAndStart();
+  ASSERT_TRUE(bob.Run("memberlistjoin " + alice_addr).ok());
+  ASSERT_TRUE(carol.Run("memberlistjoin " + alice_addr).ok());
+  for (Peer* p : {&alice, &bob, &carol}) {
+    EXPECT_TRUE(p->WaitFor("memberlist", "3 member(s)")) << p->name;
+  }
+  ASSERT_TRUE(alice.Run("broadcastadd sealed yes").ok());
+  for (Peer* p : {&bob, &carol}) {
+    EXPECT_TRUE(p->WaitFor("broadcastlist", "sealed = yes")) << p->name;
+  }
+  ASSERT_TRUE(carol.process->Kill().ok());
+  for (Peer* p : {&alice, &bob}) {
+    EXPECT_TRUE(p->WaitFor("memberlist", "2 member(s)")) << p->name;
+  }
+  for (Peer* p : {&alice, &bob}) {
     EXPECT_TRUE(p->Run("exit 0").ok()) << p->name;
     auto status = p->process->Wait(kDeadline);
     ASSERT_TRUE(status.ok()) << status.status();
