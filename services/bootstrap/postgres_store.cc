@@ -12,6 +12,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
 #include "services/bootstrap/document.h"
 #include "services/bootstrap/validation.h"
@@ -53,6 +55,31 @@ void AddParam(std::string& uri, const std::string& key,
   }
   absl::StrAppend(&uri, query == std::string::npos ? "?" : "&", key, "=",
                   value);
+}
+
+// Removes peerlab's own `peerlab_connections=N` from the URI's query (libpq
+// would refuse it) and stores N in `connections`.
+absl::Status TakeConnectionsParam(std::string& uri, int* connections) {
+  constexpr absl::string_view kKey = "peerlab_connections=";
+  size_t query = uri.find('?');
+  if (query == std::string::npos) return absl::OkStatus();
+  std::vector<std::string> kept;
+  std::string params = uri.substr(query + 1);
+  for (absl::string_view param : absl::StrSplit(params, '&')) {
+    if (absl::StartsWith(param, kKey)) {
+      if (!absl::SimpleAtoi(param.substr(kKey.size()), connections) ||
+          *connections < 1 || *connections > 64) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--store: peerlab_connections wants 1..64, not \"",
+                         param.substr(kKey.size()), "\""));
+      }
+    } else if (!param.empty()) {
+      kept.emplace_back(param);
+    }
+  }
+  uri = uri.substr(0, query);
+  if (!kept.empty()) absl::StrAppend(&uri, "?", absl::StrJoin(kept, "&"));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -204,11 +231,15 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
     return absl::InvalidArgumentError(absl::StrCat(
         "--store: not a PostgreSQL URI: ", RedactUri(options.uri)));
   }
-  if (options.connections < 1 || options.max_batch < 1) {
+  Options opts = options;
+  std::string conninfo = options.uri;
+  if (auto s = TakeConnectionsParam(conninfo, &opts.connections); !s.ok()) {
+    return s;
+  }
+  if (opts.connections < 1 || opts.max_batch < 1) {
     return absl::InvalidArgumentError(
         "PostgreSQL store: connections and max_batch must be >= 1");
   }
-  std::string conninfo = options.uri;
   AddParam(conninfo, "connect_timeout",
            absl::StrCat(std::max<int64_t>(
                2, absl::ToInt64Seconds(options.connect_timeout))));
@@ -222,7 +253,7 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
                         5000));
 
   std::unique_ptr<PostgresStore> store(
-      new PostgresStore(options, std::move(conninfo)));
+      new PostgresStore(opts, std::move(conninfo)));
   const std::string where = RedactUri(options.uri);
   // Schema first (prepared statements need the tables).
   try {
@@ -263,7 +294,7 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
   if (store->wake_fd_ < 0) {
     return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
   }
-  for (int i = 0; i < options.connections; ++i) {
+  for (int i = 0; i < opts.connections; ++i) {
     store->workers_.emplace_back([s = store.get()] { s->WorkerLoop(); });
   }
   store->listener_ =

@@ -11,9 +11,9 @@
 // is newer than kSchemaVersion (FailedPrecondition naming both versions),
 // never touching it.
 //
-// Mutations: queued and run by a pool of worker threads, one connection
-// each (Options::connections), never on the caller's thread. A worker takes
-// every queued mutation (up to Options::max_batch) and runs them in ONE
+// Mutations: queued and run by worker threads, one connection each
+// (Options::connections, default 1), never on the caller's thread. A worker
+// takes every queued mutation (up to Options::max_batch) and runs them in ONE
 // transaction: SELECT ... FOR UPDATE on the document row (the document
 // itself is read only when this replica's cache is not at that revision,
 // i.e. when another replica wrote last), apply each
@@ -87,12 +87,18 @@ class PostgresStore : public Store {
   struct Options {
     // libpq URI: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?PARAMS].
     // connect_timeout, keepalives and application_name are added unless
-    // the URI sets them.
+    // the URI sets them. One parameter is peerlab's own and is removed
+    // before libpq sees it: peerlab_connections=N overrides `connections`.
     std::string uri;
     // Config of a new document; ignored when the row exists.
     ::bootstrap::v1::Config initial_config;
     // Worker connections (and threads) running mutations. REQUIRES: >= 1.
-    int connections = 4;
+    // Every write needs the one row lock, so more workers do not write in
+    // parallel; they only split what is queued into smaller batches (more
+    // commits for the same work). One worker batching everything queued
+    // measured fastest (bench/RESULTS.md); more help only to overlap a
+    // slow transaction's round trips.
+    int connections = 1;
     // Most mutations one transaction applies.
     int max_batch = 256;
     // libpq connect_timeout (whole seconds; libpq's minimum is 2).

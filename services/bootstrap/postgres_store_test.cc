@@ -111,6 +111,7 @@ class PostgresStoreTest : public ::testing::Test {
 // other's changes in order.
 TEST_F(PostgresStoreTest, TwoStoresOnOneDatabaseLoseNoUpdate) {
   auto a = Open();
+  uri_ += "?peerlab_connections=3";  // B's commits may finish out of order
   auto b = Open();
   ASSERT_TRUE(a.ok()) << a.status();
   ASSERT_TRUE(b.ok()) << b.status();
@@ -315,6 +316,19 @@ TEST(PostgresStoreUriTest, PasswordsAreRedacted) {
   EXPECT_EQ(PostgresStore::RedactUri("postgresql://u@db/x?password=s&a=b"),
             "postgresql://u@db/x?password=***&a=b");
   EXPECT_EQ(PostgresStore::RedactUri("postgres://db/x"), "postgres://db/x");
+}
+
+TEST(PostgresStoreUriTest, PoolSizeParameterIsCheckedBeforeConnecting) {
+  for (const char* uri :
+       {"postgres://u@127.0.0.1:1/x?peerlab_connections=0",
+        "postgres://u@127.0.0.1:1/x?a=b&peerlab_connections=x",
+        "postgres://u@127.0.0.1:1/x?peerlab_connections=65"}) {
+    auto store = PostgresStore::Open({.uri = uri});
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument)
+        << uri << ": " << store.status();
+  }
+  EXPECT_EQ(PostgresStore::Open({.uri = "mysql://x"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(PostgresStoreUriTest, DocumentJsonRoundTrips) {

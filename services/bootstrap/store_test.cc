@@ -58,7 +58,9 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
       auto server = PostgresServer::Start();
       ASSERT_TRUE(server.ok()) << server.status();
       postgres_ = *std::move(server);
-      uri_ = postgres_->uri();
+      // Four workers: commits finish out of order, so this also tests that
+      // listeners still see revisions in order.
+      uri_ = postgres_->uri() + "?peerlab_connections=4";
     }
   }
 
