@@ -22,7 +22,11 @@
 //
 // By default the benchmark starts the server itself, from the directory of
 // its own binary, on 127.0.0.1 port 0 with a file store in a fresh temporary
-// directory, and stops it (SIGTERM) at the end. --server ADDR uses a running
+// directory, and stops it (SIGTERM) at the end. --store picks another store
+// (e.g. postgres://...); --postgres starts a private PostgreSQL 15 for the
+// run (initdb in a temporary folder, as the tests do) and uses it.
+// --replicas N starts N servers on the same store (a shared database) and
+// spreads the clients over them round-robin. --server ADDR uses a running
 // server instead; the benchmark then only adds and removes its own peers.
 #include <fcntl.h>
 #include <signal.h>
@@ -53,12 +57,14 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "grpcpp/grpcpp.h"
 #include "nlohmann/json.hpp"
 #include "proto/bootstrap/v1/bootstrap.grpc.pb.h"
+#include "services/common/testing/postgres.h"
 #include "services/common/uuid.h"
 
 extern char** environ;
@@ -410,13 +416,13 @@ pb::Peer BenchPeer(const std::string& name, int index) {
 // Phases.
 
 struct Options {
-  std::string address;
+  std::vector<std::string> addresses;  // clients use them round-robin
   std::vector<int> clients;
   double seconds = 0;
   double warmup = 0;
   std::string mode;
   std::chrono::nanoseconds deadline{};
-  pid_t server_pid = 0;  // 0: not started by us, CPU use unknown
+  std::vector<pid_t> server_pids;  // empty: not started by us, CPU unknown
 };
 
 struct PhaseResult {
@@ -434,15 +440,15 @@ struct PhaseResult {
   double client_cores = 0;
 };
 
-// CPU seconds used so far by this process (all threads), and by `pid` when
-// it is not 0 (negative if unreadable).
+// CPU seconds used so far by this process (all threads), and by the
+// `pids` together (negative if none or unreadable).
 struct CpuSample {
   TimePoint at;
   double self = 0;
   double server = -1;
 };
 
-CpuSample SampleCpu(pid_t pid) {
+CpuSample SampleCpu(const std::vector<pid_t>& pids) {
   CpuSample sample;
   sample.at = SteadyClock::now();
   rusage usage{};
@@ -450,7 +456,7 @@ CpuSample SampleCpu(pid_t pid) {
     sample.self = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 +
                   usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
   }
-  if (pid != 0) {
+  for (pid_t pid : pids) {
     // /proc/PID/stat: fields 14 and 15, counted after the ")" that ends
     // the command name, are utime and stime in clock ticks.
     std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
@@ -466,7 +472,8 @@ CpuSample SampleCpu(pid_t pid) {
         if (i == 15) stime = std::stod(field);
       }
       if (utime >= 0 && stime >= 0) {
-        sample.server = (utime + stime) / ::sysconf(_SC_CLK_TCK);
+        sample.server = std::max(0.0, sample.server) +
+                        (utime + stime) / ::sysconf(_SC_CLK_TCK);
       }
     }
   }
@@ -534,10 +541,10 @@ absl::StatusOr<PhaseResult> RunPhase(
       if (cv.wait_until(lock, wake, [&] { return running == 0; })) break;
       TimePoint now = SteadyClock::now();
       if (!cpu_start && now >= window.start) {
-        cpu_start = SampleCpu(options.server_pid);
+        cpu_start = SampleCpu(options.server_pids);
       }
       if (cpu_start && !cpu_end && now >= window.end) {
-        cpu_end = SampleCpu(options.server_pid);
+        cpu_end = SampleCpu(options.server_pids);
       }
       if (now < next_progress) continue;
       next_progress += kProgressInterval;
@@ -565,7 +572,7 @@ absl::StatusOr<PhaseResult> RunPhase(
     std::cerr << "bootstrap_load: clients did not stop in time; aborting\n";
     std::_Exit(1);
   }
-  if (!cpu_end) cpu_end = SampleCpu(options.server_pid);
+  if (!cpu_end) cpu_end = SampleCpu(options.server_pids);
   if (!cpu_start) cpu_start = cpu_end;  // no window at all
   for (auto& t : threads) t.join();
 
@@ -661,6 +668,8 @@ int Main(int argc, char** argv) {
   int list_peers = 3;
   double deadline_s = 5;
   double start_timeout_s = 10;
+  int replicas = 1;
+  bool postgres = false;
   options.clients = {1, 16, 64};
   options.seconds = 5;
   options.warmup = 1;
@@ -672,6 +681,17 @@ int Main(int argc, char** argv) {
                  "store spec for the started server (default: "
                  "file:<temporary dir>/b.json)")
       ->excludes(server_flag);
+  app.add_flag("--postgres", postgres,
+               "start a private PostgreSQL 15 for the run (initdb in a "
+               "temporary folder) and use it as the store")
+      ->excludes(server_flag);
+  app.add_option("--replicas", replicas,
+                 "servers to start on the same store (a shared database: "
+                 "needs --postgres or --store postgres://...); clients are "
+                 "spread over them round-robin")
+      ->excludes(server_flag)
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--server-binary", server_binary,
                  "server to start (default: peerlab-bootstrap next to this "
                  "binary)")
@@ -713,8 +733,32 @@ int Main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   options.deadline = Seconds(deadline_s);
 
-  // The server.
-  std::unique_ptr<ServerProcess> server;
+  // The database, when asked for.
+  std::unique_ptr<peerlab::testing::PostgresServer> database;
+  if (postgres) {
+    if (!store_spec.empty()) {
+      std::cerr << "bootstrap_load: --postgres and --store exclude each "
+                   "other\n";
+      return 1;
+    }
+    auto started = peerlab::testing::PostgresServer::Start();
+    if (!started.ok()) {
+      std::cerr << "bootstrap_load: --postgres: " << started.status().message()
+                << "\n";
+      return 1;
+    }
+    database = *std::move(started);
+    store_spec = database->uri();
+  }
+  if (replicas > 1 && !absl::StartsWith(store_spec, "postgres")) {
+    std::cerr << "bootstrap_load: --replicas " << replicas
+              << " needs a shared store: --postgres or --store "
+                 "postgres://...\n";
+    return 1;
+  }
+
+  // The servers.
+  std::vector<std::unique_ptr<ServerProcess>> servers;
   std::filesystem::path temp_dir;
   std::string store_described = "external";
   if (server_address.empty()) {
@@ -737,22 +781,27 @@ int Main(int argc, char** argv) {
       store_spec = absl::StrCat("file:", (temp_dir / "b.json").string());
     }
     store_described = store_spec;
-    auto started = ServerProcess::Start(
-        server_binary,
-        {"--listen", "127.0.0.1:0", "--store", store_spec, "--log-level",
-         "warn", "--max-peers", std::to_string(max_peers)},
-        (temp_dir / "ready").string(), Seconds(start_timeout_s));
-    if (!started.ok()) {
-      std::cerr << "bootstrap_load: " << started.status().message() << "\n";
-      std::filesystem::remove_all(temp_dir);
-      return 1;
+    for (int r = 0; r < replicas; ++r) {
+      auto started = ServerProcess::Start(
+          server_binary,
+          {"--listen", "127.0.0.1:0", "--store", store_spec, "--log-level",
+           "warn", "--max-peers", std::to_string(max_peers)},
+          (temp_dir / absl::StrCat("ready-", r)).string(),
+          Seconds(start_timeout_s));
+      if (!started.ok()) {
+        std::cerr << "bootstrap_load: " << started.status().message() << "\n";
+        servers.clear();
+        std::filesystem::remove_all(temp_dir);
+        return 1;
+      }
+      options.addresses.push_back((*started)->address());
+      options.server_pids.push_back((*started)->pid());
+      servers.push_back(*std::move(started));
     }
-    server = *std::move(started);
-    options.address = server->address();
-    options.server_pid = server->pid();
   } else {
-    options.address = server_address;
+    options.addresses.push_back(server_address);
   }
+  const std::string all_addresses = absl::StrJoin(options.addresses, ",");
 
   const std::string cpu = CpuModel();
   const unsigned cores = std::thread::hardware_concurrency();
@@ -760,11 +809,11 @@ int Main(int argc, char** argv) {
   std::cout << absl::StrFormat(
       "server %s (store %s), mode %s, %d peers listed, %.1f s per phase "
       "after %.1f s warm-up\nmachine: %u cores, %s, %s\n",
-      options.address, store_described, options.mode, list_peers,
-      options.seconds, options.warmup, cores, cpu, date);
+      all_addresses, store_described, options.mode, list_peers, options.seconds,
+      options.warmup, cores, cpu, date);
 
   // The peers every List returns; they share one channel.
-  auto seed_channel = NewChannel(options.address, -1);
+  auto seed_channel = NewChannel(options.addresses[0], -1);
   std::vector<std::unique_ptr<Client>> seeds;
   for (int i = 0; i < list_peers; ++i) {
     seeds.push_back(std::make_unique<Client>(
@@ -783,14 +832,14 @@ int Main(int argc, char** argv) {
     std::vector<std::unique_ptr<Client>> clients;
     for (int i = 0; i < n; ++i) {
       clients.push_back(std::make_unique<Client>(
-          NewChannel(options.address, i),
+          NewChannel(options.addresses[i % options.addresses.size()], i),
           BenchPeer(absl::StrCat("bench-", i), i), options.deadline));
     }
     auto connect_deadline = DeadlineIn(options.deadline);
     for (auto& c : clients) {
       if (!c->channel()->WaitForConnected(connect_deadline)) {
         failure = absl::UnavailableError(
-            absl::StrCat("cannot connect to ", options.address));
+            absl::StrCat("cannot connect to ", all_addresses));
         break;
       }
     }
@@ -820,7 +869,8 @@ int Main(int argc, char** argv) {
   if (!json_file.empty()) {
     nlohmann::json j;
     j["command"] = absl::StrJoin(argv, argv + argc, " ");
-    j["server"] = options.address;
+    j["server"] = all_addresses;
+    j["replicas"] = options.addresses.size();
     j["store"] = store_described;
     j["mode"] = options.mode;
     j["list_peers"] = list_peers;
@@ -851,14 +901,14 @@ int Main(int argc, char** argv) {
     }
   }
 
-  if (server) {
+  for (auto& server : servers) {
     if (auto s = server->Stop(Seconds(start_timeout_s)); !s.ok()) {
       std::cerr << "bootstrap_load: stopping the server: " << s.message()
                 << "\n";
       if (failure.ok()) failure = s;
     }
-    std::filesystem::remove_all(temp_dir);
   }
+  if (!temp_dir.empty()) std::filesystem::remove_all(temp_dir);
   if (!failure.ok()) {
     std::cerr << "bootstrap_load: " << failure.message() << "\n";
     return 1;
