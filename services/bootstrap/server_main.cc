@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
   app.add_option("--listen", listen, "address to serve on (port 0: pick one)")
       ->capture_default_str();
   app.add_option("--store", store_spec,
-                 "where the document lives: file:PATH or memory:")
+                 "where the document lives: file:PATH, memory:, or "
+                 "postgres://USER@HOST:PORT/DB (shared by replicas)")
       ->capture_default_str();
   app.add_option("--admin-token-file", admin_token_file,
                  "file holding the token that Reset and UpdateConfig require "
