@@ -5,8 +5,9 @@
 #   bench/harness_bench.sh [BIN_DIR] [REPEATS]
 #
 # Cases: the seed default.cmd (3 peers, 12 lines), then N = 3, 10, 30 peers
-# that all init, all send one message, and each check that they received
-# the N-1 messages of the others. BIN_DIR (default build/bin) holds
+# that all init, wait for the group to form (`wait` on the <joined> lines),
+# all send one message, and each check that they received the N-1 messages
+# of the others. BIN_DIR (default build/bin) holds
 # peerlab-test and the binaries it starts. Prints one Markdown table row per
 # case: median and worst of REPEATS runs (default 5).
 set -euo pipefail
@@ -16,11 +17,15 @@ REPEATS="${2:-5}"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/peerlab-harness-bench-XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 
-# all_messaging N: a script where N peers join, each sends one message, and
-# each must see exactly the N-1 messages of the others.
+# all_messaging N: a script where N peers join, wait until the group has
+# formed (peer i has seen the N-i later peers join), then each sends one
+# message, and each must see exactly the N-1 messages of the others.
 all_messaging() {
   local n=$1 i
   for ((i = 1; i <= n; i++)); do echo "p$i init"; done
+  for ((i = 1; i < n; i++)); do
+    echo "wait p$i messagesView $((n - i)) <joined> 30s"
+  done
   for ((i = 1; i <= n; i++)); do
     echo "expect p$i messagesView == $((n - 1)) ~> bench from"
   done
@@ -47,27 +52,24 @@ measure() {
       -v d="$verdict" 'BEGIN { printf "%.3f %.3f %d %s\n", v - s, e - s, r, d }'
 }
 
+# median VALUES...: the middle value (the lower one of an even count).
+median() { printf '%s\n' "$@" | sort -g | sed -n "$(((${#} + 1) / 2))p"; }
+worst() { printf '%s\n' "$@" | sort -g | tail -1; }
+
 # stats NAME PEERS SCRIPT: runs it REPEATS times, prints a table row.
 stats() {
-  local name=$1 peers=$2 script=$3 i results=() failed=0
+  local name=$1 peers=$2 script=$3 i passed=0 r
+  local verdicts=() exits=() runs=()
   for ((i = 0; i < REPEATS; i++)); do
-    local r
-    r=$(measure "$script")
-    [[ $(awk '{print $4}' <<<"$r") == PASSED ]] || failed=$((failed + 1))
-    results+=("$r")
+    read -r v e ms d < <(measure "$script")
+    verdicts+=("$v")
+    exits+=("$e")
+    runs+=("$ms")
+    [[ $d == PASSED ]] && passed=$((passed + 1))
   done
-  printf '%s\n' "${results[@]}" | sort -n | awk -v name="$name" \
-      -v peers="$peers" -v n="$REPEATS" -v failed="$failed" '
-    { v[NR] = $1; e[NR] = $2; r[NR] = $3
-      if ($1 > vmax) vmax = $1; if ($2 > emax) emax = $2 }
-    END {
-      m = int((n + 1) / 2)
-      # exit and run times sorted on their own for their medians
-      for (i = 1; i <= n; i++) { es[i] = e[i]; rs[i] = r[i] }
-      asort(es); asort(rs)
-      printf "| %s | %d | %.2f s | %.2f s | %.2f s | %d ms | %d/%d |\n",
-             name, peers, v[m], vmax, es[m], rs[m], n - failed, n
-    }'
+  printf '| %s | %d | %.2f s | %.2f s | %.2f s | %d ms | %d/%d |\n' \
+    "$name" "$peers" "$(median "${verdicts[@]}")" "$(worst "${verdicts[@]}")" \
+    "$(median "${exits[@]}")" "$(median "${runs[@]}")" "$passed" "$REPEATS"
 }
 
 echo "| case | peers | to verdict (median) | to verdict (worst) | to exit (median) | run itself (median) | passed |"
