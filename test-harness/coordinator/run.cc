@@ -328,7 +328,8 @@ void Run::OnLines(const std::string& name, uint64_t generation,
                         absl::StartsWith(text, "<left>") ||
                         absl::StartsWith(text, "<failed>");
       AddTimelineLocked(at, name, membership ? "membership" : "message", text,
-                        true, absl::ZeroDuration());
+                        !absl::StartsWith(text, "<failed>"),
+                        absl::ZeroDuration());
     } else if (view == "logView") {
       std::string event = MembershipEvent(text);
       if (!event.empty()) {

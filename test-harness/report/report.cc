@@ -343,11 +343,21 @@ std::string TimelineHtml(const RunSummary& s) {
           "</title>");
       const char* ok = e.ok() ? "ok" : "bad";
       if (e.kind() == "step" || e.kind() == "fault") {
-        double w = std::max(2.0, plot_w * (e.duration_us() * 1000.0 / span));
+        const bool fault = e.kind() == "fault";
+        double w = std::max(fault ? 4.0 : 2.0,
+                            plot_w * (e.duration_us() * 1000.0 / span));
         absl::StrAppend(
             &svg, absl::StrFormat("<rect class=\"%s %s\" x=\"%.1f\" y=\"%d\" "
                                   "width=\"%.1f\" height=\"12\">%s</rect>\n",
                                   e.kind(), ok, px, y + 5, w, title));
+        if (fault) {  // the fault's keyword next to its mark
+          absl::StrAppend(
+              &svg,
+              absl::StrFormat(
+                  "<text class=\"faultlabel\" x=\"%.1f\" y=\"%d\">%s</text>\n",
+                  px + w + 3, y + 15,
+                  XmlEscape(e.text().substr(0, e.text().find(' ')))));
+        }
       } else if (e.kind() == "membership") {
         absl::StrAppend(
             &svg, absl::StrFormat("<circle class=\"membership %s\" "
@@ -381,6 +391,7 @@ std::string TimelineHtml(const RunSummary& s) {
       ".lanebg{fill:#f7f7f7} .lanebg.odd{fill:#eef2f7}\n"
       ".label{font-size:13px;font-weight:bold;fill:#333}\n"
       ".axis{font-size:10px;fill:#666} .tick{stroke:#ddd}\n"
+      ".faultlabel{font-size:11px;fill:#a05a00;font-weight:bold}\n"
       "rect.step.ok{fill:#2e9d4a} rect.fault.ok{fill:#e08a00}\n"
       "rect.bad{fill:#d0312d}\n"
       "circle.membership.ok{fill:#1f6fd1} circle.membership.bad{fill:#d0312d}\n"
