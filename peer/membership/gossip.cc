@@ -1,6 +1,8 @@
 // Dissemination (memberlist net.go/state.go): piggybacked broadcasts on every
 // datagram, gossip rounds to random members (and for a while to the dead,
 // so they learn and refute), and push/pull anti-entropy on the reliable path.
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
 #include "peer/membership/memberlist.h"
@@ -176,6 +178,28 @@ void Memberlist::OnPacket(const std::string& from, const std::string& bytes) {
     return;
   }
   for (const auto& message : packet->messages()) HandleMessage(message, from);
+  // A datagram from a member we have not heard of: news of its join missed
+  // us (an epidemic with few retransmissions can stop short of a member).
+  // Rather than wait for the next push/pull round, exchange state with it
+  // now, at most once per sender every few seconds.
+  const std::string& sender = packet->from();
+  if (!sender.empty() && sender != config_.name && !leaving_ &&
+      Find(sender) == nullptr) {
+    LearnFromUnknown(sender, from);
+  }
+}
+
+void Memberlist::LearnFromUnknown(const std::string& name,
+                                  const std::string& addr) {
+  const absl::Time now = scheduler_->Now();
+  const absl::Duration quiet =
+      std::max(config_.reliable_timeout, config_.probe_interval) * 2;
+  auto it = unknown_senders_.find(name);
+  if (it != unknown_senders_.end() && now - it->second < quiet) return;
+  if (unknown_senders_.size() > 1024) unknown_senders_.clear();
+  unknown_senders_[name] = now;
+  ++stats_.unknown_sender_syncs;
+  PushPullWith(addr, false, [](absl::Status) {});
 }
 
 void Memberlist::OnReliable(const std::string& from,

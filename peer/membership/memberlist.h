@@ -58,6 +58,7 @@ struct Stats {
   uint64_t refutations = 0;        // this node refuted a suspicion of itself
   uint64_t push_pulls = 0;
   uint64_t nacks_received = 0;
+  uint64_t unknown_sender_syncs = 0;  // push/pulls with unheard-of senders
   // Gossip encryption: datagrams and reliable requests or answers refused
   // because no key opened them (wrong key, tampered), because they came
   // unencrypted to a node with a keyring, or encrypted to one without.
@@ -221,6 +222,7 @@ class Memberlist {
                     std::function<void(absl::Status)> done);
   ::peer::v1::PushPull MakePushPull(bool join);
   void OnPacket(const std::string& from, const std::string& bytes);
+  void LearnFromUnknown(const std::string& name, const std::string& addr);
   void OnReliable(const std::string& from,
                   const ::peer::v1::ReliableRequest& req,
                   Transport::ReliableDone respond);
@@ -290,6 +292,8 @@ class Memberlist {
   size_t probe_index_ = 0;
   uint32_t seq_no_ = 0;
   std::unordered_map<uint32_t, AckHandler> acks_;
+  // Senders not in our table we exchanged state with, and when.
+  std::unordered_map<std::string, absl::Time> unknown_senders_;
 
   std::optional<Keyring> keyring_;
   std::function<void(const Keyring&)> keyring_listener_;
