@@ -12,6 +12,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "services/common/logging.h"
 #include "test-harness/coordinator/coordinator_service.h"
+#include "test-harness/coordinator/peer_connection.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -31,7 +32,21 @@ int main(int argc, char** argv) {
   app.add_option("--log-file", log_file, "also log to this file");
   app.add_option("--ready-file", ready_file,
                  "write the bound address to this file once serving");
+  std::string control_token_file;
+  app.add_option("--control-token-file", control_token_file,
+                 "token to send to peers' PeerControl (needed for peers "
+                 "bound to a non-loopback address)");
   CLI11_PARSE(app, argc, argv);
+  if (!control_token_file.empty()) {
+    std::ifstream in(control_token_file);
+    std::string token;
+    if (!std::getline(in, token) || token.empty()) {
+      std::cerr << "peerlab-coordinator: cannot read a token from "
+                << control_token_file << "\n";
+      return 2;
+    }
+    peerlab::harness::PeerConnection::SetControlToken(token);
+  }
 
   if (auto s = peerlab::SetUpLogging("coordinator", log_level, log_file);
       !s.ok()) {

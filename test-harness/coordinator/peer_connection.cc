@@ -4,6 +4,24 @@
 #include "services/common/grpc_status.h"
 
 namespace peerlab::harness {
+namespace {
+
+std::string& ControlToken() {
+  static auto* token = new std::string();
+  return *token;
+}
+
+void Authorize(grpc::ClientContext* context) {
+  if (!ControlToken().empty()) {
+    context->AddMetadata("authorization", "Bearer " + ControlToken());
+  }
+}
+
+}  // namespace
+
+void PeerConnection::SetControlToken(const std::string& token) {
+  ControlToken() = token;
+}
 
 PeerConnection::PeerConnection(const std::string& control_address,
                                Callbacks callbacks)
@@ -42,6 +60,7 @@ void PeerConnection::Watch() {
     // The peer registered once serving, but the channel may still be
     // connecting.
     watch_context_.set_wait_for_ready(true);
+    Authorize(&watch_context_);
   }
   auto reader = stub_->WatchViews(&watch_context_, request);
   ::peer::v1::WatchViewsResponse response;
@@ -54,6 +73,7 @@ absl::StatusOr<::peer::v1::ExecuteResponse> PeerConnection::Execute(
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(deadline));
   context.set_wait_for_ready(true);
+  Authorize(&context);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return absl::CancelledError("connection closed");

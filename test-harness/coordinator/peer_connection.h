@@ -28,6 +28,12 @@ class PeerConnection {
     std::function<void(const absl::Status&)> ended;
   };
 
+  // Every connection made afterwards sends "authorization: Bearer TOKEN"
+  // on its calls (peers bound to a non-loopback address require their
+  // --control-token-file token). Call once, before the first connection
+  // (the coordinator's main does); not synchronized with connections.
+  static void SetControlToken(const std::string& token);
+
   // Connects to `control_address` and starts watching every view. The
   // callbacks must stay valid until the destructor returns.
   PeerConnection(const std::string& control_address, Callbacks callbacks);

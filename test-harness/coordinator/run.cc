@@ -557,6 +557,10 @@ StepResult Run::RunStep(int index, const Step& step) {
     case StepKind::kPartition:
     case StepKind::kHeal:
     case StepKind::kNetem:
+      if (options_.lab() == "netns") {
+        RunNetworkFault(step, &r);
+        break;
+      }
       r.set_outcome(::harness::v1::OUTCOME_FAILED);
       r.set_message(absl::StrCat(
           StepKindName(step.kind),
@@ -773,6 +777,47 @@ void Run::RunProcessFault(const Step& step, StepResult* r) {
     default:
       break;
   }
+}
+
+void Run::RunNetworkFault(const Step& step, StepResult* r) {
+  auto fail = [&](const std::string& message) {
+    r->set_outcome(::harness::v1::OUTCOME_FAILED);
+    r->set_message(message);
+  };
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!options_.client_faults() || watchers_ == 0) {
+    fail(absl::StrCat(StepKindName(step.kind),
+                      ": no client of the netns lab is watching this run to "
+                      "change the network"));
+    return;
+  }
+  const uint64_t fault_id = ++next_fault_id_;
+  faults_[fault_id] = {};
+  lock.unlock();
+  {
+    RunEvent e;
+    ::harness::v1::FaultRequest* f = e.mutable_fault_request();
+    f->set_fault_id(fault_id);
+    f->set_kind(StepKindName(step.kind));
+    f->set_peer(step.peer);
+    for (const auto& group : step.groups) {
+      f->add_args(absl::StrJoin(group, ","));
+    }
+    for (const auto& arg : step.netem) f->add_args(arg);
+    Emit(std::move(e));
+  }
+  lock.lock();
+  PendingFault& pending = faults_[fault_id];
+  cv_.wait_until(lock, Chrono(absl::Now() + kFaultTimeout),
+                 [&] { return pending.done || cancelled_; });
+  if (!pending.done || !pending.ok) {
+    fail(!pending.done ? (cancelled_ ? "cancelled: " + cancel_reason_
+                                     : absl::StrCat("the client did not carry "
+                                                    "out the fault within ",
+                                                    Seconds(kFaultTimeout)))
+                       : pending.message);
+  }
+  faults_.erase(fault_id);
 }
 
 void Run::RunSleep(const Step& step, StepResult* r) {

@@ -152,6 +152,9 @@ class Run : public PeerListener {
   void RunCommand(const Step& step, ::harness::v1::StepResult* result);
   void RunWait(const Step& step, ::harness::v1::StepResult* result);
   void RunProcessFault(const Step& step, ::harness::v1::StepResult* result);
+  // partition, heal, netem in the netns lab: asks the client (the lab's
+  // owner) to change the network and waits for its answer.
+  void RunNetworkFault(const Step& step, ::harness::v1::StepResult* result);
   void RunSleep(const Step& step, ::harness::v1::StepResult* result);
   void EndPhase();
   void Finish(::harness::v1::RunState state, const std::string& verdict);

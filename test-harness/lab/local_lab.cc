@@ -2,16 +2,19 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace peerlab::harness {
 namespace {
@@ -45,6 +48,8 @@ std::string OwnBinDir() {
 
 absl::StatusOr<std::unique_ptr<LocalLab>> LocalLab::Start(
     Options options, const std::vector<std::string>& peers) {
+  if (options.lab_tool.empty())
+    options.lab_tool = options.bin_dir + "/peerlab-lab";
   std::unique_ptr<LocalLab> lab(new LocalLab(std::move(options)));
   const char* tmpdir = std::getenv("TMPDIR");
   std::string tmpl =
@@ -61,18 +66,28 @@ absl::StatusOr<std::unique_ptr<LocalLab>> LocalLab::Start(
         absl::StrCat("cannot create ", lab->logs_, ": ", ec.message()));
   }
   const std::string& bin = lab->options_.bin_dir;
+  if (lab->options_.netns) {
+    if (auto s = lab->SetUpNetns(lab->options_.netns_peers.empty()
+                                     ? peers
+                                     : lab->options_.netns_peers);
+        !s.ok()) {
+      return s;
+    }
+  }
+  const std::string host = lab->host_;
   // Both servers start at once; each is waited for in turn.
   auto bootstrap =
       lab->StartServer("bootstrap",
-                       {bin + "/peerlab-bootstrap", "--listen", "127.0.0.1:0",
+                       {bin + "/peerlab-bootstrap", "--listen", host + ":0",
                         "--store", "file:" + lab->tmp_ + "/bootstrap.json",
                         "--log-file", lab->logs_ + "/bootstrap.log"},
                        &lab->bootstrap_process_);
   if (!bootstrap.ok()) return bootstrap.status();
   auto coordinator =
       lab->StartServer("coordinator",
-                       {bin + "/peerlab-coordinator", "--listen", "127.0.0.1:0",
-                        "--log-file", lab->logs_ + "/coordinator.log"},
+                       {bin + "/peerlab-coordinator", "--listen", host + ":0",
+                        "--log-file", lab->logs_ + "/coordinator.log",
+                        "--control-token-file", lab->token_file_},
                        &lab->coordinator_process_);
   if (!coordinator.ok()) return coordinator.status();
 
@@ -136,6 +151,19 @@ absl::Status LocalLab::StartPeer(const std::string& name) {
                                    options_.peer_log_level,
                                    "--history-file",
                                    tmp_ + "/history-" + name};
+  if (options_.netns) {
+    // The lab tool execs `ip netns exec`, which execs the peer: the pid
+    // stays the peer's (signals and PDEATHSIG reach it).
+    argv.insert(argv.begin(), {options_.lab_tool, "exec", name});
+    const std::string address =
+        addresses_.count(name) ? addresses_.at(name) : std::string();
+    if (address.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("peer ", name, " has no namespace in the netns lab"));
+    }
+    argv.insert(argv.end(),
+                {"--bind", address, "--control-token-file", token_file_});
+  }
   argv.insert(argv.end(), options_.peer_args.begin(), options_.peer_args.end());
   auto process = ChildProcess::Start(
       {.argv = std::move(argv),
@@ -156,7 +184,79 @@ absl::Status LocalLab::StartPeer(const std::string& name) {
   return absl::OkStatus();
 }
 
-absl::Status LocalLab::Fault(const std::string& kind, const std::string& peer) {
+absl::Status LocalLab::SetUpNetns(const std::vector<std::string>& peers) {
+  if (::access(options_.lab_tool.c_str(), X_OK) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--lab netns: no lab tool at ", options_.lab_tool));
+  }
+  if (::geteuid() != 0) {
+    return absl::FailedPreconditionError(
+        "--lab netns needs root (network namespaces)");
+  }
+  if (auto s = RunLabTool({"check"}); !s.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--lab netns: namespaces unavailable: ", s.message()));
+  }
+  // Leftovers of a crashed run would hold the names and addresses.
+  if (auto s = RunLabTool({"down"}); !s.ok()) return s;
+  netns_up_ = true;
+  std::vector<std::string> up = {"up"};
+  up.insert(up.end(), peers.begin(), peers.end());
+  if (auto s = RunLabTool(up); !s.ok()) return s;
+  // Addresses in order: .2, .3, ... (peerlab-lab up).
+  for (size_t i = 0; i < peers.size(); ++i) {
+    addresses_[peers[i]] = absl::StrCat("10.77.0.", i + 2);
+  }
+  host_ = "10.77.0.1";
+  // The peers bind off loopback: their PeerControl wants a token.
+  std::ifstream random("/dev/urandom", std::ios::binary);
+  unsigned char bytes[16];
+  if (!random.read(reinterpret_cast<char*>(bytes), sizeof bytes)) {
+    return absl::UnavailableError("cannot read /dev/urandom");
+  }
+  std::string token;
+  for (unsigned char b : bytes)
+    absl::StrAppend(&token, absl::Hex(b, absl::kZeroPad2));
+  token_file_ = tmp_ + "/control.token";
+  std::ofstream(token_file_) << token << "\n";
+  ::chmod(token_file_.c_str(), 0600);
+  return absl::OkStatus();
+}
+
+absl::Status LocalLab::RunLabTool(const std::vector<std::string>& args) {
+  const std::string out = absl::StrCat(tmp_, "/lab-tool.", ++tool_runs_);
+  std::vector<std::string> argv = {options_.lab_tool};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto process = ChildProcess::Start({.argv = argv, .output_path = out});
+  if (!process.ok()) return process.status();
+  if (!(*process)->WaitExited(absl::Seconds(30))) {
+    (*process)->Terminate(absl::Seconds(1));
+    return absl::DeadlineExceededError(absl::StrCat(
+        options_.lab_tool, " ", absl::StrJoin(args, " "), ": no end in 30 s"));
+  }
+  const std::string how = (*process)->ExitString();
+  std::string output(absl::StripAsciiWhitespace(Tail(out)));
+  std::error_code ec;
+  std::filesystem::remove(out, ec);
+  if (how != "exit code 0") {
+    return absl::UnavailableError(absl::StrCat(
+        "peerlab-lab ", absl::StrJoin(args, " "), " (", how, "): ", output));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LocalLab::Fault(const std::string& kind, const std::string& peer,
+                             const std::vector<std::string>& args) {
+  if (kind == "partition" || kind == "heal" || kind == "netem") {
+    if (!options_.netns) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(kind, " needs the netns lab (--lab netns)"));
+    }
+    std::vector<std::string> argv = {kind};
+    if (!peer.empty()) argv.push_back(peer);
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunLabTool(argv);
+  }
   ChildProcess* p = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -236,6 +336,11 @@ void LocalLab::Stop() {
   }
   if (coordinator_process_) coordinator_process_->Terminate(absl::Seconds(3));
   if (bootstrap_process_) bootstrap_process_->Terminate(absl::Seconds(3));
+  if (netns_up_) {
+    if (auto s = RunLabTool({"down"}); !s.ok()) {
+      std::cerr << "peerlab-test: " << s.message() << std::endl;
+    }
+  }
   if (!tmp_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(tmp_, ec);

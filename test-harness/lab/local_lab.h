@@ -38,6 +38,16 @@ class LocalLab {
     // At Stop(): how long peers may take to leave cleanly after SIGTERM
     // before they get SIGKILL.
     absl::Duration peer_stop_grace = absl::Milliseconds(500);
+    // The netns lab: every peer in its own network namespace plab-NAME
+    // with its own address on the bridge plab-br0 (made by `lab_tool up`,
+    // removed by `lab_tool down` at Stop and, for leftovers of a crashed
+    // run, before the start); the servers bind on the bridge address
+    // 10.77.0.1; peers get a control token made for the run. Needs root.
+    bool netns = false;
+    std::string lab_tool;  // deploy/lab/peerlab-lab; "": bin_dir/peerlab-lab
+    // netns lab: the peers that get a namespace (late joiners too); empty:
+    // those Start() starts.
+    std::vector<std::string> netns_peers;
     // A peer ended without a fault asking for it: (name, "exit code 1").
     // Called on a watcher thread.
     std::function<void(const std::string&, const std::string&)>
@@ -58,7 +68,10 @@ class LocalLab {
   // exit), stop (SIGSTOP, waits until stopped), cont (SIGCONT, waits until
   // running), restart (SIGTERM, SIGKILL after 3 s, then a new process),
   // start (a new process; the peer must not be running).
-  absl::Status Fault(const std::string& kind, const std::string& peer);
+  // In the netns lab also: partition (args: one "A,B" word per group),
+  // heal, netem (args: tc netem arguments or "clear") through lab_tool.
+  absl::Status Fault(const std::string& kind, const std::string& peer,
+                     const std::vector<std::string>& args = {});
 
   // Stops every process: peers (SIGTERM, SIGKILL after
   // Options::peer_stop_grace), then the coordinator and the bootstrap
@@ -68,6 +81,10 @@ class LocalLab {
  private:
   explicit LocalLab(Options options) : options_(std::move(options)) {}
   absl::Status StartPeer(const std::string& name);
+  // netns lab: runs `lab_tool ARGS...` and waits for it; its output is
+  // the error when it fails.
+  absl::Status RunLabTool(const std::vector<std::string>& args);
+  absl::Status SetUpNetns(const std::vector<std::string>& peers);
   absl::StatusOr<std::string> StartServer(const std::string& name,
                                           std::vector<std::string> argv,
                                           std::unique_ptr<ChildProcess>* out);
@@ -76,6 +93,11 @@ class LocalLab {
   std::string tmp_;  // temporary folder: store and ready files
   std::string logs_;
   std::string bootstrap_, coordinator_;
+  std::string host_ = "127.0.0.1";  // where the servers bind
+  std::string token_file_;          // netns lab: the peers' control token
+  std::map<std::string, std::string> addresses_;  // netns lab: per peer
+  bool netns_up_ = false;
+  int tool_runs_ = 0;
   std::unique_ptr<ChildProcess> bootstrap_process_, coordinator_process_;
   std::map<std::string, std::unique_ptr<ChildProcess>> peers_;
   std::map<std::string, int> starts_;  // per peer, for log file names

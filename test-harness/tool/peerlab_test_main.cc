@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
   bool seed_given = false;
   std::string bin_dir = peerlab::harness::OwnBinDir();
   std::string lab = "local";
+  std::string lab_tool;
   std::string peer_log_level = "info";
   std::vector<std::string> peer_args;
   bool verbose = false;
@@ -130,6 +131,9 @@ int main(int argc, char** argv) {
                   "namespaces: partition, heal, netem)")
       ->check(CLI::IsMember({"local", "netns"}))
       ->capture_default_str();
+  run->add_option("--lab-tool", lab_tool,
+                  "--lab netns: the peerlab-lab script (default: next to "
+                  "the binaries, else deploy/lab/peerlab-lab)");
   run->add_option("--peer-log-level", peer_log_level, "the peers' log level")
       ->capture_default_str();
   run->add_option("--peer-arg", peer_args,
@@ -146,9 +150,9 @@ int main(int argc, char** argv) {
 
   if (peers->parsed()) return ListPeers(peers_coordinator);
 
-  if (lab == "netns") {
-    std::cerr << "peerlab-test: --lab netns: the network-namespace lab is "
-                 "not available yet (deploy issue); use --lab local\n";
+  if (lab == "netns" && !coordinator.empty()) {
+    std::cerr << "peerlab-test: --lab netns starts its own lab: it cannot be "
+                 "used with --coordinator\n";
     return 2;
   }
   // Parse everything first: a parse error runs nothing.
@@ -177,6 +181,7 @@ int main(int argc, char** argv) {
     r.bin_dir = bin_dir;
     r.peer_log_level = peer_log_level;
     r.peer_args = peer_args;
+    r.lab_tool = lab_tool;
     r.verbose = verbose;
     auto& o = r.options;
     o.set_fail_fast(fail_fast);

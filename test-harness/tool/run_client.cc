@@ -123,7 +123,10 @@ absl::Status RunClient::SignalRemote(const std::string& peer, int signal) {
 
 absl::Status RunClient::CarryOut(const RunRequest& request,
                                  const ::harness::v1::FaultRequest& fault) {
-  if (lab_) return lab_->Fault(fault.kind(), fault.peer());
+  if (lab_) {
+    return lab_->Fault(fault.kind(), fault.peer(),
+                       {fault.args().begin(), fault.args().end()});
+  }
   (void)request;
   if (fault.kind() == "kill") return SignalRemote(fault.peer(), SIGKILL);
   if (fault.kind() == "stop") return SignalRemote(fault.peer(), SIGSTOP);
@@ -164,6 +167,9 @@ RunOutcome RunClient::Run(const RunRequest& request) {
          .seed = request.options.seed(),
          .peer_log_level = request.peer_log_level,
          .peer_args = request.peer_args,
+         .netns = request.options.lab() == "netns",
+         .lab_tool = request.lab_tool,
+         .netns_peers = request.script.peers,
          .on_unexpected_exit =
              [this, logs](const std::string& name, const std::string& how) {
                OnPeerExit(name, how, logs + "/" + name);

@@ -30,6 +30,7 @@ struct RunRequest {
   std::string bin_dir;  // local lab: where the peerlab binaries are
   std::string peer_log_level = "info";
   std::vector<std::string> peer_args;
+  std::string lab_tool;  // --lab netns: peerlab-lab ("": next to the binaries)
   bool verbose = false;  // also print registrations and other notices
 };
 
