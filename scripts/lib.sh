@@ -15,6 +15,7 @@ PEERLAB_PACKAGES=(
   python3 python3-grpcio python3-protobuf
   procps tmux openssl postgresql
   chromium  # the harness timeline screenshot test (headless)
+  iproute2  # ip, tc: the network-namespace lab (deploy/lab/peerlab-lab)
 )
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
