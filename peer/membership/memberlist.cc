@@ -91,9 +91,12 @@ void Memberlist::Join(const std::vector<std::string>& addrs,
   state->pending = static_cast<int>(addrs.size());
   state->done = std::move(done);
   for (const std::string& addr : addrs) {
-    PushPullWith(addr, /*join=*/true, [state, addr](absl::Status s) {
+    PushPullWith(addr, /*join=*/true, [this, state, addr](absl::Status s) {
       if (s.ok()) {
-        ++state->ok;
+        // The first answer brought the whole group: tell each member of
+        // this node directly, so nobody has to wait for gossip (which may
+        // stop short of some members) or for the next push/pull.
+        if (state->ok++ == 0) AnnounceSelfToAll();
       } else {
         state->errors.push_back(absl::StrCat(addr, ": ", s.message()));
       }

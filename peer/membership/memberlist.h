@@ -178,6 +178,9 @@ class Memberlist {
   void HandleDead(const ::peer::v1::Dead& dead);
   void Refute(uint64_t accused_incarnation);
   void BroadcastAlive(std::function<void()> on_done = nullptr);
+  ::peer::v1::Message LocalAlive() const;
+  // Sends our alive message straight to every live member (after a join).
+  void AnnounceSelfToAll();
   // Runs `done` once with OK when `sent` is called, or DeadlineExceeded
   // (`what`) after `timeout`, whichever comes first. Returns `sent`.
   std::function<void()> DoneWhenSent(absl::Duration timeout,

@@ -62,7 +62,7 @@ void Memberlist::SetState(NodeState& node, MemberState state) {
   if (state != MemberState::kSuspect) node.suspicion.reset();
 }
 
-void Memberlist::BroadcastAlive(std::function<void()> on_done) {
+::peer::v1::Message Memberlist::LocalAlive() const {
   ::peer::v1::Message m;
   auto* a = m.mutable_alive();
   a->set_incarnation(local_->member.incarnation);
@@ -70,7 +70,19 @@ void Memberlist::BroadcastAlive(std::function<void()> on_done) {
   a->set_addr(local_->member.addr);
   a->set_meta(local_->member.meta);
   a->set_id(local_->member.id);
-  QueueBroadcast(local_->member.name, m, std::move(on_done));
+  return m;
+}
+
+void Memberlist::BroadcastAlive(std::function<void()> on_done) {
+  QueueBroadcast(local_->member.name, LocalAlive(), std::move(on_done));
+}
+
+void Memberlist::AnnounceSelfToAll() {
+  const ::peer::v1::Message alive = LocalAlive();
+  for (const auto& [name, node] : nodes_) {
+    if (node.get() == local_ || !IsLive(node->member.state)) continue;
+    SendWithPiggyback(node->member.addr, alive);
+  }
 }
 
 void Memberlist::Refute(uint64_t accused_incarnation) {
