@@ -284,8 +284,12 @@ TEST_F(ControlServiceTest, ShellFollowsAllowRemote) {
   ASSERT_GE(response.output_size(), 1);
   EXPECT_EQ(response.output(0).text(), "from-shell");
 
+  // Remote callers may not lift or set the refusal themselves; the owner
+  // of the peer sets it locally.
   ASSERT_TRUE(Execute("set shell.allow_remote false", &response).ok());
-  ASSERT_EQ(response.code(), 0) << response.message();
+  EXPECT_EQ(response.code(),
+            static_cast<int>(absl::StatusCode::kPermissionDenied));
+  ASSERT_TRUE(config_.Set("shell.allow_remote", "false").ok());
   ASSERT_TRUE(Execute("shell echo from-shell", &response).ok());
   EXPECT_EQ(response.code(),
             static_cast<int>(absl::StatusCode::kPermissionDenied));
