@@ -37,7 +37,9 @@ absl::Status HarnessLink::WaitRegistered(absl::Duration timeout) {
 
 void HarnessLink::Loop() {
   auto channel = grpc::CreateChannel(options_.coordinator,
-                                     grpc::InsecureChannelCredentials());
+                                     options_.credentials
+                                         ? options_.credentials
+                                         : grpc::InsecureChannelCredentials());
   auto stub = ::harness::v1::Coordinator::NewStub(channel);
   ::harness::v1::RegisterRequest request;
   request.set_name(options_.name);

@@ -25,6 +25,9 @@ class HarnessLink {
     std::string coordinator;      // host:port of the coordinator
     std::string name;             // the peer's name in scripts
     std::string control_address;  // host:port of peer.v1.PeerControl
+    // Credentials of the channel to the coordinator (see
+    // services/common/tls.h); nullptr: plaintext.
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
   };
 
   // Starts registering on a thread of its own.

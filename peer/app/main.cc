@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
   cli.add_option("--coordinator", o.coordinator, "harness coordinator address");
   cli.add_option("--exec", o.exec, "run this command line first (repeatable)");
   cli.add_option("--script", o.script, "run the commands in FILE first");
+  peerlab::AddTlsFlags(cli, &o.tls);
   CLI11_PARSE(cli, argc, argv);
   // Test mode: driven by the harness, which runs `init` when the script
   // says so.
@@ -152,7 +153,8 @@ int main(int argc, char** argv) {
         peerlab::peer::HarnessLink::Options{
             .coordinator = o.coordinator,
             .name = app->name(),
-            .control_address = app->control_address()});
+            .control_address = app->control_address(),
+            .credentials = app->channel_credentials()});
   }
 
   peerlab::cli::ViewOutput out(&app->views());

@@ -152,6 +152,7 @@ absl::Status MembershipCommands::Create() {
       options.udp_fd = env_.take_reserved_socket();
     options.grpc_address = env_.grpc_address();
     options.service = env_.service;
+    options.credentials = env_.credentials;
     auto transport = membership::UdpGrpcTransport::Create(loop_.get(), options);
     if (!transport.ok()) return transport.status();
     transport_ = *std::move(transport);

@@ -59,6 +59,8 @@ class MembershipCommands : public membership::EventListener {
     // The gossip addresses of the bootstrap peers (for memberlistjoin
     // without arguments), fetched when needed.
     std::function<absl::StatusOr<std::vector<std::string>>()> bootstrap_addrs;
+    // Credentials of the gRPC channels to other nodes; nullptr: plaintext.
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
   };
 
   explicit MembershipCommands(Env env);

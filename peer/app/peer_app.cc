@@ -24,6 +24,7 @@
 #include "peer/control/control_service.h"
 #include "peer/membership/real/membership_stream_service.h"
 #include "services/common/logging.h"
+#include "services/common/tls.h"
 #include "services/common/token_file.h"
 #include "services/common/uuid.h"
 
@@ -72,8 +73,16 @@ absl::Status PeerApp::Start() {
       !s.ok()) {
     return s;
   }
+  // After main blocked the signals: gRPC may start threads.
+  auto server_credentials = MakeServerCredentials(options_.tls);
+  if (!server_credentials.ok()) return server_credentials.status();
+  server_credentials_ = *std::move(server_credentials);
+  auto channel_credentials = MakeChannelCredentials(options_.tls);
+  if (!channel_credentials.ok()) return channel_credentials.status();
+  channel_credentials_ = *std::move(channel_credentials);
   bootstrap_client_ = std::make_unique<bootstrap::BootstrapClient>(
-      bootstrap::BootstrapClient::Options{.address = options_.bootstrap});
+      bootstrap::BootstrapClient::Options{.address = options_.bootstrap,
+                                          .credentials = channel_credentials_});
 
   if (auto s = ReserveGossipPort(); !s.ok()) return s;
   bootstrap_commands_ = std::make_unique<BootstrapCommands>(
@@ -110,7 +119,8 @@ absl::Status PeerApp::Start() {
             addrs.push_back(absl::StrCat(p.host(), ":", p.port()));
         }
         return addrs;
-      }});
+      },
+      .credentials = channel_credentials_});
   if (auto s = membership_->Register(registry_, config_); !s.ok()) return s;
   // What others need to know of this peer for the bootstrap upkeep.
   membership_->SetLocalMetaField(kMetaId, id_);
@@ -150,7 +160,8 @@ absl::Status PeerApp::Start() {
         }
         return absl::NotFoundError(absl::StrCat(
             who, " is not a member (alive or suspect): see memberlist"));
-      }});
+      },
+      .credentials = channel_credentials_});
   if (auto s = chat_->Register(registry_, config_); !s.ok()) return s;
   // A typed line that is not a command is a message, while the chat runs;
   // otherwise it stays an unknown command.
@@ -250,7 +261,7 @@ absl::Status PeerApp::StartGrpcServer() {
   grpc::ServerBuilder builder;
   int port = 0;
   std::string listen = absl::StrCat(options_.bind, ":", options_.grpc_port);
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, server_credentials_, &port);
   for (auto& service : grpc_services_) builder.RegisterService(service.get());
   grpc_server_ = builder.BuildAndStart();
   if (!grpc_server_ || port == 0) {

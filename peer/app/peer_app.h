@@ -13,6 +13,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "peer/app/peer_options.h"
 #include "peer/cli/builtins.h"
@@ -50,6 +52,11 @@ class PeerApp {
   // "host:port" of the gRPC server (remote control).
   const std::string& control_address() const { return control_address_; }
   int gossip_port() const { return gossip_port_; }
+  // Credentials of every client channel the peer opens (from --tls-*;
+  // plaintext without them).
+  const std::shared_ptr<grpc::ChannelCredentials>& channel_credentials() const {
+    return channel_credentials_;
+  }
 
   cli::Registry& registry() { return registry_; }
   cli::ConfigRegistry& config() { return config_; }
@@ -82,6 +89,8 @@ class PeerApp {
   absl::StatusOr<std::string> ControlToken() const;
 
   PeerOptions options_;
+  std::shared_ptr<grpc::ServerCredentials> server_credentials_;
+  std::shared_ptr<grpc::ChannelCredentials> channel_credentials_;
   const std::string id_;
   const absl::Time started_at_;
   cli::ViewHub views_;

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "services/common/tls.h"
+
 namespace peerlab::peer {
 
 struct PeerOptions {
@@ -25,6 +27,9 @@ struct PeerOptions {
   std::string coordinator;
   std::vector<std::string> exec;  // --exec lines, in order
   std::string script;             // --script FILE
+  // --tls-*: the gRPC server and every client (bootstrap, chat,
+  // membership, coordinator) use them.
+  TlsOptions tls;
 };
 
 }  // namespace peerlab::peer

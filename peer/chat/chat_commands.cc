@@ -73,8 +73,8 @@ constexpr size_t kMaxText = 16 * 1024;
 ChatCommands::ChatCommands(Env env)
     : env_(std::move(env)),
       loop_(std::make_unique<membership::EventLoop>("chat")),
-      transport_(std::make_unique<GrpcChatTransport>()),
-      probe_transport_(std::make_unique<GrpcChatTransport>()) {
+      transport_(std::make_unique<GrpcChatTransport>(env_.credentials)),
+      probe_transport_(std::make_unique<GrpcChatTransport>(env_.credentials)) {
   ChatCore::Options options;
   options.name = env_.name;
   options.session = env_.session;

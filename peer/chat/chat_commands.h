@@ -73,6 +73,9 @@ class ChatCommands : private ChatGrpcService::Handler {
     // The membership's view of `name`; NotFound when unknown.
     std::function<absl::StatusOr<MemberView>(const std::string& name)>
         member_view;
+    // Credentials of the channels to other peers' chats (see
+    // services/common/tls.h); nullptr: plaintext.
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
   };
 
   explicit ChatCommands(Env env);

@@ -209,8 +209,11 @@ class ClientHandle final : public ChatStream {
 
 }  // namespace
 
-GrpcChatTransport::GrpcChatTransport()
-    : tracker_(std::make_shared<Tracker>()) {}
+GrpcChatTransport::GrpcChatTransport(
+    std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : credentials_(credentials ? std::move(credentials)
+                               : grpc::InsecureChannelCredentials()),
+      tracker_(std::make_shared<Tracker>()) {}
 
 GrpcChatTransport::~GrpcChatTransport() {
   std::unique_lock<std::mutex> lock(tracker_->mu);
@@ -229,8 +232,8 @@ std::shared_ptr<pb::Chat::Stub> GrpcChatTransport::StubFor(
     // Reconnect quickly after a peer restarts (defaults go up to 120 s).
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-    stub = pb::Chat::NewStub(grpc::CreateCustomChannel(
-        address, grpc::InsecureChannelCredentials(), args));
+    stub = pb::Chat::NewStub(
+        grpc::CreateCustomChannel(address, credentials_, args));
   }
   return stub;
 }

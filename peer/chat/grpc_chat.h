@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 
+#include "grpcpp/security/credentials.h"
 #include "peer/chat/chat_transport.h"
 #include "proto/peer/v1/chat.grpc.pb.h"
 
@@ -28,7 +29,10 @@ inline constexpr size_t kMaxWriteBytes = 1 << 20;
 
 class GrpcChatTransport : public ChatTransport {
  public:
-  GrpcChatTransport();
+  // Channels to other peers use `credentials` (TLS or not, see
+  // services/common/tls.h); nullptr: plaintext.
+  explicit GrpcChatTransport(
+      std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
   // Cancels the streams still open and waits until gRPC has finished each
   // (their on_closed callbacks have run). REQUIRES: whoever the callbacks
   // call is still alive.
@@ -43,6 +47,7 @@ class GrpcChatTransport : public ChatTransport {
  private:
   std::shared_ptr<::peer::v1::Chat::Stub> StubFor(const std::string& address);
 
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<::peer::v1::Chat::Stub>> stubs_;
   std::shared_ptr<Tracker> tracker_;

@@ -549,7 +549,10 @@ std::shared_ptr<::peer::v1::MembershipStream::Stub> UdpGrpcTransport::StubFor(
   args.SetMaxSendMessageSize(kMaxGrpcMessage);
   auto stub = std::shared_ptr<::peer::v1::MembershipStream::Stub>(
       ::peer::v1::MembershipStream::NewStub(grpc::CreateCustomChannel(
-          grpc_addr, grpc::InsecureChannelCredentials(), args)));
+          grpc_addr,
+          options_.credentials ? options_.credentials
+                               : grpc::InsecureChannelCredentials(),
+          args)));
   stubs_.emplace(grpc_addr, stub);
   return stub;
 }

@@ -49,6 +49,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
 #include "peer/membership/real/membership_stream_service.h"
 #include "peer/membership/scheduler.h"
 #include "peer/membership/transport.h"
@@ -89,6 +90,9 @@ class UdpGrpcTransport final : public Transport,
     // transport). The transport attaches itself on Create and detaches on
     // Shutdown. Required.
     MembershipStreamService* service = nullptr;
+    // Credentials of the gRPC channels to other nodes (see
+    // services/common/tls.h); nullptr: plaintext.
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
 
     // kGrpcOnly: deadline of the call that carries one datagram, and how
     // many such calls may be in flight before datagrams are dropped.

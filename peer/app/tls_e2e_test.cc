@@ -1,0 +1,231 @@
+// TLS end to end for the peer: a peerlab-bootstrap and two peerlab-peer
+// processes, all with mutual TLS certificates from
+// deploy/tls/make-lab-certs.sh, run init (bootstrap over TLS, membership
+// over gRPC with TLS) and chat; the test drives them through
+// peer.v1.PeerControl over TLS, and a plaintext client is refused.
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "proto/peer/v1/control.grpc.pb.h"
+#include "services/common/testing/subprocess.h"
+#include "services/common/tls.h"
+
+namespace peerlab::peer {
+namespace {
+
+namespace pb = ::peer::v1;
+using ::peerlab::testing::BinDir;
+using ::peerlab::testing::BootstrapServer;
+using ::peerlab::testing::StartBootstrapServer;
+using ::peerlab::testing::Subprocess;
+using ::peerlab::testing::TempDir;
+using ::peerlab::testing::WaitForFileLine;
+using ::peerlab::testing::WriteFile;
+
+constexpr absl::Duration kDeadline = absl::Seconds(30);
+
+[[maybe_unused]] const bool kBackupPollSet =
+    setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "50", 0) == 0;
+
+constexpr char kFastMembership[] = R"({
+  "memberlist.probe_interval": "200ms",
+  "memberlist.probe_timeout": "100ms",
+  "memberlist.gossip_interval": "50ms",
+  "memberlist.reliable_timeout": "500ms",
+  "chat.delivery_timeout": "5s"
+})";
+
+// Runs `line` on the peer behind `stub`; RPC errors become the response's
+// code and message.
+pb::ExecuteResponse Execute(pb::PeerControl::Stub& stub,
+                            const std::string& line) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(30));
+  pb::ExecuteRequest request;
+  request.set_line(line);
+  pb::ExecuteResponse response;
+  grpc::Status s = stub.Execute(&context, request, &response);
+  if (!s.ok()) {
+    response.set_code(s.error_code());
+    response.set_message("RPC: " + s.error_message());
+  }
+  return response;
+}
+
+std::string Text(const pb::ExecuteResponse& r) {
+  std::vector<std::string> out;
+  for (const auto& l : r.output()) out.push_back(l.text());
+  return absl::StrJoin(out, "\n");
+}
+
+class PeerTlsE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto dir = TempDir::Create("peerlab-peer-tls-e2e");
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = *std::move(dir);
+    auto bin = BinDir();
+    ASSERT_TRUE(bin.ok()) << bin.status();
+    bin_ = *bin;
+    certs_ = dir_->File("certs");
+    const std::string cmd = absl::StrCat(
+        PEERLAB_SOURCE_DIR, "/deploy/tls/make-lab-certs.sh ", certs_,
+        " bootstrap:127.0.0.1 alice:127.0.0.1 bob:127.0.0.1"
+        " test:127.0.0.1 > /dev/null");
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    auto server = StartBootstrapServer(
+        dir_->path(),
+        {"--store", "memory:", "--max-peers", "2", "--tls-cert",
+         certs_ + "/bootstrap.crt", "--tls-key", certs_ + "/bootstrap.key",
+         "--tls-ca", certs_ + "/ca.crt", "--tls-require-client-cert"});
+    ASSERT_TRUE(server.ok()) << server.status();
+    bootstrap_ = *std::move(server);
+    config_ = dir_->File("fast.json");
+    ASSERT_TRUE(WriteFile(config_, kFastMembership).ok());
+  }
+
+  // The --tls-* flags of certificate `name`, with mutual TLS.
+  std::vector<std::string> TlsArgs(const std::string& name) {
+    return {"--tls-cert",
+            absl::StrCat(certs_, "/", name, ".crt"),
+            "--tls-key",
+            absl::StrCat(certs_, "/", name, ".key"),
+            "--tls-ca",
+            certs_ + "/ca.crt",
+            "--tls-require-client-cert"};
+  }
+
+  // Starts peerlab-peer NAME --serve with its certificate; returns the
+  // control address once it serves.
+  std::string StartPeer(const std::string& name) {
+    Subprocess::Options o;
+    o.argv = {absl::StrCat(bin_, "/peerlab-peer"),
+              name,
+              "--serve",
+              "--no-init",
+              "--bootstrap",
+              bootstrap_.address,
+              "--config",
+              config_,
+              "--ready-file",
+              dir_->File(absl::StrCat(name, ".ready")),
+              "--log-file",
+              dir_->File(absl::StrCat(name, ".log"))};
+    for (auto& a : TlsArgs(name)) o.argv.push_back(a);
+    o.stdout_path = dir_->File(absl::StrCat(name, ".stdout"));
+    o.stderr_path = dir_->File(absl::StrCat(name, ".stderr"));
+    o.env["HOME"] = dir_->path();
+    auto process = Subprocess::Start(o);
+    EXPECT_TRUE(process.ok()) << process.status();
+    if (!process.ok()) return "";
+    auto ready = WaitForFileLine(dir_->File(absl::StrCat(name, ".ready")),
+                                 kDeadline, process->get());
+    EXPECT_TRUE(ready.ok()) << ready.status();
+    peers_.push_back(*std::move(process));
+    if (!ready.ok()) return "";
+    return std::string(absl::StripAsciiWhitespace(*ready));
+  }
+
+  std::unique_ptr<pb::PeerControl::Stub> Stub(
+      const std::string& address,
+      std::shared_ptr<grpc::ChannelCredentials> credentials) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    return pb::PeerControl::NewStub(
+        grpc::CreateCustomChannel(address, credentials, args));
+  }
+
+  std::shared_ptr<grpc::ChannelCredentials> TestCredentials() {
+    auto credentials =
+        MakeChannelCredentials({.cert_file = certs_ + "/test.crt",
+                                .key_file = certs_ + "/test.key",
+                                .ca_file = certs_ + "/ca.crt"});
+    EXPECT_TRUE(credentials.ok()) << credentials.status();
+    return credentials.ok() ? *credentials : nullptr;
+  }
+
+  std::unique_ptr<TempDir> dir_;
+  std::string bin_, certs_, config_;
+  BootstrapServer bootstrap_;
+  std::vector<std::unique_ptr<Subprocess>> peers_;
+};
+
+TEST_F(PeerTlsE2eTest, TwoPeersInitAndChatOverMutualTls) {
+  const std::string alice_addr = StartPeer("alice");
+  ASSERT_FALSE(alice_addr.empty());
+  const std::string bob_addr = StartPeer("bob");
+  ASSERT_FALSE(bob_addr.empty());
+  auto alice = Stub(alice_addr, TestCredentials());
+  auto bob = Stub(bob_addr, TestCredentials());
+
+  // init: bootstrap (TLS), membership join (gRPC with TLS), chat.
+  for (auto* stub : {alice.get(), bob.get()}) {
+    auto r = Execute(*stub, "init");
+    ASSERT_EQ(r.code(), 0) << r.message() << "\n" << Text(r);
+  }
+  // Each sees the other as a chat member (gossip and chat announcements
+  // travel over the TLS channels).
+  for (auto* stub : {alice.get(), bob.get()}) {
+    const absl::Time deadline = absl::Now() + kDeadline;
+    std::string last;
+    while (absl::Now() < deadline) {
+      auto r = Execute(*stub, "chatmembers");
+      last = Text(r);
+      if (r.code() == 0 && absl::StrContains(last, "1 chat member(s)")) break;
+      absl::SleepFor(absl::Milliseconds(50));  // poll interval
+    }
+    ASSERT_TRUE(absl::StrContains(last, "1 chat member(s)")) << last;
+  }
+
+  // msg returns once every other member acked the message.
+  auto sent = Execute(*alice, "msg hello over tls");
+  ASSERT_EQ(sent.code(), 0) << sent.message() << "\n" << Text(sent);
+
+  // bob shows it: read its views (history included) until the line comes.
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kDeadline));
+  pb::WatchViewsRequest request;
+  request.set_include_history(true);
+  auto reader = bob->WatchViews(&context, request);
+  bool shown = false;
+  pb::WatchViewsResponse message;
+  while (!shown && reader->Read(&message)) {
+    for (const auto& l : message.lines()) {
+      if (l.view() == "messagesView" && l.text() == "<alice> hello over tls") {
+        shown = true;
+      }
+    }
+  }
+  context.TryCancel();
+  reader->Finish().IgnoreError();
+  EXPECT_TRUE(shown);
+}
+
+TEST_F(PeerTlsE2eTest, PlaintextAndCertificatelessClientsAreRefused) {
+  const std::string address = StartPeer("alice");
+  ASSERT_FALSE(address.empty());
+  EXPECT_EQ(Execute(*Stub(address, TestCredentials()), "echo hi").code(), 0);
+
+  auto plain =
+      Execute(*Stub(address, grpc::InsecureChannelCredentials()), "echo hi");
+  EXPECT_EQ(plain.code(), grpc::StatusCode::UNAVAILABLE) << plain.message();
+
+  auto no_cert = MakeChannelCredentials({.ca_file = certs_ + "/ca.crt"});
+  ASSERT_TRUE(no_cert.ok()) << no_cert.status();
+  auto anonymous = Execute(*Stub(address, *no_cert), "echo hi");
+  EXPECT_EQ(anonymous.code(), grpc::StatusCode::UNAVAILABLE)
+      << anonymous.message();
+}
+
+}  // namespace
+}  // namespace peerlab::peer
