@@ -50,6 +50,19 @@ void AddTlsFlags(CLI::App& app, TlsOptions* o) {
                "(mutual TLS)");
 }
 
+std::vector<std::string> TlsFlags(const TlsOptions& o) {
+  std::vector<std::string> flags;
+  for (const auto& [flag, value] : {std::pair{"--tls-cert", &o.cert_file},
+                                    std::pair{"--tls-key", &o.key_file},
+                                    std::pair{"--tls-ca", &o.ca_file}}) {
+    if (value->empty()) continue;
+    flags.push_back(flag);
+    flags.push_back(*value);
+  }
+  if (o.require_client_cert) flags.push_back("--tls-require-client-cert");
+  return flags;
+}
+
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const TlsOptions& o) {
   if (!o.enabled()) return grpc::InsecureServerCredentials();

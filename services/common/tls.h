@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "grpcpp/security/credentials.h"
@@ -38,6 +39,10 @@ struct TlsOptions {
 
 // Adds the --tls-* flags to `app`, filling `options`.
 void AddTlsFlags(CLI::App& app, TlsOptions* options);
+
+// The flags that reproduce `options` (for the processes a lab starts);
+// empty when TLS is off.
+std::vector<std::string> TlsFlags(const TlsOptions& options);
 
 // Credentials for a server. InvalidArgument naming the flag when a file
 // cannot be read or the combination makes no sense (a key without a cert,

@@ -11,6 +11,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "services/common/logging.h"
+#include "services/common/tls.h"
 #include "test-harness/coordinator/coordinator_service.h"
 #include "test-harness/coordinator/peer_connection.h"
 
@@ -36,6 +37,8 @@ int main(int argc, char** argv) {
   app.add_option("--control-token-file", control_token_file,
                  "token to send to peers' PeerControl (needed for peers "
                  "bound to a non-loopback address)");
+  peerlab::TlsOptions tls;
+  peerlab::AddTlsFlags(app, &tls);
   CLI11_PARSE(app, argc, argv);
   if (!control_token_file.empty()) {
     std::ifstream in(control_token_file);
@@ -60,6 +63,19 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // After blocking the signals: gRPC may start threads. One flag set
+  // serves the server and the channels to peers' PeerControl.
+  auto server_credentials = peerlab::MakeServerCredentials(tls);
+  auto channel_credentials = peerlab::MakeChannelCredentials(tls);
+  for (const absl::Status& s :
+       {server_credentials.status(), channel_credentials.status()}) {
+    if (!s.ok()) {
+      std::cerr << "peerlab-coordinator: " << s.message() << "\n";
+      return 2;
+    }
+  }
+  peerlab::harness::PeerConnection::SetChannelCredentials(*channel_credentials);
+
   peerlab::harness::CoordinatorService service;
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -73,7 +89,7 @@ int main(int argc, char** argv) {
   builder.AddChannelArgument(
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, *server_credentials, &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {

@@ -11,6 +11,11 @@ std::string& ControlToken() {
   return *token;
 }
 
+std::shared_ptr<grpc::ChannelCredentials>& Credentials() {
+  static auto* credentials = new std::shared_ptr<grpc::ChannelCredentials>();
+  return *credentials;
+}
+
 void Authorize(grpc::ClientContext* context) {
   if (!ControlToken().empty()) {
     context->AddMetadata("authorization", "Bearer " + ControlToken());
@@ -23,6 +28,11 @@ void PeerConnection::SetControlToken(const std::string& token) {
   ControlToken() = token;
 }
 
+void PeerConnection::SetChannelCredentials(
+    std::shared_ptr<grpc::ChannelCredentials> credentials) {
+  Credentials() = std::move(credentials);
+}
+
 PeerConnection::PeerConnection(const std::string& control_address,
                                Callbacks callbacks)
     : callbacks_(std::move(callbacks)) {
@@ -30,7 +40,8 @@ PeerConnection::PeerConnection(const std::string& control_address,
   // One connection per peer, not shared with other channels to it.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   channel_ = grpc::CreateCustomChannel(
-      control_address, grpc::InsecureChannelCredentials(), args);
+      control_address,
+      Credentials() ? Credentials() : grpc::InsecureChannelCredentials(), args);
   stub_ = ::peer::v1::PeerControl::NewStub(channel_);
   watch_thread_ = std::thread([this] { Watch(); });
 }

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/security/credentials.h"
 #include "proto/peer/v1/control.grpc.pb.h"
 
 namespace peerlab::harness {
@@ -33,6 +34,11 @@ class PeerConnection {
   // --control-token-file token). Call once, before the first connection
   // (the coordinator's main does); not synchronized with connections.
   static void SetControlToken(const std::string& token);
+  // Credentials of the channels to peers (the coordinator's --tls-*, see
+  // services/common/tls.h); nullptr (the default): plaintext. Call once,
+  // before the first connection; not synchronized with connections.
+  static void SetChannelCredentials(
+      std::shared_ptr<grpc::ChannelCredentials> credentials);
 
   // Connects to `control_address` and starts watching every view. The
   // callbacks must stay valid until the destructor returns.

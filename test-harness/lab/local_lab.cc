@@ -76,19 +76,29 @@ absl::StatusOr<std::unique_ptr<LocalLab>> LocalLab::Start(
   }
   const std::string host = lab->host_;
   // Both servers start at once; each is waited for in turn.
-  auto bootstrap =
-      lab->StartServer("bootstrap",
-                       {bin + "/peerlab-bootstrap", "--listen", host + ":0",
-                        "--store", "file:" + lab->tmp_ + "/bootstrap.json",
-                        "--log-file", lab->logs_ + "/bootstrap.log"},
-                       &lab->bootstrap_process_);
+  const std::vector<std::string>& tls = lab->options_.tls_args;
+  std::vector<std::string> bootstrap_argv = {
+      bin + "/peerlab-bootstrap",
+      "--listen",
+      host + ":0",
+      "--store",
+      "file:" + lab->tmp_ + "/bootstrap.json",
+      "--log-file",
+      lab->logs_ + "/bootstrap.log"};
+  bootstrap_argv.insert(bootstrap_argv.end(), tls.begin(), tls.end());
+  auto bootstrap = lab->StartServer("bootstrap", std::move(bootstrap_argv),
+                                    &lab->bootstrap_process_);
   if (!bootstrap.ok()) return bootstrap.status();
-  auto coordinator =
-      lab->StartServer("coordinator",
-                       {bin + "/peerlab-coordinator", "--listen", host + ":0",
-                        "--log-file", lab->logs_ + "/coordinator.log",
-                        "--control-token-file", lab->token_file_},
-                       &lab->coordinator_process_);
+  std::vector<std::string> coordinator_argv = {bin + "/peerlab-coordinator",
+                                               "--listen",
+                                               host + ":0",
+                                               "--log-file",
+                                               lab->logs_ + "/coordinator.log",
+                                               "--control-token-file",
+                                               lab->token_file_};
+  coordinator_argv.insert(coordinator_argv.end(), tls.begin(), tls.end());
+  auto coordinator = lab->StartServer(
+      "coordinator", std::move(coordinator_argv), &lab->coordinator_process_);
   if (!coordinator.ok()) return coordinator.status();
 
   const absl::Time deadline = absl::Now() + lab->options_.start_timeout;
@@ -164,6 +174,7 @@ absl::Status LocalLab::StartPeer(const std::string& name) {
     argv.insert(argv.end(),
                 {"--bind", address, "--control-token-file", token_file_});
   }
+  argv.insert(argv.end(), options_.tls_args.begin(), options_.tls_args.end());
   argv.insert(argv.end(), options_.peer_args.begin(), options_.peer_args.end());
   auto process = ChildProcess::Start(
       {.argv = std::move(argv),

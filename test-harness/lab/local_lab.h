@@ -34,6 +34,9 @@ class LocalLab {
     uint64_t seed = 0;    // given to every process as PEERLAB_SEED
     std::string peer_log_level = "info";
     std::vector<std::string> peer_args;  // extra peerlab-peer arguments
+    // --tls-* flags for every process the lab starts (bootstrap,
+    // coordinator, peers); empty: plaintext. See services/common/tls.h.
+    std::vector<std::string> tls_args;
     absl::Duration start_timeout = absl::Seconds(15);
     // At Stop(): how long peers may take to leave cleanly after SIGTERM
     // before they get SIGKILL.

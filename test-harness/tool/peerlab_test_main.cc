@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "proto/harness/v1/coordinator.grpc.pb.h"
+#include "services/common/tls.h"
 #include "test-harness/lab/local_lab.h"
 #include "test-harness/report/report.h"
 #include "test-harness/script/script.h"
@@ -30,9 +31,14 @@ using peerlab::harness::RunClient;
 using peerlab::harness::RunOutcome;
 using peerlab::harness::RunRequest;
 
-int ListPeers(const std::string& coordinator) {
+int ListPeers(const std::string& coordinator, const peerlab::TlsOptions& tls) {
+  auto credentials = peerlab::MakeChannelCredentials(tls);
+  if (!credentials.ok()) {
+    std::cerr << "peerlab-test: " << credentials.status().message() << "\n";
+    return 2;
+  }
   auto stub = ::harness::v1::Coordinator::NewStub(
-      grpc::CreateChannel(coordinator, grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(coordinator, *credentials));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(5));
@@ -139,6 +145,8 @@ int main(int argc, char** argv) {
   run->add_option("--peer-arg", peer_args,
                   "extra argument for every peerlab-peer (repeatable)")
       ->allow_extra_args(false);
+  peerlab::TlsOptions tls;
+  peerlab::AddTlsFlags(*run, &tls);
   run->add_flag("-v,--verbose", verbose,
                 "also print registrations and other notices");
   CLI::App* peers = app.add_subcommand(
@@ -146,9 +154,11 @@ int main(int argc, char** argv) {
   std::string peers_coordinator = "127.0.0.1:8081";
   peers->add_option("--coordinator", peers_coordinator, "coordinator address")
       ->capture_default_str();
+  peerlab::TlsOptions peers_tls;
+  peerlab::AddTlsFlags(*peers, &peers_tls);
   CLI11_PARSE(app, argc, argv);
 
-  if (peers->parsed()) return ListPeers(peers_coordinator);
+  if (peers->parsed()) return ListPeers(peers_coordinator, peers_tls);
 
   if (lab == "netns" && !coordinator.empty()) {
     std::cerr << "peerlab-test: --lab netns starts its own lab: it cannot be "
@@ -183,6 +193,7 @@ int main(int argc, char** argv) {
     r.peer_args = peer_args;
     r.lab_tool = lab_tool;
     r.verbose = verbose;
+    r.tls = tls;
     auto& o = r.options;
     o.set_fail_fast(fail_fast);
     o.set_end_timeout_ms(static_cast<int64_t>(end_timeout * 1000));

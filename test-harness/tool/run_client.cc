@@ -157,6 +157,11 @@ RunOutcome RunClient::Run(const RunRequest& request) {
                      request.script.peers.size(), " peers, seed ",
                      request.options.seed(), ")"));
 
+  auto credentials = MakeChannelCredentials(request.tls);
+  if (!credentials.ok()) {
+    outcome.error = std::string(credentials.status().message());
+    return outcome;
+  }
   std::unique_ptr<LocalLab> lab;
   std::string coordinator = request.coordinator;
   if (coordinator.empty()) {
@@ -167,6 +172,7 @@ RunOutcome RunClient::Run(const RunRequest& request) {
          .seed = request.options.seed(),
          .peer_log_level = request.peer_log_level,
          .peer_args = request.peer_args,
+         .tls_args = TlsFlags(request.tls),
          .netns = request.options.lab() == "netns",
          .lab_tool = request.lab_tool,
          .netns_peers = request.script.peers,
@@ -193,8 +199,8 @@ RunOutcome RunClient::Run(const RunRequest& request) {
   // waits for its clients' connections to go.
   grpc::ChannelArguments channel_args;
   channel_args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto channel = grpc::CreateCustomChannel(
-      coordinator, grpc::InsecureChannelCredentials(), channel_args);
+  auto channel =
+      grpc::CreateCustomChannel(coordinator, *credentials, channel_args);
   {
     std::lock_guard<std::mutex> lock(mu_);
     stub_ = ::harness::v1::Coordinator::NewStub(channel);

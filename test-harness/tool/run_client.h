@@ -15,6 +15,7 @@
 
 #include "grpcpp/grpcpp.h"
 #include "proto/harness/v1/coordinator.grpc.pb.h"
+#include "services/common/tls.h"
 #include "test-harness/lab/local_lab.h"
 #include "test-harness/script/script.h"
 
@@ -32,6 +33,9 @@ struct RunRequest {
   std::vector<std::string> peer_args;
   std::string lab_tool;  // --lab netns: peerlab-lab ("": next to the binaries)
   bool verbose = false;  // also print registrations and other notices
+  // --tls-*: the channel to the coordinator, and the flags given to every
+  // process of a local lab.
+  TlsOptions tls;
 };
 
 struct RunOutcome {
