@@ -6,15 +6,11 @@
 #include <signal.h>
 #include <stdlib.h>
 
-#include <condition_variable>
 #include <fstream>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -23,6 +19,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/peer/v1/control.grpc.pb.h"
+#include "services/common/testing/peer_process.h"
 #include "services/common/testing/subprocess.h"
 
 namespace peerlab::peer {
@@ -31,9 +28,14 @@ namespace {
 namespace pb = ::peer::v1;
 using ::peerlab::testing::BinDir;
 using ::peerlab::testing::BootstrapServer;
+using ::peerlab::testing::ExecuteOrError;
+using ::peerlab::testing::NewPeerChannel;
+using ::peerlab::testing::OutputTexts;
 using ::peerlab::testing::StartBootstrapServer;
+using ::peerlab::testing::StartPeerProcess;
 using ::peerlab::testing::Subprocess;
 using ::peerlab::testing::TempDir;
+using ::peerlab::testing::ViewWatcher;
 using ::peerlab::testing::WaitForFileLine;
 using ::peerlab::testing::WriteFile;
 using ::testing::ElementsAreArray;
@@ -61,57 +63,27 @@ constexpr char kFastMembership[] = R"({
 class Peer {
  public:
   Peer(std::unique_ptr<Subprocess> process, const std::string& address)
-      : process_(std::move(process)) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    stub_ = pb::PeerControl::NewStub(grpc::CreateCustomChannel(
-        address, grpc::InsecureChannelCredentials(), args));
+      : process_(std::move(process)),
+        stub_(pb::PeerControl::NewStub(NewPeerChannel(address))) {
     pb::WatchViewsRequest request;
     request.set_include_history(true);
-    reader_ = stub_->WatchViews(&context_, request);
-    thread_ = std::thread([this] {
-      pb::WatchViewsResponse message;
-      while (reader_->Read(&message)) {
-        std::lock_guard<std::mutex> lock(mu_);
-        for (const auto& l : message.lines()) lines_.push_back(l);
-        cv_.notify_all();
-      }
-      reader_->Finish().IgnoreError();
-    });
-  }
-  ~Peer() {
-    context_.TryCancel();
-    thread_.join();
+    watcher_ = std::make_unique<ViewWatcher>(stub_.get(), request);
   }
 
   Subprocess& process() { return *process_; }
 
   // Runs `line`; the command's outcome is in the response.
   pb::ExecuteResponse Execute(const std::string& line) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(30));
-    pb::ExecuteRequest request;
-    request.set_line(line);
-    pb::ExecuteResponse response;
-    grpc::Status s = stub_->Execute(&context, request, &response);
-    if (!s.ok()) {
-      response.set_code(s.error_code());
-      response.set_message("RPC: " + s.error_message());
-    }
-    return response;
+    return ExecuteOrError(*stub_, line, absl::Seconds(30));
   }
   static std::string Text(const pb::ExecuteResponse& r) {
-    std::vector<std::string> out;
-    for (const auto& l : r.output()) out.push_back(l.text());
-    return absl::StrJoin(out, "\n");
+    return absl::StrJoin(OutputTexts(r), "\n");
   }
 
   // The texts of `view` seen so far.
   std::vector<std::string> Lines(const std::string& view) {
-    std::lock_guard<std::mutex> lock(mu_);
     std::vector<std::string> out;
-    for (const auto& l : lines_) {
+    for (const auto& l : watcher_->lines()) {
       if (l.view() == view) out.push_back(l.text());
     }
     return out;
@@ -127,40 +99,35 @@ class Peer {
   // Waits until `view` has a line equal to `text`.
   bool WaitForLine(const std::string& view, const std::string& text,
                    absl::Duration timeout = kDeadline) {
-    return WaitFor(timeout, [&] {
-      for (const auto& l : lines_) {
-        if (l.view() == view && l.text() == text) return true;
-      }
-      return false;
-    });
+    return watcher_->WaitUntil(
+        [&](const std::vector<pb::ViewLine>& lines) {
+          for (const auto& l : lines) {
+            if (l.view() == view && l.text() == text) return true;
+          }
+          return false;
+        },
+        timeout);
   }
   // Waits until `view` has `n` lines starting with `prefix`.
   bool WaitForCount(const std::string& view, const std::string& prefix,
                     size_t n, absl::Duration timeout = kDeadline) {
-    return WaitFor(timeout, [&] {
-      size_t count = 0;
-      for (const auto& l : lines_) {
-        if (l.view() == view && absl::StartsWith(l.text(), prefix)) ++count;
-      }
-      return count >= n;
-    });
+    return watcher_->WaitUntil(
+        [&](const std::vector<pb::ViewLine>& lines) {
+          size_t count = 0;
+          for (const auto& l : lines) {
+            if (l.view() == view && absl::StartsWith(l.text(), prefix)) {
+              ++count;
+            }
+          }
+          return count >= n;
+        },
+        timeout);
   }
 
  private:
-  template <typename Pred>
-  bool WaitFor(absl::Duration timeout, Pred pred) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout), pred);
-  }
-
   std::unique_ptr<Subprocess> process_;
   std::unique_ptr<pb::PeerControl::Stub> stub_;
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<pb::WatchViewsResponse>> reader_;
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<pb::ViewLine> lines_;
+  std::unique_ptr<ViewWatcher> watcher_;  // destroyed before stub_
 };
 
 // Polls `f` (a command's observable result) until it returns true.
@@ -195,31 +162,14 @@ class ChatE2eTest : public ::testing::Test {
   // waits until it serves (init, unless --no-init, then runs on its own).
   std::unique_ptr<Peer> StartPeer(const std::string& name,
                                   const std::vector<std::string>& extra = {}) {
-    Subprocess::Options o;
-    o.argv = {absl::StrCat(bin_, "/peerlab-peer"),
-              name,
-              "--serve",
-              "--bootstrap",
-              bootstrap_.address,
-              "--config",
-              config_,
-              "--ready-file",
-              dir_->File(absl::StrCat(name, ".ready")),
-              "--log-file",
-              dir_->File(absl::StrCat(name, ".log"))};
-    o.argv.insert(o.argv.end(), extra.begin(), extra.end());
-    o.stdout_path = dir_->File(absl::StrCat(name, ".stdout"));
-    o.stderr_path = dir_->File(absl::StrCat(name, ".stderr"));
-    o.env["HOME"] = dir_->path();
-    auto process = Subprocess::Start(o);
-    EXPECT_TRUE(process.ok()) << process.status();
-    if (!process.ok()) return nullptr;
-    auto ready = WaitForFileLine(dir_->File(absl::StrCat(name, ".ready")),
-                                 kDeadline, process->get());
-    EXPECT_TRUE(ready.ok()) << ready.status();
-    if (!ready.ok()) return nullptr;
-    return std::make_unique<Peer>(
-        *std::move(process), std::string(absl::StripAsciiWhitespace(*ready)));
+    std::vector<std::string> args = {"--serve", "--bootstrap",
+                                     bootstrap_.address, "--config", config_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto started = StartPeerProcess(dir_->path(), name, args, kDeadline);
+    EXPECT_TRUE(started.ok()) << started.status();
+    if (!started.ok()) return nullptr;
+    return std::make_unique<Peer>(std::move(started->process),
+                                  started->address);
   }
 
   // StartPeer, then waits for init to finish cleanly.

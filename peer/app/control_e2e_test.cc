@@ -3,14 +3,10 @@
 #include <signal.h>
 #include <stdlib.h>
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -20,6 +16,7 @@
 #include "proto/peer/v1/control.grpc.pb.h"
 #include "proto/third_party/grpc/health/v1/health.grpc.pb.h"
 #include "proto/third_party/grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "services/common/testing/peer_process.h"
 #include "services/common/testing/subprocess.h"
 
 namespace peerlab::peer {
@@ -28,10 +25,15 @@ namespace {
 namespace pb = ::peer::v1;
 using ::peerlab::testing::BinDir;
 using ::peerlab::testing::BootstrapServer;
+using ::peerlab::testing::ExecuteLine;
+using ::peerlab::testing::NewPeerChannel;
+using ::peerlab::testing::OutputTexts;
+using ::peerlab::testing::PeerProcessOptions;
 using ::peerlab::testing::StartBootstrapServer;
+using ::peerlab::testing::StartPeerProcess;
 using ::peerlab::testing::Subprocess;
 using ::peerlab::testing::TempDir;
-using ::peerlab::testing::WaitForFileLine;
+using ::peerlab::testing::ViewWatcher;
 using ::peerlab::testing::WriteFile;
 using ::testing::HasSubstr;
 
@@ -42,13 +44,6 @@ constexpr absl::Duration kDeadline = absl::Seconds(15);
 [[maybe_unused]] const bool kBackupPollSet =
     setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "50", 0) == 0;
 
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& address) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
-}
-
 // A running peerlab-peer and a PeerControl stub on it.
 struct Peer {
   std::unique_ptr<Subprocess> process;
@@ -57,76 +52,22 @@ struct Peer {
 
   grpc::Status Execute(const std::string& line, pb::ExecuteResponse* response,
                        const std::string& token = "") {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(20));
-    if (!token.empty()) {
-      context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
-    }
-    pb::ExecuteRequest request;
-    request.set_line(line);
-    return stub->Execute(&context, request, response);
+    return ExecuteLine(*stub, line, response, absl::Seconds(20), token);
   }
 };
 
-// A WatchViews stream read on a thread of its own.
-class Watch {
- public:
-  Watch(pb::PeerControl::Stub* stub, const pb::WatchViewsRequest& request) {
-    reader_ = stub->WatchViews(&context_, request);
-    thread_ = std::thread([this] {
-      pb::WatchViewsResponse message;
-      while (reader_->Read(&message)) {
-        std::lock_guard<std::mutex> lock(mu_);
-        for (const auto& l : message.lines()) lines_.push_back(l);
-        cv_.notify_all();
-      }
-      grpc::Status status = reader_->Finish();
-      std::lock_guard<std::mutex> lock(mu_);
-      finished_ = true;
-      status_ = status;
-      cv_.notify_all();
-    });
-  }
-  ~Watch() {
-    context_.TryCancel();
-    thread_.join();
-  }
-
-  bool WaitForText(const std::string& text,
-                   absl::Duration timeout = kDeadline) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] {
-      for (const auto& l : lines_) {
-        if (l.text() == text) return true;
-      }
-      return false;
-    });
-  }
-  // The stream's final status, once it ended within `timeout`.
-  std::optional<grpc::Status> WaitForEnd(absl::Duration timeout = kDeadline) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
-                      [&] { return finished_; })) {
-      return std::nullopt;
-    }
-    return status_;
-  }
-  std::vector<pb::ViewLine> lines() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return lines_;
-  }
-
- private:
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<pb::WatchViewsResponse>> reader_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<pb::ViewLine> lines_;
-  bool finished_ = false;
-  grpc::Status status_;
-  std::thread thread_;
-};
+// Waits until `watch` has seen a line whose text is `text`.
+bool WaitForText(ViewWatcher& watch, const std::string& text,
+                 absl::Duration timeout = kDeadline) {
+  return watch.WaitUntil(
+      [&](const std::vector<pb::ViewLine>& lines) {
+        for (const auto& l : lines) {
+          if (l.text() == text) return true;
+        }
+        return false;
+      },
+      timeout);
+}
 
 class ControlE2eTest : public ::testing::Test {
  protected:
@@ -142,50 +83,33 @@ class ControlE2eTest : public ::testing::Test {
     bootstrap_ = *std::move(server);
   }
 
+  // The options of peerlab-peer NAME --serve --no-init (not started).
   Subprocess::Options PeerOptions(const std::string& name,
                                   const std::vector<std::string>& extra) {
-    Subprocess::Options o;
-    o.argv = {absl::StrCat(bin_, "/peerlab-peer"),
-              name,
-              "--serve",
-              "--no-init",
-              "--bootstrap",
-              bootstrap_.address,
-              "--ready-file",
-              dir_->File(absl::StrCat(name, ".ready")),
-              "--log-file",
-              dir_->File(absl::StrCat(name, ".log"))};
-    o.argv.insert(o.argv.end(), extra.begin(), extra.end());
-    o.stdout_path = dir_->File(absl::StrCat(name, ".stdout"));
-    o.stderr_path = dir_->File(absl::StrCat(name, ".stderr"));
-    // The peer's own files (history, saved config) stay in the test dir.
-    o.env["HOME"] = dir_->path();
-    return o;
+    return PeerProcessOptions(bin_, dir_->path(), name, Args(extra));
   }
 
   // Starts peerlab-peer NAME --serve and waits until it serves.
   void StartPeer(const std::string& name, const std::vector<std::string>& extra,
                  Peer* peer) {
-    auto process = Subprocess::Start(PeerOptions(name, extra));
-    ASSERT_TRUE(process.ok()) << process.status();
-    peer->process = *std::move(process);
-    auto ready = WaitForFileLine(dir_->File(absl::StrCat(name, ".ready")),
-                                 kDeadline, peer->process.get());
-    ASSERT_TRUE(ready.ok()) << ready.status();
-    peer->address = std::string(absl::StripAsciiWhitespace(*ready));
-    peer->stub = pb::PeerControl::NewStub(NewChannel(peer->address));
+    auto started = StartPeerProcess(dir_->path(), name, Args(extra), kDeadline);
+    ASSERT_TRUE(started.ok()) << started.status();
+    peer->process = std::move(started->process);
+    peer->address = started->address;
+    peer->stub = pb::PeerControl::NewStub(NewPeerChannel(peer->address));
+  }
+
+  std::vector<std::string> Args(const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"--serve", "--no-init", "--bootstrap",
+                                     bootstrap_.address};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
   }
 
   std::unique_ptr<TempDir> dir_;
   std::string bin_;
   BootstrapServer bootstrap_;
 };
-
-std::vector<std::string> Texts(const pb::ExecuteResponse& response) {
-  std::vector<std::string> out;
-  for (const auto& l : response.output()) out.push_back(l.text());
-  return out;
-}
 
 TEST_F(ControlE2eTest, DrivenThroughPeerControl) {
   Peer alice;
@@ -197,7 +121,7 @@ TEST_F(ControlE2eTest, DrivenThroughPeerControl) {
   ASSERT_EQ(response.code(), 0) << response.message();
   ASSERT_TRUE(alice.Execute("bootstrappeers", &response).ok());
   ASSERT_EQ(response.code(), 0) << response.message();
-  EXPECT_THAT(Texts(response), ::testing::Contains(HasSubstr("alice")));
+  EXPECT_THAT(OutputTexts(response), ::testing::Contains(HasSubstr("alice")));
 
   // A failing command: the RPC is fine, the code says what went wrong.
   ASSERT_TRUE(alice.Execute("bootstrapjion", &response).ok());
@@ -207,20 +131,20 @@ TEST_F(ControlE2eTest, DrivenThroughPeerControl) {
   // A watcher of outputView sees what later commands print.
   pb::WatchViewsRequest request;
   request.add_views("outputView");
-  Watch watch(alice.stub.get(), request);
+  ViewWatcher watch(alice.stub.get(), request);
   bool synced = false;
   for (int i = 0; !synced && i < 100; ++i) {
     std::string text = absl::StrCat("sync-", i);
     ASSERT_TRUE(alice.Execute(absl::StrCat("echo ", text), &response).ok());
-    synced = watch.WaitForText(text, absl::Milliseconds(100));
+    synced = WaitForText(watch, text, absl::Milliseconds(100));
   }
   ASSERT_TRUE(synced) << "the watcher never saw an echo";
   ASSERT_TRUE(alice.Execute("echo said later", &response).ok());
-  EXPECT_TRUE(watch.WaitForText("said later"));
+  EXPECT_TRUE(WaitForText(watch, "said later"));
   for (const auto& l : watch.lines()) EXPECT_EQ(l.view(), "outputView");
 
   // Health and reflection.
-  auto channel = NewChannel(alice.address);
+  auto channel = NewPeerChannel(alice.address);
   auto health = grpc::health::v1::Health::NewStub(channel);
   for (const std::string service : {"", "peer.v1.PeerControl"}) {
     grpc::ClientContext context;
@@ -255,7 +179,7 @@ TEST_F(ControlE2eTest, DrivenThroughPeerControl) {
   grpc::Status s = alice.Execute("exit 0", &response);
   EXPECT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(response.code(), 0) << response.message();
-  auto end = watch.WaitForEnd();
+  auto end = watch.WaitForEnd(kDeadline);
   ASSERT_TRUE(end.has_value()) << "the watch stream did not end";
   EXPECT_TRUE(end->ok()) << end->error_message();
   auto exit = alice.process->Wait(kDeadline);
@@ -271,7 +195,7 @@ TEST_F(ControlE2eTest, OtherLoopbackAddressNeedsNoToken) {
   pb::ExecuteResponse response;
   grpc::Status s = bob.Execute("echo via 127.0.0.2", &response);
   ASSERT_TRUE(s.ok()) << s.error_message();
-  EXPECT_THAT(Texts(response), ::testing::ElementsAre("via 127.0.0.2"));
+  EXPECT_THAT(OutputTexts(response), ::testing::ElementsAre("via 127.0.0.2"));
 
   ASSERT_TRUE(bob.process->Signal(SIGTERM).ok());
   auto exit = bob.process->Wait(kDeadline);

@@ -4,13 +4,13 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/peer/v1/control.grpc.pb.h"
+#include "services/common/testing/peer_process.h"
 #include "services/common/testing/subprocess.h"
 
 namespace peerlab::peer {
@@ -18,10 +18,12 @@ namespace {
 
 namespace pb = ::peer::v1;
 using ::peerlab::testing::BinDir;
+using ::peerlab::testing::ExecuteLine;
+using ::peerlab::testing::NewPeerChannel;
 using ::peerlab::testing::StartBootstrapServer;
+using ::peerlab::testing::StartPeerProcess;
 using ::peerlab::testing::Subprocess;
 using ::peerlab::testing::TempDir;
-using ::peerlab::testing::WaitForFileLine;
 using ::peerlab::testing::WriteFile;
 
 constexpr absl::Duration kDeadline = absl::Seconds(30);
@@ -33,13 +35,8 @@ struct Peer {
 
   // Runs `line`; returns its output lines joined, or the error.
   absl::StatusOr<std::string> Run(const std::string& line) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(20));
-    pb::ExecuteRequest request;
-    request.set_line(line);
     pb::ExecuteResponse response;
-    grpc::Status s = stub->Execute(&context, request, &response);
+    grpc::Status s = ExecuteLine(*stub, line, &response, absl::Seconds(20));
     if (!s.ok()) return absl::UnavailableError(s.error_message());
     if (response.code() != 0) {
       return absl::Status(static_cast<absl::StatusCode>(response.code()),
@@ -94,22 +91,15 @@ class MembershipE2eTest : public ::testing::Test {
   Peer StartPeer(const std::string& name) {
     Peer p;
     p.name = name;
-    const std::string ready = dir_->File(name + ".ready");
-    auto process = Subprocess::Start(
-        {.argv = {bin_ + "/peerlab-peer", name, "--bootstrap",
-                  bootstrap_address_, "--serve", "--no-init", "--config",
-                  config_, "--script", script_, "--ready-file", ready},
-         .stdout_path = dir_->File(name + ".out"),
-         .stderr_path = dir_->File(name + ".err")});
-    EXPECT_TRUE(process.ok()) << process.status();
-    if (!process.ok()) return p;
-    p.process = *std::move(process);
-    auto address = WaitForFileLine(ready, kDeadline, p.process.get());
-    EXPECT_TRUE(address.ok()) << address.status();
-    if (!address.ok()) return p;
-    std::string addr(absl::StripTrailingAsciiWhitespace(*address));
-    p.stub = pb::PeerControl::NewStub(
-        grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+    auto started = StartPeerProcess(
+        dir_->path(), name,
+        {"--bootstrap", bootstrap_address_, "--serve", "--no-init", "--config",
+         config_, "--script", script_},
+        kDeadline);
+    EXPECT_TRUE(started.ok()) << started.status();
+    if (!started.ok()) return p;
+    p.process = std::move(started->process);
+    p.stub = pb::PeerControl::NewStub(NewPeerChannel(started->address));
     return p;
   }
 

@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -16,6 +15,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/peer/v1/control.grpc.pb.h"
+#include "services/common/testing/peer_process.h"
 #include "services/common/testing/subprocess.h"
 #include "services/common/tls.h"
 
@@ -25,10 +25,14 @@ namespace {
 namespace pb = ::peer::v1;
 using ::peerlab::testing::BinDir;
 using ::peerlab::testing::BootstrapServer;
+using ::peerlab::testing::ExecuteOrError;
+using ::peerlab::testing::NewPeerChannel;
+using ::peerlab::testing::OutputTexts;
 using ::peerlab::testing::StartBootstrapServer;
+using ::peerlab::testing::StartPeerProcess;
 using ::peerlab::testing::Subprocess;
 using ::peerlab::testing::TempDir;
-using ::peerlab::testing::WaitForFileLine;
+using ::peerlab::testing::ViewWatcher;
 using ::peerlab::testing::WriteFile;
 
 constexpr absl::Duration kDeadline = absl::Seconds(30);
@@ -48,24 +52,11 @@ constexpr char kFastMembership[] = R"({
 // code and message.
 pb::ExecuteResponse Execute(pb::PeerControl::Stub& stub,
                             const std::string& line) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(30));
-  pb::ExecuteRequest request;
-  request.set_line(line);
-  pb::ExecuteResponse response;
-  grpc::Status s = stub.Execute(&context, request, &response);
-  if (!s.ok()) {
-    response.set_code(s.error_code());
-    response.set_message("RPC: " + s.error_message());
-  }
-  return response;
+  return ExecuteOrError(stub, line, absl::Seconds(30));
 }
 
 std::string Text(const pb::ExecuteResponse& r) {
-  std::vector<std::string> out;
-  for (const auto& l : r.output()) out.push_back(l.text());
-  return absl::StrJoin(out, "\n");
+  return absl::StrJoin(OutputTexts(r), "\n");
 }
 
 class PeerTlsE2eTest : public ::testing::Test {
@@ -108,41 +99,21 @@ class PeerTlsE2eTest : public ::testing::Test {
   // Starts peerlab-peer NAME --serve with its certificate; returns the
   // control address once it serves.
   std::string StartPeer(const std::string& name) {
-    Subprocess::Options o;
-    o.argv = {absl::StrCat(bin_, "/peerlab-peer"),
-              name,
-              "--serve",
-              "--no-init",
-              "--bootstrap",
-              bootstrap_.address,
-              "--config",
-              config_,
-              "--ready-file",
-              dir_->File(absl::StrCat(name, ".ready")),
-              "--log-file",
-              dir_->File(absl::StrCat(name, ".log"))};
-    for (auto& a : TlsArgs(name)) o.argv.push_back(a);
-    o.stdout_path = dir_->File(absl::StrCat(name, ".stdout"));
-    o.stderr_path = dir_->File(absl::StrCat(name, ".stderr"));
-    o.env["HOME"] = dir_->path();
-    auto process = Subprocess::Start(o);
-    EXPECT_TRUE(process.ok()) << process.status();
-    if (!process.ok()) return "";
-    auto ready = WaitForFileLine(dir_->File(absl::StrCat(name, ".ready")),
-                                 kDeadline, process->get());
-    EXPECT_TRUE(ready.ok()) << ready.status();
-    peers_.push_back(*std::move(process));
-    if (!ready.ok()) return "";
-    return std::string(absl::StripAsciiWhitespace(*ready));
+    std::vector<std::string> args = {"--serve",     "--no-init",
+                                     "--bootstrap", bootstrap_.address,
+                                     "--config",    config_};
+    for (auto& a : TlsArgs(name)) args.push_back(a);
+    auto started = StartPeerProcess(dir_->path(), name, args, kDeadline);
+    EXPECT_TRUE(started.ok()) << started.status();
+    if (!started.ok()) return "";
+    peers_.push_back(std::move(started->process));
+    return started->address;
   }
 
   std::unique_ptr<pb::PeerControl::Stub> Stub(
       const std::string& address,
       std::shared_ptr<grpc::ChannelCredentials> credentials) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    return pb::PeerControl::NewStub(
-        grpc::CreateCustomChannel(address, credentials, args));
+    return pb::PeerControl::NewStub(NewPeerChannel(address, credentials));
   }
 
   std::shared_ptr<grpc::ChannelCredentials> TestCredentials() {
@@ -192,22 +163,20 @@ TEST_F(PeerTlsE2eTest, TwoPeersInitAndChatOverMutualTls) {
   ASSERT_EQ(sent.code(), 0) << sent.message() << "\n" << Text(sent);
 
   // bob shows it: read its views (history included) until the line comes.
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + kDeadline));
   pb::WatchViewsRequest request;
   request.set_include_history(true);
-  auto reader = bob->WatchViews(&context, request);
-  bool shown = false;
-  pb::WatchViewsResponse message;
-  while (!shown && reader->Read(&message)) {
-    for (const auto& l : message.lines()) {
-      if (l.view() == "messagesView" && l.text() == "<alice> hello over tls") {
-        shown = true;
-      }
-    }
-  }
-  context.TryCancel();
-  reader->Finish().IgnoreError();
+  ViewWatcher watch(bob.get(), request);
+  const bool shown = watch.WaitUntil(
+      [](const std::vector<pb::ViewLine>& lines) {
+        for (const auto& l : lines) {
+          if (l.view() == "messagesView" &&
+              l.text() == "<alice> hello over tls") {
+            return true;
+          }
+        }
+        return false;
+      },
+      kDeadline);
   EXPECT_TRUE(shown);
 }
 
