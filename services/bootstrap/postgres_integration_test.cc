@@ -27,6 +27,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/bootstrap/v1/bootstrap.grpc.pb.h"
+#include "services/bootstrap/integration_testing.h"
 #include "services/common/testing/postgres.h"
 #include "services/common/testing/subprocess.h"
 #include "services/common/uuid.h"
@@ -35,6 +36,10 @@ namespace peerlab::bootstrap {
 namespace {
 
 namespace pb = ::bootstrap::v1;
+using ::peerlab::bootstrap::testing::ConnectedStub;
+using ::peerlab::bootstrap::testing::Describe;
+using ::peerlab::bootstrap::testing::MakePeer;
+using ::peerlab::bootstrap::testing::NewChannel;
 using ::peerlab::testing::BootstrapServer;
 using ::peerlab::testing::PostgresAvailable;
 using ::peerlab::testing::PostgresServer;
@@ -49,43 +54,9 @@ constexpr absl::Duration kCallTimeout = absl::Seconds(10);
 [[maybe_unused]] const bool kBackupPollSet =
     setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "50", 0) == 0;
 
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& address) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  // Reconnect promptly after a server went away.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
-}
-
-std::unique_ptr<pb::BootstrapData::Stub> ConnectedStub(
-    const std::string& address) {
-  auto channel = NewChannel(address);
-  EXPECT_TRUE(channel->WaitForConnected(
-      absl::ToChronoTime(absl::Now() + absl::Seconds(10))))
-      << "cannot connect to " << address;
-  return pb::BootstrapData::NewStub(channel);
-}
-
 void SetDeadline(grpc::ClientContext& context,
                  absl::Duration timeout = kCallTimeout) {
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-}
-
-pb::Peer MakePeer(const std::string& id, int n) {
-  pb::Peer peer;
-  peer.set_id(id);
-  peer.set_name(absl::StrCat("node-", n));
-  peer.set_host("127.0.0.1");
-  peer.set_port(20000 + n % 40000);
-  peer.set_protocol(pb::PROTOCOL_TCP);
-  return peer;
-}
-
-std::string Describe(const grpc::Status& status) {
-  return absl::StrCat("code ", status.error_code(), ": ",
-                      status.error_message());
 }
 
 grpc::Status Join(pb::BootstrapData::Stub& stub, const std::string& id, int n,

@@ -28,6 +28,7 @@
 #include "gtest/gtest.h"
 #include "proto/bootstrap/v1/bootstrap.grpc.pb.h"
 #include "proto/third_party/grpc/health/v1/health.grpc.pb.h"
+#include "services/bootstrap/integration_testing.h"
 #include "services/common/testing/subprocess.h"
 #include "services/common/uuid.h"
 
@@ -35,6 +36,10 @@ namespace peerlab::bootstrap {
 namespace {
 
 namespace pb = ::bootstrap::v1;
+using ::peerlab::bootstrap::testing::ConnectedStub;
+using ::peerlab::bootstrap::testing::Describe;
+using ::peerlab::bootstrap::testing::MakePeer;
+using ::peerlab::bootstrap::testing::NewChannel;
 using ::peerlab::testing::BootstrapServer;
 using ::peerlab::testing::ReadFile;
 using ::peerlab::testing::StartBootstrapServer;
@@ -56,52 +61,13 @@ constexpr char kBackupPollMs[] = "50";
     setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", kBackupPollMs, 0) ==
     0;
 
-// A channel of its own (no shared subchannel), as a separate client would
-// have.
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& address) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
-}
-
 std::unique_ptr<pb::BootstrapData::Stub> NewStub(const std::string& address) {
   return pb::BootstrapData::NewStub(NewChannel(address));
-}
-
-// A stub whose channel is connected (or a failing test). The load tests
-// connect before they start: with 64 channels connecting at once, a first
-// connection attempt now and then fails on the client side ("failed to
-// connect to all addresses ... No such file or directory", nothing in the
-// server's log), and a call without wait_for_ready then fails UNAVAILABLE.
-// Real clients retry UNAVAILABLE; these tests are about the server.
-std::unique_ptr<pb::BootstrapData::Stub> ConnectedStub(
-    const std::string& address) {
-  auto channel = NewChannel(address);
-  EXPECT_TRUE(channel->WaitForConnected(
-      absl::ToChronoTime(absl::Now() + absl::Seconds(10))))
-      << "cannot connect to " << address;
-  return pb::BootstrapData::NewStub(channel);
 }
 
 void SetDeadline(grpc::ClientContext& context,
                  absl::Duration timeout = kCallTimeout) {
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-}
-
-pb::Peer MakePeer(const std::string& id, int n) {
-  pb::Peer peer;
-  peer.set_id(id);
-  peer.set_name(absl::StrCat("node-", n));
-  peer.set_host("127.0.0.1");
-  peer.set_port(20000 + n % 40000);
-  peer.set_protocol(pb::PROTOCOL_TCP);
-  return peer;
-}
-
-std::string Describe(const grpc::Status& status) {
-  return absl::StrCat("code ", status.error_code(), ": ",
-                      status.error_message());
 }
 
 // Peers are sorted by started_at, oldest first, then by id.
