@@ -1,75 +1,121 @@
 #include "peer/membership/broadcast_queue.h"
 
 #include <memory>
+#include <utility>
 
 #include "peer/membership/protocol_math.h"
 
 namespace peerlab::membership {
 
+BroadcastQueue::BroadcastQueue(int retransmit_mult,
+                               std::function<int()> num_nodes, StringPool* pool)
+    : retransmit_mult_(retransmit_mult),
+      num_nodes_(std::move(num_nodes)),
+      own_pool_(pool ? nullptr : std::make_unique<StringPool>()),
+      pool_(pool ? pool : own_pool_.get()) {}
+
+BroadcastQueue::~BroadcastQueue() {
+  // Entries hold pool references: release them before a private pool goes.
+  // Slots are not touched (their owners may be gone already).
+  order_.clear();
+}
+
 void BroadcastQueue::Queue(const std::string& key, std::string message,
                            std::function<void()> on_done) {
-  if (!key.empty()) {
-    auto it = by_key_.find(key);
-    if (it != by_key_.end()) Remove(it->second);
+  if (key.empty()) {
+    Queue(static_cast<Slot*>(nullptr), std::move(message), std::move(on_done));
+    return;
   }
-  auto item = std::make_unique<Item>();
-  item->id = next_id_++;
-  item->key = key;
-  item->message = std::move(message);
-  item->on_done = std::move(on_done);
-  Item* raw = item.get();
-  ++sizes_[raw->message.size()];
-  items_.emplace(raw->id, std::move(item));
-  order_.insert(raw);
-  if (!key.empty()) by_key_[key] = raw;
+  auto it = keyed_.find(key);
+  if (it != keyed_.end()) Cancel(it->second.get());  // forgets the key
+  auto slot = std::make_unique<Slot>();
+  slot->owned_by_queue = true;
+  Slot* raw = slot.get();
+  keyed_[key] = std::move(slot);
+  Queue(raw, std::move(message), std::move(on_done));
+  key_of_[raw->id] = key;
 }
 
-void BroadcastQueue::Remove(Item* item) {
-  order_.erase(item);
-  if (!item->key.empty()) {
-    auto it = by_key_.find(item->key);
-    if (it != by_key_.end() && it->second == item) by_key_.erase(it);
+void BroadcastQueue::Queue(Slot* slot, std::string message,
+                           std::function<void()> on_done) {
+  if (slot != nullptr) Cancel(slot);
+  const uint64_t id = next_id_++;
+  ++sizes_[message.size()];
+  order_.emplace(OrderKey{0, id}, Entry{pool_->Intern(message), slot});
+  if (slot != nullptr) {
+    slot->id = id;
+    slot->transmits = 0;
   }
-  std::function<void()> done = std::move(item->on_done);
-  if (auto it = sizes_.find(item->message.size());
-      it != sizes_.end() && --it->second == 0) {
-    sizes_.erase(it);
-  }
-  items_.erase(item->id);
-  if (done) done();
+  if (on_done) on_done_.emplace(id, std::move(on_done));
 }
 
-std::vector<std::string> BroadcastQueue::Take(int overhead, int limit) {
-  std::vector<std::string> out;
+void BroadcastQueue::Cancel(Slot* slot) {
+  if (slot == nullptr || slot->id == 0) return;
+  Finish(OrderKey{slot->transmits, slot->id});
+}
+
+void BroadcastQueue::Finish(OrderKey key) {
+  auto it = order_.find(key);
+  if (it == order_.end()) return;
+  Slot* slot = it->second.slot;
+  if (auto s = sizes_.find(it->second.message.size());
+      s != sizes_.end() && --s->second == 0) {
+    sizes_.erase(s);
+  }
+  order_.erase(it);
+  if (slot != nullptr) {
+    slot->id = 0;
+    if (slot->owned_by_queue) {
+      // Destroys the slot: the key is free again.
+      if (auto k = key_of_.find(key.id); k != key_of_.end()) {
+        keyed_.erase(k->second);
+        key_of_.erase(k);
+      }
+    }
+  }
+  // Last: on_done may queue again.
+  if (auto d = on_done_.find(key.id); d != on_done_.end()) {
+    std::function<void()> done = std::move(d->second);
+    on_done_.erase(d);
+    done();
+  }
+}
+
+std::vector<StringPool::Ref> BroadcastQueue::Take(int overhead, int limit) {
+  std::vector<StringPool::Ref> out;
   if (order_.empty()) return out;
-  const int max_transmits = RetransmitLimit(retransmit_mult_, num_nodes_());
+  const uint32_t max_transmits =
+      static_cast<uint32_t>(RetransmitLimit(retransmit_mult_, num_nodes_()));
   int used = 0;
-  std::vector<Item*> taken;
+  std::vector<OrderKey> taken;
   const int smallest = overhead + MinMessageSize();
-  for (Item* item : order_) {
+  for (const auto& [key, entry] : order_) {
     if (limit - used <= overhead) break;  // nothing more can fit
     if (limit - used < smallest) break;   // not even the smallest message
-    int cost = overhead + static_cast<int>(item->message.size());
+    int cost = overhead + static_cast<int>(entry.message.size());
     if (used + cost > limit) continue;
     used += cost;
-    out.push_back(item->message);
-    taken.push_back(item);
+    out.push_back(entry.message);
+    taken.push_back(key);
   }
-  for (Item* item : taken) {
-    order_.erase(item);
-    ++item->transmits;
-    if (item->transmits >= max_transmits) {
-      order_.insert(item);  // Remove() expects it in the set
-      Remove(item);
-    } else {
-      order_.insert(item);
+  for (OrderKey key : taken) {
+    if (key.transmits + 1 >= max_transmits) {
+      Finish(key);
+      continue;
     }
+    auto it = order_.find(key);
+    if (it == order_.end()) continue;  // an on_done above replaced it
+    Entry entry = std::move(it->second);
+    order_.erase(it);
+    ++key.transmits;
+    if (entry.slot != nullptr) entry.slot->transmits = key.transmits;
+    order_.emplace(key, std::move(entry));
   }
   return out;
 }
 
 void BroadcastQueue::Clear() {
-  while (!order_.empty()) Remove(*order_.begin());
+  while (!order_.empty()) Finish(order_.begin()->first);
 }
 
 }  // namespace peerlab::membership

@@ -1,8 +1,16 @@
 // BroadcastQueue: updates waiting to be piggybacked on outgoing messages,
 // each sent a limited number of times (memberlist TransmitLimitedQueue).
 //
-// Updates sent fewest times go first; a newer update for the same key (a
-// member's name) replaces an older one that has not finished spreading.
+// Updates sent fewest times go first; a newer update for the same key
+// replaces an older one that has not finished spreading. A key is either a
+// string (user broadcasts, key operations) or a Slot the caller keeps: the
+// membership keeps one in each member's record, so the one update queued
+// about a member costs no map entry (after a join every member queues an
+// update about every other one: in a simulation of N members in one
+// process that is N² queued updates).
+//
+// Messages are stored in a StringPool: queues that share a pool (the
+// simulator's members) store each encoded update once.
 #ifndef PEERLAB_PEER_MEMBERSHIP_BROADCAST_QUEUE_H_
 #define PEERLAB_PEER_MEMBERSHIP_BROADCAST_QUEUE_H_
 
@@ -10,51 +18,72 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
-#include <unordered_map>
 #include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "peer/membership/string_pool.h"
 
 namespace peerlab::membership {
 
 // Not thread-safe: lives on the node's scheduler.
 class BroadcastQueue {
  public:
+  // Where a caller tracks its one queued update. REQUIRES: while an update
+  // is queued for it (id != 0), a Slot stays at its address; Cancel() it
+  // before destroying or reusing it.
+  struct Slot {
+    uint64_t id = 0;  // the queued update; 0 when none
+    uint32_t transmits = 0;
+    bool owned_by_queue = false;  // a string key's slot
+  };
+
   // `retransmit_mult` as in Config; `num_nodes` is asked on every call,
-  // since the limit grows with the cluster.
-  BroadcastQueue(int retransmit_mult, std::function<int()> num_nodes)
-      : retransmit_mult_(retransmit_mult), num_nodes_(std::move(num_nodes)) {}
+  // since the limit grows with the cluster. `pool` stores the messages; it
+  // must outlive the queue (nullptr: the queue keeps a private pool).
+  BroadcastQueue(int retransmit_mult, std::function<int()> num_nodes,
+                 StringPool* pool = nullptr);
+  ~BroadcastQueue();
+  BroadcastQueue(const BroadcastQueue&) = delete;
+  BroadcastQueue& operator=(const BroadcastQueue&) = delete;
 
   // Queues `message` (already encoded). A non-empty `key` invalidates a
   // queued message with the same key. `on_done` (optional) runs when the
   // message has been sent its last time or was invalidated.
   void Queue(const std::string& key, std::string message,
              std::function<void()> on_done = nullptr);
+  // As above, keyed by `slot` (nullptr: no key).
+  void Queue(Slot* slot, std::string message,
+             std::function<void()> on_done = nullptr);
+  // Drops the update queued for `slot`, if any (its on_done runs).
+  void Cancel(Slot* slot);
 
   // Takes messages for one datagram: fewest-sent first, each costing
   // `overhead` + its size, within `limit` bytes in all. Each one taken
   // counts as sent once; those at their limit leave the queue.
-  std::vector<std::string> Take(int overhead, int limit);
+  std::vector<StringPool::Ref> Take(int overhead, int limit);
 
-  size_t size() const { return items_.size(); }
+  size_t size() const { return order_.size(); }
   void Clear();
 
  private:
-  struct Item {
+  struct OrderKey {
+    uint32_t transmits;
     uint64_t id;  // insertion order: newer first among equals
-    std::string key;
-    std::string message;
-    int transmits = 0;
-    std::function<void()> on_done;
   };
-  // Ordered by (transmits asc, id desc).
-  struct Order {
-    bool operator()(const Item* a, const Item* b) const {
-      if (a->transmits != b->transmits) return a->transmits < b->transmits;
-      return a->id > b->id;
+  struct Less {
+    bool operator()(const OrderKey& a, const OrderKey& b) const {
+      if (a.transmits != b.transmits) return a.transmits < b.transmits;
+      return a.id > b.id;
     }
   };
-  void Remove(Item* item);
+  struct Entry {
+    StringPool::Ref message;
+    Slot* slot;  // nullptr when unkeyed
+  };
+  // Removes the entry at `key` (its slot cleared, on_done run).
+  void Finish(OrderKey key);
   // The smallest message queued (0 when empty).
   int MinMessageSize() const {
     return sizes_.empty() ? 0 : static_cast<int>(sizes_.begin()->first);
@@ -62,10 +91,15 @@ class BroadcastQueue {
 
   const int retransmit_mult_;
   std::function<int()> num_nodes_;
+  std::unique_ptr<StringPool> own_pool_;
+  StringPool* const pool_;
   uint64_t next_id_ = 1;
-  std::set<Item*, Order> order_;
-  std::unordered_map<std::string, Item*> by_key_;
-  std::unordered_map<uint64_t, std::unique_ptr<Item>> items_;
+  absl::btree_map<OrderKey, Entry, Less> order_;
+  // String keys: their slots, and the key of each queued update that has
+  // one (by update id), to forget the key when the update leaves.
+  absl::flat_hash_map<std::string, std::unique_ptr<Slot>> keyed_;
+  absl::flat_hash_map<uint64_t, std::string> key_of_;
+  absl::flat_hash_map<uint64_t, std::function<void()>> on_done_;
   // How many queued messages have each size: once the space left is below
   // the smallest, Take() can stop scanning (it used to walk the whole queue,
   // O(queue) per datagram, when a few bytes were left).

@@ -90,5 +90,39 @@ TEST(BroadcastQueueTest, ClearRunsCallbacks) {
   EXPECT_EQ(q.size(), 0u);
 }
 
+// A caller-kept slot keys updates like a string key does, and queues that
+// share a pool store each message once.
+TEST(BroadcastQueueTest, SlotsKeyUpdatesAndPoolsShareMessages) {
+  int n = 3;  // limit 3
+  StringPool pool;
+  BroadcastQueue a(
+      3, [&] { return n; }, &pool);
+  BroadcastQueue b(
+      3, [&] { return n; }, &pool);
+  BroadcastQueue::Slot alice, bob;
+  bool replaced = false;
+  a.Queue(&alice, "alive alice 1", [&] { replaced = true; });
+  a.Queue(&bob, "alive bob 1");
+  a.Queue(&alice, "alive alice 2");
+  EXPECT_TRUE(replaced);
+  EXPECT_EQ(a.size(), 2u);
+  EXPECT_NE(alice.id, 0u);
+  BroadcastQueue::Slot alice_b;
+  b.Queue(&alice_b, "alive alice 2");
+  EXPECT_EQ(pool.size(), 2u);  // "alive alice 2" once for both queues
+  EXPECT_THAT(a.Take(0, 1000),
+              UnorderedElementsAre("alive alice 2", "alive bob 1"));
+  EXPECT_EQ(alice.transmits, 1u);
+  a.Cancel(&bob);
+  EXPECT_EQ(bob.id, 0u);
+  EXPECT_EQ(a.size(), 1u);
+  EXPECT_THAT(a.Take(0, 1000), ElementsAre("alive alice 2"));
+  EXPECT_THAT(a.Take(0, 1000), ElementsAre("alive alice 2"));
+  EXPECT_EQ(alice.id, 0u);  // sent its 3rd and last time
+  EXPECT_EQ(a.size(), 0u);
+  b.Clear();
+  EXPECT_EQ(pool.size(), 0u);
+}
+
 }  // namespace
 }  // namespace peerlab::membership

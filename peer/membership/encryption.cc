@@ -295,7 +295,7 @@ void Memberlist::KeyOperation(
   } while (id == 0 || key_ops_.count(id) > 0);
   msg.set_id(id);
   msg.set_origin(config_.name);
-  msg.set_origin_addr(local_->member.addr);
+  msg.set_origin_addr(local_->addr);
   // This node first: what it refuses is not sent anywhere.
   if (std::string error = ApplyKeyOp(msg); !error.empty()) {
     done(absl::FailedPreconditionError(error));
@@ -426,11 +426,14 @@ void Memberlist::SendKeyOpDirectly(uint64_t id) {
   auto it = key_ops_.find(id);
   if (it == key_ops_.end()) return;
   std::vector<std::string> silent;
-  for (const auto& [name, node] : nodes_) {
-    if (node.get() == local_ || it->second.answered.count(name) > 0) continue;
-    if (node->member.state == MemberState::kAlive ||
-        node->member.state == MemberState::kSuspect) {
-      silent.push_back(node->member.addr);
+  for (const NodeState& node : nodes_) {
+    if (node.name.empty() || &node == local_ ||
+        it->second.answered.count(node.name) > 0) {
+      continue;
+    }
+    if (node.state == MemberState::kAlive ||
+        node.state == MemberState::kSuspect) {
+      silent.push_back(node.addr);
     }
   }
   if (!silent.empty()) {

@@ -18,14 +18,21 @@ void Memberlist::QueueBroadcast(const std::string& key,
   broadcasts_.Queue(key, EncodeMessage(message), std::move(on_done));
 }
 
+void Memberlist::QueueBroadcast(NodeState& about,
+                                const ::peer::v1::Message& message,
+                                std::function<void()> on_done) {
+  broadcasts_.Queue(&about.queued, EncodeMessage(message), std::move(on_done));
+}
+
 void Memberlist::SendWithPiggyback(const std::string& addr,
                                    const ::peer::v1::Message& first) {
   std::vector<std::string> messages;
   messages.push_back(EncodeMessage(first));
   int used = PacketHeaderSize(config_.name) +
              FramedSize(static_cast<int>(messages[0].size()));
-  for (std::string& m : broadcasts_.Take(kFrameOverhead, PacketSize() - used)) {
-    messages.push_back(std::move(m));
+  for (const StringPool::Ref& m :
+       broadcasts_.Take(kFrameOverhead, PacketSize() - used)) {
+    messages.push_back(m.str());
   }
   SendMessages(addr, std::move(messages));
 }
@@ -51,31 +58,31 @@ void Memberlist::ScheduleGossip() {
 void Memberlist::GossipRound() {
   if (broadcasts_.size() == 0) return;
   const absl::Time now = scheduler_->Now();
-  std::vector<int> targets =
-      RandomIndices(config_.gossip_nodes, static_cast<int>(probe_order_.size()),
-                    rng_, [&](int i) {
-                      NodeState* n = Find(probe_order_[i]);
-                      if (n == nullptr || n == local_) return true;
-                      switch (n->member.state) {
-                        case MemberState::kAlive:
-                        case MemberState::kSuspect:
-                          return false;
-                        case MemberState::kDead:
-                          // Tell the dead for a while, so a live one can
-                          // refute.
-                          return now - n->member.state_change >
-                                 config_.gossip_to_the_dead_time;
-                        case MemberState::kLeft:
-                          return true;
-                      }
-                      return true;
-                    });
+  std::vector<int> targets = RandomIndices(
+      config_.gossip_nodes, static_cast<int>(probe_order_.size()), rng_,
+      [&](int i) {
+        const NodeState* n = &nodes_[probe_order_[i]];
+        if (n == local_) return true;
+        switch (n->state) {
+          case MemberState::kAlive:
+          case MemberState::kSuspect:
+            return false;
+          case MemberState::kDead:
+            // Tell the dead for a while, so a live one can
+            // refute.
+            return now - n->state_change > config_.gossip_to_the_dead_time;
+          case MemberState::kLeft:
+            return true;
+        }
+        return true;
+      });
   const int budget = PacketSize() - PacketHeaderSize(config_.name);
   for (int i : targets) {
-    std::vector<std::string> messages =
+    std::vector<StringPool::Ref> taken =
         broadcasts_.Take(kFrameOverhead, budget);
-    if (messages.empty()) return;
-    SendMessages(Find(probe_order_[i])->member.addr, std::move(messages));
+    if (taken.empty()) return;
+    std::vector<std::string> messages(taken.begin(), taken.end());
+    SendMessages(nodes_[probe_order_[i]].addr, std::move(messages));
   }
 }
 
@@ -94,12 +101,11 @@ void Memberlist::SchedulePushPull() {
 void Memberlist::PushPullRound() {
   std::vector<int> pick =
       RandomIndices(1, static_cast<int>(probe_order_.size()), rng_, [&](int i) {
-        NodeState* n = Find(probe_order_[i]);
-        return n == nullptr || n == local_ ||
-               n->member.state != MemberState::kAlive;
+        const NodeState* n = &nodes_[probe_order_[i]];
+        return n == local_ || n->state != MemberState::kAlive;
       });
   if (!pick.empty()) {
-    PushPullWith(Find(probe_order_[pick[0]])->member.addr, false,
+    PushPullWith(nodes_[probe_order_[pick[0]]].addr, false,
                  [this](absl::Status s) {
                    if (!s.ok()) {
                      spdlog::debug("{}: push/pull failed: {}", config_.name,
@@ -112,11 +118,10 @@ void Memberlist::PushPullRound() {
   // refute, and both sides converge again.
   std::vector<int> dead =
       RandomIndices(1, static_cast<int>(probe_order_.size()), rng_, [&](int i) {
-        NodeState* n = Find(probe_order_[i]);
-        return n == nullptr || n->member.state != MemberState::kDead;
+        return nodes_[probe_order_[i]].state != MemberState::kDead;
       });
   if (!dead.empty()) {
-    PushPullWith(Find(probe_order_[dead[0]])->member.addr, false,
+    PushPullWith(nodes_[probe_order_[dead[0]]].addr, false,
                  [](absl::Status) {});
   }
 }
@@ -191,13 +196,25 @@ void Memberlist::OnPacket(const std::string& from, const std::string& bytes) {
 
 void Memberlist::LearnFromUnknown(const std::string& name,
                                   const std::string& addr) {
+  // A full state exchange costs O(N) on both sides, and during a mass join
+  // every member hears from many it does not know yet: allow a few per
+  // window, the window growing with the group as push/pull's interval does
+  // (in a lab-sized group, up to kSyncsPerWindow every two probe periods).
+  constexpr int kSyncsPerWindow = 4;
   const absl::Time now = scheduler_->Now();
-  const absl::Duration quiet =
-      std::max(config_.reliable_timeout, config_.probe_interval) * 2;
+  const absl::Duration window = PushPullScale(
+      std::max(config_.reliable_timeout, config_.probe_interval) * 2,
+      NumAlive());
+  if (now - unknown_window_start_ >= window) {
+    unknown_window_start_ = now;
+    unknown_syncs_in_window_ = 0;
+  }
+  if (unknown_syncs_in_window_ >= kSyncsPerWindow) return;
   auto it = unknown_senders_.find(name);
-  if (it != unknown_senders_.end() && now - it->second < quiet) return;
+  if (it != unknown_senders_.end() && now - it->second < window) return;
   if (unknown_senders_.size() > 1024) unknown_senders_.clear();
   unknown_senders_[name] = now;
+  ++unknown_syncs_in_window_;
   ++stats_.unknown_sender_syncs;
   PushPullWith(addr, false, [](absl::Status) {});
 }

@@ -10,7 +10,7 @@
 
 namespace peerlab::membership {
 
-enum class MemberState { kAlive, kSuspect, kDead, kLeft };
+enum class MemberState : uint8_t { kAlive, kSuspect, kDead, kLeft };
 
 // "alive", "suspect", "dead", "left".
 const char* StateName(MemberState state);

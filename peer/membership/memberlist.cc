@@ -11,7 +11,8 @@ namespace peerlab::membership {
 
 Memberlist::Memberlist(Config config, Scheduler* scheduler,
                        Transport* transport, uint64_t seed,
-                       EventListener* events, Delegate* delegate)
+                       EventListener* events, Delegate* delegate,
+                       StringPool* pool)
     : config_(std::move(config)),
       scheduler_(scheduler),
       transport_(transport),
@@ -19,7 +20,11 @@ Memberlist::Memberlist(Config config, Scheduler* scheduler,
       delegate_(delegate),
       rng_(seed),
       awareness_(config_.awareness_max_multiplier, config_.lifeguard),
-      broadcasts_(config_.retransmit_mult, [this] { return NumAlive(); }) {}
+      own_pool_(pool ? nullptr : std::make_unique<StringPool>()),
+      pool_(pool ? pool : own_pool_.get()),
+      broadcasts_(
+          config_.retransmit_mult, [this] { return NumAlive(); }, pool_),
+      by_name_(0, NameHash{&nodes_}, NameEq{&nodes_}) {}
 
 Memberlist::~Memberlist() {
   Shutdown();
@@ -34,17 +39,16 @@ absl::Status Memberlist::Start(std::string meta) {
     return absl::InvalidArgumentError(absl::StrCat(
         "meta: ", meta.size(), " bytes, at most ", config_.max_meta_bytes));
   }
-  auto local = std::make_unique<NodeState>();
-  local->member.name = config_.name;
-  local->member.addr = transport_->LocalAddress();
-  local->member.id = absl::StrCat(rng_.Next());
-  local->member.meta = std::move(meta);
-  local->member.incarnation = 1;
-  local->member.state = MemberState::kAlive;
-  local->member.state_change = scheduler_->Now();
-  local_ = local.get();
-  auto [it, inserted] = nodes_.emplace(config_.name, std::move(local));
-  by_name_[it->first] = it->second.get();
+  NodeState& local = nodes_.emplace_back();
+  local.name = pool_->Intern(config_.name);
+  local.addr = pool_->Intern(transport_->LocalAddress());
+  local.id = pool_->Intern(absl::StrCat(rng_.Next()));
+  local.meta = pool_->Intern(meta);
+  local.incarnation = 1;
+  local.state = MemberState::kAlive;
+  local.state_change = scheduler_->Now();
+  local_ = &local;
+  by_name_.insert(static_cast<uint32_t>(nodes_.size() - 1));
   num_alive_ = 1;
 
   std::weak_ptr<bool> alive = alive_;
@@ -65,9 +69,35 @@ absl::Status Memberlist::Start(std::string meta) {
            }});
   started_ = true;
   BroadcastAlive();
-  ScheduleProbe();
-  ScheduleGossip();
-  SchedulePushPull();
+  // As memberlist's tickers (triggerFunc, pushPullTrigger): each periodic
+  // task starts after a random stagger within its period, so members
+  // started together do not probe, gossip and push/pull in lockstep.
+  auto stagger = [this](absl::Duration period) {
+    const int64_t ns = absl::ToInt64Nanoseconds(period);
+    return ns > 0 ? absl::Nanoseconds(static_cast<int64_t>(
+                        rng_.Uniform(static_cast<uint64_t>(ns))))
+                  : absl::ZeroDuration();
+  };
+  probe_timer_ =
+      scheduler_->After(stagger(config_.probe_interval), [this, alive] {
+        if (auto a = alive.lock(); !a || !*a) return;
+        probe_timer_ = 0;
+        ScheduleProbe();
+      });
+  gossip_timer_ =
+      scheduler_->After(stagger(config_.gossip_interval), [this, alive] {
+        if (auto a = alive.lock(); !a || !*a) return;
+        gossip_timer_ = 0;
+        ScheduleGossip();
+      });
+  if (config_.push_pull_interval > absl::ZeroDuration()) {
+    push_pull_timer_ =
+        scheduler_->After(stagger(config_.push_pull_interval), [this, alive] {
+          if (auto a = alive.lock(); !a || !*a) return;
+          push_pull_timer_ = 0;
+          SchedulePushPull();
+        });
+  }
   return absl::OkStatus();
 }
 
@@ -127,7 +157,7 @@ void Memberlist::Leave(absl::Duration timeout,
   probe_timer_ = 0;
   ::peer::v1::Message m;
   auto* dead = m.mutable_dead();
-  dead->set_incarnation(local_->member.incarnation);
+  dead->set_incarnation(local_->incarnation);
   dead->set_node(config_.name);
   dead->set_from(config_.name);  // from == node: a voluntary leave
   SetState(*local_, MemberState::kLeft);
@@ -137,7 +167,7 @@ void Memberlist::Leave(absl::Duration timeout,
     return;
   }
   // Done when the broadcast has been sent its last time (or replaced).
-  QueueBroadcast(config_.name, m,
+  QueueBroadcast(*local_, m,
                  DoneWhenSent(timeout, std::move(done),
                               "leave broadcast not fully sent before the "
                               "timeout; it still spreads"));
@@ -172,8 +202,8 @@ absl::Status Memberlist::UpdateMeta(std::string meta) {
     return absl::InvalidArgumentError(absl::StrCat(
         "meta: ", meta.size(), " bytes, at most ", config_.max_meta_bytes));
   }
-  local_->member.meta = std::move(meta);
-  ++local_->member.incarnation;
+  local_->meta = pool_->Intern(meta);
+  ++local_->incarnation;
   BroadcastAlive();
   return absl::OkStatus();
 }
@@ -189,8 +219,8 @@ void Memberlist::UpdateMeta(std::string meta, absl::Duration timeout,
         "meta: ", meta.size(), " bytes, at most ", config_.max_meta_bytes)));
     return;
   }
-  local_->member.meta = std::move(meta);
-  ++local_->member.incarnation;
+  local_->meta = pool_->Intern(meta);
+  ++local_->incarnation;
   if (NumAlive() <= 1) {  // nobody to tell
     BroadcastAlive();
     done(absl::OkStatus());
@@ -218,31 +248,57 @@ void Memberlist::Shutdown() {
     if (handler.timer) scheduler_->Cancel(handler.timer);
   }
   acks_.clear();
-  for (auto& [name, node] : nodes_) node->suspicion.reset();
+  for (NodeState& node : nodes_) node.suspicion.reset();
   broadcasts_.Clear();
   // Key operations in flight complete with what was answered so far.
   while (!key_ops_.empty()) FinishKeyOp(key_ops_.begin()->first);
   if (started_) transport_->Shutdown();
 }
 
+namespace {
+
+void SortByName(std::vector<Member>& members) {
+  std::sort(members.begin(), members.end(),
+            [](const Member& a, const Member& b) { return a.name < b.name; });
+}
+
+}  // namespace
+
+Member Memberlist::ToMember(const NodeState& node) {
+  return Member{.name = node.name,
+                .addr = node.addr,
+                .id = node.id,
+                .meta = node.meta,
+                .incarnation = node.incarnation,
+                .state = node.state,
+                .state_change = node.state_change};
+}
+
 std::vector<Member> Memberlist::Members() const {
   std::vector<Member> out;
-  for (const auto& [name, node] : nodes_) {
-    if (node->member.state == MemberState::kAlive ||
-        node->member.state == MemberState::kSuspect) {
-      out.push_back(node->member);
+  for (const NodeState& node : nodes_) {
+    if (!node.name.empty() && (node.state == MemberState::kAlive ||
+                               node.state == MemberState::kSuspect)) {
+      out.push_back(ToMember(node));
     }
   }
+  SortByName(out);
   return out;
 }
 
 std::vector<Member> Memberlist::AllMembers() const {
   std::vector<Member> out;
-  for (const auto& [name, node] : nodes_) out.push_back(node->member);
+  for (const NodeState& node : nodes_) {
+    if (!node.name.empty()) out.push_back(ToMember(node));
+  }
+  SortByName(out);
   return out;
 }
 
-const Member& Memberlist::LocalNode() const { return local_->member; }
+Member Memberlist::LocalNode() const {
+  if (local_ == nullptr) return Member{.name = config_.name};  // not started
+  return ToMember(*local_);
+}
 
 int Memberlist::NumAlive() const { return num_alive_; }
 

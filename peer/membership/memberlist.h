@@ -31,6 +31,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -41,6 +43,7 @@
 #include "peer/membership/member.h"
 #include "peer/membership/random.h"
 #include "peer/membership/scheduler.h"
+#include "peer/membership/string_pool.h"
 #include "peer/membership/suspicion.h"
 #include "peer/membership/transport.h"
 
@@ -84,10 +87,14 @@ struct KeyOpResult {
 class Memberlist {
  public:
   // `scheduler`, `transport` and the optional `events`/`delegate` must
-  // outlive the node. Does not start anything: call Start().
+  // outlive the node. `pool` (optional) stores the node's strings: members
+  // simulated in one process share one to store each name, address and
+  // update once (see string_pool.h); it must outlive the node and be used
+  // on its scheduler's thread only. nullptr: the node keeps its own.
+  // Does not start anything: call Start().
   Memberlist(Config config, Scheduler* scheduler, Transport* transport,
              uint64_t seed, EventListener* events = nullptr,
-             Delegate* delegate = nullptr);
+             Delegate* delegate = nullptr, StringPool* pool = nullptr);
   ~Memberlist();
   Memberlist(const Memberlist&) = delete;
   Memberlist& operator=(const Memberlist&) = delete;
@@ -154,7 +161,7 @@ class Memberlist {
   std::vector<Member> Members() const;
   // Every member ever known (dead and left ones too), sorted by name.
   std::vector<Member> AllMembers() const;
-  const Member& LocalNode() const;
+  Member LocalNode() const;
   int NumAlive() const;  // alive + suspect, local node included
   int HealthScore() const { return awareness_.score(); }
   const Stats& stats() const { return stats_; }
@@ -163,9 +170,42 @@ class Memberlist {
   bool left() const { return leaving_; }
 
  private:
+  // What this node knows of one member. Compact, since a node holds one
+  // per member (N² of them in a simulation of N members): strings are
+  // pooled references, and the member's queued update is tracked here
+  // rather than in a map. A record whose name is empty is free.
   struct NodeState {
-    Member member;
+    StringPool::Ref name;
+    StringPool::Ref addr;
+    StringPool::Ref id;
+    StringPool::Ref meta;
+    uint64_t incarnation = 0;
+    absl::Time state_change;  // when the state last changed, local time
     std::unique_ptr<Suspicion> suspicion;
+    BroadcastQueue::Slot queued;  // the update about it we spread
+    MemberState state = MemberState::kAlive;
+  };
+  // Looks records up by name through their index in nodes_ (4 bytes a
+  // member instead of a string key).
+  struct NameHash {
+    using is_transparent = void;
+    const std::deque<NodeState>* nodes;
+    size_t operator()(absl::string_view name) const {
+      return absl::Hash<absl::string_view>()(name);
+    }
+    size_t operator()(uint32_t i) const {
+      return (*this)((*nodes)[i].name.view());
+    }
+  };
+  struct NameEq {
+    using is_transparent = void;
+    const std::deque<NodeState>* nodes;
+    absl::string_view View(absl::string_view name) const { return name; }
+    absl::string_view View(uint32_t i) const { return (*nodes)[i].name.view(); }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return View(a) == View(b);
+    }
   };
   struct AckHandler {
     std::function<void(bool ack)> on_result;  // ack true, nack false
@@ -188,8 +228,14 @@ class Memberlist {
                                      const std::string& what);
   void SetState(NodeState& node, MemberState state);
   void StartSuspicion(NodeState& node, const std::string& from);
-  NodeState* Find(const std::string& name);
+  NodeState* Find(absl::string_view name);
   NodeState& AddNode(const ::peer::v1::Alive& alive);
+  // Forgets the member at nodes_[index] (its queued update dropped).
+  void RemoveNode(uint32_t index);
+  // The public view of a record.
+  static Member ToMember(const NodeState& node);
+  // Fills `node`'s strings from an alive message.
+  void SetIdentity(NodeState& node, const ::peer::v1::Alive& alive);
   std::vector<::peer::v1::PushNodeState> LocalStateSnapshot() const;
   void MergeState(const ::peer::v1::PushPull& remote);
 
@@ -213,6 +259,9 @@ class Memberlist {
   // --- gossip.cc ---
   void QueueBroadcast(const std::string& key,
                       const ::peer::v1::Message& message,
+                      std::function<void()> on_done = nullptr);
+  // An update about `about` (replacing the one queued about it).
+  void QueueBroadcast(NodeState& about, const ::peer::v1::Message& message,
                       std::function<void()> on_done = nullptr);
   void SendWithPiggyback(const std::string& addr,
                          const ::peer::v1::Message& first);
@@ -281,22 +330,29 @@ class Memberlist {
   Delegate* const delegate_;
   Random rng_;
   Awareness awareness_;
+  // Declared before everything holding its references.
+  std::unique_ptr<StringPool> own_pool_;
+  StringPool* const pool_;
   BroadcastQueue broadcasts_;
   Stats stats_;
 
-  std::map<std::string, std::unique_ptr<NodeState>> nodes_;  // by name
-  // The same nodes by name for Find(), which runs for every message (a hash
-  // lookup instead of a string-comparing tree walk). Keys view nodes_'s keys.
-  // Kept in step with nodes_ by Start, AddNode and NextProbeTarget.
-  absl::flat_hash_map<absl::string_view, NodeState*> by_name_;
+  // Every member record (a deque: records never move), free ones reused.
+  std::deque<NodeState> nodes_;
+  std::vector<uint32_t> free_nodes_;
+  // Indices of the used records, by name, for Find(), which runs for every
+  // message. Kept in step with nodes_ by Start, AddNode and RemoveNode.
+  absl::flat_hash_set<uint32_t, NameHash, NameEq> by_name_;
   NodeState* local_ = nullptr;
   int num_alive_ = 0;  // alive + suspect, kept by SetState and AddNode
-  std::vector<std::string> probe_order_;
+  std::vector<uint32_t> probe_order_;  // indices into nodes_
   size_t probe_index_ = 0;
   uint32_t seq_no_ = 0;
   std::unordered_map<uint32_t, AckHandler> acks_;
   // Senders not in our table we exchanged state with, and when.
   std::unordered_map<std::string, absl::Time> unknown_senders_;
+  // LearnFromUnknown's rate limit: syncs since the window started.
+  absl::Time unknown_window_start_ = absl::InfinitePast();
+  int unknown_syncs_in_window_ = 0;
 
   std::optional<Keyring> keyring_;
   std::function<void(const Keyring&)> keyring_listener_;

@@ -366,10 +366,10 @@ TEST(MemberlistSimTest, LifeguardCutsFalsePositivesFromSlowMembers) {
   std::cout << "false positive deaths over 16 seeds: without lifeguard "
             << without << ", with " << with << "\n";
   EXPECT_GE(without, 20) << "the experiment needs slow members to hurt";
-  // Measured 2.6-3.9x over 16 seeds on this setup (see bench/RESULTS.md);
-  // the target of 10x is not reached, and the test guards the part
-  // that is.
-  EXPECT_LE(with * 2, without)
+  // The target: at least 10x fewer. Measured 0-4 with against
+  // 112-152 without over 16 seeds from five bases (it was 2.6-3.9x while
+  // push/pull merges and stale suspicions counted as confirmations).
+  EXPECT_LE(with * 10, without)
       << "with lifeguard " << with << ", without " << without;
 }
 

@@ -40,42 +40,38 @@ Memberlist::NodeState* Memberlist::NextProbeTarget() {
       // A full pass: drop members dead for longer than the gossip-to-the-dead
       // time (they are forgotten, as memberlist does), and reshuffle.
       const absl::Time now = scheduler_->Now();
-      std::vector<std::string> kept;
+      std::vector<uint32_t> kept;
       kept.reserve(probe_order_.size());
-      for (const std::string& name : probe_order_) {
-        NodeState* node = Find(name);
-        if (node == nullptr) continue;
-        if (!IsLive(node->member.state)) {
+      for (uint32_t index : probe_order_) {
+        const NodeState& node = nodes_[index];
+        if (!IsLive(node.state)) {
           // Left members are gone for good; failed ones are kept a while
           // for reconnection (see Config::reconnect_timeout).
           absl::Duration keep = config_.gossip_to_the_dead_time;
-          if (node->member.state == MemberState::kDead) {
+          if (node.state == MemberState::kDead) {
             keep = std::max(keep, config_.reconnect_timeout);
           }
-          if (now - node->member.state_change > keep) {
-            by_name_.erase(name);
-            nodes_.erase(name);
+          if (now - node.state_change > keep) {
+            RemoveNode(index);
             continue;
           }
         }
-        kept.push_back(name);
+        kept.push_back(index);
       }
       probe_order_ = std::move(kept);
       rng_.Shuffle(probe_order_);
       probe_index_ = 0;
       if (probe_order_.empty()) return nullptr;
     }
-    NodeState* node = Find(probe_order_[probe_index_++]);
-    if (node != nullptr && node != local_ && IsLive(node->member.state)) {
-      return node;
-    }
+    NodeState* node = &nodes_[probe_order_[probe_index_++]];
+    if (node != local_ && IsLive(node->state)) return node;
   }
   return nullptr;
 }
 
 void Memberlist::ProbeRound() {
   NodeState* target = NextProbeTarget();
-  if (target != nullptr) Probe(target->member.name);
+  if (target != nullptr) Probe(target->name);
 }
 
 void Memberlist::ExpectAck(uint32_t seq, absl::Duration timeout,
@@ -108,8 +104,8 @@ void Memberlist::Probe(const std::string& name) {
   };
   auto state = std::make_shared<ProbeState>();
   state->name = name;
-  state->addr = node->member.addr;
-  state->incarnation = node->member.incarnation;
+  state->addr = node->addr;
+  state->incarnation = node->incarnation;
   const uint32_t seq = NextSeq();
   const absl::Duration interval = awareness_.Scale(config_.probe_interval);
   const absl::Duration timeout = awareness_.Scale(config_.probe_timeout);
@@ -140,8 +136,8 @@ void Memberlist::Probe(const std::string& name) {
         }
         awareness_.ApplyDelta(delta);
         NodeState* target = Find(state->name);
-        if (target == nullptr || !IsLive(target->member.state) ||
-            target->member.incarnation != state->incarnation) {
+        if (target == nullptr || !IsLive(target->state) ||
+            target->incarnation != state->incarnation) {
           return;
         }
         ++stats_.suspicions_raised;
@@ -158,11 +154,11 @@ void Memberlist::Probe(const std::string& name) {
   ping.mutable_ping()->set_seq_no(seq);
   ping.mutable_ping()->set_target(name);
   ping.mutable_ping()->set_source_name(config_.name);
-  ping.mutable_ping()->set_source_addr(local_->member.addr);
-  if (node->member.state == MemberState::kSuspect) {
+  ping.mutable_ping()->set_source_addr(local_->addr);
+  if (node->state == MemberState::kSuspect) {
     // Buddy system: tell the suspect directly, so it refutes at once.
     ::peer::v1::Message sus;
-    sus.mutable_suspect()->set_incarnation(node->member.incarnation);
+    sus.mutable_suspect()->set_incarnation(node->incarnation);
     sus.mutable_suspect()->set_node(name);
     sus.mutable_suspect()->set_from(config_.name);
     SendMessages(state->addr, {EncodeMessage(ping), EncodeMessage(sus)});
@@ -174,16 +170,15 @@ void Memberlist::Probe(const std::string& name) {
   scheduler_->After(timeout, [this, alive, state, seq, deadline] {
     if (auto a = alive.lock(); !a || !*a) return;
     if (state->acked || shut_down_) return;
-    std::vector<int> helpers = RandomIndices(
-        config_.indirect_checks, static_cast<int>(probe_order_.size()), rng_,
-        [&](int i) {
-          const std::string& n = probe_order_[i];
-          if (n == state->name || n == config_.name) return true;
-          NodeState* h = Find(n);
-          return h == nullptr || h->member.state != MemberState::kAlive;
-        });
+    std::vector<int> helpers =
+        RandomIndices(config_.indirect_checks,
+                      static_cast<int>(probe_order_.size()), rng_, [&](int i) {
+                        const NodeState& h = nodes_[probe_order_[i]];
+                        return &h == local_ || h.name == state->name ||
+                               h.state != MemberState::kAlive;
+                      });
     for (int i : helpers) {
-      NodeState* helper = Find(probe_order_[i]);
+      NodeState* helper = &nodes_[probe_order_[i]];
       ::peer::v1::Message req;
       auto* ip = req.mutable_indirect_ping();
       ip->set_seq_no(seq);
@@ -191,8 +186,8 @@ void Memberlist::Probe(const std::string& name) {
       ip->set_target_addr(state->addr);
       ip->set_want_nack(config_.lifeguard);
       ip->set_source_name(config_.name);
-      ip->set_source_addr(local_->member.addr);
-      SendWithPiggyback(helper->member.addr, req);
+      ip->set_source_addr(local_->addr);
+      SendWithPiggyback(helper->addr, req);
       ++stats_.indirect_probes;
     }
     if (config_.lifeguard)
@@ -206,7 +201,7 @@ void Memberlist::Probe(const std::string& name) {
       p->set_seq_no(seq);
       p->set_target(state->name);
       p->set_source_name(config_.name);
-      p->set_source_addr(local_->member.addr);
+      p->set_source_addr(local_->addr);
       SendReliable(state->addr, request, left,
                    [state](absl::StatusOr<::peer::v1::ReliableResponse> r) {
                      if (r.ok() && r->has_ack()) state->fallback_ok = true;
@@ -253,7 +248,7 @@ void Memberlist::HandleIndirectPing(const ::peer::v1::IndirectPing& req,
   ping.mutable_ping()->set_seq_no(seq);
   ping.mutable_ping()->set_target(req.target());
   ping.mutable_ping()->set_source_name(config_.name);
-  ping.mutable_ping()->set_source_addr(local_->member.addr);
+  ping.mutable_ping()->set_source_addr(local_->addr);
   SendWithPiggyback(req.target_addr(), ping);
 }
 

@@ -80,7 +80,7 @@ void SimCluster::Build(int i) {
   }
   n.list = std::make_unique<Memberlist>(config, net_.scheduler(id),
                                         net_.transport(id), net_.NodeSeed(id),
-                                        n.listener.get(), n.kv.get());
+                                        n.listener.get(), n.kv.get(), &pool_);
   const std::vector<std::string>& keys = n.keys ? *n.keys : options_.keys;
   if (!keys.empty()) (void)n.list->SetKeyring(*Keyring::Create(keys));
 }

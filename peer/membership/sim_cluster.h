@@ -137,6 +137,10 @@ class SimCluster {
 
   Options options_;
   sim::SimNetwork net_;
+  // Shared by every member (they all run on this thread): each name,
+  // address and update is stored once, not once per member (string_pool.h).
+  // Declared before nodes_, which hold references into it.
+  StringPool pool_;
   std::vector<std::unique_ptr<SimNode>> nodes_;
   std::map<std::pair<int, int>, Observation> observations_;
   int false_positive_deaths_ = 0;

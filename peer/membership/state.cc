@@ -24,70 +24,97 @@ bool IsLive(MemberState s) {
 
 }  // namespace
 
-Memberlist::NodeState* Memberlist::Find(const std::string& name) {
+Memberlist::NodeState* Memberlist::Find(absl::string_view name) {
   auto it = by_name_.find(name);
-  return it == by_name_.end() ? nullptr : it->second;
+  return it == by_name_.end() ? nullptr : &nodes_[*it];
+}
+
+void Memberlist::SetIdentity(NodeState& node, const ::peer::v1::Alive& alive) {
+  // Unchanged strings keep their references (no pool lookup).
+  if (node.addr != alive.addr()) node.addr = pool_->Intern(alive.addr());
+  if (node.id != alive.id()) node.id = pool_->Intern(alive.id());
+  if (node.meta != alive.meta()) node.meta = pool_->Intern(alive.meta());
 }
 
 Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive) {
-  auto node = std::make_unique<NodeState>();
-  node->member.name = alive.node();
-  node->member.addr = alive.addr();
-  node->member.id = alive.id();
-  node->member.meta = alive.meta();
-  node->member.incarnation = alive.incarnation();
-  node->member.state = MemberState::kAlive;
-  node->member.state_change = scheduler_->Now();
-  NodeState& ref = *node;
-  auto [it, inserted] = nodes_.insert_or_assign(alive.node(), std::move(node));
-  by_name_[it->first] = it->second.get();
+  uint32_t index;
+  if (free_nodes_.empty()) {
+    index = static_cast<uint32_t>(nodes_.size());
+    nodes_.emplace_back();
+  } else {
+    index = free_nodes_.back();
+    free_nodes_.pop_back();
+  }
+  NodeState& node = nodes_[index];
+  node.name = pool_->Intern(alive.node());
+  SetIdentity(node, alive);
+  node.incarnation = alive.incarnation();
+  node.state = MemberState::kAlive;
+  node.state_change = scheduler_->Now();
+  by_name_.insert(index);
   ++num_alive_;
   // Insert at a random place in the probe order, so new members are probed
   // soon but not all at once by everyone (memberlist does the same).
   size_t pos = probe_order_.empty()
                    ? 0
                    : static_cast<size_t>(rng_.Uniform(probe_order_.size() + 1));
-  probe_order_.insert(probe_order_.begin() + pos, alive.node());
+  probe_order_.insert(probe_order_.begin() + pos, index);
   if (pos <= probe_index_ && !probe_order_.empty()) ++probe_index_;
-  return ref;
+  return node;
+}
+
+void Memberlist::RemoveNode(uint32_t index) {
+  NodeState& node = nodes_[index];
+  if (IsLive(node.state)) --num_alive_;
+  by_name_.erase(index);  // hashes the name: before it is cleared
+  broadcasts_.Cancel(&node.queued);
+  node = NodeState();
+  free_nodes_.push_back(index);
 }
 
 void Memberlist::SetState(NodeState& node, MemberState state) {
-  bool was_live = IsLive(node.member.state);
+  bool was_live = IsLive(node.state);
   bool is_live = IsLive(state);
   if (was_live && !is_live) --num_alive_;
   if (!was_live && is_live) ++num_alive_;
-  if (node.member.state != state) node.member.state_change = scheduler_->Now();
-  node.member.state = state;
+  if (node.state != state) node.state_change = scheduler_->Now();
+  node.state = state;
   if (state != MemberState::kSuspect) node.suspicion.reset();
 }
 
 ::peer::v1::Message Memberlist::LocalAlive() const {
   ::peer::v1::Message m;
   auto* a = m.mutable_alive();
-  a->set_incarnation(local_->member.incarnation);
-  a->set_node(local_->member.name);
-  a->set_addr(local_->member.addr);
-  a->set_meta(local_->member.meta);
-  a->set_id(local_->member.id);
+  a->set_incarnation(local_->incarnation);
+  a->set_node(local_->name);
+  a->set_addr(local_->addr);
+  a->set_meta(local_->meta);
+  a->set_id(local_->id);
   return m;
 }
 
 void Memberlist::BroadcastAlive(std::function<void()> on_done) {
-  QueueBroadcast(local_->member.name, LocalAlive(), std::move(on_done));
+  QueueBroadcast(*local_, LocalAlive(), std::move(on_done));
 }
 
 void Memberlist::AnnounceSelfToAll() {
+  // At most kAnnounceFanout random members: all of them in the small groups
+  // a lab runs, and in a large one enough starting points for gossip (a
+  // join to N members at once would be N datagrams, N² when N join).
+  constexpr int kAnnounceFanout = 32;
   const ::peer::v1::Message alive = LocalAlive();
-  for (const auto& [name, node] : nodes_) {
-    if (node.get() == local_ || !IsLive(node->member.state)) continue;
-    SendWithPiggyback(node->member.addr, alive);
+  std::vector<int> targets = RandomIndices(
+      kAnnounceFanout, static_cast<int>(probe_order_.size()), rng_, [&](int i) {
+        const NodeState& n = nodes_[probe_order_[i]];
+        return &n == local_ || !IsLive(n.state);
+      });
+  for (int i : targets) {
+    SendWithPiggyback(nodes_[probe_order_[i]].addr, alive);
   }
 }
 
 void Memberlist::Refute(uint64_t accused_incarnation) {
-  local_->member.incarnation =
-      std::max(local_->member.incarnation, accused_incarnation) + 1;
+  local_->incarnation = std::max(local_->incarnation, accused_incarnation) + 1;
   ++stats_.refutations;
   // Lifeguard: being suspected means we may be the slow one.
   awareness_.ApplyDelta(1);
@@ -102,10 +129,9 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_join) {
     // our incarnation with a different id or meta is refuted, so the
     // cluster converges on what we say.
     if (leaving_) return;
-    if (alive.incarnation() >= local_->member.incarnation &&
-        (alive.id() != local_->member.id ||
-         alive.meta() != local_->member.meta ||
-         alive.addr() != local_->member.addr)) {
+    if (alive.incarnation() >= local_->incarnation &&
+        (local_->id != alive.id() || local_->meta != alive.meta() ||
+         local_->addr != alive.addr())) {
       Refute(alive.incarnation());
     }
     return;
@@ -113,35 +139,33 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_join) {
   NodeState* node = Find(alive.node());
   if (node == nullptr) {
     NodeState& added = AddNode(alive);
-    QueueBroadcast(alive.node(), [&] {
+    QueueBroadcast(added, [&] {
       ::peer::v1::Message m;
       *m.mutable_alive() = alive;
       return m;
     }());
     spdlog::debug("{}: member {} joined ({})", config_.name, alive.node(),
                   alive.addr());
-    if (events_) events_->OnJoin(added.member);
+    if (events_) events_->OnJoin(ToMember(added));
     return;
   }
-  Member& m = node->member;
+  NodeState& m = *node;
   // An older or equal incarnation changes nothing (a duplicate).
   if (alive.incarnation() <= m.incarnation) return;
   const MemberState before = m.state;
   const bool meta_changed = m.meta != alive.meta() || m.addr != alive.addr();
   m.incarnation = alive.incarnation();
-  m.addr = alive.addr();
-  m.meta = alive.meta();
-  m.id = alive.id();
-  SetState(*node, MemberState::kAlive);
+  SetIdentity(m, alive);
+  SetState(m, MemberState::kAlive);
   ::peer::v1::Message out;
   *out.mutable_alive() = alive;
-  QueueBroadcast(alive.node(), out);
+  QueueBroadcast(m, out);
   if (!events_) return;
   if (before == MemberState::kDead || before == MemberState::kLeft) {
-    events_->OnJoin(m);  // back with a new incarnation
+    events_->OnJoin(ToMember(m));  // back with a new incarnation
   } else {
-    if (before == MemberState::kSuspect) events_->OnAlive(m);
-    if (meta_changed) events_->OnUpdate(m);
+    if (before == MemberState::kSuspect) events_->OnAlive(ToMember(m));
+    if (meta_changed) events_->OnUpdate(ToMember(m));
   }
   (void)from_join;
 }
@@ -156,14 +180,13 @@ void Memberlist::StartSuspicion(NodeState& node, const std::string& from) {
       SuspicionTimeout(config_.suspicion_mult, n, config_.probe_interval);
   absl::Duration max =
       config_.lifeguard ? min * config_.suspicion_max_timeout_mult : min;
-  const std::string name = node.member.name;
-  const uint64_t incarnation = node.member.incarnation;
+  const std::string name = node.name;
+  const uint64_t incarnation = node.incarnation;
   node.suspicion = std::make_unique<Suspicion>(
       scheduler_, from, k, min, max, [this, name, incarnation] {
         NodeState* target = Find(name);
-        if (target == nullptr ||
-            target->member.state != MemberState::kSuspect ||
-            target->member.incarnation != incarnation) {
+        if (target == nullptr || target->state != MemberState::kSuspect ||
+            target->incarnation != incarnation) {
           return;
         }
         ::peer::v1::Dead dead;
@@ -179,15 +202,19 @@ void Memberlist::StartSuspicion(NodeState& node, const std::string& from) {
 void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect) {
   NodeState* node = Find(suspect.node());
   if (node == nullptr) return;
-  Member& m = node->member;
+  NodeState& m = *node;
   if (suspect.incarnation() < m.incarnation) return;  // old news
-  if (m.state == MemberState::kSuspect && node->suspicion) {
+  if (m.state == MemberState::kSuspect && node->suspicion &&
+      suspect.incarnation() == m.incarnation) {
     // Lifeguard: an independent confirmation shortens the timeout; spread it
-    // again so others can count it too.
+    // again so others can count it too. Only of the same incarnation: a
+    // suspicion of a newer one (the member refuted ours, and we missed the
+    // alive) is a new suspicion, with its own timer, below. memberlist
+    // confirms across incarnations, so a stale suspicion expired at once.
     if (node->suspicion->Confirm(suspect.from())) {
       ::peer::v1::Message out;
       *out.mutable_suspect() = suspect;
-      QueueBroadcast(suspect.node(), out);
+      QueueBroadcast(m, out);
     }
     return;
   }
@@ -197,20 +224,20 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect) {
     return;
   }
   m.incarnation = suspect.incarnation();
-  SetState(*node, MemberState::kSuspect);
+  SetState(m, MemberState::kSuspect);
   ::peer::v1::Message out;
   *out.mutable_suspect() = suspect;
-  QueueBroadcast(suspect.node(), out);
-  StartSuspicion(*node, suspect.from());
+  QueueBroadcast(m, out);
+  StartSuspicion(m, suspect.from());
   spdlog::debug("{}: {} is suspect (by {})", config_.name, suspect.node(),
                 suspect.from());
-  if (events_) events_->OnSuspect(m);
+  if (events_) events_->OnSuspect(ToMember(m));
 }
 
 void Memberlist::HandleDead(const ::peer::v1::Dead& dead) {
   NodeState* node = Find(dead.node());
   if (node == nullptr) return;
-  Member& m = node->member;
+  NodeState& m = *node;
   if (dead.incarnation() < m.incarnation) return;
   if (!IsLive(m.state)) return;  // already dead or left
   if (dead.node() == config_.name) {
@@ -219,26 +246,27 @@ void Memberlist::HandleDead(const ::peer::v1::Dead& dead) {
   }
   const bool left = dead.from() == dead.node();
   m.incarnation = dead.incarnation();
-  SetState(*node, left ? MemberState::kLeft : MemberState::kDead);
+  SetState(m, left ? MemberState::kLeft : MemberState::kDead);
   ::peer::v1::Message out;
   *out.mutable_dead() = dead;
-  QueueBroadcast(dead.node(), out);
+  QueueBroadcast(m, out);
   spdlog::debug("{}: {} {}", config_.name, dead.node(),
                 left ? "left" : "is dead");
-  if (events_) events_->OnLeave(m);
+  if (events_) events_->OnLeave(ToMember(m));
 }
 
 std::vector<::peer::v1::PushNodeState> Memberlist::LocalStateSnapshot() const {
   std::vector<::peer::v1::PushNodeState> out;
   out.reserve(nodes_.size());
-  for (const auto& [name, node] : nodes_) {
+  for (const NodeState& node : nodes_) {
+    if (node.name.empty()) continue;  // a free record
     ::peer::v1::PushNodeState s;
-    s.set_name(node->member.name);
-    s.set_addr(node->member.addr);
-    s.set_meta(node->member.meta);
-    s.set_incarnation(node->member.incarnation);
-    s.set_state(ToProto(node->member.state));
-    s.set_id(node->member.id);
+    s.set_name(node.name);
+    s.set_addr(node.addr);
+    s.set_meta(node.meta);
+    s.set_incarnation(node.incarnation);
+    s.set_state(ToProto(node.state));
+    s.set_id(node.id);
     out.push_back(std::move(s));
   }
   return out;
@@ -273,7 +301,12 @@ void Memberlist::MergeState(const ::peer::v1::PushPull& remote) {
         ::peer::v1::Suspect sus;
         sus.set_incarnation(s.incarnation());
         sus.set_node(s.name());
-        sus.set_from(config_.name);
+        // A push/pull names no accuser: the suspicion is started (or left
+        // running) without counting as an independent confirmation, here or
+        // where it is re-gossiped. memberlist puts its own name here, so
+        // every push/pull during a suspicion "confirmed" it and cut the
+        // timeout to its minimum cluster-wide.
+        sus.set_from("");
         HandleSuspect(sus);
         break;
       }

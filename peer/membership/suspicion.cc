@@ -13,7 +13,7 @@ Suspicion::Suspicion(Scheduler* scheduler, const std::string& from,
       max_(max),
       start_(scheduler->Now()),
       on_timeout_(std::move(on_timeout)) {
-  seen_.insert(from);
+  if (!from.empty()) seen_.insert(from);
   Arm(expected_ < 1 ? min_ : max_);
 }
 
@@ -33,7 +33,11 @@ void Suspicion::Arm(absl::Duration after) {
 
 bool Suspicion::Confirm(const std::string& from) {
   if (confirmations_ >= expected_) return false;
-  if (!seen_.insert(from).second) return false;
+  // An anonymous report (learned by push/pull) confirms nothing.
+  if (from.empty() || !seen_.insert(from).second) return false;
+  // The first named accuser of a suspicion that began anonymously is its
+  // accuser, not a confirmation.
+  if (seen_.size() == 1) return false;
   ++confirmations_;
   absl::Duration elapsed = scheduler_->Now() - start_;
   Arm(RemainingSuspicionTime(confirmations_, expected_, elapsed, min_, max_));

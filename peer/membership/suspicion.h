@@ -17,8 +17,10 @@ class Suspicion {
  public:
   // Starts the timer: it fires `on_timeout` after `max` (or `min` when
   // `expected` < 1), sooner as confirmations arrive. `from` is the first
-  // accuser (it does not count as a confirmation). `scheduler` must outlive
-  // this object; destroying it cancels the timer.
+  // accuser (it does not count as a confirmation); empty when the suspicion
+  // was learned without one (a push/pull), and then the first named accuser
+  // to come takes that place. `scheduler` must outlive this object;
+  // destroying it cancels the timer.
   Suspicion(Scheduler* scheduler, const std::string& from, int expected,
             absl::Duration min, absl::Duration max,
             std::function<void()> on_timeout);
@@ -27,7 +29,8 @@ class Suspicion {
   Suspicion& operator=(const Suspicion&) = delete;
 
   // Records an independent confirmation from `from`. Returns true if it was
-  // new (the caller then re-gossips the suspicion, as memberlist does).
+  // new (the caller then re-gossips the suspicion, as memberlist does). An
+  // empty `from` (no accuser named) never confirms.
   bool Confirm(const std::string& from);
   int confirmations() const { return confirmations_; }
   // When the timer will fire now.

@@ -1,0 +1,114 @@
+// StringPool: one stored copy of each immutable string that many holders
+// share (member names, addresses, ids, metadata, encoded updates).
+//
+// Why: a member keeps a record of every other member and queues an update
+// for each one it learns of, so a simulation of N members in one process
+// holds N² records. Their strings are the same N names, addresses and
+// encoded updates over and over. Members that share one pool store each of
+// them once; the records hold 8-byte references (see StringPool::Ref).
+// A real peer has one member per process and gets a private pool: nothing
+// changes for it but a little indirection.
+//
+// Thread safety: none. A pool and every Ref into it must be used from one
+// thread at a time (the simulator runs every member on one thread; each
+// real Memberlist owns its pool and runs on its scheduler's thread).
+#ifndef PEERLAB_PEER_MEMBERSHIP_STRING_POOL_H_
+#define PEERLAB_PEER_MEMBERSHIP_STRING_POOL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
+#include "absl/strings/string_view.h"
+
+namespace peerlab::membership {
+
+class StringPool {
+ private:
+  struct Entry {
+    std::string value;
+    uint32_t refs = 0;
+    StringPool* pool = nullptr;
+  };
+
+ public:
+  // A counted reference to a pooled string; a default-constructed Ref is
+  // the empty string and belongs to no pool. The string is freed with its
+  // last Ref. REQUIRES: the pool outlives its Refs.
+  class Ref {
+   public:
+    Ref() = default;
+    Ref(const Ref& other) : entry_(other.entry_) {
+      if (entry_) ++entry_->refs;
+    }
+    Ref(Ref&& other) noexcept : entry_(other.entry_) { other.entry_ = nullptr; }
+    Ref& operator=(Ref other) noexcept {
+      std::swap(entry_, other.entry_);
+      return *this;
+    }
+    ~Ref() {
+      if (entry_ && --entry_->refs == 0) entry_->pool->Release(entry_);
+    }
+
+    const std::string& str() const { return entry_ ? entry_->value : Empty(); }
+    absl::string_view view() const { return str(); }
+    operator const std::string&() const { return str(); }  // NOLINT
+    bool empty() const { return str().empty(); }
+    size_t size() const { return str().size(); }
+
+    friend bool operator==(const Ref& a, absl::string_view b) {
+      return a.view() == b;
+    }
+    friend bool operator==(const Ref& a, const Ref& b) {
+      return a.entry_ == b.entry_ || a.view() == b.view();
+    }
+
+   private:
+    friend class StringPool;
+    explicit Ref(Entry* entry) : entry_(entry) { ++entry_->refs; }
+    static const std::string& Empty();
+    Entry* entry_ = nullptr;
+  };
+
+  StringPool() = default;
+  // REQUIRES: no Ref into the pool is left.
+  ~StringPool();
+  StringPool(const StringPool&) = delete;
+  StringPool& operator=(const StringPool&) = delete;
+
+  // The pooled copy of `s` (stored now if it is new). The empty string is
+  // never stored.
+  Ref Intern(absl::string_view s);
+
+  // Distinct strings held, and their bytes (for figures and tests).
+  size_t size() const { return entries_.size(); }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(absl::string_view s) const {
+      return absl::Hash<absl::string_view>()(s);
+    }
+    size_t operator()(const Entry* e) const { return (*this)(e->value); }
+  };
+  struct Eq {
+    using is_transparent = void;
+    static absl::string_view View(absl::string_view s) { return s; }
+    static absl::string_view View(const Entry* e) { return e->value; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return View(a) == View(b);
+    }
+  };
+  void Release(Entry* entry);
+
+  absl::flat_hash_set<Entry*, Hash, Eq> entries_;
+  size_t bytes_ = 0;
+};
+
+}  // namespace peerlab::membership
+
+#endif  // PEERLAB_PEER_MEMBERSHIP_STRING_POOL_H_
