@@ -29,32 +29,29 @@ void BroadcastQueue::Queue(const std::string& key, std::string message,
   auto it = keyed_.find(key);
   if (it != keyed_.end()) Cancel(it->second.get());  // forgets the key
   auto slot = std::make_unique<Slot>();
-  slot->owned_by_queue = true;
   Slot* raw = slot.get();
   keyed_[key] = std::move(slot);
   Queue(raw, std::move(message), std::move(on_done));
-  key_of_[raw->id] = key;
+  key_of_[IdOf(raw->key)] = key;
 }
 
 void BroadcastQueue::Queue(Slot* slot, std::string message,
                            std::function<void()> on_done) {
   if (slot != nullptr) Cancel(slot);
   const uint64_t id = next_id_++;
+  const uint64_t key = MakeKey(0, id);
   ++sizes_[message.size()];
-  order_.emplace(OrderKey{0, id}, Entry{pool_->Intern(message), slot});
-  if (slot != nullptr) {
-    slot->id = id;
-    slot->transmits = 0;
-  }
+  order_.emplace(key, Entry{pool_->Intern(message), slot});
+  if (slot != nullptr) slot->key = key;
   if (on_done) on_done_.emplace(id, std::move(on_done));
 }
 
 void BroadcastQueue::Cancel(Slot* slot) {
-  if (slot == nullptr || slot->id == 0) return;
-  Finish(OrderKey{slot->transmits, slot->id});
+  if (slot == nullptr || !slot->queued()) return;
+  Finish(slot->key);
 }
 
-void BroadcastQueue::Finish(OrderKey key) {
+void BroadcastQueue::Finish(uint64_t key) {
   auto it = order_.find(key);
   if (it == order_.end()) return;
   Slot* slot = it->second.slot;
@@ -63,18 +60,17 @@ void BroadcastQueue::Finish(OrderKey key) {
     sizes_.erase(s);
   }
   order_.erase(it);
+  const uint64_t id = IdOf(key);
   if (slot != nullptr) {
-    slot->id = 0;
-    if (slot->owned_by_queue) {
-      // Destroys the slot: the key is free again.
-      if (auto k = key_of_.find(key.id); k != key_of_.end()) {
-        keyed_.erase(k->second);
-        key_of_.erase(k);
-      }
+    slot->key = 0;
+    // A string key's slot is destroyed: the key is free again.
+    if (auto k = key_of_.find(id); k != key_of_.end()) {
+      keyed_.erase(k->second);
+      key_of_.erase(k);
     }
   }
   // Last: on_done may queue again.
-  if (auto d = on_done_.find(key.id); d != on_done_.end()) {
+  if (auto d = on_done_.find(id); d != on_done_.end()) {
     std::function<void()> done = std::move(d->second);
     on_done_.erase(d);
     done();
@@ -87,7 +83,7 @@ std::vector<StringPool::Ref> BroadcastQueue::Take(int overhead, int limit) {
   const uint32_t max_transmits =
       static_cast<uint32_t>(RetransmitLimit(retransmit_mult_, num_nodes_()));
   int used = 0;
-  std::vector<OrderKey> taken;
+  std::vector<uint64_t> taken;
   const int smallest = overhead + MinMessageSize();
   for (const auto& [key, entry] : order_) {
     if (limit - used <= overhead) break;  // nothing more can fit
@@ -98,8 +94,9 @@ std::vector<StringPool::Ref> BroadcastQueue::Take(int overhead, int limit) {
     out.push_back(entry.message);
     taken.push_back(key);
   }
-  for (OrderKey key : taken) {
-    if (key.transmits + 1 >= max_transmits) {
+  for (uint64_t key : taken) {
+    const uint32_t transmits = static_cast<uint32_t>(key >> 56) + 1;
+    if (transmits >= max_transmits || transmits > 255) {
       Finish(key);
       continue;
     }
@@ -107,9 +104,9 @@ std::vector<StringPool::Ref> BroadcastQueue::Take(int overhead, int limit) {
     if (it == order_.end()) continue;  // an on_done above replaced it
     Entry entry = std::move(it->second);
     order_.erase(it);
-    ++key.transmits;
-    if (entry.slot != nullptr) entry.slot->transmits = key.transmits;
-    order_.emplace(key, std::move(entry));
+    const uint64_t next = MakeKey(transmits, IdOf(key));
+    if (entry.slot != nullptr) entry.slot->key = next;
+    order_.emplace(next, std::move(entry));
   }
   return out;
 }

@@ -34,9 +34,9 @@ class BroadcastQueue {
   // is queued for it (id != 0), a Slot stays at its address; Cancel() it
   // before destroying or reusing it.
   struct Slot {
-    uint64_t id = 0;  // the queued update; 0 when none
-    uint32_t transmits = 0;
-    bool owned_by_queue = false;  // a string key's slot
+    uint64_t key = 0;  // the queued update's place in the order; 0: none
+    bool queued() const { return key != 0; }
+    uint32_t transmits() const { return static_cast<uint32_t>(key >> 56); }
   };
 
   // `retransmit_mult` as in Config; `num_nodes` is asked on every call,
@@ -68,22 +68,20 @@ class BroadcastQueue {
   void Clear();
 
  private:
-  struct OrderKey {
-    uint32_t transmits;
-    uint64_t id;  // insertion order: newer first among equals
-  };
-  struct Less {
-    bool operator()(const OrderKey& a, const OrderKey& b) const {
-      if (a.transmits != b.transmits) return a.transmits < b.transmits;
-      return a.id > b.id;
-    }
-  };
+  // An update's place in the order, in 8 bytes: transmits in the top 8
+  // bits, then the complement of its id (ids grow with each update), so
+  // ascending keys are fewest transmits first, newest first among equals.
+  static constexpr uint64_t kIdMask = (uint64_t{1} << 56) - 1;
+  static uint64_t MakeKey(uint32_t transmits, uint64_t id) {
+    return (uint64_t{transmits} << 56) | (kIdMask - id);
+  }
+  static uint64_t IdOf(uint64_t key) { return kIdMask - (key & kIdMask); }
   struct Entry {
     StringPool::Ref message;
     Slot* slot;  // nullptr when unkeyed
   };
   // Removes the entry at `key` (its slot cleared, on_done run).
-  void Finish(OrderKey key);
+  void Finish(uint64_t key);
   // The smallest message queued (0 when empty).
   int MinMessageSize() const {
     return sizes_.empty() ? 0 : static_cast<int>(sizes_.begin()->first);
@@ -94,7 +92,7 @@ class BroadcastQueue {
   std::unique_ptr<StringPool> own_pool_;
   StringPool* const pool_;
   uint64_t next_id_ = 1;
-  absl::btree_map<OrderKey, Entry, Less> order_;
+  absl::btree_map<uint64_t, Entry> order_;
   // String keys: their slots, and the key of each queued update that has
   // one (by update id), to forget the key when the update leaves.
   absl::flat_hash_map<std::string, std::unique_ptr<Slot>> keyed_;

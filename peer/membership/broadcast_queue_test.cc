@@ -106,19 +106,19 @@ TEST(BroadcastQueueTest, SlotsKeyUpdatesAndPoolsShareMessages) {
   a.Queue(&alice, "alive alice 2");
   EXPECT_TRUE(replaced);
   EXPECT_EQ(a.size(), 2u);
-  EXPECT_NE(alice.id, 0u);
+  EXPECT_TRUE(alice.queued());
   BroadcastQueue::Slot alice_b;
   b.Queue(&alice_b, "alive alice 2");
   EXPECT_EQ(pool.size(), 2u);  // "alive alice 2" once for both queues
   EXPECT_THAT(a.Take(0, 1000),
               UnorderedElementsAre("alive alice 2", "alive bob 1"));
-  EXPECT_EQ(alice.transmits, 1u);
+  EXPECT_EQ(alice.transmits(), 1u);
   a.Cancel(&bob);
-  EXPECT_EQ(bob.id, 0u);
+  EXPECT_FALSE(bob.queued());
   EXPECT_EQ(a.size(), 1u);
   EXPECT_THAT(a.Take(0, 1000), ElementsAre("alive alice 2"));
   EXPECT_THAT(a.Take(0, 1000), ElementsAre("alive alice 2"));
-  EXPECT_EQ(alice.id, 0u);  // sent its 3rd and last time
+  EXPECT_FALSE(alice.queued());  // sent its 3rd and last time
   EXPECT_EQ(a.size(), 0u);
   b.Clear();
   EXPECT_EQ(pool.size(), 0u);

@@ -126,19 +126,53 @@ void Memberlist::PushPullRound() {
   }
 }
 
-::peer::v1::PushPull Memberlist::MakePushPull(bool join) {
+void Memberlist::ScheduleCatchUp() {
+  // While this node's own news spread, most members did not know it yet,
+  // so updates gossiped in that window (other joiners', in a mass join)
+  // skipped it, and nobody gossips them again. memberlist waits for the
+  // next push/pull (30 s or more); one exchange as soon as an update has
+  // had time to be sent its last time (the retransmit limit in gossip
+  // rounds, staggered by up to as much again) fills that gap.
+  if (shut_down_) return;
+  const absl::Duration epidemic =
+      config_.gossip_interval *
+      RetransmitLimit(config_.retransmit_mult, NumAlive());
+  const absl::Duration delay =
+      epidemic + epidemic * (static_cast<double>(rng_.Uniform(1000)) / 1000);
+  std::weak_ptr<bool> alive = alive_;
+  scheduler_->After(delay, [this, alive] {
+    if (auto a = alive.lock(); !a || !*a) return;
+    if (shut_down_ || leaving_) return;
+    std::vector<int> pick = RandomIndices(
+        1, static_cast<int>(probe_order_.size()), rng_, [&](int i) {
+          const NodeState* n = &nodes_[probe_order_[i]];
+          return n == local_ || n->state != MemberState::kAlive;
+        });
+    if (pick.empty()) return;
+    PushPullWith(nodes_[probe_order_[pick[0]]].addr, false,
+                 [](absl::Status) {});
+  });
+}
+
+::peer::v1::PushPull Memberlist::MakePushPull(bool join, bool self_only) {
   ::peer::v1::PushPull pp;
-  for (auto& s : LocalStateSnapshot()) *pp.add_nodes() = std::move(s);
-  if (delegate_) pp.set_user_state(delegate_->LocalState(join));
+  if (self_only) {
+    AddNodeState(*local_, pp);
+    pp.set_self_only(true);
+  } else {
+    AddLocalState(pp);
+    if (delegate_) pp.set_user_state(delegate_->LocalState(join));
+  }
   pp.set_join(join);
   pp.set_from(config_.name);
   return pp;
 }
 
 void Memberlist::PushPullWith(const std::string& addr, bool join,
-                              std::function<void(absl::Status)> done) {
+                              std::function<void(absl::Status)> done,
+                              bool self_only) {
   ::peer::v1::ReliableRequest request;
-  *request.mutable_push_pull() = MakePushPull(join);
+  *request.mutable_push_pull() = MakePushPull(join, self_only);
   std::weak_ptr<bool> alive = alive_;
   SendReliable(
       addr, std::move(request), config_.reliable_timeout,
@@ -196,27 +230,18 @@ void Memberlist::OnPacket(const std::string& from, const std::string& bytes) {
 
 void Memberlist::LearnFromUnknown(const std::string& name,
                                   const std::string& addr) {
-  // A full state exchange costs O(N) on both sides, and during a mass join
-  // every member hears from many it does not know yet: allow a few per
-  // window, the window growing with the group as push/pull's interval does
-  // (in a lab-sized group, up to kSyncsPerWindow every two probe periods).
-  constexpr int kSyncsPerWindow = 4;
+  // An introduction both ways (PushPull.self_only), at most once per
+  // sender every two probe periods.
   const absl::Time now = scheduler_->Now();
-  const absl::Duration window = PushPullScale(
-      std::max(config_.reliable_timeout, config_.probe_interval) * 2,
-      NumAlive());
-  if (now - unknown_window_start_ >= window) {
-    unknown_window_start_ = now;
-    unknown_syncs_in_window_ = 0;
-  }
-  if (unknown_syncs_in_window_ >= kSyncsPerWindow) return;
+  const absl::Duration quiet =
+      std::max(config_.reliable_timeout, config_.probe_interval) * 2;
   auto it = unknown_senders_.find(name);
-  if (it != unknown_senders_.end() && now - it->second < window) return;
+  if (it != unknown_senders_.end() && now - it->second < quiet) return;
   if (unknown_senders_.size() > 1024) unknown_senders_.clear();
   unknown_senders_[name] = now;
-  ++unknown_syncs_in_window_;
   ++stats_.unknown_sender_syncs;
-  PushPullWith(addr, false, [](absl::Status) {});
+  PushPullWith(
+      addr, false, [](absl::Status) {}, /*self_only=*/true);
 }
 
 void Memberlist::OnReliable(const std::string& from,
@@ -231,7 +256,8 @@ void Memberlist::OnReliable(const std::string& from,
     case ::peer::v1::ReliableRequest::kPushPull:
       // Answer with our state as it was before merging theirs, as
       // memberlist does.
-      *response.mutable_push_pull() = MakePushPull(false);
+      *response.mutable_push_pull() =
+          MakePushPull(false, request.push_pull().self_only());
       ++stats_.push_pulls;
       MergeState(request.push_pull());
       respond(std::move(response));
@@ -281,7 +307,7 @@ void Memberlist::HandleMessage(const ::peer::v1::Message& message,
       HandleNack(message.nack());
       break;
     case ::peer::v1::Message::kAlive:
-      HandleAlive(message.alive(), false);
+      HandleAlive(message.alive());
       break;
     case ::peer::v1::Message::kSuspect:
       HandleSuspect(message.suspect());

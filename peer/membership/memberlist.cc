@@ -126,7 +126,10 @@ void Memberlist::Join(const std::vector<std::string>& addrs,
         // The first answer brought the whole group: tell each member of
         // this node directly, so nobody has to wait for gossip (which may
         // stop short of some members) or for the next push/pull.
-        if (state->ok++ == 0) AnnounceSelfToAll();
+        if (state->ok++ == 0) {
+          AnnounceSelfToAll();
+          ScheduleCatchUp();
+        }
       } else {
         state->errors.push_back(absl::StrCat(addr, ": ", s.message()));
       }

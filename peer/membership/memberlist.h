@@ -61,7 +61,7 @@ struct Stats {
   uint64_t refutations = 0;        // this node refuted a suspicion of itself
   uint64_t push_pulls = 0;
   uint64_t nacks_received = 0;
-  uint64_t unknown_sender_syncs = 0;  // push/pulls with unheard-of senders
+  uint64_t unknown_sender_syncs = 0;  // introductions to unheard-of senders
   // Gossip encryption: datagrams and reliable requests or answers refused
   // because no key opened them (wrong key, tampered), because they came
   // unencrypted to a node with a keyring, or encrypted to one without.
@@ -213,7 +213,7 @@ class Memberlist {
   };
 
   // --- state.cc ---
-  void HandleAlive(const ::peer::v1::Alive& alive, bool from_join);
+  void HandleAlive(const ::peer::v1::Alive& alive);
   void HandleSuspect(const ::peer::v1::Suspect& suspect);
   void HandleDead(const ::peer::v1::Dead& dead);
   void Refute(uint64_t accused_incarnation);
@@ -221,6 +221,9 @@ class Memberlist {
   ::peer::v1::Message LocalAlive() const;
   // Sends our alive message straight to every live member (after a join).
   void AnnounceSelfToAll();
+  // After a join: one push/pull with a random member once the join's
+  // epidemic has run its course (see gossip.cc).
+  void ScheduleCatchUp();
   // Runs `done` once with OK when `sent` is called, or DeadlineExceeded
   // (`what`) after `timeout`, whichever comes first. Returns `sent`.
   std::function<void()> DoneWhenSent(absl::Duration timeout,
@@ -236,7 +239,9 @@ class Memberlist {
   static Member ToMember(const NodeState& node);
   // Fills `node`'s strings from an alive message.
   void SetIdentity(NodeState& node, const ::peer::v1::Alive& alive);
-  std::vector<::peer::v1::PushNodeState> LocalStateSnapshot() const;
+  // Appends every known member's state to `pp` (a push/pull's body).
+  void AddLocalState(::peer::v1::PushPull& pp) const;
+  static void AddNodeState(const NodeState& node, ::peer::v1::PushPull& pp);
   void MergeState(const ::peer::v1::PushPull& remote);
 
   // --- probe.cc ---
@@ -270,9 +275,11 @@ class Memberlist {
   void GossipRound();
   void SchedulePushPull();
   void PushPullRound();
+  // `self_only`: an introduction (PushPull.self_only), not a full exchange.
   void PushPullWith(const std::string& addr, bool join,
-                    std::function<void(absl::Status)> done);
-  ::peer::v1::PushPull MakePushPull(bool join);
+                    std::function<void(absl::Status)> done,
+                    bool self_only = false);
+  ::peer::v1::PushPull MakePushPull(bool join, bool self_only = false);
   void OnPacket(const std::string& from, const std::string& bytes);
   void LearnFromUnknown(const std::string& name, const std::string& addr);
   void OnReliable(const std::string& from,
@@ -348,11 +355,8 @@ class Memberlist {
   size_t probe_index_ = 0;
   uint32_t seq_no_ = 0;
   std::unordered_map<uint32_t, AckHandler> acks_;
-  // Senders not in our table we exchanged state with, and when.
+  // Senders not in our table we introduced ourselves to, and when.
   std::unordered_map<std::string, absl::Time> unknown_senders_;
-  // LearnFromUnknown's rate limit: syncs since the window started.
-  absl::Time unknown_window_start_ = absl::InfinitePast();
-  int unknown_syncs_in_window_ = 0;
 
   std::optional<Keyring> keyring_;
   std::function<void(const Keyring&)> keyring_listener_;

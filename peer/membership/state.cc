@@ -121,7 +121,7 @@ void Memberlist::Refute(uint64_t accused_incarnation) {
   BroadcastAlive();
 }
 
-void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_join) {
+void Memberlist::HandleAlive(const ::peer::v1::Alive& alive) {
   if (alive.node().empty() || alive.addr().empty()) return;
   if (static_cast<int>(alive.meta().size()) > config_.max_meta_bytes) return;
   if (alive.node() == config_.name) {
@@ -139,11 +139,9 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_join) {
   NodeState* node = Find(alive.node());
   if (node == nullptr) {
     NodeState& added = AddNode(alive);
-    QueueBroadcast(added, [&] {
-      ::peer::v1::Message m;
-      *m.mutable_alive() = alive;
-      return m;
-    }());
+    ::peer::v1::Message m;
+    *m.mutable_alive() = alive;
+    QueueBroadcast(added, m);
     spdlog::debug("{}: member {} joined ({})", config_.name, alive.node(),
                   alive.addr());
     if (events_) events_->OnJoin(ToMember(added));
@@ -167,7 +165,6 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_join) {
     if (before == MemberState::kSuspect) events_->OnAlive(ToMember(m));
     if (meta_changed) events_->OnUpdate(ToMember(m));
   }
-  (void)from_join;
 }
 
 void Memberlist::StartSuspicion(NodeState& node, const std::string& from) {
@@ -255,38 +252,41 @@ void Memberlist::HandleDead(const ::peer::v1::Dead& dead) {
   if (events_) events_->OnLeave(ToMember(m));
 }
 
-std::vector<::peer::v1::PushNodeState> Memberlist::LocalStateSnapshot() const {
-  std::vector<::peer::v1::PushNodeState> out;
-  out.reserve(nodes_.size());
+void Memberlist::AddNodeState(const NodeState& node, ::peer::v1::PushPull& pp) {
+  ::peer::v1::PushNodeState* s = pp.add_nodes();
+  s->set_name(node.name);
+  s->set_addr(node.addr);
+  s->set_meta(node.meta);
+  s->set_incarnation(node.incarnation);
+  s->set_state(ToProto(node.state));
+  s->set_id(node.id);
+}
+
+void Memberlist::AddLocalState(::peer::v1::PushPull& pp) const {
+  pp.mutable_nodes()->Reserve(static_cast<int>(nodes_.size()));
   for (const NodeState& node : nodes_) {
-    if (node.name.empty()) continue;  // a free record
-    ::peer::v1::PushNodeState s;
-    s.set_name(node.name);
-    s.set_addr(node.addr);
-    s.set_meta(node.meta);
-    s.set_incarnation(node.incarnation);
-    s.set_state(ToProto(node.state));
-    s.set_id(node.id);
-    out.push_back(std::move(s));
+    if (!node.name.empty()) AddNodeState(node, pp);  // empty: a free record
   }
-  return out;
 }
 
 void Memberlist::MergeState(const ::peer::v1::PushPull& remote) {
+  // One message of each kind, refilled for every entry: a join's merge
+  // handles a whole group, and their strings' buffers are reused.
+  ::peer::v1::Alive a;
+  ::peer::v1::Dead d;
+  ::peer::v1::Suspect sus;
   for (const auto& s : remote.nodes()) {
     switch (FromProto(s.state())) {
       case MemberState::kAlive: {
-        ::peer::v1::Alive a;
         a.set_incarnation(s.incarnation());
         a.set_node(s.name());
         a.set_addr(s.addr());
         a.set_meta(s.meta());
         a.set_id(s.id());
-        HandleAlive(a, remote.join());
+        HandleAlive(a);
         break;
       }
       case MemberState::kLeft: {
-        ::peer::v1::Dead d;
         d.set_incarnation(s.incarnation());
         d.set_node(s.name());
         d.set_from(s.name());
@@ -298,7 +298,6 @@ void Memberlist::MergeState(const ::peer::v1::PushPull& remote) {
         // for ourselves rather than trust it blindly.
       case MemberState::kSuspect: {
         if (Find(s.name()) == nullptr) break;  // never learn of the dead
-        ::peer::v1::Suspect sus;
         sus.set_incarnation(s.incarnation());
         sus.set_node(s.name());
         // A push/pull names no accuser: the suspicion is started (or left
