@@ -3,15 +3,38 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <numeric>
 #include <random>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "peer/membership/config.h"
 #include "peer/membership/sim_cluster.h"
 
 namespace peerlab::membership::tool {
+namespace {
+
+// VmHWM from /proc/self/status, in MiB; 0 if unreadable.
+double PeakRssMib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) != 0) continue;
+    double kib = 0;
+    if (absl::SimpleAtod(absl::StripAsciiWhitespace(absl::StripSuffix(
+                             absl::StripPrefix(line, "VmHWM:"), "kB")),
+                         &kib)) {
+      return kib / 1024;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
 namespace {
 
 double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
@@ -325,6 +348,7 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
   result.sim_time = c.Now() - start;
   result.real_seconds = real_elapsed();
   result.events = clock.events_processed();
+  result.peak_rss_mib = PeakRssMib();
   const double member_seconds = double(n) * Seconds(result.sim_time);
   const Traffic total = TotalTraffic(c);
   result.msgs_per_member_s = double(total.messages) / member_seconds;
@@ -345,14 +369,14 @@ std::string CsvHeader() {
          "partition_detect_s,healed_after_s,heal_converge_s,false_positives,"
          "stale_partition_deaths,"
          "msgs_per_member_s,bytes_per_member_s,steady_msgs_per_member_s,"
-         "steady_bytes_per_member_s,events,real_s,speedup";
+         "steady_bytes_per_member_s,events,real_s,speedup,peak_rss_mib";
 }
 
 std::string CsvRow(const SimRunResult& r) {
   const SimRunOptions& o = r.options;
   return absl::StrFormat(
       "%d,%s,%s,%d,%g,%d,%.3f,%.3f,%s,%s,%d,%s,%s,%s,%s,%s,%d,%d,%.3f,%.1f,"
-      "%.3f,%.1f,%d,%.3f,%.2f",
+      "%.3f,%.1f,%d,%.3f,%.2f,%.1f",
       o.nodes, o.profile, ScenarioName(o.scenario), o.seed, o.loss,
       o.lifeguard ? 1 : 0, Seconds(o.duration), Seconds(o.join_window),
       Cell(r.converge), Cell(r.fault_at), r.faulty.size(), Cell(r.first_detect),
@@ -360,7 +384,8 @@ std::string CsvRow(const SimRunResult& r) {
       Cell(r.heal_converge), r.false_positives, r.stale_partition_deaths,
       r.msgs_per_member_s, r.bytes_per_member_s, r.steady_msgs_per_member_s,
       r.steady_bytes_per_member_s, r.events, r.real_seconds,
-      r.real_seconds > 0 ? Seconds(r.sim_time) / r.real_seconds : 0.0);
+      r.real_seconds > 0 ? Seconds(r.sim_time) / r.real_seconds : 0.0,
+      r.peak_rss_mib);
 }
 
 std::string FormatReport(const SimRunResult& r) {
@@ -406,7 +431,8 @@ std::string FormatReport(const SimRunResult& r) {
           "simulated %.1f s in %.2f s real (%.1fx), %d events\n",
           Seconds(r.sim_time), r.real_seconds,
           r.real_seconds > 0 ? Seconds(r.sim_time) / r.real_seconds : 0.0,
-          r.events));
+          r.events),
+      absl::StrFormat("peak memory: %.0f MiB\n", r.peak_rss_mib));
   return out;
 }
 

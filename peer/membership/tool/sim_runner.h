@@ -130,6 +130,10 @@ struct SimRunResult {
   absl::Duration sim_time;
   double real_seconds = 0;
   uint64_t events = 0;
+  // The process's peak resident memory (VmHWM) at the end of the run, in
+  // MiB (0 where /proc is not available): every member holds a record of
+  // every other, so it grows as N².
+  double peak_rss_mib = 0;
 };
 
 // Runs one experiment. InvalidArgument for bad options (nodes outside
