@@ -9,6 +9,7 @@
 #include "peer/membership/protocol_math.h"
 #include "peer/membership/sim/sim_seed.h"
 #include "peer/membership/sim_cluster.h"
+#include "peer/membership/wire.h"
 
 namespace peerlab::membership {
 namespace {
@@ -323,6 +324,33 @@ TEST(MemberlistSimTest, MalformedDatagramsAreCountedAndDropped) {
   });
   c.RunFor(absl::Seconds(1));
   EXPECT_GE(c.node(0).stats().bad_packets, 2u);
+  EXPECT_TRUE(c.Converged());
+}
+
+// A datagram from a member nobody told us about: the receiver introduces
+// itself and asks for the sender's own state (PushPull.self_only: one entry
+// each way, not a full exchange), and both then know each other.
+TEST(MemberlistSimTest, UnknownSenderIsLearnedByIntroduction) {
+  const uint64_t seed = SimSeed(13);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  SimCluster c(Opts(2, seed));
+  c.Start(0);
+  c.Start(1);  // neither joins the other
+  c.RunFor(absl::Seconds(1));
+  ASSERT_EQ(c.node(0).NumAlive(), 1);
+  ASSERT_EQ(c.node(1).NumAlive(), 1);
+  const std::string to = c.net().address(0);
+  const std::string from = c.node(1).config().name;
+  c.net().scheduler(1)->Post([&] {
+    ::peer::v1::Message ack;
+    ack.mutable_ack()->set_seq_no(12345);  // answers nothing: ignored
+    c.net().transport(1)->SendPacket(to,
+                                     EncodePacket(from, {EncodeMessage(ack)}));
+  });
+  ASSERT_TRUE(c.RunUntil(
+      [&] { return c.node(0).NumAlive() == 2 && c.node(1).NumAlive() == 2; },
+      absl::Seconds(1)));
+  EXPECT_EQ(c.node(0).stats().unknown_sender_syncs, 1u);
   EXPECT_TRUE(c.Converged());
 }
 
