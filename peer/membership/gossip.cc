@@ -24,6 +24,10 @@ void Memberlist::QueueBroadcast(NodeState& about,
   broadcasts_.Queue(&about.queued, EncodeMessage(message), std::move(on_done));
 }
 
+void Memberlist::QueueAlive(NodeState& about, const ::peer::v1::Alive& alive) {
+  broadcasts_.Queue(&about.queued, EncodeAliveMessage(alive));
+}
+
 void Memberlist::SendWithPiggyback(const std::string& addr,
                                    const ::peer::v1::Message& first) {
   std::vector<std::string> messages;

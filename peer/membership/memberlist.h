@@ -268,6 +268,8 @@ class Memberlist {
   // An update about `about` (replacing the one queued about it).
   void QueueBroadcast(NodeState& about, const ::peer::v1::Message& message,
                       std::function<void()> on_done = nullptr);
+  // QueueBroadcast of `alive` (no Message built around it).
+  void QueueAlive(NodeState& about, const ::peer::v1::Alive& alive);
   void SendWithPiggyback(const std::string& addr,
                          const ::peer::v1::Message& first);
   void SendMessages(const std::string& addr, std::vector<std::string> encoded);

@@ -139,9 +139,7 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive) {
   NodeState* node = Find(alive.node());
   if (node == nullptr) {
     NodeState& added = AddNode(alive);
-    ::peer::v1::Message m;
-    *m.mutable_alive() = alive;
-    QueueBroadcast(added, m);
+    QueueAlive(added, alive);
     spdlog::debug("{}: member {} joined ({})", config_.name, alive.node(),
                   alive.addr());
     if (events_) events_->OnJoin(ToMember(added));
@@ -155,9 +153,7 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive) {
   m.incarnation = alive.incarnation();
   SetIdentity(m, alive);
   SetState(m, MemberState::kAlive);
-  ::peer::v1::Message out;
-  *out.mutable_alive() = alive;
-  QueueBroadcast(m, out);
+  QueueAlive(m, alive);
   if (!events_) return;
   if (before == MemberState::kDead || before == MemberState::kLeft) {
     events_->OnJoin(ToMember(m));  // back with a new incarnation
@@ -256,7 +252,7 @@ void Memberlist::AddNodeState(const NodeState& node, ::peer::v1::PushPull& pp) {
   ::peer::v1::PushNodeState* s = pp.add_nodes();
   s->set_name(node.name);
   s->set_addr(node.addr);
-  s->set_meta(node.meta);
+  if (!node.meta.empty()) s->set_meta(node.meta);
   s->set_incarnation(node.incarnation);
   s->set_state(ToProto(node.state));
   s->set_id(node.id);

@@ -36,6 +36,15 @@ std::string EncodeMessage(const ::peer::v1::Message& message) {
   return message.SerializeAsString();
 }
 
+std::string EncodeAliveMessage(const ::peer::v1::Alive& alive) {
+  // Message { alive = 5 }: the field's tag and length, then the Alive.
+  const std::string body = alive.SerializeAsString();
+  std::string out;
+  out.reserve(FramedSize(static_cast<int>(body.size())));
+  AppendField(out, ::peer::v1::Message::kAliveFieldNumber, body);
+  return out;
+}
+
 std::string EncodePacket(const std::string& from,
                          const std::vector<std::string>& messages) {
   std::string out;

@@ -25,6 +25,9 @@ int FramedSize(int size);
 inline constexpr int kFrameOverhead = 4;
 
 std::string EncodeMessage(const ::peer::v1::Message& message);
+// EncodeMessage of a Message holding `alive`, without copying it into one
+// (a join's merge encodes one per member learned).
+std::string EncodeAliveMessage(const ::peer::v1::Alive& alive);
 
 // A packet holding `messages` (each an EncodeMessage result) from `from`.
 std::string EncodePacket(const std::string& from,

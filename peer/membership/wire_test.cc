@@ -74,5 +74,16 @@ TEST(WireTest, RandomMutationsNeverCrash) {
   SUCCEED() << "seed 1234";
 }
 
+TEST(WireTest, EncodeAliveMessageMatchesEncodeMessage) {
+  ::peer::v1::Message m;
+  auto* a = m.mutable_alive();
+  a->set_incarnation(300);
+  a->set_node("node-1");
+  a->set_addr("127.0.0.1:7946");
+  a->set_id("1234567890123456789");
+  a->set_meta(std::string(200, 'm'));  // a length past one varint byte
+  EXPECT_EQ(EncodeAliveMessage(*a), EncodeMessage(m));
+}
+
 }  // namespace
 }  // namespace peerlab::membership
