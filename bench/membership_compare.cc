@@ -19,7 +19,12 @@
 // Members are polled in a loop (peerlab through PeerControl.Execute
 // "memberlist", serf through its msgpack RPC "members"), every member about
 // every --poll-ms; the times are when the loop first saw each member meet the
-// condition. Loopback only (127.0.0.1).
+// condition. Loopback only (127.0.0.1). Peerlab calls wait for the channel to
+// connect (bench/control_poller.h): fail-fast calls to a peer polled before it
+// listened were refused until gRPC's 5 s backup poller reconnected, which
+// showed as convergence times of 5, 10 … 45 s that were the tool's, not the
+// peers'. A member still waiting after 3 s is reported on stderr with what it
+// sees; --log-dir and --peer-log-level keep the members' logs.
 //
 // Output: a table on stdout, progress on stderr, and with --json FILE the
 // figures as JSON. Exit code 1 when a system failed to converge or detect.
@@ -46,11 +51,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "grpcpp/grpcpp.h"
+#include "bench/control_poller.h"
 #include "nlohmann/json.hpp"
-#include "proto/peer/v1/control.grpc.pb.h"
 #include "services/common/testing/subprocess.h"
 
 namespace peerlab::bench {
@@ -287,11 +292,14 @@ class Member {
   // Names this member counts alive (alive or suspect), or nullopt when it
   // cannot be asked (not up yet).
   virtual std::optional<std::vector<std::string>> Alive() = 0;
+  // Why the last Alive() returned nullopt (for progress reports).
+  const std::string& last_error() const { return last_error_; }
   Subprocess* process() { return process_.get(); }
   const std::string& name() const { return name_; }
 
  protected:
   std::string name_;
+  std::string last_error_;
   std::unique_ptr<Subprocess> process_;
 };
 
@@ -302,7 +310,8 @@ class PeerlabMember : public Member {
                                               const std::string& dir,
                                               const std::string& name,
                                               const std::string& profile,
-                                              const std::string& join) {
+                                              const std::string& join,
+                                              const std::string& log_level) {
     auto m = std::make_unique<PeerlabMember>();
     m->name_ = name;
     m->gossip_port_ = FreePort();
@@ -318,7 +327,7 @@ class PeerlabMember : public Member {
                                      "--grpc-port",
                                      absl::StrCat(m->grpc_port_),
                                      "--log-level",
-                                     "warn",
+                                     log_level,
                                      "--history-file",
                                      dir + "/" + name + ".history",
                                      "--exec",
@@ -339,38 +348,29 @@ class PeerlabMember : public Member {
       return nullptr;
     }
     m->process_ = *std::move(p);
-    // The peer is polled from its launch on, before it serves: keep gRPC's
-    // reconnect backoff short, or a refused first attempt delays the next
-    // ones by seconds (and the figures with them).
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 10);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 10);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 50);
-    m->stub_ = ::peer::v1::PeerControl::NewStub(
-        grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", m->grpc_port_),
-                                  grpc::InsecureChannelCredentials(), args));
+    m->poller_ = std::make_unique<ControlPoller>(
+        absl::StrCat("127.0.0.1:", m->grpc_port_));
     return m;
   }
   std::string gossip_address() const {
     return absl::StrCat("127.0.0.1:", gossip_port_);
   }
   std::optional<std::vector<std::string>> Alive() override {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(2));
-    ::peer::v1::ExecuteRequest request;
-    request.set_line("memberlist");
-    ::peer::v1::ExecuteResponse response;
-    if (!stub_->Execute(&context, request, &response).ok() ||
-        response.code() != 0) {
+    // Until the peer has answered once, a short wait: a peer not serving
+    // yet must not hold up the polling of the others for long.
+    auto output = poller_->Execute(
+        "memberlist", answered_ ? absl::Seconds(2) : absl::Milliseconds(100));
+    if (!output.ok()) {
+      last_error_ = output.status().ToString();
       return std::nullopt;
     }
+    answered_ = true;
     // One line per member, its name first; then "N member(s)".
     std::vector<std::string> names;
     bool counted = false;
-    for (const auto& l : response.output()) {
+    for (const std::string& l : *output) {
       std::vector<std::string> words =
-          absl::StrSplit(l.text(), ' ', absl::SkipWhitespace());
+          absl::StrSplit(l, ' ', absl::SkipWhitespace());
       if (words.empty()) continue;
       if (words.size() == 2 && words[1] == "member(s)") {
         counted = true;
@@ -384,7 +384,8 @@ class PeerlabMember : public Member {
 
  private:
   int gossip_port_ = 0, grpc_port_ = 0;
-  std::unique_ptr<::peer::v1::PeerControl::Stub> stub_;
+  std::unique_ptr<ControlPoller> poller_;
+  bool answered_ = false;
 };
 
 class SerfMember : public Member {
@@ -463,6 +464,7 @@ struct Settings {
   double timeout_s = 120;
   double steady_s = 10;
   int poll_ms = 20;
+  std::string peer_log_level = "warn";
 };
 
 // Polls members `alive` (indices) until `done(i, names)` holds for each;
@@ -473,16 +475,31 @@ struct Waited {
 template <typename Done>
 Waited WaitAll(std::vector<std::unique_ptr<Member>>& members,
                const std::vector<int>& which, Done done,
-               std::chrono::steady_clock::time_point since, const Settings& s) {
+               std::chrono::steady_clock::time_point since, const Settings& s,
+               bool report_late = false) {
   using Clock = std::chrono::steady_clock;
   std::vector<std::optional<double>> at(which.size());
   const auto end = Clock::now() + std::chrono::duration<double>(s.timeout_s);
   size_t remaining = which.size();
   Waited w;
+  // Once, after a few seconds: who is still waiting, and what it sees (on
+  // stderr, to diagnose slow runs).
+  const auto report_at = Clock::now() + std::chrono::seconds(3);
+  bool reported = false;
   while (remaining > 0 && Clock::now() < end) {
+    const bool report = report_late && !reported && Clock::now() >= report_at;
+    reported = reported || report;
     for (size_t k = 0; k < which.size(); ++k) {
       if (at[k]) continue;
       auto names = members[which[k]]->Alive();
+      if (report) {
+        std::cerr << "  still waiting for " << members[which[k]]->name()
+                  << ", which sees "
+                  << (names ? absl::StrJoin(*names, " ")
+                            : "(no answer: " + members[which[k]]->last_error() +
+                                  ")")
+                  << "\n";
+      }
       if (!names || !done(*names)) continue;
       at[k] = std::chrono::duration<double>(Clock::now() - since).count();
       if (!w.first || *at[k] < *w.first) w.first = at[k];
@@ -517,7 +534,8 @@ Figures Run(const std::string& system, int n, const Settings& s,
   const auto launch = Clock::now();
   // Member 0 serves before anyone joins it.
   if (!WaitAll(
-           members, {0}, [](const auto&) { return true; }, launch, s)
+           members, {0}, [](const auto&) { return true; }, launch, s,
+           /*report_late=*/true)
            .last) {
     std::cerr << system << ": member 0 never came up\n";
     return f;
@@ -535,7 +553,7 @@ Figures Run(const std::string& system, int n, const Settings& s,
       [&](const std::vector<std::string>& seen) {
         return static_cast<int>(seen.size()) == n;
       },
-      t0, s);
+      t0, s, /*report_late=*/true);
   f.converge_s = converged.last;
   std::cerr << system << " x " << n << ": all know all after "
             << (f.converge_s ? absl::StrFormat("%.3f s", *f.converge_s)
@@ -629,6 +647,13 @@ int Main(int argc, char** argv) {
   app.add_option("--poll-ms", s.poll_ms, "pause between polling rounds")
       ->capture_default_str();
   app.add_option("--json", json_path, "also write the figures as JSON");
+  std::string log_dir;
+  app.add_option("--log-dir", log_dir,
+                 "keep the members' output here (default: a temporary "
+                 "directory, removed at the end)");
+  app.add_option("--peer-log-level", s.peer_log_level,
+                 "--log-level of the peerlab-peer processes")
+      ->capture_default_str();
   app.add_option("--repeat", repeat, "run everything this many times")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -643,7 +668,7 @@ int Main(int argc, char** argv) {
     std::cerr << tmp.status() << "\n";
     return 1;
   }
-  const std::string dir = (*tmp)->path();
+  const std::string dir = log_dir.empty() ? (*tmp)->path() : log_dir;
   std::vector<std::string> systems = absl::StrSplit(systems_flag, ',');
 
   std::vector<Figures> results;
@@ -651,15 +676,15 @@ int Main(int argc, char** argv) {
     for (int n : sizes) {
       for (const std::string& system : systems) {
         if (system == "peerlab") {
-          results.push_back(Run(
-              system, n, s, dir,
-              [&](const std::string& name, const std::string& join,
-                  std::string* address) -> std::unique_ptr<Member> {
-                auto m =
-                    PeerlabMember::Start(peer_bin, dir, name, s.profile, join);
-                if (m && address) *address = m->gossip_address();
-                return m;
-              }));
+          results.push_back(
+              Run(system, n, s, dir,
+                  [&](const std::string& name, const std::string& join,
+                      std::string* address) -> std::unique_ptr<Member> {
+                    auto m = PeerlabMember::Start(
+                        peer_bin, dir, name, s.profile, join, s.peer_log_level);
+                    if (m && address) *address = m->gossip_address();
+                    return m;
+                  }));
         } else if (system == "serf") {
           results.push_back(
               Run(system, n, s, dir,
