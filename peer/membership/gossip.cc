@@ -158,9 +158,9 @@ void Memberlist::ScheduleCatchUp() {
   });
 }
 
-::peer::v1::PushPull Memberlist::MakePushPull(bool join, bool self_only) {
+::peer::v1::PushPull Memberlist::MakePushPull(bool join, Exchange exchange) {
   ::peer::v1::PushPull pp;
-  if (self_only) {
+  if (exchange == Exchange::kIntroduce) {
     AddNodeState(*local_, pp);
     pp.set_self_only(true);
   } else {
@@ -174,9 +174,9 @@ void Memberlist::ScheduleCatchUp() {
 
 void Memberlist::PushPullWith(const std::string& addr, bool join,
                               std::function<void(absl::Status)> done,
-                              bool self_only) {
+                              Exchange exchange) {
   ::peer::v1::ReliableRequest request;
-  *request.mutable_push_pull() = MakePushPull(join, self_only);
+  *request.mutable_push_pull() = MakePushPull(join, exchange);
   std::weak_ptr<bool> alive = alive_;
   SendReliable(
       addr, std::move(request), config_.reliable_timeout,
@@ -245,7 +245,7 @@ void Memberlist::LearnFromUnknown(const std::string& name,
   unknown_senders_[name] = now;
   ++stats_.unknown_sender_syncs;
   PushPullWith(
-      addr, false, [](absl::Status) {}, /*self_only=*/true);
+      addr, false, [](absl::Status) {}, Exchange::kIntroduce);
 }
 
 void Memberlist::OnReliable(const std::string& from,
@@ -260,8 +260,9 @@ void Memberlist::OnReliable(const std::string& from,
     case ::peer::v1::ReliableRequest::kPushPull:
       // Answer with our state as it was before merging theirs, as
       // memberlist does.
-      *response.mutable_push_pull() =
-          MakePushPull(false, request.push_pull().self_only());
+      *response.mutable_push_pull() = MakePushPull(
+          false, request.push_pull().self_only() ? Exchange::kIntroduce
+                                                 : Exchange::kFull);
       ++stats_.push_pulls;
       MergeState(request.push_pull());
       respond(std::move(response));

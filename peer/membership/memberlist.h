@@ -277,11 +277,16 @@ class Memberlist {
   void GossipRound();
   void SchedulePushPull();
   void PushPullRound();
-  // `self_only`: an introduction (PushPull.self_only), not a full exchange.
+  // What a push/pull request carries and asks for.
+  enum class Exchange {
+    kFull,       // our whole state, theirs back
+    kIntroduce,  // only ourselves, only them back (PushPull.self_only)
+  };
   void PushPullWith(const std::string& addr, bool join,
                     std::function<void(absl::Status)> done,
-                    bool self_only = false);
-  ::peer::v1::PushPull MakePushPull(bool join, bool self_only = false);
+                    Exchange exchange = Exchange::kFull);
+  ::peer::v1::PushPull MakePushPull(bool join,
+                                    Exchange exchange = Exchange::kFull);
   void OnPacket(const std::string& from, const std::string& bytes);
   void LearnFromUnknown(const std::string& name, const std::string& addr);
   void OnReliable(const std::string& from,
