@@ -12,7 +12,10 @@
 #   OUT_DIR    where CSV/JSON/text results go (default: a new temp dir)
 # Environment: PROFILE (lan), SIM_SIZES ("10 100 1000"), SIM_BIG ("10000":
 #   crash scenario only; about 30 min and 12 GiB of memory at 10000),
-#   JOIN_RATE (1000 joins per second), REAL_SIZES ("10,30"),
+#   JOIN_RATE (1000 joins per second), REAL_SIZES ("10,30"), REAL_BUILD (the
+#   build whose peerlab-peer and membership_compare run part (b); default
+#   BUILD_DIR; the memory figures in RESULTS.md come from a build configured
+#   with -DPEERLAB_STATIC_PEER=ON),
 #   SKIP_SIM=1 / SKIP_REAL=1 to run one half only.
 # Needs the Debian serf package for (b): apt-get install -y serf.
 set -euo pipefail
@@ -76,6 +79,7 @@ if [[ -z "${SKIP_REAL:-}" ]]; then
     echo "membership.sh: serf is not installed (apt-get install -y serf)" >&2
     exit 2
   fi
-  "$bin/membership_compare" --nodes "${REAL_SIZES:-10,30}" \
+  real_bin="${REAL_BUILD:-$build}/bin"
+  "$real_bin/membership_compare" --nodes "${REAL_SIZES:-10,30}" \
     --profile "$profile" --json "$out/real.json" | tee "$out/real.txt"
 fi
