@@ -103,3 +103,12 @@ if(_peerlab_missing)
 endif()
 message(STATUS "PEERLAB_STATIC_PEER: ${_peerlab_switched} libraries linked "
                "from static archives")
+
+# spdlog and fmt: Debian ships them as .so only, and libspdlog.so needs
+# libstdc++.so. Their header-only forms (in the same packages) compile into
+# each binary instead, so peerlab-peer can link libstdc++ statically as well
+# (peer/app/CMakeLists.txt) and map no C++ shared library at all.
+find_package(fmt REQUIRED)
+set_target_properties(spdlog::spdlog_header_only PROPERTIES
+  INTERFACE_LINK_LIBRARIES "Threads::Threads;fmt::fmt-header-only")
+set(PEERLAB_SPDLOG_TARGET spdlog::spdlog_header_only)
