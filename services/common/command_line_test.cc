@@ -1,0 +1,97 @@
+#include "services/common/command_line.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace peerlab {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::optional<int> Parse(CLI::App& app, std::vector<std::string> args) {
+  std::vector<char*> argv;
+  std::string prog = "prog";
+  argv.push_back(prog.data());
+  for (auto& a : args) argv.push_back(a.data());
+  return ParseCommandLine(app, static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(CommandLineTest, GoodArgumentsGoOn) {
+  CLI::App app{"t"};
+  int port = 7;
+  app.add_option("--port", port)->check(PortNumber);
+  EXPECT_EQ(Parse(app, {"--port", "0"}), std::nullopt);
+  EXPECT_EQ(port, 0);
+}
+
+TEST(CommandLineTest, UsageErrorsExitTwo) {
+  CLI::App app{"t"};
+  int port = 7;
+  app.add_option("--port", port)->check(PortNumber);
+  EXPECT_EQ(Parse(app, {"--no-such-flag"}), kUsageExitCode);
+  CLI::App app2{"t"};
+  app2.add_option("--port", port)->check(PortNumber);
+  EXPECT_EQ(Parse(app2, {"--port", "70000"}), kUsageExitCode);
+  CLI::App app3{"t"};
+  app3.add_option("--port", port)->check(PortNumber);
+  EXPECT_EQ(Parse(app3, {"--port"}), kUsageExitCode);
+}
+
+TEST(CommandLineTest, HelpExitsZero) {
+  CLI::App app{"t"};
+  testing::internal::CaptureStdout();
+  EXPECT_EQ(Parse(app, {"--help"}), 0);
+  testing::internal::GetCapturedStdout();
+}
+
+TEST(CommandLineTest, HostPortTable) {
+  struct Case {
+    std::string address;
+    int min_port;
+    int want;  // -1: refused
+  };
+  const Case cases[] = {
+      {"127.0.0.1:8080", 0, 8080},
+      {"127.0.0.1:0", 0, 0},
+      {"127.0.0.1:0", 1, -1},
+      {"localhost:65535", 1, 65535},
+      {"[::1]:9000", 0, 9000},
+      {"127.0.0.1:99999", 0, -1},
+      {"127.0.0.1:70000", 0, -1},
+      {"127.0.0.1:-1", 0, -1},
+      {"127.0.0.1:", 0, -1},
+      {"127.0.0.1", 0, -1},
+      {":8080", 0, -1},
+      {"", 0, -1},
+      {"::1:80", 0, -1},
+      {"[::1]", 0, -1},
+      {"[::1:80", 0, -1},
+      {"host:80x", 0, -1},
+      {"host:0000080", 0, -1},
+  };
+  for (const Case& c : cases) {
+    auto port = ParseHostPort(c.address, c.min_port);
+    if (c.want < 0) {
+      EXPECT_FALSE(port.ok()) << c.address;
+    } else {
+      ASSERT_TRUE(port.ok()) << c.address << ": " << port.status();
+      EXPECT_EQ(*port, c.want) << c.address;
+    }
+  }
+}
+
+TEST(CommandLineTest, HostPortValidatorNamesTheProblem) {
+  std::string value = "127.0.0.1";
+  std::string err = HostPort(value);
+  EXPECT_THAT(err, HasSubstr("no port"));
+  value = "127.0.0.1:99999";
+  EXPECT_THAT(HostPort(value), HasSubstr("outside 0..65535"));
+  value = "127.0.0.1:8080";
+  EXPECT_EQ(HostPort(value), "");
+}
+
+}  // namespace
+}  // namespace peerlab
