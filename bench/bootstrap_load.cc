@@ -664,7 +664,7 @@ int Main(int argc, char** argv) {
   std::string store_spec;
   std::string server_binary;
   std::string json_file;
-  uint32_t max_peers = 10000;
+  uint32_t max_peers = 5000;
   int list_peers = 3;
   double deadline_s = 5;
   double start_timeout_s = 10;

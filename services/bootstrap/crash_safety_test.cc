@@ -170,7 +170,7 @@ TEST(CrashSafetyTest, KillDashNineKeepsEveryAcknowledgedMutation) {
   ASSERT_TRUE(dir.ok()) << dir.status();
   const std::string store = "file:" + (*dir)->File("store.json");
   const std::vector<std::string> args = {
-      "--store", store, "--max-peers", "10000", "--log-level", "warn"};
+      "--store", store, "--max-peers", "5000", "--log-level", "warn"};
   Ledger ledger;
   // Ids each writer slot still holds; a writer whose id's fate was unknown
   // at a kill forgets it (the ledger keeps checking it).

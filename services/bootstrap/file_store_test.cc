@@ -1,13 +1,20 @@
 #include "services/bootstrap/file_store.h"
 
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/bootstrap/document.h"
+#include "services/bootstrap/validation.h"
 
 namespace peerlab::bootstrap {
 namespace {
@@ -29,10 +36,27 @@ class FileStoreTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   absl::StatusOr<std::unique_ptr<FileStore>> Open(uint32_t max_peers = 3) {
+    return OpenAt(path_, max_peers);
+  }
+  static absl::StatusOr<std::unique_ptr<FileStore>> OpenAt(
+      const std::string& path, uint32_t max_peers = 3) {
     Config c;
     c.set_max_peers(max_peers);
-    return FileStore::Open({.path = path_, .initial_config = c});
+    return FileStore::Open({.path = path, .initial_config = c});
   }
+
+  // The names in the store's directory (temporary files show up here).
+  std::vector<std::string> Names() {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir_)) {
+      names.push_back(e.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  // A store file holding `doc` with a correct checksum.
+  void WriteDocument(const Document& doc) { Write(FileStore::Encode(doc)); }
 
   std::string Contents() {
     std::ifstream in(path_, std::ios::binary);
@@ -51,6 +75,10 @@ class FileStoreTest : public ::testing::Test {
       Peer* p = doc.add_peers();
       p->set_id(absl::StrCat("00000000-0000-4000-8000-", 100000000000 + n));
       p->set_name(absl::StrCat("p", n));
+      p->set_host("127.0.0.1");
+      p->set_port(7946);
+      p->set_protocol(::bootstrap::v1::PROTOCOL_UDP);
+      p->mutable_started_at()->set_seconds(n);
       return true;
     };
   }
@@ -190,6 +218,317 @@ TEST(FileStoreCodecTest, EncodeDecodeRoundTrip) {
   auto back = FileStore::Decode(FileStore::Encode(d), "x");
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->SerializeAsString(), d.SerializeAsString());
+}
+
+// ---- Issue 12: the lock cannot be bypassed ----
+
+TEST_F(FileStoreTest, DeletedLockFileDoesNotLetASecondStoreIn) {
+  auto first = Open();
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(fs::remove(path_ + ".lock"));
+  auto second = Open();
+  ASSERT_FALSE(second.ok()) << "a second store opened the same file";
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr("in use"));
+  // Still after the first store replaced the file by a commit.
+  ASSERT_TRUE((*first)->MutateSync(AddPeer(1)).ok());
+  fs::remove(path_ + ".lock");
+  EXPECT_FALSE(Open().ok());
+}
+
+TEST_F(FileStoreTest, SymlinkToTheStoreFileIsRefused) {
+  auto first = Open();
+  ASSERT_TRUE(first.ok());
+  const std::string link = (dir_ / "link.json").string();
+  fs::create_symlink(path_, link);
+  auto second = OpenAt(link);
+  ASSERT_FALSE(second.ok()) << "a second store opened the file by a symlink";
+  EXPECT_THAT(std::string(second.status().message()),
+              HasSubstr("symbolic link"));
+  // Told to follow it, the store works on the target, which is in use.
+  Config c;
+  c.set_max_peers(3);
+  auto followed = FileStore::Open(
+      {.path = link, .initial_config = c, .follow_symlink = true});
+  ASSERT_FALSE(followed.ok());
+  EXPECT_THAT(std::string(followed.status().message()), HasSubstr("in use"));
+  first->reset();
+  followed = FileStore::Open(
+      {.path = link, .initial_config = c, .follow_symlink = true});
+  ASSERT_TRUE(followed.ok()) << followed.status();
+  EXPECT_EQ((*followed)->Describe(), "file:" + fs::canonical(path_).string());
+  ASSERT_TRUE((*followed)->MutateSync(AddPeer(1)).ok());
+  EXPECT_TRUE(fs::is_symlink(link));  // the link still points at the data
+  EXPECT_EQ(FileStore::Decode(Contents(), path_)->revision(), 1u);
+}
+
+TEST_F(FileStoreTest, HardLinkToTheStoreFileIsRefused) {
+  auto first = Open();
+  ASSERT_TRUE(first.ok());
+  const std::string link = (dir_ / "link.json").string();
+  fs::create_hard_link(path_, link);
+  EXPECT_FALSE(OpenAt(link).ok()) << "a second store opened a hard link";
+  // The first store's next commit replaces its file; the link still names
+  // the old one, which must stay out of reach while the first store runs.
+  ASSERT_TRUE((*first)->MutateSync(AddPeer(1)).ok());
+  auto second = OpenAt(link);
+  ASSERT_FALSE(second.ok()) << "a second store ran on the replaced file";
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  // A file with two names is refused even when nobody holds it.
+  first->reset();
+  fs::remove(link);
+  fs::create_hard_link(path_, link);
+  auto third = Open();
+  ASSERT_FALSE(third.ok());
+  EXPECT_THAT(std::string(third.status().message()), HasSubstr("hard link"));
+}
+
+TEST_F(FileStoreTest, CommitsNeverWriteThroughAPlantedSymlink) {
+  const std::string victim = (dir_ / "victim").string();
+  std::ofstream(victim) << "precious";
+  fs::create_symlink(victim, path_ + ".tmp");
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->MutateSync(AddPeer(1)).ok());
+  std::ifstream in(victim);
+  std::string got((std::istreambuf_iterator<char>(in)),
+                  std::istreambuf_iterator<char>());
+  EXPECT_EQ(got, "precious");
+  EXPECT_TRUE(fs::is_symlink(path_ + ".tmp"));
+}
+
+// ---- Issue 12: valid checksum, invalid content ----
+
+TEST_F(FileStoreTest, DeeplyNestedJsonIsRefusedNotACrash) {
+  std::string deep =
+      R"({"format": "peerlab-bootstrap", "version": 1, "document": {"x": )";
+  deep += std::string(1000000, '[') + std::string(1000000, ']') + "}}";
+  Write(deep);
+  auto store = Open();
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr("nested"));
+}
+
+TEST_F(FileStoreTest, VersionsOutsideTheKnownRangeAreRefused) {
+  for (const std::string version :
+       {"4294967297", "-4294967295", "0", "18446744073709551615"}) {
+    std::string contents = FileStore::Encode(NewDocument(Config()));
+    size_t at = contents.find("\"version\": 1");
+    ASSERT_NE(at, std::string::npos);
+    contents.replace(at, 12, "\"version\": " + version);
+    Write(contents);
+    auto store = Open();
+    EXPECT_FALSE(store.ok()) << "version " << version << " was read";
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition)
+        << version << ": " << store.status();
+  }
+}
+
+TEST_F(FileStoreTest, InvalidPeersAreRefusedNamingTheField) {
+  Config c;
+  c.set_max_peers(2);
+  Document doc = NewDocument(c);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(AddPeer(i)(doc).ok());
+  }
+  WriteDocument(doc);  // three peers, max_peers 2
+  auto store = Open();
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(store.status().message()),
+              HasSubstr("more than config.max_peers (2)"));
+
+  doc.mutable_peers()->RemoveLast();
+  doc.mutable_peers(1)->set_port(70000);
+  WriteDocument(doc);
+  store = Open();
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(std::string(store.status().message()),
+              HasSubstr("peers[1].port: 70000 is outside 1..65535"));
+
+  doc.mutable_peers(1)->set_port(1);
+  doc.mutable_peers(0)->set_name(std::string("evil\n[info] forged", 19));
+  WriteDocument(doc);
+  store = Open();
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(std::string(store.status().message()),
+              HasSubstr("peers[0].name"));
+}
+
+TEST_F(FileStoreTest, TooLargeFileIsRefused) {
+  Write(std::string(FileStore::kMaxFileBytes + 1, ' '));
+  auto store = Open();
+  ASSERT_FALSE(store.ok());
+  EXPECT_THAT(std::string(store.status().message()), HasSubstr("bytes"));
+}
+
+TEST(FileStoreCodecTest, LargestDocumentFitsTheFileLimit) {
+  Config c;
+  c.set_max_peers(kMaxMaxPeers);
+  Document d = NewDocument(c);
+  d.set_revision(~uint64_t{0});
+  for (uint32_t i = 0; i < kMaxMaxPeers; ++i) {
+    Peer* p = d.add_peers();
+    p->set_id(absl::StrFormat("00000000-0000-4000-8000-%012d", i));
+    p->set_name(std::string(kMaxNameBytes, '"'));  // escaped: 2 bytes each
+    p->set_host(std::string(kMaxHostBytes, 'a'));
+    p->set_port(65535);
+    p->set_protocol(::bootstrap::v1::PROTOCOL_UDP);
+    p->set_status(std::string(kMaxStatusBytes, '\\'));
+    p->mutable_started_at()->set_seconds(-62135596800LL);
+    p->mutable_started_at()->set_nanos(999999999);
+    *p->mutable_lease_expires_at() = p->started_at();
+  }
+  const std::string encoded = FileStore::Encode(d);
+  std::cout << "largest store file: " << encoded.size() << " bytes\n";
+  EXPECT_LT(encoded.size(), FileStore::kMaxFileBytes);
+}
+
+// ---- Issue 12: recovery after failed writes ----
+
+// Records health reports; waits for one with a deadline.
+class HealthRecorder {
+ public:
+  Store::HealthListener listener() {
+    return [this](const absl::Status& s) {
+      std::lock_guard<std::mutex> lock(mu_);
+      reports_.push_back(s);
+      changed_.notify_all();
+    };
+  }
+  bool WaitFor(bool ok, absl::Duration timeout = absl::Seconds(10)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return changed_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] {
+      return !reports_.empty() && reports_.back().ok() == ok;
+    });
+  }
+  std::vector<absl::Status> reports() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reports_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<absl::Status> reports_;
+};
+
+class FaultyFileStoreTest : public FileStoreTest,
+                            public ::testing::WithParamInterface<int> {
+ protected:
+  absl::StatusOr<std::unique_ptr<FileStore>> OpenFaulty() {
+    Config c;
+    c.set_max_peers(3);
+    return FileStore::Open(
+        {.path = path_,
+         .initial_config = c,
+         .retry_min = absl::Milliseconds(5),
+         .retry_max = absl::Milliseconds(20),
+         .fault_for_testing = [this](FileStore::WriteStep step) {
+           if (failing_.load() && static_cast<int>(step) == GetParam()) {
+             return absl::ResourceExhaustedError("No space left on device");
+           }
+           return absl::OkStatus();
+         }});
+  }
+  std::atomic<bool> failing_{false};
+};
+
+// Disk full at each step of a commit: the mutation is refused, the store
+// reports itself unhealthy, leaves no temporary file, shows nothing that
+// was not acknowledged (in memory or on disk), and accepts changes again by
+// itself once writes work.
+TEST_P(FaultyFileStoreTest, RecoversByItselfOnceWritesWork) {
+  auto store = OpenFaulty();
+  ASSERT_TRUE(store.ok()) << store.status();
+  HealthRecorder health;
+  (*store)->SetHealthListener(health.listener());
+  ASSERT_TRUE(health.WaitFor(true));
+  ASSERT_TRUE((*store)->MutateSync(AddPeer(1)).ok());
+
+  failing_ = true;
+  auto failed = (*store)->MutateSync(AddPeer(2));
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(failed.status().message()),
+              HasSubstr("No space left on device"));
+  ASSERT_TRUE(health.WaitFor(false));
+  EXPECT_EQ((*store)->MutateSync(AddPeer(3)).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ((*store)->Read()->revision(), 1u);
+
+  failing_ = false;
+  ASSERT_TRUE(health.WaitFor(true)) << "the store did not recover";
+  EXPECT_EQ(Names(), (std::vector<std::string>{"bootstrap.json",
+                                               "bootstrap.json.lock"}));
+  // On disk: the last acknowledged document, even when the failed commit
+  // had already renamed its file into place.
+  auto on_disk = FileStore::Decode(Contents(), path_);
+  ASSERT_TRUE(on_disk.ok()) << on_disk.status();
+  EXPECT_EQ(on_disk->revision(), 1u);
+  EXPECT_EQ(on_disk->peers_size(), 1);
+
+  auto later = (*store)->MutateSync(AddPeer(4));
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_EQ(later->revision(), 2u);
+  EXPECT_EQ(later->peers_size(), 2);
+  store->reset();
+  auto reopened = Open();
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->Read()->revision(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Steps, FaultyFileStoreTest,
+    ::testing::Values(static_cast<int>(FileStore::WriteStep::kTempCreated),
+                      static_cast<int>(FileStore::WriteStep::kSynced),
+                      static_cast<int>(FileStore::WriteStep::kRenamed)),
+    [](const auto& info) {
+      return std::string(info.param == 0   ? "TempCreated"
+                         : info.param == 1 ? "Synced"
+                                           : "Renamed");
+    });
+
+// A real cause: the directory vanishes, then comes back.
+TEST_F(FileStoreTest, RecoversOnceTheDirectoryIsBack) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->MutateSync(AddPeer(1)).ok());
+  fs::remove_all(dir_);
+  EXPECT_EQ((*store)->MutateSync(AddPeer(2)).status().code(),
+            absl::StatusCode::kUnavailable);
+  fs::create_directories(dir_);
+  // Retries back off up to 5 s: wait on the condition with a deadline.
+  absl::StatusOr<Document> doc;
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  do {
+    doc = (*store)->MutateSync(AddPeer(3));
+    if (doc.ok()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  } while (absl::Now() < deadline);
+  ASSERT_TRUE(doc.ok()) << "still refused after the directory came back: "
+                        << doc.status();
+  EXPECT_EQ(doc->revision(), 2u);
+  EXPECT_EQ(FileStore::Decode(Contents(), path_)->revision(), 2u);
+}
+
+// A read-only directory (only meaningful when not root: root writes anyway).
+TEST_F(FileStoreTest, RecoversOnceTheDirectoryIsWritableAgain) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok());
+  HealthRecorder health;
+  (*store)->SetHealthListener(health.listener());
+  fs::permissions(dir_, fs::perms::owner_read | fs::perms::owner_exec);
+  if (std::ofstream(dir_ / "probe")) {
+    fs::permissions(dir_, fs::perms::owner_all);
+    GTEST_SKIP() << "the directory stays writable (running as root)";
+  }
+  EXPECT_EQ((*store)->MutateSync(AddPeer(1)).status().code(),
+            absl::StatusCode::kUnavailable);
+  ASSERT_TRUE(health.WaitFor(false));
+  fs::permissions(dir_, fs::perms::owner_all);
+  ASSERT_TRUE(health.WaitFor(true));
+  EXPECT_TRUE((*store)->MutateSync(AddPeer(2)).ok());
 }
 
 }  // namespace

@@ -168,7 +168,7 @@ class PostgresIntegrationTest : public ::testing::Test {
 
   // Starts a replica on the test's database; fails the test if it does not
   // come up.
-  BootstrapServer StartReplica(const std::string& max_peers = "10000",
+  BootstrapServer StartReplica(const std::string& max_peers = "5000",
                                const std::string& log_level = "warn") {
     auto server = StartBootstrapServer(
         dir_->path(), {"--store", postgres_->uri(), "--max-peers", max_peers,

@@ -145,6 +145,11 @@ std::string PostgresStore::EncodeDocument(const Document& doc) {
 
 absl::StatusOr<Store::Document> PostgresStore::DecodeDocument(
     const std::string& json, int64_t revision) {
+  if (auto s = CheckJsonDepth(json, kMaxJsonDepth); !s.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "peerlab.document holds a document this server cannot read (",
+        s.message(), "); refusing to use or overwrite it"));
+  }
   Document doc;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
@@ -158,6 +163,11 @@ absl::StatusOr<Store::Document> PostgresStore::DecodeDocument(
   if (auto s = ValidateConfig(doc.config()); !s.ok()) {
     return absl::DataLossError(
         absl::StrCat("peerlab.document holds an invalid config (config.",
+                     s.message(), "); refusing to use or overwrite it"));
+  }
+  if (auto s = ValidateDocument(doc); !s.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("peerlab.document holds an invalid document (",
                      s.message(), "); refusing to use or overwrite it"));
   }
   if (revision < 0) {

@@ -29,6 +29,10 @@ Store::Mutation AddPeer(int n) {
     Peer* p = doc.add_peers();
     p->set_id(absl::StrCat("00000000-0000-4000-8000-", 100000000000 + n));
     p->set_name(absl::StrCat("p", n));
+    p->set_host("127.0.0.1");
+    p->set_port(7946);
+    p->set_protocol(::bootstrap::v1::PROTOCOL_UDP);
+    p->mutable_started_at()->set_seconds(n);
     return true;
   };
 }

@@ -202,7 +202,7 @@ class ServerIntegrationTest : public ::testing::Test {
 // of peers has the parity of the revision (each change adds or removes one).
 TEST_F(ServerIntegrationTest, ConcurrentJoinLeaveLosesNoUpdate) {
   BootstrapServer server =
-      Start({"--store", "file:" + dir_->File("s.json"), "--max-peers", "10000",
+      Start({"--store", "file:" + dir_->File("s.json"), "--max-peers", "5000",
              "--log-level", "warn"});
   ASSERT_TRUE(server.process);
   auto watcher = std::make_unique<Watcher>(server.address);

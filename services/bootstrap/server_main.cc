@@ -32,12 +32,16 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   std::string log_file;
   std::string ready_file;
+  bool store_follow_symlink = false;
   app.add_option("--listen", listen, "address to serve on (port 0: pick one)")
       ->capture_default_str();
   app.add_option("--store", store_spec,
                  "where the document lives: file:PATH, memory:, or "
                  "postgres://USER@HOST:PORT/DB (shared by replicas)")
       ->capture_default_str();
+  app.add_flag("--store-follow-symlink", store_follow_symlink,
+               "accept a file store PATH that is a symbolic link (it is "
+               "resolved once at start; refused by default)");
   app.add_option("--admin-token-file", admin_token_file,
                  "file holding the token that Reset and UpdateConfig require "
                  "(metadata \"authorization: Bearer TOKEN\"); without it "
@@ -86,7 +90,8 @@ int main(int argc, char** argv) {
   ::bootstrap::v1::Config initial;
   initial.set_max_peers(max_peers);
   initial.set_min_refill_candidates(min_refill);
-  auto store = peerlab::bootstrap::OpenStore(store_spec, initial);
+  auto store =
+      peerlab::bootstrap::OpenStore(store_spec, initial, store_follow_symlink);
   if (!store.ok()) {
     spdlog::critical("cannot open store: {}", store.status().message());
     return 2;
@@ -119,8 +124,14 @@ int main(int argc, char** argv) {
   }
   std::string bound =
       listen.substr(0, listen.rfind(':') + 1) + std::to_string(port);
-  server->GetHealthCheckService()->SetServingStatus(
-      "bootstrap.v1.BootstrapData", true);
+  // NOT_SERVING while the store cannot write (it refuses changes then, and
+  // recovers by itself).
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  (*store)->SetHealthListener([health](const absl::Status& s) {
+    if (!s.ok()) spdlog::warn("health: NOT_SERVING ({})", s.message());
+    health->SetServingStatus("bootstrap.v1.BootstrapData", s.ok());
+    health->SetServingStatus("", s.ok());
+  });
   spdlog::info(
       "peerlab-bootstrap {} serving bootstrap.v1.BootstrapData on {} ({})",
       PEERLAB_VERSION, bound,
@@ -141,6 +152,7 @@ int main(int argc, char** argv) {
   sigwait(&signals, &signal_number);
   spdlog::info("{} received: shutting down (in-flight calls finish)",
                strsignal(signal_number));
+  (*store)->SetHealthListener(nullptr);
   server->GetHealthCheckService()->Shutdown();
   grpc_service.EndWatches();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));

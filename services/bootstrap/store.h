@@ -32,6 +32,10 @@ class Store {
   // Receives each durable change, in revision order, on a store thread. Must
   // not block and must not call into the store.
   using Listener = std::function<void(const Document&)>;
+  // Receives the store's ability to accept changes: OK when it can, the
+  // reason (Unavailable) while it cannot (e.g. its writes fail). Must not
+  // block and must not call into the store.
+  using HealthListener = std::function<void(const absl::Status&)>;
 
   virtual ~Store() = default;
 
@@ -54,6 +58,15 @@ class Store {
   // For logs: "file:/var/lib/peerlab/bootstrap.json".
   virtual std::string Describe() const = 0;
 
+  // Replaces the health listener (nullptr: none). It is called at once, on
+  // the caller's thread, with the current health, then on every change, on
+  // a store thread, in order. After it returns (also with nullptr), the
+  // previous listener is not running and will not be called again. The
+  // default: a store that is always healthy (called once with OK).
+  virtual void SetHealthListener(HealthListener listener) {
+    if (listener) listener(absl::OkStatus());
+  }
+
   // Blocking convenience over Mutate().
   absl::StatusOr<Document> MutateSync(Mutation mutation);
 };
@@ -71,6 +84,9 @@ class StoreWrapper : public Store {
   }
   void Unsubscribe(int handle) override { target_->Unsubscribe(handle); }
   std::string Describe() const override { return target_->Describe(); }
+  void SetHealthListener(HealthListener listener) override {
+    target_->SetHealthListener(std::move(listener));
+  }
   Store* target() const { return target_; }
 
  private:

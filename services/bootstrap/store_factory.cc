@@ -11,7 +11,8 @@
 namespace peerlab::bootstrap {
 
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(
-    const std::string& spec, const ::bootstrap::v1::Config& initial_config) {
+    const std::string& spec, const ::bootstrap::v1::Config& initial_config,
+    bool follow_symlink) {
   if (spec == "memory:") {
     if (auto s = ValidateConfig(initial_config); !s.ok()) return s;
     return std::make_unique<MemoryStore>(NewDocument(initial_config));
@@ -33,8 +34,9 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(
         absl::StrCat("--store: unknown store \"", spec,
                      "\" (want file:PATH, memory: or postgres://...)"));
   }
-  auto store =
-      FileStore::Open({.path = path, .initial_config = initial_config});
+  auto store = FileStore::Open({.path = path,
+                                .initial_config = initial_config,
+                                .follow_symlink = follow_symlink});
   if (!store.ok()) return store.status();
   return std::unique_ptr<Store>(std::move(*store));
 }

@@ -15,8 +15,11 @@ namespace peerlab::bootstrap {
 // default options).
 // `initial_config` applies only to a store that is created. InvalidArgument
 // for an unknown kind; the store's own error when it cannot open.
+// `follow_symlink`: a file store's PATH may be a symbolic link (refused
+// otherwise; see file_store.h).
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(
-    const std::string& spec, const ::bootstrap::v1::Config& initial_config);
+    const std::string& spec, const ::bootstrap::v1::Config& initial_config,
+    bool follow_symlink = false);
 
 }  // namespace peerlab::bootstrap
 

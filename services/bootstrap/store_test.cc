@@ -28,6 +28,9 @@ Store::Mutation AddPeer(int n) {
     Peer* p = doc.add_peers();
     p->set_id(absl::StrCat("00000000-0000-4000-8000-", 100000000000 + n));
     p->set_name(absl::StrCat("p", n));
+    p->set_host("127.0.0.1");
+    p->set_port(7946);
+    p->set_protocol(::bootstrap::v1::PROTOCOL_UDP);
     p->mutable_started_at()->set_seconds(n);  // keeps the list sorted
     return true;
   };
@@ -139,7 +142,7 @@ TEST_P(StoreTest, FailedMutationStoresNothing) {
 }
 
 TEST_P(StoreTest, ConcurrentMutationsLoseNothingAndNotifyInOrder) {
-  auto store = Open();
+  auto store = Open(1000);  // room for every peer added
   ASSERT_TRUE(store.ok()) << store.status();
   std::mutex mu;
   std::vector<uint64_t> seen;
@@ -183,7 +186,7 @@ TEST_P(StoreTest, ConcurrentMutationsLoseNothingAndNotifyInOrder) {
   ASSERT_EQ(seen.size(), kTotal);
   for (uint64_t i = 0; i < kTotal; ++i) ASSERT_EQ(seen[i], i + 1);
   store->reset();
-  auto reopened = Open();
+  auto reopened = Open(1000);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
   EXPECT_EQ((*reopened)->Read()->revision(), kTotal);
   EXPECT_EQ((*reopened)->Read()->peers_size(), kPeers);

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <set>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -125,6 +127,11 @@ absl::StatusOr<Peer> ValidatePeer(const Peer& peer, absl::string_view field,
     return Invalid(name_field, "holds control characters or invalid UTF-8");
   }
 
+  if (peer.host().size() > kMaxHostBytes) {
+    return Invalid(absl::StrCat(field, ".host"),
+                   absl::StrCat("is ", peer.host().size(),
+                                " bytes long (at most ", kMaxHostBytes, ")"));
+  }
   if (!IsValidHost(peer.host())) {
     return Invalid(absl::StrCat(field, ".host"),
                    absl::StrCat("\"", peer.host().substr(0, 64),
@@ -180,13 +187,78 @@ absl::StatusOr<std::optional<absl::Duration>> ValidateTtl(
 
 absl::Status ValidateConfig(const ::bootstrap::v1::Config& config) {
   if (config.max_peers() < 1 || config.max_peers() > kMaxMaxPeers) {
-    return Invalid("max_peers", absl::StrCat(config.max_peers(),
-                                             " is outside 1..", kMaxMaxPeers));
+    return Invalid(
+        "max_peers",
+        absl::StrCat(config.max_peers(), " is outside 1..", kMaxMaxPeers,
+                     " (the whole list must fit in one 4 MiB gRPC "
+                     "message)"));
   }
   if (config.min_refill_candidates() > kMaxMaxPeers) {
     return Invalid("min_refill_candidates",
                    absl::StrCat(config.min_refill_candidates(),
                                 " is outside 0..", kMaxMaxPeers));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDocument(const ::bootstrap::v1::Document& doc) {
+  if (auto s = ValidateConfig(doc.config()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("config.", s.message()));
+  }
+  if (static_cast<size_t>(doc.peers_size()) > doc.config().max_peers()) {
+    return Invalid("peers", absl::StrCat("holds ", doc.peers_size(),
+                                         " peers, more than config.max_peers (",
+                                         doc.config().max_peers(), ")"));
+  }
+  std::set<std::string> ids;
+  for (int i = 0; i < doc.peers_size(); ++i) {
+    const Peer& peer = doc.peers(i);
+    const std::string field = absl::StrCat("peers[", i, "]");
+    if (!peer.has_started_at()) {
+      return Invalid(absl::StrCat(field, ".started_at"), "is missing");
+    }
+    auto valid = ValidatePeer(peer, field, absl::UnixEpoch());
+    if (!valid.ok()) return valid.status();
+    if (valid->id() != peer.id()) {
+      return Invalid(absl::StrCat(field, ".id"), "is not in lower case");
+    }
+    if (peer.has_lease_expires_at() &&
+        !IsTimestampValid(peer.lease_expires_at())) {
+      return Invalid(absl::StrCat(field, ".lease_expires_at"),
+                     "is not a valid timestamp");
+    }
+    if (!ids.insert(peer.id()).second) {
+      return Invalid(absl::StrCat(field, ".id"),
+                     absl::StrCat(peer.id(), " appears twice"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckJsonDepth(absl::string_view json, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, whatever it is
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max_depth) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("JSON nested deeper than ", max_depth,
+                         " levels (at byte ", i, ")"));
+      }
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
   }
   return absl::OkStatus();
 }

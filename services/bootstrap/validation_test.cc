@@ -1,7 +1,10 @@
 #include "services/bootstrap/validation.h"
 
+#include <iostream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -177,6 +180,185 @@ TEST(ValidateConfigTest, Bounds) {
   c.set_min_refill_candidates(10001);
   EXPECT_THAT(std::string(ValidateConfig(c).message()),
               HasSubstr("min_refill_candidates"));
+}
+
+}  // namespace
+}  // namespace peerlab::bootstrap
+
+namespace peerlab::bootstrap {
+namespace {
+
+// The largest peer validation lets through: every field at its limit, and
+// timestamps whose varints are longest (negative seconds take 10 bytes).
+Peer LargestPeer(int n) {
+  Peer p;
+  p.set_id(absl::StrFormat("00000000-0000-4000-8000-%012d", n));
+  p.set_name(std::string(kMaxNameBytes, 'n'));
+  p.set_host(absl::StrCat(std::string(63, 'a'), ".", std::string(63, 'b'), ".",
+                          std::string(63, 'c'), ".", std::string(61, 'd')));
+  p.set_port(65535);
+  p.set_protocol(::bootstrap::v1::PROTOCOL_UDP);
+  p.set_status(std::string(kMaxStatusBytes, 's'));
+  p.mutable_started_at()->set_seconds(-62135596800LL + n);
+  p.mutable_started_at()->set_nanos(999999999);
+  p.mutable_lease_expires_at()->set_seconds(-62135596800LL);
+  p.mutable_lease_expires_at()->set_nanos(999999999);
+  return p;
+}
+
+::bootstrap::v1::Document LargestDocument() {
+  ::bootstrap::v1::Document doc;
+  doc.mutable_config()->set_max_peers(kMaxMaxPeers);
+  doc.mutable_config()->set_min_refill_candidates(kMaxMaxPeers);
+  doc.set_revision(~uint64_t{0});
+  for (uint32_t i = 0; i < kMaxMaxPeers; ++i) *doc.add_peers() = LargestPeer(i);
+  return doc;
+}
+
+TEST(MessageLimitTest, LargestPeerIsValid) {
+  Peer p = LargestPeer(1);
+  auto valid = ValidatePeer(p, "peer", kNow);
+  ASSERT_TRUE(valid.ok()) << valid.status();
+  EXPECT_TRUE(ValidateDocument(LargestDocument()).ok())
+      << ValidateDocument(LargestDocument());
+}
+
+// Issue 12: the whole document and every answer stay under the 4 MiB that
+// gRPC clients accept by default, whatever validation lets in.
+TEST(MessageLimitTest, EveryAnswerFitsTheClientLimit) {
+  const ::bootstrap::v1::Document doc = LargestDocument();
+  std::vector<std::pair<std::string, size_t>> sizes;
+  {
+    ::bootstrap::v1::JoinResponse r;
+    *r.mutable_document() = doc;
+    r.set_joined(true);
+    sizes.emplace_back("JoinResponse", r.ByteSizeLong());
+  }
+  {
+    ::bootstrap::v1::RefillResponse r;
+    *r.mutable_document() = doc;
+    r.set_accepted(true);
+    r.set_replaced_id(doc.peers(0).id());
+    sizes.emplace_back("RefillResponse", r.ByteSizeLong());
+  }
+  {
+    ::bootstrap::v1::RenewResponse r;
+    *r.mutable_document() = doc;
+    *r.mutable_peer() = doc.peers(0);
+    sizes.emplace_back("RenewResponse", r.ByteSizeLong());
+  }
+  {
+    // Trimming from the largest list to one peer: every id but one listed.
+    ::bootstrap::v1::UpdateConfigResponse r;
+    *r.mutable_document() = doc;
+    for (const Peer& p : doc.peers()) r.add_trimmed_ids(p.id());
+    sizes.emplace_back("UpdateConfigResponse", r.ByteSizeLong());
+  }
+  {
+    ::bootstrap::v1::WatchResponse r;
+    *r.mutable_document() = doc;
+    sizes.emplace_back("WatchResponse", r.ByteSizeLong());
+  }
+  for (const auto& [what, size] : sizes) {
+    EXPECT_LT(size, kClientMessageLimit)
+        << what << " of " << kMaxMaxPeers << " largest peers";
+    std::cout << what << ": " << size << " bytes\n";
+  }
+}
+
+TEST(ConfigLimitTest, MaxPeersAboveTheLimitNamesFieldAndLimit) {
+  ::bootstrap::v1::Config c;
+  c.set_max_peers(kMaxMaxPeers + 1);
+  absl::Status s = ValidateConfig(c);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr(absl::StrCat("max_peers: ", kMaxMaxPeers + 1,
+                                     " is outside 1..", kMaxMaxPeers)));
+}
+
+TEST(ValidatePeerTest, HostLongerThanADnsNameNamesTheLimit) {
+  Peer p = GoodPeer();
+  p.set_host(std::string(300, 'a'));
+  auto r = ValidatePeer(p, "peer", kNow);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("peer.host: is 300 bytes long (at most 253)"));
+}
+
+::bootstrap::v1::Document SmallDocument() {
+  ::bootstrap::v1::Document doc;
+  doc.mutable_config()->set_max_peers(2);
+  for (int i = 0; i < 2; ++i) {
+    Peer* p = doc.add_peers();
+    *p = GoodPeer();
+    p->set_id(absl::StrFormat("00000000-0000-4000-8000-%012d", i));
+    p->mutable_started_at()->set_seconds(100 + i);
+  }
+  return doc;
+}
+
+TEST(ValidateDocumentTest, AcceptsAGoodDocument) {
+  EXPECT_TRUE(ValidateDocument(SmallDocument()).ok());
+}
+
+struct BadDocumentCase {
+  std::string name;
+  std::function<void(::bootstrap::v1::Document&)> spoil;
+  std::string want;
+};
+
+class BadDocumentTest : public ::testing::TestWithParam<BadDocumentCase> {};
+
+TEST_P(BadDocumentTest, IsRefusedNamingTheField) {
+  ::bootstrap::v1::Document doc = SmallDocument();
+  GetParam().spoil(doc);
+  absl::Status s = ValidateDocument(doc);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr(GetParam().want));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BadDocumentTest,
+    ::testing::Values(
+        BadDocumentCase{"MorePeersThanMax",
+                        [](auto& d) { d.mutable_config()->set_max_peers(1); },
+                        "peers: holds 2 peers, more than config.max_peers (1)"},
+        BadDocumentCase{"BadConfig",
+                        [](auto& d) { d.mutable_config()->set_max_peers(0); },
+                        "config.max_peers: 0 is outside"},
+        BadDocumentCase{"BadPort",
+                        [](auto& d) { d.mutable_peers(1)->set_port(0); },
+                        "peers[1].port: 0 is outside 1..65535"},
+        BadDocumentCase{"ControlCharInName",
+                        [](auto& d) { d.mutable_peers(0)->set_name("a\nb"); },
+                        "peers[0].name:"},
+        BadDocumentCase{"UpperCaseId",
+                        [](auto& d) {
+                          d.mutable_peers(0)->set_id(
+                              "ABCDEF00-0000-4000-8000-000000000000");
+                        },
+                        "peers[0].id: is not in lower case"},
+        BadDocumentCase{
+            "DuplicateId",
+            [](auto& d) { d.mutable_peers(1)->set_id(d.peers(0).id()); },
+            "peers[1].id:"},
+        BadDocumentCase{"NoStartTime",
+                        [](auto& d) { d.mutable_peers(0)->clear_started_at(); },
+                        "peers[0].started_at: is missing"},
+        BadDocumentCase{
+            "BadLease",
+            [](auto& d) {
+              d.mutable_peers(0)->mutable_lease_expires_at()->set_nanos(-1);
+            },
+            "peers[0].lease_expires_at:"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(CheckJsonDepthTest, CountsNestingOutsideStrings) {
+  EXPECT_TRUE(CheckJsonDepth(R"({"a": [{"b": "[[[[[[[[[["}]})", 3).ok());
+  EXPECT_TRUE(CheckJsonDepth(R"({"a\"[[[[": [1]})", 2).ok());
+  absl::Status s = CheckJsonDepth(std::string(100000, '[') + "]", 32);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("deeper than 32"));
 }
 
 }  // namespace
