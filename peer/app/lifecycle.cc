@@ -186,7 +186,9 @@ absl::Status Lifecycle::Init(cli::Output& out) {
     }
   }
 
-  // 5. The members the bootstrap list names.
+  // 5. The members the bootstrap list names: each is tried (at once, each
+  // within memberlist.reliable_timeout); when none answers this peer starts
+  // the group and the entries nobody answered for are replaced.
   bool joined_group = false;
   if (started && listed) {
     auto doc = env_.bootstrap->LastDocument();
@@ -198,8 +200,15 @@ absl::Status Lifecycle::Init(cli::Output& out) {
       joined_group = true;
       out.Print(absl::StrCat("init: joined the group via ", *n, " of ",
                              addrs.size(), " bootstrap peer(s)"));
+    } else if (absl::IsAlreadyExists(n.status())) {
+      // The name is held by a live member: this node must not stay, nor
+      // say anything in that name (a leave would evict the holder).
+      return RefuseDuplicate(n.status(), out);
     } else {
-      fail("memberlist join", n.status(), "memberlistjoin ADDR joins by hand");
+      out.Print(absl::StrCat("init: no bootstrap peer answered (",
+                             n.status().message(),
+                             "): this peer starts the group"));
+      ReplaceStaleEntries(*doc, out);
     }
   }
 
@@ -219,39 +228,120 @@ absl::Status Lifecycle::Init(cli::Output& out) {
                    " step(s) failed: ", absl::StrJoin(failed, "; ")));
 }
 
-absl::Status Lifecycle::Quit(cli::Output& out) {
-  if (quitting_.exchange(true)) {
-    out.Print("quit: already leaving");
-    return absl::OkStatus();
+absl::Status Lifecycle::RefuseDuplicate(const absl::Status& refusal,
+                                        cli::Output& out) {
+  std::lock_guard<std::mutex> lock(leave_mu_);
+  left_ = true;  // nothing to leave: this node never was a member
+  quitting_ = true;
+  env_.chat->Stop().IgnoreError();
+  env_.membership->Shutdown().IgnoreError();
+  if (auto s = env_.bootstrap->LeaveSelf(); !s.ok()) {
+    out.Print(absl::StrCat("init: bootstrap leave failed: ", s.message()));
   }
-  // 1. The bootstrap list (a short deadline: the service may be gone).
-  bootstrap::BootstrapClient::Options quick = env_.client->options();
-  quick.address = env_.client->address();
-  quick.deadline = absl::Seconds(2);
-  quick.max_attempts = 2;
-  bootstrap::BootstrapClient client(quick);
-  if (auto r = client.Leave(env_.id); r.ok()) {
-    out.Print(r->removed() ? "quit: left the bootstrap list"
-                           : "quit: not on the bootstrap list");
+  std::string line =
+      absl::StrCat("init: the name ", env_.name,
+                   " is taken, this peer cannot join: ", refusal.message());
+  out.Print(line);
+  return absl::AlreadyExistsError(line);
+}
+
+void Lifecycle::ReplaceStaleEntries(const pb::Document& doc, cli::Output& out) {
+  // Only entries older than this peer: one that started later may be a
+  // peer between its own bootstrap join and its gossip start.
+  const absl::Time self_started = env_.started_at;
+  int removed = 0;
+  for (const pb::Peer& p : doc.peers()) {
+    if (p.id() == env_.id) continue;
+    absl::Time started = absl::FromUnixSeconds(p.started_at().seconds()) +
+                         absl::Nanoseconds(p.started_at().nanos());
+    if (p.has_started_at() && started >= self_started) continue;
+    auto r = env_.client->Leave(p.id());
+    if (!r.ok()) {
+      out.Print(absl::StrCat("init: removing the stale entry of ", p.name(),
+                             " (", p.host(), ":", p.port(),
+                             ") failed: ", r.status().message()));
+      continue;
+    }
+    if (r->removed()) {
+      ++removed;
+      out.Print(absl::StrCat("init: removed the stale bootstrap entry of ",
+                             p.name(), " (", p.host(), ":", p.port(),
+                             "): it did not answer"));
+    }
+  }
+  if (removed == 0) return;
+  // The refill rules: the vacant places go to the longest-lived unlisted
+  // members; alone, that is this peer when the full list had refused it.
+  auto fresh = env_.bootstrap->Fetch();
+  if (!fresh.ok()) return;
+  bool listed = false;
+  for (const pb::Peer& p : fresh->peers()) listed |= p.id() == env_.id;
+  if (listed) return;
+  auto refill = env_.bootstrap->RefillSelf();
+  if (refill.ok()) {
+    out.Print(*refill ? "init: took a vacant place in the bootstrap list"
+                      : "init: offered this peer as refill: not taken");
   } else {
-    out.Print(
-        absl::StrCat("quit: bootstrap leave failed: ", r.status().message()));
+    out.Print(absl::StrCat("init: refill failed: ", refill.status().message()));
+  }
+}
+
+void Lifecycle::Leave(cli::Output* out) {
+  std::lock_guard<std::mutex> lock(leave_mu_);
+  if (left_) return;
+  left_ = true;
+  quitting_ = true;
+  auto say = [out](const std::string& text) {
+    if (out != nullptr) {
+      out->Print(absl::StrCat("quit: ", text));
+    } else {
+      spdlog::info("leaving: {}", text);
+    }
+  };
+  const bool in_group = env_.membership->running();
+  // 1. The bootstrap list (a short deadline: the service may be gone). Only
+  // when this peer may be on it: it talked to the service, or it is in a
+  // group whose upkeep may have offered it as a refill.
+  if (in_group || env_.bootstrap->LastDocument().has_value()) {
+    bootstrap::BootstrapClient::Options quick = env_.client->options();
+    quick.address = env_.client->address();
+    quick.deadline = absl::Seconds(2);
+    quick.max_attempts = 2;
+    bootstrap::BootstrapClient client(quick);
+    if (auto r = client.Leave(env_.id); r.ok()) {
+      say(r->removed() ? "left the bootstrap list"
+                       : "not on the bootstrap list");
+    } else {
+      say(absl::StrCat("bootstrap leave failed: ", r.status().message()));
+    }
   }
   // 2. The chat.
   if (env_.chat->running()) {
-    if (auto s = env_.chat->AnnounceLeaving(out); !s.ok()) {
-      out.Print(absl::StrCat("quit: chat leave: ", s.message()));
+    cli::ViewOutput views(env_.views);
+    cli::Output& chat_out = out != nullptr ? *out : views;
+    if (auto s = env_.chat->AnnounceLeaving(chat_out); !s.ok()) {
+      say(absl::StrCat("chat leave: ", s.message()));
     }
     env_.chat->Stop().IgnoreError();
   }
   // 3. The group.
-  if (env_.membership->running() && env_.membership->Members().size() > 1) {
+  if (in_group && env_.membership->Members().size() > 1) {
     if (auto s = env_.membership->Leave(kLeaveWait); s.ok()) {
-      out.Print("quit: left the group");
+      say("left the group");
     } else {
-      out.Print(absl::StrCat("quit: membership leave: ", s.message()));
+      say(absl::StrCat("membership leave: ", s.message()));
     }
   }
+}
+
+absl::Status Lifecycle::Quit(cli::Output& out) {
+  if (quitting_) {
+    out.Print("quit: already leaving");
+    Leave(&out);  // waits for the leave under way
+    env_.request_exit(0);
+    return absl::OkStatus();
+  }
+  Leave(&out);
   out.Print("quit: bye");
   Stop();
   env_.request_exit(0);
@@ -275,7 +365,9 @@ absl::Status Lifecycle::Register(cli::Registry& registry) {
        .group = "development",
        .summary = "clean leave: bootstrap leave, chat announcement, "
                   "membership leave, exit 0",
-       .help = "SIGINT and SIGTERM do the same. exit ends at once instead.",
+       .help = "Every other way out (exit, end of input, Ctrl-D, SIGINT, "
+               "SIGTERM, SIGHUP) leaves the same way on its way out; quit "
+               "also ends with status 0.",
        .max_args = 0,
        .handler = [this](const cli::Call&,
                          cli::Output& out) { return Quit(out); }},

@@ -10,9 +10,10 @@
 //          be reached the peer runs alone, retries in the background (and
 //          then joins the group and announces itself), and memberlistjoin
 //          ADDR still joins by hand.
-//   quit   the clean leave: bootstrap leave, "<left> NAME is leaving" to the
-//          chat, membership leave (waiting for it to spread), then the
-//          program ends with status 0. SIGINT/SIGTERM do the same.
+//   quit   the clean leave (Leave below), then the program ends with
+//          status 0. Every other normal end (end of input, Ctrl-D, exit,
+//          SIGINT, SIGTERM, SIGHUP) takes the same Leave on its way out
+//          (PeerApp::Shutdown).
 //   play   scratch: shows this node, the members, the chat members and the
 //          last bootstrap document.
 //
@@ -25,6 +26,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/status.h"
@@ -44,7 +46,8 @@ class Lifecycle : public membership::EventListener {
  public:
   struct Env {
     std::string name;
-    std::string id;  // this peer's bootstrap id
+    std::string id;                                // this peer's bootstrap id
+    absl::Time started_at = absl::InfinitePast();  // this process's start
     cli::ViewHub* views = nullptr;
     BootstrapCommands* bootstrap = nullptr;
     bootstrap::BootstrapClient* client = nullptr;
@@ -66,6 +69,15 @@ class Lifecycle : public membership::EventListener {
   absl::Status Init(cli::Output& out);
   absl::Status Quit(cli::Output& out);
 
+  // The one clean leave, whatever ends the peer: the bootstrap list (when
+  // this peer may be on it; a short deadline), "<left> NAME is leaving" to
+  // the chat and the chat stopped, the membership leave (waiting up to a
+  // few seconds for it to spread). Bounded: about 10 s at worst, with every
+  // remote party gone. Runs once: a later or concurrent call waits for the
+  // first to finish and returns at once. Lines go to `out`, prefixed
+  // "quit: ", or to the log when `out` is null. Thread-safe.
+  void Leave(cli::Output* out);
+
   // Ends background work (bootstrap retries, upkeep). Events still update
   // the chat's members. Idempotent.
   void Stop();
@@ -77,6 +89,15 @@ class Lifecycle : public membership::EventListener {
   void OnAlive(const membership::Member& m) override;
 
  private:
+  // init met a live member holding this name: stops the chat and the node
+  // without a word in that name, leaves the bootstrap list, and returns the
+  // AlreadyExists status init fails with. Leave() is then a no-op.
+  absl::Status RefuseDuplicate(const absl::Status& refusal, cli::Output& out);
+  // init found no listed peer answering: removes the entries of peers that
+  // started before this one (they are gone) and, when that frees a place
+  // this peer did not get, offers it as refill.
+  void ReplaceStaleEntries(const ::bootstrap::v1::Document& doc,
+                           cli::Output& out);
   // Worker tasks.
   void RetryBootstrap(absl::Duration wait);
   void Upkeep(const membership::Member& departed);
@@ -86,7 +107,9 @@ class Lifecycle : public membership::EventListener {
 
   Env env_;
   std::atomic<bool> stopped_{false};
-  std::atomic<bool> quitting_{false};
+  std::atomic<bool> quitting_{false};  // Leave() has begun
+  std::mutex leave_mu_;                // held for the whole of Leave()
+  bool left_ = false;                  // guarded by leave_mu_
   std::atomic<bool> retrying_{false};
   std::unique_ptr<membership::EventLoop> worker_;
 };

@@ -110,13 +110,15 @@ int main(int argc, char** argv) {
     o.no_init = true;
   }
 
-  // SIGTERM always, SIGINT unless a prompt owns the terminal, end the peer
-  // cleanly; a signal thread takes them (blocked before threads start).
+  // SIGTERM and SIGHUP always, SIGINT unless a prompt owns the terminal,
+  // end the peer cleanly; a signal thread takes them (blocked before threads
+  // start).
   const bool interactive =
       !o.serve && ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   if (!interactive) sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
@@ -133,17 +135,38 @@ int main(int argc, char** argv) {
   }
   peerlab::peer::Terminal terminal(&app->views(), interactive);
 
+  // The first signal starts the way out (running commands are cancelled,
+  // the main thread leaves and ends); a second one ends at once.
   std::atomic<bool> ending{false};
   std::thread signal_thread([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    if (ending) return;
-    spdlog::info("{} received: leaving", strsignal(sig));
-    app->Quit();  // the clean leave; ends with RequestExit(0)
-    terminal.Wake();
+    bool leaving = false;
+    for (;;) {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      if (ending) return;
+      if (leaving) {
+        spdlog::warn("{} received again: ending without waiting for the leave",
+                     strsignal(sig));
+        spdlog::default_logger()->flush();
+        std::_Exit(128 + sig);
+      }
+      leaving = true;
+      spdlog::info("{} received: leaving", strsignal(sig));
+      app->CancelCommands(
+          absl::StrCat("the peer is shutting down (", strsignal(sig), ")"));
+      app->RequestExit(0);
+      terminal.Wake();
+    }
   });
   spdlog::info("peer {} ({}) up: control {}, gossip {}:{}", app->name(),
                app->id(), app->control_address(), o.bind, app->gossip_port());
+  if (o.test && o.coordinator.empty()) {
+    spdlog::info(
+        "test mode without --coordinator: waiting for commands through "
+        "peer.v1.PeerControl on {} (init runs when a command says so; exit "
+        "or quit ends the peer)",
+        app->control_address());
+  }
   if (!o.ready_file.empty()) {
     std::ofstream(o.ready_file) << app->control_address() << "\n";
   }
@@ -159,16 +182,19 @@ int main(int argc, char** argv) {
 
   peerlab::cli::ViewOutput out(&app->views());
   int failures = 0;
-  auto run = [&](const std::string& line) {
-    if (!app->exit_requested() &&
-        !peerlab::cli::RunLine(app->registry(), line, out).ok()) {
-      ++failures;
-    }
+  auto run = [&](const std::string& line) -> absl::Status {
+    if (app->exit_requested()) return absl::OkStatus();
+    absl::Status s = peerlab::cli::RunLine(app->registry(), line, out);
+    if (!s.ok()) ++failures;
+    return s;
   };
-  if (!o.no_init && app->registry().Find("init").has_value()) run("init");
-  for (const std::string& line : o.exec) run(line);
+  if (!o.no_init && app->registry().Find("init").has_value()) {
+    // A name held by a live member: this peer cannot be one; exit 1.
+    if (absl::IsAlreadyExists(run("init"))) app->RequestExit(1);
+  }
+  for (const std::string& line : o.exec) run(line).IgnoreError();
   if (!o.script.empty()) {
-    run("execute " + peerlab::cli::QuoteWord(o.script));
+    run("execute " + peerlab::cli::QuoteWord(o.script)).IgnoreError();
   }
 
   if (!app->exit_requested()) {
@@ -180,6 +206,11 @@ int main(int argc, char** argv) {
     }
   }
 
+  // Every way out leaves the same way: end of input, Ctrl-D, exit, quit
+  // (already left: a no-op) and signals.
+  app->Shutdown(app->exit_requested() ? "the peer is shutting down"
+                                      : "the peer is shutting down (end of "
+                                        "input)");
   // `exit CODE` decides; otherwise the code says whether every command
   // succeeded.
   int code = app->exit_requested() && app->exit_code() >= 0

@@ -43,6 +43,8 @@ PeerApp::PeerApp(PeerOptions options)
     : options_(std::move(options)), id_(NewUuid()), started_at_(absl::Now()) {}
 
 PeerApp::~PeerApp() {
+  // Commands still running (remote ones) end now rather than hold us up.
+  shutdown_.Cancel("the peer is ending");
   // Ends the WatchViews and chat streams, which the server would wait for.
   if (control_service_) control_service_->Shutdown();
   if (chat_service_) chat_service_->Shutdown();
@@ -68,7 +70,8 @@ absl::Status PeerApp::Start() {
           {.registry = &registry_,
            .config = &config_,
            .request_exit = [this](int code) { RequestExit(code); },
-           .default_config_file = absl::StrCat("peerlab-", name(), ".json")},
+           .default_config_file = absl::StrCat("peerlab-", name(), ".json"),
+           .cancel = &shutdown_},
           &builtin_settings_);
       !s.ok()) {
     return s;
@@ -175,6 +178,7 @@ absl::Status PeerApp::Start() {
   lifecycle_ = std::make_unique<Lifecycle>(
       Lifecycle::Env{.name = name(),
                      .id = id_,
+                     .started_at = started_at_,
                      .views = &views_,
                      .bootstrap = bootstrap_commands_.get(),
                      .client = bootstrap_client_.get(),
@@ -272,9 +276,13 @@ absl::Status PeerApp::StartGrpcServer() {
   return absl::OkStatus();
 }
 
-void PeerApp::Quit() {
-  cli::ViewOutput out(&views_);
-  lifecycle_->Quit(out).IgnoreError();
+void PeerApp::CancelCommands(const std::string& reason) {
+  shutdown_.Cancel(reason);
+}
+
+void PeerApp::Shutdown(const std::string& reason) {
+  CancelCommands(reason);
+  lifecycle_->Leave(nullptr);
 }
 
 void PeerApp::RequestExit(int code) {

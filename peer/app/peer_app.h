@@ -22,6 +22,7 @@
 #include "peer/cli/registry.h"
 #include "peer/cli/view.h"
 #include "services/bootstrap/client/bootstrap_client.h"
+#include "services/common/cancellation.h"
 
 namespace peerlab::chat {
 class ChatCommands;
@@ -66,13 +67,22 @@ class PeerApp {
   MembershipCommands& membership() { return *membership_; }
   chat::ChatCommands& chat() { return *chat_; }
 
-  // The clean leave (the quit command): bootstrap leave, chat announcement,
-  // membership leave, then RequestExit(0). For signals. Thread-safe;
-  // blocks until done (a few seconds at most).
-  void Quit();
+  // Cancels the commands running now and later (sleep, shell: they return
+  // Cancelled naming `reason`), wherever they came from (prompt, script,
+  // PeerControl). The first step of every way out. Thread-safe; does not
+  // block; idempotent.
+  void CancelCommands(const std::string& reason);
 
-  // Asks the program to end with `code` (the `exit` command, signals).
-  // Thread-safe; wakes WaitForExit.
+  // The one way out, whatever ended the program (end of input, Ctrl-D,
+  // exit, quit, a signal): CancelCommands(reason), then the clean leave of
+  // the group, the chat and the bootstrap list (Lifecycle::Leave: once; a
+  // no-op after quit), within a bounded time (about 10 s at worst). Does
+  // not RequestExit. Thread-safe; blocks until done.
+  void Shutdown(const std::string& reason);
+
+  // Asks the program to end with `code` (the `exit` command, quit,
+  // signals); the first code asked for stays. Thread-safe; wakes
+  // WaitForExit.
   void RequestExit(int code);
   bool exit_requested() const { return exit_requested_; }
   int exit_code() const { return exit_code_; }
@@ -89,6 +99,9 @@ class PeerApp {
   absl::StatusOr<std::string> ControlToken() const;
 
   PeerOptions options_;
+  // Cancelled on the way out; commands wait on it. Declared first: it
+  // outlives every command.
+  Cancellation shutdown_;
   std::shared_ptr<grpc::ServerCredentials> server_credentials_;
   std::shared_ptr<grpc::ChannelCredentials> channel_credentials_;
   const std::string id_;

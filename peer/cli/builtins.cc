@@ -178,10 +178,16 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
        .summary = "waits (fractions allowed: sleep 0.25)",
        .min_args = 1,
        .max_args = 1,
-       .handler = [](const Call& call, Output&) -> absl::Status {
+       .handler = [cancel = env.cancel](const Call& call,
+                                        Output&) -> absl::Status {
          auto d = call.Seconds(0, "SECONDS");
          if (!d.ok()) return d.status();
-         absl::SleepFor(*d);
+         if (cancel == nullptr) {
+           absl::SleepFor(*d);
+         } else if (cancel->WaitFor(*d)) {
+           return absl::CancelledError(
+               absl::StrCat("sleep cancelled: ", cancel->reason()));
+         }
          return absl::OkStatus();
        }},
       {.name = "execute",
@@ -225,8 +231,8 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
                "Remote callers may be refused with shell.allow_remote=false.",
        .min_args = 1,
        .completion = Completion::kFile,
-       .handler = [settings, config](const Call& call,
-                                     Output& out) -> absl::Status {
+       .handler = [settings, config, cancel = env.cancel](
+                      const Call& call, Output& out) -> absl::Status {
          absl::Duration timeout;
          bool allow_remote;
          {
@@ -249,7 +255,8 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
          }
          return RunProgram(
              argv, {.timeout = timeout,
-                    .on_line = [&out](const std::string& l) { out.Print(l); }});
+                    .on_line = [&out](const std::string& l) { out.Print(l); },
+                    .cancel = cancel});
        }},
       {.name = "log",
        .group = "cli",

@@ -13,6 +13,7 @@
 #include "peer/cli/config.h"
 #include "peer/cli/registry.h"
 #include "peer/cli/view.h"
+#include "services/common/cancellation.h"
 
 namespace peerlab::cli {
 
@@ -25,6 +26,10 @@ struct BuiltinsEnv {
   // File used by `saveconfig` without an argument.
   std::string default_config_file = "peerlab-peer.json";
   int max_script_depth = 8;
+  // When set, `sleep` and `shell` end early once it is cancelled (the
+  // program is shutting down): Cancelled, naming the reason. Not owned; must
+  // outlive every command run.
+  const Cancellation* cancel = nullptr;
 };
 
 // Settings of the built-ins, registered as config keys "shell.timeout",

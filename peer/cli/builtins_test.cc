@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -217,6 +218,36 @@ TEST_F(BuiltinsTest, LogToFileAndLevels) {
   EXPECT_TRUE(Run("log level info").ok());
   EXPECT_EQ(Run("log level loud").code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Run("log sideways").code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The program's shutdown ends a long `sleep` and a long `shell` at once.
+TEST(BuiltinsCancelTest, SleepAndShellEndWhenTheProgramShutsDown) {
+  Registry registry;
+  ConfigRegistry config;
+  BuiltinSettings settings;
+  Cancellation shutdown;
+  ASSERT_TRUE(
+      RegisterBuiltins(
+          {.registry = &registry, .config = &config, .cancel = &shutdown},
+          &settings)
+          .ok());
+  CapturingOutput out;
+  EXPECT_TRUE(registry.Execute("sleep 0.01", out).ok());
+  for (const char* line : {"sleep 100000", "shell sleep 100000"}) {
+    absl::Status status;
+    std::thread runner([&] { status = registry.Execute(line, out); });
+    // Cancel only once the command is under way (its wait has started or is
+    // about to: either way it must end promptly).
+    absl::SleepFor(absl::Milliseconds(50));
+    absl::Time cancelled = absl::Now();
+    shutdown.Cancel("the peer is shutting down");
+    runner.join();
+    EXPECT_LT(absl::Now() - cancelled, absl::Seconds(2)) << line;
+    EXPECT_EQ(status.code(), absl::StatusCode::kCancelled)
+        << line << ": " << status;
+    EXPECT_THAT(std::string(status.message()),
+                HasSubstr("the peer is shutting down"));
+  }
 }
 
 }  // namespace

@@ -60,6 +60,9 @@ absl::Status RunProgram(const std::vector<std::string>& argv,
   const absl::Time deadline = absl::Now() + options.timeout;
   std::string pending;
   bool timed_out = false;
+  bool cancelled = false;
+  // Polls wake at least this often to look at options.cancel.
+  const int64_t max_poll_ms = options.cancel ? 100 : 1000;
   auto flush_lines = [&](bool all) {
     size_t start = 0, nl;
     while ((nl = pending.find('\n', start)) != std::string::npos) {
@@ -78,10 +81,14 @@ absl::Status RunProgram(const std::vector<std::string>& argv,
       timed_out = true;
       break;
     }
+    if (options.cancel && options.cancel->cancelled()) {
+      cancelled = true;
+      break;
+    }
     pollfd p{fds[0], POLLIN, 0};
     int n = ::poll(&p, 1,
                    static_cast<int>(std::min<int64_t>(
-                       absl::ToInt64Milliseconds(left) + 1, 1000)));
+                       absl::ToInt64Milliseconds(left) + 1, max_poll_ms)));
     if (n < 0) {
       if (errno == EINTR) continue;
       break;
@@ -99,19 +106,27 @@ absl::Status RunProgram(const std::vector<std::string>& argv,
   // The program may have closed its output and still run: wait for it up to
   // the deadline as well.
   int status = 0;
-  while (!timed_out) {
+  while (!timed_out && !cancelled) {
     pid_t done = ::waitpid(pid, &status, WNOHANG);
     if (done == pid || (done < 0 && errno != EINTR)) break;
     if (absl::Now() >= deadline) {
       timed_out = true;
       break;
     }
+    if (options.cancel && options.cancel->cancelled()) {
+      cancelled = true;
+      break;
+    }
     absl::SleepFor(absl::Milliseconds(5));
   }
-  if (timed_out) {
+  if (timed_out || cancelled) {
     ::kill(-pid, SIGKILL);
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
+  }
+  if (cancelled) {
+    return absl::CancelledError(
+        absl::StrCat(argv[0], " was stopped: ", options.cancel->reason()));
   }
   if (timed_out) {
     return absl::DeadlineExceededError(

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "services/common/cancellation.h"
 
 namespace peerlab::cli {
 
@@ -17,12 +18,16 @@ struct ShellOptions {
   // Receives each line the program writes to stdout or stderr (merged, in
   // the order written), as it arrives.
   std::function<void(const std::string& line)> on_line;
+  // When set and cancelled while the program runs, its process group is
+  // killed within about 100 ms and RunProgram returns Cancelled. Not owned.
+  const Cancellation* cancel = nullptr;
 };
 
 // Runs argv[0] (looked up in PATH) with argv. OK when it exits 0.
 // Otherwise: Aborted "PROG exited with status N" or "PROG was killed by
 // signal S"; DeadlineExceeded when it ran past the timeout (its process group
-// is killed); NotFound when it cannot be started. Thread-safe.
+// is killed); Cancelled when options.cancel was cancelled
+// (killed the same way); NotFound when it cannot be started. Thread-safe.
 // REQUIRES: !argv.empty().
 absl::Status RunProgram(const std::vector<std::string>& argv,
                         const ShellOptions& options);

@@ -19,6 +19,15 @@ namespace {
 // A message never grows past this many bytes of text (gRPC's default
 // receive limit is 4 MiB); a larger batch is split over several messages.
 constexpr size_t kMaxMessageBytes = 1 << 20;
+// An Execute answer carries at most this many bytes of output lines, so
+// that it stays under the 4 MiB that default gRPC clients accept; the rest
+// is left out with a note (the views still get every line).
+constexpr size_t kMaxAnswerOutputBytes = 3 << 20;
+// And at most this much of the command's status message.
+constexpr size_t kMaxAnswerMessageBytes = 64 << 10;
+// Bytes a ViewLine costs in an answer besides its text and view name
+// (seq, time, tags: generous).
+constexpr size_t kLineOverhead = 32;
 // How long a stream that is asked to end waits for its write in flight
 // before cancelling the call (a watcher that does not read).
 constexpr absl::Duration kEndGrace = absl::Seconds(1);
@@ -41,6 +50,91 @@ bool SameSecret(absl::string_view a, absl::string_view b) {
   }
   return diff == 0;
 }
+
+// `text` cut to at most `max` bytes, not inside a UTF-8 sequence.
+std::string CutUtf8(absl::string_view text, size_t max) {
+  if (text.size() <= max) return std::string(text);
+  size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
+    --end;
+  }
+  return std::string(text.substr(0, end));
+}
+
+// What a remote command prints: every line goes to the views as usual, and
+// the answer keeps lines up to kMaxAnswerOutputBytes; the lines (or the
+// part of a line) that do not fit are counted, not kept. Thread-safe.
+class CappedCapture : public cli::Output {
+ public:
+  explicit CappedCapture(cli::ViewHub* hub) : hub_(hub) {}
+
+  void ToView(absl::string_view view, absl::string_view text) override {
+    std::vector<cli::ViewLine> lines = hub_->Write(view, text);
+    std::lock_guard<std::mutex> lock(mu_);
+    for (cli::ViewLine& line : lines) {
+      if (full_) {
+        ++omitted_lines_;
+        omitted_bytes_ += line.text.size();
+        continue;
+      }
+      const size_t fixed = line.view.size() + kLineOverhead;
+      if (bytes_ + fixed + line.text.size() <= kMaxAnswerOutputBytes) {
+        bytes_ += fixed + line.text.size();
+        kept_.push_back(std::move(line));
+        continue;
+      }
+      // The first line that does not fit: keep what fits of it, then
+      // nothing more.
+      full_ = true;
+      size_t room = bytes_ + fixed < kMaxAnswerOutputBytes
+                        ? kMaxAnswerOutputBytes - bytes_ - fixed
+                        : 0;
+      if (room == 0) {
+        ++omitted_lines_;
+        omitted_bytes_ += line.text.size();
+        continue;
+      }
+      std::string cut = CutUtf8(line.text, room);
+      omitted_bytes_ += line.text.size() - cut.size();
+      line.text = std::move(cut);
+      kept_.push_back(std::move(line));
+      cut_line_ = true;
+    }
+  }
+
+  // The kept lines into `response`, then, if anything was left out, a note
+  // saying how much (in the answer only, as an outputView line).
+  void Fill(pb::ExecuteResponse* response) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const cli::ViewLine& line : kept_) {
+      ToProto(line, response->add_output());
+    }
+    if (!full_) return;
+    std::string note = absl::StrCat(
+        "(output truncated: an answer holds at most ",
+        kMaxAnswerOutputBytes >> 20, " MiB of output; ",
+        cut_line_ ? "the line above was cut, " : "", omitted_lines_,
+        " more line(s) and ", omitted_bytes_,
+        " byte(s) of text left out; WatchViews or the peer's log has them)");
+    pb::ViewLine* out = response->add_output();
+    out->set_view(cli::kOutputView);
+    out->set_text(note);
+    timespec ts = absl::ToTimespec(absl::Now());
+    out->mutable_time()->set_seconds(ts.tv_sec);
+    out->mutable_time()->set_nanos(static_cast<int32_t>(ts.tv_nsec));
+  }
+
+ private:
+  cli::ViewHub* const hub_;
+  std::mutex mu_;
+  // Guarded by mu_.
+  std::vector<cli::ViewLine> kept_;
+  size_t bytes_ = 0;       // answer bytes of kept_
+  bool full_ = false;      // nothing more is kept
+  bool cut_line_ = false;  // the last kept line was cut
+  uint64_t omitted_lines_ = 0;
+  uint64_t omitted_bytes_ = 0;
+};
 
 // A stream refused before it started: finishes at once.
 class RefusedWriter : public grpc::ServerWriteReactor<pb::WatchViewsResponse> {
@@ -309,14 +403,12 @@ grpc::ServerUnaryReactor* ControlService::Execute(
     return reactor;
   }
   Spawn([this, reactor, request, response] {
-    cli::ViewOutput out(hub_, /*capture=*/true);
+    CappedCapture out(hub_);
     absl::Status status =
         cli::RunLine(*registry_, request->line(), out, /*remote=*/true);
     response->set_code(status.raw_code());
-    response->set_message(std::string(status.message()));
-    for (const cli::ViewLine& line : out.captured()) {
-      ToProto(line, response->add_output());
-    }
+    response->set_message(CutUtf8(status.message(), kMaxAnswerMessageBytes));
+    out.Fill(response);
     {
       std::lock_guard<std::mutex> lock(mu_);
       --running_commands_;

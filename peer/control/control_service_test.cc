@@ -387,6 +387,53 @@ TEST_F(ControlServiceTest, TooManyRunningCommandsAreRefused) {
   EXPECT_TRUE(Execute("echo x", &response).ok());
 }
 
+// A command that prints more than a default client accepts (4 MiB): the
+// answer is capped and says so, instead of failing the call.
+TEST_F(ControlServiceTest, HugeOutputIsCappedWithANote) {
+  ASSERT_TRUE(registry_
+                  .Register({.name = "flood",
+                             .group = "test",
+                             .handler =
+                                 [](const cli::Call&, cli::Output& out) {
+                                   const std::string line(1000, 'x');
+                                   for (int i = 0; i < 6000; ++i) {
+                                     out.Print(line);
+                                   }
+                                   return absl::OkStatus();
+                                 }})
+                  .ok());
+  StartServer();
+  pb::ExecuteResponse response;
+  grpc::Status s = Execute("flood", &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(response.code(), 0) << response.message();
+  EXPECT_LT(response.ByteSizeLong(), size_t{4} << 20);
+  ASSERT_GT(response.output_size(), 1000);
+  EXPECT_LT(response.output_size(), 6000);
+  const std::string& note = response.output(response.output_size() - 1).text();
+  EXPECT_THAT(note, HasSubstr("output truncated"));
+  EXPECT_THAT(note, HasSubstr(absl::StrCat(6000 - (response.output_size() - 1),
+                                           " more line(s)")));
+  // The views still got every line.
+  EXPECT_GE(hub_.History(cli::kOutputView).size(), 1u);
+  // A single line larger than the whole cap is cut, not lost.
+  ASSERT_TRUE(registry_
+                  .Register({.name = "oneline",
+                             .group = "test",
+                             .handler =
+                                 [](const cli::Call&, cli::Output& out) {
+                                   out.Print(std::string(5 << 20, 'y'));
+                                   return absl::OkStatus();
+                                 }})
+                  .ok());
+  s = Execute("oneline", &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_LT(response.ByteSizeLong(), size_t{4} << 20);
+  ASSERT_EQ(response.output_size(), 2);
+  EXPECT_GT(response.output(0).text().size(), size_t{1} << 20);
+  EXPECT_THAT(response.output(1).text(), HasSubstr("output truncated"));
+}
+
 TEST_F(ControlServiceTest, WatchSeesLaterLinesOfItsViewsOnly) {
   StartServer();
   pb::WatchViewsRequest request;

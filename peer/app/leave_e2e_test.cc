@@ -1,0 +1,411 @@
+// Every way out of a peer is a clean leave, end to end: real peerlab-peer
+// processes against a real peerlab-bootstrap on loopback. alice joins bob's
+// group, then ends one way or another (end of input, exit, quit, SIGINT,
+// SIGTERM, SIGHUP, SIGTERM during a remote command); bob must see her leave
+// (not fail) and the bootstrap list must no longer hold her. Also: a stale
+// bootstrap entry does not break the next peer's init, --test without
+// --coordinator says what it waits for, and a remote exit is answered.
+// Every wait is a condition with a deadline.
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "proto/peer/v1/control.grpc.pb.h"
+#include "services/common/testing/peer_process.h"
+#include "services/common/testing/subprocess.h"
+
+namespace peerlab::peer {
+namespace {
+
+namespace pb = ::peer::v1;
+using ::peerlab::testing::BinDir;
+using ::peerlab::testing::BootstrapServer;
+using ::peerlab::testing::ExecuteOrError;
+using ::peerlab::testing::NewPeerChannel;
+using ::peerlab::testing::OutputTexts;
+using ::peerlab::testing::PeerProcessOptions;
+using ::peerlab::testing::StartBootstrapServer;
+using ::peerlab::testing::StartPeerProcess;
+using ::peerlab::testing::Subprocess;
+using ::peerlab::testing::TempDir;
+using ::peerlab::testing::ViewWatcher;
+using ::peerlab::testing::WaitForFileLine;
+using ::peerlab::testing::WriteFile;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr absl::Duration kDeadline = absl::Seconds(30);
+
+[[maybe_unused]] const bool kBackupPollSet =
+    setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "50", 0) == 0;
+
+// Short membership timings: a member that vanishes without a leave is
+// declared dead (shown as "<failed>") within about two seconds.
+constexpr char kFastMembership[] = R"({
+  "memberlist.probe_interval": "200ms",
+  "memberlist.probe_timeout": "100ms",
+  "memberlist.gossip_interval": "50ms",
+  "memberlist.suspicion_mult": 2,
+  "memberlist.reliable_timeout": "500ms",
+  "chat.delivery_timeout": "5s"
+})";
+
+// `word` quoted for /bin/sh.
+std::string ShellQuote(absl::string_view word) {
+  std::string out = "'";
+  for (char c : word) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+// Polls `f` until it returns true.
+template <typename F>
+bool Eventually(F f, absl::Duration timeout = kDeadline) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (f()) return true;
+    absl::SleepFor(absl::Milliseconds(50));  // poll interval
+  }
+  return f();
+}
+
+// A peer driven through PeerControl, with a WatchViews stream of every view.
+class Peer {
+ public:
+  Peer(std::unique_ptr<Subprocess> process, const std::string& address)
+      : process_(std::move(process)),
+        stub_(pb::PeerControl::NewStub(NewPeerChannel(address))) {
+    pb::WatchViewsRequest request;
+    request.set_include_history(true);
+    watcher_ = std::make_unique<ViewWatcher>(stub_.get(), request);
+  }
+  ~Peer() { watcher_.reset(); }
+
+  Subprocess& process() { return *process_; }
+  pb::PeerControl::Stub& stub() { return *stub_; }
+
+  pb::ExecuteResponse Execute(const std::string& line) {
+    return ExecuteOrError(*stub_, line, kDeadline);
+  }
+  std::string Output(const std::string& line) {
+    return absl::StrJoin(OutputTexts(Execute(line)), "\n");
+  }
+  std::vector<std::string> Lines(const std::string& view) {
+    std::vector<std::string> out;
+    for (const auto& l : watcher_->lines()) {
+      if (l.view() == view) out.push_back(l.text());
+    }
+    return out;
+  }
+  bool WaitForLine(const std::string& view, const std::string& text,
+                   absl::Duration timeout = kDeadline) {
+    return watcher_->WaitUntil(
+        [&](const std::vector<pb::ViewLine>& lines) {
+          for (const auto& l : lines) {
+            if (l.view() == view && l.text() == text) return true;
+          }
+          return false;
+        },
+        timeout);
+  }
+
+ private:
+  std::unique_ptr<Subprocess> process_;
+  std::unique_ptr<pb::PeerControl::Stub> stub_;
+  std::unique_ptr<ViewWatcher> watcher_;
+};
+
+// How alice ends.
+enum class Way { kEndOfInput, kExit, kQuit, kSigint, kSigterm, kSighup };
+
+std::string WayName(Way way) {
+  switch (way) {
+    case Way::kEndOfInput:
+      return "EndOfInput";
+    case Way::kExit:
+      return "Exit";
+    case Way::kQuit:
+      return "Quit";
+    case Way::kSigint:
+      return "Sigint";
+    case Way::kSigterm:
+      return "Sigterm";
+    case Way::kSighup:
+      return "Sighup";
+  }
+  return "?";
+}
+
+class LeaveE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto dir = TempDir::Create("peerlab-leave-e2e");
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = *std::move(dir);
+    auto bin = BinDir();
+    ASSERT_TRUE(bin.ok()) << bin.status();
+    bin_ = *bin;
+    auto server = StartBootstrapServer(dir_->path(), {"--store", "memory:"});
+    ASSERT_TRUE(server.ok()) << server.status();
+    bootstrap_ = *std::move(server);
+    config_ = dir_->File("fast.json");
+    ASSERT_TRUE(WriteFile(config_, kFastMembership).ok());
+  }
+  void TearDown() override {
+    if (writer_ >= 0) ::close(writer_);
+  }
+
+  // The peer's arguments after NAME: this test's bootstrap server and
+  // timings, then `extra`.
+  std::vector<std::string> Args(const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"--bootstrap", bootstrap_.address,
+                                     "--config", config_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+
+  // Starts NAME --serve (with init) and waits until it serves.
+  std::unique_ptr<Peer> StartServing(const std::string& name,
+                                     const std::vector<std::string>& extra) {
+    std::vector<std::string> args = Args({"--serve"});
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto started = StartPeerProcess(dir_->path(), name, args, kDeadline);
+    EXPECT_TRUE(started.ok()) << started.status();
+    if (!started.ok()) return nullptr;
+    return std::make_unique<Peer>(std::move(started->process),
+                                  started->address);
+  }
+
+  // Starts NAME (with init) reading standard input from a FIFO that this
+  // test writes (Write) and closes (CloseInput); waits until it serves.
+  std::unique_ptr<Peer> StartPiped(const std::string& name) {
+    const std::string fifo = dir_->File(name + ".fifo");
+    EXPECT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    // Read-write: opening never blocks, and the peer sees the end of input
+    // only when this test closes it.
+    writer_ = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);
+    EXPECT_GE(writer_, 0);
+    Subprocess::Options o =
+        PeerProcessOptions(bin_, dir_->path(), name, Args({}));
+    std::vector<std::string> quoted;
+    for (const std::string& word : o.argv) quoted.push_back(ShellQuote(word));
+    o.argv = {"/bin/sh", "-c",
+              absl::StrCat("exec ", absl::StrJoin(quoted, " "), " <",
+                           ShellQuote(fifo))};
+    auto process = Subprocess::Start(o);
+    EXPECT_TRUE(process.ok()) << process.status();
+    if (!process.ok()) return nullptr;
+    auto ready =
+        WaitForFileLine(dir_->File(name + ".ready"), kDeadline, process->get());
+    EXPECT_TRUE(ready.ok()) << ready.status() << "\n"
+                            << (*process)->ReadStderr();
+    if (!ready.ok()) return nullptr;
+    return std::make_unique<Peer>(
+        *std::move(process), std::string(absl::StripAsciiWhitespace(*ready)));
+  }
+
+  void Write(const std::string& text) {
+    ASSERT_EQ(::write(writer_, text.data(), text.size()),
+              static_cast<ssize_t>(text.size()));
+  }
+  void CloseInput() {
+    ::close(writer_);
+    writer_ = -1;
+  }
+
+  // The names in the bootstrap list, as `viewer` reads it.
+  static std::string BootstrapNames(Peer& viewer) {
+    return viewer.Output("bootstrappeers");
+  }
+
+  // bob saw alice leave, not fail, and the list no longer holds her.
+  void ExpectCleanLeave(Peer& bob) {
+    EXPECT_TRUE(bob.WaitForLine("messagesView", "<left> alice is leaving"));
+    std::string members;
+    EXPECT_TRUE(Eventually([&] {
+      members = bob.Output("showmemberlist");
+      for (absl::string_view line : absl::StrSplit(members, '\n')) {
+        if (absl::StartsWith(line, "alice ") &&
+            absl::StrContains(line, " left ")) {
+          return true;
+        }
+      }
+      return false;
+    })) << "bob never saw alice leave:\n"
+        << members;
+    EXPECT_THAT(bob.Lines("messagesView"),
+                Not(::testing::Contains(HasSubstr("<failed> alice"))));
+    std::string names;
+    EXPECT_TRUE(Eventually([&] {
+      names = BootstrapNames(bob);
+      return !absl::StrContains(names, "alice") &&
+             absl::StrContains(names, "bob");
+    })) << names;
+  }
+
+  std::unique_ptr<TempDir> dir_;
+  std::string bin_;
+  BootstrapServer bootstrap_;
+  std::string config_;
+  int writer_ = -1;
+};
+
+class WayOutTest : public LeaveE2eTest,
+                   public ::testing::WithParamInterface<Way> {};
+
+TEST_P(WayOutTest, LeavesTheGroupTheChatAndTheBootstrapList) {
+  auto bob = StartServing("bob", {});
+  ASSERT_TRUE(bob);
+  auto alice = StartPiped("alice");
+  ASSERT_TRUE(alice);
+  ASSERT_TRUE(bob->WaitForLine("messagesView", "<joined> alice has joined"));
+  ASSERT_THAT(BootstrapNames(*bob), HasSubstr("alice"));
+
+  absl::Time start = absl::Now();
+  switch (GetParam()) {
+    case Way::kEndOfInput:
+      CloseInput();
+      break;
+    case Way::kExit:
+      ASSERT_NO_FATAL_FAILURE(Write("exit\n"));
+      break;
+    case Way::kQuit:
+      ASSERT_NO_FATAL_FAILURE(Write("quit\n"));
+      break;
+    case Way::kSigint:
+      ASSERT_TRUE(alice->process().Signal(SIGINT).ok());
+      break;
+    case Way::kSigterm:
+      ASSERT_TRUE(alice->process().Signal(SIGTERM).ok());
+      break;
+    case Way::kSighup:
+      ASSERT_TRUE(alice->process().Signal(SIGHUP).ok());
+      break;
+  }
+  auto ended = alice->process().Wait(kDeadline);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_TRUE(ended->success()) << ended->ToString() << "\n"
+                                << alice->process().ReadStderr();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  ExpectCleanLeave(*bob);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryWay, WayOutTest,
+                         ::testing::Values(Way::kEndOfInput, Way::kExit,
+                                           Way::kQuit, Way::kSigint,
+                                           Way::kSigterm, Way::kSighup),
+                         [](const ::testing::TestParamInfo<Way>& info) {
+                           return WayName(info.param);
+                         });
+
+// SIGTERM while a remote command sleeps: the command is cancelled, its
+// caller answered, and the peer leaves and ends promptly.
+TEST_F(LeaveE2eTest, SigtermDuringARemoteSleepEndsThePeerPromptly) {
+  auto bob = StartServing("bob", {});
+  ASSERT_TRUE(bob);
+  auto alice = StartServing("alice", {});
+  ASSERT_TRUE(alice);
+  ASSERT_TRUE(bob->WaitForLine("messagesView", "<joined> alice has joined"));
+  const std::string script = dir_->File("long.cmd");
+  ASSERT_TRUE(WriteFile(script, "echo sleeping now\nsleep 100000\n").ok());
+
+  pb::ExecuteResponse answer;
+  grpc::Status rpc;
+  std::thread caller([&] {
+    rpc = ::peerlab::testing::ExecuteLine(alice->stub(),
+                                          absl::StrCat("execute ", script),
+                                          &answer, absl::Seconds(60));
+  });
+  ASSERT_TRUE(alice->WaitForLine("outputView", "sleeping now"));
+  absl::Time sent = absl::Now();
+  ASSERT_TRUE(alice->process().Signal(SIGTERM).ok());
+  auto ended = alice->process().Wait(kDeadline);
+  caller.join();
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_TRUE(ended->success()) << ended->ToString();
+  EXPECT_LT(absl::Now() - sent, absl::Seconds(10));
+  ASSERT_TRUE(rpc.ok()) << rpc.error_message();
+  EXPECT_EQ(answer.code(), static_cast<int>(absl::StatusCode::kCancelled))
+      << answer.message();
+  EXPECT_THAT(answer.message(), HasSubstr("shutting down"));
+  ExpectCleanLeave(*bob);
+}
+
+// A lone peer killed with -9 leaves its entry behind; the next peer's init
+// still succeeds: nobody answers, so it starts the group, and the stale
+// entry is replaced.
+TEST_F(LeaveE2eTest, StaleBootstrapEntryDoesNotBreakTheNextInit) {
+  auto alice = StartServing("alice", {});
+  ASSERT_TRUE(alice);
+  ASSERT_TRUE(Eventually(
+      [&] { return absl::StrContains(BootstrapNames(*alice), "alice"); }));
+  ASSERT_TRUE(alice->process().Kill().ok());
+  alice.reset();
+
+  absl::Time start = absl::Now();
+  auto bob = StartServing("bob", {});
+  ASSERT_TRUE(bob);
+  std::string out;
+  EXPECT_TRUE(Eventually([&] {
+    out = bob->process().ReadStdout();
+    return absl::StrContains(out, "init: done") ||
+           absl::StrContains(out, "step(s) failed");
+  })) << out;
+  EXPECT_THAT(out, HasSubstr("init: done"));
+  EXPECT_THAT(out, HasSubstr("this peer starts the group"));
+  EXPECT_THAT(out, HasSubstr("removed the stale bootstrap entry of alice"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(15));
+  std::string names = BootstrapNames(*bob);
+  EXPECT_THAT(names, Not(HasSubstr("alice")));
+  EXPECT_THAT(names, HasSubstr("bob"));
+
+  // And the group it started is one a third peer joins.
+  auto carol = StartServing("carol", {});
+  ASSERT_TRUE(carol);
+  EXPECT_TRUE(bob->WaitForLine("messagesView", "<joined> carol has joined"));
+}
+
+// --test without --coordinator says what it waits for; a remote exit is
+// answered before the peer ends.
+TEST_F(LeaveE2eTest, TestModeWithoutCoordinatorSaysWhatItWaitsFor) {
+  auto alice = StartServing("alice", {"--test"});
+  ASSERT_TRUE(alice);
+  std::string err;
+  EXPECT_TRUE(Eventually([&] {
+    err = alice->process().ReadStderr();
+    return absl::StrContains(err, "without --coordinator");
+  })) << err;
+  EXPECT_THAT(err, HasSubstr("waiting for commands through "
+                             "peer.v1.PeerControl"));
+  pb::ExecuteResponse answer;
+  grpc::Status rpc = ::peerlab::testing::ExecuteLine(alice->stub(), "exit 0",
+                                                     &answer, kDeadline);
+  ASSERT_TRUE(rpc.ok()) << rpc.error_message();
+  EXPECT_EQ(answer.code(), 0) << answer.message();
+  auto ended = alice->process().Wait(kDeadline);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_TRUE(ended->success()) << ended->ToString();
+}
+
+}  // namespace
+}  // namespace peerlab::peer
