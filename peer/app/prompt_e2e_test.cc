@@ -24,6 +24,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/peer/v1/control.grpc.pb.h"
+#include "services/common/testing/peer_process.h"
 #include "services/common/testing/subprocess.h"
 
 namespace peerlab::peer {
@@ -32,10 +33,15 @@ namespace {
 namespace pb = ::peer::v1;
 using ::peerlab::testing::BinDir;
 using ::peerlab::testing::BootstrapServer;
+using ::peerlab::testing::ExecuteOrError;
+using ::peerlab::testing::NewPeerChannel;
+using ::peerlab::testing::OutputTexts;
 using ::peerlab::testing::ReadFile;
 using ::peerlab::testing::StartBootstrapServer;
+using ::peerlab::testing::StartPeerProcess;
 using ::peerlab::testing::Subprocess;
 using ::peerlab::testing::TempDir;
+using ::peerlab::testing::ViewWatcher;
 using ::peerlab::testing::WaitForFileLine;
 using ::peerlab::testing::WriteFile;
 using ::testing::HasSubstr;
@@ -211,7 +217,7 @@ class PromptE2eTest : public ::testing::Test {
   // Starts alice in a tmux pane, under a shell that reports her exit status
   // and then the terminal settings she left ("stty -a"), and waits for her
   // prompt.
-  void StartAlice() {
+  void StartAlice(const std::vector<std::string>& extra = {"--no-init"}) {
     // Ctrl-C goes to the whole foreground process group: the shell catches
     // it (children get the default disposition back) so that it survives.
     const std::string script =
@@ -227,11 +233,11 @@ class PromptE2eTest : public ::testing::Test {
                                      bootstrap_.address,
                                      "--history-file",
                                      history_,
-                                     "--no-init",
                                      "--ready-file",
                                      dir_->File("alice.ready"),
                                      "--log-file",
                                      dir_->File("alice.log")};
+    argv.insert(argv.end(), extra.begin(), extra.end());
     auto tmux = Tmux::Start(tmux_path_, dir_->path(), argv,
                             {{"HOME", dir_->path()}, {"LANG", "C.UTF-8"}});
     ASSERT_TRUE(tmux.ok()) << tmux.status();
@@ -549,6 +555,62 @@ TEST_F(PromptE2eTest, WrappedInputSurvivesOutput) {
     });
     ASSERT_TRUE(screen.ok()) << screen.status();
   }
+}
+
+// Ctrl-D is a clean leave like quit: bob, in alice's group, sees her leave
+// (not fail) and the bootstrap list no longer holds her.
+TEST_F(PromptE2eTest, CtrlDLeavesTheGroupAndTheBootstrapList) {
+  // Short membership timings: without a leave alice would be declared dead
+  // ("<failed> alice") within about two seconds.
+  const std::string config = dir_->File("fast.json");
+  ASSERT_TRUE(WriteFile(config, R"({
+    "memberlist.probe_interval": "200ms",
+    "memberlist.probe_timeout": "100ms",
+    "memberlist.gossip_interval": "50ms",
+    "memberlist.suspicion_mult": 2,
+    "memberlist.reliable_timeout": "500ms"
+  })")
+                  .ok());
+  auto bob = StartPeerProcess(
+      dir_->path(), "bob",
+      {"--serve", "--bootstrap", bootstrap_.address, "--config", config},
+      kDeadline);
+  ASSERT_TRUE(bob.ok()) << bob.status();
+  auto stub = pb::PeerControl::NewStub(NewPeerChannel(bob->address));
+  pb::WatchViewsRequest request;
+  request.set_include_history(true);
+  request.add_views("messagesView");
+  ViewWatcher watch(stub.get(), request);
+  auto seen = [&](const std::string& text) {
+    return watch.WaitUntil(
+        [&](const std::vector<pb::ViewLine>& lines) {
+          for (const auto& l : lines) {
+            if (l.text() == text) return true;
+          }
+          return false;
+        },
+        kDeadline);
+  };
+
+  ASSERT_NO_FATAL_FAILURE(StartAlice({"--config", config}));
+  ASSERT_TRUE(seen("<joined> alice has joined"));
+  ASSERT_TRUE(tmux_->Keys({"C-d"}).ok());
+  Screen end = WaitForExit(0);
+  ExpectTerminalRestored(end);
+
+  EXPECT_TRUE(seen("<left> alice is leaving"));
+  auto members = ExecuteOrError(*stub, "showmemberlist", kDeadline);
+  bool left = false;
+  for (const std::string& line : OutputTexts(members)) {
+    left = left || (absl::StartsWith(line, "alice ") &&
+                    absl::StrContains(line, " left "));
+  }
+  EXPECT_TRUE(left) << absl::StrJoin(OutputTexts(members), "\n");
+  for (const auto& l : watch.lines()) {
+    EXPECT_THAT(l.text(), Not(HasSubstr("<failed> alice")));
+  }
+  auto names = ExecuteOrError(*stub, "bootstrappeers", kDeadline);
+  EXPECT_THAT(absl::StrJoin(OutputTexts(names), "\n"), Not(HasSubstr("alice")));
 }
 
 }  // namespace

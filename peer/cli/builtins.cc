@@ -306,7 +306,8 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
       {.name = "exit",
        .group = "cli",
        .usage = "exit [CODE]",
-       .summary = "ends the program at once (quit is the clean leave)",
+       .summary = "ends the program, after the same clean leave as quit; "
+                  "CODE (default: 1 if a command failed, else 0) is its status",
        .max_args = 1,
        .handler = [request_exit = env.request_exit](const Call& call,
                                                     Output&) -> absl::Status {
