@@ -117,6 +117,12 @@ void Lifecycle::RetryBootstrap(absl::Duration wait) {
     std::vector<std::string> addrs = JoinAddresses(*doc);
     if (addrs.empty()) return;
     auto n = env_.membership->Join(addrs);
+    if (absl::IsAlreadyExists(n.status())) {
+      cli::ViewOutput out(env_.views);
+      RefuseDuplicate(n.status(), out).IgnoreError();
+      env_.request_exit(1);
+      return;
+    }
     if (!n.ok()) {
       spdlog::warn("joining the bootstrap peers failed: {}",
                    n.status().message());
@@ -315,12 +321,14 @@ void Lifecycle::Leave(cli::Output* out) {
       say(absl::StrCat("bootstrap leave failed: ", r.status().message()));
     }
   }
-  // 2. The chat.
+  // 2. The chat (announced when somebody else is there to hear it).
   if (env_.chat->running()) {
-    cli::ViewOutput views(env_.views);
-    cli::Output& chat_out = out != nullptr ? *out : views;
-    if (auto s = env_.chat->AnnounceLeaving(chat_out); !s.ok()) {
-      say(absl::StrCat("chat leave: ", s.message()));
+    if (in_group && env_.membership->Members().size() > 1) {
+      cli::ViewOutput views(env_.views);
+      cli::Output& chat_out = out != nullptr ? *out : views;
+      if (auto s = env_.chat->AnnounceLeaving(chat_out); !s.ok()) {
+        say(absl::StrCat("chat leave: ", s.message()));
+      }
     }
     env_.chat->Stop().IgnoreError();
   }
