@@ -24,6 +24,11 @@ namespace peerlab::cli {
 inline constexpr char kMessagesView[] = "messagesView";
 inline constexpr char kOutputView[] = "outputView";
 inline constexpr char kLogView[] = "logView";
+// Every view a peer writes: views are a fixed set, not free text. The test
+// harness refuses a script whose checks name any other view, so a new view
+// must be added here.
+inline constexpr const char* kPeerViews[] = {kMessagesView, kOutputView,
+                                             kLogView};
 
 // One line of one view. `seq` grows by one per line across all views of a
 // hub, so watchers can order lines from different views.

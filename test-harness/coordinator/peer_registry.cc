@@ -1,7 +1,10 @@
 #include "test-harness/coordinator/peer_registry.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/common/logging.h"
 
 namespace peerlab::harness {
 
@@ -23,7 +26,12 @@ uint64_t PeerRegistry::Register(PeerInfo info) {
   PeerInfo copy;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    uint64_t generation = ++generations_[info.name()];
+    auto last = generations_.find(info.name());
+    const uint64_t generation =
+        (last == generations_.end() ? generation_floor_ : last->second) + 1;
+    generations_[info.name()] = generation;
+    auto old = peers_.find(info.name());
+    if (old != peers_.end() && !old->second.alive()) --ended_count_;
     info.set_generation(generation);
     info.set_alive(true);
     *info.mutable_registered_at() = Now();
@@ -50,8 +58,60 @@ void PeerRegistry::Unregister(const std::string& name, uint64_t generation) {
     it->second.set_alive(false);
     *it->second.mutable_gone_at() = Now();
     copy = it->second;
+    ++ended_count_;
+    ended_.emplace_back(name, generation);
+    ForgetEndedLocked();
   }
   for (PeerListener* l : listeners_) l->OnPeerGone(copy);
+}
+
+void PeerRegistry::ForgetEndedLocked() {
+  uint64_t forgot = 0;
+  while (ended_count_ > kMaxEndedPeers && !ended_.empty()) {
+    auto [name, generation] = std::move(ended_.front());
+    ended_.pop_front();
+    auto it = peers_.find(name);
+    if (it == peers_.end() || it->second.alive() ||
+        it->second.generation() != generation) {
+      continue;  // registered again since
+    }
+    peers_.erase(it);
+    --ended_count_;
+    auto g = generations_.find(name);
+    if (g != generations_.end()) {
+      generation_floor_ = std::max(generation_floor_, g->second);
+      generations_.erase(g);
+    }
+    ++forgot;
+  }
+  // Entries of names that registered again since are stale: compact them
+  // away before they outnumber the live entries (at most kMaxEndedPeers).
+  if (ended_.size() > 4 * kMaxEndedPeers) {
+    std::deque<std::pair<std::string, uint64_t>> kept;
+    for (auto& entry : ended_) {
+      auto it = peers_.find(entry.first);
+      if (it != peers_.end() && !it->second.alive() &&
+          it->second.generation() == entry.second) {
+        kept.push_back(std::move(entry));
+      }
+    }
+    ended_.swap(kept);
+  }
+  if (forgot == 0) return;
+  // The first time, then once per kMaxEndedPeers forgotten.
+  if (forgotten_ / kMaxEndedPeers != (forgotten_ + forgot) / kMaxEndedPeers ||
+      forgotten_ == 0) {
+    spdlog::warn(
+        "peer registry: more than {} ended peers; forgetting the oldest ({} "
+        "forgotten so far)",
+        kMaxEndedPeers, forgotten_ + forgot);
+  }
+  forgotten_ += forgot;
+}
+
+uint64_t PeerRegistry::forgotten() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return forgotten_;
 }
 
 std::optional<PeerInfo> PeerRegistry::Get(const std::string& name) const {

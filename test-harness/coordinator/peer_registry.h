@@ -9,6 +9,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -35,24 +36,33 @@ class PeerListener {
 // Thread-safe.
 class PeerRegistry {
  public:
+  // Ended registrations kept (names come from remote parties): beyond it
+  // the oldest ended ones are forgotten, with a log line.
+  static constexpr size_t kMaxEndedPeers = 1024;
+
   PeerRegistry() = default;
   PeerRegistry(const PeerRegistry&) = delete;
   PeerRegistry& operator=(const PeerRegistry&) = delete;
 
   // Records a live peer (name, control_address, version, pid, host of
-  // `info`; the rest is filled in) and returns its generation: one more than
-  // the name's previous one. A live older generation is replaced (its later
-  // Unregister is ignored). Listeners are told.
+  // `info`; the rest is filled in) and returns its generation: above every
+  // earlier one of the name (one more, unless the name was forgotten). A
+  // live older generation is replaced (its later Unregister is ignored).
+  // Listeners are told.
   uint64_t Register(::harness::v1::PeerInfo info);
 
   // The registration `generation` of `name` has ended. Ignored unless it is
-  // the current one and still alive. Listeners are told.
+  // the current one and still alive. Listeners are told. Beyond
+  // kMaxEndedPeers ended registrations, the oldest ended ones are forgotten
+  // (Get and List no longer show them).
   void Unregister(const std::string& name, uint64_t generation);
 
   // The current registration of `name` (alive or not), if any.
   std::optional<::harness::v1::PeerInfo> Get(const std::string& name) const;
   // Every name's current registration, sorted by name.
   std::vector<::harness::v1::PeerInfo> List() const;
+  // How many ended registrations were forgotten so far.
+  uint64_t forgotten() const;
 
   // Marks `names` as used by `run_id`. FailedPrecondition, claiming
   // nothing, when one of them is used by another run.
@@ -67,10 +77,22 @@ class PeerRegistry {
   void RemoveListener(PeerListener* listener);
 
  private:
+  // REQUIRES mu_: forgets the oldest ended registrations beyond
+  // kMaxEndedPeers.
+  void ForgetEndedLocked();
+
   mutable std::mutex mu_;
   std::map<std::string, ::harness::v1::PeerInfo> peers_;
   std::map<std::string, uint64_t> generations_;  // last one per name
   std::map<std::string, std::string> claims_;    // name -> run id
+  // Ended registrations, oldest first: (name, generation); entries whose
+  // name registered again since are skipped when forgetting.
+  std::deque<std::pair<std::string, uint64_t>> ended_;
+  size_t ended_count_ = 0;  // entries of peers_ that are not alive
+  // Above every generation of a forgotten name, so that a forgotten name
+  // that comes back is never taken for an older start.
+  uint64_t generation_floor_ = 0;
+  uint64_t forgotten_ = 0;
 
   // Held while listeners are called, so that they are called one event at
   // a time and RemoveListener can wait for a call in progress.

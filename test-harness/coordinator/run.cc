@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/time_util.h"
+#include "peer/cli/view.h"
 
 namespace peerlab::harness {
 namespace {
@@ -18,7 +19,20 @@ using ::harness::v1::RunState;
 using ::harness::v1::StepResult;
 
 constexpr size_t kMaxTimeline = 20000;
+// Notices (registrations, deaths) kept per run.
+constexpr uint64_t kMaxNotices = 1000;
+// What a step keeps of its command's output: lines, bytes of a line. An
+// output above kMaxStepOutputBytes fails the step.
 constexpr int kMaxOutputLines = 50;
+constexpr size_t kMaxOutputLineBytes = 4096;
+constexpr size_t kMaxStepOutputBytes = 256 * 1024;
+// The output all steps of a run keep together; beyond it steps keep none.
+constexpr size_t kMaxRunOutputBytes = 1024 * 1024;
+// What a run keeps of a script line, a filter's text or a peer's error
+// message, and of a timeline entry's text. With the bounds above, a run's
+// summary stays far below peerlab-test's receive limit (run_client.cc).
+constexpr size_t kMaxTextBytes = 4096;
+constexpr size_t kMaxTimelineTextBytes = 512;
 // How long a client may take to carry out a fault.
 constexpr absl::Duration kFaultTimeout = absl::Seconds(60);
 
@@ -38,6 +52,21 @@ std::chrono::system_clock::time_point Chrono(absl::Time t) {
 
 std::string Clock(absl::Time t) {
   return absl::FormatTime("%H:%M:%E3S", t, absl::LocalTimeZone());
+}
+
+// "512 B", "64 KiB", "1.0 MiB".
+std::string HumanBytes(size_t n) {
+  if (n < 1024) return absl::StrCat(n, " B");
+  if (n < 1024 * 1024 && n % 1024 == 0) return absl::StrCat(n / 1024, " KiB");
+  if (n < 1024 * 1024) return absl::StrFormat("%.1f KiB", n / 1024.0);
+  return absl::StrFormat("%.1f MiB", n / (1024.0 * 1024.0));
+}
+
+// `text`, or its first `max` bytes and a note.
+std::string Cut(const std::string& text, size_t max) {
+  if (text.size() <= max) return text;
+  return absl::StrCat(text.substr(0, max), " [cut: ", HumanBytes(text.size()),
+                      "]");
 }
 
 std::string Seconds(absl::Duration d) {
@@ -77,14 +106,27 @@ std::string NewRunId() {
   return o;
 }
 
+ScriptContext ContextFor(const ::harness::v1::RunOptions& options) {
+  ScriptContext context;
+  for (const char* view : cli::kPeerViews) context.views.push_back(view);
+  context.lab = options.lab().empty() ? "local" : options.lab();
+  context.signal_faults = options.client_faults();
+  context.start_faults = options.client_faults();
+  return context;
+}
+
 absl::StatusOr<std::unique_ptr<Run>> Run::Create(
     std::string id, std::string script_name, std::string script_text,
     ::harness::v1::RunOptions options, PeerRegistry* registry) {
   absl::StatusOr<Script> script = ParseScript(script_name, script_text);
   if (!script.ok()) return script.status();
-  return std::unique_ptr<Run>(
-      new Run(std::move(id), *std::move(script), std::move(script_text),
-              WithDefaults(std::move(options)), registry));
+  options = WithDefaults(std::move(options));
+  if (absl::Status s = CheckScript(*script, ContextFor(options)); !s.ok()) {
+    return s;
+  }
+  return std::unique_ptr<Run>(new Run(std::move(id), *std::move(script),
+                                      std::move(script_text),
+                                      std::move(options), registry));
 }
 
 Run::Run(std::string id, Script script, std::string script_text,
@@ -96,7 +138,11 @@ Run::Run(std::string id, Script script, std::string script_text,
       registry_(registry),
       created_(absl::Now()) {
   for (const std::string& name : script_.peers) peers_[name].name = name;
-  for (const Step& step : script_.steps) {
+  for (size_t i = 0; i < script_.steps.size(); ++i) {
+    const Step& step = script_.steps[i];
+    if (step.kind == StepKind::kWait) {
+      waits_[static_cast<int>(i)] = {.filter = step.filter, .line = step.line};
+    }
     if (step.kind != StepKind::kFilter) continue;
     filters_.push_back({.filter = step.filter, .line = step.line});
     filtered_views_.insert({step.filter.peer, step.filter.view});
@@ -205,7 +251,21 @@ void Run::Emit(RunEvent event) {
 
 void Run::Notice(const std::string& text) {
   RunEvent event;
-  event.set_notice(text);
+  {
+    // Registrations and deaths come from remote parties: the events kept
+    // for late watchers hold a bounded number of them.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (notices_ >= kMaxNotices) {
+      ++notices_dropped_;
+      return;
+    }
+    ++notices_;
+    event.set_notice(
+        notices_ < kMaxNotices
+            ? text
+            : absl::StrCat(text, " (notice limit of ", kMaxNotices,
+                           " reached: later notices are left out)"));
+  }
   Emit(std::move(event));
 }
 
@@ -220,7 +280,7 @@ void Run::AddTimelineLocked(absl::Time time, const std::string& peer,
   *e.mutable_time() = ToProto(time);
   e.set_peer(peer);
   e.set_kind(kind);
-  e.set_text(text);
+  e.set_text(Cut(text, kMaxTimelineTextBytes));
   e.set_ok(ok);
   e.set_duration_us(absl::ToInt64Microseconds(duration));
 }
@@ -308,19 +368,15 @@ void Run::OnLines(const std::string& name, uint64_t generation,
   for (const ::peer::v1::ViewLine& line : response.lines()) {
     const std::string& view = line.view();
     const std::string& text = line.text();
-    p.lines[generation][view].push_back(text);
-    for (FilterState& f : filters_) {
+    auto count = [&](FilterState& f) {
       if (f.filter.peer == name && f.filter.view == view &&
           f.filter.match.Matches(text)) {
         ++f.by_generation[generation];
         ++f.total;
       }
-    }
-    if (wait_ && wait_->filter.peer == name &&
-        wait_->generation == generation && wait_->filter.view == view &&
-        wait_->filter.match.Matches(text)) {
-      ++wait_->count;
-    }
+    };
+    for (FilterState& f : filters_) count(f);
+    for (auto& [index, w] : waits_) count(w);
     if (filtered_views_.count({name, view})) last_activity_ = now;
     absl::Time at = FromProto(line.time());
     if (view == "messagesView") {
@@ -425,7 +481,7 @@ void Run::Main() {
       result.set_line(step.line);
       result.set_peer(step.peer);
       result.set_kind(StepKindName(step.kind));
-      result.set_text(step.text);
+      result.set_text(Cut(step.text, kMaxTextBytes));
       result.set_outcome(::harness::v1::OUTCOME_SKIPPED);
       result.set_message(skip);
       {
@@ -465,7 +521,7 @@ void Run::Main() {
       r.set_op(CountOpName(f.filter.op));
       r.set_expected(f.filter.count);
       r.set_received(ReceivedLocked(f));
-      r.set_text(f.filter.match.ToString());
+      r.set_text(Cut(f.filter.match.ToString(), kMaxTextBytes));
       r.set_source(f.filter.source);
       bool ok = f.filter.Holds(r.received());
       r.set_outcome(ok ? ::harness::v1::OUTCOME_OK
@@ -529,7 +585,7 @@ StepResult Run::RunStep(int index, const Step& step) {
   r.set_line(step.line);
   r.set_peer(step.peer);
   r.set_kind(StepKindName(step.kind));
-  r.set_text(step.text);
+  r.set_text(Cut(step.text, kMaxTextBytes));
   const absl::Time start = absl::Now();
   *r.mutable_started() = ToProto(start);
   {
@@ -545,7 +601,7 @@ StepResult Run::RunStep(int index, const Step& step) {
     case StepKind::kFilter:
       break;  // checked at the end of the run
     case StepKind::kWait:
-      RunWait(step, &r);
+      RunWait(index, step, &r);
       break;
     case StepKind::kKill:
     case StepKind::kStop:
@@ -633,19 +689,62 @@ void Run::RunCommand(const Step& step, StepResult* r) {
     }
     return;
   }
+  // What a step keeps of its output is bounded (it travels in events and
+  // the summary); an output above kMaxStepOutputBytes fails the step.
+  size_t total = 0;
+  size_t kept = 0;
+  bool over_budget = false;
   for (const auto& line : response->output()) {
-    if (r->output_size() >= kMaxOutputLines) break;
-    r->add_output(line.text());
+    total += line.text().size() + 1;
+    if (r->output_size() >= kMaxOutputLines || over_budget) continue;
+    const size_t size = std::min(line.text().size(), kMaxOutputLineBytes);
+    if (output_kept_bytes_ + kept + size > kMaxRunOutputBytes) {
+      over_budget = true;
+      continue;
+    }
+    kept += size;
+    if (line.text().size() <= kMaxOutputLineBytes) {
+      r->add_output(line.text());
+    } else {
+      r->add_output(absl::StrCat(line.text().substr(0, kMaxOutputLineBytes),
+                                 " [line cut: ", HumanBytes(line.text().size()),
+                                 ", the harness keeps ",
+                                 HumanBytes(kMaxOutputLineBytes),
+                                 " of a line]"));
+    }
   }
+  output_kept_bytes_ += kept;
+  if (over_budget) {
+    r->add_output(absl::StrCat("[", response->output_size() - r->output_size(),
+                               " lines not kept: the run's steps have kept ",
+                               HumanBytes(kMaxRunOutputBytes),
+                               " of output, the limit of a run]"));
+  } else if (response->output_size() > kMaxOutputLines) {
+    r->add_output(absl::StrCat("[", response->output_size() - kMaxOutputLines,
+                               " more lines not kept: the harness keeps ",
+                               kMaxOutputLines, " lines of a step]"));
+  }
+  std::vector<std::string> problems;
   if (response->code() != 0) {
+    problems.push_back(absl::StatusCodeToString(
+                           static_cast<absl::StatusCode>(response->code())) +
+                       ": " + Cut(response->message(), kMaxTextBytes));
+  }
+  if (total > kMaxStepOutputBytes) {
+    problems.push_back(
+        absl::StrCat("output too large: ", HumanBytes(total), " in ",
+                     response->output_size(),
+                     response->output_size() == 1 ? " line" : " lines",
+                     ", above the limit of ", HumanBytes(kMaxStepOutputBytes),
+                     " for a step (output cut)"));
+  }
+  if (!problems.empty()) {
     r->set_outcome(::harness::v1::OUTCOME_FAILED);
-    r->set_message(absl::StatusCodeToString(
-                       static_cast<absl::StatusCode>(response->code())) +
-                   ": " + response->message());
+    r->set_message(absl::StrJoin(problems, "; "));
   }
 }
 
-void Run::RunWait(const Step& step, StepResult* r) {
+void Run::RunWait(int index, const Step& step, StepResult* r) {
   const absl::Duration timeout =
       step.duration > absl::ZeroDuration()
           ? step.duration
@@ -658,28 +757,25 @@ void Run::RunWait(const Step& step, StepResult* r) {
     r->set_message(why);
     return;
   }
-  WaitState w{.filter = step.filter, .generation = p.generation};
-  for (const std::string& text : p.lines[p.generation][step.filter.view]) {
-    w.count += step.filter.match.Matches(text);
-  }
-  wait_ = &w;
+  // Counted since the run began, for the peer's current process.
+  const FilterState& w = waits_[index];
+  const uint64_t generation = p.generation;
   cv_.wait_until(lock, Chrono(absl::Now() + timeout), [&] {
-    return cancelled_ || w.count >= w.filter.count || !p.alive ||
-           p.generation != w.generation;
+    return cancelled_ || w.Count(generation) >= w.filter.count || !p.alive ||
+           p.generation != generation;
   });
-  wait_ = nullptr;
-  if (w.count >= w.filter.count) return;
+  if (w.Count(generation) >= w.filter.count) return;
   r->set_outcome(::harness::v1::OUTCOME_FAILED);
   if (cancelled_) {
     r->set_message("cancelled: " + cancel_reason_);
-  } else if (!p.alive || p.generation != w.generation) {
+  } else if (!p.alive || p.generation != generation) {
     r->set_message(
         absl::StrCat("peer ", step.peer, " went away while waited for (",
                      p.gone_note.empty() ? "gone" : p.gone_note, ")"));
   } else {
     r->set_message(absl::StrCat("timed out after ", Seconds(timeout), ": ",
-                                step.filter.view, " has ", w.count, " of ",
-                                w.filter.count, " lines matching \"",
+                                step.filter.view, " has ", w.Count(generation),
+                                " of ", w.filter.count, " lines matching \"",
                                 step.filter.match.ToString(), "\""));
   }
 }
@@ -894,6 +990,11 @@ void Run::Finish(RunState state, const std::string& verdict) {
             "low"));
       }
     }
+    if (notices_dropped_) {
+      warnings_.push_back(absl::StrCat("notice limit of ", kMaxNotices,
+                                       " reached: ", notices_dropped_,
+                                       " notices left out"));
+    }
     if (timeline_dropped_) {
       warnings_.push_back(absl::StrCat("timeline full: ", timeline_dropped_,
                                        " entries left out"));
@@ -932,7 +1033,7 @@ void Run::Finish(RunState state, const std::string& verdict) {
       r->set_op(CountOpName(f.filter.op));
       r->set_expected(f.filter.count);
       r->set_received(ReceivedLocked(f));
-      r->set_text(f.filter.match.ToString());
+      r->set_text(Cut(f.filter.match.ToString(), kMaxTextBytes));
       r->set_source(f.filter.source);
     }
   }

@@ -50,9 +50,15 @@ std::string NewRunId();
 // RunOptions with the defaults filled in (0 means "default" on the wire).
 ::harness::v1::RunOptions WithDefaults(::harness::v1::RunOptions options);
 
+// What a run with `options` can do, for CheckScript: the peer's views
+// (peer/cli/view.h kPeerViews), options.lab(), and process faults only when
+// a client carries them out (options.client_faults()).
+ScriptContext ContextFor(const ::harness::v1::RunOptions& options);
+
 class Run : public PeerListener {
  public:
-  // Parses `script_text` (InvalidArgument "NAME:LINE: ..." on errors).
+  // Parses `script_text` and checks it as a whole (CheckScript with
+  // ContextFor(options)): InvalidArgument "NAME:LINE: ..." on errors.
   // `registry` must outlive the run. Call Start() to begin.
   static absl::StatusOr<std::unique_ptr<Run>> Create(
       std::string id, std::string script_name, std::string script_text,
@@ -115,26 +121,25 @@ class Run : public PeerListener {
     bool expect_death = false;  // a kill/restart step is under way
     std::string gone_note;      // why it is not running
     std::unique_ptr<PeerConnection> connection;
-    // generation -> view -> lines
-    std::map<uint64_t, std::map<std::string, std::vector<std::string>>> lines;
+    // No view line is kept: filters and waits count theirs as lines arrive
+    // (FilterState), so a run's memory does not grow with the lines.
     uint64_t dropped = 0;
     // The watch of generation `watch_failed_generation` ended with
     // `watch_error` (reported if that process is still alive at the end).
     uint64_t watch_failed_generation = 0;
     std::string watch_error;
   };
-  // A script filter and its counts.
+  // A script filter or wait and its counts.
   struct FilterState {
     Filter filter;
     int line = 0;
     std::map<uint64_t, int64_t> by_generation;
     int64_t total = 0;  // all generations (for `never`)
-  };
-  // The `wait` step in progress.
-  struct WaitState {
-    Filter filter;
-    uint64_t generation = 0;
-    int64_t count = 0;
+
+    int64_t Count(uint64_t generation) const {
+      auto it = by_generation.find(generation);
+      return it == by_generation.end() ? 0 : it->second;
+    }
   };
   struct PendingFault {
     bool done = false;
@@ -150,7 +155,7 @@ class Run : public PeerListener {
   bool WaitForInitialPeers();
   ::harness::v1::StepResult RunStep(int index, const Step& step);
   void RunCommand(const Step& step, ::harness::v1::StepResult* result);
-  void RunWait(const Step& step, ::harness::v1::StepResult* result);
+  void RunWait(int index, const Step& step, ::harness::v1::StepResult* result);
   void RunProcessFault(const Step& step, ::harness::v1::StepResult* result);
   // partition, heal, netem in the netns lab: asks the client (the lab's
   // owner) to change the network and waits for its answer.
@@ -196,13 +201,18 @@ class Run : public PeerListener {
   absl::Time ended_ = absl::InfinitePast();
   std::map<std::string, PeerState> peers_;
   std::vector<FilterState> filters_;
+  // The counts of every `wait` step, by step index, from the run's start.
+  std::map<int, FilterState> waits_;
   std::set<std::pair<std::string, std::string>> filtered_views_;
-  WaitState* wait_ = nullptr;  // the wait step in progress, if any
   absl::Time last_activity_ = absl::InfinitePast();
   std::vector<::harness::v1::StepResult> steps_;
   std::vector<::harness::v1::FilterResult> filter_results_;
   std::vector<::harness::v1::TimelineEntry> timeline_;
   uint64_t timeline_dropped_ = 0;
+  // Bytes of command output the steps kept (run thread only).
+  size_t output_kept_bytes_ = 0;
+  uint64_t notices_ = 0;          // kept
+  uint64_t notices_dropped_ = 0;  // beyond the bound
   std::vector<std::string> warnings_;
   std::vector<std::string> unexpected_deaths_;
   int watchers_ = 0;

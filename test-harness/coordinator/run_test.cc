@@ -3,8 +3,10 @@
 // PeerRegistry driven by the test.
 #include "test-harness/coordinator/run.h"
 
+#include <fstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -350,20 +352,108 @@ TEST(RunTest, ProcessFaultsGoToTheClient) {
   EXPECT_THAT(s.verdict(), Not(HasSubstr("unexpectedly")));
 }
 
-TEST(RunTest, FaultsWithoutAClientFailClearly) {
+// The registry forgets the oldest ended peers beyond its bound (names come
+// from remote parties); live peers are never forgotten, and a forgotten
+// name that registers again gets a newer generation than it ever had.
+TEST(PeerRegistryTest, EndedPeersAreBounded) {
   PeerRegistry registry;
-  FakePeer alice("alice"), bob("bob");
+  ::harness::v1::PeerInfo keep;
+  keep.set_name("alive-one");
+  registry.Register(keep);
+  ::harness::v1::PeerInfo first;
+  first.set_name("p0");
+  uint64_t first_generation = registry.Register(first);
+  registry.Unregister("p0", first_generation);
+  for (int i = 1; i < 5000; ++i) {
+    ::harness::v1::PeerInfo info;
+    info.set_name(absl::StrCat("p", i));
+    uint64_t g = registry.Register(info);
+    registry.Unregister(info.name(), g);
+  }
+  EXPECT_LE(registry.List().size(), 1025u);
+  EXPECT_EQ(registry.forgotten(), 5000u - PeerRegistry::kMaxEndedPeers);
+  ASSERT_TRUE(registry.Get("alive-one").has_value());
+  EXPECT_TRUE(registry.Get("alive-one")->alive());
+  EXPECT_FALSE(registry.Get("p0").has_value());
+  EXPECT_TRUE(registry.Get("p4999").has_value());
+  EXPECT_GT(registry.Register(first), first_generation);
+}
+
+// Size of this process's resident memory.
+int64_t ResidentBytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (absl::StartsWith(line, "VmRSS:")) {
+      return std::stoll(line.substr(6)) * 1024;
+    }
+  }
+  return 0;
+}
+
+// A run keeps no copy of the view lines it counts: 100 MiB of lines that
+// go through a run leave its memory flat.
+TEST(RunTest, ViewLinesAreCountedNotKept) {
+  PeerRegistry registry;
+  FakePeer alice("alice");
   alice.RegisterWith(registry);
-  bob.RegisterWith(registry);
-  auto run =
-      MustCreate("kill alice\npartition alice | bob\nnetem alice clear\n",
-                 Fast(), &registry);
+  auto run = MustCreate(
+      "alice say start\n"
+      "wait alice outputView 1 end 60s\n"
+      "expect alice outputView >= 1 x\n",
+      Fast(), &registry);
   run->Start();
-  RunSummary s = Finish(*run);
-  ASSERT_EQ(s.steps_size(), 3);
-  EXPECT_THAT(s.steps(0).message(), HasSubstr("peerlab-test"));
-  EXPECT_THAT(s.steps(1).message(), HasSubstr("needs --lab netns"));
-  EXPECT_THAT(s.steps(2).message(), HasSubstr("needs --lab netns"));
+  // The lines must reach the run: write at the pace of its watch.
+  for (int i = 0; i < 200 && run->state() != ::harness::v1::RUN_STATE_RUNNING;
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  const int64_t before = ResidentBytes();
+  const std::string line(1024, 'x');
+  for (int i = 0; i < 100 * 1024; ++i) {
+    alice.hub().Write(cli::kOutputView, line);
+    if (i % 500 == 499) absl::SleepFor(absl::Milliseconds(10));
+  }
+  alice.hub().Write(cli::kOutputView, "end");
+  ASSERT_TRUE(run->WaitFinished(absl::Seconds(60)));
+  const int64_t growth = ResidentBytes() - before;
+  RunSummary s = run->Summary();
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_PASSED) << s.verdict();
+  EXPECT_THAT(absl::StrJoin(s.warnings(), "\n"), Not(HasSubstr("dropped")));
+  EXPECT_LT(growth, 40 << 20) << "the run grew by " << (growth >> 20)
+                              << " MiB for 100 MiB of view lines";
+}
+
+// A script is checked as a whole before it runs: faults that this run
+// cannot carry out, peers that run no command and unknown views are refused
+// by Create, each naming its line.
+TEST(RunTest, ImpossibleFaultsAndUnknownNamesAreRefusedBeforeTheRun) {
+  PeerRegistry registry;
+  auto run = Run::Create(
+      "r1", "t.cmd",
+      "alice say hi\nbob say hi\nkill alice\npartition alice | bob\n"
+      "netem alice clear\nexpect bbo messagesView never x\n"
+      "wait alice mesagesView 1 x\n",
+      Fast(), &registry);
+  ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string e(run.status().message());
+  EXPECT_THAT(e, HasSubstr("t.cmd:3: kill signals a peer's process"));
+  EXPECT_THAT(e, HasSubstr("peerlab-test"));
+  EXPECT_THAT(e, HasSubstr("t.cmd:4: partition needs --lab netns"));
+  EXPECT_THAT(e, HasSubstr("t.cmd:5: netem needs --lab netns"));
+  EXPECT_THAT(e, HasSubstr("t.cmd:6: peer bbo runs no command in this script "
+                           "(did you mean bob?)"));
+  EXPECT_THAT(e, HasSubstr("t.cmd:7: view mesagesView does not exist (did "
+                           "you mean messagesView?)"));
+  auto options = Fast();
+  options.set_client_faults(true);
+  options.set_lab("netns");
+  EXPECT_TRUE(Run::Create("r2", "t.cmd",
+                          "alice say hi\nbob say hi\nkill alice\n"
+                          "partition alice | bob\nnetem alice clear\n",
+                          options, &registry)
+                  .ok());
 }
 
 TEST(RunTest, CancelEndsASleepingRun) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -18,8 +19,8 @@ constexpr int kMaxErrors = 20;
 
 const std::set<std::string, std::less<>>& Keywords() {
   static const auto* keywords = new std::set<std::string, std::less<>>{
-      "expect", "wait",      "kill", "stop",  "cont", "restart",
-      "start",  "partition", "heal", "netem", "sleep"};
+      "expect", "wait",      "kill", "stop",  "cont",  "restart",
+      "start",  "partition", "heal", "netem", "sleep", "peers"};
   return *keywords;
 }
 
@@ -109,7 +110,8 @@ class LineParser {
       return absl::StrCat(
           "\"", peer,
           "\" is neither a harness keyword (expect, wait, kill, stop, cont, "
-          "restart, start, partition, heal, netem, sleep) nor a peer name");
+          "restart, start, partition, heal, netem, sleep, peers) nor a peer "
+          "name");
     }
     step_->peer = std::string(peer);
     if (rest_.empty()) {
@@ -330,7 +332,150 @@ class LineParser {
   std::string body_storage_;
 };
 
+// `peers NAME...`: adds the names to script->declared (and ->peers).
+// Returns "-" when `line` is no declaration, "" when it is a good one, else
+// the error.
+std::string ParseDeclaration(absl::string_view line, Script* script,
+                             std::set<std::string>* seen_peers) {
+  absl::string_view rest = line;
+  if (NextWord(&rest) != "peers") return "-";
+  std::vector<std::string> names =
+      absl::StrSplit(rest, absl::ByAnyChar(", \t"), absl::SkipEmpty());
+  if (names.empty()) return "peers NAME...: no peer named";
+  for (const std::string& n : names) {
+    if (!IsValidPeerName(n)) {
+      return absl::StrCat("peers NAME...: \"", n,
+                          "\" is not a peer name (letters, digits, _ . -; "
+                          "not a harness keyword)");
+    }
+  }
+  for (std::string& n : names) {
+    if (seen_peers->insert(n).second) script->peers.push_back(n);
+    if (std::find(script->declared.begin(), script->declared.end(), n) ==
+        script->declared.end()) {
+      script->declared.push_back(std::move(n));
+    }
+  }
+  return "";
+}
+
+// Edit distance with adjacent transpositions (optimal string alignment),
+// case-insensitive; stops early above `limit`.
+int EditDistance(absl::string_view a, absl::string_view b, int limit) {
+  const int n = static_cast<int>(a.size()), m = static_cast<int>(b.size());
+  if (std::abs(n - m) > limit) return limit + 1;
+  std::vector<std::vector<int>> d(n + 1, std::vector<int>(m + 1));
+  for (int i = 0; i <= n; ++i) d[i][0] = i;
+  for (int j = 0; j <= m; ++j) d[0][j] = j;
+  auto lower = [](char c) {
+    return absl::ascii_tolower(static_cast<unsigned char>(c));
+  };
+  for (int i = 1; i <= n; ++i) {
+    for (int j = 1; j <= m; ++j) {
+      const int cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
+      d[i][j] =
+          std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) &&
+          lower(a[i - 2]) == lower(b[j - 1])) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[n][m];
+}
+
+std::string DidYouMean(absl::string_view word,
+                       const std::vector<std::string>& candidates) {
+  std::string best = ClosestName(word, candidates);
+  return best.empty() ? "" : absl::StrCat(" (did you mean ", best, "?)");
+}
+
 }  // namespace
+
+std::string ClosestName(absl::string_view word,
+                        const std::vector<std::string>& candidates) {
+  // Words of up to 3 letters allow one edit, longer ones two.
+  const int limit = word.size() <= 3 ? 1 : 2;
+  std::string best;
+  int best_distance = limit + 1;
+  for (const std::string& c : candidates) {
+    if (c == word) continue;
+    int d = EditDistance(word, c, limit);
+    if (d < best_distance) {
+      best_distance = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+absl::Status CheckScript(const Script& script, const ScriptContext& context) {
+  std::vector<std::string> errors;
+  auto error = [&](int line, const std::string& what) {
+    if (errors.size() < kMaxErrors) {
+      errors.push_back(absl::StrCat(script.name, ":", line, ": ", what));
+    }
+  };
+  // Peers that run a command or are declared: the ones the script drives.
+  std::vector<std::string> active = script.declared;
+  for (const Step& s : script.steps) {
+    if (s.kind == StepKind::kCommand &&
+        std::find(active.begin(), active.end(), s.peer) == active.end()) {
+      active.push_back(s.peer);
+    }
+  }
+  auto is_active = [&](const std::string& peer) {
+    return std::find(active.begin(), active.end(), peer) != active.end();
+  };
+  std::set<std::string> reported;
+  for (const Step& s : script.steps) {
+    std::vector<std::string> named;
+    if (!s.peer.empty()) named.push_back(s.peer);
+    for (const auto& g : s.groups)
+      named.insert(named.end(), g.begin(), g.end());
+    for (const std::string& peer : named) {
+      if (is_active(peer) || !reported.insert(peer).second) continue;
+      error(s.line,
+            absl::StrCat("peer ", peer, " runs no command in this script",
+                         DidYouMean(peer, active),
+                         "; a peer that only takes part needs a declaration: "
+                         "`peers ",
+                         peer, "`"));
+    }
+    if ((s.kind == StepKind::kFilter || s.kind == StepKind::kWait) &&
+        !context.views.empty() &&
+        std::find(context.views.begin(), context.views.end(), s.filter.view) ==
+            context.views.end()) {
+      error(s.line, absl::StrCat("view ", s.filter.view, " does not exist",
+                                 DidYouMean(s.filter.view, context.views),
+                                 "; a peer's views: ",
+                                 absl::StrJoin(context.views, ", ")));
+    }
+    if (IsNetworkFault(s.kind) && context.lab != "netns") {
+      error(s.line, absl::StrCat(StepKindName(s.kind),
+                                 " needs --lab netns (peers in network "
+                                 "namespaces); this run's lab is --lab ",
+                                 context.lab));
+    }
+    if ((s.kind == StepKind::kKill || s.kind == StepKind::kStop ||
+         s.kind == StepKind::kCont) &&
+        !context.signal_faults) {
+      error(s.line, absl::StrCat(StepKindName(s.kind),
+                                 " signals a peer's process: it needs a "
+                                 "client that owns the processes (run the "
+                                 "script with peerlab-test)"));
+    }
+    if ((s.kind == StepKind::kStart || s.kind == StepKind::kRestart) &&
+        !context.start_faults) {
+      error(s.line, absl::StrCat(StepKindName(s.kind),
+                                 " starts a process: it needs the lab of "
+                                 "peerlab-test (--lab local or netns, without "
+                                 "--coordinator)"));
+    }
+  }
+  if (errors.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+}
 
 const char* StepKindName(StepKind kind) {
   switch (kind) {
@@ -502,6 +647,14 @@ absl::StatusOr<Script> ParseScript(absl::string_view name,
     if (line.find('\0') != absl::string_view::npos) {
       errors.push_back(
           absl::StrCat(name, ":", line_no, ": NUL byte in the line"));
+      continue;
+    }
+    if (std::string error = ParseDeclaration(line, &script, &seen_peers);
+        error != "-") {
+      if (!error.empty()) {
+        errors.push_back(absl::StrCat(name, ":", line_no, ": ", error));
+        if (errors.size() >= kMaxErrors) break;
+      }
       continue;
     }
     Step step;

@@ -12,6 +12,8 @@
 //   kill|stop|cont|restart|start PEER
 //   partition A,B | C   heal   netem PEER loss 10% delay 20ms
 //   sleep SECONDS
+//   peers NAME...                   declares peers that run no command (they
+//                                   are started and may be watched)
 //
 // Blank lines and lines whose first non-blank character is `#` are skipped.
 // TEXT is the rest of the line (inner spaces kept); a TEXT starting with `~`
@@ -27,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -104,6 +107,8 @@ struct Script {
   std::vector<Step> steps;
   // Every peer the script names, in order of first mention.
   std::vector<std::string> peers;
+  // The peers of `peers NAME...` lines (no step of their own).
+  std::vector<std::string> declared;
 
   // The peers to start before the run: all but those first named by a
   // `start` step (late joiners).
@@ -116,6 +121,34 @@ struct Script {
 // per error (at most 20), each "NAME:LINE: what is wrong".
 absl::StatusOr<Script> ParseScript(absl::string_view name,
                                    absl::string_view text);
+
+// What the lab of a run offers, for CheckScript.
+struct ScriptContext {
+  // The views a peer has (peer/cli/view.h kPeerViews); a filter or wait on
+  // any other view is refused. Empty: views are not checked.
+  std::vector<std::string> views;
+  // The lab: "local" (every peer on loopback) or "netns". partition, heal
+  // and netem need "netns".
+  std::string lab = "local";
+  // kill, stop, cont: a client that can signal the peers' processes
+  // (peerlab-test) carries the faults out.
+  bool signal_faults = true;
+  // start, restart: the client starts processes (peerlab-test's own lab,
+  // not --coordinator).
+  bool start_faults = true;
+};
+
+// Checks `script` as a whole, before anything runs: every peer it names
+// runs at least one command or is declared (`peers NAME`), every view a
+// filter or wait names exists, every fault is possible in `context`.
+// Unknown names get "did you mean". On error returns InvalidArgument with one
+// line per problem (at most 20), each "NAME:LINE: what is wrong".
+absl::Status CheckScript(const Script& script, const ScriptContext& context);
+
+// The closest of `candidates` to `word` within a small edit distance
+// (transpositions count one), or "" when none is close.
+std::string ClosestName(absl::string_view word,
+                        const std::vector<std::string>& candidates);
 
 // Parses "5s", "250ms", "1.5s", "2m" (and, when `bare_seconds`, "1.5").
 // Returns false on anything else or a negative value.

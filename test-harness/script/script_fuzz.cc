@@ -22,6 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (step.line < 1 || step.line > lines) std::abort();
     }
     if (script->steps.empty()) std::abort();
+    // The whole-script checks take any parsed script.
+    peerlab::harness::ScriptContext context;
+    context.views = {"messagesView", "outputView", "logView"};
+    (void)peerlab::harness::CheckScript(*script, context);
   } else {
     for (absl::string_view e :
          absl::StrSplit(script.status().message(), '\n')) {

@@ -15,6 +15,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 Script MustParse(const std::string& text) {
   auto s = ParseScript("t.cmd", text);
@@ -272,6 +273,152 @@ TEST(ScriptTest, PeerNames) {
   EXPECT_FALSE(IsValidPeerName("kill"));
   EXPECT_FALSE(IsValidPeerName("a b"));
   EXPECT_FALSE(IsValidPeerName(std::string(65, 'a')));
+}
+
+// The checks of a whole script (CheckScript): each with a script that must
+// be refused and one that must pass.
+ScriptContext Local() {
+  return {.views = {"messagesView", "outputView", "logView"}, .lab = "local"};
+}
+
+std::string CheckError(const std::string& text,
+                       const ScriptContext& context = Local()) {
+  Script s = MustParse(text);
+  absl::Status status = CheckScript(s, context);
+  EXPECT_FALSE(status.ok()) << "accepted: " << text;
+  return std::string(status.message());
+}
+
+void ExpectChecked(const std::string& text,
+                   const ScriptContext& context = Local()) {
+  Script s = MustParse(text);
+  absl::Status status = CheckScript(s, context);
+  EXPECT_TRUE(status.ok()) << text << "\n" << status;
+}
+
+TEST(CheckScriptTest, APeerThatRunsNoCommandIsRefused) {
+  EXPECT_EQ(CheckError("alice init\nbob init\n"
+                       "expect bbo messagesView never <alice> hi\n"),
+            "t.cmd:3: peer bbo runs no command in this script (did you mean "
+            "bob?); a peer that only takes part needs a declaration: `peers "
+            "bbo`");
+  EXPECT_THAT(CheckError("alice init\nkill ghost\n"),
+              HasSubstr("t.cmd:2: peer ghost runs no command"));
+  EXPECT_THAT(CheckError("alice init\nwait carol logView 1 x\n"),
+              HasSubstr("t.cmd:2: peer carol runs no command"));
+  EXPECT_THAT(CheckError("alice init\nbob testfilter messagesView 0 x\n"),
+              HasSubstr("t.cmd:2: peer bob runs no command"));
+  // Reported once, at its first mention.
+  std::string twice = CheckError("alice init\nkill ghost\nstart ghost\n");
+  EXPECT_THAT(twice, HasSubstr("t.cmd:2:"));
+  EXPECT_THAT(twice, Not(HasSubstr("t.cmd:3:")));
+}
+
+TEST(CheckScriptTest, APeerThatRunsACommandOrIsDeclaredPasses) {
+  ExpectChecked("alice init\nbob init\nexpect bob messagesView never x\n");
+  ExpectChecked("alice init\nstart dave\ndave init\nkill dave\n");
+  // Declared: started with the others and watched, with no command.
+  Script s = MustParse(
+      "peers bob, carol\nalice init\nexpect bob logView never x\n"
+      "kill carol\n");
+  EXPECT_THAT(s.declared, ElementsAre("bob", "carol"));
+  EXPECT_THAT(s.InitialPeers(), ElementsAre("bob", "carol", "alice"));
+  EXPECT_TRUE(CheckScript(s, Local()).ok());
+  // A declared late joiner is still late.
+  EXPECT_THAT(MustParse("peers dave\nalice init\nstart dave\n").InitialPeers(),
+              ElementsAre("alice"));
+}
+
+TEST(CheckScriptTest, DeclarationsAreParsed) {
+  EXPECT_THAT(ParseError("peers\n"), HasSubstr("t.cmd:1: peers NAME...: no "
+                                               "peer named"));
+  EXPECT_THAT(ParseError("peers al!ce\n"), HasSubstr("is not a peer name"));
+  EXPECT_THAT(ParseError("peers kill\n"), HasSubstr("is not a peer name"));
+}
+
+TEST(CheckScriptTest, AViewThatDoesNotExistIsRefused) {
+  EXPECT_EQ(CheckError("alice init\nbob init\n"
+                       "expect alice mesagesView never <bob> hi\n"),
+            "t.cmd:3: view mesagesView does not exist (did you mean "
+            "messagesView?); a peer's views: messagesView, outputView, "
+            "logView");
+  EXPECT_THAT(CheckError("alice init\nwait alice outputview 1 x\n"),
+              HasSubstr("t.cmd:2: view outputview does not exist (did you "
+                        "mean outputView?)"));
+  EXPECT_THAT(CheckError("alice init\nalice testfilter chatView 1 x\n"),
+              HasSubstr("view chatView does not exist; a peer's views"));
+}
+
+TEST(CheckScriptTest, EveryPeerViewPasses) {
+  ExpectChecked(
+      "alice init\nexpect alice messagesView never x\n"
+      "wait alice outputView 1 x\nalice testfilter logView 0 x\n");
+  // Without a list of views, views are not checked.
+  ScriptContext any = Local();
+  any.views.clear();
+  ExpectChecked("alice init\nexpect alice otherView never x\n", any);
+}
+
+TEST(CheckScriptTest, ANetworkFaultNeedsTheNetnsLab) {
+  const std::string text =
+      "alice init\nbob init\npartition alice | bob\nheal\n"
+      "netem bob loss 10%\n";
+  std::string e = CheckError(text);
+  EXPECT_THAT(e, HasSubstr("t.cmd:3: partition needs --lab netns (peers in "
+                           "network namespaces); this run's lab is --lab "
+                           "local"));
+  EXPECT_THAT(e, HasSubstr("t.cmd:4: heal needs --lab netns"));
+  EXPECT_THAT(e, HasSubstr("t.cmd:5: netem needs --lab netns"));
+  ScriptContext netns = Local();
+  netns.lab = "netns";
+  ExpectChecked(text, netns);
+}
+
+TEST(CheckScriptTest, ProcessFaultsNeedAClientThatCanCarryThemOut) {
+  ScriptContext remote = Local();
+  remote.start_faults = false;  // peerlab-test --coordinator
+  EXPECT_THAT(CheckError("alice init\nrestart alice\n", remote),
+              HasSubstr("t.cmd:2: restart starts a process"));
+  ExpectChecked("alice init\nstop alice\ncont alice\nkill alice\n", remote);
+  ScriptContext none = remote;
+  none.signal_faults = false;  // StartRun without a client
+  EXPECT_THAT(CheckError("alice init\nkill alice\n", none),
+              HasSubstr("t.cmd:2: kill signals a peer's process"));
+  ExpectChecked("alice init\nalice msg hi\n", none);
+  ExpectChecked("alice init\nkill alice\nstart alice\n");
+}
+
+TEST(CheckScriptTest, TheSeedScriptsAndOurOwnPass) {
+  ExpectChecked(ReadSeed("default.cmd"));
+  ExpectChecked(ReadSeed("start.cmd"));
+  for (const char* name :
+       {"echo.cmd", "crash.cmd", "filter_fails.cmd", "killed_peer.cmd",
+        "late_joiner.cmd", "sleeper.cmd", "stop_cont.cmd"}) {
+    SCOPED_TRACE(name);
+    std::ifstream in(std::string(PEERLAB_SOURCE_DIR) + "/test-harness/tests/" +
+                     name);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    ExpectChecked(ss.str());
+  }
+  std::ifstream in(std::string(PEERLAB_SOURCE_DIR) +
+                   "/test-harness/scenarios/partition-3-2.cmd");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  ScriptContext netns = Local();
+  netns.lab = "netns";
+  ExpectChecked(ss.str(), netns);
+  // In the default lab it is refused before anything runs.
+  EXPECT_THAT(CheckError(ss.str()),
+              HasSubstr("t.cmd:50: partition needs --lab netns"));
+}
+
+TEST(CheckScriptTest, ClosestName) {
+  EXPECT_EQ(ClosestName("bbo", {"alice", "bob"}), "bob");
+  EXPECT_EQ(ClosestName("mesagesView", {"messagesView", "logView"}),
+            "messagesView");
+  EXPECT_EQ(ClosestName("zed", {"alice", "bob"}), "");
+  EXPECT_EQ(ClosestName("bob", {"bob"}), "");
 }
 
 // The fuzz target on mutations of the seed scripts and on random bytes.

@@ -240,6 +240,71 @@ TEST_F(HarnessE2eTest, StopThenContIsSuspectThenAlive) {
   EXPECT_THAT(r.out, HasSubstr("OK      fault cont charly"));
 }
 
+TEST_F(HarnessE2eTest, UnknownPeersViewsAndGhostsAreRefusedBeforeTheRun) {
+  Result r = RunHarness({Script("tests/unknown_names.cmd")});
+  EXPECT_EQ(r.exit.code, 2) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("unknown_names.cmd:6: peer bbo runs no "
+                               "command in this script (did you mean bob?)"));
+  EXPECT_THAT(r.err, HasSubstr("unknown_names.cmd:7: view mesagesView does "
+                               "not exist (did you mean messagesView?)"));
+  EXPECT_THAT(r.err, HasSubstr("unknown_names.cmd:8: peer ghost runs no "
+                               "command"));
+  EXPECT_THAT(r.err, HasSubstr("nothing was run"));
+  EXPECT_THAT(r.out, Not(HasSubstr("PASSED")));
+  EXPECT_TRUE(RunDirs().empty());
+}
+
+TEST_F(HarnessE2eTest, ANetnsOnlyScriptIsRefusedInTheLocalLab) {
+  Result r = RunHarness({Script("tests/needs_netns.cmd")});
+  EXPECT_EQ(r.exit.code, 2) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("needs_netns.cmd:6: partition needs --lab "
+                               "netns"));
+  EXPECT_LT(r.took, absl::Seconds(5));
+  EXPECT_TRUE(RunDirs().empty());
+}
+
+// Steps whose output is 1 MiB, as one line and as many lines: each fails
+// with the size problem, the run goes on, the report is written.
+TEST_F(HarnessE2eTest, AStepWithAHugeOutputFailsAndTheReportIsWritten) {
+  Result r = RunHarness({Script("tests/big_output.cmd")});
+  EXPECT_EQ(r.exit.code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("output too large: 1.0 MiB in 1 line,"));
+  EXPECT_THAT(r.out, HasSubstr("output too large: 1.0 MiB in 16384 lines"));
+  EXPECT_THAT(r.out, HasSubstr("OK      bob echo after"));
+  EXPECT_THAT(r.out, Not(HasSubstr("lost the coordinator")));
+  EXPECT_THAT(r.out, HasSubstr("Verdict: FAILED"));
+  ASSERT_EQ(RunDirs().size(), 1u);
+  const std::string run = RunDirs()[0];
+  for (const char* f : {"summary.json", "junit.xml", "timeline.html"}) {
+    EXPECT_TRUE(std::filesystem::exists(run + "/" + f)) << f;
+  }
+  auto s = Summary(run);
+  EXPECT_EQ(s["state"], "RUN_STATE_FAILED");
+  ASSERT_EQ(s["steps"].size(), 7u);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_THAT(s["steps"][i]["message"].get<std::string>(),
+                HasSubstr("output too large"))
+        << i;
+  }
+  EXPECT_THAT(s["steps"][0]["output"][0].get<std::string>(),
+              HasSubstr("[line cut: 1.0 MiB"));
+  EXPECT_LT(s.dump().size(), 2u << 20);
+  EXPECT_THAT(ProcessesMentioning(reports_), ::testing::IsEmpty());
+}
+
+TEST_F(HarnessE2eTest, ADirectoryOrAHugeFileAsScriptFailsClearly) {
+  Result dir = RunHarness({dir_->path()});
+  EXPECT_EQ(dir.exit.code, 2) << dir.out << dir.err;
+  EXPECT_THAT(dir.err, HasSubstr(dir_->path()));
+  EXPECT_THAT(dir.err, HasSubstr("is a directory, not a file"));
+  EXPECT_THAT(dir.err, HasSubstr("nothing was run"));
+  Result zero = RunHarness({"/dev/zero"}, absl::Seconds(20));
+  EXPECT_EQ(zero.exit.code, 2) << zero.out << zero.err;
+  EXPECT_THAT(zero.err, HasSubstr("/dev/zero"));
+  EXPECT_THAT(zero.err, HasSubstr("not a regular file"));
+  EXPECT_TRUE(RunDirs().empty());
+}
+
 // Waits until the run is under way (both peers answered).
 void WaitUnderWay(Subprocess& p) {
   absl::Time deadline = absl::Now() + absl::Seconds(60);
@@ -265,6 +330,47 @@ TEST_F(HarnessE2eTest, CtrlCCancelsTheRunAndStopsTheLab) {
   EXPECT_THAT(ProcessesMentioning(reports_), ::testing::IsEmpty());
   ASSERT_EQ(RunDirs().size(), 1u);
   EXPECT_EQ(Summary(RunDirs()[0])["state"], "RUN_STATE_CANCELLED");
+}
+
+// The terminal closed: SIGHUP ends peerlab-test (and its lab) as SIGTERM
+// does.
+TEST_F(HarnessE2eTest, SighupCancelsTheRunAndStopsTheLab) {
+  auto p = Start({Script("tests/sleeper.cmd")});
+  ASSERT_TRUE(p);
+  WaitUnderWay(*p);
+  ASSERT_TRUE(p->Signal(SIGHUP).ok());
+  auto exit = p->Wait(absl::Seconds(20));
+  ASSERT_TRUE(exit.ok()) << "peerlab-test does not end on SIGHUP";
+  EXPECT_EQ(exit->code, 2) << p->ReadStdout();
+  EXPECT_THAT(p->ReadStdout(), HasSubstr("CANCELLED"));
+  EXPECT_THAT(ProcessesMentioning(reports_), ::testing::IsEmpty());
+  ASSERT_EQ(RunDirs().size(), 1u);
+  EXPECT_EQ(Summary(RunDirs()[0])["state"], "RUN_STATE_CANCELLED");
+}
+
+TEST_F(HarnessE2eTest, TheCoordinatorStopsCleanlyOnSighup) {
+  const std::string ready = dir_->File("coordinator.ready");
+  const std::string log = dir_->File("coordinator.log");
+  auto p = Subprocess::Start(
+      {.argv = {bin_ + "/peerlab-coordinator", "--listen", "127.0.0.1:0",
+                "--ready-file", ready, "--log-file", log},
+       .stdout_path = dir_->File("c.out"),
+       .stderr_path = dir_->File("c.err")});
+  ASSERT_TRUE(p.ok()) << p.status();
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (!std::filesystem::exists(ready)) {
+    ASSERT_TRUE((*p)->Running()) << (*p)->ReadStderr();
+    ASSERT_LT(absl::Now(), deadline) << "no ready file";
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE((*p)->Signal(SIGHUP).ok());
+  auto exit = (*p)->Wait(absl::Seconds(10));
+  ASSERT_TRUE(exit.ok()) << "peerlab-coordinator does not end on SIGHUP";
+  EXPECT_EQ(exit->code, 0) << exit->ToString();
+  auto text = ReadFile(log);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_THAT(*text, HasSubstr("Hangup received: shutting down"));
+  EXPECT_THAT(*text, HasSubstr("stopped"));
 }
 
 TEST_F(HarnessE2eTest, KillingPeerlabTestLeavesNoProcessBehind) {

@@ -19,7 +19,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "proto/harness/v1/coordinator.grpc.pb.h"
+#include "services/common/bounded_file.h"
 #include "services/common/tls.h"
+#include "test-harness/coordinator/run.h"
 #include "test-harness/lab/local_lab.h"
 #include "test-harness/report/report.h"
 #include "test-harness/script/script.h"
@@ -95,9 +97,9 @@ int main(int argc, char** argv) {
   std::string peer_log_level = "info";
   std::vector<std::string> peer_args;
   bool verbose = false;
-  run->add_option("SCRIPT", scripts, "test scripts (NAME.cmd)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  // Read (and refused when missing, not a file or too large) with the
+  // other checks of a script, below.
+  run->add_option("SCRIPT", scripts, "test scripts (NAME.cmd)")->required();
   run->add_option("--coordinator", coordinator,
                   "drive the peers registered with this coordinator instead "
                   "of starting a local lab");
@@ -165,18 +167,33 @@ int main(int argc, char** argv) {
                  "used with --coordinator\n";
     return 2;
   }
-  // Parse everything first: a parse error runs nothing.
+  // Read, parse and check every script first: any error runs nothing.
+  // With --coordinator this client can signal processes but start none.
+  peerlab::harness::ScriptContext context;
+  {
+    ::harness::v1::RunOptions lab_options;
+    lab_options.set_lab(lab);
+    lab_options.set_client_faults(true);
+    context = peerlab::harness::ContextFor(lab_options);
+    context.start_faults = coordinator.empty();
+  }
   std::vector<RunRequest> requests;
   bool parse_failed = false;
   for (const std::string& path : scripts) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (!in.good() && !in.eof()) {
-      std::cerr << "peerlab-test: cannot read " << path << "\n";
-      return 2;
+    absl::StatusOr<std::string> text =
+        peerlab::ReadFileBounded(path, peerlab::kMaxScriptFileBytes, "script");
+    if (!text.ok()) {
+      std::cerr << "peerlab-test: " << text.status().message() << "\n";
+      parse_failed = true;
+      continue;
     }
-    auto parsed = peerlab::harness::ParseScript(path, ss.str());
+    auto parsed = peerlab::harness::ParseScript(path, *text);
+    if (parsed.ok()) {
+      if (absl::Status s = peerlab::harness::CheckScript(*parsed, context);
+          !s.ok()) {
+        parsed = s;
+      }
+    }
     if (!parsed.ok()) {
       std::cerr << parsed.status().message() << "\n";
       parse_failed = true;
@@ -184,7 +201,7 @@ int main(int argc, char** argv) {
     }
     RunRequest r;
     r.script_path = path;
-    r.script_text = ss.str();
+    r.script_text = *std::move(text);
     r.script = *std::move(parsed);
     r.coordinator = coordinator;
     r.report_root = report_root;
@@ -204,7 +221,7 @@ int main(int argc, char** argv) {
     requests.push_back(std::move(r));
   }
   if (parse_failed) {
-    std::cerr << "peerlab-test: nothing was run (parse errors above)\n";
+    std::cerr << "peerlab-test: nothing was run (errors above)\n";
     return 2;
   }
   if (!seed_given) seed = std::random_device{}();

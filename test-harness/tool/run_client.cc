@@ -14,6 +14,9 @@
 namespace peerlab::harness {
 namespace {
 
+// The largest run event or summary this client takes.
+constexpr int kMaxEventBytes = 64 << 20;
+
 std::chrono::system_clock::time_point In(absl::Duration d) {
   return absl::ToChronoTime(absl::Now() + d);
 }
@@ -199,6 +202,10 @@ RunOutcome RunClient::Run(const RunRequest& request) {
   // waits for its clients' connections to go.
   grpc::ChannelArguments channel_args;
   channel_args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  // A run's summary may exceed gRPC's default 4 MiB: the script alone may
+  // be 4 MiB (kMaxScriptFileBytes), and the coordinator bounds the rest
+  // (outputs, texts, timeline) well below this.
+  channel_args.SetMaxReceiveMessageSize(kMaxEventBytes);
   auto channel =
       grpc::CreateCustomChannel(coordinator, *credentials, channel_args);
   {
@@ -290,7 +297,7 @@ RunOutcome RunClient::Run(const RunRequest& request) {
     if (!line.empty()) Print(line);
   }
   watch->TryCancel();
-  (void)reader->Finish();
+  grpc::Status watch_status = reader->Finish();
   reader.reset();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -318,8 +325,9 @@ RunOutcome RunClient::Run(const RunRequest& request) {
   channel.reset();
   if (!outcome.have_summary) {
     finish_lab();
-    outcome.error = absl::StrCat("lost the coordinator at ", coordinator,
-                                 " before the run ended");
+    outcome.error = absl::StrCat(
+        "lost the coordinator at ", coordinator, " before the run ended",
+        watch_status.ok() ? "" : " (" + watch_status.error_message() + ")");
     return outcome;
   }
   // A run that never reached its end cannot pass.
