@@ -10,9 +10,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "peer/cli/parser.h"
 #include "peer/cli/shell_runner.h"
+#include "services/common/bounded_file.h"
 #include "services/common/logging.h"
 #include "spdlog/sinks/basic_file_sink.h"
 
@@ -128,11 +130,12 @@ absl::Status ExecuteScript(const Registry& registry, const std::string& path,
                      max_depth, " (a script that runs itself?)"));
   }
   std::string resolved = ResolveScript(path);
-  std::ifstream in(resolved);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::string line;
+  // A regular file of bounded size: a folder or a device is refused.
+  absl::StatusOr<std::string> text =
+      ReadFileBounded(resolved, kMaxScriptFileBytes, "execute");
+  if (!text.ok()) return text.status();
   int number = 0;
-  while (std::getline(in, line)) {
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
     ++number;
     absl::string_view trimmed = absl::StripAsciiWhitespace(line);
     if (trimmed.empty() || trimmed.front() == '#') continue;

@@ -117,6 +117,19 @@ TEST_F(BuiltinsTest, ExecuteMissingFile) {
             absl::StatusCode::kNotFound);
 }
 
+// A folder or a device is no script (`execute DIR`, `--script DIR` used to
+// succeed and do nothing; /dev/zero exhausted memory): refused clearly.
+TEST_F(BuiltinsTest, ExecuteRefusesWhatIsNoScriptFile) {
+  absl::Status dir = Run("execute " + dir_.string());
+  EXPECT_EQ(dir.code(), absl::StatusCode::kFailedPrecondition) << dir;
+  EXPECT_THAT(std::string(dir.message()), HasSubstr("is a directory"));
+  absl::Status zero = Run("execute /dev/zero");
+  EXPECT_EQ(zero.code(), absl::StatusCode::kFailedPrecondition) << zero;
+  EXPECT_THAT(std::string(zero.message()), HasSubstr("not a regular file"));
+  absl::Status missing = Run("execute " + Path("missing"));
+  EXPECT_THAT(std::string(missing.message()), HasSubstr("no such file"));
+}
+
 TEST_F(BuiltinsTest, ShellRunsWithoutShellUnlessAsked) {
   ASSERT_TRUE(Run("shell echo 'a  b' '$HOME'").ok());
   EXPECT_THAT(out_.lines(), ElementsAre("a  b $HOME"));
