@@ -3,6 +3,7 @@
 #include <deque>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "services/common/grpc_status.h"
 #include "services/common/logging.h"
 
@@ -33,21 +34,21 @@ BootstrapService::Done<Response> Answer(grpc::ServerUnaryReactor* reactor,
   };
 }
 
-constexpr size_t kMaxQueuedDocuments = 256;
-
 }  // namespace
 
 // One Watch stream: the current document, then each change. One write is in
-// flight at a time; documents that arrive meanwhile queue, and a watcher that
-// falls kMaxQueuedDocuments behind gets only the newest (each document is
-// complete, so only intermediate states are skipped).
+// flight at a time; documents that arrive meanwhile queue, up to
+// max_queued_bytes. A reader that falls further behind is dropped: the queue
+// is freed at once and the stream ends with ABORTED (sent after what is in
+// flight), telling the client to Watch again.
 //
 // Decisions are taken under mu_, but StartWrite and Finish are called without
 // it: gRPC may run OnWriteDone/OnDone on the calling thread.
 class WatchReactor : public grpc::ServerWriteReactor<pb::WatchResponse> {
  public:
-  WatchReactor(BootstrapGrpcService* owner, Store* store)
-      : owner_(owner), store_(store) {}
+  WatchReactor(BootstrapGrpcService* owner, Store* store,
+               size_t max_queued_bytes)
+      : owner_(owner), store_(store), max_queued_bytes_(max_queued_bytes) {}
 
   void Start() {
     handle_ = store_->Subscribe([this](const Document& doc) { Push(doc); });
@@ -74,6 +75,7 @@ class WatchReactor : public grpc::ServerWriteReactor<pb::WatchResponse> {
     {
       std::lock_guard<std::mutex> lock(mu_);
       writing_ = false;
+      if (ok) last_written_ = current_.document().revision();
       if (!ok && !end_requested_) {
         end_requested_ = true;
         end_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "write failed");
@@ -93,6 +95,7 @@ class WatchReactor : public grpc::ServerWriteReactor<pb::WatchResponse> {
  private:
   // Called by the store's listener: queue only, never finish from here.
   void Push(const Document& doc) {
+    bool dropped = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (end_requested_) return;
@@ -100,9 +103,34 @@ class WatchReactor : public grpc::ServerWriteReactor<pb::WatchResponse> {
       if (queued_any_ && doc.revision() <= last_queued_) return;
       queued_any_ = true;
       last_queued_ = doc.revision();
-      queue_.push_back(doc);
-      while (queue_.size() > kMaxQueuedDocuments) queue_.pop_front();
+      const size_t size = doc.ByteSizeLong();
+      if (queued_bytes_ + size > max_queued_bytes_ && !queue_.empty()) {
+        // Fell behind: drop it rather than hold ever more documents. The
+        // stream still carries the document being written, then the status.
+        const uint64_t last_sent =
+            writing_ ? current_.document().revision() : last_written_;
+        spdlog::warn(
+            "Watch stream dropped: its reader fell behind ({} bytes of "
+            "documents queued, limit {}; last revision sent {})",
+            queued_bytes_ + size, max_queued_bytes_, last_sent);
+        end_requested_ = true;
+        end_status_ = grpc::Status(
+            grpc::StatusCode::ABORTED,
+            absl::StrCat("watch fell behind: more than ", max_queued_bytes_,
+                         " bytes of documents queued for this stream; the "
+                         "last document sent is revision ",
+                         last_sent,
+                         ". re-Watch: the first message is the current "
+                         "document"));
+        queue_.clear();
+        queued_bytes_ = 0;
+        dropped = true;
+      } else {
+        queue_.push_back(doc);
+        queued_bytes_ += size;
+      }
     }
+    if (dropped) owner_->dropped_.fetch_add(1);
     Pump();
   }
 
@@ -112,11 +140,18 @@ class WatchReactor : public grpc::ServerWriteReactor<pb::WatchResponse> {
     grpc::Status status;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (finished_ || writing_) return;
+      if (finished_) return;
+      // A dropped stream finishes at once, even with a write in flight (a
+      // reader that never reads would never complete it); gRPC sends the
+      // status after that message.
+      const bool aborting =
+          end_requested_ && end_status_.error_code() == grpc::ABORTED;
+      if (writing_ && !aborting) return;
       if (end_requested_) {
         finished_ = finish = true;
         status = end_status_;
       } else if (!queue_.empty()) {
+        queued_bytes_ -= queue_.front().ByteSizeLong();
         *current_.mutable_document() = std::move(queue_.front());
         queue_.pop_front();
         writing_ = write = true;
@@ -131,10 +166,13 @@ class WatchReactor : public grpc::ServerWriteReactor<pb::WatchResponse> {
 
   BootstrapGrpcService* const owner_;
   Store* const store_;
+  const size_t max_queued_bytes_;
   int handle_ = 0;
 
   std::mutex mu_;
   std::deque<Document> queue_;
+  size_t queued_bytes_ = 0;  // protobuf sizes of queue_
+  uint64_t last_written_ = 0;
   pb::WatchResponse current_;
   bool writing_ = false;
   bool end_requested_ = false;
@@ -144,8 +182,14 @@ class WatchReactor : public grpc::ServerWriteReactor<pb::WatchResponse> {
   uint64_t last_queued_ = 0;
 };
 
-BootstrapGrpcService::BootstrapGrpcService(BootstrapService* service)
-    : service_(service) {}
+BootstrapGrpcService::BootstrapGrpcService(BootstrapService* service,
+                                           Options options)
+    : service_(service), options_(options) {}
+
+size_t BootstrapGrpcService::watchers() {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  return watches_.size();
+}
 
 BootstrapGrpcService::~BootstrapGrpcService() = default;
 
@@ -231,16 +275,29 @@ grpc::ServerUnaryReactor* BootstrapGrpcService::Renew(
 
 grpc::ServerWriteReactor<pb::WatchResponse>* BootstrapGrpcService::Watch(
     grpc::CallbackServerContext*, const pb::WatchRequest*) {
-  auto* reactor = new WatchReactor(this, service_->store());
-  bool refuse;
+  auto* reactor =
+      new WatchReactor(this, service_->store(), options_.max_queued_bytes);
+  bool ending;
+  bool full = false;
+  size_t open = 0;
   {
     std::lock_guard<std::recursive_mutex> lock(mu_);
-    refuse = ending_;
-    if (!refuse) watches_.insert(reactor);
+    ending = ending_;
+    open = watches_.size();
+    full = !ending && open >= options_.max_watchers;
+    if (!ending && !full) watches_.insert(reactor);
   }
-  if (refuse) {
+  if (ending) {
     reactor->End(
         grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down"));
+  } else if (full) {
+    refused_.fetch_add(1);
+    spdlog::warn("Watch refused: {} streams open, the limit", open);
+    reactor->End(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("too many Watch streams open on this server (limit ",
+                     options_.max_watchers,
+                     "); retry later with backoff, or poll List")));
   } else {
     reactor->Start();
   }

@@ -4,6 +4,7 @@
 #ifndef PEERLAB_SERVICES_BOOTSTRAP_GRPC_SERVICE_H_
 #define PEERLAB_SERVICES_BOOTSTRAP_GRPC_SERVICE_H_
 
+#include <atomic>
 #include <mutex>
 #include <set>
 
@@ -16,13 +17,33 @@ class WatchReactor;
 
 class BootstrapGrpcService final : public pb::BootstrapData::CallbackService {
  public:
+  // Bounds on Watch streams, which any client can open.
+  struct Options {
+    // Open Watch streams at most; one more is refused with
+    // RESOURCE_EXHAUSTED. A dropped stream counts until gRPC is done with it.
+    size_t max_watchers = 100;
+    // Bytes of documents (protobuf size) queued for one stream, beyond the
+    // one being written. A stream whose reader falls further behind is ended
+    // with ABORTED (see bootstrap.proto, Watch). At least two of the largest
+    // documents (validation.h), so that a reader that is merely slow keeps up.
+    size_t max_queued_bytes = 8 * 1024 * 1024;
+  };
+
   // `service` must outlive this object.
-  explicit BootstrapGrpcService(BootstrapService* service);
+  explicit BootstrapGrpcService(BootstrapService* service)
+      : BootstrapGrpcService(service, Options()) {}
+  BootstrapGrpcService(BootstrapService* service, Options options);
   ~BootstrapGrpcService() override;
 
   // Ends every Watch stream with OK and refuses new ones (UNAVAILABLE).
   // Call before grpc::Server::Shutdown so shutdown does not wait for them.
   void EndWatches();
+
+  // For tests and logs: open Watch streams, and streams ended because their
+  // reader fell behind (or refused because too many were open).
+  size_t watchers();
+  uint64_t watchers_dropped() const { return dropped_.load(); }
+  uint64_t watchers_refused() const { return refused_.load(); }
 
   grpc::ServerUnaryReactor* Ping(grpc::CallbackServerContext* context,
                                  const pb::PingRequest* request,
@@ -58,6 +79,9 @@ class BootstrapGrpcService final : public pb::BootstrapData::CallbackService {
   void Forget(WatchReactor* reactor);
 
   BootstrapService* const service_;
+  const Options options_;
+  std::atomic<uint64_t> dropped_{0};
+  std::atomic<uint64_t> refused_{0};
   std::recursive_mutex mu_;
   bool ending_ = false;
   std::set<WatchReactor*> watches_;

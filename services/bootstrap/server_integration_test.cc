@@ -9,6 +9,8 @@
 // on them.
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -477,6 +479,93 @@ TEST_F(ServerIntegrationTest, SecondServerOnSameFileRefusesToStart) {
   pb::Document doc = List(*stub);
   EXPECT_EQ(doc.revision(), 0u);
   Stop(first);
+}
+
+// Issue 12: the store's lock cannot be bypassed. A second server is refused
+// when PATH.lock was deleted, and when it names the data by a hard link or
+// a symlink (followed or not); the first one keeps serving.
+TEST_F(ServerIntegrationTest, SecondServerCannotBypassTheStoreLock) {
+  const std::string store = dir_->File("s.json");
+  BootstrapServer first = Start({"--store", "file:" + store});
+  ASSERT_TRUE(first.process);
+  {
+    auto stub = NewStub(first.address);
+    grpc::ClientContext context;
+    SetDeadline(context);
+    pb::JoinRequest join;
+    *join.mutable_peer() = MakePeer(NewUuid(), 1);
+    pb::JoinResponse joined;
+    ASSERT_TRUE(stub->Join(&context, join, &joined).ok());
+  }
+  ASSERT_EQ(::unlink((store + ".lock").c_str()), 0);
+  ASSERT_EQ(::link(store.c_str(), dir_->File("hard.json").c_str()), 0);
+  ASSERT_EQ(::symlink(store.c_str(), dir_->File("soft.json").c_str()), 0);
+  const std::vector<std::vector<std::string>> attempts = {
+      {"--store", "file:" + store},
+      {"--store", "file:" + dir_->File("hard.json")},
+      {"--store", "file:" + dir_->File("soft.json")},
+      {"--store", "file:" + dir_->File("soft.json"), "--store-follow-symlink"}};
+  for (const auto& args : attempts) {
+    auto second = StartBootstrapServer(dir_->path(), args, absl::Seconds(10));
+    ASSERT_FALSE(second.ok()) << "a second server started with " << args[1]
+                              << (args.size() > 2 ? " " + args[2] : "");
+    EXPECT_THAT(second.status().message(), HasSubstr("exit code 2"));
+    std::cout << args[1] << ": " << second.status().message() << "\n";
+  }
+  auto stub = NewStub(first.address);
+  EXPECT_EQ(List(*stub).peers_size(), 1);
+  Stop(first);
+}
+
+// Issue 12: while the store cannot write, changes are refused and health
+// says NOT_SERVING; once the cause is gone the server recovers by itself,
+// having lost nothing acknowledged.
+TEST_F(ServerIntegrationTest, StoreWriteFailureIsNotServingUntilItRecovers) {
+  const std::string data = dir_->File("data");
+  ASSERT_EQ(::mkdir(data.c_str(), 0755), 0);
+  const std::string store = data + "/s.json";
+  BootstrapServer server = Start({"--store", "file:" + store});
+  ASSERT_TRUE(server.process);
+  auto stub = NewStub(server.address);
+  auto health = grpc::health::v1::Health::NewStub(NewChannel(server.address));
+  auto status_of = [&]() {
+    grpc::ClientContext context;
+    SetDeadline(context);
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service("bootstrap.v1.BootstrapData");
+    grpc::health::v1::HealthCheckResponse response;
+    grpc::Status s = health->Check(&context, request, &response);
+    EXPECT_TRUE(s.ok()) << Describe(s);
+    return response.status();
+  };
+  auto join = [&](int n) {
+    grpc::ClientContext context;
+    SetDeadline(context);
+    pb::JoinRequest request;
+    *request.mutable_peer() = MakePeer(NewUuid(), n);
+    pb::JoinResponse response;
+    return stub->Join(&context, request, &response);
+  };
+  ASSERT_TRUE(join(1).ok());
+  EXPECT_EQ(status_of(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  ASSERT_EQ(::system(absl::StrCat("rm -rf '", data, "'").c_str()), 0);
+  grpc::Status refused = join(2);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << Describe(refused);
+  EXPECT_EQ(status_of(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+
+  ASSERT_EQ(::mkdir(data.c_str(), 0755), 0);
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  while (status_of() != grpc::health::v1::HealthCheckResponse::SERVING) {
+    ASSERT_LT(absl::Now(), deadline) << "still NOT_SERVING";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(join(3).ok());
+  pb::Document doc = List(*stub);
+  EXPECT_EQ(doc.peers_size(), 2);
+  EXPECT_EQ(doc.revision(), 2u);
+  Stop(server);
 }
 
 // (g) A corrupt store file (garbage, truncated, another program's JSON) makes

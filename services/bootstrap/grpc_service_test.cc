@@ -1,0 +1,193 @@
+// BootstrapGrpcService's bounds on Watch streams, over a real in-process
+// gRPC server on a free loopback port.
+#include "services/bootstrap/grpc_service.h"
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "services/bootstrap/bootstrap_service.h"
+#include "services/bootstrap/document.h"
+#include "services/bootstrap/memory_store.h"
+#include "services/common/clock.h"
+
+namespace peerlab::bootstrap {
+namespace {
+
+namespace pb = ::bootstrap::v1;
+using ::testing::HasSubstr;
+
+class WatchLimitsTest : public ::testing::Test {
+ protected:
+  void Start(BootstrapGrpcService::Options options, uint32_t max_peers = 500) {
+    pb::Config config;
+    config.set_max_peers(max_peers);
+    store_ = std::make_unique<MemoryStore>(NewDocument(config));
+    BootstrapService::Options service_options;
+    service_options.sweep_interval = absl::ZeroDuration();
+    service_ = std::make_unique<BootstrapService>(store_.get(), &Clock::Real(),
+                                                  service_options);
+    grpc_ = std::make_unique<BootstrapGrpcService>(service_.get(), options);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(grpc_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_TRUE(server_ != nullptr && port != 0);
+    address_ = absl::StrCat("127.0.0.1:", port);
+  }
+
+  void TearDown() override {
+    if (!server_) return;
+    grpc_->EndWatches();
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::seconds(2));
+    server_->Wait();
+  }
+
+  // A new channel each: a stalled stream must not hold up the others.
+  std::unique_ptr<pb::BootstrapData::Stub> NewStub() {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    return pb::BootstrapData::NewStub(grpc::CreateCustomChannel(
+        address_, grpc::InsecureChannelCredentials(), args));
+  }
+
+  // Joins `n` peers with long fields, so that each document is large.
+  void Fill(int n) {
+    for (int i = 0; i < n; ++i) {
+      pb::JoinRequest request;
+      pb::Peer* p = request.mutable_peer();
+      p->set_id(absl::StrFormat("00000000-0000-4000-8000-%012d", i));
+      p->set_name(absl::StrCat(std::string(100, 'n'), i));
+      p->set_host("peer.example.org");
+      p->set_port(7946);
+      p->set_protocol(pb::PROTOCOL_UDP);
+      p->set_status(std::string(60, 's'));
+      absl::Notification done;
+      service_->Join(request, [&](absl::StatusOr<pb::JoinResponse> r) {
+        EXPECT_TRUE(r.ok()) << r.status();
+        done.Notify();
+      });
+      done.WaitForNotification();
+    }
+  }
+
+  // One change of the (large) document.
+  void Change() {
+    pb::UpdateConfigRequest request;
+    request.set_min_refill_candidates(++changes_ % 100);
+    absl::Notification done;
+    service_->UpdateConfig(request, "",
+                           [&](absl::StatusOr<pb::UpdateConfigResponse> r) {
+                             EXPECT_TRUE(r.ok()) << r.status();
+                             done.Notify();
+                           });
+    done.WaitForNotification();
+  }
+
+  static bool WaitUntil(const std::function<bool()>& condition,
+                        absl::Duration timeout = absl::Seconds(20)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (!condition()) {
+      if (absl::Now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+  }
+
+  std::unique_ptr<MemoryStore> store_;
+  std::unique_ptr<BootstrapService> service_;
+  std::unique_ptr<BootstrapGrpcService> grpc_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+  int changes_ = 0;
+};
+
+struct OpenWatch {
+  std::unique_ptr<pb::BootstrapData::Stub> stub;
+  std::unique_ptr<grpc::ClientContext> context;
+  std::unique_ptr<grpc::ClientReader<pb::WatchResponse>> reader;
+};
+
+// Issue 12: a watcher that never reads is ended with ABORTED once its queue
+// passes the byte bound, instead of queueing hundreds of whole documents;
+// the status says what to do.
+TEST_F(WatchLimitsTest, StalledWatcherIsDroppedWithAnActionableStatus) {
+  Start({.max_watchers = 4, .max_queued_bytes = 256 * 1024});
+  Fill(300);  // documents of about 60 KB
+  OpenWatch w;
+  w.stub = NewStub();
+  w.context = std::make_unique<grpc::ClientContext>();
+  w.reader = w.stub->Watch(w.context.get(), pb::WatchRequest());
+  ASSERT_TRUE(WaitUntil([&] { return grpc_->watchers() == 1; }));
+  // The client reads nothing while the document changes.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        Change();
+        return grpc_->watchers_dropped() == 1;
+      },
+      absl::Seconds(30)))
+      << "a watcher that never reads was not dropped after " << changes_
+      << " changes";
+  std::cout << "dropped after " << changes_ << " changes\n";
+  // Now it reads: what was sent, then the status.
+  pb::WatchResponse response;
+  int read = 0;
+  while (w.reader->Read(&response)) ++read;
+  grpc::Status status = w.reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED)
+      << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("fell behind"));
+  EXPECT_THAT(status.error_message(), HasSubstr("re-Watch"));
+  std::cout << read << " documents read, then: " << status.error_message()
+            << "\n";
+  EXPECT_TRUE(WaitUntil([&] { return grpc_->watchers() == 0; }));
+}
+
+TEST_F(WatchLimitsTest, WatchersBeyondTheCapAreRefused) {
+  Start({.max_watchers = 2, .max_queued_bytes = 1 << 20});
+  std::vector<OpenWatch> open(2);
+  for (OpenWatch& w : open) {
+    w.stub = NewStub();
+    w.context = std::make_unique<grpc::ClientContext>();
+    w.reader = w.stub->Watch(w.context.get(), pb::WatchRequest());
+    pb::WatchResponse first;
+    ASSERT_TRUE(w.reader->Read(&first));
+  }
+  OpenWatch extra;
+  extra.stub = NewStub();
+  extra.context = std::make_unique<grpc::ClientContext>();
+  extra.reader = extra.stub->Watch(extra.context.get(), pb::WatchRequest());
+  pb::WatchResponse response;
+  EXPECT_FALSE(extra.reader->Read(&response));
+  grpc::Status status = extra.reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("Watch"));
+  EXPECT_EQ(grpc_->watchers_refused(), 1u);
+
+  // A slot frees when a watcher goes.
+  open[0].context->TryCancel();
+  (void)open[0].reader->Finish();
+  ASSERT_TRUE(WaitUntil([&] { return grpc_->watchers() == 1; }));
+  OpenWatch again;
+  again.stub = NewStub();
+  again.context = std::make_unique<grpc::ClientContext>();
+  again.reader = again.stub->Watch(again.context.get(), pb::WatchRequest());
+  EXPECT_TRUE(again.reader->Read(&response));
+}
+
+}  // namespace
+}  // namespace peerlab::bootstrap
