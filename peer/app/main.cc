@@ -220,7 +220,9 @@ int main(int argc, char** argv) {
   pthread_kill(signal_thread.native_handle(), SIGTERM);  // unblock sigwait
   signal_thread.join();
   terminal.Stop();
-  harness_link.reset();
+  // The server answers every remote command still running (a remote `exit`
+  // too) before it stops; only then does the coordinator see the peer go.
   app.reset();
+  harness_link.reset();
   return code;
 }
