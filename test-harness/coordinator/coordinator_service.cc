@@ -218,18 +218,25 @@ CoordinatorService::Register(grpc::CallbackServerContext* context,
     };
     return new Refused(request->name());
   }
+  class Closing
+      : public grpc::ServerWriteReactor<::harness::v1::RegisterResponse> {
+   public:
+    explicit Closing(const grpc::Status& status) { Finish(status); }
+    void OnDone() override { delete this; }
+  };
   std::lock_guard<std::mutex> lock(mu_);
   if (shutting_down_) {
-    class Closing
-        : public grpc::ServerWriteReactor<::harness::v1::RegisterResponse> {
-     public:
-      Closing() {
-        Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                            "the coordinator is shutting down"));
-      }
-      void OnDone() override { delete this; }
-    };
-    return new Closing();
+    return new Closing(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                    "the coordinator is shutting down"));
+  }
+  if (registrations_.size() >= kMaxRegistrations) {
+    spdlog::warn("peer {} refused: {} live registrations, the limit",
+                 request->name(), kMaxRegistrations);
+    return new Closing(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("the coordinator has ", kMaxRegistrations,
+                     " live registrations, its limit: try again when a peer "
+                     "has gone")));
   }
   auto* reactor = new RegisterReactor(this, *request);
   registrations_.insert(reactor);
@@ -270,6 +277,18 @@ grpc::ServerUnaryReactor* CoordinatorService::StartRun(
       return Answer(context,
                     grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
                                  absl::StrCat("run ", id, " exists already")));
+    }
+    size_t active = 0;
+    for (const auto& [other, r] : runs_) active += !r->finished();
+    if (active >= kMaxActiveRuns) {
+      spdlog::warn("run {} refused: {} runs in progress, the limit", id,
+                   kMaxActiveRuns);
+      return Answer(
+          context,
+          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       absl::StrCat("the coordinator has ", kMaxActiveRuns,
+                                    " runs in progress, its limit: try again "
+                                    "when one has finished")));
     }
     runs_[id] = shared;
     run_order_.push_back(id);

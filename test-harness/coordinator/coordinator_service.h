@@ -2,6 +2,8 @@
 // coordinator.proto) on the gRPC callback API. Keeps the peer registry and
 // the runs (the latest kMaxFinishedRuns finished ones are kept for their
 // summaries). Register and WatchRun streams hold no thread while idle.
+// Live registrations and runs in progress are bounded (kMaxRegistrations,
+// kMaxActiveRuns), as are the registry's ended peers (PeerRegistry).
 #ifndef PEERLAB_TEST_HARNESS_COORDINATOR_COORDINATOR_SERVICE_H_
 #define PEERLAB_TEST_HARNESS_COORDINATOR_COORDINATOR_SERVICE_H_
 
@@ -24,6 +26,12 @@ class CoordinatorService final
     : public ::harness::v1::Coordinator::CallbackService {
  public:
   static constexpr size_t kMaxFinishedRuns = 64;
+  // Live Register streams (remote parties open them): beyond it a new one
+  // is refused with RESOURCE_EXHAUSTED and a log line.
+  static constexpr size_t kMaxRegistrations = 4096;
+  // Runs not finished yet (each has a thread): beyond it StartRun is
+  // refused with RESOURCE_EXHAUSTED and a log line.
+  static constexpr size_t kMaxActiveRuns = 32;
 
   CoordinatorService();
   // Cancels the runs still going and waits for them. REQUIRES: the server

@@ -261,6 +261,16 @@ TEST_F(HarnessE2eTest, ANetnsOnlyScriptIsRefusedInTheLocalLab) {
                                "netns"));
   EXPECT_LT(r.took, absl::Seconds(5));
   EXPECT_TRUE(RunDirs().empty());
+  // The netns scenario in the default lab: refused at once (it used to run
+  // every later wait to its timeout, 176 s).
+  Result scenario = RunHarness({Script("scenarios/partition-3-2.cmd")});
+  EXPECT_EQ(scenario.exit.code, 2) << scenario.out << scenario.err;
+  EXPECT_THAT(scenario.err, HasSubstr("partition-3-2.cmd:50: partition needs "
+                                      "--lab netns"));
+  EXPECT_THAT(scenario.err, HasSubstr("partition-3-2.cmd:60: heal needs "
+                                      "--lab netns"));
+  EXPECT_LT(scenario.took, absl::Seconds(5));
+  EXPECT_TRUE(RunDirs().empty());
 }
 
 // Steps whose output is 1 MiB, as one line and as many lines: each fails
