@@ -136,7 +136,15 @@ class Peer {
 };
 
 // How alice ends.
-enum class Way { kEndOfInput, kExit, kQuit, kSigint, kSigterm, kSighup };
+enum class Way {
+  kEndOfInput,
+  kExit,
+  kQuit,
+  kRemoteExit,  // PeerControl.Execute("exit") while stdin stays open
+  kSigint,
+  kSigterm,
+  kSighup
+};
 
 std::string WayName(Way way) {
   switch (way) {
@@ -146,6 +154,8 @@ std::string WayName(Way way) {
       return "Exit";
     case Way::kQuit:
       return "Quit";
+    case Way::kRemoteExit:
+      return "RemoteExit";
     case Way::kSigint:
       return "Sigint";
     case Way::kSigterm:
@@ -198,7 +208,8 @@ class LeaveE2eTest : public ::testing::Test {
 
   // Starts NAME (with init) reading standard input from a FIFO that this
   // test writes (Write) and closes (CloseInput); waits until it serves.
-  std::unique_ptr<Peer> StartPiped(const std::string& name) {
+  std::unique_ptr<Peer> StartPiped(const std::string& name,
+                                   const std::vector<std::string>& extra = {}) {
     const std::string fifo = dir_->File(name + ".fifo");
     EXPECT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
     // Read-write: opening never blocks, and the peer sees the end of input
@@ -206,7 +217,7 @@ class LeaveE2eTest : public ::testing::Test {
     writer_ = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);
     EXPECT_GE(writer_, 0);
     Subprocess::Options o =
-        PeerProcessOptions(bin_, dir_->path(), name, Args({}));
+        PeerProcessOptions(bin_, dir_->path(), name, Args(extra));
     std::vector<std::string> quoted;
     for (const std::string& word : o.argv) quoted.push_back(ShellQuote(word));
     o.argv = {"/bin/sh", "-c",
@@ -292,6 +303,11 @@ TEST_P(WayOutTest, LeavesTheGroupTheChatAndTheBootstrapList) {
     case Way::kQuit:
       ASSERT_NO_FATAL_FAILURE(Write("quit\n"));
       break;
+    case Way::kRemoteExit: {
+      pb::ExecuteResponse answer = alice->Execute("exit");
+      EXPECT_EQ(answer.code(), 0) << answer.message();
+      break;
+    }
     case Way::kSigint:
       ASSERT_TRUE(alice->process().Signal(SIGINT).ok());
       break;
@@ -312,8 +328,9 @@ TEST_P(WayOutTest, LeavesTheGroupTheChatAndTheBootstrapList) {
 
 INSTANTIATE_TEST_SUITE_P(EveryWay, WayOutTest,
                          ::testing::Values(Way::kEndOfInput, Way::kExit,
-                                           Way::kQuit, Way::kSigint,
-                                           Way::kSigterm, Way::kSighup),
+                                           Way::kQuit, Way::kRemoteExit,
+                                           Way::kSigint, Way::kSigterm,
+                                           Way::kSighup),
                          [](const ::testing::TestParamInfo<Way>& info) {
                            return WayName(info.param);
                          });
@@ -383,6 +400,18 @@ TEST_F(LeaveE2eTest, StaleBootstrapEntryDoesNotBreakTheNextInit) {
   auto carol = StartServing("carol", {});
   ASSERT_TRUE(carol);
   EXPECT_TRUE(bob->WaitForLine("messagesView", "<joined> carol has joined"));
+}
+
+// A remote exit ends a peer whose standard input stays open and quiet (no
+// group, no log line to wake it).
+TEST_F(LeaveE2eTest, RemoteExitEndsAPeerReadingAnOpenPipe) {
+  auto alice = StartPiped("alice", {"--no-init"});
+  ASSERT_TRUE(alice);
+  pb::ExecuteResponse answer = alice->Execute("exit 0");
+  EXPECT_EQ(answer.code(), 0) << answer.message();
+  auto ended = alice->process().Wait(absl::Seconds(10));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_TRUE(ended->success()) << ended->ToString();
 }
 
 // --test without --coordinator says what it waits for; a remote exit is

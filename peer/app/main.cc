@@ -134,6 +134,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   peerlab::peer::Terminal terminal(&app->views(), interactive);
+  // `exit` from anywhere (a remote caller too) ends the terminal's wait for
+  // input.
+  app->SetExitListener([&terminal] { terminal.Wake(); });
 
   // The first signal starts the way out (running commands are cancelled,
   // the main thread leaves and ends); a second one ends at once.

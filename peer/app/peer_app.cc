@@ -292,6 +292,7 @@ void PeerApp::RequestExit(int code) {
     exit_requested_ = true;
   }
   exit_cv_.notify_all();
+  if (exit_listener_) exit_listener_();
 }
 
 void PeerApp::WaitForExit() {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -84,6 +85,13 @@ class PeerApp {
   // signals); the first code asked for stays. Thread-safe; wakes
   // WaitForExit.
   void RequestExit(int code);
+  // `f` is called (on the requesting thread, after WaitForExit is woken)
+  // each time RequestExit is: main wakes the terminal with it, so that a
+  // remote `exit` also ends a peer blocked reading its input. Set it before
+  // commands run; `f` must be thread-safe and must not block.
+  void SetExitListener(std::function<void()> f) {
+    exit_listener_ = std::move(f);
+  }
   bool exit_requested() const { return exit_requested_; }
   int exit_code() const { return exit_code_; }
   // Blocks until RequestExit.
@@ -128,6 +136,7 @@ class PeerApp {
   std::condition_variable exit_cv_;
   std::atomic<bool> exit_requested_{false};
   std::atomic<int> exit_code_{0};
+  std::function<void()> exit_listener_;  // set before commands run
 };
 
 }  // namespace peerlab::peer
