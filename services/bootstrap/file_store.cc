@@ -249,6 +249,32 @@ absl::StatusOr<TempFile> WriteTemp(
   return tmp;
 }
 
+// Removes what a killed server left: PATH.tmp-* files (any server writing
+// them would hold the lock we now hold), and PATH.tmp of older versions when
+// it is a regular file. Symlinks named PATH.tmp are left alone.
+void RemoveStaleTemps(const std::string& path) {
+  const std::filesystem::path p(path);
+  const std::string base = p.filename().string();
+  const std::string prefix = base + ".tmp-";
+  std::error_code ec;
+  std::filesystem::directory_iterator it(DirectoryOf(path), ec), end;
+  size_t removed = 0;
+  for (; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    bool stale = name.rfind(prefix, 0) == 0;
+    if (name == base + ".tmp") {
+      struct stat st;
+      stale = ::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode);
+    }
+    if (stale && ::unlink(it->path().c_str()) == 0) ++removed;
+  }
+  if (removed > 0) {
+    spdlog::info(
+        "removed {} temporary file(s) a previous server left next to {}",
+        removed, path);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<FileStore>> FileStore::Open(
@@ -372,6 +398,7 @@ absl::StatusOr<std::unique_ptr<FileStore>> FileStore::Open(
     fd = candidate;
   }
   RecordPid(lock_path);
+  RemoveStaleTemps(path);
   return std::unique_ptr<FileStore>(new FileStore(options, path, fd, doc));
 }
 

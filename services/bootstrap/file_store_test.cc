@@ -297,6 +297,18 @@ TEST_F(FileStoreTest, CommitsNeverWriteThroughAPlantedSymlink) {
   EXPECT_TRUE(fs::is_symlink(path_ + ".tmp"));
 }
 
+TEST_F(FileStoreTest, TemporaryFilesAKilledServerLeftAreRemoved) {
+  ASSERT_TRUE(Open().ok());
+  std::ofstream(path_ + ".tmp-4242-00000000deadbeef") << "half a document";
+  std::ofstream(path_ + ".tmp") << "left by an older version";
+  std::ofstream((dir_ / "other.json.tmp-1-2").string()) << "not ours";
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(Names(),
+            (std::vector<std::string>{"bootstrap.json", "bootstrap.json.lock",
+                                      "other.json.tmp-1-2"}));
+}
+
 // ---- Issue 12: valid checksum, invalid content ----
 
 TEST_F(FileStoreTest, DeeplyNestedJsonIsRefusedNotACrash) {

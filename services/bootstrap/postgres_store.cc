@@ -421,6 +421,25 @@ void PostgresStore::Mutate(Mutation mutation, Done done) {
   work_.notify_one();
 }
 
+absl::Status PostgresStore::Health() {
+  if (listener_ok_.load()) return absl::OkStatus();
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_failure_.ok()
+             ? absl::UnavailableError("PostgreSQL store: not connected")
+             : last_failure_;
+}
+
+void PostgresStore::SetHealthListener(HealthListener listener) {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  health_listener_ = std::move(listener);
+  if (health_listener_) health_listener_(Health());
+}
+
+void PostgresStore::ReportHealth() {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  if (health_listener_) health_listener_(Health());
+}
+
 absl::StatusOr<Store::Document> PostgresStore::Read() {
   if (!listener_ok_.load()) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -679,6 +698,7 @@ void PostgresStore::ListenerLoop(std::unique_ptr<Connection> conn) {
       conn = *std::move(c);
       listener_ok_ = true;
       spdlog::info("PostgreSQL store: connected to {} again", Describe());
+      ReportHealth();
       next_poll = absl::Now() + options_.poll_interval;
     }
 
@@ -698,6 +718,7 @@ void PostgresStore::ListenerLoop(std::unique_ptr<Connection> conn) {
       listener_ok_ = false;
       conn.reset();
       NoteConnectFailure(Unavailable("listener lost its connection", e));
+      ReportHealth();
       continue;
     }
     if (poll_due) {

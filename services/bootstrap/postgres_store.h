@@ -129,6 +129,9 @@ class PostgresStore : public Store {
   void Unsubscribe(int handle) override { listeners_.Remove(handle); }
   // The URI with any password replaced by "***".
   std::string Describe() const override;
+  // Healthy while the listener's connection is up (the database answers);
+  // the failure while it is down.
+  void SetHealthListener(HealthListener listener) override;
 
   // Write transactions committed by this store so far (tests, logs).
   uint64_t commits() const { return commits_.load(); }
@@ -201,6 +204,11 @@ class PostgresStore : public Store {
 
   std::atomic<uint64_t> commits_{0};
   ListenerSet listeners_;
+
+  std::mutex health_mu_;  // held while calling health_listener_
+  HealthListener health_listener_;
+  absl::Status Health();
+  void ReportHealth();
 
   int wake_fd_ = -1;  // eventfd: wakes the listener to stop
   std::atomic<bool> listener_stop_{false};

@@ -218,10 +218,23 @@ TEST_F(PostgresStoreTest, DatabaseOutageAnswersUnavailableAndRecovers) {
   auto store = Open(100);
   ASSERT_TRUE(store.ok()) << store.status();
   auto seen = std::make_unique<Recorder>(store->get());
+  std::mutex health_mu;
+  absl::Status health = absl::InternalError("never reported");
+  (*store)->SetHealthListener([&](const absl::Status& s) {
+    std::lock_guard<std::mutex> lock(health_mu);
+    health = s;
+  });
+  auto healthy = [&] {
+    std::lock_guard<std::mutex> lock(health_mu);
+    return health.ok();
+  };
+  EXPECT_TRUE(healthy());
   for (int i = 0; i < 5; ++i)
     ASSERT_TRUE((*store)->MutateSync(AddPeer(i)).ok());
 
   ASSERT_TRUE(server_->Stop().ok());
+  EXPECT_TRUE(Eventually([&] { return !healthy(); }))
+      << "health stayed OK with the database down";
   for (int i = 0; i < 5; ++i) {
     const absl::Time start = absl::Now();
     auto doc = (*store)->MutateSync(AddPeer(100 + i));
@@ -245,9 +258,11 @@ TEST_F(PostgresStoreTest, DatabaseOutageAnswersUnavailableAndRecovers) {
   })) << doc.status();
   std::cout << "first success " << absl::FormatDuration(absl::Now() - back)
             << " after the database was back\n";
+  EXPECT_TRUE(Eventually(healthy)) << "health did not come back";
   EXPECT_EQ(doc->revision(), 6u);
   EXPECT_EQ(doc->peers_size(), 6);
   EXPECT_TRUE(Eventually([&] { return (*store)->Read().ok(); }));
+  (*store)->SetHealthListener(nullptr);
   EXPECT_EQ((*store)->Read()->revision(), 6u);
   EXPECT_EQ(seen->last_revision(), 6u);
   seen.reset();
