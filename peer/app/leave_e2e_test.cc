@@ -414,6 +414,37 @@ TEST_F(LeaveE2eTest, RemoteExitEndsAPeerReadingAnOpenPipe) {
   EXPECT_TRUE(ended->success()) << ended->ToString();
 }
 
+// The leave is bounded even when the bootstrap service hangs (stopped, so
+// calls get no answer at all): the peer still leaves the group and ends.
+TEST_F(LeaveE2eTest, LeaveIsBoundedWhenTheBootstrapServiceHangs) {
+  auto bob = StartServing("bob", {});
+  ASSERT_TRUE(bob);
+  auto alice = StartServing("alice", {});
+  ASSERT_TRUE(alice);
+  ASSERT_TRUE(bob->WaitForLine("messagesView", "<joined> alice has joined"));
+  ASSERT_TRUE(bootstrap_.process->Signal(SIGSTOP).ok());
+  absl::Time sent = absl::Now();
+  ASSERT_TRUE(alice->process().Signal(SIGTERM).ok());
+  auto ended = alice->process().Wait(kDeadline);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_TRUE(ended->success()) << ended->ToString();
+  EXPECT_LT(absl::Now() - sent, absl::Seconds(12));
+  EXPECT_THAT(alice->process().ReadStderr(),
+              HasSubstr("bootstrap leave failed"));
+  EXPECT_TRUE(bob->WaitForLine("messagesView", "<left> alice is leaving"));
+  EXPECT_TRUE(Eventually([&] {
+    for (absl::string_view line :
+         absl::StrSplit(bob->Output("showmemberlist"), '\n')) {
+      if (absl::StartsWith(line, "alice ") &&
+          absl::StrContains(line, " left ")) {
+        return true;
+      }
+    }
+    return false;
+  }));
+  ASSERT_TRUE(bootstrap_.process->Signal(SIGCONT).ok());
+}
+
 // --test without --coordinator says what it waits for; a remote exit is
 // answered before the peer ends.
 TEST_F(LeaveE2eTest, TestModeWithoutCoordinatorSaysWhatItWaitsFor) {
