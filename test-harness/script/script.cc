@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <map>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -428,7 +429,72 @@ absl::Status CheckScript(const Script& script, const ScriptContext& context) {
     return std::find(active.begin(), active.end(), peer) != active.end();
   };
   std::set<std::string> reported;
+  // What the script's own faults make of each peer, step by step (a crash
+  // the script does not ask for cannot be foreseen).
+  enum class Process { kNotStarted, kRunning, kStopped, kKilled };
+  std::map<std::string, Process> process;
+  std::map<std::string, int> changed_at;  // line of the last fault
+  for (const std::string& p : script.InitialPeers()) {
+    process[p] = Process::kRunning;
+  }
   for (const Step& s : script.steps) {
+    if (IsProcessFault(s.kind)) {
+      Process& state = process[s.peer];  // late joiners: kNotStarted
+      const int at = changed_at[s.peer];
+      auto where = [&](const char* what) {
+        return at > 0 ? absl::StrCat(what, " at line ", at) : std::string(what);
+      };
+      std::string problem;
+      switch (s.kind) {
+        case StepKind::kStart:
+          if (state == Process::kRunning || state == Process::kStopped) {
+            problem = absl::StrCat(
+                "start ", s.peer, ": ", s.peer, " is running already (",
+                at > 0 ? where("started") : "started with the lab",
+                "); only a peer not started yet (first named by `start`) or "
+                "killed can be started");
+          } else {
+            state = Process::kRunning;
+          }
+          break;
+        case StepKind::kKill:
+        case StepKind::kRestart:
+        case StepKind::kStop:
+          if (state == Process::kNotStarted || state == Process::kKilled) {
+            problem = absl::StrCat(StepKindName(s.kind), " ", s.peer, ": ",
+                                   s.peer, " is not running here (",
+                                   state == Process::kKilled
+                                       ? where("killed")
+                                       : "a late joiner not started yet",
+                                   ")");
+          } else if (s.kind == StepKind::kStop && state == Process::kStopped) {
+            problem =
+                absl::StrCat("stop ", s.peer, ": ", s.peer,
+                             " is stopped already (", where("stopped"), ")");
+          } else {
+            state = s.kind == StepKind::kKill   ? Process::kKilled
+                    : s.kind == StepKind::kStop ? Process::kStopped
+                                                : Process::kRunning;
+          }
+          break;
+        case StepKind::kCont:
+          if (state != Process::kStopped) {
+            problem =
+                absl::StrCat("cont ", s.peer, ": ", s.peer,
+                             " is not stopped (no `stop ", s.peer, "` before)");
+          } else {
+            state = Process::kRunning;
+          }
+          break;
+        default:
+          break;
+      }
+      if (problem.empty()) {
+        changed_at[s.peer] = s.line;
+      } else {
+        error(s.line, problem);
+      }
+    }
     std::vector<std::string> named;
     if (!s.peer.empty()) named.push_back(s.peer);
     for (const auto& g : s.groups)

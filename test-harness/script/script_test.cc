@@ -388,6 +388,32 @@ TEST(CheckScriptTest, ProcessFaultsNeedAClientThatCanCarryThemOut) {
   ExpectChecked("alice init\nkill alice\nstart alice\n");
 }
 
+TEST(CheckScriptTest, AFaultOnAPeerInTheWrongStateIsRefused) {
+  EXPECT_THAT(CheckError("alice init\nstart alice\n"),
+              HasSubstr("t.cmd:2: start alice: alice is running already "
+                        "(started with the lab)"));
+  EXPECT_THAT(CheckError("alice init\nkill alice\nkill alice\n"),
+              HasSubstr("t.cmd:3: kill alice: alice is not running here "
+                        "(killed at line 2)"));
+  EXPECT_THAT(CheckError("alice init\ncont alice\n"),
+              HasSubstr("t.cmd:2: cont alice: alice is not stopped"));
+  EXPECT_THAT(CheckError("alice init\nstop alice\nstop alice\n"),
+              HasSubstr("t.cmd:3: stop alice: alice is stopped already "
+                        "(stopped at line 2)"));
+  // dave's first step is no `start`: he starts with the lab, so he can be
+  // killed and started again.
+  ExpectChecked("alice init\nkill dave\nstart dave\ndave init\n");
+}
+
+TEST(CheckScriptTest, FaultsInAPossibleOrderPass) {
+  ExpectChecked(
+      "alice init\nstart dave\ndave init\nstop dave\ncont dave\n"
+      "kill dave\nstart dave\nrestart dave\nstop alice\nkill alice\n"
+      "start alice\n");
+  // A command to a killed peer is the script's business (it fails).
+  ExpectChecked("alice init\nkill alice\nalice echo x\n");
+}
+
 TEST(CheckScriptTest, TheSeedScriptsAndOurOwnPass) {
   ExpectChecked(ReadSeed("default.cmd"));
   ExpectChecked(ReadSeed("start.cmd"));
