@@ -80,6 +80,7 @@ absl::Status MembershipCommands::ApplyProfile(const std::string& profile) {
   gossip_nodes_ = c.gossip_nodes;
   packet_size_ = c.packet_size;
   awareness_max_ = c.awareness_max_multiplier;
+  max_members_ = c.max_members;
   return absl::OkStatus();
 }
 
@@ -122,6 +123,7 @@ absl::Status MembershipCommands::Create() {
     config.gossip_nodes = static_cast<int>(gossip_nodes_);
     config.packet_size = static_cast<int>(packet_size_);
     config.awareness_max_multiplier = static_cast<int>(awareness_max_);
+    config.max_members = static_cast<int>(max_members_);
     grpc_only = grpc_only_;
     bind_port = bind_port_;
     keyfile = keyfile_;
@@ -139,6 +141,19 @@ absl::Status MembershipCommands::Create() {
     keyring = *std::move(loaded);
   }
   return loop_->Call([&]() -> absl::Status {
+    if (node_ && (node_->left() || node_->replaced())) {
+      // A node that left (or lost its name to a newer process) can never
+      // take part again: a new one replaces it.
+      spdlog::info("membership node {} replaced by a new one (the old one {})",
+                   env_.name,
+                   node_->left() ? "left the group" : "lost its name");
+      node_->Shutdown();
+      node_.reset();
+      kv_.reset();
+      transport_.reset();
+      std::lock_guard<std::mutex> lock(mu_);
+      node_exists_ = false;
+    }
     if (node_) {
       return absl::FailedPreconditionError(
           "the membership node exists already (memberlistdelete first)");
@@ -184,8 +199,23 @@ absl::Status MembershipCommands::Create() {
   });
 }
 
+namespace {
+
+// What to do when the node can no longer take part (after a leave, or once
+// a newer process took its name).
+absl::Status NodeIsOver(const membership::Memberlist& node) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      node.left() ? "this node left the group"
+                  : "a newer process took this node's name",
+      " and cannot take part again: memberlistcreate makes a new node, then "
+      "memberliststart and memberlistjoin"));
+}
+
+}  // namespace
+
 absl::Status MembershipCommands::Start() {
   return WithNode([&](membership::Memberlist& node) -> absl::Status {
+    if (node.left() || node.replaced()) return NodeIsOver(node);
     if (node.started()) return absl::OkStatus();
     return node.Start(LocalMeta());
   });
@@ -221,6 +251,7 @@ void MembershipCommands::SetLocalMetaField(const std::string& key,
 absl::StatusOr<int> MembershipCommands::Join(std::vector<std::string> addrs) {
   auto waiter = std::make_shared<Waiter<absl::StatusOr<int>>>();
   absl::Status posted = WithNode([&](membership::Memberlist& node) {
+    if (node.left() || node.replaced()) return NodeIsOver(node);
     if (!node.started()) {
       return absl::FailedPreconditionError(
           "the membership node is not started (memberliststart)");
@@ -403,6 +434,10 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
   add(config.AddInt("memberlist.awareness_max_multiplier",
                     "Lifeguard health score limit", &awareness_max_, 1, 100),
       st);
+  add(config.AddInt("memberlist.max_members",
+                    "members held at most (new ones past it are refused)",
+                    &max_members_, 2, 10'000'000),
+      st);
   add(config.AddBool("memberlist.lifeguard",
                      "Lifeguard refinements on (experiments)", &c.lifeguard),
       st);
@@ -416,6 +451,12 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
                          &c.reconnect_timeout, absl::ZeroDuration()),
       st);
   if (!st.ok()) return st;
+  // Settings are read at memberlistcreate: say so when a node runs.
+  config.AddNotice(kPrefix, [this]() -> std::string {
+    if (!running()) return "";
+    return "takes effect at the next memberlistcreate (the node running now "
+           "keeps its settings)";
+  });
 
   auto wait_arg =
       [](const cli::Call& call,
@@ -446,6 +487,11 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
              return s;
            }
          }
+         if (!call.args.empty()) {
+           if (std::string note = config_->Notice(kPrefix); !note.empty()) {
+             out.Print(absl::StrCat("note: ", note));
+           }
+         }
          for (const auto& row : config_->Rows()) {
            if (row.name.rfind(kPrefix, 0) == 0) {
              out.Print(absl::StrFormat("%-40s %s", row.name, row.value));
@@ -467,8 +513,12 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
        .summary = "starts probing and gossip",
        .max_args = 0,
        .handler = [this](const cli::Call&, cli::Output& out) -> absl::Status {
+         const bool was_started = WithNode([](membership::Memberlist& n) {
+                                    return absl::StatusOr<bool>(n.started());
+                                  }).value_or(false);
          if (auto s = Start(); !s.ok()) return s;
-         out.Print("membership started");
+         out.Print(was_started ? "membership already started"
+                               : "membership started");
          return absl::OkStatus();
        }},
       {.name = "memberlistjoin",
@@ -508,8 +558,12 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
          }
          auto t = wait_arg(call, timeout);
          if (!t.ok()) return t.status();
+         const bool had_left = WithNode([](membership::Memberlist& n) {
+                                 return absl::StatusOr<bool>(n.left());
+                               }).value_or(false);
          if (auto s = Leave(*t); !s.ok()) return s;
-         out.Print("left the group");
+         out.Print(had_left ? "this node had already left the group"
+                            : "left the group");
          return absl::OkStatus();
        }},
       {.name = "memberlistupdate",

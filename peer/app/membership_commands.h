@@ -124,7 +124,8 @@ class MembershipCommands : public membership::EventListener {
   // rewritten after each key operation.
   std::string keyfile_;
   int64_t indirect_checks_, suspicion_mult_, suspicion_max_timeout_mult_,
-      retransmit_mult_, gossip_nodes_, packet_size_, awareness_max_;
+      retransmit_mult_, gossip_nodes_, packet_size_, awareness_max_,
+      max_members_;
 
   // Loop-owned: created by Create, destroyed by Delete.
   std::unique_ptr<membership::UdpGrpcTransport> transport_;

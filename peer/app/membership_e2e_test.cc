@@ -1,11 +1,14 @@
 // The membership on real sockets: three peerlab-peer processes on loopback
 // run the seed script memberlist-steps.script, see each other, and detect a
 // kill -9'd member. Driven through PeerControl; every wait has a deadline.
+#include <sys/stat.h>
+
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -87,20 +90,36 @@ class MembershipE2eTest : public ::testing::Test {
                            "/test-harness/seed-tests/memberlist-steps.script");
   }
 
-  // Starts a peer that runs the seed script and then serves.
-  Peer StartPeer(const std::string& name) {
+  // Starts a peer that runs the seed script (unless `with_script` is
+  // false) and then serves, with its files in `dir` (default: the test's).
+  Peer StartPeer(const std::string& name, bool with_script = true,
+                 std::string dir = "") {
     Peer p;
     p.name = name;
-    auto started = StartPeerProcess(
-        dir_->path(), name,
-        {"--bootstrap", bootstrap_address_, "--serve", "--no-init", "--config",
-         config_, "--script", script_},
-        kDeadline);
+    std::vector<std::string> args = {"--bootstrap", bootstrap_address_,
+                                     "--serve",     "--no-init",
+                                     "--config",    config_};
+    if (with_script) {
+      args.push_back("--script");
+      args.push_back(script_);
+    }
+    auto started = StartPeerProcess(dir.empty() ? dir_->path() : dir, name,
+                                    args, kDeadline);
     EXPECT_TRUE(started.ok()) << started.status();
     if (!started.ok()) return p;
     p.process = std::move(started->process);
     p.stub = pb::PeerControl::NewStub(NewPeerChannel(started->address));
     return p;
+  }
+
+  // The gossip address of `p` (second column of `localnode`).
+  static std::string GossipAddress(Peer& p) {
+    auto out = p.Run("localnode");
+    EXPECT_TRUE(out.ok()) << out.status();
+    if (!out.ok()) return "";
+    std::vector<std::string> words =
+        absl::StrSplit(*out, ' ', absl::SkipEmpty());
+    return words.size() > 1 ? words[1] : "";
   }
 
   std::unique_ptr<TempDir> dir_;
@@ -139,6 +158,94 @@ TEST_F(MembershipE2eTest, SeedScriptJoinsThreePeersAndKillIsDetected) {
     auto status = peers[i].process->Wait(kDeadline);
     ASSERT_TRUE(status.ok()) << status.status();
     EXPECT_TRUE(status->success()) << status->ToString();
+  }
+}
+
+// Issue 20: after memberlistleave, memberliststart and memberlistjoin
+// reported success while the node stayed `left`. They refuse now, saying
+// what to do, and memberlistcreate makes a new node that joins for real.
+// `set` of a membership key while a node exists says when it applies.
+TEST_F(MembershipE2eTest, AfterLeaveStartAndJoinRefuseAndCreateMakesANewNode) {
+  Peer alice = StartPeer("alice");
+  Peer bob = StartPeer("bob");
+  ASSERT_NE(alice.stub, nullptr);
+  ASSERT_NE(bob.stub, nullptr);
+  ASSERT_TRUE(alice.WaitFor("memberlist", "2 member(s)"));
+  ASSERT_TRUE(bob.WaitFor("memberlist", "2 member(s)"));
+  const std::string bob_addr = GossipAddress(bob);
+  ASSERT_FALSE(bob_addr.empty());
+
+  ASSERT_TRUE(alice.Run("memberlistleave").ok());
+  ASSERT_TRUE(bob.WaitFor("memberlist", "1 member(s)"));
+  auto started = alice.Run("memberliststart");
+  EXPECT_TRUE(absl::IsFailedPrecondition(started.status()))
+      << (started.ok() ? *started : started.status().ToString());
+  EXPECT_TRUE(absl::StrContains(started.status().message(), "left the group"))
+      << started.status();
+  EXPECT_TRUE(absl::StrContains(started.status().message(), "memberlistcreate"))
+      << started.status();
+  auto joined = alice.Run("memberlistjoin " + bob_addr);
+  EXPECT_TRUE(absl::IsFailedPrecondition(joined.status()))
+      << (joined.ok() ? *joined : joined.status().ToString());
+  EXPECT_TRUE(absl::StrContains(joined.status().message(), "memberlistcreate"))
+      << joined.status();
+
+  auto set = alice.Run("set memberlist.probe_interval 300ms");
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_TRUE(absl::StrContains(*set,
+                                "takes effect at the next "
+                                "memberlistcreate"))
+      << *set;
+
+  // A new node: it joins, and both see each other alive again.
+  ASSERT_TRUE(alice.Run("memberlistcreate").ok());
+  auto restarted = alice.Run("memberliststart");
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  EXPECT_TRUE(absl::StrContains(*restarted, "membership started"));
+  auto rejoined = alice.Run("memberlistjoin " + bob_addr);
+  ASSERT_TRUE(rejoined.ok()) << rejoined.status();
+  EXPECT_TRUE(absl::StrContains(*rejoined, "joined via 1 of 1"));
+  EXPECT_TRUE(bob.WaitFor("memberlist", "2 member(s)"));
+  EXPECT_TRUE(alice.WaitFor("memberlist", "2 member(s)"));
+  auto again = alice.Run("memberliststart");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(absl::StrContains(*again, "already started")) << *again;
+  for (Peer* p : {&alice, &bob}) {
+    EXPECT_TRUE(p->Run("exit 0").ok());
+    EXPECT_TRUE(p->process->Wait(kDeadline).ok());
+  }
+}
+
+// Issue 12: a second live peer under a taken name is refused with the
+// holder's address; the group keeps the holder.
+TEST_F(MembershipE2eTest, DuplicateNameIsRefusedWithTheHoldersAddress) {
+  Peer alice = StartPeer("alice");
+  Peer bob = StartPeer("bob");
+  ASSERT_NE(alice.stub, nullptr);
+  ASSERT_NE(bob.stub, nullptr);
+  ASSERT_TRUE(bob.WaitFor("memberlist", "2 member(s)"));
+  const std::string alice_addr = GossipAddress(alice);
+  const std::string bob_addr = GossipAddress(bob);
+  const std::string other = dir_->File("other");
+  ASSERT_EQ(mkdir(other.c_str(), 0700), 0);
+  Peer twin = StartPeer("alice", /*with_script=*/false, other);
+  ASSERT_NE(twin.stub, nullptr);
+  ASSERT_TRUE(twin.Run("memberlistcreate").ok());
+  ASSERT_TRUE(twin.Run("memberliststart").ok());
+  auto joined = twin.Run("memberlistjoin " + bob_addr);
+  EXPECT_TRUE(absl::IsAlreadyExists(joined.status()))
+      << (joined.ok() ? *joined : joined.status().ToString());
+  EXPECT_TRUE(
+      absl::StrContains(joined.status().message(),
+                        "name alice is held by live member at " + alice_addr))
+      << joined.status();
+  auto members = bob.Run("memberlist");
+  ASSERT_TRUE(members.ok());
+  EXPECT_TRUE(absl::StrContains(*members, alice_addr)) << *members;
+  EXPECT_TRUE(absl::StrContains(*members, "2 member(s)")) << *members;
+  for (Peer* p : {&alice, &bob, &twin}) {
+    EXPECT_TRUE(p->Run("exit 0").ok());
+    EXPECT_TRUE(p->process->Wait(kDeadline).ok());
   }
 }
 

@@ -343,6 +343,9 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
          if (auto s = config->Set(call.args[0], value); !s.ok()) return s;
          out.Print(absl::StrCat(call.args[0], " = ",
                                 config->Get(call.args[0]).value_or("")));
+         if (std::string note = config->Notice(call.args[0]); !note.empty()) {
+           out.Print(note);
+         }
          return absl::OkStatus();
        }},
       {.name = "show",

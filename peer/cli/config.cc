@@ -142,6 +142,27 @@ absl::Status ConfigRegistry::Set(const std::string& name,
   return absl::OkStatus();
 }
 
+void ConfigRegistry::AddNotice(const std::string& prefix,
+                               std::function<std::string()> notice) {
+  std::lock_guard<std::mutex> lock(mu_);
+  notices_.emplace_back(prefix, std::move(notice));
+}
+
+std::string ConfigRegistry::Notice(const std::string& name) const {
+  std::vector<std::function<std::string()>> matching;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [prefix, notice] : notices_) {
+      if (name.rfind(prefix, 0) == 0) matching.push_back(notice);
+    }
+  }
+  std::vector<std::string> lines;
+  for (const auto& notice : matching) {
+    if (std::string line = notice(); !line.empty()) lines.push_back(line);
+  }
+  return absl::StrJoin(lines, "; ");
+}
+
 absl::StatusOr<std::string> ConfigRegistry::Get(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = keys_.find(name);

@@ -65,6 +65,14 @@ class ConfigRegistry {
   absl::Status Set(const std::string& name, const std::string& value);
   absl::StatusOr<std::string> Get(const std::string& name) const;
 
+  // A line `set` shows after changing a key whose name starts with
+  // `prefix` (e.g. that the value takes effect later); `notice` returns ""
+  // for none. It runs without the registry's lock held.
+  void AddNotice(const std::string& prefix,
+                 std::function<std::string()> notice);
+  // The notices for `name` joined by "; ", or "".
+  std::string Notice(const std::string& name) const;
+
   // Sorted (key, value, help) rows for `show config`.
   struct Row {
     std::string name, value, help;
@@ -87,6 +95,8 @@ class ConfigRegistry {
  private:
   mutable std::mutex mu_;
   std::map<std::string, Key> keys_;
+  std::vector<std::pair<std::string, std::function<std::string()>>>
+      notices_;  // guarded by mu_
 };
 
 }  // namespace peerlab::cli

@@ -95,6 +95,13 @@ absl::Status Config::Validate() const {
   if (push_pull_interval < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("push_pull_interval: must be >= 0");
   }
+  if (max_members < 2 || max_members > 10'000'000) {
+    return absl::InvalidArgumentError("max_members: must be in 2..10000000");
+  }
+  if (name.size() > kMaxNameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("name: ", name.size(), " bytes, at most ", kMaxNameBytes));
+  }
   if (max_meta_bytes < 0 || max_meta_bytes > 512) {
     return absl::InvalidArgumentError("max_meta_bytes: must be in 0..512");
   }

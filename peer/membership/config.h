@@ -15,10 +15,23 @@
 
 namespace peerlab::membership {
 
+// Limits on what the wire may carry (checked before any arithmetic or
+// storage; see state.cc): names and addresses, process ids, and
+// incarnations, kept far from the top so that a refutation (+1) never
+// wraps.
+inline constexpr size_t kMaxNameBytes = 256;
+inline constexpr size_t kMaxAddrBytes = 256;
+inline constexpr size_t kMaxIdBytes = 64;
+inline constexpr uint64_t kMaxIncarnation = uint64_t{1} << 62;
+
 struct Config {
   // This node's name; unique in the cluster. (memberlist: Name, default
   // hostname; the peer uses its NAME.)
   std::string name;
+  // Restart generation of this name (see Alive.generation): must grow
+  // across restarts of the name. 0: the scheduler's time in ms at Start(),
+  // the fallback when no state directory keeps a counter.
+  uint64_t generation = 0;
 
   // --- Failure detection (SWIM) ---
   // Time between probes of one member each. LAN 1s, WAN 5s, Local 1s.
@@ -75,6 +88,14 @@ struct Config {
   // gossip_to_the_dead_time; Serf keeps them (reconnect_timeout, 24h by
   // default) for this reason. 0: forget them with memberlist's rule.
   absl::Duration reconnect_timeout = absl::Hours(1);
+
+  // --- Bounds on what remote parties can make a node hold ---
+  // Members held, in any state, this node included. A new member past it
+  // is refused (Stats::members_refused, a warning at most every
+  // probe_interval * 10), and a push/pull carrying more entries than this
+  // is refused whole (Stats::push_pulls_refused). A few thousand for a real
+  // peer; the simulator sets what it needs.
+  int max_members = 4096;
 
   // --- Misc ---
   // Largest metadata (memberlist: MetaMaxSize 512).

@@ -194,6 +194,14 @@ void Memberlist::PushPullWith(const std::string& addr, bool join,
           done(absl::InternalError("push/pull answered with something else"));
           return;
         }
+        if (response->push_pull().nodes_size() > config_.max_members) {
+          ++stats_.push_pulls_refused;
+          done(absl::ResourceExhaustedError(absl::StrCat(
+              "push/pull answer of ", response->push_pull().nodes_size(),
+              " entries refused: more than max_members (", config_.max_members,
+              ")")));
+          return;
+        }
         ++stats_.push_pulls;
         MergeState(response->push_pull());
         done(absl::OkStatus());
@@ -226,8 +234,8 @@ void Memberlist::OnPacket(const std::string& from, const std::string& bytes) {
   // Rather than wait for the next push/pull round, exchange state with it
   // now, at most once per sender every few seconds.
   const std::string& sender = packet->from();
-  if (!sender.empty() && sender != config_.name && !leaving_ &&
-      Find(sender) == nullptr) {
+  if (!sender.empty() && sender.size() <= kMaxNameBytes &&
+      sender != config_.name && !leaving_ && Find(sender) == nullptr) {
     LearnFromUnknown(sender, from);
   }
 }
@@ -241,7 +249,24 @@ void Memberlist::LearnFromUnknown(const std::string& name,
       std::max(config_.reliable_timeout, config_.probe_interval) * 2;
   auto it = unknown_senders_.find(name);
   if (it != unknown_senders_.end() && now - it->second < quiet) return;
-  if (unknown_senders_.size() > 1024) unknown_senders_.clear();
+  if (it == unknown_senders_.end() &&
+      unknown_senders_.size() >= kMaxUnknownSenders) {
+    // Full: forget the senders whose quiet time is over; if all are
+    // recent (a flood of made-up names), skip this one.
+    for (auto i = unknown_senders_.begin(); i != unknown_senders_.end();) {
+      i = now - i->second >= quiet ? unknown_senders_.erase(i) : std::next(i);
+    }
+    if (unknown_senders_.size() >= kMaxUnknownSenders) {
+      if (stats_.unknown_senders_refused++ % 1024 == 0) {
+        spdlog::warn(
+            "{}: {} datagram(s) from unknown senders not answered with an "
+            "introduction: {} introductions already in the last {}",
+            config_.name, stats_.unknown_senders_refused, kMaxUnknownSenders,
+            absl::FormatDuration(quiet));
+      }
+      return;
+    }
+  }
   unknown_senders_[name] = now;
   ++stats_.unknown_sender_syncs;
   PushPullWith(
@@ -257,19 +282,59 @@ void Memberlist::OnReliable(const std::string& from,
   }
   ::peer::v1::ReliableResponse response;
   switch (request.body_case()) {
-    case ::peer::v1::ReliableRequest::kPushPull:
-      // Answer with our state as it was before merging theirs, as
-      // memberlist does.
-      *response.mutable_push_pull() = MakePushPull(
-          false, request.push_pull().self_only() ? Exchange::kIntroduce
-                                                 : Exchange::kFull);
-      ++stats_.push_pulls;
-      MergeState(request.push_pull());
-      respond(std::move(response));
+    case ::peer::v1::ReliableRequest::kPushPull: {
+      const ::peer::v1::PushPull& pp = request.push_pull();
+      if (pp.nodes_size() > config_.max_members) {
+        ++stats_.push_pulls_refused;
+        spdlog::warn(
+            "{}: refused a push/pull of {} entries from {}: more "
+            "than max_members ({})",
+            config_.name, pp.nodes_size(), from, config_.max_members);
+        respond(absl::ResourceExhaustedError(
+            absl::StrCat("push/pull of ", pp.nodes_size(),
+                         " entries refused: more than max_members (",
+                         config_.max_members, ")")));
+        return;
+      }
+      NameClaimCheck check = CheckNameClaim(pp);
+      switch (check.action) {
+        case NameClaimCheck::kAccept:
+          AnswerPushPull(pp, std::move(respond));
+          return;
+        case NameClaimCheck::kRefuse:
+          RefuseNameClaim(check.name, check.addr, check.claim_addr,
+                          std::move(respond));
+          return;
+        case NameClaimCheck::kProbe:
+          break;
+      }
+      // Is the holder still there? Answer once the probe has decided.
+      auto copy = std::make_shared<::peer::v1::PushPull>(pp);
+      auto shared_respond =
+          std::make_shared<Transport::ReliableDone>(std::move(respond));
+      std::weak_ptr<bool> alive = alive_;
+      ProbeHolder(
+          check.name, check.addr, check.id,
+          [this, alive, copy, shared_respond, check](bool live) {
+            if (auto a = alive.lock(); !a || !*a || shut_down_) {
+              (*shared_respond)(absl::UnavailableError("node is shut down"));
+              return;
+            }
+            if (live) {
+              RefuseNameClaim(check.name, check.addr, check.claim_addr,
+                              std::move(*shared_respond));
+              return;
+            }
+            // Holder gone: the newer process takes the name over.
+            AnswerPushPull(*copy, std::move(*shared_respond));
+          });
       return;
+    }
     case ::peer::v1::ReliableRequest::kPing:
-      if (!request.ping().target().empty() &&
-          request.ping().target() != config_.name) {
+      if ((!request.ping().target().empty() &&
+           request.ping().target() != config_.name) ||
+          (!request.ping().target_id().empty() &&
+           request.ping().target_id() != local_->id)) {
         respond(absl::NotFoundError("ping meant for another node"));
         return;
       }
@@ -294,6 +359,18 @@ void Memberlist::OnReliable(const std::string& from,
       ++stats_.bad_packets;
       respond(absl::InvalidArgumentError("unknown reliable request"));
   }
+}
+
+void Memberlist::AnswerPushPull(const ::peer::v1::PushPull& pp,
+                                Transport::ReliableDone respond) {
+  // Answer with our state as it was before merging theirs, as memberlist
+  // does.
+  ::peer::v1::ReliableResponse response;
+  *response.mutable_push_pull() = MakePushPull(
+      false, pp.self_only() ? Exchange::kIntroduce : Exchange::kFull);
+  ++stats_.push_pulls;
+  MergeState(pp);
+  respond(std::move(response));
 }
 
 void Memberlist::HandleMessage(const ::peer::v1::Message& message,

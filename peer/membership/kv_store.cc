@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "absl/strings/escaping.h"
+#include "services/common/logging.h"
+
 namespace peerlab::membership {
 
 bool NewerStamp(uint64_t a_lamport, const std::string& a_node,
@@ -11,8 +14,23 @@ bool NewerStamp(uint64_t a_lamport, const std::string& a_node,
 }
 
 bool KvStore::Merge(const ::peer::v1::KvEntry& entry) {
-  lamport_ = std::max(lamport_, entry.lamport());
+  auto refuse = [&](const char* why) {
+    if (refused_++ % 1000 == 0) {
+      spdlog::warn("{}: refused a key/value entry from {}: {} ({} refused)",
+                   node_, absl::CHexEscape(entry.node().substr(0, 64)), why,
+                   refused_);
+    }
+    return false;
+  };
+  if (entry.lamport() > kMaxLamport) return refuse("lamport time too high");
+  if (entry.key().size() > kMaxKvKeyBytes) return refuse("key too long");
+  if (entry.value().size() > kMaxKvValueBytes) return refuse("value too long");
+  if (entry.node().size() > 256) return refuse("node name too long");
   auto it = entries_.find(entry.key());
+  if (it == entries_.end() && entries_.size() >= kMaxKvEntries) {
+    return refuse("the map is full");
+  }
+  lamport_ = std::max(lamport_, entry.lamport());
   if (it != entries_.end() &&
       !NewerStamp(entry.lamport(), entry.node(), it->second.lamport(),
                   it->second.node())) {

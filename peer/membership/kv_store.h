@@ -15,6 +15,14 @@
 
 namespace peerlab::membership {
 
+// Bounds on what other members can make a KvStore hold: entries from the
+// network past them are refused and counted (KvStore::refused()). Lamport
+// times stop far from the top, so ++ never wraps.
+inline constexpr size_t kMaxKvEntries = 10000;
+inline constexpr size_t kMaxKvKeyBytes = 256;
+inline constexpr size_t kMaxKvValueBytes = 8192;
+inline constexpr uint64_t kMaxLamport = uint64_t{1} << 62;
+
 // A Delegate for Memberlist. Not thread-safe: used from the node's
 // scheduler tasks.
 class KvStore : public Delegate {
@@ -36,14 +44,17 @@ class KvStore : public Delegate {
     return entries_;
   }
   uint64_t lamport() const { return lamport_; }
+  // Entries from the network refused: a field past its bound, or a new key
+  // when the map holds kMaxKvEntries (tombstones included).
+  uint64_t refused() const { return refused_; }
 
   // Delegate.
   void OnUserMessage(const std::string& payload) override;
   std::string LocalState(bool join) override;
   void MergeRemoteState(const std::string& state, bool join) override;
 
-  // Applies `entry` if its stamp is newer. Returns true if it changed the
-  // map. Pure merge rule, exposed for tests.
+  // Applies `entry` if its stamp is newer and it is within the bounds above.
+  // Returns true if it changed the map. Pure merge rule, exposed for tests.
   bool Merge(const ::peer::v1::KvEntry& entry);
 
  private:
@@ -52,6 +63,7 @@ class KvStore : public Delegate {
   const std::string node_;
   std::function<void(std::string, const std::string&)> broadcast_;
   uint64_t lamport_ = 0;
+  uint64_t refused_ = 0;
   std::map<std::string, ::peer::v1::KvEntry> entries_;
 };
 

@@ -1,5 +1,7 @@
 #include "peer/membership/kv_store.h"
 
+#include <limits>
+#include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -70,6 +72,41 @@ TEST(KvStoreTest, GarbageIsIgnored) {
   a.kv.OnUserMessage("\xff\xff garbage");
   a.kv.MergeRemoteState("\x01\x02", true);
   EXPECT_THAT(a.kv.Items(), IsEmpty());
+}
+
+// Issue 12: a stamp at the top of the range made the next local Set wrap
+// to lamport 0 (losing to everything); and the map grew without limit.
+TEST(KvStoreTest, LamportNearTheTopIsRefused) {
+  Node a("alice");
+  ::peer::v1::KvEntry e;
+  e.set_key("k");
+  e.set_value("forged");
+  e.set_node("mallory");
+  e.set_lamport(std::numeric_limits<uint64_t>::max());
+  EXPECT_FALSE(a.kv.Merge(e));
+  EXPECT_EQ(a.kv.refused(), 1u);
+  a.kv.Set("k", "mine");
+  EXPECT_EQ(a.kv.lamport(), 1u);
+  EXPECT_THAT(a.kv.Items(), ElementsAre(Pair("k", "mine")));
+}
+
+TEST(KvStoreTest, EntriesFromTheNetworkAreBounded) {
+  Node a("alice");
+  for (size_t i = 0; i < kMaxKvEntries + 10; ++i) {
+    ::peer::v1::KvEntry e;
+    e.set_key("k" + std::to_string(i));
+    e.set_value("v");
+    e.set_node("mallory");
+    e.set_lamport(1);
+    a.kv.Merge(e);
+  }
+  EXPECT_EQ(a.kv.entries().size(), kMaxKvEntries);
+  EXPECT_EQ(a.kv.refused(), 10u);
+  ::peer::v1::KvEntry big;
+  big.set_key(std::string(kMaxKvKeyBytes + 1, 'k'));
+  big.set_node("mallory");
+  big.set_lamport(2);
+  EXPECT_FALSE(a.kv.Merge(big));
 }
 
 }  // namespace

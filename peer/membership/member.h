@@ -23,6 +23,9 @@ struct Member {
   std::string id;    // random id of the member process's incarnation
   std::string meta;  // opaque, at most 512 bytes
   uint64_t incarnation = 0;
+  // Restart generation of the name (see Config::generation): a member is
+  // name + generation.
+  uint64_t generation = 0;
   MemberState state = MemberState::kAlive;
   absl::Time state_change;  // when the state last changed, local time
 };

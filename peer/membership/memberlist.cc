@@ -39,12 +39,21 @@ absl::Status Memberlist::Start(std::string meta) {
     return absl::InvalidArgumentError(absl::StrCat(
         "meta: ", meta.size(), " bytes, at most ", config_.max_meta_bytes));
   }
+  // A member is name + generation: a restarted process must present a
+  // higher one than its predecessor, so the fallback is the start time.
+  generation_ = config_.generation;
+  if (generation_ == 0) {
+    generation_ = static_cast<uint64_t>(
+        std::max<int64_t>(1, absl::ToUnixMillis(scheduler_->Now())));
+  }
   NodeState& local = nodes_.emplace_back();
   local.name = pool_->Intern(config_.name);
   local.addr = pool_->Intern(transport_->LocalAddress());
   local.id = pool_->Intern(absl::StrCat(rng_.Next()));
   local.meta = pool_->Intern(meta);
   local.incarnation = 1;
+  local.generation = generation_;
+  local.verified = true;
   local.state = MemberState::kAlive;
   local.state_change = scheduler_->Now();
   local_ = &local;
@@ -107,6 +116,17 @@ void Memberlist::Join(const std::vector<std::string>& addrs,
     done(absl::FailedPreconditionError("node is not running"));
     return;
   }
+  if (leaving_) {
+    done(absl::FailedPreconditionError(
+        "this node has left the group and cannot join again: create a new "
+        "node"));
+    return;
+  }
+  if (replaced_) {
+    done(absl::FailedPreconditionError(
+        "a newer process took this node's name over: create a new node"));
+    return;
+  }
   if (addrs.empty()) {
     done(absl::InvalidArgumentError("join: no addresses"));
     return;
@@ -115,6 +135,7 @@ void Memberlist::Join(const std::vector<std::string>& addrs,
     int pending;
     int ok = 0;
     std::vector<std::string> errors;
+    std::optional<absl::Status> name_taken;  // a member's AlreadyExists
     std::function<void(absl::StatusOr<int>)> done;
   };
   auto state = std::make_shared<JoinState>();
@@ -131,10 +152,17 @@ void Memberlist::Join(const std::vector<std::string>& addrs,
           ScheduleCatchUp();
         }
       } else {
+        if (absl::IsAlreadyExists(s) && !state->name_taken) {
+          state->name_taken = s;
+        }
         state->errors.push_back(absl::StrCat(addr, ": ", s.message()));
       }
       if (--state->pending > 0) return;
-      if (state->ok > 0) {
+      // A member said a live process holds our name: that decides, even
+      // when another member (that did not know the holder) accepted us.
+      if (state->name_taken) {
+        state->done(*state->name_taken);
+      } else if (state->ok > 0) {
         state->done(state->ok);
       } else {
         state->done(absl::UnavailableError(
@@ -163,6 +191,7 @@ void Memberlist::Leave(absl::Duration timeout,
   dead->set_incarnation(local_->incarnation);
   dead->set_node(config_.name);
   dead->set_from(config_.name);  // from == node: a voluntary leave
+  dead->set_generation(generation_);
   SetState(*local_, MemberState::kLeft);
   // Nobody to tell (we no longer count ourselves): done at once.
   if (NumAlive() == 0) {
@@ -273,6 +302,7 @@ Member Memberlist::ToMember(const NodeState& node) {
                 .id = node.id,
                 .meta = node.meta,
                 .incarnation = node.incarnation,
+                .generation = node.generation,
                 .state = node.state,
                 .state_change = node.state_change};
 }

@@ -66,6 +66,19 @@ struct Stats {
   // because no key opened them (wrong key, tampered), because they came
   // unencrypted to a node with a keyring, or encrypted to one without.
   uint64_t decrypt_failures = 0;
+  // Bounds (Config::max_members, kMaxUnknownSenders): new members refused
+  // because the table was full, push/pulls refused whole for carrying more
+  // entries than max_members, introductions skipped because the table of
+  // unknown senders was full, and messages dropped for a field out of
+  // range (too long a name, address or id; an incarnation near the top).
+  uint64_t members_refused = 0;
+  uint64_t push_pulls_refused = 0;
+  uint64_t unknown_senders_refused = 0;
+  uint64_t bad_messages = 0;
+  // Names: joins refused because the name is held by a live member, and
+  // claims to a known name by another process (conflicts, logged).
+  uint64_t joins_refused = 0;
+  uint64_t name_conflicts = 0;
 };
 
 // A cluster-wide keyring operation (memberlist's KeyManager, as Serf runs
@@ -100,12 +113,20 @@ class Memberlist {
   Memberlist& operator=(const Memberlist&) = delete;
 
   // Validates the config, registers the local node (alive, incarnation 1,
-  // `meta`), installs the transport handlers and starts probing, gossip and
-  // push/pull. FailedPrecondition if already started.
+  // generation config.generation or the time in ms, `meta`), installs the
+  // transport handlers and starts probing, gossip and push/pull.
+  // FailedPrecondition if already started.
   absl::Status Start(std::string meta = "");
 
   // Contacts each address with a push/pull state exchange; `done` gets how
   // many answered, or Unavailable naming the failures when none did.
+  // AlreadyExists ("name N is held by live member at ADDR") when a member
+  // refused because another live process holds this node's name: each
+  // member asked probes the current holder (at most probe_timeout) and
+  // accepts only when it does not answer, so a restarted process takes its
+  // old name over at once while a duplicate is refused.
+  // FailedPrecondition after Leave(): a node that left cannot join again
+  // (make a new one).
   void Join(const std::vector<std::string>& addrs,
             std::function<void(absl::StatusOr<int>)> done);
 
@@ -168,6 +189,9 @@ class Memberlist {
   const Config& config() const { return config_; }
   bool started() const { return started_; }
   bool left() const { return leaving_; }
+  // A newer process with this node's name (a higher generation) took the
+  // name over: this node no longer claims it (no refutation, no probes).
+  bool replaced() const { return replaced_; }
 
  private:
   // What this node knows of one member. Compact, since a node holds one
@@ -180,10 +204,15 @@ class Memberlist {
     StringPool::Ref id;
     StringPool::Ref meta;
     uint64_t incarnation = 0;
+    uint64_t generation = 0;
     absl::Time state_change;  // when the state last changed, local time
     std::unique_ptr<Suspicion> suspicion;
     BroadcastQueue::Slot queued;  // the update about it we spread
     MemberState state = MemberState::kAlive;
+    // It answered one of our probes or exchanged state with us. Members
+    // only heard of (possibly forged, in a flood) are not asked to probe
+    // for us, and failing to reach them does not lower our health score.
+    bool verified = false;
   };
   // Looks records up by name through their index in nodes_ (4 bytes a
   // member instead of a string key).
@@ -213,6 +242,40 @@ class Memberlist {
   };
 
   // --- state.cc ---
+  // Field checks on what the wire brings (kMax* in config.h); false counts
+  // a bad message.
+  bool ValidAlive(const ::peer::v1::Alive& alive);
+  bool ValidAccusation(const std::string& node, const std::string& from,
+                       uint64_t incarnation);
+  // An alive about this node's own name.
+  void HandleOwnAlive(const ::peer::v1::Alive& alive);
+  // Logs "conflicting address for NAME: mine X, theirs Y" (as memberlist),
+  // at most once per name every kConflictLogPeriod; counts it.
+  void LogConflict(const std::string& name, const std::string& mine,
+                   const std::string& theirs);
+  // Logs a refusal of a new member (table full), rate-limited.
+  void LogRefusedMember(const std::string& name);
+  // Records in use (the local node included).
+  size_t NumRecords() const { return nodes_.size() - free_nodes_.size(); }
+  // A push/pull whose sender claims a name held by another live process:
+  // refused at once (AlreadyExists, when the holder is this node), or the
+  // holder to probe before answering (probe true), or nothing to decide.
+  struct NameClaimCheck {
+    enum Action { kAccept, kRefuse, kProbe } action = kAccept;
+    std::string name, addr, id;  // the holder (kRefuse, kProbe)
+    std::string claim_addr;      // the claimant's address
+  };
+  NameClaimCheck CheckNameClaim(const ::peer::v1::PushPull& pp);
+  // Answers a push/pull that claimed a live holder's name with
+  // AlreadyExists naming the holder's address; counts and logs it.
+  void RefuseNameClaim(const std::string& name, const std::string& holder_addr,
+                       const std::string& claim_addr,
+                       Transport::ReliableDone respond);
+  // Probes the process `id` holding `name` at `addr` (a datagram ping and a
+  // reliable one, naming the id so a successor at that address stays
+  // silent); `done(true)` on an ack within probe_timeout, else false.
+  void ProbeHolder(const std::string& name, const std::string& addr,
+                   const std::string& id, std::function<void(bool live)> done);
   void HandleAlive(const ::peer::v1::Alive& alive);
   void HandleSuspect(const ::peer::v1::Suspect& suspect);
   void HandleDead(const ::peer::v1::Dead& dead);
@@ -292,6 +355,10 @@ class Memberlist {
   void OnReliable(const std::string& from,
                   const ::peer::v1::ReliableRequest& req,
                   Transport::ReliableDone respond);
+  // Answers a push/pull with our state (as it was before merging) and
+  // merges theirs.
+  void AnswerPushPull(const ::peer::v1::PushPull& pp,
+                      Transport::ReliableDone respond);
   void HandleMessage(const ::peer::v1::Message& message,
                      const std::string& from_addr);
 
@@ -362,8 +429,19 @@ class Memberlist {
   size_t probe_index_ = 0;
   uint32_t seq_no_ = 0;
   std::unordered_map<uint32_t, AckHandler> acks_;
-  // Senders not in our table we introduced ourselves to, and when.
+  // Senders not in our table we introduced ourselves to, and when; at most
+  // kMaxUnknownSenders (expired entries are dropped first; when all are
+  // recent, further introductions are skipped and counted).
+  static constexpr size_t kMaxUnknownSenders = 1024;
   std::unordered_map<std::string, absl::Time> unknown_senders_;
+  // Rate limits of warnings a remote party can trigger: per name for
+  // conflicts (at most kMaxUnknownSenders names, then cleared), one clock
+  // for refused members.
+  std::unordered_map<std::string, absl::Time> conflicts_logged_;
+  absl::Time refusal_logged_ = absl::InfinitePast();
+  uint64_t refusals_unlogged_ = 0;
+  uint64_t generation_ = 0;  // this node's, fixed at Start
+  bool replaced_ = false;    // see replaced()
 
   std::optional<Keyring> keyring_;
   std::function<void(const Keyring&)> keyring_listener_;

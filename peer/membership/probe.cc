@@ -22,7 +22,7 @@ bool IsLive(MemberState s) {
 }  // namespace
 
 void Memberlist::ScheduleProbe() {
-  if (shut_down_ || leaving_) return;
+  if (shut_down_ || leaving_ || replaced_) return;
   // Lifeguard: a node in poor health probes less often.
   absl::Duration interval = awareness_.Scale(config_.probe_interval);
   std::weak_ptr<bool> alive = alive_;
@@ -97,6 +97,7 @@ void Memberlist::Probe(const std::string& name) {
     std::string name;
     std::string addr;
     uint64_t incarnation;
+    uint64_t generation;
     bool acked = false;
     bool fallback_ok = false;
     int expected_nacks = 0;
@@ -106,6 +107,7 @@ void Memberlist::Probe(const std::string& name) {
   state->name = name;
   state->addr = node->addr;
   state->incarnation = node->incarnation;
+  state->generation = node->generation;
   const uint32_t seq = NextSeq();
   const absl::Duration interval = awareness_.Scale(config_.probe_interval);
   const absl::Duration timeout = awareness_.Scale(config_.probe_timeout);
@@ -119,6 +121,10 @@ void Memberlist::Probe(const std::string& name) {
       [this, state](bool ack) {
         if (ack) {
           state->acked = true;
+          if (NodeState* t = Find(state->name);
+              t != nullptr && t->generation == state->generation) {
+            t->verified = true;
+          }
           awareness_.ApplyDelta(-1);  // a good probe: we are healthy
         } else {
           ++state->nacks;
@@ -127,22 +133,25 @@ void Memberlist::Probe(const std::string& name) {
       },
       [this, state, seq] {
         if (state->acked || state->fallback_ok) return;
-        // Lifeguard: missed nacks mean our own network is the problem.
+        NodeState* target = Find(state->name);
+        // Lifeguard: missed nacks mean our own network is the problem. Not
+        // so for a member we only heard of (it may never have existed).
         int delta = 1;
         if (state->expected_nacks > 0) {
           delta = state->expected_nacks > state->nacks
                       ? state->expected_nacks - state->nacks
                       : 0;
         }
-        awareness_.ApplyDelta(delta);
-        NodeState* target = Find(state->name);
+        if (target == nullptr || target->verified) awareness_.ApplyDelta(delta);
         if (target == nullptr || !IsLive(target->state) ||
-            target->incarnation != state->incarnation) {
+            target->incarnation != state->incarnation ||
+            target->generation != state->generation) {
           return;
         }
         ++stats_.suspicions_raised;
         ::peer::v1::Suspect s;
         s.set_incarnation(state->incarnation);
+        s.set_generation(state->generation);
         s.set_node(state->name);
         s.set_from(config_.name);
         spdlog::debug("{}: no ack from {} (seq {}): suspect", config_.name,
@@ -161,6 +170,7 @@ void Memberlist::Probe(const std::string& name) {
     sus.mutable_suspect()->set_incarnation(node->incarnation);
     sus.mutable_suspect()->set_node(name);
     sus.mutable_suspect()->set_from(config_.name);
+    sus.mutable_suspect()->set_generation(node->generation);
     SendMessages(state->addr, {EncodeMessage(ping), EncodeMessage(sus)});
   } else {
     SendWithPiggyback(state->addr, ping);
@@ -175,7 +185,7 @@ void Memberlist::Probe(const std::string& name) {
                       static_cast<int>(probe_order_.size()), rng_, [&](int i) {
                         const NodeState& h = nodes_[probe_order_[i]];
                         return &h == local_ || h.name == state->name ||
-                               h.state != MemberState::kAlive;
+                               h.state != MemberState::kAlive || !h.verified;
                       });
     for (int i : helpers) {
       NodeState* helper = &nodes_[probe_order_[i]];
@@ -214,6 +224,8 @@ void Memberlist::HandlePing(const ::peer::v1::Ping& ping,
                             const std::string& from_addr) {
   // A probe meant for a previous owner of our address is not ours to answer.
   if (!ping.target().empty() && ping.target() != config_.name) return;
+  // A check of whether another process of our name still runs: not ours.
+  if (!ping.target_id().empty() && ping.target_id() != local_->id) return;
   ::peer::v1::Message ack;
   ack.mutable_ack()->set_seq_no(ping.seq_no());
   const std::string& to =

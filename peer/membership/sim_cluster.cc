@@ -54,10 +54,11 @@ SimCluster::~SimCluster() {
   for (auto& n : nodes_) n->list.reset();
 }
 
-int SimCluster::AddNode() {
+int SimCluster::AddNode(const std::string& name) {
   int i = static_cast<int>(nodes_.size());
   net_.AddNode();
   nodes_.push_back(std::make_unique<SimNode>());
+  nodes_.back()->name = name;
   Build(i);
   ++live_count_;
   // One more live node: those that knew all no longer do.
@@ -115,10 +116,14 @@ void SimCluster::StartAndJoin(int i, int seed_node) {
   Memberlist* list = nodes_[i]->list.get();
   std::string seed_addr = net_.address(static_cast<sim::NodeId>(seed_node));
   // Run inside the node's scheduler, as every protocol call must.
+  nodes_[i]->join_result.reset();
   net_.scheduler(static_cast<sim::NodeId>(i))->Post([this, i, list, seed_addr] {
     if (!list->started()) (void)list->Start();
     UpdateKnowsAll(i);
-    list->Join({seed_addr}, [](absl::StatusOr<int>) {});
+    list->Join({seed_addr}, [this, i, list](absl::StatusOr<int> r) {
+      // A restart replaced the node meanwhile: not this one's answer.
+      if (nodes_[i]->list.get() == list) nodes_[i]->join_result = r;
+    });
   });
 }
 

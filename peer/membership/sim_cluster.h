@@ -41,7 +41,11 @@ class SimCluster {
   int size() const { return static_cast<int>(nodes_.size()); }
   Memberlist& node(int i) { return *nodes_[i]->list; }
   KvStore* kv(int i) { return nodes_[i]->kv.get(); }
-  std::string name(int i) const { return "node" + std::to_string(i); }
+  // "nodeI", unless AddNode gave node i another name.
+  std::string name(int i) const {
+    return nodes_[i]->name.empty() ? "node" + std::to_string(i)
+                                   : nodes_[i]->name;
+  }
   bool crashed(int i) const { return nodes_[i]->crashed; }
 
   // Starts every node; each then joins node 0 (node 0 starts alone).
@@ -50,8 +54,15 @@ class SimCluster {
   void Start(int i);
   // Starts node i and joins it to `seed_node` (for late joiners).
   void StartAndJoin(int i, int seed_node);
-  // Adds one more node (not started). Returns its index.
-  int AddNode();
+  // Adds one more node (not started). Returns its index. A non-empty
+  // `name` replaces "nodeI" (it may repeat another node's name: a
+  // duplicate; the observations then count it under the other index).
+  int AddNode(const std::string& name = "");
+  // How node i's last join (StartAll, StartAndJoin, Restart) ended; nullopt
+  // while it runs.
+  std::optional<absl::StatusOr<int>> join_result(int i) const {
+    return nodes_[i]->join_result;
+  }
   // Gives node i its own keys instead of options.keys (empty: no
   // encryption), kept across Restart (a process started again reads its key
   // file). REQUIRES: node i not started.
@@ -126,6 +137,8 @@ class SimCluster {
     bool faulty = false;
     bool knows_all = false;                        // see AllKnowAllFast()
     std::optional<std::vector<std::string>> keys;  // see SetKeys()
+    std::string name;                              // see AddNode()
+    std::optional<absl::StatusOr<int>> join_result;
   };
   void Build(int i);
   // Re-evaluates node i's knows_all flag and the count.

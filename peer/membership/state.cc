@@ -8,11 +8,21 @@
 //   dead(i)    overrides alive(j) and suspect(j) for i >= j.
 // About itself a node accepts nothing: it refutes suspect/dead with a higher
 // incarnation, unless it is leaving.
+//
+// Names: a member is name + generation (+ process id, to break ties). Every
+// message names the generation it is about; an alive of a newer generation
+// replaces the old member state at once (a restarted process), anything
+// about another generation is ignored, and a node that hears of a newer
+// process with its own name stops claiming it (replaced()), so two
+// processes never refute each other in turn. A join (push/pull) by a new
+// process under a name whose holder still answers is refused.
 #include <algorithm>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "peer/membership/memberlist.h"
 #include "peer/membership/protocol_math.h"
+#include "peer/membership/wire.h"
 #include "services/common/logging.h"
 
 namespace peerlab::membership {
@@ -22,7 +32,154 @@ bool IsLive(MemberState s) {
   return s == MemberState::kAlive || s == MemberState::kSuspect;
 }
 
+// Whether the process (generation a, id ia) is newer than (b, ib).
+bool Newer(uint64_t a, absl::string_view ia, uint64_t b, absl::string_view ib) {
+  if (a != b) return a > b;
+  return ia > ib;  // the same start time: the id breaks the tie
+}
+
+// Names and addresses from the network, fit for a log line.
+std::string Printable(absl::string_view s) { return absl::CHexEscape(s); }
+
 }  // namespace
+
+bool Memberlist::ValidAlive(const ::peer::v1::Alive& alive) {
+  if (alive.node().empty() || alive.addr().empty() ||
+      alive.node().size() > kMaxNameBytes ||
+      alive.addr().size() > kMaxAddrBytes || alive.id().size() > kMaxIdBytes ||
+      alive.incarnation() > kMaxIncarnation ||
+      static_cast<int>(alive.meta().size()) > config_.max_meta_bytes) {
+    ++stats_.bad_messages;
+    return false;
+  }
+  return true;
+}
+
+bool Memberlist::ValidAccusation(const std::string& node,
+                                 const std::string& from,
+                                 uint64_t incarnation) {
+  if (node.empty() || node.size() > kMaxNameBytes ||
+      from.size() > kMaxNameBytes || incarnation > kMaxIncarnation) {
+    ++stats_.bad_messages;
+    return false;
+  }
+  return true;
+}
+
+void Memberlist::LogConflict(const std::string& name, const std::string& mine,
+                             const std::string& theirs) {
+  ++stats_.name_conflicts;
+  const absl::Time now = scheduler_->Now();
+  auto it = conflicts_logged_.find(name);
+  if (it != conflicts_logged_.end() &&
+      now - it->second < config_.probe_interval * 10) {
+    return;
+  }
+  if (it == conflicts_logged_.end() &&
+      conflicts_logged_.size() >= kMaxUnknownSenders) {
+    conflicts_logged_.clear();
+  }
+  conflicts_logged_[name] = now;
+  spdlog::warn("{}: conflicting address for {}: mine {}, theirs {}",
+               config_.name, Printable(name), Printable(mine),
+               Printable(theirs));
+}
+
+void Memberlist::LogRefusedMember(const std::string& name) {
+  ++stats_.members_refused;
+  ++refusals_unlogged_;
+  const absl::Time now = scheduler_->Now();
+  if (now - refusal_logged_ < config_.probe_interval * 10) return;
+  spdlog::warn(
+      "{}: refused {} new member(s) (the last {}): this node holds "
+      "max_members = {} already",
+      config_.name, refusals_unlogged_, Printable(name), config_.max_members);
+  refusal_logged_ = now;
+  refusals_unlogged_ = 0;
+}
+
+Memberlist::NameClaimCheck Memberlist::CheckNameClaim(
+    const ::peer::v1::PushPull& pp) {
+  NameClaimCheck check;
+  if (pp.from().empty()) return check;
+  const ::peer::v1::PushNodeState* claim = nullptr;
+  for (const auto& s : pp.nodes()) {
+    if (s.name() == pp.from()) {
+      claim = &s;
+      break;
+    }
+  }
+  if (claim == nullptr || FromProto(claim->state()) != MemberState::kAlive) {
+    return check;
+  }
+  NodeState* holder = Find(pp.from());
+  if (holder == nullptr || !IsLive(holder->state)) return check;
+  if (holder->generation == claim->generation() && holder->id == claim->id()) {
+    return check;  // the holder itself
+  }
+  // Another process claims a name we hold live. Only a join, or a claim
+  // that would replace the holder (a newer generation), needs deciding: an
+  // older claim is ignored by the merge anyway.
+  if (!pp.join() && !Newer(claim->generation(), claim->id(), holder->generation,
+                           holder->id.view())) {
+    return check;
+  }
+  check.action =
+      holder == local_ ? NameClaimCheck::kRefuse : NameClaimCheck::kProbe;
+  check.name = pp.from();
+  check.addr = holder->addr;
+  check.id = holder->id;
+  check.claim_addr = claim->addr();
+  return check;
+}
+
+void Memberlist::RefuseNameClaim(const std::string& name,
+                                 const std::string& holder_addr,
+                                 const std::string& claim_addr,
+                                 Transport::ReliableDone respond) {
+  ++stats_.joins_refused;
+  LogConflict(name, holder_addr, claim_addr);
+  spdlog::warn("{}: refused {} at {}: the name is held by live member at {}",
+               config_.name, Printable(name), Printable(claim_addr),
+               Printable(holder_addr));
+  respond(absl::AlreadyExistsError(absl::StrCat(
+      "name ", Printable(name), " is held by live member at ", holder_addr)));
+}
+
+void Memberlist::ProbeHolder(const std::string& name, const std::string& addr,
+                             const std::string& id,
+                             std::function<void(bool live)> done) {
+  auto finished = std::make_shared<bool>(false);
+  auto finish = [finished, done = std::make_shared<std::function<void(bool)>>(
+                               std::move(done))](bool live) {
+    if (*finished) return;
+    *finished = true;
+    (*done)(live);
+  };
+  const uint32_t seq = NextSeq();
+  ExpectAck(
+      seq, config_.probe_timeout,
+      [finish](bool ack) {
+        if (ack) finish(true);
+      },
+      [finish] { finish(false); });
+  ::peer::v1::Message ping;
+  auto* p = ping.mutable_ping();
+  p->set_seq_no(seq);
+  p->set_target(name);
+  p->set_target_id(id);
+  p->set_source_name(config_.name);
+  p->set_source_addr(local_->addr);
+  if (config_.reliable_fallback_probe) {
+    ::peer::v1::ReliableRequest request;
+    *request.mutable_ping() = ping.ping();
+    SendReliable(addr, std::move(request), config_.probe_timeout,
+                 [finish](absl::StatusOr<::peer::v1::ReliableResponse> r) {
+                   if (r.ok() && r->has_ack()) finish(true);
+                 });
+  }
+  SendMessages(addr, {EncodeMessage(ping)});
+}
 
 Memberlist::NodeState* Memberlist::Find(absl::string_view name) {
   auto it = by_name_.find(name);
@@ -49,6 +206,7 @@ Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive) {
   node.name = pool_->Intern(alive.node());
   SetIdentity(node, alive);
   node.incarnation = alive.incarnation();
+  node.generation = alive.generation();
   node.state = MemberState::kAlive;
   node.state_change = scheduler_->Now();
   by_name_.insert(index);
@@ -90,6 +248,7 @@ void Memberlist::SetState(NodeState& node, MemberState state) {
   a->set_addr(local_->addr);
   a->set_meta(local_->meta);
   a->set_id(local_->id);
+  a->set_generation(generation_);
   return m;
 }
 
@@ -121,23 +280,53 @@ void Memberlist::Refute(uint64_t accused_incarnation) {
   BroadcastAlive();
 }
 
-void Memberlist::HandleAlive(const ::peer::v1::Alive& alive) {
-  if (alive.node().empty() || alive.addr().empty()) return;
-  if (static_cast<int>(alive.meta().size()) > config_.max_meta_bytes) return;
-  if (alive.node() == config_.name) {
-    // About us: someone has an older or forged view. Anything at or above
-    // our incarnation with a different id or meta is refuted, so the
-    // cluster converges on what we say.
-    if (leaving_) return;
-    if (alive.incarnation() >= local_->incarnation &&
-        (local_->id != alive.id() || local_->meta != alive.meta() ||
-         local_->addr != alive.addr())) {
-      Refute(alive.incarnation());
+void Memberlist::HandleOwnAlive(const ::peer::v1::Alive& alive) {
+  if (leaving_ || replaced_) return;
+  if (alive.generation() != generation_ || alive.id() != local_->id) {
+    // Another process with our name.
+    if (Newer(alive.generation(), alive.id(), generation_, local_->id.view())) {
+      // A newer one (we were taken for dead, or started twice): it has the
+      // name now. Refuting would make both climb incarnations for ever.
+      replaced_ = true;
+      if (probe_timer_) scheduler_->Cancel(probe_timer_);
+      probe_timer_ = 0;
+      LogConflict(config_.name, local_->addr, alive.addr());
+      spdlog::error(
+          "{}: a newer process with this name (generation {} at {}) took it "
+          "over; this one (generation {} at {}) no longer claims it",
+          config_.name, alive.generation(), Printable(alive.addr()),
+          generation_, local_->addr.view());
+      return;
     }
+    // An older one (our predecessor, still remembered somewhere): our
+    // alive replaces it wherever it arrives.
+    if (alive.addr() != local_->addr) {
+      LogConflict(config_.name, local_->addr, alive.addr());
+    }
+    BroadcastAlive();
+    return;
+  }
+  // About us: someone has an older or forged view. Anything at or above our
+  // incarnation with a different meta or address is refuted, so the
+  // cluster converges on what we say.
+  if (alive.incarnation() >= local_->incarnation &&
+      (local_->meta != alive.meta() || local_->addr != alive.addr())) {
+    Refute(alive.incarnation());
+  }
+}
+
+void Memberlist::HandleAlive(const ::peer::v1::Alive& alive) {
+  if (!ValidAlive(alive)) return;
+  if (alive.node() == config_.name) {
+    HandleOwnAlive(alive);
     return;
   }
   NodeState* node = Find(alive.node());
   if (node == nullptr) {
+    if (NumRecords() >= static_cast<size_t>(config_.max_members)) {
+      LogRefusedMember(alive.node());
+      return;
+    }
     NodeState& added = AddNode(alive);
     QueueAlive(added, alive);
     spdlog::debug("{}: member {} joined ({})", config_.name, alive.node(),
@@ -146,6 +335,36 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive) {
     return;
   }
   NodeState& m = *node;
+  if (alive.generation() != m.generation || alive.id() != m.id) {
+    if (!Newer(alive.generation(), alive.id(), m.generation, m.id.view())) {
+      // An older process of that name, or one that lost the name: ignored.
+      if (IsLive(m.state) && m.addr != alive.addr()) {
+        LogConflict(alive.node(), m.addr, alive.addr());
+      }
+      return;
+    }
+    // A newer process of that name (a restart): it replaces the old member
+    // state at once, whatever the incarnations.
+    const MemberState before = m.state;
+    spdlog::debug("{}: member {} restarted (generation {}) at {}", config_.name,
+                  Printable(alive.node()), alive.generation(),
+                  Printable(alive.addr()));
+    m.generation = alive.generation();
+    m.incarnation = alive.incarnation();
+    SetIdentity(m, alive);
+    SetState(m, MemberState::kAlive);
+    m.state_change = scheduler_->Now();
+    m.verified = false;  // another process: not heard from yet
+    QueueAlive(m, alive);
+    if (!events_) return;
+    if (before == MemberState::kDead || before == MemberState::kLeft) {
+      events_->OnJoin(ToMember(m));
+    } else {
+      if (before == MemberState::kSuspect) events_->OnAlive(ToMember(m));
+      events_->OnUpdate(ToMember(m));
+    }
+    return;
+  }
   // An older or equal incarnation changes nothing (a duplicate).
   if (alive.incarnation() <= m.incarnation) return;
   const MemberState before = m.state;
@@ -175,15 +394,18 @@ void Memberlist::StartSuspicion(NodeState& node, const std::string& from) {
       config_.lifeguard ? min * config_.suspicion_max_timeout_mult : min;
   const std::string name = node.name;
   const uint64_t incarnation = node.incarnation;
+  const uint64_t generation = node.generation;
   node.suspicion = std::make_unique<Suspicion>(
-      scheduler_, from, k, min, max, [this, name, incarnation] {
+      scheduler_, from, k, min, max, [this, name, incarnation, generation] {
         NodeState* target = Find(name);
         if (target == nullptr || target->state != MemberState::kSuspect ||
-            target->incarnation != incarnation) {
+            target->incarnation != incarnation ||
+            target->generation != generation) {
           return;
         }
         ::peer::v1::Dead dead;
         dead.set_incarnation(incarnation);
+        dead.set_generation(generation);
         dead.set_node(name);
         dead.set_from(config_.name);
         spdlog::debug("{}: suspicion of {} timed out: dead", config_.name,
@@ -193,9 +415,14 @@ void Memberlist::StartSuspicion(NodeState& node, const std::string& from) {
 }
 
 void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect) {
+  if (!ValidAccusation(suspect.node(), suspect.from(), suspect.incarnation())) {
+    return;
+  }
   NodeState* node = Find(suspect.node());
   if (node == nullptr) return;
   NodeState& m = *node;
+  // About another process of that name (a predecessor): not this member.
+  if (suspect.generation() != m.generation) return;
   if (suspect.incarnation() < m.incarnation) return;  // old news
   if (m.state == MemberState::kSuspect && node->suspicion &&
       suspect.incarnation() == m.incarnation) {
@@ -213,7 +440,7 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect) {
   }
   if (!IsLive(m.state)) return;  // dead or left already
   if (suspect.node() == config_.name) {
-    if (!leaving_) Refute(suspect.incarnation());
+    if (!leaving_ && !replaced_) Refute(suspect.incarnation());
     return;
   }
   m.incarnation = suspect.incarnation();
@@ -228,13 +455,15 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect) {
 }
 
 void Memberlist::HandleDead(const ::peer::v1::Dead& dead) {
+  if (!ValidAccusation(dead.node(), dead.from(), dead.incarnation())) return;
   NodeState* node = Find(dead.node());
   if (node == nullptr) return;
   NodeState& m = *node;
+  if (dead.generation() != m.generation) return;  // another process
   if (dead.incarnation() < m.incarnation) return;
   if (!IsLive(m.state)) return;  // already dead or left
   if (dead.node() == config_.name) {
-    if (!leaving_) Refute(dead.incarnation());
+    if (!leaving_ && !replaced_) Refute(dead.incarnation());
     return;
   }
   const bool left = dead.from() == dead.node();
@@ -256,6 +485,7 @@ void Memberlist::AddNodeState(const NodeState& node, ::peer::v1::PushPull& pp) {
   s->set_incarnation(node.incarnation);
   s->set_state(ToProto(node.state));
   s->set_id(node.id);
+  s->set_generation(node.generation);
 }
 
 void Memberlist::AddLocalState(::peer::v1::PushPull& pp) const {
@@ -279,6 +509,7 @@ void Memberlist::MergeState(const ::peer::v1::PushPull& remote) {
         a.set_addr(s.addr());
         a.set_meta(s.meta());
         a.set_id(s.id());
+        a.set_generation(s.generation());
         HandleAlive(a);
         break;
       }
@@ -286,6 +517,7 @@ void Memberlist::MergeState(const ::peer::v1::PushPull& remote) {
         d.set_incarnation(s.incarnation());
         d.set_node(s.name());
         d.set_from(s.name());
+        d.set_generation(s.generation());
         HandleDead(d);
         break;
       }
@@ -296,6 +528,7 @@ void Memberlist::MergeState(const ::peer::v1::PushPull& remote) {
         if (Find(s.name()) == nullptr) break;  // never learn of the dead
         sus.set_incarnation(s.incarnation());
         sus.set_node(s.name());
+        sus.set_generation(s.generation());
         // A push/pull names no accuser: the suspicion is started (or left
         // running) without counting as an independent confirmation, here or
         // where it is re-gossiped. memberlist puts its own name here, so
@@ -307,6 +540,8 @@ void Memberlist::MergeState(const ::peer::v1::PushPull& remote) {
       }
     }
   }
+  // The member we exchanged state with answered us itself.
+  if (NodeState* partner = Find(remote.from())) partner->verified = true;
   if (delegate_ && !remote.user_state().empty()) {
     delegate_->MergeRemoteState(remote.user_state(), remote.join());
   }
