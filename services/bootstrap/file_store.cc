@@ -456,13 +456,27 @@ void FileStore::Mutate(Mutation mutation, Done done) {
     } else {
       Document next = current_;
       absl::StatusOr<bool> changed = mutation(next);
+      const size_t size = changed.ok() ? next.ByteSizeLong() : 0;
       if (!changed.ok()) {
         refused = changed.status();
+      } else if (!pending_.empty() &&
+                 pending_bytes_ + size > options_.max_pending_bytes) {
+        if (busy_refusals_++ % 1000 == 0) {
+          spdlog::warn(
+              "store {} is busy: {} changes ({} bytes of documents) wait for "
+              "the disk, the limit; refusing more ({} refused so far)",
+              path_, pending_.size(), pending_bytes_, busy_refusals_);
+        }
+        refused = absl::UnavailableError(absl::StrCat(
+            "store is busy: ", pending_.size(),
+            " changes wait for the disk (limit ", options_.max_pending_bytes,
+            " bytes of documents); retry"));
       } else {
         if (*changed) {
           next.set_revision(current_.revision() + 1);
           current_ = next;
         }
+        pending_bytes_ += size;
         pending_.push_back(Pending{current_, *changed, std::move(done)});
       }
     }
@@ -517,6 +531,7 @@ void FileStore::WriterLoop() {
     }
     std::deque<Pending> batch;
     batch.swap(pending_);
+    pending_bytes_ = 0;
     // The newest state of the batch is the one to persist; it includes
     // every change before it.
     const Document* newest_change = nullptr;
@@ -546,6 +561,7 @@ void FileStore::WriterLoop() {
         // is now rolled back: refuse them too.
         for (Pending& p : pending_) batch.push_back(std::move(p));
         pending_.clear();
+        pending_bytes_ = 0;
       }
     }
     lock.unlock();

@@ -35,6 +35,9 @@
 // is refused with DataLoss/FailedPrecondition naming what is wrong, and never
 // overwritten.
 //
+// Bounded: mutations waiting for the writer hold at most max_pending_bytes
+// of documents; more are refused (Unavailable, "busy") and logged.
+//
 // Write failures (disk full, read-only or vanished directory): the batch is
 // refused (Unavailable) and the in-memory state rolls back to the last
 // durable document, which is the only one anyone ever saw; the temporary
@@ -86,6 +89,10 @@ class FileStore : public Store {
     // retry_max.
     absl::Duration retry_min = absl::Milliseconds(100);
     absl::Duration retry_max = absl::Seconds(5);
+    // Documents (protobuf bytes) of mutations waiting for the writer, at
+    // most; beyond it Mutate answers Unavailable ("busy") at once, so a slow
+    // disk under a flood of calls cannot exhaust memory.
+    size_t max_pending_bytes = 256 * 1024 * 1024;
     // Tests: called at each step of each commit; an error makes the commit
     // fail there as a real error would. Runs on the writer thread.
     std::function<absl::Status(WriteStep)> fault_for_testing;
@@ -142,6 +149,8 @@ class FileStore : public Store {
   Document current_;  // newest applied state, maybe not yet durable
   Document durable_;  // newest state on disk
   std::deque<Pending> pending_;
+  size_t pending_bytes_ = 0;  // protobuf sizes of pending_'s documents
+  uint64_t busy_refusals_ = 0;
   absl::Status failure_;  // set while writes fail
   absl::Time next_retry_ = absl::InfinitePast();
   absl::Duration backoff_;

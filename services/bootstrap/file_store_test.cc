@@ -501,6 +501,74 @@ INSTANTIATE_TEST_SUITE_P(
                                            : "Renamed");
     });
 
+// A flood of calls while the disk is slow: what waits is bounded, the rest
+// is refused at once (and nothing accepted is lost).
+TEST_F(FileStoreTest, MutationsWaitingForASlowDiskAreBounded) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool writer_in = false, release = false;
+  Config c;
+  c.set_max_peers(1000);
+  auto store =
+      FileStore::Open({.path = path_,
+                       .initial_config = c,
+                       .max_pending_bytes = 20000,
+                       .fault_for_testing = [&](FileStore::WriteStep step) {
+                         if (step == FileStore::WriteStep::kTempCreated) {
+                           std::unique_lock<std::mutex> lock(mu);
+                           writer_in = true;
+                           cv.notify_all();
+                           cv.wait(lock, [&] { return release; });
+                         }
+                         return absl::OkStatus();
+                       }});
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::atomic<int> ok{0}, busy{0};
+  (*store)->Mutate(AddPeer(0), [&](absl::StatusOr<Document> d) {
+    if (d.ok()) ++ok;
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return writer_in; });  // the writer holds one batch
+  }
+  int accepted_later = 0;
+  for (int i = 1; i < 1000; ++i) {
+    absl::Status refused;
+    bool answered = false;
+    (*store)->Mutate(AddPeer(i), [&](absl::StatusOr<Document> d) {
+      if (d.ok()) {
+        ++ok;
+      } else {
+        ++busy;
+        refused = d.status();
+        answered = true;
+      }
+    });
+    if (answered) {
+      EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
+      EXPECT_THAT(std::string(refused.message()), HasSubstr("busy"));
+      break;
+    }
+    ++accepted_later;
+  }
+  EXPECT_EQ(busy.load(), 1) << "nothing was refused: the queue is unbounded";
+  EXPECT_GT(accepted_later, 10);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  // Everything accepted is acknowledged and durable.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (ok.load() < 1 + accepted_later && absl::Now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(ok.load(), 1 + accepted_later);
+  EXPECT_EQ((*store)->Read()->peers_size(), 1 + accepted_later);
+  EXPECT_EQ(FileStore::Decode(Contents(), path_)->peers_size(),
+            1 + accepted_later);
+}
+
 // A real cause: the directory vanishes, then comes back.
 TEST_F(FileStoreTest, RecoversOnceTheDirectoryIsBack) {
   auto store = Open();
