@@ -184,7 +184,9 @@ TEST_F(PostgresStoreTest, ConcurrentExpiryThroughTwoStoresChangesOnce) {
   ASSERT_TRUE(
       (*a)->MutateSync([now](Document& doc) -> absl::StatusOr<bool> {
             for (int i = 0; i < 3; ++i) {
-              Peer* p = doc.add_peers();
+              // A valid peer: stores refuse to load invalid ones.
+              (void)AddPeer(i)(doc);
+              Peer* p = doc.mutable_peers(doc.peers_size() - 1);
               p->set_id(absl::StrCat("00000000-0000-4000-8000-00000000000", i));
               p->mutable_lease_expires_at()->set_seconds(
                   absl::ToUnixSeconds(now) - 1);
