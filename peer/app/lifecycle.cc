@@ -119,7 +119,7 @@ void Lifecycle::RetryBootstrap(absl::Duration wait) {
     auto n = env_.membership->Join(addrs);
     if (absl::IsAlreadyExists(n.status())) {
       cli::ViewOutput out(env_.views);
-      RefuseDuplicate(n.status(), out).IgnoreError();
+      spdlog::error("{}", RefuseDuplicate(n.status(), out).message());
       env_.request_exit(1);
       return;
     }
@@ -244,11 +244,10 @@ absl::Status Lifecycle::RefuseDuplicate(const absl::Status& refusal,
   if (auto s = env_.bootstrap->LeaveSelf(); !s.ok()) {
     out.Print(absl::StrCat("init: bootstrap leave failed: ", s.message()));
   }
-  std::string line =
+  // The caller shows it ("error: ..." for a command).
+  return absl::AlreadyExistsError(
       absl::StrCat("init: the name ", env_.name,
-                   " is taken, this peer cannot join: ", refusal.message());
-  out.Print(line);
-  return absl::AlreadyExistsError(line);
+                   " is taken, this peer cannot join: ", refusal.message()));
 }
 
 void Lifecycle::ReplaceStaleEntries(const pb::Document& doc, cli::Output& out) {
