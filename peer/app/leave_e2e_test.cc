@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <thread>
@@ -443,6 +444,41 @@ TEST_F(LeaveE2eTest, LeaveIsBoundedWhenTheBootstrapServiceHangs) {
     return false;
   }));
   ASSERT_TRUE(bootstrap_.process->Signal(SIGCONT).ok());
+}
+
+// init refuses a name that a live member holds: the newcomer exits 1
+// naming the holder's address, says nothing in that name, and leaves the
+// bootstrap list as it was.
+TEST_F(LeaveE2eTest, InitRefusesANameHeldByALiveMember) {
+  auto bob = StartServing("bob", {});
+  ASSERT_TRUE(bob);
+  auto alice = StartServing("alice", {});
+  ASSERT_TRUE(alice);
+  ASSERT_TRUE(bob->WaitForLine("messagesView", "<joined> alice has joined"));
+
+  const std::string dup_dir = dir_->File("dup");
+  ASSERT_EQ(::mkdir(dup_dir.c_str(), 0700), 0);
+  auto dup = Subprocess::Start(
+      PeerProcessOptions(bin_, dup_dir, "alice", Args({"--serve"})));
+  ASSERT_TRUE(dup.ok()) << dup.status();
+  auto ended = (*dup)->Wait(kDeadline);
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_TRUE(ended->exited && ended->code == 1) << ended->ToString();
+  std::string out = (*dup)->ReadStdout();
+  EXPECT_THAT(out, HasSubstr("init: the name alice is taken"));
+  EXPECT_THAT(out, HasSubstr("127.0.0.1:"));
+
+  // The holder is untouched: still listed once, never shown as gone.
+  std::string names = BootstrapNames(*bob);
+  EXPECT_EQ(std::count(names.begin(), names.end(), '\n') + 1, 2) << names;
+  EXPECT_THAT(names, HasSubstr("alice"));
+  pb::ExecuteResponse hi = alice->Execute("msg still here");
+  EXPECT_EQ(hi.code(), 0) << hi.message();
+  EXPECT_TRUE(bob->WaitForLine("messagesView", "<alice> still here"));
+  for (const std::string& line : bob->Lines("messagesView")) {
+    EXPECT_THAT(line, Not(HasSubstr("<left> alice")));
+    EXPECT_THAT(line, Not(HasSubstr("<failed> alice")));
+  }
 }
 
 // --test without --coordinator says what it waits for; a remote exit is
