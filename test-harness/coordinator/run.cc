@@ -19,6 +19,9 @@ using ::harness::v1::RunState;
 using ::harness::v1::StepResult;
 
 constexpr size_t kMaxTimeline = 20000;
+// Registrations of the run's peers it follows (each is a connection and a
+// watch thread until the step ends).
+constexpr uint64_t kMaxRegistrationsPerRun = 500;
 // Notices (registrations, deaths) kept per run.
 constexpr uint64_t kMaxNotices = 1000;
 // What a step keeps of its command's output: lines, bytes of a line. An
@@ -297,34 +300,51 @@ void Run::OnPeerRegistered(const ::harness::v1::PeerInfo& info) {
       p.connection->Close();
       retired_.push_back(std::move(p.connection));
     }
-    p.info = info;
-    p.generation = info.generation();
-    p.alive = true;
-    p.stopped = false;
-    p.gone_note.clear();
-    const std::string name = p.name;
-    const uint64_t generation = p.generation;
-    p.connection = std::make_unique<PeerConnection>(
-        info.control_address(),
-        PeerConnection::Callbacks{
-            .lines =
-                [this, name,
-                 generation](const ::peer::v1::WatchViewsResponse& r) {
-                  OnLines(name, generation, r);
-                },
-            .ended =
-                [this, name, generation](const absl::Status& s) {
-                  OnWatchEnded(name, generation, s);
-                }});
-    notice =
-        absl::StrCat("peer ", name, " registered (", info.control_address(),
-                     ", pid ", info.pid(), ", start ", generation, ")");
-    AddTimelineLocked(absl::Now(), name, "peer",
-                      absl::StrCat("registered (start ", generation, ")"), true,
-                      absl::ZeroDuration());
-    cv_.notify_all();
+    if (registrations_ >= kMaxRegistrationsPerRun) {
+      // Each registration is a connection with a watch thread until the
+      // step ends: a peer that keeps registering is no longer followed.
+      p.alive = false;
+      p.gone_note =
+          absl::StrCat("registered more than ", kMaxRegistrationsPerRun,
+                       " times in this run: no longer followed");
+      if (registrations_ignored_++ == 0) {
+        notice =
+            absl::StrCat("peer ", p.name, " registered again (start ",
+                         info.generation(), ") beyond the run's limit of ",
+                         kMaxRegistrationsPerRun, " registrations: ignored");
+      }
+      cv_.notify_all();
+    } else {
+      ++registrations_;
+      p.info = info;
+      p.generation = info.generation();
+      p.alive = true;
+      p.stopped = false;
+      p.gone_note.clear();
+      const std::string name = p.name;
+      const uint64_t generation = p.generation;
+      p.connection = std::make_unique<PeerConnection>(
+          info.control_address(),
+          PeerConnection::Callbacks{
+              .lines =
+                  [this, name,
+                   generation](const ::peer::v1::WatchViewsResponse& r) {
+                    OnLines(name, generation, r);
+                  },
+              .ended =
+                  [this, name, generation](const absl::Status& s) {
+                    OnWatchEnded(name, generation, s);
+                  }});
+      notice =
+          absl::StrCat("peer ", name, " registered (", info.control_address(),
+                       ", pid ", info.pid(), ", start ", generation, ")");
+      AddTimelineLocked(absl::Now(), name, "peer",
+                        absl::StrCat("registered (start ", generation, ")"),
+                        true, absl::ZeroDuration());
+      cv_.notify_all();
+    }
   }
-  Notice(notice);
+  if (!notice.empty()) Notice(notice);
 }
 
 void Run::OnPeerGone(const ::harness::v1::PeerInfo& info) {
@@ -989,6 +1009,11 @@ void Run::Finish(RunState state, const std::string& verdict) {
             " view lines for the harness (too slow a watcher): counts may be "
             "low"));
       }
+    }
+    if (registrations_ignored_) {
+      warnings_.push_back(absl::StrCat(
+          registrations_ignored_, " registrations beyond the run's limit of ",
+          kMaxRegistrationsPerRun, " were ignored"));
     }
     if (notices_dropped_) {
       warnings_.push_back(absl::StrCat("notice limit of ", kMaxNotices,

@@ -211,8 +211,10 @@ class Run : public PeerListener {
   uint64_t timeline_dropped_ = 0;
   // Bytes of command output the steps kept (run thread only).
   size_t output_kept_bytes_ = 0;
-  uint64_t notices_ = 0;          // kept
-  uint64_t notices_dropped_ = 0;  // beyond the bound
+  uint64_t registrations_ = 0;          // followed
+  uint64_t registrations_ignored_ = 0;  // beyond the bound
+  uint64_t notices_ = 0;                // kept
+  uint64_t notices_dropped_ = 0;        // beyond the bound
   std::vector<std::string> warnings_;
   std::vector<std::string> unexpected_deaths_;
   int watchers_ = 0;

@@ -3,6 +3,7 @@
 // PeerRegistry driven by the test.
 #include "test-harness/coordinator/run.h"
 
+#include <atomic>
 #include <fstream>
 #include <thread>
 
@@ -377,6 +378,35 @@ TEST(PeerRegistryTest, EndedPeersAreBounded) {
   EXPECT_FALSE(registry.Get("p0").has_value());
   EXPECT_TRUE(registry.Get("p4999").has_value());
   EXPECT_GT(registry.Register(first), first_generation);
+}
+
+// A peer that registers again and again (each registration is a connection
+// and a watch thread until the step ends) is cut off at the run's bound.
+TEST(RunTest, RegistrationsPerRunAreBounded) {
+  PeerRegistry registry;
+  FakePeer alice("alice");
+  alice.RegisterWith(registry);
+  auto run = MustCreate("alice say hi\nsleep 30\nalice say again\n", Fast(),
+                        &registry);
+  std::atomic<bool> sleeping = false;
+  run->Subscribe([&] {
+    for (const auto& e : run->EventsFrom(0)) {
+      if (e.has_step_started() && e.step_started().kind() == "sleep") {
+        sleeping = true;
+      }
+    }
+  });
+  run->Start();
+  for (int i = 0; i < 1000 && !sleeping; ++i) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_TRUE(sleeping);
+  for (int i = 0; i < 600; ++i) alice.RegisterWith(registry);
+  run->Cancel("enough");
+  RunSummary s = Finish(*run);
+  EXPECT_THAT(absl::StrJoin(s.warnings(), "\n"),
+              HasSubstr("registrations beyond the run's limit of 500 were "
+                        "ignored"));
 }
 
 // Size of this process's resident memory.
