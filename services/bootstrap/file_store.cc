@@ -199,7 +199,9 @@ void RecordPid(const std::string& lock_path) {
   }
   struct stat st;
   std::string pid = absl::StrCat(::getpid(), "\n");
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+  // Never truncate a file that has another name (a hard link planted to
+  // make the server overwrite something else).
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
       ::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
     spdlog::warn("could not record pid in {} (not a regular file?)", lock_path);
   }

@@ -309,6 +309,17 @@ TEST_F(FileStoreTest, TemporaryFilesAKilledServerLeftAreRemoved) {
                                       "other.json.tmp-1-2"}));
 }
 
+TEST_F(FileStoreTest, PidFileThatIsAHardLinkIsNotWritten) {
+  const std::string victim = (dir_ / "victim").string();
+  std::ofstream(victim) << "precious";
+  fs::create_hard_link(victim, path_ + ".lock");
+  ASSERT_TRUE(Open().ok());
+  std::ifstream in(victim);
+  std::string got((std::istreambuf_iterator<char>(in)),
+                  std::istreambuf_iterator<char>());
+  EXPECT_EQ(got, "precious");
+}
+
 // ---- Issue 12: valid checksum, invalid content ----
 
 TEST_F(FileStoreTest, DeeplyNestedJsonIsRefusedNotACrash) {
