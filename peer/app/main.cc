@@ -17,7 +17,9 @@
 #include "peer/cli/builtins.h"
 #include "peer/cli/parser.h"
 #include "peer/cli/session.h"
+#include "services/common/command_line.h"
 #include "services/common/logging.h"
+#include "services/common/option_checks.h"
 #include "spdlog/sinks/basic_file_sink.h"
 
 namespace {
@@ -67,42 +69,63 @@ int main(int argc, char** argv) {
   PeerOptions o;
   if (const char* env = std::getenv("BOOTSTRAP_DATA_SERVER")) o.bootstrap = env;
   cli.add_option("NAME", o.name, "this peer's name (membership node name)")
-      ->required();
+      ->required()
+      ->check(peerlab::NonEmpty);
   cli.add_option("--bootstrap", o.bootstrap,
-                 "bootstrap service address (default $BOOTSTRAP_DATA_SERVER, "
-                 "then 127.0.0.1:8080)");
-  cli.add_option("--bind", o.bind, "address of the gossip and gRPC ports")
+                 "bootstrap service address HOST:PORT (default "
+                 "$BOOTSTRAP_DATA_SERVER, then 127.0.0.1:8080)")
+      ->check(peerlab::ConnectHostPort);
+  cli.add_option("--bind", o.bind, "IPv4 address of the gossip and gRPC ports")
+      ->check(CLI::ValidIPV4)
       ->capture_default_str();
   cli.add_option("--gossip-port", o.gossip_port,
                  "UDP gossip port (0: free one)")
+      ->check(peerlab::PortNumber)
       ->capture_default_str();
   cli.add_option("--grpc-port", o.grpc_port,
                  "gRPC port: remote control, later chat and membership (0: "
                  "free one)")
+      ->check(peerlab::PortNumber)
       ->capture_default_str();
-  cli.add_option("--log-file", o.log_file, "also log to this file");
+  cli.add_option("--log-file", o.log_file, "also log to this file")
+      ->check(peerlab::WritableFile);
   cli.add_option("--log-level", o.log_level,
                  "trace, debug, info, warn, error, critical, off")
+      ->check(peerlab::LogLevel)
       ->capture_default_str();
-  cli.add_option("--config", o.config_file,
-                 "load settings from this JSON file");
+  cli.add_option("--config", o.config_file, "load settings from this JSON file")
+      ->check(peerlab::ReadableFile);
   cli.add_option("--control-token-file", o.control_token_file,
                  "token remote callers must send; required when --bind is not "
-                 "a loopback address");
+                 "a loopback address")
+      ->check(peerlab::ReadableFile);
   cli.add_option("--history-file", o.history_file,
-                 "prompt history (default ~/.peerlab_history)");
+                 "prompt history (default ~/.peerlab_history)")
+      ->check(peerlab::WritableFile);
   cli.add_option("--ready-file", o.ready_file,
-                 "write the gRPC address to this file once serving");
+                 "write the gRPC address to this file once serving")
+      ->check(peerlab::WritableFile);
   cli.add_flag("--no-init", o.no_init, "skip the start-up sequence (init)");
   cli.add_flag("--serve", o.serve,
                "do not read standard input; run until exit, quit or a signal "
                "(for peers driven remotely)");
   cli.add_flag("--test", o.test, "test mode: driven by the harness");
-  cli.add_option("--coordinator", o.coordinator, "harness coordinator address");
-  cli.add_option("--exec", o.exec, "run this command line first (repeatable)");
-  cli.add_option("--script", o.script, "run the commands in FILE first");
+  cli.add_option("--coordinator", o.coordinator,
+                 "harness coordinator address HOST:PORT")
+      ->check(peerlab::ConnectHostPort);
+  cli.add_option("--exec", o.exec, "run this command line first (repeatable)")
+      ->check(peerlab::NonEmpty);
+  cli.add_option("--script", o.script, "run the commands in FILE first")
+      ->check(peerlab::ReadableFile);
   peerlab::AddTlsFlags(cli, &o.tls);
-  CLI11_PARSE(cli, argc, argv);
+  if (auto code = peerlab::ParseCommandLine(cli, argc, argv)) return *code;
+  if (!o.bootstrap.empty()) {
+    if (auto port = peerlab::ParseHostPort(o.bootstrap, 1); !port.ok()) {
+      std::cerr << "peerlab-peer: --bootstrap (or $BOOTSTRAP_DATA_SERVER): "
+                << port.status().message() << "\n";
+      return 2;
+    }
+  }
   // Test mode: driven by the harness, which runs `init` when the script
   // says so.
   if (o.test) {
@@ -171,7 +194,11 @@ int main(int argc, char** argv) {
         app->control_address());
   }
   if (!o.ready_file.empty()) {
-    std::ofstream(o.ready_file) << app->control_address() << "\n";
+    std::ofstream ready(o.ready_file);
+    ready << app->control_address() << "\n";
+    if (!ready.flush()) {
+      spdlog::error("--ready-file {}: cannot write it", o.ready_file);
+    }
   }
   std::unique_ptr<peerlab::peer::HarnessLink> harness_link;
   if (!o.coordinator.empty()) {

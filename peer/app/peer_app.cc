@@ -23,6 +23,7 @@
 #include "peer/cli/session.h"
 #include "peer/control/control_service.h"
 #include "peer/membership/real/membership_stream_service.h"
+#include "services/common/grpc_server.h"
 #include "services/common/logging.h"
 #include "services/common/tls.h"
 #include "services/common/token_file.h"
@@ -56,9 +57,7 @@ PeerApp::~PeerApp() {
   chat_.reset();
   lifecycle_.reset();
   if (grpc_server_) {
-    grpc_server_->Shutdown(std::chrono::system_clock::now() +
-                           std::chrono::seconds(2));
-    grpc_server_->Wait();
+    grpc_server_->Shutdown(absl::Now() + absl::Seconds(2));
   }
   if (gossip_fd_ >= 0) ::close(gossip_fd_);
 }
@@ -196,7 +195,7 @@ absl::Status PeerApp::Start() {
   control_service_ = control.get();
   grpc_services_.push_back(std::move(control));
   if (auto s = StartGrpcServer(); !s.ok()) return s;
-  if (auto* health = grpc_server_->GetHealthCheckService()) {
+  if (auto* health = grpc_server_->server()->GetHealthCheckService()) {
     health->SetServingStatus(::peer::v1::PeerControl::service_full_name(),
                              true);
   }
@@ -262,17 +261,18 @@ absl::Status PeerApp::ReserveGossipPort() {
 absl::Status PeerApp::StartGrpcServer() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  std::string listen = absl::StrCat(options_.bind, ":", options_.grpc_port);
-  builder.AddListeningPort(listen, server_credentials_, &port);
-  for (auto& service : grpc_services_) builder.RegisterService(service.get());
-  grpc_server_ = builder.BuildAndStart();
-  if (!grpc_server_ || port == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("--grpc-port: cannot listen on ", listen));
-  }
-  control_address_ = absl::StrCat(options_.bind, ":", port);
+  auto started = GrpcServer::Start(
+      {.listen = absl::StrCat(options_.bind, ":", options_.grpc_port),
+       .what = "--grpc-port",
+       .credentials = server_credentials_,
+       .configure = [this](grpc::ServerBuilder& builder) {
+         for (auto& service : grpc_services_) {
+           builder.RegisterService(service.get());
+         }
+       }});
+  if (!started.ok()) return started.status();
+  grpc_server_ = *std::move(started);
+  control_address_ = absl::StrCat(options_.bind, ":", grpc_server_->port());
   return absl::OkStatus();
 }
 

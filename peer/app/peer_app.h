@@ -24,6 +24,7 @@
 #include "peer/cli/view.h"
 #include "services/bootstrap/client/bootstrap_client.h"
 #include "services/common/cancellation.h"
+#include "services/common/grpc_server.h"
 
 namespace peerlab::chat {
 class ChatCommands;
@@ -126,7 +127,7 @@ class PeerApp {
   std::unique_ptr<chat::ChatCommands> chat_;
   std::unique_ptr<Lifecycle> lifecycle_;
   ControlService* control_service_ = nullptr;  // owned by grpc_services_
-  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<GrpcServer> grpc_server_;
   std::string control_address_;
   int gossip_fd_ =
       -1;  // UDP socket holding the gossip port until membership takes it

@@ -15,9 +15,39 @@
 #include "services/bootstrap/bootstrap_service.h"
 #include "services/bootstrap/grpc_service.h"
 #include "services/bootstrap/store_factory.h"
+#include "services/bootstrap/validation.h"
+#include "services/common/bounded_file.h"
+#include "services/common/command_line.h"
+#include "services/common/grpc_server.h"
 #include "services/common/logging.h"
+#include "services/common/option_checks.h"
 #include "services/common/tls.h"
 #include "services/common/token_file.h"
+
+namespace {
+
+// --store: a spec with its scheme; a bare word such as "memory" would
+// otherwise name a file in the current directory.
+const CLI::Validator StoreSpec(
+    [](std::string& spec) -> std::string {
+      if (spec == "memory:") return "";
+      if (spec.starts_with("postgres://") ||
+          spec.starts_with("postgresql://")) {
+        return "";
+      }
+      if (spec.starts_with("file:")) {
+        const std::string path = spec.substr(5);
+        if (path.empty()) return "'file:' needs a path: file:PATH";
+        absl::Status s = peerlab::CheckWritablePath(path, "file");
+        return s.ok() ? "" : std::string(s.message());
+      }
+      return absl::StrCat("'", spec,
+                          "' is not a store: file:PATH, memory: or "
+                          "postgres://USER@HOST:PORT/DB");
+    },
+    "file:PATH|memory:|postgres://...", "store spec");
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -34,10 +64,12 @@ int main(int argc, char** argv) {
   std::string ready_file;
   bool store_follow_symlink = false;
   app.add_option("--listen", listen, "address to serve on (port 0: pick one)")
+      ->check(peerlab::HostPort)
       ->capture_default_str();
   app.add_option("--store", store_spec,
                  "where the document lives: file:PATH, memory:, or "
                  "postgres://USER@HOST:PORT/DB (shared by replicas)")
+      ->check(StoreSpec)
       ->capture_default_str();
   app.add_flag("--store-follow-symlink", store_follow_symlink,
                "accept a file store PATH that is a symbolic link (it is "
@@ -45,22 +77,28 @@ int main(int argc, char** argv) {
   app.add_option("--admin-token-file", admin_token_file,
                  "file holding the token that Reset and UpdateConfig require "
                  "(metadata \"authorization: Bearer TOKEN\"); without it "
-                 "anyone may call them");
+                 "anyone may call them")
+      ->check(peerlab::ReadableFile);
   app.add_option("--max-peers", max_peers, "max_peers of a newly created store")
+      ->check(CLI::Range(1u, peerlab::bootstrap::kMaxMaxPeers))
       ->capture_default_str();
   app.add_option("--min-refill-candidates", min_refill,
                  "min_refill_candidates of a newly created store")
+      ->check(CLI::Range(0u, peerlab::bootstrap::kMaxMaxPeers))
       ->capture_default_str();
   app.add_option("--log-level", log_level,
                  "trace, debug, info, warn, error, critical or off")
+      ->check(peerlab::LogLevel)
       ->capture_default_str();
-  app.add_option("--log-file", log_file, "also log to this file");
+  app.add_option("--log-file", log_file, "also log to this file")
+      ->check(peerlab::WritableFile);
   peerlab::TlsOptions tls;
   peerlab::AddTlsFlags(app, &tls);
   app.add_option("--ready-file", ready_file,
                  "write the bound address to this file once serving (for "
-                 "scripts and tests that use port 0)");
-  CLI11_PARSE(app, argc, argv);
+                 "scripts and tests that use port 0)")
+      ->check(peerlab::WritableFile);
+  if (auto code = peerlab::ParseCommandLine(app, argc, argv)) return *code;
 
   if (auto s = peerlab::SetUpLogging("bootstrap", log_level, log_file);
       !s.ok()) {
@@ -85,7 +123,15 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);  // the terminal closed: stop as for SIGTERM
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // Before the store: a bad TLS file must not leave a new store behind.
+  auto credentials = peerlab::MakeServerCredentials(tls);
+  if (!credentials.ok()) {
+    spdlog::critical("{}", credentials.status().message());
+    return 2;
+  }
 
   ::bootstrap::v1::Config initial;
   initial.set_max_peers(max_peers);
@@ -107,23 +153,19 @@ int main(int argc, char** argv) {
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  auto credentials = peerlab::MakeServerCredentials(tls);
-  if (!credentials.ok()) {
-    spdlog::critical("{}", credentials.status().message());
+  auto started = peerlab::GrpcServer::Start(
+      {.listen = listen,
+       .what = "--listen",
+       .credentials = *credentials,
+       .configure = [&](grpc::ServerBuilder& builder) {
+         builder.RegisterService(&grpc_service);
+       }});
+  if (!started.ok()) {
+    spdlog::critical("{}", started.status().message());
     return 2;
   }
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(listen, *credentials, &port);
-  builder.RegisterService(&grpc_service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    spdlog::critical("cannot listen on {} (address in use or invalid?)",
-                     listen);
-    return 2;
-  }
-  std::string bound =
-      listen.substr(0, listen.rfind(':') + 1) + std::to_string(port);
+  grpc::Server* server = (*started)->server();
+  const std::string bound = (*started)->address();
   // NOT_SERVING while the store cannot write (it refuses changes then, and
   // recovers by itself).
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
@@ -145,7 +187,13 @@ int main(int argc, char** argv) {
     spdlog::info("admin token loaded from {}", admin_token_file);
   }
   if (!ready_file.empty()) {
-    std::ofstream(ready_file) << bound << "\n";
+    std::ofstream ready(ready_file);
+    ready << bound << "\n";
+    if (!ready.flush()) {
+      spdlog::critical("--ready-file {}: cannot write it", ready_file);
+      (*started)->Shutdown(absl::Now());
+      return 2;
+    }
   }
 
   int signal_number = 0;
@@ -155,8 +203,7 @@ int main(int argc, char** argv) {
   (*store)->SetHealthListener(nullptr);
   server->GetHealthCheckService()->Shutdown();
   grpc_service.EndWatches();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  server->Wait();
+  (*started)->Shutdown(absl::Now() + absl::Seconds(5));
   service.reset();
   store->reset();
   spdlog::info("stopped");

@@ -1,36 +1,81 @@
 #include "services/common/tls.h"
 
-#include <fstream>
-#include <sstream>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <memory>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
+#include "services/common/bounded_file.h"
+#include "services/common/option_checks.h"
 
 namespace peerlab {
 namespace {
 
+// PEM files are small; anything larger is not one.
+constexpr size_t kMaxPemBytes = 1 << 20;
+
 absl::StatusOr<std::string> ReadPem(const std::string& path,
                                     const std::string& flag) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, ": cannot read ", path));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (ss.str().find("-----BEGIN ") == std::string::npos) {
+  auto text = ReadFileBounded(path, kMaxPemBytes, flag);
+  if (!text.ok()) return text.status();
+  if (text->find("-----BEGIN ") == std::string::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat(flag, ": ", path, " is not a PEM file"));
   }
-  return ss.str();
+  return *std::move(text);
 }
 
 absl::Status CheckPair(const TlsOptions& o) {
+  if (o.require_client_cert && !o.enabled()) {
+    return absl::InvalidArgumentError(
+        "--tls-require-client-cert needs --tls-cert, --tls-key and --tls-ca "
+        "(alone it would serve plaintext)");
+  }
   if (o.cert_file.empty() != o.key_file.empty()) {
     return absl::InvalidArgumentError(
         "--tls-cert and --tls-key go together: give both or neither");
+  }
+  return absl::OkStatus();
+}
+
+// InvalidArgument unless `key_pem` is the private key of `cert_pem`.
+absl::Status CheckKeyMatchesCert(const std::string& cert_pem,
+                                 const std::string& key_pem,
+                                 const TlsOptions& o) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> cert_bio(
+      BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())),
+      BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> cert(
+      PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr), X509_free);
+  if (cert == nullptr) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        absl::StrCat("--tls-cert: ", o.cert_file, " holds no PEM certificate"));
+  }
+  std::unique_ptr<BIO, decltype(&BIO_free)> key_bio(
+      BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())),
+      BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr),
+      EVP_PKEY_free);
+  if (key == nullptr) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        absl::StrCat("--tls-key: ", o.key_file,
+                     " holds no PEM private key (or it is encrypted)"));
+  }
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--tls-key: ", o.key_file,
+        " is not the key of the certificate --tls-cert ", o.cert_file));
   }
   return absl::OkStatus();
 }
@@ -39,12 +84,15 @@ absl::Status CheckPair(const TlsOptions& o) {
 
 void AddTlsFlags(CLI::App& app, TlsOptions* o) {
   app.add_option("--tls-cert", o->cert_file,
-                 "TLS certificate (PEM) this program presents");
-  app.add_option("--tls-key", o->key_file, "private key of --tls-cert (PEM)");
+                 "TLS certificate (PEM) this program presents")
+      ->check(ReadableFile);
+  app.add_option("--tls-key", o->key_file, "private key of --tls-cert (PEM)")
+      ->check(ReadableFile);
   app.add_option("--tls-ca", o->ca_file,
                  "CA (PEM) that peers' certificates must be signed by; a "
                  "client with only this flag speaks TLS and verifies the "
-                 "server");
+                 "server")
+      ->check(ReadableFile);
   app.add_flag("--tls-require-client-cert", o->require_client_cert,
                "servers: demand a client certificate signed by --tls-ca "
                "(mutual TLS)");
@@ -65,8 +113,8 @@ std::vector<std::string> TlsFlags(const TlsOptions& o) {
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const TlsOptions& o) {
-  if (!o.enabled()) return grpc::InsecureServerCredentials();
   if (auto s = CheckPair(o); !s.ok()) return s;
+  if (!o.enabled()) return grpc::InsecureServerCredentials();
   if (o.cert_file.empty()) {
     return absl::InvalidArgumentError(
         "a server needs --tls-cert and --tls-key to serve TLS");
@@ -80,6 +128,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   if (!cert.ok()) return cert.status();
   auto key = ReadPem(o.key_file, "--tls-key");
   if (!key.ok()) return key.status();
+  if (auto s = CheckKeyMatchesCert(*cert, *key, o); !s.ok()) return s;
   grpc::SslServerCredentialsOptions ssl(
       o.ca_file.empty()
           ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
@@ -97,8 +146,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>>
 MakeChannelCredentials(const TlsOptions& o) {
-  if (!o.enabled()) return grpc::InsecureChannelCredentials();
   if (auto s = CheckPair(o); !s.ok()) return s;
+  if (!o.enabled()) return grpc::InsecureChannelCredentials();
   grpc::SslCredentialsOptions ssl;
   if (!o.ca_file.empty()) {
     auto ca = ReadPem(o.ca_file, "--tls-ca");
@@ -110,6 +159,7 @@ MakeChannelCredentials(const TlsOptions& o) {
     if (!cert.ok()) return cert.status();
     auto key = ReadPem(o.key_file, "--tls-key");
     if (!key.ok()) return key.status();
+    if (auto s = CheckKeyMatchesCert(*cert, *key, o); !s.ok()) return s;
     ssl.pem_cert_chain = *cert;
     ssl.pem_private_key = *key;
   }

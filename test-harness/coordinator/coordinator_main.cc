@@ -10,8 +10,12 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "services/common/command_line.h"
+#include "services/common/grpc_server.h"
 #include "services/common/logging.h"
+#include "services/common/option_checks.h"
 #include "services/common/tls.h"
+#include "services/common/token_file.h"
 #include "test-harness/coordinator/coordinator_service.h"
 #include "test-harness/coordinator/peer_connection.h"
 
@@ -26,29 +30,33 @@ int main(int argc, char** argv) {
   std::string log_file;
   std::string ready_file;
   app.add_option("--listen", listen, "address to serve on (port 0: pick one)")
+      ->check(peerlab::HostPort)
       ->capture_default_str();
   app.add_option("--log-level", log_level,
                  "trace, debug, info, warn, error, critical or off")
+      ->check(peerlab::LogLevel)
       ->capture_default_str();
-  app.add_option("--log-file", log_file, "also log to this file");
+  app.add_option("--log-file", log_file, "also log to this file")
+      ->check(peerlab::WritableFile);
   app.add_option("--ready-file", ready_file,
-                 "write the bound address to this file once serving");
+                 "write the bound address to this file once serving")
+      ->check(peerlab::WritableFile);
   std::string control_token_file;
   app.add_option("--control-token-file", control_token_file,
                  "token to send to peers' PeerControl (needed for peers "
-                 "bound to a non-loopback address)");
+                 "bound to a non-loopback address)")
+      ->check(peerlab::ReadableFile);
   peerlab::TlsOptions tls;
   peerlab::AddTlsFlags(app, &tls);
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = peerlab::ParseCommandLine(app, argc, argv)) return *code;
   if (!control_token_file.empty()) {
-    std::ifstream in(control_token_file);
-    std::string token;
-    if (!std::getline(in, token) || token.empty()) {
-      std::cerr << "peerlab-coordinator: cannot read a token from "
-                << control_token_file << "\n";
+    auto token =
+        peerlab::ReadTokenFile(control_token_file, "--control-token-file");
+    if (!token.ok()) {
+      std::cerr << "peerlab-coordinator: " << token.status().message() << "\n";
       return 2;
     }
-    peerlab::harness::PeerConnection::SetControlToken(token);
+    peerlab::harness::PeerConnection::SetControlToken(*token);
   }
 
   if (auto s = peerlab::SetUpLogging("coordinator", log_level, log_file);
@@ -80,39 +88,47 @@ int main(int argc, char** argv) {
   peerlab::harness::CoordinatorService service;
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  // A peer whose machine vanishes without closing its connection is noticed
-  // by keepalive; a stopped (SIGSTOP) peer must survive a short stop, so
-  // the interval is generous.
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(
-      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
-  int port = 0;
-  builder.AddListeningPort(listen, *server_credentials, &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    spdlog::critical("cannot listen on {} (address in use or invalid?)",
-                     listen);
+  auto started = peerlab::GrpcServer::Start(
+      {.listen = listen,
+       .what = "--listen",
+       .credentials = *server_credentials,
+       .configure = [&](grpc::ServerBuilder& builder) {
+         // A peer whose machine vanishes without closing its connection is
+         // noticed by keepalive; a stopped (SIGSTOP) peer must survive a
+         // short stop, so the interval is generous.
+         builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+         builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+         builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+         builder.AddChannelArgument(
+             GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+         builder.RegisterService(&service);
+       }});
+  if (!started.ok()) {
+    spdlog::critical("{}", started.status().message());
     return 2;
   }
-  std::string bound =
-      listen.substr(0, listen.rfind(':') + 1) + std::to_string(port);
+  grpc::Server* server = (*started)->server();
+  const std::string bound = (*started)->address();
   server->GetHealthCheckService()->SetServingStatus(
       ::harness::v1::Coordinator::service_full_name(), true);
   spdlog::info("peerlab-coordinator {} serving harness.v1.Coordinator on {}",
                PEERLAB_VERSION, bound);
-  if (!ready_file.empty()) std::ofstream(ready_file) << bound << "\n";
+  if (!ready_file.empty()) {
+    std::ofstream ready(ready_file);
+    ready << bound << "\n";
+    if (!ready.flush()) {
+      spdlog::critical("--ready-file {}: cannot write it", ready_file);
+      (*started)->Shutdown(absl::Now());
+      return 2;
+    }
+  }
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("{} received: shutting down", strsignal(signal_number));
   server->GetHealthCheckService()->Shutdown();
   service.Shutdown();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  server->Wait();
+  (*started)->Shutdown(absl::Now() + absl::Seconds(2));
   spdlog::info("stopped");
   return 0;
 }

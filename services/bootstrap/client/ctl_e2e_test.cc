@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <string>
@@ -251,11 +252,12 @@ TEST_F(CtlTest, JsonOutputParses) {
 
 TEST_F(CtlTest, FailuresExitOneWithTheStatusOnStderr) {
   StartServer();
+  // Values outside an option's domain are usage errors (exit 2), refused
+  // before any call; the server's own checks answer the rest.
   CtlRun bad_port = Ctl({"join", "alice", "127.0.0.1", "0"});
   EXPECT_TRUE(bad_port.status.exited);
-  EXPECT_EQ(bad_port.status.code, 1);
-  EXPECT_THAT(bad_port.err, HasSubstr("INVALID_ARGUMENT"));
-  EXPECT_THAT(bad_port.err, HasSubstr("port"));
+  EXPECT_EQ(bad_port.status.code, 2);
+  EXPECT_THAT(bad_port.err, HasSubstr("PORT"));
   EXPECT_EQ(bad_port.out, "");
 
   CtlRun bad_id = Ctl({"leave", "not-a-uuid"});
@@ -265,7 +267,7 @@ TEST_F(CtlTest, FailuresExitOneWithTheStatusOnStderr) {
 
   CtlRun bad_time =
       Ctl({"join", "alice", "127.0.0.1", "7001", "--started-at", "yesterday"});
-  EXPECT_EQ(bad_time.status.code, 1);
+  EXPECT_EQ(bad_time.status.code, 2);
   EXPECT_THAT(bad_time.err, HasSubstr("--started-at"));
 
   CtlRun unknown = Ctl({"renew", kAlice, "--ttl", "60"});
@@ -412,6 +414,86 @@ TEST_F(CtlTest, WatchEndsCleanlyWhenTheServerStops) {
   auto exit = w.Wait(absl::Seconds(15));
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_TRUE(exit->success()) << exit->ToString() << w.ReadStderr();
+}
+
+// The tool tells apart why it cannot reach a server.
+class CtlConnectionTest : public CtlTest {
+ protected:
+  void MakeCerts() {
+    certs_ = dir_->File("certs");
+    const std::string cmd =
+        absl::StrCat(PEERLAB_SOURCE_DIR, "/deploy/tls/make-lab-certs.sh ",
+                     certs_, " server:127.0.0.1 client:127.0.0.1 > /dev/null");
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+  std::vector<std::string> ServerTls(bool require_client_cert) {
+    std::vector<std::string> args = {"--tls-cert", certs_ + "/server.crt",
+                                     "--tls-key",  certs_ + "/server.key",
+                                     "--tls-ca",   certs_ + "/ca.crt"};
+    if (require_client_cert) args.push_back("--tls-require-client-cert");
+    return args;
+  }
+  std::string certs_;
+};
+
+TEST_F(CtlConnectionTest, ServerDownSaysNothingListens) {
+  StartServer();
+  const std::string address = server_.address;
+  ASSERT_TRUE(server_.process->Signal(SIGTERM).ok());
+  ASSERT_TRUE(server_.process->Wait(absl::Seconds(15)).ok());
+  CtlRun run = Ctl({"--timeout", "2", "--server", address, "ping"}, false);
+  EXPECT_EQ(run.status.code, 1);
+  EXPECT_THAT(run.err, HasSubstr("server down: nothing listens on " + address));
+}
+
+TEST_F(CtlConnectionTest, AnAddressWithoutAPortIsAUsageError) {
+  CtlRun flag = Ctl({"--server", "127.0.0.1", "ping"}, false);
+  EXPECT_EQ(flag.status.code, 2) << flag.err;
+  EXPECT_THAT(flag.err, HasSubstr("no port"));
+  CtlRun env = Ctl({"ping"}, false, {{"BOOTSTRAP_DATA_SERVER", "127.0.0.1"}});
+  EXPECT_EQ(env.status.code, 2) << env.err;
+  EXPECT_THAT(env.err, HasSubstr("no port"));
+}
+
+TEST_F(CtlConnectionTest, APlaintextClientIsToldTheServerExpectsTls) {
+  MakeCerts();
+  StartServer(ServerTls(/*require_client_cert=*/false));
+  CtlRun run = Ctl({"--timeout", "2", "ping"});
+  EXPECT_EQ(run.status.code, 1);
+  EXPECT_THAT(run.err, HasSubstr("expects TLS"));
+}
+
+TEST_F(CtlConnectionTest, AClientWithoutCertificateIsToldOneIsRequired) {
+  MakeCerts();
+  StartServer(ServerTls(/*require_client_cert=*/true));
+  CtlRun run = Ctl({"--timeout", "2", "--tls-ca", certs_ + "/ca.crt", "ping"});
+  EXPECT_EQ(run.status.code, 1);
+  EXPECT_THAT(run.err, HasSubstr("requires a client certificate"));
+  CtlRun full = Ctl({"--timeout", "2", "--tls-ca", certs_ + "/ca.crt",
+                     "--tls-cert", certs_ + "/client.crt", "--tls-key",
+                     certs_ + "/client.key", "ping"});
+  EXPECT_TRUE(full.status.success()) << full.err;
+}
+
+TEST_F(CtlConnectionTest, ATlsClientIsToldTheServerSpeaksPlaintext) {
+  MakeCerts();
+  StartServer();
+  CtlRun run = Ctl({"--timeout", "2", "--tls-ca", certs_ + "/ca.crt", "ping"});
+  EXPECT_EQ(run.status.code, 1);
+  EXPECT_THAT(run.err, HasSubstr("speaks plaintext"));
+}
+
+TEST_F(CtlConnectionTest, ATokenFileNoClientCouldSendIsRefusedAtStart) {
+  StartServer();
+  const std::string two_lines = dir_->File("two-lines.token");
+  ASSERT_TRUE(WriteFile(two_lines, "first\nsecond\n").ok());
+  CtlRun run = Ctl({"--admin-token-file", two_lines, "reset"});
+  EXPECT_TRUE(run.status.exited) << run.status.ToString();
+  EXPECT_EQ(run.status.code, 2) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("more than one line"));
+  CtlRun missing = Ctl({"--admin-token-file", dir_->File("none"), "reset"});
+  EXPECT_EQ(missing.status.code, 2);
+  EXPECT_THAT(missing.err, HasSubstr("no such file"));
 }
 
 }  // namespace

@@ -19,7 +19,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "services/bootstrap/client/bootstrap_client.h"
+#include "services/bootstrap/client/connection_check.h"
 #include "services/bootstrap/client/document_format.h"
+#include "services/common/command_line.h"
+#include "services/common/option_checks.h"
 #include "services/common/tls.h"
 #include "services/common/token_file.h"
 #include "services/common/uuid.h"
@@ -30,6 +33,7 @@ namespace pb = ::bootstrap::v1;
 using peerlab::bootstrap::BootstrapClient;
 
 constexpr char kProgram[] = "peerlab-bootstrapctl";
+constexpr double kMaxTtlSeconds = 30.0 * 24 * 3600;
 
 // Options of `join` and `refill`.
 struct PeerArgs {
@@ -44,21 +48,47 @@ struct PeerArgs {
 };
 
 void AddPeerOptions(CLI::App* cmd, PeerArgs& args) {
-  cmd->add_option("NAME", args.name, "membership node name")->required();
+  cmd->add_option("NAME", args.name, "membership node name")
+      ->required()
+      ->check(peerlab::NonEmpty);
   cmd->add_option("HOST", args.host,
                   "IP address or DNS name of its gossip port")
-      ->required();
-  cmd->add_option("PORT", args.port, "gossip port, 1..65535")->required();
-  cmd->add_option("--id", args.id, "peer id (UUID); default: a new random one");
+      ->required()
+      ->check(peerlab::NonEmpty);
+  cmd->add_option("PORT", args.port, "gossip port, 1..65535")
+      ->required()
+      ->check(peerlab::ConnectPortNumber);
+  cmd->add_option("--id", args.id, "peer id (UUID); default: a new random one")
+      ->check(peerlab::NonEmpty);
   cmd->add_option("--ttl", args.ttl_seconds,
-                  "lease in seconds (1 .. 30 days); default: no lease");
+                  "lease in seconds (1 .. 30 days); default: no lease")
+      ->check(CLI::Range(1.0, kMaxTtlSeconds));
   cmd->add_option("--protocol", args.protocol, "tcp or udp")
       ->check(CLI::IsMember({"tcp", "udp"}))
       ->capture_default_str();
-  cmd->add_option("--status", args.status, "free text, at most 64 bytes");
+  cmd->add_option("--status", args.status, "free text, at most 64 bytes")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            return text.size() <= 64
+                       ? ""
+                       : absl::StrCat(text.size(),
+                                      " bytes: at most 64 are allowed");
+          },
+          "TEXT (at most 64 bytes)", "status"));
   cmd->add_option("--started-at", args.started_at,
                   "when the peer started, RFC 3339 (e.g. "
-                  "2024-05-01T12:00:00Z); default: the server's time");
+                  "2024-05-01T12:00:00Z); default: the server's time")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            absl::Time t;
+            std::string err;
+            return absl::ParseTime(absl::RFC3339_full, text, &t, &err)
+                       ? ""
+                       : absl::StrCat("'", text,
+                                      "' is not RFC 3339 (e.g. "
+                                      "2024-05-01T12:00:00Z)");
+          },
+          "TIME (RFC 3339)", "rfc3339"));
 }
 
 // Builds the Peer of `join`/`refill`; InvalidArgument for a bad --started-at.
@@ -94,9 +124,26 @@ std::optional<absl::Duration> Ttl(const std::optional<double>& seconds) {
   return absl::Seconds(*seconds);
 }
 
+// Set in main: what CheckConnection needs to explain an UNAVAILABLE.
+struct Target {
+  std::string address;
+  peerlab::TlsOptions tls;
+  absl::Duration timeout = absl::Seconds(2);
+};
+Target* target = nullptr;
+
 int Fail(const absl::Status& status) {
   std::cerr << kProgram << ": " << absl::StatusCodeToString(status.code())
-            << ": " << status.message() << std::endl;
+            << ": ";
+  // UNAVAILABLE: say why, when a probe of the connection can tell.
+  if (status.code() == absl::StatusCode::kUnavailable && target != nullptr) {
+    if (auto why = peerlab::bootstrap::CheckConnection(
+            target->address, target->tls, target->timeout)) {
+      std::cerr << *why << std::endl;
+      return 1;
+    }
+  }
+  std::cerr << status.message() << std::endl;
   return 1;
 }
 
@@ -135,15 +182,17 @@ int main(int argc, char** argv) {
   app.add_option("--server", server,
                  absl::StrCat("server address HOST:PORT; default: $",
                               peerlab::bootstrap::kServerEnvVar, ", else ",
-                              peerlab::bootstrap::kDefaultServerAddress));
+                              peerlab::bootstrap::kDefaultServerAddress))
+      ->check(peerlab::ConnectHostPort);
   app.add_option("--admin-token-file", token_file,
                  "file holding the admin token (needed by reset and config "
-                 "changes when the server has one)");
+                 "changes when the server has one)")
+      ->check(peerlab::ReadableFile);
   peerlab::TlsOptions tls;
   peerlab::AddTlsFlags(app, &tls);
   app.add_option("--timeout", timeout_seconds,
                  "deadline of each command in seconds, retries included")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(0.001, 86400.0))
       ->capture_default_str();
   app.add_flag("--json", json,
                "print the response as JSON (protobuf mapping) for scripts");
@@ -160,7 +209,9 @@ int main(int argc, char** argv) {
 
   std::string leave_id;
   auto* leave = app.add_subcommand("leave", "remove a bootstrap peer");
-  leave->add_option("ID", leave_id, "peer id (UUID)")->required();
+  leave->add_option("ID", leave_id, "peer id (UUID)")
+      ->required()
+      ->check(peerlab::NonEmpty);
 
   PeerArgs refill_args;
   auto* refill = app.add_subcommand(
@@ -173,9 +224,14 @@ int main(int argc, char** argv) {
   double renew_ttl = 0;
   auto* renew =
       app.add_subcommand("renew", "extend the lease of a bootstrap peer");
-  renew->add_option("ID", renew_id, "peer id (UUID)")->required();
-  renew->add_option("--ttl", renew_ttl, "new lease in seconds from now")
-      ->required();
+  renew->add_option("ID", renew_id, "peer id (UUID)")
+      ->required()
+      ->check(peerlab::NonEmpty);
+  renew
+      ->add_option("--ttl", renew_ttl,
+                   "new lease in seconds from now (1 .. 30 days)")
+      ->required()
+      ->check(CLI::Range(1.0, kMaxTtlSeconds));
 
   auto* reset =
       app.add_subcommand("reset", "remove every peer, keep the config (admin)");
@@ -185,22 +241,33 @@ int main(int argc, char** argv) {
   auto* config = app.add_subcommand("config",
                                     "show the config, or change it with flags "
                                     "(changing it is an admin call)");
-  config->add_option("--max-peers", max_peers,
-                     "how many bootstrap peers are kept (lowering it trims "
-                     "the list at once)");
-  config->add_option("--min-refill-candidates", min_refill,
-                     "how many refill candidates peers should offer");
+  config
+      ->add_option("--max-peers", max_peers,
+                   "how many bootstrap peers are kept (lowering it trims "
+                   "the list at once; 1..10000)")
+      ->check(CLI::Range(1u, 10000u));
+  config
+      ->add_option("--min-refill-candidates", min_refill,
+                   "how many refill candidates peers should offer (0..10000)")
+      ->check(CLI::Range(0u, 10000u));
 
   auto* watch = app.add_subcommand(
       "watch",
       "print the document, then each change, until Ctrl-C or the server "
       "ends the stream (--json: one JSON object per line)");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // --help and --version exit 0; every usage error exits 2.
-    return app.exit(e) == 0 ? 0 : 2;
+  if (auto code = peerlab::ParseCommandLine(app, argc, argv)) return *code;
+  // A server that closes a probe's connection must not kill the tool.
+  signal(SIGPIPE, SIG_IGN);
+  // The address from the environment gets the --server check too.
+  const std::string address = BootstrapClient::ResolveAddress(server);
+  if (auto port = peerlab::ParseHostPort(address, 1); !port.ok()) {
+    std::cerr << kProgram << ": "
+              << (server.empty()
+                      ? absl::StrCat("$", peerlab::bootstrap::kServerEnvVar)
+                      : std::string("--server"))
+              << ": " << port.status().message() << std::endl;
+    return 2;
   }
 
   BootstrapClient::Options options;
@@ -233,6 +300,11 @@ int main(int argc, char** argv) {
   options.credentials = *credentials;
 
   BootstrapClient client(options);
+  Target where{
+      .address = client.address(),
+      .tls = tls,
+      .timeout = std::min(absl::Seconds(timeout_seconds), absl::Seconds(2))};
+  target = &where;
 
   if (ping->parsed()) {
     auto r = client.Ping();

@@ -1,0 +1,86 @@
+#include "services/common/option_checks.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "services/common/bounded_file.h"
+
+namespace peerlab {
+namespace {
+
+// "WHAT: PATH: reason" from bounded_file.h without "WHAT: " (CLI11 names the
+// option itself).
+std::string Reason(const absl::Status& status) {
+  std::string message(status.message());
+  if (absl::StartsWith(message, ": ")) message.erase(0, 2);
+  return message;
+}
+
+}  // namespace
+
+const CLI::Validator LogLevel(
+    [](std::string& level) -> std::string {
+      for (const char* known :
+           {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
+        if (level == known) return "";
+      }
+      return absl::StrCat("'", level,
+                          "' is not a level: trace, debug, info, warn, "
+                          "error, critical or off");
+    },
+    "LEVEL", "log level");
+
+const CLI::Validator WritableFile(
+    [](std::string& path) -> std::string {
+      if (path.empty()) return "";  // not set, as when not given
+      absl::Status s = CheckWritablePath(path, "");
+      return s.ok() ? "" : Reason(s);
+    },
+    "FILE (in an existing, writable directory)", "writable file");
+
+const CLI::Validator ReadableFile(
+    [](std::string& path) -> std::string {
+      if (path.empty()) return "";  // not set, as when not given
+      struct stat st;
+      if (::stat(path.c_str(), &st) != 0) {
+        return absl::StrCat(path, ": no such file");
+      }
+      if (!S_ISREG(st.st_mode)) {
+        return absl::StrCat(path, ": not a regular file");
+      }
+      if (::access(path.c_str(), R_OK) != 0) {
+        return absl::StrCat(path, ": permission denied (read)");
+      }
+      return "";
+    },
+    "FILE (existing)", "readable file");
+
+const CLI::Validator NonEmpty(
+    [](std::string& text) -> std::string {
+      return text.empty() ? "an empty value is not allowed" : "";
+    },
+    "", "non-empty");
+
+const CLI::Validator WritableDirectory(
+    [](std::string& path) -> std::string {
+      if (path.empty()) return "an empty path: a directory is needed";
+      struct stat st;
+      if (::stat(path.c_str(), &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+          return absl::StrCat(path, ": not a directory");
+        if (::access(path.c_str(), W_OK | X_OK) != 0) {
+          return absl::StrCat(path, ": permission denied (write)");
+        }
+        return "";
+      }
+      // A directory that does not exist yet: its parent must be writable.
+      std::string trimmed = path;
+      while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+      absl::Status s = CheckWritablePath(trimmed, "");
+      return s.ok() ? "" : Reason(s);
+    },
+    "DIR (existing, or its parent writable)", "writable directory");
+
+}  // namespace peerlab

@@ -1,0 +1,42 @@
+// CLI11 validators for the kinds of values peerlab's options take, beside
+// the port and address validators of command_line.h. Each refusal names the
+// value and what is allowed; CLI11 prefixes the option, and
+// ParseCommandLine turns it into one line on stderr and exit code 2, before
+// the program starts anything.
+//
+// Every option of every binary carries one of these (or a CLI11 range or
+// set): the options test (services/common/options_e2e_test.cc) walks every
+// binary's --help and fails for an option it has no domain for.
+#ifndef PEERLAB_SERVICES_COMMON_OPTION_CHECKS_H_
+#define PEERLAB_SERVICES_COMMON_OPTION_CHECKS_H_
+
+#include <string>
+
+#include "CLI/CLI.hpp"
+
+namespace peerlab {
+
+// trace, debug, info, warn, error, critical or off.
+extern const CLI::Validator LogLevel;
+
+// A file the program will create or replace: CheckWritablePath (its
+// directory exists and is writable; not a directory). Creates nothing. An
+// empty value means "not set" (callers pass "" for "none"), as for
+// ReadableFile.
+extern const CLI::Validator WritableFile;
+
+// A file the program will read: an existing regular file (its size is
+// checked when it is read, with ReadFileBounded).
+extern const CLI::Validator ReadableFile;
+
+// Not empty (names, free text).
+extern const CLI::Validator NonEmpty;
+
+// A file name for peerlab's own use under a directory that must exist and be
+// writable (report directories): the directory itself, created if missing
+// when its parent exists.
+extern const CLI::Validator WritableDirectory;
+
+}  // namespace peerlab
+
+#endif  // PEERLAB_SERVICES_COMMON_OPTION_CHECKS_H_
