@@ -249,14 +249,22 @@ void MembershipCommands::SetLocalMetaField(const std::string& key,
 }
 
 absl::StatusOr<int> MembershipCommands::Join(std::vector<std::string> addrs) {
-  auto waiter = std::make_shared<Waiter<absl::StatusOr<int>>>();
+  auto report = JoinWithReport(std::move(addrs));
+  if (!report.ok()) return report.status();
+  return report->answered;
+}
+
+absl::StatusOr<membership::Memberlist::JoinReport>
+MembershipCommands::JoinWithReport(std::vector<std::string> addrs) {
+  using Report = membership::Memberlist::JoinReport;
+  auto waiter = std::make_shared<Waiter<absl::StatusOr<Report>>>();
   absl::Status posted = WithNode([&](membership::Memberlist& node) {
     if (node.left() || node.replaced()) return NodeIsOver(node);
     if (!node.started()) {
       return absl::FailedPreconditionError(
           "the membership node is not started (memberliststart)");
     }
-    node.Join(addrs, [waiter](absl::StatusOr<int> r) {
+    node.JoinWithReport(addrs, [waiter](absl::StatusOr<Report> r) {
       waiter->promise.set_value(std::move(r));
     });
     return absl::OkStatus();
@@ -537,10 +545,20 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
              return absl::OkStatus();
            }
          }
-         auto joined = Join(addrs);
+         auto joined = JoinWithReport(addrs);
          if (!joined.ok()) return joined.status();
-         out.Print(absl::StrCat("joined via ", *joined, " of ", addrs.size(),
-                                " address(es)"));
+         // Reported once the node is a member: what it reached, and which
+         // addresses it did not.
+         const int members = WithNode([](membership::Memberlist& n) {
+                               return absl::StatusOr<int>(n.NumAlive());
+                             }).value_or(0);
+         out.Print(absl::StrCat(
+             "joined via ", joined->answered, " of ", addrs.size(),
+             " address(es), ", members, " member(s) now",
+             joined->failures.empty()
+                 ? ""
+                 : absl::StrCat("; not reached: ",
+                                absl::StrJoin(joined->failures, "; "))));
          return absl::OkStatus();
        }},
       {.name = "memberlistleave",

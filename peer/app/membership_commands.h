@@ -74,6 +74,9 @@ class MembershipCommands : public membership::EventListener {
   absl::Status Create();
   absl::Status Start();
   absl::StatusOr<int> Join(std::vector<std::string> addrs);
+  // As Join, with the addresses not reached and why.
+  absl::StatusOr<membership::Memberlist::JoinReport> JoinWithReport(
+      std::vector<std::string> addrs);
   absl::Status Leave(absl::Duration timeout);
   absl::Status Shutdown();
   absl::Status SetMeta(const std::string& meta, absl::Duration timeout);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "peer/membership/wire.h"
+#include "services/common/logging.h"
 
 namespace peerlab::membership {
 
@@ -112,6 +113,19 @@ absl::Status Memberlist::Start(std::string meta) {
 
 void Memberlist::Join(const std::vector<std::string>& addrs,
                       std::function<void(absl::StatusOr<int>)> done) {
+  JoinWithReport(addrs,
+                 [done = std::move(done)](absl::StatusOr<JoinReport> report) {
+                   if (!report.ok()) {
+                     done(report.status());
+                   } else {
+                     done(report->answered);
+                   }
+                 });
+}
+
+void Memberlist::JoinWithReport(
+    const std::vector<std::string>& addrs,
+    std::function<void(absl::StatusOr<JoinReport>)> done) {
   if (!started_ || shut_down_) {
     done(absl::FailedPreconditionError("node is not running"));
     return;
@@ -136,7 +150,7 @@ void Memberlist::Join(const std::vector<std::string>& addrs,
     int ok = 0;
     std::vector<std::string> errors;
     std::optional<absl::Status> name_taken;  // a member's AlreadyExists
-    std::function<void(absl::StatusOr<int>)> done;
+    std::function<void(absl::StatusOr<JoinReport>)> done;
   };
   auto state = std::make_shared<JoinState>();
   state->pending = static_cast<int>(addrs.size());
@@ -163,7 +177,14 @@ void Memberlist::Join(const std::vector<std::string>& addrs,
       if (state->name_taken) {
         state->done(*state->name_taken);
       } else if (state->ok > 0) {
-        state->done(state->ok);
+        if (!state->errors.empty()) {
+          spdlog::warn("{}: joined via {} of {} address(es); not reached: {}",
+                       config_.name, state->ok,
+                       state->ok + state->errors.size(),
+                       absl::StrJoin(state->errors, "; "));
+        }
+        state->done(JoinReport{.answered = state->ok,
+                               .failures = std::move(state->errors)});
       } else {
         state->done(absl::UnavailableError(
             absl::StrCat("could not join any member: ",

@@ -129,6 +129,16 @@ class Memberlist {
   // (make a new one).
   void Join(const std::vector<std::string>& addrs,
             std::function<void(absl::StatusOr<int>)> done);
+  // What a join reached: how many addresses answered, and why each other
+  // one did not ("ADDR: reason"), so a partial failure can say which part
+  // failed.
+  struct JoinReport {
+    int answered = 0;
+    std::vector<std::string> failures;
+  };
+  // As Join, with the report.
+  void JoinWithReport(const std::vector<std::string>& addrs,
+                      std::function<void(absl::StatusOr<JoinReport>)> done);
 
   // Broadcasts that this node leaves and calls `done` once the broadcast has
   // gone out (or `timeout` passed: DeadlineExceeded, the leave still
