@@ -61,6 +61,19 @@ TEST_F(ConfigTest, SetConvertsAndValidates) {
               HasSubstr("did you mean: port, fast?"));
 }
 
+// A component says when its values apply (membership: at the next
+// memberlistcreate); `set` prints it.
+TEST_F(ConfigTest, NoticesMatchByPrefix) {
+  bool later = false;
+  config_.AddNotice(
+      "po", [&]() -> std::string { return later ? "takes effect later" : ""; });
+  config_.AddNotice("port", [] { return std::string("and again"); });
+  EXPECT_EQ(config_.Notice("port"), "and again");
+  later = true;
+  EXPECT_EQ(config_.Notice("port"), "takes effect later; and again");
+  EXPECT_EQ(config_.Notice("name"), "");
+}
+
 TEST_F(ConfigTest, DuplicateKeyRefused) {
   int64_t other;
   EXPECT_EQ(config_.AddInt("port", "", &other, 0, 1).code(),

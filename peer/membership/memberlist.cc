@@ -251,6 +251,10 @@ absl::Status Memberlist::UpdateMeta(std::string meta) {
   if (!started_ || shut_down_) {
     return absl::FailedPreconditionError("node is not running");
   }
+  if (replaced_) {
+    return absl::FailedPreconditionError(
+        "a newer process took this node's name over");
+  }
   if (static_cast<int>(meta.size()) > config_.max_meta_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "meta: ", meta.size(), " bytes, at most ", config_.max_meta_bytes));
@@ -265,6 +269,11 @@ void Memberlist::UpdateMeta(std::string meta, absl::Duration timeout,
                             std::function<void(absl::Status)> done) {
   if (!started_ || shut_down_) {
     done(absl::FailedPreconditionError("node is not running"));
+    return;
+  }
+  if (replaced_) {
+    done(absl::FailedPreconditionError(
+        "a newer process took this node's name over"));
     return;
   }
   if (static_cast<int>(meta.size()) > config_.max_meta_bytes) {

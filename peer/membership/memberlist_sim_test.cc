@@ -551,6 +551,55 @@ TEST(MemberlistSimTest, RestartOnAnotherAddressTakesOverWithinOneProbePeriod) {
   EXPECT_EQ(c.node(fresh).NumAlive(), n);
 }
 
+// Two live processes under one name after all (the second joined a side of
+// a partition that could not reach the holder): once healed, the older one
+// yields to the newer generation instead of refuting it, so incarnations
+// stop climbing and the group agrees on the newer one.
+TEST(MemberlistSimTest, OlderProcessYieldsToNewerGenerationAfterPartition) {
+  const uint64_t seed = SimSeed(27);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 6;
+  SimCluster c(Opts(n, seed));
+  c.StartAll();
+  const Config& cfg = c.node(0).config();
+  ASSERT_TRUE(
+      c.RunUntil([&] { return c.Converged(); }, AntiEntropyBound(cfg, n)));
+  const int twin = c.AddNode("node2");
+  c.net().Partition({{0, 1, 2}, {3, 4, 5, static_cast<sim::NodeId>(twin)}});
+  c.StartAndJoin(twin, 3);
+  ASSERT_TRUE(c.RunUntil([&] { return c.join_result(twin).has_value(); },
+                         cfg.probe_interval));
+  ASSERT_TRUE(c.join_result(twin)->ok()) << c.join_result(twin)->status();
+  c.RunFor(absl::Seconds(5));
+  c.net().Heal();
+  const std::string twin_id = c.node(twin).LocalNode().id;
+  auto agreed = [&] {
+    for (int i = 0; i < n; ++i) {
+      if (i == 2) continue;
+      auto r = RecordOf(c, i, "node2");
+      if (!r || r->id != twin_id || r->state != MemberState::kAlive) {
+        return false;
+      }
+    }
+    return c.node(2).replaced();
+  };
+  ASSERT_TRUE(
+      c.RunUntil(agreed, AntiEntropyBound(cfg, n) + DetectionBound(cfg, n)));
+  const uint64_t refutations =
+      c.node(2).stats().refutations + c.node(twin).stats().refutations;
+  const uint64_t incarnation = RecordOf(c, 0, "node2")->incarnation;
+  c.RunFor(absl::Seconds(60));
+  EXPECT_TRUE(agreed());
+  EXPECT_EQ(RecordOf(c, 0, "node2")->incarnation, incarnation);
+  EXPECT_EQ(c.node(2).stats().refutations + c.node(twin).stats().refutations,
+            refutations);
+  EXPECT_EQ(c.node(twin).stats().refutations, 0u);
+  absl::Status update = absl::UnknownError("not run");
+  c.net().scheduler(2)->Post([&] { update = c.node(2).UpdateMeta("x"); });
+  c.RunFor(absl::Milliseconds(10));
+  EXPECT_TRUE(absl::IsFailedPrecondition(update)) << update;
+}
+
 // --- Bounds (issue 12) ---
 
 // A flood of forged alive messages about made-up members: every table
