@@ -201,7 +201,7 @@ void ChatCore::SyncMembers(const std::map<std::string, std::string>& members) {
 }
 
 void ChatCore::Send(pb::ChatKind kind, std::string text, SendDone done,
-                    absl::Duration timeout) {
+                    absl::Duration timeout, bool all) {
   if (!running_) {
     scheduler_->Post([done = std::move(done)] {
       done(
@@ -577,6 +577,7 @@ std::vector<ChatCore::MemberInfo> ChatCore::Members() const {
 
 ChatStats ChatCore::Stats() const {
   ChatStats s = stats_;
+  s.senders = senders_.size();
   std::vector<int64_t> v = latencies_us_;
   s.latency_samples = v.size();
   s.latency_p50 = Percentile(v, 0.50);

@@ -59,6 +59,9 @@ struct SendResult {
     std::string reason;  // "bob was declared dead", "no ack within 10s", …
   };
   std::vector<Undelivered> undelivered;
+  // Members neither acked nor given up on when the result was reported
+  // (early, see Send); still retried in the background. Sorted.
+  std::vector<std::string> pending;
 };
 
 // Counters since start (or the last ResetStats).
@@ -69,6 +72,10 @@ struct ChatStats {
   uint64_t received = 0;     // messages from others shown
   uint64_t duplicates = 0;   // messages from others dropped as seen
   uint64_t reconnects = 0;   // outgoing streams reopened after a break
+  // Receiving: (sender, session) pairs remembered for dedup (at most
+  // Options::max_senders), and how many were forgotten to stay in bound.
+  uint64_t senders = 0;
+  uint64_t senders_evicted = 0;
   // Delivery latency of the messages shown here: receive time minus the
   // sender's sent_at (meaningful when clocks agree, e.g. one host).
   absl::Duration latency_p50, latency_p99, latency_max;
@@ -90,6 +97,10 @@ class ChatCore {
     size_t max_batch = 512;  // messages per envelope
     size_t window = 4096;    // messages written and unacked per stream
     size_t latency_samples = 1 << 20;  // kept for percentiles
+    // (sender, session) pairs remembered for dedup; the least recently
+    // heard is forgotten beyond this (counted, logged). A forgotten
+    // sender's resent messages could show twice.
+    size_t max_senders = 4096;
   };
   // Writes one line to messagesView.
   using ShowFn = std::function<void(const std::string& line)>;
@@ -134,7 +145,8 @@ class ChatCore {
   // when not running, else the result once every member has acked or been
   // given up on. `timeout` replaces delivery_timeout for this message.
   void Send(::peer::v1::ChatKind kind, std::string text, SendDone done,
-            absl::Duration timeout = absl::InfiniteDuration());
+            absl::Duration timeout = absl::InfiniteDuration(),
+            bool all = false);
 
   // A round trip over the stream to `member` (opened if needed). `done`
   // gets the time it took, NotFound for a non-member, DeadlineExceeded.

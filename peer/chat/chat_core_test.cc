@@ -19,6 +19,7 @@ namespace peerlab::chat {
 namespace {
 
 namespace pb = ::peer::v1;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -487,6 +488,136 @@ TEST_F(ChatCoreTest, SyncMembersRemovesQuietly) {
   ASSERT_EQ(members.size(), 1u);
   EXPECT_EQ(members[0].name, "charly");
   EXPECT_THAT(alice_->view, IsEmpty());
+}
+
+// issue 12: a member that crashed a moment ago must not make msg fail. The
+// members that answer have it at once; the crashed one is retried in the
+// background and reported in messagesView when given up on.
+TEST_F(ChatCoreTest, ReturnsOnceTheAnsweringMembersAckedAndRetriesTheRest) {
+  net_.down.insert("charly:1");  // killed: its port refuses
+  auto r = Send(alice_, "after");
+  s_.Advance(absl::Milliseconds(100));
+  ASSERT_TRUE(r->ok()) << r->status();
+  EXPECT_THAT((*r)->delivered, ElementsAre("bob"));
+  EXPECT_THAT((*r)->undelivered, IsEmpty());
+  EXPECT_THAT((*r)->pending, ElementsAre("charly"));
+  EXPECT_THAT(Lines(bob_, "<alice>"), ElementsAre("<alice> after"));
+  // Still retried: charly comes back within the delivery bound and gets it.
+  s_.Advance(absl::Seconds(2));
+  net_.down.clear();
+  s_.Advance(absl::Seconds(3));
+  EXPECT_THAT(Lines(charly_, "<alice>"), ElementsAre("<alice> after"));
+  EXPECT_THAT(Lines(alice_, "<error>"), IsEmpty());
+}
+
+TEST_F(ChatCoreTest, PendingMemberDeclaredDeadLaterIsReportedInTheView) {
+  net_.down.insert("charly:1");
+  auto r = Send(alice_, "after");
+  s_.Advance(absl::Milliseconds(100));
+  ASSERT_TRUE(r->ok()) << r->status();
+  alice_->core->RemoveMember("charly", ChatCore::Departure::kFailed);
+  s_.RunUntilIdle();
+  EXPECT_THAT(Lines(alice_, "<error>"),
+              ElementsAre(AllOf(HasSubstr("undelivered to charly"),
+                                HasSubstr("declared dead"),
+                                HasSubstr("after"))));
+  // The result was reported once, early; it is not changed afterwards.
+  EXPECT_THAT((*r)->pending, ElementsAre("charly"));
+}
+
+TEST_F(ChatCoreTest, SilentMemberIsPendingAfterTheAckTimeout) {
+  net_.mute_replies.insert("charly:1");  // frozen: takes, never acks
+  auto r = Send(alice_, "hello");
+  s_.Advance(absl::Milliseconds(2900));
+  EXPECT_FALSE(r->ok());  // ack_timeout (3 s) not over yet
+  s_.Advance(absl::Milliseconds(200));
+  ASSERT_TRUE(r->ok()) << r->status();
+  EXPECT_THAT((*r)->delivered, ElementsAre("bob"));
+  EXPECT_THAT((*r)->pending, ElementsAre("charly"));
+}
+
+TEST_F(ChatCoreTest, NobodyAnsweringWaitsForTheBoundAndReportsAll) {
+  net_.down.insert("bob:1");
+  net_.down.insert("charly:1");
+  auto r = Send(alice_, "anyone?");
+  s_.Advance(absl::Seconds(9));
+  EXPECT_FALSE(r->ok());  // no member got it: nothing to report early
+  s_.Advance(absl::Seconds(2));
+  ASSERT_TRUE(r->ok()) << r->status();
+  EXPECT_THAT((*r)->delivered, IsEmpty());
+  EXPECT_EQ((*r)->undelivered.size(), 2u);
+  EXPECT_THAT((*r)->pending, IsEmpty());
+}
+
+TEST_F(ChatCoreTest, FirstAckAfterTheAckTimeoutReportsAtOnce) {
+  net_.down.insert("bob:1");
+  net_.down.insert("charly:1");
+  auto r = Send(alice_, "anyone?");
+  s_.Advance(absl::Seconds(4));
+  EXPECT_FALSE(r->ok());
+  net_.down.erase("bob:1");
+  s_.Advance(absl::Seconds(3));  // bob's stream is reopened after backoff
+  ASSERT_TRUE(r->ok()) << r->status();
+  EXPECT_THAT((*r)->delivered, ElementsAre("bob"));
+  EXPECT_THAT((*r)->pending, ElementsAre("charly"));
+}
+
+TEST_F(ChatCoreTest, AllModeWaitsForEveryMember) {
+  net_.down.insert("charly:1");
+  auto r = std::make_shared<absl::StatusOr<SendResult>>(
+      absl::UnknownError("pending"));
+  alice_->core->Send(
+      pb::CHAT_KIND_MESSAGE, "to all",
+      [r](absl::StatusOr<SendResult> result) { *r = result; },
+      absl::InfiniteDuration(), /*all=*/true);
+  s_.Advance(absl::Seconds(5));
+  EXPECT_FALSE(r->ok());
+  s_.Advance(absl::Seconds(6));
+  ASSERT_TRUE(r->ok()) << r->status();
+  EXPECT_THAT((*r)->delivered, ElementsAre("bob"));
+  ASSERT_EQ((*r)->undelivered.size(), 1u);
+  EXPECT_EQ((*r)->undelivered[0].member, "charly");
+  EXPECT_THAT((*r)->pending, IsEmpty());
+}
+
+// A fake reply end that keeps what the core answered.
+class RecordingReply : public ChatReply {
+ public:
+  void Send(pb::ChatEnvelope e) override { sent.push_back(std::move(e)); }
+  void Close(absl::Status status) override { closed = status; }
+  std::vector<pb::ChatEnvelope> sent;
+  absl::Status closed;
+};
+
+// issue 12: per-sender state is bounded; evicting is counted and logged.
+TEST_F(ChatCoreTest, SenderTableIsBoundedAndEvictionIsReported) {
+  ChatCore::Options o;
+  o.max_senders = 8;
+  FakeNet net(&s_);
+  Node* b = net.Add("b", o);
+  b->core->Start();
+  auto reply = std::make_shared<RecordingReply>();
+  for (int i = 0; i < 100; ++i) {
+    pb::ChatEnvelope e;
+    auto* m = e.add_messages();
+    m->set_sender(absl::StrCat("mallory", i % 3));
+    m->set_session(absl::StrCat("forged-", i));
+    m->set_seq(1);
+    m->set_text("x");
+    b->core->OnIncoming(reply, std::move(e));
+  }
+  ChatStats stats = b->core->Stats();
+  EXPECT_LE(stats.senders, 8u);
+  EXPECT_EQ(stats.senders_evicted, 92u);
+  EXPECT_EQ(stats.received, 100u);
+  // The most recent senders are kept: a repeat of the last is a duplicate.
+  pb::ChatEnvelope e;
+  auto* m = e.add_messages();
+  m->set_sender("mallory0");
+  m->set_session("forged-99");
+  m->set_seq(1);
+  b->core->OnIncoming(reply, std::move(e));
+  EXPECT_EQ(b->core->Stats().duplicates, 1u);
 }
 
 TEST(MergeEnvelopeTest, KeepsLatestAckAndAppendsTheRest) {

@@ -108,6 +108,7 @@ class Peer : public ChatGrpcService::Handler {
     return view_;
   }
   const std::string& name() const { return name_; }
+  const std::string& address() const { return address_; }
   ChatCore& core() { return *core_; }
   membership::EventLoop& loop() { return loop_; }
 
@@ -221,6 +222,30 @@ TEST(GrpcChatTest, PingOverTheStream) {
                           [&] { return rtt.has_value(); }));
   ASSERT_TRUE(rtt->ok()) << rtt->status();
   EXPECT_GT(**rtt, absl::ZeroDuration());
+}
+
+// issue 12: pongs for a stream that never reads were queued without bound
+// (2.5 GiB in 20 s). The stream is now ended once its queue is too large.
+TEST(GrpcChatTest, StreamThatNeverReadsIsEndedInsteadOfGrowing) {
+  auto bob = MakePeer("bob");
+  auto channel = grpc::CreateChannel(bob->address(),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = pb::Chat::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(60));
+  auto stream = stub->Connect(&context);
+  pb::ChatEnvelope pings;
+  for (int i = 0; i < 1000; ++i) pings.add_pings()->set_nonce(i + 1);
+  // Each envelope asks for ~1000 pongs (about 9 KB); 5000 of them would
+  // queue ~45 MB of answers for this stream, which reads nothing.
+  int written = 0;
+  while (written < 5000 && stream->Write(pings)) ++written;
+  EXPECT_LT(written, 5000) << "the server kept taking pings";
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message();
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("does not read"));
 }
 
 }  // namespace

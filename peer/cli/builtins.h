@@ -20,6 +20,10 @@ namespace peerlab::cli {
 struct BuiltinsEnv {
   Registry* registry = nullptr;      // required
   ConfigRegistry* config = nullptr;  // required
+  // The peer's views: `log on FILE` writes every line of every view there
+  // (command output, messages, logs in logView). nullptr: `log on FILE`
+  // adds a file sink to the loggers instead.
+  ViewHub* views = nullptr;
   // `exit [CODE]` calls this, with -1 when no CODE was given; the program
   // decides how to end.
   std::function<void(int code)> request_exit;

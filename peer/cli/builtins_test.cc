@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "peer/cli/session.h"
 #include "peer/cli/test_output.h"
 #include "services/common/logging.h"
 
@@ -261,6 +262,90 @@ TEST(BuiltinsCancelTest, SleepAndShellEndWhenTheProgramShutsDown) {
     EXPECT_THAT(std::string(status.message()),
                 HasSubstr("the peer is shutting down"));
   }
+}
+
+// issue 20: a directory is not a script.
+TEST_F(BuiltinsTest, ExecuteDirectoryFailsClearly) {
+  absl::Status s = Run("execute " + dir_.string());
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), HasSubstr(dir_.string()));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("directory"));
+}
+
+// issue 20: an unknown subcommand is named with the valid ones.
+TEST_F(BuiltinsTest, UnknownSubcommandsListTheValidOnes) {
+  absl::Status s = Run("show nothing");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("\"nothing\""));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("config"));
+  s = Run("log sideways");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("\"sideways\""));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("on, off, level"));
+}
+
+// issue 20: an unknown logger is answered with the names there are.
+TEST_F(BuiltinsTest, LogLevelOfAnUnknownLoggerListsTheLoggers) {
+  ComponentLogger("chat-test-logger");
+  absl::Status s = Run("log level debug nosuch");
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("nosuch"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("chat-test-logger"));
+  EXPECT_TRUE(Run("log level debug chat-test-logger").ok());
+}
+
+// issue 12: `log on FILE` writes what every watcher sees (command output,
+// messages, logs), as docs/cli.md says; control characters are escaped.
+TEST(LogOnTest, FileGetsEveryViewEscaped) {
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      absl::StrCat("peerlab-log-on-test-", ::getpid());
+  std::filesystem::create_directories(dir);
+  ViewHub hub;
+  Registry registry;
+  ConfigRegistry config;
+  BuiltinSettings settings;
+  ASSERT_TRUE(RegisterBuiltins({.registry = &registry,
+                                .config = &config,
+                                .views = &hub},
+                               &settings)
+                  .ok());
+  ViewOutput out(&hub);
+  const std::string file = (dir / "peer.log").string();
+  ASSERT_TRUE(registry.Execute("log on " + file, out).ok());
+  ASSERT_TRUE(registry.Execute("echo command output", out).ok());
+  hub.Write(kMessagesView, "<mallory> hi\r2026-01-01T00:00:00.000 [outputView] forged");
+  hub.Write(kLogView, "info  [membership] member \x1b[2Jx joined");
+  ASSERT_TRUE(registry.Execute("log off", out).ok());
+  hub.Write(kOutputView, "after log off");
+  std::ifstream in(file);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  std::filesystem::remove_all(dir);
+  ASSERT_GE(lines.size(), 4u);
+  EXPECT_THAT(lines, Contains(HasSubstr("[outputView] command output")));
+  EXPECT_THAT(lines, Contains(HasSubstr(
+                         "[messagesView] <mallory> hi\\r2026-01-01")));
+  EXPECT_THAT(lines, Contains(HasSubstr("member \\x1b[2Jx joined")));
+  for (const auto& l : lines) {
+    EXPECT_THAT(l, ::testing::Not(HasSubstr("after log off")));
+    EXPECT_THAT(l, ::testing::Not(HasSubstr("\r")));
+  }
+}
+
+// issue 12: log records with control characters (a member name from the
+// network) stay one escaped line in a log file.
+TEST_F(BuiltinsTest, LogFileRecordsAreEscaped) {
+  std::string log = Path("peer.log");
+  ASSERT_TRUE(Run("log on " + log).ok());
+  spdlog::warn("member {} joined", "eve\n2026-01-01T00:00:00.000 info  forged");
+  spdlog::default_logger()->flush();
+  ASSERT_TRUE(Run("log off").ok());
+  std::ifstream in(log);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  EXPECT_THAT(lines, Contains(HasSubstr("member eve\\n2026-01-01")));
+  EXPECT_THAT(lines, ::testing::Not(Contains(::testing::StartsWith("2026-01-01"))));
 }
 
 }  // namespace

@@ -43,6 +43,9 @@ class ConfigRegistry {
     std::function<void(const std::string& canonical)> apply;
     // The current value in canonical form.
     std::function<std::string()> get;
+    // Applying this key sets others (a profile): LoadJson applies it before
+    // every other key of the file, so a file means "this, then the rest".
+    bool apply_first = false;
   };
 
   // Each Add* registers a key; AlreadyExists if the name is taken.

@@ -126,5 +126,59 @@ TEST_F(ConfigTest, JsonUsesNativeTypes) {
   EXPECT_THAT(json, HasSubstr("\"interval\": \"1s\""));
 }
 
+// issue 12: a key that sets others (a profile) is applied before them,
+// whatever the names' order, so a file is "profile, then these values".
+TEST(ConfigOrderTest, KeyThatSetsOthersIsAppliedFirst) {
+  ConfigRegistry config;
+  std::string profile = "lan";
+  int64_t early = 1, late = 1;  // "m.early" sorts before "m.profile"
+  auto apply_profile = [&](const std::string& p) {
+    profile = p;
+    early = late = p == "wan" ? 100 : 1;
+  };
+  ConfigRegistry::Key key{
+      "m.profile", "resets m.early and m.late", ConfigRegistry::Type::kString,
+      [](const std::string& v) -> absl::StatusOr<std::string> { return v; },
+      apply_profile, [&] { return profile; }};
+  key.apply_first = true;
+  ASSERT_TRUE(config.Add(key).ok());
+  ASSERT_TRUE(config.AddInt("m.early", "", &early, 0, 1000).ok());
+  ASSERT_TRUE(config.AddInt("m.late", "", &late, 0, 1000).ok());
+
+  ASSERT_TRUE(
+      config.LoadJson(R"({"m.early": 7, "m.profile": "wan", "m.late": 8})")
+          .ok());
+  EXPECT_EQ(profile, "wan");
+  EXPECT_EQ(early, 7);
+  EXPECT_EQ(late, 8);
+  // A saved file loads back to exactly the saved values.
+  ASSERT_TRUE(config.Set("m.early", "42").ok());
+  std::string saved = config.ToJson();
+  ASSERT_TRUE(config.Set("m.profile", "lan").ok());
+  ASSERT_TRUE(config.LoadJson(saved).ok());
+  EXPECT_EQ(config.ToJson(), saved);
+  EXPECT_EQ(early, 42);
+}
+
+TEST_F(ConfigTest, FilesAreReadBoundedAndClearly) {
+  std::string dir = TempPath("a-directory");
+  std::filesystem::create_directories(dir);
+  absl::Status s = config_.LoadFile(dir);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), HasSubstr(dir));
+  std::filesystem::remove_all(dir);
+  std::string big = TempPath("big.json");
+  {
+    std::ofstream out(big);
+    out << "{\"name\": \"" << std::string(8 << 20, 'x') << "\"}";
+  }
+  s = config_.LoadFile(big);
+  std::filesystem::remove(big);
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(name_ == "alice");  // unchanged (not printed: 8 MiB)
+  EXPECT_THAT(std::string(config_.LoadFile(TempPath("missing")).message()),
+              HasSubstr("no such file"));
+}
+
 }  // namespace
 }  // namespace peerlab::cli

@@ -151,5 +151,38 @@ TEST(RegistryTest, FallbackTakesTypedLinesThatAreNotCommands) {
   EXPECT_THAT(out.lines(), ElementsAre("hello, you"));
 }
 
+// issue 12: a one-word line close to a command is a typo, not a message
+// for everybody; `msg WORD` still sends it.
+TEST(RegistryTest, FallbackRefusesAWordCloseToACommand) {
+  Registry r;
+  for (const char* name : {"chatmembers", "memberlist", "help", "quit"}) {
+    Command c = Greet();
+    c.name = name;
+    c.min_args = 0;
+    ASSERT_TRUE(r.Register(c).ok());
+  }
+  std::vector<std::string> taken;
+  r.SetFallback(
+      [&](absl::string_view line, Output&) -> std::optional<absl::Status> {
+        taken.emplace_back(line);
+        return absl::OkStatus();
+      });
+  CapturingOutput out;
+  absl::Status s = r.Execute("chatmembrs", out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("did you mean: chatmembers"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("msg chatmembrs"));
+  EXPECT_EQ(r.Execute(" memberlsit ", out).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(r.Execute("qit", out).code(), absl::StatusCode::kNotFound);
+  // Ordinary words and sentences are messages.
+  for (const char* line : {"hello", "hi", "ok", "yes", "thanks",
+                           "chatmembrs are here", "quiet please"}) {
+    EXPECT_TRUE(r.Execute(line, out).ok()) << line;
+  }
+  EXPECT_THAT(taken, ElementsAre("hello", "hi", "ok", "yes", "thanks",
+                                 "chatmembrs are here", "quiet please"));
+}
+
 }  // namespace
 }  // namespace peerlab::cli

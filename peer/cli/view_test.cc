@@ -86,5 +86,21 @@ TEST(ViewQueueTest, PopWakesOnWriteAndClose) {
   EXPECT_TRUE(closed.closed);
 }
 
+// issue 12: control characters from the network cannot forge lines or
+// drive the terminal: every view line is escaped.
+TEST(ViewHubTest, ControlCharactersAreEscaped) {
+  ViewHub hub;
+  std::vector<std::string> seen;
+  hub.Watch({}, [&](const ViewLine& l) { seen.push_back(l.text); });
+  hub.Write(kMessagesView, "<bob> hi\r<alice> fake\x1b[2J\x07 \xc2\x9b" "31m\tok");
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0], "<bob> hi\\r<alice> fake\\x1b[2J\\x07 \\u009b31m\tok");
+  EXPECT_EQ(hub.History(kMessagesView)[0].text, seen[0]);
+  // Newlines still separate lines; UTF-8 text is kept.
+  hub.Write(kOutputView, "caf\xc3\xa9\nline two");
+  EXPECT_EQ(seen[1], "caf\xc3\xa9");
+  EXPECT_EQ(seen[2], "line two");
+}
+
 }  // namespace
 }  // namespace peerlab::cli
