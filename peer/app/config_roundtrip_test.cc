@@ -35,8 +35,7 @@ std::string OtherValue(cli::ConfigRegistry& config, const std::string& key,
     candidates.push_back(absl::StrCat(d - 0.25));
   }
   if (absl::ParseDuration(current, &t)) {
-    candidates.push_back(
-        absl::FormatDuration(t * 2 + absl::Milliseconds(7)));
+    candidates.push_back(absl::FormatDuration(t * 2 + absl::Milliseconds(7)));
   }
   candidates.push_back(absl::StrCat(current, "x"));
   for (const auto& c : candidates) {

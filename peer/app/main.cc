@@ -18,6 +18,7 @@
 #include "peer/cli/parser.h"
 #include "peer/cli/session.h"
 #include "services/common/command_line.h"
+#include "services/common/escape.h"
 #include "services/common/logging.h"
 #include "services/common/option_checks.h"
 #include "spdlog/sinks/basic_file_sink.h"
@@ -42,7 +43,8 @@ absl::Status SetUpPeerLogging(const PeerOptions& o,
     try {
       auto file =
           std::make_shared<spdlog::sinks::basic_file_sink_mt>(o.log_file);
-      file->set_pattern("%Y-%m-%dT%H:%M:%S.%e %-5l [%n] %v");
+      file->set_formatter(
+          peerlab::MakeEscapingFormatter("%Y-%m-%dT%H:%M:%S.%e %-5l [%n] %v"));
       sinks.push_back(file);
     } catch (const spdlog::spdlog_ex& e) {
       return absl::InvalidArgumentError(

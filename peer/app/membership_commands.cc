@@ -382,7 +382,8 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
              return v;
            },
            [this](const std::string& v) { ApplyProfile(v).IgnoreError(); },
-           [this] { return profile_; }}),
+           [this] { return profile_; },
+           /*apply_first=*/true}),
       st);
   add(config.AddInt("memberlist.bind_port",
                     "UDP gossip port (0: the one reserved at start)",

@@ -68,6 +68,7 @@ absl::Status PeerApp::Start() {
   if (auto s = cli::RegisterBuiltins(
           {.registry = &registry_,
            .config = &config_,
+           .views = &views_,
            .request_exit = [this](int code) { RequestExit(code); },
            .default_config_file = absl::StrCat("peerlab-", name(), ".json"),
            .cancel = &shutdown_},

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "peer/cli/view.h"
+#include "services/common/escape.h"
 #include "spdlog/sinks/base_sink.h"
 
 namespace peerlab::peer {
@@ -16,7 +17,9 @@ class ViewLogSink : public spdlog::sinks::base_sink<std::mutex> {
   // `hub` must outlive the sink's use.
   explicit ViewLogSink(cli::ViewHub* hub, std::string view = cli::kLogView)
       : hub_(hub), view_(std::move(view)) {
-    set_pattern("%-5l [%n] %v");
+    // One record, one line: control characters in the message (names and
+    // text from the network) are escaped.
+    set_formatter(MakeEscapingFormatter("%-5l [%n] %v"));
   }
 
  protected:

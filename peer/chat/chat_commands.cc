@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -104,7 +105,24 @@ auto ChatCommands::OnLoop(F f) -> decltype(f()) {
 
 void ChatCommands::OnIncoming(const std::shared_ptr<ChatReply>& reply,
                               pb::ChatEnvelope envelope) {
+  // Envelopes wait for the chat loop here; a sender faster than the loop
+  // (a flood) must not queue them without bound: its stream is ended and
+  // it retries after a backoff, as after any break.
+  if (incoming_queued_.fetch_add(1) >= kMaxIncomingQueued) {
+    incoming_queued_.fetch_sub(1);
+    const uint64_t n = ++incoming_refused_;
+    if ((n & (n - 1)) == 0) {
+      spdlog::warn(
+          "chat: {} incoming envelopes wait for the chat loop; ending the "
+          "stream that sent one more ({} so far)",
+          kMaxIncomingQueued, n);
+    }
+    reply->Close(absl::ResourceExhaustedError(
+        "the receiver's chat is busy: retry later"));
+    return;
+  }
   loop_->Post([this, reply, e = std::move(envelope)]() mutable {
+    incoming_queued_.fetch_sub(1);
     if (core_) core_->OnIncoming(reply, std::move(e));
   });
 }
@@ -166,7 +184,9 @@ absl::Status ChatCommands::Stop() {
 }
 
 absl::Status ChatCommands::AnnounceJoined(cli::Output& out) {
-  return CheckSent(Send(pb::CHAT_KIND_JOINED, ""), out, /*quiet=*/false);
+  return CheckSent(
+      Send(pb::CHAT_KIND_JOINED, "", absl::InfiniteDuration(), /*all=*/true),
+      out, /*quiet=*/false, /*all=*/true);
 }
 
 absl::Status ChatCommands::AnnounceLeaving(cli::Output& out) {
@@ -175,13 +195,14 @@ absl::Status ChatCommands::AnnounceLeaving(cli::Output& out) {
     auto lock = config_->Lock();
     wait = leave_timeout_;
   }
-  return CheckSent(Send(pb::CHAT_KIND_LEAVING, "", wait), out,
-                   /*quiet=*/false);
+  return CheckSent(Send(pb::CHAT_KIND_LEAVING, "", wait, /*all=*/true), out,
+                   /*quiet=*/false, /*all=*/true);
 }
 
 absl::StatusOr<SendResult> ChatCommands::Send(pb::ChatKind kind,
                                               std::string text,
-                                              absl::Duration timeout) {
+                                              absl::Duration timeout,
+                                              bool all) {
   if (text.size() > kMaxText) {
     return absl::InvalidArgumentError(absl::StrCat(
         "message too long: ", text.size(), " bytes (at most ", kMaxText, ")"));
@@ -196,37 +217,59 @@ absl::StatusOr<SendResult> ChatCommands::Send(pb::ChatKind kind,
     });
   }
   OneShot<absl::StatusOr<SendResult>> result;
-  loop_->Post(
-      [this, kind, timeout, text = std::move(text), cb = result.Callback()] {
-        if (!core_) return;
-        core_->Send(kind, text, cb, timeout);
-      });
+  loop_->Post([this, kind, timeout, all, text = std::move(text),
+               cb = result.Callback()] {
+    if (!core_) return;
+    core_->Send(kind, text, cb, timeout, all);
+  });
   auto r = result.Wait();
   if (!r.has_value()) return absl::CancelledError("the chat shut down");
   return *std::move(r);
 }
 
 absl::Status ChatCommands::CheckSent(const absl::StatusOr<SendResult>& result,
-                                     cli::Output& out, bool quiet) {
+                                     cli::Output& out, bool quiet, bool all) {
   if (!result.ok()) return result.status();
-  if (!result->undelivered.empty()) {
-    std::vector<std::string> who;
-    for (const auto& u : result->undelivered) {
-      who.push_back(absl::StrCat(u.member, " (", u.reason, ")"));
+  std::vector<std::string> who;
+  for (const auto& u : result->undelivered) {
+    who.push_back(absl::StrCat(u.member, " (", u.reason, ")"));
+  }
+  const std::string delivered =
+      result->delivered.empty()
+          ? ""
+          : absl::StrCat("delivered to ",
+                         absl::StrJoin(result->delivered, ", "));
+  // A member still pending, with every member asked for (`all`), or no
+  // member at all having it is a failure; otherwise the members that do
+  // answer have it.
+  if ((!who.empty() || !result->pending.empty()) &&
+      (all || result->delivered.empty())) {
+    std::vector<std::string> parts;
+    if (!who.empty()) {
+      parts.push_back(
+          absl::StrCat("undelivered to ", absl::StrJoin(who, ", ")));
     }
-    return absl::UnavailableError(absl::StrCat(
-        "undelivered to ", absl::StrJoin(who, ", "),
-        result->delivered.empty()
-            ? ""
-            : absl::StrCat("; delivered to ",
-                           absl::StrJoin(result->delivered, ", "))));
+    if (!result->pending.empty()) {
+      parts.push_back(absl::StrCat("no ack yet from ",
+                                   absl::StrJoin(result->pending, ", ")));
+    }
+    if (!delivered.empty()) parts.push_back(delivered);
+    return absl::UnavailableError(absl::StrJoin(parts, "; "));
   }
   if (result->delivered.empty()) {
     out.Print("nobody else is in the chat (chatmembers)");
-  } else if (!quiet) {
-    out.Print(
-        absl::StrCat("delivered to ", absl::StrJoin(result->delivered, ", ")));
+    return absl::OkStatus();
   }
+  if (!who.empty()) {
+    out.Print(
+        absl::StrCat(delivered, "; undelivered to ", absl::StrJoin(who, ", ")));
+  }
+  if (!result->pending.empty()) {
+    out.Print(absl::StrCat(
+        delivered, "; still sending to ", absl::StrJoin(result->pending, ", "),
+        " in the background (a failure shows in messagesView)"));
+  }
+  if (who.empty() && result->pending.empty() && !quiet) out.Print(delivered);
   return absl::OkStatus();
 }
 
@@ -234,7 +277,7 @@ absl::Status ChatCommands::SendLine(absl::string_view line, cli::Output& out) {
   std::string text(absl::StripAsciiWhitespace(line));
   if (text.empty()) return absl::OkStatus();
   return CheckSent(Send(pb::CHAT_KIND_MESSAGE, std::move(text)), out,
-                   /*quiet=*/true);
+                   /*quiet=*/true, /*all=*/false);
 }
 
 absl::StatusOr<absl::Duration> ChatCommands::ProbeNewStream(
@@ -342,6 +385,10 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
                             : ""));
          }
          out.Print(absl::StrCat(members.size(), " chat member(s)",
+                                members.empty()
+                                    ? ": no other member announces a chat "
+                                      "(chatstart there)"
+                                    : "",
                                 running ? "" : " (chat not started)"));
          return absl::OkStatus();
        }},
@@ -399,18 +446,35 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
        }},
       {.name = "msg",
        .group = "chat",
-       .usage = "msg TEXT",
+       .usage = "msg [--all] TEXT",
        .summary = "sends TEXT to every chat member",
-       .help = "Waits until every member has acked it; fails naming the "
-               "members that did not get it (dead, left, or no ack within "
-               "chat.delivery_timeout). A typed line that is not a command "
-               "is sent the same way.",
+       .help = "Returns as soon as every member that answers has acked "
+               "(members that do not within chat.ack_timeout, or whose "
+               "stream is broken, are listed as still pending and retried "
+               "in the background; if one is given up on later, \"<error> "
+               "undelivered to ...\" shows in messagesView). Fails only "
+               "when no member got it. With --all: waits for every member "
+               "and fails naming those that did not get it (dead, left, or "
+               "no ack within chat.delivery_timeout). A typed line that is "
+               "not a command is sent like msg TEXT.",
        .min_args = 1,
        .handler = [this](const cli::Call& call,
                          cli::Output& out) -> absl::Status {
-         std::string text(absl::StripAsciiWhitespace(call.rest));
-         return CheckSent(Send(pb::CHAT_KIND_MESSAGE, std::move(text)), out,
-                          /*quiet=*/true);
+         absl::string_view rest = absl::StripAsciiWhitespace(call.rest);
+         bool all = false;
+         if (call.args[0] == "--all" &&
+             (rest == "--all" || absl::StartsWith(rest, "--all ") ||
+              absl::StartsWith(rest, "--all\t"))) {
+           all = true;
+           rest = absl::StripAsciiWhitespace(rest.substr(5));
+           if (rest.empty()) {
+             return absl::InvalidArgumentError("usage: msg [--all] TEXT");
+           }
+         }
+         std::string text(rest);
+         return CheckSent(Send(pb::CHAT_KIND_MESSAGE, std::move(text),
+                               absl::InfiniteDuration(), all),
+                          out, /*quiet=*/true, all);
        }},
       {.name = "chatstats",
        .group = "chat",
@@ -423,7 +487,9 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
        .handler = [this](const cli::Call& call,
                          cli::Output& out) -> absl::Status {
          if (!call.args.empty() && call.args[0] != "reset") {
-           return absl::InvalidArgumentError("usage: chatstats [reset]");
+           return absl::InvalidArgumentError(
+               absl::StrCat("unknown subcommand \"", call.args[0],
+                            "\" of chatstats; valid: reset"));
          }
          ChatStats s = OnLoop([&] {
            ChatStats stats = core_->Stats();
@@ -434,6 +500,9 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
                                 ", undelivered ", s.undelivered, ", received ",
                                 s.received, ", duplicates ", s.duplicates,
                                 ", reconnects ", s.reconnects));
+         out.Print(absl::StrCat("senders remembered ", s.senders,
+                                ", forgotten (over the bound) ",
+                                s.senders_evicted));
          out.Print(absl::StrCat("latency p50 ", Ms(s.latency_p50), ", p99 ",
                                 Ms(s.latency_p99), ", max ", Ms(s.latency_max),
                                 " (", s.latency_samples, " samples)"));
@@ -492,17 +561,19 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
              if (static_cast<int64_t>(text.size()) < f->bytes) {
                text.resize(static_cast<size_t>(f->bytes), 'x');
              }
-             core_->Send(pb::CHAT_KIND_MESSAGE, std::move(text),
-                         [f](absl::StatusOr<SendResult> r) {
-                           --f->in_flight;
-                           if (!r.ok()) {
-                             f->error = r.status();
-                           } else {
-                             f->delivered += r->delivered.size();
-                             f->undelivered += r->undelivered.size();
-                           }
-                           f->kick();
-                         });
+             core_->Send(
+                 pb::CHAT_KIND_MESSAGE, std::move(text),
+                 [f](absl::StatusOr<SendResult> r) {
+                   --f->in_flight;
+                   if (!r.ok()) {
+                     f->error = r.status();
+                   } else {
+                     f->delivered += r->delivered.size();
+                     f->undelivered += r->undelivered.size();
+                   }
+                   f->kick();
+                 },
+                 absl::InfiniteDuration(), /*all=*/true);
            }
            if (f->in_flight == 0 && f->done) {
              auto done = std::move(f->done);

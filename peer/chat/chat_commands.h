@@ -15,8 +15,11 @@
 //                          address), and a round trip on a NEW stream to that
 //                          announced address: tells a dead member from a
 //                          broken chat link
-//   msg TEXT               sends TEXT to every chat member; fails, naming
-//                          them, when some did not get it
+//   msg [--all] TEXT       sends TEXT to every chat member; returns once
+//                          the members that answer have it (naming those
+//                          still pending, retried in the background);
+//                          fails when nobody got it (--all: when anybody
+//                          did not)
 //   chatstats [reset]      counters and delivery latency (p50/p99/max)
 //   chatflood COUNT [BYTES] [WINDOW]
 //                          development: sends COUNT messages as fast as
@@ -31,6 +34,7 @@
 #ifndef PEERLAB_PEER_CHAT_CHAT_COMMANDS_H_
 #define PEERLAB_PEER_CHAT_CHAT_COMMANDS_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -90,11 +94,12 @@ class ChatCommands : private ChatGrpcService::Handler {
   absl::Status Start();
   absl::Status Stop();
   bool running();
-  // Sends and waits until every member has it or was given up on (after
-  // `timeout`; default chat.delivery_timeout).
+  // Sends and waits for the result (ChatCore::Send): every member has it or
+  // was given up on (after `timeout`; default chat.delivery_timeout), or,
+  // unless `all`, the members that answer have it and the rest are pending.
   absl::StatusOr<SendResult> Send(
       ::peer::v1::ChatKind kind, std::string text,
-      absl::Duration timeout = absl::InfiniteDuration());
+      absl::Duration timeout = absl::InfiniteDuration(), bool all = false);
   // "<joined> NAME has joined" / "<left> NAME is leaving" to every member
   // (leaving waits at most chat.leave_timeout). Unavailable naming the
   // members that did not get it.
@@ -115,8 +120,10 @@ class ChatCommands : private ChatGrpcService::Handler {
   // Runs `f` on the chat loop and waits.
   template <typename F>
   auto OnLoop(F f) -> decltype(f());
+  // The status of a send for a command: OK when some member got it (and,
+  // with `all`, every member); prints the pending and undelivered ones.
   absl::Status CheckSent(const absl::StatusOr<SendResult>& result,
-                         cli::Output& out, bool quiet);
+                         cli::Output& out, bool quiet, bool all);
   absl::StatusOr<absl::Duration> ProbeNewStream(const std::string& address,
                                                 absl::Duration timeout);
   void Sync();
@@ -128,6 +135,13 @@ class ChatCommands : private ChatGrpcService::Handler {
   absl::Duration ack_timeout_ = absl::Seconds(3);
   absl::Duration leave_timeout_ = absl::Seconds(3);
   absl::Duration ping_timeout_ = absl::Seconds(5);
+
+  // Incoming envelopes posted to the loop and not yet handled; beyond
+  // kMaxIncomingQueued the stream that sends one more is ended (counted in
+  // incoming_refused_, logged).
+  static constexpr int kMaxIncomingQueued = 4096;
+  std::atomic<int> incoming_queued_{0};
+  std::atomic<uint64_t> incoming_refused_{0};
 
   std::unique_ptr<membership::EventLoop> loop_;
   std::unique_ptr<GrpcChatTransport> transport_;

@@ -1,6 +1,7 @@
 #include "peer/chat/chat_core.h"
 
 #include <algorithm>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -61,9 +62,12 @@ void MergeEnvelope(pb::ChatEnvelope&& from, pb::ChatEnvelope* into) {
 
 struct ChatCore::Delivery {
   pb::ChatMessage message;
-  int outstanding = 0;
+  std::set<std::string> waiting;  // members neither acked nor given up on
   SendResult result;
   SendDone done;
+  bool all = false;       // report only when every member is resolved
+  bool reported = false;  // `done` has been called (or posted)
+  absl::Time early_at;    // from then on, one ack is enough to report
 };
 
 ChatCore::ChatCore(Options options, membership::Scheduler* scheduler,
@@ -221,22 +225,74 @@ void ChatCore::Send(pb::ChatKind kind, std::string text, SendDone done,
   m.set_text(std::move(text));
   d->result.seq = m.seq();
   d->done = std::move(done);
+  d->all = all;
+  d->early_at = now + options_.ack_timeout;
   ++stats_.sent;
   const absl::Time deadline =
       now + (timeout == absl::InfiniteDuration() ? options_.delivery_timeout
                                                  : timeout);
   for (auto& [name, link] : links_) {
     link->queue.push_back(Pending{d, deadline});
-    ++d->outstanding;
+    d->waiting.insert(name);
   }
-  if (d->outstanding == 0) {
+  if (d->waiting.empty()) {
     Finish(d);
     return;
+  }
+  if (!d->all && d->done) {
+    early_.emplace_back(d, d->early_at);
+    ArmEarly();
   }
   for (auto& [name, link] : links_) {
     ArmExpiry(*link);
     Pump(*link);
   }
+}
+
+void ChatCore::ArmEarly() {
+  if (early_timer_ || early_.empty()) return;
+  absl::Duration wait = early_.front().second - scheduler_->Now();
+  early_timer_ = AfterGuarded(wait, [this] {
+    early_timer_ = 0;
+    const absl::Time now = scheduler_->Now();
+    while (!early_.empty() && early_.front().second <= now) {
+      std::shared_ptr<Delivery> d = early_.front().first.lock();
+      early_.pop_front();
+      if (d) MaybeReportEarly(d);
+    }
+    ArmEarly();
+  });
+}
+
+bool ChatCore::Unanswering(const std::string& member) const {
+  auto it = links_.find(member);
+  return it != links_.end() && it->second->reopen_timer != 0;
+}
+
+void ChatCore::MaybeReportEarly(const std::shared_ptr<Delivery>& d) {
+  if (d->reported || d->all || !d->done || d->result.delivered.empty() ||
+      d->waiting.empty()) {
+    return;
+  }
+  if (scheduler_->Now() < d->early_at) {
+    for (const std::string& member : d->waiting) {
+      if (!Unanswering(member)) return;  // may still answer in time
+    }
+  }
+  d->reported = true;
+  SendResult result = d->result;
+  std::sort(result.delivered.begin(), result.delivered.end());
+  result.pending.assign(d->waiting.begin(), d->waiting.end());
+  spdlog::info("chat: message {} delivered to {}; still sending to {}",
+               d->message.seq(), absl::StrJoin(result.delivered, ", "),
+               absl::StrJoin(result.pending, ", "));
+  if (destroying_) {
+    d->done(std::move(result));
+    return;
+  }
+  scheduler_->Post([done = d->done, result = std::move(result)]() mutable {
+    done(std::move(result));
+  });
 }
 
 void ChatCore::Pump(Link& link) {
@@ -317,6 +373,12 @@ void ChatCore::CloseStream(Link& link, bool broken, const std::string& why) {
     Pump(*it->second);
   });
   link.backoff = std::min(link.backoff * 2, options_.max_backoff);
+  // The members that do answer may already have everything.
+  std::vector<std::shared_ptr<Delivery>> check;
+  for (const Pending& p : link.queue) {
+    if (!p.delivery->reported && !p.delivery->all) check.push_back(p.delivery);
+  }
+  for (const auto& d : check) MaybeReportEarly(d);
 }
 
 void ChatCore::OnStreamEnvelope(const std::string& name, uint64_t generation,
@@ -438,7 +500,12 @@ void ChatCore::Resolve(const std::shared_ptr<Delivery>& d,
   } else {
     d->result.delivered.push_back(member);
   }
-  if (--d->outstanding == 0) Finish(d);
+  d->waiting.erase(member);
+  if (d->waiting.empty()) {
+    Finish(d);
+  } else {
+    MaybeReportEarly(d);
+  }
 }
 
 void ChatCore::Finish(const std::shared_ptr<Delivery>& d) {
@@ -454,7 +521,8 @@ void ChatCore::Finish(const std::shared_ptr<Delivery>& d) {
     spdlog::warn("chat: message {} {}", d->message.seq(), line);
     if (show_) show_(line);
   }
-  if (!d->done) return;
+  if (!d->done || d->reported) return;
+  d->reported = true;
   if (destroying_) {
     d->done(std::move(d->result));
     return;
@@ -515,7 +583,7 @@ void ChatCore::OnIncoming(const std::shared_ptr<ChatReply>& reply,
   }
   pb::ChatEnvelope answer;
   for (const pb::ChatMessage& m : envelope.messages()) {
-    SenderState& s = senders_[{m.sender(), m.session()}];
+    SenderState& s = Sender(m.sender(), m.session());
     if (m.seq() <= s.last_seq) {
       ++stats_.duplicates;
     } else {
@@ -533,6 +601,34 @@ void ChatCore::OnIncoming(const std::shared_ptr<ChatReply>& reply,
   if (answer.has_ack() || answer.pongs_size() > 0) {
     reply->Send(std::move(answer));
   }
+}
+
+ChatCore::SenderState& ChatCore::Sender(const std::string& sender,
+                                        const std::string& session) {
+  SenderKey key{sender, session};
+  auto it = senders_.find(key);
+  if (it != senders_.end()) {
+    senders_lru_.splice(senders_lru_.end(), senders_lru_, it->second.lru);
+    return it->second;
+  }
+  while (!senders_.empty() && senders_.size() >= options_.max_senders) {
+    const SenderKey& oldest = senders_lru_.front();
+    ++stats_.senders_evicted;
+    // Logged once per power of two: a flood must not flood the log too.
+    const uint64_t n = stats_.senders_evicted;
+    if ((n & (n - 1)) == 0) {
+      spdlog::warn(
+          "chat: {} senders remembered (chat max_senders); forgot the least "
+          "recently heard, {} ({} forgotten so far)",
+          options_.max_senders, oldest.first, n);
+    }
+    senders_.erase(oldest);
+    senders_lru_.pop_front();
+  }
+  senders_lru_.push_back(key);
+  SenderState& state = senders_[key];
+  state.lru = std::prev(senders_lru_.end());
+  return state;
 }
 
 void ChatCore::Deliver(const pb::ChatMessage& m) {
@@ -554,6 +650,11 @@ void ChatCore::Deliver(const pb::ChatMessage& m) {
       show_(absl::StrCat("<joined> ", sender, " has joined"));
       break;
     case pb::CHAT_KIND_LEAVING:
+      if (announced_leaving_.size() >= options_.max_senders &&
+          !announced_leaving_.count(m.sender())) {
+        announced_leaving_.erase(announced_leaving_.begin());
+        ++stats_.senders_evicted;
+      }
       announced_leaving_[m.sender()] = m.session();
       show_(absl::StrCat("<left> ", sender, " is leaving"));
       break;

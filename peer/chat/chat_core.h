@@ -10,8 +10,9 @@
 // every unacked message, oldest first. A message that has not been acked by
 // a member within `delivery_timeout`, or whose member is removed (declared
 // dead, left, stopped chatting), is given up for that member; once every
-// member has acked or been given up on, Send's `done` gets the SendResult,
-// and a message given up on anywhere is also shown in messagesView as
+// member has acked or been given up on (or earlier: see Send), Send's
+// `done` gets the SendResult, and a message given up on anywhere is also
+// shown in messagesView as
 // "<error> undelivered to NAME[, NAME]: TEXT (REASON)". Nothing is dropped
 // silently.
 //
@@ -37,6 +38,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <string>
@@ -141,9 +143,18 @@ class ChatCore {
   // removed as kGone.
   void SyncMembers(const std::map<std::string, std::string>& members);
 
-  // Sends to every chat member. `done` runs as a task: FailedPrecondition
-  // when not running, else the result once every member has acked or been
-  // given up on. `timeout` replaces delivery_timeout for this message.
+  // Sends to every chat member. `done` runs once, as a task:
+  // FailedPrecondition when not running, else the result
+  //  - once every member has acked or been given up on, or
+  //  - earlier, unless `all`: as soon as at least one member acked and each
+  //    member still waiting either has not answered within ack_timeout of
+  //    the send or has a broken stream (backing off). Those are listed in
+  //    `pending` and retried in the background until they ack or are given
+  //    up on; a give-up is then shown in messagesView ("<error> undelivered
+  //    to ..."), as always.
+  // So a member that crashed a moment ago delays nobody, and a message
+  // that no member got is reported only when every member is resolved.
+  // `timeout` replaces delivery_timeout for this message.
   void Send(::peer::v1::ChatKind kind, std::string text, SendDone done,
             absl::Duration timeout = absl::InfiniteDuration(),
             bool all = false);
@@ -196,9 +207,19 @@ class ChatCore {
     membership::Scheduler::TimerId timer = 0;
     std::function<void(absl::StatusOr<absl::Duration>)> done;
   };
+  using SenderKey = std::pair<std::string, std::string>;  // sender, session
   struct SenderState {
     uint64_t last_seq = 0;
+    std::list<SenderKey>::iterator lru;  // its place in senders_lru_
   };
+  // The state of (sender, session), made (and the least recently heard
+  // forgotten, beyond max_senders) if needed.
+  SenderState& Sender(const std::string& sender, const std::string& session);
+  // Reports `d` before every member is resolved, when it may (see Send).
+  void MaybeReportEarly(const std::shared_ptr<Delivery>& d);
+  // True when the link to `member` is backing off after a broken stream.
+  bool Unanswering(const std::string& member) const;
+  void ArmEarly();
 
   // Writes what the window allows; opens the stream if needed.
   void Pump(Link& link);
@@ -235,8 +256,13 @@ class ChatCore {
   uint64_t next_nonce_ = 0;
   std::map<std::string, std::unique_ptr<Link>> links_;  // chat members
   std::map<uint64_t, PendingPing> pings_;
-  // Receiving: (sender, session) -> last seq shown.
-  std::map<std::pair<std::string, std::string>, SenderState> senders_;
+  // Receiving: (sender, session) -> last seq shown; at most max_senders,
+  // senders_lru_ lists them least recently heard first.
+  std::map<SenderKey, SenderState> senders_;
+  std::list<SenderKey> senders_lru_;
+  // Sends that may be reported early, by the time one ack is enough.
+  std::deque<std::pair<std::weak_ptr<Delivery>, absl::Time>> early_;
+  membership::Scheduler::TimerId early_timer_ = 0;
   std::map<std::string, std::string> announced_leaving_;  // name -> session
   ChatStats stats_;
   std::vector<int64_t> latencies_us_;

@@ -231,14 +231,21 @@ class ChatCoreTest : public ::testing::Test {
   }
 
   // Sends and keeps the result.
+  // `all`: the result only once every member is resolved (the retry and
+  // give-up tests look at that final result).
   std::shared_ptr<absl::StatusOr<SendResult>> Send(
       Node* n, const std::string& text,
-      pb::ChatKind kind = pb::CHAT_KIND_MESSAGE) {
+      pb::ChatKind kind = pb::CHAT_KIND_MESSAGE, bool all = false) {
     auto r = std::make_shared<absl::StatusOr<SendResult>>(
         absl::UnknownError("pending"));
-    n->core->Send(kind, text,
-                  [r](absl::StatusOr<SendResult> result) { *r = result; });
+    n->core->Send(
+        kind, text, [r](absl::StatusOr<SendResult> result) { *r = result; },
+        absl::InfiniteDuration(), all);
     return r;
+  }
+  std::shared_ptr<absl::StatusOr<SendResult>> SendAll(Node* n,
+                                                      const std::string& text) {
+    return Send(n, text, pb::CHAT_KIND_MESSAGE, /*all=*/true);
   }
 
   std::vector<std::string> Lines(Node* n, const std::string& prefix) {
@@ -316,8 +323,8 @@ TEST_F(ChatCoreTest, LongMessagesAreSplitIntoModestEnvelopes) {
 
 TEST_F(ChatCoreTest, LostAcksCauseResendButNoDuplicateLines) {
   net_.mute_replies.insert("bob:1");
-  auto r1 = Send(alice_, "one");
-  auto r2 = Send(alice_, "two");
+  auto r1 = SendAll(alice_, "one");
+  auto r2 = SendAll(alice_, "two");
   s_.Advance(absl::Milliseconds(100));
   EXPECT_THAT(Lines(bob_, "<alice>"),
               ElementsAre("<alice> one", "<alice> two"));
@@ -339,7 +346,7 @@ TEST_F(ChatCoreTest, LostAcksCauseResendButNoDuplicateLines) {
 
 TEST_F(ChatCoreTest, BrokenStreamIsReopenedWithBackoffAndMessagesArrive) {
   net_.down.insert("bob:1");
-  auto r = Send(alice_, "hello");
+  auto r = SendAll(alice_, "hello");
   s_.Advance(absl::Seconds(2));
   EXPECT_FALSE(r->ok());  // still retrying
   int opens_while_down = net_.opens["bob:1"];
@@ -354,7 +361,7 @@ TEST_F(ChatCoreTest, BrokenStreamIsReopenedWithBackoffAndMessagesArrive) {
 
 TEST_F(ChatCoreTest, ReportsUndeliveredAfterTheBound) {
   net_.down.insert("bob:1");
-  auto r = Send(alice_, "are you there");
+  auto r = SendAll(alice_, "are you there");
   s_.Advance(absl::Seconds(9));
   EXPECT_FALSE(r->ok());
   s_.Advance(absl::Seconds(2));  // delivery_timeout is 10 s
@@ -375,7 +382,7 @@ TEST_F(ChatCoreTest, ReportsUndeliveredAfterTheBound) {
 
 TEST_F(ChatCoreTest, MemberDeclaredDeadEndsRetriesAndIsShown) {
   net_.down.insert("bob:1");
-  auto r = Send(alice_, "hi");
+  auto r = SendAll(alice_, "hi");
   s_.Advance(absl::Seconds(1));
   alice_->core->RemoveMember("bob", ChatCore::Departure::kFailed);
   s_.RunUntilIdle();
@@ -451,7 +458,7 @@ TEST_F(ChatCoreTest, StoppedChatRefusesAndReports) {
   EXPECT_EQ(r->status().code(), absl::StatusCode::kFailedPrecondition);
 
   // Alice's stream to bob is refused; the message is retried, then given up.
-  auto r2 = Send(alice_, "to a stopped chat");
+  auto r2 = SendAll(alice_, "to a stopped chat");
   s_.Advance(absl::Seconds(11));
   ASSERT_TRUE(r2->ok());
   ASSERT_EQ((*r2)->undelivered.size(), 1u);
@@ -460,7 +467,7 @@ TEST_F(ChatCoreTest, StoppedChatRefusesAndReports) {
 
   // Stop with pending messages gives them up at once.
   net_.down.insert("charly:1");
-  auto r3 = Send(alice_, "pending");
+  auto r3 = SendAll(alice_, "pending");
   s_.Advance(absl::Milliseconds(10));
   alice_->core->Stop("chat stopped");
   s_.RunUntilIdle();
@@ -470,7 +477,7 @@ TEST_F(ChatCoreTest, StoppedChatRefusesAndReports) {
 
 TEST_F(ChatCoreTest, AddressChangeMovesPendingMessages) {
   net_.down.insert("bob:1");
-  auto r = Send(alice_, "follow me");
+  auto r = SendAll(alice_, "follow me");
   s_.Advance(absl::Seconds(1));
   // bob restarted elsewhere; membership tells alice its new address.
   Node* bob2 = net_.Add("bob2");  // another node that plays bob's new home
@@ -517,10 +524,10 @@ TEST_F(ChatCoreTest, PendingMemberDeclaredDeadLaterIsReportedInTheView) {
   ASSERT_TRUE(r->ok()) << r->status();
   alice_->core->RemoveMember("charly", ChatCore::Departure::kFailed);
   s_.RunUntilIdle();
-  EXPECT_THAT(Lines(alice_, "<error>"),
-              ElementsAre(AllOf(HasSubstr("undelivered to charly"),
-                                HasSubstr("declared dead"),
-                                HasSubstr("after"))));
+  EXPECT_THAT(
+      Lines(alice_, "<error>"),
+      ElementsAre(AllOf(HasSubstr("undelivered to charly"),
+                        HasSubstr("declared dead"), HasSubstr("after"))));
   // The result was reported once, early; it is not changed afterwards.
   EXPECT_THAT((*r)->pending, ElementsAre("charly"));
 }

@@ -13,30 +13,41 @@ namespace {
 
 namespace pb = ::peer::v1;
 
-// A write queue: envelopes merged while they stay small.
+// A write queue: envelopes merged while they stay small. Counts the bytes
+// it holds, so that a stream whose other end does not read can be ended
+// instead of growing without bound.
 class WriteQueue {
  public:
   void Push(pb::ChatEnvelope e) {
     size_t size = e.ByteSizeLong();
+    bytes_ += size;
     if (!queue_.empty() && back_bytes_ + size <= kMaxWriteBytes) {
-      MergeEnvelope(std::move(e), &queue_.back());
+      MergeEnvelope(std::move(e), &queue_.back().envelope);
       back_bytes_ += size;
+      queue_.back().bytes += size;
       return;
     }
-    queue_.push_back(std::move(e));
+    queue_.push_back({std::move(e), size});
     back_bytes_ = size;
   }
   bool empty() const { return queue_.empty(); }
+  size_t bytes() const { return bytes_; }
   pb::ChatEnvelope Pop() {
-    pb::ChatEnvelope e = std::move(queue_.front());
+    pb::ChatEnvelope e = std::move(queue_.front().envelope);
+    bytes_ -= queue_.front().bytes;
     queue_.pop_front();
     if (queue_.empty()) back_bytes_ = 0;
     return e;
   }
 
  private:
-  std::deque<pb::ChatEnvelope> queue_;
+  struct Entry {
+    pb::ChatEnvelope envelope;
+    size_t bytes;
+  };
+  std::deque<Entry> queue_;
   size_t back_bytes_ = 0;
+  size_t bytes_ = 0;
 };
 
 }  // namespace
@@ -58,6 +69,7 @@ class ClientReactor;
 // write is in flight, so it cannot be destroyed while the handle may still
 // call it.
 struct ClientState {
+  size_t max_queued_bytes = kMaxClientQueuedBytes;
   std::mutex mu;
   ClientReactor* reactor = nullptr;
   bool writing = false;
@@ -167,17 +179,31 @@ class ClientHandle final : public ChatStream {
   ~ClientHandle() override { Close(); }
 
   void Send(pb::ChatEnvelope envelope) override {
-    ClientReactor* reactor;
+    ClientReactor* reactor = nullptr;
+    size_t overflow = 0;
     {
       std::lock_guard<std::mutex> lock(state_->mu);
       if (state_->closed || state_->ended || state_->hold_released) return;
       if (state_->writing) {
         state_->queue.Push(std::move(envelope));
-        return;
+        if (state_->queue.bytes() <= state_->max_queued_bytes) return;
+        overflow = state_->queue.bytes();
+        state_->queue = WriteQueue();
+      } else {
+        state_->writing = true;
+        state_->current = std::move(envelope);
+        reactor = state_->reactor;
       }
-      state_->writing = true;
-      state_->current = std::move(envelope);
-      reactor = state_->reactor;
+    }
+    if (overflow > 0) {
+      // The other end does not read (or reads that slowly): end the stream;
+      // the core reopens it after a backoff and resends what is unacked.
+      spdlog::warn(
+          "chat: {} bytes queued on a stream whose other end does not read "
+          "(limit {}); closing it",
+          overflow, state_->max_queued_bytes);
+      Close();
+      return;
     }
     // Safe: the hold stays while `writing`.
     reactor->Write(&state_->current);
@@ -256,7 +282,8 @@ std::unique_ptr<ChatStream> GrpcChatTransport::Open(
 
 class ChatGrpcService::Connection final : public ChatReply {
  public:
-  explicit Connection(Reactor* reactor) : reactor_(reactor) {}
+  Connection(Reactor* reactor, ChatGrpcService* service)
+      : reactor_(reactor), service_(service) {}
 
   void Send(pb::ChatEnvelope envelope) override;
   void Close(absl::Status status) override;
@@ -267,9 +294,11 @@ class ChatGrpcService::Connection final : public ChatReply {
  private:
   std::mutex mu_;
   Reactor* reactor_;  // valid until Finish has been called
+  ChatGrpcService* const service_;
   bool writing_ = false;
   bool finishing_ = false;  // no more writes
   bool finish_called_ = false;
+  int pins_ = 0;  // threads using `reactor_` outside the lock (no Finish)
   grpc::Status final_;
   pb::ChatEnvelope current_;
   WriteQueue queue_;
@@ -278,9 +307,12 @@ class ChatGrpcService::Connection final : public ChatReply {
 class ChatGrpcService::Reactor final
     : public grpc::ServerBidiReactor<pb::ChatEnvelope, pb::ChatEnvelope> {
  public:
-  explicit Reactor(ChatGrpcService* service) : service_(service) {
-    connection_ = std::make_shared<Connection>(this);
+  Reactor(ChatGrpcService* service, grpc::CallbackServerContext* context)
+      : service_(service), context_(context) {
+    connection_ = std::make_shared<Connection>(this, service);
   }
+  // Ends the call at once (a write in flight completes, failed).
+  void Cancel() { context_->TryCancel(); }
   const std::shared_ptr<Connection>& connection() const { return connection_; }
   void Begin() { StartRead(&in_); }
 
@@ -305,22 +337,62 @@ class ChatGrpcService::Reactor final
 
  private:
   ChatGrpcService* const service_;
+  grpc::CallbackServerContext* const context_;
   pb::ChatEnvelope in_;
   std::shared_ptr<Connection> connection_;
 };
 
 void ChatGrpcService::Connection::Send(pb::ChatEnvelope envelope) {
   Reactor* reactor;
+  size_t overflow = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (finishing_) return;
     if (writing_) {
       queue_.Push(std::move(envelope));
-      return;
+      if (queue_.bytes() <= service_->max_queued_bytes_) return;
+      overflow = queue_.bytes();
+      queue_ = WriteQueue();
+    } else {
+      writing_ = true;
+      current_ = std::move(envelope);
+      reactor = reactor_;
     }
-    writing_ = true;
-    current_ = std::move(envelope);
-    reactor = reactor_;
+  }
+  if (overflow > 0) {
+    const uint64_t n = ++service_->closed_unread_;
+    spdlog::warn(
+        "chat: {} bytes of answers queued for a stream that does not read "
+        "(limit {}); ending it ({} so far)",
+        overflow, service_->max_queued_bytes_, n);
+    // The write in flight may never complete (nobody reads): cancel the
+    // call, so that it fails and the stream finishes.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!finishing_) {
+        finishing_ = true;
+        final_ = grpc::Status(
+            grpc::StatusCode::RESOURCE_EXHAUSTED,
+            absl::StrCat("more than ", service_->max_queued_bytes_,
+                         " bytes of answers queued: the stream does not "
+                         "read"));
+      }
+      if (finish_called_ || reactor_ == nullptr) return;
+      ++pins_;
+      reactor = reactor_;
+    }
+    reactor->Cancel();
+    bool finish = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --pins_;
+      if (!writing_ && pins_ == 0 && !finish_called_) {
+        finish_called_ = true;
+        finish = true;
+      }
+    }
+    if (finish) reactor->Finish(final_);
+    return;
   }
   reactor->StartWrite(&current_);  // Finish waits for `writing_`
 }
@@ -332,7 +404,8 @@ void ChatGrpcService::Connection::Close(absl::Status status) {
     if (finishing_) return;
     finishing_ = true;
     final_ = ToGrpcStatus(status);
-    if (writing_ || finish_called_) return;  // WriteDone finishes
+    // WriteDone (or the pinning thread) finishes.
+    if (writing_ || finish_called_ || pins_ > 0) return;
     finish_called_ = true;
     reactor = reactor_;
   }
@@ -354,7 +427,7 @@ void ChatGrpcService::Connection::WriteDone(bool ok) {
       more = true;
     } else {
       writing_ = false;
-      if (!finishing_ || finish_called_) return;
+      if (!finishing_ || finish_called_ || pins_ > 0) return;
       finish_called_ = true;
     }
   }
@@ -372,7 +445,8 @@ void ChatGrpcService::Connection::Done() {
   reactor_ = nullptr;
 }
 
-ChatGrpcService::ChatGrpcService(Handler* handler) : handler_(handler) {}
+ChatGrpcService::ChatGrpcService(Handler* handler, size_t max_queued_bytes)
+    : handler_(handler), max_queued_bytes_(max_queued_bytes) {}
 
 ChatGrpcService::~ChatGrpcService() { Shutdown(); }
 
@@ -395,8 +469,7 @@ void ChatGrpcService::Shutdown() {
 
 grpc::ServerBidiReactor<pb::ChatEnvelope, pb::ChatEnvelope>*
 ChatGrpcService::Connect(grpc::CallbackServerContext* context) {
-  (void)context;
-  auto* reactor = new Reactor(this);
+  auto* reactor = new Reactor(this, context);
   bool refuse;
   {
     std::lock_guard<std::mutex> lock(mu_);

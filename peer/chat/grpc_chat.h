@@ -11,6 +11,7 @@
 #ifndef PEERLAB_PEER_CHAT_GRPC_CHAT_H_
 #define PEERLAB_PEER_CHAT_GRPC_CHAT_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -26,6 +27,13 @@ namespace peerlab::chat {
 
 // Queued envelopes are merged while the merged one stays under this size.
 inline constexpr size_t kMaxWriteBytes = 1 << 20;
+// Bytes queued for writing on one stream, beyond which the stream is ended
+// (logged) instead of growing without bound when the other end does not
+// read. An incoming stream only queues answers (acks merge; pongs do not);
+// an outgoing one up to ChatCore's window of messages (4096 of at most
+// 16 KiB) plus answers.
+inline constexpr size_t kMaxServerQueuedBytes = 4 << 20;
+inline constexpr size_t kMaxClientQueuedBytes = 96 << 20;
 
 class GrpcChatTransport : public ChatTransport {
  public:
@@ -65,7 +73,10 @@ class ChatGrpcService final : public ::peer::v1::Chat::CallbackService {
   };
 
   // `handler` must outlive the service (or be detached: SetHandler(nullptr)).
-  explicit ChatGrpcService(Handler* handler = nullptr);
+  // A stream with more than `max_queued_bytes` of answers waiting (its
+  // opener does not read them) is ended with RESOURCE_EXHAUSTED and logged.
+  explicit ChatGrpcService(Handler* handler = nullptr,
+                           size_t max_queued_bytes = kMaxServerQueuedBytes);
   // REQUIRES: the server has shut down.
   ~ChatGrpcService() override;
 
@@ -82,6 +93,9 @@ class ChatGrpcService final : public ::peer::v1::Chat::CallbackService {
   grpc::ServerBidiReactor<::peer::v1::ChatEnvelope, ::peer::v1::ChatEnvelope>*
   Connect(grpc::CallbackServerContext* context) override;
 
+  // Streams ended because their opener did not read. Thread-safe.
+  uint64_t closed_unread() const { return closed_unread_.load(); }
+
   class Connection;  // one incoming stream; a ChatReply
 
  private:
@@ -90,6 +104,8 @@ class ChatGrpcService final : public ::peer::v1::Chat::CallbackService {
                 ::peer::v1::ChatEnvelope envelope);
   void Forget(Connection* connection);
 
+  const size_t max_queued_bytes_;
+  std::atomic<uint64_t> closed_unread_{0};
   std::mutex handler_mu_;  // held around Handler calls
   Handler* handler_ = nullptr;
   std::mutex mu_;

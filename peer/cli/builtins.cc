@@ -1,5 +1,8 @@
 #include "peer/cli/builtins.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -15,24 +18,51 @@
 #include "peer/cli/parser.h"
 #include "peer/cli/shell_runner.h"
 #include "services/common/bounded_file.h"
+#include "services/common/escape.h"
 #include "services/common/logging.h"
 #include "spdlog/sinks/basic_file_sink.h"
 
 namespace peerlab::cli {
 namespace {
 
-// Adds or removes one file sink on every logger (the default one included).
+// `log on FILE` / `log off`. With a ViewHub: FILE gets every line of every
+// view, as the terminal shows them (command output, messages, and the logs
+// that reach logView). Without one: one file sink on every logger (the
+// default one included). Either way lines are escaped (EscapeControl).
+// Thread-safe.
 class LogFileControl {
  public:
+  explicit LogFileControl(ViewHub* hub) : hub_(hub) {}
+  ~LogFileControl() { Off(); }
+
   absl::Status On(const std::string& path) {
     Off();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (hub_ != nullptr) {
+      std::FILE* f = std::fopen(path.c_str(), "ae");
+      if (f == nullptr) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("cannot log to ", path, ": ", std::strerror(errno)));
+      }
+      auto file = std::shared_ptr<std::FILE>(f, &std::fclose);
+      // Runs under the hub's lock: lines arrive whole and in order.
+      watch_ = hub_->Watch({}, [file](const ViewLine& line) {
+        std::string text = FormatViewLine(line);
+        text.push_back('\n');
+        std::fwrite(text.data(), 1, text.size(), file.get());
+        std::fflush(file.get());
+      });
+      path_ = path;
+      return absl::OkStatus();
+    }
     try {
       sink_ = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path);
     } catch (const spdlog::spdlog_ex& e) {
       return absl::FailedPreconditionError(
           absl::StrCat("cannot log to ", path, ": ", e.what()));
     }
-    sink_->set_pattern("%Y-%m-%dT%H:%M:%S.%e %-5l [%n] %v");
+    sink_->set_formatter(
+        MakeEscapingFormatter("%Y-%m-%dT%H:%M:%S.%e %-5l [%n] %v"));
     spdlog::apply_all([this](std::shared_ptr<spdlog::logger> l) {
       l->sinks().push_back(sink_);
     });
@@ -40,20 +70,47 @@ class LogFileControl {
     return absl::OkStatus();
   }
   void Off() {
-    if (!sink_) return;
-    spdlog::apply_all([this](std::shared_ptr<spdlog::logger> l) {
-      auto& sinks = l->sinks();
-      sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_), sinks.end());
-    });
-    sink_.reset();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (watch_ != 0) {
+      hub_->Unwatch(watch_);  // closes the file (the watcher held it)
+      watch_ = 0;
+    }
+    if (sink_) {
+      spdlog::apply_all([this](std::shared_ptr<spdlog::logger> l) {
+        auto& sinks = l->sinks();
+        sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_),
+                    sinks.end());
+      });
+      sink_.reset();
+    }
     path_.clear();
   }
-  const std::string& path() const { return path_; }
 
  private:
+  ViewHub* const hub_;
+  std::mutex mu_;
+  int watch_ = 0;
   std::shared_ptr<spdlog::sinks::basic_file_sink_mt> sink_;
   std::string path_;
 };
+
+// "unknown subcommand "x" of CMD; valid: a, b".
+absl::Status UnknownSubcommand(absl::string_view command, absl::string_view got,
+                               const std::vector<std::string>& valid) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown subcommand \"", got, "\" of ", command,
+                   "; valid: ", absl::StrJoin(valid, ", ")));
+}
+
+// The names of every logger, sorted.
+std::vector<std::string> LoggerNames() {
+  std::vector<std::string> names;
+  spdlog::apply_all([&](std::shared_ptr<spdlog::logger> l) {
+    if (!l->name().empty()) names.push_back(l->name());
+  });
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 void HelpOverview(const Registry& registry, Output& out) {
   for (const std::string& group : registry.Groups()) {
@@ -153,7 +210,7 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
                               BuiltinSettings* settings) {
   Registry* registry = env.registry;
   ConfigRegistry* config = env.config;
-  auto log_control = std::make_shared<LogFileControl>();
+  auto log_control = std::make_shared<LogFileControl>(env.views);
   const int max_depth = env.max_script_depth;
 
   std::vector<Command> commands = {
@@ -265,25 +322,34 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
        .group = "cli",
        .usage = "log on FILE | log off | log level LEVEL [COMPONENT]",
        .summary = "logs to a file, stops, or sets the level",
-       .help = "Levels: trace, debug, info, warn, error, critical, off. "
-               "Without COMPONENT the level applies to every logger.",
+       .help = "log on FILE appends to FILE every line of every view, as "
+               "the terminal shows them: command output, chat messages, "
+               "and the log records (logView), each with its time and view; "
+               "control characters are escaped. Levels: trace, debug, info, "
+               "warn, error, critical, off. Without COMPONENT the level "
+               "applies to every logger.",
        .min_args = 1,
        .max_args = 3,
        .completion = Completion::kFile,
        .handler = [log_control](const Call& call, Output& out) -> absl::Status {
          const std::string& verb = call.args[0];
-         if (verb == "on" && call.args.size() == 2) {
+         constexpr char kUsage[] =
+             "usage: log on FILE | log off | log level LEVEL [COMPONENT]";
+         if (verb == "on") {
+           if (call.args.size() != 2) return absl::InvalidArgumentError(kUsage);
            if (auto s = log_control->On(call.args[1]); !s.ok()) return s;
            out.Print(absl::StrCat("logging to ", call.args[1]));
            spdlog::info("logging to {}", call.args[1]);
            return absl::OkStatus();
          }
-         if (verb == "off" && call.args.size() == 1) {
+         if (verb == "off") {
+           if (call.args.size() != 1) return absl::InvalidArgumentError(kUsage);
            log_control->Off();
            out.Print("file logging off");
            return absl::OkStatus();
          }
-         if (verb == "level" && call.args.size() >= 2) {
+         if (verb == "level") {
+           if (call.args.size() < 2) return absl::InvalidArgumentError(kUsage);
            auto level = spdlog::level::from_str(call.args[1]);
            if (level == spdlog::level::off && call.args[1] != "off") {
              return absl::InvalidArgumentError(absl::StrCat(
@@ -293,8 +359,10 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
            if (call.args.size() == 3) {
              auto logger = spdlog::get(call.args[2]);
              if (!logger) {
-               return absl::NotFoundError(
-                   absl::StrCat("no logger named ", call.args[2]));
+               std::vector<std::string> names = LoggerNames();
+               return absl::NotFoundError(absl::StrCat(
+                   "no logger named \"", call.args[2], "\"; loggers: ",
+                   names.empty() ? "(none)" : absl::StrJoin(names, ", ")));
              }
              logger->set_level(level);
            } else {
@@ -303,8 +371,7 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
            out.Print(absl::StrCat("log level ", call.args[1]));
            return absl::OkStatus();
          }
-         return absl::InvalidArgumentError(
-             "usage: log on FILE | log off | log level LEVEL [COMPONENT]");
+         return UnknownSubcommand("log", verb, {"on", "off", "level"});
        }},
       {.name = "exit",
        .group = "cli",
@@ -356,9 +423,11 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
        .max_args = 1,
        .handler = [config](const Call& call, Output& out) -> absl::Status {
          if (call.args[0] != "config") {
-           return absl::InvalidArgumentError("usage: show config");
+           return UnknownSubcommand("show", call.args[0], {"config"});
          }
-         for (const auto& row : config->Rows()) {
+         auto rows = config->Rows();
+         if (rows.empty()) out.Print("no settings are registered");
+         for (const auto& row : rows) {
            out.Print(absl::StrFormat("%-36s %-16s %s", row.name, row.value,
                                      row.help));
          }

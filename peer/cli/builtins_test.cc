@@ -297,24 +297,23 @@ TEST_F(BuiltinsTest, LogLevelOfAnUnknownLoggerListsTheLoggers) {
 // issue 12: `log on FILE` writes what every watcher sees (command output,
 // messages, logs), as docs/cli.md says; control characters are escaped.
 TEST(LogOnTest, FileGetsEveryViewEscaped) {
-  std::filesystem::path dir =
-      std::filesystem::temp_directory_path() /
-      absl::StrCat("peerlab-log-on-test-", ::getpid());
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              absl::StrCat("peerlab-log-on-test-", ::getpid());
   std::filesystem::create_directories(dir);
   ViewHub hub;
   Registry registry;
   ConfigRegistry config;
   BuiltinSettings settings;
-  ASSERT_TRUE(RegisterBuiltins({.registry = &registry,
-                                .config = &config,
-                                .views = &hub},
-                               &settings)
-                  .ok());
+  ASSERT_TRUE(
+      RegisterBuiltins(
+          {.registry = &registry, .config = &config, .views = &hub}, &settings)
+          .ok());
   ViewOutput out(&hub);
   const std::string file = (dir / "peer.log").string();
   ASSERT_TRUE(registry.Execute("log on " + file, out).ok());
   ASSERT_TRUE(registry.Execute("echo command output", out).ok());
-  hub.Write(kMessagesView, "<mallory> hi\r2026-01-01T00:00:00.000 [outputView] forged");
+  hub.Write(kMessagesView,
+            "<mallory> hi\r2026-01-01T00:00:00.000 [outputView] forged");
   hub.Write(kLogView, "info  [membership] member \x1b[2Jx joined");
   ASSERT_TRUE(registry.Execute("log off", out).ok());
   hub.Write(kOutputView, "after log off");
@@ -324,8 +323,8 @@ TEST(LogOnTest, FileGetsEveryViewEscaped) {
   std::filesystem::remove_all(dir);
   ASSERT_GE(lines.size(), 4u);
   EXPECT_THAT(lines, Contains(HasSubstr("[outputView] command output")));
-  EXPECT_THAT(lines, Contains(HasSubstr(
-                         "[messagesView] <mallory> hi\\r2026-01-01")));
+  EXPECT_THAT(lines,
+              Contains(HasSubstr("[messagesView] <mallory> hi\\r2026-01-01")));
   EXPECT_THAT(lines, Contains(HasSubstr("member \\x1b[2Jx joined")));
   for (const auto& l : lines) {
     EXPECT_THAT(l, ::testing::Not(HasSubstr("after log off")));
@@ -345,7 +344,8 @@ TEST_F(BuiltinsTest, LogFileRecordsAreEscaped) {
   std::vector<std::string> lines;
   for (std::string l; std::getline(in, l);) lines.push_back(l);
   EXPECT_THAT(lines, Contains(HasSubstr("member eve\\n2026-01-01")));
-  EXPECT_THAT(lines, ::testing::Not(Contains(::testing::StartsWith("2026-01-01"))));
+  EXPECT_THAT(lines,
+              ::testing::Not(Contains(::testing::StartsWith("2026-01-01"))));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "peer/cli/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -244,6 +245,12 @@ absl::Status ConfigRegistry::LoadJson(const std::string& json_text) {
     }
     staged.emplace_back(&found->second, *canonical);
   }
+  // Keys that set others (a profile) first: the file's other values then
+  // stand, whatever the order of the names.
+  std::stable_partition(staged.begin(), staged.end(),
+                        [](const std::pair<const Key*, std::string>& k) {
+                          return k.first->apply_first;
+                        });
   for (const auto& [key, value] : staged) key->apply(value);
   return absl::OkStatus();
 }

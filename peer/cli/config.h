@@ -9,7 +9,9 @@
 // registration); the registry validates, converts and applies. Files are
 // JSON objects {"key": value}, with numbers and booleans as JSON numbers and
 // booleans. Loading is all-or-nothing: every key and value is checked before
-// any is applied.
+// any is applied; keys marked apply_first (a profile that sets the others)
+// are applied before the rest, so a saved file loads back to exactly the
+// saved values. Files are read with a size limit (kMaxConfigFileBytes).
 //
 // Thread-safe. A component that reads its values from another thread than
 // the one calling Set must guard them itself (or read them under Lock()).
@@ -27,6 +29,9 @@
 #include "absl/time/time.h"
 
 namespace peerlab::cli {
+
+// A config file is refused beyond this size.
+inline constexpr size_t kMaxConfigFileBytes = 1 << 20;
 
 class ConfigRegistry {
  public:

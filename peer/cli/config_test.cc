@@ -137,9 +137,12 @@ TEST(ConfigOrderTest, KeyThatSetsOthersIsAppliedFirst) {
     early = late = p == "wan" ? 100 : 1;
   };
   ConfigRegistry::Key key{
-      "m.profile", "resets m.early and m.late", ConfigRegistry::Type::kString,
+      "m.profile",
+      "resets m.early and m.late",
+      ConfigRegistry::Type::kString,
       [](const std::string& v) -> absl::StatusOr<std::string> { return v; },
-      apply_profile, [&] { return profile; }};
+      apply_profile,
+      [&] { return profile; }};
   key.apply_first = true;
   ASSERT_TRUE(config.Add(key).ok());
   ASSERT_TRUE(config.AddInt("m.early", "", &early, 0, 1000).ok());

@@ -87,6 +87,19 @@ std::vector<std::string> Registry::Suggest(absl::string_view name,
   return ClosestNames(name, names, limit);
 }
 
+std::vector<std::string> Registry::TypoOf(absl::string_view word) const {
+  // Short words are ordinary words ("ok", "yes", "hello"): only a longer
+  // word may be a typo, and only a close one.
+  const size_t allowed = word.size() >= 8 ? 2 : word.size() >= 3 ? 1 : 0;
+  std::vector<std::string> out;
+  if (allowed == 0) return out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [name, command] : commands_) {
+    if (EditDistance(word, name) <= allowed) out.push_back(name);
+  }
+  return out;
+}
+
 void Registry::SetFallback(Fallback fallback) {
   std::lock_guard<std::mutex> lock(mu_);
   fallback_ = std::move(fallback);
@@ -106,6 +119,17 @@ absl::Status Registry::Execute(absl::string_view line, Output& out, int depth,
       }
     }
     if (fallback) {
+      // One word close to a command is a typo, not a message for everybody.
+      absl::string_view word = absl::StripTrailingAsciiWhitespace(trimmed);
+      if (word.size() == first.size()) {
+        std::vector<std::string> close = TypoOf(word);
+        if (!close.empty()) {
+          return absl::NotFoundError(
+              absl::StrCat("unknown command \"", word,
+                           "\"; did you mean: ", absl::StrJoin(close, ", "),
+                           "? (to send it as a message: msg ", word, ")"));
+        }
+      }
       std::optional<absl::Status> taken = fallback(trimmed, out);
       if (taken.has_value()) return *taken;
     }

@@ -37,7 +37,10 @@ class Registry {
   // whole line, unparsed, and returns the line's status, or nullopt to
   // decline (then the line is an unknown command, as without a fallback).
   // Scripts (depth > 0) and remote calls never use it, so a typo there is
-  // an error, not a message.
+  // an error, not a message. A line that is one word within a small edit
+  // distance of a command (1, or 2 from 8 letters on; never below 3
+  // letters) is not given to the fallback either: it is refused with "did
+  // you mean …" (`msg WORD` sends such a word).
   using Fallback = std::function<std::optional<absl::Status>(
       absl::string_view line, Output& out)>;
   void SetFallback(Fallback fallback);
@@ -54,6 +57,9 @@ class Registry {
                                    size_t limit = 3) const;
 
  private:
+  // The commands `word` is probably a typo of (see SetFallback).
+  std::vector<std::string> TypoOf(absl::string_view word) const;
+
   mutable std::mutex mu_;
   std::map<std::string, Command, std::less<>> commands_;
   Fallback fallback_;

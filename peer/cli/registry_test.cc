@@ -172,8 +172,7 @@ TEST(RegistryTest, FallbackRefusesAWordCloseToACommand) {
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(s.message()), HasSubstr("did you mean: chatmembers"));
   EXPECT_THAT(std::string(s.message()), HasSubstr("msg chatmembrs"));
-  EXPECT_EQ(r.Execute(" memberlsit ", out).code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(r.Execute(" memberlsit ", out).code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(r.Execute("qit", out).code(), absl::StatusCode::kNotFound);
   // Ordinary words and sentences are messages.
   for (const char* line : {"hello", "hi", "ok", "yes", "thanks",

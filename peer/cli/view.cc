@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "services/common/escape.h"
 
 namespace peerlab::cli {
 
@@ -25,7 +26,8 @@ std::vector<ViewLine> ViewHub::Write(absl::string_view view,
     it = history_.emplace(std::string(view), std::deque<ViewLine>()).first;
   }
   for (absl::string_view part : absl::StrSplit(text, '\n')) {
-    ViewLine line{next_seq_++, now, it->first, std::string(part)};
+    if (!part.empty() && part.back() == '\r') part.remove_suffix(1);  // CRLF
+    ViewLine line{next_seq_++, now, it->first, EscapeControl(part)};
     for (auto& [handle, sub] : watchers_) {
       if (sub.views.empty() || sub.views.count(line.view)) sub.watcher(line);
     }

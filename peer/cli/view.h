@@ -51,7 +51,10 @@ class ViewHub {
   explicit ViewHub(Clock* clock = &Clock::Real(), size_t history = 10000);
 
   // Appends `text` to `view`, one ViewLine per line of text (a trailing
-  // newline adds no empty line). Returns the lines written.
+  // newline adds no empty line), each line with its control characters
+  // escaped (EscapeControl, services/common/escape.h): text from the
+  // network can neither forge a line nor drive a terminal. Returns the
+  // lines written.
   std::vector<ViewLine> Write(absl::string_view view, absl::string_view text);
 
   // Calls `watcher` for every later line of the named views (all views when

@@ -92,7 +92,9 @@ TEST(ViewHubTest, ControlCharactersAreEscaped) {
   ViewHub hub;
   std::vector<std::string> seen;
   hub.Watch({}, [&](const ViewLine& l) { seen.push_back(l.text); });
-  hub.Write(kMessagesView, "<bob> hi\r<alice> fake\x1b[2J\x07 \xc2\x9b" "31m\tok");
+  hub.Write(kMessagesView,
+            "<bob> hi\r<alice> fake\x1b[2J\x07 \xc2\x9b"
+            "31m\tok");
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0], "<bob> hi\\r<alice> fake\\x1b[2J\\x07 \\u009b31m\tok");
   EXPECT_EQ(hub.History(kMessagesView)[0].text, seen[0]);

@@ -45,8 +45,8 @@ inline std::string EscapeControl(absl::string_view text,
     } else if (c == 0xc2 && i + 1 < text.size() &&
                static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
                static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
-      out += absl::StrFormat("\\u%04x",
-                             static_cast<unsigned char>(text[i + 1]));
+      out +=
+          absl::StrFormat("\\u%04x", static_cast<unsigned char>(text[i + 1]));
       ++i;
     } else {
       out.push_back(static_cast<char>(c));

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "services/common/escape.h"
 #include "spdlog/sinks/basic_file_sink.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
 
@@ -30,7 +31,8 @@ absl::Status SetUpLogging(const std::string& program, const std::string& level,
   auto logger =
       std::make_shared<spdlog::logger>(program, sinks.begin(), sinks.end());
   logger->set_level(lvl);
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%n] %v");
+  logger->set_formatter(
+      MakeEscapingFormatter("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%n] %v"));
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
   spdlog::set_level(lvl);
@@ -46,7 +48,8 @@ std::shared_ptr<spdlog::logger> ComponentLogger(const std::string& component) {
       component, base->sinks().begin(), base->sinks().end());
   logger->set_level(base->level());
   logger->flush_on(spdlog::level::info);
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%n] %v");
+  logger->set_formatter(
+      MakeEscapingFormatter("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%n] %v"));
   spdlog::register_logger(logger);
   return logger;
 }
