@@ -454,18 +454,20 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
        .max_args = 1,
        .completion = Completion::kFile,
        .handler = [config](const Call& call, Output& out) -> absl::Status {
-         if (call.remote) {
+         // Read once: what is checked is what is loaded.
+         absl::StatusOr<std::string> text =
+             ReadFileBounded(call.args[0], kMaxConfigFileBytes, "loadconfig");
+         if (!text.ok()) return text.status();
+         if (call.remote && absl::StrContains(*text, "allow_remote")) {
            // The allow_remote keys are not for remote callers to change.
-           std::ifstream in(call.args[0]);
-           std::stringstream text;
-           text << in.rdbuf();
-           if (absl::StrContains(text.str(), "allow_remote")) {
-             return absl::PermissionDeniedError(absl::StrCat(
-                 call.args[0],
-                 " sets an allow_remote key: not loadable by remote callers"));
-           }
+           return absl::PermissionDeniedError(absl::StrCat(
+               call.args[0],
+               " sets an allow_remote key: not loadable by remote callers"));
          }
-         if (auto s = config->LoadFile(call.args[0]); !s.ok()) return s;
+         if (auto s = config->LoadJson(*text); !s.ok()) {
+           return absl::Status(s.code(),
+                               absl::StrCat(call.args[0], ": ", s.message()));
+         }
          out.Print(absl::StrCat("loaded config from ", call.args[0]));
          return absl::OkStatus();
        }},

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
 #include "peer/cli/parser.h"
+#include "services/common/bounded_file.h"
 
 namespace peerlab::cli {
 namespace {
@@ -274,11 +275,10 @@ absl::Status ConfigRegistry::SaveFile(const std::string& path) const {
 }
 
 absl::Status ConfigRegistry::LoadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  absl::Status s = LoadJson(ss.str());
+  absl::StatusOr<std::string> text =
+      ReadFileBounded(path, kMaxConfigFileBytes, "config file");
+  if (!text.ok()) return text.status();
+  absl::Status s = LoadJson(*text);
   if (!s.ok()) {
     return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
   }

@@ -11,7 +11,7 @@
 // booleans. Loading is all-or-nothing: every key and value is checked before
 // any is applied; keys marked apply_first (a profile that sets the others)
 // are applied before the rest, so a saved file loads back to exactly the
-// saved values. Files are read with a size limit (kMaxConfigFileBytes).
+// saved values. Files are read with ReadFileBounded (kMaxConfigFileBytes).
 //
 // Thread-safe. A component that reads its values from another thread than
 // the one calling Set must guard them itself (or read them under Lock()).
@@ -29,9 +29,6 @@
 #include "absl/time/time.h"
 
 namespace peerlab::cli {
-
-// A config file is refused beyond this size.
-inline constexpr size_t kMaxConfigFileBytes = 1 << 20;
 
 class ConfigRegistry {
  public:
