@@ -384,12 +384,14 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
                m.reconnects ? absl::StrCat(", ", m.reconnects, " reconnect(s)")
                             : ""));
          }
-         out.Print(absl::StrCat(members.size(), " chat member(s)",
-                                members.empty()
-                                    ? ": no other member announces a chat "
-                                      "(chatstart there)"
-                                    : "",
-                                running ? "" : " (chat not started)"));
+         // "N chat member(s)" ends the line when the chat runs (scripts
+         // and tests look for it).
+         out.Print(absl::StrCat(
+             members.empty() ? "no other member announces a chat (chatstart "
+                               "there): "
+                             : "",
+             members.size(), " chat member(s)",
+             running ? "" : " (chat not started)"));
          return absl::OkStatus();
        }},
       {.name = "chatping",
