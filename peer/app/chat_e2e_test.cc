@@ -345,6 +345,41 @@ TEST_F(ChatE2eTest, UndeliveredMessagesAreReportedNotLost) {
   ASSERT_TRUE(bob->process().Signal(SIGCONT).ok());
 }
 
+// issue 12: charly is killed, then bob sends. alice answers, so msg returns
+// at once naming charly as still pending (it used to wait 5.4 s and fail
+// "undelivered to charly (charly was declared dead)"); charly is reported
+// in messagesView when given up on; msg --all still means every member.
+TEST_F(ChatE2eTest, ACrashedMemberDoesNotFailAMessage) {
+  auto alice = StartWithInit("alice");
+  ASSERT_TRUE(alice);
+  auto bob = StartWithInit("bob");
+  ASSERT_TRUE(bob);
+  auto charly = StartWithInit("charly");
+  ASSERT_TRUE(charly);
+  ASSERT_TRUE(WaitForChatMembers(*bob, 2));
+  auto before = bob->Execute("msg before");
+  ASSERT_EQ(before.code(), 0) << before.message();
+  ASSERT_TRUE(charly->process().Kill().ok());
+
+  const absl::Time start = absl::Now();
+  auto r = bob->Execute("msg after");
+  const absl::Duration took = absl::Now() - start;
+  std::cerr << "msg after a crash returned in " << took << "\n";
+  EXPECT_EQ(r.code(), 0) << r.message();
+  EXPECT_THAT(Peer::Text(r),
+              HasSubstr("delivered to alice; still sending to charly"));
+  EXPECT_LT(took, absl::Seconds(3));  // no wait for the ack timeout
+  EXPECT_TRUE(alice->WaitForLine("messagesView", "<bob> after"));
+  // Given up on once the membership declares charly dead.
+  EXPECT_TRUE(
+      bob->WaitForCount("messagesView", "<error> undelivered to charly", 1));
+
+  // Every member or fail: with charly gone from the chat, alice is all.
+  auto all = bob->Execute("msg --all to everyone");
+  EXPECT_EQ(all.code(), 0) << all.message();
+  EXPECT_TRUE(alice->WaitForLine("messagesView", "<bob> to everyone"));
+}
+
 TEST_F(ChatE2eTest, TypedLinesAreMessages) {
   auto alice = StartWithInit("alice");
   ASSERT_TRUE(alice);
