@@ -184,9 +184,9 @@ absl::Status ChatCommands::Stop() {
 }
 
 absl::Status ChatCommands::AnnounceJoined(cli::Output& out) {
-  return CheckSent(
-      Send(pb::CHAT_KIND_JOINED, "", absl::InfiniteDuration(), /*all=*/true),
-      out, /*quiet=*/false, /*all=*/true);
+  // Like msg: a member that crashed a moment ago must not fail init.
+  return CheckSent(Send(pb::CHAT_KIND_JOINED, ""), out, /*quiet=*/false,
+                   /*all=*/false);
 }
 
 absl::Status ChatCommands::AnnounceLeaving(cli::Output& out) {
@@ -195,8 +195,9 @@ absl::Status ChatCommands::AnnounceLeaving(cli::Output& out) {
     auto lock = config_->Lock();
     wait = leave_timeout_;
   }
-  return CheckSent(Send(pb::CHAT_KIND_LEAVING, "", wait, /*all=*/true), out,
-                   /*quiet=*/false, /*all=*/true);
+  // Like msg: quit does not wait for a member that does not answer.
+  return CheckSent(Send(pb::CHAT_KIND_LEAVING, "", wait), out,
+                   /*quiet=*/false, /*all=*/false);
 }
 
 absl::StatusOr<SendResult> ChatCommands::Send(pb::ChatKind kind,

@@ -101,8 +101,9 @@ class ChatCommands : private ChatGrpcService::Handler {
       ::peer::v1::ChatKind kind, std::string text,
       absl::Duration timeout = absl::InfiniteDuration(), bool all = false);
   // "<joined> NAME has joined" / "<left> NAME is leaving" to every member
-  // (leaving waits at most chat.leave_timeout). Unavailable naming the
-  // members that did not get it.
+  // (leaving waits at most chat.leave_timeout). Like msg, they return once
+  // the members that answer have it (the others retried in the
+  // background); Unavailable only when no member got it.
   absl::Status AnnounceJoined(cli::Output& out);
   absl::Status AnnounceLeaving(cli::Output& out);
   // A message from a typed line; Unavailable naming the members that did
