@@ -47,8 +47,21 @@ BootstrapService::Done<Response> Answer(grpc::ServerUnaryReactor* reactor,
 class WatchReactor : public grpc::ServerWriteReactor<pb::WatchResponse> {
  public:
   WatchReactor(BootstrapGrpcService* owner, Store* store,
-               size_t max_queued_bytes)
-      : owner_(owner), store_(store), max_queued_bytes_(max_queued_bytes) {}
+               grpc::CallbackServerContext* context, size_t max_queued_bytes)
+      : owner_(owner),
+        store_(store),
+        context_(context),
+        max_queued_bytes_(max_queued_bytes) {}
+
+  // True when the write in flight started before `since` and has not
+  // completed: the reader takes nothing.
+  bool StalledSince(absl::Time since) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return writing_ && write_started_ < since;
+  }
+  // Cancels the call (gRPC then calls OnCancel and OnDone). REQUIRES: the
+  // owner's mu_ is held, which keeps this reactor and its context alive.
+  void Cancel() { context_->TryCancel(); }
 
   void Start() {
     handle_ = store_->Subscribe([this](const Document& doc) { Push(doc); });
@@ -155,6 +168,7 @@ class WatchReactor : public grpc::ServerWriteReactor<pb::WatchResponse> {
         *current_.mutable_document() = std::move(queue_.front());
         queue_.pop_front();
         writing_ = write = true;
+        write_started_ = absl::Now();
       }
     }
     if (finish) {
@@ -166,6 +180,7 @@ class WatchReactor : public grpc::ServerWriteReactor<pb::WatchResponse> {
 
   BootstrapGrpcService* const owner_;
   Store* const store_;
+  grpc::CallbackServerContext* const context_;
   const size_t max_queued_bytes_;
   int handle_ = 0;
 
@@ -173,6 +188,7 @@ class WatchReactor : public grpc::ServerWriteReactor<pb::WatchResponse> {
   std::deque<Document> queue_;
   size_t queued_bytes_ = 0;  // protobuf sizes of queue_
   uint64_t last_written_ = 0;
+  absl::Time write_started_;
   pb::WatchResponse current_;
   bool writing_ = false;
   bool end_requested_ = false;
@@ -184,14 +200,47 @@ class WatchReactor : public grpc::ServerWriteReactor<pb::WatchResponse> {
 
 BootstrapGrpcService::BootstrapGrpcService(BootstrapService* service,
                                            Options options)
-    : service_(service), options_(options) {}
+    : service_(service), options_(options) {
+  stall_thread_ = std::thread([this] { StallLoop(); });
+}
+
+void BootstrapGrpcService::StallLoop() {
+  std::unique_lock<std::mutex> lock(stall_mu_);
+  while (!stall_wake_.wait_for(lock,
+                               absl::ToChronoNanoseconds(options_.stall_check),
+                               [this] { return stall_stop_; })) {
+    lock.unlock();
+    {
+      const absl::Time since = absl::Now() - options_.max_write_stall;
+      std::lock_guard<std::recursive_mutex> watches_lock(mu_);
+      std::vector<WatchReactor*> watches(watches_.begin(), watches_.end());
+      for (WatchReactor* w : watches) {
+        if (!w->StalledSince(since)) continue;
+        cancelled_.fetch_add(1);
+        spdlog::warn(
+            "Watch stream cancelled: its reader took nothing for {} (one "
+            "document in flight)",
+            absl::FormatDuration(options_.max_write_stall));
+        w->Cancel();  // may end it inline: mu_ is recursive
+      }
+    }
+    lock.lock();
+  }
+}
 
 size_t BootstrapGrpcService::watchers() {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   return watches_.size();
 }
 
-BootstrapGrpcService::~BootstrapGrpcService() = default;
+BootstrapGrpcService::~BootstrapGrpcService() {
+  {
+    std::lock_guard<std::mutex> lock(stall_mu_);
+    stall_stop_ = true;
+  }
+  stall_wake_.notify_all();
+  stall_thread_.join();
+}
 
 void BootstrapGrpcService::EndWatches() {
   // Holding mu_ keeps every listed reactor alive: OnDone must Forget() it
@@ -274,9 +323,9 @@ grpc::ServerUnaryReactor* BootstrapGrpcService::Renew(
 }
 
 grpc::ServerWriteReactor<pb::WatchResponse>* BootstrapGrpcService::Watch(
-    grpc::CallbackServerContext*, const pb::WatchRequest*) {
-  auto* reactor =
-      new WatchReactor(this, service_->store(), options_.max_queued_bytes);
+    grpc::CallbackServerContext* context, const pb::WatchRequest*) {
+  auto* reactor = new WatchReactor(this, service_->store(), context,
+                                   options_.max_queued_bytes);
   bool ending;
   bool full = false;
   size_t open = 0;

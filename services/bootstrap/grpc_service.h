@@ -5,9 +5,12 @@
 #define PEERLAB_SERVICES_BOOTSTRAP_GRPC_SERVICE_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <set>
+#include <thread>
 
+#include "absl/time/time.h"
 #include "proto/bootstrap/v1/bootstrap.grpc.pb.h"
 #include "services/bootstrap/bootstrap_service.h"
 
@@ -27,9 +30,15 @@ class BootstrapGrpcService final : public pb::BootstrapData::CallbackService {
     // with ABORTED (see bootstrap.proto, Watch). At least two of the largest
     // documents (validation.h), so that a reader that is merely slow keeps up.
     size_t max_queued_bytes = 8 * 1024 * 1024;
+    // A stream whose one write in flight has not completed for this long
+    // (its reader takes nothing, not even the final status) is cancelled,
+    // freeing its slot and buffers. Checked every stall_check.
+    absl::Duration max_write_stall = absl::Seconds(30);
+    absl::Duration stall_check = absl::Seconds(1);
   };
 
-  // `service` must outlive this object.
+  // `service` must outlive this object. Starts a thread that cancels stalled
+  // Watch streams; the destructor stops it.
   explicit BootstrapGrpcService(BootstrapService* service)
       : BootstrapGrpcService(service, Options()) {}
   BootstrapGrpcService(BootstrapService* service, Options options);
@@ -44,6 +53,7 @@ class BootstrapGrpcService final : public pb::BootstrapData::CallbackService {
   size_t watchers();
   uint64_t watchers_dropped() const { return dropped_.load(); }
   uint64_t watchers_refused() const { return refused_.load(); }
+  uint64_t watchers_cancelled() const { return cancelled_.load(); }
 
   grpc::ServerUnaryReactor* Ping(grpc::CallbackServerContext* context,
                                  const pb::PingRequest* request,
@@ -77,11 +87,17 @@ class BootstrapGrpcService final : public pb::BootstrapData::CallbackService {
  private:
   friend class WatchReactor;
   void Forget(WatchReactor* reactor);
+  void StallLoop();
 
   BootstrapService* const service_;
   const Options options_;
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> refused_{0};
+  std::atomic<uint64_t> cancelled_{0};
+  std::mutex stall_mu_;
+  std::condition_variable stall_wake_;
+  bool stall_stop_ = false;
+  std::thread stall_thread_;  // last: starts after everything it uses
   std::recursive_mutex mu_;
   bool ending_ = false;
   std::set<WatchReactor*> watches_;

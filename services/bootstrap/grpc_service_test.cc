@@ -156,6 +156,39 @@ TEST_F(WatchLimitsTest, StalledWatcherIsDroppedWithAnActionableStatus) {
   EXPECT_TRUE(WaitUntil([&] { return grpc_->watchers() == 0; }));
 }
 
+// A reader that takes nothing at all cannot keep its slot (and the document
+// in flight) for ever: once a write has waited max_write_stall, the stream
+// is cancelled.
+TEST_F(WatchLimitsTest, StalledWatcherIsCancelledAndFreesItsSlot) {
+  Start({.max_watchers = 1,
+         .max_queued_bytes = 512 << 20,
+         .max_write_stall = absl::Milliseconds(300),
+         .stall_check = absl::Milliseconds(50)});
+  Fill(300);
+  OpenWatch w;
+  w.stub = NewStub();
+  w.context = std::make_unique<grpc::ClientContext>();
+  w.reader = w.stub->Watch(w.context.get(), pb::WatchRequest());
+  ASSERT_TRUE(WaitUntil([&] { return grpc_->watchers() == 1; }));
+  // Changes until a write stalls; then no more: only the stall remains.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        Change();
+        return grpc_->watchers_cancelled() == 1;
+      },
+      absl::Seconds(30)))
+      << "a reader that takes nothing kept its stream";
+  EXPECT_EQ(grpc_->watchers_dropped(), 0u);
+  ASSERT_TRUE(WaitUntil([&] { return grpc_->watchers() == 0; }));
+  OpenWatch next;
+  next.stub = NewStub();
+  next.context = std::make_unique<grpc::ClientContext>();
+  next.reader = next.stub->Watch(next.context.get(), pb::WatchRequest());
+  pb::WatchResponse response;
+  EXPECT_TRUE(next.reader->Read(&response));
+  next.context->TryCancel();
+}
+
 TEST_F(WatchLimitsTest, WatchersBeyondTheCapAreRefused) {
   Start({.max_watchers = 2, .max_queued_bytes = 1 << 20});
   std::vector<OpenWatch> open(2);
