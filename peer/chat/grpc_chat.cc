@@ -236,9 +236,11 @@ class ClientHandle final : public ChatStream {
 }  // namespace
 
 GrpcChatTransport::GrpcChatTransport(
-    std::shared_ptr<grpc::ChannelCredentials> credentials)
+    std::shared_ptr<grpc::ChannelCredentials> credentials,
+    size_t max_queued_bytes)
     : credentials_(credentials ? std::move(credentials)
                                : grpc::InsecureChannelCredentials()),
+      max_queued_bytes_(max_queued_bytes),
       tracker_(std::make_shared<Tracker>()) {}
 
 GrpcChatTransport::~GrpcChatTransport() {
@@ -268,6 +270,7 @@ std::unique_ptr<ChatStream> GrpcChatTransport::Open(
     const std::string& address, ChatStreamCallbacks callbacks) {
   auto stub = StubFor(address);
   auto state = std::make_shared<ClientState>();
+  state->max_queued_bytes = max_queued_bytes_;
   {
     std::lock_guard<std::mutex> lock(tracker_->mu);
     ++tracker_->live;

@@ -39,8 +39,12 @@ class GrpcChatTransport : public ChatTransport {
  public:
   // Channels to other peers use `credentials` (TLS or not, see
   // services/common/tls.h); nullptr: plaintext.
+  // A stream with more than `max_queued_bytes` waiting to be written (the
+  // other end does not read) is closed (logged); its owner sees on_closed
+  // and reopens it as after any break.
   explicit GrpcChatTransport(
-      std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
+      std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr,
+      size_t max_queued_bytes = kMaxClientQueuedBytes);
   // Cancels the streams still open and waits until gRPC has finished each
   // (their on_closed callbacks have run). REQUIRES: whoever the callbacks
   // call is still alive.
@@ -56,6 +60,7 @@ class GrpcChatTransport : public ChatTransport {
   std::shared_ptr<::peer::v1::Chat::Stub> StubFor(const std::string& address);
 
   const std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  const size_t max_queued_bytes_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<::peer::v1::Chat::Stub>> stubs_;
   std::shared_ptr<Tracker> tracker_;

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -254,6 +255,64 @@ TEST(GrpcChatTest, StreamThatNeverReadsIsEndedInsteadOfGrowing) {
   EXPECT_NE(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
       << status.error_message();
   EXPECT_EQ(bob->closed_unread(), 1u);
+}
+
+// A Chat service whose streams never read: what a peer that stopped
+// reading looks like to the opener.
+class DeafChatService final : public pb::Chat::CallbackService {
+ public:
+  class Reactor final
+      : public grpc::ServerBidiReactor<pb::ChatEnvelope, pb::ChatEnvelope> {
+   public:
+    void OnCancel() override { Finish(grpc::Status::CANCELLED); }
+    void OnDone() override { delete this; }
+  };
+  grpc::ServerBidiReactor<pb::ChatEnvelope, pb::ChatEnvelope>* Connect(
+      grpc::CallbackServerContext*) override {
+    return new Reactor();
+  }
+};
+
+// issue 12: the opener's write queue is bounded too: a stream whose other
+// end does not read is closed (and reopened by the core) instead of
+// growing.
+TEST(GrpcChatTest, OutgoingStreamToAPeerThatDoesNotReadIsClosed) {
+  DeafChatService deaf;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(&deaf);
+  auto server = builder.BuildAndStart();
+  ASSERT_TRUE(server && port > 0);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<absl::Status> closed;
+  {
+    GrpcChatTransport transport(nullptr, /*max_queued_bytes=*/1 << 20);
+    ChatStreamCallbacks callbacks;
+    callbacks.on_envelope = [](pb::ChatEnvelope) {};
+    callbacks.on_closed = [&](absl::Status s) {
+      std::lock_guard<std::mutex> l(mu);
+      closed = s;
+      cv.notify_all();
+    };
+    auto stream =
+        transport.Open(absl::StrCat("127.0.0.1:", port), std::move(callbacks));
+    pb::ChatEnvelope big;
+    big.add_messages()->set_text(std::string(64 * 1024, 'x'));
+    // 64 MiB offered; far more than the windows of a stream nobody reads.
+    for (int i = 0; i < 1024; ++i) stream->Send(big);
+    {
+      std::unique_lock<std::mutex> l(mu);
+      EXPECT_TRUE(cv.wait_for(l, std::chrono::seconds(10), [&] {
+        return closed.has_value();
+      })) << "the stream kept queueing";
+    }
+    stream->Close();
+  }
+  server->Shutdown(std::chrono::system_clock::now());
+  server->Wait();
 }
 
 }  // namespace
