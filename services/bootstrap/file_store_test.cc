@@ -1,5 +1,10 @@
 #include "services/bootstrap/file_store.h"
 
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -25,10 +30,12 @@ namespace fs = std::filesystem;
 class FileStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // Parameterised tests are named "Name/Param": keep it one directory.
+    std::string name =
+        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '_');
     dir_ = fs::temp_directory_path() /
-           absl::StrCat(
-               "peerlab-file-store-test-", ::getpid(), "-",
-               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           absl::StrCat("peerlab-file-store-test-", ::getpid(), "-", name);
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     path_ = (dir_ / "bootstrap.json").string();
@@ -463,9 +470,9 @@ class FaultyFileStoreTest : public FileStoreTest,
 // was not acknowledged (in memory or on disk), and accepts changes again by
 // itself once writes work.
 TEST_P(FaultyFileStoreTest, RecoversByItselfOnceWritesWork) {
+  HealthRecorder health;
   auto store = OpenFaulty();
   ASSERT_TRUE(store.ok()) << store.status();
-  HealthRecorder health;
   (*store)->SetHealthListener(health.listener());
   ASSERT_TRUE(health.WaitFor(true));
   ASSERT_TRUE((*store)->MutateSync(AddPeer(1)).ok());
@@ -604,22 +611,48 @@ TEST_F(FileStoreTest, RecoversOnceTheDirectoryIsBack) {
 }
 
 // A read-only directory (only meaningful when not root: root writes anyway).
+// Root writes into a mode 0500 directory anyway; it cannot into an immutable
+// one (chattr +i), so that is the read-only directory as root.
+bool SetImmutable(const fs::path& dir, bool on) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  int flags = 0;
+  bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+  if (ok) {
+    flags = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
+    ok = ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+  }
+  ::close(fd);
+  return ok;
+}
+
 TEST_F(FileStoreTest, RecoversOnceTheDirectoryIsWritableAgain) {
+  HealthRecorder health;
   auto store = Open();
   ASSERT_TRUE(store.ok());
-  HealthRecorder health;
   (*store)->SetHealthListener(health.listener());
   fs::permissions(dir_, fs::perms::owner_read | fs::perms::owner_exec);
+  bool immutable = false;
   if (std::ofstream(dir_ / "probe")) {
-    fs::permissions(dir_, fs::perms::owner_all);
-    GTEST_SKIP() << "the directory stays writable (running as root)";
+    fs::remove(dir_ / "probe");
+    immutable = SetImmutable(dir_, true);
+    if (!immutable || std::ofstream(dir_ / "probe2")) {
+      if (immutable) SetImmutable(dir_, false);
+      fs::permissions(dir_, fs::perms::owner_all);
+      GTEST_SKIP() << "cannot make the directory read-only here";
+    }
   }
-  EXPECT_EQ((*store)->MutateSync(AddPeer(1)).status().code(),
-            absl::StatusCode::kUnavailable);
-  ASSERT_TRUE(health.WaitFor(false));
+  auto refused = (*store)->MutateSync(AddPeer(1));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  std::cout << refused.status() << "\n";
+  const bool reported = health.WaitFor(false);
+  if (immutable) SetImmutable(dir_, false);
   fs::permissions(dir_, fs::perms::owner_all);
+  ASSERT_TRUE(reported);
   ASSERT_TRUE(health.WaitFor(true));
   EXPECT_TRUE((*store)->MutateSync(AddPeer(2)).ok());
+  EXPECT_EQ(Names(), (std::vector<std::string>{"bootstrap.json",
+                                               "bootstrap.json.lock"}));
 }
 
 }  // namespace
