@@ -285,11 +285,13 @@ void Memberlist::OnReliable(const std::string& from,
     case ::peer::v1::ReliableRequest::kPushPull: {
       const ::peer::v1::PushPull& pp = request.push_pull();
       if (pp.nodes_size() > config_.max_members) {
-        ++stats_.push_pulls_refused;
-        spdlog::warn(
-            "{}: refused a push/pull of {} entries from {}: more "
-            "than max_members ({})",
-            config_.name, pp.nodes_size(), from, config_.max_members);
+        if (stats_.push_pulls_refused++ % 100 == 0) {  // rate-limited
+          spdlog::warn(
+              "{}: refused a push/pull of {} entries from {}: more than "
+              "max_members ({}); {} refused so far",
+              config_.name, pp.nodes_size(), from, config_.max_members,
+              stats_.push_pulls_refused);
+        }
         respond(absl::ResourceExhaustedError(
             absl::StrCat("push/pull of ", pp.nodes_size(),
                          " entries refused: more than max_members (",
