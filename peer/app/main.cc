@@ -248,6 +248,7 @@ int main(int argc, char** argv) {
   int code = app->exit_requested() && app->exit_code() >= 0
                  ? app->exit_code()
                  : (failures ? 1 : 0);
+  spdlog::info("peer {} stopped (exit code {})", app->name(), code);
   ending = true;
   pthread_kill(signal_thread.native_handle(), SIGTERM);  // unblock sigwait
   signal_thread.join();
