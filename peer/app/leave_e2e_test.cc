@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -424,6 +425,22 @@ TEST_F(LeaveE2eTest, LeaveIsBoundedWhenTheBootstrapServiceHangs) {
   ASSERT_TRUE(alice);
   ASSERT_TRUE(bob->WaitForLine("messagesView", "<joined> alice has joined"));
   ASSERT_TRUE(bootstrap_.process->Signal(SIGSTOP).ok());
+  // kill() returns before every thread has stopped: wait until all have.
+  const std::string tasks =
+      absl::StrCat("/proc/", bootstrap_.process->pid(), "/task");
+  ASSERT_TRUE(Eventually([&] {
+    std::error_code error;
+    for (const auto& task : std::filesystem::directory_iterator(tasks, error)) {
+      auto text = ::peerlab::testing::ReadFile(task.path() / "stat");
+      if (!text.ok()) return false;
+      size_t paren = text->rfind(')');
+      if (paren == std::string::npos || paren + 2 >= text->size() ||
+          (*text)[paren + 2] != 'T') {
+        return false;
+      }
+    }
+    return !error;
+  })) << "the bootstrap server did not stop";
   absl::Time sent = absl::Now();
   ASSERT_TRUE(alice->process().Signal(SIGTERM).ok());
   auto ended = alice->process().Wait(kDeadline);
