@@ -322,7 +322,9 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
                            "before it is reported undelivered",
                            &delivery_timeout_, absl::Milliseconds(10)),
         config.AddDuration("chat.ack_timeout",
-                           "a stream with no ack for this long is reopened",
+                           "a stream with no ack for this long is reopened; "
+                           "msg waits this long for a member before listing "
+                           "it as still pending",
                            &ack_timeout_, absl::Milliseconds(10)),
         config.AddDuration("chat.leave_timeout",
                            "how long chatleave (and quit) wait for acks",
