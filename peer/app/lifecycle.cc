@@ -193,16 +193,27 @@ absl::Status Lifecycle::Init(cli::Output& out) {
   }
 
   // 5. The members the bootstrap list names: each is tried (at once, each
-  // within memberlist.reliable_timeout); when none answers this peer starts
-  // the group and the entries nobody answered for are replaced.
+  // within memberlist.reliable_timeout), and once more when none answered
+  // (a live but slow peer must not be taken for a dead one); when none
+  // answers either time this peer starts the group and the entries nobody
+  // answered for are replaced.
   bool joined_group = false;
   if (started && listed) {
     auto doc = env_.bootstrap->LastDocument();
     std::vector<std::string> addrs =
         doc.has_value() ? JoinAddresses(*doc) : std::vector<std::string>{};
+    absl::StatusOr<int> n = absl::UnknownError("not tried");
+    if (!addrs.empty()) {
+      n = env_.membership->Join(addrs);
+      if (!n.ok() && !absl::IsAlreadyExists(n.status())) {
+        out.Print(absl::StrCat("init: no bootstrap peer answered (",
+                               n.status().message(), "); trying once more"));
+        n = env_.membership->Join(addrs);
+      }
+    }
     if (addrs.empty()) {
       out.Print("init: no other bootstrap peers: this peer starts the group");
-    } else if (auto n = env_.membership->Join(addrs); n.ok()) {
+    } else if (n.ok()) {
       joined_group = true;
       out.Print(absl::StrCat("init: joined the group via ", *n, " of ",
                              addrs.size(), " bootstrap peer(s)"));
@@ -211,7 +222,7 @@ absl::Status Lifecycle::Init(cli::Output& out) {
       // say anything in that name (a leave would evict the holder).
       return RefuseDuplicate(n.status(), out);
     } else {
-      out.Print(absl::StrCat("init: no bootstrap peer answered (",
+      out.Print(absl::StrCat("init: no bootstrap peer answered again (",
                              n.status().message(),
                              "): this peer starts the group"));
       ReplaceStaleEntries(*doc, out);
