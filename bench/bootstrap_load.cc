@@ -64,6 +64,8 @@
 #include "grpcpp/grpcpp.h"
 #include "nlohmann/json.hpp"
 #include "proto/bootstrap/v1/bootstrap.grpc.pb.h"
+#include "services/common/command_line.h"
+#include "services/common/option_checks.h"
 #include "services/common/testing/postgres.h"
 #include "services/common/uuid.h"
 
@@ -676,10 +678,24 @@ int Main(int argc, char** argv) {
   options.mode = "threads";
   auto* server_flag =
       app.add_option("--server", server_address,
-                     "use the server at this address instead of starting one");
+                     "use the server at this address (HOST:PORT) instead of "
+                     "starting one")
+          ->check(peerlab::ConnectHostPort);
   app.add_option("--store", store_spec,
                  "store spec for the started server (default: "
-                 "file:<temporary dir>/b.json)")
+                 "file:<temporary dir>/b.json; file:PATH, memory: or "
+                 "postgres://...)")
+      ->check(CLI::Validator(
+          [](std::string& spec) -> std::string {
+            return spec == "memory:" || spec.starts_with("file:") ||
+                           spec.starts_with("postgres://") ||
+                           spec.starts_with("postgresql://")
+                       ? ""
+                       : "'" + spec +
+                             "' is not a store: file:PATH, memory: or "
+                             "postgres://...";
+          },
+          "STORE", "store spec"))
       ->excludes(server_flag);
   app.add_flag("--postgres", postgres,
                "start a private PostgreSQL 15 for the run (initdb in a "
@@ -690,27 +706,31 @@ int Main(int argc, char** argv) {
                  "needs --postgres or --store postgres://...); clients are "
                  "spread over them round-robin")
       ->excludes(server_flag)
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--server-binary", server_binary,
                  "server to start (default: peerlab-bootstrap next to this "
                  "binary)")
+      ->check(peerlab::ReadableFile)
       ->excludes(server_flag);
   app.add_option("--max-peers", max_peers,
                  "--max-peers of the started server (must exceed the "
                  "largest client count plus --list-peers)")
       ->excludes(server_flag)
+      ->check(CLI::Range(1u, 10000u))
       ->capture_default_str();
-  app.add_option("--clients", options.clients, "client counts, comma-separated")
+  app.add_option("--clients", options.clients,
+                 "client counts, comma-separated (1 .. 10000)")
       ->delimiter(',')
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, 10000))
       ->capture_default_str();
-  app.add_option("--seconds", options.seconds, "measured seconds per phase")
-      ->check(CLI::PositiveNumber)
+  app.add_option("--seconds", options.seconds,
+                 "measured seconds per phase (0.001 .. 86400)")
+      ->check(CLI::Range(0.001, 86400.0))
       ->capture_default_str();
   app.add_option("--warmup", options.warmup,
-                 "unmeasured seconds before each phase")
-      ->check(CLI::NonNegativeNumber)
+                 "unmeasured seconds before each phase (0 .. 86400)")
+      ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   app.add_option("--mode", options.mode,
                  "threads: a thread per client, blocking calls; callback: "
@@ -720,17 +740,20 @@ int Main(int argc, char** argv) {
   app.add_option("--list-peers", list_peers,
                  "peers in the document while the benchmark runs (joined "
                  "first, left at the end)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(0, 10000))
       ->capture_default_str();
-  app.add_option("--deadline", deadline_s, "per-call deadline, seconds")
-      ->check(CLI::PositiveNumber)
+  app.add_option("--deadline", deadline_s,
+                 "per-call deadline, seconds (0.001 .. 3600)")
+      ->check(CLI::Range(0.001, 3600.0))
       ->capture_default_str();
   app.add_option("--start-timeout", start_timeout_s,
-                 "how long the started server may take to serve, seconds")
-      ->check(CLI::PositiveNumber)
+                 "how long the started server may take to serve, seconds "
+                 "(0.001 .. 3600)")
+      ->check(CLI::Range(0.001, 3600.0))
       ->capture_default_str();
-  app.add_option("--json", json_file, "also write the results to this file");
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("--json", json_file, "also write the results to this file")
+      ->check(peerlab::WritableFile);
+  if (auto code = peerlab::ParseCommandLine(app, argc, argv)) return *code;
   options.deadline = Seconds(deadline_s);
 
   // The database, when asked for.

@@ -56,6 +56,8 @@
 #include "absl/time/clock.h"
 #include "bench/control_poller.h"
 #include "nlohmann/json.hpp"
+#include "services/common/command_line.h"
+#include "services/common/option_checks.h"
 #include "services/common/testing/subprocess.h"
 
 namespace peerlab::bench {
@@ -628,35 +630,52 @@ int Main(int argc, char** argv) {
   int repeat = 1;
   std::string peer_bin, serf_bin = "/usr/bin/serf", json_path,
                         systems_flag = "peerlab,serf";
-  app.add_option("--nodes", sizes, "member counts")
+  app.add_option("--nodes", sizes, "member counts (2 .. 10000)")
       ->delimiter(',')
+      ->check(CLI::Range(2, 10000))
       ->capture_default_str();
   app.add_option("--profile", s.profile, "lan, wan or local (both systems)")
       ->check(CLI::IsMember({"lan", "wan", "local"}))
       ->capture_default_str();
   app.add_option("--peer-bin", peer_bin,
-                 "peerlab-peer binary (default: next to this one)");
-  app.add_option("--serf-bin", serf_bin, "serf binary")->capture_default_str();
-  app.add_option("--systems", systems_flag, "peerlab, serf or both")
+                 "peerlab-peer binary (default: next to this one)")
+      ->check(peerlab::ReadableFile);
+  app.add_option("--serf-bin", serf_bin, "serf binary")
+      ->check(peerlab::NonEmpty)
       ->capture_default_str();
-  app.add_option("--timeout", s.timeout_s, "seconds to wait for each phase")
+  app.add_option("--systems", systems_flag,
+                 "peerlab, serf or both (peerlab,serf)")
+      ->check(
+          CLI::IsMember({"peerlab", "serf", "peerlab,serf", "serf,peerlab"}))
+      ->capture_default_str();
+  app.add_option("--timeout", s.timeout_s,
+                 "seconds to wait for each phase (0.001 .. 86400)")
+      ->check(CLI::Range(0.001, 86400.0))
       ->capture_default_str();
   app.add_option("--steady", s.steady_s,
-                 "seconds of the steady window (CPU, memory)")
+                 "seconds of the steady window (CPU, memory; 0.001 .. 86400)")
+      ->check(CLI::Range(0.001, 86400.0))
       ->capture_default_str();
-  app.add_option("--poll-ms", s.poll_ms, "pause between polling rounds")
+  app.add_option("--poll-ms", s.poll_ms,
+                 "pause between polling rounds (1 .. 60000)")
+      ->check(CLI::Range(1, 60000))
       ->capture_default_str();
-  app.add_option("--json", json_path, "also write the figures as JSON");
+  app.add_option("--json", json_path, "also write the figures as JSON")
+      ->check(peerlab::WritableFile);
   std::string log_dir;
   app.add_option("--log-dir", log_dir,
                  "keep the members' output here (default: a temporary "
-                 "directory, removed at the end)");
+                 "directory, removed at the end)")
+      ->check(peerlab::WritableDirectory);
   app.add_option("--peer-log-level", s.peer_log_level,
                  "--log-level of the peerlab-peer processes")
+      ->check(peerlab::LogLevel)
       ->capture_default_str();
-  app.add_option("--repeat", repeat, "run everything this many times")
+  app.add_option("--repeat", repeat,
+                 "run everything this many times (1 .. 1000)")
+      ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = peerlab::ParseCommandLine(app, argc, argv)) return *code;
   if (peer_bin.empty()) {
     char self[4096];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/common/bounded_file.h"
 
@@ -47,8 +48,12 @@ const CLI::Validator ReadableFile(
       if (::stat(path.c_str(), &st) != 0) {
         return absl::StrCat(path, ": no such file");
       }
+      if (S_ISDIR(st.st_mode)) {
+        return absl::StrCat(path, ": is a directory, not a file");
+      }
       if (!S_ISREG(st.st_mode)) {
-        return absl::StrCat(path, ": not a regular file");
+        return absl::StrCat(path,
+                            ": is not a regular file (device, FIFO or socket)");
       }
       if (::access(path.c_str(), R_OK) != 0) {
         return absl::StrCat(path, ": permission denied (read)");
@@ -56,6 +61,21 @@ const CLI::Validator ReadableFile(
       return "";
     },
     "FILE (existing)", "readable file");
+
+const CLI::Validator Unsigned64(
+    [](std::string& text) -> std::string {
+      uint64_t value = 0;
+      const bool digits =
+          !text.empty() &&
+          text.find_first_not_of("0123456789") == std::string::npos;
+      if (!digits || !absl::SimpleAtoi(text, &value)) {
+        return absl::StrCat("'", text,
+                            "' is not a whole number in 0 .. "
+                            "18446744073709551615");
+      }
+      return "";
+    },
+    "UINT64", "unsigned 64");
 
 const CLI::Validator NonEmpty(
     [](std::string& text) -> std::string {

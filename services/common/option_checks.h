@@ -29,6 +29,10 @@ extern const CLI::Validator WritableFile;
 // checked when it is read, with ReadFileBounded).
 extern const CLI::Validator ReadableFile;
 
+// A whole number 0 .. 2^64-1 (seeds): digits only, so "-1" does not wrap
+// and a number too large is refused instead of saturated.
+extern const CLI::Validator Unsigned64;
+
 // Not empty (names, free text).
 extern const CLI::Validator NonEmpty;
 

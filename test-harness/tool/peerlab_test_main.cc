@@ -20,6 +20,8 @@
 #include "absl/strings/str_split.h"
 #include "proto/harness/v1/coordinator.grpc.pb.h"
 #include "services/common/bounded_file.h"
+#include "services/common/command_line.h"
+#include "services/common/option_checks.h"
 #include "services/common/tls.h"
 #include "test-harness/coordinator/run.h"
 #include "test-harness/lab/local_lab.h"
@@ -100,23 +102,31 @@ int main(int argc, char** argv) {
   // Read (and refused when missing, not a file or too large) with the
   // other checks of a script, below.
   run->add_option("SCRIPT", scripts, "test scripts (NAME.cmd)")->required();
-  run->add_option("--coordinator", coordinator,
-                  "drive the peers registered with this coordinator instead "
-                  "of starting a local lab");
+  run->add_option(
+         "--coordinator", coordinator,
+         "drive the peers registered with this coordinator (HOST:PORT) "
+         "instead of starting a local lab")
+      ->check(peerlab::ConnectHostPort);
   run->add_option("--report-dir", report_root, "reports go to DIR/RUN_ID/")
+      ->check(peerlab::WritableDirectory)
       ->capture_default_str();
   run->add_option("--timeout", end_timeout,
                   "seconds to wait, after the last step, for every filter "
-                  "to hold")
+                  "to hold (0 .. 86400)")
+      ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   run->add_option("--quiet-ms", quiet_ms,
-                  "the views must be quiet this long before the check")
+                  "the views must be quiet this long before the check (0 .. "
+                  "600000)")
+      ->check(CLI::Range(0, 600000))
       ->capture_default_str();
   run->add_option("--step-timeout", step_timeout,
-                  "seconds a single step may take")
+                  "seconds a single step may take (0.001 .. 86400)")
+      ->check(CLI::Range(0.001, 86400.0))
       ->capture_default_str();
   run->add_option("--peer-timeout", peer_timeout,
-                  "seconds to wait for peers to register")
+                  "seconds to wait for peers to register (0.001 .. 86400)")
+      ->check(CLI::Range(0.001, 86400.0))
       ->capture_default_str();
   run->add_flag("--fail-fast", fail_fast, "stop at the first failed step");
   run->add_option("--repeat", repeat,
@@ -124,15 +134,17 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
   run->add_option_function<uint64_t>(
-      "--seed",
-      [&](const uint64_t& v) {
-        seed = v;
-        seed_given = true;
-      },
-      "fixes every random choice (default: a random one, printed)");
+         "--seed",
+         [&](const uint64_t& v) {
+           seed = v;
+           seed_given = true;
+         },
+         "fixes every random choice (default: a random one, printed)")
+      ->check(peerlab::Unsigned64);
   run->add_option("--bin-dir", bin_dir,
                   "where peerlab-peer, peerlab-bootstrap and "
                   "peerlab-coordinator are")
+      ->check(CLI::ExistingDirectory)
       ->capture_default_str();
   run->add_option("--lab", lab,
                   "local (processes on loopback) or netns (network "
@@ -141,11 +153,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("--lab-tool", lab_tool,
                   "--lab netns: the peerlab-lab script (default: next to "
-                  "the binaries, else deploy/lab/peerlab-lab)");
+                  "the binaries, else deploy/lab/peerlab-lab)")
+      ->check(peerlab::ReadableFile);
   run->add_option("--peer-log-level", peer_log_level, "the peers' log level")
+      ->check(peerlab::LogLevel)
       ->capture_default_str();
   run->add_option("--peer-arg", peer_args,
                   "extra argument for every peerlab-peer (repeatable)")
+      ->check(peerlab::NonEmpty)
       ->allow_extra_args(false);
   peerlab::TlsOptions tls;
   peerlab::AddTlsFlags(*run, &tls);
@@ -154,11 +169,14 @@ int main(int argc, char** argv) {
   CLI::App* peers = app.add_subcommand(
       "peers", "list the peers registered with a coordinator");
   std::string peers_coordinator = "127.0.0.1:8081";
-  peers->add_option("--coordinator", peers_coordinator, "coordinator address")
+  peers
+      ->add_option("--coordinator", peers_coordinator,
+                   "coordinator address HOST:PORT")
+      ->check(peerlab::ConnectHostPort)
       ->capture_default_str();
   peerlab::TlsOptions peers_tls;
   peerlab::AddTlsFlags(*peers, &peers_tls);
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = peerlab::ParseCommandLine(app, argc, argv)) return *code;
 
   if (peers->parsed()) return ListPeers(peers_coordinator, peers_tls);
 

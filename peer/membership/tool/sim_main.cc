@@ -21,7 +21,9 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
 #include "peer/membership/tool/sim_runner.h"
+#include "services/common/command_line.h"
 #include "services/common/logging.h"
+#include "services/common/option_checks.h"
 
 namespace {
 
@@ -52,6 +54,9 @@ void UseLargeMallocCache(char** argv) {
   execv("/proc/self/exe", argv);  // returns only on failure: go on as is
 }
 
+// Longest simulated span any option takes: ten days.
+constexpr double kMaxSeconds = 864000;
+
 int Main(int argc, char** argv) {
   UseLargeMallocCache(argv);
   CLI::App app{
@@ -68,16 +73,22 @@ int Main(int argc, char** argv) {
   bool no_lifeguard = false, quiet = false;
   std::string csv, timeline_path, log_level = "warn";
   app.add_option("-n,--nodes", o.nodes, "simulated members (1..100000)")
+      ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   app.add_option("--profile", o.profile, "membership profile")
       ->check(CLI::IsMember({"lan", "wan", "local"}))
       ->capture_default_str();
   app.add_option("--seed", o.seed, "seed of the whole run")
+      ->check(peerlab::Unsigned64)
       ->capture_default_str();
-  app.add_option("--loss", o.loss, "datagram loss rate on every link, [0, 1)")
+  app.add_option("--loss", o.loss,
+                 "datagram loss rate on every link, 0 .. 0.99")
+      ->check(CLI::Range(0.0, 0.99))
       ->capture_default_str();
   app.add_option("--latency-ms", latency_ms,
-                 "one-way link latency in milliseconds (jitter: half)")
+                 "one-way link latency in milliseconds (jitter: half), "
+                 "0 .. 60000")
+      ->check(CLI::Range(0.0, 60000.0))
       ->capture_default_str();
   app.add_option("--scenario", scenario,
                  "join: all join member 0; crash: kill -9 --crash members; "
@@ -85,52 +96,66 @@ int Main(int argc, char** argv) {
                  "dead; slow: --slow members with late timers and arrivals")
       ->check(CLI::IsMember({"join", "crash", "partition", "slow"}))
       ->capture_default_str();
-  app.add_option("--crash", o.crash, "crash: members crashed")
+  app.add_option("--crash", o.crash, "crash: members crashed (1 .. nodes - 1)")
+      ->check(CLI::Range(1, 99999))
       ->capture_default_str();
   app.add_option("--partition-fraction", o.partition_fraction,
-                 "partition: share of members in the first group")
+                 "partition: share of members in the first group, 0.01 .. "
+                 "0.99")
+      ->check(CLI::Range(0.01, 0.99))
       ->capture_default_str();
   app.add_option("--partition-for", partition_for_s,
                  "partition: heal after this many seconds at the latest (0: "
-                 "once detection is complete)")
+                 "once detection is complete), at most 864000")
+      ->check(CLI::Range(0.0, kMaxSeconds))
       ->capture_default_str();
-  app.add_option("--slow", o.slow, "slow: slow members (0: N/10, at least 1)")
+  app.add_option("--slow", o.slow,
+                 "slow: slow members (0: N/10, at least 1; at most nodes - 1)")
+      ->check(CLI::Range(0, 99999))
       ->capture_default_str();
   app.add_option("--slow-lag", slow_lag_s,
-                 "slow: largest lag in seconds (0: one probe interval)")
+                 "slow: largest lag in seconds (0: one probe interval), at "
+                 "most 3600")
+      ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
   app.add_flag("--no-lifeguard", no_lifeguard,
                "turn Lifeguard off (awareness, nacks, dynamic suspicion)");
   app.add_option("--settle", settle_s,
-                 "seconds between convergence and the fault")
+                 "seconds between convergence and the fault, at most 864000")
+      ->check(CLI::Range(0.0, kMaxSeconds))
       ->capture_default_str();
   app.add_option("-d,--duration", duration_s,
-                 "simulated seconds of the whole run")
+                 "simulated seconds of the whole run, 0.001 .. 864000")
+      ->check(CLI::Range(0.001, kMaxSeconds))
       ->capture_default_str();
   app.add_option("--join-window", join_window_s,
                  "members start one after another over this many seconds (0: "
-                 "all at once)")
+                 "all at once), at most 864000")
+      ->check(CLI::Range(0.0, kMaxSeconds))
       ->capture_default_str();
   app.add_option("--csv", csv,
                  "append the figures as a CSV row to FILE (header written "
-                 "when FILE is new or empty)");
+                 "when FILE is new or empty)")
+      ->check(peerlab::WritableFile);
   app.add_option("--timeline", timeline_path,
-                 "write a CSV time series (know_all, events, traffic) to FILE");
+                 "write a CSV time series (know_all, events, traffic) to FILE")
+      ->check(peerlab::WritableFile);
   app.add_option("--timeline-every", timeline_every_s,
-                 "simulated seconds between timeline rows")
+                 "simulated seconds between timeline rows, 0.001 .. 864000")
+      ->check(CLI::Range(0.001, kMaxSeconds))
       ->capture_default_str();
   app.add_option("--progress-every", progress_s,
-                 "real seconds between progress lines on stderr")
+                 "real seconds between progress lines on stderr, 0.001 .. "
+                 "86400")
+      ->check(CLI::Range(0.001, 86400.0))
       ->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "no progress lines");
   app.add_option("--log-level", log_level,
-                 "protocol log level (trace, debug, info, warn, error, off)")
+                 "protocol log level (trace, debug, info, warn, error, "
+                 "critical, off)")
+      ->check(peerlab::LogLevel)
       ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (auto code = peerlab::ParseCommandLine(app, argc, argv)) return *code;
   if (auto s = peerlab::SetUpLogging("peerlab-sim", log_level, ""); !s.ok()) {
     std::cerr << "peerlab-sim: " << s.message() << "\n";
     return 2;
@@ -162,14 +187,14 @@ int Main(int argc, char** argv) {
       progress_shown = true;
     };
   }
+  // Opened at its first row, so that options RunSimulation refuses leave
+  // no file behind (the path was checked at start).
   std::ofstream timeline;
   if (!timeline_path.empty()) {
-    timeline.open(timeline_path, std::ios::trunc);
-    if (!timeline) {
-      std::cerr << "peerlab-sim: cannot write " << timeline_path << "\n";
-      return 1;
-    }
-    o.timeline = [&](const std::string& line) { timeline << line << "\n"; };
+    o.timeline = [&](const std::string& line) {
+      if (!timeline.is_open()) timeline.open(timeline_path, std::ios::trunc);
+      timeline << line << "\n";
+    };
   }
 
   auto result = RunSimulation(o);
@@ -193,7 +218,7 @@ int Main(int argc, char** argv) {
       return 1;
     }
   }
-  if (timeline.is_open() && !timeline.flush()) {
+  if (!timeline_path.empty() && !timeline.flush()) {
     std::cerr << "peerlab-sim: cannot write " << timeline_path << "\n";
     return 1;
   }
