@@ -271,7 +271,8 @@ std::vector<Binary> Binaries() {
   };
 }
 
-// Positional arguments outside their domain: whole command lines.
+// Positional arguments outside their domain, and options that need each
+// other given alone: whole command lines.
 std::vector<std::pair<std::string, std::vector<std::string>>> Positionals() {
   return {
       {"peerlab-peer", {"", "--serve", "--no-init"}},
@@ -284,6 +285,19 @@ std::vector<std::pair<std::string, std::vector<std::string>>> Positionals() {
       {"peerlab-bootstrapctl", {"--server", "127.0.0.1:1", "leave", ""}},
       {"peerlab-test", {"run", "/nonexistent-dir/x.cmd"}},
       {"peerlab-test", {"run", "/"}},
+      // Options that need each other.
+      {"peerlab-bootstrap",
+       {"--store", "memory:", "--listen", "127.0.0.1:0",
+        "--tls-require-client-cert"}},
+      {"peerlab-bootstrap",
+       {"--store", "memory:", "--listen", "127.0.0.1:0", "--tls-cert",
+        "/etc/hostname"}},
+      {"peerlab-coordinator",
+       {"--listen", "127.0.0.1:0", "--tls-require-client-cert"}},
+      {"peerlab-peer",
+       {"alice", "--serve", "--no-init", "--tls-require-client-cert"}},
+      {"peerlab-bootstrapctl",
+       {"--server", "127.0.0.1:1", "--tls-require-client-cert", "ping"}},
   };
 }
 
@@ -447,7 +461,7 @@ TEST_F(OptionsE2eTest, ValuesOutsideTheDomainExitTwoAtOnceAndLeaveNothing) {
   std::cout << runs << " runs\n";
 }
 
-TEST_F(OptionsE2eTest, PositionalsOutsideTheirDomainExitTwo) {
+TEST_F(OptionsE2eTest, PositionalsAndLoneCompanionOptionsExitTwo) {
   for (const auto& [program, args] : Positionals()) {
     Run run = Start(program, args, absl::Seconds(1));
     const std::string line =
