@@ -429,6 +429,7 @@ absl::Status CheckScript(const Script& script, const ScriptContext& context) {
     return std::find(active.begin(), active.end(), peer) != active.end();
   };
   std::set<std::string> reported;
+  const std::vector<std::string> keywords(Keywords().begin(), Keywords().end());
   // What the script's own faults make of each peer, step by step (a crash
   // the script does not ask for cannot be foreseen).
   enum class Process { kNotStarted, kRunning, kStopped, kKilled };
@@ -493,6 +494,28 @@ absl::Status CheckScript(const Script& script, const ScriptContext& context) {
         changed_at[s.peer] = s.line;
       } else {
         error(s.line, problem);
+      }
+    }
+    if (s.kind == StepKind::kCommand) {
+      // A misspelled keyword reads as a peer running a command: `wiat alice
+      // messagesView 1 x` would start a peer "wiat".
+      absl::string_view rest = s.command;
+      const std::string first(NextWord(&rest));
+      const std::string second(NextWord(&rest));
+      const std::string keyword = ClosestName(s.peer, keywords);
+      if (!keyword.empty() &&
+          std::find(script.peers.begin(), script.peers.end(), first) !=
+              script.peers.end()) {
+        error(s.line, absl::StrCat("\"", s.peer,
+                                   "\" is no harness keyword "
+                                   "(did you mean ",
+                                   keyword, "?)"));
+      } else if (first != "testfilter" &&
+                 !ClosestName(first, {"testfilter"}).empty() &&
+                 std::find(context.views.begin(), context.views.end(),
+                           second) != context.views.end()) {
+        error(s.line, absl::StrCat("PEER ", first,
+                                   " VIEW ...: did you mean testfilter?"));
       }
     }
     std::vector<std::string> named;

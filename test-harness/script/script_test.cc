@@ -414,6 +414,23 @@ TEST(CheckScriptTest, FaultsInAPossibleOrderPass) {
   ExpectChecked("alice init\nkill alice\nalice echo x\n");
 }
 
+TEST(CheckScriptTest, AMisspelledKeywordIsRefused) {
+  EXPECT_EQ(CheckError("alice init\nwiat alice messagesView 1 x\n"),
+            "t.cmd:2: \"wiat\" is no harness keyword (did you mean wait?)");
+  EXPECT_THAT(CheckError("alice init\nexpcet alice logView never x\n"),
+              HasSubstr("(did you mean expect?)"));
+  EXPECT_THAT(CheckError("alice init\nalice tesfilter messagesView 1 x\n"),
+              HasSubstr("t.cmd:2: PEER tesfilter VIEW ...: did you mean "
+                        "testfilter?"));
+}
+
+TEST(CheckScriptTest, NamesCloseToAKeywordPassWhenTheyAreNoTypo) {
+  // A peer named like a keyword that does not name another peer next.
+  ExpectChecked("alice init\nstar init\nstar msg wait for me\n");
+  // A command close to testfilter that is not followed by a view.
+  ExpectChecked("alice init\nalice testfiler now\n");
+}
+
 TEST(CheckScriptTest, TheSeedScriptsAndOurOwnPass) {
   ExpectChecked(ReadSeed("default.cmd"));
   ExpectChecked(ReadSeed("start.cmd"));
