@@ -234,36 +234,39 @@ void GrpcServer::AcceptLoop() {
   for (int fd : listen_fds_) {
     fds.push_back({.fd = fd, .events = POLLIN, .revents = 0});
   }
-  int timeout_ms = -1;
+  bool back_off = false;
   for (;;) {
-    int n = ::poll(fds.data(), fds.size(), timeout_ms);
+    // After an accept error the listeners stay readable: wait on the wake
+    // descriptor alone for a while instead of spinning on them.
+    const nfds_t watched = back_off ? 1 : fds.size();
+    int n = ::poll(fds.data(), watched, back_off ? 100 : -1);
     if (n < 0 && errno != EINTR) {
-      timeout_ms = 100;
+      back_off = true;
       continue;
     }
-    if (fds[0].revents != 0) return;
-    timeout_ms = -1;
-    for (size_t i = 1; i < fds.size(); ++i) {
-      if (fds[i].revents != 0) AcceptFrom(fds[i].fd);
+    if (n > 0 && fds[0].revents != 0) return;
+    if (back_off) {
+      back_off = false;
+      continue;
     }
-    // A listener still readable after AcceptFrom gave up (descriptors
-    // exhausted even with the reserve) is retried shortly instead of
-    // spinning.
+    for (size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents != 0 && !AcceptFrom(fds[i].fd)) back_off = true;
+    }
     if (reserve_fd_ < 0) {
       reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-      timeout_ms = 100;
+      back_off = true;
     }
   }
 }
 
-void GrpcServer::AcceptFrom(int listen_fd) {
+bool GrpcServer::AcceptFrom(int listen_fd) {
   for (;;) {
     int fd =
         ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     bool refuse = false;
     if (fd < 0) {
       const int err = errno;
-      if (err == EAGAIN || err == EWOULDBLOCK) return;
+      if (err == EAGAIN || err == EWOULDBLOCK) return true;
       if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
       if ((err == EMFILE || err == ENFILE) && reserve_fd_ >= 0) {
         // Out of descriptors: free the reserve to take the pending
@@ -273,17 +276,22 @@ void GrpcServer::AcceptFrom(int listen_fd) {
         reserve_fd_ = -1;
         fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
         reserve_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return;
+        if (fd < 0) return false;
         refuse = true;
       } else {
-        spdlog::warn("{}: accept failed: {} (retrying)", what_,
-                     std::strerror(err));
-        return;
+        const absl::Time now = absl::Now();
+        if (now - last_refusal_log_ >= absl::Seconds(1)) {
+          spdlog::warn("{} {}: accept failed: {} (retrying)", what_, address_,
+                       std::strerror(err));
+          last_refusal_log_ = now;
+        }
+        return false;
       }
     }
     if (refuse || fd >= fd_limit_ - reserved_fds_) {
+      // Counted before the close that the client sees.
+      refused_.fetch_add(1, std::memory_order_seq_cst);
       ::close(fd);
-      refused_.fetch_add(1, std::memory_order_relaxed);
       const absl::Time now = absl::Now();
       if (now - last_refusal_log_ >= absl::Seconds(1)) {
         spdlog::warn(

@@ -93,7 +93,8 @@ class GrpcServer {
  private:
   GrpcServer() = default;
   void AcceptLoop();
-  void AcceptFrom(int listen_fd);
+  // Accepts until the queue is empty; false after an error (back off).
+  bool AcceptFrom(int listen_fd);
 
   std::vector<int> listen_fds_;
   int wake_fd_ = -1;  // eventfd that stops the accept thread
