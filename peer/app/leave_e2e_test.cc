@@ -27,6 +27,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "peer/app/e2e_testing.h"
 #include "proto/peer/v1/control.grpc.pb.h"
 #include "services/common/testing/peer_process.h"
 #include "services/common/testing/subprocess.h"
@@ -35,17 +36,10 @@ namespace peerlab::peer {
 namespace {
 
 namespace pb = ::peer::v1;
-using ::peerlab::testing::BinDir;
-using ::peerlab::testing::BootstrapServer;
-using ::peerlab::testing::ExecuteOrError;
-using ::peerlab::testing::NewPeerChannel;
-using ::peerlab::testing::OutputTexts;
+using ::peerlab::peer::e2e::Eventually;
+using ::peerlab::peer::e2e::ShellQuote;
 using ::peerlab::testing::PeerProcessOptions;
-using ::peerlab::testing::StartBootstrapServer;
-using ::peerlab::testing::StartPeerProcess;
 using ::peerlab::testing::Subprocess;
-using ::peerlab::testing::TempDir;
-using ::peerlab::testing::ViewWatcher;
 using ::peerlab::testing::WaitForFileLine;
 using ::peerlab::testing::WriteFile;
 using ::testing::HasSubstr;
@@ -56,86 +50,8 @@ constexpr absl::Duration kDeadline = absl::Seconds(30);
 [[maybe_unused]] const bool kBackupPollSet =
     setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "50", 0) == 0;
 
-// Short membership timings: a member that vanishes without a leave is
-// declared dead (shown as "<failed>") within about two seconds.
-constexpr char kFastMembership[] = R"({
-  "memberlist.probe_interval": "200ms",
-  "memberlist.probe_timeout": "100ms",
-  "memberlist.gossip_interval": "50ms",
-  "memberlist.suspicion_mult": 2,
-  "memberlist.reliable_timeout": "500ms",
-  "chat.delivery_timeout": "5s"
-})";
-
-// `word` quoted for /bin/sh.
-std::string ShellQuote(absl::string_view word) {
-  std::string out = "'";
-  for (char c : word) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
-// Polls `f` until it returns true.
-template <typename F>
-bool Eventually(F f, absl::Duration timeout = kDeadline) {
-  absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (f()) return true;
-    absl::SleepFor(absl::Milliseconds(50));  // poll interval
-  }
-  return f();
-}
-
 // A peer driven through PeerControl, with a WatchViews stream of every view.
-class Peer {
- public:
-  Peer(std::unique_ptr<Subprocess> process, const std::string& address)
-      : process_(std::move(process)),
-        stub_(pb::PeerControl::NewStub(NewPeerChannel(address))) {
-    pb::WatchViewsRequest request;
-    request.set_include_history(true);
-    watcher_ = std::make_unique<ViewWatcher>(stub_.get(), request);
-  }
-  ~Peer() { watcher_.reset(); }
-
-  Subprocess& process() { return *process_; }
-  pb::PeerControl::Stub& stub() { return *stub_; }
-
-  pb::ExecuteResponse Execute(const std::string& line) {
-    return ExecuteOrError(*stub_, line, kDeadline);
-  }
-  std::string Output(const std::string& line) {
-    return absl::StrJoin(OutputTexts(Execute(line)), "\n");
-  }
-  std::vector<std::string> Lines(const std::string& view) {
-    std::vector<std::string> out;
-    for (const auto& l : watcher_->lines()) {
-      if (l.view() == view) out.push_back(l.text());
-    }
-    return out;
-  }
-  bool WaitForLine(const std::string& view, const std::string& text,
-                   absl::Duration timeout = kDeadline) {
-    return watcher_->WaitUntil(
-        [&](const std::vector<pb::ViewLine>& lines) {
-          for (const auto& l : lines) {
-            if (l.view() == view && l.text() == text) return true;
-          }
-          return false;
-        },
-        timeout);
-  }
-
- private:
-  std::unique_ptr<Subprocess> process_;
-  std::unique_ptr<pb::PeerControl::Stub> stub_;
-  std::unique_ptr<ViewWatcher> watcher_;
-};
+using Peer = e2e::WatchedPeer;
 
 // How alice ends.
 enum class Way {
@@ -168,20 +84,11 @@ std::string WayName(Way way) {
   return "?";
 }
 
-class LeaveE2eTest : public ::testing::Test {
+class LeaveE2eTest : public e2e::PeerE2eTest {
  protected:
   void SetUp() override {
-    auto dir = TempDir::Create("peerlab-leave-e2e");
-    ASSERT_TRUE(dir.ok()) << dir.status();
-    dir_ = *std::move(dir);
-    auto bin = BinDir();
-    ASSERT_TRUE(bin.ok()) << bin.status();
-    bin_ = *bin;
-    auto server = StartBootstrapServer(dir_->path(), {"--store", "memory:"});
-    ASSERT_TRUE(server.ok()) << server.status();
-    bootstrap_ = *std::move(server);
-    config_ = dir_->File("fast.json");
-    ASSERT_TRUE(WriteFile(config_, kFastMembership).ok());
+    ASSERT_NO_FATAL_FAILURE(SetUpBootstrap("peerlab-leave-e2e"));
+    ASSERT_NO_FATAL_FAILURE(WriteConfig());
   }
   void TearDown() override {
     if (writer_ >= 0) ::close(writer_);
@@ -201,11 +108,7 @@ class LeaveE2eTest : public ::testing::Test {
                                      const std::vector<std::string>& extra) {
     std::vector<std::string> args = Args({"--serve"});
     args.insert(args.end(), extra.begin(), extra.end());
-    auto started = StartPeerProcess(dir_->path(), name, args, kDeadline);
-    EXPECT_TRUE(started.ok()) << started.status();
-    if (!started.ok()) return nullptr;
-    return std::make_unique<Peer>(std::move(started->process),
-                                  started->address);
+    return StartWatchedPeer(name, args, kDeadline);
   }
 
   // Starts NAME (with init) reading standard input from a FIFO that this
@@ -276,10 +179,6 @@ class LeaveE2eTest : public ::testing::Test {
     })) << names;
   }
 
-  std::unique_ptr<TempDir> dir_;
-  std::string bin_;
-  BootstrapServer bootstrap_;
-  std::string config_;
   int writer_ = -1;
 };
 

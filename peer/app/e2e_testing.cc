@@ -1,0 +1,122 @@
+#include "peer/app/e2e_testing.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
+
+namespace peerlab::peer::e2e {
+
+namespace pb = ::peer::v1;
+
+std::string ShellQuote(absl::string_view word) {
+  std::string out = "'";
+  for (char c : word) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+WatchedPeer::WatchedPeer(std::unique_ptr<testing::Subprocess> process,
+                         const std::string& address)
+    : process_(std::move(process)),
+      stub_(pb::PeerControl::NewStub(testing::NewPeerChannel(address))) {
+  pb::WatchViewsRequest request;
+  request.set_include_history(true);
+  watcher_ = std::make_unique<testing::ViewWatcher>(stub_.get(), request);
+}
+
+pb::ExecuteResponse WatchedPeer::Execute(const std::string& line) {
+  return testing::ExecuteOrError(*stub_, line, absl::Seconds(30));
+}
+
+std::string WatchedPeer::Text(const pb::ExecuteResponse& r) {
+  return absl::StrJoin(testing::OutputTexts(r), "\n");
+}
+
+std::vector<std::string> WatchedPeer::Lines(const std::string& view) {
+  std::vector<std::string> out;
+  for (const auto& l : watcher_->lines()) {
+    if (l.view() == view) out.push_back(l.text());
+  }
+  return out;
+}
+
+std::vector<std::string> WatchedPeer::Lines(const std::string& view,
+                                            const std::string& prefix) {
+  std::vector<std::string> out;
+  for (const auto& l : Lines(view)) {
+    if (absl::StartsWith(l, prefix)) out.push_back(l);
+  }
+  return out;
+}
+
+bool WatchedPeer::WaitForLine(const std::string& view, const std::string& text,
+                              absl::Duration timeout) {
+  return watcher_->WaitUntil(
+      [&](const std::vector<pb::ViewLine>& lines) {
+        for (const auto& l : lines) {
+          if (l.view() == view && l.text() == text) return true;
+        }
+        return false;
+      },
+      timeout);
+}
+
+bool WatchedPeer::WaitForCount(const std::string& view,
+                               const std::string& prefix, size_t n,
+                               absl::Duration timeout) {
+  return watcher_->WaitUntil(
+      [&](const std::vector<pb::ViewLine>& lines) {
+        size_t count = 0;
+        for (const auto& l : lines) {
+          if (l.view() == view && absl::StartsWith(l.text(), prefix)) {
+            ++count;
+          }
+        }
+        return count >= n;
+      },
+      timeout);
+}
+
+void PeerE2eTest::CreateDir(const std::string& prefix) {
+  auto dir = testing::TempDir::Create(prefix);
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  dir_ = *std::move(dir);
+  auto bin = testing::BinDir();
+  ASSERT_TRUE(bin.ok()) << bin.status();
+  bin_ = *bin;
+}
+
+void PeerE2eTest::StartBootstrap(const std::vector<std::string>& args) {
+  auto server = testing::StartBootstrapServer(dir_->path(), args);
+  ASSERT_TRUE(server.ok()) << server.status();
+  bootstrap_ = *std::move(server);
+}
+
+void PeerE2eTest::SetUpBootstrap(const std::string& prefix,
+                                 const std::vector<std::string>& args) {
+  ASSERT_NO_FATAL_FAILURE(CreateDir(prefix));
+  ASSERT_NO_FATAL_FAILURE(StartBootstrap(args));
+}
+
+void PeerE2eTest::WriteConfig(const std::string& contents) {
+  config_ = dir_->File("fast.json");
+  ASSERT_TRUE(testing::WriteFile(config_, contents).ok());
+}
+
+std::unique_ptr<WatchedPeer> PeerE2eTest::StartWatchedPeer(
+    const std::string& name, const std::vector<std::string>& args,
+    absl::Duration timeout) {
+  auto started = testing::StartPeerProcess(dir_->path(), name, args, timeout);
+  EXPECT_TRUE(started.ok()) << started.status();
+  if (!started.ok()) return nullptr;
+  return std::make_unique<WatchedPeer>(std::move(started->process),
+                                       started->address);
+}
+
+}  // namespace peerlab::peer::e2e
