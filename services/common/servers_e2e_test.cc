@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
@@ -197,6 +198,31 @@ TEST_P(ServersE2eTest, SighupStopsTheServerCleanly) {
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_TRUE(exit->success()) << exit->ToString();
   EXPECT_THAT(server->ReadStderr(), HasSubstr("stopped"));
+}
+
+TEST_P(ServersE2eTest, AKeyOfAnotherCertificateIsNamedAndExitsTwo) {
+  const std::string certs = dir_->File("certs");
+  const std::string cmd =
+      absl::StrCat(PEERLAB_SOURCE_DIR, "/deploy/tls/make-lab-certs.sh ", certs,
+                   " server:127.0.0.1 client:127.0.0.1 > /dev/null");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  const std::string ready = dir_->File("mismatch.ready");
+  std::vector<std::string> argv =
+      GetParam().argv(bin_, dir_->path(), "0", ready);
+  for (const std::string& arg :
+       {std::string("--tls-cert"), certs + "/server.crt",
+        std::string("--tls-key"), certs + "/client.key"}) {
+    argv.push_back(arg);
+  }
+  auto process = Subprocess::Start({.argv = argv,
+                                    .env = {{"HOME", dir_->path()}},
+                                    .stderr_path = dir_->File("mm.stderr")});
+  ASSERT_TRUE(process.ok()) << process.status();
+  auto exit = (*process)->Wait(absl::Seconds(15));
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_TRUE(exit->exited && exit->code == 2) << exit->ToString();
+  EXPECT_THAT((*process)->ReadStderr(),
+              HasSubstr("is not the key of the certificate"));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllServers, ServersE2eTest,
