@@ -18,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "peer/app/e2e_testing.h"
 #include "proto/peer/v1/control.grpc.pb.h"
 #include "services/common/testing/peer_process.h"
 #include "services/common/testing/subprocess.h"
@@ -26,18 +27,9 @@ namespace peerlab::peer {
 namespace {
 
 namespace pb = ::peer::v1;
-using ::peerlab::testing::BinDir;
-using ::peerlab::testing::BootstrapServer;
-using ::peerlab::testing::ExecuteOrError;
-using ::peerlab::testing::NewPeerChannel;
-using ::peerlab::testing::OutputTexts;
-using ::peerlab::testing::StartBootstrapServer;
-using ::peerlab::testing::StartPeerProcess;
+using ::peerlab::peer::e2e::Eventually;
 using ::peerlab::testing::Subprocess;
-using ::peerlab::testing::TempDir;
-using ::peerlab::testing::ViewWatcher;
 using ::peerlab::testing::WaitForFileLine;
-using ::peerlab::testing::WriteFile;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -47,115 +39,16 @@ constexpr absl::Duration kDeadline = absl::Seconds(30);
 [[maybe_unused]] const bool kBackupPollSet =
     setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "50", 0) == 0;
 
-// Short membership timings: probe every 200 ms, a suspect is dead after
-// well under two seconds.
-constexpr char kFastMembership[] = R"({
-  "memberlist.probe_interval": "200ms",
-  "memberlist.probe_timeout": "100ms",
-  "memberlist.gossip_interval": "50ms",
-  "memberlist.suspicion_mult": 2,
-  "memberlist.reliable_timeout": "500ms",
-  "chat.delivery_timeout": "5s"
-})";
-
 // A running peer: its process, a PeerControl stub and a WatchViews stream
 // that collects every line of every view (history included).
-class Peer {
- public:
-  Peer(std::unique_ptr<Subprocess> process, const std::string& address)
-      : process_(std::move(process)),
-        stub_(pb::PeerControl::NewStub(NewPeerChannel(address))) {
-    pb::WatchViewsRequest request;
-    request.set_include_history(true);
-    watcher_ = std::make_unique<ViewWatcher>(stub_.get(), request);
-  }
+using Peer = e2e::WatchedPeer;
 
-  Subprocess& process() { return *process_; }
-
-  // Runs `line`; the command's outcome is in the response.
-  pb::ExecuteResponse Execute(const std::string& line) {
-    return ExecuteOrError(*stub_, line, absl::Seconds(30));
-  }
-  static std::string Text(const pb::ExecuteResponse& r) {
-    return absl::StrJoin(OutputTexts(r), "\n");
-  }
-
-  // The texts of `view` seen so far.
-  std::vector<std::string> Lines(const std::string& view) {
-    std::vector<std::string> out;
-    for (const auto& l : watcher_->lines()) {
-      if (l.view() == view) out.push_back(l.text());
-    }
-    return out;
-  }
-  std::vector<std::string> Lines(const std::string& view,
-                                 const std::string& prefix) {
-    std::vector<std::string> out;
-    for (const auto& l : Lines(view)) {
-      if (absl::StartsWith(l, prefix)) out.push_back(l);
-    }
-    return out;
-  }
-  // Waits until `view` has a line equal to `text`.
-  bool WaitForLine(const std::string& view, const std::string& text,
-                   absl::Duration timeout = kDeadline) {
-    return watcher_->WaitUntil(
-        [&](const std::vector<pb::ViewLine>& lines) {
-          for (const auto& l : lines) {
-            if (l.view() == view && l.text() == text) return true;
-          }
-          return false;
-        },
-        timeout);
-  }
-  // Waits until `view` has `n` lines starting with `prefix`.
-  bool WaitForCount(const std::string& view, const std::string& prefix,
-                    size_t n, absl::Duration timeout = kDeadline) {
-    return watcher_->WaitUntil(
-        [&](const std::vector<pb::ViewLine>& lines) {
-          size_t count = 0;
-          for (const auto& l : lines) {
-            if (l.view() == view && absl::StartsWith(l.text(), prefix)) {
-              ++count;
-            }
-          }
-          return count >= n;
-        },
-        timeout);
-  }
-
- private:
-  std::unique_ptr<Subprocess> process_;
-  std::unique_ptr<pb::PeerControl::Stub> stub_;
-  std::unique_ptr<ViewWatcher> watcher_;  // destroyed before stub_
-};
-
-// Polls `f` (a command's observable result) until it returns true.
-template <typename F>
-bool Eventually(F f, absl::Duration timeout = kDeadline) {
-  absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (f()) return true;
-    absl::SleepFor(absl::Milliseconds(50));  // poll interval
-  }
-  return f();
-}
-
-class ChatE2eTest : public ::testing::Test {
+class ChatE2eTest : public e2e::PeerE2eTest {
  protected:
   void SetUp() override {
-    auto dir = TempDir::Create("peerlab-chat-e2e");
-    ASSERT_TRUE(dir.ok()) << dir.status();
-    dir_ = *std::move(dir);
-    auto bin = BinDir();
-    ASSERT_TRUE(bin.ok()) << bin.status();
-    bin_ = *bin;
-    auto server = StartBootstrapServer(
-        dir_->path(), {"--store", "memory:", "--max-peers", "2"});
-    ASSERT_TRUE(server.ok()) << server.status();
-    bootstrap_ = *std::move(server);
-    config_ = dir_->File("fast.json");
-    ASSERT_TRUE(WriteFile(config_, kFastMembership).ok());
+    ASSERT_NO_FATAL_FAILURE(SetUpBootstrap(
+        "peerlab-chat-e2e", {"--store", "memory:", "--max-peers", "2"}));
+    ASSERT_NO_FATAL_FAILURE(WriteConfig());
   }
 
   // Starts peerlab-peer NAME --serve --config fast.json `extra`... and
@@ -165,11 +58,7 @@ class ChatE2eTest : public ::testing::Test {
     std::vector<std::string> args = {"--serve", "--bootstrap",
                                      bootstrap_.address, "--config", config_};
     args.insert(args.end(), extra.begin(), extra.end());
-    auto started = StartPeerProcess(dir_->path(), name, args, kDeadline);
-    EXPECT_TRUE(started.ok()) << started.status();
-    if (!started.ok()) return nullptr;
-    return std::make_unique<Peer>(std::move(started->process),
-                                  started->address);
+    return StartWatchedPeer(name, args, kDeadline);
   }
 
   // StartPeer, then waits for init to finish cleanly.
@@ -196,11 +85,6 @@ class ChatE2eTest : public ::testing::Test {
     auto r = peer.Execute("bootstrappeers");
     return Peer::Text(r);
   }
-
-  std::unique_ptr<TempDir> dir_;
-  std::string bin_;
-  BootstrapServer bootstrap_;
-  std::string config_;
 };
 
 TEST_F(ChatE2eTest, ThreePeersTalkLeaveFailAndANewcomerJoins) {
