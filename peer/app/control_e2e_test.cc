@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "peer/app/e2e_testing.h"
 #include "proto/peer/v1/control.grpc.pb.h"
 #include "proto/third_party/grpc/health/v1/health.grpc.pb.h"
 #include "proto/third_party/grpc/reflection/v1alpha/reflection.grpc.pb.h"
@@ -23,16 +24,13 @@ namespace peerlab::peer {
 namespace {
 
 namespace pb = ::peer::v1;
-using ::peerlab::testing::BinDir;
-using ::peerlab::testing::BootstrapServer;
+using ::peerlab::peer::e2e::WaitForText;
 using ::peerlab::testing::ExecuteLine;
 using ::peerlab::testing::NewPeerChannel;
 using ::peerlab::testing::OutputTexts;
 using ::peerlab::testing::PeerProcessOptions;
-using ::peerlab::testing::StartBootstrapServer;
 using ::peerlab::testing::StartPeerProcess;
 using ::peerlab::testing::Subprocess;
-using ::peerlab::testing::TempDir;
 using ::peerlab::testing::ViewWatcher;
 using ::peerlab::testing::WriteFile;
 using ::testing::HasSubstr;
@@ -56,31 +54,10 @@ struct Peer {
   }
 };
 
-// Waits until `watch` has seen a line whose text is `text`.
-bool WaitForText(ViewWatcher& watch, const std::string& text,
-                 absl::Duration timeout = kDeadline) {
-  return watch.WaitUntil(
-      [&](const std::vector<pb::ViewLine>& lines) {
-        for (const auto& l : lines) {
-          if (l.text() == text) return true;
-        }
-        return false;
-      },
-      timeout);
-}
-
-class ControlE2eTest : public ::testing::Test {
+class ControlE2eTest : public e2e::PeerE2eTest {
  protected:
   void SetUp() override {
-    auto dir = TempDir::Create("peerlab-control-e2e");
-    ASSERT_TRUE(dir.ok()) << dir.status();
-    dir_ = *std::move(dir);
-    auto bin = BinDir();
-    ASSERT_TRUE(bin.ok()) << bin.status();
-    bin_ = *bin;
-    auto server = StartBootstrapServer(dir_->path(), {"--store", "memory:"});
-    ASSERT_TRUE(server.ok()) << server.status();
-    bootstrap_ = *std::move(server);
+    ASSERT_NO_FATAL_FAILURE(SetUpBootstrap("peerlab-control-e2e"));
   }
 
   // The options of peerlab-peer NAME --serve --no-init (not started).
@@ -105,10 +82,6 @@ class ControlE2eTest : public ::testing::Test {
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }
-
-  std::unique_ptr<TempDir> dir_;
-  std::string bin_;
-  BootstrapServer bootstrap_;
 };
 
 TEST_F(ControlE2eTest, DrivenThroughPeerControl) {
@@ -140,7 +113,7 @@ TEST_F(ControlE2eTest, DrivenThroughPeerControl) {
   }
   ASSERT_TRUE(synced) << "the watcher never saw an echo";
   ASSERT_TRUE(alice.Execute("echo said later", &response).ok());
-  EXPECT_TRUE(WaitForText(watch, "said later"));
+  EXPECT_TRUE(WaitForText(watch, "said later", kDeadline));
   for (const auto& l : watch.lines()) EXPECT_EQ(l.view(), "outputView");
 
   // Health and reflection.

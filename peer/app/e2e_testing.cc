@@ -21,6 +21,18 @@ std::string ShellQuote(absl::string_view word) {
   return out + "'";
 }
 
+bool WaitForText(testing::ViewWatcher& watch, const std::string& text,
+                 absl::Duration timeout) {
+  return watch.WaitUntil(
+      [&](const std::vector<pb::ViewLine>& lines) {
+        for (const auto& l : lines) {
+          if (l.text() == text) return true;
+        }
+        return false;
+      },
+      timeout);
+}
+
 WatchedPeer::WatchedPeer(std::unique_ptr<testing::Subprocess> process,
                          const std::string& address)
     : process_(std::move(process)),

@@ -51,6 +51,11 @@ bool Eventually(F f, absl::Duration timeout = absl::Seconds(30)) {
   return f();
 }
 
+// Waits up to `timeout` until `watch` has seen a line (of any view) whose
+// text is `text`.
+bool WaitForText(testing::ViewWatcher& watch, const std::string& text,
+                 absl::Duration timeout);
+
 // A running peer: its process, a PeerControl stub and a WatchViews stream
 // that collects every line of every view (history included).
 class WatchedPeer {
