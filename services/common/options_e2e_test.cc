@@ -351,7 +351,7 @@ class OptionsE2eTest : public ::testing::Test {
     std::string out, err;
   };
   Run Start(const std::string& program, std::vector<std::string> args,
-            absl::Duration timeout) {
+            absl::Duration timeout, const std::string& bootstrap_env = "") {
     Run run;
     const std::string out = dir_->File("out"), err = dir_->File("err");
     args.insert(args.begin(), bin_ + "/" + program);
@@ -359,11 +359,12 @@ class OptionsE2eTest : public ::testing::Test {
     // helper has no cwd option, so use env PWD-independent /usr/bin/env -C.
     args.insert(args.begin(), {"/usr/bin/env", "-C", dir_->File("cwd")});
     const absl::Time start = absl::Now();
-    auto process = Subprocess::Start(
-        {.argv = args,
-         .env = {{"HOME", dir_->File("home")}, {"BOOTSTRAP_DATA_SERVER", ""}},
-         .stdout_path = out,
-         .stderr_path = err});
+    auto process =
+        Subprocess::Start({.argv = args,
+                           .env = {{"HOME", dir_->File("home")},
+                                   {"BOOTSTRAP_DATA_SERVER", bootstrap_env}},
+                           .stdout_path = out,
+                           .stderr_path = err});
     if (!process.ok()) {
       run.err = std::string(process.status().message());
       return run;
@@ -480,6 +481,21 @@ TEST_F(OptionsE2eTest, PositionalsAndLoneCompanionOptionsExitTwo) {
         << run.err;
     EXPECT_THAT(Leftovers(), ::testing::IsEmpty()) << line;
     Clean();
+  }
+}
+
+TEST_F(OptionsE2eTest, AnAddressFromTheEnvironmentIsCheckedLikeTheFlag) {
+  for (const auto& [program, args] :
+       std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"peerlab-peer", {"alice", "--serve", "--no-init"}},
+           {"peerlab-bootstrapctl", {"ping"}}}) {
+    Run run = Start(program, args, absl::Seconds(1), "127.0.0.1");
+    ASSERT_TRUE(run.finished) << program << ": still running after 1 s";
+    EXPECT_TRUE(run.status.exited && run.status.code == 2)
+        << program << ": " << run.status.ToString() << "\n"
+        << run.err;
+    EXPECT_THAT(run.err, ::testing::HasSubstr("BOOTSTRAP_DATA_SERVER"));
+    EXPECT_THAT(run.err, ::testing::HasSubstr("no port"));
   }
 }
 
