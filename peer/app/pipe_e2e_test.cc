@@ -17,17 +17,15 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "peer/app/e2e_testing.h"
 #include "services/common/testing/subprocess.h"
 
 namespace peerlab::peer {
 namespace {
 
-using ::peerlab::testing::BinDir;
-using ::peerlab::testing::BootstrapServer;
+using ::peerlab::peer::e2e::ShellQuote;
 using ::peerlab::testing::ExitStatus;
-using ::peerlab::testing::StartBootstrapServer;
 using ::peerlab::testing::Subprocess;
-using ::peerlab::testing::TempDir;
 using ::peerlab::testing::WaitForFileLine;
 using ::peerlab::testing::WriteFile;
 using ::testing::ElementsAre;
@@ -36,35 +34,14 @@ using ::testing::Not;
 
 constexpr absl::Duration kDeadline = absl::Seconds(15);
 
-// `word` quoted for /bin/sh.
-std::string ShellQuote(absl::string_view word) {
-  std::string out = "'";
-  for (char c : word) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
 std::vector<std::string> Lines(const std::string& text) {
   return absl::StrSplit(text, '\n', absl::SkipEmpty());
 }
 
-class PipeE2eTest : public ::testing::Test {
+class PipeE2eTest : public e2e::PeerE2eTest {
  protected:
   void SetUp() override {
-    auto dir = TempDir::Create("peerlab-pipe-e2e");
-    ASSERT_TRUE(dir.ok()) << dir.status();
-    dir_ = *std::move(dir);
-    auto bin = BinDir();
-    ASSERT_TRUE(bin.ok()) << bin.status();
-    bin_ = *bin;
-    auto server = StartBootstrapServer(dir_->path(), {"--store", "memory:"});
-    ASSERT_TRUE(server.ok()) << server.status();
-    bootstrap_ = *std::move(server);
+    ASSERT_NO_FATAL_FAILURE(SetUpBootstrap("peerlab-pipe-e2e"));
   }
 
   // peerlab-peer alice --no-init --bootstrap ADDR, then `extra`.
@@ -106,9 +83,6 @@ class PipeE2eTest : public ::testing::Test {
     *err = (*process)->ReadStderr();
   }
 
-  std::unique_ptr<TempDir> dir_;
-  std::string bin_;
-  BootstrapServer bootstrap_;
   int runs_ = 0;
 };
 

@@ -23,6 +23,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "peer/app/e2e_testing.h"
 #include "proto/peer/v1/control.grpc.pb.h"
 #include "services/common/testing/peer_process.h"
 #include "services/common/testing/subprocess.h"
@@ -31,16 +32,12 @@ namespace peerlab::peer {
 namespace {
 
 namespace pb = ::peer::v1;
-using ::peerlab::testing::BinDir;
-using ::peerlab::testing::BootstrapServer;
 using ::peerlab::testing::ExecuteOrError;
 using ::peerlab::testing::NewPeerChannel;
 using ::peerlab::testing::OutputTexts;
 using ::peerlab::testing::ReadFile;
-using ::peerlab::testing::StartBootstrapServer;
 using ::peerlab::testing::StartPeerProcess;
 using ::peerlab::testing::Subprocess;
-using ::peerlab::testing::TempDir;
 using ::peerlab::testing::ViewWatcher;
 using ::peerlab::testing::WaitForFileLine;
 using ::peerlab::testing::WriteFile;
@@ -194,7 +191,7 @@ class Tmux {
   bool started_ = false;
 };
 
-class PromptE2eTest : public ::testing::Test {
+class PromptE2eTest : public e2e::PeerE2eTest {
  protected:
   void SetUp() override {
     tmux_path_ = FindOnPath("tmux");
@@ -202,15 +199,7 @@ class PromptE2eTest : public ::testing::Test {
       GTEST_SKIP() << "tmux is not installed (apt-get install tmux), so the "
                       "interactive prompt is not tested";
     }
-    auto dir = TempDir::Create("peerlab-prompt-e2e");
-    ASSERT_TRUE(dir.ok()) << dir.status();
-    dir_ = *std::move(dir);
-    auto bin = BinDir();
-    ASSERT_TRUE(bin.ok()) << bin.status();
-    bin_ = *bin;
-    auto server = StartBootstrapServer(dir_->path(), {"--store", "memory:"});
-    ASSERT_TRUE(server.ok()) << server.status();
-    bootstrap_ = *std::move(server);
+    ASSERT_NO_FATAL_FAILURE(SetUpBootstrap("peerlab-prompt-e2e"));
     history_ = dir_->File("history");
   }
 
@@ -310,9 +299,6 @@ class PromptE2eTest : public ::testing::Test {
   }
 
   std::string tmux_path_;
-  std::unique_ptr<TempDir> dir_;
-  std::string bin_;
-  BootstrapServer bootstrap_;
   std::string history_;
   std::unique_ptr<Tmux> tmux_;
   std::string control_address_;
@@ -582,14 +568,7 @@ TEST_F(PromptE2eTest, CtrlDLeavesTheGroupAndTheBootstrapList) {
   request.add_views("messagesView");
   ViewWatcher watch(stub.get(), request);
   auto seen = [&](const std::string& text) {
-    return watch.WaitUntil(
-        [&](const std::vector<pb::ViewLine>& lines) {
-          for (const auto& l : lines) {
-            if (l.text() == text) return true;
-          }
-          return false;
-        },
-        kDeadline);
+    return e2e::WaitForText(watch, text, kDeadline);
   };
 
   ASSERT_NO_FATAL_FAILURE(StartAlice({"--config", config}));
