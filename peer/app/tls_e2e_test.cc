@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "peer/app/e2e_testing.h"
 #include "proto/peer/v1/control.grpc.pb.h"
 #include "services/common/testing/peer_process.h"
 #include "services/common/testing/subprocess.h"
@@ -23,23 +24,20 @@ namespace peerlab::peer {
 namespace {
 
 namespace pb = ::peer::v1;
-using ::peerlab::testing::BinDir;
-using ::peerlab::testing::BootstrapServer;
 using ::peerlab::testing::ExecuteOrError;
 using ::peerlab::testing::NewPeerChannel;
 using ::peerlab::testing::OutputTexts;
-using ::peerlab::testing::StartBootstrapServer;
 using ::peerlab::testing::StartPeerProcess;
 using ::peerlab::testing::Subprocess;
-using ::peerlab::testing::TempDir;
 using ::peerlab::testing::ViewWatcher;
-using ::peerlab::testing::WriteFile;
 
 constexpr absl::Duration kDeadline = absl::Seconds(30);
 
 [[maybe_unused]] const bool kBackupPollSet =
     setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "50", 0) == 0;
 
+// Short membership timings (no memberlist.suspicion_mult, unlike
+// e2e::kFastMembership).
 constexpr char kFastMembership[] = R"({
   "memberlist.probe_interval": "200ms",
   "memberlist.probe_timeout": "100ms",
@@ -59,30 +57,21 @@ std::string Text(const pb::ExecuteResponse& r) {
   return absl::StrJoin(OutputTexts(r), "\n");
 }
 
-class PeerTlsE2eTest : public ::testing::Test {
+class PeerTlsE2eTest : public e2e::PeerE2eTest {
  protected:
   void SetUp() override {
-    auto dir = TempDir::Create("peerlab-peer-tls-e2e");
-    ASSERT_TRUE(dir.ok()) << dir.status();
-    dir_ = *std::move(dir);
-    auto bin = BinDir();
-    ASSERT_TRUE(bin.ok()) << bin.status();
-    bin_ = *bin;
+    ASSERT_NO_FATAL_FAILURE(CreateDir("peerlab-peer-tls-e2e"));
     certs_ = dir_->File("certs");
     const std::string cmd = absl::StrCat(
         PEERLAB_SOURCE_DIR, "/deploy/tls/make-lab-certs.sh ", certs_,
         " bootstrap:127.0.0.1 alice:127.0.0.1 bob:127.0.0.1"
         " test:127.0.0.1 > /dev/null");
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    auto server = StartBootstrapServer(
-        dir_->path(),
+    ASSERT_NO_FATAL_FAILURE(StartBootstrap(
         {"--store", "memory:", "--max-peers", "2", "--tls-cert",
          certs_ + "/bootstrap.crt", "--tls-key", certs_ + "/bootstrap.key",
-         "--tls-ca", certs_ + "/ca.crt", "--tls-require-client-cert"});
-    ASSERT_TRUE(server.ok()) << server.status();
-    bootstrap_ = *std::move(server);
-    config_ = dir_->File("fast.json");
-    ASSERT_TRUE(WriteFile(config_, kFastMembership).ok());
+         "--tls-ca", certs_ + "/ca.crt", "--tls-require-client-cert"}));
+    ASSERT_NO_FATAL_FAILURE(WriteConfig(kFastMembership));
   }
 
   // The --tls-* flags of certificate `name`, with mutual TLS.
@@ -125,9 +114,7 @@ class PeerTlsE2eTest : public ::testing::Test {
     return credentials.ok() ? *credentials : nullptr;
   }
 
-  std::unique_ptr<TempDir> dir_;
-  std::string bin_, certs_, config_;
-  BootstrapServer bootstrap_;
+  std::string certs_;
   std::vector<std::unique_ptr<Subprocess>> peers_;
 };
 
