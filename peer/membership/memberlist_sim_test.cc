@@ -38,6 +38,18 @@ absl::Duration AntiEntropyBound(const Config& c, int n) {
   return PushPullScale(c.push_pull_interval, n) * 2;
 }
 
+// Starts every node of `c` and runs until all have converged, within
+// AntiEntropyBound of the cluster's size.
+::testing::AssertionResult StartAndConverge(SimCluster& c) {
+  c.StartAll();
+  const absl::Duration bound = AntiEntropyBound(c.node(0).config(), c.size());
+  if (c.RunUntil([&] { return c.Converged(); }, bound)) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure()
+         << c.size() << " nodes not converged within " << bound;
+}
+
 // Time for a crash to be noticed, suspected and declared dead everywhere:
 // every member probes each other member once per round of N-1 periods (two
 // rounds at worst, as the order is reshuffled between rounds); then the
@@ -66,9 +78,7 @@ TEST(MemberlistSimTest, ThreeMembersJoinAndStayConverged) {
   const uint64_t seed = SimSeed(2);
   PEERLAB_SIM_TRACE_SEED(seed);
   SimCluster c(Opts(3, seed));
-  c.StartAll();
-  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); },
-                         AntiEntropyBound(c.node(0).config(), 3)));
+  ASSERT_TRUE(StartAndConverge(c));
   c.RunFor(absl::Seconds(60));  // a minute of probing: no false alarms
   EXPECT_TRUE(c.Converged());
   EXPECT_EQ(c.false_positive_deaths(), 0);
@@ -95,9 +105,7 @@ TEST(MemberlistSimTest, CrashedMemberIsSuspectedThenDeadEverywhere) {
   PEERLAB_SIM_TRACE_SEED(seed);
   const int n = 10;
   SimCluster c(Opts(n, seed));
-  c.StartAll();
-  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); },
-                         AntiEntropyBound(c.node(0).config(), c.size())));
+  ASSERT_TRUE(StartAndConverge(c));
   const int victim = 7;
   c.Crash(victim);
   const absl::Time crash = c.Now();
@@ -129,9 +137,7 @@ TEST(MemberlistSimTest, SuspectRefutesAndStaysAlive) {
   PEERLAB_SIM_TRACE_SEED(seed);
   const int n = 5;
   SimCluster c(Opts(n, seed));
-  c.StartAll();
-  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); },
-                         AntiEntropyBound(c.node(0).config(), c.size())));
+  ASSERT_TRUE(StartAndConverge(c));
   const int target = 2;
   const uint64_t incarnation = c.node(target).LocalNode().incarnation;
   // Paused until someone suspects it (a GC pause, say), then resumed: it
@@ -158,9 +164,7 @@ TEST(MemberlistSimTest, LeaveSpreadsAsLeftNotDead) {
   PEERLAB_SIM_TRACE_SEED(seed);
   const int n = 8;
   SimCluster c(Opts(n, seed));
-  c.StartAll();
-  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); },
-                         AntiEntropyBound(c.node(0).config(), c.size())));
+  ASSERT_TRUE(StartAndConverge(c));
   absl::Status left = absl::UnknownError("not yet");
   c.net().scheduler(3)->Post([&] {
     c.node(3).Leave(absl::Seconds(5), [&](absl::Status s) { left = s; });
@@ -180,9 +184,7 @@ TEST(MemberlistSimTest, PartitionThenHealReconverges) {
   PEERLAB_SIM_TRACE_SEED(seed);
   const int n = 10;
   SimCluster c(Opts(n, seed));
-  c.StartAll();
-  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); },
-                         AntiEntropyBound(c.node(0).config(), c.size())));
+  ASSERT_TRUE(StartAndConverge(c));
   c.net().Partition({{0, 1, 2, 3, 4, 5}, {6, 7, 8, 9}});
   const Config& cfg = c.node(0).config();
   // Each side declares the other dead.
@@ -269,9 +271,7 @@ TEST(MemberlistSimTest, RestartedMemberWithHigherIncarnationIsAliveAgain) {
   PEERLAB_SIM_TRACE_SEED(seed);
   const int n = 6;
   SimCluster c(Opts(n, seed));
-  c.StartAll();
-  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); },
-                         AntiEntropyBound(c.node(0).config(), c.size())));
+  ASSERT_TRUE(StartAndConverge(c));
   c.Crash(4);
   ASSERT_TRUE(c.RunUntil([&] { return c.AllSee(4, MemberState::kDead); },
                          DetectionBound(c.node(0).config(), n)));
@@ -427,10 +427,8 @@ TEST(MemberlistSimTest, DuplicateLiveNameIsRefused) {
   PEERLAB_SIM_TRACE_SEED(seed);
   const int n = 4;
   SimCluster c(Opts(n, seed));
-  c.StartAll();
+  ASSERT_TRUE(StartAndConverge(c));
   const Config& cfg = c.node(0).config();
-  ASSERT_TRUE(
-      c.RunUntil([&] { return c.Converged(); }, AntiEntropyBound(cfg, n)));
   const std::string holder_id = c.node(2).LocalNode().id;
   const int dup = c.AddNode("node2");
   c.StartAndJoin(dup, 0);
@@ -474,10 +472,8 @@ TEST(MemberlistSimTest, RestartedNameTakesOverWithinOneProbePeriod) {
   PEERLAB_SIM_TRACE_SEED(seed);
   const int n = 5;
   SimCluster c(Opts(n, seed));
-  c.StartAll();
+  ASSERT_TRUE(StartAndConverge(c));
   const Config& cfg = c.node(0).config();
-  ASSERT_TRUE(
-      c.RunUntil([&] { return c.Converged(); }, AntiEntropyBound(cfg, n)));
   const std::string old_id = c.node(3).LocalNode().id;
   c.Crash(3);
   c.RunFor(cfg.probe_timeout / 2);
@@ -515,10 +511,8 @@ TEST(MemberlistSimTest, RestartOnAnotherAddressTakesOverWithinOneProbePeriod) {
   PEERLAB_SIM_TRACE_SEED(seed);
   const int n = 5;
   SimCluster c(Opts(n, seed));
-  c.StartAll();
+  ASSERT_TRUE(StartAndConverge(c));
   const Config& cfg = c.node(0).config();
-  ASSERT_TRUE(
-      c.RunUntil([&] { return c.Converged(); }, AntiEntropyBound(cfg, n)));
   c.Crash(3);
   c.RunFor(cfg.probe_timeout / 2);
   const int fresh = c.AddNode("node3");
@@ -560,10 +554,8 @@ TEST(MemberlistSimTest, OlderProcessYieldsToNewerGenerationAfterPartition) {
   PEERLAB_SIM_TRACE_SEED(seed);
   const int n = 6;
   SimCluster c(Opts(n, seed));
-  c.StartAll();
+  ASSERT_TRUE(StartAndConverge(c));
   const Config& cfg = c.node(0).config();
-  ASSERT_TRUE(
-      c.RunUntil([&] { return c.Converged(); }, AntiEntropyBound(cfg, n)));
   const int twin = c.AddNode("node2");
   c.net().Partition({{0, 1, 2}, {3, 4, 5, static_cast<sim::NodeId>(twin)}});
   c.StartAndJoin(twin, 3);
@@ -612,10 +604,8 @@ TEST(MemberlistSimTest, FloodOfForgedMembersStaysBounded) {
   SimCluster::Options o = Opts(n, seed);
   o.config.max_members = 4 * n;
   SimCluster c(o);
-  c.StartAll();
+  ASSERT_TRUE(StartAndConverge(c));
   const Config& cfg = c.node(0).config();
-  ASSERT_TRUE(
-      c.RunUntil([&] { return c.Converged(); }, AntiEntropyBound(cfg, n)));
   // 100 datagrams of 400 forged members each (40,000), sent to node 0 as
   // if from node 7, and one push/pull of 5,000 forged entries.
   const std::string to = c.net().address(0);
@@ -708,10 +698,7 @@ TEST(MemberlistSimTest, IncarnationNearTheTopIsRefused) {
   PEERLAB_SIM_TRACE_SEED(seed);
   const int n = 4;
   SimCluster c(Opts(n, seed));
-  c.StartAll();
-  const Config& cfg = c.node(0).config();
-  ASSERT_TRUE(
-      c.RunUntil([&] { return c.Converged(); }, AntiEntropyBound(cfg, n)));
+  ASSERT_TRUE(StartAndConverge(c));
   const std::string to = c.net().address(0);
   const uint64_t generation = c.node(1).LocalNode().generation;
   c.net().scheduler(3)->Post([&] {
