@@ -147,12 +147,7 @@ absl::Status MembershipCommands::Create() {
       spdlog::info("membership node {} replaced by a new one (the old one {})",
                    env_.name,
                    node_->left() ? "left the group" : "lost its name");
-      node_->Shutdown();
-      node_.reset();
-      kv_.reset();
-      transport_.reset();
-      std::lock_guard<std::mutex> lock(mu_);
-      node_exists_ = false;
+      DeleteNode();
     }
     if (node_) {
       return absl::FailedPreconditionError(
@@ -294,6 +289,15 @@ absl::Status MembershipCommands::SetMeta(const std::string& meta,
   });
   if (!posted.ok()) return posted;
   return waiter->future.get();
+}
+
+void MembershipCommands::DeleteNode() {
+  node_->Shutdown();
+  node_.reset();
+  kv_.reset();
+  transport_.reset();
+  std::lock_guard<std::mutex> lock(mu_);
+  node_exists_ = false;
 }
 
 absl::Status MembershipCommands::Shutdown() {
@@ -636,12 +640,7 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
          absl::Status s = loop_->Call([&]() -> absl::Status {
            if (!node_)
              return absl::FailedPreconditionError("no membership node");
-           node_->Shutdown();
-           node_.reset();
-           kv_.reset();
-           transport_.reset();
-           std::lock_guard<std::mutex> lock(mu_);
-           node_exists_ = false;
+           DeleteNode();
            return absl::OkStatus();
          });
          if (!s.ok()) return s;

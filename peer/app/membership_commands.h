@@ -113,6 +113,9 @@ class MembershipCommands : public membership::EventListener {
   template <typename F>
   auto WithNode(F f) -> decltype(f(std::declval<membership::Memberlist&>()));
   absl::Status ApplyProfile(const std::string& profile);
+  // On the loop, with a node: shuts it down and forgets it, its key-value
+  // store and its transport.
+  void DeleteNode();
 
   Env env_;
   cli::ConfigRegistry* config_ = nullptr;
