@@ -419,6 +419,19 @@ std::optional<Member> RecordOf(SimCluster& c, int observer,
   return std::nullopt;
 }
 
+// Whether nodes 0..n-1 (but `skip`) all hold `name` alive in a record for
+// which `match(record)` holds.
+template <typename Match>
+bool AllHoldAlive(SimCluster& c, int n, const std::string& name, Match match,
+                  int skip = -1) {
+  for (int i = 0; i < n; ++i) {
+    if (i == skip) continue;
+    auto r = RecordOf(c, i, name);
+    if (!r || !match(*r) || r->state != MemberState::kAlive) return false;
+  }
+  return true;
+}
+
 // A second live process under a taken name is refused with the holder's
 // address, and the group keeps the holder: no incarnation climbs, nobody
 // refutes anybody.
@@ -481,15 +494,10 @@ TEST(MemberlistSimTest, RestartedNameTakesOverWithinOneProbePeriod) {
   const std::string new_id = c.node(3).LocalNode().id;
   ASSERT_NE(new_id, old_id);
   auto taken_over = [&] {
-    if (!c.join_result(3).has_value()) return false;
-    for (int i = 0; i < n; ++i) {
-      auto r = RecordOf(c, i, "node3");
-      if (!r || r->id != c.node(3).LocalNode().id ||
-          r->state != MemberState::kAlive) {
-        return false;
-      }
-    }
-    return true;
+    return c.join_result(3).has_value() &&
+           AllHoldAlive(c, n, "node3", [&](const Member& r) {
+             return r.id == c.node(3).LocalNode().id;
+           });
   };
   ASSERT_TRUE(c.RunUntil(taken_over, cfg.probe_interval))
       << "not taken over within one probe period";
@@ -519,15 +527,10 @@ TEST(MemberlistSimTest, RestartOnAnotherAddressTakesOverWithinOneProbePeriod) {
   c.StartAndJoin(fresh, 1);
   const std::string addr = c.net().address(fresh);
   auto taken_over = [&] {
-    if (!c.join_result(fresh).has_value()) return false;
-    for (int i = 0; i < n; ++i) {
-      if (i == 3) continue;
-      auto r = RecordOf(c, i, "node3");
-      if (!r || r->addr != addr || r->state != MemberState::kAlive) {
-        return false;
-      }
-    }
-    return true;
+    return c.join_result(fresh).has_value() &&
+           AllHoldAlive(
+               c, n, "node3", [&](const Member& r) { return r.addr == addr; },
+               /*skip=*/3);
   };
   ASSERT_TRUE(c.RunUntil(taken_over, cfg.probe_interval))
       << "not taken over within one probe period";
@@ -566,14 +569,10 @@ TEST(MemberlistSimTest, OlderProcessYieldsToNewerGenerationAfterPartition) {
   c.net().Heal();
   const std::string twin_id = c.node(twin).LocalNode().id;
   auto agreed = [&] {
-    for (int i = 0; i < n; ++i) {
-      if (i == 2) continue;
-      auto r = RecordOf(c, i, "node2");
-      if (!r || r->id != twin_id || r->state != MemberState::kAlive) {
-        return false;
-      }
-    }
-    return c.node(2).replaced();
+    return AllHoldAlive(
+               c, n, "node2", [&](const Member& r) { return r.id == twin_id; },
+               /*skip=*/2) &&
+           c.node(2).replaced();
   };
   ASSERT_TRUE(
       c.RunUntil(agreed, AntiEntropyBound(cfg, n) + DetectionBound(cfg, n)));
