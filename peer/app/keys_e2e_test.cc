@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "peer/app/e2e_testing.h"
 #include "peer/membership/keyring.h"
 #include "proto/peer/v1/control.grpc.pb.h"
 #include "services/common/testing/peer_process.h"
@@ -25,13 +26,10 @@ namespace peerlab::peer {
 namespace {
 
 namespace pb = ::peer::v1;
-using ::peerlab::testing::BinDir;
 using ::peerlab::testing::ExecuteLine;
 using ::peerlab::testing::NewPeerChannel;
-using ::peerlab::testing::StartBootstrapServer;
 using ::peerlab::testing::StartPeerProcess;
 using ::peerlab::testing::Subprocess;
-using ::peerlab::testing::TempDir;
 using ::peerlab::testing::WriteFile;
 
 constexpr absl::Duration kDeadline = absl::Seconds(30);
@@ -88,20 +86,9 @@ std::string ReadAll(const std::string& path) {
   return s.str();
 }
 
-class KeysE2eTest : public ::testing::Test {
+class KeysE2eTest : public e2e::PeerE2eTest {
  protected:
-  void SetUp() override {
-    auto dir = TempDir::Create("keys-e2e");
-    ASSERT_TRUE(dir.ok()) << dir.status();
-    dir_ = *std::move(dir);
-    auto server = StartBootstrapServer(dir_->path(), {"--store", "memory:"});
-    ASSERT_TRUE(server.ok()) << server.status();
-    bootstrap_ = std::move(server->process);
-    bootstrap_address_ = server->address;
-    auto bin = BinDir();
-    ASSERT_TRUE(bin.ok()) << bin.status();
-    bin_ = *bin;
-  }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(SetUpBootstrap("keys-e2e")); }
 
   // `extra`: more JSON config members, each followed by a comma.
   Peer StartPeer(const std::string& name, const std::string& key,
@@ -122,7 +109,7 @@ class KeysE2eTest : public ::testing::Test {
                     .ok());
     auto started =
         StartPeerProcess(dir_->path(), name,
-                         {"--bootstrap", bootstrap_address_, "--serve",
+                         {"--bootstrap", bootstrap_.address, "--serve",
                           "--no-init", "--config", config},
                          kDeadline);
     EXPECT_TRUE(started.ok()) << started.status();
@@ -131,10 +118,6 @@ class KeysE2eTest : public ::testing::Test {
     p.stub = pb::PeerControl::NewStub(NewPeerChannel(started->address));
     return p;
   }
-
-  std::unique_ptr<TempDir> dir_;
-  std::unique_ptr<Subprocess> bootstrap_;
-  std::string bootstrap_address_, bin_;
 };
 
 TEST_F(KeysE2eTest, WrongKeyRefusedThenRotationAdmitsIt) {

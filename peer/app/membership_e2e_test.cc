@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "peer/app/e2e_testing.h"
 #include "proto/peer/v1/control.grpc.pb.h"
 #include "services/common/testing/peer_process.h"
 #include "services/common/testing/subprocess.h"
@@ -20,14 +21,10 @@ namespace peerlab::peer {
 namespace {
 
 namespace pb = ::peer::v1;
-using ::peerlab::testing::BinDir;
 using ::peerlab::testing::ExecuteLine;
 using ::peerlab::testing::NewPeerChannel;
-using ::peerlab::testing::StartBootstrapServer;
 using ::peerlab::testing::StartPeerProcess;
 using ::peerlab::testing::Subprocess;
-using ::peerlab::testing::TempDir;
-using ::peerlab::testing::WriteFile;
 
 constexpr absl::Duration kDeadline = absl::Seconds(30);
 
@@ -64,28 +61,17 @@ struct Peer {
   }
 };
 
-class MembershipE2eTest : public ::testing::Test {
+class MembershipE2eTest : public e2e::PeerE2eTest {
  protected:
   void SetUp() override {
-    auto dir = TempDir::Create("membership-e2e");
-    ASSERT_TRUE(dir.ok()) << dir.status();
-    dir_ = *std::move(dir);
-    auto server = StartBootstrapServer(dir_->path(), {"--store", "memory:"});
-    ASSERT_TRUE(server.ok()) << server.status();
-    bootstrap_ = std::move(server->process);
-    bootstrap_address_ = server->address;
-    auto bin = BinDir();
-    ASSERT_TRUE(bin.ok()) << bin.status();
-    bin_ = *bin;
+    ASSERT_NO_FATAL_FAILURE(SetUpBootstrap("membership-e2e"));
     // The seed script, with short probe timings so that a failure is
     // detected in a couple of seconds.
-    config_ = dir_->File("fast.json");
-    ASSERT_TRUE(WriteFile(config_,
-                          R"({"memberlist.probe_interval": "200ms",
-                              "memberlist.probe_timeout": "100ms",
-                              "memberlist.gossip_interval": "50ms",
-                              "memberlist.reliable_timeout": "300ms"})")
-                    .ok());
+    ASSERT_NO_FATAL_FAILURE(
+        WriteConfig(R"({"memberlist.probe_interval": "200ms",
+                        "memberlist.probe_timeout": "100ms",
+                        "memberlist.gossip_interval": "50ms",
+                        "memberlist.reliable_timeout": "300ms"})"));
     script_ = absl::StrCat(PEERLAB_SOURCE_DIR,
                            "/test-harness/seed-tests/memberlist-steps.script");
   }
@@ -96,7 +82,7 @@ class MembershipE2eTest : public ::testing::Test {
                  std::string dir = "") {
     Peer p;
     p.name = name;
-    std::vector<std::string> args = {"--bootstrap", bootstrap_address_,
+    std::vector<std::string> args = {"--bootstrap", bootstrap_.address,
                                      "--serve",     "--no-init",
                                      "--config",    config_};
     if (with_script) {
@@ -122,9 +108,7 @@ class MembershipE2eTest : public ::testing::Test {
     return words.size() > 1 ? words[1] : "";
   }
 
-  std::unique_ptr<TempDir> dir_;
-  std::unique_ptr<Subprocess> bootstrap_;
-  std::string bootstrap_address_, bin_, config_, script_;
+  std::string script_;
 };
 
 TEST_F(MembershipE2eTest, SeedScriptJoinsThreePeersAndKillIsDetected) {
