@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   if (const char* env = std::getenv("BOOTSTRAP_DATA_SERVER")) o.bootstrap = env;
   cli.add_option("NAME", o.name, "this peer's name (membership node name)")
       ->required()
-      ->check(peerlab::NonEmpty);
+      ->check(peerlab::MemberName);
   cli.add_option("--bootstrap", o.bootstrap,
                  "bootstrap service address HOST:PORT (default "
                  "$BOOTSTRAP_DATA_SERVER, then 127.0.0.1:8080)")

@@ -1,5 +1,7 @@
 #include "peer/cli/builtins.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -38,9 +40,14 @@ class LogFileControl {
   absl::Status On(const std::string& path) {
     Off();
     std::lock_guard<std::mutex> lock(mu_);
+    // Opened without blocking, and only a regular file or a character
+    // device: a FIFO would block this command (and then every view).
+    absl::StatusOr<int> fd = OpenForAppend(path, "log on");
+    if (!fd.ok()) return fd.status();
     if (hub_ != nullptr) {
-      std::FILE* f = std::fopen(path.c_str(), "ae");
+      std::FILE* f = ::fdopen(*fd, "a");
       if (f == nullptr) {
+        ::close(*fd);
         return absl::FailedPreconditionError(
             absl::StrCat("cannot log to ", path, ": ", std::strerror(errno)));
       }
@@ -55,6 +62,7 @@ class LogFileControl {
       path_ = path;
       return absl::OkStatus();
     }
+    ::close(*fd);
     try {
       sink_ = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path);
     } catch (const spdlog::spdlog_ex& e) {

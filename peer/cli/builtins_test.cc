@@ -1,5 +1,8 @@
 #include "peer/cli/builtins.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -346,6 +349,57 @@ TEST_F(BuiltinsTest, LogFileRecordsAreEscaped) {
   EXPECT_THAT(lines, Contains(HasSubstr("member eve\\n2026-01-01")));
   EXPECT_THAT(lines,
               ::testing::Not(Contains(::testing::StartsWith("2026-01-01"))));
+}
+
+// saveconfig used to rename its file over whatever the path named: a FIFO
+// (or, as root, a device node such as /dev/full) became a regular file and
+// the command said "saved".
+TEST_F(BuiltinsTest, SaveconfigRefusesWhatIsNoRegularFile) {
+  std::string fifo = Path("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  absl::Status s = Run("saveconfig " + fifo);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("not a regular file"));
+  struct stat st;
+  ASSERT_EQ(::lstat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode)) << "the FIFO was replaced";
+  EXPECT_EQ(Run("saveconfig " + dir_.string()).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Run("saveconfig " + Path("no/such/dir/c.json")).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(Path("no")));
+}
+
+TEST_F(BuiltinsTest, SaveconfigThroughASymlinkKeepsTheLink) {
+  std::string real = Write("real.json", "{}");
+  std::string link = Path("link.json");
+  std::filesystem::create_symlink(real, link);
+  ASSERT_TRUE(Run("saveconfig " + link).ok());
+  EXPECT_TRUE(std::filesystem::is_symlink(link));
+  std::ifstream in(real);
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  EXPECT_NE(text, "{}");
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+    EXPECT_THAT(e.path().filename().string(), ::testing::Not(HasSubstr(".tmp")))
+        << "a temporary file was left";
+  }
+}
+
+// `log on FIFO` used to block in open() with no reader, and with it the
+// command line and, at shutdown, the peer: one SIGTERM did not end it.
+TEST_F(BuiltinsTest, LogOnRefusesAFifoWithoutBlocking) {
+  std::string fifo = Path("logfifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  absl::Time start = absl::Now();
+  absl::Status s = Run("log on " + fifo);
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()), HasSubstr("FIFO"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  ASSERT_TRUE(Run("log on " + Path("ok.log")).ok());
+  ASSERT_TRUE(Run("log off").ok());
+  ASSERT_TRUE(Run("log on /dev/null").ok());
+  ASSERT_TRUE(Run("log off").ok());
 }
 
 }  // namespace

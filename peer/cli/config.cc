@@ -257,21 +257,7 @@ absl::Status ConfigRegistry::LoadJson(const std::string& json_text) {
 }
 
 absl::Status ConfigRegistry::SaveFile(const std::string& path) const {
-  std::string text = ToJson();
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out)
-      return absl::FailedPreconditionError(absl::StrCat("cannot write ", tmp));
-    out << text;
-    if (!out.flush()) {
-      return absl::FailedPreconditionError(absl::StrCat("cannot write ", tmp));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot write ", path));
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(path, ToJson(), "saveconfig");
 }
 
 absl::Status ConfigRegistry::LoadFile(const std::string& path) {

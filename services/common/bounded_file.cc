@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -140,6 +142,98 @@ absl::Status CheckWritablePath(const std::string& path, std::string_view what) {
         Prefix(what, path), "directory ", dir, " is not writable"));
   }
   return absl::OkStatus();
+}
+
+absl::Status WriteFileAtomically(const std::string& path,
+                                 const std::string& contents,
+                                 std::string_view what) {
+  if (absl::Status s = CheckWritablePath(path, what); !s.ok()) return s;
+  std::string target = path;
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    char resolved[PATH_MAX];
+    if (::realpath(path.c_str(), resolved) == nullptr) {
+      return FromErrno(errno, what, path, "resolve the symbolic link");
+    }
+    target = resolved;
+    if (absl::Status s = CheckWritablePath(target, what); !s.ok()) return s;
+  }
+  mode_t mode = 0644;
+  if (::stat(target.c_str(), &st) == 0) {
+    if (!S_ISREG(st.st_mode)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(Prefix(what, path),
+                       "is not a regular file (a device, FIFO or socket); "
+                       "nothing written"));
+    }
+    mode = st.st_mode & 07777;
+  }
+  std::string tmp = target + ".tmp-XXXXXX";
+  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) return FromErrno(errno, what, path, "create a temporary file");
+  auto fail = [&](int err, const char* doing) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return FromErrno(err, what, path, doing);
+  };
+  size_t done = 0;
+  while (done < contents.size()) {
+    ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(errno, "write");
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fchmod(fd, mode) != 0) return fail(errno, "set the mode");
+  if (::fsync(fd) != 0) return fail(errno, "fsync");
+  if (::close(fd) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return FromErrno(err, what, path, "close");
+  }
+  if (::rename(tmp.c_str(), target.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return FromErrno(err, what, path, "rename");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> OpenForAppend(const std::string& path,
+                                  std::string_view what) {
+  if (path.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(what), ": empty path"));
+  }
+  int fd = ::open(
+      path.c_str(),
+      O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0644);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENXIO || err == EISDIR) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          Prefix(what, path), err == EISDIR
+                                  ? "is a directory, not a file"
+                                  : "is a FIFO or socket, not a file"));
+    }
+    return FromErrno(err, what, path, "open");
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return FromErrno(err, what, path, "stat");
+  }
+  if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) {
+    ::close(fd);
+    return absl::FailedPreconditionError(
+        absl::StrCat(Prefix(what, path),
+                     "is not a regular file (a FIFO, socket or block device)"));
+  }
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  return fd;
 }
 
 }  // namespace peerlab

@@ -38,6 +38,23 @@ absl::StatusOr<std::string> ReadFileBounded(const std::string& path,
 // directory we cannot write). Creates nothing.
 absl::Status CheckWritablePath(const std::string& path, std::string_view what);
 
+// Replaces the regular file at `path` (or creates it) with `contents`,
+// atomically: a temporary file with a name chosen here (O_EXCL, in the same
+// directory), fsynced, then renamed over `path`. A `path` that is a symbolic
+// link is resolved first, so the link stays and its target is replaced.
+// Refuses (FailedPrecondition) a `path` that exists and is not a regular file
+// (a device, a FIFO, a directory): nothing is written. Errors name `what`.
+absl::Status WriteFileAtomically(const std::string& path,
+                                 const std::string& contents,
+                                 std::string_view what);
+
+// Opens `path` for appending (creating it 0644 when missing) and returns the
+// descriptor, which the caller owns (close it). Never blocks: a FIFO, a
+// socket, a directory or a block device is refused with FailedPrecondition;
+// a regular file or a character device (/dev/null, a terminal) is accepted.
+absl::StatusOr<int> OpenForAppend(const std::string& path,
+                                  std::string_view what);
+
 }  // namespace peerlab
 
 #endif  // PEERLAB_SERVICES_COMMON_BOUNDED_FILE_H_

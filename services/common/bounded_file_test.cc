@@ -1,5 +1,6 @@
 #include "services/common/bounded_file.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,6 +109,47 @@ TEST_F(BoundedFileTest, WritablePathUnderAFileIsRefused) {
 TEST_F(BoundedFileTest, RelativePathUsesTheCurrentDirectory) {
   EXPECT_TRUE(CheckWritablePath("relative-name.log", "--log-file").ok() ||
               access(".", W_OK) != 0);
+}
+
+TEST_F(BoundedFileTest, WriteAtomicallyReplacesARegularFile) {
+  std::string path = Write("c.json", "old");
+  ASSERT_TRUE(WriteFileAtomically(path, "new", "saveconfig").ok());
+  auto data = ReadFileBounded(path, 100, "t");
+  ASSERT_TRUE(data.ok());
+  EXPECT_EQ(*data, "new");
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/fresh.json", "x", "t").ok());
+}
+
+TEST_F(BoundedFileTest, WriteAtomicallyRefusesAFifoAndADirectory) {
+  std::string fifo = dir_ + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(WriteFileAtomically(fifo, "x", "saveconfig").code(),
+            absl::StatusCode::kFailedPrecondition);
+  struct stat st;
+  ASSERT_EQ(lstat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_EQ(WriteFileAtomically(dir_, "x", "saveconfig").code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(BoundedFileTest, OpenForAppendRefusesAFifoWithOrWithoutAReader) {
+  std::string fifo = dir_ + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(OpenForAppend(fifo, "log on").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  int reader = open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(reader, 0);
+  EXPECT_EQ(OpenForAppend(fifo, "log on").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  close(reader);
+  auto fd = OpenForAppend(dir_ + "/x.log", "log on");
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  close(*fd);
+  fd = OpenForAppend("/dev/null", "log on");
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  close(*fd);
+  EXPECT_EQ(OpenForAppend(dir_, "log on").status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

@@ -8,6 +8,43 @@
 
 namespace peerlab {
 
+namespace {
+
+// For an app with subcommands: "unknown subcommand "X"; valid: a, b" when
+// the first word that is neither an option nor an option's value is no
+// subcommand; "a subcommand is needed: a, b" when there is no such word;
+// empty when the word is a known subcommand (the error is about something
+// else) or the app has no subcommands.
+std::string UnknownSubcommand(CLI::App& app, int argc, char** argv) {
+  std::vector<std::string> names;
+  for (const CLI::App* sub :
+       app.get_subcommands([](const CLI::App*) { return true; })) {
+    names.push_back(sub->get_name());
+  }
+  if (names.empty()) return "";
+  std::string valid;
+  for (const auto& n : names) valid += (valid.empty() ? "" : ", ") + n;
+  for (int i = 1; i < argc; ++i) {
+    std::string word = argv[i];
+    if (word == "--") break;
+    if (!word.empty() && word[0] == '-') {
+      // An option: skip its value when it takes one and has no '='.
+      if (word.find('=') == std::string::npos) {
+        const CLI::Option* opt = app.get_option_no_throw(word);
+        if (opt != nullptr && opt->get_items_expected_min() > 0) ++i;
+      }
+      continue;
+    }
+    for (const auto& n : names) {
+      if (n == word) return "";
+    }
+    return "unknown subcommand \"" + word + "\"; valid: " + valid;
+  }
+  return "a subcommand is needed; valid: " + valid;
+}
+
+}  // namespace
+
 std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
   try {
     app.parse(argc, argv);
@@ -25,7 +62,16 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
       size_t slash = name.rfind('/');
       if (slash != std::string::npos) name = name.substr(slash + 1);
     }
-    std::cerr << name << ": " << e.what() << "\n"
+    std::string what = e.what();
+    // A missing or misspelled subcommand surfaces as "required" or
+    // "extras"; other errors (a bad value) keep their own message.
+    if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr ||
+        dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
+      if (std::string sub = UnknownSubcommand(app, argc, argv); !sub.empty()) {
+        what = sub;
+      }
+    }
+    std::cerr << name << ": " << what << "\n"
               << "Run with --help for the options and their values.\n";
     return kUsageExitCode;
   }

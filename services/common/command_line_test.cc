@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/common/option_checks.h"
 
 namespace peerlab {
 namespace {
@@ -91,6 +92,48 @@ TEST(CommandLineTest, HostPortValidatorNamesTheProblem) {
   EXPECT_THAT(HostPort(value), HasSubstr("outside 0..65535"));
   value = "127.0.0.1:8080";
   EXPECT_EQ(HostPort(value), "");
+}
+
+TEST(CommandLineTest, UnknownSubcommandIsNamedWithTheValidOnes) {
+  CLI::App app{"t"};
+  app.require_subcommand(1);
+  std::string server;
+  app.add_option("--server", server);
+  app.add_subcommand("list", "l");
+  app.add_subcommand("join", "j");
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(Parse(app, {"--server", "h:1", "frob"}), kUsageExitCode);
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_THAT(err, HasSubstr("unknown subcommand \"frob\"; valid: list, join"));
+
+  CLI::App app2{"t"};
+  app2.require_subcommand(1);
+  app2.add_option("--server", server);
+  app2.add_subcommand("list", "l");
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(Parse(app2, {"--server", "h:1"}), kUsageExitCode);
+  EXPECT_THAT(testing::internal::GetCapturedStderr(),
+              HasSubstr("a subcommand is needed; valid: list"));
+}
+
+TEST(CommandLineTest, MemberNameTable) {
+  const std::pair<std::string, bool> cases[] = {
+      {"alice", true},
+      {"bob-2.lab", true},
+      {"zoë", true},
+      {"", false},
+      {"evil\nx", false},
+      {"a\tb", false},
+      {"esc\x1b[2J", false},
+      {" lead", false},
+      {"trail ", false},
+      {std::string(257, 'a'), false},
+      {std::string(256, 'a'), true},
+  };
+  for (const auto& [name, ok] : cases) {
+    std::string value = name;
+    EXPECT_EQ(MemberName(value).empty(), ok) << name;
+  }
 }
 
 }  // namespace

@@ -52,7 +52,11 @@ int BindOne(const addrinfo& ai, int port, int* err) {
   // set.
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (ai.ai_family == AF_INET6) {
-    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    // "[::]:PORT" means every address, IPv4 too, as gRPC's own listener
+    // does; any other IPv6 address means just that address.
+    const auto* a6 = reinterpret_cast<const sockaddr_in6*>(ai.ai_addr);
+    int v6only = IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr) ? 0 : 1;
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
   }
   sockaddr_storage addr{};
   std::memcpy(&addr, ai.ai_addr, ai.ai_addrlen);

@@ -83,6 +83,26 @@ const CLI::Validator NonEmpty(
     },
     "", "non-empty");
 
+const CLI::Validator MemberName(
+    [](std::string& text) -> std::string {
+      if (text.empty()) return "an empty name is not allowed";
+      if (text.size() > 256) {
+        return "a name of " + std::to_string(text.size()) +
+               " bytes is longer than the limit of 256";
+      }
+      for (unsigned char c : text) {
+        if (c < 0x20 || c == 0x7f) {
+          return "a name may not hold control characters (newline, tab, "
+                 "escape)";
+        }
+      }
+      if (text.front() == ' ' || text.back() == ' ') {
+        return "a name may not start or end with a space";
+      }
+      return "";
+    },
+    "NAME", "member name");
+
 const CLI::Validator WritableDirectory(
     [](std::string& path) -> std::string {
       if (path.empty()) return "an empty path: a directory is needed";

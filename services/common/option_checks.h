@@ -36,6 +36,11 @@ extern const CLI::Validator Unsigned64;
 // Not empty (names, free text).
 extern const CLI::Validator NonEmpty;
 
+// A member name: 1..256 bytes, no control characters (a name is printed in
+// every log and view, so a newline or an escape sequence in it would forge
+// lines), no leading or trailing white space.
+extern const CLI::Validator MemberName;
+
 // A file name for peerlab's own use under a directory that must exist and be
 // writable (report directories): the directory itself, created if missing
 // when its parent exists.
