@@ -706,7 +706,7 @@ int Main(int argc, char** argv) {
                  "needs --postgres or --store postgres://...); clients are "
                  "spread over them round-robin")
       ->excludes(server_flag)
-      ->check(CLI::Range(1, 64))
+      ->check(peerlab::Range(1, 64))
       ->capture_default_str();
   app.add_option("--server-binary", server_binary,
                  "server to start (default: peerlab-bootstrap next to this "
@@ -717,20 +717,20 @@ int Main(int argc, char** argv) {
                  "--max-peers of the started server (must exceed the "
                  "largest client count plus --list-peers)")
       ->excludes(server_flag)
-      ->check(CLI::Range(1u, 10000u))
+      ->check(peerlab::Range(1u, 10000u))
       ->capture_default_str();
   app.add_option("--clients", options.clients,
                  "client counts, comma-separated (1 .. 10000)")
       ->delimiter(',')
-      ->check(CLI::Range(1, 10000))
+      ->check(peerlab::Range(1, 10000))
       ->capture_default_str();
   app.add_option("--seconds", options.seconds,
                  "measured seconds per phase (0.001 .. 86400)")
-      ->check(CLI::Range(0.001, 86400.0))
+      ->check(peerlab::Range(0.001, 86400.0))
       ->capture_default_str();
   app.add_option("--warmup", options.warmup,
                  "unmeasured seconds before each phase (0 .. 86400)")
-      ->check(CLI::Range(0.0, 86400.0))
+      ->check(peerlab::Range(0.0, 86400.0))
       ->capture_default_str();
   app.add_option("--mode", options.mode,
                  "threads: a thread per client, blocking calls; callback: "
@@ -740,16 +740,16 @@ int Main(int argc, char** argv) {
   app.add_option("--list-peers", list_peers,
                  "peers in the document while the benchmark runs (joined "
                  "first, left at the end)")
-      ->check(CLI::Range(0, 10000))
+      ->check(peerlab::Range(0, 10000))
       ->capture_default_str();
   app.add_option("--deadline", deadline_s,
                  "per-call deadline, seconds (0.001 .. 3600)")
-      ->check(CLI::Range(0.001, 3600.0))
+      ->check(peerlab::Range(0.001, 3600.0))
       ->capture_default_str();
   app.add_option("--start-timeout", start_timeout_s,
                  "how long the started server may take to serve, seconds "
                  "(0.001 .. 3600)")
-      ->check(CLI::Range(0.001, 3600.0))
+      ->check(peerlab::Range(0.001, 3600.0))
       ->capture_default_str();
   app.add_option("--json", json_file, "also write the results to this file")
       ->check(peerlab::WritableFile);

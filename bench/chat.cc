@@ -250,19 +250,19 @@ int main(int argc, char** argv) {
   std::string json_file;
   app.add_option("--peers", groups, "group sizes (2 .. 50)")
       ->delimiter(',')
-      ->check(CLI::Range(2, 50));
+      ->check(peerlab::Range(2, 50));
   app.add_option("--count", count,
                  "messages in the throughput phase (1 .. 100000000)")
-      ->check(CLI::Range(int64_t{1}, int64_t{100000000}));
+      ->check(peerlab::Range(int64_t{1}, int64_t{100000000}));
   app.add_option("--latency-count", latency_count,
                  "messages in the latency phase, one at a time (1 .. "
                  "10000000)")
-      ->check(CLI::Range(int64_t{1}, int64_t{10000000}));
+      ->check(peerlab::Range(int64_t{1}, int64_t{10000000}));
   app.add_option("--bytes", bytes, "message size (1 .. 65536)")
-      ->check(CLI::Range(1, 65536));
+      ->check(peerlab::Range(1, 65536));
   app.add_option("--window", window,
                  "unacked messages in the throughput phase (1 .. 100000)")
-      ->check(CLI::Range(1, 100000));
+      ->check(peerlab::Range(1, 100000));
   app.add_option("--json", json_file, "also write the rows here")
       ->check(peerlab::WritableFile);
   if (auto code = peerlab::ParseCommandLine(app, argc, argv)) return *code;

@@ -15,6 +15,7 @@
 #include "grpcpp/grpcpp.h"
 #include "proto/peer/v1/chat.grpc.pb.h"
 #include "services/common/command_line.h"
+#include "services/common/option_checks.h"
 
 namespace {
 
@@ -42,9 +43,9 @@ int main(int argc, char** argv) {
       ->check(peerlab::ConnectHostPort);
   app.add_option("--pid", pid, "the peer's process id (for VmRSS)")
       ->required()
-      ->check(CLI::Range(1, 4194304));
+      ->check(peerlab::Range(1, 4194304));
   app.add_option("--seconds", seconds, "how long to flood (0.1 to 3600)")
-      ->check(CLI::Range(0.1, 3600.0));
+      ->check(peerlab::Range(0.1, 3600.0));
   if (auto code = peerlab::ParseCommandLine(app, argc, argv)) return *code;
 
   auto stub = ::peer::v1::Chat::NewStub(

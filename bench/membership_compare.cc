@@ -632,7 +632,7 @@ int Main(int argc, char** argv) {
                         systems_flag = "peerlab,serf";
   app.add_option("--nodes", sizes, "member counts (2 .. 10000)")
       ->delimiter(',')
-      ->check(CLI::Range(2, 10000))
+      ->check(peerlab::Range(2, 10000))
       ->capture_default_str();
   app.add_option("--profile", s.profile, "lan, wan or local (both systems)")
       ->check(CLI::IsMember({"lan", "wan", "local"}))
@@ -650,15 +650,15 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--timeout", s.timeout_s,
                  "seconds to wait for each phase (0.001 .. 86400)")
-      ->check(CLI::Range(0.001, 86400.0))
+      ->check(peerlab::Range(0.001, 86400.0))
       ->capture_default_str();
   app.add_option("--steady", s.steady_s,
                  "seconds of the steady window (CPU, memory; 0.001 .. 86400)")
-      ->check(CLI::Range(0.001, 86400.0))
+      ->check(peerlab::Range(0.001, 86400.0))
       ->capture_default_str();
   app.add_option("--poll-ms", s.poll_ms,
                  "pause between polling rounds (1 .. 60000)")
-      ->check(CLI::Range(1, 60000))
+      ->check(peerlab::Range(1, 60000))
       ->capture_default_str();
   app.add_option("--json", json_path, "also write the figures as JSON")
       ->check(peerlab::WritableFile);
@@ -673,7 +673,7 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--repeat", repeat,
                  "run everything this many times (1 .. 1000)")
-      ->check(CLI::Range(1, 1000))
+      ->check(peerlab::Range(1, 1000))
       ->capture_default_str();
   if (auto code = peerlab::ParseCommandLine(app, argc, argv)) return *code;
   if (peer_bin.empty()) {

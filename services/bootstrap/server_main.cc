@@ -80,11 +80,11 @@ int main(int argc, char** argv) {
                  "anyone may call them")
       ->check(peerlab::ReadableFile);
   app.add_option("--max-peers", max_peers, "max_peers of a newly created store")
-      ->check(CLI::Range(1u, peerlab::bootstrap::kMaxMaxPeers))
+      ->check(peerlab::Range(1u, peerlab::bootstrap::kMaxMaxPeers))
       ->capture_default_str();
   app.add_option("--min-refill-candidates", min_refill,
                  "min_refill_candidates of a newly created store")
-      ->check(CLI::Range(0u, peerlab::bootstrap::kMaxMaxPeers))
+      ->check(peerlab::Range(0u, peerlab::bootstrap::kMaxMaxPeers))
       ->capture_default_str();
   app.add_option("--log-level", log_level,
                  "trace, debug, info, warn, error, critical or off")

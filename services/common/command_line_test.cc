@@ -136,5 +136,29 @@ TEST(CommandLineTest, MemberNameTable) {
   }
 }
 
+TEST(CommandLineTest, RangeMessagesPrintHumanNumbers) {
+  CLI::Validator r = Range(0.001, 864000);
+  std::string v = "0";
+  EXPECT_EQ(r(v), "0 is outside 0.001..864000");
+  v = "864000";
+  EXPECT_EQ(r(v), "");
+  v = "1e9";
+  EXPECT_EQ(r(v), "1e9 is outside 0.001..864000");
+  v = "abc";
+  EXPECT_EQ(r(v), "'abc' is not a number");
+  v = "nan";
+  EXPECT_EQ(r(v), "'nan' is not a number");
+  v = "";
+  EXPECT_EQ(r(v), "'' is not a number");
+  v = "5x";
+  EXPECT_EQ(r(v), "'5x' is not a number");
+  CLI::Validator peers = Range(1, 5000);
+  v = "-1";
+  EXPECT_EQ(peers(v), "-1 is outside 1..5000");
+  EXPECT_EQ(HumanNumber(0.99), "0.99");
+  EXPECT_EQ(HumanNumber(4194304), "4194304");
+  EXPECT_EQ(HumanNumber(0.1), "0.1");
+}
+
 }  // namespace
 }  // namespace peerlab

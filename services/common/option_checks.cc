@@ -3,6 +3,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -82,6 +87,40 @@ const CLI::Validator NonEmpty(
       return text.empty() ? "an empty value is not allowed" : "";
     },
     "", "non-empty");
+
+std::string HumanNumber(double value) {
+  if (value == static_cast<double>(static_cast<long long>(value)) &&
+      value < 1e18 && value > -1e18) {
+    return std::to_string(static_cast<long long>(value));
+  }
+  char buf[64];
+  for (int digits = 6; digits <= 18; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, value);
+    if (std::strtod(buf, nullptr) == value) break;
+  }
+  return buf;
+}
+
+CLI::Validator Range(double min, double max) {
+  std::string desc = HumanNumber(min) + ".." + HumanNumber(max);
+  return CLI::Validator(
+      [min, max](std::string& text) -> std::string {
+        const char* begin = text.c_str();
+        char* end = nullptr;
+        errno = 0;
+        double v = std::strtod(begin, &end);
+        if (text.empty() || end == begin || *end != '\0' ||
+            std::isspace(static_cast<unsigned char>(text[0])) || v != v) {
+          return "'" + text + "' is not a number";
+        }
+        if (errno == ERANGE || v < min || v > max) {
+          return text + " is outside " + HumanNumber(min) + ".." +
+                 HumanNumber(max);
+        }
+        return "";
+      },
+      desc, "range");
+}
 
 const CLI::Validator MemberName(
     [](std::string& text) -> std::string {

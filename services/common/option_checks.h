@@ -16,6 +16,17 @@
 
 namespace peerlab {
 
+// The printed form of a bound or a value in range messages: whole numbers
+// without a fraction or an exponent ("864000", "4194304"), others in the
+// shortest exact-enough decimal form ("0.001", "0.99").
+std::string HumanNumber(double value);
+
+// A number in [min, max], both included. The refusal prints human numbers:
+// "0 is outside 0.001..864000" (CLI11's own Range printed
+// "Value 0 not in range 0.001000 to 864000.000000"), and "'x' is not a
+// number". Use it instead of CLI::Range.
+CLI::Validator Range(double min, double max);
+
 // trace, debug, info, warn, error, critical or off.
 extern const CLI::Validator LogLevel;
 

@@ -113,25 +113,25 @@ int main(int argc, char** argv) {
   run->add_option("--timeout", end_timeout,
                   "seconds to wait, after the last step, for every filter "
                   "to hold (0 .. 86400)")
-      ->check(CLI::Range(0.0, 86400.0))
+      ->check(peerlab::Range(0.0, 86400.0))
       ->capture_default_str();
   run->add_option("--quiet-ms", quiet_ms,
                   "the views must be quiet this long before the check (0 .. "
                   "600000)")
-      ->check(CLI::Range(0, 600000))
+      ->check(peerlab::Range(0, 600000))
       ->capture_default_str();
   run->add_option("--step-timeout", step_timeout,
                   "seconds a single step may take (0.001 .. 86400)")
-      ->check(CLI::Range(0.001, 86400.0))
+      ->check(peerlab::Range(0.001, 86400.0))
       ->capture_default_str();
   run->add_option("--peer-timeout", peer_timeout,
                   "seconds to wait for peers to register (0.001 .. 86400)")
-      ->check(CLI::Range(0.001, 86400.0))
+      ->check(peerlab::Range(0.001, 86400.0))
       ->capture_default_str();
   run->add_flag("--fail-fast", fail_fast, "stop at the first failed step");
   run->add_option("--repeat", repeat,
                   "run each script N times and report flaky steps")
-      ->check(CLI::Range(1, 10000))
+      ->check(peerlab::Range(1, 10000))
       ->capture_default_str();
   run->add_option_function<uint64_t>(
          "--seed",

@@ -73,7 +73,7 @@ int Main(int argc, char** argv) {
   bool no_lifeguard = false, quiet = false;
   std::string csv, timeline_path, log_level = "warn";
   app.add_option("-n,--nodes", o.nodes, "simulated members (1..100000)")
-      ->check(CLI::Range(1, 100000))
+      ->check(peerlab::Range(1, 100000))
       ->capture_default_str();
   app.add_option("--profile", o.profile, "membership profile")
       ->check(CLI::IsMember({"lan", "wan", "local"}))
@@ -83,12 +83,12 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--loss", o.loss,
                  "datagram loss rate on every link, 0 .. 0.99")
-      ->check(CLI::Range(0.0, 0.99))
+      ->check(peerlab::Range(0.0, 0.99))
       ->capture_default_str();
   app.add_option("--latency-ms", latency_ms,
                  "one-way link latency in milliseconds (jitter: half), "
                  "0 .. 60000")
-      ->check(CLI::Range(0.0, 60000.0))
+      ->check(peerlab::Range(0.0, 60000.0))
       ->capture_default_str();
   app.add_option("--scenario", scenario,
                  "join: all join member 0; crash: kill -9 --crash members; "
@@ -97,41 +97,41 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"join", "crash", "partition", "slow"}))
       ->capture_default_str();
   app.add_option("--crash", o.crash, "crash: members crashed (1 .. nodes - 1)")
-      ->check(CLI::Range(1, 99999))
+      ->check(peerlab::Range(1, 99999))
       ->capture_default_str();
   app.add_option("--partition-fraction", o.partition_fraction,
                  "partition: share of members in the first group, 0.01 .. "
                  "0.99")
-      ->check(CLI::Range(0.01, 0.99))
+      ->check(peerlab::Range(0.01, 0.99))
       ->capture_default_str();
   app.add_option("--partition-for", partition_for_s,
                  "partition: heal after this many seconds at the latest (0: "
                  "once detection is complete), at most 864000")
-      ->check(CLI::Range(0.0, kMaxSeconds))
+      ->check(peerlab::Range(0.0, kMaxSeconds))
       ->capture_default_str();
   app.add_option("--slow", o.slow,
                  "slow: slow members (0: N/10, at least 1; at most nodes - 1)")
-      ->check(CLI::Range(0, 99999))
+      ->check(peerlab::Range(0, 99999))
       ->capture_default_str();
   app.add_option("--slow-lag", slow_lag_s,
                  "slow: largest lag in seconds (0: one probe interval), at "
                  "most 3600")
-      ->check(CLI::Range(0.0, 3600.0))
+      ->check(peerlab::Range(0.0, 3600.0))
       ->capture_default_str();
   app.add_flag("--no-lifeguard", no_lifeguard,
                "turn Lifeguard off (awareness, nacks, dynamic suspicion)");
   app.add_option("--settle", settle_s,
                  "seconds between convergence and the fault, at most 864000")
-      ->check(CLI::Range(0.0, kMaxSeconds))
+      ->check(peerlab::Range(0.0, kMaxSeconds))
       ->capture_default_str();
   app.add_option("-d,--duration", duration_s,
                  "simulated seconds of the whole run, 0.001 .. 864000")
-      ->check(CLI::Range(0.001, kMaxSeconds))
+      ->check(peerlab::Range(0.001, kMaxSeconds))
       ->capture_default_str();
   app.add_option("--join-window", join_window_s,
                  "members start one after another over this many seconds (0: "
                  "all at once), at most 864000")
-      ->check(CLI::Range(0.0, kMaxSeconds))
+      ->check(peerlab::Range(0.0, kMaxSeconds))
       ->capture_default_str();
   app.add_option("--csv", csv,
                  "append the figures as a CSV row to FILE (header written "
@@ -142,12 +142,12 @@ int Main(int argc, char** argv) {
       ->check(peerlab::WritableFile);
   app.add_option("--timeline-every", timeline_every_s,
                  "simulated seconds between timeline rows, 0.001 .. 864000")
-      ->check(CLI::Range(0.001, kMaxSeconds))
+      ->check(peerlab::Range(0.001, kMaxSeconds))
       ->capture_default_str();
   app.add_option("--progress-every", progress_s,
                  "real seconds between progress lines on stderr, 0.001 .. "
                  "86400")
-      ->check(CLI::Range(0.001, 86400.0))
+      ->check(peerlab::Range(0.001, 86400.0))
       ->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "no progress lines");
   app.add_option("--log-level", log_level,

@@ -62,7 +62,7 @@ void AddPeerOptions(CLI::App* cmd, PeerArgs& args) {
       ->check(peerlab::NonEmpty);
   cmd->add_option("--ttl", args.ttl_seconds,
                   "lease in seconds (1 .. 30 days); default: no lease")
-      ->check(CLI::Range(1.0, kMaxTtlSeconds));
+      ->check(peerlab::Range(1.0, kMaxTtlSeconds));
   cmd->add_option("--protocol", args.protocol, "tcp or udp")
       ->check(CLI::IsMember({"tcp", "udp"}))
       ->capture_default_str();
@@ -192,7 +192,7 @@ int main(int argc, char** argv) {
   peerlab::AddTlsFlags(app, &tls);
   app.add_option("--timeout", timeout_seconds,
                  "deadline of each command in seconds, retries included")
-      ->check(CLI::Range(0.001, 86400.0))
+      ->check(peerlab::Range(0.001, 86400.0))
       ->capture_default_str();
   app.add_flag("--json", json,
                "print the response as JSON (protobuf mapping) for scripts");
@@ -231,7 +231,7 @@ int main(int argc, char** argv) {
       ->add_option("--ttl", renew_ttl,
                    "new lease in seconds from now (1 .. 30 days)")
       ->required()
-      ->check(CLI::Range(1.0, kMaxTtlSeconds));
+      ->check(peerlab::Range(1.0, kMaxTtlSeconds));
 
   auto* reset =
       app.add_subcommand("reset", "remove every peer, keep the config (admin)");
@@ -245,11 +245,11 @@ int main(int argc, char** argv) {
       ->add_option("--max-peers", max_peers,
                    "how many bootstrap peers are kept (lowering it trims "
                    "the list at once; 1..10000)")
-      ->check(CLI::Range(1u, 10000u));
+      ->check(peerlab::Range(1u, 10000u));
   config
       ->add_option("--min-refill-candidates", min_refill,
                    "how many refill candidates peers should offer (0..10000)")
-      ->check(CLI::Range(0u, 10000u));
+      ->check(peerlab::Range(0u, 10000u));
 
   auto* watch = app.add_subcommand(
       "watch",
