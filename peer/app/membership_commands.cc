@@ -495,7 +495,8 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
                "usage: memberlistconfigure [KEY VALUE]...");
          }
          for (size_t i = 0; i < call.args.size(); i += 2) {
-           if (auto s = config_->Set(KeyName(call.args[i]), call.args[i + 1]);
+           if (auto s = config_->Set(KeyName(call.args[i]), call.args[i + 1],
+                                     call.remote);
                !s.ok()) {
              return s;
            }

@@ -11,7 +11,6 @@
 #include <thread>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -407,15 +406,13 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
        .summary = "changes a setting (show config lists them)",
        .min_args = 2,
        .handler = [config](const Call& call, Output& out) -> absl::Status {
-         if (call.remote && absl::EndsWith(call.args[0], ".allow_remote")) {
-           return absl::PermissionDeniedError(absl::StrCat(
-               call.args[0], " cannot be changed by remote callers"));
-         }
          std::string value = call.args[1];
          for (size_t i = 2; i < call.args.size(); ++i) {
            absl::StrAppend(&value, " ", call.args[i]);
          }
-         if (auto s = config->Set(call.args[0], value); !s.ok()) return s;
+         if (auto s = config->Set(call.args[0], value, call.remote); !s.ok()) {
+           return s;
+         }
          out.Print(absl::StrCat(call.args[0], " = ",
                                 config->Get(call.args[0]).value_or("")));
          if (std::string note = config->Notice(call.args[0]); !note.empty()) {
@@ -462,17 +459,12 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
        .max_args = 1,
        .completion = Completion::kFile,
        .handler = [config](const Call& call, Output& out) -> absl::Status {
-         // Read once: what is checked is what is loaded.
          absl::StatusOr<std::string> text =
              ReadFileBounded(call.args[0], kMaxConfigFileBytes, "loadconfig");
          if (!text.ok()) return text.status();
-         if (call.remote && absl::StrContains(*text, "allow_remote")) {
-           // The allow_remote keys are not for remote callers to change.
-           return absl::PermissionDeniedError(absl::StrCat(
-               call.args[0],
-               " sets an allow_remote key: not loadable by remote callers"));
-         }
-         if (auto s = config->LoadJson(*text); !s.ok()) {
+         // The local_only keys (allow_remote) are refused to remote callers
+         // on the parsed keys, whatever their spelling in the file.
+         if (auto s = config->LoadJson(*text, call.remote); !s.ok()) {
            return absl::Status(s.code(),
                                absl::StrCat(call.args[0], ": ", s.message()));
          }
@@ -495,9 +487,19 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
       !s.ok()) {
     return s;
   }
-  return config->AddBool("execute.allow_remote",
-                         "whether remote callers may run scripts (execute)",
-                         &settings->allow_remote_execute);
+  if (auto s =
+          config->AddBool("execute.allow_remote",
+                          "whether remote callers may run scripts (execute)",
+                          &settings->allow_remote_execute);
+      !s.ok()) {
+    return s;
+  }
+  // Remote callers change neither lock, by any path (set, loadconfig, a
+  // script they execute).
+  for (const char* key : {"shell.allow_remote", "execute.allow_remote"}) {
+    if (auto s = config->MarkLocalOnly(key); !s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace peerlab::cli

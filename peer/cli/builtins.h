@@ -38,8 +38,9 @@ struct BuiltinsEnv {
 
 // Settings of the built-ins, registered as config keys "shell.timeout",
 // "shell.allow_remote" and "execute.allow_remote". Remote callers
-// (PeerControl) can change neither allow_remote key: not with `set`, nor
-// with `loadconfig` of a file that mentions one.
+// (PeerControl) can change neither allow_remote key (both are local_only
+// in the ConfigRegistry): not with `set`, nor with `loadconfig` of a file
+// that sets one, however the key is spelled in the JSON.
 struct BuiltinSettings {
   absl::Duration shell_timeout = absl::Seconds(60);
   bool allow_remote_shell = true;

@@ -198,6 +198,41 @@ TEST_F(BuiltinsTest, RemoteCallersCannotLiftTheRefusals) {
   EXPECT_TRUE(settings_.allow_remote_shell);
 }
 
+// The lock is decided on the parsed key: JSON escapes that spell an
+// allow_remote key (issue 13: "shell.allow\u005fremote") do not get past it.
+TEST_F(BuiltinsTest, RemoteLoadconfigCannotLiftTheRefusalsWithEscapes) {
+  ASSERT_TRUE(Run("set shell.allow_remote false").ok());
+  ASSERT_TRUE(Run("set execute.allow_remote false").ok());
+  const std::vector<std::string> spellings = {
+      R"({"shell.allow\u005fremote": true})",
+      R"({"shell.allow\u005Fremote": true})",
+      R"({"execute.allow\u005fremote": true})",
+      R"({"shell\u002eallow\u005fremote": true})",
+      R"({"\u0073hell.\u0061llow\u005f\u0072emote": true})",
+      R"({"shell.timeout": "5s", "execute.allow\u005fremote": true})",
+  };
+  for (size_t i = 0; i < spellings.size(); ++i) {
+    const std::string file =
+        Write(absl::StrCat("lift", i, ".json"), spellings[i]);
+    absl::Status s = registry_.Execute("loadconfig " + file, out_, 0, true);
+    EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied)
+        << spellings[i] << ": " << s;
+    EXPECT_FALSE(settings_.allow_remote_shell) << spellings[i];
+    EXPECT_FALSE(settings_.allow_remote_execute) << spellings[i];
+    EXPECT_EQ(settings_.shell_timeout, absl::Seconds(60)) << spellings[i];
+  }
+  // Nor through a script run remotely.
+  const std::string script =
+      Write("lift.script", "set shell.allow_remote true\n");
+  ASSERT_TRUE(Run("set execute.allow_remote true").ok());
+  EXPECT_EQ(registry_.Execute("execute " + script, out_, 0, true).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_FALSE(settings_.allow_remote_shell);
+  // A local caller loads every spelling.
+  ASSERT_TRUE(Run("loadconfig " + Path("lift0.json")).ok());
+  EXPECT_TRUE(settings_.allow_remote_shell);
+}
+
 TEST_F(BuiltinsTest, ConfigCommands) {
   ASSERT_TRUE(Run("set shell.timeout 2s").ok());
   EXPECT_EQ(settings_.shell_timeout, absl::Seconds(2));

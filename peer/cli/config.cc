@@ -20,6 +20,11 @@ absl::Status Bad(const std::string& key, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat(key, ": ", why));
 }
 
+absl::Status LocalOnly(const std::string& key) {
+  return absl::PermissionDeniedError(
+      absl::StrCat(key, " cannot be changed by remote callers"));
+}
+
 }  // namespace
 
 absl::Status ConfigRegistry::Add(Key key) {
@@ -124,8 +129,19 @@ absl::Status ConfigRegistry::AddDuration(const std::string& name,
        [target] { return absl::FormatDuration(*target); }});
 }
 
+absl::Status ConfigRegistry::MarkLocalOnly(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = keys_.find(name);
+  if (it == keys_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("unknown config key \"", name, "\""));
+  }
+  it->second.local_only = true;
+  return absl::OkStatus();
+}
+
 absl::Status ConfigRegistry::Set(const std::string& name,
-                                 const std::string& value) {
+                                 const std::string& value, bool remote) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = keys_.find(name);
   if (it == keys_.end()) {
@@ -138,6 +154,7 @@ absl::Status ConfigRegistry::Set(const std::string& name,
                       : absl::StrCat("; did you mean: ",
                                      absl::StrJoin(close, ", "), "?")));
   }
+  if (remote && it->second.local_only) return LocalOnly(it->first);
   auto canonical = it->second.parse(value);
   if (!canonical.ok()) return canonical.status();
   it->second.apply(*canonical);
@@ -212,7 +229,8 @@ std::string ConfigRegistry::ToJson() const {
   return j.dump(2) + "\n";
 }
 
-absl::Status ConfigRegistry::LoadJson(const std::string& json_text) {
+absl::Status ConfigRegistry::LoadJson(const std::string& json_text,
+                                      bool remote) {
   nlohmann::json j = nlohmann::json::parse(json_text, nullptr, false);
   if (j.is_discarded()) {
     return absl::InvalidArgumentError("config is not valid JSON");
@@ -227,6 +245,13 @@ absl::Status ConfigRegistry::LoadJson(const std::string& json_text) {
     if (found == keys_.end()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown config key \"", it.key(), "\"; nothing was changed"));
+    }
+    // it.key() is the parsed key (escapes decoded): the decision is on
+    // the key itself, whatever its spelling in the file.
+    if (remote && found->second.local_only) {
+      return absl::PermissionDeniedError(
+          absl::StrCat(LocalOnly(found->first).message(),
+                       " (not loadable remotely); nothing was changed"));
     }
     std::string text;
     const nlohmann::json& v = it.value();
@@ -260,11 +285,11 @@ absl::Status ConfigRegistry::SaveFile(const std::string& path) const {
   return WriteFileAtomically(path, ToJson(), "saveconfig");
 }
 
-absl::Status ConfigRegistry::LoadFile(const std::string& path) {
+absl::Status ConfigRegistry::LoadFile(const std::string& path, bool remote) {
   absl::StatusOr<std::string> text =
       ReadFileBounded(path, kMaxConfigFileBytes, "config file");
   if (!text.ok()) return text.status();
-  absl::Status s = LoadJson(*text);
+  absl::Status s = LoadJson(*text, remote);
   if (!s.ok()) {
     return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
   }

@@ -13,6 +13,12 @@
 // are applied before the rest, so a saved file loads back to exactly the
 // saved values. Files are read with ReadFileBounded (kMaxConfigFileBytes).
 //
+// Keys marked local_only (security settings such as shell.allow_remote) are
+// refused to remote callers (PeerControl) by every path that changes a key:
+// Set and LoadJson/LoadFile with remote=true decide on the key as registered
+// and parsed (a JSON escape like "allow\u005fremote" names the same key),
+// never on the text.
+//
 // Thread-safe. A component that reads its values from another thread than
 // the one calling Set must guard them itself (or read them under Lock()).
 #ifndef PEERLAB_PEER_CLI_CONFIG_H_
@@ -48,6 +54,8 @@ class ConfigRegistry {
     // Applying this key sets others (a profile): LoadJson applies it before
     // every other key of the file, so a file means "this, then the rest".
     bool apply_first = false;
+    // Remote callers may not change it (Set/LoadJson with remote=true).
+    bool local_only = false;
   };
 
   // Each Add* registers a key; AlreadyExists if the name is taken.
@@ -65,9 +73,14 @@ class ConfigRegistry {
   absl::Status AddDuration(const std::string& name, const std::string& help,
                            absl::Duration* target, absl::Duration min);
 
+  // Marks a registered key local_only; NotFound if there is none.
+  absl::Status MarkLocalOnly(const std::string& name);
+
   // Sets one key. NotFound for an unknown key (with close names),
-  // InvalidArgument for a bad value; nothing changes then.
-  absl::Status Set(const std::string& name, const std::string& value);
+  // InvalidArgument for a bad value, PermissionDenied for a local_only key
+  // when `remote`; nothing changes then.
+  absl::Status Set(const std::string& name, const std::string& value,
+                   bool remote = false);
   absl::StatusOr<std::string> Get(const std::string& name) const;
 
   // A line `set` shows after changing a key whose name starts with
@@ -85,11 +98,12 @@ class ConfigRegistry {
   std::vector<Row> Rows() const;
 
   // The JSON text of every key, and the reverse. LoadJson refuses unknown
-  // keys and bad values, naming the key, and then changes nothing.
+  // keys and bad values, naming the key, and then changes nothing; when
+  // `remote`, also (PermissionDenied) a file with any local_only key.
   std::string ToJson() const;
-  absl::Status LoadJson(const std::string& json_text);
+  absl::Status LoadJson(const std::string& json_text, bool remote = false);
   absl::Status SaveFile(const std::string& path) const;
-  absl::Status LoadFile(const std::string& path);
+  absl::Status LoadFile(const std::string& path, bool remote = false);
 
   // Holds the registry's lock: components read their values under it when
   // another thread may be setting them.

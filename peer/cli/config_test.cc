@@ -183,5 +183,44 @@ TEST_F(ConfigTest, FilesAreReadBoundedAndClearly) {
               HasSubstr("no such file"));
 }
 
+// local_only keys: refused to remote callers on the parsed key, whatever its
+// JSON spelling; other keys, and the same text in a value, stay loadable.
+TEST_F(ConfigTest, LocalOnlyKeysAreRefusedToRemoteCallers) {
+  bool lock = false;
+  ASSERT_TRUE(config_.AddBool("shell.allow_remote", "a lock", &lock).ok());
+  EXPECT_EQ(config_.MarkLocalOnly("nope").code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(config_.MarkLocalOnly("shell.allow_remote").ok());
+
+  absl::Status set = config_.Set("shell.allow_remote", "true", /*remote=*/true);
+  EXPECT_EQ(set.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(set.message()), HasSubstr("shell.allow_remote"));
+  EXPECT_FALSE(lock);
+  for (const char* json : {
+           R"({"shell.allow\u005fremote": true})",
+           R"({"shell.allow\u005Fremote": true})",
+           R"({"\u0073hell\u002e\u0061llow_remote": true})",
+           R"({"port": 1, "shell.allow\u005fremote": true})",
+           R"({"shell.allow_remote": false, "shell.allow_remote": true})",
+       }) {
+    absl::Status s = config_.LoadJson(json, /*remote=*/true);
+    EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << json;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("nothing was changed"));
+    EXPECT_FALSE(lock) << json;
+    EXPECT_EQ(port_, 7946) << json;
+  }
+  // The words in a value decide nothing; other keys stay remotely settable.
+  ASSERT_TRUE(
+      config_.LoadJson(R"({"name": "shell.allow_remote", "port": 2})", true)
+          .ok());
+  EXPECT_EQ(name_, "shell.allow_remote");
+  EXPECT_EQ(port_, 2);
+  EXPECT_TRUE(config_.Set("port", "3", /*remote=*/true).ok());
+  // Local callers change every key.
+  ASSERT_TRUE(config_.LoadJson(R"({"shell.allow\u005fremote": true})").ok());
+  EXPECT_TRUE(lock);
+  EXPECT_TRUE(config_.Set("shell.allow_remote", "false").ok());
+  EXPECT_FALSE(lock);
+}
+
 }  // namespace
 }  // namespace peerlab::cli
