@@ -228,7 +228,10 @@ void Memberlist::OnPacket(const std::string& from, const std::string& bytes) {
                   s.message());
     return;
   }
-  for (const auto& message : packet->messages()) HandleMessage(message, from);
+  RequestBudget budget;
+  for (const auto& message : packet->messages()) {
+    HandleMessage(message, from, budget);
+  }
   // A datagram from a member we have not heard of: news of its join missed
   // us (an epidemic with few retransmissions can stop short of a member).
   // Rather than wait for the next push/pull round, exchange state with it
@@ -345,7 +348,12 @@ void Memberlist::OnReliable(const std::string& from,
       return;
     case ::peer::v1::ReliableRequest::kPacket:
       ++stats_.packets_received;
-      for (const auto& m : request.packet().messages()) HandleMessage(m, from);
+      {
+        RequestBudget budget;
+        for (const auto& m : request.packet().messages()) {
+          HandleMessage(m, from, budget);
+        }
+      }
       response.mutable_empty();
       respond(std::move(response));
       return;
@@ -376,13 +384,16 @@ void Memberlist::AnswerPushPull(const ::peer::v1::PushPull& pp,
 }
 
 void Memberlist::HandleMessage(const ::peer::v1::Message& message,
-                               const std::string& from_addr) {
+                               const std::string& from_addr,
+                               RequestBudget& budget) {
   switch (message.body_case()) {
     case ::peer::v1::Message::kPing:
-      HandlePing(message.ping(), from_addr);
+      if (TakeProbeBudget(budget)) HandlePing(message.ping(), from_addr);
       break;
     case ::peer::v1::Message::kIndirectPing:
-      HandleIndirectPing(message.indirect_ping(), from_addr);
+      if (TakeProbeBudget(budget)) {
+        HandleIndirectPing(message.indirect_ping(), from_addr);
+      }
       break;
     case ::peer::v1::Message::kAck:
       HandleAck(message.ack());

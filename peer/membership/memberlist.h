@@ -75,6 +75,10 @@ struct Stats {
   uint64_t push_pulls_refused = 0;
   uint64_t unknown_senders_refused = 0;
   uint64_t bad_messages = 0;
+  // No amplification: pings and ping-reqs not served because the datagram
+  // that carried them had one served already, and ping-reqs whose target
+  // address is their reply address.
+  uint64_t probe_requests_refused = 0;
   // Names: joins refused because the name is held by a live member, and
   // claims to a known name by another process (conflicts, logged).
   uint64_t joins_refused = 0;
@@ -328,6 +332,19 @@ class Memberlist {
   void ExpectAck(uint32_t seq, absl::Duration timeout,
                  std::function<void(bool ack)> on_result,
                  std::function<void()> on_timeout);
+  // What one received datagram (or packet over the reliable path) may still
+  // make this node send on its sender's behalf. A ping or a ping-req names
+  // the addresses its answers go to (source_addr, target_addr), which nobody
+  // vouches for: so one datagram gets at most one of them served (one ack,
+  // or one ping and one ack/nack), and what goes to an address other than
+  // the datagram's sender carries no piggybacked broadcasts. No datagram
+  // then makes this node send more than one datagram, or many more bytes,
+  // to a third party (no reflection, no amplification).
+  struct RequestBudget {
+    bool probe_served = false;
+  };
+  // Whether `budget` allows one more ping/ping-req; counts the refusal.
+  bool TakeProbeBudget(RequestBudget& budget);
   void HandlePing(const ::peer::v1::Ping& ping, const std::string& from_addr);
   void HandleIndirectPing(const ::peer::v1::IndirectPing& req,
                           const std::string& from_addr);
@@ -369,8 +386,10 @@ class Memberlist {
   // merges theirs.
   void AnswerPushPull(const ::peer::v1::PushPull& pp,
                       Transport::ReliableDone respond);
+  // One message of a datagram from `from_addr`; `budget` is the
+  // datagram's (see RequestBudget).
   void HandleMessage(const ::peer::v1::Message& message,
-                     const std::string& from_addr);
+                     const std::string& from_addr, RequestBudget& budget);
 
   // --- encryption.cc ---
   struct PendingKeyOp {

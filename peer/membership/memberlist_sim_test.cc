@@ -3,8 +3,10 @@
 // milliseconds of real time. The seed is printed on failure; replay with
 // PEERLAB_SIM_SEED=N.
 #include <cmath>
+#include <functional>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <optional>
 
 #include "gmock/gmock.h"
@@ -715,6 +717,101 @@ TEST(MemberlistSimTest, IncarnationNearTheTopIsRefused) {
   for (int i = 0; i < n; ++i) EXPECT_FALSE(c.observed(i, 1).dead) << i;
   EXPECT_LT(c.node(1).LocalNode().incarnation, kMaxIncarnation);
   EXPECT_EQ(c.node(0).stats().bad_messages, 1u);
+}
+
+// --- No amplification (issue 13) ---
+
+// Encoded messages from `make(k)`, as many as one datagram from `from` holds.
+std::string FullDatagram(const std::string& from,
+                         const std::function<::peer::v1::Message(int)>& make,
+                         int* count) {
+  std::vector<std::string> messages;
+  int size = PacketHeaderSize(from);
+  for (int k = 0;; ++k) {
+    std::string m = EncodeMessage(make(k));
+    if (size + FramedSize(static_cast<int>(m.size())) > kMaxDatagram) break;
+    size += FramedSize(static_cast<int>(m.size()));
+    messages.push_back(std::move(m));
+  }
+  *count = static_cast<int>(messages.size());
+  return EncodePacket(from, messages);
+}
+
+// One 64 KiB datagram of pings naming a third party's source_addr made a
+// member send an ack per ping to that party (a reflector); one of ping-reqs
+// naming third parties as target_addr and source_addr, a ping per request to
+// one and a nack per request to the other. Now one datagram received makes
+// at most one datagram to any third address.
+TEST(MemberlistSimTest, PingsNamingAThirdPartyAreNotReflected) {
+  const uint64_t seed = SimSeed(27);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 3;
+  SimCluster c(Opts(n, seed));
+  ASSERT_TRUE(StartAndConverge(c));
+  // Third parties: addresses on the network that run no member.
+  const sim::NodeId victim = c.net().AddNode();
+  const sim::NodeId victim2 = c.net().AddNode();
+  std::map<sim::NodeId, int> to_victims;
+  c.net().SetPacketObserver([&](const sim::PacketEvent& e) {
+    if (e.from == 0 && (e.to == victim || e.to == victim2)) ++to_victims[e.to];
+  });
+  const std::string to = c.net().address(0);
+  const std::string victim_addr = c.net().address(victim);
+  const std::string victim2_addr = c.net().address(victim2);
+
+  int pings = 0;
+  const std::string ping_datagram = FullDatagram(
+      "node1",
+      [&](int k) {
+        ::peer::v1::Message m;
+        auto* p = m.mutable_ping();
+        p->set_seq_no(1000 + k);
+        p->set_target("node0");
+        p->set_source_name("node1");
+        p->set_source_addr(victim_addr);
+        return m;
+      },
+      &pings);
+  ASSERT_GT(pings, 1000);
+  c.net().scheduler(1)->Post(
+      [&] { c.net().transport(1)->SendPacket(to, ping_datagram); });
+  c.RunFor(absl::Seconds(1));
+  EXPECT_LE(to_victims[victim], 1)
+      << "from one datagram of " << pings << " pings naming " << victim_addr;
+
+  to_victims.clear();
+  int reqs = 0;
+  const std::string req_datagram = FullDatagram(
+      "node1",
+      [&](int k) {
+        ::peer::v1::Message m;
+        auto* r = m.mutable_indirect_ping();
+        r->set_seq_no(5000 + k);
+        r->set_target("ghost");
+        r->set_target_addr(victim_addr);
+        r->set_want_nack(true);
+        r->set_source_name("node1");
+        r->set_source_addr(victim2_addr);
+        return m;
+      },
+      &reqs);
+  ASSERT_GT(reqs, 500);
+  c.net().scheduler(1)->Post(
+      [&] { c.net().transport(1)->SendPacket(to, req_datagram); });
+  c.RunFor(absl::Seconds(2));  // past probe_timeout: the nacks are out
+  EXPECT_LE(to_victims[victim], 1)
+      << "pings on behalf of " << reqs << " ping-reqs";
+  EXPECT_LE(to_victims[victim2], 1)
+      << "acks/nacks for " << reqs << " ping-reqs";
+
+  // Only the first of each datagram was served; the rest were counted.
+  EXPECT_EQ(c.node(0).stats().probe_requests_refused,
+            static_cast<uint64_t>((pings - 1) + (reqs - 1)));
+
+  c.net().SetPacketObserver(nullptr);
+  c.RunFor(absl::Seconds(5));
+  EXPECT_TRUE(c.Converged());
+  EXPECT_EQ(c.false_positive_deaths(), 0);
 }
 
 }  // namespace

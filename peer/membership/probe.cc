@@ -220,6 +220,20 @@ void Memberlist::Probe(const std::string& name) {
   });
 }
 
+bool Memberlist::TakeProbeBudget(RequestBudget& budget) {
+  if (!budget.probe_served) {
+    budget.probe_served = true;
+    return true;
+  }
+  if (stats_.probe_requests_refused++ % 1024 == 0) {  // rate-limited
+    spdlog::debug(
+        "{}: a datagram carried more than one ping/ping-req: only the first "
+        "is served ({} refused so far)",
+        config_.name, stats_.probe_requests_refused);
+  }
+  return false;
+}
+
 void Memberlist::HandlePing(const ::peer::v1::Ping& ping,
                             const std::string& from_addr) {
   // A probe meant for a previous owner of our address is not ours to answer.
@@ -228,40 +242,61 @@ void Memberlist::HandlePing(const ::peer::v1::Ping& ping,
   if (!ping.target_id().empty() && ping.target_id() != local_->id) return;
   ::peer::v1::Message ack;
   ack.mutable_ack()->set_seq_no(ping.seq_no());
-  const std::string& to =
-      ping.source_addr().empty() ? from_addr : ping.source_addr();
-  SendWithPiggyback(to, ack);
+  if (ping.source_addr().empty() || ping.source_addr() == from_addr) {
+    SendWithPiggyback(from_addr, ack);
+  } else {
+    // An address the datagram only names: the bare ack, no bigger than
+    // the ping (see RequestBudget).
+    SendMessages(ping.source_addr(), {EncodeMessage(ack)});
+  }
 }
 
 void Memberlist::HandleIndirectPing(const ::peer::v1::IndirectPing& req,
                                     const std::string& from_addr) {
-  const uint32_t seq = NextSeq();
   const std::string reply_to =
       req.source_addr().empty() ? from_addr : req.source_addr();
+  if (req.target_addr().empty() || req.target_addr() == reply_to ||
+      req.target_addr() == local_->addr) {
+    // Two datagrams to one address for one request, or a ping to
+    // ourselves: not a probe a member asks for.
+    ++stats_.probe_requests_refused;
+    return;
+  }
+  const uint32_t seq = NextSeq();
   const uint32_t original = req.seq_no();
   const bool want_nack = req.want_nack();
+  // The answer piggybacks broadcasts only when it goes back to the
+  // datagram's sender; the ping to the target never does (RequestBudget).
+  const bool piggyback = reply_to == from_addr;
   auto answered = std::make_shared<bool>(false);
+  auto answer = [this, reply_to, piggyback](const ::peer::v1::Message& out) {
+    if (piggyback) {
+      SendWithPiggyback(reply_to, out);
+    } else {
+      SendMessages(reply_to, {EncodeMessage(out)});
+    }
+  };
   ExpectAck(
       seq, config_.probe_timeout,
-      [this, reply_to, original, answered](bool ack) {
+      [answer, original, answered](bool ack) {
         if (!ack || *answered) return;
         *answered = true;
         ::peer::v1::Message out;
         out.mutable_ack()->set_seq_no(original);
-        SendWithPiggyback(reply_to, out);
+        answer(out);
       },
-      [this, reply_to, original, want_nack, answered] {
+      [answer, original, want_nack, answered] {
         if (*answered || !want_nack) return;
         ::peer::v1::Message out;
         out.mutable_nack()->set_seq_no(original);
-        SendWithPiggyback(reply_to, out);
+        answer(out);
       });
   ::peer::v1::Message ping;
   ping.mutable_ping()->set_seq_no(seq);
   ping.mutable_ping()->set_target(req.target());
   ping.mutable_ping()->set_source_name(config_.name);
   ping.mutable_ping()->set_source_addr(local_->addr);
-  SendWithPiggyback(req.target_addr(), ping);
+  SendMessages(req.target_addr(), {EncodeMessage(ping)});
 }
 
 void Memberlist::HandleAck(const ::peer::v1::Ack& ack) {
