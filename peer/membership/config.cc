@@ -95,6 +95,9 @@ absl::Status Config::Validate() const {
   if (push_pull_interval < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("push_pull_interval: must be >= 0");
   }
+  if (incarnation_window < 1) {
+    return absl::InvalidArgumentError("incarnation_window: must be >= 1");
+  }
   if (max_members < 2 || max_members > 10'000'000) {
     return absl::InvalidArgumentError("max_members: must be in 2..10000000");
   }

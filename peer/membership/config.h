@@ -96,6 +96,23 @@ struct Config {
   // is refused whole (Stats::push_pulls_refused). A few thousand for a real
   // peer; the simulator sets what it needs.
   int max_members = 4096;
+  // How far above the incarnation this node knows for a member a message
+  // may name it (protocol_math.h WithinIncarnationWindow). Beyond it a
+  // suspect or dead is ignored (the accuser cannot have seen that
+  // incarnation: only the member raises it, by one per refutation or
+  // metadata update), as is an alive unless the member sent it itself;
+  // each is counted in Stats::incarnation_jumps_ignored. An accusation of
+  // this node beyond it is not refuted, so a forgery cannot make a member
+  // climb towards kMaxIncarnation: within the window each forgery raises it
+  // by at most window + 1, and 2^62 / 1025 is ~4.5e15 forgeries. 1024
+  // (memberlist has no such bound; the same in every profile): a member
+  // refutes at most about once per suspicion timeout (seconds), so a
+  // thousand refutations or metadata updates missed during a partition are
+  // hours of flapping; a larger gap is still healed by the member's own
+  // alive (its datagrams and push/pulls). A late joiner knows nothing yet
+  // and a new generation (a restart) replaces the member whatever its
+  // incarnation, so neither is bounded. Must be >= 1.
+  uint64_t incarnation_window = 1024;
 
   // --- Misc ---
   // Largest metadata (memberlist: MetaMaxSize 512).

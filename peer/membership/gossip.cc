@@ -402,7 +402,7 @@ void Memberlist::HandleMessage(const ::peer::v1::Message& message,
       HandleNack(message.nack());
       break;
     case ::peer::v1::Message::kAlive:
-      HandleAlive(message.alive());
+      HandleAlive(message.alive(), from_addr == message.alive().addr());
       break;
     case ::peer::v1::Message::kSuspect:
       HandleSuspect(message.suspect());

@@ -75,6 +75,10 @@ struct Stats {
   uint64_t push_pulls_refused = 0;
   uint64_t unknown_senders_refused = 0;
   uint64_t bad_messages = 0;
+  // Suspect, dead and alive messages ignored for naming an incarnation more
+  // than Config::incarnation_window above the one this node knows (an
+  // alive only when relayed, not sent by the member itself).
+  uint64_t incarnation_jumps_ignored = 0;
   // No amplification: pings and ping-reqs not served because the datagram
   // that carried them had one served already, and ping-reqs whose target
   // address is their reply address.
@@ -290,7 +294,12 @@ class Memberlist {
   // silent); `done(true)` on an ack within probe_timeout, else false.
   void ProbeHolder(const std::string& name, const std::string& addr,
                    const std::string& id, std::function<void(bool live)> done);
-  void HandleAlive(const ::peer::v1::Alive& alive);
+  // `from_member`: the alive came from the member itself (a datagram from
+  // its address, its own entry of its push/pull), so it may raise the
+  // member's incarnation beyond Config::incarnation_window.
+  void HandleAlive(const ::peer::v1::Alive& alive, bool from_member = false);
+  // Whether `claimed` is within the window above `known`; counts it if not.
+  bool IncarnationInWindow(uint64_t known, uint64_t claimed);
   void HandleSuspect(const ::peer::v1::Suspect& suspect);
   void HandleDead(const ::peer::v1::Dead& dead);
   void Refute(uint64_t accused_incarnation);

@@ -719,6 +719,140 @@ TEST(MemberlistSimTest, IncarnationNearTheTopIsRefused) {
   EXPECT_EQ(c.node(0).stats().bad_messages, 1u);
 }
 
+// --- Incarnation window (issue 13) ---
+
+// Node `observer`'s view of `target`'s incarnation (0: not known).
+uint64_t IncarnationSeen(SimCluster& c, int observer, int target) {
+  auto m = RecordOf(c, observer, "node" + std::to_string(target));
+  return m ? m->incarnation : 0;
+}
+
+// Node `from` sends one datagram carrying `m` to every other member.
+void SendToAll(SimCluster& c, int from, const ::peer::v1::Message& m) {
+  const std::string sender = "node" + std::to_string(from);
+  c.net().scheduler(from)->Post([&c, from, m, sender] {
+    for (int i = 0; i < c.size(); ++i) {
+      if (i == from) continue;
+      c.net().transport(from)->SendPacket(
+          c.net().address(i), EncodePacket(sender, {EncodeMessage(m)}));
+    }
+  });
+}
+
+constexpr uint64_t kForgedJump = 1'000'000;
+
+// A forged suspicion of node1 naming its incarnation + 10^6, sent to every
+// member (node1 included): it was accepted, and node1 refuted it by
+// climbing to that height (repeated, to kMaxIncarnation, after which it
+// could never refute again). Now everyone ignores it and counts it.
+TEST(MemberlistSimTest, ForgedSuspectFarAboveTheIncarnationIsIgnored) {
+  const uint64_t seed = SimSeed(28);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 4;
+  SimCluster c(Opts(n, seed));
+  ASSERT_TRUE(StartAndConverge(c));
+  const Member victim = c.node(1).LocalNode();
+  ::peer::v1::Message m;
+  auto* s = m.mutable_suspect();
+  s->set_node("node1");
+  s->set_from("node3");
+  s->set_incarnation(victim.incarnation + kForgedJump);
+  s->set_generation(victim.generation);
+  SendToAll(c, 3, m);
+  c.RunFor(absl::Seconds(60));
+  EXPECT_TRUE(c.Converged());
+  for (int i = 0; i < n; ++i) {
+    EXPECT_FALSE(c.observed(i, 1).suspect) << i;
+    EXPECT_FALSE(c.observed(i, 1).dead) << i;
+  }
+  EXPECT_LT(c.node(1).LocalNode().incarnation, victim.incarnation + 1024);
+  for (int i : {0, 2}) {
+    EXPECT_LT(IncarnationSeen(c, i, 1), victim.incarnation + 1024) << i;
+    EXPECT_EQ(c.node(i).stats().incarnation_jumps_ignored, 1u) << i;
+  }
+  EXPECT_EQ(c.node(1).stats().incarnation_jumps_ignored, 1u);
+  EXPECT_EQ(c.node(1).stats().refutations, 0u);
+}
+
+// The same with a forged dead: it evicted node1 until it refuted at
+// incarnation + 10^6 + 1.
+TEST(MemberlistSimTest, ForgedDeadFarAboveTheIncarnationIsIgnored) {
+  const uint64_t seed = SimSeed(29);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 4;
+  SimCluster c(Opts(n, seed));
+  ASSERT_TRUE(StartAndConverge(c));
+  const Member victim = c.node(1).LocalNode();
+  ::peer::v1::Message m;
+  auto* d = m.mutable_dead();
+  d->set_node("node1");
+  d->set_from("node3");
+  d->set_incarnation(victim.incarnation + kForgedJump);
+  d->set_generation(victim.generation);
+  SendToAll(c, 3, m);
+  c.RunFor(absl::Seconds(60));
+  EXPECT_TRUE(c.Converged());
+  for (int i = 0; i < n; ++i) EXPECT_FALSE(c.observed(i, 1).dead) << i;
+  EXPECT_LT(c.node(1).LocalNode().incarnation, victim.incarnation + 1024);
+  for (int i : {0, 2}) {
+    EXPECT_LT(IncarnationSeen(c, i, 1), victim.incarnation + 1024) << i;
+    EXPECT_EQ(c.node(i).stats().incarnation_jumps_ignored, 1u) << i;
+  }
+  EXPECT_EQ(c.node(1).stats().incarnation_jumps_ignored, 1u);
+  EXPECT_EQ(c.node(1).stats().refutations, 0u);
+}
+
+// node4 is cut off for ten minutes, declared dead, and meanwhile raises its
+// own incarnation by more than the window (1,500 metadata updates); a forger
+// on the majority side relays an alive of node4 at + 10^6 (it pinned node4
+// there: node4's own alives were old news). After the heal node4 is back
+// everywhere with the incarnation it chose itself.
+TEST(MemberlistSimTest, MemberBackFromALongPartitionIsAccepted) {
+  const uint64_t seed = SimSeed(30);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 5;
+  SimCluster c(Opts(n, seed));
+  ASSERT_TRUE(StartAndConverge(c));
+  const Config& cfg = c.node(0).config();
+  const Member before = c.node(4).LocalNode();
+  c.net().Partition({{0, 1, 2, 3}, {4}});
+  ASSERT_TRUE(c.RunUntil(
+      [&] {
+        for (int i = 0; i < 4; ++i) {
+          if (!c.Sees(i, 4, MemberState::kDead)) return false;
+        }
+        return true;
+      },
+      DetectionBound(cfg, n)));
+  c.net().scheduler(4)->Post([&] {
+    for (int k = 0; k < 1500; ++k) {
+      ASSERT_TRUE(c.node(4).UpdateMeta("v" + std::to_string(k)).ok());
+    }
+  });
+  ::peer::v1::Message m;
+  auto* a = m.mutable_alive();
+  a->set_node("node4");
+  a->set_addr(c.net().address(4));
+  a->set_id(before.id);
+  a->set_meta(before.meta);
+  a->set_generation(before.generation);
+  a->set_incarnation(before.incarnation + kForgedJump);
+  SendToAll(c, 3, m);
+  c.RunFor(absl::Minutes(10));
+  c.net().Heal();
+  const absl::Duration bound =
+      PushPullScale(cfg.push_pull_interval, n) * 2 + DetectionBound(cfg, n);
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); }, bound))
+      << "not reconverged within " << bound;
+  const uint64_t own = c.node(4).LocalNode().incarnation;
+  EXPECT_GE(own, before.incarnation + 1500);
+  EXPECT_LT(own, before.incarnation + kForgedJump);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(IncarnationSeen(c, i, 4), own) << i;
+    EXPECT_TRUE(c.Sees(i, 4, MemberState::kAlive)) << i;
+  }
+}
+
 // --- No amplification (issue 13) ---
 
 // Encoded messages from `make(k)`, as many as one datagram from `from` holds.

@@ -32,6 +32,15 @@ absl::Duration RemainingSuspicionTime(int confirmations, int expected,
 // pushPullScale).
 absl::Duration PushPullScale(absl::Duration interval, int n);
 
+// Whether `claimed` may replace `known` for a member's incarnation: at or
+// below it (old news, decided by the precedence rules), or above it by at
+// most `window`. Compared by difference, never by adding to `known`, so no
+// value wraps (window = UINT64_MAX admits everything).
+constexpr bool WithinIncarnationWindow(uint64_t known, uint64_t claimed,
+                                       uint64_t window) {
+  return claimed <= known || claimed - known <= window;
+}
+
 // Picks up to k distinct indices of [0, n) at random, skipping those for
 // which `exclude(i)` is true. Tries at most 3*n random draws, as memberlist's
 // kRandomNodes does, so the result may hold fewer than k when most are

@@ -1,5 +1,6 @@
 #include "peer/membership/protocol_math.h"
 
+#include <limits>
 #include <set>
 
 #include "gtest/gtest.h"
@@ -26,6 +27,33 @@ TEST(SuspicionTimeoutTest, Table) {
     EXPECT_EQ(SuspicionTimeout(c.mult, c.n, c.interval), c.want)
         << "mult " << c.mult << " n " << c.n;
   }
+}
+
+TEST(WithinIncarnationWindowTest, Table) {
+  struct Case {
+    uint64_t known, claimed, window;
+    bool want;
+  };
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  for (const Case& c : std::vector<Case>{
+           {5, 0, 1024, true},      // old news: for the precedence rules
+           {5, 5, 1024, true},      // the same incarnation
+           {5, 6, 1024, true},      // a refutation
+           {5, 1029, 1024, true},   // the edge of the window
+           {5, 1030, 1024, false},  // one beyond
+           {5, 1'000'005, 1024, false},
+           {0, kMax, 1024, false},         // no wrap-around in the difference
+           {kMax - 10, kMax, 1024, true},  // no overflow of known + window
+           {kMax, 0, 1024, true},
+           {0, kMax, kMax, true},  // an unbounded window admits anything
+           {7, 8, 1, true},
+           {7, 9, 1, false},
+       }) {
+    EXPECT_EQ(WithinIncarnationWindow(c.known, c.claimed, c.window), c.want)
+        << "known " << c.known << " claimed " << c.claimed << " window "
+        << c.window;
+  }
+  static_assert(WithinIncarnationWindow(1, 2, 1));
 }
 
 TEST(RetransmitLimitTest, Table) {

@@ -66,6 +66,14 @@ bool Memberlist::ValidAccusation(const std::string& node,
   return true;
 }
 
+bool Memberlist::IncarnationInWindow(uint64_t known, uint64_t claimed) {
+  if (WithinIncarnationWindow(known, claimed, config_.incarnation_window)) {
+    return true;
+  }
+  ++stats_.incarnation_jumps_ignored;
+  return false;
+}
+
 void Memberlist::LogConflict(const std::string& name, const std::string& mine,
                              const std::string& theirs) {
   ++stats_.name_conflicts;
@@ -308,14 +316,17 @@ void Memberlist::HandleOwnAlive(const ::peer::v1::Alive& alive) {
   }
   // About us: someone has an older or forged view. Anything at or above our
   // incarnation with a different meta or address is refuted, so the
-  // cluster converges on what we say.
+  // cluster converges on what we say; but not beyond the window: nobody
+  // has seen an incarnation of ours far above our own, and refuting it
+  // would make us climb to it.
   if (alive.incarnation() >= local_->incarnation &&
-      (local_->meta != alive.meta() || local_->addr != alive.addr())) {
+      (local_->meta != alive.meta() || local_->addr != alive.addr()) &&
+      IncarnationInWindow(local_->incarnation, alive.incarnation())) {
     Refute(alive.incarnation());
   }
 }
 
-void Memberlist::HandleAlive(const ::peer::v1::Alive& alive) {
+void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
   if (!ValidAlive(alive)) return;
   if (alive.node() == config_.name) {
     HandleOwnAlive(alive);
@@ -367,6 +378,13 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive) {
   }
   // An older or equal incarnation changes nothing (a duplicate).
   if (alive.incarnation() <= m.incarnation) return;
+  // Only the member itself raises its incarnation far: a relayed alive far
+  // above what we know would let a forger pin the member's state (its
+  // own alives, lower, would be old news) or ratchet it to the top.
+  if (!from_member &&
+      !IncarnationInWindow(m.incarnation, alive.incarnation())) {
+    return;
+  }
   const MemberState before = m.state;
   const bool meta_changed = m.meta != alive.meta() || m.addr != alive.addr();
   m.incarnation = alive.incarnation();
@@ -424,6 +442,10 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect) {
   // About another process of that name (a predecessor): not this member.
   if (suspect.generation() != m.generation) return;
   if (suspect.incarnation() < m.incarnation) return;  // old news
+  // An accuser names an incarnation it has seen: far above ours, forged
+  // (refuting it, or accepting it, would let the forger ratchet the member
+  // towards kMaxIncarnation). Of this node too: it knows its own exactly.
+  if (!IncarnationInWindow(m.incarnation, suspect.incarnation())) return;
   if (m.state == MemberState::kSuspect && node->suspicion &&
       suspect.incarnation() == m.incarnation) {
     // Lifeguard: an independent confirmation shortens the timeout; spread it
@@ -462,6 +484,8 @@ void Memberlist::HandleDead(const ::peer::v1::Dead& dead) {
   if (dead.generation() != m.generation) return;  // another process
   if (dead.incarnation() < m.incarnation) return;
   if (!IsLive(m.state)) return;  // already dead or left
+  // As for a suspicion: the accuser names an incarnation it has seen.
+  if (!IncarnationInWindow(m.incarnation, dead.incarnation())) return;
   if (dead.node() == config_.name) {
     if (!leaving_ && !replaced_) Refute(dead.incarnation());
     return;
@@ -510,7 +534,8 @@ void Memberlist::MergeState(const ::peer::v1::PushPull& remote) {
         a.set_meta(s.meta());
         a.set_id(s.id());
         a.set_generation(s.generation());
-        HandleAlive(a);
+        // The partner's own entry comes from the member itself.
+        HandleAlive(a, s.name() == remote.from());
         break;
       }
       case MemberState::kLeft: {
