@@ -725,8 +725,7 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
                  "membership is not running (memberlistcreate, "
                  "memberliststart)");
            }
-           kv_->Set(call.args[0], value);
-           return absl::OkStatus();
+           return kv_->Set(call.args[0], value);
          });
          if (!s.ok()) return s;
          out.Print(absl::StrCat(call.args[0], " = ", value));
@@ -745,7 +744,12 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
              return absl::FailedPreconditionError("membership is not running");
            }
            for (const auto& key : call.args) {
-             if (!kv_->Delete(key)) missing.push_back(key);
+             absl::Status d = kv_->Delete(key);
+             if (absl::IsNotFound(d)) {
+               missing.push_back(key);
+             } else if (!d.ok()) {
+               return d;
+             }
            }
            return absl::OkStatus();
          });

@@ -24,6 +24,19 @@ inline constexpr size_t kMaxAddrBytes = 256;
 inline constexpr size_t kMaxIdBytes = 64;
 inline constexpr uint64_t kMaxIncarnation = uint64_t{1} << 62;
 
+// How far above this node's key/value Lamport clock a time from the wire
+// may be (protocol_math.h WithinLamportWindow); beyond it the entry is
+// ignored and counted (KvStore::lamport_jumps_ignored()). The clock moves by
+// one per write, cluster-wide (each write takes max seen + 1), so a gap of
+// 2^32 is over four billion writes this node has not seen: a partition of
+// a day with writers at 10,000 writes/s is ~2^30, and a late joiner (clock 0)
+// is behind by the number of writes the store ever had. A forgery within the
+// window raises every clock by at most 2^32, so reaching the cap
+// (kv_store.h kMaxLamport, 2^62) takes 2^30 accepted forgeries. memberlist
+// has no key/value store, so no default to follow; not a Config field, as
+// the store is a Delegate outside the protocol.
+inline constexpr uint64_t kLamportWindow = uint64_t{1} << 32;
+
 struct Config {
   // This node's name; unique in the cluster. (memberlist: Name, default
   // hostname; the peer uses its NAME.)

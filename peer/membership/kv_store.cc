@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "peer/membership/protocol_math.h"
 #include "services/common/logging.h"
 
 namespace peerlab::membership {
@@ -26,6 +28,16 @@ bool KvStore::Merge(const ::peer::v1::KvEntry& entry) {
   if (entry.key().size() > kMaxKvKeyBytes) return refuse("key too long");
   if (entry.value().size() > kMaxKvValueBytes) return refuse("value too long");
   if (entry.node().size() > 256) return refuse("node name too long");
+  if (!WithinLamportWindow(lamport_, entry.lamport(), window_)) {
+    if (lamport_jumps_ignored_++ % 1000 == 0) {
+      spdlog::warn(
+          "{}: ignored a key/value entry from {}: Lamport time {} is more "
+          "than {} above this node's clock {} ({} ignored)",
+          node_, absl::CHexEscape(entry.node().substr(0, 64)), entry.lamport(),
+          window_, lamport_, lamport_jumps_ignored_);
+    }
+    return false;
+  }
   auto it = entries_.find(entry.key());
   if (it == entries_.end() && entries_.size() >= kMaxKvEntries) {
     return refuse("the map is full");
@@ -47,27 +59,42 @@ void KvStore::Spread(const ::peer::v1::KvEntry& entry) {
   broadcast_(state.SerializeAsString(), "kv:" + entry.key());
 }
 
-void KvStore::Set(const std::string& key, const std::string& value) {
+absl::Status KvStore::Tick() {
+  if (lamport_ >= kMaxLamport) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the key/value store's Lamport clock is at its cap (", kMaxLamport,
+        "): writes are refused until the store is reset"));
+  }
+  ++lamport_;
+  return absl::OkStatus();
+}
+
+absl::Status KvStore::Set(const std::string& key, const std::string& value) {
+  if (absl::Status s = Tick(); !s.ok()) return s;
   ::peer::v1::KvEntry e;
   e.set_key(key);
   e.set_value(value);
-  e.set_lamport(++lamport_);
+  e.set_lamport(lamport_);
   e.set_node(node_);
   entries_[key] = e;
   Spread(e);
+  return absl::OkStatus();
 }
 
-bool KvStore::Delete(const std::string& key) {
+absl::Status KvStore::Delete(const std::string& key) {
   auto it = entries_.find(key);
-  if (it == entries_.end() || it->second.deleted()) return false;
+  if (it == entries_.end() || it->second.deleted()) {
+    return absl::NotFoundError(absl::StrCat("no such key: ", key));
+  }
+  if (absl::Status s = Tick(); !s.ok()) return s;
   ::peer::v1::KvEntry e;
   e.set_key(key);
-  e.set_lamport(++lamport_);
+  e.set_lamport(lamport_);
   e.set_node(node_);
   e.set_deleted(true);
   it->second = e;
   Spread(e);
-  return true;
+  return absl::OkStatus();
 }
 
 std::map<std::string, std::string> KvStore::Items() const {

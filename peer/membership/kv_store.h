@@ -10,6 +10,8 @@
 #include <map>
 #include <string>
 
+#include "absl/status/status.h"
+#include "peer/membership/config.h"
 #include "peer/membership/member.h"
 #include "proto/peer/v1/membership.pb.h"
 
@@ -17,7 +19,11 @@ namespace peerlab::membership {
 
 // Bounds on what other members can make a KvStore hold: entries from the
 // network past them are refused and counted (KvStore::refused()). Lamport
-// times stop far from the top, so ++ never wraps.
+// times stop far from the top: one from the network above kMaxLamport is
+// refused, one more than kLamportWindow (config.h) above this node's clock
+// is ignored and counted (KvStore::lamport_jumps_ignored()), and a local
+// write that would take the clock past kMaxLamport is refused, never sent,
+// so ++ never wraps and one forgery cannot stop the store.
 inline constexpr size_t kMaxKvEntries = 10000;
 inline constexpr size_t kMaxKvKeyBytes = 256;
 inline constexpr size_t kMaxKvValueBytes = 8192;
@@ -33,10 +39,20 @@ class KvStore : public Delegate {
           std::function<void(std::string payload, const std::string& key)>
               broadcast)
       : node_(std::move(node)), broadcast_(std::move(broadcast)) {}
+  // With a window other than kLamportWindow (tests).
+  KvStore(std::string node,
+          std::function<void(std::string payload, const std::string& key)>
+              broadcast,
+          uint64_t window)
+      : node_(std::move(node)),
+        broadcast_(std::move(broadcast)),
+        window_(window) {}
 
-  void Set(const std::string& key, const std::string& value);
-  // Returns false when the key is not present.
-  bool Delete(const std::string& key);
+  // ResourceExhausted when the clock is at kMaxLamport (nothing is changed
+  // or sent: the store's clock is used up until the store is reset).
+  absl::Status Set(const std::string& key, const std::string& value);
+  // NotFound when the key is not present; ResourceExhausted as for Set.
+  absl::Status Delete(const std::string& key);
   // Live entries (no tombstones), sorted by key.
   std::map<std::string, std::string> Items() const;
   // Every entry with its stamp, tombstones included.
@@ -47,23 +63,31 @@ class KvStore : public Delegate {
   // Entries from the network refused: a field past its bound, or a new key
   // when the map holds kMaxKvEntries (tombstones included).
   uint64_t refused() const { return refused_; }
+  // Entries from the network ignored because their Lamport time was more
+  // than `window` above this node's clock.
+  uint64_t lamport_jumps_ignored() const { return lamport_jumps_ignored_; }
 
   // Delegate.
   void OnUserMessage(const std::string& payload) override;
   std::string LocalState(bool join) override;
   void MergeRemoteState(const std::string& state, bool join) override;
 
-  // Applies `entry` if its stamp is newer and it is within the bounds above.
+  // Applies `entry` if its stamp is newer and it is within the bounds above
+  // (its Lamport time within the window of this node's clock).
   // Returns true if it changed the map. Pure merge rule, exposed for tests.
   bool Merge(const ::peer::v1::KvEntry& entry);
 
  private:
   void Spread(const ::peer::v1::KvEntry& entry);
+  // The next local Lamport time, or ResourceExhausted at kMaxLamport.
+  absl::Status Tick();
 
   const std::string node_;
   std::function<void(std::string, const std::string&)> broadcast_;
+  const uint64_t window_ = kLamportWindow;
   uint64_t lamport_ = 0;
   uint64_t refused_ = 0;
+  uint64_t lamport_jumps_ignored_ = 0;
   std::map<std::string, ::peer::v1::KvEntry> entries_;
 };
 

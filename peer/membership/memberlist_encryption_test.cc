@@ -79,7 +79,9 @@ TEST(MemberlistEncryptionTest, SharedKeyConvergesAndDatagramsFit) {
   // Fill datagrams with broadcasts: sealed, they still fit packet_size.
   for (int k = 0; k < 40; ++k) {
     c.net().scheduler(Id(k % 8))->Post([&c, k] {
-      c.kv(k % 8)->Set("key" + std::to_string(k), std::string(100, 'v'));
+      EXPECT_TRUE(c.kv(k % 8)
+                      ->Set("key" + std::to_string(k), std::string(100, 'v'))
+                      .ok());
     });
   }
   ASSERT_TRUE(c.RunUntil(

@@ -251,13 +251,16 @@ TEST(MemberlistSimTest, KeyValueBroadcastsConvergeUnderLoss) {
                          AntiEntropyBound(c.node(0).config(), n)));
   for (int i = 0; i < n; i += 3) {
     c.net().scheduler(i)->Post([&, i] {
-      c.kv(i)->Set("k" + std::to_string(i), "v" + std::to_string(i));
-      c.kv(i)->Set("shared", "from" + std::to_string(i));
+      EXPECT_TRUE(
+          c.kv(i)->Set("k" + std::to_string(i), "v" + std::to_string(i)).ok());
+      EXPECT_TRUE(c.kv(i)->Set("shared", "from" + std::to_string(i)).ok());
     });
   }
-  c.net().scheduler(1)->Post([&] { c.kv(1)->Set("gone", "x"); });
+  c.net().scheduler(1)->Post(
+      [&] { EXPECT_TRUE(c.kv(1)->Set("gone", "x").ok()); });
   c.RunFor(absl::Seconds(1));
-  c.net().scheduler(2)->Post([&] { c.kv(2)->Delete("gone"); });
+  c.net().scheduler(2)->Post(
+      [&] { EXPECT_TRUE(c.kv(2)->Delete("gone").ok()); });
   auto same = [&] {
     for (int i = 1; i < n; ++i) {
       if (c.kv(i)->Items() != c.kv(0)->Items()) return false;
@@ -946,6 +949,57 @@ TEST(MemberlistSimTest, PingsNamingAThirdPartyAreNotReflected) {
   c.RunFor(absl::Seconds(5));
   EXPECT_TRUE(c.Converged());
   EXPECT_EQ(c.false_positive_deaths(), 0);
+}
+
+// --- Lamport window (issue 13) ---
+
+// node3 sends every other member one datagram of a user message carrying
+// forged key/value entries: one at exactly kMaxLamport (accepted before, so
+// the next write anywhere was kMaxLamport + 1, which every other member
+// refused: writes never converged again) and one 2^33 above the clocks.
+// Both are ignored and counted, and later writes converge everywhere.
+TEST(MemberlistSimTest, ForgedLamportJumpIsIgnoredAndWritesConverge) {
+  const uint64_t seed = SimSeed(31);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 4;
+  SimCluster::Options o = Opts(n, seed);
+  o.with_kv = true;
+  SimCluster c(o);
+  ASSERT_TRUE(StartAndConverge(c));
+  c.net().scheduler(0)->Post(
+      [&] { EXPECT_TRUE(c.kv(0)->Set("k", "v0").ok()); });
+  auto all_have = [&](const std::string& want) {
+    return [&c, want] {
+      for (int i = 0; i < c.size(); ++i) {
+        auto items = c.kv(i)->Items();
+        if (items.count("k") == 0 || items.at("k") != want) return false;
+      }
+      return true;
+    };
+  };
+  ASSERT_TRUE(
+      c.RunUntil(all_have("v0"), AntiEntropyBound(c.node(0).config(), n)));
+  ::peer::v1::KvState forged;
+  for (uint64_t t : {kMaxLamport, c.kv(0)->lamport() + (uint64_t{1} << 33)}) {
+    auto* e = forged.add_entries();
+    e->set_key("k");
+    e->set_value("forged");
+    e->set_node("mallory");
+    e->set_lamport(t);
+  }
+  ::peer::v1::Message m;
+  m.mutable_user()->set_payload(forged.SerializeAsString());
+  SendToAll(c, 3, m);
+  c.RunFor(absl::Seconds(5));
+  c.net().scheduler(1)->Post(
+      [&] { EXPECT_TRUE(c.kv(1)->Set("k", "after").ok()); });
+  // Failed before: node1 wrote at kMaxLamport + 1, refused everywhere else.
+  ASSERT_TRUE(
+      c.RunUntil(all_have("after"), AntiEntropyBound(c.node(0).config(), n)));
+  for (int i = 0; i < n; ++i) {
+    EXPECT_LT(c.kv(i)->lamport(), kLamportWindow) << i;
+    EXPECT_EQ(c.kv(i)->lamport_jumps_ignored(), i == 3 ? 0u : 2u) << i;
+  }
 }
 
 }  // namespace

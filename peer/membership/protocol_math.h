@@ -41,6 +41,15 @@ constexpr bool WithinIncarnationWindow(uint64_t known, uint64_t claimed,
   return claimed <= known || claimed - known <= window;
 }
 
+// Whether a Lamport time `claimed` from the wire may be merged into a clock
+// at `clock`: at or below it, or above it by at most `window` (config.h
+// kLamportWindow). Compared by difference, never by adding to `clock`, so
+// no value wraps (window = UINT64_MAX admits everything).
+constexpr bool WithinLamportWindow(uint64_t clock, uint64_t claimed,
+                                   uint64_t window) {
+  return claimed <= clock || claimed - clock <= window;
+}
+
 // Picks up to k distinct indices of [0, n) at random, skipping those for
 // which `exclude(i)` is true. Tries at most 3*n random draws, as memberlist's
 // kRandomNodes does, so the result may hold fewer than k when most are

@@ -56,6 +56,34 @@ TEST(WithinIncarnationWindowTest, Table) {
   static_assert(WithinIncarnationWindow(1, 2, 1));
 }
 
+TEST(WithinLamportWindowTest, Table) {
+  struct Case {
+    uint64_t clock, claimed, window;
+    bool want;
+  };
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  constexpr uint64_t kW = uint64_t{1} << 32;
+  for (const Case& c : std::vector<Case>{
+           {5, 0, kW, true},                   // older: for the stamp rules
+           {5, 5, kW, true},                   // the same time
+           {0, kW, kW, true},                  // a late joiner, at the edge
+           {0, kW + 1, kW, false},             // one beyond
+           {100, 100 + (kW << 1), kW, false},  // clock + 2^33
+           {0, uint64_t{1} << 62, kW, false},  // a forgery at the cap
+           {0, kMax, kW, false},         // no wrap-around in the difference
+           {kMax - 10, kMax, kW, true},  // no overflow of clock + window
+           {kMax, 0, kW, true},
+           {0, kMax, kMax, true},  // an unbounded window admits anything
+           {7, 8, 1, true},
+           {7, 9, 1, false},
+       }) {
+    EXPECT_EQ(WithinLamportWindow(c.clock, c.claimed, c.window), c.want)
+        << "clock " << c.clock << " claimed " << c.claimed << " window "
+        << c.window;
+  }
+  static_assert(!WithinLamportWindow(0, uint64_t{1} << 62, uint64_t{1} << 32));
+}
+
 TEST(RetransmitLimitTest, Table) {
   struct Case {
     int mult, n, want;
