@@ -202,6 +202,12 @@ absl::Status ValidateConfig(const ::bootstrap::v1::Config& config) {
 }
 
 absl::Status ValidateDocument(const ::bootstrap::v1::Document& doc) {
+  if (doc.revision() > kMaxRevision) {
+    // A stored revision near 2^64 would wrap to 0 at the next change, and
+    // watchers waiting for a higher revision would never see one again.
+    return Invalid("revision",
+                   absl::StrCat(doc.revision(), " is above the limit of 2^62"));
+  }
   if (auto s = ValidateConfig(doc.config()); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("config.", s.message()));
   }

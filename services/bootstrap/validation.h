@@ -29,6 +29,9 @@ inline constexpr uint32_t kMaxMaxPeers = 5000;
 // levels; anything much deeper is damage or an attack, refused before it
 // reaches a (recursive) JSON parser.
 inline constexpr int kMaxJsonDepth = 32;
+// The highest revision a stored document may have: far beyond what one
+// change at a time can reach (2^62 changes), so the revision never wraps.
+inline constexpr uint64_t kMaxRevision = uint64_t{1} << 62;
 inline constexpr absl::Duration kMinTtl = absl::Seconds(1);
 inline constexpr absl::Duration kMaxTtl = absl::Hours(24 * 30);
 

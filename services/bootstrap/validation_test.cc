@@ -210,7 +210,7 @@ Peer LargestPeer(int n) {
   ::bootstrap::v1::Document doc;
   doc.mutable_config()->set_max_peers(kMaxMaxPeers);
   doc.mutable_config()->set_min_refill_candidates(kMaxMaxPeers);
-  doc.set_revision(~uint64_t{0});
+  doc.set_revision(kMaxRevision);
   for (uint32_t i = 0; i < kMaxMaxPeers; ++i) *doc.add_peers() = LargestPeer(i);
   return doc;
 }
@@ -299,6 +299,9 @@ TEST(ValidatePeerTest, HostLongerThanADnsNameNamesTheLimit) {
 
 TEST(ValidateDocumentTest, AcceptsAGoodDocument) {
   EXPECT_TRUE(ValidateDocument(SmallDocument()).ok());
+  ::bootstrap::v1::Document doc = SmallDocument();
+  doc.set_revision(kMaxRevision);
+  EXPECT_TRUE(ValidateDocument(doc).ok());
 }
 
 struct BadDocumentCase {
@@ -320,6 +323,11 @@ TEST_P(BadDocumentTest, IsRefusedNamingTheField) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, BadDocumentTest,
     ::testing::Values(
+        // A stored revision of 2^64-1 was served; the next change reported
+        // revision 0 and watchers never saw another change.
+        BadDocumentCase{"RevisionThatWouldWrap",
+                        [](auto& d) { d.set_revision(~uint64_t{0}); },
+                        "revision: 18446744073709551615 is above the limit"},
         BadDocumentCase{"MorePeersThanMax",
                         [](auto& d) { d.mutable_config()->set_max_peers(1); },
                         "peers: holds 2 peers, more than config.max_peers (1)"},
