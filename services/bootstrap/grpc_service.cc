@@ -55,9 +55,14 @@ class WatchReactor : public grpc::ServerWriteReactor<pb::WatchResponse> {
 
   // True when the write in flight started before `since` and has not
   // completed: the reader takes nothing.
+  // True once for a stream whose write has been in flight since before
+  // `since`: a cancelled stream that gRPC has not ended yet (its reader
+  // still holds the connection) is not reported again.
   bool StalledSince(absl::Time since) {
     std::lock_guard<std::mutex> lock(mu_);
-    return writing_ && write_started_ < since;
+    if (cancel_sent_ || !writing_ || write_started_ >= since) return false;
+    cancel_sent_ = true;
+    return true;
   }
   // Cancels the call (gRPC then calls OnCancel and OnDone). REQUIRES: the
   // owner's mu_ is held, which keeps this reactor and its context alive.
@@ -192,6 +197,7 @@ class WatchReactor : public grpc::ServerWriteReactor<pb::WatchResponse> {
   pb::WatchResponse current_;
   bool writing_ = false;
   bool end_requested_ = false;
+  bool cancel_sent_ = false;  // StalledSince said yes once
   bool finished_ = false;
   grpc::Status end_status_;
   bool queued_any_ = false;
