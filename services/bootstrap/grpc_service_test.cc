@@ -121,16 +121,22 @@ struct OpenWatch {
   std::unique_ptr<grpc::ClientReader<pb::WatchResponse>> reader;
 };
 
+// Opens a Watch stream on `stub` (which the result keeps).
+OpenWatch OpenWatchStream(std::unique_ptr<pb::BootstrapData::Stub> stub) {
+  OpenWatch w;
+  w.stub = std::move(stub);
+  w.context = std::make_unique<grpc::ClientContext>();
+  w.reader = w.stub->Watch(w.context.get(), pb::WatchRequest());
+  return w;
+}
+
 // Issue 12: a watcher that never reads is ended with ABORTED once its queue
 // passes the byte bound, instead of queueing hundreds of whole documents;
 // the status says what to do.
 TEST_F(WatchLimitsTest, StalledWatcherIsDroppedWithAnActionableStatus) {
   Start({.max_watchers = 4, .max_queued_bytes = 256 * 1024});
   Fill(300);  // documents of about 60 KB
-  OpenWatch w;
-  w.stub = NewStub();
-  w.context = std::make_unique<grpc::ClientContext>();
-  w.reader = w.stub->Watch(w.context.get(), pb::WatchRequest());
+  OpenWatch w = OpenWatchStream(NewStub());
   ASSERT_TRUE(WaitUntil([&] { return grpc_->watchers() == 1; }));
   // The client reads nothing while the document changes.
   ASSERT_TRUE(WaitUntil(
@@ -165,10 +171,7 @@ TEST_F(WatchLimitsTest, StalledWatcherIsCancelledAndFreesItsSlot) {
          .max_write_stall = absl::Milliseconds(300),
          .stall_check = absl::Milliseconds(50)});
   Fill(300);
-  OpenWatch w;
-  w.stub = NewStub();
-  w.context = std::make_unique<grpc::ClientContext>();
-  w.reader = w.stub->Watch(w.context.get(), pb::WatchRequest());
+  OpenWatch w = OpenWatchStream(NewStub());
   ASSERT_TRUE(WaitUntil([&] { return grpc_->watchers() == 1; }));
   // Changes until a write stalls; then no more: only the stall remains.
   ASSERT_TRUE(WaitUntil(
@@ -180,10 +183,7 @@ TEST_F(WatchLimitsTest, StalledWatcherIsCancelledAndFreesItsSlot) {
       << "a reader that takes nothing kept its stream";
   EXPECT_EQ(grpc_->watchers_dropped(), 0u);
   ASSERT_TRUE(WaitUntil([&] { return grpc_->watchers() == 0; }));
-  OpenWatch next;
-  next.stub = NewStub();
-  next.context = std::make_unique<grpc::ClientContext>();
-  next.reader = next.stub->Watch(next.context.get(), pb::WatchRequest());
+  OpenWatch next = OpenWatchStream(NewStub());
   pb::WatchResponse response;
   EXPECT_TRUE(next.reader->Read(&response));
   next.context->TryCancel();
@@ -193,16 +193,11 @@ TEST_F(WatchLimitsTest, WatchersBeyondTheCapAreRefused) {
   Start({.max_watchers = 2, .max_queued_bytes = 1 << 20});
   std::vector<OpenWatch> open(2);
   for (OpenWatch& w : open) {
-    w.stub = NewStub();
-    w.context = std::make_unique<grpc::ClientContext>();
-    w.reader = w.stub->Watch(w.context.get(), pb::WatchRequest());
+    w = OpenWatchStream(NewStub());
     pb::WatchResponse first;
     ASSERT_TRUE(w.reader->Read(&first));
   }
-  OpenWatch extra;
-  extra.stub = NewStub();
-  extra.context = std::make_unique<grpc::ClientContext>();
-  extra.reader = extra.stub->Watch(extra.context.get(), pb::WatchRequest());
+  OpenWatch extra = OpenWatchStream(NewStub());
   pb::WatchResponse response;
   EXPECT_FALSE(extra.reader->Read(&response));
   grpc::Status status = extra.reader->Finish();
@@ -215,10 +210,7 @@ TEST_F(WatchLimitsTest, WatchersBeyondTheCapAreRefused) {
   open[0].context->TryCancel();
   (void)open[0].reader->Finish();
   ASSERT_TRUE(WaitUntil([&] { return grpc_->watchers() == 1; }));
-  OpenWatch again;
-  again.stub = NewStub();
-  again.context = std::make_unique<grpc::ClientContext>();
-  again.reader = again.stub->Watch(again.context.get(), pb::WatchRequest());
+  OpenWatch again = OpenWatchStream(NewStub());
   EXPECT_TRUE(again.reader->Read(&response));
 }
 
