@@ -107,6 +107,11 @@ int main(int argc, char** argv) {
   cli.add_option("--ready-file", o.ready_file,
                  "write the gRPC address to this file once serving")
       ->check(peerlab::WritableFile);
+  cli.add_option("--state-dir", o.state_dir,
+                 "directory of the node's own key and restart generation "
+                 "(default $PEERLAB_STATE_DIR, $XDG_STATE_HOME/peerlab or "
+                 "~/.local/state/peerlab)")
+      ->check(peerlab::WritableDirectory);
   cli.add_flag("--no-init", o.no_init, "skip the start-up sequence (init)");
   cli.add_flag("--serve", o.serve,
                "do not read standard input; run until exit, quit or a signal "

@@ -130,6 +130,19 @@ absl::Status MembershipCommands::Create() {
   }
   config.name = env_.name;
   if (auto s = config.Validate(); !s.ok()) return s;
+  // Every node made for the name gets a larger generation than the last,
+  // across restarts too (kept in the state directory); without one, the
+  // start time (Memberlist's fallback for 0).
+  if (!env_.state_dir.empty()) {
+    auto generation =
+        identity::NextGeneration(env_.state_dir, env_.name, absl::Now());
+    if (generation.ok()) {
+      config.generation = *generation;
+    } else {
+      spdlog::warn("restart generation not kept ({}): using the start time",
+                   generation.status().message());
+    }
+  }
   std::optional<membership::Keyring> keyring;
   if (!keyfile.empty()) {
     auto loaded = membership::Keyring::Load(keyfile);

@@ -36,6 +36,7 @@
 #include "peer/cli/config.h"
 #include "peer/cli/registry.h"
 #include "peer/cli/view.h"
+#include "peer/identity/node_key.h"
 #include "peer/membership/kv_store.h"
 #include "peer/membership/memberlist.h"
 #include "peer/membership/real/event_loop.h"
@@ -61,6 +62,12 @@ class MembershipCommands : public membership::EventListener {
     std::function<absl::StatusOr<std::vector<std::string>>()> bootstrap_addrs;
     // Credentials of the gRPC channels to other nodes; nullptr: plaintext.
     std::shared_ptr<grpc::ChannelCredentials> credentials;
+    // The directory keeping the node's restart generation
+    // (<state_dir>/nodes/<name>/generation, identity::NextGeneration);
+    // empty: the start time is the generation.
+    std::string state_dir;
+    // The node's own key: it signs the node's claims about itself.
+    std::shared_ptr<const identity::NodeKey> node_key;
   };
 
   explicit MembershipCommands(Env env);

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,9 +23,11 @@
 #include "peer/chat/grpc_chat.h"
 #include "peer/cli/session.h"
 #include "peer/control/control_service.h"
+#include "peer/identity/node_key.h"
 #include "peer/membership/real/membership_stream_service.h"
 #include "services/common/grpc_server.h"
 #include "services/common/logging.h"
+#include "services/common/state_dir.h"
 #include "services/common/tls.h"
 #include "services/common/token_file.h"
 #include "services/common/uuid.h"
@@ -88,6 +91,7 @@ absl::Status PeerApp::Start() {
                                           .credentials = channel_credentials_});
 
   if (auto s = ReserveGossipPort(); !s.ok()) return s;
+  LoadIdentity();
   bootstrap_commands_ = std::make_unique<BootstrapCommands>(
       bootstrap_client_.get(), SelfDescription{.id = id_,
                                                .name = name(),
@@ -123,7 +127,9 @@ absl::Status PeerApp::Start() {
         }
         return addrs;
       },
-      .credentials = channel_credentials_});
+      .credentials = channel_credentials_,
+      .state_dir = state_dir_,
+      .node_key = node_key_});
   if (auto s = membership_->Register(registry_, config_); !s.ok()) return s;
   // What others need to know of this peer for the bootstrap upkeep.
   membership_->SetLocalMetaField(kMetaId, id_);
@@ -219,6 +225,43 @@ bool IsLoopback(const std::string& address) {
 }
 
 }  // namespace
+
+void PeerApp::LoadIdentity() {
+  absl::StatusOr<std::string> dir = options_.state_dir;
+  if (options_.state_dir.empty()) {
+    dir = UserStateDir();
+  } else if (::mkdir(options_.state_dir.c_str(), 0700) != 0 &&
+             errno != EEXIST) {
+    dir = absl::ErrnoToStatus(errno,
+                              absl::StrCat("--state-dir ", options_.state_dir));
+  }
+  if (dir.ok()) {
+    state_dir_ = *dir;
+    auto key = identity::NodeKey::LoadOrCreate(state_dir_, name());
+    if (key.ok()) {
+      node_key_ = std::make_shared<const identity::NodeKey>(*std::move(key));
+      spdlog::info("node key {} ({}/nodes/{}/node.key)",
+                   node_key_->public_key().Fingerprint(), state_dir_, name());
+      return;
+    }
+    spdlog::warn(
+        "node key not kept: {}; using a new key for this run only (after a "
+        "restart the group takes this peer for another node until the old "
+        "one is declared dead)",
+        key.status().message());
+  } else {
+    spdlog::warn(
+        "no state directory: {}; the node key lasts this run only and the "
+        "restart generation is the start time",
+        dir.status().message());
+  }
+  auto key = identity::NodeKey::Generate();
+  if (key.ok()) {
+    node_key_ = std::make_shared<const identity::NodeKey>(*std::move(key));
+  } else {
+    spdlog::error("no node key: {}", key.status().message());
+  }
+}
 
 absl::StatusOr<std::string> PeerApp::ControlToken() const {
   const std::string& file = options_.control_token_file;

@@ -22,6 +22,7 @@
 #include "peer/cli/config.h"
 #include "peer/cli/registry.h"
 #include "peer/cli/view.h"
+#include "peer/identity/node_key.h"
 #include "services/bootstrap/client/bootstrap_client.h"
 #include "services/common/cancellation.h"
 #include "services/common/grpc_server.h"
@@ -52,6 +53,11 @@ class PeerApp {
   // This process's identity in the bootstrap list (a random UUID).
   const std::string& id() const { return id_; }
   absl::Time started_at() const { return started_at_; }
+  // This node's own Ed25519 key (its signer; the public key is pinned to
+  // its name by the other members). Set by Create; thread-safe.
+  std::shared_ptr<const identity::NodeKey> node_key() const {
+    return node_key_;
+  }
   // "host:port" of the gRPC server (remote control).
   const std::string& control_address() const { return control_address_; }
   int gossip_port() const { return gossip_port_; }
@@ -106,6 +112,10 @@ class PeerApp {
   // Refuses a non-loopback --bind without --control-token-file; returns the
   // token ("" when none is required).
   absl::StatusOr<std::string> ControlToken() const;
+  // The state directory (--state-dir, else UserStateDir(); "" when none is
+  // usable, with a warning) and this node's own key from it (a fresh one
+  // for this run only when it cannot be kept, with a warning).
+  void LoadIdentity();
 
   PeerOptions options_;
   // Cancelled on the way out; commands wait on it. Declared first: it
@@ -115,6 +125,8 @@ class PeerApp {
   std::shared_ptr<grpc::ChannelCredentials> channel_credentials_;
   const std::string id_;
   const absl::Time started_at_;
+  std::string state_dir_;  // see LoadIdentity
+  std::shared_ptr<const identity::NodeKey> node_key_;
   cli::ViewHub views_;
   cli::Registry registry_;
   cli::ConfigRegistry config_;

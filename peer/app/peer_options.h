@@ -21,6 +21,9 @@ struct PeerOptions {
   std::string control_token_file;  // required when bind is not loopback
   std::string history_file;        // empty: ~/.peerlab_history
   std::string ready_file;          // gets "CONTROL_ADDR" once serving
+  // Where the node's own key and restart generation live
+  // (<state_dir>/nodes/<name>/); empty: UserStateDir().
+  std::string state_dir;
   bool no_init = false;
   bool serve = false;  // no stdin: run until exit/quit/signal
   bool test = false;

@@ -129,6 +129,7 @@ std::vector<Binary> Binaries() {
              {"--control-token-file", kReadPath},
              {"--history-file", kWritePath},
              {"--ready-file", kWritePath},
+             {"--state-dir", kWriteDir},
              {"--no-init", kFlag},
              {"--serve", kFlag},
              {"--test", kFlag},
