@@ -1,13 +1,47 @@
 #include "peer/app/e2e_testing.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "services/common/bounded_file.h"
 
 namespace peerlab::peer::e2e {
 
 namespace pb = ::peer::v1;
+
+::testing::AssertionResult ShareGroupKey(const std::string& from_home,
+                                         const std::string& to_home) {
+  const std::string rel = "/.local/state/peerlab/gossip.keys";
+  auto key = ReadFileBounded(from_home + rel, 64 * 1024, "gossip key file");
+  if (!key.ok()) return ::testing::AssertionFailure() << key.status();
+  std::string dir = to_home;
+  for (const char* part : {"/.local", "/state", "/peerlab"}) {
+    dir += part;
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return ::testing::AssertionFailure()
+             << "mkdir " << dir << ": " << std::strerror(errno);
+    }
+  }
+  const std::string path = to_home + rel;
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return ::testing::AssertionFailure()
+           << "open " << path << ": " << std::strerror(errno);
+  }
+  const bool written = ::write(fd, key->data(), key->size()) ==
+                       static_cast<ssize_t>(key->size());
+  ::close(fd);
+  if (!written) return ::testing::AssertionFailure() << "write " << path;
+  return ::testing::AssertionSuccess();
+}
 
 std::string ShellQuote(absl::string_view word) {
   std::string out = "'";

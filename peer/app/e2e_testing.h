@@ -51,6 +51,14 @@ bool Eventually(F f, absl::Duration timeout = absl::Seconds(30)) {
   return f();
 }
 
+// Peers with HOME=`home` use the per-user group key
+// `home`/.local/state/peerlab/gossip.keys (membership::UserKeyFilePath).
+// Copies the one under `from_home` (made by a peer that created its node
+// there) to `to_home`, so a peer started with another HOME is of the same
+// group, as the operator would hand the file out. Dirs 0700, file 0600.
+::testing::AssertionResult ShareGroupKey(const std::string& from_home,
+                                         const std::string& to_home);
+
 // Waits up to `timeout` until `watch` has seen a line (of any view) whose
 // text is `text`.
 bool WaitForText(testing::ViewWatcher& watch, const std::string& text,

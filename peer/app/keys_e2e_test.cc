@@ -4,6 +4,8 @@
 // key?" and never listed; `keys install/use/remove` rotate the group onto
 // the third's key (the key files follow), and then it joins. Driven through
 // PeerControl; every wait has a deadline.
+#include <sys/stat.h>
+
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -19,6 +21,7 @@
 #include "peer/app/e2e_testing.h"
 #include "peer/membership/keyring.h"
 #include "proto/peer/v1/control.grpc.pb.h"
+#include "proto/peer/v1/membership.grpc.pb.h"
 #include "services/common/testing/peer_process.h"
 #include "services/common/testing/subprocess.h"
 
@@ -37,6 +40,7 @@ constexpr absl::Duration kDeadline = absl::Seconds(30);
 struct Peer {
   std::string name;
   std::string keyfile;
+  std::string grpc_address;  // PeerControl and the reliable path
   std::unique_ptr<Subprocess> process;
   std::unique_ptr<pb::PeerControl::Stub> stub;
 
@@ -90,35 +94,133 @@ class KeysE2eTest : public e2e::PeerE2eTest {
  protected:
   void SetUp() override { ASSERT_NO_FATAL_FAILURE(SetUpBootstrap("keys-e2e")); }
 
-  // `extra`: more JSON config members, each followed by a comma.
+  // `extra`: more JSON config members, each followed by a comma. An empty
+  // `key`: no memberlist.keyfile (the peer's default, the per-user group
+  // key under HOME, which is the test directory: shared by the test's
+  // peers). `args`: more command-line options.
   Peer StartPeer(const std::string& name, const std::string& key,
-                 const std::string& extra = "") {
+                 const std::string& extra = "",
+                 const std::vector<std::string>& args = {}) {
     Peer p;
     p.name = name;
-    p.keyfile = dir_->File(name + ".keys");
-    EXPECT_TRUE(
-        WriteFile(p.keyfile, absl::StrCat("# ", name, "\n", key, "\n")).ok());
+    std::string keyfile_entry;
+    if (!key.empty()) {
+      p.keyfile = dir_->File(name + ".keys");
+      EXPECT_TRUE(
+          WriteFile(p.keyfile, absl::StrCat("# ", name, "\n", key, "\n")).ok());
+      keyfile_entry =
+          absl::StrCat(R"(, "memberlist.keyfile": ")", p.keyfile, R"(")");
+    }
     const std::string config = dir_->File(name + ".json");
     EXPECT_TRUE(WriteFile(config, absl::StrCat("{", extra, R"(
         "memberlist.probe_interval": "200ms",
         "memberlist.probe_timeout": "100ms",
         "memberlist.gossip_interval": "50ms",
-        "memberlist.reliable_timeout": "1s",
-        "memberlist.keyfile": ")",
-                                               p.keyfile, R"("})"))
+        "memberlist.reliable_timeout": "1s")",
+                                               keyfile_entry, "}"))
                     .ok());
-    auto started =
-        StartPeerProcess(dir_->path(), name,
-                         {"--bootstrap", bootstrap_.address, "--serve",
-                          "--no-init", "--config", config},
-                         kDeadline);
+    std::vector<std::string> argv = {"--bootstrap", bootstrap_.address,
+                                     "--serve",     "--no-init",
+                                     "--config",    config};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto started = StartPeerProcess(dir_->path(), name, argv, kDeadline);
     EXPECT_TRUE(started.ok()) << started.status();
     if (!started.ok()) return p;
     p.process = std::move(started->process);
+    p.grpc_address = started->address;
     p.stub = pb::PeerControl::NewStub(NewPeerChannel(started->address));
     return p;
   }
 };
+
+// What an outsider with no key gets from a push/pull on the peer's
+// reliable path (its gRPC port): the member list, or the refusal.
+grpc::Status OutsiderPushPull(const std::string& grpc_address,
+                              pb::ReliableResponse* response) {
+  auto stub = pb::MembershipStream::NewStub(NewPeerChannel(grpc_address));
+  pb::ReliableRequest request;
+  pb::PushPull* pp = request.mutable_push_pull();
+  pp->set_from("outsider");
+  pp->set_join(true);
+  pb::PushNodeState* self = pp->add_nodes();
+  self->set_name("outsider");
+  self->set_addr("127.0.0.1:9");
+  self->set_incarnation(1);
+  self->set_generation(1);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  return stub->Exchange(&context, request, response);
+}
+
+// A peer with no key configured uses the per-user group key: an outsider
+// without it neither reads the member list nor pushes itself in.
+TEST_F(KeysE2eTest, DefaultPeerRefusesOutsiderPushPull) {
+  Peer alice = StartPeer("alice", "");
+  ASSERT_NE(alice.stub, nullptr);
+  alice.CreateAndStart();
+  pb::ReliableResponse response;
+  grpc::Status s = OutsiderPushPull(alice.grpc_address, &response);
+  EXPECT_FALSE(s.ok() && response.has_push_pull())
+      << "an outsider read the member list: " << response.DebugString();
+  EXPECT_FALSE(alice.WaitFor("showmemberlist", "outsider", absl::Seconds(1)));
+  EXPECT_TRUE(alice.Run("exit 0").ok());
+  ASSERT_TRUE(alice.process->Wait(kDeadline).ok());
+}
+
+// Two peers of one user with no key configured form a group with no set-up
+// (the per-user group key, made by the first, read by the second); the
+// file is private (0600).
+TEST_F(KeysE2eTest, DefaultPeersOfOneUserFormAGroup) {
+  Peer alice = StartPeer("alice", "");
+  Peer bob = StartPeer("bob", "");
+  ASSERT_NE(alice.stub, nullptr);
+  ASSERT_NE(bob.stub, nullptr);
+  const std::string alice_addr = alice.CreateAndStart();
+  bob.CreateAndStart();
+  ASSERT_TRUE(bob.Run("memberlistjoin " + alice_addr).ok());
+  for (Peer* p : {&alice, &bob}) {
+    EXPECT_TRUE(p->WaitFor("memberlist", "2 member(s)")) << p->name;
+  }
+  auto list = alice.Run("keys list");
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_TRUE(absl::StrContains(*list, "held by 2/2, primary on 2")) << *list;
+  const std::string keyfile =
+      dir_->File(".local/state/peerlab/gossip.keys");  // HOME is the dir
+  struct stat st;
+  ASSERT_EQ(::stat(keyfile.c_str(), &st), 0) << keyfile;
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  for (Peer* p : {&alice, &bob}) {
+    EXPECT_TRUE(p->Run("exit 0").ok()) << p->name;
+    ASSERT_TRUE(p->process->Wait(kDeadline).ok());
+  }
+}
+
+// --insecure-gossip keeps the open mode (for teaching): such peers still
+// form a group, answer an outsider, and never mix with keyed peers.
+TEST_F(KeysE2eTest, InsecureGossipPeersInteroperate) {
+  Peer alice = StartPeer("alice", "", "", {"--insecure-gossip"});
+  Peer bob = StartPeer("bob", "", "", {"--insecure-gossip"});
+  Peer carol = StartPeer("carol", "");  // the per-user key
+  ASSERT_NE(alice.stub, nullptr);
+  ASSERT_NE(bob.stub, nullptr);
+  ASSERT_NE(carol.stub, nullptr);
+  const std::string alice_addr = alice.CreateAndStart();
+  bob.CreateAndStart();
+  carol.CreateAndStart();
+  ASSERT_TRUE(bob.Run("memberlistjoin " + alice_addr).ok());
+  for (Peer* p : {&alice, &bob}) {
+    EXPECT_TRUE(p->WaitFor("memberlist", "2 member(s)")) << p->name;
+  }
+  EXPECT_FALSE(carol.Run("memberlistjoin " + alice_addr).ok());
+  pb::ReliableResponse response;
+  EXPECT_TRUE(OutsiderPushPull(alice.grpc_address, &response).ok());
+  EXPECT_TRUE(absl::StrContains(ReadAll(dir_->File("alice.stderr")),
+                                "warning: --insecure-gossip"));
+  for (Peer* p : {&alice, &bob, &carol}) {
+    EXPECT_TRUE(p->Run("exit 0").ok()) << p->name;
+    ASSERT_TRUE(p->process->Wait(kDeadline).ok());
+  }
+}
 
 TEST_F(KeysE2eTest, WrongKeyRefusedThenRotationAdmitsIt) {
   const std::string key_a = membership::FormatKey(membership::GenerateKey());

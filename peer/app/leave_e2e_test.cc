@@ -374,6 +374,7 @@ TEST_F(LeaveE2eTest, InitRefusesANameHeldByALiveMember) {
 
   const std::string dup_dir = dir_->File("dup");
   ASSERT_EQ(::mkdir(dup_dir.c_str(), 0700), 0);
+  ASSERT_TRUE(e2e::ShareGroupKey(dir_->path(), dup_dir));  // one user's group
   auto dup = Subprocess::Start(
       PeerProcessOptions(bin_, dup_dir, "alice", Args({"--serve"})));
   ASSERT_TRUE(dup.ok()) << dup.status();

@@ -124,8 +124,18 @@ int main(int argc, char** argv) {
       ->check(peerlab::NonEmpty);
   cli.add_option("--script", o.script, "run the commands in FILE first")
       ->check(peerlab::ReadableFile);
+  cli.add_flag("--insecure-gossip", o.insecure_gossip,
+               "membership gossip in the clear when no memberlist.keyfile is "
+               "set (default: the per-user group key, "
+               "<state dir>/gossip.keys, made on first use); for teaching");
   peerlab::AddTlsFlags(cli, &o.tls);
   if (auto code = peerlab::ParseCommandLine(cli, argc, argv)) return *code;
+  if (o.insecure_gossip) {
+    std::cerr << "peerlab-peer: warning: --insecure-gossip: without "
+                 "memberlist.keyfile, membership gossip is unencrypted and "
+                 "unauthenticated (anyone who reaches the ports can read the "
+                 "member list and forge members)\n";
+  }
   if (!o.bootstrap.empty()) {
     if (auto port = peerlab::ParseHostPort(o.bootstrap, 1); !port.ok()) {
       std::cerr << "peerlab-peer: --bootstrap (or $BOOTSTRAP_DATA_SERVER): "

@@ -144,6 +144,7 @@ absl::Status MembershipCommands::Create() {
     }
   }
   std::optional<membership::Keyring> keyring;
+  std::string key_source;  // for the log line
   if (!keyfile.empty()) {
     auto loaded = membership::Keyring::Load(keyfile);
     if (!loaded.ok()) {
@@ -152,6 +153,33 @@ absl::Status MembershipCommands::Create() {
           absl::StrCat("memberlist.keyfile: ", loaded.status().message()));
     }
     keyring = *std::move(loaded);
+    key_source = keyfile;
+  } else if (env_.insecure_gossip) {
+    config.insecure_gossip = true;
+    spdlog::warn(
+        "membership node {}: --insecure-gossip: gossip is unencrypted and "
+        "unauthenticated (anyone who reaches the ports can read the member "
+        "list and forge members)",
+        env_.name);
+  } else {
+    // Secure with no set-up: every peer of this user shares one group key.
+    auto path = membership::UserKeyFilePath();
+    if (!path.ok()) {
+      return absl::Status(
+          path.status().code(),
+          absl::StrCat("gossip group key: ", path.status().message(),
+                       " (set memberlist.keyfile, or --insecure-gossip)"));
+    }
+    auto loaded = membership::Keyring::LoadOrCreate(*path);
+    if (!loaded.ok()) {
+      return absl::Status(
+          loaded.status().code(),
+          absl::StrCat("gossip group key: ", loaded.status().message(),
+                       " (set memberlist.keyfile, or --insecure-gossip)"));
+    }
+    keyring = *std::move(loaded);
+    keyfile = *path;
+    key_source = absl::StrCat("the per-user group key ", *path);
   }
   return loop_->Call([&]() -> absl::Status {
     if (node_ && (node_->left() || node_->replaced())) {
@@ -202,7 +230,9 @@ absl::Status MembershipCommands::Create() {
     }
     spdlog::info("membership node {} created on {} ({}{})", env_.name,
                  transport_->LocalAddress(), profile_,
-                 node_->keyring() ? ", gossip encrypted" : "");
+                 node_->keyring()
+                     ? absl::StrCat(", gossip encrypted with ", key_source)
+                     : ", gossip UNENCRYPTED (--insecure-gossip)");
     return absl::OkStatus();
   });
 }
@@ -469,7 +499,9 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
       st);
   add(config.AddString("memberlist.keyfile",
                        "gossip encryption key file: base64 keys, one a line, "
-                       "the first primary (empty: unencrypted)",
+                       "the first primary (empty: the per-user group key "
+                       "<state dir>/gossip.keys, or none with "
+                       "--insecure-gossip)",
                        &keyfile_),
       st);
   add(config.AddDuration("memberlist.reconnect_timeout",

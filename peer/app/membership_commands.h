@@ -68,6 +68,10 @@ class MembershipCommands : public membership::EventListener {
     std::string state_dir;
     // The node's own key: it signs the node's claims about itself.
     std::shared_ptr<const identity::NodeKey> node_key;
+    // --insecure-gossip: with no memberlist.keyfile, gossip in the clear
+    // (with a warning) instead of the per-user group key
+    // (membership::UserKeyFilePath()).
+    bool insecure_gossip = false;
   };
 
   explicit MembershipCommands(Env env);
@@ -133,8 +137,9 @@ class MembershipCommands : public membership::EventListener {
   std::string profile_ = "local";
   int64_t bind_port_ = 0;  // 0: the reserved port, or a free one
   bool grpc_only_ = false;
-  // Gossip encryption key file (empty: off); read at memberlistcreate and
-  // rewritten after each key operation.
+  // Gossip encryption key file (empty: the per-user group key file, or off
+  // with Env::insecure_gossip); read at memberlistcreate and rewritten after
+  // each key operation.
   std::string keyfile_;
   int64_t indirect_checks_, suspicion_mult_, suspicion_max_timeout_mult_,
       retransmit_mult_, gossip_nodes_, packet_size_, awareness_max_,

@@ -215,6 +215,7 @@ TEST_F(MembershipE2eTest, DuplicateNameIsRefusedWithTheHoldersAddress) {
   const std::string bob_addr = GossipAddress(bob);
   const std::string other = dir_->File("other");
   ASSERT_EQ(mkdir(other.c_str(), 0700), 0);
+  ASSERT_TRUE(e2e::ShareGroupKey(dir_->path(), other));  // one user's group
   Peer twin = StartPeer("alice", /*with_script=*/false, other);
   ASSERT_NE(twin.stub, nullptr);
   ASSERT_TRUE(twin.Run("memberlistcreate").ok());

@@ -30,6 +30,9 @@ struct PeerOptions {
   std::string coordinator;
   std::vector<std::string> exec;  // --exec lines, in order
   std::string script;             // --script FILE
+  // --insecure-gossip: membership gossip unencrypted when no
+  // memberlist.keyfile is set (otherwise the per-user group key).
+  bool insecure_gossip = false;
   // --tls-*: the gRPC server and every client (bootstrap, chat,
   // membership, coordinator) use them.
   TlsOptions tls;

@@ -127,6 +127,16 @@ struct Config {
   // incarnation, so neither is bounded. Must be >= 1.
   uint64_t incarnation_window = 1024;
 
+  // --- Gossip encryption ---
+  // Open mode: no keyring, every datagram and reliable call in the clear,
+  // anyone who can reach the ports may read the member list and forge
+  // messages. Only for teaching and experiments. A node with neither a
+  // keyring (Memberlist::SetKeyring) nor this set refuses to start
+  // (FailedPrecondition "no group key: give a keyring or set
+  // insecure_gossip"): nothing is ever silently open. Ignored when a keyring
+  // is given. (memberlist has no such switch: it is open by default.)
+  bool insecure_gossip = false;
+
   // --- Misc ---
   // Largest metadata (memberlist: MetaMaxSize 512).
   int max_meta_bytes = 512;

@@ -17,6 +17,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "services/common/bounded_file.h"
+#include "services/common/state_dir.h"
 
 namespace peerlab::membership {
 namespace {
@@ -190,22 +192,40 @@ absl::StatusOr<Keyring> Keyring::Parse(absl::string_view text) {
 }
 
 absl::StatusOr<Keyring> Keyring::Load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int err = errno;
-    std::string what =
-        absl::StrCat("key file ", path, ": ", std::strerror(err));
-    if (err == EACCES) return absl::PermissionDeniedError(what);
-    return absl::NotFoundError(what);
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  auto ring = Parse(text.str());
+  auto text = ReadFileBounded(path, kMaxKeyFileBytes, "key file");
+  if (!text.ok()) return text.status();
+  auto ring = Parse(*text);
   if (!ring.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": ", ring.status().message()));
   }
   return ring;
+}
+
+absl::StatusOr<Keyring> Keyring::LoadOrCreate(const std::string& path) {
+  auto text = ReadOrCreateSecretFile(
+      path, kMaxKeyFileBytes,
+      [] {
+        return absl::StrCat(
+            "# peerlab gossip group key of this user (made on first use);\n"
+            "# peers of this user with no memberlist.keyfile use it. Keys\n"
+            "# in base64, one a line, the first encrypts.\n",
+            FormatKey(GenerateKey()), "\n");
+      },
+      "gossip key file");
+  if (!text.ok()) return text.status();
+  auto ring = Parse(*text);
+  if (!ring.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", ring.status().message()));
+  }
+  return ring;
+}
+
+absl::StatusOr<std::string> UserKeyFilePath() {
+  auto dir = UserStateDir();
+  if (!dir.ok()) return dir.status();
+  return absl::StrCat(*dir, "/gossip.keys");
 }
 
 std::string Keyring::Format() const {

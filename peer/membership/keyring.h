@@ -22,6 +22,7 @@
 #ifndef PEERLAB_PEER_MEMBERSHIP_KEYRING_H_
 #define PEERLAB_PEER_MEMBERSHIP_KEYRING_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -67,6 +68,16 @@ absl::StatusOr<std::string> ParseKey(absl::string_view base64);
 // 32 raw bytes -> base64 (44 characters).
 std::string FormatKey(absl::string_view key);
 
+// Largest key file read (a few hundred keys; keyring files hold a handful).
+inline constexpr size_t kMaxKeyFileBytes = 64 * 1024;
+
+// --- The per-user group key (secure with no set-up) ---
+
+// `<UserStateDir()>/gossip.keys` (services/common/state_dir.h): the key file
+// every peer of one user on one machine uses when none is configured.
+// Errors as UserStateDir's.
+absl::StatusOr<std::string> UserKeyFilePath();
+
 // --- The keyring ---
 
 // A primary key and the other accepted keys (memberlist Keyring). A value
@@ -83,6 +94,12 @@ class Keyring {
   // it cannot be read; InvalidArgument ("PATH: ...") when it is not a key
   // file.
   static absl::StatusOr<Keyring> Load(const std::string& path);
+  // Reads the key file at `path`, created first (mode 0600, race-free:
+  // ReadOrCreateSecretFile) with one new random key and a comment when
+  // missing. Refused when others may read it, when it is not a regular file
+  // of this user, or beyond kMaxKeyFileBytes; InvalidArgument ("PATH: ...")
+  // when it is not a key file. For UserKeyFilePath().
+  static absl::StatusOr<Keyring> LoadOrCreate(const std::string& path);
 
   // The key file text for this keyring: primary first, one per line.
   std::string Format() const;

@@ -36,6 +36,10 @@ absl::Status Memberlist::Start(std::string meta) {
   if (started_) return absl::FailedPreconditionError("already started");
   if (shut_down_) return absl::FailedPreconditionError("node was shut down");
   if (auto s = config_.Validate(); !s.ok()) return s;
+  if (!keyring_ && !config_.insecure_gossip) {
+    return absl::FailedPreconditionError(
+        "no group key: give a keyring or set insecure_gossip");
+  }
   if (static_cast<int>(meta.size()) > config_.max_meta_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "meta: ", meta.size(), " bytes, at most ", config_.max_meta_bytes));

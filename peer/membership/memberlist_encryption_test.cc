@@ -65,6 +65,29 @@ absl::StatusOr<KeyOpResult> KeyOpFrom(SimCluster& c, int i, KeyOp op,
   return *out;
 }
 
+// Nothing is ever silently open: a node given neither a keyring nor
+// insecure_gossip refuses to start.
+TEST(MemberlistEncryptionTest, NoKeyringAndNotInsecureRefusesToStart) {
+  sim::SimNetwork net(sim::SimNetworkOptions{});
+  sim::NodeId id = net.AddNode();
+  Config config = Config::Local();
+  config.name = "open";
+  Memberlist list(config, net.scheduler(id), net.transport(id), 1);
+  absl::Status s = list.Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_EQ(s.message(), "no group key: give a keyring or set insecure_gossip");
+
+  config.insecure_gossip = true;
+  Memberlist open(config, net.scheduler(id), net.transport(id), 1);
+  EXPECT_TRUE(open.Start().ok());
+
+  sim::NodeId id2 = net.AddNode();
+  config.insecure_gossip = false;
+  Memberlist keyed(config, net.scheduler(id2), net.transport(id2), 1);
+  ASSERT_TRUE(keyed.SetKeyring(*Keyring::Create({kKeyA})).ok());
+  EXPECT_TRUE(keyed.Start().ok());
+}
+
 TEST(MemberlistEncryptionTest, SharedKeyConvergesAndDatagramsFit) {
   const uint64_t seed = SimSeed(11);
   PEERLAB_SIM_TRACE_SEED(seed);

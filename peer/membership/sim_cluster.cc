@@ -79,10 +79,12 @@ void SimCluster::Build(int i) {
           nodes_[i]->list->Broadcast(std::move(payload), key);
         });
   }
+  const std::vector<std::string>& keys = n.keys ? *n.keys : options_.keys;
+  // The simulator chooses explicitly: a node without keys runs open.
+  if (keys.empty()) config.insecure_gossip = true;
   n.list = std::make_unique<Memberlist>(config, net_.scheduler(id),
                                         net_.transport(id), net_.NodeSeed(id),
                                         n.listener.get(), n.kv.get(), &pool_);
-  const std::vector<std::string>& keys = n.keys ? *n.keys : options_.keys;
   if (!keys.empty()) (void)n.list->SetKeyring(*Keyring::Create(keys));
 }
 

@@ -30,7 +30,8 @@ class SimCluster {
     // Give every node a replicated key/value store as its delegate.
     bool with_kv = false;
     // Gossip encryption: raw keys (kKeySize bytes), the first the primary,
-    // for every node (see SetKeys for one node). Empty: unencrypted.
+    // for every node (see SetKeys for one node). Empty: unencrypted (the
+    // simulator sets Config::insecure_gossip for such nodes explicitly).
     std::vector<std::string> keys;
   };
 
