@@ -41,12 +41,16 @@
 #include "nlohmann/json.hpp"
 #include "proto/peer/v1/control.grpc.pb.h"
 #include "services/common/command_line.h"
+#include "services/common/control_token.h"
 #include "services/common/option_checks.h"
 #include "services/common/testing/subprocess.h"
 
 namespace {
 
 namespace pb = ::peer::v1;
+using peerlab::kControlTokenFileEnv;
+using peerlab::NewChannelWithToken;
+using peerlab::ReadOrCreateControlTokenFile;
 using peerlab::testing::BootstrapServer;
 using peerlab::testing::StartBootstrapServer;
 using peerlab::testing::Subprocess;
@@ -128,6 +132,10 @@ absl::StatusOr<std::vector<Row>> RunGroup(const std::string& bin,
   auto server = StartBootstrapServer(
       dir, {"--store", "memory:", "--log-level", "warn", "--max-peers", "3"});
   if (!server.ok()) return server.status();
+  // One control token for the run's peers and this client.
+  const std::string token_file = dir + "/control.token";
+  auto token = ReadOrCreateControlTokenFile(token_file);
+  if (!token.ok()) return token.status();
   std::vector<Peer> peers(n);
   for (int i = 0; i < n; ++i) {
     const std::string name = absl::StrCat("p", n, "-", i);
@@ -145,6 +153,7 @@ absl::StatusOr<std::vector<Row>> RunGroup(const std::string& bin,
               "--log-file",
               absl::StrCat(dir, "/", name, ".log")};
     o.env["HOME"] = dir;
+    o.env[kControlTokenFileEnv] = token_file;
     auto p = Subprocess::Start(o);
     if (!p.ok()) return p.status();
     peers[i].process = *std::move(p);
@@ -153,9 +162,9 @@ absl::StatusOr<std::vector<Row>> RunGroup(const std::string& bin,
     if (!address.ok()) return address.status();
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    peers[i].stub = pb::PeerControl::NewStub(grpc::CreateCustomChannel(
-        std::string(absl::StripAsciiWhitespace(*address)),
-        grpc::InsecureChannelCredentials(), args));
+    peers[i].stub = pb::PeerControl::NewStub(
+        NewChannelWithToken(std::string(absl::StripAsciiWhitespace(*address)),
+                            grpc::InsecureChannelCredentials(), *token, args));
     // init runs first; a command waits behind it only if it is slow, so
     // poll until this peer sees everyone started before it.
     const std::string want = absl::StrCat(i, " chat member(s)");

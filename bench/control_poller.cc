@@ -2,18 +2,20 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
+#include "services/common/control_token.h"
 
 namespace peerlab::bench {
 
-ControlPoller::ControlPoller(const std::string& address) {
+ControlPoller::ControlPoller(const std::string& address,
+                             const std::string& token) {
   grpc::ChannelArguments args;
   // Keep the reconnect backoff short: the peer is polled from its launch
   // on, and a refused first attempt must not delay the next by seconds.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 10);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 10);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 50);
-  stub_ = ::peer::v1::PeerControl::NewStub(grpc::CreateCustomChannel(
-      address, grpc::InsecureChannelCredentials(), args));
+  stub_ = ::peer::v1::PeerControl::NewStub(NewChannelWithToken(
+      address, grpc::InsecureChannelCredentials(), token, args));
 }
 
 absl::StatusOr<std::vector<std::string>> ControlPoller::Execute(

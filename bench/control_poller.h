@@ -27,8 +27,11 @@ namespace peerlab::bench {
 class ControlPoller {
  public:
   // A plaintext channel to the PeerControl service at `address`
-  // ("host:port"), reconnecting every 10-50 ms while the peer is down.
-  explicit ControlPoller(const std::string& address);
+  // ("host:port"), reconnecting every 10-50 ms while the peer is down;
+  // every call carries `token` ("authorization: Bearer TOKEN") when it is
+  // not empty.
+  explicit ControlPoller(const std::string& address,
+                         const std::string& token = "");
 
   // Runs `line` and returns the texts of its output lines. Waits up to
   // `timeout` in all, connecting included. Errors: DeadlineExceeded or

@@ -53,7 +53,8 @@ TEST(ControlPollerTest, ReachesAPeerThatStartsAfterTheFirstPolls) {
   const int port = FreeTcpPort();
   ASSERT_NE(port, 0);
 
-  ControlPoller poller(absl::StrCat("127.0.0.1:", port));
+  ControlPoller poller(absl::StrCat("127.0.0.1:", port),
+                       peerlab::testing::TestControlToken());
   // Nobody listens: refused, within the call's deadline.
   const absl::Time before = absl::Now();
   EXPECT_FALSE(poller.Execute("echo hi", absl::Milliseconds(100)).ok());

@@ -57,6 +57,7 @@
 #include "bench/control_poller.h"
 #include "nlohmann/json.hpp"
 #include "services/common/command_line.h"
+#include "services/common/control_token.h"
 #include "services/common/option_checks.h"
 #include "services/common/testing/subprocess.h"
 
@@ -318,6 +319,13 @@ class PeerlabMember : public Member {
     m->name_ = name;
     m->gossip_port_ = FreePort();
     m->grpc_port_ = FreePort();
+    // One control token for the run's peers and their pollers.
+    const std::string token_file = dir + "/control.token";
+    auto token = ReadOrCreateControlTokenFile(token_file);
+    if (!token.ok()) {
+      std::cerr << token.status() << "\n";
+      return nullptr;
+    }
     std::vector<std::string> argv = {bin,
                                      name,
                                      "--serve",
@@ -332,6 +340,8 @@ class PeerlabMember : public Member {
                                      log_level,
                                      "--history-file",
                                      dir + "/" + name + ".history",
+                                     "--control-token-file",
+                                     token_file,
                                      "--exec",
                                      "memberlistconfigure profile " + profile,
                                      "--exec",
@@ -351,7 +361,7 @@ class PeerlabMember : public Member {
     }
     m->process_ = *std::move(p);
     m->poller_ = std::make_unique<ControlPoller>(
-        absl::StrCat("127.0.0.1:", m->grpc_port_));
+        absl::StrCat("127.0.0.1:", m->grpc_port_), *token);
     return m;
   }
   std::string gossip_address() const {

@@ -1,14 +1,19 @@
 // End-to-end tests of remote control: the real peerlab-peer, against the
 // real peerlab-bootstrap, driven through peer.v1.PeerControl from this test.
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -19,6 +24,7 @@
 #include "proto/third_party/grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "services/common/testing/peer_process.h"
 #include "services/common/testing/subprocess.h"
+#include "services/common/token_file.h"
 
 namespace peerlab::peer {
 namespace {
@@ -29,11 +35,14 @@ using ::peerlab::testing::ExecuteLine;
 using ::peerlab::testing::NewPeerChannel;
 using ::peerlab::testing::OutputTexts;
 using ::peerlab::testing::PeerProcessOptions;
+using ::peerlab::testing::ReadFile;
 using ::peerlab::testing::StartPeerProcess;
 using ::peerlab::testing::Subprocess;
 using ::peerlab::testing::ViewWatcher;
+using ::peerlab::testing::WaitForFileLine;
 using ::peerlab::testing::WriteFile;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr absl::Duration kDeadline = absl::Seconds(15);
 
@@ -74,6 +83,32 @@ class ControlE2eTest : public e2e::PeerE2eTest {
     peer->process = std::move(started->process);
     peer->address = started->address;
     peer->stub = pb::PeerControl::NewStub(NewPeerChannel(peer->address));
+  }
+
+  // Starts peerlab-peer NAME --serve with no token option and no
+  // $PEERLAB_CONTROL_TOKEN_FILE, its state directory in dir_/state-NAME
+  // (so its token file is StateDir(NAME)/nodes/NAME/control.token).
+  void StartDefaultPeer(const std::string& name,
+                        const std::vector<std::string>& extra, Peer* peer) {
+    Subprocess::Options options = PeerOptions(name, extra);
+    options.env["PEERLAB_CONTROL_TOKEN_FILE"] = "";
+    options.env["PEERLAB_STATE_DIR"] = StateDir(name);
+    auto process = Subprocess::Start(options);
+    ASSERT_TRUE(process.ok()) << process.status();
+    peer->process = *std::move(process);
+    auto ready = WaitForFileLine(dir_->File(name + ".ready"), kDeadline,
+                                 peer->process.get());
+    ASSERT_TRUE(ready.ok()) << ready.status();
+    peer->address = std::string(absl::StripAsciiWhitespace(*ready));
+    // No token sent: the caller every local user can be.
+    peer->stub = pb::PeerControl::NewStub(
+        grpc::CreateChannel(peer->address, grpc::InsecureChannelCredentials()));
+  }
+  std::string StateDir(const std::string& name) {
+    return dir_->File("state-" + name);
+  }
+  std::string TokenPath(const std::string& name) {
+    return StateDir(name) + "/nodes/" + name + "/control.token";
   }
 
   std::vector<std::string> Args(const std::vector<std::string>& extra) {
@@ -161,7 +196,7 @@ TEST_F(ControlE2eTest, DrivenThroughPeerControl) {
                                << alice.process->ReadStderr();
 }
 
-TEST_F(ControlE2eTest, OtherLoopbackAddressNeedsNoToken) {
+TEST_F(ControlE2eTest, OtherLoopbackAddressServes) {
   Peer bob;
   ASSERT_NO_FATAL_FAILURE(StartPeer("bob", {"--bind", "127.0.0.2"}, &bob));
   EXPECT_TRUE(absl::StartsWith(bob.address, "127.0.0.2:")) << bob.address;
@@ -177,7 +212,9 @@ TEST_F(ControlE2eTest, OtherLoopbackAddressNeedsNoToken) {
 }
 
 TEST_F(ControlE2eTest, NonLoopbackBindWithoutTokenRefusesToStart) {
-  auto process = Subprocess::Start(PeerOptions("carol", {"--bind", "0.0.0.0"}));
+  Subprocess::Options options = PeerOptions("carol", {"--bind", "0.0.0.0"});
+  options.env["PEERLAB_CONTROL_TOKEN_FILE"] = "";
+  auto process = Subprocess::Start(options);
   ASSERT_TRUE(process.ok()) << process.status();
   auto exit = (*process)->Wait(kDeadline);
   ASSERT_TRUE(exit.ok()) << exit.status();
@@ -213,6 +250,226 @@ TEST_F(ControlE2eTest, TokenFileIsEnforced) {
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_EQ(exit->code, 2) << exit->ToString();
   EXPECT_THAT((*process)->ReadStderr(), HasSubstr("is empty"));
+}
+
+// The attack of issue 13: a peer started with no token options served
+// `shell` to any local caller on loopback, with no token.
+TEST_F(ControlE2eTest, LoopbackCallerWithoutTokenIsRefusedByDefault) {
+  Peer frank;
+  ASSERT_NO_FATAL_FAILURE(StartDefaultPeer("frank", {}, &frank));
+  pb::ExecuteResponse response;
+  grpc::Status s = frank.Execute("shell echo owned", &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << "a caller without token ran: "
+      << absl::StrJoin(OutputTexts(response), "|");
+  const std::string path = TokenPath("frank");
+  EXPECT_THAT(s.error_message(), HasSubstr(path));
+  EXPECT_EQ(frank.Execute("echo x", &response, "wrong").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+
+  // The token: fresh, only the peer's user may read it, announced at start.
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0) << path;
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  auto token = ReadTokenFile(path, "token");
+  ASSERT_TRUE(token.ok()) << token.status();
+  s = frank.Execute("echo with the token", &response, *token);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_THAT(OutputTexts(response), ::testing::ElementsAre("with the token"));
+  auto log = ReadFile(dir_->File("frank.log"));
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_THAT(*log, HasSubstr(path));
+
+  // peerlab-control finds it by the peer's name.
+  Subprocess::Options tool;
+  tool.argv = {bin_ + "/peerlab-control",
+               "--peer",
+               "frank",
+               frank.address,
+               "echo",
+               "found"};
+  tool.env["PEERLAB_STATE_DIR"] = StateDir("frank");
+  tool.env["PEERLAB_CONTROL_TOKEN_FILE"] = "";
+  tool.stdout_path = dir_->File("tool.stdout");
+  tool.stderr_path = dir_->File("tool.stderr");
+  auto run = Subprocess::Start(tool);
+  ASSERT_TRUE(run.ok()) << run.status();
+  auto ran = (*run)->Wait(kDeadline);
+  ASSERT_TRUE(ran.ok()) << ran.status();
+  EXPECT_TRUE(ran->success()) << ran->ToString() << (*run)->ReadStderr();
+  EXPECT_EQ((*run)->ReadStdout(), "found\n");
+
+  // A clean exit removes it.
+  ASSERT_TRUE(frank.process->Signal(SIGTERM).ok());
+  auto exit = frank.process->Wait(kDeadline);
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_TRUE(exit->success()) << exit->ToString();
+  EXPECT_NE(::stat(path.c_str(), &st), 0) << path << " is still there";
+}
+
+// --control-open-loopback: today's open loopback, with a warning.
+TEST_F(ControlE2eTest, OpenLoopbackOptionNeedsNoToken) {
+  Peer gina;
+  ASSERT_NO_FATAL_FAILURE(
+      StartDefaultPeer("gina", {"--control-open-loopback"}, &gina));
+  pb::ExecuteResponse response;
+  grpc::Status s = gina.Execute("echo open", &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_THAT(OutputTexts(response), ::testing::ElementsAre("open"));
+  auto log = ReadFile(dir_->File("gina.log"));
+  ASSERT_TRUE(log.ok());
+  EXPECT_THAT(*log, HasSubstr("--control-open-loopback"));
+  struct stat st;
+  EXPECT_NE(::stat(TokenPath("gina").c_str(), &st), 0);
+
+  // Never beyond loopback.
+  auto process = Subprocess::Start(
+      PeerOptions("hank", {"--bind", "0.0.0.0", "--control-open-loopback"}));
+  ASSERT_TRUE(process.ok()) << process.status();
+  auto exit = (*process)->Wait(kDeadline);
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->code, 2) << exit->ToString();
+}
+
+// A throwaway system user, removed when the object goes (even when the
+// test fails half-way).
+class ThrowawayUser {
+ public:
+  ~ThrowawayUser() {
+    if (created_) Run({userdel_, name_}).IgnoreError();
+  }
+  absl::Status Create(const std::string& useradd, const std::string& userdel,
+                      const std::string& dir) {
+    dir_ = dir;
+    userdel_ = userdel;
+    name_ = absl::StrCat("plctl", ::getpid());
+    absl::Status s =
+        Run({useradd, "--system", "--no-create-home", "--user-group", "--shell",
+             "/usr/sbin/nologin", name_});
+    if (!s.ok()) return s;
+    created_ = true;
+    struct passwd* pw = ::getpwnam(name_.c_str());
+    if (pw == nullptr) return absl::NotFoundError("no passwd entry");
+    uid_ = pw->pw_uid;
+    gid_ = pw->pw_gid;
+    return absl::OkStatus();
+  }
+  uid_t uid() const { return uid_; }
+  gid_t gid() const { return gid_; }
+
+ private:
+  absl::Status Run(std::vector<std::string> argv) {
+    Subprocess::Options o;
+    o.argv = std::move(argv);
+    o.stderr_path = absl::StrCat(dir_, "/user-admin.stderr");
+    auto p = Subprocess::Start(o);
+    if (!p.ok()) return p.status();
+    auto exit = (*p)->Wait(absl::Seconds(30));
+    if (!exit.ok()) return exit.status();
+    if (!exit->success()) {
+      return absl::InternalError(absl::StrCat(o.argv[0], ": ", exit->ToString(),
+                                              ": ", (*p)->ReadStderr()));
+    }
+    return absl::OkStatus();
+  }
+  std::string dir_, userdel_, name_;
+  bool created_ = false;
+  uid_t uid_ = 0;
+  gid_t gid_ = 0;
+};
+
+std::string FindProgram(const std::vector<std::string>& paths) {
+  for (const std::string& p : paths) {
+    if (::access(p.c_str(), X_OK) == 0) return p;
+  }
+  return "";
+}
+
+// Another local user calls a peer's control port with no token (issue 13:
+// it ran `shell` as the peer's user). Needs root to create that user.
+TEST_F(ControlE2eTest, OtherLocalUserWithoutTokenIsRefused) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "not root: cannot create a second Unix user to call the "
+                    "peer as";
+  }
+  const std::string useradd =
+      FindProgram({"/usr/sbin/useradd", "/sbin/useradd"});
+  const std::string userdel =
+      FindProgram({"/usr/sbin/userdel", "/sbin/userdel"});
+  const std::string setpriv = FindProgram({"/usr/bin/setpriv", "/bin/setpriv"});
+  if (useradd.empty() || userdel.empty() || setpriv.empty()) {
+    GTEST_SKIP() << "useradd, userdel or setpriv missing";
+  }
+  ThrowawayUser user;
+  ASSERT_TRUE(user.Create(useradd, userdel, dir_->path()).ok());
+  Peer ivan;
+  ASSERT_NO_FATAL_FAILURE(StartDefaultPeer("ivan", {}, &ivan));
+
+  // As the other user: no token, then the owner's token file.
+  auto call = [&](const std::vector<std::string>& extra,
+                  const std::string& label) {
+    Subprocess::Options o;
+    o.argv = {setpriv, absl::StrCat("--reuid=", user.uid()),
+              absl::StrCat("--regid=", user.gid()), "--clear-groups",
+              bin_ + "/peerlab-control"};
+    o.argv.insert(o.argv.end(), extra.begin(), extra.end());
+    o.argv.insert(o.argv.end(), {ivan.address, "--", "shell", "-c", "id -un"});
+    o.env["HOME"] = "/nonexistent";
+    o.env["PEERLAB_STATE_DIR"] = "";
+    o.env["PEERLAB_CONTROL_TOKEN_FILE"] = "";
+    o.stdout_path = dir_->File(label + ".stdout");
+    o.stderr_path = dir_->File(label + ".stderr");
+    auto p = Subprocess::Start(o);
+    EXPECT_TRUE(p.ok()) << p.status();
+    if (!p.ok()) return std::make_pair(-1, std::string());
+    auto exit = (*p)->Wait(kDeadline);
+    EXPECT_TRUE(exit.ok()) << exit.status();
+    return std::make_pair(exit.ok() ? exit->code : -1,
+                          (*p)->ReadStdout() + (*p)->ReadStderr());
+  };
+  auto [code, output] = call({}, "no-token");
+  EXPECT_EQ(code, 3) << output;
+  EXPECT_THAT(output, HasSubstr("UNAUTHENTICATED")) << output;
+  EXPECT_THAT(output, Not(HasSubstr("root")));
+  std::tie(code, output) =
+      call({"--control-token-file", TokenPath("ivan")}, "owner-file");
+  EXPECT_EQ(code, 2) << output;
+  EXPECT_THAT(output, Not(HasSubstr("root")));
+}
+
+// Remote callers change no security setting by any path: set,
+// memberlistconfigure, loadconfig, or a script they execute. The rule
+// belongs to the setting (ConfigRegistry: local_only by name), so settings
+// other components add later are covered too.
+TEST_F(ControlE2eTest, RemoteCallersCannotChangeSecuritySettings) {
+  Peer jill;
+  ASSERT_NO_FATAL_FAILURE(StartPeer("jill", {}, &jill));
+  const std::string keys = dir_->File("attacker.keys");
+  ASSERT_TRUE(
+      WriteFile(keys, "uatnmx0UA4oS5ahXHHX5mTZJvJ9Aj+OD4Gq111v5Rp4=\n").ok());
+  const std::string json = dir_->File("attacker.json");
+  ASSERT_TRUE(WriteFile(json, absl::StrCat("{\"memberlist.key\\u0066ile\": \"",
+                                           keys, "\"}"))
+                  .ok());
+  const std::string script = dir_->File("attacker.script");
+  ASSERT_TRUE(WriteFile(script, absl::StrCat("set memberlist.keyfile ", keys,
+                                             "\nset shell.allow_remote true\n"))
+                  .ok());
+  pb::ExecuteResponse response;
+  for (const std::string& line :
+       {absl::StrCat("set memberlist.keyfile ", keys),
+        absl::StrCat("memberlistconfigure keyfile ", keys),
+        absl::StrCat("loadconfig ", json), absl::StrCat("execute ", script),
+        std::string("set shell.allow_remote false"),
+        std::string("set execute.allow_remote false")}) {
+    grpc::Status s = jill.Execute(line, &response);
+    ASSERT_TRUE(s.ok()) << line << ": " << s.error_message();
+    EXPECT_EQ(response.code(),
+              static_cast<int>(grpc::StatusCode::PERMISSION_DENIED))
+        << line << ": " << response.message();
+  }
+  ASSERT_TRUE(jill.Execute("show config", &response).ok());
+  EXPECT_THAT(absl::StrJoin(OutputTexts(response), "\n"), Not(HasSubstr(keys)));
 }
 
 }  // namespace

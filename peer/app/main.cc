@@ -18,6 +18,7 @@
 #include "peer/cli/parser.h"
 #include "peer/cli/session.h"
 #include "services/common/command_line.h"
+#include "services/common/control_token.h"
 #include "services/common/escape.h"
 #include "services/common/logging.h"
 #include "services/common/option_checks.h"
@@ -97,10 +98,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_option("--config", o.config_file, "load settings from this JSON file")
       ->check(peerlab::ReadableFile);
-  cli.add_option("--control-token-file", o.control_token_file,
-                 "token remote callers must send; required when --bind is not "
-                 "a loopback address")
-      ->check(peerlab::ReadableFile);
+  auto* token_option =
+      cli.add_option("--control-token-file", o.control_token_file,
+                     "token remote callers must send (default "
+                     "$PEERLAB_CONTROL_TOKEN_FILE; without either, a fresh "
+                     "token in this user's state directory, "
+                     "nodes/NAME/control.token); required when --bind is not "
+                     "a loopback address")
+          ->check(peerlab::ReadableFile);
+  cli.add_flag("--control-open-loopback", o.control_open_loopback,
+               "take control calls on a loopback --bind without a token (any "
+               "local user can then run shell as this user)")
+      ->excludes(token_option);
   cli.add_option("--history-file", o.history_file,
                  "prompt history (default ~/.peerlab_history)")
       ->check(peerlab::WritableFile);
@@ -142,6 +151,30 @@ int main(int argc, char** argv) {
                 << port.status().message() << "\n";
       return 2;
     }
+  }
+  // Local control is the owner's: a token from --control-token-file, else
+  // $PEERLAB_CONTROL_TOKEN_FILE, else (on loopback) a fresh one only this
+  // user can read; --control-open-loopback opts out.
+  std::unique_ptr<peerlab::NodeControlToken> node_token;
+  if (o.control_token_file.empty() && !o.control_open_loopback) {
+    const char* env = std::getenv(peerlab::kControlTokenFileEnv);
+    if (env != nullptr && *env != '\0') o.control_token_file = env;
+  }
+  if (o.control_token_file.empty() && !o.control_open_loopback &&
+      o.bind.rfind("127.", 0) == 0) {
+    auto made = peerlab::NodeControlToken::Create(o.name);
+    if (!made.ok()) {
+      std::cerr << "peerlab-peer: control token: " << made.status().message()
+                << " (give --control-token-file FILE, or "
+                   "--control-open-loopback)\n";
+      return 2;
+    }
+    node_token = *std::move(made);
+    o.control_token_file = node_token->path();
+  }
+  if (!o.control_token_file.empty()) {
+    // Exported: what the peer starts (shell) finds its token too.
+    ::setenv(peerlab::kControlTokenFileEnv, o.control_token_file.c_str(), 1);
   }
   // Test mode: driven by the harness, which runs `init` when the script
   // says so.
@@ -203,6 +236,21 @@ int main(int argc, char** argv) {
   });
   spdlog::info("peer {} ({}) up: control {}, gossip {}:{}", app->name(),
                app->id(), app->control_address(), o.bind, app->gossip_port());
+  if (o.control_open_loopback) {
+    spdlog::warn(
+        "--control-open-loopback: PeerControl on {} takes calls without a "
+        "token; any user of this machine can run commands (shell too) as "
+        "this peer's user",
+        app->control_address());
+  } else if (!o.control_token_file.empty()) {
+    spdlog::info(
+        "control token in {} ({}; clients find it there, through "
+        "--control-token-file or ${})",
+        o.control_token_file,
+        node_token ? "made for this run, readable by this user only"
+                   : "given to this peer",
+        peerlab::kControlTokenFileEnv);
+  }
   if (o.test && o.coordinator.empty()) {
     spdlog::info(
         "test mode without --coordinator: waiting for commands through "
@@ -272,5 +320,6 @@ int main(int argc, char** argv) {
   // too) before it stops; only then does the coordinator see the peer go.
   app.reset();
   harness_link.reset();
+  node_token.reset();  // removes the token file made for this run
   return code;
 }

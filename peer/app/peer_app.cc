@@ -65,6 +65,10 @@ PeerApp::~PeerApp() {
   if (gossip_fd_ >= 0) ::close(gossip_fd_);
 }
 
+namespace {
+bool IsLoopback(const std::string& address);
+}  // namespace
+
 absl::Status PeerApp::Start() {
   absl::StatusOr<std::string> token = ControlToken();
   if (!token.ok()) return token.status();
@@ -199,7 +203,15 @@ absl::Status PeerApp::Start() {
     if (auto s = config_.LoadFile(options_.config_file); !s.ok()) return s;
   }
   auto control = std::make_unique<ControlService>(
-      &registry_, &views_, ControlService::Options{.token = *token});
+      &registry_, &views_,
+      ControlService::Options{
+          .token = *token,
+          // The path is no secret (the file is the owner's), but callers
+          // beyond loopback need not learn it.
+          .token_hint = IsLoopback(options_.bind)
+                            ? options_.control_token_file
+                            : "the file given to the peer's "
+                              "--control-token-file"});
   control_service_ = control.get();
   grpc_services_.push_back(std::move(control));
   if (auto s = StartGrpcServer(); !s.ok()) return s;

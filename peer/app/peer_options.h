@@ -36,6 +36,10 @@ struct PeerOptions {
   // --tls-*: the gRPC server and every client (bootstrap, chat,
   // membership, coordinator) use them.
   TlsOptions tls;
+  // No token on loopback (the old default); refused with a non-loopback
+  // bind. Without it and without control_token_file, peerlab-peer makes a
+  // token file of its own (services/common/control_token.h).
+  bool control_open_loopback = false;
 };
 
 }  // namespace peerlab::peer

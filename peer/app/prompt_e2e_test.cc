@@ -228,7 +228,10 @@ class PromptE2eTest : public e2e::PeerE2eTest {
                                      dir_->File("alice.log")};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto tmux = Tmux::Start(tmux_path_, dir_->path(), argv,
-                            {{"HOME", dir_->path()}, {"LANG", "C.UTF-8"}});
+                            {{"HOME", dir_->path()},
+                             {"LANG", "C.UTF-8"},
+                             {"PEERLAB_CONTROL_TOKEN_FILE",
+                              ::peerlab::testing::TestControlTokenFile()}});
     ASSERT_TRUE(tmux.ok()) << tmux.status();
     tmux_ = *std::move(tmux);
     auto ready = WaitForFileLine(dir_->File("alice.ready"), kDeadline);
@@ -254,8 +257,7 @@ class PromptE2eTest : public e2e::PeerE2eTest {
 
   // Runs `line` on alice through PeerControl.Execute.
   pb::ExecuteResponse ExecuteRemotely(const std::string& line) {
-    auto stub = pb::PeerControl::NewStub(grpc::CreateChannel(
-        control_address_, grpc::InsecureChannelCredentials()));
+    auto stub = pb::PeerControl::NewStub(NewPeerChannel(control_address_));
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::seconds(15));

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -27,6 +28,22 @@ absl::Status LocalOnly(const std::string& key) {
 
 }  // namespace
 
+bool ConfigRegistry::IsSecuritySetting(const std::string& name) {
+  std::string lower = absl::AsciiStrToLower(name);
+  size_t dot = lower.rfind('.');
+  std::string leaf = dot == std::string::npos ? lower : lower.substr(dot + 1);
+  if (absl::StartsWith(lower, "security.") || absl::StartsWith(leaf, "allow") ||
+      absl::StartsWith(leaf, "insecure") || leaf == "label" ||
+      absl::EndsWith(leaf, "_label")) {
+    return true;
+  }
+  for (const char* word : {"key", "token", "secret", "password", "cert", "tls",
+                           "encrypt", "auth", "trust", "pinned"}) {
+    if (absl::StrContains(leaf, word)) return true;
+  }
+  return false;
+}
+
 absl::Status ConfigRegistry::Add(Key key) {
   std::lock_guard<std::mutex> lock(mu_);
   if (key.name.empty()) return absl::InvalidArgumentError("empty config key");
@@ -34,6 +51,9 @@ absl::Status ConfigRegistry::Add(Key key) {
     return absl::AlreadyExistsError(
         absl::StrCat("config key ", key.name, " is already registered"));
   }
+  // The rule belongs to the setting: whatever registers a security
+  // setting, remote callers cannot change it.
+  if (IsSecuritySetting(key.name)) key.local_only = true;
   std::string name = key.name;
   keys_.emplace(std::move(name), std::move(key));
   return absl::OkStatus();

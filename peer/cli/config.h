@@ -55,6 +55,7 @@ class ConfigRegistry {
     // every other key of the file, so a file means "this, then the rest".
     bool apply_first = false;
     // Remote callers may not change it (Set/LoadJson with remote=true).
+    // Add sets it for every IsSecuritySetting name.
     bool local_only = false;
   };
 
@@ -72,6 +73,15 @@ class ConfigRegistry {
   // Values like "200ms", "1.5s", "2m" (absl::ParseDuration), at least `min`.
   absl::Status AddDuration(const std::string& name, const std::string& help,
                            absl::Duration* target, absl::Duration min);
+
+  // Whether `name` names a security setting by its last component: allow*
+  // (allow_remote, allow_faults), insecure*, label or *_label, or one
+  // holding key, token, secret, password, cert, tls, encrypt, auth, trust
+  // or pinned (memberlist.keyfile, bootstrap.admin_token_file); or anything
+  // under "security.". Add marks such keys local_only itself, so a
+  // security setting a component registers later is covered without a
+  // MarkLocalOnly call.
+  static bool IsSecuritySetting(const std::string& name);
 
   // Marks a registered key local_only; NotFound if there is none.
   absl::Status MarkLocalOnly(const std::string& name);

@@ -183,6 +183,40 @@ TEST_F(ConfigTest, FilesAreReadBoundedAndClearly) {
               HasSubstr("no such file"));
 }
 
+// Security settings are local_only by their name, whoever registers them
+// and without a MarkLocalOnly call (issue 13: memberlist.keyfile was
+// remotely settable, so a caller could point the peer at its own key).
+TEST_F(ConfigTest, SecuritySettingsAreLocalOnlyByName) {
+  for (const char* name :
+       {"memberlist.keyfile", "memberlist.key_file",
+        "bootstrap.admin_token_file", "memberlist.label",
+        "memberlist.group_label", "memberlist.insecure_gossip",
+        "harness.allow_faults", "x.allow_remote", "identity.secret",
+        "chat.tls_ca", "security.anything", "memberlist.encrypt",
+        "identity.pinned_keys", "coordinator.auth"}) {
+    EXPECT_TRUE(cli::ConfigRegistry::IsSecuritySetting(name)) << name;
+    std::string target;
+    ASSERT_TRUE(config_.AddString(name, "a security setting", &target).ok());
+    EXPECT_EQ(config_.Set(name, "evil", /*remote=*/true).code(),
+              absl::StatusCode::kPermissionDenied)
+        << name;
+    EXPECT_EQ(config_
+                  .LoadJson(absl::StrCat("{\"", name, "\": \"evil\"}"),
+                            /*remote=*/true)
+                  .code(),
+              absl::StatusCode::kPermissionDenied)
+        << name;
+    EXPECT_EQ(target, "") << name;
+    EXPECT_TRUE(config_.Set(name, "local").ok()) << name;  // the owner may
+  }
+  for (const char* name : {"memberlist.probe_interval", "chat.ping_timeout",
+                           "memberlist.bind_port", "shell.timeout",
+                           "memberlist.profile", "memberlist.gossip_nodes",
+                           "bootstrap.lease", "memberlist.max_members"}) {
+    EXPECT_FALSE(cli::ConfigRegistry::IsSecuritySetting(name)) << name;
+  }
+}
+
 // local_only keys: refused to remote callers on the parsed key, whatever its
 // JSON spelling; other keys, and the same text in a value, stay loadable.
 TEST_F(ConfigTest, LocalOnlyKeysAreRefusedToRemoteCallers) {

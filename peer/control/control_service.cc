@@ -339,14 +339,22 @@ grpc::Status ControlService::CheckToken(
   if (options_.token.empty()) return grpc::Status::OK;
   const auto& md = context.client_metadata();
   auto it = md.find("authorization");
+  const std::string where =
+      options_.token_hint.empty()
+          ? std::string()
+          : absl::StrCat("; the token is in ", options_.token_hint);
   if (it == md.end()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "this peer requires \"authorization: Bearer TOKEN\"");
+    return grpc::Status(
+        grpc::StatusCode::UNAUTHENTICATED,
+        absl::StrCat("this peer requires a control token (\"authorization: "
+                     "Bearer TOKEN\")",
+                     where));
   }
   absl::string_view value(it->second.data(), it->second.size());
   if (!absl::ConsumePrefix(&value, "Bearer ") ||
       !SameSecret(value, options_.token)) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "wrong token");
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        absl::StrCat("wrong control token", where));
   }
   return grpc::Status::OK;
 }

@@ -36,6 +36,10 @@ class ControlService final : public ::peer::v1::PeerControl::CallbackService {
     // When not empty, every call must carry metadata
     // "authorization: Bearer TOKEN"; others get UNAUTHENTICATED.
     std::string token;
+    // Where a caller finds the token, named in the UNAUTHENTICATED answer,
+    // e.g. "the file /home/u/.local/state/peerlab/nodes/alice/control.token
+    // (readable by the peer's user only)". Not secret.
+    std::string token_hint;
     // Execute calls running at once; more are answered RESOURCE_EXHAUSTED.
     int max_running_commands = 16;
     // WatchViews streams open at once; more are answered RESOURCE_EXHAUSTED.

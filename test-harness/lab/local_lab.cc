@@ -15,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/common/control_token.h"
 
 namespace peerlab::harness {
 namespace {
@@ -66,6 +67,14 @@ absl::StatusOr<std::unique_ptr<LocalLab>> LocalLab::Start(
         absl::StrCat("cannot create ", lab->logs_, ": ", ec.message()));
   }
   const std::string& bin = lab->options_.bin_dir;
+  // One control token for the run (services/common/control_token.h): every
+  // peer and the coordinator get --control-token-file, so local control
+  // needs a token on loopback too and nothing is set up by hand.
+  lab->token_file_ = lab->tmp_ + "/control.token";
+  if (auto token = ReadOrCreateControlTokenFile(lab->token_file_);
+      !token.ok()) {
+    return token.status();
+  }
   if (lab->options_.netns) {
     if (auto s = lab->SetUpNetns(lab->options_.netns_peers.empty()
                                      ? peers
@@ -171,9 +180,9 @@ absl::Status LocalLab::StartPeer(const std::string& name) {
       return absl::FailedPreconditionError(
           absl::StrCat("peer ", name, " has no namespace in the netns lab"));
     }
-    argv.insert(argv.end(),
-                {"--bind", address, "--control-token-file", token_file_});
+    argv.insert(argv.end(), {"--bind", address});
   }
+  argv.insert(argv.end(), {"--control-token-file", token_file_});
   argv.insert(argv.end(), options_.tls_args.begin(), options_.tls_args.end());
   argv.insert(argv.end(), options_.peer_args.begin(), options_.peer_args.end());
   auto process = ChildProcess::Start(
@@ -219,18 +228,6 @@ absl::Status LocalLab::SetUpNetns(const std::vector<std::string>& peers) {
     addresses_[peers[i]] = absl::StrCat("10.77.0.", i + 2);
   }
   host_ = "10.77.0.1";
-  // The peers bind off loopback: their PeerControl wants a token.
-  std::ifstream random("/dev/urandom", std::ios::binary);
-  unsigned char bytes[16];
-  if (!random.read(reinterpret_cast<char*>(bytes), sizeof bytes)) {
-    return absl::UnavailableError("cannot read /dev/urandom");
-  }
-  std::string token;
-  for (unsigned char b : bytes)
-    absl::StrAppend(&token, absl::Hex(b, absl::kZeroPad2));
-  token_file_ = tmp_ + "/control.token";
-  std::ofstream(token_file_) << token << "\n";
-  ::chmod(token_file_.c_str(), 0600);
   return absl::OkStatus();
 }
 

@@ -45,7 +45,8 @@ class LocalLab {
     // with its own address on the bridge plab-br0 (made by `lab_tool up`,
     // removed by `lab_tool down` at Stop and, for leftovers of a crashed
     // run, before the start); the servers bind on the bridge address
-    // 10.77.0.1; peers get a control token made for the run. Needs root.
+    // 10.77.0.1. Needs root. (Every lab's peers and coordinator share a
+    // control token made for the run.)
     bool netns = false;
     std::string lab_tool;  // deploy/lab/peerlab-lab; "": bin_dir/peerlab-lab
     // netns lab: the peers that get a namespace (late joiners too); empty:
@@ -97,7 +98,8 @@ class LocalLab {
   std::string logs_;
   std::string bootstrap_, coordinator_;
   std::string host_ = "127.0.0.1";  // where the servers bind
-  std::string token_file_;          // netns lab: the peers' control token
+  // The run's control token file (peers and coordinator): tmp_/control.token.
+  std::string token_file_;
   std::map<std::string, std::string> addresses_;  // netns lab: per peer
   bool netns_up_ = false;
   int tool_runs_ = 0;

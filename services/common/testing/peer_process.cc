@@ -1,21 +1,68 @@
 #include "services/common/testing/peer_process.h"
 
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/control_token.h"
 
 namespace peerlab::testing {
 
 namespace pb = ::peer::v1;
+
+namespace {
+
+// The test process's token file, removed when the process ends.
+struct TestToken {
+  std::string dir, path, token;
+  ~TestToken() {
+    std::error_code ec;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+  }
+};
+
+const TestToken& GetTestToken() {
+  static TestToken* token = [] {
+    auto* t = new TestToken;
+    const char* tmp = getenv("TMPDIR");
+    std::string tmpl = absl::StrCat(tmp && *tmp ? tmp : "/tmp",
+                                    "/peerlab-test-control-XXXXXX");
+    if (::mkdtemp(tmpl.data()) == nullptr) return t;  // no token: refused
+    t->dir = tmpl;
+    t->path = tmpl + "/control.token";
+    std::random_device random;
+    t->token = "test-";
+    for (int i = 0; i < 4; ++i) absl::StrAppend(&t->token, absl::Hex(random()));
+    std::ofstream(t->path) << t->token << "\n";
+    ::chmod(t->path.c_str(), 0600);
+    static TestToken remover;  // removes the directory at exit
+    remover.dir = t->dir;
+    return t;
+  }();
+  return *token;
+}
+
+}  // namespace
+
+const std::string& TestControlTokenFile() { return GetTestToken().path; }
+const std::string& TestControlToken() { return GetTestToken().token; }
 
 std::shared_ptr<grpc::Channel> NewPeerChannel(
     const std::string& address,
     std::shared_ptr<grpc::ChannelCredentials> credentials) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(address, std::move(credentials), args);
+  return NewChannelWithToken(address, std::move(credentials),
+                             TestControlToken(), args);
 }
 
 Subprocess::Options PeerProcessOptions(const std::string& bin_dir,
@@ -34,6 +81,7 @@ Subprocess::Options PeerProcessOptions(const std::string& bin_dir,
   o.stdout_path = base + ".stdout";
   o.stderr_path = base + ".stderr";
   o.env["HOME"] = dir;
+  o.env[kControlTokenFileEnv] = TestControlTokenFile();
   return o;
 }
 

@@ -25,8 +25,17 @@
 
 namespace peerlab::testing {
 
+// The control token of this test process: a file (mode 0600, in a
+// temporary directory removed at exit) that every peer started through
+// PeerProcessOptions gets as $PEERLAB_CONTROL_TOKEN_FILE, and that
+// NewPeerChannel sends. A test that wants a peer's own default (a token
+// file of its own) sets PEERLAB_CONTROL_TOKEN_FILE to "" in the options.
+const std::string& TestControlTokenFile();
+const std::string& TestControlToken();
+
 // A client channel to `address` with a subchannel pool of its own (so that
-// channels to restarted peers never share a stale connection).
+// channels to restarted peers never share a stale connection); every call
+// carries TestControlToken() (a call's own "authorization" metadata wins).
 std::shared_ptr<grpc::Channel> NewPeerChannel(
     const std::string& address,
     std::shared_ptr<grpc::ChannelCredentials> credentials =
@@ -35,7 +44,8 @@ std::shared_ptr<grpc::Channel> NewPeerChannel(
 // The options that start `$PEERLAB_BIN_DIR/peerlab-peer NAME
 // --ready-file DIR/NAME.ready --log-file DIR/NAME.log ARGS...` with stdout
 // and stderr in DIR/NAME.stdout and DIR/NAME.stderr and HOME=DIR (so the
-// peer's own files, history and saved config, stay in the test directory).
+// peer's own files, history and saved config, stay in the test directory)
+// and PEERLAB_CONTROL_TOKEN_FILE=TestControlTokenFile().
 // `bin_dir` is BinDir().
 Subprocess::Options PeerProcessOptions(const std::string& bin_dir,
                                        const std::string& dir,
