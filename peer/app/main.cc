@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
   }
   if (o.control_token_file.empty() && !o.control_open_loopback &&
       o.bind.rfind("127.", 0) == 0) {
-    auto made = peerlab::NodeControlToken::Create(o.name);
+    auto made = peerlab::NodeControlToken::Create(o.name, o.state_dir);
     if (!made.ok()) {
       std::cerr << "peerlab-peer: control token: " << made.status().message()
                 << " (give --control-token-file FILE, or "

@@ -26,6 +26,11 @@ constexpr size_t kMaxComponentBytes = 200;
 
 // NAME as one path component (see NodeControlTokenPath).
 std::string Component(std::string_view name) {
+  if (name != "." && name != ".." && name.size() <= kMaxComponentBytes &&
+      name.find('/') == std::string_view::npos &&
+      name.find('\0') == std::string_view::npos) {
+    return std::string(name);
+  }
   std::string out;
   for (size_t i = 0; i < name.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(name[i]);
@@ -108,7 +113,8 @@ class BearerInterceptorFactory
 
 }  // namespace
 
-absl::StatusOr<std::string> NodeControlTokenPath(std::string_view name) {
+absl::StatusOr<std::string> NodeControlTokenPath(std::string_view name,
+                                                 const std::string& state_dir) {
   if (name.empty()) {
     return absl::InvalidArgumentError("a peer name is needed for its token");
   }
@@ -119,7 +125,14 @@ absl::StatusOr<std::string> NodeControlTokenPath(std::string_view name) {
                      "\" is too long for a per-node token file; give the peer "
                      "--control-token-file FILE"));
   }
-  absl::StatusOr<std::string> state = UserStateDir();
+  absl::StatusOr<std::string> state = state_dir;
+  if (state_dir.empty()) {
+    state = UserStateDir();
+  } else if (::mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    state = absl::FailedPreconditionError(absl::StrCat(
+        "cannot create state directory ", state_dir, ": ",
+        std::strerror(errno)));
+  }
   if (!state.ok()) return state.status();
   absl::StatusOr<std::string> nodes = PrivateSubdirectory(*state, "nodes");
   if (!nodes.ok()) return nodes.status();
@@ -129,8 +142,8 @@ absl::StatusOr<std::string> NodeControlTokenPath(std::string_view name) {
 }
 
 absl::StatusOr<std::unique_ptr<NodeControlToken>> NodeControlToken::Create(
-    std::string_view name) {
-  absl::StatusOr<std::string> path = NodeControlTokenPath(name);
+    std::string_view name, const std::string& state_dir) {
+  absl::StatusOr<std::string> path = NodeControlTokenPath(name, state_dir);
   if (!path.ok()) return path.status();
   absl::StatusOr<std::string> fresh = RandomControlToken();
   if (!fresh.ok()) return fresh.status();

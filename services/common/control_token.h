@@ -38,12 +38,16 @@ namespace peerlab {
 inline constexpr char kControlTokenFileEnv[] = "PEERLAB_CONTROL_TOKEN_FILE";
 
 // The token file of the peer NAME on this machine:
-// <UserStateDir()>/nodes/COMPONENT/control.token, the directories created
-// (0700) when missing. COMPONENT is NAME when it is made of letters, digits,
-// '-', '_' and '.' (not starting with '.'); otherwise NAME with every other
-// byte written %XX. FailedPrecondition when there is no state directory or
-// the component would be longer than 200 bytes.
-absl::StatusOr<std::string> NodeControlTokenPath(std::string_view name);
+// STATE/nodes/COMPONENT/control.token, where STATE is `state_dir` (a
+// peer's --state-dir) or, when empty, UserStateDir(); the directories are
+// created (0700) when missing. COMPONENT is NAME (as peer/identity's
+// NodeStateDir uses it) unless NAME is empty, ".", "..", holds '/' or NUL,
+// or is longer than 200 bytes; then NAME with every byte other than
+// letters, digits, '-', '_' and '.' written %XX (and a leading '.').
+// FailedPrecondition when there is no state directory or the component is
+// still longer than 200 bytes.
+absl::StatusOr<std::string> NodeControlTokenPath(
+    std::string_view name, const std::string& state_dir = "");
 
 // A token made for one run of a peer: a fresh random token (64 hex digits)
 // written to NodeControlTokenPath(name) with mode 0600, atomically (a stale
@@ -53,7 +57,7 @@ absl::StatusOr<std::string> NodeControlTokenPath(std::string_view name);
 class NodeControlToken {
  public:
   static absl::StatusOr<std::unique_ptr<NodeControlToken>> Create(
-      std::string_view name);
+      std::string_view name, const std::string& state_dir = "");
   NodeControlToken(const NodeControlToken&) = delete;
   NodeControlToken& operator=(const NodeControlToken&) = delete;
   ~NodeControlToken();

@@ -36,10 +36,19 @@ TEST_F(ControlTokenTest, PerNodePathIsOneComponentUnderTheStateDir) {
   auto plain = NodeControlTokenPath("alice-1.b_c");
   ASSERT_TRUE(plain.ok()) << plain.status();
   EXPECT_EQ(*plain, dir_ + "/state/nodes/alice-1.b_c/control.token");
+  auto spaced = NodeControlTokenPath("x y");
+  ASSERT_TRUE(spaced.ok()) << spaced.status();
+  EXPECT_EQ(*spaced, dir_ + "/state/nodes/x y/control.token");
   auto odd = NodeControlTokenPath("../x y");
   ASSERT_TRUE(odd.ok()) << odd.status();
   EXPECT_EQ(*odd, dir_ + "/state/nodes/%2E.%2Fx%20y/control.token");
-  EXPECT_FALSE(NodeControlTokenPath(std::string(201, 'a')).ok());
+  auto dots = NodeControlTokenPath("..");
+  ASSERT_TRUE(dots.ok()) << dots.status();
+  EXPECT_EQ(*dots, dir_ + "/state/nodes/%2E./control.token");
+  auto given = NodeControlTokenPath("alice", dir_ + "/given");
+  ASSERT_TRUE(given.ok()) << given.status();
+  EXPECT_EQ(*given, dir_ + "/given/nodes/alice/control.token");
+  EXPECT_FALSE(NodeControlTokenPath(std::string(201, '/')).ok());
   EXPECT_FALSE(NodeControlTokenPath("").ok());
 }
 
