@@ -228,6 +228,7 @@ TEST_F(ControlE2eTest, NonLoopbackBindWithoutTokenRefusesToStart) {
 TEST_F(ControlE2eTest, TokenFileIsEnforced) {
   std::string token_file = dir_->File("token");
   ASSERT_TRUE(WriteFile(token_file, "  t0ken-for-dave\n").ok());
+  ASSERT_EQ(::chmod(token_file.c_str(), 0644), 0);
   Peer dave;
   ASSERT_NO_FATAL_FAILURE(
       StartPeer("dave", {"--control-token-file", token_file}, &dave));
@@ -239,6 +240,10 @@ TEST_F(ControlE2eTest, TokenFileIsEnforced) {
   grpc::Status s = dave.Execute("echo x", &response, "t0ken-for-dave");
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(response.code(), 0);
+  // Other users could read it: said at start.
+  auto log = ReadFile(dir_->File("dave.log"));
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_THAT(*log, HasSubstr("chmod 600"));
 
   // An empty token file is refused.
   std::string empty = dir_->File("empty-token");

@@ -1,5 +1,6 @@
 // peerlab-peer: one peer of the lab, with its internal command line.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -250,6 +251,15 @@ int main(int argc, char** argv) {
         node_token ? "made for this run, readable by this user only"
                    : "given to this peer",
         peerlab::kControlTokenFileEnv);
+    struct stat st;
+    if (!node_token && ::stat(o.control_token_file.c_str(), &st) == 0 &&
+        (st.st_mode & 077) != 0) {
+      spdlog::warn(
+          "control token file {} is readable or writable by other users "
+          "(mode {:04o}): they can run commands in this peer; run: chmod 600 "
+          "{}",
+          o.control_token_file, st.st_mode & 07777, o.control_token_file);
+    }
   }
   if (o.test && o.coordinator.empty()) {
     spdlog::info(
