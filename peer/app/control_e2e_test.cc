@@ -271,6 +271,13 @@ TEST_F(ControlE2eTest, LoopbackCallerWithoutTokenIsRefusedByDefault) {
   EXPECT_THAT(s.error_message(), HasSubstr(path));
   EXPECT_EQ(frank.Execute("echo x", &response, "wrong").error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
+  {
+    // Nor does it watch the views (chat messages, logs).
+    ViewWatcher watch(frank.stub.get(), pb::WatchViewsRequest());
+    auto end = watch.WaitForEnd(kDeadline);
+    ASSERT_TRUE(end.has_value()) << "an untokened watch stayed open";
+    EXPECT_EQ(end->error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
 
   // The token: fresh, only the peer's user may read it, announced at start.
   struct stat st;
@@ -347,7 +354,9 @@ class ThrowawayUser {
                       const std::string& dir) {
     dir_ = dir;
     userdel_ = userdel;
-    name_ = absl::StrCat("plctl", ::getpid());
+    // Unique: the pid and the clock (a crashed run may have left one).
+    name_ = absl::StrCat("plctl", ::getpid(), "x",
+                         absl::ToUnixMicros(absl::Now()) % 1000000);
     absl::Status s =
         Run({useradd, "--system", "--no-create-home", "--user-group", "--shell",
              "/usr/sbin/nologin", name_});
