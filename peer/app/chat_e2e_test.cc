@@ -14,11 +14,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "peer/app/e2e_testing.h"
+#include "proto/peer/v1/chat.grpc.pb.h"
 #include "proto/peer/v1/control.grpc.pb.h"
 #include "services/common/testing/peer_process.h"
 #include "services/common/testing/subprocess.h"
@@ -332,6 +334,61 @@ TEST_F(ChatE2eTest, UnreachableBootstrapAtStart) {
       [&] { return absl::StrContains(BootstrapNames(*bob), "alice"); },
       absl::Seconds(45)))
       << BootstrapNames(*bob);
+}
+
+// issue 13: an outsider (this test, with no key of any member) opens a
+// chat stream to alice's chat address and writes a message whose sender
+// field says "bob". alice used to show "<bob> I am bob, send me your
+// password"; the stream is now refused, counted in chatstats, and the real
+// bob's messages still arrive.
+TEST_F(ChatE2eTest, OutsiderCannotSpeakAsAMember) {
+  auto alice = StartWithInit("alice");
+  ASSERT_TRUE(alice);
+  auto bob = StartWithInit("bob");
+  ASSERT_TRUE(bob);
+  ASSERT_TRUE(WaitForChatMembers(*bob, 1));
+  // alice's chat address, as bob's chatmembers lists it.
+  std::string address;
+  for (const auto& line :
+       absl::StrSplit(Peer::Text(bob->Execute("chatmembers")), '\n')) {
+    std::vector<std::string> words =
+        absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (words.size() >= 2 && words[0] == "alice") address = words[1];
+  }
+  ASSERT_FALSE(address.empty()) << bob->Output("chatmembers");
+
+  auto channel =
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto stub = pb::Chat::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kDeadline));
+  auto stream = stub->Connect(&context);
+  pb::ChatEnvelope forged;
+  auto* m = forged.add_messages();
+  m->set_sender("bob");
+  m->set_session("forged-session");
+  m->set_seq(1);
+  m->set_text("I am bob, send me your password");
+  ASSERT_TRUE(stream->Write(forged));
+  // No WritesDone: a half-close would end the stream (OK) before the
+  // refusal; the server ends it.
+  pb::ChatEnvelope answer;
+  int answers = 0;
+  while (stream->Read(&answer)) ++answers;
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(answers, 0) << "the forged message was acked";
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << status.error_message();
+
+  // The real bob speaks afterwards; by the time his line shows, the forged
+  // one (sent earlier) would have shown too.
+  auto real = bob->Execute("msg the real bob");
+  EXPECT_EQ(real.code(), 0) << real.message();
+  EXPECT_TRUE(alice->WaitForLine("messagesView", "<bob> the real bob"));
+  EXPECT_THAT(alice->Lines("messagesView", "<bob>"),
+              ElementsAreArray({"<bob> the real bob"}));
+  EXPECT_THAT(alice->Output("chatstats"),
+              HasSubstr("streams refused 1 (no hello 1)"));
 }
 
 // The original's step scripts, run as they are on three peers.

@@ -16,6 +16,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "peer/app/bootstrap_commands.h"
+#include "peer/app/chat_identity.h"
 #include "peer/app/lifecycle.h"
 #include "peer/app/member_meta.h"
 #include "peer/app/membership_commands.h"
@@ -141,6 +142,31 @@ absl::Status PeerApp::Start() {
   membership_->SetLocalMetaField(
       kMetaStarted, absl::StrCat(absl::ToUnixSeconds(started_at_)));
 
+  // Chat sender authentication (issue 13, chat_identity.h): this peer's
+  // key, announced in its metadata; others' keys pinned from theirs.
+  const uint64_t chat_generation =
+      static_cast<uint64_t>(absl::ToUnixMillis(started_at_));
+  if (node_key_) {
+    membership_->SetLocalMetaField(
+        kMetaChatKey,
+        EncodeChatKey(node_key_->public_key().bytes(), chat_generation));
+  }
+  auto chat_identity = std::make_shared<ChatIdentity>(ChatIdentity::Env{
+      .key = node_key_,
+      .generation = [chat_generation] { return chat_generation; },
+      .announced =
+          [this](const std::string& who) -> absl::StatusOr<AnnouncedKey> {
+        for (const auto& m : membership_->Members()) {
+          if (m.name != who) continue;
+          const std::string field = MetaField(m.meta, kMetaChatKey);
+          if (field.empty()) break;
+          auto key = DecodeChatKey(field);
+          if (!key.ok()) return absl::NotFoundError(key.status().message());
+          return key;
+        }
+        return absl::NotFoundError("not a member that announces a key");
+      }});
+
   auto chat_service = std::make_unique<chat::ChatGrpcService>();
   chat_service_ = chat_service.get();
   grpc_services_.push_back(std::move(chat_service));
@@ -175,7 +201,8 @@ absl::Status PeerApp::Start() {
         return absl::NotFoundError(absl::StrCat(
             who, " is not a member (alive or suspect): see memberlist"));
       },
-      .credentials = channel_credentials_});
+      .credentials = channel_credentials_,
+      .authenticator = chat_identity});
   if (auto s = chat_->Register(registry_, config_); !s.ok()) return s;
   // A typed line that is not a command is a message, while the chat runs;
   // otherwise it stays an unknown command.

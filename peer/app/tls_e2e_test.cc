@@ -12,9 +12,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "peer/app/e2e_testing.h"
+#include "proto/peer/v1/chat.grpc.pb.h"
 #include "proto/peer/v1/control.grpc.pb.h"
 #include "services/common/testing/peer_process.h"
 #include "services/common/testing/subprocess.h"
@@ -165,6 +167,38 @@ TEST_F(PeerTlsE2eTest, TwoPeersInitAndChatOverMutualTls) {
       },
       kDeadline);
   EXPECT_TRUE(shown);
+
+  // issue 13: a client with a valid lab certificate of its own ("test")
+  // cannot open a chat stream as bob: the hello's sender must be the
+  // certificate's name (refused before its signature is even checked).
+  auto chat = pb::Chat::NewStub(NewPeerChannel(alice_addr, TestCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kDeadline));
+  auto stream = chat->Connect(&context);
+  pb::ChatEnvelope forged;
+  pb::ChatHello* hello = forged.mutable_hello();
+  hello->set_version(1);
+  hello->set_sender("bob");
+  hello->set_generation(1);
+  hello->set_receiver("alice");
+  hello->set_nonce("n");
+  hello->set_unix_ms(absl::ToUnixMillis(absl::Now()));
+  hello->set_signature(std::string(64, 'x'));
+  auto* m = forged.add_messages();
+  m->set_session("forged");
+  m->set_seq(1);
+  m->set_text("I am bob");
+  ASSERT_TRUE(stream->Write(forged));
+  // No WritesDone: a half-close would end the stream (OK) before the
+  // refusal; the server ends it.
+  pb::ChatEnvelope answer;
+  while (stream->Read(&answer)) {
+  }
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << status.error_message();
+  EXPECT_THAT(Text(Execute(*alice, "chatstats")),
+              ::testing::HasSubstr("streams refused 1 (certificate name 1)"));
 }
 
 TEST_F(PeerTlsE2eTest, PlaintextAndCertificatelessClientsAreRefused) {

@@ -66,6 +66,27 @@ std::string Ms(absl::Duration d) {
   return absl::StrFormat("%.3f ms", absl::ToDoubleMilliseconds(d));
 }
 
+// "streams authenticated N, refused M (no hello 1, bad signature 2)": the
+// incoming streams, and the refusals by kind (chat_auth.h).
+std::string StreamsLine(const ChatStats& s) {
+  uint64_t total = 0;
+  std::vector<std::string> kinds;
+  for (size_t k = 0; k < s.streams_refused.size(); ++k) {
+    if (s.streams_refused[k] == 0) continue;
+    total += s.streams_refused[k];
+    kinds.push_back(absl::StrCat(RefusalName(static_cast<Refusal>(k)), " ",
+                                 s.streams_refused[k]));
+  }
+  return absl::StrCat(
+      "streams authenticated ", s.streams_authenticated, ", streams refused ",
+      total,
+      kinds.empty() ? "" : absl::StrCat(" (", absl::StrJoin(kinds, ", "), ")"),
+      s.hello_nonces_evicted
+          ? absl::StrCat(", hello nonces forgotten (over the bound) ",
+                         s.hello_nonces_evicted)
+          : "");
+}
+
 // Messages are one line and at most this long.
 constexpr size_t kMaxText = 16 * 1024;
 
@@ -81,6 +102,8 @@ ChatCommands::ChatCommands(Env env)
   options.session = env_.session;
   options.delivery_timeout = delivery_timeout_;
   options.ack_timeout = ack_timeout_;
+  options.authenticator = env_.authenticator.get();
+  options.group = env_.group;
   core_ =
       std::make_unique<ChatCore>(options, loop_.get(), transport_.get(),
                                  [hub = env_.views](const std::string& line) {
@@ -282,7 +305,8 @@ absl::Status ChatCommands::SendLine(absl::string_view line, cli::Output& out) {
 }
 
 absl::StatusOr<absl::Duration> ChatCommands::ProbeNewStream(
-    const std::string& address, absl::Duration timeout) {
+    const std::string& member, const std::string& address,
+    absl::Duration timeout) {
   OneShot<absl::StatusOr<absl::Duration>> result;
   auto cb =
       std::make_shared<std::function<void(absl::StatusOr<absl::Duration>)>>(
@@ -302,6 +326,13 @@ absl::StatusOr<absl::Duration> ChatCommands::ProbeNewStream(
   std::unique_ptr<ChatStream> stream =
       probe_transport_->Open(address, std::move(callbacks));
   pb::ChatEnvelope ping;
+  // A new stream like any other: it opens with a signed hello.
+  if (env_.authenticator) {
+    auto hello = MakeHello(*env_.authenticator, env_.name, member, env_.group,
+                           absl::StrCat(env_.session, "/probe/", ++probes_),
+                           absl::Now());
+    if (hello.ok()) *ping.mutable_hello() = *std::move(hello);
+  }
   ping.add_pings()->set_nonce(1);
   stream->Send(std::move(ping));
   auto r = result.Wait(timeout);
@@ -438,7 +469,8 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
                             " announces no chat address (chatstart "
                             "there)"));
          }
-         auto rtt = ProbeNewStream(view->chat_address, setting(&ping_timeout_));
+         auto rtt =
+             ProbeNewStream(name, view->chat_address, setting(&ping_timeout_));
          if (!rtt.ok()) {
            return absl::UnavailableError(
                absl::StrCat(name, "'s chat at ", view->chat_address,
@@ -508,6 +540,7 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
          out.Print(absl::StrCat("senders remembered ", s.senders,
                                 ", forgotten (over the bound) ",
                                 s.senders_evicted));
+         out.Print(StreamsLine(s));
          out.Print(absl::StrCat("latency p50 ", Ms(s.latency_p50), ", p99 ",
                                 Ms(s.latency_p99), ", max ", Ms(s.latency_max),
                                 " (", s.latency_samples, " samples)"));

@@ -20,7 +20,9 @@
 //                          still pending, retried in the background);
 //                          fails when nobody got it (--all: when anybody
 //                          did not)
-//   chatstats [reset]      counters and delivery latency (p50/p99/max)
+//   chatstats [reset]      counters, delivery latency (p50/p99/max), and
+//                          the incoming streams authenticated and refused
+//                          by kind (chat_auth.h)
 //   chatflood COUNT [BYTES] [WINDOW]
 //                          development: sends COUNT messages as fast as
 //                          WINDOW unacked messages allow; prints the rate
@@ -80,6 +82,12 @@ class ChatCommands : private ChatGrpcService::Handler {
     // Credentials of the channels to other peers' chats (see
     // services/common/tls.h); nullptr: plaintext.
     std::shared_ptr<grpc::ChannelCredentials> credentials;
+    // Signs this peer's hellos and checks those of incoming streams
+    // (chat_auth.h): the node key and the keys the membership pinned.
+    // Without one every incoming stream is refused.
+    std::shared_ptr<const SenderAuthenticator> authenticator;
+    // The group label, checked on every stream ("": none).
+    std::string group;
   };
 
   explicit ChatCommands(Env env);
@@ -125,7 +133,9 @@ class ChatCommands : private ChatGrpcService::Handler {
   // with `all`, every member); prints the pending and undelivered ones.
   absl::Status CheckSent(const absl::StatusOr<SendResult>& result,
                          cli::Output& out, bool quiet, bool all);
-  absl::StatusOr<absl::Duration> ProbeNewStream(const std::string& address,
+  // A ping on a new stream (opened with a hello for `member`).
+  absl::StatusOr<absl::Duration> ProbeNewStream(const std::string& member,
+                                                const std::string& address,
                                                 absl::Duration timeout);
   void Sync();
 
@@ -143,6 +153,7 @@ class ChatCommands : private ChatGrpcService::Handler {
   static constexpr int kMaxIncomingQueued = 4096;
   std::atomic<int> incoming_queued_{0};
   std::atomic<uint64_t> incoming_refused_{0};
+  std::atomic<uint64_t> probes_{0};  // chatmemberping hello nonces
 
   std::unique_ptr<membership::EventLoop> loop_;
   std::unique_ptr<GrpcChatTransport> transport_;

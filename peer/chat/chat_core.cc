@@ -49,6 +49,9 @@ absl::Duration Percentile(std::vector<int64_t>& v, double p) {
 }  // namespace
 
 void MergeEnvelope(pb::ChatEnvelope&& from, pb::ChatEnvelope* into) {
+  if (from.has_hello() && !into->has_hello()) {
+    *into->mutable_hello() = std::move(*from.mutable_hello());
+  }
   if (from.has_ack() &&
       (!into->has_ack() || from.ack().seq() >= into->ack().seq())) {
     *into->mutable_ack() = std::move(*from.mutable_ack());
@@ -75,7 +78,12 @@ ChatCore::ChatCore(Options options, membership::Scheduler* scheduler,
     : options_(std::move(options)),
       scheduler_(scheduler),
       transport_(transport),
-      show_(std::move(show)) {}
+      show_(std::move(show)),
+      verifier_(HelloVerifier::Options{.self = options_.name,
+                                       .group = options_.group,
+                                       .max_skew = options_.hello_max_skew,
+                                       .max_nonces = options_.max_hello_nonces},
+                options_.authenticator) {}
 
 ChatCore::~ChatCore() {
   *alive_ = false;
@@ -346,6 +354,38 @@ void ChatCore::OpenStream(Link& link) {
     });
   };
   link.stream = transport_->Open(link.address, std::move(callbacks));
+  pb::ChatEnvelope hello;
+  *hello.mutable_hello() = Hello(link.name);
+  link.stream->Send(std::move(hello));
+}
+
+pb::ChatHello ChatCore::Hello(const std::string& receiver) {
+  const std::string nonce = absl::StrCat(options_.session, "/", ++next_hello_);
+  const absl::Time now = scheduler_->Now();
+  absl::StatusOr<pb::ChatHello> hello =
+      options_.authenticator == nullptr
+          ? absl::FailedPreconditionError("no node key")
+          : MakeHello(*options_.authenticator, options_.name, receiver,
+                      options_.group, nonce, now);
+  if (hello.ok()) return *std::move(hello);
+  if (!sign_failure_logged_) {
+    sign_failure_logged_ = true;
+    spdlog::error(
+        "chat: cannot sign a hello ({}); other members will refuse this "
+        "peer's messages",
+        hello.status().message());
+  }
+  pb::ChatHello unsigned_hello;
+  unsigned_hello.set_version(kChatHelloVersion);
+  unsigned_hello.set_sender(options_.name);
+  if (options_.authenticator != nullptr) {
+    unsigned_hello.set_generation(options_.authenticator->Generation());
+  }
+  unsigned_hello.set_receiver(receiver);
+  unsigned_hello.set_nonce(nonce);
+  unsigned_hello.set_unix_ms(absl::ToUnixMillis(now));
+  unsigned_hello.set_group(options_.group);
+  return unsigned_hello;
 }
 
 void ChatCore::CloseStream(Link& link, bool broken, const std::string& why) {
@@ -581,14 +621,27 @@ void ChatCore::OnIncoming(const std::shared_ptr<ChatReply>& reply,
         absl::StrCat("the chat of ", options_.name, " is stopped")));
     return;
   }
+  if (!Authenticate(reply, envelope)) return;
+  const std::string sender = reply->sender();
+  for (const pb::ChatMessage& m : envelope.messages()) {
+    if (!m.sender().empty() && m.sender() != sender) {
+      reply->set_sender("");
+      reply->Close(
+          verifier_.Refuse(Refusal::kSenderField,
+                           absl::StrCat("a message on ", sender,
+                                        "'s stream names another sender"),
+                           scheduler_->Now()));
+      return;
+    }
+  }
   pb::ChatEnvelope answer;
   for (const pb::ChatMessage& m : envelope.messages()) {
-    SenderState& s = Sender(m.sender(), m.session());
+    SenderState& s = Sender(sender, m.session());
     if (m.seq() <= s.last_seq) {
       ++stats_.duplicates;
     } else {
       s.last_seq = m.seq();
-      Deliver(m);
+      Deliver(sender, m);
     }
     answer.mutable_ack()->set_session(m.session());
     answer.mutable_ack()->set_seq(s.last_seq);
@@ -601,6 +654,35 @@ void ChatCore::OnIncoming(const std::shared_ptr<ChatReply>& reply,
   if (answer.has_ack() || answer.pongs_size() > 0) {
     reply->Send(std::move(answer));
   }
+}
+
+bool ChatCore::Authenticate(const std::shared_ptr<ChatReply>& reply,
+                            const pb::ChatEnvelope& envelope) {
+  const absl::Time now = scheduler_->Now();
+  if (!reply->sender().empty()) {
+    if (!envelope.has_hello()) return true;
+    reply->set_sender("");
+    reply->Close(verifier_.Refuse(
+        Refusal::kMalformed, "a second hello on an authenticated stream", now));
+    return false;
+  }
+  if (!envelope.has_hello()) {
+    reply->Close(verifier_.Refuse(
+        Refusal::kNoHello,
+        "the first write has no hello (an outsider, or a peer from before "
+        "chat authentication)",
+        now));
+    return false;
+  }
+  absl::StatusOr<std::string> sender =
+      verifier_.Check(envelope.hello(), now, reply->CertificateName());
+  if (!sender.ok()) {
+    reply->Close(sender.status());
+    return false;
+  }
+  spdlog::debug("chat: stream from {} authenticated", *sender);
+  reply->set_sender(*std::move(sender));
+  return true;
 }
 
 ChatCore::SenderState& ChatCore::Sender(const std::string& sender,
@@ -631,7 +713,7 @@ ChatCore::SenderState& ChatCore::Sender(const std::string& sender,
   return state;
 }
 
-void ChatCore::Deliver(const pb::ChatMessage& m) {
+void ChatCore::Deliver(const std::string& from, const pb::ChatMessage& m) {
   ++stats_.received;
   const absl::Time now = scheduler_->Now();
   absl::Time sent =
@@ -643,19 +725,19 @@ void ChatCore::Deliver(const pb::ChatMessage& m) {
     latencies_us_[latency_next_] = us;
     latency_next_ = (latency_next_ + 1) % latencies_us_.size();
   }
-  const std::string sender = OneLine(m.sender());
+  const std::string sender = OneLine(from);
   switch (m.kind()) {
     case pb::CHAT_KIND_JOINED:
-      announced_leaving_.erase(m.sender());
+      announced_leaving_.erase(from);
       show_(absl::StrCat("<joined> ", sender, " has joined"));
       break;
     case pb::CHAT_KIND_LEAVING:
       if (announced_leaving_.size() >= options_.max_senders &&
-          !announced_leaving_.count(m.sender())) {
+          !announced_leaving_.count(from)) {
         announced_leaving_.erase(announced_leaving_.begin());
         ++stats_.senders_evicted;
       }
-      announced_leaving_[m.sender()] = m.session();
+      announced_leaving_[from] = m.session();
       show_(absl::StrCat("<left> ", sender, " is leaving"));
       break;
     default:
@@ -679,6 +761,9 @@ std::vector<ChatCore::MemberInfo> ChatCore::Members() const {
 ChatStats ChatCore::Stats() const {
   ChatStats s = stats_;
   s.senders = senders_.size();
+  s.streams_authenticated = verifier_.accepted();
+  s.streams_refused = verifier_.refused();
+  s.hello_nonces_evicted = verifier_.nonces_evicted();
   std::vector<int64_t> v = latencies_us_;
   s.latency_samples = v.size();
   s.latency_p50 = Percentile(v, 0.50);
@@ -691,6 +776,7 @@ ChatStats ChatCore::Stats() const {
 
 void ChatCore::ResetStats() {
   stats_ = ChatStats{};
+  verifier_.ResetStats();
   latencies_us_.clear();
   latency_next_ = 0;
 }

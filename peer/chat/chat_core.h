@@ -26,6 +26,14 @@
 //   <left> NAME has left        membership says NAME left, unannounced
 //   <failed> NAME               membership declared NAME dead
 //
+// Senders are authenticated (issue 13, chat_auth.h). Every stream this
+// core opens starts with a hello signed through Options::authenticator;
+// a stream another peer opened is accepted only once its first write's
+// hello checks out (HelloVerifier), and only as the member it proves to be:
+// a message whose sender field names anyone else is refused. Refused
+// streams are ended with UNAUTHENTICATED, counted per kind (ChatStats) and
+// logged, rate-limited.
+//
 // Members come from outside (the membership): SetMember, RemoveMember,
 // SyncMembers.
 //
@@ -46,6 +54,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "peer/chat/chat_auth.h"
 #include "peer/chat/chat_transport.h"
 #include "peer/membership/scheduler.h"
 #include "proto/peer/v1/chat.pb.h"
@@ -82,6 +91,11 @@ struct ChatStats {
   // sender's sent_at (meaningful when clocks agree, e.g. one host).
   absl::Duration latency_p50, latency_p99, latency_max;
   uint64_t latency_samples = 0;
+  // Incoming streams whose hello checked out, and those refused, by kind
+  // (chat_auth.h); hello nonces forgotten to stay within the bound.
+  uint64_t streams_authenticated = 0;
+  HelloVerifier::Counts streams_refused{};
+  uint64_t hello_nonces_evicted = 0;
 };
 
 class ChatCore {
@@ -103,6 +117,15 @@ class ChatCore {
     // heard is forgotten beyond this (counted, logged). A forgotten
     // sender's resent messages could show twice.
     size_t max_senders = 4096;
+    // Signs this node's hellos and checks others'. Must outlive the core;
+    // without one every incoming stream is refused and others refuse ours.
+    const SenderAuthenticator* authenticator = nullptr;
+    // The group label, in hellos and required of others' ("": none).
+    std::string group;
+    // Hello times further than this from the receiver's clock are refused.
+    absl::Duration hello_max_skew = absl::Minutes(2);
+    // Hello nonces remembered against replays (for hello_max_skew).
+    size_t max_hello_nonces = 4096;
   };
   // Writes one line to messagesView.
   using ShowFn = std::function<void(const std::string& line)>;
@@ -165,6 +188,8 @@ class ChatCore {
             std::function<void(absl::StatusOr<absl::Duration>)> done);
 
   // An envelope on a stream another peer opened; `reply` answers on it.
+  // The first one on a stream must carry a hello that checks out, or the
+  // stream is ended (UNAUTHENTICATED) and counted.
   void OnIncoming(const std::shared_ptr<ChatReply>& reply,
                   ::peer::v1::ChatEnvelope envelope);
 
@@ -240,7 +265,14 @@ class ChatCore {
                const std::string* reason);
   void Finish(const std::shared_ptr<Delivery>& d);
   void ResetLinkTimers(Link& link);
-  void Deliver(const ::peer::v1::ChatMessage& m);
+  void Deliver(const std::string& sender, const ::peer::v1::ChatMessage& m);
+  // The hello for a new stream to `receiver` (unsigned, logged, when this
+  // node cannot sign: the receiver refuses it).
+  ::peer::v1::ChatHello Hello(const std::string& receiver);
+  // Checks the hello of a new incoming stream; false (the stream ended)
+  // when refused.
+  bool Authenticate(const std::shared_ptr<ChatReply>& reply,
+                    const ::peer::v1::ChatEnvelope& envelope);
   // Runs `f` after `d`, unless the core is gone by then.
   membership::Scheduler::TimerId AfterGuarded(absl::Duration d,
                                               std::function<void()> f);
@@ -254,6 +286,9 @@ class ChatCore {
   uint64_t next_seq_ = 0;
   uint64_t next_generation_ = 0;
   uint64_t next_nonce_ = 0;
+  uint64_t next_hello_ = 0;  // hello nonces: session, then this counter
+  bool sign_failure_logged_ = false;
+  HelloVerifier verifier_;
   std::map<std::string, std::unique_ptr<Link>> links_;  // chat members
   std::map<uint64_t, PendingPing> pings_;
   // Receiving: (sender, session) -> last seq shown; at most max_senders,

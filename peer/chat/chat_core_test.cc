@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "peer/chat/fake_authenticator.h"
 
 namespace peerlab::chat {
 namespace {
@@ -70,6 +71,7 @@ class FakeNet;
 struct Node {
   std::string name;
   std::string address;
+  std::unique_ptr<testing::FakeAuthenticator> auth;
   std::unique_ptr<ChatTransport> transport;
   std::unique_ptr<ChatCore> core;
   std::vector<std::string> view;
@@ -142,11 +144,20 @@ class FakeNet {
   };
 
   Node* Add(const std::string& name, ChatCore::Options o = {}) {
+    return AddAt(name, absl::StrCat(name, ":1"), std::move(o));
+  }
+  // A node with a key pinned for `name` in keys.
+  Node* AddAt(const std::string& name, const std::string& address,
+              ChatCore::Options o = {}) {
     auto n = std::make_unique<Node>();
     n->name = name;
-    n->address = absl::StrCat(name, ":1");
+    n->address = address;
     n->transport = std::make_unique<Transport>(this, n->address);
+    keys->Pin(name, absl::StrCat(name, "-key"));
+    n->auth = std::make_unique<testing::FakeAuthenticator>(
+        keys, absl::StrCat(name, "-key"));
     o.name = name;
+    o.authenticator = n->auth.get();
     if (o.session.empty()) o.session = absl::StrCat(name, "-session");
     Node* raw = n.get();
     n->core = std::make_unique<ChatCore>(
@@ -160,6 +171,7 @@ class FakeNet {
     ChatCore::Options o;
     o.name = n->name;
     o.session = session;
+    o.authenticator = n->auth.get();
     n->core = std::make_unique<ChatCore>(
         o, s_, n->transport.get(),
         [n](const std::string& line) { n->view.push_back(line); });
@@ -195,6 +207,8 @@ class FakeNet {
     });
   }
 
+  std::shared_ptr<testing::FakeKeys> keys =
+      std::make_shared<testing::FakeKeys>();
   absl::Duration latency = absl::Milliseconds(1);
   std::set<std::string> down;          // refuses and loses everything
   std::set<std::string> mute_replies;  // receives, but its acks are lost
@@ -255,6 +269,17 @@ class ChatCoreTest : public ::testing::Test {
     }
     return out;
   }
+
+  // Refusals of `kind` counted by `n`.
+  uint64_t Refused(Node* n, Refusal kind) {
+    return n->core->Stats().streams_refused[static_cast<size_t>(kind)];
+  }
+  // A new stream to `to` whose first write is `hello` and a message with
+  // sender field `sender` and `text`; what came back on it.
+  std::shared_ptr<struct RecordingReply> Forge(Node* to,
+                                               const pb::ChatHello& hello,
+                                               const std::string& sender,
+                                               const std::string& text);
 
   ManualScheduler s_;
   FakeNet net_{&s_};
@@ -480,7 +505,7 @@ TEST_F(ChatCoreTest, AddressChangeMovesPendingMessages) {
   auto r = SendAll(alice_, "follow me");
   s_.Advance(absl::Seconds(1));
   // bob restarted elsewhere; membership tells alice its new address.
-  Node* bob2 = net_.Add("bob2");  // another node that plays bob's new home
+  Node* bob2 = net_.AddAt("bob", "bob:2");  // bob's new home
   bob2->core->Start();
   alice_->core->SetMember("bob", bob2->address);
   s_.Advance(absl::Milliseconds(100));
@@ -592,9 +617,28 @@ class RecordingReply : public ChatReply {
  public:
   void Send(pb::ChatEnvelope e) override { sent.push_back(std::move(e)); }
   void Close(absl::Status status) override { closed = status; }
+  std::string CertificateName() const override { return certificate; }
   std::vector<pb::ChatEnvelope> sent;
   absl::Status closed;
+  std::string certificate;
 };
+
+std::shared_ptr<RecordingReply> ChatCoreTest::Forge(Node* to,
+                                                    const pb::ChatHello& hello,
+                                                    const std::string& sender,
+                                                    const std::string& text) {
+  auto reply = std::make_shared<RecordingReply>();
+  pb::ChatEnvelope e;
+  *e.mutable_hello() = hello;
+  auto* m = e.add_messages();
+  m->set_sender(sender);
+  m->set_session(absl::StrCat("s-", hello.nonce()));
+  m->set_seq(1);
+  m->set_text(text);
+  to->core->OnIncoming(reply, std::move(e));
+  s_.RunUntilIdle();
+  return reply;
+}
 
 // issue 12: per-sender state is bounded; evicting is counted and logged.
 TEST_F(ChatCoreTest, SenderTableIsBoundedAndEvictionIsReported) {
@@ -603,8 +647,18 @@ TEST_F(ChatCoreTest, SenderTableIsBoundedAndEvictionIsReported) {
   FakeNet net(&s_);
   Node* b = net.Add("b", o);
   b->core->Start();
-  auto reply = std::make_shared<RecordingReply>();
+  std::vector<std::shared_ptr<RecordingReply>> replies;
+  for (int k = 0; k < 3; ++k) {
+    const std::string name = absl::StrCat("mallory", k);
+    net.keys->Pin(name, name + "-key");
+    testing::FakeAuthenticator auth(net.keys, name + "-key");
+    replies.push_back(std::make_shared<RecordingReply>());
+    pb::ChatEnvelope e;
+    *e.mutable_hello() = *MakeHello(auth, name, "b", "", "n", s_.Now());
+    b->core->OnIncoming(replies.back(), std::move(e));
+  }
   for (int i = 0; i < 100; ++i) {
+    auto& reply = replies[i % 3];
     pb::ChatEnvelope e;
     auto* m = e.add_messages();
     m->set_sender(absl::StrCat("mallory", i % 3));
@@ -623,8 +677,182 @@ TEST_F(ChatCoreTest, SenderTableIsBoundedAndEvictionIsReported) {
   m->set_sender("mallory0");
   m->set_session("forged-99");
   m->set_seq(1);
-  b->core->OnIncoming(reply, std::move(e));
+  b->core->OnIncoming(replies[0], std::move(e));
   EXPECT_EQ(b->core->Stats().duplicates, 1u);
+}
+
+// issue 13: an outsider opens a stream to alice and writes a message whose
+// sender field says "bob". It used to be shown as "<bob> I am bob, send me
+// your password"; the stream is now refused (no proof that the opener is
+// bob) and counted.
+TEST_F(ChatCoreTest, OutsiderClaimingToBeAMemberIsRefused) {
+  auto reply = std::make_shared<RecordingReply>();
+  pb::ChatEnvelope e;
+  auto* m = e.add_messages();
+  m->set_sender("bob");
+  m->set_session("forged");
+  m->set_seq(1);
+  m->set_text("I am bob, send me your password");
+  alice_->core->OnIncoming(reply, std::move(e));
+  s_.RunUntilIdle();
+  EXPECT_THAT(alice_->view, IsEmpty());
+  EXPECT_EQ(reply->closed.code(), absl::StatusCode::kUnauthenticated)
+      << reply->closed;
+  EXPECT_THAT(reply->sent, IsEmpty());  // not even an ack
+  EXPECT_EQ(Refused(alice_, Refusal::kNoHello), 1u);
+  EXPECT_EQ(alice_->core->Stats().streams_authenticated, 0u);
+}
+
+// The forger's variants: a hello naming bob but signed with another key, a
+// hello from a name with no pinned key, bob's own hello for charly replayed
+// at alice, an old one, bob's hello replayed on a second stream, another
+// group, an older generation. Each is refused with its kind, nothing shown.
+TEST_F(ChatCoreTest, EveryForgedOrReplayedHelloIsRefusedByKind) {
+  testing::FakeAuthenticator bob_key(net_.keys, "bob-key");
+  testing::FakeAuthenticator mallory_key(net_.keys, "mallory-key");
+  testing::FakeAuthenticator bob_gen0(net_.keys, "bob-key", /*generation=*/0);
+  const absl::Time now = s_.Now();
+  struct Case {
+    std::string what;
+    pb::ChatHello hello;
+    Refusal want;
+  };
+  std::vector<Case> cases = {
+      {"another key", *MakeHello(mallory_key, "bob", "alice", "", "n1", now),
+       Refusal::kBadSignature},
+      {"unknown name",
+       *MakeHello(mallory_key, "mallory", "alice", "", "n2", now),
+       Refusal::kUnknownSender},
+      {"for charly", *MakeHello(bob_key, "bob", "charly", "", "n3", now),
+       Refusal::kWrongReceiver},
+      {"too old",
+       *MakeHello(bob_key, "bob", "alice", "", "n4", now - absl::Minutes(10)),
+       Refusal::kStale},
+      {"from the future",
+       *MakeHello(bob_key, "bob", "alice", "", "n5", now + absl::Minutes(10)),
+       Refusal::kStale},
+      {"another group", *MakeHello(bob_key, "bob", "alice", "lab2", "n6", now),
+       Refusal::kWrongGroup},
+      {"older generation", *MakeHello(bob_gen0, "bob", "alice", "", "n7", now),
+       Refusal::kOldGeneration},
+  };
+  pb::ChatHello version2 = *MakeHello(bob_key, "bob", "alice", "", "n8", now);
+  version2.set_version(2);
+  cases.push_back({"version 2", version2, Refusal::kVersion});
+  pb::ChatHello tampered = *MakeHello(bob_key, "bob", "alice", "", "n9", now);
+  tampered.set_nonce("n10");
+  cases.push_back({"tampered", tampered, Refusal::kBadSignature});
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const uint64_t before = Refused(alice_, c.want);
+    auto reply = Forge(alice_, c.hello, "bob", "I am bob");
+    EXPECT_EQ(reply->closed.code(), absl::StatusCode::kUnauthenticated)
+        << reply->closed;
+    EXPECT_EQ(Refused(alice_, c.want), before + 1);
+    EXPECT_THAT(reply->sent, IsEmpty());
+  }
+  EXPECT_THAT(alice_->view, IsEmpty());
+
+  // bob's real hello is good once; the same hello on a second stream is a
+  // replay.
+  pb::ChatHello good = *MakeHello(bob_key, "bob", "alice", "", "n11", now);
+  auto first = Forge(alice_, good, "bob", "hello alice");
+  EXPECT_TRUE(first->closed.ok()) << first->closed;
+  auto again = Forge(alice_, good, "bob", "I am bob again");
+  EXPECT_EQ(again->closed.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(Refused(alice_, Refusal::kReplayed), 1u);
+  EXPECT_THAT(alice_->view, ElementsAre("<bob> hello alice"));
+  EXPECT_EQ(alice_->core->Stats().streams_authenticated, 1u);
+}
+
+// A member authenticated as charly cannot speak as bob on its stream: the
+// sender field is refused; left empty, it is charly's.
+TEST_F(ChatCoreTest, MessagesAreTheAuthenticatedSenders) {
+  testing::FakeAuthenticator charly_key(net_.keys, "charly-key");
+  pb::ChatHello hello =
+      *MakeHello(charly_key, "charly", "alice", "", "c1", s_.Now());
+  auto reply = Forge(alice_, hello, "", "no name given");
+  EXPECT_TRUE(reply->closed.ok()) << reply->closed;
+  pb::ChatEnvelope e;
+  auto* m = e.add_messages();
+  m->set_sender("bob");
+  m->set_session("charly-2");
+  m->set_seq(1);
+  m->set_text("I am bob");
+  alice_->core->OnIncoming(reply, std::move(e));
+  EXPECT_EQ(reply->closed.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(Refused(alice_, Refusal::kSenderField), 1u);
+  EXPECT_THAT(alice_->view, ElementsAre("<charly> no name given"));
+}
+
+// Mutual TLS: a client certificate for mallory cannot carry bob's hello.
+TEST_F(ChatCoreTest, CertificateNameMustBeTheSenders) {
+  testing::FakeAuthenticator bob_key(net_.keys, "bob-key");
+  auto reply = std::make_shared<RecordingReply>();
+  reply->certificate = "mallory";
+  pb::ChatEnvelope e;
+  *e.mutable_hello() = *MakeHello(bob_key, "bob", "alice", "", "t1", s_.Now());
+  alice_->core->OnIncoming(reply, std::move(e));
+  EXPECT_EQ(reply->closed.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(Refused(alice_, Refusal::kCertificate), 1u);
+  reply = std::make_shared<RecordingReply>();
+  reply->certificate = "bob";
+  e.Clear();
+  *e.mutable_hello() = *MakeHello(bob_key, "bob", "alice", "", "t2", s_.Now());
+  alice_->core->OnIncoming(reply, std::move(e));
+  EXPECT_TRUE(reply->closed.ok()) << reply->closed;
+}
+
+// The replay cache is bounded: beyond max_hello_nonces the oldest nonces
+// are forgotten (counted), and a replay of a forgotten one is still
+// refused, as older than the nonces kept.
+TEST_F(ChatCoreTest, HelloNonceCacheIsBoundedAndStillRefusesReplays) {
+  ChatCore::Options o;
+  o.max_hello_nonces = 4;
+  FakeNet net(&s_);
+  Node* b = net.Add("b", o);
+  b->core->Start();
+  net.keys->Pin("bob", "bob-key");
+  testing::FakeAuthenticator bob_key(net.keys, "bob-key");
+  std::vector<pb::ChatHello> hellos;
+  for (int i = 0; i < 10; ++i) {
+    s_.Advance(absl::Milliseconds(10));
+    hellos.push_back(
+        *MakeHello(bob_key, "bob", "b", "", absl::StrCat("n", i), s_.Now()));
+    auto reply = Forge(b, hellos.back(), "bob", absl::StrCat("m", i));
+    EXPECT_TRUE(reply->closed.ok()) << i << ": " << reply->closed;
+  }
+  EXPECT_EQ(b->core->Stats().hello_nonces_evicted, 6u);
+  for (int i : {0, 5, 9}) {
+    auto reply = Forge(b, hellos[i], "bob", "replayed");
+    EXPECT_EQ(reply->closed.code(), absl::StatusCode::kUnauthenticated) << i;
+  }
+  EXPECT_EQ(Refused(b, Refusal::kReplayed), 3u);
+}
+
+// A peer with no key (it cannot sign) gets nothing through: its messages
+// are refused and reported undelivered, never shown.
+TEST_F(ChatCoreTest, APeerWithoutAKeyIsRefused) {
+  FakeNet net(&s_);
+  Node* a = net.Add("a");
+  Node* b = net.Add("b");
+  testing::FakeAuthenticator keyless(net.keys, "");
+  ChatCore::Options o;
+  o.name = "a";
+  o.session = "a-2";
+  o.authenticator = &keyless;
+  o.delivery_timeout = absl::Seconds(1);
+  a->core = std::make_unique<ChatCore>(o, &s_, a->transport.get(),
+                                       [](const std::string&) {});
+  a->core->Start();
+  b->core->Start();
+  a->core->SetMember("b", b->address);
+  auto r = SendAll(a, "let me in");
+  s_.Advance(absl::Seconds(2));
+  ASSERT_TRUE(r->ok()) << r->status();
+  EXPECT_THAT((*r)->delivered, IsEmpty());
+  EXPECT_THAT(b->view, IsEmpty());
+  EXPECT_GE(Refused(b, Refusal::kBadSignature), 1u);
 }
 
 TEST(MergeEnvelopeTest, KeepsLatestAckAndAppendsTheRest) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "proto/peer/v1/chat.pb.h"
@@ -57,10 +58,23 @@ class ChatReply {
   virtual void Send(::peer::v1::ChatEnvelope envelope) = 0;
   // Ends the stream with `status` (e.g. UNAVAILABLE: chat stopped).
   virtual void Close(absl::Status status) = 0;
+  // With mutual TLS, the name (common name) in the opener's client
+  // certificate; "" without one. Thread-safe.
+  virtual std::string CertificateName() const { return ""; }
+
+  // The member the opener proved to be (its hello checked out); "" until
+  // then. Set and read by the receiver only (ChatCore, on its scheduler):
+  // not thread-safe.
+  const std::string& sender() const { return sender_; }
+  void set_sender(std::string sender) { sender_ = std::move(sender); }
+
+ private:
+  std::string sender_;
 };
 
 // Merges `from` into `into` as one write would carry both: messages, pings
-// and pongs appended; the ack with the higher seq kept.
+// and pongs appended; the ack with the higher seq kept; a hello kept (the
+// first one).
 void MergeEnvelope(::peer::v1::ChatEnvelope&& from,
                    ::peer::v1::ChatEnvelope* into);
 

@@ -283,13 +283,30 @@ std::unique_ptr<ChatStream> GrpcChatTransport::Open(
 
 // ---------------------------------------------------------------- server
 
+namespace {
+// The common name of the client certificate the caller presented and the
+// server verified (mutual TLS); "" without one.
+std::string ClientCertificateName(const grpc::ServerContextBase& context) {
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (!auth || !auth->IsPeerAuthenticated()) return "";
+  for (const auto& v : auth->FindPropertyValues("x509_common_name")) {
+    return std::string(v.data(), v.size());
+  }
+  return "";
+}
+}  // namespace
+
 class ChatGrpcService::Connection final : public ChatReply {
  public:
-  Connection(Reactor* reactor, ChatGrpcService* service)
-      : reactor_(reactor), service_(service) {}
+  Connection(Reactor* reactor, ChatGrpcService* service,
+             std::string certificate_name)
+      : reactor_(reactor),
+        service_(service),
+        certificate_name_(std::move(certificate_name)) {}
 
   void Send(pb::ChatEnvelope envelope) override;
   void Close(absl::Status status) override;
+  std::string CertificateName() const override { return certificate_name_; }
   // The reactor's reactions.
   void WriteDone(bool ok);
   void Done();
@@ -298,6 +315,7 @@ class ChatGrpcService::Connection final : public ChatReply {
   std::mutex mu_;
   Reactor* reactor_;  // valid until Finish has been called
   ChatGrpcService* const service_;
+  const std::string certificate_name_;
   bool writing_ = false;
   bool finishing_ = false;  // no more writes
   bool finish_called_ = false;
@@ -312,7 +330,8 @@ class ChatGrpcService::Reactor final
  public:
   Reactor(ChatGrpcService* service, grpc::CallbackServerContext* context)
       : service_(service), context_(context) {
-    connection_ = std::make_shared<Connection>(this, service);
+    connection_ = std::make_shared<Connection>(this, service,
+                                               ClientCertificateName(*context));
   }
   // Ends the call at once (a write in flight completes, failed).
   void Cancel() { context_->TryCancel(); }

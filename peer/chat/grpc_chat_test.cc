@@ -15,6 +15,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "peer/chat/chat_core.h"
+#include "peer/chat/fake_authenticator.h"
 #include "peer/membership/real/event_loop.h"
 #include "services/common/logging.h"
 
@@ -26,11 +27,21 @@ using ::testing::ElementsAre;
 
 constexpr absl::Duration kDeadline = absl::Seconds(20);
 
+// The keys every test peer's is pinned in.
+std::shared_ptr<testing::FakeKeys> Keys() {
+  static auto* keys = new std::shared_ptr<testing::FakeKeys>(
+      std::make_shared<testing::FakeKeys>());
+  return *keys;
+}
+
 // One peer's chat: a loop, a core, a server with the service.
 class Peer : public ChatGrpcService::Handler {
  public:
-  explicit Peer(const std::string& name) : name_(name), loop_(name) {
+  explicit Peer(const std::string& name)
+      : name_(name), auth_(Keys(), name + "-key"), loop_(name) {
+    Keys()->Pin(name, name + "-key");
     ChatCore::Options o;
+    o.authenticator = &auth_;
     o.name = name;
     o.session = absl::StrCat(name, "-1");
     o.initial_backoff = absl::Milliseconds(20);
@@ -116,6 +127,7 @@ class Peer : public ChatGrpcService::Handler {
 
  private:
   const std::string name_;
+  testing::FakeAuthenticator auth_;
   membership::EventLoop loop_;
   GrpcChatTransport transport_;
   std::unique_ptr<ChatCore> core_;
@@ -238,6 +250,12 @@ TEST(GrpcChatTest, StreamThatNeverReadsIsEndedInsteadOfGrowing) {
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(30));
   auto stream = stub->Connect(&context);
+  Keys()->Pin("tester", "tester-key");
+  testing::FakeAuthenticator tester(Keys(), "tester-key");
+  pb::ChatEnvelope hello;
+  *hello.mutable_hello() =
+      *MakeHello(tester, "tester", "bob", "", "t1", absl::Now());
+  ASSERT_TRUE(stream->Write(hello));
   pb::ChatEnvelope pings;
   for (int i = 0; i < 1000; ++i) pings.add_pings()->set_nonce(i + 1);
   // Each envelope asks for ~1000 pongs (about 9 KB); 5000 of them would
