@@ -378,7 +378,8 @@ SimClock::EventId SimNetwork::ScheduleTask(NodeId id, uint32_t epoch,
 }
 
 void SimNetwork::SendPacket(NodeId from, const std::string& to,
-                            std::string bytes) {
+                            std::string bytes,
+                            const std::string* apparent_from) {
   Node& sender = node(from);
   const size_t size = bytes.size();
   ++sender.stats.packets_sent;
@@ -404,18 +405,44 @@ void SimNetwork::SendPacket(NodeId from, const std::string& to,
   }
   Node& receiver = node(dest);
   const uint64_t tag = LinkKey(from, dest);
-  if (options_.duplicate_rate > 0 &&
-      NetworkUniform() < options_.duplicate_rate) {
+  const int copies =
+      options_.duplicate_rate > 0 && NetworkUniform() < options_.duplicate_rate
+          ? 2
+          : 1;
+  for (int copy = 0; copy < copies; ++copy) {
     const absl::Duration delay =
         Delay(from, dest, true) +
         Lag(receiver.rng, receiver.slowness.inbound_lag);
-    clock_.ScheduleMessage(Now() + delay, this, tag, bytes, dest,
-                           SimClock::kAnyEpoch);
+    std::string payload = copy + 1 < copies ? bytes : std::move(bytes);
+    if (apparent_from == nullptr) {
+      clock_.ScheduleMessage(Now() + delay, this, tag, std::move(payload), dest,
+                             SimClock::kAnyEpoch);
+    } else {
+      // Rare (adversaries only): a task carrying the forged source.
+      clock_.Schedule(
+          Now() + delay,
+          [this, from, dest, source = *apparent_from,
+           payload = std::move(payload)] {
+            if (!Reachable(from, dest)) {
+              ReportPacket(from, dest, payload.size(),
+                           PacketEvent::Outcome::kUnreachable);
+              return;
+            }
+            Deliver(from, dest, source, payload);
+          },
+          dest, SimClock::kAnyEpoch);
+    }
   }
-  const absl::Duration delay = Delay(from, dest, true) +
-                               Lag(receiver.rng, receiver.slowness.inbound_lag);
-  clock_.ScheduleMessage(Now() + delay, this, tag, std::move(bytes), dest,
-                         SimClock::kAnyEpoch);
+}
+
+void SimNetwork::SendSpoofedPacket(NodeId sender, std::string apparent_from,
+                                   const std::string& to, std::string bytes) {
+  if (node(sender).crashed) {
+    ReportPacket(sender, kNoNode, bytes.size(),
+                 PacketEvent::Outcome::kReceiverDown);
+    return;
+  }
+  SendPacket(sender, to, std::move(bytes), &apparent_from);
 }
 
 void SimNetwork::DeliverMessage(uint64_t tag, std::string payload) {
@@ -425,6 +452,12 @@ void SimNetwork::DeliverMessage(uint64_t tag, std::string payload) {
     ReportPacket(from, to, payload.size(), PacketEvent::Outcome::kUnreachable);
     return;
   }
+  Deliver(from, to, node(from).address, payload);
+}
+
+void SimNetwork::Deliver(NodeId from, NodeId to,
+                         const std::string& from_address,
+                         const std::string& payload) {
   Node& receiver = node(to);
   SimTransport& transport = *receiver.transport;
   if (receiver.crashed || transport.shut_down_ ||
@@ -435,7 +468,8 @@ void SimNetwork::DeliverMessage(uint64_t tag, std::string payload) {
   ++receiver.stats.packets_received;
   receiver.stats.bytes_received += payload.size();
   ReportPacket(from, to, payload.size(), PacketEvent::Outcome::kDelivered);
-  transport.handlers_.on_packet(node(from).address, payload);
+  if (packet_tap_) packet_tap_(from, to, from_address, payload);
+  transport.handlers_.on_packet(from_address, payload);
 }
 
 void SimNetwork::SendReliable(NodeId from, uint32_t from_epoch,

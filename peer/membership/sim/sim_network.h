@@ -67,6 +67,12 @@
 // size: ByteSizeLong() of requests and responses). An optional packet
 // observer sees every datagram's fate, for traces and plots.
 //
+// Adversaries (sim_adversary.h). A packet tap sees the bytes of every
+// datagram delivered (a wire tap, for capture and replay), and
+// SendSpoofedPacket sends a datagram whose receiver sees another source
+// address than the sender's (a forged UDP source). Both are deterministic
+// like everything else.
+//
 // Scale: 10,000 nodes and millions of events per run. Heap entries are 24
 // bytes, event slots are reused, node lookup by address is a hash map and
 // everything else is by index.
@@ -333,6 +339,24 @@ class SimNetwork final : private SimClock::Gate, private SimClock::MessageSink {
     packet_observer_ = std::move(observer);
   }
 
+  // --- Adversaries -----------------------------------------------------------
+
+  // Calls `tap` with every datagram delivered, just before the receiver's
+  // handler runs (after the packet observer): the real sender, the
+  // receiver, the source address the receiver sees, and the bytes. nullptr:
+  // none. The tap must not send from inside the call (schedule instead).
+  using PacketTap = std::function<void(NodeId from, NodeId to,
+                                       const std::string& from_address,
+                                       const std::string& bytes)>;
+  void SetPacketTap(PacketTap tap) { packet_tap_ = std::move(tap); }
+
+  // As `sender`'s transport SendPacket (its link, cuts, loss and stats), but
+  // the receiver's handler is told the datagram came from `apparent_from`,
+  // which need not be any node's address: a forged UDP source. Dropped
+  // (counted) if `sender` is crashed.
+  void SendSpoofedPacket(NodeId sender, std::string apparent_from,
+                         const std::string& to, std::string bytes);
+
  private:
   friend class SimScheduler;
   friend class SimTransport;
@@ -376,8 +400,13 @@ class SimNetwork final : private SimClock::Gate, private SimClock::MessageSink {
   // Scheduling on behalf of SimScheduler.
   SimClock::EventId ScheduleTask(NodeId id, uint32_t epoch,
                                  absl::Duration delay, Scheduler::Task task);
-  // On behalf of SimTransport.
-  void SendPacket(NodeId from, const std::string& to, std::string bytes);
+  // On behalf of SimTransport (and SendSpoofedPacket, with the source the
+  // receiver sees; nullptr: the sender's own address).
+  void SendPacket(NodeId from, const std::string& to, std::string bytes,
+                  const std::string* apparent_from = nullptr);
+  // A datagram from -> to arrives, seen as coming from `from_address`.
+  void Deliver(NodeId from, NodeId to, const std::string& from_address,
+               const std::string& payload);
   void SendReliable(NodeId from, uint32_t from_epoch, const std::string& to,
                     ::peer::v1::ReliableRequest request, absl::Duration timeout,
                     Transport::ReliableDone done);
@@ -411,6 +440,7 @@ class SimNetwork final : private SimClock::Gate, private SimClock::MessageSink {
   bool partitioned_ = false;
   uint64_t generated_addresses_ = 0;
   std::function<void(const PacketEvent&)> packet_observer_;
+  PacketTap packet_tap_;
 };
 
 }  // namespace peerlab::membership::sim

@@ -617,5 +617,54 @@ TEST(SimNetworkTest, TenThousandNodesExchangeAPacketEach) {
   EXPECT_LT(wall, 10.0);
 }
 
+// --- Adversaries ---
+
+// The tap sees every delivered datagram's bytes and the source its receiver
+// saw; a spoofed datagram arrives from the forged source (the answer goes
+// there), travels the real sender's link (a cut stops it) and is counted
+// as sent by the real sender.
+TEST(SimNetworkTest, TapSeesDeliveriesAndSpoofedSourcesArriveForged) {
+  SimNetwork net;
+  const NodeId a = net.AddNode(), b = net.AddNode(), mallory = net.AddNode();
+  Echo ea(net, a), eb(net, b), em(net, mallory);
+  struct Tapped {
+    NodeId from, to;
+    std::string source, bytes;
+  };
+  std::vector<Tapped> tapped;
+  net.SetPacketTap([&](NodeId from, NodeId to, const std::string& source,
+                       const std::string& bytes) {
+    tapped.push_back({from, to, source, bytes});
+  });
+  net.SendSpoofedPacket(mallory, net.address(a), net.address(b), "ping1");
+  net.clock().RunFor(absl::Seconds(1));
+  // b answered the forged source, a; mallory got nothing.
+  ASSERT_THAT(eb.received, SizeIs(1));
+  EXPECT_EQ(eb.received[0].from, net.address(a));
+  EXPECT_EQ(ea.CountStartingWith("pong1"), 1u);
+  EXPECT_THAT(em.received, SizeIs(0));
+  EXPECT_EQ(net.stats(mallory).packets_sent, 1u);
+  EXPECT_EQ(net.stats(a).packets_sent, 0u);
+  ASSERT_THAT(tapped, SizeIs(2));
+  EXPECT_EQ(tapped[0].from, mallory);
+  EXPECT_EQ(tapped[0].to, b);
+  EXPECT_EQ(tapped[0].source, net.address(a));
+  EXPECT_EQ(tapped[0].bytes, "ping1");
+  EXPECT_EQ(tapped[1].from, b);
+  EXPECT_EQ(tapped[1].to, a);
+  EXPECT_EQ(tapped[1].bytes, "pong1");
+
+  // A source that is no node's address; then a cut on the real link.
+  net.SendSpoofedPacket(mallory, "10.9.9.9:1", net.address(b), "x");
+  net.clock().RunFor(absl::Seconds(1));
+  net.Cut(mallory, b);
+  net.SendSpoofedPacket(mallory, net.address(a), net.address(b), "ping2");
+  net.clock().RunFor(absl::Seconds(1));
+  ASSERT_THAT(eb.received, SizeIs(2));
+  EXPECT_EQ(eb.received[1].from, "10.9.9.9:1");
+  EXPECT_EQ(ea.CountStartingWith("pong2"), 0u);
+  net.SetPacketTap(nullptr);
+}
+
 }  // namespace
 }  // namespace peerlab::membership::sim

@@ -1,0 +1,348 @@
+// The simulator's adversary (sim_adversary.h) against 100 members: each test
+// runs a campaign (a fresh cluster, the attack for a number of protocol
+// periods, then recovery) and asserts what the defences must hold. Protocol
+// time only; the seed is printed on failure (replay with PEERLAB_SIM_SEED=N),
+// and the report of the campaign with it.
+//
+// Modes: "open" (no group key), "outsider" (a group key the adversary lacks),
+// "insider" (the adversary holds the group key, no member's node key).
+//
+// Tests named DISABLED_ hold only once signed self-claims (the identity
+// lane: a member's alive, leave and refutations signed with its own key,
+// pinned to its name) are on main; each says what it needs.
+#include <string>
+
+#include "gtest/gtest.h"
+#include "peer/membership/protocol_math.h"
+#include "peer/membership/sim/sim_seed.h"
+#include "peer/membership/sim_adversary.h"
+
+namespace peerlab::membership {
+namespace {
+
+using sim::SimSeed;
+using Kind = SimAdversary::Kind;
+
+constexpr int kMembers = 100;
+
+CampaignOptions Campaign(Attack attack, bool group_key, Kind kind,
+                         uint64_t seed) {
+  CampaignOptions o;
+  o.attack = attack;
+  o.members = kMembers;
+  o.group_key = group_key;
+  o.kind = kind;
+  o.seed = seed;
+  o.periods = 20;
+  o.per_period = 10;
+  return o;
+}
+
+uint64_t Refused(const CampaignReport& r, const std::string& counter) {
+  auto it = r.refused.find(counter);
+  return it == r.refused.end() ? 0 : it->second;
+}
+
+// Nothing got through: nobody suspected, declared dead or left, no record
+// changed, no incarnation or Lamport clock raised, the tables hold only the
+// members, and the cluster is converged at the end.
+void ExpectNoHarm(const CampaignReport& r) {
+  EXPECT_EQ(r.wrongly_dead, 0);
+  EXPECT_EQ(r.wrongly_left, 0);
+  EXPECT_EQ(r.suspicions, 0);
+  EXPECT_EQ(r.hijacked_peak, 0);
+  EXPECT_EQ(r.refutations, 0u);
+  EXPECT_EQ(r.max_incarnation_rise, 0u);
+  EXPECT_EQ(r.max_lamport_rise, 0u);
+  EXPECT_EQ(r.lists_served, 0u);
+  EXPECT_EQ(r.max_table, static_cast<size_t>(kMembers));
+  EXPECT_TRUE(r.reconverged);
+}
+
+// With a group key, an outsider's forgeries of every kind (a sustained mix
+// of all the attacks) are refused unopened; only its replays of captured
+// sealed datagrams open, and they change nothing either.
+TEST(AdversarySimTest, OutsiderGetsNothingThroughTheGroupKey) {
+  const uint64_t seed = SimSeed(101);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  CampaignOptions o = Campaign(Attack::kMixed, true, Kind::kOutsider, seed);
+  o.periods = 30;
+  const CampaignReport r = RunCampaign(o);
+  SCOPED_TRACE(FormatReport(r));
+  ExpectNoHarm(r);
+  EXPECT_EQ(r.reflection, 0);
+  const uint64_t replays =
+      r.tried_by_attack.count("replay") ? r.tried_by_attack.at("replay") : 0;
+  const uint64_t lamport = r.tried_by_attack.count("lamport-extremes")
+                               ? r.tried_by_attack.at("lamport-extremes")
+                               : 0;
+  // Three entries a datagram for the Lamport attack.
+  EXPECT_GE(Refused(r, "decrypt_failures") + Refused(r, "bad_packets"),
+            r.tried - replays - lamport * 2 / 3);
+  EXPECT_GT(r.tried, 250u);
+}
+
+// Replays of captured sealed datagrams (1 s to 20 s old) to their receivers,
+// from their senders' addresses: each is old news to the protocol.
+TEST(AdversarySimTest, OutsiderReplaysChangeNothing) {
+  const uint64_t seed = SimSeed(102);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const CampaignReport r =
+      RunCampaign(Campaign(Attack::kReplay, true, Kind::kOutsider, seed));
+  SCOPED_TRACE(FormatReport(r));
+  ExpectNoHarm(r);
+  EXPECT_GT(r.tried, 150u);
+}
+
+// Forgeries naming incarnations beyond the window or at the top, and
+// Lamport times beyond the window or the cap, are ignored and counted, by
+// an insider as in an open group (same code, the seal aside).
+struct WindowCase {
+  Attack attack;
+  const char* counter;   // the defence that refuses every one of them
+  uint64_t per_forgery;  // counted per forgery at least
+};
+
+class WindowTest
+    : public ::testing::TestWithParam<std::tuple<WindowCase, bool>> {};
+
+TEST_P(WindowTest, ForgeriesBeyondTheWindowsAreRefused) {
+  const auto [c, group_key] = GetParam();
+  const uint64_t seed = SimSeed(103);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const CampaignReport r = RunCampaign(Campaign(
+      c.attack, group_key, group_key ? Kind::kInsider : Kind::kOutsider, seed));
+  SCOPED_TRACE(FormatReport(r));
+  ExpectNoHarm(r);
+  EXPECT_EQ(Refused(r, "decrypt_failures"), 0u) << "the insider is inside";
+  EXPECT_GE(Refused(r, c.counter), r.datagrams_sent * c.per_forgery);
+  EXPECT_EQ(r.tried, 200u * (c.attack == Attack::kLamportExtremes ? 3 : 1));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Attacks, WindowTest,
+    ::testing::Combine(
+        ::testing::Values(
+            WindowCase{Attack::kSuspectBeyondWindow,
+                       "incarnation_jumps_ignored", 1},
+            WindowCase{Attack::kSuspectMax, "bad_messages", 1},
+            WindowCase{Attack::kDeadMax, "bad_messages", 1},
+            WindowCase{Attack::kLeaveMax, "bad_messages", 1},
+            WindowCase{Attack::kAliveMax, "bad_messages", 1},
+            // 2^62 and the clock + 2^32 + 1 (2^64 - 1: kv_entries_refused).
+            WindowCase{Attack::kLamportExtremes, "lamport_jumps_ignored", 2}),
+        ::testing::Bool()),
+    [](const auto& info) {
+      std::string name = AttackName(std::get<0>(info.param).attack);
+      name.erase(std::remove(name.begin(), name.end(), '-'), name.end());
+      return name + (std::get<1>(info.param) ? "Insider" : "Open");
+    });
+
+// Datagrams full of pings naming a third party's source_addr (every other
+// one from the third party's own forged UDP source), and of ping-reqs
+// naming third parties as target and reply address: each datagram makes a
+// member send at most one datagram to any third party.
+TEST(AdversarySimTest, ReflectionIsAtMostOneDatagramPerDatagram) {
+  const uint64_t seed = SimSeed(104);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  for (Attack a : {Attack::kPingReflection, Attack::kPingReqReflection}) {
+    for (bool group_key : {false, true}) {
+      const CampaignReport r = RunCampaign(Campaign(
+          a, group_key, group_key ? Kind::kInsider : Kind::kOutsider, seed));
+      SCOPED_TRACE(FormatReport(r));
+      ExpectNoHarm(r);
+      EXPECT_LE(r.reflection, 1.0);
+      EXPECT_GT(r.reflection, 0.0) << "the datagrams were opened and served";
+      EXPECT_LT(r.reflection_bytes, 0.01);
+      // Hundreds of probe requests a datagram, one served.
+      EXPECT_GE(Refused(r, "probe_requests_refused"), r.datagrams_sent * 500);
+    }
+  }
+}
+
+// Random bytes, sealed-looking bytes and captured datagrams with bits
+// flipped: dropped and counted. (In an open group a flipped datagram can
+// be a valid forgery: that is the open mode.)
+TEST(AdversarySimTest, GarbageIsDroppedAndCounted) {
+  const uint64_t seed = SimSeed(105);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  for (Kind kind : {Kind::kOutsider, Kind::kInsider}) {
+    const CampaignReport r =
+        RunCampaign(Campaign(Attack::kGarbage, true, kind, seed));
+    SCOPED_TRACE(FormatReport(r));
+    ExpectNoHarm(r);
+    EXPECT_EQ(Refused(r, "decrypt_failures") + Refused(r, "bad_packets"),
+              r.tried);
+  }
+}
+
+// An outsider's push/pull requests (forged states, claiming a member's
+// name or its own) are refused and answered with no member list.
+TEST(AdversarySimTest, OutsiderPushPullIsRefused) {
+  const uint64_t seed = SimSeed(106);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const CampaignReport r =
+      RunCampaign(Campaign(Attack::kPushPull, true, Kind::kOutsider, seed));
+  SCOPED_TRACE(FormatReport(r));
+  ExpectNoHarm(r);
+  EXPECT_EQ(Refused(r, "decrypt_failures"), r.tried);
+}
+
+// Under the LAN profile (retransmit_mult 4), an insider's suspicions at the
+// members' current incarnations are all refuted well within the minimum
+// suspicion timeout, and nobody is declared dead; each raises the victim's
+// incarnation by one.
+TEST(AdversarySimTest, InsiderSuspicionAtTheCurrentIncarnationIsRefuted) {
+  const uint64_t seed = SimSeed(107);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  CampaignOptions o =
+      Campaign(Attack::kSuspectCurrent, true, Kind::kInsider, seed);
+  o.config = Config::Lan();
+  o.per_period = 3;
+  const CampaignReport r = RunCampaign(o);
+  SCOPED_TRACE(FormatReport(r));
+  const absl::Duration min_timeout = SuspicionTimeout(
+      o.config.suspicion_mult, kMembers, o.config.probe_interval);
+  EXPECT_GT(r.suspicions, 0);
+  EXPECT_LT(r.longest_suspicion, min_timeout);
+  EXPECT_EQ(r.wrongly_dead, 0);
+  EXPECT_EQ(r.hijacked_final, 0);
+  EXPECT_LE(r.max_incarnation_rise, r.tried);
+  EXPECT_TRUE(r.reconverged);
+}
+
+// The same under the peer's own profile (Local: retransmit_mult 2): a
+// refutation now and then misses a member, push/pull (45 s at 100 members)
+// comes after the longest suspicion (36 s), and that member declares the
+// victim dead (seed 1: 3 members, each by one observer, out of 60
+// forgeries). Needs a last check with the suspect before a suspicion
+// becomes a death.
+TEST(AdversarySimTest,
+     DISABLED_InsiderSuspicionAtTheCurrentIncarnationIsRefutedUnderLocal) {
+  const uint64_t seed = SimSeed(108);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  CampaignOptions o =
+      Campaign(Attack::kSuspectCurrent, true, Kind::kInsider, seed);
+  o.per_period = 3;
+  const CampaignReport r = RunCampaign(o);
+  SCOPED_TRACE(FormatReport(r));
+  EXPECT_EQ(r.wrongly_dead, 0);
+  EXPECT_LT(r.longest_suspicion,
+            SuspicionTimeout(o.config.suspicion_mult, kMembers,
+                             o.config.probe_interval) *
+                o.config.suspicion_max_timeout_mult);
+}
+
+// What holds today against an insider's forged dead, leave and redirecting
+// alive at the current incarnation: the victims refute, and the cluster is
+// whole again, every record its member's own, within the recovery bound;
+// each forgery raises a victim's incarnation by at most one. (They are
+// declared dead or left meanwhile: see the DISABLED_ test below.)
+TEST(AdversarySimTest, InsiderForgedDeathsAndRedirectsAreUndone) {
+  const uint64_t seed = SimSeed(109);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  for (Attack a :
+       {Attack::kDeadCurrent, Attack::kLeaveCurrent, Attack::kAliveRedirect}) {
+    CampaignOptions o = Campaign(a, true, Kind::kInsider, seed);
+    o.per_period = 3;
+    const CampaignReport r = RunCampaign(o);
+    SCOPED_TRACE(FormatReport(r));
+    EXPECT_TRUE(r.reconverged);
+    EXPECT_EQ(r.hijacked_final, 0);
+    EXPECT_LE(r.max_incarnation_rise, r.tried);
+    EXPECT_EQ(Refused(r, "decrypt_failures"), 0u) << "the insider is inside";
+  }
+}
+
+// An insider's push/pull floods of made-up members stay within
+// max_members, refused members counted.
+TEST(AdversarySimTest, InsiderPushPullKeepsTablesBounded) {
+  const uint64_t seed = SimSeed(110);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  CampaignOptions o = Campaign(Attack::kPushPull, true, Kind::kInsider, seed);
+  o.config.max_members = 150;
+  const CampaignReport r = RunCampaign(o);
+  SCOPED_TRACE(FormatReport(r));
+  EXPECT_LE(r.max_table, 150u);
+  EXPECT_GT(Refused(r, "members_refused"), 0u);
+}
+
+// A campaign is a function of its options: the same seed, the same report.
+TEST(AdversarySimTest, CampaignsAreDeterministic) {
+  const uint64_t seed = SimSeed(111);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  CampaignOptions o = Campaign(Attack::kMixed, true, Kind::kInsider, seed);
+  o.periods = 10;
+  CampaignReport a = RunCampaign(o);
+  CampaignReport b = RunCampaign(o);
+  a.wall = b.wall = absl::ZeroDuration();
+  EXPECT_EQ(FormatReport(a), FormatReport(b));
+}
+
+// --- Pending signed self-claims (identity lane) ---
+//
+// Each of these gets through today, with the group key, for an insider (and
+// for anyone in an open group); seed-1 figures at 100 members, 600
+// forgeries, in bench/RESULTS.md. Signed alives, leaves and refutations,
+// with keys pinned to names, refuse them; enable each as that lands.
+
+// Insider forgeries that must change no member's record and remove nobody.
+class InsiderClaimTest : public ::testing::TestWithParam<Attack> {};
+
+TEST_P(InsiderClaimTest, DISABLED_InsiderCannotForgeClaimsAboutOthers) {
+  const uint64_t seed = SimSeed(112);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const CampaignReport r =
+      RunCampaign(Campaign(GetParam(), true, Kind::kInsider, seed));
+  SCOPED_TRACE(FormatReport(r));
+  EXPECT_EQ(r.wrongly_dead, 0);
+  EXPECT_EQ(r.wrongly_left, 0);
+  EXPECT_EQ(r.hijacked_peak, 0);
+  EXPECT_TRUE(r.reconverged);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Attacks, InsiderClaimTest,
+    ::testing::Values(
+        // A leave is a claim about oneself: unsigned, refused.
+        Attack::kLeaveCurrent,
+        // Alive with the forger's address at +1, and at +window+1 sent from
+        // that same address (taken today for the member's own alive, beyond
+        // the window: the member cannot refute it, its record is the
+        // forger's for good).
+        Attack::kAliveRedirect, Attack::kAliveRedirectBeyondWindow,
+        // Alive at +10^6 with forged metadata from the member's own address
+        // (a forged UDP source): pinned for good today.
+        Attack::kAliveSpoofedSource,
+        // A newer generation of the name: the member yields its name for
+        // good today.
+        Attack::kAliveNewerGeneration,
+        // Push/pull carrying all of the above.
+        Attack::kPushPull,
+        // Suspicions at +window: the refutation (+window+1) reaches members
+        // that missed one only relayed, beyond their window, so they
+        // ignore it and declare the member dead. A signed refutation is
+        // accepted relayed.
+        Attack::kSuspectWindow),
+    [](const auto& info) {
+      std::string name = AttackName(info.param);
+      name.erase(std::remove(name.begin(), name.end(), '-'), name.end());
+      return name;
+    });
+
+// A forged dead about another member at its current incarnation removes it
+// until it refutes; a dead from anyone but the member itself only starting
+// a suspicion (as a push/pull's dead does) would leave nobody removed.
+TEST(AdversarySimTest, DISABLED_InsiderForgedDeadRemovesNobody) {
+  const uint64_t seed = SimSeed(113);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  CampaignOptions o =
+      Campaign(Attack::kDeadCurrent, true, Kind::kInsider, seed);
+  o.per_period = 3;
+  const CampaignReport r = RunCampaign(o);
+  SCOPED_TRACE(FormatReport(r));
+  EXPECT_EQ(r.wrongly_dead, 0);
+}
+
+}  // namespace
+}  // namespace peerlab::membership
