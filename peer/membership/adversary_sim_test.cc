@@ -272,7 +272,8 @@ TEST(AdversarySimTest, CampaignsAreDeterministic) {
   const uint64_t seed = SimSeed(111);
   PEERLAB_SIM_TRACE_SEED(seed);
   CampaignOptions o = Campaign(Attack::kMixed, true, Kind::kInsider, seed);
-  o.periods = 10;
+  o.periods = 5;
+  o.per_period = 5;
   CampaignReport a = RunCampaign(o);
   CampaignReport b = RunCampaign(o);
   a.wall = b.wall = absl::ZeroDuration();
