@@ -319,6 +319,32 @@ TEST_F(ControlE2eTest, LoopbackCallerWithoutTokenIsRefusedByDefault) {
   EXPECT_NE(::stat(path.c_str(), &st), 0) << path << " is still there";
 }
 
+// No usable state directory: the peer still starts, closed to remote
+// callers (a token nobody is told), and says why.
+TEST_F(ControlE2eTest, NoTokenFileMeansClosedNotOpen) {
+  const std::string blocker = dir_->File("not-a-dir");
+  ASSERT_TRUE(WriteFile(blocker, "x").ok());
+  Subprocess::Options options = PeerOptions("kate", {});
+  options.env["PEERLAB_CONTROL_TOKEN_FILE"] = "";
+  options.env["PEERLAB_STATE_DIR"] = blocker;
+  auto process = Subprocess::Start(options);
+  ASSERT_TRUE(process.ok()) << process.status();
+  auto ready =
+      WaitForFileLine(dir_->File("kate.ready"), kDeadline, process->get());
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  auto stub = pb::PeerControl::NewStub(
+      grpc::CreateChannel(std::string(absl::StripAsciiWhitespace(*ready)),
+                          grpc::InsecureChannelCredentials()));
+  pb::ExecuteResponse response;
+  grpc::Status s =
+      ExecuteLine(*stub, "shell echo owned", &response, kDeadline, "");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(s.error_message(), HasSubstr("could not write"));
+  auto log = ReadFile(dir_->File("kate.log"));
+  ASSERT_TRUE(log.ok());
+  EXPECT_THAT(*log, HasSubstr("remote control is closed"));
+}
+
 // --control-open-loopback: today's open loopback, with a warning.
 TEST_F(ControlE2eTest, OpenLoopbackOptionNeedsNoToken) {
   Peer gina;

@@ -157,6 +157,7 @@ int main(int argc, char** argv) {
   // $PEERLAB_CONTROL_TOKEN_FILE, else (on loopback) a fresh one only this
   // user can read; --control-open-loopback opts out.
   std::unique_ptr<peerlab::NodeControlToken> node_token;
+  std::string control_token_problem;  // why no token file could be made
   if (o.control_token_file.empty() && !o.control_open_loopback) {
     const char* env = std::getenv(peerlab::kControlTokenFileEnv);
     if (env != nullptr && *env != '\0') o.control_token_file = env;
@@ -164,14 +165,20 @@ int main(int argc, char** argv) {
   if (o.control_token_file.empty() && !o.control_open_loopback &&
       o.bind.rfind("127.", 0) == 0) {
     auto made = peerlab::NodeControlToken::Create(o.name, o.state_dir);
-    if (!made.ok()) {
-      std::cerr << "peerlab-peer: control token: " << made.status().message()
-                << " (give --control-token-file FILE, or "
-                   "--control-open-loopback)\n";
-      return 2;
+    if (made.ok()) {
+      node_token = *std::move(made);
+      o.control_token_file = node_token->path();
+    } else {
+      // Still closed: a token nobody is told, so no remote control this run.
+      auto token = peerlab::RandomControlToken();
+      if (!token.ok()) {
+        std::cerr << "peerlab-peer: control token: " << token.status().message()
+                  << "\n";
+        return 2;
+      }
+      o.control_token = *token;
+      control_token_problem = std::string(made.status().message());
     }
-    node_token = *std::move(made);
-    o.control_token_file = node_token->path();
   }
   if (!o.control_token_file.empty()) {
     // Exported: what the peer starts (shell) finds its token too.
@@ -237,7 +244,12 @@ int main(int argc, char** argv) {
   });
   spdlog::info("peer {} ({}) up: control {}, gossip {}:{}", app->name(),
                app->id(), app->control_address(), o.bind, app->gossip_port());
-  if (o.control_open_loopback) {
+  if (!control_token_problem.empty()) {
+    spdlog::warn(
+        "no control token file: {}; remote control is closed for this run "
+        "(give --control-token-file FILE to use it)",
+        control_token_problem);
+  } else if (o.control_open_loopback) {
     spdlog::warn(
         "--control-open-loopback: PeerControl on {} takes calls without a "
         "token; any user of this machine can run commands (shell too) as "

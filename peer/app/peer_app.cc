@@ -235,10 +235,13 @@ absl::Status PeerApp::Start() {
           .token = *token,
           // The path is no secret (the file is the owner's), but callers
           // beyond loopback need not learn it.
-          .token_hint = IsLoopback(options_.bind)
-                            ? options_.control_token_file
-                            : "the file given to the peer's "
-                              "--control-token-file"});
+          .token_hint =
+              !options_.control_token.empty()
+                  ? "no file: the peer could not write one (see its log); "
+                    "restart it with --control-token-file FILE"
+              : IsLoopback(options_.bind)
+                  ? options_.control_token_file
+                  : "the file given to the peer's --control-token-file"});
   control_service_ = control.get();
   grpc_services_.push_back(std::move(control));
   if (auto s = StartGrpcServer(); !s.ok()) return s;
@@ -304,6 +307,7 @@ void PeerApp::LoadIdentity() {
 }
 
 absl::StatusOr<std::string> PeerApp::ControlToken() const {
+  if (!options_.control_token.empty()) return options_.control_token;
   const std::string& file = options_.control_token_file;
   if (file.empty()) {
     if (IsLoopback(options_.bind)) return std::string();

@@ -40,6 +40,10 @@ struct PeerOptions {
   // bind. Without it and without control_token_file, peerlab-peer makes a
   // token file of its own (services/common/control_token.h).
   bool control_open_loopback = false;
+  // A token held in memory only (peerlab-peer sets it when no token file
+  // could be made): calls must carry it; nobody is told it. Wins over
+  // control_token_file.
+  std::string control_token;
 };
 
 }  // namespace peerlab::peer
