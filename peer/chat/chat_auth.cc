@@ -154,11 +154,12 @@ absl::StatusOr<std::string> HelloVerifier::Check(
         absl::StrCat("hello from ", who, " is for ", Quoted(hello.receiver()),
                      ", not for ", options_.self));
   }
-  if (hello.group() != options_.group) {
-    return refuse(Refusal::kWrongGroup,
-                  absl::StrCat("hello from ", who, " is for group ",
-                               Quoted(hello.group()), ", this is ",
-                               Quoted(options_.group)));
+  const std::string group = options_.group ? options_.group() : "";
+  if (hello.group() != group) {
+    return refuse(
+        Refusal::kWrongGroup,
+        absl::StrCat("hello from ", who, " is for group ",
+                     Quoted(hello.group()), ", this is ", Quoted(group)));
   }
   const absl::Time at = absl::FromUnixMillis(hello.unix_ms());
   if (at < now - options_.max_skew || at > now + options_.max_skew) {

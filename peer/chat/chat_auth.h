@@ -29,6 +29,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -104,8 +105,9 @@ const char* RefusalName(Refusal r);
 class HelloVerifier {
  public:
   struct Options {
-    std::string self;   // this receiver's membership name
-    std::string group;  // this group's label ("" when none)
+    std::string self;  // this receiver's membership name
+    // This group's label (unset or "": none); asked per hello.
+    std::function<std::string()> group;
     // Hello times further than this from now are refused; nonces are
     // remembered this long.
     absl::Duration max_skew = absl::Minutes(2);

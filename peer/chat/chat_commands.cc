@@ -328,9 +328,9 @@ absl::StatusOr<absl::Duration> ChatCommands::ProbeNewStream(
   pb::ChatEnvelope ping;
   // A new stream like any other: it opens with a signed hello.
   if (env_.authenticator) {
-    auto hello = MakeHello(*env_.authenticator, env_.name, member, env_.group,
-                           absl::StrCat(env_.session, "/probe/", ++probes_),
-                           absl::Now());
+    auto hello = MakeHello(
+        *env_.authenticator, env_.name, member, env_.group ? env_.group() : "",
+        absl::StrCat(env_.session, "/probe/", ++probes_), absl::Now());
     if (hello.ok()) *ping.mutable_hello() = *std::move(hello);
   }
   ping.add_pings()->set_nonce(1);

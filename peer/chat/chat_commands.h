@@ -86,8 +86,9 @@ class ChatCommands : private ChatGrpcService::Handler {
     // (chat_auth.h): the node key and the keys the membership pinned.
     // Without one every incoming stream is refused.
     std::shared_ptr<const SenderAuthenticator> authenticator;
-    // The group label, checked on every stream ("": none).
-    std::string group;
+    // The group label (the membership's), checked on every stream (unset
+    // or "": none). Thread-safe, never blocks.
+    std::function<std::string()> group;
   };
 
   explicit ChatCommands(Env env);

@@ -366,7 +366,7 @@ pb::ChatHello ChatCore::Hello(const std::string& receiver) {
       options_.authenticator == nullptr
           ? absl::FailedPreconditionError("no node key")
           : MakeHello(*options_.authenticator, options_.name, receiver,
-                      options_.group, nonce, now);
+                      options_.group ? options_.group() : "", nonce, now);
   if (hello.ok()) return *std::move(hello);
   if (!sign_failure_logged_) {
     sign_failure_logged_ = true;
@@ -384,7 +384,7 @@ pb::ChatHello ChatCore::Hello(const std::string& receiver) {
   unsigned_hello.set_receiver(receiver);
   unsigned_hello.set_nonce(nonce);
   unsigned_hello.set_unix_ms(absl::ToUnixMillis(now));
-  unsigned_hello.set_group(options_.group);
+  unsigned_hello.set_group(options_.group ? options_.group() : "");
   return unsigned_hello;
 }
 

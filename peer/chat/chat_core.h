@@ -120,8 +120,10 @@ class ChatCore {
     // Signs this node's hellos and checks others'. Must outlive the core;
     // without one every incoming stream is refused and others refuse ours.
     const SenderAuthenticator* authenticator = nullptr;
-    // The group label, in hellos and required of others' ("": none).
-    std::string group;
+    // The group label, in hellos and required of others' (unset or "":
+    // none). Asked for every hello, so a label changed with the membership
+    // applies at once. Thread-safe, never blocks.
+    std::function<std::string()> group;
     // Hello times further than this from the receiver's clock are refused.
     absl::Duration hello_max_skew = absl::Minutes(2);
     // Hello nonces remembered against replays (for hello_max_skew).

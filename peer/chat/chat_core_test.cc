@@ -785,6 +785,36 @@ TEST_F(ChatCoreTest, MessagesAreTheAuthenticatedSenders) {
   EXPECT_THAT(alice_->view, ElementsAre("<charly> no name given"));
 }
 
+// A group label (the membership's) is carried in every hello and checked:
+// members of lab1 talk; a hello without it, or for lab2, is refused.
+TEST_F(ChatCoreTest, GroupLabelIsCheckedOnEveryStream) {
+  FakeNet net(&s_);
+  std::string label = "lab1";
+  ChatCore::Options o;
+  o.group = [&label] { return label; };
+  Node* a = net.Add("a", o);
+  Node* b = net.Add("b", o);
+  for (Node* n : {a, b}) {
+    n->core->Start();
+    n->core->SetMember(a->name, a->address);
+    n->core->SetMember(b->name, b->address);
+  }
+  auto r = SendAll(a, "same lab");
+  s_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(r->ok()) << r->status();
+  EXPECT_THAT(b->view, ElementsAre("<a> same lab"));
+  testing::FakeAuthenticator a_key(net.keys, "a-key");
+  for (const char* other : {"", "lab2"}) {
+    auto reply = Forge(
+        b,
+        *MakeHello(a_key, "a", "b", other, absl::StrCat("g", other), s_.Now()),
+        "", "x");
+    EXPECT_EQ(reply->closed.code(), absl::StatusCode::kUnauthenticated);
+  }
+  EXPECT_EQ(Refused(b, Refusal::kWrongGroup), 2u);
+  EXPECT_THAT(b->view, ElementsAre("<a> same lab"));
+}
+
 // Mutual TLS: a client certificate for mallory cannot carry bob's hello.
 TEST_F(ChatCoreTest, CertificateNameMustBeTheSenders) {
   testing::FakeAuthenticator bob_key(net_.keys, "bob-key");
