@@ -218,6 +218,12 @@ class Client {
         deadline_(deadline) {
     *join_request_.mutable_peer() = std::move(peer);
     leave_request_.set_id(join_request_.peer().id());
+    // The entry is this client's (entry ownership): its secret, chosen here
+    // so every Join and Leave of the loop presents the same one.
+    const std::string secret =
+        absl::StrCat("bootstrap-load-secret-", join_request_.peer().id());
+    join_request_.set_secret(secret);
+    leave_request_.set_secret(secret);
   }
 
   // Starts a fresh tally for the next phase.
@@ -808,7 +814,9 @@ int Main(int argc, char** argv) {
       auto started = ServerProcess::Start(
           server_binary,
           {"--listen", "127.0.0.1:0", "--store", store_spec, "--log-level",
-           "warn", "--max-peers", std::to_string(max_peers)},
+           "warn", "--max-peers", std::to_string(max_peers),
+           // A load test, not a flood to refuse: no join rate limit.
+           "--join-rate", "0"},
           (temp_dir / absl::StrCat("ready-", r)).string(),
           Seconds(start_timeout_s));
       if (!started.ok()) {

@@ -1,4 +1,4 @@
--- peerlab-bootstrap: schema of the shared PostgreSQL store, version 1.
+-- peerlab-bootstrap: schema of the shared PostgreSQL store, version 2.
 --
 -- peerlab-bootstrap applies this file itself (it is compiled into the
 -- binary) when it starts on a database without peerlab.schema_version, in
@@ -11,6 +11,13 @@
 -- Versioning: a later change adds a migration from version N to N+1 to the
 -- server and a row to peerlab.schema_version. A server refuses a database
 -- whose newest schema_version is above the one it was built for.
+--
+-- Version 2 (entry ownership, issue 13): the same tables; the document's
+-- peers carry "first_seen_at" and "owner_secret_sha256" (base64 SHA-256 of
+-- the entry's secret, never the secret). Migration 1 -> 2 only records the
+-- version: entries stored under version 1 have no owner secret, so only the
+-- admin token (or their lease running out) removes or changes them. A
+-- version-1 server refuses a version-2 database instead of misreading it.
 --
 -- The document row (id 1) is created by the server with its --max-peers /
 -- --min-refill-candidates when it is missing. Each change is one UPDATE of
@@ -34,5 +41,5 @@ CREATE TABLE IF NOT EXISTS peerlab.document (
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 
-INSERT INTO peerlab.schema_version (version) VALUES (1)
+INSERT INTO peerlab.schema_version (version) VALUES (2)
   ON CONFLICT (version) DO NOTHING;

@@ -1,5 +1,6 @@
 #include "peer/app/bootstrap_commands.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -7,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/bootstrap/client/document_format.h"
+#include "services/bootstrap/entry_secret.h"
 #include "services/common/logging.h"
 #include "services/common/token_file.h"
 
@@ -23,7 +25,25 @@ void PrintDocument(const pb::Document& doc, cli::Output& out) {
 
 BootstrapCommands::BootstrapCommands(bootstrap::BootstrapClient* client,
                                      SelfDescription self)
-    : client_(client), self_(std::move(self)) {}
+    : client_(client), self_(std::move(self)) {
+  auto secret = bootstrap::NewEntrySecret();
+  if (secret.ok()) {
+    secret_ = *std::move(secret);
+  } else {
+    // The client then makes one per call: this peer cannot leave or update
+    // its entry later, which its lease (or the upkeep) ends.
+    spdlog::warn("bootstrap: {}", secret.status().message());
+  }
+  if (const char* file = std::getenv(kBootstrapAdminTokenFileEnv)) {
+    admin_token_file_ = file;
+  }
+}
+
+bool BootstrapCommands::HasAdminToken() const {
+  if (config_ == nullptr) return !admin_token_file_.empty();
+  auto lock = config_->Lock();
+  return !admin_token_file_.empty();
+}
 
 pb::Peer BootstrapCommands::SelfPeer() const {
   pb::Peer peer;
@@ -83,7 +103,7 @@ absl::StatusOr<pb::Document> BootstrapCommands::Fetch() {
 }
 
 absl::StatusOr<bool> BootstrapCommands::JoinSelf() {
-  auto r = client_->Join(SelfPeer(), Lease());
+  auto r = client_->Join(SelfPeer(), Lease(), secret_);
   if (!r.ok()) return r.status();
   Remember(r->document());
   spdlog::info("bootstrap join: {} (revision {})",
@@ -93,7 +113,7 @@ absl::StatusOr<bool> BootstrapCommands::JoinSelf() {
 }
 
 absl::Status BootstrapCommands::LeaveSelf() {
-  auto r = client_->Leave(self_.id);
+  auto r = client_->Leave(self_.id, secret_);
   if (!r.ok()) return r.status();
   Remember(r->document());
   spdlog::info("bootstrap leave: {}",
@@ -102,7 +122,7 @@ absl::Status BootstrapCommands::LeaveSelf() {
 }
 
 absl::StatusOr<bool> BootstrapCommands::RefillSelf() {
-  auto r = client_->Refill(SelfPeer(), Lease());
+  auto r = client_->Refill(SelfPeer(), Lease(), secret_);
   if (!r.ok()) return r.status();
   Remember(r->document());
   return r->accepted();
@@ -120,9 +140,16 @@ absl::Status BootstrapCommands::Register(cli::Registry& registry,
   }
   if (auto s = config.AddString(
           "bootstrap.admin_token_file",
-          "file with the admin token for bootstrapreset/bootstrapconfig",
+          "file with the bootstrap admin token for bootstrapreset/"
+          "bootstrapconfig and the upkeep of departed peers' entries "
+          "(default: $PEERLAB_BOOTSTRAP_ADMIN_TOKEN_FILE)",
           &admin_token_file_);
       !s.ok()) {
+    return s;
+  }
+  // A remote caller must not point the peer at another file (whose first
+  // line it would send as a bearer token).
+  if (auto s = config.MarkLocalOnly("bootstrap.admin_token_file"); !s.ok()) {
     return s;
   }
   std::vector<cli::Command> commands = {

@@ -33,6 +33,18 @@ struct SelfDescription {
   absl::Time started_at;
 };
 
+// The environment variable naming the default of bootstrap.admin_token_file
+// (the local lab and the e2e tests hand their bootstrap admin token to their
+// peers this way, for the upkeep of departed peers' entries).
+inline constexpr char kBootstrapAdminTokenFileEnv[] =
+    "PEERLAB_BOOTSTRAP_ADMIN_TOKEN_FILE";
+
+// Entry ownership (bootstrap.proto): this peer's entry belongs to the secret
+// made here at construction, kept in memory only and presented by
+// JoinSelf/LeaveSelf/RefillSelf. A restarted peer (a new process, a new
+// bootstrap id) joins anew with a new secret; the old entry is removed by
+// the upkeep of a peer holding the admin token, or by its lease.
+//
 // Thread-safe.
 class BootstrapCommands {
  public:
@@ -53,6 +65,17 @@ class BootstrapCommands {
   absl::StatusOr<bool> JoinSelf();
   absl::Status LeaveSelf();
   absl::StatusOr<bool> RefillSelf();
+  // The secret of this peer's entry (never logged).
+  const std::string& EntrySecret() const { return secret_; }
+  // A client for changing other peers' entries (the upkeep): with the admin
+  // token of bootstrap.admin_token_file when it is set, else a plain one
+  // (the service then refuses to touch entries that are not this peer's).
+  absl::StatusOr<std::unique_ptr<bootstrap::BootstrapClient>> UpkeepClient()
+      const {
+    return AdminClient();
+  }
+  // True when bootstrap.admin_token_file is set.
+  bool HasAdminToken() const;
 
  private:
   void Remember(const ::bootstrap::v1::Document& doc);
@@ -62,6 +85,7 @@ class BootstrapCommands {
 
   bootstrap::BootstrapClient* const client_;
   const SelfDescription self_;
+  std::string secret_;  // this peer's entry secret; set once, at construction
   cli::ConfigRegistry* config_ = nullptr;
   mutable std::mutex mu_;
   std::optional<::bootstrap::v1::Document> last_;

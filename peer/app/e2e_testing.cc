@@ -1,16 +1,21 @@
 #include "peer/app/e2e_testing.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/bounded_file.h"
+#include "services/common/state_dir.h"
+#include "services/common/uuid.h"
 
 namespace peerlab::peer::e2e {
 
@@ -139,7 +144,25 @@ void PeerE2eTest::CreateDir(const std::string& prefix) {
 }
 
 void PeerE2eTest::StartBootstrap(const std::vector<std::string>& args) {
-  auto server = testing::StartBootstrapServer(dir_->path(), args);
+  // The bootstrap admin token, handed to the peers this test starts (they
+  // inherit $PEERLAB_BOOTSTRAP_ADMIN_TOKEN_FILE) for the upkeep of departed
+  // peers' entries, which the service lets only the admin change.
+  std::vector<std::string> full = args;
+  if (std::find(args.begin(), args.end(), "--admin-token-file") == args.end()) {
+    admin_token_file_ = dir_->File("bootstrap-admin-token");
+    auto token = ReadOrCreateSecretFile(
+        admin_token_file_, 4096,
+        [] { return absl::StrCat(NewUuid(), NewUuid(), "\n"); },
+        "bootstrap admin token");
+    ASSERT_TRUE(token.ok()) << token.status();
+    full.push_back("--admin-token-file");
+    full.push_back(admin_token_file_);
+    // bootstrap_commands.h: kBootstrapAdminTokenFileEnv.
+    ASSERT_EQ(::setenv("PEERLAB_BOOTSTRAP_ADMIN_TOKEN_FILE",
+                       admin_token_file_.c_str(), 1),
+              0);
+  }
+  auto server = testing::StartBootstrapServer(dir_->path(), full);
   ASSERT_TRUE(server.ok()) << server.status();
   bootstrap_ = *std::move(server);
 }

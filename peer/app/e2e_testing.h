@@ -126,6 +126,9 @@ class PeerE2eTest : public ::testing::Test {
   std::unique_ptr<testing::TempDir> dir_;
   std::string bin_;
   testing::BootstrapServer bootstrap_;
+  // The bootstrap admin token StartBootstrap made (when `args` had none);
+  // also exported as $PEERLAB_BOOTSTRAP_ADMIN_TOKEN_FILE for the peers.
+  std::string admin_token_file_;
   std::string config_;  // set by WriteConfig
 };
 

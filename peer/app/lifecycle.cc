@@ -71,8 +71,24 @@ void Lifecycle::Upkeep(const Member& departed) {
   }
   UpkeepPlan plan = PlanUpkeep(departed, env_.name, members, *doc);
   if (!plan.chosen) return;
+  // Other peers' entries: the service lets only their owner or the admin
+  // token change them (without it they end with their lease).
+  auto upkeep = env_.bootstrap->UpkeepClient();
+  if (!upkeep.ok()) {
+    spdlog::warn("bootstrap upkeep after {} went: {}", departed.name,
+                 upkeep.status().message());
+    return;
+  }
   for (const std::string& id : plan.remove_ids) {
-    auto r = env_.client->Leave(id);
+    auto r = (*upkeep)->Leave(id);
+    if (absl::IsPermissionDenied(r.status())) {
+      spdlog::info(
+          "bootstrap upkeep: the entry of {} ({}) is not this peer's to "
+          "remove (no bootstrap.admin_token_file); it stays until its lease "
+          "ends or an admin removes it",
+          departed.name, id);
+      continue;
+    }
     if (!r.ok()) {
       spdlog::warn("bootstrap upkeep: removing {} ({}) failed: {}",
                    departed.name, id, r.status().message());
@@ -84,7 +100,7 @@ void Lifecycle::Upkeep(const Member& departed) {
     }
   }
   for (const pb::Peer& candidate : plan.candidates) {
-    auto r = env_.client->Refill(candidate);
+    auto r = (*upkeep)->Refill(candidate);
     if (!r.ok()) {
       spdlog::warn("bootstrap upkeep: refill with {} failed: {}",
                    candidate.name(), r.status().message());
@@ -266,12 +282,18 @@ void Lifecycle::ReplaceStaleEntries(const pb::Document& doc, cli::Output& out) {
   // peer between its own bootstrap join and its gossip start.
   const absl::Time self_started = env_.started_at;
   int removed = 0;
+  auto upkeep = env_.bootstrap->UpkeepClient();
+  if (!upkeep.ok()) {
+    out.Print(absl::StrCat("init: cannot replace stale entries: ",
+                           upkeep.status().message()));
+    return;
+  }
   for (const pb::Peer& p : doc.peers()) {
     if (p.id() == env_.id) continue;
     absl::Time started = absl::FromUnixSeconds(p.started_at().seconds()) +
                          absl::Nanoseconds(p.started_at().nanos());
     if (p.has_started_at() && started >= self_started) continue;
-    auto r = env_.client->Leave(p.id());
+    auto r = (*upkeep)->Leave(p.id());
     if (!r.ok()) {
       out.Print(absl::StrCat("init: removing the stale entry of ", p.name(),
                              " (", p.host(), ":", p.port(),
@@ -324,7 +346,7 @@ void Lifecycle::Leave(cli::Output* out) {
     quick.deadline = absl::Seconds(2);
     quick.max_attempts = 2;
     bootstrap::BootstrapClient client(quick);
-    if (auto r = client.Leave(env_.id); r.ok()) {
+    if (auto r = client.Leave(env_.id, env_.bootstrap->EntrySecret()); r.ok()) {
       say(r->removed() ? "left the bootstrap list"
                        : "not on the bootstrap list");
     } else {

@@ -105,6 +105,34 @@ def make_peer(name, started_at=None, port=7946):
     return peer
 
 
+class JoinFloodTest(unittest.TestCase):
+    """Its own server: the flood must not starve the other tests."""
+
+    def test_join_flood_is_rate_limited(self):
+        workdir = tempfile.mkdtemp(prefix="bootstrap-py-flood-")
+        server = Server(workdir, ["--max-peers", "3"])
+        try:
+            with grpc.insecure_channel(server.address) as channel:
+                stub = pb_grpc.BootstrapDataStub(channel)
+                refused = 0
+                details = ""
+                for i in range(600):
+                    try:
+                        stub.Join(pb.JoinRequest(peer=make_peer("f%d" % i)),
+                                  timeout=TIMEOUT)
+                    except grpc.RpcError as e:
+                        self.assertEqual(e.code(),
+                                         grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                         e.details())
+                        refused += 1
+                        details = e.details()
+                self.assertGreater(refused, 0)
+                self.assertIn("retry in", details)
+        finally:
+            self.assertEqual(server.stop(), 0)
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 class BootstrapPythonTest(unittest.TestCase):
 
     @classmethod
@@ -172,7 +200,9 @@ class BootstrapPythonTest(unittest.TestCase):
         doc = self.stub.List(pb.ListRequest(), timeout=TIMEOUT).document
         self.assertEqual(doc, r.document)
 
-        r = self.stub.Leave(pb.LeaveRequest(id=peer.id), timeout=TIMEOUT)
+        secret = r.secret
+        r = self.stub.Leave(pb.LeaveRequest(id=peer.id, secret=secret),
+                            timeout=TIMEOUT)
         self.assertTrue(r.removed)
         self.assertEqual(len(r.document.peers), 0)
         self.assertEqual(r.document.revision, before + 2)
@@ -188,7 +218,7 @@ class BootstrapPythonTest(unittest.TestCase):
         lease = r.document.peers[0].lease_expires_at.seconds
         self.assertAlmostEqual(lease, time.time() + 60, delta=10)
 
-        r = self.stub.Renew(pb.RenewRequest(id=peer.id,
+        r = self.stub.Renew(pb.RenewRequest(id=peer.id, secret=r.secret,
                                             ttl={"seconds": 3600}),
                             timeout=TIMEOUT)
         self.assertEqual(r.peer.id, peer.id)
@@ -202,6 +232,8 @@ class BootstrapPythonTest(unittest.TestCase):
         before = self.revision()
         self.assert_code(grpc.StatusCode.INVALID_ARGUMENT, self.stub.Renew,
                          pb.RenewRequest(id=peer.id))  # ttl is required
+        self.assert_code(grpc.StatusCode.PERMISSION_DENIED, self.stub.Renew,
+                         pb.RenewRequest(id=peer.id, ttl={"seconds": 60}))
         self.assertEqual(self.revision(), before)
 
     def test_full_list_refuses_join(self):
@@ -216,7 +248,7 @@ class BootstrapPythonTest(unittest.TestCase):
         self.assertEqual(r.document.revision, before)
         self.assertEqual(len(r.document.peers), 3)
 
-    def test_refill_longest_lived_wins(self):
+    def test_refill_takes_room_only(self):
         old, mid, new = (make_peer("old", 1000), make_peer("mid", 2000),
                          make_peer("new", 3000))
         # Room in the list: accepted without replacing anyone.
@@ -241,18 +273,15 @@ class BootstrapPythonTest(unittest.TestCase):
         self.assertFalse(r.accepted)
         self.assertEqual(r.document.revision, before)
 
-        # Full; the candidate is older than the newest stored one: it
-        # replaces it.
+        # Full; a candidate claiming an older start than the newest stored
+        # one: the server first saw it now, so it is the newest and does
+        # not get in (issue 13: old timestamps buy no place).
         older = make_peer("older", 1500)
         r = self.stub.Refill(pb.RefillRequest(candidate=older,
                                               ttl={"seconds": 120}),
                              timeout=TIMEOUT)
-        self.assertTrue(r.accepted)
-        self.assertEqual(r.replaced_id, new.id)
-        self.assertEqual(r.document.revision, before + 1)
-        self.assertEqual([p.id for p in r.document.peers],
-                         [old.id, older.id, mid.id])
-        self.assertTrue(r.document.peers[1].HasField("lease_expires_at"))
+        self.assertFalse(r.accepted)
+        self.assertEqual(r.document.revision, before)
 
     def test_update_config_trims_keeping_longest_lived(self):
         peers = [make_peer("t%d" % i, 1000 * (i + 1)) for i in range(3)]
@@ -351,6 +380,84 @@ class BootstrapPythonTest(unittest.TestCase):
                  responses[0].list_services_response.service]
         self.assertIn("bootstrap.v1.BootstrapData", names)
         self.assertIn("grpc.health.v1.Health", names)
+
+    # Issue 13: the attacks on the list, from a second client.
+
+    def test_another_client_cannot_rewrite_or_remove_an_entry(self):
+        peer = make_peer("owned")
+        joined = self.stub.Join(pb.JoinRequest(peer=peer), timeout=TIMEOUT)
+        self.assertTrue(joined.joined)
+        with grpc.insecure_channel(self.server.address) as other_channel:
+            other = pb_grpc.BootstrapDataStub(other_channel)
+            listed = other.List(pb.ListRequest(), timeout=TIMEOUT).document
+            self.assertIn(peer.id, [p.id for p in listed.peers])  # public
+            hijack = pb.Peer()
+            hijack.CopyFrom(peer)
+            hijack.host = "10.6.6.6"
+            self.assert_code(grpc.StatusCode.PERMISSION_DENIED, other.Join,
+                             pb.JoinRequest(peer=hijack))
+            self.assert_code(grpc.StatusCode.PERMISSION_DENIED, other.Leave,
+                             pb.LeaveRequest(id=peer.id))
+            self.assert_code(grpc.StatusCode.PERMISSION_DENIED, other.Renew,
+                             pb.RenewRequest(id=peer.id,
+                                             ttl={"seconds": 60}))
+        doc = self.stub.List(pb.ListRequest(), timeout=TIMEOUT).document
+        self.assertEqual([(p.id, p.host) for p in doc.peers],
+                         [(peer.id, "127.0.0.1")])
+        # The owner, with the secret Join returned.
+        self.assertGreaterEqual(len(joined.secret), 32)
+        r = self.stub.Leave(pb.LeaveRequest(id=peer.id,
+                                            secret=joined.secret),
+                            timeout=TIMEOUT)
+        self.assertTrue(r.removed)
+
+    def test_start_times_in_year_one_cannot_take_the_slots(self):
+        honest = [make_peer("honest%d" % i) for i in range(3)]
+        for p in honest:
+            self.assertTrue(self.stub.Join(pb.JoinRequest(peer=p),
+                                           timeout=TIMEOUT).joined)
+        year_one = -62135596800  # 0001-01-01T00:00:00Z
+        for i in range(3):
+            try:
+                r = self.stub.Refill(pb.RefillRequest(
+                    candidate=make_peer("squat%d" % i, year_one)),
+                    timeout=TIMEOUT)
+                self.assertFalse(r.accepted)
+            except grpc.RpcError as e:
+                self.assertEqual(e.code(), grpc.StatusCode.PERMISSION_DENIED)
+        doc = self.stub.List(pb.ListRequest(), timeout=TIMEOUT).document
+        self.assertEqual([p.name for p in doc.peers],
+                         ["honest0", "honest1", "honest2"])
+        # Nor into an empty list: the claim counts as the first sight.
+        self.admin(self.stub.Reset, pb.ResetRequest())
+        r = self.stub.Join(pb.JoinRequest(peer=make_peer("squat", year_one)),
+                           timeout=TIMEOUT)
+        stored = r.document.peers[0]
+        self.assertEqual(stored.started_at, stored.first_seen_at)
+        self.assertAlmostEqual(stored.started_at.seconds, time.time(),
+                               delta=60)
+
+    def test_start_time_in_the_future_is_refused(self):
+        details = self.assert_code(
+            grpc.StatusCode.INVALID_ARGUMENT, self.stub.Join,
+            pb.JoinRequest(peer=make_peer("future",
+                                          int(time.time()) + 86400)))
+        self.assertIn("peer.started_at", details)
+
+    def test_client_chosen_secret(self):
+        secret = "s" * 40
+        peer = make_peer("chosen")
+        r = self.stub.Join(pb.JoinRequest(peer=peer, secret=secret),
+                           timeout=TIMEOUT)
+        self.assertEqual(r.secret, secret)
+        self.assertEqual(r.document.peers[0].owner_secret_sha256, b"")
+        r = self.stub.Renew(pb.RenewRequest(id=peer.id, secret=secret,
+                                            ttl={"seconds": 60}),
+                            timeout=TIMEOUT)
+        self.assertEqual(r.peer.id, peer.id)
+        self.assert_code(grpc.StatusCode.INVALID_ARGUMENT, self.stub.Join,
+                         pb.JoinRequest(peer=make_peer("weak"),
+                                        secret="short"))
 
     def test_health_serving(self):
         stub = health_grpc.HealthStub(self.channel)

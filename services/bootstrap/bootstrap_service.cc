@@ -8,12 +8,14 @@
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/bootstrap/document.h"
+#include "services/bootstrap/entry_secret.h"
 #include "services/bootstrap/validation.h"
 #include "services/common/logging.h"
 
 namespace peerlab::bootstrap {
 namespace {
 
+using google::protobuf::Timestamp;
 using google::protobuf::util::TimeUtil;
 
 // Runs `apply` as one store mutation, after dropping expired leases, and
@@ -42,6 +44,7 @@ void MutateAndAnswer(Store* store, absl::Time now,
           done(doc.status());
           return;
         }
+        StripSecrets(*doc);
         done(finish(*outcome, *std::move(doc)));
       });
 }
@@ -57,6 +60,68 @@ struct ExpireOutcome {
   bool changed = false;
 };
 
+Timestamp ToTimestamp(absl::Time t) {
+  return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+}
+
+absl::Time FromTimestamp(const Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+// OK when `admin`, or `secret` is the owner secret of `stored`;
+// PermissionDenied saying what is missing otherwise.
+absl::Status CheckOwner(const pb::Peer& stored, const std::string& secret,
+                        bool admin, absl::string_view what) {
+  if (admin) return absl::OkStatus();
+  if (stored.owner_secret_sha256().empty()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        what, " ", stored.id(),
+        ": the entry was stored before entries had owners; only the admin "
+        "token (or its lease running out) removes or changes it"));
+  }
+  if (secret.empty()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        what, " ", stored.id(),
+        ": the entry belongs to the client that created it; present its "
+        "secret (the one Join returned) or the admin token"));
+  }
+  if (!EntrySecretMatches(secret, stored.owner_secret_sha256())) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        what, " ", stored.id(), ": the secret does not match the entry's"));
+  }
+  return absl::OkStatus();
+}
+
+// The secret a request offers for a new entry: its own (validated), or a
+// new random one.
+absl::StatusOr<std::string> OfferedSecret(const std::string& secret) {
+  if (secret.empty()) return NewEntrySecret();
+  if (auto s = ValidateEntrySecret(secret, "secret"); !s.ok()) return s;
+  return secret;
+}
+
+// Fills in the server's fields of `peer` about to be stored: the owner hash
+// and first sight (kept from `stored` when the id is stored, else `hash` and
+// `now`), and started_at raised to the first sight.
+void Own(pb::Peer& peer, const pb::Peer* stored, const std::string& hash,
+         absl::Time now) {
+  if (stored != nullptr) {
+    peer.set_owner_secret_sha256(stored->owner_secret_sha256());
+    if (stored->has_first_seen_at()) {
+      *peer.mutable_first_seen_at() = stored->first_seen_at();
+    } else {
+      peer.clear_first_seen_at();  // an entry from before owners
+    }
+  } else {
+    peer.set_owner_secret_sha256(hash);
+    *peer.mutable_first_seen_at() = ToTimestamp(now);
+  }
+  if (peer.has_first_seen_at() &&
+      FromTimestamp(peer.started_at()) < FromTimestamp(peer.first_seen_at())) {
+    *peer.mutable_started_at() = peer.first_seen_at();
+  }
+}
+
 }  // namespace
 
 std::string BearerToken(const std::string& authorization) {
@@ -66,7 +131,10 @@ std::string BearerToken(const std::string& authorization) {
 }
 
 BootstrapService::BootstrapService(Store* store, Clock* clock, Options options)
-    : store_(store), clock_(clock), options_(std::move(options)) {
+    : store_(store),
+      clock_(clock),
+      options_(std::move(options)),
+      limiter_(options_.join_limit) {
   if (options_.sweep_interval > absl::ZeroDuration()) {
     sweeper_ = std::thread([this] { SweeperLoop(); });
   }
@@ -93,6 +161,30 @@ absl::Status BootstrapService::CheckAdmin(const std::string& token) const {
   return absl::OkStatus();
 }
 
+bool BootstrapService::IsAdmin(const std::string& token) const {
+  return options_.admin_token.has_value() && !token.empty() &&
+         ConstantTimeEquals(token, *options_.admin_token);
+}
+
+absl::Status BootstrapService::Admit(const Caller& caller, absl::Time now) {
+  if (IsAdmin(caller.token)) return absl::OkStatus();
+  return limiter_.Take(caller.client, now);
+}
+
+absl::Status BootstrapService::CheckStartedAt(const pb::Peer& peer,
+                                              absl::string_view field,
+                                              absl::Time now) const {
+  const absl::Time started = FromTimestamp(peer.started_at());
+  if (started > now + options_.max_clock_skew) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".started_at: ", absl::FormatTime(started, absl::UTCTimeZone()),
+        " is in the future (the server's clock says ",
+        absl::FormatTime(now, absl::UTCTimeZone()), "; at most ",
+        absl::FormatDuration(options_.max_clock_skew), " ahead is accepted)"));
+  }
+  return absl::OkStatus();
+}
+
 pb::PingResponse BootstrapService::Ping() const {
   pb::PingResponse response;
   response.set_message("OK");
@@ -103,26 +195,50 @@ pb::PingResponse BootstrapService::Ping() const {
 }
 
 void BootstrapService::Join(const pb::JoinRequest& request,
-                            Done<pb::JoinResponse> done) {
+                            const Caller& caller, Done<pb::JoinResponse> done) {
   absl::Time now = clock_->Now();
   auto peer = ValidatePeer(request.peer(), "peer", now);
   if (!peer.ok()) return done(peer.status());
   auto ttl = ValidateTtl(&request.ttl(), request.has_ttl(), false);
   if (!ttl.ok()) return done(ttl.status());
+  if (auto s = CheckStartedAt(*peer, "peer", now); !s.ok()) return done(s);
+  if (auto s = Admit(caller, now); !s.ok()) return done(s);
+  auto secret = OfferedSecret(request.secret());
+  if (!secret.ok()) return done(secret.status());
+  peer->clear_first_seen_at();
+  peer->clear_owner_secret_sha256();
+  const bool admin = IsAdmin(caller.token);
+  // The secret the answer carries: empty when an admin changed a stored
+  // entry without presenting its secret.
+  auto answer_secret = std::make_shared<std::string>(*secret);
   MutateAndAnswer<JoinOutcome, pb::JoinResponse>(
       store_, now,
-      [peer = *peer, ttl = *ttl,
-       now](Document& doc) -> absl::StatusOr<JoinOutcome> {
-        return ApplyJoin(doc, peer, ttl, now);
+      [peer = *peer, ttl = *ttl, now, secret = *secret,
+       presented = request.secret(), admin,
+       answer_secret](Document& doc) -> absl::StatusOr<JoinOutcome> {
+        pb::Peer stored = peer;
+        int index = FindPeer(doc, peer.id());
+        if (index >= 0) {
+          const pb::Peer& old = doc.peers(index);
+          if (auto s = CheckOwner(old, presented, admin, "peer.id"); !s.ok()) {
+            return s;
+          }
+          if (presented.empty()) answer_secret->clear();
+          Own(stored, &old, "", now);
+        } else {
+          Own(stored, nullptr, EntrySecretHash(secret), now);
+        }
+        return ApplyJoin(doc, stored, ttl, now);
       },
-      [name = peer->name(), id = peer->id()](const JoinOutcome& o,
-                                             Document doc) {
+      [name = peer->name(), id = peer->id(), answer_secret](
+          const JoinOutcome& o, Document doc) {
         if (o.changed) {
           spdlog::info("join {} ({}): {} (revision {})", name, id,
                        o.joined ? "joined" : "list full", doc.revision());
         }
         pb::JoinResponse r;
         r.set_joined(o.joined);
+        r.set_secret(*answer_secret);
         *r.mutable_document() = std::move(doc);
         return r;
       },
@@ -130,12 +246,20 @@ void BootstrapService::Join(const pb::JoinRequest& request,
 }
 
 void BootstrapService::Leave(const pb::LeaveRequest& request,
+                             const Caller& caller,
                              Done<pb::LeaveResponse> done) {
   auto id = ValidateId(request.id(), "id");
   if (!id.ok()) return done(id.status());
   MutateAndAnswer<LeaveOutcome, pb::LeaveResponse>(
       store_, clock_->Now(),
-      [id = *id](Document& doc) -> absl::StatusOr<LeaveOutcome> {
+      [id = *id, secret = request.secret(), admin = IsAdmin(caller.token)](
+          Document& doc) -> absl::StatusOr<LeaveOutcome> {
+        int index = FindPeer(doc, id);
+        if (index < 0) return LeaveOutcome{};
+        if (auto s = CheckOwner(doc.peers(index), secret, admin, "id");
+            !s.ok()) {
+          return s;
+        }
         return ApplyLeave(doc, id);
       },
       [id = *id](const LeaveOutcome& o, Document doc) {
@@ -151,19 +275,42 @@ void BootstrapService::Leave(const pb::LeaveRequest& request,
 }
 
 void BootstrapService::Refill(const pb::RefillRequest& request,
+                              const Caller& caller,
                               Done<pb::RefillResponse> done) {
   absl::Time now = clock_->Now();
   auto peer = ValidatePeer(request.candidate(), "candidate", now);
   if (!peer.ok()) return done(peer.status());
   auto ttl = ValidateTtl(&request.ttl(), request.has_ttl(), false);
   if (!ttl.ok()) return done(ttl.status());
+  if (auto s = CheckStartedAt(*peer, "candidate", now); !s.ok()) {
+    return done(s);
+  }
+  if (auto s = Admit(caller, now); !s.ok()) return done(s);
+  auto secret = OfferedSecret(request.secret());
+  if (!secret.ok()) return done(secret.status());
+  peer->clear_first_seen_at();
+  peer->clear_owner_secret_sha256();
   MutateAndAnswer<RefillOutcome, pb::RefillResponse>(
       store_, now,
-      [peer = *peer, ttl = *ttl,
-       now](Document& doc) -> absl::StatusOr<RefillOutcome> {
-        return ApplyRefill(doc, peer, ttl, now);
+      [peer = *peer, ttl = *ttl, now, secret = *secret,
+       admin = IsAdmin(caller.token)](
+          Document& doc) -> absl::StatusOr<RefillOutcome> {
+        if (FindPeer(doc, peer.id()) >= 0) return RefillOutcome{};
+        pb::Peer stored = peer;
+        Own(stored, nullptr, EntrySecretHash(secret), now);
+        RefillOutcome o = ApplyRefill(doc, stored, ttl, now);
+        if (!o.replaced_id.empty() && !admin) {
+          // The store drops `doc` on an error: nothing is replaced.
+          return absl::PermissionDeniedError(
+              absl::StrCat("candidate ", peer.id(), " would replace the entry ",
+                           o.replaced_id,
+                           ", which belongs to another client; only the "
+                           "admin token replaces another's entry"));
+        }
+        return o;
       },
-      [name = peer->name()](const RefillOutcome& o, Document doc) {
+      [name = peer->name(), secret = *secret](const RefillOutcome& o,
+                                              Document doc) {
         if (o.accepted) {
           spdlog::info("refill {}: accepted{}{} (revision {})", name,
                        o.replaced_id.empty() ? "" : ", replaced ",
@@ -171,6 +318,7 @@ void BootstrapService::Refill(const pb::RefillRequest& request,
         }
         pb::RefillResponse r;
         r.set_accepted(o.accepted);
+        if (o.accepted) r.set_secret(secret);
         r.set_replaced_id(o.replaced_id);
         *r.mutable_document() = std::move(doc);
         return r;
@@ -181,6 +329,7 @@ void BootstrapService::Refill(const pb::RefillRequest& request,
 absl::StatusOr<pb::ListResponse> BootstrapService::List() {
   auto doc = store_->Read();
   if (!doc.ok()) return doc.status();
+  StripSecrets(*doc);
   pb::ListResponse r;
   *r.mutable_document() = *std::move(doc);
   return r;
@@ -239,6 +388,7 @@ void BootstrapService::UpdateConfig(const pb::UpdateConfigRequest& request,
 }
 
 void BootstrapService::Renew(const pb::RenewRequest& request,
+                             const Caller& caller,
                              Done<pb::RenewResponse> done) {
   auto id = ValidateId(request.id(), "id");
   if (!id.ok()) return done(id.status());
@@ -250,8 +400,15 @@ void BootstrapService::Renew(const pb::RenewRequest& request,
   };
   MutateAndAnswer<RenewOutcome, pb::RenewResponse>(
       store_, now,
-      [id = *id, ttl = **ttl,
-       now](Document& doc) -> absl::StatusOr<RenewOutcome> {
+      [id = *id, ttl = **ttl, now, secret = request.secret(),
+       admin = IsAdmin(caller.token)](
+          Document& doc) -> absl::StatusOr<RenewOutcome> {
+        if (int index = FindPeer(doc, id); index >= 0) {
+          if (auto s = CheckOwner(doc.peers(index), secret, admin, "id");
+              !s.ok()) {
+            return s;
+          }
+        }
         if (auto s = ApplyRenew(doc, id, ttl, now); !s.ok()) return s;
         return RenewOutcome{};
       },

@@ -7,6 +7,13 @@
 // and answers only once the change is durable. Calls answer through `done`,
 // which may run on a store thread; they never block on I/O themselves.
 //
+// Entry ownership (bootstrap.proto, "Entry ownership"): Join of a stored id,
+// Leave, Renew and a Refill that replaces a stored entry need the entry's
+// secret or the admin token; started_at is refused beyond max_clock_skew in
+// the future and raised to the entry's first_seen_at; Join and Refill are
+// rate-limited per Caller::client. Every answer has the secret hashes
+// cleared (StripSecrets).
+//
 // Thread safety: all methods may be called concurrently.
 #ifndef PEERLAB_SERVICES_BOOTSTRAP_BOOTSTRAP_SERVICE_H_
 #define PEERLAB_SERVICES_BOOTSTRAP_BOOTSTRAP_SERVICE_H_
@@ -20,6 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "proto/bootstrap/v1/bootstrap.pb.h"
+#include "services/bootstrap/rate_limiter.h"
 #include "services/bootstrap/store.h"
 #include "services/common/clock.h"
 
@@ -39,6 +47,18 @@ class BootstrapService {
     // expiry). Zero: no sweeper thread; call ExpireLeases() yourself.
     absl::Duration sweep_interval = absl::Seconds(1);
     std::string version = "dev";
+    // A claimed started_at later than now + this is refused.
+    absl::Duration max_clock_skew = absl::Seconds(60);
+    // Join/Refill per client (token bucket); rate 0: unlimited.
+    ClientRateLimiter::Options join_limit;
+  };
+
+  // Who calls: what it presented and where it calls from.
+  struct Caller {
+    // The bearer token presented; empty when none.
+    std::string token;
+    // The client's address (rate limiting); "" for in-process callers.
+    std::string client;
   };
 
   // `store` and `clock` must outlive the service.
@@ -47,9 +67,27 @@ class BootstrapService {
   ~BootstrapService();
 
   pb::PingResponse Ping() const;
-  void Join(const pb::JoinRequest& request, Done<pb::JoinResponse> done);
-  void Leave(const pb::LeaveRequest& request, Done<pb::LeaveResponse> done);
-  void Refill(const pb::RefillRequest& request, Done<pb::RefillResponse> done);
+  void Join(const pb::JoinRequest& request, const Caller& caller,
+            Done<pb::JoinResponse> done);
+  void Leave(const pb::LeaveRequest& request, const Caller& caller,
+             Done<pb::LeaveResponse> done);
+  void Refill(const pb::RefillRequest& request, const Caller& caller,
+              Done<pb::RefillResponse> done);
+  void Renew(const pb::RenewRequest& request, const Caller& caller,
+             Done<pb::RenewResponse> done);
+  // The same for an anonymous in-process caller (no token, client "").
+  void Join(const pb::JoinRequest& request, Done<pb::JoinResponse> done) {
+    Join(request, Caller{}, std::move(done));
+  }
+  void Leave(const pb::LeaveRequest& request, Done<pb::LeaveResponse> done) {
+    Leave(request, Caller{}, std::move(done));
+  }
+  void Refill(const pb::RefillRequest& request, Done<pb::RefillResponse> done) {
+    Refill(request, Caller{}, std::move(done));
+  }
+  void Renew(const pb::RenewRequest& request, Done<pb::RenewResponse> done) {
+    Renew(request, Caller{}, std::move(done));
+  }
   absl::StatusOr<pb::ListResponse> List();
   // `token` is what the caller presented; empty when it sent none.
   void Reset(const pb::ResetRequest& request, const std::string& token,
@@ -57,7 +95,6 @@ class BootstrapService {
   void UpdateConfig(const pb::UpdateConfigRequest& request,
                     const std::string& token,
                     Done<pb::UpdateConfigResponse> done);
-  void Renew(const pb::RenewRequest& request, Done<pb::RenewResponse> done);
 
   // Drops the peers whose lease has expired, as one change. Done receives
   // the ids dropped.
@@ -66,6 +103,12 @@ class BootstrapService {
   // OK when the service has no admin token or `token` matches it;
   // PermissionDenied otherwise.
   absl::Status CheckAdmin(const std::string& token) const;
+  // True only when the service has an admin token and `token` matches it:
+  // the override of entry ownership and of the rate limit.
+  bool IsAdmin(const std::string& token) const;
+
+  // Join/Refill calls refused by the rate limit so far.
+  uint64_t joins_refused() const { return limiter_.refused(); }
 
   bool open() const { return !options_.admin_token.has_value(); }
   Store* store() const { return store_; }
@@ -75,7 +118,13 @@ class BootstrapService {
 
   Store* const store_;
   Clock* const clock_;
+  // Rate limit and started_at checks of Join/Refill; OK or the refusal.
+  absl::Status Admit(const Caller& caller, absl::Time now);
+  absl::Status CheckStartedAt(const pb::Peer& peer, absl::string_view field,
+                              absl::Time now) const;
+
   const Options options_;
+  ClientRateLimiter limiter_;
 
   std::mutex sweeper_mu_;
   std::condition_variable sweeper_wake_;

@@ -54,17 +54,35 @@ class BootstrapServiceTest : public ::testing::Test {
     return Sync<pb::JoinResponse>(
         [&](auto done) { service_.Join(req, std::move(done)); });
   }
-  absl::StatusOr<pb::LeaveResponse> Leave(const std::string& id) {
+  // Join/Leave/Renew/Refill as a caller with `secret` and `token`.
+  absl::StatusOr<pb::JoinResponse> JoinAs(const pb::Peer& peer,
+                                          const std::string& secret,
+                                          const std::string& token = "",
+                                          const std::string& client = "") {
+    pb::JoinRequest req;
+    *req.mutable_peer() = peer;
+    req.set_secret(secret);
+    return Sync<pb::JoinResponse>([&](auto done) {
+      service_.Join(req, {.token = token, .client = client}, std::move(done));
+    });
+  }
+  absl::StatusOr<pb::LeaveResponse> Leave(const std::string& id,
+                                          const std::string& secret = "",
+                                          const std::string& token = "") {
     pb::LeaveRequest req;
     req.set_id(id);
-    return Sync<pb::LeaveResponse>(
-        [&](auto done) { service_.Leave(req, std::move(done)); });
+    req.set_secret(secret);
+    return Sync<pb::LeaveResponse>([&](auto done) {
+      service_.Leave(req, {.token = token}, std::move(done));
+    });
   }
-  absl::StatusOr<pb::RefillResponse> Refill(const pb::Peer& peer) {
+  absl::StatusOr<pb::RefillResponse> Refill(const pb::Peer& peer,
+                                            const std::string& token = "") {
     pb::RefillRequest req;
     *req.mutable_candidate() = peer;
-    return Sync<pb::RefillResponse>(
-        [&](auto done) { service_.Refill(req, std::move(done)); });
+    return Sync<pb::RefillResponse>([&](auto done) {
+      service_.Refill(req, {.token = token}, std::move(done));
+    });
   }
   absl::StatusOr<pb::ResetResponse> Reset(const std::string& token) {
     return Sync<pb::ResetResponse>([&](auto done) {
@@ -78,12 +96,16 @@ class BootstrapServiceTest : public ::testing::Test {
     return Sync<pb::UpdateConfigResponse>(
         [&](auto done) { service_.UpdateConfig(req, token, std::move(done)); });
   }
-  absl::StatusOr<pb::RenewResponse> Renew(const std::string& id, int ttl) {
+  absl::StatusOr<pb::RenewResponse> Renew(const std::string& id, int ttl,
+                                          const std::string& secret = "",
+                                          const std::string& token = "") {
     pb::RenewRequest req;
     req.set_id(id);
+    req.set_secret(secret);
     req.mutable_ttl()->set_seconds(ttl);
-    return Sync<pb::RenewResponse>(
-        [&](auto done) { service_.Renew(req, std::move(done)); });
+    return Sync<pb::RenewResponse>([&](auto done) {
+      service_.Renew(req, {.token = token}, std::move(done));
+    });
   }
   std::vector<std::string> Expire() {
     auto r = Sync<std::vector<std::string>>(
@@ -152,27 +174,104 @@ TEST_F(BootstrapServiceTest, InvalidInputChangesNothing) {
 }
 
 TEST_F(BootstrapServiceTest, LeaveIsIdempotent) {
-  ASSERT_TRUE(Join(MakePeer(1, 1)).ok());
-  auto first = Leave(MakePeer(1, 0).id());
+  auto joined = Join(MakePeer(1, 1));
+  ASSERT_TRUE(joined.ok());
+  auto first = Leave(MakePeer(1, 0).id(), joined->secret());
   ASSERT_TRUE(first.ok());
   EXPECT_TRUE(first->removed());
   EXPECT_EQ(first->document().revision(), 2u);
-  auto again = Leave(MakePeer(1, 0).id());
+  auto again = Leave(MakePeer(1, 0).id(), joined->secret());
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->removed());
   EXPECT_EQ(again->document().revision(), 2u);
 }
 
-TEST_F(BootstrapServiceTest, RefillLetsTheLongestLivedIn) {
-  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(Join(MakePeer(i, 10 * i)).ok());
-  auto newer = Refill(MakePeer(4, 40));
-  ASSERT_TRUE(newer.ok());
-  EXPECT_FALSE(newer->accepted());
-  auto older = Refill(MakePeer(5, 5));
+// A new candidate starts "now" (its first sight), so with a full list it is
+// the newest and replaces nobody; with room it is added, owned by the
+// refiller's secret.
+TEST_F(BootstrapServiceTest, RefillTakesRoomButANewCandidateReplacesNobody) {
+  for (int i = 1; i <= 2; ++i) ASSERT_TRUE(Join(MakePeer(i, 10 * i)).ok());
+  auto room = Refill(MakePeer(3, 5));
+  ASSERT_TRUE(room.ok()) << room.status();
+  EXPECT_TRUE(room->accepted());
+  EXPECT_EQ(room->secret().size(), 64u);
+  EXPECT_TRUE(Leave(MakePeer(3, 0).id(), room->secret())->removed());
+  ASSERT_TRUE(Refill(MakePeer(3, 5)).ok());
+  clock_.Advance(absl::Seconds(1));
+  auto older = Refill(MakePeer(5, 5));  // claims an old start: no use
   ASSERT_TRUE(older.ok());
-  EXPECT_TRUE(older->accepted());
-  EXPECT_EQ(older->replaced_id(), MakePeer(3, 0).id());
-  EXPECT_THAT(Names(), ElementsAre("peer5", "peer1", "peer2"));
+  EXPECT_FALSE(older->accepted());
+  EXPECT_TRUE(older->secret().empty());
+  EXPECT_THAT(Names(), ElementsAre("peer1", "peer2", "peer3"));
+}
+
+TEST_F(BootstrapServiceTest, OwnerUpdatesRenewsAndLeavesWithItsSecret) {
+  auto joined = Join(MakePeer(1, 1), 10);
+  ASSERT_TRUE(joined.ok());
+  const std::string secret = joined->secret();
+  EXPECT_EQ(secret.size(), 64u);  // 256 random bits in hex
+  const std::string id = MakePeer(1, 0).id();
+  pb::Peer moved = MakePeer(1, 1);
+  moved.set_host("127.0.0.2");
+  auto updated = JoinAs(moved, secret);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->secret(), secret);
+  EXPECT_EQ(Doc().peers(0).host(), "127.0.0.2");
+  EXPECT_TRUE(Renew(id, 20, secret).ok());
+  EXPECT_EQ(Leave(id, std::string(64, '0')).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Leave(id, "short").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(Leave(id, secret)->removed());
+}
+
+TEST_F(BootstrapServiceTest, AClientChosenSecretMakesRetriesHarmless) {
+  const std::string secret(40, 'k');
+  auto first = JoinAs(MakePeer(1, 1), secret);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->secret(), secret);
+  auto retry = JoinAs(MakePeer(1, 1), secret);  // the answer was lost
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_TRUE(retry->joined());
+  EXPECT_EQ(retry->document().revision(), 1u);
+  EXPECT_EQ(JoinAs(MakePeer(2, 1), "too short").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(JoinAs(MakePeer(2, 1), std::string(40, ' ')).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(BootstrapServiceTest, TheSecretHashNeverLeavesTheServer) {
+  auto joined = Join(MakePeer(1, 1));
+  ASSERT_TRUE(joined.ok());
+  EXPECT_TRUE(joined->document().peers(0).owner_secret_sha256().empty());
+  EXPECT_TRUE(Doc().peers(0).owner_secret_sha256().empty());
+  EXPECT_EQ(Doc().peers(0).first_seen_at().seconds(),
+            absl::ToUnixSeconds(clock_.Now()));
+  // The store holds the hash, never the secret.
+  auto stored = store_.Read();
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->peers(0).owner_secret_sha256().size(), 32u);
+  EXPECT_EQ(stored->SerializeAsString().find(joined->secret()),
+            std::string::npos);
+  // A client cannot plant a hash or a first sight of its own.
+  pb::Peer planted = MakePeer(2, 1);
+  planted.set_owner_secret_sha256(std::string(32, 'h'));
+  planted.mutable_first_seen_at()->set_seconds(1);
+  ASSERT_TRUE(Join(planted).ok());
+  stored = store_.Read();
+  EXPECT_NE(stored->peers(1).owner_secret_sha256(), std::string(32, 'h'));
+  EXPECT_EQ(stored->peers(1).first_seen_at().seconds(),
+            absl::ToUnixSeconds(clock_.Now()));
+}
+
+TEST_F(BootstrapServiceTest, AnUpdateKeepsTheFirstSight) {
+  auto joined = Join(MakePeer(1, 1));
+  ASSERT_TRUE(joined.ok());
+  const int64_t first = absl::ToUnixSeconds(clock_.Now());
+  clock_.Advance(absl::Hours(1));
+  ASSERT_TRUE(JoinAs(MakePeer(1, 1), joined->secret()).ok());
+  EXPECT_EQ(Doc().peers(0).first_seen_at().seconds(), first);
+  EXPECT_EQ(Doc().peers(0).started_at().seconds(), first);
 }
 
 TEST_F(BootstrapServiceTest, OpenServiceLetsAnyoneAdminister) {
@@ -225,9 +324,10 @@ TEST_F(BootstrapServiceTest, MutationsDropExpiredLeasesFirst) {
 }
 
 TEST_F(BootstrapServiceTest, RenewExtendsTheLease) {
-  ASSERT_TRUE(Join(MakePeer(1, 1), 10).ok());
+  auto joined = Join(MakePeer(1, 1), 10);
+  ASSERT_TRUE(joined.ok());
   clock_.Advance(absl::Seconds(8));
-  auto r = Renew(MakePeer(1, 0).id(), 10);
+  auto r = Renew(MakePeer(1, 0).id(), 10, joined->secret());
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->peer().lease_expires_at().seconds(),
             absl::ToUnixSeconds(clock_.Now() + absl::Seconds(10)));
@@ -235,8 +335,67 @@ TEST_F(BootstrapServiceTest, RenewExtendsTheLease) {
   EXPECT_TRUE(Expire().empty());
   EXPECT_EQ(Renew(MakePeer(9, 0).id(), 10).status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(Renew(MakePeer(1, 0).id(), 0).status().code(),
+  EXPECT_EQ(Renew(MakePeer(1, 0).id(), 0, joined->secret()).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// Issue 13, the attacks on the bootstrap list (fail on the code before
+// entry ownership): ids are public through List, so any client could
+// rewrite, renew or remove any entry.
+TEST_F(BootstrapServiceTest, AnotherClientCannotRemoveOrRewriteAnEntry) {
+  ASSERT_TRUE(Join(MakePeer(1, 1)).ok());
+  const std::string id = Doc().peers(0).id();  // public, as List shows it
+  pb::Peer hijack = MakePeer(1, 1);
+  hijack.set_host("10.6.6.6");
+  EXPECT_EQ(Join(hijack).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Leave(id).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Renew(id, 10).status().code(), absl::StatusCode::kPermissionDenied);
+  ASSERT_EQ(Doc().peers_size(), 1);
+  EXPECT_EQ(Doc().peers(0).host(), "127.0.0.1");
+  EXPECT_FALSE(Doc().peers(0).has_lease_expires_at());
+}
+
+// Three fake peers claiming to have started in year 1 took every place of
+// a full list through Refill (each the "longest-lived"), and no honest
+// peer could ever displace them.
+TEST_F(BootstrapServiceTest, StartTimesInYearOneCannotTakeTheSlots) {
+  const int64_t now = absl::ToUnixSeconds(clock_.Now());
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(Join(MakePeer(i, now - 60)).ok());
+  constexpr int64_t kYearOne = -62135596800;  // 0001-01-01T00:00:00Z
+  for (int i = 7; i <= 9; ++i) {
+    auto r = Refill(MakePeer(i, kYearOne));
+    if (r.ok()) EXPECT_FALSE(r->accepted()) << "peer" << i;
+  }
+  EXPECT_THAT(Names(), ElementsAre("peer1", "peer2", "peer3"));
+  // Into an empty list a claimed year 1 is recorded as the first sight.
+  ASSERT_TRUE(Reset("").ok());
+  ASSERT_TRUE(Join(MakePeer(7, kYearOne)).ok());
+  EXPECT_EQ(Doc().peers(0).started_at().seconds(), now);
+}
+
+TEST_F(BootstrapServiceTest, StartTimeInTheFutureIsRefused) {
+  const int64_t now = absl::ToUnixSeconds(clock_.Now());
+  auto r = Join(MakePeer(1, now + 24 * 3600));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("peer.started_at"));
+  EXPECT_EQ(Refill(MakePeer(2, now + 24 * 3600)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Join(MakePeer(3, now + 30)).ok());  // within the clock skew
+}
+
+// One client could join without limit (each join one durable write).
+TEST_F(BootstrapServiceTest, AJoinFloodFromOneClientIsLimited) {
+  int refused = 0;
+  std::string message;
+  for (int i = 1; i <= 1000; ++i) {
+    auto r = Join(MakePeer(i, 1));
+    if (absl::IsResourceExhausted(r.status())) {
+      ++refused;
+      message = std::string(r.status().message());
+    }
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_THAT(message, HasSubstr("retry in"));
 }
 
 class AdminTokenTest : public BootstrapServiceTest {
@@ -259,6 +418,86 @@ TEST_F(AdminTokenTest, ResetAndConfigNeedTheToken) {
   EXPECT_TRUE(Reset("s3cret").ok());
   // Other calls need no token.
   EXPECT_TRUE(Join(MakePeer(2, 2)).ok());
+}
+
+TEST_F(AdminTokenTest, TheAdminTokenOverridesOwnership) {
+  ASSERT_TRUE(Join(MakePeer(1, 1)).ok());
+  ASSERT_TRUE(Join(MakePeer(2, 1)).ok());
+  const std::string id = MakePeer(1, 0).id();
+  EXPECT_EQ(Renew(id, 10, "", "wrong").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(Renew(id, 10, "", "s3cret").ok());
+  pb::Peer moved = MakePeer(1, 1);
+  moved.set_port(9999);
+  auto rewritten = JoinAs(moved, "", "s3cret");
+  ASSERT_TRUE(rewritten.ok()) << rewritten.status();
+  EXPECT_TRUE(rewritten->secret().empty());  // the admin is not the owner
+  EXPECT_TRUE(Leave(id, "", "s3cret")->removed());
+  EXPECT_THAT(Names(), ElementsAre("peer2"));
+}
+
+// Entries stored before ownership have no hash: only the admin (or their
+// lease) removes them; a Refill that would replace one needs the admin.
+TEST_F(AdminTokenTest, EntriesFromBeforeOwnershipAreTheAdminsOnly) {
+  const int64_t now = absl::ToUnixSeconds(clock_.Now());
+  ASSERT_TRUE(store_
+                  .MutateSync([&](pb::Document& doc) -> absl::StatusOr<bool> {
+                    for (int i = 1; i <= 3; ++i) {
+                      // Legacy entries, one claiming a later start.
+                      *doc.add_peers() = MakePeer(i, i == 3 ? now + 50 : 1);
+                    }
+                    SortPeers(doc);
+                    return true;
+                  })
+                  .ok());
+  const std::string id = MakePeer(1, 0).id();
+  EXPECT_EQ(Leave(id, std::string(64, 'a')).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(JoinAs(MakePeer(1, 1), std::string(64, 'a')).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  auto refill = Refill(MakePeer(4, 1));
+  EXPECT_EQ(refill.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(refill.status().message()),
+              HasSubstr(MakePeer(3, 0).id()));
+  auto admin_refill = Refill(MakePeer(4, 1), "s3cret");
+  ASSERT_TRUE(admin_refill.ok()) << admin_refill.status();
+  EXPECT_EQ(admin_refill->replaced_id(), MakePeer(3, 0).id());
+  EXPECT_TRUE(Leave(id, "", "s3cret")->removed());
+}
+
+TEST_F(AdminTokenTest, JoinsAreRateLimitedPerClientButNotForTheAdmin) {
+  int ok = 0;
+  for (int i = 1; i <= 250; ++i) ok += JoinAs(MakePeer(i, 1), "", "", "a").ok();
+  EXPECT_EQ(ok, 200);  // the default burst
+  auto refused = JoinAs(MakePeer(300, 1), "", "", "a");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("retry in 20ms"));                  // 50 per second
+  EXPECT_TRUE(JoinAs(MakePeer(301, 1), "", "", "b").ok());  // another client
+  EXPECT_TRUE(JoinAs(MakePeer(302, 1), "", "s3cret", "a").ok());
+  clock_.Advance(absl::Milliseconds(20));
+  EXPECT_TRUE(JoinAs(MakePeer(303, 1), "", "", "a").ok());
+}
+
+TEST(RateLimiterTest, TheTableIsBounded) {
+  ClientRateLimiter limiter({.rate = 1, .burst = 1, .max_clients = 2});
+  const absl::Time t = absl::FromUnixSeconds(1000);
+  EXPECT_TRUE(limiter.Take("a", t).ok());
+  EXPECT_TRUE(limiter.Take("b", t).ok());
+  auto full = limiter.Take("c", t);  // a and b are busy
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(limiter.clients(), 2u);
+  // Once a and b are idle (full buckets) they make room.
+  EXPECT_TRUE(limiter.Take("c", t + absl::Seconds(1)).ok());
+  EXPECT_LE(limiter.clients(), 2u);
+  EXPECT_GE(limiter.refused(), 1u);
+}
+
+TEST(ClientAddressTest, DropsThePort) {
+  EXPECT_EQ(ClientAddress("ipv4:127.0.0.1:5000"), "127.0.0.1");
+  EXPECT_EQ(ClientAddress("ipv6:[::1]:5000"), "::1");
+  EXPECT_EQ(ClientAddress("ipv6:%5B::1%5D:5000"), "::1");
+  EXPECT_EQ(ClientAddress("unix:/tmp/s"), "unix:/tmp/s");
 }
 
 TEST(BearerTokenTest, Parses) {

@@ -141,6 +141,7 @@ void Writer(const std::string& address, int n, Ledger& ledger,
     join.mutable_peer()->set_host("127.0.0.1");
     join.mutable_peer()->set_port(30000 + n);
     join.mutable_peer()->set_protocol(pb::PROTOCOL_UDP);
+    join.set_secret(absl::StrCat("secret-of-crash-writer-", n, "-0123456789"));
     pb::JoinResponse joined;
     grpc::ClientContext jc;
     jc.set_deadline(deadline());
@@ -154,6 +155,7 @@ void Writer(const std::string& address, int n, Ledger& ledger,
     const std::string old = held.front();
     pb::LeaveRequest leave;
     leave.set_id(old);
+    leave.set_secret(join.secret());
     pb::LeaveResponse left;
     grpc::ClientContext lc;
     lc.set_deadline(deadline());
@@ -170,7 +172,8 @@ TEST(CrashSafetyTest, KillDashNineKeepsEveryAcknowledgedMutation) {
   ASSERT_TRUE(dir.ok()) << dir.status();
   const std::string store = "file:" + (*dir)->File("store.json");
   const std::vector<std::string> args = {
-      "--store", store, "--max-peers", "5000", "--log-level", "warn"};
+      "--store",     store,  "--max-peers", "5000",
+      "--log-level", "warn", "--join-rate", "0"};
   Ledger ledger;
   // Ids each writer slot still holds; a writer whose id's fate was unknown
   // at a kill forgets it (the ledger keeps checking it).

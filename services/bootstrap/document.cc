@@ -61,6 +61,10 @@ void SortPeers(Document& doc) {
             StartedBefore);
 }
 
+void StripSecrets(Document& doc) {
+  for (Peer& p : *doc.mutable_peers()) p.clear_owner_secret_sha256();
+}
+
 int FindPeer(const Document& doc, const std::string& id) {
   for (int i = 0; i < doc.peers_size(); ++i) {
     if (doc.peers(i).id() == id) return i;

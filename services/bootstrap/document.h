@@ -31,6 +31,9 @@ bool StartedBefore(const Peer& a, const Peer& b);
 // Restores the documented order of peers (oldest first).
 void SortPeers(Document& doc);
 
+// Clears every peer's owner_secret_sha256: what clients may see.
+void StripSecrets(Document& doc);
+
 // Returns the index of the peer with `id`, or -1.
 int FindPeer(const Document& doc, const std::string& id);
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "services/bootstrap/document.h"
 #include "services/common/grpc_status.h"
 #include "services/common/logging.h"
 
@@ -18,6 +19,10 @@ std::string TokenOf(grpc::CallbackServerContext* context) {
   auto it = md.find("authorization");
   if (it == md.end()) return "";
   return BearerToken(std::string(it->second.data(), it->second.size()));
+}
+
+BootstrapService::Caller CallerOf(grpc::CallbackServerContext* context) {
+  return {.token = TokenOf(context), .client = ClientAddress(context->peer())};
 }
 
 // Answers a unary call from a BootstrapService callback.
@@ -145,6 +150,7 @@ class WatchReactor : public grpc::ServerWriteReactor<pb::WatchResponse> {
         dropped = true;
       } else {
         queue_.push_back(doc);
+        StripSecrets(queue_.back());
         queued_bytes_ += size;
       }
     }
@@ -275,7 +281,7 @@ grpc::ServerUnaryReactor* BootstrapGrpcService::Join(
     grpc::CallbackServerContext* context, const pb::JoinRequest* request,
     pb::JoinResponse* response) {
   auto* reactor = context->DefaultReactor();
-  service_->Join(*request, Answer(reactor, response));
+  service_->Join(*request, CallerOf(context), Answer(reactor, response));
   return reactor;
 }
 
@@ -283,7 +289,7 @@ grpc::ServerUnaryReactor* BootstrapGrpcService::Leave(
     grpc::CallbackServerContext* context, const pb::LeaveRequest* request,
     pb::LeaveResponse* response) {
   auto* reactor = context->DefaultReactor();
-  service_->Leave(*request, Answer(reactor, response));
+  service_->Leave(*request, CallerOf(context), Answer(reactor, response));
   return reactor;
 }
 
@@ -291,7 +297,7 @@ grpc::ServerUnaryReactor* BootstrapGrpcService::Refill(
     grpc::CallbackServerContext* context, const pb::RefillRequest* request,
     pb::RefillResponse* response) {
   auto* reactor = context->DefaultReactor();
-  service_->Refill(*request, Answer(reactor, response));
+  service_->Refill(*request, CallerOf(context), Answer(reactor, response));
   return reactor;
 }
 
@@ -324,7 +330,7 @@ grpc::ServerUnaryReactor* BootstrapGrpcService::Renew(
     grpc::CallbackServerContext* context, const pb::RenewRequest* request,
     pb::RenewResponse* response) {
   auto* reactor = context->DefaultReactor();
-  service_->Renew(*request, Answer(reactor, response));
+  service_->Renew(*request, CallerOf(context), Answer(reactor, response));
   return reactor;
 }
 

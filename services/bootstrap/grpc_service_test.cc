@@ -29,12 +29,14 @@ using ::testing::HasSubstr;
 
 class WatchLimitsTest : public ::testing::Test {
  protected:
-  void Start(BootstrapGrpcService::Options options, uint32_t max_peers = 500) {
+  void Start(BootstrapGrpcService::Options options, uint32_t max_peers = 500,
+             bool join_limit = false) {
     pb::Config config;
     config.set_max_peers(max_peers);
     store_ = std::make_unique<MemoryStore>(NewDocument(config));
     BootstrapService::Options service_options;
     service_options.sweep_interval = absl::ZeroDuration();
+    if (!join_limit) service_options.join_limit.rate = 0;  // Fill() floods
     service_ = std::make_unique<BootstrapService>(store_.get(), &Clock::Real(),
                                                   service_options);
     grpc_ = std::make_unique<BootstrapGrpcService>(service_.get(), options);
@@ -212,6 +214,89 @@ TEST_F(WatchLimitsTest, WatchersBeyondTheCapAreRefused) {
   ASSERT_TRUE(WaitUntil([&] { return grpc_->watchers() == 1; }));
   OpenWatch again = OpenWatchStream(NewStub());
   EXPECT_TRUE(again.reader->Read(&response));
+}
+
+// Issue 13 over gRPC: a second client (its own channel) cannot rewrite or
+// remove another's entry by its public id; the secret hash never leaves the
+// server; a join flood from one address is refused with the retry time.
+using EntryOwnershipGrpcTest = WatchLimitsTest;
+
+pb::JoinRequest JoinOf(int n) {
+  pb::JoinRequest request;
+  pb::Peer* p = request.mutable_peer();
+  p->set_id(absl::StrFormat("00000000-0000-4000-8000-%012d", n));
+  p->set_name(absl::StrCat("peer", n));
+  p->set_host("127.0.0.1");
+  p->set_port(7000 + n);
+  p->set_protocol(pb::PROTOCOL_UDP);
+  return request;
+}
+
+TEST_F(EntryOwnershipGrpcTest, ASecondClientCannotRewriteOrRemoveAnEntry) {
+  Start({}, /*max_peers=*/3, /*join_limit=*/true);
+  auto owner = NewStub();
+  auto other = NewStub();
+  pb::JoinResponse joined;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(owner->Join(&context, JoinOf(1), &joined).ok());
+  }
+  ASSERT_TRUE(joined.joined());
+  EXPECT_GE(joined.secret().size(), 32u);
+  pb::ListResponse listed;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(other->List(&context, pb::ListRequest(), &listed).ok());
+  }
+  ASSERT_EQ(listed.document().peers_size(), 1);
+  const pb::Peer& seen = listed.document().peers(0);
+  EXPECT_TRUE(seen.owner_secret_sha256().empty());
+  EXPECT_TRUE(seen.has_first_seen_at());
+
+  pb::JoinRequest hijack = JoinOf(1);
+  hijack.mutable_peer()->set_host("10.6.6.6");
+  pb::JoinResponse hijacked;
+  grpc::ClientContext c1;
+  EXPECT_EQ(other->Join(&c1, hijack, &hijacked).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  pb::LeaveRequest leave;
+  leave.set_id(seen.id());
+  pb::LeaveResponse left;
+  grpc::ClientContext c2;
+  EXPECT_EQ(other->Leave(&c2, leave, &left).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  leave.set_secret(std::string(64, 'x'));
+  grpc::ClientContext c3;
+  EXPECT_EQ(other->Leave(&c3, leave, &left).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  // The owner, with its secret.
+  leave.set_secret(joined.secret());
+  grpc::ClientContext c4;
+  ASSERT_TRUE(owner->Leave(&c4, leave, &left).ok());
+  EXPECT_TRUE(left.removed());
+}
+
+TEST_F(EntryOwnershipGrpcTest, AJoinFloodIsRefusedWithTheRetryTime) {
+  Start({}, /*max_peers=*/3, /*join_limit=*/true);
+  auto stub = NewStub();
+  int refused = 0;
+  std::string message;
+  for (int i = 0; i < 400; ++i) {
+    pb::JoinResponse r;
+    grpc::ClientContext context;
+    grpc::Status s = stub->Join(&context, JoinOf(i), &r);
+    if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++refused;
+      message = s.error_message();
+    } else {
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_THAT(message, HasSubstr("too many joins from 127.0.0.1"));
+  EXPECT_THAT(message, HasSubstr("retry in"));
+  EXPECT_GT(service_->joins_refused(), 0u);
 }
 
 }  // namespace

@@ -59,10 +59,16 @@ void SetDeadline(grpc::ClientContext& context,
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
 }
 
+// Client `n`'s entry secret (bootstrap.proto, "Entry ownership").
+std::string ClientSecret(int n) {
+  return absl::StrCat("secret-of-pg-client-", n, "-0123456789abcdef");
+}
+
 grpc::Status Join(pb::BootstrapData::Stub& stub, const std::string& id, int n,
                   pb::JoinResponse* response, int ttl_seconds = 0) {
   pb::JoinRequest request;
   *request.mutable_peer() = MakePeer(id, n);
+  request.set_secret(ClientSecret(n));
   if (ttl_seconds > 0) request.mutable_ttl()->set_seconds(ttl_seconds);
   grpc::ClientContext context;
   SetDeadline(context);
@@ -172,7 +178,7 @@ class PostgresIntegrationTest : public ::testing::Test {
                                const std::string& log_level = "warn") {
     auto server = StartBootstrapServer(
         dir_->path(), {"--store", postgres_->uri(), "--max-peers", max_peers,
-                       "--log-level", log_level});
+                       "--log-level", log_level, "--join-rate", "0"});
     EXPECT_TRUE(server.ok()) << server.status();
     if (!server.ok()) return {};
     return *std::move(server);
@@ -238,6 +244,7 @@ TEST_F(PostgresIntegrationTest, TwoReplicasLoseNoUpdate) {
           if (!joined.joined()) ++wrong;
           pb::LeaveRequest leave;
           leave.set_id(id);
+          leave.set_secret(ClientSecret(c));
           pb::LeaveResponse left;
           grpc::ClientContext context;
           SetDeadline(context);

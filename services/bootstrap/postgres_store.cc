@@ -204,8 +204,19 @@ absl::Status EnsureSchema(pqxx::connection& conn,
         PostgresStore::kSchemaVersion,
         "); upgrade peerlab-bootstrap. The database was not changed."));
   }
+  if (version == 1) {
+    // 1 -> 2: entry ownership. The tables are unchanged; stored entries have
+    // no owner secret and stay the admin's (or their lease's) to remove.
+    spdlog::warn(
+        "PostgreSQL store: migrating the schema from version 1 to 2 (entry "
+        "ownership): the entries stored so far have no owner secret; only "
+        "the admin token or their lease removes them");
+    txn.exec(
+        "INSERT INTO peerlab.schema_version (version) VALUES (2) "
+        "ON CONFLICT (version) DO NOTHING");
+    version = 2;
+  }
   if (version < PostgresStore::kSchemaVersion) {
-    // Version 1 is the first; a later version migrates here, step by step.
     return absl::FailedPreconditionError(
         absl::StrCat("the database's peerlab schema is version ", version,
                      " and no migration to version ",

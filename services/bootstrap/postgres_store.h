@@ -80,7 +80,8 @@ namespace peerlab::bootstrap {
 class PostgresStore : public Store {
  public:
   // The schema version this build reads and writes (schema.sql).
-  static constexpr int kSchemaVersion = 1;
+  // 2: entries carry first_seen_at and owner_secret_sha256 (schema.sql).
+  static constexpr int kSchemaVersion = 2;
   // The NOTIFY channel; the payload is the new revision in decimal.
   static constexpr char kChannel[] = "peerlab_bootstrap";
 

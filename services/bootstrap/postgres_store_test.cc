@@ -289,7 +289,7 @@ TEST_F(PostgresStoreTest, SchemaIsAppliedVersionedAndChecked) {
     auto version =
         server_->Psql("postgres", "SELECT version FROM peerlab.schema_version");
     ASSERT_TRUE(version.ok()) << version.status();
-    EXPECT_EQ(*version, "1");
+    EXPECT_EQ(*version, "2");
     auto row =
         server_->Psql("postgres",
                       "SELECT revision, document->'config'->>'max_peers' "
@@ -307,12 +307,12 @@ TEST_F(PostgresStoreTest, SchemaIsAppliedVersionedAndChecked) {
   }
 
   ASSERT_TRUE(
-      server_->Psql("postgres", "INSERT INTO peerlab.schema_version VALUES (2)")
+      server_->Psql("postgres", "INSERT INTO peerlab.schema_version VALUES (3)")
           .ok());
   auto newer = Open();
   ASSERT_FALSE(newer.ok());
   EXPECT_EQ(newer.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(newer.status().message()), HasSubstr("version 2"));
+  EXPECT_THAT(std::string(newer.status().message()), HasSubstr("version 3"));
   EXPECT_THAT(std::string(newer.status().message()), HasSubstr("upgrade"));
   auto row = server_->Psql("postgres", "SELECT revision FROM peerlab.document");
   ASSERT_TRUE(row.ok());
@@ -320,7 +320,7 @@ TEST_F(PostgresStoreTest, SchemaIsAppliedVersionedAndChecked) {
 
   ASSERT_TRUE(server_
                   ->Psql("postgres",
-                         "DELETE FROM peerlab.schema_version WHERE version = 2;"
+                         "DELETE FROM peerlab.schema_version WHERE version = 3;"
                          "UPDATE peerlab.document SET document = "
                          "'{\"Peers\": {}, \"Config\": 1}'")
                   .ok());
@@ -329,6 +329,39 @@ TEST_F(PostgresStoreTest, SchemaIsAppliedVersionedAndChecked) {
       << foreign.status();
   EXPECT_THAT(std::string(foreign.status().message()),
               HasSubstr("refusing to use or overwrite"));
+}
+
+// A version-1 database (before entry ownership) is migrated to version 2;
+// its entries are kept, without an owner secret (the admin's to remove).
+TEST_F(PostgresStoreTest, SchemaOneIsMigratedKeepingEntriesWithoutOwner) {
+  {
+    auto store = Open(4);
+    ASSERT_TRUE(store.ok()) << store.status();
+  }
+  ASSERT_TRUE(
+      server_
+          ->Psql("postgres",
+                 "DELETE FROM peerlab.schema_version;"
+                 "INSERT INTO peerlab.schema_version VALUES (1);"
+                 "UPDATE peerlab.document SET revision = 7, document = "
+                 "'{\"config\": {\"max_peers\": 4}, \"peers\": [{\"id\": "
+                 "\"123e4567-e89b-42d3-a456-426614174000\", \"name\": \"old\","
+                 " \"host\": \"127.0.0.1\", \"port\": 7000, \"protocol\": "
+                 "\"PROTOCOL_UDP\", \"started_at\": \"2020-01-01T00:00:00Z\"}],"
+                 " \"revision\": \"7\"}'")
+          .ok());
+  auto store = Open(4);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto version = server_->Psql(
+      "postgres", "SELECT max(version) FROM peerlab.schema_version");
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(*version, "2");
+  auto doc = (*store)->Read();
+  ASSERT_TRUE(doc.ok());
+  ASSERT_EQ(doc->peers_size(), 1);
+  EXPECT_EQ(doc->peers(0).name(), "old");
+  EXPECT_TRUE(doc->peers(0).owner_secret_sha256().empty());
+  EXPECT_EQ(doc->revision(), 7u);
 }
 
 TEST(PostgresStoreUriTest, PasswordsAreRedacted) {

@@ -51,6 +51,11 @@ using ::testing::HasSubstr;
 
 constexpr int kClients = 64;
 constexpr int kCycles = 20;
+
+// Client `c`'s entry secret (bootstrap.proto, "Entry ownership").
+std::string ClientSecret(int c) {
+  return absl::StrCat("secret-of-load-client-", c, "-0123456789abcdef");
+}
 constexpr absl::Duration kCallTimeout = absl::Seconds(20);
 
 // A gRPC client channel with no call in progress reads its socket only on
@@ -204,8 +209,8 @@ class ServerIntegrationTest : public ::testing::Test {
 // of peers has the parity of the revision (each change adds or removes one).
 TEST_F(ServerIntegrationTest, ConcurrentJoinLeaveLosesNoUpdate) {
   BootstrapServer server =
-      Start({"--store", "file:" + dir_->File("s.json"), "--max-peers", "5000",
-             "--log-level", "warn"});
+      Start({"--store", "file:" + dir_->File("s.json"), "--join-rate", "0",
+             "--max-peers", "5000", "--log-level", "warn"});
   ASSERT_TRUE(server.process);
   auto watcher = std::make_unique<Watcher>(server.address);
   ASSERT_TRUE(watcher->WaitForRevision(0, absl::Seconds(10)));
@@ -225,6 +230,7 @@ TEST_F(ServerIntegrationTest, ConcurrentJoinLeaveLosesNoUpdate) {
         const std::string id = NewUuid();
         pb::JoinRequest join;
         *join.mutable_peer() = MakePeer(id, c);
+        join.set_secret(ClientSecret(c));
         pb::JoinResponse joined;
         grpc::ClientContext jc;
         SetDeadline(jc);
@@ -233,6 +239,7 @@ TEST_F(ServerIntegrationTest, ConcurrentJoinLeaveLosesNoUpdate) {
           if (!joined.joined()) ++wrong_outcomes;
           pb::LeaveRequest leave;
           leave.set_id(id);
+          leave.set_secret(ClientSecret(c));
           pb::LeaveResponse left;
           grpc::ClientContext lc;
           SetDeadline(lc);
@@ -282,8 +289,9 @@ TEST_F(ServerIntegrationTest, ConcurrentJoinLeaveLosesNoUpdate) {
 // accounts for exactly one revision; each client ends with one more join, so
 // the final list holds exactly the ids whose last join succeeded.
 TEST_F(ServerIntegrationTest, ContendedJoinsCountEveryChange) {
-  BootstrapServer server = Start({"--store", "file:" + dir_->File("s.json"),
-                                  "--max-peers", "3", "--log-level", "warn"});
+  BootstrapServer server =
+      Start({"--store", "file:" + dir_->File("s.json"), "--join-rate", "0",
+             "--max-peers", "3", "--log-level", "warn"});
   ASSERT_TRUE(server.process);
   auto watcher = std::make_unique<Watcher>(server.address);
   ASSERT_TRUE(watcher->WaitForRevision(0, absl::Seconds(10)));
@@ -308,6 +316,7 @@ TEST_F(ServerIntegrationTest, ContendedJoinsCountEveryChange) {
       auto join = [&](const std::string& id, bool* joined) {
         pb::JoinRequest request;
         *request.mutable_peer() = MakePeer(id, c);
+        request.set_secret(ClientSecret(c));
         pb::JoinResponse response;
         grpc::ClientContext context;
         SetDeadline(context);
@@ -333,6 +342,7 @@ TEST_F(ServerIntegrationTest, ContendedJoinsCountEveryChange) {
         if (!join(id, &joined)) continue;
         pb::LeaveRequest request;
         request.set_id(id);
+        request.set_secret(ClientSecret(c));
         pb::LeaveResponse response;
         grpc::ClientContext context;
         SetDeadline(context);

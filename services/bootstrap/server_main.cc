@@ -63,6 +63,8 @@ int main(int argc, char** argv) {
   std::string log_file;
   std::string ready_file;
   bool store_follow_symlink = false;
+  double join_rate = peerlab::bootstrap::ClientRateLimiter::Options().rate;
+  double join_burst = peerlab::bootstrap::ClientRateLimiter::Options().burst;
   app.add_option("--listen", listen, "address to serve on (port 0: pick one)")
       ->check(peerlab::HostPort)
       ->capture_default_str();
@@ -77,8 +79,20 @@ int main(int argc, char** argv) {
   app.add_option("--admin-token-file", admin_token_file,
                  "file holding the token that Reset and UpdateConfig require "
                  "(metadata \"authorization: Bearer TOKEN\"); without it "
-                 "anyone may call them")
+                 "anyone may call them. It also overrides entry ownership "
+                 "(Leave/Renew/Join of another's entry) and the join rate "
+                 "limit")
       ->check(peerlab::ReadableFile);
+  app.add_option("--join-rate", join_rate,
+                 "Join/Refill calls per second one client address may make "
+                 "on average (a token bucket; 0: no limit; the admin token "
+                 "is never limited)")
+      ->check(peerlab::Range(0.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--join-burst", join_burst,
+                 "Join/Refill calls one client address may make at once")
+      ->check(peerlab::Range(1.0, 1e6))
+      ->capture_default_str();
   app.add_option("--max-peers", max_peers, "max_peers of a newly created store")
       ->check(peerlab::Range(1u, peerlab::bootstrap::kMaxMaxPeers))
       ->capture_default_str();
@@ -116,6 +130,8 @@ int main(int argc, char** argv) {
     options.admin_token = *token;
   }
   options.version = PEERLAB_VERSION;
+  options.join_limit.rate = join_rate;
+  options.join_limit.burst = join_burst;
 
   // Signals are taken by sigwait below; block them before threads start so
   // every thread inherits the mask.

@@ -228,6 +228,16 @@ absl::Status ValidateDocument(const ::bootstrap::v1::Document& doc) {
     if (valid->id() != peer.id()) {
       return Invalid(absl::StrCat(field, ".id"), "is not in lower case");
     }
+    if (peer.has_first_seen_at() && !IsTimestampValid(peer.first_seen_at())) {
+      return Invalid(absl::StrCat(field, ".first_seen_at"),
+                     "is not a valid timestamp");
+    }
+    if (!peer.owner_secret_sha256().empty() &&
+        peer.owner_secret_sha256().size() != 32) {
+      return Invalid(absl::StrCat(field, ".owner_secret_sha256"),
+                     absl::StrCat(peer.owner_secret_sha256().size(),
+                                  " bytes, not a SHA-256 (32)"));
+    }
     if (peer.has_lease_expires_at() &&
         !IsTimestampValid(peer.lease_expires_at())) {
       return Invalid(absl::StrCat(field, ".lease_expires_at"),

@@ -16,6 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/common/control_token.h"
+#include "services/common/state_dir.h"
+#include "services/common/uuid.h"
 
 namespace peerlab::harness {
 namespace {
@@ -86,6 +88,18 @@ absl::StatusOr<std::unique_ptr<LocalLab>> LocalLab::Start(
   const std::string host = lab->host_;
   // Both servers start at once; each is waited for in turn.
   const std::vector<std::string>& tls = lab->options_.tls_args;
+  // The bootstrap admin token: the service lets only an entry's owner or
+  // the admin change it, and the peers' upkeep removes departed peers'
+  // entries. Handed to the lab's own peers
+  // ($PEERLAB_BOOTSTRAP_ADMIN_TOKEN_FILE).
+  lab->bootstrap_token_file_ = lab->tmp_ + "/bootstrap-admin.token";
+  if (auto token = ReadOrCreateSecretFile(
+          lab->bootstrap_token_file_, 4096,
+          [] { return absl::StrCat(NewUuid(), NewUuid(), "\n"); },
+          "bootstrap admin token");
+      !token.ok()) {
+    return token.status();
+  }
   std::vector<std::string> bootstrap_argv = {
       bin + "/peerlab-bootstrap",
       "--listen",
@@ -93,7 +107,9 @@ absl::StatusOr<std::unique_ptr<LocalLab>> LocalLab::Start(
       "--store",
       "file:" + lab->tmp_ + "/bootstrap.json",
       "--log-file",
-      lab->logs_ + "/bootstrap.log"};
+      lab->logs_ + "/bootstrap.log",
+      "--admin-token-file",
+      lab->bootstrap_token_file_};
   bootstrap_argv.insert(bootstrap_argv.end(), tls.begin(), tls.end());
   auto bootstrap = lab->StartServer("bootstrap", std::move(bootstrap_argv),
                                     &lab->bootstrap_process_);
@@ -187,7 +203,8 @@ absl::Status LocalLab::StartPeer(const std::string& name) {
   argv.insert(argv.end(), options_.peer_args.begin(), options_.peer_args.end());
   auto process = ChildProcess::Start(
       {.argv = std::move(argv),
-       .env = {{"PEERLAB_SEED", std::to_string(options_.seed)}},
+       .env = {{"PEERLAB_SEED", std::to_string(options_.seed)},
+               {"PEERLAB_BOOTSTRAP_ADMIN_TOKEN_FILE", bootstrap_token_file_}},
        .output_path = stem + ".out",
        .on_exit = [this, name](pid_t pid, const std::string& how) {
          // Runs on the watcher thread; the lab outlives it.

@@ -100,6 +100,7 @@ class LocalLab {
   std::string host_ = "127.0.0.1";  // where the servers bind
   // The run's control token file (peers and coordinator): tmp_/control.token.
   std::string token_file_;
+  std::string bootstrap_token_file_;  // the bootstrap admin token (0600)
   std::map<std::string, std::string> addresses_;  // netns lab: per peer
   bool netns_up_ = false;
   int tool_runs_ = 0;

@@ -8,6 +8,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "services/bootstrap/entry_secret.h"
 #include "services/common/grpc_status.h"
 
 namespace peerlab::bootstrap {
@@ -135,9 +136,17 @@ absl::StatusOr<pb::PingResponse> BootstrapClient::Ping() {
 }
 
 absl::StatusOr<pb::JoinResponse> BootstrapClient::Join(
-    const pb::Peer& peer, std::optional<absl::Duration> ttl) {
+    const pb::Peer& peer, std::optional<absl::Duration> ttl,
+    const std::string& secret) {
   pb::JoinRequest request;
   *request.mutable_peer() = peer;
+  if (secret.empty() && !options_.admin_token.has_value()) {
+    auto made = NewEntrySecret();
+    if (!made.ok()) return made.status();
+    request.set_secret(*made);
+  } else {
+    request.set_secret(secret);
+  }
   if (ttl.has_value()) SetDuration(*ttl, request.mutable_ttl());
   return Call<pb::JoinResponse>(
       [&](grpc::ClientContext& context, pb::JoinResponse* response) {
@@ -146,9 +155,10 @@ absl::StatusOr<pb::JoinResponse> BootstrapClient::Join(
 }
 
 absl::StatusOr<pb::LeaveResponse> BootstrapClient::Leave(
-    const std::string& id) {
+    const std::string& id, const std::string& secret) {
   pb::LeaveRequest request;
   request.set_id(id);
+  request.set_secret(secret);
   return Call<pb::LeaveResponse>(
       [&](grpc::ClientContext& context, pb::LeaveResponse* response) {
         return stub_->Leave(&context, request, response);
@@ -156,9 +166,17 @@ absl::StatusOr<pb::LeaveResponse> BootstrapClient::Leave(
 }
 
 absl::StatusOr<pb::RefillResponse> BootstrapClient::Refill(
-    const pb::Peer& candidate, std::optional<absl::Duration> ttl) {
+    const pb::Peer& candidate, std::optional<absl::Duration> ttl,
+    const std::string& secret) {
   pb::RefillRequest request;
   *request.mutable_candidate() = candidate;
+  if (secret.empty()) {
+    auto made = NewEntrySecret();
+    if (!made.ok()) return made.status();
+    request.set_secret(*made);
+  } else {
+    request.set_secret(secret);
+  }
   if (ttl.has_value()) SetDuration(*ttl, request.mutable_ttl());
   return Call<pb::RefillResponse>(
       [&](grpc::ClientContext& context, pb::RefillResponse* response) {
@@ -196,10 +214,11 @@ absl::StatusOr<pb::UpdateConfigResponse> BootstrapClient::UpdateConfig(
       });
 }
 
-absl::StatusOr<pb::RenewResponse> BootstrapClient::Renew(const std::string& id,
-                                                         absl::Duration ttl) {
+absl::StatusOr<pb::RenewResponse> BootstrapClient::Renew(
+    const std::string& id, absl::Duration ttl, const std::string& secret) {
   pb::RenewRequest request;
   request.set_id(id);
+  request.set_secret(secret);
   SetDuration(ttl, request.mutable_ttl());
   return Call<pb::RenewResponse>(
       [&](grpc::ClientContext& context, pb::RenewResponse* response) {

@@ -69,9 +69,10 @@ class BootstrapClient {
     // variable BOOTSTRAP_DATA_SERVER, and when that is unset or empty,
     // "127.0.0.1:8080".
     std::string address;
-    // Sent with every call as metadata "authorization: Bearer TOKEN". Only
-    // Reset and UpdateConfig need it, and only when the server was started
-    // with --admin-token-file. Unset: no authorization metadata.
+    // Sent with every call as metadata "authorization: Bearer TOKEN". Reset
+    // and UpdateConfig need it when the server was started with
+    // --admin-token-file; it also lets Leave/Renew/Join change another's
+    // entry (and is not rate-limited). Unset: no authorization metadata.
     std::optional<std::string> admin_token;
     // Channel credentials (TLS, see services/common/tls.h). Null: plaintext.
     std::shared_ptr<grpc::ChannelCredentials> credentials;
@@ -113,18 +114,29 @@ class BootstrapClient {
   const Options& options() const { return options_; }
 
   absl::StatusOr<::bootstrap::v1::PingResponse> Ping();
-  // Adds `peer` (or updates it in place if its id is stored). `ttl`: a lease
-  // (1 s .. 30 days); unset: no lease. Response.joined is false when the
-  // list was full.
+  // Entry secrets (bootstrap.proto, "Entry ownership"): Join and Refill
+  // send `secret` as the entry's owner secret; when it is empty they make a
+  // random one first (NewEntrySecret), so a retried call presents the same
+  // secret. The response's secret is the one to keep (in memory) for
+  // Leave/Renew/Join of that entry later.
+
+  // Adds `peer` (or updates it in place if its id is stored: then `secret`
+  // must be the entry's, or the client holds the admin token). `ttl`: a
+  // lease (1 s .. 30 days); unset: no lease. Response.joined is false when
+  // the list was full.
   absl::StatusOr<::bootstrap::v1::JoinResponse> Join(
       const ::bootstrap::v1::Peer& peer,
-      std::optional<absl::Duration> ttl = std::nullopt);
-  absl::StatusOr<::bootstrap::v1::LeaveResponse> Leave(const std::string& id);
-  // Offers `candidate` to replace a peer that has gone ("longest-lived
-  // wins"); see bootstrap.proto.
+      std::optional<absl::Duration> ttl = std::nullopt,
+      const std::string& secret = "");
+  // PERMISSION_DENIED when `id` is stored and `secret` is not its secret
+  // (and the client has no admin token).
+  absl::StatusOr<::bootstrap::v1::LeaveResponse> Leave(
+      const std::string& id, const std::string& secret = "");
+  // Offers `candidate` for a vacant place; see bootstrap.proto.
   absl::StatusOr<::bootstrap::v1::RefillResponse> Refill(
       const ::bootstrap::v1::Peer& candidate,
-      std::optional<absl::Duration> ttl = std::nullopt);
+      std::optional<absl::Duration> ttl = std::nullopt,
+      const std::string& secret = "");
   absl::StatusOr<::bootstrap::v1::ListResponse> List();
   // Admin: needs Options::admin_token when the server has one.
   absl::StatusOr<::bootstrap::v1::ResetResponse> Reset();
@@ -134,8 +146,9 @@ class BootstrapClient {
       std::optional<uint32_t> min_refill_candidates);
   // Extends the lease of stored peer `id` to now + `ttl`. NOT_FOUND when the
   // peer is not stored.
-  absl::StatusOr<::bootstrap::v1::RenewResponse> Renew(const std::string& id,
-                                                       absl::Duration ttl);
+  absl::StatusOr<::bootstrap::v1::RenewResponse> Renew(
+      const std::string& id, absl::Duration ttl,
+      const std::string& secret = "");
 
   // Streams the document: calls `on_document` (on the calling thread) with
   // the current document, then with the document after every change, until

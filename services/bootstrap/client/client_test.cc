@@ -185,13 +185,17 @@ TEST_F(ClientTest, JoinListLeave) {
   EXPECT_EQ(list->document().peers_size(), 1);
   EXPECT_EQ(list->document().peers(0).name(), "alice");
 
-  auto left = client.Leave(alice.id());
+  // The entry is the joiner's: the secret Join made and returned.
+  EXPECT_EQ(joined->secret().size(), 64u);
+  EXPECT_EQ(client.Leave(alice.id()).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  auto left = client.Leave(alice.id(), joined->secret());
   ASSERT_TRUE(left.ok()) << left.status();
   EXPECT_TRUE(left->removed());
   EXPECT_EQ(left->document().peers_size(), 0);
   EXPECT_EQ(left->document().revision(), 2u);
 
-  auto again = client.Leave(alice.id());
+  auto again = client.Leave(alice.id(), joined->secret());
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_FALSE(again->removed());
   EXPECT_EQ(again->document().revision(), 2u);
@@ -207,7 +211,7 @@ TEST_F(ClientTest, JoinWithTtlSetsLeaseAndRenewExtendsIt) {
   const int64_t now = absl::ToUnixSeconds(absl::Now());
   EXPECT_NEAR(lease.seconds(), now + 30, 5);
 
-  auto renewed = client.Renew(bob.id(), absl::Seconds(600));
+  auto renewed = client.Renew(bob.id(), absl::Seconds(600), joined->secret());
   ASSERT_TRUE(renewed.ok()) << renewed.status();
   EXPECT_EQ(renewed->peer().id(), bob.id());
   EXPECT_NEAR(renewed->peer().lease_expires_at().seconds(), now + 600, 5);
@@ -216,29 +220,31 @@ TEST_F(ClientTest, JoinWithTtlSetsLeaseAndRenewExtendsIt) {
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(ClientTest, FullListRefusesJoinAndRefillReplacesNewest) {
+TEST_F(ClientTest, FullListRefusesJoinAndRefillTakesOnlyRoom) {
   BootstrapClient client(Fast(server_.address()));
-  // max_peers is 3; started_at decides who is "newest".
+  // max_peers is 3. A start time before the server first saw a peer counts
+  // as that first sight, so an old claim buys no place.
   pb::Peer a = MakePeer("alice", 7001, 1000);
   pb::Peer b = MakePeer("bob", 7002, 2000);
-  pb::Peer c = MakePeer("charly", 7003, 3000);
-  for (const auto& p : {a, b, c}) ASSERT_TRUE(client.Join(p).ok());
+  auto joined_a = client.Join(a);
+  ASSERT_TRUE(joined_a.ok());
+  ASSERT_TRUE(client.Join(b).ok());
+  auto refill = client.Refill(MakePeer("charly", 7003, 1500));
+  ASSERT_TRUE(refill.ok()) << refill.status();
+  EXPECT_TRUE(refill->accepted());  // there was room
 
   auto refused = client.Join(MakePeer("dave", 7004, 500));
   ASSERT_TRUE(refused.ok()) << refused.status();
   EXPECT_FALSE(refused->joined());
   EXPECT_EQ(refused->document().peers_size(), 3);
 
-  // An older candidate replaces the newest stored peer (charly).
-  auto refill = client.Refill(MakePeer("erin", 7005, 1500));
-  ASSERT_TRUE(refill.ok()) << refill.status();
-  EXPECT_TRUE(refill->accepted());
-  EXPECT_EQ(refill->replaced_id(), c.id());
-
-  // A candidate newer than everyone stored is refused.
-  auto newest = client.Refill(MakePeer("fred", 7006, 9000));
-  ASSERT_TRUE(newest.ok()) << newest.status();
-  EXPECT_FALSE(newest->accepted());
+  auto older = client.Refill(MakePeer("erin", 7005, 1));
+  ASSERT_TRUE(older.ok()) << older.status();
+  EXPECT_FALSE(older->accepted());
+  ASSERT_TRUE(client.Leave(a.id(), joined_a->secret()).ok());
+  auto vacant = client.Refill(MakePeer("erin", 7005, 1));
+  ASSERT_TRUE(vacant.ok()) << vacant.status();
+  EXPECT_TRUE(vacant->accepted());
 }
 
 TEST_F(ClientTest, OpenServerAllowsAdminCallsWithoutToken) {
@@ -309,7 +315,7 @@ TEST_F(ClientTest, ManyThreadsShareOneClient) {
         pb::Peer p = MakePeer(absl::StrCat("peer", t), 7000 + t);
         auto j = client.Join(p);
         if (!j.ok() || !j->joined()) ++failures;
-        auto l = client.Leave(p.id());
+        auto l = client.Leave(p.id(), j.ok() ? j->secret() : "");
         if (!l.ok() || !l->removed()) ++failures;
       }
     });
@@ -493,7 +499,8 @@ class DocumentLog {
 TEST_F(ClientTest, WatchSeesInitialDocumentThenChangesUntilStopped) {
   BootstrapClient client(Fast(server_.address()));
   pb::Peer alice = MakePeer("alice", 7001);
-  ASSERT_TRUE(client.Join(alice).ok());
+  auto joined = client.Join(alice);
+  ASSERT_TRUE(joined.ok());
 
   DocumentLog log;
   WatchStopper stopper;
@@ -507,7 +514,7 @@ TEST_F(ClientTest, WatchSeesInitialDocumentThenChangesUntilStopped) {
   }));
   pb::Peer bob = MakePeer("bob", 7002);
   ASSERT_TRUE(client.Join(bob).ok());
-  ASSERT_TRUE(client.Leave(alice.id()).ok());
+  ASSERT_TRUE(client.Leave(alice.id(), joined->secret()).ok());
   ASSERT_TRUE(log.WaitFor([&](const pb::Document& d) {
     return d.revision() == 3 && d.peers_size() == 1 &&
            d.peers(0).id() == bob.id();

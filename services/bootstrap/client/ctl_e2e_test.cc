@@ -134,6 +134,19 @@ class CtlTest : public ::testing::Test {
     return path;
   }
 
+  // The secret `join` printed ("secret: S ..."), written to a file for
+  // --secret-file; "" when there is none.
+  std::string SecretFile(const CtlRun& join, const std::string& name) {
+    const size_t at = join.out.find("secret: ");
+    EXPECT_NE(at, std::string::npos) << join.out;
+    if (at == std::string::npos) return "";
+    const size_t begin = at + 8;
+    const std::string secret =
+        join.out.substr(begin, join.out.find(' ', begin) - begin);
+    EXPECT_EQ(secret.size(), 64u) << join.out;
+    return WriteToken(name, secret);
+  }
+
   std::unique_ptr<TempDir> dir_;
   std::string ctl_;
   BootstrapServer server_;
@@ -169,17 +182,21 @@ TEST_F(CtlTest, PingAndTableOutput) {
   EXPECT_THAT(lines[2], HasSubstr("alice"));
   EXPECT_THAT(lines[2], HasSubstr("127.0.0.1:7001"));
   EXPECT_THAT(lines[2], HasSubstr("udp"));
-  EXPECT_THAT(lines[2], HasSubstr("2024-05-01T12:00:00Z"));
+  // A start before the server first saw the peer counts as the first sight.
+  EXPECT_THAT(lines[2], Not(HasSubstr("2024-05-01T12:00:00Z")));
 }
 
 TEST_F(CtlTest, FullListLeaveRefillRenew) {
-  StartServer();
+  const std::string token = WriteToken("admin-token", "s3cret-admin");
+  StartServer({"--admin-token-file", token});
   ASSERT_TRUE(Ctl({"join", "alice", "127.0.0.1", "7001", "--id", kAlice,
                    "--started-at", "2024-05-01T12:00:00Z"})
                   .status.success());
-  ASSERT_TRUE(Ctl({"join", "bob", "127.0.0.1", "7002", "--id", kBob,
-                   "--started-at", "2024-05-01T12:01:00Z", "--protocol", "tcp"})
-                  .status.success());
+  CtlRun bob =
+      Ctl({"join", "bob", "127.0.0.1", "7002", "--id", kBob, "--started-at",
+           "2024-05-01T12:01:00Z", "--protocol", "tcp"});
+  ASSERT_TRUE(bob.status.success()) << bob.err;
+  const std::string bob_secret = SecretFile(bob, "bob.secret");
   ASSERT_TRUE(Ctl({"join", "charly", "127.0.0.1", "7003", "--id", kCharly,
                    "--started-at", "2024-05-01T12:02:00Z"})
                   .status.success());
@@ -190,7 +207,11 @@ TEST_F(CtlTest, FullListLeaveRefillRenew) {
   EXPECT_THAT(refused.out, HasSubstr("joined: no"));
   EXPECT_THAT(refused.out, Not(HasSubstr("dave")));
 
-  CtlRun leave = Ctl({"leave", kBob});
+  // Only the owner (its secret) or the admin may remove an entry.
+  CtlRun stranger = Ctl({"leave", kBob});
+  EXPECT_EQ(stranger.status.code, 1) << stranger.status.ToString();
+  EXPECT_THAT(stranger.err, HasSubstr("PERMISSION_DENIED"));
+  CtlRun leave = Ctl({"leave", kBob, "--secret-file", bob_secret});
   ASSERT_TRUE(leave.status.success()) << leave.err;
   EXPECT_THAT(leave.out, HasSubstr("removed: yes"));
   EXPECT_THAT(leave.out, HasSubstr("2 of 3 peers"));
@@ -201,14 +222,16 @@ TEST_F(CtlTest, FullListLeaveRefillRenew) {
   EXPECT_THAT(refill.out, HasSubstr("accepted: yes"));
   EXPECT_THAT(refill.out, HasSubstr("3 of 3 peers"));
 
-  // Full again: an older candidate replaces the newest (charly).
+  // Full again: a candidate claiming an old start replaces nobody (the
+  // server first saw it now: it is the newest).
   CtlRun replace = Ctl({"refill", "erin", "127.0.0.1", "7005", "--started-at",
                         "2024-05-01T10:00:00Z"});
   ASSERT_TRUE(replace.status.success()) << replace.err;
-  EXPECT_THAT(replace.out,
-              HasSubstr(absl::StrCat("accepted: yes, replaced ", kCharly)));
+  EXPECT_THAT(replace.out, HasSubstr("accepted: no"));
 
-  CtlRun renew = Ctl({"renew", kAlice, "--ttl", "120"});
+  EXPECT_FALSE(Ctl({"renew", kAlice, "--ttl", "120"}).status.success());
+  CtlRun renew =
+      Ctl({"--admin-token-file", token, "renew", kAlice, "--ttl", "120"});
   ASSERT_TRUE(renew.status.success()) << renew.err;
   EXPECT_THAT(renew.out, HasSubstr(absl::StrCat("renewed ", kAlice)));
   EXPECT_THAT(renew.out, HasSubstr("(in "));
@@ -226,7 +249,9 @@ TEST_F(CtlTest, JsonOutputParses) {
   EXPECT_EQ(peer.at("id"), kAlice);
   EXPECT_EQ(peer.at("protocol"), "PROTOCOL_TCP");
   EXPECT_EQ(peer.at("status"), "hello");
-  EXPECT_EQ(peer.at("startedAt"), "2024-05-01T12:00:00Z");
+  EXPECT_EQ(peer.at("startedAt"), peer.at("firstSeenAt"));  // not 2024
+  EXPECT_EQ(peer.value("ownerSecretSha256", ""), "");  // never sent
+  EXPECT_EQ(join.at("secret").get<std::string>().size(), 64u);
   EXPECT_TRUE(peer.contains("leaseExpiresAt"));
 
   nlohmann::json list = Json({"list"});
@@ -377,9 +402,11 @@ TEST_F(CtlTest, WatchPrintsEachDocumentUntilInterrupted) {
   Subprocess& w = **watch;
   ASSERT_TRUE(WaitUntil([&] { return Lines(w.ReadStdout()) >= 1; }))
       << w.ReadStderr();
-  ASSERT_TRUE(Ctl({"join", "alice", "127.0.0.1", "7001", "--id", kAlice})
-                  .status.success());
-  ASSERT_TRUE(Ctl({"leave", kAlice}).status.success());
+  CtlRun join = Ctl({"join", "alice", "127.0.0.1", "7001", "--id", kAlice});
+  ASSERT_TRUE(join.status.success());
+  ASSERT_TRUE(
+      Ctl({"leave", kAlice, "--secret-file", SecretFile(join, "alice.secret")})
+          .status.success());
   ASSERT_TRUE(WaitUntil([&] { return Lines(w.ReadStdout()) >= 3; }))
       << w.ReadStdout();
   ASSERT_TRUE(w.Signal(SIGINT).ok());

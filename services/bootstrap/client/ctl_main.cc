@@ -45,7 +45,22 @@ struct PeerArgs {
   std::string protocol = "udp";
   std::string status;
   std::string started_at;
+  std::string secret_file;
 };
+
+// --secret-file of join/leave/renew: the entry's owner secret.
+void AddSecretOption(CLI::App* cmd, std::string& path) {
+  cmd->add_option("--secret-file", path,
+                  "file holding the entry's secret (the one join printed); "
+                  "without it only the admin token changes an existing entry")
+      ->check(peerlab::ReadableFile);
+}
+
+// The secret in `path`; "" when `path` is empty.
+absl::StatusOr<std::string> ReadSecret(const std::string& path) {
+  if (path.empty()) return std::string();
+  return peerlab::ReadTokenFile(path, "--secret-file");
+}
 
 void AddPeerOptions(CLI::App* cmd, PeerArgs& args) {
   cmd->add_option("NAME", args.name, "membership node name")
@@ -186,7 +201,8 @@ int main(int argc, char** argv) {
       ->check(peerlab::ConnectHostPort);
   app.add_option("--admin-token-file", token_file,
                  "file holding the admin token (needed by reset and config "
-                 "changes when the server has one)")
+                 "changes when the server has one; also lets leave/renew/"
+                 "join change any entry)")
       ->check(peerlab::ReadableFile);
   peerlab::TlsOptions tls;
   peerlab::AddTlsFlags(app, &tls);
@@ -206,12 +222,15 @@ int main(int argc, char** argv) {
       "add a bootstrap peer (prints \"joined: no\" when the list is "
       "full; that is not an error)");
   AddPeerOptions(join, join_args);
+  AddSecretOption(join, join_args.secret_file);
 
   std::string leave_id;
+  std::string leave_secret_file;
   auto* leave = app.add_subcommand("leave", "remove a bootstrap peer");
   leave->add_option("ID", leave_id, "peer id (UUID)")
       ->required()
       ->check(peerlab::NonEmpty);
+  AddSecretOption(leave, leave_secret_file);
 
   PeerArgs refill_args;
   auto* refill = app.add_subcommand(
@@ -221,6 +240,7 @@ int main(int argc, char** argv) {
   AddPeerOptions(refill, refill_args);
 
   std::string renew_id;
+  std::string renew_secret_file;
   double renew_ttl = 0;
   auto* renew =
       app.add_subcommand("renew", "extend the lease of a bootstrap peer");
@@ -232,6 +252,7 @@ int main(int argc, char** argv) {
                    "new lease in seconds from now (1 .. 30 days)")
       ->required()
       ->check(peerlab::Range(1.0, kMaxTtlSeconds));
+  AddSecretOption(renew, renew_secret_file);
 
   auto* reset =
       app.add_subcommand("reset", "remove every peer, keep the config (admin)");
@@ -324,16 +345,27 @@ int main(int argc, char** argv) {
   if (join->parsed()) {
     auto peer = MakePeer(join_args);
     if (!peer.ok()) return Fail(peer.status());
-    auto r = client.Join(*peer, Ttl(join_args.ttl_seconds));
+    auto secret = ReadSecret(join_args.secret_file);
+    if (!secret.ok()) return Fail(secret.status());
+    auto r = client.Join(*peer, Ttl(join_args.ttl_seconds), *secret);
     if (!r.ok()) return Fail(r.status());
     return Print(json, *r, [&] {
-      return absl::StrCat(r->joined() ? "joined: yes, id "
-                                      : "joined: no, the list is full; id ",
-                          peer->id(), "\n", Doc(r->document()));
+      return absl::StrCat(
+          r->joined() ? "joined: yes, id "
+                      : "joined: no, the list is full; id ",
+          peer->id(), "\n",
+          r->secret().empty()
+              ? ""
+              : absl::StrCat("secret: ", r->secret(),
+                             " (leave/renew/join of this entry need it: "
+                             "--secret-file)\n"),
+          Doc(r->document()));
     });
   }
   if (leave->parsed()) {
-    auto r = client.Leave(leave_id);
+    auto secret = ReadSecret(leave_secret_file);
+    if (!secret.ok()) return Fail(secret.status());
+    auto r = client.Leave(leave_id, *secret);
     if (!r.ok()) return Fail(r.status());
     return Print(json, *r, [&] {
       return absl::StrCat(
@@ -356,7 +388,9 @@ int main(int argc, char** argv) {
     });
   }
   if (renew->parsed()) {
-    auto r = client.Renew(renew_id, absl::Seconds(renew_ttl));
+    auto secret = ReadSecret(renew_secret_file);
+    if (!secret.ok()) return Fail(secret.status());
+    auto r = client.Renew(renew_id, absl::Seconds(renew_ttl), *secret);
     if (!r.ok()) return Fail(r.status());
     return Print(json, *r, [&] {
       return absl::StrCat(
