@@ -346,7 +346,20 @@ void Lifecycle::Leave(cli::Output* out) {
     quick.deadline = absl::Seconds(2);
     quick.max_attempts = 2;
     bootstrap::BootstrapClient client(quick);
-    if (auto r = client.Leave(env_.id, env_.bootstrap->EntrySecret()); r.ok()) {
+    auto r = client.Leave(env_.id, env_.bootstrap->EntrySecret());
+    if (absl::IsPermissionDenied(r.status()) &&
+        env_.bootstrap->HasAdminToken()) {
+      // An entry another peer's upkeep offered (a refill) is not owned by
+      // this peer's secret; the admin token removes it.
+      quick.admin_token.reset();
+      if (auto admin = env_.bootstrap->UpkeepClient(); admin.ok()) {
+        quick.admin_token = (*admin)->options().admin_token;
+      }
+      if (quick.admin_token.has_value()) {
+        r = bootstrap::BootstrapClient(quick).Leave(env_.id);
+      }
+    }
+    if (r.ok()) {
       say(r->removed() ? "left the bootstrap list"
                        : "not on the bootstrap list");
     } else {
