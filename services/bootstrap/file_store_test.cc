@@ -19,6 +19,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/bootstrap/document.h"
+#include "services/bootstrap/entry_secret.h"
 #include "services/bootstrap/validation.h"
 
 namespace peerlab::bootstrap {
@@ -227,6 +228,38 @@ TEST(FileStoreCodecTest, EncodeDecodeRoundTrip) {
   EXPECT_EQ(back->SerializeAsString(), d.SerializeAsString());
 }
 
+// Entry ownership survives a restart: the owner hash and the first sight are
+// in the file (the hash, never the secret).
+TEST_F(FileStoreTest, OwnershipSurvivesARestart) {
+  const std::string hash = EntrySecretHash("an-entry-secret-of-32-characters");
+  {
+    auto store = Open();
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto done =
+        (*store)->MutateSync([&](Document& doc) -> absl::StatusOr<bool> {
+          Peer* p = doc.add_peers();
+          p->set_id("123e4567-e89b-42d3-a456-426614174000");
+          p->set_name("alice");
+          p->set_host("127.0.0.1");
+          p->set_port(7946);
+          p->set_protocol(::bootstrap::v1::PROTOCOL_UDP);
+          p->mutable_started_at()->set_seconds(1000);
+          p->mutable_first_seen_at()->set_seconds(1000);
+          p->set_owner_secret_sha256(hash);
+          return true;
+        });
+    ASSERT_TRUE(done.ok()) << done.status();
+  }
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto doc = (*store)->Read();
+  ASSERT_EQ(doc->peers_size(), 1);
+  EXPECT_EQ(doc->peers(0).owner_secret_sha256(), hash);
+  EXPECT_EQ(doc->peers(0).first_seen_at().seconds(), 1000);
+  EXPECT_TRUE(EntrySecretMatches("an-entry-secret-of-32-characters",
+                                 doc->peers(0).owner_secret_sha256()));
+}
+
 // ---- Issue 12: the lock cannot be bypassed ----
 
 TEST_F(FileStoreTest, DeletedLockFileDoesNotLetASecondStoreIn) {
@@ -409,6 +442,8 @@ TEST(FileStoreCodecTest, LargestDocumentFitsTheFileLimit) {
     p->mutable_started_at()->set_seconds(-62135596800LL);
     p->mutable_started_at()->set_nanos(999999999);
     *p->mutable_lease_expires_at() = p->started_at();
+    *p->mutable_first_seen_at() = p->started_at();
+    p->set_owner_secret_sha256(std::string(32, '\xff'));
   }
   const std::string encoded = FileStore::Encode(d);
   std::cout << "largest store file: " << encoded.size() << " bytes\n";

@@ -203,6 +203,8 @@ Peer LargestPeer(int n) {
   p.mutable_started_at()->set_nanos(999999999);
   p.mutable_lease_expires_at()->set_seconds(-62135596800LL);
   p.mutable_lease_expires_at()->set_nanos(999999999);
+  // Answers carry the first sight (never the owner hash).
+  *p.mutable_first_seen_at() = p.started_at();
   return p;
 }
 
@@ -358,7 +360,18 @@ INSTANTIATE_TEST_SUITE_P(
             [](auto& d) {
               d.mutable_peers(0)->mutable_lease_expires_at()->set_nanos(-1);
             },
-            "peers[0].lease_expires_at:"}),
+            "peers[0].lease_expires_at:"},
+        BadDocumentCase{"OwnerHashNotSha256",
+                        [](auto& d) {
+                          d.mutable_peers(0)->set_owner_secret_sha256("short");
+                        },
+                        "peers[0].owner_secret_sha256: 5 bytes"},
+        BadDocumentCase{
+            "BadFirstSight",
+            [](auto& d) {
+              d.mutable_peers(0)->mutable_first_seen_at()->set_nanos(-1);
+            },
+            "peers[0].first_seen_at:"}),
     [](const auto& info) { return info.param.name; });
 
 TEST(CheckJsonDepthTest, CountsNestingOutsideStrings) {
