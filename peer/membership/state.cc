@@ -415,12 +415,37 @@ void Memberlist::StartSuspicion(NodeState& node, const std::string& from) {
   const uint64_t generation = node.generation;
   node.suspicion = std::make_unique<Suspicion>(
       scheduler_, from, k, min, max, [this, name, incarnation, generation] {
-        NodeState* target = Find(name);
-        if (target == nullptr || target->state != MemberState::kSuspect ||
-            target->incarnation != incarnation ||
-            target->generation != generation) {
-          return;
-        }
+        LastCheckBeforeDeath(name, incarnation, generation);
+      });
+}
+
+void Memberlist::LastCheckBeforeDeath(const std::string& name,
+                                      uint64_t incarnation,
+                                      uint64_t generation) {
+  auto still_suspect = [this, name, incarnation, generation]() -> NodeState* {
+    NodeState* target = Find(name);
+    if (shut_down_ || target == nullptr ||
+        target->state != MemberState::kSuspect ||
+        target->incarnation != incarnation ||
+        target->generation != generation) {
+      return nullptr;
+    }
+    return target;
+  };
+  NodeState* target = still_suspect();
+  if (target == nullptr) return;
+  const uint32_t seq = NextSeq();
+  ExpectAck(
+      seq, awareness_.Scale(config_.probe_timeout),
+      [this, still_suspect](bool ack) {
+        if (!ack) return;
+        // It answers: alive, whatever the gossip did not bring here. Its
+        // refutation rides on the ack (or it refuted before and a push/pull
+        // brings its incarnation); meanwhile it stays suspect, not dead.
+        if (NodeState* t = still_suspect()) StartSuspicion(*t, config_.name);
+      },
+      [this, still_suspect, name, incarnation, generation] {
+        if (still_suspect() == nullptr) return;  // refuted or gone
         ::peer::v1::Dead dead;
         dead.set_incarnation(incarnation);
         dead.set_generation(generation);
@@ -430,6 +455,21 @@ void Memberlist::StartSuspicion(NodeState& node, const std::string& from) {
                       name);
         HandleDead(dead);
       });
+  // The suspicion first, so the member refutes before it answers the ping:
+  // its new alive is then the freshest broadcast, piggybacked on the ack.
+  ::peer::v1::Message sus;
+  auto* s = sus.mutable_suspect();
+  s->set_incarnation(incarnation);
+  s->set_generation(generation);
+  s->set_node(name);
+  s->set_from(config_.name);
+  ::peer::v1::Message ping;
+  auto* p = ping.mutable_ping();
+  p->set_seq_no(seq);
+  p->set_target(name);
+  p->set_source_name(config_.name);
+  p->set_source_addr(local_->addr);
+  SendMessages(target->addr, {EncodeMessage(sus), EncodeMessage(ping)});
 }
 
 void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect) {
