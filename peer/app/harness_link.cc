@@ -7,8 +7,21 @@
 #include "absl/strings/str_cat.h"
 #include "proto/harness/v1/coordinator.grpc.pb.h"
 #include "services/common/logging.h"
+#include "test-harness/coordinator/lab_auth.h"
 
 namespace peerlab::peer {
+
+void HarnessSession::Set(std::string token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  token_ = std::move(token);
+}
+
+bool HarnessSession::Matches(absl::string_view presented) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !token_.empty() &&
+         harness::SameSecret(
+             std::string_view(presented.data(), presented.size()), token_);
+}
 
 HarnessLink::HarnessLink(Options options) : options_(std::move(options)) {
   thread_ = std::thread([this] { Loop(); });
@@ -22,6 +35,7 @@ HarnessLink::~HarnessLink() {
   }
   cv_.notify_all();
   thread_.join();
+  options_.session->Set("");
 }
 
 absl::Status HarnessLink::WaitRegistered(absl::Duration timeout) {
@@ -49,31 +63,78 @@ void HarnessLink::Loop() {
   char host[256] = {};
   ::gethostname(host, sizeof(host) - 1);
   request.set_host(host);
+  request.set_peer_generation(options_.generation);
 
   absl::Duration backoff = absl::Milliseconds(100);
+  // Runs `call` with a context that the destructor can cancel; false when
+  // the link is stopping.
+  auto with_context = [this](grpc::ClientContext& context) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return false;
+    context_ = &context;
+    return true;
+  };
   while (true) {
-    grpc::ClientContext context;
-    context.set_wait_for_ready(true);  // the coordinator may start later
-    {
+    grpc::Status status;
+    // 1. The challenge: the coordinator proves it holds the lab token.
+    auto peer_nonce = harness::RandomNonce();
+    ::harness::v1::ChallengeResponse challenge;
+    if (!peer_nonce.ok()) {
+      status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            std::string(peer_nonce.status().message()));
+    } else {
+      grpc::ClientContext context;
+      context.set_wait_for_ready(true);  // the coordinator may start later
+      if (!with_context(context)) return;
+      ::harness::v1::ChallengeRequest ask;
+      ask.set_peer_nonce(*peer_nonce);
+      status = stub->Challenge(&context, ask, &challenge);
       std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
-      context_ = &context;
+      context_ = nullptr;
     }
-    auto reader = stub->Register(&context, request);
-    ::harness::v1::RegisterResponse response;
-    bool accepted = false;
-    while (reader->Read(&response)) {
-      if (response.accepted() && !accepted) {
-        accepted = true;
-        backoff = absl::Milliseconds(100);
-        spdlog::info("registered with the coordinator at {} (start {})",
-                     options_.coordinator, response.generation());
-        std::lock_guard<std::mutex> lock(mu_);
-        registered_ = true;
-        cv_.notify_all();
+    bool proven = false;
+    if (status.ok()) {
+      proven = challenge.coordinator_nonce().size() == harness::kNonceBytes &&
+               harness::SameSecret(
+                   challenge.coordinator_proof(),
+                   harness::CoordinatorProof(options_.token, *peer_nonce,
+                                             challenge.coordinator_nonce()));
+      if (!proven) {
+        status = grpc::Status(
+            grpc::StatusCode::PERMISSION_DENIED,
+            "it does not hold this peer's lab token (its proof is wrong): "
+            "give the peer the coordinator's --token-file");
       }
     }
-    grpc::Status status = reader->Finish();
+    // 2. The registration, with this peer's proof; the session token is
+    // in place before the coordinator can use it.
+    if (proven) {
+      request.set_coordinator_nonce(challenge.coordinator_nonce());
+      request.set_peer_nonce(*peer_nonce);
+      request.clear_proof();
+      request.set_proof(harness::RegisterProof(options_.token, request));
+      options_.session->Set(
+          harness::ControlSessionToken(options_.token, request));
+      grpc::ClientContext context;
+      context.set_wait_for_ready(true);
+      if (!with_context(context)) return;
+      auto reader = stub->Register(&context, request);
+      ::harness::v1::RegisterResponse response;
+      bool accepted = false;
+      while (reader->Read(&response)) {
+        if (response.accepted() && !accepted) {
+          accepted = true;
+          backoff = absl::Milliseconds(100);
+          spdlog::info("registered with the coordinator at {} (start {})",
+                       options_.coordinator, response.generation());
+          std::lock_guard<std::mutex> lock(mu_);
+          registered_ = true;
+          cv_.notify_all();
+        }
+      }
+      status = reader->Finish();
+      options_.session->Set("");
+    }
     std::unique_lock<std::mutex> lock(mu_);
     context_ = nullptr;
     registered_ = false;
@@ -83,10 +144,23 @@ void HarnessLink::Loop() {
                     status.error_message());
       return;
     }
-    spdlog::warn("coordinator {} stream ended ({}); registering again in {}",
-                 options_.coordinator,
-                 status.ok() ? std::string("closed") : status.error_message(),
-                 absl::FormatDuration(backoff));
+    const std::string why =
+        status.ok() ? std::string("closed") : status.error_message();
+    switch (status.error_code()) {
+      case grpc::StatusCode::UNAUTHENTICATED:
+      case grpc::StatusCode::PERMISSION_DENIED:
+        spdlog::error("coordinator {}: {}; trying again in {}",
+                      options_.coordinator, why, absl::FormatDuration(backoff));
+        break;
+      case grpc::StatusCode::ALREADY_EXISTS:
+        spdlog::warn("coordinator {}: {}; trying again in {}",
+                     options_.coordinator, why, absl::FormatDuration(backoff));
+        break;
+      default:
+        spdlog::warn(
+            "coordinator {} stream ended ({}); registering again in {}",
+            options_.coordinator, why, absl::FormatDuration(backoff));
+    }
     cv_.wait_for(lock, absl::ToChronoNanoseconds(backoff),
                  [this] { return stopping_; });
     backoff = std::min(backoff * 2, absl::Seconds(5));

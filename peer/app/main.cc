@@ -18,12 +18,14 @@
 #include "peer/cli/builtins.h"
 #include "peer/cli/parser.h"
 #include "peer/cli/session.h"
+#include "peer/control/control_service.h"
 #include "services/common/command_line.h"
 #include "services/common/control_token.h"
 #include "services/common/escape.h"
 #include "services/common/logging.h"
 #include "services/common/option_checks.h"
 #include "spdlog/sinks/basic_file_sink.h"
+#include "test-harness/coordinator/lab_auth.h"
 
 namespace {
 
@@ -130,6 +132,11 @@ int main(int argc, char** argv) {
   cli.add_option("--coordinator", o.coordinator,
                  "harness coordinator address HOST:PORT")
       ->check(peerlab::ConnectHostPort);
+  cli.add_option("--token-file", o.token_file,
+                 "with --coordinator: the lab token, proved (never sent) to "
+                 "register (default: <state dir>/coordinator.token, made "
+                 "when missing)")
+      ->check(peerlab::ReadableFile);
   cli.add_option("--exec", o.exec, "run this command line first (repeatable)")
       ->check(peerlab::NonEmpty);
   cli.add_option("--script", o.script, "run the commands in FILE first")
@@ -145,6 +152,15 @@ int main(int argc, char** argv) {
                  "memberlist.keyfile, membership gossip is unencrypted and "
                  "unauthenticated (anyone who reaches the ports can read the "
                  "member list and forge members)\n";
+  }
+  std::string lab_token;  // with --coordinator: the harness's lab token
+  if (!o.coordinator.empty()) {
+    auto token = peerlab::harness::LoadLabToken(o.token_file, "--token-file");
+    if (!token.ok()) {
+      std::cerr << "peerlab-peer: " << token.status().message() << "\n";
+      return 2;
+    }
+    lab_token = *std::move(token);
   }
   if (!o.bootstrap.empty()) {
     if (auto port = peerlab::ParseHostPort(o.bootstrap, 1); !port.ok()) {
@@ -288,15 +304,6 @@ int main(int argc, char** argv) {
     }
   }
   std::unique_ptr<peerlab::peer::HarnessLink> harness_link;
-  if (!o.coordinator.empty()) {
-    harness_link = std::make_unique<peerlab::peer::HarnessLink>(
-        peerlab::peer::HarnessLink::Options{
-            .coordinator = o.coordinator,
-            .name = app->name(),
-            .control_address = app->control_address(),
-            .credentials = app->channel_credentials()});
-  }
-
   peerlab::cli::ViewOutput out(&app->views());
   int failures = 0;
   auto run = [&](const std::string& line) -> absl::Status {
@@ -310,6 +317,26 @@ int main(int argc, char** argv) {
     if (absl::IsAlreadyExists(run("init"))) app->RequestExit(1);
   }
   for (const std::string& line : o.exec) run(line).IgnoreError();
+  // Registered only now: the owner's --exec settings (shell.allow_remote…)
+  // hold before the coordinator can reach this peer.
+  if (!o.coordinator.empty()) {
+    // The coordinator reaches PeerControl with the session token of this
+    // peer's registration; what it runs obeys the peer's own rules.
+    auto session = std::make_shared<peerlab::peer::HarnessSession>();
+    app->control_service()->SetAlsoAccept(
+        [session](absl::string_view t) { return session->Matches(t); });
+    harness_link = std::make_unique<peerlab::peer::HarnessLink>(
+        peerlab::peer::HarnessLink::Options{
+            .coordinator = o.coordinator,
+            .name = app->name(),
+            .control_address = app->control_address(),
+            .token = lab_token,
+            .generation =
+                static_cast<uint64_t>(absl::ToUnixMillis(app->started_at())),
+            .session = session,
+            .credentials = app->channel_credentials()});
+  }
+
   if (!o.script.empty()) {
     run("execute " + peerlab::cli::QuoteWord(o.script)).IgnoreError();
   }

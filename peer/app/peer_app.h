@@ -58,6 +58,8 @@ class PeerApp {
   std::shared_ptr<const identity::NodeKey> node_key() const {
     return node_key_;
   }
+  // The PeerControl service (null before Start). Owned by this object.
+  ControlService* control_service() { return control_service_; }
   // "host:port" of the gRPC server (remote control).
   const std::string& control_address() const { return control_address_; }
   int gossip_port() const { return gossip_port_; }

@@ -28,6 +28,9 @@ struct PeerOptions {
   bool serve = false;  // no stdin: run until exit/quit/signal
   bool test = false;
   std::string coordinator;
+  // The harness's lab token (with coordinator); empty: the default file
+  // (test-harness/coordinator/lab_auth.h).
+  std::string token_file;
   std::vector<std::string> exec;  // --exec lines, in order
   std::string script;             // --script FILE
   // --insecure-gossip: membership gossip unencrypted when no

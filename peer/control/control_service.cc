@@ -51,6 +51,18 @@ bool SameSecret(absl::string_view a, absl::string_view b) {
   return diff == 0;
 }
 
+// Whether the call's bearer token is one `accept` (guarded by `mu`) takes.
+bool AlsoAccepted(const grpc::CallbackServerContext& context, std::mutex& mu,
+                  const std::function<bool(absl::string_view)>& accept) {
+  const auto& md = context.client_metadata();
+  auto it = md.find("authorization");
+  if (it == md.end()) return false;
+  absl::string_view value(it->second.data(), it->second.size());
+  if (!absl::ConsumePrefix(&value, "Bearer ")) return false;
+  std::lock_guard<std::mutex> lock(mu);
+  return accept && accept(value);
+}
+
 // `text` cut to at most `max` bytes, not inside a UTF-8 sequence.
 std::string CutUtf8(absl::string_view text, size_t max) {
   if (text.size() <= max) return std::string(text);
@@ -334,8 +346,17 @@ void ControlService::Shutdown() {
   for (WatchViewsReactor* w : watchers_) w->End();
 }
 
+void ControlService::SetAlsoAccept(
+    std::function<bool(absl::string_view)> accept) {
+  std::lock_guard<std::mutex> lock(also_accept_mu_);
+  also_accept_ = std::move(accept);
+}
+
 grpc::Status ControlService::CheckToken(
     const grpc::CallbackServerContext& context) const {
+  if (AlsoAccepted(context, also_accept_mu_, also_accept_)) {
+    return grpc::Status::OK;
+  }
   if (options_.token.empty()) return grpc::Status::OK;
   const auto& md = context.client_metadata();
   auto it = md.find("authorization");

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "peer/cli/registry.h"
 #include "peer/cli/view.h"
 #include "proto/peer/v1/control.grpc.pb.h"
@@ -62,6 +63,12 @@ class ControlService final : public ::peer::v1::PeerControl::CallbackService {
   // streams until its deadline. Thread-safe; idempotent.
   void Shutdown();
 
+  // Also takes calls whose bearer token `accept` returns true for (the
+  // harness coordinator's session token of this peer's current
+  // registration, peer/app/harness_link.h), besides Options::token.
+  // `accept` runs on gRPC threads: it must be thread-safe. Thread-safe.
+  void SetAlsoAccept(std::function<bool(absl::string_view)> accept);
+
   // Runs `request->line()` as a remote call (cli::Call::remote is true, so
   // e.g. `shell` obeys shell.allow_remote). A failing command is no RPC
   // error: the RPC is OK and the response carries the code and message;
@@ -92,6 +99,8 @@ class ControlService final : public ::peer::v1::PeerControl::CallbackService {
   cli::Registry* const registry_;
   cli::ViewHub* const hub_;
   const Options options_;
+  mutable std::mutex also_accept_mu_;
+  std::function<bool(absl::string_view)> also_accept_;  // guarded
 
   // Guards the admission state and the set of open streams.
   std::mutex mu_;

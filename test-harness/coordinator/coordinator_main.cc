@@ -15,8 +15,8 @@
 #include "services/common/logging.h"
 #include "services/common/option_checks.h"
 #include "services/common/tls.h"
-#include "services/common/token_file.h"
 #include "test-harness/coordinator/coordinator_service.h"
+#include "test-harness/coordinator/lab_auth.h"
 #include "test-harness/coordinator/peer_connection.h"
 
 int main(int argc, char** argv) {
@@ -41,22 +41,20 @@ int main(int argc, char** argv) {
   app.add_option("--ready-file", ready_file,
                  "write the bound address to this file once serving")
       ->check(peerlab::WritableFile);
-  std::string control_token_file;
-  app.add_option("--control-token-file", control_token_file,
-                 "token to send to peers' PeerControl (needed for peers "
-                 "bound to a non-loopback address)")
+  std::string token_file;
+  app.add_option("--token-file", token_file,
+                 "the lab token: peers prove it to register, clients send it "
+                 "(default: <state dir>/coordinator.token, made when "
+                 "missing)")
       ->check(peerlab::ReadableFile);
   peerlab::TlsOptions tls;
   peerlab::AddTlsFlags(app, &tls);
   if (auto code = peerlab::ParseCommandLine(app, argc, argv)) return *code;
-  if (!control_token_file.empty()) {
-    auto token =
-        peerlab::ReadTokenFile(control_token_file, "--control-token-file");
-    if (!token.ok()) {
-      std::cerr << "peerlab-coordinator: " << token.status().message() << "\n";
-      return 2;
-    }
-    peerlab::harness::PeerConnection::SetControlToken(*token);
+  auto lab_token = peerlab::harness::LoadLabToken(token_file, "--token-file");
+  if (!lab_token.ok()) {
+    std::cerr << "peerlab-coordinator: " << lab_token.status().message()
+              << "\n";
+    return 2;
   }
 
   if (auto s = peerlab::SetUpLogging("coordinator", log_level, log_file);
@@ -85,7 +83,7 @@ int main(int argc, char** argv) {
   }
   peerlab::harness::PeerConnection::SetChannelCredentials(*channel_credentials);
 
-  peerlab::harness::CoordinatorService service;
+  peerlab::harness::CoordinatorService service(*std::move(lab_token));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   auto started = peerlab::GrpcServer::Start(

@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "services/common/grpc_status.h"
 #include "services/common/logging.h"
+#include "test-harness/coordinator/lab_auth.h"
 #include "test-harness/script/script.h"
 
 namespace peerlab::harness {
@@ -39,19 +40,15 @@ bool IsValidRunId(const std::string& id) {
 class RegisterReactor
     : public grpc::ServerWriteReactor<::harness::v1::RegisterResponse> {
  public:
+  // `generation`: the registry's, already recorded.
   RegisterReactor(CoordinatorService* service,
-                  const ::harness::v1::RegisterRequest& request)
-      : service_(service), name_(request.name()) {
-    ::harness::v1::PeerInfo info;
-    info.set_name(request.name());
-    info.set_control_address(request.control_address());
-    info.set_version(request.version());
-    info.set_pid(request.pid());
-    info.set_host(request.host());
-    generation_ = service_->registry_.Register(info);
-    spdlog::info("peer {} registered: {} (pid {}, version {}, start {})", name_,
-                 request.control_address(), request.pid(), request.version(),
-                 generation_);
+                  const ::harness::v1::RegisterRequest& request,
+                  uint64_t generation)
+      : service_(service), name_(request.name()), generation_(generation) {
+    spdlog::info(
+        "peer {} registered: {} (pid {}, version {}, generation {}, start {})",
+        name_, request.control_address(), request.pid(), request.version(),
+        request.peer_generation(), generation_);
     response_.set_accepted(true);
     response_.set_generation(generation_);
     StartWrite(&response_);
@@ -94,7 +91,7 @@ class RegisterReactor
 
   CoordinatorService* const service_;
   const std::string name_;
-  uint64_t generation_ = 0;
+  const uint64_t generation_;
   ::harness::v1::RegisterResponse response_;
   std::mutex mu_;
   bool gone_ = false;
@@ -163,7 +160,103 @@ class WatchRunReactor
   ::harness::v1::RunEvent current_;
 };
 
-CoordinatorService::CoordinatorService() = default;
+CoordinatorService::CoordinatorService(std::string lab_token)
+    : lab_token_(std::move(lab_token)) {}
+
+void CoordinatorService::LogRefusal(const std::string& what,
+                                    const std::string& who) {
+  const uint64_t n = ++refused_;
+  if (n <= 10 || n % 100 == 0) {
+    spdlog::warn("refused {} from {} ({} refused so far{})", what, who, n,
+                 n > 10 ? "; one in 100 logged" : "");
+  }
+}
+
+grpc::Status CoordinatorService::CheckClient(
+    const grpc::CallbackServerContext& context, const char* method) {
+  if (SameSecret(BearerOf(context), "Bearer " + lab_token_)) {
+    return grpc::Status::OK;
+  }
+  LogRefusal(absl::StrCat(method, " without the lab token"), context.peer());
+  return grpc::Status(
+      grpc::StatusCode::UNAUTHENTICATED,
+      absl::StrCat(method,
+                   " needs the lab token (authorization: Bearer TOKEN; "
+                   "peerlab-test sends its --token-file, by default "
+                   "<state dir>/coordinator.token)"));
+}
+
+grpc::Status CoordinatorService::CheckRegistration(
+    const grpc::CallbackServerContext& context,
+    const ::harness::v1::RegisterRequest& request) {
+  bool issued = false;
+  {
+    std::lock_guard<std::mutex> lock(challenges_mu_);
+    auto it = challenges_.find(request.coordinator_nonce());
+    if (it != challenges_.end()) {
+      issued = it->second > absl::Now();
+      challenges_.erase(it);  // used up, valid or not
+    }
+  }
+  const char* why = nullptr;
+  if (!issued) {
+    why =
+        "no challenge of this coordinator, or an expired or used one: ask "
+        "Challenge first";
+  } else if (request.peer_nonce().size() != kNonceBytes ||
+             !SameSecret(request.proof(), RegisterProof(lab_token_, request))) {
+    why =
+        "wrong proof: the peer does not hold the coordinator's lab token "
+        "(give both the same --token-file)";
+  }
+  if (!why) return grpc::Status::OK;
+  LogRefusal(absl::StrCat("Register of \"", request.name(), "\""),
+             context.peer());
+  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                      absl::StrCat("Register: ", why));
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::Challenge(
+    grpc::CallbackServerContext* context,
+    const ::harness::v1::ChallengeRequest* request,
+    ::harness::v1::ChallengeResponse* response) {
+  if (request->peer_nonce().size() != kNonceBytes) {
+    return Answer(context,
+                  grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                               absl::StrCat("Challenge: peer_nonce must be ",
+                                            kNonceBytes, " bytes")));
+  }
+  auto nonce = RandomNonce();
+  if (!nonce.ok()) return Answer(context, ToGrpcStatus(nonce.status()));
+  uint64_t dropped = 0;
+  {
+    std::lock_guard<std::mutex> lock(challenges_mu_);
+    const absl::Time now = absl::Now();
+    // Oldest first: drop the expired and used ones, then beyond the bound.
+    while (!challenge_order_.empty()) {
+      auto it = challenges_.find(challenge_order_.front());
+      const bool full = challenges_.size() >= kMaxPendingChallenges;
+      if (it != challenges_.end() && it->second > now && !full) break;
+      if (it != challenges_.end()) {
+        if (it->second > now) dropped = ++challenges_dropped_;
+        challenges_.erase(it);
+      }
+      challenge_order_.pop_front();
+    }
+    challenges_[*nonce] = now + kChallengeLifetime;
+    challenge_order_.push_back(*nonce);
+  }
+  if (dropped == 1 || (dropped > 0 && dropped % 1000 == 0)) {
+    spdlog::warn(
+        "more than {} challenges waiting for their Register: dropping the "
+        "oldest ({} dropped so far)",
+        kMaxPendingChallenges, dropped);
+  }
+  response->set_coordinator_nonce(*nonce);
+  response->set_coordinator_proof(
+      CoordinatorProof(lab_token_, request->peer_nonce(), *nonce));
+  return Answer(context, grpc::Status::OK);
+}
 
 CoordinatorService::~CoordinatorService() {
   Shutdown();
@@ -201,7 +294,15 @@ std::shared_ptr<Run> CoordinatorService::FindRun(const std::string& id) {
 grpc::ServerWriteReactor<::harness::v1::RegisterResponse>*
 CoordinatorService::Register(grpc::CallbackServerContext* context,
                              const ::harness::v1::RegisterRequest* request) {
-  (void)context;
+  class Closing
+      : public grpc::ServerWriteReactor<::harness::v1::RegisterResponse> {
+   public:
+    explicit Closing(const grpc::Status& status) { Finish(status); }
+    void OnDone() override { delete this; }
+  };
+  if (grpc::Status s = CheckRegistration(*context, *request); !s.ok()) {
+    return new Closing(s);
+  }
   if (!IsValidPeerName(request->name()) || request->control_address().empty()) {
     class Refused
         : public grpc::ServerWriteReactor<::harness::v1::RegisterResponse> {
@@ -218,12 +319,6 @@ CoordinatorService::Register(grpc::CallbackServerContext* context,
     };
     return new Refused(request->name());
   }
-  class Closing
-      : public grpc::ServerWriteReactor<::harness::v1::RegisterResponse> {
-   public:
-    explicit Closing(const grpc::Status& status) { Finish(status); }
-    void OnDone() override { delete this; }
-  };
   std::lock_guard<std::mutex> lock(mu_);
   if (shutting_down_) {
     return new Closing(grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -238,7 +333,21 @@ CoordinatorService::Register(grpc::CallbackServerContext* context,
                      " live registrations, its limit: try again when a peer "
                      "has gone")));
   }
-  auto* reactor = new RegisterReactor(this, *request);
+  ::harness::v1::PeerInfo info;
+  info.set_name(request->name());
+  info.set_control_address(request->control_address());
+  info.set_version(request->version());
+  info.set_pid(request->pid());
+  info.set_host(request->host());
+  info.set_peer_generation(request->peer_generation());
+  auto generation = registry_.Register(
+      std::move(info), ControlSessionToken(lab_token_, *request));
+  if (!generation.ok()) {
+    spdlog::warn("peer {} refused: {}", request->name(),
+                 generation.status().message());
+    return new Closing(ToGrpcStatus(generation.status()));
+  }
+  auto* reactor = new RegisterReactor(this, *request, *generation);
   registrations_.insert(reactor);
   return reactor;
 }
@@ -248,6 +357,9 @@ grpc::ServerUnaryReactor* CoordinatorService::ListPeers(
     const ::harness::v1::ListPeersRequest* request,
     ::harness::v1::ListPeersResponse* response) {
   (void)request;
+  if (auto s = CheckClient(*context, "ListPeers"); !s.ok()) {
+    return Answer(context, s);
+  }
   for (auto& p : registry_.List()) *response->add_peers() = std::move(p);
   return Answer(context, grpc::Status::OK);
 }
@@ -256,6 +368,9 @@ grpc::ServerUnaryReactor* CoordinatorService::StartRun(
     grpc::CallbackServerContext* context,
     const ::harness::v1::StartRunRequest* request,
     ::harness::v1::StartRunResponse* response) {
+  if (auto s = CheckClient(*context, "StartRun"); !s.ok()) {
+    return Answer(context, s);
+  }
   std::string id = request->run_id().empty() ? NewRunId() : request->run_id();
   if (!IsValidRunId(id)) {
     return Answer(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -319,16 +434,16 @@ void CoordinatorService::TrimRunsLocked() {
 grpc::ServerWriteReactor<::harness::v1::RunEvent>* CoordinatorService::WatchRun(
     grpc::CallbackServerContext* context,
     const ::harness::v1::WatchRunRequest* request) {
-  (void)context;
-  std::shared_ptr<Run> run = FindRun(request->run_id());
-  if (!run) {
-    class Missing : public grpc::ServerWriteReactor<::harness::v1::RunEvent> {
-     public:
-      explicit Missing(const std::string& id) { Finish(NoRun(id)); }
-      void OnDone() override { delete this; }
-    };
-    return new Missing(request->run_id());
+  class Refused : public grpc::ServerWriteReactor<::harness::v1::RunEvent> {
+   public:
+    explicit Refused(const grpc::Status& status) { Finish(status); }
+    void OnDone() override { delete this; }
+  };
+  if (auto s = CheckClient(*context, "WatchRun"); !s.ok()) {
+    return new Refused(s);
   }
+  std::shared_ptr<Run> run = FindRun(request->run_id());
+  if (!run) return new Refused(NoRun(request->run_id()));
   return new WatchRunReactor(std::move(run));
 }
 
@@ -337,6 +452,9 @@ grpc::ServerUnaryReactor* CoordinatorService::ResolveFault(
     const ::harness::v1::ResolveFaultRequest* request,
     ::harness::v1::ResolveFaultResponse* response) {
   (void)response;
+  if (auto s = CheckClient(*context, "ResolveFault"); !s.ok()) {
+    return Answer(context, s);
+  }
   std::shared_ptr<Run> run = FindRun(request->run_id());
   if (!run) return Answer(context, NoRun(request->run_id()));
   return Answer(context,
@@ -349,6 +467,9 @@ grpc::ServerUnaryReactor* CoordinatorService::CancelRun(
     const ::harness::v1::CancelRunRequest* request,
     ::harness::v1::CancelRunResponse* response) {
   (void)response;
+  if (auto s = CheckClient(*context, "CancelRun"); !s.ok()) {
+    return Answer(context, s);
+  }
   std::shared_ptr<Run> run = FindRun(request->run_id());
   if (!run) return Answer(context, NoRun(request->run_id()));
   run->Cancel(request->reason().empty() ? "cancelled by a client"
@@ -360,6 +481,9 @@ grpc::ServerUnaryReactor* CoordinatorService::GetSummary(
     grpc::CallbackServerContext* context,
     const ::harness::v1::GetSummaryRequest* request,
     ::harness::v1::RunSummary* response) {
+  if (auto s = CheckClient(*context, "GetSummary"); !s.ok()) {
+    return Answer(context, s);
+  }
   std::shared_ptr<Run> run = FindRun(request->run_id());
   if (!run) return Answer(context, NoRun(request->run_id()));
   *response = run->Summary();
@@ -371,6 +495,9 @@ grpc::ServerUnaryReactor* CoordinatorService::ListRuns(
     const ::harness::v1::ListRunsRequest* request,
     ::harness::v1::ListRunsResponse* response) {
   (void)request;
+  if (auto s = CheckClient(*context, "ListRuns"); !s.ok()) {
+    return Answer(context, s);
+  }
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& id : run_order_) {
     auto* r = response->add_runs();

@@ -3,10 +3,17 @@
 // the runs (the latest kMaxFinishedRuns finished ones are kept for their
 // summaries). Register and WatchRun streams hold no thread while idle.
 // Live registrations and runs in progress are bounded (kMaxRegistrations,
-// kMaxActiveRuns), as are the registry's ended peers (PeerRegistry).
+// kMaxActiveRuns), as are the registry's ended peers (PeerRegistry) and the
+// challenges waiting for their Register (kMaxPendingChallenges).
+//
+// Authentication (lab_auth.h): Register needs a proof made with the lab
+// token over a challenge this service issued; every client call (all but
+// Challenge and Register) needs "authorization: Bearer TOKEN". Refusals
+// are UNAUTHENTICATED, logged and counted (refused()).
 #ifndef PEERLAB_TEST_HARNESS_COORDINATOR_COORDINATOR_SERVICE_H_
 #define PEERLAB_TEST_HARNESS_COORDINATOR_COORDINATOR_SERVICE_H_
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <memory>
@@ -32,8 +39,15 @@ class CoordinatorService final
   // Runs not finished yet (each has a thread): beyond it StartRun is
   // refused with RESOURCE_EXHAUSTED and a log line.
   static constexpr size_t kMaxActiveRuns = 32;
+  // Challenges issued and not used yet: beyond it the oldest is dropped
+  // (its Register is refused; the peer asks again), with a log line.
+  static constexpr size_t kMaxPendingChallenges = 4096;
+  // How long a challenge stays valid.
+  static constexpr absl::Duration kChallengeLifetime = absl::Seconds(30);
 
-  CoordinatorService();
+  // `lab_token`: the token every peer and client must prove or send.
+  // REQUIRES: not empty.
+  explicit CoordinatorService(std::string lab_token);
   // Cancels the runs still going and waits for them. REQUIRES: the server
   // has shut down.
   ~CoordinatorService() override;
@@ -46,6 +60,13 @@ class CoordinatorService final
   // The run with `id`, or null.
   std::shared_ptr<Run> FindRun(const std::string& id);
 
+  // Calls refused for want of a valid token or proof so far.
+  uint64_t refused() const { return refused_.load(); }
+
+  grpc::ServerUnaryReactor* Challenge(
+      grpc::CallbackServerContext* context,
+      const ::harness::v1::ChallengeRequest* request,
+      ::harness::v1::ChallengeResponse* response) override;
   grpc::ServerWriteReactor<::harness::v1::RegisterResponse>* Register(
       grpc::CallbackServerContext* context,
       const ::harness::v1::RegisterRequest* request) override;
@@ -82,6 +103,26 @@ class CoordinatorService final
   void ForgetRegistration(RegisterReactor* reactor);
   // Drops the oldest finished runs beyond kMaxFinishedRuns. REQUIRES mu_.
   void TrimRunsLocked();
+  // OK when the call carries the lab token as its bearer token; otherwise
+  // UNAUTHENTICATED (logged, counted). Constant time in the token.
+  grpc::Status CheckClient(const grpc::CallbackServerContext& context,
+                           const char* method);
+  // OK when `request` proves the lab token over a challenge issued and not
+  // used yet (it is used up, valid or not).
+  grpc::Status CheckRegistration(const grpc::CallbackServerContext& context,
+                                 const ::harness::v1::RegisterRequest& request);
+  // Logs a refusal: the first ones, then one in 100.
+  void LogRefusal(const std::string& what, const std::string& who);
+
+  const std::string lab_token_;
+  std::atomic<uint64_t> refused_{0};
+
+  // Challenges issued: coordinator nonce -> when it expires; oldest first
+  // in challenge_order_.
+  std::mutex challenges_mu_;
+  std::map<std::string, absl::Time> challenges_;
+  std::deque<std::string> challenge_order_;
+  uint64_t challenges_dropped_ = 0;
 
   PeerRegistry registry_;
   std::mutex mu_;

@@ -6,26 +6,16 @@
 namespace peerlab::harness {
 namespace {
 
-std::string& ControlToken() {
-  static auto* token = new std::string();
-  return *token;
-}
-
 std::shared_ptr<grpc::ChannelCredentials>& Credentials() {
   static auto* credentials = new std::shared_ptr<grpc::ChannelCredentials>();
   return *credentials;
 }
 
-void Authorize(grpc::ClientContext* context) {
-  if (!ControlToken().empty()) {
-    context->AddMetadata("authorization", "Bearer " + ControlToken());
-  }
-}
-
 }  // namespace
 
-void PeerConnection::SetControlToken(const std::string& token) {
-  ControlToken() = token;
+void PeerConnection::Authorize(grpc::ClientContext* context) const {
+  if (!token_.empty())
+    context->AddMetadata("authorization", "Bearer " + token_);
 }
 
 void PeerConnection::SetChannelCredentials(
@@ -34,8 +24,8 @@ void PeerConnection::SetChannelCredentials(
 }
 
 PeerConnection::PeerConnection(const std::string& control_address,
-                               Callbacks callbacks)
-    : callbacks_(std::move(callbacks)) {
+                               std::string token, Callbacks callbacks)
+    : token_(std::move(token)), callbacks_(std::move(callbacks)) {
   grpc::ChannelArguments args;
   // One connection per peer, not shared with other channels to it.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
@@ -62,12 +52,19 @@ void PeerConnection::Close() {
 void PeerConnection::Watch() {
   ::peer::v1::WatchViewsRequest request;
   request.set_include_history(true);
+  bool closed;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (closed_) {
-      callbacks_.ended(absl::CancelledError("closed"));
-      return;
-    }
+    closed = closed_;
+  }
+  // Not under mu_: the callback takes its owner's lock, which the owner
+  // may hold while it calls Close() (a lock-order inversion otherwise).
+  if (closed) {
+    callbacks_.ended(absl::CancelledError("closed"));
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
     // The peer registered once serving, but the channel may still be
     // connecting.
     watch_context_.set_wait_for_ready(true);

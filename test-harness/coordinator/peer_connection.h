@@ -29,20 +29,19 @@ class PeerConnection {
     std::function<void(const absl::Status&)> ended;
   };
 
-  // Every connection made afterwards sends "authorization: Bearer TOKEN"
-  // on its calls (peers bound to a non-loopback address require their
-  // --control-token-file token). Call once, before the first connection
-  // (the coordinator's main does); not synchronized with connections.
-  static void SetControlToken(const std::string& token);
   // Credentials of the channels to peers (the coordinator's --tls-*, see
   // services/common/tls.h); nullptr (the default): plaintext. Call once,
   // before the first connection; not synchronized with connections.
   static void SetChannelCredentials(
       std::shared_ptr<grpc::ChannelCredentials> credentials);
 
-  // Connects to `control_address` and starts watching every view. The
-  // callbacks must stay valid until the destructor returns.
-  PeerConnection(const std::string& control_address, Callbacks callbacks);
+  // Connects to `control_address` and starts watching every view. Every
+  // call carries "authorization: Bearer TOKEN" when `token` is not empty:
+  // the registration's session token (lab_auth.h, ControlSessionToken),
+  // which the peer accepts while it is registered; no other token is ever
+  // sent. The callbacks must stay valid until the destructor returns.
+  PeerConnection(const std::string& control_address, std::string token,
+                 Callbacks callbacks);
   // Close(), then waits for the watch thread.
   ~PeerConnection();
 
@@ -61,9 +60,11 @@ class PeerConnection {
 
  private:
   void Watch();
+  void Authorize(grpc::ClientContext* context) const;
 
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<::peer::v1::PeerControl::Stub> stub_;
+  const std::string token_;
   Callbacks callbacks_;
 
   std::mutex mu_;

@@ -19,13 +19,30 @@ google::protobuf::Timestamp Now() {
 
 }  // namespace
 
-uint64_t PeerRegistry::Register(PeerInfo info) {
+absl::StatusOr<uint64_t> PeerRegistry::Register(PeerInfo info,
+                                                std::string session_token) {
   // Registration and its notification happen under listeners_mu_ so that
   // listeners see events in the order the registry applied them.
   std::lock_guard<std::mutex> order(listeners_mu_);
   PeerInfo copy;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (auto held = peers_.find(info.name()); held != peers_.end()) {
+      const PeerInfo& h = held->second;
+      if (h.alive()) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "peer ", info.name(), " is registered already (pid ", h.pid(),
+            " on ", h.host(), ", control ", h.control_address(),
+            ", generation ", h.peer_generation(),
+            "): a live name is not taken over; stop that peer first"));
+      }
+      if (info.peer_generation() < h.peer_generation()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "peer ", info.name(), ": generation ", info.peer_generation(),
+            " is older than the last one registered (", h.peer_generation(),
+            "): a stale process"));
+      }
+    }
     auto last = generations_.find(info.name());
     const uint64_t generation =
         (last == generations_.end() ? generation_floor_ : last->second) + 1;
@@ -39,6 +56,7 @@ uint64_t PeerRegistry::Register(PeerInfo info) {
     auto claim = claims_.find(info.name());
     info.set_run_id(claim == claims_.end() ? "" : claim->second);
     peers_[info.name()] = info;
+    sessions_[info.name()] = std::move(session_token);
     copy = info;
   }
   for (PeerListener* l : listeners_) l->OnPeerRegistered(copy);
@@ -57,6 +75,7 @@ void PeerRegistry::Unregister(const std::string& name, uint64_t generation) {
     }
     it->second.set_alive(false);
     *it->second.mutable_gone_at() = Now();
+    sessions_.erase(name);
     copy = it->second;
     ++ended_count_;
     ended_.emplace_back(name, generation);
@@ -107,6 +126,18 @@ void PeerRegistry::ForgetEndedLocked() {
         kMaxEndedPeers, forgotten_ + forgot);
   }
   forgotten_ += forgot;
+}
+
+std::string PeerRegistry::SessionToken(const std::string& name,
+                                       uint64_t generation) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = peers_.find(name);
+  if (it == peers_.end() || it->second.generation() != generation ||
+      !it->second.alive()) {
+    return "";
+  }
+  auto s = sessions_.find(name);
+  return s == sessions_.end() ? "" : s->second;
 }
 
 uint64_t PeerRegistry::forgotten() const {

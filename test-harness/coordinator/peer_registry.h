@@ -2,8 +2,12 @@
 //
 // A peer registers once per process start (a "generation" of its name) and
 // stays registered while its Register stream is open; the stream's end is
-// the peer's death. Runs claim the peers they drive, so that two runs never
-// drive the same peer, and listen for registrations and deaths.
+// the peer's death. A live name is never taken over: a second registration
+// is refused until the first has ended; registrations are keyed by name and
+// the peer's own generation, never by address, so a restarted or replaced
+// peer registers again once its predecessor's stream has ended. Runs claim the
+// peers they drive, so that two runs never drive the same peer, and listen for
+// registrations and deaths.
 #ifndef PEERLAB_TEST_HARNESS_COORDINATOR_PEER_REGISTRY_H_
 #define PEERLAB_TEST_HARNESS_COORDINATOR_PEER_REGISTRY_H_
 
@@ -18,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/harness/v1/coordinator.pb.h"
 
@@ -44,12 +49,20 @@ class PeerRegistry {
   PeerRegistry(const PeerRegistry&) = delete;
   PeerRegistry& operator=(const PeerRegistry&) = delete;
 
-  // Records a live peer (name, control_address, version, pid, host of
-  // `info`; the rest is filled in) and returns its generation: above every
-  // earlier one of the name (one more, unless the name was forgotten). A
-  // live older generation is replaced (its later Unregister is ignored).
-  // Listeners are told.
-  uint64_t Register(::harness::v1::PeerInfo info);
+  // Records a live peer (name, control_address, version, pid, host,
+  // peer_generation of `info`; the rest is filled in) and returns its
+  // generation: above every earlier one of the name (one more, unless the
+  // name was forgotten). `session_token` is what runs send to its
+  // PeerControl (SessionToken). Listeners are told.
+  // AlreadyExists, naming the holder, while the name's current
+  // registration is alive; FailedPrecondition when the name's last
+  // registration had a newer peer_generation (a stale process).
+  absl::StatusOr<uint64_t> Register(::harness::v1::PeerInfo info,
+                                    std::string session_token = "");
+
+  // The session token of registration `generation` of `name` ("" when it
+  // is not the current one, or has none).
+  std::string SessionToken(const std::string& name, uint64_t generation) const;
 
   // The registration `generation` of `name` has ended. Ignored unless it is
   // the current one and still alive. Listeners are told. Beyond
@@ -84,7 +97,10 @@ class PeerRegistry {
   mutable std::mutex mu_;
   std::map<std::string, ::harness::v1::PeerInfo> peers_;
   std::map<std::string, uint64_t> generations_;  // last one per name
-  std::map<std::string, std::string> claims_;    // name -> run id
+  // The current registration's session token, per name (secret: never in
+  // PeerInfo, so never in ListPeers or a summary).
+  std::map<std::string, std::string> sessions_;
+  std::map<std::string, std::string> claims_;  // name -> run id
   // Ended registrations, oldest first: (name, generation); entries whose
   // name registered again since are skipped when forgetting.
   std::deque<std::pair<std::string, uint64_t>> ended_;

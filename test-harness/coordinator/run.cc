@@ -324,7 +324,7 @@ void Run::OnPeerRegistered(const ::harness::v1::PeerInfo& info) {
       const std::string name = p.name;
       const uint64_t generation = p.generation;
       p.connection = std::make_unique<PeerConnection>(
-          info.control_address(),
+          info.control_address(), registry_->SessionToken(name, generation),
           PeerConnection::Callbacks{
               .lines =
                   [this, name,

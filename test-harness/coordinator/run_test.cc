@@ -78,14 +78,17 @@ class FakePeer {
     server_->Wait();
   }
 
-  // Registers with `registry` like a real peer would; returns the
-  // generation.
+  // Registers with `registry` like a real peer would (a new process: its
+  // previous registration, if any, has ended); returns the generation.
   uint64_t RegisterWith(PeerRegistry& registry) {
+    if (generation_ != 0) registry.Unregister(name_, generation_);
     ::harness::v1::PeerInfo info;
     info.set_name(name_);
     info.set_control_address(address_);
     info.set_pid(1);
-    generation_ = registry.Register(info);
+    auto generation = registry.Register(info);
+    EXPECT_TRUE(generation.ok()) << generation.status();
+    generation_ = generation.value_or(0);
     return generation_;
   }
   uint64_t generation() const { return generation_; }
@@ -361,15 +364,15 @@ TEST(PeerRegistryTest, EndedPeersAreBounded) {
   PeerRegistry registry;
   ::harness::v1::PeerInfo keep;
   keep.set_name("alive-one");
-  registry.Register(keep);
+  ASSERT_TRUE(registry.Register(keep).ok());
   ::harness::v1::PeerInfo first;
   first.set_name("p0");
-  uint64_t first_generation = registry.Register(first);
+  uint64_t first_generation = *registry.Register(first);
   registry.Unregister("p0", first_generation);
   for (int i = 1; i < 5000; ++i) {
     ::harness::v1::PeerInfo info;
     info.set_name(absl::StrCat("p", i));
-    uint64_t g = registry.Register(info);
+    uint64_t g = *registry.Register(info);
     registry.Unregister(info.name(), g);
   }
   EXPECT_LE(registry.List().size(), 1025u);
@@ -378,7 +381,41 @@ TEST(PeerRegistryTest, EndedPeersAreBounded) {
   EXPECT_TRUE(registry.Get("alive-one")->alive());
   EXPECT_FALSE(registry.Get("p0").has_value());
   EXPECT_TRUE(registry.Get("p4999").has_value());
-  EXPECT_GT(registry.Register(first), first_generation);
+  EXPECT_GT(registry.Register(first).value_or(0), first_generation);
+}
+
+// A live name is not taken over; once its registration has ended, the same
+// or a newer peer generation registers again (a restart), an older one
+// does not (a stale process). Only the current registration has a session
+// token.
+TEST(PeerRegistryTest, ALiveNameIsNotTakenOver) {
+  PeerRegistry registry;
+  ::harness::v1::PeerInfo alice;
+  alice.set_name("alice");
+  alice.set_pid(42);
+  alice.set_peer_generation(7);
+  auto first = registry.Register(alice, "session-1");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(registry.SessionToken("alice", *first), "session-1");
+  ::harness::v1::PeerInfo thief = alice;
+  thief.set_pid(666);
+  thief.set_peer_generation(8);
+  auto taken = registry.Register(thief, "session-thief");
+  EXPECT_TRUE(absl::IsAlreadyExists(taken.status())) << taken.status();
+  EXPECT_THAT(taken.status().message(), HasSubstr("pid 42"));
+  EXPECT_EQ(registry.Get("alice")->pid(), 42);
+  EXPECT_EQ(registry.SessionToken("alice", *first), "session-1");
+
+  registry.Unregister("alice", *first);
+  EXPECT_EQ(registry.SessionToken("alice", *first), "");
+  ::harness::v1::PeerInfo stale = alice;
+  stale.set_peer_generation(6);
+  EXPECT_TRUE(absl::IsFailedPrecondition(registry.Register(stale).status()));
+  auto restarted = registry.Register(thief, "session-2");
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  EXPECT_GT(*restarted, *first);
+  EXPECT_EQ(registry.SessionToken("alice", *restarted), "session-2");
+  EXPECT_EQ(registry.SessionToken("alice", *first), "");
 }
 
 // A peer that registers again and again (each registration is a connection

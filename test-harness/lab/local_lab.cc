@@ -18,6 +18,7 @@
 #include "services/common/control_token.h"
 #include "services/common/state_dir.h"
 #include "services/common/uuid.h"
+#include "test-harness/coordinator/lab_auth.h"
 
 namespace peerlab::harness {
 namespace {
@@ -70,10 +71,23 @@ absl::StatusOr<std::unique_ptr<LocalLab>> LocalLab::Start(
   }
   const std::string& bin = lab->options_.bin_dir;
   // One control token for the run (services/common/control_token.h): every
-  // peer and the coordinator get --control-token-file, so local control
-  // needs a token on loopback too and nothing is set up by hand.
+  // peer gets --control-token-file, so local control needs a token on
+  // loopback too and nothing is set up by hand. (The coordinator needs none:
+  // it reaches each peer with its registration's session token.)
   lab->token_file_ = lab->tmp_ + "/control.token";
   if (auto token = ReadOrCreateControlTokenFile(lab->token_file_);
+      !token.ok()) {
+    return token.status();
+  }
+  // The lab token: made first when missing, so that the coordinator and
+  // the peers read the same file.
+  lab->lab_token_file_ = lab->options_.token_file;
+  if (lab->lab_token_file_.empty()) {
+    auto path = DefaultLabTokenPath();
+    if (!path.ok()) return path.status();
+    lab->lab_token_file_ = *path;
+  }
+  if (auto token = LoadLabToken(lab->options_.token_file, "the lab token");
       !token.ok()) {
     return token.status();
   }
@@ -119,8 +133,8 @@ absl::StatusOr<std::unique_ptr<LocalLab>> LocalLab::Start(
                                                host + ":0",
                                                "--log-file",
                                                lab->logs_ + "/coordinator.log",
-                                               "--control-token-file",
-                                               lab->token_file_};
+                                               "--token-file",
+                                               lab->lab_token_file_};
   coordinator_argv.insert(coordinator_argv.end(), tls.begin(), tls.end());
   auto coordinator = lab->StartServer(
       "coordinator", std::move(coordinator_argv), &lab->coordinator_process_);
@@ -185,7 +199,9 @@ absl::Status LocalLab::StartPeer(const std::string& name) {
                                    "--log-level",
                                    options_.peer_log_level,
                                    "--history-file",
-                                   tmp_ + "/history-" + name};
+                                   tmp_ + "/history-" + name,
+                                   "--token-file",
+                                   lab_token_file_};
   if (options_.netns) {
     // The lab tool execs `ip netns exec`, which execs the peer: the pid
     // stays the peer's (signals and PDEATHSIG reach it).

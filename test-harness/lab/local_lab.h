@@ -37,6 +37,10 @@ class LocalLab {
     // --tls-* flags for every process the lab starts (bootstrap,
     // coordinator, peers); empty: plaintext. See services/common/tls.h.
     std::vector<std::string> tls_args;
+    // The lab token file given to the coordinator and every peer
+    // (--token-file); empty: the default one
+    // (test-harness/coordinator/lab_auth.h), made when missing.
+    std::string token_file;
     absl::Duration start_timeout = absl::Seconds(15);
     // At Stop(): how long peers may take to leave cleanly after SIGTERM
     // before they get SIGKILL.
@@ -101,6 +105,7 @@ class LocalLab {
   // The run's control token file (peers and coordinator): tmp_/control.token.
   std::string token_file_;
   std::string bootstrap_token_file_;  // the bootstrap admin token (0600)
+  std::string lab_token_file_;  // --token-file of every process
   std::map<std::string, std::string> addresses_;  // netns lab: per peer
   bool netns_up_ = false;
   int tool_runs_ = 0;

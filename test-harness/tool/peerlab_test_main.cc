@@ -23,6 +23,7 @@
 #include "services/common/command_line.h"
 #include "services/common/option_checks.h"
 #include "services/common/tls.h"
+#include "test-harness/coordinator/lab_auth.h"
 #include "test-harness/coordinator/run.h"
 #include "test-harness/lab/local_lab.h"
 #include "test-harness/report/report.h"
@@ -35,15 +36,30 @@ using peerlab::harness::RunClient;
 using peerlab::harness::RunOutcome;
 using peerlab::harness::RunRequest;
 
-int ListPeers(const std::string& coordinator, const peerlab::TlsOptions& tls) {
+int ListPeers(const std::string& coordinator, const peerlab::TlsOptions& tls,
+              const std::string& token_file) {
   auto credentials = peerlab::MakeChannelCredentials(tls);
   if (!credentials.ok()) {
     std::cerr << "peerlab-test: " << credentials.status().message() << "\n";
     return 2;
   }
+  auto token = peerlab::harness::LoadLabToken(token_file, "--token-file");
+  if (!token.ok()) {
+    std::cerr << "peerlab-test: " << token.status().message() << "\n";
+    return 2;
+  }
   auto stub = ::harness::v1::Coordinator::NewStub(
       grpc::CreateChannel(coordinator, *credentials));
+  // The token goes only to a coordinator that proves it holds it.
+  if (absl::Status s = peerlab::harness::ChallengeCoordinator(
+          stub.get(), *token, absl::Now() + absl::Seconds(5),
+          /*wait_for_ready=*/false);
+      !s.ok()) {
+    std::cerr << "peerlab-test: " << coordinator << ": " << s.message() << "\n";
+    return 2;
+  }
   grpc::ClientContext context;
+  peerlab::harness::AddBearer(&context, *token);
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(5));
   ::harness::v1::ListPeersResponse response;
@@ -164,6 +180,12 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   peerlab::TlsOptions tls;
   peerlab::AddTlsFlags(*run, &tls);
+  const char* kTokenHelp =
+      "the lab token (default: <state dir>/coordinator.token, made when "
+      "missing; a local lab uses the same file)";
+  std::string token_file;
+  run->add_option("--token-file", token_file, kTokenHelp)
+      ->check(peerlab::ReadableFile);
   run->add_flag("-v,--verbose", verbose,
                 "also print registrations and other notices");
   CLI::App* peers = app.add_subcommand(
@@ -176,9 +198,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   peerlab::TlsOptions peers_tls;
   peerlab::AddTlsFlags(*peers, &peers_tls);
+  std::string peers_token_file;
+  peers->add_option("--token-file", peers_token_file, kTokenHelp)
+      ->check(peerlab::ReadableFile);
   if (auto code = peerlab::ParseCommandLine(app, argc, argv)) return *code;
 
-  if (peers->parsed()) return ListPeers(peers_coordinator, peers_tls);
+  if (peers->parsed()) {
+    return ListPeers(peers_coordinator, peers_tls, peers_token_file);
+  }
 
   if (lab == "netns" && !coordinator.empty()) {
     std::cerr << "peerlab-test: --lab netns starts its own lab: it cannot be "
@@ -229,6 +256,7 @@ int main(int argc, char** argv) {
     r.lab_tool = lab_tool;
     r.verbose = verbose;
     r.tls = tls;
+    r.token_file = token_file;
     auto& o = r.options;
     o.set_fail_fast(fail_fast);
     o.set_end_timeout_ms(static_cast<int64_t>(end_timeout * 1000));

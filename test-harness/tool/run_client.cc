@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "test-harness/coordinator/lab_auth.h"
 #include "test-harness/coordinator/run.h"
 #include "test-harness/report/report.h"
 
@@ -66,6 +67,7 @@ void RunClient::CancelOnCoordinator(const std::string& reason) {
     stub = stub_.get();
   }
   grpc::ClientContext context;
+  AddBearer(&context, token_);
   context.set_deadline(In(absl::Seconds(3)));
   ::harness::v1::CancelRunRequest request;
   request.set_run_id(id);
@@ -97,6 +99,7 @@ void RunClient::OnPeerExit(const std::string& name, const std::string& how,
 
 absl::Status RunClient::SignalRemote(const std::string& peer, int signal) {
   grpc::ClientContext context;
+  AddBearer(&context, token_);
   context.set_deadline(In(absl::Seconds(5)));
   ::harness::v1::ListPeersResponse peers;
   grpc::Status s =
@@ -165,6 +168,12 @@ RunOutcome RunClient::Run(const RunRequest& request) {
     outcome.error = std::string(credentials.status().message());
     return outcome;
   }
+  auto token = LoadLabToken(request.token_file, "--token-file");
+  if (!token.ok()) {
+    outcome.error = std::string(token.status().message());
+    return outcome;
+  }
+  token_ = *std::move(token);
   std::unique_ptr<LocalLab> lab;
   std::string coordinator = request.coordinator;
   if (coordinator.empty()) {
@@ -176,6 +185,7 @@ RunOutcome RunClient::Run(const RunRequest& request) {
          .peer_log_level = request.peer_log_level,
          .peer_args = request.peer_args,
          .tls_args = TlsFlags(request.tls),
+         .token_file = request.token_file,
          .netns = request.options.lab() == "netns",
          .lab_tool = request.lab_tool,
          .netns_peers = request.script.peers,
@@ -221,6 +231,16 @@ RunOutcome RunClient::Run(const RunRequest& request) {
     if (lab) lab->Stop();
   };
 
+  // The token goes only to a coordinator that proves it holds it.
+  if (absl::Status s = ChallengeCoordinator(stub_.get(), token_,
+                                            absl::Now() + absl::Seconds(10),
+                                            /*wait_for_ready=*/true);
+      !s.ok()) {
+    outcome.error = absl::StrCat("the coordinator at ", coordinator,
+                                 " did not start the run: ", s.message());
+    finish_lab();
+    return outcome;
+  }
   ::harness::v1::StartRunRequest start;
   start.set_script_name(script_name);
   start.set_script_text(request.script_text);
@@ -229,6 +249,7 @@ RunOutcome RunClient::Run(const RunRequest& request) {
   start.set_run_id(run_id_);
   {
     grpc::ClientContext context;
+    AddBearer(&context, token_);
     context.set_deadline(In(absl::Seconds(10)));
     context.set_wait_for_ready(true);
     ::harness::v1::StartRunResponse response;
@@ -257,6 +278,7 @@ RunOutcome RunClient::Run(const RunRequest& request) {
   // The call lives in `watch` (which holds the channel) until the block
   // ends.
   auto watch = std::make_unique<grpc::ClientContext>();
+  AddBearer(watch.get(), token_);
   {
     std::lock_guard<std::mutex> lock(mu_);
     watch_context_ = watch.get();
@@ -274,6 +296,7 @@ RunOutcome RunClient::Run(const RunRequest& request) {
       const auto& f = event.fault_request();
       absl::Status s = CarryOut(request, f);
       grpc::ClientContext context;
+      AddBearer(&context, token_);
       context.set_deadline(In(absl::Seconds(10)));
       ::harness::v1::ResolveFaultRequest resolve;
       resolve.set_run_id(run_id_);
@@ -310,6 +333,7 @@ RunOutcome RunClient::Run(const RunRequest& request) {
     // The stream ended early (coordinator gone, or the watch abandoned):
     // take what the coordinator still has.
     grpc::ClientContext context;
+    AddBearer(&context, token_);
     context.set_deadline(In(absl::Seconds(3)));
     ::harness::v1::GetSummaryRequest get;
     get.set_run_id(run_id_);

@@ -36,6 +36,9 @@ struct RunRequest {
   // --tls-*: the channel to the coordinator, and the flags given to every
   // process of a local lab.
   TlsOptions tls;
+  // --token-file: the lab token ("": the default file, made when missing;
+  // test-harness/coordinator/lab_auth.h). A local lab gets the same file.
+  std::string token_file;
 };
 
 struct RunOutcome {
@@ -81,6 +84,7 @@ class RunClient {
   bool run_finished_ = false;  // the finished event arrived
   std::string early_exit_;     // a peer ended before the steps began
   std::string run_id_;
+  std::string token_;  // the lab token, sent on every call
   std::unique_ptr<::harness::v1::Coordinator::Stub> stub_;
   grpc::ClientContext* watch_context_ = nullptr;
   LocalLab* lab_ = nullptr;
