@@ -15,9 +15,10 @@
 //      token option writes at start and removes at a clean exit.
 // A peer's "Unauthenticated" answer names the file its token is in.
 //
-// The harness (test-harness/lab, the coordinator) hands one token file to
-// every peer and to the coordinator (--control-token-file); a client that
-// knows only an address uses 1 or 2.
+// The harness's local lab (test-harness/lab) hands one token file to every
+// peer (--control-token-file); the coordinator needs none (it uses each
+// registration's session token). A client that knows only an address uses
+// 1 or 2.
 //
 // Thread safety: the functions read the environment and files; they are
 // safe to call from any thread as long as nobody changes the environment.
