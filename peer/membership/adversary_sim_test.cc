@@ -336,6 +336,23 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
+// A sustained mix of every attack by an insider: what it can still do is
+// accuse members at their current incarnations (they refute); every record
+// is the member's own at the end, the cluster whole again, tables bounded.
+TEST(AdversarySimTest, DISABLED_InsiderMixedAttackIsUndone) {
+  const uint64_t seed = SimSeed(115);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  CampaignOptions o = Campaign(Attack::kMixed, true, Kind::kInsider, seed);
+  o.periods = 30;
+  const CampaignReport r = RunCampaign(o);
+  SCOPED_TRACE(FormatReport(r));
+  EXPECT_EQ(r.hijacked_final, 0);
+  EXPECT_TRUE(r.reconverged);
+  EXPECT_LE(r.max_table, static_cast<size_t>(o.config.max_members));
+  EXPECT_LE(r.max_lamport_rise, 0u);
+  EXPECT_LE(r.reflection, 1.0);
+}
+
 // A forged dead about another member at its current incarnation removes it
 // until it refutes; a dead from anyone but the member itself only starting
 // a suspicion (as a push/pull's dead does) would leave nobody removed.
