@@ -94,6 +94,9 @@ absl::StatusOr<std::string> PrivateSubdirectory(const std::string& parent,
     return absl::InvalidArgumentError(
         absl::StrCat("not a directory name: \"", name, "\""));
   }
+  // The parent too: --state-dir reaches here without UserStateDir's check,
+  // and in a directory others can write they could swap `name` for theirs.
+  if (absl::Status s = CheckPrivateDir(parent); !s.ok()) return s;
   std::string dir = absl::StrCat(parent, "/", name);
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::FailedPreconditionError(absl::StrCat(

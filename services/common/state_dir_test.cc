@@ -73,6 +73,20 @@ TEST_F(StateDirTest, SubdirectoryNamesAreOneComponent) {
   EXPECT_FALSE(PrivateSubdirectory(root_, "").ok());
 }
 
+// --state-dir names the parent directly (UserStateDir is not asked): a
+// parent others can write (another user could swap "nodes" for their own
+// directory between the check and the use) is refused like
+// $PEERLAB_STATE_DIR is.
+TEST_F(StateDirTest, SubdirectoryOfADirectoryOthersCanWriteIsRefused) {
+  std::string open = root_ + "/open";
+  ASSERT_EQ(::mkdir(open.c_str(), 0777), 0);
+  ASSERT_EQ(::chmod(open.c_str(), 01777), 0);
+  auto got = PrivateSubdirectory(open, "nodes");
+  ASSERT_FALSE(got.ok());
+  EXPECT_THAT(got.status().message(), HasSubstr("writable by group or others"));
+  EXPECT_EQ(ModeOf(open + "/nodes"), -1);  // nothing made there
+}
+
 TEST_F(StateDirTest, SecretFileIsCreatedOnceWithMode0600) {
   std::string path = root_ + "/key";
   int made = 0;
