@@ -27,7 +27,8 @@ absl::StatusOr<std::string> UserStateDir();
 
 // `name` under `parent`, created with mode 0700 when missing; the same
 // checks as UserStateDir, on `parent` too (refused before anything is made
-// when others can write it: an explicit --state-dir gets them here). For a per-node directory such as
+// when others can write it: an explicit --state-dir gets them here). For a
+// per-node directory such as
 // "<state>/nodes/alice". REQUIRES: `name` is one path component (no '/').
 absl::StatusOr<std::string> PrivateSubdirectory(const std::string& parent,
                                                 std::string_view name);
