@@ -1,5 +1,7 @@
 #include "peer/chat/chat_auth.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "services/common/logging.h"
 
@@ -125,6 +127,13 @@ void HelloVerifier::Forget(absl::Time now) {
     nonces_.erase(order_.front().first);
     order_.pop_front();
   }
+  for (auto it = floors_.begin(); it != floors_.end();) {
+    if (it->second < now - options_.max_skew) {
+      it = floors_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 absl::StatusOr<std::string> HelloVerifier::Check(
@@ -196,22 +205,37 @@ absl::StatusOr<std::string> HelloVerifier::Check(
   }
   Forget(now);
   auto key = std::make_pair(hello.sender(), hello.nonce());
-  if (at <= floor_ || nonces_.count(key)) {
-    return refuse(
-        Refusal::kReplayed,
-        absl::StrCat("replayed hello from ", who,
-                     at <= floor_ ? " (older than the nonces kept)" : ""));
+  auto floor = floors_.find(hello.sender());
+  const bool below =
+      at <= floor_all_ || (floor != floors_.end() && at <= floor->second);
+  if (below || nonces_.count(key)) {
+    return refuse(Refusal::kReplayed,
+                  absl::StrCat("replayed hello from ", who,
+                               below ? " (older than the nonces kept)" : ""));
   }
   if (nonces_.size() >= options_.max_nonces && !order_.empty()) {
-    floor_ = std::max(floor_, order_.front().second);
-    nonces_.erase(order_.front().first);
+    const auto& [evicted, evicted_at] = order_.front();
+    absl::Time& sender_floor =
+        floors_.try_emplace(evicted.first, absl::InfinitePast()).first->second;
+    sender_floor = std::max(sender_floor, evicted_at);
+    const std::string evicted_sender = evicted.first;
+    const absl::Time raised = sender_floor;
+    nonces_.erase(evicted);
     order_.pop_front();
+    if (floors_.size() > options_.max_nonces) {
+      auto lowest = std::min_element(
+          floors_.begin(), floors_.end(),
+          [](const auto& a, const auto& b) { return a.second < b.second; });
+      floor_all_ = std::max(floor_all_, lowest->second);
+      floors_.erase(lowest);
+    }
     const uint64_t n = ++nonces_evicted_;
     if ((n & (n - 1)) == 0) {  // once per power of two
       spdlog::warn(
           "chat: {} hello nonces remembered (the bound); forgot the oldest, "
-          "hellos before {} are now refused ({} forgotten so far)",
-          options_.max_nonces, absl::FormatTime(floor_), n);
+          "hellos of {} before {} are now refused ({} forgotten so far)",
+          options_.max_nonces, Quoted(evicted_sender), absl::FormatTime(raised),
+          n);
     }
   }
   nonces_.emplace(key, at);

@@ -150,8 +150,15 @@ class HelloVerifier {
   // (sender, nonce) -> hello time, and the insertion order.
   std::map<std::pair<std::string, std::string>, absl::Time> nonces_;
   std::deque<std::pair<std::pair<std::string, std::string>, absl::Time>> order_;
-  // Hellos not newer than this are refused: their nonces may be forgotten.
-  absl::Time floor_ = absl::InfinitePast();
+  // Per sender: its hellos not newer than this are refused (their nonces may
+  // be forgotten). Per sender, so one member's hellos dated ahead (a clock
+  // ahead, or a member flooding) raise only its own floor. Floors below the
+  // clock window are dropped (the window refuses those hellos); at most
+  // max_nonces are kept, beyond that the lowest goes into floor_all_.
+  std::map<std::string, absl::Time> floors_;
+  // Hellos of anybody not newer than this are refused (only raised when
+  // floors_ overflows: more than max_nonces senders evicted in one window).
+  absl::Time floor_all_ = absl::InfinitePast();
   Counts refused_{};
   std::array<absl::Time, static_cast<size_t>(Refusal::kCount)> logged_{};
   std::array<uint64_t, static_cast<size_t>(Refusal::kCount)> unlogged_{};

@@ -860,6 +860,45 @@ TEST_F(ChatCoreTest, HelloNonceCacheIsBoundedAndStillRefusesReplays) {
   EXPECT_EQ(Refused(b, Refusal::kReplayed), 3u);
 }
 
+// One member filling the nonce cache with hellos dated near the end of the
+// clock window (its own clock ahead, or on purpose) raises the replay floor
+// of its own hellos only: the others' fresh hellos still get in (before,
+// the floor was one for everybody: 5 hellos of mallory dated now+110s and
+// carol's fresh hello was refused as "replayed ... older than the nonces
+// kept" for the next two minutes).
+TEST(HelloVerifierTest, OneSendersFutureHellosDoNotLockOutTheOthers) {
+  auto keys = std::make_shared<testing::FakeKeys>();
+  keys->Pin("mallory", "mallory-key");
+  keys->Pin("carol", "carol-key");
+  testing::FakeAuthenticator mallory(keys, "mallory-key");
+  testing::FakeAuthenticator carol(keys, "carol-key");
+  HelloVerifier::Options o;
+  o.self = "b";
+  o.max_nonces = 4;
+  HelloVerifier v(o, &mallory);
+  const absl::Time now = absl::FromUnixSeconds(1800000000);
+  for (int i = 0; i < 5; ++i) {
+    auto hello = MakeHello(mallory, "mallory", "b", "", absl::StrCat("m", i),
+                           now + absl::Seconds(110));
+    ASSERT_TRUE(hello.ok());
+    EXPECT_TRUE(v.Check(*hello, now, "").ok()) << i;
+  }
+  EXPECT_EQ(v.nonces_evicted(), 1u);
+  for (int i = 0; i < 3; ++i) {
+    auto hello = MakeHello(carol, "carol", "b", "", absl::StrCat("c", i),
+                           now + absl::Milliseconds(i));
+    ASSERT_TRUE(hello.ok());
+    auto got = v.Check(*hello, now + absl::Milliseconds(i), "");
+    EXPECT_TRUE(got.ok()) << i << ": " << got.status();
+  }
+  // Mallory's forgotten hello stays refused.
+  auto first =
+      MakeHello(mallory, "mallory", "b", "", "m0", now + absl::Seconds(110));
+  Refusal kind{};
+  EXPECT_FALSE(v.Check(*first, now + absl::Seconds(1), "", &kind).ok());
+  EXPECT_EQ(kind, Refusal::kReplayed);
+}
+
 // A peer with no key (it cannot sign) gets nothing through: its messages
 // are refused and reported undelivered, never shown.
 TEST_F(ChatCoreTest, APeerWithoutAKeyIsRefused) {
