@@ -225,6 +225,23 @@ TEST_F(ControlE2eTest, NonLoopbackBindWithoutTokenRefusesToStart) {
   EXPECT_THAT((*process)->ReadStderr(), HasSubstr("--control-token-file"));
 }
 
+// A peer open to the network is not guarded by a token one can guess:
+// before, "a" in --control-token-file was accepted with --bind 0.0.0.0
+// (remote shell behind one character, and wrong tokens cost nothing).
+TEST_F(ControlE2eTest, NonLoopbackBindRefusesAShortToken) {
+  std::string token_file = dir_->File("short-token");
+  ASSERT_TRUE(WriteFile(token_file, "a\n").ok());
+  ASSERT_EQ(::chmod(token_file.c_str(), 0600), 0);
+  auto process = Subprocess::Start(PeerOptions(
+      "frank", {"--bind", "0.0.0.0", "--control-token-file", token_file}));
+  ASSERT_TRUE(process.ok()) << process.status();
+  auto exit = (*process)->Wait(kDeadline);
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_TRUE(exit->exited);
+  EXPECT_EQ(exit->code, 2) << exit->ToString();
+  EXPECT_THAT((*process)->ReadStderr(), HasSubstr("too short"));
+}
+
 TEST_F(ControlE2eTest, TokenFileIsEnforced) {
   std::string token_file = dir_->File("token");
   ASSERT_TRUE(WriteFile(token_file, "  t0ken-for-dave\n").ok());

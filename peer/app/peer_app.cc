@@ -317,7 +317,19 @@ absl::StatusOr<std::string> PeerApp::ControlToken() const {
         "would be open to the network; give --control-token-file FILE, or "
         "bind to 127.0.0.1"));
   }
-  return ReadTokenFile(file, "--control-token-file");
+  absl::StatusOr<std::string> token =
+      ReadTokenFile(file, "--control-token-file");
+  // Beyond loopback anyone who reaches the port may guess, at no cost.
+  constexpr size_t kMinNetworkTokenBytes = 16;
+  if (token.ok() && !IsLoopback(options_.bind) &&
+      token->size() < kMinNetworkTokenBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--control-token-file ", file, ": the token is too short (",
+        token->size(), " characters) for --bind ", options_.bind,
+        ", which is not a loopback address; use at least ",
+        kMinNetworkTokenBytes, ", e.g. openssl rand -hex 32 > ", file));
+  }
+  return token;
 }
 
 absl::Status PeerApp::ReserveGossipPort() {
