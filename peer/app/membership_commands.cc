@@ -214,6 +214,7 @@ absl::Status MembershipCommands::Create() {
     node_ = std::make_unique<membership::Memberlist>(
         config, loop_.get(), transport_.get(), std::random_device{}(), this,
         kv_.get());
+    if (env_.node_key) (void)node_->SetNodeKey(*env_.node_key);
     if (keyring) {
       (void)node_->SetKeyring(*std::move(keyring));
       // Key operations change the keyring: keep the file in step, so a
@@ -353,6 +354,14 @@ absl::Status MembershipCommands::Shutdown() {
 std::vector<Member> MembershipCommands::Members() {
   return loop_->Call([&] {
     return node_ && node_->started() ? node_->Members() : std::vector<Member>{};
+  });
+}
+
+std::optional<identity::PublicKey> MembershipCommands::PinnedKeyOf(
+    const std::string& name) {
+  return loop_->Call([&]() -> std::optional<identity::PublicKey> {
+    if (!node_ || !node_->started()) return std::nullopt;
+    return node_->PinnedKeyOf(name);
   });
 }
 

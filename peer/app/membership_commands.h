@@ -103,6 +103,15 @@ class MembershipCommands : public membership::EventListener {
   // is no node.
   std::vector<membership::Member> Members();
   std::string LocalAddress();
+  // The public key pinned to member `name` (this node's own for its
+  // name), or nullopt when there is no node or no such member. A sender
+  // that proves it holds the key is that member (chat authentication).
+  // Thread-safe; runs on the membership loop.
+  std::optional<identity::PublicKey> PinnedKeyOf(const std::string& name);
+  // This node's own key (its signer), shared with the chat. Thread-safe.
+  std::shared_ptr<const identity::NodeKey> node_key() const {
+    return env_.node_key;
+  }
   // Gossip encryption: a key operation across the cluster (see
   // membership::Memberlist::KeyOperation), blocking until it ends.
   absl::StatusOr<membership::KeyOpResult> KeyOperation(membership::KeyOp op,

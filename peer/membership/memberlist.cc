@@ -51,6 +51,11 @@ absl::Status Memberlist::Start(std::string meta) {
     generation_ = static_cast<uint64_t>(
         std::max<int64_t>(1, absl::ToUnixMillis(scheduler_->Now())));
   }
+  if (!node_key_) {
+    auto key = identity::NodeKey::Generate();
+    if (!key.ok()) return key.status();
+    node_key_ = *std::move(key);
+  }
   NodeState& local = nodes_.emplace_back();
   local.name = pool_->Intern(config_.name);
   local.addr = pool_->Intern(transport_->LocalAddress());
@@ -58,6 +63,7 @@ absl::Status Memberlist::Start(std::string meta) {
   local.meta = pool_->Intern(meta);
   local.incarnation = 1;
   local.generation = generation_;
+  local.public_key = pool_->Intern(node_key_->public_key().bytes());
   local.verified = true;
   local.state = MemberState::kAlive;
   local.state_change = scheduler_->Now();
@@ -217,6 +223,11 @@ void Memberlist::Leave(absl::Duration timeout,
   dead->set_node(config_.name);
   dead->set_from(config_.name);  // from == node: a voluntary leave
   dead->set_generation(generation_);
+  // Signed: only this node can say it leaves.
+  if (auto s = SignLeave(*node_key_, *dead); !s.ok()) {
+    spdlog::error("{}: leave not signed: {}", config_.name, s.message());
+  }
+  local_->signature = pool_->Intern(dead->signature());
   SetState(*local_, MemberState::kLeft);
   // Nobody to tell (we no longer count ourselves): done at once.
   if (NumAlive() == 0) {
@@ -368,5 +379,22 @@ Member Memberlist::LocalNode() const {
 }
 
 int Memberlist::NumAlive() const { return num_alive_; }
+
+absl::Status Memberlist::SetNodeKey(identity::NodeKey key) {
+  if (started_) {
+    return absl::FailedPreconditionError("the node key is set before Start()");
+  }
+  node_key_ = std::move(key);
+  return absl::OkStatus();
+}
+
+std::optional<identity::PublicKey> Memberlist::PinnedKeyOf(
+    absl::string_view name) const {
+  auto it = by_name_.find(name);
+  if (it == by_name_.end()) return std::nullopt;
+  auto key = identity::PublicKey::FromBytes(nodes_[*it].public_key.view());
+  if (!key.ok()) return std::nullopt;
+  return *std::move(key);
+}
 
 }  // namespace peerlab::membership

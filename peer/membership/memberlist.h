@@ -36,6 +36,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "peer/identity/node_key.h"
 #include "peer/membership/awareness.h"
 #include "peer/membership/broadcast_queue.h"
 #include "peer/membership/config.h"
@@ -46,6 +47,7 @@
 #include "peer/membership/string_pool.h"
 #include "peer/membership/suspicion.h"
 #include "peer/membership/transport.h"
+#include "peer/membership/wire.h"
 
 namespace peerlab::membership {
 
@@ -87,6 +89,15 @@ struct Stats {
   // claims to a known name by another process (conflicts, logged).
   uint64_t joins_refused = 0;
   uint64_t name_conflicts = 0;
+  // Signed claims about oneself (docs/security.md): alives and leaves
+  // refused for carrying no signature, or one that does not verify against
+  // the key they must be signed with; alives refused because they carry
+  // another key than the one pinned to a name whose member is not dead
+  // (or left) for long enough; Ed25519 verifications run (each claim is
+  // verified once, then found in the cache).
+  uint64_t signature_failures = 0;
+  uint64_t key_conflicts = 0;
+  uint64_t signatures_verified = 0;
 };
 
 // A cluster-wide keyring operation (memberlist's KeyManager, as Serf runs
@@ -171,6 +182,30 @@ class Memberlist {
 
   // --- Gossip encryption (encryption.cc) ---
 
+  // --- Identity (signed claims about oneself; docs/security.md) ---
+
+  // The node's own Ed25519 key, which signs its alive messages and its
+  // leave; its public key travels in its alive and is pinned to its name by
+  // every member. Unset at Start(): a fresh key (lasting this node only).
+  // FailedPrecondition after Start().
+  absl::Status SetNodeKey(identity::NodeKey key);
+  // The key (set at Start() at the latest). Thread-safe to use from any
+  // thread once Start() returned (NodeKey is immutable).
+  const identity::NodeKey& node_key() const { return *node_key_; }
+  // Signature checks through `cache` instead of the node's own: the
+  // simulator gives all its nodes one, so a claim N members hear is
+  // verified once, not N times (an honest shortcut: every node would reach
+  // the same verdict on the same bytes). nullptr: the node's own.
+  // `cache` must outlive the node and be used on its scheduler's thread.
+  // REQUIRES: before Start().
+  void SetSignatureCache(SignatureCache* cache) {
+    signatures_ = cache ? cache : &own_signatures_;
+  }
+  // The public key pinned to `name` (this node's own for its own name), or
+  // nullopt when no member of that name is known. The chat and others use
+  // it to authenticate a sender as the member it claims to be.
+  std::optional<identity::PublicKey> PinnedKeyOf(absl::string_view name) const;
+
   // Turns gossip encryption on (memberlist: Config.Keyring): from Start()
   // on, every datagram and every reliable request and answer is sealed with
   // the primary key, and whatever no key opens, or comes unencrypted, is
@@ -227,6 +262,11 @@ class Memberlist {
     std::unique_ptr<Suspicion> suspicion;
     BroadcastQueue::Slot queued;  // the update about it we spread
     MemberState state = MemberState::kAlive;
+    // The member's public key, pinned to its name while it lives, and the
+    // signature of its last claim about itself (its alive at
+    // `incarnation`, or its leave when left), passed on in push/pulls.
+    StringPool::Ref public_key;
+    StringPool::Ref signature;
     // It answered one of our probes or exchanged state with us. Members
     // only heard of (possibly forged, in a flood) are not asked to probe
     // for us, and failing to reach them does not lower our health score.
@@ -267,6 +307,20 @@ class Memberlist {
                        uint64_t incarnation);
   // An alive about this node's own name.
   void HandleOwnAlive(const ::peer::v1::Alive& alive);
+  // Whether `alive` is signed by the key it carries; counts a failure.
+  bool VerifyAlive(const ::peer::v1::Alive& alive);
+  // Whether a leave (`dead`, from == node) is signed with `public_key`.
+  bool VerifyLeave(const ::peer::v1::Dead& dead, absl::string_view public_key);
+  // Whether `node`'s pinned key may be replaced by another one: its member
+  // left (a signed leave), or has been dead for gossip_to_the_dead_time,
+  // the time a live member has to hear of it and refute.
+  bool KeyReplaceable(const NodeState& node) const;
+  // Counts (and logs, at most once per name every 10 probe periods) an
+  // alive refused for carrying another key than the one pinned to `name`.
+  void CountKeyConflict(const std::string& name, const std::string& addr);
+  // Signs LocalAlive's fields anew (after a change of incarnation, address
+  // or metadata) into local_->signature.
+  void SignLocal();
   // Logs "conflicting address for NAME: mine X, theirs Y" (as memberlist),
   // at most once per name every kConflictLogPeriod; counts it.
   void LogConflict(const std::string& name, const std::string& mine,
@@ -453,6 +507,9 @@ class Memberlist {
   void RecordKeyOpAck(uint64_t id, const ::peer::v1::KeyOperationAck& ack);
   void FinishKeyOp(uint64_t id);
 
+  // At most this many verified signatures a node remembers on its own.
+  static constexpr size_t kSignatureCacheSize = 4096;
+
   Config config_;
   Scheduler* const scheduler_;
   Transport* const transport_;
@@ -489,8 +546,11 @@ class Memberlist {
   std::unordered_map<std::string, absl::Time> conflicts_logged_;
   absl::Time refusal_logged_ = absl::InfinitePast();
   uint64_t refusals_unlogged_ = 0;
-  uint64_t generation_ = 0;  // this node's, fixed at Start
-  bool replaced_ = false;    // see replaced()
+  uint64_t generation_ = 0;                    // this node's, fixed at Start
+  std::optional<identity::NodeKey> node_key_;  // set at Start at the latest
+  SignatureCache own_signatures_{kSignatureCacheSize};
+  SignatureCache* signatures_ = &own_signatures_;
+  bool replaced_ = false;  // see replaced()
 
   std::optional<Keyring> keyring_;
   std::function<void(const Keyring&)> keyring_listener_;

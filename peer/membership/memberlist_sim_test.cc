@@ -610,12 +610,17 @@ TEST(MemberlistSimTest, FloodOfForgedMembersStaysBounded) {
   SimCluster c(o);
   ASSERT_TRUE(StartAndConverge(c));
   const Config& cfg = c.node(0).config();
-  // 100 datagrams of 400 forged members each (40,000), sent to node 0 as
-  // if from node 7, and one push/pull of 5,000 forged entries.
+  // 10 datagrams of 400 forged members each (4,000), sent to node 0 as
+  // if from node 7, and one push/pull of 5,000 forged entries. The forger
+  // signs its made-up members with a key of its own (anyone can: the first
+  // key seen for a name is pinned to it), so they pass the signature check
+  // and meet the bound.
   const std::string to = c.net().address(0);
+  const auto forger = identity::NodeKey::FromSeed(std::string(32, 'z'));
+  ASSERT_TRUE(forger.ok());
   c.net().scheduler(7)->Post([&] {
     int k = 0;
-    for (int d = 0; d < 100; ++d) {
+    for (int d = 0; d < 10; ++d) {
       std::vector<std::string> messages;
       for (int j = 0; j < 400; ++j, ++k) {
         ::peer::v1::Message m;
@@ -625,6 +630,7 @@ TEST(MemberlistSimTest, FloodOfForgedMembersStaysBounded) {
                     std::to_string(k % 250) + ":7946");
         a->set_incarnation(1);
         a->set_id("x" + std::to_string(k));
+        ASSERT_TRUE(SignAlive(*forger, *a).ok());
         messages.push_back(EncodeMessage(m));
       }
       c.net().transport(7)->SendPacket(to, EncodePacket("node7", messages));
@@ -648,7 +654,7 @@ TEST(MemberlistSimTest, FloodOfForgedMembersStaysBounded) {
               static_cast<size_t>(o.config.max_members))
         << i;
   }
-  EXPECT_GT(c.node(0).stats().members_refused, 30000u);
+  EXPECT_GT(c.node(0).stats().members_refused, 3000u);
   EXPECT_EQ(c.node(0).stats().push_pulls_refused, 1u);
   // A real crash is still detected within the usual bound for a table of
   // that size: the forged members (never verified) are not asked to probe

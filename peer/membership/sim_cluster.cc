@@ -85,7 +85,32 @@ void SimCluster::Build(int i) {
   n.list = std::make_unique<Memberlist>(config, net_.scheduler(id),
                                         net_.transport(id), net_.NodeSeed(id),
                                         n.listener.get(), n.kv.get(), &pool_);
+  (void)n.list->SetNodeKey(n.node_key ? *n.node_key : KeyOf(config.name));
+  n.list->SetSignatureCache(&signatures_);
   if (!keys.empty()) (void)n.list->SetKeyring(*Keyring::Create(keys));
+}
+
+identity::NodeKey SimCluster::KeyOf(const std::string& name) const {
+  // FNV-1a of the name, mixed with the seed, expanded by splitmix64: the
+  // same bytes on every run and platform (absl::Hash is seeded per
+  // process).
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : name) h = (h ^ ch) * 1099511628211ull;
+  uint64_t state = h ^ (options_.seed * 0x9E3779B97F4A7C15ull);
+  std::string seed;
+  for (int k = 0; k < 4; ++k) {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    for (int b = 0; b < 8; ++b) seed.push_back(static_cast<char>(z >> (8 * b)));
+  }
+  return *identity::NodeKey::FromSeed(seed);
+}
+
+void SimCluster::SetNodeKey(int i, identity::NodeKey key) {
+  nodes_[i]->node_key = std::move(key);
+  Build(i);
 }
 
 void SimCluster::SetKeys(int i, std::vector<std::string> keys) {

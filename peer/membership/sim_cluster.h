@@ -48,6 +48,12 @@ class SimCluster {
                                    : nodes_[i]->name;
   }
   bool crashed(int i) const { return nodes_[i]->crashed; }
+  // The node key every node named `name` gets (from the cluster's seed and
+  // the name, so a restart or a second process under the name keeps it, as
+  // a process started again with the same state directory does).
+  identity::NodeKey KeyOf(const std::string& name) const;
+  // The signature cache the nodes share.
+  SignatureCache& signatures() { return signatures_; }
 
   // Starts every node; each then joins node 0 (node 0 starts alone).
   void StartAll();
@@ -68,6 +74,9 @@ class SimCluster {
   // encryption), kept across Restart (a process started again reads its key
   // file). REQUIRES: node i not started.
   void SetKeys(int i, std::vector<std::string> keys);
+  // Gives node i this node key instead of KeyOf(its name) (a process whose
+  // key file was lost), kept across Restart. REQUIRES: node i not started.
+  void SetNodeKey(int i, identity::NodeKey key);
 
   // Runs the simulation until `pred` holds (checked every `step`) or
   // `limit` of virtual time has passed. Returns whether it holds.
@@ -138,6 +147,7 @@ class SimCluster {
     bool faulty = false;
     bool knows_all = false;                        // see AllKnowAllFast()
     std::optional<std::vector<std::string>> keys;  // see SetKeys()
+    std::optional<identity::NodeKey> node_key;     // see SetNodeKey()
     std::string name;                              // see AddNode()
     std::optional<absl::StatusOr<int>> join_result;
   };
@@ -155,6 +165,11 @@ class SimCluster {
   // address and update is stored once, not once per member (string_pool.h).
   // Declared before nodes_, which hold references into it.
   StringPool pool_;
+  // Verified signatures, shared by every member (they all run on this
+  // thread): a claim heard by N members is verified once, not N times.
+  // Honest: each member would reach the same verdict on the same bytes
+  // (see Memberlist::SetSignatureCache). Before nodes_, which use it.
+  SignatureCache signatures_{size_t{1} << 18};
   std::vector<std::unique_ptr<SimNode>> nodes_;
   std::map<std::pair<int, int>, Observation> observations_;
   int false_positive_deaths_ = 0;

@@ -9,6 +9,20 @@
 // About itself a node accepts nothing: it refutes suspect/dead with a higher
 // incarnation, unless it is leaving.
 //
+// Signed claims about oneself (docs/security.md): a member's alive carries
+// its Ed25519 public key and its signature over the claim (wire.h
+// AliveClaim), and its leave a signature too; unsigned ones are refused
+// (signature_failures). The first key seen for a name is pinned to it; an
+// alive with another key is refused (key_conflicts) unless the pinned
+// member left or has been dead for gossip_to_the_dead_time (the time a live
+// member has to hear of it and refute), so a replacement with a new key
+// takes the name over only then, while a restart with the same key (the
+// same state directory) takes it over at once. Accusations (suspect, dead
+// by another) are unsigned: they never raise an incarnation (one above the
+// known one is ignored) and are refuted as before. Each claim is verified
+// once (SignatureCache), and only when it would change something: an
+// alive heard again is a duplicate before any signature is checked.
+//
 // Names: a member is name + generation (+ process id, to break ties). Every
 // message names the generation it is about; an alive of a newer generation
 // replaces the old member state at once (a restarted process), anything
@@ -199,6 +213,83 @@ void Memberlist::SetIdentity(NodeState& node, const ::peer::v1::Alive& alive) {
   if (node.addr != alive.addr()) node.addr = pool_->Intern(alive.addr());
   if (node.id != alive.id()) node.id = pool_->Intern(alive.id());
   if (node.meta != alive.meta()) node.meta = pool_->Intern(alive.meta());
+  if (node.public_key != alive.public_key()) {
+    node.public_key = pool_->Intern(alive.public_key());
+  }
+  if (node.signature != alive.signature()) {
+    node.signature = pool_->Intern(alive.signature());
+  }
+}
+
+bool Memberlist::VerifyAlive(const ::peer::v1::Alive& alive) {
+  bool ran = false;
+  const bool ok = alive.public_key().size() == identity::kPublicKeySize &&
+                  alive.signature().size() == identity::kSignatureSize &&
+                  signatures_->Check(alive.public_key(), AliveClaim(alive),
+                                     alive.signature(), &ran);
+  if (ran) ++stats_.signatures_verified;
+  if (!ok) {
+    ++stats_.signature_failures;
+    spdlog::debug("{}: refused an alive of {}: {}", config_.name,
+                  Printable(alive.node()),
+                  alive.signature().empty() ? "unsigned" : "bad signature");
+  }
+  return ok;
+}
+
+bool Memberlist::VerifyLeave(const ::peer::v1::Dead& dead,
+                             absl::string_view public_key) {
+  bool ran = false;
+  const bool ok = dead.signature().size() == identity::kSignatureSize &&
+                  signatures_->Check(public_key,
+                                     LeaveClaim(dead.node(), dead.generation(),
+                                                dead.incarnation()),
+                                     dead.signature(), &ran);
+  if (ran) ++stats_.signatures_verified;
+  if (!ok) {
+    ++stats_.signature_failures;
+    spdlog::debug("{}: refused a leave of {}: {}", config_.name,
+                  Printable(dead.node()),
+                  dead.signature().empty() ? "unsigned" : "bad signature");
+  }
+  return ok;
+}
+
+bool Memberlist::KeyReplaceable(const NodeState& node) const {
+  if (node.state == MemberState::kLeft) return true;
+  return node.state == MemberState::kDead &&
+         scheduler_->Now() - node.state_change >=
+             config_.gossip_to_the_dead_time;
+}
+
+void Memberlist::CountKeyConflict(const std::string& name,
+                                  const std::string& addr) {
+  ++stats_.key_conflicts;
+  const absl::Time now = scheduler_->Now();
+  const std::string key = absl::StrCat("key:", name);
+  auto it = conflicts_logged_.find(key);
+  if (it != conflicts_logged_.end() &&
+      now - it->second < config_.probe_interval * 10) {
+    return;
+  }
+  if (it == conflicts_logged_.end() &&
+      conflicts_logged_.size() >= kMaxUnknownSenders) {
+    conflicts_logged_.clear();
+  }
+  conflicts_logged_[key] = now;
+  spdlog::warn(
+      "{}: refused a claim to {} from {} signed with another key than the "
+      "one pinned to the name ({} refused so far)",
+      config_.name, Printable(name), Printable(addr), stats_.key_conflicts);
+}
+
+void Memberlist::SignLocal() {
+  ::peer::v1::Message m = LocalAlive();
+  if (auto s = SignAlive(*node_key_, *m.mutable_alive()); !s.ok()) {
+    spdlog::error("{}: alive not signed: {}", config_.name, s.message());
+    return;
+  }
+  local_->signature = pool_->Intern(m.alive().signature());
 }
 
 Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive) {
@@ -216,6 +307,8 @@ Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive) {
   node.incarnation = alive.incarnation();
   node.generation = alive.generation();
   node.state = MemberState::kAlive;
+  node.signature = pool_->Intern(alive.signature());
+  node.public_key = pool_->Intern(alive.public_key());
   node.state_change = scheduler_->Now();
   by_name_.insert(index);
   ++num_alive_;
@@ -257,10 +350,13 @@ void Memberlist::SetState(NodeState& node, MemberState state) {
   a->set_meta(local_->meta);
   a->set_id(local_->id);
   a->set_generation(generation_);
+  a->set_public_key(local_->public_key);
+  a->set_signature(local_->signature);  // SignLocal's, of these fields
   return m;
 }
 
 void Memberlist::BroadcastAlive(std::function<void()> on_done) {
+  SignLocal();
   QueueBroadcast(*local_, LocalAlive(), std::move(on_done));
 }
 
@@ -290,9 +386,18 @@ void Memberlist::Refute(uint64_t accused_incarnation) {
 
 void Memberlist::HandleOwnAlive(const ::peer::v1::Alive& alive) {
   if (leaving_ || replaced_) return;
+  const bool our_key = local_->public_key == alive.public_key();
   if (alive.generation() != generation_ || alive.id() != local_->id) {
     // Another process with our name.
     if (Newer(alive.generation(), alive.id(), generation_, local_->id.view())) {
+      // Only a process holding our key (a restart with our state
+      // directory) takes the name from us: with another key it is a forger,
+      // or a replacement that waits until we are declared dead.
+      if (!our_key) {
+        CountKeyConflict(config_.name, alive.addr());
+        return;
+      }
+      if (!VerifyAlive(alive)) return;
       // A newer one (we were taken for dead, or started twice): it has the
       // name now. Refuting would make both climb incarnations for ever.
       replaced_ = true;
@@ -307,11 +412,11 @@ void Memberlist::HandleOwnAlive(const ::peer::v1::Alive& alive) {
       return;
     }
     // An older one (our predecessor, still remembered somewhere): our
-    // alive replaces it wherever it arrives.
+    // alive (signed already) replaces it wherever it arrives.
     if (alive.addr() != local_->addr) {
       LogConflict(config_.name, local_->addr, alive.addr());
     }
-    BroadcastAlive();
+    QueueBroadcast(*local_, LocalAlive());
     return;
   }
   // About us: someone has an older or forged view. Anything at or above our
@@ -319,15 +424,29 @@ void Memberlist::HandleOwnAlive(const ::peer::v1::Alive& alive) {
   // cluster converges on what we say; but not beyond the window: nobody
   // has seen an incarnation of ours far above our own, and refuting it
   // would make us climb to it.
+  // A forged one (not signed with our key) is refused by every member, so
+  // it needs no refutation.
   if (alive.incarnation() >= local_->incarnation &&
       (local_->meta != alive.meta() || local_->addr != alive.addr()) &&
       IncarnationInWindow(local_->incarnation, alive.incarnation())) {
+    if (!our_key) {
+      CountKeyConflict(config_.name, alive.addr());
+      return;
+    }
+    if (!VerifyAlive(alive)) return;
     Refute(alive.incarnation());
   }
 }
 
 void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
   if (!ValidAlive(alive)) return;
+  // Unsigned claims are refused outright (no older peers to stay
+  // compatible with); signed ones are verified where they would count.
+  if (alive.public_key().size() != identity::kPublicKeySize ||
+      alive.signature().size() != identity::kSignatureSize) {
+    ++stats_.signature_failures;
+    return;
+  }
   if (alive.node() == config_.name) {
     HandleOwnAlive(alive);
     return;
@@ -338,6 +457,8 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
       LogRefusedMember(alive.node());
       return;
     }
+    // The first key seen for a name is pinned to it.
+    if (!VerifyAlive(alive)) return;
     NodeState& added = AddNode(alive);
     QueueAlive(added, alive);
     spdlog::debug("{}: member {} joined ({})", config_.name, alive.node(),
@@ -346,6 +467,7 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
     return;
   }
   NodeState& m = *node;
+  const bool same_key = m.public_key == alive.public_key();
   if (alive.generation() != m.generation || alive.id() != m.id) {
     if (!Newer(alive.generation(), alive.id(), m.generation, m.id.view())) {
       // An older process of that name, or one that lost the name: ignored.
@@ -354,6 +476,14 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
       }
       return;
     }
+    // A newer process with the pinned key (a restart with the same state
+    // directory) takes over at once; with another key only once the
+    // pinned member left or has been dead long enough to have refuted.
+    if (!same_key && !KeyReplaceable(m)) {
+      CountKeyConflict(alive.node(), alive.addr());
+      return;
+    }
+    if (!VerifyAlive(alive)) return;
     // A newer process of that name (a restart): it replaces the old member
     // state at once, whatever the incarnations.
     const MemberState before = m.state;
@@ -385,6 +515,12 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
       !IncarnationInWindow(m.incarnation, alive.incarnation())) {
     return;
   }
+  // One process keeps one key.
+  if (!same_key) {
+    CountKeyConflict(alive.node(), alive.addr());
+    return;
+  }
+  if (!VerifyAlive(alive)) return;
   const MemberState before = m.state;
   const bool meta_changed = m.meta != alive.meta() || m.addr != alive.addr();
   m.incarnation = alive.incarnation();
@@ -482,10 +618,14 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect) {
   // About another process of that name (a predecessor): not this member.
   if (suspect.generation() != m.generation) return;
   if (suspect.incarnation() < m.incarnation) return;  // old news
-  // An accuser names an incarnation it has seen: far above ours, forged
-  // (refuting it, or accepting it, would let the forger ratchet the member
-  // towards kMaxIncarnation). Of this node too: it knows its own exactly.
-  if (!IncarnationInWindow(m.incarnation, suspect.incarnation())) return;
+  // An accuser names an incarnation it has seen, and only the member's own
+  // signed alive raises it: one above ours is ignored (refuting it, or
+  // accepting it, would let the forger ratchet the member towards
+  // kMaxIncarnation). Of this node too: it knows its own exactly.
+  if (suspect.incarnation() > m.incarnation) {
+    ++stats_.incarnation_jumps_ignored;
+    return;
+  }
   if (m.state == MemberState::kSuspect && node->suspicion &&
       suspect.incarnation() == m.incarnation) {
     // Lifeguard: an independent confirmation shortens the timeout; spread it
@@ -524,13 +664,20 @@ void Memberlist::HandleDead(const ::peer::v1::Dead& dead) {
   if (dead.generation() != m.generation) return;  // another process
   if (dead.incarnation() < m.incarnation) return;
   if (!IsLive(m.state)) return;  // already dead or left
-  // As for a suspicion: the accuser names an incarnation it has seen.
-  if (!IncarnationInWindow(m.incarnation, dead.incarnation())) return;
-  if (dead.node() == config_.name) {
-    if (!leaving_ && !replaced_) Refute(dead.incarnation());
+  // As for a suspicion: the accuser names an incarnation it has seen, and
+  // cannot raise it; a member leaves at its own incarnation.
+  if (dead.incarnation() > m.incarnation) {
+    ++stats_.incarnation_jumps_ignored;
     return;
   }
   const bool left = dead.from() == dead.node();
+  // A leave is the member's own word: signed with its pinned key.
+  if (left && !VerifyLeave(dead, m.public_key.view())) return;
+  if (dead.node() == config_.name) {
+    if (!left && !leaving_ && !replaced_) Refute(dead.incarnation());
+    return;
+  }
+  if (left) m.signature = pool_->Intern(dead.signature());
   m.incarnation = dead.incarnation();
   SetState(m, left ? MemberState::kLeft : MemberState::kDead);
   ::peer::v1::Message out;
@@ -550,6 +697,8 @@ void Memberlist::AddNodeState(const NodeState& node, ::peer::v1::PushPull& pp) {
   s->set_state(ToProto(node.state));
   s->set_id(node.id);
   s->set_generation(node.generation);
+  s->set_public_key(node.public_key);
+  s->set_signature(node.signature);
 }
 
 void Memberlist::AddLocalState(::peer::v1::PushPull& pp) const {
@@ -574,6 +723,8 @@ void Memberlist::MergeState(const ::peer::v1::PushPull& remote) {
         a.set_meta(s.meta());
         a.set_id(s.id());
         a.set_generation(s.generation());
+        a.set_public_key(s.public_key());
+        a.set_signature(s.signature());
         // The partner's own entry comes from the member itself.
         HandleAlive(a, s.name() == remote.from());
         break;
@@ -583,6 +734,7 @@ void Memberlist::MergeState(const ::peer::v1::PushPull& remote) {
         d.set_node(s.name());
         d.set_from(s.name());
         d.set_generation(s.generation());
+        d.set_signature(s.signature());
         HandleDead(d);
         break;
       }

@@ -1,6 +1,7 @@
 #include "peer/membership/wire.h"
 
 #include "absl/strings/str_cat.h"
+#include "peer/identity/node_key.h"
 
 namespace peerlab::membership {
 namespace {
@@ -87,6 +88,89 @@ absl::StatusOr<::peer::v1::Packet> DecodePacket(const std::string& bytes,
   ::peer::v1::Packet packet;
   if (auto s = DecodePacketInto(bytes, max_size, &packet); !s.ok()) return s;
   return packet;
+}
+
+namespace {
+
+void AppendFixed64(std::string& out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+
+void AppendBytes(std::string& out, absl::string_view bytes) {
+  AppendFixed64(out, bytes.size());
+  out.append(bytes.data(), bytes.size());
+}
+
+constexpr absl::string_view kAliveDomain("peerlab.v1.alive\0", 17);
+constexpr absl::string_view kLeaveDomain("peerlab.v1.leave\0", 17);
+
+}  // namespace
+
+std::string AliveClaim(const ::peer::v1::Alive& alive) {
+  std::string out;
+  out.reserve(kAliveDomain.size() + 7 * 8 + alive.node().size() +
+              alive.addr().size() + alive.meta().size() + alive.id().size() +
+              alive.public_key().size());
+  out.append(kAliveDomain.data(), kAliveDomain.size());
+  AppendBytes(out, alive.node());
+  AppendFixed64(out, alive.generation());
+  AppendFixed64(out, alive.incarnation());
+  AppendBytes(out, alive.addr());
+  AppendBytes(out, alive.meta());
+  AppendBytes(out, alive.id());
+  AppendBytes(out, alive.public_key());
+  return out;
+}
+
+std::string LeaveClaim(absl::string_view node, uint64_t generation,
+                       uint64_t incarnation) {
+  std::string out(kLeaveDomain.data(), kLeaveDomain.size());
+  AppendBytes(out, node);
+  AppendFixed64(out, generation);
+  AppendFixed64(out, incarnation);
+  return out;
+}
+
+absl::Status SignAlive(const identity::NodeKey& key, ::peer::v1::Alive& alive) {
+  alive.set_public_key(key.public_key().bytes());
+  auto signature = key.Sign(AliveClaim(alive));
+  if (!signature.ok()) return signature.status();
+  alive.set_signature(*std::move(signature));
+  return absl::OkStatus();
+}
+
+absl::Status SignLeave(const identity::NodeKey& key, ::peer::v1::Dead& dead) {
+  auto signature =
+      key.Sign(LeaveClaim(dead.node(), dead.generation(), dead.incarnation()));
+  if (!signature.ok()) return signature.status();
+  dead.set_signature(*std::move(signature));
+  return absl::OkStatus();
+}
+
+bool SignatureCache::Check(absl::string_view public_key,
+                           absl::string_view claim, absl::string_view signature,
+                           bool* verified) {
+  if (verified) *verified = false;
+  if (public_key.size() != identity::kPublicKeySize ||
+      signature.size() != identity::kSignatureSize) {
+    return false;
+  }
+  std::string entry;
+  entry.reserve(public_key.size() + signature.size() + claim.size());
+  entry.append(public_key.data(), public_key.size());
+  entry.append(signature.data(), signature.size());
+  entry.append(claim.data(), claim.size());
+  if (verified_.contains(entry)) return true;
+  auto key = identity::PublicKey::FromBytes(public_key);
+  if (!key.ok()) return false;
+  if (verified) *verified = true;
+  if (!identity::Verify(*key, claim, signature).ok()) return false;
+  if (verified_.size() >= capacity_) {
+    verified_.clear();
+    ++resets_;
+  }
+  verified_.insert(std::move(entry));
+  return true;
 }
 
 }  // namespace peerlab::membership

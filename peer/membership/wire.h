@@ -8,10 +8,15 @@
 #ifndef PEERLAB_PEER_MEMBERSHIP_WIRE_H_
 #define PEERLAB_PEER_MEMBERSHIP_WIRE_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "peer/identity/node_key.h"
 #include "proto/peer/v1/membership.pb.h"
 
 namespace peerlab::membership {
@@ -46,6 +51,53 @@ absl::Status DecodePacketInto(const std::string& bytes, int max_size,
 
 absl::StatusOr<::peer::v1::Packet> DecodePacket(const std::string& bytes,
                                                 int max_size);
+
+// --- Signed claims about oneself (see docs/security.md) ---
+//
+// A member signs, with its own Ed25519 key (peer/identity), what it says
+// about itself: its alive (which carries its public key) and its leave.
+// The signed bytes start with a domain prefix, so a signature over one kind
+// of claim, or over anything else the key signs, never passes for another;
+// every field is length-prefixed or fixed-size, so no two claims share
+// their bytes.
+
+// The bytes an alive's signature covers: "peerlab.v1.alive\0", then node,
+// generation, incarnation, addr, meta, id and public_key.
+std::string AliveClaim(const ::peer::v1::Alive& alive);
+// The bytes a leave's signature covers: "peerlab.v1.leave\0", then node,
+// generation and incarnation.
+std::string LeaveClaim(absl::string_view node, uint64_t generation,
+                       uint64_t incarnation);
+// Sets alive.public_key to `key`'s and alive.signature to its signature of
+// AliveClaim. Internal only when OpenSSL fails.
+absl::Status SignAlive(const identity::NodeKey& key, ::peer::v1::Alive& alive);
+// Sets dead.signature (a leave: dead.from == dead.node) to `key`'s
+// signature of LeaveClaim.
+absl::Status SignLeave(const identity::NodeKey& key, ::peer::v1::Dead& dead);
+
+// Signatures already verified, so each claim costs one Ed25519
+// verification however often it is heard (gossip repeats every update, and
+// push/pull repeats whole tables). Keyed by (public key, signed bytes,
+// signature), so a hit is exactly as good as verifying again. Holds at most
+// `capacity` entries; when full it starts again empty (counted in
+// resets()). Not thread-safe: one node's scheduler, or one simulator
+// thread.
+class SignatureCache {
+ public:
+  explicit SignatureCache(size_t capacity) : capacity_(capacity) {}
+  // Whether `signature` is `public_key`'s (raw bytes) signature of
+  // `claim`: from the cache, or verified (and remembered when valid).
+  // `*verified` (optional) is set when an Ed25519 verification ran.
+  bool Check(absl::string_view public_key, absl::string_view claim,
+             absl::string_view signature, bool* verified = nullptr);
+  size_t size() const { return verified_.size(); }
+  uint64_t resets() const { return resets_; }
+
+ private:
+  size_t capacity_;
+  absl::flat_hash_set<std::string> verified_;
+  uint64_t resets_ = 0;
+};
 
 }  // namespace peerlab::membership
 
