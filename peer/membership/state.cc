@@ -664,14 +664,15 @@ void Memberlist::HandleDead(const ::peer::v1::Dead& dead) {
   if (dead.generation() != m.generation) return;  // another process
   if (dead.incarnation() < m.incarnation) return;
   if (!IsLive(m.state)) return;  // already dead or left
+  const bool left = dead.from() == dead.node();
   // As for a suspicion: the accuser names an incarnation it has seen, and
-  // cannot raise it; a member leaves at its own incarnation.
-  if (dead.incarnation() > m.incarnation) {
+  // cannot raise it. A leave is the member's own word, signed with its
+  // pinned key: it may name an incarnation we have not seen yet (a
+  // metadata update just before leaving).
+  if (!left && dead.incarnation() > m.incarnation) {
     ++stats_.incarnation_jumps_ignored;
     return;
   }
-  const bool left = dead.from() == dead.node();
-  // A leave is the member's own word: signed with its pinned key.
   if (left && !VerifyLeave(dead, m.public_key.view())) return;
   if (dead.node() == config_.name) {
     if (!left && !leaving_ && !replaced_) Refute(dead.incarnation());
