@@ -283,8 +283,8 @@ void PeerApp::LoadIdentity() {
     auto key = identity::NodeKey::LoadOrCreate(state_dir_, name());
     if (key.ok()) {
       node_key_ = std::make_shared<const identity::NodeKey>(*std::move(key));
-      spdlog::info("node key {} ({}/nodes/{}/node.key)",
-                   node_key_->public_key().Fingerprint(), state_dir_, name());
+      spdlog::debug("node key {} ({}/nodes/{}/node.key)",
+                    node_key_->public_key().Fingerprint(), state_dir_, name());
       return;
     }
     spdlog::warn(

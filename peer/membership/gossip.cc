@@ -229,9 +229,11 @@ void Memberlist::OnPacket(const std::string& from, const std::string& bytes) {
     return;
   }
   RequestBudget budget;
+  verifications_left_ = kMaxVerificationsPerDatagram;
   for (const auto& message : packet->messages()) {
     HandleMessage(message, from, budget);
   }
+  verifications_left_ = -1;
   // A datagram from a member we have not heard of: news of its join missed
   // us (an epidemic with few retransmissions can stop short of a member).
   // Rather than wait for the next push/pull round, exchange state with it
@@ -350,9 +352,11 @@ void Memberlist::OnReliable(const std::string& from,
       ++stats_.packets_received;
       {
         RequestBudget budget;
+        verifications_left_ = kMaxVerificationsPerDatagram;
         for (const auto& m : request.packet().messages()) {
           HandleMessage(m, from, budget);
         }
+        verifications_left_ = -1;
       }
       response.mutable_empty();
       respond(std::move(response));

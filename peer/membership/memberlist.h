@@ -98,6 +98,10 @@ struct Stats {
   uint64_t signature_failures = 0;
   uint64_t key_conflicts = 0;
   uint64_t signatures_verified = 0;
+  // Claims dropped unverified because their datagram had used its
+  // verifications (kMaxVerificationsPerDatagram): gossip and push/pull
+  // bring them again.
+  uint64_t verifications_refused = 0;
 };
 
 // A cluster-wide keyring operation (memberlist's KeyManager, as Serf runs
@@ -509,6 +513,11 @@ class Memberlist {
 
   // At most this many verified signatures a node remembers on its own.
   static constexpr size_t kSignatureCacheSize = 4096;
+  // At most this many Ed25519 verifications (~50-100 us each) for one
+  // datagram: a 1,400-byte datagram holds at most 7 signed alives, so 32
+  // leaves room for packet sizes up to ~6 KB, while a 64 KiB datagram of
+  // forged signatures costs 32 verifications, not ~400.
+  static constexpr int kMaxVerificationsPerDatagram = 32;
 
   Config config_;
   Scheduler* const scheduler_;
@@ -550,6 +559,13 @@ class Memberlist {
   std::optional<identity::NodeKey> node_key_;  // set at Start at the latest
   SignatureCache own_signatures_{kSignatureCacheSize};
   SignatureCache* signatures_ = &own_signatures_;
+  // Verifications the datagram being handled may still use; -1: no limit
+  // (push/pull, bounded by max_members).
+  int verifications_left_ = -1;
+  // One signature check (the cache first) under verifications_left_;
+  // counts it. `*refused`: not checked, the datagram's budget is spent.
+  bool CheckSignature(absl::string_view public_key, absl::string_view claim,
+                      absl::string_view signature, bool* refused);
   bool replaced_ = false;  // see replaced()
 
   std::optional<Keyring> keyring_;

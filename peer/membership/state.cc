@@ -221,14 +221,29 @@ void Memberlist::SetIdentity(NodeState& node, const ::peer::v1::Alive& alive) {
   }
 }
 
-bool Memberlist::VerifyAlive(const ::peer::v1::Alive& alive) {
+bool Memberlist::CheckSignature(absl::string_view public_key,
+                                absl::string_view claim,
+                                absl::string_view signature, bool* refused) {
   bool ran = false;
+  const bool may_verify = verifications_left_ != 0;
+  const bool ok =
+      signatures_->Check(public_key, claim, signature, &ran, may_verify);
+  if (ran) {
+    ++stats_.signatures_verified;
+    if (verifications_left_ > 0) --verifications_left_;
+  }
+  *refused = !ok && !may_verify;
+  if (*refused) ++stats_.verifications_refused;
+  return ok;
+}
+
+bool Memberlist::VerifyAlive(const ::peer::v1::Alive& alive) {
+  bool refused = false;
   const bool ok = alive.public_key().size() == identity::kPublicKeySize &&
                   alive.signature().size() == identity::kSignatureSize &&
-                  signatures_->Check(alive.public_key(), AliveClaim(alive),
-                                     alive.signature(), &ran);
-  if (ran) ++stats_.signatures_verified;
-  if (!ok) {
+                  CheckSignature(alive.public_key(), AliveClaim(alive),
+                                 alive.signature(), &refused);
+  if (!ok && !refused) {
     ++stats_.signature_failures;
     spdlog::debug("{}: refused an alive of {}: {}", config_.name,
                   Printable(alive.node()),
@@ -239,14 +254,13 @@ bool Memberlist::VerifyAlive(const ::peer::v1::Alive& alive) {
 
 bool Memberlist::VerifyLeave(const ::peer::v1::Dead& dead,
                              absl::string_view public_key) {
-  bool ran = false;
+  bool refused = false;
   const bool ok = dead.signature().size() == identity::kSignatureSize &&
-                  signatures_->Check(public_key,
-                                     LeaveClaim(dead.node(), dead.generation(),
-                                                dead.incarnation()),
-                                     dead.signature(), &ran);
-  if (ran) ++stats_.signatures_verified;
-  if (!ok) {
+                  CheckSignature(public_key,
+                                 LeaveClaim(dead.node(), dead.generation(),
+                                            dead.incarnation()),
+                                 dead.signature(), &refused);
+  if (!ok && !refused) {
     ++stats_.signature_failures;
     spdlog::debug("{}: refused a leave of {}: {}", config_.name,
                   Printable(dead.node()),

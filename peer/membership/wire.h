@@ -88,8 +88,11 @@ class SignatureCache {
   // Whether `signature` is `public_key`'s (raw bytes) signature of
   // `claim`: from the cache, or verified (and remembered when valid).
   // `*verified` (optional) is set when an Ed25519 verification ran.
+  // With `may_verify` false, only the cache answers (false, with
+  // `*verified` false, for what it does not hold).
   bool Check(absl::string_view public_key, absl::string_view claim,
-             absl::string_view signature, bool* verified = nullptr);
+             absl::string_view signature, bool* verified = nullptr,
+             bool may_verify = true);
   size_t size() const { return verified_.size(); }
   uint64_t resets() const { return resets_; }
 
