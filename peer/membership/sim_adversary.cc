@@ -253,6 +253,9 @@ constexpr CounterInfo kCounters[] = {
     {"unknown_senders_refused", &Stats::unknown_senders_refused},
     {"joins_refused", &Stats::joins_refused},
     {"name_conflicts", &Stats::name_conflicts},
+    {"signature_failures", &Stats::signature_failures},
+    {"key_conflicts", &Stats::key_conflicts},
+    {"verifications_refused", &Stats::verifications_refused},
 };
 
 // A group key drawn from the seed (the simulation stays a function of it).
