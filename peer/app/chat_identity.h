@@ -2,22 +2,18 @@
 // signs the hellos of the chat streams it opens and checks those of the
 // streams others open (peer/chat/chat_auth.h).
 //
-// A member's key is the Ed25519 public key it announces in its membership
-// metadata (field "ck": hex key, ':', the generation it belongs to). The
-// first key seen for a name is pinned; only an announcement of a newer
-// generation of the name (a restart) replaces it, so a later forged
-// announcement of the same or an older generation cannot take the name
-// over. The key is the node's own (peer/identity: kept in the state
-// directory). Until the membership pins keys itself (signed alives), the
-// chat pins the announced ones here.
+// This peer signs with its own node key (peer/identity, kept in the state
+// directory). A hello from member X is checked against the key the
+// membership pinned to X (MembershipCommands::PinnedKeyOf: the key of X's
+// signed alive, pinned on first sight and replaced only as the membership's
+// rules allow), for a generation no older than the one the membership
+// knows for X.
 #ifndef PEERLAB_PEER_APP_CHAT_IDENTITY_H_
 #define PEERLAB_PEER_APP_CHAT_IDENTITY_H_
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "absl/status/status.h"
@@ -28,27 +24,23 @@
 
 namespace peerlab::peer {
 
-inline constexpr char kMetaChatKey[] = "ck";
-
-// The metadata value announcing `public_key` for `generation`, and back.
-std::string EncodeChatKey(absl::string_view public_key, uint64_t generation);
-struct AnnouncedKey {
-  std::string public_key;  // 32 raw bytes
-  uint64_t generation = 0;
+// What the membership knows of one member.
+struct MemberKey {
+  std::string public_key;   // Ed25519, raw bytes (identity::PublicKey)
+  uint64_t generation = 0;  // 0: not known
 };
-absl::StatusOr<AnnouncedKey> DecodeChatKey(absl::string_view value);
 
 class ChatIdentity : public chat::SenderAuthenticator {
  public:
   struct Env {
-    // This node's own key (peer/identity): signs its hellos.
+    // This node's own key: signs its hellos.
     std::shared_ptr<const identity::NodeKey> key;
-    // This node's restart generation (the membership's; called per hello).
+    // This node's restart generation (the membership's; per hello).
     std::function<uint64_t()> generation;
-    // What the membership says member `name` announces now (its "ck"
-    // field); NotFound when it is no member or announces no key.
-    std::function<absl::StatusOr<AnnouncedKey>(const std::string& name)>
-        announced;
+    // The key pinned to member `name` and its generation; NotFound when
+    // the membership knows no member of that name.
+    std::function<absl::StatusOr<MemberKey>(const std::string& name)>
+        member_key;
   };
   explicit ChatIdentity(Env env) : env_(std::move(env)) {}
 
@@ -64,8 +56,6 @@ class ChatIdentity : public chat::SenderAuthenticator {
 
  private:
   const Env env_;
-  mutable std::mutex mu_;
-  mutable std::map<std::string, AnnouncedKey> pinned_;  // guarded by mu_
 };
 
 }  // namespace peerlab::peer

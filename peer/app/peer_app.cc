@@ -142,29 +142,27 @@ absl::Status PeerApp::Start() {
   membership_->SetLocalMetaField(
       kMetaStarted, absl::StrCat(absl::ToUnixSeconds(started_at_)));
 
-  // Chat sender authentication (issue 13, chat_identity.h): this peer's
-  // key, announced in its metadata; others' keys pinned from theirs.
-  const uint64_t chat_generation =
-      static_cast<uint64_t>(absl::ToUnixMillis(started_at_));
-  if (node_key_) {
-    membership_->SetLocalMetaField(
-        kMetaChatKey,
-        EncodeChatKey(node_key_->public_key().bytes(), chat_generation));
-  }
+  // Chat sender authentication (issue 13, chat_identity.h): hellos signed
+  // with the node key, checked against the keys the membership pinned.
   auto chat_identity = std::make_shared<ChatIdentity>(ChatIdentity::Env{
       .key = node_key_,
-      .generation = [chat_generation] { return chat_generation; },
-      .announced =
-          [this](const std::string& who) -> absl::StatusOr<AnnouncedKey> {
+      .generation = [this]() -> uint64_t {
         for (const auto& m : membership_->Members()) {
-          if (m.name != who) continue;
-          const std::string field = MetaField(m.meta, kMetaChatKey);
-          if (field.empty()) break;
-          auto key = DecodeChatKey(field);
-          if (!key.ok()) return absl::NotFoundError(key.status().message());
-          return key;
+          if (m.name == name()) return m.generation;
         }
-        return absl::NotFoundError("not a member that announces a key");
+        return 0;
+      },
+      .member_key =
+          [this](const std::string& who) -> absl::StatusOr<MemberKey> {
+        std::optional<identity::PublicKey> key = membership_->PinnedKeyOf(who);
+        if (!key) {
+          return absl::NotFoundError("the membership knows no such member");
+        }
+        MemberKey out{.public_key = key->bytes()};
+        for (const auto& m : membership_->Members()) {
+          if (m.name == who) out.generation = m.generation;
+        }
+        return out;
       }});
 
   auto chat_service = std::make_unique<chat::ChatGrpcService>();
