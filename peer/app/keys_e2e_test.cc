@@ -222,6 +222,33 @@ TEST_F(KeysE2eTest, InsecureGossipPeersInteroperate) {
   }
 }
 
+// Two labs of one user on one machine (one group key) with other group
+// labels never merge: the join is refused and says why.
+TEST_F(KeysE2eTest, PeersWithAnotherGroupLabelAreRefused) {
+  Peer alice = StartPeer("alice", "", "", {"--group-label", "lab-a"});
+  Peer bob = StartPeer("bob", "", R"("memberlist.label": "lab-b",)");
+  ASSERT_NE(alice.stub, nullptr);
+  ASSERT_NE(bob.stub, nullptr);
+  const std::string alice_addr = alice.CreateAndStart();
+  bob.CreateAndStart();
+  auto refused = bob.Run("memberlistjoin " + alice_addr);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::StrContains(refused.status().message(),
+                                "alice refused the request: another group "
+                                "label"))
+      << refused.status();
+  ASSERT_TRUE(bob.Run("set memberlist.label lab-a").ok());
+  ASSERT_TRUE(bob.Run("memberlistshutdown").ok());
+  ASSERT_TRUE(bob.Run("memberlistdelete").ok());
+  bob.CreateAndStart();
+  ASSERT_TRUE(bob.Run("memberlistjoin " + alice_addr).ok());
+  EXPECT_TRUE(alice.WaitFor("memberlist", "2 member(s)"));
+  for (Peer* p : {&alice, &bob}) {
+    EXPECT_TRUE(p->Run("exit 0").ok()) << p->name;
+    ASSERT_TRUE(p->process->Wait(kDeadline).ok());
+  }
+}
+
 TEST_F(KeysE2eTest, WrongKeyRefusedThenRotationAdmitsIt) {
   const std::string key_a = membership::FormatKey(membership::GenerateKey());
   const std::string key_b = membership::FormatKey(membership::GenerateKey());

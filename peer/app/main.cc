@@ -145,6 +145,11 @@ int main(int argc, char** argv) {
                "membership gossip in the clear when no memberlist.keyfile is "
                "set (default: the per-user group key, "
                "<state dir>/gossip.keys, made on first use); for teaching");
+  cli.add_option("--group-label", o.group_label,
+                 "group label (memberlist.label): only members with the same "
+                 "label are accepted, so two labs on one network never merge "
+                 "(default: none)")
+      ->check(peerlab::GroupLabel);
   peerlab::AddTlsFlags(cli, &o.tls);
   if (auto code = peerlab::ParseCommandLine(cli, argc, argv)) return *code;
   if (o.insecure_gossip) {

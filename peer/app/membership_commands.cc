@@ -127,6 +127,7 @@ absl::Status MembershipCommands::Create() {
     grpc_only = grpc_only_;
     bind_port = bind_port_;
     keyfile = keyfile_;
+    config.label = label_;
   }
   config.name = env_.name;
   if (auto s = config.Validate(); !s.ok()) return s;
@@ -228,6 +229,8 @@ absl::Status MembershipCommands::Create() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       node_exists_ = true;
+      node_created_ = true;
+      node_label_ = config.label;
     }
     spdlog::info("membership node {} created on {} ({}{})", env_.name,
                  transport_->LocalAddress(), profile_,
@@ -251,6 +254,16 @@ absl::Status NodeIsOver(const membership::Memberlist& node) {
 }
 
 }  // namespace
+
+std::string MembershipCommands::GroupLabel() const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (node_created_) return node_label_;
+  }
+  if (config_ == nullptr) return env_.group_label;
+  auto lock = config_->Lock();
+  return label_;
+}
 
 absl::Status MembershipCommands::Start() {
   return WithNode([&](membership::Memberlist& node) -> absl::Status {
@@ -512,6 +525,27 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
                        "<state dir>/gossip.keys, or none with "
                        "--insecure-gossip)",
                        &keyfile_),
+      st);
+  label_ = env_.group_label;
+  add(config.Add(
+          {"memberlist.label",
+           "group label: every datagram and call carries it and only the "
+           "same label is accepted, so two groups never merge (at most 255 "
+           "bytes, no control characters; empty: none; default "
+           "--group-label)",
+           cli::ConfigRegistry::Type::kString,
+           [](const std::string& v) -> absl::StatusOr<std::string> {
+             membership::Config probe = membership::Config::Local();
+             probe.name = "x";
+             probe.label = v;
+             if (auto s = probe.Validate(); !s.ok()) {
+               return absl::InvalidArgumentError(
+                   absl::StrCat("memberlist.", s.message()));
+             }
+             return v;
+           },
+           [this](const std::string& v) { label_ = v; },
+           [this] { return label_; }}),
       st);
   add(config.AddDuration("memberlist.reconnect_timeout",
                          "how long failed members are retried",

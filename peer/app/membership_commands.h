@@ -72,6 +72,8 @@ class MembershipCommands : public membership::EventListener {
     // (with a warning) instead of the per-user group key
     // (membership::UserKeyFilePath()).
     bool insecure_gossip = false;
+    // --group-label: the initial value of memberlist.label.
+    std::string group_label;
   };
 
   explicit MembershipCommands(Env env);
@@ -112,6 +114,11 @@ class MembershipCommands : public membership::EventListener {
   std::shared_ptr<const identity::NodeKey> node_key() const {
     return env_.node_key;
   }
+  // The group label (memberlist.label, membership::Config::label) of the
+  // node created last, or the configured one when no node was created;
+  // empty for none. For other services of the peer (the chat) to check
+  // theirs against. Thread-safe; never blocks on the membership loop.
+  std::string GroupLabel() const;
   // Gossip encryption: a key operation across the cluster (see
   // membership::Memberlist::KeyOperation), blocking until it ends.
   absl::StatusOr<membership::KeyOpResult> KeyOperation(membership::KeyOp op,
@@ -150,6 +157,8 @@ class MembershipCommands : public membership::EventListener {
   // with Env::insecure_gossip); read at memberlistcreate and rewritten after
   // each key operation.
   std::string keyfile_;
+  // memberlist.label (config lock); the running node's copy under mu_.
+  std::string label_;
   int64_t indirect_checks_, suspicion_mult_, suspicion_max_timeout_mult_,
       retransmit_mult_, gossip_nodes_, packet_size_, awareness_max_,
       max_members_;
@@ -163,6 +172,8 @@ class MembershipCommands : public membership::EventListener {
   mutable std::mutex mu_;
   std::vector<membership::EventListener*> listeners_;
   std::map<std::string, std::string> meta_fields_;  // guarded by mu_
+  std::string node_label_;                          // guarded by mu_
+  bool node_created_ = false;                       // guarded by mu_
 };
 
 }  // namespace peerlab::peer

@@ -135,7 +135,8 @@ absl::Status PeerApp::Start() {
       .credentials = channel_credentials_,
       .state_dir = state_dir_,
       .node_key = node_key_,
-      .insecure_gossip = options_.insecure_gossip});
+      .insecure_gossip = options_.insecure_gossip,
+      .group_label = options_.group_label});
   if (auto s = membership_->Register(registry_, config_); !s.ok()) return s;
   // What others need to know of this peer for the bootstrap upkeep.
   membership_->SetLocalMetaField(kMetaId, id_);

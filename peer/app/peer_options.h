@@ -36,6 +36,8 @@ struct PeerOptions {
   // --insecure-gossip: membership gossip unencrypted when no
   // memberlist.keyfile is set (otherwise the per-user group key).
   bool insecure_gossip = false;
+  // --group-label: memberlist.label's initial value (empty: none).
+  std::string group_label;
   // --tls-*: the gRPC server and every client (bootstrap, chat,
   // membership, coordinator) use them.
   TlsOptions tls;

@@ -56,6 +56,15 @@ absl::Status Config::Validate() const {
                                           absl::StrCat(field, ": must be > 0"));
   };
   if (name.empty()) return absl::InvalidArgumentError("name: empty");
+  if (label.size() > kMaxLabelBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "label: ", label.size(), " bytes, at most ", kMaxLabelBytes));
+  }
+  for (unsigned char ch : label) {
+    if (ch < 0x20 || ch == 0x7f) {
+      return absl::InvalidArgumentError("label: control characters");
+    }
+  }
   for (auto [d, f] : {std::pair{probe_interval, "probe_interval"},
                       std::pair{probe_timeout, "probe_timeout"},
                       std::pair{reliable_timeout, "reliable_timeout"},

@@ -23,6 +23,8 @@ inline constexpr size_t kMaxNameBytes = 256;
 inline constexpr size_t kMaxAddrBytes = 256;
 inline constexpr size_t kMaxIdBytes = 64;
 inline constexpr uint64_t kMaxIncarnation = uint64_t{1} << 62;
+// Longest group label (Config::label), memberlist's limit.
+inline constexpr size_t kMaxLabelBytes = 255;
 
 // How far above this node's key/value Lamport clock a time from the wire
 // may be (protocol_math.h WithinLamportWindow); beyond it the entry is
@@ -136,6 +138,14 @@ struct Config {
   // insecure_gossip"): nothing is ever silently open. Ignored when a keyring
   // is given. (memberlist has no such switch: it is open by default.)
   bool insecure_gossip = false;
+  // Group label (memberlist: Label): carried in every datagram and every
+  // reliable request and answer (and bound into the seal's additional data
+  // when encrypted); anything with another label is dropped or refused and
+  // counted (Stats::label_mismatches), so two groups on one network never
+  // merge, even with one key. At most kMaxLabelBytes bytes, no control
+  // characters. Empty: no label (still checked: a labelled sender is
+  // refused). Default empty, as memberlist's.
+  std::string label;
 
   // --- Misc ---
   // Largest metadata (memberlist: MetaMaxSize 512).

@@ -20,25 +20,52 @@
 // the start answered or the timeout passed.
 #include <algorithm>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "peer/membership/memberlist.h"
+#include "peer/membership/protocol_version.h"
 #include "peer/membership/wire.h"
 #include "services/common/logging.h"
 
 namespace peerlab::membership {
 namespace {
 
-// Labels bound into each seal (keyring.h), so that a sealed datagram
-// cannot be replayed as a reliable request or answer, or the reverse.
+// Purposes bound into each seal (keyring.h), so that a sealed datagram
+// cannot be replayed as a reliable request or answer, or the reverse; the
+// group label follows (Aad).
 constexpr absl::string_view kPacketLabel = "peerlab gossip packet";
 constexpr absl::string_view kRequestLabel = "peerlab gossip request";
 constexpr absl::string_view kResponseLabel = "peerlab gossip response";
 
-// A sealed datagram is Packet{encrypted}: the field's tag (field 3,
-// length-delimited: 0x1A) and its length as a varint (at most 3 bytes
-// below 2 MiB) around the sealed bytes.
+// The additional authenticated data of a seal: purpose, a zero byte, the
+// group label. A message sealed for another group does not open here even
+// with the same key.
+std::string Aad(absl::string_view purpose, absl::string_view label) {
+  std::string aad(purpose);
+  aad.push_back('\0');
+  aad.append(label.data(), label.size());
+  return aad;
+}
+
+// A sealed datagram is Packet{encrypted, label, version}: `encrypted`
+// (field 3, length-delimited: tag 0x1A) comes first.
 constexpr char kSealedPacketTag = 0x1A;
-constexpr int kSealedPacketOverhead = kEncryptionOverhead + 1 + 3;
+// Bytes of `encrypted`'s tag and length (below 2 MiB), of `version`
+// (a 2-byte tag and a 1-byte value) and of the replay fields inside the
+// seal (two 2-byte tags and varints of at most 10 bytes).
+constexpr int kSealedFieldOverhead = 1 + 3;
+constexpr int kVersionFieldBytes = 3;
+constexpr int kReplayFieldBytes = 2 * (2 + 10);
+
+// Bytes Packet.label costs: a 2-byte tag, its length (1 or 2 bytes below
+// 16 KiB) and the label; nothing when empty.
+int LabelFieldBytes(const std::string& label) {
+  if (label.empty()) return 0;
+  return 2 + (label.size() < 128 ? 1 : 2) + static_cast<int>(label.size());
+}
+
+// A version for messages: 0 (no field) is what nodes before the field sent.
+uint32_t ShownVersion(uint32_t v) { return v == 0 ? 1 : v; }
 
 // Key operations remembered as seen, so duplicates are not re-applied.
 constexpr size_t kMaxSeenKeyOps = 1024;
@@ -84,14 +111,78 @@ absl::Status Memberlist::SetKeyring(Keyring keyring) {
 }
 
 int Memberlist::PacketSize() const {
-  return config_.packet_size - (keyring_ ? kSealedPacketOverhead : 0);
+  const int label = LabelFieldBytes(config_.label);
+  if (!keyring_) return config_.packet_size - label;
+  // Inside the seal: the label and the replay fields; outside: the seal,
+  // its field, the label and the version again.
+  return config_.packet_size -
+         (kEncryptionOverhead + kSealedFieldOverhead + 2 * label +
+          kVersionFieldBytes + kReplayFieldBytes);
 }
 
-std::string Memberlist::SealPacket(std::string packet) const {
-  if (!keyring_) return packet;
+std::string Memberlist::SealPacket(std::string packet) {
+  ::peer::v1::Packet envelope;
+  envelope.set_label(config_.label);
+  if (!keyring_) {
+    // Serialized fields appended to a serialized message merge into it.
+    packet += envelope.SerializeAsString();
+    return packet;
+  }
+  envelope.set_sender_generation(generation_);
+  envelope.set_sender_seq(++send_seq_);
+  packet += envelope.SerializeAsString();
   ::peer::v1::Packet sealed;
-  sealed.set_encrypted(keyring_->Encrypt(packet, kPacketLabel));
+  sealed.set_encrypted(
+      keyring_->Encrypt(packet, Aad(kPacketLabel, config_.label)));
+  sealed.set_label(config_.label);
+  sealed.set_version(kProtocolVersion);
   return sealed.SerializeAsString();
+}
+
+void Memberlist::LogOnce(const std::string& key, const std::string& text) {
+  if (envelope_logged_.size() >= kMaxEnvelopeLogKeys) {
+    envelope_logged_.clear();
+  }
+  if (!envelope_logged_.insert(key).second) return;
+  spdlog::warn("{}: {}", config_.name, text);
+}
+
+bool Memberlist::AcceptEnvelope(const std::string& from, uint32_t version,
+                                const std::string& label, std::string* why) {
+  if (version != kProtocolVersion) {
+    const uint32_t shown = ShownVersion(version);
+    if (shown >= kMinProtocolVersion && shown < kProtocolVersion) {
+      LogOnce(absl::StrCat("version/", from),
+              absl::StrCat("peer ", from, " speaks protocol ", shown,
+                           ", this node ", kProtocolVersion,
+                           ": an older version, accepted"));
+    } else {
+      ++stats_.versions_refused;
+      std::string text = absl::StrCat("peer ", from, " speaks protocol ", shown,
+                                      ", this node ", kProtocolVersion);
+      LogOnce(absl::StrCat("version/", from),
+              absl::StrCat(text, ": its datagrams and requests are refused"));
+      if (why) *why = std::move(text);
+      return false;
+    }
+  }
+  if (label != config_.label) {
+    ++stats_.label_mismatches;
+    LogOnce(absl::StrCat("label/", from),
+            absl::StrCat("refused traffic from ", from, ": group label \"",
+                         absl::CHexEscape(label.substr(0, kMaxLabelBytes)),
+                         "\", this group's is \"",
+                         absl::CHexEscape(config_.label), "\""));
+    if (why) *why = "another group label";
+    return false;
+  }
+  return true;
+}
+
+bool Memberlist::AcceptPacket(const std::string& from,
+                              const ::peer::v1::Packet& packet) {
+  if (!AcceptEnvelope(from, packet.version(), packet.label())) return false;
+  return true;
 }
 
 void Memberlist::ReceivePacket(const std::string& from,
@@ -107,7 +198,7 @@ void Memberlist::ReceivePacket(const std::string& from,
           config_.name, from);
       return;
     }
-    OnPacket(from, bytes);
+    OnPacket(from, bytes);  // checks the envelope (AcceptPacket)
     return;
   }
   ::peer::v1::Packet outer;
@@ -124,7 +215,12 @@ void Memberlist::ReceivePacket(const std::string& from,
                   from);
     return;
   }
-  auto plain = keyring_->Decrypt(outer.encrypted(), kPacketLabel);
+  if (!AcceptEnvelope(from, outer.version(), outer.label())) {
+    ++stats_.packets_received;
+    return;
+  }
+  auto plain =
+      keyring_->Decrypt(outer.encrypted(), Aad(kPacketLabel, config_.label));
   if (!plain.ok()) {
     ++stats_.packets_received;
     ++stats_.decrypt_failures;
@@ -132,7 +228,7 @@ void Memberlist::ReceivePacket(const std::string& from,
                   plain.status().message());
     return;
   }
-  OnPacket(from, *plain);
+  OnPacket(from, *plain);  // the envelope inside, and the replay window
 }
 
 void Memberlist::ReceiveReliable(const std::string& from,
@@ -144,22 +240,18 @@ void Memberlist::ReceiveReliable(const std::string& from,
   }
   const bool sealed =
       request.body_case() == ::peer::v1::ReliableRequest::kEncrypted;
-  if (!keyring_) {
-    if (sealed) {
-      ++stats_.decrypt_failures;
-      spdlog::warn(
-          "{}: refused an encrypted request from {}: this node has no "
-          "keyring",
-          config_.name, from);
-      respond(absl::FailedPreconditionError(absl::StrCat(
-          config_.name,
-          " refused the request: it does not use gossip encryption")));
-      return;
-    }
-    OnReliable(from, request, std::move(respond));
+  if (!keyring_ && sealed) {
+    ++stats_.decrypt_failures;
+    spdlog::warn(
+        "{}: refused an encrypted request from {}: this node has no "
+        "keyring",
+        config_.name, from);
+    respond(absl::FailedPreconditionError(absl::StrCat(
+        config_.name,
+        " refused the request: it does not use gossip encryption")));
     return;
   }
-  if (!sealed) {
+  if (keyring_ && !sealed) {
     ++stats_.decrypt_failures;
     spdlog::warn("{}: refused an unencrypted request from {}", config_.name,
                  from);
@@ -169,7 +261,27 @@ void Memberlist::ReceiveReliable(const std::string& from,
                      "encryption is on")));
     return;
   }
-  auto plain = keyring_->Decrypt(request.encrypted(), kRequestLabel);
+  if (std::string why;
+      !AcceptEnvelope(from, request.version(), request.label(), &why)) {
+    respond(absl::FailedPreconditionError(
+        absl::StrCat(config_.name, " refused the request: ", why)));
+    return;
+  }
+  std::weak_ptr<bool> alive = alive_;
+  if (!keyring_) {
+    OnReliable(from, request,
+               [this, alive, respond = std::move(respond)](
+                   absl::StatusOr<::peer::v1::ReliableResponse> response) {
+                 if (response.ok()) {
+                   response->set_label(config_.label);
+                   response->set_version(kProtocolVersion);
+                 }
+                 respond(std::move(response));
+               });
+    return;
+  }
+  auto plain =
+      keyring_->Decrypt(request.encrypted(), Aad(kRequestLabel, config_.label));
   if (!plain.ok()) {
     ++stats_.decrypt_failures;
     spdlog::warn("{}: refused a request from {}: {}", config_.name, from,
@@ -185,33 +297,50 @@ void Memberlist::ReceiveReliable(const std::string& from,
     respond(absl::InvalidArgumentError("malformed request"));
     return;
   }
-  std::weak_ptr<bool> alive = alive_;
-  OnReliable(from, inner,
-             [this, alive, respond = std::move(respond)](
-                 absl::StatusOr<::peer::v1::ReliableResponse> response) {
-               if (!response.ok()) {
-                 respond(std::move(response));
-                 return;
-               }
-               if (auto a = alive.lock(); !a || !*a || !keyring_) {
-                 respond(absl::UnavailableError("node is gone"));
-                 return;
-               }
-               ::peer::v1::ReliableResponse out;
-               out.set_encrypted(keyring_->Encrypt(
-                   response->SerializeAsString(), kResponseLabel));
-               respond(std::move(out));
-             });
+  if (std::string why;
+      !AcceptEnvelope(from, inner.version(), inner.label(), &why)) {
+    respond(absl::FailedPreconditionError(
+        absl::StrCat(config_.name, " refused the request: ", why)));
+    return;
+  }
+  OnReliable(
+      from, inner,
+      [this, alive, respond = std::move(respond)](
+          absl::StatusOr<::peer::v1::ReliableResponse> response) {
+        if (!response.ok()) {
+          respond(std::move(response));
+          return;
+        }
+        if (auto a = alive.lock(); !a || !*a || !keyring_) {
+          respond(absl::UnavailableError("node is gone"));
+          return;
+        }
+        response->set_label(config_.label);
+        response->set_version(kProtocolVersion);
+        ::peer::v1::ReliableResponse out;
+        out.set_encrypted(keyring_->Encrypt(
+            response->SerializeAsString(), Aad(kResponseLabel, config_.label)));
+        out.set_label(config_.label);
+        out.set_version(kProtocolVersion);
+        respond(std::move(out));
+      });
 }
 
 void Memberlist::SendReliable(const std::string& addr,
                               ::peer::v1::ReliableRequest request,
                               absl::Duration timeout,
                               Transport::ReliableDone done) {
+  request.set_label(config_.label);
+  request.set_version(kProtocolVersion);
   if (keyring_) {
+    request.set_sender(config_.name);
+    request.set_sender_generation(generation_);
+    request.set_sender_seq(++reliable_seq_);
     ::peer::v1::ReliableRequest sealed;
-    sealed.set_encrypted(
-        keyring_->Encrypt(request.SerializeAsString(), kRequestLabel));
+    sealed.set_encrypted(keyring_->Encrypt(request.SerializeAsString(),
+                                           Aad(kRequestLabel, config_.label)));
+    sealed.set_label(config_.label);
+    sealed.set_version(kProtocolVersion);
     request = std::move(sealed);
   }
   std::weak_ptr<bool> alive = alive_;
@@ -229,25 +358,33 @@ void Memberlist::SendReliable(const std::string& addr,
         }
         const bool sealed =
             response->body_case() == ::peer::v1::ReliableResponse::kEncrypted;
-        if (!keyring_) {
-          if (sealed) {
-            ++stats_.decrypt_failures;
-            done(absl::FailedPreconditionError(
-                absl::StrCat("an encrypted answer from ", addr,
-                             ", and this node has no keyring")));
-            return;
-          }
-          done(std::move(response));
+        if (!keyring_ && sealed) {
+          ++stats_.decrypt_failures;
+          done(absl::FailedPreconditionError(
+              absl::StrCat("an encrypted answer from ", addr,
+                           ", and this node has no keyring")));
           return;
         }
-        if (!sealed) {
+        if (keyring_ && !sealed) {
           ++stats_.decrypt_failures;
           done(absl::PermissionDeniedError(
               absl::StrCat("unencrypted answer from ", addr,
                            " refused: gossip encryption is on")));
           return;
         }
-        auto plain = keyring_->Decrypt(response->encrypted(), kResponseLabel);
+        std::string why;
+        if (!AcceptEnvelope(addr, response->version(), response->label(),
+                            &why)) {
+          done(absl::FailedPreconditionError(
+              absl::StrCat("answer from ", addr, " refused: ", why)));
+          return;
+        }
+        if (!keyring_) {
+          done(std::move(response));
+          return;
+        }
+        auto plain = keyring_->Decrypt(response->encrypted(),
+                                       Aad(kResponseLabel, config_.label));
         if (!plain.ok()) {
           ++stats_.decrypt_failures;
           spdlog::warn("{}: refused an answer from {}: {}", config_.name, addr,
@@ -257,7 +394,8 @@ void Memberlist::SendReliable(const std::string& addr,
           return;
         }
         ::peer::v1::ReliableResponse inner;
-        if (!inner.ParseFromString(*plain)) {
+        if (!inner.ParseFromString(*plain) ||
+            inner.body_case() == ::peer::v1::ReliableResponse::kEncrypted) {
           ++stats_.bad_packets;
           done(absl::InvalidArgumentError(
               absl::StrCat("malformed answer from ", addr)));

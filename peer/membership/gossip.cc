@@ -228,6 +228,7 @@ void Memberlist::OnPacket(const std::string& from, const std::string& bytes) {
                   s.message());
     return;
   }
+  if (!AcceptPacket(from, *packet)) return;  // label, version, replays
   RequestBudget budget;
   verifications_left_ = kMaxVerificationsPerDatagram;
   for (const auto& message : packet->messages()) {

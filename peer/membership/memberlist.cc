@@ -56,6 +56,12 @@ absl::Status Memberlist::Start(std::string meta) {
     if (!key.ok()) return key.status();
     node_key_ = *std::move(key);
   }
+  // Replay windows (encryption.cc): sequence numbers start at the time in
+  // microseconds, so a process restarted with the same generation starts
+  // above anything it sent before (it sends far fewer than one datagram
+  // per microsecond).
+  send_seq_ = reliable_seq_ = static_cast<uint64_t>(
+      std::max<int64_t>(1, absl::ToUnixMicros(scheduler_->Now())));
   NodeState& local = nodes_.emplace_back();
   local.name = pool_->Intern(config_.name);
   local.addr = pool_->Intern(transport_->LocalAddress());

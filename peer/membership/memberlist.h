@@ -102,6 +102,17 @@ struct Stats {
   // verifications (kMaxVerificationsPerDatagram): gossip and push/pull
   // bring them again.
   uint64_t verifications_refused = 0;
+  // Envelope (encryption.cc): datagrams dropped and reliable requests or
+  // answers refused for another group label (Config::label), or for a
+  // protocol version this node does not speak (protocol_version.h).
+  uint64_t label_mismatches = 0;
+  uint64_t versions_refused = 0;
+  // Replay window (encrypted only): sealed datagrams and reliable requests
+  // refused as replays (a sequence number already seen, or too old for the
+  // window, or an older generation of the sender), and senders' windows
+  // evicted because kMaxReplaySenders were held.
+  uint64_t replays_refused = 0;
+  uint64_t replay_senders_evicted = 0;
 };
 
 // A cluster-wide keyring operation (memberlist's KeyManager, as Serf runs
@@ -217,6 +228,9 @@ class Memberlist {
   // key is thus never admitted: its join fails with "cannot decrypt: wrong
   // key?". REQUIRES: before Start().
   absl::Status SetKeyring(Keyring keyring);
+  // The group label (Config::label) every exchange of this node carries
+  // and requires; empty for none.
+  const std::string& label() const { return config_.label; }
   // The keyring, or nullptr when gossip is not encrypted.
   const Keyring* keyring() const { return keyring_ ? &*keyring_ : nullptr; }
   // Called after each change of the local keyring by a key operation (to
@@ -481,8 +495,20 @@ class Memberlist {
   // Largest datagram payload before sealing (packet_size less the sealing
   // overhead when encrypted).
   int PacketSize() const;
-  // Seals an encoded Packet when encrypted; returns it unchanged otherwise.
-  std::string SealPacket(std::string packet) const;
+  // Adds the envelope to an encoded Packet (label; when encrypted, the
+  // replay fields), and seals it when encrypted.
+  std::string SealPacket(std::string packet);
+  // Whether a datagram's or request's envelope fits this node: a protocol
+  // version it speaks and its group label. Counts and logs (once per
+  // sender) what does not; `why` gets the refusal.
+  bool AcceptEnvelope(const std::string& from, uint32_t version,
+                      const std::string& label, std::string* why = nullptr);
+  // AcceptEnvelope for a decoded datagram (OnPacket), and with a keyring the
+  // replay window of its sender (from, sender_generation, sender_seq).
+  bool AcceptPacket(const std::string& from, const ::peer::v1::Packet& packet);
+  // Logs `text` unless it was logged for `key` already (at most
+  // kMaxEnvelopeLogKeys keys, then forgotten all at once).
+  void LogOnce(const std::string& key, const std::string& text);
   // The transport's entry points: open what arrives, then OnPacket /
   // OnReliable (whose answer is sealed on its way back).
   void ReceivePacket(const std::string& from, const std::string& bytes);
@@ -567,6 +593,14 @@ class Memberlist {
   bool CheckSignature(absl::string_view public_key, absl::string_view claim,
                       absl::string_view signature, bool* refused);
   bool replaced_ = false;  // see replaced()
+
+  // Envelope refusals already logged, by "kind/sender" (LogOnce).
+  static constexpr size_t kMaxEnvelopeLogKeys = 1024;
+  absl::flat_hash_set<std::string> envelope_logged_;
+  // Sequence numbers of this node's sealed datagrams and sealed reliable
+  // requests (the receivers' replay windows); set at Start from the time.
+  uint64_t send_seq_ = 0;
+  uint64_t reliable_seq_ = 0;
 
   std::optional<Keyring> keyring_;
   std::function<void(const Keyring&)> keyring_listener_;

@@ -3,12 +3,15 @@
 // learns why; keys rotate across the cluster with KeyOperation while it
 // stays converged. The seed is printed on failure; replay with
 // PEERLAB_SIM_SEED=N.
+#include <algorithm>
 #include <optional>
 
 #include "gtest/gtest.h"
 #include "peer/membership/protocol_math.h"
+#include "peer/membership/protocol_version.h"
 #include "peer/membership/sim/sim_seed.h"
 #include "peer/membership/sim_cluster.h"
+#include "peer/membership/wire.h"
 
 namespace peerlab::membership {
 namespace {
@@ -63,6 +66,174 @@ absl::StatusOr<KeyOpResult> KeyOpFrom(SimCluster& c, int i, KeyOp op,
              absl::Milliseconds(1));
   if (!out) return absl::DeadlineExceededError("no result");
   return *out;
+}
+
+// Nodes built directly on a SimNetwork, each with its own label and keys
+// (SimCluster gives every node one config).
+class Nodes {
+ public:
+  explicit Nodes(uint64_t seed)
+      : net_([&] {
+          sim::SimNetworkOptions o;
+          o.seed = seed;
+          return o;
+        }()) {}
+  ~Nodes() {
+    for (auto& n : nodes_) n.reset();
+  }
+  sim::SimNetwork& net() { return net_; }
+  Memberlist& node(int i) { return *nodes_[i]; }
+
+  // Adds and starts a node; `keys` empty: open (insecure_gossip).
+  int Add(const std::string& name, const std::string& label,
+          std::vector<std::string> keys) {
+    const sim::NodeId id = net_.AddNode();
+    Config config = Config::Local();
+    config.name = name;
+    config.label = label;
+    config.insecure_gossip = keys.empty();
+    auto list = std::make_unique<Memberlist>(
+        config, net_.scheduler(id), net_.transport(id), net_.NodeSeed(id));
+    if (!keys.empty()) {
+      EXPECT_TRUE(list->SetKeyring(*Keyring::Create(std::move(keys))).ok());
+    }
+    net_.scheduler(id)->Post(
+        [l = list.get()] { EXPECT_TRUE(l->Start().ok()); });
+    nodes_.push_back(std::move(list));
+    net_.clock().RunFor(absl::Milliseconds(1));
+    return static_cast<int>(nodes_.size()) - 1;
+  }
+
+  // Node i joins node j; how the join ended.
+  absl::StatusOr<int> Join(int i, int j) {
+    std::optional<absl::StatusOr<int>> out;
+    const std::string addr = net_.address(Id(j));
+    net_.scheduler(Id(i))->Post([&] {
+      nodes_[i]->Join({addr},
+                      [&](absl::StatusOr<int> r) { out = std::move(r); });
+    });
+    net_.clock().RunUntilCondition([&] { return out.has_value(); },
+                                   net_.Now() + absl::Seconds(10));
+    if (!out) return absl::DeadlineExceededError("join did not finish");
+    return *out;
+  }
+
+  // Whether node i lists exactly `names` as alive.
+  bool Lists(int i, std::vector<std::string> names) {
+    std::vector<std::string> got;
+    for (const Member& m : nodes_[i]->Members()) got.push_back(m.name);
+    std::sort(names.begin(), names.end());
+    return got == names;
+  }
+
+ private:
+  sim::SimNetwork net_;
+  std::vector<std::unique_ptr<Memberlist>> nodes_;
+};
+
+// Two labs on one network with one key (or both open) never merge: a join
+// across labels is refused and says why, datagrams across are dropped and
+// counted.
+TEST(MemberlistEncryptionTest, GroupsWithAnotherLabelNeverMerge) {
+  for (bool encrypted : {true, false}) {
+    SCOPED_TRACE(encrypted ? "encrypted" : "open");
+    const uint64_t seed = SimSeed(41);
+    PEERLAB_SIM_TRACE_SEED(seed);
+    Nodes g(seed);
+    std::vector<std::string> keys;
+    if (encrypted) keys = {kKeyA};
+    const int a0 = g.Add("a0", "lab-a", keys);
+    const int a1 = g.Add("a1", "lab-a", keys);
+    const int b0 = g.Add("b0", "lab-b", keys);
+    const int b1 = g.Add("b1", "lab-b", keys);
+    const int none = g.Add("n0", "", keys);
+    ASSERT_TRUE(g.Join(a1, a0).ok());
+    ASSERT_TRUE(g.Join(b1, b0).ok());
+    auto across = g.Join(b0, a0);
+    ASSERT_FALSE(across.ok());
+    EXPECT_NE(across.status().message().find("another group label"),
+              std::string::npos)
+        << across.status();
+    EXPECT_FALSE(g.Join(none, a0).ok());
+    EXPECT_GE(g.node(a0).stats().label_mismatches, 2u);  // the two joins
+    // A datagram of lab-b (hand-built, open mode): an alive of b0 to a0.
+    const uint64_t before = g.node(a0).stats().label_mismatches;
+    if (!encrypted) {
+      ::peer::v1::Message m;
+      m.mutable_alive()->set_node("b0");
+      m.mutable_alive()->set_addr(g.net().address(Id(b0)));
+      m.mutable_alive()->set_incarnation(1);
+      m.mutable_alive()->set_generation(1);
+      ::peer::v1::Packet label;
+      label.set_label("lab-b");
+      g.net().transport(Id(b0))->SendPacket(
+          g.net().address(Id(a0)),
+          EncodePacket("b0", {EncodeMessage(m)}) + label.SerializeAsString());
+    }
+    g.net().clock().RunFor(absl::Seconds(30));
+    EXPECT_TRUE(g.Lists(a0, {"a0", "a1"}));
+    EXPECT_TRUE(g.Lists(a1, {"a0", "a1"}));
+    EXPECT_TRUE(g.Lists(b0, {"b0", "b1"}));
+    EXPECT_TRUE(g.Lists(b1, {"b0", "b1"}));
+    EXPECT_TRUE(g.Lists(none, {"n0"}));
+    EXPECT_EQ(g.node(a0).stats().label_mismatches,
+              before + (encrypted ? 0 : 1));
+    EXPECT_EQ(g.node(a0).label(), "lab-a");
+  }
+}
+
+// A datagram or a request of a newer protocol version is refused, and the
+// request's sender learns why; one of the older version (no field) is
+// still understood in the open mode.
+TEST(MemberlistEncryptionTest, NewerProtocolVersionIsRefusedClearly) {
+  const uint64_t seed = SimSeed(43);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  Nodes g(seed);
+  const int a = g.Add("a", "", {});
+  const int x = g.Add("x", "", {});
+  const std::string to = g.net().address(Id(a));
+  // A hand-built datagram: an alive for "ghost" from "x", version 3 (a
+  // later field wins in protobuf, so appending the field overrides).
+  ::peer::v1::Message m;
+  m.mutable_alive()->set_node("ghost");
+  m.mutable_alive()->set_addr("10.9.9.9:7946");
+  m.mutable_alive()->set_incarnation(1);
+  m.mutable_alive()->set_generation(1);
+  ::peer::v1::Packet v3;
+  v3.set_version(3);
+  const std::string newer =
+      EncodePacket("x", {EncodeMessage(m)}) + v3.SerializeAsString();
+  g.net().transport(Id(x))->SendPacket(to, newer);
+  g.net().clock().RunFor(absl::Seconds(1));
+  EXPECT_EQ(g.node(a).stats().versions_refused, 1u);
+  EXPECT_TRUE(g.Lists(a, {"a"}));
+
+  ::peer::v1::ReliableRequest request;
+  request.set_version(3);
+  request.mutable_push_pull()->set_from("x");
+  std::optional<absl::StatusOr<::peer::v1::ReliableResponse>> answer;
+  g.net().transport(Id(x))->SendReliable(
+      to, request, absl::Seconds(1),
+      [&](absl::StatusOr<::peer::v1::ReliableResponse> r) {
+        answer = std::move(r);
+      });
+  g.net().clock().RunFor(absl::Seconds(1));
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_FALSE(answer->ok());
+  EXPECT_EQ(answer->status().message(), "a refused the request: peer " +
+                                            g.net().address(Id(x)) +
+                                            " speaks protocol 3, this node 2")
+      << answer->status();
+  EXPECT_EQ(g.node(a).stats().versions_refused, 2u);
+
+  // Version 1 (no field): understood.
+  ::peer::v1::Packet old;
+  ASSERT_TRUE(old.ParseFromString(EncodePacket("x", {EncodeMessage(m)})));
+  old.clear_version();
+  g.net().transport(Id(x))->SendPacket(to, old.SerializeAsString());
+  g.net().clock().RunFor(absl::Seconds(1));
+  EXPECT_EQ(g.node(a).stats().versions_refused, 2u);
+  EXPECT_EQ(kProtocolVersion, 2u);
 }
 
 // Nothing is ever silently open: a node given neither a keyring nor

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "peer/identity/node_key.h"
+#include "peer/membership/protocol_version.h"
 
 namespace peerlab::membership {
 namespace {
@@ -29,6 +30,17 @@ void AppendField(std::string& out, int field, const std::string& bytes) {
   out += bytes;
 }
 
+// Packet.version (field 21, varint) = kProtocolVersion: tag, value.
+void AppendVersion(std::string& out) {
+  AppendVarint(out, ::peer::v1::Packet::kVersionFieldNumber << 3);
+  AppendVarint(out, kProtocolVersion);
+}
+
+int VersionSize() {
+  return VarintSize(::peer::v1::Packet::kVersionFieldNumber << 3) +
+         VarintSize(kProtocolVersion);
+}
+
 }  // namespace
 
 int FramedSize(int size) { return 1 + VarintSize(size) + size; }
@@ -49,17 +61,19 @@ std::string EncodeAliveMessage(const ::peer::v1::Alive& alive) {
 std::string EncodePacket(const std::string& from,
                          const std::vector<std::string>& messages) {
   std::string out;
-  size_t total = FramedSize(static_cast<int>(from.size()));
+  size_t total = FramedSize(static_cast<int>(from.size())) + VersionSize();
   for (const auto& m : messages)
     total += FramedSize(static_cast<int>(m.size()));
   out.reserve(total);
   for (const auto& m : messages) AppendField(out, 1, m);
   if (!from.empty()) AppendField(out, 2, from);
+  AppendVersion(out);
   return out;
 }
 
 int PacketHeaderSize(const std::string& from) {
-  return from.empty() ? 0 : FramedSize(static_cast<int>(from.size()));
+  return (from.empty() ? 0 : FramedSize(static_cast<int>(from.size()))) +
+         VersionSize();
 }
 
 absl::Status DecodePacketInto(const std::string& bytes, int max_size,

@@ -34,7 +34,8 @@ std::string EncodeMessage(const ::peer::v1::Message& message);
 // (a join's merge encodes one per member learned).
 std::string EncodeAliveMessage(const ::peer::v1::Alive& alive);
 
-// A packet holding `messages` (each an EncodeMessage result) from `from`.
+// A packet holding `messages` (each an EncodeMessage result) from `from`,
+// with Packet.version = kProtocolVersion (protocol_version.h).
 std::string EncodePacket(const std::string& from,
                          const std::vector<std::string>& messages);
 // Size EncodePacket would produce for `from` and no messages.

@@ -142,6 +142,22 @@ const CLI::Validator MemberName(
     },
     "NAME", "member name");
 
+const CLI::Validator GroupLabel(
+    [](std::string& text) -> std::string {
+      if (text.size() > 255) {
+        return "a label of " + std::to_string(text.size()) +
+               " bytes is longer than the limit of 255";
+      }
+      for (unsigned char c : text) {
+        if (c < 0x20 || c == 0x7f) {
+          return "a label may not hold control characters (newline, tab, "
+                 "escape)";
+        }
+      }
+      return "";
+    },
+    "LABEL", "group label");
+
 const CLI::Validator WritableDirectory(
     [](std::string& path) -> std::string {
       if (path.empty()) return "an empty path: a directory is needed";

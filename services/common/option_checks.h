@@ -52,6 +52,10 @@ extern const CLI::Validator NonEmpty;
 // lines), no leading or trailing white space.
 extern const CLI::Validator MemberName;
 
+// A membership group label: at most 255 bytes (memberlist's limit), no
+// control characters; empty is allowed (no label).
+extern const CLI::Validator GroupLabel;
+
 // A file name for peerlab's own use under a directory that must exist and be
 // writable (report directories): the directory itself, created if missing
 // when its parent exists.
