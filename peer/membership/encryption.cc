@@ -107,6 +107,8 @@ absl::Status Memberlist::SetKeyring(Keyring keyring) {
         "the keyring must be set before the node starts");
   }
   keyring_ = std::move(keyring);
+  replay_ = std::make_unique<ReplayGuard>(
+      2 * static_cast<size_t>(std::max(1, config_.max_members)));
   return absl::OkStatus();
 }
 
@@ -182,7 +184,42 @@ bool Memberlist::AcceptEnvelope(const std::string& from, uint32_t version,
 bool Memberlist::AcceptPacket(const std::string& from,
                               const ::peer::v1::Packet& packet) {
   if (!AcceptEnvelope(from, packet.version(), packet.label())) return false;
-  return true;
+  // Only a decrypted datagram reaches here when a keyring is set.
+  if (!keyring_) return true;
+  return AcceptReplay(ReplayGuard::Kind::kDatagram, from, packet.from(),
+                      packet.sender_generation(), packet.sender_seq());
+}
+
+bool Memberlist::AcceptReplay(ReplayGuard::Kind kind, const std::string& addr,
+                              const std::string& name, uint64_t generation,
+                              uint64_t seq) {
+  const uint64_t evicted = replay_->evicted();
+  const ReplayGuard::Verdict verdict =
+      replay_->Check(kind, name, generation, seq);
+  if (replay_->evicted() != evicted) {
+    if (stats_.replay_senders_evicted++ % 1024 == 0) {
+      spdlog::warn(
+          "{}: replay windows: more than {} senders of sealed traffic; the "
+          "least recently heard is forgotten ({} so far)",
+          config_.name, replay_->size(), stats_.replay_senders_evicted);
+    }
+  }
+  if (verdict == ReplayGuard::Verdict::kNew) return true;
+  ++stats_.replays_refused;
+  const char* why = "a replay (sequence number seen or too old)";
+  if (verdict == ReplayGuard::Verdict::kOldGeneration) {
+    why = "from an older generation of its sender";
+  } else if (verdict == ReplayGuard::Verdict::kMissingFields) {
+    why = "without its sender's name, generation or sequence number";
+  }
+  const std::string shown = absl::CHexEscape(name.substr(0, kMaxNameBytes));
+  LogOnce(absl::StrCat("replay/", shown, "/", addr),
+          absl::StrCat(
+              "refused a sealed ",
+              kind == ReplayGuard::Kind::kDatagram ? "datagram" : "request",
+              " of ", shown, " from ", addr, ": ", why,
+              " (later ones counted in replays_refused)"));
+  return false;
 }
 
 void Memberlist::ReceivePacket(const std::string& from,
@@ -301,6 +338,14 @@ void Memberlist::ReceiveReliable(const std::string& from,
       !AcceptEnvelope(from, inner.version(), inner.label(), &why)) {
     respond(absl::FailedPreconditionError(
         absl::StrCat(config_.name, " refused the request: ", why)));
+    return;
+  }
+  if (!AcceptReplay(ReplayGuard::Kind::kRequest, from, inner.sender(),
+                    inner.sender_generation(), inner.sender_seq())) {
+    respond(absl::PermissionDeniedError(
+        absl::StrCat(config_.name,
+                     " refused the request: a replay, or its sender's "
+                     "generation is not the newest")));
     return;
   }
   OnReliable(

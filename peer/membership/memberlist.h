@@ -43,6 +43,7 @@
 #include "peer/membership/keyring.h"
 #include "peer/membership/member.h"
 #include "peer/membership/random.h"
+#include "peer/membership/replay_window.h"
 #include "peer/membership/scheduler.h"
 #include "peer/membership/string_pool.h"
 #include "peer/membership/suspicion.h"
@@ -506,6 +507,10 @@ class Memberlist {
   // AcceptEnvelope for a decoded datagram (OnPacket), and with a keyring the
   // replay window of its sender (from, sender_generation, sender_seq).
   bool AcceptPacket(const std::string& from, const ::peer::v1::Packet& packet);
+  // With a keyring: whether (name, generation, seq) of a sealed datagram or
+  // request from `addr` is new (replay_); counts and logs a refusal.
+  bool AcceptReplay(ReplayGuard::Kind kind, const std::string& addr,
+                    const std::string& name, uint64_t generation, uint64_t seq);
   // Logs `text` unless it was logged for `key` already (at most
   // kMaxEnvelopeLogKeys keys, then forgotten all at once).
   void LogOnce(const std::string& key, const std::string& text);
@@ -601,6 +606,9 @@ class Memberlist {
   // requests (the receivers' replay windows); set at Start from the time.
   uint64_t send_seq_ = 0;
   uint64_t reliable_seq_ = 0;
+  // Replay windows of the senders of sealed traffic (set with the keyring):
+  // at most 2 * max_members senders, the least recently heard forgotten.
+  std::unique_ptr<ReplayGuard> replay_;
 
   std::optional<Keyring> keyring_;
   std::function<void(const Keyring&)> keyring_listener_;
