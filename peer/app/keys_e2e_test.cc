@@ -237,12 +237,16 @@ TEST_F(KeysE2eTest, PeersWithAnotherGroupLabelAreRefused) {
                                 "alice refused the request: another group "
                                 "label"))
       << refused.status();
-  ASSERT_TRUE(bob.Run("set memberlist.label lab-a").ok());
-  ASSERT_TRUE(bob.Run("memberlistshutdown").ok());
-  ASSERT_TRUE(bob.Run("memberlistdelete").ok());
-  bob.CreateAndStart();
-  ASSERT_TRUE(bob.Run("memberlistjoin " + alice_addr).ok());
+  // The label is a security setting: remote callers cannot change it.
+  EXPECT_EQ(bob.Run("set memberlist.label lab-a").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  Peer carol = StartPeer("carol", "", R"("memberlist.label": "lab-a",)");
+  ASSERT_NE(carol.stub, nullptr);
+  carol.CreateAndStart();
+  ASSERT_TRUE(carol.Run("memberlistjoin " + alice_addr).ok());
   EXPECT_TRUE(alice.WaitFor("memberlist", "2 member(s)"));
+  EXPECT_TRUE(carol.Run("exit 0").ok());
+  ASSERT_TRUE(carol.process->Wait(kDeadline).ok());
   for (Peer* p : {&alice, &bob}) {
     EXPECT_TRUE(p->Run("exit 0").ok()) << p->name;
     ASSERT_TRUE(p->process->Wait(kDeadline).ok());

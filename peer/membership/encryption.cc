@@ -24,48 +24,42 @@
 #include "absl/strings/str_cat.h"
 #include "peer/membership/memberlist.h"
 #include "peer/membership/protocol_version.h"
+#include "peer/membership/sealing.h"
 #include "peer/membership/wire.h"
 #include "services/common/logging.h"
 
 namespace peerlab::membership {
 namespace {
 
+// A sealed datagram is Packet{encrypted, label, version}: `encrypted`
+// (field 3, length-delimited: tag 0x1A) comes first.
+constexpr char kSealedPacketTag = 0x1A;
+
+// Bytes Packet.label costs: a 2-byte tag, its length (1 or 2 bytes below
+// 16 KiB) and the label; nothing when empty.
+int LabelFieldBytes(size_t label) {
+  if (label == 0) return 0;
+  return 2 + (label < 128 ? 1 : 2) + static_cast<int>(label);
+}
+
+// A version for messages: 0 (no field) is what nodes before the field sent.
+uint32_t ShownVersion(uint32_t v) { return v == 0 ? 1 : v; }
+
 // Purposes bound into each seal (keyring.h), so that a sealed datagram
 // cannot be replayed as a reliable request or answer, or the reverse; the
-// group label follows (Aad).
-constexpr absl::string_view kPacketLabel = "peerlab gossip packet";
-constexpr absl::string_view kRequestLabel = "peerlab gossip request";
-constexpr absl::string_view kResponseLabel = "peerlab gossip response";
+// group label follows, so nothing sealed for another group opens.
+constexpr absl::string_view kPacketPurpose = "peerlab gossip packet";
+constexpr absl::string_view kRequestPurpose = "peerlab gossip request";
+constexpr absl::string_view kResponsePurpose = "peerlab gossip response";
 
 // The additional authenticated data of a seal: purpose, a zero byte, the
-// group label. A message sealed for another group does not open here even
-// with the same key.
+// group label.
 std::string Aad(absl::string_view purpose, absl::string_view label) {
   std::string aad(purpose);
   aad.push_back('\0');
   aad.append(label.data(), label.size());
   return aad;
 }
-
-// A sealed datagram is Packet{encrypted, label, version}: `encrypted`
-// (field 3, length-delimited: tag 0x1A) comes first.
-constexpr char kSealedPacketTag = 0x1A;
-// Bytes of `encrypted`'s tag and length (below 2 MiB), of `version`
-// (a 2-byte tag and a 1-byte value) and of the replay fields inside the
-// seal (two 2-byte tags and varints of at most 10 bytes).
-constexpr int kSealedFieldOverhead = 1 + 3;
-constexpr int kVersionFieldBytes = 3;
-constexpr int kReplayFieldBytes = 2 * (2 + 10);
-
-// Bytes Packet.label costs: a 2-byte tag, its length (1 or 2 bytes below
-// 16 KiB) and the label; nothing when empty.
-int LabelFieldBytes(const std::string& label) {
-  if (label.empty()) return 0;
-  return 2 + (label.size() < 128 ? 1 : 2) + static_cast<int>(label.size());
-}
-
-// A version for messages: 0 (no field) is what nodes before the field sent.
-uint32_t ShownVersion(uint32_t v) { return v == 0 ? 1 : v; }
 
 // Key operations remembered as seen, so duplicates are not re-applied.
 constexpr size_t kMaxSeenKeyOps = 1024;
@@ -101,6 +95,88 @@ const char* KindName(::peer::v1::KeyOperation::Kind kind) {
 
 }  // namespace
 
+// --- sealing.h ---
+
+std::string SealDatagram(const Keyring& ring, const std::string& label,
+                         std::string packet, const Sealer& sealer) {
+  ::peer::v1::Packet envelope;
+  envelope.set_label(label);
+  envelope.set_sender(sealer.name);
+  envelope.set_sender_generation(sealer.generation);
+  envelope.set_sender_seq(sealer.seq);
+  // Serialized fields appended to a serialized message merge into it.
+  packet += envelope.SerializeAsString();
+  ::peer::v1::Packet sealed;
+  sealed.set_encrypted(ring.Encrypt(packet, Aad(kPacketPurpose, label)));
+  sealed.set_label(label);
+  sealed.set_version(kProtocolVersion);
+  return sealed.SerializeAsString();
+}
+
+int SealedDatagramOverhead(size_t label_bytes, size_t name_bytes) {
+  // Inside: label, sender (framed as the label is), generation and seq
+  // (2-byte tags, varints of at most 10 bytes). Outside: the seal,
+  // `encrypted`'s tag and length (below 2 MiB), label, version (a 2-byte
+  // tag and 1 byte).
+  return 2 * LabelFieldBytes(label_bytes) + LabelFieldBytes(name_bytes) +
+         2 * (2 + 10) + kEncryptionOverhead + 1 + 3 + 3;
+}
+
+absl::StatusOr<std::string> OpenDatagram(const Keyring& ring,
+                                         const std::string& label,
+                                         const ::peer::v1::Packet& outer) {
+  return ring.Decrypt(outer.encrypted(), Aad(kPacketPurpose, label));
+}
+
+::peer::v1::ReliableRequest SealRequest(const Keyring& ring,
+                                        const std::string& label,
+                                        ::peer::v1::ReliableRequest request,
+                                        const Sealer& sealer) {
+  request.set_label(label);
+  request.set_version(kProtocolVersion);
+  request.set_sender(sealer.name);
+  request.set_sender_generation(sealer.generation);
+  request.set_sender_seq(sealer.seq);
+  ::peer::v1::ReliableRequest sealed;
+  sealed.set_encrypted(
+      ring.Encrypt(request.SerializeAsString(), Aad(kRequestPurpose, label)));
+  sealed.set_label(label);
+  sealed.set_version(kProtocolVersion);
+  return sealed;
+}
+
+absl::StatusOr<std::string> OpenRequest(
+    const Keyring& ring, const std::string& label,
+    const ::peer::v1::ReliableRequest& outer) {
+  return ring.Decrypt(outer.encrypted(), Aad(kRequestPurpose, label));
+}
+
+::peer::v1::ReliableResponse SealResponse(
+    const Keyring& ring, const std::string& label,
+    ::peer::v1::ReliableResponse response) {
+  response.set_label(label);
+  response.set_version(kProtocolVersion);
+  ::peer::v1::ReliableResponse sealed;
+  sealed.set_encrypted(
+      ring.Encrypt(response.SerializeAsString(), Aad(kResponsePurpose, label)));
+  sealed.set_label(label);
+  sealed.set_version(kProtocolVersion);
+  return sealed;
+}
+
+absl::StatusOr<::peer::v1::ReliableResponse> OpenResponse(
+    const Keyring& ring, const std::string& label,
+    const ::peer::v1::ReliableResponse& outer) {
+  auto plain = ring.Decrypt(outer.encrypted(), Aad(kResponsePurpose, label));
+  if (!plain.ok()) return plain.status();
+  ::peer::v1::ReliableResponse inner;
+  if (!inner.ParseFromString(*plain) ||
+      inner.body_case() == ::peer::v1::ReliableResponse::kEncrypted) {
+    return absl::InvalidArgumentError("malformed answer");
+  }
+  return inner;
+}
+
 absl::Status Memberlist::SetKeyring(Keyring keyring) {
   if (started_) {
     return absl::FailedPreconditionError(
@@ -113,32 +189,24 @@ absl::Status Memberlist::SetKeyring(Keyring keyring) {
 }
 
 int Memberlist::PacketSize() const {
-  const int label = LabelFieldBytes(config_.label);
-  if (!keyring_) return config_.packet_size - label;
-  // Inside the seal: the label and the replay fields; outside: the seal,
-  // its field, the label and the version again.
+  if (!keyring_) {
+    return config_.packet_size - LabelFieldBytes(config_.label.size());
+  }
   return config_.packet_size -
-         (kEncryptionOverhead + kSealedFieldOverhead + 2 * label +
-          kVersionFieldBytes + kReplayFieldBytes);
+         SealedDatagramOverhead(config_.label.size(), config_.name.size());
 }
 
 std::string Memberlist::SealPacket(std::string packet) {
-  ::peer::v1::Packet envelope;
-  envelope.set_label(config_.label);
   if (!keyring_) {
+    if (config_.label.empty()) return packet;  // nothing to add
+    ::peer::v1::Packet envelope;
+    envelope.set_label(config_.label);
     // Serialized fields appended to a serialized message merge into it.
     packet += envelope.SerializeAsString();
     return packet;
   }
-  envelope.set_sender_generation(generation_);
-  envelope.set_sender_seq(++send_seq_);
-  packet += envelope.SerializeAsString();
-  ::peer::v1::Packet sealed;
-  sealed.set_encrypted(
-      keyring_->Encrypt(packet, Aad(kPacketLabel, config_.label)));
-  sealed.set_label(config_.label);
-  sealed.set_version(kProtocolVersion);
-  return sealed.SerializeAsString();
+  return SealDatagram(*keyring_, config_.label, std::move(packet),
+                      {config_.name, generation_, ++send_seq_});
 }
 
 void Memberlist::LogOnce(const std::string& key, const std::string& text) {
@@ -186,7 +254,7 @@ bool Memberlist::AcceptPacket(const std::string& from,
   if (!AcceptEnvelope(from, packet.version(), packet.label())) return false;
   // Only a decrypted datagram reaches here when a keyring is set.
   if (!keyring_) return true;
-  return AcceptReplay(ReplayGuard::Kind::kDatagram, from, packet.from(),
+  return AcceptReplay(ReplayGuard::Kind::kDatagram, from, packet.sender(),
                       packet.sender_generation(), packet.sender_seq());
 }
 
@@ -256,8 +324,7 @@ void Memberlist::ReceivePacket(const std::string& from,
     ++stats_.packets_received;
     return;
   }
-  auto plain =
-      keyring_->Decrypt(outer.encrypted(), Aad(kPacketLabel, config_.label));
+  auto plain = OpenDatagram(*keyring_, config_.label, outer);
   if (!plain.ok()) {
     ++stats_.packets_received;
     ++stats_.decrypt_failures;
@@ -317,8 +384,7 @@ void Memberlist::ReceiveReliable(const std::string& from,
                });
     return;
   }
-  auto plain =
-      keyring_->Decrypt(request.encrypted(), Aad(kRequestLabel, config_.label));
+  auto plain = OpenRequest(*keyring_, config_.label, request);
   if (!plain.ok()) {
     ++stats_.decrypt_failures;
     spdlog::warn("{}: refused a request from {}: {}", config_.name, from,
@@ -360,14 +426,7 @@ void Memberlist::ReceiveReliable(const std::string& from,
           respond(absl::UnavailableError("node is gone"));
           return;
         }
-        response->set_label(config_.label);
-        response->set_version(kProtocolVersion);
-        ::peer::v1::ReliableResponse out;
-        out.set_encrypted(keyring_->Encrypt(
-            response->SerializeAsString(), Aad(kResponseLabel, config_.label)));
-        out.set_label(config_.label);
-        out.set_version(kProtocolVersion);
-        respond(std::move(out));
+        respond(SealResponse(*keyring_, config_.label, *std::move(response)));
       });
 }
 
@@ -375,18 +434,12 @@ void Memberlist::SendReliable(const std::string& addr,
                               ::peer::v1::ReliableRequest request,
                               absl::Duration timeout,
                               Transport::ReliableDone done) {
-  request.set_label(config_.label);
-  request.set_version(kProtocolVersion);
   if (keyring_) {
-    request.set_sender(config_.name);
-    request.set_sender_generation(generation_);
-    request.set_sender_seq(++reliable_seq_);
-    ::peer::v1::ReliableRequest sealed;
-    sealed.set_encrypted(keyring_->Encrypt(request.SerializeAsString(),
-                                           Aad(kRequestLabel, config_.label)));
-    sealed.set_label(config_.label);
-    sealed.set_version(kProtocolVersion);
-    request = std::move(sealed);
+    request = SealRequest(*keyring_, config_.label, std::move(request),
+                          {config_.name, generation_, ++reliable_seq_});
+  } else {
+    request.set_label(config_.label);
+    request.set_version(kProtocolVersion);
   }
   std::weak_ptr<bool> alive = alive_;
   transport_->SendReliable(
@@ -428,25 +481,21 @@ void Memberlist::SendReliable(const std::string& addr,
           done(std::move(response));
           return;
         }
-        auto plain = keyring_->Decrypt(response->encrypted(),
-                                       Aad(kResponseLabel, config_.label));
-        if (!plain.ok()) {
-          ++stats_.decrypt_failures;
-          spdlog::warn("{}: refused an answer from {}: {}", config_.name, addr,
-                       plain.status().message());
-          done(absl::PermissionDeniedError(absl::StrCat(
-              "answer from ", addr, ": ", plain.status().message())));
+        auto inner = OpenResponse(*keyring_, config_.label, *response);
+        if (!inner.ok()) {
+          if (absl::IsInvalidArgument(inner.status())) {
+            ++stats_.bad_packets;
+          } else {
+            ++stats_.decrypt_failures;
+            spdlog::warn("{}: refused an answer from {}: {}", config_.name,
+                         addr, inner.status().message());
+          }
+          done(absl::Status(inner.status().code(),
+                            absl::StrCat("answer from ", addr, ": ",
+                                         inner.status().message())));
           return;
         }
-        ::peer::v1::ReliableResponse inner;
-        if (!inner.ParseFromString(*plain) ||
-            inner.body_case() == ::peer::v1::ReliableResponse::kEncrypted) {
-          ++stats_.bad_packets;
-          done(absl::InvalidArgumentError(
-              absl::StrCat("malformed answer from ", addr)));
-          return;
-        }
-        done(std::move(inner));
+        done(*std::move(inner));
       });
 }
 

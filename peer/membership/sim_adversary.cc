@@ -12,18 +12,17 @@
 #include "absl/strings/str_join.h"
 #include "peer/membership/kv_store.h"
 #include "peer/membership/protocol_math.h"
+#include "peer/membership/sealing.h"
 #include "peer/membership/wire.h"
 
 namespace peerlab::membership {
 namespace {
 
-// The labels members bind into their seals (encryption.cc). The insider
-// seals as members do; if the members' format changes and this does not,
-// its forgeries are refused as decrypt failures, which the insider tests
+// The insider seals as members do, through sealing.h (the members' own
+// functions), under its own name, generation 1 and a sequence number of
+// its own (the receivers' replay windows); if it did not, its forgeries
+// would be refused as decrypt failures or replays, which the insider tests
 // check never happens (so the insider cannot silently become an outsider).
-constexpr absl::string_view kPacketLabel = "peerlab gossip packet";
-constexpr absl::string_view kRequestLabel = "peerlab gossip request";
-constexpr absl::string_view kResponseLabel = "peerlab gossip response";
 
 constexpr uint64_t kTop = std::numeric_limits<uint64_t>::max();
 
@@ -83,11 +82,10 @@ void SimAdversary::Capture(const std::string& from_address,
   if (j < kMaxCaptured) captured_[j] = std::move(c);
 }
 
-std::string SimAdversary::SealPacket(std::string packet) const {
+std::string SimAdversary::SealPacket(std::string packet) {
   if (!keyring_) return packet;
-  ::peer::v1::Packet sealed;
-  sealed.set_encrypted(keyring_->Encrypt(packet, kPacketLabel));
-  return sealed.SerializeAsString();
+  return SealDatagram(*keyring_, "", std::move(packet),
+                      {options_.name, 1, ++sealed_seq_});
 }
 
 void SimAdversary::SendRaw(const std::string& to, std::string bytes,
@@ -117,10 +115,8 @@ void SimAdversary::SendPushPull(
   ::peer::v1::ReliableRequest request;
   *request.mutable_push_pull() = push_pull;
   if (keyring_) {
-    ::peer::v1::ReliableRequest sealed;
-    sealed.set_encrypted(
-        keyring_->Encrypt(request.SerializeAsString(), kRequestLabel));
-    request = std::move(sealed);
+    request = SealRequest(*keyring_, "", std::move(request),
+                          {options_.name, 1, ++sealed_seq_});
   }
   cluster_.net().transport(node_)->SendReliable(
       to, std::move(request), absl::Seconds(1),
@@ -136,11 +132,12 @@ void SimAdversary::SendPushPull(
             on_answer(absl::PermissionDeniedError("a sealed answer"));
             return;
           }
-          auto plain = keyring_->Decrypt(response.encrypted(), kResponseLabel);
-          if (!plain.ok() || !response.ParseFromString(*plain)) {
+          auto plain = OpenResponse(*keyring_, "", response);
+          if (!plain.ok()) {
             on_answer(absl::PermissionDeniedError("cannot open the answer"));
             return;
           }
+          response = *std::move(plain);
         }
         if (!response.has_push_pull()) {
           on_answer(absl::NotFoundError("no push/pull in the answer"));
@@ -256,6 +253,9 @@ constexpr CounterInfo kCounters[] = {
     {"signature_failures", &Stats::signature_failures},
     {"key_conflicts", &Stats::key_conflicts},
     {"verifications_refused", &Stats::verifications_refused},
+    {"label_mismatches", &Stats::label_mismatches},
+    {"versions_refused", &Stats::versions_refused},
+    {"replays_refused", &Stats::replays_refused},
 };
 
 // A group key drawn from the seed (the simulation stays a function of it).
@@ -271,7 +271,8 @@ std::vector<::peer::v1::Message> FullDatagram(
     const std::string& from, bool sealed,
     const std::function<::peer::v1::Message(int)>& make) {
   std::vector<::peer::v1::Message> messages;
-  int size = PacketHeaderSize(from) + (sealed ? kEncryptionOverhead + 8 : 0);
+  int size =
+      PacketHeaderSize(from) + (sealed ? SealedDatagramOverhead(0, 64) : 0);
   for (int k = 0;; ++k) {
     ::peer::v1::Message m = make(k);
     const int framed = FramedSize(static_cast<int>(m.ByteSizeLong()));

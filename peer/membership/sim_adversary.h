@@ -126,13 +126,14 @@ class SimAdversary {
   void Capture(const std::string& from_address, const std::string& to_address,
                const std::string& bytes);
   // Seals for an insider; unchanged otherwise.
-  std::string SealPacket(std::string packet) const;
+  std::string SealPacket(std::string packet);
 
   SimCluster& cluster_;
   Options options_;
   sim::NodeId node_;
   std::string address_;
   std::optional<Keyring> keyring_;
+  uint64_t sealed_seq_ = 0;  // of what it seals (members' replay windows)
   Random rng_;
   std::vector<Captured> captured_;
   uint64_t seen_ = 0;
