@@ -391,6 +391,22 @@ TEST_F(ChatE2eTest, OutsiderCannotSpeakAsAMember) {
               HasSubstr("streams refused 1 (no hello 1)"));
 }
 
+// issue 13: with a group label (--group-label), the chat's hellos carry
+// it and are checked against it; members of the labelled group still talk.
+TEST_F(ChatE2eTest, LabelledGroupChats) {
+  auto alice = StartPeer("alice", {"--group-label", "lab1"});
+  ASSERT_TRUE(alice);
+  ASSERT_TRUE(alice->WaitForLine("outputView", "init: done"));
+  auto bob = StartPeer("bob", {"--group-label", "lab1"});
+  ASSERT_TRUE(bob);
+  ASSERT_TRUE(bob->WaitForLine("outputView", "init: done"));
+  ASSERT_TRUE(WaitForChatMembers(*alice, 1));
+  auto r = bob->Execute("msg hello lab1");
+  EXPECT_EQ(r.code(), 0) << r.message();
+  EXPECT_TRUE(alice->WaitForLine("messagesView", "<bob> hello lab1"));
+  EXPECT_THAT(alice->Output("chatstats"), HasSubstr("streams refused 0"));
+}
+
 // The original's step scripts, run as they are on three peers.
 TEST_F(ChatE2eTest, SeedStepScriptsRunGreen) {
   const std::string seeds =

@@ -201,7 +201,9 @@ absl::Status PeerApp::Start() {
             who, " is not a member (alive or suspect): see memberlist"));
       },
       .credentials = channel_credentials_,
-      .authenticator = chat_identity});
+      .authenticator = chat_identity,
+      // The membership's group label, checked in every chat hello too.
+      .group = [this] { return membership_->GroupLabel(); }});
   if (auto s = chat_->Register(registry_, config_); !s.ok()) return s;
   // A typed line that is not a command is a message, while the chat runs;
   // otherwise it stays an unknown command.
