@@ -95,6 +95,30 @@ TEST(AdversarySimTest, OutsiderReplaysChangeNothing) {
   EXPECT_EQ(Refused(r, "replays_refused"), r.tried);
 }
 
+// An insider seals datagrams as a member's own (its name and generation),
+// from its address, numbered 2^62 (the member's window at each receiver
+// jumps past everything it sends) or of a newer generation (its windows
+// are replaced): the receivers then refuse the member's own datagrams
+// (replays_refused), a denial of its direct traffic the group key cannot
+// stop. Indirect probes and relayed gossip still reach them: nobody is
+// declared dead or left, and the cluster is whole at the end.
+TEST(AdversarySimTest, InsiderReplayWindowAttacksRemoveNobody) {
+  const uint64_t seed = SimSeed(114);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  for (Attack a :
+       {Attack::kReplayWindowJump, Attack::kReplayWindowGeneration}) {
+    const CampaignReport r =
+        RunCampaign(Campaign(a, true, Kind::kInsider, seed));
+    SCOPED_TRACE(FormatReport(r));
+    EXPECT_EQ(r.wrongly_dead, 0);
+    EXPECT_EQ(r.wrongly_left, 0);
+    EXPECT_EQ(r.hijacked_final, 0);
+    EXPECT_TRUE(r.reconverged);
+    EXPECT_GT(Refused(r, "replays_refused"), 0u);
+    EXPECT_EQ(Refused(r, "decrypt_failures"), 0u) << "the insider is inside";
+  }
+}
+
 // Forgeries naming incarnations beyond the window or at the top, and
 // Lamport times beyond the window or the cap, are ignored and counted, by
 // an insider as in an open group (same code, the seal aside).

@@ -147,6 +147,16 @@ void SimAdversary::SendPushPull(
       });
 }
 
+void SimAdversary::SendSealedAs(
+    const std::string& to, const std::vector<::peer::v1::Message>& messages,
+    const Sealer& sealer, const std::string& source) {
+  std::vector<std::string> encoded;
+  for (const auto& m : messages) encoded.push_back(EncodeMessage(m));
+  std::string packet = EncodePacket(sealer.name, encoded);
+  if (keyring_) packet = SealDatagram(*keyring_, "", std::move(packet), sealer);
+  SendRaw(to, std::move(packet), source);
+}
+
 bool SimAdversary::ReplayOne(absl::Duration min_age) {
   if (captured_.empty()) return false;
   const absl::Time latest = cluster_.Now() - min_age;
@@ -229,6 +239,8 @@ constexpr AttackInfo kAttacks[] = {
     {Attack::kPingReflection, "ping-reflection"},
     {Attack::kPingReqReflection, "ping-req-reflection"},
     {Attack::kReplay, "replay"},
+    {Attack::kReplayWindowJump, "replay-window-jump"},
+    {Attack::kReplayWindowGeneration, "replay-window-generation"},
     {Attack::kPushPull, "push-pull"},
     {Attack::kGarbage, "garbage"},
     {Attack::kMixed, "mixed"},
@@ -430,6 +442,20 @@ void Campaign::Forge(Attack attack) {
         return m;
       });
       a.SendMessages(Addr(to), reqs, accuser);
+      ++tried_;
+      return;
+    }
+    case Attack::kReplayWindowJump:
+    case Attack::kReplayWindowGeneration: {
+      const Member v = cluster_.node(victim).LocalNode();
+      ::peer::v1::Message ack;
+      ack.mutable_ack()->set_seq_no(static_cast<uint32_t>(a.rng().Next()));
+      Sealer sealer{v.name, v.generation, uint64_t{1} << 62};
+      if (attack == Attack::kReplayWindowGeneration) {
+        sealer.generation = v.generation + 1;
+        sealer.seq = 1 + a.rng().Uniform(1'000'000);
+      }
+      a.SendSealedAs(Addr(to), {ack}, sealer, Addr(victim));
       ++tried_;
       return;
     }

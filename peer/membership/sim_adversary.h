@@ -39,6 +39,7 @@
 #include "absl/time/time.h"
 #include "peer/membership/keyring.h"
 #include "peer/membership/random.h"
+#include "peer/membership/sealing.h"
 #include "peer/membership/sim_cluster.h"
 
 namespace peerlab::membership {
@@ -103,6 +104,12 @@ class SimAdversary {
   void SendPushPull(
       const std::string& to, const ::peer::v1::PushPull& push_pull,
       std::function<void(absl::StatusOr<::peer::v1::PushPull>)> on_answer);
+  // One datagram holding `messages`, sealed (insider) under `sealer`'s
+  // name, generation and sequence number, Packet.from = sealer.name, from
+  // UDP source `source`. Without the key, as SendMessages.
+  void SendSealedAs(const std::string& to,
+                    const std::vector<::peer::v1::Message>& messages,
+                    const Sealer& sealer, const std::string& source);
   // Replays one captured datagram chosen at random among those captured at
   // least `min_age` ago, to its original receiver from its original source.
   // False when there is none.
@@ -174,6 +181,12 @@ enum class Attack {
   kPingReqReflection,
   // captured datagrams replayed to their receivers after >= 1 s.
   kReplay,
+  // (insider) a harmless datagram sealed as a member's own (sealer: its
+  // name and generation), from its address, numbered 2^62 (the member's
+  // replay window at the receiver jumps past everything it sends), or of a
+  // newer generation (its windows there are replaced).
+  kReplayWindowJump,
+  kReplayWindowGeneration,
   // push/pull requests carrying forged states (redirect, suspect, dead,
   // left, made-up members), claiming an honest member's name.
   kPushPull,
