@@ -235,8 +235,12 @@ std::string Keyring::Format() const {
 }
 
 absl::Status Keyring::Save(const std::string& path) const {
-  const std::string tmp = absl::StrCat(path, ".tmp");
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // A temporary name of this writer's own: the peers of one user all
+  // rewrite the per-user key file after a key operation, at about the same
+  // time, and must never write into each other's temporary file.
+  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid(), ".",
+                                       absl::BytesToHexString(RandomNonce()));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     return absl::InternalError(
         absl::StrCat("key file ", tmp, ": ", std::strerror(errno)));

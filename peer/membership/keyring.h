@@ -103,8 +103,11 @@ class Keyring {
 
   // The key file text for this keyring: primary first, one per line.
   std::string Format() const;
-  // Writes Format() to `path` atomically (a temporary file renamed over it),
-  // readable by the owner only (mode 0600).
+  // Writes Format() to `path` atomically (a temporary file of this writer's
+  // own, created O_EXCL, renamed over it), readable by the owner only (mode
+  // 0600). Several processes may save one path at once (the peers of one
+  // user sharing the per-user key file): the file is always one of their
+  // whole keyrings.
   absl::Status Save(const std::string& path) const;
 
   // Adds an accepted key (not primary). OK if already present.

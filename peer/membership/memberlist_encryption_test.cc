@@ -446,6 +446,53 @@ TEST(MemberlistEncryptionTest, EncryptedNodeCannotJoinAPlainCluster) {
   EXPECT_EQ(c.node(2).NumAlive(), 1);
 }
 
+// serf#579: a member down during a rotation (install, use, remove) never
+// caught up. Peers of one user share the per-user key file, which every
+// member rewrites after each key operation (the keyring listener), so a
+// member restarted on that machine reads the current keys and converges.
+// A node that holds only the removed key (another machine, no current
+// file) does not get in. The file is modelled by the listener's copy.
+TEST(MemberlistEncryptionTest,
+     MemberDownDuringRotationCatchesUpFromTheKeyFile) {
+  const uint64_t seed = SimSeed(15);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 5;
+  SimCluster c(Opts(n, seed, {kKeyA}));
+  std::vector<std::string> file = {kKeyA};  // the shared key file
+  auto listen = [&](int i) {
+    c.node(i).SetKeyringListener(
+        [&](const Keyring& ring) { file = ring.keys(); });
+  };
+  for (int i = 0; i < n; ++i) listen(i);
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); }, absl::Seconds(20)));
+  c.Crash(4);
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); }, absl::Seconds(60)));
+  const absl::Duration timeout = absl::Seconds(5);
+  ASSERT_TRUE(KeyOpFrom(c, 0, KeyOp::kInstall, kKeyB, timeout).ok());
+  ASSERT_TRUE(KeyOpFrom(c, 1, KeyOp::kUse, kKeyB, timeout).ok());
+  ASSERT_TRUE(KeyOpFrom(c, 2, KeyOp::kRemove, kKeyA, timeout).ok());
+  EXPECT_EQ(file, std::vector<std::string>{kKeyB});
+
+  // Restarted with its old keys only (what it had before): refused.
+  c.SetKeys(4, {kKeyA});
+  c.Restart(4, 0);
+  ASSERT_TRUE(c.RunUntil([&] { return c.join_result(4).has_value(); },
+                         absl::Seconds(10)));
+  EXPECT_FALSE(c.join_result(4)->ok());
+  c.RunFor(absl::Seconds(10));
+  for (int i = 0; i < 4; ++i) {
+    for (const Member& m : c.node(i).Members()) EXPECT_NE(m.name, "node4");
+  }
+  // Restarted on the same machine: reads the current file, and converges.
+  c.Crash(4);
+  c.SetKeys(4, file);
+  c.Restart(4, 0);
+  listen(4);
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); }, absl::Seconds(60)));
+  EXPECT_EQ(c.node(4).keyring()->keys(), std::vector<std::string>{kKeyB});
+}
+
 TEST(MemberlistEncryptionTest, RotationAcrossTheClusterStaysConverged) {
   const uint64_t seed = SimSeed(14);
   PEERLAB_SIM_TRACE_SEED(seed);
