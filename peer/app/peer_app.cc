@@ -242,7 +242,11 @@ absl::Status PeerApp::Start() {
                     "restart it with --control-token-file FILE"
               : IsLoopback(options_.bind)
                   ? options_.control_token_file
-                  : "the file given to the peer's --control-token-file"});
+                  : "the file given to the peer's --control-token-file",
+          .lab_may_run_programs = [this] {
+            auto lock = config_.Lock();
+            return builtin_settings_.allow_lab_programs;
+          }});
   control_service_ = control.get();
   grpc_services_.push_back(std::move(control));
   if (auto s = StartGrpcServer(); !s.ok()) return s;

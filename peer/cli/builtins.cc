@@ -494,6 +494,14 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
       !s.ok()) {
     return s;
   }
+  if (auto s = config->AddBool(
+          "lab.allow_programs",
+          "whether the harness coordinator may run shell and execute here "
+          "(the owner's choice; the local lab turns it on for its peers)",
+          &settings->allow_lab_programs);
+      !s.ok()) {
+    return s;
+  }
   // Remote callers change neither lock, by any path (set, loadconfig, a
   // script they execute).
   for (const char* key : {"shell.allow_remote", "execute.allow_remote"}) {

@@ -45,6 +45,11 @@ struct BuiltinSettings {
   absl::Duration shell_timeout = absl::Seconds(60);
   bool allow_remote_shell = true;
   bool allow_remote_execute = true;
+  // "lab.allow_programs": whether the harness coordinator (a caller that
+  // proved the lab's token, not the owner's control token) may run `shell`
+  // and `execute` here. Off unless the peer's owner turns it on (the local
+  // lab does, for the peers it starts); local_only like every allow* key.
+  bool allow_lab_programs = false;
 };
 // Registers the built-in commands and their config keys.
 // REQUIRES: env's pointers and `settings` outlive every command run.

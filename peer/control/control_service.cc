@@ -1,14 +1,17 @@
 #include "peer/control/control_service.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "peer/cli/parser.h"
 #include "peer/cli/session.h"
 #include "services/common/grpc_status.h"
+#include "spdlog/spdlog.h"
 
 namespace peerlab::peer {
 
@@ -353,8 +356,10 @@ void ControlService::SetAlsoAccept(
 }
 
 grpc::Status ControlService::CheckToken(
-    const grpc::CallbackServerContext& context) const {
+    const grpc::CallbackServerContext& context, bool* by_lab) const {
+  if (by_lab != nullptr) *by_lab = false;
   if (AlsoAccepted(context, also_accept_mu_, also_accept_)) {
+    if (by_lab != nullptr) *by_lab = true;
     return grpc::Status::OK;
   }
   if (options_.token.empty()) return grpc::Status::OK;
@@ -378,6 +383,27 @@ grpc::Status ControlService::CheckToken(
                         absl::StrCat("wrong control token", where));
   }
   return grpc::Status::OK;
+}
+
+absl::Status ControlService::CheckLabMayRun(absl::string_view line) const {
+  auto parsed = cli::ParseLine(line);
+  if (!parsed.ok() || parsed->command.empty()) return absl::OkStatus();
+  std::optional<cli::Command> command = registry_->Find(parsed->command);
+  if (!command.has_value() ||
+      (command->name != "shell" && command->name != "execute")) {
+    return absl::OkStatus();
+  }
+  if (options_.lab_may_run_programs && options_.lab_may_run_programs()) {
+    return absl::OkStatus();
+  }
+  spdlog::warn(
+      "refused {} from the harness coordinator (lab.allow_programs "
+      "is off)",
+      command->name);
+  return absl::PermissionDeniedError(absl::StrCat(
+      command->name,
+      " is refused to the harness coordinator: this peer's owner has not "
+      "turned on lab.allow_programs"));
 }
 
 void ControlService::Spawn(std::function<void()> body) {
@@ -408,9 +434,18 @@ grpc::ServerUnaryReactor* ControlService::Execute(
     grpc::CallbackServerContext* context, const pb::ExecuteRequest* request,
     pb::ExecuteResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (grpc::Status s = CheckToken(*context); !s.ok()) {
+  bool by_lab = false;
+  if (grpc::Status s = CheckToken(*context, &by_lab); !s.ok()) {
     reactor->Finish(s);
     return reactor;
+  }
+  if (by_lab) {
+    if (absl::Status s = CheckLabMayRun(request->line()); !s.ok()) {
+      response->set_code(s.raw_code());
+      response->set_message(std::string(s.message()));
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
   }
   grpc::Status refusal;
   {

@@ -47,6 +47,11 @@ class ControlService final : public ::peer::v1::PeerControl::CallbackService {
     int max_watchers = 64;
     // Lines a watcher may fall behind before the oldest are dropped.
     size_t watch_queue_capacity = 4096;
+    // Whether a call accepted through SetAlsoAccept (the harness
+    // coordinator's session token, not the owner's token) may run the
+    // commands that start programs (`shell`, `execute`). Called for each
+    // such call, on gRPC threads: must be thread-safe. Empty: never.
+    std::function<bool()> lab_may_run_programs;
   };
 
   // `registry` and `hub` must outlive this object.
@@ -70,7 +75,10 @@ class ControlService final : public ::peer::v1::PeerControl::CallbackService {
   void SetAlsoAccept(std::function<bool(absl::string_view)> accept);
 
   // Runs `request->line()` as a remote call (cli::Call::remote is true, so
-  // e.g. `shell` obeys shell.allow_remote). A failing command is no RPC
+  // e.g. `shell` obeys shell.allow_remote). A call made with the lab's
+  // session token runs `shell` or `execute` only when
+  // Options::lab_may_run_programs says so (PERMISSION_DENIED in the
+  // response otherwise). A failing command is no RPC
   // error: the RPC is OK and the response carries the code and message;
   // like at the prompt, "error: MESSAGE" is also written to outputView.
   grpc::ServerUnaryReactor* Execute(
@@ -89,8 +97,13 @@ class ControlService final : public ::peer::v1::PeerControl::CallbackService {
  private:
   friend class WatchViewsReactor;
 
-  // OK when the call carries the token (or none is required).
-  grpc::Status CheckToken(const grpc::CallbackServerContext& context) const;
+  // OK when the call carries the token (or none is required). `*by_lab`
+  // (when not null) tells whether it was the SetAlsoAccept token.
+  grpc::Status CheckToken(const grpc::CallbackServerContext& context,
+                          bool* by_lab = nullptr) const;
+  // OK unless `line` runs `shell` or `execute` and lab_may_run_programs
+  // does not allow it (PermissionDenied, logged).
+  absl::Status CheckLabMayRun(absl::string_view line) const;
   // Runs `body` on a new thread that the destructor joins.
   void Spawn(std::function<void()> body);
   // Called by a watch stream's thread once its stream is done.

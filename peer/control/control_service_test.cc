@@ -30,6 +30,7 @@ namespace {
 
 namespace pb = ::peer::v1;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr absl::Duration kDeadline = absl::Seconds(10);
 
@@ -332,6 +333,56 @@ TEST_F(ControlServiceTest, TokenIsRequiredWhenSet) {
             grpc::StatusCode::UNAUTHENTICATED);
   Watch with(stub_.get(), {}, "s3cret-token");
   Sync(with, cli::kOutputView);
+}
+
+// The harness coordinator proves the lab's token, not the owner's: by
+// default it may not start programs here (issue 13: an anonymous or
+// lab-token StartRun ran a shell as the peer's user).
+TEST_F(ControlServiceTest, LabSessionRunsNoProgramByDefault) {
+  StartServer({.token = "owner-token"});
+  service_->SetAlsoAccept(
+      [](absl::string_view t) { return t == "lab-session"; });
+  pb::ExecuteResponse response;
+  ASSERT_TRUE(Execute("shell echo ran-a-shell", &response, "lab-session").ok());
+  EXPECT_EQ(response.code(),
+            static_cast<int>(absl::StatusCode::kPermissionDenied))
+      << response.message();
+  EXPECT_THAT(response.message(), HasSubstr("lab.allow_programs"));
+  for (const auto& line : response.output()) {
+    EXPECT_THAT(line.text(), Not(HasSubstr("ran-a-shell")));
+  }
+  const std::string script = ::testing::TempDir() + "/lab_script.cmd";
+  {
+    std::ofstream f(script);
+    f << "shell echo ran-a-shell\n";
+  }
+  response.Clear();
+  ASSERT_TRUE(Execute("/execute " + script, &response, "lab-session").ok());
+  EXPECT_EQ(response.code(),
+            static_cast<int>(absl::StatusCode::kPermissionDenied));
+  // Other commands, and the owner's token, are not affected.
+  response.Clear();
+  ASSERT_TRUE(Execute("echo x", &response, "lab-session").ok());
+  EXPECT_EQ(response.code(), 0);
+  response.Clear();
+  ASSERT_TRUE(Execute("shell echo owner", &response, "owner-token").ok());
+  EXPECT_EQ(response.code(), 0) << response.message();
+}
+
+TEST_F(ControlServiceTest, LabSessionRunsProgramsWhenTheOwnerAllows) {
+  std::atomic<bool> allowed{false};
+  StartServer({.token = "owner-token",
+               .lab_may_run_programs = [&allowed] { return allowed.load(); }});
+  service_->SetAlsoAccept(
+      [](absl::string_view t) { return t == "lab-session"; });
+  pb::ExecuteResponse response;
+  ASSERT_TRUE(Execute("shell echo hi", &response, "lab-session").ok());
+  EXPECT_EQ(response.code(),
+            static_cast<int>(absl::StatusCode::kPermissionDenied));
+  allowed = true;
+  response.Clear();
+  ASSERT_TRUE(Execute("shell echo hi", &response, "lab-session").ok());
+  EXPECT_EQ(response.code(), 0) << response.message();
 }
 
 TEST_F(ControlServiceTest, LongCommandDoesNotBlockOthers) {

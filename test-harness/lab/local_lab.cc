@@ -187,21 +187,14 @@ absl::Status LocalLab::StartPeer(const std::string& name) {
   int start = ++starts_[name];
   std::string stem = start == 1 ? absl::StrCat(logs_, "/", name)
                                 : absl::StrCat(logs_, "/", name, ".", start);
-  std::vector<std::string> argv = {options_.bin_dir + "/peerlab-peer",
-                                   name,
-                                   "--test",
-                                   "--coordinator",
-                                   coordinator_,
-                                   "--bootstrap",
-                                   bootstrap_,
-                                   "--log-file",
-                                   stem + ".log",
-                                   "--log-level",
-                                   options_.peer_log_level,
-                                   "--history-file",
-                                   tmp_ + "/history-" + name,
-                                   "--token-file",
-                                   lab_token_file_};
+  std::vector<std::string> argv = {
+      options_.bin_dir + "/peerlab-peer", name, "--test", "--coordinator",
+      coordinator_, "--bootstrap", bootstrap_, "--log-file", stem + ".log",
+      "--log-level", options_.peer_log_level, "--history-file",
+      tmp_ + "/history-" + name, "--token-file", lab_token_file_,
+      // The lab owns these peers: its scripts
+      // may run shell steps on them.
+      "--exec", "set lab.allow_programs true"};
   if (options_.netns) {
     // The lab tool execs `ip netns exec`, which execs the peer: the pid
     // stays the peer's (signals and PDEATHSIG reach it).

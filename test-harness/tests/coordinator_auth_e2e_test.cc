@@ -169,7 +169,8 @@ class CoordinatorAuthE2eTest : public ::testing::Test {
 // Before: the coordinator took StartRun from anybody and ran its `shell`
 // step on alice with alice's control token.
 TEST_F(CoordinatorAuthE2eTest, AnAnonymousStartRunRunsNoShell) {
-  ASSERT_NE(StartPeer("alice"), nullptr);
+  ASSERT_NE(StartPeer("alice", {"--exec", "set lab.allow_programs true"}),
+            nullptr);
   const std::string marker = dir_->File("shell-ran");
   grpc::Status s =
       StartRun("anon", absl::StrCat("alice shell touch ", marker, "\n"),
@@ -199,7 +200,8 @@ TEST_F(CoordinatorAuthE2eTest, AnAnonymousStartRunRunsNoShell) {
 // coordinator too.
 TEST_F(CoordinatorAuthE2eTest,
        APeerRefusesShellFromTheCoordinatorIfItsOwnerDid) {
-  ASSERT_NE(StartPeer("alice", {"--exec", "set shell.allow_remote false"}),
+  ASSERT_NE(StartPeer("alice", {"--exec", "set lab.allow_programs true",
+                                "--exec", "set shell.allow_remote false"}),
             nullptr);
   const std::string marker = dir_->File("shell-ran");
   ASSERT_TRUE(StartRun("shell",
@@ -211,6 +213,24 @@ TEST_F(CoordinatorAuthE2eTest,
   ASSERT_EQ(summary.steps_size(), 1);
   EXPECT_THAT(summary.steps(0).message(),
               HasSubstr("refused to remote callers"));
+  EXPECT_FALSE(std::filesystem::exists(marker));
+}
+
+// A peer runs no program for the coordinator unless its owner said so
+// (lab.allow_programs; the local lab says so for the peers it starts).
+// Before: any holder of the lab token ran a shell as the peer's user.
+TEST_F(CoordinatorAuthE2eTest,
+       APeerRunsNoProgramForTheLabUnlessItsOwnerAllows) {
+  ASSERT_NE(StartPeer("alice"), nullptr);
+  const std::string marker = dir_->File("shell-ran");
+  ASSERT_TRUE(StartRun("lab-shell",
+                       absl::StrCat("alice shell touch ", marker, "\n"),
+                       /*authorized=*/true)
+                  .ok());
+  auto summary = Finished("lab-shell");
+  EXPECT_EQ(summary.state(), ::harness::v1::RUN_STATE_FAILED);
+  ASSERT_EQ(summary.steps_size(), 1);
+  EXPECT_THAT(summary.steps(0).message(), HasSubstr("lab.allow_programs"));
   EXPECT_FALSE(std::filesystem::exists(marker));
 }
 
