@@ -167,6 +167,28 @@ TEST_F(KeysE2eTest, DefaultPeerRefusesOutsiderPushPull) {
   ASSERT_TRUE(alice.process->Wait(kDeadline).ok());
 }
 
+// A key file other users may read lets them into the group: the peer says
+// so at start, with the chmod that fixes it, as it does for token files.
+// Before: it loaded such a file silently.
+TEST_F(KeysE2eTest, KeyFileOthersMayReadIsNamedInAWarning) {
+  const std::string key = membership::FormatKey(membership::GenerateKey());
+  Peer alice = StartPeer("alice", key);
+  ASSERT_NE(alice.stub, nullptr);
+  ASSERT_EQ(::chmod(alice.keyfile.c_str(), 0644), 0);
+  alice.CreateAndStart();
+  const std::string log = dir_->File("alice.log");
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!absl::StrContains(ReadAll(log),
+                            "is readable or writable by other users") &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_TRUE(absl::StrContains(ReadAll(log), "chmod 600 " + alice.keyfile))
+      << ReadAll(log);
+  EXPECT_TRUE(alice.Run("exit 0").ok());
+  ASSERT_TRUE(alice.process->Wait(kDeadline).ok());
+}
+
 // Two peers of one user with no key configured form a group with no set-up
 // (the per-user group key, made by the first, read by the second); the
 // file is private (0600).

@@ -1,5 +1,7 @@
 #include "peer/app/membership_commands.h"
 
+#include <sys/stat.h>
+
 #include <future>
 #include <optional>
 #include <random>
@@ -155,6 +157,15 @@ absl::Status MembershipCommands::Create() {
     }
     keyring = *std::move(loaded);
     key_source = keyfile;
+    struct stat st;
+    if (::stat(keyfile.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      // Whoever reads it joins the group and reads its gossip.
+      spdlog::warn(
+          "memberlist.keyfile {} is readable or writable by other users "
+          "(mode {:04o}): they can join the group and read its gossip; run: "
+          "chmod 600 {}",
+          keyfile, st.st_mode & 07777, keyfile);
+    }
   } else if (env_.insecure_gossip) {
     config.insecure_gossip = true;
     spdlog::warn(
