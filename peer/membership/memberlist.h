@@ -340,6 +340,9 @@ class Memberlist {
   // Signs LocalAlive's fields anew (after a change of incarnation, address
   // or metadata) into local_->signature.
   void SignLocal();
+  // Whether a warning about `key` may be logged now: at most once per key
+  // every 10 probe periods (conflicts_logged_, bounded). Records it if so.
+  bool ConflictLogDue(const std::string& key);
   // Logs "conflicting address for NAME: mine X, theirs Y" (as memberlist),
   // at most once per name every kConflictLogPeriod; counts it.
   void LogConflict(const std::string& name, const std::string& mine,

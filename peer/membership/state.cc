@@ -88,20 +88,25 @@ bool Memberlist::IncarnationInWindow(uint64_t known, uint64_t claimed) {
   return false;
 }
 
-void Memberlist::LogConflict(const std::string& name, const std::string& mine,
-                             const std::string& theirs) {
-  ++stats_.name_conflicts;
+bool Memberlist::ConflictLogDue(const std::string& key) {
   const absl::Time now = scheduler_->Now();
-  auto it = conflicts_logged_.find(name);
+  auto it = conflicts_logged_.find(key);
   if (it != conflicts_logged_.end() &&
       now - it->second < config_.probe_interval * 10) {
-    return;
+    return false;
   }
   if (it == conflicts_logged_.end() &&
       conflicts_logged_.size() >= kMaxUnknownSenders) {
     conflicts_logged_.clear();
   }
-  conflicts_logged_[name] = now;
+  conflicts_logged_[key] = now;
+  return true;
+}
+
+void Memberlist::LogConflict(const std::string& name, const std::string& mine,
+                             const std::string& theirs) {
+  ++stats_.name_conflicts;
+  if (!ConflictLogDue(name)) return;
   spdlog::warn("{}: conflicting address for {}: mine {}, theirs {}",
                config_.name, Printable(name), Printable(mine),
                Printable(theirs));
@@ -279,18 +284,7 @@ bool Memberlist::KeyReplaceable(const NodeState& node) const {
 void Memberlist::CountKeyConflict(const std::string& name,
                                   const std::string& addr) {
   ++stats_.key_conflicts;
-  const absl::Time now = scheduler_->Now();
-  const std::string key = absl::StrCat("key:", name);
-  auto it = conflicts_logged_.find(key);
-  if (it != conflicts_logged_.end() &&
-      now - it->second < config_.probe_interval * 10) {
-    return;
-  }
-  if (it == conflicts_logged_.end() &&
-      conflicts_logged_.size() >= kMaxUnknownSenders) {
-    conflicts_logged_.clear();
-  }
-  conflicts_logged_[key] = now;
+  if (!ConflictLogDue(absl::StrCat("key:", name))) return;
   spdlog::warn(
       "{}: refused a claim to {} from {} signed with another key than the "
       "one pinned to the name ({} refused so far)",
