@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -13,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/bounded_file.h"
 
 namespace peerlab::peer {
 namespace {
@@ -20,16 +20,6 @@ namespace {
 absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::UnavailableError(
       absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
-}
-
-absl::Status WriteAll(int fd, absl::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::UnavailableError(std::strerror(errno));
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -59,17 +49,10 @@ absl::StatusOr<std::vector<std::string>> LoadHistory(const std::string& path,
     bool compact = lines.size() > 2 * limit;
     lines.erase(lines.begin(), lines.end() - static_cast<ptrdiff_t>(limit));
     if (compact) {
-      std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
-      int fd =
-          ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      if (fd < 0) return lines;  // compaction is best effort
       std::string data;
       for (const std::string& l : lines) absl::StrAppend(&data, l, "\n");
-      bool ok = WriteAll(fd, data).ok();
-      ok = ::close(fd) == 0 && ok;
-      if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-        ::unlink(tmp.c_str());
-      }
+      // Best effort: a history that cannot be compacted is still read.
+      (void)WriteFileAtomically(path, data, "history file", 0600);
     }
   }
   return lines;
@@ -83,13 +66,10 @@ absl::Status AppendHistory(const std::string& path, absl::string_view line) {
       ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return Errno("cannot open", path);
   // One write(), so lines of peers sharing the file do not interleave.
-  absl::Status s = WriteAll(fd, absl::StrCat(line, "\n"));
+  absl::Status s =
+      WriteAllToFd(fd, absl::StrCat(line, "\n"), "history file", path);
   if (::close(fd) != 0 && s.ok()) return Errno("cannot write", path);
-  if (!s.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot write ", path, ": ", s.message()));
-  }
-  return absl::OkStatus();
+  return s;
 }
 
 }  // namespace peerlab::peer

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -235,42 +234,10 @@ std::string Keyring::Format() const {
 }
 
 absl::Status Keyring::Save(const std::string& path) const {
-  // A temporary name of this writer's own: the peers of one user all
-  // rewrite the per-user key file after a key operation, at about the same
-  // time, and must never write into each other's temporary file.
-  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid(), ".",
-                                       absl::BytesToHexString(RandomNonce()));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return absl::InternalError(
-        absl::StrCat("key file ", tmp, ": ", std::strerror(errno)));
-  }
-  const std::string text = Format();
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return absl::InternalError(
-          absl::StrCat("key file ", tmp, ": ", std::strerror(err)));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    return absl::InternalError(
-        absl::StrCat("key file ", tmp, ": ", std::strerror(errno)));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return absl::InternalError(
-        absl::StrCat("key file ", path, ": ", std::strerror(err)));
-  }
-  return absl::OkStatus();
+  // The peers of one user all rewrite the per-user key file after a key
+  // operation, at about the same time: the atomic write gives each writer a
+  // temporary file of its own, and the file is always 0600.
+  return WriteFileAtomically(path, Format(), "gossip key file", 0600);
 }
 
 bool Keyring::Contains(const std::string& key) const {

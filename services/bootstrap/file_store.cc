@@ -18,6 +18,7 @@
 #include "nlohmann/json.hpp"
 #include "services/bootstrap/document.h"
 #include "services/bootstrap/validation.h"
+#include "services/common/bounded_file.h"
 #include "services/common/logging.h"
 
 namespace peerlab::bootstrap {
@@ -38,20 +39,6 @@ std::string Checksum(const std::string& data) {
     h *= 1099511628211ULL;
   }
   return absl::StrFormat("fnv1a64:%016x", h);
-}
-
-absl::Status WriteAll(int fd, const std::string& data,
-                      const std::string& path) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::UnavailableError(Errno("write", path));
-    }
-    done += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -130,18 +117,6 @@ bool SameFile(const struct stat& a, const struct stat& b) {
 std::string DirectoryOf(const std::string& path) {
   std::string dir = std::filesystem::path(path).parent_path().string();
   return dir.empty() ? "." : dir;
-}
-
-absl::Status SyncDirectory(const std::string& path) {
-  const std::string dir = DirectoryOf(path);
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) {
-    return absl::UnavailableError(Errno("cannot open directory", dir));
-  }
-  int rc = ::fsync(dfd);
-  ::close(dfd);
-  if (rc != 0) return absl::UnavailableError(Errno("fsync directory", dir));
-  return absl::OkStatus();
 }
 
 // Reads the whole regular file behind `fd`, at most `max_bytes` (one more is
@@ -238,7 +213,7 @@ absl::StatusOr<TempFile> WriteTemp(
     s = absl::UnavailableError(Errno("cannot lock", tmp.path));
   }
   if (s.ok() && fault) s = fault(FileStore::WriteStep::kTempCreated);
-  if (s.ok()) s = WriteAll(tmp.fd, data, tmp.path);
+  if (s.ok()) s = WriteAllToFd(tmp.fd, data, "store file", tmp.path);
   if (s.ok() && ::fdatasync(tmp.fd) != 0) {
     s = absl::UnavailableError(Errno("fsync", tmp.path));
   }
@@ -339,7 +314,7 @@ absl::StatusOr<std::unique_ptr<FileStore>> FileStore::Open(
         return absl::FailedPreconditionError(
             Errno("cannot create store file", path));
       }
-      if (auto s = SyncDirectory(path); !s.ok()) {
+      if (auto s = SyncDirectoryOf(path, "store file"); !s.ok()) {
         ::close(tmp->fd);
         return absl::FailedPreconditionError(s.message());
       }
@@ -615,7 +590,10 @@ absl::Status FileStore::WriteFile(const Document& doc) {
       return s;
     }
   }
-  return SyncDirectory(path_);
+  if (absl::Status s = SyncDirectoryOf(path_, "store file"); !s.ok()) {
+    return absl::UnavailableError(s.message());
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace peerlab::bootstrap

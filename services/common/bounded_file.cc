@@ -146,7 +146,8 @@ absl::Status CheckWritablePath(const std::string& path, std::string_view what) {
 
 absl::Status WriteFileAtomically(const std::string& path,
                                  const std::string& contents,
-                                 std::string_view what) {
+                                 std::string_view what,
+                                 std::optional<mode_t> wanted_mode) {
   if (absl::Status s = CheckWritablePath(path, what); !s.ok()) return s;
   std::string target = path;
   struct stat st;
@@ -158,7 +159,7 @@ absl::Status WriteFileAtomically(const std::string& path,
     target = resolved;
     if (absl::Status s = CheckWritablePath(target, what); !s.ok()) return s;
   }
-  mode_t mode = 0644;
+  mode_t mode = wanted_mode.value_or(0644);
   if (::stat(target.c_str(), &st) == 0) {
     if (!S_ISREG(st.st_mode)) {
       return absl::FailedPreconditionError(
@@ -166,7 +167,7 @@ absl::Status WriteFileAtomically(const std::string& path,
                        "is not a regular file (a device, FIFO or socket); "
                        "nothing written"));
     }
-    mode = st.st_mode & 07777;
+    if (!wanted_mode) mode = st.st_mode & 07777;
   }
   std::string tmp = target + ".tmp-XXXXXX";
   int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
@@ -176,14 +177,10 @@ absl::Status WriteFileAtomically(const std::string& path,
     ::unlink(tmp.c_str());
     return FromErrno(err, what, path, doing);
   };
-  size_t done = 0;
-  while (done < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(errno, "write");
-    }
-    done += static_cast<size_t>(n);
+  if (absl::Status s = WriteAllToFd(fd, contents, what, path); !s.ok()) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return s;
   }
   if (::fchmod(fd, mode) != 0) return fail(errno, "set the mode");
   if (::fsync(fd) != 0) return fail(errno, "fsync");
@@ -197,6 +194,38 @@ absl::Status WriteFileAtomically(const std::string& path,
     ::unlink(tmp.c_str());
     return FromErrno(err, what, path, "rename");
   }
+  return SyncDirectoryOf(target, what);
+}
+
+absl::Status WriteAllToFd(int fd, std::string_view data, std::string_view what,
+                          const std::string& path) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return FromErrno(errno, what, path, "write");
+    }
+    if (n == 0) return FromErrno(EIO, what, path, "write");
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SyncDirectoryOf(const std::string& path, std::string_view what) {
+  std::string dir = path;
+  const size_t slash = dir.find_last_of('/');
+  if (slash == std::string::npos) {
+    dir = ".";
+  } else {
+    dir.resize(slash == 0 ? 1 : slash);
+  }
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return FromErrno(errno, what, dir, "open the directory");
+  const int rc = ::fsync(dfd);
+  const int err = errno;
+  ::close(dfd);
+  if (rc != 0) return FromErrno(err, what, dir, "fsync the directory");
   return absl::OkStatus();
 }
 

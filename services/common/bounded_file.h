@@ -3,7 +3,10 @@
 #ifndef PEERLAB_SERVICES_COMMON_BOUNDED_FILE_H_
 #define PEERLAB_SERVICES_COMMON_BOUNDED_FILE_H_
 
+#include <sys/types.h>
+
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -39,14 +42,30 @@ absl::StatusOr<std::string> ReadFileBounded(const std::string& path,
 absl::Status CheckWritablePath(const std::string& path, std::string_view what);
 
 // Replaces the regular file at `path` (or creates it) with `contents`,
-// atomically: a temporary file with a name chosen here (O_EXCL, in the same
-// directory), fsynced, then renamed over `path`. A `path` that is a symbolic
-// link is resolved first, so the link stays and its target is replaced.
-// Refuses (FailedPrecondition) a `path` that exists and is not a regular file
-// (a device, a FIFO, a directory): nothing is written. Errors name `what`.
+// atomically and durably: a temporary file with a name chosen here (O_EXCL,
+// in the same directory), written, fsynced, renamed over `path`, and then the
+// directory fsynced, so that after an OK return a crash leaves either the old
+// or the new contents, never a torn or missing file. A `path` that is a
+// symbolic link is resolved first, so the link stays and its target is
+// replaced. The file gets `mode` when given; otherwise it keeps the mode of
+// the file it replaces (0644 for a new one). Refuses (FailedPrecondition) a
+// `path` that exists and is not a regular file (a device, a FIFO, a
+// directory): nothing is written. Errors come from errno (NotFound,
+// PermissionDenied, Unavailable...) and name `what` and the path. This is the
+// one atomic write of the project: use it rather than a rename of your own.
 absl::Status WriteFileAtomically(const std::string& path,
                                  const std::string& contents,
-                                 std::string_view what);
+                                 std::string_view what,
+                                 std::optional<mode_t> mode = std::nullopt);
+
+// Writes all of `data` to `fd`, retrying short writes and EINTR. Errors name
+// `what` and `path` (the file behind `fd`, for the message only).
+absl::Status WriteAllToFd(int fd, std::string_view data, std::string_view what,
+                          const std::string& path);
+
+// Fsyncs the directory that holds `path`, so that a rename or link made there
+// survives a crash. Errors name `what` and the directory.
+absl::Status SyncDirectoryOf(const std::string& path, std::string_view what);
 
 // Opens `path` for appending (creating it 0644 when missing) and returns the
 // descriptor, which the caller owns (close it). Never blocks: a FIFO, a

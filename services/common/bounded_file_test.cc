@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -118,6 +119,42 @@ TEST_F(BoundedFileTest, WriteAtomicallyReplacesARegularFile) {
   ASSERT_TRUE(data.ok());
   EXPECT_EQ(*data, "new");
   ASSERT_TRUE(WriteFileAtomically(dir_ + "/fresh.json", "x", "t").ok());
+}
+
+TEST_F(BoundedFileTest, WriteAtomicallyKeepsTheModeOrSetsTheOneAsked) {
+  std::string path = Write("kept", "old");
+  ASSERT_EQ(chmod(path.c_str(), 0640), 0);
+  ASSERT_TRUE(WriteFileAtomically(path, "new", "t").ok());
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  // A secret is 0600 whatever the file it replaces was.
+  ASSERT_TRUE(WriteFileAtomically(path, "secret", "key file", 0600).ok());
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  ASSERT_TRUE(WriteFileAtomically(dir_ + "/new-secret", "s", "t", 0600).ok());
+  ASSERT_EQ(stat((dir_ + "/new-secret").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  // No temporary file is left behind.
+  size_t entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+    (void)e;
+    ++entries;
+  }
+  EXPECT_EQ(entries, 2u);
+}
+
+TEST_F(BoundedFileTest, WriteAllToFdReportsAClosedDescriptor) {
+  absl::Status s = WriteAllToFd(-1, "x", "history file", "/nowhere");
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("history file"), std::string::npos) << s;
+}
+
+TEST_F(BoundedFileTest, SyncDirectoryOfAMissingDirectoryIsNotFound) {
+  EXPECT_EQ(SyncDirectoryOf(dir_ + "/missing/file", "t").code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(SyncDirectoryOf(dir_ + "/file", "t").ok());
+  EXPECT_TRUE(SyncDirectoryOf("relative", "t").ok());
 }
 
 TEST_F(BoundedFileTest, WriteAtomicallyRefusesAFifoAndADirectory) {

@@ -123,32 +123,29 @@ absl::StatusOr<std::string> ReadOrCreateSecretFile(
           what, " ", path, ": cannot create: ", std::strerror(errno)));
     }
     std::string bytes = make();
-    size_t done = 0;
-    bool ok = ::fchmod(fd, 0600) == 0;
-    while (ok && done < bytes.size()) {
-      ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0)
-        ok = false;
-      else
-        done += static_cast<size_t>(n);
+    absl::Status written =
+        ::fchmod(fd, 0600) == 0
+            ? WriteAllToFd(fd, bytes, what, tmp)
+            : absl::FailedPreconditionError(std::strerror(errno));
+    if (written.ok() && ::fsync(fd) != 0) {
+      written = absl::FailedPreconditionError(std::strerror(errno));
     }
-    ok = ok && ::fsync(fd) == 0;
-    int err = errno;
     ::close(fd);
-    if (!ok) {
+    if (!written.ok()) {
       ::unlink(tmp.c_str());
-      return absl::FailedPreconditionError(absl::StrCat(
-          what, " ", path, ": cannot write: ", std::strerror(err)));
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, " ", path, ": cannot write: ", written.message()));
     }
     // link() never replaces: whoever links first wins, the others read it.
     if (::link(tmp.c_str(), path.c_str()) != 0 && errno != EEXIST) {
-      err = errno;
+      const int err = errno;
       ::unlink(tmp.c_str());
       return absl::FailedPreconditionError(absl::StrCat(
           what, " ", path, ": cannot create: ", std::strerror(err)));
     }
     ::unlink(tmp.c_str());
+    // The secret must survive a crash once anyone has used it.
+    if (absl::Status s = SyncDirectoryOf(path, what); !s.ok()) return s;
     if (::lstat(path.c_str(), &st) != 0) {
       return absl::FailedPreconditionError(
           absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
