@@ -12,11 +12,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "services/common/testing/eventually.h"
 #include "services/common/testing/peer_process.h"
 #include "services/common/testing/subprocess.h"
 
 namespace peerlab::bench {
 namespace {
+
+using ::peerlab::testing::Eventually;
 
 using ::peerlab::testing::BinDir;
 using ::peerlab::testing::PeerProcessOptions;
@@ -71,14 +74,14 @@ TEST(ControlPollerTest, ReachesAPeerThatStartsAfterTheFirstPolls) {
                                absl::Seconds(30), peer->get());
   ASSERT_TRUE(ready.ok()) << ready.status();
   const absl::Time serving = absl::Now();
-  const absl::Time give_up = serving + absl::Seconds(10);
   absl::StatusOr<std::vector<std::string>> out =
       absl::UnavailableError("not called");
-  while (absl::Now() < give_up) {
-    out = poller.Execute("echo hi", absl::Milliseconds(100));
-    if (out.ok()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  Eventually(
+      [&] {
+        out = poller.Execute("echo hi", absl::Milliseconds(100));
+        return out.ok();
+      },
+      absl::Seconds(10));
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_LT(absl::Now() - serving, absl::Seconds(1));
   ASSERT_FALSE(out->empty());

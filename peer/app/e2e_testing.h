@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "proto/peer/v1/control.grpc.pb.h"
+#include "services/common/testing/eventually.h"
 #include "services/common/testing/peer_process.h"
 #include "services/common/testing/subprocess.h"
 
@@ -39,17 +40,8 @@ inline constexpr char kFastMembership[] = R"({
 // `word` quoted for /bin/sh.
 std::string ShellQuote(absl::string_view word);
 
-// Polls `f` (a command's observable result) every 50 ms until it returns
-// true or `timeout` passes; then tries once more.
-template <typename F>
-bool Eventually(F f, absl::Duration timeout = absl::Seconds(30)) {
-  absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (f()) return true;
-    absl::SleepFor(absl::Milliseconds(50));  // poll interval
-  }
-  return f();
-}
+// The one poll loop of the tests (services/common/testing/eventually.h).
+using ::peerlab::testing::Eventually;
 
 // Peers with HOME=`home` use the per-user group key
 // `home`/.local/state/peerlab/gossip.keys (membership::UserKeyFilePath).

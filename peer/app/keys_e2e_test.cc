@@ -22,11 +22,14 @@
 #include "peer/membership/keyring.h"
 #include "proto/peer/v1/control.grpc.pb.h"
 #include "proto/peer/v1/membership.grpc.pb.h"
+#include "services/common/testing/eventually.h"
 #include "services/common/testing/peer_process.h"
 #include "services/common/testing/subprocess.h"
 
 namespace peerlab::peer {
 namespace {
+
+using ::peerlab::testing::Eventually;
 
 namespace pb = ::peer::v1;
 using ::peerlab::testing::ExecuteLine;
@@ -63,13 +66,12 @@ struct Peer {
 
   bool WaitFor(const std::string& line, const std::string& want,
                absl::Duration timeout = kDeadline) {
-    absl::Time end = absl::Now() + timeout;
-    while (absl::Now() < end) {
-      auto out = Run(line);
-      if (out.ok() && absl::StrContains(*out, want)) return true;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return false;
+    return Eventually(
+        [&] {
+          auto out = Run(line);
+          return out.ok() && absl::StrContains(*out, want);
+        },
+        timeout);
   }
 
   // memberlistcreate + memberliststart; returns the gossip address.
@@ -177,12 +179,12 @@ TEST_F(KeysE2eTest, KeyFileOthersMayReadIsNamedInAWarning) {
   ASSERT_EQ(::chmod(alice.keyfile.c_str(), 0644), 0);
   alice.CreateAndStart();
   const std::string log = dir_->File("alice.log");
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (!absl::StrContains(ReadAll(log),
-                            "is readable or writable by other users") &&
-         absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  Eventually(
+      [&] {
+        return absl::StrContains(ReadAll(log),
+                                 "is readable or writable by other users");
+      },
+      absl::Seconds(10));
   EXPECT_TRUE(absl::StrContains(ReadAll(log), "chmod 600 " + alice.keyfile))
       << ReadAll(log);
   EXPECT_TRUE(alice.Run("exit 0").ok());

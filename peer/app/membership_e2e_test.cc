@@ -14,11 +14,14 @@
 #include "gtest/gtest.h"
 #include "peer/app/e2e_testing.h"
 #include "proto/peer/v1/control.grpc.pb.h"
+#include "services/common/testing/eventually.h"
 #include "services/common/testing/peer_process.h"
 #include "services/common/testing/subprocess.h"
 
 namespace peerlab::peer {
 namespace {
+
+using ::peerlab::testing::Eventually;
 
 namespace pb = ::peer::v1;
 using ::peerlab::testing::ExecuteLine;
@@ -51,13 +54,12 @@ struct Peer {
   // Polls `line` until its output contains `want`.
   bool WaitFor(const std::string& line, const std::string& want,
                absl::Duration timeout = kDeadline) {
-    absl::Time end = absl::Now() + timeout;
-    while (absl::Now() < end) {
-      auto out = Run(line);
-      if (out.ok() && absl::StrContains(*out, want)) return true;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return false;
+    return Eventually(
+        [&] {
+          auto out = Run(line);
+          return out.ok() && absl::StrContains(*out, want);
+        },
+        timeout);
   }
 };
 

@@ -18,10 +18,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "peer/app/e2e_testing.h"
+#include "services/common/testing/eventually.h"
 #include "services/common/testing/subprocess.h"
 
 namespace peerlab::peer {
 namespace {
+
+using ::peerlab::testing::Eventually;
 
 using ::peerlab::peer::e2e::ShellQuote;
 using ::peerlab::testing::ExitStatus;
@@ -193,11 +196,11 @@ TEST_F(PipeE2eTest, SigtermEndsAPeerReadingAnOpenPipe) {
   const std::string line = "echo still reading\n";
   ASSERT_EQ(::write(writer, line.data(), line.size()),
             static_cast<ssize_t>(line.size()));
-  absl::Time deadline = absl::Now() + kDeadline;
-  while (!absl::StrContains((*process)->ReadStdout(), "still reading") &&
-         absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(20));  // poll interval
-  }
+  Eventually(
+      [&] {
+        return absl::StrContains((*process)->ReadStdout(), "still reading");
+      },
+      kDeadline);
   ASSERT_THAT((*process)->ReadStdout(), HasSubstr("still reading"));
 
   absl::Time sent = absl::Now();

@@ -18,12 +18,15 @@
 #include "peer/app/e2e_testing.h"
 #include "proto/peer/v1/chat.grpc.pb.h"
 #include "proto/peer/v1/control.grpc.pb.h"
+#include "services/common/testing/eventually.h"
 #include "services/common/testing/peer_process.h"
 #include "services/common/testing/subprocess.h"
 #include "services/common/tls.h"
 
 namespace peerlab::peer {
 namespace {
+
+using ::peerlab::testing::Eventually;
 
 namespace pb = ::peer::v1;
 using ::peerlab::testing::ExecuteOrError;
@@ -136,14 +139,14 @@ TEST_F(PeerTlsE2eTest, TwoPeersInitAndChatOverMutualTls) {
   // Each sees the other as a chat member (gossip and chat announcements
   // travel over the TLS channels).
   for (auto* stub : {alice.get(), bob.get()}) {
-    const absl::Time deadline = absl::Now() + kDeadline;
     std::string last;
-    while (absl::Now() < deadline) {
-      auto r = Execute(*stub, "chatmembers");
-      last = Text(r);
-      if (r.code() == 0 && absl::StrContains(last, "1 chat member(s)")) break;
-      absl::SleepFor(absl::Milliseconds(50));  // poll interval
-    }
+    Eventually(
+        [&] {
+          auto r = Execute(*stub, "chatmembers");
+          last = Text(r);
+          return r.code() == 0 && absl::StrContains(last, "1 chat member(s)");
+        },
+        kDeadline);
     ASSERT_TRUE(absl::StrContains(last, "1 chat member(s)")) << last;
   }
 

@@ -21,9 +21,12 @@
 #include "services/bootstrap/document.h"
 #include "services/bootstrap/entry_secret.h"
 #include "services/bootstrap/validation.h"
+#include "services/common/testing/eventually.h"
 
 namespace peerlab::bootstrap {
 namespace {
+
+using ::peerlab::testing::Eventually;
 
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
@@ -612,10 +615,8 @@ TEST_F(FileStoreTest, MutationsWaitingForASlowDiskAreBounded) {
   }
   cv.notify_all();
   // Everything accepted is acknowledged and durable.
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (ok.load() < 1 + accepted_later && absl::Now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  Eventually([&] { return ok.load() >= 1 + accepted_later; },
+             absl::Seconds(10));
   EXPECT_EQ(ok.load(), 1 + accepted_later);
   EXPECT_EQ((*store)->Read()->peers_size(), 1 + accepted_later);
   EXPECT_EQ(FileStore::Decode(Contents(), path_)->peers_size(),
@@ -633,12 +634,12 @@ TEST_F(FileStoreTest, RecoversOnceTheDirectoryIsBack) {
   fs::create_directories(dir_);
   // Retries back off up to 5 s: wait on the condition with a deadline.
   absl::StatusOr<Document> doc;
-  const absl::Time deadline = absl::Now() + absl::Seconds(15);
-  do {
-    doc = (*store)->MutateSync(AddPeer(3));
-    if (doc.ok()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  } while (absl::Now() < deadline);
+  Eventually(
+      [&] {
+        doc = (*store)->MutateSync(AddPeer(3));
+        return doc.ok();
+      },
+      absl::Seconds(15));
   ASSERT_TRUE(doc.ok()) << "still refused after the directory came back: "
                         << doc.status();
   EXPECT_EQ(doc->revision(), 2u);

@@ -20,9 +20,12 @@
 #include "services/bootstrap/document.h"
 #include "services/bootstrap/memory_store.h"
 #include "services/common/clock.h"
+#include "services/common/testing/eventually.h"
 
 namespace peerlab::bootstrap {
 namespace {
+
+using ::peerlab::testing::Eventually;
 
 namespace pb = ::bootstrap::v1;
 using ::testing::HasSubstr;
@@ -104,16 +107,6 @@ class WatchLimitsTest : public ::testing::Test {
     done.WaitForNotification();
   }
 
-  static bool WaitUntil(const std::function<bool()>& condition,
-                        absl::Duration timeout = absl::Seconds(20)) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (!condition()) {
-      if (absl::Now() > deadline) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return true;
-  }
-
   std::unique_ptr<MemoryStore> store_;
   std::unique_ptr<BootstrapService> service_;
   std::unique_ptr<BootstrapGrpcService> grpc_;
@@ -144,9 +137,9 @@ TEST_F(WatchLimitsTest, StalledWatcherIsDroppedWithAnActionableStatus) {
   Start({.max_watchers = 4, .max_queued_bytes = 256 * 1024});
   Fill(300);  // documents of about 60 KB
   OpenWatch w = OpenWatchStream(NewStub());
-  ASSERT_TRUE(WaitUntil([&] { return grpc_->watchers() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return grpc_->watchers() == 1; }));
   // The client reads nothing while the document changes.
-  ASSERT_TRUE(WaitUntil(
+  ASSERT_TRUE(Eventually(
       [&] {
         Change();
         return grpc_->watchers_dropped() == 1;
@@ -166,7 +159,7 @@ TEST_F(WatchLimitsTest, StalledWatcherIsDroppedWithAnActionableStatus) {
   EXPECT_THAT(status.error_message(), HasSubstr("re-Watch"));
   std::cout << read << " documents read, then: " << status.error_message()
             << "\n";
-  EXPECT_TRUE(WaitUntil([&] { return grpc_->watchers() == 0; }));
+  EXPECT_TRUE(Eventually([&] { return grpc_->watchers() == 0; }));
 }
 
 // A reader that takes nothing at all cannot keep its slot (and the document
@@ -179,9 +172,9 @@ TEST_F(WatchLimitsTest, StalledWatcherIsCancelledAndFreesItsSlot) {
          .stall_check = absl::Milliseconds(50)});
   Fill(300);
   OpenWatch w = OpenWatchStream(NewStub());
-  ASSERT_TRUE(WaitUntil([&] { return grpc_->watchers() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return grpc_->watchers() == 1; }));
   // Changes until a write stalls; then no more: only the stall remains.
-  ASSERT_TRUE(WaitUntil(
+  ASSERT_TRUE(Eventually(
       [&] {
         Change();
         return grpc_->watchers_cancelled() == 1;
@@ -189,7 +182,7 @@ TEST_F(WatchLimitsTest, StalledWatcherIsCancelledAndFreesItsSlot) {
       absl::Seconds(30)))
       << "a reader that takes nothing kept its stream";
   EXPECT_EQ(grpc_->watchers_dropped(), 0u);
-  ASSERT_TRUE(WaitUntil([&] { return grpc_->watchers() == 0; }));
+  ASSERT_TRUE(Eventually([&] { return grpc_->watchers() == 0; }));
   OpenWatch next = OpenWatchStream(NewStub());
   pb::WatchResponse response;
   EXPECT_TRUE(next.reader->Read(&response));
@@ -216,7 +209,7 @@ TEST_F(WatchLimitsTest, WatchersBeyondTheCapAreRefused) {
   // A slot frees when a watcher goes.
   open[0].context->TryCancel();
   (void)open[0].reader->Finish();
-  ASSERT_TRUE(WaitUntil([&] { return grpc_->watchers() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return grpc_->watchers() == 1; }));
   OpenWatch again = OpenWatchStream(NewStub());
   EXPECT_TRUE(again.reader->Read(&response));
 }

@@ -28,12 +28,15 @@
 #include "gtest/gtest.h"
 #include "proto/bootstrap/v1/bootstrap.grpc.pb.h"
 #include "services/bootstrap/integration_testing.h"
+#include "services/common/testing/eventually.h"
 #include "services/common/testing/postgres.h"
 #include "services/common/testing/subprocess.h"
 #include "services/common/uuid.h"
 
 namespace peerlab::bootstrap {
 namespace {
+
+using ::peerlab::testing::Eventually;
 
 namespace pb = ::bootstrap::v1;
 using ::peerlab::bootstrap::testing::ConnectedStub;
@@ -82,17 +85,6 @@ grpc::Status List(pb::BootstrapData::Stub& stub, pb::Document* doc) {
   grpc::Status status = stub.List(&context, pb::ListRequest(), &response);
   *doc = response.document();
   return status;
-}
-
-// Polls `ready` until it holds or `timeout` passes.
-template <typename Predicate>
-bool Eventually(Predicate ready, absl::Duration timeout = absl::Seconds(15)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!ready()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
 }
 
 // Reads a Watch stream on its own thread and keeps every document.

@@ -15,10 +15,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/bootstrap/document.h"
+#include "services/common/testing/eventually.h"
 #include "services/common/testing/postgres.h"
 
 namespace peerlab::bootstrap {
 namespace {
+
+using ::peerlab::testing::Eventually;
 
 using ::peerlab::testing::PostgresAvailable;
 using ::peerlab::testing::PostgresServer;
@@ -45,17 +48,6 @@ Store::Mutation Count() {
         doc.config().min_refill_candidates() + 1);
     return true;
   };
-}
-
-// Polls `ready` until it holds or `timeout` passes.
-template <typename Predicate>
-bool Eventually(Predicate ready, absl::Duration timeout = absl::Seconds(10)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!ready()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
 }
 
 // Records the revisions a store's listener delivers.

@@ -31,11 +31,14 @@
 #include "proto/bootstrap/v1/bootstrap.grpc.pb.h"
 #include "proto/third_party/grpc/health/v1/health.grpc.pb.h"
 #include "services/bootstrap/integration_testing.h"
+#include "services/common/testing/eventually.h"
 #include "services/common/testing/subprocess.h"
 #include "services/common/uuid.h"
 
 namespace peerlab::bootstrap {
 namespace {
+
+using ::peerlab::testing::Eventually;
 
 namespace pb = ::bootstrap::v1;
 using ::peerlab::bootstrap::testing::ConnectedStub;
@@ -566,11 +569,12 @@ TEST_F(ServerIntegrationTest, StoreWriteFailureIsNotServingUntilItRecovers) {
   EXPECT_EQ(status_of(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
 
   ASSERT_EQ(::mkdir(data.c_str(), 0755), 0);
-  const absl::Time deadline = absl::Now() + absl::Seconds(15);
-  while (status_of() != grpc::health::v1::HealthCheckResponse::SERVING) {
-    ASSERT_LT(absl::Now(), deadline) << "still NOT_SERVING";
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return status_of() == grpc::health::v1::HealthCheckResponse::SERVING;
+      },
+      absl::Seconds(15)))
+      << "still NOT_SERVING";
   ASSERT_TRUE(join(3).ok());
   pb::Document doc = List(*stub);
   EXPECT_EQ(doc.peers_size(), 2);

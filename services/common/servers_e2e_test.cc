@@ -22,6 +22,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/third_party/grpc/health/v1/health.grpc.pb.h"
+#include "services/common/testing/eventually.h"
 #include "services/common/testing/subprocess.h"
 
 namespace peerlab::testing {
@@ -86,15 +87,6 @@ bool Answers(const std::string& address) {
   grpc::health::v1::HealthCheckRequest request;
   grpc::health::v1::HealthCheckResponse response;
   return stub->Check(&context, request, &response).ok();
-}
-
-bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return condition();
 }
 
 class ServersE2eTest : public ::testing::TestWithParam<ServerKind> {
@@ -182,7 +174,7 @@ TEST_P(ServersE2eTest, AnswersAfterConnectionsUpToTheFileLimitClose) {
   // connection goes through or fails, either is fine meanwhile.
   Answers(address);
   for (int fd : fds) ::close(fd);
-  EXPECT_TRUE(WaitUntil([&] { return Answers(address); }, absl::Seconds(15)))
+  EXPECT_TRUE(Eventually([&] { return Answers(address); }, absl::Seconds(15)))
       << "no answer after " << fds.size() << " connections closed\n"
       << server->ReadStderr();
   EXPECT_TRUE(server->Running());

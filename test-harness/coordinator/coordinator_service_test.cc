@@ -12,10 +12,13 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/peer/v1/control.grpc.pb.h"
+#include "services/common/testing/eventually.h"
 #include "test-harness/coordinator/lab_auth.h"
 
 namespace peerlab::harness {
 namespace {
+
+using ::peerlab::testing::Eventually;
 
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -168,11 +171,8 @@ TEST_F(CoordinatorServiceTest, LiveRegistrationsAreBounded) {
   EXPECT_THAT(over.error_message(), HasSubstr("registrations"));
   // A peer that goes makes room.
   contexts_.front()->TryCancel();
-  bool registered = false;
-  for (int i = 0; i < 200 && !registered; ++i) {
-    registered = RegisterPeer("room-again").ok();
-    if (!registered) absl::SleepFor(absl::Milliseconds(10));
-  }
+  const bool registered =
+      Eventually([&] { return RegisterPeer("room-again").ok(); });
   EXPECT_TRUE(registered);
 }
 
@@ -215,9 +215,7 @@ TEST_F(CoordinatorServiceTest, AFakeRegisterNeverReceivesAToken) {
   ::harness::v1::RegisterRequest carol = Request("carol", fake.address());
   ASSERT_TRUE(Register(carol).ok());
   ASSERT_TRUE(StartRun("r", "carol echo hi\n").ok());
-  for (int i = 0; i < 500 && fake.seen().empty(); ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  Eventually([&] { return !fake.seen().empty(); }, absl::Seconds(5));
   ASSERT_FALSE(fake.seen().empty());
   for (const auto& v : fake.seen()) {
     EXPECT_EQ(v, "Bearer " + ControlSessionToken(kToken, carol));
@@ -237,11 +235,8 @@ TEST_F(CoordinatorServiceTest, ALiveNameCannotBeTakenOver) {
   // Once the holder's stream has ended, a newer generation registers (a
   // restart), an older one does not.
   contexts_.front()->TryCancel();
-  bool gone = false;
-  for (int i = 0; i < 500 && !gone; ++i) {
-    gone = !service_.registry().Get("alice")->alive();
-    if (!gone) absl::SleepFor(absl::Milliseconds(10));
-  }
+  const bool gone =
+      Eventually([&] { return !service_.registry().Get("alice")->alive(); });
   ASSERT_TRUE(gone);
   EXPECT_EQ(Register(Request("alice", "127.0.0.1:2", kToken, 0)).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);

@@ -16,9 +16,12 @@
 #include "peer/cli/registry.h"
 #include "peer/cli/view.h"
 #include "peer/control/control_service.h"
+#include "services/common/testing/eventually.h"
 
 namespace peerlab::harness {
 namespace {
+
+using ::peerlab::testing::Eventually;
 
 using ::harness::v1::RunEvent;
 using ::harness::v1::RunSummary;
@@ -435,9 +438,7 @@ TEST(RunTest, RegistrationsPerRunAreBounded) {
     }
   });
   run->Start();
-  for (int i = 0; i < 1000 && !sleeping; ++i) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  Eventually([&] { return sleeping.load(); }, absl::Seconds(5));
   ASSERT_TRUE(sleeping);
   for (int i = 0; i < 600; ++i) alice.RegisterWith(registry);
   run->Cancel("enough");
@@ -472,10 +473,8 @@ TEST(RunTest, ViewLinesAreCountedNotKept) {
       Fast(), &registry);
   run->Start();
   // The lines must reach the run: write at the pace of its watch.
-  for (int i = 0; i < 200 && run->state() != ::harness::v1::RUN_STATE_RUNNING;
-       ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  Eventually([&] { return run->state() == ::harness::v1::RUN_STATE_RUNNING; },
+             absl::Seconds(2));
   const int64_t before = ResidentBytes();
   const std::string line(1024, 'x');
   for (int i = 0; i < 100 * 1024; ++i) {

@@ -16,10 +16,13 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/harness/v1/coordinator.grpc.pb.h"
+#include "services/common/testing/eventually.h"
 #include "services/common/testing/subprocess.h"
 
 namespace peerlab::harness {
 namespace {
+
+using ::peerlab::testing::Eventually;
 
 using ::peerlab::testing::BinDir;
 using ::peerlab::testing::Subprocess;
@@ -29,17 +32,6 @@ using ::peerlab::testing::WriteFile;
 using ::testing::HasSubstr;
 
 constexpr absl::Duration kDeadline = absl::Seconds(20);
-
-// Polls `f` every 20 ms until it holds or `timeout` passes.
-template <typename F>
-bool Eventually(F f, absl::Duration timeout = kDeadline) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (f()) return true;
-    absl::SleepFor(absl::Milliseconds(20));  // poll interval
-  }
-  return f();
-}
 
 class CoordinatorAuthE2eTest : public ::testing::Test {
  protected:

@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "services/common/testing/eventually.h"
 #include "services/common/testing/subprocess.h"
 
 namespace peerlab::testing {
@@ -35,17 +36,6 @@ struct CtlRun {
   std::string out;
   std::string err;
 };
-
-// Polls `condition` until it holds or `timeout` passes.
-bool WaitUntil(const std::function<bool()>& condition,
-               absl::Duration timeout = absl::Seconds(15)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (condition()) return true;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return condition();
-}
 
 size_t Lines(const std::string& s) {
   return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
@@ -250,7 +240,7 @@ TEST_F(CtlTest, JsonOutputParses) {
   EXPECT_EQ(peer.at("protocol"), "PROTOCOL_TCP");
   EXPECT_EQ(peer.at("status"), "hello");
   EXPECT_EQ(peer.at("startedAt"), peer.at("firstSeenAt"));  // not 2024
-  EXPECT_EQ(peer.value("ownerSecretSha256", ""), "");  // never sent
+  EXPECT_EQ(peer.value("ownerSecretSha256", ""), "");       // never sent
   EXPECT_EQ(join.at("secret").get<std::string>().size(), 64u);
   EXPECT_TRUE(peer.contains("leaseExpiresAt"));
 
@@ -400,14 +390,14 @@ TEST_F(CtlTest, WatchPrintsEachDocumentUntilInterrupted) {
   auto watch = Subprocess::Start(CtlOptions({"--json", "watch"}, true, {}));
   ASSERT_TRUE(watch.ok()) << watch.status();
   Subprocess& w = **watch;
-  ASSERT_TRUE(WaitUntil([&] { return Lines(w.ReadStdout()) >= 1; }))
+  ASSERT_TRUE(Eventually([&] { return Lines(w.ReadStdout()) >= 1; }))
       << w.ReadStderr();
   CtlRun join = Ctl({"join", "alice", "127.0.0.1", "7001", "--id", kAlice});
   ASSERT_TRUE(join.status.success());
   ASSERT_TRUE(
       Ctl({"leave", kAlice, "--secret-file", SecretFile(join, "alice.secret")})
           .status.success());
-  ASSERT_TRUE(WaitUntil([&] { return Lines(w.ReadStdout()) >= 3; }))
+  ASSERT_TRUE(Eventually([&] { return Lines(w.ReadStdout()) >= 3; }))
       << w.ReadStdout();
   ASSERT_TRUE(w.Signal(SIGINT).ok());
   auto exit = w.Wait(absl::Seconds(15));
@@ -431,7 +421,7 @@ TEST_F(CtlTest, WatchEndsCleanlyWhenTheServerStops) {
   auto watch = Subprocess::Start(CtlOptions({"watch"}, true, {}));
   ASSERT_TRUE(watch.ok()) << watch.status();
   Subprocess& w = **watch;
-  ASSERT_TRUE(WaitUntil([&] {
+  ASSERT_TRUE(Eventually([&] {
     return absl::StrContains(w.ReadStdout(), "revision 0");
   })) << w.ReadStderr();
   ASSERT_TRUE(server_.process->Signal(SIGTERM).ok());

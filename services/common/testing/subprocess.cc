@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "services/common/testing/eventually.h"
 
 extern char** environ;
 
@@ -24,21 +25,6 @@ namespace {
 
 std::string Errno(absl::string_view what) {
   return absl::StrCat(what, ": ", strerror(errno));
-}
-
-// Polls `ready` with a growing pause (1 ms .. 20 ms) until it is true or
-// `timeout` has passed. Returns whether it became true.
-template <typename Predicate>
-bool PollUntil(absl::Duration timeout, Predicate ready) {
-  const absl::Time deadline = absl::Now() + timeout;
-  absl::Duration pause = absl::Milliseconds(1);
-  while (true) {
-    if (ready()) return true;
-    absl::Time now = absl::Now();
-    if (now >= deadline) return false;
-    absl::SleepFor(std::min(pause, deadline - now));
-    pause = std::min(pause * 2, absl::Milliseconds(20));
-  }
 }
 
 // Opens `path` for the child's output (or /dev/null) before fork, so the
@@ -205,7 +191,7 @@ bool Subprocess::Poll() {
 }
 
 absl::StatusOr<ExitStatus> Subprocess::Wait(absl::Duration timeout) {
-  if (!PollUntil(timeout, [this] { return Poll(); })) {
+  if (!Eventually([this] { return Poll(); }, timeout)) {
     return absl::DeadlineExceededError(
         absl::StrCat("process ", pid_, " (", options_.argv[0],
                      ") still running after ", absl::FormatDuration(timeout)));
@@ -252,18 +238,20 @@ absl::StatusOr<std::string> WaitForFileLine(const std::string& path,
                                             Subprocess* process) {
   std::string contents;
   bool exited = false;
-  bool ready = PollUntil(timeout, [&] {
-    auto c = ReadFile(path);
-    if (c.ok() && !c->empty() && c->back() == '\n') {
-      contents = *std::move(c);
-      return true;
-    }
-    if (process != nullptr && !process->Running()) {
-      exited = true;
-      return true;
-    }
-    return false;
-  });
+  bool ready = Eventually(
+      [&] {
+        auto c = ReadFile(path);
+        if (c.ok() && !c->empty() && c->back() == '\n') {
+          contents = *std::move(c);
+          return true;
+        }
+        if (process != nullptr && !process->Running()) {
+          exited = true;
+          return true;
+        }
+        return false;
+      },
+      timeout);
   if (exited) {
     auto status = process->Wait(absl::ZeroDuration());
     return absl::FailedPreconditionError(absl::StrCat(
