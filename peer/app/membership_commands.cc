@@ -1,10 +1,7 @@
 #include "peer/app/membership_commands.h"
 
-#include <sys/stat.h>
-
 #include <future>
 #include <optional>
-#include <random>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -62,10 +59,10 @@ MembershipCommands::MembershipCommands(Env env)
 
 MembershipCommands::~MembershipCommands() {
   loop_->Call([this] {
-    if (node_) node_->Shutdown();
-    node_.reset();
-    kv_.reset();
-    transport_.reset();
+    node_ = nullptr;
+    kv_ = nullptr;
+    transport_ = nullptr;
+    parts_.reset();  // shuts the node down
   });
   loop_->Stop();
 }
@@ -133,121 +130,48 @@ absl::Status MembershipCommands::Create() {
   }
   config.name = env_.name;
   if (auto s = config.Validate(); !s.ok()) return s;
-  // Every node made for the name gets a larger generation than the last,
-  // across restarts too (kept in the state directory); without one, the
-  // start time (Memberlist's fallback for 0).
-  if (!env_.state_dir.empty()) {
-    auto generation =
-        identity::NextGeneration(env_.state_dir, env_.name, absl::Now());
-    if (generation.ok()) {
-      config.generation = *generation;
-    } else {
-      spdlog::warn("restart generation not kept ({}): using the start time",
-                   generation.status().message());
-    }
-  }
-  std::optional<membership::Keyring> keyring;
-  std::string key_source;  // for the log line
-  if (!keyfile.empty()) {
-    auto loaded = membership::Keyring::Load(keyfile);
-    if (!loaded.ok()) {
-      return absl::Status(
-          loaded.status().code(),
-          absl::StrCat("memberlist.keyfile: ", loaded.status().message()));
-    }
-    keyring = *std::move(loaded);
-    key_source = keyfile;
-    struct stat st;
-    if (::stat(keyfile.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-      // Whoever reads it joins the group and reads its gossip.
-      spdlog::warn(
-          "memberlist.keyfile {} is readable or writable by other users "
-          "(mode {:04o}): they can join the group and read its gossip; run: "
-          "chmod 600 {}",
-          keyfile, st.st_mode & 07777, keyfile);
-    }
-  } else if (env_.insecure_gossip) {
-    config.insecure_gossip = true;
-    spdlog::warn(
-        "membership node {}: --insecure-gossip: gossip is unencrypted and "
-        "unauthenticated (anyone who reaches the ports can read the member "
-        "list and forge members)",
-        env_.name);
-  } else {
-    // Secure with no set-up: every peer of this user shares one group key.
-    auto path = membership::UserKeyFilePath();
-    if (!path.ok()) {
-      return absl::Status(
-          path.status().code(),
-          absl::StrCat("gossip group key: ", path.status().message(),
-                       " (set memberlist.keyfile, or --insecure-gossip)"));
-    }
-    auto loaded = membership::Keyring::LoadOrCreate(*path);
-    if (!loaded.ok()) {
-      return absl::Status(
-          loaded.status().code(),
-          absl::StrCat("gossip group key: ", loaded.status().message(),
-                       " (set memberlist.keyfile, or --insecure-gossip)"));
-    }
-    keyring = *std::move(loaded);
-    keyfile = *path;
-    key_source = absl::StrCat("the per-user group key ", *path);
-  }
+  auto key = membership::LoadGossipKey(keyfile, env_.insecure_gossip,
+                                       env_.name);
+  if (!key.ok()) return key.status();
   return loop_->Call([&]() -> absl::Status {
-    if (node_ && (node_->left() || node_->replaced())) {
+    if (parts_ && (parts_->node->left() || parts_->node->replaced())) {
       // A node that left (or lost its name to a newer process) can never
       // take part again: a new one replaces it.
       spdlog::info("membership node {} replaced by a new one (the old one {})",
                    env_.name,
-                   node_->left() ? "left the group" : "lost its name");
+                   parts_->node->left() ? "left the group" : "lost its name");
       DeleteNode();
     }
-    if (node_) {
+    if (parts_) {
       return absl::FailedPreconditionError(
           "the membership node exists already (memberlistdelete first)");
     }
-    membership::UdpGrpcTransport::Options options;
-    options.mode = grpc_only ? membership::UdpGrpcTransport::Mode::kGrpcOnly
-                             : membership::UdpGrpcTransport::Mode::kUdp;
-    options.udp_bind_host = env_.bind;
-    options.udp_port = static_cast<int>(bind_port);
-    if (!grpc_only && bind_port == 0)
-      options.udp_fd = env_.take_reserved_socket();
-    options.grpc_address = env_.grpc_address();
-    options.service = env_.service;
-    options.credentials = env_.credentials;
-    auto transport = membership::UdpGrpcTransport::Create(loop_.get(), options);
-    if (!transport.ok()) return transport.status();
-    transport_ = *std::move(transport);
-    kv_ = std::make_unique<membership::KvStore>(
-        env_.name, [this](std::string payload, const std::string& key) {
-          if (node_) node_->Broadcast(std::move(payload), key);
-        });
-    node_ = std::make_unique<membership::Memberlist>(
-        config, loop_.get(), transport_.get(), std::random_device{}(), this,
-        kv_.get());
-    if (env_.node_key) (void)node_->SetNodeKey(*env_.node_key);
-    if (keyring) {
-      (void)node_->SetKeyring(*std::move(keyring));
-      // Key operations change the keyring: keep the file in step, so a
-      // restarted peer still holds the cluster's keys.
-      node_->SetKeyringListener([keyfile](const membership::Keyring& ring) {
-        if (auto s = ring.Save(keyfile); !s.ok()) {
-          spdlog::error("gossip keyring not saved: {}", s.message());
-        }
-      });
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      node_exists_ = true;
-      node_created_ = true;
-      node_label_ = config.label;
-    }
-    spdlog::info("membership node {} created on {} ({}{})", env_.name,
-                 transport_->LocalAddress(), profile_,
-                 node_->keyring()
-                     ? absl::StrCat(", gossip encrypted with ", key_source)
-                     : ", gossip UNENCRYPTED (--insecure-gossip)");
+    membership::NodePartsOptions options;
+    options.config = config;
+    options.state_dir = env_.state_dir;
+    options.profile = profile_;
+    options.events = this;
+    options.key = *std::move(key);
+    options.node_key = env_.node_key;
+    membership::UdpGrpcTransport::Options& t = options.transport;
+    t.mode = grpc_only ? membership::UdpGrpcTransport::Mode::kGrpcOnly
+                       : membership::UdpGrpcTransport::Mode::kUdp;
+    t.udp_bind_host = env_.bind;
+    t.udp_port = static_cast<int>(bind_port);
+    if (!grpc_only && bind_port == 0) t.udp_fd = env_.take_reserved_socket();
+    t.grpc_address = env_.grpc_address();
+    t.service = env_.service;
+    t.credentials = env_.credentials;
+    auto parts = membership::MakeNodeParts(loop_.get(), std::move(options));
+    if (!parts.ok()) return parts.status();
+    parts_ = *std::move(parts);
+    node_ = parts_->node.get();
+    kv_ = parts_->kv.get();
+    transport_ = parts_->transport.get();
+    std::lock_guard<std::mutex> lock(mu_);
+    node_exists_ = true;
+    node_created_ = true;
+    node_label_ = config.label;
     return absl::OkStatus();
   });
 }
@@ -360,10 +284,10 @@ absl::Status MembershipCommands::SetMeta(const std::string& meta,
 }
 
 void MembershipCommands::DeleteNode() {
-  node_->Shutdown();
-  node_.reset();
-  kv_.reset();
-  transport_.reset();
+  node_ = nullptr;
+  kv_ = nullptr;
+  transport_ = nullptr;
+  parts_.reset();  // shuts the node down
   std::lock_guard<std::mutex> lock(mu_);
   node_exists_ = false;
 }

@@ -41,6 +41,7 @@
 #include "peer/membership/memberlist.h"
 #include "peer/membership/real/event_loop.h"
 #include "peer/membership/real/membership_stream_service.h"
+#include "peer/membership/real/node_parts.h"
 #include "peer/membership/real/udp_grpc_transport.h"
 
 namespace peerlab::peer {
@@ -163,10 +164,13 @@ class MembershipCommands : public membership::EventListener {
       retransmit_mult_, gossip_nodes_, packet_size_, awareness_max_,
       max_members_;
 
-  // Loop-owned: created by Create, destroyed by Delete.
-  std::unique_ptr<membership::UdpGrpcTransport> transport_;
-  std::unique_ptr<membership::KvStore> kv_;
-  std::unique_ptr<membership::Memberlist> node_;
+  // Loop-owned: created by Create (membership::MakeNodeParts, as the
+  // embedding API's Node does), destroyed by Delete. The three pointers
+  // are parts_'s, or null without a node.
+  std::unique_ptr<membership::NodeParts> parts_;
+  membership::UdpGrpcTransport* transport_ = nullptr;
+  membership::KvStore* kv_ = nullptr;
+  membership::Memberlist* node_ = nullptr;
   bool node_exists_ = false;  // mirrors node_ for other threads (under mu_)
 
   mutable std::mutex mu_;

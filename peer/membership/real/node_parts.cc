@@ -1,0 +1,131 @@
+#include "peer/membership/real/node_parts.h"
+
+#include <sys/stat.h>
+
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "services/common/logging.h"
+
+namespace peerlab::membership {
+
+absl::StatusOr<GossipKey> LoadGossipKey(const std::string& keyfile,
+                                        bool insecure,
+                                        absl::string_view node_name,
+                                        const GossipKeyNames& names) {
+  GossipKey out;
+  if (!keyfile.empty()) {
+    auto loaded = Keyring::Load(keyfile);
+    if (!loaded.ok()) {
+      return absl::Status(loaded.status().code(),
+                          absl::StrCat(names.keyfile, ": ",
+                                       loaded.status().message()));
+    }
+    out.keyring = *std::move(loaded);
+    out.file = keyfile;
+    out.source = keyfile;
+    struct stat st;
+    if (::stat(keyfile.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      // Whoever reads it joins the group and reads its gossip.
+      spdlog::warn(
+          "{} {} is readable or writable by other users (mode {:04o}): they "
+          "can join the group and read its gossip; run: chmod 600 {}",
+          names.keyfile, keyfile, st.st_mode & 07777, keyfile);
+    }
+    return out;
+  }
+  if (insecure) {
+    spdlog::warn(
+        "membership node {}: {}: gossip is unencrypted and unauthenticated "
+        "(anyone who reaches the ports can read the member list and forge "
+        "members)",
+        std::string(node_name), names.insecure);
+    return out;
+  }
+  // Secure with no set-up: every node of this user shares one group key.
+  const std::string hint =
+      absl::StrCat(" (set ", names.keyfile, ", or ", names.insecure, ")");
+  auto path = UserKeyFilePath();
+  if (!path.ok()) {
+    return absl::Status(
+        path.status().code(),
+        absl::StrCat("gossip group key: ", path.status().message(), hint));
+  }
+  auto loaded = Keyring::LoadOrCreate(*path);
+  if (!loaded.ok()) {
+    return absl::Status(
+        loaded.status().code(),
+        absl::StrCat("gossip group key: ", loaded.status().message(), hint));
+  }
+  out.keyring = *std::move(loaded);
+  out.file = *path;
+  out.source = absl::StrCat("the per-user group key ", *path);
+  return out;
+}
+
+NodeParts::~NodeParts() {
+  if (node) node->Shutdown();
+  node.reset();
+  kv.reset();
+  transport.reset();
+}
+
+absl::StatusOr<std::unique_ptr<NodeParts>> MakeNodeParts(
+    Scheduler* scheduler, NodePartsOptions options) {
+  Config& config = options.config;
+  // No keyring only when insecure gossip was asked for (LoadGossipKey).
+  config.insecure_gossip = !options.key.keyring.has_value();
+  if (auto s = config.Validate(); !s.ok()) return s;
+  // Every node made for the name gets a larger generation than the last,
+  // across restarts too (kept in the state directory); without one, the
+  // start time (Memberlist's fallback for 0).
+  if (config.generation == 0 && !options.state_dir.empty()) {
+    auto generation =
+        identity::NextGeneration(options.state_dir, config.name, absl::Now());
+    if (generation.ok()) {
+      config.generation = *generation;
+    } else {
+      spdlog::warn("restart generation not kept ({}): using the start time",
+                   generation.status().message());
+    }
+  }
+  auto transport = UdpGrpcTransport::Create(scheduler, options.transport);
+  if (!transport.ok()) return transport.status();
+  auto parts = std::make_unique<NodeParts>();
+  parts->transport = *std::move(transport);
+  Delegate* delegate = options.delegate;
+  if (delegate == nullptr) {
+    NodeParts* p = parts.get();  // the store dies before the node
+    parts->kv = std::make_unique<KvStore>(
+        config.name, [p](std::string payload, const std::string& key) {
+          if (p->node) p->node->Broadcast(std::move(payload), key);
+        });
+    delegate = parts->kv.get();
+  }
+  const std::string name = config.name;
+  parts->node = std::make_unique<Memberlist>(
+      std::move(config), scheduler, parts->transport.get(),
+      std::random_device{}(), options.events, delegate);
+  if (options.node_key) (void)parts->node->SetNodeKey(*options.node_key);
+  if (options.key.keyring) {
+    (void)parts->node->SetKeyring(*std::move(options.key.keyring));
+    // Key operations change the keyring: keep the file in step, so a
+    // restarted node still holds the group's keys.
+    if (!options.key.file.empty()) {
+      parts->node->SetKeyringListener(
+          [file = options.key.file](const Keyring& ring) {
+            if (auto s = ring.Save(file); !s.ok()) {
+              spdlog::error("gossip keyring not saved: {}", s.message());
+            }
+          });
+    }
+  }
+  spdlog::info("membership node {} created on {} ({}{})", name,
+               parts->transport->LocalAddress(), options.profile,
+               parts->node->keyring()
+                   ? absl::StrCat(", gossip encrypted with ", options.key.source)
+                   : ", gossip UNENCRYPTED (insecure gossip asked for)");
+  return parts;
+}
+
+}  // namespace peerlab::membership
