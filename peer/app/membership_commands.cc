@@ -130,8 +130,8 @@ absl::Status MembershipCommands::Create() {
   }
   config.name = env_.name;
   if (auto s = config.Validate(); !s.ok()) return s;
-  auto key = membership::LoadGossipKey(keyfile, env_.insecure_gossip,
-                                       env_.name);
+  auto key =
+      membership::LoadGossipKey(keyfile, env_.insecure_gossip, env_.name);
   if (!key.ok()) return key.status();
   return loop_->Call([&]() -> absl::Status {
     if (parts_ && (parts_->node->left() || parts_->node->replaced())) {

@@ -1,5 +1,7 @@
 #include "peer/membership/member.h"
 
+#include "peer/membership/wire.h"
+
 namespace peerlab::membership {
 
 const char* StateName(MemberState state) {

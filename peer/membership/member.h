@@ -1,4 +1,8 @@
-// Member: what the membership knows about one node.
+// Member: what the membership knows about one node, and the interfaces
+// through which a node tells its user about members (EventListener) and
+// carries user data (Delegate). A public header (installed as
+// <peerlab/membership/member.h>, included by node.h): abseil and the
+// standard library only. The wire forms are in wire.h.
 #ifndef PEERLAB_PEER_MEMBERSHIP_MEMBER_H_
 #define PEERLAB_PEER_MEMBERSHIP_MEMBER_H_
 
@@ -6,7 +10,6 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "proto/peer/v1/membership.pb.h"
 
 namespace peerlab::membership {
 
@@ -14,8 +17,6 @@ enum class MemberState : uint8_t { kAlive, kSuspect, kDead, kLeft };
 
 // "alive", "suspect", "dead", "left".
 const char* StateName(MemberState state);
-::peer::v1::MemberState ToProto(MemberState state);
-MemberState FromProto(::peer::v1::MemberState state);
 
 struct Member {
   std::string name;

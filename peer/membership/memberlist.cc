@@ -320,6 +320,12 @@ void Memberlist::Broadcast(std::string payload, const std::string& key) {
   QueueBroadcast(key.empty() ? "" : absl::StrCat("user:", key), m);
 }
 
+int Memberlist::MaxBroadcastBytes() const {
+  // A Message{user{payload}} is the payload, two tags and two lengths of at
+  // most 3 bytes each (payloads below 2 MiB); framed in the packet.
+  return PacketSize() - PacketHeaderSize(config_.name) - kFrameOverhead - 8;
+}
+
 void Memberlist::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;

@@ -191,6 +191,10 @@ class Memberlist {
   // Queues an application broadcast, piggybacked like membership updates.
   // A non-empty `key` replaces an earlier queued broadcast with that key.
   void Broadcast(std::string payload, const std::string& key = "");
+  // The largest `payload` that fits one datagram beside this node's packet
+  // header, envelope and seal (a larger one would never be sent). Depends
+  // on the keyring: ask after SetKeyring.
+  int MaxBroadcastBytes() const;
 
   // Stops every timer and the transport. Idempotent. No events after it.
   // Pending key operations complete with what was answered so far.

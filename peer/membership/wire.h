@@ -17,9 +17,14 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "peer/identity/node_key.h"
+#include "peer/membership/member.h"
 #include "proto/peer/v1/membership.pb.h"
 
 namespace peerlab::membership {
+
+// MemberState (member.h) to and from its wire form (defined in member.cc).
+::peer::v1::MemberState ToProto(MemberState state);
+MemberState FromProto(::peer::v1::MemberState state);
 
 // The largest UDP payload; larger datagrams are refused as oversized.
 inline constexpr int kMaxDatagram = 65507;

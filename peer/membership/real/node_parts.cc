@@ -17,9 +17,9 @@ absl::StatusOr<GossipKey> LoadGossipKey(const std::string& keyfile,
   if (!keyfile.empty()) {
     auto loaded = Keyring::Load(keyfile);
     if (!loaded.ok()) {
-      return absl::Status(loaded.status().code(),
-                          absl::StrCat(names.keyfile, ": ",
-                                       loaded.status().message()));
+      return absl::Status(
+          loaded.status().code(),
+          absl::StrCat(names.keyfile, ": ", loaded.status().message()));
     }
     out.keyring = *std::move(loaded);
     out.file = keyfile;
@@ -120,11 +120,12 @@ absl::StatusOr<std::unique_ptr<NodeParts>> MakeNodeParts(
           });
     }
   }
-  spdlog::info("membership node {} created on {} ({}{})", name,
-               parts->transport->LocalAddress(), options.profile,
-               parts->node->keyring()
-                   ? absl::StrCat(", gossip encrypted with ", options.key.source)
-                   : ", gossip UNENCRYPTED (insecure gossip asked for)");
+  spdlog::info(
+      "membership node {} created on {} ({}{})", name,
+      parts->transport->LocalAddress(), options.profile,
+      parts->node->keyring()
+          ? absl::StrCat(", gossip encrypted with ", options.key.source)
+          : ", gossip UNENCRYPTED (insecure gossip asked for)");
   return parts;
 }
 
