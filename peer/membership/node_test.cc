@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <string>
@@ -101,6 +102,10 @@ class NodeTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     state_dir_ = tmpl;
     ASSERT_EQ(::setenv("PEERLAB_STATE_DIR", state_dir_.c_str(), 1), 0);
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(state_dir_, ignored);
   }
 
   // Fast timings, so failures are detected within a second or two.
