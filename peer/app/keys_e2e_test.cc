@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "peer/app/e2e_testing.h"
 #include "peer/membership/keyring.h"
+#include "peer/membership/node.h"
 #include "proto/peer/v1/control.grpc.pb.h"
 #include "proto/peer/v1/membership.grpc.pb.h"
 #include "services/common/testing/eventually.h"
@@ -217,6 +218,40 @@ TEST_F(KeysE2eTest, DefaultPeersOfOneUserFormAGroup) {
     EXPECT_TRUE(p->Run("exit 0").ok()) << p->name;
     ASSERT_TRUE(p->process->Wait(kDeadline).ok());
   }
+}
+
+// The embedding API is secure with no set-up in the same way: a Node in
+// this process and a default peerlab-peer of the same user (one state
+// directory) share the per-user group key and form one group; the peer
+// lists the Node with its metadata and sees it leave.
+TEST_F(KeysE2eTest, AnEmbeddedNodeAndAPeerOfOneUserFormAGroup) {
+  const std::string state = dir_->File(".local/state/peerlab");
+  ASSERT_EQ(::setenv("PEERLAB_STATE_DIR", state.c_str(), 1), 0);
+  Peer alice = StartPeer("alice", "");
+  ASSERT_NE(alice.stub, nullptr);
+  const std::string alice_addr = alice.CreateAndStart();
+
+  membership::NodeOptions options;
+  options.name = "embedded";
+  options.profile = "local";
+  options.metadata = "from=node";
+  auto node = membership::Node::Start(options);
+  ASSERT_TRUE(node.ok()) << node.status();
+  auto joined = (*node)->Join({alice_addr});
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  EXPECT_TRUE(alice.WaitFor("memberlist", "2 member(s)"));
+  EXPECT_TRUE(alice.WaitFor("memberlist", "meta from=node"));
+  bool node_sees_alice = false;
+  for (const membership::Member& m : (*node)->Members()) {
+    node_sees_alice |= m.name == "alice";
+  }
+  EXPECT_TRUE(node_sees_alice);
+
+  EXPECT_TRUE((*node)->Leave(absl::Seconds(5)).ok());
+  EXPECT_TRUE(alice.WaitFor("memberlist", "1 member(s)"));
+  (*node)->Shutdown();
+  EXPECT_TRUE(alice.Run("exit 0").ok());
+  ASSERT_TRUE(alice.process->Wait(kDeadline).ok());
 }
 
 // --insecure-gossip keeps the open mode (for teaching): such peers still

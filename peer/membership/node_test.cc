@@ -202,6 +202,22 @@ TEST_F(NodeTest, MetadataUpdateAndLeaveAreSeenByTheOthers) {
   EXPECT_TRUE(c->Leave(absl::Seconds(1)).ok());
 }
 
+TEST_F(NodeTest, GrpcOnlyNodesFormAGroupOverGrpc) {
+  Recorder ra;
+  NodeOptions oa = Options("alice");
+  oa.grpc_only = true;
+  ra.Attach(oa);
+  NodeOptions ob = Options("bob");
+  ob.grpc_only = true;
+  auto a = StartNode(oa);
+  auto b = StartNode(ob);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->Address(), a->GrpcAddress());
+  ASSERT_TRUE(b->Join({a->Address()}).ok());
+  ASSERT_TRUE(ra.WaitFor("join", "bob"));
+  EXPECT_EQ(b->NumMembers(), 2);
+}
+
 TEST_F(NodeTest, AFailedNodeIsSuspectedThenDeclaredDead) {
   Recorder ra;
   NodeOptions oa = Options("alice");
