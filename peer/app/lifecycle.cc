@@ -23,7 +23,7 @@ constexpr absl::Duration kLeaveWait = absl::Seconds(3);
 
 Lifecycle::Lifecycle(Env env)
     : env_(std::move(env)),
-      worker_(std::make_unique<membership::EventLoop>("lifecycle")) {}
+      worker_(std::make_unique<runtime::EventLoop>("lifecycle")) {}
 
 Lifecycle::~Lifecycle() { Stop(); }
 

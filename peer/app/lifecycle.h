@@ -37,7 +37,7 @@
 #include "peer/cli/registry.h"
 #include "peer/cli/view.h"
 #include "peer/membership/member.h"
-#include "peer/membership/real/event_loop.h"
+#include "peer/runtime/event_loop.h"
 #include "services/bootstrap/client/bootstrap_client.h"
 
 namespace peerlab::peer {
@@ -111,7 +111,7 @@ class Lifecycle : public membership::EventListener {
   std::mutex leave_mu_;                // held for the whole of Leave()
   bool left_ = false;                  // guarded by leave_mu_
   std::atomic<bool> retrying_{false};
-  std::unique_ptr<membership::EventLoop> worker_;
+  std::unique_ptr<runtime::EventLoop> worker_;
 };
 
 }  // namespace peerlab::peer

@@ -52,7 +52,7 @@ struct Waiter {
 
 MembershipCommands::MembershipCommands(Env env)
     : env_(std::move(env)),
-      loop_(std::make_unique<membership::EventLoop>("membership")) {
+      loop_(std::make_unique<runtime::EventLoop>("membership")) {
   settings_ = membership::Config::Local();
   ApplyProfile("local").IgnoreError();
 }

@@ -39,10 +39,10 @@
 #include "peer/identity/node_key.h"
 #include "peer/membership/kv_store.h"
 #include "peer/membership/memberlist.h"
-#include "peer/membership/real/event_loop.h"
 #include "peer/membership/real/membership_stream_service.h"
 #include "peer/membership/real/node_parts.h"
 #include "peer/membership/real/udp_grpc_transport.h"
+#include "peer/runtime/event_loop.h"
 
 namespace peerlab::peer {
 
@@ -147,7 +147,7 @@ class MembershipCommands : public membership::EventListener {
 
   Env env_;
   cli::ConfigRegistry* config_ = nullptr;
-  std::unique_ptr<membership::EventLoop> loop_;
+  std::unique_ptr<runtime::EventLoop> loop_;
 
   // Settings (guarded by the config registry's lock).
   membership::Config settings_;

@@ -94,7 +94,7 @@ constexpr size_t kMaxText = 16 * 1024;
 
 ChatCommands::ChatCommands(Env env)
     : env_(std::move(env)),
-      loop_(std::make_unique<membership::EventLoop>("chat")),
+      loop_(std::make_unique<runtime::EventLoop>("chat")),
       transport_(std::make_unique<GrpcChatTransport>(env_.credentials)),
       probe_transport_(std::make_unique<GrpcChatTransport>(env_.credentials)) {
   ChatCore::Options options;

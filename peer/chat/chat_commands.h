@@ -49,7 +49,7 @@
 #include "peer/cli/config.h"
 #include "peer/cli/registry.h"
 #include "peer/cli/view.h"
-#include "peer/membership/real/event_loop.h"
+#include "peer/runtime/event_loop.h"
 
 namespace peerlab::chat {
 
@@ -156,7 +156,7 @@ class ChatCommands : private ChatGrpcService::Handler {
   std::atomic<uint64_t> incoming_refused_{0};
   std::atomic<uint64_t> probes_{0};  // chatmemberping hello nonces
 
-  std::unique_ptr<membership::EventLoop> loop_;
+  std::unique_ptr<runtime::EventLoop> loop_;
   std::unique_ptr<GrpcChatTransport> transport_;
   std::unique_ptr<GrpcChatTransport> probe_transport_;  // chatmemberping
   std::unique_ptr<ChatCore> core_;                      // loop-owned

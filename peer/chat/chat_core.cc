@@ -73,7 +73,7 @@ struct ChatCore::Delivery {
   absl::Time early_at;    // from then on, one ack is enough to report
 };
 
-ChatCore::ChatCore(Options options, membership::Scheduler* scheduler,
+ChatCore::ChatCore(Options options, runtime::Scheduler* scheduler,
                    ChatTransport* transport, ShowFn show)
     : options_(std::move(options)),
       scheduler_(scheduler),
@@ -100,8 +100,8 @@ ChatCore::~ChatCore() {
   }
 }
 
-membership::Scheduler::TimerId ChatCore::AfterGuarded(absl::Duration d,
-                                                      std::function<void()> f) {
+runtime::Scheduler::TimerId ChatCore::AfterGuarded(absl::Duration d,
+                                                   std::function<void()> f) {
   return scheduler_->After(
       d, [alive = std::weak_ptr<bool>(alive_), f = std::move(f)] {
         auto a = alive.lock();
@@ -336,7 +336,7 @@ void ChatCore::OpenStream(Link& link) {
   // touch only the scheduler (which outlives the transport's streams) and
   // the guard.
   ChatStreamCallbacks callbacks;
-  membership::Scheduler* scheduler = scheduler_;
+  runtime::Scheduler* scheduler = scheduler_;
   std::weak_ptr<bool> alive = alive_;
   callbacks.on_envelope = [this, scheduler, alive, name,
                            generation](pb::ChatEnvelope envelope) {

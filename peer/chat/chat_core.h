@@ -38,7 +38,7 @@
 // SyncMembers.
 //
 // Thread safety: none. Every method must run as a task of `scheduler`
-// (membership::Scheduler: an EventLoop in the peer, a manual one in tests);
+// (runtime::Scheduler: an EventLoop in the peer, a manual one in tests);
 // transport callbacks are posted to it.
 #ifndef PEERLAB_PEER_CHAT_CHAT_CORE_H_
 #define PEERLAB_PEER_CHAT_CHAT_CORE_H_
@@ -56,7 +56,7 @@
 #include "absl/time/time.h"
 #include "peer/chat/chat_auth.h"
 #include "peer/chat/chat_transport.h"
-#include "peer/membership/scheduler.h"
+#include "peer/runtime/scheduler.h"
 #include "proto/peer/v1/chat.pb.h"
 
 namespace peerlab::chat {
@@ -134,7 +134,7 @@ class ChatCore {
   using SendDone = std::function<void(absl::StatusOr<SendResult>)>;
 
   // `scheduler` and `transport` must outlive the core.
-  ChatCore(Options options, membership::Scheduler* scheduler,
+  ChatCore(Options options, runtime::Scheduler* scheduler,
            ChatTransport* transport, ShowFn show);
   // Closes every stream; pending sends are not completed. REQUIRES: as for
   // every method (or the scheduler has stopped).
@@ -221,9 +221,9 @@ class ChatCore {
     std::unique_ptr<ChatStream> stream;
     uint64_t generation = 0;  // of `stream`; stale callbacks are ignored
     absl::Duration backoff;
-    membership::Scheduler::TimerId reopen_timer = 0;
-    membership::Scheduler::TimerId expiry_timer = 0;
-    membership::Scheduler::TimerId stall_timer = 0;
+    runtime::Scheduler::TimerId reopen_timer = 0;
+    runtime::Scheduler::TimerId expiry_timer = 0;
+    runtime::Scheduler::TimerId stall_timer = 0;
     uint64_t acks = 0;  // progress counter, for the stall check
     uint64_t reconnects = 0;
     bool broken = false;  // the last stream broke: reopen after backoff
@@ -231,7 +231,7 @@ class ChatCore {
   struct PendingPing {
     std::string member;
     absl::Time sent;
-    membership::Scheduler::TimerId timer = 0;
+    runtime::Scheduler::TimerId timer = 0;
     std::function<void(absl::StatusOr<absl::Duration>)> done;
   };
   using SenderKey = std::pair<std::string, std::string>;  // sender, session
@@ -276,11 +276,11 @@ class ChatCore {
   bool Authenticate(const std::shared_ptr<ChatReply>& reply,
                     const ::peer::v1::ChatEnvelope& envelope);
   // Runs `f` after `d`, unless the core is gone by then.
-  membership::Scheduler::TimerId AfterGuarded(absl::Duration d,
-                                              std::function<void()> f);
+  runtime::Scheduler::TimerId AfterGuarded(absl::Duration d,
+                                           std::function<void()> f);
 
   Options options_;
-  membership::Scheduler* const scheduler_;
+  runtime::Scheduler* const scheduler_;
   ChatTransport* const transport_;
   const ShowFn show_;
   bool running_ = false;
@@ -299,7 +299,7 @@ class ChatCore {
   std::list<SenderKey> senders_lru_;
   // Sends that may be reported early, by the time one ack is enough.
   std::deque<std::pair<std::weak_ptr<Delivery>, absl::Time>> early_;
-  membership::Scheduler::TimerId early_timer_ = 0;
+  runtime::Scheduler::TimerId early_timer_ = 0;
   std::map<std::string, std::string> announced_leaving_;  // name -> session
   ChatStats stats_;
   std::vector<int64_t> latencies_us_;

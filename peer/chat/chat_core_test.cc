@@ -26,7 +26,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 // A single-threaded Scheduler with virtual time.
-class ManualScheduler : public membership::Scheduler {
+class ManualScheduler : public runtime::Scheduler {
  public:
   absl::Time Now() const override { return now_; }
   TimerId After(absl::Duration delay, Task task) override {

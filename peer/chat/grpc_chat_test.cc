@@ -16,7 +16,7 @@
 #include "gtest/gtest.h"
 #include "peer/chat/chat_core.h"
 #include "peer/chat/fake_authenticator.h"
-#include "peer/membership/real/event_loop.h"
+#include "peer/runtime/event_loop.h"
 #include "services/common/logging.h"
 
 namespace peerlab::chat {
@@ -123,12 +123,12 @@ class Peer : public ChatGrpcService::Handler {
   const std::string& address() const { return address_; }
   uint64_t closed_unread() const { return service_->closed_unread(); }
   ChatCore& core() { return *core_; }
-  membership::EventLoop& loop() { return loop_; }
+  runtime::EventLoop& loop() { return loop_; }
 
  private:
   const std::string name_;
   testing::FakeAuthenticator auth_;
-  membership::EventLoop loop_;
+  runtime::EventLoop loop_;
   GrpcChatTransport transport_;
   std::unique_ptr<ChatCore> core_;
   std::unique_ptr<ChatGrpcService> service_;

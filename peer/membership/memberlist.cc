@@ -10,7 +10,7 @@
 
 namespace peerlab::membership {
 
-Memberlist::Memberlist(Config config, Scheduler* scheduler,
+Memberlist::Memberlist(Config config, runtime::Scheduler* scheduler,
                        Transport* transport, uint64_t seed,
                        EventListener* events, Delegate* delegate,
                        StringPool* pool)
@@ -253,7 +253,7 @@ std::function<void()> Memberlist::DoneWhenSent(
   auto finished = std::make_shared<bool>(false);
   auto shared_done =
       std::make_shared<std::function<void(absl::Status)>>(std::move(done));
-  Scheduler::TimerId timer =
+  runtime::Scheduler::TimerId timer =
       scheduler_->After(timeout, [finished, shared_done, what] {
         if (*finished) return;
         *finished = true;

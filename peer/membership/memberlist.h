@@ -44,11 +44,11 @@
 #include "peer/membership/member.h"
 #include "peer/membership/random.h"
 #include "peer/membership/replay_window.h"
-#include "peer/membership/scheduler.h"
 #include "peer/membership/string_pool.h"
 #include "peer/membership/suspicion.h"
 #include "peer/membership/transport.h"
 #include "peer/membership/wire.h"
+#include "peer/runtime/scheduler.h"
 
 namespace peerlab::membership {
 
@@ -140,7 +140,7 @@ class Memberlist {
   // update once (see string_pool.h); it must outlive the node and be used
   // on its scheduler's thread only. nullptr: the node keeps its own.
   // Does not start anything: call Start().
-  Memberlist(Config config, Scheduler* scheduler, Transport* transport,
+  Memberlist(Config config, runtime::Scheduler* scheduler, Transport* transport,
              uint64_t seed, EventListener* events = nullptr,
              Delegate* delegate = nullptr, StringPool* pool = nullptr);
   ~Memberlist();
@@ -319,7 +319,7 @@ class Memberlist {
   };
   struct AckHandler {
     std::function<void(bool ack)> on_result;  // ack true, nack false
-    Scheduler::TimerId timer = 0;
+    runtime::Scheduler::TimerId timer = 0;
   };
 
   // --- state.cc ---
@@ -497,8 +497,8 @@ class Memberlist {
     KeyOpResult result;
     std::set<std::string> answered;
     std::function<void(absl::StatusOr<KeyOpResult>)> done;
-    Scheduler::TimerId timer = 0;        // the timeout
-    Scheduler::TimerId retry_timer = 0;  // direct sends to the silent
+    runtime::Scheduler::TimerId timer = 0;        // the timeout
+    runtime::Scheduler::TimerId retry_timer = 0;  // direct sends to the silent
   };
   // Largest datagram payload before sealing (packet_size less the sealing
   // overhead when encrypted).
@@ -558,7 +558,7 @@ class Memberlist {
   static constexpr int kMaxVerificationsPerDatagram = 32;
 
   Config config_;
-  Scheduler* const scheduler_;
+  runtime::Scheduler* const scheduler_;
   Transport* const transport_;
   EventListener* const events_;
   Delegate* const delegate_;
@@ -628,9 +628,9 @@ class Memberlist {
   bool started_ = false;
   bool shut_down_ = false;
   bool leaving_ = false;
-  Scheduler::TimerId probe_timer_ = 0;
-  Scheduler::TimerId gossip_timer_ = 0;
-  Scheduler::TimerId push_pull_timer_ = 0;
+  runtime::Scheduler::TimerId probe_timer_ = 0;
+  runtime::Scheduler::TimerId gossip_timer_ = 0;
+  runtime::Scheduler::TimerId push_pull_timer_ = 0;
   // Guards callbacks scheduled before destruction (timers, transport).
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

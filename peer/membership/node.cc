@@ -14,9 +14,9 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
 #include "peer/identity/node_key.h"
-#include "peer/membership/real/event_loop.h"
 #include "peer/membership/real/membership_stream_service.h"
 #include "peer/membership/real/node_parts.h"
+#include "peer/runtime/event_loop.h"
 #include "services/common/grpc_server.h"
 #include "services/common/logging.h"
 #include "services/common/state_dir.h"
@@ -213,7 +213,8 @@ class Node::Impl : public EventListener {
     const std::string host = options_.advertise_address.empty()
                                  ? options_.bind_address
                                  : options_.advertise_address;
-    loop_ = std::make_unique<EventLoop>(absl::StrCat("mbr-", options_.name));
+    loop_ = std::make_unique<runtime::EventLoop>(
+        absl::StrCat("mbr-", options_.name));
     service_ = std::make_unique<MembershipStreamService>();
     auto server = GrpcServer::Start(
         {.listen = absl::StrCat(options_.bind_address, ":", options_.grpc_port),
@@ -314,7 +315,7 @@ class Node::Impl : public EventListener {
   int max_broadcast_ = 0;
   // Destroyed in reverse: parts (on the loop, by Shutdown), the server,
   // the service (no sink attached by then), the loop (stopped).
-  std::unique_ptr<EventLoop> loop_;
+  std::unique_ptr<runtime::EventLoop> loop_;
   std::unique_ptr<MembershipStreamService> service_;
   std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<NodeParts> parts_;  // loop-owned; null after Shutdown

@@ -4,7 +4,7 @@
 
 namespace peerlab::membership {
 
-Suspicion::Suspicion(Scheduler* scheduler, const std::string& from,
+Suspicion::Suspicion(runtime::Scheduler* scheduler, const std::string& from,
                      int expected, absl::Duration min, absl::Duration max,
                      std::function<void()> on_timeout)
     : scheduler_(scheduler),

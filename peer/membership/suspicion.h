@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "peer/membership/scheduler.h"
+#include "peer/runtime/scheduler.h"
 
 namespace peerlab::membership {
 
@@ -21,8 +21,8 @@ class Suspicion {
   // was learned without one (a push/pull), and then the first named accuser
   // to come takes that place. `scheduler` must outlive this object;
   // destroying it cancels the timer.
-  Suspicion(Scheduler* scheduler, const std::string& from, int expected,
-            absl::Duration min, absl::Duration max,
+  Suspicion(runtime::Scheduler* scheduler, const std::string& from,
+            int expected, absl::Duration min, absl::Duration max,
             std::function<void()> on_timeout);
   ~Suspicion();
   Suspicion(const Suspicion&) = delete;
@@ -39,7 +39,7 @@ class Suspicion {
  private:
   void Arm(absl::Duration after);
 
-  Scheduler* const scheduler_;
+  runtime::Scheduler* const scheduler_;
   const int expected_;
   const absl::Duration min_;
   const absl::Duration max_;
@@ -47,7 +47,7 @@ class Suspicion {
   std::function<void()> on_timeout_;
   std::set<std::string> seen_;
   int confirmations_ = 0;
-  Scheduler::TimerId timer_ = 0;
+  runtime::Scheduler::TimerId timer_ = 0;
   absl::Time deadline_;
 };
 

@@ -10,7 +10,7 @@ namespace {
 class SuspicionTest : public ::testing::Test {
  protected:
   SuspicionTest() : node_(net_.AddNode()) {}
-  Scheduler* scheduler() { return net_.scheduler(node_); }
+  runtime::Scheduler* scheduler() { return net_.scheduler(node_); }
   absl::Time Now() { return net_.clock().Now(); }
 
   sim::SimNetwork net_;

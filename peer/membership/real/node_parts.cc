@@ -71,7 +71,7 @@ NodeParts::~NodeParts() {
 }
 
 absl::StatusOr<std::unique_ptr<NodeParts>> MakeNodeParts(
-    Scheduler* scheduler, NodePartsOptions options) {
+    runtime::Scheduler* scheduler, NodePartsOptions options) {
   Config& config = options.config;
   // No keyring only when insecure gossip was asked for (LoadGossipKey).
   config.insecure_gossip = !options.key.keyring.has_value();

@@ -19,7 +19,7 @@
 #include "peer/membership/member.h"
 #include "peer/membership/memberlist.h"
 #include "peer/membership/real/udp_grpc_transport.h"
-#include "peer/membership/scheduler.h"
+#include "peer/runtime/scheduler.h"
 
 namespace peerlab::membership {
 
@@ -88,7 +88,7 @@ struct NodeParts {
 // anything else). Errors: the config's (InvalidArgument), the transport's
 // (InvalidArgument, Unavailable naming the address).
 absl::StatusOr<std::unique_ptr<NodeParts>> MakeNodeParts(
-    Scheduler* scheduler, NodePartsOptions options);
+    runtime::Scheduler* scheduler, NodePartsOptions options);
 
 }  // namespace peerlab::membership
 

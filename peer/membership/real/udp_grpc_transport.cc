@@ -104,11 +104,11 @@ struct UdpGrpcTransport::Waiter {
   ::peer::v1::ReliableRequest request;
   absl::Time deadline;
   ReliableDone done;
-  Scheduler::TimerId expiry = 0;
+  runtime::Scheduler::TimerId expiry = 0;
 };
 
 absl::StatusOr<std::unique_ptr<UdpGrpcTransport>> UdpGrpcTransport::Create(
-    Scheduler* scheduler, Options options) {
+    runtime::Scheduler* scheduler, Options options) {
   const int handed_fd = options.udp_fd;
   auto fail = [&](absl::Status s) {
     if (handed_fd >= 0) ::close(handed_fd);  // ours even on error
@@ -136,7 +136,8 @@ absl::StatusOr<std::unique_ptr<UdpGrpcTransport>> UdpGrpcTransport::Create(
   return t;
 }
 
-UdpGrpcTransport::UdpGrpcTransport(Scheduler* scheduler, Options options)
+UdpGrpcTransport::UdpGrpcTransport(runtime::Scheduler* scheduler,
+                                   Options options)
     : scheduler_(scheduler),
       options_(std::move(options)),
       resolve_token_(RandomToken()),

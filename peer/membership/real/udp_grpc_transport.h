@@ -51,8 +51,8 @@
 #include "absl/time/time.h"
 #include "grpcpp/security/credentials.h"
 #include "peer/membership/real/membership_stream_service.h"
-#include "peer/membership/scheduler.h"
 #include "peer/membership/transport.h"
+#include "peer/runtime/scheduler.h"
 #include "proto/peer/v1/membership.grpc.pb.h"
 
 namespace peerlab::membership {
@@ -131,7 +131,7 @@ class UdpGrpcTransport final : public Transport,
   // `options.service`. `scheduler` (not owned) must outlive the transport.
   // Errors: InvalidArgument (bad options), Unavailable (socket, bind).
   static absl::StatusOr<std::unique_ptr<UdpGrpcTransport>> Create(
-      Scheduler* scheduler, Options options);
+      runtime::Scheduler* scheduler, Options options);
 
   // Shutdown()s. REQUIRES: called on the scheduler's thread (a task) or
   // after the scheduler has stopped; tasks the transport posted and that
@@ -170,7 +170,7 @@ class UdpGrpcTransport final : public Transport,
   struct Waiter;  // a reliable send waiting for its address to resolve
   struct Counters;
 
-  UdpGrpcTransport(Scheduler* scheduler, Options options);
+  UdpGrpcTransport(runtime::Scheduler* scheduler, Options options);
   absl::Status Open();
   void ReceiveLoop();
   void HandleControlDatagram(const std::string& from, const char* data,
@@ -197,7 +197,7 @@ class UdpGrpcTransport final : public Transport,
   // Posts `task` so that it does nothing once the transport is destroyed.
   void PostGuarded(std::function<void()> task);
 
-  Scheduler* const scheduler_;
+  runtime::Scheduler* const scheduler_;
   const Options options_;
   const uint64_t resolve_token_;  // echoed by answers; filters spoofs
   std::string local_address_;

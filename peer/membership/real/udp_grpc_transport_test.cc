@@ -18,7 +18,7 @@
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "peer/membership/real/event_loop.h"
+#include "peer/runtime/event_loop.h"
 
 namespace peerlab::membership {
 namespace {
@@ -130,7 +130,7 @@ class Node {
   }
 
   UdpGrpcTransport& transport() { return *transport_; }
-  EventLoop& loop() { return loop_; }
+  runtime::EventLoop& loop() { return loop_; }
   const std::string& grpc_address() const { return grpc_address_; }
   std::string address() const { return transport_->LocalAddress(); }
 
@@ -194,7 +194,7 @@ class Node {
   MembershipStreamService service_;
   std::unique_ptr<grpc::Server> server_;
   std::string grpc_address_;
-  EventLoop loop_;
+  runtime::EventLoop loop_;
   std::unique_ptr<UdpGrpcTransport> transport_;
 
   std::mutex mu_;
@@ -406,7 +406,7 @@ TEST(UdpGrpcTransportTest, TakesOverAnAlreadyBoundSocket) {
 }
 
 TEST(UdpGrpcTransportTest, CreateRejectsBadOptions) {
-  EventLoop loop;
+  runtime::EventLoop loop;
   MembershipStreamService service;
   UdpGrpcTransport::Options no_service;
   no_service.grpc_address = "127.0.0.1:1";

@@ -47,7 +47,8 @@ NodeStats& NodeStats::operator+=(const NodeStats& o) {
 
 absl::Time SimScheduler::Now() const { return network_->Now(); }
 
-Scheduler::TimerId SimScheduler::After(absl::Duration delay, Task task) {
+runtime::Scheduler::TimerId SimScheduler::After(absl::Duration delay,
+                                                Task task) {
   return network_->ScheduleTask(node_, epoch_, delay, std::move(task));
 }
 
@@ -260,7 +261,7 @@ void SimNetwork::Crash(NodeId id) {
   ++n.epoch;  // every event of the old incarnation is now stale
   n.frozen = false;
   ++n.unfreeze_token;
-  for (SimClock::EventId e : n.deferred) clock_.Cancel(e);
+  for (runtime::SimClock::EventId e : n.deferred) clock_.Cancel(e);
   n.deferred.clear();
 }
 
@@ -298,9 +299,9 @@ void SimNetwork::Unfreeze(NodeId id) {
   ++n.unfreeze_token;
   if (!n.frozen) return;
   n.frozen = false;
-  std::vector<SimClock::EventId> deferred;
+  std::vector<runtime::SimClock::EventId> deferred;
   deferred.swap(n.deferred);
-  for (SimClock::EventId e : deferred) clock_.Resume(e, Now());
+  for (runtime::SimClock::EventId e : deferred) clock_.Resume(e, Now());
 }
 
 bool SimNetwork::frozen(NodeId id) const { return node(id).frozen; }
@@ -309,18 +310,20 @@ void SimNetwork::SetSlowness(NodeId id, const Slowness& slowness) {
   node(id).slowness = slowness;
 }
 
-SimClock::Gate::Verdict SimNetwork::Admit(uint32_t owner, uint32_t epoch) {
+runtime::SimClock::Gate::Verdict SimNetwork::Admit(uint32_t owner,
+                                                   uint32_t epoch) {
   const Node& n = node(owner);
   // Arrivals (kAnyEpoch) go to whichever incarnation is there; the delivery
   // code drops them if the node is down, and counts the drop.
-  if (epoch != SimClock::kAnyEpoch && (n.crashed || n.epoch != epoch)) {
+  if (epoch != runtime::SimClock::kAnyEpoch &&
+      (n.crashed || n.epoch != epoch)) {
     return Verdict::kDrop;
   }
   if (n.frozen) return Verdict::kDefer;
   return Verdict::kRun;
 }
 
-void SimNetwork::Defer(uint32_t owner, SimClock::EventId id) {
+void SimNetwork::Defer(uint32_t owner, runtime::SimClock::EventId id) {
   node(owner).deferred.push_back(id);
 }
 
@@ -367,9 +370,9 @@ absl::Duration SimNetwork::Delay(NodeId from, NodeId to, bool with_jitter) {
   return d;
 }
 
-SimClock::EventId SimNetwork::ScheduleTask(NodeId id, uint32_t epoch,
-                                           absl::Duration delay,
-                                           Scheduler::Task task) {
+runtime::SimClock::EventId SimNetwork::ScheduleTask(
+    NodeId id, uint32_t epoch, absl::Duration delay,
+    runtime::Scheduler::Task task) {
   if (!IsCurrent(id, epoch)) return 0;
   Node& n = node(id);
   if (delay > absl::ZeroDuration()) delay += Lag(n.rng, n.slowness.timer_lag);
@@ -416,7 +419,7 @@ void SimNetwork::SendPacket(NodeId from, const std::string& to,
     std::string payload = copy + 1 < copies ? bytes : std::move(bytes);
     if (apparent_from == nullptr) {
       clock_.ScheduleMessage(Now() + delay, this, tag, std::move(payload), dest,
-                             SimClock::kAnyEpoch);
+                             runtime::SimClock::kAnyEpoch);
     } else {
       // Rare (adversaries only): a task carrying the forged source.
       clock_.Schedule(
@@ -430,7 +433,7 @@ void SimNetwork::SendPacket(NodeId from, const std::string& to,
             }
             Deliver(from, dest, source, payload);
           },
-          dest, SimClock::kAnyEpoch);
+          dest, runtime::SimClock::kAnyEpoch);
     }
   }
 }
@@ -519,7 +522,7 @@ void SimNetwork::SendReliable(NodeId from, uint32_t from_epoch,
       [this, from, from_epoch, dest, call_id, request = std::move(request)]() {
         ServeRequest(from, from_epoch, dest, call_id, request);
       },
-      dest, SimClock::kAnyEpoch);
+      dest, runtime::SimClock::kAnyEpoch);
 }
 
 void SimNetwork::ServeRequest(NodeId caller, uint32_t caller_epoch,

@@ -11,7 +11,7 @@
 // touches real time, real sockets or other threads; addresses such as
 // "10.0.0.7:7946" are only map keys.
 //
-// Each node added with AddNode() gets a SimScheduler (membership::Scheduler)
+// Each node added with AddNode() gets a SimScheduler (runtime::Scheduler)
 // and a SimTransport (membership::Transport). The protocol under test
 // (Memberlist) takes those two and NodeSeed(id), and runs unchanged.
 //
@@ -96,9 +96,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "peer/membership/scheduler.h"
-#include "peer/membership/sim/sim_clock.h"
 #include "peer/membership/transport.h"
+#include "peer/runtime/scheduler.h"
+#include "peer/runtime/sim_clock.h"
 
 namespace peerlab::membership::sim {
 
@@ -175,11 +175,11 @@ struct SimNetworkOptions {
 
 class SimNetwork;
 
-// A node's membership::Scheduler: its tasks are events of the shared clock,
+// A node's runtime::Scheduler: its tasks are events of the shared clock,
 // owned by the node (so they stop when it crashes and wait while it is
 // frozen). TimerIds are the clock's event ids. Owned by the SimNetwork.
 // Not thread-safe (see the file comment).
-class SimScheduler final : public Scheduler {
+class SimScheduler final : public runtime::Scheduler {
  public:
   SimScheduler(const SimScheduler&) = delete;
   SimScheduler& operator=(const SimScheduler&) = delete;
@@ -227,7 +227,7 @@ class SimTransport final : public Transport {
   friend class SimNetwork;
   struct PendingCall {
     ReliableDone done;
-    SimClock::EventId timeout_event = 0;
+    runtime::SimClock::EventId timeout_event = 0;
   };
 
   SimTransport(SimNetwork* network, NodeId node, uint32_t epoch)
@@ -247,7 +247,8 @@ class SimTransport final : public Transport {
 };
 
 // The network: nodes, links and faults, on one SimClock. Not thread-safe.
-class SimNetwork final : private SimClock::Gate, private SimClock::MessageSink {
+class SimNetwork final : private runtime::SimClock::Gate,
+                         private runtime::SimClock::MessageSink {
  public:
   explicit SimNetwork(SimNetworkOptions options = {});
   ~SimNetwork() override;
@@ -256,7 +257,7 @@ class SimNetwork final : private SimClock::Gate, private SimClock::MessageSink {
 
   // The shared clock: run the simulation with its Run*() methods; schedule
   // driver actions (crash node 5 at t = 10 s) with Schedule().
-  SimClock& clock() { return clock_; }
+  runtime::SimClock& clock() { return clock_; }
   absl::Time Now() const { return clock_.Now(); }
   uint64_t seed() const { return options_.seed; }
   const SimNetworkOptions& options() const { return options_; }
@@ -371,7 +372,7 @@ class SimNetwork final : private SimClock::Gate, private SimClock::MessageSink {
     Slowness slowness;
     std::mt19937_64 rng;  // this node's lag draws
     NodeStats stats;
-    std::vector<SimClock::EventId> deferred;  // while frozen, in order
+    std::vector<runtime::SimClock::EventId> deferred;  // while frozen, in order
     std::unique_ptr<SimScheduler> scheduler;
     std::unique_ptr<SimTransport> transport;
     // Schedulers and transports of earlier incarnations, kept so that
@@ -398,8 +399,9 @@ class SimNetwork final : private SimClock::Gate, private SimClock::MessageSink {
                     PacketEvent::Outcome outcome);
 
   // Scheduling on behalf of SimScheduler.
-  SimClock::EventId ScheduleTask(NodeId id, uint32_t epoch,
-                                 absl::Duration delay, Scheduler::Task task);
+  runtime::SimClock::EventId ScheduleTask(NodeId id, uint32_t epoch,
+                                          absl::Duration delay,
+                                          runtime::Scheduler::Task task);
   // On behalf of SimTransport (and SendSpoofedPacket, with the source the
   // receiver sees; nullptr: the sender's own address).
   void SendPacket(NodeId from, const std::string& to, std::string bytes,
@@ -426,12 +428,12 @@ class SimNetwork final : private SimClock::Gate, private SimClock::MessageSink {
 
   // SimClock::Gate.
   Verdict Admit(uint32_t owner, uint32_t epoch) override;
-  void Defer(uint32_t owner, SimClock::EventId id) override;
+  void Defer(uint32_t owner, runtime::SimClock::EventId id) override;
   // SimClock::MessageSink: a datagram arrives; tag = LinkKey(from, to).
   void DeliverMessage(uint64_t tag, std::string payload) override;
 
   SimNetworkOptions options_;
-  SimClock clock_;
+  runtime::SimClock clock_;
   std::mt19937_64 rng_;
   std::vector<std::unique_ptr<Node>> nodes_;
   absl::flat_hash_map<std::string, NodeId> by_address_;

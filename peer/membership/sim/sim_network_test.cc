@@ -558,12 +558,12 @@ TEST(SimNetworkTest, CrashWhileFrozenDropsTheQueue) {
 TEST(SimNetworkTest, CancelOnlyAffectsTheOwnNode) {
   EchoNet e(2, Exact());
   int ran = 0;
-  const Scheduler::TimerId id =
+  const runtime::Scheduler::TimerId id =
       e[0].scheduler()->After(absl::Milliseconds(10), [&] { ++ran; });
   e[1].scheduler()->Cancel(id);  // not node 1's timer
   e.net.clock().RunFor(absl::Seconds(1));
   EXPECT_EQ(ran, 1);
-  const Scheduler::TimerId id2 =
+  const runtime::Scheduler::TimerId id2 =
       e[0].scheduler()->After(absl::Milliseconds(10), [&] { ++ran; });
   e[0].scheduler()->Cancel(id2);
   e.net.clock().RunFor(absl::Seconds(1));

@@ -155,7 +155,7 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
   co.loss = o.loss;
   co.latency = o.latency;
   SimCluster c(co);
-  sim::SimClock& clock = c.net().clock();
+  runtime::SimClock& clock = c.net().clock();
 
   // --- Observation state, fed by the change hook ---
   // Crash: victim slot of each member (-1: not a victim), and which live

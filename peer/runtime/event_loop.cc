@@ -1,10 +1,10 @@
-#include "peer/membership/real/event_loop.h"
+#include "peer/runtime/event_loop.h"
 
 #include <pthread.h>
 
 #include "absl/time/clock.h"
 
-namespace peerlab::membership {
+namespace peerlab::runtime {
 
 namespace {
 
@@ -147,4 +147,4 @@ void EventLoop::Run() {
   current_loop = nullptr;
 }
 
-}  // namespace peerlab::membership
+}  // namespace peerlab::runtime

@@ -24,8 +24,8 @@
 //
 // Thread safety: none. A SimClock and everything scheduled on it belong to one
 // thread.
-#ifndef PEERLAB_PEER_MEMBERSHIP_SIM_SIM_CLOCK_H_
-#define PEERLAB_PEER_MEMBERSHIP_SIM_SIM_CLOCK_H_
+#ifndef PEERLAB_PEER_RUNTIME_SIM_CLOCK_H_
+#define PEERLAB_PEER_RUNTIME_SIM_CLOCK_H_
 
 #include <cstdint>
 #include <functional>
@@ -36,7 +36,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/time/time.h"
 
-namespace peerlab::membership::sim {
+namespace peerlab::runtime {
 
 class SimClock {
  public:
@@ -182,6 +182,6 @@ class SimClock {
   std::vector<uint32_t> free_slots_;
 };
 
-}  // namespace peerlab::membership::sim
+}  // namespace peerlab::runtime
 
-#endif  // PEERLAB_PEER_MEMBERSHIP_SIM_SIM_CLOCK_H_
+#endif  // PEERLAB_PEER_RUNTIME_SIM_CLOCK_H_

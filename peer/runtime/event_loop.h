@@ -7,8 +7,8 @@
 // (std::chrono::steady_clock), so a wall-clock step (NTP, an operator's
 // `date -s`) neither fires timers early nor holds them back: After(d) runs its
 // task no earlier than d of monotonic time after the call.
-#ifndef PEERLAB_PEER_MEMBERSHIP_REAL_EVENT_LOOP_H_
-#define PEERLAB_PEER_MEMBERSHIP_REAL_EVENT_LOOP_H_
+#ifndef PEERLAB_PEER_RUNTIME_EVENT_LOOP_H_
+#define PEERLAB_PEER_RUNTIME_EVENT_LOOP_H_
 
 #include <chrono>
 #include <condition_variable>
@@ -26,9 +26,9 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "peer/membership/scheduler.h"
+#include "peer/runtime/scheduler.h"
 
-namespace peerlab::membership {
+namespace peerlab::runtime {
 
 class EventLoop final : public Scheduler {
  public:
@@ -156,6 +156,6 @@ auto EventLoop::Call(F f) -> decltype(f()) {
   if constexpr (!std::is_void_v<R>) return std::move(*slot->result);
 }
 
-}  // namespace peerlab::membership
+}  // namespace peerlab::runtime
 
-#endif  // PEERLAB_PEER_MEMBERSHIP_REAL_EVENT_LOOP_H_
+#endif  // PEERLAB_PEER_RUNTIME_EVENT_LOOP_H_

@@ -1,4 +1,4 @@
-#include "peer/membership/real/event_loop.h"
+#include "peer/runtime/event_loop.h"
 
 #include <pthread.h>
 
@@ -14,7 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace peerlab::membership {
+namespace peerlab::runtime {
 namespace {
 
 using ::testing::ElementsAre;
@@ -261,4 +261,4 @@ TEST(EventLoopTest, NowIsWallTime) {
 }
 
 }  // namespace
-}  // namespace peerlab::membership
+}  // namespace peerlab::runtime

@@ -1,18 +1,20 @@
-// Scheduler: the membership protocol's only view of time and of its thread.
+// Scheduler: the only view of time and of its thread that protocol code
+// (membership, chat) has.
 //
 // All protocol code runs as tasks of one scheduler, one task at a time, so it
-// needs no locks. Two implementations: EventLoop (event_loop.h: a real thread
-// and the real clock) and the simulator's virtual-time scheduler
-// (sim/sim_network.h), which runs thousands of nodes in one thread.
-#ifndef PEERLAB_PEER_MEMBERSHIP_SCHEDULER_H_
-#define PEERLAB_PEER_MEMBERSHIP_SCHEDULER_H_
+// needs no locks. Implementations: EventLoop (event_loop.h: a real thread
+// and the real clock) and, in virtual time, the simulator's per-node
+// scheduler (peer/membership/sim/sim_network.h), which runs thousands of
+// nodes in one thread.
+#ifndef PEERLAB_PEER_RUNTIME_SCHEDULER_H_
+#define PEERLAB_PEER_RUNTIME_SCHEDULER_H_
 
 #include <cstdint>
 #include <functional>
 
 #include "absl/time/time.h"
 
-namespace peerlab::membership {
+namespace peerlab::runtime {
 
 class Scheduler {
  public:
@@ -38,6 +40,6 @@ class Scheduler {
   virtual void Post(Task task) = 0;
 };
 
-}  // namespace peerlab::membership
+}  // namespace peerlab::runtime
 
-#endif  // PEERLAB_PEER_MEMBERSHIP_SCHEDULER_H_
+#endif  // PEERLAB_PEER_RUNTIME_SCHEDULER_H_

@@ -1,4 +1,4 @@
-#include "peer/membership/sim/sim_clock.h"
+#include "peer/runtime/sim_clock.h"
 
 #include <string>
 #include <vector>
@@ -6,7 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace peerlab::membership::sim {
+namespace peerlab::runtime {
 namespace {
 
 using ::testing::ElementsAre;
@@ -194,4 +194,4 @@ TEST(SimClockTest, GateDefersDropsAndResumes) {
 }
 
 }  // namespace
-}  // namespace peerlab::membership::sim
+}  // namespace peerlab::runtime

@@ -1,10 +1,10 @@
-#include "peer/membership/sim/sim_clock.h"
+#include "peer/runtime/sim_clock.h"
 
 #include <algorithm>
 #include <limits>
 #include <utility>
 
-namespace peerlab::membership::sim {
+namespace peerlab::runtime {
 
 SimClock::SimClock(absl::Time start) : start_(start) {}
 
@@ -196,4 +196,4 @@ bool SimClock::RunUntilCondition(absl::FunctionRef<bool()> pred,
   return false;
 }
 
-}  // namespace peerlab::membership::sim
+}  // namespace peerlab::runtime
