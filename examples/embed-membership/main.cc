@@ -19,9 +19,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#if __has_include(<peerlab/cli/terminal.h>)
+#ifdef EXAMPLE_HAS_PROMPT  // CMakeLists.txt: peerlab::cli_prompt is there
 #include <peerlab/cli/terminal.h>
-#define EXAMPLE_HAS_PROMPT 1
 #endif
 
 namespace {

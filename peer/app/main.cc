@@ -13,11 +13,11 @@
 #include "absl/strings/str_cat.h"
 #include "peer/app/harness_link.h"
 #include "peer/app/peer_app.h"
-#include "peer/app/terminal.h"
 #include "peer/app/view_log_sink.h"
 #include "peer/cli/builtins.h"
 #include "peer/cli/parser.h"
 #include "peer/cli/session.h"
+#include "peer/cli/terminal.h"
 #include "peer/control/control_service.h"
 #include "services/common/command_line.h"
 #include "services/common/control_token.h"
@@ -235,7 +235,7 @@ int main(int argc, char** argv) {
     std::cerr << "peerlab-peer: " << s.message() << "\n";
     return 2;
   }
-  peerlab::peer::Terminal terminal(&app->views(), interactive);
+  peerlab::cli::Terminal terminal(&app->views(), interactive);
   // `exit` from anywhere (a remote caller too) ends the terminal's wait for
   // input.
   app->SetExitListener([&terminal] { terminal.Wake(); });

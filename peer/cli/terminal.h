@@ -14,8 +14,8 @@
 // without garbling the line being typed. Entered lines are executed by the
 // thread that called Run(). Lines are coloured by LineStyle when stdout is a
 // colour terminal.
-#ifndef PEERLAB_PEER_APP_TERMINAL_H_
-#define PEERLAB_PEER_APP_TERMINAL_H_
+#ifndef PEERLAB_PEER_CLI_TERMINAL_H_
+#define PEERLAB_PEER_CLI_TERMINAL_H_
 
 #include <condition_variable>
 #include <cstdint>
@@ -29,7 +29,7 @@
 #include "peer/cli/registry.h"
 #include "peer/cli/view.h"
 
-namespace peerlab::peer {
+namespace peerlab::cli {
 
 class Terminal {
  public:
@@ -106,6 +106,6 @@ class Terminal {
   bool editor_failed_ = false;       // libedit could not start
 };
 
-}  // namespace peerlab::peer
+}  // namespace peerlab::cli
 
-#endif  // PEERLAB_PEER_APP_TERMINAL_H_
+#endif  // PEERLAB_PEER_CLI_TERMINAL_H_

@@ -1,8 +1,8 @@
 // Tab completion for the interactive prompt: command names from a Registry,
 // and an argument by its command's cli::Completion (file paths, or command
 // names for `help`). Pure apart from listing directories.
-#ifndef PEERLAB_PEER_APP_COMPLETION_H_
-#define PEERLAB_PEER_APP_COMPLETION_H_
+#ifndef PEERLAB_PEER_CLI_COMPLETION_H_
+#define PEERLAB_PEER_CLI_COMPLETION_H_
 
 #include <string>
 #include <vector>
@@ -10,7 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "peer/cli/registry.h"
 
-namespace peerlab::peer {
+namespace peerlab::cli {
 
 // What pressing Tab does to a line.
 struct CompletionResult {
@@ -48,6 +48,6 @@ std::string EscapeWord(absl::string_view word);
 // is no trailing newline. An empty list gives "".
 std::string FormatColumns(const std::vector<std::string>& items, size_t width);
 
-}  // namespace peerlab::peer
+}  // namespace peerlab::cli
 
-#endif  // PEERLAB_PEER_APP_COMPLETION_H_
+#endif  // PEERLAB_PEER_CLI_COMPLETION_H_

@@ -1,13 +1,13 @@
 // How a view line looks on the interactive terminal: its colour, and the
 // control characters that must not reach the terminal. Pure functions.
-#ifndef PEERLAB_PEER_APP_LINE_STYLE_H_
-#define PEERLAB_PEER_APP_LINE_STYLE_H_
+#ifndef PEERLAB_PEER_CLI_LINE_STYLE_H_
+#define PEERLAB_PEER_CLI_LINE_STYLE_H_
 
 #include <string>
 
 #include "absl/strings/string_view.h"
 
-namespace peerlab::peer {
+namespace peerlab::cli {
 
 enum class LineStyle {
   kPlain,
@@ -33,6 +33,6 @@ std::string Sanitize(absl::string_view text);
 // added for kPlain). No newline is added.
 std::string Render(LineStyle style, absl::string_view text);
 
-}  // namespace peerlab::peer
+}  // namespace peerlab::cli
 
-#endif  // PEERLAB_PEER_APP_LINE_STYLE_H_
+#endif  // PEERLAB_PEER_CLI_LINE_STYLE_H_

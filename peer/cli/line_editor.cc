@@ -1,4 +1,4 @@
-#include "peer/app/line_editor.h"
+#include "peer/cli/line_editor.h"
 
 #include <histedit.h>
 #include <poll.h>
@@ -13,9 +13,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "peer/app/line_style.h"
+#include "peer/cli/line_style.h"
 
-namespace peerlab::peer {
+namespace peerlab::cli {
 namespace {
 
 LineEditor* Self(EditLine* el) {
@@ -294,4 +294,4 @@ void LineEditor::Resume() {
   el_set(el_, EL_REFRESH);
 }
 
-}  // namespace peerlab::peer
+}  // namespace peerlab::cli

@@ -1,4 +1,4 @@
-#include "peer/app/history_file.h"
+#include "peer/cli/history_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/common/bounded_file.h"
 
-namespace peerlab::peer {
+namespace peerlab::cli {
 namespace {
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
@@ -72,4 +72,4 @@ absl::Status AppendHistory(const std::string& path, absl::string_view line) {
   return s;
 }
 
-}  // namespace peerlab::peer
+}  // namespace peerlab::cli

@@ -1,4 +1,4 @@
-#include "peer/app/history_file.h"
+#include "peer/cli/history_file.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -10,7 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace peerlab::peer {
+namespace peerlab::cli {
 namespace {
 
 using ::testing::ElementsAre;
@@ -86,4 +86,4 @@ TEST(HistoryPathTest, FlagThenHome) {
 }
 
 }  // namespace
-}  // namespace peerlab::peer
+}  // namespace peerlab::cli

@@ -1,8 +1,8 @@
 // The prompt's history file: plain text, one command line per line, oldest
 // first, appended to as lines are entered (several peers sharing one file
 // interleave their lines, as shells do).
-#ifndef PEERLAB_PEER_APP_HISTORY_FILE_H_
-#define PEERLAB_PEER_APP_HISTORY_FILE_H_
+#ifndef PEERLAB_PEER_CLI_HISTORY_FILE_H_
+#define PEERLAB_PEER_CLI_HISTORY_FILE_H_
 
 #include <string>
 #include <vector>
@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace peerlab::peer {
+namespace peerlab::cli {
 
 // The history file to use: `flag` (--history-file) when set, otherwise
 // $HOME/.peerlab_history; "" (no history file) when neither is available.
@@ -28,6 +28,6 @@ absl::StatusOr<std::vector<std::string>> LoadHistory(const std::string& path,
 // 0600) when missing. `line` must not contain a newline (InvalidArgument).
 absl::Status AppendHistory(const std::string& path, absl::string_view line);
 
-}  // namespace peerlab::peer
+}  // namespace peerlab::cli
 
-#endif  // PEERLAB_PEER_APP_HISTORY_FILE_H_
+#endif  // PEERLAB_PEER_CLI_HISTORY_FILE_H_

@@ -1,4 +1,4 @@
-#include "peer/app/completion.h"
+#include "peer/cli/completion.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include "peer/cli/command.h"
 #include "peer/cli/parser.h"
 
-namespace peerlab::peer {
+namespace peerlab::cli {
 namespace {
 
 using ::testing::ElementsAre;
@@ -167,4 +167,4 @@ TEST(FormatColumnsTest, ColumnsTopToBottom) {
 }
 
 }  // namespace
-}  // namespace peerlab::peer
+}  // namespace peerlab::cli

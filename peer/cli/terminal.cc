@@ -1,4 +1,4 @@
-#include "peer/app/terminal.h"
+#include "peer/cli/terminal.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -20,13 +20,13 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "peer/app/completion.h"
-#include "peer/app/history_file.h"
-#include "peer/app/line_editor.h"
-#include "peer/app/line_style.h"
+#include "peer/cli/completion.h"
+#include "peer/cli/history_file.h"
+#include "peer/cli/line_editor.h"
+#include "peer/cli/line_style.h"
 #include "peer/cli/session.h"
 
-namespace peerlab::peer {
+namespace peerlab::cli {
 namespace {
 
 constexpr size_t kMaxPending = 10000;  // queued view lines (interactive)
@@ -450,4 +450,4 @@ void Terminal::DisplayLoop() {
   if (editor) close_editor();
 }
 
-}  // namespace peerlab::peer
+}  // namespace peerlab::cli

@@ -1,8 +1,8 @@
-#include "peer/app/line_style.h"
+#include "peer/cli/line_style.h"
 
 #include "gtest/gtest.h"
 
-namespace peerlab::peer {
+namespace peerlab::cli {
 namespace {
 
 TEST(LineStyleTest, TagsAtTheStartChooseTheColour) {
@@ -52,4 +52,4 @@ TEST(LineStyleTest, ControlCharactersAreDefused) {
 }
 
 }  // namespace
-}  // namespace peerlab::peer
+}  // namespace peerlab::cli

@@ -1,4 +1,4 @@
-#include "peer/app/completion.h"
+#include "peer/cli/completion.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -10,7 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "peer/cli/command.h"
 
-namespace peerlab::peer {
+namespace peerlab::cli {
 namespace {
 
 // One word of a partly typed line: where it starts and what it means.
@@ -217,4 +217,4 @@ std::string FormatColumns(const std::vector<std::string>& items, size_t width) {
   return absl::StrJoin(out, "\n");
 }
 
-}  // namespace peerlab::peer
+}  // namespace peerlab::cli

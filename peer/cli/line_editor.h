@@ -3,8 +3,8 @@
 // same loop can print asynchronous output above the prompt (clear the prompt
 // and the partial input, print, redraw them) without garbling the line
 // being typed.
-#ifndef PEERLAB_PEER_APP_LINE_EDITOR_H_
-#define PEERLAB_PEER_APP_LINE_EDITOR_H_
+#ifndef PEERLAB_PEER_CLI_LINE_EDITOR_H_
+#define PEERLAB_PEER_CLI_LINE_EDITOR_H_
 
 #include <termios.h>
 
@@ -16,13 +16,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "peer/app/completion.h"
+#include "peer/cli/completion.h"
 
 // From <histedit.h>; kept out of this header.
 struct editline;
 struct history;
 
-namespace peerlab::peer {
+namespace peerlab::cli {
 
 // Not thread-safe: one thread (the terminal's display thread) does
 // everything with a LineEditor, from Create to destruction.
@@ -120,6 +120,6 @@ class LineEditor {
   std::string listing_;  // Tab's list of matches, printed after the key
 };
 
-}  // namespace peerlab::peer
+}  // namespace peerlab::cli
 
-#endif  // PEERLAB_PEER_APP_LINE_EDITOR_H_
+#endif  // PEERLAB_PEER_CLI_LINE_EDITOR_H_

@@ -1,10 +1,10 @@
-#include "peer/app/line_style.h"
+#include "peer/cli/line_style.h"
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "peer/cli/view.h"
 
-namespace peerlab::peer {
+namespace peerlab::cli {
 
 LineStyle StyleOf(absl::string_view view, absl::string_view text) {
   if (view == cli::kLogView) return LineStyle::kQuiet;
@@ -62,4 +62,4 @@ std::string Render(LineStyle style, absl::string_view text) {
   return absl::StrCat(sgr, Sanitize(text), "\x1b[0m");
 }
 
-}  // namespace peerlab::peer
+}  // namespace peerlab::cli
