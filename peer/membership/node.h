@@ -170,7 +170,8 @@ class Node {
   // MaxBroadcastBytes(); FailedPrecondition after Shutdown.
   absl::Status Broadcast(std::string payload, std::string key = "");
   // The largest broadcast payload: what fits one datagram beside this
-  // node's header and seal (about 1.2 KB with "lan").
+  // node's header and seal (about 1.3 KB with the default
+  // packet_size of 1400).
   int MaxBroadcastBytes() const;
 
   // Stops the protocol without leaving (others see the node fail; call
