@@ -13,22 +13,14 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/common/testing/eventually.h"
 
 namespace peerlab::runtime {
 namespace {
 
-using ::testing::ElementsAre;
+using ::peerlab::testing::Eventually;
 
-// Waits (with a deadline, never a fixed sleep) until `done` holds.
-template <class Pred>
-bool WaitFor(Pred done, absl::Duration deadline = absl::Seconds(10)) {
-  const absl::Time end = absl::Now() + deadline;
-  while (!done()) {
-    if (absl::Now() > end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
+using ::testing::ElementsAre;
 
 TEST(EventLoopTest, PostedTasksRunInOrderOnTheNamedThread) {
   EventLoop loop("mbr-test-loop");
@@ -86,7 +78,7 @@ TEST(EventLoopTest, TimersRunInDeadlineOrderAndTiesInOrderSet) {
     // Never inside After: nothing has run yet.
     EXPECT_TRUE(order.empty());
   });
-  ASSERT_TRUE(WaitFor([&] { return ran == 5; }));
+  ASSERT_TRUE(Eventually([&] { return ran == 5; }));
   EXPECT_THAT(loop.Call([&] { return order; }),
               ElementsAre("0", "-5", "20a", "20b", "60"));
 }
@@ -109,7 +101,7 @@ TEST(EventLoopTest, TimersFireNoEarlierThanTheirDelay) {
       results.push_back({d, std::chrono::steady_clock::now() - start});
     });
   }
-  ASSERT_TRUE(WaitFor([&] {
+  ASSERT_TRUE(Eventually([&] {
     std::lock_guard<std::mutex> lock(mu);
     return results.size() == delays.size();
   }));
@@ -140,14 +132,14 @@ TEST(EventLoopTest, CancelledTimersDoNotRun) {
   Scheduler::TimerId c =
       loop.After(absl::Milliseconds(20), [&] { ++cancelled; });
   loop.Cancel(c);
-  ASSERT_TRUE(WaitFor([&] { return kept == 1; }));
+  ASSERT_TRUE(Eventually([&] { return kept == 1; }));
   // A timer later than every cancelled one has run, so they had their turn.
   EXPECT_EQ(cancelled, 0);
 
   // Cancelling a timer that already ran is a no-op.
   std::atomic<bool> ran{false};
   Scheduler::TimerId d = loop.After(absl::ZeroDuration(), [&] { ran = true; });
-  ASSERT_TRUE(WaitFor([&] { return ran.load(); }));
+  ASSERT_TRUE(Eventually([&] { return ran.load(); }));
   loop.Cancel(d);
 }
 
@@ -158,7 +150,7 @@ TEST(EventLoopTest, TasksCanSetTimersFromTimers) {
     if (++ticks < 5) loop.After(absl::Milliseconds(2), tick);
   };
   loop.Post(tick);
-  ASSERT_TRUE(WaitFor([&] { return ticks == 5; }));
+  ASSERT_TRUE(Eventually([&] { return ticks == 5; }));
 }
 
 TEST(EventLoopTest, PostFromManyThreadsKeepsEachThreadsOrder) {
@@ -233,7 +225,7 @@ TEST(EventLoopTest, StopFromATaskEndsTheLoopAfterThatTask) {
     loop.Stop();  // returns at once on the loop thread
     stopped = true;
   });
-  ASSERT_TRUE(WaitFor([&] { return stopped.load(); }));
+  ASSERT_TRUE(Eventually([&] { return stopped.load(); }));
   // A Call racing with the stop still runs exactly once.
   EXPECT_EQ(loop.Call([] { return 3; }), 3);
   EXPECT_EQ(after, 0);

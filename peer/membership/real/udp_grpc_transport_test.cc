@@ -19,21 +19,14 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "peer/runtime/event_loop.h"
+#include "services/common/testing/eventually.h"
 
 namespace peerlab::membership {
 namespace {
 
-using Mode = UdpGrpcTransport::Mode;
+using ::peerlab::testing::Eventually;
 
-template <class Pred>
-bool WaitFor(Pred done, absl::Duration deadline = absl::Seconds(10)) {
-  const absl::Time end = absl::Now() + deadline;
-  while (!done()) {
-    if (absl::Now() > end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
+using Mode = UdpGrpcTransport::Mode;
 
 std::string PacketBytes(const std::string& from, uint32_t seq) {
   ::peer::v1::Packet packet;
@@ -178,7 +171,7 @@ class Node {
             result->done = true;
           });
     });
-    const bool finished = WaitFor(
+    const bool finished = Eventually(
         [&] {
           std::lock_guard<std::mutex> lock(result->mu);
           return result->done;
@@ -215,8 +208,8 @@ TEST(UdpGrpcTransportTest, PacketsBothWays) {
   EXPECT_EQ(a.address(), absl::StrCat("127.0.0.1:", a.transport().udp_port()));
   a.Send(b.address(), PacketBytes("a", 1));
   b.Send(a.address(), PacketBytes("b", 2));
-  ASSERT_TRUE(WaitFor([&] { return b.packets().size() == 1; }));
-  ASSERT_TRUE(WaitFor([&] { return a.packets().size() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return b.packets().size() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return a.packets().size() == 1; }));
   EXPECT_EQ(b.packets()[0].from, a.address());
   EXPECT_EQ(b.packets()[0].bytes, PacketBytes("a", 1));
   EXPECT_EQ(a.packets()[0].from, b.address());
@@ -224,7 +217,7 @@ TEST(UdpGrpcTransportTest, PacketsBothWays) {
   EXPECT_EQ(a.transport().stats().packets_sent, 1u);
   EXPECT_EQ(b.transport().stats().packets_received, 1u);
   // Hearing from a node makes the transport learn its gRPC address.
-  ASSERT_TRUE(WaitFor(
+  ASSERT_TRUE(Eventually(
       [&] { return !b.transport().ReliableAddressOf(a.address()).empty(); }));
   EXPECT_EQ(b.transport().ReliableAddressOf(a.address()), a.grpc_address());
 }
@@ -235,7 +228,7 @@ TEST(UdpGrpcTransportTest, LargestDatagramArrivesLargerIsDroppedAndCounted) {
   a.Send(b.address(), largest);
   a.Send(b.address(), std::string(UdpGrpcTransport::kMaxDatagram + 1, 'y'));
   a.Send(b.address(), "after");
-  ASSERT_TRUE(WaitFor([&] { return b.packets().size() == 2; }));
+  ASSERT_TRUE(Eventually([&] { return b.packets().size() == 2; }));
   EXPECT_EQ(b.packets()[0].bytes, largest);
   EXPECT_EQ(b.packets()[1].bytes, "after");
   EXPECT_EQ(a.transport().stats().dropped_oversize, 1u);
@@ -279,8 +272,8 @@ TEST(UdpGrpcTransportTest, ControlDatagramsNeverReachTheProtocol) {
   EXPECT_EQ(std::string(buf + 2, 8), "TOKEN123");
   EXPECT_EQ(std::string(buf + 10, n - 10), a.grpc_address());
   ::close(fd);
-  EXPECT_TRUE(
-      WaitFor([&] { return a.transport().stats().received_malformed == 4u; }));
+  EXPECT_TRUE(Eventually(
+      [&] { return a.transport().stats().received_malformed == 4u; }));
   a.loop().Call([] {});  // flush posted tasks
   EXPECT_TRUE(a.packets().empty());
   EXPECT_EQ(a.transport().ReliableAddressOf("127.0.0.1:1"), "");
@@ -322,7 +315,7 @@ TEST(UdpGrpcTransportTest, ReliableBothWays) {
           });
     }
   });
-  ASSERT_TRUE(WaitFor([&] { return ok == kCalls; }));
+  ASSERT_TRUE(Eventually([&] { return ok == kCalls; }));
 }
 
 TEST(UdpGrpcTransportTest, ReliableToUnreachableFailsWithinTheTimeout) {
@@ -369,8 +362,8 @@ TEST(UdpGrpcTransportTest, GrpcOnlyModeCarriesPacketsAndReliableCalls) {
   EXPECT_EQ(a.transport().udp_port(), 0);
   a.Send(b.address(), PacketBytes("a", 11));
   b.Send(a.address(), PacketBytes("b", 12));
-  ASSERT_TRUE(WaitFor([&] { return b.packets().size() == 1; }));
-  ASSERT_TRUE(WaitFor([&] { return a.packets().size() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return b.packets().size() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return a.packets().size() == 1; }));
   EXPECT_EQ(b.packets()[0].from, a.grpc_address());
   EXPECT_EQ(b.packets()[0].bytes, PacketBytes("a", 11));
   EXPECT_EQ(a.packets()[0].from, b.grpc_address());
@@ -402,7 +395,7 @@ TEST(UdpGrpcTransportTest, TakesOverAnAlreadyBoundSocket) {
   EXPECT_EQ(a.transport().udp_port(), ntohs(addr.sin_port));
   Node b("b");
   b.Send(a.address(), PacketBytes("b", 1));
-  ASSERT_TRUE(WaitFor([&] { return a.packets().size() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return a.packets().size() == 1; }));
 }
 
 TEST(UdpGrpcTransportTest, CreateRejectsBadOptions) {
@@ -454,11 +447,12 @@ TEST(UdpGrpcTransportTest, ShutdownWithTrafficInFlight) {
           });
     }
   });
-  ASSERT_TRUE(WaitFor([&] { return b.reliable_from().size() >= kCalls + 1; }));
+  ASSERT_TRUE(
+      Eventually([&] { return b.reliable_from().size() >= kCalls + 1; }));
 
   // b shuts down with the calls unanswered: they fail at a, fast.
   b.loop().Call([&] { b.transport().Shutdown(); });
-  ASSERT_TRUE(WaitFor([&] { return finished == kCalls; }, absl::Seconds(5)));
+  ASSERT_TRUE(Eventually([&] { return finished == kCalls; }, absl::Seconds(5)));
   EXPECT_EQ(failed, kCalls);
 
   // a shuts down with calls in flight to a node that holds them.
@@ -489,7 +483,7 @@ TEST(UdpGrpcTransportTest, ShutdownWithTrafficInFlight) {
   });
   a.loop().Call([&] { a.transport().Shutdown(); });
   ASSERT_TRUE(
-      WaitFor([&] { return finished == kCalls + 1; }, absl::Seconds(5)));
+      Eventually([&] { return finished == kCalls + 1; }, absl::Seconds(5)));
   EXPECT_EQ(failed, kCalls + 1);
   stop_flood = true;
   flood.join();
