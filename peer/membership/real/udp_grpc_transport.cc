@@ -1,78 +1,20 @@
 #include "peer/membership/real/udp_grpc_transport.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <random>
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "grpcpp/grpcpp.h"
-#include "services/common/grpc_status.h"
-#include "services/common/logging.h"
+#include "peer/membership/real/resolve_datagram.h"
 
 namespace peerlab::membership {
 
 namespace {
 
-// Resolve datagrams: [0][kind][8-byte token][body].
-constexpr char kResolveQuery = 1;   // body: zero padding to kQuerySize
-constexpr char kResolveAnswer = 2;  // body: the gRPC address
-constexpr size_t kControlHeader = 10;
-constexpr size_t kQuerySize = 64;
-constexpr size_t kMaxAddress = 255;
 // A node heard from but not in the book is asked at most this often.
 constexpr absl::Duration kBackgroundQueryInterval = absl::Seconds(5);
-constexpr size_t kMaxRemembered = 16384;   // book_, last_query_, stubs_
+constexpr size_t kMaxRemembered = 16384;   // the book, the channel cache
 constexpr int kMaxGrpcMessage = 64 << 20;  // push/pull of a large cluster
-
-// "a.b.c.d:port" -> sockaddr_in.
-bool ParseIpv4(const std::string& address, sockaddr_in* out) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return false;
-  int port = 0;
-  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port <= 0 ||
-      port > 65535) {
-    return false;
-  }
-  *out = sockaddr_in{};
-  out->sin_family = AF_INET;
-  out->sin_port = htons(static_cast<uint16_t>(port));
-  return ::inet_pton(AF_INET, address.substr(0, colon).c_str(),
-                     &out->sin_addr) == 1;
-}
-
-std::string FormatIpv4(const sockaddr_in& addr) {
-  char host[INET_ADDRSTRLEN] = {};
-  ::inet_ntop(AF_INET, &addr.sin_addr, host, sizeof(host));
-  return absl::StrCat(host, ":", ntohs(addr.sin_port));
-}
-
-// A plausible "host:port" (gRPC also takes names, so the host is not
-// checked further).
-bool LooksLikeHostPort(absl::string_view s) {
-  if (s.empty() || s.size() > kMaxAddress) return false;
-  const size_t colon = s.rfind(':');
-  int port = 0;
-  if (colon == absl::string_view::npos || colon == 0 ||
-      !absl::SimpleAtoi(s.substr(colon + 1), &port) || port <= 0 ||
-      port > 65535) {
-    return false;
-  }
-  for (char c : s) {
-    if (c <= ' ' || c > '~') return false;
-  }
-  return true;
-}
 
 uint64_t RandomToken() {
   std::random_device rd;
@@ -89,14 +31,6 @@ struct UdpGrpcTransport::Counters {
       received_malformed{0}, reliable_sent{0}, reliable_failed{0},
       reliable_received{0}, resolve_queries_sent{0},
       resolve_answers_received{0};
-};
-
-// One outgoing call; shared by the in-flight set and gRPC's callback.
-struct UdpGrpcTransport::ClientCall {
-  grpc::ClientContext context;
-  ::peer::v1::ReliableRequest request;
-  ::peer::v1::ReliableResponse response;
-  ReliableDone done;  // empty for a datagram carried over gRPC
 };
 
 struct UdpGrpcTransport::Waiter {
@@ -141,6 +75,8 @@ UdpGrpcTransport::UdpGrpcTransport(runtime::Scheduler* scheduler,
     : scheduler_(scheduler),
       options_(std::move(options)),
       resolve_token_(RandomToken()),
+      book_(AddressBook::Options{.query_interval = kBackgroundQueryInterval,
+                                 .max_entries = kMaxRemembered}),
       counters_(std::make_unique<Counters>()) {}
 
 UdpGrpcTransport::~UdpGrpcTransport() {
@@ -149,72 +85,35 @@ UdpGrpcTransport::~UdpGrpcTransport() {
 }
 
 absl::Status UdpGrpcTransport::Open() {
+  ReliableClient::Options client{
+      .member_addr = "",
+      .grpc_addr = options_.mode == Mode::kUdp ? options_.grpc_address : "",
+      .credentials = options_.credentials,
+      .max_packet_calls_in_flight = options_.max_packet_calls_in_flight,
+      .max_channels = kMaxRemembered,
+      .max_message_bytes = kMaxGrpcMessage};
   if (options_.mode == Mode::kGrpcOnly) {
     local_address_ = options_.grpc_address;
+    client.member_addr = local_address_;
+    client_ = std::make_unique<ReliableClient>(std::move(client));
     return absl::OkStatus();
   }
-  if (options_.udp_fd >= 0) {
-    fd_ = options_.udp_fd;
-    int type = 0;
-    socklen_t len = sizeof(type);
-    sockaddr_in bound{};
-    socklen_t blen = sizeof(bound);
-    if (::getsockopt(fd_, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
-        type != SOCK_DGRAM ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&bound), &blen) != 0 ||
-        bound.sin_family != AF_INET) {
-      return absl::InvalidArgumentError(
-          "transport: udp_fd is not a bound IPv4 UDP socket");
-    }
-    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
-    ::fcntl(fd_, F_SETFD, FD_CLOEXEC);
-  } else {
-    sockaddr_in addr{};
-    if (!ParseIpv4(absl::StrCat(options_.udp_bind_host, ":1"), &addr)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("transport: \"", options_.udp_bind_host,
-                       "\" is not an IPv4 address"));
-    }
-    addr.sin_port = htons(static_cast<uint16_t>(options_.udp_port));
-    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) {
-      return absl::UnavailableError(
-          absl::StrCat("transport: socket: ", std::strerror(errno)));
-    }
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      return absl::UnavailableError(
-          absl::StrCat("transport: bind ", options_.udp_bind_host, ":",
-                       options_.udp_port, ": ", std::strerror(errno)));
-    }
-  }
-  const int buffer = options_.socket_buffer_bytes;
-  ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof(buffer));
-  ::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof(buffer));
-
-  sockaddr_in bound{};
-  socklen_t blen = sizeof(bound);
-  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&bound), &blen);
-  udp_port_ = ntohs(bound.sin_port);
-  std::string host = options_.advertise_host;
-  if (host.empty()) {
-    char buf[INET_ADDRSTRLEN] = {};
-    ::inet_ntop(AF_INET, &bound.sin_addr, buf, sizeof(buf));
-    host = buf;
-  }
-  sockaddr_in check{};
-  if (host == "0.0.0.0" || !ParseIpv4(absl::StrCat(host, ":1"), &check)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "transport: advertise address \"", host,
-        "\" is not an IPv4 address others can reach; set advertise_host"));
-  }
-  local_address_ = absl::StrCat(host, ":", udp_port_);
-
-  if (::pipe2(wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("transport: pipe: ", std::strerror(errno)));
-  }
-  receive_thread_ = std::thread([this] { ReceiveLoop(); });
-  return absl::OkStatus();
+  auto socket = UdpSocket::Open({.fd = options_.udp_fd,
+                                 .bind_host = options_.udp_bind_host,
+                                 .port = options_.udp_port,
+                                 .advertise_host = options_.advertise_host,
+                                 .buffer_bytes = options_.socket_buffer_bytes,
+                                 .thread_name = options_.thread_name});
+  if (!socket.ok()) return socket.status();
+  socket_ = *std::move(socket);
+  udp_port_ = socket_->port();
+  local_address_ = socket_->local_address();
+  client.member_addr = local_address_;
+  client_ = std::make_unique<ReliableClient>(std::move(client));
+  return socket_->Start(
+      [this](const std::string& from, std::string_view bytes) {
+        OnDatagram(from, bytes);
+      });
 }
 
 void UdpGrpcTransport::SetHandlers(Handlers handlers) {
@@ -249,29 +148,24 @@ void UdpGrpcTransport::SendPacket(const std::string& to, std::string bytes) {
     SendPacketOverGrpc(to, bytes);
     return;
   }
-  sockaddr_in dest;
-  if (!ParseIpv4(to, &dest)) {
-    ++counters_->dropped_bad_address;
-    return;
-  }
-  absl::ReaderMutexLock lock(&fd_mu_);
-  if (fd_ < 0) {
-    ++counters_->dropped_after_shutdown;
-    return;
-  }
-  const ssize_t n =
-      ::sendto(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT,
-               reinterpret_cast<const sockaddr*>(&dest), sizeof(dest));
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+  switch (socket_->SendTo(to, bytes)) {
+    case UdpSocket::SendResult::kSent:
+      ++counters_->packets_sent;
+      counters_->bytes_sent += bytes.size();
+      return;
+    case UdpSocket::SendResult::kWouldBlock:
       ++counters_->dropped_would_block;
-    } else {
+      return;
+    case UdpSocket::SendResult::kBadAddress:
+      ++counters_->dropped_bad_address;
+      return;
+    case UdpSocket::SendResult::kClosed:
+      ++counters_->dropped_after_shutdown;
+      return;
+    case UdpSocket::SendResult::kError:
       ++counters_->send_errors;
-    }
-    return;
+      return;
   }
-  ++counters_->packets_sent;
-  counters_->bytes_sent += bytes.size();
 }
 
 void UdpGrpcTransport::SendPacketOverGrpc(const std::string& to,
@@ -281,134 +175,72 @@ void UdpGrpcTransport::SendPacketOverGrpc(const std::string& to,
     ++counters_->dropped_not_a_packet;
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (packet_calls_ >= options_.max_packet_calls_in_flight) {
-      ++counters_->dropped_too_many_calls;
-      return;
-    }
-  }
-  ++counters_->packets_sent;
-  counters_->bytes_sent += bytes.size();
-  StartCall(to, std::move(request), absl::Now() + options_.packet_call_timeout,
-            nullptr);
-}
-
-void UdpGrpcTransport::ReceiveLoop() {
-  pthread_setname_np(pthread_self(),
-                     options_.thread_name.substr(0, 15).c_str());
-  std::vector<char> buf(kMaxDatagram + 1);
-  pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
-  for (;;) {
-    const int n = ::poll(fds, 2, -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ComponentLogger("membership")
-          ->error("transport: poll: {}", std::strerror(errno));
-      return;
-    }
-    if (fds[1].revents != 0) return;  // Shutdown
-    if (fds[0].revents == 0) continue;
-    // Drain a bounded batch, then look at the wake pipe again.
-    for (int i = 0; i < 256; ++i) {
-      sockaddr_in src{};
-      socklen_t len = sizeof(src);
-      const ssize_t r = ::recvfrom(fd_, buf.data(), buf.size(), MSG_DONTWAIT,
-                                   reinterpret_cast<sockaddr*>(&src), &len);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        // EAGAIN: drained. Anything else (a queued ICMP error) is not
-        // about the next datagram: poll again.
-        break;
-      }
-      std::string from = FormatIpv4(src);
-      if (r > 0 && buf[0] == 0) {
-        HandleControlDatagram(from, buf.data(), static_cast<size_t>(r));
-        continue;
-      }
-      ++counters_->packets_received;
-      counters_->bytes_received += static_cast<uint64_t>(r);
-      MaybeResolveInBackground(from);
-      PostGuarded([this, from = std::move(from),
-                   bytes = std::string(buf.data(), static_cast<size_t>(r))] {
-        if (shut_down_ || !handlers_ || !handlers_->on_packet) return;
-        handlers_->on_packet(from, bytes);
+  absl::Status started = client_->Start(
+      to, std::move(request), absl::Now() + options_.packet_call_timeout,
+      ReliableClient::Kind::kPacket,
+      [this](absl::StatusOr<::peer::v1::ReliableResponse> result) {
+        if (!result.ok()) ++counters_->send_errors;
       });
-    }
+  if (started.ok()) {
+    ++counters_->packets_sent;
+    counters_->bytes_sent += bytes.size();
+  } else if (absl::IsResourceExhausted(started)) {
+    ++counters_->dropped_too_many_calls;
+  } else {
+    ++counters_->dropped_after_shutdown;
   }
 }
 
-void UdpGrpcTransport::HandleControlDatagram(const std::string& from,
-                                             const char* data, size_t size) {
-  if (size < kControlHeader) {
+void UdpGrpcTransport::OnDatagram(const std::string& from,
+                                  std::string_view bytes) {
+  if (IsResolveDatagram(bytes)) {
+    HandleResolveDatagram(from, bytes);
+    return;
+  }
+  ++counters_->packets_received;
+  counters_->bytes_received += bytes.size();
+  PostGuarded([this, from, bytes = std::string(bytes)] {
+    if (shut_down_) return;
+    // Learn the gRPC address of every member heard from, so that it is
+    // known before a fallback probe needs it.
+    if (book_.ShouldQuery(from, scheduler_->Now())) SendResolveQuery(from);
+    if (!handlers_ || !handlers_->on_packet) return;
+    handlers_->on_packet(from, bytes);
+  });
+}
+
+void UdpGrpcTransport::HandleResolveDatagram(const std::string& from,
+                                             std::string_view bytes) {
+  absl::StatusOr<ResolveDatagram> datagram = DecodeResolveDatagram(bytes);
+  if (!datagram.ok()) {
     ++counters_->received_malformed;
     return;
   }
-  if (data[1] == kResolveQuery) {
-    if (size < kQuerySize) {  // unpadded: could amplify
-      ++counters_->received_malformed;
-      return;
-    }
-    std::string answer(data, kControlHeader);
-    answer[1] = kResolveAnswer;
-    answer += options_.grpc_address;
-    sockaddr_in dest;
-    if (answer.size() > size || !ParseIpv4(from, &dest)) return;
-    // The receive thread is the only reader of fd_ until Shutdown joins it.
-    ::sendto(fd_, answer.data(), answer.size(), MSG_DONTWAIT,
-             reinterpret_cast<const sockaddr*>(&dest), sizeof(dest));
+  if (datagram->kind == ResolveDatagram::Kind::kQuery) {
+    std::optional<std::string> answer = EncodeResolveAnswer(
+        datagram->token, options_.grpc_address, bytes.size());
+    if (answer) socket_->SendTo(from, *answer);
     return;
   }
-  if (data[1] == kResolveAnswer) {
-    uint64_t token;
-    std::memcpy(&token, data + 2, sizeof(token));
-    const absl::string_view address(data + kControlHeader,
-                                    size - kControlHeader);
-    if (token != resolve_token_ || !LooksLikeHostPort(address)) {
-      ++counters_->received_malformed;
-      return;
-    }
-    ++counters_->resolve_answers_received;
-    SetReliableAddress(from, std::string(address));
-    bool waited_for;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      waited_for = waiting_.count(from) > 0;
-    }
-    if (waited_for) PostGuarded([this, from] { Resolved(from); });
+  if (datagram->token != resolve_token_) {
+    ++counters_->received_malformed;
     return;
   }
-  ++counters_->received_malformed;
+  ++counters_->resolve_answers_received;
+  SetReliableAddress(from, datagram->address);
+  bool waited_for;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    waited_for = waiting_.count(from) > 0;
+  }
+  if (waited_for) PostGuarded([this, from] { Resolved(from); });
 }
 
 void UdpGrpcTransport::SendResolveQuery(const std::string& member_addr) {
-  sockaddr_in dest;
-  if (!ParseIpv4(member_addr, &dest)) return;
-  std::string query(kQuerySize, '\0');
-  query[1] = kResolveQuery;
-  std::memcpy(query.data() + 2, &resolve_token_, sizeof(resolve_token_));
-  absl::ReaderMutexLock lock(&fd_mu_);
-  if (fd_ < 0) return;
-  if (::sendto(fd_, query.data(), query.size(), MSG_DONTWAIT,
-               reinterpret_cast<const sockaddr*>(&dest), sizeof(dest)) > 0) {
+  if (socket_->SendTo(member_addr, EncodeResolveQuery(resolve_token_)) ==
+      UdpSocket::SendResult::kSent) {
     ++counters_->resolve_queries_sent;
   }
-}
-
-void UdpGrpcTransport::MaybeResolveInBackground(
-    const std::string& member_addr) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (book_.count(member_addr) > 0) return;
-    const absl::Time now = absl::Now();
-    if (last_query_.size() >= kMaxRemembered) last_query_.clear();
-    auto [it, inserted] = last_query_.emplace(member_addr, now);
-    if (!inserted) {
-      if (now - it->second < kBackgroundQueryInterval) return;
-      it->second = now;
-    }
-  }
-  SendResolveQuery(member_addr);
 }
 
 // ---------------------------------------------------------------------------
@@ -416,18 +248,12 @@ void UdpGrpcTransport::MaybeResolveInBackground(
 
 void UdpGrpcTransport::SetReliableAddress(const std::string& member_addr,
                                           const std::string& grpc_addr) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (book_.size() >= kMaxRemembered && book_.count(member_addr) == 0) {
-    book_.clear();  // relearned from traffic; bounds memory under churn
-  }
-  book_[member_addr] = grpc_addr;
+  book_.Set(member_addr, grpc_addr);
 }
 
 std::string UdpGrpcTransport::ReliableAddressOf(
     const std::string& member_addr) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = book_.find(member_addr);
-  return it == book_.end() ? "" : it->second;
+  return book_.Get(member_addr);
 }
 
 // ---------------------------------------------------------------------------
@@ -454,8 +280,7 @@ void UdpGrpcTransport::SendReliable(const std::string& to,
     StartCall(grpc_addr, std::move(request), deadline, std::move(done));
     return;
   }
-  sockaddr_in unused;
-  if (!ParseIpv4(to, &unused)) {
+  if (!UdpSocket::IsIpv4Address(to)) {
     fail(absl::InvalidArgumentError(
         absl::StrCat("\"", to, "\" is not an \"ipv4:port\" address")));
     return;
@@ -498,15 +323,14 @@ void UdpGrpcTransport::RetryResolve(const std::string& member_addr) {
 
 void UdpGrpcTransport::Resolved(const std::string& member_addr) {
   std::vector<std::shared_ptr<Waiter>> ready;
-  std::string grpc_addr;
+  const std::string grpc_addr = book_.Get(member_addr);
+  if (grpc_addr.empty()) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = waiting_.find(member_addr);
-    auto book = book_.find(member_addr);
-    if (it == waiting_.end() || book == book_.end()) return;
+    if (it == waiting_.end()) return;
     ready.swap(it->second);
     waiting_.erase(it);
-    grpc_addr = book->second;
   }
   for (auto& w : ready) {
     scheduler_->Cancel(w->expiry);
@@ -539,75 +363,22 @@ void UdpGrpcTransport::ExpireWaiter(const std::string& member_addr,
                    " (its gRPC address did not resolve in time)")));
 }
 
-std::shared_ptr<::peer::v1::MembershipStream::Stub> UdpGrpcTransport::StubFor(
-    const std::string& grpc_addr) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = stubs_.find(grpc_addr);
-  if (it != stubs_.end()) return it->second;
-  if (stubs_.size() >= kMaxRemembered) stubs_.clear();
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxGrpcMessage);
-  args.SetMaxSendMessageSize(kMaxGrpcMessage);
-  auto stub = std::shared_ptr<::peer::v1::MembershipStream::Stub>(
-      ::peer::v1::MembershipStream::NewStub(grpc::CreateCustomChannel(
-          grpc_addr,
-          options_.credentials ? options_.credentials
-                               : grpc::InsecureChannelCredentials(),
-          args)));
-  stubs_.emplace(grpc_addr, stub);
-  return stub;
-}
-
 void UdpGrpcTransport::StartCall(const std::string& grpc_addr,
                                  ::peer::v1::ReliableRequest request,
                                  absl::Time deadline, ReliableDone done) {
-  const bool is_packet = !done;
-  auto call = std::make_shared<ClientCall>();
-  call->context.set_deadline(absl::ToChronoTime(deadline));
-  call->context.AddMetadata(kMemberAddrMetadata, local_address_);
-  if (options_.mode == Mode::kUdp) {
-    call->context.AddMetadata(kGrpcAddrMetadata, options_.grpc_address);
-  }
-  call->request = std::move(request);
-  call->done = std::move(done);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (shut_down_) {
-      if (is_packet) {
-        ++counters_->dropped_after_shutdown;
-      } else {
-        ++counters_->reliable_failed;
-        PostGuarded([done = std::move(call->done)] {
-          done(absl::UnavailableError("transport shut down"));
+  auto shared_done = std::make_shared<ReliableDone>(std::move(done));
+  absl::Status started = client_->Start(
+      grpc_addr, std::move(request), deadline, ReliableClient::Kind::kReliable,
+      [this, shared_done](absl::StatusOr<::peer::v1::ReliableResponse> result) {
+        if (!result.ok()) ++counters_->reliable_failed;
+        PostGuarded([shared_done, result = std::move(result)] {
+          (*shared_done)(result);
         });
-      }
-      return;
-    }
-    calls_.insert(call);
-    if (is_packet) ++packet_calls_;
-  }
-  auto stub = StubFor(grpc_addr);
-  stub->async()->Exchange(
-      &call->context, &call->request, &call->response,
-      [this, call, is_packet](grpc::Status status) {
-        if (!status.ok()) {
-          ++(is_packet ? counters_->send_errors : counters_->reliable_failed);
-        }
-        if (!is_packet) {
-          absl::StatusOr<::peer::v1::ReliableResponse> result =
-              status.ok() ? absl::StatusOr<::peer::v1::ReliableResponse>(
-                                std::move(call->response))
-                          : FromGrpcStatus(status);
-          PostGuarded([done = std::move(call->done),
-                       result = std::move(result)] { done(result); });
-        }
-        // Last: once the set is empty, Shutdown may return and the
-        // transport may be destroyed.
-        std::lock_guard<std::mutex> lock(mu_);
-        calls_.erase(call);
-        if (is_packet) --packet_calls_;
-        if (calls_.empty()) calls_done_.notify_all();
       });
+  if (!started.ok()) {
+    ++counters_->reliable_failed;
+    PostGuarded([shared_done, started] { (*shared_done)(started); });
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -660,36 +431,13 @@ void UdpGrpcTransport::Shutdown() {
     shut_down_ = true;
   }
   options_.service->Detach(this);
-
-  if (receive_thread_.joinable()) {
-    const char byte = 1;
-    while (::write(wake_pipe_[1], &byte, 1) < 0 && errno == EINTR) {
-    }
-    receive_thread_.join();
-  }
-  {
-    absl::WriterMutexLock lock(&fd_mu_);
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  for (int& p : wake_pipe_) {
-    if (p >= 0) ::close(p);
-    p = -1;
-  }
-
-  // Outgoing calls: cancel, and wait until gRPC has returned each (their
-  // callbacks use this object).
-  std::vector<std::shared_ptr<ClientCall>> calls;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    calls.assign(calls_.begin(), calls_.end());
-  }
-  for (auto& call : calls) call->context.TryCancel();
-  calls.clear();
+  if (socket_) socket_->Close();
+  // Outgoing calls: cancelled, and waited for (their callbacks use this
+  // object).
+  if (client_) client_->Shutdown();
   std::map<std::string, std::vector<std::shared_ptr<Waiter>>> waiting;
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    calls_done_.wait(lock, [this] { return calls_.empty(); });
+    std::lock_guard<std::mutex> lock(mu_);
     waiting.swap(waiting_);
     retrying_.clear();
   }

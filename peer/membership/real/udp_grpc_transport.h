@@ -22,11 +22,16 @@
 //      the transport query it in the background, so the book already holds
 //      every member heard from when a fallback probe is needed;
 //   3. SetReliableAddress() for anything learned otherwise.
-// No port arithmetic. Resolve datagrams start with a zero byte, which no
-// protobuf message (hence no protocol datagram) can start with (field
-// number 0 is invalid), so they never reach the protocol. A query is padded
-// to 64 bytes and an answer is never longer than its query: the port cannot
-// be used to amplify traffic.
+// No port arithmetic. The resolve datagrams never reach the protocol and
+// cannot amplify traffic (resolve_datagram.h).
+//
+// Parts, one file per concern: the socket and its receive thread
+// (udp_socket.h), the resolve datagrams as a pure codec
+// (resolve_datagram.h), the address book on the scheduler's time
+// (address_book.h), and the reliable path's client side (reliable_client.h).
+// This class joins them: it waits for addresses to resolve before reliable
+// calls, carries datagrams over gRPC in kGrpcOnly mode, serves incoming
+// calls, and counts everything.
 //
 // Threads. kUdp mode has one receive thread (named); gRPC callbacks run on
 // gRPC's threads. Both only post tasks to the scheduler: handlers always run
@@ -35,22 +40,22 @@
 #define PEERLAB_PEER_MEMBERSHIP_REAL_UDP_GRPC_TRANSPORT_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/security/credentials.h"
+#include "peer/membership/real/address_book.h"
 #include "peer/membership/real/membership_stream_service.h"
+#include "peer/membership/real/reliable_client.h"
+#include "peer/membership/real/udp_socket.h"
 #include "peer/membership/transport.h"
 #include "peer/runtime/scheduler.h"
 #include "proto/peer/v1/membership.grpc.pb.h"
@@ -67,7 +72,7 @@ class UdpGrpcTransport final : public Transport,
 
   // The largest datagram: the IPv4 UDP payload limit. Larger sends are
   // dropped (and counted) in both modes.
-  static constexpr size_t kMaxDatagram = 65507;
+  static constexpr size_t kMaxDatagram = UdpSocket::kMaxDatagram;
 
   struct Options {
     Mode mode = Mode::kUdp;
@@ -166,27 +171,24 @@ class UdpGrpcTransport final : public Transport,
   Stats stats() const;
 
  private:
-  struct ClientCall;
   struct Waiter;  // a reliable send waiting for its address to resolve
   struct Counters;
 
   UdpGrpcTransport(runtime::Scheduler* scheduler, Options options);
   absl::Status Open();
-  void ReceiveLoop();
-  void HandleControlDatagram(const std::string& from, const char* data,
-                             size_t size);
+  // On the receive thread.
+  void OnDatagram(const std::string& from, std::string_view bytes);
+  void HandleResolveDatagram(const std::string& from, std::string_view bytes);
   void SendResolveQuery(const std::string& member_addr);
-  void MaybeResolveInBackground(const std::string& member_addr);
   // Loop tasks for waiting reliable sends.
   void RetryResolve(const std::string& member_addr);
   void Resolved(const std::string& member_addr);
   void ExpireWaiter(const std::string& member_addr, uint64_t waiter_id);
 
+  // Starts a reliable call (`done` set) or a datagram carried over gRPC.
   void StartCall(const std::string& grpc_addr,
                  ::peer::v1::ReliableRequest request, absl::Time deadline,
                  ReliableDone done);
-  std::shared_ptr<::peer::v1::MembershipStream::Stub> StubFor(
-      const std::string& grpc_addr);
   void SendPacketOverGrpc(const std::string& to, const std::string& bytes);
 
   // MembershipStreamService::Sink.
@@ -202,25 +204,15 @@ class UdpGrpcTransport final : public Transport,
   const uint64_t resolve_token_;  // echoed by answers; filters spoofs
   std::string local_address_;
   int udp_port_ = 0;
-  absl::Mutex fd_mu_;  // shared by senders, exclusive to close the socket
-  int fd_ = -1;
-  int wake_pipe_[2] = {-1, -1};
-  std::thread receive_thread_;
+  std::unique_ptr<UdpSocket> socket_;  // kUdp
+  AddressBook book_;
+  std::unique_ptr<ReliableClient> client_;
   std::shared_ptr<const Handlers> handlers_;  // set once, before traffic
   std::atomic<bool> shut_down_{false};
   std::shared_ptr<int> life_ = std::make_shared<int>(0);  // see PostGuarded
   std::unique_ptr<Counters> counters_;
 
   mutable std::mutex mu_;
-  std::condition_variable calls_done_;
-  // gRPC address -> stub (channels are shared by all calls to a node).
-  std::unordered_map<std::string,
-                     std::shared_ptr<::peer::v1::MembershipStream::Stub>>
-      stubs_;
-  std::set<std::shared_ptr<ClientCall>> calls_;        // outgoing, in flight
-  int packet_calls_ = 0;                               // of calls_, kGrpcOnly
-  std::unordered_map<std::string, std::string> book_;  // member -> gRPC
-  std::unordered_map<std::string, absl::Time> last_query_;  // background
   // Reliable sends waiting for an address, by member address.
   std::map<std::string, std::vector<std::shared_ptr<Waiter>>> waiting_;
   std::set<std::string> retrying_;  // member addresses with a retry timer
