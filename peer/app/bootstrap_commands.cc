@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/bootstrap/admin_token.h"
 #include "services/bootstrap/client/document_format.h"
 #include "services/bootstrap/entry_secret.h"
 #include "services/common/logging.h"
@@ -41,8 +42,8 @@ BootstrapCommands::BootstrapCommands(bootstrap::BootstrapClient* client,
 
 bool BootstrapCommands::HasAdminToken() const {
   if (config_ == nullptr) return !admin_token_file_.empty();
-  auto lock = config_->Lock();
-  return !admin_token_file_.empty();
+  auto admin = AdminClient();
+  return admin.ok() && (*admin)->options().admin_token.has_value();
 }
 
 pb::Peer BootstrapCommands::SelfPeer() const {
@@ -62,6 +63,80 @@ pb::Peer BootstrapCommands::SelfPeer() const {
 std::optional<pb::Document> BootstrapCommands::LastDocument() const {
   std::lock_guard<std::mutex> lock(mu_);
   return last_;
+}
+
+void BootstrapCommands::Granted(const google::protobuf::Duration& lease,
+                                bool listed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (listed) was_listed_ = true;
+  if (lease.seconds() > 0 || lease.nanos() > 0) {
+    granted_ =
+        absl::Seconds(lease.seconds()) + absl::Nanoseconds(lease.nanos());
+  }
+}
+
+void BootstrapCommands::SetOnListed(std::function<void()> on_listed) {
+  std::lock_guard<std::mutex> lock(listed_mu_);  // waits for a running call
+  on_listed_ = std::move(on_listed);
+}
+
+void BootstrapCommands::Listed() {
+  std::lock_guard<std::mutex> lock(listed_mu_);
+  if (on_listed_) on_listed_();
+}
+
+absl::Duration BootstrapCommands::EntryTtl() const {
+  if (auto lease = Lease()) return *lease;
+  std::lock_guard<std::mutex> lock(mu_);
+  return granted_.value_or(absl::Seconds(60));
+}
+
+absl::Duration BootstrapCommands::RenewInterval() const {
+  absl::Duration lease;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    lease = granted_.value_or(absl::ZeroDuration());
+  }
+  if (lease <= absl::ZeroDuration()) lease = EntryTtl();
+  return std::max(lease / 3, absl::Seconds(1));
+}
+
+absl::StatusOr<KeepOutcome> BootstrapCommands::KeepListed() {
+  const absl::Duration ttl = EntryTtl();
+  auto r = client_->Renew(self_.id, ttl, secret_);
+  if (r.ok()) {
+    Remember(r->document());
+    Granted(r->lease(), true);
+    return KeepOutcome::kRenewed;
+  }
+  if (absl::IsNotFound(r.status())) {
+    bool was_listed;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      was_listed = was_listed_;
+    }
+    if (!was_listed) return KeepOutcome::kNotListed;
+    auto joined = JoinSelf();
+    if (!joined.ok()) return joined.status();
+    return *joined ? KeepOutcome::kRejoined : KeepOutcome::kListFull;
+  }
+  if (absl::IsPermissionDenied(r.status())) {
+    // Another peer's upkeep offered this peer (its entry, its secret).
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      was_listed_ = true;  // when it ends, this peer joins anew
+    }
+    auto admin = AdminClient();
+    if (!admin.ok() || !(*admin)->options().admin_token.has_value()) {
+      return KeepOutcome::kNotOurs;
+    }
+    auto again = (*admin)->Renew(self_.id, ttl);
+    if (!again.ok()) return again.status();
+    Remember(again->document());
+    Granted(again->lease(), true);
+    return KeepOutcome::kRenewedAsAdmin;
+  }
+  return r.status();
 }
 
 void BootstrapCommands::Remember(const pb::Document& doc) {
@@ -91,6 +166,10 @@ BootstrapCommands::AdminClient() const {
     auto token = ReadTokenFile(path, "bootstrap.admin_token_file");
     if (!token.ok()) return token.status();
     options.admin_token = *token;
+  } else if (auto found = bootstrap::FindAdminToken("", options.address);
+             found.ok() && !found->token.empty()) {
+    // The per-user token of a server of this user on this machine.
+    options.admin_token = found->token;
   }
   return std::make_unique<bootstrap::BootstrapClient>(options);
 }
@@ -103,9 +182,11 @@ absl::StatusOr<pb::Document> BootstrapCommands::Fetch() {
 }
 
 absl::StatusOr<bool> BootstrapCommands::JoinSelf() {
-  auto r = client_->Join(SelfPeer(), Lease(), secret_);
+  auto r = client_->Join(SelfPeer(), EntryTtl(), secret_);
   if (!r.ok()) return r.status();
   Remember(r->document());
+  Granted(r->lease(), r->joined());
+  Listed();  // even when full: another's refill may list it later
   spdlog::info("bootstrap join: {} (revision {})",
                r->joined() ? "joined" : "list full, not added",
                r->document().revision());
@@ -122,9 +203,11 @@ absl::Status BootstrapCommands::LeaveSelf() {
 }
 
 absl::StatusOr<bool> BootstrapCommands::RefillSelf() {
-  auto r = client_->Refill(SelfPeer(), Lease(), secret_);
+  auto r = client_->Refill(SelfPeer(), EntryTtl(), secret_);
   if (!r.ok()) return r.status();
   Remember(r->document());
+  Granted(r->lease(), r->accepted());
+  Listed();
   return r->accepted();
 }
 
@@ -133,7 +216,9 @@ absl::Status BootstrapCommands::Register(cli::Registry& registry,
   config_ = &config;
   if (auto s = config.AddDuration(
           "bootstrap.lease",
-          "lease of this peer's bootstrap entry (0s: none; peers renew it)",
+          "lease this peer asks for its bootstrap entry (0s: the lease "
+          "last granted, else 60s; the server may cut it to its "
+          "--max-lease); the peer renews it every third of it",
           &lease_, absl::ZeroDuration());
       !s.ok()) {
     return s;
@@ -142,7 +227,8 @@ absl::Status BootstrapCommands::Register(cli::Registry& registry,
           "bootstrap.admin_token_file",
           "file with the bootstrap admin token for bootstrapreset/"
           "bootstrapconfig and the upkeep of departed peers' entries "
-          "(default: $PEERLAB_BOOTSTRAP_ADMIN_TOKEN_FILE)",
+          "(default: $PEERLAB_BOOTSTRAP_ADMIN_TOKEN_FILE, else the per-user "
+          "token of a bootstrap server on loopback)",
           &admin_token_file_);
       !s.ok()) {
     return s;

@@ -11,6 +11,7 @@
 #ifndef PEERLAB_PEER_APP_BOOTSTRAP_COMMANDS_H_
 #define PEERLAB_PEER_APP_BOOTSTRAP_COMMANDS_H_
 
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -35,9 +36,22 @@ struct SelfDescription {
 
 // The environment variable naming the default of bootstrap.admin_token_file
 // (the local lab and the e2e tests hand their bootstrap admin token to their
-// peers this way, for the upkeep of departed peers' entries).
+// peers this way, for the upkeep of departed peers' entries). Without it,
+// a peer uses the per-user admin token of a bootstrap server on loopback
+// (services/bootstrap/admin_token.h).
 inline constexpr char kBootstrapAdminTokenFileEnv[] =
     "PEERLAB_BOOTSTRAP_ADMIN_TOKEN_FILE";
+
+// What KeepListed did.
+enum class KeepOutcome {
+  kRenewed,         // the lease of this peer's entry was extended
+  kRenewedAsAdmin,  // the same, with the admin token (another made the entry)
+  kRejoined,        // the entry was gone (e.g. a server restart): joined anew
+  kListFull,        // the entry was gone and the list is now full
+  kNotListed,       // this peer is not on the list and never was
+  kNotOurs,         // the entry is another client's (a refill) and there is
+                    // no admin token: it ends with its lease, then rejoins
+};
 
 // Entry ownership (bootstrap.proto): this peer's entry belongs to the secret
 // made here at construction, kept in memory only and presented by
@@ -65,6 +79,24 @@ class BootstrapCommands {
   absl::StatusOr<bool> JoinSelf();
   absl::Status LeaveSelf();
   absl::StatusOr<bool> RefillSelf();
+  // Leases (bootstrap.proto, "Leases"): every entry of a client holds one.
+  // Renews this peer's entry (its secret; the admin token when the entry
+  // was made by another's refill), or joins anew when an entry it had is
+  // gone. Call it every RenewInterval().
+  absl::StatusOr<KeepOutcome> KeepListed();
+  // A third of the lease last granted (bootstrap.lease, or the server's
+  // default of 60 s, until one is), at least 1 s: two renewals may fail
+  // before the entry expires.
+  absl::Duration RenewInterval() const;
+  // The ttl this peer asks for its own entry and for entries it offers
+  // (the upkeep's refills): bootstrap.lease, else the lease last granted,
+  // else 60 s. Never "none": an admin's entry without a lease would stay.
+  absl::Duration EntryTtl() const;
+  // Called (on the caller's thread) after a JoinSelf or
+  // RefillSelf reached the service (listed or not: another peer's refill
+  // may list this one later), so that its lease gets renewed whichever
+  // command listed it. Empty: none. Lifecycle sets it.
+  void SetOnListed(std::function<void()> on_listed);
   // The secret of this peer's entry (never logged).
   const std::string& EntrySecret() const { return secret_; }
   // A client for changing other peers' entries (the upkeep): with the admin
@@ -74,7 +106,8 @@ class BootstrapCommands {
       const {
     return AdminClient();
   }
-  // True when bootstrap.admin_token_file is set.
+  // True when this peer has a bootstrap admin token (bootstrap.admin_token_file
+  // or the per-user token of a server on loopback).
   bool HasAdminToken() const;
 
  private:
@@ -86,6 +119,16 @@ class BootstrapCommands {
   bootstrap::BootstrapClient* const client_;
   const SelfDescription self_;
   std::string secret_;  // this peer's entry secret; set once, at construction
+  // Guarded by mu_: the lease last granted; whether this peer's entry was
+  // ever on the list (a vanished entry is then joined anew).
+  std::optional<absl::Duration> granted_;
+  bool was_listed_ = false;
+  // Held while on_listed_ runs, so that SetOnListed(nullptr) returns only
+  // once no call is under way. on_listed_ must not call SetOnListed.
+  std::mutex listed_mu_;
+  std::function<void()> on_listed_;  // guarded by listed_mu_
+  void Listed();
+  void Granted(const google::protobuf::Duration& lease, bool listed);
   cli::ConfigRegistry* config_ = nullptr;
   mutable std::mutex mu_;
   std::optional<::bootstrap::v1::Document> last_;

@@ -23,9 +23,14 @@ constexpr absl::Duration kLeaveWait = absl::Seconds(3);
 
 Lifecycle::Lifecycle(Env env)
     : env_(std::move(env)),
-      worker_(std::make_unique<runtime::EventLoop>("lifecycle")) {}
+      worker_(std::make_unique<runtime::EventLoop>("lifecycle")) {
+  env_.bootstrap->SetOnListed([this] { StartKeepingListed(); });
+}
 
-Lifecycle::~Lifecycle() { Stop(); }
+Lifecycle::~Lifecycle() {
+  env_.bootstrap->SetOnListed(nullptr);
+  Stop();
+}
 
 void Lifecycle::Stop() {
   stopped_ = true;
@@ -100,7 +105,8 @@ void Lifecycle::Upkeep(const Member& departed) {
     }
   }
   for (const pb::Peer& candidate : plan.candidates) {
-    auto r = (*upkeep)->Refill(candidate);
+    // With a lease: the admin's refill without one would stay for good.
+    auto r = (*upkeep)->Refill(candidate, env_.bootstrap->EntryTtl());
     if (!r.ok()) {
       spdlog::warn("bootstrap upkeep: refill with {} failed: {}",
                    candidate.name(), r.status().message());
@@ -150,6 +156,44 @@ void Lifecycle::RetryBootstrap(absl::Duration wait) {
       env_.chat->AnnounceJoined(out).IgnoreError();
     }
   });
+}
+
+void Lifecycle::StartKeepingListed() {
+  if (keeping_.exchange(true)) return;
+  worker_->After(env_.bootstrap->RenewInterval(), [this] { KeepListed(); });
+}
+
+void Lifecycle::KeepListed() {
+  if (stopped_ || quitting_) return;
+  auto outcome = env_.bootstrap->KeepListed();
+  if (!outcome.ok()) {
+    spdlog::warn("bootstrap lease: renewing failed ({}); trying again",
+                 outcome.status().message());
+  } else {
+    switch (*outcome) {
+      case KeepOutcome::kRenewed:
+      case KeepOutcome::kNotListed:
+        break;
+      case KeepOutcome::kRenewedAsAdmin:
+        spdlog::debug("bootstrap lease: renewed with the admin token");
+        break;
+      case KeepOutcome::kRejoined:
+        spdlog::info("bootstrap lease: the entry was gone; joined anew");
+        break;
+      case KeepOutcome::kListFull:
+        spdlog::info(
+            "bootstrap lease: the entry was gone and the list is full");
+        break;
+      case KeepOutcome::kNotOurs:
+        spdlog::info(
+            "bootstrap lease: this peer's entry was made by another peer's "
+            "refill and there is no admin token to renew it; it ends with "
+            "its lease, then this peer joins anew");
+        break;
+    }
+  }
+  if (stopped_ || quitting_) return;
+  worker_->After(env_.bootstrap->RenewInterval(), [this] { KeepListed(); });
 }
 
 absl::Status Lifecycle::Init(cli::Output& out) {

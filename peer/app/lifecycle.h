@@ -19,7 +19,10 @@
 //
 // As the membership's event listener it keeps the chat's members current
 // and, when a member leaves or is declared dead, carries out the bootstrap
-// upkeep (bootstrap_upkeep.h) on a worker thread of its own.
+// upkeep (bootstrap_upkeep.h) on a worker thread of its own. The same
+// worker renews this peer's bootstrap lease (every entry of a client holds
+// one), and joins the list anew when its entry is gone (a restarted server
+// on a memory store).
 #ifndef PEERLAB_PEER_APP_LIFECYCLE_H_
 #define PEERLAB_PEER_APP_LIFECYCLE_H_
 
@@ -100,6 +103,11 @@ class Lifecycle : public membership::EventListener {
                            cli::Output& out);
   // Worker tasks.
   void RetryBootstrap(absl::Duration wait);
+  // Keeps this peer's bootstrap entry alive (BootstrapCommands::KeepListed)
+  // every RenewInterval() until Stop or Leave; started once, by the first
+  // successful bootstrap join.
+  void StartKeepingListed();
+  void KeepListed();
   void Upkeep(const membership::Member& departed);
   // The bootstrap peers' gossip addresses in `doc`, this peer's excluded.
   std::vector<std::string> JoinAddresses(
@@ -111,6 +119,7 @@ class Lifecycle : public membership::EventListener {
   std::mutex leave_mu_;                // held for the whole of Leave()
   bool left_ = false;                  // guarded by leave_mu_
   std::atomic<bool> retrying_{false};
+  std::atomic<bool> keeping_{false};  // StartKeepingListed ran
   std::unique_ptr<runtime::EventLoop> worker_;
 };
 

@@ -136,6 +136,39 @@ class JoinFloodTest(unittest.TestCase):
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+class LeaseTest(unittest.TestCase):
+    """Its own server, with a 1 s default lease."""
+
+    def test_an_unrenewed_join_frees_its_slot(self):
+        workdir = tempfile.mkdtemp(prefix="bootstrap-py-lease-")
+        server = Server(workdir, ["--max-peers", "1", "--default-lease", "1",
+                                  "--max-lease", "2"])
+        try:
+            with grpc.insecure_channel(server.address) as channel:
+                stub = pb_grpc.BootstrapDataStub(channel)
+                first = stub.Join(pb.JoinRequest(peer=make_peer("squat")),
+                                  timeout=TIMEOUT)
+                self.assertTrue(first.joined)
+                self.assertEqual(first.lease.seconds, 1)
+                late = make_peer("late")
+                self.assertFalse(stub.Join(pb.JoinRequest(peer=late),
+                                           timeout=TIMEOUT).joined)
+                long = stub.Renew(pb.RenewRequest(
+                    id=first.document.peers[0].id, ttl={"seconds": 3600},
+                    secret=first.secret), timeout=TIMEOUT)
+                self.assertEqual(long.lease.seconds, 2)  # --max-lease
+                deadline = time.time() + 10
+                while stub.List(pb.ListRequest(),
+                                timeout=TIMEOUT).document.peers:
+                    self.assertLess(time.time(), deadline)
+                    time.sleep(0.05)
+                self.assertTrue(stub.Join(pb.JoinRequest(peer=late),
+                                          timeout=TIMEOUT).joined)
+        finally:
+            self.assertEqual(server.stop(), 0)
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 class BootstrapPythonTest(unittest.TestCase):
 
     @classmethod
@@ -198,7 +231,9 @@ class BootstrapPythonTest(unittest.TestCase):
         self.assertEqual(stored.name, "py-a")
         self.assertEqual(stored.protocol, pb.PROTOCOL_TCP)
         self.assertTrue(stored.HasField("started_at"))  # set by the server
-        self.assertFalse(stored.HasField("lease_expires_at"))  # no ttl
+        # No ttl asked for: the server's default lease (60 s).
+        self.assertTrue(stored.HasField("lease_expires_at"))
+        self.assertEqual(r.lease.seconds, 60)
 
         doc = self.stub.List(pb.ListRequest(), timeout=TIMEOUT).document
         self.assertEqual(doc, r.document)

@@ -1,5 +1,6 @@
 #include "services/bootstrap/bootstrap_service.h"
 
+#include <algorithm>
 #include <future>
 #include <memory>
 
@@ -66,6 +67,10 @@ Timestamp ToTimestamp(absl::Time t) {
 
 absl::Time FromTimestamp(const Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+google::protobuf::Duration ToDurationProto(absl::Duration d) {
+  return TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
 }
 
 // OK when `admin`, or `secret` is the owner secret of `stored`;
@@ -150,7 +155,12 @@ BootstrapService::~BootstrapService() {
 }
 
 absl::Status BootstrapService::CheckAdmin(const std::string& token) const {
-  if (!options_.admin_token.has_value()) return absl::OkStatus();
+  if (!options_.admin_token.has_value()) {
+    return absl::PermissionDeniedError(
+        "this server has no admin token, so nobody may administer it "
+        "(peerlab-bootstrap always makes one: --admin-token-file, or its "
+        "per-user file)");
+  }
   if (token.empty()) {
     return absl::PermissionDeniedError(
         "admin token required: send metadata \"authorization: Bearer TOKEN\"");
@@ -164,6 +174,15 @@ absl::Status BootstrapService::CheckAdmin(const std::string& token) const {
 bool BootstrapService::IsAdmin(const std::string& token) const {
   return options_.admin_token.has_value() && !token.empty() &&
          ConstantTimeEquals(token, *options_.admin_token);
+}
+
+std::optional<absl::Duration> BootstrapService::LeaseFor(
+    std::optional<absl::Duration> ttl, bool admin) const {
+  if (admin) return ttl;
+  if (!ttl.has_value()) {
+    return std::min(options_.default_lease, options_.max_lease);
+  }
+  return std::min(*ttl, options_.max_lease);
 }
 
 absl::Status BootstrapService::Admit(const Caller& caller, absl::Time now) {
@@ -208,12 +227,13 @@ void BootstrapService::Join(const pb::JoinRequest& request,
   peer->clear_first_seen_at();
   peer->clear_owner_secret_sha256();
   const bool admin = IsAdmin(caller.token);
+  const std::optional<absl::Duration> lease = LeaseFor(*ttl, admin);
   // The secret the answer carries: empty when an admin changed a stored
   // entry without presenting its secret.
   auto answer_secret = std::make_shared<std::string>(*secret);
   MutateAndAnswer<JoinOutcome, pb::JoinResponse>(
       store_, now,
-      [peer = *peer, ttl = *ttl, now, secret = *secret,
+      [peer = *peer, ttl = lease, now, secret = *secret,
        presented = request.secret(), admin,
        answer_secret](Document& doc) -> absl::StatusOr<JoinOutcome> {
         pb::Peer stored = peer;
@@ -230,7 +250,7 @@ void BootstrapService::Join(const pb::JoinRequest& request,
         }
         return ApplyJoin(doc, stored, ttl, now);
       },
-      [name = peer->name(), id = peer->id(), answer_secret](
+      [name = peer->name(), id = peer->id(), answer_secret, lease](
           const JoinOutcome& o, Document doc) {
         if (o.changed) {
           spdlog::info("join {} ({}): {} (revision {})", name, id,
@@ -239,6 +259,9 @@ void BootstrapService::Join(const pb::JoinRequest& request,
         pb::JoinResponse r;
         r.set_joined(o.joined);
         r.set_secret(*answer_secret);
+        if (o.joined && lease.has_value()) {
+          *r.mutable_lease() = ToDurationProto(*lease);
+        }
         *r.mutable_document() = std::move(doc);
         return r;
       },
@@ -290,11 +313,12 @@ void BootstrapService::Refill(const pb::RefillRequest& request,
   if (!secret.ok()) return done(secret.status());
   peer->clear_first_seen_at();
   peer->clear_owner_secret_sha256();
+  const bool admin = IsAdmin(caller.token);
+  const std::optional<absl::Duration> lease = LeaseFor(*ttl, admin);
   MutateAndAnswer<RefillOutcome, pb::RefillResponse>(
       store_, now,
-      [peer = *peer, ttl = *ttl, now, secret = *secret,
-       admin = IsAdmin(caller.token)](
-          Document& doc) -> absl::StatusOr<RefillOutcome> {
+      [peer = *peer, ttl = lease, now, secret = *secret,
+       admin](Document& doc) -> absl::StatusOr<RefillOutcome> {
         if (FindPeer(doc, peer.id()) >= 0) return RefillOutcome{};
         pb::Peer stored = peer;
         Own(stored, nullptr, EntrySecretHash(secret), now);
@@ -309,8 +333,8 @@ void BootstrapService::Refill(const pb::RefillRequest& request,
         }
         return o;
       },
-      [name = peer->name(), secret = *secret](const RefillOutcome& o,
-                                              Document doc) {
+      [name = peer->name(), secret = *secret, lease](const RefillOutcome& o,
+                                                     Document doc) {
         if (o.accepted) {
           spdlog::info("refill {}: accepted{}{} (revision {})", name,
                        o.replaced_id.empty() ? "" : ", replaced ",
@@ -319,6 +343,9 @@ void BootstrapService::Refill(const pb::RefillRequest& request,
         pb::RefillResponse r;
         r.set_accepted(o.accepted);
         if (o.accepted) r.set_secret(secret);
+        if (o.accepted && lease.has_value()) {
+          *r.mutable_lease() = ToDurationProto(*lease);
+        }
         r.set_replaced_id(o.replaced_id);
         *r.mutable_document() = std::move(doc);
         return r;
@@ -329,6 +356,8 @@ void BootstrapService::Refill(const pb::RefillRequest& request,
 absl::StatusOr<pb::ListResponse> BootstrapService::List() {
   auto doc = store_->Read();
   if (!doc.ok()) return doc.status();
+  // Not yet swept (or swept by another replica later): not listed.
+  bootstrap::ExpireLeases(*doc, clock_->Now());
   StripSecrets(*doc);
   pb::ListResponse r;
   *r.mutable_document() = *std::move(doc);
@@ -398,11 +427,12 @@ void BootstrapService::Renew(const pb::RenewRequest& request,
   struct RenewOutcome {
     bool changed = true;
   };
+  const bool admin = IsAdmin(caller.token);
+  const absl::Duration lease = *LeaseFor(*ttl, admin);
   MutateAndAnswer<RenewOutcome, pb::RenewResponse>(
       store_, now,
-      [id = *id, ttl = **ttl, now, secret = request.secret(),
-       admin = IsAdmin(caller.token)](
-          Document& doc) -> absl::StatusOr<RenewOutcome> {
+      [id = *id, ttl = lease, now, secret = request.secret(),
+       admin](Document& doc) -> absl::StatusOr<RenewOutcome> {
         if (int index = FindPeer(doc, id); index >= 0) {
           if (auto s = CheckOwner(doc.peers(index), secret, admin, "id");
               !s.ok()) {
@@ -412,8 +442,9 @@ void BootstrapService::Renew(const pb::RenewRequest& request,
         if (auto s = ApplyRenew(doc, id, ttl, now); !s.ok()) return s;
         return RenewOutcome{};
       },
-      [id = *id](const RenewOutcome&, Document doc) {
+      [id = *id, lease](const RenewOutcome&, Document doc) {
         pb::RenewResponse r;
+        *r.mutable_lease() = ToDurationProto(lease);
         int index = FindPeer(doc, id);
         if (index >= 0) *r.mutable_peer() = doc.peers(index);
         *r.mutable_document() = std::move(doc);

@@ -11,8 +11,17 @@
 // Leave, Renew and a Refill that replaces a stored entry need the entry's
 // secret or the admin token; started_at is refused beyond max_clock_skew in
 // the future and raised to the entry's first_seen_at; Join and Refill are
-// rate-limited per Caller::client. Every answer has the secret hashes
-// cleared (StripSecrets).
+// rate-limited per Caller::client (one bucket per IPv6 /64, see
+// RateLimitKey). Every answer has the secret hashes cleared (StripSecrets).
+//
+// Leases (bootstrap.proto, "Leases"): every entry a client without the
+// admin token makes holds a lease: the ttl it asks for, capped at
+// Options::max_lease, or Options::default_lease when it asks for none; only
+// the admin token makes an entry without a lease. Expired entries are
+// dropped by every mutation, by the sweeper, and from every List answer.
+//
+// Administration: Reset and UpdateConfig need Options::admin_token; a
+// service without one refuses them (PermissionDenied).
 //
 // Thread safety: all methods may be called concurrently.
 #ifndef PEERLAB_SERVICES_BOOTSTRAP_BOOTSTRAP_SERVICE_H_
@@ -41,8 +50,15 @@ class BootstrapService {
   using Done = std::function<void(absl::StatusOr<T>)>;
 
   struct Options {
-    // Token required by Reset and UpdateConfig. Unset: anyone may call them.
+    // Token required by Reset and UpdateConfig. Unset: nobody may call
+    // them (peerlab-bootstrap always has one: see server_main.cc).
     std::optional<std::string> admin_token;
+    // The lease of a client's entry that asks for none (Join/Refill without
+    // a ttl), and the longest lease a client gets (longer ttls of Join,
+    // Refill and Renew are cut to it). The admin token is not capped.
+    // REQUIRES: 1s <= default_lease <= max_lease <= 30 days.
+    absl::Duration default_lease = absl::Seconds(60);
+    absl::Duration max_lease = absl::Hours(1);
     // How often the lease sweeper looks at least (it also wakes at the next
     // expiry). Zero: no sweeper thread; call ExpireLeases() yourself.
     absl::Duration sweep_interval = absl::Seconds(1);
@@ -100,8 +116,8 @@ class BootstrapService {
   // the ids dropped.
   void ExpireLeases(Done<std::vector<std::string>> done);
 
-  // OK when the service has no admin token or `token` matches it;
-  // PermissionDenied otherwise.
+  // OK when the service has an admin token and `token` matches it;
+  // PermissionDenied otherwise (saying which).
   absl::Status CheckAdmin(const std::string& token) const;
   // True only when the service has an admin token and `token` matches it:
   // the override of entry ownership and of the rate limit.
@@ -110,6 +126,7 @@ class BootstrapService {
   // Join/Refill calls refused by the rate limit so far.
   uint64_t joins_refused() const { return limiter_.refused(); }
 
+  // True when the service has no admin token (admin calls are refused).
   bool open() const { return !options_.admin_token.has_value(); }
   Store* store() const { return store_; }
 
@@ -120,6 +137,10 @@ class BootstrapService {
   Clock* const clock_;
   // Rate limit and started_at checks of Join/Refill; OK or the refusal.
   absl::Status Admit(const Caller& caller, absl::Time now);
+  // The lease an entry gets: `ttl` (nullopt: none asked for) for the
+  // admin; for anyone else `ttl` capped at max_lease, or default_lease.
+  std::optional<absl::Duration> LeaseFor(std::optional<absl::Duration> ttl,
+                                         bool admin) const;
   absl::Status CheckStartedAt(const pb::Peer& peer, absl::string_view field,
                               absl::Time now) const;
 

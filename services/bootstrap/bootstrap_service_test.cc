@@ -126,6 +126,11 @@ class BootstrapServiceTest : public ::testing::Test {
   BootstrapService service_;
 };
 
+class AdminTokenTest : public BootstrapServiceTest {
+ protected:
+  AdminTokenTest() : BootstrapServiceTest("s3cret") {}
+};
+
 TEST_F(BootstrapServiceTest, PingSaysOk) {
   EXPECT_EQ(service_.Ping().message(), "OK");
   EXPECT_EQ(service_.Ping().server_time().seconds(),
@@ -154,7 +159,7 @@ TEST_F(BootstrapServiceTest, JoinWithoutStartTimeUsesServerTime) {
             absl::ToUnixSeconds(clock_.Now()));
 }
 
-TEST_F(BootstrapServiceTest, InvalidInputChangesNothing) {
+TEST_F(AdminTokenTest, InvalidInputChangesNothing) {
   ASSERT_TRUE(Join(MakePeer(1, 1)).ok());
   const pb::Document before = Doc();
   pb::Peer bad = MakePeer(2, 2);
@@ -169,7 +174,8 @@ TEST_F(BootstrapServiceTest, InvalidInputChangesNothing) {
   EXPECT_EQ(Leave("nope").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Join(MakePeer(3, 3), -5).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Config(0).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Config(0, "s3cret").status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Doc().SerializeAsString(), before.SerializeAsString());
 }
 
@@ -268,31 +274,74 @@ TEST_F(BootstrapServiceTest, AnUpdateKeepsTheFirstSight) {
   auto joined = Join(MakePeer(1, 1));
   ASSERT_TRUE(joined.ok());
   const int64_t first = absl::ToUnixSeconds(clock_.Now());
-  clock_.Advance(absl::Hours(1));
+  clock_.Advance(absl::Seconds(50));  // within the lease
   ASSERT_TRUE(JoinAs(MakePeer(1, 1), joined->secret()).ok());
   EXPECT_EQ(Doc().peers(0).first_seen_at().seconds(), first);
   EXPECT_EQ(Doc().peers(0).started_at().seconds(), first);
 }
 
-TEST_F(BootstrapServiceTest, OpenServiceLetsAnyoneAdminister) {
-  EXPECT_TRUE(service_.open());
-  ASSERT_TRUE(Join(MakePeer(1, 1)).ok());
-  EXPECT_TRUE(Reset("").ok());
-  EXPECT_TRUE(Config(5).ok());
+// Issue 13, squatting without a lease: an entry made without a lease
+// stayed until an admin removed it, so a client that joined first and
+// then went silent held a free place for good.
+TEST_F(BootstrapServiceTest, AnUnrenewedJoinFreesItsSlotAfterTheDefaultLease) {
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(Join(MakePeer(i, 1)).ok());
+  auto refused = Join(MakePeer(4, 1));
+  ASSERT_TRUE(refused.ok());
+  EXPECT_FALSE(refused->joined());
+  clock_.Advance(absl::Seconds(61));  // nobody renewed
+  // List no longer shows them, even before the sweeper has run.
+  EXPECT_THAT(Names(), ::testing::IsEmpty());
+  auto joined = Join(MakePeer(4, 1));
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  EXPECT_TRUE(joined->joined());
+  EXPECT_THAT(Names(), ElementsAre("peer4"));
 }
 
-TEST_F(BootstrapServiceTest, ResetKeepsConfig) {
-  ASSERT_TRUE(Config(5).ok());
+TEST_F(BootstrapServiceTest, EveryClientLeaseIsBoundedByTheServerMaximum) {
+  auto forever = Join(MakePeer(1, 1), 30 * 24 * 3600);
+  ASSERT_TRUE(forever.ok()) << forever.status();
+  const int64_t now = absl::ToUnixSeconds(clock_.Now());
+  EXPECT_EQ(Doc().peers(0).lease_expires_at().seconds(), now + 3600);
+  EXPECT_EQ(forever->lease().seconds(), 3600);
+  auto plain = Join(MakePeer(2, 2));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->lease().seconds(), 60);  // the default
+  auto renewed = Renew(MakePeer(2, 0).id(), 30 * 24 * 3600, plain->secret());
+  ASSERT_TRUE(renewed.ok()) << renewed.status();
+  EXPECT_EQ(renewed->peer().lease_expires_at().seconds(), now + 3600);
+  EXPECT_EQ(renewed->lease().seconds(), 3600);
+  auto refill = Refill(MakePeer(3, 3));
+  ASSERT_TRUE(refill.ok());
+  EXPECT_EQ(refill->lease().seconds(), 60);
+  EXPECT_EQ(Doc().peers(2).lease_expires_at().seconds(), now + 60);
+}
+
+// A server started without an admin token let anyone Reset the list.
+TEST_F(BootstrapServiceTest, WithoutAnAdminTokenNobodyAdministers) {
+  EXPECT_TRUE(service_.open());
   ASSERT_TRUE(Join(MakePeer(1, 1)).ok());
-  auto r = Reset("");
+  auto reset = Reset("");
+  EXPECT_EQ(reset.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(reset.status().message()),
+              HasSubstr("no admin token"));
+  EXPECT_EQ(Reset("anything").status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Config(5).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(Names(), ElementsAre("peer1"));
+}
+
+TEST_F(AdminTokenTest, ResetKeepsConfig) {
+  ASSERT_TRUE(Config(5, "s3cret").ok());
+  ASSERT_TRUE(Join(MakePeer(1, 1)).ok());
+  auto r = Reset("s3cret");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->document().peers_size(), 0);
   EXPECT_EQ(r->document().config().max_peers(), 5u);
 }
 
-TEST_F(BootstrapServiceTest, LoweringMaxPeersTrimsAtOnce) {
+TEST_F(AdminTokenTest, LoweringMaxPeersTrimsAtOnce) {
   for (int i = 1; i <= 3; ++i) ASSERT_TRUE(Join(MakePeer(i, 10 * i)).ok());
-  auto r = Config(1);
+  auto r = Config(1, "s3cret");
   ASSERT_TRUE(r.ok());
   EXPECT_THAT(r->trimmed_ids(),
               ElementsAre(MakePeer(3, 0).id(), MakePeer(2, 0).id()));
@@ -345,6 +394,8 @@ TEST_F(BootstrapServiceTest, RenewExtendsTheLease) {
 TEST_F(BootstrapServiceTest, AnotherClientCannotRemoveOrRewriteAnEntry) {
   ASSERT_TRUE(Join(MakePeer(1, 1)).ok());
   const std::string id = Doc().peers(0).id();  // public, as List shows it
+  const int64_t lease = Doc().peers(0).lease_expires_at().seconds();
+  clock_.Advance(absl::Seconds(1));
   pb::Peer hijack = MakePeer(1, 1);
   hijack.set_host("10.6.6.6");
   EXPECT_EQ(Join(hijack).status().code(), absl::StatusCode::kPermissionDenied);
@@ -352,13 +403,13 @@ TEST_F(BootstrapServiceTest, AnotherClientCannotRemoveOrRewriteAnEntry) {
   EXPECT_EQ(Renew(id, 10).status().code(), absl::StatusCode::kPermissionDenied);
   ASSERT_EQ(Doc().peers_size(), 1);
   EXPECT_EQ(Doc().peers(0).host(), "127.0.0.1");
-  EXPECT_FALSE(Doc().peers(0).has_lease_expires_at());
+  EXPECT_EQ(Doc().peers(0).lease_expires_at().seconds(), lease);
 }
 
 // Three fake peers claiming to have started in year 1 took every place of
 // a full list through Refill (each the "longest-lived"), and no honest
 // peer could ever displace them.
-TEST_F(BootstrapServiceTest, StartTimesInYearOneCannotTakeTheSlots) {
+TEST_F(AdminTokenTest, StartTimesInYearOneCannotTakeTheSlots) {
   const int64_t now = absl::ToUnixSeconds(clock_.Now());
   for (int i = 1; i <= 3; ++i) ASSERT_TRUE(Join(MakePeer(i, now - 60)).ok());
   constexpr int64_t kYearOne = -62135596800;  // 0001-01-01T00:00:00Z
@@ -368,7 +419,7 @@ TEST_F(BootstrapServiceTest, StartTimesInYearOneCannotTakeTheSlots) {
   }
   EXPECT_THAT(Names(), ElementsAre("peer1", "peer2", "peer3"));
   // Into an empty list a claimed year 1 is recorded as the first sight.
-  ASSERT_TRUE(Reset("").ok());
+  ASSERT_TRUE(Reset("s3cret").ok());
   ASSERT_TRUE(Join(MakePeer(7, kYearOne)).ok());
   EXPECT_EQ(Doc().peers(0).started_at().seconds(), now);
 }
@@ -398,11 +449,6 @@ TEST_F(BootstrapServiceTest, AJoinFloodFromOneClientIsLimited) {
   EXPECT_THAT(message, HasSubstr("retry in"));
 }
 
-class AdminTokenTest : public BootstrapServiceTest {
- protected:
-  AdminTokenTest() : BootstrapServiceTest("s3cret") {}
-};
-
 TEST_F(AdminTokenTest, ResetAndConfigNeedTheToken) {
   EXPECT_FALSE(service_.open());
   ASSERT_TRUE(Join(MakePeer(1, 1)).ok());
@@ -418,6 +464,17 @@ TEST_F(AdminTokenTest, ResetAndConfigNeedTheToken) {
   EXPECT_TRUE(Reset("s3cret").ok());
   // Other calls need no token.
   EXPECT_TRUE(Join(MakePeer(2, 2)).ok());
+}
+
+TEST_F(AdminTokenTest, OnlyTheAdminMakesPermanentEntries) {
+  auto admin = JoinAs(MakePeer(1, 1), "", "s3cret");
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  EXPECT_FALSE(admin->has_lease());
+  auto client = Join(MakePeer(2, 2));
+  ASSERT_TRUE(client.ok());
+  EXPECT_EQ(client->lease().seconds(), 60);
+  clock_.Advance(absl::Hours(24 * 365));
+  EXPECT_THAT(Names(), ElementsAre("peer1"));
 }
 
 TEST_F(AdminTokenTest, TheAdminTokenOverridesOwnership) {
@@ -491,6 +548,48 @@ TEST(RateLimiterTest, TheTableIsBounded) {
   EXPECT_TRUE(limiter.Take("c", t + absl::Seconds(1)).ok());
   EXPECT_LE(limiter.clients(), 2u);
   EXPECT_GE(limiter.refused(), 1u);
+}
+
+// Issue 13: the join rate limit was per address, so a client with an IPv6
+// /64 (2^64 addresses) had as many buckets as it liked.
+TEST(RateLimiterTest, OneBucketPerIpv6Slash64AndMappedIpv4AsIpv4) {
+  ClientRateLimiter limiter({.rate = 1, .burst = 1});
+  const absl::Time t = absl::FromUnixSeconds(1000);
+  EXPECT_TRUE(limiter.Take("2001:db8:1:2::1", t).ok());
+  EXPECT_EQ(limiter.Take("2001:db8:1:2::2", t).code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(limiter.Take("2001:db8:1:2:ffff:ffff:ffff:ffff", t).code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(limiter.Take("2001:db8:1:3::1", t).ok());  // another /64
+  EXPECT_TRUE(limiter.Take("10.0.0.1", t).ok());
+  EXPECT_EQ(limiter.Take("::ffff:10.0.0.1", t).code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(limiter.Take("10.0.0.2", t).ok());  // IPv4: per address
+  EXPECT_EQ(limiter.clients(), 4u);  // two /64s, two IPv4 addresses
+}
+
+TEST(RateLimitKeyTest, Table) {
+  struct Case {
+    const char* client;
+    const char* key;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"10.1.2.3", "10.1.2.3"},
+           {"::ffff:10.1.2.3", "10.1.2.3"},
+           {"::FFFF:10.1.2.3", "10.1.2.3"},
+           {"2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"},
+           {"2001:DB8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+           {"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+           {"2001:db8::", "2001:db8::/64"},
+           {"::1", "::/64"},
+           {"fe80::1%eth0", "fe80::/64"},
+           {"::", "::/64"},
+           {"unix:/tmp/s", "unix:/tmp/s"},
+           {"not-an-address", "not-an-address"},
+           {"", ""},
+       }) {
+    EXPECT_EQ(RateLimitKey(c.client), c.key) << c.client;
+  }
 }
 
 TEST(ClientAddressTest, DropsThePort) {

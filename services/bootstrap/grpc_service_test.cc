@@ -39,6 +39,7 @@ class WatchLimitsTest : public ::testing::Test {
     store_ = std::make_unique<MemoryStore>(NewDocument(config));
     BootstrapService::Options service_options;
     service_options.sweep_interval = absl::ZeroDuration();
+    service_options.admin_token = "watch-admin";
     if (!join_limit) {
       service_options.join_limit.rate = 0;  // Fill() floods
     } else {
@@ -99,7 +100,7 @@ class WatchLimitsTest : public ::testing::Test {
     pb::UpdateConfigRequest request;
     request.set_min_refill_candidates(++changes_ % 100);
     absl::Notification done;
-    service_->UpdateConfig(request, "",
+    service_->UpdateConfig(request, "watch-admin",
                            [&](absl::StatusOr<pb::UpdateConfigResponse> r) {
                              EXPECT_TRUE(r.ok()) << r.status();
                              done.Notify();

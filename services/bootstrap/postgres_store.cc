@@ -421,6 +421,17 @@ void PostgresStore::Mutate(Mutation mutation, Done done) {
       refused = absl::UnavailableError("store is shutting down");
     } else if (absl::Now() < retry_after_) {
       refused = last_failure_;
+    } else if (queue_.size() >= options_.max_pending) {
+      const uint64_t n = busy_refusals_.fetch_add(1) + 1;
+      if (n % 1000 == 1) {
+        spdlog::warn(
+            "PostgreSQL store is busy: {} changes wait for the database, the "
+            "limit; refusing more ({} refused so far)",
+            queue_.size(), n);
+      }
+      refused = absl::UnavailableError(absl::StrCat(
+          "store is busy: ", queue_.size(),
+          " changes wait for the database (the limit); retry"));
     } else {
       queue_.push_back(Pending{std::move(mutation), std::move(done)});
     }

@@ -102,6 +102,11 @@ class PostgresStore : public Store {
     int connections = 1;
     // Most mutations one transaction applies.
     int max_batch = 256;
+    // Most mutations waiting for a worker. More are refused at once
+    // (Unavailable, "busy ... retry"; counted and logged every 1,000), so
+    // a flood of calls while the database is slow cannot grow the queue
+    // (and its closures) without bound. REQUIRES: >= 1.
+    size_t max_pending = 16384;
     // libpq connect_timeout (whole seconds; libpq's minimum is 2).
     absl::Duration connect_timeout = absl::Seconds(2);
     // Server-side statement_timeout of every connection (waiting for the
@@ -136,6 +141,8 @@ class PostgresStore : public Store {
 
   // Write transactions committed by this store so far (tests, logs).
   uint64_t commits() const { return commits_.load(); }
+  // Mutations refused because max_pending were already waiting.
+  uint64_t busy_refusals() const { return busy_refusals_.load(); }
 
   // `uri` with the password (user info or `password=` parameter) masked.
   static std::string RedactUri(const std::string& uri);
@@ -204,6 +211,7 @@ class PostgresStore : public Store {
   std::atomic<bool> listener_ok_{false};
 
   std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> busy_refusals_{0};
   ListenerSet listeners_;
 
   std::mutex health_mu_;  // held while calling health_listener_

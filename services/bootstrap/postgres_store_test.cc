@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -164,6 +165,55 @@ TEST_F(PostgresStoreTest, TwoStoresOnOneDatabaseLoseNoUpdate) {
   EXPECT_GT((*a)->commits() + (*b)->commits(), 0u);
   std::cout << "transactions: " << (*a)->commits() << " + " << (*b)->commits()
             << " for " << kTotal << " changes\n";
+}
+
+// The queue of mutations waiting for the database was unbounded: a flood
+// of calls while the database was slow grew it without limit. Now the
+// store refuses beyond max_pending, at once, saying it is busy.
+TEST_F(PostgresStoreTest, AFullQueueIsRefusedNotGrown) {
+  Config config;
+  config.set_max_peers(3);
+  auto store = PostgresStore::Open(
+      {.uri = uri_, .initial_config = config, .max_pending = 4});
+  ASSERT_TRUE(store.ok()) << store.status();
+  // The worker is held inside one mutation; the next ones queue.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<void> entered;
+  std::atomic<bool> once{false};
+  std::promise<void> first_done;
+  (*store)->Mutate(
+      [&](Document&) -> absl::StatusOr<bool> {
+        if (!once.exchange(true)) entered.set_value();
+        released.wait();
+        return false;
+      },
+      [&](absl::StatusOr<Document>) { first_done.set_value(); });
+  entered.get_future().wait();
+  std::atomic<int> ok{0};
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 4; ++i) {
+    (*store)->Mutate(Count(), [&](absl::StatusOr<Document> r) {
+      ok += r.ok();
+      ++answered;
+    });
+  }
+  std::promise<absl::Status> fifth;
+  (*store)->Mutate(Count(), [&](absl::StatusOr<Document> r) {
+    fifth.set_value(r.status());
+  });
+  auto refused = fifth.get_future();
+  ASSERT_EQ(refused.wait_for(std::chrono::seconds(5)),
+            std::future_status::ready)
+      << "the fifth mutation was queued, not refused";
+  absl::Status status = refused.get();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("busy"));
+  EXPECT_EQ((*store)->busy_refusals(), 1u);
+  release.set_value();
+  first_done.get_future().wait();
+  ASSERT_TRUE(Eventually([&] { return answered.load() == 4; }));
+  EXPECT_EQ(ok.load(), 4);
 }
 
 // Lease expiry is a mutation like any other: two replicas expiring the same

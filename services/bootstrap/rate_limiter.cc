@@ -1,7 +1,11 @@
 #include "services/bootstrap/rate_limiter.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -14,9 +18,27 @@ double ClientRateLimiter::Refilled(const Bucket& b, absl::Time now) const {
   return std::min(options_.burst, b.tokens + elapsed * options_.rate);
 }
 
-absl::Status ClientRateLimiter::Take(const std::string& client,
+std::string RateLimitKey(const std::string& client) {
+  if (client.find(':') == std::string::npos) return client;  // IPv4, other
+  std::string text = client.substr(0, client.find('%'));     // no zone
+  in6_addr v6;
+  if (inet_pton(AF_INET6, text.c_str(), &v6) != 1) return client;
+  char out[INET6_ADDRSTRLEN];
+  if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+    in_addr v4;
+    std::memcpy(&v4, &v6.s6_addr[12], 4);
+    if (inet_ntop(AF_INET, &v4, out, sizeof(out)) == nullptr) return client;
+    return out;
+  }
+  std::memset(&v6.s6_addr[8], 0, 8);
+  if (inet_ntop(AF_INET6, &v6, out, sizeof(out)) == nullptr) return client;
+  return absl::StrCat(out, "/64");
+}
+
+absl::Status ClientRateLimiter::Take(const std::string& address,
                                      absl::Time now) {
   if (options_.rate <= 0) return absl::OkStatus();
+  const std::string client = RateLimitKey(address);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = buckets_.find(client);
   if (it == buckets_.end()) {

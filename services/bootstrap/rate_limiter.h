@@ -1,5 +1,6 @@
-// ClientRateLimiter: a token bucket per client (the caller's address), in a
-// bounded table. Join and Refill take one token each.
+// ClientRateLimiter: a token bucket per client (the caller's address; one
+// per IPv6 /64, see RateLimitKey), in a bounded table. Join and Refill take
+// one token each.
 //
 // Thread safety: all methods may be called concurrently.
 #ifndef PEERLAB_SERVICES_BOOTSTRAP_RATE_LIMITER_H_
@@ -29,9 +30,9 @@ class ClientRateLimiter {
 
   explicit ClientRateLimiter(Options options) : options_(options) {}
 
-  // Takes one token of `client`'s bucket at `now`. ResourceExhausted saying
-  // when to retry when it is empty, or when the table is full of busy
-  // clients.
+  // Takes one token of the bucket of RateLimitKey(client) at `now`.
+  // ResourceExhausted saying when to retry when it is empty, or when the table
+  // is full of busy clients.
   absl::Status Take(const std::string& client, absl::Time now);
 
   // Calls refused so far (empty buckets and a full table).
@@ -55,6 +56,13 @@ class ClientRateLimiter {
 // The client part of a gRPC peer string: "ipv4:10.0.0.1:5000" -> "10.0.0.1",
 // "ipv6:[::1]:5000" (or %5B::1%5D) -> "::1"; anything else as it is.
 std::string ClientAddress(const std::string& grpc_peer);
+
+// The bucket a client address falls in: an IPv4 address as it is, an
+// IPv4-mapped IPv6 address (::ffff:a.b.c.d) as its IPv4 address, any other
+// IPv6 address as its /64 ("2001:db8:1:2::/64"; a zone "%eth0" is
+// dropped), since one host commonly holds a whole /64; anything else (a
+// Unix socket, "") as it is.
+std::string RateLimitKey(const std::string& client);
 
 }  // namespace peerlab::bootstrap
 

@@ -12,6 +12,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "services/bootstrap/admin_token.h"
 #include "services/bootstrap/bootstrap_service.h"
 #include "services/bootstrap/grpc_service.h"
 #include "services/bootstrap/store_factory.h"
@@ -22,7 +23,6 @@
 #include "services/common/logging.h"
 #include "services/common/option_checks.h"
 #include "services/common/tls.h"
-#include "services/common/token_file.h"
 
 namespace {
 
@@ -65,6 +65,11 @@ int main(int argc, char** argv) {
   bool store_follow_symlink = false;
   double join_rate = peerlab::bootstrap::ClientRateLimiter::Options().rate;
   double join_burst = peerlab::bootstrap::ClientRateLimiter::Options().burst;
+  double default_lease = absl::ToDoubleSeconds(
+      peerlab::bootstrap::BootstrapService::Options().default_lease);
+  double max_lease = absl::ToDoubleSeconds(
+      peerlab::bootstrap::BootstrapService::Options().max_lease);
+  constexpr double kMaxLeaseSeconds = 30.0 * 24 * 3600;
   app.add_option("--listen", listen, "address to serve on (port 0: pick one)")
       ->check(peerlab::HostPort)
       ->capture_default_str();
@@ -78,10 +83,12 @@ int main(int argc, char** argv) {
                "resolved once at start; refused by default)");
   app.add_option("--admin-token-file", admin_token_file,
                  "file holding the token that Reset and UpdateConfig require "
-                 "(metadata \"authorization: Bearer TOKEN\"); without it "
-                 "anyone may call them. It also overrides entry ownership "
-                 "(Leave/Renew/Join of another's entry) and the join rate "
-                 "limit")
+                 "(metadata \"authorization: Bearer TOKEN\"). It also "
+                 "overrides entry ownership (Leave/Renew/Join of another's "
+                 "entry), the join rate limit and the lease cap. Default: "
+                 "$PEERLAB_BOOTSTRAP_ADMIN_TOKEN_FILE, else the per-user "
+                 "file STATE_DIR/bootstrap-admin.token, made (0600) on "
+                 "first use and found by this user's peerlab-bootstrapctl")
       ->check(peerlab::ReadableFile);
   app.add_option("--join-rate", join_rate,
                  "Join/Refill calls per second one client address may make "
@@ -92,6 +99,17 @@ int main(int argc, char** argv) {
   app.add_option("--join-burst", join_burst,
                  "Join/Refill calls one client address may make at once")
       ->check(peerlab::Range(1.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--default-lease", default_lease,
+                 "lease in seconds of an entry whose client asks for none "
+                 "(Join/Refill without ttl); peers renew theirs. Only the "
+                 "admin token makes entries without a lease")
+      ->check(peerlab::Range(1.0, kMaxLeaseSeconds))
+      ->capture_default_str();
+  app.add_option("--max-lease", max_lease,
+                 "longest lease in seconds a client gets: longer ttls of "
+                 "Join, Refill and Renew are cut to it (not the admin's)")
+      ->check(peerlab::Range(1.0, kMaxLeaseSeconds))
       ->capture_default_str();
   app.add_option("--max-peers", max_peers, "max_peers of a newly created store")
       ->check(peerlab::Range(1u, peerlab::bootstrap::kMaxMaxPeers))
@@ -120,15 +138,23 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  peerlab::bootstrap::BootstrapService::Options options;
-  if (!admin_token_file.empty()) {
-    auto token = peerlab::ReadTokenFile(admin_token_file, "--admin-token-file");
-    if (!token.ok()) {
-      spdlog::critical("{}", token.status().message());
-      return 2;
-    }
-    options.admin_token = *token;
+  if (default_lease > max_lease) {
+    std::cerr << "peerlab-bootstrap: --default-lease " << default_lease
+              << " is longer than --max-lease " << max_lease << "\n";
+    return 2;
   }
+  peerlab::bootstrap::BootstrapService::Options options;
+  // Always an admin token: without one nobody could administer the list
+  // (the service refuses admin calls), and with "anyone may" (the old
+  // default) anyone could Reset it.
+  auto admin = peerlab::bootstrap::LoadServerAdminToken(admin_token_file);
+  if (!admin.ok()) {
+    spdlog::critical("admin token: {}", admin.status().message());
+    return 2;
+  }
+  options.admin_token = admin->token;
+  options.default_lease = absl::Seconds(default_lease);
+  options.max_lease = absl::Seconds(max_lease);
   options.version = PEERLAB_VERSION;
   options.join_limit.rate = join_rate;
   options.join_limit.burst = join_burst;
@@ -196,12 +222,17 @@ int main(int argc, char** argv) {
       !tls.enabled()            ? "plaintext"
       : tls.require_client_cert ? "mutual TLS"
                                 : "TLS");
-  if (service->open()) {
-    spdlog::warn(
-        "no --admin-token-file: Reset and UpdateConfig are open to anyone");
+  if (admin->per_user) {
+    spdlog::info(
+        "admin token: {} (per-user, made on first use; this user's "
+        "peerlab-bootstrapctl and peers on this machine find it)",
+        admin->path);
   } else {
-    spdlog::info("admin token loaded from {}", admin_token_file);
+    spdlog::info("admin token loaded from {}", admin->path);
   }
+  spdlog::info("leases: {} when a client asks for none, at most {}",
+               absl::FormatDuration(options.default_lease),
+               absl::FormatDuration(options.max_lease));
   if (!ready_file.empty()) {
     std::ofstream ready(ready_file);
     ready << bound << "\n";

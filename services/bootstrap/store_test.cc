@@ -1,6 +1,7 @@
 // The Store contract (store.h), one suite run against every durable store:
 // the file store, and the PostgreSQL store on a private PostgreSQL 15
 // server (skipped, with the reason, where one cannot be started).
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "services/bootstrap/bootstrap_service.h"
 #include "services/bootstrap/document.h"
 #include "services/bootstrap/file_store.h"
 #include "services/bootstrap/postgres_store.h"
@@ -211,6 +213,43 @@ TEST_P(StoreTest, RestartKeepsStateAndIgnoresInitialConfig) {
   ASSERT_EQ(doc->peers_size(), 1);
   EXPECT_EQ(doc->peers(0).name(), "p1");
   EXPECT_EQ(doc->peers(0).started_at().seconds(), 1);
+}
+
+// Issue 13, squatting without a lease, on each durable store: a client
+// that joins and never renews holds its place only for the default lease.
+TEST_P(StoreTest, AnUnrenewedJoinFreesItsSlotAfterTheDefaultLease) {
+  auto store = Open(/*max_peers=*/1);
+  ASSERT_TRUE(store.ok()) << store.status();
+  FakeClock clock(absl::Now());
+  BootstrapService service(store->get(), &clock,
+                           {.sweep_interval = absl::ZeroDuration()});
+  auto join = [&](int n) {
+    pb::JoinRequest request;
+    request.mutable_peer()->set_id(
+        absl::StrCat("00000000-0000-4000-8000-", 100000000000 + n));
+    request.mutable_peer()->set_name(absl::StrCat("p", n));
+    request.mutable_peer()->set_host("127.0.0.1");
+    request.mutable_peer()->set_port(7000 + n);
+    request.mutable_peer()->set_protocol(::bootstrap::v1::PROTOCOL_UDP);
+    std::promise<absl::StatusOr<pb::JoinResponse>> answer;
+    service.Join(request, {.client = "10.0.0.1"},
+                 [&](auto r) { answer.set_value(std::move(r)); });
+    return answer.get_future().get();
+  };
+  auto squatter = join(1);
+  ASSERT_TRUE(squatter.ok()) << squatter.status();
+  ASSERT_TRUE(squatter->joined());
+  auto refused = join(2);
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_FALSE(refused->joined());
+  clock.Advance(absl::Seconds(61));
+  auto joined = join(2);
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  EXPECT_TRUE(joined->joined());
+  auto list = service.List();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->document().peers_size(), 1);
+  EXPECT_EQ(list->document().peers(0).name(), "p2");
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StoreTest,

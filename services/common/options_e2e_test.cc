@@ -101,6 +101,8 @@ std::vector<Binary> Binaries() {
              {"--min-refill-candidates", Numbers({"-1", "99999"})},
              {"--join-rate", Numbers({"-1", "1e9"})},
              {"--join-burst", Numbers({"0", "-1", "1e9"})},
+             {"--default-lease", Numbers({"0", "-1", "0.5", "99999999"})},
+             {"--max-lease", Numbers({"0", "-1", "0.5", "99999999"})},
              {"--log-level", kLogLevel},
              {"--log-file", kWritePath},
              {"--ready-file", kWritePath}},

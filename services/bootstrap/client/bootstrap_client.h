@@ -70,9 +70,9 @@ class BootstrapClient {
     // "127.0.0.1:8080".
     std::string address;
     // Sent with every call as metadata "authorization: Bearer TOKEN". Reset
-    // and UpdateConfig need it when the server was started with
-    // --admin-token-file; it also lets Leave/Renew/Join change another's
-    // entry (and is not rate-limited). Unset: no authorization metadata.
+    // and UpdateConfig need it (services/bootstrap/admin_token.h says where
+    // it is found); it also lets Leave/Renew/Join change another's entry,
+    // is not rate-limited, and makes entries without a lease. Unset: no authorization metadata.
     std::optional<std::string> admin_token;
     // Channel credentials (TLS, see services/common/tls.h). Null: plaintext.
     std::shared_ptr<grpc::ChannelCredentials> credentials;
@@ -122,8 +122,9 @@ class BootstrapClient {
 
   // Adds `peer` (or updates it in place if its id is stored: then `secret`
   // must be the entry's, or the client holds the admin token). `ttl`: a
-  // lease (1 s .. 30 days); unset: no lease. Response.joined is false when
-  // the list was full.
+  // lease (1 s .. 30 days, cut to the server's maximum); unset: the
+  // server's default lease (the admin token: no lease). Response.lease is
+  // the lease granted; Response.joined is false when the list was full.
   absl::StatusOr<::bootstrap::v1::JoinResponse> Join(
       const ::bootstrap::v1::Peer& peer,
       std::optional<absl::Duration> ttl = std::nullopt,

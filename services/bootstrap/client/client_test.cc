@@ -155,10 +155,19 @@ BootstrapClient::Options Fast(const std::string& address) {
   return options;
 }
 
+// The admin token of ClientTest's server.
+constexpr char kAdminToken[] = "client-test-admin";
+
+BootstrapClient::Options Admin(const std::string& address) {
+  BootstrapClient::Options options = Fast(address);
+  options.admin_token = kAdminToken;
+  return options;
+}
+
 class ClientTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(server_.ok()); }
-  InProcessServer server_;
+  InProcessServer server_{std::string(kAdminToken)};
 };
 
 TEST_F(ClientTest, Ping) {
@@ -178,7 +187,9 @@ TEST_F(ClientTest, JoinListLeave) {
   EXPECT_EQ(joined->document().revision(), 1u);
   ASSERT_EQ(joined->document().peers_size(), 1);
   EXPECT_EQ(joined->document().peers(0).id(), alice.id());
-  EXPECT_FALSE(joined->document().peers(0).has_lease_expires_at());
+  // No ttl asked for: the server's default lease (60 s).
+  EXPECT_TRUE(joined->document().peers(0).has_lease_expires_at());
+  EXPECT_EQ(joined->lease().seconds(), 60);
 
   auto list = client.List();
   ASSERT_TRUE(list.ok()) << list.status();
@@ -247,8 +258,8 @@ TEST_F(ClientTest, FullListRefusesJoinAndRefillTakesOnlyRoom) {
   EXPECT_TRUE(vacant->accepted());
 }
 
-TEST_F(ClientTest, OpenServerAllowsAdminCallsWithoutToken) {
-  BootstrapClient client(Fast(server_.address()));
+TEST_F(ClientTest, AdminCallsWithTheToken) {
+  BootstrapClient client(Admin(server_.address()));
   ASSERT_TRUE(client.Join(MakePeer("alice", 7001)).ok());
   auto reset = client.Reset();
   ASSERT_TRUE(reset.ok()) << reset.status();
@@ -265,7 +276,7 @@ TEST_F(ClientTest, OpenServerAllowsAdminCallsWithoutToken) {
 }
 
 TEST_F(ClientTest, LoweringMaxPeersReportsTrimmedIds) {
-  BootstrapClient client(Fast(server_.address()));
+  BootstrapClient client(Admin(server_.address()));
   pb::Peer a = MakePeer("alice", 7001, 1000);
   pb::Peer b = MakePeer("bob", 7002, 2000);
   pb::Peer c = MakePeer("charly", 7003, 3000);
@@ -279,7 +290,7 @@ TEST_F(ClientTest, LoweringMaxPeersReportsTrimmedIds) {
 }
 
 TEST_F(ClientTest, InvalidArgumentPassesThroughNamingTheField) {
-  BootstrapClient client(Fast(server_.address()));
+  BootstrapClient client(Admin(server_.address()));
   pb::Peer bad = MakePeer("alice", 0);
   auto r = client.Join(bad);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);

@@ -1,6 +1,7 @@
 // End to end: the real peerlab-bootstrap and peerlab-bootstrapctl binaries
 // from $PEERLAB_BIN_DIR, as processes, on free loopback ports.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -383,6 +384,29 @@ TEST_F(CtlTest, AdminTokenFlow) {
   CtlRun reset = Ctl({"--admin-token-file", token, "reset"});
   ASSERT_TRUE(reset.status.success()) << reset.err;
   EXPECT_THAT(reset.out, HasSubstr("0 of 1 peers"));
+}
+
+// Issue 13: a server started without --admin-token-file let anyone Reset
+// the list. Now it makes a per-user admin token; its user's tool finds it
+// with no set-up, a client without it (here: another state directory, as
+// another user has) is refused.
+TEST_F(CtlTest, WithoutSetUpOnlyTheServersUserAdministers) {
+  StartServer({"--max-peers", "3"});
+  ASSERT_TRUE(Ctl({"join", "alice", "127.0.0.1", "7001", "--id", kAlice})
+                  .status.success());
+  const std::string stranger = dir_->File("stranger-state");
+  ASSERT_EQ(::mkdir(stranger.c_str(), 0700), 0);
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"reset"},
+                                             {"config", "--max-peers", "1"}}) {
+    CtlRun denied = Ctl(args, true, {{"PEERLAB_STATE_DIR", stranger}});
+    EXPECT_EQ(denied.status.code, 1) << absl::StrJoin(args, " ");
+    EXPECT_THAT(denied.err, HasSubstr("PERMISSION_DENIED"));
+  }
+  EXPECT_THAT(Ctl({"list"}).out, HasSubstr("alice"));
+  CtlRun reset = Ctl({"reset"});
+  EXPECT_TRUE(reset.status.success()) << reset.err;
+  EXPECT_THAT(reset.out, HasSubstr("0 of 3 peers"));
 }
 
 TEST_F(CtlTest, WatchPrintsEachDocumentUntilInterrupted) {

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -18,6 +19,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "services/bootstrap/admin_token.h"
 #include "services/bootstrap/client/bootstrap_client.h"
 #include "services/bootstrap/client/connection_check.h"
 #include "services/bootstrap/client/document_format.h"
@@ -76,7 +78,9 @@ void AddPeerOptions(CLI::App* cmd, PeerArgs& args) {
   cmd->add_option("--id", args.id, "peer id (UUID); default: a new random one")
       ->check(peerlab::NonEmpty);
   cmd->add_option("--ttl", args.ttl_seconds,
-                  "lease in seconds (1 .. 30 days); default: no lease")
+                  "lease in seconds (1 .. 30 days; the server cuts it to its "
+                  "--max-lease unless the admin token is sent); default: the "
+                  "server's default lease (only the admin gets none)")
       ->check(peerlab::Range(1.0, kMaxTtlSeconds));
   cmd->add_option("--protocol", args.protocol, "tcp or udp")
       ->check(CLI::IsMember({"tcp", "udp"}))
@@ -201,8 +205,11 @@ int main(int argc, char** argv) {
       ->check(peerlab::ConnectHostPort);
   app.add_option("--admin-token-file", token_file,
                  "file holding the admin token (needed by reset and config "
-                 "changes when the server has one; also lets leave/renew/"
-                 "join change any entry)")
+                 "changes; also lets leave/renew/join change any entry). "
+                 "Default: $PEERLAB_BOOTSTRAP_ADMIN_TOKEN_FILE, else, for "
+                 "reset and config changes of a server on loopback, the "
+                 "per-user file STATE_DIR/bootstrap-admin.token that "
+                 "peerlab-bootstrap made")
       ->check(peerlab::ReadableFile);
   peerlab::TlsOptions tls;
   peerlab::AddTlsFlags(app, &tls);
@@ -294,13 +301,21 @@ int main(int argc, char** argv) {
   BootstrapClient::Options options;
   options.address = server;
   options.deadline = absl::Seconds(timeout_seconds);
-  if (!token_file.empty()) {
-    auto token = peerlab::ReadTokenFile(token_file, "--admin-token-file");
-    if (!token.ok()) {
-      std::cerr << kProgram << ": " << token.status().message() << std::endl;
-      return 2;
-    }
-    options.admin_token = *token;
+  // The per-user token (a server of this user on this machine) goes only
+  // with the admin calls; a named file or $PEERLAB_BOOTSTRAP_ADMIN_TOKEN_FILE
+  // with every call.
+  const bool admin_call =
+      reset->parsed() ||
+      (config->parsed() && (max_peers.has_value() || min_refill.has_value()));
+  auto admin = peerlab::bootstrap::FindAdminToken(token_file, address);
+  const char* env_file = std::getenv(peerlab::bootstrap::kAdminTokenFileEnv);
+  const bool named = !token_file.empty() || (env_file && *env_file);
+  if (!admin.ok() && (named || admin_call)) {
+    std::cerr << kProgram << ": " << admin.status().message() << std::endl;
+    return 2;
+  }
+  if (admin.ok() && !admin->token.empty() && (!admin->per_user || admin_call)) {
+    options.admin_token = admin->token;
   }
   // For watch, Ctrl-C (or SIGTERM) stops the stream: a helper thread takes
   // the signal with sigwait, so that stopping happens outside a signal

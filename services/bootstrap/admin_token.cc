@@ -1,0 +1,120 @@
+#include "services/bootstrap/admin_token.h"
+
+#include <arpa/inet.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "services/common/bounded_file.h"
+#include "services/common/control_token.h"
+#include "services/common/state_dir.h"
+#include "services/common/token_file.h"
+
+namespace peerlab::bootstrap {
+namespace {
+
+std::string EnvFile() {
+  const char* file = std::getenv(kAdminTokenFileEnv);
+  return file == nullptr ? "" : file;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> DefaultAdminTokenPath() {
+  auto dir = UserStateDir();
+  if (!dir.ok()) return dir.status();
+  return absl::StrCat(*dir, "/bootstrap-admin.token");
+}
+
+absl::StatusOr<AdminToken> LoadServerAdminToken(const std::string& file) {
+  AdminToken out;
+  if (!file.empty() || !EnvFile().empty()) {
+    out.path = file.empty() ? EnvFile() : file;
+    auto token = ReadTokenFile(
+        out.path, file.empty() ? std::string("$") + kAdminTokenFileEnv
+                               : std::string("--admin-token-file"));
+    if (!token.ok()) return token.status();
+    out.token = *token;
+    return out;
+  }
+  auto path = DefaultAdminTokenPath();
+  if (!path.ok()) return path.status();
+  auto fresh = RandomControlToken();
+  if (!fresh.ok()) return fresh.status();
+  auto text = ReadOrCreateSecretFile(
+      *path, kMaxTokenFileBytes, [&] { return *fresh + "\n"; },
+      "bootstrap admin token");
+  if (!text.ok()) return text.status();
+  auto token = ParseToken(*text, *path);
+  if (!token.ok()) return token.status();
+  out.path = *path;
+  out.token = *token;
+  out.per_user = true;
+  return out;
+}
+
+absl::StatusOr<AdminToken> FindAdminToken(const std::string& file,
+                                          const std::string& server_address) {
+  AdminToken out;
+  if (!file.empty() || !EnvFile().empty()) {
+    out.path = file.empty() ? EnvFile() : file;
+    auto token = ReadTokenFile(
+        out.path, file.empty() ? std::string("$") + kAdminTokenFileEnv
+                               : std::string("--admin-token-file"));
+    if (!token.ok()) return token.status();
+    out.token = *token;
+    return out;
+  }
+  if (!IsLoopbackAddress(server_address)) return out;
+  const char* state = std::getenv("PEERLAB_STATE_DIR");
+  const char* home = std::getenv("HOME");
+  if ((state == nullptr || *state == '\0') && home == nullptr) return out;
+  auto path = DefaultAdminTokenPath();
+  if (!path.ok()) return out;  // no state directory: no per-user token
+  struct stat st;
+  if (::stat(path->c_str(), &st) != 0) return out;
+  // The same checks as the server's (0600, owned by this user).
+  auto text = ReadOrCreateSecretFile(
+      *path, kMaxTokenFileBytes, [] { return std::string(); },
+      "bootstrap admin token");
+  if (!text.ok()) return text.status();
+  auto token = ParseToken(*text, *path);
+  if (!token.ok()) return token.status();
+  out.path = *path;
+  out.token = *token;
+  out.per_user = true;
+  return out;
+}
+
+bool IsLoopbackAddress(const std::string& address) {
+  std::string rest = address;
+  for (const char* scheme : {"dns:///", "ipv4:", "ipv6:"}) {
+    if (absl::StartsWith(rest, scheme)) {
+      rest = rest.substr(std::string(scheme).size());
+      break;
+    }
+  }
+  std::string host;
+  if (absl::StartsWith(rest, "[")) {
+    const size_t end = rest.find(']');
+    if (end == std::string::npos) return false;
+    host = rest.substr(1, end - 1);
+  } else {
+    const size_t colon = rest.rfind(':');
+    host = colon == std::string::npos ? rest : rest.substr(0, colon);
+  }
+  host = absl::AsciiStrToLower(host);
+  if (host == "localhost") return true;
+  in_addr v4;
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6;
+  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 &&
+         IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+}  // namespace peerlab::bootstrap
