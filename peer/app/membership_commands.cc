@@ -486,6 +486,12 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
                          "how long failed members are retried",
                          &c.reconnect_timeout, absl::ZeroDuration()),
       st);
+  add(config.AddDuration("memberlist.retired_key_time",
+                         "how long removed gossip keys still open a key "
+                         "catch-up request of a member that was away (0: "
+                         "none)",
+                         &c.retired_key_time, absl::ZeroDuration()),
+      st);
   if (!st.ok()) return st;
   // Settings are read at memberlistcreate: say so when a node runs.
   config.AddNotice(kPrefix, [this]() -> std::string {

@@ -114,6 +114,12 @@ absl::Status Config::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("name: ", name.size(), " bytes, at most ", kMaxNameBytes));
   }
+  if (retired_key_time < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("retired_key_time: must be >= 0");
+  }
+  if (max_retired_keys < 0 || max_retired_keys > 64) {
+    return absl::InvalidArgumentError("max_retired_keys: must be in 0..64");
+  }
   if (max_meta_bytes < 0 || max_meta_bytes > 512) {
     return absl::InvalidArgumentError("max_meta_bytes: must be in 0..512");
   }

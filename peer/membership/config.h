@@ -146,6 +146,22 @@ struct Config {
   // characters. Empty: no label (still checked: a labelled sender is
   // refused). Default empty, as memberlist's.
   std::string label;
+  // Key-rotation catch-up (key_catch_up.h): keys removed from use (`keys
+  // remove`) stay retired this long, never to accept gossip, only to open
+  // a catch-up request from a member that was away during the rotation
+  // and still holds the old key (its node key must be the one pinned to
+  // its name). A member removed from the table (dead for reconnect_timeout,
+  // or left) is remembered as long, so one shut down before the rotation
+  // still catches up. 24h, as Serf's reconnect_timeout: a machine down
+  // overnight, or a day, catches up on its own; after that, hand it the
+  // key file. 0: no catch-up (removed keys are forgotten at once), the
+  // behaviour before it. The same in every profile (memberlist has none).
+  absl::Duration retired_key_time = absl::Hours(24);
+  // At most this many retired keys (the oldest dropped first, counted in
+  // Stats::retired_keys_evicted): 8 rotations within retired_key_time,
+  // more than any operator runs in a day, while each costs at most one
+  // AES-GCM open per catch-up request. 0: none kept. At most 64.
+  int max_retired_keys = 8;
 
   // --- Misc ---
   // Largest metadata (memberlist: MetaMaxSize 512).

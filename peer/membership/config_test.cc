@@ -68,6 +68,16 @@ TEST(ConfigTest, ValidateNamesTheField) {
   bad = c;
   bad.packet_size = 100;
   EXPECT_FALSE(bad.Validate().ok());
+  bad = c;
+  bad.retired_key_time = absl::Seconds(-1);
+  EXPECT_NE(bad.Validate().message().find("retired_key_time"),
+            std::string::npos);
+  bad = c;
+  bad.max_retired_keys = 65;
+  EXPECT_NE(bad.Validate().message().find("max_retired_keys"),
+            std::string::npos);
+  EXPECT_EQ(c.retired_key_time, absl::Hours(24));
+  EXPECT_EQ(c.max_retired_keys, 8);
 }
 
 }  // namespace

@@ -183,6 +183,8 @@ absl::Status Memberlist::SetKeyring(Keyring keyring) {
         "the keyring must be set before the node starts");
   }
   keyring_ = std::move(keyring);
+  retired_.emplace(config_.retired_key_time,
+                   static_cast<size_t>(std::max(0, config_.max_retired_keys)));
   replay_ = std::make_unique<ReplayGuard>(
       2 * static_cast<size_t>(std::max(1, config_.max_members)));
   return absl::OkStatus();
@@ -330,8 +332,10 @@ void Memberlist::ReceivePacket(const std::string& from,
     ++stats_.decrypt_failures;
     spdlog::debug("{}: dropped a datagram from {}: {}", config_.name, from,
                   plain.status().message());
+    if (!absl::IsInvalidArgument(plain.status())) NoteKeyRefusal(from);
     return;
   }
+  NoteOpened();
   OnPacket(from, *plain);  // the envelope inside, and the replay window
 }
 
@@ -340,6 +344,10 @@ void Memberlist::ReceiveReliable(const std::string& from,
                                  Transport::ReliableDone respond) {
   if (shut_down_) {
     respond(absl::UnavailableError("node is shut down"));
+    return;
+  }
+  if (request.body_case() == ::peer::v1::ReliableRequest::kKeyCatchUp) {
+    HandleCatchUpRequest(from, request, std::move(respond));
     return;
   }
   const bool sealed =
@@ -393,9 +401,11 @@ void Memberlist::ReceiveReliable(const std::string& from,
         config_.name, " refused the request: ", plain.status().message())));
     return;
   }
+  NoteOpened();
   ::peer::v1::ReliableRequest inner;
   if (!inner.ParseFromString(*plain) ||
-      inner.body_case() == ::peer::v1::ReliableRequest::kEncrypted) {
+      inner.body_case() == ::peer::v1::ReliableRequest::kEncrypted ||
+      inner.body_case() == ::peer::v1::ReliableRequest::kKeyCatchUp) {
     ++stats_.bad_packets;
     respond(absl::InvalidArgumentError("malformed request"));
     return;
@@ -447,6 +457,12 @@ void Memberlist::SendReliable(const std::string& addr,
       [this, alive, addr, done = std::move(done)](
           absl::StatusOr<::peer::v1::ReliableResponse> response) {
         if (!response.ok()) {
+          // The member could not open our request: perhaps the group
+          // rotated its keys while this node was away.
+          if (auto a = alive.lock();
+              a && *a && keyring_ && IsKeyRefusal(response.status())) {
+            NoteKeyRefusal(addr);
+          }
           done(std::move(response));
           return;
         }
@@ -489,12 +505,14 @@ void Memberlist::SendReliable(const std::string& addr,
             ++stats_.decrypt_failures;
             spdlog::warn("{}: refused an answer from {}: {}", config_.name,
                          addr, inner.status().message());
+            NoteKeyRefusal(addr);
           }
           done(absl::Status(inner.status().code(),
                             absl::StrCat("answer from ", addr, ": ",
                                          inner.status().message())));
           return;
         }
+        NoteOpened();
         done(*std::move(inner));
       });
 }
@@ -578,12 +596,15 @@ std::string Memberlist::ApplyKeyOp(const ::peer::v1::KeyOperation& op) {
       return "";
     case ::peer::v1::KeyOperation::KIND_INSTALL:
       s = keyring_->Install(op.key());
+      if (s.ok()) retired_->Erase(op.key());  // in use again
       break;
     case ::peer::v1::KeyOperation::KIND_USE:
       s = keyring_->Use(op.key());
       break;
     case ::peer::v1::KeyOperation::KIND_REMOVE:
       s = keyring_->Remove(op.key());
+      // Kept a while, only to open catch-up requests (key_catch_up.h).
+      if (s.ok()) RetireKey(op.key());
       break;
     default:
       return "unknown key operation";

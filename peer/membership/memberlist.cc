@@ -139,7 +139,9 @@ void Memberlist::Join(const std::vector<std::string>& addrs,
                  });
 }
 
-void Memberlist::JoinWithReport(
+// JoinWithReport (key_catch_up.cc) runs this, and again after a key
+// catch-up when every member refused this node's keys.
+void Memberlist::JoinOnce(
     const std::vector<std::string>& addrs,
     std::function<void(absl::StatusOr<JoinReport>)> done) {
   if (!started_ || shut_down_) {

@@ -40,6 +40,7 @@
 #include "peer/membership/awareness.h"
 #include "peer/membership/broadcast_queue.h"
 #include "peer/membership/config.h"
+#include "peer/membership/key_catch_up.h"
 #include "peer/membership/keyring.h"
 #include "peer/membership/member.h"
 #include "peer/membership/random.h"
@@ -114,6 +115,20 @@ struct Stats {
   // evicted because kMaxReplaySenders were held.
   uint64_t replays_refused = 0;
   uint64_t replay_senders_evicted = 0;
+  // Key catch-up (key_catch_up.h). As the answering member: requests
+  // answered with the current keyring; refused (no retired key opens it,
+  // or a key still in use does; no member of that name with that node key
+  // known; a newer process of the name known; a bad signature); not
+  // answered for a rate limit (per name, or for the whole node). As the
+  // asker: keyrings installed from an answer. Retired keys dropped for
+  // Config::max_retired_keys, and departed members forgotten for
+  // Config::max_members (both bounds).
+  uint64_t catch_ups_answered = 0;
+  uint64_t catch_ups_refused = 0;
+  uint64_t catch_ups_limited = 0;
+  uint64_t keyring_catch_ups = 0;
+  uint64_t retired_keys_evicted = 0;
+  uint64_t departed_evicted = 0;
 };
 
 // A cluster-wide keyring operation (memberlist's KeyManager, as Serf runs
@@ -253,6 +268,23 @@ class Memberlist {
   // does not hold); InvalidArgument for a key of the wrong size.
   void KeyOperation(KeyOp op, std::string key, absl::Duration timeout,
                     std::function<void(absl::StatusOr<KeyOpResult>)> done);
+
+  // --- Key catch-up (key_catch_up.h, key_catch_up.cc) ---
+
+  // Asks the members at `addrs` (the first kMaxCatchUpTargets) for the
+  // current keyring, with a request sealed with this node's primary key and
+  // signed with its node key. The first valid answer replaces the keyring
+  // (the old keys retired here, the keyring listener called, a warning
+  // logged) and `done` gets OK. One round at a time and one every
+  // kCatchUpRetry: a call meanwhile gets the running round's outcome, or
+  // the last one's. Unavailable naming each member's refusal when none
+  // answered; FailedPrecondition without a keyring or when not running.
+  // Join() runs it by itself when every member refused this node's keys,
+  // and so does a running node whose traffic nobody opens any more.
+  void CatchUpKeys(const std::vector<std::string>& addrs,
+                   std::function<void(absl::Status)> done);
+  // The keys this node holds as retired, newest first.
+  std::vector<std::string> RetiredKeyList() const;
 
   // Members known alive or suspect, local node included, sorted by name.
   std::vector<Member> Members() const;
@@ -490,6 +522,75 @@ class Memberlist {
   // datagram's (see RequestBudget).
   void HandleMessage(const ::peer::v1::Message& message,
                      const std::string& from_addr, RequestBudget& budget);
+
+  // --- key_catch_up.cc ---
+  // Join without the catch-up (memberlist.cc): what JoinWithReport runs,
+  // again after a catch-up when the first try was refused for its keys.
+  void JoinOnce(const std::vector<std::string>& addrs,
+                std::function<void(absl::StatusOr<JoinReport>)> done);
+  // Answers a ReliableRequest.key_catch_up (see CatchUpKeys).
+  void HandleCatchUpRequest(const std::string& from,
+                            const ::peer::v1::ReliableRequest& request,
+                            Transport::ReliableDone respond);
+  struct CatchUpRound;
+  // Checks one member's answer to `round`; installs its keyring when
+  // valid. Errors say what was wrong with it.
+  absl::Status TakeCatchUpAnswer(
+      const CatchUpRound& round, const std::string& addr,
+      const absl::StatusOr<::peer::v1::ReliableResponse>& response);
+  void FinishCatchUp(absl::Status status);
+  // Replaces the keyring with `ring` received from `responder`.
+  void InstallCaughtUpKeys(Keyring ring, const std::string& responder,
+                           const std::string& addr);
+  // A refusal of this node's keys (a datagram or answer no key opened, or
+  // a member saying it cannot decrypt our request) from `addr`: when
+  // nothing opened here for a while, this node is the one behind: catch up.
+  void NoteKeyRefusal(const std::string& addr);
+  // Something sealed opened with this node's keys: they still work.
+  void NoteOpened() { last_opened_ = scheduler_->Now(); }
+  // Remembers a member leaving the table (dead long enough, or left) for
+  // Config::retired_key_time, so it may still catch up.
+  void RememberDeparted(const NodeState& node);
+  // Retires `key` (removed from use) now; counts evictions.
+  void RetireKey(const std::string& key);
+
+  // Answers for the whole node: kCatchUpRate a second, bursts of
+  // kCatchUpBurst (each costs an Ed25519 verification and an X25519
+  // exchange, ~0.2 ms); one per name every kCatchUpPerName, at most
+  // kMaxCatchUpNames names tracked. The asker: at most kMaxCatchUpTargets
+  // members asked a round, rounds kCatchUpRetry apart, at most
+  // kMaxCatchUpWaiters callers waiting on a round.
+  static constexpr double kCatchUpRate = 10;
+  static constexpr double kCatchUpBurst = 20;
+  static constexpr absl::Duration kCatchUpPerName = absl::Seconds(2);
+  static constexpr size_t kMaxCatchUpNames = 1024;
+  static constexpr size_t kMaxCatchUpTargets = 3;
+  static constexpr absl::Duration kCatchUpRetry = absl::Seconds(5);
+  static constexpr size_t kMaxCatchUpWaiters = 16;
+  std::optional<RetiredKeys> retired_;  // set with the keyring
+  TokenBucket catch_up_bucket_{kCatchUpRate, kCatchUpBurst};
+  std::unordered_map<std::string, absl::Time> catch_up_answered_;
+  // Nonces of the last kMaxCatchUpNonces verified requests: a replayed
+  // request (anyone can capture one) is refused before it takes its
+  // name's answer, so replays cannot lock the real member out.
+  static constexpr size_t kMaxCatchUpNonces = 1024;
+  absl::flat_hash_set<std::string> catch_up_nonces_;
+  std::deque<std::string> catch_up_nonce_order_;
+  // Members no longer in the table, by name: their pinned key, generation
+  // and when they left it; at most max_members (oldest forgotten first).
+  struct Departed {
+    std::string public_key;
+    uint64_t generation = 0;
+    absl::Time when;
+  };
+  std::unordered_map<std::string, Departed> departed_;
+  std::deque<std::pair<std::string, absl::Time>> departed_order_;
+  // The asker's side.
+  std::shared_ptr<CatchUpRound> catch_up_round_;  // the round under way
+  std::vector<std::function<void(absl::Status)>> catch_up_waiters_;
+  absl::Time last_catch_up_ = absl::InfinitePast();
+  absl::Status last_catch_up_status_;
+  absl::Time last_opened_ = absl::InfinitePast();
 
   // --- encryption.cc ---
   struct PendingKeyOp {

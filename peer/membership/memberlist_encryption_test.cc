@@ -450,14 +450,18 @@ TEST(MemberlistEncryptionTest, EncryptedNodeCannotJoinAPlainCluster) {
 // caught up. Peers of one user share the per-user key file, which every
 // member rewrites after each key operation (the keyring listener), so a
 // member restarted on that machine reads the current keys and converges.
-// A node that holds only the removed key (another machine, no current
-// file) does not get in. The file is modelled by the listener's copy.
+// With the key catch-up off (retired_key_time 0; key_catch_up_test covers
+// it on), a node that holds only the removed key (another machine, no
+// current file) does not get in. The file is modelled by the listener's
+// copy.
 TEST(MemberlistEncryptionTest,
      MemberDownDuringRotationCatchesUpFromTheKeyFile) {
   const uint64_t seed = SimSeed(15);
   PEERLAB_SIM_TRACE_SEED(seed);
   const int n = 5;
-  SimCluster c(Opts(n, seed, {kKeyA}));
+  SimCluster::Options o = Opts(n, seed, {kKeyA});
+  o.config.retired_key_time = absl::ZeroDuration();
+  SimCluster c(o);
   std::vector<std::string> file = {kKeyA};  // the shared key file
   auto listen = [&](int i) {
     c.node(i).SetKeyringListener(

@@ -52,6 +52,7 @@ Memberlist::NodeState* Memberlist::NextProbeTarget() {
             keep = std::max(keep, config_.reconnect_timeout);
           }
           if (now - node.state_change > keep) {
+            RememberDeparted(node);  // it may still catch up on keys
             RemoveNode(index);
             continue;
           }
