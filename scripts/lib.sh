@@ -16,6 +16,7 @@ PEERLAB_PACKAGES=(
   procps tmux openssl postgresql
   chromium  # the harness timeline screenshot test (headless)
   iproute2  # ip, tc: the network-namespace lab (deploy/lab/peerlab-lab)
+  dpkg-dev file  # cpack -G DEB: dpkg-shlibdeps for Depends (package_deb_test)
 )
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }

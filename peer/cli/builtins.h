@@ -10,10 +10,10 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "peer/cli/config.h"
-#include "peer/cli/registry.h"
-#include "peer/cli/view.h"
-#include "services/common/cancellation.h"
+#include "peerlab/cli/config.h"
+#include "peerlab/cli/registry.h"
+#include "peerlab/cli/view.h"
+#include "peerlab/common/cancellation.h"
 
 namespace peerlab::cli {
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "peer/cli/command.h"
+#include "peerlab/cli/command.h"
 
 namespace peerlab::cli {
 

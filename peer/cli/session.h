@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "peer/cli/registry.h"
-#include "peer/cli/view.h"
+#include "peerlab/cli/registry.h"
+#include "peerlab/cli/view.h"
 
 namespace peerlab::cli {
 

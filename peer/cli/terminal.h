@@ -26,8 +26,8 @@
 #include <string>
 #include <thread>
 
-#include "peer/cli/registry.h"
-#include "peer/cli/view.h"
+#include "peerlab/cli/registry.h"
+#include "peerlab/cli/view.h"
 
 namespace peerlab::cli {
 

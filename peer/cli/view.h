@@ -17,7 +17,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "services/common/clock.h"
+#include "peerlab/common/clock.h"
 
 namespace peerlab::cli {
 

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "peer/runtime/scheduler.h"
+#include "peerlab/runtime/scheduler.h"
 
 namespace peerlab::runtime {
 

@@ -8,6 +8,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
+#include "services/common/host_port.h"
 
 namespace peerlab {
 
@@ -31,10 +32,7 @@ extern const CLI::Validator HostPort;
 // "HOST:PORT" to connect to: as HostPort, but port 1..65535.
 extern const CLI::Validator ConnectHostPort;
 
-// The port of "HOST:PORT" (see HostPort), or InvalidArgument naming the
-// problem ("no port", "port 99999 is outside 0..65535"). `min_port` is 0 for
-// listening and 1 for connecting.
-absl::StatusOr<int> ParseHostPort(const std::string& address, int min_port);
+// ParseHostPort and CheckPort: services/common/host_port.h.
 
 }  // namespace peerlab
 

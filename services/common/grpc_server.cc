@@ -18,7 +18,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/command_line.h"
+#include "services/common/host_port.h"
 #include "services/common/logging.h"
 
 namespace peerlab {

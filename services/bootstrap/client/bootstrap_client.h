@@ -25,7 +25,7 @@
 #include "grpcpp/channel.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/security/credentials.h"
-#include "proto/bootstrap/v1/bootstrap.grpc.pb.h"
+#include "peerlab/proto/bootstrap/v1/bootstrap.grpc.pb.h"
 
 namespace peerlab::bootstrap {
 
