@@ -6,9 +6,6 @@
 //
 // Modes: "open" (no group key), "outsider" (a group key the adversary lacks),
 // "insider" (the adversary holds the group key, no member's node key).
-//
-// Tests named DISABLED_ state what does not hold yet; each says what it
-// needs.
 #include <string>
 
 #include "gtest/gtest.h"
@@ -270,8 +267,8 @@ TEST(AdversarySimTest,
 // incarnation: the victims refute, and the cluster is whole again, every
 // record its member's own, within the recovery bound; each forgery raises a
 // victim's incarnation by at most one. (Leaves and alives are refused now,
-// being unsigned; a forged dead still removes its victim until it refutes:
-// see DISABLED_InsiderForgedDeadRemovesNobody.)
+// being unsigned, and a forged dead is only a suspicion: see
+// InsiderForgedDeadRemovesNobody.)
 TEST(AdversarySimTest, InsiderForgedDeathsAndRedirectsAreUndone) {
   const uint64_t seed = SimSeed(109);
   PEERLAB_SIM_TRACE_SEED(seed);
@@ -385,20 +382,30 @@ TEST(AdversarySimTest, InsiderMixedAttackIsUndone) {
   EXPECT_LE(r.reflection, 1.0);
 }
 
-// A forged dead about another member at its current incarnation removes it
-// until it refutes (signatures do not cover accusations: anyone may
-// accuse); a dead from anyone but the member itself only starting a
-// suspicion (as a push/pull's dead does) would leave nobody removed. Not
-// done: it changes SWIM's dissemination of deaths.
-TEST(AdversarySimTest, DISABLED_InsiderForgedDeadRemovesNobody) {
+// An insider's forged dead about another member at its current
+// incarnation (signatures do not cover accusations: anyone may accuse,
+// naming any accuser) is only a suspicion: the victim refutes it within
+// the suspicion timeout and nobody declares it dead. It removed its victim
+// everywhere until it refuted (seed 113: wrongly_dead=4793,
+// members_removed=46 of 60 forgeries).
+TEST(AdversarySimTest, InsiderForgedDeadRemovesNobody) {
   const uint64_t seed = SimSeed(113);
   PEERLAB_SIM_TRACE_SEED(seed);
-  CampaignOptions o =
-      Campaign(Attack::kDeadCurrent, true, Kind::kInsider, seed);
-  o.per_period = 3;
-  const CampaignReport r = RunCampaign(o);
-  SCOPED_TRACE(FormatReport(r));
-  EXPECT_EQ(r.wrongly_dead, 0);
+  for (const Config& config : {Config::Local(), Config::Lan()}) {
+    CampaignOptions o =
+        Campaign(Attack::kDeadCurrent, true, Kind::kInsider, seed);
+    o.config = config;
+    o.per_period = 3;
+    const CampaignReport r = RunCampaign(o);
+    SCOPED_TRACE(FormatReport(r));
+    EXPECT_EQ(r.wrongly_dead, 0);
+    EXPECT_EQ(r.wrongly_left, 0);
+    EXPECT_GT(r.suspicions, 0);
+    EXPECT_GT(r.refutations, 0u);
+    EXPECT_EQ(r.hijacked_final, 0);
+    EXPECT_LE(r.max_incarnation_rise, r.tried);
+    EXPECT_TRUE(r.reconverged);
+  }
 }
 
 }  // namespace

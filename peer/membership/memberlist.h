@@ -412,8 +412,24 @@ class Memberlist {
   void HandleAlive(const ::peer::v1::Alive& alive, bool from_member = false);
   // Whether `claimed` is within the window above `known`; counts it if not.
   bool IncarnationInWindow(uint64_t known, uint64_t claimed);
-  void HandleSuspect(const ::peer::v1::Suspect& suspect);
+  // A suspicion of a member: starts one, or confirms a running one (once
+  // per accuser), and spreads it. `declared`: the dead it came from (see
+  // HandleDead), spread as such; its sender counts as a confirmation even
+  // when it starts the suspicion.
+  void HandleSuspect(const ::peer::v1::Suspect& suspect,
+                     const ::peer::v1::Dead* declared = nullptr);
+  // A dead message. Only a member's own signed leave (from == node) is
+  // final; a dead from anyone else is an accusation, handled as a suspicion
+  // of the member at that incarnation with the sender as its accuser (or
+  // as one more independent confirmation of a running suspicion), never as
+  // a death: a member is declared dead only by this node's own suspicion
+  // timeout (LastCheckBeforeDeath, then DeclareDead).
   void HandleDead(const ::peer::v1::Dead& dead);
+  // Marks `m` dead (our own suspicion of it timed out, and it did not
+  // answer the last check) or left (its signed leave, `dead.from` ==
+  // `dead.node`), and spreads `dead`. REQUIRES: `m` is live and not this
+  // node, and `dead` names it at its current generation.
+  void DeclareDown(NodeState& m, const ::peer::v1::Dead& dead);
   void Refute(uint64_t accused_incarnation);
   void BroadcastAlive(std::function<void()> on_done = nullptr);
   ::peer::v1::Message LocalAlive() const;
@@ -428,7 +444,9 @@ class Memberlist {
                                      std::function<void(absl::Status)> done,
                                      const std::string& what);
   void SetState(NodeState& node, MemberState state);
-  void StartSuspicion(NodeState& node, const std::string& from);
+  // `from_confirms`: see Suspicion's constructor.
+  void StartSuspicion(NodeState& node, const std::string& from,
+                      bool from_confirms = false);
   // A suspicion of (name, incarnation, generation) timed out: before
   // declaring the member dead, tell it directly (suspect, then a ping) and
   // wait one probe timeout. Its refutation rides on its ack; an ack without

@@ -5,7 +5,13 @@
 //   alive(i)   overrides suspect(j) and dead(j) for i > j, and alive(j) for
 //              i > j (a new incarnation, e.g. new metadata or a refutation);
 //   suspect(i) overrides alive(j) for i >= j;
-//   dead(i)    overrides alive(j) and suspect(j) for i >= j.
+//   dead(i)    from anyone but the member itself is an accusation, taken
+//              as suspect(i) (the sender its accuser, or one more
+//              confirmation); the member's own signed leave(i) overrides
+//              alive(j) and suspect(j) for i >= j.
+// A member is declared dead only by this node's own suspicion timeout (and
+// a last ping unanswered), never on another's word: in a group whose key an
+// insider holds, nobody's word about another member is authenticated.
 // About itself a node accepts nothing: it refutes suspect/dead with a higher
 // incarnation, unless it is leaving.
 //
@@ -19,9 +25,10 @@
 // takes the name over only then, while a restart with the same key (the
 // same state directory) takes it over at once. Accusations (suspect, dead
 // by another) are unsigned: they never raise an incarnation (one above the
-// known one is ignored) and are refuted as before. Each claim is verified
-// once (SignatureCache), and only when it would change something: an
-// alive heard again is a duplicate before any signature is checked.
+// known one is ignored), only start or confirm a suspicion, and are
+// refuted as before. Each claim is verified once (SignatureCache), and only
+// when it would change something: an alive heard again is a duplicate
+// before any signature is checked.
 //
 // Names: a member is name + generation (+ process id, to break ties). Every
 // message names the generation it is about; an alive of a newer generation
@@ -544,7 +551,8 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
   }
 }
 
-void Memberlist::StartSuspicion(NodeState& node, const std::string& from) {
+void Memberlist::StartSuspicion(NodeState& node, const std::string& from,
+                                bool from_confirms) {
   const int n = NumAlive();
   // Lifeguard: expect suspicion_mult - 2 independent confirmations, but not
   // more than the other members could give.
@@ -558,9 +566,11 @@ void Memberlist::StartSuspicion(NodeState& node, const std::string& from) {
   const uint64_t incarnation = node.incarnation;
   const uint64_t generation = node.generation;
   node.suspicion = std::make_unique<Suspicion>(
-      scheduler_, from, k, min, max, [this, name, incarnation, generation] {
+      scheduler_, from, k, min, max,
+      [this, name, incarnation, generation] {
         LastCheckBeforeDeath(name, incarnation, generation);
-      });
+      },
+      from_confirms);
 }
 
 void Memberlist::LastCheckBeforeDeath(const std::string& name,
@@ -589,7 +599,8 @@ void Memberlist::LastCheckBeforeDeath(const std::string& name,
         if (NodeState* t = still_suspect()) StartSuspicion(*t, config_.name);
       },
       [this, still_suspect, name, incarnation, generation] {
-        if (still_suspect() == nullptr) return;  // refuted or gone
+        NodeState* t = still_suspect();
+        if (t == nullptr) return;  // refuted or gone
         ::peer::v1::Dead dead;
         dead.set_incarnation(incarnation);
         dead.set_generation(generation);
@@ -597,7 +608,9 @@ void Memberlist::LastCheckBeforeDeath(const std::string& name,
         dead.set_from(config_.name);
         spdlog::debug("{}: suspicion of {} timed out: dead", config_.name,
                       name);
-        HandleDead(dead);
+        // To the others, our dead is one more accusation (HandleDead):
+        // each declares the member dead by its own timer.
+        DeclareDown(*t, dead);
       });
   // The suspicion first, so the member refutes before it answers the ping:
   // its new alive is then the freshest broadcast, piggybacked on the ack.
@@ -616,7 +629,19 @@ void Memberlist::LastCheckBeforeDeath(const std::string& name,
   SendMessages(target->addr, {EncodeMessage(sus), EncodeMessage(ping)});
 }
 
-void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect) {
+void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect,
+                               const ::peer::v1::Dead* declared) {
+  // What is spread again: the accusation as it came (a dead, so that its
+  // receivers count its accuser as a confirmation too).
+  auto relay = [&suspect, declared] {
+    ::peer::v1::Message out;
+    if (declared != nullptr) {
+      *out.mutable_dead() = *declared;
+    } else {
+      *out.mutable_suspect() = suspect;
+    }
+    return out;
+  };
   if (!ValidAccusation(suspect.node(), suspect.from(), suspect.incarnation())) {
     return;
   }
@@ -641,11 +666,7 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect) {
     // suspicion of a newer one (the member refuted ours, and we missed the
     // alive) is a new suspicion, with its own timer, below. memberlist
     // confirms across incarnations, so a stale suspicion expired at once.
-    if (node->suspicion->Confirm(suspect.from())) {
-      ::peer::v1::Message out;
-      *out.mutable_suspect() = suspect;
-      QueueBroadcast(m, out);
-    }
+    if (node->suspicion->Confirm(suspect.from())) QueueBroadcast(m, relay());
     return;
   }
   if (!IsLive(m.state)) return;  // dead or left already
@@ -655,10 +676,10 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect) {
   }
   m.incarnation = suspect.incarnation();
   SetState(m, MemberState::kSuspect);
-  ::peer::v1::Message out;
-  *out.mutable_suspect() = suspect;
-  QueueBroadcast(m, out);
-  StartSuspicion(m, suspect.from());
+  QueueBroadcast(m, relay());
+  // A dead's sender declared the member dead, its own suspicion run out:
+  // more than a first accusation, it counts as one confirmation.
+  StartSuspicion(m, suspect.from(), declared != nullptr);
   spdlog::debug("{}: {} is suspect (by {})", config_.name, suspect.node(),
                 suspect.from());
   if (events_) events_->OnSuspect(ToMember(m));
@@ -666,26 +687,40 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect) {
 
 void Memberlist::HandleDead(const ::peer::v1::Dead& dead) {
   if (!ValidAccusation(dead.node(), dead.from(), dead.incarnation())) return;
+  if (dead.from() != dead.node()) {
+    // An accusation. Anyone holding the group key can send one, naming any
+    // accuser (accusations are unsigned), so it may only do what a
+    // suspicion does: start one, or confirm a running one once per
+    // accuser. The member refutes it; if it does not, our own timer
+    // declares it dead. memberlist takes a gossiped dead as a death, so
+    // one insider's forgery removed a live member everywhere until it
+    // refuted.
+    ::peer::v1::Suspect suspect;
+    suspect.set_incarnation(dead.incarnation());
+    suspect.set_node(dead.node());
+    suspect.set_generation(dead.generation());
+    suspect.set_from(dead.from());
+    ::peer::v1::Dead accusation = dead;
+    accusation.clear_signature();  // a leave's only: not spread again
+    HandleSuspect(suspect, &accusation);
+    return;
+  }
+  // A leave: the member's own word, signed with its pinned key. It may
+  // name an incarnation we have not seen yet (a metadata update just
+  // before leaving).
   NodeState* node = Find(dead.node());
   if (node == nullptr) return;
   NodeState& m = *node;
   if (dead.generation() != m.generation) return;  // another process
   if (dead.incarnation() < m.incarnation) return;
   if (!IsLive(m.state)) return;  // already dead or left
+  if (!VerifyLeave(dead, m.public_key.view())) return;
+  if (dead.node() == config_.name) return;  // our own, echoed back
+  DeclareDown(m, dead);
+}
+
+void Memberlist::DeclareDown(NodeState& m, const ::peer::v1::Dead& dead) {
   const bool left = dead.from() == dead.node();
-  // As for a suspicion: the accuser names an incarnation it has seen, and
-  // cannot raise it. A leave is the member's own word, signed with its
-  // pinned key: it may name an incarnation we have not seen yet (a
-  // metadata update just before leaving).
-  if (!left && dead.incarnation() > m.incarnation) {
-    ++stats_.incarnation_jumps_ignored;
-    return;
-  }
-  if (left && !VerifyLeave(dead, m.public_key.view())) return;
-  if (dead.node() == config_.name) {
-    if (!left && !leaving_ && !replaced_) Refute(dead.incarnation());
-    return;
-  }
   if (left) m.signature = pool_->Intern(dead.signature());
   m.incarnation = dead.incarnation();
   SetState(m, left ? MemberState::kLeft : MemberState::kDead);
@@ -747,9 +782,19 @@ void Memberlist::MergeState(const ::peer::v1::PushPull& remote) {
         HandleDead(d);
         break;
       }
-      case MemberState::kDead:
-        // As memberlist: a remote "dead" only makes us suspect, so we check
-        // for ourselves rather than trust it blindly.
+      case MemberState::kDead: {
+        // The partner holds it dead: it declared that itself (nobody takes
+        // another's word for a death), as if it had sent us its dead, so it
+        // is an accusation (HandleDead): a suspicion, the partner's one
+        // confirmation. memberlist too only suspects on a remote "dead".
+        d.set_incarnation(s.incarnation());
+        d.set_node(s.name());
+        d.set_from(remote.from());
+        d.set_generation(s.generation());
+        d.clear_signature();
+        if (d.from() != d.node()) HandleDead(d);
+        break;
+      }
       case MemberState::kSuspect: {
         if (Find(s.name()) == nullptr) break;  // never learn of the dead
         sus.set_incarnation(s.incarnation());

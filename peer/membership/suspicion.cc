@@ -6,15 +6,21 @@ namespace peerlab::membership {
 
 Suspicion::Suspicion(runtime::Scheduler* scheduler, const std::string& from,
                      int expected, absl::Duration min, absl::Duration max,
-                     std::function<void()> on_timeout)
+                     std::function<void()> on_timeout, bool from_confirms)
     : scheduler_(scheduler),
       expected_(expected),
       min_(min),
       max_(max),
       start_(scheduler->Now()),
       on_timeout_(std::move(on_timeout)) {
-  if (!from.empty()) seen_.insert(from);
-  Arm(expected_ < 1 ? min_ : max_);
+  if (from.empty()) {
+    Arm(expected_ < 1 ? min_ : max_);
+    return;
+  }
+  seen_.insert(from);
+  if (from_confirms && expected_ >= 1) confirmations_ = 1;
+  Arm(RemainingSuspicionTime(confirmations_, expected_, absl::ZeroDuration(),
+                             min_, max_));
 }
 
 Suspicion::~Suspicion() {

@@ -17,13 +17,14 @@ class Suspicion {
  public:
   // Starts the timer: it fires `on_timeout` after `max` (or `min` when
   // `expected` < 1), sooner as confirmations arrive. `from` is the first
-  // accuser (it does not count as a confirmation); empty when the suspicion
-  // was learned without one (a push/pull), and then the first named accuser
-  // to come takes that place. `scheduler` must outlive this object;
-  // destroying it cancels the timer.
+  // accuser (it does not count as a confirmation, unless `from_confirms`:
+  // it declared the member dead, its own suspicion having run out); empty
+  // when the suspicion was learned without one (a push/pull), and then the
+  // first named accuser to come takes that place. `scheduler` must outlive
+  // this object; destroying it cancels the timer.
   Suspicion(runtime::Scheduler* scheduler, const std::string& from,
             int expected, absl::Duration min, absl::Duration max,
-            std::function<void()> on_timeout);
+            std::function<void()> on_timeout, bool from_confirms = false);
   ~Suspicion();
   Suspicion(const Suspicion&) = delete;
   Suspicion& operator=(const Suspicion&) = delete;

@@ -67,6 +67,32 @@ TEST_F(SuspicionTest, AnonymousReportsConfirmNothing) {
   EXPECT_EQ(s.confirmations(), 1);
 }
 
+// A suspicion started by a member's dead (its own suspicion ran out):
+// the sender counts as one confirmation, once; its repeats count nothing.
+TEST_F(SuspicionTest, ADeadsSenderConfirmsOnce) {
+  const absl::Time start = Now();
+  Suspicion s(
+      scheduler(), "a", 2, kMin, kMax, [&] { fired_ = true; },
+      /*from_confirms=*/true);
+  EXPECT_EQ(s.confirmations(), 1);
+  const absl::Time one = s.deadline();
+  EXPECT_LT(one, start + kMax);
+  EXPECT_GT(one, start + kMin);
+  EXPECT_FALSE(s.Confirm("a"));
+  EXPECT_EQ(s.deadline(), one);
+  EXPECT_TRUE(s.Confirm("b"));
+  EXPECT_EQ(s.deadline(), start + kMin);
+  // With nothing expected, or no sender named, it confirms nothing.
+  Suspicion none(
+      scheduler(), "a", 0, kMin, kMax, [] {}, true);
+  EXPECT_EQ(none.confirmations(), 0);
+  EXPECT_EQ(none.deadline(), start + kMin);
+  Suspicion anonymous(
+      scheduler(), "", 2, kMin, kMax, [] {}, true);
+  EXPECT_EQ(anonymous.confirmations(), 0);
+  EXPECT_EQ(anonymous.deadline(), start + kMax);
+}
+
 TEST_F(SuspicionTest, DestroyingItCancelsTheTimer) {
   const absl::Time start = Now();
   {
