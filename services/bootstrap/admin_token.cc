@@ -2,12 +2,16 @@
 
 #include <arpa/inet.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "services/common/bounded_file.h"
 #include "services/common/control_token.h"
 #include "services/common/state_dir.h"
@@ -21,7 +25,67 @@ std::string EnvFile() {
   return file == nullptr ? "" : file;
 }
 
+// The address without its gRPC scheme.
+std::string WithoutScheme(const std::string& address) {
+  for (const char* scheme : {"dns:///", "ipv4:", "ipv6:"}) {
+    if (absl::StartsWith(address, scheme)) {
+      return address.substr(std::string(scheme).size());
+    }
+  }
+  return address;
+}
+
+// The port of "host:port" / "[v6]:port"; 0 when there is none.
+int PortOf(const std::string& address) {
+  const std::string rest = WithoutScheme(address);
+  const size_t bracket = rest.rfind(']');
+  const size_t colon = rest.rfind(':');
+  if (colon == std::string::npos ||
+      (bracket != std::string::npos && colon < bracket)) {
+    return 0;
+  }
+  int port = 0;
+  if (!absl::SimpleAtoi(rest.substr(colon + 1), &port) || port <= 0 ||
+      port > 65535) {
+    return 0;
+  }
+  return port;
+}
+
 }  // namespace
+
+bool LoopbackListenerIsOurs(const std::string& server_address) {
+  const int port = PortOf(server_address);
+  if (port == 0) return false;
+  const uid_t uid = ::geteuid();
+  int ours = 0;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    // A line is ~150 bytes; 4 MiB is ~25,000 sockets.
+    auto text = ReadFileBounded(table, 4 * 1024 * 1024, "socket table");
+    if (!text.ok()) {
+      if (absl::IsNotFound(text.status())) continue;  // no IPv6
+      return false;  // unreadable or too large: do not guess
+    }
+    for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+      std::vector<absl::string_view> f =
+          absl::StrSplit(line, ' ', absl::SkipEmpty());
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid ...
+      if (f.size() < 8 || f[3] != "0A") continue;  // 0A: LISTEN
+      const size_t colon = f[1].rfind(':');
+      uint32_t local_port = 0;
+      uint32_t owner = 0;
+      if (colon == absl::string_view::npos ||
+          !absl::SimpleHexAtoi(f[1].substr(colon + 1), &local_port) ||
+          static_cast<int>(local_port) != port ||
+          !absl::SimpleAtoi(f[7], &owner)) {
+        continue;
+      }
+      if (owner != uid) return false;  // another user listens there
+      ++ours;
+    }
+  }
+  return ours > 0;
+}
 
 absl::StatusOr<std::string> DefaultAdminTokenPath() {
   auto dir = UserStateDir();
@@ -83,6 +147,9 @@ absl::StatusOr<AdminToken> FindAdminToken(const std::string& file,
   if (!text.ok()) return text.status();
   auto token = ParseToken(*text, *path);
   if (!token.ok()) return token.status();
+  // Only to a server of this user: another local user may listen on that
+  // port (its own server, or one squatting it) and would learn the token.
+  if (!LoopbackListenerIsOurs(server_address)) return out;
   out.path = *path;
   out.token = *token;
   out.per_user = true;

@@ -11,9 +11,10 @@
 //      restarts (every server of this user shares it).
 // A client (FindAdminToken: peerlab-bootstrapctl, a peer's
 // bootstrapreset/bootstrapconfig and its upkeep) takes 1 (its own option)
-// or 2 the same way; it takes 3 only when the file exists and the server
-// address is on loopback, so the per-user token never travels to another
-// machine.
+// or 2 the same way; it takes 3 only when the file exists, the server
+// address is on loopback and whatever listens on that port belongs to this
+// user (LoopbackListenerIsOurs), so the per-user token never travels to
+// another machine nor to another local user's server.
 //
 // Thread safety: the functions read the environment and files; safe from
 // any thread as long as nobody changes the environment.
@@ -56,6 +57,12 @@ absl::StatusOr<AdminToken> FindAdminToken(const std::string& file,
 // "ipv4:"/"ipv6:"/"dns:///") names a loopback host: localhost,
 // 127.0.0.0/8 or ::1.
 bool IsLoopbackAddress(const std::string& address);
+
+// True when something listens on the TCP port of `server_address` and every
+// listening socket on that port belongs to this process's effective user
+// (/proc/net/tcp and /proc/net/tcp6 of this network namespace). False
+// without a port, without /proc, or when another user listens there.
+bool LoopbackListenerIsOurs(const std::string& server_address);
 
 }  // namespace peerlab::bootstrap
 
