@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "peer/runtime/backoff.h"
 #include "proto/harness/v1/coordinator.grpc.pb.h"
 #include "services/common/logging.h"
 #include "test-harness/coordinator/lab_auth.h"
@@ -65,7 +66,10 @@ void HarnessLink::Loop() {
   request.set_host(host);
   request.set_peer_generation(options_.generation);
 
-  absl::Duration backoff = absl::Milliseconds(100);
+  // Registering again: 100 ms, doubling up to 5 s; reset once accepted.
+  const runtime::BackoffPolicy retry{.initial = absl::Milliseconds(100),
+                                     .max = absl::Seconds(5)};
+  int attempt = 0;
   // Runs `call` with a context that the destructor can cancel; false when
   // the link is stopping.
   auto with_context = [this](grpc::ClientContext& context) {
@@ -124,7 +128,7 @@ void HarnessLink::Loop() {
       while (reader->Read(&response)) {
         if (response.accepted() && !accepted) {
           accepted = true;
-          backoff = absl::Milliseconds(100);
+          attempt = 0;
           spdlog::info("registered with the coordinator at {} (start {})",
                        options_.coordinator, response.generation());
           std::lock_guard<std::mutex> lock(mu_);
@@ -144,6 +148,7 @@ void HarnessLink::Loop() {
                     status.error_message());
       return;
     }
+    const absl::Duration backoff = runtime::Backoff(++attempt, retry, 0.5);
     const std::string why =
         status.ok() ? std::string("closed") : status.error_message();
     switch (status.error_code()) {
@@ -163,7 +168,6 @@ void HarnessLink::Loop() {
     }
     cv_.wait_for(lock, absl::ToChronoNanoseconds(backoff),
                  [this] { return stopping_; });
-    backoff = std::min(backoff * 2, absl::Seconds(5));
   }
 }
 

@@ -5,6 +5,7 @@
 #include "peer/app/bootstrap_upkeep.h"
 #include "peer/app/member_meta.h"
 #include "peer/cli/session.h"
+#include "peer/runtime/backoff.h"
 #include "services/common/logging.h"
 
 namespace peerlab::peer {
@@ -14,8 +15,9 @@ namespace pb = ::bootstrap::v1;
 using membership::Member;
 using membership::MemberState;
 
-constexpr absl::Duration kFirstRetry = absl::Seconds(1);
-constexpr absl::Duration kMaxRetry = absl::Seconds(30);
+// Joining the bootstrap list again: 1 s, doubling up to 30 s.
+constexpr runtime::BackoffPolicy kRetry{.initial = absl::Seconds(1),
+                                        .max = absl::Seconds(30)};
 // How long quit waits for the membership leave to spread.
 constexpr absl::Duration kLeaveWait = absl::Seconds(3);
 
@@ -118,15 +120,16 @@ void Lifecycle::Upkeep(const Member& departed) {
   env_.bootstrap->Fetch().IgnoreError();  // bootstraplistlocal shows it
 }
 
-void Lifecycle::RetryBootstrap(absl::Duration wait) {
-  worker_->After(wait, [this, wait] {
+void Lifecycle::RetryBootstrap(int attempt) {
+  worker_->After(runtime::Backoff(attempt, kRetry, /*u=*/0.5), [this, attempt] {
     if (stopped_ || quitting_) return;
     auto joined = env_.bootstrap->JoinSelf();
     if (!joined.ok()) {
-      absl::Duration next = std::min(wait * 2, kMaxRetry);
-      spdlog::warn("bootstrap service still unreachable ({}); next try in {}",
-                   joined.status().message(), absl::FormatDuration(next));
-      RetryBootstrap(next);
+      spdlog::warn(
+          "bootstrap service still unreachable ({}); next try in {}",
+          joined.status().message(),
+          absl::FormatDuration(runtime::Backoff(attempt + 1, kRetry, 0.5)));
+      RetryBootstrap(attempt + 1);
       return;
     }
     retrying_ = false;
@@ -229,7 +232,7 @@ absl::Status Lifecycle::Init(cli::Output& out) {
     fail("bootstrap join", joined.status(),
          "running alone, retrying in the background; memberlistjoin ADDR "
          "joins by hand");
-    if (!retrying_.exchange(true)) RetryBootstrap(kFirstRetry);
+    if (!retrying_.exchange(true)) RetryBootstrap(1);
   }
 
   // 3. The chat: its address goes into the metadata the node starts with.

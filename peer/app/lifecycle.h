@@ -102,7 +102,9 @@ class Lifecycle : public membership::EventListener {
   void ReplaceStaleEntries(const ::bootstrap::v1::Document& doc,
                            cli::Output& out);
   // Worker tasks.
-  void RetryBootstrap(absl::Duration wait);
+  // Retry number `attempt` (1: the first) of joining the bootstrap list,
+  // after its runtime::Backoff delay.
+  void RetryBootstrap(int attempt);
   // Keeps this peer's bootstrap entry alive (BootstrapCommands::KeepListed)
   // every RenewInterval() until Stop or Leave; started once, by the first
   // successful bootstrap join.

@@ -1,6 +1,5 @@
 #include "peer/app/membership_commands.h"
 
-#include <future>
 #include <optional>
 
 #include "absl/strings/ascii.h"
@@ -9,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "peer/app/keys_commands.h"
 #include "peer/app/member_meta.h"
+#include "peer/runtime/completion.h"
 #include "services/common/logging.h"
 
 namespace peerlab::peer {
@@ -40,13 +40,6 @@ std::string FormatMember(const Member& m) {
                          StateName(m.state), m.incarnation,
                          m.meta.empty() ? "" : absl::StrCat("  meta ", m.meta));
 }
-
-// Waits for an asynchronous result delivered on the loop.
-template <typename T>
-struct Waiter {
-  std::promise<T> promise;
-  std::future<T> future = promise.get_future();
-};
 
 }  // namespace
 
@@ -244,43 +237,40 @@ absl::StatusOr<int> MembershipCommands::Join(std::vector<std::string> addrs) {
 absl::StatusOr<membership::Memberlist::JoinReport>
 MembershipCommands::JoinWithReport(std::vector<std::string> addrs) {
   using Report = membership::Memberlist::JoinReport;
-  auto waiter = std::make_shared<Waiter<absl::StatusOr<Report>>>();
+  // Cancelled if the loop drops the join (the node deleted meanwhile).
+  runtime::Completion<absl::StatusOr<Report>> done("memberlistjoin");
   absl::Status posted = WithNode([&](membership::Memberlist& node) {
     if (node.left() || node.replaced()) return NodeIsOver(node);
     if (!node.started()) {
       return absl::FailedPreconditionError(
           "the membership node is not started (memberliststart)");
     }
-    node.JoinWithReport(addrs, [waiter](absl::StatusOr<Report> r) {
-      waiter->promise.set_value(std::move(r));
-    });
+    node.JoinWithReport(addrs, done.Callback());
     return absl::OkStatus();
   });
   if (!posted.ok()) return posted;
-  return waiter->future.get();
+  return done.Wait();
 }
 
 absl::Status MembershipCommands::Leave(absl::Duration timeout) {
-  auto waiter = std::make_shared<Waiter<absl::Status>>();
+  runtime::Completion<absl::Status> done("memberlistleave");
   absl::Status posted = WithNode([&](membership::Memberlist& node) {
-    node.Leave(timeout,
-               [waiter](absl::Status s) { waiter->promise.set_value(s); });
+    node.Leave(timeout, done.Callback());
     return absl::OkStatus();
   });
   if (!posted.ok()) return posted;
-  return waiter->future.get();
+  return done.Wait();
 }
 
 absl::Status MembershipCommands::SetMeta(const std::string& meta,
                                          absl::Duration timeout) {
-  auto waiter = std::make_shared<Waiter<absl::Status>>();
+  runtime::Completion<absl::Status> done("memberlistupdate");
   absl::Status posted = WithNode([&](membership::Memberlist& node) {
-    node.UpdateMeta(meta, timeout,
-                    [waiter](absl::Status s) { waiter->promise.set_value(s); });
+    node.UpdateMeta(meta, timeout, done.Callback());
     return absl::OkStatus();
   });
   if (!posted.ok()) return posted;
-  return waiter->future.get();
+  return done.Wait();
 }
 
 void MembershipCommands::DeleteNode() {
@@ -315,17 +305,13 @@ std::optional<identity::PublicKey> MembershipCommands::PinnedKeyOf(
 
 absl::StatusOr<membership::KeyOpResult> MembershipCommands::KeyOperation(
     membership::KeyOp op, std::string key, absl::Duration timeout) {
-  auto waiter =
-      std::make_shared<Waiter<absl::StatusOr<membership::KeyOpResult>>>();
+  runtime::Completion<absl::StatusOr<membership::KeyOpResult>> done("keys");
   absl::Status posted = WithNode([&](membership::Memberlist& node) {
-    node.KeyOperation(op, std::move(key), timeout,
-                      [waiter](absl::StatusOr<membership::KeyOpResult> r) {
-                        waiter->promise.set_value(std::move(r));
-                      });
+    node.KeyOperation(op, std::move(key), timeout, done.Callback());
     return absl::OkStatus();
   });
   if (!posted.ok()) return posted;
-  return waiter->future.get();
+  return done.Wait();
 }
 
 std::string MembershipCommands::LocalAddress() {

@@ -1,6 +1,5 @@
 #include "peer/chat/chat_commands.h"
 
-#include <condition_variable>
 #include <mutex>
 #include <optional>
 
@@ -9,58 +8,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "peer/runtime/completion.h"
 #include "services/common/logging.h"
 
 namespace peerlab::chat {
 namespace {
 
 namespace pb = ::peer::v1;
-
-// A result handed from the chat loop to a waiting command thread. The
-// callback made by Callback() owns a guard: if the loop drops it without
-// calling it (the loop stopped), the waiter wakes with nullopt.
-template <typename T>
-class OneShot {
- public:
-  std::function<void(T)> Callback() {
-    auto guard = std::make_shared<Guard>(state_);
-    return [guard](T value) { guard->Set(std::move(value)); };
-  }
-  // The value, or nullopt when the callback was dropped or `timeout` passed.
-  std::optional<T> Wait(absl::Duration timeout = absl::InfiniteDuration()) {
-    std::unique_lock<std::mutex> lock(state_->mu);
-    auto ready = [&] { return state_->value.has_value() || state_->dropped; };
-    if (timeout == absl::InfiniteDuration()) {
-      state_->cv.wait(lock, ready);
-    } else {
-      state_->cv.wait_for(lock, absl::ToChronoNanoseconds(timeout), ready);
-    }
-    return std::move(state_->value);
-  }
-
- private:
-  struct State {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::optional<T> value;
-    bool dropped = false;
-  };
-  struct Guard {
-    explicit Guard(std::shared_ptr<State> s) : state(std::move(s)) {}
-    ~Guard() {
-      std::lock_guard<std::mutex> lock(state->mu);
-      if (!state->value.has_value()) state->dropped = true;
-      state->cv.notify_all();
-    }
-    void Set(T v) {
-      std::lock_guard<std::mutex> lock(state->mu);
-      if (!state->value.has_value()) state->value.emplace(std::move(v));
-      state->cv.notify_all();
-    }
-    std::shared_ptr<State> state;
-  };
-  std::shared_ptr<State> state_ = std::make_shared<State>();
-};
 
 std::string Ms(absl::Duration d) {
   return absl::StrFormat("%.3f ms", absl::ToDoubleMilliseconds(d));
@@ -240,15 +194,13 @@ absl::StatusOr<SendResult> ChatCommands::Send(pb::ChatKind kind,
       core_->SetAckTimeout(a);
     });
   }
-  OneShot<absl::StatusOr<SendResult>> result;
+  runtime::Completion<absl::StatusOr<SendResult>> result("the chat");
   loop_->Post([this, kind, timeout, all, text = std::move(text),
                cb = result.Callback()] {
     if (!core_) return;
     core_->Send(kind, text, cb, timeout, all);
   });
-  auto r = result.Wait();
-  if (!r.has_value()) return absl::CancelledError("the chat shut down");
-  return *std::move(r);
+  return result.Wait();  // Cancelled if the chat shut down meanwhile
 }
 
 absl::Status ChatCommands::CheckSent(const absl::StatusOr<SendResult>& result,
@@ -307,7 +259,7 @@ absl::Status ChatCommands::SendLine(absl::string_view line, cli::Output& out) {
 absl::StatusOr<absl::Duration> ChatCommands::ProbeNewStream(
     const std::string& member, const std::string& address,
     absl::Duration timeout) {
-  OneShot<absl::StatusOr<absl::Duration>> result;
+  runtime::Completion<absl::StatusOr<absl::Duration>> result("chat probe");
   auto cb =
       std::make_shared<std::function<void(absl::StatusOr<absl::Duration>)>>(
           result.Callback());
@@ -335,13 +287,13 @@ absl::StatusOr<absl::Duration> ChatCommands::ProbeNewStream(
   }
   ping.add_pings()->set_nonce(1);
   stream->Send(std::move(ping));
-  auto r = result.Wait(timeout);
+  auto r = result.WaitFor(timeout);
   stream->Close();
-  if (!r.has_value()) {
+  if (!result.completed()) {
     return absl::DeadlineExceededError(
         absl::StrCat("no answer within ", absl::FormatDuration(timeout)));
   }
-  return *r;
+  return r;
 }
 
 absl::Status ChatCommands::Register(cli::Registry& registry,
@@ -437,15 +389,14 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
        .handler = [this, setting](const cli::Call& call,
                                   cli::Output& out) -> absl::Status {
          absl::Duration timeout = setting(&ping_timeout_);
-         OneShot<absl::StatusOr<absl::Duration>> result;
+         runtime::Completion<absl::StatusOr<absl::Duration>> result("the chat");
          loop_->Post(
              [this, member = call.args[0], timeout, cb = result.Callback()] {
                if (core_) core_->Ping(member, timeout, cb);
              });
-         auto r = result.Wait();
-         if (!r.has_value()) return absl::CancelledError("chat shut down");
-         if (!r->ok()) return r->status();
-         out.Print(absl::StrCat("reply from ", call.args[0], " in ", Ms(**r)));
+         auto r = result.Wait();  // Cancelled if the chat shut down
+         if (!r.ok()) return r.status();
+         out.Print(absl::StrCat("reply from ", call.args[0], " in ", Ms(*r)));
          return absl::OkStatus();
        }},
       {.name = "chatmemberping",
@@ -582,7 +533,7 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
            std::function<void(absl::Status)> done;
            std::function<void()> kick;
          };
-         OneShot<absl::Status> finished;
+         runtime::Completion<absl::Status> finished("the chat");
          auto flood = std::make_shared<Flood>();
          flood->remaining = *count;
          flood->bytes = bytes;
@@ -623,8 +574,7 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
          auto r = finished.Wait();
          OnLoop([&] { flood->kick = nullptr; });  // breaks the cycle
          const absl::Duration elapsed = absl::Now() - start;
-         if (!r.has_value()) return absl::CancelledError("chat shut down");
-         if (!r->ok()) return *r;
+         if (!r.ok()) return r;  // Cancelled if the chat shut down
          const double secs = absl::ToDoubleSeconds(elapsed);
          out.Print(absl::StrFormat(
              "sent %d messages in %.3f s: %.0f messages/s, %d deliveries "

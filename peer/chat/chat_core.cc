@@ -120,7 +120,7 @@ void ChatCore::Stop(const std::string& reason) {
   for (auto& [name, link] : links_) {
     CloseStream(*link, /*broken=*/false, reason);
     ResetLinkTimers(*link);
-    link->backoff = options_.initial_backoff;
+    link->reopen_attempts = 0;
     GiveUpAll(*link, reason);
   }
   auto pings = std::move(pings_);
@@ -141,7 +141,7 @@ void ChatCore::SetMember(const std::string& name, const std::string& address) {
     auto link = std::make_unique<Link>();
     link->name = name;
     link->address = address;
-    link->backoff = options_.initial_backoff;
+    link->reopen_attempts = 0;
     links_.emplace(name, std::move(link));
     spdlog::debug("chat: member {} at {}", name, address);
     return;
@@ -156,7 +156,7 @@ void ChatCore::SetMember(const std::string& name, const std::string& address) {
     scheduler_->Cancel(link.reopen_timer);
     link.reopen_timer = 0;
   }
-  link.backoff = options_.initial_backoff;
+  link.reopen_attempts = 0;
   Pump(link);
 }
 
@@ -403,16 +403,19 @@ void ChatCore::CloseStream(Link& link, bool broken, const std::string& why) {
   ++link.reconnects;
   ++stats_.reconnects;
   if (link.queue.empty() || !running_ || link.reopen_timer) return;
+  const absl::Duration backoff = runtime::Backoff(
+      ++link.reopen_attempts,
+      {.initial = options_.initial_backoff, .max = options_.max_backoff},
+      /*u=*/0.5);
   spdlog::debug("chat: stream to {} broke ({}); reopening in {}", link.name,
-                why, absl::FormatDuration(link.backoff));
+                why, absl::FormatDuration(backoff));
   const std::string name = link.name;
-  link.reopen_timer = AfterGuarded(link.backoff, [this, name] {
+  link.reopen_timer = AfterGuarded(backoff, [this, name] {
     auto it = links_.find(name);
     if (it == links_.end()) return;
     it->second->reopen_timer = 0;
     Pump(*it->second);
   });
-  link.backoff = std::min(link.backoff * 2, options_.max_backoff);
   // The members that do answer may already have everything.
   std::vector<std::shared_ptr<Delivery>> check;
   for (const Pending& p : link.queue) {
@@ -469,7 +472,7 @@ void ChatCore::OnAck(Link& link, uint64_t seq) {
   }
   if (!progress) return;
   ++link.acks;
-  link.backoff = options_.initial_backoff;
+  link.reopen_attempts = 0;
   Pump(link);
 }
 

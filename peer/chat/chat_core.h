@@ -38,7 +38,7 @@
 // SyncMembers.
 //
 // Thread safety: none. Every method must run as a task of `scheduler`
-// (runtime::Scheduler: an EventLoop in the peer, a manual one in tests);
+// (runtime::Scheduler: an EventLoop in the peer, a SimScheduler in tests);
 // transport callbacks are posted to it.
 #ifndef PEERLAB_PEER_CHAT_CHAT_CORE_H_
 #define PEERLAB_PEER_CHAT_CHAT_CORE_H_
@@ -56,6 +56,7 @@
 #include "absl/time/time.h"
 #include "peer/chat/chat_auth.h"
 #include "peer/chat/chat_transport.h"
+#include "peer/runtime/backoff.h"
 #include "peer/runtime/scheduler.h"
 #include "proto/peer/v1/chat.pb.h"
 
@@ -220,7 +221,7 @@ class ChatCore {
     size_t written = 0;         // queue[0, written) went out on `stream`
     std::unique_ptr<ChatStream> stream;
     uint64_t generation = 0;  // of `stream`; stale callbacks are ignored
-    absl::Duration backoff;
+    int reopen_attempts = 0;  // since it last worked (runtime::Backoff)
     runtime::Scheduler::TimerId reopen_timer = 0;
     runtime::Scheduler::TimerId expiry_timer = 0;
     runtime::Scheduler::TimerId stall_timer = 0;

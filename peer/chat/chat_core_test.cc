@@ -1,11 +1,10 @@
-// ChatCore on a manual scheduler (virtual time) and an in-memory network
-// with faults: ordering, exactly-once display, retry with backoff, the
-// delivery bound, departures.
+// ChatCore on the runtime's simulated scheduler (virtual time) and an
+// in-memory chat transport with faults: ordering, exactly-once display,
+// retry with backoff, the delivery bound, departures.
 #include "peer/chat/chat_core.h"
 
 #include <map>
 #include <memory>
-#include <queue>
 #include <set>
 #include <string>
 #include <vector>
@@ -15,6 +14,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "peer/chat/fake_authenticator.h"
+#include "peer/runtime/sim_clock.h"
+#include "peer/runtime/sim_scheduler.h"
 
 namespace peerlab::chat {
 namespace {
@@ -24,46 +25,6 @@ using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-
-// A single-threaded Scheduler with virtual time.
-class ManualScheduler : public runtime::Scheduler {
- public:
-  absl::Time Now() const override { return now_; }
-  TimerId After(absl::Duration delay, Task task) override {
-    TimerId id = next_id_++;
-    timers_.emplace(std::max(delay, absl::ZeroDuration()) + now_, id);
-    tasks_[id] = std::move(task);
-    return id;
-  }
-  void Cancel(TimerId id) override { tasks_.erase(id); }
-  void Post(Task task) override {
-    After(absl::ZeroDuration(), std::move(task));
-  }
-
-  // Runs everything due up to now + `d`, in time order.
-  void Advance(absl::Duration d) {
-    const absl::Time end = now_ + d;
-    while (!timers_.empty() && timers_.top().first <= end) {
-      auto [when, id] = timers_.top();
-      timers_.pop();
-      auto it = tasks_.find(id);
-      if (it == tasks_.end()) continue;
-      Task task = std::move(it->second);
-      tasks_.erase(it);
-      now_ = std::max(now_, when);
-      task();
-    }
-    now_ = end;
-  }
-  void RunUntilIdle() { Advance(absl::ZeroDuration()); }
-
- private:
-  using Entry = std::pair<absl::Time, TimerId>;
-  absl::Time now_ = absl::FromUnixSeconds(1700000000);
-  TimerId next_id_ = 1;
-  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> timers_;
-  std::map<TimerId, Task> tasks_;
-};
 
 class FakeNet;
 
@@ -80,7 +41,7 @@ struct Node {
 // In-memory network. Every delivery is a scheduler task after `latency`.
 class FakeNet {
  public:
-  explicit FakeNet(ManualScheduler* s) : s_(s) {}
+  explicit FakeNet(runtime::Scheduler* s) : s_(s) {}
 
   struct Link;  // one open stream
 
@@ -216,7 +177,7 @@ class FakeNet {
   size_t largest_envelope = 0;         // bytes
 
  private:
-  ManualScheduler* s_;
+  runtime::Scheduler* s_;
   std::map<std::string, std::unique_ptr<Node>> nodes_;
   std::vector<std::shared_ptr<Link>> links_;
 };
@@ -281,7 +242,8 @@ class ChatCoreTest : public ::testing::Test {
                                                const std::string& sender,
                                                const std::string& text);
 
-  ManualScheduler s_;
+  runtime::SimClock clock_{absl::FromUnixSeconds(1700000000)};
+  runtime::SimScheduler s_{&clock_};
   FakeNet net_{&s_};
   Node* alice_;
   Node* bob_;
@@ -294,7 +256,7 @@ TEST_F(ChatCoreTest, EveryMemberSeesEachMessageOnceInOrder) {
     results.push_back(Send(alice_, absl::StrCat("a", i)));
     results.push_back(Send(bob_, absl::StrCat("b", i)));
   }
-  s_.Advance(absl::Seconds(1));
+  clock_.RunFor(absl::Seconds(1));
   for (const auto& r : results) {
     ASSERT_TRUE(r->ok()) << r->status();
     EXPECT_EQ((*r)->delivered.size(), 2u);
@@ -333,7 +295,7 @@ TEST_F(ChatCoreTest, SmallWindowStillDeliversEverythingInOrder) {
     Send(a, absl::StrCat(i));
     want.push_back(absl::StrCat("<a> ", i));
   }
-  s_.Advance(absl::Seconds(1));
+  clock_.RunFor(absl::Seconds(1));
   EXPECT_EQ(b->view, want);
   EXPECT_EQ(net.opens["b:1"], 1);
 }
@@ -341,7 +303,7 @@ TEST_F(ChatCoreTest, SmallWindowStillDeliversEverythingInOrder) {
 TEST_F(ChatCoreTest, LongMessagesAreSplitIntoModestEnvelopes) {
   const std::string text(16 * 1024, 'x');
   for (int i = 0; i < 200; ++i) Send(alice_, text);
-  s_.Advance(absl::Seconds(1));
+  clock_.RunFor(absl::Seconds(1));
   EXPECT_EQ(Lines(bob_, "<alice>").size(), 200u);
   EXPECT_LT(net_.largest_envelope, 600u * 1024);
 }
@@ -350,16 +312,16 @@ TEST_F(ChatCoreTest, LostAcksCauseResendButNoDuplicateLines) {
   net_.mute_replies.insert("bob:1");
   auto r1 = SendAll(alice_, "one");
   auto r2 = SendAll(alice_, "two");
-  s_.Advance(absl::Milliseconds(100));
+  clock_.RunFor(absl::Milliseconds(100));
   EXPECT_THAT(Lines(bob_, "<alice>"),
               ElementsAre("<alice> one", "<alice> two"));
   EXPECT_FALSE(r1->ok());  // still waiting for bob's ack
   // No ack within ack_timeout: the stream is reopened and both resent.
-  s_.Advance(absl::Seconds(4));
+  clock_.RunFor(absl::Seconds(4));
   EXPECT_GE(net_.opens["bob:1"], 2);  // alice's first and a second
   EXPECT_GT(bob_->core->Stats().duplicates, 0u);
   net_.mute_replies.clear();
-  s_.Advance(absl::Seconds(4));
+  clock_.RunFor(absl::Seconds(4));
   ASSERT_TRUE(r1->ok()) << r1->status();
   ASSERT_TRUE(r2->ok()) << r2->status();
   EXPECT_THAT((*r2)->delivered, ElementsAre("bob", "charly"));
@@ -372,13 +334,13 @@ TEST_F(ChatCoreTest, LostAcksCauseResendButNoDuplicateLines) {
 TEST_F(ChatCoreTest, BrokenStreamIsReopenedWithBackoffAndMessagesArrive) {
   net_.down.insert("bob:1");
   auto r = SendAll(alice_, "hello");
-  s_.Advance(absl::Seconds(2));
+  clock_.RunFor(absl::Seconds(2));
   EXPECT_FALSE(r->ok());  // still retrying
   int opens_while_down = net_.opens["bob:1"];
   EXPECT_GE(opens_while_down, 3);   // retried
   EXPECT_LE(opens_while_down, 10);  // with backoff, not in a busy loop
   net_.down.clear();
-  s_.Advance(absl::Seconds(3));
+  clock_.RunFor(absl::Seconds(3));
   ASSERT_TRUE(r->ok()) << r->status();
   EXPECT_THAT((*r)->delivered, ElementsAre("bob", "charly"));
   EXPECT_THAT(Lines(bob_, "<alice>"), ElementsAre("<alice> hello"));
@@ -387,9 +349,9 @@ TEST_F(ChatCoreTest, BrokenStreamIsReopenedWithBackoffAndMessagesArrive) {
 TEST_F(ChatCoreTest, ReportsUndeliveredAfterTheBound) {
   net_.down.insert("bob:1");
   auto r = SendAll(alice_, "are you there");
-  s_.Advance(absl::Seconds(9));
+  clock_.RunFor(absl::Seconds(9));
   EXPECT_FALSE(r->ok());
-  s_.Advance(absl::Seconds(2));  // delivery_timeout is 10 s
+  clock_.RunFor(absl::Seconds(2));  // delivery_timeout is 10 s
   ASSERT_TRUE(r->ok()) << r->status();
   EXPECT_THAT((*r)->delivered, ElementsAre("charly"));
   ASSERT_EQ((*r)->undelivered.size(), 1u);
@@ -401,16 +363,16 @@ TEST_F(ChatCoreTest, ReportsUndeliveredAfterTheBound) {
   EXPECT_EQ(alice_->core->Stats().undelivered, 1u);
   // The link stops retrying once nothing is pending.
   int opens = net_.opens["bob:1"];
-  s_.Advance(absl::Seconds(30));
+  clock_.RunFor(absl::Seconds(30));
   EXPECT_EQ(net_.opens["bob:1"], opens);
 }
 
 TEST_F(ChatCoreTest, MemberDeclaredDeadEndsRetriesAndIsShown) {
   net_.down.insert("bob:1");
   auto r = SendAll(alice_, "hi");
-  s_.Advance(absl::Seconds(1));
+  clock_.RunFor(absl::Seconds(1));
   alice_->core->RemoveMember("bob", ChatCore::Departure::kFailed);
-  s_.RunUntilIdle();
+  clock_.RunFor(absl::ZeroDuration());
   ASSERT_TRUE(r->ok()) << r->status();
   ASSERT_EQ((*r)->undelivered.size(), 1u);
   EXPECT_THAT((*r)->undelivered[0].reason, HasSubstr("declared dead"));
@@ -420,7 +382,7 @@ TEST_F(ChatCoreTest, MemberDeclaredDeadEndsRetriesAndIsShown) {
 
 TEST_F(ChatCoreTest, LeavingIsShownOnceWhetherAnnouncedOrNot) {
   auto r = Send(bob_, "", pb::CHAT_KIND_LEAVING);
-  s_.Advance(absl::Milliseconds(100));
+  clock_.RunFor(absl::Milliseconds(100));
   ASSERT_TRUE(r->ok());
   alice_->core->RemoveMember("bob", ChatCore::Departure::kLeft);
   alice_->core->RemoveMember("charly", ChatCore::Departure::kLeft);
@@ -430,7 +392,7 @@ TEST_F(ChatCoreTest, LeavingIsShownOnceWhetherAnnouncedOrNot) {
 
 TEST_F(ChatCoreTest, JoinedAnnouncement) {
   Send(charly_, "", pb::CHAT_KIND_JOINED);
-  s_.Advance(absl::Milliseconds(100));
+  clock_.RunFor(absl::Milliseconds(100));
   EXPECT_THAT(Lines(alice_, "<joined>"),
               ElementsAre("<joined> charly has joined"));
   EXPECT_THAT(Lines(bob_, "<joined>"),
@@ -439,19 +401,19 @@ TEST_F(ChatCoreTest, JoinedAnnouncement) {
 
 TEST_F(ChatCoreTest, RestartedSenderIsNotMistakenForDuplicates) {
   Send(bob_, "before");
-  s_.Advance(absl::Milliseconds(100));
+  clock_.RunFor(absl::Milliseconds(100));
   net_.Restart(bob_, "bob-session-2");
   bob_->core->Start();
   bob_->core->SetMember("alice", alice_->address);
   Send(bob_, "after");  // seq 1 again, new session
-  s_.Advance(absl::Milliseconds(100));
+  clock_.RunFor(absl::Milliseconds(100));
   EXPECT_THAT(Lines(alice_, "<bob>"),
               ElementsAre("<bob> before", "<bob> after"));
 }
 
 TEST_F(ChatCoreTest, TextCannotAddLines) {
   Send(alice_, "hi\n<joined> mallory has joined");
-  s_.Advance(absl::Milliseconds(100));
+  clock_.RunFor(absl::Milliseconds(100));
   EXPECT_THAT(bob_->view,
               ElementsAre("<alice> hi <joined> mallory has joined"));
 }
@@ -460,31 +422,31 @@ TEST_F(ChatCoreTest, PingMeasuresARoundTrip) {
   absl::StatusOr<absl::Duration> rtt = absl::UnknownError("pending");
   alice_->core->Ping("bob", absl::Seconds(1),
                      [&](absl::StatusOr<absl::Duration> r) { rtt = r; });
-  s_.Advance(absl::Milliseconds(100));
+  clock_.RunFor(absl::Milliseconds(100));
   ASSERT_TRUE(rtt.ok()) << rtt.status();
   EXPECT_EQ(*rtt, absl::Milliseconds(2));  // 1 ms each way
 
   alice_->core->Ping("nobody", absl::Seconds(1),
                      [&](absl::StatusOr<absl::Duration> r) { rtt = r; });
-  s_.RunUntilIdle();
+  clock_.RunFor(absl::ZeroDuration());
   EXPECT_EQ(rtt.status().code(), absl::StatusCode::kNotFound);
 
   net_.down.insert("bob:1");
   alice_->core->Ping("bob", absl::Seconds(1),
                      [&](absl::StatusOr<absl::Duration> r) { rtt = r; });
-  s_.Advance(absl::Seconds(2));
+  clock_.RunFor(absl::Seconds(2));
   EXPECT_EQ(rtt.status().code(), absl::StatusCode::kDeadlineExceeded);
 }
 
 TEST_F(ChatCoreTest, StoppedChatRefusesAndReports) {
   bob_->core->Stop("chat stopped");
   auto r = Send(bob_, "x");
-  s_.RunUntilIdle();
+  clock_.RunFor(absl::ZeroDuration());
   EXPECT_EQ(r->status().code(), absl::StatusCode::kFailedPrecondition);
 
   // Alice's stream to bob is refused; the message is retried, then given up.
   auto r2 = SendAll(alice_, "to a stopped chat");
-  s_.Advance(absl::Seconds(11));
+  clock_.RunFor(absl::Seconds(11));
   ASSERT_TRUE(r2->ok());
   ASSERT_EQ((*r2)->undelivered.size(), 1u);
   EXPECT_EQ((*r2)->undelivered[0].member, "bob");
@@ -493,9 +455,9 @@ TEST_F(ChatCoreTest, StoppedChatRefusesAndReports) {
   // Stop with pending messages gives them up at once.
   net_.down.insert("charly:1");
   auto r3 = SendAll(alice_, "pending");
-  s_.Advance(absl::Milliseconds(10));
+  clock_.RunFor(absl::Milliseconds(10));
   alice_->core->Stop("chat stopped");
-  s_.RunUntilIdle();
+  clock_.RunFor(absl::ZeroDuration());
   ASSERT_TRUE(r3->ok());
   EXPECT_EQ((*r3)->undelivered.size(), 2u);
 }
@@ -503,12 +465,12 @@ TEST_F(ChatCoreTest, StoppedChatRefusesAndReports) {
 TEST_F(ChatCoreTest, AddressChangeMovesPendingMessages) {
   net_.down.insert("bob:1");
   auto r = SendAll(alice_, "follow me");
-  s_.Advance(absl::Seconds(1));
+  clock_.RunFor(absl::Seconds(1));
   // bob restarted elsewhere; membership tells alice its new address.
   Node* bob2 = net_.AddAt("bob", "bob:2");  // bob's new home
   bob2->core->Start();
   alice_->core->SetMember("bob", bob2->address);
-  s_.Advance(absl::Milliseconds(100));
+  clock_.RunFor(absl::Milliseconds(100));
   ASSERT_TRUE(r->ok()) << r->status();
   EXPECT_THAT((*r)->delivered, ElementsAre("bob", "charly"));
   EXPECT_THAT(bob2->view, ElementsAre("<alice> follow me"));
@@ -528,16 +490,16 @@ TEST_F(ChatCoreTest, SyncMembersRemovesQuietly) {
 TEST_F(ChatCoreTest, ReturnsOnceTheAnsweringMembersAckedAndRetriesTheRest) {
   net_.down.insert("charly:1");  // killed: its port refuses
   auto r = Send(alice_, "after");
-  s_.Advance(absl::Milliseconds(100));
+  clock_.RunFor(absl::Milliseconds(100));
   ASSERT_TRUE(r->ok()) << r->status();
   EXPECT_THAT((*r)->delivered, ElementsAre("bob"));
   EXPECT_THAT((*r)->undelivered, IsEmpty());
   EXPECT_THAT((*r)->pending, ElementsAre("charly"));
   EXPECT_THAT(Lines(bob_, "<alice>"), ElementsAre("<alice> after"));
   // Still retried: charly comes back within the delivery bound and gets it.
-  s_.Advance(absl::Seconds(2));
+  clock_.RunFor(absl::Seconds(2));
   net_.down.clear();
-  s_.Advance(absl::Seconds(3));
+  clock_.RunFor(absl::Seconds(3));
   EXPECT_THAT(Lines(charly_, "<alice>"), ElementsAre("<alice> after"));
   EXPECT_THAT(Lines(alice_, "<error>"), IsEmpty());
 }
@@ -545,10 +507,10 @@ TEST_F(ChatCoreTest, ReturnsOnceTheAnsweringMembersAckedAndRetriesTheRest) {
 TEST_F(ChatCoreTest, PendingMemberDeclaredDeadLaterIsReportedInTheView) {
   net_.down.insert("charly:1");
   auto r = Send(alice_, "after");
-  s_.Advance(absl::Milliseconds(100));
+  clock_.RunFor(absl::Milliseconds(100));
   ASSERT_TRUE(r->ok()) << r->status();
   alice_->core->RemoveMember("charly", ChatCore::Departure::kFailed);
-  s_.RunUntilIdle();
+  clock_.RunFor(absl::ZeroDuration());
   EXPECT_THAT(
       Lines(alice_, "<error>"),
       ElementsAre(AllOf(HasSubstr("undelivered to charly"),
@@ -560,9 +522,9 @@ TEST_F(ChatCoreTest, PendingMemberDeclaredDeadLaterIsReportedInTheView) {
 TEST_F(ChatCoreTest, SilentMemberIsPendingAfterTheAckTimeout) {
   net_.mute_replies.insert("charly:1");  // frozen: takes, never acks
   auto r = Send(alice_, "hello");
-  s_.Advance(absl::Milliseconds(2900));
+  clock_.RunFor(absl::Milliseconds(2900));
   EXPECT_FALSE(r->ok());  // ack_timeout (3 s) not over yet
-  s_.Advance(absl::Milliseconds(200));
+  clock_.RunFor(absl::Milliseconds(200));
   ASSERT_TRUE(r->ok()) << r->status();
   EXPECT_THAT((*r)->delivered, ElementsAre("bob"));
   EXPECT_THAT((*r)->pending, ElementsAre("charly"));
@@ -572,9 +534,9 @@ TEST_F(ChatCoreTest, NobodyAnsweringWaitsForTheBoundAndReportsAll) {
   net_.down.insert("bob:1");
   net_.down.insert("charly:1");
   auto r = Send(alice_, "anyone?");
-  s_.Advance(absl::Seconds(9));
+  clock_.RunFor(absl::Seconds(9));
   EXPECT_FALSE(r->ok());  // no member got it: nothing to report early
-  s_.Advance(absl::Seconds(2));
+  clock_.RunFor(absl::Seconds(2));
   ASSERT_TRUE(r->ok()) << r->status();
   EXPECT_THAT((*r)->delivered, IsEmpty());
   EXPECT_EQ((*r)->undelivered.size(), 2u);
@@ -585,10 +547,10 @@ TEST_F(ChatCoreTest, FirstAckAfterTheAckTimeoutReportsAtOnce) {
   net_.down.insert("bob:1");
   net_.down.insert("charly:1");
   auto r = Send(alice_, "anyone?");
-  s_.Advance(absl::Seconds(4));
+  clock_.RunFor(absl::Seconds(4));
   EXPECT_FALSE(r->ok());
   net_.down.erase("bob:1");
-  s_.Advance(absl::Seconds(3));  // bob's stream is reopened after backoff
+  clock_.RunFor(absl::Seconds(3));  // bob's stream is reopened after backoff
   ASSERT_TRUE(r->ok()) << r->status();
   EXPECT_THAT((*r)->delivered, ElementsAre("bob"));
   EXPECT_THAT((*r)->pending, ElementsAre("charly"));
@@ -602,9 +564,9 @@ TEST_F(ChatCoreTest, AllModeWaitsForEveryMember) {
       pb::CHAT_KIND_MESSAGE, "to all",
       [r](absl::StatusOr<SendResult> result) { *r = result; },
       absl::InfiniteDuration(), /*all=*/true);
-  s_.Advance(absl::Seconds(5));
+  clock_.RunFor(absl::Seconds(5));
   EXPECT_FALSE(r->ok());
-  s_.Advance(absl::Seconds(6));
+  clock_.RunFor(absl::Seconds(6));
   ASSERT_TRUE(r->ok()) << r->status();
   EXPECT_THAT((*r)->delivered, ElementsAre("bob"));
   ASSERT_EQ((*r)->undelivered.size(), 1u);
@@ -636,7 +598,7 @@ std::shared_ptr<RecordingReply> ChatCoreTest::Forge(Node* to,
   m->set_seq(1);
   m->set_text(text);
   to->core->OnIncoming(reply, std::move(e));
-  s_.RunUntilIdle();
+  clock_.RunFor(absl::ZeroDuration());
   return reply;
 }
 
@@ -694,7 +656,7 @@ TEST_F(ChatCoreTest, OutsiderClaimingToBeAMemberIsRefused) {
   m->set_seq(1);
   m->set_text("I am bob, send me your password");
   alice_->core->OnIncoming(reply, std::move(e));
-  s_.RunUntilIdle();
+  clock_.RunFor(absl::ZeroDuration());
   EXPECT_THAT(alice_->view, IsEmpty());
   EXPECT_EQ(reply->closed.code(), absl::StatusCode::kUnauthenticated)
       << reply->closed;
@@ -800,7 +762,7 @@ TEST_F(ChatCoreTest, GroupLabelIsCheckedOnEveryStream) {
     n->core->SetMember(b->name, b->address);
   }
   auto r = SendAll(a, "same lab");
-  s_.Advance(absl::Seconds(1));
+  clock_.RunFor(absl::Seconds(1));
   ASSERT_TRUE(r->ok()) << r->status();
   EXPECT_THAT(b->view, ElementsAre("<a> same lab"));
   testing::FakeAuthenticator a_key(net.keys, "a-key");
@@ -846,7 +808,7 @@ TEST_F(ChatCoreTest, HelloNonceCacheIsBoundedAndStillRefusesReplays) {
   testing::FakeAuthenticator bob_key(net.keys, "bob-key");
   std::vector<pb::ChatHello> hellos;
   for (int i = 0; i < 10; ++i) {
-    s_.Advance(absl::Milliseconds(10));
+    clock_.RunFor(absl::Milliseconds(10));
     hellos.push_back(
         *MakeHello(bob_key, "bob", "b", "", absl::StrCat("n", i), s_.Now()));
     auto reply = Forge(b, hellos.back(), "bob", absl::StrCat("m", i));
@@ -917,7 +879,7 @@ TEST_F(ChatCoreTest, APeerWithoutAKeyIsRefused) {
   b->core->Start();
   a->core->SetMember("b", b->address);
   auto r = SendAll(a, "let me in");
-  s_.Advance(absl::Seconds(2));
+  clock_.RunFor(absl::Seconds(2));
   ASSERT_TRUE(r->ok()) << r->status();
   EXPECT_THAT((*r)->delivered, IsEmpty());
   EXPECT_THAT(b->view, IsEmpty());

@@ -25,7 +25,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "peerlab/runtime/completion.h"
 #include "peerlab/runtime/scheduler.h"
 
 namespace peerlab::runtime {
@@ -110,50 +112,30 @@ auto EventLoop::Call(F f) -> decltype(f()) {
   if (InLoopThread()) return f();
 
   // Not std::future: a dropped task would make get() throw broken_promise,
-  // and no exception may leave a library. A dropped task is noticed by the
-  // destructor of `Guard`, which the task owns.
-  struct Slot {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;     // f ran on the loop
-    bool dropped = false;  // the task was destroyed without running
-    std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> result;
-  };
-  struct Guard {
-    std::shared_ptr<Slot> slot;
-    ~Guard() {
-      std::lock_guard<std::mutex> lock(slot->mu);
-      if (!slot->done) slot->dropped = true;
-      slot->cv.notify_all();
-    }
-  };
-  auto slot = std::make_shared<Slot>();
-  auto guard = std::make_shared<Guard>();  // never copied: one destructor
-  guard->slot = slot;
+  // and no exception may leave a library. A dropped task (the loop stopped
+  // before running it) is noticed by the Completion; `f` then runs here once
+  // the loop thread is gone.
+  Completion<R> done("EventLoop::Call");
   auto fp = std::make_shared<F>(std::move(f));
-  Post([guard, fp]() {
+  Post([fp, cb = done.Callback()] {
     if constexpr (std::is_void_v<R>) {
       (*fp)();
-      std::lock_guard<std::mutex> lock(guard->slot->mu);
-      guard->slot->done = true;
+      cb();
     } else {
-      auto value = (*fp)();
-      std::lock_guard<std::mutex> lock(guard->slot->mu);
-      guard->slot->result.emplace(std::move(value));
-      guard->slot->done = true;
+      cb((*fp)());
     }
-    guard->slot->cv.notify_all();
   });
-  guard.reset();  // the task now holds the only Guard
-
-  std::unique_lock<std::mutex> lock(slot->mu);
-  slot->cv.wait(lock, [&] { return slot->done || slot->dropped; });
-  if (!slot->done) {
-    lock.unlock();
+  auto result = done.Wait();
+  if (!done.completed()) {
     WaitUntilExited();
     return (*fp)();
   }
-  if constexpr (!std::is_void_v<R>) return std::move(*slot->result);
+  if constexpr (std::is_void_v<R> || std::is_same_v<R, absl::Status> ||
+                completion_internal::IsStatusOr<R>::value) {
+    if constexpr (!std::is_void_v<R>) return result;
+  } else {
+    return *std::move(result);
+  }
 }
 
 }  // namespace peerlab::runtime

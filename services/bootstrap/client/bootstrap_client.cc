@@ -8,6 +8,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "peer/runtime/backoff.h"
 #include "services/bootstrap/entry_secret.h"
 #include "services/common/grpc_status.h"
 
@@ -92,17 +93,13 @@ void BootstrapClient::PrepareContext(grpc::ClientContext& context,
 }
 
 absl::Duration BootstrapClient::Backoff(int attempt) {
-  absl::Duration sleep = options_.initial_backoff;
-  for (int i = 1; i < attempt && sleep < options_.max_backoff; ++i) {
-    sleep = sleep * options_.backoff_multiplier;
-  }
-  sleep = std::min(sleep, options_.max_backoff);
-  const double jitter = std::clamp(options_.jitter, 0.0, 1.0);
-  if (jitter > 0) {
-    thread_local absl::BitGen gen;
-    sleep = sleep * absl::Uniform(gen, 1.0 - jitter, 1.0 + jitter);
-  }
-  return sleep;
+  thread_local absl::BitGen gen;
+  return runtime::Backoff(attempt,
+                          {.initial = options_.initial_backoff,
+                           .max = options_.max_backoff,
+                           .multiplier = options_.backoff_multiplier,
+                           .jitter = options_.jitter},
+                          gen);
 }
 
 template <typename Response>
