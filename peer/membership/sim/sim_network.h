@@ -4,8 +4,8 @@
 // Design
 // ------
 // One runtime::SimClock (peer/runtime/sim_clock.h) holds the virtual time
-// and one event heap for everything: every node's timers, every datagram and reliable call in
-// flight, and the test driver's own scheduled actions. The clock runs events
+// and one event heap for everything: every node's timers, every datagram
+// and reliable call in flight, and the test driver's own scheduled actions. The clock runs events
 // one at a time in the calling thread, in (time, sequence) order, so a run is
 // a pure function of the seed: same seed, same trace, same numbers. Nothing
 // touches real time, real sockets or other threads; addresses such as
