@@ -5,11 +5,11 @@
 // ------
 // One runtime::SimClock (peer/runtime/sim_clock.h) holds the virtual time
 // and one event heap for everything: every node's timers, every datagram
-// and reliable call in flight, and the test driver's own scheduled actions. The clock runs events
-// one at a time in the calling thread, in (time, sequence) order, so a run is
-// a pure function of the seed: same seed, same trace, same numbers. Nothing
-// touches real time, real sockets or other threads; addresses such as
-// "10.0.0.7:7946" are only map keys.
+// and reliable call in flight, and the test driver's own scheduled actions. The
+// clock runs events one at a time in the calling thread, in (time, sequence)
+// order, so a run is a pure function of the seed: same seed, same trace, same
+// numbers. Nothing touches real time, real sockets or other threads; addresses
+// such as "10.0.0.7:7946" are only map keys.
 //
 // Each node added with AddNode() gets a SimScheduler (runtime::Scheduler)
 // and a SimTransport (membership::Transport). The protocol under test
