@@ -657,17 +657,6 @@ void Memberlist::HandleCatchUpRequest(const std::string& from,
     refuse(absl::StatusCode::kFailedPrecondition, "another group label");
     return;
   }
-  // Whole-node limit before the signature check (its cost).
-  if (!catch_up_bucket_.Take(now)) {
-    if (stats_.catch_ups_limited++ % 100 == 0) {
-      spdlog::warn(
-          "{}: key catch-up requests beyond {}/s not answered ({} "
-          "so far)",
-          config_.name, kCatchUpRate, stats_.catch_ups_limited);
-    }
-    refuse(absl::StatusCode::kResourceExhausted, "too many requests");
-    return;
-  }
   const std::string shown = Printable(request.name());
   // The node key pinned to the name: its record (any state: a member
   // down is dead or left), else its memory of departed members.
@@ -692,6 +681,20 @@ void Memberlist::HandleCatchUpRequest(const std::string& from,
   } else if (request.generation() < generation) {
     why = "a newer process of that name is known";
   }
+  // Whole-node limit before the signature check (its cost), taken only by
+  // requests that name a member with its pinned key: requests under
+  // made-up names (anyone holding a retired key can send them) must not
+  // use up the answers of the members that are behind.
+  if (why.empty() && !catch_up_bucket_.Take(now)) {
+    if (stats_.catch_ups_limited++ % 100 == 0) {
+      spdlog::warn(
+          "{}: key catch-up requests beyond {}/s not answered ({} "
+          "so far)",
+          config_.name, kCatchUpRate, stats_.catch_ups_limited);
+    }
+    refuse(absl::StatusCode::kResourceExhausted, "too many requests");
+    return;
+  }
   if (why.empty()) {
     auto pk = identity::PublicKey::FromBytes(request.public_key());
     ++stats_.signatures_verified;
@@ -704,7 +707,9 @@ void Memberlist::HandleCatchUpRequest(const std::string& from,
   }
   if (!why.empty()) {
     ++stats_.catch_ups_refused;
-    if (ConflictLogDue(absl::StrCat("catch-up:", shown))) {
+    // Unknown names share one log line (they cost nothing to make up).
+    if (ConflictLogDue(pinned.empty() ? std::string("catch-up:?")
+                                      : absl::StrCat("catch-up:", shown))) {
       spdlog::warn(
           "{}: refused a key catch-up for {} from {} (sealed with retired "
           "key {}): {}",

@@ -334,8 +334,9 @@ TEST(KeyCatchUpTest, NoCatchUpAfterRetiredKeyTime) {
 }
 
 // Answers are bounded: one per name every 2 s, 20 at once for the whole
-// node; requests from a raw sender (crafted as the real node2 would, and
-// under made-up names) get refusals, counted.
+// node (requests naming a member with its pinned key); requests from a raw
+// sender (crafted as the real node2 would, and under made-up names) get
+// refusals, counted.
 TEST(KeyCatchUpTest, AnswersAreRateLimitedPerNameAndGlobally) {
   const uint64_t seed = SimSeed(36);
   PEERLAB_SIM_TRACE_SEED(seed);
@@ -386,11 +387,11 @@ TEST(KeyCatchUpTest, AnswersAreRateLimitedPerNameAndGlobally) {
   for (int i = 0; i < 100; ++i) send("stranger" + std::to_string(i));
   c.RunFor(absl::Milliseconds(500));
   EXPECT_EQ(answered, 1);
-  // The bucket refilled to 20 meanwhile: 20 let through (and refused, no
-  // such member), 80 limited.
-  EXPECT_EQ(refused, 20);
-  EXPECT_EQ(limited, 4 + 80);
-  EXPECT_EQ(c.node(0).stats().catch_ups_limited, 84u);
+  // Made-up names are refused (no such member) without taking the
+  // node's answers (MadeUpNamesDoNotUseUpTheAnswers).
+  EXPECT_EQ(refused, 100);
+  EXPECT_EQ(limited, 4);
+  EXPECT_EQ(c.node(0).stats().catch_ups_limited, 4u);
   c.RunFor(absl::Seconds(3));  // refilled; node2's 2 s passed
   // A captured request replayed (by anyone) is refused without taking
   // node2's turn; node2's own next request is answered.
@@ -408,11 +409,64 @@ TEST(KeyCatchUpTest, AnswersAreRateLimitedPerNameAndGlobally) {
     c.RunFor(absl::Milliseconds(500));
   }
   EXPECT_EQ(answered, 2);
-  EXPECT_EQ(refused, 21);
+  EXPECT_EQ(refused, 101);
   c.RunFor(absl::Seconds(2));
   send("node2");
   c.RunFor(absl::Milliseconds(500));
   EXPECT_EQ(answered, 3);
+}
+
+// Requests under made-up names (anyone holding a retired key can send
+// them, the signature is never checked) are refused without taking the
+// node's answers: a member that is behind still gets its keys while
+// they flood in.
+TEST(KeyCatchUpTest, MadeUpNamesDoNotUseUpTheAnswers) {
+  const uint64_t seed = SimSeed(37);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  SimCluster c(Opts(3, seed, {kKeyA}));
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); }, absl::Seconds(20)));
+  c.Crash(2);
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); }, absl::Seconds(60)));
+  Rotate(c, 0);
+  const sim::NodeId raw = c.net().AddNode();
+  const std::string to = c.net().address(Id(0));
+  const identity::NodeKey node2 = c.KeyOf("node2");
+
+  auto request = [&](const std::string& name) {
+    ::peer::v1::KeyCatchUpRequest r;
+    r.set_name(name);
+    r.set_generation(uint64_t{1} << 50);
+    r.set_public_key(node2.public_key().bytes());
+    r.set_ephemeral_key(GenerateEphemeralKey()->public_key);
+    r.set_nonce(RandomBytes(kCatchUpNonceSize));
+    r.set_signature(*node2.Sign(CatchUpClaim(r)));
+    std::string aad("peerlab key catch-up request");
+    aad.push_back('\0');
+    ::peer::v1::ReliableRequest outer;
+    outer.set_key_catch_up(
+        Seal(kKeyA, RandomNonce(), r.SerializeAsString(), aad));
+    outer.set_version(kProtocolVersion);
+    return outer;
+  };
+  int answered = 0, limited = 0;
+  auto send = [&](const std::string& name) {
+    c.net().transport(raw)->SendReliable(
+        to, request(name), absl::Seconds(1),
+        [&](absl::StatusOr<::peer::v1::ReliableResponse> r) {
+          if (r.ok()) ++answered;
+          if (absl::IsResourceExhausted(r.status())) ++limited;
+        });
+  };
+  for (int i = 0; i < 100; ++i) send("stranger" + std::to_string(i));
+  c.RunFor(absl::Milliseconds(100));
+  for (int i = 100; i < 110; ++i) send("stranger" + std::to_string(i));
+  c.RunFor(absl::Milliseconds(10));
+  send("node2");
+  c.RunFor(absl::Milliseconds(500));
+  EXPECT_EQ(answered, 1) << limited << " limited";
+  EXPECT_EQ(limited, 0);
+  EXPECT_EQ(c.node(0).stats().catch_ups_limited, 0u);
 }
 
 }  // namespace
