@@ -23,6 +23,8 @@ const char* Verb(KeyOp op) {
       return "now use the key";
     case KeyOp::kRemove:
       return "removed the key";
+    case KeyOp::kPurge:
+      return "purged the key";
   }
   return "";
 }
@@ -67,14 +69,20 @@ cli::Command KeysCommand(KeyOperationRunner run) {
   return {
       .name = "keys",
       .group = "membership",
-      .usage = "keys list|install KEY|use KEY|remove KEY|generate [SECONDS]",
+      .usage =
+          "keys list|install KEY|use KEY|remove KEY|purge KEY|generate "
+          "[SECONDS]",
       .summary = "gossip encryption keys across the cluster",
       .help =
           "keys list: each key with how many members hold it and use it as "
           "their primary. keys install KEY: every member accepts KEY. keys "
           "use KEY: every member encrypts with KEY (install it everywhere "
           "first). keys remove KEY: every member stops accepting KEY (never "
-          "the primary). keys generate: prints a new random key. KEY is "
+          "the primary) and keeps it retired for memberlist.retired_key_time, "
+          "so members away during the rotation catch up. keys purge KEY: as "
+          "remove, and forgotten at once, retired or not: nobody catches up "
+          "with it (to expel a member; docs/security.md). keys generate: "
+          "prints a new random key. KEY is "
           "base64 (32 bytes), as in the key file (memberlist.keyfile). "
           "SECONDS (default 5) bounds the wait for the members' answers; the "
           "command fails unless every member answered and none refused. "
@@ -105,10 +113,14 @@ cli::Command KeysCommand(KeyOperationRunner run) {
         } else if (verb == "remove") {
           op = KeyOp::kRemove;
           want_args = 2;
+        } else if (verb == "purge") {
+          op = KeyOp::kPurge;
+          want_args = 2;
         } else {
           return absl::InvalidArgumentError(
               absl::StrCat("keys: unknown operation '", call.args[0],
-                           "' (list, install, use, remove, generate)"));
+                           "' (list, install, use, remove, purge, "
+                           "generate)"));
         }
         if (call.args.size() < want_args || call.args.size() > want_args + 1) {
           return absl::InvalidArgumentError(

@@ -74,6 +74,8 @@ constexpr size_t kMaxSeenKeyOps = 1024;
       return ::peer::v1::KeyOperation::KIND_USE;
     case KeyOp::kRemove:
       return ::peer::v1::KeyOperation::KIND_REMOVE;
+    case KeyOp::kPurge:
+      return ::peer::v1::KeyOperation::KIND_PURGE;
   }
   return ::peer::v1::KeyOperation::KIND_UNSPECIFIED;
 }
@@ -88,6 +90,8 @@ const char* KindName(::peer::v1::KeyOperation::Kind kind) {
       return "use";
     case ::peer::v1::KeyOperation::KIND_REMOVE:
       return "remove";
+    case ::peer::v1::KeyOperation::KIND_PURGE:
+      return "purge";
     default:
       return "unknown";
   }
@@ -605,6 +609,15 @@ std::string Memberlist::ApplyKeyOp(const ::peer::v1::KeyOperation& op) {
       s = keyring_->Remove(op.key());
       // Kept a while, only to open catch-up requests (key_catch_up.h).
       if (s.ok()) RetireKey(op.key());
+      break;
+    case ::peer::v1::KeyOperation::KIND_PURGE:
+      // Removed if held (never the primary), and forgotten if retired.
+      if (keyring_->Contains(op.key())) {
+        s = keyring_->Remove(op.key());
+      } else if (!retired_->Contains(op.key(), scheduler_->Now())) {
+        s = absl::NotFoundError("key is neither installed nor retired");
+      }
+      if (s.ok()) retired_->Erase(op.key());
       break;
     default:
       return "unknown key operation";

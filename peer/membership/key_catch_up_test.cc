@@ -309,6 +309,45 @@ TEST(KeyCatchUpTest, OldGroupKeyWithoutPinnedNodeKeyGetsNothing) {
   }
 }
 
+// Expelling: the operator rotates with `keys purge OLD` instead of `keys
+// remove OLD`. No member keeps OLD retired, so the member that was away
+// (node key pinned, old key kept) is not answered and stays out.
+TEST(KeyCatchUpTest, PurgedKeyLetsNobodyCatchUp) {
+  const uint64_t seed = SimSeed(37);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  SimCluster c(Opts(3, seed, {kKeyA}));
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); }, absl::Seconds(20)));
+  c.Crash(2);
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); }, absl::Seconds(60)));
+  ASSERT_TRUE(KeyOpFrom(c, 0, KeyOp::kInstall, kKeyB).ok());
+  ASSERT_TRUE(KeyOpFrom(c, 0, KeyOp::kUse, kKeyB).ok());
+  ASSERT_TRUE(KeyOpFrom(c, 0, KeyOp::kPurge, kKeyA).ok());
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(c.node(i).keyring()->keys(), std::vector<std::string>{kKeyB});
+    EXPECT_TRUE(c.node(i).RetiredKeyList().empty()) << i;
+  }
+  c.SetKeys(2, {kKeyA});
+  c.Restart(2, 0);
+  ASSERT_TRUE(c.RunUntil([&] { return c.join_result(2).has_value(); },
+                         absl::Seconds(10)));
+  EXPECT_FALSE(c.join_result(2)->ok());
+  c.RunFor(absl::Seconds(30));
+  EXPECT_EQ(c.node(2).keyring()->keys(), std::vector<std::string>{kKeyA});
+  EXPECT_EQ(Sum(c, &Stats::catch_ups_answered), 0u);
+  for (int i = 0; i < 2; ++i) {
+    for (const Member& m : c.node(i).Members()) EXPECT_NE(m.name, "node2");
+  }
+  // A purge also forgets a key already removed (retired), and refuses a
+  // key neither held nor retired.
+  ASSERT_TRUE(KeyOpFrom(c, 0, KeyOp::kInstall, kKeyC).ok());
+  ASSERT_TRUE(KeyOpFrom(c, 0, KeyOp::kRemove, kKeyC).ok());
+  EXPECT_EQ(c.node(1).RetiredKeyList(), std::vector<std::string>{kKeyC});
+  ASSERT_TRUE(KeyOpFrom(c, 0, KeyOp::kPurge, kKeyC).ok());
+  EXPECT_TRUE(c.node(1).RetiredKeyList().empty());
+  EXPECT_FALSE(KeyOpFrom(c, 0, KeyOp::kPurge, kKeyC).ok());
+}
+
 // retired_key_time bounds the catch-up: a member back after it (or with
 // catch-up off, 0) is refused as before and needs the key file.
 TEST(KeyCatchUpTest, NoCatchUpAfterRetiredKeyTime) {

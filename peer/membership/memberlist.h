@@ -12,6 +12,7 @@
 //   probe.cc        failure detection: ping, ping-req, fallback, nacks
 //   gossip.cc       piggybacked broadcasts, gossip rounds, push/pull
 //   encryption.cc   gossip encryption (keyring.h) and keyring operations
+//   key_catch_up.cc a member away during a key rotation catches up
 //   suspicion.h, awareness.h, broadcast_queue.h, protocol_math.h, wire.h
 //
 // Thread safety: none. Every method must be called from a task of the
@@ -133,7 +134,11 @@ struct Stats {
 
 // A cluster-wide keyring operation (memberlist's KeyManager, as Serf runs
 // it): list, install, use (make primary) or remove a key on every member.
-enum class KeyOp { kList, kInstall, kUse, kRemove };
+// kRemove keeps the key retired (key_catch_up.h: members away during the
+// rotation catch up with it); kPurge stops accepting it and forgets it,
+// retired or not (nobody catches up with it: how an operator expels a
+// member, docs/security.md).
+enum class KeyOp { kList, kInstall, kUse, kRemove, kPurge };
 
 // What the members answered to a KeyOperation.
 struct KeyOpResult {
