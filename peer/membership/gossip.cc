@@ -25,7 +25,67 @@ void Memberlist::QueueBroadcast(NodeState& about,
 }
 
 void Memberlist::QueueAlive(NodeState& about, const ::peer::v1::Alive& alive) {
-  broadcasts_.Queue(&about.queued, EncodeAliveMessage(alive));
+  // Relayed as a notice: receivers that learn from it fetch the signed
+  // claim from us (PushPull.want), once, instead of every relay carrying
+  // the key and the signature to every member many times over.
+  broadcasts_.Queue(&about.queued, EncodeNoticeMessage(alive));
+}
+
+void Memberlist::FetchWanted(const std::string& addr) {
+  if (wants_.empty()) return;
+  std::vector<std::string> names = std::move(wants_);
+  wants_.clear();
+  if (addr.empty() || shut_down_) {
+    for (const auto& n : names) wanted_.erase(n);
+    return;
+  }
+  ::peer::v1::ReliableRequest request;
+  auto* pp = request.mutable_push_pull();
+  pp->set_from(config_.name);
+  for (const auto& n : names) pp->add_want(n);
+  ++stats_.claim_fetches;
+  stats_.claims_wanted += names.size();
+  std::weak_ptr<bool> alive = alive_;
+  SendReliable(
+      addr, std::move(request), config_.reliable_timeout,
+      [this, alive, names = std::move(names)](
+          absl::StatusOr<::peer::v1::ReliableResponse> response) {
+        if (auto a = alive.lock(); !a || !*a) return;
+        for (const auto& n : names) wanted_.erase(n);
+        if (!response.ok() || !response->has_push_pull()) return;
+        const ::peer::v1::PushPull& pp = response->push_pull();
+        if (pp.nodes_size() > kMaxWantPerRequest) {
+          ++stats_.push_pulls_refused;
+          return;
+        }
+        ::peer::v1::PushPull entries;
+        entries.set_from(pp.from());
+        for (const auto& s : pp.nodes()) {
+          // Only what was asked for.
+          if (std::find(names.begin(), names.end(), s.name()) != names.end()) {
+            *entries.add_nodes() = s;
+          }
+        }
+        MergeState(entries);
+      });
+}
+
+void Memberlist::AnswerWant(const ::peer::v1::PushPull& pp,
+                            Transport::ReliableDone respond) {
+  if (pp.want_size() > kMaxWantPerRequest || pp.nodes_size() > 0) {
+    ++stats_.push_pulls_refused;
+    respond(absl::InvalidArgumentError(absl::StrCat(
+        "a fetch of ", pp.want_size(), " claims with ", pp.nodes_size(),
+        " entries refused: at most ", kMaxWantPerRequest, " and none")));
+    return;
+  }
+  ::peer::v1::ReliableResponse response;
+  auto* out = response.mutable_push_pull();
+  out->set_from(config_.name);
+  for (const auto& name : pp.want()) {
+    if (const NodeState* n = Find(name)) AddNodeState(*n, *out);
+  }
+  respond(std::move(response));
 }
 
 void Memberlist::SendWithPiggyback(const std::string& addr,
@@ -235,6 +295,7 @@ void Memberlist::OnPacket(const std::string& from, const std::string& bytes) {
     HandleMessage(message, from, budget);
   }
   verifications_left_ = -1;
+  FetchWanted(from);  // claims announced by its notices, if any
   // A datagram from a member we have not heard of: news of its join missed
   // us (an epidemic with few retransmissions can stop short of a member).
   // Rather than wait for the next push/pull round, exchange state with it
@@ -290,6 +351,10 @@ void Memberlist::OnReliable(const std::string& from,
   switch (request.body_case()) {
     case ::peer::v1::ReliableRequest::kPushPull: {
       const ::peer::v1::PushPull& pp = request.push_pull();
+      if (pp.want_size() > 0) {
+        AnswerWant(pp, std::move(respond));
+        return;
+      }
       if (pp.nodes_size() > config_.max_members) {
         if (stats_.push_pulls_refused++ % 100 == 0) {  // rate-limited
           spdlog::warn(
@@ -358,6 +423,8 @@ void Memberlist::OnReliable(const std::string& from,
           HandleMessage(m, from, budget);
         }
         verifications_left_ = -1;
+        const NodeState* sender = Find(request.packet().from());
+        FetchWanted(sender != nullptr ? sender->addr.str() : std::string());
       }
       response.mutable_empty();
       respond(std::move(response));
@@ -408,6 +475,9 @@ void Memberlist::HandleMessage(const ::peer::v1::Message& message,
       break;
     case ::peer::v1::Message::kAlive:
       HandleAlive(message.alive(), from_addr == message.alive().addr());
+      break;
+    case ::peer::v1::Message::kNotice:
+      HandleNotice(message.notice());
       break;
     case ::peer::v1::Message::kSuspect:
       HandleSuspect(message.suspect());

@@ -130,6 +130,13 @@ struct Stats {
   uint64_t keyring_catch_ups = 0;
   uint64_t retired_keys_evicted = 0;
   uint64_t departed_evicted = 0;
+  // Alive notices (relayed alives, AliveNotice): fetches of the signed
+  // claims they announce (PushPull.want requests sent, and names asked
+  // for), and names not asked for because kMaxWanted fetches were under
+  // way already (the notice comes again, or push/pull brings the claim).
+  uint64_t claim_fetches = 0;
+  uint64_t claims_wanted = 0;
+  uint64_t wants_refused = 0;
 };
 
 // A cluster-wide keyring operation (memberlist's KeyManager, as Serf runs
@@ -415,6 +422,16 @@ class Memberlist {
   // its address, its own entry of its push/pull), so it may raise the
   // member's incarnation beyond Config::incarnation_window.
   void HandleAlive(const ::peer::v1::Alive& alive, bool from_member = false);
+  // A relayed alive's notice: when it announces something this node does
+  // not know, the signed claim is added to wants_ (fetched from the
+  // notice's sender once the datagram is handled). Changes no state.
+  void HandleNotice(const ::peer::v1::AliveNotice& notice);
+  // Fetches the claims in wants_ from the member at `addr` (one
+  // PushPull.want request), and clears wants_.
+  void FetchWanted(const std::string& addr);
+  // Answers a PushPull.want request with our entries of those names.
+  void AnswerWant(const ::peer::v1::PushPull& pp,
+                  Transport::ReliableDone respond);
   // Whether `claimed` is within the window above `known`; counts it if not.
   bool IncarnationInWindow(uint64_t known, uint64_t claimed);
   // A suspicion of a member: starts one, or confirms a running one (once
@@ -729,6 +746,14 @@ class Memberlist {
   bool CheckSignature(absl::string_view public_key, absl::string_view claim,
                       absl::string_view signature, bool* refused);
   bool replaced_ = false;  // see replaced()
+  // Claims to fetch after the datagram being handled (HandleNotice), at
+  // most kMaxWantPerRequest; and names whose fetch is under way, with when
+  // it started (at most kMaxWanted; one older than reliable_timeout is
+  // over), so a notice heard from many members costs one fetch.
+  static constexpr int kMaxWantPerRequest = 64;
+  static constexpr size_t kMaxWanted = 4096;
+  std::vector<std::string> wants_;
+  absl::flat_hash_map<std::string, absl::Time> wanted_;
 
   // Envelope refusals already logged, by "kind/sender" (LogOnce).
   static constexpr size_t kMaxEnvelopeLogKeys = 1024;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "peer/membership/protocol_math.h"
 #include "peer/membership/protocol_version.h"
@@ -218,24 +219,26 @@ TEST(MemberlistEncryptionTest, NewerProtocolVersionIsRefusedClearly) {
   const int a = g.Add("a", "", {});
   const int x = g.Add("x", "", {});
   const std::string to = g.net().address(Id(a));
-  // A hand-built datagram: an alive for "ghost" from "x", version 3 (a
-  // later field wins in protobuf, so appending the field overrides).
+  // A hand-built datagram: an alive for "ghost" from "x", of the version
+  // after ours (a later field wins in protobuf, so appending the field
+  // overrides).
+  const uint32_t next = kProtocolVersion + 1;
   ::peer::v1::Message m;
   m.mutable_alive()->set_node("ghost");
   m.mutable_alive()->set_addr("10.9.9.9:7946");
   m.mutable_alive()->set_incarnation(1);
   m.mutable_alive()->set_generation(1);
-  ::peer::v1::Packet v3;
-  v3.set_version(3);
+  ::peer::v1::Packet v_next;
+  v_next.set_version(next);
   const std::string newer =
-      EncodePacket("x", {EncodeMessage(m)}) + v3.SerializeAsString();
+      EncodePacket("x", {EncodeMessage(m)}) + v_next.SerializeAsString();
   g.net().transport(Id(x))->SendPacket(to, newer);
   g.net().clock().RunFor(absl::Seconds(1));
   EXPECT_EQ(g.node(a).stats().versions_refused, 1u);
   EXPECT_TRUE(g.Lists(a, {"a"}));
 
   ::peer::v1::ReliableRequest request;
-  request.set_version(3);
+  request.set_version(next);
   request.mutable_push_pull()->set_from("x");
   std::optional<absl::StatusOr<::peer::v1::ReliableResponse>> answer;
   g.net().transport(Id(x))->SendReliable(
@@ -246,9 +249,10 @@ TEST(MemberlistEncryptionTest, NewerProtocolVersionIsRefusedClearly) {
   g.net().clock().RunFor(absl::Seconds(1));
   ASSERT_TRUE(answer.has_value());
   ASSERT_FALSE(answer->ok());
-  EXPECT_EQ(answer->status().message(), "a refused the request: peer " +
-                                            g.net().address(Id(x)) +
-                                            " speaks protocol 3, this node 2")
+  EXPECT_EQ(
+      answer->status().message(),
+      absl::StrCat("a refused the request: peer ", g.net().address(Id(x)),
+                   " speaks protocol ", next, ", this node ", kProtocolVersion))
       << answer->status();
   EXPECT_EQ(g.node(a).stats().versions_refused, 2u);
 
@@ -259,7 +263,7 @@ TEST(MemberlistEncryptionTest, NewerProtocolVersionIsRefusedClearly) {
   g.net().transport(Id(x))->SendPacket(to, old.SerializeAsString());
   g.net().clock().RunFor(absl::Seconds(1));
   EXPECT_EQ(g.node(a).stats().versions_refused, 2u);
-  EXPECT_EQ(kProtocolVersion, 2u);
+  EXPECT_EQ(kProtocolVersion, 3u);
 }
 
 // Datagrams a node handled: received less those refused before the

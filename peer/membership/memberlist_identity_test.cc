@@ -371,5 +371,83 @@ TEST(MemberlistIdentityTest, DatagramOfForgedSignaturesCostsBoundedWork) {
   EXPECT_EQ(c.node(0).NumAlive(), 3);
 }
 
+// Relayed alives travel as notices (protocol 3); a member fetches each
+// claim it learns of from the notice's sender once, not once per relay
+// (before, every relay carried the key and the signature: an alive was
+// about three times its unsigned size).
+TEST(MemberlistIdentityTest, RelayedAlivesAreNoticesWhoseClaimsAreFetched) {
+  const uint64_t seed = SimSeed(49);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 20;
+  SimCluster c(Opts(n, seed));
+  ASSERT_TRUE(StartAndConverge(c));
+  c.RunFor(absl::Seconds(30));
+  EXPECT_TRUE(c.Converged());
+  uint64_t fetches = 0;
+  for (int i = 0; i < n; ++i) {
+    const Stats& s = c.node(i).stats();
+    fetches += s.claim_fetches;
+    EXPECT_LE(s.claims_wanted, static_cast<uint64_t>(2 * n)) << i;
+    EXPECT_EQ(s.wants_refused, 0u) << i;
+    EXPECT_EQ(s.signature_failures, 0u) << i;
+  }
+  EXPECT_GT(fetches, 0u);
+}
+
+// Notices change nothing by themselves: forged ones (a newer incarnation
+// or generation of node1, a member nobody has) make the receivers fetch
+// the claims from the forger's member, which holds only node1's genuine
+// one. The fetch is bounded: more than 64 names, or entries with it, are
+// refused.
+TEST(MemberlistIdentityTest, ForgedNoticesChangeNothing) {
+  const uint64_t seed = SimSeed(50);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  SimCluster c(Opts(4, seed));
+  ASSERT_TRUE(StartAndConverge(c));
+  const Member victim = c.node(1).LocalNode();
+  const uint64_t fetches0 = c.node(0).stats().claim_fetches;
+  for (int k = 0; k < 3; ++k) {
+    ::peer::v1::Message m;
+    auto* notice = m.mutable_notice();
+    notice->set_node(k == 2 ? "ghost" : victim.name);
+    notice->set_generation(victim.generation + (k == 1 ? 1 : 0));
+    notice->set_incarnation(victim.incarnation + 1);
+    Send(c, 3, {0, 2}, m);
+  }
+  c.RunFor(absl::Seconds(5));
+  ExpectUntouched(c, victim);
+  EXPECT_FALSE(RecordOf(c, 0, "ghost").has_value());
+  EXPECT_GT(c.node(0).stats().claim_fetches, fetches0);
+  EXPECT_EQ(c.node(0).stats().signature_failures, 0u);
+
+  auto fetch = [&](int names, int entries) {
+    ::peer::v1::ReliableRequest request;
+    auto* pp = request.mutable_push_pull();
+    pp->set_from("node3");
+    for (int k = 0; k < names; ++k) pp->add_want("node" + std::to_string(k));
+    for (int k = 0; k < entries; ++k) pp->add_nodes()->set_name("x");
+    std::optional<absl::StatusOr<::peer::v1::ReliableResponse>> answer;
+    c.net().scheduler(3)->Post([&] {
+      c.net().transport(3)->SendReliable(
+          c.net().address(0), request, absl::Seconds(1),
+          [&](absl::StatusOr<::peer::v1::ReliableResponse> r) {
+            answer = std::move(r);
+          });
+    });
+    c.RunFor(absl::Seconds(1));
+    return answer;
+  };
+  auto ok = fetch(64, 0);
+  ASSERT_TRUE(ok.has_value() && ok->ok());
+  ASSERT_TRUE((*ok)->has_push_pull());
+  EXPECT_EQ((*ok)->push_pull().nodes_size(), 4);  // node0..node3 known
+  auto many = fetch(65, 0);
+  ASSERT_TRUE(many.has_value());
+  EXPECT_FALSE(many->ok());
+  auto mixed = fetch(1, 1);
+  ASSERT_TRUE(mixed.has_value());
+  EXPECT_FALSE(mixed->ok());
+}
+
 }  // namespace
 }  // namespace peerlab::membership

@@ -14,7 +14,9 @@
 // its fields. So encrypted groups need every member on version 2.)
 //
 // History: 1 (implicit, no field): before the envelope. 2: group label,
-// protocol version, and the replay window's fields.
+// protocol version, and the replay window's fields. 3: relayed alives
+// travel as notices (AliveNotice), their signed claims fetched with
+// PushPull.want.
 #ifndef PEERLAB_PEER_MEMBERSHIP_PROTOCOL_VERSION_H_
 #define PEERLAB_PEER_MEMBERSHIP_PROTOCOL_VERSION_H_
 
@@ -22,7 +24,7 @@
 
 namespace peerlab::membership {
 
-inline constexpr uint32_t kProtocolVersion = 2;
+inline constexpr uint32_t kProtocolVersion = 3;
 inline constexpr uint32_t kMinProtocolVersion = 1;
 
 }  // namespace peerlab::membership

@@ -551,6 +551,59 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
   }
 }
 
+void Memberlist::HandleNotice(const ::peer::v1::AliveNotice& notice) {
+  if (notice.node().empty() || notice.node().size() > kMaxNameBytes ||
+      notice.incarnation() > kMaxIncarnation) {
+    ++stats_.bad_messages;
+    return;
+  }
+  if (notice.node() == config_.name) {
+    // Of an older process of our name: our alive replaces it wherever it
+    // arrives (as HandleOwnAlive does). Of a newer one: fetch it, it may
+    // have taken the name over (HandleOwnAlive decides on the claim).
+    if (leaving_ || replaced_) return;
+    if (notice.generation() < generation_) {
+      QueueBroadcast(*local_, LocalAlive());
+      return;
+    }
+    if (notice.generation() == generation_) return;
+  } else if (const NodeState* m = Find(notice.node())) {
+    if (notice.generation() < m->generation) return;  // an older process
+    if (notice.generation() == m->generation &&
+        (notice.incarnation() <= m->incarnation ||
+         !WithinIncarnationWindow(m->incarnation, notice.incarnation(),
+                                  config_.incarnation_window))) {
+      return;  // nothing new, or what a relayed claim may not raise
+    }
+  } else if (NumRecords() >= static_cast<size_t>(config_.max_members)) {
+    return;  // the claim would be refused (members_refused)
+  }
+  const absl::Time now = scheduler_->Now();
+  auto it = wanted_.find(notice.node());
+  if (it != wanted_.end() && now - it->second < config_.reliable_timeout) {
+    return;  // a fetch is under way
+  }
+  if (static_cast<int>(wants_.size()) >= kMaxWantPerRequest) return;
+  if (std::find(wants_.begin(), wants_.end(), notice.node()) != wants_.end()) {
+    return;
+  }
+  if (it == wanted_.end() && wanted_.size() >= kMaxWanted) {
+    absl::erase_if(wanted_, [&](const auto& w) {
+      return now - w.second >= config_.reliable_timeout;
+    });
+    if (wanted_.size() >= kMaxWanted) {
+      if (stats_.wants_refused++ % 1024 == 0) {
+        spdlog::warn(
+            "{}: {} alive notice(s) not fetched: {} fetches under way already",
+            config_.name, stats_.wants_refused, kMaxWanted);
+      }
+      return;
+    }
+  }
+  wanted_[notice.node()] = now;
+  wants_.push_back(notice.node());
+}
+
 void Memberlist::StartSuspicion(NodeState& node, const std::string& from,
                                 bool from_confirms) {
   const int n = NumAlive();

@@ -58,6 +58,15 @@ std::string EncodeAliveMessage(const ::peer::v1::Alive& alive) {
   return out;
 }
 
+std::string EncodeNoticeMessage(const ::peer::v1::Alive& alive) {
+  ::peer::v1::Message m;
+  auto* n = m.mutable_notice();
+  n->set_node(alive.node());
+  n->set_generation(alive.generation());
+  n->set_incarnation(alive.incarnation());
+  return m.SerializeAsString();
+}
+
 std::string EncodePacket(const std::string& from,
                          const std::vector<std::string>& messages) {
   std::string out;

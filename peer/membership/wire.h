@@ -38,6 +38,9 @@ std::string EncodeMessage(const ::peer::v1::Message& message);
 // EncodeMessage of a Message holding `alive`, without copying it into one
 // (a join's merge encodes one per member learned).
 std::string EncodeAliveMessage(const ::peer::v1::Alive& alive);
+// A Message holding the AliveNotice of `alive` (its node, generation and
+// incarnation): what a member relays instead of another's signed alive.
+std::string EncodeNoticeMessage(const ::peer::v1::Alive& alive);
 
 // A packet holding `messages` (each an EncodeMessage result) from `from`,
 // with Packet.version = kProtocolVersion (protocol_version.h).

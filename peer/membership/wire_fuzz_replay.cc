@@ -21,9 +21,12 @@ int main(int argc, char** argv) {
   peer::v1::Message ping;
   ping.mutable_ping()->set_seq_no(7);
   ping.mutable_ping()->set_target("bob");
+  alive.mutable_alive()->set_generation(1765000000000);
+  alive.mutable_alive()->set_incarnation(3);
   const std::string valid = peerlab::membership::EncodePacket(
       "carol", {peerlab::membership::EncodeMessage(alive),
-                peerlab::membership::EncodeMessage(ping)});
+                peerlab::membership::EncodeMessage(ping),
+                peerlab::membership::EncodeNoticeMessage(alive.alive())});
   int runs = 0;
   for (int i = 0; i < 200000; ++i, ++runs) {
     std::string input;

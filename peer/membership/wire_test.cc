@@ -85,5 +85,62 @@ TEST(WireTest, EncodeAliveMessageMatchesEncodeMessage) {
   EXPECT_EQ(EncodeAliveMessage(*a), EncodeMessage(m));
 }
 
+// A relayed alive travels as a notice: node, generation and incarnation
+// only, a fraction of the signed alive (protocol 3).
+TEST(WireTest, NoticeOfAnAliveCarriesItsNameGenerationAndIncarnation) {
+  struct Case {
+    std::string node;
+    uint64_t generation;
+    uint64_t incarnation;
+  };
+  const Case cases[] = {
+      {"node-1", 0, 0},
+      {"node-1", 1765000000000, 1},    // a generation in ms
+      {"n", uint64_t{1} << 62, 1023},  // the saturation bound
+      {std::string(128, 'x'), 1, 0},   // a long name
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.node.substr(0, 8) + " " + std::to_string(c.generation));
+    ::peer::v1::Alive a;
+    a.set_node(c.node);
+    a.set_generation(c.generation);
+    a.set_incarnation(c.incarnation);
+    a.set_addr("127.0.0.1:7946");
+    a.set_id("1234567890123456789");
+    a.set_meta("chat=127.0.0.1:9000");
+    a.set_public_key(std::string(32, 'k'));
+    a.set_signature(std::string(64, 's'));
+    const std::string notice = EncodeNoticeMessage(a);
+    auto packet = DecodePacket(EncodePacket("relay", {notice}), 1400);
+    ASSERT_TRUE(packet.ok()) << packet.status();
+    ASSERT_EQ(packet->messages_size(), 1);
+    ASSERT_TRUE(packet->messages(0).has_notice());
+    const auto& n = packet->messages(0).notice();
+    EXPECT_EQ(n.node(), c.node);
+    EXPECT_EQ(n.generation(), c.generation);
+    EXPECT_EQ(n.incarnation(), c.incarnation);
+    // Nothing of the claim itself: no address, key or signature.
+    EXPECT_LT(notice.size(), c.node.size() + 24);
+    EXPECT_LT(notice.size() + 100, EncodeAliveMessage(a).size());
+  }
+}
+
+// PushPull.want: the names whose signed claims a member fetches; a request
+// holds them and no entries.
+TEST(WireTest, PushPullWantRoundTrips) {
+  ::peer::v1::ReliableRequest request;
+  auto* pp = request.mutable_push_pull();
+  pp->set_from("alice");
+  for (const char* n : {"bob", "carol", ""}) pp->add_want(n);
+  ::peer::v1::ReliableRequest back;
+  ASSERT_TRUE(back.ParseFromString(request.SerializeAsString()));
+  ASSERT_TRUE(back.has_push_pull());
+  ASSERT_EQ(back.push_pull().want_size(), 3);
+  EXPECT_EQ(back.push_pull().want(1), "carol");
+  EXPECT_EQ(back.push_pull().want(2), "");
+  EXPECT_EQ(back.push_pull().nodes_size(), 0);
+  EXPECT_FALSE(back.push_pull().join());
+}
+
 }  // namespace
 }  // namespace peerlab::membership
