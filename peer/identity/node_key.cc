@@ -1,7 +1,10 @@
 #include "peer/identity/node_key.h"
 
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <limits>
@@ -125,6 +128,93 @@ absl::StatusOr<std::string> NodeKey::Sign(absl::string_view message) const {
     return absl::InternalError("OpenSSL could not sign");
   }
   return signature;
+}
+
+namespace {
+
+struct BnFree {
+  void operator()(BIGNUM* b) const { BN_free(b); }
+};
+struct BnCtxFree {
+  void operator()(BN_CTX* c) const { BN_CTX_free(c); }
+};
+using Bn = std::unique_ptr<BIGNUM, BnFree>;
+struct PkeyCtxFree {
+  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
+};
+
+// An Ed25519 public key (the Edwards y, little-endian, the top bit the
+// sign of x) as an X25519 public key: u = (1 + y) / (1 - y) mod p.
+absl::StatusOr<std::string> MontgomeryU(const std::string& ed_public) {
+  unsigned char y_bytes[kPublicKeySize];
+  std::copy(ed_public.begin(), ed_public.end(), y_bytes);
+  y_bytes[kPublicKeySize - 1] &= 0x7F;
+  std::unique_ptr<BN_CTX, BnCtxFree> ctx(BN_CTX_new());
+  Bn p(BN_new()), y(BN_lebin2bn(y_bytes, kPublicKeySize, nullptr)),
+      one(BN_new()), num(BN_new()), den(BN_new()), u(BN_new());
+  if (!ctx || !p || !y || !one || !num || !den || !u) {
+    return absl::InternalError("OpenSSL: out of memory");
+  }
+  // p = 2^255 - 19
+  if (BN_set_bit(p.get(), 255) != 1 || BN_sub_word(p.get(), 19) != 1 ||
+      BN_one(one.get()) != 1 ||
+      BN_mod_add(num.get(), one.get(), y.get(), p.get(), ctx.get()) != 1 ||
+      BN_mod_sub(den.get(), one.get(), y.get(), p.get(), ctx.get()) != 1) {
+    return absl::InternalError("OpenSSL: field arithmetic failed");
+  }
+  if (BN_is_zero(den.get())) {
+    return absl::InvalidArgumentError("not a usable Ed25519 public key");
+  }
+  if (BN_mod_inverse(den.get(), den.get(), p.get(), ctx.get()) == nullptr ||
+      BN_mod_mul(u.get(), num.get(), den.get(), p.get(), ctx.get()) != 1) {
+    return absl::InternalError("OpenSSL: field arithmetic failed");
+  }
+  std::string out(kPublicKeySize, '\0');
+  if (BN_bn2lebinpad(u.get(), reinterpret_cast<unsigned char*>(out.data()),
+                     kPublicKeySize) != static_cast<int>(kPublicKeySize)) {
+    return absl::InternalError("OpenSSL: field arithmetic failed");
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> NodeKey::SharedSecret(const PublicKey& peer) const {
+  auto* ed = static_cast<EVP_PKEY*>(pkey_.get());
+  unsigned char seed[kSeedSize];
+  size_t seed_len = sizeof(seed);
+  if (EVP_PKEY_get_raw_private_key(ed, seed, &seed_len) != 1 ||
+      seed_len != kSeedSize) {
+    return absl::InternalError("OpenSSL: no raw Ed25519 private key");
+  }
+  unsigned char hash[SHA512_DIGEST_LENGTH];
+  SHA512(seed, sizeof(seed), hash);
+  OPENSSL_cleanse(seed, sizeof(seed));
+  // X25519 clamps the scalar itself (RFC 7748), as Ed25519 does.
+  std::unique_ptr<EVP_PKEY, PkeyFree> own(
+      EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, hash, 32));
+  OPENSSL_cleanse(hash, sizeof(hash));
+  auto u = MontgomeryU(peer.bytes());
+  if (!u.ok()) return u.status();
+  std::unique_ptr<EVP_PKEY, PkeyFree> theirs(EVP_PKEY_new_raw_public_key(
+      EVP_PKEY_X25519, nullptr, Bytes(*u), u->size()));
+  if (!own || !theirs) return absl::InternalError("OpenSSL: X25519 key");
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(
+      EVP_PKEY_CTX_new(own.get(), nullptr));
+  std::string secret(32, '\0');
+  size_t len = secret.size();
+  if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 ||
+      EVP_PKEY_derive_set_peer(ctx.get(), theirs.get()) != 1) {
+    return absl::InternalError("OpenSSL: X25519 derive");
+  }
+  if (EVP_PKEY_derive(ctx.get(),
+                      reinterpret_cast<unsigned char*>(secret.data()),
+                      &len) != 1 ||
+      len != 32) {
+    // OpenSSL refuses an all-zero result (a small-order peer key).
+    return absl::InvalidArgumentError("X25519 with this public key failed");
+  }
+  return secret;
 }
 
 absl::StatusOr<std::string> NodeStateDir(const std::string& state_dir,

@@ -73,6 +73,15 @@ class NodeKey {
   // The kSignatureSize-byte Ed25519 signature of `message`. Internal only
   // fails when OpenSSL does.
   absl::StatusOr<std::string> Sign(absl::string_view message) const;
+  // The 32-byte X25519 shared secret of this key and `peer`'s, both taken
+  // to their Montgomery form (RFC 7748: the private scalar from the first
+  // half of SHA-512 of the seed, as Ed25519 derives it; the public u =
+  // (1 + y) / (1 - y) mod 2^255 - 19), as libsodium's
+  // crypto_sign_ed25519_*_to_curve25519 do. Symmetric: a.SharedSecret(b's
+  // public key) == b.SharedSecret(a's). InvalidArgument for a public key
+  // that is no point (y = 1) or of small order (an all-zero secret);
+  // Internal when OpenSSL fails. Costs one X25519 (~50 µs); thread-safe.
+  absl::StatusOr<std::string> SharedSecret(const PublicKey& peer) const;
 
  private:
   NodeKey(std::shared_ptr<void> pkey, PublicKey public_key)

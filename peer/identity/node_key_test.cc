@@ -122,6 +122,36 @@ TEST(NodeKeyTest, GeneratedKeysDifferAndSign) {
   EXPECT_THAT(a->public_key().Fingerprint(), HasSubstr("ed25519:"));
 }
 
+// The X25519 secret of two node keys is the same from either side (which
+// holds only when the private and the public conversion agree), differs
+// between pairs, and keys that are no usable point are refused.
+TEST(NodeKeyTest, SharedSecretIsSymmetricAndRefusesBadPoints) {
+  auto a = NodeKey::FromSeed(std::string(32, 'a'));
+  auto b = NodeKey::FromSeed(std::string(32, 'b'));
+  auto c = NodeKey::Generate();
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  auto ab = a->SharedSecret(b->public_key());
+  auto ba = b->SharedSecret(a->public_key());
+  auto ac = a->SharedSecret(c->public_key());
+  auto ca = c->SharedSecret(a->public_key());
+  ASSERT_TRUE(ab.ok() && ba.ok() && ac.ok() && ca.ok()) << ab.status();
+  EXPECT_EQ(ab->size(), 32u);
+  EXPECT_EQ(*ab, *ba);
+  EXPECT_EQ(*ac, *ca);
+  EXPECT_NE(*ab, *ac);
+  // y = 1 (u would divide by zero) and y = p - 1 (u = 0, small order).
+  std::string one(32, '\0');
+  one[0] = 1;
+  std::string minus_one(32, '\xff');
+  minus_one[0] = '\xec';
+  minus_one[31] = '\x7f';
+  for (const std::string& bad : {one, minus_one}) {
+    auto key = PublicKey::FromBytes(bad);
+    ASSERT_TRUE(key.ok());
+    EXPECT_FALSE(a->SharedSecret(*key).ok()) << absl::BytesToHexString(bad);
+  }
+}
+
 class StateFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -18,6 +18,11 @@
 // answers the originator directly with a KeyOperationAck on the reliable
 // path (sealed too), which counts the answers until every member alive at
 // the start answered or the timeout passed.
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
 #include <algorithm>
 
 #include "absl/strings/escaping.h"
@@ -101,6 +106,81 @@ const char* KindName(::peer::v1::KeyOperation::Kind kind) {
 
 // --- sealing.h ---
 
+namespace {
+
+constexpr absl::string_view kPairDomain("peerlab.v1.pair\0", 16);
+constexpr absl::string_view kTagDomain("peerlab.v1.sender-tag\0", 22);
+// Packet.sender_tag and ReliableRequest.sender_tag: field 25, bytes
+// (varint key 202: 0xCA 0x01), 16 bytes long.
+constexpr char kTagFieldHead[] = {'\xCA', '\x01', '\x10'};
+
+void AppendU64(std::string& out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+
+// `plain` with its sender tag field appended (nothing without a key).
+void AppendSenderTag(std::string& plain, const Sealer& sealer, SealKind kind) {
+  if (sealer.pair_key.empty()) return;
+  const std::string tag =
+      SenderTag(sealer.pair_key, kind, sealer.receiver, plain);
+  plain.append(kTagFieldHead, sizeof(kTagFieldHead));
+  plain += tag;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> PairKey(const identity::NodeKey& own,
+                                    const identity::PublicKey& peer) {
+  auto secret = own.SharedSecret(peer);
+  if (!secret.ok()) return secret.status();
+  const std::string& a = own.public_key().bytes();
+  const std::string& b = peer.bytes();
+  std::string input(kPairDomain);
+  input += std::min(a, b);
+  input += std::max(a, b);
+  input += *secret;
+  std::string key(SHA256_DIGEST_LENGTH, '\0');
+  SHA256(reinterpret_cast<const unsigned char*>(input.data()), input.size(),
+         reinterpret_cast<unsigned char*>(key.data()));
+  OPENSSL_cleanse(input.data(), input.size());
+  return key;
+}
+
+std::string SenderTag(absl::string_view pair_key, SealKind kind,
+                      absl::string_view receiver, absl::string_view covered) {
+  std::string input(kTagDomain);
+  input.reserve(input.size() + 9 + receiver.size() + covered.size());
+  input.push_back(static_cast<char>(kind));
+  AppendU64(input, receiver.size());
+  input.append(receiver.data(), receiver.size());
+  input.append(covered.data(), covered.size());
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), pair_key.data(), static_cast<int>(pair_key.size()),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac,
+       &len);
+  return std::string(reinterpret_cast<const char*>(mac), kSenderTagSize);
+}
+
+bool SenderTagValid(absl::string_view pair_key, SealKind kind,
+                    absl::string_view receiver, absl::string_view plain) {
+  if (pair_key.empty() ||
+      plain.size() < static_cast<size_t>(kSenderTagFieldBytes)) {
+    return false;
+  }
+  const absl::string_view field =
+      plain.substr(plain.size() - kSenderTagFieldBytes);
+  if (field.substr(0, sizeof(kTagFieldHead)) !=
+      absl::string_view(kTagFieldHead, sizeof(kTagFieldHead))) {
+    return false;
+  }
+  const std::string expected =
+      SenderTag(pair_key, kind, receiver,
+                plain.substr(0, plain.size() - kSenderTagFieldBytes));
+  return CRYPTO_memcmp(expected.data(), field.data() + sizeof(kTagFieldHead),
+                       kSenderTagSize) == 0;
+}
+
 std::string SealDatagram(const Keyring& ring, const std::string& label,
                          std::string packet, const Sealer& sealer) {
   ::peer::v1::Packet envelope;
@@ -110,6 +190,7 @@ std::string SealDatagram(const Keyring& ring, const std::string& label,
   envelope.set_sender_seq(sealer.seq);
   // Serialized fields appended to a serialized message merge into it.
   packet += envelope.SerializeAsString();
+  AppendSenderTag(packet, sealer, SealKind::kDatagram);  // the last field
   ::peer::v1::Packet sealed;
   sealed.set_encrypted(ring.Encrypt(packet, Aad(kPacketPurpose, label)));
   sealed.set_label(label);
@@ -119,11 +200,11 @@ std::string SealDatagram(const Keyring& ring, const std::string& label,
 
 int SealedDatagramOverhead(size_t label_bytes, size_t name_bytes) {
   // Inside: label, sender (framed as the label is), generation and seq
-  // (2-byte tags, varints of at most 10 bytes). Outside: the seal,
-  // `encrypted`'s tag and length (below 2 MiB), label, version (a 2-byte
+  // (2-byte tags, varints of at most 10 bytes), the sender tag. Outside: the
+  // seal, `encrypted`'s tag and length (below 2 MiB), label, version (a 2-byte
   // tag and 1 byte).
   return 2 * LabelFieldBytes(label_bytes) + LabelFieldBytes(name_bytes) +
-         2 * (2 + 10) + kEncryptionOverhead + 1 + 3 + 3;
+         2 * (2 + 10) + kSenderTagFieldBytes + kEncryptionOverhead + 1 + 3 + 3;
 }
 
 absl::StatusOr<std::string> OpenDatagram(const Keyring& ring,
@@ -141,9 +222,11 @@ absl::StatusOr<std::string> OpenDatagram(const Keyring& ring,
   request.set_sender(sealer.name);
   request.set_sender_generation(sealer.generation);
   request.set_sender_seq(sealer.seq);
+  request.clear_sender_tag();
+  std::string plain = request.SerializeAsString();
+  AppendSenderTag(plain, sealer, SealKind::kRequest);  // the last field
   ::peer::v1::ReliableRequest sealed;
-  sealed.set_encrypted(
-      ring.Encrypt(request.SerializeAsString(), Aad(kRequestPurpose, label)));
+  sealed.set_encrypted(ring.Encrypt(plain, Aad(kRequestPurpose, label)));
   sealed.set_label(label);
   sealed.set_version(kProtocolVersion);
   return sealed;
@@ -191,6 +274,8 @@ absl::Status Memberlist::SetKeyring(Keyring keyring) {
                    static_cast<size_t>(std::max(0, config_.max_retired_keys)));
   replay_ = std::make_unique<ReplayGuard>(
       2 * static_cast<size_t>(std::max(1, config_.max_members)));
+  unproven_replay_ = std::make_unique<ReplayGuard>(
+      2 * static_cast<size_t>(std::max(1, config_.max_members)));
   return absl::OkStatus();
 }
 
@@ -202,7 +287,58 @@ int Memberlist::PacketSize() const {
          SealedDatagramOverhead(config_.label.size(), config_.name.size());
 }
 
-std::string Memberlist::SealPacket(std::string packet) {
+const std::string* Memberlist::PairKeyWith(absl::string_view name) {
+  if (!node_key_) return nullptr;
+  const NodeState* n = Find(name);
+  if (n == nullptr || n->public_key.size() != identity::kPublicKeySize) {
+    return nullptr;
+  }
+  auto it = pair_keys_.find(n->public_key.view());
+  if (it == pair_keys_.end()) {
+    if (pair_keys_.size() >= kMaxPairKeys) pair_keys_.clear();
+    std::string key;
+    if (auto peer = identity::PublicKey::FromBytes(n->public_key.view());
+        peer.ok()) {
+      if (auto k = PairKey(*node_key_, *peer); k.ok()) key = *std::move(k);
+    }
+    ++stats_.pair_keys_derived;
+    it = pair_keys_.emplace(n->public_key.str(), std::move(key)).first;
+  }
+  return it->second.empty() ? nullptr : &it->second;
+}
+
+Sealer Memberlist::MakeSealer(uint64_t seq, const std::string& to) {
+  Sealer sealer{config_.name, generation_, seq};
+  if (!to.empty()) {
+    if (const std::string* key = PairKeyWith(to)) {
+      sealer.receiver = to;
+      sealer.pair_key = *key;
+    }
+  }
+  return sealer;
+}
+
+Memberlist::SenderProof Memberlist::SenderProven(SealKind kind,
+                                                 const std::string& name,
+                                                 bool has_tag,
+                                                 absl::string_view plain) {
+  const std::string* key = has_tag ? PairKeyWith(name) : nullptr;
+  if (key == nullptr) {
+    // No tag (the sender does not know our key), or we do not know its:
+    // a first contact.
+    ++stats_.unproven_senders;
+    return SenderProof::kUnproven;
+  }
+  if (SenderTagValid(*key, kind, config_.name, plain)) {
+    return SenderProof::kProven;
+  }
+  // Made for another receiver (a captured datagram sent elsewhere), or
+  // by someone without the name's key.
+  ++stats_.sender_tag_failures;
+  return SenderProof::kFailed;
+}
+
+std::string Memberlist::SealPacket(std::string packet, const std::string& to) {
   if (!keyring_) {
     if (config_.label.empty()) return packet;  // nothing to add
     ::peer::v1::Packet envelope;
@@ -212,7 +348,7 @@ std::string Memberlist::SealPacket(std::string packet) {
     return packet;
   }
   return SealDatagram(*keyring_, config_.label, std::move(packet),
-                      {config_.name, generation_, ++send_seq_});
+                      MakeSealer(++send_seq_, to));
 }
 
 void Memberlist::LogOnce(const std::string& key, const std::string& text) {
@@ -255,33 +391,51 @@ bool Memberlist::AcceptEnvelope(const std::string& from, uint32_t version,
   return true;
 }
 
-bool Memberlist::AcceptPacket(const std::string& from,
+bool Memberlist::AcceptPacket(const std::string& from, const std::string& bytes,
                               const ::peer::v1::Packet& packet) {
   if (!AcceptEnvelope(from, packet.version(), packet.label())) return false;
   // Only a decrypted datagram reaches here when a keyring is set.
   if (!keyring_) return true;
+  const SenderProof proof = SenderProven(SealKind::kDatagram, packet.sender(),
+                                         !packet.sender_tag().empty(), bytes);
   return AcceptReplay(ReplayGuard::Kind::kDatagram, from, packet.sender(),
-                      packet.sender_generation(), packet.sender_seq());
+                      packet.sender_generation(), packet.sender_seq(), proof);
 }
 
 bool Memberlist::AcceptReplay(ReplayGuard::Kind kind, const std::string& addr,
                               const std::string& name, uint64_t generation,
-                              uint64_t seq) {
-  const uint64_t evicted = replay_->evicted();
-  const ReplayGuard::Verdict verdict =
-      replay_->Check(kind, name, generation, seq);
-  if (replay_->evicted() != evicted) {
+                              uint64_t seq, SenderProof proof) {
+  ReplayGuard& guard =
+      proof == SenderProof::kProven ? *replay_ : *unproven_replay_;
+  const uint64_t evicted = guard.evicted();
+  ReplayGuard::Verdict verdict = ReplayGuard::Verdict::kBadTag;
+  if (proof == SenderProof::kProven) {
+    verdict = replay_->Check(kind, name, generation, seq);
+  } else if (proof == SenderProof::kUnproven) {
+    // Held to the proven window's horizon too (seen, too old, an older
+    // generation), but recorded only in its own window: it cannot move
+    // the proven one.
+    verdict = replay_->Peek(kind, name, generation, seq);
+    if (verdict == ReplayGuard::Verdict::kNew) {
+      verdict = unproven_replay_->Check(kind, name, generation, seq);
+    }
+  }
+  if (guard.evicted() != evicted) {
     if (stats_.replay_senders_evicted++ % 1024 == 0) {
       spdlog::warn(
           "{}: replay windows: more than {} senders of sealed traffic; the "
           "least recently heard is forgotten ({} so far)",
-          config_.name, replay_->size(), stats_.replay_senders_evicted);
+          config_.name, guard.size(), stats_.replay_senders_evicted);
     }
   }
   if (verdict == ReplayGuard::Verdict::kNew) return true;
   ++stats_.replays_refused;
   const char* why = "a replay (sequence number seen or too old)";
-  if (verdict == ReplayGuard::Verdict::kOldGeneration) {
+  if (verdict == ReplayGuard::Verdict::kBadTag) {
+    why =
+        "its sender tag does not verify (sealed for another receiver, or "
+        "not by its sender)";
+  } else if (verdict == ReplayGuard::Verdict::kOldGeneration) {
     why = "from an older generation of its sender";
   } else if (verdict == ReplayGuard::Verdict::kMissingFields) {
     why = "without its sender's name, generation or sequence number";
@@ -420,8 +574,10 @@ void Memberlist::ReceiveReliable(const std::string& from,
         absl::StrCat(config_.name, " refused the request: ", why)));
     return;
   }
+  const SenderProof proof = SenderProven(SealKind::kRequest, inner.sender(),
+                                         !inner.sender_tag().empty(), *plain);
   if (!AcceptReplay(ReplayGuard::Kind::kRequest, from, inner.sender(),
-                    inner.sender_generation(), inner.sender_seq())) {
+                    inner.sender_generation(), inner.sender_seq(), proof)) {
     respond(absl::PermissionDeniedError(
         absl::StrCat(config_.name,
                      " refused the request: a replay, or its sender's "
@@ -447,10 +603,11 @@ void Memberlist::ReceiveReliable(const std::string& from,
 void Memberlist::SendReliable(const std::string& addr,
                               ::peer::v1::ReliableRequest request,
                               absl::Duration timeout,
-                              Transport::ReliableDone done) {
+                              Transport::ReliableDone done,
+                              const std::string& to) {
   if (keyring_) {
     request = SealRequest(*keyring_, config_.label, std::move(request),
-                          {config_.name, generation_, ++reliable_seq_});
+                          MakeSealer(++reliable_seq_, to));
   } else {
     request.set_label(config_.label);
     request.set_version(kProtocolVersion);

@@ -31,7 +31,7 @@ void Memberlist::QueueAlive(NodeState& about, const ::peer::v1::Alive& alive) {
   broadcasts_.Queue(&about.queued, EncodeNoticeMessage(alive));
 }
 
-void Memberlist::FetchWanted(const std::string& addr) {
+void Memberlist::FetchWanted(const std::string& addr, const std::string& to) {
   if (wants_.empty()) return;
   std::vector<std::string> names = std::move(wants_);
   wants_.clear();
@@ -67,7 +67,8 @@ void Memberlist::FetchWanted(const std::string& addr) {
           }
         }
         MergeState(entries);
-      });
+      },
+      to);
 }
 
 void Memberlist::AnswerWant(const ::peer::v1::PushPull& pp,
@@ -89,7 +90,8 @@ void Memberlist::AnswerWant(const ::peer::v1::PushPull& pp,
 }
 
 void Memberlist::SendWithPiggyback(const std::string& addr,
-                                   const ::peer::v1::Message& first) {
+                                   const ::peer::v1::Message& first,
+                                   const std::string& to) {
   std::vector<std::string> messages;
   messages.push_back(EncodeMessage(first));
   int used = PacketHeaderSize(config_.name) +
@@ -98,14 +100,16 @@ void Memberlist::SendWithPiggyback(const std::string& addr,
        broadcasts_.Take(kFrameOverhead, PacketSize() - used)) {
     messages.push_back(m.str());
   }
-  SendMessages(addr, std::move(messages));
+  SendMessages(addr, std::move(messages), to);
 }
 
 void Memberlist::SendMessages(const std::string& addr,
-                              std::vector<std::string> encoded) {
+                              std::vector<std::string> encoded,
+                              const std::string& to) {
   if (shut_down_ || addr.empty()) return;
   ++stats_.packets_sent;
-  transport_->SendPacket(addr, SealPacket(EncodePacket(config_.name, encoded)));
+  transport_->SendPacket(addr,
+                         SealPacket(EncodePacket(config_.name, encoded), to));
 }
 
 void Memberlist::ScheduleGossip() {
@@ -146,7 +150,8 @@ void Memberlist::GossipRound() {
         broadcasts_.Take(kFrameOverhead, budget);
     if (taken.empty()) return;
     std::vector<std::string> messages(taken.begin(), taken.end());
-    SendMessages(nodes_[probe_order_[i]].addr, std::move(messages));
+    const NodeState& target = nodes_[probe_order_[i]];
+    SendMessages(target.addr, std::move(messages), target.name);
   }
 }
 
@@ -169,13 +174,16 @@ void Memberlist::PushPullRound() {
         return n == local_ || n->state != MemberState::kAlive;
       });
   if (!pick.empty()) {
-    PushPullWith(nodes_[probe_order_[pick[0]]].addr, false,
-                 [this](absl::Status s) {
-                   if (!s.ok()) {
-                     spdlog::debug("{}: push/pull failed: {}", config_.name,
-                                   s.message());
-                   }
-                 });
+    const NodeState& partner = nodes_[probe_order_[pick[0]]];
+    PushPullWith(
+        partner.addr, false,
+        [this](absl::Status s) {
+          if (!s.ok()) {
+            spdlog::debug("{}: push/pull failed: {}", config_.name,
+                          s.message());
+          }
+        },
+        Exchange::kFull, partner.name);
   }
   // Reconnect (as Serf does on top of memberlist): also try one member we
   // believe dead. If it is alive (a healed partition), the exchange makes it
@@ -185,8 +193,10 @@ void Memberlist::PushPullRound() {
         return nodes_[probe_order_[i]].state != MemberState::kDead;
       });
   if (!dead.empty()) {
-    PushPullWith(nodes_[probe_order_[dead[0]]].addr, false,
-                 [](absl::Status) {});
+    const NodeState& partner = nodes_[probe_order_[dead[0]]];
+    PushPullWith(
+        partner.addr, false, [](absl::Status) {}, Exchange::kFull,
+        partner.name);
   }
 }
 
@@ -213,8 +223,10 @@ void Memberlist::ScheduleCatchUp() {
           return n == local_ || n->state != MemberState::kAlive;
         });
     if (pick.empty()) return;
-    PushPullWith(nodes_[probe_order_[pick[0]]].addr, false,
-                 [](absl::Status) {});
+    const NodeState& partner = nodes_[probe_order_[pick[0]]];
+    PushPullWith(
+        partner.addr, false, [](absl::Status) {}, Exchange::kFull,
+        partner.name);
   });
 }
 
@@ -234,7 +246,7 @@ void Memberlist::ScheduleCatchUp() {
 
 void Memberlist::PushPullWith(const std::string& addr, bool join,
                               std::function<void(absl::Status)> done,
-                              Exchange exchange) {
+                              Exchange exchange, const std::string& to) {
   ::peer::v1::ReliableRequest request;
   *request.mutable_push_pull() = MakePushPull(join, exchange);
   std::weak_ptr<bool> alive = alive_;
@@ -265,7 +277,8 @@ void Memberlist::PushPullWith(const std::string& addr, bool join,
         ++stats_.push_pulls;
         MergeState(response->push_pull());
         done(absl::OkStatus());
-      });
+      },
+      to);
 }
 
 void Memberlist::OnPacket(const std::string& from, const std::string& bytes) {
@@ -288,14 +301,14 @@ void Memberlist::OnPacket(const std::string& from, const std::string& bytes) {
                   s.message());
     return;
   }
-  if (!AcceptPacket(from, *packet)) return;  // label, version, replays
+  if (!AcceptPacket(from, bytes, *packet)) return;  // label, version, replays
   RequestBudget budget;
   verifications_left_ = kMaxVerificationsPerDatagram;
   for (const auto& message : packet->messages()) {
     HandleMessage(message, from, budget);
   }
   verifications_left_ = -1;
-  FetchWanted(from);  // claims announced by its notices, if any
+  FetchWanted(from, packet->from());  // claims its notices announced
   // A datagram from a member we have not heard of: news of its join missed
   // us (an epidemic with few retransmissions can stop short of a member).
   // Rather than wait for the next push/pull round, exchange state with it
@@ -337,7 +350,7 @@ void Memberlist::LearnFromUnknown(const std::string& name,
   unknown_senders_[name] = now;
   ++stats_.unknown_sender_syncs;
   PushPullWith(
-      addr, false, [](absl::Status) {}, Exchange::kIntroduce);
+      addr, false, [](absl::Status) {}, Exchange::kIntroduce, name);
 }
 
 void Memberlist::OnReliable(const std::string& from,
@@ -424,7 +437,8 @@ void Memberlist::OnReliable(const std::string& from,
         }
         verifications_left_ = -1;
         const NodeState* sender = Find(request.packet().from());
-        FetchWanted(sender != nullptr ? sender->addr.str() : std::string());
+        FetchWanted(sender != nullptr ? sender->addr.str() : std::string(),
+                    request.packet().from());
       }
       response.mutable_empty();
       respond(std::move(response));

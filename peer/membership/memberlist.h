@@ -46,6 +46,7 @@
 #include "peer/membership/member.h"
 #include "peer/membership/random.h"
 #include "peer/membership/replay_window.h"
+#include "peer/membership/sealing.h"
 #include "peer/membership/string_pool.h"
 #include "peer/membership/suspicion.h"
 #include "peer/membership/transport.h"
@@ -135,6 +136,13 @@ struct Stats {
   // for), and names not asked for because kMaxWanted fetches were under
   // way already (the notice comes again, or push/pull brings the claim).
   uint64_t claim_fetches = 0;
+  // Sender tags (sealing.h): sealed datagrams and requests accepted
+  // without a verified tag (checked against their own replay windows: a
+  // first contact, before both sides know each other's node key), tags
+  // that did not verify (handled as untagged), and pair keys derived.
+  uint64_t unproven_senders = 0;
+  uint64_t sender_tag_failures = 0;
+  uint64_t pair_keys_derived = 0;
   uint64_t claims_wanted = 0;
   uint64_t wants_refused = 0;
 };
@@ -428,7 +436,8 @@ class Memberlist {
   void HandleNotice(const ::peer::v1::AliveNotice& notice);
   // Fetches the claims in wants_ from the member at `addr` (one
   // PushPull.want request), and clears wants_.
-  void FetchWanted(const std::string& addr);
+  // `to`: that member's name (its sender tag, sealing.h), if known.
+  void FetchWanted(const std::string& addr, const std::string& to);
   // Answers a PushPull.want request with our entries of those names.
   void AnswerWant(const ::peer::v1::PushPull& pp,
                   Transport::ReliableDone respond);
@@ -532,9 +541,13 @@ class Memberlist {
                       std::function<void()> on_done = nullptr);
   // QueueBroadcast of `alive` (no Message built around it).
   void QueueAlive(NodeState& about, const ::peer::v1::Alive& alive);
+  // `to` (here and below): the receiver's name when known, for the sender
+  // tag that proves to it who sealed the datagram (empty: none).
   void SendWithPiggyback(const std::string& addr,
-                         const ::peer::v1::Message& first);
-  void SendMessages(const std::string& addr, std::vector<std::string> encoded);
+                         const ::peer::v1::Message& first,
+                         const std::string& to = std::string());
+  void SendMessages(const std::string& addr, std::vector<std::string> encoded,
+                    const std::string& to = std::string());
   void ScheduleGossip();
   void GossipRound();
   void SchedulePushPull();
@@ -546,7 +559,8 @@ class Memberlist {
   };
   void PushPullWith(const std::string& addr, bool join,
                     std::function<void(absl::Status)> done,
-                    Exchange exchange = Exchange::kFull);
+                    Exchange exchange = Exchange::kFull,
+                    const std::string& to = std::string());
   ::peer::v1::PushPull MakePushPull(bool join,
                                     Exchange exchange = Exchange::kFull);
   void OnPacket(const std::string& from, const std::string& bytes);
@@ -646,7 +660,24 @@ class Memberlist {
   int PacketSize() const;
   // Adds the envelope to an encoded Packet (label; when encrypted, the
   // replay fields), and seals it when encrypted.
-  std::string SealPacket(std::string packet);
+  // `to`: the receiver's name, if known (the sender tag).
+  std::string SealPacket(std::string packet, const std::string& to);
+  // The sealing fields for a datagram or request to member `to` (empty:
+  // unknown): our name, generation, `seq`, and the pair key shared with
+  // `to` when its node key is pinned.
+  Sealer MakeSealer(uint64_t seq, const std::string& to);
+  // The key this node shares with member `name` (PairKey), from a cache
+  // keyed by its pinned public key; nullptr when no key is pinned to the
+  // name, or none can be derived.
+  const std::string* PairKeyWith(absl::string_view name);
+  // Whether `plain` (an opened datagram or request claiming `name` as its
+  // sealer) carries a sender tag that `name`'s pair key made for this node
+  // (kProven), carries none or we know no key of `name` (kUnproven: a first
+  // contact), or carries one that does not verify (kFailed: refused).
+  // Counts the last two.
+  enum class SenderProof { kProven, kUnproven, kFailed };
+  SenderProof SenderProven(SealKind kind, const std::string& name, bool has_tag,
+                           absl::string_view plain);
   // Whether a datagram's or request's envelope fits this node: a protocol
   // version it speaks and its group label. Counts and logs (once per
   // sender) what does not; `why` gets the refusal.
@@ -654,11 +685,16 @@ class Memberlist {
                       const std::string& label, std::string* why = nullptr);
   // AcceptEnvelope for a decoded datagram (OnPacket), and with a keyring the
   // replay window of its sender (from, sender_generation, sender_seq).
-  bool AcceptPacket(const std::string& from, const ::peer::v1::Packet& packet);
+  // `bytes`: the opened datagram (its sender tag).
+  bool AcceptPacket(const std::string& from, const std::string& bytes,
+                    const ::peer::v1::Packet& packet);
   // With a keyring: whether (name, generation, seq) of a sealed datagram or
-  // request from `addr` is new (replay_); counts and logs a refusal.
+  // request from `addr` is new; counts and logs a refusal. Proven: checked
+  // and recorded in replay_; unproven: checked against replay_ too, but
+  // recorded only in unproven_replay_; failed: refused.
   bool AcceptReplay(ReplayGuard::Kind kind, const std::string& addr,
-                    const std::string& name, uint64_t generation, uint64_t seq);
+                    const std::string& name, uint64_t generation, uint64_t seq,
+                    SenderProof proof);
   // Logs `text` unless it was logged for `key` already (at most
   // kMaxEnvelopeLogKeys keys, then forgotten all at once).
   void LogOnce(const std::string& key, const std::string& text);
@@ -671,7 +707,8 @@ class Memberlist {
   // transport_->SendReliable, sealing the request and opening the answer.
   void SendReliable(const std::string& addr,
                     ::peer::v1::ReliableRequest request, absl::Duration timeout,
-                    Transport::ReliableDone done);
+                    Transport::ReliableDone done,
+                    const std::string& to = std::string());
   // Applies a key operation to the local keyring; the error text if
   // refused.
   std::string ApplyKeyOp(const ::peer::v1::KeyOperation& op);
@@ -764,7 +801,17 @@ class Memberlist {
   uint64_t reliable_seq_ = 0;
   // Replay windows of the senders of sealed traffic (set with the keyring):
   // at most 2 * max_members senders, the least recently heard forgotten.
+  // Only traffic whose sender tag verifies (proved to come from the node
+  // it names) moves these windows, so no other key holder can make a
+  // member's own traffic look old. Traffic without a verifiable tag (a
+  // first contact: the sender does not know our key, or we not its) is
+  // checked against unproven_replay_, bounded alike.
   std::unique_ptr<ReplayGuard> replay_;
+  std::unique_ptr<ReplayGuard> unproven_replay_;
+  // Pair keys by the peer's pinned public key (a failed derivation: empty);
+  // at most kMaxPairKeys, then forgotten all at once (counted).
+  static constexpr size_t kMaxPairKeys = 4096;
+  absl::flat_hash_map<std::string, std::string> pair_keys_;
 
   std::optional<Keyring> keyring_;
   std::function<void(const Keyring&)> keyring_listener_;

@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "peer/membership/protocol_math.h"
 #include "peer/membership/protocol_version.h"
+#include "peer/membership/sealing.h"
 #include "peer/membership/sim/sim_seed.h"
 #include "peer/membership/sim_cluster.h"
 #include "peer/membership/wire.h"
@@ -271,6 +272,61 @@ TEST(MemberlistEncryptionTest, NewerProtocolVersionIsRefusedClearly) {
 uint64_t Handled(const Stats& s) {
   return s.packets_received - s.bad_packets - s.decrypt_failures -
          s.label_mismatches - s.versions_refused - s.replays_refused;
+}
+
+// An insider (it holds the group key, not a's node key) seals harmless
+// datagrams and a request as a's own: a's name and generation numbered
+// 2^62, or a newer generation of a. Before, b's window for a then jumped
+// past everything a sends, and b refused a's own datagrams as replays or
+// as an older generation (replays_refused grew with every probe and
+// gossip of a; the adversary campaign: 16,317 refused). Now a's window at
+// b moves only with datagrams that carry a's tag for b (an HMAC under the
+// key a and b share, sealing.h), so a's traffic is never refused.
+TEST(MemberlistEncryptionTest, OnlyTheSenderAdvancesItsReplayWindow) {
+  const uint64_t seed = SimSeed(49);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  Nodes g(seed);
+  const int a = g.Add("a", "", {kKeyA});
+  const int b = g.Add("b", "", {kKeyA});
+  const int c = g.Add("c", "", {kKeyA});
+  ASSERT_TRUE(g.Join(a, b).ok());
+  ASSERT_TRUE(g.Join(c, b).ok());
+  g.net().clock().RunFor(absl::Seconds(5));
+  ASSERT_TRUE(g.Lists(b, {"a", "b", "c"}));
+  const Member victim = g.node(a).LocalNode();
+  const Keyring ring = *Keyring::Create({kKeyA});
+  ::peer::v1::Message ack;
+  ack.mutable_ack()->set_seq_no(4242);  // nobody waits for it
+  const Sealer jump{"a", victim.generation, uint64_t{1} << 62};
+  const Sealer newer{"a", victim.generation + 1, 7};
+  // A tag made with a key that is not a's and b's.
+  const Sealer wrong_tag{"a", victim.generation, (uint64_t{1} << 62) + 1, "b",
+                         std::string(32, 'x')};
+  const uint64_t refused_before = g.node(b).stats().replays_refused;
+  const uint64_t received_before = g.node(b).stats().packets_received;
+  const uint64_t unproven_before = g.node(b).stats().unproven_senders;
+  for (const Sealer& sealer : {jump, newer, wrong_tag}) {
+    g.net().transport(Id(c))->SendPacket(
+        g.net().address(Id(b)),
+        SealDatagram(ring, "", EncodePacket("a", {EncodeMessage(ack)}),
+                     sealer));
+    ::peer::v1::ReliableRequest ping;
+    ping.mutable_ping()->set_target("b");
+    g.net().transport(Id(c))->SendReliable(
+        g.net().address(Id(b)), SealRequest(ring, "", ping, sealer),
+        absl::Seconds(1), [](absl::StatusOr<::peer::v1::ReliableResponse>) {});
+  }
+  g.net().clock().RunFor(absl::Seconds(10));
+  const Stats& after = g.node(b).stats();
+  ASSERT_GT(after.packets_received - received_before, 10u);
+  // Only the two with a wrong tag (refused as such); none of a's own.
+  EXPECT_EQ(after.replays_refused - refused_before, 2u)
+      << "a's own datagrams were refused";
+  EXPECT_EQ(after.sender_tag_failures, 2u);
+  EXPECT_TRUE(g.Lists(b, {"a", "b", "c"}));
+  // The untagged forgeries were checked against windows of their own;
+  // a's and c's own traffic carries tags b verifies.
+  EXPECT_EQ(after.unproven_senders - unproven_before, 4u);
 }
 
 // A sealed datagram or request captured on the network and replayed later

@@ -172,9 +172,9 @@ void Memberlist::Probe(const std::string& name) {
     sus.mutable_suspect()->set_node(name);
     sus.mutable_suspect()->set_from(config_.name);
     sus.mutable_suspect()->set_generation(node->generation);
-    SendMessages(state->addr, {EncodeMessage(ping), EncodeMessage(sus)});
+    SendMessages(state->addr, {EncodeMessage(ping), EncodeMessage(sus)}, name);
   } else {
-    SendWithPiggyback(state->addr, ping);
+    SendWithPiggyback(state->addr, ping, name);
   }
 
   // No direct ack within the timeout: indirect probes and the fallback.
@@ -198,7 +198,7 @@ void Memberlist::Probe(const std::string& name) {
       ip->set_want_nack(config_.lifeguard);
       ip->set_source_name(config_.name);
       ip->set_source_addr(local_->addr);
-      SendWithPiggyback(helper->addr, req);
+      SendWithPiggyback(helper->addr, req, helper->name);
       ++stats_.indirect_probes;
     }
     if (config_.lifeguard)
@@ -213,10 +213,12 @@ void Memberlist::Probe(const std::string& name) {
       p->set_target(state->name);
       p->set_source_name(config_.name);
       p->set_source_addr(local_->addr);
-      SendReliable(state->addr, request, left,
-                   [state](absl::StatusOr<::peer::v1::ReliableResponse> r) {
-                     if (r.ok() && r->has_ack()) state->fallback_ok = true;
-                   });
+      SendReliable(
+          state->addr, request, left,
+          [state](absl::StatusOr<::peer::v1::ReliableResponse> r) {
+            if (r.ok() && r->has_ack()) state->fallback_ok = true;
+          },
+          state->name);
     }
   });
 }
@@ -244,11 +246,11 @@ void Memberlist::HandlePing(const ::peer::v1::Ping& ping,
   ::peer::v1::Message ack;
   ack.mutable_ack()->set_seq_no(ping.seq_no());
   if (ping.source_addr().empty() || ping.source_addr() == from_addr) {
-    SendWithPiggyback(from_addr, ack);
+    SendWithPiggyback(from_addr, ack, ping.source_name());
   } else {
     // An address the datagram only names: the bare ack, no bigger than
     // the ping (see RequestBudget).
-    SendMessages(ping.source_addr(), {EncodeMessage(ack)});
+    SendMessages(ping.source_addr(), {EncodeMessage(ack)}, ping.source_name());
   }
 }
 
@@ -270,11 +272,12 @@ void Memberlist::HandleIndirectPing(const ::peer::v1::IndirectPing& req,
   // datagram's sender; the ping to the target never does (RequestBudget).
   const bool piggyback = reply_to == from_addr;
   auto answered = std::make_shared<bool>(false);
-  auto answer = [this, reply_to, piggyback](const ::peer::v1::Message& out) {
+  auto answer = [this, reply_to, piggyback,
+                 source = req.source_name()](const ::peer::v1::Message& out) {
     if (piggyback) {
-      SendWithPiggyback(reply_to, out);
+      SendWithPiggyback(reply_to, out, source);
     } else {
-      SendMessages(reply_to, {EncodeMessage(out)});
+      SendMessages(reply_to, {EncodeMessage(out)}, source);
     }
   };
   ExpectAck(
@@ -297,7 +300,7 @@ void Memberlist::HandleIndirectPing(const ::peer::v1::IndirectPing& req,
   ping.mutable_ping()->set_target(req.target());
   ping.mutable_ping()->set_source_name(config_.name);
   ping.mutable_ping()->set_source_addr(local_->addr);
-  SendMessages(req.target_addr(), {EncodeMessage(ping)});
+  SendMessages(req.target_addr(), {EncodeMessage(ping)}, req.target());
 }
 
 void Memberlist::HandleAck(const ::peer::v1::Ack& ack) {

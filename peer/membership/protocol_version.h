@@ -16,7 +16,7 @@
 // History: 1 (implicit, no field): before the envelope. 2: group label,
 // protocol version, and the replay window's fields. 3: relayed alives
 // travel as notices (AliveNotice), their signed claims fetched with
-// PushPull.want.
+// PushPull.want; sealed datagrams and requests end with a sender tag.
 #ifndef PEERLAB_PEER_MEMBERSHIP_PROTOCOL_VERSION_H_
 #define PEERLAB_PEER_MEMBERSHIP_PROTOCOL_VERSION_H_
 

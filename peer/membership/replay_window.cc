@@ -23,6 +23,28 @@ bool ReplayWindow::Accept(uint64_t seq) {
   return true;
 }
 
+bool ReplayWindow::Fresh(uint64_t seq) const {
+  if (seq == 0) return false;
+  if (seq > highest_) return true;
+  return highest_ - seq < kBits && !Test(seq);
+}
+
+ReplayGuard::Verdict ReplayGuard::Peek(Kind kind, const std::string& name,
+                                       uint64_t generation,
+                                       uint64_t seq) const {
+  if (name.empty() || generation == 0 || seq == 0) {
+    return Verdict::kMissingFields;
+  }
+  auto it = senders_.find(name);
+  if (it == senders_.end() || generation > it->second.generation) {
+    return Verdict::kNew;
+  }
+  if (generation < it->second.generation) return Verdict::kOldGeneration;
+  const ReplayWindow& window =
+      kind == Kind::kDatagram ? it->second.datagrams : it->second.requests;
+  return window.Fresh(seq) ? Verdict::kNew : Verdict::kReplay;
+}
+
 ReplayGuard::Verdict ReplayGuard::Check(Kind kind, const std::string& name,
                                         uint64_t generation, uint64_t seq) {
   if (name.empty() || generation == 0 || seq == 0) {

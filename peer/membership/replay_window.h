@@ -30,6 +30,8 @@ class ReplayWindow {
   // Whether `seq` is new, marking it seen: above the highest seen so far,
   // or within kBits below it and not seen yet. 0 is never new.
   bool Accept(uint64_t seq);
+  // Whether Accept(seq) would accept it, recording nothing.
+  bool Fresh(uint64_t seq) const;
   uint64_t highest() const { return highest_; }
 
  private:
@@ -60,6 +62,7 @@ class ReplayGuard {
     kReplay,         // seen already, or too old for the window
     kOldGeneration,  // an older generation than the newest seen
     kMissingFields,  // no name, generation or sequence number
+    kBadTag,  // not checked: its sender tag did not verify (the caller's)
   };
 
   explicit ReplayGuard(size_t max_senders) : max_senders_(max_senders) {}
@@ -68,6 +71,10 @@ class ReplayGuard {
   // new. A newer generation of a name replaces its windows (a restart).
   Verdict Check(Kind kind, const std::string& name, uint64_t generation,
                 uint64_t seq);
+  // What Check would say, recording nothing; a sender not held, or a newer
+  // generation, is kNew.
+  Verdict Peek(Kind kind, const std::string& name, uint64_t generation,
+               uint64_t seq) const;
 
   size_t size() const { return senders_.size(); }
   // Senders forgotten to stay within max_senders.

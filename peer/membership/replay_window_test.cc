@@ -67,5 +67,25 @@ TEST(ReplayGuardTest, GenerationsKindsAndTheBound) {
   EXPECT_EQ(g.Check(K::kDatagram, "a", 6, 2), V::kReplay);  // a was kept
 }
 
+// Peek answers as Check would and records nothing (the node holds
+// untagged traffic to the proven window's horizon this way).
+TEST(ReplayGuardTest, PeekRecordsNothing) {
+  using K = ReplayGuard::Kind;
+  using V = ReplayGuard::Verdict;
+  ReplayGuard g(4);
+  EXPECT_EQ(g.Peek(K::kDatagram, "a", 5, 10), V::kNew);  // unknown sender
+  EXPECT_EQ(g.size(), 0u);
+  EXPECT_EQ(g.Check(K::kDatagram, "a", 5, 5000), V::kNew);
+  EXPECT_EQ(g.Peek(K::kDatagram, "a", 5, 5000), V::kReplay);  // seen
+  EXPECT_EQ(g.Peek(K::kDatagram, "a", 5, 10), V::kReplay);    // too old
+  EXPECT_EQ(g.Peek(K::kDatagram, "a", 5, 4999), V::kNew);
+  EXPECT_EQ(g.Peek(K::kDatagram, "a", 5, 4999), V::kNew);  // still unseen
+  EXPECT_EQ(g.Peek(K::kDatagram, "a", 4, 6000), V::kOldGeneration);
+  EXPECT_EQ(g.Peek(K::kDatagram, "a", 6, 1), V::kNew);  // a restart
+  EXPECT_EQ(g.Peek(K::kRequest, "a", 5, 5000), V::kNew);
+  EXPECT_EQ(g.Peek(K::kDatagram, "", 5, 1), V::kMissingFields);
+  EXPECT_EQ(g.Check(K::kDatagram, "a", 5, 4999), V::kNew);
+}
+
 }  // namespace
 }  // namespace peerlab::membership

@@ -268,6 +268,7 @@ constexpr CounterInfo kCounters[] = {
     {"label_mismatches", &Stats::label_mismatches},
     {"versions_refused", &Stats::versions_refused},
     {"replays_refused", &Stats::replays_refused},
+    {"sender_tag_failures", &Stats::sender_tag_failures},
 };
 
 // A group key drawn from the seed (the simulation stays a function of it).

@@ -207,12 +207,14 @@ void Memberlist::ProbeHolder(const std::string& name, const std::string& addr,
   if (config_.reliable_fallback_probe) {
     ::peer::v1::ReliableRequest request;
     *request.mutable_ping() = ping.ping();
-    SendReliable(addr, std::move(request), config_.probe_timeout,
-                 [finish](absl::StatusOr<::peer::v1::ReliableResponse> r) {
-                   if (r.ok() && r->has_ack()) finish(true);
-                 });
+    SendReliable(
+        addr, std::move(request), config_.probe_timeout,
+        [finish](absl::StatusOr<::peer::v1::ReliableResponse> r) {
+          if (r.ok() && r->has_ack()) finish(true);
+        },
+        name);
   }
-  SendMessages(addr, {EncodeMessage(ping)});
+  SendMessages(addr, {EncodeMessage(ping)}, name);
 }
 
 Memberlist::NodeState* Memberlist::Find(absl::string_view name) {
@@ -387,7 +389,8 @@ void Memberlist::AnnounceSelfToAll() {
         return &n == local_ || !IsLive(n.state);
       });
   for (int i : targets) {
-    SendWithPiggyback(nodes_[probe_order_[i]].addr, alive);
+    const NodeState& target = nodes_[probe_order_[i]];
+    SendWithPiggyback(target.addr, alive, target.name);
   }
 }
 
@@ -679,7 +682,7 @@ void Memberlist::LastCheckBeforeDeath(const std::string& name,
   p->set_target(name);
   p->set_source_name(config_.name);
   p->set_source_addr(local_->addr);
-  SendMessages(target->addr, {EncodeMessage(sus), EncodeMessage(ping)});
+  SendMessages(target->addr, {EncodeMessage(sus), EncodeMessage(ping)}, name);
 }
 
 void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect,
