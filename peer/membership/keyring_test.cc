@@ -9,6 +9,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "peer/identity/node_key.h"
+#include "peer/membership/sealing.h"
+#include "peer/membership/wire.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -24,6 +27,79 @@ Keyring Ring(std::vector<std::string> keys) {
   auto r = Keyring::Create(std::move(keys));
   EXPECT_TRUE(r.ok()) << r.status();
   return *std::move(r);
+}
+
+// The sender tag (Packet.sender_tag, ReliableRequest.sender_tag): the last
+// field inside the seal, verified only by the receiver it was made for,
+// under the key both sides derive, over every byte before it.
+TEST(SenderTagTest, TableOfTaggedAndUntaggedSeals) {
+  auto a = identity::NodeKey::FromSeed(std::string(32, 'a'));
+  auto b = identity::NodeKey::FromSeed(std::string(32, 'b'));
+  auto c = identity::NodeKey::FromSeed(std::string(32, 'c'));
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  const std::string ab = *PairKey(*a, b->public_key());
+  EXPECT_EQ(ab, *PairKey(*b, a->public_key()));  // the same from either side
+  const std::string ac = *PairKey(*a, c->public_key());
+  EXPECT_NE(ab, ac);
+  const Keyring ring = Ring({kKeyA});
+  ::peer::v1::Message ping;
+  ping.mutable_ping()->set_seq_no(9);
+  const std::string packet = EncodePacket("a", {EncodeMessage(ping)});
+  auto open = [&](const Sealer& sealer) {
+    ::peer::v1::Packet outer;
+    EXPECT_TRUE(
+        outer.ParseFromString(SealDatagram(ring, "lab", packet, sealer)));
+    auto plain = OpenDatagram(ring, "lab", outer);
+    EXPECT_TRUE(plain.ok()) << plain.status();
+    return plain.ok() ? *plain : std::string();
+  };
+  const std::string tagged = open({"a", 5, 77, "b", ab});
+  const std::string untagged = open({"a", 5, 78});
+  ::peer::v1::Packet inner;
+  ASSERT_TRUE(inner.ParseFromString(tagged));
+  EXPECT_EQ(inner.sender_tag().size(), kSenderTagSize);
+  EXPECT_EQ(inner.sender(), "a");
+  EXPECT_EQ(inner.sender_seq(), 77u);
+  EXPECT_EQ(inner.messages(0).ping().seq_no(), 9u);
+  ASSERT_TRUE(inner.ParseFromString(untagged));
+  EXPECT_TRUE(inner.sender_tag().empty());
+  EXPECT_EQ(tagged.size(), untagged.size() + kSenderTagFieldBytes);
+  std::string flipped = tagged;
+  flipped[3] ^= 1;  // a byte the tag covers
+  struct Case {
+    const char* what;
+    std::string key;
+    SealKind kind;
+    std::string receiver;
+    std::string plain;
+    bool valid;
+  };
+  const Case cases[] = {
+      {"its receiver", ab, SealKind::kDatagram, "b", tagged, true},
+      {"another receiver's name", ab, SealKind::kDatagram, "c", tagged, false},
+      {"another pair's key", ac, SealKind::kDatagram, "b", tagged, false},
+      {"as a request", ab, SealKind::kRequest, "b", tagged, false},
+      {"a covered byte changed", ab, SealKind::kDatagram, "b", flipped, false},
+      {"no tag", ab, SealKind::kDatagram, "b", untagged, false},
+      {"too short", ab, SealKind::kDatagram, "b", "x", false},
+      {"no key", "", SealKind::kDatagram, "b", tagged, false},
+  };
+  for (const Case& t : cases) {
+    EXPECT_EQ(SenderTagValid(t.key, t.kind, t.receiver, t.plain), t.valid)
+        << t.what;
+  }
+  // Requests likewise.
+  ::peer::v1::ReliableRequest request;
+  request.mutable_push_pull()->set_from("a");
+  const auto sealed = SealRequest(ring, "lab", request, {"a", 5, 3, "b", ab});
+  auto plain = OpenRequest(ring, "lab", sealed);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(SenderTagValid(ab, SealKind::kRequest, "b", *plain));
+  EXPECT_FALSE(SenderTagValid(ab, SealKind::kDatagram, "b", *plain));
+  ::peer::v1::ReliableRequest inner_request;
+  ASSERT_TRUE(inner_request.ParseFromString(*plain));
+  EXPECT_EQ(inner_request.sender_tag().size(), kSenderTagSize);
+  EXPECT_EQ(inner_request.push_pull().from(), "a");
 }
 
 TEST(SealTest, ShapeIsVersionNonceCiphertextTag) {
