@@ -57,15 +57,6 @@ constexpr absl::string_view kPacketPurpose = "peerlab gossip packet";
 constexpr absl::string_view kRequestPurpose = "peerlab gossip request";
 constexpr absl::string_view kResponsePurpose = "peerlab gossip response";
 
-// The additional authenticated data of a seal: purpose, a zero byte, the
-// group label.
-std::string Aad(absl::string_view purpose, absl::string_view label) {
-  std::string aad(purpose);
-  aad.push_back('\0');
-  aad.append(label.data(), label.size());
-  return aad;
-}
-
 // Key operations remembered as seen, so duplicates are not re-applied.
 constexpr size_t kMaxSeenKeyOps = 1024;
 
@@ -192,7 +183,7 @@ std::string SealDatagram(const Keyring& ring, const std::string& label,
   packet += envelope.SerializeAsString();
   AppendSenderTag(packet, sealer, SealKind::kDatagram);  // the last field
   ::peer::v1::Packet sealed;
-  sealed.set_encrypted(ring.Encrypt(packet, Aad(kPacketPurpose, label)));
+  sealed.set_encrypted(ring.Encrypt(packet, SealAad(kPacketPurpose, label)));
   sealed.set_label(label);
   sealed.set_version(kProtocolVersion);
   return sealed.SerializeAsString();
@@ -210,7 +201,7 @@ int SealedDatagramOverhead(size_t label_bytes, size_t name_bytes) {
 absl::StatusOr<std::string> OpenDatagram(const Keyring& ring,
                                          const std::string& label,
                                          const ::peer::v1::Packet& outer) {
-  return ring.Decrypt(outer.encrypted(), Aad(kPacketPurpose, label));
+  return ring.Decrypt(outer.encrypted(), SealAad(kPacketPurpose, label));
 }
 
 ::peer::v1::ReliableRequest SealRequest(const Keyring& ring,
@@ -226,7 +217,7 @@ absl::StatusOr<std::string> OpenDatagram(const Keyring& ring,
   std::string plain = request.SerializeAsString();
   AppendSenderTag(plain, sealer, SealKind::kRequest);  // the last field
   ::peer::v1::ReliableRequest sealed;
-  sealed.set_encrypted(ring.Encrypt(plain, Aad(kRequestPurpose, label)));
+  sealed.set_encrypted(ring.Encrypt(plain, SealAad(kRequestPurpose, label)));
   sealed.set_label(label);
   sealed.set_version(kProtocolVersion);
   return sealed;
@@ -235,7 +226,7 @@ absl::StatusOr<std::string> OpenDatagram(const Keyring& ring,
 absl::StatusOr<std::string> OpenRequest(
     const Keyring& ring, const std::string& label,
     const ::peer::v1::ReliableRequest& outer) {
-  return ring.Decrypt(outer.encrypted(), Aad(kRequestPurpose, label));
+  return ring.Decrypt(outer.encrypted(), SealAad(kRequestPurpose, label));
 }
 
 ::peer::v1::ReliableResponse SealResponse(
@@ -244,8 +235,8 @@ absl::StatusOr<std::string> OpenRequest(
   response.set_label(label);
   response.set_version(kProtocolVersion);
   ::peer::v1::ReliableResponse sealed;
-  sealed.set_encrypted(
-      ring.Encrypt(response.SerializeAsString(), Aad(kResponsePurpose, label)));
+  sealed.set_encrypted(ring.Encrypt(response.SerializeAsString(),
+                                    SealAad(kResponsePurpose, label)));
   sealed.set_label(label);
   sealed.set_version(kProtocolVersion);
   return sealed;
@@ -254,7 +245,8 @@ absl::StatusOr<std::string> OpenRequest(
 absl::StatusOr<::peer::v1::ReliableResponse> OpenResponse(
     const Keyring& ring, const std::string& label,
     const ::peer::v1::ReliableResponse& outer) {
-  auto plain = ring.Decrypt(outer.encrypted(), Aad(kResponsePurpose, label));
+  auto plain =
+      ring.Decrypt(outer.encrypted(), SealAad(kResponsePurpose, label));
   if (!plain.ok()) return plain.status();
   ::peer::v1::ReliableResponse inner;
   if (!inner.ParseFromString(*plain) ||

@@ -44,13 +44,6 @@ constexpr absl::string_view kClaimDomain = "peerlab key catch-up request v1";
 constexpr absl::string_view kRequestPurpose = "peerlab key catch-up request";
 constexpr absl::string_view kAnswerPurpose = "peerlab key catch-up answer";
 
-std::string Aad(absl::string_view purpose, absl::string_view label) {
-  std::string aad(purpose);
-  aad.push_back('\0');
-  aad.append(label.data(), label.size());
-  return aad;
-}
-
 void AppendField(std::string& out, absl::string_view field) {
   const uint32_t n = static_cast<uint32_t>(field.size());
   for (int b = 3; b >= 0; --b) out.push_back(static_cast<char>(n >> (8 * b)));
@@ -399,7 +392,7 @@ void Memberlist::CatchUpKeys(const std::vector<std::string>& addrs,
   ::peer::v1::ReliableRequest outer;
   outer.set_key_catch_up(Seal(round->key, RandomNonce(),
                               request.SerializeAsString(),
-                              Aad(kRequestPurpose, config_.label)));
+                              SealAad(kRequestPurpose, config_.label)));
   outer.set_label(config_.label);
   outer.set_version(kProtocolVersion);
 
@@ -458,7 +451,7 @@ absl::Status Memberlist::TakeCatchUpAnswer(
     return absl::InvalidArgumentError("answered with something else");
   }
   auto plain = Open(round.key, response->key_catch_up(),
-                    Aad(kAnswerPurpose, config_.label));
+                    SealAad(kAnswerPurpose, config_.label));
   if (!plain.ok()) {
     ++stats_.decrypt_failures;
     return absl::PermissionDeniedError(
@@ -615,7 +608,7 @@ void Memberlist::HandleCatchUpRequest(const std::string& from,
     return;
   }
   const absl::Time now = scheduler_->Now();
-  const std::string aad = Aad(kRequestPurpose, config_.label);
+  const std::string aad = SealAad(kRequestPurpose, config_.label);
   // A key still in use opens it: the asker is not behind this member.
   for (const std::string& key : keyring_->keys()) {
     if (Open(key, sealed, aad).ok()) {
@@ -770,7 +763,7 @@ void Memberlist::HandleCatchUpRequest(const std::string& from,
   answer.set_sealed_keys(sealed_keys->sealed);
   ::peer::v1::ReliableResponse response;
   response.set_key_catch_up(Seal(key, RandomNonce(), answer.SerializeAsString(),
-                                 Aad(kAnswerPurpose, config_.label)));
+                                 SealAad(kAnswerPurpose, config_.label)));
   response.set_label(config_.label);
   response.set_version(kProtocolVersion);
   ++stats_.catch_ups_answered;

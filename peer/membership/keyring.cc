@@ -293,4 +293,11 @@ absl::StatusOr<std::string> Keyring::Decrypt(absl::string_view sealed,
   return last;
 }
 
+std::string SealAad(absl::string_view purpose, absl::string_view label) {
+  std::string aad(purpose);
+  aad.push_back('\0');
+  aad.append(label.data(), label.size());
+  return aad;
+}
+
 }  // namespace peerlab::membership

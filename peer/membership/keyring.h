@@ -42,6 +42,11 @@ inline constexpr int kEncryptionOverhead = 1 + kNonceSize + kTagSize;
 
 // --- Pure functions ---
 
+// The additional authenticated data of a seal: `purpose` (what the sealed
+// bytes are, so they cannot be replayed as something else), a zero byte,
+// then the group label (so nothing sealed for another group opens).
+std::string SealAad(absl::string_view purpose, absl::string_view label);
+
 // Seals `plaintext` with `key` (kKeySize bytes) and `nonce` (kNonceSize
 // bytes), authenticating `label` too. Deterministic for given inputs (tests
 // use fixed nonces; everything else uses RandomNonce()). REQUIRES: key and

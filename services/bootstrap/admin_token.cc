@@ -93,17 +93,26 @@ absl::StatusOr<std::string> DefaultAdminTokenPath() {
   return absl::StrCat(*dir, "/bootstrap-admin.token");
 }
 
-absl::StatusOr<AdminToken> LoadServerAdminToken(const std::string& file) {
+namespace {
+
+// The token of `file` (--admin-token-file), else of the file the
+// environment names. REQUIRES: one of the two is set.
+absl::StatusOr<AdminToken> NamedAdminToken(const std::string& file) {
   AdminToken out;
-  if (!file.empty() || !EnvFile().empty()) {
-    out.path = file.empty() ? EnvFile() : file;
-    auto token = ReadTokenFile(
-        out.path, file.empty() ? std::string("$") + kAdminTokenFileEnv
-                               : std::string("--admin-token-file"));
-    if (!token.ok()) return token.status();
-    out.token = *token;
-    return out;
-  }
+  out.path = file.empty() ? EnvFile() : file;
+  auto token = ReadTokenFile(
+      out.path, file.empty() ? std::string("$") + kAdminTokenFileEnv
+                             : std::string("--admin-token-file"));
+  if (!token.ok()) return token.status();
+  out.token = *token;
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<AdminToken> LoadServerAdminToken(const std::string& file) {
+  if (!file.empty() || !EnvFile().empty()) return NamedAdminToken(file);
+  AdminToken out;
   auto path = DefaultAdminTokenPath();
   if (!path.ok()) return path.status();
   auto fresh = RandomControlToken();
@@ -122,16 +131,8 @@ absl::StatusOr<AdminToken> LoadServerAdminToken(const std::string& file) {
 
 absl::StatusOr<AdminToken> FindAdminToken(const std::string& file,
                                           const std::string& server_address) {
+  if (!file.empty() || !EnvFile().empty()) return NamedAdminToken(file);
   AdminToken out;
-  if (!file.empty() || !EnvFile().empty()) {
-    out.path = file.empty() ? EnvFile() : file;
-    auto token = ReadTokenFile(
-        out.path, file.empty() ? std::string("$") + kAdminTokenFileEnv
-                               : std::string("--admin-token-file"));
-    if (!token.ok()) return token.status();
-    out.token = *token;
-    return out;
-  }
   if (!IsLoopbackAddress(server_address)) return out;
   const char* state = std::getenv("PEERLAB_STATE_DIR");
   const char* home = std::getenv("HOME");
