@@ -5,7 +5,6 @@
 
 #include <cerrno>
 #include <memory>
-#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -16,6 +15,7 @@
 #include "peer/identity/node_key.h"
 #include "peer/membership/real/membership_stream_service.h"
 #include "peer/membership/real/node_parts.h"
+#include "peer/runtime/completion.h"
 #include "peer/runtime/event_loop.h"
 #include "services/common/grpc_server.h"
 #include "services/common/logging.h"
@@ -23,49 +23,6 @@
 
 namespace peerlab::membership {
 namespace {
-
-// Waits on the caller's thread for a result the loop delivers through the
-// callback Callback() makes. Drop-aware: when every copy of the callback is
-// destroyed without being called (the node shut down under it), Wait
-// returns `on_drop` instead of waiting forever.
-template <typename T>
-class Waiter {
- public:
-  std::function<void(T)> Callback() {
-    auto guard = std::make_shared<Guard>();
-    guard->slot = slot_;
-    return [guard](T value) { guard->slot->Set(std::move(value)); };
-  }
-
-  T Wait(T on_drop) {
-    absl::MutexLock lock(&slot_->mu);
-    slot_->mu.Await(absl::Condition(
-        +[](Slot* s) { return s->value.has_value() || s->dropped; },
-        slot_.get()));
-    if (slot_->value) return *std::move(slot_->value);
-    return on_drop;
-  }
-
- private:
-  struct Slot {
-    absl::Mutex mu;
-    std::optional<T> value;
-    bool dropped = false;
-    void Set(T v) {
-      absl::MutexLock lock(&mu);
-      if (!value) value = std::move(v);
-    }
-  };
-  // Owned by the callback's copies; its destructor notices a drop.
-  struct Guard {
-    std::shared_ptr<Slot> slot;
-    ~Guard() {
-      absl::MutexLock lock(&slot->mu);
-      if (!slot->value) slot->dropped = true;
-    }
-  };
-  std::shared_ptr<Slot> slot_ = std::make_shared<Slot>();
-};
 
 absl::Status Invalid(absl::string_view field, absl::string_view why) {
   return absl::InvalidArgumentError(
@@ -301,6 +258,16 @@ class Node::Impl : public EventListener {
     return absl::FailedPreconditionError("the node was shut down");
   }
 
+  // What a blocking call returns: the loop's answer, or ShutDown() when the
+  // node shut down under the call (its callback was dropped unanswered).
+  template <typename T>
+  static typename runtime::Completion<T>::Result Finished(
+      runtime::Completion<T>& done) {
+    auto result = done.Wait();
+    if (!done.completed() && done.dropped()) return ShutDown();
+    return result;
+  }
+
   // EventListener: to the options' callbacks, on the loop thread.
   void OnJoin(const Member& m) override { Fire(options_.on_join, m); }
   void OnLeave(const Member& m) override { Fire(options_.on_leave, m); }
@@ -352,14 +319,14 @@ absl::StatusOr<int> Node::Join(const std::vector<std::string>& addresses) {
   if (addresses.empty()) {
     return absl::InvalidArgumentError("Join: no address given");
   }
-  Waiter<absl::StatusOr<int>> waiter;
+  runtime::Completion<absl::StatusOr<int>> waiter("Join");
   absl::Status posted = impl_->loop_->Call([&]() -> absl::Status {
     if (!impl_->parts_) return Impl::ShutDown();
     impl_->parts_->node->Join(addresses, waiter.Callback());
     return absl::OkStatus();
   });
   if (!posted.ok()) return posted;
-  return waiter.Wait(Impl::ShutDown());
+  return Impl::Finished(waiter);
 }
 
 std::vector<Member> Node::Members() const {
@@ -388,7 +355,7 @@ Member Node::LocalMember() const {
 absl::Status Node::UpdateMetadata(std::string metadata,
                                   absl::Duration timeout) {
   if (auto s = impl_->NotFromCallback("UpdateMetadata"); !s.ok()) return s;
-  Waiter<absl::Status> waiter;
+  runtime::Completion<absl::Status> waiter("UpdateMetadata");
   absl::Status posted = impl_->loop_->Call([&]() -> absl::Status {
     if (!impl_->parts_) return Impl::ShutDown();
     impl_->parts_->node->UpdateMeta(std::move(metadata), timeout,
@@ -396,19 +363,19 @@ absl::Status Node::UpdateMetadata(std::string metadata,
     return absl::OkStatus();
   });
   if (!posted.ok()) return posted;
-  return waiter.Wait(Impl::ShutDown());
+  return Impl::Finished(waiter);
 }
 
 absl::Status Node::Leave(absl::Duration timeout) {
   if (auto s = impl_->NotFromCallback("Leave"); !s.ok()) return s;
-  Waiter<absl::Status> waiter;
+  runtime::Completion<absl::Status> waiter("Leave");
   absl::Status posted = impl_->loop_->Call([&]() -> absl::Status {
     if (!impl_->parts_) return Impl::ShutDown();
     impl_->parts_->node->Leave(timeout, waiter.Callback());
     return absl::OkStatus();
   });
   if (!posted.ok()) return posted;
-  return waiter.Wait(Impl::ShutDown());
+  return Impl::Finished(waiter);
 }
 
 absl::Status Node::Broadcast(std::string payload, std::string key) {

@@ -13,11 +13,13 @@
 #include <functional>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -315,6 +317,46 @@ TEST_F(NodeTest, BadOptionsAreRefusedNamingTheField) {
     }
     EXPECT_THAT(node.status().message(), HasSubstr(c.expected));
   }
+}
+
+// A Join still waiting for an answer when the node shuts down ends, saying
+// so, instead of waiting for ever.
+TEST_F(NodeTest, AJoinWaitingWhenTheNodeShutsDownEnds) {
+  NodeOptions o = Options("alice");
+  o.configure = [](Config& c) { c.reliable_timeout = absl::Seconds(60); };
+  auto a = StartNode(o);
+  ASSERT_TRUE(a);
+  // A UDP socket that never answers: the join waits for its gRPC address.
+  const int silent = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(silent, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(silent, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
+            0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string target = absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+  absl::Notification ended;
+  absl::StatusOr<int> joined = 0;
+  std::thread joiner([&] {
+    joined = a->Join({target});
+    ended.Notify();
+  });
+  // The join is under way once its resolve query reaches the socket.
+  timeval wait{.tv_sec = 10, .tv_usec = 0};
+  ASSERT_EQ(::setsockopt(silent, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait)),
+            0);
+  char buf[128];
+  ASSERT_GT(::recv(silent, buf, sizeof(buf), 0), 0) << "no resolve query";
+  EXPECT_FALSE(ended.HasBeenNotified());
+  a->Shutdown();
+  EXPECT_TRUE(ended.WaitForNotificationWithTimeout(absl::Seconds(10)))
+      << "Join still waits after Shutdown";
+  joiner.join();
+  EXPECT_FALSE(joined.ok());
+  std::cout << joined.status() << "\n";
+  ::close(silent);
 }
 
 TEST_F(NodeTest, TakenPortsAreRefusedNamingThePortAndTheReason) {
