@@ -20,9 +20,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "peer/membership/sim_adversary.h"
-#include "services/common/command_line.h"
-#include "services/common/logging.h"
-#include "services/common/option_checks.h"
+#include "base/command_line.h"
+#include "base/logging.h"
+#include "base/option_checks.h"
 
 namespace {
 

@@ -64,10 +64,10 @@
 #include "grpcpp/grpcpp.h"
 #include "nlohmann/json.hpp"
 #include "proto/bootstrap/v1/bootstrap.grpc.pb.h"
-#include "services/common/command_line.h"
-#include "services/common/option_checks.h"
-#include "services/common/testing/postgres.h"
-#include "services/common/uuid.h"
+#include "base/command_line.h"
+#include "base/option_checks.h"
+#include "base/testing/postgres.h"
+#include "base/uuid.h"
 
 extern char** environ;
 

@@ -40,10 +40,10 @@
 #include "grpcpp/grpcpp.h"
 #include "nlohmann/json.hpp"
 #include "proto/peer/v1/control.grpc.pb.h"
-#include "services/common/command_line.h"
-#include "services/common/control_token.h"
-#include "services/common/option_checks.h"
-#include "services/common/testing/subprocess.h"
+#include "base/command_line.h"
+#include "base/control_token.h"
+#include "base/option_checks.h"
+#include "base/testing/subprocess.h"
 
 namespace {
 

@@ -14,8 +14,8 @@
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/peer/v1/chat.grpc.pb.h"
-#include "services/common/command_line.h"
-#include "services/common/option_checks.h"
+#include "base/command_line.h"
+#include "base/option_checks.h"
 
 namespace {
 

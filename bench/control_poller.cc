@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
-#include "services/common/control_token.h"
+#include "base/control_token.h"
 
 namespace peerlab::bench {
 

@@ -12,9 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "services/common/testing/eventually.h"
-#include "services/common/testing/peer_process.h"
-#include "services/common/testing/subprocess.h"
+#include "base/testing/eventually.h"
+#include "base/testing/peer_process.h"
+#include "base/testing/subprocess.h"
 
 namespace peerlab::bench {
 namespace {

@@ -56,10 +56,10 @@
 #include "absl/time/clock.h"
 #include "bench/control_poller.h"
 #include "nlohmann/json.hpp"
-#include "services/common/command_line.h"
-#include "services/common/control_token.h"
-#include "services/common/option_checks.h"
-#include "services/common/testing/subprocess.h"
+#include "base/command_line.h"
+#include "base/control_token.h"
+#include "base/option_checks.h"
+#include "base/testing/subprocess.h"
 
 namespace peerlab::bench {
 namespace {

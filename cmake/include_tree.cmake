@@ -9,7 +9,7 @@ set(PEERLAB_HEADER_FOLDERS
   "membership=peer/membership"
   "runtime=peer/runtime"
   "cli=peer/cli"
-  "common=services/common"
+  "base=base"
   "bootstrap_client=services/bootstrap/client"
   "proto=@build/proto")
 

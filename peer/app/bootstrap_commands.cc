@@ -10,8 +10,8 @@
 #include "services/bootstrap/admin_token.h"
 #include "services/bootstrap/client/document_format.h"
 #include "services/bootstrap/entry_secret.h"
-#include "services/common/logging.h"
-#include "services/common/token_file.h"
+#include "base/logging.h"
+#include "base/token_file.h"
 
 namespace peerlab::peer {
 namespace {

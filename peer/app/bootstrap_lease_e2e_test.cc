@@ -11,8 +11,8 @@
 #include "gtest/gtest.h"
 #include "peer/app/e2e_testing.h"
 #include "services/bootstrap/client/bootstrap_client.h"
-#include "services/common/token_file.h"
-#include "services/common/uuid.h"
+#include "base/token_file.h"
+#include "base/uuid.h"
 
 namespace peerlab::peer {
 namespace {

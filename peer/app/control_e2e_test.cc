@@ -22,9 +22,9 @@
 #include "proto/peer/v1/control.grpc.pb.h"
 #include "proto/third_party/grpc/health/v1/health.grpc.pb.h"
 #include "proto/third_party/grpc/reflection/v1alpha/reflection.grpc.pb.h"
-#include "services/common/testing/peer_process.h"
-#include "services/common/testing/subprocess.h"
-#include "services/common/token_file.h"
+#include "base/testing/peer_process.h"
+#include "base/testing/subprocess.h"
+#include "base/token_file.h"
 
 namespace peerlab::peer {
 namespace {

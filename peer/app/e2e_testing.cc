@@ -13,9 +13,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "services/common/bounded_file.h"
-#include "services/common/state_dir.h"
-#include "services/common/uuid.h"
+#include "base/bounded_file.h"
+#include "base/state_dir.h"
+#include "base/uuid.h"
 
 namespace peerlab::peer::e2e {
 

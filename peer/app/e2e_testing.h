@@ -19,9 +19,9 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "proto/peer/v1/control.grpc.pb.h"
-#include "services/common/testing/eventually.h"
-#include "services/common/testing/peer_process.h"
-#include "services/common/testing/subprocess.h"
+#include "base/testing/eventually.h"
+#include "base/testing/peer_process.h"
+#include "base/testing/subprocess.h"
 
 namespace peerlab::peer::e2e {
 
@@ -40,7 +40,7 @@ inline constexpr char kFastMembership[] = R"({
 // `word` quoted for /bin/sh.
 std::string ShellQuote(absl::string_view word);
 
-// The one poll loop of the tests (services/common/testing/eventually.h).
+// The one poll loop of the tests (base/testing/eventually.h).
 using ::peerlab::testing::Eventually;
 
 // Peers with HOME=`home` use the per-user group key

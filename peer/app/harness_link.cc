@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "peer/runtime/backoff.h"
 #include "proto/harness/v1/coordinator.grpc.pb.h"
-#include "services/common/logging.h"
+#include "base/logging.h"
 #include "test-harness/coordinator/lab_auth.h"
 
 namespace peerlab::peer {

@@ -56,7 +56,7 @@ class HarnessLink {
     // Receives each registration's session token; not null.
     std::shared_ptr<HarnessSession> session;
     // Credentials of the channel to the coordinator (see
-    // services/common/tls.h); nullptr: plaintext.
+    // base/tls.h); nullptr: plaintext.
     std::shared_ptr<grpc::ChannelCredentials> credentials;
   };
 

@@ -6,7 +6,7 @@
 #include "peer/app/member_meta.h"
 #include "peer/cli/session.h"
 #include "peer/runtime/backoff.h"
-#include "services/common/logging.h"
+#include "base/logging.h"
 
 namespace peerlab::peer {
 namespace {

@@ -9,7 +9,7 @@
 #include "peer/app/keys_commands.h"
 #include "peer/app/member_meta.h"
 #include "peer/runtime/completion.h"
-#include "services/common/logging.h"
+#include "base/logging.h"
 
 namespace peerlab::peer {
 namespace {

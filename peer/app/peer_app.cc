@@ -26,12 +26,12 @@
 #include "peer/control/control_service.h"
 #include "peer/identity/node_key.h"
 #include "peer/membership/real/membership_stream_service.h"
-#include "services/common/grpc_server.h"
-#include "services/common/logging.h"
-#include "services/common/state_dir.h"
-#include "services/common/tls.h"
-#include "services/common/token_file.h"
-#include "services/common/uuid.h"
+#include "base/grpc_server.h"
+#include "base/logging.h"
+#include "base/state_dir.h"
+#include "base/tls.h"
+#include "base/token_file.h"
+#include "base/uuid.h"
 
 namespace peerlab::peer {
 

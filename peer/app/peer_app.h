@@ -24,8 +24,8 @@
 #include "peer/cli/view.h"
 #include "peer/identity/node_key.h"
 #include "services/bootstrap/client/bootstrap_client.h"
-#include "services/common/cancellation.h"
-#include "services/common/grpc_server.h"
+#include "base/cancellation.h"
+#include "base/grpc_server.h"
 
 namespace peerlab::chat {
 class ChatCommands;

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "services/common/tls.h"
+#include "base/tls.h"
 
 namespace peerlab::peer {
 
@@ -43,7 +43,7 @@ struct PeerOptions {
   TlsOptions tls;
   // No token on loopback (the old default); refused with a non-loopback
   // bind. Without it and without control_token_file, peerlab-peer makes a
-  // token file of its own (services/common/control_token.h).
+  // token file of its own (base/control_token.h).
   bool control_open_loopback = false;
   // A token held in memory only (peerlab-peer sets it when no token file
   // could be made): calls must carry it; nobody is told it. Wins over

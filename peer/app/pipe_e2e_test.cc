@@ -18,8 +18,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "peer/app/e2e_testing.h"
-#include "services/common/testing/eventually.h"
-#include "services/common/testing/subprocess.h"
+#include "base/testing/eventually.h"
+#include "base/testing/subprocess.h"
 
 namespace peerlab::peer {
 namespace {

@@ -25,8 +25,8 @@
 #include "gtest/gtest.h"
 #include "peer/app/e2e_testing.h"
 #include "proto/peer/v1/control.grpc.pb.h"
-#include "services/common/testing/peer_process.h"
-#include "services/common/testing/subprocess.h"
+#include "base/testing/peer_process.h"
+#include "base/testing/subprocess.h"
 
 namespace peerlab::peer {
 namespace {

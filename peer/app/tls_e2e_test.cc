@@ -18,10 +18,10 @@
 #include "peer/app/e2e_testing.h"
 #include "proto/peer/v1/chat.grpc.pb.h"
 #include "proto/peer/v1/control.grpc.pb.h"
-#include "services/common/testing/eventually.h"
-#include "services/common/testing/peer_process.h"
-#include "services/common/testing/subprocess.h"
-#include "services/common/tls.h"
+#include "base/testing/eventually.h"
+#include "base/testing/peer_process.h"
+#include "base/testing/subprocess.h"
+#include "base/tls.h"
 
 namespace peerlab::peer {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "peer/cli/view.h"
-#include "services/common/escape.h"
+#include "base/escape.h"
 #include "spdlog/sinks/base_sink.h"
 
 namespace peerlab::peer {

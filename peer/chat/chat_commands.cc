@@ -9,7 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "peer/runtime/completion.h"
-#include "services/common/logging.h"
+#include "base/logging.h"
 
 namespace peerlab::chat {
 namespace {

@@ -80,7 +80,7 @@ class ChatCommands : private ChatGrpcService::Handler {
     std::function<absl::StatusOr<MemberView>(const std::string& name)>
         member_view;
     // Credentials of the channels to other peers' chats (see
-    // services/common/tls.h); nullptr: plaintext.
+    // base/tls.h); nullptr: plaintext.
     std::shared_ptr<grpc::ChannelCredentials> credentials;
     // Signs this peer's hellos and checks those of incoming streams
     // (chat_auth.h): the node key and the keys the membership pinned.

@@ -7,7 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/time_util.h"
-#include "services/common/logging.h"
+#include "base/logging.h"
 
 namespace peerlab::chat {
 namespace {

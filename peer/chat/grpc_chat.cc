@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
-#include "services/common/grpc_status.h"
-#include "services/common/logging.h"
+#include "base/grpc_status.h"
+#include "base/logging.h"
 
 namespace peerlab::chat {
 namespace {

@@ -38,7 +38,7 @@ inline constexpr size_t kMaxClientQueuedBytes = 96 << 20;
 class GrpcChatTransport : public ChatTransport {
  public:
   // Channels to other peers use `credentials` (TLS or not, see
-  // services/common/tls.h); nullptr: plaintext.
+  // base/tls.h); nullptr: plaintext.
   // A stream with more than `max_queued_bytes` waiting to be written (the
   // other end does not read) is closed (logged); its owner sees on_closed
   // and reopens it as after any break.

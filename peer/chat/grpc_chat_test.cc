@@ -17,7 +17,7 @@
 #include "peer/chat/chat_core.h"
 #include "peer/chat/fake_authenticator.h"
 #include "peer/runtime/event_loop.h"
-#include "services/common/logging.h"
+#include "base/logging.h"
 
 namespace peerlab::chat {
 namespace {

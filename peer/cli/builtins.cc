@@ -18,9 +18,9 @@
 #include "absl/time/clock.h"
 #include "peer/cli/parser.h"
 #include "peer/cli/shell_runner.h"
-#include "services/common/bounded_file.h"
-#include "services/common/escape.h"
-#include "services/common/logging.h"
+#include "base/bounded_file.h"
+#include "base/escape.h"
+#include "base/logging.h"
 #include "spdlog/sinks/basic_file_sink.h"
 
 namespace peerlab::cli {

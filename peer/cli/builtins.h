@@ -13,7 +13,7 @@
 #include "peerlab/cli/config.h"
 #include "peerlab/cli/registry.h"
 #include "peerlab/cli/view.h"
-#include "peerlab/common/cancellation.h"
+#include "peerlab/base/cancellation.h"
 
 namespace peerlab::cli {
 

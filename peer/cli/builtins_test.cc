@@ -13,7 +13,7 @@
 #include "gtest/gtest.h"
 #include "peer/cli/session.h"
 #include "peer/cli/test_output.h"
-#include "services/common/logging.h"
+#include "base/logging.h"
 
 namespace peerlab::cli {
 namespace {

@@ -12,7 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
 #include "peer/cli/parser.h"
-#include "services/common/bounded_file.h"
+#include "base/bounded_file.h"
 
 namespace peerlab::cli {
 namespace {

@@ -12,7 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "services/common/bounded_file.h"
+#include "base/bounded_file.h"
 
 namespace peerlab::cli {
 namespace {

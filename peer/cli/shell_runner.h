@@ -9,7 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "peerlab/common/cancellation.h"
+#include "peerlab/base/cancellation.h"
 
 namespace peerlab::cli {
 

@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "services/common/escape.h"
+#include "base/escape.h"
 
 namespace peerlab::cli {
 

@@ -17,7 +17,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "peerlab/common/clock.h"
+#include "peerlab/base/clock.h"
 
 namespace peerlab::cli {
 
@@ -52,7 +52,7 @@ class ViewHub {
 
   // Appends `text` to `view`, one ViewLine per line of text (a trailing
   // newline adds no empty line), each line with its control characters
-  // escaped (EscapeControl, services/common/escape.h): text from the
+  // escaped (EscapeControl, base/escape.h): text from the
   // network can neither forge a line nor drive a terminal. Returns the
   // lines written.
   std::vector<ViewLine> Write(absl::string_view view, absl::string_view text);

@@ -10,7 +10,7 @@
 #include "absl/time/time.h"
 #include "peer/cli/parser.h"
 #include "peer/cli/session.h"
-#include "services/common/grpc_status.h"
+#include "base/grpc_status.h"
 #include "spdlog/spdlog.h"
 
 namespace peerlab::peer {

@@ -1,7 +1,7 @@
 // peerlab-control: runs one command line in a running peer through
 // peer.v1.PeerControl, prints the lines it printed, and exits with the
 // command's outcome. The token is found the way every client finds it
-// (services/common/control_token.h): --control-token-file, else
+// (base/control_token.h): --control-token-file, else
 // $PEERLAB_CONTROL_TOKEN_FILE, else the per-node file of --peer NAME.
 //
 //   peerlab-control --peer alice 127.0.0.1:PORT showmemberlist
@@ -18,11 +18,11 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_join.h"
 #include "proto/peer/v1/control.grpc.pb.h"
-#include "services/common/command_line.h"
-#include "services/common/control_token.h"
-#include "services/common/grpc_status.h"
-#include "services/common/option_checks.h"
-#include "services/common/tls.h"
+#include "base/command_line.h"
+#include "base/control_token.h"
+#include "base/grpc_status.h"
+#include "base/option_checks.h"
+#include "base/tls.h"
 
 int main(int argc, char** argv) {
   CLI::App cli{

@@ -14,8 +14,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "services/common/bounded_file.h"
-#include "services/common/state_dir.h"
+#include "base/bounded_file.h"
+#include "base/state_dir.h"
 
 namespace peerlab::identity {
 namespace {

@@ -2,7 +2,7 @@
 // keys) it signs its claims about itself with, and its restart generation,
 // both kept in the node's state directory so they survive restarts.
 //
-// Links OpenSSL and absl only (plus the file helpers of services/common).
+// Links OpenSSL and absl only (plus the file helpers of base).
 #ifndef PEERLAB_PEER_IDENTITY_NODE_KEY_H_
 #define PEERLAB_PEER_IDENTITY_NODE_KEY_H_
 

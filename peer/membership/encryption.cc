@@ -31,7 +31,7 @@
 #include "peer/membership/protocol_version.h"
 #include "peer/membership/sealing.h"
 #include "peer/membership/wire.h"
-#include "services/common/logging.h"
+#include "base/logging.h"
 
 namespace peerlab::membership {
 namespace {

@@ -19,7 +19,7 @@
 #include "peer/membership/keyring.h"
 #include "peer/membership/memberlist.h"
 #include "peer/membership/protocol_version.h"
-#include "services/common/logging.h"
+#include "base/logging.h"
 
 namespace peerlab::membership {
 namespace {

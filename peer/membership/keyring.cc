@@ -16,8 +16,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "services/common/bounded_file.h"
-#include "services/common/state_dir.h"
+#include "base/bounded_file.h"
+#include "base/state_dir.h"
 
 namespace peerlab::membership {
 namespace {

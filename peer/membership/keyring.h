@@ -78,7 +78,7 @@ inline constexpr size_t kMaxKeyFileBytes = 64 * 1024;
 
 // --- The per-user group key (secure with no set-up) ---
 
-// `<UserStateDir()>/gossip.keys` (services/common/state_dir.h): the key file
+// `<UserStateDir()>/gossip.keys` (base/state_dir.h): the key file
 // every peer of one user on one machine uses when none is configured.
 // Errors as UserStateDir's.
 absl::StatusOr<std::string> UserKeyFilePath();

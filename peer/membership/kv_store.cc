@@ -5,7 +5,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "peer/membership/protocol_math.h"
-#include "services/common/logging.h"
+#include "base/logging.h"
 
 namespace peerlab::membership {
 

@@ -17,9 +17,9 @@
 #include "peer/membership/real/node_parts.h"
 #include "peer/runtime/completion.h"
 #include "peer/runtime/event_loop.h"
-#include "services/common/grpc_server.h"
-#include "services/common/logging.h"
-#include "services/common/state_dir.h"
+#include "base/grpc_server.h"
+#include "base/logging.h"
+#include "base/state_dir.h"
 
 namespace peerlab::membership {
 namespace {

@@ -10,7 +10,7 @@
 #include "peer/membership/memberlist.h"
 #include "peer/membership/protocol_math.h"
 #include "peer/membership/wire.h"
-#include "services/common/logging.h"
+#include "base/logging.h"
 
 namespace peerlab::membership {
 namespace {

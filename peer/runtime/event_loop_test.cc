@@ -13,7 +13,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/common/testing/eventually.h"
+#include "base/testing/eventually.h"
 
 namespace peerlab::runtime {
 namespace {

@@ -12,10 +12,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "services/common/bounded_file.h"
-#include "services/common/control_token.h"
-#include "services/common/state_dir.h"
-#include "services/common/token_file.h"
+#include "base/bounded_file.h"
+#include "base/control_token.h"
+#include "base/state_dir.h"
+#include "base/token_file.h"
 
 namespace peerlab::bootstrap {
 namespace {

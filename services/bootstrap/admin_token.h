@@ -6,7 +6,7 @@
 //   1. its --admin-token-file;
 //   2. $PEERLAB_BOOTSTRAP_ADMIN_TOKEN_FILE when set and not empty;
 //   3. the per-user file DefaultAdminTokenPath() =
-//      <UserStateDir()>/bootstrap-admin.token (services/common/state_dir.h),
+//      <UserStateDir()>/bootstrap-admin.token (base/state_dir.h),
 //      created 0600 with a random token on first use and kept across
 //      restarts (every server of this user shares it).
 // A client (FindAdminToken: peerlab-bootstrapctl, a peer's

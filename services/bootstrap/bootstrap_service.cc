@@ -11,7 +11,7 @@
 #include "services/bootstrap/document.h"
 #include "services/bootstrap/entry_secret.h"
 #include "services/bootstrap/validation.h"
-#include "services/common/logging.h"
+#include "base/logging.h"
 
 namespace peerlab::bootstrap {
 namespace {

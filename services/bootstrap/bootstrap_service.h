@@ -38,7 +38,7 @@
 #include "proto/bootstrap/v1/bootstrap.pb.h"
 #include "services/bootstrap/rate_limiter.h"
 #include "services/bootstrap/store.h"
-#include "services/common/clock.h"
+#include "base/clock.h"
 
 namespace peerlab::bootstrap {
 

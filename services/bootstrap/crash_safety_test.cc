@@ -30,8 +30,8 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/bootstrap/v1/bootstrap.grpc.pb.h"
-#include "services/common/testing/subprocess.h"
-#include "services/common/uuid.h"
+#include "base/testing/subprocess.h"
+#include "base/uuid.h"
 
 namespace peerlab::bootstrap {
 namespace {

@@ -18,8 +18,8 @@
 #include "nlohmann/json.hpp"
 #include "services/bootstrap/document.h"
 #include "services/bootstrap/validation.h"
-#include "services/common/bounded_file.h"
-#include "services/common/logging.h"
+#include "base/bounded_file.h"
+#include "base/logging.h"
 
 namespace peerlab::bootstrap {
 namespace {

@@ -21,7 +21,7 @@
 #include "services/bootstrap/document.h"
 #include "services/bootstrap/entry_secret.h"
 #include "services/bootstrap/validation.h"
-#include "services/common/testing/eventually.h"
+#include "base/testing/eventually.h"
 
 namespace peerlab::bootstrap {
 namespace {

@@ -19,8 +19,8 @@
 #include "services/bootstrap/bootstrap_service.h"
 #include "services/bootstrap/document.h"
 #include "services/bootstrap/memory_store.h"
-#include "services/common/clock.h"
-#include "services/common/testing/eventually.h"
+#include "base/clock.h"
+#include "base/testing/eventually.h"
 
 namespace peerlab::bootstrap {
 namespace {

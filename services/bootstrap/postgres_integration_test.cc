@@ -28,10 +28,10 @@
 #include "gtest/gtest.h"
 #include "proto/bootstrap/v1/bootstrap.grpc.pb.h"
 #include "services/bootstrap/integration_testing.h"
-#include "services/common/testing/eventually.h"
-#include "services/common/testing/postgres.h"
-#include "services/common/testing/subprocess.h"
-#include "services/common/uuid.h"
+#include "base/testing/eventually.h"
+#include "base/testing/postgres.h"
+#include "base/testing/subprocess.h"
+#include "base/uuid.h"
 
 namespace peerlab::bootstrap {
 namespace {

@@ -17,7 +17,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "services/bootstrap/document.h"
 #include "services/bootstrap/validation.h"
-#include "services/common/logging.h"
+#include "base/logging.h"
 
 namespace peerlab::bootstrap {
 namespace {

@@ -16,8 +16,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/bootstrap/document.h"
-#include "services/common/testing/eventually.h"
-#include "services/common/testing/postgres.h"
+#include "base/testing/eventually.h"
+#include "base/testing/postgres.h"
 
 namespace peerlab::bootstrap {
 namespace {

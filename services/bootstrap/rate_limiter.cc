@@ -9,7 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "services/common/logging.h"
+#include "base/logging.h"
 
 namespace peerlab::bootstrap {
 

@@ -31,9 +31,9 @@
 #include "proto/bootstrap/v1/bootstrap.grpc.pb.h"
 #include "proto/third_party/grpc/health/v1/health.grpc.pb.h"
 #include "services/bootstrap/integration_testing.h"
-#include "services/common/testing/eventually.h"
-#include "services/common/testing/subprocess.h"
-#include "services/common/uuid.h"
+#include "base/testing/eventually.h"
+#include "base/testing/subprocess.h"
+#include "base/uuid.h"
 
 namespace peerlab::bootstrap {
 namespace {

@@ -17,12 +17,12 @@
 #include "services/bootstrap/grpc_service.h"
 #include "services/bootstrap/store_factory.h"
 #include "services/bootstrap/validation.h"
-#include "services/common/bounded_file.h"
-#include "services/common/command_line.h"
-#include "services/common/grpc_server.h"
-#include "services/common/logging.h"
-#include "services/common/option_checks.h"
-#include "services/common/tls.h"
+#include "base/bounded_file.h"
+#include "base/command_line.h"
+#include "base/grpc_server.h"
+#include "base/logging.h"
+#include "base/option_checks.h"
+#include "base/tls.h"
 
 namespace {
 

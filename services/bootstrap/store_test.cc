@@ -14,8 +14,8 @@
 #include "services/bootstrap/document.h"
 #include "services/bootstrap/file_store.h"
 #include "services/bootstrap/postgres_store.h"
-#include "services/common/testing/postgres.h"
-#include "services/common/testing/subprocess.h"
+#include "base/testing/postgres.h"
+#include "base/testing/subprocess.h"
 
 namespace peerlab::bootstrap {
 namespace {

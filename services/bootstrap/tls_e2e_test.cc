@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "services/bootstrap/client/bootstrap_client.h"
-#include "services/common/testing/subprocess.h"
-#include "services/common/tls.h"
+#include "base/testing/subprocess.h"
+#include "base/tls.h"
 
 namespace peerlab::bootstrap {
 namespace {

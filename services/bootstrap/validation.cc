@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/time_util.h"
-#include "services/common/uuid.h"
+#include "base/uuid.h"
 
 namespace peerlab::bootstrap {
 namespace {

@@ -3,8 +3,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "services/common/grpc_status.h"
-#include "services/common/logging.h"
+#include "base/grpc_status.h"
+#include "base/logging.h"
 #include "test-harness/coordinator/lab_auth.h"
 #include "test-harness/script/script.h"
 

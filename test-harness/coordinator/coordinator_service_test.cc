@@ -12,7 +12,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/peer/v1/control.grpc.pb.h"
-#include "services/common/testing/eventually.h"
+#include "base/testing/eventually.h"
 #include "test-harness/coordinator/lab_auth.h"
 
 namespace peerlab::harness {

@@ -7,9 +7,9 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "services/common/grpc_status.h"
-#include "services/common/state_dir.h"
-#include "services/common/token_file.h"
+#include "base/grpc_status.h"
+#include "base/state_dir.h"
+#include "base/token_file.h"
 
 namespace peerlab::harness {
 namespace {

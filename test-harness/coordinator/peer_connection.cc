@@ -1,7 +1,7 @@
 #include "test-harness/coordinator/peer_connection.h"
 
 #include "absl/strings/str_cat.h"
-#include "services/common/grpc_status.h"
+#include "base/grpc_status.h"
 
 namespace peerlab::harness {
 namespace {

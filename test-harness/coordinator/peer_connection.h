@@ -30,7 +30,7 @@ class PeerConnection {
   };
 
   // Credentials of the channels to peers (the coordinator's --tls-*, see
-  // services/common/tls.h); nullptr (the default): plaintext. Call once,
+  // base/tls.h); nullptr (the default): plaintext. Call once,
   // before the first connection; not synchronized with connections.
   static void SetChannelCredentials(
       std::shared_ptr<grpc::ChannelCredentials> credentials);

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
-#include "services/common/logging.h"
+#include "base/logging.h"
 
 namespace peerlab::harness {
 

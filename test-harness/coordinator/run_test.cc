@@ -16,7 +16,7 @@
 #include "peer/cli/registry.h"
 #include "peer/cli/view.h"
 #include "peer/control/control_service.h"
-#include "services/common/testing/eventually.h"
+#include "base/testing/eventually.h"
 
 namespace peerlab::harness {
 namespace {

@@ -15,9 +15,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "services/common/control_token.h"
-#include "services/common/state_dir.h"
-#include "services/common/uuid.h"
+#include "base/control_token.h"
+#include "base/state_dir.h"
+#include "base/uuid.h"
 #include "test-harness/coordinator/lab_auth.h"
 
 namespace peerlab::harness {
@@ -70,7 +70,7 @@ absl::StatusOr<std::unique_ptr<LocalLab>> LocalLab::Start(
         absl::StrCat("cannot create ", lab->logs_, ": ", ec.message()));
   }
   const std::string& bin = lab->options_.bin_dir;
-  // One control token for the run (services/common/control_token.h): every
+  // One control token for the run (base/control_token.h): every
   // peer gets --control-token-file, so local control needs a token on
   // loopback too and nothing is set up by hand. (The coordinator needs none:
   // it reaches each peer with its registration's session token.)

@@ -35,7 +35,7 @@ class LocalLab {
     std::string peer_log_level = "info";
     std::vector<std::string> peer_args;  // extra peerlab-peer arguments
     // --tls-* flags for every process the lab starts (bootstrap,
-    // coordinator, peers); empty: plaintext. See services/common/tls.h.
+    // coordinator, peers); empty: plaintext. See base/tls.h.
     std::vector<std::string> tls_args;
     // The lab token file given to the coordinator and every peer
     // (--token-file); empty: the default one

@@ -16,8 +16,8 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/harness/v1/coordinator.grpc.pb.h"
-#include "services/common/testing/eventually.h"
-#include "services/common/testing/subprocess.h"
+#include "base/testing/eventually.h"
+#include "base/testing/subprocess.h"
 
 namespace peerlab::harness {
 namespace {

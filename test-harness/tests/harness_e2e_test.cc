@@ -15,7 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "services/common/testing/subprocess.h"
+#include "base/testing/subprocess.h"
 
 namespace peerlab::harness {
 namespace {

@@ -15,7 +15,7 @@
 
 #include "grpcpp/grpcpp.h"
 #include "proto/harness/v1/coordinator.grpc.pb.h"
-#include "services/common/tls.h"
+#include "base/tls.h"
 #include "test-harness/lab/local_lab.h"
 #include "test-harness/script/script.h"
 

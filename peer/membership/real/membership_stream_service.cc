@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "services/common/grpc_status.h"
+#include "base/grpc_status.h"
 
 namespace peerlab::membership {
 

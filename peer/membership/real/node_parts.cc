@@ -5,7 +5,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/logging.h"
+#include "base/logging.h"
 
 namespace peerlab::membership {
 

@@ -5,7 +5,7 @@
 
 #include "grpcpp/grpcpp.h"
 #include "peer/membership/real/membership_stream_service.h"
-#include "services/common/grpc_status.h"
+#include "base/grpc_status.h"
 
 namespace peerlab::membership {
 

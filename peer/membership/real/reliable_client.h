@@ -36,7 +36,7 @@ class ReliableClient {
     // the gRPC address it serves the reliable path on (empty: not sent).
     std::string member_addr;
     std::string grpc_addr;
-    // Channel credentials (services/common/tls.h); nullptr: plaintext.
+    // Channel credentials (base/tls.h); nullptr: plaintext.
     std::shared_ptr<grpc::ChannelCredentials> credentials;
     // Calls carrying a datagram that may be in flight at once.
     int max_packet_calls_in_flight = 1024;

@@ -96,7 +96,7 @@ class UdpGrpcTransport final : public Transport,
     // Shutdown. Required.
     MembershipStreamService* service = nullptr;
     // Credentials of the gRPC channels to other nodes (see
-    // services/common/tls.h); nullptr: plaintext.
+    // base/tls.h); nullptr: plaintext.
     std::shared_ptr<grpc::ChannelCredentials> credentials;
 
     // kGrpcOnly: deadline of the call that carries one datagram, and how

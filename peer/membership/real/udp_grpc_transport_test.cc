@@ -19,7 +19,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "peer/runtime/event_loop.h"
-#include "services/common/testing/eventually.h"
+#include "base/testing/eventually.h"
 
 namespace peerlab::membership {
 namespace {

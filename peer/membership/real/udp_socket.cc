@@ -15,7 +15,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "services/common/logging.h"
+#include "base/logging.h"
 
 namespace peerlab::membership {
 namespace {

@@ -21,9 +21,9 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
 #include "peer/membership/tool/sim_runner.h"
-#include "services/common/command_line.h"
-#include "services/common/logging.h"
-#include "services/common/option_checks.h"
+#include "base/command_line.h"
+#include "base/logging.h"
+#include "base/option_checks.h"
 
 namespace {
 

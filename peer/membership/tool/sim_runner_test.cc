@@ -10,7 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "services/common/testing/subprocess.h"
+#include "base/testing/subprocess.h"
 
 namespace peerlab::membership::tool {
 namespace {

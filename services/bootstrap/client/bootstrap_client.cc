@@ -10,7 +10,7 @@
 #include "grpcpp/support/channel_arguments.h"
 #include "peer/runtime/backoff.h"
 #include "services/bootstrap/entry_secret.h"
-#include "services/common/grpc_status.h"
+#include "base/grpc_status.h"
 
 namespace peerlab::bootstrap {
 

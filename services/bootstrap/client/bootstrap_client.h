@@ -74,7 +74,7 @@ class BootstrapClient {
     // it is found); it also lets Leave/Renew/Join change another's entry,
     // is not rate-limited, and makes entries without a lease. Unset: no authorization metadata.
     std::optional<std::string> admin_token;
-    // Channel credentials (TLS, see services/common/tls.h). Null: plaintext.
+    // Channel credentials (TLS, see base/tls.h). Null: plaintext.
     std::shared_ptr<grpc::ChannelCredentials> credentials;
     // Budget of one unary call, retries and backoff sleeps included: the call
     // returns DEADLINE_EXCEEDED (or the last UNAVAILABLE) once it is spent.

@@ -17,8 +17,8 @@
 #include "services/bootstrap/document.h"
 #include "services/bootstrap/grpc_service.h"
 #include "services/bootstrap/memory_store.h"
-#include "services/common/clock.h"
-#include "services/common/uuid.h"
+#include "base/clock.h"
+#include "base/uuid.h"
 
 namespace peerlab::bootstrap {
 namespace {

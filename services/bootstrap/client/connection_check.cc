@@ -15,7 +15,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "services/common/command_line.h"
+#include "base/command_line.h"
 
 namespace peerlab::bootstrap {
 namespace {

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "services/common/tls.h"
+#include "base/tls.h"
 
 namespace peerlab::bootstrap {
 

@@ -23,11 +23,11 @@
 #include "services/bootstrap/client/bootstrap_client.h"
 #include "services/bootstrap/client/connection_check.h"
 #include "services/bootstrap/client/document_format.h"
-#include "services/common/command_line.h"
-#include "services/common/option_checks.h"
-#include "services/common/tls.h"
-#include "services/common/token_file.h"
-#include "services/common/uuid.h"
+#include "base/command_line.h"
+#include "base/option_checks.h"
+#include "base/tls.h"
+#include "base/token_file.h"
+#include "base/uuid.h"
 
 namespace {
 
