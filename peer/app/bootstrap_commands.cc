@@ -6,12 +6,12 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "base/token_file.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/bootstrap/admin_token.h"
 #include "services/bootstrap/client/document_format.h"
 #include "services/bootstrap/entry_secret.h"
-#include "base/logging.h"
-#include "base/token_file.h"
 
 namespace peerlab::peer {
 namespace {
@@ -24,7 +24,7 @@ void PrintDocument(const pb::Document& doc, cli::Output& out) {
 
 }  // namespace
 
-BootstrapCommands::BootstrapCommands(bootstrap::BootstrapClient* client,
+BootstrapCommands::BootstrapCommands(bootstrap::BootstrapApi* client,
                                      SelfDescription self)
     : client_(client), self_(std::move(self)) {
   auto secret = bootstrap::NewEntrySecret();
@@ -153,7 +153,7 @@ std::optional<absl::Duration> BootstrapCommands::Lease() const {
   return lease_;
 }
 
-absl::StatusOr<std::unique_ptr<bootstrap::BootstrapClient>>
+absl::StatusOr<std::unique_ptr<bootstrap::BootstrapApi>>
 BootstrapCommands::AdminClient() const {
   std::string path;
   {
@@ -171,7 +171,7 @@ BootstrapCommands::AdminClient() const {
     // The per-user token of a server of this user on this machine.
     options.admin_token = found->token;
   }
-  return std::make_unique<bootstrap::BootstrapClient>(options);
+  return client_->Connect(std::move(options));
 }
 
 absl::StatusOr<pb::Document> BootstrapCommands::Fetch() {

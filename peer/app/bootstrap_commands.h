@@ -63,7 +63,7 @@ enum class KeepOutcome {
 class BootstrapCommands {
  public:
   // `client` must outlive this object.
-  BootstrapCommands(bootstrap::BootstrapClient* client, SelfDescription self);
+  BootstrapCommands(bootstrap::BootstrapApi* client, SelfDescription self);
 
   // Registers the commands and the config keys "bootstrap.lease" (lease of
   // bootstrapjoin/refill; 0s: none) and "bootstrap.admin_token_file".
@@ -102,7 +102,7 @@ class BootstrapCommands {
   // A client for changing other peers' entries (the upkeep): with the admin
   // token of bootstrap.admin_token_file when it is set, else a plain one
   // (the service then refuses to touch entries that are not this peer's).
-  absl::StatusOr<std::unique_ptr<bootstrap::BootstrapClient>> UpkeepClient()
+  absl::StatusOr<std::unique_ptr<bootstrap::BootstrapApi>> UpkeepClient()
       const {
     return AdminClient();
   }
@@ -113,10 +113,9 @@ class BootstrapCommands {
  private:
   void Remember(const ::bootstrap::v1::Document& doc);
   std::optional<absl::Duration> Lease() const;
-  absl::StatusOr<std::unique_ptr<bootstrap::BootstrapClient>> AdminClient()
-      const;
+  absl::StatusOr<std::unique_ptr<bootstrap::BootstrapApi>> AdminClient() const;
 
-  bootstrap::BootstrapClient* const client_;
+  bootstrap::BootstrapApi* const client_;
   const SelfDescription self_;
   std::string secret_;  // this peer's entry secret; set once, at construction
   // Guarded by mu_: the lease last granted; whether this peer's entry was

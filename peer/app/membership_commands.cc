@@ -6,10 +6,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/logging.h"
 #include "peer/app/keys_commands.h"
 #include "peer/app/member_meta.h"
-#include "peer/runtime/completion.h"
-#include "base/logging.h"
 
 namespace peerlab::peer {
 namespace {
@@ -43,22 +42,12 @@ std::string FormatMember(const Member& m) {
 
 }  // namespace
 
-MembershipCommands::MembershipCommands(Env env)
-    : env_(std::move(env)),
-      loop_(std::make_unique<runtime::EventLoop>("membership")) {
-  settings_ = membership::Config::Local();
+MembershipCommands::MembershipCommands(MembershipHost* host, Env env)
+    : host_(host), env_(std::move(env)) {
   ApplyProfile("local").IgnoreError();
 }
 
-MembershipCommands::~MembershipCommands() {
-  loop_->Call([this] {
-    node_ = nullptr;
-    kv_ = nullptr;
-    transport_ = nullptr;
-    parts_.reset();  // shuts the node down
-  });
-  loop_->Stop();
-}
+MembershipCommands::~MembershipCommands() = default;
 
 absl::Status MembershipCommands::ApplyProfile(const std::string& profile) {
   membership::Config c;
@@ -76,282 +65,32 @@ absl::Status MembershipCommands::ApplyProfile(const std::string& profile) {
   return absl::OkStatus();
 }
 
-void MembershipCommands::AddListener(membership::EventListener* listener) {
-  std::lock_guard<std::mutex> lock(mu_);
-  listeners_.push_back(listener);
-}
-
-bool MembershipCommands::running() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return node_exists_;
-}
-
-template <typename F>
-auto MembershipCommands::WithNode(F f)
-    -> decltype(f(std::declval<membership::Memberlist&>())) {
-  using R = decltype(f(std::declval<membership::Memberlist&>()));
-  return loop_->Call([&]() -> R {
-    if (!node_) {
-      return absl::FailedPreconditionError(
-          "no membership node: run memberlistcreate first");
-    }
-    return f(*node_);
-  });
-}
-
-absl::Status MembershipCommands::Create() {
-  membership::Config config;
-  bool grpc_only;
-  int64_t bind_port;
-  std::string keyfile;
-  {
-    auto lock = config_->Lock();
-    config = settings_;
-    config.indirect_checks = static_cast<int>(indirect_checks_);
-    config.suspicion_mult = static_cast<int>(suspicion_mult_);
-    config.suspicion_max_timeout_mult =
-        static_cast<int>(suspicion_max_timeout_mult_);
-    config.retransmit_mult = static_cast<int>(retransmit_mult_);
-    config.gossip_nodes = static_cast<int>(gossip_nodes_);
-    config.packet_size = static_cast<int>(packet_size_);
-    config.awareness_max_multiplier = static_cast<int>(awareness_max_);
-    config.max_members = static_cast<int>(max_members_);
-    grpc_only = grpc_only_;
-    bind_port = bind_port_;
-    keyfile = keyfile_;
-    config.label = label_;
-  }
-  config.name = env_.name;
-  if (auto s = config.Validate(); !s.ok()) return s;
-  auto key =
-      membership::LoadGossipKey(keyfile, env_.insecure_gossip, env_.name);
-  if (!key.ok()) return key.status();
-  return loop_->Call([&]() -> absl::Status {
-    if (parts_ && (parts_->node->left() || parts_->node->replaced())) {
-      // A node that left (or lost its name to a newer process) can never
-      // take part again: a new one replaces it.
-      spdlog::info("membership node {} replaced by a new one (the old one {})",
-                   env_.name,
-                   parts_->node->left() ? "left the group" : "lost its name");
-      DeleteNode();
-    }
-    if (parts_) {
-      return absl::FailedPreconditionError(
-          "the membership node exists already (memberlistdelete first)");
-    }
-    membership::NodePartsOptions options;
-    options.config = config;
-    options.state_dir = env_.state_dir;
-    options.profile = profile_;
-    options.events = this;
-    options.key = *std::move(key);
-    options.node_key = env_.node_key;
-    membership::UdpGrpcTransport::Options& t = options.transport;
-    t.mode = grpc_only ? membership::UdpGrpcTransport::Mode::kGrpcOnly
-                       : membership::UdpGrpcTransport::Mode::kUdp;
-    t.udp_bind_host = env_.bind;
-    t.udp_port = static_cast<int>(bind_port);
-    if (!grpc_only && bind_port == 0) t.udp_fd = env_.take_reserved_socket();
-    t.grpc_address = env_.grpc_address();
-    t.service = env_.service;
-    t.credentials = env_.credentials;
-    auto parts = membership::MakeNodeParts(loop_.get(), std::move(options));
-    if (!parts.ok()) return parts.status();
-    parts_ = *std::move(parts);
-    node_ = parts_->node.get();
-    kv_ = parts_->kv.get();
-    transport_ = parts_->transport.get();
-    std::lock_guard<std::mutex> lock(mu_);
-    node_exists_ = true;
-    node_created_ = true;
-    node_label_ = config.label;
-    return absl::OkStatus();
-  });
-}
-
-namespace {
-
-// What to do when the node can no longer take part (after a leave, or once
-// a newer process took its name).
-absl::Status NodeIsOver(const membership::Memberlist& node) {
-  return absl::FailedPreconditionError(absl::StrCat(
-      node.left() ? "this node left the group"
-                  : "a newer process took this node's name",
-      " and cannot take part again: memberlistcreate makes a new node, then "
-      "memberliststart and memberlistjoin"));
-}
-
-}  // namespace
-
-std::string MembershipCommands::GroupLabel() const {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (node_created_) return node_label_;
-  }
-  if (config_ == nullptr) return env_.group_label;
+MembershipSettings MembershipCommands::Settings() const {
+  MembershipSettings out;
   auto lock = config_->Lock();
-  return label_;
-}
-
-absl::Status MembershipCommands::Start() {
-  return WithNode([&](membership::Memberlist& node) -> absl::Status {
-    if (node.left() || node.replaced()) return NodeIsOver(node);
-    if (node.started()) return absl::OkStatus();
-    return node.Start(LocalMeta());
-  });
-}
-
-std::string MembershipCommands::LocalMeta() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return EncodeMeta(meta_fields_);
-}
-
-void MembershipCommands::SetLocalMetaField(const std::string& key,
-                                           const std::string& value) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (value.empty()) {
-      meta_fields_.erase(key);
-    } else {
-      meta_fields_[key] = value;
-    }
-  }
-  // Spreads the current fields (a later call's post carries later fields:
-  // the last one to run wins, and it reads the newest).
-  loop_->Post([this] {
-    if (!node_ || !node_->started() || node_->left()) return;
-    const std::string meta = LocalMeta();
-    if (node_->LocalNode().meta == meta) return;
-    if (auto s = node_->UpdateMeta(meta); !s.ok()) {
-      spdlog::warn("membership metadata not updated: {}", s.message());
-    }
-  });
-}
-
-absl::StatusOr<int> MembershipCommands::Join(std::vector<std::string> addrs) {
-  auto report = JoinWithReport(std::move(addrs));
-  if (!report.ok()) return report.status();
-  return report->answered;
-}
-
-absl::StatusOr<membership::Memberlist::JoinReport>
-MembershipCommands::JoinWithReport(std::vector<std::string> addrs) {
-  using Report = membership::Memberlist::JoinReport;
-  // Cancelled if the loop drops the join (the node deleted meanwhile).
-  runtime::Completion<absl::StatusOr<Report>> done("memberlistjoin");
-  absl::Status posted = WithNode([&](membership::Memberlist& node) {
-    if (node.left() || node.replaced()) return NodeIsOver(node);
-    if (!node.started()) {
-      return absl::FailedPreconditionError(
-          "the membership node is not started (memberliststart)");
-    }
-    node.JoinWithReport(addrs, done.Callback());
-    return absl::OkStatus();
-  });
-  if (!posted.ok()) return posted;
-  return done.Wait();
-}
-
-absl::Status MembershipCommands::Leave(absl::Duration timeout) {
-  runtime::Completion<absl::Status> done("memberlistleave");
-  absl::Status posted = WithNode([&](membership::Memberlist& node) {
-    node.Leave(timeout, done.Callback());
-    return absl::OkStatus();
-  });
-  if (!posted.ok()) return posted;
-  return done.Wait();
-}
-
-absl::Status MembershipCommands::SetMeta(const std::string& meta,
-                                         absl::Duration timeout) {
-  runtime::Completion<absl::Status> done("memberlistupdate");
-  absl::Status posted = WithNode([&](membership::Memberlist& node) {
-    node.UpdateMeta(meta, timeout, done.Callback());
-    return absl::OkStatus();
-  });
-  if (!posted.ok()) return posted;
-  return done.Wait();
-}
-
-void MembershipCommands::DeleteNode() {
-  node_ = nullptr;
-  kv_ = nullptr;
-  transport_ = nullptr;
-  parts_.reset();  // shuts the node down
-  std::lock_guard<std::mutex> lock(mu_);
-  node_exists_ = false;
-}
-
-absl::Status MembershipCommands::Shutdown() {
-  return WithNode([&](membership::Memberlist& node) {
-    node.Shutdown();
-    return absl::OkStatus();
-  });
-}
-
-std::vector<Member> MembershipCommands::Members() {
-  return loop_->Call([&] {
-    return node_ && node_->started() ? node_->Members() : std::vector<Member>{};
-  });
-}
-
-std::optional<identity::PublicKey> MembershipCommands::PinnedKeyOf(
-    const std::string& name) {
-  return loop_->Call([&]() -> std::optional<identity::PublicKey> {
-    if (!node_ || !node_->started()) return std::nullopt;
-    return node_->PinnedKeyOf(name);
-  });
-}
-
-absl::StatusOr<membership::KeyOpResult> MembershipCommands::KeyOperation(
-    membership::KeyOp op, std::string key, absl::Duration timeout) {
-  runtime::Completion<absl::StatusOr<membership::KeyOpResult>> done("keys");
-  absl::Status posted = WithNode([&](membership::Memberlist& node) {
-    node.KeyOperation(op, std::move(key), timeout, done.Callback());
-    return absl::OkStatus();
-  });
-  if (!posted.ok()) return posted;
-  return done.Wait();
-}
-
-std::string MembershipCommands::LocalAddress() {
-  return loop_->Call(
-      [&] { return transport_ ? transport_->LocalAddress() : std::string(); });
-}
-
-void MembershipCommands::OnJoin(const Member& m) {
-  spdlog::info("member {} joined ({})", m.name, m.addr);
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto* l : listeners_) l->OnJoin(m);
-}
-void MembershipCommands::OnLeave(const Member& m) {
-  if (m.state == MemberState::kLeft) {
-    spdlog::info("member {} left", m.name);
-  } else {
-    spdlog::warn("member {} failed (declared dead)", m.name);
-  }
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto* l : listeners_) l->OnLeave(m);
-}
-void MembershipCommands::OnUpdate(const Member& m) {
-  spdlog::info("member {} updated", m.name);
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto* l : listeners_) l->OnUpdate(m);
-}
-void MembershipCommands::OnSuspect(const Member& m) {
-  spdlog::info("member {} is suspect", m.name);
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto* l : listeners_) l->OnSuspect(m);
-}
-void MembershipCommands::OnAlive(const Member& m) {
-  spdlog::info("member {} is alive again", m.name);
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto* l : listeners_) l->OnAlive(m);
+  membership::Config& config = out.config;
+  config = settings_;
+  config.indirect_checks = static_cast<int>(indirect_checks_);
+  config.suspicion_mult = static_cast<int>(suspicion_mult_);
+  config.suspicion_max_timeout_mult =
+      static_cast<int>(suspicion_max_timeout_mult_);
+  config.retransmit_mult = static_cast<int>(retransmit_mult_);
+  config.gossip_nodes = static_cast<int>(gossip_nodes_);
+  config.packet_size = static_cast<int>(packet_size_);
+  config.awareness_max_multiplier = static_cast<int>(awareness_max_);
+  config.max_members = static_cast<int>(max_members_);
+  config.label = label_;
+  out.profile = profile_;
+  out.bind_port = static_cast<int>(bind_port_);
+  out.grpc_only = grpc_only_;
+  out.keyfile = keyfile_;
+  return out;
 }
 
 absl::Status MembershipCommands::Register(cli::Registry& registry,
                                           cli::ConfigRegistry& config) {
   config_ = &config;
+  MembershipHost* host = host_;
   auto add = [](absl::Status s, absl::Status& first) {
     if (first.ok() && !s.ok()) first = s;
   };
@@ -479,9 +218,11 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
                          &c.retired_key_time, absl::ZeroDuration()),
       st);
   if (!st.ok()) return st;
+  // The host reads them at each create.
+  host_->SetSettingsSource([this] { return Settings(); });
   // Settings are read at memberlistcreate: say so when a node runs.
-  config.AddNotice(kPrefix, [this]() -> std::string {
-    if (!running()) return "";
+  config.AddNotice(kPrefix, [host]() -> std::string {
+    if (!host->running()) return "";
     return "takes effect at the next memberlistcreate (the node running now "
            "keeps its settings)";
   });
@@ -533,8 +274,9 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
        .summary = "creates the membership node (its socket and transport)",
        .max_args = 0,
        .handler = [this](const cli::Call&, cli::Output& out) -> absl::Status {
-         if (auto s = Create(); !s.ok()) return s;
-         out.Print(absl::StrCat("membership node created on ", LocalAddress()));
+         if (auto s = host_->Create(); !s.ok()) return s;
+         out.Print(absl::StrCat("membership node created on ",
+                                host_->LocalAddress()));
          return absl::OkStatus();
        }},
       {.name = "memberliststart",
@@ -542,10 +284,13 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
        .summary = "starts probing and gossip",
        .max_args = 0,
        .handler = [this](const cli::Call&, cli::Output& out) -> absl::Status {
-         const bool was_started = WithNode([](membership::Memberlist& n) {
-                                    return absl::StatusOr<bool>(n.started());
-                                  }).value_or(false);
-         if (auto s = Start(); !s.ok()) return s;
+         const bool was_started =
+             host_
+                 ->WithNode([](membership::Memberlist& n) {
+                   return absl::StatusOr<bool>(n.started());
+                 })
+                 .value_or(false);
+         if (auto s = host_->Start(); !s.ok()) return s;
          out.Print(was_started ? "membership already started"
                                : "membership started");
          return absl::OkStatus();
@@ -566,13 +311,15 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
              return absl::OkStatus();
            }
          }
-         auto joined = JoinWithReport(addrs);
+         auto joined = host_->JoinWithReport(addrs);
          if (!joined.ok()) return joined.status();
          // Reported once the node is a member: what it reached, and which
          // addresses it did not.
-         const int members = WithNode([](membership::Memberlist& n) {
-                               return absl::StatusOr<int>(n.NumAlive());
-                             }).value_or(0);
+         const int members = host_
+                                 ->WithNode([](membership::Memberlist& n) {
+                                   return absl::StatusOr<int>(n.NumAlive());
+                                 })
+                                 .value_or(0);
          out.Print(absl::StrCat(
              "joined via ", joined->answered, " of ", addrs.size(),
              " address(es), ", members, " member(s) now",
@@ -597,10 +344,12 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
          }
          auto t = wait_arg(call, timeout);
          if (!t.ok()) return t.status();
-         const bool had_left = WithNode([](membership::Memberlist& n) {
-                                 return absl::StatusOr<bool>(n.left());
-                               }).value_or(false);
-         if (auto s = Leave(*t); !s.ok()) return s;
+         const bool had_left = host_
+                                   ->WithNode([](membership::Memberlist& n) {
+                                     return absl::StatusOr<bool>(n.left());
+                                   })
+                                   .value_or(false);
+         if (auto s = host_->Leave(*t); !s.ok()) return s;
          out.Print(had_left ? "this node had already left the group"
                             : "left the group");
          return absl::OkStatus();
@@ -616,10 +365,12 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
          auto t = wait_arg(call, absl::Seconds(5));
          if (!t.ok()) return t.status();
          std::string meta =
-             WithNode([](membership::Memberlist& n) {
-               return absl::StatusOr<std::string>(n.LocalNode().meta);
-             }).value_or("");
-         if (auto s = SetMeta(meta, *t); !s.ok()) return s;
+             host_
+                 ->WithNode([](membership::Memberlist& n) {
+                   return absl::StatusOr<std::string>(n.LocalNode().meta);
+                 })
+                 .value_or("");
+         if (auto s = host_->SetMeta(meta, *t); !s.ok()) return s;
          out.Print("update spread");
          return absl::OkStatus();
        }},
@@ -628,7 +379,7 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
        .summary = "stops the node without leaving (others will see it fail)",
        .max_args = 0,
        .handler = [this](const cli::Call&, cli::Output& out) -> absl::Status {
-         if (auto s = Shutdown(); !s.ok()) return s;
+         if (auto s = host_->Shutdown(); !s.ok()) return s;
          out.Print("membership node shut down");
          return absl::OkStatus();
        }},
@@ -637,14 +388,7 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
        .summary = "stops the node's network only (it goes deaf and mute)",
        .max_args = 0,
        .handler = [this](const cli::Call&, cli::Output& out) -> absl::Status {
-         absl::Status s = loop_->Call([&]() -> absl::Status {
-           if (!transport_) {
-             return absl::FailedPreconditionError("no membership node");
-           }
-           transport_->Shutdown();
-           return absl::OkStatus();
-         });
-         if (!s.ok()) return s;
+         if (auto s = host_->ShutdownTransport(); !s.ok()) return s;
          out.Print("membership transport shut down");
          return absl::OkStatus();
        }},
@@ -653,13 +397,7 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
        .summary = "forgets the membership node (shuts it down first)",
        .max_args = 0,
        .handler = [this](const cli::Call&, cli::Output& out) -> absl::Status {
-         absl::Status s = loop_->Call([&]() -> absl::Status {
-           if (!node_)
-             return absl::FailedPreconditionError("no membership node");
-           DeleteNode();
-           return absl::OkStatus();
-         });
-         if (!s.ok()) return s;
+         if (auto s = host_->Delete(); !s.ok()) return s;
          out.Print("membership node deleted");
          return absl::OkStatus();
        }},
@@ -668,7 +406,7 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
        .summary = "lists the members alive or suspect",
        .max_args = 0,
        .handler = [this](const cli::Call&, cli::Output& out) -> absl::Status {
-         auto members = WithNode([](membership::Memberlist& n) {
+         auto members = host_->WithNode([](membership::Memberlist& n) {
            return absl::StatusOr<std::vector<Member>>(n.Members());
          });
          if (!members.ok()) return members.status();
@@ -681,7 +419,7 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
        .summary = "lists every member known, the dead and left ones too",
        .max_args = 0,
        .handler = [this](const cli::Call&, cli::Output& out) -> absl::Status {
-         auto members = WithNode([](membership::Memberlist& n) {
+         auto members = host_->WithNode([](membership::Memberlist& n) {
            return absl::StatusOr<std::vector<Member>>(n.AllMembers());
          });
          if (!members.ok()) return members.status();
@@ -693,7 +431,7 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
        .summary = "shows this node as the others see it",
        .max_args = 0,
        .handler = [this](const cli::Call&, cli::Output& out) -> absl::Status {
-         auto local = WithNode([](membership::Memberlist& n) {
+         auto local = host_->WithNode([](membership::Memberlist& n) {
            return absl::StatusOr<Member>(n.LocalNode());
          });
          if (!local.ok()) return local.status();
@@ -705,7 +443,7 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
        .summary = "Lifeguard health score (0 is best)",
        .max_args = 0,
        .handler = [this](const cli::Call&, cli::Output& out) -> absl::Status {
-         auto score = WithNode([](membership::Memberlist& n) {
+         auto score = host_->WithNode([](membership::Memberlist& n) {
            return absl::StatusOr<int>(n.HealthScore());
          });
          if (!score.ok()) return score.status();
@@ -734,14 +472,13 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
                          cli::Output& out) -> absl::Status {
          std::vector<std::string> words(call.args.begin() + 1, call.args.end());
          const std::string value = absl::StrJoin(words, " ");
-         absl::Status s = loop_->Call([&]() -> absl::Status {
-           if (!kv_ || !node_ || !node_->started()) {
-             return absl::FailedPreconditionError(
-                 "membership is not running (memberlistcreate, "
-                 "memberliststart)");
-           }
-           return kv_->Set(call.args[0], value);
-         });
+         absl::Status s = host_->WithKv(
+             [&](membership::KvStore& kv) -> absl::Status {
+               return kv.Set(call.args[0], value);
+             },
+             /*started=*/true,
+             "membership is not running (memberlistcreate, "
+             "memberliststart)");
          if (!s.ok()) return s;
          out.Print(absl::StrCat(call.args[0], " = ", value));
          return absl::OkStatus();
@@ -754,20 +491,19 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
        .handler = [this](const cli::Call& call,
                          cli::Output& out) -> absl::Status {
          std::vector<std::string> missing;
-         absl::Status s = loop_->Call([&]() -> absl::Status {
-           if (!kv_ || !node_ || !node_->started()) {
-             return absl::FailedPreconditionError("membership is not running");
-           }
-           for (const auto& key : call.args) {
-             absl::Status d = kv_->Delete(key);
-             if (absl::IsNotFound(d)) {
-               missing.push_back(key);
-             } else if (!d.ok()) {
-               return d;
-             }
-           }
-           return absl::OkStatus();
-         });
+         absl::Status s = host_->WithKv(
+             [&](membership::KvStore& kv) -> absl::Status {
+               for (const auto& key : call.args) {
+                 absl::Status d = kv.Delete(key);
+                 if (absl::IsNotFound(d)) {
+                   missing.push_back(key);
+                 } else if (!d.ok()) {
+                   return d;
+                 }
+               }
+               return absl::OkStatus();
+             },
+             /*started=*/true, "membership is not running");
          if (!s.ok()) return s;
          if (!missing.empty()) {
            return absl::NotFoundError(
@@ -781,12 +517,12 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
        .summary = "lists the replicated key/value map",
        .max_args = 0,
        .handler = [this](const cli::Call&, cli::Output& out) -> absl::Status {
-         auto items = loop_->Call(
-             [&]() -> absl::StatusOr<std::map<std::string, std::string>> {
-               if (!kv_)
-                 return absl::FailedPreconditionError("no membership node");
-               return kv_->Items();
-             });
+         auto items = host_->WithKv(
+             [&](membership::KvStore& kv)
+                 -> absl::StatusOr<std::map<std::string, std::string>> {
+               return kv.Items();
+             },
+             /*started=*/false, "no membership node");
          if (!items.ok()) return items.status();
          for (const auto& [k, v] : *items) out.Print(absl::StrCat(k, " = ", v));
          out.Print(absl::StrCat(items->size(), " key(s)"));
@@ -795,7 +531,7 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
   };
   commands.push_back(KeysCommand(
       [this](membership::KeyOp op, std::string key, absl::Duration timeout) {
-        return KeyOperation(op, std::move(key), timeout);
+        return host_->KeyOperation(op, std::move(key), timeout);
       }));
   for (auto& command : commands) {
     if (auto s = registry.Register(std::move(command)); !s.ok()) return s;

@@ -1,5 +1,6 @@
-// MembershipCommands waiting for the membership loop: a completion that the
-// loop drops (the node deleted while a join waits) ends the wait.
+// MembershipHost waiting for the membership loop: a completion that the
+// loop drops (the node deleted by memberlistdelete while a join waits) ends
+// the wait.
 #include "peer/app/membership_commands.h"
 
 #include <netinet/in.h>
@@ -49,30 +50,30 @@ class SilentUdp {
 
 TEST(MembershipCommandsTest, JoinWaitingWhenTheNodeIsDeletedEnds) {
   membership::MembershipStreamService service;
-  cli::ViewHub views;
-  MembershipCommands::Env env;
-  env.name = "alice";
-  env.bind = "127.0.0.1";
-  env.grpc_address = [] { return std::string("127.0.0.1:1"); };
-  env.take_reserved_socket = [] { return -1; };
-  env.service = &service;
-  env.views = &views;
-  env.insecure_gossip = true;
+  RealNodeEnv real;
+  real.bind = "127.0.0.1";
+  real.grpc_address = [] { return std::string("127.0.0.1:1"); };
+  real.take_reserved_socket = [] { return -1; };
+  real.service = &service;
   // Leaked if the join never returns (the old waiter): the joining thread
   // is then stuck for good and must not outlive it.
-  auto* commands = new MembershipCommands(env);
+  auto* host = new MembershipHost(
+      MembershipHost::Env{.name = "alice", .insecure_gossip = true},
+      std::make_unique<runtime::ThreadHostLoop>("membership"),
+      RealNodeFactory(real));
+  auto* commands = new MembershipCommands(host, {});
   cli::Registry registry;
   cli::ConfigRegistry config;
   ASSERT_TRUE(commands->Register(registry, config).ok());
-  ASSERT_TRUE(commands->Create().ok());
-  ASSERT_TRUE(commands->Start().ok());
+  ASSERT_TRUE(host->Create().ok());
+  ASSERT_TRUE(host->Start().ok());
 
   // The join asks the silent address for its gRPC address, and waits.
   SilentUdp silent;
   auto result = std::make_shared<absl::StatusOr<int>>(absl::UnknownError(""));
   auto returned = std::make_shared<absl::Notification>();
-  std::thread joiner([commands, result, returned, to = silent.address()] {
-    *result = commands->Join({to});
+  std::thread joiner([host, result, returned, to = silent.address()] {
+    *result = host->Join({to});
     returned->Notify();
   });
   ASSERT_TRUE(silent.Receives(absl::Seconds(5)))
@@ -90,6 +91,7 @@ TEST(MembershipCommandsTest, JoinWaitingWhenTheNodeIsDeletedEnds) {
   EXPECT_EQ(result->status().code(), absl::StatusCode::kCancelled)
       << result->status();
   delete commands;
+  delete host;
 }
 
 }  // namespace

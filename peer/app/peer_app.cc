@@ -12,28 +12,44 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/grpcpp.h"
-#include "grpcpp/health_check_service_interface.h"
-#include "peer/app/bootstrap_commands.h"
-#include "peer/app/chat_identity.h"
-#include "peer/app/lifecycle.h"
-#include "peer/app/member_meta.h"
-#include "peer/app/membership_commands.h"
-#include "peer/chat/chat_commands.h"
-#include "peer/chat/grpc_chat.h"
-#include "peer/cli/session.h"
-#include "peer/control/control_service.h"
-#include "peer/identity/node_key.h"
-#include "peer/membership/real/membership_stream_service.h"
 #include "base/grpc_server.h"
 #include "base/logging.h"
 #include "base/state_dir.h"
 #include "base/tls.h"
 #include "base/token_file.h"
 #include "base/uuid.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "peer/app/bootstrap_commands.h"
+#include "peer/app/chat_identity.h"
+#include "peer/app/lifecycle_commands.h"
+#include "peer/app/lifecycle_host.h"
+#include "peer/app/member_meta.h"
+#include "peer/app/membership_commands.h"
+#include "peer/app/membership_host.h"
+#include "peer/chat/chat_commands.h"
+#include "peer/chat/chat_host.h"
+#include "peer/chat/grpc_chat.h"
+#include "peer/cli/session.h"
+#include "peer/control/control_service.h"
+#include "peer/identity/node_key.h"
+#include "peer/membership/real/membership_stream_service.h"
 
 namespace peerlab::peer {
+
+// What the peer's chat service receives goes to the chat host.
+class ChatServiceHandler final : public chat::ChatGrpcService::Handler {
+ public:
+  explicit ChatServiceHandler(chat::ChatHost* host) : host_(host) {}
+  void OnIncoming(const std::shared_ptr<chat::ChatReply>& reply,
+                  ::peer::v1::ChatEnvelope envelope) override {
+    host_->OnIncoming(reply, std::move(envelope));
+  }
+
+ private:
+  chat::ChatHost* const host_;
+};
 
 absl::StatusOr<std::unique_ptr<PeerApp>> PeerApp::Create(PeerOptions options) {
   if (options.name.empty()) {
@@ -41,6 +57,16 @@ absl::StatusOr<std::unique_ptr<PeerApp>> PeerApp::Create(PeerOptions options) {
   }
   std::unique_ptr<PeerApp> app(new PeerApp(std::move(options)));
   if (auto s = app->Start(); !s.ok()) return s;
+  return app;
+}
+
+absl::StatusOr<std::unique_ptr<PeerApp>> PeerApp::CreateInProcess(
+    PeerOptions options, PeerTransports transports) {
+  if (options.name.empty()) {
+    return absl::InvalidArgumentError("NAME: a peer needs a name");
+  }
+  std::unique_ptr<PeerApp> app(new PeerApp(std::move(options)));
+  if (auto s = app->Compose(std::move(transports)); !s.ok()) return s;
   return app;
 }
 
@@ -58,6 +84,7 @@ PeerApp::~PeerApp() {
   if (lifecycle_) lifecycle_->Stop();
   // Stops the protocol thread and detaches the transport from the server.
   membership_.reset();
+  if (chat_service_) chat_service_->SetHandler(nullptr);
   chat_.reset();
   lifecycle_.reset();
   if (grpc_server_) {
@@ -73,17 +100,6 @@ bool IsLoopback(const std::string& address);
 absl::Status PeerApp::Start() {
   absl::StatusOr<std::string> token = ControlToken();
   if (!token.ok()) return token.status();
-  if (auto s = cli::RegisterBuiltins(
-          {.registry = &registry_,
-           .config = &config_,
-           .views = &views_,
-           .request_exit = [this](int code) { RequestExit(code); },
-           .default_config_file = absl::StrCat("peerlab-", name(), ".json"),
-           .cancel = &shutdown_},
-          &builtin_settings_);
-      !s.ok()) {
-    return s;
-  }
   // After main blocked the signals: gRPC may start threads.
   auto server_credentials = MakeServerCredentials(options_.tls);
   if (!server_credentials.ok()) return server_credentials.status();
@@ -91,141 +107,46 @@ absl::Status PeerApp::Start() {
   auto channel_credentials = MakeChannelCredentials(options_.tls);
   if (!channel_credentials.ok()) return channel_credentials.status();
   channel_credentials_ = *std::move(channel_credentials);
-  bootstrap_client_ = std::make_unique<bootstrap::BootstrapClient>(
-      bootstrap::BootstrapClient::Options{.address = options_.bootstrap,
-                                          .credentials = channel_credentials_});
-
   if (auto s = ReserveGossipPort(); !s.ok()) return s;
   LoadIdentity();
-  bootstrap_commands_ = std::make_unique<BootstrapCommands>(
-      bootstrap_client_.get(), SelfDescription{.id = id_,
-                                               .name = name(),
-                                               .host = options_.bind,
-                                               .port = gossip_port_,
-                                               .started_at = started_at_});
-  if (auto s = bootstrap_commands_->Register(registry_, config_); !s.ok()) {
-    return s;
-  }
 
+  // The real transports: UDP and gRPC, each host on a thread of its own.
+  PeerTransports t;
+  t.membership_loop = std::make_unique<runtime::ThreadHostLoop>("membership");
+  t.chat_loop = std::make_unique<runtime::ThreadHostLoop>("chat");
+  t.lifecycle_loop = std::make_unique<runtime::ThreadHostLoop>("lifecycle");
   auto stream_service = std::make_unique<membership::MembershipStreamService>();
-  membership::MembershipStreamService* stream = stream_service.get();
+  stream_service_ = stream_service.get();
   grpc_services_.push_back(std::move(stream_service));
-  membership_ = std::make_unique<MembershipCommands>(MembershipCommands::Env{
-      .name = name(),
-      .bind = options_.bind,
-      .grpc_address = [this] { return control_address_; },
-      .take_reserved_socket =
-          [this] {
-            int fd = gossip_fd_;
-            gossip_fd_ = -1;
-            return fd;
-          },
-      .service = stream,
-      .views = &views_,
-      .bootstrap_addrs = [this]() -> absl::StatusOr<std::vector<std::string>> {
-        auto doc = bootstrap_commands_->Fetch();
-        if (!doc.ok()) return doc.status();
-        std::vector<std::string> addrs;
-        for (const auto& p : doc->peers()) {
-          if (p.id() != id_)
-            addrs.push_back(absl::StrCat(p.host(), ":", p.port()));
-        }
-        return addrs;
-      },
-      .credentials = channel_credentials_,
-      .state_dir = state_dir_,
-      .node_key = node_key_,
-      .insecure_gossip = options_.insecure_gossip,
-      .group_label = options_.group_label});
-  if (auto s = membership_->Register(registry_, config_); !s.ok()) return s;
-  // What others need to know of this peer for the bootstrap upkeep.
-  membership_->SetLocalMetaField(kMetaId, id_);
-  membership_->SetLocalMetaField(
-      kMetaStarted, absl::StrCat(absl::ToUnixSeconds(started_at_)));
-
-  // Chat sender authentication (issue 13, chat_identity.h): hellos signed
-  // with the node key, checked against the keys the membership pinned.
-  auto chat_identity = std::make_shared<ChatIdentity>(ChatIdentity::Env{
-      .key = node_key_,
-      .generation = [this]() -> uint64_t {
-        for (const auto& m : membership_->Members()) {
-          if (m.name == name()) return m.generation;
-        }
-        return 0;
-      },
-      .member_key =
-          [this](const std::string& who) -> absl::StatusOr<MemberKey> {
-        std::optional<identity::PublicKey> key = membership_->PinnedKeyOf(who);
-        if (!key) {
-          return absl::NotFoundError("the membership knows no such member");
-        }
-        MemberKey out{.public_key = key->bytes()};
-        for (const auto& m : membership_->Members()) {
-          if (m.name == who) out.generation = m.generation;
-        }
-        return out;
-      }});
-
+  t.node_factory =
+      RealNodeFactory({.bind = options_.bind,
+                       .grpc_address = [this] { return control_address_; },
+                       .take_reserved_socket =
+                           [this] {
+                             int fd = gossip_fd_;
+                             gossip_fd_ = -1;
+                             return fd;
+                           },
+                       .service = stream_service_,
+                       .credentials = channel_credentials_,
+                       .state_dir = state_dir_,
+                       .node_key = node_key_});
+  t.chat_transport =
+      std::make_unique<chat::GrpcChatTransport>(channel_credentials_);
+  t.chat_probe_transport =
+      std::make_unique<chat::GrpcChatTransport>(channel_credentials_);
+  t.bootstrap = std::make_unique<bootstrap::BootstrapClient>(
+      bootstrap::BootstrapClient::Options{.address = options_.bootstrap,
+                                          .credentials = channel_credentials_});
+  t.chat_address = [this] { return control_address_; };
+  t.gossip_port = gossip_port_;
+  t.node_key = node_key_;
+  t.started_at = started_at_;
   auto chat_service = std::make_unique<chat::ChatGrpcService>();
   chat_service_ = chat_service.get();
   grpc_services_.push_back(std::move(chat_service));
-  chat_ = std::make_unique<chat::ChatCommands>(chat::ChatCommands::Env{
-      .name = name(),
-      .session = id_,
-      .views = &views_,
-      .service = chat_service_,
-      .address = [this] { return control_address_; },
-      .announce =
-          [this](const std::string& address) {
-            membership_->SetLocalMetaField(kMetaChat, address);
-          },
-      .members =
-          [this] {
-            std::map<std::string, std::string> out;
-            for (const auto& m : membership_->Members()) {
-              std::string chat = MetaField(m.meta, kMetaChat);
-              if (m.name != name() && !chat.empty()) out[m.name] = chat;
-            }
-            return out;
-          },
-      .member_view = [this](const std::string& who)
-          -> absl::StatusOr<chat::ChatCommands::MemberView> {
-        for (const auto& m : membership_->Members()) {
-          if (m.name == who) {
-            return chat::ChatCommands::MemberView{
-                .state = membership::StateName(m.state),
-                .chat_address = MetaField(m.meta, kMetaChat)};
-          }
-        }
-        return absl::NotFoundError(absl::StrCat(
-            who, " is not a member (alive or suspect): see memberlist"));
-      },
-      .credentials = channel_credentials_,
-      .authenticator = chat_identity,
-      // The membership's group label, checked in every chat hello too.
-      .group = [this] { return membership_->GroupLabel(); }});
-  if (auto s = chat_->Register(registry_, config_); !s.ok()) return s;
-  // A typed line that is not a command is a message, while the chat runs;
-  // otherwise it stays an unknown command.
-  registry_.SetFallback(
-      [this](absl::string_view line,
-             cli::Output& out) -> std::optional<absl::Status> {
-        if (!chat_->running()) return std::nullopt;
-        return chat_->SendLine(line, out);
-      });
-
-  lifecycle_ = std::make_unique<Lifecycle>(
-      Lifecycle::Env{.name = name(),
-                     .id = id_,
-                     .started_at = started_at_,
-                     .views = &views_,
-                     .bootstrap = bootstrap_commands_.get(),
-                     .client = bootstrap_client_.get(),
-                     .membership = membership_.get(),
-                     .chat = chat_.get(),
-                     .request_exit = [this](int code) { RequestExit(code); }});
-  if (auto s = lifecycle_->Register(registry_); !s.ok()) return s;
-  membership_->AddListener(lifecycle_.get());
+  if (auto s = Compose(std::move(t)); !s.ok()) return s;
+  chat_service_->SetHandler(chat_handler_.get());
 
   if (!options_.config_file.empty()) {
     if (auto s = config_.LoadFile(options_.config_file); !s.ok()) return s;
@@ -254,6 +175,168 @@ absl::Status PeerApp::Start() {
     health->SetServingStatus(::peer::v1::PeerControl::service_full_name(),
                              true);
   }
+  return absl::OkStatus();
+}
+
+absl::Status PeerApp::Compose(PeerTransports t) {
+  if (auto s = cli::RegisterBuiltins(
+          {.registry = &registry_,
+           .config = &config_,
+           .views = &views_,
+           .request_exit = [this](int code) { RequestExit(code); },
+           .default_config_file = absl::StrCat("peerlab-", name(), ".json"),
+           .cancel = &shutdown_},
+          &builtin_settings_);
+      !s.ok()) {
+    return s;
+  }
+  if (t.started_at != absl::InfinitePast()) started_at_ = t.started_at;
+  if (t.node_key) {
+    node_key_ = t.node_key;
+  } else if (!node_key_) {
+    LoadIdentity();
+  }
+  bootstrap_client_ = std::move(t.bootstrap);
+  bootstrap_commands_ = std::make_unique<BootstrapCommands>(
+      bootstrap_client_.get(), SelfDescription{.id = id_,
+                                               .name = name(),
+                                               .host = options_.bind,
+                                               .port = t.gossip_port,
+                                               .started_at = started_at_});
+  if (auto s = bootstrap_commands_->Register(registry_, config_); !s.ok()) {
+    return s;
+  }
+
+  // The membership: its host, and its commands and settings.
+  membership_ = std::make_unique<MembershipHost>(
+      MembershipHost::Env{.name = name(),
+                          .insecure_gossip = options_.insecure_gossip,
+                          .group_label = options_.group_label,
+                          .node_key = node_key_},
+      std::move(t.membership_loop), std::move(t.node_factory));
+  membership_commands_ = std::make_unique<MembershipCommands>(
+      membership_.get(),
+      MembershipCommands::Env{
+          .bootstrap_addrs =
+              [this]() -> absl::StatusOr<std::vector<std::string>> {
+            auto doc = bootstrap_commands_->Fetch();
+            if (!doc.ok()) return doc.status();
+            std::vector<std::string> addrs;
+            for (const auto& p : doc->peers()) {
+              if (p.id() != id_)
+                addrs.push_back(absl::StrCat(p.host(), ":", p.port()));
+            }
+            return addrs;
+          },
+          .group_label = options_.group_label});
+  if (auto s = membership_commands_->Register(registry_, config_); !s.ok()) {
+    return s;
+  }
+  // What others need to know of this peer for the bootstrap upkeep.
+  membership_->SetLocalMetaField(kMetaId, id_);
+  membership_->SetLocalMetaField(
+      kMetaStarted, absl::StrCat(absl::ToUnixSeconds(started_at_)));
+
+  // Chat sender authentication (issue 13, chat_identity.h): hellos signed
+  // with the node key, checked against the keys the membership pinned.
+  auto chat_identity = std::make_shared<ChatIdentity>(ChatIdentity::Env{
+      .key = node_key_,
+      .generation = [this]() -> uint64_t {
+        for (const auto& m : membership_->Members()) {
+          if (m.name == name()) return m.generation;
+        }
+        return 0;
+      },
+      .member_key =
+          [this](const std::string& who) -> absl::StatusOr<MemberKey> {
+        std::optional<identity::PublicKey> key = membership_->PinnedKeyOf(who);
+        if (!key) {
+          return absl::NotFoundError("the membership knows no such member");
+        }
+        MemberKey out{.public_key = key->bytes()};
+        for (const auto& m : membership_->Members()) {
+          if (m.name == who) out.generation = m.generation;
+        }
+        return out;
+      }});
+
+  // The chat: its host, and its commands and settings.
+  chat_ = std::make_unique<chat::ChatHost>(
+      chat::ChatHost::Env{
+          .name = name(),
+          .session = id_,
+          .show =
+              [hub = &views_](const std::string& line) {
+                hub->Write(cli::kMessagesView, line);
+              },
+          .address = t.chat_address,
+          .announce =
+              [this](const std::string& address) {
+                membership_->SetLocalMetaField(kMetaChat, address);
+              },
+          .members =
+              [this] {
+                std::map<std::string, std::string> out;
+                for (const auto& m : membership_->Members()) {
+                  std::string chat = MetaField(m.meta, kMetaChat);
+                  if (m.name != name() && !chat.empty()) out[m.name] = chat;
+                }
+                return out;
+              },
+          .authenticator = chat_identity,
+          // The membership's group label, checked in every chat hello too.
+          .group = [this] { return membership_->GroupLabel(); }},
+      std::move(t.chat_loop), std::move(t.chat_transport),
+      std::move(t.chat_probe_transport));
+  chat_handler_ = std::make_unique<ChatServiceHandler>(chat_.get());
+  chat_commands_ = std::make_unique<chat::ChatCommands>(
+      chat_.get(),
+      chat::ChatCommands::Env{
+          .address = t.chat_address,
+          .member_view = [this](const std::string& who)
+              -> absl::StatusOr<chat::ChatCommands::MemberView> {
+            for (const auto& m : membership_->Members()) {
+              if (m.name == who) {
+                return chat::ChatCommands::MemberView{
+                    .state = membership::StateName(m.state),
+                    .chat_address = MetaField(m.meta, kMetaChat)};
+              }
+            }
+            return absl::NotFoundError(absl::StrCat(
+                who, " is not a member (alive or suspect): see memberlist"));
+          }});
+  if (auto s = chat_commands_->Register(registry_, config_); !s.ok()) return s;
+  // A typed line that is not a command is a message, while the chat runs;
+  // otherwise it stays an unknown command.
+  registry_.SetFallback(
+      [this](absl::string_view line,
+             cli::Output& out) -> std::optional<absl::Status> {
+        if (!chat_->running()) return std::nullopt;
+        return chat_->SendLine(line,
+                               [&out](const std::string& l) { out.Print(l); });
+      });
+
+  // The lifecycle: init, quit and the bootstrap upkeep.
+  lifecycle_ = std::make_unique<LifecycleHost>(
+      LifecycleHost::Env{
+          .name = name(),
+          .id = id_,
+          .started_at = started_at_,
+          .notify =
+              [this](const std::string& line) {
+                cli::ViewOutput(&views_).Print(line);
+              },
+          .bootstrap = bootstrap_commands_.get(),
+          .client = bootstrap_client_.get(),
+          .membership = membership_.get(),
+          .chat = chat_.get(),
+          .request_exit = [this](int code) { RequestExit(code); }},
+      std::move(t.lifecycle_loop));
+  if (auto s = RegisterLifecycleCommands(lifecycle_.get(), registry_);
+      !s.ok()) {
+    return s;
+  }
+  membership_->AddListener(lifecycle_.get());
   return absl::OkStatus();
 }
 

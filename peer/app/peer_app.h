@@ -1,7 +1,14 @@
-// PeerApp: one running peer. Owns the views, the command registry and its
-// config, the bootstrap client, and the peer's gRPC server (remote control,
-// later the membership and chat endpoints). main() builds one and feeds it
-// command lines from flags, scripts, the prompt or standard input.
+// PeerApp: one running peer, and the one composition root of its parts.
+// It builds the hosts (the running components, each on its own loop:
+// MembershipHost, chat::ChatHost, LifecycleHost), the registrations of
+// their commands and settings beside them (MembershipCommands,
+// chat::ChatCommands, RegisterLifecycleCommands, BootstrapCommands, the
+// builtins), and the transports they run on (PeerTransports: UDP and gRPC
+// with EventLoop threads for Create; simulated ones for CreateInProcess).
+// It owns the views, the command registry and its config, and the peer's
+// gRPC server (remote control, the membership and chat endpoints). main()
+// builds one and feeds it command lines from flags, scripts, the prompt or
+// standard input.
 #ifndef PEERLAB_PEER_APP_PEER_APP_H_
 #define PEERLAB_PEER_APP_PEER_APP_H_
 
@@ -14,22 +21,26 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/cancellation.h"
+#include "base/grpc_server.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
+#include "peer/app/membership_host.h"
 #include "peer/app/peer_options.h"
+#include "peer/chat/chat_transport.h"
 #include "peer/cli/builtins.h"
 #include "peer/cli/config.h"
 #include "peer/cli/registry.h"
 #include "peer/cli/view.h"
 #include "peer/identity/node_key.h"
+#include "peer/runtime/host_loop.h"
 #include "services/bootstrap/client/bootstrap_client.h"
-#include "base/cancellation.h"
-#include "base/grpc_server.h"
 
 namespace peerlab::chat {
 class ChatCommands;
 class ChatGrpcService;
+class ChatHost;
 }  // namespace peerlab::chat
 
 namespace peerlab::peer {
@@ -37,7 +48,36 @@ namespace peerlab::peer {
 class BootstrapCommands;
 class MembershipCommands;
 class ControlService;
-class Lifecycle;
+class LifecycleHost;
+class ChatServiceHandler;
+
+// What the parts of a peer run on: everything that touches a socket, a
+// thread or the clock. PeerApp::Create makes the real ones; the in-process
+// test of the whole peer (peer_sim_test.cc) makes simulated ones and hands
+// them to CreateInProcess.
+struct PeerTransports {
+  // The loops of the membership, the chat and the lifecycle's background
+  // work.
+  std::unique_ptr<runtime::HostLoop> membership_loop;
+  std::unique_ptr<runtime::HostLoop> chat_loop;
+  std::unique_ptr<runtime::HostLoop> lifecycle_loop;
+  // Makes each membership node.
+  NodeFactory node_factory;
+  // The chat's outgoing streams (messages; chatmemberping's new streams).
+  // What arrives is handed to chat::ChatHost::OnIncoming.
+  std::unique_ptr<chat::ChatTransport> chat_transport;
+  std::unique_ptr<chat::ChatTransport> chat_probe_transport;
+  std::unique_ptr<bootstrap::BootstrapApi> bootstrap;
+  // This peer's chat address as others reach it.
+  std::function<std::string()> chat_address;
+  // The gossip port this peer announces in the bootstrap list.
+  int gossip_port = 0;
+  // This node's key; null: loaded from (or made in) the state directory.
+  std::shared_ptr<const identity::NodeKey> node_key;
+  // This process's start (the bootstrap entry's started_at); InfinitePast:
+  // now.
+  absl::Time started_at = absl::InfinitePast();
+};
 
 class PeerApp {
  public:
@@ -45,6 +85,12 @@ class PeerApp {
   // (InvalidArgument), a port in use (Unavailable), a config file that does
   // not load.
   static absl::StatusOr<std::unique_ptr<PeerApp>> Create(PeerOptions options);
+  // The same parts on `transports`, without the gRPC server, the reserved
+  // gossip socket or the config file: the whole peer in one process, e.g.
+  // on the simulator. options.name is required; the TLS, port and control
+  // options are ignored.
+  static absl::StatusOr<std::unique_ptr<PeerApp>> CreateInProcess(
+      PeerOptions options, PeerTransports transports);
   // Stops the gRPC server and every component.
   ~PeerApp();
 
@@ -72,10 +118,11 @@ class PeerApp {
   cli::Registry& registry() { return registry_; }
   cli::ConfigRegistry& config() { return config_; }
   cli::ViewHub& views() { return views_; }
-  bootstrap::BootstrapClient& bootstrap_client() { return *bootstrap_client_; }
+  bootstrap::BootstrapApi& bootstrap_client() { return *bootstrap_client_; }
   BootstrapCommands& bootstrap_commands() { return *bootstrap_commands_; }
-  MembershipCommands& membership() { return *membership_; }
-  chat::ChatCommands& chat() { return *chat_; }
+  MembershipHost& membership() { return *membership_; }
+  chat::ChatHost& chat() { return *chat_; }
+  LifecycleHost& lifecycle() { return *lifecycle_; }
 
   // Cancels the commands running now and later (sleep, shell: they return
   // Cancelled naming `reason`), wherever they came from (prompt, script,
@@ -85,7 +132,7 @@ class PeerApp {
 
   // The one way out, whatever ended the program (end of input, Ctrl-D,
   // exit, quit, a signal): CancelCommands(reason), then the clean leave of
-  // the group, the chat and the bootstrap list (Lifecycle::Leave: once; a
+  // the group, the chat and the bootstrap list (LifecycleHost::Leave: once; a
   // no-op after quit), within a bounded time (about 10 s at worst). Does
   // not RequestExit. Thread-safe; blocks until done.
   void Shutdown(const std::string& reason);
@@ -109,6 +156,9 @@ class PeerApp {
  private:
   explicit PeerApp(PeerOptions options);
   absl::Status Start();
+  // Builds the hosts on `transports` and registers the commands (the
+  // builtins first).
+  absl::Status Compose(PeerTransports transports);
   absl::Status ReserveGossipPort();
   absl::Status StartGrpcServer();
   // Refuses a non-loopback --bind without --control-token-file; returns the
@@ -126,20 +176,27 @@ class PeerApp {
   std::shared_ptr<grpc::ServerCredentials> server_credentials_;
   std::shared_ptr<grpc::ChannelCredentials> channel_credentials_;
   const std::string id_;
-  const absl::Time started_at_;
+  absl::Time started_at_;  // set before Compose
   std::string state_dir_;  // see LoadIdentity
   std::shared_ptr<const identity::NodeKey> node_key_;
   cli::ViewHub views_;
   cli::Registry registry_;
   cli::ConfigRegistry config_;
   cli::BuiltinSettings builtin_settings_;
-  std::unique_ptr<bootstrap::BootstrapClient> bootstrap_client_;
+  std::unique_ptr<bootstrap::BootstrapApi> bootstrap_client_;
   std::unique_ptr<BootstrapCommands> bootstrap_commands_;
   std::vector<std::unique_ptr<grpc::Service>> grpc_services_;
-  std::unique_ptr<MembershipCommands> membership_;
+  membership::MembershipStreamService* stream_service_ =
+      nullptr;  // owned by grpc_services_
+  // The hosts, and the registrations of their commands and settings.
+  std::unique_ptr<MembershipHost> membership_;
+  std::unique_ptr<MembershipCommands> membership_commands_;
   chat::ChatGrpcService* chat_service_ = nullptr;  // owned by grpc_services_
-  std::unique_ptr<chat::ChatCommands> chat_;
-  std::unique_ptr<Lifecycle> lifecycle_;
+  // Hands what the chat service receives to chat_ (set while chat_ lives).
+  std::unique_ptr<ChatServiceHandler> chat_handler_;
+  std::unique_ptr<chat::ChatHost> chat_;
+  std::unique_ptr<chat::ChatCommands> chat_commands_;
+  std::unique_ptr<LifecycleHost> lifecycle_;
   ControlService* control_service_ = nullptr;  // owned by grpc_services_
   std::unique_ptr<GrpcServer> grpc_server_;
   std::string control_address_;

@@ -1,15 +1,10 @@
 #include "peer/chat/chat_commands.h"
 
-#include <mutex>
-#include <optional>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "peer/runtime/completion.h"
-#include "base/logging.h"
 
 namespace peerlab::chat {
 namespace {
@@ -41,260 +36,17 @@ std::string StreamsLine(const ChatStats& s) {
           : "");
 }
 
-// Messages are one line and at most this long.
-constexpr size_t kMaxText = 16 * 1024;
+// The lines of a host operation, to a command's output.
+Lines To(cli::Output& out) {
+  return [&out](const std::string& line) { out.Print(line); };
+}
 
 }  // namespace
 
-ChatCommands::ChatCommands(Env env)
-    : env_(std::move(env)),
-      loop_(std::make_unique<runtime::EventLoop>("chat")),
-      transport_(std::make_unique<GrpcChatTransport>(env_.credentials)),
-      probe_transport_(std::make_unique<GrpcChatTransport>(env_.credentials)) {
-  ChatCore::Options options;
-  options.name = env_.name;
-  options.session = env_.session;
-  options.delivery_timeout = delivery_timeout_;
-  options.ack_timeout = ack_timeout_;
-  options.authenticator = env_.authenticator.get();
-  options.group = env_.group;
-  core_ =
-      std::make_unique<ChatCore>(options, loop_.get(), transport_.get(),
-                                 [hub = env_.views](const std::string& line) {
-                                   hub->Write(cli::kMessagesView, line);
-                                 });
-  if (env_.service) env_.service->SetHandler(this);
-}
+ChatCommands::ChatCommands(ChatHost* host, Env env)
+    : host_(host), env_(std::move(env)) {}
 
-ChatCommands::~ChatCommands() {
-  if (env_.service) env_.service->SetHandler(nullptr);
-  loop_->Call([this] { core_.reset(); });
-  // Waits for the streams' last callbacks, which post to the loop.
-  transport_.reset();
-  probe_transport_.reset();
-  loop_->Stop();
-}
-
-template <typename F>
-auto ChatCommands::OnLoop(F f) -> decltype(f()) {
-  return loop_->Call(std::move(f));
-}
-
-void ChatCommands::OnIncoming(const std::shared_ptr<ChatReply>& reply,
-                              pb::ChatEnvelope envelope) {
-  // Envelopes wait for the chat loop here; a sender faster than the loop
-  // (a flood) must not queue them without bound: its stream is ended and
-  // it retries after a backoff, as after any break.
-  if (incoming_queued_.fetch_add(1) >= kMaxIncomingQueued) {
-    incoming_queued_.fetch_sub(1);
-    const uint64_t n = ++incoming_refused_;
-    if ((n & (n - 1)) == 0) {
-      spdlog::warn(
-          "chat: {} incoming envelopes wait for the chat loop; ending the "
-          "stream that sent one more ({} so far)",
-          kMaxIncomingQueued, n);
-    }
-    reply->Close(absl::ResourceExhaustedError(
-        "the receiver's chat is busy: retry later"));
-    return;
-  }
-  loop_->Post([this, reply, e = std::move(envelope)]() mutable {
-    incoming_queued_.fetch_sub(1);
-    if (core_) core_->OnIncoming(reply, std::move(e));
-  });
-}
-
-void ChatCommands::MemberUp(const std::string& name,
-                            const std::string& address) {
-  loop_->Post([this, name, address] {
-    if (!core_) return;
-    if (address.empty()) {
-      core_->RemoveMember(name, ChatCore::Departure::kGone);
-    } else {
-      core_->SetMember(name, address);
-    }
-  });
-}
-
-void ChatCommands::MemberDown(const std::string& name,
-                              ChatCore::Departure how) {
-  loop_->Post([this, name, how] {
-    if (core_) core_->RemoveMember(name, how);
-  });
-}
-
-void ChatCommands::Sync() {
-  // The membership's snapshot is taken after every event it has already
-  // handed us was posted, so events are never undone by it.
-  std::map<std::string, std::string> members = env_.members();
-  OnLoop([&] { core_->SyncMembers(members); });
-}
-
-bool ChatCommands::running() {
-  return OnLoop([&] { return core_->running(); });
-}
-
-absl::Status ChatCommands::Start() {
-  const std::string address = env_.address();
-  if (address.empty()) {
-    return absl::FailedPreconditionError("no gRPC address to announce yet");
-  }
-  env_.announce(address);
-  {
-    auto lock = config_->Lock();
-    absl::Duration d = delivery_timeout_, a = ack_timeout_;
-    lock.unlock();
-    OnLoop([&] {
-      core_->SetDeliveryTimeout(d);
-      core_->SetAckTimeout(a);
-      core_->Start();
-    });
-  }
-  Sync();
-  return absl::OkStatus();
-}
-
-absl::Status ChatCommands::Stop() {
-  env_.announce("");
-  OnLoop([&] { core_->Stop("the chat was stopped"); });
-  return absl::OkStatus();
-}
-
-absl::Status ChatCommands::AnnounceJoined(cli::Output& out) {
-  // Like msg: a member that crashed a moment ago must not fail init.
-  return CheckSent(Send(pb::CHAT_KIND_JOINED, ""), out, /*quiet=*/false,
-                   /*all=*/false);
-}
-
-absl::Status ChatCommands::AnnounceLeaving(cli::Output& out) {
-  absl::Duration wait;
-  {
-    auto lock = config_->Lock();
-    wait = leave_timeout_;
-  }
-  // Like msg: quit does not wait for a member that does not answer.
-  return CheckSent(Send(pb::CHAT_KIND_LEAVING, "", wait), out,
-                   /*quiet=*/false, /*all=*/false);
-}
-
-absl::StatusOr<SendResult> ChatCommands::Send(pb::ChatKind kind,
-                                              std::string text,
-                                              absl::Duration timeout,
-                                              bool all) {
-  if (text.size() > kMaxText) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "message too long: ", text.size(), " bytes (at most ", kMaxText, ")"));
-  }
-  {
-    auto lock = config_->Lock();
-    absl::Duration d = delivery_timeout_, a = ack_timeout_;
-    lock.unlock();
-    OnLoop([&] {
-      core_->SetDeliveryTimeout(d);
-      core_->SetAckTimeout(a);
-    });
-  }
-  runtime::Completion<absl::StatusOr<SendResult>> result("the chat");
-  loop_->Post([this, kind, timeout, all, text = std::move(text),
-               cb = result.Callback()] {
-    if (!core_) return;
-    core_->Send(kind, text, cb, timeout, all);
-  });
-  return result.Wait();  // Cancelled if the chat shut down meanwhile
-}
-
-absl::Status ChatCommands::CheckSent(const absl::StatusOr<SendResult>& result,
-                                     cli::Output& out, bool quiet, bool all) {
-  if (!result.ok()) return result.status();
-  std::vector<std::string> who;
-  for (const auto& u : result->undelivered) {
-    who.push_back(absl::StrCat(u.member, " (", u.reason, ")"));
-  }
-  const std::string delivered =
-      result->delivered.empty()
-          ? ""
-          : absl::StrCat("delivered to ",
-                         absl::StrJoin(result->delivered, ", "));
-  // A member still pending, with every member asked for (`all`), or no
-  // member at all having it is a failure; otherwise the members that do
-  // answer have it.
-  if ((!who.empty() || !result->pending.empty()) &&
-      (all || result->delivered.empty())) {
-    std::vector<std::string> parts;
-    if (!who.empty()) {
-      parts.push_back(
-          absl::StrCat("undelivered to ", absl::StrJoin(who, ", ")));
-    }
-    if (!result->pending.empty()) {
-      parts.push_back(absl::StrCat("no ack yet from ",
-                                   absl::StrJoin(result->pending, ", ")));
-    }
-    if (!delivered.empty()) parts.push_back(delivered);
-    return absl::UnavailableError(absl::StrJoin(parts, "; "));
-  }
-  if (result->delivered.empty()) {
-    out.Print("nobody else is in the chat (chatmembers)");
-    return absl::OkStatus();
-  }
-  if (!who.empty()) {
-    out.Print(
-        absl::StrCat(delivered, "; undelivered to ", absl::StrJoin(who, ", ")));
-  }
-  if (!result->pending.empty()) {
-    out.Print(absl::StrCat(
-        delivered, "; still sending to ", absl::StrJoin(result->pending, ", "),
-        " in the background (a failure shows in messagesView)"));
-  }
-  if (who.empty() && result->pending.empty() && !quiet) out.Print(delivered);
-  return absl::OkStatus();
-}
-
-absl::Status ChatCommands::SendLine(absl::string_view line, cli::Output& out) {
-  std::string text(absl::StripAsciiWhitespace(line));
-  if (text.empty()) return absl::OkStatus();
-  return CheckSent(Send(pb::CHAT_KIND_MESSAGE, std::move(text)), out,
-                   /*quiet=*/true, /*all=*/false);
-}
-
-absl::StatusOr<absl::Duration> ChatCommands::ProbeNewStream(
-    const std::string& member, const std::string& address,
-    absl::Duration timeout) {
-  runtime::Completion<absl::StatusOr<absl::Duration>> result("chat probe");
-  auto cb =
-      std::make_shared<std::function<void(absl::StatusOr<absl::Duration>)>>(
-          result.Callback());
-  auto once = std::make_shared<std::once_flag>();
-  const absl::Time start = absl::Now();
-  ChatStreamCallbacks callbacks;
-  callbacks.on_envelope = [cb, once, start](pb::ChatEnvelope e) {
-    if (e.pongs_size() == 0) return;
-    std::call_once(*once, [&] { (*cb)(absl::Now() - start); });
-  };
-  callbacks.on_closed = [cb, once](absl::Status s) {
-    std::call_once(*once, [&] {
-      (*cb)(s.ok() ? absl::UnavailableError("the stream ended") : s);
-    });
-  };
-  std::unique_ptr<ChatStream> stream =
-      probe_transport_->Open(address, std::move(callbacks));
-  pb::ChatEnvelope ping;
-  // A new stream like any other: it opens with a signed hello.
-  if (env_.authenticator) {
-    auto hello = MakeHello(
-        *env_.authenticator, env_.name, member, env_.group ? env_.group() : "",
-        absl::StrCat(env_.session, "/probe/", ++probes_), absl::Now());
-    if (hello.ok()) *ping.mutable_hello() = *std::move(hello);
-  }
-  ping.add_pings()->set_nonce(1);
-  stream->Send(std::move(ping));
-  auto r = result.WaitFor(timeout);
-  stream->Close();
-  if (!result.completed()) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("no answer within ", absl::FormatDuration(timeout)));
-  }
-  return r;
-}
+ChatCommands::~ChatCommands() = default;
 
 absl::Status ChatCommands::Register(cli::Registry& registry,
                                     cli::ConfigRegistry& config) {
@@ -303,24 +55,24 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
        {config.AddDuration("chat.delivery_timeout",
                            "how long a message is retried for one member "
                            "before it is reported undelivered",
-                           &delivery_timeout_, absl::Milliseconds(10)),
+                           &settings_.delivery_timeout, absl::Milliseconds(10)),
         config.AddDuration("chat.ack_timeout",
                            "a stream with no ack for this long is reopened; "
                            "msg waits this long for a member before listing "
                            "it as still pending",
-                           &ack_timeout_, absl::Milliseconds(10)),
+                           &settings_.ack_timeout, absl::Milliseconds(10)),
         config.AddDuration("chat.leave_timeout",
                            "how long chatleave (and quit) wait for acks",
-                           &leave_timeout_, absl::Milliseconds(10)),
+                           &settings_.leave_timeout, absl::Milliseconds(10)),
         config.AddDuration("chat.ping_timeout",
                            "chatping and chatmemberping give up after this",
-                           &ping_timeout_, absl::Milliseconds(10))}) {
+                           &settings_.ping_timeout, absl::Milliseconds(10))}) {
     if (!s.ok()) return s;
   }
-  auto setting = [this](absl::Duration* d) {
+  host_->SetSettingsSource([this] {
     auto lock = config_->Lock();
-    return *d;
-  };
+    return settings_;
+  });
 
   std::vector<cli::Command> commands = {
       {.name = "chatstart",
@@ -328,8 +80,8 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
        .summary = "announces this peer's chat address and starts the chat",
        .max_args = 0,
        .handler = [this](const cli::Call&, cli::Output& out) -> absl::Status {
-         if (auto s = Start(); !s.ok()) return s;
-         auto members = OnLoop([&] { return core_->Members(); });
+         if (auto s = host_->Start(); !s.ok()) return s;
+         auto members = host_->Members().second;
          out.Print(absl::StrCat("chat started on ", env_.address(), " (",
                                 members.size(), " other member(s))"));
          return absl::OkStatus();
@@ -340,7 +92,7 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
                   "messages, refuses incoming ones",
        .max_args = 0,
        .handler = [this](const cli::Call&, cli::Output& out) -> absl::Status {
-         if (auto s = Stop(); !s.ok()) return s;
+         if (auto s = host_->Stop(); !s.ok()) return s;
          out.Print("chat stopped");
          return absl::OkStatus();
        }},
@@ -352,17 +104,16 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
                "(chatstop stops it); quit does this before leaving the "
                "group.",
        .max_args = 0,
-       .handler = [this](const cli::Call&,
-                         cli::Output& out) { return AnnounceLeaving(out); }},
+       .handler =
+           [this](const cli::Call&, cli::Output& out) {
+             return host_->AnnounceLeaving(To(out));
+           }},
       {.name = "chatmembers",
        .group = "chat",
        .summary = "lists the chat members and the stream to each",
        .max_args = 0,
        .handler = [this](const cli::Call&, cli::Output& out) -> absl::Status {
-         Sync();
-         auto [running, members] = OnLoop([&] {
-           return std::make_pair(core_->running(), core_->Members());
-         });
+         auto [running, members] = host_->Members();
          for (const auto& m : members) {
            out.Print(absl::StrFormat(
                "%-16s %-22s %-8s %d pending%s", m.name, m.address,
@@ -386,15 +137,9 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
        .summary = "round trip to MEMBER over the chat stream",
        .min_args = 1,
        .max_args = 1,
-       .handler = [this, setting](const cli::Call& call,
-                                  cli::Output& out) -> absl::Status {
-         absl::Duration timeout = setting(&ping_timeout_);
-         runtime::Completion<absl::StatusOr<absl::Duration>> result("the chat");
-         loop_->Post(
-             [this, member = call.args[0], timeout, cb = result.Callback()] {
-               if (core_) core_->Ping(member, timeout, cb);
-             });
-         auto r = result.Wait();  // Cancelled if the chat shut down
+       .handler = [this](const cli::Call& call,
+                         cli::Output& out) -> absl::Status {
+         auto r = host_->Ping(call.args[0], host_->Settings().ping_timeout);
          if (!r.ok()) return r.status();
          out.Print(absl::StrCat("reply from ", call.args[0], " in ", Ms(*r)));
          return absl::OkStatus();
@@ -406,8 +151,8 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
                   "new stream to its announced chat address",
        .min_args = 1,
        .max_args = 1,
-       .handler = [this, setting](const cli::Call& call,
-                                  cli::Output& out) -> absl::Status {
+       .handler = [this](const cli::Call& call,
+                         cli::Output& out) -> absl::Status {
          const std::string& name = call.args[0];
          auto view = env_.member_view(name);
          if (!view.ok()) return view.status();
@@ -420,8 +165,8 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
                             " announces no chat address (chatstart "
                             "there)"));
          }
-         auto rtt =
-             ProbeNewStream(name, view->chat_address, setting(&ping_timeout_));
+         auto rtt = host_->ProbeNewStream(name, view->chat_address,
+                                          host_->Settings().ping_timeout);
          if (!rtt.ok()) {
            return absl::UnavailableError(
                absl::StrCat(name, "'s chat at ", view->chat_address,
@@ -460,9 +205,10 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
            }
          }
          std::string text(rest);
-         return CheckSent(Send(pb::CHAT_KIND_MESSAGE, std::move(text),
-                               absl::InfiniteDuration(), all),
-                          out, /*quiet=*/true, all);
+         return ChatHost::ReportSent(
+             host_->Send(pb::CHAT_KIND_MESSAGE, std::move(text),
+                         absl::InfiniteDuration(), all),
+             To(out), /*quiet=*/true, all);
        }},
       {.name = "chatstats",
        .group = "chat",
@@ -479,11 +225,7 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
                absl::StrCat("unknown subcommand \"", call.args[0],
                             "\" of chatstats; valid: reset"));
          }
-         ChatStats s = OnLoop([&] {
-           ChatStats stats = core_->Stats();
-           if (!call.args.empty()) core_->ResetStats();
-           return stats;
-         });
+         ChatStats s = host_->Stats(/*reset=*/!call.args.empty());
          out.Print(absl::StrCat("sent ", s.sent, ", acked ", s.acked,
                                 ", undelivered ", s.undelivered, ", received ",
                                 s.received, ", duplicates ", s.duplicates,
@@ -522,59 +264,13 @@ absl::Status ChatCommands::Register(cli::Registry& registry,
            window = *w;
          }
          if (*count < 1 || bytes < 1 ||
-             bytes > static_cast<int64_t>(kMaxText) || window < 1) {
+             bytes > static_cast<int64_t>(ChatHost::kMaxText) || window < 1) {
            return absl::InvalidArgumentError(
                "COUNT, BYTES and WINDOW must be positive (BYTES <= 16384)");
          }
-         struct Flood {
-           int64_t remaining, in_flight = 0, bytes, window;
-           uint64_t delivered = 0, undelivered = 0, next = 0;
-           absl::Status error;
-           std::function<void(absl::Status)> done;
-           std::function<void()> kick;
-         };
-         runtime::Completion<absl::Status> finished("the chat");
-         auto flood = std::make_shared<Flood>();
-         flood->remaining = *count;
-         flood->bytes = bytes;
-         flood->window = window;
-         flood->done = finished.Callback();
-         const absl::Time start = absl::Now();
-         // Runs on the loop; each completion sends the next message.
-         flood->kick = [this, f = flood.get()] {
-           while (core_ && f->error.ok() && f->remaining > 0 &&
-                  f->in_flight < f->window) {
-             --f->remaining;
-             ++f->in_flight;
-             std::string text = absl::StrCat("flood ", ++f->next, " ");
-             if (static_cast<int64_t>(text.size()) < f->bytes) {
-               text.resize(static_cast<size_t>(f->bytes), 'x');
-             }
-             core_->Send(
-                 pb::CHAT_KIND_MESSAGE, std::move(text),
-                 [f](absl::StatusOr<SendResult> r) {
-                   --f->in_flight;
-                   if (!r.ok()) {
-                     f->error = r.status();
-                   } else {
-                     f->delivered += r->delivered.size();
-                     f->undelivered += r->undelivered.size();
-                   }
-                   f->kick();
-                 },
-                 absl::InfiniteDuration(), /*all=*/true);
-           }
-           if (f->in_flight == 0 && f->done) {
-             auto done = std::move(f->done);
-             f->done = nullptr;
-             done(f->error);
-           }
-         };
-         loop_->Post([flood] { flood->kick(); });
-         auto r = finished.Wait();
-         OnLoop([&] { flood->kick = nullptr; });  // breaks the cycle
-         const absl::Duration elapsed = absl::Now() - start;
-         if (!r.ok()) return r;  // Cancelled if the chat shut down
+         auto flood = host_->Flood(*count, bytes, window);
+         if (!flood.ok()) return flood.status();  // Cancelled: chat shut down
+         const absl::Duration elapsed = flood->elapsed;
          const double secs = absl::ToDoubleSeconds(elapsed);
          out.Print(absl::StrFormat(
              "sent %d messages in %.3f s: %.0f messages/s, %d deliveries "

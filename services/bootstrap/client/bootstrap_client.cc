@@ -5,12 +5,12 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "base/grpc_status.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "peer/runtime/backoff.h"
 #include "services/bootstrap/entry_secret.h"
-#include "base/grpc_status.h"
 
 namespace peerlab::bootstrap {
 
@@ -59,6 +59,10 @@ std::string BootstrapClient::ResolveAddress(const std::string& address) {
   const char* env = std::getenv(kServerEnvVar);
   if (env != nullptr && *env != '\0') return env;
   return kDefaultServerAddress;
+}
+
+std::unique_ptr<BootstrapApi> BootstrapClient::Connect(Options options) const {
+  return std::make_unique<BootstrapClient>(std::move(options));
 }
 
 BootstrapClient::BootstrapClient(Options options)

@@ -1,5 +1,7 @@
-// Lifecycle: the development command group, and what ties the components of
-// a peer together.
+// LifecycleHost: what ties the components of a peer together, on a
+// HostLoop of its own (runtime/host_loop.h: the "lifecycle" EventLoop
+// thread in the peer, a node of the simulator in tests). The commands that
+// drive it (lifecycle_commands.h):
 //
 //   init   the original's whole start-up, step by step: create the
 //          membership node, join the bootstrap list, start the chat (its
@@ -17,14 +19,17 @@
 //   play   scratch: shows this node, the members, the chat members and the
 //          last bootstrap document.
 //
+// No command line here: the operations print their lines to a chat::Lines
+// sink (a command's output, or Env::notify).
+//
 // As the membership's event listener it keeps the chat's members current
 // and, when a member leaves or is declared dead, carries out the bootstrap
 // upkeep (bootstrap_upkeep.h) on a worker thread of its own. The same
 // worker renews this peer's bootstrap lease (every entry of a client holds
 // one), and joins the list anew when its entry is gone (a restarted server
 // on a memory store).
-#ifndef PEERLAB_PEER_APP_LIFECYCLE_H_
-#define PEERLAB_PEER_APP_LIFECYCLE_H_
+#ifndef PEERLAB_PEER_APP_LIFECYCLE_HOST_H_
+#define PEERLAB_PEER_APP_LIFECYCLE_HOST_H_
 
 #include <atomic>
 #include <functional>
@@ -35,51 +40,50 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "peer/app/bootstrap_commands.h"
-#include "peer/app/membership_commands.h"
-#include "peer/chat/chat_commands.h"
-#include "peer/cli/registry.h"
-#include "peer/cli/view.h"
+#include "peer/app/membership_host.h"
+#include "peer/chat/chat_host.h"
 #include "peer/membership/member.h"
-#include "peer/runtime/event_loop.h"
+#include "peer/runtime/host_loop.h"
 #include "services/bootstrap/client/bootstrap_client.h"
 
 namespace peerlab::peer {
 
-class Lifecycle : public membership::EventListener {
+class LifecycleHost : public membership::EventListener {
  public:
   struct Env {
     std::string name;
     std::string id;                                // this peer's bootstrap id
     absl::Time started_at = absl::InfinitePast();  // this process's start
-    cli::ViewHub* views = nullptr;
+    // Lines for the operator when no command runs (background joins, the
+    // chat's announcements on the way out): outputView in the peer.
+    chat::Lines notify;
     BootstrapCommands* bootstrap = nullptr;
-    bootstrap::BootstrapClient* client = nullptr;
-    MembershipCommands* membership = nullptr;
-    chat::ChatCommands* chat = nullptr;
+    bootstrap::BootstrapApi* client = nullptr;
+    MembershipHost* membership = nullptr;
+    chat::ChatHost* chat = nullptr;
     // Ends the program with `code` (PeerApp::RequestExit).
     std::function<void(int code)> request_exit;
   };
 
-  // The pointers in `env` must outlive this object.
-  explicit Lifecycle(Env env);
+  // The pointers in `env` must outlive this object; `loop` is owned (the
+  // worker of the background tasks).
+  LifecycleHost(Env env, std::unique_ptr<runtime::HostLoop> loop);
   // Stop()s.
-  ~Lifecycle() override;
+  ~LifecycleHost() override;
 
-  // Registers init, quit and play.
-  absl::Status Register(cli::Registry& registry);
-
-  // The commands' work. Thread-safe; they block until done.
-  absl::Status Init(cli::Output& out);
-  absl::Status Quit(cli::Output& out);
+  // The commands' work, lines to `say`. Thread-safe; they block until
+  // done.
+  absl::Status Init(const chat::Lines& say);
+  absl::Status Quit(const chat::Lines& say);
 
   // The one clean leave, whatever ends the peer: the bootstrap list (when
   // this peer may be on it; a short deadline), "<left> NAME is leaving" to
   // the chat and the chat stopped, the membership leave (waiting up to a
   // few seconds for it to spread). Bounded: about 10 s at worst, with every
   // remote party gone. Runs once: a later or concurrent call waits for the
-  // first to finish and returns at once. Lines go to `out`, prefixed
-  // "quit: ", or to the log when `out` is null. Thread-safe.
-  void Leave(cli::Output* out);
+  // first to finish and returns at once. Lines go to `say`, prefixed
+  // "quit: ", or to the log when `say` is empty. Thread-safe.
+  void Leave(const chat::Lines& say);
 
   // Ends background work (bootstrap retries, upkeep). Events still update
   // the chat's members. Idempotent.
@@ -95,12 +99,13 @@ class Lifecycle : public membership::EventListener {
   // init met a live member holding this name: stops the chat and the node
   // without a word in that name, leaves the bootstrap list, and returns the
   // AlreadyExists status init fails with. Leave() is then a no-op.
-  absl::Status RefuseDuplicate(const absl::Status& refusal, cli::Output& out);
+  absl::Status RefuseDuplicate(const absl::Status& refusal,
+                               const chat::Lines& say);
   // init found no listed peer answering: removes the entries of peers that
   // started before this one (they are gone) and, when that frees a place
   // this peer did not get, offers it as refill.
   void ReplaceStaleEntries(const ::bootstrap::v1::Document& doc,
-                           cli::Output& out);
+                           const chat::Lines& say);
   // Worker tasks.
   // Retry number `attempt` (1: the first) of joining the bootstrap list,
   // after its runtime::Backoff delay.
@@ -122,9 +127,9 @@ class Lifecycle : public membership::EventListener {
   bool left_ = false;                  // guarded by leave_mu_
   std::atomic<bool> retrying_{false};
   std::atomic<bool> keeping_{false};  // StartKeepingListed ran
-  std::unique_ptr<runtime::EventLoop> worker_;
+  std::unique_ptr<runtime::HostLoop> worker_;
 };
 
 }  // namespace peerlab::peer
 
-#endif  // PEERLAB_PEER_APP_LIFECYCLE_H_
+#endif  // PEERLAB_PEER_APP_LIFECYCLE_HOST_H_

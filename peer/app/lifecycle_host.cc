@@ -1,12 +1,11 @@
-#include "peer/app/lifecycle.h"
+#include "peer/app/lifecycle_host.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/logging.h"
 #include "peer/app/bootstrap_upkeep.h"
 #include "peer/app/member_meta.h"
-#include "peer/cli/session.h"
 #include "peer/runtime/backoff.h"
-#include "base/logging.h"
 
 namespace peerlab::peer {
 namespace {
@@ -23,23 +22,22 @@ constexpr absl::Duration kLeaveWait = absl::Seconds(3);
 
 }  // namespace
 
-Lifecycle::Lifecycle(Env env)
-    : env_(std::move(env)),
-      worker_(std::make_unique<runtime::EventLoop>("lifecycle")) {
+LifecycleHost::LifecycleHost(Env env, std::unique_ptr<runtime::HostLoop> loop)
+    : env_(std::move(env)), worker_(std::move(loop)) {
   env_.bootstrap->SetOnListed([this] { StartKeepingListed(); });
 }
 
-Lifecycle::~Lifecycle() {
+LifecycleHost::~LifecycleHost() {
   env_.bootstrap->SetOnListed(nullptr);
   Stop();
 }
 
-void Lifecycle::Stop() {
+void LifecycleHost::Stop() {
   stopped_ = true;
   worker_->Stop();
 }
 
-std::vector<std::string> Lifecycle::JoinAddresses(
+std::vector<std::string> LifecycleHost::JoinAddresses(
     const pb::Document& doc) const {
   std::vector<std::string> addrs;
   for (const auto& p : doc.peers()) {
@@ -49,25 +47,25 @@ std::vector<std::string> Lifecycle::JoinAddresses(
   return addrs;
 }
 
-void Lifecycle::OnJoin(const Member& m) {
+void LifecycleHost::OnJoin(const Member& m) {
   env_.chat->MemberUp(m.name, MetaField(m.meta, kMetaChat));
 }
-void Lifecycle::OnUpdate(const Member& m) {
+void LifecycleHost::OnUpdate(const Member& m) {
   env_.chat->MemberUp(m.name, MetaField(m.meta, kMetaChat));
 }
-void Lifecycle::OnAlive(const Member& m) {
+void LifecycleHost::OnAlive(const Member& m) {
   env_.chat->MemberUp(m.name, MetaField(m.meta, kMetaChat));
 }
 
-void Lifecycle::OnLeave(const Member& m) {
+void LifecycleHost::OnLeave(const Member& m) {
   env_.chat->MemberDown(m.name, m.state == MemberState::kDead
                                     ? chat::ChatCore::Departure::kFailed
                                     : chat::ChatCore::Departure::kLeft);
   if (stopped_ || quitting_) return;
-  worker_->Post([this, m] { Upkeep(m); });
+  worker_->scheduler().Post([this, m] { Upkeep(m); });
 }
 
-void Lifecycle::Upkeep(const Member& departed) {
+void LifecycleHost::Upkeep(const Member& departed) {
   if (stopped_ || quitting_) return;
   std::vector<Member> members = env_.membership->Members();
   auto doc = env_.bootstrap->Fetch();
@@ -120,53 +118,54 @@ void Lifecycle::Upkeep(const Member& departed) {
   env_.bootstrap->Fetch().IgnoreError();  // bootstraplistlocal shows it
 }
 
-void Lifecycle::RetryBootstrap(int attempt) {
-  worker_->After(runtime::Backoff(attempt, kRetry, /*u=*/0.5), [this, attempt] {
-    if (stopped_ || quitting_) return;
-    auto joined = env_.bootstrap->JoinSelf();
-    if (!joined.ok()) {
-      spdlog::warn(
-          "bootstrap service still unreachable ({}); next try in {}",
-          joined.status().message(),
-          absl::FormatDuration(runtime::Backoff(attempt + 1, kRetry, 0.5)));
-      RetryBootstrap(attempt + 1);
-      return;
-    }
-    retrying_ = false;
-    spdlog::info("bootstrap service reachable again: {}",
-                 *joined ? "joined the list" : "the list is full");
-    // Alone so far: join the group the list names, and say hello.
-    if (env_.membership->Members().size() != 1) return;
-    auto doc = env_.bootstrap->LastDocument();
-    if (!doc.has_value()) return;
-    std::vector<std::string> addrs = JoinAddresses(*doc);
-    if (addrs.empty()) return;
-    auto n = env_.membership->Join(addrs);
-    if (absl::IsAlreadyExists(n.status())) {
-      cli::ViewOutput out(env_.views);
-      spdlog::error("{}", RefuseDuplicate(n.status(), out).message());
-      env_.request_exit(1);
-      return;
-    }
-    if (!n.ok()) {
-      spdlog::warn("joining the bootstrap peers failed: {}",
-                   n.status().message());
-      return;
-    }
-    spdlog::info("joined the group via {} bootstrap peer(s)", *n);
-    if (env_.chat->running()) {
-      cli::ViewOutput out(env_.views);
-      env_.chat->AnnounceJoined(out).IgnoreError();
-    }
-  });
+void LifecycleHost::RetryBootstrap(int attempt) {
+  worker_->scheduler().After(
+      runtime::Backoff(attempt, kRetry, /*u=*/0.5), [this, attempt] {
+        if (stopped_ || quitting_) return;
+        auto joined = env_.bootstrap->JoinSelf();
+        if (!joined.ok()) {
+          spdlog::warn(
+              "bootstrap service still unreachable ({}); next try in {}",
+              joined.status().message(),
+              absl::FormatDuration(runtime::Backoff(attempt + 1, kRetry, 0.5)));
+          RetryBootstrap(attempt + 1);
+          return;
+        }
+        retrying_ = false;
+        spdlog::info("bootstrap service reachable again: {}",
+                     *joined ? "joined the list" : "the list is full");
+        // Alone so far: join the group the list names, and say hello.
+        if (env_.membership->Members().size() != 1) return;
+        auto doc = env_.bootstrap->LastDocument();
+        if (!doc.has_value()) return;
+        std::vector<std::string> addrs = JoinAddresses(*doc);
+        if (addrs.empty()) return;
+        auto n = env_.membership->Join(addrs);
+        if (absl::IsAlreadyExists(n.status())) {
+          spdlog::error("{}",
+                        RefuseDuplicate(n.status(), env_.notify).message());
+          env_.request_exit(1);
+          return;
+        }
+        if (!n.ok()) {
+          spdlog::warn("joining the bootstrap peers failed: {}",
+                       n.status().message());
+          return;
+        }
+        spdlog::info("joined the group via {} bootstrap peer(s)", *n);
+        if (env_.chat->running()) {
+          env_.chat->AnnounceJoined(env_.notify).IgnoreError();
+        }
+      });
 }
 
-void Lifecycle::StartKeepingListed() {
+void LifecycleHost::StartKeepingListed() {
   if (keeping_.exchange(true)) return;
-  worker_->After(env_.bootstrap->RenewInterval(), [this] { KeepListed(); });
+  worker_->scheduler().After(env_.bootstrap->RenewInterval(),
+                             [this] { KeepListed(); });
 }
 
-void Lifecycle::KeepListed() {
+void LifecycleHost::KeepListed() {
   if (stopped_ || quitting_) return;
   auto outcome = env_.bootstrap->KeepListed();
   if (!outcome.ok()) {
@@ -196,28 +195,29 @@ void Lifecycle::KeepListed() {
     }
   }
   if (stopped_ || quitting_) return;
-  worker_->After(env_.bootstrap->RenewInterval(), [this] { KeepListed(); });
+  worker_->scheduler().After(env_.bootstrap->RenewInterval(),
+                             [this] { KeepListed(); });
 }
 
-absl::Status Lifecycle::Init(cli::Output& out) {
+absl::Status LifecycleHost::Init(const chat::Lines& say) {
   std::vector<std::string> failed;
   auto fail = [&](const std::string& step, const absl::Status& s,
                   const std::string& consequence = "") {
     std::string line = absl::StrCat(step, " failed: ", s.message());
     if (!consequence.empty()) absl::StrAppend(&line, " (", consequence, ")");
-    out.Print(absl::StrCat("init: ", line));
+    say(absl::StrCat("init: ", line));
     failed.push_back(line);
   };
 
   // 1. The membership node (its settings: memberlistconfigure / --config).
   bool node = env_.membership->running();
   if (node) {
-    out.Print(absl::StrCat("init: membership node exists (",
-                           env_.membership->LocalAddress(), ")"));
+    say(absl::StrCat("init: membership node exists (",
+                     env_.membership->LocalAddress(), ")"));
   } else if (auto s = env_.membership->Create(); s.ok()) {
     node = true;
-    out.Print(absl::StrCat("init: membership node created on ",
-                           env_.membership->LocalAddress()));
+    say(absl::StrCat("init: membership node created on ",
+                     env_.membership->LocalAddress()));
   } else {
     fail("memberlist create", s, "no gossip: the chat cannot find members");
   }
@@ -226,8 +226,8 @@ absl::Status Lifecycle::Init(cli::Output& out) {
   bool listed = false;
   if (auto joined = env_.bootstrap->JoinSelf(); joined.ok()) {
     listed = true;
-    out.Print(*joined ? "init: joined the bootstrap list"
-                      : "init: the bootstrap list is full; not added");
+    say(*joined ? "init: joined the bootstrap list"
+                : "init: the bootstrap list is full; not added");
   } else {
     fail("bootstrap join", joined.status(),
          "running alone, retrying in the background; memberlistjoin ADDR "
@@ -239,7 +239,7 @@ absl::Status Lifecycle::Init(cli::Output& out) {
   bool chat = false;
   if (auto s = env_.chat->Start(); s.ok()) {
     chat = true;
-    out.Print("init: chat started");
+    say("init: chat started");
   } else {
     fail("chat start", s);
   }
@@ -249,7 +249,7 @@ absl::Status Lifecycle::Init(cli::Output& out) {
   if (node) {
     if (auto s = env_.membership->Start(); s.ok()) {
       started = true;
-      out.Print("init: membership started");
+      say("init: membership started");
     } else {
       fail("memberlist start", s);
     }
@@ -269,38 +269,37 @@ absl::Status Lifecycle::Init(cli::Output& out) {
     if (!addrs.empty()) {
       n = env_.membership->Join(addrs);
       if (!n.ok() && !absl::IsAlreadyExists(n.status())) {
-        out.Print(absl::StrCat("init: no bootstrap peer answered (",
-                               n.status().message(), "); trying once more"));
+        say(absl::StrCat("init: no bootstrap peer answered (",
+                         n.status().message(), "); trying once more"));
         n = env_.membership->Join(addrs);
       }
     }
     if (addrs.empty()) {
-      out.Print("init: no other bootstrap peers: this peer starts the group");
+      say("init: no other bootstrap peers: this peer starts the group");
     } else if (n.ok()) {
       joined_group = true;
-      out.Print(absl::StrCat("init: joined the group via ", *n, " of ",
-                             addrs.size(), " bootstrap peer(s)"));
+      say(absl::StrCat("init: joined the group via ", *n, " of ", addrs.size(),
+                       " bootstrap peer(s)"));
     } else if (absl::IsAlreadyExists(n.status())) {
       // The name is held by a live member: this node must not stay, nor
       // say anything in that name (a leave would evict the holder).
-      return RefuseDuplicate(n.status(), out);
+      return RefuseDuplicate(n.status(), say);
     } else {
-      out.Print(absl::StrCat("init: no bootstrap peer answered again (",
-                             n.status().message(),
-                             "): this peer starts the group"));
-      ReplaceStaleEntries(*doc, out);
+      say(absl::StrCat("init: no bootstrap peer answered again (",
+                       n.status().message(), "): this peer starts the group"));
+      ReplaceStaleEntries(*doc, say);
     }
   }
 
   // 6. Hello.
   if (chat && joined_group) {
-    if (auto s = env_.chat->AnnounceJoined(out); !s.ok()) {
+    if (auto s = env_.chat->AnnounceJoined(say); !s.ok()) {
       fail("chat announce", s);
     }
   }
 
   if (failed.empty()) {
-    out.Print("init: done");
+    say("init: done");
     return absl::OkStatus();
   }
   return absl::UnavailableError(
@@ -308,15 +307,15 @@ absl::Status Lifecycle::Init(cli::Output& out) {
                    " step(s) failed: ", absl::StrJoin(failed, "; ")));
 }
 
-absl::Status Lifecycle::RefuseDuplicate(const absl::Status& refusal,
-                                        cli::Output& out) {
+absl::Status LifecycleHost::RefuseDuplicate(const absl::Status& refusal,
+                                            const chat::Lines& say) {
   std::lock_guard<std::mutex> lock(leave_mu_);
   left_ = true;  // nothing to leave: this node never was a member
   quitting_ = true;
   env_.chat->Stop().IgnoreError();
   env_.membership->Shutdown().IgnoreError();
   if (auto s = env_.bootstrap->LeaveSelf(); !s.ok()) {
-    out.Print(absl::StrCat("init: bootstrap leave failed: ", s.message()));
+    say(absl::StrCat("init: bootstrap leave failed: ", s.message()));
   }
   // The caller shows it ("error: ..." for a command).
   return absl::AlreadyExistsError(
@@ -324,15 +323,16 @@ absl::Status Lifecycle::RefuseDuplicate(const absl::Status& refusal,
                    " is taken, this peer cannot join: ", refusal.message()));
 }
 
-void Lifecycle::ReplaceStaleEntries(const pb::Document& doc, cli::Output& out) {
+void LifecycleHost::ReplaceStaleEntries(const pb::Document& doc,
+                                        const chat::Lines& say) {
   // Only entries older than this peer: one that started later may be a
   // peer between its own bootstrap join and its gossip start.
   const absl::Time self_started = env_.started_at;
   int removed = 0;
   auto upkeep = env_.bootstrap->UpkeepClient();
   if (!upkeep.ok()) {
-    out.Print(absl::StrCat("init: cannot replace stale entries: ",
-                           upkeep.status().message()));
+    say(absl::StrCat("init: cannot replace stale entries: ",
+                     upkeep.status().message()));
     return;
   }
   for (const pb::Peer& p : doc.peers()) {
@@ -342,16 +342,15 @@ void Lifecycle::ReplaceStaleEntries(const pb::Document& doc, cli::Output& out) {
     if (p.has_started_at() && started >= self_started) continue;
     auto r = (*upkeep)->Leave(p.id());
     if (!r.ok()) {
-      out.Print(absl::StrCat("init: removing the stale entry of ", p.name(),
-                             " (", p.host(), ":", p.port(),
-                             ") failed: ", r.status().message()));
+      say(absl::StrCat("init: removing the stale entry of ", p.name(), " (",
+                       p.host(), ":", p.port(),
+                       ") failed: ", r.status().message()));
       continue;
     }
     if (r->removed()) {
       ++removed;
-      out.Print(absl::StrCat("init: removed the stale bootstrap entry of ",
-                             p.name(), " (", p.host(), ":", p.port(),
-                             "): it did not answer"));
+      say(absl::StrCat("init: removed the stale bootstrap entry of ", p.name(),
+                       " (", p.host(), ":", p.port(), "): it did not answer"));
     }
   }
   if (removed == 0) return;
@@ -364,21 +363,21 @@ void Lifecycle::ReplaceStaleEntries(const pb::Document& doc, cli::Output& out) {
   if (listed) return;
   auto refill = env_.bootstrap->RefillSelf();
   if (refill.ok()) {
-    out.Print(*refill ? "init: took a vacant place in the bootstrap list"
-                      : "init: offered this peer as refill: not taken");
+    say(*refill ? "init: took a vacant place in the bootstrap list"
+                : "init: offered this peer as refill: not taken");
   } else {
-    out.Print(absl::StrCat("init: refill failed: ", refill.status().message()));
+    say(absl::StrCat("init: refill failed: ", refill.status().message()));
   }
 }
 
-void Lifecycle::Leave(cli::Output* out) {
+void LifecycleHost::Leave(const chat::Lines& out) {
   std::lock_guard<std::mutex> lock(leave_mu_);
   if (left_) return;
   left_ = true;
   quitting_ = true;
-  auto say = [out](const std::string& text) {
-    if (out != nullptr) {
-      out->Print(absl::StrCat("quit: ", text));
+  auto say = [&out](const std::string& text) {
+    if (out) {
+      out(absl::StrCat("quit: ", text));
     } else {
       spdlog::info("leaving: {}", text);
     }
@@ -388,12 +387,12 @@ void Lifecycle::Leave(cli::Output* out) {
   // when this peer may be on it: it talked to the service, or it is in a
   // group whose upkeep may have offered it as a refill.
   if (in_group || env_.bootstrap->LastDocument().has_value()) {
-    bootstrap::BootstrapClient::Options quick = env_.client->options();
+    bootstrap::BootstrapClientOptions quick = env_.client->options();
     quick.address = env_.client->address();
     quick.deadline = absl::Seconds(2);
     quick.max_attempts = 2;
-    bootstrap::BootstrapClient client(quick);
-    auto r = client.Leave(env_.id, env_.bootstrap->EntrySecret());
+    auto r = env_.client->Connect(quick)->Leave(env_.id,
+                                                env_.bootstrap->EntrySecret());
     if (absl::IsPermissionDenied(r.status()) &&
         env_.bootstrap->HasAdminToken()) {
       // An entry another peer's upkeep offered (a refill) is not owned by
@@ -403,7 +402,7 @@ void Lifecycle::Leave(cli::Output* out) {
         quick.admin_token = (*admin)->options().admin_token;
       }
       if (quick.admin_token.has_value()) {
-        r = bootstrap::BootstrapClient(quick).Leave(env_.id);
+        r = env_.client->Connect(quick)->Leave(env_.id);
       }
     }
     if (r.ok()) {
@@ -416,9 +415,8 @@ void Lifecycle::Leave(cli::Output* out) {
   // 2. The chat (announced when somebody else is there to hear it).
   if (env_.chat->running()) {
     if (in_group && env_.membership->Members().size() > 1) {
-      cli::ViewOutput views(env_.views);
-      cli::Output& chat_out = out != nullptr ? *out : views;
-      if (auto s = env_.chat->AnnounceLeaving(chat_out); !s.ok()) {
+      if (auto s = env_.chat->AnnounceLeaving(out ? out : env_.notify);
+          !s.ok()) {
         say(absl::StrCat("chat leave: ", s.message()));
       }
     }
@@ -434,64 +432,17 @@ void Lifecycle::Leave(cli::Output* out) {
   }
 }
 
-absl::Status Lifecycle::Quit(cli::Output& out) {
+absl::Status LifecycleHost::Quit(const chat::Lines& say) {
   if (quitting_) {
-    out.Print("quit: already leaving");
-    Leave(&out);  // waits for the leave under way
+    say("quit: already leaving");
+    Leave(say);  // waits for the leave under way
     env_.request_exit(0);
     return absl::OkStatus();
   }
-  Leave(&out);
-  out.Print("quit: bye");
+  Leave(say);
+  say("quit: bye");
   Stop();
   env_.request_exit(0);
-  return absl::OkStatus();
-}
-
-absl::Status Lifecycle::Register(cli::Registry& registry) {
-  std::vector<cli::Command> commands = {
-      {.name = "init",
-       .group = "development",
-       .summary = "the whole start-up: membership node, bootstrap join, chat, "
-                  "gossip, join the bootstrap peers, announce",
-       .help = "Runs at start unless --no-init. Each step prints its "
-               "outcome; a failing step is named with its reason and the "
-               "others still run, so the peer stays usable. If the bootstrap "
-               "service is unreachable the peer retries in the background.",
-       .max_args = 0,
-       .handler = [this](const cli::Call&,
-                         cli::Output& out) { return Init(out); }},
-      {.name = "quit",
-       .group = "development",
-       .summary = "clean leave: bootstrap leave, chat announcement, "
-                  "membership leave, exit 0",
-       .help = "Every other way out (exit, end of input, Ctrl-D, SIGINT, "
-               "SIGTERM, SIGHUP) leaves the same way on its way out; quit "
-               "also ends with status 0.",
-       .max_args = 0,
-       .handler = [this](const cli::Call&,
-                         cli::Output& out) { return Quit(out); }},
-      {.name = "play",
-       .group = "development",
-       .summary = "scratch: this node, the members, the chat members, the "
-                  "last bootstrap document",
-       .max_args = 0,
-       .handler =
-           [&registry](const cli::Call& call, cli::Output& out) {
-             for (const char* line : {"localnode", "memberlist", "chatmembers",
-                                      "bootstraplistlocal"}) {
-               out.Print(absl::StrCat("-- ", line));
-               if (auto s = registry.Execute(line, out, call.depth + 1);
-                   !s.ok()) {
-                 out.Print(absl::StrCat("   ", s.message()));
-               }
-             }
-             return absl::OkStatus();
-           }},
-  };
-  for (auto& command : commands) {
-    if (auto s = registry.Register(std::move(command)); !s.ok()) return s;
-  }
   return absl::OkStatus();
 }
 

@@ -1,0 +1,317 @@
+#include "peer/app/membership_host.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "peer/app/member_meta.h"
+#include "peer/membership/real/udp_grpc_transport.h"
+
+namespace peerlab::peer {
+namespace {
+
+using membership::Member;
+using membership::MemberState;
+
+// What to do when the node can no longer take part (after a leave, or once
+// a newer process took its name).
+absl::Status NodeIsOver(const membership::Memberlist& node) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      node.left() ? "this node left the group"
+                  : "a newer process took this node's name",
+      " and cannot take part again: memberlistcreate makes a new node, then "
+      "memberliststart and memberlistjoin"));
+}
+
+}  // namespace
+
+NodeFactory RealNodeFactory(RealNodeEnv env) {
+  return [env = std::move(env)](runtime::Scheduler* scheduler,
+                                NodeSpec spec) -> absl::StatusOr<HostedNode> {
+    membership::NodePartsOptions options;
+    options.config = std::move(spec.config);
+    options.state_dir = env.state_dir;
+    options.profile = spec.profile;
+    options.events = spec.events;
+    options.key = std::move(spec.key);
+    options.node_key = env.node_key;
+    membership::UdpGrpcTransport::Options& t = options.transport;
+    t.mode = spec.grpc_only ? membership::UdpGrpcTransport::Mode::kGrpcOnly
+                            : membership::UdpGrpcTransport::Mode::kUdp;
+    t.udp_bind_host = env.bind;
+    t.udp_port = spec.bind_port;
+    if (!spec.grpc_only && spec.bind_port == 0) {
+      t.udp_fd = env.take_reserved_socket();
+    }
+    t.grpc_address = env.grpc_address();
+    t.service = env.service;
+    t.credentials = env.credentials;
+    auto parts = membership::MakeNodeParts(scheduler, std::move(options));
+    if (!parts.ok()) return parts.status();
+    std::shared_ptr<membership::NodeParts> owned = *std::move(parts);
+    HostedNode out;
+    out.transport = owned->transport.get();
+    out.kv = owned->kv.get();
+    out.node = owned->node.get();
+    out.owner = std::move(owned);
+    return out;
+  };
+}
+
+MembershipHost::MembershipHost(Env env, std::unique_ptr<runtime::HostLoop> loop,
+                               NodeFactory factory)
+    : env_(std::move(env)),
+      factory_(std::move(factory)),
+      loop_(std::move(loop)) {}
+
+MembershipHost::~MembershipHost() {
+  loop_->Call([this] {
+    node_ = HostedNode{};  // shuts the node down
+  });
+  loop_->Stop();
+}
+
+void MembershipHost::SetSettingsSource(
+    std::function<MembershipSettings()> source) {
+  settings_source_ = std::move(source);
+}
+
+MembershipSettings MembershipHost::Settings() const {
+  if (settings_source_) return settings_source_();
+  MembershipSettings s;
+  s.config.label = env_.group_label;
+  return s;
+}
+
+void MembershipHost::AddListener(membership::EventListener* listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  listeners_.push_back(listener);
+}
+
+bool MembershipHost::running() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return node_exists_;
+}
+
+absl::Status MembershipHost::Create() {
+  MembershipSettings settings = Settings();
+  membership::Config config = settings.config;
+  config.name = env_.name;
+  if (auto s = config.Validate(); !s.ok()) return s;
+  auto key = membership::LoadGossipKey(settings.keyfile, env_.insecure_gossip,
+                                       env_.name);
+  if (!key.ok()) return key.status();
+  return loop_->Call([&]() -> absl::Status {
+    if (node_.node && (node_.node->left() || node_.node->replaced())) {
+      // A node that left (or lost its name to a newer process) can never
+      // take part again: a new one replaces it.
+      spdlog::info("membership node {} replaced by a new one (the old one {})",
+                   env_.name,
+                   node_.node->left() ? "left the group" : "lost its name");
+      DeleteNode();
+    }
+    if (node_.node) {
+      return absl::FailedPreconditionError(
+          "the membership node exists already (memberlistdelete first)");
+    }
+    NodeSpec spec;
+    spec.config = config;
+    spec.profile = settings.profile;
+    spec.bind_port = settings.bind_port;
+    spec.grpc_only = settings.grpc_only;
+    spec.key = *std::move(key);
+    spec.events = this;
+    auto made = factory_(&loop_->scheduler(), std::move(spec));
+    if (!made.ok()) return made.status();
+    node_ = *std::move(made);
+    std::lock_guard<std::mutex> lock(mu_);
+    node_exists_ = true;
+    node_created_ = true;
+    node_label_ = config.label;
+    return absl::OkStatus();
+  });
+}
+
+std::string MembershipHost::GroupLabel() const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (node_created_) return node_label_;
+  }
+  return Settings().config.label;
+}
+
+absl::Status MembershipHost::Start() {
+  return WithNode([&](membership::Memberlist& node) -> absl::Status {
+    if (node.left() || node.replaced()) return NodeIsOver(node);
+    if (node.started()) return absl::OkStatus();
+    return node.Start(LocalMeta());
+  });
+}
+
+std::string MembershipHost::LocalMeta() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return EncodeMeta(meta_fields_);
+}
+
+void MembershipHost::SetLocalMetaField(const std::string& key,
+                                       const std::string& value) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (value.empty()) {
+      meta_fields_.erase(key);
+    } else {
+      meta_fields_[key] = value;
+    }
+  }
+  // Spreads the current fields (a later call's post carries later fields:
+  // the last one to run wins, and it reads the newest).
+  loop_->scheduler().Post([this] {
+    membership::Memberlist* node = node_.node;
+    if (!node || !node->started() || node->left()) return;
+    const std::string meta = LocalMeta();
+    if (node->LocalNode().meta == meta) return;
+    if (auto s = node->UpdateMeta(meta); !s.ok()) {
+      spdlog::warn("membership metadata not updated: {}", s.message());
+    }
+  });
+}
+
+absl::StatusOr<int> MembershipHost::Join(std::vector<std::string> addrs) {
+  auto report = JoinWithReport(std::move(addrs));
+  if (!report.ok()) return report.status();
+  return report->answered;
+}
+
+absl::StatusOr<membership::Memberlist::JoinReport>
+MembershipHost::JoinWithReport(std::vector<std::string> addrs) {
+  using Report = membership::Memberlist::JoinReport;
+  // Cancelled if the loop drops the join (the node deleted meanwhile).
+  runtime::Completion<absl::StatusOr<Report>> done("memberlistjoin");
+  absl::Status posted = WithNode([&](membership::Memberlist& node) {
+    if (node.left() || node.replaced()) return NodeIsOver(node);
+    if (!node.started()) {
+      return absl::FailedPreconditionError(
+          "the membership node is not started (memberliststart)");
+    }
+    node.JoinWithReport(addrs, done.Callback());
+    return absl::OkStatus();
+  });
+  if (!posted.ok()) return posted;
+  return loop_->Await(done);
+}
+
+absl::Status MembershipHost::Leave(absl::Duration timeout) {
+  runtime::Completion<absl::Status> done("memberlistleave");
+  absl::Status posted = WithNode([&](membership::Memberlist& node) {
+    node.Leave(timeout, done.Callback());
+    return absl::OkStatus();
+  });
+  if (!posted.ok()) return posted;
+  return loop_->Await(done);
+}
+
+absl::Status MembershipHost::SetMeta(const std::string& meta,
+                                     absl::Duration timeout) {
+  runtime::Completion<absl::Status> done("memberlistupdate");
+  absl::Status posted = WithNode([&](membership::Memberlist& node) {
+    node.UpdateMeta(meta, timeout, done.Callback());
+    return absl::OkStatus();
+  });
+  if (!posted.ok()) return posted;
+  return loop_->Await(done);
+}
+
+void MembershipHost::DeleteNode() {
+  node_ = HostedNode{};  // shuts the node down
+  std::lock_guard<std::mutex> lock(mu_);
+  node_exists_ = false;
+}
+
+absl::Status MembershipHost::Shutdown() {
+  return WithNode([&](membership::Memberlist& node) {
+    node.Shutdown();
+    return absl::OkStatus();
+  });
+}
+
+absl::Status MembershipHost::ShutdownTransport() {
+  return loop_->Call([&]() -> absl::Status {
+    if (!node_.transport) {
+      return absl::FailedPreconditionError("no membership node");
+    }
+    node_.transport->Shutdown();
+    return absl::OkStatus();
+  });
+}
+
+absl::Status MembershipHost::Delete() {
+  return loop_->Call([&]() -> absl::Status {
+    if (!node_.node) return absl::FailedPreconditionError("no membership node");
+    DeleteNode();
+    return absl::OkStatus();
+  });
+}
+
+std::vector<Member> MembershipHost::Members() {
+  return loop_->Call([&] {
+    return node_.node && node_.node->started() ? node_.node->Members()
+                                               : std::vector<Member>{};
+  });
+}
+
+std::optional<identity::PublicKey> MembershipHost::PinnedKeyOf(
+    const std::string& name) {
+  return loop_->Call([&]() -> std::optional<identity::PublicKey> {
+    if (!node_.node || !node_.node->started()) return std::nullopt;
+    return node_.node->PinnedKeyOf(name);
+  });
+}
+
+absl::StatusOr<membership::KeyOpResult> MembershipHost::KeyOperation(
+    membership::KeyOp op, std::string key, absl::Duration timeout) {
+  runtime::Completion<absl::StatusOr<membership::KeyOpResult>> done("keys");
+  absl::Status posted = WithNode([&](membership::Memberlist& node) {
+    node.KeyOperation(op, std::move(key), timeout, done.Callback());
+    return absl::OkStatus();
+  });
+  if (!posted.ok()) return posted;
+  return loop_->Await(done);
+}
+
+std::string MembershipHost::LocalAddress() {
+  return loop_->Call([&] {
+    return node_.transport ? node_.transport->LocalAddress() : std::string();
+  });
+}
+
+void MembershipHost::OnJoin(const Member& m) {
+  spdlog::info("member {} joined ({})", m.name, m.addr);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto* l : listeners_) l->OnJoin(m);
+}
+void MembershipHost::OnLeave(const Member& m) {
+  if (m.state == MemberState::kLeft) {
+    spdlog::info("member {} left", m.name);
+  } else {
+    spdlog::warn("member {} failed (declared dead)", m.name);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto* l : listeners_) l->OnLeave(m);
+}
+void MembershipHost::OnUpdate(const Member& m) {
+  spdlog::info("member {} updated", m.name);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto* l : listeners_) l->OnUpdate(m);
+}
+void MembershipHost::OnSuspect(const Member& m) {
+  spdlog::info("member {} is suspect", m.name);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto* l : listeners_) l->OnSuspect(m);
+}
+void MembershipHost::OnAlive(const Member& m) {
+  spdlog::info("member {} is alive again", m.name);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto* l : listeners_) l->OnAlive(m);
+}
+
+}  // namespace peerlab::peer
