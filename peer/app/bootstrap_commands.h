@@ -95,7 +95,7 @@ class BootstrapCommands {
   // Called (on the caller's thread) after a JoinSelf or
   // RefillSelf reached the service (listed or not: another peer's refill
   // may list this one later), so that its lease gets renewed whichever
-  // command listed it. Empty: none. Lifecycle sets it.
+  // command listed it. Empty: none. LifecycleHost sets it.
   void SetOnListed(std::function<void()> on_listed);
   // The secret of this peer's entry (never logged).
   const std::string& EntrySecret() const { return secret_; }

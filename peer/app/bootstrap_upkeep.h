@@ -1,5 +1,5 @@
 // Keeping the bootstrap list alive when a member goes: the decision, as a
-// pure function (Lifecycle carries it out).
+// pure function (LifecycleHost carries it out).
 //
 // When membership reports that a member left or was declared dead, every
 // survivor computes the same plan from its own view. Exactly one of them

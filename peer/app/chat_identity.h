@@ -4,7 +4,7 @@
 //
 // This peer signs with its own node key (peer/identity, kept in the state
 // directory). A hello from member X is checked against the key the
-// membership pinned to X (MembershipCommands::PinnedKeyOf: the key of X's
+// membership pinned to X (MembershipHost::PinnedKeyOf: the key of X's
 // signed alive, pinned on first sight and replaced only as the membership's
 // rules allow), for a generation no older than the one the membership
 // knows for X.

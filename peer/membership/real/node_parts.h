@@ -1,7 +1,7 @@
 // The one construction of a membership node on real sockets: the gossip
 // key, the UdpGrpcTransport, the Memberlist and its user-data delegate, put
 // together the same way for the embedding API (peer/membership/node.h,
-// Node) and for the peer's command line (peer/app/membership_commands.h).
+// Node) and for the peer (peer/app/membership_host.h, RealNodeFactory).
 // Internal: not an installed header.
 #ifndef PEERLAB_PEER_MEMBERSHIP_REAL_NODE_PARTS_H_
 #define PEERLAB_PEER_MEMBERSHIP_REAL_NODE_PARTS_H_

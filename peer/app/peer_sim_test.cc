@@ -1,0 +1,423 @@
+// The whole peer but its sockets, in one process, in virtual time: several
+// PeerApps (PeerApp::CreateInProcess: the same hosts and command
+// registrations as the real peer) on the membership simulator (SimNetwork:
+// every host's loop is its node's scheduler), an in-memory chat network,
+// and the real bootstrap service in-process (InProcessBootstrapClient over
+// BootstrapService on a MemoryStore, on the simulator's clock). Commands
+// run through each peer's registry as typed; what a person would see is
+// read from its views. No thread, no socket, no sleep: a run is a function
+// of the seed.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "peer/app/membership_host.h"
+#include "peer/app/peer_app.h"
+#include "peer/chat/chat_host.h"
+#include "peer/cli/test_output.h"
+#include "peer/membership/kv_store.h"
+#include "peer/membership/protocol_math.h"
+#include "peer/membership/sim/sim_network.h"
+#include "peer/runtime/host_loop.h"
+#include "services/bootstrap/bootstrap_service.h"
+#include "services/bootstrap/document.h"
+#include "services/bootstrap/in_process_client.h"
+#include "services/bootstrap/memory_store.h"
+
+namespace peerlab::peer {
+namespace {
+
+namespace pb = ::peer::v1;
+namespace sim = membership::sim;
+
+// The chat's streams in memory: an envelope reaches the receiver's
+// ChatHost::OnIncoming as a task of the receiver's node, after `latency`;
+// answers reach the opener as tasks of its node. A crashed node's tasks do
+// not run (SimNetwork), so a killed peer neither receives nor answers.
+class SimChatNetwork {
+ public:
+  explicit SimChatNetwork(sim::SimNetwork* net) : net_(net) {}
+
+  // The chat at `address` runs on node `id`.
+  void Attach(const std::string& address, sim::NodeId id,
+              chat::ChatHost* host) {
+    chats_[address] = {id, host};
+  }
+
+  std::unique_ptr<chat::ChatTransport> TransportFor(sim::NodeId from) {
+    return std::make_unique<Transport>(this, from);
+  }
+
+  absl::Duration latency = absl::Milliseconds(1);
+
+ private:
+  struct Link;
+  class Reply : public chat::ChatReply {
+   public:
+    Reply(SimChatNetwork* net, std::weak_ptr<Link> link)
+        : net_(net), link_(std::move(link)) {}
+    void Send(pb::ChatEnvelope e) override {
+      auto l = link_.lock();
+      if (!l || l->closed) return;
+      net_->net_->scheduler(l->from)->After(
+          net_->latency, [l, e = std::move(e)]() mutable {
+            if (!l->closed) l->callbacks.on_envelope(std::move(e));
+          });
+    }
+    void Close(absl::Status status) override {
+      if (auto l = link_.lock()) net_->Break(l, std::move(status));
+    }
+
+   private:
+    SimChatNetwork* const net_;
+    std::weak_ptr<Link> link_;
+  };
+  struct Link {
+    sim::NodeId from;
+    std::string to;
+    chat::ChatStreamCallbacks callbacks;
+    bool closed = false;
+    std::shared_ptr<Reply> reply;
+  };
+  class Stream : public chat::ChatStream {
+   public:
+    Stream(SimChatNetwork* net, std::shared_ptr<Link> link)
+        : net_(net), link_(std::move(link)) {}
+    ~Stream() override { Close(); }
+    void Send(pb::ChatEnvelope e) override {
+      if (link_->closed) return;
+      auto it = net_->chats_.find(link_->to);
+      if (it == net_->chats_.end()) {
+        net_->Break(link_, absl::UnavailableError("connection refused"));
+        return;
+      }
+      const Chat to = it->second;
+      net_->net_->scheduler(to.id)->After(
+          net_->latency, [l = link_, host = to.host, e = std::move(e)]() {
+            if (!l->closed) host->OnIncoming(l->reply, e);
+          });
+    }
+    void Close() override {
+      net_->Break(link_, absl::CancelledError("closed"));
+    }
+
+   private:
+    SimChatNetwork* const net_;
+    std::shared_ptr<Link> link_;
+  };
+  class Transport : public chat::ChatTransport {
+   public:
+    Transport(SimChatNetwork* net, sim::NodeId from) : net_(net), from_(from) {}
+    std::unique_ptr<chat::ChatStream> Open(
+        const std::string& address,
+        chat::ChatStreamCallbacks callbacks) override {
+      auto link = std::make_shared<Link>();
+      link->from = from_;
+      link->to = address;
+      link->callbacks = std::move(callbacks);
+      link->reply = std::make_shared<Reply>(net_, link);
+      return std::make_unique<Stream>(net_, link);
+    }
+
+   private:
+    SimChatNetwork* const net_;
+    const sim::NodeId from_;
+  };
+  struct Chat {
+    sim::NodeId id;
+    chat::ChatHost* host;
+  };
+
+  // Ends the stream once: its opener hears `status` (last).
+  void Break(const std::shared_ptr<Link>& l, absl::Status status) {
+    if (l->closed) return;
+    l->closed = true;
+    net_->scheduler(l->from)->Post(
+        [cb = l->callbacks.on_closed, status] { cb(status); });
+  }
+
+  sim::SimNetwork* const net_;
+  std::map<std::string, Chat> chats_;
+};
+
+// A membership node on the simulator: the Memberlist (with a KvStore, as
+// the real peer has) on the node's SimTransport.
+struct SimNode {
+  ~SimNode() {
+    if (node) node->Shutdown();
+    node.reset();
+    kv.reset();
+  }
+  std::unique_ptr<membership::KvStore> kv;
+  std::unique_ptr<membership::Memberlist> node;
+};
+
+struct SimPeer {
+  std::string name;
+  sim::NodeId id = 0;
+  std::unique_ptr<PeerApp> app;
+
+  // Runs a command line as typed; its output lines.
+  std::vector<std::string> Run(const std::string& line,
+                               absl::Status* status = nullptr) {
+    cli::CapturingOutput out;
+    absl::Status s = app->registry().Execute(line, out);
+    if (status != nullptr) *status = s;
+    return out.lines();
+  }
+  std::vector<std::string> View(absl::string_view view) const {
+    std::vector<std::string> out;
+    for (const auto& l : app->views().History(view)) out.push_back(l.text);
+    return out;
+  }
+  bool Shows(absl::string_view view, absl::string_view text) const {
+    for (const auto& line : View(view)) {
+      if (absl::StrContains(line, text)) return true;
+    }
+    return false;
+  }
+};
+
+class PeerSimTest : public ::testing::Test {
+ protected:
+  PeerSimTest()
+      : net_({.seed = 7, .start = absl::FromUnixSeconds(1'800'000'000)}),
+        clock_(&net_),
+        store_(bootstrap::NewDocument(BootstrapConfig())),
+        service_(&store_, &clock_,
+                 {.admin_token = std::string(kAdminToken),
+                  .sweep_interval = absl::ZeroDuration()}),
+        chat_net_(&net_) {
+    SweepLeases();
+  }
+
+  ~PeerSimTest() override {
+    // Peers first (their hosts end on the simulator's objects); the clock
+    // does not run again.
+    peers_.clear();
+  }
+
+  static constexpr char kAdminToken[] = "sim-admin-token";
+
+  static ::bootstrap::v1::Config BootstrapConfig() {
+    ::bootstrap::v1::Config c;
+    c.set_max_peers(5);
+    return c;
+  }
+
+  // The simulator's clock, for the bootstrap service.
+  class SimClockAdapter : public Clock {
+   public:
+    explicit SimClockAdapter(sim::SimNetwork* net) : net_(net) {}
+    absl::Time Now() const override { return net_->Now(); }
+
+   private:
+    sim::SimNetwork* const net_;
+  };
+
+  // The service's lease sweeper, every second of virtual time.
+  void SweepLeases() {
+    net_.clock().Schedule(net_.Now() + absl::Seconds(1), [this] {
+      service_.ExpireLeases([](absl::StatusOr<std::vector<std::string>>) {});
+      SweepLeases();
+    });
+  }
+
+  SimPeer& AddPeer(const std::string& name) {
+    auto peer = std::make_unique<SimPeer>();
+    peer->name = name;
+    const sim::NodeId id = net_.AddNode();
+    peer->id = id;
+    const std::vector<std::string> host_port =
+        absl::StrSplit(net_.address(id), ':');
+    int port = 0;
+    EXPECT_TRUE(absl::SimpleAtoi(host_port.at(1), &port));
+    auto key = identity::NodeKey::Generate();
+    EXPECT_TRUE(key.ok()) << key.status();
+    auto node_key = std::make_shared<const identity::NodeKey>(*std::move(key));
+
+    PeerTransports t;
+    for (auto* loop : {&t.membership_loop, &t.chat_loop, &t.lifecycle_loop}) {
+      *loop = std::make_unique<runtime::SimHostLoop>(net_.scheduler(id),
+                                                     &net_.clock());
+    }
+    t.node_factory = [this, id, node_key](
+                         runtime::Scheduler* scheduler,
+                         NodeSpec spec) -> absl::StatusOr<HostedNode> {
+      spec.config.insecure_gossip = true;
+      if (auto s = spec.config.Validate(); !s.ok()) return s;
+      auto parts = std::make_shared<SimNode>();
+      SimNode* p = parts.get();
+      parts->kv = std::make_unique<membership::KvStore>(
+          spec.config.name, [p](std::string payload, const std::string& key) {
+            if (p->node) p->node->Broadcast(std::move(payload), key);
+          });
+      parts->node = std::make_unique<membership::Memberlist>(
+          spec.config, scheduler, net_.transport(id), net_.NodeSeed(id),
+          spec.events, parts->kv.get());
+      (void)parts->node->SetNodeKey(*node_key);
+      HostedNode out;
+      out.transport = net_.transport(id);
+      out.kv = parts->kv.get();
+      out.node = parts->node.get();
+      out.owner = std::move(parts);
+      return out;
+    };
+    const std::string chat_address = absl::StrCat(host_port[0], ":50051");
+    t.chat_transport = chat_net_.TransportFor(id);
+    t.chat_probe_transport = chat_net_.TransportFor(id);
+    t.bootstrap = std::make_unique<bootstrap::InProcessBootstrapClient>(
+        &service_,
+        bootstrap::BootstrapClientOptions{.address = "bootstrap.sim:8080"});
+    t.chat_address = [chat_address] { return chat_address; };
+    t.gossip_port = port;
+    t.node_key = node_key;
+    t.started_at = net_.Now();
+
+    PeerOptions options;
+    options.name = name;
+    options.bind = host_port[0];
+    options.insecure_gossip = true;  // the simulator has no key files
+    auto app = PeerApp::CreateInProcess(options, std::move(t));
+    EXPECT_TRUE(app.ok()) << app.status();
+    peer->app = *std::move(app);
+    chat_net_.Attach(chat_address, id, &peer->app->chat());
+    peers_.push_back(std::move(peer));
+    return *peers_.back();
+  }
+
+  // Runs the simulation until `pred` holds or `within` of virtual time
+  // passed; whether it holds.
+  bool RunUntil(const std::function<bool()>& pred, absl::Duration within) {
+    return net_.clock().RunUntilCondition(pred, net_.Now() + within,
+                                          absl::Milliseconds(10));
+  }
+
+  std::vector<std::string> ListedNames() {
+    std::vector<std::string> out;
+    auto list = service_.List();
+    if (!list.ok()) return out;
+    for (const auto& p : list->document().peers()) out.push_back(p.name());
+    return out;
+  }
+  bool Listed(const std::string& name) {
+    for (const auto& n : ListedNames()) {
+      if (n == name) return true;
+    }
+    return false;
+  }
+
+  sim::SimNetwork net_;
+  SimClockAdapter clock_;
+  bootstrap::MemoryStore store_;
+  bootstrap::BootstrapService service_;
+  SimChatNetwork chat_net_;
+  std::vector<std::unique_ptr<SimPeer>> peers_;
+};
+
+std::string Lines(const std::vector<std::string>& lines) {
+  return absl::StrJoin(lines, "\n");
+}
+
+TEST_F(PeerSimTest, InitChatQuitKillAndBootstrapUpkeep) {
+  SimPeer& alice = AddPeer("alice");
+  SimPeer& bob = AddPeer("bob");
+  SimPeer& carol = AddPeer("carol");
+
+  // init, one after the other, as three people would type it.
+  absl::Status s;
+  auto out = alice.Run("init", &s);
+  ASSERT_TRUE(s.ok()) << s << "\n" << Lines(out);
+  EXPECT_TRUE(absl::StrContains(Lines(out), "this peer starts the group"))
+      << Lines(out);
+  for (SimPeer* p : {&bob, &carol}) {
+    out = p->Run("init", &s);
+    ASSERT_TRUE(s.ok()) << p->name << ": " << s << "\n" << Lines(out);
+    EXPECT_TRUE(absl::StrContains(Lines(out), "init: joined the group via"))
+        << Lines(out);
+  }
+  EXPECT_EQ(ListedNames(), (std::vector<std::string>{"alice", "bob", "carol"}));
+  ASSERT_TRUE(RunUntil(
+      [&] {
+        for (SimPeer* p : {&alice, &bob, &carol}) {
+          if (p->app->membership().Members().size() != 3) return false;
+        }
+        return true;
+      },
+      absl::Seconds(10)))
+      << "the three did not all see three members";
+  ASSERT_TRUE(RunUntil(
+      [&] { return alice.Shows(cli::kMessagesView, "<joined> carol"); },
+      absl::Seconds(5)))
+      << Lines(alice.View(cli::kMessagesView));
+
+  // A message, typed as a line that is no command.
+  out = bob.Run("hello from bob", &s);
+  ASSERT_TRUE(s.ok()) << s << "\n" << Lines(out);
+  for (SimPeer* p : {&alice, &carol}) {
+    EXPECT_TRUE(p->Shows(cli::kMessagesView, "<bob> hello from bob"))
+        << p->name << ":\n"
+        << Lines(p->View(cli::kMessagesView));
+  }
+
+  // carol quits: the others see her leave, and her bootstrap entry goes.
+  out = carol.Run("quit", &s);
+  ASSERT_TRUE(s.ok()) << s << "\n" << Lines(out);
+  EXPECT_TRUE(carol.app->exit_requested());
+  EXPECT_EQ(carol.app->exit_code(), 0);
+  EXPECT_FALSE(Listed("carol")) << absl::StrJoin(ListedNames(), ",");
+  ASSERT_TRUE(RunUntil(
+      [&] {
+        return alice.Shows(cli::kMessagesView, "<left> carol") &&
+               bob.Shows(cli::kMessagesView, "<left> carol") &&
+               alice.app->membership().Members().size() == 2;
+      },
+      absl::Seconds(10)))
+      << Lines(alice.View(cli::kMessagesView));
+
+  // bob is killed (kill -9: the node stops at once, says nothing). alice
+  // sees him fail within the protocol's bounds: a probe round over the
+  // members, then at most the longest suspicion.
+  const membership::Config c = membership::Config::Local();
+  const int n = 2;
+  const absl::Duration bound =
+      n * c.probe_interval + c.probe_timeout +
+      c.suspicion_max_timeout_mult *
+          membership::SuspicionTimeout(c.suspicion_mult, n, c.probe_interval) +
+      absl::Seconds(1);  // gossip of the verdict and the chat's post
+  const absl::Time killed = net_.Now();
+  net_.Crash(bob.id);
+  ASSERT_TRUE(RunUntil(
+      [&] { return alice.Shows(cli::kMessagesView, "<failed> bob"); }, bound))
+      << "no <failed> bob within " << bound << ":\n"
+      << Lines(alice.View(cli::kMessagesView));
+  const absl::Duration detected = net_.Now() - killed;
+  EXPECT_LE(detected, bound);
+  RecordProperty("failed_seen_after_ms",
+                 absl::StrCat(absl::ToInt64Milliseconds(detected)));
+
+  // Bootstrap upkeep. alice renews her lease (the service's default lease
+  // is 60 s; 3 minutes pass), while dead bob's entry ends with its lease.
+  ASSERT_TRUE(Listed("alice"));
+  RunUntil([] { return false; }, absl::Minutes(3));
+  EXPECT_TRUE(Listed("alice")) << absl::StrJoin(ListedNames(), ",");
+  EXPECT_FALSE(Listed("bob")) << absl::StrJoin(ListedNames(), ",");
+  // The server loses its list (a restart on a memory store): alice's next
+  // renewal gets NOT_FOUND and she joins anew.
+  bootstrap::InProcessBootstrapClient admin(
+      &service_, {.admin_token = std::string(kAdminToken)});
+  ASSERT_TRUE(admin.Reset().ok());
+  ASSERT_FALSE(Listed("alice"));
+  EXPECT_TRUE(RunUntil([&] { return Listed("alice"); }, absl::Seconds(30)))
+      << "alice did not join the list anew";
+}
+
+}  // namespace
+}  // namespace peerlab::peer
