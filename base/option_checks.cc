@@ -158,6 +158,35 @@ const CLI::Validator GroupLabel(
     },
     "LABEL", "group label");
 
+const CLI::Validator NameValue(
+    [](std::string& text) -> std::string {
+      const size_t eq = text.find('=');
+      if (eq == std::string::npos) return "'" + text + "' is not NAME=VALUE";
+      const std::string name = text.substr(0, eq);
+      bool ok = !name.empty() && name.size() <= 64 &&
+                !(name[0] >= '0' && name[0] <= '9');
+      for (char c : name) {
+        ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || c == '_');
+      }
+      if (!ok) {
+        return "'" + name +
+               "' is not a NAME (letters, digits and _, not first a digit)";
+      }
+      if (text.size() - eq - 1 > 4096) {
+        return "a VALUE longer than the limit of 4096 bytes";
+      }
+      for (size_t i = eq + 1; i < text.size(); ++i) {
+        const unsigned char c = static_cast<unsigned char>(text[i]);
+        if (c < 0x20 || c == 0x7f) {
+          return "a VALUE may not hold control characters (newline, tab, "
+                 "escape)";
+        }
+      }
+      return "";
+    },
+    "NAME=VALUE", "name=value");
+
 const CLI::Validator WritableDirectory(
     [](std::string& path) -> std::string {
       if (path.empty()) return "an empty path: a directory is needed";

@@ -56,6 +56,11 @@ extern const CLI::Validator MemberName;
 // control characters; empty is allowed (no label).
 extern const CLI::Validator GroupLabel;
 
+// NAME=VALUE (script parameters): NAME of letters, digits and _, not first a
+// digit, at most 64 bytes; VALUE at most 4096 bytes without control
+// characters (it may be empty).
+extern const CLI::Validator NameValue;
+
 // A file name for peerlab's own use under a directory that must exist and be
 // writable (report directories): the directory itself, created if missing
 // when its parent exists.

@@ -240,6 +240,7 @@ std::vector<Binary> Binaries() {
              {"--lab-tool", kReadPath},
              {"--peer-log-level", kLogLevel},
              {"--peer-arg", kNonEmpty},
+             {"--param", {"", "n", "=1", "1n=2", "a-b=3", "n=a\tb"}},
              {"--token-file", kReadPath},
              {"--verbose", kFlag}},
             Tls())},

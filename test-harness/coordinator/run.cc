@@ -121,7 +121,10 @@ ScriptContext ContextFor(const ::harness::v1::RunOptions& options) {
 absl::StatusOr<std::unique_ptr<Run>> Run::Create(
     std::string id, std::string script_name, std::string script_text,
     ::harness::v1::RunOptions options, PeerRegistry* registry) {
-  absl::StatusOr<Script> script = ParseScript(script_name, script_text);
+  absl::StatusOr<Script> script = ParseScript(
+      script_name, script_text,
+      std::map<std::string, std::string>(options.params().begin(),
+                                         options.params().end()));
   if (!script.ok()) return script.status();
   options = WithDefaults(std::move(options));
   if (absl::Status s = CheckScript(*script, ContextFor(options)); !s.ok()) {
@@ -633,6 +636,7 @@ StepResult Run::RunStep(int index, const Step& step) {
     case StepKind::kPartition:
     case StepKind::kHeal:
     case StepKind::kNetem:
+    case StepKind::kOneway:
       if (options_.lab() == "netns") {
         RunNetworkFault(step, &r);
         break;
@@ -646,6 +650,15 @@ StepResult Run::RunStep(int index, const Step& step) {
       break;
     case StepKind::kSleep:
       RunSleep(step, &r);
+      break;
+    case StepKind::kWaitConverged:
+    case StepKind::kWaitMembers:
+    case StepKind::kNemesis:
+    case StepKind::kCheck:
+      r.set_outcome(::harness::v1::OUTCOME_FAILED);
+      r.set_message(absl::StrCat(StepKindName(step.kind),
+                                 " is not carried out by this coordinator "
+                                 "yet"));
       break;
   }
   const absl::Duration took = absl::Now() - start;

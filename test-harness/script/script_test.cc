@@ -469,8 +469,11 @@ TEST(ScriptTest, FuzzTargetOnGeneratedInputs) {
   std::vector<std::string> corpus = {
       ReadSeed("default.cmd"), ReadSeed("start.cmd"),
       "wait a messagesView 1 ~x 5s\nkill a\nstart a\npartition a|b\n"
-      "netem a delay 5ms 1ms loss 1%\nexpect a v never x\nsleep 1\n"};
-  std::string alphabet = "ab~\\#|, \t\n\r0123456789sm%<>=.-/x";
+      "netem a delay 5ms 1ms loss 1%\nexpect a v never x\nsleep 1\n",
+      "param n 3\ngroup g a p[1..${n}]\nall init\nparallel\ng msg x\n"
+      "wait converged g 5s\nend\nwait members p1 2\noneway a -> p[2..3]\n"
+      "nemesis kill,loss every 1s..2s for 5s on g\ncheck chat\n"};
+  std::string alphabet = "ab~\\#|, \t\n\r0123456789sm%<>=.-/x[]{}$";
   alphabet.push_back('\0');
   std::mt19937 rng(7);
   for (int i = 0; i < 20000; ++i) {

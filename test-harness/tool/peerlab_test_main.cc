@@ -11,6 +11,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -186,6 +187,12 @@ int main(int argc, char** argv) {
   std::string token_file;
   run->add_option("--token-file", token_file, kTokenHelp)
       ->check(peerlab::ReadableFile);
+  std::vector<std::string> param_args;
+  run->add_option("--param", param_args,
+                  "NAME=VALUE: the script's ${NAME} (overrides its `param "
+                  "NAME DEFAULT`; repeatable)")
+      ->check(peerlab::NameValue)
+      ->allow_extra_args(false);
   run->add_flag("-v,--verbose", verbose,
                 "also print registrations and other notices");
   CLI::App* peers = app.add_subcommand(
@@ -222,6 +229,14 @@ int main(int argc, char** argv) {
     context = peerlab::harness::ContextFor(lab_options);
     context.start_faults = coordinator.empty();
   }
+  std::map<std::string, std::string> params;
+  for (const std::string& a : param_args) {
+    if (std::string e = peerlab::harness::ParseParamAssignment(a, &params);
+        !e.empty()) {
+      std::cerr << "peerlab-test: --param: " << e << "\n";
+      return 2;
+    }
+  }
   std::vector<RunRequest> requests;
   bool parse_failed = false;
   for (const std::string& path : scripts) {
@@ -232,7 +247,7 @@ int main(int argc, char** argv) {
       parse_failed = true;
       continue;
     }
-    auto parsed = peerlab::harness::ParseScript(path, *text);
+    auto parsed = peerlab::harness::ParseScript(path, *text, params);
     if (parsed.ok()) {
       if (absl::Status s = peerlab::harness::CheckScript(*parsed, context);
           !s.ok()) {
@@ -264,6 +279,7 @@ int main(int argc, char** argv) {
     o.set_step_timeout_ms(static_cast<int64_t>(step_timeout * 1000));
     o.set_peer_wait_timeout_ms(static_cast<int64_t>(peer_timeout * 1000));
     o.set_lab(lab);
+    o.mutable_params()->insert(params.begin(), params.end());
     requests.push_back(std::move(r));
   }
   if (parse_failed) {
