@@ -472,15 +472,20 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
                          cli::Output& out) -> absl::Status {
          std::vector<std::string> words(call.args.begin() + 1, call.args.end());
          const std::string value = absl::StrJoin(words, " ");
+         uint64_t lamport = 0;
          absl::Status s = host_->WithKv(
              [&](membership::KvStore& kv) -> absl::Status {
-               return kv.Set(call.args[0], value);
+               absl::Status set = kv.Set(call.args[0], value);
+               if (set.ok()) lamport = kv.lamport();
+               return set;
              },
              /*started=*/true,
              "membership is not running (memberlistcreate, "
              "memberliststart)");
          if (!s.ok()) return s;
-         out.Print(absl::StrCat(call.args[0], " = ", value));
+         // The write's stamp is (lamport, this node): `check kv` reads it.
+         out.Print(absl::StrCat(call.args[0], " = ", value, " (lamport ",
+                                lamport, ")"));
          return absl::OkStatus();
        }},
       {.name = "broadcastdel",
@@ -491,6 +496,7 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
        .handler = [this](const cli::Call& call,
                          cli::Output& out) -> absl::Status {
          std::vector<std::string> missing;
+         std::vector<std::string> deleted;  // "KEY (lamport N)"
          absl::Status s = host_->WithKv(
              [&](membership::KvStore& kv) -> absl::Status {
                for (const auto& key : call.args) {
@@ -499,6 +505,9 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
                    missing.push_back(key);
                  } else if (!d.ok()) {
                    return d;
+                 } else {
+                   deleted.push_back(
+                       absl::StrCat(key, " (lamport ", kv.lamport(), ")"));
                  }
                }
                return absl::OkStatus();
@@ -509,14 +518,42 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
            return absl::NotFoundError(
                absl::StrCat("no such key: ", absl::StrJoin(missing, ", ")));
          }
-         out.Print(absl::StrCat("deleted ", absl::StrJoin(call.args, ", ")));
+         out.Print(absl::StrCat("deleted ", absl::StrJoin(deleted, ", ")));
          return absl::OkStatus();
        }},
       {.name = "broadcastlist",
        .group = "broadcast",
-       .summary = "lists the replicated key/value map",
-       .max_args = 0,
-       .handler = [this](const cli::Call&, cli::Output& out) -> absl::Status {
+       .usage = "broadcastlist [stamps]",
+       .summary = "lists the replicated key/value map (stamps: every entry "
+                  "as KEY @LAMPORT NODE = VALUE, deletes as KEY @LAMPORT "
+                  "NODE deleted)",
+       .max_args = 1,
+       .handler = [this](const cli::Call& call,
+                         cli::Output& out) -> absl::Status {
+         if (!call.args.empty() && call.args[0] != "stamps") {
+           return absl::InvalidArgumentError(
+               absl::StrCat("broadcastlist: unknown argument \"", call.args[0],
+                            "\" (broadcastlist [stamps])"));
+         }
+         if (!call.args.empty()) {
+           auto lines = host_->WithKv(
+               [&](membership::KvStore& kv)
+                   -> absl::StatusOr<std::vector<std::string>> {
+                 std::vector<std::string> lines;
+                 for (const auto& [k, e] : kv.entries()) {
+                   lines.push_back(absl::StrCat(
+                       k, " @", e.lamport(), " ", e.node(),
+                       e.deleted() ? " deleted"
+                                   : absl::StrCat(" = ", e.value())));
+                 }
+                 return lines;
+               },
+               /*started=*/false, "no membership node");
+           if (!lines.ok()) return lines.status();
+           for (const auto& line : *lines) out.Print(line);
+           out.Print(absl::StrCat(lines->size(), " key(s)"));
+           return absl::OkStatus();
+         }
          auto items = host_->WithKv(
              [&](membership::KvStore& kv)
                  -> absl::StatusOr<std::map<std::string, std::string>> {

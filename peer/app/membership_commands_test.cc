@@ -94,5 +94,47 @@ TEST(MembershipCommandsTest, JoinWaitingWhenTheNodeIsDeletedEnds) {
   delete host;
 }
 
+// The key/value commands print each write's stamp, and `broadcastlist
+// stamps` every entry with its stamp (tombstones included): `check kv` of
+// the harness reads both; plain `broadcastlist` is unchanged.
+TEST(MembershipCommandsTest, KeyValueCommandsPrintTheirStamps) {
+  membership::MembershipStreamService service;
+  RealNodeEnv real;
+  real.bind = "127.0.0.1";
+  real.grpc_address = [] { return std::string("127.0.0.1:1"); };
+  real.take_reserved_socket = [] { return -1; };
+  real.service = &service;
+  MembershipHost host(
+      MembershipHost::Env{.name = "alice", .insecure_gossip = true},
+      std::make_unique<runtime::ThreadHostLoop>("membership"),
+      RealNodeFactory(real));
+  MembershipCommands commands(&host, {});
+  cli::Registry registry;
+  cli::ConfigRegistry config;
+  ASSERT_TRUE(commands.Register(registry, config).ok());
+  ASSERT_TRUE(host.Create().ok());
+  ASSERT_TRUE(host.Start().ok());
+  auto run = [&](const std::string& line) {
+    cli::CapturingOutput out;
+    absl::Status s = registry.Execute(line, out);
+    EXPECT_TRUE(s.ok()) << line << ": " << s;
+    return out.lines();
+  };
+  EXPECT_EQ(run("broadcastadd a hello  world"),
+            std::vector<std::string>{"a = hello world (lamport 1)"});
+  run("broadcastadd b 2");
+  run("broadcastadd c 3");
+  EXPECT_EQ(run("broadcastdel b c"),
+            std::vector<std::string>{"deleted b (lamport 4), c (lamport 5)"});
+  EXPECT_EQ(run("broadcastlist"),
+            (std::vector<std::string>{"a = hello world", "1 key(s)"}));
+  EXPECT_EQ(run("broadcastlist stamps"),
+            (std::vector<std::string>{"a @1 alice = hello world",
+                                      "b @4 alice deleted",
+                                      "c @5 alice deleted", "3 key(s)"}));
+  cli::CapturingOutput out;
+  EXPECT_FALSE(registry.Execute("broadcastlist stamp", out).ok());
+}
+
 }  // namespace
 }  // namespace peerlab::peer

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "test-harness/report/message_diagram.h"
 
 namespace peerlab::harness {
 namespace {
@@ -295,10 +296,12 @@ std::string TimelineHtml(const RunSummary& s) {
   auto x = [&](int64_t t) {
     return label_w + plot_w * (static_cast<double>(t - t0) / span);
   };
+  // data-*: for the zoom script (message_diagram.h TimelineZoomScript).
   std::string svg = absl::StrFormat(
       "<svg id=\"timeline\" "
-      "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n",
-      width, height, width, height);
+      "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+      "data-label-w=\"%d\" data-plot-w=\"%d\" data-span-ms=\"%.3f\">\n",
+      width, height, width, height, label_w, plot_w, span / 1e6);
   // Axis: about ten ticks at a round interval.
   const double span_ms = span / 1e6;
   double tick = 1;
@@ -396,6 +399,10 @@ std::string TimelineHtml(const RunSummary& s) {
       "rect.bad{fill:#d0312d}\n"
       "circle.membership.ok{fill:#1f6fd1} circle.membership.bad{fill:#d0312d}\n"
       "circle.message{fill:#888}\n"
+      "line.msg{stroke:#1f6fd1;stroke-width:1;opacity:.6}\n"
+      "line.msg:hover{stroke-width:3;opacity:1} line.column{stroke:#bbb}\n"
+      "path.kv{fill:#8a3ffc} .kvlabel{font-size:10px;fill:#8a3ffc}\n"
+      "#timeline{cursor:grab}\n"
       "line.peer.ok{stroke:#000;stroke-width:2} "
       "line.peer.bad{stroke:#d0312d;stroke-width:3}\n"
       "table{border-collapse:collapse;margin:8px 0;font-size:13px}\n"
@@ -422,7 +429,22 @@ std::string TimelineHtml(const RunSummary& s) {
       "style=\"background:#888;border-radius:6px\"></i>message</span><span>"
       "<i class=\"sw\" style=\"background:#000;width:3px\"></i>peer "
       "registered / gone</span></p>\n");
+  absl::StrAppend(
+      &html,
+      "<p class=\"zoom\"><button id=\"zoomin\">zoom in</button> <button "
+      "id=\"zoomout\">zoom out</button> <button id=\"zoomreset\">whole "
+      "run</button> <span id=\"zoomlabel\">the whole run</span> (wheel: "
+      "zoom, drag: pan, double click: whole run)</p>\n");
   absl::StrAppend(&html, svg);
+  absl::StrAppend(&html, "<script>", TimelineZoomScript(), "</script>\n");
+  if (std::string diagram = MessageDiagramSvg(s); !diagram.empty()) {
+    absl::StrAppend(&html,
+                    "<h2>Messages</h2>\n<p>Who sent what to whom: an arrow "
+                    "from a chat message's sender (its <code>msg</code> step) "
+                    "to each peer that showed it; diamonds: key/value "
+                    "writes. Hover for details.</p>\n",
+                    diagram);
+  }
 
   absl::StrAppend(&html,
                   "<h2>Steps</h2>\n<table id=\"steps\"><tr><th>line</th><th>"

@@ -1,0 +1,76 @@
+#include "test-harness/check/run_history.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace peerlab::harness::check {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Pair;
+
+const absl::Time kStart = absl::FromUnixSeconds(1000);
+absl::Time T(double s) { return kStart + absl::Seconds(s); }
+
+TEST(RunHistoryTest, HealthFromTheFaultRecord) {
+  RunHistory h(kStart);
+  EXPECT_EQ(h.FaultOf("alice"), "down");
+  h.Running("alice", 1, T(0));
+  h.Running("bob", 1, T(0));
+  h.Running("carol", 1, T(0));
+  h.AddFault("bob", "stop", T(1));
+  h.AddFault("carol", "partition", T(1));
+  h.AddFault("carol", "netem", T(1.5));
+  EXPECT_EQ(h.FaultOf("carol"), "netem, partition");
+  h.ClearFault("bob", "stop", T(2));
+  h.ClearFault("carol", "netem", T(2));  // still partitioned
+  EXPECT_THAT(h.Healthy(), ElementsAre("alice", "bob"));
+  h.Heal(T(3));
+  h.Down("alice", T(4));
+  h.Running("alice", 2, T(5));
+  ChatHistory c = h.Chat();
+  EXPECT_THAT(
+      c.healthy_since,
+      ElementsAre(Pair("alice", T(5)), Pair("bob", T(2)), Pair("carol", T(3))));
+  h.Down("bob", T(6));
+  EXPECT_THAT(h.Chat().healthy_since,
+              ElementsAre(Pair("alice", T(5)), Pair("carol", T(3))));
+}
+
+TEST(RunHistoryTest, RecordsSendsWritesViewsAndGroups) {
+  RunHistory h(kStart);
+  h.Running("alice", 1, T(0));
+  h.Running("bob", 1, T(0));
+  h.OnCommand("alice", "msg hi there", true, {}, T(1));
+  h.OnCommand("alice", "msg lost", false, {}, T(1.1));
+  h.OnCommand("alice", "memberlist", true, {"x"}, T(1.2));
+  h.OnCommand("bob", "broadcastadd k v", true, {"k = v (lamport 3)"}, T(2));
+  h.OnViewLine("bob", 1, "messagesView", "<alice> hi there", T(1.2));
+  h.OnViewLine("bob", 1, "outputView", "ignored", T(1.2));
+  h.OnViewLine("alice", 1, "logView",
+               "info  [alice] member bob joined (127.0.0.1:5)", T(0.5));
+  h.OnViewLine("alice", 1, "logView", "warn  [alice] member bob failed (x)",
+               T(0.7));
+  h.OnViewLine("alice", 1, "logView", "info  [alice] member bob is alive again",
+               T(0.9));
+  h.OnViewLine("alice", 1, "logView", "info  [alice] something else", T(0.9));
+  ChatHistory c = h.Chat();
+  ASSERT_EQ(c.sends.size(), 1u);
+  EXPECT_EQ(c.sends[0].text, "hi there");
+  ASSERT_EQ(c.views["bob"].size(), 1u);
+  ASSERT_EQ(c.groups["alice"].size(), 3u);
+  EXPECT_FALSE(c.groups["alice"][1].in);
+  EXPECT_TRUE(c.groups["alice"][2].in);
+  EXPECT_TRUE(CheckChat(c).ok) << FormatCheckResult(CheckChat(c));
+  // bob restarts: the new process's view starts empty.
+  h.Down("bob", T(3));
+  h.Running("bob", 2, T(4));
+  EXPECT_TRUE(h.Chat().views["bob"].empty());
+  KvHistory k = h.Kv({});
+  ASSERT_EQ(k.writes.size(), 1u);
+  EXPECT_EQ(k.writes[0].lamport, 3u);
+  EXPECT_EQ(h.overflow(), "");
+}
+
+}  // namespace
+}  // namespace peerlab::harness::check
