@@ -157,7 +157,7 @@ void PeerE2eTest::StartBootstrap(const std::vector<std::string>& args) {
     ASSERT_TRUE(token.ok()) << token.status();
     full.push_back("--admin-token-file");
     full.push_back(admin_token_file_);
-    // bootstrap_commands.h: kBootstrapAdminTokenFileEnv.
+    // bootstrap_host.h: kBootstrapAdminTokenFileEnv.
     ASSERT_EQ(::setenv("PEERLAB_BOOTSTRAP_ADMIN_TOKEN_FILE",
                        admin_token_file_.c_str(), 1),
               0);

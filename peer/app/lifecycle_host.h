@@ -39,7 +39,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "peer/app/bootstrap_commands.h"
+#include "peer/app/bootstrap_host.h"
 #include "peer/app/membership_host.h"
 #include "peer/chat/chat_host.h"
 #include "peer/membership/member.h"
@@ -57,7 +57,7 @@ class LifecycleHost : public membership::EventListener {
     // Lines for the operator when no command runs (background joins, the
     // chat's announcements on the way out): outputView in the peer.
     chat::Lines notify;
-    BootstrapCommands* bootstrap = nullptr;
+    BootstrapHost* bootstrap = nullptr;
     bootstrap::BootstrapApi* client = nullptr;
     MembershipHost* membership = nullptr;
     chat::ChatHost* chat = nullptr;
@@ -110,7 +110,7 @@ class LifecycleHost : public membership::EventListener {
   // Retry number `attempt` (1: the first) of joining the bootstrap list,
   // after its runtime::Backoff delay.
   void RetryBootstrap(int attempt);
-  // Keeps this peer's bootstrap entry alive (BootstrapCommands::KeepListed)
+  // Keeps this peer's bootstrap entry alive (BootstrapHost::KeepListed)
   // every RenewInterval() until Stop or Leave; started once, by the first
   // successful bootstrap join.
   void StartKeepingListed();

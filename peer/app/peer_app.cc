@@ -191,18 +191,20 @@ absl::Status PeerApp::Compose(PeerTransports t) {
     return s;
   }
   if (t.started_at != absl::InfinitePast()) started_at_ = t.started_at;
+  if (!t.id.empty()) id_ = t.id;
   if (t.node_key) {
     node_key_ = t.node_key;
   } else if (!node_key_) {
     LoadIdentity();
   }
   bootstrap_client_ = std::move(t.bootstrap);
-  bootstrap_commands_ = std::make_unique<BootstrapCommands>(
+  bootstrap_ = std::make_unique<BootstrapHost>(
       bootstrap_client_.get(), SelfDescription{.id = id_,
                                                .name = name(),
                                                .host = options_.bind,
                                                .port = t.gossip_port,
                                                .started_at = started_at_});
+  bootstrap_commands_ = std::make_unique<BootstrapCommands>(bootstrap_.get());
   if (auto s = bootstrap_commands_->Register(registry_, config_); !s.ok()) {
     return s;
   }
@@ -219,7 +221,7 @@ absl::Status PeerApp::Compose(PeerTransports t) {
       MembershipCommands::Env{
           .bootstrap_addrs =
               [this]() -> absl::StatusOr<std::vector<std::string>> {
-            auto doc = bootstrap_commands_->Fetch();
+            auto doc = bootstrap_->Fetch();
             if (!doc.ok()) return doc.status();
             std::vector<std::string> addrs;
             for (const auto& p : doc->peers()) {
@@ -326,7 +328,7 @@ absl::Status PeerApp::Compose(PeerTransports t) {
               [this](const std::string& line) {
                 cli::ViewOutput(&views_).Print(line);
               },
-          .bootstrap = bootstrap_commands_.get(),
+          .bootstrap = bootstrap_.get(),
           .client = bootstrap_client_.get(),
           .membership = membership_.get(),
           .chat = chat_.get(),

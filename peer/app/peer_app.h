@@ -2,13 +2,13 @@
 // It builds the hosts (the running components, each on its own loop:
 // MembershipHost, chat::ChatHost, LifecycleHost), the registrations of
 // their commands and settings beside them (MembershipCommands,
-// chat::ChatCommands, RegisterLifecycleCommands, BootstrapCommands, the
-// builtins), and the transports they run on (PeerTransports: UDP and gRPC
-// with EventLoop threads for Create; simulated ones for CreateInProcess).
-// It owns the views, the command registry and its config, and the peer's
-// gRPC server (remote control, the membership and chat endpoints). main()
-// builds one and feeds it command lines from flags, scripts, the prompt or
-// standard input.
+// chat::ChatCommands, RegisterLifecycleCommands, BootstrapCommands on a
+// BootstrapHost, the builtins), and the transports they run on (PeerTransports:
+// UDP and gRPC with EventLoop threads for Create; simulated ones for
+// CreateInProcess). It owns the views, the command registry and its config, and
+// the peer's gRPC server (remote control, the membership and chat endpoints).
+// main() builds one and feeds it command lines from flags, scripts, the prompt
+// or standard input.
 #ifndef PEERLAB_PEER_APP_PEER_APP_H_
 #define PEERLAB_PEER_APP_PEER_APP_H_
 
@@ -46,6 +46,7 @@ class ChatHost;
 namespace peerlab::peer {
 
 class BootstrapCommands;
+class BootstrapHost;
 class MembershipCommands;
 class ControlService;
 class LifecycleHost;
@@ -77,6 +78,8 @@ struct PeerTransports {
   // This process's start (the bootstrap entry's started_at); InfinitePast:
   // now.
   absl::Time started_at = absl::InfinitePast();
+  // This process's bootstrap id and chat session; empty: a random UUID.
+  std::string id;
 };
 
 class PeerApp {
@@ -119,7 +122,7 @@ class PeerApp {
   cli::ConfigRegistry& config() { return config_; }
   cli::ViewHub& views() { return views_; }
   bootstrap::BootstrapApi& bootstrap_client() { return *bootstrap_client_; }
-  BootstrapCommands& bootstrap_commands() { return *bootstrap_commands_; }
+  BootstrapHost& bootstrap() { return *bootstrap_; }
   MembershipHost& membership() { return *membership_; }
   chat::ChatHost& chat() { return *chat_; }
   LifecycleHost& lifecycle() { return *lifecycle_; }
@@ -175,7 +178,7 @@ class PeerApp {
   Cancellation shutdown_;
   std::shared_ptr<grpc::ServerCredentials> server_credentials_;
   std::shared_ptr<grpc::ChannelCredentials> channel_credentials_;
-  const std::string id_;
+  std::string id_;         // set before Compose
   absl::Time started_at_;  // set before Compose
   std::string state_dir_;  // see LoadIdentity
   std::shared_ptr<const identity::NodeKey> node_key_;
@@ -184,6 +187,7 @@ class PeerApp {
   cli::ConfigRegistry config_;
   cli::BuiltinSettings builtin_settings_;
   std::unique_ptr<bootstrap::BootstrapApi> bootstrap_client_;
+  std::unique_ptr<BootstrapHost> bootstrap_;
   std::unique_ptr<BootstrapCommands> bootstrap_commands_;
   std::vector<std::unique_ptr<grpc::Service>> grpc_services_;
   membership::MembershipStreamService* stream_service_ =

@@ -7,6 +7,7 @@
 // run through each peer's registry as typed; what a person would see is
 // read from its views. No thread, no socket, no sleep: a run is a function
 // of the seed.
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
@@ -280,6 +282,8 @@ class PeerSimTest : public ::testing::Test {
     t.gossip_port = port;
     t.node_key = node_key;
     t.started_at = net_.Now();
+    // Deterministic ids: the list's order, hence the joins', is the seed's.
+    t.id = absl::StrFormat("00000000-0000-4000-8000-%012d", id + 1);
 
     PeerOptions options;
     options.name = name;
@@ -305,6 +309,7 @@ class PeerSimTest : public ::testing::Test {
     auto list = service_.List();
     if (!list.ok()) return out;
     for (const auto& p : list->document().peers()) out.push_back(p.name());
+    std::sort(out.begin(), out.end());
     return out;
   }
   bool Listed(const std::string& name) {
