@@ -149,6 +149,73 @@ class SimChatNetwork {
   std::map<std::string, Chat> chats_;
 };
 
+// A bootstrap service that can be down: every call is Unavailable while
+// `*down` (as a gRPC client to a stopped server, minus the waiting).
+class SwitchableBootstrap final : public bootstrap::BootstrapApi {
+ public:
+  SwitchableBootstrap(std::unique_ptr<bootstrap::BootstrapApi> inner,
+                      const bool* down)
+      : inner_(std::move(inner)), down_(down) {}
+
+  const std::string& address() const override { return inner_->address(); }
+  const bootstrap::BootstrapClientOptions& options() const override {
+    return inner_->options();
+  }
+  std::unique_ptr<bootstrap::BootstrapApi> Connect(
+      bootstrap::BootstrapClientOptions options) const override {
+    return std::make_unique<SwitchableBootstrap>(
+        inner_->Connect(std::move(options)), down_);
+  }
+  absl::StatusOr<::bootstrap::v1::PingResponse> Ping() override {
+    if (*down_) return Down();
+    return inner_->Ping();
+  }
+  absl::StatusOr<::bootstrap::v1::JoinResponse> Join(
+      const ::bootstrap::v1::Peer& peer, std::optional<absl::Duration> ttl,
+      const std::string& secret) override {
+    if (*down_) return Down();
+    return inner_->Join(peer, ttl, secret);
+  }
+  absl::StatusOr<::bootstrap::v1::LeaveResponse> Leave(
+      const std::string& id, const std::string& secret) override {
+    if (*down_) return Down();
+    return inner_->Leave(id, secret);
+  }
+  absl::StatusOr<::bootstrap::v1::RefillResponse> Refill(
+      const ::bootstrap::v1::Peer& candidate, std::optional<absl::Duration> ttl,
+      const std::string& secret) override {
+    if (*down_) return Down();
+    return inner_->Refill(candidate, ttl, secret);
+  }
+  absl::StatusOr<::bootstrap::v1::ListResponse> List() override {
+    if (*down_) return Down();
+    return inner_->List();
+  }
+  absl::StatusOr<::bootstrap::v1::ResetResponse> Reset() override {
+    if (*down_) return Down();
+    return inner_->Reset();
+  }
+  absl::StatusOr<::bootstrap::v1::UpdateConfigResponse> UpdateConfig(
+      std::optional<uint32_t> max_peers,
+      std::optional<uint32_t> min_refill_candidates) override {
+    if (*down_) return Down();
+    return inner_->UpdateConfig(max_peers, min_refill_candidates);
+  }
+  absl::StatusOr<::bootstrap::v1::RenewResponse> Renew(
+      const std::string& id, absl::Duration ttl,
+      const std::string& secret) override {
+    if (*down_) return Down();
+    return inner_->Renew(id, ttl, secret);
+  }
+
+ private:
+  static absl::Status Down() {
+    return absl::UnavailableError("failed to connect to all addresses");
+  }
+  std::unique_ptr<bootstrap::BootstrapApi> inner_;
+  const bool* const down_;
+};
+
 // A membership node on the simulator: the Memberlist (with a KvStore, as
 // the real peer has) on the node's SimTransport.
 struct SimNode {
@@ -275,9 +342,11 @@ class PeerSimTest : public ::testing::Test {
     const std::string chat_address = absl::StrCat(host_port[0], ":50051");
     t.chat_transport = chat_net_.TransportFor(id);
     t.chat_probe_transport = chat_net_.TransportFor(id);
-    t.bootstrap = std::make_unique<bootstrap::InProcessBootstrapClient>(
-        &service_,
-        bootstrap::BootstrapClientOptions{.address = "bootstrap.sim:8080"});
+    t.bootstrap = std::make_unique<SwitchableBootstrap>(
+        std::make_unique<bootstrap::InProcessBootstrapClient>(
+            &service_,
+            bootstrap::BootstrapClientOptions{.address = "bootstrap.sim:8080"}),
+        &bootstrap_down_);
     t.chat_address = [chat_address] { return chat_address; };
     t.gossip_port = port;
     t.node_key = node_key;
@@ -319,6 +388,7 @@ class PeerSimTest : public ::testing::Test {
     return false;
   }
 
+  bool bootstrap_down_ = false;  // SwitchableBootstrap
   sim::SimNetwork net_;
   SimClockAdapter clock_;
   bootstrap::MemoryStore store_;
@@ -422,6 +492,50 @@ TEST_F(PeerSimTest, InitChatQuitKillAndBootstrapUpkeep) {
   ASSERT_FALSE(Listed("alice"));
   EXPECT_TRUE(RunUntil([&] { return Listed("alice"); }, absl::Seconds(30)))
       << "alice did not join the list anew";
+}
+
+// The bootstrap service is down when two peers start: init says so and
+// goes on alone; both retry in the background (runtime::Backoff), and once
+// the service is back they get listed, the later one joins the group the
+// list names and announces itself in the chat.
+TEST_F(PeerSimTest, InitWithoutTheBootstrapServiceJoinsOnceItIsBack) {
+  SimPeer& alice = AddPeer("alice");
+  SimPeer& bob = AddPeer("bob");
+  bootstrap_down_ = true;
+  for (SimPeer* p : {&alice, &bob}) {
+    absl::Status s;
+    auto out = p->Run("init", &s);
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+    EXPECT_TRUE(absl::StrContains(Lines(out), "init: bootstrap join failed"))
+        << Lines(out);
+    EXPECT_TRUE(absl::StrContains(Lines(out), "retrying in the background"))
+        << Lines(out);
+    EXPECT_TRUE(absl::StrContains(Lines(out), "init: membership started"))
+        << Lines(out);
+  }
+  // Alone, each in a group of one, for as long as the service is away.
+  RunUntil([] { return false; }, absl::Seconds(20));
+  EXPECT_EQ(alice.app->membership().Members().size(), 1u);
+  EXPECT_EQ(bob.app->membership().Members().size(), 1u);
+  EXPECT_TRUE(ListedNames().empty());
+
+  bootstrap_down_ = false;
+  ASSERT_TRUE(RunUntil(
+      [&] {
+        return Listed("alice") && Listed("bob") &&
+               alice.app->membership().Members().size() == 2 &&
+               bob.app->membership().Members().size() == 2;
+      },
+      absl::Seconds(60)))
+      << absl::StrJoin(ListedNames(), ",");
+  EXPECT_TRUE(RunUntil(
+      [&] {
+        return alice.Shows(cli::kMessagesView, "<joined> bob") ||
+               bob.Shows(cli::kMessagesView, "<joined> alice");
+      },
+      absl::Seconds(5)))
+      << Lines(alice.View(cli::kMessagesView)) << "\n"
+      << Lines(bob.View(cli::kMessagesView));
 }
 
 }  // namespace
