@@ -13,6 +13,14 @@ std::shared_ptr<grpc::ChannelCredentials>& Credentials() {
 
 }  // namespace
 
+PeerLinkFactory GrpcPeerLinks() {
+  return [](const ::harness::v1::PeerInfo& peer, std::string token,
+            PeerLink::Callbacks callbacks) -> std::unique_ptr<PeerLink> {
+    return std::make_unique<PeerConnection>(
+        peer.control_address(), std::move(token), std::move(callbacks));
+  };
+}
+
 void PeerConnection::Authorize(grpc::ClientContext* context) const {
   if (!token_.empty())
     context->AddMetadata("authorization", "Bearer " + token_);

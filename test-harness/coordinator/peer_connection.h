@@ -16,18 +16,14 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/security/credentials.h"
 #include "proto/peer/v1/control.grpc.pb.h"
+#include "test-harness/coordinator/peer_link.h"
 
 namespace peerlab::harness {
 
-class PeerConnection {
+// The real PeerLink. The callbacks run on the connection's watch thread.
+class PeerConnection : public PeerLink {
  public:
-  // Called on the connection's watch thread for every message of the
-  // stream, in order; `ended` once, last, when the stream is over (peer gone
-  // or Close), with the stream's status.
-  struct Callbacks {
-    std::function<void(const ::peer::v1::WatchViewsResponse&)> lines;
-    std::function<void(const absl::Status&)> ended;
-  };
+  using Callbacks = PeerLink::Callbacks;
 
   // Credentials of the channels to peers (the coordinator's --tls-*, see
   // base/tls.h); nullptr (the default): plaintext. Call once,
@@ -43,7 +39,7 @@ class PeerConnection {
   PeerConnection(const std::string& control_address, std::string token,
                  Callbacks callbacks);
   // Close(), then waits for the watch thread.
-  ~PeerConnection();
+  ~PeerConnection() override;
 
   PeerConnection(const PeerConnection&) = delete;
   PeerConnection& operator=(const PeerConnection&) = delete;
@@ -51,12 +47,12 @@ class PeerConnection {
   // Runs one command line on the peer, waiting at most until `deadline`.
   // The RPC's failure (peer unreachable, deadline, Close) is the error; the
   // command's own outcome is in the response. Thread-safe.
-  absl::StatusOr<::peer::v1::ExecuteResponse> Execute(const std::string& line,
-                                                      absl::Time deadline);
+  absl::StatusOr<::peer::v1::ExecuteResponse> Execute(
+      const std::string& line, absl::Time deadline) override;
 
   // Cancels the watch stream and every Execute in flight. Thread-safe;
   // idempotent.
-  void Close();
+  void Close() override;
 
  private:
   void Watch();

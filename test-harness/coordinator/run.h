@@ -4,19 +4,31 @@
 // A run claims the script's peers in the PeerRegistry, waits until the ones
 // that start with the run have registered, then executes the steps in
 // order, each as soon as the previous one has finished: a command goes to
-// its peer through peer.v1.PeerControl, a `wait` blocks until the peer's
-// view shows enough matching lines, a process fault (kill, stop, cont,
-// restart, start) is asked of the client (RunOptions.client_faults) through
-// a FaultRequest event and ResolveFault. Every view line of every peer is
-// followed through WatchViews; filters count them. A failing step is
+// its peer through its PeerLink, a `wait` blocks until the peer's view
+// shows enough matching lines, a process fault (kill, stop, cont, restart,
+// start) is asked of the client (RunOptions.client_faults) through a
+// FaultRequest event and ResolveFault. Every view line of every peer is
+// followed through the link; filters count them. A failing step is
 // recorded and the run goes on (unless fail_fast). After the last step the
 // run waits until every filter holds and the filtered views have been quiet
 // for RunOptions.quiet_ms, or until end_timeout_ms, then checks the filters.
 //
-// Nothing here polls: every wait is on a condition variable that view lines,
-// registrations, deaths, fault answers and Cancel() signal. A peer whose
-// registration ends unexpectedly fails the steps addressed to it and the
-// run; the run never hangs (every wait has a deadline).
+// Files (one concern each):
+//   run.h/.cc          the run's life: create, claim, registrations and
+//                      deaths, the step loop, the end phase, the summary
+//   step_runner.cc     Run::RunStep, the one place a StepKind is dispatched,
+//                      and one function per kind of step
+//   filter_tally.h     counting view lines for filters and waits
+//   verdict.h          filter results and the run's verdict
+//   fault_broker.h     faults asked of the client and its answers
+//   run_log.h          events, subscribers, notices, timeline
+//   peer_link.h        the line to one peer (gRPC: PeerConnection)
+//
+// Nothing here polls: every wait is on a condition variable, through the
+// run's Clock (RunSeams), that view lines, registrations, deaths, fault
+// answers and Cancel() signal. A peer whose registration ends unexpectedly
+// fails the steps addressed to it and the run; the run never hangs (every
+// wait has a deadline).
 //
 // Events (RunEvent) are kept from the start, so a watcher that comes late
 // sees everything; the last event carries the final RunSummary.
@@ -34,11 +46,16 @@
 #include <thread>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/clock.h"
 #include "proto/harness/v1/coordinator.pb.h"
-#include "test-harness/coordinator/peer_connection.h"
+#include "test-harness/coordinator/fault_broker.h"
+#include "test-harness/coordinator/filter_tally.h"
+#include "test-harness/coordinator/peer_link.h"
 #include "test-harness/coordinator/peer_registry.h"
+#include "test-harness/coordinator/run_log.h"
 #include "test-harness/script/script.h"
 
 namespace peerlab::harness {
@@ -55,6 +72,14 @@ std::string NewRunId();
 // a client carries them out (options.client_faults()).
 ScriptContext ContextFor(const ::harness::v1::RunOptions& options);
 
+// What a run talks to besides the registry: its clock (every time and
+// every wait) and how it opens a link to a peer. The defaults are the real
+// ones; tests pass a FakeClock and fake links (step_runner_test.cc).
+struct RunSeams {
+  const Clock* clock = &Clock::Real();  // not owned; outlives the run
+  PeerLinkFactory links;                // empty: GrpcPeerLinks()
+};
+
 class Run : public PeerListener {
  public:
   // Parses `script_text` and checks it as a whole (CheckScript with
@@ -62,7 +87,8 @@ class Run : public PeerListener {
   // `registry` must outlive the run. Call Start() to begin.
   static absl::StatusOr<std::unique_ptr<Run>> Create(
       std::string id, std::string script_name, std::string script_text,
-      ::harness::v1::RunOptions options, PeerRegistry* registry);
+      ::harness::v1::RunOptions options, PeerRegistry* registry,
+      RunSeams seams = {});
   // Cancels the run if it is still going and waits for its thread.
   ~Run() override;
 
@@ -120,39 +146,28 @@ class Run : public PeerListener {
     bool stopped = false;       // by a `stop` step, until `cont`
     bool expect_death = false;  // a kill/restart step is under way
     std::string gone_note;      // why it is not running
-    std::unique_ptr<PeerConnection> connection;
+    std::unique_ptr<PeerLink> link;
     // No view line is kept: filters and waits count theirs as lines arrive
-    // (FilterState), so a run's memory does not grow with the lines.
+    // (FilterTally), so a run's memory does not grow with the lines.
     uint64_t dropped = 0;
     // The watch of generation `watch_failed_generation` ended with
     // `watch_error` (reported if that process is still alive at the end).
     uint64_t watch_failed_generation = 0;
     std::string watch_error;
   };
-  // A script filter or wait and its counts.
-  struct FilterState {
-    Filter filter;
-    int line = 0;
-    std::map<uint64_t, int64_t> by_generation;
-    int64_t total = 0;  // all generations (for `never`)
-
-    int64_t Count(uint64_t generation) const {
-      auto it = by_generation.find(generation);
-      return it == by_generation.end() ? 0 : it->second;
-    }
-  };
-  struct PendingFault {
-    bool done = false;
-    bool ok = false;
-    std::string message;
-  };
 
   Run(std::string id, Script script, std::string script_text,
-      ::harness::v1::RunOptions options, PeerRegistry* registry);
+      ::harness::v1::RunOptions options, PeerRegistry* registry,
+      RunSeams seams);
 
+  // run.cc: the run's life.
   void Main();
   // Returns false when the run cannot go on (registration timeout, cancel).
   bool WaitForInitialPeers();
+  void EndPhase();
+  void Finish(::harness::v1::RunState state, const std::string& verdict);
+
+  // step_runner.cc: one step, and one function per kind of step.
   ::harness::v1::StepResult RunStep(int index, const Step& step);
   void RunCommand(const Step& step, ::harness::v1::StepResult* result);
   void RunWait(int index, const Step& step, ::harness::v1::StepResult* result);
@@ -161,33 +176,34 @@ class Run : public PeerListener {
   // owner) to change the network and waits for its answer.
   void RunNetworkFault(const Step& step, ::harness::v1::StepResult* result);
   void RunSleep(const Step& step, ::harness::v1::StepResult* result);
-  void EndPhase();
-  void Finish(::harness::v1::RunState state, const std::string& verdict);
 
-  // REQUIRES mu_: received count of `f` by the rules of its op.
-  int64_t ReceivedLocked(const FilterState& f) const;
+  // REQUIRES mu_: received count of `t` by the rules of its op.
+  int64_t ReceivedLocked(const Tally& t) const;
+  // REQUIRES mu_: the current generation of `peer` (0: none).
+  uint64_t GenerationLocked(const std::string& peer) const;
   // REQUIRES mu_: why `peer` cannot take a step now ("" when it can).
   std::string NotRunningLocked(const PeerState& peer) const;
-  // REQUIRES mu_.
-  void AddTimelineLocked(absl::Time time, const std::string& peer,
-                         const std::string& kind, const std::string& text,
-                         bool ok, absl::Duration duration);
+  // REQUIRES mu_: waits on cv_ until `done()` or `deadline` (run's clock).
+  bool WaitLocked(std::unique_lock<std::mutex>& lock, absl::Time deadline,
+                  absl::FunctionRef<bool()> done) {
+    return clock_->WaitUntil(cv_, lock, deadline, done);
+  }
   void OnLines(const std::string& name, uint64_t generation,
                const ::peer::v1::WatchViewsResponse& response);
   void OnWatchEnded(const std::string& name, uint64_t generation,
                     const absl::Status& status);
-  // Adds `event` (time set here) and tells subscribers.
-  void Emit(::harness::v1::RunEvent event);
-  void Notice(const std::string& text);
   ::harness::v1::RunSummary SummaryLocked() const;
-  bool CancelledLocked() const { return cancelled_; }
 
   const std::string id_;
   const Script script_;
   const std::string script_text_;
   const ::harness::v1::RunOptions options_;
   PeerRegistry* const registry_;
+  const Clock* const clock_;
+  const PeerLinkFactory links_;
   const absl::Time created_;
+  RunLog log_;          // thread-safe
+  FaultBroker faults_;  // thread-safe
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
@@ -196,38 +212,23 @@ class Run : public PeerListener {
   std::string verdict_;
   bool cancelled_ = false;
   std::string cancel_reason_;
-  bool finished_ = false;
+  bool finished_ = false;  // Finish has begun
   absl::Time started_ = absl::InfinitePast();
   absl::Time ended_ = absl::InfinitePast();
   std::map<std::string, PeerState> peers_;
-  std::vector<FilterState> filters_;
-  // The counts of every `wait` step, by step index, from the run's start.
-  std::map<int, FilterState> waits_;
-  std::set<std::pair<std::string, std::string>> filtered_views_;
+  FilterTally tally_;
   absl::Time last_activity_ = absl::InfinitePast();
   std::vector<::harness::v1::StepResult> steps_;
   std::vector<::harness::v1::FilterResult> filter_results_;
-  std::vector<::harness::v1::TimelineEntry> timeline_;
-  uint64_t timeline_dropped_ = 0;
   // Bytes of command output the steps kept (run thread only).
   size_t output_kept_bytes_ = 0;
   uint64_t registrations_ = 0;          // followed
   uint64_t registrations_ignored_ = 0;  // beyond the bound
-  uint64_t notices_ = 0;                // kept
-  uint64_t notices_dropped_ = 0;        // beyond the bound
   std::vector<std::string> warnings_;
   std::vector<std::string> unexpected_deaths_;
-  int watchers_ = 0;
-  uint64_t next_fault_id_ = 0;
-  std::map<uint64_t, PendingFault> faults_;
-  std::vector<::harness::v1::RunEvent> events_;
-  // Connections replaced or closed under mu_, destroyed by the run thread
-  // outside the lock (destroying one joins its watch thread).
-  std::vector<std::unique_ptr<PeerConnection>> retired_;
-
-  std::mutex subscribers_mu_;
-  int next_subscriber_ = 1;
-  std::map<int, std::function<void()>> subscribers_;
+  // Links replaced or closed under mu_, destroyed by the run thread outside
+  // the lock (destroying one joins its watch thread).
+  std::vector<std::unique_ptr<PeerLink>> retired_;
 };
 
 }  // namespace peerlab::harness

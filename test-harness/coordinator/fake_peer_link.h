@@ -1,0 +1,134 @@
+// FakePeerLinks: PeerLinks without gRPC, for the runner's tests. Each link
+// answers commands with a handler the test sets and delivers the view lines
+// the test writes, at once, on the writing thread (so that a test knows a
+// line has been counted when Write returns).
+#ifndef PEERLAB_TEST_HARNESS_COORDINATOR_FAKE_PEER_LINK_H_
+#define PEERLAB_TEST_HARNESS_COORDINATOR_FAKE_PEER_LINK_H_
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "test-harness/coordinator/peer_link.h"
+
+namespace peerlab::harness {
+
+class FakePeerLinks {
+ public:
+  // Answers a command line of peer `name`: the response, or a transport
+  // error. The default answers every command with an empty OK response.
+  using Handler = std::function<absl::StatusOr<::peer::v1::ExecuteResponse>(
+      const std::string& name, const std::string& line)>;
+
+  FakePeerLinks() = default;
+  FakePeerLinks(const FakePeerLinks&) = delete;
+  FakePeerLinks& operator=(const FakePeerLinks&) = delete;
+
+  void SetHandler(Handler handler) {
+    std::lock_guard<std::mutex> lock(mu_);
+    handler_ = std::move(handler);
+  }
+
+  // Writes `text` to `view` of the newest link of `name`, delivered at
+  // once on the calling thread (which must not hold the run's lock; a
+  // command handler may write). Returns false when `name` has no open link.
+  bool Write(const std::string& name, const std::string& view,
+             const std::string& text, absl::Time time = absl::Now()) {
+    std::shared_ptr<Link::Shared> shared;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = newest_.find(name);
+      if (it == newest_.end()) return false;
+      shared = it->second.lock();
+    }
+    if (!shared) return false;
+    ::peer::v1::WatchViewsResponse r;
+    ::peer::v1::ViewLine* line = r.add_lines();
+    line->set_view(view);
+    line->set_text(text);
+    line->mutable_time()->set_seconds(absl::ToUnixSeconds(time));
+    std::lock_guard<std::mutex> lock(shared->deliver_mu);
+    if (shared->closed) return false;
+    shared->callbacks.lines(r);
+    return true;
+  }
+
+  // Links opened so far, and command lines run so far ("name: line").
+  int opened() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return opened_;
+  }
+  std::vector<std::string> commands() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return commands_;
+  }
+
+  PeerLinkFactory Factory() {
+    return [this](const ::harness::v1::PeerInfo& peer, std::string,
+                  PeerLink::Callbacks callbacks) -> std::unique_ptr<PeerLink> {
+      auto link =
+          std::make_unique<Link>(this, peer.name(), std::move(callbacks));
+      std::lock_guard<std::mutex> lock(mu_);
+      ++opened_;
+      newest_[peer.name()] = link->shared();
+      return link;
+    };
+  }
+
+ private:
+  class Link : public PeerLink {
+   public:
+    struct Shared {
+      Callbacks callbacks;
+      std::atomic<bool> closed{false};
+      std::mutex deliver_mu;  // held while a line is delivered
+    };
+
+    Link(FakePeerLinks* owner, std::string name, Callbacks callbacks)
+        : owner_(owner),
+          name_(std::move(name)),
+          shared_(std::make_shared<Shared>()) {
+      shared_->callbacks = std::move(callbacks);
+    }
+    ~Link() override {
+      Close();
+      // No Write delivers any more once this lock is taken.
+      std::lock_guard<std::mutex> lock(shared_->deliver_mu);
+      shared_->callbacks.ended(absl::CancelledError("closed"));
+    }
+    absl::StatusOr<::peer::v1::ExecuteResponse> Execute(const std::string& line,
+                                                        absl::Time) override {
+      if (shared_->closed) return absl::CancelledError("link closed");
+      Handler handler;
+      {
+        std::lock_guard<std::mutex> lock(owner_->mu_);
+        owner_->commands_.push_back(name_ + ": " + line);
+        handler = owner_->handler_;
+      }
+      if (!handler) return ::peer::v1::ExecuteResponse();
+      return handler(name_, line);
+    }
+    // Called under the run's lock: takes no lock.
+    void Close() override { shared_->closed = true; }
+    std::shared_ptr<Shared> shared() const { return shared_; }
+
+   private:
+    FakePeerLinks* const owner_;
+    const std::string name_;
+    std::shared_ptr<Shared> shared_;
+  };
+
+  mutable std::mutex mu_;
+  Handler handler_;
+  int opened_ = 0;
+  std::vector<std::string> commands_;
+  std::map<std::string, std::weak_ptr<Link::Shared>> newest_;
+};
+
+}  // namespace peerlab::harness
+
+#endif  // PEERLAB_TEST_HARNESS_COORDINATOR_FAKE_PEER_LINK_H_

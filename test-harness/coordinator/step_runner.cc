@@ -1,0 +1,371 @@
+// The step runner: Run::RunStep, the one place where a StepKind is
+// dispatched, and one function per kind of step. A new kind of step plugs
+// in here: a case in RunStep's switch and a Run::RunKIND function below
+// (declared in run.h). Each function fills in the StepResult (outcome OK
+// unless it sets FAILED) and waits only through WaitLocked (the run's
+// clock), so that Cancel and the step's deadline end it.
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "test-harness/coordinator/run.h"
+#include "test-harness/coordinator/run_text.h"
+
+namespace peerlab::harness {
+namespace {
+
+using ::harness::v1::RunEvent;
+using ::harness::v1::StepResult;
+using run_text::Cut;
+using run_text::HumanBytes;
+using run_text::kMaxTextBytes;
+using run_text::Seconds;
+using run_text::ToProto;
+
+// What a step keeps of its command's output: lines, bytes of a line. An
+// output above kMaxStepOutputBytes fails the step.
+constexpr int kMaxOutputLines = 50;
+constexpr size_t kMaxOutputLineBytes = 4096;
+constexpr size_t kMaxStepOutputBytes = 256 * 1024;
+// The output all steps of a run keep together; beyond it steps keep none.
+constexpr size_t kMaxRunOutputBytes = 1024 * 1024;
+
+}  // namespace
+
+StepResult Run::RunStep(int index, const Step& step) {
+  StepResult r;
+  r.set_index(index);
+  r.set_line(step.line);
+  r.set_peer(step.peer);
+  r.set_kind(StepKindName(step.kind));
+  r.set_text(Cut(step.text, kMaxTextBytes));
+  const absl::Time start = clock_->Now();
+  *r.mutable_started() = ToProto(start);
+  {
+    RunEvent e;
+    *e.mutable_step_started() = r;
+    log_.Emit(std::move(e));
+  }
+  r.set_outcome(::harness::v1::OUTCOME_OK);
+  switch (step.kind) {
+    case StepKind::kCommand:
+      RunCommand(step, &r);
+      break;
+    case StepKind::kFilter:
+      break;  // checked at the end of the run
+    case StepKind::kWait:
+      RunWait(index, step, &r);
+      break;
+    case StepKind::kKill:
+    case StepKind::kStop:
+    case StepKind::kCont:
+    case StepKind::kRestart:
+    case StepKind::kStart:
+      RunProcessFault(step, &r);
+      break;
+    case StepKind::kPartition:
+    case StepKind::kHeal:
+    case StepKind::kNetem:
+    case StepKind::kOneway:
+      if (options_.lab() == "netns") {
+        RunNetworkFault(step, &r);
+        break;
+      }
+      r.set_outcome(::harness::v1::OUTCOME_FAILED);
+      r.set_message(absl::StrCat(
+          StepKindName(step.kind),
+          " needs --lab netns (peers in network namespaces, from the deploy "
+          "lab); this lab (",
+          options_.lab(), ") runs every peer on the shared loopback"));
+      break;
+    case StepKind::kSleep:
+      RunSleep(step, &r);
+      break;
+    case StepKind::kWaitConverged:
+    case StepKind::kWaitMembers:
+    case StepKind::kNemesis:
+    case StepKind::kCheck:
+      r.set_outcome(::harness::v1::OUTCOME_FAILED);
+      r.set_message(absl::StrCat(StepKindName(step.kind),
+                                 " is not carried out by this coordinator "
+                                 "yet"));
+      break;
+  }
+  const absl::Duration took = clock_->Now() - start;
+  r.set_duration_us(absl::ToInt64Microseconds(took));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    steps_.push_back(r);
+    const bool fault = IsProcessFault(step.kind) || IsNetworkFault(step.kind);
+    log_.AddTimeline(start, step.peer, fault ? "fault" : "step", step.text,
+                     r.outcome() == ::harness::v1::OUTCOME_OK, took);
+  }
+  RunEvent e;
+  *e.mutable_step_finished() = r;
+  log_.Emit(std::move(e));
+  return r;
+}
+
+void Run::RunCommand(const Step& step, StepResult* r) {
+  PeerLink* link = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    PeerState& p = peers_[step.peer];
+    std::string why = NotRunningLocked(p);
+    if (!why.empty()) {
+      r->set_outcome(::harness::v1::OUTCOME_FAILED);
+      r->set_message(why);
+      return;
+    }
+    // Only this thread destroys links (retired_), so the pointer stays
+    // valid during the call.
+    link = p.link.get();
+  }
+  auto response = link->Execute(
+      step.command,
+      clock_->Now() + absl::Milliseconds(options_.step_timeout_ms()));
+  if (!response.ok()) {
+    std::unique_lock<std::mutex> lock(mu_);
+    const PeerState& p = peers_[step.peer];
+    if (response.status().code() == absl::StatusCode::kUnavailable ||
+        response.status().code() == absl::StatusCode::kCancelled) {
+      // The connection broke: the peer may be dying, which its
+      // registration tells in a moment.
+      WaitLocked(lock, clock_->Now() + absl::Seconds(1),
+                 [&] { return cancelled_ || !p.alive; });
+    }
+    r->set_outcome(::harness::v1::OUTCOME_FAILED);
+    if (cancelled_) {
+      r->set_message("cancelled: " + cancel_reason_);
+    } else if (!p.alive) {
+      r->set_message(absl::StrCat("peer ", step.peer,
+                                  " went away during the command (",
+                                  response.status().ToString(), ")"));
+    } else if (response.status().code() ==
+               absl::StatusCode::kDeadlineExceeded) {
+      r->set_message(absl::StrCat("no answer from peer ", step.peer,
+                                  " within the step timeout (",
+                                  options_.step_timeout_ms(), " ms)"));
+    } else {
+      r->set_message(
+          absl::StrCat("peer ", step.peer, ": ", response.status().ToString()));
+    }
+    return;
+  }
+  // What a step keeps of its output is bounded (it travels in events and
+  // the summary); an output above kMaxStepOutputBytes fails the step.
+  size_t total = 0;
+  size_t kept = 0;
+  bool over_budget = false;
+  for (const auto& line : response->output()) {
+    total += line.text().size() + 1;
+    if (r->output_size() >= kMaxOutputLines || over_budget) continue;
+    const size_t size = std::min(line.text().size(), kMaxOutputLineBytes);
+    if (output_kept_bytes_ + kept + size > kMaxRunOutputBytes) {
+      over_budget = true;
+      continue;
+    }
+    kept += size;
+    if (line.text().size() <= kMaxOutputLineBytes) {
+      r->add_output(line.text());
+    } else {
+      r->add_output(absl::StrCat(line.text().substr(0, kMaxOutputLineBytes),
+                                 " [line cut: ", HumanBytes(line.text().size()),
+                                 ", the harness keeps ",
+                                 HumanBytes(kMaxOutputLineBytes),
+                                 " of a line]"));
+    }
+  }
+  output_kept_bytes_ += kept;
+  if (over_budget) {
+    r->add_output(absl::StrCat("[", response->output_size() - r->output_size(),
+                               " lines not kept: the run's steps have kept ",
+                               HumanBytes(kMaxRunOutputBytes),
+                               " of output, the limit of a run]"));
+  } else if (response->output_size() > kMaxOutputLines) {
+    r->add_output(absl::StrCat("[", response->output_size() - kMaxOutputLines,
+                               " more lines not kept: the harness keeps ",
+                               kMaxOutputLines, " lines of a step]"));
+  }
+  std::vector<std::string> problems;
+  if (response->code() != 0) {
+    problems.push_back(absl::StatusCodeToString(
+                           static_cast<absl::StatusCode>(response->code())) +
+                       ": " + Cut(response->message(), kMaxTextBytes));
+  }
+  if (total > kMaxStepOutputBytes) {
+    problems.push_back(
+        absl::StrCat("output too large: ", HumanBytes(total), " in ",
+                     response->output_size(),
+                     response->output_size() == 1 ? " line" : " lines",
+                     ", above the limit of ", HumanBytes(kMaxStepOutputBytes),
+                     " for a step (output cut)"));
+  }
+  if (!problems.empty()) {
+    r->set_outcome(::harness::v1::OUTCOME_FAILED);
+    r->set_message(absl::StrJoin(problems, "; "));
+  }
+}
+
+void Run::RunWait(int index, const Step& step, StepResult* r) {
+  const absl::Duration timeout =
+      step.duration > absl::ZeroDuration()
+          ? step.duration
+          : absl::Milliseconds(options_.end_timeout_ms());
+  std::unique_lock<std::mutex> lock(mu_);
+  PeerState& p = peers_[step.peer];
+  std::string why = NotRunningLocked(p);
+  if (!why.empty() && !p.alive) {
+    r->set_outcome(::harness::v1::OUTCOME_FAILED);
+    r->set_message(why);
+    return;
+  }
+  // Counted since the run began, for the peer's current process.
+  const Tally& w = tally_.wait(index);
+  const uint64_t generation = p.generation;
+  WaitLocked(lock, clock_->Now() + timeout, [&] {
+    return cancelled_ || w.Count(generation) >= w.filter.count || !p.alive ||
+           p.generation != generation;
+  });
+  if (w.Count(generation) >= w.filter.count) return;
+  r->set_outcome(::harness::v1::OUTCOME_FAILED);
+  if (cancelled_) {
+    r->set_message("cancelled: " + cancel_reason_);
+  } else if (!p.alive || p.generation != generation) {
+    r->set_message(
+        absl::StrCat("peer ", step.peer, " went away while waited for (",
+                     p.gone_note.empty() ? "gone" : p.gone_note, ")"));
+  } else {
+    r->set_message(absl::StrCat("timed out after ", Seconds(timeout), ": ",
+                                step.filter.view, " has ", w.Count(generation),
+                                " of ", w.filter.count, " lines matching \"",
+                                step.filter.match.ToString(), "\""));
+  }
+}
+
+void Run::RunProcessFault(const Step& step, StepResult* r) {
+  auto fail = [&](const std::string& message) {
+    r->set_outcome(::harness::v1::OUTCOME_FAILED);
+    r->set_message(message);
+  };
+  if (!options_.client_faults()) {
+    fail(absl::StrCat(StepKindName(step.kind),
+                      " acts on a process: it needs the lab that owns the "
+                      "peers (run the script with peerlab-test)"));
+    return;
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  PeerState& p = peers_[step.peer];
+  if (step.kind == StepKind::kStart) {
+    if (p.alive) {
+      fail(absl::StrCat("peer ", step.peer, " is already running"));
+      return;
+    }
+  } else if (!p.alive) {
+    fail(NotRunningLocked(p));
+    return;
+  }
+  absl::StatusOr<uint64_t> fault_id = faults_.Open();
+  if (!fault_id.ok()) {
+    fail(std::string(fault_id.status().message()));
+    return;
+  }
+  const uint64_t old_generation = p.generation;
+  if (step.kind == StepKind::kKill || step.kind == StepKind::kRestart) {
+    p.expect_death = true;
+  }
+  lock.unlock();
+  {
+    RunEvent e;
+    ::harness::v1::FaultRequest* f = e.mutable_fault_request();
+    f->set_fault_id(*fault_id);
+    f->set_kind(StepKindName(step.kind));
+    f->set_peer(step.peer);
+    log_.Emit(std::move(e));
+  }
+  const absl::Status answer = faults_.Await(*fault_id);
+  lock.lock();
+  const absl::Duration peer_wait =
+      absl::Milliseconds(options_.peer_wait_timeout_ms());
+  if (!answer.ok()) {
+    p.expect_death = false;
+    fail(std::string(answer.message()));
+    return;
+  }
+  switch (step.kind) {
+    case StepKind::kKill:
+      // The registration stream ends with the process.
+      WaitLocked(lock, clock_->Now() + peer_wait, [&] {
+        return cancelled_ || !p.alive || p.generation != old_generation;
+      });
+      p.expect_death = false;
+      if (p.alive && p.generation == old_generation) {
+        fail(absl::StrCat("peer ", step.peer, " still registered ",
+                          Seconds(peer_wait), " after SIGKILL"));
+      } else {
+        p.gone_note =
+            absl::StrCat("killed by `", step.text, "` at line ", step.line);
+      }
+      break;
+    case StepKind::kStop:
+      p.stopped = true;
+      break;
+    case StepKind::kCont:
+      p.stopped = false;
+      break;
+    case StepKind::kRestart:
+    case StepKind::kStart:
+      WaitLocked(lock, clock_->Now() + peer_wait, [&] {
+        return cancelled_ || (p.alive && p.generation > old_generation);
+      });
+      p.expect_death = false;
+      if (!(p.alive && p.generation > old_generation)) {
+        fail(absl::StrCat("peer ", step.peer, " did not register within ",
+                          Seconds(peer_wait), " of its start"));
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+void Run::RunNetworkFault(const Step& step, StepResult* r) {
+  auto fail = [&](const std::string& message) {
+    r->set_outcome(::harness::v1::OUTCOME_FAILED);
+    r->set_message(message);
+  };
+  absl::StatusOr<uint64_t> fault_id =
+      options_.client_faults()
+          ? faults_.Open()
+          : absl::FailedPreconditionError("no client_faults");
+  if (!fault_id.ok()) {
+    fail(absl::StrCat(StepKindName(step.kind),
+                      ": no client of the netns lab is watching this run to "
+                      "change the network"));
+    return;
+  }
+  {
+    RunEvent e;
+    ::harness::v1::FaultRequest* f = e.mutable_fault_request();
+    f->set_fault_id(*fault_id);
+    f->set_kind(StepKindName(step.kind));
+    f->set_peer(step.peer);
+    for (const auto& group : step.groups) {
+      f->add_args(absl::StrJoin(group, ","));
+    }
+    for (const auto& arg : step.netem) f->add_args(arg);
+    log_.Emit(std::move(e));
+  }
+  if (absl::Status answer = faults_.Await(*fault_id); !answer.ok()) {
+    fail(std::string(answer.message()));
+  }
+}
+
+void Run::RunSleep(const Step& step, StepResult* r) {
+  std::unique_lock<std::mutex> lock(mu_);
+  WaitLocked(lock, clock_->Now() + step.duration, [&] { return cancelled_; });
+  if (cancelled_) {
+    r->set_outcome(::harness::v1::OUTCOME_FAILED);
+    r->set_message("cancelled: " + cancel_reason_);
+  }
+}
+
+}  // namespace peerlab::harness

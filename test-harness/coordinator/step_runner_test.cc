@@ -1,0 +1,126 @@
+// The runner on fake links (FakePeerLinks: no gRPC server) and a FakeClock:
+// sleeps, waits, fault timeouts and the end phase end when the test moves
+// the clock, never by sleeping.
+#include "base/clock.h"
+#include "base/testing/eventually.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "test-harness/coordinator/fake_peer_link.h"
+#include "test-harness/coordinator/run.h"
+
+namespace peerlab::harness {
+namespace {
+
+using ::harness::v1::RunSummary;
+using ::peerlab::testing::Eventually;
+using ::testing::HasSubstr;
+
+class StepRunnerTest : public ::testing::Test {
+ protected:
+  void Register(const std::string& name) {
+    ::harness::v1::PeerInfo info;
+    info.set_name(name);
+    info.set_control_address("fake:" + name);
+    info.set_pid(1);
+    ASSERT_TRUE(registry_.Register(info).ok());
+  }
+
+  std::unique_ptr<harness::Run> Start(const std::string& text,
+                                      ::harness::v1::RunOptions options = {}) {
+    options.set_quiet_ms(100);
+    auto run =
+        harness::Run::Create("r1", "t.cmd", text, options, &registry_,
+                             {.clock = &clock_, .links = links_.Factory()});
+    EXPECT_TRUE(run.ok()) << run.status();
+    if (!run.ok()) return nullptr;
+    (*run)->Start();
+    return *std::move(run);
+  }
+
+  // Waits (real time, bounded) until the run blocks on the clock.
+  void UntilWaiting() {
+    ASSERT_TRUE(Eventually([&] { return clock_.waiters() > 0; }));
+  }
+
+  // Whenever the run waits on the clock, moves the clock to the wait's
+  // deadline, until the run has finished.
+  RunSummary RunToEnd(harness::Run& run) {
+    EXPECT_TRUE(Eventually([&] {
+      if (run.finished()) return true;
+      if (clock_.waiters() > 0 &&
+          clock_.NextDeadline() != absl::InfiniteFuture()) {
+        clock_.Set(std::max(clock_.Now(), clock_.NextDeadline()));
+      }
+      return false;
+    })) << "the run hangs";
+    return run.Summary();
+  }
+
+  PeerRegistry registry_;
+  FakeClock clock_;
+  FakePeerLinks links_;
+};
+
+TEST_F(StepRunnerTest, CommandsGoThroughTheLinkAndFiltersCountItsLines) {
+  Register("alice");
+  links_.SetHandler([&](const std::string& name, const std::string& line)
+                        -> absl::StatusOr<::peer::v1::ExecuteResponse> {
+    links_.Write(name, "messagesView", line.substr(4));
+    return ::peer::v1::ExecuteResponse();
+  });
+  auto run = Start(
+      "alice say <alice> hi\n"
+      "alice testfilter messagesView 1 <alice> hi\n");
+  RunSummary s = RunToEnd(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_PASSED) << s.verdict();
+  EXPECT_THAT(links_.commands(),
+              ::testing::ElementsAre("alice: say <alice> hi"));
+  ASSERT_EQ(s.filters_size(), 1);
+  EXPECT_EQ(s.filters(0).received(), 1);
+}
+
+TEST_F(StepRunnerTest, SleepEndsWhenTheClockHasMoved) {
+  Register("alice");
+  auto run = Start("alice say x\nsleep 10s\n");
+  UntilWaiting();
+  clock_.Advance(absl::Seconds(9));
+  UntilWaiting();
+  EXPECT_FALSE(run->finished());
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(Eventually([&] { return run->finished(); }));
+  EXPECT_EQ(run->Summary().state(), ::harness::v1::RUN_STATE_PASSED);
+}
+
+TEST_F(StepRunnerTest, AWaitTimesOutOnTheClock) {
+  Register("alice");
+  auto run = Start("alice say x\nwait alice messagesView 1 <nobody> 5s\n");
+  RunSummary s = RunToEnd(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_FAILED);
+  ASSERT_EQ(s.steps_size(), 2);
+  EXPECT_THAT(s.steps(1).message(), HasSubstr("timed out after 5 s"));
+}
+
+TEST_F(StepRunnerTest, AFaultTheClientNeverAnswersFailsAfterItsTimeout) {
+  Register("alice");
+  ::harness::v1::RunOptions options;
+  options.set_client_faults(true);
+  auto run = Start("alice say x\nstop alice\n", options);
+  run->AddWatcher();
+  RunSummary s = RunToEnd(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_FAILED);
+  ASSERT_EQ(s.steps_size(), 2);
+  EXPECT_THAT(s.steps(1).message(),
+              HasSubstr("did not carry out the fault within 60 s"));
+  run->RemoveWatcher();
+}
+
+TEST_F(StepRunnerTest, PeersThatNeverRegisterEndTheRunAtTheTimeout) {
+  auto run = Start("alice say x\n");
+  RunSummary s = RunToEnd(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_ERROR);
+  EXPECT_THAT(s.verdict(), HasSubstr("did not register within 15 s: alice"));
+  EXPECT_EQ(links_.opened(), 0);
+}
+
+}  // namespace
+}  // namespace peerlab::harness
