@@ -31,10 +31,10 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/time/time.h"
-#include "peer/runtime/completion.h"
-#include "peer/runtime/event_loop.h"
-#include "peer/runtime/scheduler.h"
-#include "peer/runtime/sim_clock.h"
+#include "peerlab/runtime/completion.h"
+#include "peerlab/runtime/event_loop.h"
+#include "peerlab/runtime/scheduler.h"
+#include "peerlab/runtime/sim_clock.h"
 
 namespace peerlab::runtime {
 
