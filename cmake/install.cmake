@@ -83,7 +83,8 @@ set(PEERLAB_PUBLIC_HEADERS_cli builtins.h command.h config.h parser.h
 set(PEERLAB_PUBLIC_HEADERS_base cancellation.h clock.h)
 set(PEERLAB_PUBLIC_HEADERS_bootstrap_client bootstrap_client.h)
 set(PEERLAB_PUBLIC_HEADERS_membership node.h member.h config.h)
-set(PEERLAB_PUBLIC_HEADERS_runtime backoff.h completion.h event_loop.h host_loop.h scheduler.h
+set(PEERLAB_PUBLIC_HEADERS_runtime backoff.h completion.h event_loop.h fault_plan.h
+    host_loop.h scheduler.h
     sim_clock.h sim_scheduler.h)
 foreach(entry IN LISTS PEERLAB_HEADER_FOLDERS)
   string(REPLACE "=" ";" pair "${entry}")

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
@@ -26,6 +27,7 @@ uint64_t DeriveSeed(uint64_t seed, uint64_t purpose, uint64_t node,
 constexpr uint64_t kNetworkPurpose = 1;
 constexpr uint64_t kLagPurpose = 2;
 constexpr uint64_t kProtocolPurpose = 3;
+constexpr uint64_t kFaultPlanPurpose = 4;
 
 }  // namespace
 
@@ -219,12 +221,31 @@ const LinkOptions& SimNetwork::Link(NodeId from, NodeId to) const {
   return options_.link;
 }
 
+runtime::FaultPlan& SimNetwork::faults(NodeId id) {
+  Node& n = node(id);
+  if (!n.faults) {
+    n.faults = std::make_unique<runtime::FaultPlan>(runtime::FaultPlan::Options{
+        .seed = DeriveSeed(options_.seed, kFaultPlanPurpose, id, 0)});
+  }
+  return *n.faults;
+}
+
+runtime::FaultPlan* SimNetwork::PlanOf(NodeId id) const {
+  runtime::FaultPlan* plan = node(id).faults.get();
+  return plan != nullptr && !plan->empty() ? plan : nullptr;
+}
+
 void SimNetwork::Cut(NodeId from, NodeId to) {
-  cuts_.insert(LinkKey(from, to));
+  runtime::FaultRule block;
+  block.block = true;
+  faults(from).Set(address(to), block).IgnoreError();  // valid, bounded
 }
 
 void SimNetwork::Uncut(NodeId from, NodeId to) {
-  cuts_.erase(LinkKey(from, to));
+  if (node(from).faults == nullptr) return;
+  runtime::FaultRule open;
+  open.block = false;
+  faults(from).Set(address(to), open).IgnoreError();
 }
 
 void SimNetwork::Partition(const std::vector<std::vector<NodeId>>& groups) {
@@ -242,14 +263,17 @@ void SimNetwork::Heal() {
     for (auto& n : nodes_) n->partition_group = 0;
     partitioned_ = false;
   }
-  cuts_.clear();
+  for (auto& n : nodes_) {
+    if (n->faults) n->faults->ClearBlocks();
+  }
 }
 
 bool SimNetwork::Reachable(NodeId from, NodeId to) const {
   if (partitioned_ && node(from).partition_group != node(to).partition_group) {
     return false;
   }
-  return cuts_.empty() || !cuts_.contains(LinkKey(from, to));
+  const runtime::FaultPlan* plan = PlanOf(from);
+  return plan == nullptr || !plan->Blocks(address(to));
 }
 
 // --- SimNetwork: node faults -------------------------------------------------
@@ -397,7 +421,9 @@ void SimNetwork::SendPacket(NodeId from, const std::string& to,
     ReportPacket(from, dest, size, PacketEvent::Outcome::kOversize);
     return;
   }
-  if (!Reachable(from, dest)) {
+  // A block rule is the plan's to count (below); checked again on arrival.
+  if (partitioned_ &&
+      node(from).partition_group != node(dest).partition_group) {
     ReportPacket(from, dest, size, PacketEvent::Outcome::kUnreachable);
     return;
   }
@@ -408,13 +434,30 @@ void SimNetwork::SendPacket(NodeId from, const std::string& to,
   }
   Node& receiver = node(dest);
   const uint64_t tag = LinkKey(from, dest);
-  const int copies =
-      options_.duplicate_rate > 0 && NetworkUniform() < options_.duplicate_rate
-          ? 2
-          : 1;
+  const bool network_duplicate =
+      options_.duplicate_rate > 0 && NetworkUniform() < options_.duplicate_rate;
+  // The sender's fault plan: each copy it sends is held back by its delay.
+  absl::InlinedVector<absl::Duration, 3> holds = {absl::ZeroDuration()};
+  if (runtime::FaultPlan* plan = PlanOf(from)) {
+    runtime::PacketFate fate = plan->DecidePacket(to, Now());
+    switch (fate.outcome) {
+      case runtime::PacketFate::Outcome::kSend:
+        holds.assign(fate.copies.begin(), fate.copies.end());
+        break;
+      case runtime::PacketFate::Outcome::kBlocked:
+        ReportPacket(from, dest, size, PacketEvent::Outcome::kUnreachable);
+        return;
+      case runtime::PacketFate::Outcome::kDropped:
+      case runtime::PacketFate::Outcome::kQueueFull:
+        ReportPacket(from, dest, size, PacketEvent::Outcome::kLost);
+        return;
+    }
+  }
+  if (network_duplicate) holds.push_back(holds.front());
+  const int copies = static_cast<int>(holds.size());
   for (int copy = 0; copy < copies; ++copy) {
     const absl::Duration delay =
-        Delay(from, dest, true) +
+        holds[copy] + Delay(from, dest, true) +
         Lag(receiver.rng, receiver.slowness.inbound_lag);
     std::string payload = copy + 1 < copies ? bytes : std::move(bytes);
     if (apparent_from == nullptr) {
@@ -514,9 +557,21 @@ void SimNetwork::SendReliable(NodeId from, uint32_t from_epoch,
   }
   const NodeId dest = it->second;
   if (!Reachable(from, dest)) return;  // silence: the deadline answers
+  absl::Duration hold = absl::ZeroDuration();
+  if (runtime::FaultPlan* plan = PlanOf(from)) {
+    runtime::CallFate fate = plan->DecideCall({to});
+    if (fate.fault == runtime::CallFault::kFail) {
+      CompleteLater(from, from_epoch, call_id, absl::ZeroDuration(),
+                    absl::UnavailableError(
+                        absl::StrCat("calls to ", to, " fail (fault plan)")));
+      return;
+    }
+    if (fate.fault == runtime::CallFault::kHang) return;  // the deadline
+    hold = fate.delay;
+  }
   Node& callee = node(dest);
-  const absl::Duration delay =
-      Delay(from, dest, true) + Lag(callee.rng, callee.slowness.inbound_lag);
+  const absl::Duration delay = hold + Delay(from, dest, true) +
+                               Lag(callee.rng, callee.slowness.inbound_lag);
   clock_.Schedule(
       Now() + delay,
       [this, from, from_epoch, dest, call_id, request = std::move(request)]() {

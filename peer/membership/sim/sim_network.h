@@ -43,9 +43,23 @@
 // killed process on a live host) instead of staying silent.
 //
 // Faults.
-//   - Cut(a, b): one way; a's packets and calls to b are lost, b still reaches
-//     a. Partition(groups): nodes in different groups cannot reach each other
-//     (nodes in no group form one more group). Heal(): no cuts, no groups.
+//   - Each node has a runtime::FaultPlan (peer/runtime/fault_plan.h, the one
+//     fault plan of the real transports too) for what it sends: per
+//     destination address drop, delay and jitter, one-way block,
+//     duplication, reordering, and for reliable calls fail, hang or delay.
+//     It applies to the sealed bytes the protocol hands the transport, so a
+//     duplicate is a real replay. Datagrams: after the link's loss draw; a
+//     held-back copy arrives its plan delay later than the link would
+//     bring it. Reliable calls: a request that fails or hangs never
+//     leaves; a delayed one leaves later. The plan draws from its own
+//     generator (seeded from the network's seed and the node), so a plan on
+//     one node changes nobody else's draws.
+//   - Cut(a, b): one way, a block rule in a's plan: a's packets and calls to b
+//     are lost (a blocked call is silence here: the deadline answers), b
+//     still reaches a. Partition(groups): nodes in different groups cannot
+//     reach each other (nodes in no group form one more group); kept as
+//     groups, not as N^2 block rules, so that 10,000 nodes partition in
+//     O(N). Heal(): no groups, and no block rule in any plan.
 //   - Crash(id): the node stops at once. Its pending timers and callbacks never
 //     run, it sends nothing, and whatever reaches it is dropped. Restart(id)
 //     brings it back with a NEW SimScheduler and SimTransport (a new process:
@@ -97,6 +111,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "peer/membership/transport.h"
+#include "peer/runtime/fault_plan.h"
 #include "peer/runtime/scheduler.h"
 #include "peer/runtime/sim_clock.h"
 
@@ -298,16 +313,22 @@ class SimNetwork final : private runtime::SimClock::Gate,
   // The options in force on from -> to.
   const LinkOptions& Link(NodeId from, NodeId to) const;
 
-  // One-way cut: `from` cannot reach `to`; `to` still reaches `from`.
+  // The fault plan of what node `id` sends (see the file comment), made on
+  // first use. Owned by the network; valid until it is destroyed (kept
+  // across Restart, as the node's links are).
+  runtime::FaultPlan& faults(NodeId id);
+
+  // One-way cut: `from` cannot reach `to`; `to` still reaches `from`. A
+  // block rule for `to`'s address in `from`'s plan (Uncut sets it off).
   void Cut(NodeId from, NodeId to);
   void Uncut(NodeId from, NodeId to);
   // Splits the network: each group reaches only itself; nodes not listed
   // form one more group. Replaces any earlier partition.
   void Partition(const std::vector<std::vector<NodeId>>& groups);
-  // Removes the partition and every cut.
+  // Removes the partition and every block rule (cuts included).
   void Heal();
-  // Whether the network lets `from` reach `to` now (cuts and partitions only;
-  // nodes' states do not matter).
+  // Whether the network lets `from` reach `to` now (partitions and block
+  // rules only; nodes' states do not matter).
   bool Reachable(NodeId from, NodeId to) const;
 
   // --- Node faults ---------------------------------------------------------
@@ -373,6 +394,7 @@ class SimNetwork final : private runtime::SimClock::Gate,
     std::mt19937_64 rng;  // this node's lag draws
     NodeStats stats;
     std::vector<runtime::SimClock::EventId> deferred;  // while frozen, in order
+    std::unique_ptr<runtime::FaultPlan> faults;        // made by faults(id)
     std::unique_ptr<SimScheduler> scheduler;
     std::unique_ptr<SimTransport> transport;
     // Schedulers and transports of earlier incarnations, kept so that
@@ -387,6 +409,8 @@ class SimNetwork final : private runtime::SimClock::Gate,
   Node& node(NodeId id);
   const Node& node(NodeId id) const;
   NodeId AddNodeInternal(std::string address);
+  // The node's plan when it has rules; nullptr otherwise.
+  runtime::FaultPlan* PlanOf(NodeId id) const;
   // Whether the scheduler/transport of (id, epoch) is the live one.
   bool IsCurrent(NodeId id, uint32_t epoch) const;
 
@@ -438,7 +462,6 @@ class SimNetwork final : private runtime::SimClock::Gate,
   std::vector<std::unique_ptr<Node>> nodes_;
   absl::flat_hash_map<std::string, NodeId> by_address_;
   absl::flat_hash_map<uint64_t, LinkOptions> links_;
-  absl::flat_hash_set<uint64_t> cuts_;
   bool partitioned_ = false;
   uint64_t generated_addresses_ = 0;
   std::function<void(const PacketEvent&)> packet_observer_;
