@@ -46,6 +46,7 @@ NodeFactory RealNodeFactory(RealNodeEnv env) {
     t.grpc_address = env.grpc_address();
     t.service = env.service;
     t.credentials = env.credentials;
+    t.faults = env.faults;
     auto parts = membership::MakeNodeParts(scheduler, std::move(options));
     if (!parts.ok()) return parts.status();
     std::shared_ptr<membership::NodeParts> owned = *std::move(parts);

@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "peer/runtime/fault_plan.h"
 #include "peer/identity/node_key.h"
 #include "peer/membership/config.h"
 #include "peer/membership/kv_store.h"
@@ -84,6 +85,9 @@ struct RealNodeEnv {
   // the start time.
   std::string state_dir;
   std::shared_ptr<const identity::NodeKey> node_key;
+  // The peer's fault plan (the `faults` command), obeyed by every node's
+  // transport for what it sends; nullptr: none.
+  std::shared_ptr<runtime::FaultPlan> faults;
 };
 NodeFactory RealNodeFactory(RealNodeEnv env);
 

@@ -23,6 +23,8 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "peer/app/bootstrap_commands.h"
 #include "peer/app/chat_identity.h"
+#include "peer/app/faults_commands.h"
+#include "peer/chat/chat_faults.h"
 #include "peer/app/lifecycle_commands.h"
 #include "peer/app/lifecycle_host.h"
 #include "peer/app/member_meta.h"
@@ -111,7 +113,12 @@ absl::Status PeerApp::Start() {
   LoadIdentity();
 
   // The real transports: UDP and gRPC, each host on a thread of its own.
+  // Both obey one fault plan (faults_commands.h: faults without root).
   PeerTransports t;
+  t.faults = std::make_shared<runtime::FaultPlan>(runtime::FaultPlan::Options{
+      .seed = FaultSeed(name()), .on_limit = [](const std::string& m) {
+        spdlog::warn("{}", m);
+      }});
   t.membership_loop = std::make_unique<runtime::ThreadHostLoop>("membership");
   t.chat_loop = std::make_unique<runtime::ThreadHostLoop>("chat");
   t.lifecycle_loop = std::make_unique<runtime::ThreadHostLoop>("lifecycle");
@@ -130,9 +137,11 @@ absl::Status PeerApp::Start() {
                        .service = stream_service_,
                        .credentials = channel_credentials_,
                        .state_dir = state_dir_,
-                       .node_key = node_key_});
-  t.chat_transport =
-      std::make_unique<chat::GrpcChatTransport>(channel_credentials_);
+                       .node_key = node_key_,
+                       .faults = t.faults});
+  t.chat_transport = std::make_unique<chat::FaultyChatTransport>(
+      std::make_unique<chat::GrpcChatTransport>(channel_credentials_),
+      t.faults, &t.chat_loop->scheduler());
   t.chat_probe_transport =
       std::make_unique<chat::GrpcChatTransport>(channel_credentials_);
   t.bootstrap = std::make_unique<bootstrap::BootstrapClient>(
@@ -164,10 +173,16 @@ absl::Status PeerApp::Start() {
               : IsLoopback(options_.bind)
                   ? options_.control_token_file
                   : "the file given to the peer's --control-token-file",
-          .lab_may_run_programs = [this] {
-            auto lock = config_.Lock();
-            return builtin_settings_.allow_lab_programs;
-          }});
+          .lab_may_run_programs =
+              [this] {
+                auto lock = config_.Lock();
+                return builtin_settings_.allow_lab_programs;
+              },
+          .lab_may_inject_faults =
+              [this] {
+                auto lock = config_.Lock();
+                return allow_lab_faults_;
+              }});
   control_service_ = control.get();
   grpc_services_.push_back(std::move(control));
   if (auto s = StartGrpcServer(); !s.ok()) return s;
@@ -176,6 +191,42 @@ absl::Status PeerApp::Start() {
                              true);
   }
   return absl::OkStatus();
+}
+
+absl::Status PeerApp::RegisterFaults(
+    std::shared_ptr<runtime::FaultPlan> plan) {
+  if (plan == nullptr) return absl::OkStatus();
+  faults_ = plan;
+  allow_lab_faults_ = options_.test;
+  if (auto s = config_.AddBool(
+          "lab.allow_faults",
+          "whether the harness coordinator may run faults here (the owner's "
+          "choice; on for --test peers and the peers of a local lab)",
+          &allow_lab_faults_);
+      !s.ok()) {
+    return s;
+  }
+  return registry_.Register(FaultsCommand(
+      {.plan = std::move(plan),
+       .resolve = [this](const std::string& who)
+           -> absl::StatusOr<std::vector<std::string>> {
+         for (const auto& m : membership_->Members()) {
+           if (m.name != who) continue;
+           std::vector<std::string> out = {m.addr};
+           std::string chat = MetaField(m.meta, kMetaChat);
+           if (!chat.empty() && chat != m.addr) out.push_back(chat);
+           return out;
+         }
+         return absl::NotFoundError("no such member in memberlist");
+       },
+       .self =
+           [this] {
+             std::string gossip = membership_->LocalAddress();
+             if (gossip.empty()) {
+               gossip = absl::StrCat(options_.bind, ":", gossip_port_);
+             }
+             return absl::StrCat("gossip=", gossip, " grpc=", control_address_);
+           }}));
 }
 
 absl::Status PeerApp::Compose(PeerTransports t) {
@@ -234,6 +285,7 @@ absl::Status PeerApp::Compose(PeerTransports t) {
   if (auto s = membership_commands_->Register(registry_, config_); !s.ok()) {
     return s;
   }
+  if (auto s = RegisterFaults(t.faults); !s.ok()) return s;
   // What others need to know of this peer for the bootstrap upkeep.
   membership_->SetLocalMetaField(kMetaId, id_);
   membership_->SetLocalMetaField(

@@ -34,6 +34,7 @@
 #include "peer/cli/registry.h"
 #include "peer/cli/view.h"
 #include "peer/identity/node_key.h"
+#include "peer/runtime/fault_plan.h"
 #include "peer/runtime/host_loop.h"
 #include "services/bootstrap/client/bootstrap_client.h"
 
@@ -80,6 +81,10 @@ struct PeerTransports {
   absl::Time started_at = absl::InfinitePast();
   // This process's bootstrap id and chat session; empty: a random UUID.
   std::string id;
+  // The fault plan the transports above obey (the node factory's and the
+  // chat's); with one, the peer has the `faults` command
+  // (faults_commands.h). nullptr: no faults.
+  std::shared_ptr<runtime::FaultPlan> faults;
 };
 
 class PeerApp {
@@ -125,6 +130,8 @@ class PeerApp {
   BootstrapHost& bootstrap() { return *bootstrap_; }
   MembershipHost& membership() { return *membership_; }
   chat::ChatHost& chat() { return *chat_; }
+  // The peer's network faults (the `faults` command); null without.
+  const std::shared_ptr<runtime::FaultPlan>& faults() const { return faults_; }
   LifecycleHost& lifecycle() { return *lifecycle_; }
 
   // Cancels the commands running now and later (sleep, shell: they return
@@ -162,6 +169,8 @@ class PeerApp {
   // Builds the hosts on `transports` and registers the commands (the
   // builtins first).
   absl::Status Compose(PeerTransports transports);
+  // With a plan: the `faults` command and the lab.allow_faults setting.
+  absl::Status RegisterFaults(std::shared_ptr<runtime::FaultPlan> plan);
   absl::Status ReserveGossipPort();
   absl::Status StartGrpcServer();
   // Refuses a non-loopback --bind without --control-token-file; returns the
@@ -199,6 +208,10 @@ class PeerApp {
   // Hands what the chat service receives to chat_ (set while chat_ lives).
   std::unique_ptr<ChatServiceHandler> chat_handler_;
   std::unique_ptr<chat::ChatHost> chat_;
+  std::shared_ptr<runtime::FaultPlan> faults_;  // PeerTransports::faults
+  // "lab.allow_faults": whether the harness coordinator may run `faults`
+  // (on by default for --test peers). Guarded by config_'s lock.
+  bool allow_lab_faults_ = false;
   std::unique_ptr<chat::ChatCommands> chat_commands_;
   std::unique_ptr<LifecycleHost> lifecycle_;
   ControlService* control_service_ = nullptr;  // owned by grpc_services_

@@ -8,9 +8,9 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/grpc_status.h"
 #include "peer/cli/parser.h"
 #include "peer/cli/session.h"
-#include "base/grpc_status.h"
 #include "spdlog/spdlog.h"
 
 namespace peerlab::peer {
@@ -389,6 +389,17 @@ absl::Status ControlService::CheckLabMayRun(absl::string_view line) const {
   auto parsed = cli::ParseLine(line);
   if (!parsed.ok() || parsed->command.empty()) return absl::OkStatus();
   std::optional<cli::Command> command = registry_->Find(parsed->command);
+  if (command.has_value() && command->name == "faults") {
+    if (options_.lab_may_inject_faults && options_.lab_may_inject_faults()) {
+      return absl::OkStatus();
+    }
+    spdlog::warn(
+        "refused faults from the harness coordinator (lab.allow_faults is "
+        "off)");
+    return absl::PermissionDeniedError(
+        "faults is refused to the harness coordinator: this peer's owner "
+        "has not turned on lab.allow_faults");
+  }
   if (!command.has_value() ||
       (command->name != "shell" && command->name != "execute")) {
     return absl::OkStatus();

@@ -52,6 +52,10 @@ class ControlService final : public ::peer::v1::PeerControl::CallbackService {
     // commands that start programs (`shell`, `execute`). Called for each
     // such call, on gRPC threads: must be thread-safe. Empty: never.
     std::function<bool()> lab_may_run_programs;
+    // The same for `faults` (the peer's network faults): its own
+    // permission (`lab.allow_faults`), never implied by the one above.
+    // Empty: never.
+    std::function<bool()> lab_may_inject_faults;
   };
 
   // `registry` and `hub` must outlive this object.
@@ -77,8 +81,9 @@ class ControlService final : public ::peer::v1::PeerControl::CallbackService {
   // Runs `request->line()` as a remote call (cli::Call::remote is true, so
   // e.g. `shell` obeys shell.allow_remote). A call made with the lab's
   // session token runs `shell` or `execute` only when
-  // Options::lab_may_run_programs says so (PERMISSION_DENIED in the
-  // response otherwise). A failing command is no RPC
+  // Options::lab_may_run_programs says so, and `faults` only when
+  // Options::lab_may_inject_faults does (PERMISSION_DENIED in the response
+  // otherwise). A failing command is no RPC
   // error: the RPC is OK and the response carries the code and message;
   // like at the prompt, "error: MESSAGE" is also written to outputView.
   grpc::ServerUnaryReactor* Execute(
@@ -102,7 +107,8 @@ class ControlService final : public ::peer::v1::PeerControl::CallbackService {
   grpc::Status CheckToken(const grpc::CallbackServerContext& context,
                           bool* by_lab = nullptr) const;
   // OK unless `line` runs `shell` or `execute` and lab_may_run_programs
-  // does not allow it (PermissionDenied, logged).
+  // does not allow it, or `faults` and lab_may_inject_faults does not
+  // (PermissionDenied, logged).
   absl::Status CheckLabMayRun(absl::string_view line) const;
   // Runs `body` on a new thread that the destructor joins.
   void Spawn(std::function<void()> body);

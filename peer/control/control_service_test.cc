@@ -369,6 +369,49 @@ TEST_F(ControlServiceTest, LabSessionRunsNoProgramByDefault) {
   EXPECT_EQ(response.code(), 0) << response.message();
 }
 
+// Faults are their own permission (lab.allow_faults): lab.allow_programs
+// does not imply it, the owner's token needs neither.
+TEST_F(ControlServiceTest, LabSessionInjectsFaultsOnlyWithItsOwnPermission) {
+  std::atomic<bool> faults_allowed{false};
+  int ran = 0;
+  ASSERT_TRUE(registry_
+                  .Register({.name = "faults",
+                             .group = "test",
+                             .usage = "faults ...",
+                             .summary = "test stand-in",
+                             .handler =
+                                 [&ran](const cli::Call&, cli::Output&) {
+                                   ++ran;
+                                   return absl::OkStatus();
+                                 }})
+                  .ok());
+  StartServer({.token = "owner-token",
+               .lab_may_run_programs = [] { return true; },
+               .lab_may_inject_faults =
+                   [&faults_allowed] { return faults_allowed.load(); }});
+  service_->SetAlsoAccept(
+      [](absl::string_view t) { return t == "lab-session"; });
+  pb::ExecuteResponse response;
+  for (const char* line : {"faults block *", "/faults block *"}) {
+    response.Clear();
+    ASSERT_TRUE(Execute(line, &response, "lab-session").ok());
+    EXPECT_EQ(response.code(),
+              static_cast<int>(absl::StatusCode::kPermissionDenied))
+        << line;
+    EXPECT_THAT(response.message(), HasSubstr("lab.allow_faults"));
+  }
+  EXPECT_EQ(ran, 0);
+  response.Clear();
+  ASSERT_TRUE(Execute("faults list", &response, "owner-token").ok());
+  EXPECT_EQ(response.code(), 0) << response.message();
+  EXPECT_EQ(ran, 1);
+  faults_allowed = true;
+  response.Clear();
+  ASSERT_TRUE(Execute("faults block *", &response, "lab-session").ok());
+  EXPECT_EQ(response.code(), 0) << response.message();
+  EXPECT_EQ(ran, 2);
+}
+
 TEST_F(ControlServiceTest, LabSessionRunsProgramsWhenTheOwnerAllows) {
   std::atomic<bool> allowed{false};
   StartServer({.token = "owner-token",

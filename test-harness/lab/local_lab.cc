@@ -193,8 +193,10 @@ absl::Status LocalLab::StartPeer(const std::string& name) {
       "--log-level", options_.peer_log_level, "--history-file",
       tmp_ + "/history-" + name, "--token-file", lab_token_file_,
       // The lab owns these peers: its scripts
-      // may run shell steps on them.
-      "--exec", "set lab.allow_programs true"};
+      // may run shell steps on them, and inject network faults (faults:
+      // partition, heal, netem and oneway in the local lab).
+      "--exec", "set lab.allow_programs true", "--exec",
+      "set lab.allow_faults true"};
   if (options_.netns) {
     // The lab tool execs `ip netns exec`, which execs the peer: the pid
     // stays the peer's (signals and PDEATHSIG reach it).

@@ -27,9 +27,9 @@ struct UdpGrpcTransport::Counters {
   std::atomic<uint64_t> packets_sent{0}, packets_received{0}, bytes_sent{0},
       bytes_received{0}, dropped_oversize{0}, dropped_would_block{0},
       dropped_after_shutdown{0}, dropped_bad_address{0},
-      dropped_too_many_calls{0}, dropped_not_a_packet{0}, send_errors{0},
-      received_malformed{0}, reliable_sent{0}, reliable_failed{0},
-      reliable_received{0}, resolve_queries_sent{0},
+      dropped_too_many_calls{0}, dropped_not_a_packet{0}, dropped_by_faults{0},
+      faulted_calls{0}, send_errors{0}, received_malformed{0}, reliable_sent{0},
+      reliable_failed{0}, reliable_received{0}, resolve_queries_sent{0},
       resolve_answers_received{0};
 };
 
@@ -135,6 +135,18 @@ void UdpGrpcTransport::PostGuarded(std::function<void()> task) {
 // ---------------------------------------------------------------------------
 // Datagrams.
 
+void UdpGrpcTransport::AfterGuarded(absl::Duration delay,
+                                    std::function<void()> task) {
+  std::weak_ptr<int> life = life_;
+  scheduler_->After(delay, [life, task = std::move(task)] {
+    if (!life.expired()) task();
+  });
+}
+
+bool UdpGrpcTransport::Blocked(const std::string& to) const {
+  return options_.faults != nullptr && options_.faults->Blocks(to);
+}
+
 void UdpGrpcTransport::SendPacket(const std::string& to, std::string bytes) {
   if (shut_down_) {
     ++counters_->dropped_after_shutdown;
@@ -144,6 +156,34 @@ void UdpGrpcTransport::SendPacket(const std::string& to, std::string bytes) {
     ++counters_->dropped_oversize;
     return;
   }
+  if (options_.faults == nullptr || options_.faults->empty()) {
+    SendPacketNow(to, bytes);
+    return;
+  }
+  runtime::PacketFate fate = options_.faults->DecidePacket(to, absl::Now());
+  if (fate.outcome != runtime::PacketFate::Outcome::kSend) {
+    ++counters_->dropped_by_faults;
+    return;
+  }
+  for (size_t i = 0; i < fate.copies.size(); ++i) {
+    const absl::Duration hold = fate.copies[i];
+    if (hold <= absl::ZeroDuration()) {
+      SendPacketNow(to, bytes);
+      continue;
+    }
+    std::string copy = i + 1 < fate.copies.size() ? bytes : std::move(bytes);
+    AfterGuarded(hold, [this, to, copy = std::move(copy)] {
+      if (shut_down_) {
+        ++counters_->dropped_after_shutdown;
+        return;
+      }
+      SendPacketNow(to, copy);
+    });
+  }
+}
+
+void UdpGrpcTransport::SendPacketNow(const std::string& to,
+                                     const std::string& bytes) {
   if (options_.mode == Mode::kGrpcOnly) {
     SendPacketOverGrpc(to, bytes);
     return;
@@ -219,7 +259,7 @@ void UdpGrpcTransport::HandleResolveDatagram(const std::string& from,
   if (datagram->kind == ResolveDatagram::Kind::kQuery) {
     std::optional<std::string> answer = EncodeResolveAnswer(
         datagram->token, options_.grpc_address, bytes.size());
-    if (answer) socket_->SendTo(from, *answer);
+    if (answer && !Blocked(from)) socket_->SendTo(from, *answer);
     return;
   }
   if (datagram->token != resolve_token_) {
@@ -237,6 +277,7 @@ void UdpGrpcTransport::HandleResolveDatagram(const std::string& from,
 }
 
 void UdpGrpcTransport::SendResolveQuery(const std::string& member_addr) {
+  if (Blocked(member_addr)) return;
   if (socket_->SendTo(member_addr, EncodeResolveQuery(resolve_token_)) ==
       UdpSocket::SendResult::kSent) {
     ++counters_->resolve_queries_sent;
@@ -271,6 +312,55 @@ void UdpGrpcTransport::SendReliable(const std::string& to,
     fail(absl::UnavailableError("transport shut down"));
     return;
   }
+  if (options_.faults == nullptr || options_.faults->empty()) {
+    SendReliableNow(to, std::move(request), timeout, std::move(done));
+    return;
+  }
+  const std::string grpc_addr =
+      options_.mode == Mode::kUdp ? ReliableAddressOf(to) : std::string();
+  runtime::CallFate fate = options_.faults->DecideCall({to, grpc_addr});
+  switch (fate.fault) {
+    case runtime::CallFault::kFail:
+      ++counters_->faulted_calls;
+      fail(absl::UnavailableError(
+          absl::StrCat("calls to ", to, fate.blocked ? " are blocked" : " fail",
+                       " by a fault rule")));
+      return;
+    case runtime::CallFault::kHang:
+      ++counters_->faulted_calls;
+      AfterGuarded(timeout, [this, to, done = std::move(done)] {
+        ++counters_->reliable_failed;
+        done(absl::DeadlineExceededError(absl::StrCat(
+            "no answer from ", to, " (a fault rule hangs calls to it)")));
+      });
+      return;
+    case runtime::CallFault::kNone:
+      break;
+  }
+  if (fate.delay > absl::ZeroDuration()) {
+    AfterGuarded(fate.delay, [this, to, request = std::move(request),
+                              timeout = timeout - fate.delay,
+                              done = std::move(done)]() mutable {
+      if (shut_down_) {
+        ++counters_->reliable_failed;
+        done(absl::CancelledError("transport shut down"));
+        return;
+      }
+      SendReliableNow(to, std::move(request), timeout, std::move(done));
+    });
+    return;
+  }
+  SendReliableNow(to, std::move(request), timeout, std::move(done));
+}
+
+void UdpGrpcTransport::SendReliableNow(const std::string& to,
+                                       ::peer::v1::ReliableRequest request,
+                                       absl::Duration timeout,
+                                       ReliableDone done) {
+  auto fail = [this, &done](absl::Status status) {
+    ++counters_->reliable_failed;
+    PostGuarded([done = std::move(done), status] { done(status); });
+  };
   const absl::Time deadline = absl::Now() + timeout;
   if (options_.mode == Mode::kGrpcOnly) {
     StartCall(to, std::move(request), deadline, std::move(done));
@@ -464,6 +554,8 @@ UdpGrpcTransport::Stats UdpGrpcTransport::stats() const {
       .dropped_bad_address = c.dropped_bad_address,
       .dropped_too_many_calls = c.dropped_too_many_calls,
       .dropped_not_a_packet = c.dropped_not_a_packet,
+      .dropped_by_faults = c.dropped_by_faults,
+      .faulted_calls = c.faulted_calls,
       .send_errors = c.send_errors,
       .received_malformed = c.received_malformed,
       .reliable_sent = c.reliable_sent,

@@ -57,6 +57,7 @@
 #include "peer/membership/real/reliable_client.h"
 #include "peer/membership/real/udp_socket.h"
 #include "peer/membership/transport.h"
+#include "peer/runtime/fault_plan.h"
 #include "peer/runtime/scheduler.h"
 #include "proto/peer/v1/membership.grpc.pb.h"
 
@@ -109,6 +110,15 @@ class UdpGrpcTransport final : public Transport,
     int socket_buffer_bytes = 4 << 20;
     // Name of the receive thread (at most 15 characters are kept).
     std::string thread_name = "mbr-udp-recv";
+    // The node's fault plan (peer/runtime/fault_plan.h), shared with the
+    // peer's `faults` command; nullptr: none. Applied to what this node
+    // sends: every datagram (sealed already; kGrpcOnly too), by its
+    // membership address, and every reliable call, by the callee's
+    // membership and gRPC addresses (a block or `fail` fails it at once
+    // with Unavailable, `hang` answers DeadlineExceeded at its deadline, a
+    // delay starts it later). Held-back datagrams are sent by scheduler
+    // timers, never by sleeping. Resolve datagrams obey block rules only.
+    std::shared_ptr<runtime::FaultPlan> faults;
   };
 
   // Counters, for the `memberlist` views, logs and tests.
@@ -123,6 +133,8 @@ class UdpGrpcTransport final : public Transport,
     uint64_t dropped_bad_address = 0;     // `to` not "ipv4:port"
     uint64_t dropped_too_many_calls = 0;  // kGrpcOnly in-flight limit
     uint64_t dropped_not_a_packet = 0;    // kGrpcOnly: bytes not a Packet
+    uint64_t dropped_by_faults = 0;       // the fault plan's drops, blocks
+    uint64_t faulted_calls = 0;           // reliable calls failed or hung
     uint64_t send_errors = 0;             // other sendto / call failures
     uint64_t received_malformed = 0;      // bad resolve datagrams
     uint64_t reliable_sent = 0;
@@ -190,6 +202,15 @@ class UdpGrpcTransport final : public Transport,
                  ::peer::v1::ReliableRequest request, absl::Time deadline,
                  ReliableDone done);
   void SendPacketOverGrpc(const std::string& to, const std::string& bytes);
+  // SendPacket and SendReliable once the fault plan let them through.
+  void SendPacketNow(const std::string& to, const std::string& bytes);
+  void SendReliableNow(const std::string& to,
+                       ::peer::v1::ReliableRequest request,
+                       absl::Duration timeout, ReliableDone done);
+  // Whether the fault plan blocks `to` (resolve datagrams).
+  bool Blocked(const std::string& to) const;
+  // scheduler_->After, doing nothing once the transport is destroyed.
+  void AfterGuarded(absl::Duration delay, std::function<void()> task);
 
   // MembershipStreamService::Sink.
   void OnExchange(const MembershipStreamService::Caller& caller,

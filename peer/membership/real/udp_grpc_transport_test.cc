@@ -16,10 +16,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/testing/eventually.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "peer/runtime/event_loop.h"
-#include "base/testing/eventually.h"
 
 namespace peerlab::membership {
 namespace {
@@ -61,7 +61,8 @@ class Node {
     std::string bytes;
   };
 
-  explicit Node(std::string name, Mode mode = Mode::kUdp, int udp_fd = -1)
+  explicit Node(std::string name, Mode mode = Mode::kUdp, int udp_fd = -1,
+                std::shared_ptr<runtime::FaultPlan> faults = nullptr)
       : name_(std::move(name)), loop_("mbr-" + name_) {
     grpc::ServerBuilder builder;
     int port = 0;
@@ -77,6 +78,7 @@ class Node {
     options.grpc_address = grpc_address_;
     options.service = &service_;
     options.packet_call_timeout = absl::Seconds(2);
+    options.faults = std::move(faults);
     auto t = UdpGrpcTransport::Create(&loop_, std::move(options));
     EXPECT_TRUE(t.ok()) << t.status();
     transport_ = std::move(*t);
@@ -220,6 +222,82 @@ TEST(UdpGrpcTransportTest, PacketsBothWays) {
   ASSERT_TRUE(Eventually(
       [&] { return !b.transport().ReliableAddressOf(a.address()).empty(); }));
   EXPECT_EQ(b.transport().ReliableAddressOf(a.address()), a.grpc_address());
+}
+
+// The fault plan shapes what a node sends, below the seal: a one-way
+// block, duplicates, and a delay served by a loop timer.
+TEST(UdpGrpcTransportTest, FaultPlanBlocksOneWayDuplicatesAndDelays) {
+  auto plan = std::make_shared<runtime::FaultPlan>();
+  Node a("a", Mode::kUdp, -1, plan), b("b");
+  runtime::FaultRule block;
+  block.block = true;
+  ASSERT_TRUE(plan->Set(b.address(), block).ok());
+  for (uint32_t i = 0; i < 3; ++i) a.Send(b.address(), PacketBytes("a", i));
+  b.Send(a.address(), PacketBytes("b", 9));  // the other way flows
+  ASSERT_TRUE(Eventually([&] { return a.packets().size() == 1; }));
+  EXPECT_TRUE(b.packets().empty());
+  EXPECT_EQ(a.transport().stats().dropped_by_faults, 3u);
+  EXPECT_EQ(plan->stats().blocked, 3u);
+
+  plan->ClearAll();
+  runtime::FaultRule dup;
+  dup.duplicate = 1.0;
+  ASSERT_TRUE(plan->Set("*", dup).ok());
+  a.Send(b.address(), PacketBytes("a", 10));
+  ASSERT_TRUE(Eventually([&] { return b.packets().size() == 2; }));
+  EXPECT_EQ(b.packets()[0].bytes, b.packets()[1].bytes);
+
+  plan->ClearAll();
+  runtime::FaultRule delay;
+  delay.delay = absl::Milliseconds(150);
+  ASSERT_TRUE(plan->Set(b.address(), delay).ok());
+  const absl::Time start = absl::Now();
+  a.Send(b.address(), PacketBytes("a", 11));
+  ASSERT_TRUE(Eventually([&] { return b.packets().size() == 3; }));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(150));
+  EXPECT_EQ(plan->stats().delayed, 1u);
+}
+
+// Reliable calls under the plan: a block or `fail` fails at once, `hang`
+// answers at the call's deadline, a delay starts the call later.
+TEST(UdpGrpcTransportTest, FaultPlanFailsHangsOrDelaysReliableCalls) {
+  auto plan = std::make_shared<runtime::FaultPlan>();
+  Node a("a", Mode::kUdp, -1, plan), b("b");
+  a.transport().SetReliableAddress(b.address(), b.grpc_address());
+  auto [ok, took_ok] =
+      a.Reliable(b.address(), PingRequest(1), absl::Seconds(5));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+
+  runtime::FaultRule block;
+  block.block = true;
+  ASSERT_TRUE(plan->Set(b.grpc_address(), block).ok());  // by its gRPC address
+  auto [blocked, took_blocked] =
+      a.Reliable(b.address(), PingRequest(2), absl::Seconds(5));
+  EXPECT_TRUE(absl::IsUnavailable(blocked.status())) << blocked.status();
+  EXPECT_NE(blocked.status().message().find("blocked by a fault rule"),
+            std::string::npos);
+  EXPECT_LT(took_blocked, absl::Seconds(1));
+
+  plan->ClearAll();
+  runtime::FaultRule hang;
+  hang.call = runtime::CallFault::kHang;
+  ASSERT_TRUE(plan->Set(b.address(), hang).ok());
+  auto [hung, took_hung] =
+      a.Reliable(b.address(), PingRequest(3), absl::Milliseconds(300));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(hung.status())) << hung.status();
+  EXPECT_GE(took_hung, absl::Milliseconds(300));
+
+  plan->ClearAll();
+  runtime::FaultRule delay;
+  delay.delay = absl::Milliseconds(200);
+  ASSERT_TRUE(plan->Set(b.address(), delay).ok());
+  auto [late, took_late] =
+      a.Reliable(b.address(), PingRequest(4), absl::Seconds(5));
+  ASSERT_TRUE(late.ok()) << late.status();
+  EXPECT_EQ(late->ack().seq_no(), 4u);
+  EXPECT_GE(took_late, absl::Milliseconds(200));
+  EXPECT_EQ(b.reliable_from().size(), 2u);  // the ping before and this one
+  EXPECT_EQ(a.transport().stats().faulted_calls, 2u);
 }
 
 TEST(UdpGrpcTransportTest, LargestDatagramArrivesLargerIsDroppedAndCounted) {
