@@ -17,9 +17,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "base/testing/subprocess.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "base/testing/subprocess.h"
 
 namespace peerlab::testing {
 namespace {
@@ -237,6 +237,7 @@ std::vector<Binary> Binaries() {
              {"--seed", kUnsigned},
              {"--bin-dir", {"", "/nonexistent-dir"}},
              {"--lab", {"", "cloud"}},
+             {"--count-from", {"", "peer", "run-start "}},
              {"--lab-tool", kReadPath},
              {"--peer-log-level", kLogLevel},
              {"--peer-arg", kNonEmpty},

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
+#include "google/protobuf/util/time_util.h"
 #include "test-harness/coordinator/peer_link.h"
 
 namespace peerlab::harness {
@@ -24,7 +26,8 @@ class FakePeerLinks {
   using Handler = std::function<absl::StatusOr<::peer::v1::ExecuteResponse>(
       const std::string& name, const std::string& line)>;
 
-  FakePeerLinks() = default;
+  // Lines are stamped with `clock`'s time unless Write says otherwise.
+  explicit FakePeerLinks(const Clock* clock = &Clock::Real()) : clock_(clock) {}
   FakePeerLinks(const FakePeerLinks&) = delete;
   FakePeerLinks& operator=(const FakePeerLinks&) = delete;
 
@@ -37,7 +40,7 @@ class FakePeerLinks {
   // once on the calling thread (which must not hold the run's lock; a
   // command handler may write). Returns false when `name` has no open link.
   bool Write(const std::string& name, const std::string& view,
-             const std::string& text, absl::Time time = absl::Now()) {
+             const std::string& text, absl::Time time = absl::InfinitePast()) {
     std::shared_ptr<Link::Shared> shared;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -50,7 +53,10 @@ class FakePeerLinks {
     ::peer::v1::ViewLine* line = r.add_lines();
     line->set_view(view);
     line->set_text(text);
-    line->mutable_time()->set_seconds(absl::ToUnixSeconds(time));
+    *line->mutable_time() =
+        google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+            absl::ToUnixNanos(time == absl::InfinitePast() ? clock_->Now()
+                                                           : time));
     std::lock_guard<std::mutex> lock(shared->deliver_mu);
     if (shared->closed) return false;
     shared->callbacks.lines(r);
@@ -122,6 +128,7 @@ class FakePeerLinks {
     std::shared_ptr<Shared> shared_;
   };
 
+  const Clock* const clock_;
   mutable std::mutex mu_;
   Handler handler_;
   int opened_ = 0;

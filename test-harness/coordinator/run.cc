@@ -61,6 +61,7 @@ std::string NewRunId() {
   if (o.step_timeout_ms() <= 0) o.set_step_timeout_ms(30000);
   if (o.peer_wait_timeout_ms() <= 0) o.set_peer_wait_timeout_ms(15000);
   if (o.lab().empty()) o.set_lab("local");
+  if (o.count_from().empty()) o.set_count_from("run-start");
   return o;
 }
 
@@ -76,12 +77,18 @@ ScriptContext ContextFor(const ::harness::v1::RunOptions& options) {
 absl::StatusOr<std::unique_ptr<Run>> Run::Create(
     std::string id, std::string script_name, std::string script_text,
     ::harness::v1::RunOptions options, PeerRegistry* registry, RunSeams seams) {
-  absl::StatusOr<Script> script = ParseScript(
-      script_name, script_text,
-      std::map<std::string, std::string>(options.params().begin(),
-                                         options.params().end()));
+  absl::StatusOr<Script> script =
+      ParseScript(script_name, script_text,
+                  std::map<std::string, std::string>(options.params().begin(),
+                                                     options.params().end()));
   if (!script.ok()) return script.status();
   options = WithDefaults(std::move(options));
+  if (options.count_from() != "run-start" &&
+      options.count_from() != "peer-start") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("count_from \"", Cut(options.count_from(), 64),
+                     "\" is neither run-start nor peer-start"));
+  }
   if (absl::Status s = CheckScript(*script, ContextFor(options)); !s.ok()) {
     return s;
   }
@@ -103,6 +110,7 @@ Run::Run(std::string id, Script script, std::string script_text,
       created_(clock_->Now()),
       log_(clock_),
       faults_(clock_),
+      count_from_run_start_(options_.count_from() != "peer-start"),
       tally_(script_) {
   for (const std::string& name : script_.peers) peers_[name].name = name;
 }
@@ -261,8 +269,11 @@ void Run::OnLines(const std::string& name, uint64_t generation,
   for (const ::peer::v1::ViewLine& line : response.lines()) {
     const std::string& view = line.view();
     const std::string& text = line.text();
-    if (tally_.Count(name, generation, view, text)) last_activity_ = now;
     absl::Time at = FromProto(line.time());
+    // Lines from before the run (a long-lived peer's history) are not the
+    // run's, unless the options say to count from the peer's start.
+    if (count_from_run_start_ && at < started_) continue;
+    if (tally_.Count(name, generation, view, text)) last_activity_ = now;
     if (view == "messagesView") {
       bool membership = absl::StartsWith(text, "<joined>") ||
                         absl::StartsWith(text, "<left>") ||

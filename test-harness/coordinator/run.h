@@ -216,6 +216,8 @@ class Run : public PeerListener {
   absl::Time started_ = absl::InfinitePast();
   absl::Time ended_ = absl::InfinitePast();
   std::map<std::string, PeerState> peers_;
+  // RunOptions.count_from: lines stamped before started_ are not counted.
+  const bool count_from_run_start_;
   FilterTally tally_;
   absl::Time last_activity_ = absl::InfinitePast();
   std::vector<::harness::v1::StepResult> steps_;

@@ -25,14 +25,18 @@ class StepRunnerTest : public ::testing::Test {
     ASSERT_TRUE(registry_.Register(info).ok());
   }
 
+  // Creates and starts a run of `text`; with `watched`, a client watches
+  // it from the start (faults need one).
   std::unique_ptr<harness::Run> Start(const std::string& text,
-                                      ::harness::v1::RunOptions options = {}) {
+                                      ::harness::v1::RunOptions options = {},
+                                      bool watched = false) {
     options.set_quiet_ms(100);
     auto run =
         harness::Run::Create("r1", "t.cmd", text, options, &registry_,
                              {.clock = &clock_, .links = links_.Factory()});
     EXPECT_TRUE(run.ok()) << run.status();
     if (!run.ok()) return nullptr;
+    if (watched) (*run)->AddWatcher();
     (*run)->Start();
     return *std::move(run);
   }
@@ -58,7 +62,7 @@ class StepRunnerTest : public ::testing::Test {
 
   PeerRegistry registry_;
   FakeClock clock_;
-  FakePeerLinks links_;
+  FakePeerLinks links_{&clock_};
 };
 
 TEST_F(StepRunnerTest, CommandsGoThroughTheLinkAndFiltersCountItsLines) {
@@ -77,6 +81,52 @@ TEST_F(StepRunnerTest, CommandsGoThroughTheLinkAndFiltersCountItsLines) {
               ::testing::ElementsAre("alice: say <alice> hi"));
   ASSERT_EQ(s.filters_size(), 1);
   EXPECT_EQ(s.filters(0).received(), 1);
+}
+
+// Lines a long-lived peer showed before the run (its view history, sent
+// first on a new link) are not the run's: a script passes again against
+// the same peers. Before: every line since the peer's start counted.
+TEST_F(StepRunnerTest, LinesFromBeforeTheRunAreNotCounted) {
+  Register("alice");
+  links_.SetHandler(
+      [&](const std::string& name,
+          const std::string&) -> absl::StatusOr<::peer::v1::ExecuteResponse> {
+        links_.Write(name, "outputView", "hi", clock_.Now() - absl::Hours(1));
+        links_.Write(name, "outputView", "hi");
+        return ::peer::v1::ExecuteResponse();
+      });
+  auto run = Start(
+      "alice echo hi\n"
+      "wait alice outputView 1 hi\n"
+      "expect alice outputView == 1 hi\n");
+  RunSummary s = RunToEnd(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_PASSED) << s.verdict();
+  ASSERT_EQ(s.filters_size(), 1);
+  EXPECT_EQ(s.filters(0).received(), 1);
+}
+
+TEST_F(StepRunnerTest, CountFromPeerStartCountsTheHistoryToo) {
+  Register("alice");
+  links_.SetHandler(
+      [&](const std::string& name,
+          const std::string&) -> absl::StatusOr<::peer::v1::ExecuteResponse> {
+        links_.Write(name, "outputView", "hi", clock_.Now() - absl::Hours(1));
+        links_.Write(name, "outputView", "hi");
+        return ::peer::v1::ExecuteResponse();
+      });
+  ::harness::v1::RunOptions options;
+  options.set_count_from("peer-start");
+  auto run = Start("alice echo hi\nexpect alice outputView == 2 hi\n", options);
+  RunSummary s = RunToEnd(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_PASSED) << s.verdict();
+}
+
+TEST_F(StepRunnerTest, AnUnknownCountFromIsRefused) {
+  ::harness::v1::RunOptions options;
+  options.set_count_from("yesterday");
+  auto run = harness::Run::Create("r1", "t.cmd", "alice echo hi\n", options,
+                                  &registry_, {.clock = &clock_});
+  EXPECT_EQ(run.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(StepRunnerTest, SleepEndsWhenTheClockHasMoved) {
@@ -104,8 +154,7 @@ TEST_F(StepRunnerTest, AFaultTheClientNeverAnswersFailsAfterItsTimeout) {
   Register("alice");
   ::harness::v1::RunOptions options;
   options.set_client_faults(true);
-  auto run = Start("alice say x\nstop alice\n", options);
-  run->AddWatcher();
+  auto run = Start("alice say x\nstop alice\n", options, /*watched=*/true);
   RunSummary s = RunToEnd(*run);
   EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_FAILED);
   ASSERT_EQ(s.steps_size(), 2);

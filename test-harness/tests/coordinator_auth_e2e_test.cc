@@ -12,12 +12,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "base/testing/eventually.h"
+#include "base/testing/subprocess.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/harness/v1/coordinator.grpc.pb.h"
-#include "base/testing/eventually.h"
-#include "base/testing/subprocess.h"
 
 namespace peerlab::harness {
 namespace {
@@ -259,6 +259,42 @@ TEST_F(CoordinatorAuthE2eTest, APeerWithAnotherTokenDoesNotRegister) {
            absl::StrContains(*log, "does not hold this peer's lab token");
   }));
   EXPECT_EQ(PidOf("mallory"), 0);
+}
+
+// One script run twice in a row by peerlab-test against the same
+// coordinator peers passes both times: filters count the lines of their own
+// run. Before: the second run counted the first run's lines too (its view
+// history) and failed "1 of 1 filters failed".
+TEST_F(CoordinatorAuthE2eTest, AScriptRunTwiceAgainstTheSamePeersPassesTwice) {
+  ASSERT_NE(StartPeer("alice"), nullptr);
+  const std::string script = dir_->File("twice.cmd");
+  ASSERT_TRUE(WriteFile(script,
+                        "alice echo hello twice\n"
+                        "expect alice outputView == 1 hello twice\n")
+                  .ok());
+  auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv = {bin_ + "/peerlab-test", "run",
+                                     "--coordinator",        address_,
+                                     "--token-file",         lab_token_file_,
+                                     "--report-dir",         dir_->File("runs"),
+                                     "--quiet-ms",           "50"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(script);
+    auto p = Subprocess::Start({.argv = argv,
+                                .stdout_path = dir_->File("test.out"),
+                                .stderr_path = dir_->File("test.err")});
+    EXPECT_TRUE(p.ok()) << p.status();
+    if (!p.ok()) return -1;
+    auto exit = (*p)->Wait(kDeadline);
+    EXPECT_TRUE(exit.ok()) << "peerlab-test hangs";
+    if (!exit.ok()) return -1;
+    EXPECT_TRUE(exit->exited) << exit->ToString();
+    if (exit->code != 0) ADD_FAILURE() << (*p)->ReadStdout();
+    return exit->code;
+  };
+  std::filesystem::create_directories(dir_->File("runs"));
+  EXPECT_EQ(run({}), 0) << "first run";
+  EXPECT_EQ(run({}), 0) << "second run";
 }
 
 }  // namespace

@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
   bool seed_given = false;
   std::string bin_dir = peerlab::harness::OwnBinDir();
   std::string lab = "local";
+  std::string count_from = "run-start";
   std::string lab_tool;
   std::string peer_log_level = "info";
   std::vector<std::string> peer_args;
@@ -167,6 +168,12 @@ int main(int argc, char** argv) {
                   "local (processes on loopback) or netns (network "
                   "namespaces: partition, heal, netem)")
       ->check(CLI::IsMember({"local", "netns"}))
+      ->capture_default_str();
+  run->add_option("--count-from", count_from,
+                  "which lines filters, expect and wait count: those since "
+                  "the run started (run-start: a script runs again against "
+                  "the same peers) or since each peer started (peer-start)")
+      ->check(CLI::IsMember({"run-start", "peer-start"}))
       ->capture_default_str();
   run->add_option("--lab-tool", lab_tool,
                   "--lab netns: the peerlab-lab script (default: next to "
@@ -279,6 +286,7 @@ int main(int argc, char** argv) {
     o.set_step_timeout_ms(static_cast<int64_t>(step_timeout * 1000));
     o.set_peer_wait_timeout_ms(static_cast<int64_t>(peer_timeout * 1000));
     o.set_lab(lab);
+    o.set_count_from(count_from);
     o.mutable_params()->insert(params.begin(), params.end());
     requests.push_back(std::move(r));
   }
