@@ -403,6 +403,11 @@ const char* CheckKindName(CheckKind kind) {
   return "?";
 }
 
+std::string StepLabel(const Step& step) {
+  if (step.fanout == 0 || step.peer.empty()) return step.text;
+  return absl::StrCat(step.text, " (on ", step.peer, ")");
+}
+
 size_t ConcurrentEnd(const std::vector<Step>& steps, size_t index) {
   size_t end = index + 1;
   const Step& first = steps[index];

@@ -191,6 +191,10 @@ struct Step {
   int block = 0;
 };
 
+// The step as reports show it: its text, and for one member of a fan-out
+// line the member too ("servers init (on alice)").
+std::string StepLabel(const Step& step);
+
 // The steps that run at once from `steps[index]`: [index, end). A parallel
 // block, or the members of one fan-out line, or else the one step. REQUIRES
 // index < steps.size().

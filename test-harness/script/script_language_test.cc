@@ -92,6 +92,8 @@ TEST(ScriptLanguageTest, AStepOnAGroupRunsOnEachMember) {
   EXPECT_EQ(s.Filters().size(), 2u);
   EXPECT_THAT(s.groups.at("servers"), ElementsAre("alice", "bob"));
   EXPECT_THAT(s.peers, ElementsAre("alice", "bob", "charly"));
+  EXPECT_EQ(StepLabel(s.steps[1]), "servers init (on bob)");
+  EXPECT_EQ(StepLabel(s.steps[2]), "charly init");
   // Members of one line run together; the others alone.
   EXPECT_EQ(ConcurrentEnd(s.steps, 0), 2u);
   EXPECT_EQ(ConcurrentEnd(s.steps, 2), 3u);
