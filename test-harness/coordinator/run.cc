@@ -360,8 +360,9 @@ void Run::Main() {
     state_ = ::harness::v1::RUN_STATE_RUNNING;
   }
   bool failed = false;
-  for (size_t i = 0; i < script_.steps.size(); ++i) {
-    const Step& step = script_.steps[i];
+  for (size_t i = 0; i < script_.steps.size();) {
+    // A parallel block, or the members of a step on a group, run at once.
+    const size_t end = ConcurrentEnd(script_.steps, i);
     std::string skip;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -371,13 +372,14 @@ void Run::Main() {
         skip = "not run (--fail-fast after a failure)";
       }
     }
-    StepResult result;
-    if (!skip.empty()) {
-      result.set_index(static_cast<int>(i));
+    for (size_t j = i; j < end && !skip.empty(); ++j) {
+      const Step& step = script_.steps[j];
+      StepResult result;
+      result.set_index(static_cast<int>(j));
       result.set_line(step.line);
       result.set_peer(step.peer);
       result.set_kind(StepKindName(step.kind));
-      result.set_text(Cut(step.text, kMaxTextBytes));
+      result.set_text(Cut(StepLabel(step), kMaxTextBytes));
       result.set_outcome(::harness::v1::OUTCOME_SKIPPED);
       result.set_message(skip);
       {
@@ -387,10 +389,9 @@ void Run::Main() {
       RunEvent e;
       *e.mutable_step_finished() = result;
       log_.Emit(std::move(e));
-      continue;
     }
-    result = RunStep(static_cast<int>(i), step);
-    if (result.outcome() == ::harness::v1::OUTCOME_FAILED) failed = true;
+    if (skip.empty() && !RunSteps(i, end)) failed = true;
+    i = end;
     std::vector<std::unique_ptr<PeerLink>> retired;
     {
       std::lock_guard<std::mutex> lock(mu_);

@@ -3,7 +3,9 @@
 //
 // A run claims the script's peers in the PeerRegistry, waits until the ones
 // that start with the run have registered, then executes the steps in
-// order, each as soon as the previous one has finished: a command goes to
+// order, each as soon as the previous one has finished (the steps of a
+// parallel block, and the members' shares of a step on a group, start
+// together and the next step waits for all of them): a command goes to
 // its peer through its PeerLink, a `wait` blocks until the peer's view
 // shows enough matching lines, a process fault (kill, stop, cont, restart,
 // start) is asked of the client (RunOptions.client_faults) through a
@@ -17,7 +19,8 @@
 //   run.h/.cc          the run's life: create, claim, registrations and
 //                      deaths, the step loop, the end phase, the summary
 //   step_runner.cc     Run::RunStep, the one place a StepKind is dispatched,
-//                      and one function per kind of step
+//                      and one function per kind of step; Run::RunSteps runs
+//                      a batch at once (at_once.h)
 //   filter_tally.h     counting view lines for filters and waits
 //   verdict.h          filter results and the run's verdict
 //   fault_broker.h     faults asked of the client and its answers
@@ -168,6 +171,11 @@ class Run : public PeerListener {
   void Finish(::harness::v1::RunState state, const std::string& verdict);
 
   // step_runner.cc: one step, and one function per kind of step.
+  // Runs steps [begin, end) at once (a parallel block, the members of a
+  // step on a group; a single step on this thread) and returns whether all
+  // passed; their results join steps_ in script order. Run thread only.
+  bool RunSteps(size_t begin, size_t end);
+  // Runs one step: safe on several threads at once (RunSteps).
   ::harness::v1::StepResult RunStep(int index, const Step& step);
   void RunCommand(const Step& step, ::harness::v1::StepResult* result);
   void RunWait(int index, const Step& step, ::harness::v1::StepResult* result);
@@ -222,7 +230,7 @@ class Run : public PeerListener {
   absl::Time last_activity_ = absl::InfinitePast();
   std::vector<::harness::v1::StepResult> steps_;
   std::vector<::harness::v1::FilterResult> filter_results_;
-  // Bytes of command output the steps kept (run thread only).
+  // Bytes of command output the steps kept.
   size_t output_kept_bytes_ = 0;
   uint64_t registrations_ = 0;          // followed
   uint64_t registrations_ignored_ = 0;  // beyond the bound

@@ -4,8 +4,13 @@
 // (declared in run.h). Each function fills in the StepResult (outcome OK
 // unless it sets FAILED) and waits only through WaitLocked (the run's
 // clock), so that Cancel and the step's deadline end it.
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "test-harness/coordinator/at_once.h"
 #include "test-harness/coordinator/run.h"
 #include "test-harness/coordinator/run_text.h"
 
@@ -30,13 +35,34 @@ constexpr size_t kMaxRunOutputBytes = 1024 * 1024;
 
 }  // namespace
 
+bool Run::RunSteps(size_t begin, size_t end) {
+  size_t first_result;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    first_result = steps_.size();
+  }
+  std::atomic<bool> ok{true};
+  RunAtOnce(end - begin, [&](size_t k) {
+    const size_t index = begin + k;
+    StepResult r = RunStep(static_cast<int>(index), script_.steps[index]);
+    if (r.outcome() == ::harness::v1::OUTCOME_FAILED) ok = false;
+  });
+  // The results in script order, whichever step ended first.
+  std::lock_guard<std::mutex> lock(mu_);
+  std::stable_sort(steps_.begin() + static_cast<std::ptrdiff_t>(first_result),
+                   steps_.end(), [](const StepResult& a, const StepResult& b) {
+                     return a.index() < b.index();
+                   });
+  return ok;
+}
+
 StepResult Run::RunStep(int index, const Step& step) {
   StepResult r;
   r.set_index(index);
   r.set_line(step.line);
   r.set_peer(step.peer);
   r.set_kind(StepKindName(step.kind));
-  r.set_text(Cut(step.text, kMaxTextBytes));
+  r.set_text(Cut(StepLabel(step), kMaxTextBytes));
   const absl::Time start = clock_->Now();
   *r.mutable_started() = ToProto(start);
   {
@@ -151,7 +177,9 @@ void Run::RunCommand(const Step& step, StepResult* r) {
     return;
   }
   // What a step keeps of its output is bounded (it travels in events and
-  // the summary); an output above kMaxStepOutputBytes fails the step.
+  // the summary); an output above kMaxStepOutputBytes fails the step. Under
+  // mu_: steps that run at once share the run's budget.
+  std::unique_lock<std::mutex> budget_lock(mu_);
   size_t total = 0;
   size_t kept = 0;
   bool over_budget = false;
@@ -175,6 +203,7 @@ void Run::RunCommand(const Step& step, StepResult* r) {
     }
   }
   output_kept_bytes_ += kept;
+  budget_lock.unlock();
   if (over_budget) {
     r->add_output(absl::StrCat("[", response->output_size() - r->output_size(),
                                " lines not kept: the run's steps have kept ",
