@@ -141,8 +141,8 @@ void Run::RunCommand(const Step& step, StepResult* r) {
       r->set_message(why);
       return;
     }
-    // Only this thread destroys links (retired_), so the pointer stays
-    // valid during the call.
+    // Only the run thread destroys links (retired_), between batches of
+    // steps (RunSteps), so the pointer stays valid during the call.
     link = p.link.get();
   }
   auto response = link->Execute(
