@@ -30,6 +30,14 @@ struct PendingStep {
   bool members_all = false;
 };
 
+// What one Step holds, roughly, in bytes (kMaxScriptBytes).
+size_t StepBytes(const Step& s) {
+  size_t names = s.members.size() + s.netem.size();
+  for (const auto& g : s.groups) names += g.size();
+  return sizeof(Step) + s.text.size() + s.command.size() +
+         s.filter.match.text.size() + names * sizeof(std::string);
+}
+
 // The state of one parse: the script so far and its errors.
 class Parser {
  public:
@@ -37,14 +45,27 @@ class Parser {
          const std::map<std::string, std::string>& overrides)
       : name_(name), overrides_(overrides), resolver_(&script_.groups) {
     script_.name = std::string(name);
-    params_ = overrides;
+    for (const auto& [param, value] : overrides) {
+      // Overrides also come from RunOptions.params: check them like
+      // --param NAME=VALUE.
+      std::map<std::string, std::string> checked;
+      if (std::string e =
+              ParseParamAssignment(absl::StrCat(param, "=", value), &checked);
+          !e.empty() || checked.size() != 1 || !checked.count(param)) {
+        errors_.push_back(absl::StrCat(
+            name_, ": --param ", param,
+            e.empty() ? ": not NAME=VALUE" : absl::StrCat(": ", e)));
+        continue;
+      }
+      params_[param] = value;
+    }
   }
 
   absl::StatusOr<Script> Parse(absl::string_view text) {
     int line_no = 0;
     for (absl::string_view raw : absl::StrSplit(text, '\n')) {
       ++line_no;
-      if (errors_.size() >= kMaxErrors) break;
+      if (errors_.size() >= kMaxErrors || over_bounds_) break;
       if (std::string e = Line(line_no, raw); !e.empty()) Error(line_no, e);
     }
     if (open_block_line_ != 0) {
@@ -52,7 +73,10 @@ class Parser {
             "parallel: no `end` closes this block (parallel ... end)");
     }
     for (const auto& [param, value] : overrides_) {
-      if (declared_params_.count(param) || used_params_.count(param)) continue;
+      if (declared_params_.count(param) || used_params_.count(param) ||
+          !params_.count(param)) {
+        continue;
+      }
       std::vector<std::string> known(declared_params_.begin(),
                                      declared_params_.end());
       errors_.push_back(
@@ -137,6 +161,13 @@ class Parser {
     named.insert(named.end(), pending.step.members.begin(),
                  pending.step.members.end());
     if (std::string e = Name(named, line_no); !e.empty()) return e;
+    // Bounded before expanding (`all` is counted once here, its members
+    // in Add).
+    const size_t copies = std::max<size_t>(1, pending.target.peers.size());
+    if (std::string e = Count(copies, copies * StepBytes(pending.step));
+        !e.empty()) {
+      return e;
+    }
     ++steps_in_block_;
     pending_.push_back(std::move(pending));
     return "";
@@ -200,6 +231,10 @@ class Parser {
     if (std::string e = Name(members.peers, line_no); !e.empty()) {
       return absl::StrCat(usage, ": ", e);
     }
+    if (std::string e = Count(0, members.peers.size() * sizeof(std::string));
+        !e.empty()) {
+      return e;
+    }
     group_lines_[key] = line_no;
     script_.groups[key] = std::move(members.peers);
     return "";
@@ -256,6 +291,25 @@ class Parser {
     return "";
   }
 
+  // Adds `steps` and `bytes` to what the script takes; returns "" or the
+  // bound it passes (and stops the parse).
+  std::string Count(size_t steps, size_t bytes) {
+    counted_steps_ += steps;
+    counted_bytes_ += bytes;
+    if (counted_steps_ > kMaxScriptSteps) {
+      over_bounds_ = true;
+      return absl::StrCat("the script makes more than ", kMaxScriptSteps,
+                          " steps once its groups are expanded");
+    }
+    if (counted_bytes_ > kMaxScriptBytes) {
+      over_bounds_ = true;
+      return absl::StrCat("the script takes more than ", kMaxScriptBytes >> 20,
+                          " MiB once its groups, ranges and parameters are "
+                          "expanded");
+    }
+    return "";
+  }
+
   // Fills in `all` and splits the steps on several peers into one a peer.
   void Expand() {
     const std::vector<std::string> all = script_.peers;
@@ -286,6 +340,16 @@ class Parser {
   }
 
   void Add(Step step) {
+    added_bytes_ += StepBytes(step);
+    if (added_bytes_ > kMaxScriptBytes) {
+      if (errors_.empty()) {
+        Error(step.line,
+              absl::StrCat("the script takes more than ", kMaxScriptBytes >> 20,
+                           " MiB once its groups, ranges and parameters are "
+                           "expanded"));
+      }
+      return;
+    }
     if (script_.steps.size() >= kMaxScriptSteps) {
       if (errors_.empty()) {
         Error(step.line,
@@ -314,6 +378,12 @@ class Parser {
   int open_block_line_ = 0;
   int blocks_ = 0;
   int steps_in_block_ = 0;
+  // What the script takes so far (Count, Add): over a bound, the parse
+  // stops.
+  size_t counted_steps_ = 0;
+  size_t counted_bytes_ = 0;
+  size_t added_bytes_ = 0;
+  bool over_bounds_ = false;
 };
 
 }  // namespace

@@ -228,6 +228,9 @@ struct Script {
 // peers, and the fan-out of every line makes at most kMaxSteps steps.
 inline constexpr size_t kMaxScriptPeers = 1000;
 inline constexpr size_t kMaxScriptSteps = 100000;
+// ... and takes at most this much memory once expanded (roughly: the steps,
+// their texts and the names of their groups and members).
+inline constexpr size_t kMaxScriptBytes = size_t{64} << 20;
 
 // Parses `text`. `params` (NAME -> VALUE, from `--param NAME=VALUE`)
 // override the script's `param` defaults; a `${NAME}` that is neither

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "test-harness/script/script.h"
@@ -524,6 +525,38 @@ TEST(ScriptLanguageTest, TheScriptIsBounded) {
                         "groups are expanded"));
   EXPECT_THAT(ParseError("a[1..1000] init\nb init\n"),
               HasSubstr("t.cmd:2: the script names more than 1000 peers"));
+}
+
+// The bounds hold while parsing, before anything is expanded: a few kB of
+// script must not take gigabytes (nor minutes) to be refused.
+TEST(ScriptLanguageTest, TheBoundsHoldWhileParsing) {
+  // Step count: reached at line 102, before the bad line 103 is seen.
+  std::string text = "group g p[1..1000]\n";
+  for (int i = 0; i < 101; ++i) text += "g msg hi\n";
+  text += "bad[ x\n";
+  EXPECT_THAT(ParseError(text),
+              HasSubstr("t.cmd:102: the script makes more than 100000 steps"));
+  // Names: 4,000 partitions of two 500-peer groups (130 MB of names).
+  text = "group g p[1..500]\ngroup h q[1..500]\n";
+  for (int i = 0; i < 4000; ++i) text += "partition g | h\n";
+  EXPECT_THAT(ParseError(text), HasSubstr("more than 64 MiB once"));
+  // Text: 2,000 lines that parameters make 64 kB each (400 MB).
+  text = absl::StrCat("param a ", std::string(4000, 'y'), "\n");
+  for (int i = 0; i < 2000; ++i) {
+    text +=
+        "p1 msg ${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}\n";
+  }
+  EXPECT_THAT(ParseError(text), HasSubstr("more than 64 MiB once"));
+}
+
+// Parameters given to the library (RunOptions.params over RPC) are checked
+// like --param: a newline in a value must not make a second command line.
+TEST(ScriptLanguageTest, OverridesAreCheckedLikeParamOptions) {
+  EXPECT_THAT(ParseError("p1 msg ${a}\n", {{"a", "x\nkill p2"}}),
+              HasSubstr("t.cmd: --param a: the value of a holds a control "
+                        "character"));
+  EXPECT_THAT(ParseError("p1 msg x\n", {{"a-b", "1"}}),
+              HasSubstr("t.cmd: --param a-b"));
 }
 
 }  // namespace
