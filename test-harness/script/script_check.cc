@@ -317,6 +317,32 @@ absl::Status CheckScript(const Script& script, const ScriptContext& context) {
                        "`peers ",
                        peer, "`"));
   }
+  // The lab's files: logs/NAME.log and NAME.out, NAME.N.* for a later
+  // start, next to its servers' logs/bootstrap.* and coordinator.*.
+  const std::set<std::string> peer_set(script.peers.begin(),
+                                       script.peers.end());
+  for (const std::string& p : script.peers) {
+    auto at = script.named_at.find(p);
+    const int line = at == script.named_at.end() ? 0 : at->second;
+    if (p == "bootstrap" || p == "coordinator") {
+      error(line,
+            absl::StrCat("peer ", p, ": the lab's ", p, " server writes logs/",
+                         p, ".log and .out; name the peer otherwise"));
+      continue;
+    }
+    const size_t dot = p.rfind('.');
+    if (dot == std::string::npos || dot + 1 == p.size()) continue;
+    const std::string prefix = p.substr(0, dot);
+    const absl::string_view n = absl::string_view(p).substr(dot + 1);
+    if (peer_set.count(prefix) && std::all_of(n.begin(), n.end(), [](char c) {
+          return absl::ascii_isdigit(static_cast<unsigned char>(c));
+        })) {
+      error(line, absl::StrCat("peer ", p, ": the lab names the files of ",
+                               prefix, "'s ", n == "2" ? "second" : "later",
+                               " start so (logs/", p,
+                               ".log); name the peer otherwise"));
+    }
+  }
   if (errors.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
 }

@@ -549,6 +549,20 @@ TEST(ScriptLanguageTest, TheBoundsHoldWhileParsing) {
   EXPECT_THAT(ParseError(text), HasSubstr("more than 64 MiB once"));
 }
 
+// The local lab names its files after the peers (logs/NAME.log, NAME.out,
+// a later start NAME.N.log) next to its servers' (logs/bootstrap.log,
+// logs/coordinator.log): a peer must not take one of their names.
+TEST(ScriptLanguageTest, PeerNamesDoNotCollideWithTheLabsFiles) {
+  EXPECT_THAT(CheckError("bootstrap init\n"),
+              HasSubstr("t.cmd:1: peer bootstrap: the lab's bootstrap server"));
+  EXPECT_THAT(CheckError("a init\ncoordinator init\n"),
+              HasSubstr("t.cmd:2: peer coordinator: the lab's coordinator"));
+  EXPECT_THAT(CheckError("alice init\nalice.2 init\n"),
+              HasSubstr("t.cmd:2: peer alice.2: the lab names the files of "
+                        "alice's second start so"));
+  ExpectChecked("alice init\nalice.x init\nb.2 init\n");
+}
+
 // Parameters given to the library (RunOptions.params over RPC) are checked
 // like --param: a newline in a value must not make a second command line.
 TEST(ScriptLanguageTest, OverridesAreCheckedLikeParamOptions) {
