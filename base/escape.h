@@ -3,21 +3,18 @@
 // chat messages, addresses) may carry control characters; printed raw they
 // could forge a line ("\n2026-… info …"), rewrite the current one ("\r"),
 // or drive the terminal (ESC sequences). EscapeControl makes them visible
-// instead, and EscapingFormatter applies it to every spdlog record.
+// instead; base/logging.h's EscapingFormatter applies it to every spdlog
+// record, runtime::StderrLogger to its lines.
 //
-// Header-only; thread-safe (pure functions, and a formatter per sink as
-// spdlog requires).
+// Header-only, abseil only (the runtime's StderrLogger uses it); thread-safe
+// (a pure function).
 #ifndef PEERLAB_BASE_ESCAPE_H_
 #define PEERLAB_BASE_ESCAPE_H_
 
-#include <memory>
 #include <string>
-#include <utility>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
-#include "spdlog/formatter.h"
-#include "spdlog/pattern_formatter.h"
 
 namespace peerlab {
 
@@ -53,43 +50,6 @@ inline std::string EscapeControl(absl::string_view text,
     }
   }
   return out;
-}
-
-// A spdlog formatter: `pattern` (as spdlog::set_pattern takes it) applied to
-// the record whose message has gone through EscapeControl (a tab escaped
-// too), so one record is always one line. Give it to a sink
-// (sink->set_formatter) or a logger (logger->set_formatter: every sink).
-class EscapingFormatter final : public spdlog::formatter {
- public:
-  explicit EscapingFormatter(std::string pattern)
-      : pattern_(std::move(pattern)),
-        inner_(std::make_unique<spdlog::pattern_formatter>(pattern_)) {}
-
-  void format(const spdlog::details::log_msg& msg,
-              spdlog::memory_buf_t& dest) override {
-    const absl::string_view payload(msg.payload.data(), msg.payload.size());
-    std::string escaped = EscapeControl(payload, /*escape_tab=*/true);
-    if (escaped.size() == payload.size()) {  // nothing escaped
-      inner_->format(msg, dest);
-      return;
-    }
-    spdlog::details::log_msg copy = msg;
-    copy.payload = spdlog::string_view_t(escaped.data(), escaped.size());
-    inner_->format(copy, dest);
-  }
-  std::unique_ptr<spdlog::formatter> clone() const override {
-    return std::make_unique<EscapingFormatter>(pattern_);
-  }
-
- private:
-  const std::string pattern_;
-  std::unique_ptr<spdlog::pattern_formatter> inner_;
-};
-
-// The usual way to use it.
-inline std::unique_ptr<spdlog::formatter> MakeEscapingFormatter(
-    std::string pattern) {
-  return std::make_unique<EscapingFormatter>(std::move(pattern));
 }
 
 }  // namespace peerlab

@@ -19,7 +19,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/host_port.h"
-#include "base/logging.h"
 
 namespace peerlab {
 namespace {
@@ -131,6 +130,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(Options options) {
 
   std::unique_ptr<GrpcServer> s(new GrpcServer());
   s->what_ = options.what;
+  s->log_ = runtime::ComponentLog(options.logger, "grpc-server");
   s->fd_limit_ =
       static_cast<int>(std::min<uint64_t>(RaiseFileLimit(), 1 << 30));
   s->reserved_fds_ = options.reserved_fds > 0 ? options.reserved_fds
@@ -285,8 +285,8 @@ bool GrpcServer::AcceptFrom(int listen_fd) {
       } else {
         const absl::Time now = absl::Now();
         if (now - last_refusal_log_ >= absl::Seconds(1)) {
-          spdlog::warn("{} {}: accept failed: {} (retrying)", what_, address_,
-                       std::strerror(err));
+          log_.Warn(what_, " ", address_,
+                    ": accept failed: ", std::strerror(err), " (retrying)");
           last_refusal_log_ = now;
         }
         return false;
@@ -298,10 +298,10 @@ bool GrpcServer::AcceptFrom(int listen_fd) {
       ::close(fd);
       const absl::Time now = absl::Now();
       if (now - last_refusal_log_ >= absl::Seconds(1)) {
-        spdlog::warn(
-            "{} {}: connection refused: too many open files (limit {}, {} "
-            "kept free); {} refused so far",
-            what_, address_, fd_limit_, reserved_fds_, refused_.load());
+        log_.Warn(what_, " ", address_,
+                  ": connection refused: too many open files (limit ",
+                  fd_limit_, ", ", reserved_fds_, " kept free); ",
+                  refused_.load(), " refused so far");
         last_refusal_log_ = now;
       }
       continue;

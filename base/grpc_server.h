@@ -29,6 +29,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "peer/runtime/logger.h"
 
 namespace peerlab {
 
@@ -59,6 +60,10 @@ class GrpcServer {
     // Descriptors kept free: a connection accepted with fewer left is
     // closed at once. 0: max(32, soft limit / 8).
     int reserved_fds = 0;
+    // Where refusals are logged (component "grpc-server"; not owned, must
+    // outlive the server). nullptr: runtime::DefaultLogger() (stderr at
+    // warning); programs pass base/logging.h's DefaultSpdlogLogger().
+    runtime::Logger* logger = nullptr;
   };
 
   // Counters (monotonic; any thread).
@@ -104,6 +109,7 @@ class GrpcServer {
   int port_ = 0;
   std::string address_;
   std::string what_;
+  runtime::ComponentLog log_;
   std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> acceptor_;
   std::unique_ptr<grpc::Server> server_;
   std::thread accept_thread_;

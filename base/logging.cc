@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "base/escape.h"
 #include "spdlog/sinks/basic_file_sink.h"
 #include "spdlog/sinks/stdout_color_sinks.h"
@@ -51,6 +52,47 @@ std::shared_ptr<spdlog::logger> ComponentLogger(const std::string& component) {
   logger->set_formatter(
       MakeEscapingFormatter("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%n] %v"));
   spdlog::register_logger(logger);
+  return logger;
+}
+
+namespace {
+
+spdlog::level::level_enum ToSpdlog(runtime::LogLevel level) {
+  switch (level) {
+    case runtime::LogLevel::kTrace:
+      return spdlog::level::trace;
+    case runtime::LogLevel::kDebug:
+      return spdlog::level::debug;
+    case runtime::LogLevel::kInfo:
+      return spdlog::level::info;
+    case runtime::LogLevel::kWarn:
+      return spdlog::level::warn;
+    case runtime::LogLevel::kError:
+      return spdlog::level::err;
+    case runtime::LogLevel::kCritical:
+      return spdlog::level::critical;
+    case runtime::LogLevel::kOff:
+      return spdlog::level::off;
+  }
+  return spdlog::level::off;
+}
+
+}  // namespace
+
+bool SpdlogLogger::Enabled(runtime::LogLevel level, absl::string_view) const {
+  return level != runtime::LogLevel::kOff &&
+         Target()->should_log(ToSpdlog(level));
+}
+
+void SpdlogLogger::Write(const runtime::LogRecord& record) {
+  Target()->log(
+      absl::ToChronoTime(record.time), spdlog::source_loc{},
+      ToSpdlog(record.level),
+      spdlog::string_view_t(record.message.data(), record.message.size()));
+}
+
+runtime::Logger* DefaultSpdlogLogger() {
+  static auto* const logger = new SpdlogLogger();
   return logger;
 }
 

@@ -128,6 +128,7 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << s.message() << "\n";
     return 2;
   }
+  config.logger = peerlab::DefaultSpdlogLogger();  // --log-level applies
   std::vector<Attack> chosen;
   if (attacks == "all") {
     chosen = AllAttacks();

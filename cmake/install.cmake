@@ -36,6 +36,7 @@ endif()
 set(PEERLAB_EXPORTED_LIBRARIES
   "peerlab_files=files"
   "peerlab_base=base"
+  "peerlab_logging=logging"
   "peerlab_grpc=grpc"
   "peer_identity=identity"
   "peer_membership_proto=membership_proto"
@@ -84,8 +85,7 @@ set(PEERLAB_PUBLIC_HEADERS_base cancellation.h clock.h)
 set(PEERLAB_PUBLIC_HEADERS_bootstrap_client bootstrap_client.h)
 set(PEERLAB_PUBLIC_HEADERS_membership node.h member.h config.h)
 set(PEERLAB_PUBLIC_HEADERS_runtime backoff.h completion.h event_loop.h fault_plan.h
-    host_loop.h scheduler.h
-    sim_clock.h sim_scheduler.h)
+    host_loop.h logger.h scheduler.h sim_clock.h sim_scheduler.h)
 foreach(entry IN LISTS PEERLAB_HEADER_FOLDERS)
   string(REPLACE "=" ";" pair "${entry}")
   list(GET pair 0 name)
@@ -175,6 +175,17 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/docs/library.md)
 endif()
 
 include(${CMAKE_CURRENT_LIST_DIR}/package.cmake)
+
+# The libraries log through runtime::Logger: peerlab::membership and
+# peerlab::runtime must not bring spdlog, fmt or CLI11 into a user's link
+# line. Checked on the exported targets as generated (no build needed).
+if(PEERLAB_BUILD_TESTS)
+  add_test(NAME link_closure_test
+    COMMAND ${CMAKE_COMMAND}
+            "-DTARGETS_FILE=${CMAKE_BINARY_DIR}/CMakeFiles/Export/*/peerlabTargets.cmake"
+            -DCOMPONENTS=membership,runtime -DFORBIDDEN=spdlog,fmt,CLI11
+            -P ${CMAKE_CURRENT_LIST_DIR}/tests/check_link_closure.cmake)
+endif()
 
 # The two ctest cases (label "package"): the Debian package's contents and
 # Depends, and the example built against an installed prefix. Both read the

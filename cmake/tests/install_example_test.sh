@@ -23,6 +23,17 @@ if ! cmake --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1; then
 fi
 cp -r "$src/examples/embed-membership" "$work/example"
 
+# The libraries log through runtime::Logger: what peerlab::membership and
+# peerlab::runtime bring into a user's link line has no spdlog, fmt or CLI11.
+targets=$(find "$prefix" -name peerlabTargets.cmake -path '*/cmake/peerlab/*' | head -1)
+[[ -n "$targets" ]] || fail "no peerlabTargets.cmake under $prefix"
+if ! cmake -DTARGETS_FILE="$targets" \
+    -DCOMPONENTS=membership,runtime -DFORBIDDEN=spdlog,fmt,CLI11 \
+    -P "$src/cmake/tests/check_link_closure.cmake" >"$work/closure.log" 2>&1; then
+  cat "$work/closure.log" >&2
+  fail "the installed peerlab::membership or peerlab::runtime links a logging or command-line library"
+fi
+
 launcher=()
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)

@@ -98,9 +98,10 @@ absl::Status MembershipHost::Create() {
   MembershipSettings settings = Settings();
   membership::Config config = settings.config;
   config.name = env_.name;
+  config.logger = env_.logger;
   if (auto s = config.Validate(); !s.ok()) return s;
   auto key = membership::LoadGossipKey(settings.keyfile, env_.insecure_gossip,
-                                       env_.name);
+                                       env_.name, {}, env_.logger);
   if (!key.ok()) return key.status();
   return loop_->Call([&]() -> absl::Status {
     if (node_.node && (node_.node->left() || node_.node->replaced())) {

@@ -32,6 +32,7 @@
 #include "peer/membership/real/node_parts.h"
 #include "peer/membership/transport.h"
 #include "peer/runtime/host_loop.h"
+#include "peer/runtime/logger.h"
 
 namespace peerlab::peer {
 
@@ -102,6 +103,11 @@ class MembershipHost : public membership::EventListener {
     std::string group_label;
     // The node's own key (its signer); shared with the chat.
     std::shared_ptr<const identity::NodeKey> node_key;
+    // Where the node logs (membership::Config::logger; not owned, must
+    // outlive the host). The peer gives its SpdlogLogger (base/logging.h),
+    // so protocol lines reach logView and --log-file. nullptr:
+    // runtime::DefaultLogger().
+    runtime::Logger* logger = nullptr;
   };
 
   // `loop` is owned; `factory` makes each node.

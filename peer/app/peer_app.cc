@@ -265,7 +265,8 @@ absl::Status PeerApp::Compose(PeerTransports t) {
       MembershipHost::Env{.name = name(),
                           .insecure_gossip = options_.insecure_gossip,
                           .group_label = options_.group_label,
-                          .node_key = node_key_},
+                          .node_key = node_key_,
+                          .logger = DefaultSpdlogLogger()},
       std::move(t.membership_loop), std::move(t.node_factory));
   membership_commands_ = std::make_unique<MembershipCommands>(
       membership_.get(),
@@ -507,11 +508,13 @@ absl::Status PeerApp::StartGrpcServer() {
       {.listen = absl::StrCat(options_.bind, ":", options_.grpc_port),
        .what = "--grpc-port",
        .credentials = server_credentials_,
-       .configure = [this](grpc::ServerBuilder& builder) {
-         for (auto& service : grpc_services_) {
-           builder.RegisterService(service.get());
-         }
-       }});
+       .configure =
+           [this](grpc::ServerBuilder& builder) {
+             for (auto& service : grpc_services_) {
+               builder.RegisterService(service.get());
+             }
+           },
+       .logger = DefaultSpdlogLogger()});
   if (!started.ok()) return started.status();
   grpc_server_ = *std::move(started);
   control_address_ = absl::StrCat(options_.bind, ":", grpc_server_->port());

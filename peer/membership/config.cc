@@ -35,6 +35,7 @@ Config Config::Local() {
 
 absl::Status Config::FromProfile(const std::string& profile, Config* config) {
   std::string name = config->name;
+  runtime::Logger* const logger = config->logger;
   if (profile == "lan") {
     *config = Lan();
   } else if (profile == "wan") {
@@ -46,6 +47,7 @@ absl::Status Config::FromProfile(const std::string& profile, Config* config) {
         absl::StrCat("profile: \"", profile, "\" is not lan, wan or local"));
   }
   config->name = name;
+  config->logger = logger;
   return absl::OkStatus();
 }
 

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "peerlab/runtime/logger.h"
 
 namespace peerlab::membership {
 
@@ -168,6 +169,12 @@ struct Config {
   int max_meta_bytes = 512;
   // How long Leave waits for its broadcast to go out at most.
   absl::Duration leave_timeout = absl::Seconds(5);
+  // Where the node logs (peer/runtime/logger.h; component "membership",
+  // each record dated by the node's Scheduler, so a simulated node logs
+  // virtual time). Not owned; must outlive the node. nullptr:
+  // runtime::DefaultLogger(), standard error at warning. (memberlist:
+  // Logger.) Kept by FromProfile, like the name.
+  runtime::Logger* logger = nullptr;
 
   // The profiles.
   static Config Lan();

@@ -31,7 +31,6 @@
 #include "peer/membership/protocol_version.h"
 #include "peer/membership/sealing.h"
 #include "peer/membership/wire.h"
-#include "base/logging.h"
 
 namespace peerlab::membership {
 namespace {
@@ -348,7 +347,7 @@ void Memberlist::LogOnce(const std::string& key, const std::string& text) {
     envelope_logged_.clear();
   }
   if (!envelope_logged_.insert(key).second) return;
-  spdlog::warn("{}: {}", config_.name, text);
+  log_.Warn(config_.name, ": ", text);
 }
 
 bool Memberlist::AcceptEnvelope(const std::string& from, uint32_t version,
@@ -414,10 +413,10 @@ bool Memberlist::AcceptReplay(ReplayGuard::Kind kind, const std::string& addr,
   }
   if (guard.evicted() != evicted) {
     if (stats_.replay_senders_evicted++ % 1024 == 0) {
-      spdlog::warn(
-          "{}: replay windows: more than {} senders of sealed traffic; the "
-          "least recently heard is forgotten ({} so far)",
-          config_.name, guard.size(), stats_.replay_senders_evicted);
+      log_.Warn(
+          config_.name, ": replay windows: more than ", guard.size(),
+          " senders of sealed traffic; the least recently heard is forgotten (",
+          stats_.replay_senders_evicted, " so far)");
     }
   }
   if (verdict == ReplayGuard::Verdict::kNew) return true;
@@ -449,10 +448,8 @@ void Memberlist::ReceivePacket(const std::string& from,
     if (!bytes.empty() && bytes[0] == kSealedPacketTag) {
       ++stats_.packets_received;
       ++stats_.decrypt_failures;
-      spdlog::debug(
-          "{}: dropped an encrypted datagram from {}: this node has no "
-          "keyring",
-          config_.name, from);
+      log_.Debug(config_.name, ": dropped an encrypted datagram from ", from,
+                 ": this node has no keyring");
       return;
     }
     OnPacket(from, bytes);  // checks the envelope (AcceptPacket)
@@ -468,8 +465,7 @@ void Memberlist::ReceivePacket(const std::string& from,
   if (outer.encrypted().empty()) {
     ++stats_.packets_received;
     ++stats_.decrypt_failures;
-    spdlog::debug("{}: refused an unencrypted datagram from {}", config_.name,
-                  from);
+    log_.Debug(config_.name, ": refused an unencrypted datagram from ", from);
     return;
   }
   if (!AcceptEnvelope(from, outer.version(), outer.label())) {
@@ -480,8 +476,8 @@ void Memberlist::ReceivePacket(const std::string& from,
   if (!plain.ok()) {
     ++stats_.packets_received;
     ++stats_.decrypt_failures;
-    spdlog::debug("{}: dropped a datagram from {}: {}", config_.name, from,
-                  plain.status().message());
+    log_.Debug(config_.name, ": dropped a datagram from ", from, ": ",
+               plain.status().message());
     if (!absl::IsInvalidArgument(plain.status())) NoteKeyRefusal(from);
     return;
   }
@@ -504,10 +500,8 @@ void Memberlist::ReceiveReliable(const std::string& from,
       request.body_case() == ::peer::v1::ReliableRequest::kEncrypted;
   if (!keyring_ && sealed) {
     ++stats_.decrypt_failures;
-    spdlog::warn(
-        "{}: refused an encrypted request from {}: this node has no "
-        "keyring",
-        config_.name, from);
+    log_.Warn(config_.name, ": refused an encrypted request from ", from,
+              ": this node has no keyring");
     respond(absl::FailedPreconditionError(absl::StrCat(
         config_.name,
         " refused the request: it does not use gossip encryption")));
@@ -515,8 +509,7 @@ void Memberlist::ReceiveReliable(const std::string& from,
   }
   if (keyring_ && !sealed) {
     ++stats_.decrypt_failures;
-    spdlog::warn("{}: refused an unencrypted request from {}", config_.name,
-                 from);
+    log_.Warn(config_.name, ": refused an unencrypted request from ", from);
     respond(absl::PermissionDeniedError(
         absl::StrCat(config_.name,
                      " refused the request: unencrypted, and gossip "
@@ -545,8 +538,8 @@ void Memberlist::ReceiveReliable(const std::string& from,
   auto plain = OpenRequest(*keyring_, config_.label, request);
   if (!plain.ok()) {
     ++stats_.decrypt_failures;
-    spdlog::warn("{}: refused a request from {}: {}", config_.name, from,
-                 plain.status().message());
+    log_.Warn(config_.name, ": refused a request from ", from, ": ",
+              plain.status().message());
     respond(absl::PermissionDeniedError(absl::StrCat(
         config_.name, " refused the request: ", plain.status().message())));
     return;
@@ -656,8 +649,8 @@ void Memberlist::SendReliable(const std::string& addr,
             ++stats_.bad_packets;
           } else {
             ++stats_.decrypt_failures;
-            spdlog::warn("{}: refused an answer from {}: {}", config_.name,
-                         addr, inner.status().message());
+            log_.Warn(config_.name, ": refused an answer from ", addr, ": ",
+                      inner.status().message());
             NoteKeyRefusal(addr);
           }
           done(absl::Status(inner.status().code(),
@@ -732,8 +725,8 @@ void Memberlist::KeyOperation(
   ::peer::v1::Message m;
   *m.mutable_key_op() = msg;
   QueueBroadcast(absl::StrCat("keyop:", seen), m);
-  spdlog::info("{}: key operation {} sent to {} member(s)", config_.name,
-               KindName(msg.kind()), pending.result.members - 1);
+  log_.Info(config_.name, ": key operation ", KindName(msg.kind()), " sent to ",
+            pending.result.members - 1, " member(s)");
 
   ::peer::v1::KeyOperationAck self;
   self.set_id(id);
@@ -772,9 +765,9 @@ std::string Memberlist::ApplyKeyOp(const ::peer::v1::KeyOperation& op) {
       return "unknown key operation";
   }
   if (!s.ok()) return std::string(s.message());
-  spdlog::info("{}: keyring: {} a key (operation from {}); {} key(s)",
-               config_.name, KindName(op.kind()), op.origin(),
-               keyring_->keys().size());
+  log_.Info(config_.name, ": keyring: ", KindName(op.kind()),
+            " a key (operation from ", op.origin(), "); ",
+            keyring_->keys().size(), " key(s)");
   if (keyring_listener_) keyring_listener_(*keyring_);
   return "";
 }
@@ -792,8 +785,8 @@ std::string Memberlist::ApplyKeyOp(const ::peer::v1::KeyOperation& op) {
     QueueBroadcast(absl::StrCat("keyop:", seen), m);
     std::string error = ApplyKeyOp(op);
     if (!error.empty()) {
-      spdlog::warn("{}: keyring: refused to {} a key (operation from {}): {}",
-                   config_.name, KindName(op.kind()), op.origin(), error);
+      log_.Warn(config_.name, ": keyring: refused to ", KindName(op.kind()),
+                " a key (operation from ", op.origin(), "): ", error);
     }
     it = seen_key_ops_.emplace(seen, std::move(error)).first;
     seen_key_ops_order_.push_back(seen);
@@ -852,8 +845,8 @@ void Memberlist::SendKeyOpDirectly(uint64_t id) {
     }
   }
   if (!silent.empty()) {
-    spdlog::debug("{}: key operation: {} member(s) silent, asking directly",
-                  config_.name, silent.size());
+    log_.Debug(config_.name, ": key operation: ", silent.size(),
+               " member(s) silent, asking directly");
   }
   for (const std::string& addr : silent) {
     ::peer::v1::ReliableRequest request;

@@ -8,7 +8,6 @@
 #include "peer/membership/memberlist.h"
 #include "peer/membership/protocol_math.h"
 #include "peer/membership/wire.h"
-#include "base/logging.h"
 
 namespace peerlab::membership {
 
@@ -179,8 +178,7 @@ void Memberlist::PushPullRound() {
         partner.addr, false,
         [this](absl::Status s) {
           if (!s.ok()) {
-            spdlog::debug("{}: push/pull failed: {}", config_.name,
-                          s.message());
+            log_.Debug(config_.name, ": push/pull failed: ", s.message());
           }
         },
         Exchange::kFull, partner.name);
@@ -297,8 +295,8 @@ void Memberlist::OnPacket(const std::string& from, const std::string& bytes) {
       google::protobuf::Arena::CreateMessage<::peer::v1::Packet>(&arena);
   if (auto s = DecodePacketInto(bytes, kMaxDatagram, packet); !s.ok()) {
     ++stats_.bad_packets;
-    spdlog::debug("{}: dropped a datagram from {}: {}", config_.name, from,
-                  s.message());
+    log_.Debug(config_.name, ": dropped a datagram from ", from, ": ",
+               s.message());
     return;
   }
   if (!AcceptPacket(from, bytes, *packet)) return;  // label, version, replays
@@ -338,11 +336,11 @@ void Memberlist::LearnFromUnknown(const std::string& name,
     }
     if (unknown_senders_.size() >= kMaxUnknownSenders) {
       if (stats_.unknown_senders_refused++ % 1024 == 0) {
-        spdlog::warn(
-            "{}: {} datagram(s) from unknown senders not answered with an "
-            "introduction: {} introductions already in the last {}",
-            config_.name, stats_.unknown_senders_refused, kMaxUnknownSenders,
-            absl::FormatDuration(quiet));
+        log_.Warn(config_.name, ": ", stats_.unknown_senders_refused,
+                  " datagram(s) from unknown senders not answered with an "
+                  "introduction: ",
+                  kMaxUnknownSenders, " introductions already in the last ",
+                  absl::FormatDuration(quiet));
       }
       return;
     }
@@ -370,11 +368,10 @@ void Memberlist::OnReliable(const std::string& from,
       }
       if (pp.nodes_size() > config_.max_members) {
         if (stats_.push_pulls_refused++ % 100 == 0) {  // rate-limited
-          spdlog::warn(
-              "{}: refused a push/pull of {} entries from {}: more than "
-              "max_members ({}); {} refused so far",
-              config_.name, pp.nodes_size(), from, config_.max_members,
-              stats_.push_pulls_refused);
+          log_.Warn(config_.name, ": refused a push/pull of ", pp.nodes_size(),
+                    " entries from ", from, ": more than max_members (",
+                    config_.max_members, "); ", stats_.push_pulls_refused,
+                    " refused so far");
         }
         respond(absl::ResourceExhaustedError(
             absl::StrCat("push/pull of ", pp.nodes_size(),

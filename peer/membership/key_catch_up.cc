@@ -19,7 +19,6 @@
 #include "peer/membership/keyring.h"
 #include "peer/membership/memberlist.h"
 #include "peer/membership/protocol_version.h"
-#include "base/logging.h"
 
 namespace peerlab::membership {
 namespace {
@@ -305,11 +304,10 @@ void Memberlist::JoinWithReport(
     }
     // Every member refused this node's keys: the group may have rotated
     // them while it was away (serf#579). Ask for the current ones.
-    spdlog::warn(
-        "{}: join refused: no member could decrypt this node's traffic; "
-        "asking for a key catch-up (the group may have rotated its keys "
-        "while this node was away)",
-        config_.name);
+    log_.Warn(config_.name,
+              ": join refused: no member could decrypt this node's traffic; "
+              "asking for a key catch-up (the group may have rotated its keys "
+              "while this node was away)");
     const absl::Status first = report.status();
     CatchUpKeys(addrs, [this, alive, addrs, first,
                         done = std::move(done)](absl::Status s) mutable {
@@ -399,9 +397,9 @@ void Memberlist::CatchUpKeys(const std::vector<std::string>& addrs,
   catch_up_round_ = round;
   last_catch_up_ = now;
   catch_up_waiters_.push_back(std::move(done));
-  spdlog::info("{}: key catch-up: asking {} (request sealed with key {})",
-               config_.name, absl::StrJoin(targets, ", "),
-               KeyFingerprint(round->key));
+  log_.Info(config_.name, ": key catch-up: asking ",
+            absl::StrJoin(targets, ", "), " (request sealed with key ",
+            KeyFingerprint(round->key), ")");
   std::weak_ptr<bool> alive = alive_;
   for (const std::string& addr : targets) {
     transport_->SendReliable(
@@ -430,7 +428,7 @@ void Memberlist::FinishCatchUp(absl::Status status) {
   catch_up_round_.reset();
   last_catch_up_status_ = status;
   if (!status.ok()) {
-    spdlog::warn("{}: key catch-up failed: {}", config_.name, status.message());
+    log_.Warn(config_.name, ": key catch-up failed: ", status.message());
   }
   auto waiters = std::move(catch_up_waiters_);
   catch_up_waiters_.clear();
@@ -499,12 +497,12 @@ void Memberlist::InstallCaughtUpKeys(Keyring ring, const std::string& responder,
   keyring_ = std::move(ring);
   ++stats_.keyring_catch_ups;
   NoteOpened();
-  spdlog::warn(
-      "{}: key catch-up: the group changed its keys while this node was "
-      "away; installed {} key(s) from {} at {} (primary {}), {} old key(s) "
-      "retired",
-      config_.name, keyring_->keys().size(), Printable(responder), addr,
-      KeyFingerprint(keyring_->primary()), retired);
+  log_.Warn(config_.name,
+            ": key catch-up: the group changed its keys while this node was "
+            "away; installed ",
+            keyring_->keys().size(), " key(s) from ", Printable(responder),
+            " at ", addr, " (primary ", KeyFingerprint(keyring_->primary()),
+            "), ", retired, " old key(s) retired");
   if (keyring_listener_) keyring_listener_(*keyring_);
 }
 
@@ -518,10 +516,9 @@ void Memberlist::NoteKeyRefusal(const std::string& addr) {
   // refused is the one behind (or an outsider).
   if (now - last_opened_ < config_.probe_interval * 3) return;
   if (catch_up_round_ || now - last_catch_up_ < kCatchUpRetry) return;
-  spdlog::info(
-      "{}: nothing sealed opened here for {} and {} refused this node's "
-      "keys: asking it for a key catch-up",
-      config_.name, absl::FormatDuration(config_.probe_interval * 3), addr);
+  log_.Info(config_.name, ": nothing sealed opened here for ",
+            absl::FormatDuration(config_.probe_interval * 3), " and ", addr,
+            " refused this node's keys: asking it for a key catch-up");
   CatchUpKeys({addr}, [](absl::Status) {});
 }
 
@@ -536,10 +533,9 @@ void Memberlist::RetireKey(const std::string& key) {
   retired_->Add(key, scheduler_->Now());
   if (retired_->evicted() != evicted) {
     stats_.retired_keys_evicted += retired_->evicted() - evicted;
-    spdlog::warn(
-        "{}: more than {} retired keys: the oldest is forgotten (members "
-        "still holding only it cannot catch up)",
-        config_.name, config_.max_retired_keys);
+    log_.Warn(config_.name, ": more than ", config_.max_retired_keys,
+              " retired keys: the oldest is forgotten (members still holding "
+              "only it cannot catch up)");
   }
 }
 
@@ -680,10 +676,8 @@ void Memberlist::HandleCatchUpRequest(const std::string& from,
   // use up the answers of the members that are behind.
   if (why.empty() && !catch_up_bucket_.Take(now)) {
     if (stats_.catch_ups_limited++ % 100 == 0) {
-      spdlog::warn(
-          "{}: key catch-up requests beyond {}/s not answered ({} "
-          "so far)",
-          config_.name, kCatchUpRate, stats_.catch_ups_limited);
+      log_.Warn(config_.name, ": key catch-up requests beyond ", kCatchUpRate,
+                "/s not answered (", stats_.catch_ups_limited, " so far)");
     }
     refuse(absl::StatusCode::kResourceExhausted, "too many requests");
     return;
@@ -703,10 +697,9 @@ void Memberlist::HandleCatchUpRequest(const std::string& from,
     // Unknown names share one log line (they cost nothing to make up).
     if (ConflictLogDue(pinned.empty() ? std::string("catch-up:?")
                                       : absl::StrCat("catch-up:", shown))) {
-      spdlog::warn(
-          "{}: refused a key catch-up for {} from {} (sealed with retired "
-          "key {}): {}",
-          config_.name, shown, from, KeyFingerprint(key), why);
+      log_.Warn(config_.name, ": refused a key catch-up for ", shown, " from ",
+                from, " (sealed with retired key ", KeyFingerprint(key),
+                "): ", why);
     }
     refuse(absl::StatusCode::kPermissionDenied, absl::StrCat(shown, ": ", why));
     return;
@@ -767,11 +760,10 @@ void Memberlist::HandleCatchUpRequest(const std::string& from,
   response.set_label(config_.label);
   response.set_version(kProtocolVersion);
   ++stats_.catch_ups_answered;
-  spdlog::info(
-      "{}: key catch-up: sent the current keyring ({} key(s), primary {}) "
-      "to {} at {}, which still used retired key {}",
-      config_.name, keyring_->keys().size(),
-      KeyFingerprint(keyring_->primary()), shown, from, KeyFingerprint(key));
+  log_.Info(config_.name, ": key catch-up: sent the current keyring (",
+            keyring_->keys().size(), " key(s), primary ",
+            KeyFingerprint(keyring_->primary()), ") to ", shown, " at ", from,
+            ", which still used retired key ", KeyFingerprint(key));
   respond(std::move(response));
 }
 

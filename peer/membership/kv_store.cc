@@ -5,7 +5,6 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "peer/membership/protocol_math.h"
-#include "base/logging.h"
 
 namespace peerlab::membership {
 
@@ -18,9 +17,9 @@ bool NewerStamp(uint64_t a_lamport, const std::string& a_node,
 bool KvStore::Merge(const ::peer::v1::KvEntry& entry) {
   auto refuse = [&](const char* why) {
     if (refused_++ % 1000 == 0) {
-      spdlog::warn("{}: refused a key/value entry from {}: {} ({} refused)",
-                   node_, absl::CHexEscape(entry.node().substr(0, 64)), why,
-                   refused_);
+      log_.Warn(node_, ": refused a key/value entry from ",
+                absl::CHexEscape(entry.node().substr(0, 64)), ": ", why, " (",
+                refused_, " refused)");
     }
     return false;
   };
@@ -30,11 +29,11 @@ bool KvStore::Merge(const ::peer::v1::KvEntry& entry) {
   if (entry.node().size() > 256) return refuse("node name too long");
   if (!WithinLamportWindow(lamport_, entry.lamport(), window_)) {
     if (lamport_jumps_ignored_++ % 1000 == 0) {
-      spdlog::warn(
-          "{}: ignored a key/value entry from {}: Lamport time {} is more "
-          "than {} above this node's clock {} ({} ignored)",
-          node_, absl::CHexEscape(entry.node().substr(0, 64)), entry.lamport(),
-          window_, lamport_, lamport_jumps_ignored_);
+      log_.Warn(node_, ": ignored a key/value entry from ",
+                absl::CHexEscape(entry.node().substr(0, 64)), ": Lamport time ",
+                entry.lamport(), " is more than ", window_,
+                " above this node's clock ", lamport_, " (",
+                lamport_jumps_ignored_, " ignored)");
     }
     return false;
   }

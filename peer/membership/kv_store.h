@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "peer/membership/config.h"
 #include "peer/membership/member.h"
+#include "peer/runtime/logger.h"
 #include "proto/peer/v1/membership.pb.h"
 
 namespace peerlab::membership {
@@ -47,6 +48,10 @@ class KvStore : public Delegate {
       : node_(std::move(node)),
         broadcast_(std::move(broadcast)),
         window_(window) {}
+
+  // Where refusals are logged (default: runtime::DefaultLogger(), dated by
+  // absl::Now()); MakeNodeParts and the simulator give the node's.
+  void set_log(runtime::ComponentLog log) { log_ = std::move(log); }
 
   // ResourceExhausted when the clock is at kMaxLamport (nothing is changed
   // or sent: the store's clock is used up until the store is reset).
@@ -89,6 +94,7 @@ class KvStore : public Delegate {
   uint64_t refused_ = 0;
   uint64_t lamport_jumps_ignored_ = 0;
   std::map<std::string, ::peer::v1::KvEntry> entries_;
+  runtime::ComponentLog log_{nullptr, "membership"};
 };
 
 // True when stamp (a_lamport, a_node) is newer than (b_lamport, b_node).

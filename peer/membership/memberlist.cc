@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "peer/membership/wire.h"
-#include "base/logging.h"
 
 namespace peerlab::membership {
 
@@ -16,6 +15,7 @@ Memberlist::Memberlist(Config config, runtime::Scheduler* scheduler,
                        StringPool* pool)
     : config_(std::move(config)),
       scheduler_(scheduler),
+      log_(config_.logger, "membership", scheduler),
       transport_(transport),
       events_(events),
       delegate_(delegate),
@@ -196,10 +196,10 @@ void Memberlist::JoinOnce(
         state->done(*state->name_taken);
       } else if (state->ok > 0) {
         if (!state->errors.empty()) {
-          spdlog::warn("{}: joined via {} of {} address(es); not reached: {}",
-                       config_.name, state->ok,
-                       state->ok + state->errors.size(),
-                       absl::StrJoin(state->errors, "; "));
+          log_.Warn(config_.name, ": joined via ", state->ok, " of ",
+                    state->ok + state->errors.size(),
+                    " address(es); not reached: ",
+                    absl::StrJoin(state->errors, "; "));
         }
         state->done(JoinReport{.answered = state->ok,
                                .failures = std::move(state->errors)});
@@ -233,7 +233,7 @@ void Memberlist::Leave(absl::Duration timeout,
   dead->set_generation(generation_);
   // Signed: only this node can say it leaves.
   if (auto s = SignLeave(*node_key_, *dead); !s.ok()) {
-    spdlog::error("{}: leave not signed: {}", config_.name, s.message());
+    log_.Error(config_.name, ": leave not signed: ", s.message());
   }
   local_->signature = pool_->Intern(dead->signature());
   SetState(*local_, MemberState::kLeft);

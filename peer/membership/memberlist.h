@@ -51,6 +51,7 @@
 #include "peer/membership/suspicion.h"
 #include "peer/membership/transport.h"
 #include "peer/membership/wire.h"
+#include "peer/runtime/logger.h"
 #include "peer/runtime/scheduler.h"
 
 namespace peerlab::membership {
@@ -737,6 +738,9 @@ class Memberlist {
 
   Config config_;
   runtime::Scheduler* const scheduler_;
+  // config_.logger (or the default), as component "membership", dated by
+  // scheduler_.
+  const runtime::ComponentLog log_;
   Transport* const transport_;
   EventListener* const events_;
   Delegate* const delegate_;

@@ -15,6 +15,8 @@
 #include "peer/membership/sim/sim_seed.h"
 #include "peer/membership/sim_cluster.h"
 #include "peer/membership/wire.h"
+#include "peer/runtime/logger_testing.h"
+#include "absl/strings/str_cat.h"
 
 namespace peerlab::membership {
 namespace {
@@ -80,6 +82,42 @@ TEST(MemberlistSimTest, TwoMembersJoin) {
   ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); }, absl::Seconds(2)));
   EXPECT_EQ(c.node(0).NumAlive(), 2);
   EXPECT_EQ(c.node(1).Members()[0].name, "node0");
+}
+
+// The protocol logs through Config::logger, dated by the node's scheduler:
+// in the simulator, virtual time. Ten simulated minutes pass in
+// milliseconds, and the lines about a crash after them say so.
+TEST(MemberlistSimTest, LogLinesCarryVirtualTime) {
+  const uint64_t seed = SimSeed(40);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  runtime::CapturingLogger logger(runtime::LogLevel::kDebug);
+  Config config = Config::Local();
+  config.logger = &logger;
+  SimCluster c(Opts(3, seed, config));
+  const absl::Time wall_start = absl::Now();
+  const absl::Time sim_start = c.Now();
+  ASSERT_TRUE(StartAndConverge(c));
+  ASSERT_FALSE(logger.Matching(" joined").empty());
+  for (const auto& line : logger.Matching(" joined")) {
+    EXPECT_EQ(line.component, "membership");
+    EXPECT_GE(line.time, sim_start);
+    EXPECT_LT(line.time, sim_start + absl::Minutes(1)) << line.message;
+  }
+
+  c.RunFor(absl::Minutes(10));
+  const absl::Time crash_at = c.Now();
+  c.Crash(2);
+  const std::string suspect = absl::StrCat(c.name(2), " is suspect");
+  ASSERT_TRUE(c.RunUntil([&] { return !logger.Matching(suspect).empty(); },
+                         DetectionBound(config, 3)));
+  for (const auto& line : logger.Matching(suspect)) {
+    EXPECT_EQ(line.level, runtime::LogLevel::kDebug);
+    EXPECT_GE(line.time, crash_at) << line.message;
+    EXPECT_LE(line.time, c.Now()) << line.message;
+  }
+  // Ten virtual minutes, not ten real ones (nor the wall clock's date).
+  EXPECT_LT(absl::Now() - wall_start, absl::Minutes(1));
+  EXPECT_GE(logger.Matching(suspect)[0].time - sim_start, absl::Minutes(10));
 }
 
 TEST(MemberlistSimTest, ThreeMembersJoinAndStayConverged) {

@@ -17,8 +17,8 @@
 #include "peer/membership/real/node_parts.h"
 #include "peer/runtime/completion.h"
 #include "peer/runtime/event_loop.h"
+#include "peer/runtime/logger.h"
 #include "base/grpc_server.h"
-#include "base/logging.h"
 #include "base/state_dir.h"
 
 namespace peerlab::membership {
@@ -96,6 +96,7 @@ absl::StatusOr<Config> CheckOptions(const NodeOptions& o) {
                                            "\" is not lan, wan or local"));
   }
   config.label = o.group_label;
+  config.logger = o.logger;
   if (o.configure) o.configure(config);
   config.name = o.name;
   if (auto s = config.Validate(); !s.ok()) {
@@ -115,7 +116,8 @@ absl::StatusOr<Config> CheckOptions(const NodeOptions& o) {
 // (created 0700 when missing), else the per-user one. An explicit `dir`
 // that cannot be used is an error; the default one falls back to "" (a
 // key for this run only) with a warning.
-absl::StatusOr<std::string> StateDir(const std::string& dir) {
+absl::StatusOr<std::string> StateDir(const std::string& dir,
+                                     const runtime::ComponentLog& log) {
   if (!dir.empty()) {
     if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
       return absl::ErrnoToStatus(errno,
@@ -125,10 +127,9 @@ absl::StatusOr<std::string> StateDir(const std::string& dir) {
   }
   auto user = UserStateDir();
   if (!user.ok()) {
-    spdlog::warn(
-        "no state directory: {}; the node key lasts this run only and the "
-        "restart generation is the start time",
-        user.status().message());
+    log.Warn("no state directory: ", user.status().message(),
+             "; the node key lasts this run only and the restart generation "
+             "is the start time");
     return std::string();
   }
   return *user;
@@ -138,16 +139,18 @@ absl::StatusOr<std::string> StateDir(const std::string& dir) {
 
 class Node::Impl : public EventListener {
  public:
-  explicit Impl(NodeOptions options) : options_(std::move(options)) {}
+  explicit Impl(NodeOptions options)
+      : options_(std::move(options)), log_(options_.logger, "membership") {}
   ~Impl() override { Shutdown(); }
 
   absl::Status Start(Config config) {
     auto key = LoadGossipKey(options_.keyring_file, options_.insecure_gossip,
                              options_.name,
                              {.keyfile = "NodeOptions.keyring_file",
-                              .insecure = "NodeOptions.insecure_gossip"});
+                              .insecure = "NodeOptions.insecure_gossip"},
+                             options_.logger);
     if (!key.ok()) return key.status();
-    auto state_dir = StateDir(options_.state_dir);
+    auto state_dir = StateDir(options_.state_dir, log_);
     if (!state_dir.ok()) return state_dir.status();
     std::shared_ptr<const identity::NodeKey> node_key;
     if (!state_dir->empty()) {
@@ -158,8 +161,8 @@ class Node::Impl : public EventListener {
                               absl::StrCat("NodeOptions.state_dir: ",
                                            loaded.status().message()));
         }
-        spdlog::warn("node key not kept: {}; using a new key for this run",
-                     loaded.status().message());
+        log_.Warn("node key not kept: ", loaded.status().message(),
+                  "; using a new key for this run");
         state_dir->clear();
       } else {
         node_key =
@@ -177,9 +180,11 @@ class Node::Impl : public EventListener {
         {.listen = absl::StrCat(options_.bind_address, ":", options_.grpc_port),
          .what = "NodeOptions.grpc_port",
          .credentials = grpc::InsecureServerCredentials(),
-         .configure = [this](grpc::ServerBuilder& builder) {
-           builder.RegisterService(service_.get());
-         }});
+         .configure =
+             [this](grpc::ServerBuilder& builder) {
+               builder.RegisterService(service_.get());
+             },
+         .logger = options_.logger});
     if (!server.ok()) return server.status();
     server_ = *std::move(server);
     grpc_address_ = absl::StrCat(host, ":", server_->port());
@@ -224,10 +229,9 @@ class Node::Impl : public EventListener {
 
   void Shutdown() {
     if (loop_ && loop_->InLoopThread()) {
-      spdlog::error(
-          "membership node {}: Shutdown called from a Node callback: ignored "
-          "(it would wait for the thread that runs it)",
-          options_.name);
+      log_.Error("membership node ", options_.name,
+                 ": Shutdown called from a Node callback: ignored (it would "
+                 "wait for the thread that runs it)");
       return;
     }
     absl::MutexLock lock(&shutdown_mu_);
@@ -276,6 +280,7 @@ class Node::Impl : public EventListener {
   void OnAlive(const Member& m) override { Fire(options_.on_alive, m); }
 
   const NodeOptions options_;
+  const runtime::ComponentLog log_;  // options_.logger, "membership"
   // Fixed once Start returned.
   std::string address_;
   std::string grpc_address_;

@@ -31,6 +31,9 @@
 // and Shutdown return FailedPrecondition (they would wait for the thread
 // that runs them), and the Node must not be destroyed there.
 //
+// Logging: through NodeOptions::logger (a runtime::Logger; by default
+// standard error at warning), so the library links no logging library.
+//
 // Limits: a name of 1..256 bytes without control characters; metadata of
 // at most 512 bytes; a group label of at most 255 bytes; at most
 // Config::max_members members (4096 by default; newcomers past it are
@@ -114,6 +117,15 @@ struct NodeOptions {
   // applied, e.g. [](Config& c) { c.probe_interval = absl::Seconds(2); }.
   // name is set afterwards. Runs once, in Start, on the caller's thread.
   std::function<void(Config&)> configure;
+
+  // Where the node logs (<peerlab/runtime/logger.h>): a Logger of the
+  // program's (not owned; must outlive the Node), runtime::NullLogger()
+  // for silence, or nullptr: runtime::DefaultLogger(), standard error at
+  // warning. Called from the loop thread, the receive thread, the gRPC
+  // server's accept thread and the caller's; records are dated by the
+  // loop's clock. Config::logger, when `configure` sets it, wins for the
+  // protocol's lines.
+  runtime::Logger* logger = nullptr;
 };
 
 class Node {

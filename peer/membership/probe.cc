@@ -10,7 +10,6 @@
 #include "peer/membership/memberlist.h"
 #include "peer/membership/protocol_math.h"
 #include "peer/membership/wire.h"
-#include "base/logging.h"
 
 namespace peerlab::membership {
 namespace {
@@ -155,8 +154,8 @@ void Memberlist::Probe(const std::string& name) {
         s.set_generation(state->generation);
         s.set_node(state->name);
         s.set_from(config_.name);
-        spdlog::debug("{}: no ack from {} (seq {}): suspect", config_.name,
-                      state->name, seq);
+        log_.Debug(config_.name, ": no ack from ", state->name, " (seq ", seq,
+                   "): suspect");
         HandleSuspect(s);
       });
 
@@ -229,10 +228,10 @@ bool Memberlist::TakeProbeBudget(RequestBudget& budget) {
     return true;
   }
   if (stats_.probe_requests_refused++ % 1024 == 0) {  // rate-limited
-    spdlog::debug(
-        "{}: a datagram carried more than one ping/ping-req: only the first "
-        "is served ({} refused so far)",
-        config_.name, stats_.probe_requests_refused);
+    log_.Debug(config_.name,
+               ": a datagram carried more than one ping/ping-req: only the "
+               "first is served (",
+               stats_.probe_requests_refused, " refused so far)");
   }
   return false;
 }

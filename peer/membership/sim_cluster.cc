@@ -78,6 +78,8 @@ void SimCluster::Build(int i) {
         config.name, [this, i](std::string payload, const std::string& key) {
           nodes_[i]->list->Broadcast(std::move(payload), key);
         });
+    n.kv->set_log(
+        runtime::ComponentLog(config.logger, "membership", net_.scheduler(id)));
   }
   const std::vector<std::string>& keys = n.keys ? *n.keys : options_.keys;
   // The simulator chooses explicitly: a node without keys runs open.

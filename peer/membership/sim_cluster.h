@@ -23,7 +23,9 @@ class SimCluster {
  public:
   struct Options {
     int nodes = 3;
-    Config config = Config::Local();  // name is set per node
+    // name is set per node; config.logger (nullptr: stderr at warning)
+    // gets every node's lines, dated in virtual time.
+    Config config = Config::Local();
     uint64_t seed = 1;
     double loss = 0.0;
     absl::Duration latency = absl::Milliseconds(1);

@@ -44,7 +44,6 @@
 #include "peer/membership/memberlist.h"
 #include "peer/membership/protocol_math.h"
 #include "peer/membership/wire.h"
-#include "base/logging.h"
 
 namespace peerlab::membership {
 namespace {
@@ -114,9 +113,8 @@ void Memberlist::LogConflict(const std::string& name, const std::string& mine,
                              const std::string& theirs) {
   ++stats_.name_conflicts;
   if (!ConflictLogDue(name)) return;
-  spdlog::warn("{}: conflicting address for {}: mine {}, theirs {}",
-               config_.name, Printable(name), Printable(mine),
-               Printable(theirs));
+  log_.Warn(config_.name, ": conflicting address for ", Printable(name),
+            ": mine ", Printable(mine), ", theirs ", Printable(theirs));
 }
 
 void Memberlist::LogRefusedMember(const std::string& name) {
@@ -124,10 +122,10 @@ void Memberlist::LogRefusedMember(const std::string& name) {
   ++refusals_unlogged_;
   const absl::Time now = scheduler_->Now();
   if (now - refusal_logged_ < config_.probe_interval * 10) return;
-  spdlog::warn(
-      "{}: refused {} new member(s) (the last {}): this node holds "
-      "max_members = {} already",
-      config_.name, refusals_unlogged_, Printable(name), config_.max_members);
+  log_.Warn(config_.name, ": refused ", refusals_unlogged_,
+            " new member(s) (the last ", Printable(name),
+            "): this node holds max_members = ", config_.max_members,
+            " already");
   refusal_logged_ = now;
   refusals_unlogged_ = 0;
 }
@@ -173,9 +171,9 @@ void Memberlist::RefuseNameClaim(const std::string& name,
                                  Transport::ReliableDone respond) {
   ++stats_.joins_refused;
   LogConflict(name, holder_addr, claim_addr);
-  spdlog::warn("{}: refused {} at {}: the name is held by live member at {}",
-               config_.name, Printable(name), Printable(claim_addr),
-               Printable(holder_addr));
+  log_.Warn(config_.name, ": refused ", Printable(name), " at ",
+            Printable(claim_addr), ": the name is held by live member at ",
+            Printable(holder_addr));
   respond(absl::AlreadyExistsError(absl::StrCat(
       "name ", Printable(name), " is held by live member at ", holder_addr)));
 }
@@ -259,9 +257,8 @@ bool Memberlist::VerifyAlive(const ::peer::v1::Alive& alive) {
                                  alive.signature(), &refused);
   if (!ok && !refused) {
     ++stats_.signature_failures;
-    spdlog::debug("{}: refused an alive of {}: {}", config_.name,
-                  Printable(alive.node()),
-                  alive.signature().empty() ? "unsigned" : "bad signature");
+    log_.Debug(config_.name, ": refused an alive of ", Printable(alive.node()),
+               ": ", alive.signature().empty() ? "unsigned" : "bad signature");
   }
   return ok;
 }
@@ -276,9 +273,8 @@ bool Memberlist::VerifyLeave(const ::peer::v1::Dead& dead,
                                  dead.signature(), &refused);
   if (!ok && !refused) {
     ++stats_.signature_failures;
-    spdlog::debug("{}: refused a leave of {}: {}", config_.name,
-                  Printable(dead.node()),
-                  dead.signature().empty() ? "unsigned" : "bad signature");
+    log_.Debug(config_.name, ": refused a leave of ", Printable(dead.node()),
+               ": ", dead.signature().empty() ? "unsigned" : "bad signature");
   }
   return ok;
 }
@@ -294,16 +290,16 @@ void Memberlist::CountKeyConflict(const std::string& name,
                                   const std::string& addr) {
   ++stats_.key_conflicts;
   if (!ConflictLogDue(absl::StrCat("key:", name))) return;
-  spdlog::warn(
-      "{}: refused a claim to {} from {} signed with another key than the "
-      "one pinned to the name ({} refused so far)",
-      config_.name, Printable(name), Printable(addr), stats_.key_conflicts);
+  log_.Warn(config_.name, ": refused a claim to ", Printable(name), " from ",
+            Printable(addr),
+            " signed with another key than the one pinned to the name (",
+            stats_.key_conflicts, " refused so far)");
 }
 
 void Memberlist::SignLocal() {
   ::peer::v1::Message m = LocalAlive();
   if (auto s = SignAlive(*node_key_, *m.mutable_alive()); !s.ok()) {
-    spdlog::error("{}: alive not signed: {}", config_.name, s.message());
+    log_.Error(config_.name, ": alive not signed: ", s.message());
     return;
   }
   local_->signature = pool_->Intern(m.alive().signature());
@@ -422,11 +418,10 @@ void Memberlist::HandleOwnAlive(const ::peer::v1::Alive& alive) {
       if (probe_timer_) scheduler_->Cancel(probe_timer_);
       probe_timer_ = 0;
       LogConflict(config_.name, local_->addr, alive.addr());
-      spdlog::error(
-          "{}: a newer process with this name (generation {} at {}) took it "
-          "over; this one (generation {} at {}) no longer claims it",
-          config_.name, alive.generation(), Printable(alive.addr()),
-          generation_, local_->addr.view());
+      log_.Error(config_.name, ": a newer process with this name (generation ",
+                 alive.generation(), " at ", Printable(alive.addr()),
+                 ") took it over; this one (generation ", generation_, " at ",
+                 local_->addr.view(), ") no longer claims it");
       return;
     }
     // An older one (our predecessor, still remembered somewhere): our
@@ -479,8 +474,8 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
     if (!VerifyAlive(alive)) return;
     NodeState& added = AddNode(alive);
     QueueAlive(added, alive);
-    spdlog::debug("{}: member {} joined ({})", config_.name, alive.node(),
-                  alive.addr());
+    log_.Debug(config_.name, ": member ", alive.node(), " joined (",
+               alive.addr(), ")");
     if (events_) events_->OnJoin(ToMember(added));
     return;
   }
@@ -505,9 +500,9 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
     // A newer process of that name (a restart): it replaces the old member
     // state at once, whatever the incarnations.
     const MemberState before = m.state;
-    spdlog::debug("{}: member {} restarted (generation {}) at {}", config_.name,
-                  Printable(alive.node()), alive.generation(),
-                  Printable(alive.addr()));
+    log_.Debug(config_.name, ": member ", Printable(alive.node()),
+               " restarted (generation ", alive.generation(), ") at ",
+               Printable(alive.addr()));
     m.generation = alive.generation();
     m.incarnation = alive.incarnation();
     SetIdentity(m, alive);
@@ -596,9 +591,9 @@ void Memberlist::HandleNotice(const ::peer::v1::AliveNotice& notice) {
     });
     if (wanted_.size() >= kMaxWanted) {
       if (stats_.wants_refused++ % 1024 == 0) {
-        spdlog::warn(
-            "{}: {} alive notice(s) not fetched: {} fetches under way already",
-            config_.name, stats_.wants_refused, kMaxWanted);
+        log_.Warn(config_.name, ": ", stats_.wants_refused,
+                  " alive notice(s) not fetched: ", kMaxWanted,
+                  " fetches under way already");
       }
       return;
     }
@@ -662,8 +657,7 @@ void Memberlist::LastCheckBeforeDeath(const std::string& name,
         dead.set_generation(generation);
         dead.set_node(name);
         dead.set_from(config_.name);
-        spdlog::debug("{}: suspicion of {} timed out: dead", config_.name,
-                      name);
+        log_.Debug(config_.name, ": suspicion of ", name, " timed out: dead");
         // To the others, our dead is one more accusation (HandleDead):
         // each declares the member dead by its own timer.
         DeclareDown(*t, dead);
@@ -736,8 +730,8 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect,
   // A dead's sender declared the member dead, its own suspicion run out:
   // more than a first accusation, it counts as one confirmation.
   StartSuspicion(m, suspect.from(), declared != nullptr);
-  spdlog::debug("{}: {} is suspect (by {})", config_.name, suspect.node(),
-                suspect.from());
+  log_.Debug(config_.name, ": ", suspect.node(), " is suspect (by ",
+             suspect.from(), ")");
   if (events_) events_->OnSuspect(ToMember(m));
 }
 
@@ -783,8 +777,7 @@ void Memberlist::DeclareDown(NodeState& m, const ::peer::v1::Dead& dead) {
   ::peer::v1::Message out;
   *out.mutable_dead() = dead;
   QueueBroadcast(m, out);
-  spdlog::debug("{}: {} {}", config_.name, dead.node(),
-                left ? "left" : "is dead");
+  log_.Debug(config_.name, ": ", dead.node(), " ", left ? "left" : "is dead");
   if (events_) events_->OnLeave(ToMember(m));
 }
 

@@ -195,13 +195,15 @@ int main(int argc, char** argv) {
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  auto started = peerlab::GrpcServer::Start(
-      {.listen = listen,
-       .what = "--listen",
-       .credentials = *credentials,
-       .configure = [&](grpc::ServerBuilder& builder) {
-         builder.RegisterService(&grpc_service);
-       }});
+  auto started =
+      peerlab::GrpcServer::Start({.listen = listen,
+                                  .what = "--listen",
+                                  .credentials = *credentials,
+                                  .configure =
+                                      [&](grpc::ServerBuilder& builder) {
+                                        builder.RegisterService(&grpc_service);
+                                      },
+                                  .logger = peerlab::DefaultSpdlogLogger()});
   if (!started.ok()) {
     spdlog::critical("{}", started.status().message());
     return 2;

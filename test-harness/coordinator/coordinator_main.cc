@@ -7,14 +7,14 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/grpcpp.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "base/command_line.h"
 #include "base/grpc_server.h"
 #include "base/logging.h"
 #include "base/option_checks.h"
 #include "base/tls.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "test-harness/coordinator/coordinator_service.h"
 #include "test-harness/coordinator/lab_auth.h"
 #include "test-harness/coordinator/peer_connection.h"
@@ -90,17 +90,20 @@ int main(int argc, char** argv) {
       {.listen = listen,
        .what = "--listen",
        .credentials = *server_credentials,
-       .configure = [&](grpc::ServerBuilder& builder) {
-         // A peer whose machine vanishes without closing its connection is
-         // noticed by keepalive; a stopped (SIGSTOP) peer must survive a
-         // short stop, so the interval is generous.
-         builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
-         builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
-         builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-         builder.AddChannelArgument(
-             GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
-         builder.RegisterService(&service);
-       }});
+       .configure =
+           [&](grpc::ServerBuilder& builder) {
+             // A peer whose machine vanishes without closing its connection is
+             // noticed by keepalive; a stopped (SIGSTOP) peer must survive a
+             // short stop, so the interval is generous.
+             builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+             builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+             builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
+                                        1);
+             builder.AddChannelArgument(
+                 GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+             builder.RegisterService(&service);
+           },
+       .logger = peerlab::DefaultSpdlogLogger()});
   if (!started.ok()) {
     spdlog::critical("{}", started.status().message());
     return 2;

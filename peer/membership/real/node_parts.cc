@@ -5,14 +5,16 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "base/logging.h"
+#include "absl/strings/str_format.h"
 
 namespace peerlab::membership {
 
 absl::StatusOr<GossipKey> LoadGossipKey(const std::string& keyfile,
                                         bool insecure,
                                         absl::string_view node_name,
-                                        const GossipKeyNames& names) {
+                                        const GossipKeyNames& names,
+                                        runtime::Logger* logger) {
+  const runtime::ComponentLog log(logger, "membership");
   GossipKey out;
   if (!keyfile.empty()) {
     auto loaded = Keyring::Load(keyfile);
@@ -27,19 +29,19 @@ absl::StatusOr<GossipKey> LoadGossipKey(const std::string& keyfile,
     struct stat st;
     if (::stat(keyfile.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
       // Whoever reads it joins the group and reads its gossip.
-      spdlog::warn(
-          "{} {} is readable or writable by other users (mode {:04o}): they "
-          "can join the group and read its gossip; run: chmod 600 {}",
-          names.keyfile, keyfile, st.st_mode & 07777, keyfile);
+      log.Warn(names.keyfile, " ", keyfile,
+               " is readable or writable by other users (mode ",
+               absl::StrFormat("%04o", st.st_mode & 07777),
+               "): they can join the group and read its gossip; run: chmod "
+               "600 ",
+               keyfile);
     }
     return out;
   }
   if (insecure) {
-    spdlog::warn(
-        "membership node {}: {}: gossip is unencrypted and unauthenticated "
-        "(anyone who reaches the ports can read the member list and forge "
-        "members)",
-        std::string(node_name), names.insecure);
+    log.Warn("membership node ", std::string(node_name), ": ", names.insecure,
+             ": gossip is unencrypted and unauthenticated (anyone who reaches "
+             "the ports can read the member list and forge members)");
     return out;
   }
   // Secure with no set-up: every node of this user shares one group key.
@@ -73,6 +75,10 @@ NodeParts::~NodeParts() {
 absl::StatusOr<std::unique_ptr<NodeParts>> MakeNodeParts(
     runtime::Scheduler* scheduler, NodePartsOptions options) {
   Config& config = options.config;
+  const runtime::ComponentLog log(config.logger, "membership", scheduler);
+  if (options.transport.logger == nullptr) {
+    options.transport.logger = config.logger;
+  }
   // No keyring only when insecure gossip was asked for (LoadGossipKey).
   config.insecure_gossip = !options.key.keyring.has_value();
   if (auto s = config.Validate(); !s.ok()) return s;
@@ -85,8 +91,8 @@ absl::StatusOr<std::unique_ptr<NodeParts>> MakeNodeParts(
     if (generation.ok()) {
       config.generation = *generation;
     } else {
-      spdlog::warn("restart generation not kept ({}): using the start time",
-                   generation.status().message());
+      log.Warn("restart generation not kept (", generation.status().message(),
+               "): using the start time");
     }
   }
   auto transport = UdpGrpcTransport::Create(scheduler, options.transport);
@@ -100,6 +106,7 @@ absl::StatusOr<std::unique_ptr<NodeParts>> MakeNodeParts(
         config.name, [p](std::string payload, const std::string& key) {
           if (p->node) p->node->Broadcast(std::move(payload), key);
         });
+    parts->kv->set_log(log);
     delegate = parts->kv.get();
   }
   const std::string name = config.name;
@@ -113,19 +120,19 @@ absl::StatusOr<std::unique_ptr<NodeParts>> MakeNodeParts(
     // restarted node still holds the group's keys.
     if (!options.key.file.empty()) {
       parts->node->SetKeyringListener(
-          [file = options.key.file](const Keyring& ring) {
+          [file = options.key.file, log](const Keyring& ring) {
             if (auto s = ring.Save(file); !s.ok()) {
-              spdlog::error("gossip keyring not saved: {}", s.message());
+              log.Error("gossip keyring not saved: ", s.message());
             }
           });
     }
   }
-  spdlog::info(
-      "membership node {} created on {} ({}{})", name,
-      parts->transport->LocalAddress(), options.profile,
-      parts->node->keyring()
-          ? absl::StrCat(", gossip encrypted with ", options.key.source)
-          : ", gossip UNENCRYPTED (insecure gossip asked for)");
+  log.Info("membership node ", name, " created on ",
+           parts->transport->LocalAddress(), " (", options.profile,
+           parts->node->keyring()
+               ? absl::StrCat(", gossip encrypted with ", options.key.source)
+               : ", gossip UNENCRYPTED (insecure gossip asked for)",
+           ")");
   return parts;
 }
 

@@ -19,6 +19,7 @@
 #include "peer/membership/member.h"
 #include "peer/membership/memberlist.h"
 #include "peer/membership/real/udp_grpc_transport.h"
+#include "peer/runtime/logger.h"
 #include "peer/runtime/scheduler.h"
 
 namespace peerlab::membership {
@@ -41,19 +42,22 @@ struct GossipKeyNames {
 // a warning when others may read or write it); else nothing when
 // `insecure` (with a warning naming `node_name`); else the per-user group
 // key UserKeyFilePath(), created 0600 on first use. Errors name the
-// setting and how to get past them. Blocking file I/O: call it off the
-// loop.
+// setting and how to get past them. Warnings go to `logger` (nullptr:
+// runtime::DefaultLogger()). Blocking file I/O: call it off the loop.
 absl::StatusOr<GossipKey> LoadGossipKey(const std::string& keyfile,
                                         bool insecure,
                                         absl::string_view node_name,
-                                        const GossipKeyNames& names = {});
+                                        const GossipKeyNames& names = {},
+                                        runtime::Logger* logger = nullptr);
 
 // What a node is made of.
 struct NodePartsOptions {
   // The protocol's settings; config.name is the node's name. Validated
   // here. config.generation 0 and a `state_dir`: the name's next restart
   // generation from it (identity::NextGeneration; with a warning and the
-  // start time when it cannot be kept).
+  // start time when it cannot be kept). config.logger is where the node,
+  // its transport (unless transport.logger is set) and its key/value store
+  // log.
   Config config;
   std::string state_dir;
   std::string profile;  // for the log line only

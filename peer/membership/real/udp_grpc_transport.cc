@@ -103,7 +103,8 @@ absl::Status UdpGrpcTransport::Open() {
                                  .port = options_.udp_port,
                                  .advertise_host = options_.advertise_host,
                                  .buffer_bytes = options_.socket_buffer_bytes,
-                                 .thread_name = options_.thread_name});
+                                 .thread_name = options_.thread_name,
+                                 .logger = options_.logger});
   if (!socket.ok()) return socket.status();
   socket_ = *std::move(socket);
   udp_port_ = socket_->port();

@@ -58,6 +58,7 @@
 #include "peer/membership/real/udp_socket.h"
 #include "peer/membership/transport.h"
 #include "peer/runtime/fault_plan.h"
+#include "peer/runtime/logger.h"
 #include "peer/runtime/scheduler.h"
 #include "proto/peer/v1/membership.grpc.pb.h"
 
@@ -119,6 +120,9 @@ class UdpGrpcTransport final : public Transport,
     // delay starts it later). Held-back datagrams are sent by scheduler
     // timers, never by sleeping. Resolve datagrams obey block rules only.
     std::shared_ptr<runtime::FaultPlan> faults;
+    // Where the transport logs (not owned; must outlive it). nullptr:
+    // runtime::DefaultLogger(). MakeNodeParts gives the node's.
+    runtime::Logger* logger = nullptr;
   };
 
   // Counters, for the `memberlist` views, logs and tests.

@@ -15,7 +15,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "base/logging.h"
 
 namespace peerlab::membership {
 namespace {
@@ -156,8 +155,8 @@ void UdpSocket::ReceiveLoop() {
     const int n = ::poll(fds, 2, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
-      ComponentLogger("membership")
-          ->error("transport: poll: {}", std::strerror(errno));
+      runtime::ComponentLog(options_.logger, "membership")
+          .Error("transport: poll: ", std::strerror(errno));
       return;
     }
     if (fds[1].revents != 0) return;  // Close

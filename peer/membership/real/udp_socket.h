@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "peer/runtime/logger.h"
 
 namespace peerlab::membership {
 
@@ -41,6 +42,10 @@ class UdpSocket {
     int buffer_bytes = 4 << 20;
     // Name of the receive thread (at most 15 characters are kept).
     std::string thread_name = "mbr-udp-recv";
+    // Where the receive thread logs a failure (component "membership",
+    // dated by absl::Now()). Not owned; must outlive the socket. nullptr:
+    // runtime::DefaultLogger().
+    runtime::Logger* logger = nullptr;
   };
 
   // Called on the receive thread with the sender's "ip:port" and the bytes

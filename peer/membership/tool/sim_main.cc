@@ -161,6 +161,8 @@ int Main(int argc, char** argv) {
     return 2;
   }
   o.scenario = *ParseScenario(scenario);  // checked by CLI11
+  // The protocol's lines through the program's spdlog, in virtual time.
+  o.logger = peerlab::DefaultSpdlogLogger();
   o.latency = absl::Microseconds(std::llround(latency_ms * 1000));
   o.duration = SecondsFlag(duration_s);
   o.settle = SecondsFlag(settle_s);

@@ -119,6 +119,7 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
   Config config;
   if (auto s = Config::FromProfile(o.profile, &config); !s.ok()) return s;
   config.lifeguard = o.lifeguard;
+  config.logger = o.logger;
   // Room for every simulated member (the real peer's default is smaller).
   config.max_members = std::max(config.max_members, o.nodes + 16);
   if (o.slow == 0) o.slow = std::max(1, n / 10);

@@ -36,6 +36,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "peer/runtime/logger.h"
 
 namespace peerlab::membership::tool {
 
@@ -92,6 +93,9 @@ struct SimRunOptions {
   // and traffic cumulative over all members). Header line included.
   std::function<void(const std::string& line)> timeline;
   absl::Duration timeline_every = absl::Seconds(1);
+  // Where the members log, dated in virtual time (not owned; must outlive
+  // the run). nullptr: runtime::DefaultLogger() (stderr at warning).
+  runtime::Logger* logger = nullptr;
 };
 
 // Durations are measured in virtual time; unset optionals mean "did not
