@@ -18,6 +18,6 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS OFF)
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS
-    "libgrpc++-dev, libprotobuf-dev, protobuf-compiler, libabsl-dev, libssl-dev, libspdlog-dev, nlohmann-json3-dev, libedit-dev, cmake")
+    "libgrpc++-dev, libprotobuf-dev, protobuf-compiler, libabsl-dev, libssl-dev, nlohmann-json3-dev, libedit-dev, cmake")
 set(CPACK_STRIP_FILES OFF)
 include(CPack)

@@ -23,15 +23,16 @@ if ! cmake --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1; then
 fi
 cp -r "$src/examples/embed-membership" "$work/example"
 
-# The libraries log through runtime::Logger: what peerlab::membership and
-# peerlab::runtime bring into a user's link line has no spdlog, fmt or CLI11.
+# The libraries log through runtime::Logger: what peerlab::membership,
+# peerlab::runtime and peerlab::cli bring into a user's link line has no
+# spdlog, fmt or CLI11.
 targets=$(find "$prefix" -name peerlabTargets.cmake -path '*/cmake/peerlab/*' | head -1)
 [[ -n "$targets" ]] || fail "no peerlabTargets.cmake under $prefix"
 if ! cmake -DTARGETS_FILE="$targets" \
-    -DCOMPONENTS=membership,runtime -DFORBIDDEN=spdlog,fmt,CLI11 \
+    -DCOMPONENTS=membership,runtime,cli -DFORBIDDEN=spdlog,fmt,CLI11 \
     -P "$src/cmake/tests/check_link_closure.cmake" >"$work/closure.log" 2>&1; then
   cat "$work/closure.log" >&2
-  fail "the installed peerlab::membership or peerlab::runtime links a logging or command-line library"
+  fail "an installed peerlab library links spdlog, fmt or CLI11"
 fi
 
 launcher=()
@@ -57,6 +58,11 @@ bad=$(grep -oE '(-I|-isystem )[^ "]+' "$work/example-build/compile_commands.json
 if ! cmake --build "$work/example-build" >"$work/build.log" 2>&1; then
   tail -40 "$work/build.log" >&2
   fail "building the example against $prefix failed"
+fi
+# ... and so the example's own link line has none of them.
+link=$(cmake --build "$work/example-build" -- -t commands embed-membership | tail -1)
+if grep -qiE 'spdlog|libfmt|cli11' <<<"$link"; then
+  fail "spdlog, fmt or CLI11 on the example's link line: $link"
 fi
 
 # Its own state directory: the per-user group key is made there.

@@ -34,6 +34,7 @@
 #include "peer/chat/chat_host.h"
 #include "peer/chat/grpc_chat.h"
 #include "peer/cli/session.h"
+#include "peer/cli/spdlog_log_control.h"
 #include "peer/control/control_service.h"
 #include "peer/identity/node_key.h"
 #include "peer/membership/real/membership_stream_service.h"
@@ -234,6 +235,7 @@ absl::Status PeerApp::Compose(PeerTransports t) {
           {.registry = &registry_,
            .config = &config_,
            .views = &views_,
+           .log_control = cli::DefaultSpdlogLogControl(),
            .request_exit = [this](int code) { RequestExit(code); },
            .default_config_file = absl::StrCat("peerlab-", name(), ".json"),
            .cancel = &shutdown_},

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "peer/cli/view.h"
-#include "base/escape.h"
+#include "base/logging.h"  // MakeEscapingFormatter
 #include "spdlog/sinks/base_sink.h"
 
 namespace peerlab::peer {

@@ -20,25 +20,24 @@
 #include "peer/cli/shell_runner.h"
 #include "base/bounded_file.h"
 #include "base/escape.h"
-#include "base/logging.h"
-#include "spdlog/sinks/basic_file_sink.h"
 
 namespace peerlab::cli {
 namespace {
 
 // `log on FILE` / `log off`. With a ViewHub: FILE gets every line of every
 // view, as the terminal shows them (command output, messages, and the logs
-// that reach logView). Without one: one file sink on every logger (the
-// default one included). Either way lines are escaped (EscapeControl).
-// Thread-safe.
+// that reach logView). Without one: the program's LogControl logs to FILE.
+// Either way lines are escaped (EscapeControl). Thread-safe.
 class LogFileControl {
  public:
-  explicit LogFileControl(ViewHub* hub) : hub_(hub) {}
+  LogFileControl(ViewHub* hub, LogControl* control)
+      : hub_(hub), control_(control) {}
   ~LogFileControl() { Off(); }
 
   absl::Status On(const std::string& path) {
     Off();
     std::lock_guard<std::mutex> lock(mu_);
+    if (hub_ == nullptr && control_ == nullptr) return NoControl("log on");
     // Opened without blocking, and only a regular file or a character
     // device: a FIFO would block this command (and then every view).
     absl::StatusOr<int> fd = OpenForAppend(path, "log on");
@@ -62,17 +61,8 @@ class LogFileControl {
       return absl::OkStatus();
     }
     ::close(*fd);
-    try {
-      sink_ = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path);
-    } catch (const spdlog::spdlog_ex& e) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot log to ", path, ": ", e.what()));
-    }
-    sink_->set_formatter(
-        MakeEscapingFormatter("%Y-%m-%dT%H:%M:%S.%e %-5l [%n] %v"));
-    spdlog::apply_all([this](std::shared_ptr<spdlog::logger> l) {
-      l->sinks().push_back(sink_);
-    });
+    if (auto s = control_->FileOn(path); !s.ok()) return s;
+    file_on_ = true;
     path_ = path;
     return absl::OkStatus();
   }
@@ -82,22 +72,25 @@ class LogFileControl {
       hub_->Unwatch(watch_);  // closes the file (the watcher held it)
       watch_ = 0;
     }
-    if (sink_) {
-      spdlog::apply_all([this](std::shared_ptr<spdlog::logger> l) {
-        auto& sinks = l->sinks();
-        sinks.erase(std::remove(sinks.begin(), sinks.end(), sink_),
-                    sinks.end());
-      });
-      sink_.reset();
+    if (file_on_) {
+      control_->FileOff();
+      file_on_ = false;
     }
     path_.clear();
   }
 
+  // FailedPrecondition: this program gave the CLI no LogControl.
+  static absl::Status NoControl(absl::string_view what) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": this program's logging cannot be changed here"));
+  }
+
  private:
   ViewHub* const hub_;
+  LogControl* const control_;
   std::mutex mu_;
   int watch_ = 0;
-  std::shared_ptr<spdlog::sinks::basic_file_sink_mt> sink_;
+  bool file_on_ = false;
   std::string path_;
 };
 
@@ -107,16 +100,6 @@ absl::Status UnknownSubcommand(absl::string_view command, absl::string_view got,
   return absl::InvalidArgumentError(
       absl::StrCat("unknown subcommand \"", got, "\" of ", command,
                    "; valid: ", absl::StrJoin(valid, ", ")));
-}
-
-// The names of every logger, sorted.
-std::vector<std::string> LoggerNames() {
-  std::vector<std::string> names;
-  spdlog::apply_all([&](std::shared_ptr<spdlog::logger> l) {
-    if (!l->name().empty()) names.push_back(l->name());
-  });
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 void HelpOverview(const Registry& registry, Output& out) {
@@ -217,7 +200,7 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
                               BuiltinSettings* settings) {
   Registry* registry = env.registry;
   ConfigRegistry* config = env.config;
-  auto log_control = std::make_shared<LogFileControl>(env.views);
+  auto log_file = std::make_shared<LogFileControl>(env.views, env.log_control);
   const int max_depth = env.max_script_depth;
 
   std::vector<Command> commands = {
@@ -338,42 +321,41 @@ absl::Status RegisterBuiltins(const BuiltinsEnv& env,
        .min_args = 1,
        .max_args = 3,
        .completion = Completion::kFile,
-       .handler = [log_control](const Call& call, Output& out) -> absl::Status {
+       .handler = [log_file, log_control = env.log_control](
+                      const Call& call, Output& out) -> absl::Status {
          const std::string& verb = call.args[0];
          constexpr char kUsage[] =
              "usage: log on FILE | log off | log level LEVEL [COMPONENT]";
          if (verb == "on") {
            if (call.args.size() != 2) return absl::InvalidArgumentError(kUsage);
-           if (auto s = log_control->On(call.args[1]); !s.ok()) return s;
+           if (auto s = log_file->On(call.args[1]); !s.ok()) return s;
            out.Print(absl::StrCat("logging to ", call.args[1]));
-           spdlog::info("logging to {}", call.args[1]);
+           if (log_control != nullptr) {
+             log_control->Info(absl::StrCat("logging to ", call.args[1]));
+           }
            return absl::OkStatus();
          }
          if (verb == "off") {
            if (call.args.size() != 1) return absl::InvalidArgumentError(kUsage);
-           log_control->Off();
+           log_file->Off();
            out.Print("file logging off");
            return absl::OkStatus();
          }
          if (verb == "level") {
            if (call.args.size() < 2) return absl::InvalidArgumentError(kUsage);
-           auto level = spdlog::level::from_str(call.args[1]);
-           if (level == spdlog::level::off && call.args[1] != "off") {
+           auto level = runtime::ParseLogLevel(call.args[1]);
+           if (!level.ok()) {
              return absl::InvalidArgumentError(absl::StrCat(
                  "unknown level \"", call.args[1],
                  "\" (trace, debug, info, warn, error, critical, off)"));
            }
-           if (call.args.size() == 3) {
-             auto logger = spdlog::get(call.args[2]);
-             if (!logger) {
-               std::vector<std::string> names = LoggerNames();
-               return absl::NotFoundError(absl::StrCat(
-                   "no logger named \"", call.args[2], "\"; loggers: ",
-                   names.empty() ? "(none)" : absl::StrJoin(names, ", ")));
-             }
-             logger->set_level(level);
-           } else {
-             spdlog::set_level(level);
+           if (log_control == nullptr) {
+             return LogFileControl::NoControl("log level");
+           }
+           const std::string component =
+               call.args.size() == 3 ? call.args[2] : std::string();
+           if (auto s = log_control->SetLevel(*level, component); !s.ok()) {
+             return s;
            }
            out.Print(absl::StrCat("log level ", call.args[1]));
            return absl::OkStatus();

@@ -14,16 +14,40 @@
 #include "peerlab/cli/registry.h"
 #include "peerlab/cli/view.h"
 #include "peerlab/base/cancellation.h"
+#include "peerlab/runtime/logger.h"
 
 namespace peerlab::cli {
+
+// The program's logging, as `log` changes it: the CLI library links no
+// logging library, so a program hands in what `log level` (and `log on
+// FILE` without views) act on. The peer's is base/logging.h's
+// SpdlogLogControl. Thread-safe: commands run on any thread.
+class LogControl {
+ public:
+  virtual ~LogControl() = default;
+  // `log level LEVEL [COMPONENT]`: every logger, or (`component` not empty)
+  // the one named so; NotFound naming the loggers there are otherwise.
+  virtual absl::Status SetLevel(runtime::LogLevel level,
+                                const std::string& component) = 0;
+  // `log on FILE` / `log off` without a ViewHub: the log records go to
+  // FILE too (opened for appending), or no longer.
+  virtual absl::Status FileOn(const std::string& path) = 0;
+  virtual void FileOff() = 0;
+  // One info record of the program's ("logging to FILE").
+  virtual void Info(const std::string& message) = 0;
+};
 
 struct BuiltinsEnv {
   Registry* registry = nullptr;      // required
   ConfigRegistry* config = nullptr;  // required
   // The peer's views: `log on FILE` writes every line of every view there
   // (command output, messages, logs in logView). nullptr: `log on FILE`
-  // adds a file sink to the loggers instead.
+  // asks `log_control` to log to the file instead.
   ViewHub* views = nullptr;
+  // What `log level` changes (not owned; must outlive every command run).
+  // nullptr: `log level` (and `log on FILE` without views) answer
+  // FailedPrecondition.
+  LogControl* log_control = nullptr;
   // `exit [CODE]` calls this, with -1 when no CODE was given; the program
   // decides how to end.
   std::function<void(int code)> request_exit;

@@ -14,6 +14,7 @@
 #include "peer/cli/session.h"
 #include "peer/cli/test_output.h"
 #include "base/logging.h"
+#include "peer/cli/spdlog_log_control.h"
 
 namespace peerlab::cli {
 namespace {
@@ -33,6 +34,7 @@ class BuiltinsTest : public ::testing::Test {
     ASSERT_TRUE(RegisterBuiltins(
                     {.registry = &registry_,
                      .config = &config_,
+                     .log_control = DefaultSpdlogLogControl(),
                      .request_exit = [this](int code) { exit_code_ = code; },
                      .default_config_file = Path("default.json")},
                     &settings_)
@@ -270,6 +272,26 @@ TEST_F(BuiltinsTest, LogToFileAndLevels) {
   EXPECT_TRUE(Run("log level info").ok());
   EXPECT_EQ(Run("log level loud").code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Run("log sideways").code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The CLI library links no logging library: a program that gives it no
+// LogControl gets a clear refusal from `log level`, and `log on FILE`
+// still works with views.
+TEST(BuiltinsNoLogControlTest, LogLevelIsRefusedClearly) {
+  Registry registry;
+  ConfigRegistry config;
+  BuiltinSettings settings;
+  ASSERT_TRUE(
+      RegisterBuiltins({.registry = &registry, .config = &config}, &settings)
+          .ok());
+  CapturingOutput out;
+  absl::Status s = registry.Execute("log level debug", out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("log level"));
+  EXPECT_EQ(registry.Execute("log level loud", out).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry.Execute("log on /dev/null", out).code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 // The program's shutdown ends a long `sleep` and a long `shell` at once.
