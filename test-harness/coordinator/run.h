@@ -180,9 +180,17 @@ class Run : public PeerListener {
   void RunCommand(const Step& step, ::harness::v1::StepResult* result);
   void RunWait(int index, const Step& step, ::harness::v1::StepResult* result);
   void RunProcessFault(const Step& step, ::harness::v1::StepResult* result);
-  // partition, heal, netem in the netns lab: asks the client (the lab's
-  // owner) to change the network and waits for its answer.
+  // partition, heal, netem, oneway: in the netns lab asks the client (the
+  // lab's owner) to change the network and waits for its answer; in any
+  // other lab RunPeerFaults.
   void RunNetworkFault(const Step& step, ::harness::v1::StepResult* result);
+  // peer_faults.cc: the same in every other lab, by the peers' `faults`
+  // command (no root, no kernel qdisc).
+  void RunPeerFaults(const Step& step, ::harness::v1::StepResult* result);
+  // Runs `line` (a `faults` command) on `peer`, with a timeline entry;
+  // its output lines, or why it failed.
+  absl::StatusOr<std::vector<std::string>> ExecuteFaults(
+      const std::string& peer, const std::string& line);
   void RunSleep(const Step& step, ::harness::v1::StepResult* result);
 
   // REQUIRES mu_: received count of `t` by the rules of its op.
@@ -239,6 +247,9 @@ class Run : public PeerListener {
   // Links replaced or closed under mu_, destroyed by the run thread outside
   // the lock (destroying one joins its watch thread).
   std::vector<std::unique_ptr<PeerLink>> retired_;
+  // Addresses each peer blocks for partition/oneway steps, cleared by heal
+  // (run thread only; peer_faults.cc).
+  std::map<std::string, std::set<std::string>> blocked_;
 };
 
 }  // namespace peerlab::harness

@@ -91,16 +91,7 @@ StepResult Run::RunStep(int index, const Step& step) {
     case StepKind::kHeal:
     case StepKind::kNetem:
     case StepKind::kOneway:
-      if (options_.lab() == "netns") {
-        RunNetworkFault(step, &r);
-        break;
-      }
-      r.set_outcome(::harness::v1::OUTCOME_FAILED);
-      r.set_message(absl::StrCat(
-          StepKindName(step.kind),
-          " needs --lab netns (peers in network namespaces, from the deploy "
-          "lab); this lab (",
-          options_.lab(), ") runs every peer on the shared loopback"));
+      RunNetworkFault(step, &r);
       break;
     case StepKind::kSleep:
       RunSleep(step, &r);
@@ -357,6 +348,10 @@ void Run::RunProcessFault(const Step& step, StepResult* r) {
 }
 
 void Run::RunNetworkFault(const Step& step, StepResult* r) {
+  if (options_.lab() != "netns") {
+    RunPeerFaults(step, r);
+    return;
+  }
   auto fail = [&](const std::string& message) {
     r->set_outcome(::harness::v1::OUTCOME_FAILED);
     r->set_message(message);

@@ -1,4 +1,5 @@
-# Five peers split 3+2 by a network partition (needs --lab netns): each side
+# Five peers split 3+2 by a network partition (any lab: the local one by
+# the peers' fault layer, --lab netns by the kernel): each side
 # keeps chatting inside itself and sees the other side fail; after `heal`
 # the two sides merge again and a message is seen by everybody.
 # Short membership timings: a cut-off member is dead within about 2 s and

@@ -21,10 +21,26 @@ using script_internal::Keywords;
 using script_internal::kMaxErrors;
 using script_internal::NextWord;
 
-// Whether partition, heal, netem, oneway (and a nemesis's network faults)
-// can be carried out in `context`.
+// Whether a nemesis's network faults can be carried out in `context`. The
+// steps partition, heal, netem and oneway can in every lab (the netns lab
+// by the kernel, the others by the peers' own fault layer, without root).
 bool NetworkFaultsPossible(const ScriptContext& context) {
   return context.lab == "netns";
+}
+
+// The netem settings only the kernel's qdisc has (the peers' fault layer
+// does not): the first one in `args`, or "".
+std::string KernelOnlyNetem(const std::vector<std::string>& args) {
+  for (size_t i = 0; i < args.size(); i += 2) {
+    if (args[i] == "corrupt" || args[i] == "rate") return args[i];
+    if (args[i] == "delay" && i + 2 < args.size() && args[i + 2] != "loss" &&
+        args[i + 2] != "duplicate" && args[i + 2] != "corrupt" &&
+        args[i + 2] != "reorder" && args[i + 2] != "rate" &&
+        args[i + 2] != "delay") {
+      ++i;  // its jitter
+    }
+  }
+  return "";
 }
 
 // Edit distance with adjacent transpositions (optimal string alignment),
@@ -262,11 +278,14 @@ absl::Status CheckScript(const Script& script, const ScriptContext& context) {
                                  "; a peer's views: ",
                                  absl::StrJoin(context.views, ", ")));
     }
-    if (IsNetworkFault(s.kind) && !NetworkFaultsPossible(context)) {
-      error(s.line, absl::StrCat(StepKindName(s.kind),
-                                 " needs --lab netns (peers in network "
-                                 "namespaces); this run's lab is --lab ",
-                                 context.lab));
+    if (s.kind == StepKind::kNetem && context.lab != "netns") {
+      if (std::string key = KernelOnlyNetem(s.netem); !key.empty()) {
+        error(s.line, absl::StrCat("netem ", key,
+                                   " needs --lab netns (the peers' fault "
+                                   "layer has loss, delay, duplicate and "
+                                   "reorder); this run's lab is --lab ",
+                                   context.lab));
+      }
     }
     if (s.kind == StepKind::kNemesis) {
       for (NemesisFault f : s.nemesis.faults) {

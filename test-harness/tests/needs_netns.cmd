@@ -1,7 +1,7 @@
-# A network fault in the default local lab: refused before the lab starts
-# (exit 2, naming the line and --lab netns), not run to every later
-# wait's timeout.
+# A kernel-only network fault (netem corrupt) in the default local lab:
+# refused before the lab starts (exit 2, naming the line and --lab netns),
+# not run to every later wait's timeout.
 alice echo up
 bob echo up
-partition alice | bob
+netem bob corrupt 5%
 wait alice outputView 1 never comes 20s

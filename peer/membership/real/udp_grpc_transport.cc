@@ -487,6 +487,16 @@ void UdpGrpcTransport::OnExchange(
     responder(absl::UnavailableError("transport shut down"));
     return;
   }
+  // The answer is this node's traffic to the caller: a block rule for the
+  // caller stops it (as a blackhole route stops the TCP answers), so a
+  // one-way block holds for the calls the other side opens too.
+  if (Blocked(caller.member_addr) ||
+      (!caller.grpc_addr.empty() && Blocked(caller.grpc_addr))) {
+    ++counters_->faulted_calls;
+    responder(absl::UnavailableError(
+        "the answer is blocked by a fault rule of the callee"));
+    return;
+  }
   if (request.has_packet()) {
     // A datagram carried over gRPC: delivered like one from UDP, answered
     // at once.

@@ -118,7 +118,9 @@ class UdpGrpcTransport final : public Transport,
     // membership and gRPC addresses (a block or `fail` fails it at once
     // with Unavailable, `hang` answers DeadlineExceeded at its deadline, a
     // delay starts it later). Held-back datagrams are sent by scheduler
-    // timers, never by sleeping. Resolve datagrams obey block rules only.
+    // timers, never by sleeping. Resolve datagrams obey block rules only,
+    // and so do the answers to calls from a blocked caller (Unavailable),
+    // which are this node's traffic to it.
     std::shared_ptr<runtime::FaultPlan> faults;
     // Where the transport logs (not owned; must outlive it). nullptr:
     // runtime::DefaultLogger(). MakeNodeParts gives the node's.

@@ -298,6 +298,17 @@ TEST(UdpGrpcTransportTest, FaultPlanFailsHangsOrDelaysReliableCalls) {
   EXPECT_GE(took_late, absl::Milliseconds(200));
   EXPECT_EQ(b.reliable_from().size(), 2u);  // the ping before and this one
   EXPECT_EQ(a.transport().stats().faulted_calls, 2u);
+
+  // One way: a blocks b, so a does not answer b's calls either.
+  plan->ClearAll();
+  runtime::FaultRule block_b;
+  block_b.block = true;
+  ASSERT_TRUE(plan->Set(b.address(), block_b).ok());
+  b.transport().SetReliableAddress(a.address(), a.grpc_address());
+  auto [unanswered, took_unanswered] =
+      b.Reliable(a.address(), PingRequest(5), absl::Seconds(5));
+  EXPECT_TRUE(absl::IsUnavailable(unanswered.status())) << unanswered.status();
+  EXPECT_TRUE(a.reliable_from().empty());
 }
 
 TEST(UdpGrpcTransportTest, LargestDatagramArrivesLargerIsDroppedAndCounted) {
