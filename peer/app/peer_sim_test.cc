@@ -1,9 +1,10 @@
 // The whole peer but its sockets, in one process, in virtual time: several
 // PeerApps (PeerApp::CreateInProcess: the same hosts and command
 // registrations as the real peer) on the membership simulator (SimNetwork:
-// every host's loop is its node's scheduler), an in-memory chat network,
-// and the real bootstrap service in-process (InProcessBootstrapClient over
-// BootstrapService on a MemoryStore, on the simulator's clock). Commands
+// every host's loop is its node's scheduler), the in-memory chat network
+// (chat::SimChatNetwork) and the real bootstrap service in-process
+// (InProcessBootstrapClient over BootstrapService on a MemoryStore, on the
+// simulator's clock). Commands
 // run through each peer's registry as typed; what a person would see is
 // read from its views. No thread, no socket, no sleep: a run is a function
 // of the seed.
@@ -23,6 +24,7 @@
 #include "peer/app/membership_host.h"
 #include "peer/app/peer_app.h"
 #include "peer/chat/chat_host.h"
+#include "peer/chat/sim_chat_network.h"
 #include "peer/cli/test_output.h"
 #include "peer/membership/kv_store.h"
 #include "peer/membership/protocol_math.h"
@@ -38,116 +40,6 @@ namespace {
 
 namespace pb = ::peer::v1;
 namespace sim = membership::sim;
-
-// The chat's streams in memory: an envelope reaches the receiver's
-// ChatHost::OnIncoming as a task of the receiver's node, after `latency`;
-// answers reach the opener as tasks of its node. A crashed node's tasks do
-// not run (SimNetwork), so a killed peer neither receives nor answers.
-class SimChatNetwork {
- public:
-  explicit SimChatNetwork(sim::SimNetwork* net) : net_(net) {}
-
-  // The chat at `address` runs on node `id`.
-  void Attach(const std::string& address, sim::NodeId id,
-              chat::ChatHost* host) {
-    chats_[address] = {id, host};
-  }
-
-  std::unique_ptr<chat::ChatTransport> TransportFor(sim::NodeId from) {
-    return std::make_unique<Transport>(this, from);
-  }
-
-  absl::Duration latency = absl::Milliseconds(1);
-
- private:
-  struct Link;
-  class Reply : public chat::ChatReply {
-   public:
-    Reply(SimChatNetwork* net, std::weak_ptr<Link> link)
-        : net_(net), link_(std::move(link)) {}
-    void Send(pb::ChatEnvelope e) override {
-      auto l = link_.lock();
-      if (!l || l->closed) return;
-      net_->net_->scheduler(l->from)->After(
-          net_->latency, [l, e = std::move(e)]() mutable {
-            if (!l->closed) l->callbacks.on_envelope(std::move(e));
-          });
-    }
-    void Close(absl::Status status) override {
-      if (auto l = link_.lock()) net_->Break(l, std::move(status));
-    }
-
-   private:
-    SimChatNetwork* const net_;
-    std::weak_ptr<Link> link_;
-  };
-  struct Link {
-    sim::NodeId from;
-    std::string to;
-    chat::ChatStreamCallbacks callbacks;
-    bool closed = false;
-    std::shared_ptr<Reply> reply;
-  };
-  class Stream : public chat::ChatStream {
-   public:
-    Stream(SimChatNetwork* net, std::shared_ptr<Link> link)
-        : net_(net), link_(std::move(link)) {}
-    ~Stream() override { Close(); }
-    void Send(pb::ChatEnvelope e) override {
-      if (link_->closed) return;
-      auto it = net_->chats_.find(link_->to);
-      if (it == net_->chats_.end()) {
-        net_->Break(link_, absl::UnavailableError("connection refused"));
-        return;
-      }
-      const Chat to = it->second;
-      net_->net_->scheduler(to.id)->After(
-          net_->latency, [l = link_, host = to.host, e = std::move(e)]() {
-            if (!l->closed) host->OnIncoming(l->reply, e);
-          });
-    }
-    void Close() override {
-      net_->Break(link_, absl::CancelledError("closed"));
-    }
-
-   private:
-    SimChatNetwork* const net_;
-    std::shared_ptr<Link> link_;
-  };
-  class Transport : public chat::ChatTransport {
-   public:
-    Transport(SimChatNetwork* net, sim::NodeId from) : net_(net), from_(from) {}
-    std::unique_ptr<chat::ChatStream> Open(
-        const std::string& address,
-        chat::ChatStreamCallbacks callbacks) override {
-      auto link = std::make_shared<Link>();
-      link->from = from_;
-      link->to = address;
-      link->callbacks = std::move(callbacks);
-      link->reply = std::make_shared<Reply>(net_, link);
-      return std::make_unique<Stream>(net_, link);
-    }
-
-   private:
-    SimChatNetwork* const net_;
-    const sim::NodeId from_;
-  };
-  struct Chat {
-    sim::NodeId id;
-    chat::ChatHost* host;
-  };
-
-  // Ends the stream once: its opener hears `status` (last).
-  void Break(const std::shared_ptr<Link>& l, absl::Status status) {
-    if (l->closed) return;
-    l->closed = true;
-    net_->scheduler(l->from)->Post(
-        [cb = l->callbacks.on_closed, status] { cb(status); });
-  }
-
-  sim::SimNetwork* const net_;
-  std::map<std::string, Chat> chats_;
-};
 
 // A bootstrap service that can be down: every call is Unavailable while
 // `*down` (as a gRPC client to a stopped server, minus the waiting).
@@ -262,8 +154,7 @@ class PeerSimTest : public ::testing::Test {
         store_(bootstrap::NewDocument(BootstrapConfig())),
         service_(&store_, &clock_,
                  {.admin_token = std::string(kAdminToken),
-                  .sweep_interval = absl::ZeroDuration()}),
-        chat_net_(&net_) {
+                  .sweep_interval = absl::ZeroDuration()}) {
     SweepLeases();
   }
 
@@ -340,8 +231,8 @@ class PeerSimTest : public ::testing::Test {
       return out;
     };
     const std::string chat_address = absl::StrCat(host_port[0], ":50051");
-    t.chat_transport = chat_net_.TransportFor(id);
-    t.chat_probe_transport = chat_net_.TransportFor(id);
+    t.chat_transport = chat_net_.TransportFor(net_.scheduler(id));
+    t.chat_probe_transport = chat_net_.TransportFor(net_.scheduler(id));
     t.bootstrap = std::make_unique<SwitchableBootstrap>(
         std::make_unique<bootstrap::InProcessBootstrapClient>(
             &service_,
@@ -361,7 +252,14 @@ class PeerSimTest : public ::testing::Test {
     auto app = PeerApp::CreateInProcess(options, std::move(t));
     EXPECT_TRUE(app.ok()) << app.status();
     peer->app = *std::move(app);
-    chat_net_.Attach(chat_address, id, &peer->app->chat());
+    // A crashed node's tasks do not run (SimNetwork): a killed peer's chat
+    // neither receives nor answers.
+    chat_net_.Attach(
+        chat_address, net_.scheduler(id),
+        [host = &peer->app->chat()](
+            const std::shared_ptr<chat::ChatReply>& reply, pb::ChatEnvelope e) {
+          host->OnIncoming(reply, std::move(e));
+        });
     peers_.push_back(std::move(peer));
     return *peers_.back();
   }
@@ -393,7 +291,7 @@ class PeerSimTest : public ::testing::Test {
   SimClockAdapter clock_;
   bootstrap::MemoryStore store_;
   bootstrap::BootstrapService service_;
-  SimChatNetwork chat_net_;
+  chat::SimChatNetwork chat_net_;
   std::vector<std::unique_ptr<SimPeer>> peers_;
 };
 
@@ -536,6 +434,35 @@ TEST_F(PeerSimTest, InitWithoutTheBootstrapServiceJoinsOnceItIsBack) {
       absl::Seconds(5)))
       << Lines(alice.View(cli::kMessagesView)) << "\n"
       << Lines(bob.View(cli::kMessagesView));
+}
+
+// chatmemberping and chatflood in the simulator: the probe's hello is dated
+// and its round trip measured on the host's clock (virtual time), as the
+// flood's elapsed time is. The chat latency is 1 ms each way.
+TEST_F(PeerSimTest, ChatMemberPingAndFloodRunInVirtualTime) {
+  SimPeer& alice = AddPeer("alice");
+  SimPeer& bob = AddPeer("bob");
+  absl::Status s;
+  for (SimPeer* p : {&alice, &bob}) {
+    auto out = p->Run("init", &s);
+    ASSERT_TRUE(s.ok()) << p->name << ": " << s << "\n" << Lines(out);
+  }
+  ASSERT_TRUE(RunUntil(
+      [&] {
+        return alice.app->membership().Members().size() == 2 &&
+               alice.Shows(cli::kMessagesView, "<joined> bob");
+      },
+      absl::Seconds(10)));
+  auto out = alice.Run("chatmemberping bob", &s);
+  ASSERT_TRUE(s.ok()) << s << "\n" << Lines(out);
+  EXPECT_TRUE(absl::StrContains(Lines(out), "answered in 2.000 ms"))
+      << Lines(out);
+
+  out = alice.Run("chatflood 10 32 1", &s);
+  ASSERT_TRUE(s.ok()) << s << "\n" << Lines(out);
+  // One at a time, each acked after a round trip of 2 ms: 20 ms.
+  EXPECT_TRUE(absl::StrContains(Lines(out), "sent 10 messages in 0.020 s"))
+      << Lines(out);
 }
 
 }  // namespace

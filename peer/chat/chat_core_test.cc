@@ -3,9 +3,7 @@
 // retry with backoff, the delivery bound, departures.
 #include "peer/chat/chat_core.h"
 
-#include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -14,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "peer/chat/fake_authenticator.h"
+#include "peer/chat/sim_chat_network.h"
 #include "peer/runtime/sim_clock.h"
 #include "peer/runtime/sim_scheduler.h"
 
@@ -26,8 +25,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-class FakeNet;
-
 // One peer: a core, its transport and what its messagesView shows.
 struct Node {
   std::string name;
@@ -38,71 +35,11 @@ struct Node {
   std::vector<std::string> view;
 };
 
-// In-memory network. Every delivery is a scheduler task after `latency`.
-class FakeNet {
+// Cores on the shared in-memory chat network (SimChatNetwork, `net`), all
+// on one scheduler, with a key pinned for each.
+class TestNet {
  public:
-  explicit FakeNet(runtime::Scheduler* s) : s_(s) {}
-
-  struct Link;  // one open stream
-
-  class Reply : public ChatReply {
-   public:
-    Reply(FakeNet* net, std::shared_ptr<Link> link) : net_(net), link_(link) {}
-    void Send(pb::ChatEnvelope e) override;
-    void Close(absl::Status status) override;
-
-   private:
-    FakeNet* net_;
-    std::weak_ptr<Link> link_;
-  };
-
-  struct Link {
-    std::string from, to;
-    ChatStreamCallbacks callbacks;
-    bool closed = false;
-    std::shared_ptr<Reply> reply;
-  };
-
-  class Stream : public ChatStream {
-   public:
-    Stream(FakeNet* net, std::shared_ptr<Link> link) : net_(net), link_(link) {}
-    ~Stream() override { Close(); }
-    void Send(pb::ChatEnvelope e) override {
-      if (link_->closed) return;
-      net_->ToReceiver(link_, std::move(e));
-    }
-    void Close() override {
-      if (link_->closed) return;
-      link_->closed = true;  // a cancelled call reports back
-      auto cb = link_->callbacks.on_closed;
-      net_->s_->Post([cb] { cb(absl::CancelledError("closed")); });
-    }
-
-   private:
-    FakeNet* net_;
-    std::shared_ptr<Link> link_;
-  };
-
-  class Transport : public ChatTransport {
-   public:
-    Transport(FakeNet* net, std::string from) : net_(net), from_(from) {}
-    std::unique_ptr<ChatStream> Open(const std::string& address,
-                                     ChatStreamCallbacks callbacks) override {
-      auto link = std::make_shared<Link>();
-      link->from = from_;
-      link->to = address;
-      link->callbacks = std::move(callbacks);
-      link->reply = std::make_shared<Reply>(net_, link);
-      ++net_->opens[address];
-      net_->links_.push_back(link);
-      if (net_->down.count(address)) net_->Break(link, "connection refused");
-      return std::make_unique<Stream>(net_, link);
-    }
-
-   private:
-    FakeNet* net_;
-    std::string from_;
-  };
+  explicit TestNet(runtime::Scheduler* s) : s_(s) {}
 
   Node* Add(const std::string& name, ChatCore::Options o = {}) {
     return AddAt(name, absl::StrCat(name, ":1"), std::move(o));
@@ -113,7 +50,7 @@ class FakeNet {
     auto n = std::make_unique<Node>();
     n->name = name;
     n->address = address;
-    n->transport = std::make_unique<Transport>(this, n->address);
+    n->transport = net.TransportFor(s_);
     keys->Pin(name, absl::StrCat(name, "-key"));
     n->auth = std::make_unique<testing::FakeAuthenticator>(
         keys, absl::StrCat(name, "-key"));
@@ -124,7 +61,13 @@ class FakeNet {
     n->core = std::make_unique<ChatCore>(
         o, s_, n->transport.get(),
         [raw](const std::string& line) { raw->view.push_back(line); });
-    nodes_[n->address] = std::move(n);
+    // Delivered to whichever core the node has then (Restart).
+    net.Attach(
+        address, s_,
+        [raw](const std::shared_ptr<ChatReply>& reply, pb::ChatEnvelope e) {
+          raw->core->OnIncoming(reply, std::move(e));
+        });
+    nodes_.push_back(std::move(n));
     return raw;
   }
   // Drops a node's core and makes a new one (a restarted process).
@@ -139,57 +82,14 @@ class FakeNet {
     return n;
   }
 
-  // Ends every stream to `address` with UNAVAILABLE.
-  void BreakStreamsTo(const std::string& address) {
-    for (auto& l : links_) {
-      if (l->to == address && !l->closed) Break(l, "connection reset");
-    }
-  }
-  void Break(const std::shared_ptr<Link>& l, const std::string& why) {
-    l->closed = true;
-    auto cb = l->callbacks.on_closed;
-    s_->Post([cb, why] { cb(absl::UnavailableError(why)); });
-  }
-
-  void ToReceiver(const std::shared_ptr<Link>& l, pb::ChatEnvelope e) {
-    largest_envelope = std::max(largest_envelope, e.ByteSizeLong());
-    s_->After(latency, [this, l, e = std::move(e)]() mutable {
-      if (l->closed || down.count(l->to)) return;
-      auto it = nodes_.find(l->to);
-      if (it == nodes_.end()) return;
-      it->second->core->OnIncoming(l->reply, std::move(e));
-    });
-  }
-  void ToSender(const std::shared_ptr<Link>& l, pb::ChatEnvelope e) {
-    if (mute_replies.count(l->to)) return;
-    s_->After(latency, [l, e = std::move(e)]() mutable {
-      if (l->closed) return;
-      l->callbacks.on_envelope(std::move(e));
-    });
-  }
-
   std::shared_ptr<testing::FakeKeys> keys =
       std::make_shared<testing::FakeKeys>();
-  absl::Duration latency = absl::Milliseconds(1);
-  std::set<std::string> down;          // refuses and loses everything
-  std::set<std::string> mute_replies;  // receives, but its acks are lost
-  std::map<std::string, int> opens;    // streams opened, by address
-  size_t largest_envelope = 0;         // bytes
+  SimChatNetwork net;
 
  private:
   runtime::Scheduler* s_;
-  std::map<std::string, std::unique_ptr<Node>> nodes_;
-  std::vector<std::shared_ptr<Link>> links_;
+  std::vector<std::unique_ptr<Node>> nodes_;
 };
-
-void FakeNet::Reply::Send(pb::ChatEnvelope e) {
-  if (auto l = link_.lock()) net_->ToSender(l, std::move(e));
-}
-void FakeNet::Reply::Close(absl::Status status) {
-  if (auto l = link_.lock()) {
-    if (!l->closed) net_->Break(l, std::string(status.message()));
-  }
-}
 
 class ChatCoreTest : public ::testing::Test {
  protected:
@@ -244,7 +144,7 @@ class ChatCoreTest : public ::testing::Test {
 
   runtime::SimClock clock_{absl::FromUnixSeconds(1700000000)};
   runtime::SimScheduler s_{&clock_};
-  FakeNet net_{&s_};
+  TestNet net_{&s_};
   Node* alice_;
   Node* bob_;
   Node* charly_;
@@ -273,15 +173,15 @@ TEST_F(ChatCoreTest, EveryMemberSeesEachMessageOnceInOrder) {
   EXPECT_EQ(Lines(charly_, "<bob>"), want_b);
   EXPECT_THAT(Lines(alice_, "<alice>"), IsEmpty());  // not to itself
   // One stream per member, reused for every message.
-  EXPECT_EQ(net_.opens["bob:1"], 1);     // alice's
-  EXPECT_EQ(net_.opens["charly:1"], 2);  // alice's and bob's
+  EXPECT_EQ(net_.net.opens("bob:1"), 1);     // alice's
+  EXPECT_EQ(net_.net.opens("charly:1"), 2);  // alice's and bob's
   EXPECT_EQ(alice_->core->Stats().sent, 50u);
   EXPECT_EQ(alice_->core->Stats().acked, 100u);
   EXPECT_EQ(charly_->core->Stats().received, 100u);
 }
 
 TEST_F(ChatCoreTest, SmallWindowStillDeliversEverythingInOrder) {
-  FakeNet net(&s_);
+  TestNet net(&s_);
   ChatCore::Options o;
   o.window = 3;
   o.max_batch = 2;
@@ -297,7 +197,7 @@ TEST_F(ChatCoreTest, SmallWindowStillDeliversEverythingInOrder) {
   }
   clock_.RunFor(absl::Seconds(1));
   EXPECT_EQ(b->view, want);
-  EXPECT_EQ(net.opens["b:1"], 1);
+  EXPECT_EQ(net.net.opens("b:1"), 1);
 }
 
 TEST_F(ChatCoreTest, LongMessagesAreSplitIntoModestEnvelopes) {
@@ -305,11 +205,11 @@ TEST_F(ChatCoreTest, LongMessagesAreSplitIntoModestEnvelopes) {
   for (int i = 0; i < 200; ++i) Send(alice_, text);
   clock_.RunFor(absl::Seconds(1));
   EXPECT_EQ(Lines(bob_, "<alice>").size(), 200u);
-  EXPECT_LT(net_.largest_envelope, 600u * 1024);
+  EXPECT_LT(net_.net.largest_envelope(), 600u * 1024);
 }
 
 TEST_F(ChatCoreTest, LostAcksCauseResendButNoDuplicateLines) {
-  net_.mute_replies.insert("bob:1");
+  net_.net.SetMuted("bob:1", true);
   auto r1 = SendAll(alice_, "one");
   auto r2 = SendAll(alice_, "two");
   clock_.RunFor(absl::Milliseconds(100));
@@ -318,9 +218,9 @@ TEST_F(ChatCoreTest, LostAcksCauseResendButNoDuplicateLines) {
   EXPECT_FALSE(r1->ok());  // still waiting for bob's ack
   // No ack within ack_timeout: the stream is reopened and both resent.
   clock_.RunFor(absl::Seconds(4));
-  EXPECT_GE(net_.opens["bob:1"], 2);  // alice's first and a second
+  EXPECT_GE(net_.net.opens("bob:1"), 2);  // alice's first and a second
   EXPECT_GT(bob_->core->Stats().duplicates, 0u);
-  net_.mute_replies.clear();
+  net_.net.SetMuted("bob:1", false);
   clock_.RunFor(absl::Seconds(4));
   ASSERT_TRUE(r1->ok()) << r1->status();
   ASSERT_TRUE(r2->ok()) << r2->status();
@@ -332,14 +232,14 @@ TEST_F(ChatCoreTest, LostAcksCauseResendButNoDuplicateLines) {
 }
 
 TEST_F(ChatCoreTest, BrokenStreamIsReopenedWithBackoffAndMessagesArrive) {
-  net_.down.insert("bob:1");
+  net_.net.SetDown("bob:1", true);
   auto r = SendAll(alice_, "hello");
   clock_.RunFor(absl::Seconds(2));
   EXPECT_FALSE(r->ok());  // still retrying
-  int opens_while_down = net_.opens["bob:1"];
+  int opens_while_down = net_.net.opens("bob:1");
   EXPECT_GE(opens_while_down, 3);   // retried
   EXPECT_LE(opens_while_down, 10);  // with backoff, not in a busy loop
-  net_.down.clear();
+  net_.net.SetDown("bob:1", false);
   clock_.RunFor(absl::Seconds(3));
   ASSERT_TRUE(r->ok()) << r->status();
   EXPECT_THAT((*r)->delivered, ElementsAre("bob", "charly"));
@@ -347,7 +247,7 @@ TEST_F(ChatCoreTest, BrokenStreamIsReopenedWithBackoffAndMessagesArrive) {
 }
 
 TEST_F(ChatCoreTest, ReportsUndeliveredAfterTheBound) {
-  net_.down.insert("bob:1");
+  net_.net.SetDown("bob:1", true);
   auto r = SendAll(alice_, "are you there");
   clock_.RunFor(absl::Seconds(9));
   EXPECT_FALSE(r->ok());
@@ -362,13 +262,13 @@ TEST_F(ChatCoreTest, ReportsUndeliveredAfterTheBound) {
   EXPECT_THAT(Lines(alice_, "<error>")[0], HasSubstr("are you there"));
   EXPECT_EQ(alice_->core->Stats().undelivered, 1u);
   // The link stops retrying once nothing is pending.
-  int opens = net_.opens["bob:1"];
+  int opens = net_.net.opens("bob:1");
   clock_.RunFor(absl::Seconds(30));
-  EXPECT_EQ(net_.opens["bob:1"], opens);
+  EXPECT_EQ(net_.net.opens("bob:1"), opens);
 }
 
 TEST_F(ChatCoreTest, MemberDeclaredDeadEndsRetriesAndIsShown) {
-  net_.down.insert("bob:1");
+  net_.net.SetDown("bob:1", true);
   auto r = SendAll(alice_, "hi");
   clock_.RunFor(absl::Seconds(1));
   alice_->core->RemoveMember("bob", ChatCore::Departure::kFailed);
@@ -431,7 +331,7 @@ TEST_F(ChatCoreTest, PingMeasuresARoundTrip) {
   clock_.RunFor(absl::ZeroDuration());
   EXPECT_EQ(rtt.status().code(), absl::StatusCode::kNotFound);
 
-  net_.down.insert("bob:1");
+  net_.net.SetDown("bob:1", true);
   alice_->core->Ping("bob", absl::Seconds(1),
                      [&](absl::StatusOr<absl::Duration> r) { rtt = r; });
   clock_.RunFor(absl::Seconds(2));
@@ -453,7 +353,7 @@ TEST_F(ChatCoreTest, StoppedChatRefusesAndReports) {
   EXPECT_THAT(bob_->view, IsEmpty());
 
   // Stop with pending messages gives them up at once.
-  net_.down.insert("charly:1");
+  net_.net.SetDown("charly:1", true);
   auto r3 = SendAll(alice_, "pending");
   clock_.RunFor(absl::Milliseconds(10));
   alice_->core->Stop("chat stopped");
@@ -463,7 +363,7 @@ TEST_F(ChatCoreTest, StoppedChatRefusesAndReports) {
 }
 
 TEST_F(ChatCoreTest, AddressChangeMovesPendingMessages) {
-  net_.down.insert("bob:1");
+  net_.net.SetDown("bob:1", true);
   auto r = SendAll(alice_, "follow me");
   clock_.RunFor(absl::Seconds(1));
   // bob restarted elsewhere; membership tells alice its new address.
@@ -488,7 +388,7 @@ TEST_F(ChatCoreTest, SyncMembersRemovesQuietly) {
 // members that answer have it at once; the crashed one is retried in the
 // background and reported in messagesView when given up on.
 TEST_F(ChatCoreTest, ReturnsOnceTheAnsweringMembersAckedAndRetriesTheRest) {
-  net_.down.insert("charly:1");  // killed: its port refuses
+  net_.net.SetDown("charly:1", true);  // killed: its port refuses
   auto r = Send(alice_, "after");
   clock_.RunFor(absl::Milliseconds(100));
   ASSERT_TRUE(r->ok()) << r->status();
@@ -498,14 +398,14 @@ TEST_F(ChatCoreTest, ReturnsOnceTheAnsweringMembersAckedAndRetriesTheRest) {
   EXPECT_THAT(Lines(bob_, "<alice>"), ElementsAre("<alice> after"));
   // Still retried: charly comes back within the delivery bound and gets it.
   clock_.RunFor(absl::Seconds(2));
-  net_.down.clear();
+  net_.net.SetDown("charly:1", false);
   clock_.RunFor(absl::Seconds(3));
   EXPECT_THAT(Lines(charly_, "<alice>"), ElementsAre("<alice> after"));
   EXPECT_THAT(Lines(alice_, "<error>"), IsEmpty());
 }
 
 TEST_F(ChatCoreTest, PendingMemberDeclaredDeadLaterIsReportedInTheView) {
-  net_.down.insert("charly:1");
+  net_.net.SetDown("charly:1", true);
   auto r = Send(alice_, "after");
   clock_.RunFor(absl::Milliseconds(100));
   ASSERT_TRUE(r->ok()) << r->status();
@@ -520,7 +420,7 @@ TEST_F(ChatCoreTest, PendingMemberDeclaredDeadLaterIsReportedInTheView) {
 }
 
 TEST_F(ChatCoreTest, SilentMemberIsPendingAfterTheAckTimeout) {
-  net_.mute_replies.insert("charly:1");  // frozen: takes, never acks
+  net_.net.SetMuted("charly:1", true);  // frozen: takes, never acks
   auto r = Send(alice_, "hello");
   clock_.RunFor(absl::Milliseconds(2900));
   EXPECT_FALSE(r->ok());  // ack_timeout (3 s) not over yet
@@ -531,8 +431,8 @@ TEST_F(ChatCoreTest, SilentMemberIsPendingAfterTheAckTimeout) {
 }
 
 TEST_F(ChatCoreTest, NobodyAnsweringWaitsForTheBoundAndReportsAll) {
-  net_.down.insert("bob:1");
-  net_.down.insert("charly:1");
+  net_.net.SetDown("bob:1", true);
+  net_.net.SetDown("charly:1", true);
   auto r = Send(alice_, "anyone?");
   clock_.RunFor(absl::Seconds(9));
   EXPECT_FALSE(r->ok());  // no member got it: nothing to report early
@@ -544,12 +444,12 @@ TEST_F(ChatCoreTest, NobodyAnsweringWaitsForTheBoundAndReportsAll) {
 }
 
 TEST_F(ChatCoreTest, FirstAckAfterTheAckTimeoutReportsAtOnce) {
-  net_.down.insert("bob:1");
-  net_.down.insert("charly:1");
+  net_.net.SetDown("bob:1", true);
+  net_.net.SetDown("charly:1", true);
   auto r = Send(alice_, "anyone?");
   clock_.RunFor(absl::Seconds(4));
   EXPECT_FALSE(r->ok());
-  net_.down.erase("bob:1");
+  net_.net.SetDown("bob:1", false);
   clock_.RunFor(absl::Seconds(3));  // bob's stream is reopened after backoff
   ASSERT_TRUE(r->ok()) << r->status();
   EXPECT_THAT((*r)->delivered, ElementsAre("bob"));
@@ -557,7 +457,7 @@ TEST_F(ChatCoreTest, FirstAckAfterTheAckTimeoutReportsAtOnce) {
 }
 
 TEST_F(ChatCoreTest, AllModeWaitsForEveryMember) {
-  net_.down.insert("charly:1");
+  net_.net.SetDown("charly:1", true);
   auto r = std::make_shared<absl::StatusOr<SendResult>>(
       absl::UnknownError("pending"));
   alice_->core->Send(
@@ -606,7 +506,7 @@ std::shared_ptr<RecordingReply> ChatCoreTest::Forge(Node* to,
 TEST_F(ChatCoreTest, SenderTableIsBoundedAndEvictionIsReported) {
   ChatCore::Options o;
   o.max_senders = 8;
-  FakeNet net(&s_);
+  TestNet net(&s_);
   Node* b = net.Add("b", o);
   b->core->Start();
   std::vector<std::shared_ptr<RecordingReply>> replies;
@@ -750,7 +650,7 @@ TEST_F(ChatCoreTest, MessagesAreTheAuthenticatedSenders) {
 // A group label (the membership's) is carried in every hello and checked:
 // members of lab1 talk; a hello without it, or for lab2, is refused.
 TEST_F(ChatCoreTest, GroupLabelIsCheckedOnEveryStream) {
-  FakeNet net(&s_);
+  TestNet net(&s_);
   std::string label = "lab1";
   ChatCore::Options o;
   o.group = [&label] { return label; };
@@ -801,7 +701,7 @@ TEST_F(ChatCoreTest, CertificateNameMustBeTheSenders) {
 TEST_F(ChatCoreTest, HelloNonceCacheIsBoundedAndStillRefusesReplays) {
   ChatCore::Options o;
   o.max_hello_nonces = 4;
-  FakeNet net(&s_);
+  TestNet net(&s_);
   Node* b = net.Add("b", o);
   b->core->Start();
   net.keys->Pin("bob", "bob-key");
@@ -864,7 +764,7 @@ TEST(HelloVerifierTest, OneSendersFutureHellosDoNotLockOutTheOthers) {
 // A peer with no key (it cannot sign) gets nothing through: its messages
 // are refused and reported undelivered, never shown.
 TEST_F(ChatCoreTest, APeerWithoutAKeyIsRefused) {
-  FakeNet net(&s_);
+  TestNet net(&s_);
   Node* a = net.Add("a");
   Node* b = net.Add("b");
   testing::FakeAuthenticator keyless(net.keys, "");

@@ -240,11 +240,24 @@ absl::StatusOr<absl::Duration> ChatHost::ProbeNewStream(
       std::make_shared<std::function<void(absl::StatusOr<absl::Duration>)>>(
           result.Callback());
   auto once = std::make_shared<std::once_flag>();
-  const absl::Time start = absl::Now();
+  // The loop's scheduler, to read the time the pong arrived on; cleared
+  // once the wait is over (the stream's callbacks may run later).
+  struct Timing {
+    std::mutex mu;
+    runtime::Scheduler* loop = nullptr;
+  };
+  auto timing = std::make_shared<Timing>();
+  timing->loop = &loop_->scheduler();
+  // Dated and timed on the loop's clock (virtual time in a simulation).
+  const absl::Time start = Now();
   ChatStreamCallbacks callbacks;
-  callbacks.on_envelope = [cb, once, start](pb::ChatEnvelope e) {
+  callbacks.on_envelope = [cb, once, start, timing](pb::ChatEnvelope e) {
     if (e.pongs_size() == 0) return;
-    std::call_once(*once, [&] { (*cb)(absl::Now() - start); });
+    std::lock_guard<std::mutex> lock(timing->mu);
+    if (timing->loop == nullptr) return;
+    timing->loop->Post([cb, once, start, loop = timing->loop] {
+      std::call_once(*once, [&] { (*cb)(loop->Now() - start); });
+    });
   };
   callbacks.on_closed = [cb, once](absl::Status s) {
     std::call_once(*once, [&] {
@@ -258,7 +271,7 @@ absl::StatusOr<absl::Duration> ChatHost::ProbeNewStream(
   if (env_.authenticator) {
     auto hello = MakeHello(
         *env_.authenticator, env_.name, member, env_.group ? env_.group() : "",
-        absl::StrCat(env_.session, "/probe/", ++probes_), absl::Now());
+        absl::StrCat(env_.session, "/probe/", ++probes_), start);
     if (hello.ok()) *ping.mutable_hello() = *std::move(hello);
   }
   ping.add_pings()->set_nonce(1);
@@ -273,8 +286,16 @@ absl::StatusOr<absl::Duration> ChatHost::ProbeNewStream(
     });
   });
   auto r = loop_->Await(result);
+  {
+    std::lock_guard<std::mutex> lock(timing->mu);
+    timing->loop = nullptr;
+  }
   stream->Close();
   return r;
+}
+
+absl::Time ChatHost::Now() {
+  return OnLoop([this] { return loop_->scheduler().Now(); });
 }
 
 absl::StatusOr<ChatHost::FloodResult> ChatHost::Flood(int64_t count,
@@ -293,7 +314,7 @@ absl::StatusOr<ChatHost::FloodResult> ChatHost::Flood(int64_t count,
   flood->bytes = bytes;
   flood->window = window;
   flood->done = finished.Callback();
-  const absl::Time start = absl::Now();
+  const absl::Time start = Now();  // the loop's clock
   // Runs on the loop; each completion sends the next message.
   flood->kick = [this, f = flood.get()] {
     while (core_ && f->error.ok() && f->remaining > 0 &&
@@ -326,8 +347,11 @@ absl::StatusOr<ChatHost::FloodResult> ChatHost::Flood(int64_t count,
   };
   loop_->scheduler().Post([flood] { flood->kick(); });
   auto r = loop_->Await(finished);
-  OnLoop([&] { flood->kick = nullptr; });  // breaks the cycle
-  const absl::Duration elapsed = absl::Now() - start;
+  const absl::Time end = OnLoop([&] {
+    flood->kick = nullptr;  // breaks the cycle
+    return loop_->scheduler().Now();
+  });
+  const absl::Duration elapsed = end - start;
   if (!r.ok()) return r;  // Cancelled if the chat shut down
   return FloodResult{.elapsed = elapsed,
                      .delivered = flood->delivered,

@@ -149,6 +149,9 @@ class ChatHost {
   auto OnLoop(F f) -> decltype(f()) {
     return loop_->Call(std::move(f));
   }
+  // The loop's clock (virtual time on a SimHostLoop): what chatmemberping
+  // and chatflood time and date with.
+  absl::Time Now();
   // Hands chat.delivery_timeout and chat.ack_timeout to the core.
   void ApplySettings();
   void Sync();
