@@ -8,6 +8,16 @@ namespace peerlab::harness {
 void FaultBroker::AddWatcher() {
   std::lock_guard<std::mutex> lock(mu_);
   ++watchers_;
+  ever_watched_ = true;
+  cv_.notify_all();
+}
+
+bool FaultBroker::AwaitFirstWatcher(absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  clock_->WaitUntil(cv_, lock, clock_->Now() + timeout, [&] {
+    return ever_watched_ || cancel_reason_.has_value();
+  });
+  return watchers_ > 0;
 }
 
 void FaultBroker::RemoveWatcher() {

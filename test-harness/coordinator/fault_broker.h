@@ -36,6 +36,13 @@ class FaultBroker {
   void AddWatcher();
   void RemoveWatcher();
 
+  // Waits until a client watches the run, unless one already did (one that
+  // left does not come back: faults then fail at once), for at most
+  // `timeout`. A client starts watching just after it started the run, so a
+  // script whose first step is a fault (`start` of a late joiner) waits for
+  // it here. Returns whether a client watches now.
+  bool AwaitFirstWatcher(absl::Duration timeout);
+
   // A new fault waiting for an answer: its id. FailedPrecondition when no
   // client watches the run.
   absl::StatusOr<uint64_t> Open();
@@ -65,6 +72,7 @@ class FaultBroker {
   std::mutex mu_;
   std::condition_variable cv_;
   int watchers_ = 0;
+  bool ever_watched_ = false;
   uint64_t next_id_ = 0;
   std::map<uint64_t, Pending> pending_;
   std::optional<std::string> cancel_reason_;

@@ -272,14 +272,21 @@ void Run::RunProcessFault(const Step& step, StepResult* r) {
                       "peers (run the script with peerlab-test)"));
     return;
   }
+  // The client watches the run just after starting it: a first step that
+  // is a fault waits for it.
+  faults_.AwaitFirstWatcher(
+      absl::Milliseconds(options_.peer_wait_timeout_ms()));
   std::unique_lock<std::mutex> lock(mu_);
   PeerState& p = peers_[step.peer];
+  // `restart` of a killed peer starts a new process, as `start` does.
+  const bool restart_dead =
+      step.kind == StepKind::kRestart && !p.alive && p.generation != 0;
   if (step.kind == StepKind::kStart) {
     if (p.alive) {
       fail(absl::StrCat("peer ", step.peer, " is already running"));
       return;
     }
-  } else if (!p.alive) {
+  } else if (!p.alive && !restart_dead) {
     fail(NotRunningLocked(p));
     return;
   }
@@ -289,7 +296,8 @@ void Run::RunProcessFault(const Step& step, StepResult* r) {
     return;
   }
   const uint64_t old_generation = p.generation;
-  if (step.kind == StepKind::kKill || step.kind == StepKind::kRestart) {
+  if (step.kind == StepKind::kKill ||
+      (step.kind == StepKind::kRestart && !restart_dead)) {
     p.expect_death = true;
   }
   lock.unlock();
@@ -356,6 +364,10 @@ void Run::RunNetworkFault(const Step& step, StepResult* r) {
     r->set_outcome(::harness::v1::OUTCOME_FAILED);
     r->set_message(message);
   };
+  if (options_.client_faults()) {
+    faults_.AwaitFirstWatcher(
+        absl::Milliseconds(options_.peer_wait_timeout_ms()));
+  }
   absl::StatusOr<uint64_t> fault_id =
       options_.client_faults()
           ? faults_.Open()

@@ -46,13 +46,38 @@ class StepRunnerTest : public ::testing::Test {
     ASSERT_TRUE(Eventually([&] { return clock_.waiters() > 0; }));
   }
 
-  // Whenever the run waits on the clock, moves the clock to the wait's
-  // deadline, until the run has finished.
+  // Plays the client that owns the processes: answers every new
+  // FaultRequest of `run` (kill: the registration ends; start: a new one;
+  // restart: both). Returns how many events the run has had.
+  size_t ServeFaults(harness::Run& run) {
+    std::vector<::harness::v1::RunEvent> events = run.EventsFrom(served_);
+    served_ += events.size();
+    if (!answer_faults_) return served_;
+    for (const auto& e : events) {
+      if (!e.has_fault_request()) continue;
+      const auto& f = e.fault_request();
+      if (f.kind() == "kill" || f.kind() == "restart") {
+        auto info = registry_.Get(f.peer());
+        if (info && info->alive()) {
+          registry_.Unregister(f.peer(), info->generation());
+        }
+      }
+      if (f.kind() == "start" || f.kind() == "restart") Register(f.peer());
+      EXPECT_TRUE(run.ResolveFault(f.fault_id(), true, "").ok());
+    }
+    return served_;
+  }
+
+  // Whenever the run waits on the clock (and no fault request is on its
+  // way), moves the clock to the wait's deadline, until the run has
+  // finished. Answers fault requests.
   RunSummary RunToEnd(harness::Run& run) {
     EXPECT_TRUE(Eventually([&] {
       if (run.finished()) return true;
-      if (clock_.waiters() > 0 &&
-          clock_.NextDeadline() != absl::InfiniteFuture()) {
+      const size_t before = run.EventsFrom(0).size();
+      const bool waiting = clock_.waiters() > 0;
+      if (ServeFaults(run) != before) return false;
+      if (waiting && clock_.NextDeadline() != absl::InfiniteFuture()) {
         clock_.Set(std::max(clock_.Now(), clock_.NextDeadline()));
       }
       return false;
@@ -63,7 +88,41 @@ class StepRunnerTest : public ::testing::Test {
   PeerRegistry registry_;
   FakeClock clock_;
   FakePeerLinks links_{&clock_};
+  size_t served_ = 0;  // events of the run seen by ServeFaults
+  bool answer_faults_ = true;
 };
+
+// A script whose every peer starts late: its first step is a fault, which
+// waits for the client that is about to watch the run. Before: "no client
+// is watching this run to carry out the fault".
+TEST_F(StepRunnerTest, AScriptWhosePeersAllStartLateRuns) {
+  ::harness::v1::RunOptions options;
+  options.set_client_faults(true);
+  auto run = Start("start alice\nalice say x\n", options);
+  UntilWaiting();
+  run->AddWatcher();
+  RunSummary s = RunToEnd(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_PASSED) << s.verdict();
+  EXPECT_THAT(links_.commands(), ::testing::ElementsAre("alice: say x"));
+  run->RemoveWatcher();
+}
+
+// Before: refused before the run ("restart alice: alice is not running
+// here (killed at line 2)").
+TEST_F(StepRunnerTest, RestartAfterKillStartsANewProcess) {
+  Register("alice");
+  ::harness::v1::RunOptions options;
+  options.set_client_faults(true);
+  auto run = Start("alice say x\nkill alice\nrestart alice\nalice say y\n",
+                   options, /*watched=*/true);
+  ASSERT_NE(run, nullptr);
+  RunSummary s = RunToEnd(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_PASSED) << s.verdict();
+  EXPECT_THAT(links_.commands(),
+              ::testing::ElementsAre("alice: say x", "alice: say y"));
+  EXPECT_EQ(links_.opened(), 2);
+  run->RemoveWatcher();
+}
 
 TEST_F(StepRunnerTest, CommandsGoThroughTheLinkAndFiltersCountItsLines) {
   Register("alice");
@@ -154,6 +213,7 @@ TEST_F(StepRunnerTest, AFaultTheClientNeverAnswersFailsAfterItsTimeout) {
   Register("alice");
   ::harness::v1::RunOptions options;
   options.set_client_faults(true);
+  answer_faults_ = false;
   auto run = Start("alice say x\nstop alice\n", options, /*watched=*/true);
   RunSummary s = RunToEnd(*run);
   EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_FAILED);

@@ -308,6 +308,14 @@ absl::Status LocalLab::Fault(const std::string& kind, const std::string& peer,
           "peer ", peer, " is running already (pid ", p->pid(), ")"));
     return StartPeer(peer);
   }
+  if (!p && kind == "restart") {
+    bool killed = false;  // started by this lab once, not running now
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      killed = peers_.count(peer) > 0;
+    }
+    if (killed) return StartPeer(peer);  // a new process, as `start`
+  }
   if (!p) {
     return absl::FailedPreconditionError(
         absl::StrCat("peer ", peer, " is not running in this lab"));

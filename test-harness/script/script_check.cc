@@ -176,7 +176,8 @@ absl::Status CheckScript(const Script& script, const ScriptContext& context) {
         case StepKind::kKill:
         case StepKind::kRestart:
         case StepKind::kStop:
-          if (state == Process::kNotStarted || state == Process::kKilled) {
+          if (state == Process::kNotStarted ||
+              (state == Process::kKilled && s.kind != StepKind::kRestart)) {
             problem = absl::StrCat(StepKindName(s.kind), " ", s.peer, ": ",
                                    s.peer, " is not running here (",
                                    state == Process::kKilled

@@ -232,6 +232,13 @@ TEST_F(HarnessE2eTest, ALateJoinerIsSeenByEverybody) {
   EXPECT_TRUE(std::filesystem::exists(RunDirs()[0] + "/logs/dave.log"));
 }
 
+// Before: "no client is watching this run to carry out the fault" at the
+// first `start`, and `restart` after `kill` was refused before the run.
+TEST_F(HarnessE2eTest, AllPeersStartLateAndAKilledPeerIsRestarted) {
+  Result r = RunHarness({Script("tests/all_late.cmd")});
+  EXPECT_EQ(r.exit.code, 0) << r.out << r.err;
+}
+
 TEST_F(HarnessE2eTest, StopThenContIsSuspectThenAlive) {
   SKIP_WITHOUT_INIT();
   Result r = RunHarness({Script("tests/stop_cont.cmd")});
