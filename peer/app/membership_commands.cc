@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "base/logging.h"
+#include "peer/app/digest_command.h"
 #include "peer/app/keys_commands.h"
 #include "peer/app/member_meta.h"
 
@@ -570,6 +571,17 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
       [this](membership::KeyOp op, std::string key, absl::Duration timeout) {
         return host_->KeyOperation(op, std::move(key), timeout);
       }));
+  commands.push_back(MemberlistDigestCommand([this] {
+    return host_->WithNode([](membership::Memberlist& n) {
+      std::vector<MemberRow> rows;
+      for (const Member& m : n.AllMembers()) {
+        rows.push_back({.name = m.name,
+                        .state = StateName(m.state),
+                        .incarnation = m.incarnation});
+      }
+      return absl::StatusOr<std::vector<MemberRow>>(std::move(rows));
+    });
+  }));
   for (auto& command : commands) {
     if (auto s = registry.Register(std::move(command)); !s.ok()) return s;
   }

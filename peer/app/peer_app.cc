@@ -27,6 +27,7 @@
 #include "peer/chat/chat_faults.h"
 #include "peer/app/lifecycle_commands.h"
 #include "peer/app/lifecycle_host.h"
+#include "peer/app/member_events.h"
 #include "peer/app/member_meta.h"
 #include "peer/app/membership_commands.h"
 #include "peer/app/membership_host.h"
@@ -394,6 +395,8 @@ absl::Status PeerApp::Compose(PeerTransports t) {
     return s;
   }
   membership_->AddListener(lifecycle_.get());
+  member_events_ = std::make_unique<MemberEventRecorder>(&views_);
+  membership_->AddListener(member_events_.get());
   return absl::OkStatus();
 }
 

@@ -49,6 +49,7 @@ namespace peerlab::peer {
 class BootstrapCommands;
 class BootstrapHost;
 class MembershipCommands;
+class MemberEventRecorder;
 class ControlService;
 class LifecycleHost;
 class ChatServiceHandler;
@@ -201,6 +202,9 @@ class PeerApp {
   std::vector<std::unique_ptr<grpc::Service>> grpc_services_;
   membership::MembershipStreamService* stream_service_ =
       nullptr;  // owned by grpc_services_
+  // Membership events as typed records on the views (member_events.h);
+  // declared before membership_, which calls it.
+  std::unique_ptr<MemberEventRecorder> member_events_;
   // The hosts, and the registrations of their commands and settings.
   std::unique_ptr<MembershipHost> membership_;
   std::unique_ptr<MembershipCommands> membership_commands_;

@@ -220,6 +220,7 @@ void Terminal::Wake() {
 }
 
 void Terminal::ShowPlain(const cli::ViewLine& line) {
+  if (!line.record.empty()) return;  // for programs; the log says it too
   std::lock_guard<std::mutex> lock(plain_mu_);
   if (line.view == cli::kLogView) {
     std::cerr << line.text << "\n";
@@ -237,6 +238,7 @@ int Terminal::RunPlain(const cli::Registry& registry,
 }
 
 void Terminal::Enqueue(const cli::ViewLine& line) {
+  if (!line.record.empty()) return;  // for programs; the log says it too
   {
     std::lock_guard<std::mutex> lock(mu_);
     pending_.push_back(line);

@@ -21,21 +21,36 @@ std::vector<ViewLine> ViewHub::Write(absl::string_view view,
   if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
   absl::Time now = clock_->Now();
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = history_.find(view);
-  if (it == history_.end()) {
-    it = history_.emplace(std::string(view), std::deque<ViewLine>()).first;
-  }
   for (absl::string_view part : absl::StrSplit(text, '\n')) {
     if (!part.empty() && part.back() == '\r') part.remove_suffix(1);  // CRLF
-    ViewLine line{next_seq_++, now, it->first, EscapeControl(part)};
-    for (auto& [handle, sub] : watchers_) {
-      if (sub.views.empty() || sub.views.count(line.view)) sub.watcher(line);
-    }
-    written.push_back(line);
-    it->second.push_back(std::move(line));
-    if (it->second.size() > history_limit_) it->second.pop_front();
+    written.push_back(AppendLocked(
+        {.time = now, .view = std::string(view), .text = EscapeControl(part)}));
   }
   return written;
+}
+
+ViewLine ViewHub::WriteRecord(absl::string_view view, absl::string_view text,
+                              std::string record) {
+  ViewLine line{.time = clock_->Now(),
+                .view = std::string(view),
+                .text = EscapeControl(text),
+                .record = std::move(record)};
+  std::lock_guard<std::mutex> lock(mu_);
+  return AppendLocked(std::move(line));
+}
+
+ViewLine ViewHub::AppendLocked(ViewLine line) {
+  auto it = history_.find(line.view);
+  if (it == history_.end()) {
+    it = history_.emplace(line.view, std::deque<ViewLine>()).first;
+  }
+  line.seq = next_seq_++;
+  for (auto& [handle, sub] : watchers_) {
+    if (sub.views.empty() || sub.views.count(line.view)) sub.watcher(line);
+  }
+  it->second.push_back(line);
+  if (it->second.size() > history_limit_) it->second.pop_front();
+  return line;
 }
 
 int ViewHub::Watch(std::set<std::string> views, Watcher watcher) {

@@ -29,6 +29,11 @@ inline constexpr char kLogView[] = "logView";
 // must be added here.
 inline constexpr const char* kPeerViews[] = {kMessagesView, kOutputView,
                                              kLogView};
+// Lines that carry a typed record (ViewLine::record) for programs that
+// watch the peer: membership events, for the test harness. Not one of
+// kPeerViews (scripts check records, not this view's text) and not shown
+// by the terminal.
+inline constexpr char kEventsView[] = "eventsView";
 
 // One line of one view. `seq` grows by one per line across all views of a
 // hub, so watchers can order lines from different views.
@@ -37,6 +42,10 @@ struct ViewLine {
   absl::Time time;
   std::string view;
   std::string text;
+  // A typed record for programs, serialized by its producer (the peer: a
+  // peer.v1.ViewRecord); empty for plain text. Only ViewHub::WriteRecord
+  // sets it, so no text (a chat message, `echo`) can make one.
+  std::string record;
 };
 
 // Formats "2026-11-25T16:43:10.633 [outputView] text".
@@ -56,6 +65,10 @@ class ViewHub {
   // network can neither forge a line nor drive a terminal. Returns the
   // lines written.
   std::vector<ViewLine> Write(absl::string_view view, absl::string_view text);
+  // Appends one line to `view` that carries `record` (ViewLine::record);
+  // `text`, for people, is written as one line (newlines escaped).
+  ViewLine WriteRecord(absl::string_view view, absl::string_view text,
+                       std::string record);
 
   // Calls `watcher` for every later line of the named views (all views when
   // `views` is empty), in seq order, on the writer's thread while holding the
@@ -71,6 +84,10 @@ class ViewHub {
   std::vector<std::string> Views() const;
 
  private:
+  // REQUIRES mu_: appends `line` (seq and time set here) and tells the
+  // watchers.
+  ViewLine AppendLocked(ViewLine line);
+
   struct Subscription {
     std::set<std::string> views;
     Watcher watcher;

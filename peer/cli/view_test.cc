@@ -50,6 +50,23 @@ TEST(ViewHubTest, WatchersSeeTheirViewsInOrder) {
   EXPECT_EQ(seqs[1], seqs[0] + 1);
 }
 
+TEST(ViewHubTest, OnlyWriteRecordMakesARecord) {
+  ViewHub hub;
+  std::vector<ViewLine> seen;
+  int handle = hub.Watch({}, [&](const ViewLine& l) { seen.push_back(l); });
+  hub.Write(kOutputView, "member bob is suspect");
+  ViewLine r = hub.WriteRecord(kEventsView, "member bob\nis suspect", "REC");
+  hub.Unwatch(handle);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].record, "");
+  EXPECT_EQ(seen[1].record, "REC");
+  EXPECT_EQ(seen[1].view, kEventsView);
+  EXPECT_EQ(seen[1].seq, seen[0].seq + 1);
+  EXPECT_EQ(r.seq, seen[1].seq);
+  EXPECT_EQ(seen[1].text, "member bob\\nis suspect");  // one line
+  EXPECT_EQ(hub.History(kEventsView).at(0).record, "REC");
+}
+
 TEST(ViewHubTest, FormatCarriesTimeAndView) {
   ViewLine l{1, absl::FromUnixSeconds(0), "outputView", "hi"};
   std::string f = FormatViewLine(l);

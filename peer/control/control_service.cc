@@ -5,9 +5,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/escape.h"
 #include "base/grpc_status.h"
 #include "peer/cli/parser.h"
 #include "peer/cli/session.h"
@@ -42,6 +44,12 @@ void ToProto(const cli::ViewLine& line, pb::ViewLine* out) {
   out->mutable_time()->set_nanos(static_cast<int32_t>(ts.tv_nsec));
   out->set_view(line.view);
   out->set_text(line.text);
+  // A record the peer's own code attached (cli::ViewHub::WriteRecord); one
+  // that does not parse is left out rather than sent half-read.
+  if (!line.record.empty() &&
+      !out->mutable_record()->ParseFromString(line.record)) {
+    out->clear_record();
+  }
 }
 
 // Compares in time independent of where the strings differ.
@@ -79,12 +87,14 @@ std::string CutUtf8(absl::string_view text, size_t max) {
 // What a remote command prints: every line goes to the views as usual, and
 // the answer keeps lines up to kMaxAnswerOutputBytes; the lines (or the
 // part of a line) that do not fit are counted, not kept. Thread-safe.
+// With `quiet` (ExecuteRequest.quiet) the lines go to the answer only.
 class CappedCapture : public cli::Output {
  public:
-  explicit CappedCapture(cli::ViewHub* hub) : hub_(hub) {}
+  CappedCapture(cli::ViewHub* hub, bool quiet) : hub_(hub), quiet_(quiet) {}
 
   void ToView(absl::string_view view, absl::string_view text) override {
-    std::vector<cli::ViewLine> lines = hub_->Write(view, text);
+    std::vector<cli::ViewLine> lines =
+        quiet_ ? Unwritten(view, text) : hub_->Write(view, text);
     std::lock_guard<std::mutex> lock(mu_);
     for (cli::ViewLine& line : lines) {
       if (full_) {
@@ -117,6 +127,21 @@ class CappedCapture : public cli::Output {
     }
   }
 
+  // The lines ViewHub::Write would make of `text`, written nowhere (seq 0).
+  static std::vector<cli::ViewLine> Unwritten(absl::string_view view,
+                                              absl::string_view text) {
+    std::vector<cli::ViewLine> lines;
+    if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    const absl::Time now = absl::Now();
+    for (absl::string_view part : absl::StrSplit(text, '\n')) {
+      if (!part.empty() && part.back() == '\r') part.remove_suffix(1);
+      lines.push_back({.time = now,
+                       .view = std::string(view),
+                       .text = EscapeControl(part)});
+    }
+    return lines;
+  }
+
   // The kept lines into `response`, then, if anything was left out, a note
   // saying how much (in the answer only, as an outputView line).
   void Fill(pb::ExecuteResponse* response) {
@@ -141,6 +166,7 @@ class CappedCapture : public cli::Output {
 
  private:
   cli::ViewHub* const hub_;
+  const bool quiet_;
   std::mutex mu_;
   // Guarded by mu_.
   std::vector<cli::ViewLine> kept_;
@@ -269,7 +295,8 @@ class WatchViewsReactor
     message.set_dropped(dropped);
     size_t bytes = 0;
     for (const cli::ViewLine& line : lines) {
-      size_t size = line.text.size() + line.view.size() + 32;
+      size_t size =
+          line.text.size() + line.view.size() + line.record.size() + 32;
       if (message.lines_size() > 0 && bytes + size > kMaxMessageBytes) {
         if (!Write(message)) return false;
         message.Clear();
@@ -478,7 +505,7 @@ grpc::ServerUnaryReactor* ControlService::Execute(
     return reactor;
   }
   Spawn([this, reactor, request, response] {
-    CappedCapture out(hub_);
+    CappedCapture out(hub_, request->quiet());
     absl::Status status =
         cli::RunLine(*registry_, request->line(), out, /*remote=*/true);
     response->set_code(status.raw_code());

@@ -255,6 +255,46 @@ TEST_F(ControlServiceTest, ExecuteReturnsOutputLines) {
   EXPECT_EQ(held[0].seq, line.seq());
 }
 
+TEST_F(ControlServiceTest, QuietExecuteAnswersAndWritesNoViewLine) {
+  StartServer();
+  grpc::ClientContext context;
+  pb::ExecuteRequest request;
+  request.set_line("echo probe");
+  request.set_quiet(true);
+  pb::ExecuteResponse response;
+  ASSERT_TRUE(stub_->Execute(&context, request, &response).ok());
+  ASSERT_EQ(response.output_size(), 1);
+  EXPECT_EQ(response.output(0).text(), "probe");
+  EXPECT_TRUE(hub_.History(cli::kOutputView).empty());
+  // Nor does its error.
+  grpc::ClientContext context2;
+  request.set_line("nosuchcommand");
+  ASSERT_TRUE(stub_->Execute(&context2, request, &response).ok());
+  EXPECT_NE(response.code(), 0);
+  EXPECT_TRUE(hub_.Views().empty());
+}
+
+TEST_F(ControlServiceTest, WatchCarriesRecords) {
+  StartServer();
+  pb::ViewRecord record;
+  record.mutable_member()->set_name("bob");
+  record.mutable_member()->set_kind(pb::MemberEvent::SUSPECT);
+  hub_.WriteRecord(cli::kEventsView, "member bob is suspect",
+                   record.SerializeAsString());
+  hub_.WriteRecord(cli::kEventsView, "garbage", "\xff\xff\xff");
+  Watch watch(stub_.get(), [] {
+    pb::WatchViewsRequest r;
+    r.set_include_history(true);
+    return r;
+  }());
+  ASSERT_TRUE(watch.WaitForText("garbage"));
+  const auto& lines = watch.state().lines;
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0].record().member().name(), "bob");
+  EXPECT_EQ(lines[0].record().member().kind(), pb::MemberEvent::SUSPECT);
+  EXPECT_FALSE(lines[1].has_record());  // unreadable: left out
+}
+
 TEST_F(ControlServiceTest, UnknownCommandIsACodeNotAnRpcError) {
   StartServer();
   pb::ExecuteResponse response;

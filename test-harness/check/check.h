@@ -7,7 +7,7 @@
 // first by name), not a dump of everything that differs.
 //
 // One file per checker (membership_check.h, ...), each taking a history
-// type of its own; health.h says which peers the checks hold to.
+// type of its own; run_history.h says which peers the checks hold to.
 #ifndef PEERLAB_TEST_HARNESS_CHECK_CHECK_H_
 #define PEERLAB_TEST_HARNESS_CHECK_CHECK_H_
 

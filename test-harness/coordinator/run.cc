@@ -31,17 +31,35 @@ using run_text::ToProto;
 // thread until the step ends).
 constexpr uint64_t kMaxRegistrationsPerRun = 500;
 
-// "member bob is suspect" from "info  [alice] member bob is suspect", when
-// the log line is a membership event; "" otherwise.
-std::string MembershipEvent(const std::string& log_line) {
-  size_t at = log_line.find("] member ");
-  if (at == std::string::npos) return "";
-  std::string text = log_line.substr(at + 2);
-  for (const char* what : {" joined", " left", " failed", " is suspect",
-                           " is alive again", " updated"}) {
-    if (absl::StrContains(text, what)) return text;
+// "member bob is suspect (incarnation 3)", from the record the peer's
+// membership attached (peer.v1.MemberEvent on a line of eventsView).
+std::string MembershipEventText(const ::peer::v1::MemberEvent& e) {
+  using ::peer::v1::MemberEvent;
+  const char* what = "changed";
+  switch (e.kind()) {
+    case MemberEvent::JOINED:
+      what = "joined";
+      break;
+    case MemberEvent::LEFT:
+      what = "left";
+      break;
+    case MemberEvent::FAILED:
+      what = "failed";
+      break;
+    case MemberEvent::SUSPECT:
+      what = "is suspect";
+      break;
+    case MemberEvent::ALIVE:
+      what = "is alive again";
+      break;
+    case MemberEvent::UPDATED:
+      what = "updated";
+      break;
+    default:
+      break;
   }
-  return "";
+  return absl::StrCat("member ", e.name(), " ", what, " (incarnation ",
+                      e.incarnation(), ")");
 }
 
 }  // namespace
@@ -281,13 +299,12 @@ void Run::OnLines(const std::string& name, uint64_t generation,
       log_.AddTimeline(at, name, membership ? "membership" : "message", text,
                        !absl::StartsWith(text, "<failed>"),
                        absl::ZeroDuration());
-    } else if (view == "logView") {
-      std::string event = MembershipEvent(text);
-      if (!event.empty()) {
-        log_.AddTimeline(at, name, "membership", event,
-                         !absl::StrContains(event, " failed"),
-                         absl::ZeroDuration());
-      }
+    } else if (line.has_record() && line.record().has_member()) {
+      // Typed: no log text is read, so none can pass for an event.
+      const ::peer::v1::MemberEvent& e = line.record().member();
+      log_.AddTimeline(at, name, "membership", MembershipEventText(e),
+                       e.kind() != ::peer::v1::MemberEvent::FAILED,
+                       absl::ZeroDuration());
     }
   }
   cv_.notify_all();

@@ -56,6 +56,32 @@ class FakePeer {
            });
            return absl::OkStatus();
          }});
+    add({.name = "log",
+         .group = "test",
+         .usage = "log TEXT",
+         .summary = "writes TEXT to logView",
+         .handler = [](const cli::Call& call, cli::Output& out) {
+           out.ToView(cli::kLogView, call.rest);
+           return absl::OkStatus();
+         }});
+    add({.name = "event",
+         .group = "test",
+         .usage = "event KIND NAME INCARNATION",
+         .summary = "a membership event record (KIND: a MemberEvent kind)",
+         .min_args = 3,
+         .handler = [this](const cli::Call& call, cli::Output&) {
+           ::peer::v1::ViewRecord record;
+           ::peer::v1::MemberEvent::Kind kind;
+           if (!::peer::v1::MemberEvent::Kind_Parse(call.args[0], &kind)) {
+             return absl::InvalidArgumentError("no such kind");
+           }
+           record.mutable_member()->set_kind(kind);
+           record.mutable_member()->set_name(call.args[1]);
+           record.mutable_member()->set_incarnation(std::stoull(call.args[2]));
+           hub_.WriteRecord(cli::kEventsView, "an event",
+                            record.SerializeAsString());
+           return absl::OkStatus();
+         }});
     add({.name = "fail",
          .group = "test",
          .usage = "fail",
@@ -559,6 +585,38 @@ TEST(RunTest, APeerTakesPartInOneRunAtATime) {
   EXPECT_THAT(s.verdict(), HasSubstr("in use by run second"));
   uses_alice->Cancel("done");
   Finish(*uses_alice);
+}
+
+// Membership events reach the run as typed records on the watch stream;
+// log text that merely reads like one (a chat message or a command's text
+// logged, `echo member bob is suspect`) is no event.
+TEST(RunTest, MembershipEventsAreRecordsNotLogText) {
+  PeerRegistry registry;
+  FakePeer alice("alice");
+  alice.RegisterWith(registry);
+  auto run = MustCreate(
+      "alice log info  [alice] member bob is suspect\n"
+      "alice log warn  [alice] refused \"x] member bob failed\"\n"
+      "alice event SUSPECT carol 3\n"
+      "alice event FAILED dave 2\n"
+      // One stream in order: once `done` arrived, so had the events.
+      "alice say done\n"
+      "expect alice messagesView == 1 done\n",
+      Fast(), &registry);
+  run->Start();
+  RunSummary s = Finish(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_PASSED) << Steps(s);
+  std::vector<std::string> membership;
+  for (const auto& t : s.timeline()) {
+    if (t.kind() == "membership") {
+      membership.push_back(
+          absl::StrCat(t.peer(), ": ", t.text(), t.ok() ? "" : " (not ok)"));
+    }
+  }
+  EXPECT_THAT(membership,
+              ::testing::ElementsAre(
+                  "alice: member carol is suspect (incarnation 3)",
+                  "alice: member dave failed (incarnation 2) (not ok)"));
 }
 
 }  // namespace
