@@ -1,6 +1,7 @@
 #include "test-harness/coordinator/convergence.h"
 
-#include <map>
+#include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -22,13 +23,21 @@ absl::StatusOr<peer::DigestReport> DigestFromResponse(
 
 std::string WhyNotConverged(const std::vector<DigestProbe>& probes) {
   if (probes.empty()) return "no healthy peer to compare";
-  // Digest line -> the peers that printed it.
-  std::map<std::string, std::vector<std::string>> by_digest;
+  // Each digest line and the peers that printed it, in the order of the
+  // first peer that did.
+  std::vector<std::pair<std::string, std::vector<std::string>>> by_digest;
   for (const DigestProbe& p : probes) {
     if (!p.report.ok()) {
       return absl::StrCat(p.peer, ": ", p.report.status().message());
     }
-    by_digest[peer::FormatDigestLine(p.report->digest)].push_back(p.peer);
+    const std::string line = peer::FormatDigestLine(p.report->digest);
+    auto it = std::find_if(by_digest.begin(), by_digest.end(),
+                           [&](const auto& e) { return e.first == line; });
+    if (it == by_digest.end()) {
+      by_digest.push_back({line, {p.peer}});
+    } else {
+      it->second.push_back(p.peer);
+    }
   }
   if (by_digest.size() == 1) return "";
   std::vector<std::string> parts;
@@ -45,6 +54,33 @@ std::string WhyNotMembers(const DigestProbe& probe, int64_t n) {
   if (probe.report->digest.live == n) return "";
   return absl::StrCat(probe.peer, " counts ", probe.report->digest.live,
                       " live members");
+}
+
+std::set<std::string> NetworkFaulted(const std::vector<const Step*>& done) {
+  std::set<std::string> out;
+  for (const Step* step : done) {
+    switch (step->kind) {
+      case StepKind::kPartition:
+      case StepKind::kOneway:
+        for (const auto& group : step->groups) {
+          out.insert(group.begin(), group.end());
+        }
+        break;
+      case StepKind::kNetem:
+        if (!step->netem.empty() && step->netem[0] == "clear") {
+          out.erase(step->peer);
+        } else {
+          out.insert(step->peer);
+        }
+        break;
+      case StepKind::kHeal:
+        out.clear();
+        break;
+      default:
+        break;
+    }
+  }
+  return out;
 }
 
 }  // namespace peerlab::harness

@@ -7,6 +7,7 @@
 #define PEERLAB_TEST_HARNESS_COORDINATOR_CONVERGENCE_H_
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "absl/time/time.h"
 #include "peer/app/member_digest.h"
 #include "proto/peer/v1/control.pb.h"
+#include "test-harness/script/script.h"
 
 namespace peerlab::harness {
 
@@ -37,13 +39,20 @@ absl::StatusOr<peer::DigestReport> DigestFromResponse(
 
 // "" when at least one probe was made and every probe answered with the
 // same digest (hash and live count); else why not, in one line: the peers
-// grouped by what they answered, "alice, bob: digest 1f2e… live 5; carol:
-// digest 9a0b… live 4", or the first error, "carol: no membership node".
+// grouped by what they answered (groups in the order of their first peer),
+// "alice, bob: digest 1f2e… live 5; carol: digest 9a0b… live 4", or the first
+// error, "carol: no membership node".
 std::string WhyNotConverged(const std::vector<DigestProbe>& probes);
 
 // "" when `probe` counts `n` live members (alive or suspect); else why not
 // ("alice counts 5 live members", or its error).
 std::string WhyNotMembers(const DigestProbe& probe, int64_t n);
+
+// The peers under a network fault after `done`, the steps that succeeded,
+// in order: partition and oneway put every peer they name under one,
+// `netem PEER ...` puts PEER under one and `netem PEER clear` ends it,
+// heal ends every one.
+std::set<std::string> NetworkFaulted(const std::vector<const Step*>& done);
 
 }  // namespace peerlab::harness
 

@@ -86,6 +86,16 @@ void PeerConnection::Watch() {
 
 absl::StatusOr<::peer::v1::ExecuteResponse> PeerConnection::Execute(
     const std::string& line, absl::Time deadline) {
+  return Call(line, deadline, /*quiet=*/false);
+}
+
+absl::StatusOr<::peer::v1::ExecuteResponse> PeerConnection::Probe(
+    const std::string& line, absl::Time deadline) {
+  return Call(line, deadline, /*quiet=*/true);
+}
+
+absl::StatusOr<::peer::v1::ExecuteResponse> PeerConnection::Call(
+    const std::string& line, absl::Time deadline, bool quiet) {
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(deadline));
   context.set_wait_for_ready(true);
@@ -97,6 +107,7 @@ absl::StatusOr<::peer::v1::ExecuteResponse> PeerConnection::Execute(
   }
   ::peer::v1::ExecuteRequest request;
   request.set_line(line);
+  request.set_quiet(quiet);
   ::peer::v1::ExecuteResponse response;
   grpc::Status status = stub_->Execute(&context, request, &response);
   {

@@ -49,6 +49,9 @@ class PeerConnection : public PeerLink {
   // command's own outcome is in the response. Thread-safe.
   absl::StatusOr<::peer::v1::ExecuteResponse> Execute(
       const std::string& line, absl::Time deadline) override;
+  // Execute with ExecuteRequest.quiet.
+  absl::StatusOr<::peer::v1::ExecuteResponse> Probe(
+      const std::string& line, absl::Time deadline) override;
 
   // Cancels the watch stream and every Execute in flight. Thread-safe;
   // idempotent.
@@ -57,6 +60,9 @@ class PeerConnection : public PeerLink {
  private:
   void Watch();
   void Authorize(grpc::ClientContext* context) const;
+  absl::StatusOr<::peer::v1::ExecuteResponse> Call(const std::string& line,
+                                                   absl::Time deadline,
+                                                   bool quiet);
 
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<::peer::v1::PeerControl::Stub> stub_;

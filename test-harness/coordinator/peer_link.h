@@ -37,6 +37,14 @@ class PeerLink {
   virtual absl::StatusOr<::peer::v1::ExecuteResponse> Execute(
       const std::string& line, absl::Time deadline) = 0;
 
+  // As Execute, for the runner's own probes (`memberlistdigest`): the peer
+  // answers without writing the output to its views (ExecuteRequest.quiet),
+  // so probing never changes what filters count. The default is Execute.
+  virtual absl::StatusOr<::peer::v1::ExecuteResponse> Probe(
+      const std::string& line, absl::Time deadline) {
+    return Execute(line, deadline);
+  }
+
   // Ends the view stream and every Execute in flight. Thread-safe;
   // idempotent.
   virtual void Close() = 0;

@@ -54,6 +54,7 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "proto/harness/v1/coordinator.pb.h"
+#include "test-harness/coordinator/convergence.h"
 #include "test-harness/coordinator/fault_broker.h"
 #include "test-harness/coordinator/filter_tally.h"
 #include "test-harness/coordinator/peer_link.h"
@@ -192,6 +193,26 @@ class Run : public PeerListener {
   absl::StatusOr<std::vector<std::string>> ExecuteFaults(
       const std::string& peer, const std::string& line);
   void RunSleep(const Step& step, ::harness::v1::StepResult* result);
+
+  // membership_steps.cc: wait converged, wait members, check membership,
+  // polling the peers' memberlistdigest.
+  void RunWaitConverged(const Step& step, ::harness::v1::StepResult* result);
+  void RunWaitMembers(const Step& step, ::harness::v1::StepResult* result);
+  void RunCheckMembership(const Step& step, ::harness::v1::StepResult* result);
+  // REQUIRES mu_: the healthy peers among `among` (every peer of the script
+  // when empty), in order: running, not stopped, not being killed or
+  // restarted, under no network fault the script's steps set.
+  std::vector<std::string> HealthyLocked(
+      const std::vector<std::string>& among) const;
+  // One `memberlistdigest [members]` probe of `peer` (quiet).
+  DigestProbe ProbeDigest(const std::string& peer, bool with_members,
+                          absl::Time deadline);
+  // The deadline of a membership step: its TIMEOUT, else end_timeout_ms.
+  absl::Time MembershipDeadline(const Step& step) const;
+  // Waits kProbeInterval (at most until `deadline`); false when the step
+  // must end: the deadline passed, or the run was cancelled (then
+  // `*why_stopped` says so).
+  bool PollAgain(absl::Time deadline, std::string* why_stopped);
 
   // REQUIRES mu_: received count of `t` by the rules of its op.
   int64_t ReceivedLocked(const Tally& t) const;

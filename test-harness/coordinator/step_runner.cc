@@ -97,9 +97,18 @@ StepResult Run::RunStep(int index, const Step& step) {
       RunSleep(step, &r);
       break;
     case StepKind::kWaitConverged:
+      RunWaitConverged(step, &r);
+      break;
     case StepKind::kWaitMembers:
-    case StepKind::kNemesis:
+      RunWaitMembers(step, &r);
+      break;
     case StepKind::kCheck:
+      if (step.check == CheckKind::kMembership) {
+        RunCheckMembership(step, &r);
+        break;
+      }
+      [[fallthrough]];
+    case StepKind::kNemesis:
       r.set_outcome(::harness::v1::OUTCOME_FAILED);
       r.set_message(absl::StrCat(StepKindName(step.kind),
                                  " is not carried out by this coordinator "

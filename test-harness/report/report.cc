@@ -129,10 +129,12 @@ std::string FormatEvent(const ::harness::v1::RunEvent& event) {
       return absl::StrCat("run ", event.started());
     case ::harness::v1::RunEvent::kStepFinished: {
       const StepResult& s = event.step_finished();
-      std::string tag = s.kind() == "command" || s.kind() == "filter" ||
-                                s.kind() == "wait" || s.kind() == "sleep"
-                            ? ""
-                            : "fault ";
+      std::string tag =
+          s.kind() == "command" || s.kind() == "filter" || s.kind() == "wait" ||
+                  s.kind() == "sleep" || s.kind() == "wait converged" ||
+                  s.kind() == "wait members" || s.kind() == "check"
+              ? ""
+              : "fault ";
       std::string line =
           absl::StrFormat("%-7s %s%s", OutcomeName(s.outcome()), tag, s.text());
       if (s.outcome() == ::harness::v1::OUTCOME_OK) {

@@ -223,6 +223,29 @@ TEST_F(HarnessE2eTest, AKilledPeerIsSeenFailedAndTheBootstrapListRefilled) {
   EXPECT_THAT(r.out, HasSubstr("OK      fault kill bob"));
 }
 
+// wait converged, wait members and check membership on real peers: five
+// agree, a kill is counted out, the rest agree again.
+TEST_F(HarnessE2eTest, FivePeersConvergeAndAKilledOneIsCountedOut) {
+  SKIP_WITHOUT_INIT();
+  Result r = RunHarness({Script("tests/converge.cmd")});
+  EXPECT_EQ(r.exit.code, 0) << r.out << r.err;
+  EXPECT_LT(r.took, absl::Seconds(10));
+  ASSERT_EQ(RunDirs().size(), 1u);
+  nlohmann::json summary = Summary(RunDirs()[0]);
+  std::vector<std::string> messages;
+  for (const auto& step : summary["steps"]) {
+    if (step.contains("message")) {
+      messages.push_back(step["message"].get<std::string>());
+    }
+  }
+  EXPECT_THAT(messages, ::testing::Contains(
+                            HasSubstr("5 healthy peer(s) agree: digest ")));
+  EXPECT_THAT(messages, ::testing::Contains("p1 counts 4 live members"));
+  EXPECT_THAT(messages, ::testing::Contains(HasSubstr(
+                            "check membership: OK: 4 healthy peer(s) agree on "
+                            "4 live member(s)")));
+}
+
 TEST_F(HarnessE2eTest, ALateJoinerIsSeenByEverybody) {
   SKIP_WITHOUT_INIT();
   Result r = RunHarness({Script("tests/late_joiner.cmd")});

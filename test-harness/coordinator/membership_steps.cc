@@ -1,0 +1,195 @@
+// The membership steps of a run (run.h):
+//
+//   wait converged [GROUP] [TIMEOUT]
+//     every healthy peer of GROUP (every peer of the script when left out)
+//     answers `memberlistdigest` with the same line: the same live members
+//     in the same states at the same incarnations, and so the same count.
+//   wait members PEER N [TIMEOUT]
+//     PEER counts N live members (alive or suspect, itself included).
+//   check membership
+//     every healthy peer ends with the same member table, and no healthy
+//     peer lists another healthy one dead (test-harness/check/
+//     membership_check.h), on the tables read with `memberlistdigest
+//     members`.
+//
+// Each polls: a round of probes (quiet: nothing is written to the peers'
+// views), then, unless it holds, a wait of kProbeInterval on the run's clock
+// (Cancel wakes it) until the step's deadline: TIMEOUT, else --timeout
+// (RunOptions.end_timeout_ms). Healthy ("Healthy, not live",
+// docs/architecture.md): registered and running, not stopped, not under a
+// kill or restart, and under no network fault the script set (partition,
+// oneway, netem until heal or `netem PEER clear`).
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "test-harness/check/membership_check.h"
+#include "test-harness/coordinator/convergence.h"
+#include "test-harness/coordinator/run.h"
+#include "test-harness/coordinator/run_text.h"
+
+namespace peerlab::harness {
+
+using ::harness::v1::StepResult;
+using run_text::Seconds;
+
+std::vector<std::string> Run::HealthyLocked(
+    const std::vector<std::string>& among) const {
+  std::vector<const Step*> done;
+  for (const StepResult& r : steps_) {
+    if (r.outcome() != ::harness::v1::OUTCOME_OK) continue;
+    if (r.index() < 0 || r.index() >= static_cast<int>(script_.steps.size())) {
+      continue;
+    }
+    done.push_back(&script_.steps[r.index()]);
+  }
+  const std::set<std::string> faulted = NetworkFaulted(done);
+  std::vector<std::string> out;
+  for (const std::string& name : among.empty() ? script_.peers : among) {
+    auto it = peers_.find(name);
+    if (it == peers_.end()) continue;
+    const PeerState& p = it->second;
+    if (!p.alive || p.stopped || p.expect_death || faulted.count(name)) {
+      continue;
+    }
+    out.push_back(name);
+  }
+  return out;
+}
+
+DigestProbe Run::ProbeDigest(const std::string& peer, bool with_members,
+                             absl::Time deadline) {
+  PeerLink* link = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = peers_.find(peer);
+    if (it == peers_.end()) return {peer, absl::NotFoundError("no such peer")};
+    std::string why = NotRunningLocked(it->second);
+    if (!why.empty()) return {peer, absl::FailedPreconditionError(why)};
+    // Only the run thread destroys links (retired_): valid during the call.
+    link = it->second.link.get();
+  }
+  absl::StatusOr<::peer::v1::ExecuteResponse> response = link->Probe(
+      with_members ? kDigestMembersCommand : kDigestCommand, deadline);
+  if (!response.ok()) return {peer, response.status()};
+  return {peer, DigestFromResponse(*response)};
+}
+
+absl::Time Run::MembershipDeadline(const Step& step) const {
+  return clock_->Now() + (step.duration > absl::ZeroDuration()
+                              ? step.duration
+                              : absl::Milliseconds(options_.end_timeout_ms()));
+}
+
+bool Run::PollAgain(absl::Time deadline, std::string* why_stopped) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (cancelled_) {
+    *why_stopped = "cancelled: " + cancel_reason_;
+    return false;
+  }
+  const absl::Time now = clock_->Now();
+  if (now >= deadline) return false;
+  WaitLocked(lock, std::min(now + kProbeInterval, deadline),
+             [&] { return cancelled_; });
+  if (cancelled_) {
+    *why_stopped = "cancelled: " + cancel_reason_;
+    return false;
+  }
+  return true;
+}
+
+void Run::RunWaitConverged(const Step& step, StepResult* r) {
+  const absl::Time start = clock_->Now();
+  const absl::Time deadline = MembershipDeadline(step);
+  std::string why;
+  std::string stopped;
+  do {
+    std::vector<std::string> healthy;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      healthy = HealthyLocked(step.members);
+    }
+    std::vector<DigestProbe> probes;
+    for (const std::string& peer : healthy) {
+      probes.push_back(ProbeDigest(peer, false, deadline));
+    }
+    why = WhyNotConverged(probes);
+    if (why.empty()) {
+      r->set_message(
+          absl::StrCat(probes.size(), " healthy peer(s) agree: ",
+                       peer::FormatDigestLine(probes.front().report->digest)));
+      return;
+    }
+  } while (PollAgain(deadline, &stopped));
+  r->set_outcome(::harness::v1::OUTCOME_FAILED);
+  r->set_message(!stopped.empty()
+                     ? stopped
+                     : absl::StrCat("not converged after ",
+                                    Seconds(clock_->Now() - start), ": ", why));
+}
+
+void Run::RunWaitMembers(const Step& step, StepResult* r) {
+  const absl::Time start = clock_->Now();
+  const absl::Time deadline = MembershipDeadline(step);
+  std::string why;
+  std::string stopped;
+  do {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = peers_.find(step.peer);
+      std::string gone =
+          it == peers_.end() ? "no such peer" : NotRunningLocked(it->second);
+      if (!gone.empty()) {
+        r->set_outcome(::harness::v1::OUTCOME_FAILED);
+        r->set_message(gone);
+        return;
+      }
+    }
+    DigestProbe probe = ProbeDigest(step.peer, false, deadline);
+    why = WhyNotMembers(probe, step.count);
+    if (why.empty()) {
+      r->set_message(
+          absl::StrCat(step.peer, " counts ", step.count, " live members"));
+      return;
+    }
+  } while (PollAgain(deadline, &stopped));
+  r->set_outcome(::harness::v1::OUTCOME_FAILED);
+  r->set_message(!stopped.empty()
+                     ? stopped
+                     : absl::StrCat("timed out after ",
+                                    Seconds(clock_->Now() - start), ": ", why,
+                                    ", not ", step.count));
+}
+
+void Run::RunCheckMembership(const Step& step, StepResult* r) {
+  const absl::Time deadline = MembershipDeadline(step);
+  check::CheckResult result;
+  std::string stopped;
+  do {
+    check::MembershipHistory history;
+    std::vector<std::string> healthy;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      healthy = HealthyLocked({});
+    }
+    history.healthy.insert(healthy.begin(), healthy.end());
+    for (const std::string& peer : healthy) {
+      DigestProbe probe = ProbeDigest(peer, true, deadline);
+      if (probe.report.ok()) {
+        history.tables[peer] = probe.report->members;
+      } else {
+        history.unread[peer] = std::string(probe.report.status().message());
+      }
+    }
+    result = check::CheckMembership(history);
+    if (result.ok) break;
+  } while (PollAgain(deadline, &stopped));
+  r->set_message(check::FormatCheckResult(result));
+  if (!stopped.empty()) r->set_message(stopped);
+  if (!result.ok || !stopped.empty()) {
+    r->set_outcome(::harness::v1::OUTCOME_FAILED);
+  }
+}
+
+}  // namespace peerlab::harness

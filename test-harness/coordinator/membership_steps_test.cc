@@ -1,0 +1,213 @@
+// wait converged, wait members and check membership on fake links and a
+// FakeClock: the peers' digests are what the test says, polling ends when
+// the answers agree or when the test moves the clock past the deadline.
+#include <atomic>
+
+#include "absl/strings/match.h"
+#include "base/clock.h"
+#include "base/testing/eventually.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "peer/app/member_digest.h"
+#include "test-harness/coordinator/convergence.h"
+#include "test-harness/coordinator/fake_peer_link.h"
+#include "test-harness/coordinator/run.h"
+
+namespace peerlab::harness {
+namespace {
+
+using ::harness::v1::RunSummary;
+using ::peerlab::testing::Eventually;
+using ::testing::HasSubstr;
+using Rows = std::vector<peer::MemberRow>;
+
+class MembershipStepsTest : public ::testing::Test {
+ protected:
+  void Register(const std::string& name) {
+    ::harness::v1::PeerInfo info;
+    info.set_name(name);
+    info.set_control_address("fake:" + name);
+    info.set_pid(1);
+    ASSERT_TRUE(registry_.Register(info).ok());
+  }
+
+  // Each peer answers memberlistdigest [members] from tables_ (guarded by
+  // mu_); any other command is OK with no output.
+  void AnswerFromTables() {
+    links_.SetHandler([this](const std::string& name, const std::string& line)
+                          -> absl::StatusOr<::peer::v1::ExecuteResponse> {
+      ::peer::v1::ExecuteResponse r;
+      if (!absl::StartsWith(line, kDigestCommand)) return r;
+      ++probes_;
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = tables_.find(name);
+      if (it == tables_.end()) {
+        r.set_code(static_cast<int>(absl::StatusCode::kFailedPrecondition));
+        r.set_message("no membership node: run memberlistcreate first");
+        return r;
+      }
+      r.add_output()->set_text(
+          peer::FormatDigestLine(peer::DigestOf(it->second)));
+      if (line == kDigestMembersCommand) {
+        for (const peer::MemberRow& row : it->second) {
+          r.add_output()->set_text(peer::FormatMemberRow(row));
+        }
+      }
+      return r;
+    });
+  }
+  void SetTable(const std::string& peer, Rows rows) {
+    std::lock_guard<std::mutex> lock(mu_);
+    tables_[peer] = std::move(rows);
+  }
+
+  std::unique_ptr<harness::Run> Start(const std::string& text) {
+    ::harness::v1::RunOptions options;
+    options.set_quiet_ms(100);
+    auto run =
+        harness::Run::Create("r1", "t.cmd", text, options, &registry_,
+                             {.clock = &clock_, .links = links_.Factory()});
+    EXPECT_TRUE(run.ok()) << run.status();
+    if (!run.ok()) return nullptr;
+    (*run)->Start();
+    return *std::move(run);
+  }
+
+  // Whenever the run waits on the clock, moves the clock to the wait's
+  // deadline, until the run has finished.
+  RunSummary RunToEnd(harness::Run& run) {
+    EXPECT_TRUE(Eventually([&] {
+      if (run.finished()) return true;
+      if (clock_.waiters() > 0 &&
+          clock_.NextDeadline() != absl::InfiniteFuture()) {
+        clock_.Set(std::max(clock_.Now(), clock_.NextDeadline()));
+      }
+      return false;
+    })) << "the run hangs";
+    return run.Summary();
+  }
+
+  PeerRegistry registry_;
+  FakeClock clock_;
+  FakePeerLinks links_;
+  std::atomic<int> probes_{0};
+  std::mutex mu_;
+  std::map<std::string, Rows> tables_;
+};
+
+const Rows kAll = {
+    {"alice", "alive", 1}, {"bob", "alive", 1}, {"carol", "alive", 1}};
+
+TEST_F(MembershipStepsTest, WaitConvergedEndsWhenEveryPeerAgrees) {
+  for (const char* p : {"alice", "bob", "carol"}) Register(p);
+  AnswerFromTables();
+  SetTable("alice", kAll);
+  SetTable("bob", kAll);
+  SetTable("carol", {{"carol", "alive", 1}});  // has not heard of the others
+  auto run = Start("alice init\nbob init\ncarol init\nwait converged 5s\n");
+  // Polls on the clock until carol catches up.
+  ASSERT_TRUE(Eventually([&] { return probes_ >= 3 && clock_.waiters() > 0; }));
+  EXPECT_FALSE(run->finished());
+  SetTable("carol", kAll);
+  RunSummary s = RunToEnd(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_PASSED) << s.verdict();
+  ASSERT_EQ(s.steps_size(), 4);
+  EXPECT_THAT(s.steps(3).message(),
+              HasSubstr("3 healthy peer(s) agree: digest "));
+  EXPECT_THAT(s.steps(3).message(), HasSubstr(" live 3"));
+}
+
+TEST_F(MembershipStepsTest, WaitConvergedFailsAtItsDeadlineSayingWhoSeesWhat) {
+  for (const char* p : {"alice", "bob"}) Register(p);
+  AnswerFromTables();
+  SetTable("alice", kAll);
+  SetTable("bob", {{"alice", "alive", 1}, {"bob", "alive", 1}});
+  auto run = Start(
+      "group both alice bob\n"
+      "alice init\nbob init\nwait converged both 3s\n");
+  RunSummary s = RunToEnd(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_FAILED);
+  ASSERT_EQ(s.steps_size(), 3);
+  EXPECT_THAT(s.steps(2).message(), HasSubstr("not converged after 3 s: "));
+  EXPECT_THAT(s.steps(2).message(), HasSubstr("alice: digest "));
+  EXPECT_THAT(s.steps(2).message(), HasSubstr(" live 3; bob: digest "));
+}
+
+TEST_F(MembershipStepsTest, APeerWithoutANodeIsTheReason) {
+  Register("alice");
+  Register("bob");
+  AnswerFromTables();
+  SetTable("alice", kAll);
+  auto run = Start("alice init\nbob echo\nwait converged 1s\n");
+  RunSummary s = RunToEnd(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_FAILED);
+  EXPECT_THAT(s.steps(2).message(), HasSubstr("bob: no membership node"));
+}
+
+TEST_F(MembershipStepsTest, WaitMembers) {
+  Register("alice");
+  AnswerFromTables();
+  SetTable("alice", kAll);
+  auto run =
+      Start("alice init\nwait members alice 3 1s\nwait members alice 2 1s\n");
+  RunSummary s = RunToEnd(*run);
+  ASSERT_EQ(s.steps_size(), 3);
+  EXPECT_EQ(s.steps(1).outcome(), ::harness::v1::OUTCOME_OK)
+      << s.steps(1).message();
+  EXPECT_EQ(s.steps(1).message(), "alice counts 3 live members");
+  EXPECT_EQ(s.steps(2).outcome(), ::harness::v1::OUTCOME_FAILED);
+  EXPECT_THAT(s.steps(2).message(),
+              HasSubstr("alice counts 3 live members, not 2"));
+}
+
+TEST_F(MembershipStepsTest,
+       CheckMembershipPassesOnAgreementAndNamesTheFirstDifference) {
+  for (const char* p : {"alice", "bob"}) Register(p);
+  AnswerFromTables();
+  SetTable("alice", kAll);
+  SetTable("bob", kAll);
+  auto run = Start("alice init\nbob init\ncheck membership\n");
+  RunSummary s = RunToEnd(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_PASSED) << s.verdict();
+  EXPECT_EQ(s.steps(2).message(),
+            "check membership: OK: 2 healthy peer(s) agree on 3 live "
+            "member(s)");
+
+  Rows dead = kAll;
+  dead[1].state = "dead";  // alice lists bob dead
+  SetTable("alice", dead);
+  auto again = Start("alice init\nbob init\ncheck membership\n");
+  s = RunToEnd(*again);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_FAILED);
+  EXPECT_THAT(
+      s.steps(2).message(),
+      HasSubstr("alice lists bob dead (incarnation 1); bob is healthy"));
+}
+
+TEST_F(MembershipStepsTest, ProbesAreQuiet) {
+  // The fake link's Probe is Execute: every probe shows in the commands.
+  Register("alice");
+  AnswerFromTables();
+  SetTable("alice", kAll);
+  auto run = Start("alice init\nwait members alice 3\n");
+  RunToEnd(*run);
+  EXPECT_THAT(links_.commands(),
+              ::testing::ElementsAre("alice: init", "alice: memberlistdigest"));
+}
+
+TEST(NetworkFaultedTest, PartitionOnewayNetemAndHeal) {
+  Step partition{.kind = StepKind::kPartition, .groups = {{"a", "b"}, {"c"}}};
+  Step netem{.kind = StepKind::kNetem, .peer = "d", .netem = {"loss", "10%"}};
+  Step clear{.kind = StepKind::kNetem, .peer = "d", .netem = {"clear"}};
+  Step heal{.kind = StepKind::kHeal};
+  Step oneway{.kind = StepKind::kOneway, .groups = {{"e"}, {"a"}}};
+  EXPECT_EQ(NetworkFaulted({&partition, &netem}),
+            (std::set<std::string>{"a", "b", "c", "d"}));
+  EXPECT_EQ(NetworkFaulted({&partition, &netem, &clear}),
+            (std::set<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(NetworkFaulted({&partition, &netem, &heal, &oneway}),
+            (std::set<std::string>{"a", "e"}));
+}
+
+}  // namespace
+}  // namespace peerlab::harness
