@@ -289,10 +289,24 @@ absl::Status CheckScript(const Script& script, const ScriptContext& context) {
       }
     }
     if (s.kind == StepKind::kNemesis) {
+      // A network fault the lab cannot do is skipped by the nemesis with
+      // the reason (the same seed draws the same schedule in every lab); a
+      // nemesis with no fault the lab can do is refused.
+      if (std::all_of(s.nemesis.faults.begin(), s.nemesis.faults.end(),
+                      [&](NemesisFault f) {
+                        return IsNetworkFault(f) &&
+                               !NetworkFaultsPossible(context);
+                      })) {
+        error(s.line, absl::StrCat("nemesis: no fault it names is possible "
+                                   "in this lab: network faults need --lab "
+                                   "netns (peers in network namespaces); "
+                                   "this run's lab is --lab ",
+                                   context.lab));
+      }
       for (NemesisFault f : s.nemesis.faults) {
         const char* need = "";
-        if (IsNetworkFault(f) && !NetworkFaultsPossible(context)) {
-          need = "needs --lab netns (peers in network namespaces)";
+        if (IsNetworkFault(f)) {
+          // Skipped at run time when the lab cannot (above).
         } else if (!IsNetworkFault(f) && !context.signal_faults) {
           need =
               "signals the peers' processes: it needs a client that owns "
