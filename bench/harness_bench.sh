@@ -2,18 +2,23 @@
 # harness_bench.sh: peerlab-test wall time, from the command to its verdict
 # and to its exit, lab start and stop included.
 #
-#   bench/harness_bench.sh [BIN_DIR] [REPEATS]
+#   bench/harness_bench.sh [BIN_DIR] [REPEATS] [CASES]
 #
 # Cases: the seed default.cmd (3 peers, 12 lines), then N = 3, 10, 30 peers
 # that all init, wait for the group to form (`wait` on the <joined> lines),
 # all send one message, and each check that they received the N-1 messages
-# of the others. BIN_DIR (default build/bin) holds
-# peerlab-test and the binaries it starts. Prints one Markdown table row per
-# case: median and worst of REPEATS runs (default 5).
+# of the others; then 20 peers through a 30 s nemesis (every fault kind,
+# one every 1..2 s) while they chat and write keys, to `check chat` and
+# `check kv`. BIN_DIR (default build/bin) holds peerlab-test and the
+# binaries it starts. Prints one Markdown table row per case: median and
+# worst of REPEATS runs (default 5); the nemesis case also prints how many
+# faults the nemesis drew and carried out and how long each checker took.
+# CASES (default "seed all nemesis") picks some: `... build/bin 1 nemesis`.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${1:-$ROOT/build/bin}"
 REPEATS="${2:-5}"
+CASES="${3:-seed all nemesis}"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/peerlab-harness-bench-XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 
@@ -72,10 +77,63 @@ stats() {
     "$(median "${exits[@]}")" "$(median "${runs[@]}")" "$passed" "$REPEATS"
 }
 
+# nemesis_script N SECONDS: N peers join, then a nemesis of every fault kind
+# runs for SECONDS while each peer sends a message every 2 s and some write
+# keys; then check chat and check kv.
+nemesis_script() {
+  local n=$1 secs=$2 i r
+  for ((i = 1; i <= n; i++)); do echo "p$i init"; done
+  echo "wait p1 messagesView $((n - 1)) <joined> 30s"
+  echo "nemesis kill,stop,partition,loss,delay,oneway every 1s..2s for ${secs}s"
+  for ((r = 1; r <= secs / 2 + 1; r++)); do
+    for ((i = 1; i <= n; i++)); do echo "p$i msg r$r from p$i"; done
+    echo "p$(((r % n) + 1)) broadcastadd k$((r % 5)) v$r"
+    echo "sleep 2"
+  done
+  for ((i = 1; i <= n; i++)); do echo "p$i msg last from p$i"; done
+  echo "check chat"
+  echo "check kv"
+}
+
+# The nemesis case's facts from the last run's summary.json: faults drawn,
+# actions done, skipped, failed; each check's outcome and time.
+nemesis_facts() {
+  local summary
+  summary=$(ls -t "$TMP"/runs/*/summary.json | head -1)
+  python3 - "$summary" <<'PY'
+import json, re, sys
+s = json.load(open(sys.argv[1]))
+steps = s.get("steps", [])
+nem = [x for x in steps if x.get("text", "").startswith("nemesis: ")]
+faults = [x for x in nem if not any(w in x["text"] for w in (
+    " start ", " cont ", "heal", " clear", " init"))]
+def count(xs, o):
+    return sum(1 for x in xs if x.get("outcome") == o)
+print("nemesis: %d faults drawn (%d actions): %d done, %d skipped, %d failed"
+      % (len(faults), len(nem), count(nem, "OUTCOME_OK"),
+         count(nem, "OUTCOME_SKIPPED"), count(nem, "OUTCOME_FAILED")))
+for x in steps:
+    if x.get("kind") == "check":
+        m = re.search(r"checked in ([^)]*)\)", x.get("message", ""))
+        print("%s: %s, checker %s: %s" % (
+            x["text"], x.get("outcome", "?"), m.group(1) if m else "?",
+            x.get("message", "").split("\n")[0][:160]))
+PY
+}
+
 echo "| case | peers | to verdict (median) | to verdict (worst) | to exit (median) | run itself (median) | passed |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
-stats "seed default.cmd" 3 "$ROOT/test-harness/seed-tests/default.cmd"
-for n in 3 10 30; do
-  all_messaging "$n" >"$TMP/all-$n.cmd"
-  stats "all messaging" "$n" "$TMP/all-$n.cmd"
-done
+if [[ " $CASES " == *" seed "* ]]; then
+  stats "seed default.cmd" 3 "$ROOT/test-harness/seed-tests/default.cmd"
+fi
+if [[ " $CASES " == *" all "* ]]; then
+  for n in 3 10 30; do
+    all_messaging "$n" >"$TMP/all-$n.cmd"
+    stats "all messaging" "$n" "$TMP/all-$n.cmd"
+  done
+fi
+if [[ " $CASES " == *" nemesis "* ]]; then
+  nemesis_script 20 30 >"$TMP/nemesis-20.cmd"
+  stats "30 s nemesis, check chat + kv" 20 "$TMP/nemesis-20.cmd"
+  nemesis_facts
+fi

@@ -129,7 +129,8 @@ Run::Run(std::string id, Script script, std::string script_text,
       log_(clock_),
       faults_(clock_),
       count_from_run_start_(options_.count_from() != "peer-start"),
-      tally_(script_) {
+      tally_(script_),
+      history_(created_) {
   for (const std::string& name : script_.peers) peers_[name].name = name;
 }
 
@@ -240,6 +241,7 @@ void Run::OnPeerRegistered(const ::harness::v1::PeerInfo& info) {
       log_.AddTimeline(clock_->Now(), name, "peer",
                        absl::StrCat("registered (start ", generation, ")"),
                        true, absl::ZeroDuration());
+      history_.Running(name, generation, clock_->Now());
       cv_.notify_all();
     }
   }
@@ -258,6 +260,7 @@ void Run::OnPeerGone(const ::harness::v1::PeerInfo& info) {
     p.info = info;
     if (p.link) p.link->Close();
     absl::Time at = FromProto(info.gone_at());
+    history_.Down(p.name, at);
     if (p.expect_death) {
       notice = absl::StrCat("peer ", p.name, " is gone (as the script asked)");
       log_.AddTimeline(at, p.name, "peer", "gone", true, absl::ZeroDuration());
@@ -292,7 +295,9 @@ void Run::OnLines(const std::string& name, uint64_t generation,
     // run's, unless the options say to count from the peer's start.
     if (count_from_run_start_ && at < started_) continue;
     if (tally_.Count(name, generation, view, text)) last_activity_ = now;
+    history_.OnViewLine(name, generation, view, text, at);
     if (view == "messagesView") {
+      chat_activity_ = now;
       bool membership = absl::StartsWith(text, "<joined>") ||
                         absl::StartsWith(text, "<left>") ||
                         absl::StartsWith(text, "<failed>");
@@ -415,6 +420,8 @@ void Run::Main() {
       retired.swap(retired_);
     }
   }
+  // Every nemesis ends by its schedule (or at Cancel) before the checks.
+  WaitForNemeses();
   EndPhase();
 
   Verdict verdict;
@@ -584,6 +591,7 @@ void Run::Finish(RunState state, const std::string& verdict) {
   }
   for (auto& t : log_.Timeline()) *s.add_timeline() = std::move(t);
   for (const auto& w : warnings_) s.add_warnings(w);
+  for (const auto& line : nemesis_schedule_) s.add_nemesis_schedule(line);
   return s;
 }
 

@@ -55,11 +55,13 @@
 #include "base/clock.h"
 #include "proto/harness/v1/coordinator.pb.h"
 #include "test-harness/coordinator/convergence.h"
+#include "test-harness/check/run_history.h"
 #include "test-harness/coordinator/fault_broker.h"
 #include "test-harness/coordinator/filter_tally.h"
 #include "test-harness/coordinator/peer_link.h"
 #include "test-harness/coordinator/peer_registry.h"
 #include "test-harness/coordinator/run_log.h"
+#include "test-harness/nemesis/nemesis.h"
 #include "test-harness/script/script.h"
 
 namespace peerlab::harness {
@@ -213,6 +215,23 @@ class Run : public PeerListener {
   // must end: the deadline passed, or the run was cancelled (then
   // `*why_stopped` says so).
   bool PollAgain(absl::Time deadline, std::string* why_stopped);
+  // nemesis_steps.cc: the nemesis (a schedule drawn from the seed, carried
+  // out on a thread of its own as steps of the run) and `check chat|kv`.
+  void RunNemesis(const Step& step, ::harness::v1::StepResult* result);
+  void NemesisMain(const Step& nemesis_step, absl::Time start,
+                   std::vector<nemesis::Action> actions);
+  // Joins every nemesis thread (they end by their schedule, or at Cancel).
+  void WaitForNemeses();
+  void RunCheck(const Step& step, ::harness::v1::StepResult* result);
+  // After every step (before it is recorded): the history of the checkers
+  // (commands, the fault record) and a nemesis's adjustments (a network
+  // fault this lab cannot do, a command whose peer the nemesis broke:
+  // SKIPPED).
+  void AfterStep(const Step& step, ::harness::v1::StepResult* result,
+                 absl::Time start);
+  void RecordFaultStep(const Step& step,
+                       const ::harness::v1::StepResult& result,
+                       absl::Time start, absl::Time end);
 
   // REQUIRES mu_: received count of `t` by the rules of its op.
   int64_t ReceivedLocked(const Tally& t) const;
@@ -271,6 +290,15 @@ class Run : public PeerListener {
   // Addresses each peer blocks for partition/oneway steps, cleared by heal
   // (run thread only; peer_faults.cc).
   std::map<std::string, std::set<std::string>> blocked_;
+
+  // What the checkers judge (thread-safe; nemesis_steps.cc).
+  check::RunHistory history_;
+  // The schedules of the nemesis steps, one line an action (summary).
+  std::vector<std::string> nemesis_schedule_;
+  std::vector<std::thread> nemesis_threads_;
+  int nemesis_running_ = 0;
+  // The last messagesView line of any peer (check chat waits for quiet).
+  absl::Time chat_activity_ = absl::InfinitePast();
 };
 
 }  // namespace peerlab::harness

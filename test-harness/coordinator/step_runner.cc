@@ -96,25 +96,25 @@ StepResult Run::RunStep(int index, const Step& step) {
     case StepKind::kSleep:
       RunSleep(step, &r);
       break;
-    case StepKind::kWaitConverged:
-      RunWaitConverged(step, &r);
-      break;
-    case StepKind::kWaitMembers:
-      RunWaitMembers(step, &r);
+    case StepKind::kNemesis:
+      RunNemesis(step, &r);  // nemesis_steps.cc
       break;
     case StepKind::kCheck:
       if (step.check == CheckKind::kMembership) {
-        RunCheckMembership(step, &r);
-        break;
+        RunCheckMembership(step, &r);  // membership_steps.cc
+      } else {
+        RunCheck(step, &r);  // nemesis_steps.cc
       }
-      [[fallthrough]];
-    case StepKind::kNemesis:
-      r.set_outcome(::harness::v1::OUTCOME_FAILED);
-      r.set_message(absl::StrCat(StepKindName(step.kind),
-                                 " is not carried out by this coordinator "
-                                 "yet"));
+      break;
+    case StepKind::kWaitConverged:
+      RunWaitConverged(step, &r);  // membership_steps.cc
+      break;
+    case StepKind::kWaitMembers:
+      RunWaitMembers(step, &r);  // membership_steps.cc
       break;
   }
+  // The history of the checkers, and what a nemesis makes of a result.
+  AfterStep(step, &r, start);  // nemesis_steps.cc
   const absl::Duration took = clock_->Now() - start;
   r.set_duration_us(absl::ToInt64Microseconds(took));
   {

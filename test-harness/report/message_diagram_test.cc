@@ -87,5 +87,26 @@ TEST(MessageDiagramTest, TimelinePageZoomsAndShowsTheDiagram) {
   EXPECT_THAT(h, Not(HasSubstr("<script src")));
 }
 
+TEST(MessageDiagramTest, TheSummaryListsTheNemesisSchedule) {
+  ::harness::v1::RunSummary s = Chat();
+  s.set_seed(7);
+  s.add_nemesis_schedule("line 12: +1.792 s kill p3");
+  s.add_nemesis_schedule("line 12: +3.703 s start p3");
+  EXPECT_THAT(SummaryTable(s),
+              HasSubstr("Nemesis schedule (seed 7):\n  line 12: +1.792 s kill "
+                        "p3\n  line 12: +3.703 s start p3\n"));
+  ::harness::v1::RunEvent e;
+  auto* st = e.mutable_step_finished();
+  st->set_kind("check");
+  st->set_text("check chat");
+  st->set_outcome(::harness::v1::OUTCOME_OK);
+  st->set_message("check chat: OK: 3 messages sent");
+  EXPECT_THAT(FormatEvent(e), HasSubstr("OK      check chat  (0.0 ms)  -- "
+                                        "check chat: OK: 3 messages sent"));
+  st->set_kind("kill");
+  st->set_text("kill p3");
+  EXPECT_THAT(FormatEvent(e), HasSubstr("OK      fault kill p3"));
+}
+
 }  // namespace
 }  // namespace peerlab::harness

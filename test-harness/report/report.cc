@@ -129,16 +129,19 @@ std::string FormatEvent(const ::harness::v1::RunEvent& event) {
       return absl::StrCat("run ", event.started());
     case ::harness::v1::RunEvent::kStepFinished: {
       const StepResult& s = event.step_finished();
-      std::string tag =
-          s.kind() == "command" || s.kind() == "filter" || s.kind() == "wait" ||
-                  s.kind() == "sleep" || s.kind() == "wait converged" ||
-                  s.kind() == "wait members" || s.kind() == "check"
-              ? ""
-              : "fault ";
+      static const std::set<std::string> kFaults = {
+          "kill",      "stop", "cont",  "restart", "start",
+          "partition", "heal", "netem", "oneway"};
+      std::string tag = kFaults.count(s.kind()) ? "fault " : "";
       std::string line =
           absl::StrFormat("%-7s %s%s", OutcomeName(s.outcome()), tag, s.text());
       if (s.outcome() == ::harness::v1::OUTCOME_OK) {
         absl::StrAppend(&line, "  (", Millis(s.duration_us()), ")");
+        // What a checker found, what a nemesis drew.
+        if ((s.kind() == "check" || s.kind() == "nemesis") &&
+            !s.message().empty()) {
+          absl::StrAppend(&line, "  -- ", s.message());
+        }
       } else {
         absl::StrAppend(&line, "  -- ", s.message(), " [line ", s.line(), "]");
       }
@@ -173,6 +176,12 @@ std::string SummaryTable(const RunSummary& s) {
                                 "%d\n",
                                 OutcomeName(f.outcome()), f.line(),
                                 FilterText(f), expected, f.received()));
+    }
+  }
+  if (s.nemesis_schedule_size() > 0) {
+    absl::StrAppend(&out, "Nemesis schedule (seed ", s.seed(), "):\n");
+    for (const auto& line : s.nemesis_schedule()) {
+      absl::StrAppend(&out, "  ", line, "\n");
     }
   }
   for (const auto& w : s.warnings())

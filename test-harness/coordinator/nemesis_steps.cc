@@ -1,0 +1,354 @@
+// The nemesis and the history checkers of a run (run.h):
+//
+//   nemesis FAULTS every MIN..MAX for DURATION [on GROUP]
+//     draws its schedule (test-harness/nemesis) from the run's seed and the
+//     step's line, writes it to the summary (RunSummary.nemesis_schedule)
+//     and carries it out on a thread of its own while the script goes on:
+//     each action is a step of the run ("nemesis: kill p3", at the nemesis
+//     line), so it is in the steps, the live lines and the timeline. An
+//     action this lab cannot do (a network fault in a lab without them) is
+//     SKIPPED with the reason, and so is its heal. A command step of the
+//     script that fails because its peer is under a fault the nemesis set is
+//     SKIPPED, not FAILED (the checkers judge what got through).
+//   check chat | check kv
+//     waits for every nemesis to end, then runs its checker on the history
+//     (RunHistory) until it holds and the chat views have been quiet for
+//     RunOptions.quiet_ms, or until end_timeout_ms; the step fails with the
+//     checker's smallest counterexample. `check kv` reads each healthy
+//     peer's map with `broadcastlist stamps`.
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "test-harness/check/chat_check.h"
+#include "test-harness/check/kv_check.h"
+#include "test-harness/coordinator/run.h"
+#include "test-harness/coordinator/run_text.h"
+#include "test-harness/nemesis/nemesis.h"
+
+namespace peerlab::harness {
+namespace {
+
+using ::harness::v1::StepResult;
+
+nemesis::Plan PlanOf(const NemesisSpec& spec) {
+  nemesis::Plan plan;
+  for (NemesisFault f : spec.faults) {
+    switch (f) {
+      case NemesisFault::kKill:
+        plan.faults.push_back(nemesis::Fault::kKill);
+        break;
+      case NemesisFault::kStop:
+        plan.faults.push_back(nemesis::Fault::kStop);
+        break;
+      case NemesisFault::kPartition:
+        plan.faults.push_back(nemesis::Fault::kPartition);
+        break;
+      case NemesisFault::kLoss:
+        plan.faults.push_back(nemesis::Fault::kLoss);
+        break;
+      case NemesisFault::kDelay:
+        plan.faults.push_back(nemesis::Fault::kDelay);
+        break;
+      case NemesisFault::kOneway:
+        plan.faults.push_back(nemesis::Fault::kOneway);
+        break;
+    }
+  }
+  plan.min_interval = spec.every_min;
+  plan.max_interval = spec.every_max;
+  plan.duration = spec.duration;
+  return plan;
+}
+
+// The step that carries out `a`, at the nemesis step's line.
+Step StepOf(const nemesis::Action& a, const Step& nemesis_step) {
+  using K = nemesis::Action::Kind;
+  Step s;
+  s.line = nemesis_step.line;
+  s.text = absl::StrCat("nemesis: ", a.ToString());
+  if (!a.peers.empty()) s.peer = a.peers[0];
+  switch (a.kind) {
+    case K::kKill:
+      s.kind = StepKind::kKill;
+      break;
+    case K::kStart:
+      s.kind = StepKind::kStart;
+      break;
+    case K::kCommand:
+      s.kind = StepKind::kCommand;
+      s.command = absl::StrJoin(a.args, " ");
+      break;
+    case K::kStop:
+      s.kind = StepKind::kStop;
+      break;
+    case K::kCont:
+      s.kind = StepKind::kCont;
+      break;
+    case K::kPartition:
+      s.kind = StepKind::kPartition;
+      s.peer.clear();
+      s.groups = a.groups;
+      break;
+    case K::kOneway:
+      s.kind = StepKind::kOneway;
+      s.peer.clear();
+      s.groups = {{a.peers[0]}, {a.peers[1]}};
+      break;
+    case K::kHeal:
+      s.kind = StepKind::kHeal;
+      break;
+    case K::kNetem:
+      s.kind = StepKind::kNetem;
+      s.netem = a.args;
+      break;
+  }
+  return s;
+}
+
+}  // namespace
+
+void Run::RecordFaultStep(const Step& step, const StepResult& r,
+                          absl::Time start, absl::Time end) {
+  // The fault record of RunHistory: a fault counts from its step's start, a
+  // repair from its step's end.
+  if (r.outcome() != ::harness::v1::OUTCOME_OK) return;
+  const absl::Time at = start;
+  switch (step.kind) {
+    case StepKind::kStop:
+      history_.AddFault(step.peer, "stop", at);
+      break;
+    case StepKind::kCont:
+      history_.ClearFault(step.peer, "stop", end);
+      break;
+    case StepKind::kNetem:
+      if (!step.netem.empty() && step.netem[0] == "clear") {
+        history_.ClearFault(step.peer, "netem", end);
+      } else {
+        history_.AddFault(step.peer, "netem", at);
+      }
+      break;
+    case StepKind::kHeal:
+      history_.Heal(end);
+      break;
+    case StepKind::kPartition: {
+      // Every side but the largest is cut off from the majority.
+      size_t largest = 0;
+      for (size_t i = 1; i < step.groups.size(); ++i) {
+        if (step.groups[i].size() > step.groups[largest].size()) largest = i;
+      }
+      for (size_t i = 0; i < step.groups.size(); ++i) {
+        if (i == largest) continue;
+        for (const auto& p : step.groups[i]) {
+          history_.AddFault(p, "partition", at);
+        }
+      }
+      break;
+    }
+    case StepKind::kOneway:
+      // The senders whose traffic is dropped.
+      if (!step.groups.empty()) {
+        for (const auto& p : step.groups[0]) history_.AddFault(p, "oneway", at);
+      }
+      break;
+    default:
+      break;  // kill, restart, start: registrations and deaths tell
+  }
+}
+
+void Run::RunNemesis(const Step& step, StepResult* r) {
+  const uint64_t seed = nemesis::SeedFor(options_.seed(), step.line);
+  std::vector<std::string> targets = step.members;
+  if (targets.empty()) targets = script_.peers;
+  absl::StatusOr<std::vector<nemesis::Action>> schedule =
+      nemesis::Schedule(PlanOf(step.nemesis), targets, seed);
+  if (!schedule.ok()) {
+    r->set_outcome(::harness::v1::OUTCOME_FAILED);
+    r->set_message(std::string(schedule.status().message()));
+    return;
+  }
+  int faults = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const nemesis::Action& a : *schedule) {
+      if (!a.heal) ++faults;
+      nemesis_schedule_.push_back(
+          absl::StrFormat("line %d: +%.3f s %s", step.line,
+                          absl::ToDoubleSeconds(a.at), a.ToString()));
+    }
+    ++nemesis_running_;
+  }
+  r->set_message(absl::StrCat(
+      faults, " faults, ", schedule->size(), " actions over ",
+      absl::FormatDuration(step.nemesis.duration), " (seed ", seed, ")"));
+  for (const nemesis::Action& a : *schedule) {
+    if (r->output_size() >= 50) break;
+    r->add_output(absl::StrFormat("+%.3f s %s", absl::ToDoubleSeconds(a.at),
+                                  a.ToString()));
+  }
+  const absl::Time start = clock_->Now();
+  std::lock_guard<std::mutex> lock(mu_);
+  nemesis_threads_.emplace_back(
+      [this, step, start, actions = *std::move(schedule)] {
+        NemesisMain(step, start, actions);
+      });
+}
+
+void Run::NemesisMain(const Step& nemesis_step, absl::Time start,
+                      std::vector<nemesis::Action> actions) {
+  for (const nemesis::Action& a : actions) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      WaitLocked(lock, start + a.at, [&] { return cancelled_; });
+      if (cancelled_) break;
+    }
+    Step s = StepOf(a, nemesis_step);
+    if (IsNetworkFault(s.kind) && options_.lab() != "netns") {
+      // The local lab's network faults keep their state on the run thread
+      // (blocked_): not carried out from the nemesis's thread yet.
+      ::harness::v1::StepResult r;
+      r.set_index(-1);
+      r.set_line(s.line);
+      r.set_kind(StepKindName(s.kind));
+      r.set_text(s.text);
+      *r.mutable_started() = run_text::ToProto(clock_->Now());
+      r.set_outcome(::harness::v1::OUTCOME_SKIPPED);
+      r.set_message(absl::StrCat(
+          "skipped: the nemesis does not carry out ", StepKindName(s.kind),
+          " in the local lab yet (its network faults run on the run thread)"));
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        steps_.push_back(r);
+      }
+      ::harness::v1::RunEvent e;
+      *e.mutable_step_finished() = r;
+      log_.Emit(std::move(e));
+      continue;
+    }
+    RunStep(-1, s);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  --nemesis_running_;
+  cv_.notify_all();
+}
+
+void Run::AfterStep(const Step& step, StepResult* r, absl::Time start) {
+  const bool ok = r->outcome() == ::harness::v1::OUTCOME_OK;
+  const bool by_nemesis = absl::StartsWith(step.text, "nemesis: ");
+  if (by_nemesis && IsNetworkFault(step.kind) && !ok &&
+      absl::StrContains(r->message(), "needs --lab netns")) {
+    // A network fault this lab cannot do (yet): skipped with the reason,
+    // and so is its heal (it fails the same way).
+    r->set_outcome(::harness::v1::OUTCOME_SKIPPED);
+    r->set_message(absl::StrCat("skipped: this lab cannot do ",
+                                StepKindName(step.kind), " (", r->message(),
+                                ")"));
+    return;
+  }
+  if (step.kind == StepKind::kCommand) {
+    std::vector<std::string> output(r->output().begin(), r->output().end());
+    history_.OnCommand(step.peer, step.command, ok, output, start);
+    bool nemesis_ran;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      nemesis_ran = !nemesis_schedule_.empty();
+    }
+    if (!ok && !by_nemesis && nemesis_ran) {
+      // The nemesis broke the peer: what got through is for the checkers.
+      std::string fault = history_.FaultOf(step.peer);
+      if (!fault.empty()) {
+        r->set_outcome(::harness::v1::OUTCOME_SKIPPED);
+        r->set_message(absl::StrCat("skipped: peer ", step.peer,
+                                    " is under a fault (", fault,
+                                    "): ", r->message()));
+      }
+    }
+    return;
+  }
+  RecordFaultStep(step, *r, start, clock_->Now());
+}
+
+void Run::WaitForNemeses() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    threads.swap(nemesis_threads_);
+  }
+  for (auto& t : threads) t.join();
+}
+
+void Run::RunCheck(const Step& step, StepResult* r) {
+  WaitForNemeses();
+  const absl::Time deadline =
+      clock_->Now() + absl::Milliseconds(options_.end_timeout_ms());
+  const absl::Duration quiet = absl::Milliseconds(options_.quiet_ms());
+  check::CheckResult result;
+  absl::Duration took;
+  while (true) {
+    if (step.check == CheckKind::kKv) {
+      // Each healthy peer's map, with stamps.
+      std::map<std::string, std::map<std::string, check::KvEntry>> maps;
+      std::string problem;
+      for (const std::string& peer : history_.Healthy()) {
+        if (std::find(script_.peers.begin(), script_.peers.end(), peer) ==
+            script_.peers.end()) {
+          continue;
+        }
+        Step list;
+        list.line = step.line;
+        list.peer = peer;
+        list.kind = StepKind::kCommand;
+        list.command = "broadcastlist stamps";
+        StepResult out;
+        out.set_outcome(::harness::v1::OUTCOME_OK);
+        RunCommand(list, &out);
+        if (out.outcome() != ::harness::v1::OUTCOME_OK) {
+          problem = absl::StrCat(peer, ": ", out.message());
+          continue;
+        }
+        std::vector<std::string> lines(out.output().begin(),
+                                       out.output().end());
+        auto map = check::ParseKvList(lines);
+        if (!map.ok()) {
+          problem = absl::StrCat(peer, ": ", map.status().message());
+          continue;
+        }
+        maps[peer] = *std::move(map);
+      }
+      const absl::Time t = clock_->Now();
+      result = check::CheckKv(history_.Kv(std::move(maps)));
+      took = clock_->Now() - t;
+      if (!problem.empty() && result.ok) {
+        result.ok = false;
+        result.summary =
+            absl::StrCat("a healthy peer's map was not read (", problem, ")");
+      }
+    } else {
+      const absl::Time t = clock_->Now();
+      result = check::CheckChat(history_.Chat());
+      took = clock_->Now() - t;
+    }
+    if (std::string o = history_.overflow(); !o.empty()) {
+      result.ok = false;
+      result.summary = absl::StrCat("the history is incomplete: ", o);
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    const absl::Time now = clock_->Now();
+    const bool settled = now >= chat_activity_ + quiet;
+    if (cancelled_ || now >= deadline || (result.ok && settled)) break;
+    // Again once the views have been quiet long enough (chat), or a little
+    // later (kv: maps converge through gossip).
+    const absl::Time next =
+        step.check == CheckKind::kKv
+            ? now + std::max(quiet, absl::Milliseconds(200))
+            : std::max(chat_activity_ + quiet, now + absl::Milliseconds(50));
+    WaitLocked(lock, std::min(next, deadline), [&] { return cancelled_; });
+  }
+  r->set_message(absl::StrCat(check::FormatCheckResult(result), " (checked in ",
+                              absl::FormatDuration(took), ")"));
+  if (!result.ok) r->set_outcome(::harness::v1::OUTCOME_FAILED);
+}
+
+}  // namespace peerlab::harness
