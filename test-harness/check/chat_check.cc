@@ -88,8 +88,11 @@ CheckResult CheckChat(const ChatHistory& h) {
     const std::string prefix = absl::StrCat("<", sender, "> ");
     for (const auto& [receiver, since] : h.healthy_since) {
       if (receiver == sender) continue;
-      const absl::Time from =
-          std::max({since, healthy_since(sender), InSince(changes, receiver)});
+      auto theirs = h.groups.find(receiver);
+      const absl::Time from = std::max(
+          {since, healthy_since(sender), InSince(changes, receiver),
+           InSince(theirs == h.groups.end() ? kNoChanges : theirs->second,
+                   sender)});
       // Which send each of the receiver's lines from `sender` is.
       std::unordered_map<std::string, size_t> used;  // text -> sends used
       std::vector<int> shown(sends.size(), 0);
@@ -146,14 +149,15 @@ CheckResult CheckChat(const ChatHistory& h) {
                 ? absl::StrCat("no message from ", sender)
                 : absl::StrCat("from ", sender, ": ", absl::StrJoin(seen, ", "),
                                seen.size() == 8 ? ", ..." : "");
-        fail({.sent = sends[i]->at,
-              .receiver = receiver,
-              .text = absl::StrCat(
-                  "message ", i + 1, " of ", sender, " ", Quote(texts[i]),
-                  " (sent at ", At(sends[i]->at, h.start),
-                  ") was never shown by ", receiver, " (healthy and in ",
-                  sender, "'s group since ", At(from, h.start), ")\n", receiver,
-                  " showed instead ", saw)});
+        fail(
+            {.sent = sends[i]->at,
+             .receiver = receiver,
+             .text = absl::StrCat(
+                 "message ", i + 1, " of ", sender, " ", Quote(texts[i]),
+                 " (sent at ", At(sends[i]->at, h.start),
+                 ") was never shown by ", receiver,
+                 " (healthy, and each in the other's group, since ",
+                 At(from, h.start), ")\n", receiver, " showed instead ", saw)});
       }
     }
   }

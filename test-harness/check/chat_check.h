@@ -6,8 +6,10 @@
 // must be shown by receiver R (R != S) when
 //   - S and R were both healthy from t to the end (health.h; a peer's
 //     healthy_since is when its last unhealthy stretch ended), and
-//   - R was in S's group from t to the end: the last membership change S
-//     recorded about R at or before t put R in, and none after t took it out.
+//   - R was in S's group and S in R's from t to the end: the last
+//     membership change S recorded about R at or before t put R in, none
+//     after t took it out, and the same for R about S (a peer that does
+//     not know the sender yet, e.g. a restarted one, refuses its stream).
 // R's messagesView (of its latest process) must then show "<S> TEXT" exactly
 // once, and every message of S that R shows (required or not) must come in
 // the order S sent them; a line "<S> TEXT" that matches no send of S, or

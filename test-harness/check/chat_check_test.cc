@@ -83,7 +83,8 @@ TEST(ChatCheckTest, TableOfHistories) {
        },
        false,
        "message 2 of alice \"a2\" (sent at +2.000 s) was never shown by carol "
-       "(healthy and in alice's group since +0.100 s)\ncarol showed instead "
+       "(healthy, and each in the other's group, since +0.100 s)\ncarol showed "
+       "instead "
        "from alice: \"a1\""},
       {"a receiver unhealthy at the send need not show it",
        [](ChatHistory& h) {
@@ -108,6 +109,13 @@ TEST(ChatCheckTest, TableOfHistories) {
          h.views["carol"].erase(h.views["carol"].begin() + 1);
          h.groups["alice"].push_back({T(1.8), "carol", false});
          h.groups["alice"].push_back({T(2.2), "carol", true});
+       },
+       true, ""},
+      {"a receiver that did not know the sender yet",
+       [](ChatHistory& h) {
+         h.views["carol"].erase(h.views["carol"].begin() + 1);
+         h.groups["carol"].push_back({T(1.5), "alice", false});
+         h.groups["carol"].push_back({T(2.5), "alice", true});
        },
        true, ""},
       {"a receiver taken out of the group later",

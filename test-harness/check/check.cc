@@ -6,9 +6,9 @@
 namespace peerlab::harness::check {
 
 std::string FormatCheckResult(const CheckResult& result) {
-  std::string out = absl::StrCat("check ", result.checker, ": ",
-                                 result.ok ? "OK" : "FAILED", ": ",
-                                 result.summary);
+  std::string out =
+      absl::StrCat("check ", result.checker, ": ", result.ok ? "OK" : "FAILED",
+                   ": ", result.summary);
   if (result.ok || result.counterexample.empty()) return out;
   for (absl::string_view line :
        absl::StrSplit(result.counterexample, '\n', absl::SkipEmpty())) {

@@ -54,6 +54,8 @@ TEST(RunHistoryTest, RecordsSendsWritesViewsAndGroups) {
   h.OnViewLine("alice", 1, "logView", "info  [alice] member bob is alive again",
                T(0.9));
   h.OnViewLine("alice", 1, "logView", "info  [alice] something else", T(0.9));
+  h.OnViewLine("bob", 1, "logView", "info  [bob] member alice joined (x)",
+               T(0.5));
   ChatHistory c = h.Chat();
   ASSERT_EQ(c.sends.size(), 1u);
   EXPECT_EQ(c.sends[0].text, "hi there");

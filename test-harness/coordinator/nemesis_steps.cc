@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "test-harness/check/chat_check.h"
 #include "test-harness/check/kv_check.h"
 #include "test-harness/coordinator/run.h"
@@ -247,6 +248,14 @@ void Run::AfterStep(const Step& step, StepResult* r, absl::Time start) {
                                 ")"));
     return;
   }
+  // A nemesis kill is repaired once the new process has run `init`: until
+  // then the peer is not healthy (it may still be joining).
+  if (by_nemesis && step.kind == StepKind::kKill && ok) {
+    history_.AddFault(step.peer, "killed by the nemesis", start);
+  }
+  if (by_nemesis && step.kind == StepKind::kCommand && step.command == "init") {
+    history_.ClearFault(step.peer, "killed by the nemesis", clock_->Now());
+  }
   if (step.kind == StepKind::kCommand) {
     std::vector<std::string> output(r->output().begin(), r->output().end());
     history_.OnCommand(step.peer, step.command, ok, output, start);
@@ -279,6 +288,36 @@ void Run::WaitForNemeses() {
   for (auto& t : threads) t.join();
 }
 
+absl::StatusOr<std::vector<std::string>> Run::ReadKvList(
+    const std::string& peer, absl::Time deadline) {
+  PeerLink* link = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    PeerState& p = peers_[peer];
+    if (std::string why = NotRunningLocked(p); !why.empty()) {
+      return absl::UnavailableError(why);
+    }
+    // Only the run thread destroys links (retired_): valid during the call.
+    link = p.link.get();
+  }
+  auto response = link->Execute("broadcastlist stamps", deadline);
+  if (!response.ok()) return response.status();
+  if (response->code() != 0) {
+    return absl::Status(static_cast<absl::StatusCode>(response->code()),
+                        response->message());
+  }
+  // A map holds at most kMaxKvEntries (10,000) entries and a count line.
+  constexpr int kMaxLines = 20000;
+  if (response->output_size() > kMaxLines) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("broadcastlist stamps printed ", response->output_size(),
+                     " lines, more than a map can hold (", kMaxLines, ")"));
+  }
+  std::vector<std::string> lines;
+  for (const auto& line : response->output()) lines.push_back(line.text());
+  return lines;
+}
+
 void Run::RunCheck(const Step& step, StepResult* r) {
   WaitForNemeses();
   const absl::Time deadline =
@@ -296,39 +335,33 @@ void Run::RunCheck(const Step& step, StepResult* r) {
             script_.peers.end()) {
           continue;
         }
-        Step list;
-        list.line = step.line;
-        list.peer = peer;
-        list.kind = StepKind::kCommand;
-        list.command = "broadcastlist stamps";
-        StepResult out;
-        out.set_outcome(::harness::v1::OUTCOME_OK);
-        RunCommand(list, &out);
-        if (out.outcome() != ::harness::v1::OUTCOME_OK) {
-          problem = absl::StrCat(peer, ": ", out.message());
+        absl::StatusOr<std::vector<std::string>> lines = ReadKvList(
+            peer,
+            clock_->Now() + absl::Milliseconds(options_.step_timeout_ms()));
+        if (!lines.ok()) {
+          problem = absl::StrCat(peer, ": ", lines.status().message());
           continue;
         }
-        std::vector<std::string> lines(out.output().begin(),
-                                       out.output().end());
-        auto map = check::ParseKvList(lines);
+        auto map = check::ParseKvList(*lines);
         if (!map.ok()) {
           problem = absl::StrCat(peer, ": ", map.status().message());
           continue;
         }
         maps[peer] = *std::move(map);
       }
-      const absl::Time t = clock_->Now();
+      // The checker's own time, on the real clock (a figure, not a wait).
+      const absl::Time t = absl::Now();
       result = check::CheckKv(history_.Kv(std::move(maps)));
-      took = clock_->Now() - t;
+      took = absl::Now() - t;
       if (!problem.empty() && result.ok) {
         result.ok = false;
         result.summary =
             absl::StrCat("a healthy peer's map was not read (", problem, ")");
       }
     } else {
-      const absl::Time t = clock_->Now();
+      const absl::Time t = absl::Now();
       result = check::CheckChat(history_.Chat());
-      took = clock_->Now() - t;
+      took = absl::Now() - t;
     }
     if (std::string o = history_.overflow(); !o.empty()) {
       result.ok = false;
@@ -338,13 +371,22 @@ void Run::RunCheck(const Step& step, StepResult* r) {
     const absl::Time now = clock_->Now();
     const bool settled = now >= chat_activity_ + quiet;
     if (cancelled_ || now >= deadline || (result.ok && settled)) break;
-    // Again once the views have been quiet long enough (chat), or a little
-    // later (kv: maps converge through gossip).
-    const absl::Time next =
-        step.check == CheckKind::kKv
-            ? now + std::max(quiet, absl::Milliseconds(200))
-            : std::max(chat_activity_ + quiet, now + absl::Milliseconds(50));
-    WaitLocked(lock, std::min(next, deadline), [&] { return cancelled_; });
+    if (step.check == CheckKind::kKv) {
+      // Again a little later: maps converge through gossip, no line says so.
+      WaitLocked(
+          lock,
+          std::min(now + std::max(quiet, absl::Milliseconds(200)), deadline),
+          [&] { return cancelled_; });
+    } else if (!settled) {
+      // Again once the views have been quiet long enough.
+      WaitLocked(lock, std::min(chat_activity_ + quiet, deadline),
+                 [&] { return cancelled_; });
+    } else {
+      // Quiet and failing: only a new line can change the verdict.
+      const absl::Time seen = chat_activity_;
+      WaitLocked(lock, deadline,
+                 [&] { return cancelled_ || chat_activity_ != seen; });
+    }
   }
   r->set_message(absl::StrCat(check::FormatCheckResult(result), " (checked in ",
                               absl::FormatDuration(took), ")"));

@@ -223,6 +223,10 @@ class Run : public PeerListener {
   // Joins every nemesis thread (they end by their schedule, or at Cancel).
   void WaitForNemeses();
   void RunCheck(const Step& step, ::harness::v1::StepResult* result);
+  // `broadcastlist stamps` on `peer` (run thread only: it uses the link
+  // without the lock), every line.
+  absl::StatusOr<std::vector<std::string>> ReadKvList(const std::string& peer,
+                                                      absl::Time deadline);
   // After every step (before it is recorded): the history of the checkers
   // (commands, the fault record) and a nemesis's adjustments (a network
   // fault this lab cannot do, a command whose peer the nemesis broke:

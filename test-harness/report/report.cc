@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -365,12 +366,14 @@ std::string TimelineHtml(const RunSummary& s) {
                                   "width=\"%.1f\" height=\"12\">%s</rect>\n",
                                   e.kind(), ok, px, y + 5, w, title));
         if (fault) {  // the fault's keyword next to its mark
+          std::string label = e.text();
+          if (absl::StartsWith(label, "nemesis: ")) label = label.substr(9);
           absl::StrAppend(
               &svg,
-              absl::StrFormat(
-                  "<text class=\"faultlabel\" x=\"%.1f\" y=\"%d\">%s</text>\n",
-                  px + w + 3, y + 15,
-                  XmlEscape(e.text().substr(0, e.text().find(' ')))));
+              absl::StrFormat("<text class=\"faultlabel\" x=\"%.1f\" "
+                              "y=\"%d\">%s</text>\n",
+                              px + w + 3, y + 15,
+                              XmlEscape(label.substr(0, label.find(' ')))));
         }
       } else if (e.kind() == "membership") {
         absl::StrAppend(

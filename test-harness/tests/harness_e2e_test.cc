@@ -459,6 +459,34 @@ TEST_F(HarnessE2eTest, RepeatReportsEveryRun) {
 
 // The timeline page in headless Chromium: the DOM has a lane per peer, and
 // the screenshot is far from blank.
+// A nemesis run: a schedule of kills, stops and partitions drawn from seed
+// 7 (partitions are skipped in a lab without network faults) while five
+// peers chat; check chat and check kv pass, and the schedule is in the
+// summary.
+TEST_F(HarnessE2eTest, ANemesisRunPassesCheckChatAndCheckKv) {
+  SKIP_WITHOUT_INIT();
+  Result r = RunHarness({"--seed", "7", Script("tests/nemesis_chat.cmd")});
+  EXPECT_EQ(r.exit.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("OK      nemesis kill,stop,partition every "
+                               "1s..2s for 6s"));
+  EXPECT_THAT(r.out, HasSubstr("-- check chat: OK: "));
+  EXPECT_THAT(r.out, HasSubstr("-- check kv: OK: "));
+  EXPECT_THAT(r.out, HasSubstr("Nemesis schedule (seed 7):\n  line 17: +"));
+  ASSERT_EQ(RunDirs().size(), 1u);
+  auto s = Summary(RunDirs()[0]);
+  EXPECT_GE(s["nemesis_schedule"].size(), 4u);
+  EXPECT_LT(r.took, absl::Seconds(30));
+  if (::testing::Test::HasFailure()) {
+    // The verdict's lines only (the whole output is long).
+    for (absl::string_view line : absl::StrSplit(r.out, '\n')) {
+      if (absl::StrContains(line, "FAILED") || absl::StartsWith(line, "  ") ||
+          absl::StartsWith(line, "Verdict")) {
+        ADD_FAILURE() << line;
+      }
+    }
+  }
+}
+
 TEST_F(HarnessE2eTest, TimelineShowsEveryPeerLaneInChromium) {
   std::string chromium;
   for (const char* c : {"/usr/bin/chromium", "/usr/bin/chromium-browser"}) {
@@ -508,6 +536,10 @@ TEST_F(HarnessE2eTest, TimelineShowsEveryPeerLaneInChromium) {
   EXPECT_THAT(dom, HasSubstr("id=\"verdict\">PASSED<"));
   // Step bars were drawn in the lanes.
   EXPECT_THAT(dom, HasSubstr("class=\"step ok\""));
+  // The zoom script ran (it adds the plot's clip path).
+  EXPECT_THAT(dom, HasSubstr("id=\"plotclip\""));
+  // The message diagram: an arrow a message shown.
+  if (chat) EXPECT_THAT(dom, HasSubstr("<line class=\"msg\""));
 
   const std::string shot = dir_->File("timeline.png");
   const std::string blank = dir_->File("blank.png");
