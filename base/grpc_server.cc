@@ -311,8 +311,10 @@ bool GrpcServer::AcceptFrom(int listen_fd) {
     grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters p;
     p.listener_fd = listen_fd;
     p.fd = fd;
-    acceptor_->HandleNewConnection(&p);
+    // Counted before the hand-off: the connection's first call can finish
+    // (and a caller read stats()) before HandleNewConnection returns.
     accepted_.fetch_add(1, std::memory_order_relaxed);
+    acceptor_->HandleNewConnection(&p);
   }
 }
 

@@ -55,9 +55,7 @@ std::shared_ptr<spdlog::logger> ComponentLogger(const std::string& component) {
   return logger;
 }
 
-namespace {
-
-spdlog::level::level_enum ToSpdlog(runtime::LogLevel level) {
+spdlog::level::level_enum ToSpdlogLevel(runtime::LogLevel level) {
   switch (level) {
     case runtime::LogLevel::kTrace:
       return spdlog::level::trace;
@@ -77,17 +75,15 @@ spdlog::level::level_enum ToSpdlog(runtime::LogLevel level) {
   return spdlog::level::off;
 }
 
-}  // namespace
-
 bool SpdlogLogger::Enabled(runtime::LogLevel level, absl::string_view) const {
   return level != runtime::LogLevel::kOff &&
-         Target()->should_log(ToSpdlog(level));
+         Target()->should_log(ToSpdlogLevel(level));
 }
 
 void SpdlogLogger::Write(const runtime::LogRecord& record) {
   Target()->log(
       absl::ToChronoTime(record.time), spdlog::source_loc{},
-      ToSpdlog(record.level),
+      ToSpdlogLevel(record.level),
       spdlog::string_view_t(record.message.data(), record.message.size()));
 }
 

@@ -101,6 +101,9 @@ class SpdlogLogger final : public runtime::Logger {
   const std::shared_ptr<spdlog::logger> logger_;
 };
 
+// The spdlog level of a runtime::LogLevel.
+spdlog::level::level_enum ToSpdlogLevel(runtime::LogLevel level);
+
 // One SpdlogLogger on the default logger, for the whole program. Never
 // destroyed.
 runtime::Logger* DefaultSpdlogLogger();

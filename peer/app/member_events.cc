@@ -17,34 +17,6 @@ MemberEvent MemberEventOf(MemberEvent::Kind kind,
   return event;
 }
 
-std::string MemberEventText(const MemberEvent& event) {
-  const char* what = "changed";
-  switch (event.kind()) {
-    case MemberEvent::JOINED:
-      what = "joined";
-      break;
-    case MemberEvent::LEFT:
-      what = "left";
-      break;
-    case MemberEvent::FAILED:
-      what = "failed";
-      break;
-    case MemberEvent::SUSPECT:
-      what = "is suspect";
-      break;
-    case MemberEvent::ALIVE:
-      what = "is alive again";
-      break;
-    case MemberEvent::UPDATED:
-      what = "updated";
-      break;
-    default:
-      break;
-  }
-  return absl::StrCat("member ", event.name(), " ", what, " (incarnation ",
-                      event.incarnation(), ")");
-}
-
 void WriteMemberEvent(cli::ViewHub* hub, MemberEvent::Kind kind,
                       const membership::Member& member) {
   if (hub == nullptr) return;

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "peer/app/member_event_text.h"
 #include "peer/cli/view.h"
 #include "peer/membership/member.h"
 #include "proto/peer/v1/control.pb.h"
@@ -16,9 +17,6 @@ namespace peerlab::peer {
 // The event as a record: kind, name, incarnation, generation, address.
 ::peer::v1::MemberEvent MemberEventOf(::peer::v1::MemberEvent::Kind kind,
                                       const membership::Member& member);
-
-// "member bob is suspect (incarnation 3)": the record's line, for people.
-std::string MemberEventText(const ::peer::v1::MemberEvent& event);
 
 // Writes the event to `hub`'s kEventsView as one line with its record.
 // Thread-safe (as ViewHub::WriteRecord); `hub` may be null (nothing).

@@ -8,33 +8,10 @@
 #include "base/logging.h"
 
 namespace peerlab::cli {
-namespace {
-
-spdlog::level::level_enum ToSpdlog(runtime::LogLevel level) {
-  switch (level) {
-    case runtime::LogLevel::kTrace:
-      return spdlog::level::trace;
-    case runtime::LogLevel::kDebug:
-      return spdlog::level::debug;
-    case runtime::LogLevel::kInfo:
-      return spdlog::level::info;
-    case runtime::LogLevel::kWarn:
-      return spdlog::level::warn;
-    case runtime::LogLevel::kError:
-      return spdlog::level::err;
-    case runtime::LogLevel::kCritical:
-      return spdlog::level::critical;
-    case runtime::LogLevel::kOff:
-      return spdlog::level::off;
-  }
-  return spdlog::level::off;
-}
-
-}  // namespace
 
 absl::Status SpdlogLogControl::SetLevel(runtime::LogLevel level,
                                         const std::string& component) {
-  const spdlog::level::level_enum lvl = ToSpdlog(level);
+  const spdlog::level::level_enum lvl = ToSpdlogLevel(level);
   if (component.empty()) {
     spdlog::set_level(lvl);
     return absl::OkStatus();

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "peer/app/member_event_text.h"
 #include "peer/cli/view.h"
 #include "test-harness/coordinator/run_text.h"
 #include "test-harness/coordinator/verdict.h"
@@ -30,37 +31,6 @@ using run_text::ToProto;
 // Registrations of the run's peers it follows (each is a link and a watch
 // thread until the step ends).
 constexpr uint64_t kMaxRegistrationsPerRun = 500;
-
-// "member bob is suspect (incarnation 3)", from the record the peer's
-// membership attached (peer.v1.MemberEvent on a line of eventsView).
-std::string MembershipEventText(const ::peer::v1::MemberEvent& e) {
-  using ::peer::v1::MemberEvent;
-  const char* what = "changed";
-  switch (e.kind()) {
-    case MemberEvent::JOINED:
-      what = "joined";
-      break;
-    case MemberEvent::LEFT:
-      what = "left";
-      break;
-    case MemberEvent::FAILED:
-      what = "failed";
-      break;
-    case MemberEvent::SUSPECT:
-      what = "is suspect";
-      break;
-    case MemberEvent::ALIVE:
-      what = "is alive again";
-      break;
-    case MemberEvent::UPDATED:
-      what = "updated";
-      break;
-    default:
-      break;
-  }
-  return absl::StrCat("member ", e.name(), " ", what, " (incarnation ",
-                      e.incarnation(), ")");
-}
 
 }  // namespace
 
@@ -307,9 +277,9 @@ void Run::OnLines(const std::string& name, uint64_t generation,
     } else if (line.has_record() && line.record().has_member()) {
       // Typed: no log text is read, so none can pass for an event.
       const ::peer::v1::MemberEvent& e = line.record().member();
-      log_.AddTimeline(at, name, "membership", MembershipEventText(e),
-                       e.kind() != ::peer::v1::MemberEvent::FAILED,
-                       absl::ZeroDuration());
+      log_.AddTimeline(
+          at, name, "membership", peerlab::peer::MemberEventText(e),
+          e.kind() != ::peer::v1::MemberEvent::FAILED, absl::ZeroDuration());
     }
   }
   cv_.notify_all();
