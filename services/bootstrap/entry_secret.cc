@@ -49,4 +49,9 @@ bool EntrySecretMatches(absl::string_view secret,
   return CRYPTO_memcmp(hash.data(), stored_hash.data(), kSecretHashBytes) == 0;
 }
 
+absl::StatusOr<std::string> SecretToSend(const std::string& given, bool admin) {
+  if (!given.empty() || admin) return given;
+  return NewEntrySecret();
+}
+
 }  // namespace peerlab::bootstrap

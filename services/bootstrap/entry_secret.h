@@ -23,6 +23,11 @@ inline constexpr size_t kSecretHashBytes = 32;
 // Internal error only when the random source fails.
 absl::StatusOr<std::string> NewEntrySecret();
 
+// The secret a client sends with a Join or a Refill: `given` when it is set
+// or the caller is an administrator (`admin`: an admin entry may have none);
+// else a new one (NewEntrySecret), which the caller keeps to renew and leave.
+absl::StatusOr<std::string> SecretToSend(const std::string& given, bool admin);
+
 // InvalidArgument naming `field` unless `secret` has 32..128 characters, each
 // printable ASCII other than space. Never quotes the secret.
 absl::Status ValidateEntrySecret(absl::string_view secret,

@@ -50,13 +50,9 @@ absl::StatusOr<pb::JoinResponse> InProcessBootstrapClient::Join(
     const std::string& secret) {
   pb::JoinRequest request;
   *request.mutable_peer() = peer;
-  if (secret.empty() && !options_.admin_token.has_value()) {
-    auto made = NewEntrySecret();
-    if (!made.ok()) return made.status();
-    request.set_secret(*made);
-  } else {
-    request.set_secret(secret);
-  }
+  auto sent = SecretToSend(secret, options_.admin_token.has_value());
+  if (!sent.ok()) return sent.status();
+  request.set_secret(*std::move(sent));
   if (ttl.has_value()) SetDuration(*ttl, request.mutable_ttl());
   return Sync<pb::JoinResponse>(
       [&](auto done) { service_->Join(request, Caller(), std::move(done)); });
@@ -76,13 +72,10 @@ absl::StatusOr<pb::RefillResponse> InProcessBootstrapClient::Refill(
     const std::string& secret) {
   pb::RefillRequest request;
   *request.mutable_candidate() = candidate;
-  if (secret.empty() && !options_.admin_token.has_value()) {
-    auto made = NewEntrySecret();
-    if (!made.ok()) return made.status();
-    request.set_secret(*made);
-  } else {
-    request.set_secret(secret);
-  }
+  // As BootstrapClient::Refill: a refilled entry always has a secret.
+  auto sent = SecretToSend(secret, /*admin=*/false);
+  if (!sent.ok()) return sent.status();
+  request.set_secret(*std::move(sent));
   if (ttl.has_value()) SetDuration(*ttl, request.mutable_ttl());
   return Sync<pb::RefillResponse>(
       [&](auto done) { service_->Refill(request, Caller(), std::move(done)); });

@@ -141,13 +141,9 @@ absl::StatusOr<pb::JoinResponse> BootstrapClient::Join(
     const std::string& secret) {
   pb::JoinRequest request;
   *request.mutable_peer() = peer;
-  if (secret.empty() && !options_.admin_token.has_value()) {
-    auto made = NewEntrySecret();
-    if (!made.ok()) return made.status();
-    request.set_secret(*made);
-  } else {
-    request.set_secret(secret);
-  }
+  auto sent = SecretToSend(secret, options_.admin_token.has_value());
+  if (!sent.ok()) return sent.status();
+  request.set_secret(*std::move(sent));
   if (ttl.has_value()) SetDuration(*ttl, request.mutable_ttl());
   return Call<pb::JoinResponse>(
       [&](grpc::ClientContext& context, pb::JoinResponse* response) {
@@ -171,13 +167,9 @@ absl::StatusOr<pb::RefillResponse> BootstrapClient::Refill(
     const std::string& secret) {
   pb::RefillRequest request;
   *request.mutable_candidate() = candidate;
-  if (secret.empty()) {
-    auto made = NewEntrySecret();
-    if (!made.ok()) return made.status();
-    request.set_secret(*made);
-  } else {
-    request.set_secret(secret);
-  }
+  auto sent = SecretToSend(secret, /*admin=*/false);
+  if (!sent.ok()) return sent.status();
+  request.set_secret(*std::move(sent));
   if (ttl.has_value()) SetDuration(*ttl, request.mutable_ttl());
   return Call<pb::RefillResponse>(
       [&](grpc::ClientContext& context, pb::RefillResponse* response) {
