@@ -4,6 +4,8 @@
 # the two sides merge again and a message is seen by everybody.
 # Short membership timings: a cut-off member is dead within about 2 s and
 # push/pull (which also reconnects failed members) runs every second.
+# Every peer whose rejoin is awaited after `heal` must have seen the other
+# side fail first (else its second "joined" never comes).
 a set memberlist.probe_interval 200ms
 a set memberlist.probe_timeout 100ms
 a set memberlist.gossip_interval 50ms
@@ -54,6 +56,9 @@ wait a messagesView 1 <failed> e 15s
 wait d messagesView 1 <failed> a 15s
 wait d messagesView 1 <failed> b 15s
 wait d messagesView 1 <failed> c 15s
+wait e messagesView 1 <failed> c 15s
+wait c messagesView 1 <failed> d 15s
+wait c messagesView 1 <failed> e 15s
 a msg left side
 d msg right side
 wait c messagesView 1 <a> left side 10s
