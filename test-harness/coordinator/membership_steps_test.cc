@@ -12,6 +12,7 @@
 #include "test-harness/coordinator/convergence.h"
 #include "test-harness/coordinator/fake_peer_link.h"
 #include "test-harness/coordinator/run.h"
+#include "test-harness/coordinator/runner_testing.h"
 
 namespace peerlab::harness {
 namespace {
@@ -76,15 +77,7 @@ class MembershipStepsTest : public ::testing::Test {
   // Whenever the run waits on the clock, moves the clock to the wait's
   // deadline, until the run has finished.
   RunSummary RunToEnd(harness::Run& run) {
-    EXPECT_TRUE(Eventually([&] {
-      if (run.finished()) return true;
-      if (clock_.waiters() > 0 &&
-          clock_.NextDeadline() != absl::InfiniteFuture()) {
-        clock_.Set(std::max(clock_.Now(), clock_.NextDeadline()));
-      }
-      return false;
-    })) << "the run hangs";
-    return run.Summary();
+    return testing::RunToEnd(run, clock_);
   }
 
   PeerRegistry registry_;

@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "test-harness/coordinator/fake_peer_link.h"
 #include "test-harness/coordinator/run.h"
+#include "test-harness/coordinator/runner_testing.h"
 
 namespace peerlab::harness {
 namespace {
@@ -90,18 +91,7 @@ class NemesisStepsTest : public ::testing::Test {
   }
 
   RunSummary RunToEnd(harness::Run& run) {
-    EXPECT_TRUE(Eventually(
-        [&] {
-          if (run.finished()) return true;
-          if (clock_.waiters() > 0 &&
-              clock_.NextDeadline() != absl::InfiniteFuture()) {
-            clock_.Set(std::max(clock_.Now(), clock_.NextDeadline()));
-          }
-          return false;
-        },
-        absl::Seconds(30)))
-        << "the run hangs";
-    return run.Summary();
+    return testing::RunToEnd(run, clock_);
   }
 
   static std::string Script() {

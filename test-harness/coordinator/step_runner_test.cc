@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "test-harness/coordinator/fake_peer_link.h"
 #include "test-harness/coordinator/run.h"
+#include "test-harness/coordinator/runner_testing.h"
 
 namespace peerlab::harness {
 namespace {
@@ -73,31 +74,8 @@ class StepRunnerTest : public ::testing::Test {
   // Whenever the run waits on the clock (and no fault request is on its
   // way), moves the clock to the wait's deadline, until the run has
   // finished. Answers fault requests.
-  // The clock moves only when the run was seen waiting, with no new event,
-  // on two polls in a row: a waiter just woken by a resolved fault (FakeClock
-  // wakes it without the run's lock; it rechecks within 1 ms) must not be
-  // taken for one that waits for its deadline.
   RunSummary RunToEnd(harness::Run& run) {
-    size_t idle_at = SIZE_MAX;  // event count when last seen idle
-    EXPECT_TRUE(Eventually([&] {
-      if (run.finished()) return true;
-      const size_t before = run.EventsFrom(0).size();
-      const bool waiting = clock_.waiters() > 0;
-      if (ServeFaults(run) != before || !waiting) {
-        idle_at = SIZE_MAX;
-        return false;
-      }
-      if (idle_at != before) {
-        idle_at = before;
-        return false;
-      }
-      if (clock_.NextDeadline() != absl::InfiniteFuture()) {
-        clock_.Set(std::max(clock_.Now(), clock_.NextDeadline()));
-        idle_at = SIZE_MAX;
-      }
-      return false;
-    })) << "the run hangs";
-    return run.Summary();
+    return testing::RunToEnd(run, clock_, [&] { return ServeFaults(run); });
   }
 
   PeerRegistry registry_;
