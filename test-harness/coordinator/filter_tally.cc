@@ -9,7 +9,9 @@ FilterTally::FilterTally(const Script& script) {
       waits_[static_cast<int>(i)] = {.filter = step.filter, .line = step.line};
     }
     if (step.kind != StepKind::kFilter) continue;
-    filters_.push_back({.filter = step.filter, .line = step.line});
+    filters_.push_back({.filter = step.filter,
+                        .line = step.line,
+                        .step = static_cast<int>(i)});
     filtered_views_.insert({step.filter.peer, step.filter.view});
   }
 }

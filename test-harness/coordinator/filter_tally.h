@@ -20,7 +20,8 @@ namespace peerlab::harness {
 // One filter or wait and its counts.
 struct Tally {
   Filter filter;
-  int line = 0;  // of the script
+  int line = 0;   // of the script
+  int step = -1;  // the filter's index among the script's steps
   std::map<uint64_t, int64_t> by_generation;
   int64_t total = 0;  // all generations (for `never`)
 

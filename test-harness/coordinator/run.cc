@@ -366,6 +366,12 @@ void Run::Main() {
     }
     for (size_t j = i; j < end && !skip.empty(); ++j) {
       const Step& step = script_.steps[j];
+      if (step.kind == StepKind::kFilter) {
+        // Not reached: SKIPPED among the filters, not checked.
+        std::lock_guard<std::mutex> lock(mu_);
+        not_reached_.insert(static_cast<int>(j));
+        continue;
+      }
       StepResult result;
       result.set_index(static_cast<int>(j));
       result.set_line(step.line);
@@ -399,7 +405,8 @@ void Run::Main() {
     std::lock_guard<std::mutex> lock(mu_);
     filter_results_ = CheckFilters(
         tally_.filters(),
-        [this](const std::string& peer) { return GenerationLocked(peer); });
+        [this](const std::string& peer) { return GenerationLocked(peer); },
+        not_reached_);
     verdict = Decide(
         steps_, filter_results_, unexpected_deaths_,
         cancelled_ ? std::optional<std::string>(cancel_reason_) : std::nullopt);
@@ -441,7 +448,8 @@ bool Run::WaitForInitialPeers() {
 void Run::EndPhase() {
   std::unique_lock<std::mutex> lock(mu_);
   state_ = ::harness::v1::RUN_STATE_CHECKING;
-  if (tally_.filters().empty() || cancelled_) return;
+  // Nothing to wait for: no filter, or none whose line was reached.
+  if (tally_.filters().size() == not_reached_.size() || cancelled_) return;
   const absl::Time start = clock_->Now();
   const absl::Time deadline =
       start + absl::Milliseconds(options_.end_timeout_ms());
@@ -457,6 +465,7 @@ void Run::EndPhase() {
     all_hold = true;
     bool exceeded = false;
     for (const Tally& t : tally_.filters()) {
+      if (not_reached_.count(t.step)) continue;
       int64_t received = ReceivedLocked(t);
       all_hold = all_hold && t.filter.Holds(received);
       exceeded = exceeded || t.filter.Exceeded(received);

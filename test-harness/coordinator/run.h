@@ -282,6 +282,9 @@ class Run : public PeerListener {
   absl::Time last_activity_ = absl::InfinitePast();
   std::vector<::harness::v1::StepResult> steps_;
   std::vector<::harness::v1::FilterResult> filter_results_;
+  // Indices of the filter steps whose line was skipped (--fail-fast after a
+  // failure, a cancel): SKIPPED, not checked.
+  std::set<int> not_reached_;
   // Bytes of command output the steps kept.
   size_t output_kept_bytes_ = 0;
   uint64_t registrations_ = 0;          // followed

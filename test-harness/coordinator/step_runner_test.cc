@@ -181,6 +181,61 @@ TEST_F(StepRunnerTest, AnUnknownCountFromIsRefused) {
   EXPECT_EQ(run.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A filter is a filter, not also a step: the summary, the events and the
+// timeline list it once (as a FilterResult). Before: every filter line was
+// also an OK step, listed among the steps and counted twice in junit.xml.
+TEST_F(StepRunnerTest, FiltersAreNotSteps) {
+  Register("alice");
+  auto run = Start(
+      "alice say x\n"
+      "alice testfilter messagesView 0 <error>\n"
+      "expect alice messagesView never <error>\n");
+  RunSummary s = RunToEnd(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_PASSED) << s.verdict();
+  ASSERT_EQ(s.steps_size(), 1);
+  EXPECT_EQ(s.steps(0).kind(), "command");
+  EXPECT_EQ(s.filters_size(), 2);
+  for (const auto& e : run->EventsFrom(0)) {
+    EXPECT_FALSE(e.has_step_started() && e.step_started().kind() == "filter");
+    EXPECT_FALSE(e.has_step_finished() && e.step_finished().kind() == "filter");
+  }
+  for (const auto& t : s.timeline()) {
+    EXPECT_THAT(t.text(), ::testing::Not(HasSubstr("testfilter")));
+  }
+}
+
+// --fail-fast: a filter whose line comes after the first failure was not
+// reached: SKIPPED, not checked, not counted as failed; filters before the
+// failure are checked. Before: every skipped filter was checked and FAILED.
+TEST_F(StepRunnerTest, FailFastSkipsTheFiltersAfterTheFailure) {
+  Register("alice");
+  links_.SetHandler([&](const std::string& name, const std::string& line)
+                        -> absl::StatusOr<::peer::v1::ExecuteResponse> {
+    if (line == "fail") return absl::InternalError("boom");
+    links_.Write(name, "messagesView", line.substr(4));
+    return ::peer::v1::ExecuteResponse();
+  });
+  ::harness::v1::RunOptions options;
+  options.set_fail_fast(true);
+  auto run = Start(
+      "alice say x\n"
+      "expect alice messagesView == 1 x\n"
+      "alice fail\n"
+      "alice say y\n"
+      "expect alice messagesView == 1 y\n"
+      "alice testfilter messagesView 1 y\n",
+      options);
+  RunSummary s = RunToEnd(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_FAILED);
+  EXPECT_EQ(s.verdict(), "1 of 3 steps failed") << s.verdict();
+  ASSERT_EQ(s.steps_size(), 3);
+  EXPECT_EQ(s.steps(2).outcome(), ::harness::v1::OUTCOME_SKIPPED);
+  ASSERT_EQ(s.filters_size(), 3);
+  EXPECT_EQ(s.filters(0).outcome(), ::harness::v1::OUTCOME_OK);
+  EXPECT_EQ(s.filters(1).outcome(), ::harness::v1::OUTCOME_SKIPPED);
+  EXPECT_EQ(s.filters(2).outcome(), ::harness::v1::OUTCOME_SKIPPED);
+}
+
 TEST_F(StepRunnerTest, SleepEndsWhenTheClockHasMoved) {
   Register("alice");
   auto run = Start("alice say x\nsleep 10s\n");

@@ -21,11 +21,16 @@ namespace peerlab::harness {
 
 std::vector<::harness::v1::FilterResult> CheckFilters(
     const std::vector<Tally>& filters,
-    absl::FunctionRef<uint64_t(const std::string&)> generation_of) {
+    absl::FunctionRef<uint64_t(const std::string&)> generation_of,
+    const std::set<int>& not_reached) {
   std::vector<::harness::v1::FilterResult> out;
   for (const Tally& t : filters) {
     ::harness::v1::FilterResult& r = out.emplace_back(
         FilterResultOf(t, t.Received(generation_of(t.filter.peer))));
+    if (not_reached.count(t.step)) {
+      r.set_outcome(::harness::v1::OUTCOME_SKIPPED);
+      continue;
+    }
     r.set_outcome(t.filter.Holds(r.received()) ? ::harness::v1::OUTCOME_OK
                                                : ::harness::v1::OUTCOME_FAILED);
   }

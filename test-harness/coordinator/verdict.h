@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,10 +21,13 @@ namespace peerlab::harness {
                                            int64_t received);
 
 // The final results of `filters`, with outcomes. `generation_of(peer)` is
-// the peer's current start (the one counted by all ops but `never`).
+// the peer's current start (the one counted by all ops but `never`). A
+// filter whose step is in `not_reached` (its line was skipped: --fail-fast
+// after a failure, a cancel) is SKIPPED, not checked.
 std::vector<::harness::v1::FilterResult> CheckFilters(
     const std::vector<Tally>& filters,
-    absl::FunctionRef<uint64_t(const std::string&)> generation_of);
+    absl::FunctionRef<uint64_t(const std::string&)> generation_of,
+    const std::set<int>& not_reached = {});
 
 struct Verdict {
   ::harness::v1::RunState state = ::harness::v1::RUN_STATE_PASSED;

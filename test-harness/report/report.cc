@@ -16,9 +16,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
-#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "test-harness/report/message_diagram.h"
+#include "test-harness/report/proto_json.h"
 
 namespace peerlab::harness {
 namespace {
@@ -62,6 +62,23 @@ std::string FilterText(const ::harness::v1::FilterResult& f) {
   }
   return absl::StrCat(f.peer(), " ", f.view(), " ", f.op(), " ", f.expected(),
                       " \"", f.text(), "\"");
+}
+
+// A filter line as a step: what a coordinator before the fix recorded for
+// every filter (an OK step at once). A filter is reported once, as a
+// filter, so these are left out wherever steps are listed or counted.
+bool IsFilterStep(const StepResult& s) { return s.kind() == "filter"; }
+
+// The class of an outcome's table cell.
+const char* OutcomeClass(::harness::v1::Outcome o) {
+  switch (o) {
+    case ::harness::v1::OUTCOME_OK:
+      return "PASSED";
+    case ::harness::v1::OUTCOME_SKIPPED:
+      return "SKIPPED";
+    default:
+      return "FAILED";
+  }
 }
 
 std::string StepLine(const StepResult& s) {
@@ -164,19 +181,23 @@ std::string SummaryTable(const RunSummary& s) {
   std::string out = absl::StrCat("Summary of run ", s.run_id(), " (",
                                  s.script_name(), ", seed ", s.seed(), ")\n");
   absl::StrAppend(&out, "Steps:\n");
-  for (const auto& step : s.steps())
-    absl::StrAppend(&out, StepLine(step), "\n");
+  for (const auto& step : s.steps()) {
+    if (!IsFilterStep(step)) absl::StrAppend(&out, StepLine(step), "\n");
+  }
   if (s.filters_size() > 0) {
     absl::StrAppend(&out, "Filters (expected vs received):\n");
     for (const auto& f : s.filters()) {
       std::string expected = f.op() == "never"
                                  ? std::string("none")
                                  : absl::StrCat(f.op(), " ", f.expected());
-      absl::StrAppend(
-          &out, absl::StrFormat("  %-7s line %-3d %-50s expected %s, received "
-                                "%d\n",
-                                OutcomeName(f.outcome()), f.line(),
-                                FilterText(f), expected, f.received()));
+      std::string result =
+          f.outcome() == ::harness::v1::OUTCOME_SKIPPED
+              ? std::string("not checked: its line was not reached")
+              : absl::StrCat("expected ", expected, ", received ",
+                             f.received());
+      absl::StrAppend(&out, absl::StrFormat("  %-7s line %-3d %-50s %s\n",
+                                            OutcomeName(f.outcome()), f.line(),
+                                            FilterText(f), result));
     }
   }
   if (s.nemesis_schedule_size() > 0) {
@@ -196,21 +217,14 @@ std::string SummaryTable(const RunSummary& s) {
   return out;
 }
 
-std::string SummaryJson(const RunSummary& s) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  (void)google::protobuf::util::MessageToJsonString(s, &json, options);
-  return json;
-}
+std::string SummaryJson(const RunSummary& s) { return ProtoJson(s); }
 
 std::string JunitXml(const RunSummary& s) {
-  int tests = 0, failures = 0, skipped = 0;
+  int tests = 0, failures = 0, errors = 0, skipped = 0;
   std::string cases;
   const std::string suite = XmlEscape(s.script_name());
   for (const auto& step : s.steps()) {
+    if (IsFilterStep(step)) continue;  // a testcase of the filters
     ++tests;
     absl::StrAppend(
         &cases, "    <testcase classname=\"", suite, ".steps\" name=\"",
@@ -233,7 +247,12 @@ std::string JunitXml(const RunSummary& s) {
     absl::StrAppend(
         &cases, "    <testcase classname=\"", suite, ".filters\" name=\"",
         XmlEscape(absl::StrCat("line ", f.line(), ": ", FilterText(f))), "\"");
-    if (f.outcome() != ::harness::v1::OUTCOME_OK) {
+    if (f.outcome() == ::harness::v1::OUTCOME_SKIPPED) {
+      ++skipped;
+      absl::StrAppend(&cases,
+                      "><skipped message=\"not checked: its line was not "
+                      "reached\"/></testcase>\n");
+    } else if (f.outcome() != ::harness::v1::OUTCOME_OK) {
       ++failures;
       absl::StrAppend(
           &cases, "><failure message=\"",
@@ -244,27 +263,29 @@ std::string JunitXml(const RunSummary& s) {
       absl::StrAppend(&cases, "/>\n");
     }
   }
-  ++tests;
-  absl::StrAppend(&cases, "    <testcase classname=\"", suite,
-                  "\" name=\"verdict\"");
-  if (s.state() != ::harness::v1::RUN_STATE_PASSED) {
-    ++failures;
+  // Each check is one testcase. A run that did not pass although no step
+  // and no filter failed (a peer died unexpectedly, the harness could not
+  // run it, it was cancelled) gets one more, "verdict", so that CI sees it.
+  if (s.state() != ::harness::v1::RUN_STATE_PASSED && failures == 0) {
+    ++tests;
+    const bool failed = s.state() == ::harness::v1::RUN_STATE_FAILED;
+    (failed ? failures : errors)++;
     absl::StrAppend(
-        &cases, "><failure message=\"",
+        &cases, "    <testcase classname=\"", suite, "\" name=\"verdict\"><",
+        failed ? "failure" : "error", " message=\"",
         XmlEscape(absl::StrCat(StateName(s.state()), ": ", s.verdict())),
         "\"/></testcase>\n");
-  } else {
-    absl::StrAppend(&cases, "/>\n");
   }
   double seconds =
       s.has_finished() ? (Nanos(s.finished()) - Nanos(s.started())) / 1e9 : 0;
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   absl::StrAppend(&out, "<testsuites name=\"peerlab\" tests=\"", tests,
-                  "\" failures=\"", failures, "\" time=\"",
+                  "\" failures=\"", failures, "\" errors=\"", errors,
+                  "\" time=\"",
                   absl::StrFormat("%.3f", seconds), "\">\n");
   absl::StrAppend(&out, "  <testsuite name=\"", suite, "\" tests=\"", tests,
-                  "\" failures=\"", failures, "\" errors=\"0\" skipped=\"",
-                  skipped, "\" time=\"", absl::StrFormat("%.3f", seconds),
+                  "\" failures=\"", failures, "\" errors=\"", errors,
+                  "\" skipped=\"", skipped, "\" time=\"", absl::StrFormat("%.3f", seconds),
                   "\" timestamp=\"",
                   absl::FormatTime("%Y-%m-%dT%H:%M:%S",
                                    absl::FromUnixNanos(Nanos(s.started())),
@@ -403,7 +424,7 @@ std::string TimelineHtml(const RunSummary& s) {
       "</title>\n<style>\n"
       "body{font-family:sans-serif;margin:16px;color:#222}\n"
       "h1{font-size:20px} .PASSED{color:#187a2f} .FAILED,.ERROR,"
-      ".CANCELLED{color:#b00020}\n"
+      ".CANCELLED{color:#b00020} .SKIPPED{color:#777}\n"
       "svg{border:1px solid #ccc;background:#fff}\n"
       ".lanebg{fill:#f7f7f7} .lanebg.odd{fill:#eef2f7}\n"
       ".label{font-size:13px;font-weight:bold;fill:#333}\n"
@@ -465,9 +486,10 @@ std::string TimelineHtml(const RunSummary& s) {
                   "step</th><th>outcome</th><th>time</th><th>message</th></tr>"
                   "\n");
   for (const auto& st : s.steps()) {
+    if (IsFilterStep(st)) continue;
     absl::StrAppend(&html, "<tr><td>", st.line(), "</td><td>",
                     XmlEscape(st.text()), "</td><td class=\"",
-                    OutcomeName(st.outcome()) == "OK" ? "PASSED" : "FAILED",
+                    OutcomeClass(st.outcome()),
                     "\">", OutcomeName(st.outcome()), "</td><td>",
                     Millis(st.duration_us()), "</td><td>",
                     XmlEscape(st.message()), "</td></tr>\n");
@@ -486,7 +508,7 @@ std::string TimelineHtml(const RunSummary& s) {
                         ? std::string("0 (never)")
                         : absl::StrCat(f.op(), " ", f.expected())),
           "</td><td>", f.received(), "</td><td class=\"",
-          f.outcome() == ::harness::v1::OUTCOME_OK ? "PASSED" : "FAILED", "\">",
+          OutcomeClass(f.outcome()), "\">",
           OutcomeName(f.outcome()), "</td></tr>\n");
     }
     absl::StrAppend(&html, "</table>\n");
@@ -522,11 +544,14 @@ std::string FlakyReport(const std::vector<RunSummary>& runs) {
   };
   for (const RunSummary& s : runs) {
     for (const auto& st : s.steps()) {
-      if (st.outcome() == ::harness::v1::OUTCOME_SKIPPED) continue;
+      if (st.outcome() == ::harness::v1::OUTCOME_SKIPPED || IsFilterStep(st)) {
+        continue;
+      }
       count(absl::StrCat("step   line ", st.line(), ": ", st.text()),
             st.outcome() == ::harness::v1::OUTCOME_OK);
     }
     for (const auto& f : s.filters()) {
+      if (f.outcome() == ::harness::v1::OUTCOME_SKIPPED) continue;
       count(absl::StrCat("filter line ", f.line(), ": ", FilterText(f)),
             f.outcome() == ::harness::v1::OUTCOME_OK);
     }

@@ -84,8 +84,9 @@ TEST(ReportTest, SummaryTableListsStepsFiltersAndVerdict) {
 TEST(ReportTest, JunitCountsAndEscapes) {
   std::string x = JunitXml(Sample());
   EXPECT_THAT(x, HasSubstr("<?xml version=\"1.0\""));
-  // 2 steps + 1 filter + the verdict; kill, filter and verdict failed.
-  EXPECT_THAT(x, HasSubstr("tests=\"4\" failures=\"3\""));
+  // 2 steps + 1 filter; kill and filter failed (the verdict says nothing
+  // more: no testcase of its own).
+  EXPECT_THAT(x, HasSubstr("tests=\"3\" failures=\"2\""));
   EXPECT_THAT(x, HasSubstr("alice msg &lt;b&gt;&amp;&quot;x&quot;"));
   EXPECT_THAT(x, HasSubstr("<property name=\"seed\" value=\"42\"/>"));
   EXPECT_THAT(x, Not(HasSubstr("<b>")));
@@ -94,8 +95,86 @@ TEST(ReportTest, JunitCountsAndEscapes) {
 TEST(ReportTest, JsonUsesProtoFieldNames) {
   std::string j = SummaryJson(Sample());
   EXPECT_THAT(j, HasSubstr("\"run_id\": \"20260101-000000-abcdef\""));
-  EXPECT_THAT(j, HasSubstr("\"seed\": \"42\""));
+  EXPECT_THAT(j, HasSubstr("\"seed\": 42"));
   EXPECT_THAT(j, HasSubstr("\"state\": \"RUN_STATE_FAILED\""));
+}
+
+// A summary as a coordinator before the fix sent it: every filter line was
+// also a step of kind "filter" (OK at once), so the report listed it
+// among the passing steps and junit.xml counted it twice.
+::harness::v1::RunSummary WithFilterStep() {
+  auto s = Sample();
+  auto* st = s.add_steps();
+  st->set_line(3);
+  st->set_peer("alice");
+  st->set_kind("filter");
+  st->set_text("alice testfilter messagesView 1 <bob> test");
+  st->set_outcome(::harness::v1::OUTCOME_OK);
+  return s;
+}
+
+TEST(ReportTest, FiltersAreListedOnceAsFilters) {
+  auto s = WithFilterStep();
+  std::string t = SummaryTable(s);
+  EXPECT_THAT(t, Not(HasSubstr("line 3   alice testfilter")));
+  EXPECT_THAT(t, HasSubstr("expected == 1, received 0"));
+  std::string h = TimelineHtml(s);
+  EXPECT_THAT(h, Not(HasSubstr("<td>alice testfilter messagesView 1")));
+}
+
+TEST(ReportTest, JunitCountsEachCheckOnce) {
+  // 2 steps + 1 filter (the filter's step is not a testcase of its own),
+  // and no verdict testcase when a step or filter already failed.
+  std::string x = JunitXml(WithFilterStep());
+  EXPECT_THAT(x, HasSubstr("<testsuite name=\"default.cmd\" tests=\"3\" "
+                           "failures=\"2\" errors=\"0\" skipped=\"0\""));
+  EXPECT_THAT(x, Not(HasSubstr(".steps\" name=\"line 3:")));
+  EXPECT_THAT(x, Not(HasSubstr("<testcase classname=\"default.cmd\" "
+                               "name=\"verdict\"")));
+}
+
+TEST(ReportTest, JunitNamesARunThatFailedOutsideItsChecks) {
+  auto s = Sample();
+  s.mutable_steps(1)->set_outcome(::harness::v1::OUTCOME_OK);
+  s.mutable_filters(0)->set_outcome(::harness::v1::OUTCOME_OK);
+  s.set_verdict("peer bob died unexpectedly at 12:00:00.000");
+  std::string x = JunitXml(s);
+  EXPECT_THAT(x, HasSubstr("tests=\"4\" failures=\"1\""));
+  EXPECT_THAT(x, HasSubstr("name=\"verdict\"><failure message=\"FAILED: peer "
+                           "bob died"));
+  s.set_state(::harness::v1::RUN_STATE_ERROR);
+  x = JunitXml(s);
+  EXPECT_THAT(x, HasSubstr("tests=\"4\" failures=\"0\" errors=\"1\""));
+  EXPECT_THAT(x, HasSubstr("name=\"verdict\"><error message=\"ERROR: "));
+  s.set_state(::harness::v1::RUN_STATE_PASSED);
+  s.set_verdict("");
+  x = JunitXml(s);
+  EXPECT_THAT(x, HasSubstr("tests=\"3\" failures=\"0\" errors=\"0\""));
+}
+
+TEST(ReportTest, SkippedFiltersAreSkippedNotFailed) {
+  auto s = Sample();
+  s.mutable_filters(0)->set_outcome(::harness::v1::OUTCOME_SKIPPED);
+  std::string x = JunitXml(s);
+  EXPECT_THAT(x, HasSubstr("tests=\"3\" failures=\"1\" errors=\"0\" "
+                           "skipped=\"1\""));
+  EXPECT_THAT(x, HasSubstr(".filters\" name=\"line 3: alice messagesView == 1 "
+                           "&quot;&lt;bob&gt; test&quot;\"><skipped"));
+  EXPECT_THAT(SummaryTable(s), HasSubstr("SKIPPED line 3"));
+  EXPECT_THAT(TimelineHtml(s), HasSubstr("class=\"SKIPPED\">SKIPPED</td>"));
+}
+
+TEST(ReportTest, JsonWritesNumbersAsNumbers) {
+  std::string j = SummaryJson(Sample());
+  EXPECT_THAT(j, HasSubstr("\"seed\": 42"));
+  EXPECT_THAT(j, HasSubstr("\"duration_us\": 1500"));
+  EXPECT_THAT(j, HasSubstr("\"expected\": 1"));
+  EXPECT_THAT(j, HasSubstr("\"received\": 0"));
+  EXPECT_THAT(j, HasSubstr("\"line\": 1"));
+  EXPECT_THAT(j, Not(HasSubstr("\"seed\": \"42\"")));
+  // Timestamps stay RFC 3339 text, enums their names.
+  EXPECT_THAT(j, HasSubstr("\"started\": \"1970-01-01T00:16:40Z\""));
+  EXPECT_THAT(j, HasSubstr("\"outcome\": \"OUTCOME_FAILED\""));
 }
 
 TEST(ReportTest, TimelineHasALanePerPeerAndOneForTheHarness) {

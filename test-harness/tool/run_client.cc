@@ -158,10 +158,14 @@ RunOutcome RunClient::Run(const RunRequest& request) {
   const std::string script_name =
       std::filesystem::path(request.script_path).filename().string();
   outcome.report_dir = request.report_root + "/" + run_id_;
+  size_t filters = 0;
+  for (const Step& step : request.script.steps) {
+    filters += step.kind == StepKind::kFilter;
+  }
   Print(absl::StrCat("run ", run_id_, ": ", request.script_path, " (",
-                     request.script.steps.size(), " steps, ",
-                     request.script.peers.size(), " peers, seed ",
-                     request.options.seed(), ")"));
+                     request.script.steps.size() - filters, " steps, ",
+                     request.script.peers.size(), " peers, ", filters,
+                     " filters, seed ", request.options.seed(), ")"));
 
   auto credentials = MakeChannelCredentials(request.tls);
   if (!credentials.ok()) {
