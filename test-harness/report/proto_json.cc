@@ -47,8 +47,7 @@ Json FieldValue(const Message& m, const FieldDescriptor* f, int i) {
       return number;
     }
     case FieldDescriptor::CPPTYPE_STRING: {
-      std::string s =
-          rep ? r->GetRepeatedString(m, f, i) : r->GetString(m, f);
+      std::string s = rep ? r->GetRepeatedString(m, f, i) : r->GetString(m, f);
       if (f->type() == FieldDescriptor::TYPE_BYTES) {
         return absl::Base64Escape(s);
       }

@@ -281,12 +281,11 @@ std::string JunitXml(const RunSummary& s) {
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   absl::StrAppend(&out, "<testsuites name=\"peerlab\" tests=\"", tests,
                   "\" failures=\"", failures, "\" errors=\"", errors,
-                  "\" time=\"",
-                  absl::StrFormat("%.3f", seconds), "\">\n");
+                  "\" time=\"", absl::StrFormat("%.3f", seconds), "\">\n");
   absl::StrAppend(&out, "  <testsuite name=\"", suite, "\" tests=\"", tests,
                   "\" failures=\"", failures, "\" errors=\"", errors,
-                  "\" skipped=\"", skipped, "\" time=\"", absl::StrFormat("%.3f", seconds),
-                  "\" timestamp=\"",
+                  "\" skipped=\"", skipped, "\" time=\"",
+                  absl::StrFormat("%.3f", seconds), "\" timestamp=\"",
                   absl::FormatTime("%Y-%m-%dT%H:%M:%S",
                                    absl::FromUnixNanos(Nanos(s.started())),
                                    absl::UTCTimeZone()),
@@ -487,12 +486,11 @@ std::string TimelineHtml(const RunSummary& s) {
                   "\n");
   for (const auto& st : s.steps()) {
     if (IsFilterStep(st)) continue;
-    absl::StrAppend(&html, "<tr><td>", st.line(), "</td><td>",
-                    XmlEscape(st.text()), "</td><td class=\"",
-                    OutcomeClass(st.outcome()),
-                    "\">", OutcomeName(st.outcome()), "</td><td>",
-                    Millis(st.duration_us()), "</td><td>",
-                    XmlEscape(st.message()), "</td></tr>\n");
+    absl::StrAppend(
+        &html, "<tr><td>", st.line(), "</td><td>", XmlEscape(st.text()),
+        "</td><td class=\"", OutcomeClass(st.outcome()), "\">",
+        OutcomeName(st.outcome()), "</td><td>", Millis(st.duration_us()),
+        "</td><td>", XmlEscape(st.message()), "</td></tr>\n");
   }
   absl::StrAppend(&html, "</table>\n");
   if (s.filters_size()) {
@@ -501,15 +499,14 @@ std::string TimelineHtml(const RunSummary& s) {
                     "<th>filter</th><th>expected</th><th>received</th><th>"
                     "outcome</th></tr>\n");
     for (const auto& f : s.filters()) {
-      absl::StrAppend(
-          &html, "<tr><td>", f.line(), "</td><td>", XmlEscape(FilterText(f)),
-          "</td><td>",
-          XmlEscape(f.op() == "never"
-                        ? std::string("0 (never)")
-                        : absl::StrCat(f.op(), " ", f.expected())),
-          "</td><td>", f.received(), "</td><td class=\"",
-          OutcomeClass(f.outcome()), "\">",
-          OutcomeName(f.outcome()), "</td></tr>\n");
+      absl::StrAppend(&html, "<tr><td>", f.line(), "</td><td>",
+                      XmlEscape(FilterText(f)), "</td><td>",
+                      XmlEscape(f.op() == "never"
+                                    ? std::string("0 (never)")
+                                    : absl::StrCat(f.op(), " ", f.expected())),
+                      "</td><td>", f.received(), "</td><td class=\"",
+                      OutcomeClass(f.outcome()), "\">",
+                      OutcomeName(f.outcome()), "</td></tr>\n");
     }
     absl::StrAppend(&html, "</table>\n");
   }
