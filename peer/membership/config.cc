@@ -119,6 +119,14 @@ absl::Status Config::Validate() const {
   if (retired_key_time < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("retired_key_time: must be >= 0");
   }
+  if (max_user_message_bytes < 1 || max_user_message_bytes > (16 << 20)) {
+    return absl::InvalidArgumentError(
+        "max_user_message_bytes: must be in 1..16777216");
+  }
+  if (max_user_messages_in_flight < 1) {
+    return absl::InvalidArgumentError(
+        "max_user_messages_in_flight: must be >= 1");
+  }
   if (max_retired_keys < 0 || max_retired_keys > 64) {
     return absl::InvalidArgumentError("max_retired_keys: must be in 0..64");
   }

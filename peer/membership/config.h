@@ -164,6 +164,15 @@ struct Config {
   // AES-GCM open per catch-up request. 0: none kept. At most 64.
   int max_retired_keys = 8;
 
+  // --- Direct user messages (Memberlist::SendUserMessage) ---
+  // Largest payload, either way (sender refuses, receiver refuses): well
+  // above a datagram, so that query responses need not fit one (Serf's
+  // must, serf#407). 1 MiB; at most 16 MiB (the reliable path carries 64).
+  int max_user_message_bytes = 1 << 20;
+  // Direct messages this node may have in flight at once; one more is
+  // refused (ResourceExhausted, Stats::user_messages_refused).
+  int max_user_messages_in_flight = 256;
+
   // --- Misc ---
   // Largest metadata (memberlist: MetaMaxSize 512).
   int max_meta_bytes = 512;

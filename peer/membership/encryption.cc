@@ -582,7 +582,8 @@ void Memberlist::ReceiveReliable(const std::string& from,
           return;
         }
         respond(SealResponse(*keyring_, config_.label, *std::move(response)));
-      });
+      },
+      proof == SenderProof::kProven ? &inner.sender() : nullptr);
 }
 
 void Memberlist::SendReliable(const std::string& addr,

@@ -353,7 +353,8 @@ void Memberlist::LearnFromUnknown(const std::string& name,
 
 void Memberlist::OnReliable(const std::string& from,
                             const ::peer::v1::ReliableRequest& request,
-                            Transport::ReliableDone respond) {
+                            Transport::ReliableDone respond,
+                            const std::string* proven) {
   if (shut_down_) {
     respond(absl::UnavailableError("node is shut down"));
     return;
@@ -448,6 +449,9 @@ void Memberlist::OnReliable(const std::string& from,
     case ::peer::v1::ReliableRequest::kKeyOp:
       HandleDirectKeyOp(request.key_op(), std::move(respond));
       return;
+    case ::peer::v1::ReliableRequest::kUserMessage:
+      HandleDirectMessage(request, proven, std::move(respond));
+      return;
     default:
       ++stats_.bad_packets;
       respond(absl::InvalidArgumentError("unknown reliable request"));
@@ -501,6 +505,9 @@ void Memberlist::HandleMessage(const ::peer::v1::Message& message,
       break;
     case ::peer::v1::Message::kKeyOp:
       HandleKeyOp(message.key_op());
+      break;
+    case ::peer::v1::Message::kForceLeave:
+      HandleForceLeave(message.force_leave());
       break;
     default:
       break;  // a newer sender's message kind: ignore

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 
 namespace peerlab::membership {
@@ -45,6 +46,21 @@ class EventListener {
   virtual void OnAlive(const Member&) {}  // a suspect refuted
 };
 
+// A user message one member sent to another on the reliable path
+// (Memberlist::SendUserMessage).
+struct DirectMessage {
+  // The sender. With gossip encryption, always proven: the request's sender
+  // tag (sealing.h) verified under the key this node shares with the key
+  // pinned to that name, so it is never a name the sender merely claimed.
+  // In the open mode (Config::insecure_gossip) nothing is authenticated:
+  // `proven` is false and `from` is what the request said.
+  std::string from;
+  uint64_t from_generation = 0;
+  bool proven = false;
+  uint32_t channel = 0;  // which user-data component it is for
+  std::string payload;
+};
+
 // User data carried by the protocol (memberlist Delegate). Runs as tasks of
 // the node's scheduler.
 class Delegate {
@@ -56,6 +72,14 @@ class Delegate {
   virtual std::string LocalState(bool join) = 0;
   // Merge another node's user state.
   virtual void MergeRemoteState(const std::string& state, bool join) = 0;
+  // A direct message (Memberlist::SendUserMessage elsewhere). What it
+  // returns goes back to the sender as its call's status. Default: refused
+  // (Unimplemented), for delegates that take none.
+  virtual absl::Status OnDirectMessage(const DirectMessage& message) {
+    return absl::UnimplementedError(
+        "this member takes no direct messages on channel " +
+        std::to_string(message.channel));
+  }
 };
 
 }  // namespace peerlab::membership

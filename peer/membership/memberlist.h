@@ -13,6 +13,7 @@
 //   gossip.cc       piggybacked broadcasts, gossip rounds, push/pull
 //   encryption.cc   gossip encryption (keyring.h) and keyring operations
 //   key_catch_up.cc a member away during a key rotation catches up
+//   direct.cc       direct user messages (reliable path), force-leave
 //   suspicion.h, awareness.h, broadcast_queue.h, protocol_math.h, wire.h
 //
 // Thread safety: none. Every method must be called from a task of the
@@ -146,6 +147,18 @@ struct Stats {
   uint64_t pair_keys_derived = 0;
   uint64_t claims_wanted = 0;
   uint64_t wants_refused = 0;
+  // Direct user messages (SendUserMessage): sent (calls started), received
+  // (delivered to the delegate), refused here as the sender (too large,
+  // Config::max_user_messages_in_flight reached) or as the receiver (too
+  // large, sender not proven, meant for another node).
+  uint64_t user_messages_sent = 0;
+  uint64_t user_messages_received = 0;
+  uint64_t user_messages_refused = 0;
+  // Force-leave (ForceLeave): members this node marked left (or forgot)
+  // because another member forced their leave, and requests ignored
+  // because this node holds the member live (or another generation).
+  uint64_t forced_leaves = 0;
+  uint64_t force_leaves_ignored = 0;
 };
 
 // A cluster-wide keyring operation (memberlist's KeyManager, as Serf runs
@@ -235,6 +248,34 @@ class Memberlist {
   // Stops every timer and the transport. Idempotent. No events after it.
   // Pending key operations complete with what was answered so far.
   void Shutdown();
+
+  // --- Direct user messages and force-leave (direct.cc) ---
+
+  // Sends `payload` to member `to` on the reliable path, sealed and tagged
+  // like every request; its Delegate::OnDirectMessage gets it on `channel`
+  // with this node's proven name, and what it returns comes back in
+  // `done`. `to` may be this node (delivered here, as a task). `timeout`:
+  // zero for Config::reliable_timeout. `done` runs once, as a task of the
+  // scheduler, never inside this call. Errors: NotFound (no live member of
+  // that name), InvalidArgument (payload over
+  // Config::max_user_message_bytes), ResourceExhausted
+  // (max_user_messages_in_flight calls under way), FailedPrecondition (not
+  // running); the call's or the receiver's status otherwise.
+  void SendUserMessage(const std::string& to, uint32_t channel,
+                       std::string payload,
+                       std::function<void(absl::Status)> done,
+                       absl::Duration timeout = absl::ZeroDuration());
+
+  // Serf's force-leave: member `name`, which this node holds failed (dead)
+  // or suspect, is taken as left here and on every member that holds it
+  // failed too (a suspect one once its own suspicion declares it dead);
+  // `prune` forgets it instead (its name free at once). It is gossiped as a
+  // ForceLeave naming the member's generation and incarnation: members
+  // that hold it alive ignore it, and the member itself, if it lives,
+  // refutes it. Errors: NotFound (unknown name), FailedPrecondition (the
+  // member is alive here, or is this node, or the node is not running).
+  // A left member is only pruned. docs/security.md: who may force a leave.
+  absl::Status ForceLeave(const std::string& name, bool prune);
 
   // --- Gossip encryption (encryption.cc) ---
 
@@ -347,6 +388,10 @@ class Memberlist {
     // only heard of (possibly forged, in a flood) are not asked to probe
     // for us, and failing to reach them does not lower our health score.
     bool verified = false;
+    // Left by a force-leave (ForceLeave), not by its own signed leave: its
+    // push/pull entry says dead (no leave signature to pass on), and its
+    // key stays pinned as long as a dead member's would.
+    bool forced_left = false;
   };
   // Looks records up by name through their index in nodes_ (4 bytes a
   // member instead of a string key).
@@ -566,9 +611,11 @@ class Memberlist {
                                     Exchange exchange = Exchange::kFull);
   void OnPacket(const std::string& from, const std::string& bytes);
   void LearnFromUnknown(const std::string& name, const std::string& addr);
+  // `proven`: the sender the request's sender tag proved (nullptr: none).
   void OnReliable(const std::string& from,
                   const ::peer::v1::ReliableRequest& req,
-                  Transport::ReliableDone respond);
+                  Transport::ReliableDone respond,
+                  const std::string* proven = nullptr);
   // Answers a push/pull with our state (as it was before merging) and
   // merges theirs.
   void AnswerPushPull(const ::peer::v1::PushPull& pp,
@@ -577,6 +624,35 @@ class Memberlist {
   // datagram's (see RequestBudget).
   void HandleMessage(const ::peer::v1::Message& message,
                      const std::string& from_addr, RequestBudget& budget);
+
+  // --- direct.cc ---
+  // A ReliableRequest.user_message: `proven`, the sender the request's tag
+  // proved (nullptr: not proven; refused with a keyring).
+  void HandleDirectMessage(const ::peer::v1::ReliableRequest& request,
+                           const std::string* proven,
+                           Transport::ReliableDone respond);
+  // A gossiped ForceLeave.
+  void HandleForceLeave(const ::peer::v1::ForceLeave& force);
+  // Marks `m` left by force (or forgets it: `prune`); counts and tells.
+  void ApplyForceLeave(NodeState& m, bool prune);
+  // Called when this node declares `m` dead: a pending force-leave of it
+  // (asked while it was suspect here) is applied now.
+  void ApplyPendingForceLeave(NodeState& m);
+  // Forgets `m` at once (record, probe order).
+  void ForgetNode(NodeState& m);
+  int user_messages_in_flight_ = 0;
+  // Force-leaves of members suspect here, applied when this node declares
+  // them dead: name -> (generation, incarnation, prune, until when). At most
+  // kMaxPendingForceLeaves (the oldest dropped); kept reconnect-free:
+  // an entry lasts Config::gossip_to_the_dead_time.
+  struct PendingForceLeave {
+    uint64_t generation = 0;
+    uint64_t incarnation = 0;  // a refutation since cancels it
+    bool prune = false;
+    absl::Time until;
+  };
+  static constexpr size_t kMaxPendingForceLeaves = 256;
+  std::map<std::string, PendingForceLeave> pending_force_leaves_;
 
   // --- key_catch_up.cc ---
   // Join without the catch-up (memberlist.cc): what JoinWithReport runs,

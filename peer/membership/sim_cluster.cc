@@ -86,7 +86,9 @@ void SimCluster::Build(int i) {
   if (keys.empty()) config.insecure_gossip = true;
   n.list = std::make_unique<Memberlist>(config, net_.scheduler(id),
                                         net_.transport(id), net_.NodeSeed(id),
-                                        n.listener.get(), n.kv.get(), &pool_);
+                                        n.listener.get(),
+                                        n.delegate ? n.delegate : n.kv.get(),
+                                        &pool_);
   (void)n.list->SetNodeKey(n.node_key ? *n.node_key : KeyOf(config.name));
   n.list->SetSignatureCache(&signatures_);
   if (!keys.empty()) (void)n.list->SetKeyring(*Keyring::Create(keys));
@@ -112,6 +114,11 @@ identity::NodeKey SimCluster::KeyOf(const std::string& name) const {
 
 void SimCluster::SetNodeKey(int i, identity::NodeKey key) {
   nodes_[i]->node_key = std::move(key);
+  Build(i);
+}
+
+void SimCluster::SetDelegate(int i, Delegate* delegate) {
+  nodes_[i]->delegate = delegate;
   Build(i);
 }
 

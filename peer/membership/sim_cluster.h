@@ -76,6 +76,10 @@ class SimCluster {
   // encryption), kept across Restart (a process started again reads its key
   // file). REQUIRES: node i not started.
   void SetKeys(int i, std::vector<std::string> keys);
+  // Gives node i `delegate` (not owned; it must outlive the cluster)
+  // instead of its key/value store, kept across Restart. REQUIRES: node i
+  // not started.
+  void SetDelegate(int i, Delegate* delegate);
   // Gives node i this node key instead of KeyOf(its name) (a process whose
   // key file was lost), kept across Restart. REQUIRES: node i not started.
   void SetNodeKey(int i, identity::NodeKey key);
@@ -151,6 +155,7 @@ class SimCluster {
     std::optional<std::vector<std::string>> keys;  // see SetKeys()
     std::optional<identity::NodeKey> node_key;     // see SetNodeKey()
     std::string name;                              // see AddNode()
+    Delegate* delegate = nullptr;                  // see SetDelegate()
     std::optional<absl::StatusOr<int>> join_result;
   };
   void Build(int i);

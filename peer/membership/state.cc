@@ -280,8 +280,9 @@ bool Memberlist::VerifyLeave(const ::peer::v1::Dead& dead,
 }
 
 bool Memberlist::KeyReplaceable(const NodeState& node) const {
-  if (node.state == MemberState::kLeft) return true;
-  return node.state == MemberState::kDead &&
+  if (node.state == MemberState::kLeft && !node.forced_left) return true;
+  return (node.state == MemberState::kDead ||
+          node.state == MemberState::kLeft) &&
          scheduler_->Now() - node.state_change >=
              config_.gossip_to_the_dead_time;
 }
@@ -349,7 +350,13 @@ void Memberlist::SetState(NodeState& node, MemberState state) {
   bool is_live = IsLive(state);
   if (was_live && !is_live) --num_alive_;
   if (!was_live && is_live) ++num_alive_;
-  if (node.state != state) node.state_change = scheduler_->Now();
+  // A forced leave keeps the time the member went down (KeyReplaceable).
+  if (node.state != state && !(node.state == MemberState::kDead &&
+                               state == MemberState::kLeft &&
+                               node.forced_left)) {
+    node.state_change = scheduler_->Now();
+  }
+  if (state != MemberState::kLeft) node.forced_left = false;
   node.state = state;
   if (state != MemberState::kSuspect) node.suspicion.reset();
 }
@@ -779,6 +786,7 @@ void Memberlist::DeclareDown(NodeState& m, const ::peer::v1::Dead& dead) {
   QueueBroadcast(m, out);
   log_.Debug(config_.name, ": ", dead.node(), " ", left ? "left" : "is dead");
   if (events_) events_->OnLeave(ToMember(m));
+  if (!left) ApplyPendingForceLeave(m);
 }
 
 void Memberlist::AddNodeState(const NodeState& node, ::peer::v1::PushPull& pp) {
@@ -787,7 +795,10 @@ void Memberlist::AddNodeState(const NodeState& node, ::peer::v1::PushPull& pp) {
   s->set_addr(node.addr);
   if (!node.meta.empty()) s->set_meta(node.meta);
   s->set_incarnation(node.incarnation);
-  s->set_state(ToProto(node.state));
+  // A forced leave has no leave signature to pass on: it is passed on as
+  // what this node found (the member dead), which receivers take as an
+  // accusation.
+  s->set_state(ToProto(node.forced_left ? MemberState::kDead : node.state));
   s->set_id(node.id);
   s->set_generation(node.generation);
   s->set_public_key(node.public_key);
