@@ -46,34 +46,6 @@ void RunHistory::OnViewLine(const std::string& peer, uint64_t generation,
                             const std::string& view, const std::string& text,
                             absl::Time at) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (view == "logView") {
-    // "info  [alice] member bob is suspect": the log's membership events.
-    size_t m = text.find("] member ");
-    if (m == std::string::npos) return;
-    absl::string_view rest = absl::string_view(text).substr(m + 9);
-    size_t blank = rest.find(' ');
-    if (blank == absl::string_view::npos) return;
-    std::string member(rest.substr(0, blank));
-    absl::string_view what = rest.substr(blank + 1);
-    bool in;
-    if (absl::StartsWith(what, "joined") || absl::StartsWith(what, "updated") ||
-        absl::StartsWith(what, "is suspect") ||
-        absl::StartsWith(what, "is alive again")) {
-      in = true;
-    } else if (absl::StartsWith(what, "left") ||
-               absl::StartsWith(what, "failed")) {
-      in = false;
-    } else {
-      return;
-    }
-    auto& changes = groups_[peer];
-    if (changes.size() >= kMaxLines) {
-      ++lines_dropped_;
-      return;
-    }
-    changes.push_back({at, std::move(member), in});
-    return;
-  }
   if (view != "messagesView") return;
   Peer& p = PeerLocked(peer);
   if (generation < p.generation) return;

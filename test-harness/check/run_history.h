@@ -1,8 +1,9 @@
 // RunHistory: what a run records for the checkers of `check chat` and
 // `check kv` (chat_check.h, kv_check.h): the commands the peers ran (chat
 // sends, key/value writes), the messagesView lines of each peer's latest
-// process, the membership changes each peer logged, and when each peer was
-// healthy (from the run's fault record: its own steps and the nemesis).
+// process, the membership changes each peer's node reported (typed
+// records, never log text), and when each peer was healthy (from the run's
+// fault record: its own steps and the nemesis).
 //
 // Health: a peer is healthy when it runs and no fault is on it. Faults are
 // named causes on a peer ("stop", "netem", "partition", "oneway"); a
@@ -42,15 +43,15 @@ class RunHistory {
   void OnCommand(const std::string& peer, const std::string& command, bool ok,
                  const std::vector<std::string>& output, absl::Time at);
   // A view line of `peer`'s process `generation` (a newer generation
-  // replaces the older one's lines). messagesView lines are kept;
-  // membership events are read from logView lines ("member bob joined",
-  // "... failed", "... left", "... is suspect", "... is alive again",
-  // "... updated").
+  // replaces the older one's lines). messagesView lines are kept; no other
+  // view is read (a log line that reads like a membership event is none).
   void OnViewLine(const std::string& peer, uint64_t generation,
                   const std::string& view, const std::string& text,
                   absl::Time at);
-  // A typed membership change seen by `observer` (for a source other than
-  // the log): `in` false for left and failed.
+  // A membership event of `observer`'s node about `member`, from the typed
+  // record the peer sends (peer.v1.MemberEvent on its eventsView; run.cc
+  // maps its kind): `in` false for left and failed. The groups of `check
+  // chat`.
   void OnMembershipChange(const std::string& observer,
                           const std::string& member, bool in, absl::Time at);
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "base/clock.h"
 #include "google/protobuf/util/time_util.h"
 #include "test-harness/coordinator/peer_link.h"
@@ -41,6 +42,30 @@ class FakePeerLinks {
   // command handler may write). Returns false when `name` has no open link.
   bool Write(const std::string& name, const std::string& view,
              const std::string& text, absl::Time time = absl::InfinitePast()) {
+    return WriteLine(name, view, text, nullptr, time);
+  }
+
+  // Writes a typed membership event of `name`'s membership node (kind,
+  // member) as the peer does: a line of eventsView carrying a
+  // peer.v1.MemberEvent record. Delivered as Write does.
+  bool WriteMemberEvent(const std::string& name,
+                        ::peer::v1::MemberEvent::Kind kind,
+                        const std::string& member,
+                        absl::Time time = absl::InfinitePast()) {
+    ::peer::v1::ViewRecord record;
+    record.mutable_member()->set_kind(kind);
+    record.mutable_member()->set_name(member);
+    record.mutable_member()->set_incarnation(1);
+    return WriteLine(name, "eventsView",
+                     absl::StrCat("member ", member, " ",
+                                  ::peer::v1::MemberEvent::Kind_Name(kind)),
+                     &record, time);
+  }
+
+ private:
+  bool WriteLine(const std::string& name, const std::string& view,
+                 const std::string& text, const ::peer::v1::ViewRecord* record,
+                 absl::Time time) {
     std::shared_ptr<Link::Shared> shared;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -53,6 +78,7 @@ class FakePeerLinks {
     ::peer::v1::ViewLine* line = r.add_lines();
     line->set_view(view);
     line->set_text(text);
+    if (record) *line->mutable_record() = *record;
     *line->mutable_time() =
         google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
             absl::ToUnixNanos(time == absl::InfinitePast() ? clock_->Now()
@@ -63,6 +89,7 @@ class FakePeerLinks {
     return true;
   }
 
+ public:
   // Links opened so far, and command lines run so far ("name: line").
   int opened() const {
     std::lock_guard<std::mutex> lock(mu_);

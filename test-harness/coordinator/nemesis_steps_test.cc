@@ -35,17 +35,17 @@ class NemesisStepsTest : public ::testing::Test {
     links_.SetHandler([this](const std::string& name, const std::string& line)
                           -> absl::StatusOr<::peer::v1::ExecuteResponse> {
       if (line == "init") {
+        // Membership events come typed (eventsView records), as a peer
+        // sends them; the log says the same for people only.
         for (const auto& other : kPeers) {
           if (other == name) continue;
-          links_.Write(
-              other, "logView",
-              absl::StrCat("info  [", other, "] member ", name, " joined (x)"),
-              clock_.Now());
-          links_.Write(
-              name, "logView",
-              absl::StrCat("info  [", name, "] member ", other, " joined (x)"),
-              clock_.Now());
+          links_.WriteMemberEvent(other, ::peer::v1::MemberEvent::JOINED, name,
+                                  clock_.Now());
+          links_.WriteMemberEvent(name, ::peer::v1::MemberEvent::JOINED, other,
+                                  clock_.Now());
         }
+      } else if (absl::StartsWith(line, "log ")) {
+        links_.Write(name, "logView", line.substr(4), clock_.Now());
       } else if (absl::StartsWith(line, "msg ")) {
         const std::string text = line.substr(4);
         for (const auto& other : kPeers) {
@@ -149,6 +149,23 @@ TEST_F(NemesisStepsTest, ALostMessageFailsCheckChatWithIt) {
   const auto& check = s.steps(s.steps_size() - 1);
   EXPECT_EQ(check.outcome(), ::harness::v1::OUTCOME_FAILED);
   EXPECT_THAT(check.message(), HasSubstr(" of p1 \"last\" (sent at +"));
+  EXPECT_THAT(check.message(), HasSubstr("was never shown by p3"));
+}
+
+// The groups of `check chat` come from the typed membership events only: a
+// log line that reads like one ("member p1 failed") changes nothing, so p3
+// still had to show p1's last message. Before: RunHistory read the groups
+// from log text (and the typed records not at all), so this run passed and
+// a run with only typed events had "nothing checked".
+TEST_F(NemesisStepsTest, CheckChatTakesGroupsFromTypedEventsNotLogText) {
+  drop_ = "p3 <p1> last";
+  std::string script = Script();
+  script.insert(script.find("p1 msg last"),
+                "p3 log info  [p3] member p1 failed (127.0.0.1:1)\n");
+  auto run = Start(script);
+  RunSummary s = RunToEnd(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_FAILED) << s.verdict();
+  const auto& check = s.steps(s.steps_size() - 1);
   EXPECT_THAT(check.message(), HasSubstr("was never shown by p3"));
 }
 

@@ -4,6 +4,7 @@
 #include "test-harness/coordinator/run.h"
 
 #include <algorithm>
+#include <optional>
 #include <random>
 
 #include "absl/strings/match.h"
@@ -31,6 +32,24 @@ using run_text::ToProto;
 // Registrations of the run's peers it follows (each is a link and a watch
 // thread until the step ends).
 constexpr uint64_t kMaxRegistrationsPerRun = 500;
+
+// Whether a member is in the observer's group after an event of `kind`
+// (the groups of `check chat`): joined, updated, suspect, alive again: in;
+// left, failed: out; nothing for an unknown kind.
+std::optional<bool> InGroupAfter(::peer::v1::MemberEvent::Kind kind) {
+  switch (kind) {
+    case ::peer::v1::MemberEvent::JOINED:
+    case ::peer::v1::MemberEvent::UPDATED:
+    case ::peer::v1::MemberEvent::SUSPECT:
+    case ::peer::v1::MemberEvent::ALIVE:
+      return true;
+    case ::peer::v1::MemberEvent::LEFT:
+    case ::peer::v1::MemberEvent::FAILED:
+      return false;
+    default:
+      return std::nullopt;
+  }
+}
 
 }  // namespace
 
@@ -280,6 +299,9 @@ void Run::OnLines(const std::string& name, uint64_t generation,
       log_.AddTimeline(
           at, name, "membership", peerlab::peer::MemberEventText(e),
           e.kind() != ::peer::v1::MemberEvent::FAILED, absl::ZeroDuration());
+      if (std::optional<bool> in = InGroupAfter(e.kind())) {
+        history_.OnMembershipChange(name, e.name(), *in, at);
+      }
     }
   }
   cv_.notify_all();
