@@ -62,6 +62,14 @@ std::map<std::string, Values> Tls() {
           {"--tls-require-client-cert", kFlag}};
 }
 
+// --metrics-listen, --metrics-token-file (base/metrics_endpoint.h): a
+// non-loopback address without a token is refused too.
+std::map<std::string, Values> Metrics() {
+  Values listen = kListenAddress;
+  listen.insert(listen.end(), {"0.0.0.0:0", "[::]:0", "10.1.2.3:9100"});
+  return {{"--metrics-listen", listen}, {"--metrics-token-file", kReadPath}};
+}
+
 std::map<std::string, Values> With(std::map<std::string, Values> a,
                                    const std::map<std::string, Values>& b) {
   a.insert(b.begin(), b.end());
@@ -106,7 +114,7 @@ std::vector<Binary> Binaries() {
              {"--log-level", kLogLevel},
              {"--log-file", kWritePath},
              {"--ready-file", kWritePath}},
-            Tls())},
+            With(Tls(), Metrics()))},
       {"coordinator",
        "peerlab-coordinator",
        {},
@@ -117,7 +125,7 @@ std::vector<Binary> Binaries() {
              {"--log-file", kWritePath},
              {"--ready-file", kWritePath},
              {"--token-file", kReadPath}},
-            Tls())},
+            With(Tls(), Metrics()))},
       {"peer",
        "peerlab-peer",
        {"alice", "--serve", "--no-init"},
@@ -144,7 +152,7 @@ std::vector<Binary> Binaries() {
              {"--script", kReadPath},
              {"--insecure-gossip", kFlag},
              {"--group-label", {std::string(256, 'x'), "a\tb"}}},
-            Tls())},
+            With(Tls(), Metrics()))},
       {"control",
        "peerlab-control",
        {},

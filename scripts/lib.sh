@@ -12,6 +12,7 @@ PEERLAB_PACKAGES=(
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev
   libabsl-dev libspdlog-dev nlohmann-json3-dev libcli11-dev libedit-dev
   libgtest-dev libgmock-dev libbenchmark-dev libpqxx-dev libssl-dev
+  libmicrohttpd-dev  # the --metrics-listen endpoint (base/http_server.h)
   python3 python3-grpcio python3-protobuf
   procps tmux openssl postgresql
   chromium  # the harness timeline screenshot test (headless)

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "peer/app/harness_link.h"
 #include "peer/app/peer_app.h"
+#include "peer/app/peer_metrics.h"
 #include "peer/app/view_log_sink.h"
 #include "peer/cli/builtins.h"
 #include "peer/cli/parser.h"
@@ -23,6 +24,7 @@
 #include "base/control_token.h"
 #include "base/escape.h"
 #include "base/logging.h"
+#include "base/metrics_endpoint.h"
 #include "base/option_checks.h"
 #include "spdlog/sinks/basic_file_sink.h"
 #include "test-harness/coordinator/lab_auth.h"
@@ -151,7 +153,13 @@ int main(int argc, char** argv) {
                  "(default: none)")
       ->check(peerlab::GroupLabel);
   peerlab::AddTlsFlags(cli, &o.tls);
+  peerlab::MetricsOptions metrics_options;
+  peerlab::AddMetricsFlags(cli, &metrics_options);
   if (auto code = peerlab::ParseCommandLine(cli, argc, argv)) return *code;
+  if (auto s = peerlab::CheckMetricsOptions(metrics_options); !s.ok()) {
+    std::cerr << "peerlab-peer: " << s.message() << "\n";
+    return 2;
+  }
   if (o.insecure_gossip) {
     std::cerr << "peerlab-peer: warning: --insecure-gossip: without "
                  "memberlist.keyfile, membership gossip is unencrypted and "
@@ -235,6 +243,17 @@ int main(int argc, char** argv) {
     std::cerr << "peerlab-peer: " << s.message() << "\n";
     return 2;
   }
+  // Metrics (only with --metrics-listen): membership and chat counters,
+  // read from the hosts at each scrape.
+  peerlab::metrics::Registry metrics_registry;
+  peerlab::peer::AddPeerCollectors(&metrics_registry, app.get());
+  auto metrics_server =
+      peerlab::StartMetricsServer(metrics_options, &metrics_registry);
+  if (!metrics_server.ok()) {
+    std::cerr << "peerlab-peer: " << metrics_server.status().message()
+              << "\n";
+    return 2;
+  }
   peerlab::cli::Terminal terminal(&app->views(), interactive);
   // `exit` from anywhere (a remote caller too) ends the terminal's wait for
   // input.
@@ -265,6 +284,11 @@ int main(int argc, char** argv) {
   });
   spdlog::info("peer {} ({}) up: control {}, gossip {}:{}", app->name(),
                app->id(), app->control_address(), o.bind, app->gossip_port());
+  if (*metrics_server) {
+    spdlog::info("metrics on http://{}/metrics{}",
+                 (*metrics_server)->address(),
+                 metrics_options.token_file.empty() ? "" : " (bearer token)");
+  }
   if (!control_token_problem.empty()) {
     spdlog::warn(
         "no control token file: {}; remote control is closed for this run "
@@ -356,7 +380,9 @@ int main(int argc, char** argv) {
   }
 
   // Every way out leaves the same way: end of input, Ctrl-D, exit, quit
-  // (already left: a no-op) and signals.
+  // (already left: a no-op) and signals. Scrapes end first: they read
+  // the hosts.
+  metrics_server->reset();
   app->Shutdown(app->exit_requested() ? "the peer is shutting down"
                                       : "the peer is shutting down (end of "
                                         "input)");

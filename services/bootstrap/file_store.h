@@ -113,7 +113,7 @@ class FileStore : public Store {
   void SetHealthListener(HealthListener listener) override;
 
   // How many fsync'ed commits so far (for tests and logs).
-  uint64_t commits() const;
+  uint64_t commits() const override;
   // OK, or why the store currently refuses mutations.
   absl::Status health() const;
 

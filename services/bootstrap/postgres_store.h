@@ -140,7 +140,7 @@ class PostgresStore : public Store {
   void SetHealthListener(HealthListener listener) override;
 
   // Write transactions committed by this store so far (tests, logs).
-  uint64_t commits() const { return commits_.load(); }
+  uint64_t commits() const override { return commits_.load(); }
   // Mutations refused because max_pending were already waiting.
   uint64_t busy_refusals() const { return busy_refusals_.load(); }
 

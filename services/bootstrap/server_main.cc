@@ -16,11 +16,14 @@
 #include "services/bootstrap/bootstrap_service.h"
 #include "services/bootstrap/grpc_service.h"
 #include "services/bootstrap/store_factory.h"
+#include "services/bootstrap/store_metrics.h"
 #include "services/bootstrap/validation.h"
 #include "base/bounded_file.h"
 #include "base/command_line.h"
 #include "base/grpc_server.h"
+#include "base/grpc_metrics.h"
 #include "base/logging.h"
+#include "base/metrics_endpoint.h"
 #include "base/option_checks.h"
 #include "base/tls.h"
 
@@ -130,7 +133,13 @@ int main(int argc, char** argv) {
                  "write the bound address to this file once serving (for "
                  "scripts and tests that use port 0)")
       ->check(peerlab::WritableFile);
+  peerlab::MetricsOptions metrics_options;
+  peerlab::AddMetricsFlags(app, &metrics_options);
   if (auto code = peerlab::ParseCommandLine(app, argc, argv)) return *code;
+  if (auto s = peerlab::CheckMetricsOptions(metrics_options); !s.ok()) {
+    std::cerr << "peerlab-bootstrap: " << s.message() << "\n";
+    return 2;
+  }
 
   if (auto s = peerlab::SetUpLogging("bootstrap", log_level, log_file);
       !s.ok()) {
@@ -189,6 +198,20 @@ int main(int argc, char** argv) {
                (*store)->Describe(), doc->revision(), doc->peers_size(),
                doc->config().max_peers());
 
+  // Metrics: calls per RPC and code with their latencies (the gRPC
+  // interceptor), the store's commits and list (served only with
+  // --metrics-listen).
+  peerlab::metrics::Registry registry;
+  auto grpc_metrics = peerlab::GrpcServerMetrics::Create(&registry);
+  auto store_metrics =
+      peerlab::bootstrap::StoreMetrics::Create(&registry, store->get());
+  if (!grpc_metrics.ok() || !store_metrics.ok()) {
+    spdlog::critical("metrics: {}", !grpc_metrics.ok()
+                                        ? grpc_metrics.status().message()
+                                        : store_metrics.status().message());
+    return 2;
+  }
+
   auto service = std::make_unique<peerlab::bootstrap::BootstrapService>(
       store->get(), &peerlab::Clock::Real(), options);
   peerlab::bootstrap::BootstrapGrpcService grpc_service(service.get());
@@ -202,6 +225,7 @@ int main(int argc, char** argv) {
                                   .configure =
                                       [&](grpc::ServerBuilder& builder) {
                                         builder.RegisterService(&grpc_service);
+                                        (*grpc_metrics)->Install(builder);
                                       },
                                   .logger = peerlab::DefaultSpdlogLogger()});
   if (!started.ok()) {
@@ -213,8 +237,10 @@ int main(int argc, char** argv) {
   // NOT_SERVING while the store cannot write (it refuses changes then, and
   // recovers by itself).
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
-  (*store)->SetHealthListener([health](const absl::Status& s) {
+  peerlab::bootstrap::StoreMetrics* store_gauges = store_metrics->get();
+  (*store)->SetHealthListener([health, store_gauges](const absl::Status& s) {
     if (!s.ok()) spdlog::warn("health: NOT_SERVING ({})", s.message());
+    store_gauges->SetHealthy(s.ok());
     health->SetServingStatus("bootstrap.v1.BootstrapData", s.ok());
     health->SetServingStatus("", s.ok());
   });
@@ -235,6 +261,18 @@ int main(int argc, char** argv) {
   spdlog::info("leases: {} when a client asks for none, at most {}",
                absl::FormatDuration(options.default_lease),
                absl::FormatDuration(options.max_lease));
+  auto metrics_server =
+      peerlab::StartMetricsServer(metrics_options, &registry);
+  if (!metrics_server.ok()) {
+    spdlog::critical("{}", metrics_server.status().message());
+    (*started)->Shutdown(absl::Now());
+    return 2;
+  }
+  if (*metrics_server) {
+    spdlog::info("metrics on http://{}/metrics{}",
+                 (*metrics_server)->address(),
+                 metrics_options.token_file.empty() ? "" : " (bearer token)");
+  }
   if (!ready_file.empty()) {
     std::ofstream ready(ready_file);
     ready << bound << "\n";
@@ -250,10 +288,12 @@ int main(int argc, char** argv) {
   spdlog::info("{} received: shutting down (in-flight calls finish)",
                strsignal(signal_number));
   (*store)->SetHealthListener(nullptr);
+  metrics_server->reset();  // its collectors read the store
   server->GetHealthCheckService()->Shutdown();
   grpc_service.EndWatches();
   (*started)->Shutdown(absl::Now() + absl::Seconds(5));
   service.reset();
+  store_metrics->reset();
   store->reset();
   spdlog::info("stopped");
   return 0;

@@ -67,6 +67,10 @@ class Store {
     if (listener) listener(absl::OkStatus());
   }
 
+  // Durable commits so far (a batch written at once counts once); 0 for a
+  // store that keeps nothing durable. Thread-safe. For metrics.
+  virtual uint64_t commits() const { return 0; }
+
   // Blocking convenience over Mutate().
   absl::StatusOr<Document> MutateSync(Mutation mutation);
 };
@@ -87,6 +91,7 @@ class StoreWrapper : public Store {
   void SetHealthListener(HealthListener listener) override {
     target_->SetHealthListener(std::move(listener));
   }
+  uint64_t commits() const override { return target_->commits(); }
   Store* target() const { return target_; }
 
  private:

@@ -8,8 +8,10 @@
 
 #include "CLI/CLI.hpp"
 #include "base/command_line.h"
+#include "base/grpc_metrics.h"
 #include "base/grpc_server.h"
 #include "base/logging.h"
+#include "base/metrics_endpoint.h"
 #include "base/option_checks.h"
 #include "base/tls.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -18,6 +20,7 @@
 #include "test-harness/coordinator/coordinator_service.h"
 #include "test-harness/coordinator/lab_auth.h"
 #include "test-harness/coordinator/peer_connection.h"
+#include "test-harness/coordinator/run_metrics.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -49,7 +52,13 @@ int main(int argc, char** argv) {
       ->check(peerlab::ReadableFile);
   peerlab::TlsOptions tls;
   peerlab::AddTlsFlags(app, &tls);
+  peerlab::MetricsOptions metrics_options;
+  peerlab::AddMetricsFlags(app, &metrics_options);
   if (auto code = peerlab::ParseCommandLine(app, argc, argv)) return *code;
+  if (auto s = peerlab::CheckMetricsOptions(metrics_options); !s.ok()) {
+    std::cerr << "peerlab-coordinator: " << s.message() << "\n";
+    return 2;
+  }
   auto lab_token = peerlab::harness::LoadLabToken(token_file, "--token-file");
   if (!lab_token.ok()) {
     std::cerr << "peerlab-coordinator: " << lab_token.status().message()
@@ -83,7 +92,22 @@ int main(int argc, char** argv) {
   }
   peerlab::harness::PeerConnection::SetChannelCredentials(*channel_credentials);
 
+  // Metrics (served only with --metrics-listen): calls per RPC and code
+  // with latencies, and the runs, steps and verdicts. Declared before the
+  // service: runs report to them until the service is gone.
+  peerlab::metrics::Registry registry;
+  auto grpc_metrics = peerlab::GrpcServerMetrics::Create(&registry);
+  auto run_metrics = peerlab::harness::RunMetrics::Create(&registry);
+  if (!grpc_metrics.ok() || !run_metrics.ok()) {
+    spdlog::critical("metrics: {}", !grpc_metrics.ok()
+                                        ? grpc_metrics.status().message()
+                                        : run_metrics.status().message());
+    return 2;
+  }
   peerlab::harness::CoordinatorService service(*std::move(lab_token));
+  service.SetRunObserver(
+      [m = run_metrics->get()](const std::shared_ptr<peerlab::harness::Run>&
+                                   run) { m->Observe(run); });
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   auto started = peerlab::GrpcServer::Start(
@@ -102,6 +126,7 @@ int main(int argc, char** argv) {
              builder.AddChannelArgument(
                  GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
              builder.RegisterService(&service);
+             (*grpc_metrics)->Install(builder);
            },
        .logger = peerlab::DefaultSpdlogLogger()});
   if (!started.ok()) {
@@ -114,6 +139,18 @@ int main(int argc, char** argv) {
       ::harness::v1::Coordinator::service_full_name(), true);
   spdlog::info("peerlab-coordinator {} serving harness.v1.Coordinator on {}",
                PEERLAB_VERSION, bound);
+  auto metrics_server =
+      peerlab::StartMetricsServer(metrics_options, &registry);
+  if (!metrics_server.ok()) {
+    spdlog::critical("{}", metrics_server.status().message());
+    (*started)->Shutdown(absl::Now());
+    return 2;
+  }
+  if (*metrics_server) {
+    spdlog::info("metrics on http://{}/metrics{}",
+                 (*metrics_server)->address(),
+                 metrics_options.token_file.empty() ? "" : " (bearer token)");
+  }
   if (!ready_file.empty()) {
     std::ofstream ready(ready_file);
     ready << bound << "\n";
@@ -127,6 +164,7 @@ int main(int argc, char** argv) {
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("{} received: shutting down", strsignal(signal_number));
+  metrics_server->reset();
   server->GetHealthCheckService()->Shutdown();
   service.Shutdown();
   (*started)->Shutdown(absl::Now() + absl::Seconds(2));

@@ -411,6 +411,7 @@ grpc::ServerUnaryReactor* CoordinatorService::StartRun(
   }
   spdlog::info("run {}: {} ({} bytes)", id, name,
                request->script_text().size());
+  if (run_observer_) run_observer_(shared);
   shared->Start();
   response->set_run_id(id);
   return Answer(context, grpc::Status::OK);

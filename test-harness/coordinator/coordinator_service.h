@@ -56,6 +56,13 @@ class CoordinatorService final
   // the runs. Call before grpc::Server::Shutdown. Thread-safe; idempotent.
   void Shutdown();
 
+  // Called with each run StartRun accepted, before it starts (metrics:
+  // run_metrics.h). Set before serving; not thread-safe against StartRun.
+  void SetRunObserver(
+      std::function<void(const std::shared_ptr<Run>&)> observer) {
+    run_observer_ = std::move(observer);
+  }
+
   PeerRegistry& registry() { return registry_; }
   // The run with `id`, or null.
   std::shared_ptr<Run> FindRun(const std::string& id);
@@ -116,6 +123,7 @@ class CoordinatorService final
 
   const std::string lab_token_;
   std::atomic<uint64_t> refused_{0};
+  std::function<void(const std::shared_ptr<Run>&)> run_observer_;
 
   // Challenges issued: coordinator nonce -> when it expires; oldest first
   // in challenge_order_.

@@ -1,0 +1,59 @@
+#include "peer/app/peer_metrics.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace peerlab::peer {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(PeerMetricsTest, WithoutANodeOnlyTheNodeGauge) {
+  const std::string text =
+      metrics::RenderText(MembershipFamilies(std::nullopt));
+  EXPECT_EQ(text,
+            "# HELP peerlab_membership_node 1 while this peer has a "
+            "membership node\n# TYPE peerlab_membership_node gauge\n"
+            "peerlab_membership_node 0\n");
+  EXPECT_TRUE(ChatFamilies(std::nullopt).empty());
+}
+
+TEST(PeerMetricsTest, MembershipSnapshotRendersEveryCounterAndState) {
+  MembershipSnapshot s;
+  s.stats.probes = 12;
+  s.stats.suspicions_raised = 2;
+  s.stats.wants_refused = 1;  // the last field of Stats
+  s.members_by_state = {{"alive", 3}, {"dead", 1}};
+  s.health_score = 2;
+  s.incarnation = 5;
+  const std::string text = metrics::RenderText(MembershipFamilies(s));
+  EXPECT_THAT(text, HasSubstr("\npeerlab_membership_node 1\n"));
+  EXPECT_THAT(text, HasSubstr("\npeerlab_membership_probes_total 12\n"));
+  EXPECT_THAT(text,
+              HasSubstr("\npeerlab_membership_suspicions_raised_total 2\n"));
+  EXPECT_THAT(text, HasSubstr("\npeerlab_membership_wants_refused_total 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("# TYPE peerlab_membership_probes_total counter"));
+  EXPECT_THAT(text,
+              HasSubstr("peerlab_membership_members{state=\"alive\"} 3\n"));
+  EXPECT_THAT(text,
+              HasSubstr("peerlab_membership_members{state=\"suspect\"} 0\n"));
+  EXPECT_THAT(text,
+              HasSubstr("peerlab_membership_members{state=\"dead\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("\npeerlab_membership_health_score 2\n"));
+  EXPECT_THAT(text, HasSubstr("\npeerlab_membership_incarnation 5\n"));
+}
+
+TEST(PeerMetricsTest, ChatCounters) {
+  chat::ChatStats stats;
+  stats.sent = 4;
+  stats.acked = 8;
+  stats.senders = 2;
+  const std::string text = metrics::RenderText(ChatFamilies(stats));
+  EXPECT_THAT(text, HasSubstr("\npeerlab_chat_sent_total 4\n"));
+  EXPECT_THAT(text, HasSubstr("\npeerlab_chat_acked_total 8\n"));
+  EXPECT_THAT(text, HasSubstr("\npeerlab_chat_senders 2\n"));
+}
+
+}  // namespace
+}  // namespace peerlab::peer
