@@ -181,8 +181,11 @@ TEST(MetricsE2eTest, PeerExportsMembershipAndChat) {
   EXPECT_TRUE(Eventually(
       [&] {
         text = Scrape(metrics);
+        // The node is made, then started (itself alive, incarnation 1).
         return text.ok() &&
                text->Value("peerlab_membership_node").value_or(0) == 1 &&
+               text->Value("peerlab_membership_members", {{"state", "alive"}})
+                       .value_or(0) == 1 &&
                text->Value("peerlab_chat_senders").ok();
       },
       absl::Seconds(10)))

@@ -14,6 +14,7 @@
 #include "peer/app/harness_link.h"
 #include "peer/app/peer_app.h"
 #include "peer/app/peer_metrics.h"
+#include "peer/handlers/event_filter.h"
 #include "peer/app/view_log_sink.h"
 #include "peer/cli/builtins.h"
 #include "peer/cli/parser.h"
@@ -155,6 +156,18 @@ int main(int argc, char** argv) {
   peerlab::AddTlsFlags(cli, &o.tls);
   peerlab::MetricsOptions metrics_options;
   peerlab::AddMetricsFlags(cli, &metrics_options);
+  cli.add_option("--event-handler", o.event_handlers,
+                 "[FILTER=]PROGRAM [ARGS]: run PROGRAM (no shell) for the "
+                 "events FILTER passes (member-join, member-leave, "
+                 "member-failed, member-update, member-reap, user[:NAME], "
+                 "query[:NAME], *; comma lists); repeatable. See `help "
+                 "handler`")
+      ->check(CLI::Validator(
+          [](std::string& spec) -> std::string {
+            auto parsed = peerlab::handlers::ParseHandlerSpec(spec);
+            return parsed.ok() ? "" : std::string(parsed.status().message());
+          },
+          "[FILTER=]PROGRAM", "event handler"));
   if (auto code = peerlab::ParseCommandLine(cli, argc, argv)) return *code;
   if (auto s = peerlab::CheckMetricsOptions(metrics_options); !s.ok()) {
     std::cerr << "peerlab-peer: " << s.message() << "\n";

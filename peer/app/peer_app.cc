@@ -24,6 +24,7 @@
 #include "peer/app/bootstrap_commands.h"
 #include "peer/app/chat_identity.h"
 #include "peer/app/faults_commands.h"
+#include "peer/app/handler_host.h"
 #include "peer/chat/chat_faults.h"
 #include "peer/app/lifecycle_commands.h"
 #include "peer/app/lifecycle_host.h"
@@ -86,6 +87,8 @@ PeerApp::~PeerApp() {
   // No more background work; events still reach the chat until the
   // membership below is gone.
   if (lifecycle_) lifecycle_->Stop();
+  // Handler programs end (killed) before the node their answers need.
+  if (handlers_) handlers_->Stop();
   // Stops the protocol thread and detaches the transport from the server.
   membership_.reset();
   if (chat_service_) chat_service_->SetHandler(nullptr);
@@ -397,6 +400,14 @@ absl::Status PeerApp::Compose(PeerTransports t) {
   membership_->AddListener(lifecycle_.get());
   member_events_ = std::make_unique<MemberEventRecorder>(&views_);
   membership_->AddListener(member_events_.get());
+
+  // Event handlers: --event-handler and the `handler` command.
+  handlers_ = std::make_unique<HandlerHost>(
+      name(),
+      handlers::HandlerRunner::Options{.logger = DefaultSpdlogLogger()});
+  if (auto s = handlers_->AddAll(options_.event_handlers); !s.ok()) return s;
+  if (auto s = registry_.Register(handlers_->Command()); !s.ok()) return s;
+  membership_->AddListener(handlers_.get());
   return absl::OkStatus();
 }
 

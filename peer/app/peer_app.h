@@ -50,6 +50,7 @@ class BootstrapCommands;
 class BootstrapHost;
 class MembershipCommands;
 class MemberEventRecorder;
+class HandlerHost;
 class ControlService;
 class LifecycleHost;
 class ChatServiceHandler;
@@ -134,6 +135,8 @@ class PeerApp {
   // The peer's network faults (the `faults` command); null without.
   const std::shared_ptr<runtime::FaultPlan>& faults() const { return faults_; }
   LifecycleHost& lifecycle() { return *lifecycle_; }
+  // The event handlers (--event-handler, `handler`; handler_host.h).
+  HandlerHost& handlers() { return *handlers_; }
 
   // Cancels the commands running now and later (sleep, shell: they return
   // Cancelled naming `reason`), wherever they came from (prompt, script,
@@ -205,6 +208,7 @@ class PeerApp {
   // Membership events as typed records on the views (member_events.h);
   // declared before membership_, which calls it.
   std::unique_ptr<MemberEventRecorder> member_events_;
+  std::unique_ptr<HandlerHost> handlers_;
   // The hosts, and the registrations of their commands and settings.
   std::unique_ptr<MembershipHost> membership_;
   std::unique_ptr<MembershipCommands> membership_commands_;

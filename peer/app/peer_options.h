@@ -38,6 +38,8 @@ struct PeerOptions {
   bool insecure_gossip = false;
   // --group-label: memberlist.label's initial value (empty: none).
   std::string group_label;
+  // --event-handler [FILTER=]PROGRAM, in order (handler_host.h).
+  std::vector<std::string> event_handlers;
   // --tls-*: the gRPC server and every client (bootstrap, chat,
   // membership, coordinator) use them.
   TlsOptions tls;

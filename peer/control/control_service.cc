@@ -428,7 +428,8 @@ absl::Status ControlService::CheckLabMayRun(absl::string_view line) const {
         "has not turned on lab.allow_faults");
   }
   if (!command.has_value() ||
-      (command->name != "shell" && command->name != "execute")) {
+      (command->name != "shell" && command->name != "execute" &&
+       command->name != "handler")) {
     return absl::OkStatus();
   }
   if (options_.lab_may_run_programs && options_.lab_may_run_programs()) {
