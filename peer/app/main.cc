@@ -167,7 +167,9 @@ int main(int argc, char** argv) {
             auto parsed = peerlab::handlers::ParseHandlerSpec(spec);
             return parsed.ok() ? "" : std::string(parsed.status().message());
           },
-          "[FILTER=]PROGRAM", "event handler"));
+          "[FILTER=]PROGRAM", "event handler"))
+      // One spec an occurrence: `--event-handler SPEC NAME` leaves NAME.
+      ->allow_extra_args(false);
   if (auto code = peerlab::ParseCommandLine(cli, argc, argv)) return *code;
   if (auto s = peerlab::CheckMetricsOptions(metrics_options); !s.ok()) {
     std::cerr << "peerlab-peer: " << s.message() << "\n";

@@ -1,5 +1,6 @@
 #include "peer/app/peer_metrics.h"
 
+#include "peer/app/handler_host.h"
 #include "peer/app/membership_host.h"
 #include "peer/app/peer_app.h"
 #include "peer/chat/chat_host.h"
@@ -126,7 +127,31 @@ std::vector<metrics::Family> ChatFamilies(
   return out;
 }
 
+std::vector<metrics::Family> HandlerFamilies(
+    const handlers::HandlerRunner::Stats& stats) {
+  std::vector<metrics::Family> out;
+  auto counter = [&](const char* name, const char* help, uint64_t v) {
+    out.push_back(
+        metrics::CounterOf(std::string("peerlab_handlers_") + name + "_total",
+                           help, static_cast<double>(v)));
+  };
+  counter("dispatched", "event handler runs queued", stats.dispatched);
+  counter("succeeded", "event handler runs that exited 0", stats.succeeded);
+  counter("failed",
+          "event handler runs that could not start, exited non-zero or were "
+          "killed by a signal",
+          stats.failed);
+  counter("timed_out", "event handler runs killed at the time limit",
+          stats.timed_out);
+  counter("dropped", "event handler runs dropped: the queue was full",
+          stats.dropped);
+  counter("responses", "query responses from handlers", stats.responses);
+  return out;
+}
+
 void AddPeerCollectors(metrics::Registry* registry, PeerApp* app) {
+  registry->AddCollector(
+      [app] { return HandlerFamilies(app->handlers().runner().stats()); });
   registry->AddCollector([app] {
     auto snapshot = app->membership().WithNode(
         [](membership::Memberlist& node) -> absl::StatusOr<MembershipSnapshot> {

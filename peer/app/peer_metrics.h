@@ -10,6 +10,9 @@
 //   peerlab_membership_node              1 while a node exists
 //   peerlab_chat_<counter>_total         chat::ChatStats counters
 //   peerlab_chat_senders                 (sender, session) pairs held
+//   peerlab_handlers_<counter>_total     event handler runs: dispatched,
+//                                        succeeded, failed, timed_out,
+//                                        dropped, responses
 // (`chatstats --reset` resets the chat counters: Prometheus reads that as a
 // counter reset.)
 #ifndef PEERLAB_PEER_APP_PEER_METRICS_H_
@@ -22,6 +25,7 @@
 
 #include "base/metrics.h"
 #include "peer/chat/chat_core.h"
+#include "peer/handlers/handler_runner.h"
 #include "peer/membership/memberlist.h"
 
 namespace peerlab::peer {
@@ -45,10 +49,14 @@ std::vector<metrics::Family> MembershipFamilies(
 std::vector<metrics::Family> ChatFamilies(
     const std::optional<chat::ChatStats>& stats);
 
-// Adds collectors for `app`'s membership and chat to `registry`. Each
-// scrape asks the hosts' loops for a copy (EventLoop::Call from the
-// scraping thread; the protocol thread only copies). `app` must outlive
-// the scrapes (stop the metrics server first).
+// The event handlers' counters. Pure.
+std::vector<metrics::Family> HandlerFamilies(
+    const handlers::HandlerRunner::Stats& stats);
+
+// Adds collectors for `app`'s membership, chat and event handlers to
+// `registry`. Each scrape asks the hosts' loops for a copy (EventLoop::Call
+// from the scraping thread; the protocol thread only copies). `app` must
+// outlive the scrapes (stop the metrics server first).
 void AddPeerCollectors(metrics::Registry* registry, PeerApp* app);
 
 }  // namespace peerlab::peer

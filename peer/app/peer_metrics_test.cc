@@ -55,5 +55,16 @@ TEST(PeerMetricsTest, ChatCounters) {
   EXPECT_THAT(text, HasSubstr("\npeerlab_chat_senders 2\n"));
 }
 
+TEST(PeerMetricsTest, HandlerCounters) {
+  handlers::HandlerRunner::Stats stats;
+  stats.dispatched = 5;
+  stats.dropped = 2;
+  const std::string text = metrics::RenderText(HandlerFamilies(stats));
+  EXPECT_THAT(text, HasSubstr("\npeerlab_handlers_dispatched_total 5\n"));
+  EXPECT_THAT(text, HasSubstr("\npeerlab_handlers_dropped_total 2\n"));
+  EXPECT_THAT(text,
+              HasSubstr("# TYPE peerlab_handlers_timed_out_total counter"));
+}
+
 }  // namespace
 }  // namespace peerlab::peer
