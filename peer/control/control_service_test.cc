@@ -409,6 +409,41 @@ TEST_F(ControlServiceTest, LabSessionRunsNoProgramByDefault) {
   EXPECT_EQ(response.code(), 0) << response.message();
 }
 
+// `handler add` starts programs later (event handlers): the lab session
+// needs lab.allow_programs for it, as for shell.
+TEST_F(ControlServiceTest, LabSessionAddsNoEventHandlerByDefault) {
+  int ran = 0;
+  ASSERT_TRUE(registry_
+                  .Register({.name = "handler",
+                             .group = "test",
+                             .usage = "handler ...",
+                             .summary = "test stand-in",
+                             .handler =
+                                 [&ran](const cli::Call&, cli::Output&) {
+                                   ++ran;
+                                   return absl::OkStatus();
+                                 }})
+                  .ok());
+  std::atomic<bool> allowed{false};
+  StartServer({.token = "owner-token",
+               .lab_may_run_programs = [&allowed] { return allowed.load(); }});
+  service_->SetAlsoAccept(
+      [](absl::string_view t) { return t == "lab-session"; });
+  pb::ExecuteResponse response;
+  ASSERT_TRUE(Execute("handler add /bin/true", &response, "lab-session").ok());
+  EXPECT_EQ(response.code(),
+            static_cast<int>(absl::StatusCode::kPermissionDenied));
+  EXPECT_EQ(ran, 0);
+  allowed = true;
+  response.Clear();
+  ASSERT_TRUE(Execute("handler add /bin/true", &response, "lab-session").ok());
+  EXPECT_EQ(response.code(), 0) << response.message();
+  response.Clear();
+  ASSERT_TRUE(Execute("handler add /bin/true", &response, "owner-token").ok());
+  EXPECT_EQ(response.code(), 0) << response.message();
+  EXPECT_EQ(ran, 2);
+}
+
 // Faults are their own permission (lab.allow_faults): lab.allow_programs
 // does not imply it, the owner's token needs neither.
 TEST_F(ControlServiceTest, LabSessionInjectsFaultsOnlyWithItsOwnPermission) {
