@@ -56,31 +56,4 @@ std::string WhyNotMembers(const DigestProbe& probe, int64_t n) {
                       " live members");
 }
 
-std::set<std::string> NetworkFaulted(const std::vector<const Step*>& done) {
-  std::set<std::string> out;
-  for (const Step* step : done) {
-    switch (step->kind) {
-      case StepKind::kPartition:
-      case StepKind::kOneway:
-        for (const auto& group : step->groups) {
-          out.insert(group.begin(), group.end());
-        }
-        break;
-      case StepKind::kNetem:
-        if (!step->netem.empty() && step->netem[0] == "clear") {
-          out.erase(step->peer);
-        } else {
-          out.insert(step->peer);
-        }
-        break;
-      case StepKind::kHeal:
-        out.clear();
-        break;
-      default:
-        break;
-    }
-  }
-  return out;
-}
-
 }  // namespace peerlab::harness

@@ -7,7 +7,6 @@
 #define PEERLAB_TEST_HARNESS_COORDINATOR_CONVERGENCE_H_
 
 #include <cstdint>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +24,8 @@ inline constexpr char kDigestCommand[] = "memberlistdigest";
 inline constexpr char kDigestMembersCommand[] = "memberlistdigest members";
 // How long the runner waits between two rounds of probes.
 inline constexpr absl::Duration kProbeInterval = absl::Milliseconds(100);
+// The least time a probe is given, even past its step's deadline.
+inline constexpr absl::Duration kProbeTimeout = absl::Seconds(2);
 
 // One peer's answer.
 struct DigestProbe {
@@ -47,12 +48,6 @@ std::string WhyNotConverged(const std::vector<DigestProbe>& probes);
 // "" when `probe` counts `n` live members (alive or suspect); else why not
 // ("alice counts 5 live members", or its error).
 std::string WhyNotMembers(const DigestProbe& probe, int64_t n);
-
-// The peers under a network fault after `done`, the steps that succeeded,
-// in order: partition and oneway put every peer they name under one,
-// `netem PEER ...` puts PEER under one and `netem PEER clear` ends it,
-// heal ends every one.
-std::set<std::string> NetworkFaulted(const std::vector<const Step*>& done);
 
 }  // namespace peerlab::harness
 

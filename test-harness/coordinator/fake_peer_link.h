@@ -1,7 +1,8 @@
 // FakePeerLinks: PeerLinks without gRPC, for the runner's tests. Each link
 // answers commands with a handler the test sets and delivers the view lines
 // the test writes, at once, on the writing thread (so that a test knows a
-// line has been counted when Write returns).
+// line has been counted when Write returns). A command whose deadline has
+// passed (on the links' clock) fails with DeadlineExceeded, as over gRPC.
 #ifndef PEERLAB_TEST_HARNESS_COORDINATOR_FAKE_PEER_LINK_H_
 #define PEERLAB_TEST_HARNESS_COORDINATOR_FAKE_PEER_LINK_H_
 
@@ -133,9 +134,13 @@ class FakePeerLinks {
       std::lock_guard<std::mutex> lock(shared_->deliver_mu);
       shared_->callbacks.ended(absl::CancelledError("closed"));
     }
-    absl::StatusOr<::peer::v1::ExecuteResponse> Execute(const std::string& line,
-                                                        absl::Time) override {
+    absl::StatusOr<::peer::v1::ExecuteResponse> Execute(
+        const std::string& line, absl::Time deadline) override {
       if (shared_->closed) return absl::CancelledError("link closed");
+      // As a gRPC call: none is made once its deadline has passed.
+      if (owner_->clock_->Now() >= deadline) {
+        return absl::DeadlineExceededError("Deadline Exceeded");
+      }
       Handler handler;
       {
         std::lock_guard<std::mutex> lock(owner_->mu_);

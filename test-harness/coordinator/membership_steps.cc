@@ -16,9 +16,10 @@
 // views), then, unless it holds, a wait of kProbeInterval on the run's clock
 // (Cancel wakes it) until the step's deadline: TIMEOUT, else --timeout
 // (RunOptions.end_timeout_ms). Healthy ("Healthy, not live",
-// docs/architecture.md): registered and running, not stopped, not under a
-// kill or restart, and under no network fault the script set (partition,
-// oneway, netem until heal or `netem PEER clear`).
+// docs/architecture.md) is RunHistory's rule, the one of the checkers:
+// running (not being killed or restarted), and under no fault of the
+// script or of a nemesis (stop, netem, the smaller side of a partition, the
+// blocked side of a oneway, a nemesis kill until the new process ran init).
 #include <algorithm>
 #include <set>
 
@@ -34,26 +35,13 @@ namespace peerlab::harness {
 using ::harness::v1::StepResult;
 using run_text::Seconds;
 
-std::vector<std::string> Run::HealthyLocked(
+std::vector<std::string> Run::HealthyPeers(
     const std::vector<std::string>& among) const {
-  std::vector<const Step*> done;
-  for (const StepResult& r : steps_) {
-    if (r.outcome() != ::harness::v1::OUTCOME_OK) continue;
-    if (r.index() < 0 || r.index() >= static_cast<int>(script_.steps.size())) {
-      continue;
-    }
-    done.push_back(&script_.steps[r.index()]);
-  }
-  const std::set<std::string> faulted = NetworkFaulted(done);
+  const std::vector<std::string> healthy = history_.Healthy();
+  const std::set<std::string> is_healthy(healthy.begin(), healthy.end());
   std::vector<std::string> out;
   for (const std::string& name : among.empty() ? script_.peers : among) {
-    auto it = peers_.find(name);
-    if (it == peers_.end()) continue;
-    const PeerState& p = it->second;
-    if (!p.alive || p.stopped || p.expect_death || faulted.count(name)) {
-      continue;
-    }
-    out.push_back(name);
+    if (is_healthy.count(name)) out.push_back(name);
   }
   return out;
 }
@@ -90,13 +78,20 @@ bool Run::PollAgain(absl::Time deadline, std::string* why_stopped) {
   }
   const absl::Time now = clock_->Now();
   if (now >= deadline) return false;
-  WaitLocked(lock, std::min(now + kProbeInterval, deadline),
+  // No round starts at the deadline: its probes would fail at once
+  // (DEADLINE_EXCEEDED) and hide the last real answers.
+  const bool again = now + kProbeInterval < deadline;
+  WaitLocked(lock, again ? now + kProbeInterval : deadline,
              [&] { return cancelled_; });
   if (cancelled_) {
     *why_stopped = "cancelled: " + cancel_reason_;
     return false;
   }
-  return true;
+  return again;
+}
+
+absl::Time Run::ProbeDeadline(absl::Time step_deadline) const {
+  return std::max(step_deadline, clock_->Now() + kProbeTimeout);
 }
 
 void Run::RunWaitConverged(const Step& step, StepResult* r) {
@@ -105,14 +100,11 @@ void Run::RunWaitConverged(const Step& step, StepResult* r) {
   std::string why;
   std::string stopped;
   do {
-    std::vector<std::string> healthy;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      healthy = HealthyLocked(step.members);
-    }
+    const std::vector<std::string> healthy = HealthyPeers(step.members);
     std::vector<DigestProbe> probes;
+    const absl::Time round_deadline = ProbeDeadline(deadline);
     for (const std::string& peer : healthy) {
-      probes.push_back(ProbeDigest(peer, false, deadline));
+      probes.push_back(ProbeDigest(peer, false, round_deadline));
     }
     why = WhyNotConverged(probes);
     if (why.empty()) {
@@ -146,7 +138,7 @@ void Run::RunWaitMembers(const Step& step, StepResult* r) {
         return;
       }
     }
-    DigestProbe probe = ProbeDigest(step.peer, false, deadline);
+    DigestProbe probe = ProbeDigest(step.peer, false, ProbeDeadline(deadline));
     why = WhyNotMembers(probe, step.count);
     if (why.empty()) {
       r->set_message(
@@ -163,19 +155,18 @@ void Run::RunWaitMembers(const Step& step, StepResult* r) {
 }
 
 void Run::RunCheckMembership(const Step& step, StepResult* r) {
+  // The tables are judged once every nemesis has repaired what it broke.
+  WaitForNemeses();
   const absl::Time deadline = MembershipDeadline(step);
   check::CheckResult result;
   std::string stopped;
   do {
     check::MembershipHistory history;
-    std::vector<std::string> healthy;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      healthy = HealthyLocked({});
-    }
+    const std::vector<std::string> healthy = HealthyPeers({});
     history.healthy.insert(healthy.begin(), healthy.end());
+    const absl::Time round_deadline = ProbeDeadline(deadline);
     for (const std::string& peer : healthy) {
-      DigestProbe probe = ProbeDigest(peer, true, deadline);
+      DigestProbe probe = ProbeDigest(peer, true, round_deadline);
       if (probe.report.ok()) {
         history.tables[peer] = probe.report->members;
       } else {

@@ -108,7 +108,7 @@ class NemesisStepsTest : public ::testing::Test {
 
   PeerRegistry registry_;
   FakeClock clock_;
-  FakePeerLinks links_;
+  FakePeerLinks links_{&clock_};
   std::mutex mu_;
   size_t seen_ = 0;
   std::set<std::string> stopped_;

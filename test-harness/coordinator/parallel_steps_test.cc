@@ -68,7 +68,7 @@ class ParallelStepsTest : public ::testing::Test {
 
   PeerRegistry registry_;
   FakeClock clock_;
-  FakePeerLinks links_;
+  FakePeerLinks links_{&clock_};
   std::mutex mu_;
   std::condition_variable cv_;
   int holding_ = 0;

@@ -201,20 +201,24 @@ class Run : public PeerListener {
   void RunWaitConverged(const Step& step, ::harness::v1::StepResult* result);
   void RunWaitMembers(const Step& step, ::harness::v1::StepResult* result);
   void RunCheckMembership(const Step& step, ::harness::v1::StepResult* result);
-  // REQUIRES mu_: the healthy peers among `among` (every peer of the script
-  // when empty), in order: running, not stopped, not being killed or
-  // restarted, under no network fault the script's steps set.
-  std::vector<std::string> HealthyLocked(
+  // The healthy peers among `among` (every peer of the script when empty),
+  // in order: RunHistory's healthy list (history_.Healthy()), the one rule
+  // of the checkers and the waits. Thread-safe; takes no lock of the run.
+  std::vector<std::string> HealthyPeers(
       const std::vector<std::string>& among) const;
   // One `memberlistdigest [members]` probe of `peer` (quiet).
   DigestProbe ProbeDigest(const std::string& peer, bool with_members,
                           absl::Time deadline);
   // The deadline of a membership step: its TIMEOUT, else end_timeout_ms.
   absl::Time MembershipDeadline(const Step& step) const;
-  // Waits kProbeInterval (at most until `deadline`); false when the step
-  // must end: the deadline passed, or the run was cancelled (then
-  // `*why_stopped` says so).
+  // Waits kProbeInterval; false when the step must end instead: the next
+  // round would start at or after `deadline`, or the run was cancelled
+  // (then `*why_stopped` says so).
   bool PollAgain(absl::Time deadline, std::string* why_stopped);
+  // The deadline of the probes of a round that starts now: the step's, but
+  // at least kProbeTimeout away (a round just before the step's deadline
+  // still gets answers; a loaded peer may take a while).
+  absl::Time ProbeDeadline(absl::Time step_deadline) const;
   // nemesis_steps.cc: the nemesis (a schedule drawn from the seed, carried
   // out on a thread of its own as steps of the run) and `check chat|kv`.
   void RunNemesis(const Step& step, ::harness::v1::StepResult* result);

@@ -314,6 +314,8 @@ void Run::RunProcessFault(const Step& step, StepResult* r) {
   if (step.kind == StepKind::kKill ||
       (step.kind == StepKind::kRestart && !restart_dead)) {
     p.expect_death = true;
+    // Not healthy from the step's start (its registration ends later).
+    history_.Down(step.peer, clock_->Now());
   }
   lock.unlock();
   {
@@ -329,6 +331,9 @@ void Run::RunProcessFault(const Step& step, StepResult* r) {
   const absl::Duration peer_wait =
       absl::Milliseconds(options_.peer_wait_timeout_ms());
   if (!answer.ok()) {
+    if (p.expect_death && p.alive && p.generation == old_generation) {
+      history_.Running(step.peer, old_generation, clock_->Now());
+    }
     p.expect_death = false;
     fail(std::string(answer.message()));
     return;
