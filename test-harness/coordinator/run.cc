@@ -496,9 +496,12 @@ void Run::EndPhase() {
     return all_hold && clock_->Now() >= last_activity_ + quiet;
   };
   while (!over() && clock_->Now() < deadline) {
+    // While a filter does not hold, wake when every one does (then wait
+    // for the quiet window from the last line, not for the deadline).
+    const bool held = all_hold;
     WaitLocked(lock,
-               all_hold ? std::min(last_activity_ + quiet, deadline) : deadline,
-               over);
+               held ? std::min(last_activity_ + quiet, deadline) : deadline,
+               [&] { return over() || all_hold != held; });
   }
 }
 

@@ -236,6 +236,21 @@ TEST_F(StepRunnerTest, FailFastSkipsTheFiltersAfterTheFailure) {
   EXPECT_EQ(s.filters(2).outcome(), ::harness::v1::OUTCOME_SKIPPED);
 }
 
+// The end phase ends a quiet window after the filters hold, not at its
+// timeout. Before: a line that arrived after the end phase began woke it,
+// and it slept again until the timeout (10 s), so a run whose last line
+// came late took 10 s more (the seed default.cmd, at times).
+TEST_F(StepRunnerTest, TheEndPhaseEndsAQuietWindowAfterTheLastLine) {
+  Register("alice");
+  auto run = Start("alice say x\nexpect alice messagesView == 1 late\n");
+  UntilWaiting();  // the end phase, waiting for the filter to hold
+  const absl::Time t0 = clock_.Now();
+  ASSERT_TRUE(links_.Write("alice", "messagesView", "late"));
+  RunSummary s = RunToEnd(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_PASSED) << s.verdict();
+  EXPECT_LT(clock_.Now() - t0, absl::Seconds(1));
+}
+
 TEST_F(StepRunnerTest, SleepEndsWhenTheClockHasMoved) {
   Register("alice");
   auto run = Start("alice say x\nsleep 10s\n");

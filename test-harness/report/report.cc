@@ -220,6 +220,18 @@ std::string SummaryTable(const RunSummary& s) {
 std::string SummaryJson(const RunSummary& s) { return ProtoJson(s); }
 
 std::string JunitXml(const RunSummary& s) {
+  JunitCounts counts;
+  std::string suite = JunitSuite(s, &counts);
+  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  absl::StrAppend(&out, "<testsuites name=\"peerlab\" tests=\"", counts.tests,
+                  "\" failures=\"", counts.failures, "\" errors=\"",
+                  counts.errors, "\" time=\"",
+                  absl::StrFormat("%.3f", counts.seconds), "\">\n", suite,
+                  "</testsuites>\n");
+  return out;
+}
+
+std::string JunitSuite(const RunSummary& s, JunitCounts* total) {
   int tests = 0, failures = 0, errors = 0, skipped = 0;
   std::string cases;
   const std::string suite = XmlEscape(s.script_name());
@@ -278,10 +290,12 @@ std::string JunitXml(const RunSummary& s) {
   }
   double seconds =
       s.has_finished() ? (Nanos(s.finished()) - Nanos(s.started())) / 1e9 : 0;
-  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  absl::StrAppend(&out, "<testsuites name=\"peerlab\" tests=\"", tests,
-                  "\" failures=\"", failures, "\" errors=\"", errors,
-                  "\" time=\"", absl::StrFormat("%.3f", seconds), "\">\n");
+  total->tests += tests;
+  total->failures += failures;
+  total->errors += errors;
+  total->skipped += skipped;
+  total->seconds += seconds;
+  std::string out;
   absl::StrAppend(&out, "  <testsuite name=\"", suite, "\" tests=\"", tests,
                   "\" failures=\"", failures, "\" errors=\"", errors,
                   "\" skipped=\"", skipped, "\" time=\"",
@@ -297,7 +311,7 @@ std::string JunitXml(const RunSummary& s) {
       StateName(s.state()), "\"/>\n",
       "      <property name=\"verdict\" value=\"", XmlEscape(s.verdict()),
       "\"/>\n", "    </properties>\n");
-  absl::StrAppend(&out, cases, "  </testsuite>\n</testsuites>\n");
+  absl::StrAppend(&out, cases, "  </testsuite>\n");
   return out;
 }
 

@@ -31,6 +31,19 @@ std::string SummaryJson(const ::harness::v1::RunSummary& summary);
 // filter and for the verdict; the run id and the seed as properties.
 std::string JunitXml(const ::harness::v1::RunSummary& summary);
 
+// What JunitSuite counted.
+struct JunitCounts {
+  int tests = 0;
+  int failures = 0;
+  int errors = 0;
+  int skipped = 0;
+  double seconds = 0;
+};
+// The <testsuite> element of JunitXml (indented by two spaces, ending in a
+// newline); adds its counts to `*counts`.
+std::string JunitSuite(const ::harness::v1::RunSummary& summary,
+                       JunitCounts* counts);
+
 // A self-contained HTML page (inline CSS and SVG, no network): one lane per
 // peer (and one for harness-wide steps) with its steps, faults, membership
 // events and messages on a shared time axis, then the steps, filters and

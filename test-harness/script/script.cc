@@ -310,16 +310,76 @@ class Parser {
     return "";
   }
 
+  // The peers running when the run starts: all but those whose first
+  // mention in a step is `start` (as Script::InitialPeers).
+  std::set<std::string> InitialPeers() const {
+    std::set<std::string> seen, late;
+    for (const PendingStep& p : pending_) {
+      std::vector<std::string> named = p.target.peers;
+      for (const auto& g : p.step.groups) {
+        named.insert(named.end(), g.begin(), g.end());
+      }
+      named.insert(named.end(), p.step.members.begin(), p.step.members.end());
+      for (const auto& name : named) {
+        if (seen.insert(name).second && p.step.kind == StepKind::kStart) {
+          late.insert(name);
+        }
+      }
+    }
+    std::set<std::string> initial;
+    for (const auto& name : script_.peers) {
+      if (!late.count(name)) initial.insert(name);
+    }
+    return initial;
+  }
+
   // Fills in `all` and splits the steps on several peers into one a peer.
+  // `all` at a step is the peers present there, in script order: running
+  // when the run starts, or started by a `start` or `restart` of an earlier
+  // line, and not killed by a `kill` of an earlier line since (a fault
+  // inside a parallel block counts from the block's end; a stopped peer is
+  // present; what a nemesis does is not foreseen).
   void Expand() {
-    const std::vector<std::string> all = script_.peers;
+    std::set<std::string> present = InitialPeers();
+    // Starts and kills of the open parallel block, applied at its end.
+    std::vector<std::pair<std::string, bool>> block_changes;
+    int block = 0;
     int fanouts = 0;
     for (PendingStep& p : pending_) {
+      if (p.step.block != block) {
+        for (const auto& [name, up] : block_changes) {
+          up ? (void)present.insert(name) : (void)present.erase(name);
+        }
+        block_changes.clear();
+        block = p.step.block;
+      }
+      std::vector<std::string> all;
+      for (const auto& name : script_.peers) {
+        if (present.count(name)) all.push_back(name);
+      }
       if (p.target.all) p.target.peers = all;
       if (p.members_all) p.step.members = all;
       if ((p.target.all || p.members_all) && all.empty()) {
-        Error(p.step.line, "`all`: the script names no peer");
+        Error(p.step.line,
+              script_.peers.empty()
+                  ? "`all`: the script names no peer"
+                  : "`all`: no peer of the script is running at this line "
+                    "(each starts later with `start`, or was killed)");
         continue;
+      }
+      const StepKind kind = p.step.kind;
+      if (kind == StepKind::kStart || kind == StepKind::kRestart ||
+          kind == StepKind::kKill) {
+        const bool up = kind != StepKind::kKill;
+        for (const auto& name : p.target.peers) {
+          if (block != 0) {
+            block_changes.emplace_back(name, up);
+          } else if (up) {
+            present.insert(name);
+          } else {
+            present.erase(name);
+          }
+        }
       }
       if (p.step.target.empty()) {
         Add(std::move(p.step));

@@ -166,6 +166,52 @@ TEST(ScriptLanguageTest, AllIsEveryPeerOfTheScript) {
   });
 }
 
+// `all` is the peers present at its step: started (with the run, or by a
+// `start`/`restart` on an earlier line, not one in the same parallel
+// block) and not killed since by the script. Before: every peer the script
+// names, late joiners that had not started yet included.
+TEST(ScriptLanguageTest, AllIsThePeersPresentAtTheStep) {
+  Script s = MustParse(
+      "alice init\n"                             // 1
+      "bob init\n"                               // 2
+      "all msg one\n"                            // 3
+      "start dave\n"                             // 4
+      "all msg two\n"                            // 5
+      "kill bob\n"                               // 6
+      "expect all messagesView never <error>\n"  // 7
+      "parallel\n"                               // 8
+      "  start erin\n"                           // 9
+      "  all msg three\n"                        // 10
+      "end\n"                                    // 11
+      "restart bob\n"                            // 12
+      "stop alice\n"                             // 13
+      "all testfilter messagesView 0 <error>\n"  // 14
+      "wait converged all\n");                   // 15
+  auto at = [&](int line) {
+    std::vector<std::string> peers;
+    for (const Step& step : s.steps) {
+      if (step.line == line) peers.push_back(step.peer);
+    }
+    return peers;
+  };
+  EXPECT_THAT(at(3), ElementsAre("alice", "bob"));
+  EXPECT_THAT(at(5), ElementsAre("alice", "bob", "dave"));
+  EXPECT_THAT(at(7), ElementsAre("alice", "dave"));
+  EXPECT_THAT(at(10), ElementsAre("alice", "dave"));
+  // A stopped peer is present (frozen, not gone).
+  EXPECT_THAT(at(14), ElementsAre("alice", "bob", "dave", "erin"));
+  ASSERT_EQ(at(15).size(), 1u);
+  EXPECT_THAT(s.steps.back().members,
+              ElementsAre("alice", "bob", "dave", "erin"));
+  EXPECT_THAT(s.InitialPeers(), ElementsAre("alice", "bob"));
+  ExpectErrors({
+      {"all msg x\nstart a\n",
+       "t.cmd:1: `all`: no peer of the script is running at this line"},
+      {"a init\nkill all\nall msg x\n",
+       "t.cmd:3: `all`: no peer of the script is running at this line"},
+  });
+}
+
 TEST(ScriptLanguageTest, GroupLines) {
   ExpectErrors({
       {"group servers\n",

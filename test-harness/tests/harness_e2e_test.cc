@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -321,6 +322,36 @@ TEST_F(HarnessE2eTest, OneWayInTheLocalLab) {
   EXPECT_EQ(r.exit.code, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("Verdict: PASSED"));
   EXPECT_LT(r.took, absl::Seconds(10));
+}
+
+// Several scripts in one invocation: a report folder each (the same
+// script twice included: nothing is overwritten), one combined summary
+// (a line a run, the totals) with its own folder, and the worst exit code.
+TEST_F(HarnessE2eTest, SeveralScriptsEndWithOneCombinedSummary) {
+  Result r = RunHarness({Script("tests/echo.cmd"), Script("tests/echo.cmd"),
+                         Script("tests/filter_fails.cmd")});
+  EXPECT_EQ(r.exit.code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Combined summary of 3 runs:"));
+  EXPECT_THAT(r.out, HasSubstr("Totals: 3 runs: 2 passed, 1 failed, 0 could "
+                               "not run;"));
+  EXPECT_THAT(r.out, HasSubstr("Exit code 1: a check failed"));
+  std::vector<std::string> runs, combined;
+  for (const std::string& dir : RunDirs()) {
+    (absl::StrContains(dir, "/combined-") ? combined : runs).push_back(dir);
+  }
+  ASSERT_EQ(runs.size(), 3u);
+  ASSERT_EQ(combined.size(), 1u);
+  std::set<std::string> ids;
+  for (const std::string& dir : runs) ids.insert(Summary(dir)["run_id"]);
+  EXPECT_EQ(ids.size(), 3u);
+  auto c = Summary(combined[0]);
+  EXPECT_EQ(c["exit_code"], 1);
+  ASSERT_EQ(c["runs"].size(), 3u);
+  EXPECT_EQ(c["runs"][2]["state"], "FAILED");
+  EXPECT_EQ(c["totals"]["filters"]["failed"], 1);
+  auto junit = ReadFile(combined[0] + "/junit.xml");
+  ASSERT_TRUE(junit.ok());
+  EXPECT_THAT(*junit, HasSubstr("<testsuite name=\"filter_fails.cmd\""));
 }
 
 // Steps whose output is 1 MiB, as one line and as many lines: each fails

@@ -19,14 +19,15 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "proto/harness/v1/coordinator.grpc.pb.h"
 #include "base/bounded_file.h"
 #include "base/command_line.h"
 #include "base/option_checks.h"
 #include "base/tls.h"
+#include "proto/harness/v1/coordinator.grpc.pb.h"
 #include "test-harness/coordinator/lab_auth.h"
 #include "test-harness/coordinator/run.h"
 #include "test-harness/lab/local_lab.h"
+#include "test-harness/report/combined.h"
 #include "test-harness/report/report.h"
 #include "test-harness/script/script.h"
 #include "test-harness/tool/run_client.h"
@@ -306,7 +307,7 @@ int main(int argc, char** argv) {
     _exit(2);
   }).detach();
 
-  int worst = 0;
+  std::vector<peerlab::harness::ScriptRun> runs;
   for (RunRequest& r : requests) {
     std::vector<::harness::v1::RunSummary> summaries;
     for (int i = 0; i < repeat; ++i) {
@@ -315,7 +316,13 @@ int main(int argc, char** argv) {
       if (!outcome.error.empty()) {
         std::cout << "peerlab-test: " << outcome.error << std::endl;
       }
-      worst = std::max(worst, outcome.exit_code);
+      runs.push_back(
+          {.script = r.script_path,
+           .exit_code = outcome.exit_code,
+           .have_summary = outcome.have_summary,
+           .summary = outcome.summary,
+           .error = outcome.error,
+           .report_dir = outcome.have_summary ? outcome.report_dir : ""});
       if (outcome.have_summary) summaries.push_back(outcome.summary);
       if (outcome.exit_code == 2 && !outcome.have_summary) break;
     }
@@ -333,6 +340,25 @@ int main(int argc, char** argv) {
           << r.script_path << ": " << passed << " of " << repeat
           << " runs passed\n"
           << flaky;
+    }
+  }
+  const int worst = peerlab::harness::WorstExitCode(runs);
+  if (requests.size() > 1) {
+    // Several scripts: one combined summary, in a folder of its own.
+    std::cout << "\n" << peerlab::harness::CombinedTable(runs);
+    const std::string dir =
+        peerlab::harness::NewReportDir(report_root, "combined-");
+    if (dir.empty()) {
+      std::cout << "warning: combined report not written: cannot create a "
+                   "folder in "
+                << report_root << "\n";
+    } else {
+      std::ofstream(dir + "/summary.json")
+          << peerlab::harness::CombinedJson(runs);
+      std::ofstream(dir + "/junit.xml")
+          << peerlab::harness::CombinedJunitXml(runs);
+      std::cout << "combined report: " << dir
+                << "/ (summary.json, junit.xml)\n";
     }
   }
   return worst;

@@ -35,6 +35,18 @@ int ExitCodeFor(::harness::v1::RunState state) {
 
 }  // namespace
 
+std::string NewReportDir(const std::string& root, const std::string& prefix) {
+  std::error_code ec;
+  std::filesystem::create_directories(root, ec);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const std::string dir = absl::StrCat(root, "/", prefix, NewRunId());
+    // False when it exists already: then another id.
+    if (std::filesystem::create_directory(dir, ec)) return dir;
+    if (ec) return "";
+  }
+  return "";
+}
+
 void RunClient::Print(const std::string& line) {
   std::lock_guard<std::mutex> lock(out_mu_);
   *out_ << line << std::endl;
@@ -153,7 +165,10 @@ RunOutcome RunClient::Run(const RunRequest& request) {
     }
     run_started_ = steps_begun_ = run_finished_ = false;
     early_exit_.clear();
-    run_id_ = NewRunId();
+    // A folder of its own: no report overwrites another's.
+    const std::string dir = NewReportDir(request.report_root, "");
+    run_id_ = dir.empty() ? NewRunId()
+                          : std::filesystem::path(dir).filename().string();
   }
   const std::string script_name =
       std::filesystem::path(request.script_path).filename().string();

@@ -13,13 +13,19 @@
 #include <string>
 #include <vector>
 
+#include "base/tls.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/harness/v1/coordinator.grpc.pb.h"
-#include "base/tls.h"
 #include "test-harness/lab/local_lab.h"
 #include "test-harness/script/script.h"
 
 namespace peerlab::harness {
+
+// Creates a new folder ROOT/PREFIX+ID (ID from NewRunId: time and random
+// hex) that did not exist before, so that no run's report overwrites
+// another's: another ID when it did. Returns its path; "" when none could
+// be made under ROOT.
+std::string NewReportDir(const std::string& root, const std::string& prefix);
 
 struct RunRequest {
   std::string script_path;  // as given; its base name names the script
