@@ -47,7 +47,9 @@ measure() {
     if [[ $line == Verdict:* ]]; then
       verdict_at=$(now)
       verdict=$(awk '{print $2}' <<<"$line")
-      run_ms=$(grep -o '([0-9]* ms)' <<<"$line" | tr -dc 0-9)
+      run_ms=$(grep -o '([0-9]* ms)$' <<<"$line" | tr -dc 0-9)
+      # Why a run did not pass, printed under its case's row.
+      [[ $verdict == PASSED ]] || echo "$line" >>"$TMP/failures.txt"
     fi
   done < <("$BIN/peerlab-test" run --report-dir "$TMP/runs" "$script" 2>&1 || true)
   local end
@@ -75,6 +77,10 @@ stats() {
   printf '| %s | %d | %.2f s | %.2f s | %.2f s | %d ms | %d/%d |\n' \
     "$name" "$peers" "$(median "${verdicts[@]}")" "$(worst "${verdicts[@]}")" \
     "$(median "${exits[@]}")" "$(median "${runs[@]}")" "$passed" "$REPEATS"
+  if [[ -s $TMP/failures.txt ]]; then
+    sed 's/^/  not passed: /' "$TMP/failures.txt"
+    rm -f "$TMP/failures.txt"
+  fi
 }
 
 # nemesis_script N SECONDS: N peers join, then a nemesis of every fault kind
@@ -95,29 +101,43 @@ nemesis_script() {
   echo "check kv"
 }
 
-# The nemesis case's facts from the last run's summary.json: faults drawn,
-# actions done, skipped, failed; each check's outcome and time.
+# The nemesis case's facts from each of its runs' summary.json: faults
+# drawn and carried out (done, skipped: a fault this lab cannot do from the
+# nemesis, failed), repairs; each check's outcome and the checker's time.
 nemesis_facts() {
-  local summary
-  summary=$(ls -t "$TMP"/runs/*/summary.json | head -1)
-  python3 - "$summary" <<'PY'
+  python3 - "$TMP"/runs/*/summary.json <<'PY'
 import json, re, sys
-s = json.load(open(sys.argv[1]))
-steps = s.get("steps", [])
-nem = [x for x in steps if x.get("text", "").startswith("nemesis: ")]
-faults = [x for x in nem if not any(w in x["text"] for w in (
-    " start ", " cont ", "heal", " clear", " init"))]
-def count(xs, o):
-    return sum(1 for x in xs if x.get("outcome") == o)
-print("nemesis: %d faults drawn (%d actions): %d done, %d skipped, %d failed"
-      % (len(faults), len(nem), count(nem, "OUTCOME_OK"),
-         count(nem, "OUTCOME_SKIPPED"), count(nem, "OUTCOME_FAILED")))
-for x in steps:
-    if x.get("kind") == "check":
-        m = re.search(r"checked in ([^)]*)\)", x.get("message", ""))
-        print("%s: %s, checker %s: %s" % (
-            x["text"], x.get("outcome", "?"), m.group(1) if m else "?",
-            x.get("message", "").split("\n")[0][:160]))
+for path in sorted(sys.argv[1:]):
+    s = json.load(open(path))
+    if s.get("script_name") != "nemesis-20.cmd":
+        continue
+    steps = s.get("steps", [])
+    nem = [x for x in steps if x.get("text", "").startswith("nemesis: ")]
+    def repair(x):
+        return any(w in x["text"] for w in (
+            " start ", " cont ", "heal", " clear", " init"))
+    faults = [x for x in nem if not repair(x)]
+    def count(xs, o):
+        return sum(1 for x in xs if x.get("outcome") == o)
+    checks = []
+    for x in steps:
+        if x.get("kind") == "check":
+            m = re.search(r"checked in ([^)]*)\)", x.get("message", ""))
+            checks.append("%s %s in %s" % (
+                x["text"], x.get("outcome", "?").replace("OUTCOME_", ""),
+                m.group(1) if m else "?"))
+    print("  run %s (%s): %d faults drawn: %d done, %d skipped, %d failed; "
+          "%d repairs; %s" % (
+              s.get("run_id"), s.get("state", "?").replace("RUN_STATE_", ""),
+              len(faults), count(faults, "OUTCOME_OK"),
+              count(faults, "OUTCOME_SKIPPED"),
+              count(faults, "OUTCOME_FAILED"), len(nem) - len(faults),
+              "; ".join(checks)))
+    for x in steps:
+        if x.get("outcome") == "OUTCOME_FAILED":
+            print("    failed: line %s %s -- %s" % (
+                x.get("line"), x.get("text"),
+                x.get("message", "").split("\n")[0][:200]))
 PY
 }
 
