@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -24,13 +25,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "base/testing/peer_process.h"
+#include "base/testing/subprocess.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "peer/app/e2e_testing.h"
 #include "proto/peer/v1/control.grpc.pb.h"
-#include "base/testing/peer_process.h"
-#include "base/testing/subprocess.h"
 
 namespace peerlab::peer {
 namespace {
@@ -92,6 +93,31 @@ class LeaveE2eTest : public e2e::PeerE2eTest {
   }
   void TearDown() override {
     if (writer_ >= 0) ::close(writer_);
+    if (HasFailure()) PrintPeerFiles();
+  }
+
+  // On failure: the end of every peer's log, stdout and stderr (NAME.log,
+  // NAME.stdout, NAME.stderr in dir_), so a rare failure can be read.
+  void PrintPeerFiles() {
+    constexpr size_t kTail = 24 * 1024;
+    std::vector<std::string> files;
+    std::error_code error;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(dir_->path(), error)) {
+      const std::string ext = entry.path().extension().string();
+      if (ext == ".log" || ext == ".stdout" || ext == ".stderr") {
+        files.push_back(entry.path().string());
+      }
+    }
+    std::sort(files.begin(), files.end());
+    for (const std::string& file : files) {
+      auto text = ::peerlab::testing::ReadFile(file);
+      if (!text.ok() || text->empty()) continue;
+      std::string tail = text->size() > kTail
+                             ? "...\n" + text->substr(text->size() - kTail)
+                             : *text;
+      std::cerr << "---- " << file << " ----\n" << tail << "\n";
+    }
   }
 
   // The peer's arguments after NAME: this test's bootstrap server and

@@ -222,7 +222,32 @@ absl::Status LifecycleHost::Init(const chat::Lines& say) {
     fail("memberlist create", s, "no gossip: the chat cannot find members");
   }
 
-  // 2. The bootstrap list.
+  // 2. The chat: its address goes into the metadata the node starts with.
+  // Messages sent from now on wait for the join (step 7): before it this
+  // peer knows few members or none.
+  bool chat = false;
+  if (auto s = env_.chat->StartJoining(); s.ok()) {
+    chat = true;
+    say("init: chat started");
+  } else {
+    fail("chat start", s);
+  }
+
+  // 3. Gossip.
+  bool started = false;
+  if (node) {
+    if (auto s = env_.membership->Start(); s.ok()) {
+      started = true;
+      say("init: membership started");
+    } else {
+      fail("memberlist start", s);
+    }
+  }
+
+  // 4. The bootstrap list, once this peer answers gossip: a peer that
+  // finds it there joins it at once, and a listed peer whose gossip did not
+  // run yet refused those joins ("membership not running"; the newcomer
+  // then started a group of its own).
   bool listed = false;
   if (auto joined = env_.bootstrap->JoinSelf(); joined.ok()) {
     listed = true;
@@ -233,26 +258,6 @@ absl::Status LifecycleHost::Init(const chat::Lines& say) {
          "running alone, retrying in the background; memberlistjoin ADDR "
          "joins by hand");
     if (!retrying_.exchange(true)) RetryBootstrap(1);
-  }
-
-  // 3. The chat: its address goes into the metadata the node starts with.
-  bool chat = false;
-  if (auto s = env_.chat->Start(); s.ok()) {
-    chat = true;
-    say("init: chat started");
-  } else {
-    fail("chat start", s);
-  }
-
-  // 4. Gossip.
-  bool started = false;
-  if (node) {
-    if (auto s = env_.membership->Start(); s.ok()) {
-      started = true;
-      say("init: membership started");
-    } else {
-      fail("memberlist start", s);
-    }
   }
 
   // 5. The members the bootstrap list names: each is tried (at once, each
@@ -297,6 +302,8 @@ absl::Status LifecycleHost::Init(const chat::Lines& say) {
       fail("chat announce", s);
     }
   }
+  // 7. The messages sent meanwhile go to the members known now.
+  if (chat) env_.chat->EndJoining();
 
   if (failed.empty()) {
     say("init: done");
@@ -326,7 +333,8 @@ absl::Status LifecycleHost::RefuseDuplicate(const absl::Status& refusal,
 void LifecycleHost::ReplaceStaleEntries(const pb::Document& doc,
                                         const chat::Lines& say) {
   // Only entries older than this peer: one that started later may be a
-  // peer between its own bootstrap join and its gossip start.
+  // peer still in its init (or of a version that was listed before its
+  // gossip ran).
   const absl::Time self_started = env_.started_at;
   int removed = 0;
   auto upkeep = env_.bootstrap->UpkeepClient();

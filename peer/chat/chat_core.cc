@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "google/protobuf/util/time_util.h"
 #include "base/logging.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace peerlab::chat {
 namespace {
@@ -98,6 +98,10 @@ ChatCore::~ChatCore() {
     scheduler_->Cancel(ping.timer);
     ping.done(absl::CancelledError("the chat shut down"));
   }
+  if (hold_timer_) scheduler_->Cancel(hold_timer_);
+  for (auto& [d, timeout] : held_) {
+    if (d->done) d->done(absl::CancelledError("the chat shut down"));
+  }
 }
 
 runtime::Scheduler::TimerId ChatCore::AfterGuarded(absl::Duration d,
@@ -117,6 +121,20 @@ void ChatCore::Start() {
 
 void ChatCore::Stop(const std::string& reason) {
   running_ = false;
+  holding_ = false;
+  if (hold_timer_) {
+    scheduler_->Cancel(hold_timer_);
+    hold_timer_ = 0;
+  }
+  auto held = std::move(held_);
+  held_.clear();
+  for (auto& [d, timeout] : held) {
+    if (!d->done) continue;
+    scheduler_->Post([done = std::move(d->done), reason] {
+      done(absl::UnavailableError(
+          absl::StrCat("chat stopped before the message went out: ", reason)));
+    });
+  }
   for (auto& [name, link] : links_) {
     CloseStream(*link, /*broken=*/false, reason);
     ResetLinkTimers(*link);
@@ -221,21 +239,66 @@ void ChatCore::Send(pb::ChatKind kind, std::string text, SendDone done,
     });
     return;
   }
+  const bool hold = holding_ && kind != pb::CHAT_KIND_JOINED;
+  if (hold && held_.size() >= options_.max_held) {
+    spdlog::warn("chat: {} messages wait for the join already; refused one",
+                 held_.size());
+    scheduler_->Post([done = std::move(done), n = held_.size()] {
+      done(absl::ResourceExhaustedError(absl::StrCat(
+          n, " messages wait for this peer to join its group: try later")));
+    });
+    return;
+  }
   auto d = std::make_shared<Delivery>();
   pb::ChatMessage& m = d->message;
   m.set_sender(options_.name);
   m.set_session(options_.session);
-  m.set_seq(++next_seq_);
-  const absl::Time now = scheduler_->Now();
   *m.mutable_sent_at() =
-      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
+      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(scheduler_->Now()));
   m.set_kind(kind);
   m.set_text(std::move(text));
-  d->result.seq = m.seq();
   d->done = std::move(done);
   d->all = all;
-  d->early_at = now + options_.ack_timeout;
   ++stats_.sent;
+  if (hold) {
+    held_.emplace_back(std::move(d), timeout);
+    return;
+  }
+  Queue(d, timeout);
+}
+
+void ChatCore::HoldSends() {
+  if (holding_) return;
+  holding_ = true;
+  hold_timer_ = AfterGuarded(options_.delivery_timeout, [this] {
+    hold_timer_ = 0;
+    if (!holding_) return;
+    spdlog::info(
+        "chat: still joining after {}; sending the {} message(s) kept back "
+        "to the members known now",
+        absl::FormatDuration(options_.delivery_timeout), held_.size());
+    ReleaseSends();
+  });
+}
+
+void ChatCore::ReleaseSends() {
+  holding_ = false;
+  if (hold_timer_) {
+    scheduler_->Cancel(hold_timer_);
+    hold_timer_ = 0;
+  }
+  auto held = std::move(held_);
+  held_.clear();
+  for (auto& [d, timeout] : held) Queue(d, timeout);
+}
+
+void ChatCore::Queue(const std::shared_ptr<Delivery>& d,
+                     absl::Duration timeout) {
+  pb::ChatMessage& m = d->message;
+  m.set_seq(++next_seq_);
+  d->result.seq = m.seq();
+  const absl::Time now = scheduler_->Now();
+  d->early_at = now + options_.ack_timeout;
   const absl::Time deadline =
       now + (timeout == absl::InfiniteDuration() ? options_.delivery_timeout
                                                  : timeout);

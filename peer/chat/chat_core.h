@@ -35,7 +35,10 @@
 // logged, rate-limited.
 //
 // Members come from outside (the membership): SetMember, RemoveMember,
-// SyncMembers.
+// SyncMembers. While the peer is still joining its group (init: the chat
+// starts before the join), HoldSends keeps new messages back until
+// ReleaseSends, so that one sent then goes to every member the join brings,
+// ahead of the later ones, and not to the few (or none) known before it.
 //
 // Thread safety: none. Every method must run as a task of `scheduler`
 // (runtime::Scheduler: an EventLoop in the peer, a SimScheduler in tests);
@@ -129,6 +132,9 @@ class ChatCore {
     absl::Duration hello_max_skew = absl::Minutes(2);
     // Hello nonces remembered against replays (for hello_max_skew).
     size_t max_hello_nonces = 4096;
+    // Messages kept back while sends are held (HoldSends); Send refuses
+    // more (ResourceExhausted, logged).
+    size_t max_held = 4096;
   };
   // Writes one line to messagesView.
   using ShowFn = std::function<void(const std::string& line)>;
@@ -149,6 +155,15 @@ class ChatCore {
   // and refuses incoming ones (UNAVAILABLE) until Start. Members are kept.
   void Stop(const std::string& reason);
   bool running() const { return running_; }
+
+  // Keeps the messages of later Sends (all but the joined announcement,
+  // which opens the conversation) back until ReleaseSends, or until
+  // delivery_timeout has passed, whichever comes first. Each then gets its
+  // sequence number and goes to the members of that moment, in the order
+  // of the Sends; its delivery_timeout starts then. Stop gives them up.
+  void HoldSends();
+  void ReleaseSends();
+  bool holding() const { return holding_; }
 
   // Options that may change while running (config keys).
   void SetDeliveryTimeout(absl::Duration d) { options_.delivery_timeout = d; }
@@ -249,6 +264,9 @@ class ChatCore {
   bool Unanswering(const std::string& member) const;
   void ArmEarly();
 
+  // Gives `d` its sequence number and queues it on every link (Finish when
+  // there is none); `timeout` as for Send.
+  void Queue(const std::shared_ptr<Delivery>& d, absl::Duration timeout);
   // Writes what the window allows; opens the stream if needed.
   void Pump(Link& link);
   void OpenStream(Link& link);
@@ -302,6 +320,11 @@ class ChatCore {
   std::deque<std::pair<std::weak_ptr<Delivery>, absl::Time>> early_;
   runtime::Scheduler::TimerId early_timer_ = 0;
   std::map<std::string, std::string> announced_leaving_;  // name -> session
+  // HoldSends: the held messages (no seq yet) and their timeouts, in Send
+  // order; at most max_held.
+  bool holding_ = false;
+  std::deque<std::pair<std::shared_ptr<Delivery>, absl::Duration>> held_;
+  runtime::Scheduler::TimerId hold_timer_ = 0;
   ChatStats stats_;
   std::vector<int64_t> latencies_us_;
   size_t latency_next_ = 0;  // ring position once full

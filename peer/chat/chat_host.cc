@@ -111,16 +111,29 @@ void ChatHost::ApplySettings() {
   });
 }
 
-absl::Status ChatHost::Start() {
+absl::Status ChatHost::Start() { return StartChat(/*joining=*/false); }
+
+absl::Status ChatHost::StartJoining() { return StartChat(/*joining=*/true); }
+
+absl::Status ChatHost::StartChat(bool joining) {
   const std::string address = env_.address();
   if (address.empty()) {
     return absl::FailedPreconditionError("no gRPC address to announce yet");
   }
   env_.announce(address);
   ApplySettings();
-  OnLoop([&] { core_->Start(); });
+  OnLoop([&] {
+    core_->Start();
+    if (joining) core_->HoldSends();
+  });
   Sync();
   return absl::OkStatus();
+}
+
+void ChatHost::EndJoining() {
+  OnLoop([&] {
+    if (core_->holding()) core_->ReleaseSends();
+  });
 }
 
 absl::Status ChatHost::Stop() {

@@ -85,6 +85,13 @@ class ChatHost {
   // The operations, for the commands, init and quit. Each blocks until
   // done.
   absl::Status Start();
+  // Start, with the messages sent from now on kept back until EndJoining
+  // (ChatCore::HoldSends): init starts the chat before it joins the group,
+  // and a message sent meanwhile must go to the members the join brings.
+  absl::Status StartJoining();
+  // The join is over (joined, alone, or failed): the kept-back messages go
+  // to the members known now. No-op when nothing is held.
+  void EndJoining();
   absl::Status Stop();
   bool running();
   // Sends and waits for the result (ChatCore::Send): every member has it or
@@ -155,6 +162,7 @@ class ChatHost {
   // Hands chat.delivery_timeout and chat.ack_timeout to the core.
   void ApplySettings();
   void Sync();
+  absl::Status StartChat(bool joining);
 
   const Env env_;
   std::function<ChatSettings()> settings_source_;  // set before use
