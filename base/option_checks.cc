@@ -158,6 +158,24 @@ const CLI::Validator GroupLabel(
     },
     "LABEL", "group label");
 
+const CLI::Validator KeyValue(
+    [](std::string& text) -> std::string {
+      const size_t eq = text.find('=');
+      if (eq == std::string::npos) return "'" + text + "' is not KEY=VALUE";
+      if (eq == 0 || eq > 64) return "a KEY must be 1 to 64 bytes";
+      if (text.size() - eq - 1 > 4096) {
+        return "a VALUE longer than the limit of 4096 bytes";
+      }
+      for (unsigned char c : text) {
+        if (c < 0x20 || c == 0x7f) {
+          return "KEY=VALUE may not hold control characters (newline, tab, "
+                 "escape)";
+        }
+      }
+      return "";
+    },
+    "KEY=VALUE", "key=value");
+
 const CLI::Validator NameValue(
     [](std::string& text) -> std::string {
       const size_t eq = text.find('=');

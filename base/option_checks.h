@@ -61,6 +61,11 @@ extern const CLI::Validator GroupLabel;
 // characters (it may be empty).
 extern const CLI::Validator NameValue;
 
+// KEY=TEXT (tags and tag filters: role=web, role=web.*): KEY of 1..64
+// bytes without '=' or control characters; TEXT (may be empty) at most 4096
+// bytes without control characters.
+extern const CLI::Validator KeyValue;
+
 // A file name for peerlab's own use under a directory that must exist and be
 // writable (report directories): the directory itself, created if missing
 // when its parent exists.

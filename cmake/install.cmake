@@ -9,7 +9,7 @@ set(PEERLAB_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/peerlab)
 
 # --- The programs --------------------------------------------------------
 set(PEERLAB_PROGRAMS peerlab-peer peerlab-bootstrap peerlab-bootstrapctl
-    peerlab-coordinator peerlab-test peerlab-control peerlab-sim)
+    peerlab-coordinator peerlab-test peerlab-control peerlab-ctl peerlab-sim)
 foreach(program IN LISTS PEERLAB_PROGRAMS)
   if(TARGET ${program})
     install(TARGETS ${program} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})

@@ -13,6 +13,7 @@ PEERLAB_PACKAGES=(
   libabsl-dev libspdlog-dev nlohmann-json3-dev libcli11-dev libedit-dev
   libgtest-dev libgmock-dev libbenchmark-dev libpqxx-dev libssl-dev
   libmicrohttpd-dev  # the --metrics-listen endpoint (base/http_server.h)
+  libre2-dev  # RE2: the agent's tag and name filters (peer/agent)
   python3 python3-grpcio python3-protobuf
   procps tmux openssl postgresql
   chromium  # the harness timeline screenshot test (headless)

@@ -34,6 +34,7 @@ for path in \
     ./usr/bin/peerlab-peer ./usr/bin/peerlab-bootstrap \
     ./usr/bin/peerlab-bootstrapctl ./usr/bin/peerlab-coordinator \
     ./usr/bin/peerlab-test ./usr/bin/peerlab-control ./usr/bin/peerlab-sim \
+    ./usr/bin/peerlab-ctl \
     ./usr/bin/peerlab-lab \
     ./usr/lib/libpeerlab_membership.a ./usr/lib/libpeerlab_cli.a \
     ./usr/lib/libpeerlab_bootstrap_client.a \

@@ -32,6 +32,8 @@
 #include "peer/app/member_meta.h"
 #include "peer/app/membership_commands.h"
 #include "peer/app/membership_host.h"
+#include "peer/app/peer_agent.h"
+#include "peer/agent/agent_grpc.h"
 #include "peer/chat/chat_commands.h"
 #include "peer/chat/chat_host.h"
 #include "peer/chat/grpc_chat.h"
@@ -83,6 +85,9 @@ PeerApp::~PeerApp() {
   shutdown_.Cancel("the peer is ending");
   // Ends the WatchViews and chat streams, which the server would wait for.
   if (control_service_) control_service_->Shutdown();
+  // Ends the agent's streams and waits for its calls into the hosts.
+  if (agent_grpc_) agent_grpc_->Shutdown();
+  if (agent_) agent_->Close();
   if (chat_service_) chat_service_->Shutdown();
   // No more background work; events still reach the chat until the
   // membership below is gone.
@@ -190,10 +195,22 @@ absl::Status PeerApp::Start() {
               }});
   control_service_ = control.get();
   grpc_services_.push_back(std::move(control));
+  // peer.v1.Agent: authorized exactly as PeerControl.
+  auto agent_grpc = std::make_unique<agent::AgentGrpcService>(
+      &agent_->service(),
+      agent::AgentGrpcService::Options{
+          .authorize =
+              [control = control_service_](
+                  const grpc::CallbackServerContext& context) {
+                return control->CheckToken(context);
+              }});
+  agent_grpc_ = agent_grpc.get();
+  grpc_services_.push_back(std::move(agent_grpc));
   if (auto s = StartGrpcServer(); !s.ok()) return s;
   if (auto* health = grpc_server_->server()->GetHealthCheckService()) {
     health->SetServingStatus(::peer::v1::PeerControl::service_full_name(),
                              true);
+    health->SetServingStatus(::peer::v1::Agent::service_full_name(), true);
   }
   return absl::OkStatus();
 }
@@ -408,6 +425,7 @@ absl::Status PeerApp::Compose(PeerTransports t) {
   if (auto s = handlers_->AddAll(options_.event_handlers); !s.ok()) return s;
   if (auto s = registry_.Register(handlers_->Command()); !s.ok()) return s;
   membership_->AddListener(handlers_.get());
+  agent_ = std::make_unique<PeerAgent>(membership_.get(), &views_);
   return absl::OkStatus();
 }
 

@@ -44,6 +44,10 @@ class ChatGrpcService;
 class ChatHost;
 }  // namespace peerlab::chat
 
+namespace peerlab::agent {
+class AgentGrpcService;
+}  // namespace peerlab::agent
+
 namespace peerlab::peer {
 
 class BootstrapCommands;
@@ -54,6 +58,7 @@ class HandlerHost;
 class ControlService;
 class LifecycleHost;
 class ChatServiceHandler;
+class PeerAgent;
 
 // What the parts of a peer run on: everything that touches a socket, a
 // thread or the clock. PeerApp::Create makes the real ones; the in-process
@@ -137,6 +142,8 @@ class PeerApp {
   LifecycleHost& lifecycle() { return *lifecycle_; }
   // The event handlers (--event-handler, `handler`; handler_host.h).
   HandlerHost& handlers() { return *handlers_; }
+  // The agent layer (peer.v1.Agent, docs/agent.md).
+  PeerAgent& agent() { return *agent_; }
 
   // Cancels the commands running now and later (sleep, shell: they return
   // Cancelled naming `reason`), wherever they came from (prompt, script,
@@ -209,6 +216,10 @@ class PeerApp {
   // declared before membership_, which calls it.
   std::unique_ptr<MemberEventRecorder> member_events_;
   std::unique_ptr<HandlerHost> handlers_;
+  // The agent (peer_agent.h); declared before membership_, which calls its
+  // event listener, and closed before membership_ goes.
+  std::unique_ptr<PeerAgent> agent_;
+  agent::AgentGrpcService* agent_grpc_ = nullptr;  // owned by grpc_services_
   // The hosts, and the registrations of their commands and settings.
   std::unique_ptr<MembershipHost> membership_;
   std::unique_ptr<MembershipCommands> membership_commands_;

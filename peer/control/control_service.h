@@ -99,13 +99,17 @@ class ControlService final : public ::peer::v1::PeerControl::CallbackService {
       grpc::CallbackServerContext* context,
       const ::peer::v1::WatchViewsRequest* request) override;
 
+  // OK when the call carries the token (or none is required), else
+  // UNAUTHENTICATED saying where the token is. `*by_lab` (when not null)
+  // tells whether it was the SetAlsoAccept token. Every service on the
+  // peer's port that PeerControl's rules govern uses it (peer.v1.Agent).
+  // Thread-safe.
+  grpc::Status CheckToken(const grpc::CallbackServerContext& context,
+                          bool* by_lab = nullptr) const;
+
  private:
   friend class WatchViewsReactor;
 
-  // OK when the call carries the token (or none is required). `*by_lab`
-  // (when not null) tells whether it was the SetAlsoAccept token.
-  grpc::Status CheckToken(const grpc::CallbackServerContext& context,
-                          bool* by_lab = nullptr) const;
   // OK unless `line` runs `shell` or `execute` and lab_may_run_programs
   // does not allow it, or `faults` and lab_may_inject_faults does not
   // (PermissionDenied, logged).

@@ -1,0 +1,192 @@
+// The agent end to end: three real peers with tags, driven by peerlab-ctl
+// (members --json parsed, info --json, tags, exit codes) and a
+// peer.v1.Agent Stream that sees another member's tag change.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "base/testing/eventually.h"
+#include "base/testing/peer_process.h"
+#include "base/testing/subprocess.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "peer/app/e2e_testing.h"
+#include "proto/peer/v1/agent.grpc.pb.h"
+
+namespace peerlab::peer {
+namespace {
+
+namespace pb = ::peer::v1;
+using ::peerlab::testing::Eventually;
+using ::peerlab::testing::Subprocess;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kDeadline = absl::Seconds(20);
+
+struct CtlRun {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+class AgentE2eTest : public e2e::PeerE2eTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(SetUpBootstrap("agent-e2e"));
+    ASSERT_NO_FATAL_FAILURE(WriteConfig());
+  }
+
+  std::unique_ptr<e2e::WatchedPeer> Start(const std::string& name) {
+    auto peer = StartWatchedPeer(name, {"--serve", "--config", config_,
+                                        "--bootstrap", bootstrap_.address});
+    if (peer) {
+      EXPECT_TRUE(peer->WaitForLine("outputView", "init: done", kDeadline))
+          << name << " did not finish init";
+    }
+    return peer;
+  }
+
+  // peerlab-ctl ARGS, with the test's control token in the environment.
+  CtlRun Ctl(const std::vector<std::string>& args,
+             std::map<std::string, std::string> env = {}) {
+    Subprocess::Options o;
+    o.argv = {bin_ + "/peerlab-ctl"};
+    o.argv.insert(o.argv.end(), args.begin(), args.end());
+    o.env["PEERLAB_CONTROL_TOKEN_FILE"] = testing::TestControlTokenFile();
+    o.env["PEERLAB_RPC_ADDR"] = "";
+    for (auto& [k, v] : env) o.env[k] = v;
+    const std::string base = dir_->File(absl::StrCat("ctl", ++runs_));
+    o.stdout_path = base + ".stdout";
+    o.stderr_path = base + ".stderr";
+    CtlRun run;
+    auto started = Subprocess::Start(o);
+    EXPECT_TRUE(started.ok()) << started.status();
+    if (!started.ok()) return run;
+    auto exit = (*started)->Wait(kDeadline);
+    EXPECT_TRUE(exit.ok()) << exit.status();
+    if (!exit.ok() || !exit->exited) return run;
+    run.code = exit->code;
+    run.out = (*started)->ReadStdout();
+    run.err = (*started)->ReadStderr();
+    return run;
+  }
+
+  // `members --json` at `addr`: name -> member object.
+  std::map<std::string, nlohmann::json> Members(const std::string& addr) {
+    CtlRun run = Ctl({"members", "--json", "--rpc-addr", addr});
+    std::map<std::string, nlohmann::json> out;
+    if (run.code != 0) return out;
+    auto j = nlohmann::json::parse(run.out, nullptr, false);
+    if (j.is_discarded()) return out;
+    for (const auto& m : j["members"]) out[m["name"]] = m;
+    return out;
+  }
+
+  // The gRPC address the peer wrote to its ready file.
+  std::string Address(const std::string& name) {
+    return std::string(absl::StripAsciiWhitespace(
+        testing::ReadFile(dir_->File(name + ".ready")).value_or("")));
+  }
+
+  int runs_ = 0;
+};
+
+TEST_F(AgentE2eTest, ThreePeersWithTagsThroughPeerlabCtl) {
+  auto alice = Start("alice");
+  auto bob = Start("bob");
+  auto carol = Start("carol");
+  ASSERT_TRUE(alice && bob && carol);
+  const std::string alice_addr = Address("alice");
+  const std::string bob_addr = Address("bob");
+  const std::string carol_addr = Address("carol");
+
+  // A Stream on alice that follows member updates.
+  auto stub = pb::Agent::NewStub(testing::NewPeerChannel(alice_addr));
+  grpc::ClientContext stream_context;
+  pb::AgentStreamRequest stream_request;
+  stream_request.add_filters("member-update");
+  auto stream = stub->Stream(&stream_context, stream_request);
+
+  for (const auto& [addr, role] :
+       std::vector<std::pair<std::string, std::string>>{
+           {alice_addr, "web"}, {bob_addr, "db"}, {carol_addr, "web"}}) {
+    CtlRun run = Ctl({"tags", "--set", "role=" + role, "--set", "dc=east",
+                      "--rpc-addr", addr});
+    ASSERT_EQ(run.code, 0) << run.err;
+    EXPECT_THAT(run.out, ::testing::ContainsRegex("role +=  " + role));
+  }
+
+  // Every peer sees the three with their tags.
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto m = Members(alice_addr);
+        return m.size() == 3 && m["bob"]["tags"]["role"] == "db" &&
+               m["carol"]["tags"]["role"] == "web" &&
+               m["alice"]["status"] == "alive" &&
+               m["carol"]["status"] == "alive";
+      },
+      kDeadline))
+      << Ctl({"members", "--rpc-addr", alice_addr}).out;
+
+  // The update of bob's tags reached alice's stream.
+  pb::AgentStreamResponse event;
+  bool seen = false;
+  while (!seen && stream->Read(&event)) {
+    seen = event.has_member() && event.member().member().name() == "bob" &&
+           event.member().member().tags().count("role") > 0;
+  }
+  EXPECT_TRUE(seen);
+  stream_context.TryCancel();
+  stream->Finish().IgnoreError();
+
+  // Filters: anchored tag expressions and statuses.
+  CtlRun web = Ctl({"members", "--json", "--tag", "role=w.b", "--status",
+                    "alive", "--rpc-addr", carol_addr});
+  ASSERT_EQ(web.code, 0) << web.err;
+  auto j = nlohmann::json::parse(web.out);
+  std::vector<std::string> names;
+  for (const auto& m : j["members"]) names.push_back(m["name"]);
+  EXPECT_THAT(names, ::testing::ElementsAre("alice", "carol"));
+
+  // The table, by default.
+  CtlRun table = Ctl({"members", "--rpc-addr", bob_addr});
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("NAME"));
+  EXPECT_THAT(table.out, HasSubstr("role=db"));
+
+  // info --json: this peer and its statistics.
+  CtlRun info = Ctl({"info", "--json"},
+                    {{"PEERLAB_RPC_ADDR", alice_addr}});  // the variable
+  ASSERT_EQ(info.code, 0) << info.err;
+  auto i = nlohmann::json::parse(info.out);
+  EXPECT_EQ(i["self"]["name"], "alice");
+  EXPECT_EQ(i["self"]["tags"]["dc"], "east");
+  EXPECT_EQ(i["stats"]["peerlab.members.alive"], 3);
+  EXPECT_TRUE(i["stats"].contains("memberlist.health.score"));
+
+  // keys --list: every member answers (the group key).
+  CtlRun keys = Ctl({"keys", "--list", "--json", "--rpc-addr", bob_addr});
+  EXPECT_EQ(keys.code, 0) << keys.err << keys.out;
+
+  // Exit codes: a refused value is a usage error (2); a bad tag a failed
+  // call (1, the reason on stderr); no token: 1, saying where to find one.
+  EXPECT_EQ(Ctl({"members", "--status", "gone"}).code, 2);
+  CtlRun reserved =
+      Ctl({"tags", "--set", "chat=1.2.3.4:5", "--rpc-addr", alice_addr});
+  EXPECT_EQ(reserved.code, 1);
+  EXPECT_THAT(reserved.err, HasSubstr("peer's own"));
+  CtlRun no_token = Ctl({"members", "--rpc-addr", alice_addr},
+                        {{"PEERLAB_CONTROL_TOKEN_FILE", ""}});
+  EXPECT_EQ(no_token.code, 1);
+  EXPECT_THAT(no_token.err, HasSubstr("UNAUTHENTICATED"));
+  EXPECT_THAT(no_token.err, HasSubstr("--peer NAME"));
+}
+
+}  // namespace
+}  // namespace peerlab::peer

@@ -1,0 +1,320 @@
+#include "peer/app/peer_agent.h"
+
+#include <mutex>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "peer/app/member_meta.h"
+#include "peer/membership/keyring.h"
+#include "peer/membership/memberlist.h"
+
+namespace peerlab::peer {
+
+namespace pb = ::peer::v1;
+
+namespace {
+
+// memberlist's limit on a member's metadata (its tags, here).
+constexpr size_t kMaxMetaBytes = 512;
+
+void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
+  if (t == absl::InfinitePast() || t == absl::UnixEpoch()) return;
+  const timespec ts = absl::ToTimespec(t);
+  out->set_seconds(ts.tv_sec);
+  out->set_nanos(static_cast<int32_t>(ts.tv_nsec));
+}
+
+pb::AgentMember::Status StatusOf(membership::MemberState state) {
+  switch (state) {
+    case membership::MemberState::kAlive:
+      return pb::AgentMember::ALIVE;
+    case membership::MemberState::kSuspect:
+      return pb::AgentMember::SUSPECT;
+    case membership::MemberState::kDead:
+      return pb::AgentMember::FAILED;
+    case membership::MemberState::kLeft:
+      return pb::AgentMember::LEFT;
+  }
+  return pb::AgentMember::STATUS_UNSPECIFIED;
+}
+
+pb::AgentStat Stat(std::string name, double value, pb::AgentStat::Kind kind) {
+  pb::AgentStat s;
+  s.set_name(std::move(name));
+  s.set_value(value);
+  s.set_kind(kind);
+  return s;
+}
+
+absl::Status Closed() {
+  return absl::UnavailableError("the peer is shutting down");
+}
+
+}  // namespace
+
+pb::AgentMember ToAgentMember(const membership::Member& m) {
+  pb::AgentMember out;
+  out.set_name(m.name);
+  out.set_address(m.addr);
+  out.set_status(StatusOf(m.state));
+  for (auto& [key, value] : DecodeMeta(m.meta)) {
+    (*out.mutable_tags())[key] = value;
+  }
+  out.set_incarnation(m.incarnation);
+  out.set_generation(m.generation);
+  SetTime(m.state_change, out.mutable_status_since());
+  return out;
+}
+
+std::optional<pb::AgentLogRecord> ParseLogLine(absl::string_view line) {
+  const size_t space = line.find(' ');
+  if (space == absl::string_view::npos || space == 0) return std::nullopt;
+  std::string level(line.substr(0, space));
+  if (level == "warning") level = "warn";
+  if (agent::LogLevelIndex(level) < 0) return std::nullopt;
+  absl::string_view rest =
+      absl::StripLeadingAsciiWhitespace(line.substr(space));
+  pb::AgentLogRecord record;
+  record.set_level(level);
+  if (absl::ConsumePrefix(&rest, "[")) {
+    const size_t end = rest.find("] ");
+    if (end == absl::string_view::npos) return std::nullopt;
+    record.set_component(std::string(rest.substr(0, end)));
+    rest.remove_prefix(end + 2);
+  }
+  record.set_text(std::string(rest));
+  return record;
+}
+
+MembershipHost* PeerAgentBackend::Host() { return membership_; }
+
+void PeerAgentBackend::Close() {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  membership_ = nullptr;
+}
+
+absl::StatusOr<std::vector<pb::AgentMember>> PeerAgentBackend::Members() {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (Host() == nullptr) return Closed();
+  auto members =
+      Host()->WithNode([](membership::Memberlist& node)
+                           -> absl::StatusOr<std::vector<membership::Member>> {
+        if (!node.started()) {
+          return absl::FailedPreconditionError(
+              "the membership node is not started (memberliststart, or "
+              "init)");
+        }
+        return node.AllMembers();
+      });
+  if (!members.ok()) return members.status();
+  std::vector<pb::AgentMember> out;
+  for (const membership::Member& m : *members) out.push_back(ToAgentMember(m));
+  return out;
+}
+
+absl::StatusOr<pb::AgentMember> PeerAgentBackend::Self() {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (Host() == nullptr) return Closed();
+  auto self = Host()->WithNode(
+      [](membership::Memberlist& node) -> absl::StatusOr<membership::Member> {
+        return node.LocalNode();
+      });
+  if (!self.ok()) return self.status();
+  pb::AgentMember out = ToAgentMember(*self);
+  // Before the node starts (or between delete and create) the tags are the
+  // fields it will announce.
+  if (out.tags().empty()) {
+    for (auto& [key, value] : DecodeMeta(Host()->LocalMeta())) {
+      (*out.mutable_tags())[key] = value;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> PeerAgentBackend::UpdateTags(
+    const std::map<std::string, std::string>& set,
+    const std::vector<std::string>& remove) {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (Host() == nullptr) return Closed();
+  MetaFields fields = DecodeMeta(Host()->LocalMeta());
+  for (const auto& [key, value] : set) fields[key] = value;
+  for (const std::string& key : remove) fields.erase(key);
+  const std::string meta = EncodeMeta(fields);
+  if (meta.size() > kMaxMetaBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the tags would make ", meta.size(), " bytes of metadata (at most ",
+        kMaxMetaBytes, ", the peer's own fields included)"));
+  }
+  for (const auto& [key, value] : set) Host()->SetLocalMetaField(key, value);
+  for (const std::string& key : remove) Host()->SetLocalMetaField(key, "");
+  return DecodeMeta(Host()->LocalMeta());
+}
+
+absl::StatusOr<std::vector<pb::AgentStat>> PeerAgentBackend::Stats() {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (Host() == nullptr) return Closed();
+  return Host()->WithNode([](membership::Memberlist& node)
+                              -> absl::StatusOr<std::vector<pb::AgentStat>> {
+    constexpr auto kCounter = pb::AgentStat::COUNTER;
+    constexpr auto kGauge = pb::AgentStat::GAUGE;
+    std::vector<pb::AgentStat> out;
+    std::map<membership::MemberState, int> by_state;
+    for (const membership::Member& m : node.AllMembers()) {
+      ++by_state[m.state];
+    }
+    out.push_back(Stat("peerlab.members.alive",
+                       by_state[membership::MemberState::kAlive], kGauge));
+    out.push_back(Stat("peerlab.members.suspect",
+                       by_state[membership::MemberState::kSuspect], kGauge));
+    out.push_back(Stat("peerlab.members.failed",
+                       by_state[membership::MemberState::kDead], kGauge));
+    out.push_back(Stat("peerlab.members.left",
+                       by_state[membership::MemberState::kLeft], kGauge));
+    out.push_back(Stat("memberlist.health.score", node.HealthScore(), kGauge));
+    out.push_back(Stat("peerlab.incarnation",
+                       static_cast<double>(node.LocalNode().incarnation),
+                       kGauge));
+    out.push_back(
+        Stat("peerlab.encrypted", node.keyring() != nullptr ? 1 : 0, kGauge));
+    const membership::Stats& s = node.stats();
+    const std::pair<const char*, uint64_t> counters[] = {
+        {"peerlab.packets.received", s.packets_received},
+        {"peerlab.packets.sent", s.packets_sent},
+        {"peerlab.packets.bad", s.bad_packets},
+        {"peerlab.probes", s.probes},
+        {"peerlab.probes.indirect", s.indirect_probes},
+        {"peerlab.probes.fallback", s.fallback_probes},
+        {"peerlab.nacks.received", s.nacks_received},
+        {"peerlab.suspicions.raised", s.suspicions_raised},
+        {"peerlab.suspicions.refuted", s.refutations},
+        {"peerlab.push_pulls", s.push_pulls},
+        {"peerlab.decrypt_failures", s.decrypt_failures},
+        {"peerlab.members_refused", s.members_refused},
+        {"peerlab.replays_refused", s.replays_refused},
+        {"peerlab.signature_failures", s.signature_failures},
+    };
+    for (const auto& [name, value] : counters) {
+      out.push_back(Stat(name, static_cast<double>(value), kCounter));
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<pb::AgentKeysResponse> PeerAgentBackend::Keys(
+    pb::AgentKeysRequest::Op op, const std::string& key,
+    absl::Duration timeout) {
+  membership::KeyOp kop;
+  switch (op) {
+    case pb::AgentKeysRequest::LIST:
+      kop = membership::KeyOp::kList;
+      break;
+    case pb::AgentKeysRequest::INSTALL:
+      kop = membership::KeyOp::kInstall;
+      break;
+    case pb::AgentKeysRequest::USE:
+      kop = membership::KeyOp::kUse;
+      break;
+    case pb::AgentKeysRequest::REMOVE:
+      kop = membership::KeyOp::kRemove;
+      break;
+    default:
+      return absl::InvalidArgumentError("op: unknown operation");
+  }
+  std::string raw;
+  if (kop != membership::KeyOp::kList) {
+    auto parsed = membership::ParseKey(key);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("key: ", parsed.status().message()));
+    }
+    raw = *std::move(parsed);
+  }
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (Host() == nullptr) return Closed();
+  auto result = Host()->KeyOperation(kop, std::move(raw), timeout);
+  if (!result.ok()) return result.status();
+  pb::AgentKeysResponse out;
+  out.set_members(static_cast<uint32_t>(result->members));
+  out.set_acks(static_cast<uint32_t>(result->acks));
+  for (const auto& [node, error] : result->errors) {
+    (*out.mutable_errors())[node] = error;
+  }
+  for (const auto& [k, n] : result->keys) {
+    (*out.mutable_keys())[membership::FormatKey(k)] = static_cast<uint32_t>(n);
+  }
+  for (const auto& [k, n] : result->primary_keys) {
+    (*out.mutable_primary_keys())[membership::FormatKey(k)] =
+        static_cast<uint32_t>(n);
+  }
+  return out;
+}
+
+// Publishes every membership event of the host.
+class PeerAgent::MemberFeed : public membership::EventListener {
+ public:
+  explicit MemberFeed(agent::AgentService* service) : service_(service) {}
+
+  void OnJoin(const membership::Member& m) override {
+    Publish(pb::MemberEvent::JOINED, m);
+  }
+  void OnLeave(const membership::Member& m) override {
+    Publish(m.state == membership::MemberState::kLeft ? pb::MemberEvent::LEFT
+                                                      : pb::MemberEvent::FAILED,
+            m);
+  }
+  void OnUpdate(const membership::Member& m) override {
+    Publish(pb::MemberEvent::UPDATED, m);
+  }
+  void OnSuspect(const membership::Member& m) override {
+    Publish(pb::MemberEvent::SUSPECT, m);
+  }
+  void OnAlive(const membership::Member& m) override {
+    Publish(pb::MemberEvent::ALIVE, m);
+  }
+
+ private:
+  void Publish(pb::MemberEvent::Kind kind, const membership::Member& m) {
+    pb::AgentStreamResponse event;
+    SetTime(absl::Now(), event.mutable_time());
+    event.mutable_member()->set_kind(kind);
+    *event.mutable_member()->mutable_member() = ToAgentMember(m);
+    service_->Publish(event);
+  }
+
+  agent::AgentService* const service_;
+};
+
+PeerAgent::PeerAgent(MembershipHost* membership, cli::ViewHub* views)
+    : views_(views),
+      backend_(membership),
+      service_(&backend_),
+      member_feed_(std::make_unique<MemberFeed>(&service_)) {
+  // The listener is never removed: it lives as long as this object, which
+  // PeerApp keeps until the host is gone; after Close it publishes to
+  // nobody.
+  membership->AddListener(member_feed_.get());
+  log_watch_ =
+      views_->Watch({cli::kLogView}, [this](const cli::ViewLine& line) {
+        std::optional<pb::AgentLogRecord> record = ParseLogLine(line.text);
+        if (!record) return;
+        pb::AgentStreamResponse event;
+        SetTime(line.time, event.mutable_time());
+        *event.mutable_log() = *std::move(record);
+        service_.Publish(event);
+      });
+}
+
+PeerAgent::~PeerAgent() { Close(); }
+
+void PeerAgent::Close() {
+  if (log_watch_ != 0) {
+    views_->Unwatch(log_watch_);
+    log_watch_ = 0;
+  }
+  service_.Shutdown();
+  backend_.Close();
+}
+
+}  // namespace peerlab::peer
