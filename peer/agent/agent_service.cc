@@ -446,9 +446,14 @@ absl::StatusOr<pb::AgentStatsResponse> AgentService::Stats(
   if (!self.ok()) return self.status();
   auto stats = backend_->Stats();
   if (!stats.ok()) return stats.status();
+  auto key = [](const pb::AgentStat& s) {
+    std::map<std::string, std::string> labels(s.labels().begin(),
+                                              s.labels().end());
+    return std::make_pair(s.name(), labels);
+  };
   std::sort(stats->begin(), stats->end(),
-            [](const pb::AgentStat& a, const pb::AgentStat& b) {
-              return a.name() < b.name();
+            [&key](const pb::AgentStat& a, const pb::AgentStat& b) {
+              return key(a) < key(b);
             });
   pb::AgentStatsResponse response;
   *response.mutable_self() = *std::move(self);

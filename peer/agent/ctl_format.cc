@@ -171,11 +171,12 @@ std::string InfoText(const pb::AgentStatsResponse& response) {
   // Statistics by area: the name up to its first dot.
   std::map<std::string, std::vector<std::vector<std::string>>> areas;
   for (const auto& s : response.stats()) {
-    const size_t dot = s.name().find('.');
+    const std::string key = StatKey(s);
+    const size_t dot = key.find('.');
     const std::string area =
-        dot == std::string::npos ? s.name() : s.name().substr(0, dot);
+        dot == std::string::npos ? key : key.substr(0, dot);
     const std::string rest =
-        dot == std::string::npos ? s.name() : s.name().substr(dot + 1);
+        dot == std::string::npos ? key : key.substr(dot + 1);
     areas[area].push_back(
         {absl::StrCat("  ", Printable(rest)), "=", absl::StrCat(s.value())});
   }
@@ -185,9 +186,20 @@ std::string InfoText(const pb::AgentStatsResponse& response) {
   return out;
 }
 
+std::string StatKey(const pb::AgentStat& s) {
+  if (s.labels().empty()) return s.name();
+  std::map<std::string, std::string> labels(s.labels().begin(),
+                                            s.labels().end());
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : labels) {
+    parts.push_back(absl::StrCat(k, "=\"", v, "\""));
+  }
+  return absl::StrCat(s.name(), "{", absl::StrJoin(parts, ","), "}");
+}
+
 json InfoJson(const pb::AgentStatsResponse& response) {
   json stats = json::object();
-  for (const auto& s : response.stats()) stats[s.name()] = s.value();
+  for (const auto& s : response.stats()) stats[StatKey(s)] = s.value();
   return {{"self", MemberJson(response.self())}, {"stats", stats}};
 }
 

@@ -6,7 +6,8 @@
 // object per line as they come):
 //   members  {"members": [{"name", "address", "status", "tags": {},
 //             "incarnation", "generation"}]}
-//   info     {"self": MEMBER, "stats": {"NAME": VALUE, ...}}
+//   info     {"self": MEMBER, "stats": {"NAME": VALUE, ...}} (NAME with
+//             its labels when it has some: name{k="v"})
 //   tags     {"tags": {"KEY": "VALUE"}}
 //   event    {"name", "ltime"}
 //   keys     {"members", "acks", "errors": {}, "keys": {}, "primary_keys": {}}
@@ -41,6 +42,8 @@ nlohmann::json MemberJson(const ::peer::v1::AgentMember& member);
 std::string MembersTable(const ::peer::v1::AgentMembersResponse& response);
 nlohmann::json MembersJson(const ::peer::v1::AgentMembersResponse& response);
 
+// A statistic's name with its labels, sorted: name{k="v",k2="v2"}.
+std::string StatKey(const ::peer::v1::AgentStat& stat);
 std::string InfoText(const ::peer::v1::AgentStatsResponse& response);
 nlohmann::json InfoJson(const ::peer::v1::AgentStatsResponse& response);
 

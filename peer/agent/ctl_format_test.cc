@@ -74,7 +74,12 @@ TEST(CtlFormatTest, InfoGroupsStatisticsByArea) {
   EXPECT_THAT(text, HasSubstr("tags:\n  role  =  web\n"));
   EXPECT_THAT(text, HasSubstr("memberlist:\n  health.score  =  0\n"));
   EXPECT_THAT(text, HasSubstr("peerlab:\n  members.alive  =  3\n"));
+  s = r.add_stats();
+  s->set_name("memberlist.msg.sent");
+  (*s->mutable_labels())["kind"] = "ping";
+  s->set_value(7);
   nlohmann::json j = InfoJson(r);
+  EXPECT_EQ(j["stats"]["memberlist.msg.sent{kind=\"ping\"}"], 7);
   EXPECT_EQ(j["self"]["name"], "alice");
   EXPECT_EQ(j["stats"]["peerlab.members.alive"], 3);
 }

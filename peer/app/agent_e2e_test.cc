@@ -1,6 +1,8 @@
 // The agent end to end: three real peers with tags, driven by peerlab-ctl
 // (members --json parsed, info --json, tags, exit codes) and a
 // peer.v1.Agent Stream that sees another member's tag change.
+#include <signal.h>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -144,6 +146,35 @@ TEST_F(AgentE2eTest, ThreePeersWithTagsThroughPeerlabCtl) {
   EXPECT_TRUE(seen);
   stream_context.TryCancel();
   stream->Finish().IgnoreError();
+
+  // monitor: the log and the events asked for, as JSON lines, until
+  // interrupted (then exit 0).
+  {
+    Subprocess::Options o;
+    o.argv = {bin_ + "/peerlab-ctl", "monitor",    "--json",  "--filter",
+              "member-update",       "--rpc-addr", alice_addr};
+    o.env["PEERLAB_CONTROL_TOKEN_FILE"] = testing::TestControlTokenFile();
+    o.stdout_path = dir_->File("monitor.stdout");
+    o.stderr_path = dir_->File("monitor.stderr");
+    auto monitor = Subprocess::Start(o);
+    ASSERT_TRUE(monitor.ok()) << monitor.status();
+    int n = 0;
+    EXPECT_TRUE(Eventually(
+        [&] {
+          Ctl({"tags", "--set", absl::StrCat("n=", ++n), "--rpc-addr",
+               bob_addr});
+          const std::string out = (*monitor)->ReadStdout();
+          return out.find("\"event\":\"member-update\"") != std::string::npos &&
+                 out.find("member bob updated") != std::string::npos;
+        },
+        kDeadline))
+        << (*monitor)->ReadStdout() << (*monitor)->ReadStderr();
+    ASSERT_TRUE((*monitor)->Signal(SIGINT).ok());
+    auto exit = (*monitor)->Wait(kDeadline);
+    ASSERT_TRUE(exit.ok()) << exit.status();
+    EXPECT_TRUE(exit->success())
+        << exit->ToString() << (*monitor)->ReadStderr();
+  }
 
   // Filters: anchored tag expressions and statuses.
   CtlRun web = Ctl({"members", "--json", "--tag", "role=w.b", "--status",
