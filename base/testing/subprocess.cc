@@ -48,7 +48,7 @@ absl::StatusOr<std::unique_ptr<TempDir>> TempDir::Create(
 }
 
 TempDir::~TempDir() {
-  if (getenv("PEERLAB_KEEP_TEST_DIRS") != nullptr) return;
+  if (keep_ || getenv("PEERLAB_KEEP_TEST_DIRS") != nullptr) return;
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }

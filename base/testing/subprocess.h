@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,10 +23,10 @@ namespace peerlab::testing {
 
 // A fresh directory under $TMPDIR (or /tmp), removed with its contents on
 // destruction unless the environment variable PEERLAB_KEEP_TEST_DIRS is set
-// (handy when a test fails and its logs are wanted).
+// (handy when a test fails and its logs are wanted) or Keep() was called.
 //
-// Thread safety: immutable after Create(); path() and File() may be called
-// from any thread.
+// Thread safety: path() is immutable after Create(); every method may be
+// called from any thread.
 class TempDir {
  public:
   // Creates the directory; `prefix` becomes part of its name.
@@ -39,10 +40,14 @@ class TempDir {
   const std::string& path() const { return path_; }
   // `path()/name`. Does not create anything.
   std::string File(const std::string& name) const;
+  // The directory and its contents outlive this object (a failed test keeps
+  // its logs and reports; the test says where).
+  void Keep() { keep_ = true; }
 
  private:
   explicit TempDir(std::string path) : path_(std::move(path)) {}
   const std::string path_;
+  std::atomic<bool> keep_ = false;
 };
 
 // How a child process ended.
