@@ -5,11 +5,13 @@
 //     step's line, writes it to the summary (RunSummary.nemesis_schedule)
 //     and carries it out on a thread of its own while the script goes on:
 //     each action is a step of the run ("nemesis: kill p3", at the nemesis
-//     line), so it is in the steps, the live lines and the timeline. An
-//     action this lab cannot do (a network fault in a lab without them) is
-//     SKIPPED with the reason, and so is its heal. A command step of the
-//     script that fails because its peer is under a fault the nemesis set is
-//     SKIPPED, not FAILED (the checkers judge what got through).
+//     line), so it is in the steps, the live lines and the timeline. Its
+//     network faults go the way of the script's (the peers' `faults` in the
+//     local lab, peer_faults.cc; the client in the netns lab). An action
+//     this lab cannot do is SKIPPED with the reason, and so is its heal. A
+//     command step of the script that fails because its peer is under a fault
+//     the nemesis set is SKIPPED, not FAILED (the checkers judge what got
+//     through).
 //   check chat | check kv
 //     waits for every nemesis to end, then runs its checker on the history
 //     (RunHistory) until it holds and the chat views have been quiet for
@@ -26,7 +28,6 @@
 #include "test-harness/check/chat_check.h"
 #include "test-harness/check/kv_check.h"
 #include "test-harness/coordinator/run.h"
-#include "test-harness/coordinator/run_text.h"
 #include "test-harness/nemesis/nemesis.h"
 
 namespace peerlab::harness {
@@ -205,30 +206,7 @@ void Run::NemesisMain(const Step& nemesis_step, absl::Time start,
       WaitLocked(lock, start + a.at, [&] { return cancelled_; });
       if (cancelled_) break;
     }
-    Step s = StepOf(a, nemesis_step);
-    if (IsNetworkFault(s.kind) && options_.lab() != "netns") {
-      // The local lab's network faults keep their state on the run thread
-      // (blocked_): not carried out from the nemesis's thread yet.
-      ::harness::v1::StepResult r;
-      r.set_index(-1);
-      r.set_line(s.line);
-      r.set_kind(StepKindName(s.kind));
-      r.set_text(s.text);
-      *r.mutable_started() = run_text::ToProto(clock_->Now());
-      r.set_outcome(::harness::v1::OUTCOME_SKIPPED);
-      r.set_message(absl::StrCat(
-          "skipped: the nemesis does not carry out ", StepKindName(s.kind),
-          " in the local lab yet (its network faults run on the run thread)"));
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        steps_.push_back(r);
-      }
-      ::harness::v1::RunEvent e;
-      *e.mutable_step_finished() = r;
-      log_.Emit(std::move(e));
-      continue;
-    }
-    RunStep(-1, s);
+    RunStep(-1, StepOf(a, nemesis_step));
   }
   std::lock_guard<std::mutex> lock(mu_);
   --nemesis_running_;

@@ -414,8 +414,10 @@ void Run::Main() {
     i = end;
     std::vector<std::unique_ptr<PeerLink>> retired;
     {
+      // A nemesis's thread may be using a retired link: those wait until
+      // every nemesis has ended (Finish).
       std::lock_guard<std::mutex> lock(mu_);
-      retired.swap(retired_);
+      if (nemesis_running_ == 0) retired.swap(retired_);
     }
   }
   // Every nemesis ends by its schedule (or at Cancel) before the checks.

@@ -45,6 +45,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <utility>
 #include <string>
 #include <thread>
 #include <vector>
@@ -188,8 +189,27 @@ class Run : public PeerListener {
   // other lab RunPeerFaults.
   void RunNetworkFault(const Step& step, ::harness::v1::StepResult* result);
   // peer_faults.cc: the same in every other lab, by the peers' `faults`
-  // command (no root, no kernel qdisc).
+  // command (no root, no kernel qdisc). Safe on any thread (the run's and a
+  // nemesis's): the faults are changed under net_mu_.
   void RunPeerFaults(const Step& step, ::harness::v1::StepResult* result);
+  // After `cont`, `start` or `restart` of `peer` (not in the netns lab):
+  // the network faults in force that `peer` could not take while it was
+  // not running are carried out now (its blocks and netem; the blocks of
+  // others towards a new process's addresses). Notes problems in `result`.
+  void FollowPeerFaults(const std::string& peer,
+                        ::harness::v1::StepResult* result);
+  // REQUIRES net_mu_: makes `peer`'s process block and shape what cuts_
+  // and netem_ ask. FailedPrecondition when `peer` is not running (its part
+  // follows when it runs again: FollowPeerFaults); other problems are
+  // added to `problems`, and peers whose addresses are not known yet to
+  // `waiting`.
+  absl::Status SyncPeerNetLocked(const std::string& peer,
+                                 std::vector<std::string>* problems,
+                                 std::set<std::string>* waiting);
+  // REQUIRES net_mu_: the addresses of `peer` (gossip, gRPC), asked of its
+  // current process once, else those of its last process.
+  absl::StatusOr<std::vector<std::string>> PeerAddressesLocked(
+      const std::string& peer);
   // Runs `line` (a `faults` command) on `peer`, with a timeline entry;
   // its output lines, or why it failed.
   absl::StatusOr<std::vector<std::string>> ExecuteFaults(
@@ -298,9 +318,21 @@ class Run : public PeerListener {
   // Links replaced or closed under mu_, destroyed by the run thread outside
   // the lock (destroying one joins its watch thread).
   std::vector<std::unique_ptr<PeerLink>> retired_;
-  // Addresses each peer blocks for partition/oneway steps, cleared by heal
-  // (run thread only; peer_faults.cc).
-  std::map<std::string, std::set<std::string>> blocked_;
+  // The network faults of every lab but netns (peer_faults.cc): what the
+  // steps asked for (cuts_, netem_) and what each peer's process was told
+  // (net_). Guarded by net_mu_, held through each change, so script steps
+  // and a nemesis never interleave; net_mu_ is never taken under mu_.
+  struct PeerNet {
+    uint64_t generation = 0;  // the process `blocked` and `shaping` are of
+    std::set<std::string> blocked;     // addresses it blocks
+    std::vector<std::string> shaping;  // the `faults` lines of its netem
+    uint64_t self_generation = 0;      // the process `self` is of
+    std::vector<std::string> self;     // its addresses (faults self)
+  };
+  std::mutex net_mu_;
+  std::set<std::pair<std::string, std::string>> cuts_;     // (A, B): A blocks B
+  std::map<std::string, std::vector<std::string>> netem_;  // PEER: lines
+  std::map<std::string, PeerNet> net_;
 
   // What the checkers judge (thread-safe; nemesis_steps.cc).
   check::RunHistory history_;

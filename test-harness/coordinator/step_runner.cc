@@ -92,6 +92,11 @@ StepResult Run::RunStep(int index, const Step& step) {
     case StepKind::kRestart:
     case StepKind::kStart:
       RunProcessFault(step, &r);
+      if (r.outcome() == ::harness::v1::OUTCOME_OK &&
+          options_.lab() != "netns" && step.kind != StepKind::kKill &&
+          step.kind != StepKind::kStop) {
+        FollowPeerFaults(step.peer, &r);  // peer_faults.cc
+      }
       break;
     case StepKind::kPartition:
     case StepKind::kHeal:

@@ -24,10 +24,6 @@ using script_internal::NextWord;
 // Whether a nemesis's network faults can be carried out in `context`. The
 // steps partition, heal, netem and oneway can in every lab (the netns lab
 // by the kernel, the others by the peers' own fault layer, without root).
-bool NetworkFaultsPossible(const ScriptContext& context) {
-  return context.lab == "netns";
-}
-
 // The netem settings only the kernel's qdisc has (the peers' fault layer
 // does not): the first one in `args`, or "".
 std::string KernelOnlyNetem(const std::vector<std::string>& args) {
@@ -289,25 +285,11 @@ absl::Status CheckScript(const Script& script, const ScriptContext& context) {
       }
     }
     if (s.kind == StepKind::kNemesis) {
-      // A network fault the lab cannot do is skipped by the nemesis with
-      // the reason (the same seed draws the same schedule in every lab); a
-      // nemesis with no fault the lab can do is refused.
-      if (std::all_of(s.nemesis.faults.begin(), s.nemesis.faults.end(),
-                      [&](NemesisFault f) {
-                        return IsNetworkFault(f) &&
-                               !NetworkFaultsPossible(context);
-                      })) {
-        error(s.line, absl::StrCat("nemesis: no fault it names is possible "
-                                   "in this lab: network faults need --lab "
-                                   "netns (peers in network namespaces); "
-                                   "this run's lab is --lab ",
-                                   context.lab));
-      }
       for (NemesisFault f : s.nemesis.faults) {
         const char* need = "";
         if (IsNetworkFault(f)) {
-          // Skipped at run time when the lab cannot (above).
-        } else if (!IsNetworkFault(f) && !context.signal_faults) {
+          // Every lab has them (the local one by the peers' fault layer).
+        } else if (!context.signal_faults) {
           need =
               "signals the peers' processes: it needs a client that owns "
               "them (run the script with peerlab-test)";
