@@ -80,7 +80,7 @@ install(TARGETS ${exported_targets}
 set(PEERLAB_PUBLIC_HEADERS_cli builtins.h command.h config.h parser.h
     registry.h session.h shell_runner.h view.h
     terminal.h)  # terminal.h: peerlab::cli_prompt
-set(PEERLAB_PUBLIC_HEADERS_base cancellation.h clock.h)
+set(PEERLAB_PUBLIC_HEADERS_base cancellation.h clock.h metric_sample.h)
 set(PEERLAB_PUBLIC_HEADERS_bootstrap_client bootstrap_client.h)
 set(PEERLAB_PUBLIC_HEADERS_membership node.h member.h config.h)
 set(PEERLAB_PUBLIC_HEADERS_runtime backoff.h completion.h event_loop.h fault_plan.h

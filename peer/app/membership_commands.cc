@@ -10,6 +10,7 @@
 #include "peer/app/digest_command.h"
 #include "peer/app/keys_commands.h"
 #include "peer/app/member_meta.h"
+#include "peer/membership/stats_snapshot.h"
 
 namespace peerlab::peer {
 namespace {
@@ -39,6 +40,23 @@ std::string FormatMember(const Member& m) {
   return absl::StrFormat("%-16s %-22s %-8s incarnation %d%s", m.name, m.addr,
                          StateName(m.state), m.incarnation,
                          m.meta.empty() ? "" : absl::StrCat("  meta ", m.meta));
+}
+
+// "estimated rtt A <-> B: 1.234 ms", and when one of them is this node and
+// its probes measured the other, " (probes measured 1.200 ms)".
+std::string RttLine(const membership::Memberlist& n, const std::string& a,
+                    const std::string& b, absl::Duration estimate) {
+  std::string line = absl::StrFormat("estimated rtt %s <-> %s: %.3f ms", a, b,
+                                     absl::ToDoubleMilliseconds(estimate));
+  const std::string& self = n.config().name;
+  const std::string& other = a == self ? b : a;
+  if ((a == self) != (b == self) && n.coordinates() != nullptr) {
+    if (auto m = n.coordinates()->MeasuredRtt(other)) {
+      absl::StrAppend(&line, absl::StrFormat(" (probes measured %.3f ms)",
+                                             absl::ToDoubleMilliseconds(*m)));
+    }
+  }
+  return line;
 }
 
 }  // namespace
@@ -449,6 +467,52 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
          });
          if (!score.ok()) return score.status();
          out.Print(absl::StrCat("health score ", *score));
+         return absl::OkStatus();
+       }},
+      {.name = "stats",
+       .group = "membership",
+       .usage = "stats [PREFIX]",
+       .summary = "protocol statistics, one sample a line (memberlist's "
+                  "metric names; PREFIX keeps those starting with it)",
+       .help = "Members by state, health score, incarnation, broadcast "
+               "queue, messages and bytes by kind and path, probes by "
+               "outcome, suspicions, refusals: docs/library.md lists them.",
+       .max_args = 1,
+       .handler = [this](const cli::Call& call,
+                         cli::Output& out) -> absl::Status {
+         auto samples = host_->WithNode([](membership::Memberlist& n) {
+           return absl::StatusOr<MetricSamples>(membership::StatsSnapshot(n));
+         });
+         if (!samples.ok()) return samples.status();
+         const std::string prefix = call.args.empty() ? "" : call.args[0];
+         for (const MetricSample& s : *samples) {
+           if (s.name.rfind(prefix, 0) == 0) out.Print(FormatMetricSample(s));
+         }
+         return absl::OkStatus();
+       }},
+      {.name = "rtt",
+       .group = "membership",
+       .usage = "rtt A [B]",
+       .summary = "estimated round trip between members A and B (B: this "
+                  "node) from network coordinates, as serf rtt",
+       .help = "Vivaldi coordinates ride on probe acks (docs/library.md). "
+               "When one side is this node, the round trip its probes "
+               "measured (median of the last 3) follows the estimate.",
+       .min_args = 1,
+       .max_args = 2,
+       .handler = [this](const cli::Call& call,
+                         cli::Output& out) -> absl::Status {
+         auto line = host_->WithNode(
+             [&](membership::Memberlist& n) -> absl::StatusOr<std::string> {
+               const std::string a = call.args[0];
+               const std::string b =
+                   call.args.size() > 1 ? call.args[1] : n.config().name;
+               absl::StatusOr<absl::Duration> est = n.EstimateRtt(a, b);
+               if (!est.ok()) return est.status();
+               return RttLine(n, a, b, *est);
+             });
+         if (!line.ok()) return line.status();
+         out.Print(*line);
          return absl::OkStatus();
        }},
       {.name = "showconfig",

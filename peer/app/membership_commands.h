@@ -15,6 +15,8 @@
 //   memberlistdelete                    forgets the node (after shutdown)
 //   memberlist / showmemberlist         members (alive, suspect) / all of them
 //   localnode, memberlisthealthscore, showconfig
+//   stats [PREFIX]                      protocol statistics (stats_snapshot.h)
+//   rtt A [B]                           estimated round trip (coordinate.h)
 //   broadcastadd KEY VALUE, broadcastdel KEY..., broadcastlist
 //   keys list|install|use|remove|generate   gossip encryption keys
 //                                       (keys_commands.h; memberlist.keyfile)

@@ -98,6 +98,14 @@ struct Config {
   // experiments; memberlist always has it on.
   bool lifeguard = true;
 
+  // Vivaldi network coordinates (coordinate.h, with Serf's defaults), as
+  // Serf computes them (its DisableCoordinates is false by default): the
+  // ack to a direct ping carries the acking member's coordinate (~90
+  // bytes), and the prober moves its own from the measured round trip and
+  // keeps the member's (at most max_members; forgotten when the member
+  // leaves, dies or is forgotten). Memberlist::EstimateRtt reads them.
+  bool coordinates = true;
+
   // How long members that failed are kept for reconnection: every push/pull
   // round also tries one of them, so both sides of a healed partition find
   // each other again. memberlist alone forgets the dead after

@@ -444,6 +444,7 @@ bool Memberlist::AcceptReplay(ReplayGuard::Kind kind, const std::string& addr,
 void Memberlist::ReceivePacket(const std::string& from,
                                const std::string& bytes) {
   if (shut_down_) return;
+  stats_.bytes_received += bytes.size();
   if (!keyring_) {
     if (!bytes.empty() && bytes[0] == kSealedPacketTag) {
       ++stats_.packets_received;
@@ -491,6 +492,19 @@ void Memberlist::ReceiveReliable(const std::string& from,
   if (shut_down_) {
     respond(absl::UnavailableError("node is shut down"));
     return;
+  }
+  // Counted by kind as it arrived (sealed: under the kind inside, once
+  // opened).
+  const size_t request_bytes = request.ByteSizeLong();
+  ++stats_.reliable_received;
+  auto count_kind = [this, request_bytes](int kind) {
+    Stats::Traffic& t =
+        stats_.reliable_received_by_kind[kind < Stats::kMaxKinds ? kind : 0];
+    ++t.messages;
+    t.bytes += request_bytes;
+  };
+  if (request.body_case() != ::peer::v1::ReliableRequest::kEncrypted) {
+    count_kind(request.body_case());
   }
   if (request.body_case() == ::peer::v1::ReliableRequest::kKeyCatchUp) {
     HandleCatchUpRequest(from, request, std::move(respond));
@@ -553,6 +567,7 @@ void Memberlist::ReceiveReliable(const std::string& from,
     respond(absl::InvalidArgumentError("malformed request"));
     return;
   }
+  count_kind(inner.body_case());
   if (std::string why;
       !AcceptEnvelope(from, inner.version(), inner.label(), &why)) {
     respond(absl::FailedPreconditionError(
@@ -591,6 +606,7 @@ void Memberlist::SendReliable(const std::string& addr,
                               absl::Duration timeout,
                               Transport::ReliableDone done,
                               const std::string& to) {
+  const int kind = request.body_case();
   if (keyring_) {
     request = SealRequest(*keyring_, config_.label, std::move(request),
                           MakeSealer(++reliable_seq_, to));
@@ -598,6 +614,10 @@ void Memberlist::SendReliable(const std::string& addr,
     request.set_label(config_.label);
     request.set_version(kProtocolVersion);
   }
+  Stats::Traffic& sent =
+      stats_.reliable_sent_by_kind[kind < Stats::kMaxKinds ? kind : 0];
+  ++sent.messages;
+  sent.bytes += request.ByteSizeLong();
   std::weak_ptr<bool> alive = alive_;
   transport_->SendReliable(
       addr, std::move(request), timeout,

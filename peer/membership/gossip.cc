@@ -107,8 +107,15 @@ void Memberlist::SendMessages(const std::string& addr,
                               const std::string& to) {
   if (shut_down_ || addr.empty()) return;
   ++stats_.packets_sent;
-  transport_->SendPacket(addr,
-                         SealPacket(EncodePacket(config_.name, encoded), to));
+  for (const std::string& m : encoded) {
+    const int kind = EncodedMessageKind(m);
+    Stats::Traffic& t = stats_.sent_by_kind[kind < Stats::kMaxKinds ? kind : 0];
+    ++t.messages;
+    t.bytes += m.size();
+  }
+  std::string sealed = SealPacket(EncodePacket(config_.name, encoded), to);
+  stats_.bytes_sent += sealed.size();
+  transport_->SendPacket(addr, std::move(sealed));
 }
 
 void Memberlist::ScheduleGossip() {
@@ -144,6 +151,7 @@ void Memberlist::GossipRound() {
         return true;
       });
   const int budget = PacketSize() - PacketHeaderSize(config_.name);
+  if (!targets.empty()) ++stats_.gossip_rounds;
   for (int i : targets) {
     std::vector<StringPool::Ref> taken =
         broadcasts_.Take(kFrameOverhead, budget);
@@ -300,6 +308,12 @@ void Memberlist::OnPacket(const std::string& from, const std::string& bytes) {
     return;
   }
   if (!AcceptPacket(from, bytes, *packet)) return;  // label, version, replays
+  ForEachPacketMessage(bytes, [this](int kind, size_t size) {
+    Stats::Traffic& t =
+        stats_.received_by_kind[kind < Stats::kMaxKinds ? kind : 0];
+    ++t.messages;
+    t.bytes += size;
+  });
   RequestBudget budget;
   verifications_left_ = kMaxVerificationsPerDatagram;
   for (const auto& message : packet->messages()) {

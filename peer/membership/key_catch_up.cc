@@ -402,6 +402,10 @@ void Memberlist::CatchUpKeys(const std::vector<std::string>& addrs,
             KeyFingerprint(round->key), ")");
   std::weak_ptr<bool> alive = alive_;
   for (const std::string& addr : targets) {
+    Stats::Traffic& sent =
+        stats_.reliable_sent_by_kind[::peer::v1::ReliableRequest::kKeyCatchUp];
+    ++sent.messages;
+    sent.bytes += outer.ByteSizeLong();
     transport_->SendReliable(
         addr, outer, config_.reliable_timeout,
         [this, alive, round,

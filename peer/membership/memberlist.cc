@@ -76,6 +76,15 @@ absl::Status Memberlist::Start(std::string meta) {
   local_ = &local;
   by_name_.insert(static_cast<uint32_t>(nodes_.size() - 1));
   num_alive_ = 1;
+  if (config_.coordinates) {
+    // Seeded from the name (FNV-1a), not from rng_: turning coordinates on
+    // changes no other random draw.
+    uint64_t seed = 1469598103934665603ull;
+    for (char c : config_.name)
+      seed = (seed ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+    coords_ = std::make_unique<CoordinateClient>(
+        CoordinateConfig(), static_cast<size_t>(config_.max_members), seed);
+  }
 
   std::weak_ptr<bool> alive = alive_;
   transport_->SetHandlers(
@@ -385,6 +394,45 @@ std::vector<Member> Memberlist::AllMembers() const {
   }
   SortByName(out);
   return out;
+}
+
+absl::StatusOr<absl::Duration> Memberlist::EstimateRtt(
+    absl::string_view a, absl::string_view b) const {
+  if (coords_ == nullptr) {
+    return absl::FailedPreconditionError(
+        started_ ? "network coordinates are off (Config::coordinates)"
+                 : "membership is not running");
+  }
+  auto find = [this](absl::string_view name) -> const Coordinate* {
+    if (name == config_.name) return &coords_->coordinate();
+    return coords_->CoordinateOf(name);
+  };
+  const Coordinate* ca = find(a);
+  const Coordinate* cb = find(b);
+  for (auto [name, c] : {std::pair{a, ca}, std::pair{b, cb}}) {
+    if (c == nullptr) {
+      return absl::NotFoundError(absl::StrCat(
+          "no coordinate for ", name, " (not a member, or not probed yet)"));
+    }
+  }
+  return ca->DistanceTo(*cb);
+}
+
+std::vector<std::pair<std::string, Coordinate>> Memberlist::Coordinates()
+    const {
+  std::vector<std::pair<std::string, Coordinate>> out;
+  if (coords_ == nullptr) return out;
+  out.emplace_back(config_.name, coords_->coordinate());
+  for (auto& entry : coords_->Cached()) out.push_back(std::move(entry));
+  return out;
+}
+
+std::array<int, 4> Memberlist::CountByState() const {
+  std::array<int, 4> counts{};
+  for (const NodeState& node : nodes_) {
+    if (!node.name.empty()) ++counts[static_cast<int>(node.state)];
+  }
+  return counts;
 }
 
 Member Memberlist::LocalNode() const {

@@ -21,6 +21,7 @@
 #ifndef PEERLAB_PEER_MEMBERSHIP_MEMBERLIST_H_
 #define PEERLAB_PEER_MEMBERSHIP_MEMBERLIST_H_
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -42,6 +43,7 @@
 #include "peer/membership/awareness.h"
 #include "peer/membership/broadcast_queue.h"
 #include "peer/membership/config.h"
+#include "peer/membership/coordinate.h"
 #include "peer/membership/key_catch_up.h"
 #include "peer/membership/keyring.h"
 #include "peer/membership/member.h"
@@ -159,6 +161,45 @@ struct Stats {
   // because this node holds the member live (or another generation).
   uint64_t forced_leaves = 0;
   uint64_t force_leaves_ignored = 0;
+
+  // --- For StatsSnapshot (stats_snapshot.h) ---
+  // Traffic by kind. Datagrams: each message, indexed by the field number
+  // of its kind in peer.v1.Message's oneof (read from its encoded first
+  // tag; 0 for a number >= kMaxKinds), with its encoded size. Reliable
+  // path: each request, by the field number of ReliableRequest's oneof,
+  // with its serialized size; an answer to one of ours is counted as
+  // received under the request's kind.
+  static constexpr int kMaxKinds = 32;
+  struct Traffic {
+    uint64_t messages = 0;
+    uint64_t bytes = 0;
+  };
+  std::array<Traffic, kMaxKinds> sent_by_kind{};
+  std::array<Traffic, kMaxKinds> received_by_kind{};
+  std::array<Traffic, kMaxKinds> reliable_sent_by_kind{};
+  std::array<Traffic, kMaxKinds> reliable_received_by_kind{};
+  uint64_t bytes_sent = 0;  // datagrams, sealed, as they left
+  uint64_t bytes_received = 0;
+  uint64_t reliable_received = 0;  // requests received (served or not)
+  // How probes ended (probes = these + the running ones): a direct ack
+  // within probe_timeout; an ack after it (through a ping-req, or late);
+  // only the reliable fallback answered; nothing answered.
+  uint64_t probe_acks = 0;
+  uint64_t probe_late_acks = 0;
+  uint64_t probe_fallback_acks = 0;
+  uint64_t probe_failures = 0;
+  uint64_t degraded_probes = 0;  // run at a slowed (Lifeguard) interval
+  uint64_t gossip_rounds = 0;    // that sent something
+  // memberlist.msg.*: alives that changed a member, suspicions started,
+  // members declared dead or left.
+  uint64_t alives_applied = 0;
+  uint64_t suspects_applied = 0;
+  uint64_t deads_applied = 0;
+  // Suspicions held here that the suspected member's alive ended.
+  uint64_t suspicions_refuted = 0;
+  // Coordinates on acks refused (CoordinateFromProto, CoordinateClient::
+  // Update: wrong dimension, not finite, out of bounds, RTT out of range).
+  uint64_t coordinates_refused = 0;
 };
 
 // A cluster-wide keyring operation (memberlist's KeyManager, as Serf runs
@@ -353,8 +394,15 @@ class Memberlist {
   // Every member ever known (dead and left ones too), sorted by name.
   std::vector<Member> AllMembers() const;
   Member LocalNode() const;
+  // How many members are known in each state (indexed by MemberState),
+  // this node included. No allocation.
+  std::array<int, 4> CountByState() const;
   int NumAlive() const;  // alive + suspect, local node included
   int HealthScore() const { return awareness_.score(); }
+  // Updates queued for gossip (memberlist.queue.broadcasts).
+  size_t NumQueuedBroadcasts() const { return broadcasts_.size(); }
+  // This node's restart generation (fixed at Start; 0 before).
+  uint64_t generation() const { return generation_; }
   const Stats& stats() const { return stats_; }
   const Config& config() const { return config_; }
   bool started() const { return started_; }
@@ -362,6 +410,21 @@ class Memberlist {
   // A newer process with this node's name (a higher generation) took the
   // name over: this node no longer claims it (no refutation, no probes).
   bool replaced() const { return replaced_; }
+
+  // --- Network coordinates (coordinate.h; Config::coordinates) ---
+
+  // This node's Vivaldi client, holding its coordinate and those of the
+  // members it probed; nullptr when coordinates are off or before Start().
+  const CoordinateClient* coordinates() const { return coords_.get(); }
+  // The estimated round-trip time between members `a` and `b`, each this
+  // node's name or a member whose coordinate this node holds (Serf's `rtt`).
+  // FailedPrecondition when coordinates are off or the node not started;
+  // NotFound naming a member with no coordinate here.
+  absl::StatusOr<absl::Duration> EstimateRtt(absl::string_view a,
+                                             absl::string_view b) const;
+  // This node's coordinate first, then every one it holds, by name (what
+  // the agent's Coordinate RPC returns). Empty when coordinates are off.
+  std::vector<std::pair<std::string, Coordinate>> Coordinates() const;
 
  private:
   // What this node knows of one member. Compact, since a node holds one
@@ -418,6 +481,11 @@ class Memberlist {
   struct AckHandler {
     std::function<void(bool ack)> on_result;  // ack true, nack false
     runtime::Scheduler::TimerId timer = 0;
+    // A direct probe of member `probed` (at `generation`), pinged at
+    // `sent`: its ack's coordinate and round trip update ours.
+    std::string probed;
+    uint64_t generation = 0;
+    absl::Time sent;
   };
 
   // --- state.cc ---
@@ -576,6 +644,10 @@ class Memberlist {
   void HandleIndirectPing(const ::peer::v1::IndirectPing& req,
                           const std::string& from_addr);
   void HandleAck(const ::peer::v1::Ack& ack);
+  // The coordinate an ack to our direct probe of `handler.probed` carried:
+  // checked, then our coordinate moves (coordinate.h). Counts a refusal.
+  void ObserveCoordinate(const AckHandler& handler,
+                         const ::peer::v1::Coordinate& coordinate);
   void HandleNack(const ::peer::v1::Nack& nack);
 
   // --- gossip.cc ---
@@ -827,6 +899,7 @@ class Memberlist {
   StringPool* const pool_;
   BroadcastQueue broadcasts_;
   Stats stats_;
+  std::unique_ptr<CoordinateClient> coords_;  // Config::coordinates, at Start
 
   // Every member record (a deque: records never move), free ones reused.
   std::deque<NodeState> nodes_;

@@ -93,6 +93,7 @@ void Memberlist::Probe(const std::string& name) {
   NodeState* node = Find(name);
   if (node == nullptr) return;
   ++stats_.probes;
+  if (awareness_.score() > 0) ++stats_.degraded_probes;
   struct ProbeState {
     std::string name;
     std::string addr;
@@ -102,6 +103,7 @@ void Memberlist::Probe(const std::string& name) {
     bool fallback_ok = false;
     int expected_nacks = 0;
     int nacks = 0;
+    absl::Time sent;  // the direct ping
   };
   auto state = std::make_shared<ProbeState>();
   state->name = name;
@@ -112,14 +114,20 @@ void Memberlist::Probe(const std::string& name) {
   const absl::Duration interval = awareness_.Scale(config_.probe_interval);
   const absl::Duration timeout = awareness_.Scale(config_.probe_timeout);
   const absl::Time deadline = scheduler_->Now() + interval;
+  state->sent = scheduler_->Now();
   std::weak_ptr<bool> alive = alive_;
 
   // The ack handler lives for the whole protocol period: an ack that comes
   // back through a ping-req still counts.
   ExpectAck(
       seq, interval,
-      [this, state](bool ack) {
+      [this, state, timeout](bool ack) {
         if (ack) {
+          if (!state->acked) {
+            ++(scheduler_->Now() - state->sent <= timeout
+                   ? stats_.probe_acks
+                   : stats_.probe_late_acks);
+          }
           state->acked = true;
           if (NodeState* t = Find(state->name);
               t != nullptr && t->generation == state->generation) {
@@ -132,7 +140,12 @@ void Memberlist::Probe(const std::string& name) {
         }
       },
       [this, state, seq] {
-        if (state->acked || state->fallback_ok) return;
+        if (state->acked) return;
+        if (state->fallback_ok) {
+          ++stats_.probe_fallback_acks;
+          return;
+        }
+        ++stats_.probe_failures;
         NodeState* target = Find(state->name);
         // Lifeguard: missed nacks mean our own network is the problem. Not
         // so for a member we only heard of (it may never have existed).
@@ -159,6 +172,12 @@ void Memberlist::Probe(const std::string& name) {
         HandleSuspect(s);
       });
 
+  if (coords_ != nullptr) {
+    AckHandler& handler = acks_[seq];
+    handler.probed = name;
+    handler.generation = state->generation;
+    handler.sent = state->sent;
+  }
   ::peer::v1::Message ping;
   ping.mutable_ping()->set_seq_no(seq);
   ping.mutable_ping()->set_target(name);
@@ -245,6 +264,12 @@ void Memberlist::HandlePing(const ::peer::v1::Ping& ping,
   ::peer::v1::Message ack;
   ack.mutable_ack()->set_seq_no(ping.seq_no());
   if (ping.source_addr().empty() || ping.source_addr() == from_addr) {
+    // Our coordinate only to the datagram's sender (an address the ping
+    // merely names gets nothing bigger than the ping).
+    if (coords_ != nullptr) {
+      CoordinateToProto(coords_->coordinate(),
+                        ack.mutable_ack()->mutable_coordinate());
+    }
     SendWithPiggyback(from_addr, ack, ping.source_name());
   } else {
     // An address the datagram only names: the bare ack, no bigger than
@@ -309,7 +334,33 @@ void Memberlist::HandleAck(const ::peer::v1::Ack& ack) {
   AckHandler handler = std::move(it->second);
   acks_.erase(it);
   if (handler.timer) scheduler_->Cancel(handler.timer);
+  if (coords_ != nullptr && !handler.probed.empty() && ack.has_coordinate()) {
+    ObserveCoordinate(handler, ack.coordinate());
+  }
   if (handler.on_result) handler.on_result(true);
+}
+
+void Memberlist::ObserveCoordinate(const AckHandler& handler,
+                                   const ::peer::v1::Coordinate& coordinate) {
+  const NodeState* node = Find(handler.probed);
+  // A member that left or restarted meanwhile: not the one we pinged.
+  if (node == nullptr || node->generation != handler.generation ||
+      !IsLive(node->state)) {
+    return;
+  }
+  absl::StatusOr<Coordinate> theirs =
+      CoordinateFromProto(coordinate, coords_->config());
+  absl::Status s = theirs.ok()
+                       ? coords_->Update(handler.probed, *theirs,
+                                         scheduler_->Now() - handler.sent)
+                       : theirs.status();
+  if (!s.ok()) {
+    if (stats_.coordinates_refused++ % 1024 == 0) {  // rate-limited
+      log_.Debug(config_.name, ": coordinate from ", handler.probed,
+                 " refused: ", s.message(), " (", stats_.coordinates_refused,
+                 " so far)");
+    }
+  }
 }
 
 void Memberlist::HandleNack(const ::peer::v1::Nack& nack) {

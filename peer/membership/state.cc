@@ -338,6 +338,7 @@ Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive) {
 
 void Memberlist::RemoveNode(uint32_t index) {
   NodeState& node = nodes_[index];
+  if (coords_ != nullptr) coords_->Forget(node.name.view());
   if (IsLive(node.state)) --num_alive_;
   by_name_.erase(index);  // hashes the name: before it is cleared
   broadcasts_.Cancel(&node.queued);
@@ -480,6 +481,7 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
     // The first key seen for a name is pinned to it.
     if (!VerifyAlive(alive)) return;
     NodeState& added = AddNode(alive);
+    ++stats_.alives_applied;
     QueueAlive(added, alive);
     log_.Debug(config_.name, ": member ", alive.node(), " joined (",
                alive.addr(), ")");
@@ -512,8 +514,10 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
                Printable(alive.addr()));
     m.generation = alive.generation();
     m.incarnation = alive.incarnation();
+    if (coords_ != nullptr) coords_->Forget(alive.node());  // a new process
     SetIdentity(m, alive);
     SetState(m, MemberState::kAlive);
+    ++stats_.alives_applied;
     m.state_change = scheduler_->Now();
     m.verified = false;  // another process: not heard from yet
     QueueAlive(m, alive);
@@ -546,6 +550,8 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
   m.incarnation = alive.incarnation();
   SetIdentity(m, alive);
   SetState(m, MemberState::kAlive);
+  ++stats_.alives_applied;
+  if (before == MemberState::kSuspect) ++stats_.suspicions_refuted;
   QueueAlive(m, alive);
   if (!events_) return;
   if (before == MemberState::kDead || before == MemberState::kLeft) {
@@ -733,6 +739,7 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect,
   }
   m.incarnation = suspect.incarnation();
   SetState(m, MemberState::kSuspect);
+  ++stats_.suspects_applied;
   QueueBroadcast(m, relay());
   // A dead's sender declared the member dead, its own suspicion run out:
   // more than a first accusation, it counts as one confirmation.
@@ -781,6 +788,8 @@ void Memberlist::DeclareDown(NodeState& m, const ::peer::v1::Dead& dead) {
   if (left) m.signature = pool_->Intern(dead.signature());
   m.incarnation = dead.incarnation();
   SetState(m, left ? MemberState::kLeft : MemberState::kDead);
+  ++stats_.deads_applied;
+  if (coords_ != nullptr) coords_->Forget(m.name.view());
   ::peer::v1::Message out;
   *out.mutable_dead() = dead;
   QueueBroadcast(m, out);

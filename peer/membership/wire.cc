@@ -115,6 +115,87 @@ absl::StatusOr<::peer::v1::Packet> DecodePacket(const std::string& bytes,
 
 namespace {
 
+// A varint at `*pos` of `in`; false when truncated or longer than 10 bytes.
+bool ReadVarint(absl::string_view in, size_t* pos, uint64_t* value) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64 && *pos < in.size(); shift += 7) {
+    const uint8_t b = static_cast<uint8_t>(in[(*pos)++]);
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) {
+      *value = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void CoordinateToProto(const Coordinate& c, ::peer::v1::Coordinate* out) {
+  out->mutable_vec()->Assign(c.vec.begin(), c.vec.end());
+  out->set_error(c.error);
+  out->set_adjustment(c.adjustment);
+  out->set_height(c.height);
+}
+
+absl::StatusOr<Coordinate> CoordinateFromProto(const ::peer::v1::Coordinate& c,
+                                               const CoordinateConfig& config) {
+  if (c.vec_size() != config.dimensionality) {
+    return absl::InvalidArgumentError(absl::StrCat("coordinate of dimension ",
+                                                   c.vec_size(), ", expected ",
+                                                   config.dimensionality));
+  }
+  Coordinate out;
+  out.vec.assign(c.vec().begin(), c.vec().end());
+  out.error = c.error();
+  out.adjustment = c.adjustment();
+  out.height = c.height();
+  if (auto s = CheckCoordinate(out, config); !s.ok()) return s;
+  return out;
+}
+
+int EncodedMessageKind(absl::string_view message) {
+  size_t pos = 0;
+  uint64_t tag = 0;
+  if (!ReadVarint(message, &pos, &tag)) return 0;
+  const uint64_t field = tag >> 3;
+  return field > static_cast<uint64_t>(INT32_MAX) ? 0 : static_cast<int>(field);
+}
+
+void ForEachPacketMessage(absl::string_view packet,
+                          const std::function<void(int, size_t)>& f) {
+  size_t pos = 0;
+  while (pos < packet.size()) {
+    uint64_t tag = 0;
+    if (!ReadVarint(packet, &pos, &tag)) return;
+    uint64_t len = 0;
+    switch (tag & 7) {
+      case 0:  // varint
+        if (!ReadVarint(packet, &pos, &len)) return;
+        continue;
+      case 1:  // fixed64
+        pos += 8;
+        continue;
+      case 5:  // fixed32
+        pos += 4;
+        continue;
+      case 2:  // length-delimited
+        if (!ReadVarint(packet, &pos, &len) || len > packet.size() - pos) {
+          return;
+        }
+        if ((tag >> 3) == 1) {  // Packet.messages
+          f(EncodedMessageKind(packet.substr(pos, len)), len);
+        }
+        pos += len;
+        continue;
+      default:
+        return;
+    }
+  }
+}
+
+namespace {
+
 void AppendFixed64(std::string& out, uint64_t v) {
   for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(v >> (8 * i)));
 }

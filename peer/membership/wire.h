@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "peer/identity/node_key.h"
+#include "peer/membership/coordinate.h"
 #include "peer/membership/member.h"
 #include "proto/peer/v1/membership.pb.h"
 
@@ -60,6 +62,23 @@ absl::Status DecodePacketInto(const std::string& bytes, int max_size,
 
 absl::StatusOr<::peer::v1::Packet> DecodePacket(const std::string& bytes,
                                                 int max_size);
+
+// A coordinate to and from its wire form. From the wire: InvalidArgument
+// (CheckCoordinate's) unless it has `config`'s dimension, finite fields
+// and fields within bounds; the dimension is checked before anything is
+// copied.
+void CoordinateToProto(const Coordinate& c, ::peer::v1::Coordinate* out);
+absl::StatusOr<Coordinate> CoordinateFromProto(const ::peer::v1::Coordinate& c,
+                                               const CoordinateConfig& config);
+
+// The kind of an encoded Message (EncodeMessage's output): the field number
+// of its oneof body, read from its first tag; 0 when unreadable. No parse.
+int EncodedMessageKind(absl::string_view message);
+// Calls f(kind, encoded_size) for each message framed in a serialized
+// Packet (its `messages` fields), reading only tags and lengths; stops at
+// the first malformed field. For statistics: cheap, never crashes.
+void ForEachPacketMessage(absl::string_view packet,
+                          const std::function<void(int, size_t)>& f);
 
 // --- Signed claims about oneself (see docs/security.md) ---
 //
