@@ -279,12 +279,21 @@ class AgentPythonTest(unittest.TestCase):
         self.assertIn("memberlist.health.score", names)
 
     def test_coordinate(self):
-        try:
-            r = self.call("alice", "Coordinate",
-                          pb.AgentCoordinateRequest(nodes=["bob"]))
-            self.assertTrue(r.HasField("rtt"))
-        except grpc.RpcError as e:
-            self.assertEqual(e.code(), grpc.StatusCode.UNIMPLEMENTED)
+        # NOT_FOUND until alice has probed bob (its ack brings bob's
+        # coordinate): poll with a deadline.
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                r = self.call("alice", "Coordinate",
+                              pb.AgentCoordinateRequest(nodes=["bob"]))
+                self.assertTrue(r.HasField("rtt"))
+                self.assertEqual([c.node for c in r.coordinates], ["bob"])
+                self.assertEqual(len(r.coordinates[0].vec), 8)
+                break
+            except grpc.RpcError as e:
+                self.assertEqual(e.code(), grpc.StatusCode.NOT_FOUND)
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.1)
         self.assertCode(grpc.StatusCode.INVALID_ARGUMENT, self.call, "alice",
                         "Coordinate",
                         pb.AgentCoordinateRequest(nodes=["a", "b", "c"]))

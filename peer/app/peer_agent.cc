@@ -6,9 +6,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "base/metric_sample.h"
 #include "peer/app/member_meta.h"
 #include "peer/membership/keyring.h"
 #include "peer/membership/memberlist.h"
+#include "peer/membership/stats_snapshot.h"
 
 namespace peerlab::peer {
 
@@ -197,6 +199,60 @@ absl::StatusOr<std::vector<pb::AgentStat>> PeerAgentBackend::Stats() {
     };
     for (const auto& [name, value] : counters) {
       out.push_back(Stat(name, static_cast<double>(value), kCounter));
+    }
+    // The protocol's own samples (stats_snapshot.h: memberlist's names,
+    // traffic by kind, probes by outcome, coordinates), with their labels
+    // and help; the health score is above already.
+    for (const MetricSample& m : membership::StatsSnapshot(node)) {
+      if (m.name == "memberlist.health.score") continue;
+      pb::AgentStat s =
+          Stat(m.name, m.value,
+               m.kind == MetricSample::Kind::kCounter ? kCounter : kGauge);
+      for (const auto& [key, value] : m.labels) {
+        (*s.mutable_labels())[key] = value;
+      }
+      s.set_help(m.help);
+      out.push_back(std::move(s));
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<pb::AgentCoordinateResponse> PeerAgentBackend::Coordinates(
+    const std::vector<std::string>& nodes) {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (Host() == nullptr) return Closed();
+  return Host()->WithNode([&](membership::Memberlist& node)
+                              -> absl::StatusOr<pb::AgentCoordinateResponse> {
+    const membership::CoordinateClient* coords = node.coordinates();
+    if (coords == nullptr) {
+      return absl::FailedPreconditionError(
+          "network coordinates are off on this peer");
+    }
+    const std::string& self = node.config().name;
+    std::vector<std::string> names = nodes;
+    if (names.empty()) names.push_back(self);
+    pb::AgentCoordinateResponse out;
+    for (const std::string& name : names) {
+      const membership::Coordinate* c =
+          name == self ? &coords->coordinate() : coords->CoordinateOf(name);
+      if (c == nullptr) {
+        return absl::NotFoundError(absl::StrCat(
+            "no coordinate for ", name, " (not a member, or not probed yet)"));
+      }
+      pb::AgentCoordinate* ac = out.add_coordinates();
+      ac->set_node(name);
+      ac->mutable_vec()->Assign(c->vec.begin(), c->vec.end());
+      ac->set_error(c->error);
+      ac->set_adjustment(c->adjustment);
+      ac->set_height(c->height);
+    }
+    if (!nodes.empty()) {
+      auto rtt = node.EstimateRtt(nodes[0], nodes.size() > 1 ? nodes[1] : self);
+      if (!rtt.ok()) return rtt.status();
+      const int64_t ns = absl::ToInt64Nanoseconds(*rtt);
+      out.mutable_rtt()->set_seconds(ns / 1'000'000'000);
+      out.mutable_rtt()->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
     }
     return out;
   });

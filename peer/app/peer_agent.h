@@ -47,6 +47,8 @@ class PeerAgentBackend : public agent::AgentBackend {
       const std::map<std::string, std::string>& set,
       const std::vector<std::string>& remove) override;
   absl::StatusOr<std::vector<::peer::v1::AgentStat>> Stats() override;
+  absl::StatusOr<::peer::v1::AgentCoordinateResponse> Coordinates(
+      const std::vector<std::string>& nodes) override;
   absl::StatusOr<::peer::v1::AgentKeysResponse> Keys(
       ::peer::v1::AgentKeysRequest::Op op, const std::string& key,
       absl::Duration timeout) override;
