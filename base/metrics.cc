@@ -440,6 +440,27 @@ std::vector<Family> Registry::Collect() const {
 
 std::string Registry::Render() const { return RenderText(Collect()); }
 
+std::vector<Family> FamiliesOf(const MetricSamples& samples) {
+  std::vector<Family> out;
+  std::map<std::string, size_t> index;
+  for (const MetricSample& sample : samples) {
+    std::string name;
+    for (size_t i = 0; i < sample.name.size(); ++i) {
+      const char c = sample.name[i];
+      name += IsAlpha(c) || c == ':' || (i > 0 && IsDigit(c)) ? c : '_';
+    }
+    const bool counter = sample.kind == MetricSample::Kind::kCounter;
+    if (counter && !name.ends_with("_total")) name += "_total";
+    auto [it, added] = index.emplace(name, out.size());
+    if (added) {
+      out.push_back(
+          {name, sample.help, counter ? Type::kCounter : Type::kGauge, {}, {}});
+    }
+    out[it->second].samples.push_back({sample.labels, sample.value});
+  }
+  return out;
+}
+
 Family CounterOf(std::string name, std::string help, double value) {
   Family f{std::move(name), std::move(help), Type::kCounter, {}, {}};
   f.samples.push_back({{}, value});

@@ -37,6 +37,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/metric_sample.h"
 
 namespace peerlab::metrics {
 
@@ -246,6 +247,13 @@ class Registry {
   std::atomic<uint64_t> overflow_{0};
   mutable std::atomic<uint64_t> collect_errors_{0};
 };
+
+// The families of dotted samples (base/metric_sample.h: the membership's
+// StatsSnapshot, memberlist's names): '.' and other characters a metric
+// name may not have become '_', counters get "_total" ("memberlist.msg.
+// alive" -> memberlist_msg_alive_total); samples of one name make one
+// family, in the order their names first appear. Pure.
+std::vector<Family> FamiliesOf(const MetricSamples& samples);
 
 // Helpers for collectors: a family with one unlabelled sample, or samples.
 Family CounterOf(std::string name, std::string help, double value);

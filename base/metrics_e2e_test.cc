@@ -184,18 +184,19 @@ TEST(MetricsE2eTest, PeerExportsMembershipAndChat) {
         // The node is made, then started (itself alive, incarnation 1).
         return text.ok() &&
                text->Value("peerlab_membership_node").value_or(0) == 1 &&
-               text->Value("peerlab_membership_members", {{"state", "alive"}})
+               text->Value("memberlist_node_instances",
+                           {{"node_state", "alive"}})
                        .value_or(0) == 1 &&
                text->Value("peerlab_chat_senders").ok();
       },
       absl::Seconds(10)))
       << (text.ok() ? "" : text.status().ToString());
   ASSERT_TRUE(text.ok());
-  EXPECT_EQ(text->Value("peerlab_membership_members", {{"state", "alive"}})
+  EXPECT_EQ(text->Value("memberlist_node_instances", {{"node_state", "alive"}})
                 .value_or(-1),
             1);
-  EXPECT_EQ(text->types["peerlab_membership_probes_total"], "counter");
-  EXPECT_EQ(text->Value("peerlab_membership_incarnation").value_or(-1), 1);
+  EXPECT_EQ(text->types["memberlist_msg_alive_total"], "counter");
+  EXPECT_EQ(text->Value("memberlist_incarnation").value_or(-1), 1);
   EXPECT_EQ(text->Value("peerlab_chat_sent_total").value_or(-1), 0);
   // Other paths: 404.
   auto other = HttpGet(metrics, "/");

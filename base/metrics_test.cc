@@ -177,6 +177,37 @@ TEST(RegistryTest, CollectorsRenderAfterPushedAndBadOnesAreSkipped) {
   EXPECT_LT(text.find("# TYPE pushed"), text.find("# TYPE members"));
 }
 
+TEST(FamiliesOfTest, DottedSamplesBecomeFamilies) {
+  const MetricSamples samples = {
+      {"memberlist.msg.alive", MetricSample::Kind::kCounter, {}, 3, "alives"},
+      {"memberlist.node.instances",
+       MetricSample::Kind::kGauge,
+       {{"node_state", "alive"}},
+       2,
+       "members"},
+      {"memberlist.node.instances",
+       MetricSample::Kind::kGauge,
+       {{"node_state", "dead"}},
+       1,
+       "members"},
+      {"memberlist.probeNode",
+       MetricSample::Kind::kCounter,
+       {{"outcome", "ack"}},
+       9,
+       "probes"}};
+  EXPECT_EQ(RenderText(FamiliesOf(samples)),
+            "# HELP memberlist_msg_alive_total alives\n"
+            "# TYPE memberlist_msg_alive_total counter\n"
+            "memberlist_msg_alive_total 3\n"
+            "# HELP memberlist_node_instances members\n"
+            "# TYPE memberlist_node_instances gauge\n"
+            "memberlist_node_instances{node_state=\"alive\"} 2\n"
+            "memberlist_node_instances{node_state=\"dead\"} 1\n"
+            "# HELP memberlist_probeNode_total probes\n"
+            "# TYPE memberlist_probeNode_total counter\n"
+            "memberlist_probeNode_total{outcome=\"ack\"} 9\n");
+}
+
 TEST(RegistryTest, ThreadSafeUpdates) {
   Registry registry;
   auto c = registry.AddCounter("c", "", {"t"});

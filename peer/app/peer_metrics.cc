@@ -4,96 +4,21 @@
 #include "peer/app/membership_host.h"
 #include "peer/app/peer_app.h"
 #include "peer/chat/chat_host.h"
+#include "peer/membership/stats_snapshot.h"
 
 namespace peerlab::peer {
-namespace {
-
-struct StatsField {
-  const char* name;
-  uint64_t membership::Stats::*field;
-};
-
-const std::vector<StatsField>& MembershipFields() {
-  static const auto* fields = new std::vector<StatsField>{
-      {"packets_received", &membership::Stats::packets_received},
-      {"packets_sent", &membership::Stats::packets_sent},
-      {"bad_packets", &membership::Stats::bad_packets},
-      {"probes", &membership::Stats::probes},
-      {"indirect_probes", &membership::Stats::indirect_probes},
-      {"fallback_probes", &membership::Stats::fallback_probes},
-      {"suspicions_raised", &membership::Stats::suspicions_raised},
-      {"refutations", &membership::Stats::refutations},
-      {"push_pulls", &membership::Stats::push_pulls},
-      {"nacks_received", &membership::Stats::nacks_received},
-      {"unknown_sender_syncs", &membership::Stats::unknown_sender_syncs},
-      {"decrypt_failures", &membership::Stats::decrypt_failures},
-      {"members_refused", &membership::Stats::members_refused},
-      {"push_pulls_refused", &membership::Stats::push_pulls_refused},
-      {"unknown_senders_refused", &membership::Stats::unknown_senders_refused},
-      {"bad_messages", &membership::Stats::bad_messages},
-      {"incarnation_jumps_ignored",
-       &membership::Stats::incarnation_jumps_ignored},
-      {"probe_requests_refused", &membership::Stats::probe_requests_refused},
-      {"joins_refused", &membership::Stats::joins_refused},
-      {"name_conflicts", &membership::Stats::name_conflicts},
-      {"signature_failures", &membership::Stats::signature_failures},
-      {"key_conflicts", &membership::Stats::key_conflicts},
-      {"signatures_verified", &membership::Stats::signatures_verified},
-      {"verifications_refused", &membership::Stats::verifications_refused},
-      {"label_mismatches", &membership::Stats::label_mismatches},
-      {"versions_refused", &membership::Stats::versions_refused},
-      {"replays_refused", &membership::Stats::replays_refused},
-      {"replay_senders_evicted", &membership::Stats::replay_senders_evicted},
-      {"catch_ups_answered", &membership::Stats::catch_ups_answered},
-      {"catch_ups_refused", &membership::Stats::catch_ups_refused},
-      {"catch_ups_limited", &membership::Stats::catch_ups_limited},
-      {"keyring_catch_ups", &membership::Stats::keyring_catch_ups},
-      {"retired_keys_evicted", &membership::Stats::retired_keys_evicted},
-      {"departed_evicted", &membership::Stats::departed_evicted},
-      {"claim_fetches", &membership::Stats::claim_fetches},
-      {"unproven_senders", &membership::Stats::unproven_senders},
-      {"sender_tag_failures", &membership::Stats::sender_tag_failures},
-      {"pair_keys_derived", &membership::Stats::pair_keys_derived},
-      {"claims_wanted", &membership::Stats::claims_wanted},
-      {"wants_refused", &membership::Stats::wants_refused},
-  };
-  return *fields;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 std::vector<metrics::Family> MembershipFamilies(
-    const std::optional<MembershipSnapshot>& snapshot) {
+    const std::optional<MetricSamples>& samples) {
   std::vector<metrics::Family> out;
   out.push_back(metrics::GaugeOf("peerlab_membership_node",
                                  "1 while this peer has a membership node",
-                                 snapshot.has_value() ? 1 : 0));
-  if (!snapshot) return out;
-  for (const StatsField& f : MembershipFields()) {
-    out.push_back(metrics::CounterOf(
-        std::string("peerlab_membership_") + f.name + "_total",
-        std::string("membership::Stats::") + f.name + " (memberlist.h)",
-        static_cast<double>(snapshot->stats.*(f.field))));
+                                 samples.has_value() ? 1 : 0));
+  if (!samples) return out;
+  for (metrics::Family& f : metrics::FamiliesOf(*samples)) {
+    out.push_back(std::move(f));
   }
-  metrics::Family members{"peerlab_membership_members",
-                          "members this node knows, by state",
-                          metrics::Type::kGauge,
-                          {},
-                          {}};
-  for (const char* state : {"alive", "suspect", "dead", "left"}) {
-    auto it = snapshot->members_by_state.find(state);
-    members.samples.push_back(
-        {{{"state", state}},
-         it == snapshot->members_by_state.end() ? 0.0 : it->second});
-  }
-  out.push_back(std::move(members));
-  out.push_back(metrics::GaugeOf(
-      "peerlab_membership_health_score",
-      "Lifeguard awareness score (0: healthy; higher: slower probes)",
-      snapshot->health_score));
-  out.push_back(metrics::GaugeOf("peerlab_membership_incarnation",
-                                 "this node's incarnation number",
-                                 static_cast<double>(snapshot->incarnation)));
   return out;
 }
 
@@ -153,20 +78,12 @@ void AddPeerCollectors(metrics::Registry* registry, PeerApp* app) {
   registry->AddCollector(
       [app] { return HandlerFamilies(app->handlers().runner().stats()); });
   registry->AddCollector([app] {
-    auto snapshot = app->membership().WithNode(
-        [](membership::Memberlist& node) -> absl::StatusOr<MembershipSnapshot> {
-          MembershipSnapshot s;
-          s.stats = node.stats();
-          for (const membership::Member& m : node.AllMembers()) {
-            ++s.members_by_state[membership::StateName(m.state)];
-          }
-          s.health_score = node.HealthScore();
-          s.incarnation = node.LocalNode().incarnation;
-          return s;
+    auto samples = app->membership().WithNode(
+        [](membership::Memberlist& node) -> absl::StatusOr<MetricSamples> {
+          return membership::StatsSnapshot(node);
         });
-    return MembershipFamilies(snapshot.ok()
-                                  ? std::optional<MembershipSnapshot>(*snapshot)
-                                  : std::nullopt);
+    return MembershipFamilies(
+        samples.ok() ? std::optional<MetricSamples>(*samples) : std::nullopt);
   });
   registry->AddCollector([app] {
     auto [running, members] = app->chat().Members();

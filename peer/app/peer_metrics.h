@@ -1,12 +1,9 @@
 // The peer's Prometheus metrics (base/metrics.h), collected at each scrape
 // of --metrics-listen from the hosts' own counters:
-//   peerlab_membership_<counter>_total   every membership::Stats counter
-//                                        (memberlist.h: probes,
-//                                        suspicions_raised, refutations,
-//                                        packets_sent, ...)
-//   peerlab_membership_members{state}    members this node knows, by state
-//   peerlab_membership_health_score      Lifeguard's awareness (0: healthy)
-//   peerlab_membership_incarnation       this node's incarnation
+//   memberlist_*                         the node's protocol statistics
+//                                        (membership/stats_snapshot.h:
+//                                        memberlist's names, '.' as '_',
+//                                        counters with _total)
 //   peerlab_membership_node              1 while a node exists
 //   peerlab_chat_<counter>_total         chat::ChatStats counters
 //   peerlab_chat_senders                 (sender, session) pairs held
@@ -32,18 +29,11 @@ namespace peerlab::peer {
 
 class PeerApp;
 
-// What one scrape reads from the membership node (copied on its loop).
-struct MembershipSnapshot {
-  membership::Stats stats;
-  std::map<std::string, int> members_by_state;  // "alive" -> 3, ...
-  int health_score = 0;
-  uint64_t incarnation = 0;
-};
-
-// The families of a snapshot; without one (no node yet) only
+// The node's statistics as families (base/metrics.h FamiliesOf), after
+// peerlab_membership_node; without samples (no node yet) only
 // peerlab_membership_node 0. Pure.
 std::vector<metrics::Family> MembershipFamilies(
-    const std::optional<MembershipSnapshot>& snapshot);
+    const std::optional<MetricSamples>& samples);
 // The families of the chat's counters; without them (chat not running)
 // none. Pure.
 std::vector<metrics::Family> ChatFamilies(

@@ -18,30 +18,14 @@ TEST(PeerMetricsTest, WithoutANodeOnlyTheNodeGauge) {
   EXPECT_TRUE(ChatFamilies(std::nullopt).empty());
 }
 
-TEST(PeerMetricsTest, MembershipSnapshotRendersEveryCounterAndState) {
-  MembershipSnapshot s;
-  s.stats.probes = 12;
-  s.stats.suspicions_raised = 2;
-  s.stats.wants_refused = 1;  // the last field of Stats
-  s.members_by_state = {{"alive", 3}, {"dead", 1}};
-  s.health_score = 2;
-  s.incarnation = 5;
-  const std::string text = metrics::RenderText(MembershipFamilies(s));
+TEST(PeerMetricsTest, MembershipSamplesAfterTheNodeGauge) {
+  const MetricSamples samples = {
+      {"memberlist.health.score", MetricSample::Kind::kGauge, {}, 2, "score"},
+      {"memberlist.msg.suspect", MetricSample::Kind::kCounter, {}, 4, ""}};
+  const std::string text = metrics::RenderText(MembershipFamilies(samples));
   EXPECT_THAT(text, HasSubstr("\npeerlab_membership_node 1\n"));
-  EXPECT_THAT(text, HasSubstr("\npeerlab_membership_probes_total 12\n"));
-  EXPECT_THAT(text,
-              HasSubstr("\npeerlab_membership_suspicions_raised_total 2\n"));
-  EXPECT_THAT(text, HasSubstr("\npeerlab_membership_wants_refused_total 1\n"));
-  EXPECT_THAT(text,
-              HasSubstr("# TYPE peerlab_membership_probes_total counter"));
-  EXPECT_THAT(text,
-              HasSubstr("peerlab_membership_members{state=\"alive\"} 3\n"));
-  EXPECT_THAT(text,
-              HasSubstr("peerlab_membership_members{state=\"suspect\"} 0\n"));
-  EXPECT_THAT(text,
-              HasSubstr("peerlab_membership_members{state=\"dead\"} 1\n"));
-  EXPECT_THAT(text, HasSubstr("\npeerlab_membership_health_score 2\n"));
-  EXPECT_THAT(text, HasSubstr("\npeerlab_membership_incarnation 5\n"));
+  EXPECT_THAT(text, HasSubstr("\nmemberlist_health_score 2\n"));
+  EXPECT_THAT(text, HasSubstr("\nmemberlist_msg_suspect_total 4\n"));
 }
 
 TEST(PeerMetricsTest, ChatCounters) {
