@@ -382,7 +382,8 @@ double RttMs(const pb::AgentCoordinateResponse& r) {
   return (static_cast<double>(r.rtt().seconds()) * 1e9 + r.rtt().nanos()) / 1e6;
 }
 std::string NodeOf(const pb::AgentCoordinateResponse& r, int i) {
-  return r.coordinates_size() > i ? r.coordinates(i).node() : "?";
+  // `rtt A` asks for A alone: the other side is the peer asked.
+  return r.coordinates_size() > i ? r.coordinates(i).node() : "this peer";
 }
 }  // namespace
 

@@ -201,6 +201,23 @@ TEST_F(AgentE2eTest, ThreePeersWithTagsThroughPeerlabCtl) {
   EXPECT_EQ(i["stats"]["peerlab.members.alive"], 3);
   EXPECT_TRUE(i["stats"].contains("memberlist.health.score"));
 
+  // rtt: from the coordinates that ride on probes (bob's arrives with
+  // alice's first probe of bob); with one name, between it and this peer.
+  CtlRun rtt;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        rtt = Ctl({"rtt", "bob", "--json", "--rpc-addr", alice_addr});
+        return rtt.code == 0;
+      },
+      kDeadline))
+      << rtt.err;
+  if (rtt.code == 0) {
+    auto r = nlohmann::json::parse(rtt.out);
+    EXPECT_EQ(r["a"], "bob");
+    EXPECT_EQ(r["b"], "this peer");
+    EXPECT_GT(r["rtt_ms"].get<double>(), 0);
+  }
+
   // keys --list: every member answers (the group key).
   CtlRun keys = Ctl({"keys", "--list", "--json", "--rpc-addr", bob_addr});
   EXPECT_EQ(keys.code, 0) << keys.err << keys.out;
