@@ -8,15 +8,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "peer/cli/test_output.h"
+#include "spdlog/sinks/base_sink.h"
+#include "spdlog/spdlog.h"
 
 namespace peerlab::peer {
 namespace {
@@ -47,6 +53,78 @@ class SilentUdp {
   int fd_ = -1;
   int port_ = 0;
 };
+
+// Records which members each event reached it for.
+class RecordingListener : public membership::EventListener {
+ public:
+  void OnJoin(const membership::Member& m) override { Add("joined " + m.name); }
+  void OnLeave(const membership::Member& m) override { Add("left " + m.name); }
+  bool Has(const std::string& event) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::find(events_.begin(), events_.end(), event) != events_.end();
+  }
+
+ private:
+  void Add(const std::string& event) {
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.push_back(event);
+  }
+  std::mutex mu_;
+  std::vector<std::string> events_;
+};
+
+// A log sink noting, for each line naming `event`'s member, whether the
+// listener had the event by then.
+class OrderSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit OrderSink(RecordingListener* listener) : listener_(listener) {}
+  std::vector<std::string> lines;  // "LINE: told" or "LINE: not told yet"
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    std::string text(msg.payload.data(), msg.payload.size());
+    if (text.find("member bob") == std::string::npos) return;
+    std::string event =
+        text.find("joined") != std::string::npos ? "joined bob" : "left bob";
+    lines.push_back(text +
+                    (listener_->Has(event) ? ": told" : ": not told yet"));
+  }
+  void flush_() override {}
+
+ private:
+  RecordingListener* listener_;
+};
+
+// The harness waits for "member X joined" in a peer's log and then sends a
+// chat message: by the time the line is written, the chat (a listener)
+// must have been told, or the message misses X (partition-3-2.cmd: e never
+// showed c's "after heal" sent right after c logged "member e joined").
+TEST(MembershipHostTest, MemberLinesAreLoggedAfterTheListenersWereTold) {
+  membership::MembershipStreamService service;
+  RealNodeEnv real;
+  real.bind = "127.0.0.1";
+  real.grpc_address = [] { return std::string("127.0.0.1:1"); };
+  real.take_reserved_socket = [] { return -1; };
+  real.service = &service;
+  MembershipHost host(
+      MembershipHost::Env{.name = "alice", .insecure_gossip = true},
+      std::make_unique<runtime::ThreadHostLoop>("membership"),
+      RealNodeFactory(real));
+  RecordingListener listener;
+  host.AddListener(&listener);
+  auto sink = std::make_shared<OrderSink>(&listener);
+  auto logger = std::make_shared<spdlog::logger>("order", sink);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(logger);
+  membership::Member bob{.name = "bob", .addr = "127.0.0.1:7001"};
+  host.OnJoin(bob);
+  bob.state = membership::MemberState::kDead;
+  host.OnLeave(bob);
+  spdlog::set_default_logger(previous);
+  EXPECT_EQ(sink->lines, (std::vector<std::string>{
+                             "member bob joined (127.0.0.1:7001): told",
+                             "member bob failed (declared dead): told"}));
+}
 
 TEST(MembershipCommandsTest, JoinWaitingWhenTheNodeIsDeletedEnds) {
   membership::MembershipStreamService service;

@@ -286,34 +286,39 @@ std::string MembershipHost::LocalAddress() {
   });
 }
 
-void MembershipHost::OnJoin(const Member& m) {
-  spdlog::info("member {} joined ({})", m.name, m.addr);
+// Each event reaches the listeners (the chat, the lifecycle) before its log
+// line is written: whoever waits for the line (the harness's `wait ...
+// logView`, a user) then finds the chat already knowing the member. Before,
+// a message sent right after "member e joined" could miss e.
+void MembershipHost::Notify(
+    void (membership::EventListener::*event)(const Member&), const Member& m) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto* l : listeners_) l->OnJoin(m);
+  for (auto* l : listeners_) (l->*event)(m);
+}
+
+void MembershipHost::OnJoin(const Member& m) {
+  Notify(&membership::EventListener::OnJoin, m);
+  spdlog::info("member {} joined ({})", m.name, m.addr);
 }
 void MembershipHost::OnLeave(const Member& m) {
+  Notify(&membership::EventListener::OnLeave, m);
   if (m.state == MemberState::kLeft) {
     spdlog::info("member {} left", m.name);
   } else {
     spdlog::warn("member {} failed (declared dead)", m.name);
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto* l : listeners_) l->OnLeave(m);
 }
 void MembershipHost::OnUpdate(const Member& m) {
+  Notify(&membership::EventListener::OnUpdate, m);
   spdlog::info("member {} updated", m.name);
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto* l : listeners_) l->OnUpdate(m);
 }
 void MembershipHost::OnSuspect(const Member& m) {
+  Notify(&membership::EventListener::OnSuspect, m);
   spdlog::info("member {} is suspect", m.name);
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto* l : listeners_) l->OnSuspect(m);
 }
 void MembershipHost::OnAlive(const Member& m) {
+  Notify(&membership::EventListener::OnAlive, m);
   spdlog::info("member {} is alive again", m.name);
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto* l : listeners_) l->OnAlive(m);
 }
 
 }  // namespace peerlab::peer

@@ -23,7 +23,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "peer/runtime/fault_plan.h"
 #include "peer/identity/node_key.h"
 #include "peer/membership/config.h"
 #include "peer/membership/kv_store.h"
@@ -31,6 +30,7 @@
 #include "peer/membership/real/membership_stream_service.h"
 #include "peer/membership/real/node_parts.h"
 #include "peer/membership/transport.h"
+#include "peer/runtime/fault_plan.h"
 #include "peer/runtime/host_loop.h"
 #include "peer/runtime/logger.h"
 
@@ -186,6 +186,10 @@ class MembershipHost : public membership::EventListener {
   // On the loop, with a node: shuts it down and forgets it.
   void DeleteNode();
   MembershipSettings Settings() const;
+  // Calls `event` on every listener (under mu_), before the caller logs.
+  void Notify(
+      void (membership::EventListener::*event)(const membership::Member&),
+      const membership::Member& m);
 
   const Env env_;
   const NodeFactory factory_;
