@@ -5,6 +5,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -141,7 +142,7 @@ CheckResult CheckChat(const ChatHistory& h) {
       }
       if (from == absl::InfiniteFuture()) continue;
       for (size_t i = 0; i < sends.size(); ++i) {
-        if (sends[i]->at < from) continue;
+        if (sends[i]->at < from || sends[i]->unknown) continue;
         ++required_total;
         if (shown[i] == 1) continue;
         std::string saw =
@@ -161,10 +162,15 @@ CheckResult CheckChat(const ChatHistory& h) {
       }
     }
   }
-  const std::string counts =
-      absl::StrCat(h.sends.size(), " messages sent, ", required_total,
-                   " deliveries required, ", shown_total, " shown, ",
-                   h.healthy_since.size(), " healthy peers");
+  const int64_t unknown = absl::c_count_if(
+      h.sends, [](const ChatHistory::Send& s) { return s.unknown; });
+  const int64_t sent = static_cast<int64_t>(h.sends.size()) - unknown;
+  const std::string counts = absl::StrCat(
+      sent, " messages sent",
+      unknown > 0 ? absl::StrCat(" (and ", unknown, " of unknown outcome)")
+                  : "",
+      ", ", required_total, " deliveries required, ", shown_total, " shown, ",
+      h.healthy_since.size(), " healthy peers");
   if (worst) {
     result.ok = false;
     result.summary = counts;

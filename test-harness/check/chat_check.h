@@ -37,6 +37,10 @@ struct ChatHistory {
     std::string sender;
     std::string text;  // as given to `msg`
     absl::Time at;     // when the step began
+    // The step failed (e.g. the peer was killed during it): the message
+    // may or may not have gone out. Its line may be shown (once, in the
+    // sender's order) but is never required.
+    bool unknown = false;
   };
   struct Line {
     std::string text;  // "<alice> hi"

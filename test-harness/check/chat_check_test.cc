@@ -29,6 +29,11 @@ void Send(ChatHistory& h, const std::string& sender, const std::string& text,
           double at) {
   h.sends.push_back({sender, text, T(at)});
 }
+// A `msg` step that failed: the message may or may not have gone out.
+void MaybeSend(ChatHistory& h, const std::string& sender,
+               const std::string& text, double at) {
+  h.sends.push_back({sender, text, T(at), /*unknown=*/true});
+}
 void Show(ChatHistory& h, const std::string& peer, const std::string& line,
           double at) {
   h.views[peer].push_back({line, T(at)});
@@ -162,6 +167,39 @@ TEST(ChatCheckTest, TableOfHistories) {
        },
        false,
        "message 2 of bob \"b1\" (sent at +4.000 s) was never shown by carol"},
+      // A `msg` step that failed (the peer was killed during it) may still
+      // have sent: its line may be shown, once and in order, but is not
+      // required. Before: "carol showed "a3" from alice ..., which alice
+      // never sent".
+      {"a send of unknown outcome may be shown",
+       [](ChatHistory& h) {
+         MaybeSend(h, "alice", "a3", 3);
+         Show(h, "carol", "<alice> a3", 3.1);
+       },
+       true, ""},
+      {"a send of unknown outcome need not be shown",
+       [](ChatHistory& h) { MaybeSend(h, "alice", "a3", 3); }, true,
+       "3 messages sent (and 1 of unknown outcome)"},
+      {"a send of unknown outcome shown twice is a duplicate",
+       [](ChatHistory& h) {
+         MaybeSend(h, "alice", "a3", 3);
+         Show(h, "carol", "<alice> a3", 3.1);
+         Show(h, "carol", "<alice> a3", 3.2);
+       },
+       false, "a duplicate"},
+      {"a send of unknown outcome shown out of order",
+       [](ChatHistory& h) {
+         MaybeSend(h, "alice", "a0", 0.5);
+         Show(h, "carol", "<alice> a0", 2.5);
+       },
+       false, "not in the order alice sent them"},
+      {"only sends of unknown outcome check nothing",
+       [](ChatHistory& h) {
+         h.sends.clear();
+         for (auto& [peer, lines] : h.views) lines.clear();
+         MaybeSend(h, "alice", "a3", 3);
+       },
+       false, "no delivery was required"},
       {"nothing required is vacuous",
        [](ChatHistory& h) { h.healthy_since.clear(); }, false,
        "no delivery was required"},

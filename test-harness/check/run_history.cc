@@ -29,7 +29,9 @@ void RunHistory::OnCommand(const std::string& peer, const std::string& command,
                            bool ok, const std::vector<std::string>& output,
                            absl::Time at) {
   std::lock_guard<std::mutex> lock(mu_);
-  const bool send = ok && absl::StartsWith(command, "msg ");
+  // A failed `msg` (the peer went away or the step timed out) may still
+  // have gone out: kept as a send of unknown outcome.
+  const bool send = absl::StartsWith(command, "msg ");
   std::vector<KvHistory::Write> writes =
       KvWritesOfStep(peer, command, ok, output, at);
   if (!send && writes.empty()) return;
@@ -38,7 +40,7 @@ void RunHistory::OnCommand(const std::string& peer, const std::string& command,
     return;
   }
   ++commands_;
-  if (send) sends_.push_back({peer, command.substr(4), at});
+  if (send) sends_.push_back({peer, command.substr(4), at, !ok});
   for (auto& w : writes) writes_.push_back(std::move(w));
 }
 
