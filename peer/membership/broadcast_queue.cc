@@ -1,5 +1,6 @@
 #include "peer/membership/broadcast_queue.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -21,18 +22,23 @@ BroadcastQueue::~BroadcastQueue() {
 }
 
 void BroadcastQueue::Queue(const std::string& key, std::string message,
-                           std::function<void()> on_done) {
+                           std::function<void()> on_done,
+                           uint32_t min_transmits) {
+  const uint64_t id = next_id_;  // the one the Queue below gives
   if (key.empty()) {
     Queue(static_cast<Slot*>(nullptr), std::move(message), std::move(on_done));
-    return;
+  } else {
+    auto it = keyed_.find(key);
+    if (it != keyed_.end()) Cancel(it->second.get());  // forgets the key
+    auto slot = std::make_unique<Slot>();
+    Slot* raw = slot.get();
+    keyed_[key] = std::move(slot);
+    Queue(raw, std::move(message), std::move(on_done));
+    key_of_[IdOf(raw->key)] = key;
   }
-  auto it = keyed_.find(key);
-  if (it != keyed_.end()) Cancel(it->second.get());  // forgets the key
-  auto slot = std::make_unique<Slot>();
-  Slot* raw = slot.get();
-  keyed_[key] = std::move(slot);
-  Queue(raw, std::move(message), std::move(on_done));
-  key_of_[IdOf(raw->key)] = key;
+  if (min_transmits > 0 && next_id_ == id + 1) {
+    min_transmits_[id] = std::min<uint32_t>(min_transmits, 255);
+  }
 }
 
 void BroadcastQueue::Queue(Slot* slot, std::string message,
@@ -61,6 +67,7 @@ void BroadcastQueue::Finish(uint64_t key) {
   }
   order_.erase(it);
   const uint64_t id = IdOf(key);
+  min_transmits_.erase(id);
   if (slot != nullptr) {
     slot->key = 0;
     // A string key's slot is destroyed: the key is free again.
@@ -96,7 +103,14 @@ std::vector<StringPool::Ref> BroadcastQueue::Take(int overhead, int limit) {
   }
   for (uint64_t key : taken) {
     const uint32_t transmits = static_cast<uint32_t>(key >> 56) + 1;
-    if (transmits >= max_transmits || transmits > 255) {
+    uint32_t limit_here = max_transmits;
+    if (!min_transmits_.empty()) {
+      auto m = min_transmits_.find(IdOf(key));
+      if (m != min_transmits_.end()) {
+        limit_here = std::max(limit_here, m->second);
+      }
+    }
+    if (transmits >= limit_here || transmits > 255) {
       Finish(key);
       continue;
     }

@@ -50,9 +50,12 @@ class BroadcastQueue {
 
   // Queues `message` (already encoded). A non-empty `key` invalidates a
   // queued message with the same key. `on_done` (optional) runs when the
-  // message has been sent its last time or was invalidated.
+  // message has been sent its last time or was invalidated. It is sent at
+  // least `min_transmits` times (application broadcasts: UserBroadcastFloor)
+  // even when the retransmit limit is lower (at most 255).
   void Queue(const std::string& key, std::string message,
-             std::function<void()> on_done = nullptr);
+             std::function<void()> on_done = nullptr,
+             uint32_t min_transmits = 0);
   // As above, keyed by `slot` (nullptr: no key).
   void Queue(Slot* slot, std::string message,
              std::function<void()> on_done = nullptr);
@@ -98,6 +101,9 @@ class BroadcastQueue {
   absl::flat_hash_map<std::string, std::unique_ptr<Slot>> keyed_;
   absl::flat_hash_map<uint64_t, std::string> key_of_;
   absl::flat_hash_map<uint64_t, std::function<void()>> on_done_;
+  // The updates sent more often than the limit (by id): few, so kept here
+  // and not in every Entry (a simulation holds N² entries).
+  absl::flat_hash_map<uint64_t, uint32_t> min_transmits_;
   // How many queued messages have each size: once the space left is below
   // the smallest, Take() can stop scanning (it used to walk the whole queue,
   // O(queue) per datagram, when a few bytes were left).

@@ -79,6 +79,30 @@ TEST(BroadcastQueueTest, RetransmitLimitGrowsWithCluster) {
   EXPECT_THAT(q.Take(0, 100), IsEmpty());
 }
 
+// An update queued with a floor is sent that many times even when the
+// limit is lower (application broadcasts, UserBroadcastFloor); others keep
+// the limit; a replaced update forgets its floor.
+TEST(BroadcastQueueTest, AFloorSendsAnUpdateMoreOftenThanTheLimit) {
+  int n = 5;  // limit 2 * ceil(log10(6)) = 2
+  BroadcastQueue q(2, [&] { return n; });
+  q.Queue("user:k", "kv", nullptr, /*min_transmits=*/5);
+  q.Queue("", "alive");
+  int kv = 0, alive = 0;
+  for (int i = 0; i < 10; ++i) {
+    for (const auto& m : q.Take(0, 1000)) {
+      (m.str() == "kv" ? kv : alive)++;
+    }
+  }
+  EXPECT_EQ(kv, 5);
+  EXPECT_EQ(alive, 2);
+  EXPECT_EQ(q.size(), 0u);
+  q.Queue("user:k", "kv1", nullptr, 5);
+  q.Queue("user:k", "kv2");  // replaces kv1, no floor
+  kv = 0;
+  for (int i = 0; i < 10; ++i) kv += static_cast<int>(q.Take(0, 1000).size());
+  EXPECT_EQ(kv, 2);
+}
+
 TEST(BroadcastQueueTest, ClearRunsCallbacks) {
   int n = 3;
   BroadcastQueue q(3, [&] { return n; });

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "peer/membership/protocol_math.h"
 #include "peer/membership/wire.h"
 
 namespace peerlab::membership {
@@ -328,7 +329,12 @@ void Memberlist::UpdateMeta(std::string meta, absl::Duration timeout,
 void Memberlist::Broadcast(std::string payload, const std::string& key) {
   ::peer::v1::Message m;
   m.mutable_user()->set_payload(std::move(payload));
-  QueueBroadcast(key.empty() ? "" : absl::StrCat("user:", key), m);
+  // Sent at least UserBroadcastFloor times (protocol_math.h): in a small
+  // group the retransmit limit alone often left a live member without it
+  // until the next push/pull.
+  broadcasts_.Queue(key.empty() ? "" : absl::StrCat("user:", key),
+                    EncodeMessage(m), nullptr,
+                    static_cast<uint32_t>(UserBroadcastFloor(NumAlive())));
 }
 
 int Memberlist::MaxBroadcastBytes() const {

@@ -278,7 +278,8 @@ class Memberlist {
   void UpdateMeta(std::string meta, absl::Duration timeout,
                   std::function<void(absl::Status)> done);
 
-  // Queues an application broadcast, piggybacked like membership updates.
+  // Queues an application broadcast, piggybacked like membership updates,
+  // sent at least UserBroadcastFloor(alive members) times (protocol_math.h).
   // A non-empty `key` replaces an earlier queued broadcast with that key.
   void Broadcast(std::string payload, const std::string& key = "");
   // The largest `payload` that fits one datagram beside this node's packet

@@ -18,6 +18,10 @@ int RetransmitLimit(int retransmit_mult, int n) {
   return retransmit_mult * static_cast<int>(scale);
 }
 
+int UserBroadcastFloor(int n) {
+  return n <= 1 || n >= kUserBroadcastFloorBelow ? 0 : 3 * (n - 1);
+}
+
 absl::Duration RemainingSuspicionTime(int confirmations, int expected,
                                       absl::Duration elapsed,
                                       absl::Duration min, absl::Duration max) {

@@ -101,6 +101,13 @@ TEST(RetransmitLimitTest, Table) {
   }
 }
 
+TEST(UserBroadcastFloorTest, Table) {
+  for (const auto& [n, want] : std::vector<std::pair<int, int>>{
+           {0, 0}, {1, 0}, {2, 3}, {5, 12}, {9, 24}, {10, 0}, {1000, 0}}) {
+    EXPECT_EQ(UserBroadcastFloor(n), want) << n;
+  }
+}
+
 TEST(RemainingSuspicionTimeTest, Table) {
   struct Case {
     int n, k;
