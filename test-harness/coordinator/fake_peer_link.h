@@ -100,6 +100,11 @@ class FakePeerLinks {
     std::lock_guard<std::mutex> lock(mu_);
     return commands_;
   }
+  // How long each command of commands() had until its deadline.
+  std::vector<absl::Duration> budgets() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return budgets_;
+  }
 
   PeerLinkFactory Factory() {
     return [this](const ::harness::v1::PeerInfo& peer, std::string,
@@ -145,6 +150,7 @@ class FakePeerLinks {
       {
         std::lock_guard<std::mutex> lock(owner_->mu_);
         owner_->commands_.push_back(name_ + ": " + line);
+        owner_->budgets_.push_back(deadline - owner_->clock_->Now());
         handler = owner_->handler_;
       }
       if (!handler) return ::peer::v1::ExecuteResponse();
@@ -165,6 +171,7 @@ class FakePeerLinks {
   Handler handler_;
   int opened_ = 0;
   std::vector<std::string> commands_;
+  std::vector<absl::Duration> budgets_;  // deadline - now, per command
   std::map<std::string, std::weak_ptr<Link::Shared>> newest_;
 };
 

@@ -25,6 +25,7 @@
 // Each command and its answer is a fault entry on the peer's timeline lane;
 // the membership events that follow show the effect. The peers must allow
 // it (lab.allow_faults: the local lab and --test peers do).
+#include <algorithm>
 #include <cstring>
 #include <set>
 #include <utility>
@@ -38,6 +39,10 @@
 
 namespace peerlab::harness {
 namespace {
+
+// How long one `faults` command may take (a live peer answers in
+// milliseconds).
+constexpr absl::Duration kFaultsCallTimeout = absl::Seconds(2);
 
 // The `faults` lines of `netem PEER ARGS...` (empty for clear); a kind the
 // peers' fault layer has not is added to `problems`.
@@ -90,8 +95,12 @@ absl::StatusOr<std::vector<std::string>> Run::ExecuteFaults(
     link = p.link.get();
   }
   const absl::Time start = clock_->Now();
+  // A short deadline, not the step's: a peer stopped (SIGSTOP) just after
+  // the check above never answers, and this call holds net_mu_. Its part
+  // then follows at `cont` (SyncPeerNetLocked).
   auto response = link->Execute(
-      line, start + absl::Milliseconds(options_.step_timeout_ms()));
+      line, start + std::min(kFaultsCallTimeout,
+                             absl::Milliseconds(options_.step_timeout_ms())));
   absl::Status status = response.status();
   if (response.ok() && response->code() != 0) {
     status = absl::Status(static_cast<absl::StatusCode>(response->code()),
@@ -180,11 +189,20 @@ absl::Status Run::SyncPeerNetLocked(const std::string& peer,
   auto fail = [&](const absl::Status& s) {
     problems->push_back(absl::StrCat(peer, ": ", s.message()));
   };
+  // A call that failed because the peer stopped or went away meanwhile is
+  // no failure: its part follows when it runs again.
+  auto gone = [&]() -> std::string {
+    std::lock_guard<std::mutex> lock(mu_);
+    return NotRunningLocked(peers_[peer]);
+  };
   for (const std::string& address : want) {
     if (n.blocked.count(address)) continue;
     absl::StatusOr<std::vector<std::string>> done =
         ExecuteFaults(peer, absl::StrCat("faults block ", address));
     if (!done.ok()) {
+      if (std::string why = gone(); !why.empty()) {
+        return absl::FailedPreconditionError(why);
+      }
       fail(done.status());
     } else {
       n.blocked.insert(address);

@@ -167,5 +167,23 @@ TEST_F(PeerFaultsTest, APeerThatWasNotRunningTakesItsPartWhenItRunsAgain) {
   EXPECT_LT(index("p2: faults block p1.1:1"), index("p1: faults clear p3.1:1"));
 }
 
+// A `faults` command has a short deadline, not the step's 30 s: a peer
+// stopped just after the not-running check never answers, and the call
+// holds the fault lock. Before: every call had the step timeout.
+TEST_F(PeerFaultsTest, FaultsCommandsHaveAShortDeadline) {
+  RunSummary s = RunScript("p1 init\np2 init\npartition p1 | p2\nheal\n");
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_PASSED) << s.verdict();
+  const std::vector<std::string> sent = links_.commands();
+  const std::vector<absl::Duration> budgets = links_.budgets();
+  ASSERT_EQ(sent.size(), budgets.size());
+  int faults = 0;
+  for (size_t i = 0; i < sent.size(); ++i) {
+    if (!absl::StrContains(sent[i], ": faults ")) continue;
+    ++faults;
+    EXPECT_LE(budgets[i], absl::Seconds(2)) << sent[i];
+  }
+  EXPECT_GE(faults, 4);
+}
+
 }  // namespace
 }  // namespace peerlab::harness
