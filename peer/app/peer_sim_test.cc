@@ -28,6 +28,7 @@
 #include "peer/chat/chat_host.h"
 #include "peer/chat/sim_chat_network.h"
 #include "peer/cli/test_output.h"
+#include "peer/membership/delegate_mux.h"
 #include "peer/membership/kv_store.h"
 #include "peer/membership/protocol_math.h"
 #include "peer/membership/sim/sim_network.h"
@@ -117,14 +118,16 @@ class SwitchableBootstrap final : public bootstrap::BootstrapApi {
   const AfterJoin* const after_join_;
 };
 
-// A membership node on the simulator: the Memberlist (with a KvStore, as
-// the real peer has) on the node's SimTransport.
+// A membership node on the simulator: the Memberlist (with a KvStore on a
+// DelegateMux, as the real peer has) on the node's SimTransport.
 struct SimNode {
   ~SimNode() {
     if (node) node->Shutdown();
     node.reset();
+    mux.reset();
     kv.reset();
   }
+  std::unique_ptr<membership::DelegateMux> mux;
   std::unique_ptr<membership::KvStore> kv;
   std::unique_ptr<membership::Memberlist> node;
 };
@@ -241,13 +244,16 @@ class PeerSimTest : public ::testing::Test {
       if (auto s = spec.config.Validate(); !s.ok()) return s;
       auto parts = std::make_shared<SimNode>();
       SimNode* p = parts.get();
-      parts->kv = std::make_unique<membership::KvStore>(
-          spec.config.name, [p](std::string payload, const std::string& key) {
+      parts->mux = std::make_unique<membership::DelegateMux>(
+          [p](std::string payload, const std::string& key) {
             if (p->node) p->node->Broadcast(std::move(payload), key);
           });
+      parts->kv = std::make_unique<membership::KvStore>(
+          spec.config.name, parts->mux->SenderFor(membership::kKvChannel));
+      (void)parts->mux->Register(membership::kKvChannel, parts->kv.get());
       parts->node = std::make_unique<membership::Memberlist>(
           spec.config, scheduler, net_.transport(id), net_.NodeSeed(id),
-          spec.events, parts->kv.get());
+          spec.events, parts->mux.get());
       (void)parts->node->SetNodeKey(*node_key);
       HostedNode out;
       out.transport = net_.transport(id);

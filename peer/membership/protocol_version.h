@@ -16,7 +16,11 @@
 // History: 1 (implicit, no field): before the envelope. 2: group label,
 // protocol version, and the replay window's fields. 3: relayed alives
 // travel as notices (AliveNotice), their signed claims fetched with
-// PushPull.want; sealed datagrams and requests end with a sender tag.
+// PushPull.want; sealed datagrams and requests end with a sender tag. 4:
+// user broadcasts and push/pull user state are per channel (DelegateMux,
+// delegate_mux.h: a channel byte before each payload, channel slices in
+// the state), so a version-3 node would misread them; version-3 user data
+// reaching this node is dropped as an unknown channel and counted.
 #ifndef PEERLAB_PEER_MEMBERSHIP_PROTOCOL_VERSION_H_
 #define PEERLAB_PEER_MEMBERSHIP_PROTOCOL_VERSION_H_
 
@@ -24,7 +28,7 @@
 
 namespace peerlab::membership {
 
-inline constexpr uint32_t kProtocolVersion = 3;
+inline constexpr uint32_t kProtocolVersion = 4;
 inline constexpr uint32_t kMinProtocolVersion = 1;
 
 }  // namespace peerlab::membership

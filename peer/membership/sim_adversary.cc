@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "peer/membership/delegate_mux.h"
 #include "peer/membership/kv_store.h"
 #include "peer/membership/protocol_math.h"
 #include "peer/membership/sealing.h"
@@ -406,7 +407,8 @@ void Campaign::Forge(Attack attack) {
         e->set_lamport(t);
       }
       ::peer::v1::Message m;
-      m.mutable_user()->set_payload(forged.SerializeAsString());
+      m.mutable_user()->set_payload(DelegateMux::EncodePayload(
+          kKvChannel, forged.SerializeAsString()));
       a.SendMessages(Addr(to), {m}, accuser);
       tried_ += forged.entries_size();
       return;

@@ -73,13 +73,23 @@ void SimCluster::Build(int i) {
   config.name = name(i);
   n.list.reset();
   n.listener = std::make_unique<Listener>(this, i);
-  if (options_.with_kv) {
-    n.kv = std::make_unique<KvStore>(
-        config.name, [this, i](std::string payload, const std::string& key) {
+  n.mux.reset();
+  n.kv.reset();
+  if (options_.with_kv || options_.channels) {
+    const runtime::ComponentLog log(config.logger, "membership",
+                                    net_.scheduler(id));
+    n.mux = std::make_unique<DelegateMux>(
+        [this, i](std::string payload, const std::string& key) {
           nodes_[i]->list->Broadcast(std::move(payload), key);
         });
-    n.kv->set_log(
-        runtime::ComponentLog(config.logger, "membership", net_.scheduler(id)));
+    n.mux->set_log(log);
+    if (options_.with_kv) {
+      n.kv =
+          std::make_unique<KvStore>(config.name, n.mux->SenderFor(kKvChannel));
+      n.kv->set_log(log);
+      (void)n.mux->Register(kKvChannel, n.kv.get());
+    }
+    if (options_.channels) options_.channels(i, *n.mux);
   }
   const std::vector<std::string>& keys = n.keys ? *n.keys : options_.keys;
   // The simulator chooses explicitly: a node without keys runs open.
@@ -87,7 +97,7 @@ void SimCluster::Build(int i) {
   n.list = std::make_unique<Memberlist>(config, net_.scheduler(id),
                                         net_.transport(id), net_.NodeSeed(id),
                                         n.listener.get(),
-                                        n.delegate ? n.delegate : n.kv.get(),
+                                        n.delegate ? n.delegate : n.mux.get(),
                                         &pool_);
   (void)n.list->SetNodeKey(n.node_key ? *n.node_key : KeyOf(config.name));
   n.list->SetSignatureCache(&signatures_);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "peer/membership/delegate_mux.h"
 #include "peer/membership/kv_store.h"
 #include "peer/membership/memberlist.h"
 #include "peer/membership/sim/sim_network.h"
@@ -29,8 +30,15 @@ class SimCluster {
     uint64_t seed = 1;
     double loss = 0.0;
     absl::Duration latency = absl::Milliseconds(1);
-    // Give every node a replicated key/value store as its delegate.
+    // Give every node a replicated key/value store on channel kKvChannel
+    // of a DelegateMux, its delegate.
     bool with_kv = false;
+    // Called each time node i is built (AddNode, SetKeys, SetNodeKey,
+    // Restart's new process) with its mux, to register more user-data
+    // components on it (their senders: mux.SenderFor). Set: every node has
+    // a mux. The components must outlive the node's Memberlist (rebuilt
+    // before the next call for the same i, destroyed with the cluster).
+    std::function<void(int i, DelegateMux& mux)> channels;
     // Gossip encryption: raw keys (kKeySize bytes), the first the primary,
     // for every node (see SetKeys for one node). Empty: unencrypted (the
     // simulator sets Config::insecure_gossip for such nodes explicitly).
@@ -44,6 +52,8 @@ class SimCluster {
   int size() const { return static_cast<int>(nodes_.size()); }
   Memberlist& node(int i) { return *nodes_[i]->list; }
   KvStore* kv(int i) { return nodes_[i]->kv.get(); }
+  // Node i's mux (with_kv or channels), else nullptr.
+  DelegateMux* mux(int i) { return nodes_[i]->mux.get(); }
   // "nodeI", unless AddNode gave node i another name.
   std::string name(int i) const {
     return nodes_[i]->name.empty() ? "node" + std::to_string(i)
@@ -147,6 +157,7 @@ class SimCluster {
   struct Listener;
   struct SimNode {
     std::unique_ptr<KvStore> kv;
+    std::unique_ptr<DelegateMux> mux;
     std::unique_ptr<Listener> listener;
     std::unique_ptr<Memberlist> list;
     bool crashed = false;

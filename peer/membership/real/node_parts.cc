@@ -68,6 +68,7 @@ absl::StatusOr<GossipKey> LoadGossipKey(const std::string& keyfile,
 NodeParts::~NodeParts() {
   if (node) node->Shutdown();
   node.reset();
+  mux.reset();
   kv.reset();
   transport.reset();
 }
@@ -82,6 +83,17 @@ absl::StatusOr<std::unique_ptr<NodeParts>> MakeNodeParts(
   // No keyring only when insecure gossip was asked for (LoadGossipKey).
   config.insecure_gossip = !options.key.keyring.has_value();
   if (auto s = config.Validate(); !s.ok()) return s;
+  if (!options.channels.empty()) {
+    if (options.delegate != nullptr) {
+      return absl::InvalidArgumentError(
+          "user-data channels and a delegate of its own: give one or the "
+          "other");
+    }
+    if (options.channels.count(kKvChannel) > 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "channel ", int{kKvChannel}, " is the key/value store's"));
+    }
+  }
   // Every node made for the name gets a larger generation than the last,
   // across restarts too (kept in the state directory); without one, the
   // start time (Memberlist's fallback for 0).
@@ -101,13 +113,20 @@ absl::StatusOr<std::unique_ptr<NodeParts>> MakeNodeParts(
   parts->transport = *std::move(transport);
   Delegate* delegate = options.delegate;
   if (delegate == nullptr) {
-    NodeParts* p = parts.get();  // the store dies before the node
-    parts->kv = std::make_unique<KvStore>(
-        config.name, [p](std::string payload, const std::string& key) {
+    NodeParts* p = parts.get();  // the mux and store die before the node
+    parts->mux = std::make_unique<DelegateMux>(
+        [p](std::string payload, const std::string& key) {
           if (p->node) p->node->Broadcast(std::move(payload), key);
         });
+    parts->mux->set_log(log);
+    parts->kv = std::make_unique<KvStore>(config.name,
+                                          parts->mux->SenderFor(kKvChannel));
     parts->kv->set_log(log);
-    delegate = parts->kv.get();
+    (void)parts->mux->Register(kKvChannel, parts->kv.get());
+    for (const auto& [channel, component] : options.channels) {
+      if (auto s = parts->mux->Register(channel, component); !s.ok()) return s;
+    }
+    delegate = parts->mux.get();
   }
   const std::string name = config.name;
   parts->node = std::make_unique<Memberlist>(

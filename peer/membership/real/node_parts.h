@@ -6,6 +6,7 @@
 #ifndef PEERLAB_PEER_MEMBERSHIP_REAL_NODE_PARTS_H_
 #define PEERLAB_PEER_MEMBERSHIP_REAL_NODE_PARTS_H_
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "peer/identity/node_key.h"
 #include "peer/membership/config.h"
+#include "peer/membership/delegate_mux.h"
 #include "peer/membership/keyring.h"
 #include "peer/membership/kv_store.h"
 #include "peer/membership/member.h"
@@ -64,23 +66,32 @@ struct NodePartsOptions {
   UdpGrpcTransport::Options transport;
   // Events of other members (not owned; must outlive the parts).
   EventListener* events = nullptr;
-  // User data (not owned; must outlive the parts). nullptr: the node gets
-  // a KvStore (the replicated key/value map of the peer's broadcastadd).
+  // User data (not owned; must outlive the parts): takes every broadcast
+  // and the whole push/pull user state, raw. nullptr: the node gets a
+  // DelegateMux with a KvStore (the replicated key/value map of the peer's
+  // broadcastadd) on kKvChannel and `channels` on theirs.
   Delegate* delegate = nullptr;
+  // More user-data components on the mux (not owned; must outlive the
+  // parts), by channel; not kKvChannel. They send with
+  // NodeParts::mux->SenderFor(channel); more can be registered on the mux
+  // later (on the scheduler). Only without `delegate`.
+  std::map<uint8_t, Delegate*> channels;
   GossipKey key;
   // The node's own key; nullptr: a fresh key at Start.
   std::shared_ptr<const identity::NodeKey> node_key;
 };
 
-// A node made by MakeNodeParts: its transport, its key/value store (when
-// no delegate was given) and the Memberlist, not started. Destroying it
+// A node made by MakeNodeParts: its transport, its channel mux and
+// key/value store (when no delegate was given) and the Memberlist, not
+// started. Destroying it
 // shuts the node down and destroys the three in the right order.
 // REQUIRES: destroyed on the scheduler's thread (a task) or after the
 // scheduler stopped, as UdpGrpcTransport requires.
 struct NodeParts {
   ~NodeParts();
   std::unique_ptr<UdpGrpcTransport> transport;
-  std::unique_ptr<KvStore> kv;  // null with a delegate
+  std::unique_ptr<DelegateMux> mux;  // null with a delegate
+  std::unique_ptr<KvStore> kv;       // null with a delegate
   std::unique_ptr<Memberlist> node;
 };
 
@@ -89,7 +100,8 @@ struct NodeParts {
 // and keyring (and a listener that saves the keyring to key.file after each
 // key operation), and logs "membership node N created on ADDR". Does not
 // Start it. REQUIRES: runs as a task of `scheduler` (or before it runs
-// anything else). Errors: the config's (InvalidArgument), the transport's
+// anything else). Errors: the config's (InvalidArgument), `channels` with a
+// delegate or on kKvChannel (InvalidArgument), the transport's
 // (InvalidArgument, Unavailable naming the address).
 absl::StatusOr<std::unique_ptr<NodeParts>> MakeNodeParts(
     runtime::Scheduler* scheduler, NodePartsOptions options);
