@@ -81,6 +81,7 @@ absl::Status MembershipCommands::ApplyProfile(const std::string& profile) {
   packet_size_ = c.packet_size;
   awareness_max_ = c.awareness_max_multiplier;
   max_members_ = c.max_members;
+  max_meta_bytes_ = c.max_meta_bytes;
   return absl::OkStatus();
 }
 
@@ -98,6 +99,13 @@ MembershipSettings MembershipCommands::Settings() const {
   config.packet_size = static_cast<int>(packet_size_);
   config.awareness_max_multiplier = static_cast<int>(awareness_max_);
   config.max_members = static_cast<int>(max_members_);
+  config.max_meta_bytes = static_cast<int>(max_meta_bytes_);
+  cluster::UserEventsOptions& ev = out.user_events;
+  ev.max_event_bytes = static_cast<size_t>(event_max_bytes_);
+  ev.buffer = static_cast<int>(event_buffer_);
+  ev.order_delay = event_order_delay_;
+  ev.coalesce_period = event_coalesce_period_;
+  ev.quiescent_period = event_quiescent_period_;
   config.label = label_;
   out.profile = profile_;
   out.bind_port = static_cast<int>(bind_port_);
@@ -194,6 +202,37 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
   add(config.AddInt("memberlist.max_members",
                     "members held at most (new ones past it are refused)",
                     &max_members_, 2, 10'000'000),
+      st);
+  add(config.AddInt("memberlist.max_meta_bytes",
+                    "largest metadata (tags included) this node sends or "
+                    "accepts; what does not fit a datagram spreads on the "
+                    "reliable path (give every member the same)",
+                    &max_meta_bytes_, 0, membership::kMaxMetaBytesLimit),
+      st);
+  add(config.AddInt("event.max_bytes",
+                    "largest user event (name and payload; one datagram at "
+                    "most)",
+                    &event_max_bytes_, 1, cluster::kMaxEventBytesLimit),
+      st);
+  add(config.AddInt("event.buffer",
+                    "Lamport times of user events remembered (repeats "
+                    "dropped, replayed to late joiners)",
+                    &event_buffer_, 1, cluster::kMaxEventBuffer),
+      st);
+  add(config.AddDuration("event.order_delay",
+                         "wait before a user event is delivered, so events "
+                         "arrive in Lamport order",
+                         &event_order_delay_, absl::ZeroDuration()),
+      st);
+  add(config.AddDuration("event.coalesce_period",
+                         "--coalesce: only the newest event of a name "
+                         "within this period is delivered",
+                         &event_coalesce_period_, absl::Milliseconds(1)),
+      st);
+  add(config.AddDuration("event.quiescent_period",
+                         "--coalesce: deliver early after this long without "
+                         "an event",
+                         &event_quiescent_period_, absl::Milliseconds(1)),
       st);
   add(config.AddBool("memberlist.lifeguard",
                      "Lifeguard refinements on (experiments)", &c.lifeguard),

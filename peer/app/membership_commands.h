@@ -18,6 +18,8 @@
 //   stats [PREFIX]                      protocol statistics (stats_snapshot.h)
 //   rtt A [B]                           estimated round trip (coordinate.h)
 //   broadcastadd KEY VALUE, broadcastdel KEY..., broadcastlist
+//   (tags and event: cluster_commands.h; their event.* settings and
+//   memberlist.max_meta_bytes are here)
 //   keys list|install|use|remove|generate   gossip encryption keys
 //                                       (keys_commands.h; memberlist.keyfile)
 //
@@ -79,7 +81,12 @@ class MembershipCommands {
   std::string label_;  // memberlist.label
   int64_t indirect_checks_, suspicion_mult_, suspicion_max_timeout_mult_,
       retransmit_mult_, gossip_nodes_, packet_size_, awareness_max_,
-      max_members_;
+      max_members_, max_meta_bytes_;
+  // event.* (cluster::UserEventsOptions).
+  int64_t event_max_bytes_ = 512, event_buffer_ = 64;
+  absl::Duration event_order_delay_ = absl::Seconds(1),
+                 event_coalesce_period_ = absl::Seconds(3),
+                 event_quiescent_period_ = absl::Seconds(1);
 };
 
 }  // namespace peerlab::peer

@@ -3,15 +3,24 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/logging.h"
 #include "peer/app/member_meta.h"
 #include "peer/membership/real/udp_grpc_transport.h"
+#include "peer/runtime/completion.h"
 
 namespace peerlab::peer {
 namespace {
 
 using membership::Member;
 using membership::MemberState;
+
+// The peer's fields and the tag fields, encoded.
+std::string MetaWith(const MetaFields& fields, const cluster::Tags& tags) {
+  MetaFields all = fields;
+  for (auto& [k, v] : cluster::TagFields(tags)) all[k] = std::move(v);
+  return EncodeMeta(all);
+}
 
 // What to do when the node can no longer take part (after a leave, or once
 // a newer process took its name).
@@ -25,9 +34,46 @@ absl::Status NodeIsOver(const membership::Memberlist& node) {
 
 }  // namespace
 
+std::unique_ptr<ClusterParts> MakeClusterParts(
+    runtime::Scheduler* scheduler, membership::DelegateMux& mux,
+    std::function<int()> max_broadcast, const NodeSpec& spec,
+    runtime::Logger* logger) {
+  auto out = std::make_unique<ClusterParts>();
+  cluster::UserEventsOptions o = spec.user_events;
+  o.node = spec.config.name;
+  out->events = std::make_unique<cluster::UserEvents>(
+      o, scheduler, mux.SenderFor(membership::kUserEventChannel),
+      [max_broadcast = std::move(max_broadcast)] {
+        return max_broadcast() - membership::kMuxHeaderBytes;
+      });
+  out->events->set_log(runtime::ComponentLog(logger, "cluster", scheduler));
+  if (spec.user_event_listener) {
+    out->events->AddListener(spec.user_event_listener);
+  }
+  (void)mux.Register(membership::kUserEventChannel, out->events.get());
+  return out;
+}
+
+namespace {
+
+// A node and its cluster layer: the node goes first (its mux points at
+// the cluster's components).
+struct OwnedNode {
+  ~OwnedNode() { parts.reset(); }
+  std::unique_ptr<ClusterParts> cluster;
+  std::unique_ptr<membership::NodeParts> parts;
+};
+
+}  // namespace
+
 NodeFactory RealNodeFactory(RealNodeEnv env) {
   return [env = std::move(env)](runtime::Scheduler* scheduler,
                                 NodeSpec spec) -> absl::StatusOr<HostedNode> {
+    runtime::Logger* const logger = spec.config.logger;
+    const NodeSpec cluster_spec{
+        .config = spec.config,
+        .user_events = spec.user_events,
+        .user_event_listener = spec.user_event_listener};
     membership::NodePartsOptions options;
     options.config = std::move(spec.config);
     options.state_dir = env.state_dir;
@@ -49,11 +95,17 @@ NodeFactory RealNodeFactory(RealNodeEnv env) {
     t.faults = env.faults;
     auto parts = membership::MakeNodeParts(scheduler, std::move(options));
     if (!parts.ok()) return parts.status();
-    std::shared_ptr<membership::NodeParts> owned = *std::move(parts);
+    auto owned = std::make_shared<OwnedNode>();
+    owned->parts = *std::move(parts);
+    membership::Memberlist* node = owned->parts->node.get();
+    owned->cluster = MakeClusterParts(
+        scheduler, *owned->parts->mux,
+        [node] { return node->MaxBroadcastBytes(); }, cluster_spec, logger);
     HostedNode out;
-    out.transport = owned->transport.get();
-    out.kv = owned->kv.get();
-    out.node = owned->node.get();
+    out.transport = owned->parts->transport.get();
+    out.kv = owned->parts->kv.get();
+    out.node = node;
+    out.events = owned->cluster->events.get();
     out.owner = std::move(owned);
     return out;
   };
@@ -123,6 +175,8 @@ absl::Status MembershipHost::Create() {
     spec.grpc_only = settings.grpc_only;
     spec.key = *std::move(key);
     spec.events = this;
+    spec.user_events = settings.user_events;
+    spec.user_event_listener = this;
     auto made = factory_(&loop_->scheduler(), std::move(spec));
     if (!made.ok()) return made.status();
     node_ = *std::move(made);
@@ -152,7 +206,78 @@ absl::Status MembershipHost::Start() {
 
 std::string MembershipHost::LocalMeta() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return EncodeMeta(meta_fields_);
+  return MetaWith(meta_fields_, tags_);
+}
+
+cluster::Tags MembershipHost::LocalTags() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tags_;
+}
+
+absl::Status MembershipHost::UpdateTags(const cluster::Tags& set,
+                                        const std::vector<std::string>& del,
+                                        absl::Duration timeout) {
+  if (auto s = cluster::ValidateTags(set); !s.ok()) return s;
+  // The running node's limit, else the one the next node gets.
+  int limit = Settings().config.max_meta_bytes;
+  loop_->Call([&] {
+    if (node_.node) limit = node_.node->config().max_meta_bytes;
+  });
+  std::string meta;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cluster::Tags tags = tags_;
+    std::vector<std::string> missing;
+    for (const auto& key : del) {
+      if (tags.erase(key) == 0) missing.push_back(key);
+    }
+    if (!missing.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("no such tag: ", absl::StrJoin(missing, ", ")));
+    }
+    for (const auto& [k, v] : set) tags[k] = v;
+    if (auto s = cluster::ValidateTags(tags); !s.ok()) return s;
+    meta = MetaWith(meta_fields_, tags);
+    if (static_cast<int>(meta.size()) > limit) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tags refused: the metadata would be ", meta.size(),
+          " bytes, at most ", limit, " (memberlist.max_meta_bytes)"));
+    }
+    tags_ = std::move(tags);
+  }
+  // Spread now, when a node runs (else announced at Start).
+  runtime::Completion<absl::Status> done("tags");
+  const absl::Status posted = loop_->Call([&]() -> absl::Status {
+    membership::Memberlist* node = node_.node;
+    if (!node || !node->started() || node->left()) {
+      return absl::NotFoundError("no running node");
+    }
+    node->UpdateMeta(LocalMeta(), timeout, done.Callback());
+    return absl::OkStatus();
+  });
+  if (absl::IsNotFound(posted)) return absl::OkStatus();
+  if (!posted.ok()) return posted;
+  return loop_->Await(done);
+}
+
+absl::StatusOr<uint64_t> MembershipHost::SendUserEvent(
+    const std::string& name, const std::string& payload, bool coalesce) {
+  return WithUserEvents(
+      [&](cluster::UserEvents& events) -> absl::StatusOr<uint64_t> {
+        return events.Send(name, payload, coalesce);
+      });
+}
+
+void MembershipHost::AddUserEventListener(
+    cluster::UserEventListener* listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  user_event_listeners_.push_back(listener);
+}
+
+void MembershipHost::OnUserEvent(const cluster::UserEvent& e) {
+  spdlog::info("user event {} from {} (ltime {})", e.name, e.from, e.ltime);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto* l : user_event_listeners_) l->OnUserEvent(e);
 }
 
 void MembershipHost::SetLocalMetaField(const std::string& key,

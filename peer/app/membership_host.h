@@ -23,6 +23,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "peer/cluster/tags.h"
+#include "peer/cluster/user_event.h"
+#include "peer/cluster/user_events.h"
 #include "peer/identity/node_key.h"
 #include "peer/membership/config.h"
 #include "peer/membership/kv_store.h"
@@ -47,6 +50,8 @@ struct MembershipSettings {
   // Gossip key file (empty: the per-user group key, or none with
   // Env::insecure_gossip).
   std::string keyfile;
+  // User events (event.* settings); node is set by the host.
+  cluster::UserEventsOptions user_events;
 };
 
 // A node as the host runs it: its transport, key/value store (may be null)
@@ -56,6 +61,7 @@ struct HostedNode {
   membership::Transport* transport = nullptr;
   membership::KvStore* kv = nullptr;
   membership::Memberlist* node = nullptr;
+  cluster::UserEvents* events = nullptr;  // may be null
 };
 
 // What a NodeFactory is asked for.
@@ -66,6 +72,9 @@ struct NodeSpec {
   bool grpc_only = false;
   membership::GossipKey key;
   membership::EventListener* events = nullptr;  // the host
+  // User events: the component's options and its listener (the host).
+  cluster::UserEventsOptions user_events;
+  cluster::UserEventListener* user_event_listener = nullptr;
 };
 
 // Makes a node on `scheduler` (runs as its task). Not started.
@@ -92,7 +101,21 @@ struct RealNodeEnv {
 };
 NodeFactory RealNodeFactory(RealNodeEnv env);
 
-class MembershipHost : public membership::EventListener {
+// The cluster layer's components of a node made from `mux` on `scheduler`
+// (the user events on kUserEventChannel), registered on the mux and owned
+// by the result. REQUIRES: on the scheduler, before the node starts; the
+// result outlives the node's Memberlist.
+struct ClusterParts {
+  std::unique_ptr<cluster::UserEvents> events;
+};
+// `max_broadcast` gives the node's Memberlist::MaxBroadcastBytes().
+std::unique_ptr<ClusterParts> MakeClusterParts(
+    runtime::Scheduler* scheduler, membership::DelegateMux& mux,
+    std::function<int()> max_broadcast, const NodeSpec& spec,
+    runtime::Logger* logger);
+
+class MembershipHost : public membership::EventListener,
+                       public cluster::UserEventListener {
  public:
   struct Env {
     std::string name;  // node name
@@ -140,8 +163,30 @@ class MembershipHost : public membership::EventListener {
   // Kept across delete/create: announced at Start and, while the node
   // runs, spread at once. Does not block on the network.
   void SetLocalMetaField(const std::string& key, const std::string& value);
-  // The metadata the fields make now.
+  // The metadata the fields make now (tags included).
   std::string LocalMeta() const;
+  // Tags (peer/cluster/tags.h): sets `set` and removes `del` in this
+  // node's tags, kept across delete/create like the fields. With a started
+  // node, spreads them at once (an update event on every member) and
+  // waits until the update went out or `timeout`. InvalidArgument (nothing
+  // changed) for a bad key or value, or when the metadata would pass
+  // memberlist.max_meta_bytes ("... N bytes, at most M"); NotFound for a
+  // key to delete that is not set.
+  absl::Status UpdateTags(const cluster::Tags& set,
+                          const std::vector<std::string>& del,
+                          absl::Duration timeout);
+  cluster::Tags LocalTags() const;
+  // Sends a user event (cluster::UserEvents::Send): its Lamport time.
+  absl::StatusOr<uint64_t> SendUserEvent(const std::string& name,
+                                         const std::string& payload,
+                                         bool coalesce);
+  // Runs `f(events)` on the loop with the node's user events;
+  // FailedPrecondition without a started node.
+  template <typename F>
+  auto WithUserEvents(F f) -> decltype(f(std::declval<cluster::UserEvents&>()));
+  // Gets every user event this node delivers, on the loop (must not
+  // block). Not owned; must outlive the host.
+  void AddUserEventListener(cluster::UserEventListener* listener);
   bool running() const;
   // Members alive or suspect (the local node included), or empty when
   // there is no started node.
@@ -181,6 +226,8 @@ class MembershipHost : public membership::EventListener {
   void OnUpdate(const membership::Member& m) override;
   void OnSuspect(const membership::Member& m) override;
   void OnAlive(const membership::Member& m) override;
+  // UserEventListener: logs the event and forwards it.
+  void OnUserEvent(const cluster::UserEvent& e) override;
 
  private:
   // On the loop, with a node: shuts it down and forgets it.
@@ -203,6 +250,8 @@ class MembershipHost : public membership::EventListener {
   mutable std::mutex mu_;
   std::vector<membership::EventListener*> listeners_;
   std::map<std::string, std::string> meta_fields_;  // guarded by mu_
+  cluster::Tags tags_;                              // guarded by mu_
+  std::vector<cluster::UserEventListener*> user_event_listeners_;  // mu_
   std::string node_label_;                          // guarded by mu_
   bool node_created_ = false;                       // guarded by mu_
 };
@@ -231,6 +280,22 @@ auto MembershipHost::WithKv(F f, bool started, const std::string& error)
       return absl::FailedPreconditionError(error);
     }
     return f(*node_.kv);
+  });
+}
+
+template <typename F>
+auto MembershipHost::WithUserEvents(F f)
+    -> decltype(f(std::declval<cluster::UserEvents&>())) {
+  using R = decltype(f(std::declval<cluster::UserEvents&>()));
+  return loop_->Call([&]() -> R {
+    if (!node_.node || !node_.node->started()) {
+      return absl::FailedPreconditionError(
+          "membership is not running (memberlistcreate, memberliststart)");
+    }
+    if (!node_.events) {
+      return absl::FailedPreconditionError("this node has no user events");
+    }
+    return f(*node_.events);
   });
 }
 

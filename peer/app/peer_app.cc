@@ -22,6 +22,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "peer/app/bootstrap_commands.h"
+#include "peer/app/cluster_commands.h"
 #include "peer/app/chat_identity.h"
 #include "peer/app/faults_commands.h"
 #include "peer/app/handler_host.h"
@@ -309,6 +310,10 @@ absl::Status PeerApp::Compose(PeerTransports t) {
   if (auto s = membership_commands_->Register(registry_, config_); !s.ok()) {
     return s;
   }
+  if (auto s = RegisterClusterCommands(membership_.get(), registry_);
+      !s.ok()) {
+    return s;
+  }
   if (auto s = RegisterFaults(t.faults); !s.ok()) return s;
   // What others need to know of this peer for the bootstrap upkeep.
   membership_->SetLocalMetaField(kMetaId, id_);
@@ -426,6 +431,8 @@ absl::Status PeerApp::Compose(PeerTransports t) {
   if (auto s = registry_.Register(handlers_->Command()); !s.ok()) return s;
   membership_->AddListener(handlers_.get());
   agent_ = std::make_unique<PeerAgent>(membership_.get(), &views_);
+  user_event_view_ = std::make_unique<UserEventViewWriter>(&views_);
+  membership_->AddUserEventListener(user_event_view_.get());
   return absl::OkStatus();
 }
 

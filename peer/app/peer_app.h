@@ -55,6 +55,7 @@ class BootstrapHost;
 class MembershipCommands;
 class MemberEventRecorder;
 class HandlerHost;
+class UserEventViewWriter;
 class ControlService;
 class LifecycleHost;
 class ChatServiceHandler;
@@ -220,6 +221,7 @@ class PeerApp {
   // event listener, and closed before membership_ goes.
   std::unique_ptr<PeerAgent> agent_;
   agent::AgentGrpcService* agent_grpc_ = nullptr;  // owned by grpc_services_
+  std::unique_ptr<UserEventViewWriter> user_event_view_;  // eventsView
   // The hosts, and the registrations of their commands and settings.
   std::unique_ptr<MembershipHost> membership_;
   std::unique_ptr<MembershipCommands> membership_commands_;

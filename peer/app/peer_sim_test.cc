@@ -28,6 +28,7 @@
 #include "peer/chat/chat_host.h"
 #include "peer/chat/sim_chat_network.h"
 #include "peer/cli/test_output.h"
+#include "peer/cluster/tags.h"
 #include "peer/membership/delegate_mux.h"
 #include "peer/membership/kv_store.h"
 #include "peer/membership/protocol_math.h"
@@ -124,9 +125,11 @@ struct SimNode {
   ~SimNode() {
     if (node) node->Shutdown();
     node.reset();
+    cluster.reset();
     mux.reset();
     kv.reset();
   }
+  std::unique_ptr<ClusterParts> cluster;  // user events (as the peer)
   std::unique_ptr<membership::DelegateMux> mux;
   std::unique_ptr<membership::KvStore> kv;
   std::unique_ptr<membership::Memberlist> node;
@@ -255,9 +258,13 @@ class PeerSimTest : public ::testing::Test {
           spec.config, scheduler, net_.transport(id), net_.NodeSeed(id),
           spec.events, parts->mux.get());
       (void)parts->node->SetNodeKey(*node_key);
+      parts->cluster = MakeClusterParts(
+          scheduler, *parts->mux, [p] { return p->node->MaxBroadcastBytes(); },
+          spec, spec.config.logger);
       HostedNode out;
       out.transport = net_.transport(id);
       out.kv = parts->kv.get();
+      out.events = parts->cluster->events.get();
       out.node = parts->node.get();
       out.owner = std::move(parts);
       return out;
@@ -625,6 +632,13 @@ TEST_F(PeerSimTest, KeysWrittenWhilePeersComeAndGoReachEveryLiveMember) {
   for (const char* name : {"p1", "p2", "p3", "p4", "p5"}) {
     peers.push_back(&AddPeer(name));
   }
+// Tags and user events on whole peers (the commands, eventsView): a tag
+// set on one is an update event on every other, a change past the
+// metadata limit is refused naming the size, and an event reaches every
+// peer once, in Lamport order.
+TEST_F(PeerSimTest, TagsAndUserEventsReachEveryPeer) {
+  std::vector<SimPeer*> peers = {&AddPeer("alice"), &AddPeer("bob"),
+                                 &AddPeer("carol")};
   absl::Status s;
   for (SimPeer* p : peers) {
     auto out = p->Run("init", &s);
@@ -634,6 +648,67 @@ TEST_F(PeerSimTest, KeysWrittenWhilePeersComeAndGoReachEveryLiveMember) {
       [&] {
         for (SimPeer* p : peers) {
           if (p->app->membership().Members().size() != 5) return false;
+          if (p->app->membership().Members().size() != 3) return false;
+        }
+        return true;
+      },
+      absl::Seconds(30)));
+  SimPeer& alice = *peers[0];
+  auto out = alice.Run("tags set role=web zone=a=b", &s);
+  ASSERT_TRUE(s.ok()) << s << "\n" << Lines(out);
+  EXPECT_EQ(Lines(out), "tags set: role=web zone=a=b");
+  EXPECT_EQ(Lines(alice.Run("tags")), "role=web\nzone=a=b\n2 tag(s)");
+  ASSERT_TRUE(RunUntil(
+      [&] {
+        return peers[1]->Shows(cli::kEventsView, "member alice updated") &&
+               peers[2]->Shows(cli::kEventsView, "member alice updated");
+      },
+      absl::Seconds(10)));
+  for (SimPeer* p : {peers[1], peers[2]}) {
+    bool seen = false;
+    for (const auto& m : p->app->membership().Members()) {
+      if (m.name != "alice") continue;
+      seen = cluster::DecodeTags(m.meta) ==
+             cluster::Tags{{"role", "web"}, {"zone", "a=b"}};
+    }
+    EXPECT_TRUE(seen) << p->name;
+  }
+  out = alice.Run("tags set big=" + std::string(600, 'x'), &s);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(s.message(),
+                                "bytes, at most 512 "
+                                "(memberlist.max_meta_bytes)"))
+      << s;
+  EXPECT_EQ(Lines(alice.Run("tags")), "role=web\nzone=a=b\n2 tag(s)");
+  alice.Run("tags del nosuch", &s);
+  EXPECT_EQ(s.message(), "no such tag: nosuch");
+  out = alice.Run("tags del zone", &s);
+  ASSERT_TRUE(s.ok()) << s;
+
+  out = alice.Run("event deploy v1 now", &s);
+  ASSERT_TRUE(s.ok()) << s << "\n" << Lines(out);
+  EXPECT_EQ(Lines(out), "event deploy sent (ltime 1)");
+  net_.clock().RunFor(absl::Seconds(1));  // bob hears it: a later ltime
+  out = peers[1]->Run("event deploy v2", &s);
+  ASSERT_TRUE(s.ok()) << s << "\n" << Lines(out);
+  alice.Run("event huge " + std::string(600, 'p'), &s);
+  EXPECT_EQ(s.message(),
+            "event huge: 604 bytes (name and payload), at most 512 (the "
+            "event size limit)");
+  const std::vector<std::string> want = {
+      "<event> deploy v1 now (from alice, ltime 1)",
+      "<event> deploy v2 (from bob, ltime 2)"};
+  auto events_of = [](SimPeer* p) {
+    std::vector<std::string> out;
+    for (const auto& l : p->View(cli::kEventsView)) {
+      if (absl::StartsWith(l, "<event>")) out.push_back(l);
+    }
+    return out;
+  };
+  ASSERT_TRUE(RunUntil(
+      [&] {
+        for (SimPeer* p : peers) {
+          if (events_of(p).size() < 2) return false;
         }
         return true;
       },
@@ -672,6 +747,8 @@ TEST_F(PeerSimTest, KeysWrittenWhilePeersComeAndGoReachEveryLiveMember) {
   EXPECT_TRUE(everywhere) << "not every live member has the " << keys
                           << " keys after 5 s:\n"
                           << all;
+  net_.clock().RunFor(absl::Seconds(5));
+  for (SimPeer* p : peers) EXPECT_EQ(events_of(p), want) << p->name;
 }
 
 }  // namespace

@@ -130,8 +130,9 @@ absl::Status Config::Validate() const {
   if (max_retired_keys < 0 || max_retired_keys > 64) {
     return absl::InvalidArgumentError("max_retired_keys: must be in 0..64");
   }
-  if (max_meta_bytes < 0 || max_meta_bytes > 512) {
-    return absl::InvalidArgumentError("max_meta_bytes: must be in 0..512");
+  if (max_meta_bytes < 0 || max_meta_bytes > kMaxMetaBytesLimit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_meta_bytes: must be in 0..", kMaxMetaBytesLimit));
   }
   return absl::OkStatus();
 }

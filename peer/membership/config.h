@@ -40,6 +40,9 @@ inline constexpr size_t kMaxLabelBytes = 255;
 // the store is a Delegate outside the protocol.
 inline constexpr uint64_t kLamportWindow = uint64_t{1} << 32;
 
+// The largest Config::max_meta_bytes.
+inline constexpr int kMaxMetaBytesLimit = 16384;
+
 struct Config {
   // This node's name; unique in the cluster. (memberlist: Name, default
   // hostname; the peer uses its NAME.)
@@ -182,7 +185,11 @@ struct Config {
   int max_user_messages_in_flight = 256;
 
   // --- Misc ---
-  // Largest metadata (memberlist: MetaMaxSize 512).
+  // Largest metadata (memberlist: MetaMaxSize 512, fixed there), at most
+  // kMaxMetaBytesLimit. An alive whose metadata does not fit one datagram
+  // spreads as a notice whose signed claim members fetch on the reliable
+  // path. Every member refuses metadata above its own limit: give all the
+  // same. Push/pull carries every member's metadata (N x this).
   int max_meta_bytes = 512;
   // How long Leave waits for its broadcast to go out at most.
   absl::Duration leave_timeout = absl::Seconds(5);

@@ -169,4 +169,20 @@ void DelegateMux::MergeRemoteState(const std::string& state, bool join) {
   }
 }
 
+absl::Status DelegateMux::OnDirectMessage(const DirectMessage& message) {
+  Delegate* to = message.channel < 256
+                     ? Route(static_cast<uint8_t>(message.channel))
+                     : nullptr;
+  if (to == nullptr) {
+    const std::string text =
+        absl::StrCat("no component on channel ", message.channel);
+    LogDrop(++stats_.direct_unknown_channel,
+            absl::StrCat("refused a direct message from ", message.from, ": ",
+                         text));
+    return absl::NotFoundError(text);
+  }
+  ++stats_.direct_delivered;
+  return to->OnDirectMessage(message);
+}
+
 }  // namespace peerlab::membership

@@ -17,9 +17,12 @@
 // state at most kMaxMuxStates slices (the whole state is bounded by the
 // reliable path's message limit as before).
 //
-// Extending it: a new kind of user traffic (e.g. direct messages on the
-// reliable path) is one more method routed by the same channel byte
-// (Route() below); components keep implementing Delegate.
+// Direct messages (Memberlist::SendUserMessage, the reliable path) carry
+// their channel in DirectMessage::channel and go to that channel's
+// component; one for a channel nobody registered (or above 255) is refused
+// (NotFound, to the sender) and counted. A new kind of user traffic is one
+// more method routed the same way (Route() below); components keep
+// implementing Delegate.
 #ifndef PEERLAB_PEER_MEMBERSHIP_DELEGATE_MUX_H_
 #define PEERLAB_PEER_MEMBERSHIP_DELEGATE_MUX_H_
 
@@ -98,15 +101,22 @@ class DelegateMux : public Delegate {
   void OnUserMessage(const std::string& payload) override;
   std::string LocalState(bool join) override;
   void MergeRemoteState(const std::string& state, bool join) override;
+  absl::Status OnDirectMessage(const DirectMessage& message) override;
 
   struct Stats {
-    uint64_t delivered = 0;        // broadcasts handed to a component
-    uint64_t unknown_channel = 0;  // broadcasts for no registered channel
-    uint64_t empty_payloads = 0;   // broadcasts without even a channel byte
-    uint64_t bad_states = 0;       // push/pull states that did not decode
-    uint64_t unknown_state_slices = 0;  // state slices of no registered channel
-    uint64_t local_slices_dropped =
-        0;  // own slices past kMaxMuxStateSliceBytes
+    // Broadcasts handed to a component, for no registered channel,
+    // without even a channel byte.
+    uint64_t delivered = 0;
+    uint64_t unknown_channel = 0;
+    uint64_t empty_payloads = 0;
+    // Push/pull states that did not decode; their slices of no registered
+    // channel; own slices left out (past kMaxMuxStateSliceBytes).
+    uint64_t bad_states = 0;
+    uint64_t unknown_state_slices = 0;
+    uint64_t local_slices_dropped = 0;
+    // Direct messages handed to a component, refused (no component).
+    uint64_t direct_delivered = 0;
+    uint64_t direct_unknown_channel = 0;
   };
   const Stats& stats() const { return stats_; }
 

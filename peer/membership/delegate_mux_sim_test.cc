@@ -53,7 +53,7 @@ TEST(DelegateMuxSimTest, KeyValueStoreConvergesBesideAnotherChannel) {
   o.seed = seed;
   o.loss = 0.05;
   o.with_kv = true;
-  o.channels = [&](int i, DelegateMux& mux) {
+  o.channels = [&](int i, DelegateMux& mux, runtime::Scheduler*) {
     auto set = std::make_unique<GrowSet>();
     set->send = mux.SenderFor(1);
     ASSERT_TRUE(mux.Register(1, set.get()).ok());

@@ -22,6 +22,16 @@ struct Recorder : Delegate {
   }
 };
 
+// Takes direct messages, answering with `answer`.
+struct DirectTaker : Recorder {
+  std::vector<std::string> direct;
+  absl::Status answer = absl::OkStatus();
+  absl::Status OnDirectMessage(const DirectMessage& m) override {
+    direct.push_back(m.payload);
+    return answer;
+  }
+};
+
 struct Sent {
   std::string payload, key;
 };
@@ -182,6 +192,40 @@ TEST(DelegateMuxTest, MalformedStatesAreRefusedWithTheOffset) {
   mux.MergeRemoteState(cases[1].state, false);
   EXPECT_EQ(mux.stats().bad_states, 1u);
   EXPECT_TRUE(kv.merged.empty());
+}
+
+TEST(DelegateMuxTest, RoutesDirectMessagesByChannel) {
+  DelegateMux mux([](std::string, const std::string&) {});
+  DirectTaker queries;
+  Recorder kv;  // takes no direct messages (Delegate's default)
+  queries.answer = absl::PermissionDeniedError("not you");
+  ASSERT_TRUE(mux.Register(kQueryChannel, &queries).ok());
+  ASSERT_TRUE(mux.Register(kKvChannel, &kv).ok());
+  struct Case {
+    uint32_t channel;
+    absl::StatusCode code;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {kQueryChannel, absl::StatusCode::kPermissionDenied, "not you"},
+      {kKvChannel, absl::StatusCode::kUnimplemented,
+       "this member takes no direct messages on channel 0"},
+      {9, absl::StatusCode::kNotFound, "no component on channel 9"},
+      {256 + kQueryChannel, absl::StatusCode::kNotFound,
+       "no component on channel 258"},
+  };
+  for (const Case& c : cases) {
+    DirectMessage m;
+    m.from = "bob";
+    m.channel = c.channel;
+    m.payload = "p";
+    const absl::Status s = mux.OnDirectMessage(m);
+    EXPECT_EQ(s.code(), c.code) << c.channel;
+    EXPECT_EQ(s.message(), c.message);
+  }
+  EXPECT_EQ(queries.direct, std::vector<std::string>{"p"});
+  EXPECT_EQ(mux.stats().direct_delivered, 2u);
+  EXPECT_EQ(mux.stats().direct_unknown_channel, 2u);
 }
 
 }  // namespace

@@ -579,6 +579,11 @@ class Memberlist {
   void Refute(uint64_t accused_incarnation);
   void BroadcastAlive(std::function<void()> on_done = nullptr);
   ::peer::v1::Message LocalAlive() const;
+  // What spreads our alive: LocalAlive(), or, when it does not fit one
+  // datagram (metadata above about 1 KB, Config::max_meta_bytes), a notice
+  // whose signed claim members fetch from us on the reliable path
+  // (PushPull.want), as relayed alives travel.
+  ::peer::v1::Message LocalAliveToSpread() const;
   // Sends our alive message straight to every live member (after a join).
   void AnnounceSelfToAll();
   // After a join: one push/pull with a random member once the join's

@@ -377,6 +377,48 @@ TEST(MemberlistSimTest, MetadataUpdateSpreads) {
                          c.node(0).config().gossip_interval * rounds_bound));
 }
 
+// Metadata larger than a datagram (Config::max_meta_bytes above 512):
+// the member's own alive cannot ride a datagram, so it spreads as a notice
+// and members fetch the signed claim on the reliable path, within gossip
+// rounds (not only at the next push/pull), and the update completes.
+// Before, the alive sat in the broadcast queue for ever: it never fitted a
+// datagram, UpdateMeta's done never came, and members only learned the
+// metadata from a push/pull.
+TEST(MemberlistSimTest, MetadataLargerThanADatagramSpreadsReliably) {
+  const uint64_t seed = SimSeed(81);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 8;
+  Config config = Config::Lan();
+  config.max_meta_bytes = 4000;  // packet_size is 1400
+  SimCluster c(Opts(n, seed, config));
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllKnowAll(); },
+                         AntiEntropyBound(c.node(0).config(), n)));
+  const std::string meta = "tag.big=" + std::string(3000, 'x');
+  std::optional<absl::Status> done;
+  c.net().scheduler(5)->Post([&] {
+    c.node(5).UpdateMeta(meta, absl::Seconds(20),
+                         [&](absl::Status s) { done = s; });
+  });
+  auto all_have_it = [&] {
+    for (int i = 0; i < n; ++i) {
+      bool ok = false;
+      for (const Member& m : c.node(i).Members()) {
+        if (m.name == "node5") ok = m.meta == meta;
+      }
+      if (!ok) return false;
+    }
+    return true;
+  };
+  // Well before the first push/pull (30 s with LAN).
+  const absl::Duration bound = c.node(0).config().gossip_interval * 40;
+  ASSERT_LT(bound, c.node(0).config().push_pull_interval);
+  EXPECT_TRUE(c.RunUntil(all_have_it, bound));
+  EXPECT_TRUE(c.RunUntil([&] { return done.has_value(); }, absl::Seconds(20)));
+  EXPECT_TRUE(done.has_value() && done->ok())
+      << (done ? done->ToString() : "no answer");
+}
+
 TEST(MemberlistSimTest, KeyValueBroadcastsConvergeUnderLoss) {
   const uint64_t seed = SimSeed(9);
   PEERLAB_SIM_TRACE_SEED(seed);
@@ -1127,7 +1169,8 @@ TEST(MemberlistSimTest, ForgedLamportJumpIsIgnoredAndWritesConverge) {
     e->set_lamport(t);
   }
   ::peer::v1::Message m;
-  m.mutable_user()->set_payload(forged.SerializeAsString());
+  m.mutable_user()->set_payload(
+      DelegateMux::EncodePayload(kKvChannel, forged.SerializeAsString()));
   SendToAll(c, 3, m);
   c.RunFor(absl::Seconds(5));
   c.net().scheduler(1)->Post(

@@ -35,7 +35,7 @@
 // standard error at warning), so the library links no logging library.
 //
 // Limits: a name of 1..256 bytes without control characters; metadata of
-// at most 512 bytes; a group label of at most 255 bytes; at most
+// at most Config::max_meta_bytes (512 by default); a group label of at most 255 bytes; at most
 // Config::max_members members (4096 by default; newcomers past it are
 // refused and counted); a broadcast payload of at most
 // MaxBroadcastBytes() (it must fit one datagram).
@@ -75,7 +75,7 @@ struct NodeOptions {
   // DefaultWANConfig ("wan") or DefaultLocalConfig ("local").
   std::string profile = "lan";
   // Opaque bytes every member sees with this one (Member::meta); at most
-  // 512 bytes. Changed later with UpdateMetadata.
+  // Config::max_meta_bytes (512 by default). Changed later with UpdateMetadata.
   std::string metadata;
   // Gossip encryption key file: base64 keys (`openssl rand -base64 32`),
   // one a line, the first primary; mode 0600 advised (a warning
@@ -167,7 +167,7 @@ class Node {
   // Replaces this node's metadata and spreads it (a new incarnation);
   // returns once the update has been sent its last time, or
   // DeadlineExceeded after `timeout` (it still spreads). InvalidArgument
-  // past 512 bytes.
+  // past Config::max_meta_bytes.
   absl::Status UpdateMetadata(std::string metadata, absl::Duration timeout);
 
   // Broadcasts that this node leaves and waits until the news went out, or

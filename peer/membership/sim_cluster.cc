@@ -89,16 +89,14 @@ void SimCluster::Build(int i) {
       n.kv->set_log(log);
       (void)n.mux->Register(kKvChannel, n.kv.get());
     }
-    if (options_.channels) options_.channels(i, *n.mux);
+    if (options_.channels) options_.channels(i, *n.mux, net_.scheduler(id));
   }
   const std::vector<std::string>& keys = n.keys ? *n.keys : options_.keys;
   // The simulator chooses explicitly: a node without keys runs open.
   if (keys.empty()) config.insecure_gossip = true;
-  n.list = std::make_unique<Memberlist>(config, net_.scheduler(id),
-                                        net_.transport(id), net_.NodeSeed(id),
-                                        n.listener.get(),
-                                        n.delegate ? n.delegate : n.mux.get(),
-                                        &pool_);
+  n.list = std::make_unique<Memberlist>(
+      config, net_.scheduler(id), net_.transport(id), net_.NodeSeed(id),
+      n.listener.get(), n.delegate ? n.delegate : n.mux.get(), &pool_);
   (void)n.list->SetNodeKey(n.node_key ? *n.node_key : KeyOf(config.name));
   n.list->SetSignatureCache(&signatures_);
   if (!keys.empty()) (void)n.list->SetKeyring(*Keyring::Create(keys));

@@ -34,11 +34,13 @@ class SimCluster {
     // of a DelegateMux, its delegate.
     bool with_kv = false;
     // Called each time node i is built (AddNode, SetKeys, SetNodeKey,
-    // Restart's new process) with its mux, to register more user-data
-    // components on it (their senders: mux.SenderFor). Set: every node has
-    // a mux. The components must outlive the node's Memberlist (rebuilt
-    // before the next call for the same i, destroyed with the cluster).
-    std::function<void(int i, DelegateMux& mux)> channels;
+    // Restart's new process) with its mux and scheduler, to register more
+    // user-data components on the mux (their senders: mux.SenderFor). Set:
+    // every node has a mux. The components must outlive the node's
+    // Memberlist (rebuilt before the next call for the same i, destroyed
+    // with the cluster). Runs inside the constructor for the first nodes.
+    std::function<void(int i, DelegateMux& mux, runtime::Scheduler* scheduler)>
+        channels;
     // Gossip encryption: raw keys (kKeySize bytes), the first the primary,
     // for every node (see SetKeys for one node). Empty: unencrypted (the
     // simulator sets Config::insecure_gossip for such nodes explicitly).

@@ -376,9 +376,20 @@ void Memberlist::SetState(NodeState& node, MemberState state) {
   return m;
 }
 
+::peer::v1::Message Memberlist::LocalAliveToSpread() const {
+  ::peer::v1::Message m = LocalAlive();
+  if (static_cast<int>(m.ByteSizeLong()) <= MaxBroadcastBytes()) return m;
+  ::peer::v1::Message notice;
+  auto* n = notice.mutable_notice();
+  n->set_node(m.alive().node());
+  n->set_generation(m.alive().generation());
+  n->set_incarnation(m.alive().incarnation());
+  return notice;
+}
+
 void Memberlist::BroadcastAlive(std::function<void()> on_done) {
   SignLocal();
-  QueueBroadcast(*local_, LocalAlive(), std::move(on_done));
+  QueueBroadcast(*local_, LocalAliveToSpread(), std::move(on_done));
 }
 
 void Memberlist::AnnounceSelfToAll() {
@@ -386,7 +397,7 @@ void Memberlist::AnnounceSelfToAll() {
   // a lab runs, and in a large one enough starting points for gossip (a
   // join to N members at once would be N datagrams, N² when N join).
   constexpr int kAnnounceFanout = 32;
-  const ::peer::v1::Message alive = LocalAlive();
+  const ::peer::v1::Message alive = LocalAliveToSpread();
   std::vector<int> targets = RandomIndices(
       kAnnounceFanout, static_cast<int>(probe_order_.size()), rng_, [&](int i) {
         const NodeState& n = nodes_[probe_order_[i]];
@@ -437,7 +448,7 @@ void Memberlist::HandleOwnAlive(const ::peer::v1::Alive& alive) {
     if (alive.addr() != local_->addr) {
       LogConflict(config_.name, local_->addr, alive.addr());
     }
-    QueueBroadcast(*local_, LocalAlive());
+    QueueBroadcast(*local_, LocalAliveToSpread());
     return;
   }
   // About us: someone has an older or forged view. Anything at or above our
@@ -574,7 +585,7 @@ void Memberlist::HandleNotice(const ::peer::v1::AliveNotice& notice) {
     // have taken the name over (HandleOwnAlive decides on the claim).
     if (leaving_ || replaced_) return;
     if (notice.generation() < generation_) {
-      QueueBroadcast(*local_, LocalAlive());
+      QueueBroadcast(*local_, LocalAliveToSpread());
       return;
     }
     if (notice.generation() == generation_) return;
