@@ -342,15 +342,46 @@ class PeerAgent::MemberFeed : public membership::EventListener {
   agent::AgentService* const service_;
 };
 
+// Publishes every user event the host delivers.
+class PeerAgent::UserEventFeed : public cluster::UserEventListener {
+ public:
+  explicit UserEventFeed(agent::AgentService* service) : service_(service) {}
+
+  void OnUserEvent(const cluster::UserEvent& e) override {
+    pb::AgentStreamResponse event;
+    SetTime(absl::Now(), event.mutable_time());
+    pb::AgentUserEvent* u = event.mutable_user();
+    u->set_name(e.name);
+    u->set_payload(e.payload);
+    u->set_ltime(e.ltime);
+    u->set_from(e.from);
+    u->set_coalesce(e.coalesce);
+    service_->Publish(event);
+  }
+
+ private:
+  agent::AgentService* const service_;
+};
+
+absl::StatusOr<uint64_t> PeerAgentBackend::SendEvent(const std::string& name,
+                                                     const std::string& payload,
+                                                     bool coalesce) {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (Host() == nullptr) return Closed();
+  return Host()->SendUserEvent(name, payload, coalesce);
+}
+
 PeerAgent::PeerAgent(MembershipHost* membership, cli::ViewHub* views)
     : views_(views),
       backend_(membership),
       service_(&backend_),
-      member_feed_(std::make_unique<MemberFeed>(&service_)) {
+      member_feed_(std::make_unique<MemberFeed>(&service_)),
+      user_event_feed_(std::make_unique<UserEventFeed>(&service_)) {
   // The listener is never removed: it lives as long as this object, which
   // PeerApp keeps until the host is gone; after Close it publishes to
   // nobody.
   membership->AddListener(member_feed_.get());
+  membership->AddUserEventListener(user_event_feed_.get());
   log_watch_ =
       views_->Watch({cli::kLogView}, [this](const cli::ViewLine& line) {
         std::optional<pb::AgentLogRecord> record = ParseLogLine(line.text);

@@ -46,6 +46,10 @@ class PeerAgentBackend : public agent::AgentBackend {
   absl::StatusOr<std::map<std::string, std::string>> UpdateTags(
       const std::map<std::string, std::string>& set,
       const std::vector<std::string>& remove) override;
+  // MembershipHost::SendUserEvent (cluster/user_events.h).
+  absl::StatusOr<uint64_t> SendEvent(const std::string& name,
+                                     const std::string& payload,
+                                     bool coalesce) override;
   absl::StatusOr<std::vector<::peer::v1::AgentStat>> Stats() override;
   absl::StatusOr<::peer::v1::AgentCoordinateResponse> Coordinates(
       const std::vector<std::string>& nodes) override;
@@ -79,11 +83,13 @@ class PeerAgent {
 
  private:
   class MemberFeed;
+  class UserEventFeed;  // publishes the host's user events
 
   cli::ViewHub* const views_;
   PeerAgentBackend backend_;
   agent::AgentService service_;
   std::unique_ptr<MemberFeed> member_feed_;
+  std::unique_ptr<UserEventFeed> user_event_feed_;
   int log_watch_ = 0;  // ViewHub handle; 0 when closed
 };
 
