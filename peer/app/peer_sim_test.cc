@@ -632,6 +632,55 @@ TEST_F(PeerSimTest, KeysWrittenWhilePeersComeAndGoReachEveryLiveMember) {
   for (const char* name : {"p1", "p2", "p3", "p4", "p5"}) {
     peers.push_back(&AddPeer(name));
   }
+  absl::Status s;
+  for (SimPeer* p : peers) {
+    auto out = p->Run("init", &s);
+    ASSERT_TRUE(s.ok()) << p->name << ": " << s << "\n" << Lines(out);
+  }
+  ASSERT_TRUE(RunUntil(
+      [&] {
+        for (SimPeer* p : peers) {
+          if (p->app->membership().Members().size() != 5) return false;
+        }
+        return true;
+      },
+      absl::Seconds(10)));
+  // p2 is killed and comes back; then p4 is killed (not yet declared dead).
+  net_.Crash(peers[1]->id);
+  RunUntil([] { return false; }, absl::Seconds(2));
+  peers[1] = &RestartPeer(*peers[1]);
+  auto out = peers[1]->Run("init", &s);
+  ASSERT_TRUE(s.ok()) << s << "\n" << Lines(out);
+  net_.Crash(peers[3]->id);
+  const std::vector<SimPeer*> live = {peers[0], peers[1], peers[2], peers[4]};
+  int keys = 0;
+  for (int round = 0; round < 5; ++round) {
+    for (SimPeer* p : live) {
+      out =
+          p->Run(absl::StrCat("broadcastadd ", p->name, "-", round, " x"), &s);
+      ASSERT_TRUE(s.ok()) << s << "\n" << Lines(out);
+      ++keys;
+    }
+    RunUntil([] { return false; }, absl::Milliseconds(300));
+  }
+  const std::string want = absl::StrCat(keys, " key(s)");
+  const bool everywhere = RunUntil(
+      [&] {
+        for (SimPeer* p : live) {
+          if (!absl::StrContains(KvOf(*p), want)) return false;
+        }
+        return true;
+      },
+      absl::Seconds(5));
+  std::string all;
+  for (SimPeer* p : live) {
+    absl::StrAppend(&all, p->name, ": ", Lines(p->Run("broadcastlist")), "\n");
+  }
+  EXPECT_TRUE(everywhere) << "not every live member has the " << keys
+                          << " keys after 5 s:\n"
+                          << all;
+}
+
 // Tags and user events on whole peers (the commands, eventsView): a tag
 // set on one is an update event on every other, a change past the
 // metadata limit is refused naming the size, and an event reaches every
@@ -647,7 +696,6 @@ TEST_F(PeerSimTest, TagsAndUserEventsReachEveryPeer) {
   ASSERT_TRUE(RunUntil(
       [&] {
         for (SimPeer* p : peers) {
-          if (p->app->membership().Members().size() != 5) return false;
           if (p->app->membership().Members().size() != 3) return false;
         }
         return true;
@@ -713,40 +761,6 @@ TEST_F(PeerSimTest, TagsAndUserEventsReachEveryPeer) {
         return true;
       },
       absl::Seconds(10)));
-  // p2 is killed and comes back; then p4 is killed (not yet declared dead).
-  net_.Crash(peers[1]->id);
-  RunUntil([] { return false; }, absl::Seconds(2));
-  peers[1] = &RestartPeer(*peers[1]);
-  auto out = peers[1]->Run("init", &s);
-  ASSERT_TRUE(s.ok()) << s << "\n" << Lines(out);
-  net_.Crash(peers[3]->id);
-  const std::vector<SimPeer*> live = {peers[0], peers[1], peers[2], peers[4]};
-  int keys = 0;
-  for (int round = 0; round < 5; ++round) {
-    for (SimPeer* p : live) {
-      out =
-          p->Run(absl::StrCat("broadcastadd ", p->name, "-", round, " x"), &s);
-      ASSERT_TRUE(s.ok()) << s << "\n" << Lines(out);
-      ++keys;
-    }
-    RunUntil([] { return false; }, absl::Milliseconds(300));
-  }
-  const std::string want = absl::StrCat(keys, " key(s)");
-  const bool everywhere = RunUntil(
-      [&] {
-        for (SimPeer* p : live) {
-          if (!absl::StrContains(KvOf(*p), want)) return false;
-        }
-        return true;
-      },
-      absl::Seconds(5));
-  std::string all;
-  for (SimPeer* p : live) {
-    absl::StrAppend(&all, p->name, ": ", Lines(p->Run("broadcastlist")), "\n");
-  }
-  EXPECT_TRUE(everywhere) << "not every live member has the " << keys
-                          << " keys after 5 s:\n"
-                          << all;
   net_.clock().RunFor(absl::Seconds(5));
   for (SimPeer* p : peers) EXPECT_EQ(events_of(p), want) << p->name;
 }
