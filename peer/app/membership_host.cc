@@ -51,6 +51,15 @@ std::unique_ptr<ClusterParts> MakeClusterParts(
     out->events->AddListener(spec.user_event_listener);
   }
   (void)mux.Register(membership::kUserEventChannel, out->events.get());
+  out->queries = std::make_unique<cluster::Queries>(
+      scheduler, mux.SenderFor(membership::kQueryChannel),
+      [](const membership::Member& m) {
+        const cluster::Tags tags = cluster::DecodeTags(m.meta);
+        return std::map<std::string, std::string>(tags.begin(), tags.end());
+      },
+      cluster::Queries::Options{},
+      runtime::ComponentLog(logger, "cluster", scheduler));
+  (void)mux.Register(membership::kQueryChannel, out->queries.get());
   return out;
 }
 
@@ -106,6 +115,7 @@ NodeFactory RealNodeFactory(RealNodeEnv env) {
     out.kv = owned->parts->kv.get();
     out.node = node;
     out.events = owned->cluster->events.get();
+    out.queries = owned->cluster->queries.get();
     out.owner = std::move(owned);
     return out;
   };
@@ -180,6 +190,10 @@ absl::Status MembershipHost::Create() {
     auto made = factory_(&loop_->scheduler(), std::move(spec));
     if (!made.ok()) return made.status();
     node_ = *std::move(made);
+    if (node_.queries) {
+      node_.queries->Attach(node_.node);
+      node_.queries->SetResponder(query_responder_);
+    }
     std::lock_guard<std::mutex> lock(mu_);
     node_exists_ = true;
     node_created_ = true;
@@ -266,6 +280,57 @@ absl::StatusOr<uint64_t> MembershipHost::SendUserEvent(
       [&](cluster::UserEvents& events) -> absl::StatusOr<uint64_t> {
         return events.Send(name, payload, coalesce);
       });
+}
+
+absl::StatusOr<cluster::QueryResult> MembershipHost::RunQuery(
+    cluster::QueryParams params, std::vector<cluster::QueryAnswer>* answers) {
+  runtime::Completion<cluster::QueryResult> done("query");
+  auto collected = std::make_shared<std::vector<cluster::QueryAnswer>>();
+  const absl::Status started = loop_->Call([&]() -> absl::Status {
+    if (!node_.node || !node_.node->started()) {
+      return absl::FailedPreconditionError(
+          "membership is not running (memberlistcreate, memberliststart)");
+    }
+    if (!node_.queries) {
+      return absl::FailedPreconditionError("this node has no queries");
+    }
+    auto on_answer = [collected](const cluster::QueryAnswer& a) {
+      collected->push_back(a);
+    };
+    const bool reachability = params.name == cluster::kReachabilityQuery;
+    auto id = reachability
+                  ? node_.queries->Reachability(params.timeout, on_answer,
+                                                done.Callback())
+                  : node_.queries->Query(std::move(params), on_answer,
+                                         done.Callback());
+    return id.status();
+  });
+  if (!started.ok()) return started;
+  absl::StatusOr<cluster::QueryResult> result = loop_->Await(done);
+  // The answers were written on the loop before `done` completed.
+  if (result.ok() && answers != nullptr) *answers = std::move(*collected);
+  return result;
+}
+
+absl::StatusOr<cluster::QueryResult> MembershipHost::Reachability(
+    absl::Duration timeout) {
+  cluster::QueryParams params;
+  params.name = cluster::kReachabilityQuery;
+  params.timeout = timeout;
+  return RunQuery(std::move(params), nullptr);
+}
+
+absl::Status MembershipHost::ForceLeave(const std::string& name, bool prune) {
+  return WithNode([&](membership::Memberlist& node) {
+    return node.ForceLeave(name, prune);
+  });
+}
+
+void MembershipHost::SetQueryResponder(cluster::QueryResponder* responder) {
+  loop_->Call([&] {
+    query_responder_ = responder;
+    if (node_.queries) node_.queries->SetResponder(responder);
+  });
 }
 
 void MembershipHost::AddUserEventListener(

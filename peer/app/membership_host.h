@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "peer/cluster/queries.h"
 #include "peer/cluster/tags.h"
 #include "peer/cluster/user_event.h"
 #include "peer/cluster/user_events.h"
@@ -62,6 +63,7 @@ struct HostedNode {
   membership::KvStore* kv = nullptr;
   membership::Memberlist* node = nullptr;
   cluster::UserEvents* events = nullptr;  // may be null
+  cluster::Queries* queries = nullptr;    // may be null
 };
 
 // What a NodeFactory is asked for.
@@ -107,6 +109,7 @@ NodeFactory RealNodeFactory(RealNodeEnv env);
 // result outlives the node's Memberlist.
 struct ClusterParts {
   std::unique_ptr<cluster::UserEvents> events;
+  std::unique_ptr<cluster::Queries> queries;  // Attach()ed by the host
 };
 // `max_broadcast` gives the node's Memberlist::MaxBroadcastBytes().
 std::unique_ptr<ClusterParts> MakeClusterParts(
@@ -187,6 +190,22 @@ class MembershipHost : public membership::EventListener,
   // Gets every user event this node delivers, on the loop (must not
   // block). Not owned; must outlive the host.
   void AddUserEventListener(cluster::UserEventListener* listener);
+  // Queries (peer/cluster/queries.h). Each blocks until the query ended
+  // (its timeout, or every matched member answered); `answers` gets each
+  // ack and response as it came. FailedPrecondition without a started
+  // node; the query's own refusals (InvalidArgument, ResourceExhausted).
+  absl::StatusOr<cluster::QueryResult> RunQuery(
+      cluster::QueryParams params, std::vector<cluster::QueryAnswer>* answers);
+  // Serf's reachability: a query every member acks (zero timeout: the
+  // default).
+  absl::StatusOr<cluster::QueryResult> Reachability(absl::Duration timeout);
+  // Serf's force-leave (Memberlist::ForceLeave).
+  absl::Status ForceLeave(const std::string& name, bool prune);
+  // Who answers the queries this node matches (not owned; must outlive
+  // the host; nullptr: nobody, acks only): the event handlers'
+  // query:NAME programs. Applies to the running node and later ones.
+  // Thread-safe.
+  void SetQueryResponder(cluster::QueryResponder* responder);
   bool running() const;
   // Members alive or suspect (the local node included), or empty when
   // there is no started node.
@@ -252,6 +271,7 @@ class MembershipHost : public membership::EventListener,
   std::map<std::string, std::string> meta_fields_;  // guarded by mu_
   cluster::Tags tags_;                              // guarded by mu_
   std::vector<cluster::UserEventListener*> user_event_listeners_;  // mu_
+  cluster::QueryResponder* query_responder_ = nullptr;  // loop-owned
   std::string node_label_;                          // guarded by mu_
   bool node_created_ = false;                       // guarded by mu_
 };

@@ -26,6 +26,7 @@
 #include "peer/app/chat_identity.h"
 #include "peer/app/faults_commands.h"
 #include "peer/app/handler_host.h"
+#include "peer/app/query_commands.h"
 #include "peer/chat/chat_faults.h"
 #include "peer/app/lifecycle_commands.h"
 #include "peer/app/lifecycle_host.h"
@@ -310,6 +311,23 @@ absl::Status PeerApp::Compose(PeerTransports t) {
   if (auto s = membership_commands_->Register(registry_, config_); !s.ok()) {
     return s;
   }
+  // query, reachability, forceleave (query_commands.h) on the host.
+  {
+    MembershipHost* host = membership_.get();
+    for (cli::Command c :
+         {QueryCommand([host](cluster::QueryParams p,
+                              std::vector<cluster::QueryAnswer>* answers) {
+            return host->RunQuery(std::move(p), answers);
+          }),
+          ReachabilityCommand([host](absl::Duration timeout) {
+            return host->Reachability(timeout);
+          }),
+          ForceLeaveCommand([host](const std::string& name, bool prune) {
+            return host->ForceLeave(name, prune);
+          })}) {
+      if (auto s = registry_.Register(std::move(c)); !s.ok()) return s;
+    }
+  }
   if (auto s = RegisterClusterCommands(membership_.get(), registry_);
       !s.ok()) {
     return s;
@@ -430,6 +448,8 @@ absl::Status PeerApp::Compose(PeerTransports t) {
   if (auto s = handlers_->AddAll(options_.event_handlers); !s.ok()) return s;
   if (auto s = registry_.Register(handlers_->Command()); !s.ok()) return s;
   membership_->AddListener(handlers_.get());
+  // Queries this node matches are answered by query handlers.
+  membership_->SetQueryResponder(handlers_.get());
   agent_ = std::make_unique<PeerAgent>(membership_.get(), &views_);
   user_event_view_ = std::make_unique<UserEventViewWriter>(&views_);
   membership_->AddUserEventListener(user_event_view_.get());

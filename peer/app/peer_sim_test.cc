@@ -22,12 +22,14 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "peer/app/membership_host.h"
 #include "peer/app/peer_app.h"
 #include "peer/chat/chat_host.h"
 #include "peer/chat/sim_chat_network.h"
 #include "peer/cli/test_output.h"
+#include "peer/cluster/query_responder.h"
 #include "peer/cluster/tags.h"
 #include "peer/membership/delegate_mux.h"
 #include "peer/membership/kv_store.h"
@@ -265,6 +267,7 @@ class PeerSimTest : public ::testing::Test {
       out.transport = net_.transport(id);
       out.kv = parts->kv.get();
       out.events = parts->cluster->events.get();
+      out.queries = parts->cluster->queries.get();
       out.node = parts->node.get();
       out.owner = std::move(parts);
       return out;
@@ -763,6 +766,91 @@ TEST_F(PeerSimTest, TagsAndUserEventsReachEveryPeer) {
       absl::Seconds(10)));
   net_.clock().RunFor(absl::Seconds(5));
   for (SimPeer* p : peers) EXPECT_EQ(events_of(p), want) << p->name;
+}
+
+// Answers "NAME at ME" to every query.
+class NameResponder : public cluster::QueryResponder {
+ public:
+  explicit NameResponder(std::string self) : self_(std::move(self)) {}
+  void OnQuery(const cluster::QueryRequest& q,
+               cluster::QueryRespond respond) override {
+    respond(q.name + " at " + self_);
+  }
+
+ private:
+  std::string self_;
+};
+
+TEST_F(PeerSimTest, QueryReachabilityAndForceLeaveCommands) {
+  SimPeer& alice = AddPeer("alice");
+  SimPeer& bob = AddPeer("bob");
+  SimPeer& carol = AddPeer("carol");
+  absl::Status s;
+  for (SimPeer* p : {&alice, &bob, &carol}) {
+    auto out = p->Run("init", &s);
+    ASSERT_TRUE(s.ok()) << p->name << ": " << s << "\n" << Lines(out);
+  }
+  ASSERT_TRUE(RunUntil(
+      [&] {
+        for (SimPeer* p : {&alice, &bob, &carol}) {
+          if (p->app->membership().Members().size() != 3) return false;
+        }
+        return true;
+      },
+      absl::Seconds(20)));
+  NameResponder at_bob("bob");
+  bob.app->membership().SetQueryResponder(&at_bob);
+
+  auto out = alice.Run("query uptime --ack --timeout 2s", &s);
+  ASSERT_TRUE(s.ok()) << s << "\n" << Lines(out);
+  EXPECT_THAT(out, ::testing::Contains("response from bob: uptime at bob"));
+  EXPECT_THAT(out, ::testing::Contains("ack from carol"));
+  // Only bob has a responder: the others acked, so none is missing.
+  EXPECT_TRUE(absl::StrContains(
+      Lines(out), "summary: matched 3, acked 3, answered 1, missing 0 in 2s"))
+      << Lines(out);
+
+  out = alice.Run("query uptime --node bob", &s);
+  ASSERT_TRUE(s.ok()) << s << "\n" << Lines(out);
+  EXPECT_TRUE(absl::StrContains(Lines(out),
+                                "summary: matched 1, acked 0, answered 1, "
+                                "missing 0"))
+      << Lines(out);
+
+  out = alice.Run("query uptime --tag role=web(", &s);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::HasSubstr("bad regular expression"));
+
+  out = alice.Run("reachability", &s);
+  ASSERT_TRUE(s.ok()) << s << "\n" << Lines(out);
+  EXPECT_THAT(out, ::testing::Contains("every member answered"));
+
+  out = alice.Run("forceleave bob", &s);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("bob is alive"));
+
+  // carol crashes: reachability names her until she is found dead; then
+  // forceleave --prune forgets her on every member.
+  net_.Crash(carol.id);
+  out = alice.Run("reachability --timeout 1s", &s);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(out, ::testing::Contains("no answer from carol"));
+  ASSERT_TRUE(RunUntil(
+      [&] {
+        for (const auto& m :
+             alice.app->membership().WithNode([](membership::Memberlist& n) {
+               return absl::StatusOr<std::vector<membership::Member>>(
+                   n.AllMembers());
+             }).value_or(std::vector<membership::Member>{})) {
+          if (m.name == "carol") return m.state == membership::MemberState::kDead;
+        }
+        return false;
+      },
+      absl::Seconds(30)));
+  out = alice.Run("forceleave carol --prune", &s);
+  ASSERT_TRUE(s.ok()) << s << "\n" << Lines(out);
+  EXPECT_THAT(out, ::testing::Contains("carol forced to leave and pruned"));
 }
 
 }  // namespace

@@ -72,8 +72,8 @@ void Memberlist::SendUserMessage(const std::string& to, uint32_t channel,
   if (user_messages_in_flight_ >= config_.max_user_messages_in_flight) {
     ++stats_.user_messages_refused;
     if (stats_.user_messages_refused % 100 == 1) {
-      log_.Warn(config_.name, ": direct message to ", to, " refused: ",
-                user_messages_in_flight_,
+      log_.Warn(config_.name, ": direct message to ", to,
+                " refused: ", user_messages_in_flight_,
                 " in flight (max_user_messages_in_flight)");
     }
     later(std::move(done),
@@ -129,10 +129,10 @@ void Memberlist::HandleDirectMessage(const ::peer::v1::ReliableRequest& request,
   }
   if (m.payload().size() >
       static_cast<size_t>(config_.max_user_message_bytes)) {
-    refuse(absl::InvalidArgumentError(absl::StrCat(
-        "message of ", m.payload().size(), " bytes: more than ",
-        config_.max_user_message_bytes, " (", config_.name,
-        "'s max_user_message_bytes)")));
+    refuse(absl::InvalidArgumentError(
+        absl::StrCat("message of ", m.payload().size(), " bytes: more than ",
+                     config_.max_user_message_bytes, " (", config_.name,
+                     "'s max_user_message_bytes)")));
     return;
   }
   if (delegate_ == nullptr) {

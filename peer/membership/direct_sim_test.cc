@@ -114,6 +114,33 @@ TEST(DirectMessageSimTest, FailuresComeBackAsStatus) {
   EXPECT_FALSE(f.Send(0, "node2", 1, "x").ok());
 }
 
+TEST(DirectMessageSimTest, TheMuxRoutesByChannel) {
+  const uint64_t seed = SimSeed(8);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  std::vector<RecordingDelegate> on7(2);
+  SimCluster::Options o = Opts(2, seed);
+  o.channels = [&](int i, DelegateMux& mux, runtime::Scheduler*) {
+    (void)mux.Register(7, &on7[i]);
+  };
+  SimCluster c(o);
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); }, absl::Seconds(30)));
+  auto send = [&](uint32_t channel) {
+    std::optional<absl::Status> result;
+    c.node(0).SendUserMessage("node1", channel, "hi",
+                              [&](absl::Status s) { result = s; });
+    c.RunUntil([&] { return result.has_value(); }, absl::Seconds(5));
+    return result.value_or(absl::DeadlineExceededError("no answer"));
+  };
+  EXPECT_TRUE(send(7).ok());
+  ASSERT_EQ(on7[1].got.size(), 1u);
+  EXPECT_EQ(on7[1].got[0].from, "node0");
+  absl::Status other = send(9);
+  EXPECT_EQ(other.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(other.message(), HasSubstr("no component on channel 9"));
+  EXPECT_EQ(send(300).code(), absl::StatusCode::kNotFound);
+}
+
 TEST(DirectMessageSimTest, OpenModeSaysTheSenderIsNotProven) {
   const uint64_t seed = SimSeed(5);
   PEERLAB_SIM_TRACE_SEED(seed);
@@ -161,24 +188,24 @@ TEST(ForceLeaveSimTest, AFailedMemberIsLeftEverywhereAndPruneForgetsIt) {
       },
       absl::Seconds(60)));
   ASSERT_TRUE(f.c.node(0).ForceLeave("node3", false).ok());
-  EXPECT_TRUE(f.c.RunUntil(
-      [&] { return AllHold(f.c, 3, MemberState::kLeft, false); },
-      absl::Seconds(5)));
+  EXPECT_TRUE(
+      f.c.RunUntil([&] { return AllHold(f.c, 3, MemberState::kLeft, false); },
+                   absl::Seconds(5)));
   ASSERT_TRUE(f.c.node(1).ForceLeave("node4", true).ok());
-  EXPECT_TRUE(f.c.RunUntil(
-      [&] { return AllHold(f.c, 4, MemberState::kDead, true); },
-      absl::Seconds(5)));
+  EXPECT_TRUE(
+      f.c.RunUntil([&] { return AllHold(f.c, 4, MemberState::kDead, true); },
+                   absl::Seconds(5)));
   // A left member is pruned on request.
   ASSERT_TRUE(f.c.node(2).ForceLeave("node3", true).ok());
-  EXPECT_TRUE(f.c.RunUntil(
-      [&] { return AllHold(f.c, 3, MemberState::kDead, true); },
-      absl::Seconds(5)));
+  EXPECT_TRUE(
+      f.c.RunUntil([&] { return AllHold(f.c, 3, MemberState::kDead, true); },
+                   absl::Seconds(5)));
   EXPECT_GE(f.c.node(2).stats().forced_leaves, 2u);
   // The group goes on: a restarted node3 joins again.
   f.c.Restart(3, 0);
-  EXPECT_TRUE(f.c.RunUntil(
-      [&] { return AllHold(f.c, 3, MemberState::kAlive, false); },
-      absl::Seconds(30)));
+  EXPECT_TRUE(
+      f.c.RunUntil([&] { return AllHold(f.c, 3, MemberState::kAlive, false); },
+                   absl::Seconds(30)));
 }
 
 TEST(ForceLeaveSimTest, ALiveMemberIsNeverEvicted) {
@@ -190,8 +217,8 @@ TEST(ForceLeaveSimTest, ALiveMemberIsNeverEvicted) {
   Fixture f(Opts(4, seed));
   ASSERT_TRUE(f.converged);
   f.c.net().Partition({{0}, {1, 2, 3}});
-  ASSERT_TRUE(f.c.RunUntil(
-      [&] { return f.c.Sees(0, 2, MemberState::kDead); }, absl::Seconds(60)));
+  ASSERT_TRUE(f.c.RunUntil([&] { return f.c.Sees(0, 2, MemberState::kDead); },
+                           absl::Seconds(60)));
   ASSERT_TRUE(f.c.node(0).ForceLeave("node2", false).ok());
   EXPECT_TRUE(f.c.Sees(0, 2, MemberState::kLeft));
   f.c.net().Heal();

@@ -1,0 +1,348 @@
+// Queries in the simulator: filters, acks, timeouts, relays under loss,
+// reachability. Virtual time; the seed is printed on failure (replay with
+// PEERLAB_SIM_SEED=N).
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "peer/cluster/queries.h"
+#include "peer/membership/sim/sim_seed.h"
+#include "peer/membership/sim_cluster.h"
+
+namespace peerlab::cluster {
+namespace {
+
+using membership::Member;
+using membership::SimCluster;
+using membership::sim::SimSeed;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+const std::string kKey(32, 'Q');
+
+TEST(DefaultQueryTimeoutTest, IsSerfsFormula) {
+  struct Case {
+    absl::Duration interval;
+    int members;
+    absl::Duration want;
+  };
+  const Case cases[] = {
+      {absl::Milliseconds(200), 0, absl::Milliseconds(3200)},
+      {absl::Milliseconds(200), 1, absl::Milliseconds(3200)},
+      {absl::Milliseconds(200), 9, absl::Milliseconds(3200)},
+      {absl::Milliseconds(200), 10, absl::Milliseconds(6400)},
+      {absl::Milliseconds(200), 99, absl::Milliseconds(6400)},
+      {absl::Milliseconds(200), 100, absl::Milliseconds(9600)},
+      {absl::Milliseconds(500), 1000, absl::Seconds(32)},
+      {absl::Milliseconds(100), 30, absl::Milliseconds(3200)},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(DefaultQueryTimeout(c.interval, c.members), c.want)
+        << c.interval << " " << c.members;
+  }
+  EXPECT_EQ(DefaultQueryTimeout(absl::Milliseconds(200), 10, 4),
+            absl::Milliseconds(1600));
+}
+
+// Answers "NAME from ME: PAYLOAD", unless told to stay silent; records.
+class EchoResponder : public QueryResponder {
+ public:
+  explicit EchoResponder(std::string self) : self_(std::move(self)) {}
+  void OnQuery(const QueryRequest& q, QueryRespond respond) override {
+    seen.push_back(q);
+    if (silent) return;
+    respond(big > 0 ? std::string(big, 'r')
+                    : q.name + " from " + self_ + ": " + q.payload);
+  }
+  std::vector<QueryRequest> seen;
+  bool silent = false;
+  size_t big = 0;
+
+ private:
+  std::string self_;
+};
+
+struct Lab {
+  explicit Lab(int n, uint64_t seed, double loss = 0.0) {
+    SimCluster::Options o;
+    o.nodes = n;
+    o.seed = seed;
+    o.loss = loss;
+    o.keys = {kKey};
+    cluster = std::make_unique<SimCluster>(o);
+    for (int i = 0; i < n; ++i) {
+      // The only user data of these nodes: straight on the Memberlist (in
+      // the peer it sits on a DelegateMux channel).
+      queries.push_back(std::make_unique<Queries>(
+          cluster->net().scheduler(static_cast<uint32_t>(i)),
+          [this, i](std::string payload, const std::string& key) {
+            cluster->node(i).Broadcast(std::move(payload), key);
+          },
+          [this](const Member& m) { return tags[m.name]; }));
+      cluster->SetDelegate(i, queries.back().get());
+      responders.push_back(std::make_unique<EchoResponder>(cluster->name(i)));
+    }
+    Attach();
+    cluster->StartAll();
+    converged = cluster->RunUntil([&] { return cluster->Converged(); },
+                                  absl::Seconds(60));
+  }
+  void Attach() {
+    for (int i = 0; i < cluster->size(); ++i) {
+      queries[i]->Attach(&cluster->node(i));
+      queries[i]->SetResponder(responders[i].get());
+    }
+  }
+  // Runs query `params` from node `from` to its end.
+  QueryResult Run(int from, QueryParams params,
+                  std::vector<QueryAnswer>* answers = nullptr) {
+    std::optional<QueryResult> result;
+    auto id = queries[from]->Query(
+        std::move(params),
+        [answers](const QueryAnswer& a) {
+          if (answers) answers->push_back(a);
+        },
+        [&](QueryResult r) { result = std::move(r); });
+    EXPECT_TRUE(id.ok()) << id.status();
+    cluster->RunUntil([&] { return result.has_value(); }, absl::Seconds(120));
+    EXPECT_TRUE(result.has_value());
+    return result.value_or(QueryResult{});
+  }
+  std::map<std::string, std::map<std::string, std::string>> tags;
+  // Before the queries: destroyed after them (they cancel their timers on
+  // its schedulers; the nodes call nothing while destroyed).
+  std::unique_ptr<SimCluster> cluster;
+  std::vector<std::unique_ptr<EchoResponder>> responders;
+  std::vector<std::unique_ptr<Queries>> queries;
+  bool converged = false;
+};
+
+QueryParams Params(std::string name, std::string payload = "") {
+  QueryParams p;
+  p.name = std::move(name);
+  p.payload = std::move(payload);
+  return p;
+}
+
+TEST(QueriesSimTest, EveryMemberAnswersAndTheQueryEndsWhenAllHave) {
+  const uint64_t seed = SimSeed(11);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  Lab lab(5, seed);
+  ASSERT_TRUE(lab.converged);
+  std::vector<QueryAnswer> answers;
+  QueryResult r = lab.Run(1, Params("uptime", "now"), &answers);
+  EXPECT_EQ(r.matched.size(), 5u);
+  EXPECT_EQ(r.answered.size(), 5u);
+  EXPECT_THAT(r.missing, IsEmpty());
+  EXPECT_LT(r.elapsed, r.timeout);  // did not wait for the timeout
+  ASSERT_EQ(answers.size(), 5u);
+  bool from_node3 = false;
+  for (const QueryAnswer& a : answers) {
+    EXPECT_FALSE(a.ack);
+    if (a.from == "node3") {
+      from_node3 = true;
+      EXPECT_EQ(a.payload, "uptime from node3: now");
+    }
+  }
+  EXPECT_TRUE(from_node3);
+  EXPECT_EQ(lab.responders[3]->seen.at(0).from, "node1");
+}
+
+TEST(QueriesSimTest, NodeAndTagFiltersSelectWhoAnswers) {
+  const uint64_t seed = SimSeed(12);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  Lab lab(6, seed);
+  ASSERT_TRUE(lab.converged);
+  lab.tags["node1"] = {{"role", "web"}, {"dc", "east"}};
+  lab.tags["node2"] = {{"role", "db"}, {"dc", "east"}};
+  lab.tags["node3"] = {{"role", "web"}, {"dc", "west"}};
+  lab.tags["node4"] = {{"role", "webcache"}};
+
+  QueryParams by_node = Params("q");
+  by_node.nodes = {"node2", "node5"};
+  QueryResult r = lab.Run(0, by_node);
+  EXPECT_THAT(r.matched, ElementsAre("node2", "node5"));
+  EXPECT_EQ(r.answered, (std::set<std::string>{"node2", "node5"}));
+  EXPECT_TRUE(lab.responders[1]->seen.empty());
+
+  QueryParams by_tag = Params("q");
+  by_tag.tags = {{"role", "^web$"}};
+  r = lab.Run(0, by_tag);
+  EXPECT_THAT(r.matched, ElementsAre("node1", "node3"));
+  EXPECT_EQ(r.answered, (std::set<std::string>{"node1", "node3"}));
+
+  QueryParams both = Params("q");
+  both.tags = {{"role", "web"}, {"dc", "east|west"}};  // unanchored
+  both.nodes = {"node1", "node3", "node4"};
+  r = lab.Run(5, both);
+  EXPECT_THAT(r.matched, ElementsAre("node1", "node3"));
+  EXPECT_EQ(r.answered.size(), 2u);
+
+  QueryParams bad = Params("q");
+  bad.tags = {{"role", "web("}};
+  auto refused = lab.queries[0]->Query(bad, nullptr, nullptr);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("--tag role=web(: bad regular expression: missing )"));
+  QueryParams long_re = Params("q");
+  long_re.tags = {{"role", std::string(300, 'a')}};
+  EXPECT_THAT(
+      lab.queries[0]->Query(long_re, nullptr, nullptr).status().message(),
+      HasSubstr("a regular expression of 300 bytes, at most 256"));
+}
+
+TEST(QueriesSimTest, AcksComeFirstAndSilenceWaitsForTheTimeout) {
+  const uint64_t seed = SimSeed(13);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  Lab lab(4, seed);
+  ASSERT_TRUE(lab.converged);
+  lab.responders[2]->silent = true;
+  QueryParams p = Params("deploy");
+  p.ack = true;
+  p.timeout = absl::Seconds(2);
+  std::vector<QueryAnswer> answers;
+  const absl::Time start = lab.cluster->Now();
+  QueryResult r = lab.Run(0, p, &answers);
+  EXPECT_EQ(r.acked.size(), 4u);
+  EXPECT_EQ(r.answered.size(), 3u);
+  EXPECT_FALSE(r.answered.contains("node2"));
+  EXPECT_THAT(r.missing, IsEmpty());  // node2 acked
+  EXPECT_EQ(r.elapsed, absl::Seconds(2));
+  EXPECT_EQ(lab.cluster->Now() - start, absl::Seconds(2));
+  int acks = 0;
+  for (const QueryAnswer& a : answers) acks += a.ack;
+  EXPECT_EQ(acks, 4);
+}
+
+TEST(QueriesSimTest, ACrashedMemberIsMissingAtTheTimeout) {
+  const uint64_t seed = SimSeed(14);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  Lab lab(5, seed);
+  ASSERT_TRUE(lab.converged);
+  lab.cluster->Crash(4);
+  QueryParams p = Params("q");
+  p.ack = true;
+  QueryResult r = lab.Run(0, p);
+  EXPECT_EQ(r.timeout, lab.queries[0]->DefaultTimeout());
+  EXPECT_EQ(r.elapsed, r.timeout);
+  EXPECT_THAT(r.missing, ElementsAre("node4"));
+  EXPECT_EQ(r.answered.size(), 4u);
+}
+
+TEST(QueriesSimTest, ReachabilityNamesWhoDidNotAck) {
+  const uint64_t seed = SimSeed(15);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  Lab lab(5, seed);
+  ASSERT_TRUE(lab.converged);
+  std::optional<QueryResult> result;
+  ASSERT_TRUE(lab.queries[2]
+                  ->Reachability(absl::ZeroDuration(), nullptr,
+                                 [&](QueryResult r) { result = r; })
+                  .ok());
+  lab.cluster->RunUntil([&] { return result.has_value(); }, absl::Seconds(30));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->acked.size(), 5u);
+  EXPECT_THAT(result->missing, IsEmpty());
+  EXPECT_LT(result->elapsed, result->timeout);  // all acked: done early
+  for (const auto& r : lab.responders) EXPECT_TRUE(r->seen.empty());
+
+  lab.cluster->Crash(1);
+  result.reset();
+  ASSERT_TRUE(lab.queries[2]
+                  ->Reachability(absl::Seconds(1), nullptr,
+                                 [&](QueryResult r) { result = r; })
+                  .ok());
+  lab.cluster->RunUntil([&] { return result.has_value(); }, absl::Seconds(30));
+  ASSERT_TRUE(result);
+  EXPECT_THAT(result->missing, ElementsAre("node1"));
+  EXPECT_EQ(result->acked.size(), 4u);
+  // The name is reserved.
+  EXPECT_EQ(lab.queries[0]
+                ->Query(Params(kReachabilityQuery), nullptr, nullptr)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(QueriesSimTest, ResponsesLargerThanADatagramArrive) {
+  const uint64_t seed = SimSeed(16);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  Lab lab(3, seed);
+  ASSERT_TRUE(lab.converged);
+  for (auto& r : lab.responders) r->big = 100000;
+  std::vector<QueryAnswer> answers;
+  QueryResult r = lab.Run(0, Params("dump"), &answers);
+  EXPECT_EQ(r.answered.size(), 3u);
+  for (const QueryAnswer& a : answers) EXPECT_EQ(a.payload.size(), 100000u);
+  // Past the responder's bound: dropped there, and logged.
+  for (auto& resp : lab.responders) resp->big = (512 << 10) + 1;
+  QueryParams p = Params("dump");
+  p.timeout = absl::Seconds(1);
+  r = lab.Run(0, p);
+  EXPECT_TRUE(r.answered.empty());
+  EXPECT_GE(lab.queries[1]->stats().responses_refused, 1u);
+}
+
+TEST(QueriesSimTest, RelaysCarryAnswersPastABrokenLinkAndDuplicatesDrop) {
+  const uint64_t seed = SimSeed(17);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  Lab lab(6, seed);
+  ASSERT_TRUE(lab.converged);
+  // node3 cannot reach node0 (one way): only relays bring its answer.
+  lab.cluster->net().Cut(3, 0);
+  QueryParams p = Params("q");
+  p.timeout = absl::Seconds(3);
+  QueryResult direct = lab.Run(0, p);
+  EXPECT_THAT(direct.missing, ElementsAre("node3"));
+  p.relay = 2;
+  std::vector<QueryAnswer> answers;
+  QueryResult relayed = lab.Run(0, p, &answers);
+  EXPECT_THAT(relayed.missing, IsEmpty());
+  EXPECT_EQ(relayed.answered.size(), 6u);
+  for (const QueryAnswer& a : answers) {
+    if (a.from == "node3") EXPECT_TRUE(a.relayed);
+  }
+  // Every answer kept once; the other copies dropped (as duplicates, or
+  // as late once the query ended).
+  EXPECT_EQ(answers.size(), 6u);
+  lab.cluster->RunFor(absl::Seconds(2));
+  const Queries::Stats& st = lab.queries[0]->stats();
+  EXPECT_GE(st.duplicate_answers + st.late_answers, 4u);
+  EXPECT_GE(lab.queries[1]->stats().relays_forwarded +
+                lab.queries[2]->stats().relays_forwarded +
+                lab.queries[4]->stats().relays_forwarded +
+                lab.queries[5]->stats().relays_forwarded,
+            2u);
+}
+
+// The figure of bench/RESULTS.md ("Queries at 5 % datagram loss"): 200
+// queries from random members of 10, relay 2, 5 % of datagrams lost.
+TEST(QueriesSimTest, AtFivePercentLossRelayTwoDeliversNearlyEveryResponse) {
+  const uint64_t seed = SimSeed(18);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  constexpr int kNodes = 10;
+  constexpr int kQueries = 200;
+  Lab lab(kNodes, seed, 0.05);
+  ASSERT_TRUE(lab.converged);
+  uint64_t expected = 0, delivered = 0;
+  for (int k = 0; k < kQueries; ++k) {
+    QueryParams p = Params("q", std::to_string(k));
+    p.relay = 2;
+    QueryResult r = lab.Run(k % kNodes, p);
+    expected += r.matched.size();
+    delivered += r.answered.size();
+  }
+  const double ratio = static_cast<double>(delivered) / expected;
+  std::cout << "queries at 5% loss, relay 2: " << delivered << " of "
+            << expected << " responses (" << ratio * 100 << "%)\n";
+  EXPECT_GE(ratio, 0.999);
+}
+
+}  // namespace
+}  // namespace peerlab::cluster
