@@ -24,13 +24,15 @@
 #include "absl/status/status.h"
 #include "peer/cli/command.h"
 #include "peer/cluster/query_responder.h"
+#include "peer/cluster/user_event.h"
 #include "peer/handlers/handler_runner.h"
 #include "peer/membership/member.h"
 
 namespace peerlab::peer {
 
 class HandlerHost : public membership::EventListener,
-                    public cluster::QueryResponder {
+                    public cluster::QueryResponder,
+                    public cluster::UserEventListener {
  public:
   // `self_name`: this member's name. `options` as HandlerRunner's
   // (self_name and self_tags are set here).
@@ -63,6 +65,10 @@ class HandlerHost : public membership::EventListener,
   // A user event (from the cluster layer's listener).
   void OnUserEvent(const std::string& name, const std::string& payload,
                    uint64_t ltime);
+  // UserEventListener (the membership loop): user and user:NAME handlers.
+  void OnUserEvent(const cluster::UserEvent& event) override {
+    OnUserEvent(event.name, event.payload, event.ltime);
+  }
 
  private:
   void MemberEvent(const char* type, const membership::Member& m);

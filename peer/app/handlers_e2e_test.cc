@@ -102,5 +102,53 @@ TEST_F(HandlersE2eTest, HandlersAddedAndRemovedAtRunTime) {
   EXPECT_THAT(alice->Output("handler list"), HasSubstr("0 handlers"));
 }
 
+// A user event reaches every peer's user:deploy handler (its payload on
+// standard input), and a query is answered by the query:whoami handler of
+// each of three peers (its standard output is the response).
+TEST_F(HandlersE2eTest, UserEventAndQueryHandlersOnThreePeers) {
+  const std::string answer = dir_->File("whoami.sh");
+  ASSERT_TRUE(
+      WriteFile(answer, "#!/bin/sh\necho \"I am $PEERLAB_SELF_NAME\"\n").ok());
+  ::chmod(answer.c_str(), 0700);
+  std::vector<std::unique_ptr<e2e::WatchedPeer>> peers;
+  std::vector<std::string> outs;
+  const std::vector<std::string> names = {"alice", "bob", "carol"};
+  for (const std::string& name : names) {
+    outs.push_back(dir_->File(absl::StrCat(name, "-deploy.txt")));
+    const std::string record =
+        RecordingScript(absl::StrCat(name, "-deploy.sh"), outs.back());
+    peers.push_back(Start(name, {"--event-handler", "user:deploy=" + record,
+                                 "--event-handler", "query:whoami=" + answer}));
+    ASSERT_TRUE(peers.back()) << name;
+  }
+  ASSERT_TRUE(Eventually(
+      [&] {
+        for (auto& p : peers) {
+          if (!absl::StrContains(p->Output("memberlist"), "carol")) {
+            return false;
+          }
+        }
+        return absl::StrContains(peers[2]->Output("memberlist"), "alice");
+      },
+      absl::Seconds(20)));
+  EXPECT_THAT(peers[0]->Output("event deploy v42"), HasSubstr("ltime"));
+  for (size_t i = 0; i < peers.size(); ++i) {
+    std::string text;
+    EXPECT_TRUE(Eventually(
+        [&] {
+          text = ReadFile(outs[i]).value_or("");
+          return absl::StrContains(text,
+                                   absl::StrCat("user ", names[i], "\nv42"));
+        },
+        absl::Seconds(20)))
+        << i << ": " << text;
+  }
+  const std::string out = peers[1]->Output("query whoami --timeout 5s");
+  EXPECT_THAT(out, HasSubstr("I am alice"));
+  EXPECT_THAT(out, HasSubstr("I am bob"));
+  EXPECT_THAT(out, HasSubstr("I am carol"));
+  EXPECT_THAT(out, HasSubstr("matched 3, acked 0, answered 3, missing 0"));
+}
+
 }  // namespace
 }  // namespace peerlab::peer

@@ -1,6 +1,7 @@
 #include "peer/app/peer_agent.h"
 
 #include <mutex>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -369,6 +370,66 @@ absl::StatusOr<uint64_t> PeerAgentBackend::SendEvent(const std::string& name,
   std::shared_lock<std::shared_mutex> lock(mu_);
   if (Host() == nullptr) return Closed();
   return Host()->SendUserEvent(name, payload, coalesce);
+}
+
+absl::Status PeerAgentBackend::StartQuery(
+    const pb::AgentQueryRequest& request,
+    std::function<void(pb::AgentQueryResponse)> on_item) {
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    if (Host() == nullptr) return Closed();
+  }
+  cluster::QueryParams params;
+  params.name = request.name();
+  params.payload = request.payload();
+  params.nodes.assign(request.nodes().begin(), request.nodes().end());
+  for (const auto& [key, regex] : request.tags()) {
+    params.tags.push_back(cluster::TagFilter{key, regex});
+  }
+  if (request.has_timeout()) {
+    params.timeout = absl::Seconds(request.timeout().seconds()) +
+                     absl::Nanoseconds(request.timeout().nanos());
+  }
+  params.ack = request.request_ack();
+  params.relay = static_cast<int>(request.relay_factor());
+  // The thread holds the shared lock while the query runs, so Close()
+  // waits for it (a query ends by its timeout).
+  std::thread([this, params = std::move(params),
+               on_item = std::move(on_item)]() mutable {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    pb::AgentQueryResponse summary_item;
+    auto* summary = summary_item.mutable_summary();
+    if (Host() == nullptr) {
+      on_item(std::move(summary_item));
+      return;
+    }
+    std::vector<cluster::QueryAnswer> answers;
+    auto result = Host()->RunQuery(std::move(params), &answers);
+    for (const cluster::QueryAnswer& a : answers) {
+      pb::AgentQueryResponse item;
+      if (a.ack) {
+        item.mutable_ack()->set_from(a.from);
+      } else {
+        item.mutable_reply()->set_from(a.from);
+        item.mutable_reply()->set_payload(a.payload);
+      }
+      on_item(std::move(item));
+    }
+    if (result.ok()) {
+      summary->set_matched(static_cast<uint32_t>(result->matched.size()));
+      summary->set_acked(static_cast<uint32_t>(result->acked.size()));
+      summary->set_answered(static_cast<uint32_t>(result->answered.size()));
+      for (const std::string& m : result->missing) summary->add_missing(m);
+    }
+    on_item(std::move(summary_item));
+  }).detach();
+  return absl::OkStatus();
+}
+
+absl::Status PeerAgentBackend::ForceLeave(const std::string& name, bool prune) {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (Host() == nullptr) return Closed();
+  return Host()->ForceLeave(name, prune);
 }
 
 PeerAgent::PeerAgent(MembershipHost* membership, cli::ViewHub* views)

@@ -50,6 +50,14 @@ class PeerAgentBackend : public agent::AgentBackend {
   absl::StatusOr<uint64_t> SendEvent(const std::string& name,
                                      const std::string& payload,
                                      bool coalesce) override;
+  // MembershipHost::RunQuery on a thread of its own (the query blocks
+  // until its timeout or until every matched member answered); the acks
+  // and replies are handed on when it ends, then the summary.
+  absl::Status StartQuery(
+      const ::peer::v1::AgentQueryRequest& request,
+      std::function<void(::peer::v1::AgentQueryResponse)> on_item) override;
+  // MembershipHost::ForceLeave.
+  absl::Status ForceLeave(const std::string& name, bool prune) override;
   absl::StatusOr<std::vector<::peer::v1::AgentStat>> Stats() override;
   absl::StatusOr<::peer::v1::AgentCoordinateResponse> Coordinates(
       const std::vector<std::string>& nodes) override;

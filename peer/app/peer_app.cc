@@ -21,13 +21,12 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "peer/agent/agent_grpc.h"
 #include "peer/app/bootstrap_commands.h"
-#include "peer/app/cluster_commands.h"
 #include "peer/app/chat_identity.h"
+#include "peer/app/cluster_commands.h"
 #include "peer/app/faults_commands.h"
 #include "peer/app/handler_host.h"
-#include "peer/app/query_commands.h"
-#include "peer/chat/chat_faults.h"
 #include "peer/app/lifecycle_commands.h"
 #include "peer/app/lifecycle_host.h"
 #include "peer/app/member_events.h"
@@ -35,8 +34,9 @@
 #include "peer/app/membership_commands.h"
 #include "peer/app/membership_host.h"
 #include "peer/app/peer_agent.h"
-#include "peer/agent/agent_grpc.h"
+#include "peer/app/query_commands.h"
 #include "peer/chat/chat_commands.h"
+#include "peer/chat/chat_faults.h"
 #include "peer/chat/chat_host.h"
 #include "peer/chat/grpc_chat.h"
 #include "peer/cli/session.h"
@@ -128,9 +128,8 @@ absl::Status PeerApp::Start() {
   // Both obey one fault plan (faults_commands.h: faults without root).
   PeerTransports t;
   t.faults = std::make_shared<runtime::FaultPlan>(runtime::FaultPlan::Options{
-      .seed = FaultSeed(name()), .on_limit = [](const std::string& m) {
-        spdlog::warn("{}", m);
-      }});
+      .seed = FaultSeed(name()),
+      .on_limit = [](const std::string& m) { spdlog::warn("{}", m); }});
   t.membership_loop = std::make_unique<runtime::ThreadHostLoop>("membership");
   t.chat_loop = std::make_unique<runtime::ThreadHostLoop>("chat");
   t.lifecycle_loop = std::make_unique<runtime::ThreadHostLoop>("lifecycle");
@@ -152,8 +151,8 @@ absl::Status PeerApp::Start() {
                        .node_key = node_key_,
                        .faults = t.faults});
   t.chat_transport = std::make_unique<chat::FaultyChatTransport>(
-      std::make_unique<chat::GrpcChatTransport>(channel_credentials_),
-      t.faults, &t.chat_loop->scheduler());
+      std::make_unique<chat::GrpcChatTransport>(channel_credentials_), t.faults,
+      &t.chat_loop->scheduler());
   t.chat_probe_transport =
       std::make_unique<chat::GrpcChatTransport>(channel_credentials_);
   t.bootstrap = std::make_unique<bootstrap::BootstrapClient>(
@@ -201,11 +200,10 @@ absl::Status PeerApp::Start() {
   auto agent_grpc = std::make_unique<agent::AgentGrpcService>(
       &agent_->service(),
       agent::AgentGrpcService::Options{
-          .authorize =
-              [control = control_service_](
-                  const grpc::CallbackServerContext& context) {
-                return control->CheckToken(context);
-              }});
+          .authorize = [control = control_service_](
+                           const grpc::CallbackServerContext& context) {
+            return control->CheckToken(context);
+          }});
   agent_grpc_ = agent_grpc.get();
   grpc_services_.push_back(std::move(agent_grpc));
   if (auto s = StartGrpcServer(); !s.ok()) return s;
@@ -217,8 +215,7 @@ absl::Status PeerApp::Start() {
   return absl::OkStatus();
 }
 
-absl::Status PeerApp::RegisterFaults(
-    std::shared_ptr<runtime::FaultPlan> plan) {
+absl::Status PeerApp::RegisterFaults(std::shared_ptr<runtime::FaultPlan> plan) {
   if (plan == nullptr) return absl::OkStatus();
   faults_ = plan;
   allow_lab_faults_ = options_.test;
@@ -316,20 +313,19 @@ absl::Status PeerApp::Compose(PeerTransports t) {
     MembershipHost* host = membership_.get();
     for (cli::Command c :
          {QueryCommand([host](cluster::QueryParams p,
-                              std::vector<cluster::QueryAnswer>* answers) {
+                              std::vector<cluster::QueryAnswer>*answers) {
             return host->RunQuery(std::move(p), answers);
           }),
           ReachabilityCommand([host](absl::Duration timeout) {
             return host->Reachability(timeout);
           }),
-          ForceLeaveCommand([host](const std::string& name, bool prune) {
+          ForceLeaveCommand([host](const std::string&name, bool prune) {
             return host->ForceLeave(name, prune);
           })}) {
       if (auto s = registry_.Register(std::move(c)); !s.ok()) return s;
     }
   }
-  if (auto s = RegisterClusterCommands(membership_.get(), registry_);
-      !s.ok()) {
+  if (auto s = RegisterClusterCommands(membership_.get(), registry_); !s.ok()) {
     return s;
   }
   if (auto s = RegisterFaults(t.faults); !s.ok()) return s;
@@ -450,6 +446,8 @@ absl::Status PeerApp::Compose(PeerTransports t) {
   membership_->AddListener(handlers_.get());
   // Queries this node matches are answered by query handlers.
   membership_->SetQueryResponder(handlers_.get());
+  // User events reach user and user:NAME handlers.
+  membership_->AddUserEventListener(handlers_.get());
   agent_ = std::make_unique<PeerAgent>(membership_.get(), &views_);
   user_event_view_ = std::make_unique<UserEventViewWriter>(&views_);
   membership_->AddUserEventListener(user_event_view_.get());
