@@ -724,7 +724,17 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect,
   NodeState& m = *node;
   // About another process of that name (a predecessor): not this member.
   if (suspect.generation() != m.generation) return;
-  if (suspect.incarnation() < m.incarnation) return;  // old news
+  if (suspect.incarnation() < m.incarnation) {  // old news
+    // About us: the accuser missed our refutation, and nobody else answers
+    // an accusation older than what they hold. Our current alive (no new
+    // incarnation) goes out again, first in the queue, so it rides on the
+    // ack of the accuser's last ping. Before, the accuser held us suspect
+    // (each answered ping starting its suspicion over) until a push/pull.
+    if (&m == local_ && !leaving_ && !replaced_) {
+      QueueBroadcast(*local_, LocalAliveToSpread());
+    }
+    return;
+  }
   // An accuser names an incarnation it has seen, and only the member's own
   // signed alive raises it: one above ours is ignored (refuting it, or
   // accepting it, would let the forger ratchet the member towards
