@@ -18,6 +18,7 @@ PEERLAB_PACKAGES=(
   procps tmux openssl postgresql
   chromium  # the harness timeline screenshot test (headless)
   iproute2  # ip, tc: the network-namespace lab (deploy/lab/peerlab-lab)
+  serf nftables  # bench/membership_compare, cluster_compare: Debian serf side by side, loss by nftables
   dpkg-dev file  # cpack -G DEB: dpkg-shlibdeps for Depends (package_deb_test)
 )
 
