@@ -119,9 +119,14 @@ void SimTransport::Complete(
   network_->clock_.Cancel(call.timeout_event);
   NodeStats& stats = network_->node(node_).stats;
   if (result.ok()) {
-    stats.reliable_bytes_received += result->ByteSizeLong();
+    const size_t bytes = result->ByteSizeLong();
+    stats.reliable_bytes_received += bytes;
+    network_->Trace(3, node_, static_cast<NodeId>(call_id), bytes);
   } else {
     ++stats.reliable_failed;
+    network_->Trace(
+        3, node_, static_cast<NodeId>(call_id),
+        (uint64_t{1} << 40) | static_cast<uint64_t>(result.status().code()));
   }
   call.done(std::move(result));
 }
@@ -371,6 +376,15 @@ void SimNetwork::ReportPacket(NodeId from, NodeId to, size_t bytes,
   }
 }
 
+void SimNetwork::Trace(uint64_t kind, NodeId from, NodeId to, uint64_t size) {
+  // Order-dependent: each step mixes the previous hash with the event.
+  const uint64_t when = static_cast<uint64_t>(
+      absl::ToInt64Nanoseconds(Now() - absl::UnixEpoch()));
+  trace_hash_ = Mix(trace_hash_ ^ when);
+  trace_hash_ = Mix(trace_hash_ ^ (kind << 56) ^ (uint64_t{from} << 28) ^ to);
+  trace_hash_ = Mix(trace_hash_ ^ size);
+}
+
 // --- SimNetwork: traffic -----------------------------------------------------
 
 double SimNetwork::NetworkUniform() {
@@ -513,6 +527,7 @@ void SimNetwork::Deliver(NodeId from, NodeId to,
   }
   ++receiver.stats.packets_received;
   receiver.stats.bytes_received += payload.size();
+  Trace(1, from, to, payload.size());
   ReportPacket(from, to, payload.size(), PacketEvent::Outcome::kDelivered);
   if (packet_tap_) packet_tap_(from, to, from_address, payload);
   transport.handlers_.on_packet(from_address, payload);
@@ -599,7 +614,9 @@ void SimNetwork::ServeRequest(NodeId caller, uint32_t caller_epoch,
     return;
   }
   ++n.stats.reliable_served;
-  n.stats.reliable_bytes_received += request.ByteSizeLong();
+  const size_t request_bytes = request.ByteSizeLong();
+  n.stats.reliable_bytes_received += request_bytes;
+  Trace(2, caller, callee, request_bytes);
   const uint32_t callee_epoch = n.epoch;
   transport.handlers_.on_reliable(
       node(caller).address, request,

@@ -355,6 +355,13 @@ class SimNetwork final : private runtime::SimClock::Gate,
   const NodeStats& stats(NodeId id) const;
   // The sum over all nodes.
   NodeStats TotalStats() const;
+  // A hash of the run's trace: every datagram delivered (arrival time,
+  // sender, receiver, size), every reliable request served and every
+  // reliable completion (time, caller, callee, size or status code), in the
+  // order they happened. Always kept (a few multiplications per message);
+  // two runs with the same seed and the same driver give the same hash,
+  // and any difference in what was delivered, to whom or when changes it.
+  uint64_t trace_hash() const { return trace_hash_; }
   // Calls `observer` with every datagram's fate (nullptr: none). Delivered
   // datagrams are reported just before the handler runs.
   void SetPacketObserver(std::function<void(const PacketEvent&)> observer) {
@@ -421,6 +428,9 @@ class SimNetwork final : private runtime::SimClock::Gate,
   absl::Duration Delay(NodeId from, NodeId to, bool with_jitter);
   void ReportPacket(NodeId from, NodeId to, size_t bytes,
                     PacketEvent::Outcome outcome);
+  // Folds one delivered message into trace_hash_ (kind: 1 datagram, 2
+  // reliable request, 3 reliable completion).
+  void Trace(uint64_t kind, NodeId from, NodeId to, uint64_t size);
 
   // Scheduling on behalf of SimScheduler.
   runtime::SimClock::EventId ScheduleTask(NodeId id, uint32_t epoch,
@@ -464,6 +474,7 @@ class SimNetwork final : private runtime::SimClock::Gate,
   absl::flat_hash_map<uint64_t, LinkOptions> links_;
   bool partitioned_ = false;
   uint64_t generated_addresses_ = 0;
+  uint64_t trace_hash_ = 0;
   std::function<void(const PacketEvent&)> packet_observer_;
   PacketTap packet_tap_;
 };

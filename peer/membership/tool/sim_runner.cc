@@ -352,6 +352,7 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
   result.real_seconds = real_elapsed();
   result.events = clock.events_processed();
   result.peak_rss_mib = PeakRssMib();
+  result.trace_hash = c.net().trace_hash();
   const double member_seconds = double(n) * Seconds(result.sim_time);
   const Traffic total = TotalTraffic(c);
   result.msgs_per_member_s = double(total.messages) / member_seconds;
@@ -435,7 +436,8 @@ std::string FormatReport(const SimRunResult& r) {
           Seconds(r.sim_time), r.real_seconds,
           r.real_seconds > 0 ? Seconds(r.sim_time) / r.real_seconds : 0.0,
           r.events),
-      absl::StrFormat("peak memory: %.0f MiB\n", r.peak_rss_mib));
+      absl::StrFormat("peak memory: %.0f MiB\n", r.peak_rss_mib),
+      absl::StrFormat("trace hash: %016x\n", r.trace_hash));
   return out;
 }
 

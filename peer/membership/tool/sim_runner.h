@@ -138,6 +138,10 @@ struct SimRunResult {
   // MiB (0 where /proc is not available): every member holds a record of
   // every other, so it grows as N².
   double peak_rss_mib = 0;
+  // SimNetwork::trace_hash() at the end: the same options and seed give
+  // the same hash (the run is deterministic); compare it across builds to
+  // see whether a change altered the protocol's traffic.
+  uint64_t trace_hash = 0;
 };
 
 // Runs one experiment. InvalidArgument for bad options (nodes outside

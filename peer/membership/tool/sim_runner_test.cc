@@ -8,9 +8,10 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "gtest/gtest.h"
 #include "base/testing/subprocess.h"
+#include "gtest/gtest.h"
 
 namespace peerlab::membership::tool {
 namespace {
@@ -43,6 +44,31 @@ TEST(SimRunnerTest, SameSeedSameFigures) {
   EXPECT_EQ(a->converge, b->converge);
   EXPECT_EQ(a->last_detect, b->last_detect);
   EXPECT_EQ(a->events, b->events);
+}
+
+// Determinism: the trace hash (every delivery, its time, ends and size) is
+// the same for two runs of one seed, and differs for another seed.
+TEST(SimRunnerTest, SameSeedSameTraceHashOtherSeedOtherHash) {
+  SimRunOptions o;
+  o.nodes = 40;
+  o.scenario = Scenario::kCrash;
+  o.loss = 0.05;
+  o.join_window = absl::Seconds(1);
+  o.duration = absl::Seconds(40);
+  o.seed = 11;
+  auto a = RunSimulation(o);
+  auto b = RunSimulation(o);
+  o.seed = 12;
+  auto other = RunSimulation(o);
+  ASSERT_TRUE(a.ok() && b.ok() && other.ok());
+  ASSERT_TRUE(a->last_detect.has_value());  // the crash happened and was seen
+  EXPECT_NE(a->trace_hash, 0u);
+  EXPECT_EQ(a->trace_hash, b->trace_hash);
+  EXPECT_EQ(a->events, b->events);
+  EXPECT_NE(a->trace_hash, other->trace_hash);
+  EXPECT_NE(FormatReport(*a).find(
+                absl::StrFormat("trace hash: %016x\n", a->trace_hash)),
+            std::string::npos);
 }
 
 TEST(SimRunnerTest, CrashIsDetectedFirstThenByAll) {
