@@ -291,12 +291,16 @@ grpc::ServerWriteReactor<pb::AgentQueryResponse>* AgentGrpcService::Query(
   if (grpc::Status s = Admit(*context); !s.ok()) {
     return new RefusedWriter<pb::AgentQueryResponse>(s);
   }
-  auto queue = service_->Query(*request);
-  if (!queue.ok()) {
+  auto call = service_->Query(*request);
+  if (!call.ok()) {
     return new RefusedWriter<pb::AgentQueryResponse>(
-        ToGrpcStatus(queue.status()));
+        ToGrpcStatus(call.status()));
   }
-  auto* reactor = new Writer(context, *queue, nullptr);
+  // Whatever ends the call (the summary written, the client gone, the
+  // peer's end) ends the query too.
+  auto* reactor = new Writer(
+      context, call->queue,
+      [service = service_, id = call->id] { service->EndQuery(id); });
   Spawn([reactor] { Writer::Run(reactor); });
   return reactor;
 }

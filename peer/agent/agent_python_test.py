@@ -183,15 +183,21 @@ class AgentPythonTest(unittest.TestCase):
             pb.AgentMembersRequest(tags={"role": "("}))
         self.assertIn("tags[role]", details)
 
-    def test_tags_set_read_remove_and_reserved(self):
+    def test_tags_set_read_remove_and_the_size_limit(self):
+        # The peer's own metadata fields (the chat address) are not tags.
+        self.assertNotIn("chat", self.call("bob", "Tags",
+                                           pb.AgentTagsRequest()).tags)
         r = self.call("bob", "Tags", pb.AgentTagsRequest(set={"lang": "py"}))
         self.assertEqual(r.tags["lang"], "py")
+        self.assertNotIn("chat", r.tags)
         self.assertEqual(self.call("bob", "Tags", pb.AgentTagsRequest())
                          .tags["lang"], "py")
         r = self.call("bob", "Tags", pb.AgentTagsRequest(remove=["lang"]))
         self.assertNotIn("lang", r.tags)
-        self.assertCode(grpc.StatusCode.INVALID_ARGUMENT, self.call, "bob",
-                        "Tags", pb.AgentTagsRequest(set={"chat": "x"}))
+        details = self.assertCode(
+            grpc.StatusCode.INVALID_ARGUMENT, self.call, "bob", "Tags",
+            pb.AgentTagsRequest(set={"big": "x" * 600}))
+        self.assertIn("memberlist.max_meta_bytes", details)
 
     def test_stream_sees_another_members_tag_change(self):
         stream = self.stubs["alice"].Stream(
@@ -245,17 +251,38 @@ class AgentPythonTest(unittest.TestCase):
         self.assertCode(grpc.StatusCode.INVALID_ARGUMENT, self.call, "alice",
                         "Event", pb.AgentEventRequest(name=""))
 
-    def test_query(self):
+    def test_query_streams_each_answer_as_it_comes(self):
+        # A minute-long query: both acks are read long before its end,
+        # then the call is cancelled (the query ends with it).
+        stream = self.stubs["alice"].Query(
+            pb.AgentQueryRequest(name="ping", request_ack=True,
+                                 timeout={"seconds": 60}),
+            metadata=self.auth, timeout=TIMEOUT)
+        acks = []
+        for item in stream:
+            self.assertFalse(item.HasField("summary"), item)
+            acks.append(getattr(item.ack, "from"))
+            if len(acks) == 2:
+                break
+        stream.cancel()
+        self.assertEqual(sorted(acks), ["alice", "bob"])
+        # A short one: the answers first, then one summary, last.
         items = list(self.stubs["alice"].Query(
             pb.AgentQueryRequest(name="ping", request_ack=True,
-                                 timeout={"seconds": 2}),
+                                 timeout={"seconds": 1}),
             metadata=self.auth, timeout=TIMEOUT))
-        self.assertTrue(items[-1].HasField("summary"))
+        self.assertEqual([i.HasField("summary") for i in items],
+                         [False, False, True], items)
         self.assertEqual(items[-1].summary.matched, 2)
         self.assertEqual(items[-1].summary.acked, 2, items)
-        acks = sorted(getattr(i.ack, "from") for i in items
-                      if i.HasField("ack"))
-        self.assertEqual(len(acks), 2, items)
+        # A query the peer refuses ends the call with its status.
+        with self.assertRaises(grpc.RpcError) as caught:
+            list(self.stubs["alice"].Query(
+                pb.AgentQueryRequest(name="ping", tags={"role": "("}),
+                metadata=self.auth, timeout=TIMEOUT))
+        self.assertEqual(caught.exception.code(),
+                         grpc.StatusCode.INVALID_ARGUMENT,
+                         caught.exception.details())
 
     def test_force_leave(self):
         # Nobody of that name: refused; a live member: refused, never evicted.

@@ -1,6 +1,7 @@
 #include "peer/agent/agent_service.h"
 
 #include <algorithm>
+#include <atomic>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -14,15 +15,14 @@ namespace {
 
 constexpr size_t kMaxNameBytes = 128;  // event and query names
 constexpr size_t kMaxTagKeyBytes = 64;
-constexpr size_t kMaxTagValueBytes = 512;
+// As cluster/tags.h (the backend checks again, with the metadata's limit).
+constexpr size_t kMaxTagValueBytes = 4096;
 constexpr size_t kMaxPatternBytes = 1024;  // a RE2 expression
 constexpr size_t kMaxTagChanges = 256;     // set + remove in one call
 constexpr uint32_t kMaxRelayFactor = 5;    // as Serf
 constexpr int kMaxQueryNodes = 1024;
 // A RE2 program larger than this is refused (memory of a hostile pattern).
 constexpr int64_t kMaxPatternMemory = 1 << 20;
-// Tag keys the peer sets itself (peer/app/member_meta.h).
-constexpr const char* kReservedTags[] = {"chat", "id", "started"};
 
 bool Printable(const std::string& s) {
   for (unsigned char c : s) {
@@ -59,13 +59,6 @@ absl::Status CheckTagKey(const std::string& field, const std::string& key) {
       return absl::InvalidArgumentError(
           absl::StrCat(field, ": tag key \"", key,
                        "\" may hold only letters, digits, '_', '-', '.'"));
-    }
-  }
-  for (const char* reserved : kReservedTags) {
-    if (key == reserved) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ": the tag \"", key,
-                       "\" is the peer's own (chat, id, started)"));
     }
   }
   return absl::OkStatus();
@@ -180,10 +173,12 @@ absl::StatusOr<uint64_t> AgentBackend::SendEvent(const std::string&,
   return absl::UnimplementedError("user events are not in this peer yet");
 }
 
-absl::Status AgentBackend::StartQuery(
+absl::StatusOr<uint64_t> AgentBackend::StartQuery(
     const pb::AgentQueryRequest&, std::function<void(pb::AgentQueryResponse)>) {
   return absl::UnimplementedError("queries are not in this peer yet");
 }
+
+void AgentBackend::CancelQuery(uint64_t) {}
 
 absl::Status AgentBackend::ForceLeave(const std::string&, bool) {
   return absl::UnimplementedError("force-leave is not in this peer yet");
@@ -325,7 +320,45 @@ absl::StatusOr<pb::AgentEventResponse> AgentService::Event(
   return response;
 }
 
-absl::StatusOr<std::shared_ptr<QueryQueue>> AgentService::Query(
+// What a running query hands its answers to (copied into the backend's
+// callbacks): it pushes them on the call's queue, and frees the query's
+// place at the summary, or, when the backend drops the callbacks uncalled
+// (the node went away), ends the queue with Unavailable.
+class AgentService::QueryFeed {
+ public:
+  QueryFeed(std::shared_ptr<QueryQueue> queue, std::shared_ptr<Running> running,
+            uint64_t id)
+      : queue_(std::move(queue)), running_(std::move(running)), id_(id) {}
+  ~QueryFeed() {
+    Release(absl::UnavailableError(
+        "the query ended without its summary (the membership node went "
+        "away)"));
+  }
+
+  void Take(pb::AgentQueryResponse item) {
+    const bool last = item.has_summary();
+    queue_->Push(std::move(item), "this Query call fell behind");
+    if (last) Release(absl::OkStatus());
+  }
+
+  // Ends the queue with `status` (after what it holds) and frees the
+  // query's place, once.
+  void Release(absl::Status status) {
+    if (released_.exchange(true)) return;
+    queue_->Close(std::move(status));
+    std::lock_guard<std::mutex> lock(running_->mu);
+    --running_->queries;
+    running_->byid.erase(id_);
+  }
+
+ private:
+  const std::shared_ptr<QueryQueue> queue_;
+  const std::shared_ptr<Running> running_;
+  const uint64_t id_;
+  std::atomic<bool> released_{false};
+};
+
+absl::StatusOr<AgentService::QueryCall> AgentService::Query(
     const pb::AgentQueryRequest& request) {
   if (auto s = CheckName("name", request.name()); !s.ok()) return s;
   if (request.nodes_size() > kMaxQueryNodes) {
@@ -356,6 +389,9 @@ absl::StatusOr<std::shared_ptr<QueryQueue>> AgentService::Query(
     std::lock_guard<std::mutex> lock(mu_);
     if (shut_down_) return absl::UnavailableError("the peer is shutting down");
   }
+  uint64_t id = 0;
+  auto queue = std::make_shared<QueryQueue>(
+      options_.query_queue_items, options_.query_queue_bytes, QuerySize);
   {
     std::lock_guard<std::mutex> lock(running_->mu);
     if (running_->queries >= options_.max_queries) {
@@ -364,24 +400,23 @@ absl::StatusOr<std::shared_ptr<QueryQueue>> AgentService::Query(
                        " queries running (the limit); try again later"));
     }
     ++running_->queries;
+    id = ++running_->next_id;
+    running_->byid[id].queue = queue;
   }
-  auto queue = std::make_shared<QueryQueue>(
-      options_.query_queue_items, options_.query_queue_bytes, QuerySize);
-  absl::Status started = backend_->StartQuery(
-      request, [queue, running = running_](pb::AgentQueryResponse item) {
-        const bool last = item.has_summary();
-        queue->Push(std::move(item), "this Query call fell behind");
-        if (!last) return;
-        queue->Close();
-        std::lock_guard<std::mutex> lock(running->mu);
-        --running->queries;
-      });
-  if (!started.ok()) {
+  auto feed = std::make_shared<QueryFeed>(queue, running_, id);
+  absl::StatusOr<uint64_t> handle = backend_->StartQuery(
+      request, [feed](pb::AgentQueryResponse item) { feed->Take(item); });
+  if (!handle.ok()) {
+    feed->Release(absl::OkStatus());
+    return handle.status();
+  }
+  {
     std::lock_guard<std::mutex> lock(running_->mu);
-    --running_->queries;
-    return started;
+    auto it = running_->byid.find(id);
+    // Absent when the query is over already (its summary came first).
+    if (it != running_->byid.end()) it->second.handle = *handle;
   }
-  return queue;
+  return QueryCall{.queue = std::move(queue), .id = id};
 }
 
 absl::StatusOr<pb::AgentTagsResponse> AgentService::Tags(
@@ -400,12 +435,9 @@ absl::StatusOr<pb::AgentTagsResponse> AgentService::Tags(
           absl::StrCat("set[", key, "]: ", value.size(), " bytes (at most ",
                        kMaxTagValueBytes, ")"));
     }
-    if (!Printable(value) || absl::StrContains(value, ';') ||
-        absl::StrContains(value, '=')) {
+    if (value.empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("set[", key,
-                       "]: a value may not hold ';', '=' or a control "
-                       "character"));
+          absl::StrCat("set[", key, "]: empty value (remove deletes a tag)"));
     }
     set.emplace(key, value);
   }
@@ -505,13 +537,40 @@ absl::StatusOr<pb::AgentKeysResponse> AgentService::Keys(
   return backend_->Keys(request.op(), request.key(), timeout);
 }
 
-void AgentService::Shutdown() {
-  std::lock_guard<std::mutex> lock(mu_);
-  shut_down_ = true;
-  for (auto& [queue, filter] : subscribers_) {
-    queue->Close(absl::UnavailableError("the peer is shutting down"));
+void AgentService::EndQuery(uint64_t id) {
+  uint64_t handle = 0;
+  {
+    std::lock_guard<std::mutex> lock(running_->mu);
+    auto it = running_->byid.find(id);
+    if (it == running_->byid.end()) return;  // over already
+    handle = it->second.handle;
   }
-  subscribers_.clear();
+  // Its summary (or the drop of its callbacks) frees the place.
+  if (handle != 0) backend_->CancelQuery(handle);
+}
+
+void AgentService::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    shut_down_ = true;
+    for (auto& [queue, filter] : subscribers_) {
+      queue->Close(absl::UnavailableError("the peer is shutting down"));
+    }
+    subscribers_.clear();
+  }
+  // Running queries: their calls end now; the queries are cancelled (the
+  // summaries that follow go to closed queues).
+  std::vector<uint64_t> handles;
+  {
+    std::lock_guard<std::mutex> lock(running_->mu);
+    for (auto& [id, q] : running_->byid) {
+      if (auto queue = q.queue.lock()) {
+        queue->Close(absl::UnavailableError("the peer is shutting down"));
+      }
+      if (q.handle != 0) handles.push_back(q.handle);
+    }
+  }
+  for (uint64_t handle : handles) backend_->CancelQuery(handle);
 }
 
 }  // namespace peerlab::agent

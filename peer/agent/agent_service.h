@@ -50,7 +50,9 @@ class AgentBackend {
   virtual absl::StatusOr<pb::AgentMember> Self() = 0;
   // Sets then deletes this peer's tags (already validated for their
   // form); returns the tags after. The backend checks its own limits
-  // (size: InvalidArgument naming it; reserved keys).
+  // (the metadata's size: InvalidArgument naming it; NotFound for a tag
+  // to remove that is not set). Tags are the user's key/value pairs only,
+  // never the peer's own metadata fields.
   virtual absl::StatusOr<std::map<std::string, std::string>> UpdateTags(
       const std::map<std::string, std::string>& set,
       const std::vector<std::string>& remove) = 0;
@@ -58,12 +60,20 @@ class AgentBackend {
   virtual absl::StatusOr<uint64_t> SendEvent(const std::string& name,
                                              const std::string& payload,
                                              bool coalesce);
-  // Starts a query (request validated). `on_item` gets each ack and reply,
+  // Starts a query (request validated) and returns at once with a handle
+  // for CancelQuery. `on_item` gets each ack and reply as the peer gets it,
   // then exactly one summary, last; on any thread, and it must not block.
-  // An error means the query did not start and `on_item` is never called.
-  virtual absl::Status StartQuery(
+  // An error means the query did not start (the cluster layer's refusal:
+  // InvalidArgument, FailedPrecondition, ResourceExhausted) and `on_item`
+  // is never called. A query that ends without its summary (the node went
+  // away) has `on_item` and its copies destroyed uncalled.
+  virtual absl::StatusOr<uint64_t> StartQuery(
       const pb::AgentQueryRequest& request,
       std::function<void(pb::AgentQueryResponse)> on_item);
+  // Ends the query of `handle` now (its caller went away, the peer shuts
+  // down): the summary of what came so far follows, or nothing when the
+  // query is over already. Thread-safe; must not block for long.
+  virtual void CancelQuery(uint64_t handle);
   virtual absl::Status ForceLeave(const std::string& name, bool prune);
   // This peer's statistics (unsorted).
   virtual absl::StatusOr<std::vector<pb::AgentStat>> Stats() = 0;
@@ -128,11 +138,21 @@ class AgentService {
   absl::StatusOr<pb::AgentEventResponse> Event(
       const pb::AgentEventRequest& request);
 
-  // Starts a query; its queue gets acks and replies, then the summary, and
-  // then ends (OK). The query holds one of Options::max_queries places
-  // until its summary (its timeout), even when the caller went away.
-  absl::StatusOr<std::shared_ptr<QueryQueue>> Query(
-      const pb::AgentQueryRequest& request);
+  // A running Query call: its queue and the id EndQuery takes.
+  struct QueryCall {
+    std::shared_ptr<QueryQueue> queue;
+    uint64_t id = 0;
+  };
+  // Starts a query; its queue gets each ack and reply as it arrives, then
+  // the summary, and then ends (OK). The backend's refusal is returned
+  // (nothing started). A query whose node goes away ends its queue with
+  // Unavailable. The query holds one of Options::max_queries places until
+  // its summary or EndQuery.
+  absl::StatusOr<QueryCall> Query(const pb::AgentQueryRequest& request);
+  // The call of query `id` is over (its writer finished: summary sent,
+  // client gone, call cancelled): a query still running is ended now
+  // (AgentBackend::CancelQuery). Idempotent.
+  void EndQuery(uint64_t id);
 
   absl::StatusOr<pb::AgentTagsResponse> Tags(
       const pb::AgentTagsRequest& request);
@@ -145,8 +165,9 @@ class AgentService {
   absl::StatusOr<pb::AgentKeysResponse> Keys(
       const pb::AgentKeysRequest& request);
 
-  // Ends every stream with Unavailable ("the peer is shutting down") and
-  // refuses later Subscribe and Query calls. Idempotent.
+  // Ends every stream and running query with Unavailable ("the peer is
+  // shutting down"; the queries are cancelled at the backend) and refuses
+  // later Subscribe and Query calls. Idempotent.
   void Shutdown();
 
  private:
@@ -172,9 +193,16 @@ class AgentService {
   std::map<std::shared_ptr<StreamQueue>, Filter> subscribers_;  // guarded
   // Queries running; shared with their callbacks, which may outlive this.
   struct Running {
+    struct Query {
+      uint64_t handle = 0;  // the backend's; 0 until StartQuery returned
+      std::weak_ptr<QueryQueue> queue;
+    };
     std::mutex mu;
-    int queries = 0;
+    int queries = 0;                 // guarded by mu
+    uint64_t next_id = 0;            // guarded by mu
+    std::map<uint64_t, Query> byid;  // guarded by mu
   };
+  class QueryFeed;
   const std::shared_ptr<Running> running_ = std::make_shared<Running>();
 };
 

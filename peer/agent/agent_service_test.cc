@@ -40,13 +40,15 @@ class FakeBackend : public AgentBackend {
     for (const auto& k : remove) tags.erase(k);
     return tags;
   }
-  absl::Status StartQuery(
+  absl::StatusOr<uint64_t> StartQuery(
       const pb::AgentQueryRequest& request,
       std::function<void(pb::AgentQueryResponse)> on_item) override {
     last_query = request;
+    if (!query_refusal.ok()) return query_refusal;
     query_sink = std::move(on_item);
-    return absl::OkStatus();
+    return ++query_handles;
   }
+  void CancelQuery(uint64_t handle) override { cancelled.push_back(handle); }
   absl::StatusOr<std::vector<pb::AgentStat>> Stats() override {
     std::vector<pb::AgentStat> out;
     for (const char* name : {"memberlist.udp.sent", "memberlist.gossip"}) {
@@ -77,6 +79,9 @@ class FakeBackend : public AgentBackend {
   std::map<std::string, std::string> tags;
   pb::AgentQueryRequest last_query;
   std::function<void(pb::AgentQueryResponse)> query_sink;
+  absl::Status query_refusal;  // what StartQuery answers when not OK
+  uint64_t query_handles = 0;
+  std::vector<uint64_t> cancelled;  // CancelQuery's handles
   absl::Duration keys_timeout;
   std::string last_key;
 };
@@ -256,8 +261,9 @@ TEST_F(AgentServiceTest, QueryAnswersArriveThenTheSummaryEndsIt) {
   q.set_name("uptime");
   q.set_request_ack(true);
   (*q.mutable_tags())["role"] = "web";
-  auto queue = service_.Query(q);
-  ASSERT_TRUE(queue.ok()) << queue.status();
+  auto call = service_.Query(q);
+  ASSERT_TRUE(call.ok()) << call.status();
+  auto* queue = &call->queue;
   EXPECT_EQ(backend_.last_query.name(), "uptime");
   pb::AgentQueryResponse ack;
   ack.mutable_ack()->set_from("bob");
@@ -293,6 +299,59 @@ TEST_F(AgentServiceTest, QueryRequestsOutOfTheirDomainAreRefused) {
   EXPECT_THAT(service_.Query(q).status().message(), HasSubstr("tags[role]"));
 }
 
+TEST_F(AgentServiceTest, AQueryTheBackendRefusesEndsWithItsStatus) {
+  backend_.query_refusal =
+      absl::InvalidArgumentError("query of 9000 bytes does not fit");
+  pb::AgentQueryRequest q;
+  q.set_name("big");
+  auto call = service_.Query(q);
+  EXPECT_TRUE(absl::IsInvalidArgument(call.status())) << call.status();
+  EXPECT_THAT(call.status().message(), HasSubstr("9000 bytes"));
+  backend_.query_refusal = absl::FailedPreconditionError("not running");
+  EXPECT_TRUE(absl::IsFailedPrecondition(service_.Query(q).status()));
+}
+
+TEST_F(AgentServiceTest, EndQueryCancelsARunningQueryAtTheBackend) {
+  pb::AgentQueryRequest q;
+  q.set_name("x");
+  auto call = service_.Query(q);
+  ASSERT_TRUE(call.ok()) << call.status();
+  service_.EndQuery(call->id);
+  EXPECT_THAT(backend_.cancelled, ElementsAre(1u));
+  pb::AgentQueryResponse summary;
+  summary.mutable_summary();
+  backend_.query_sink(summary);
+  service_.EndQuery(call->id);  // over: nothing more
+  EXPECT_THAT(backend_.cancelled, ElementsAre(1u));
+}
+
+TEST_F(AgentServiceTest, ShutdownEndsRunningQueriesAndCancelsThem) {
+  pb::AgentQueryRequest q;
+  q.set_name("x");
+  auto call = service_.Query(q);
+  ASSERT_TRUE(call.ok()) << call.status();
+  service_.Shutdown();
+  auto batch = call->queue->Pop(absl::ZeroDuration());
+  EXPECT_TRUE(batch.ended);
+  EXPECT_TRUE(absl::IsUnavailable(batch.status)) << batch.status;
+  EXPECT_THAT(backend_.cancelled, ElementsAre(1u));
+  EXPECT_TRUE(absl::IsUnavailable(service_.Query(q).status()));
+}
+
+TEST(AgentServiceBoundsTest, AQueryWhoseCallbacksAreDroppedEndsUnavailable) {
+  FakeBackend backend;
+  AgentService service(&backend, {.max_queries = 1});
+  pb::AgentQueryRequest q;
+  q.set_name("x");
+  auto call = service.Query(q);
+  ASSERT_TRUE(call.ok()) << call.status();
+  backend.query_sink = nullptr;  // the node went away
+  auto batch = call->queue->Pop(absl::ZeroDuration());
+  EXPECT_TRUE(batch.ended);
+  EXPECT_TRUE(absl::IsUnavailable(batch.status)) << batch.status;
+  EXPECT_TRUE(service.Query(q).ok());  // its place is free
+}
+
 TEST(AgentServiceBoundsTest, QueriesRunningAreBounded) {
   FakeBackend backend;
   AgentService service(&backend, {.max_queries = 1});
@@ -319,16 +378,19 @@ TEST_F(AgentServiceTest, TagsAreCheckedSetAndRemoved) {
   EXPECT_THAT(service_.Tags(remove)->tags(),
               UnorderedElementsAre(Pair("role", "web")));
 
-  pb::AgentTagsRequest reserved;
-  (*reserved.mutable_set())["chat"] = "1.2.3.4:5";
-  EXPECT_THAT(service_.Tags(reserved).status().message(),
-              HasSubstr("peer's own"));
+  // Tags live beside the peer's own fields (cluster/tags.h: tag K is the
+  // field "tag.K"), so no key is reserved and values may hold ';' and '='.
+  pb::AgentTagsRequest any;
+  (*any.mutable_set())["chat"] = "a;b=c";
+  EXPECT_TRUE(service_.Tags(any).ok());
+  EXPECT_EQ(backend_.tags["chat"], "a;b=c");
   pb::AgentTagsRequest bad_key;
   (*bad_key.mutable_set())["a b"] = "x";
   EXPECT_TRUE(absl::IsInvalidArgument(service_.Tags(bad_key).status()));
-  pb::AgentTagsRequest bad_value;
-  (*bad_value.mutable_set())["k"] = "a;b";
-  EXPECT_THAT(service_.Tags(bad_value).status().message(), HasSubstr("';'"));
+  pb::AgentTagsRequest empty_value;
+  (*empty_value.mutable_set())["k"] = "";
+  EXPECT_THAT(service_.Tags(empty_value).status().message(),
+              HasSubstr("empty value"));
 
   // Neither set nor remove: this peer's tags as a member.
   auto read = service_.Tags({});

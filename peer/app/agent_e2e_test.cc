@@ -129,6 +129,7 @@ TEST_F(AgentE2eTest, ThreePeersWithTagsThroughPeerlabCtl) {
       [&] {
         auto m = Members(alice_addr);
         return m.size() == 3 && m["bob"]["tags"]["role"] == "db" &&
+               !m["alice"]["tags"].contains("chat") &&
                m["carol"]["tags"]["role"] == "web" &&
                m["alice"]["status"] == "alive" &&
                m["carol"]["status"] == "alive";
@@ -225,15 +226,99 @@ TEST_F(AgentE2eTest, ThreePeersWithTagsThroughPeerlabCtl) {
   // Exit codes: a refused value is a usage error (2); a bad tag a failed
   // call (1, the reason on stderr); no token: 1, saying where to find one.
   EXPECT_EQ(Ctl({"members", "--status", "gone"}).code, 2);
-  CtlRun reserved =
-      Ctl({"tags", "--set", "chat=1.2.3.4:5", "--rpc-addr", alice_addr});
-  EXPECT_EQ(reserved.code, 1);
-  EXPECT_THAT(reserved.err, HasSubstr("peer's own"));
+  // Past the metadata's limit: refused as the peer's `tags set` refuses
+  // it, with the sizes named.
+  CtlRun big = Ctl({"tags", "--set", "big=" + std::string(600, 'x'),
+                    "--rpc-addr", alice_addr});
+  EXPECT_EQ(big.code, 1);
+  EXPECT_THAT(big.err, HasSubstr("at most 512 (memberlist.max_meta_bytes)"));
   CtlRun no_token = Ctl({"members", "--rpc-addr", alice_addr},
                         {{"PEERLAB_CONTROL_TOKEN_FILE", ""}});
   EXPECT_EQ(no_token.code, 1);
   EXPECT_THAT(no_token.err, HasSubstr("UNAUTHENTICATED"));
   EXPECT_THAT(no_token.err, HasSubstr("--peer NAME"));
+}
+
+// Query is a server stream that hands each ack over as it arrives: with a
+// minute-long timeout, the acks of both peers are read long before it ends
+// (before: everything came at the end). Cancelling the call mid-query ends
+// it; the peer goes on serving queries. A query the cluster layer refuses
+// ends the call with its status (before: OK with an empty summary).
+TEST_F(AgentE2eTest, QueryStreamsAcksAsTheyComeAndRefusalsAreStatuses) {
+  auto alice = Start("alice");
+  auto bob = Start("bob");
+  ASSERT_TRUE(alice && bob);
+  const std::string alice_addr = Address("alice");
+  auto stub = pb::Agent::NewStub(testing::NewPeerChannel(alice_addr));
+  ASSERT_TRUE(
+      Eventually([&] { return Members(alice_addr).size() == 2; }, kDeadline));
+
+  pb::AgentQueryRequest request;
+  request.set_name("slow");
+  request.set_request_ack(true);
+  request.mutable_timeout()->set_seconds(60);
+  {
+    grpc::ClientContext context;
+    // Far less than the query's timeout: the acks must come before it.
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kDeadline));
+    auto reader = stub->Query(&context, request);
+    std::vector<std::string> order;
+    pb::AgentQueryResponse item;
+    while (order.size() < 2 && reader->Read(&item)) {
+      order.push_back(item.has_ack()       ? "ack " + item.ack().from()
+                      : item.has_summary() ? "summary"
+                                           : "reply");
+    }
+    EXPECT_THAT(order, ::testing::UnorderedElementsAre("ack alice", "ack bob"));
+    context.TryCancel();  // mid-query: the client goes away
+    grpc::Status s = reader->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::CANCELLED) << s.error_message();
+  }
+
+  // The peer serves the next query, whose end comes by its timeout.
+  request.set_name("quick");
+  request.mutable_timeout()->set_seconds(1);
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kDeadline));
+    auto reader = stub->Query(&context, request);
+    std::vector<std::string> order;
+    pb::AgentQueryResponse item;
+    while (reader->Read(&item)) {
+      order.push_back(item.has_summary() ? "summary" : "answer");
+      if (item.has_summary()) EXPECT_EQ(item.summary().acked(), 2u);
+    }
+    EXPECT_TRUE(reader->Finish().ok());
+    EXPECT_THAT(order, ::testing::ElementsAre("answer", "answer", "summary"));
+  }
+
+  // Refusals: a bad tag expression; a peer whose membership is not
+  // running (the cluster layer's FailedPrecondition).
+  pb::AgentQueryRequest bad = request;
+  (*bad.mutable_tags())["role"] = "(";
+  {
+    grpc::ClientContext context;
+    auto reader = stub->Query(&context, bad);
+    pb::AgentQueryResponse item;
+    EXPECT_FALSE(reader->Read(&item));
+    EXPECT_EQ(reader->Finish().error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  auto idle =
+      StartWatchedPeer("idle", {"--serve", "--no-init", "--config", config_,
+                                "--bootstrap", bootstrap_.address});
+  ASSERT_TRUE(idle);
+  auto idle_stub = pb::Agent::NewStub(testing::NewPeerChannel(Address("idle")));
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kDeadline));
+    auto reader = idle_stub->Query(&context, request);
+    pb::AgentQueryResponse item;
+    EXPECT_FALSE(reader->Read(&item)) << item.DebugString();
+    grpc::Status s = reader->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+        << s.error_message();
+  }
 }
 
 }  // namespace

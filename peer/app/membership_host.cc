@@ -282,11 +282,10 @@ absl::StatusOr<uint64_t> MembershipHost::SendUserEvent(
       });
 }
 
-absl::StatusOr<cluster::QueryResult> MembershipHost::RunQuery(
-    cluster::QueryParams params, std::vector<cluster::QueryAnswer>* answers) {
-  runtime::Completion<cluster::QueryResult> done("query");
-  auto collected = std::make_shared<std::vector<cluster::QueryAnswer>>();
-  const absl::Status started = loop_->Call([&]() -> absl::Status {
+absl::StatusOr<uint64_t> MembershipHost::StartQuery(
+    cluster::QueryParams params, cluster::Queries::OnAnswer on_answer,
+    std::function<void(cluster::QueryResult)> done) {
+  return loop_->Call([&]() -> absl::StatusOr<uint64_t> {
     if (!node_.node || !node_.node->started()) {
       return absl::FailedPreconditionError(
           "membership is not running (memberlistcreate, memberliststart)");
@@ -294,18 +293,44 @@ absl::StatusOr<cluster::QueryResult> MembershipHost::RunQuery(
     if (!node_.queries) {
       return absl::FailedPreconditionError("this node has no queries");
     }
-    auto on_answer = [collected](const cluster::QueryAnswer& a) {
-      collected->push_back(a);
+    const uint64_t handle = ++next_query_handle_;
+    // Runs on the loop; the host outlives its node, whose Queries holds
+    // this function.
+    auto finished = [this, handle,
+                     done = std::move(done)](cluster::QueryResult result) {
+      queries_.erase(handle);
+      if (done) done(std::move(result));
     };
     const bool reachability = params.name == cluster::kReachabilityQuery;
-    auto id = reachability
-                  ? node_.queries->Reachability(params.timeout, on_answer,
-                                                done.Callback())
-                  : node_.queries->Query(std::move(params), on_answer,
-                                         done.Callback());
-    return id.status();
+    absl::StatusOr<uint64_t> id =
+        reachability
+            ? node_.queries->Reachability(params.timeout, std::move(on_answer),
+                                          std::move(finished))
+            : node_.queries->Query(std::move(params), std::move(on_answer),
+                                   std::move(finished));
+    if (!id.ok()) return id.status();
+    queries_[handle] = *id;
+    return handle;
   });
-  if (!started.ok()) return started;
+}
+
+void MembershipHost::FinishQuery(uint64_t handle) {
+  loop_->Call([&] {
+    auto it = queries_.find(handle);
+    if (it == queries_.end() || !node_.queries) return;
+    node_.queries->Finish(it->second);  // runs `finished`, which erases it
+  });
+}
+
+absl::StatusOr<cluster::QueryResult> MembershipHost::RunQuery(
+    cluster::QueryParams params, std::vector<cluster::QueryAnswer>* answers) {
+  runtime::Completion<cluster::QueryResult> done("query");
+  auto collected = std::make_shared<std::vector<cluster::QueryAnswer>>();
+  auto started = StartQuery(
+      std::move(params),
+      [collected](const cluster::QueryAnswer& a) { collected->push_back(a); },
+      done.Callback());
+  if (!started.ok()) return started.status();
   absl::StatusOr<cluster::QueryResult> result = loop_->Await(done);
   // The answers were written on the loop before `done` completed.
   if (result.ok() && answers != nullptr) *answers = std::move(*collected);
@@ -414,6 +439,7 @@ absl::Status MembershipHost::SetMeta(const std::string& meta,
 }
 
 void MembershipHost::DeleteNode() {
+  queries_.clear();
   node_ = HostedNode{};  // shuts the node down
   std::lock_guard<std::mutex> lock(mu_);
   node_exists_ = false;

@@ -196,6 +196,23 @@ class MembershipHost : public membership::EventListener,
   // node; the query's own refusals (InvalidArgument, ResourceExhausted).
   absl::StatusOr<cluster::QueryResult> RunQuery(
       cluster::QueryParams params, std::vector<cluster::QueryAnswer>* answers);
+  // Starts a query (the reachability query when params.name is
+  // cluster::kReachabilityQuery) and returns at once with its handle for
+  // FinishQuery. `on_answer` gets each ack and response as the cluster
+  // layer takes it, `done` the result at the end (its timeout, every
+  // matched member answered, FinishQuery); both run on the loop and must
+  // not block. The refusals come back here and then neither is called:
+  // FailedPrecondition without a started node, the cluster layer's
+  // InvalidArgument (name, filters, sizes: Queries::Check) and
+  // ResourceExhausted. When the node is deleted first (memberlistdelete,
+  // the peer's end) neither is called again: both functions are destroyed
+  // uncalled, on the loop or with the host.
+  absl::StatusOr<uint64_t> StartQuery(
+      cluster::QueryParams params, cluster::Queries::OnAnswer on_answer,
+      std::function<void(cluster::QueryResult)> done);
+  // Ends the query of `handle` now: its `done` runs with what came so far.
+  // Nothing when it is over or its node is gone. Waits for the loop only.
+  void FinishQuery(uint64_t handle);
   // Serf's reachability: a query every member acks (zero timeout: the
   // default).
   absl::StatusOr<cluster::QueryResult> Reachability(absl::Duration timeout);
@@ -271,9 +288,13 @@ class MembershipHost : public membership::EventListener,
   std::map<std::string, std::string> meta_fields_;  // guarded by mu_
   cluster::Tags tags_;                              // guarded by mu_
   std::vector<cluster::UserEventListener*> user_event_listeners_;  // mu_
-  cluster::QueryResponder* query_responder_ = nullptr;  // loop-owned
-  std::string node_label_;                          // guarded by mu_
-  bool node_created_ = false;                       // guarded by mu_
+  cluster::QueryResponder* query_responder_ = nullptr;             // loop-owned
+  // Queries started by StartQuery on the node now: handle -> the cluster
+  // layer's id. Loop-owned; cleared with the node.
+  std::map<uint64_t, uint64_t> queries_;
+  uint64_t next_query_handle_ = 0;  // loop-owned
+  std::string node_label_;          // guarded by mu_
+  bool node_created_ = false;       // guarded by mu_
 };
 
 // Implementation of the templates.

@@ -1,14 +1,14 @@
 #include "peer/app/peer_agent.h"
 
 #include <mutex>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "base/metric_sample.h"
-#include "peer/app/member_meta.h"
+#include "peer/app/cluster_commands.h"
+#include "peer/cluster/tags.h"
 #include "peer/membership/keyring.h"
 #include "peer/membership/memberlist.h"
 #include "peer/membership/stats_snapshot.h"
@@ -18,9 +18,6 @@ namespace peerlab::peer {
 namespace pb = ::peer::v1;
 
 namespace {
-
-// memberlist's limit on a member's metadata (its tags, here).
-constexpr size_t kMaxMetaBytes = 512;
 
 void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
   if (t == absl::InfinitePast() || t == absl::UnixEpoch()) return;
@@ -62,7 +59,7 @@ pb::AgentMember ToAgentMember(const membership::Member& m) {
   out.set_name(m.name);
   out.set_address(m.addr);
   out.set_status(StatusOf(m.state));
-  for (auto& [key, value] : DecodeMeta(m.meta)) {
+  for (auto& [key, value] : cluster::DecodeTags(m.meta)) {
     (*out.mutable_tags())[key] = value;
   }
   out.set_incarnation(m.incarnation);
@@ -126,12 +123,11 @@ absl::StatusOr<pb::AgentMember> PeerAgentBackend::Self() {
       });
   if (!self.ok()) return self.status();
   pb::AgentMember out = ToAgentMember(*self);
-  // Before the node starts (or between delete and create) the tags are the
-  // fields it will announce.
-  if (out.tags().empty()) {
-    for (auto& [key, value] : DecodeMeta(Host()->LocalMeta())) {
-      (*out.mutable_tags())[key] = value;
-    }
+  // The host's tags: those the node announces, and before the node starts
+  // (or between delete and create) those it will announce.
+  out.mutable_tags()->clear();
+  for (auto& [key, value] : Host()->LocalTags()) {
+    (*out.mutable_tags())[key] = value;
   }
   return out;
 }
@@ -141,18 +137,12 @@ absl::StatusOr<std::map<std::string, std::string>> PeerAgentBackend::UpdateTags(
     const std::vector<std::string>& remove) {
   std::shared_lock<std::shared_mutex> lock(mu_);
   if (Host() == nullptr) return Closed();
-  MetaFields fields = DecodeMeta(Host()->LocalMeta());
-  for (const auto& [key, value] : set) fields[key] = value;
-  for (const std::string& key : remove) fields.erase(key);
-  const std::string meta = EncodeMeta(fields);
-  if (meta.size() > kMaxMetaBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the tags would make ", meta.size(), " bytes of metadata (at most ",
-        kMaxMetaBytes, ", the peer's own fields included)"));
+  // The peer's `tags set` path: its checks, its size limit
+  // (memberlist.max_meta_bytes) and message, an update event everywhere.
+  if (absl::Status s = Host()->UpdateTags(set, remove, kTagsTimeout); !s.ok()) {
+    return s;
   }
-  for (const auto& [key, value] : set) Host()->SetLocalMetaField(key, value);
-  for (const std::string& key : remove) Host()->SetLocalMetaField(key, "");
-  return DecodeMeta(Host()->LocalMeta());
+  return Host()->LocalTags();
 }
 
 absl::StatusOr<std::vector<pb::AgentStat>> PeerAgentBackend::Stats() {
@@ -372,13 +362,9 @@ absl::StatusOr<uint64_t> PeerAgentBackend::SendEvent(const std::string& name,
   return Host()->SendUserEvent(name, payload, coalesce);
 }
 
-absl::Status PeerAgentBackend::StartQuery(
+absl::StatusOr<uint64_t> PeerAgentBackend::StartQuery(
     const pb::AgentQueryRequest& request,
     std::function<void(pb::AgentQueryResponse)> on_item) {
-  {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    if (Host() == nullptr) return Closed();
-  }
   cluster::QueryParams params;
   params.name = request.name();
   params.payload = request.payload();
@@ -392,38 +378,40 @@ absl::Status PeerAgentBackend::StartQuery(
   }
   params.ack = request.request_ack();
   params.relay = static_cast<int>(request.relay_factor());
-  // The thread holds the shared lock while the query runs, so Close()
-  // waits for it (a query ends by its timeout).
-  std::thread([this, params = std::move(params),
-               on_item = std::move(on_item)]() mutable {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    pb::AgentQueryResponse summary_item;
-    auto* summary = summary_item.mutable_summary();
-    if (Host() == nullptr) {
-      on_item(std::move(summary_item));
-      return;
+  // Both callbacks run on the membership loop as the cluster layer gets
+  // each answer, and hold only `on_item` (the call's queue), never this
+  // backend: the host may drop them uncalled when its node goes.
+  auto sink = std::make_shared<std::function<void(pb::AgentQueryResponse)>>(
+      std::move(on_item));
+  auto on_answer = [sink](const cluster::QueryAnswer& a) {
+    pb::AgentQueryResponse item;
+    if (a.ack) {
+      item.mutable_ack()->set_from(a.from);
+    } else {
+      item.mutable_reply()->set_from(a.from);
+      item.mutable_reply()->set_payload(a.payload);
     }
-    std::vector<cluster::QueryAnswer> answers;
-    auto result = Host()->RunQuery(std::move(params), &answers);
-    for (const cluster::QueryAnswer& a : answers) {
-      pb::AgentQueryResponse item;
-      if (a.ack) {
-        item.mutable_ack()->set_from(a.from);
-      } else {
-        item.mutable_reply()->set_from(a.from);
-        item.mutable_reply()->set_payload(a.payload);
-      }
-      on_item(std::move(item));
-    }
-    if (result.ok()) {
-      summary->set_matched(static_cast<uint32_t>(result->matched.size()));
-      summary->set_acked(static_cast<uint32_t>(result->acked.size()));
-      summary->set_answered(static_cast<uint32_t>(result->answered.size()));
-      for (const std::string& m : result->missing) summary->add_missing(m);
-    }
-    on_item(std::move(summary_item));
-  }).detach();
-  return absl::OkStatus();
+    (*sink)(std::move(item));
+  };
+  auto done = [sink](cluster::QueryResult result) {
+    pb::AgentQueryResponse item;
+    pb::AgentQuerySummary* summary = item.mutable_summary();
+    summary->set_matched(static_cast<uint32_t>(result.matched.size()));
+    summary->set_acked(static_cast<uint32_t>(result.acked.size()));
+    summary->set_answered(static_cast<uint32_t>(result.answered.size()));
+    for (const std::string& m : result.missing) summary->add_missing(m);
+    (*sink)(std::move(item));
+  };
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (Host() == nullptr) return Closed();
+  return Host()->StartQuery(std::move(params), std::move(on_answer),
+                            std::move(done));
+}
+
+void PeerAgentBackend::CancelQuery(uint64_t handle) {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (Host() == nullptr) return;
+  Host()->FinishQuery(handle);
 }
 
 absl::Status PeerAgentBackend::ForceLeave(const std::string& name, bool prune) {

@@ -50,12 +50,14 @@ class PeerAgentBackend : public agent::AgentBackend {
   absl::StatusOr<uint64_t> SendEvent(const std::string& name,
                                      const std::string& payload,
                                      bool coalesce) override;
-  // MembershipHost::RunQuery on a thread of its own (the query blocks
-  // until its timeout or until every matched member answered); the acks
-  // and replies are handed on when it ends, then the summary.
-  absl::Status StartQuery(
+  // MembershipHost::StartQuery: returns once the query started (or was
+  // refused: its status); each ack and reply reaches `on_item` from the
+  // membership loop as the cluster layer takes it, then the summary.
+  absl::StatusOr<uint64_t> StartQuery(
       const ::peer::v1::AgentQueryRequest& request,
       std::function<void(::peer::v1::AgentQueryResponse)> on_item) override;
+  // MembershipHost::FinishQuery (nothing after Close).
+  void CancelQuery(uint64_t handle) override;
   // MembershipHost::ForceLeave.
   absl::Status ForceLeave(const std::string& name, bool prune) override;
   absl::StatusOr<std::vector<::peer::v1::AgentStat>> Stats() override;

@@ -175,6 +175,12 @@ class Queries : public membership::Delegate {
   absl::StatusOr<uint64_t> Reachability(absl::Duration timeout,
                                         OnAnswer on_answer,
                                         std::function<void(QueryResult)> done);
+  // The refusals of `params`' form that Query gives before starting
+  // anything (InvalidArgument naming the name, a filter, its regular
+  // expression, the relay or the timeout), for callers that check a query
+  // before they ask for it. Query also refuses one that does not fit a
+  // gossip datagram, and ResourceExhausted/FailedPrecondition by state.
+  absl::Status Check(const QueryParams& params) const;
   // The timeout a query without one gets now.
   absl::Duration DefaultTimeout() const;
 
@@ -221,7 +227,6 @@ class Queries : public membership::Delegate {
   absl::StatusOr<uint64_t> Start(QueryParams params, bool internal,
                                  OnAnswer on_answer,
                                  std::function<void(QueryResult)> done);
-  absl::Status Check(const QueryParams& params) const;
   // Handles a query (gossiped, or this node's own): once per name.
   void Handle(const ::peer::v1::Query& query, bool own);
   // Sends an ack or response for `query` to its origin (and relays).
