@@ -14,10 +14,10 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "grpcpp/support/client_interceptor.h"
 #include "base/bounded_file.h"
 #include "base/state_dir.h"
 #include "base/token_file.h"
+#include "grpcpp/support/client_interceptor.h"
 
 namespace peerlab {
 namespace {
@@ -115,30 +115,37 @@ class BearerInterceptorFactory
 
 absl::StatusOr<std::string> NodeControlTokenPath(std::string_view name,
                                                  const std::string& state_dir) {
+  return NodeStateFilePath(name, "control.token", state_dir);
+}
+
+absl::StatusOr<std::string> NodeStateFilePath(std::string_view name,
+                                              std::string_view file,
+                                              const std::string& state_dir) {
   if (name.empty()) {
-    return absl::InvalidArgumentError("a peer name is needed for its token");
+    return absl::InvalidArgumentError(
+        absl::StrCat("a peer name is needed for its ", std::string(file)));
   }
   std::string component = Component(name);
   if (component.size() > kMaxComponentBytes) {
     return absl::FailedPreconditionError(
         absl::StrCat("the name \"", std::string(name),
-                     "\" is too long for a per-node token file; give the peer "
-                     "--control-token-file FILE"));
+                     "\" is too long for a per-node file (", std::string(file),
+                     "); give the peer --control-token-file FILE"));
   }
   absl::StatusOr<std::string> state = state_dir;
   if (state_dir.empty()) {
     state = UserStateDir();
   } else if (::mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    state = absl::FailedPreconditionError(absl::StrCat(
-        "cannot create state directory ", state_dir, ": ",
-        std::strerror(errno)));
+    state = absl::FailedPreconditionError(
+        absl::StrCat("cannot create state directory ", state_dir, ": ",
+                     std::strerror(errno)));
   }
   if (!state.ok()) return state.status();
   absl::StatusOr<std::string> nodes = PrivateSubdirectory(*state, "nodes");
   if (!nodes.ok()) return nodes.status();
   absl::StatusOr<std::string> node = PrivateSubdirectory(*nodes, component);
   if (!node.ok()) return node.status();
-  return *node + "/control.token";
+  return absl::StrCat(*node, "/", std::string(file));
 }
 
 absl::StatusOr<std::unique_ptr<NodeControlToken>> NodeControlToken::Create(

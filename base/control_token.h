@@ -49,6 +49,12 @@ inline constexpr char kControlTokenFileEnv[] = "PEERLAB_CONTROL_TOKEN_FILE";
 // still longer than 200 bytes.
 absl::StatusOr<std::string> NodeControlTokenPath(
     std::string_view name, const std::string& state_dir = "");
+// The file `file` (one path component) of the peer NAME on this machine,
+// STATE/nodes/COMPONENT/FILE, as NodeControlTokenPath (which is
+// NodeStateFilePath(name, "control.token", state_dir)).
+absl::StatusOr<std::string> NodeStateFilePath(
+    std::string_view name, std::string_view file,
+    const std::string& state_dir = "");
 
 // A token made for one run of a peer: a fresh random token (64 hex digits)
 // written to NodeControlTokenPath(name) with mode 0600, atomically (a stale

@@ -10,12 +10,14 @@
 //   peerlab-ctl info | force-leave NAME [--prune] | rtt A [B]
 //   peerlab-ctl reachability | keys --list|--install K|--use K|--remove K
 //
-// Every command takes --rpc-addr (default $PEERLAB_RPC_ADDR, else
-// 127.0.0.1:7373), --json, --control-token-file, --peer NAME (the token is
-// found as by every PeerControl client, base/control_token.h), the TLS
-// flags and --help. A table by default; --json prints the answer as JSON
-// (ctl_format.h). Exit codes: 0 ok, 1 the call or the operation failed
-// (the reason on stderr), 2 usage error.
+// Every command takes --rpc-addr, --json, --control-token-file, --peer NAME,
+// the TLS flags and --help. The peer called is --rpc-addr, else
+// $PEERLAB_RPC_ADDR, else the address file of --peer NAME, else the one
+// peer of this user running on this machine (base/peer_address_file.h);
+// its token is found as by every PeerControl client (base/control_token.h). A
+// table by default; --json prints the answer as JSON (ctl_format.h). Exit
+// codes: 0 ok, 1 the call or the operation failed (the reason on stderr), 2
+// usage error.
 #include <signal.h>
 
 #include <algorithm>
@@ -33,6 +35,7 @@
 #include "base/control_token.h"
 #include "base/grpc_status.h"
 #include "base/option_checks.h"
+#include "base/peer_address_file.h"
 #include "base/tls.h"
 #include "peer/agent/ctl_format.h"
 #include "proto/peer/v1/agent.grpc.pb.h"
@@ -43,8 +46,7 @@ namespace pb = ::peer::v1;
 using peerlab::agent::Dump;
 
 constexpr char kProgram[] = "peerlab-ctl";
-constexpr char kRpcAddrEnv[] = "PEERLAB_RPC_ADDR";
-constexpr char kDefaultRpcAddr[] = "127.0.0.1:7373";
+using peerlab::kRpcAddrEnv;
 
 // Options every command takes.
 struct Common {
@@ -62,7 +64,9 @@ void AddCommon(CLI::App* cmd, Common& c, const std::string& timeout_help,
                double* timeout = nullptr) {
   cmd->add_option("--rpc-addr", c.rpc_addr,
                   absl::StrCat("the peer's gRPC address HOST:PORT (default $",
-                               kRpcAddrEnv, ", else ", kDefaultRpcAddr, ")"))
+                               kRpcAddrEnv,
+                               ", else the address file of --peer NAME, else "
+                               "the one peer running here)"))
       ->check(peerlab::ConnectHostPort);
   cmd->add_flag("--json", c.json, "print the answer as JSON");
   cmd->add_option("--control-token-file", c.token_file,
@@ -71,7 +75,8 @@ void AddCommon(CLI::App* cmd, Common& c, const std::string& timeout_help,
                   "NAME on this machine)")
       ->check(peerlab::ReadableFile);
   cmd->add_option("--peer", c.peer,
-                  "the peer's name: use its token file on this machine")
+                  "the peer's name: use its address and token files on this "
+                  "machine")
       ->check(peerlab::MemberName);
   cmd->add_option("--timeout", timeout ? *timeout : c.timeout, timeout_help)
       ->check(peerlab::Range(0.001, 86400.0))
@@ -292,15 +297,6 @@ int main(int argc, char** argv) {
 
   if (auto code = peerlab::ParseCommandLine(app, argc, argv)) return *code;
 
-  if (c.rpc_addr.empty()) {
-    const char* env = std::getenv(kRpcAddrEnv);
-    c.rpc_addr = env != nullptr && *env != '\0' ? env : kDefaultRpcAddr;
-    if (auto port = peerlab::ParseHostPort(c.rpc_addr, 1); !port.ok()) {
-      std::cerr << kProgram << ": $" << kRpcAddrEnv << ": "
-                << port.status().message() << "\n";
-      return peerlab::kUsageExitCode;
-    }
-  }
   if (keys->parsed() && !keys_list && install_key.empty() && use_key.empty() &&
       remove_key.empty()) {
     std::cerr << kProgram
@@ -318,6 +314,27 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (c.rpc_addr.empty()) {
+    const char* env = std::getenv(kRpcAddrEnv);
+    const bool from_env = env != nullptr && *env != '\0';
+    absl::StatusOr<peerlab::LocalPeer> found =
+        peerlab::ResolvePeerAddress("", c.peer);
+    if (!found.ok()) {
+      std::cerr << kProgram << ": " << found.status().message() << "\n";
+      // Several peers and none named: a usage error; none found: a failure.
+      return absl::IsInvalidArgument(found.status()) ? peerlab::kUsageExitCode
+                                                     : 1;
+    }
+    c.rpc_addr = found->address;
+    if (auto port = peerlab::ParseHostPort(c.rpc_addr, 1); !port.ok()) {
+      std::cerr << kProgram << ": "
+                << (from_env ? absl::StrCat("$", kRpcAddrEnv) : found->path)
+                << ": " << port.status().message() << "\n";
+      return peerlab::kUsageExitCode;
+    }
+    // The token of the peer found by its file (unless told otherwise).
+    if (c.peer.empty()) c.peer = found->name;
+  }
   // The streams end at SIGINT/SIGTERM: blocked here, before any thread.
   sigset_t signals;
   sigemptyset(&signals);

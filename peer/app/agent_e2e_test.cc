@@ -321,5 +321,64 @@ TEST_F(AgentE2eTest, QueryStreamsAcksAsTheyComeAndRefusalsAreStatuses) {
   }
 }
 
+// Out of the box: a peer started with its defaults (its own control token,
+// a free gRPC port) is found by peerlab-ctl with neither --rpc-addr nor
+// $PEERLAB_RPC_ADDR (the peer's address file in the state directory,
+// base/peer_address_file.h); with two peers, --peer NAME chooses. Before,
+// the default was Serf's 127.0.0.1:7373, where no peer listens.
+TEST_F(AgentE2eTest, PeerlabCtlFindsALocalPeerWithoutAnAddress) {
+  // HOME is the test's directory, as for the peers: one state directory.
+  const std::map<std::string, std::string> user = {
+      {"HOME", dir_->path()},
+      {"PEERLAB_STATE_DIR", ""},
+      {"XDG_STATE_HOME", ""},
+      {"PEERLAB_CONTROL_TOKEN_FILE", ""}};
+  auto start = [&](const std::string& name) {
+    auto bin = testing::BinDir();
+    EXPECT_TRUE(bin.ok());
+    Subprocess::Options o = testing::PeerProcessOptions(
+        *bin, dir_->path(), name,
+        {"--serve", "--config", config_, "--bootstrap", bootstrap_.address});
+    for (const auto& [k, v] : user) o.env[k] = v;
+    auto process = Subprocess::Start(o);
+    EXPECT_TRUE(process.ok()) << process.status();
+    EXPECT_TRUE(Eventually([&] { return !Address(name).empty(); }, kDeadline))
+        << name << " wrote no ready file";
+    return process.ok() ? *std::move(process) : nullptr;
+  };
+  auto alice = start("alice");
+  ASSERT_TRUE(alice);
+  CtlRun run;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        run = Ctl({"members", "--json"}, user);
+        return run.code == 0;
+      },
+      kDeadline))
+      << run.code << " " << run.err;
+  auto j = nlohmann::json::parse(run.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << run.out;
+  EXPECT_EQ(j["members"][0]["name"], "alice") << run.out;
+
+  auto bob = start("bob");
+  ASSERT_TRUE(bob);
+  CtlRun several = Ctl({"members"}, user);
+  EXPECT_EQ(several.code, 2);
+  EXPECT_THAT(several.err, HasSubstr("(alice, bob)"));
+  CtlRun chosen = Ctl({"info", "--json", "--peer", "bob"}, user);
+  ASSERT_EQ(chosen.code, 0) << chosen.err;
+  EXPECT_EQ(nlohmann::json::parse(chosen.out)["self"]["name"], "bob");
+
+  // Nothing running: what was tried, and exit code 1.
+  for (auto* p : {alice.get(), bob.get()}) {
+    ASSERT_TRUE(p->Signal(SIGTERM).ok());
+    EXPECT_TRUE(p->Wait(kDeadline).ok());
+  }
+  CtlRun none = Ctl({"members"}, user);
+  EXPECT_EQ(none.code, 1);
+  EXPECT_THAT(none.err, HasSubstr("no --rpc-addr, $PEERLAB_RPC_ADDR not set"));
+  EXPECT_THAT(none.err, HasSubstr("grpc.addr"));
+}
+
 }  // namespace
 }  // namespace peerlab::peer

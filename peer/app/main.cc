@@ -11,22 +11,23 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
-#include "peer/app/harness_link.h"
-#include "peer/app/peer_app.h"
-#include "peer/app/peer_metrics.h"
-#include "peer/handlers/event_filter.h"
-#include "peer/app/view_log_sink.h"
-#include "peer/cli/builtins.h"
-#include "peer/cli/parser.h"
-#include "peer/cli/session.h"
-#include "peer/cli/terminal.h"
-#include "peer/control/control_service.h"
 #include "base/command_line.h"
 #include "base/control_token.h"
 #include "base/escape.h"
 #include "base/logging.h"
 #include "base/metrics_endpoint.h"
 #include "base/option_checks.h"
+#include "base/peer_address_file.h"
+#include "peer/app/harness_link.h"
+#include "peer/app/peer_app.h"
+#include "peer/app/peer_metrics.h"
+#include "peer/app/view_log_sink.h"
+#include "peer/cli/builtins.h"
+#include "peer/cli/parser.h"
+#include "peer/cli/session.h"
+#include "peer/cli/terminal.h"
+#include "peer/control/control_service.h"
+#include "peer/handlers/event_filter.h"
 #include "spdlog/sinks/basic_file_sink.h"
 #include "test-harness/coordinator/lab_auth.h"
 
@@ -265,8 +266,7 @@ int main(int argc, char** argv) {
   auto metrics_server =
       peerlab::StartMetricsServer(metrics_options, &metrics_registry);
   if (!metrics_server.ok()) {
-    std::cerr << "peerlab-peer: " << metrics_server.status().message()
-              << "\n";
+    std::cerr << "peerlab-peer: " << metrics_server.status().message() << "\n";
     return 2;
   }
   peerlab::cli::Terminal terminal(&app->views(), interactive);
@@ -300,8 +300,7 @@ int main(int argc, char** argv) {
   spdlog::info("peer {} ({}) up: control {}, gossip {}:{}", app->name(),
                app->id(), app->control_address(), o.bind, app->gossip_port());
   if (*metrics_server) {
-    spdlog::info("metrics on http://{}/metrics{}",
-                 (*metrics_server)->address(),
+    spdlog::info("metrics on http://{}/metrics{}", (*metrics_server)->address(),
                  metrics_options.token_file.empty() ? "" : " (bearer token)");
   }
   if (!control_token_problem.empty()) {
@@ -339,6 +338,17 @@ int main(int argc, char** argv) {
         "peer.v1.PeerControl on {} (init runs when a command says so; exit "
         "or quit ends the peer)",
         app->control_address());
+  }
+  // Where local clients (peerlab-ctl) find this peer without being told:
+  // its address in the state directory (base/peer_address_file.h).
+  std::unique_ptr<peerlab::PeerAddressFile> address_file;
+  if (auto made = peerlab::PeerAddressFile::Create(
+          app->name(), app->control_address(), o.state_dir);
+      made.ok()) {
+    address_file = *std::move(made);
+  } else {
+    spdlog::warn("no address file for local clients: {}",
+                 made.status().message());
   }
   if (!o.ready_file.empty()) {
     std::ofstream ready(o.ready_file);
@@ -415,6 +425,7 @@ int main(int argc, char** argv) {
   // too) before it stops; only then does the coordinator see the peer go.
   app.reset();
   harness_link.reset();
-  node_token.reset();  // removes the token file made for this run
+  node_token.reset();    // removes the token file made for this run
+  address_file.reset();  // and the address file
   return code;
 }
