@@ -42,6 +42,7 @@ NodeStats& NodeStats::operator+=(const NodeStats& o) {
   reliable_failed += o.reliable_failed;
   reliable_bytes_sent += o.reliable_bytes_sent;
   reliable_bytes_received += o.reliable_bytes_received;
+  ingress_dropped += o.ingress_dropped;
   return *this;
 }
 
@@ -277,8 +278,42 @@ bool SimNetwork::Reachable(NodeId from, NodeId to) const {
   if (partitioned_ && node(from).partition_group != node(to).partition_group) {
     return false;
   }
+  if (IngressBlocks(from, to)) return false;
   const runtime::FaultPlan* plan = PlanOf(from);
   return plan == nullptr || !plan->Blocks(address(to));
+}
+
+bool SimNetwork::IngressBlocks(NodeId from, NodeId to) const {
+  if (ingress_drops_ == 0) return false;
+  const Ingress* ingress = node(to).ingress.get();
+  return ingress != nullptr && !ingress->except.contains(from);
+}
+
+bool SimNetwork::Passes(NodeId from, NodeId to) {
+  if (Reachable(from, to)) return true;
+  if (IngressBlocks(from, to)) {
+    // Only when nothing before the receiver's firewall stopped it.
+    const bool elsewhere =
+        (partitioned_ &&
+         node(from).partition_group != node(to).partition_group) ||
+        (PlanOf(from) != nullptr && PlanOf(from)->Blocks(address(to)));
+    if (!elsewhere) ++node(to).stats.ingress_dropped;
+  }
+  return false;
+}
+
+void SimNetwork::DropIngress(NodeId id, const std::vector<NodeId>& except) {
+  Node& n = node(id);
+  if (n.ingress == nullptr) ++ingress_drops_;
+  n.ingress = std::make_unique<Ingress>();
+  n.ingress->except.insert(except.begin(), except.end());
+}
+
+void SimNetwork::OpenIngress(NodeId id) {
+  Node& n = node(id);
+  if (n.ingress == nullptr) return;
+  n.ingress.reset();
+  --ingress_drops_;
 }
 
 // --- SimNetwork: node faults -------------------------------------------------
@@ -483,7 +518,7 @@ void SimNetwork::SendPacket(NodeId from, const std::string& to,
           Now() + delay,
           [this, from, dest, source = *apparent_from,
            payload = std::move(payload)] {
-            if (!Reachable(from, dest)) {
+            if (!Passes(from, dest)) {
               ReportPacket(from, dest, payload.size(),
                            PacketEvent::Outcome::kUnreachable);
               return;
@@ -508,7 +543,7 @@ void SimNetwork::SendSpoofedPacket(NodeId sender, std::string apparent_from,
 void SimNetwork::DeliverMessage(uint64_t tag, std::string payload) {
   const NodeId from = static_cast<NodeId>(tag >> 32);
   const NodeId to = static_cast<NodeId>(tag & 0xffffffffu);
-  if (!Reachable(from, to)) {
+  if (!Passes(from, to)) {
     ReportPacket(from, to, payload.size(), PacketEvent::Outcome::kUnreachable);
     return;
   }
@@ -571,7 +606,7 @@ void SimNetwork::SendReliable(NodeId from, uint32_t from_epoch,
     return;
   }
   const NodeId dest = it->second;
-  if (!Reachable(from, dest)) return;  // silence: the deadline answers
+  if (!Passes(from, dest)) return;  // silence: the deadline answers
   absl::Duration hold = absl::ZeroDuration();
   if (runtime::FaultPlan* plan = PlanOf(from)) {
     runtime::CallFate fate = plan->DecideCall({to});
@@ -598,7 +633,7 @@ void SimNetwork::SendReliable(NodeId from, uint32_t from_epoch,
 void SimNetwork::ServeRequest(NodeId caller, uint32_t caller_epoch,
                               NodeId callee, uint64_t call_id,
                               const ::peer::v1::ReliableRequest& request) {
-  if (!Reachable(caller, callee)) return;
+  if (!Passes(caller, callee)) return;
   Node& n = node(callee);
   if (n.crashed) {
     if (options_.crashed_refuses_connections) {
@@ -638,7 +673,7 @@ void SimNetwork::Respond(NodeId caller, uint32_t caller_epoch, NodeId callee,
   if (result.ok()) {
     node(callee).stats.reliable_bytes_sent += result->ByteSizeLong();
   }
-  if (!Reachable(callee, caller)) return;  // the caller's deadline answers
+  if (!Passes(callee, caller)) return;  // the caller's deadline answers
   CompleteLater(caller, caller_epoch, call_id, Delay(callee, caller, true),
                 std::move(result));
 }

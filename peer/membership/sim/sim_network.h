@@ -70,6 +70,13 @@
 //     QUEUE, as a paused process whose socket buffers fill; on Unfreeze they
 //     all run at once, in their original order. Nothing is dropped because of
 //     a freeze (the queue is unbounded). Callers of a frozen node time out.
+//   - DropIngress(id, except): a host firewall's stateless INPUT DROP:
+//     nothing sent to the node arrives (datagrams, reliable requests, and
+//     the responses to its own calls), except from the nodes in `except`,
+//     until OpenIngress(id). Checked on arrival, so what is in flight is
+//     lost too; what the node sends still leaves. Counted at the receiver
+//     (NodeStats::ingress_dropped). Kept per node, so flip-flopping K nodes
+//     costs O(K), not O(N) rules.
 //   - SetSlowness(id, {timer_lag, inbound_lag}): an overloaded host or one
 //     with GC pauses. Each timer (After() with a positive delay) runs late by
 //     a uniform random [0, timer_lag]; each arrival (datagram, reliable
@@ -149,6 +156,9 @@ struct NodeStats {
   uint64_t reliable_failed = 0;      // calls whose `done` got an error
   uint64_t reliable_bytes_sent = 0;  // requests made + responses given
   uint64_t reliable_bytes_received = 0;  // requests served + responses got
+  // Datagrams, reliable requests and responses to this node that its
+  // ingress drop (SimNetwork::DropIngress) stopped.
+  uint64_t ingress_dropped = 0;
 
   NodeStats& operator+=(const NodeStats& other);
 };
@@ -327,9 +337,18 @@ class SimNetwork final : private runtime::SimClock::Gate,
   void Partition(const std::vector<std::vector<NodeId>>& groups);
   // Removes the partition and every block rule (cuts included).
   void Heal();
-  // Whether the network lets `from` reach `to` now (partitions and block
-  // rules only; nodes' states do not matter).
+  // Whether the network lets `from` reach `to` now (partitions, block
+  // rules and ingress drops only; nodes' states do not matter).
   bool Reachable(NodeId from, NodeId to) const;
+
+  // Drops everything arriving at `id` except from the nodes in `except`
+  // (see the file comment), replacing an earlier ingress drop of `id`.
+  // Kept across Crash/Restart (a host's firewall); Heal() does not lift it.
+  void DropIngress(NodeId id, const std::vector<NodeId>& except = {});
+  // Lifts `id`'s ingress drop (no-op without one).
+  void OpenIngress(NodeId id);
+  // Whether `id` has an ingress drop now.
+  bool ingress_dropped(NodeId id) const { return node(id).ingress != nullptr; }
 
   // --- Node faults ---------------------------------------------------------
 
@@ -390,6 +409,10 @@ class SimNetwork final : private runtime::SimClock::Gate,
   friend class SimScheduler;
   friend class SimTransport;
 
+  // An ingress drop: the senders still let in.
+  struct Ingress {
+    absl::flat_hash_set<NodeId> except;
+  };
   struct Node {
     std::string address;
     uint32_t epoch = 0;  // incremented by Crash()
@@ -402,6 +425,7 @@ class SimNetwork final : private runtime::SimClock::Gate,
     NodeStats stats;
     std::vector<runtime::SimClock::EventId> deferred;  // while frozen, in order
     std::unique_ptr<runtime::FaultPlan> faults;        // made by faults(id)
+    std::unique_ptr<Ingress> ingress;                  // see DropIngress()
     std::unique_ptr<SimScheduler> scheduler;
     std::unique_ptr<SimTransport> transport;
     // Schedulers and transports of earlier incarnations, kept so that
@@ -418,6 +442,11 @@ class SimNetwork final : private runtime::SimClock::Gate,
   NodeId AddNodeInternal(std::string address);
   // The node's plan when it has rules; nullptr otherwise.
   runtime::FaultPlan* PlanOf(NodeId id) const;
+  // Whether `to`'s ingress drop stops what `from` sends.
+  bool IngressBlocks(NodeId from, NodeId to) const;
+  // Reachable(), and when only `to`'s ingress drop stops it, counted in
+  // `to`'s ingress_dropped. For arrivals and calls, not public queries.
+  bool Passes(NodeId from, NodeId to);
   // Whether the scheduler/transport of (id, epoch) is the live one.
   bool IsCurrent(NodeId id, uint32_t epoch) const;
 
@@ -473,6 +502,7 @@ class SimNetwork final : private runtime::SimClock::Gate,
   absl::flat_hash_map<std::string, NodeId> by_address_;
   absl::flat_hash_map<uint64_t, LinkOptions> links_;
   bool partitioned_ = false;
+  int ingress_drops_ = 0;  // nodes with an ingress drop (fast path: 0)
   uint64_t generated_addresses_ = 0;
   uint64_t trace_hash_ = 0;
   std::function<void(const PacketEvent&)> packet_observer_;

@@ -274,6 +274,69 @@ TEST(SimNetworkTest, CutDropsPacketsInFlight) {
   EXPECT_THAT(outcomes, ElementsAre(PacketEvent::Outcome::kUnreachable));
 }
 
+TEST(SimNetworkTest, IngressDropStopsEverythingArrivingButLetsItsOwnOut) {
+  EchoNet e(4, Exact());
+  e.net.DropIngress(0, /*except=*/{3});
+  EXPECT_TRUE(e.net.ingress_dropped(0));
+  EXPECT_FALSE(e.net.Reachable(1, 0));
+  EXPECT_FALSE(e.net.Reachable(2, 0));
+  EXPECT_TRUE(e.net.Reachable(3, 0));  // the one sender let in
+  EXPECT_TRUE(e.net.Reachable(0, 1));  // what it sends still leaves
+  e[1].Send(0, "a");
+  e[2].Send(0, "b");
+  e[3].Send(0, "c");
+  e[0].Send(1, "d");
+  // A reliable call to it is silence; its own call gets no answer either
+  // (a stateless drop: the response is an arrival too).
+  e[1].Call(e.net.address(0), 1, absl::Milliseconds(300));
+  e[0].Call(e.net.address(2), 2, absl::Milliseconds(300));
+  e.net.clock().RunFor(absl::Seconds(1));
+  ASSERT_THAT(e[0].received, SizeIs(1));
+  EXPECT_EQ(e[0].received[0].bytes, "c");
+  EXPECT_EQ(e[1].CountStartingWith("d"), 1u);
+  EXPECT_THAT(e[0].served, SizeIs(0));
+  EXPECT_THAT(e[2].served, SizeIs(1));  // the request went out
+  ASSERT_THAT(e[1].results, SizeIs(1));
+  EXPECT_EQ(e[1].results[0].second.status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  ASSERT_THAT(e[0].results, SizeIs(1));
+  EXPECT_EQ(e[0].results[0].second.status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  // Counted at the receiver: 2 datagrams, 1 request, 1 response.
+  EXPECT_EQ(e.net.stats(0).ingress_dropped, 4u);
+  EXPECT_EQ(e.net.TotalStats().ingress_dropped, 4u);
+
+  // Heal() lifts partitions and cuts, not a host's firewall.
+  e.net.Heal();
+  EXPECT_FALSE(e.net.Reachable(1, 0));
+  // In flight when it starts: lost on arrival.
+  e.net.OpenIngress(0);
+  e[1].Send(0, "e");
+  e.net.clock().RunFor(absl::Milliseconds(5));
+  e.net.DropIngress(0);
+  e.net.clock().RunFor(absl::Seconds(1));
+  EXPECT_EQ(e[0].CountStartingWith("e"), 0u);
+  EXPECT_EQ(e.net.stats(0).ingress_dropped, 5u);
+  e.net.OpenIngress(0);
+  EXPECT_FALSE(e.net.ingress_dropped(0));
+  e[1].Send(0, "f");
+  e[2].Call(e.net.address(0), 3, absl::Milliseconds(300));
+  e.net.clock().RunFor(absl::Seconds(1));
+  EXPECT_EQ(e[0].CountStartingWith("f"), 1u);
+  ASSERT_THAT(e[2].results, SizeIs(1));
+  EXPECT_TRUE(e[2].results[0].second.ok());
+}
+
+TEST(SimNetworkTest, IngressDropBehindAPartitionIsNotCountedAsIngress) {
+  EchoNet e(2, Exact());
+  e.net.Partition({{0}});
+  e.net.DropIngress(0);
+  e[1].Send(0, "a");
+  e.net.clock().RunFor(absl::Seconds(1));
+  EXPECT_EQ(e.net.stats(0).ingress_dropped, 0u);
+  EXPECT_EQ(e.net.stats(1).packets_dropped, 1u);
+}
+
 TEST(SimNetworkTest, PartitionAndHeal) {
   EchoNet e(5, Exact());
   e.net.Partition({{0, 1}, {2, 3}});  // 4 is alone in the rest group

@@ -20,10 +20,10 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
-#include "peer/membership/tool/sim_runner.h"
 #include "base/command_line.h"
 #include "base/logging.h"
 #include "base/option_checks.h"
+#include "peer/membership/tool/sim_runner.h"
 
 namespace {
 
@@ -70,6 +70,8 @@ int Main(int argc, char** argv) {
   double latency_ms = 1, duration_s = 60, settle_s = 1, join_window_s = 0;
   double partition_for_s = 0, slow_lag_s = 0, progress_s = 1,
          timeline_every_s = 1;
+  double flip_on_s = 20, flip_off_s = 20, restart_window_s = 60,
+         restart_downtime_s = 0, restart_grace_s = 30;
   bool no_lifeguard = false, quiet = false;
   std::string csv, timeline_path, log_level = "warn";
   app.add_option("-n,--nodes", o.nodes, "simulated members (1..100000)")
@@ -93,8 +95,16 @@ int Main(int argc, char** argv) {
   app.add_option("--scenario", scenario,
                  "join: all join member 0; crash: kill -9 --crash members; "
                  "partition: split in two, heal once each side saw the other "
-                 "dead; slow: --slow members with late timers and arrivals")
-      ->check(CLI::IsMember({"join", "crash", "partition", "slow"}))
+                 "dead; slow: --slow members with late timers and arrivals; "
+                 "flipflop: --flip-members drop all ingress for --flip-on s, "
+                 "then none for --flip-off s, repeated; egress-loss: "
+                 "--egress-share of the members lose --egress-loss of their "
+                 "datagrams; oneway: one member reachable by exactly one "
+                 "other (every other cannot send to it; it sends to all); "
+                 "mass-restart: every member restarts without its state "
+                 "within --restart-window s, in random order")
+      ->check(CLI::IsMember({"join", "crash", "partition", "slow", "flipflop",
+                             "egress-loss", "oneway", "mass-restart"}))
       ->capture_default_str();
   app.add_option("--crash", o.crash, "crash: members crashed (1 .. nodes - 1)")
       ->check(peerlab::Range(1, 99999))
@@ -116,6 +126,45 @@ int Main(int argc, char** argv) {
   app.add_option("--slow-lag", slow_lag_s,
                  "slow: largest lag in seconds (0: one probe interval), at "
                  "most 3600")
+      ->check(peerlab::Range(0.0, 3600.0))
+      ->capture_default_str();
+  app.add_option("--flip-members", o.flip_members,
+                 "flipflop: members flip-flopped (0: 1 % of nodes, at least "
+                 "1; at most nodes - 1)")
+      ->check(peerlab::Range(0, 99999))
+      ->capture_default_str();
+  app.add_option("--flip-on", flip_on_s,
+                 "flipflop: seconds with all ingress dropped, 0.001 .. 864000")
+      ->check(peerlab::Range(0.001, kMaxSeconds))
+      ->capture_default_str();
+  app.add_option("--flip-off", flip_off_s,
+                 "flipflop: seconds with ingress open between, 0.001 .. "
+                 "864000")
+      ->check(peerlab::Range(0.001, kMaxSeconds))
+      ->capture_default_str();
+  app.add_option("--egress-share", o.egress_share,
+                 "egress-loss: share of the members losing egress (at least "
+                 "1 member), 0.0001 .. 0.99")
+      ->check(peerlab::Range(0.0001, 0.99))
+      ->capture_default_str();
+  app.add_option("--egress-loss", o.egress_loss,
+                 "egress-loss: share of their datagrams lost, 0.01 .. 1")
+      ->check(peerlab::Range(0.01, 1.0))
+      ->capture_default_str();
+  app.add_option("--restart-window", restart_window_s,
+                 "mass-restart: every member restarts within this many "
+                 "seconds, 0 .. 864000")
+      ->check(peerlab::Range(0.0, kMaxSeconds))
+      ->capture_default_str();
+  app.add_option("--restart-downtime", restart_downtime_s,
+                 "mass-restart: seconds between a member's kill and its new "
+                 "process, 0 .. 3600")
+      ->check(peerlab::Range(0.0, 3600.0))
+      ->capture_default_str();
+  app.add_option("--restart-grace", restart_grace_s,
+                 "mass-restart: seconds after its restart from which a "
+                 "member held dead counts as a healthy member declared dead, "
+                 "0 .. 3600")
       ->check(peerlab::Range(0.0, 3600.0))
       ->capture_default_str();
   app.add_flag("--no-lifeguard", no_lifeguard,
@@ -169,6 +218,11 @@ int Main(int argc, char** argv) {
   o.join_window = SecondsFlag(join_window_s);
   o.partition_for = SecondsFlag(partition_for_s);
   o.slow_lag = SecondsFlag(slow_lag_s);
+  o.flip_on = SecondsFlag(flip_on_s);
+  o.flip_off = SecondsFlag(flip_off_s);
+  o.restart_window = SecondsFlag(restart_window_s);
+  o.restart_downtime = SecondsFlag(restart_downtime_s);
+  o.restart_grace = SecondsFlag(restart_grace_s);
   o.lifeguard = !no_lifeguard;
   o.progress_every = SecondsFlag(progress_s);
   o.timeline_every = SecondsFlag(timeline_every_s);

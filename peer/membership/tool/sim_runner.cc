@@ -14,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "peer/membership/config.h"
 #include "peer/membership/sim_cluster.h"
+#include "peer/membership/tool/view_tracker.h"
 
 namespace peerlab::membership::tool {
 namespace {
@@ -38,14 +39,6 @@ double PeakRssMib() {
 namespace {
 
 double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
-
-std::string Cell(const std::optional<absl::Duration>& d) {
-  return d ? absl::StrFormat("%.3f", Seconds(*d)) : "";
-}
-
-std::string Text(const std::optional<absl::Duration>& d) {
-  return d ? absl::StrFormat("%.3f s", Seconds(*d)) : "not reached";
-}
 
 struct Traffic {
   uint64_t messages = 0;
@@ -77,8 +70,14 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& name) {
   if (name == "crash") return Scenario::kCrash;
   if (name == "partition") return Scenario::kPartition;
   if (name == "slow") return Scenario::kSlow;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "scenario: \"", name, "\" is not join, crash, partition or slow"));
+  if (name == "flipflop") return Scenario::kFlipFlop;
+  if (name == "egress-loss") return Scenario::kEgressLoss;
+  if (name == "oneway") return Scenario::kOneway;
+  if (name == "mass-restart") return Scenario::kMassRestart;
+  return absl::InvalidArgumentError(
+      absl::StrCat("scenario: \"", name,
+                   "\" is not join, crash, partition, slow, flipflop, "
+                   "egress-loss, oneway or mass-restart"));
 }
 
 std::string ScenarioName(Scenario scenario) {
@@ -91,6 +90,14 @@ std::string ScenarioName(Scenario scenario) {
       return "partition";
     case Scenario::kSlow:
       return "slow";
+    case Scenario::kFlipFlop:
+      return "flipflop";
+    case Scenario::kEgressLoss:
+      return "egress-loss";
+    case Scenario::kOneway:
+      return "oneway";
+    case Scenario::kMassRestart:
+      return "mass-restart";
   }
   return "?";
 }
@@ -101,6 +108,7 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
   o = in;
   o.progress = nullptr;
   o.timeline = nullptr;
+  o.on_cluster = nullptr;
   const int n = o.nodes;
   if (n < 1 || n > 100000) {
     return absl::InvalidArgumentError("nodes: must be in [1, 100000]");
@@ -147,7 +155,43 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
             absl::StrCat("slow: at most nodes - 1 = ", n - 1));
       }
       break;
+    case Scenario::kFlipFlop:
+      if (o.flip_members < 0 || o.flip_members > n - 1) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "flip members: must be in [0, nodes - 1] = [0, ", n - 1, "]"));
+      }
+      if (o.flip_on <= absl::ZeroDuration() ||
+          o.flip_off <= absl::ZeroDuration()) {
+        return absl::InvalidArgumentError(
+            "flip on and flip off: must be positive");
+      }
+      break;
+    case Scenario::kEgressLoss:
+      if (!(o.egress_share > 0 && o.egress_share < 1) ||
+          !(o.egress_loss > 0 && o.egress_loss <= 1)) {
+        return absl::InvalidArgumentError(
+            "egress share: must be in (0, 1); egress loss: in (0, 1]");
+      }
+      if (n < 2) {
+        return absl::InvalidArgumentError("egress-loss: needs 2 members");
+      }
+      break;
+    case Scenario::kOneway:
+      if (n < 3) return absl::InvalidArgumentError("oneway: needs 3 members");
+      break;
+    case Scenario::kMassRestart:
+      if (o.restart_window < absl::ZeroDuration() ||
+          o.restart_downtime < absl::ZeroDuration() ||
+          o.restart_grace < absl::ZeroDuration()) {
+        return absl::InvalidArgumentError(
+            "restart window, downtime and grace must not be negative");
+      }
+      if (n < 2) {
+        return absl::InvalidArgumentError("mass-restart: needs 2 members");
+      }
+      break;
   }
+  if (o.flip_members == 0) o.flip_members = std::max(1, n / 100);
 
   SimCluster::Options co;
   co.nodes = n;
@@ -177,8 +221,13 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
   const int64_t cross_pairs = 2 * int64_t{group_a} * (n - group_a);
   auto side = [&](int i) { return i < group_a ? 0 : 1; };
   uint64_t suspect_events = 0, dead_events = 0;
+  // Every member's view of every other, and the sick-network figures.
+  ViewTracker views(n);
+  // Members the fault made faulty (not healthy) now.
+  std::vector<bool> unhealthy(n, false);
 
   c.SetChangeHook([&](int observer, int target, MemberState state) {
+    views.OnChange(observer, target, state, c.Now());
     if (state == MemberState::kSuspect) ++suspect_events;
     if (state != MemberState::kDead) return;
     ++dead_events;
@@ -207,6 +256,14 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
     }
     if (partition_happened && dead_across[target]) {
       ++result.stale_partition_deaths;
+      return;
+    }
+    // Deaths of faulty members (flip-flopped, lossy, restarted, ...), and
+    // those a faulty member declares (it hears nobody), are expected.
+    // (A partition's first group keeps the old rule: its deaths among
+    // themselves are false positives.)
+    if (unhealthy[target] ||
+        (unhealthy[observer] && o.scenario != Scenario::kPartition)) {
       return;
     }
     ++result.false_positives;
@@ -262,6 +319,98 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
     clock.Schedule(start, sample);
   }
 
+  // --- Sick-network figures: fault windows, samples, traffic ---
+  // A fault window of a faulty member, judged for its removal.
+  struct RemovalWindow {
+    int member;
+    absl::Time from, to;
+    bool removed_at_start;
+  };
+  std::vector<RemovalWindow> windows;
+  absl::Time last_transition = absl::InfinitePast();
+  auto transition = [&] { last_transition = c.Now(); };
+  // Agreement and traffic are measured from here (the fault, or the
+  // convergence without one).
+  std::optional<absl::Time> measure_from;
+  std::vector<uint64_t> sent_at_measure, received_at_measure;
+  auto sent_bytes = [&](int i) {
+    const sim::NodeStats& st = c.net().stats(static_cast<sim::NodeId>(i));
+    return st.bytes_sent + st.reliable_bytes_sent;
+  };
+  auto received_bytes = [&](int i) {
+    const sim::NodeStats& st = c.net().stats(static_cast<sim::NodeId>(i));
+    return st.bytes_received + st.reliable_bytes_received;
+  };
+  auto start_measuring = [&] {
+    measure_from = c.Now();
+    sent_at_measure.resize(n);
+    received_at_measure.resize(n);
+    for (int i = 0; i < n; ++i) {
+      sent_at_measure[i] = sent_bytes(i);
+      received_at_measure[i] = received_bytes(i);
+    }
+  };
+  // Member v becomes faulty: its views no longer count, its removals are
+  // not false, and its removals and re-admissions are recorded.
+  auto make_faulty = [&](int v) {
+    unhealthy[v] = true;
+    views.SetObserver(v, false, c.Now());
+    views.SetHealthy(v, false);
+    views.Track(v, c.Now());
+  };
+  auto open_window = [&](int v, absl::Time to) {
+    windows.push_back({v, c.Now(), to, views.removed(v)});
+  };
+  auto span = [&](absl::Time from, absl::Time to) {
+    result.fault_spans.push_back({Seconds(from - start), Seconds(to - start)});
+  };
+  constexpr absl::Duration kSampleEvery = absl::Seconds(1);
+  constexpr absl::Duration kQuietAfterTransition = absl::Seconds(5);
+  std::vector<uint64_t> sent_before(n, 0), received_before(n, 0);
+  absl::Time previous_sample = start;
+  std::function<void()> take_sample = [&] {
+    SimSample smp;
+    smp.t = Seconds(c.Now() - start);
+    smp.observers = views.observers();
+    if (smp.observers > 0) {
+      const double h = smp.observers;
+      smp.alive = double(views.alive_views()) / h;
+      smp.suspect = double(views.suspect_views()) / h;
+      smp.removed = double(views.removed_views()) / h;
+    }
+    smp.disagreeing = views.disagreeing();
+    if (measure_from && c.Now() > *measure_from &&
+        c.Now() - last_transition >= kQuietAfterTransition) {
+      smp.counted = true;
+      ++result.agreement_samples;
+      if (views.agree()) ++result.agreement_agreed;
+    }
+    const double dt = Seconds(c.Now() - previous_sample);
+    if (dt > 0) {
+      double sent = 0, received = 0, most = 0;
+      for (int i = 0; i < n; ++i) {
+        const uint64_t s_now = sent_bytes(i), r_now = received_bytes(i);
+        const double s_i = double(s_now - sent_before[i]) / dt;
+        sent += s_i;
+        most = std::max(most, s_i);
+        received += double(r_now - received_before[i]) / dt;
+        sent_before[i] = s_now;
+        received_before[i] = r_now;
+      }
+      smp.sent_mean = sent / n;
+      smp.sent_max = most;
+      smp.recv_mean = received / n;
+    }
+    previous_sample = c.Now();
+    result.samples.push_back(smp);
+    if (c.Now() + kSampleEvery <= end) {
+      clock.Schedule(c.Now() + kSampleEvery, take_sample);
+    }
+  };
+  clock.Schedule(start, take_sample);
+
+  if (in.on_cluster) in.on_cluster(c);
+
   // --- Start ---
   absl::Time last_start = start;
   if (o.join_window <= absl::ZeroDuration() || n == 1) {
@@ -281,14 +430,22 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
     result.converge = c.Now() - last_start;
     steady_from = TotalTraffic(c);
     steady_at = c.Now();
+    if (o.scenario == Scenario::kJoin) start_measuring();
   }
 
   // --- Fault ---
+  // The scenarios' draws, and kMassRestart's state (at function scope: its
+  // scheduled events may run after the switch below).
+  std::mt19937_64 rng(o.seed ^ 0x5851f42d4c957f2dULL);
+  int restarted = 0;
+  std::function<void(int)> revive;
   if (result.converge && o.scenario != Scenario::kJoin &&
       c.Now() + o.settle < end) {
     run_until(never, c.Now() + o.settle);
     const absl::Time fault = c.Now();
     result.fault_at = fault - start;
+    start_measuring();
+    transition();
     switch (o.scenario) {
       case Scenario::kJoin:
         break;
@@ -296,7 +453,12 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
         result.faulty = PickMembers(n, o.crash, o.seed);
         crash_seen.assign(size_t(n) * o.crash, false);
         for (int k = 0; k < o.crash; ++k) victim_slot[result.faulty[k]] = k;
-        for (int v : result.faulty) c.Crash(v);
+        for (int v : result.faulty) {
+          make_faulty(v);
+          open_window(v, end);
+          c.Crash(v);
+        }
+        span(fault, end);
         if (run_until(
                 [&] {
                   return crash_seen_count == int64_t{c.LiveCount()} * o.crash;
@@ -312,7 +474,10 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
       case Scenario::kPartition: {
         std::vector<sim::NodeId> first(group_a);
         std::iota(first.begin(), first.end(), 0);
-        for (int i = 0; i < group_a; ++i) result.faulty.push_back(i);
+        for (int i = 0; i < group_a; ++i) {
+          result.faulty.push_back(i);
+          make_faulty(i);
+        }
         cross_seen.assign(size_t(n) * n, false);
         partition_on = partition_happened = true;
         c.net().Partition({first});
@@ -320,12 +485,17 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
         if (o.partition_for > absl::ZeroDuration()) {
           heal_at = std::min(end, fault + o.partition_for);
         }
+        for (int i = 0; i < group_a; ++i) open_window(i, heal_at);
         if (run_until([&] { return cross_seen_count == cross_pairs; },
                       heal_at)) {
           result.partition_detect = c.Now() - fault;
         }
+        // Judged until the heal, which comes earlier when detection ends.
+        for (RemovalWindow& w : windows) w.to = c.Now();
+        span(fault, c.Now());
         if (c.Now() < end) {
           c.net().Heal();
+          transition();
           partition_on = false;
           result.healed_after = c.Now() - fault;
           const absl::Time healed = c.Now();
@@ -336,6 +506,7 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
         break;
       }
       case Scenario::kSlow:
+        span(fault, end);
         result.faulty = PickMembers(n, o.slow, o.seed);
         for (int v : result.faulty) {
           c.net().SetSlowness(
@@ -343,11 +514,185 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
               {.timer_lag = o.slow_lag, .inbound_lag = o.slow_lag});
         }
         break;
+      case Scenario::kFlipFlop: {
+        result.faulty = PickMembers(n, o.flip_members, o.seed);
+        for (int v : result.faulty) make_faulty(v);
+        const absl::Duration cycle = o.flip_on + o.flip_off;
+        for (absl::Time on = fault; on < end; on += cycle) {
+          const absl::Time off = std::min(on + o.flip_on, end);
+          span(on, off);
+          clock.Schedule(on, [&, on, cycle] {
+            for (int v : result.faulty) {
+              c.net().DropIngress(static_cast<sim::NodeId>(v));
+              open_window(v, std::min(on + cycle, end));
+            }
+            transition();
+          });
+          if (off >= end) continue;
+          clock.Schedule(off, [&] {
+            for (int v : result.faulty) {
+              c.net().OpenIngress(static_cast<sim::NodeId>(v));
+            }
+            transition();
+          });
+        }
+        break;
+      }
+      case Scenario::kEgressLoss: {
+        const int k = std::clamp<int>(
+            static_cast<int>(std::lround(o.egress_share * n)), 1, n - 1);
+        result.faulty = PickMembers(n, k, o.seed);
+        runtime::FaultRule lossy;
+        lossy.drop = o.egress_loss;
+        for (int v : result.faulty) {
+          make_faulty(v);
+          open_window(v, end);
+          c.net()
+              .faults(static_cast<sim::NodeId>(v))
+              .Set(std::string(runtime::FaultPlan::kEveryDestination), lossy)
+              .IgnoreError();  // valid: a probability in (0, 1]
+        }
+        span(fault, end);
+        break;
+      }
+      case Scenario::kOneway: {
+        const int x = PickMembers(n, 1, o.seed)[0];
+        int y = x;
+        while (y == x) y = static_cast<int>(rng() % n);
+        result.faulty = {x};
+        result.oneway_via = y;
+        make_faulty(x);
+        open_window(x, end);
+        c.net().DropIngress(static_cast<sim::NodeId>(x),
+                            {static_cast<sim::NodeId>(y)});
+        span(fault, end);
+        break;
+      }
+      case Scenario::kMassRestart: {
+        // Each member once, in random order, at random moments.
+        std::vector<int> order(n);
+        std::iota(order.begin(), order.end(), 0);
+        std::shuffle(order.begin(), order.end(), rng);
+        std::vector<absl::Duration> at(n);
+        const int64_t window_ns = absl::ToInt64Nanoseconds(o.restart_window);
+        for (absl::Duration& d : at) {
+          d = absl::Nanoseconds(
+              window_ns > 0 ? static_cast<int64_t>(rng() % (window_ns + 1))
+                            : 0);
+        }
+        std::sort(at.begin(), at.end());
+        // A new process of i joins through a random live member.
+        revive = [&](int i) {
+          int seed_node = -1;
+          for (int tries = 0; tries < 64 && seed_node < 0; ++tries) {
+            const int j = static_cast<int>(rng() % n);
+            if (j != i && !c.crashed(j)) seed_node = j;
+          }
+          for (int j = 0; j < n && seed_node < 0; ++j) {
+            if (j != i && !c.crashed(j)) seed_node = j;
+          }
+          // Nobody else is up: it starts alone (joining itself fails).
+          c.Restart(i, seed_node < 0 ? i : seed_node);
+          views.SetObserver(i, true, c.Now());
+          transition();
+          ++restarted;
+          result.last_restart = c.Now() - start;
+          result.restarts.emplace_back(i, c.Now() - start);
+          clock.Schedule(c.Now() + o.restart_grace, [&, i] {
+            if (c.crashed(i)) return;
+            unhealthy[i] = false;
+            views.SetHealthy(i, true);
+          });
+        };
+        for (int k = 0; k < n; ++k) {
+          clock.Schedule(fault + at[k], [&, i = order[k]] {
+            unhealthy[i] = true;
+            views.SetHealthy(i, false);
+            views.SetObserver(i, false, c.Now());
+            views.ResetRow(i, c.Now());
+            c.Crash(i);
+            transition();
+            if (o.restart_downtime <= absl::ZeroDuration()) {
+              revive(i);
+            } else {
+              clock.Schedule(c.Now() + o.restart_downtime,
+                             [&, i] { revive(i); });
+            }
+          });
+        }
+        span(fault, fault + at.back() + o.restart_downtime);
+        if (run_until([&] { return restarted == n; }, end) &&
+            run_until([&] { return c.AllKnowAllFast(); }, end)) {
+          result.restart_converge = c.Now() - (start + *result.last_restart);
+        }
+        break;
+      }
     }
   }
   run_until(never, end);
 
   // --- Figures ---
+  // Sick-network figures (see the file comment of sim_runner.h).
+  result.healthy_declared_dead = views.false_removal_targets();
+  result.false_removal_pairs = views.false_removal_pairs();
+  constexpr absl::Duration kJudgeAfter = absl::Seconds(30);
+  std::optional<absl::Duration> slowest;
+  for (const RemovalWindow& w : windows) {
+    std::optional<absl::Duration> took;
+    if (w.removed_at_start) {
+      took = absl::ZeroDuration();
+    } else {
+      for (absl::Time r : views.removals(w.member)) {
+        if (r >= w.from && r < w.to) {
+          took = r - w.from;
+          break;
+        }
+      }
+    }
+    if (!took && w.to >= end && w.to - w.from < kJudgeAfter) continue;
+    ++result.removal_windows;
+    if (!took) {
+      ++result.removal_missed;
+    } else if (!slowest || *took > *slowest) {
+      slowest = took;
+    }
+  }
+  if (result.removal_missed == 0) result.removed_after = slowest;
+  result.readmissions = views.readmissions();
+  if (!windows.empty()) {
+    result.readmissions_per_cycle =
+        double(result.readmissions) / double(windows.size());
+  }
+  if (result.agreement_samples > 0) {
+    result.agreement_pct =
+        100.0 * result.agreement_agreed / result.agreement_samples;
+  }
+  if (measure_from && c.Now() > *measure_from) {
+    const double secs = Seconds(c.Now() - *measure_from);
+    auto spread = [&](auto bytes_of, const std::vector<uint64_t>& before) {
+      std::vector<double> rate(n);
+      for (int i = 0; i < n; ++i) {
+        rate[i] = double(bytes_of(i) - before[i]) / secs;
+      }
+      std::sort(rate.begin(), rate.end());
+      TrafficSpread t;
+      t.mean = std::accumulate(rate.begin(), rate.end(), 0.0) / n;
+      const size_t p99 = static_cast<size_t>(std::ceil(0.99 * double(n))) - 1;
+      t.p99 = rate[std::min(p99, rate.size() - 1)];
+      t.max = rate.back();
+      return t;
+    };
+    result.sent = spread(sent_bytes, sent_at_measure);
+    result.received = spread(received_bytes, received_at_measure);
+  }
+  for (int i = 0; i < n; ++i) {
+    const auto id = static_cast<sim::NodeId>(i);
+    result.ingress_dropped += c.net().stats(id).ingress_dropped;
+    if (o.scenario == Scenario::kEgressLoss && unhealthy[i]) {
+      result.egress_dropped += c.net().faults(id).stats().dropped;
+    }
+  }
+
   result.sim_time = c.Now() - start;
   result.real_seconds = real_elapsed();
   result.events = clock.events_processed();
@@ -365,80 +710,6 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
         double(total.bytes - steady_from->bytes) / steady;
   }
   return result;
-}
-
-std::string CsvHeader() {
-  return "nodes,profile,scenario,seed,loss,lifeguard,duration_s,join_window_s,"
-         "converge_s,fault_at_s,faulty,first_detect_s,last_detect_s,"
-         "partition_detect_s,healed_after_s,heal_converge_s,false_positives,"
-         "stale_partition_deaths,"
-         "msgs_per_member_s,bytes_per_member_s,steady_msgs_per_member_s,"
-         "steady_bytes_per_member_s,events,real_s,speedup,peak_rss_mib";
-}
-
-std::string CsvRow(const SimRunResult& r) {
-  const SimRunOptions& o = r.options;
-  return absl::StrFormat(
-      "%d,%s,%s,%d,%g,%d,%.3f,%.3f,%s,%s,%d,%s,%s,%s,%s,%s,%d,%d,%.3f,%.1f,"
-      "%.3f,%.1f,%d,%.3f,%.2f,%.1f",
-      o.nodes, o.profile, ScenarioName(o.scenario), o.seed, o.loss,
-      o.lifeguard ? 1 : 0, Seconds(o.duration), Seconds(o.join_window),
-      Cell(r.converge), Cell(r.fault_at), r.faulty.size(), Cell(r.first_detect),
-      Cell(r.last_detect), Cell(r.partition_detect), Cell(r.healed_after),
-      Cell(r.heal_converge), r.false_positives, r.stale_partition_deaths,
-      r.msgs_per_member_s, r.bytes_per_member_s, r.steady_msgs_per_member_s,
-      r.steady_bytes_per_member_s, r.events, r.real_seconds,
-      r.real_seconds > 0 ? Seconds(r.sim_time) / r.real_seconds : 0.0,
-      r.peak_rss_mib);
-}
-
-std::string FormatReport(const SimRunResult& r) {
-  const SimRunOptions& o = r.options;
-  std::string out = absl::StrFormat(
-      "members: %d  profile: %s  scenario: %s  seed: %d  loss: %g  "
-      "lifeguard: %s\n",
-      o.nodes, o.profile, ScenarioName(o.scenario), o.seed, o.loss,
-      o.lifeguard ? "on" : "off");
-  absl::StrAppend(&out, "all know all after: ", Text(r.converge),
-                  o.join_window > absl::ZeroDuration()
-                      ? " (since the last member started)"
-                      : "",
-                  "\n");
-  if (r.fault_at) {
-    absl::StrAppend(&out, "fault at: ", Text(r.fault_at), " (", r.faulty.size(),
-                    " members)\n");
-  }
-  switch (o.scenario) {
-    case Scenario::kJoin:
-    case Scenario::kSlow:
-      break;
-    case Scenario::kCrash:
-      absl::StrAppend(&out, "crash seen dead, first: ", Text(r.first_detect),
-                      "\n", "crash seen dead by all: ", Text(r.last_detect),
-                      "\n");
-      break;
-    case Scenario::kPartition:
-      absl::StrAppend(
-          &out, "other side seen dead by all: ", Text(r.partition_detect), "\n",
-          "healed after: ", Text(r.healed_after), "\n",
-          "all know all after heal: ", Text(r.heal_converge), "\n",
-          "deaths from stale partition news: ", r.stale_partition_deaths, "\n");
-      break;
-  }
-  absl::StrAppend(
-      &out, "false positive deaths: ", r.false_positives, "\n",
-      absl::StrFormat("messages per member per second: %.2f (steady %.2f)\n",
-                      r.msgs_per_member_s, r.steady_msgs_per_member_s),
-      absl::StrFormat("bytes per member per second: %.0f (steady %.0f)\n",
-                      r.bytes_per_member_s, r.steady_bytes_per_member_s),
-      absl::StrFormat(
-          "simulated %.1f s in %.2f s real (%.1fx), %d events\n",
-          Seconds(r.sim_time), r.real_seconds,
-          r.real_seconds > 0 ? Seconds(r.sim_time) / r.real_seconds : 0.0,
-          r.events),
-      absl::StrFormat("peak memory: %.0f MiB\n", r.peak_rss_mib),
-      absl::StrFormat("trace hash: %016x\n", r.trace_hash));
-  return out;
 }
 
 }  // namespace peerlab::membership::tool

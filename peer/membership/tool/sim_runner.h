@@ -18,11 +18,60 @@
 //   kSlow       `slow` random members other than member 0 get timers and
 //               arrivals late by up to `slow_lag` (an overloaded host); they
 //               stay healthy, so their deaths are false positives.
+//   kFlipFlop   `flip_members` random members other than member 0 (0: 1 %
+//               of N, at least 1) drop ALL their ingress (datagrams, reliable
+//               requests, and the answers to their own calls) for `flip_on`,
+//               then nothing for `flip_off`, repeated until the end (Rapid,
+//               USENIX ATC 2018, section 7: 10 of 1,000 for 20 s of 40 s).
+//   kEgressLoss `egress_share` of the members (at least 1, never member 0)
+//               lose `egress_loss` of the datagrams they send (a rule "*"
+//               drop in their fault plan; reliable calls are not lost).
+//   kOneway     one random member X (not member 0) is reachable by exactly
+//               one other, Y (random): every member but Y cannot send to X
+//               (a stateless ingress drop with Y let in: X's datagrams reach
+//               everybody, but answers to X's own calls come back only from
+//               Y). serf#185.
+//   kMassRestart every member (member 0 too) restarts once, at a random
+//               moment within `restart_window` (random order): kill -9, then
+//               after `restart_downtime` a new process with the same name
+//               and address and no state (a fresh Memberlist: incarnation 1,
+//               a new generation from its clock as the protocol does without
+//               a state directory) joins through a random live member.
+//               memberlist#311.
 //
 // False positives: deaths of members that were not crashed, as seen by a
 // member that could reach them (deaths across an active partition, of
 // members on the other side of one that was healed, and the stale partition
-// deaths below are expected and not counted).
+// deaths below are expected and not counted; so are deaths of the new
+// scenarios' faulty members, and the deaths they declare themselves).
+//
+// Sick-network figures (issue 17), for every scenario (see view_tracker.h):
+//   healthy / faulty  the faulty members are the crashed, partitioned
+//               (first group), flip-flopped, egress-lossy and oneway (X)
+//               ones; slow members stay healthy. In kMassRestart a member is
+//               faulty from its kill until `restart_grace` after its restart.
+//   healthy members declared dead: distinct healthy members that a healthy
+//               member declared dead (or quarantined, see
+//               RemovedOrQuarantined) while they were healthy (a restarted
+//               member still held dead when its grace ends counts too);
+//               false_removal_pairs counts distinct (observer, target)
+//               pairs. The goal is 0.
+//   faulty members removed after: for each faulty member and each fault
+//               window (a flip-flop on-phase until the next one; otherwise
+//               from the fault to the heal or the end), how long until every
+//               healthy member held it removed or quarantined; the slowest;
+//               never if one window ended without (windows cut short by the
+//               end of the run, under 30 s, are not judged).
+//   re-admissions per cycle: times a faulty member removed by every healthy
+//               member came back into one's live set, per (member, window).
+//   agreement:  share of the 1 s samples (from the fault, or from
+//               convergence without one) in which every healthy running
+//               member holds the same live set; samples within 5 s after a
+//               fault transition (a phase change, a kill, a restart) are
+//               left out.
+//   traffic:    per member, bytes/s sent and received (datagrams and
+//               reliable messages) from the fault (or convergence) to the
+//               end: mean, 99th percentile and max over the members.
 //
 // Thread safety: none; Run() uses the calling thread only.
 #ifndef PEERLAB_PEER_MEMBERSHIP_TOOL_SIM_RUNNER_H_
@@ -38,11 +87,25 @@
 #include "absl/time/time.h"
 #include "peer/runtime/logger.h"
 
+namespace peerlab::membership {
+class SimCluster;
+}  // namespace peerlab::membership
+
 namespace peerlab::membership::tool {
 
-enum class Scenario { kJoin, kCrash, kPartition, kSlow };
+enum class Scenario {
+  kJoin,
+  kCrash,
+  kPartition,
+  kSlow,
+  kFlipFlop,
+  kEgressLoss,
+  kOneway,
+  kMassRestart
+};
 
-// "join", "crash", "partition", "slow"; InvalidArgument otherwise.
+// "join", "crash", "partition", "slow", "flipflop", "egress-loss",
+// "oneway", "mass-restart"; InvalidArgument otherwise.
 absl::StatusOr<Scenario> ParseScenario(const std::string& name);
 std::string ScenarioName(Scenario scenario);
 
@@ -79,6 +142,20 @@ struct SimRunOptions {
   // one probe interval).
   int slow = 0;
   absl::Duration slow_lag = absl::ZeroDuration();
+  // kFlipFlop: members flip-flopped (0: 1 % of N, at least 1; at most
+  // nodes - 1), and the lengths of the phases.
+  int flip_members = 0;
+  absl::Duration flip_on = absl::Seconds(20);
+  absl::Duration flip_off = absl::Seconds(20);
+  // kEgressLoss: share of the members (at least 1, at most nodes - 1) and
+  // the share of their datagrams lost, in (0, 1].
+  double egress_share = 0.01;
+  double egress_loss = 0.8;
+  // kMassRestart: window of the restarts, time between a kill and the new
+  // process, and how long after its restart a member counts as healthy.
+  absl::Duration restart_window = absl::Seconds(60);
+  absl::Duration restart_downtime = absl::ZeroDuration();
+  absl::Duration restart_grace = absl::Seconds(30);
   // Time between convergence and the fault.
   absl::Duration settle = absl::Seconds(1);
   // Total virtual time of the run, from the first start.
@@ -93,9 +170,37 @@ struct SimRunOptions {
   // and traffic cumulative over all members). Header line included.
   std::function<void(const std::string& line)> timeline;
   absl::Duration timeline_every = absl::Seconds(1);
+  // Called once with the cluster before any member starts (tests: to
+  // observe the network, or to schedule checks on its clock). The cluster
+  // lives until RunSimulation returns.
+  std::function<void(SimCluster& cluster)> on_cluster;
   // Where the members log, dated in virtual time (not owned; must outlive
   // the run). nullptr: runtime::DefaultLogger() (stderr at warning).
   runtime::Logger* logger = nullptr;
+};
+
+// Traffic of one direction per member, bytes per second.
+struct TrafficSpread {
+  double mean = 0, p99 = 0, max = 0;
+};
+
+// One sample of the run, every second of virtual time (for --plot).
+struct SimSample {
+  double t = 0;          // seconds since the start
+  int observers = 0;     // healthy running members
+  double alive = 0;      // members an average healthy member holds alive,
+  double suspect = 0;    // suspect,
+  double removed = 0;    // and removed or quarantined
+  int disagreeing = 0;   // members on whose liveness they disagree
+  bool counted = false;  // an agreement sample (see the file comment)
+  double sent_mean = 0, sent_max = 0;  // bytes/s per member since the last
+  double recv_mean = 0;                // sample
+};
+
+// A span of virtual time with a fault on (for --plot), seconds since the
+// start.
+struct FaultSpan {
+  double from = 0, to = 0;
 };
 
 // Durations are measured in virtual time; unset optionals mean "did not
@@ -131,6 +236,36 @@ struct SimRunResult {
   double bytes_per_member_s = 0;
   double steady_msgs_per_member_s = 0;
   double steady_bytes_per_member_s = 0;
+  // --- Sick-network figures (see the file comment) ---
+  int oneway_via = -1;  // kOneway: Y, the one member that reaches X
+  int healthy_declared_dead = 0;
+  int64_t false_removal_pairs = 0;
+  // Whether any fault window was judged; the slowest removal (nullopt with
+  // windows: never).
+  int removal_windows = 0;
+  int removal_missed = 0;
+  std::optional<absl::Duration> removed_after;
+  int64_t readmissions = 0;
+  double readmissions_per_cycle = 0;
+  int agreement_samples = 0;
+  int agreement_agreed = 0;
+  // agreement_agreed / agreement_samples in %; nullopt without samples.
+  std::optional<double> agreement_pct;
+  TrafficSpread sent, received;
+  // kMassRestart: when the last member restarted (since the start), and
+  // from then until every member knows every member.
+  std::optional<absl::Duration> last_restart;
+  // kMassRestart: (member, when its new process started, since the start),
+  // in the order they restarted.
+  std::vector<std::pair<int, absl::Duration>> restarts;
+  std::optional<absl::Duration> restart_converge;
+  // Datagrams and reliable messages stopped by ingress drops; datagrams
+  // dropped by the members' fault plans (egress loss).
+  uint64_t ingress_dropped = 0;
+  uint64_t egress_dropped = 0;
+  std::vector<SimSample> samples;
+  std::vector<FaultSpan> fault_spans;
+
   absl::Duration sim_time;
   double real_seconds = 0;
   uint64_t events = 0;

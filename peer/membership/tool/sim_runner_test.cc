@@ -103,6 +103,30 @@ TEST(SimRunnerTest, PartitionIsDetectedThenHeals) {
   EXPECT_GE(r->stale_partition_deaths, 0);
 }
 
+// The four lines scripts read (issue 17), exactly so.
+TEST(SimRunnerTest, ReportHasTheSickNetworkLines) {
+  SimRunOptions o;
+  o.nodes = 20;
+  o.scenario = Scenario::kFlipFlop;
+  o.duration = absl::Seconds(90);
+  auto r = RunSimulation(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const std::string report = FormatReport(*r);
+  for (const char* line :
+       {"\nhealthy members declared dead: ", "\nfaulty members removed after: ",
+        "\nre-admissions per cycle: ", "\nagreement: "}) {
+    EXPECT_NE(report.find(line), std::string::npos) << line << "\n" << report;
+  }
+  EXPECT_EQ(report.find("agreement: n/a"), std::string::npos) << report;
+  // The CSV keeps its old columns first, and has a cell per column.
+  const std::vector<std::string> header = absl::StrSplit(CsvHeader(), ',');
+  const std::vector<std::string> row = absl::StrSplit(CsvRow(*r), ',');
+  EXPECT_EQ(row.size(), header.size());
+  EXPECT_EQ(header[0], "nodes");
+  EXPECT_EQ(header[25], "peak_rss_mib");
+  EXPECT_EQ(header[26], "healthy_declared_dead");
+}
+
 TEST(SimRunnerTest, RejectsBadOptions) {
   SimRunOptions o;
   o.nodes = 0;
