@@ -17,68 +17,35 @@ constexpr absl::Duration kEndGrace = absl::Seconds(1);
 // How often a stream's thread looks at its queue and its call.
 constexpr absl::Duration kPoll = absl::Milliseconds(100);
 
-// A stream refused before it started: finishes at once.
+// One Stream or Query call, on the shared stream writer
+// (base/grpc_stream_writer.h): its thread drains the queue and writes one
+// message at a time; `on_end` runs once the queue is drained or the
+// client went away, before the call finishes.
 template <typename Msg>
-class RefusedWriter : public grpc::ServerWriteReactor<Msg> {
- public:
-  explicit RefusedWriter(const grpc::Status& status) { this->Finish(status); }
-  void OnDone() override { delete this; }
-};
-
-// One Stream or Query call: its thread (Run) drains the queue, does every
-// StartWrite and the Finish, one write in flight at a time; gRPC's
-// callbacks only record what happened and wake it. The thread deletes the
-// reactor once gRPC is done with it.
-template <typename Msg>
-class QueueWriter : public grpc::ServerWriteReactor<Msg> {
+class QueueWriter : public StreamWriter<Msg> {
  public:
   QueueWriter(grpc::CallbackServerContext* context,
               std::shared_ptr<AgentQueue<Msg>> queue,
               std::function<void()> on_end)
-      : context_(context),
+      : StreamWriter<Msg>(context, kEndGrace),
         queue_(std::move(queue)),
         on_end_(std::move(on_end)) {}
 
-  static void Run(QueueWriter* self) {
-    grpc::Status status = self->Drain();
-    if (self->on_end_) self->on_end_();
-    self->Finish(status);
-    {
-      std::unique_lock<std::mutex> lock(self->mu_);
-      self->cv_.wait(lock, [self] { return self->done_; });
-    }
-    delete self;
-  }
-
-  void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    writing_ = false;
-    write_ok_ = ok;
-    cv_.notify_all();
-  }
-  void OnCancel() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    cancelled_ = true;
-    cv_.notify_all();
-  }
-  void OnDone() override {
-    // Notified under the lock: Run() deletes the reactor as soon as it can
-    // take mu_.
-    std::lock_guard<std::mutex> lock(mu_);
-    done_ = true;
-    cv_.notify_all();
-  }
-
  private:
+  grpc::Status Produce() override {
+    grpc::Status status = Drain();
+    if (on_end_) on_end_();
+    return status;
+  }
+  // The queue's end is a reason to cut a pending write short.
+  bool Ending() override { return queue_->failed(); }
+
   grpc::Status Drain() {
     while (true) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (cancelled_) return Cancelled();
-      }
+      if (this->end_requested()) return Cancelled();
       typename AgentQueue<Msg>::Batch batch = queue_->Pop(kPoll);
       for (Msg& item : batch.items) {
-        if (!Write(std::move(item))) return Cancelled();
+        if (!this->Write(std::move(item))) return Cancelled();
       }
       if (batch.ended) return ToGrpcStatus(batch.status);
     }
@@ -88,46 +55,8 @@ class QueueWriter : public grpc::ServerWriteReactor<Msg> {
     return grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled");
   }
 
-  // One write, waited for. Cut short (the call cancelled) a grace period
-  // after the queue failed or the client cancelled.
-  bool Write(Msg item) {
-    current_ = std::move(item);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      writing_ = true;
-    }
-    this->StartWrite(&current_);
-    std::unique_lock<std::mutex> lock(mu_);
-    absl::Time give_up = absl::InfiniteFuture();
-    bool cancel_sent = false;
-    while (writing_) {
-      cv_.wait_for(lock, absl::ToChronoNanoseconds(kPoll));
-      if (!writing_ || cancel_sent) continue;
-      const bool ending = cancelled_ || queue_->failed();
-      if (!ending) continue;
-      const absl::Time now = absl::Now();
-      if (give_up == absl::InfiniteFuture()) give_up = now + kEndGrace;
-      if (now >= give_up) {
-        cancel_sent = true;
-        lock.unlock();
-        context_->TryCancel();  // the write then fails
-        lock.lock();
-      }
-    }
-    return write_ok_;
-  }
-
-  grpc::CallbackServerContext* const context_;
   const std::shared_ptr<AgentQueue<Msg>> queue_;
   const std::function<void()> on_end_;
-  Msg current_;  // the message in flight
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool writing_ = false;    // guarded
-  bool write_ok_ = true;    // guarded
-  bool cancelled_ = false;  // guarded
-  bool done_ = false;       // guarded
 };
 
 }  // namespace
@@ -137,13 +66,7 @@ AgentGrpcService::AgentGrpcService(AgentService* service, Options options)
 
 AgentGrpcService::~AgentGrpcService() {
   Shutdown();
-  std::vector<std::thread> finished;
-  {
-    std::unique_lock<std::mutex> lock(threads_mu_);
-    threads_cv_.wait(lock, [this] { return threads_.empty(); });
-    finished.swap(finished_);
-  }
-  for (std::thread& t : finished) t.join();
+  threads_.Join();
 }
 
 void AgentGrpcService::Shutdown() {
@@ -167,25 +90,6 @@ grpc::Status AgentGrpcService::Admit(
   return grpc::Status::OK;
 }
 
-void AgentGrpcService::Spawn(std::function<void()> body) {
-  std::vector<std::thread> finished;
-  {
-    std::lock_guard<std::mutex> lock(threads_mu_);
-    finished.swap(finished_);
-    const uint64_t id = next_thread_id_++;
-    // The thread takes threads_mu_ only after this block has stored it.
-    threads_.emplace(id, std::thread([this, id, body = std::move(body)] {
-                       body();
-                       std::lock_guard<std::mutex> lock(threads_mu_);
-                       auto it = threads_.find(id);
-                       finished_.push_back(std::move(it->second));
-                       threads_.erase(it);
-                       threads_cv_.notify_all();
-                     }));
-  }
-  for (std::thread& t : finished) t.join();
-}
-
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* AgentGrpcService::Unary(
     grpc::CallbackServerContext* context, const Request* request,
@@ -207,7 +111,7 @@ grpc::ServerUnaryReactor* AgentGrpcService::Unary(
     }
     ++running_calls_;
   }
-  Spawn([this, reactor, request, response, method] {
+  threads_.Spawn([this, reactor, request, response, method] {
     absl::StatusOr<Response> result = (service_->*method)(*request);
     if (result.ok()) *response = *std::move(result);
     {
@@ -270,17 +174,17 @@ grpc::ServerWriteReactor<pb::AgentStreamResponse>* AgentGrpcService::Stream(
     const pb::AgentStreamRequest* request) {
   using Writer = QueueWriter<pb::AgentStreamResponse>;
   if (grpc::Status s = Admit(*context); !s.ok()) {
-    return new RefusedWriter<pb::AgentStreamResponse>(s);
+    return new peerlab::RefusedWriter<pb::AgentStreamResponse>(s);
   }
   auto queue = service_->Subscribe(*request);
   if (!queue.ok()) {
-    return new RefusedWriter<pb::AgentStreamResponse>(
+    return new peerlab::RefusedWriter<pb::AgentStreamResponse>(
         ToGrpcStatus(queue.status()));
   }
   auto* reactor = new Writer(context, *queue, [service = service_, q = *queue] {
     service->Unsubscribe(q);
   });
-  Spawn([reactor] { Writer::Run(reactor); });
+  threads_.Spawn([reactor] { Writer::Run(reactor); });
   return reactor;
 }
 
@@ -289,11 +193,11 @@ grpc::ServerWriteReactor<pb::AgentQueryResponse>* AgentGrpcService::Query(
     const pb::AgentQueryRequest* request) {
   using Writer = QueueWriter<pb::AgentQueryResponse>;
   if (grpc::Status s = Admit(*context); !s.ok()) {
-    return new RefusedWriter<pb::AgentQueryResponse>(s);
+    return new peerlab::RefusedWriter<pb::AgentQueryResponse>(s);
   }
   auto call = service_->Query(*request);
   if (!call.ok()) {
-    return new RefusedWriter<pb::AgentQueryResponse>(
+    return new peerlab::RefusedWriter<pb::AgentQueryResponse>(
         ToGrpcStatus(call.status()));
   }
   // Whatever ends the call (the summary written, the client gone, the
@@ -301,7 +205,7 @@ grpc::ServerWriteReactor<pb::AgentQueryResponse>* AgentGrpcService::Query(
   auto* reactor = new Writer(
       context, call->queue,
       [service = service_, id = call->id] { service->EndQuery(id); });
-  Spawn([reactor] { Writer::Run(reactor); });
+  threads_.Spawn([reactor] { Writer::Run(reactor); });
   return reactor;
 }
 

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/grpc_stream_writer.h"
 #include "peer/agent/agent_service.h"
 #include "proto/peer/v1/agent.grpc.pb.h"
 
@@ -92,8 +93,6 @@ class AgentGrpcService final : public pb::Agent::CallbackService {
       absl::StatusOr<Response> (AgentService::*method)(const Request&));
   // The refusal of a new call (authorization, shut down), or OK.
   grpc::Status Admit(const grpc::CallbackServerContext& context);
-  // Runs `body` on a new thread that the destructor joins.
-  void Spawn(std::function<void()> body);
 
   AgentService* const service_;
   const Options options_;
@@ -102,11 +101,8 @@ class AgentGrpcService final : public pb::Agent::CallbackService {
   bool ending_ = false;    // guarded
   int running_calls_ = 0;  // guarded
 
-  std::mutex threads_mu_;
-  std::condition_variable threads_cv_;
-  uint64_t next_thread_id_ = 1;
-  std::map<uint64_t, std::thread> threads_;  // guarded by threads_mu_
-  std::vector<std::thread> finished_;        // guarded by threads_mu_
+  // The threads of unary calls and streams; the destructor joins them.
+  ServiceThreads threads_;
 };
 
 }  // namespace peerlab::agent

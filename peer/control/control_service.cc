@@ -177,77 +177,30 @@ class CappedCapture : public cli::Output {
   uint64_t omitted_bytes_ = 0;
 };
 
-// A stream refused before it started: finishes at once.
-class RefusedWriter : public grpc::ServerWriteReactor<pb::WatchViewsResponse> {
- public:
-  explicit RefusedWriter(const grpc::Status& status) { Finish(status); }
-  void OnDone() override { delete this; }
-};
-
 }  // namespace
 
-// One WatchViews stream. Its thread (Run) drains the queue and does every
-// StartWrite and the Finish, one write in flight at a time; gRPC callbacks
-// and End() only record what happened under mu_ and wake it. The thread
-// deletes the reactor once gRPC is done with it (OnDone).
-class WatchViewsReactor
-    : public grpc::ServerWriteReactor<pb::WatchViewsResponse> {
+// One WatchViews stream, on the shared stream writer
+// (base/grpc_stream_writer.h): its thread drains the queue; End() (the
+// service's end, the client's cancel) closes the queue so the stream ends
+// with OK.
+class WatchViewsReactor : public StreamWriter<pb::WatchViewsResponse> {
  public:
   WatchViewsReactor(ControlService* owner, grpc::CallbackServerContext* context,
                     const pb::WatchViewsRequest& request)
-      : owner_(owner),
-        context_(context),
+      : StreamWriter(context, kEndGrace),
+        owner_(owner),
         views_(request.views().begin(), request.views().end()),
         include_history_(request.include_history()),
         // Following starts before the history is read, so no line falls
-        // between the two; Run() drops the ones seen twice.
+        // between the two; Produce() drops the ones seen twice.
         queue_(owner->hub_, views_, owner->options_.watch_queue_capacity) {}
 
-  // The stream's thread: sends, finishes, waits for OnDone, then deletes
-  // the reactor.
-  static void Run(WatchViewsReactor* self) {
-    grpc::Status status = self->Stream();
-    self->Finish(status);
-    {
-      std::unique_lock<std::mutex> lock(self->mu_);
-      self->cv_.wait(lock, [self] { return self->done_; });
-    }
-    self->owner_->ForgetWatcher(self);
-    delete self;
-  }
-
-  // Asks the stream to end with OK. Thread-safe; does not call into gRPC.
-  void End() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (end_requested_) return;
-      end_requested_ = true;
-      end_requested_at_ = absl::Now();
-      cv_.notify_all();
-    }
-    queue_.Close();
-  }
-
-  void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    writing_ = false;
-    write_ok_ = ok;
-    cv_.notify_all();
-  }
-
-  void OnCancel() override { End(); }
-
-  void OnDone() override {
-    // Notified under the lock: Run() may delete the reactor as soon as it
-    // can take mu_.
-    std::lock_guard<std::mutex> lock(mu_);
-    done_ = true;
-    cv_.notify_all();
-  }
-
  private:
+  void OnEnd() override { queue_.Close(); }
+  void OnFinished() override { owner_->ForgetWatcher(this); }
+
   // Sends history and live lines until End() or a failed write.
-  grpc::Status Stream() {
+  grpc::Status Produce() override {
     // Per view, the seq of the last line sent from its history: the queue
     // may hold it again.
     std::map<std::string, uint64_t, std::less<>> history_end;
@@ -308,49 +261,10 @@ class WatchViewsReactor
     return Write(message);
   }
 
-  // One write, waited for. A write still pending a grace period after
-  // End() is cut short by cancelling the call.
-  bool Write(const pb::WatchViewsResponse& message) {
-    current_ = message;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      writing_ = true;
-    }
-    StartWrite(&current_);
-    std::unique_lock<std::mutex> lock(mu_);
-    bool cancel_sent = false;
-    while (writing_) {
-      if (end_requested_ && !cancel_sent) {
-        absl::Duration left = end_requested_at_ + kEndGrace - absl::Now();
-        if (left <= absl::ZeroDuration()) {
-          cancel_sent = true;
-          lock.unlock();
-          context_->TryCancel();  // the write then fails
-          lock.lock();
-          continue;
-        }
-        cv_.wait_for(lock, absl::ToChronoNanoseconds(left));
-      } else {
-        cv_.wait(lock);
-      }
-    }
-    return write_ok_;
-  }
-
   ControlService* const owner_;
-  grpc::CallbackServerContext* const context_;
   const std::set<std::string> views_;
   const bool include_history_;
   cli::ViewQueue queue_;
-  pb::WatchViewsResponse current_;  // the message in flight
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool writing_ = false;
-  bool write_ok_ = true;
-  bool end_requested_ = false;
-  absl::Time end_requested_at_;
-  bool done_ = false;
 };
 
 ControlService::ControlService(cli::Registry* registry, cli::ViewHub* hub,
@@ -359,13 +273,7 @@ ControlService::ControlService(cli::Registry* registry, cli::ViewHub* hub,
 
 ControlService::~ControlService() {
   Shutdown();
-  std::vector<std::thread> finished;
-  {
-    std::unique_lock<std::mutex> lock(threads_mu_);
-    threads_cv_.wait(lock, [this] { return threads_.empty(); });
-    finished.swap(finished_);
-  }
-  for (std::thread& t : finished) t.join();
+  threads_.Join();
 }
 
 void ControlService::Shutdown() {
@@ -445,25 +353,6 @@ absl::Status ControlService::CheckLabMayRun(absl::string_view line) const {
       "turned on lab.allow_programs"));
 }
 
-void ControlService::Spawn(std::function<void()> body) {
-  std::vector<std::thread> finished;
-  {
-    std::lock_guard<std::mutex> lock(threads_mu_);
-    finished.swap(finished_);
-    uint64_t id = next_thread_id_++;
-    // The thread takes threads_mu_ only after this block has stored it.
-    threads_.emplace(id, std::thread([this, id, body = std::move(body)] {
-                       body();
-                       std::lock_guard<std::mutex> lock(threads_mu_);
-                       auto it = threads_.find(id);
-                       finished_.push_back(std::move(it->second));
-                       threads_.erase(it);
-                       threads_cv_.notify_all();
-                     }));
-  }
-  for (std::thread& t : finished) t.join();
-}
-
 void ControlService::ForgetWatcher(WatchViewsReactor* reactor) {
   std::lock_guard<std::mutex> lock(mu_);
   watchers_.erase(reactor);
@@ -505,7 +394,7 @@ grpc::ServerUnaryReactor* ControlService::Execute(
     reactor->Finish(refusal);
     return reactor;
   }
-  Spawn([this, reactor, request, response] {
+  threads_.Spawn([this, reactor, request, response] {
     CappedCapture out(hub_, request->quiet());
     absl::Status status =
         cli::RunLine(*registry_, request->line(), out, /*remote=*/true);
@@ -525,17 +414,17 @@ grpc::ServerWriteReactor<pb::WatchViewsResponse>* ControlService::WatchViews(
     grpc::CallbackServerContext* context,
     const pb::WatchViewsRequest* request) {
   if (grpc::Status s = CheckToken(*context); !s.ok()) {
-    return new RefusedWriter(s);
+    return new RefusedWriter<pb::WatchViewsResponse>(s);
   }
   WatchViewsReactor* reactor = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (ending_) {
-      return new RefusedWriter(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                            "the peer is shutting down"));
+      return new RefusedWriter<pb::WatchViewsResponse>(grpc::Status(
+          grpc::StatusCode::UNAVAILABLE, "the peer is shutting down"));
     }
     if (watchers_.size() >= static_cast<size_t>(options_.max_watchers)) {
-      return new RefusedWriter(
+      return new RefusedWriter<pb::WatchViewsResponse>(
           grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                        absl::StrCat("already ", watchers_.size(),
                                     " watchers; try again later")));
@@ -543,7 +432,7 @@ grpc::ServerWriteReactor<pb::WatchViewsResponse>* ControlService::WatchViews(
     reactor = new WatchViewsReactor(this, context, *request);
     watchers_.insert(reactor);
   }
-  Spawn([reactor] { WatchViewsReactor::Run(reactor); });
+  threads_.Spawn([reactor] { WatchViewsReactor::Run(reactor); });
   return reactor;
 }
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "base/grpc_stream_writer.h"
 #include "peer/cli/registry.h"
 #include "peer/cli/view.h"
 #include "proto/peer/v1/control.grpc.pb.h"
@@ -114,8 +115,6 @@ class ControlService final : public ::peer::v1::PeerControl::CallbackService {
   // does not allow it, or `faults` and lab_may_inject_faults does not
   // (PermissionDenied, logged).
   absl::Status CheckLabMayRun(absl::string_view line) const;
-  // Runs `body` on a new thread that the destructor joins.
-  void Spawn(std::function<void()> body);
   // Called by a watch stream's thread once its stream is done.
   void ForgetWatcher(WatchViewsReactor* reactor);
 
@@ -131,13 +130,9 @@ class ControlService final : public ::peer::v1::PeerControl::CallbackService {
   int running_commands_ = 0;
   std::set<WatchViewsReactor*> watchers_;
 
-  // Threads started by Spawn, by id, until they end; ended ones wait in
-  // finished_ to be joined.
-  std::mutex threads_mu_;
-  std::condition_variable threads_cv_;
-  uint64_t next_thread_id_ = 1;
-  std::map<uint64_t, std::thread> threads_;
-  std::vector<std::thread> finished_;
+  // The threads of Execute calls and WatchViews streams; the destructor
+  // joins them.
+  ServiceThreads threads_;
 };
 
 }  // namespace peerlab::peer
