@@ -194,6 +194,8 @@ class AgentPythonTest(unittest.TestCase):
                          .tags["lang"], "py")
         r = self.call("bob", "Tags", pb.AgentTagsRequest(remove=["lang"]))
         self.assertNotIn("lang", r.tags)
+        # Removing a tag that is not set is no error (agent.proto).
+        self.call("bob", "Tags", pb.AgentTagsRequest(remove=["never-set"]))
         details = self.assertCode(
             grpc.StatusCode.INVALID_ARGUMENT, self.call, "bob", "Tags",
             pb.AgentTagsRequest(set={"big": "x" * 600}))

@@ -139,7 +139,14 @@ absl::StatusOr<std::map<std::string, std::string>> PeerAgentBackend::UpdateTags(
   if (Host() == nullptr) return Closed();
   // The peer's `tags set` path: its checks, its size limit
   // (memberlist.max_meta_bytes) and message, an update event everywhere.
-  if (absl::Status s = Host()->UpdateTags(set, remove, kTagsTimeout); !s.ok()) {
+  // Removing a tag that is not set is no error (agent.proto).
+  const cluster::Tags now = Host()->LocalTags();
+  std::vector<std::string> del;
+  for (const std::string& key : remove) {
+    if (now.contains(key)) del.push_back(key);
+  }
+  if (set.empty() && del.empty()) return now;
+  if (absl::Status s = Host()->UpdateTags(set, del, kTagsTimeout); !s.ok()) {
     return s;
   }
   return Host()->LocalTags();
