@@ -3,7 +3,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "peer/app/member_meta.h"
+#include "peer/cluster/tags.h"
 
 namespace peerlab::peer {
 
@@ -38,7 +38,8 @@ std::map<std::string, std::string> HandlerHost::SelfTags() const {
 }
 
 void HandlerHost::MemberEvent(const char* type, const membership::Member& m) {
-  MetaFields tags = DecodeMeta(m.meta);
+  // Its tags (the "tag.K" fields), never the peer's own fields.
+  std::map<std::string, std::string> tags = cluster::DecodeTags(m.meta);
   if (m.name == self_name_) {
     std::lock_guard<std::mutex> lock(mu_);
     self_tags_ = tags;
