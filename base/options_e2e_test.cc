@@ -293,6 +293,7 @@ std::vector<Binary> Binaries() {
         {"--join-window", Numbers({"-1"})},
         {"--csv", kWritePath},
         {"--timeline", kWritePath},
+        {"--plot", kWritePath},
         {"--timeline-every", Numbers({"0", "-1"})},
         {"--progress-every", Numbers({"0", "-1"})},
         {"--quiet", kFlag},

@@ -23,6 +23,7 @@
 #include "base/command_line.h"
 #include "base/logging.h"
 #include "base/option_checks.h"
+#include "peer/membership/tool/sim_plot.h"
 #include "peer/membership/tool/sim_runner.h"
 
 namespace {
@@ -31,6 +32,7 @@ using peerlab::membership::tool::CsvHeader;
 using peerlab::membership::tool::CsvRow;
 using peerlab::membership::tool::FormatReport;
 using peerlab::membership::tool::ParseScenario;
+using peerlab::membership::tool::RenderSvg;
 using peerlab::membership::tool::RunSimulation;
 using peerlab::membership::tool::SimProgress;
 using peerlab::membership::tool::SimRunOptions;
@@ -73,7 +75,7 @@ int Main(int argc, char** argv) {
   double flip_on_s = 20, flip_off_s = 20, restart_window_s = 60,
          restart_downtime_s = 0, restart_grace_s = 30;
   bool no_lifeguard = false, quiet = false;
-  std::string csv, timeline_path, log_level = "warn";
+  std::string csv, timeline_path, plot_path, log_level = "warn";
   app.add_option("-n,--nodes", o.nodes, "simulated members (1..100000)")
       ->check(peerlab::Range(1, 100000))
       ->capture_default_str();
@@ -189,6 +191,10 @@ int Main(int argc, char** argv) {
   app.add_option("--timeline", timeline_path,
                  "write a CSV time series (know_all, events, traffic) to FILE")
       ->check(peerlab::WritableFile);
+  app.add_option("--plot", plot_path,
+                 "draw the run over time as an SVG picture to FILE (views "
+                 "alive/suspect/removed, agreement, traffic, fault windows)")
+      ->check(peerlab::WritableFile);
   app.add_option("--timeline-every", timeline_every_s,
                  "simulated seconds between timeline rows, 0.001 .. 864000")
       ->check(peerlab::Range(0.001, kMaxSeconds))
@@ -271,6 +277,14 @@ int Main(int argc, char** argv) {
     out << CsvRow(*result) << "\n";
     if (!out) {
       std::cerr << "peerlab-sim: cannot write " << csv << "\n";
+      return 1;
+    }
+  }
+  if (!plot_path.empty()) {
+    std::ofstream plot(plot_path, std::ios::trunc);
+    plot << RenderSvg(*result);
+    if (!plot.flush()) {
+      std::cerr << "peerlab-sim: cannot write " << plot_path << "\n";
       return 1;
     }
   }

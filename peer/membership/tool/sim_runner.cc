@@ -378,6 +378,9 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
       smp.suspect = double(views.suspect_views()) / h;
       smp.removed = double(views.removed_views()) / h;
     }
+    smp.faulty_alive = views.tracked_alive_views();
+    smp.faulty_suspect = views.tracked_suspect_views();
+    smp.faulty_removed = views.tracked_removed_views();
     smp.disagreeing = views.disagreeing();
     if (measure_from && c.Now() > *measure_from &&
         c.Now() - last_transition >= kQuietAfterTransition) {

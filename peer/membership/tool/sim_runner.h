@@ -186,11 +186,14 @@ struct TrafficSpread {
 
 // One sample of the run, every second of virtual time (for --plot).
 struct SimSample {
-  double t = 0;          // seconds since the start
-  int observers = 0;     // healthy running members
-  double alive = 0;      // members an average healthy member holds alive,
-  double suspect = 0;    // suspect,
-  double removed = 0;    // and removed or quarantined
+  double t = 0;        // seconds since the start
+  int observers = 0;   // healthy running members
+  double alive = 0;    // members an average healthy member holds alive,
+  double suspect = 0;  // suspect,
+  double removed = 0;  // and removed or quarantined
+  // The healthy members' views of the faulty members (counts of (healthy,
+  // faulty) pairs): alive, suspect, removed or quarantined.
+  int64_t faulty_alive = 0, faulty_suspect = 0, faulty_removed = 0;
   int disagreeing = 0;   // members on whose liveness they disagree
   bool counted = false;  // an agreement sample (see the file comment)
   double sent_mean = 0, sent_max = 0;  // bytes/s per member since the last

@@ -31,7 +31,7 @@ ViewTracker::ViewTracker(int n)
       removals_(n),
       readmissions_of_(n, 0) {
   for (int i = 0; i < n; ++i) at(i, i) = Code(MemberState::kAlive);
-  alive_views_ = n;
+  views_by_state_[0] = n;
   RecountDisagreeing();
 }
 
@@ -41,17 +41,17 @@ bool ViewTracker::Live(uint8_t code) {
          !RemovedOrQuarantined(static_cast<MemberState>(code - 1));
 }
 
-void ViewTracker::Sum(uint8_t code, int sign) {
+void ViewTracker::Sum(int t, uint8_t code, int sign) {
   code &= kStateMask;
   if (code == kUnknown) return;
   const auto state = static_cast<MemberState>(code - 1);
-  if (state == MemberState::kAlive) {
-    alive_views_ += sign;
-  } else if (state == MemberState::kSuspect) {
-    suspect_views_ += sign;
-  } else if (RemovedOrQuarantined(state)) {
-    removed_views_ += sign;
-  }
+  const int k = state == MemberState::kAlive     ? 0
+                : state == MemberState::kSuspect ? 1
+                : RemovedOrQuarantined(state)    ? 2
+                                                 : -1;
+  if (k < 0) return;
+  views_by_state_[k] += sign;
+  if (tracked_[t]) tracked_by_state_[k] += sign;
 }
 
 void ViewTracker::RecordRemoval(int t, absl::Time now) {
@@ -87,8 +87,8 @@ void ViewTracker::OnChange(int o, int t, MemberState state, absl::Time now) {
   if (before != after) {
     v = uint8_t((v & kCountedBit) | after);
     if (observer_[o]) {
-      Sum(before, -1);
-      Sum(after, +1);
+      Sum(t, before, -1);
+      Sum(t, after, +1);
       const bool was_live = Live(before), is_live = Live(after);
       if (was_live != is_live) {
         const bool was_disagreeing = Disagrees(t);
@@ -118,7 +118,7 @@ void ViewTracker::ResetRow(int o, absl::Time now) {
     uint8_t& v = at(o, t);
     if ((v & kStateMask) == kUnknown) continue;
     if (observer_[o]) {
-      Sum(v, -1);
+      Sum(t, v, -1);
       if (Live(v) && --live_[t] == 0 && tracked_[t]) RecordRemoval(t, now);
     }
     v = uint8_t((v & kCountedBit) | kUnknown);
@@ -131,7 +131,7 @@ void ViewTracker::SetObserver(int o, bool counts, absl::Time now) {
   const int sign = counts ? 1 : -1;
   for (int t = 0; t < n_; ++t) {
     const uint8_t v = at(o, t);
-    Sum(v, sign);
+    Sum(t, v, sign);
     if (!Live(v)) continue;
     live_[t] += sign;
     if (sign < 0 && live_[t] == 0 && tracked_[t]) RecordRemoval(t, now);
@@ -154,6 +154,15 @@ void ViewTracker::SetHealthy(int t, bool healthy) {
   }
 }
 
-void ViewTracker::Track(int t, absl::Time) { tracked_[t] = true; }
+void ViewTracker::Track(int t, absl::Time) {
+  if (tracked_[t]) return;
+  for (int o = 0; o < n_; ++o) {
+    if (o != t && observer_[o]) Sum(t, at(o, t), -1);
+  }
+  tracked_[t] = true;
+  for (int o = 0; o < n_; ++o) {
+    if (o != t && observer_[o]) Sum(t, at(o, t), +1);
+  }
+}
 
 }  // namespace peerlab::membership::tool

@@ -90,9 +90,14 @@ class ViewTracker {
   const std::vector<bool>& falsely_removed() const { return falsely_removed_; }
   // Sums over the observers' views (an observer's view of itself is alive):
   // targets held alive, suspect, and removed or quarantined (known ones).
-  int64_t alive_views() const { return alive_views_; }
-  int64_t suspect_views() const { return suspect_views_; }
-  int64_t removed_views() const { return removed_views_; }
+  int64_t alive_views() const { return views_by_state_[0]; }
+  int64_t suspect_views() const { return views_by_state_[1]; }
+  int64_t removed_views() const { return views_by_state_[2]; }
+  // The same, of the tracked targets only (the observers' views of the
+  // faulty members).
+  int64_t tracked_alive_views() const { return tracked_by_state_[0]; }
+  int64_t tracked_suspect_views() const { return tracked_by_state_[1]; }
+  int64_t tracked_removed_views() const { return tracked_by_state_[2]; }
 
  private:
   // The byte of a view: kUnknown or 1 + MemberState; kCountedBit marks a
@@ -103,8 +108,8 @@ class ViewTracker {
   static uint8_t Code(MemberState s) { return uint8_t(1 + uint8_t(s)); }
   static bool Live(uint8_t code);
   uint8_t& at(int o, int t) { return views_[size_t(o) * n_ + t]; }
-  // Adds `sign` times view `code` of an observer to the view sums.
-  void Sum(uint8_t code, int sign);
+  // Adds `sign` times an observer's view `code` of `t` to the view sums.
+  void Sum(int t, uint8_t code, int sign);
   // Tracked target `t` was removed by every observer at `now`.
   void RecordRemoval(int t, absl::Time now);
   void CountFalse(int o, int t);
@@ -123,7 +128,9 @@ class ViewTracker {
   int64_t readmissions_ = 0;
   int64_t false_pairs_ = 0, false_events_ = 0;
   int false_targets_ = 0;
-  int64_t alive_views_ = 0, suspect_views_ = 0, removed_views_ = 0;
+  // Views held alive, suspect, removed: of every target, of tracked ones.
+  int64_t views_by_state_[3] = {0, 0, 0};
+  int64_t tracked_by_state_[3] = {0, 0, 0};
 };
 
 }  // namespace peerlab::membership::tool

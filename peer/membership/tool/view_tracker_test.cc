@@ -53,11 +53,16 @@ TEST(ViewTrackerTest, RemovalsAndReadmissionsOfATrackedMember) {
   v.SetObserver(3, false, T(0));
   v.SetHealthy(3, false);
   v.Track(3, T(0));
+  EXPECT_EQ(v.tracked_alive_views(), 3);
   v.OnChange(0, 3, kSuspect, T(1));
+  EXPECT_EQ(v.tracked_alive_views(), 2);
+  EXPECT_EQ(v.tracked_suspect_views(), 1);
   v.OnChange(0, 3, kDead, T(2));
   v.OnChange(1, 3, kDead, T(3));
   EXPECT_TRUE(v.removals(3).empty());
   v.OnChange(2, 3, kDead, T(4));
+  EXPECT_EQ(v.tracked_removed_views(), 3);
+  EXPECT_EQ(v.removed_views(), 3);  // every target: the same three
   ASSERT_EQ(v.removals(3).size(), 1u);
   EXPECT_EQ(v.removals(3)[0], T(4));
   EXPECT_EQ(v.readmissions(), 0);
