@@ -20,6 +20,16 @@ PEERLAB_PACKAGES=(
   iproute2  # ip, tc: the network-namespace lab (deploy/lab/peerlab-lab)
   serf nftables  # bench/membership_compare, cluster_compare: Debian serf side by side, loss by nftables
   dpkg-dev file  # cpack -G DEB: dpkg-shlibdeps for Depends (package_deb_test)
+  # deploy/k8s/lab: podman (runc: crun refuses this machine's hybrid
+  # cgroups; catatonit: the pods' pause image; dnsname: pods resolve each
+  # other by name), debootstrap for the debian:12 base image, PyYAML for
+  # render-lab. Debian's kubectl is kubernetes-client (scripts/setup).
+  podman runc catatonit containernetworking-plugins
+  golang-github-containernetworking-plugin-dnsname debootstrap python3-yaml
 )
+# Debian's kubectl (1.20, `kubectl kustomize` built in) for deploy/k8s: the
+# package when /usr/bin/kubectl is free or its own, else unpacked here (the
+# machine's other kubectl is left alone).
+PEERLAB_KUBECTL_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/peerlab/kubernetes-client"
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }

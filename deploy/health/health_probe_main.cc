@@ -1,0 +1,72 @@
+// peerlab-health: asks a gRPC server for its health (grpc.health.v1.Health
+// Check) and exits 0 when it answers SERVING. The containers' readiness and
+// liveness probe (deploy/k8s/): the bootstrap server, the coordinator and
+// the peer's gRPC port all serve grpc.health.v1.
+//
+//   peerlab-health 127.0.0.1:8080
+//   peerlab-health --service harness.v1.Coordinator 127.0.0.1:8081
+//
+// Exit codes: 0 SERVING, 1 answered but not SERVING (or the service is
+// unknown), 2 usage error, 3 the call failed (unreachable, timeout: the
+// reason on stderr).
+#include <chrono>
+#include <iostream>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "base/command_line.h"
+#include "base/option_checks.h"
+#include "base/tls.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/third_party/grpc/health/v1/health.grpc.pb.h"
+
+int main(int argc, char** argv) {
+  CLI::App cli{
+      "peerlab-health: asks a gRPC server for its health "
+      "(grpc.health.v1.Health/Check). Exit codes: 0 SERVING, 1 not serving "
+      "or unknown service, 2 usage error, 3 the call failed."};
+  std::string address;
+  std::string service;
+  double timeout = 2;
+  peerlab::TlsOptions tls;
+  cli.add_option("ADDRESS", address, "the server's gRPC address HOST:PORT")
+      ->required()
+      ->check(peerlab::ConnectHostPort);
+  cli.add_option("--service", service,
+                 "the service to ask about (default: the whole server)")
+      ->check(peerlab::NonEmpty);
+  cli.add_option("--timeout", timeout, "seconds to wait for the answer")
+      ->check(peerlab::Range(0.001, 3600.0))
+      ->capture_default_str();
+  peerlab::AddTlsFlags(cli, &tls);
+  if (auto code = peerlab::ParseCommandLine(cli, argc, argv)) return *code;
+
+  auto credentials = peerlab::MakeChannelCredentials(tls);
+  if (!credentials.ok()) {
+    std::cerr << "peerlab-health: " << credentials.status().message() << "\n";
+    return 2;
+  }
+  auto channel = grpc::CreateChannel(address, *credentials);
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(
+      std::chrono::system_clock::now() +
+      std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000)));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = stub->Check(&context, request, &response);
+  if (!status.ok()) {
+    std::cerr << "peerlab-health: " << address << ": " << status.error_message()
+              << "\n";
+    return status.error_code() == grpc::StatusCode::NOT_FOUND ? 1 : 3;
+  }
+  if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
+    std::cerr << "peerlab-health: " << address << ": "
+              << grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+                     response.status())
+              << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# ctest k8s_lab_test (label k8s): deploy/k8s/lab for real, on podman.
+#  1. bad input: a name the lab refuses, a count over its limit, no podman
+#     on PATH: exit 2 or 1 and nothing started;
+#  2. build the images; up PostgreSQL, two bootstrap replicas, the
+#     coordinator and alice, bob, charly; a second up is refused; the seed
+#     default.cmd through `lab test` passes;
+#  3. 20 peers: all know all; kill one peer's process; every other peer saw
+#     the old process fail (suspect/dead, or replaced by a newer generation)
+#     and lists the replacement alive under the same name within 30 s;
+#  4. down leaves no pod, volume or network.
+# Usage: lab_test.sh BIN_DIR SOURCE_DIR. Skipped (77) without root or podman.
+set -euo pipefail
+BIN_DIR=$1
+SRC=$2
+LAB="$SRC/deploy/k8s/lab"
+export PEERLAB_BIN_DIR="$BIN_DIR"
+export CONTAINERS_CONF="$SRC/deploy/k8s/containers.conf"
+[[ $(id -u) == 0 ]] || { echo "SKIP: the lab needs root (rootful podman, CNI)"; exit 77; }
+command -v podman >/dev/null || { echo "SKIP: podman missing (scripts/setup)"; exit 77; }
+if [[ -n "$(podman pod ps -q --filter label=peerlab.lab=k8s)" ]]; then
+  echo "SKIP: a lab is already up on this machine (deploy/k8s/lab down)"; exit 77
+fi
+work=$(mktemp -d)
+t_start=$SECONDS
+step() { echo "== [$((SECONDS - t_start)) s] $*"; }
+fail() { echo "FAIL: $*"; "$LAB" members 2>/dev/null | head -60 || true; exit 1; }
+cleanup() { "$LAB" down >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+nothing_left() {
+  [[ -z "$(podman pod ps -q --filter label=peerlab.lab=k8s)" ]] || fail "$1: pods left: $(podman pod ps --format '{{.Name}}')"
+  ! podman network exists peerlab-lab || fail "$1: network peerlab-lab left"
+  ! podman volume exists peerlab-postgres || fail "$1: volume peerlab-postgres left"
+}
+expect_rc() {  # expect_rc WANT WHAT CMD...
+  local want=$1 what=$2 rc=0
+  shift 2
+  "$@" >"$work/out" 2>&1 || rc=$?
+  [[ $rc == "$want" ]] || { cat "$work/out"; fail "$what: exit $rc, want $want"; }
+  echo "  $what: exit $rc: $(tail -1 "$work/out")"
+}
+
+step "bad input"
+expect_rc 2 "a name the peer's pod cannot have" "$LAB" up --peers alice,Bob
+expect_rc 2 "a service's name" "$LAB" up --peers coordinator
+expect_rc 2 "a count over the limit" "$LAB" up --count 100000
+mkdir "$work/path"
+for f in /usr/bin/* /bin/*; do
+  b=${f##*/}
+  [[ $b == podman || -e "$work/path/$b" ]] || ln -s "$f" "$work/path/$b"
+done
+expect_rc 1 "podman missing" env PATH="$work/path" "$LAB" up --count 2
+nothing_left "after bad input"
+
+step "build"
+"$LAB" build
+step "up alice,bob,charly"
+"$LAB" up --peers alice,bob,charly
+expect_rc 1 "a second up while one runs" "$LAB" up --count 2
+[[ $(podman pod ps -q --filter label=peerlab.lab=k8s | wc -l) == 7 ]] || fail "the second up changed the lab"
+step "lab test default.cmd"
+(cd "$work" && "$LAB" test "$SRC/test-harness/seed-tests/default.cmd") || fail "default.cmd did not pass in the pods"
+ls "$work"/peerlab-runs/*/summary.json >/dev/null || fail "no report copied out"
+step "down"
+"$LAB" down
+nothing_left "after down"
+
+step "up --count 20"
+"$LAB" up --count 20
+all_know_all() {  # all_know_all [VICTIM OLD_GENERATION]: every table lists every peer alive
+  "$LAB" members >"$work/members" || return 1
+  /usr/bin/python3 - "$work/members" 20 "${1:-}" "${2:-}" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+n, victim, gen = int(sys.argv[2]), sys.argv[3], sys.argv[4]
+peers = [f"peer-{i}" for i in range(n)]
+table = {}
+for viewer, member, status, generation in rows:
+    table.setdefault(viewer, {})[member] = (status, generation)
+for v in peers:
+    for m in peers:
+        st = table.get(v, {}).get(m)
+        if st is None or st[0] != "alive":
+            sys.exit(1)
+        if victim and m == victim and st[1] == gen:
+            sys.exit(1)  # still the old process
+sys.exit(0)
+PY
+}
+end=$((SECONDS + 60))
+until all_know_all; do ((SECONDS < end)) || fail "20 peers: not all know all after 60 s"; sleep 1; done
+step "all 20 know all"
+victim=peer-7
+old_gen=$(awk -v v=$victim '$1 == "peer-0" && $2 == v {print $4}' "$work/members")
+since=$(date +%s)
+"$LAB" kill $victim
+t_kill=$SECONDS
+until all_know_all $victim "$old_gen"; do
+  ((SECONDS - t_kill <= 30)) || fail "the replacement of $victim is not alive under its name in every table within 30 s"
+  sleep 1
+done
+step "replacement of $victim alive in every table after $((SECONDS - t_kill)) s"
+# Every other peer saw the old process fail or be replaced: its table has
+# the new generation (above), and its log since the kill says so.
+missing=()
+for i in $(seq 0 19); do
+  p=peer-$i
+  [[ $p == "$victim" ]] && continue
+  log=$(podman logs --since "$since" "$p-peer" 2>&1 || true)  # no grep -q under pipefail
+  grep -qE "member $victim (is suspect|failed|joined|updated)" <<<"$log" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  for p in "${missing[@]}"; do
+    echo "--- $p's log since the kill:"
+    podman logs --since "$since" "$p-peer" 2>&1 | tail -20
+  done
+  fail "${missing[*]} logged no failure or replacement of $victim"
+fi
+step "down"
+"$LAB" down
+nothing_left "after down"
+step "k8s lab test passed in $((SECONDS - t_start)) s"
