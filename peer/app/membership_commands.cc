@@ -76,6 +76,7 @@ absl::Status MembershipCommands::ApplyProfile(const std::string& profile) {
   indirect_checks_ = c.indirect_checks;
   suspicion_mult_ = c.suspicion_mult;
   suspicion_max_timeout_mult_ = c.suspicion_max_timeout_mult;
+  suspicion_confirmations_ = c.suspicion_confirmations;
   retransmit_mult_ = c.retransmit_mult;
   gossip_nodes_ = c.gossip_nodes;
   packet_size_ = c.packet_size;
@@ -94,6 +95,7 @@ MembershipSettings MembershipCommands::Settings() const {
   config.suspicion_mult = static_cast<int>(suspicion_mult_);
   config.suspicion_max_timeout_mult =
       static_cast<int>(suspicion_max_timeout_mult_);
+  config.suspicion_confirmations = static_cast<int>(suspicion_confirmations_);
   config.retransmit_mult = static_cast<int>(retransmit_mult_);
   config.gossip_nodes = static_cast<int>(gossip_nodes_);
   config.packet_size = static_cast<int>(packet_size_);
@@ -173,6 +175,11 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
   add(config.AddInt("memberlist.suspicion_max_timeout_mult",
                     "max suspicion timeout / min", &suspicion_max_timeout_mult_,
                     1, 100),
+      st);
+  add(config.AddInt("memberlist.suspicion_confirmations",
+                    "confirmations that bring a suspicion to its minimum "
+                    "(Lifeguard's K; -1: suspicion_mult - 2)",
+                    &suspicion_confirmations_, -1, 100),
       st);
   add(config.AddInt("memberlist.retransmit_mult",
                     "retransmissions factor per update", &retransmit_mult_, 1,

@@ -80,8 +80,8 @@ class MembershipCommands {
   std::string keyfile_;
   std::string label_;  // memberlist.label
   int64_t indirect_checks_, suspicion_mult_, suspicion_max_timeout_mult_,
-      retransmit_mult_, gossip_nodes_, packet_size_, awareness_max_,
-      max_members_, max_meta_bytes_;
+      suspicion_confirmations_, retransmit_mult_, gossip_nodes_, packet_size_,
+      awareness_max_, max_members_, max_meta_bytes_;
   // event.* (cluster::UserEventsOptions).
   int64_t event_max_bytes_ = 512, event_buffer_ = 64;
   absl::Duration event_order_delay_ = absl::Seconds(1),

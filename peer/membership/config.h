@@ -71,9 +71,16 @@ struct Config {
   // --- Suspicion (Lifeguard) ---
   // Suspicion timeout = suspicion_mult * log10(max(1, N)) * probe_interval
   // at the least, and up to suspicion_max_timeout_mult times that when no
-  // one confirms. LAN 4, WAN 6, Local 3; max mult 6 everywhere.
+  // one confirms. memberlist's: LAN 4, WAN 6, Local 3; max mult 6
+  // everywhere (these defaults). Config::Lan() departs from them: 2 and 12
+  // with suspicion_confirmations 2 (Lifeguard's tuning, config.cc).
   int suspicion_mult = 4;
   int suspicion_max_timeout_mult = 6;
+  // Lifeguard's K: the independent confirmations that bring a suspicion's
+  // timeout from its maximum down to its minimum (fewer when the group
+  // has fewer other members). -1: memberlist's suspicion_mult - 2, which
+  // ties K to the minimum (ExpectedConfirmations, protocol_math.h).
+  int suspicion_confirmations = -1;
 
   // --- Dissemination ---
   // Each update is retransmitted retransmit_mult * ceil(log10(N + 1)) times.

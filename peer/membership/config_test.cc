@@ -6,15 +6,19 @@ namespace peerlab::membership {
 namespace {
 
 // The numbers of memberlist's DefaultLANConfig, DefaultWANConfig and
-// DefaultLocalConfig (config.go).
+// DefaultLocalConfig (config.go), but for Lan()'s suspicion (Lifeguard's
+// tuning: a minimum half memberlist's, the same maximum, K = 2).
 TEST(ConfigTest, ProfilesMatchMemberlist) {
   Config lan = Config::Lan();
   EXPECT_EQ(lan.probe_interval, absl::Seconds(1));
   EXPECT_EQ(lan.probe_timeout, absl::Milliseconds(500));
   EXPECT_EQ(lan.indirect_checks, 3);
   EXPECT_EQ(lan.retransmit_mult, 4);
-  EXPECT_EQ(lan.suspicion_mult, 4);
-  EXPECT_EQ(lan.suspicion_max_timeout_mult, 6);
+  EXPECT_EQ(lan.suspicion_mult, 2);
+  EXPECT_EQ(lan.suspicion_max_timeout_mult, 12);
+  EXPECT_EQ(lan.suspicion_confirmations, 2);
+  // memberlist's maximum: 4 * 6 probe intervals (times log10(N)).
+  EXPECT_EQ(lan.suspicion_mult * lan.suspicion_max_timeout_mult, 4 * 6);
   EXPECT_EQ(lan.push_pull_interval, absl::Seconds(30));
   EXPECT_EQ(lan.gossip_nodes, 3);
   EXPECT_EQ(lan.gossip_interval, absl::Milliseconds(200));
@@ -26,6 +30,8 @@ TEST(ConfigTest, ProfilesMatchMemberlist) {
   Config wan = Config::Wan();
   EXPECT_EQ(wan.reliable_timeout, absl::Seconds(30));
   EXPECT_EQ(wan.suspicion_mult, 6);
+  EXPECT_EQ(wan.suspicion_max_timeout_mult, 6);
+  EXPECT_EQ(wan.suspicion_confirmations, -1);  // memberlist's 6 - 2
   EXPECT_EQ(wan.push_pull_interval, absl::Seconds(60));
   EXPECT_EQ(wan.probe_timeout, absl::Seconds(3));
   EXPECT_EQ(wan.probe_interval, absl::Seconds(5));

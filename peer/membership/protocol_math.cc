@@ -13,6 +13,13 @@ absl::Duration SuspicionTimeout(int suspicion_mult, int n,
   return suspicion_mult * scale_ms * interval / 1000;
 }
 
+int ExpectedConfirmations(int configured, int suspicion_mult, int n,
+                          bool lifeguard) {
+  if (!lifeguard) return 0;
+  const int k = configured >= 0 ? configured : suspicion_mult - 2;
+  return n - 2 < k ? 0 : std::max(0, k);
+}
+
 int RetransmitLimit(int retransmit_mult, int n) {
   double scale = std::ceil(std::log10(double(n) + 1.0));
   return retransmit_mult * static_cast<int>(scale);

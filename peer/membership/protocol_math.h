@@ -16,6 +16,13 @@ namespace peerlab::membership {
 absl::Duration SuspicionTimeout(int suspicion_mult, int n,
                                 absl::Duration interval);
 
+// Lifeguard's K for a suspicion among n alive members (this one and the
+// suspect included): `configured` (Config::suspicion_confirmations), or
+// memberlist's suspicion_mult - 2 when it is negative; 0 when the other
+// n - 2 members could not give that many, or without Lifeguard.
+int ExpectedConfirmations(int configured, int suspicion_mult, int n,
+                          bool lifeguard);
+
 // Times an update is retransmitted: retransmit_mult * ceil(log10(n + 1)).
 int RetransmitLimit(int retransmit_mult, int n);
 

@@ -129,6 +129,45 @@ TEST(RemainingSuspicionTimeTest, Table) {
   }
 }
 
+TEST(ExpectedConfirmationsTest, Table) {
+  struct Case {
+    int configured, mult, n;
+    bool lifeguard;
+    int want;
+  } cases[] = {
+      {-1, 4, 10, true, 2},  // memberlist: suspicion_mult - 2
+      {-1, 3, 10, true, 1},  // Local
+      {-1, 2, 10, true, 0},  // a low minimum no longer means no K...
+      {2, 2, 10, true, 2},   // ...once K is given (Config::Lan())
+      {2, 2, 4, true, 2},    // 2 others can confirm
+      {2, 2, 3, true, 0},    // 1 other cannot give 2: none expected
+      {3, 4, 100, true, 3}, {2, 2, 10, false, 0},  // Lifeguard off
+      {0, 4, 10, true, 0},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(ExpectedConfirmations(c.configured, c.mult, c.n, c.lifeguard),
+              c.want)
+        << c.configured << " " << c.mult << " " << c.n;
+  }
+}
+
+// Config::Lan()'s numbers at N = 10: a crash confirmed twice is declared
+// after 2 s (memberlist: 4 s); one confirmation leaves 10.12 s, none 24 s,
+// as memberlist's maximum.
+TEST(ExpectedConfirmationsTest, LanProfileTimeouts) {
+  const absl::Duration min = SuspicionTimeout(2, 10, absl::Seconds(1));
+  EXPECT_EQ(min, absl::Seconds(2));
+  const absl::Duration max = 12 * min;
+  EXPECT_EQ(max, SuspicionTimeout(4, 10, absl::Seconds(1)) * 6);
+  const int k = ExpectedConfirmations(2, 2, 10, true);
+  EXPECT_EQ(RemainingSuspicionTime(0, k, absl::ZeroDuration(), min, max),
+            absl::Seconds(24));
+  EXPECT_EQ(RemainingSuspicionTime(1, k, absl::ZeroDuration(), min, max),
+            absl::Milliseconds(10119));
+  EXPECT_EQ(RemainingSuspicionTime(2, k, absl::ZeroDuration(), min, max),
+            absl::Seconds(2));
+}
+
 TEST(PushPullScaleTest, Table) {
   const absl::Duration base = absl::Seconds(1);
   // memberlist TestPushPullScale.

@@ -629,10 +629,11 @@ void Memberlist::HandleNotice(const ::peer::v1::AliveNotice& notice) {
 void Memberlist::StartSuspicion(NodeState& node, const std::string& from,
                                 bool from_confirms) {
   const int n = NumAlive();
-  // Lifeguard: expect suspicion_mult - 2 independent confirmations, but not
-  // more than the other members could give.
-  int k = config_.lifeguard ? config_.suspicion_mult - 2 : 0;
-  if (n - 2 < k) k = 0;
+  // Lifeguard: expect K independent confirmations, but not more than the
+  // other members could give.
+  const int k =
+      ExpectedConfirmations(config_.suspicion_confirmations,
+                            config_.suspicion_mult, n, config_.lifeguard);
   absl::Duration min =
       SuspicionTimeout(config_.suspicion_mult, n, config_.probe_interval);
   absl::Duration max =
