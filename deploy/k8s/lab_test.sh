@@ -5,7 +5,7 @@
 #  2. build the images; up PostgreSQL, two bootstrap replicas, the
 #     coordinator and alice, bob, charly; a second up is refused; the seed
 #     default.cmd through `lab test` passes;
-#  3. 20 peers: all know all; kill one peer's process; every other peer saw
+#  3. 20 peers: the ARP table sized for them; all know all; kill one peer's process; every other peer saw
 #     the old process fail (suspect/dead, or replaced by a newer generation)
 #     and lists the replacement alive under the same name within 30 s;
 #  4. down leaves no pod, volume or network.
@@ -67,6 +67,10 @@ nothing_left "after down"
 
 step "up --count 20"
 "$LAB" up --count 20
+# The ARP table is shared by all pods' namespaces: 24 pods (and the
+# bridge) need 2*25^2 entries below gc_thresh3, else packets are dropped.
+thresh3=$(cat /proc/sys/net/ipv4/neigh/default/gc_thresh3)
+((thresh3 >= 2 * 25 * 25)) || fail "gc_thresh3 is $thresh3 after up --count 20, want >= $((2 * 25 * 25)) (ARP table overflow drops packets)"
 all_know_all() {  # all_know_all [VICTIM OLD_GENERATION]: every table lists every peer alive
   "$LAB" members >"$work/members" || return 1
   /usr/bin/python3 - "$work/members" 20 "${1:-}" "${2:-}" <<'PY'
