@@ -84,6 +84,14 @@ TEST_F(ClusterE2eTest, TagsAndAnEventReachEveryPeer) {
     ASSERT_TRUE(p->WaitForCount("eventsView", "<event> marker", 1, kDeadline));
     EXPECT_EQ(p->Lines("eventsView", "<event> deploy").size(), 1u);
   }
+  // Larger than a datagram (issue 16): announced, the body fetched on the
+  // reliable path by every peer, shown once, whole.
+  const std::string body(40000, 'b');
+  ASSERT_EQ(peers[1]->Execute("event blob " + body).code(), 0);
+  for (auto& p : peers) {
+    EXPECT_TRUE(p->WaitForCount(
+        "eventsView", "<event> blob " + body + " (from bob", 1, kDeadline));
+  }
 }
 
 }  // namespace

@@ -105,6 +105,9 @@ MembershipSettings MembershipCommands::Settings() const {
   cluster::UserEventsOptions& ev = out.user_events;
   ev.max_event_bytes = static_cast<size_t>(event_max_bytes_);
   ev.buffer = static_cast<int>(event_buffer_);
+  out.queries.max_payload_bytes = static_cast<size_t>(query_max_payload_bytes_);
+  out.queries.max_response_bytes =
+      static_cast<size_t>(query_max_response_bytes_);
   ev.order_delay = event_order_delay_;
   ev.coalesce_period = event_coalesce_period_;
   ev.quiescent_period = event_quiescent_period_;
@@ -217,9 +220,23 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
                     &max_meta_bytes_, 0, membership::kMaxMetaBytesLimit),
       st);
   add(config.AddInt("event.max_bytes",
-                    "largest user event (name and payload; one datagram at "
-                    "most)",
+                    "largest user event (name and payload); one larger than "
+                    "a datagram is announced and its body fetched on the "
+                    "reliable path (give every member the same)",
                     &event_max_bytes_, 1, cluster::kMaxEventBytesLimit),
+      st);
+  add(config.AddInt("query.max_payload_bytes",
+                    "largest query payload sent or fetched; one larger than "
+                    "a datagram is fetched from the asker on the reliable "
+                    "path",
+                    &query_max_payload_bytes_, 1,
+                    cluster::kMaxQueryPayloadLimit),
+      st);
+  add(config.AddInt("query.max_response_bytes",
+                    "largest query response this member sends (reliable "
+                    "path; larger ones are dropped and logged)",
+                    &query_max_response_bytes_, 1,
+                    cluster::kMaxQueryResponseLimit),
       st);
   add(config.AddInt("event.buffer",
                     "Lamport times of user events remembered (repeats "

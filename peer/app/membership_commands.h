@@ -83,7 +83,10 @@ class MembershipCommands {
       suspicion_confirmations_, retransmit_mult_, gossip_nodes_, packet_size_,
       awareness_max_, max_members_, max_meta_bytes_;
   // event.* (cluster::UserEventsOptions).
-  int64_t event_max_bytes_ = 512, event_buffer_ = 64;
+  int64_t event_max_bytes_ = 64 << 10, event_buffer_ = 64;
+  // query.* (cluster::Queries::Options).
+  int64_t query_max_payload_bytes_ = 64 << 10;
+  int64_t query_max_response_bytes_ = 512 << 10;
   absl::Duration event_order_delay_ = absl::Seconds(1),
                  event_coalesce_period_ = absl::Seconds(3),
                  event_quiescent_period_ = absl::Seconds(1);

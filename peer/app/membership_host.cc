@@ -57,8 +57,7 @@ std::unique_ptr<ClusterParts> MakeClusterParts(
         const cluster::Tags tags = cluster::DecodeTags(m.meta);
         return std::map<std::string, std::string>(tags.begin(), tags.end());
       },
-      cluster::Queries::Options{},
-      runtime::ComponentLog(logger, "cluster", scheduler));
+      spec.queries, runtime::ComponentLog(logger, "cluster", scheduler));
   (void)mux.Register(membership::kQueryChannel, out->queries.get());
   return out;
 }
@@ -79,10 +78,10 @@ NodeFactory RealNodeFactory(RealNodeEnv env) {
   return [env = std::move(env)](runtime::Scheduler* scheduler,
                                 NodeSpec spec) -> absl::StatusOr<HostedNode> {
     runtime::Logger* const logger = spec.config.logger;
-    const NodeSpec cluster_spec{
-        .config = spec.config,
-        .user_events = spec.user_events,
-        .user_event_listener = spec.user_event_listener};
+    const NodeSpec cluster_spec{.config = spec.config,
+                                .user_events = spec.user_events,
+                                .user_event_listener = spec.user_event_listener,
+                                .queries = spec.queries};
     membership::NodePartsOptions options;
     options.config = std::move(spec.config);
     options.state_dir = env.state_dir;
@@ -187,9 +186,11 @@ absl::Status MembershipHost::Create() {
     spec.events = this;
     spec.user_events = settings.user_events;
     spec.user_event_listener = this;
+    spec.queries = settings.queries;
     auto made = factory_(&loop_->scheduler(), std::move(spec));
     if (!made.ok()) return made.status();
     node_ = *std::move(made);
+    if (node_.events) node_.events->Attach(node_.node);
     if (node_.queries) {
       node_.queries->Attach(node_.node);
       node_.queries->SetResponder(query_responder_);

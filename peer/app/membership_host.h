@@ -53,6 +53,8 @@ struct MembershipSettings {
   std::string keyfile;
   // User events (event.* settings); node is set by the host.
   cluster::UserEventsOptions user_events;
+  // Queries (query.* settings: payload and response limits).
+  cluster::Queries::Options queries;
 };
 
 // A node as the host runs it: its transport, key/value store (may be null)
@@ -77,6 +79,7 @@ struct NodeSpec {
   // User events: the component's options and its listener (the host).
   cluster::UserEventsOptions user_events;
   cluster::UserEventListener* user_event_listener = nullptr;
+  cluster::Queries::Options queries;  // query.* settings
 };
 
 // Makes a node on `scheduler` (runs as its task). Not started.

@@ -742,9 +742,9 @@ TEST_F(PeerSimTest, TagsAndUserEventsReachEveryPeer) {
   net_.clock().RunFor(absl::Seconds(1));  // bob hears it: a later ltime
   out = peers[1]->Run("event deploy v2", &s);
   ASSERT_TRUE(s.ok()) << s << "\n" << Lines(out);
-  alice.Run("event huge " + std::string(600, 'p'), &s);
+  alice.Run("event huge " + std::string(65535, 'p'), &s);
   EXPECT_EQ(s.message(),
-            "event huge: 604 bytes (name and payload), at most 512 (the "
+            "event huge: 65539 bytes (name and payload), at most 65536 (the "
             "event size limit)");
   const std::vector<std::string> want = {
       "<event> deploy v1 now (from alice, ltime 1)",
@@ -839,11 +839,14 @@ TEST_F(PeerSimTest, QueryReachabilityAndForceLeaveCommands) {
   ASSERT_TRUE(RunUntil(
       [&] {
         for (const auto& m :
-             alice.app->membership().WithNode([](membership::Memberlist& n) {
-               return absl::StatusOr<std::vector<membership::Member>>(
-                   n.AllMembers());
-             }).value_or(std::vector<membership::Member>{})) {
-          if (m.name == "carol") return m.state == membership::MemberState::kDead;
+             alice.app->membership()
+                 .WithNode([](membership::Memberlist& n) {
+                   return absl::StatusOr<std::vector<membership::Member>>(
+                       n.AllMembers());
+                 })
+                 .value_or(std::vector<membership::Member>{})) {
+          if (m.name == "carol")
+            return m.state == membership::MemberState::kDead;
         }
         return false;
       },

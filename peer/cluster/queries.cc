@@ -1,5 +1,7 @@
 #include "peer/cluster/queries.h"
 
+#include <openssl/sha.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -17,6 +19,18 @@
 
 namespace peerlab::cluster {
 namespace {
+
+std::string Sha256(absl::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+         digest);
+  return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
+}
+
+bool IsAnnouncement(const ::peer::v1::Query& q) {
+  return !q.payload_digest().empty() && q.payload().empty() &&
+         q.payload_size() > 0;
+}
 
 // What a relayed reply's signature covers: a domain, then each field
 // length-prefixed (8 bytes, little-endian) so no two replies share bytes.
@@ -109,6 +123,24 @@ Queries::~Queries() {
     if (p->timer) scheduler_->Cancel(p->timer);
     if (p->direct_timer) scheduler_->Cancel(p->direct_timer);
   }
+  for (auto& [key, f] : fetches_) {
+    if (f.timer) scheduler_->Cancel(f.timer);
+  }
+}
+
+absl::Status Queries::ValidateOptions(const Options& o) {
+  if (o.max_payload_bytes < 1 || o.max_payload_bytes > kMaxQueryPayloadLimit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("query max payload bytes: ", o.max_payload_bytes,
+                     ", must be in 1..", kMaxQueryPayloadLimit));
+  }
+  if (o.max_response_bytes < 1 ||
+      o.max_response_bytes > kMaxQueryResponseLimit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("query max response bytes: ", o.max_response_bytes,
+                     ", must be in 1..", kMaxQueryResponseLimit));
+  }
+  return absl::OkStatus();
 }
 
 absl::Duration Queries::DefaultTimeout() const {
@@ -142,6 +174,12 @@ absl::Status Queries::Check(const QueryParams& params) const {
     return absl::InvalidArgumentError(
         absl::StrCat("query name: 1..", kMaxQueryNameBytes,
                      " bytes without control characters"));
+  }
+  if (params.payload.size() > options_.max_payload_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("query ", params.name, ": payload of ",
+                     params.payload.size(), " bytes, at most ",
+                     options_.max_payload_bytes, " (the query payload limit)"));
   }
   if (params.nodes.size() > options_.max_nodes) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -233,12 +271,14 @@ absl::StatusOr<uint64_t> Queries::Start(QueryParams params, bool internal,
   q.set_ack(params.ack);
   q.set_relay(static_cast<uint32_t>(params.relay));
   q.set_timeout_ms(static_cast<uint64_t>(absl::ToInt64Milliseconds(timeout)));
-  std::string encoded = q.SerializeAsString();
+  // Larger than a datagram: gossiped as an announcement, the payload
+  // fetched from here (GossipForm).
+  std::string encoded = GossipForm(q);
   const int room = node_->MaxBroadcastBytes() - membership::kMuxHeaderBytes;
   if (encoded.size() > static_cast<size_t>(std::max(room, 0))) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "query of ", encoded.size(), " bytes (name, payload and filters) ",
-        "does not fit one gossip datagram: at most ", room));
+        "query of ", encoded.size(), " bytes without its payload (name and ",
+        "filters) does not fit one gossip datagram: at most ", room));
   }
   auto p = std::make_unique<Pending>();
   p->ltime = *ltime;
@@ -326,7 +366,31 @@ void Queries::SendDirect(uint64_t id) {
   }
 }
 
+std::string Queries::GossipForm(const ::peer::v1::Query& q) const {
+  const int room = node_ != nullptr ? node_->MaxBroadcastBytes() -
+                                          membership::kMuxHeaderBytes
+                                    : 0;
+  if (room <= 0 || q.ByteSizeLong() <= static_cast<size_t>(room)) {
+    return q.SerializeAsString();
+  }
+  ::peer::v1::Query a = q;
+  a.set_payload_size(q.payload().size());
+  a.set_payload_digest(Sha256(q.payload()));
+  a.clear_payload();
+  return a.SerializeAsString();
+}
+
 bool Queries::Valid(const ::peer::v1::Query& q) {
+  if (q.payload().size() > options_.max_payload_bytes ||
+      q.payload_size() > options_.max_payload_bytes ||
+      (!q.payload_digest().empty() && q.payload_digest().size() != 32)) {
+    LogDrop(
+        ++stats_.bad_queries,
+        absl::StrCat("a query whose payload is over the limit (",
+                     std::max<uint64_t>(q.payload().size(), q.payload_size()),
+                     " bytes, at most ", options_.max_payload_bytes, ")"));
+    return false;
+  }
   if (q.origin().empty() || q.name().empty() ||
       q.name().size() > kMaxQueryNameBytes ||
       static_cast<size_t>(q.nodes_size()) > options_.max_nodes ||
@@ -349,7 +413,98 @@ void Queries::OnUserMessage(const std::string& payload) {
     LogDrop(++stats_.bad_queries, "a malformed query");
     return;
   }
-  if (Valid(q)) Handle(q, /*own=*/false);
+  if (!Valid(q)) return;
+  if (IsAnnouncement(q)) {
+    HandleAnnouncement(q);
+  } else {
+    Handle(q, /*own=*/false);
+  }
+}
+
+void Queries::HandleAnnouncement(const ::peer::v1::Query& q) {
+  if (node_ == nullptr) return;
+  std::string key = SeenKey(q);
+  if (seen_.contains(key) || announced_.contains(key)) {
+    ++stats_.duplicate_queries;
+    return;
+  }
+  if (announced_order_.size() >= options_.max_seen) {
+    announced_.erase(announced_order_.front());
+    announced_order_.pop_front();
+  }
+  announced_.insert(key);
+  announced_order_.push_back(key);
+  if (!clock_.Acceptable(q.ltime())) {
+    LogDrop(++stats_.bad_queries, "a query whose Lamport time is refused");
+    return;
+  }
+  // Spread it on, as Handle does a query that fits.
+  broadcast_(q.SerializeAsString(), "");
+  const membership::Member self = node_->LocalNode();
+  if (!Matches(
+          ParamsOf(q), self,
+          tags_of_ ? tags_of_(self) : std::map<std::string, std::string>{})) {
+    return;
+  }
+  if (q.origin() == self.name || fetches_.contains(key)) return;
+  if (fetches_.size() >= kMaxQueryFetches) {
+    LogDrop(++stats_.payload_fetches_refused,
+            absl::StrCat("a query payload fetch (", kMaxQueryFetches,
+                         " under way)"));
+    return;
+  }
+  Fetch f;
+  f.origin = q.origin();
+  f.id = q.id();
+  f.origin_generation = q.origin_generation();
+  f.deadline = scheduler_->Now() + absl::Milliseconds(q.timeout_ms());
+  fetches_.emplace(key, std::move(f));
+  TryFetch(key);
+}
+
+void Queries::TryFetch(const std::string& key) {
+  auto it = fetches_.find(key);
+  if (it == fetches_.end()) return;
+  Fetch& f = it->second;
+  if (f.timer) scheduler_->Cancel(f.timer);
+  f.timer = 0;
+  const absl::Time now = scheduler_->Now();
+  if (seen_.contains(key) || node_ == nullptr || now >= f.deadline ||
+      f.attempts >= 4) {
+    if (!seen_.contains(key)) {
+      LogDrop(++stats_.payload_fetches_failed,
+              absl::StrCat("a query payload not fetched from ",
+                           absl::CHexEscape(f.origin), " after ", f.attempts,
+                           " tries"));
+    }
+    fetches_.erase(it);
+    return;
+  }
+  ++f.attempts;
+  ++stats_.payload_fetches;
+  ::peer::v1::QueryDirect direct;
+  direct.mutable_fetch()->set_id(f.id);
+  direct.mutable_fetch()->set_origin_generation(f.origin_generation);
+  const std::string origin = f.origin;
+  std::weak_ptr<bool> alive = alive_;
+  // Again after a while when the query has not come (a lost answer, a
+  // busy originator), within the query's time.
+  const absl::Duration retry =
+      std::max(absl::Milliseconds(200),
+               std::min(absl::Seconds(2), (f.deadline - now) / 4));
+  f.timer = scheduler_->After(retry, [this, alive, key] {
+    if (auto a = alive.lock(); !a || !*a) return;
+    auto it = fetches_.find(key);
+    if (it == fetches_.end()) return;
+    it->second.timer = 0;
+    TryFetch(key);
+  });
+  node_->SendUserMessage(origin, membership::kQueryChannel,
+                         direct.SerializeAsString(),
+                         [this, alive](absl::Status s) {
+                           if (auto a = alive.lock(); !a || !*a) return;
+                           if (!s.ok()) ++stats_.replies_failed;
+                         });
 }
 
 void Queries::Handle(const ::peer::v1::Query& q, bool own) {
@@ -364,6 +519,11 @@ void Queries::Handle(const ::peer::v1::Query& q, bool own) {
     seen_order_.pop_front();
   }
   seen_.insert(key);
+  if (auto f = fetches_.find(key); f != fetches_.end()) {
+    if (f->second.timer) scheduler_->Cancel(f->second.timer);
+    fetches_.erase(f);
+  }
+  const bool spread = announced_.contains(key);  // its announcement was
   seen_order_.push_back(std::move(key));
   if (clock_.Observe(q.ltime()) == LamportClock::Witness::kRefused) {
     LogDrop(++stats_.bad_queries, "a query whose Lamport time is refused");
@@ -371,7 +531,7 @@ void Queries::Handle(const ::peer::v1::Query& q, bool own) {
   }
   ++stats_.queries_handled;
   // Pass it on, as Serf does: every member that hears it first spreads it.
-  if (!own) broadcast_(q.SerializeAsString(), "");
+  if (!own && !spread) broadcast_(GossipForm(q), "");
   const membership::Member self = node_->LocalNode();
   if (!Matches(
           ParamsOf(q), self,
@@ -490,6 +650,25 @@ absl::Status Queries::OnDirectMessage(
       }
       Handle(direct.query(), /*own=*/false);
       return absl::OkStatus();
+    case ::peer::v1::QueryDirect::kFetch: {
+      // A member asks for the whole of one of our queries.
+      auto it = pending_.find(direct.fetch().id());
+      if (node_ == nullptr || it == pending_.end() ||
+          direct.fetch().origin_generation() != node_->generation()) {
+        return absl::NotFoundError("no such query under way");
+      }
+      ::peer::v1::QueryDirect whole;
+      *whole.mutable_query() = it->second->query;
+      ++stats_.payloads_served;
+      std::weak_ptr<bool> alive = alive_;
+      node_->SendUserMessage(message.from, membership::kQueryChannel,
+                             whole.SerializeAsString(),
+                             [this, alive](absl::Status s) {
+                               if (auto a = alive.lock(); !a || !*a) return;
+                               if (!s.ok()) ++stats_.replies_failed;
+                             });
+      return absl::OkStatus();
+    }
     default:
       LogDrop(++stats_.bad_answers, "a query message of an unknown kind");
       return absl::InvalidArgumentError("unknown query message");

@@ -9,6 +9,12 @@
 // members, which forward it. The originator collects them until the
 // timeout (default DefaultQueryTimeout, as Serf's), or until every
 // matched member answered, and reports each as it comes, then a summary.
+// A query whose payload does not fit a datagram (up to
+// Options::max_payload_bytes, 64 KiB by default; Serf's about 1 KiB) is
+// gossiped without it, with its size and SHA-256; matching members fetch
+// it from the originator on the reliable path (QueryDirect.fetch), which
+// sends them the whole query directly (QueryDirect.query, accepted only
+// from its origin).
 //
 // Trust: a direct answer's sender is proven by the reliable path (its
 // sender tag); a relayed one carries the responder's Ed25519 signature,
@@ -59,6 +65,15 @@ class Memberlist;
 namespace peerlab::cluster {
 
 inline constexpr size_t kMaxQueryNameBytes = 128;
+// The largest max_payload_bytes and max_response_bytes one can set (a
+// query or an answer travels as one direct message:
+// Config::max_user_message_bytes, 1 MiB, must hold it).
+inline constexpr size_t kMaxQueryPayloadLimit = 512 << 10;
+inline constexpr size_t kMaxQueryResponseLimit = 512 << 10;
+// Payload fetches of announced queries under way at once (more: the
+// member answers only if the originator sends it the query directly, a
+// quarter of the timeout in).
+inline constexpr size_t kMaxQueryFetches = 64;
 // The reachability query (Serf's "_serf_ping"): every member acks it, no
 // member's responder sees it.
 inline constexpr char kReachabilityQuery[] = "_peerlab_ping";
@@ -116,6 +131,9 @@ class Queries : public membership::Delegate {
     size_t max_answers = 8192;           // acks + responses kept per query
     size_t max_answer_bytes = 64 << 20;  // response bytes kept per query
     size_t max_response_bytes = 512 << 10;  // one response (as responder)
+    // A query's payload, as originator (refused past it, naming both) and
+    // as member (an announced query past it is not fetched).
+    size_t max_payload_bytes = 64 << 10;
     size_t max_seen = 4096;  // queries remembered against duplicates
     int max_relay = 5;       // as Serf's relay factor bound
     size_t max_nodes = 256;  // --node filters
@@ -127,6 +145,11 @@ class Queries : public membership::Delegate {
     size_t max_direct = 128;
     absl::Duration max_timeout = absl::Hours(1);
   };
+
+  // InvalidArgument naming the option: max_payload_bytes in
+  // 1..kMaxQueryPayloadLimit, max_response_bytes in
+  // 1..kMaxQueryResponseLimit.
+  static absl::Status ValidateOptions(const Options& options);
 
   // `scheduler`: the node's (nullptr: given to Attach).
   // `broadcast`: sends a query payload on kQueryChannel (the mux's
@@ -211,6 +234,13 @@ class Queries : public membership::Delegate {
     uint64_t late_answers = 0;     // for no pending query (done, unknown)
     uint64_t bad_answers = 0;      // bad signature, malformed
     uint64_t answers_dropped = 0;  // past max_answers/max_answer_bytes
+    // Queries larger than a datagram: payload fetches asked of the
+    // originator, fetches given up (no answer in time), announcements not
+    // fetched (kMaxQueryFetches under way), fetches served (as originator).
+    uint64_t payload_fetches = 0;
+    uint64_t payload_fetches_failed = 0;
+    uint64_t payload_fetches_refused = 0;
+    uint64_t payloads_served = 0;
   };
   const Stats& stats() const { return stats_; }
   size_t pending() const { return pending_.size(); }
@@ -229,6 +259,14 @@ class Queries : public membership::Delegate {
                                  std::function<void(QueryResult)> done);
   // Handles a query (gossiped, or this node's own): once per name.
   void Handle(const ::peer::v1::Query& query, bool own);
+  // A gossiped query without its payload: spread on, and fetched from
+  // the originator when it matches here.
+  void HandleAnnouncement(const ::peer::v1::Query& query);
+  // Asks the originator for the whole query of fetch `key` (again).
+  void TryFetch(const std::string& key);
+  // What to gossip of `query`: itself, or, when it does not fit one
+  // datagram, its announcement (no payload; its size and SHA-256).
+  std::string GossipForm(const ::peer::v1::Query& query) const;
   // Sends an ack or response for `query` to its origin (and relays).
   void Reply(const ::peer::v1::Query& query, bool ack, std::string payload);
   void TakeAnswer(const ::peer::v1::QueryReply& reply,
@@ -256,6 +294,19 @@ class Queries : public membership::Delegate {
   // Queries handled, by "origin/generation/id", oldest first.
   absl::flat_hash_set<std::string> seen_;
   std::deque<std::string> seen_order_;
+  // Announcements already spread, same key and bound as seen_.
+  absl::flat_hash_set<std::string> announced_;
+  std::deque<std::string> announced_order_;
+  struct Fetch {
+    std::string origin;
+    uint64_t id = 0;
+    uint64_t origin_generation = 0;
+    absl::Time deadline;  // the query's end: no fetch after it
+    int attempts = 0;
+    runtime::Scheduler::TimerId timer = 0;
+  };
+  // Payload fetches under way, by SeenKey (at most kMaxQueryFetches).
+  std::map<std::string, Fetch> fetches_;
   Stats stats_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

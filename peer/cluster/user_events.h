@@ -16,9 +16,20 @@
 //     delivered is still delivered (once beats order) and counted;
 //   - coalescing events (Serf's coalesce): of the events of one name that
 //     arrive within `coalesce_period` (or until `quiescent_period` passes
-//     without one), only the newest is delivered.
-// Bounds: every table a remote member can grow has one (kMax* below);
-// what passes one is dropped and counted (stats()).
+//     without one), only the newest is delivered;
+//   - an event too large for one datagram (up to max_event_bytes, 64 KiB
+//     by default; Serf's must fit 512 bytes) is gossiped as an
+//     announcement (name, Lamport time, sender, size, SHA-256, and a
+//     holder: the member that gossiped it, which has the body); each
+//     member fetches the body on the reliable path (a direct message,
+//     sealed and sender-proven like every request) from the holder, the
+//     sender, then random members, takes only a body with the announced
+//     digest and size, then gossips the announcement on as a holder. Push/
+//     pull state carries such events as announcements too, so a late
+//     joiner fetches them the same way. Needs Attach() (or SetDirect);
+//     without it, events larger than a datagram are refused.
+// Bounds: every table a remote member can grow has one (kMax* below,
+// max_buffer_bytes); what passes one is dropped and counted (stats()).
 //
 // Not thread-safe: constructed, used and destroyed on the node's scheduler
 // (its timers run there).
@@ -28,6 +39,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -43,12 +55,24 @@
 #include "peer/runtime/scheduler.h"
 #include "proto/peer/v1/user_event.pb.h"
 
+namespace peerlab::membership {
+class Memberlist;
+}
+
 namespace peerlab::cluster {
 
 inline constexpr size_t kMaxEventNameBytes = 128;
-// The largest max_event_bytes one can set; an event must also fit one
-// datagram (it is a gossiped broadcast): Send refuses what does not.
-inline constexpr size_t kMaxEventBytesLimit = 8192;
+// The largest max_event_bytes one can set (a body travels as one direct
+// message: Config::max_user_message_bytes, 1 MiB, must hold it).
+inline constexpr size_t kMaxEventBytesLimit = 512 << 10;
+// Events larger than this go in push/pull state as announcements.
+inline constexpr size_t kStateInlineBytes = 1024;
+// Body fetches under way at once; holders remembered per fetch; tries
+// (each to another member) before a fetch is given up (the announcement
+// comes again through gossip or push/pull).
+inline constexpr size_t kMaxEventFetches = 64;
+inline constexpr size_t kMaxFetchHolders = 4;
+inline constexpr int kMaxFetchAttempts = 6;
 inline constexpr int kMaxEventBuffer = 4096;
 // Events of one Lamport time remembered (Serf has no bound).
 inline constexpr size_t kMaxEventsPerLtime = 64;
@@ -60,8 +84,15 @@ inline constexpr size_t kMaxStateEvents = 1024;
 
 struct UserEventsOptions {
   std::string node;  // this member's name
-  // Name and payload together, at most (Serf: UserEventSizeLimit, 512).
-  size_t max_event_bytes = 512;
+  // Name and payload together, at most (Serf: UserEventSizeLimit, 512;
+  // larger than a datagram travels on the reliable path, see above).
+  size_t max_event_bytes = 64 << 10;
+  // Payload bytes of remembered events kept (the oldest bodies are
+  // dropped past it, their digests kept against repeats), and of events
+  // waiting for delivery (delivered early past it).
+  size_t max_buffer_bytes = 16 << 20;
+  // How long a body fetch waits for the body before asking another member.
+  absl::Duration fetch_timeout = absl::Seconds(3);
   // Lamport times remembered (Serf: EventBuffer, 64).
   int buffer = 64;
   // How long an event waits before delivery, so that events sent close
@@ -74,7 +105,8 @@ struct UserEventsOptions {
 };
 
 // InvalidArgument naming the field: a buffer of 1..kMaxEventBuffer,
-// max_event_bytes of 1..kMaxEventBytesLimit, positive periods.
+// max_event_bytes of 1..kMaxEventBytesLimit, max_buffer_bytes at least
+// max_event_bytes, positive periods.
 absl::Status ValidateUserEventsOptions(const UserEventsOptions& options);
 
 class UserEvents : public membership::Delegate {
@@ -92,15 +124,31 @@ class UserEvents : public membership::Delegate {
 
   void set_log(runtime::ComponentLog log) { log_ = std::move(log); }
 
+  // The reliable path for events larger than a datagram: `send` sends a
+  // direct message on kUserEventChannel to member `to`
+  // (Memberlist::SendUserMessage; `done` as its), `members` lists the live
+  // members' names. Attach() sets both from a node (not owned; it must
+  // outlive this, or Attach(nullptr) first). REQUIRES: on the scheduler's
+  // thread, before events larger than a datagram are sent or received.
+  struct Direct {
+    std::function<void(const std::string& to, std::string payload,
+                       std::function<void(absl::Status)> done)>
+        send;
+    std::function<std::vector<std::string>()> members;
+  };
+  void SetDirect(Direct direct) { direct_ = std::move(direct); }
+  void Attach(membership::Memberlist* node);
+
   // Listeners (not owned; remove before destroying them).
   void AddListener(UserEventListener* listener);
   void RemoveListener(UserEventListener* listener);
 
   // Sends an event to every member (this one included) and returns its
   // Lamport time. InvalidArgument: an empty or too long name, name and
-  // payload over max_event_bytes, or more than one datagram takes ("event
-  // NAME: N bytes, at most M (...)"); never truncated. ResourceExhausted:
-  // the clock is at its cap.
+  // payload over max_event_bytes ("event NAME: N bytes (name and
+  // payload), at most M (the event size limit)"), or, with no reliable
+  // path (SetDirect/Attach), more than one datagram takes; never
+  // truncated. ResourceExhausted: the clock is at its cap.
   absl::StatusOr<uint64_t> Send(const std::string& name,
                                 const std::string& payload, bool coalesce);
 
@@ -118,6 +166,18 @@ class UserEvents : public membership::Delegate {
     uint64_t coalesced = 0;          // replaced by a newer one of their name
     uint64_t out_of_order = 0;       // delivered after a later one
     uint64_t pending_overflows = 0;  // delivered early: pending was full
+    // Events larger than a datagram: fetch requests sent, bodies fetched
+    // (taken), fetches given up after kMaxFetchAttempts, announcements
+    // not fetched (kMaxEventFetches under way), bodies served to others,
+    // bodies refused (not asked for, wrong digest or size), remembered
+    // bodies dropped for max_buffer_bytes.
+    uint64_t fetch_requests = 0;
+    uint64_t bodies_fetched = 0;
+    uint64_t fetches_failed = 0;
+    uint64_t fetches_refused = 0;
+    uint64_t bodies_served = 0;
+    uint64_t bodies_refused = 0;
+    uint64_t bodies_evicted = 0;
   };
   const Stats& stats() const { return stats_; }
 
@@ -125,6 +185,8 @@ class UserEvents : public membership::Delegate {
   void OnUserMessage(const std::string& payload) override;
   std::string LocalState(bool join) override;
   void MergeRemoteState(const std::string& state, bool join) override;
+  absl::Status OnDirectMessage(
+      const membership::DirectMessage& message) override;
 
  private:
   // The total order of delivery.
@@ -139,6 +201,25 @@ class UserEvents : public membership::Delegate {
 
   // Takes in an event from anywhere; true when it was new.
   bool Take(const ::peer::v1::UserEventMsg& m);
+  // An announcement of an event larger than a datagram: fetches its body
+  // unless it is known or being fetched (then `m.holder` is one more
+  // place to fetch it from).
+  void TakeAnnouncement(const ::peer::v1::UserEventMsg& m);
+  // A reason to refuse announcement `m`, or nullptr.
+  const char* InvalidAnnouncement(const ::peer::v1::UserEventMsg& m) const;
+  // The remembered event that `m` (an announcement or a fetch) names.
+  const ::peer::v1::UserEventMsg* FindSeen(uint64_t ltime,
+                                           const std::string& from,
+                                           const std::string& name,
+                                           const std::string& digest) const;
+  // `m` (remembered, with its digest) as an announcement with this node as
+  // its holder when it has the body.
+  ::peer::v1::UserEventMsg AnnouncementOf(
+      const ::peer::v1::UserEventMsg& m) const;
+  // Asks the next member for the body of fetch `key`, or gives it up.
+  void TryFetch(const std::string& key);
+  // Drops the oldest remembered bodies past max_buffer_bytes.
+  void TrimBodies();
   // A reason to refuse `m` from the network, or nullptr.
   const char* Invalid(const ::peer::v1::UserEventMsg& m) const;
   void Prune();  // forgets Lamport times older than the window
@@ -159,17 +240,31 @@ class UserEvents : public membership::Delegate {
   // and push/pull).
   std::map<uint64_t, std::vector<::peer::v1::UserEventMsg>> seen_;
   std::map<Key, Pending> pending_;
+  size_t seen_bytes_ = 0;     // payload bytes in seen_
+  size_t pending_bytes_ = 0;  // payload bytes in pending_
+  struct Fetch {
+    ::peer::v1::UserEventMsg announcement;  // holder cleared
+    std::vector<std::string> holders;       // to ask first, in order
+    size_t next = 0;                        // the next holder to ask
+    int attempts = 0;
+    runtime::Scheduler::TimerId timer = 0;
+  };
+  // Body fetches under way, by FetchKey (at most kMaxEventFetches).
+  std::map<std::string, Fetch> fetches_;
+  Direct direct_;
   bool delivered_any_ = false;
   Key last_delivered_;
   runtime::Scheduler::TimerId flush_timer_ = 0;
   absl::Time flush_at_ = absl::InfiniteFuture();
   // Coalescing: name -> newest event; the window's start and last arrival.
   std::map<std::string, ::peer::v1::UserEventMsg> coalesce_;
+  size_t coalesce_bytes_ = 0;  // payload bytes in coalesce_
   absl::Time coalesce_start_, coalesce_last_;
   runtime::Scheduler::TimerId coalesce_timer_ = 0;
   std::vector<UserEventListener*> listeners_;
   Stats stats_;
   runtime::ComponentLog log_{nullptr, "cluster"};
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace peerlab::cluster

@@ -139,8 +139,8 @@ TEST(UserEventsTest, LimitsAreRefusedNamingTheSizeNeverTruncated) {
   EXPECT_EQ(a.events->stats().refused, 2u);
   EXPECT_EQ(a.events->stats().received, 0u);
   EXPECT_FALSE(ValidateUserEventsOptions({.buffer = 0}).ok());
-  EXPECT_EQ(ValidateUserEventsOptions({.max_event_bytes = 8193}).message(),
-            "max event bytes: 8193, must be in 1..8192");
+  EXPECT_EQ(ValidateUserEventsOptions({.max_event_bytes = 524289}).message(),
+            "max event bytes: 524289, must be in 1..524288");
 }
 
 TEST(UserEventsTest, ALateJoinerGetsRecentEventsFromPushPull) {
@@ -217,6 +217,75 @@ TEST(UserEventsTest, ClockJumpsBeyondTheWindowAreIgnored) {
   EXPECT_EQ(b.events->clock().Time(), 1000u);
   clock.RunFor(absl::Seconds(2));
   EXPECT_EQ(b.seen.Seen(), (std::vector<std::string>{"x:@1000"}));
+}
+
+// Events larger than a datagram: the announcement is fetched on the
+// reliable path, and only the announced body (its digest and size) is
+// taken; bodies nobody asked for are refused and counted.
+TEST(UserEventsTest, OnlyTheAnnouncedBodyOfALargeEventIsTaken) {
+  runtime::SimClock clock;
+  Member a("alice", &clock), b("bob", &clock);
+  // The reliable path between the two, by hand.
+  std::vector<std::pair<std::string, std::string>> to_a, to_b;
+  auto direct = [](std::vector<std::pair<std::string, std::string>>* box,
+                   std::string self) {
+    UserEvents::Direct d;
+    d.send = [box](const std::string& to, std::string payload,
+                   std::function<void(absl::Status)> done) {
+      box->push_back({to, std::move(payload)});
+      done(absl::OkStatus());
+    };
+    d.members = [self] { return std::vector<std::string>{"alice", "bob"}; };
+    return d;
+  };
+  a.events->SetDirect(direct(&to_b, "alice"));  // what alice sends
+  b.events->SetDirect(direct(&to_a, "bob"));
+  const std::string body(5000, 'z');
+  ASSERT_TRUE(a.events->Send("blob", body, false).ok());
+  ASSERT_EQ(a.sent.size(), 1u);
+  EXPECT_LT(a.sent[0].size(), 200u);  // an announcement, not the body
+  auto deliver = [](UserEvents& to, const std::string& from,
+                    const std::string& payload) {
+    membership::DirectMessage m;
+    m.from = from;
+    m.proven = true;
+    m.channel = membership::kUserEventChannel;
+    m.payload = payload;
+    return to.OnDirectMessage(m);
+  };
+  // A body nobody asked for: refused.
+  ::peer::v1::UserEventDirect forged;
+  forged.mutable_event()->set_name("blob");
+  forged.mutable_event()->set_from("alice");
+  forged.mutable_event()->set_ltime(1);
+  forged.mutable_event()->set_payload("evil");
+  EXPECT_EQ(deliver(*b.events, "mallory", forged.SerializeAsString()).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(b.events->stats().bodies_refused, 1u);
+  // bob hears the announcement and asks alice (the holder).
+  b.events->OnUserMessage(a.sent[0]);
+  ASSERT_EQ(to_a.size(), 1u);
+  EXPECT_EQ(to_a[0].first, "alice");
+  // Another body than the announced one, while the fetch runs: refused.
+  forged.mutable_event()->set_payload(std::string(5000, 'y'));
+  EXPECT_FALSE(deliver(*b.events, "alice", forged.SerializeAsString()).ok());
+  EXPECT_EQ(b.events->stats().bodies_refused, 2u);
+  // alice serves the fetch; bob takes the body once.
+  ASSERT_TRUE(deliver(*a.events, "bob", to_a[0].second).ok());
+  ASSERT_EQ(to_b.size(), 1u);
+  ASSERT_TRUE(deliver(*b.events, "alice", to_b[0].second).ok());
+  EXPECT_FALSE(deliver(*b.events, "alice", to_b[0].second).ok());  // once
+  clock.RunFor(absl::Seconds(2));
+  ASSERT_EQ(b.seen.events.size(), 1u);
+  EXPECT_EQ(b.seen.events[0].payload, body);
+  EXPECT_EQ(b.events->stats().bodies_fetched, 1u);
+  EXPECT_EQ(a.events->stats().bodies_served, 1u);
+  // bob now gossips the announcement on, as a holder.
+  ASSERT_EQ(b.sent.size(), 1u);
+  ::peer::v1::UserEventMsg again;
+  ASSERT_TRUE(again.ParseFromString(b.sent[0]));
+  EXPECT_EQ(again.holder(), "bob");
+  EXPECT_TRUE(again.payload().empty());
 }
 
 }  // namespace

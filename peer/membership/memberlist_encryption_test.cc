@@ -264,7 +264,7 @@ TEST(MemberlistEncryptionTest, NewerProtocolVersionIsRefusedClearly) {
   g.net().transport(Id(x))->SendPacket(to, old.SerializeAsString());
   g.net().clock().RunFor(absl::Seconds(1));
   EXPECT_EQ(g.node(a).stats().versions_refused, 2u);
-  EXPECT_EQ(kProtocolVersion, 4u);
+  EXPECT_EQ(kProtocolVersion, 5u);
 }
 
 // Datagrams a node handled: received less those refused before the

@@ -20,7 +20,11 @@
 // user broadcasts and push/pull user state are per channel (DelegateMux,
 // delegate_mux.h: a channel byte before each payload, channel slices in
 // the state), so a version-3 node would misread them; version-3 user data
-// reaching this node is dropped as an unknown channel and counted.
+// reaching this node is dropped as an unknown channel and counted. 5: user
+// events and query payloads larger than a datagram are gossiped as
+// announcements (size and SHA-256, no payload) whose bodies are fetched on
+// the reliable path (peer/cluster/user_events.h, queries.h); a version-4
+// node would take an announcement for an event with an empty payload.
 #ifndef PEERLAB_PEER_MEMBERSHIP_PROTOCOL_VERSION_H_
 #define PEERLAB_PEER_MEMBERSHIP_PROTOCOL_VERSION_H_
 
@@ -28,7 +32,7 @@
 
 namespace peerlab::membership {
 
-inline constexpr uint32_t kProtocolVersion = 4;
+inline constexpr uint32_t kProtocolVersion = 5;
 inline constexpr uint32_t kMinProtocolVersion = 1;
 
 }  // namespace peerlab::membership
