@@ -10,6 +10,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/grpc_server.h"
+#include "base/state_dir.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
 #include "peer/identity/node_key.h"
@@ -18,8 +20,6 @@
 #include "peer/runtime/completion.h"
 #include "peer/runtime/event_loop.h"
 #include "peer/runtime/logger.h"
-#include "base/grpc_server.h"
-#include "base/state_dir.h"
 
 namespace peerlab::membership {
 namespace {
@@ -73,6 +73,20 @@ absl::StatusOr<Config> CheckOptions(const NodeOptions& o) {
     return Invalid("bind_address",
                    "0.0.0.0 needs an advertise_address (the address others "
                    "reach this node at)");
+  }
+  if (!o.channels.empty() && o.delegate != nullptr) {
+    return Invalid("channels",
+                   "channels need the node's channel mux: give no delegate");
+  }
+  for (const auto& [channel, component] : o.channels) {
+    if (channel == 0) {
+      return Invalid("channels",
+                     "channel 0 is the node's key/value store: take 3..255");
+    }
+    if (component == nullptr) {
+      return Invalid("channels", absl::StrCat("channel ", channel,
+                                              ": no component (nullptr)"));
+    }
   }
   if (o.gossip_port < 0 || o.gossip_port > 65535) {
     return Invalid("gossip_port",
@@ -195,6 +209,7 @@ class Node::Impl : public EventListener {
     parts.profile = options_.profile;
     parts.events = this;
     parts.delegate = options_.delegate;
+    parts.channels = options_.channels;
     parts.key = *std::move(key);
     parts.node_key = std::move(node_key);
     UdpGrpcTransport::Options& t = parts.transport;
@@ -394,6 +409,38 @@ absl::Status Node::Broadcast(std::string payload, std::string key) {
     impl_->parts_->node->Broadcast(std::move(payload), key);
     return absl::OkStatus();
   });
+}
+
+absl::Status Node::BroadcastOn(uint8_t channel, std::string payload,
+                               std::string key) {
+  if (static_cast<int>(payload.size()) > impl_->max_broadcast_ - 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "BroadcastOn: ", payload.size(), " bytes, at most ",
+        impl_->max_broadcast_ - 1, " (one datagram, less the channel byte)"));
+  }
+  return impl_->loop_->Call([&]() -> absl::Status {
+    if (!impl_->parts_) return Impl::ShutDown();
+    if (!impl_->parts_->mux) {
+      return absl::FailedPreconditionError(
+          "BroadcastOn: this node has a delegate of its own, no channels");
+    }
+    impl_->parts_->mux->SenderFor(channel)(std::move(payload), key);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Node::SendDirect(const std::string& to, uint8_t channel,
+                              std::string payload, absl::Duration timeout) {
+  if (auto s = impl_->NotFromCallback("SendDirect"); !s.ok()) return s;
+  runtime::Completion<absl::Status> waiter("SendDirect");
+  absl::Status posted = impl_->loop_->Call([&]() -> absl::Status {
+    if (!impl_->parts_) return Impl::ShutDown();
+    impl_->parts_->node->SendUserMessage(to, channel, std::move(payload),
+                                         waiter.Callback(), timeout);
+    return absl::OkStatus();
+  });
+  if (!posted.ok()) return posted;
+  return Impl::Finished(waiter);
 }
 
 void Node::Shutdown() { impl_->Shutdown(); }

@@ -35,9 +35,9 @@
 // standard error at warning), so the library links no logging library.
 //
 // Limits: a name of 1..256 bytes without control characters; metadata of
-// at most Config::max_meta_bytes (512 by default); a group label of at most 255 bytes; at most
-// Config::max_members members (4096 by default; newcomers past it are
-// refused and counted); a broadcast payload of at most
+// at most Config::max_meta_bytes (512 by default); a group label of at most 255
+// bytes; at most Config::max_members members (4096 by default; newcomers past
+// it are refused and counted); a broadcast payload of at most
 // MaxBroadcastBytes() (it must fit one datagram).
 //
 // This header includes only abseil, the standard library and the public
@@ -47,7 +47,9 @@
 #ifndef PEERLAB_PEER_MEMBERSHIP_NODE_H_
 #define PEERLAB_PEER_MEMBERSHIP_NODE_H_
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -112,6 +114,19 @@ struct NodeOptions {
   // state exchanged in push/pulls (LocalState, MergeRemoteState). Its
   // methods run on the loop thread. nullptr: none.
   Delegate* delegate = nullptr;
+
+  // The embedder's own user-data components on channels of the node's
+  // DelegateMux (delegate_mux.h), by channel: each gets the broadcasts
+  // sent on its channel (BroadcastOn, from any member), its slice of every
+  // push/pull state (LocalState, MergeRemoteState) and the direct
+  // messages sent to it (SendDirect; OnDirectMessage's status is the
+  // sender's answer). Ownership: not owned; each must outlive the Node.
+  // Threads: its methods run on the loop thread (see the file comment).
+  // Channel 0 is the node's key/value store (kKvChannel), and 1 and 2 are
+  // the cluster layer's (user events, queries) where it runs: take 3..255.
+  // REQUIRES: no `delegate` (a delegate takes all user data raw) and no
+  // channel 0; Start refuses either (InvalidArgument naming the field).
+  std::map<uint8_t, Delegate*> channels;
 
   // Changes any protocol setting after the profile's (and the label) are
   // applied, e.g. [](Config& c) { c.probe_interval = absl::Seconds(2); }.
@@ -185,6 +200,26 @@ class Node {
   // node's header and seal (about 1.3 KB with the default
   // packet_size of 1400).
   int MaxBroadcastBytes() const;
+
+  // Queues a broadcast for the component on `channel` (NodeOptions::
+  // channels) of every member, this one excepted. A non-empty `key`
+  // replaces a broadcast with that key still queued on that channel.
+  // InvalidArgument past MaxBroadcastBytes() - 1 (the channel byte);
+  // FailedPrecondition with a NodeOptions::delegate (no channels then) or
+  // after Shutdown.
+  absl::Status BroadcastOn(uint8_t channel, std::string payload,
+                           std::string key = "");
+  // Sends `payload` to the component on `channel` of member `to` on the
+  // reliable path (sealed, the sender proven to the receiver: its
+  // DirectMessage::from), and waits for its answer: the status its
+  // OnDirectMessage returned, or the call's (NotFound: no live member of
+  // that name; DeadlineExceeded after `timeout`, zero for
+  // Config::reliable_timeout; InvalidArgument past
+  // Config::max_user_message_bytes, 1 MiB by default). FailedPrecondition
+  // from a callback or after Shutdown.
+  absl::Status SendDirect(const std::string& to, uint8_t channel,
+                          std::string payload,
+                          absl::Duration timeout = absl::ZeroDuration());
 
   // Stops the protocol without leaving (others see the node fail; call
   // Leave first for a clean exit), closes the socket and the gRPC server

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -422,6 +423,76 @@ TEST_F(NodeTest, BroadcastsReachTheOthersDelegateUpToTheLimit) {
   EXPECT_TRUE(ra.WaitFor([&](const Recorder::Event& e) {
     return e.kind == "user" && e.payload == payload;
   }));
+}
+
+// An embedder's own component on a channel of its own (NodeOptions::
+// channels): one broadcast and one direct message between two nodes.
+class ChannelRecorder : public Delegate {
+ public:
+  void OnUserMessage(const std::string& payload) override {
+    absl::MutexLock lock(&mu_);
+    broadcasts_.push_back(payload);
+  }
+  std::string LocalState(bool) override { return ""; }
+  void MergeRemoteState(const std::string&, bool) override {}
+  absl::Status OnDirectMessage(const DirectMessage& m) override {
+    absl::MutexLock lock(&mu_);
+    directs_.push_back(absl::StrCat(m.from, "@", m.channel, ":", m.payload));
+    return m.payload == "refuse me" ? absl::PermissionDeniedError("no")
+                                    : absl::OkStatus();
+  }
+  bool WaitBroadcast(const std::string& payload) {
+    absl::MutexLock lock(&mu_);
+    auto found = [&] {
+      return std::find(broadcasts_.begin(), broadcasts_.end(), payload) !=
+             broadcasts_.end();
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&found), kWait);
+  }
+  std::vector<std::string> directs() {
+    absl::MutexLock lock(&mu_);
+    return directs_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> broadcasts_;
+  std::vector<std::string> directs_;
+};
+
+TEST_F(NodeTest, AnEmbeddersChannelCarriesABroadcastAndADirectMessage) {
+  ChannelRecorder ca, cb;
+  NodeOptions oa = Options("alice");
+  oa.channels = {{7, &ca}};
+  NodeOptions ob = Options("bob");
+  ob.channels = {{7, &cb}};
+  auto a = StartNode(oa);
+  auto b = StartNode(ob);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(b->Join({a->Address()}).ok());
+  ASSERT_TRUE(b->BroadcastOn(7, "hello on 7").ok());
+  EXPECT_TRUE(ca.WaitBroadcast("hello on 7"));
+  EXPECT_TRUE(a->SendDirect("bob", 7, "direct to bob").ok());
+  EXPECT_EQ(cb.directs(), std::vector<std::string>{"alice@7:direct to bob"});
+  // The component's answer is the sender's status; a channel nobody
+  // registered is refused (NotFound), as is an unknown member.
+  EXPECT_EQ(a->SendDirect("bob", 7, "refuse me").code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(a->SendDirect("bob", 9, "nobody").code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(a->SendDirect("carol", 7, "x").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(a->BroadcastOn(7, std::string(a->MaxBroadcastBytes(), 'x')).code(),
+            absl::StatusCode::kInvalidArgument);
+  // Channel 0 and a delegate beside channels are refused at Start.
+  NodeOptions bad = Options("carol");
+  bad.channels = {{0, &ca}};
+  EXPECT_THAT(std::string(Node::Start(bad).status().message()),
+              HasSubstr("channels"));
+  Recorder r;
+  bad.channels = {{7, &ca}};
+  bad.delegate = &r;
+  EXPECT_THAT(std::string(Node::Start(bad).status().message()),
+              HasSubstr("channels"));
 }
 
 TEST_F(NodeTest, BlockingCallsFromACallbackAreRefusedNotDeadlocked) {
