@@ -211,6 +211,56 @@ TEST(KeyCatchUpTest, MemberDownDuringRotationCatchesUpWithItsOldKey) {
   EXPECT_GE(Sum(c, &Stats::catch_ups_answered), 1u);
 }
 
+// serf#579 as its issue phrases it: "a member down during `keys
+// install/use/remove` never catches up". Five members on key A; member 4
+// crashes; the others install B, use B, remove A; member 4 restarts with
+// only A (its key file), rejoins, ends with B primary and talks to every
+// member, and `keys list` (KeyOp::kList) then counts each key's holders:
+// B held by all five, primary on all five, A by none.
+TEST(KeyCatchUpTest, Serf579MemberDownDuringInstallUseRemoveCatchesUp) {
+  const uint64_t seed = SimSeed(34);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  SimCluster c(Opts(5, seed, {kKeyA}));
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); }, absl::Seconds(30)));
+  c.Crash(4);
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); }, absl::Seconds(60)));
+  Rotate(c, 0);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(c.node(i).keyring()->keys(), std::vector<std::string>{kKeyB})
+        << "node" << i;
+  }
+  c.SetKeys(4, {kKeyA});  // its key file still holds A only
+  c.Restart(4, 1);
+  ASSERT_TRUE(c.RunUntil([&] { return c.Converged(); }, absl::Seconds(20)))
+      << "node4 did not catch up; its join: "
+      << (c.join_result(4) ? c.join_result(4)->status().ToString()
+                           : "still running");
+  ASSERT_NE(c.node(4).keyring(), nullptr);
+  EXPECT_EQ(c.node(4).keyring()->keys(), std::vector<std::string>{kKeyB});
+  EXPECT_EQ(c.node(4).keyring()->primary(), kKeyB);
+  // Talking to all: every member holds it alive, it holds every member.
+  EXPECT_EQ(c.node(4).NumAlive(), 5);
+  for (int i = 0; i < 4; ++i) {
+    bool alive = false;
+    for (const Member& m : c.node(i).Members()) {
+      if (m.name == "node4") alive = m.state == MemberState::kAlive;
+    }
+    EXPECT_TRUE(alive) << "node" << i << " does not hold node4 alive";
+  }
+  // keys list, from the member that was down and from another one.
+  for (int from : {4, 2}) {
+    absl::StatusOr<KeyOpResult> list = KeyOpFrom(c, from, KeyOp::kList, "");
+    ASSERT_TRUE(list.ok()) << list.status();
+    EXPECT_EQ(list->members, 5) << "from node" << from;
+    EXPECT_EQ(list->acks, 5) << "from node" << from;
+    EXPECT_EQ(list->keys, (std::map<std::string, int>{{kKeyB, 5}}))
+        << "from node" << from;
+    EXPECT_EQ(list->primary_keys, (std::map<std::string, int>{{kKeyB, 5}}))
+        << "from node" << from;
+  }
+}
+
 // A member that shut down cleanly (a leave) before the rotation, and
 // whose record every member has since dropped, still catches up: members
 // remember departed members' node keys for retired_key_time.
