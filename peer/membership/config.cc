@@ -46,6 +46,8 @@ Config Config::Local() {
   c.probe_interval = absl::Seconds(1);
   c.gossip_interval = absl::Milliseconds(100);
   c.gossip_to_the_dead_time = absl::Seconds(15);
+  c.evidence_window = absl::Seconds(15);
+  c.hold_down = absl::Seconds(30);
   return c;
 }
 
@@ -122,6 +124,17 @@ absl::Status Config::Validate() const {
   }
   if (reconnect_timeout < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("reconnect_timeout: must be >= 0");
+  }
+  if (corroboration < 0 || quarantine_observers < 0 || max_accusations < 0) {
+    return absl::InvalidArgumentError(
+        "corroboration, quarantine_observers, max_accusations: must be >= 0");
+  }
+  if (evidence_window <= absl::ZeroDuration() &&
+      (quarantine_observers > 0 || max_accusations > 0)) {
+    return absl::InvalidArgumentError("evidence_window: must be > 0");
+  }
+  if (hold_down < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("hold_down: must be >= 0");
   }
   if (push_pull_interval < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("push_pull_interval: must be >= 0");

@@ -108,6 +108,49 @@ struct Config {
   // experiments; memberlist always has it on.
   bool lifeguard = true;
 
+  // --- Stability on sick networks (docs/membership.md) ---
+  // Corroboration: once a suspicion of a member's current incarnation is
+  // held by this many distinct accusers (the first one and Lifeguard's
+  // confirmations; this node's own failed probe included), this node checks
+  // the member itself at once (the last check: a suspect and a ping, only
+  // silence is a death) instead of waiting for the suspicion timeout. Only
+  // when the group has that many members besides the suspect. 0: off (the
+  // timeout alone, as memberlist). 3 in every profile (Lifeguard expects
+  // suspicion_mult - 2 = 2 confirmations: the third accuser is the one at
+  // which memberlist's timeout reaches its minimum).
+  int corroboration = 3;
+  // Quarantine: a member accused by this many distinct credible members
+  // within evidence_window, across its refutations (a member that keeps
+  // refuting while others keep failing to reach it: egress loss, a one-way
+  // link), is checked once by this node itself and, if it stays silent,
+  // declared dead and held down (below). 0: off. 3 in every profile.
+  int quarantine_observers = 3;
+  // How long an accusation counts as evidence, and the window of accuser
+  // credibility. 30 s in every profile (Local: 15 s).
+  absl::Duration evidence_window = absl::Seconds(30);
+  // Accuser credibility (remote health awareness): accusations from a
+  // member that accused more than this many times within evidence_window,
+  // or that this node holds suspect, dead or quarantined, start no
+  // suspicion and count as no confirmation and no evidence: a sick member
+  // (one that cannot receive) accuses everyone it probes. 0: no limit.
+  int max_accusations = 4;
+  // Hold-down: a quarantined member is not re-admitted on its refutation
+  // before hold_down passed (a new generation, a restart, still replaces it at
+  // once): at most one re-admission per flip-flop cycle. 0: off. 120 s (Local
+  // 30 s).
+  absl::Duration hold_down = absl::Seconds(120);
+  // A probe that only the reliable fallback answered (datagrams lost both
+  // ways, directly and through ping-req) suspects the member too: it does
+  // not take part in the datagram protocol (memberlist only logs it).
+  bool fallback_only_suspects = true;
+  // memberlist's own behaviour, for the baseline of peerlab-sim
+  // (--baseline memberlist): every departure listed in docs/membership.md
+  // turned off (a gossiped dead is a death, no last check, confirmations
+  // across incarnations, push/pull suspicions confirm, no reconnection, no
+  // catch-up after a join, none of the fields above). Security (signed
+  // claims, encryption, windows) stays. Default false.
+  bool memberlist_compat = false;
+
   // Vivaldi network coordinates (coordinate.h, with Serf's defaults), as
   // Serf computes them (its DisableCoordinates is false by default): the
   // ack to a direct ping carries the acking member's coordinate (~90

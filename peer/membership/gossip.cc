@@ -194,6 +194,7 @@ void Memberlist::PushPullRound() {
   // Reconnect (as Serf does on top of memberlist): also try one member we
   // believe dead. If it is alive (a healed partition), the exchange makes it
   // refute, and both sides converge again.
+  if (Compat()) return;
   std::vector<int> dead =
       RandomIndices(1, static_cast<int>(probe_order_.size()), rng_, [&](int i) {
         return nodes_[probe_order_[i]].state != MemberState::kDead;
@@ -213,7 +214,7 @@ void Memberlist::ScheduleCatchUp() {
   // next push/pull (30 s or more); one exchange as soon as an update has
   // had time to be sent its last time (the retransmit limit in gossip
   // rounds, staggered by up to as much again) fills that gap.
-  if (shut_down_) return;
+  if (shut_down_ || Compat()) return;
   const absl::Duration epidemic =
       config_.gossip_interval *
       RetransmitLimit(config_.retransmit_mult, NumAlive());
@@ -327,7 +328,8 @@ void Memberlist::OnPacket(const std::string& from, const std::string& bytes) {
   // now, at most once per sender every few seconds.
   const std::string& sender = packet->from();
   if (!sender.empty() && sender.size() <= kMaxNameBytes &&
-      sender != config_.name && !leaving_ && Find(sender) == nullptr) {
+      sender != config_.name && !leaving_ && !Compat() &&
+      Find(sender) == nullptr) {
     LearnFromUnknown(sender, from);
   }
 }

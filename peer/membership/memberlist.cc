@@ -189,7 +189,7 @@ void Memberlist::JoinOnce(
         // The first answer brought the whole group: tell each member of
         // this node directly, so nobody has to wait for gossip (which may
         // stop short of some members) or for the next push/pull.
-        if (state->ok++ == 0) {
+        if (state->ok++ == 0 && !Compat()) {
           AnnounceSelfToAll();
           ScheduleCatchUp();
         }
@@ -332,9 +332,9 @@ void Memberlist::Broadcast(std::string payload, const std::string& key) {
   // Sent at least UserBroadcastFloor times (protocol_math.h): in a small
   // group the retransmit limit alone often left a live member without it
   // until the next push/pull.
-  broadcasts_.Queue(key.empty() ? "" : absl::StrCat("user:", key),
-                    EncodeMessage(m), nullptr,
-                    static_cast<uint32_t>(UserBroadcastFloor(NumAlive())));
+  broadcasts_.Queue(
+      key.empty() ? "" : absl::StrCat("user:", key), EncodeMessage(m), nullptr,
+      static_cast<uint32_t>(Compat() ? 0 : UserBroadcastFloor(NumAlive())));
 }
 
 int Memberlist::MaxBroadcastBytes() const {

@@ -404,8 +404,9 @@ class Memberlist {
   // comes after the longest suspicion in a large group) still wins (found
   // by the simulator's adversary: forged suspicions at the current
   // incarnation, 100 members, the Local profile).
+  // `early` (corroboration): an ack leaves the suspicion running as it is.
   void LastCheckBeforeDeath(const std::string& name, uint64_t incarnation,
-                            uint64_t generation);
+                            uint64_t generation, bool early = false);
   NodeState* Find(absl::string_view name);
   NodeState& AddNode(const ::peer::v1::Alive& alive);
   // Forgets the member at nodes_[index] (its queued update dropped).
@@ -418,6 +419,76 @@ class Memberlist {
   void AddLocalState(::peer::v1::PushPull& pp) const;
   static void AddNodeState(const NodeState& node, ::peer::v1::PushPull& pp);
   void MergeState(const ::peer::v1::PushPull& remote);
+
+  // --- stability.cc (docs/membership.md: sick networks) ---
+  // Whether the departures of issue 17 (and the earlier ones Config::
+  // memberlist_compat lists) are on.
+  bool Compat() const { return config_.memberlist_compat; }
+  // What this node knows of the accusations against one member (by name),
+  // across its incarnations, and of its removals. At most max_members
+  // entries (expired ones dropped first, then new ones not recorded).
+  struct Evidence {
+    uint64_t generation = 0;
+    // Distinct credible accusers and when each last accused, at most
+    // kMaxEvidence (the oldest replaced).
+    std::vector<std::pair<std::string, absl::Time>> accusers;
+    absl::Time last_removed = absl::InfinitePast();
+    absl::Time hold_until = absl::InfinitePast();
+    absl::Time last_check = absl::InfinitePast();
+    // When it last refuted a suspicion: only a member that keeps refuting
+    // (it talks, yet others cannot reach it) is quarantined; one that is
+    // silent is left to its suspicion (and the early check).
+    absl::Time refuted = absl::InfinitePast();
+    bool checking = false;
+  };
+  static constexpr size_t kMaxEvidence = 16;
+  static constexpr int kQuarantinePings = 3;
+  static constexpr int kQuarantineAcks = 2;
+  // The quarantine check waits this many probe intervals for its acks, and
+  // the early check starts this many after the suspicion (docs/membership.md:
+  // a slow member answers and refutes late, a lossy or dead one never).
+  static constexpr int kQuarantineWaitPeriods = 5;
+  static constexpr int kEarlyCheckPeriods = 3;
+  absl::flat_hash_map<std::string, Evidence> evidence_;
+  // Accusers' refuted accusations (credibility), by accuser: how many
+  // since `since` (a window of Config::evidence_window). Bounded as
+  // evidence_.
+  struct AccuserRecord {
+    absl::Time since;
+    int refuted = 0;
+  };
+  absl::flat_hash_map<std::string, AccuserRecord> accusers_;
+  // Whether an accusation by `from` may start or confirm a suspicion of
+  // `accused` (Config::max_accusations): an unnamed one (push/pull) and our
+  // own always; a member unknown here, not alive here, or with more than
+  // max_accusations refuted accusations in the window, never.
+  bool CredibleAccuser(const std::string& from, const NodeState& accused);
+  // `accused` refuted a suspicion (its alive at a higher incarnation while
+  // suspect here): its lone accuser's accusation counts as refuted, unless
+  // others corroborated it (two or more accusers in its evidence).
+  void NoteRefutation(const NodeState& accused);
+  // Records `from`'s accusation of `m` (any incarnation of its generation)
+  // and, with Config::quarantine_observers distinct accusers in the
+  // window, checks the member (QuarantineCheck).
+  void RecordEvidence(NodeState& m, const std::string& from);
+  // Distinct accusers of `m` within the window (expired ones dropped).
+  int EvidenceCount(const NodeState& m);
+  // The evidence entry of `name` for generation `generation` (reset on
+  // another one); nullptr when the table is full.
+  Evidence* EvidenceFor(const std::string& name, uint64_t generation);
+  // Pings member `name` kQuarantinePings times (a suspect message first,
+  // so it refutes); fewer than kQuarantineAcks acks within the scaled
+  // probe timeout declare it dead and hold it down for Config::hold_down;
+  // otherwise it is checked again a probe interval later while the
+  // evidence stands.
+  void QuarantineCheck(const std::string& name, uint64_t generation);
+  // Called by DeclareDown for a death (when, for the evidence table).
+  void NoteRemoval(const NodeState& m);
+  // Whether `m`'s refutations are refused now (hold-down).
+  bool HeldDown(const NodeState& m);
+  // Corroboration (Config::corroboration): the early last check of a
+  // suspicion held by that many accusers.
+  void MaybeCheckEarly(NodeState& m);
 
   // --- probe.cc ---
   void ScheduleProbe();

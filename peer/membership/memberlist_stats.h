@@ -147,6 +147,17 @@ struct Stats {
   uint64_t deads_applied = 0;
   // Suspicions held here that the suspected member's alive ended.
   uint64_t suspicions_refuted = 0;
+  // Sick networks (docs/membership.md): accusations dropped because their
+  // accuser was not credible here; early last checks run because a
+  // suspicion had Config::corroboration accusers; members quarantined
+  // (declared dead on evidence across refutations); refutations refused
+  // during a hold-down; probes that only the reliable fallback answered
+  // and that suspected the member (Config::fallback_only_suspects).
+  uint64_t accusations_discounted = 0;
+  uint64_t early_checks = 0;
+  uint64_t quarantines = 0;
+  uint64_t held_down_refutations = 0;
+  uint64_t fallback_only_suspicions = 0;
   // Coordinates on acks refused (CoordinateFromProto, CoordinateClient::
   // Update: wrong dimension, not finite, out of bounds, RTT out of range).
   uint64_t coordinates_refused = 0;

@@ -47,7 +47,7 @@ Memberlist::NodeState* Memberlist::NextProbeTarget() {
           // Left members are gone for good; failed ones are kept a while
           // for reconnection (see Config::reconnect_timeout).
           absl::Duration keep = config_.gossip_to_the_dead_time;
-          if (node.state == MemberState::kDead) {
+          if (node.state == MemberState::kDead && !Compat()) {
             keep = std::max(keep, config_.reconnect_timeout);
           }
           if (now - node.state_change > keep) {
@@ -143,6 +143,24 @@ void Memberlist::Probe(const std::string& name) {
         if (state->acked) return;
         if (state->fallback_ok) {
           ++stats_.probe_fallback_acks;
+          // Only the reliable path answered: the member does not take part
+          // in the datagram protocol (docs/membership.md). memberlist only
+          // logs it.
+          if (Compat() || !config_.fallback_only_suspects) return;
+          NodeState* t = Find(state->name);
+          if (t == nullptr || !IsLive(t->state) ||
+              t->incarnation != state->incarnation ||
+              t->generation != state->generation) {
+            return;
+          }
+          ++stats_.fallback_only_suspicions;
+          ++stats_.suspicions_raised;
+          ::peer::v1::Suspect s;
+          s.set_incarnation(state->incarnation);
+          s.set_generation(state->generation);
+          s.set_node(state->name);
+          s.set_from(config_.name);
+          HandleSuspect(s);
           return;
         }
         ++stats_.probe_failures;

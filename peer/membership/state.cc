@@ -543,6 +543,12 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
   }
   // An older or equal incarnation changes nothing (a duplicate).
   if (alive.incarnation() <= m.incarnation) return;
+  // Held down (stability.cc): a flapping or quarantined member is not
+  // re-admitted on its word before the hold-down ends.
+  if (HeldDown(m)) {
+    ++stats_.held_down_refutations;
+    return;
+  }
   // Only the member itself raises its incarnation far: a relayed alive far
   // above what we know would let a forger pin the member's state (its
   // own alives, lower, would be old news) or ratchet it to the top.
@@ -558,6 +564,7 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
   if (!VerifyAlive(alive)) return;
   const MemberState before = m.state;
   const bool meta_changed = m.meta != alive.meta() || m.addr != alive.addr();
+  if (before == MemberState::kSuspect) NoteRefutation(m);
   m.incarnation = alive.incarnation();
   SetIdentity(m, alive);
   SetState(m, MemberState::kAlive);
@@ -651,7 +658,7 @@ void Memberlist::StartSuspicion(NodeState& node, const std::string& from,
 
 void Memberlist::LastCheckBeforeDeath(const std::string& name,
                                       uint64_t incarnation,
-                                      uint64_t generation) {
+                                      uint64_t generation, bool early) {
   auto still_suspect = [this, name, incarnation, generation]() -> NodeState* {
     NodeState* target = Find(name);
     if (shut_down_ || target == nullptr ||
@@ -664,11 +671,27 @@ void Memberlist::LastCheckBeforeDeath(const std::string& name,
   };
   NodeState* target = still_suspect();
   if (target == nullptr) return;
+  if (Compat()) {
+    // memberlist: the timeout is the death, no last word.
+    ::peer::v1::Dead dead;
+    dead.set_incarnation(incarnation);
+    dead.set_generation(generation);
+    dead.set_node(name);
+    dead.set_from(config_.name);
+    DeclareDown(*target, dead);
+    return;
+  }
   const uint32_t seq = NextSeq();
+  // The early check (corroboration) comes sooner than the timeout would:
+  // it waits a whole probe interval for the answer of a slow member.
+  const absl::Duration wait =
+      early ? std::max(awareness_.Scale(config_.probe_timeout),
+                       config_.probe_interval * 2)
+            : awareness_.Scale(config_.probe_timeout);
   ExpectAck(
-      seq, awareness_.Scale(config_.probe_timeout),
-      [this, still_suspect](bool ack) {
-        if (!ack) return;
+      seq, wait,
+      [this, still_suspect, early](bool ack) {
+        if (!ack || early) return;
         // It answers: alive, whatever the gossip did not bring here. Its
         // refutation rides on the ack (or it refuted before and a push/pull
         // brings its incarnation); meanwhile it stays suspect, not dead.
@@ -725,6 +748,18 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect,
   NodeState& m = *node;
   // About another process of that name (a predecessor): not this member.
   if (suspect.generation() != m.generation) return;
+  // A member always refutes what is said of it; of others, only a credible
+  // accuser's word counts (stability.cc).
+  if (suspect.node() != config_.name && !CredibleAccuser(suspect.from(), m)) {
+    return;
+  }
+  // Evidence counts across the member's refutations (quarantine), also
+  // of an incarnation we missed (within the window).
+  if (suspect.node() != config_.name &&
+      WithinIncarnationWindow(m.incarnation, suspect.incarnation(),
+                              config_.incarnation_window)) {
+    RecordEvidence(m, suspect.from());
+  }
   if (suspect.incarnation() < m.incarnation) {  // old news
     // About us: the accuser missed our refutation, and nobody else answers
     // an accusation older than what they hold. Our current alive (no new
@@ -745,13 +780,14 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect,
     return;
   }
   if (m.state == MemberState::kSuspect && node->suspicion &&
-      suspect.incarnation() == m.incarnation) {
+      (suspect.incarnation() == m.incarnation || Compat())) {
     // Lifeguard: an independent confirmation shortens the timeout; spread it
     // again so others can count it too. Only of the same incarnation: a
     // suspicion of a newer one (the member refuted ours, and we missed the
     // alive) is a new suspicion, with its own timer, below. memberlist
     // confirms across incarnations, so a stale suspicion expired at once.
     if (node->suspicion->Confirm(suspect.from())) QueueBroadcast(m, relay());
+    MaybeCheckEarly(m);
     return;
   }
   if (!IsLive(m.state)) return;  // dead or left already
@@ -769,10 +805,31 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect,
   log_.Debug(config_.name, ": ", suspect.node(), " is suspect (by ",
              suspect.from(), ")");
   if (events_) events_->OnSuspect(ToMember(m));
+  if (NodeState* again = Find(suspect.node()); again == &m) {
+    MaybeCheckEarly(m);
+  }
 }
 
 void Memberlist::HandleDead(const ::peer::v1::Dead& dead) {
   if (!ValidAccusation(dead.node(), dead.from(), dead.incarnation())) return;
+  if (dead.from() != dead.node() && Compat()) {
+    // memberlist (deadNode): anyone's dead is a death; the member itself
+    // refutes it.
+    NodeState* node = Find(dead.node());
+    if (node == nullptr || dead.generation() != node->generation ||
+        dead.incarnation() < node->incarnation ||
+        dead.incarnation() > node->incarnation || !IsLive(node->state)) {
+      return;
+    }
+    if (dead.node() == config_.name) {
+      if (!leaving_ && !replaced_) Refute(dead.incarnation());
+      return;
+    }
+    ::peer::v1::Dead death = dead;
+    death.clear_signature();
+    DeclareDown(*node, death);
+    return;
+  }
   if (dead.from() != dead.node()) {
     // An accusation. Anyone holding the group key can send one, naming any
     // accuser (accusations are unsigned), so it may only do what a
@@ -817,7 +874,10 @@ void Memberlist::DeclareDown(NodeState& m, const ::peer::v1::Dead& dead) {
   QueueBroadcast(m, out);
   log_.Debug(config_.name, ": ", dead.node(), " ", left ? "left" : "is dead");
   if (events_) events_->OnLeave(ToMember(m));
-  if (!left) ApplyPendingForceLeave(m);
+  if (!left) {
+    NoteRemoval(m);
+    ApplyPendingForceLeave(m);
+  }
 }
 
 void Memberlist::AddNodeState(const NodeState& node, ::peer::v1::PushPull& pp) {
@@ -896,7 +956,7 @@ void Memberlist::MergeState(const ::peer::v1::PushPull& remote) {
         // where it is re-gossiped. memberlist puts its own name here, so
         // every push/pull during a suspicion "confirmed" it and cut the
         // timeout to its minimum cluster-wide.
-        sus.set_from("");
+        sus.set_from(Compat() ? remote.from() : std::string());
         HandleSuspect(sus);
         break;
       }

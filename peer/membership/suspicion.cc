@@ -38,9 +38,15 @@ void Suspicion::Arm(absl::Duration after) {
 }
 
 bool Suspicion::Confirm(const std::string& from) {
-  if (confirmations_ >= expected_) return false;
   // An anonymous report (learned by push/pull) confirms nothing.
-  if (from.empty() || !seen_.insert(from).second) return false;
+  if (from.empty() || seen_.size() >= kMaxAccusers) return false;
+  if (confirmations_ >= expected_) {
+    // Saturated: the timer stays, the accuser is still counted (for
+    // corroboration), and nothing is re-gossiped.
+    seen_.insert(from);
+    return false;
+  }
+  if (!seen_.insert(from).second) return false;
   // The first named accuser of a suspicion that began anonymously is its
   // accuser, not a confirmation.
   if (seen_.size() == 1) return false;

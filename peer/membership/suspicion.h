@@ -34,6 +34,16 @@ class Suspicion {
   // empty `from` (no accuser named) never confirms.
   bool Confirm(const std::string& from);
   int confirmations() const { return confirmations_; }
+  // Distinct named accusers heard (the first one included), counted past
+  // `expected` too (Config::corroboration), at most kMaxAccusers.
+  int accusers() const { return static_cast<int>(seen_.size()); }
+  const std::set<std::string>& accuser_names() const { return seen_; }
+  static constexpr size_t kMaxAccusers = 16;
+  // Whether the early check (Config::corroboration) ran for this
+  // suspicion; set by the caller.
+  bool checked_early = false;
+  // When the suspicion started.
+  absl::Time start() const { return start_; }
   // When the timer will fire now.
   absl::Time deadline() const { return deadline_; }
 

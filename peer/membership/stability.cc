@@ -1,0 +1,288 @@
+// Membership on sick networks (issue 17; the reasoning and sources are in
+// docs/membership.md): what a member does so that a member that cannot
+// receive, loses most of what it sends, or is reachable one way only, is
+// removed (or quarantined) and cannot remove the healthy ones.
+//
+//   - Corroboration (Rapid's multi-observer detection, without consensus):
+//     a suspicion held by Config::corroboration distinct accusers is
+//     checked at once (the last check: only silence is a death) instead of
+//     after the suspicion timeout. Everyone hears the same accusers within
+//     one gossip epidemic, so they decide at about the same time.
+//   - Evidence across refutations, quarantine: distinct credible accusers
+//     of a member within Config::evidence_window are kept whatever its
+//     incarnation; with Config::quarantine_observers of them the member
+//     (which keeps refuting, yet others keep failing to reach it) is
+//     checked once and, if silent, declared dead and held down.
+//   - Accuser credibility (Lifeguard's awareness, seen from outside): an
+//     accuser not alive here, or whose lone accusations were refuted more
+//     than Config::max_accusations times in the window, starts nothing.
+//   - Hold-down: a second death within Config::hold_down, or a quarantine,
+//     refuses the member's refutations until hold_down has passed (a
+//     restart, a newer generation, still replaces it at once).
+//
+// None of it runs with Config::memberlist_compat.
+#include <algorithm>
+#include <memory>
+
+#include "peer/membership/memberlist.h"
+#include "peer/membership/wire.h"
+
+namespace peerlab::membership {
+namespace {
+
+bool IsLive(MemberState s) {
+  return s == MemberState::kAlive || s == MemberState::kSuspect;
+}
+
+}  // namespace
+
+bool Memberlist::CredibleAccuser(const std::string& from,
+                                 const NodeState& accused) {
+  if (Compat() || config_.max_accusations == 0) return true;
+  if (from.empty() || from == config_.name) return true;
+  if (from == accused.name.view()) return true;  // its own leave
+  const NodeState* a = Find(from);
+  bool credible = a != nullptr && a->state == MemberState::kAlive;
+  if (credible) {
+    auto it = accusers_.find(from);
+    if (it != accusers_.end() &&
+        scheduler_->Now() - it->second.since <= config_.evidence_window &&
+        it->second.refuted > config_.max_accusations) {
+      credible = false;
+    }
+  }
+  if (!credible) ++stats_.accusations_discounted;
+  return credible;
+}
+
+void Memberlist::NoteRefutation(const NodeState& accused) {
+  if (Compat()) return;
+  if (config_.quarantine_observers > 0) {
+    if (Evidence* e = EvidenceFor(accused.name, accused.generation)) {
+      e->refuted = scheduler_->Now();
+    }
+  }
+  if (config_.max_accusations == 0 || !accused.suspicion) return;
+  const auto& names = accused.suspicion->accuser_names();
+  if (names.size() != 1) return;  // none named, or corroborated
+  auto e = evidence_.find(accused.name.view());
+  if (e != evidence_.end() && e->second.accusers.size() >= 2) return;
+  const std::string& accuser = *names.begin();
+  if (accuser == config_.name) return;
+  const absl::Time now = scheduler_->Now();
+  auto it = accusers_.find(accuser);
+  if (it == accusers_.end()) {
+    if (accusers_.size() >= static_cast<size_t>(config_.max_members)) {
+      absl::erase_if(accusers_, [&](const auto& a) {
+        return now - a.second.since > config_.evidence_window;
+      });
+      if (accusers_.size() >= static_cast<size_t>(config_.max_members)) return;
+    }
+    it = accusers_.emplace(accuser, AccuserRecord{now, 0}).first;
+  }
+  if (now - it->second.since > config_.evidence_window) {
+    it->second = AccuserRecord{now, 0};
+  }
+  ++it->second.refuted;
+}
+
+Memberlist::Evidence* Memberlist::EvidenceFor(const std::string& name,
+                                              uint64_t generation) {
+  const absl::Time now = scheduler_->Now();
+  auto it = evidence_.find(name);
+  if (it == evidence_.end()) {
+    if (evidence_.size() >= static_cast<size_t>(config_.max_members)) {
+      absl::erase_if(evidence_, [&](const auto& e) {
+        const Evidence& v = e.second;
+        return !v.checking && v.hold_until < now &&
+               now - v.last_removed > config_.hold_down &&
+               std::all_of(v.accusers.begin(), v.accusers.end(),
+                           [&](const auto& a) {
+                             return now - a.second > config_.evidence_window;
+                           });
+      });
+      if (evidence_.size() >= static_cast<size_t>(config_.max_members)) {
+        return nullptr;
+      }
+    }
+    it = evidence_.emplace(name, Evidence{}).first;
+    it->second.generation = generation;
+  }
+  if (it->second.generation != generation) {
+    const bool checking = it->second.checking;
+    it->second = Evidence{};
+    it->second.generation = generation;
+    it->second.checking = checking;  // the running check finds out itself
+  }
+  return &it->second;
+}
+
+int Memberlist::EvidenceCount(const NodeState& m) {
+  auto it = evidence_.find(m.name.view());
+  if (it == evidence_.end() || it->second.generation != m.generation) return 0;
+  const absl::Time now = scheduler_->Now();
+  auto& a = it->second.accusers;
+  a.erase(std::remove_if(a.begin(), a.end(),
+                         [&](const auto& x) {
+                           return now - x.second > config_.evidence_window;
+                         }),
+          a.end());
+  return static_cast<int>(a.size());
+}
+
+void Memberlist::RecordEvidence(NodeState& m, const std::string& from) {
+  if (Compat() || config_.quarantine_observers == 0 || from.empty() ||
+      &m == local_) {
+    return;
+  }
+  Evidence* e = EvidenceFor(m.name, m.generation);
+  if (e == nullptr) return;
+  const absl::Time now = scheduler_->Now();
+  auto it = std::find_if(e->accusers.begin(), e->accusers.end(),
+                         [&](const auto& a) { return a.first == from; });
+  if (it != e->accusers.end()) {
+    it->second = now;
+  } else if (e->accusers.size() < kMaxEvidence) {
+    e->accusers.emplace_back(from, now);
+  } else {
+    auto oldest = std::min_element(
+        e->accusers.begin(), e->accusers.end(),
+        [](const auto& x, const auto& y) { return x.second < y.second; });
+    *oldest = {from, now};
+  }
+  if (!IsLive(m.state)) return;
+  // The quarantine needs observers besides the member and this node.
+  const int needed = std::min(config_.quarantine_observers, NumAlive() - 2);
+  if (needed < 2 || EvidenceCount(m) < needed) return;
+  if (now - e->refuted > config_.evidence_window) return;
+  if (e->checking || now - e->last_check < config_.probe_interval) return;
+  QuarantineCheck(m.name, m.generation);
+}
+
+void Memberlist::QuarantineCheck(const std::string& name, uint64_t generation) {
+  NodeState* target = Find(name);
+  if (target == nullptr || target->generation != generation ||
+      !IsLive(target->state) || shut_down_) {
+    return;
+  }
+  Evidence* e = EvidenceFor(name, generation);
+  if (e == nullptr) return;
+  e->checking = true;
+  e->last_check = scheduler_->Now();
+  // kQuarantinePings pings, each its own datagram; fewer than
+  // kQuarantineAcks acks is silence. A member that loses most of what it
+  // sends fails it (80 % loss: 90 %), a healthy one at 1 % loss almost
+  // never (0.03 %), and it is repeated while the evidence stands.
+  struct Check {
+    int acks = 0;
+    int pending = kQuarantinePings;
+  };
+  auto check = std::make_shared<Check>();
+  auto settle = [this, name, generation, check] {
+    if (--check->pending > 0) return;
+    Evidence* ev = EvidenceFor(name, generation);
+    if (ev != nullptr) ev->checking = false;
+    NodeState* t = Find(name);
+    if (t == nullptr || t->generation != generation || !IsLive(t->state) ||
+        shut_down_) {
+      return;
+    }
+    if (check->acks >= kQuarantineAcks) {
+      // It answers us: check again while the evidence stands.
+      const int needed = std::min(config_.quarantine_observers, NumAlive() - 2);
+      if (needed < 2 || EvidenceCount(*t) < needed) return;
+      std::weak_ptr<bool> alive = alive_;
+      scheduler_->After(config_.probe_interval,
+                        [this, alive, name, generation] {
+                          if (auto a = alive.lock(); !a || !*a) return;
+                          Evidence* again = EvidenceFor(name, generation);
+                          if (again == nullptr || again->checking) return;
+                          QuarantineCheck(name, generation);
+                        });
+      return;
+    }
+    ++stats_.quarantines;
+    log_.Debug(config_.name, ": ", name,
+               " quarantined: accused by many, silent to our check");
+    ::peer::v1::Dead dead;
+    dead.set_incarnation(t->incarnation);
+    dead.set_generation(generation);
+    dead.set_node(name);
+    dead.set_from(config_.name);
+    DeclareDown(*t, dead);
+    if (ev != nullptr) ev->hold_until = scheduler_->Now() + config_.hold_down;
+  };
+  ::peer::v1::Message sus;
+  auto* s = sus.mutable_suspect();
+  s->set_incarnation(target->incarnation);
+  s->set_generation(generation);
+  s->set_node(name);
+  s->set_from(config_.name);
+  const std::string addr = target->addr;
+  // A slow member answers late, a lossy one not at all: wait for it.
+  const absl::Duration wait =
+      std::max(awareness_.Scale(config_.probe_timeout),
+               config_.probe_interval * kQuarantineWaitPeriods);
+  for (int k = 0; k < kQuarantinePings; ++k) {
+    const uint32_t seq = NextSeq();
+    ExpectAck(
+        seq, wait,
+        [check, settle](bool ack) {
+          if (!ack) return;
+          ++check->acks;
+          settle();
+        },
+        settle);
+    ::peer::v1::Message ping;
+    auto* p = ping.mutable_ping();
+    p->set_seq_no(seq);
+    p->set_target(name);
+    p->set_source_name(config_.name);
+    p->set_source_addr(local_->addr);
+    std::vector<std::string> out;
+    if (k == 0) out.push_back(EncodeMessage(sus));
+    out.push_back(EncodeMessage(ping));
+    SendMessages(addr, std::move(out), name);
+  }
+}
+
+void Memberlist::NoteRemoval(const NodeState& m) {
+  if (Compat() || config_.hold_down <= absl::ZeroDuration()) return;
+  Evidence* e = EvidenceFor(m.name, m.generation);
+  if (e == nullptr) return;
+  e->last_removed = scheduler_->Now();
+}
+
+bool Memberlist::HeldDown(const NodeState& m) {
+  if (Compat() || m.state != MemberState::kDead) return false;
+  auto it = evidence_.find(m.name.view());
+  return it != evidence_.end() && it->second.generation == m.generation &&
+         scheduler_->Now() < it->second.hold_until;
+}
+
+void Memberlist::MaybeCheckEarly(NodeState& m) {
+  if (Compat() || config_.corroboration == 0 || !m.suspicion ||
+      m.suspicion->checked_early || m.state != MemberState::kSuspect) {
+    return;
+  }
+  // Observers besides the member itself and this node.
+  if (NumAlive() - 2 < config_.corroboration) return;
+  if (m.suspicion->accusers() < config_.corroboration) return;
+  m.suspicion->checked_early = true;
+  ++stats_.early_checks;
+  // Not before the member had kEarlyCheckPeriods probe intervals to hear
+  // of it and refute (a slow member, not a dead one, refutes late).
+  const absl::Duration wait = m.suspicion->start() +
+                              config_.probe_interval * kEarlyCheckPeriods -
+                              scheduler_->Now();
+  std::weak_ptr<bool> alive = alive_;
+  scheduler_->After(std::max(wait, absl::ZeroDuration()),
+                    [this, alive, name = m.name.str(),
+                     incarnation = m.incarnation, generation = m.generation] {
+                      if (auto a = alive.lock(); !a || !*a) return;
+                      LastCheckBeforeDeath(name, incarnation, generation,
+                                           /*early=*/true);
+                    });
+}
+
+}  // namespace peerlab::membership
