@@ -1,6 +1,7 @@
 #include "test-harness/check/membership_check.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
 namespace peerlab::harness::check {
@@ -24,10 +25,52 @@ std::string Entry(const std::vector<peer::MemberRow>& table,
   return "not listed";
 }
 
+std::string At(absl::Time start, absl::Time t) {
+  return absl::StrFormat("+%.3f s", absl::ToDoubleSeconds(t - start));
+}
+
 }  // namespace
+
+bool HealthyThroughout(
+    const std::map<std::string, std::vector<std::pair<absl::Time, absl::Time>>>&
+        stretches,
+    const std::string& peer, absl::Time from, absl::Time to) {
+  auto it = stretches.find(peer);
+  if (it == stretches.end()) return false;
+  for (const auto& [begin, end] : it->second) {
+    if (begin <= from && to < end) return true;
+  }
+  return false;
+}
 
 CheckResult CheckMembership(const MembershipHistory& history) {
   CheckResult result{.checker = "membership"};
+  // No healthy peer declared a healthy one dead during the run. The first
+  // by time is the counterexample.
+  const Removal* first_false = nullptr;
+  int false_removals = 0;
+  for (const Removal& r : history.removals) {
+    if (r.observer == r.member) continue;
+    if (!HealthyThroughout(history.healthy_stretches, r.observer, r.suspected,
+                           r.at) ||
+        !HealthyThroughout(history.healthy_stretches, r.member, r.suspected,
+                           r.at)) {
+      continue;
+    }
+    ++false_removals;
+    if (first_false == nullptr || r.at < first_false->at) first_false = &r;
+  }
+  if (first_false != nullptr) {
+    const Removal& r = *first_false;
+    result.ok = false;
+    result.summary = absl::StrCat(
+        false_removals, " time(s) a healthy peer declared a healthy one dead");
+    result.counterexample = absl::StrCat(
+        r.observer, " declared ", r.member, " dead at ",
+        At(history.start, r.at), " (suspected since ",
+        At(history.start, r.suspected), "); both were healthy throughout");
+    return result;
+  }
   if (history.healthy.empty()) {
     result.summary = "no healthy peer to check";
     return result;
@@ -105,6 +148,11 @@ CheckResult CheckMembership(const MembershipHistory& history) {
       history.tables.at(*history.healthy.begin());
   result.summary = absl::StrCat(n, " healthy peer(s) agree on ",
                                 peer::DigestOf(any).live, " live member(s)");
+  if (!history.removals.empty()) {
+    absl::StrAppend(&result.summary, "; ", history.removals.size(),
+                    " death declaration(s) in the run, none of a healthy "
+                    "peer by a healthy one");
+  }
   return result;
 }
 

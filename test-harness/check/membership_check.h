@@ -12,6 +12,16 @@
 // The counterexample is the smallest found: the first false removal by
 // (listing peer, listed peer), else the first member (by name) on which
 // the healthy peers disagree, with what each group of peers holds for it.
+//
+// Over the whole run, not only at its end (the membership events each
+// peer's node reported, and the fault record): no healthy peer declared a
+// healthy peer dead. A death declaration (a `failed` event at `observer`
+// about `member`) is a false removal when both were healthy from the
+// moment the observer began to suspect the member (its last `suspect`
+// event about it, else the declaration itself) to the declaration: a
+// suspicion raised while either was under a fault (the member cut off, the
+// observer deaf) may end in a death after the repair and is no failure.
+// This rule comes first: a false removal is the worse failure.
 #ifndef PEERLAB_TEST_HARNESS_CHECK_MEMBERSHIP_CHECK_H_
 #define PEERLAB_TEST_HARNESS_CHECK_MEMBERSHIP_CHECK_H_
 
@@ -20,10 +30,19 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "peer/app/member_digest.h"
 #include "test-harness/check/check.h"
 
 namespace peerlab::harness::check {
+
+// A death declaration during the run: `observer`'s node declared `member`
+// failed at `at`, having suspected it since `suspected` (== at when it
+// reported no suspicion before).
+struct Removal {
+  std::string observer, member;
+  absl::Time suspected, at;
+};
 
 struct MembershipHistory {
   // The peers the rules hold to: healthy by the run's fault record.
@@ -32,7 +51,22 @@ struct MembershipHistory {
   std::map<std::string, std::vector<peer::MemberRow>> tables;
   // Healthy peers whose table could not be read, and why.
   std::map<std::string, std::string> unread;
+
+  // Times are printed from here.
+  absl::Time start;
+  // Every death declaration of the run, in any order.
+  std::vector<Removal> removals;
+  // Per peer, the stretches of time it was healthy, [from, to) in order
+  // (to is InfiniteFuture while it lasts). A peer not listed never was.
+  std::map<std::string, std::vector<std::pair<absl::Time, absl::Time>>>
+      healthy_stretches;
 };
+
+// Whether `peer` was healthy over all of [from, to] by `stretches`.
+bool HealthyThroughout(
+    const std::map<std::string, std::vector<std::pair<absl::Time, absl::Time>>>&
+        stretches,
+    const std::string& peer, absl::Time from, absl::Time to);
 
 CheckResult CheckMembership(const MembershipHistory& history);
 

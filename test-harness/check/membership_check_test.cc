@@ -101,5 +101,56 @@ TEST(MembershipCheckTest, FailsWhenAHealthyTableIsMissing) {
   EXPECT_EQ(r.counterexample, "peer bob: no membership node");
 }
 
+// Death declarations during the run (issue 17): the end tables agree, but
+// carol declared bob dead at +7 s while both were healthy; she had begun
+// to suspect him at +6 s. dave declared eve dead (eve was partitioned from
+// +4 s), and alice declared bob dead from a suspicion she raised while she
+// herself was deaf (+5 s to +5.5 s), after she heard again: neither counts.
+MembershipHistory WithRemovals() {
+  const absl::Time t0 = absl::FromUnixSeconds(100);
+  auto t = [t0](double s) { return t0 + absl::Seconds(s); };
+  MembershipHistory h = Converged();
+  h.start = t0;
+  const absl::Time inf = absl::InfiniteFuture();
+  h.healthy_stretches = {{"alice", {{t(0), t(5)}, {t(5.5), inf}}},
+                         {"bob", {{t(0), inf}}},
+                         {"carol", {{t(1), inf}}},
+                         {"dave", {{t(0), inf}}},
+                         {"eve", {{t(0), t(4)}}}};
+  h.removals = {{"dave", "eve", t(4.5), t(8)},
+                {"alice", "bob", t(5.2), t(9)},
+                {"carol", "bob", t(6), t(7)}};
+  return h;
+}
+
+TEST(MembershipCheckTest, FailsWhenAHealthyPeerWasEverDeclaredDead) {
+  CheckResult r = CheckMembership(WithRemovals());
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.summary, "1 time(s) a healthy peer declared a healthy one dead");
+  EXPECT_EQ(r.counterexample,
+            "carol declared bob dead at +7.000 s (suspected since +6.000 s); "
+            "both were healthy throughout");
+}
+
+TEST(MembershipCheckTest, DeathsOfSuspicionsRaisedUnderAFaultAreNoFailure) {
+  MembershipHistory h = WithRemovals();
+  h.removals.pop_back();  // carol's
+  CheckResult r = CheckMembership(h);
+  EXPECT_TRUE(r.ok) << FormatCheckResult(r);
+  EXPECT_EQ(r.summary,
+            "4 healthy peer(s) agree on 4 live member(s); 2 death "
+            "declaration(s) in the run, none of a healthy peer by a healthy "
+            "one");
+  // bob's suspicion began while bob was cut off (carol's at +3.9 s, bob
+  // partitioned from +3 s to +4 s): his death after the heal is none.
+  h.healthy_stretches["bob"] = {
+      {absl::FromUnixSeconds(100), absl::FromUnixSeconds(103)},
+      {absl::FromUnixSeconds(104), absl::InfiniteFuture()}};
+  h.removals.push_back({"carol", "bob",
+                        absl::FromUnixSeconds(103) + absl::Milliseconds(900),
+                        absl::FromUnixSeconds(107)});
+  EXPECT_TRUE(CheckMembership(h).ok) << FormatCheckResult(CheckMembership(h));
+}
+
 }  // namespace
 }  // namespace peerlab::harness::check

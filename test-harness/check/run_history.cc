@@ -19,9 +19,14 @@ RunHistory::Peer& RunHistory::PeerLocked(const std::string& name) {
 
 void RunHistory::UpdateLocked(Peer& p, absl::Time at) {
   if (!p.causes.empty()) {
+    if (p.healthy_since != absl::InfiniteFuture() && !p.stretches.empty()) {
+      p.stretches.back().second = at;
+    }
     p.healthy_since = absl::InfiniteFuture();
   } else if (p.healthy_since == absl::InfiniteFuture()) {
     p.healthy_since = at;
+    // Bounded by the fault steps (a script has at most 100,000 steps).
+    p.stretches.push_back({at, absl::InfiniteFuture()});
   }
 }
 
@@ -74,6 +79,33 @@ void RunHistory::OnMembershipChange(const std::string& observer,
     return;
   }
   changes.push_back({at, member, in});
+}
+
+void RunHistory::OnSuspect(const std::string& observer,
+                           const std::string& member, absl::Time at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto key = std::make_pair(observer, member);
+  if (!suspected_.count(key) && suspected_.size() >= kMaxLines) {
+    ++lines_dropped_;
+    return;
+  }
+  suspected_[key] = at;
+}
+
+void RunHistory::OnFailed(const std::string& observer,
+                          const std::string& member, absl::Time at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (removals_.size() >= kMaxLines) {
+    ++lines_dropped_;
+    return;
+  }
+  auto it = suspected_.find({observer, member});
+  absl::Time since = at;
+  if (it != suspected_.end()) {
+    since = std::min(it->second, at);
+    suspected_.erase(it);
+  }
+  removals_.push_back({observer, member, since, at});
 }
 
 void RunHistory::Running(const std::string& peer, uint64_t generation,
@@ -134,6 +166,15 @@ std::vector<std::string> RunHistory::Healthy() const {
     if (p.causes.empty()) healthy.push_back(name);
   }
   return healthy;
+}
+
+MembershipHistory RunHistory::Membership() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  MembershipHistory h;
+  h.start = start_;
+  h.removals = removals_;
+  for (const auto& [name, p] : peers_) h.healthy_stretches[name] = p.stretches;
+  return h;
 }
 
 ChatHistory RunHistory::Chat() const {

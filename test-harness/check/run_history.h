@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "test-harness/check/chat_check.h"
 #include "test-harness/check/kv_check.h"
+#include "test-harness/check/membership_check.h"
 
 namespace peerlab::harness::check {
 
@@ -54,6 +55,13 @@ class RunHistory {
   // chat`.
   void OnMembershipChange(const std::string& observer,
                           const std::string& member, bool in, absl::Time at);
+  // `observer`'s node began to suspect `member` (a suspect event), or
+  // declared it dead (a failed event): the death declarations of `check
+  // membership` (Removals()).
+  void OnSuspect(const std::string& observer, const std::string& member,
+                 absl::Time at);
+  void OnFailed(const std::string& observer, const std::string& member,
+                absl::Time at);
 
   // The fault record.
   // Process `generation` of `peer` runs (registered): clears "down"; a
@@ -75,6 +83,9 @@ class RunHistory {
       std::map<std::string, std::map<std::string, KvEntry>> final_maps) const;
   // Peers healthy now.
   std::vector<std::string> Healthy() const;
+  // For `check membership`: the run's start, every death declaration and
+  // every peer's healthy stretches (the tables are the step's to read).
+  MembershipHistory Membership() const;
   // "" or what was not kept ("120 view lines and 3 commands beyond the
   // history's bounds were not kept").
   std::string overflow() const;
@@ -85,6 +96,9 @@ class RunHistory {
     absl::Time healthy_since = absl::InfiniteFuture();
     uint64_t generation = 0;
     std::vector<ChatHistory::Line> lines;
+    // [from, to) stretches it was healthy, in order (to = InfiniteFuture
+    // while it lasts).
+    std::vector<std::pair<absl::Time, absl::Time>> stretches;
   };
   Peer& PeerLocked(const std::string& name);
   void UpdateLocked(Peer& p, absl::Time at);
@@ -95,6 +109,9 @@ class RunHistory {
   std::vector<ChatHistory::Send> sends_;
   std::vector<KvHistory::Write> writes_;
   std::map<std::string, std::vector<ChatHistory::GroupChange>> groups_;
+  // (observer, member) -> when the observer last began to suspect it.
+  std::map<std::pair<std::string, std::string>, absl::Time> suspected_;
+  std::vector<Removal> removals_;
   size_t lines_ = 0;
   size_t commands_ = 0;
   uint64_t lines_dropped_ = 0;

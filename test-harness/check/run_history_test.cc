@@ -37,6 +37,34 @@ TEST(RunHistoryTest, HealthFromTheFaultRecord) {
               ElementsAre(Pair("alice", T(5)), Pair("carol", T(3))));
 }
 
+// check membership's record: each peer's healthy stretches, and each death
+// declaration with the time its observer began to suspect the member.
+TEST(RunHistoryTest, RecordsHealthyStretchesAndDeathDeclarations) {
+  RunHistory h(kStart);
+  h.Running("alice", 1, T(0));
+  h.Running("bob", 1, T(0));
+  h.AddFault("bob", "oneway", T(1));
+  h.Heal(T(2));
+  h.AddFault("bob", "stop", T(3));
+  h.OnSuspect("alice", "bob", T(1.5));
+  h.OnSuspect("alice", "bob", T(2.5));  // the last suspicion counts
+  h.OnFailed("alice", "bob", T(4));
+  h.OnFailed("bob", "alice", T(4.5));  // no suspicion reported: itself
+  MembershipHistory m = h.Membership();
+  EXPECT_EQ(m.start, kStart);
+  EXPECT_THAT(m.healthy_stretches["alice"],
+              ElementsAre(Pair(T(0), absl::InfiniteFuture())));
+  EXPECT_THAT(m.healthy_stretches["bob"],
+              ElementsAre(Pair(T(0), T(1)), Pair(T(2), T(3))));
+  ASSERT_EQ(m.removals.size(), 2u);
+  EXPECT_EQ(m.removals[0].observer, "alice");
+  EXPECT_EQ(m.removals[0].suspected, T(2.5));
+  EXPECT_EQ(m.removals[0].at, T(4));
+  EXPECT_EQ(m.removals[1].suspected, T(4.5));
+  EXPECT_TRUE(HealthyThroughout(m.healthy_stretches, "bob", T(2), T(2.9)));
+  EXPECT_FALSE(HealthyThroughout(m.healthy_stretches, "bob", T(2.5), T(4)));
+}
+
 TEST(RunHistoryTest, RecordsSendsWritesViewsAndGroups) {
   RunHistory h(kStart);
   h.Running("alice", 1, T(0));

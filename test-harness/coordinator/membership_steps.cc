@@ -7,8 +7,9 @@
 //   wait members PEER N [TIMEOUT]
 //     PEER counts N live members (alive or suspect, itself included).
 //   check membership
-//     every healthy peer ends with the same member table, and no healthy
-//     peer lists another healthy one dead (test-harness/check/
+//     no healthy peer was declared dead by a healthy one during the run
+//     (RunHistory's death declarations), every healthy peer ends with the
+//     same member table, and no healthy peer lists another healthy one dead (test-harness/check/
 //     membership_check.h), on the tables read with `memberlistdigest
 //     members`.
 //
@@ -18,8 +19,8 @@
 // (RunOptions.end_timeout_ms). Healthy ("Healthy, not live",
 // docs/architecture.md) is RunHistory's rule, the one of the checkers:
 // running (not being killed or restarted), and under no fault of the
-// script or of a nemesis (stop, netem, the smaller side of a partition, the
-// blocked side of a oneway, a nemesis kill until the new process ran init).
+// script or of a nemesis (stop, netem, the smaller side of a partition or
+// of a oneway, a nemesis kill until the new process ran init).
 #include <algorithm>
 #include <set>
 
@@ -161,7 +162,7 @@ void Run::RunCheckMembership(const Step& step, StepResult* r) {
   check::CheckResult result;
   std::string stopped;
   do {
-    check::MembershipHistory history;
+    check::MembershipHistory history = history_.Membership();
     const std::vector<std::string> healthy = HealthyPeers({});
     history.healthy.insert(healthy.begin(), healthy.end());
     const absl::Time round_deadline = ProbeDeadline(deadline);

@@ -249,5 +249,42 @@ TEST_F(MembershipStepsTest, APeerCutOffByTheNemesisIsNotHealthyForWait) {
   EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_PASSED) << s.verdict();
 }
 
+// check membership holds the whole run to its rule, not only the final
+// tables: a healthy peer declared dead by a healthy one (its membership
+// events) fails it. During `oneway p1,p2 -> p3` the deaf p3 is the peer
+// under the fault (the smaller side, as for a partition), so p1's
+// declaring p3 dead is none, but p1's declaring p2 dead is. Before, a
+// oneway marked its senders unhealthy (p1 and p2: every peer but the faulty
+// one in a flip-flop of one peer's ingress), and nothing was checked.
+TEST_F(MembershipStepsTest,
+       CheckMembershipFailsWhenAHealthyPeerWasDeclaredDead) {
+  const Rows all = {{"p1", "alive", 1}, {"p2", "alive", 1}, {"p3", "alive", 1}};
+  for (const char* p : {"p1", "p2", "p3"}) {
+    Register(p);
+    SetTable(p, all);
+  }
+  AnswerFromTables();
+  auto run = Start(
+      "p1 init\np2 init\np3 init\noneway p1,p2 -> p3\n"
+      "wait p1 logView 1 go 5s\nheal\ncheck membership\n");
+  ASSERT_TRUE(Eventually([&] { return clock_.waiters() > 0; }));
+  using Kind = ::peer::v1::MemberEvent;
+  clock_.Advance(absl::Seconds(1));  // the oneway holds since 1 s
+  const absl::Time now = clock_.Now();
+  links_.WriteMemberEvent("p1", Kind::SUSPECT, "p3", now);
+  links_.WriteMemberEvent("p1", Kind::FAILED, "p3", now);
+  links_.WriteMemberEvent("p1", Kind::SUSPECT, "p2", now);
+  links_.WriteMemberEvent("p1", Kind::FAILED, "p2", now);
+  links_.Write("p1", "logView", "go", now);
+  clock_.Advance(absl::Seconds(1));  // heal 1 s later
+  RunSummary s = RunToEnd(*run);
+  EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_FAILED) << s.verdict();
+  const auto& check = s.steps(s.steps_size() - 1);
+  EXPECT_THAT(check.message(),
+              HasSubstr("check membership: FAILED: 1 time(s) a healthy peer "
+                        "declared a healthy one dead"));
+  EXPECT_THAT(check.message(), HasSubstr("p1 declared p2 dead at +"));
+}
+
 }  // namespace
 }  // namespace peerlab::harness

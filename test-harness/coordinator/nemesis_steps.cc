@@ -150,9 +150,15 @@ void Run::RecordFaultStep(const Step& step, const StepResult& r,
       break;
     }
     case StepKind::kOneway:
-      // The senders whose traffic is dropped.
-      if (!step.groups.empty()) {
-        for (const auto& p : step.groups[0]) history_.AddFault(p, "oneway", at);
+      // The smaller side is under the fault, as for a partition: `oneway
+      // p1,p2 -> p3` makes p3 deaf to the group (a member whose ingress is
+      // blocked), not p1 and p2. One to one (the nemesis's): the sender,
+      // whose traffic is dropped.
+      if (step.groups.size() == 2) {
+        const auto& faulty = step.groups[1].size() < step.groups[0].size()
+                                 ? step.groups[1]
+                                 : step.groups[0];
+        for (const auto& p : faulty) history_.AddFault(p, "oneway", at);
       }
       break;
     default:

@@ -302,6 +302,11 @@ void Run::OnLines(const std::string& name, uint64_t generation,
       if (std::optional<bool> in = InGroupAfter(e.kind())) {
         history_.OnMembershipChange(name, e.name(), *in, at);
       }
+      if (e.kind() == ::peer::v1::MemberEvent::SUSPECT) {
+        history_.OnSuspect(name, e.name(), at);
+      } else if (e.kind() == ::peer::v1::MemberEvent::FAILED) {
+        history_.OnFailed(name, e.name(), at);
+      }
     }
   }
   cv_.notify_all();
