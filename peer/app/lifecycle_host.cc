@@ -1,5 +1,7 @@
 #include "peer/app/lifecycle_host.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/logging.h"
@@ -17,6 +19,11 @@ using membership::MemberState;
 // Joining the bootstrap list again: 1 s, doubling up to 30 s.
 constexpr runtime::BackoffPolicy kRetry{.initial = absl::Seconds(1),
                                         .max = absl::Seconds(30)};
+// Joining the listed peers again while alone after init found none
+// answering (they may be cut off, not gone): 500 ms, doubling up to 4 s,
+// for as long as this peer is alone.
+constexpr runtime::BackoffPolicy kJoinRetry{.initial = absl::Milliseconds(500),
+                                            .max = absl::Seconds(4)};
 // How long quit waits for the membership leave to spread.
 constexpr absl::Duration kLeaveWait = absl::Seconds(3);
 
@@ -249,10 +256,12 @@ absl::Status LifecycleHost::Init(const chat::Lines& say) {
   // run yet refused those joins ("membership not running"; the newcomer
   // then started a group of its own).
   bool listed = false;
+  bool got_place = false;
   if (auto joined = env_.bootstrap->JoinSelf(); joined.ok()) {
     listed = true;
     say(*joined ? "init: joined the bootstrap list"
                 : "init: the bootstrap list is full; not added");
+    got_place = *joined;
   } else {
     fail("bootstrap join", joined.status(),
          "running alone, retrying in the background; memberlistjoin ADDR "
@@ -285,6 +294,9 @@ absl::Status LifecycleHost::Init(const chat::Lines& say) {
       joined_group = true;
       say(absl::StrCat("init: joined the group via ", *n, " of ", addrs.size(),
                        " bootstrap peer(s)"));
+      // The group took this process under the name (a live holder would
+      // have refused it): an entry of the name's previous process is dead.
+      TakePredecessorsPlace(got_place, say);
     } else if (absl::IsAlreadyExists(n.status())) {
       // The name is held by a live member: this node must not stay, nor
       // say anything in that name (a leave would evict the holder).
@@ -293,6 +305,9 @@ absl::Status LifecycleHost::Init(const chat::Lines& say) {
       say(absl::StrCat("init: no bootstrap peer answered again (",
                        n.status().message(), "): this peer starts the group"));
       ReplaceStaleEntries(*doc, say);
+      // They may be cut off rather than gone (a partition): keep trying
+      // them, and whoever the list names later, while this peer is alone.
+      RetryJoin(addrs, 1);
     }
   }
 
@@ -328,6 +343,81 @@ absl::Status LifecycleHost::RefuseDuplicate(const absl::Status& refusal,
   return absl::AlreadyExistsError(
       absl::StrCat("init: the name ", env_.name,
                    " is taken, this peer cannot join: ", refusal.message()));
+}
+
+void LifecycleHost::TakePredecessorsPlace(bool listed, const chat::Lines& say) {
+  auto doc = env_.bootstrap->LastDocument();
+  if (!doc.has_value()) return;
+  std::vector<std::string> predecessors;
+  for (const pb::Peer& p : doc->peers()) {
+    if (p.name() == env_.name && p.id() != env_.id) {
+      predecessors.push_back(p.id());
+    }
+  }
+  if (predecessors.empty()) return;
+  // Each entry belongs to its maker's secret, which died with the old
+  // process: only the admin token removes it (the lab's peers hold it);
+  // without one it ends with its lease.
+  if (!env_.bootstrap->HasAdminToken()) {
+    say("init: the bootstrap list still holds this name's previous process; "
+        "its entry ends with its lease (no bootstrap admin token)");
+    return;
+  }
+  auto upkeep = env_.bootstrap->UpkeepClient();
+  if (!upkeep.ok()) return;
+  int removed = 0;
+  for (const std::string& id : predecessors) {
+    auto r = (*upkeep)->Leave(id);
+    if (r.ok() && r->removed()) ++removed;
+  }
+  if (removed == 0) return;
+  say(absl::StrCat("init: removed ", removed, " bootstrap entr",
+                   removed == 1 ? "y" : "ies",
+                   " of this name's previous process"));
+  if (listed) return;
+  if (auto joined = env_.bootstrap->JoinSelf(); joined.ok() && *joined) {
+    say("init: joined the bootstrap list in its place");
+  }
+}
+
+void LifecycleHost::RetryJoin(std::vector<std::string> addrs, int attempt) {
+  worker_->scheduler().After(
+      runtime::Backoff(attempt, kJoinRetry, /*u=*/0.5),
+      [this, addrs = std::move(addrs), attempt]() mutable {
+        if (stopped_ || quitting_ || !env_.membership->running()) return;
+        // Not alone any more (someone joined this peer): done.
+        if (env_.membership->Members().size() != 1) return;
+        std::vector<std::string> tries = addrs;
+        if (auto doc = env_.bootstrap->Fetch(); doc.ok()) {
+          for (std::string& a : JoinAddresses(*doc)) {
+            if (std::find(tries.begin(), tries.end(), a) == tries.end()) {
+              tries.push_back(std::move(a));
+            }
+          }
+        }
+        if (tries.empty()) return;
+        auto n = env_.membership->Join(tries);
+        if (absl::IsAlreadyExists(n.status())) {
+          spdlog::error("{}",
+                        RefuseDuplicate(n.status(), env_.notify).message());
+          env_.request_exit(1);
+          return;
+        }
+        if (!n.ok()) {
+          if (attempt == 1) {
+            spdlog::info(
+                "alone: trying the bootstrap peers again in the background "
+                "({})",
+                n.status().message());
+          }
+          RetryJoin(std::move(addrs), attempt + 1);
+          return;
+        }
+        spdlog::info("joined the group via {} bootstrap peer(s)", *n);
+        if (env_.chat->running()) {
+          env_.chat->AnnounceJoined(env_.notify).IgnoreError();
+        }
+      });
 }
 
 void LifecycleHost::ReplaceStaleEntries(const pb::Document& doc,

@@ -11,7 +11,10 @@
 //          can, so the peer stays usable. When the bootstrap service cannot
 //          be reached the peer runs alone, retries in the background (and
 //          then joins the group and announces itself), and memberlistjoin
-//          ADDR still joins by hand.
+//          ADDR still joins by hand. So does a peer none of whose listed
+//          peers answered (cut off, or gone): it keeps trying them and
+//          whoever the list names later while it is alone. A restarted
+//          peer takes its previous process's place on the list.
 //   quit   the clean leave (Leave below), then the program ends with
 //          status 0. Every other normal end (end of input, Ctrl-D, exit,
 //          SIGINT, SIGTERM, SIGHUP) takes the same Leave on its way out
@@ -36,6 +39,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -106,7 +110,21 @@ class LifecycleHost : public membership::EventListener {
   // this peer did not get, offers it as refill.
   void ReplaceStaleEntries(const ::bootstrap::v1::Document& doc,
                            const chat::Lines& say);
+  // init, once the group took this process under its name (a live holder
+  // of the name would have refused it; `listed`: this peer got a place on
+  // the bootstrap list): removes the entries of this name's previous processes
+  // (a restart; another bootstrap id, a dead address, never declared dead since
+  // the new generation replaced it) with the admin token, and when the full
+  // list had refused this peer, joins it again in their place. Before, such
+  // entries stayed until their leases ended, and a list of them left a
+  // restarted peer "list full" and alone.
+  void TakePredecessorsPlace(bool listed, const chat::Lines& say);
   // Worker tasks.
+  // Attempt `attempt` (1: the first) to join `addrs` and the peers the
+  // bootstrap list names now, after its backoff, while this peer is alone
+  // (init found none of them answering: cut off by a partition, or all
+  // gone); again until one answers or another member joined this peer.
+  void RetryJoin(std::vector<std::string> addrs, int attempt);
   // Retry number `attempt` (1: the first) of joining the bootstrap list,
   // after its runtime::Backoff delay.
   void RetryBootstrap(int attempt);

@@ -1,9 +1,10 @@
 # A nemesis run: five peers chat while a nemesis drawn from the run's seed
-# kills and stops a minority of them (repaired by its end; network faults:
-# nemesis_net.cmd); then every healthy peer must have shown, once and in
-# order, every message it was due (check chat), the key/value map written
-# before must agree everywhere, a killed peer's new process included (check
-# kv), and the healthy peers must hold one member table (check membership).
+# kills, stops and partitions a minority of them (repaired by its end;
+# loss, delay and one-way blocks: nemesis_net.cmd); then every healthy peer
+# must have shown, once and in order, every message it was due (check
+# chat), the key/value map written before must agree everywhere, a killed
+# peer's new process included (check kv), and the healthy peers must hold
+# one member table (check membership).
 p1 init
 p2 init
 p3 init
@@ -14,7 +15,7 @@ p1 broadcastadd color red
 p2 broadcastadd color blue
 p3 broadcastadd size 3
 p3 broadcastdel size
-nemesis kill,stop every 1s..2s for 6s
+nemesis kill,stop,partition every 1s..2s for 6s
 p1 msg a1
 p2 msg b1
 p3 msg c1
