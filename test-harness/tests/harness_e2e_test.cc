@@ -532,7 +532,7 @@ TEST_F(HarnessE2eTest, ANemesisRunPassesCheckChatKvAndMembership) {
   EXPECT_THAT(r.out, HasSubstr("-- check kv: OK: "));
   EXPECT_THAT(r.out, HasSubstr("-- check membership: OK: "));
   EXPECT_THAT(r.out, Not(HasSubstr("SKIPPED fault nemesis")));
-  EXPECT_THAT(r.out, HasSubstr("Nemesis schedule (seed 7):\n  line 17: +"));
+  EXPECT_THAT(r.out, HasSubstr("Nemesis schedule (seed 7):\n  line 18: +"));
   ASSERT_EQ(RunDirs().size(), 1u);
   auto s = Summary(RunDirs()[0]);
   EXPECT_GE(s["nemesis_schedule"].size(), 4u);
