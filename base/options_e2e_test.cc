@@ -296,6 +296,7 @@ std::vector<Binary> Binaries() {
         {"--restart-downtime", Numbers({"-1", "99999"})},
         {"--restart-grace", Numbers({"-1", "99999"})},
         {"--no-lifeguard", kFlag},
+        {"--baseline", {"", "etcd"}},
         {"--settle", Numbers({"-1"})},
         {"--duration", Numbers({"0", "-1"})},
         {"--join-window", Numbers({"-1"})},

@@ -75,6 +75,7 @@ int Main(int argc, char** argv) {
   double flip_on_s = 20, flip_off_s = 20, restart_window_s = 60,
          restart_downtime_s = 0, restart_grace_s = 30;
   bool no_lifeguard = false, quiet = false;
+  std::string baseline = "none";
   std::string csv, timeline_path, plot_path, log_level = "warn";
   app.add_option("-n,--nodes", o.nodes, "simulated members (1..100000)")
       ->check(peerlab::Range(1, 100000))
@@ -171,6 +172,13 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--no-lifeguard", no_lifeguard,
                "turn Lifeguard off (awareness, nacks, dynamic suspicion)");
+  app.add_option("--baseline", baseline,
+                 "memberlist: run the same scenario and seed a second time "
+                 "with memberlist's own behaviour (every departure of "
+                 "docs/membership.md off) and print its report after "
+                 "peerlab's (and a second CSV row); none: only peerlab")
+      ->check(CLI::IsMember({"none", "memberlist"}))
+      ->capture_default_str();
   app.add_option("--settle", settle_s,
                  "seconds between convergence and the fault, at most 864000")
       ->check(peerlab::Range(0.0, kMaxSeconds))
@@ -291,6 +299,28 @@ int Main(int argc, char** argv) {
   if (!timeline_path.empty() && !timeline.flush()) {
     std::cerr << "peerlab-sim: cannot write " << timeline_path << "\n";
     return 1;
+  }
+  if (baseline == "memberlist") {
+    // The same scenario, seed and faults with memberlist's behaviour; the
+    // timeline and the plot stay peerlab's.
+    o.memberlist_compat = true;
+    o.timeline = nullptr;
+    auto base = RunSimulation(o);
+    if (progress_shown && tty) std::fputc('\n', stderr);
+    if (!base.ok()) {
+      std::cerr << "peerlab-sim: " << base.status().message() << "\n";
+      return 2;
+    }
+    std::cout << "\n== baseline: memberlist (same scenario, seed and faults)\n"
+              << FormatReport(*base) << std::flush;
+    if (!csv.empty()) {
+      std::ofstream out(csv, std::ios::app);
+      out << CsvRow(*base) << "\n";
+      if (!out) {
+        std::cerr << "peerlab-sim: cannot write " << csv << "\n";
+        return 1;
+      }
+    }
   }
   return 0;
 }

@@ -31,7 +31,8 @@ std::string CsvHeader() {
          "removal_missed,removed_after_s,readmissions,readmissions_per_cycle,"
          "agreement_samples,agreement_pct,sent_mean_Bps,sent_p99_Bps,"
          "sent_max_Bps,recv_mean_Bps,recv_p99_Bps,recv_max_Bps,"
-         "last_restart_s,restart_converge_s,ingress_dropped,egress_dropped";
+         "last_restart_s,restart_converge_s,ingress_dropped,egress_dropped,"
+         "protocol";
 }
 
 std::string CsvRow(const SimRunResult& r) {
@@ -61,16 +62,18 @@ std::string CsvRow(const SimRunResult& r) {
              r.agreement_pct ? absl::StrFormat("%.3f", *r.agreement_pct) : "",
              r.sent.mean, r.sent.p99, r.sent.max, r.received.mean,
              r.received.p99, r.received.max, Cell(r.last_restart),
-             Cell(r.restart_converge), r.ingress_dropped, r.egress_dropped);
+             Cell(r.restart_converge), r.ingress_dropped, r.egress_dropped) +
+         (o.memberlist_compat ? ",memberlist" : ",peerlab");
 }
 
 std::string FormatReport(const SimRunResult& r) {
   const SimRunOptions& o = r.options;
   std::string out = absl::StrFormat(
       "members: %d  profile: %s  scenario: %s  seed: %d  loss: %g  "
-      "lifeguard: %s\n",
+      "lifeguard: %s%s\n",
       o.nodes, o.profile, ScenarioName(o.scenario), o.seed, o.loss,
-      o.lifeguard ? "on" : "off");
+      o.lifeguard ? "on" : "off",
+      o.memberlist_compat ? "  protocol: memberlist (baseline)" : "");
   absl::StrAppend(&out, "all know all after: ", Text(r.converge),
                   o.join_window > absl::ZeroDuration()
                       ? " (since the last member started)"

@@ -127,6 +127,14 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
   Config config;
   if (auto s = Config::FromProfile(o.profile, &config); !s.ok()) return s;
   config.lifeguard = o.lifeguard;
+  config.memberlist_compat = o.memberlist_compat;
+  if (o.memberlist_compat && o.profile == "lan") {
+    // memberlist's DefaultLANConfig numbers (the LAN profile departs from
+    // them: Lifeguard's tuning, docs/membership.md).
+    config.suspicion_mult = 4;
+    config.suspicion_max_timeout_mult = 6;
+    config.suspicion_confirmations = -1;
+  }
   config.logger = o.logger;
   // Room for every simulated member (the real peer's default is smaller).
   config.max_members = std::max(config.max_members, o.nodes + 16);

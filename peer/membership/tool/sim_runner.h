@@ -130,6 +130,9 @@ struct SimRunOptions {
   absl::Duration latency = absl::Milliseconds(1);
   // Lifeguard on (memberlist's behaviour) or off (for the experiment).
   bool lifeguard = true;
+  // memberlist's own behaviour (Config::memberlist_compat: every departure
+  // the project made on purpose turned off), for `--baseline memberlist`.
+  bool memberlist_compat = false;
   Scenario scenario = Scenario::kJoin;
   // kCrash: members crashed.
   int crash = 1;
