@@ -17,7 +17,11 @@
 # declared dead by a healthy one": p20 is under the fault while blocked
 # (the smaller side of the oneway), the other 19 are healthy throughout, so
 # any death declaration of one of them by another fails it; then the
-# final tables must agree. The last line shows the fault bit.
+# final tables must agree. The run ends in p20's third deaf phase: p20 is
+# the faulty member of the whole run (the quarantine holds a member that
+# keeps flapping out for its hold-down, by design: docs/membership.md), so
+# the final agreement is of the 19 healthy peers. The last line shows the
+# fault bit.
 param on 3s
 param off 2s
 p[1..20] init
@@ -32,6 +36,5 @@ heal
 sleep ${off}
 oneway p[1..19] -> p20
 sleep ${on}
-heal
 check membership
 expect p1 logView >= 1 ~member p20 is suspect
