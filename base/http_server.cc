@@ -28,6 +28,48 @@ struct HttpServerCallbacks {
     return static_cast<MHD_Result>(
         static_cast<HttpServer*>(cls)->HandleRequest(connection, url, method));
   }
+  // Called at each accept, before a connection is set up (the daemon's
+  // thread): the connection bound and the loopback rule, each refusal
+  // counted. libmicrohttpd's own limit sits above ours, so ours decides
+  // (and counts).
+  static MHD_Result Accept(void* cls, const struct sockaddr* addr,
+                           socklen_t addrlen) {
+    auto* s = static_cast<HttpServer*>(cls);
+    if (s->open_connections_ >= s->options_.max_connections) {
+      ++s->over_limit_;
+      return MHD_NO;
+    }
+    if (s->options_.bearer_token.empty() && !IsLoopbackClient(addr, addrlen)) {
+      ++s->not_loopback_;
+      return MHD_NO;
+    }
+    return MHD_YES;
+  }
+  static void Notify(void* cls, MHD_Connection*, void** /*socket_context*/,
+                     MHD_ConnectionNotificationCode code) {
+    auto* s = static_cast<HttpServer*>(cls);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+      ++s->open_connections_;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED &&
+               s->open_connections_ > 0) {
+      --s->open_connections_;
+    }
+  }
+  static bool IsLoopbackClient(const struct sockaddr* addr, socklen_t len) {
+    if (addr == nullptr) return false;
+    if (addr->sa_family == AF_INET && len >= sizeof(sockaddr_in)) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(addr);
+      return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (addr->sa_family == AF_INET6 && len >= sizeof(sockaddr_in6)) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
+      if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return true;
+      if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+        return in6->sin6_addr.s6_addr[12] == 127;
+      }
+    }
+    return false;
+  }
 };
 
 namespace {
@@ -143,9 +185,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(Options options) {
   const unsigned timeout_s = static_cast<unsigned>(std::max<int64_t>(
       1, absl::ToInt64Seconds(s->options_.connection_timeout)));
   s->daemon_ = MHD_start_daemon(
-      MHD_USE_AUTO_INTERNAL_THREAD, 0, nullptr, nullptr,
+      MHD_USE_AUTO_INTERNAL_THREAD, 0, &HttpServerCallbacks::Accept, s.get(),
       &HttpServerCallbacks::Access, s.get(), MHD_OPTION_LISTEN_SOCKET, fd,
-      MHD_OPTION_CONNECTION_LIMIT, s->options_.max_connections,
+      MHD_OPTION_CONNECTION_LIMIT, s->options_.max_connections + 1,
+      MHD_OPTION_NOTIFY_CONNECTION, &HttpServerCallbacks::Notify, s.get(),
       MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->options_.request_memory,
       MHD_OPTION_END);
@@ -164,7 +207,8 @@ HttpServer::~HttpServer() {
 }
 
 HttpServer::Stats HttpServer::stats() const {
-  return {served_.load(), unauthorized_.load(), not_found_.load()};
+  return {served_.load(), unauthorized_.load(), not_found_.load(),
+          over_limit_.load(), not_loopback_.load()};
 }
 
 int HttpServer::HandleRequest(MHD_Connection* connection, const char* url,

@@ -11,7 +11,9 @@
 // headers must fit `request_memory` bytes. Only GET (and HEAD) of `path`
 // is served; every other path or method gets 404. With a `bearer_token`,
 // a request without "Authorization: Bearer TOKEN" gets 401 (compared in
-// constant time).
+// constant time). Without one, only loopback clients are served (a
+// connection from elsewhere is closed at accept). Every refusal is
+// counted (stats(): unauthorized, over_limit, not_loopback).
 #ifndef PEERLAB_BASE_HTTP_SERVER_H_
 #define PEERLAB_BASE_HTTP_SERVER_H_
 
@@ -53,8 +55,12 @@ class HttpServer {
   // Counters (monotonic; any thread).
   struct Stats {
     uint64_t served = 0;        // 200s
-    uint64_t unauthorized = 0;  // 401s
+    uint64_t unauthorized = 0;  // 401s: no or a wrong bearer token
     uint64_t not_found = 0;     // 404s
+    // Connections closed at accept: max_connections were open; a client
+    // not on loopback while no bearer_token is set.
+    uint64_t over_limit = 0;
+    uint64_t not_loopback = 0;
   };
 
   // Binds and starts serving. InvalidArgument for a malformed address or
@@ -91,6 +97,9 @@ class HttpServer {
   std::atomic<uint64_t> served_{0};
   std::atomic<uint64_t> unauthorized_{0};
   std::atomic<uint64_t> not_found_{0};
+  std::atomic<uint64_t> over_limit_{0};
+  std::atomic<uint64_t> not_loopback_{0};
+  unsigned open_connections_ = 0;  // the daemon's thread only
 };
 
 // True for a listen address on this machine only: 127.0.0.0/8, ::1,

@@ -131,6 +131,7 @@ TEST(HttpServerTest, ConnectionsBeyondTheBoundAreClosed) {
         HttpGet((*server)->address(), "/metrics", {}, absl::Milliseconds(500));
     return !r.ok() || r->status != 200;
   }));
+  EXPECT_GE((*server)->stats().over_limit, 1u);  // counted
   for (int fd : held) ::close(fd);
   EXPECT_TRUE(testing::Eventually([&] {
     auto r = HttpGet((*server)->address(), "/metrics");
@@ -185,6 +186,41 @@ TEST(MetricsEndpointTest, ServesTheRegistryWithItsToken) {
   auto off = StartMetricsServer({}, &registry);
   ASSERT_TRUE(off.ok());
   EXPECT_EQ(*off, nullptr);
+}
+
+// Refused scrapes (a missing or wrong token) are counted in a metric of
+// the endpoint's own, beside the registry's.
+TEST(MetricsEndpointTest, RefusedScrapesAreCountedInAMetric) {
+  metrics::Registry registry;
+  auto dir = testing::TempDir::Create();
+  ASSERT_TRUE(dir.ok());
+  const std::string token = (*dir)->File("token");
+  std::ofstream(token) << "t0ken\n";
+  auto server = StartMetricsServer({"127.0.0.1:0", token}, &registry);
+  ASSERT_TRUE(server.ok()) << server.status();
+  for (const char* bad : {"", "Authorization: Bearer nope"}) {
+    std::vector<std::string> headers;
+    if (*bad) headers.push_back(bad);
+    auto r = HttpGet((*server)->address(), "/metrics", headers);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 401);
+  }
+  auto r = HttpGet((*server)->address(), "/metrics",
+                   {"Authorization: Bearer t0ken"});
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->status, 200);
+  auto parsed = testing::ParsePromText(r->body);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->types["peerlab_metrics_refused_total"], "counter");
+  EXPECT_EQ(
+      parsed
+          ->Value("peerlab_metrics_refused_total", {{"reason", "unauthorized"}})
+          .value_or(-1),
+      2);
+  EXPECT_EQ(
+      parsed->Value("peerlab_metrics_refused_total", {{"reason", "over_limit"}})
+          .value_or(-1),
+      0);
 }
 
 // A health service that always answers SERVING.

@@ -1,5 +1,8 @@
 #include "base/metrics_endpoint.h"
 
+#include <atomic>
+#include <memory>
+
 #include "absl/strings/str_cat.h"
 #include "base/command_line.h"
 #include "base/host_port.h"
@@ -52,13 +55,34 @@ absl::StatusOr<std::unique_ptr<HttpServer>> StartMetricsServer(
   http.what = "--metrics-listen";
   http.path = "/metrics";
   http.content_type = metrics::kContentType;
-  http.body = [registry] { return registry->Render(); };
+  // The server's counters come after the registry's: the server is made
+  // below, so the body finds it through `self` (empty until then).
+  auto self = std::make_shared<std::atomic<const HttpServer*>>(nullptr);
+  http.body = [registry, self] {
+    std::string out = registry->Render();
+    if (const HttpServer* server = self->load()) {
+      const HttpServer::Stats st = server->stats();
+      metrics::Family f;
+      f.name = "peerlab_metrics_refused_total";
+      f.help =
+          "connections and requests to --metrics-listen refused, by reason";
+      f.type = metrics::Type::kCounter;
+      f.samples = {
+          {{{"reason", "unauthorized"}}, static_cast<double>(st.unauthorized)},
+          {{{"reason", "over_limit"}}, static_cast<double>(st.over_limit)},
+          {{{"reason", "not_loopback"}}, static_cast<double>(st.not_loopback)}};
+      out += metrics::RenderText({f});
+    }
+    return out;
+  };
   if (!options.token_file.empty()) {
     auto token = ReadTokenFile(options.token_file, "--metrics-token-file");
     if (!token.ok()) return token.status();
     http.bearer_token = *token;
   }
-  return HttpServer::Start(std::move(http));
+  auto server = HttpServer::Start(std::move(http));
+  if (server.ok()) self->store(server->get());
+  return server;
 }
 
 }  // namespace peerlab

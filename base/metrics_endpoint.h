@@ -32,7 +32,9 @@ void AddMetricsFlags(CLI::App& app, MetricsOptions* options);
 absl::Status CheckMetricsOptions(const MetricsOptions& options);
 
 // Serves `registry` (not owned; must outlive the server) as GET /metrics on
-// options.listen. nullptr (and OK) when options.listen is empty. Errors as
+// options.listen, followed by the server's own refusals:
+// peerlab_metrics_refused_total{reason="unauthorized"|"over_limit"|
+// "not_loopback"} (HttpServer::Stats). nullptr (and OK) when options.listen is empty. Errors as
 // CheckMetricsOptions and HttpServer::Start.
 absl::StatusOr<std::unique_ptr<HttpServer>> StartMetricsServer(
     const MetricsOptions& options, const metrics::Registry* registry);

@@ -83,6 +83,9 @@ absl::Status MembershipCommands::ApplyProfile(const std::string& profile) {
   awareness_max_ = c.awareness_max_multiplier;
   max_members_ = c.max_members;
   max_meta_bytes_ = c.max_meta_bytes;
+  vivaldi_dimensionality_ = c.coordinate.dimensionality;
+  vivaldi_adjustment_window_ = c.coordinate.adjustment_window_size;
+  vivaldi_latency_filter_ = c.coordinate.latency_filter_size;
   return absl::OkStatus();
 }
 
@@ -102,6 +105,11 @@ MembershipSettings MembershipCommands::Settings() const {
   config.awareness_max_multiplier = static_cast<int>(awareness_max_);
   config.max_members = static_cast<int>(max_members_);
   config.max_meta_bytes = static_cast<int>(max_meta_bytes_);
+  config.coordinate.dimensionality = static_cast<int>(vivaldi_dimensionality_);
+  config.coordinate.adjustment_window_size =
+      static_cast<int>(vivaldi_adjustment_window_);
+  config.coordinate.latency_filter_size =
+      static_cast<int>(vivaldi_latency_filter_);
   cluster::UserEventsOptions& ev = out.user_events;
   ev.max_event_bytes = static_cast<size_t>(event_max_bytes_);
   ev.buffer = static_cast<int>(event_buffer_);
@@ -218,6 +226,40 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
                     "accepts; what does not fit a datagram spreads on the "
                     "reliable path (give every member the same)",
                     &max_meta_bytes_, 0, membership::kMaxMetaBytesLimit),
+      st);
+  // Vivaldi (Config::coordinate), Serf's coordinate.DefaultConfig().
+  membership::CoordinateConfig& v = c.coordinate;
+  add(config.AddInt("memberlist.vivaldi_dimensionality",
+                    "Vivaldi coordinate dimensions (Serf: 8)",
+                    &vivaldi_dimensionality_, 1, 16),
+      st);
+  add(config.AddDouble("memberlist.vivaldi_error_max",
+                       "Vivaldi error estimate cap and start (Serf: 1.5)",
+                       &v.vivaldi_error_max, 1e-6, 1e6),
+      st);
+  add(config.AddDouble("memberlist.vivaldi_ce",
+                       "Vivaldi error estimate gain (Serf: 0.25)",
+                       &v.vivaldi_ce, 1e-6, 1.0),
+      st);
+  add(config.AddDouble("memberlist.vivaldi_cc",
+                       "Vivaldi coordinate gain (Serf: 0.25)", &v.vivaldi_cc,
+                       1e-6, 1.0),
+      st);
+  add(config.AddInt("memberlist.vivaldi_adjustment_window",
+                    "Vivaldi samples averaged into the adjustment (Serf: 20)",
+                    &vivaldi_adjustment_window_, 1, 256),
+      st);
+  add(config.AddDouble("memberlist.vivaldi_height_min",
+                       "Vivaldi smallest height, seconds (Serf: 10e-6)",
+                       &v.height_min, 1e-9, 10.0),
+      st);
+  add(config.AddInt("memberlist.vivaldi_latency_filter",
+                    "Vivaldi RTTs kept per member, median taken (Serf: 3)",
+                    &vivaldi_latency_filter_, 1, 256),
+      st);
+  add(config.AddDouble("memberlist.vivaldi_gravity_rho",
+                       "Vivaldi pull towards the origin (Serf: 150)",
+                       &v.gravity_rho, 1e-6, 1e9),
       st);
   add(config.AddInt("event.max_bytes",
                     "largest user event (name and payload); one larger than "

@@ -84,6 +84,10 @@ class MembershipCommands {
       awareness_max_, max_members_, max_meta_bytes_;
   // event.* (cluster::UserEventsOptions).
   int64_t event_max_bytes_ = 64 << 10, event_buffer_ = 64;
+  // memberlist.vivaldi_* integers (Config::coordinate; its doubles are
+  // set in settings_ directly).
+  int64_t vivaldi_dimensionality_ = 8, vivaldi_adjustment_window_ = 20,
+          vivaldi_latency_filter_ = 3;
   // query.* (cluster::Queries::Options).
   int64_t query_max_payload_bytes_ = 64 << 10;
   int64_t query_max_response_bytes_ = 512 << 10;

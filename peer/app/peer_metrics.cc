@@ -88,9 +88,9 @@ void AddPeerCollectors(metrics::Registry* registry, PeerApp* app) {
   registry->AddCollector([app] {
     auto [running, members] = app->chat().Members();
     (void)members;
-    return ChatFamilies(running ? std::optional<chat::ChatStats>(
-                                      app->chat().Stats(/*reset=*/false))
-                                : std::nullopt);
+    return ChatFamilies(
+        running ? std::optional<chat::ChatStats>(app->chat().TotalStats())
+                : std::nullopt);
   });
 }
 

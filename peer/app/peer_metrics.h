@@ -10,8 +10,9 @@
 //   peerlab_handlers_<counter>_total     event handler runs: dispatched,
 //                                        succeeded, failed, timed_out,
 //                                        dropped, responses
-// (`chatstats --reset` resets the chat counters: Prometheus reads that as a
-// counter reset.)
+// The chat's counters are its totals since start (ChatCore::TotalStats):
+// `chatstats reset` starts a new view for the command only, so exported
+// counters never go down.
 #ifndef PEERLAB_PEER_APP_PEER_METRICS_H_
 #define PEERLAB_PEER_APP_PEER_METRICS_H_
 

@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "peer/app/membership_host.h"
 #include "peer/app/peer_app.h"
+#include "peer/app/peer_metrics.h"
 #include "peer/chat/chat_host.h"
 #include "peer/chat/sim_chat_network.h"
 #include "peer/cli/test_output.h"
@@ -509,6 +510,70 @@ TEST_F(PeerSimTest, ChatMemberPingAndFloodRunInVirtualTime) {
   // One at a time, each acked after a round trip of 2 ms: 20 ms.
   EXPECT_TRUE(absl::StrContains(Lines(out), "sent 10 messages in 0.020 s"))
       << Lines(out);
+}
+
+// `chatstats reset` starts a new view for the command; the exported
+// Prometheus counters (AddPeerCollectors) keep their totals: a counter
+// must never go down. Before, the reset zeroed what the metrics export.
+TEST_F(PeerSimTest, ChatstatsResetLeavesTheExportedCountersAlone) {
+  SimPeer& alice = AddPeer("alice");
+  SimPeer& bob = AddPeer("bob");
+  absl::Status s;
+  for (SimPeer* p : {&alice, &bob}) {
+    auto out = p->Run("init", &s);
+    ASSERT_TRUE(s.ok()) << p->name << ": " << s << "\n" << Lines(out);
+  }
+  ASSERT_TRUE(RunUntil(
+      [&] {
+        return alice.app->membership().Members().size() == 2 &&
+               alice.Shows(cli::kMessagesView, "<joined> bob");
+      },
+      absl::Seconds(10)));
+  auto out = alice.Run("chatflood 10 32 1", &s);
+  ASSERT_TRUE(s.ok()) << s << "\n" << Lines(out);
+  metrics::Registry registry;
+  AddPeerCollectors(&registry, alice.app.get());
+  EXPECT_TRUE(
+      absl::StrContains(registry.Render(), "peerlab_chat_sent_total 10\n"));
+  out = alice.Run("chatstats reset", &s);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_TRUE(absl::StrContains(Lines(out), "sent 10,")) << Lines(out);
+  out = alice.Run("chatstats", &s);
+  EXPECT_TRUE(absl::StrContains(Lines(out), "sent 0,")) << Lines(out);
+  const std::string after = registry.Render();
+  EXPECT_TRUE(absl::StrContains(after, "peerlab_chat_sent_total 10\n"))
+      << after.substr(after.find("peerlab_chat_sent_total"), 40);
+  EXPECT_TRUE(absl::StrContains(after, "peerlab_chat_acked_total 10\n"));
+}
+
+// The Vivaldi settings are the peer's memberlist.vivaldi_* settings, with
+// their domains, and reach the node's coordinate client.
+TEST_F(PeerSimTest, VivaldiSettingsReachTheNode) {
+  SimPeer& alice = AddPeer("alice");
+  absl::Status s;
+  alice.Run("set memberlist.vivaldi_dimensionality 17", &s);
+  EXPECT_FALSE(s.ok());
+  alice.Run("set memberlist.vivaldi_ce 0", &s);
+  EXPECT_FALSE(s.ok());
+  alice.Run("set memberlist.vivaldi_dimensionality 3", &s);
+  ASSERT_TRUE(s.ok()) << s;
+  alice.Run("set memberlist.vivaldi_gravity_rho 42.5", &s);
+  ASSERT_TRUE(s.ok()) << s;
+  auto out = alice.Run("init", &s);
+  ASSERT_TRUE(s.ok()) << s << "\n" << Lines(out);
+  auto config = alice.app->membership().WithNode(
+      [](membership::Memberlist& n)
+          -> absl::StatusOr<membership::CoordinateConfig> {
+        if (n.coordinates() == nullptr) {
+          return absl::FailedPreconditionError("no coordinates");
+        }
+        EXPECT_EQ(n.coordinates()->coordinate().vec.size(), 3u);
+        return n.coordinates()->config();
+      });
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->dimensionality, 3);
+  EXPECT_EQ(config->gravity_rho, 42.5);
+  EXPECT_EQ(config->vivaldi_cc, 0.25);
 }
 
 // A peer killed and started again is sent a message while its init is

@@ -825,6 +825,24 @@ std::vector<ChatCore::MemberInfo> ChatCore::Members() const {
 }
 
 ChatStats ChatCore::Stats() const {
+  ChatStats s = TotalStats();
+  const ChatStats& b = baseline_;
+  s.sent -= b.sent;
+  s.acked -= b.acked;
+  s.undelivered -= b.undelivered;
+  s.received -= b.received;
+  s.duplicates -= b.duplicates;
+  s.reconnects -= b.reconnects;
+  s.senders_evicted -= b.senders_evicted;
+  s.streams_authenticated -= b.streams_authenticated;
+  for (size_t i = 0; i < s.streams_refused.size(); ++i) {
+    s.streams_refused[i] -= b.streams_refused[i];
+  }
+  s.hello_nonces_evicted -= b.hello_nonces_evicted;
+  return s;
+}
+
+ChatStats ChatCore::TotalStats() const {
   ChatStats s = stats_;
   s.senders = senders_.size();
   s.streams_authenticated = verifier_.accepted();
@@ -841,8 +859,7 @@ ChatStats ChatCore::Stats() const {
 }
 
 void ChatCore::ResetStats() {
-  stats_ = ChatStats{};
-  verifier_.ResetStats();
+  baseline_ = TotalStats();
   latencies_us_.clear();
   latency_next_ = 0;
 }

@@ -79,7 +79,8 @@ struct SendResult {
   std::vector<std::string> pending;
 };
 
-// Counters since start (or the last ResetStats).
+// Counters since start (TotalStats), or since the last ResetStats
+// (Stats: the view `chatstats reset` resets).
 struct ChatStats {
   uint64_t sent = 0;         // messages this peer sent (Send calls)
   uint64_t acked = 0;        // (message, member) pairs acked
@@ -220,7 +221,13 @@ class ChatCore {
   };
   // Sorted by name.
   std::vector<MemberInfo> Members() const;
+  // The view since the last ResetStats: each counter less its value at
+  // the reset; latencies of the messages shown since; `senders` as now.
   ChatStats Stats() const;
+  // Since start, never reset (what Prometheus exports: counters must not
+  // go down); latencies as in Stats().
+  ChatStats TotalStats() const;
+  // Starts a new view (Stats); TotalStats goes on counting.
   void ResetStats();
 
  private:
@@ -325,7 +332,8 @@ class ChatCore {
   bool holding_ = false;
   std::deque<std::pair<std::shared_ptr<Delivery>, absl::Duration>> held_;
   runtime::Scheduler::TimerId hold_timer_ = 0;
-  ChatStats stats_;
+  ChatStats stats_;     // since start (the verifier's counts apart)
+  ChatStats baseline_;  // TotalStats() at the last ResetStats
   std::vector<int64_t> latencies_us_;
   size_t latency_next_ = 0;  // ring position once full
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

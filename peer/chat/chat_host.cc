@@ -236,6 +236,10 @@ ChatStats ChatHost::Stats(bool reset) {
   });
 }
 
+ChatStats ChatHost::TotalStats() {
+  return OnLoop([&] { return core_->TotalStats(); });
+}
+
 absl::StatusOr<absl::Duration> ChatHost::Ping(const std::string& member,
                                               absl::Duration timeout) {
   runtime::Completion<absl::StatusOr<absl::Duration>> result("the chat");

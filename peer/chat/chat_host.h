@@ -129,8 +129,11 @@ class ChatHost {
   // Whether the chat runs, and its members (synced with the membership
   // first).
   std::pair<bool, std::vector<ChatCore::MemberInfo>> Members();
-  // Counters; reset after reading when `reset`.
+  // Counters (ChatCore::Stats, the view); that view starts anew after
+  // reading when `reset`.
   ChatStats Stats(bool reset);
+  // ChatCore::TotalStats: since start, never reset (the metrics export).
+  ChatStats TotalStats();
   // A round trip over the chat stream to `member` (ChatCore::Ping).
   absl::StatusOr<absl::Duration> Ping(const std::string& member,
                                       absl::Duration timeout);

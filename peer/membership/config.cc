@@ -167,6 +167,9 @@ absl::Status Config::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("max_meta_bytes: must be in 0..", kMaxMetaBytesLimit));
   }
+  if (coordinates) {
+    if (auto s = coordinate.Validate(); !s.ok()) return s;
+  }
   return absl::OkStatus();
 }
 

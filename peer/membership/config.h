@@ -16,6 +16,22 @@
 
 namespace peerlab::membership {
 
+// Vivaldi's settings (coordinate.h), Serf's coordinate.DefaultConfig()
+// by default.
+struct CoordinateConfig {
+  int dimensionality = 8;
+  double vivaldi_error_max = 1.5;   // error estimate cap (and start)
+  double vivaldi_ce = 0.25;         // how fast the error estimate moves
+  double vivaldi_cc = 0.25;         // how fast the coordinate moves
+  int adjustment_window_size = 20;  // samples averaged into the adjustment
+  double height_min = 10.0e-6;      // seconds (10 us)
+  int latency_filter_size = 3;      // RTTs per member, median taken
+  double gravity_rho = 150.0;       // pull towards the origin
+  // InvalidArgument naming the field out of range (dimensionality 1..16,
+  // filter and window 1..256, the rest positive and finite).
+  absl::Status Validate() const;
+};
+
 // Limits on what the wire may carry (checked before any arithmetic or
 // storage; see state.cc): names and addresses, process ids, and
 // incarnations, kept far from the top so that a refutation (+1) never
@@ -158,6 +174,9 @@ struct Config {
   // keeps the member's (at most max_members; forgotten when the member
   // leaves, dies or is forgotten). Memberlist::EstimateRtt reads them.
   bool coordinates = true;
+  // Their settings (Serf's defaults; the peer's memberlist.vivaldi_*).
+  // Validate() checks them when coordinates are on.
+  CoordinateConfig coordinate;
 
   // How long members that failed are kept for reconnection: every push/pull
   // round also tries one of them, so both sides of a healed partition find

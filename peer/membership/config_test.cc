@@ -86,5 +86,30 @@ TEST(ConfigTest, ValidateNamesTheField) {
   EXPECT_EQ(c.max_retired_keys, 8);
 }
 
+// Vivaldi's settings: Serf's coordinate.DefaultConfig() by default,
+// configurable, and checked (naming the field) when coordinates are on.
+TEST(ConfigTest, VivaldiSettingsHaveSerfsDefaultsAndAreChecked) {
+  Config c = Config::Lan();
+  c.name = "alice";
+  EXPECT_EQ(c.coordinate.dimensionality, 8);
+  EXPECT_EQ(c.coordinate.vivaldi_error_max, 1.5);
+  EXPECT_EQ(c.coordinate.vivaldi_ce, 0.25);
+  EXPECT_EQ(c.coordinate.vivaldi_cc, 0.25);
+  EXPECT_EQ(c.coordinate.adjustment_window_size, 20);
+  EXPECT_EQ(c.coordinate.height_min, 10.0e-6);
+  EXPECT_EQ(c.coordinate.latency_filter_size, 3);
+  EXPECT_EQ(c.coordinate.gravity_rho, 150.0);
+  c.coordinate.dimensionality = 3;
+  EXPECT_TRUE(c.Validate().ok());
+  Config bad = c;
+  bad.coordinate.dimensionality = 17;
+  EXPECT_NE(bad.Validate().message().find("dimensionality"), std::string::npos);
+  bad = c;
+  bad.coordinate.vivaldi_ce = 0;
+  EXPECT_NE(bad.Validate().message().find("vivaldi_ce"), std::string::npos);
+  bad.coordinates = false;  // off: not used, not checked
+  EXPECT_TRUE(bad.Validate().ok());
+}
+
 }  // namespace
 }  // namespace peerlab::membership

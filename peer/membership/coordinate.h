@@ -26,24 +26,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "peer/membership/config.h"
 #include "peer/membership/random.h"
 
 namespace peerlab::membership {
 
-// Serf's coordinate.DefaultConfig().
-struct CoordinateConfig {
-  int dimensionality = 8;
-  double vivaldi_error_max = 1.5;   // error estimate cap (and start)
-  double vivaldi_ce = 0.25;         // how fast the error estimate moves
-  double vivaldi_cc = 0.25;         // how fast the coordinate moves
-  int adjustment_window_size = 20;  // samples averaged into the adjustment
-  double height_min = 10.0e-6;      // seconds (10 us)
-  int latency_filter_size = 3;      // RTTs per member, median taken
-  double gravity_rho = 150.0;       // pull towards the origin
-  // InvalidArgument naming the field out of range (dimensionality 1..16,
-  // filter and window 1..256, the rest positive and finite).
-  absl::Status Validate() const;
-};
+// CoordinateConfig (Serf's coordinate.DefaultConfig()) is in config.h:
+// Config::coordinate.
 
 // Anything farther than this from the origin (any component of `vec`,
 // `height`, |`adjustment`|) is refused from the wire: no RTT this code

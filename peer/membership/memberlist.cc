@@ -84,7 +84,7 @@ absl::Status Memberlist::Start(std::string meta) {
     for (char c : config_.name)
       seed = (seed ^ static_cast<uint8_t>(c)) * 1099511628211ull;
     coords_ = std::make_unique<CoordinateClient>(
-        CoordinateConfig(), static_cast<size_t>(config_.max_members), seed);
+        config_.coordinate, static_cast<size_t>(config_.max_members), seed);
   }
 
   std::weak_ptr<bool> alive = alive_;

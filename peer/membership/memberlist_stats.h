@@ -139,6 +139,9 @@ struct Stats {
   uint64_t probe_fallback_acks = 0;
   uint64_t probe_failures = 0;
   uint64_t degraded_probes = 0;  // run at a slowed (Lifeguard) interval
+  // Suspicions that ran out with fewer independent confirmations than
+  // Lifeguard expected (memberlist.degraded.timeout).
+  uint64_t degraded_timeouts = 0;
   uint64_t gossip_rounds = 0;    // that sent something
   // memberlist.msg.*: alives that changed a member, suspicions started,
   // members declared dead or left.

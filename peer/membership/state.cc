@@ -650,7 +650,15 @@ void Memberlist::StartSuspicion(NodeState& node, const std::string& from,
   const uint64_t generation = node.generation;
   node.suspicion = std::make_unique<Suspicion>(
       scheduler_, from, k, min, max,
-      [this, name, incarnation, generation] {
+      [this, name, incarnation, generation, k] {
+        // memberlist.degraded.timeout: out of time with fewer independent
+        // confirmations than expected (memberlist counts it there too).
+        if (const NodeState* t = Find(name);
+            k > 0 && t != nullptr && t->state == MemberState::kSuspect &&
+            t->incarnation == incarnation && t->generation == generation &&
+            t->suspicion != nullptr && t->suspicion->confirmations() < k) {
+          ++stats_.degraded_timeouts;
+        }
         LastCheckBeforeDeath(name, incarnation, generation);
       },
       from_confirms);

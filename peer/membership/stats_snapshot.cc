@@ -158,6 +158,8 @@ MetricSamples StatsSnapshot(const Memberlist& node) {
   c("memberlist.probe.nacks", s.nacks_received, "nacks received (Lifeguard)");
   c("memberlist.degraded.probe", s.degraded_probes,
     "probes run at a slowed (Lifeguard) interval");
+  c("memberlist.degraded.timeout", s.degraded_timeouts,
+    "suspicions out of time with fewer confirmations than expected");
   c("memberlist.gossip", s.gossip_rounds, "gossip rounds that sent something");
   c("memberlist.pushPullNode", s.push_pulls,
     "push/pull state exchanges (either side)");

@@ -54,6 +54,9 @@
 //   memberlist.probe.nacks                   nacks received (Lifeguard)
 //   memberlist.degraded.probe                probes run at a slowed
 //                                            (Lifeguard) interval [memberlist]
+//   memberlist.degraded.timeout              suspicions out of time with
+//                                            fewer confirmations than
+//                                            expected [memberlist]
 //   memberlist.gossip                        gossip rounds that sent
 //                                            something [memberlist: a timer]
 //   memberlist.pushPullNode                  push/pull exchanges (either

@@ -112,6 +112,31 @@ TEST(StatsSnapshotTest, CountsSuspicionsAndDeaths) {
   EXPECT_EQ(failed, raised);
 }
 
+// memberlist.degraded.timeout (memberlist's name): a suspicion that ran
+// out with fewer independent confirmations than Lifeguard expected. node0
+// hears nobody (every link to it cut), so its suspicion of the crashed
+// node5 gets no confirmation; the others confirm each other.
+TEST(StatsSnapshotTest, ASuspicionOutOfTimeWithTooFewConfirmationsIsDegraded) {
+  SimCluster::Options options;
+  options.nodes = 6;
+  SimCluster cluster(options);
+  cluster.StartAll();
+  ASSERT_TRUE(
+      cluster.RunUntil([&] { return cluster.Converged(); }, absl::Seconds(30)));
+  EXPECT_EQ(
+      Value(StatsSnapshot(cluster.node(0)), "memberlist.degraded.timeout"), 0);
+  for (int i = 1; i < 5; ++i) {
+    cluster.net().Cut(static_cast<sim::NodeId>(i), 0);
+  }
+  cluster.Crash(5);
+  cluster.RunFor(absl::Seconds(60));
+  EXPECT_GE(
+      Value(StatsSnapshot(cluster.node(0)), "memberlist.degraded.timeout"), 1);
+  EXPECT_EQ(cluster.node(0).stats().degraded_timeouts,
+            static_cast<uint64_t>(Value(StatsSnapshot(cluster.node(0)),
+                                        "memberlist.degraded.timeout")));
+}
+
 TEST(StatsSnapshotTest, NodeNotStartedHasZeros) {
   SimCluster::Options options;
   options.nodes = 1;
