@@ -558,11 +558,19 @@ TEST_F(HarnessE2eTest, TheNemesisNetworkFaultsReachThePeersInTheLocalLab) {
   EXPECT_THAT(r.out, Not(HasSubstr("SKIPPED")));
   EXPECT_THAT(r.out, HasSubstr("OK      fault nemesis: partition "));
   EXPECT_THAT(r.out, HasSubstr("-- check membership: OK: "));
-  EXPECT_LT(r.took, absl::Seconds(10));
+  // A bound against a hang, not a speed claim: check membership waits for
+  // agreement, which took 4.4-10.8 s on an idle machine (10 s failed 2 runs
+  // of 9).
+  EXPECT_LT(r.took, absl::Seconds(30));
   ASSERT_EQ(RunDirs().size(), 1u);
   nlohmann::json s = Summary(RunDirs()[0]);
   int listed = 0;
-  int64_t blocked = 0;
+  // Datagrams the nemesis's faults acted on: blocked (partition, oneway),
+  // dropped (loss) or held back (delay). Each window lasts 0.5-1 s and a
+  // quiet group of five sends few datagrams, so a given kind can count none
+  // on a loaded machine ('blocked > 0' failed so, 0 vs 0); all kinds
+  // together cannot.
+  int64_t acted = 0;
   for (const auto& step : s["steps"]) {
     if (!absl::StrContains(step.value("text", ""), "faults list")) continue;
     ++listed;
@@ -571,14 +579,18 @@ TEST_F(HarnessE2eTest, TheNemesisNetworkFaultsReachThePeersInTheLocalLab) {
     EXPECT_EQ(step["output"][0], "faults: none") << step.dump();
     for (const auto& line : step["output"]) {
       std::string text = line.get<std::string>();
-      size_t at = text.find(" blocked, ");
-      if (at == std::string::npos) continue;
-      size_t from = text.rfind(", ", at) + 2;
-      blocked += std::stoll(text.substr(from, at - from));
+      for (const char* kind : {" dropped, ", " blocked, ", " held back, "}) {
+        size_t at = text.find(kind);
+        if (at == std::string::npos) continue;
+        size_t from = text.rfind(", ", at);
+        from = from == std::string::npos ? text.find(": ") : from;
+        if (from == std::string::npos) continue;
+        acted += std::stoll(text.substr(from + 2, at - from - 2));
+      }
     }
   }
   EXPECT_EQ(listed, 5);
-  EXPECT_GT(blocked, 0);
+  EXPECT_GT(acted, 0);
 }
 
 TEST_F(HarnessE2eTest, TimelineShowsEveryPeerLaneInChromium) {
