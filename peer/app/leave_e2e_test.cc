@@ -129,12 +129,27 @@ class LeaveE2eTest : public e2e::PeerE2eTest {
     return args;
   }
 
-  // Starts NAME --serve (with init) and waits until it serves.
+  // Starts NAME --serve (with init) and waits until it serves and its init
+  // is over. The ready file comes before init runs: a peer started next
+  // could otherwise find no one on the bootstrap list yet and start a
+  // group of its own, which the first then joins (seen under load: bob
+  // never printed "<joined> alice has joined").
   std::unique_ptr<Peer> StartServing(const std::string& name,
                                      const std::vector<std::string>& extra) {
     std::vector<std::string> args = Args({"--serve"});
     args.insert(args.end(), extra.begin(), extra.end());
-    return StartWatchedPeer(name, args, kDeadline);
+    auto peer = StartWatchedPeer(name, args, kDeadline);
+    if (!peer) return nullptr;
+    std::string out;
+    const bool over = Eventually(
+        [&] {
+          out = peer->process().ReadStdout();
+          return absl::StrContains(out, "init: done") ||
+                 absl::StrContains(out, "step(s) failed");
+        },
+        kDeadline);
+    EXPECT_TRUE(over) << name << ": init never ended:\n" << out;
+    return over ? std::move(peer) : nullptr;
   }
 
   // Starts NAME (with init) reading standard input from a FIFO that this
