@@ -154,155 +154,157 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
            [this] { return profile_; },
            /*apply_first=*/true}),
       st);
-  add(config.AddInt("memberlist.bind_port",
-                    "UDP gossip port (0: the one reserved at start)",
-                    &bind_port_, 0, 65535),
-      st);
-  add(config.AddBool("memberlist.grpc_only",
-                     "carry datagrams over gRPC too (networks that block UDP)",
-                     &grpc_only_),
-      st);
-  add(config.AddDuration("memberlist.probe_interval", "time between probes",
-                         &c.probe_interval, absl::Milliseconds(1)),
-      st);
-  add(config.AddDuration("memberlist.probe_timeout",
-                         "wait for a direct ack before indirect probes",
-                         &c.probe_timeout, absl::Milliseconds(1)),
-      st);
-  add(config.AddInt("memberlist.indirect_checks",
-                    "members asked to probe for us", &indirect_checks_, 0, 16),
-      st);
-  add(config.AddBool("memberlist.reliable_fallback_probe",
-                     "also probe over gRPC when UDP fails",
-                     &c.reliable_fallback_probe),
-      st);
-  add(config.AddDuration("memberlist.reliable_timeout",
-                         "timeout of push/pull and fallback calls",
-                         &c.reliable_timeout, absl::Milliseconds(1)),
-      st);
-  add(config.AddInt("memberlist.suspicion_mult", "suspicion timeout factor",
-                    &suspicion_mult_, 1, 100),
-      st);
-  add(config.AddInt("memberlist.suspicion_max_timeout_mult",
-                    "max suspicion timeout / min", &suspicion_max_timeout_mult_,
-                    1, 100),
-      st);
-  add(config.AddInt("memberlist.suspicion_confirmations",
-                    "confirmations that bring a suspicion to its minimum "
-                    "(Lifeguard's K; -1: suspicion_mult - 2)",
-                    &suspicion_confirmations_, -1, 100),
-      st);
-  add(config.AddInt("memberlist.retransmit_mult",
-                    "retransmissions factor per update", &retransmit_mult_, 1,
-                    100),
-      st);
-  add(config.AddInt("memberlist.gossip_nodes", "members per gossip round",
-                    &gossip_nodes_, 1, 100),
-      st);
-  add(config.AddDuration("memberlist.gossip_interval",
-                         "time between gossip rounds", &c.gossip_interval,
-                         absl::Milliseconds(1)),
-      st);
-  add(config.AddDuration("memberlist.gossip_to_the_dead_time",
-                         "how long the dead still get gossip",
-                         &c.gossip_to_the_dead_time, absl::ZeroDuration()),
-      st);
-  add(config.AddDuration("memberlist.push_pull_interval",
-                         "full state exchange period (0: off)",
-                         &c.push_pull_interval, absl::ZeroDuration()),
-      st);
-  add(config.AddInt("memberlist.packet_size", "largest datagram", &packet_size_,
-                    512, 65507),
-      st);
-  add(config.AddInt("memberlist.awareness_max_multiplier",
-                    "Lifeguard health score limit", &awareness_max_, 1, 100),
-      st);
-  add(config.AddInt("memberlist.max_members",
-                    "members held at most (new ones past it are refused)",
-                    &max_members_, 2, 10'000'000),
-      st);
-  add(config.AddInt("memberlist.max_meta_bytes",
-                    "largest metadata (tags included) this node sends or "
-                    "accepts; what does not fit a datagram spreads on the "
-                    "reliable path (give every member the same)",
-                    &max_meta_bytes_, 0, membership::kMaxMetaBytesLimit),
-      st);
-  // Vivaldi (Config::coordinate), Serf's coordinate.DefaultConfig().
+  // The plain settings, one row each (`show config` sorts them by name).
+  struct IntRow {
+    const char* key;
+    const char* help;
+    int64_t* value;
+    int64_t min, max;
+  };
+  struct DoubleRow {
+    const char* key;
+    const char* help;
+    double* value;
+    double min, max;
+  };
+  struct DurationRow {
+    const char* key;
+    const char* help;
+    absl::Duration* value;
+    absl::Duration min;
+  };
+  struct BoolRow {
+    const char* key;
+    const char* help;
+    bool* value;
+  };
+  // Vivaldi (Config::coordinate): Serf's coordinate.DefaultConfig().
   membership::CoordinateConfig& v = c.coordinate;
-  add(config.AddInt("memberlist.vivaldi_dimensionality",
-                    "Vivaldi coordinate dimensions (Serf: 8)",
-                    &vivaldi_dimensionality_, 1, 16),
-      st);
-  add(config.AddDouble("memberlist.vivaldi_error_max",
-                       "Vivaldi error estimate cap and start (Serf: 1.5)",
-                       &v.vivaldi_error_max, 1e-6, 1e6),
-      st);
-  add(config.AddDouble("memberlist.vivaldi_ce",
-                       "Vivaldi error estimate gain (Serf: 0.25)",
-                       &v.vivaldi_ce, 1e-6, 1.0),
-      st);
-  add(config.AddDouble("memberlist.vivaldi_cc",
-                       "Vivaldi coordinate gain (Serf: 0.25)", &v.vivaldi_cc,
-                       1e-6, 1.0),
-      st);
-  add(config.AddInt("memberlist.vivaldi_adjustment_window",
-                    "Vivaldi samples averaged into the adjustment (Serf: 20)",
-                    &vivaldi_adjustment_window_, 1, 256),
-      st);
-  add(config.AddDouble("memberlist.vivaldi_height_min",
-                       "Vivaldi smallest height, seconds (Serf: 10e-6)",
-                       &v.height_min, 1e-9, 10.0),
-      st);
-  add(config.AddInt("memberlist.vivaldi_latency_filter",
-                    "Vivaldi RTTs kept per member, median taken (Serf: 3)",
-                    &vivaldi_latency_filter_, 1, 256),
-      st);
-  add(config.AddDouble("memberlist.vivaldi_gravity_rho",
-                       "Vivaldi pull towards the origin (Serf: 150)",
-                       &v.gravity_rho, 1e-6, 1e9),
-      st);
-  add(config.AddInt("event.max_bytes",
-                    "largest user event (name and payload); one larger than "
-                    "a datagram is announced and its body fetched on the "
-                    "reliable path (give every member the same)",
-                    &event_max_bytes_, 1, cluster::kMaxEventBytesLimit),
-      st);
-  add(config.AddInt("query.max_payload_bytes",
-                    "largest query payload sent or fetched; one larger than "
-                    "a datagram is fetched from the asker on the reliable "
-                    "path",
-                    &query_max_payload_bytes_, 1,
-                    cluster::kMaxQueryPayloadLimit),
-      st);
-  add(config.AddInt("query.max_response_bytes",
-                    "largest query response this member sends (reliable "
-                    "path; larger ones are dropped and logged)",
-                    &query_max_response_bytes_, 1,
-                    cluster::kMaxQueryResponseLimit),
-      st);
-  add(config.AddInt("event.buffer",
-                    "Lamport times of user events remembered (repeats "
-                    "dropped, replayed to late joiners)",
-                    &event_buffer_, 1, cluster::kMaxEventBuffer),
-      st);
-  add(config.AddDuration("event.order_delay",
-                         "wait before a user event is delivered, so events "
-                         "arrive in Lamport order",
-                         &event_order_delay_, absl::ZeroDuration()),
-      st);
-  add(config.AddDuration("event.coalesce_period",
-                         "--coalesce: only the newest event of a name "
-                         "within this period is delivered",
-                         &event_coalesce_period_, absl::Milliseconds(1)),
-      st);
-  add(config.AddDuration("event.quiescent_period",
-                         "--coalesce: deliver early after this long without "
-                         "an event",
-                         &event_quiescent_period_, absl::Milliseconds(1)),
-      st);
-  add(config.AddBool("memberlist.lifeguard",
-                     "Lifeguard refinements on (experiments)", &c.lifeguard),
-      st);
+  const IntRow ints[] = {
+      {"memberlist.bind_port", "UDP gossip port (0: the one reserved at start)",
+       &bind_port_, 0, 65535},
+      {"memberlist.indirect_checks", "members asked to probe for us",
+       &indirect_checks_, 0, 16},
+      {"memberlist.suspicion_mult", "suspicion timeout factor",
+       &suspicion_mult_, 1, 100},
+      {"memberlist.suspicion_max_timeout_mult", "max suspicion timeout / min",
+       &suspicion_max_timeout_mult_, 1, 100},
+      {"memberlist.suspicion_confirmations",
+       "confirmations that bring a suspicion to its minimum "
+       "(Lifeguard's K; -1: suspicion_mult - 2)",
+       &suspicion_confirmations_, -1, 100},
+      {"memberlist.retransmit_mult", "retransmissions factor per update",
+       &retransmit_mult_, 1, 100},
+      {"memberlist.gossip_nodes", "members per gossip round", &gossip_nodes_, 1,
+       100},
+      {"memberlist.packet_size", "largest datagram", &packet_size_, 512, 65507},
+      {"memberlist.awareness_max_multiplier", "Lifeguard health score limit",
+       &awareness_max_, 1, 100},
+      {"memberlist.max_members",
+       "members held at most (new ones past it are refused)", &max_members_, 2,
+       10'000'000},
+      {"memberlist.max_meta_bytes",
+       "largest metadata (tags included) this node sends or "
+       "accepts; what does not fit a datagram spreads on the "
+       "reliable path (give every member the same)",
+       &max_meta_bytes_, 0, membership::kMaxMetaBytesLimit},
+      {"memberlist.vivaldi_dimensionality",
+       "Vivaldi coordinate dimensions (Serf: 8)", &vivaldi_dimensionality_, 1,
+       16},
+      {"memberlist.vivaldi_adjustment_window",
+       "Vivaldi samples averaged into the adjustment (Serf: 20)",
+       &vivaldi_adjustment_window_, 1, 256},
+      {"memberlist.vivaldi_latency_filter",
+       "Vivaldi RTTs kept per member, median taken (Serf: 3)",
+       &vivaldi_latency_filter_, 1, 256},
+      {"event.max_bytes",
+       "largest user event (name and payload); one larger than "
+       "a datagram is announced and its body fetched on the "
+       "reliable path (give every member the same)",
+       &event_max_bytes_, 1, cluster::kMaxEventBytesLimit},
+      {"query.max_payload_bytes",
+       "largest query payload sent or fetched; one larger than "
+       "a datagram is fetched from the asker on the reliable "
+       "path",
+       &query_max_payload_bytes_, 1, cluster::kMaxQueryPayloadLimit},
+      {"query.max_response_bytes",
+       "largest query response this member sends (reliable "
+       "path; larger ones are dropped and logged)",
+       &query_max_response_bytes_, 1, cluster::kMaxQueryResponseLimit},
+      {"event.buffer",
+       "Lamport times of user events remembered (repeats "
+       "dropped, replayed to late joiners)",
+       &event_buffer_, 1, cluster::kMaxEventBuffer},
+  };
+  const DoubleRow doubles[] = {
+      {"memberlist.vivaldi_error_max",
+       "Vivaldi error estimate cap and start (Serf: 1.5)", &v.vivaldi_error_max,
+       1e-6, 1e6},
+      {"memberlist.vivaldi_ce", "Vivaldi error estimate gain (Serf: 0.25)",
+       &v.vivaldi_ce, 1e-6, 1.0},
+      {"memberlist.vivaldi_cc", "Vivaldi coordinate gain (Serf: 0.25)",
+       &v.vivaldi_cc, 1e-6, 1.0},
+      {"memberlist.vivaldi_height_min",
+       "Vivaldi smallest height, seconds (Serf: 10e-6)", &v.height_min, 1e-9,
+       10.0},
+      {"memberlist.vivaldi_gravity_rho",
+       "Vivaldi pull towards the origin (Serf: 150)", &v.gravity_rho, 1e-6,
+       1e9},
+  };
+  const DurationRow durations[] = {
+      {"memberlist.probe_interval", "time between probes", &c.probe_interval,
+       absl::Milliseconds(1)},
+      {"memberlist.probe_timeout",
+       "wait for a direct ack before indirect probes", &c.probe_timeout,
+       absl::Milliseconds(1)},
+      {"memberlist.reliable_timeout", "timeout of push/pull and fallback calls",
+       &c.reliable_timeout, absl::Milliseconds(1)},
+      {"memberlist.gossip_interval", "time between gossip rounds",
+       &c.gossip_interval, absl::Milliseconds(1)},
+      {"memberlist.gossip_to_the_dead_time",
+       "how long the dead still get gossip", &c.gossip_to_the_dead_time,
+       absl::ZeroDuration()},
+      {"memberlist.push_pull_interval", "full state exchange period (0: off)",
+       &c.push_pull_interval, absl::ZeroDuration()},
+      {"event.order_delay",
+       "wait before a user event is delivered, so events "
+       "arrive in Lamport order",
+       &event_order_delay_, absl::ZeroDuration()},
+      {"event.coalesce_period",
+       "--coalesce: only the newest event of a name "
+       "within this period is delivered",
+       &event_coalesce_period_, absl::Milliseconds(1)},
+      {"event.quiescent_period",
+       "--coalesce: deliver early after this long without "
+       "an event",
+       &event_quiescent_period_, absl::Milliseconds(1)},
+      {"memberlist.reconnect_timeout", "how long failed members are retried",
+       &c.reconnect_timeout, absl::ZeroDuration()},
+      {"memberlist.retired_key_time",
+       "how long removed gossip keys still open a key "
+       "catch-up request of a member that was away (0: "
+       "none)",
+       &c.retired_key_time, absl::ZeroDuration()},
+  };
+  const BoolRow bools[] = {
+      {"memberlist.grpc_only",
+       "carry datagrams over gRPC too (networks that block UDP)", &grpc_only_},
+      {"memberlist.reliable_fallback_probe",
+       "also probe over gRPC when UDP fails", &c.reliable_fallback_probe},
+      {"memberlist.lifeguard", "Lifeguard refinements on (experiments)",
+       &c.lifeguard},
+  };
+  for (const IntRow& r : ints) {
+    add(config.AddInt(r.key, r.help, r.value, r.min, r.max), st);
+  }
+  for (const DoubleRow& r : doubles) {
+    add(config.AddDouble(r.key, r.help, r.value, r.min, r.max), st);
+  }
+  for (const DurationRow& r : durations) {
+    add(config.AddDuration(r.key, r.help, r.value, r.min), st);
+  }
+  for (const BoolRow& r : bools)
+    add(config.AddBool(r.key, r.help, r.value), st);
   add(config.AddString("memberlist.keyfile",
                        "gossip encryption key file: base64 keys, one a line, "
                        "the first primary (empty: the per-user group key "
@@ -330,16 +332,6 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
            },
            [this](const std::string& v) { label_ = v; },
            [this] { return label_; }}),
-      st);
-  add(config.AddDuration("memberlist.reconnect_timeout",
-                         "how long failed members are retried",
-                         &c.reconnect_timeout, absl::ZeroDuration()),
-      st);
-  add(config.AddDuration("memberlist.retired_key_time",
-                         "how long removed gossip keys still open a key "
-                         "catch-up request of a member that was away (0: "
-                         "none)",
-                         &c.retired_key_time, absl::ZeroDuration()),
       st);
   if (!st.ok()) return st;
   // The host reads them at each create.
