@@ -29,6 +29,13 @@ std::string FieldName(const google::protobuf::Descriptor* d, int field) {
   return f != nullptr ? f->name() : "other";
 }
 
+// A counter without labels: its name, value and help.
+struct Counter {
+  const char* name;
+  uint64_t value;
+  const char* help;
+};
+
 // The traffic samples of one direction and path: messages and bytes per
 // kind seen (kinds never seen are left out).
 void AddTraffic(MetricSamples& out, const char* direction, const char* path,
@@ -104,20 +111,7 @@ MetricSamples StatsSnapshot(const Memberlist& node) {
       "times this node's coordinate went back to the origin");
   }
 
-  // Membership changes, as memberlist counts them.
-  c("memberlist.msg.alive", s.alives_applied,
-    "alive messages that changed a member (joined, came back, new "
-    "incarnation)");
-  c("memberlist.msg.suspect", s.suspects_applied, "suspicions started");
-  c("memberlist.msg.dead", s.deads_applied, "members declared dead or left");
-
-  // Traffic.
-  c("memberlist.udp.sent", s.bytes_sent, "datagram bytes sent (sealed)");
-  c("memberlist.udp.received", s.bytes_received,
-    "datagram bytes received (sealed)");
-  c("memberlist.udp.packets.sent", s.packets_sent, "datagrams sent");
-  c("memberlist.udp.packets.received", s.packets_received,
-    "datagrams received");
+  // Membership changes, as memberlist counts them, and traffic.
   uint64_t tcp_sent = 0, tcp_sent_bytes = 0, tcp_received_bytes = 0;
   for (const Stats::Traffic& t : s.reliable_sent_by_kind) {
     tcp_sent += t.messages;
@@ -126,13 +120,27 @@ MetricSamples StatsSnapshot(const Memberlist& node) {
   for (const Stats::Traffic& t : s.reliable_received_by_kind) {
     tcp_received_bytes += t.bytes;
   }
-  c("memberlist.tcp.connect", tcp_sent, "reliable-path requests sent");
-  c("memberlist.tcp.accept", s.reliable_received,
-    "reliable-path requests received");
-  c("memberlist.tcp.sent", tcp_sent_bytes,
-    "bytes of the reliable-path requests sent");
-  c("memberlist.tcp.received", tcp_received_bytes,
-    "bytes of the reliable-path requests received");
+  const Counter changes_and_traffic[] = {
+      {"memberlist.msg.alive", s.alives_applied,
+       "alive messages that changed a member (joined, came back, new "
+       "incarnation)"},
+      {"memberlist.msg.suspect", s.suspects_applied, "suspicions started"},
+      {"memberlist.msg.dead", s.deads_applied, "members declared dead or left"},
+      {"memberlist.udp.sent", s.bytes_sent, "datagram bytes sent (sealed)"},
+      {"memberlist.udp.received", s.bytes_received,
+       "datagram bytes received (sealed)"},
+      {"memberlist.udp.packets.sent", s.packets_sent, "datagrams sent"},
+      {"memberlist.udp.packets.received", s.packets_received,
+       "datagrams received"},
+      {"memberlist.tcp.connect", tcp_sent, "reliable-path requests sent"},
+      {"memberlist.tcp.accept", s.reliable_received,
+       "reliable-path requests received"},
+      {"memberlist.tcp.sent", tcp_sent_bytes,
+       "bytes of the reliable-path requests sent"},
+      {"memberlist.tcp.received", tcp_received_bytes,
+       "bytes of the reliable-path requests received"},
+  };
+  for (const Counter& k : changes_and_traffic) c(k.name, k.value, k.help);
   AddTraffic(out, "sent", "udp", s.sent_by_kind, &MessageKindName);
   AddTraffic(out, "received", "udp", s.received_by_kind, &MessageKindName);
   AddTraffic(out, "sent", "tcp", s.reliable_sent_by_kind, &RequestKindName);
@@ -142,47 +150,51 @@ MetricSamples StatsSnapshot(const Memberlist& node) {
   // Probes.
   const uint64_t settled = s.probe_acks + s.probe_late_acks +
                            s.probe_fallback_acks + s.probe_failures;
-  const char* kProbeHelp = "probes run, by outcome";
-  c("memberlist.probeNode", s.probe_acks, kProbeHelp, {{"outcome", "ack"}});
-  c("memberlist.probeNode", s.probe_late_acks, kProbeHelp,
-    {{"outcome", "late_ack"}});
-  c("memberlist.probeNode", s.probe_fallback_acks, kProbeHelp,
-    {{"outcome", "fallback_ack"}});
-  c("memberlist.probeNode", s.probe_failures, kProbeHelp,
-    {{"outcome", "failed"}});
-  c("memberlist.probeNode", s.probes > settled ? s.probes - settled : 0,
-    kProbeHelp, {{"outcome", "running"}});
-  c("memberlist.probe.indirect", s.indirect_probes, "ping-reqs sent");
-  c("memberlist.probe.fallback", s.fallback_probes,
-    "reliable fallback pings sent");
-  c("memberlist.probe.nacks", s.nacks_received, "nacks received (Lifeguard)");
-  c("memberlist.degraded.probe", s.degraded_probes,
-    "probes run at a slowed (Lifeguard) interval");
-  c("memberlist.degraded.timeout", s.degraded_timeouts,
-    "suspicions out of time with fewer confirmations than expected");
-  c("memberlist.gossip", s.gossip_rounds, "gossip rounds that sent something");
-  c("memberlist.pushPullNode", s.push_pulls,
-    "push/pull state exchanges (either side)");
-
-  // Suspicions.
-  c("memberlist.suspicion.raised", s.suspicions_raised,
-    "this node suspected a member");
-  c("memberlist.suspicion.refuted", s.suspicions_refuted,
-    "suspicions held here that the member's alive ended");
-  c("memberlist.refute", s.refutations,
-    "this node refuted a suspicion of itself");
-
-  // Direct user messages and force-leave (direct.cc).
-  c("memberlist.user_message.sent", s.user_messages_sent,
-    "direct user messages sent (SendUserMessage)");
-  c("memberlist.user_message.received", s.user_messages_received,
-    "direct user messages delivered here");
-  c("memberlist.user_message.refused", s.user_messages_refused,
-    "direct user messages refused (as sender or receiver)");
-  c("memberlist.force_leave.applied", s.forced_leaves,
-    "members marked left because another member forced their leave");
-  c("memberlist.force_leave.ignored", s.force_leaves_ignored,
-    "force-leaves ignored (the member is live here)");
+  const std::pair<const char*, uint64_t> outcomes[] = {
+      {"ack", s.probe_acks},
+      {"late_ack", s.probe_late_acks},
+      {"fallback_ack", s.probe_fallback_acks},
+      {"failed", s.probe_failures},
+      {"running", s.probes > settled ? s.probes - settled : 0},
+  };
+  for (const auto& [outcome, value] : outcomes) {
+    c("memberlist.probeNode", value, "probes run, by outcome",
+      {{"outcome", outcome}});
+  }
+  const Counter counters[] = {
+      {"memberlist.probe.indirect", s.indirect_probes, "ping-reqs sent"},
+      {"memberlist.probe.fallback", s.fallback_probes,
+       "reliable fallback pings sent"},
+      {"memberlist.probe.nacks", s.nacks_received,
+       "nacks received (Lifeguard)"},
+      {"memberlist.degraded.probe", s.degraded_probes,
+       "probes run at a slowed (Lifeguard) interval"},
+      {"memberlist.degraded.timeout", s.degraded_timeouts,
+       "suspicions out of time with fewer confirmations than expected"},
+      {"memberlist.gossip", s.gossip_rounds,
+       "gossip rounds that sent something"},
+      {"memberlist.pushPullNode", s.push_pulls,
+       "push/pull state exchanges (either side)"},
+      // Suspicions.
+      {"memberlist.suspicion.raised", s.suspicions_raised,
+       "this node suspected a member"},
+      {"memberlist.suspicion.refuted", s.suspicions_refuted,
+       "suspicions held here that the member's alive ended"},
+      {"memberlist.refute", s.refutations,
+       "this node refuted a suspicion of itself"},
+      // Direct user messages and force-leave (direct.cc).
+      {"memberlist.user_message.sent", s.user_messages_sent,
+       "direct user messages sent (SendUserMessage)"},
+      {"memberlist.user_message.received", s.user_messages_received,
+       "direct user messages delivered here"},
+      {"memberlist.user_message.refused", s.user_messages_refused,
+       "direct user messages refused (as sender or receiver)"},
+      {"memberlist.force_leave.applied", s.forced_leaves,
+       "members marked left because another member forced their leave"},
+      {"memberlist.force_leave.ignored", s.force_leaves_ignored,
+       "force-leaves ignored (the member is live here)"},
+  };
+  for (const Counter& k : counters) c(k.name, k.value, k.help);
 
   // Drops and refusals (docs/security.md, docs/library.md).
   const char* kRefusedHelp =
