@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "base/xml_escape.h"
 #include "proto/harness/v1/coordinator.pb.h"
 
 namespace peerlab::harness {
@@ -60,8 +61,8 @@ std::string FlakyReport(const std::vector<::harness::v1::RunSummary>& runs);
 absl::Status WriteReport(const std::string& dir,
                          const ::harness::v1::RunSummary& summary);
 
-// Escapes & < > " ' for HTML and XML.
-std::string XmlEscape(const std::string& text);
+// Escapes text for HTML and XML (base/xml_escape.h).
+using ::peerlab::XmlEscape;
 
 }  // namespace peerlab::harness
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/xml_escape.h"
 
 namespace peerlab::membership::tool {
 namespace {
@@ -22,29 +23,6 @@ double NiceCeil(double v) {
     if (m * p >= v * (1 - 1e-9)) return m * p;
   }
   return 10 * p;
-}
-
-std::string Escape(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += ch;
-    }
-  }
-  return out;
 }
 
 // "1.2k" style labels for axes.
@@ -96,7 +74,7 @@ class Plot {
     absl::StrAppendFormat(out,
                           "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" "
                           "font-weight=\"bold\">%s</text>\n",
-                          kLeft, p.top - 8, Escape(title));
+                          kLeft, p.top - 8, XmlEscape(title));
   }
 
   // Time ticks under the last panel.
@@ -126,7 +104,7 @@ void Legend(std::string* out, double x, double y, const char* color,
                         "height=\"10\" fill=\"%s\"/>\n"
                         "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">%s"
                         "</text>\n",
-                        x, y - 9, color, x + 14, y, Escape(label));
+                        x, y - 9, color, x + 14, y, XmlEscape(label));
 }
 
 }  // namespace
@@ -187,13 +165,13 @@ std::string RenderSvg(const SimRunResult& r) {
       "<text x=\"%.1f\" y=\"24\" font-size=\"15\" font-weight=\"bold\">%s"
       "</text>\n",
       kLeft,
-      Escape(absl::StrFormat("peerlab-sim --scenario %s: %d members, %s "
-                             "profile, seed %d",
-                             ScenarioName(o.scenario), o.nodes, o.profile,
-                             o.seed)));
+      XmlEscape(absl::StrFormat("peerlab-sim --scenario %s: %d members, %s "
+                                "profile, seed %d",
+                                ScenarioName(o.scenario), o.nodes, o.profile,
+                                o.seed)));
   absl::StrAppendFormat(
       &out, "<text x=\"%.1f\" y=\"42\" font-size=\"11\">%s</text>\n", kLeft,
-      Escape(absl::StrFormat(
+      XmlEscape(absl::StrFormat(
           "grey: faults on. healthy members declared dead: %d; agreement: "
           "%s",
           r.healthy_declared_dead,
