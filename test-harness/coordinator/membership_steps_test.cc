@@ -267,7 +267,19 @@ TEST_F(MembershipStepsTest,
   auto run = Start(
       "p1 init\np2 init\np3 init\noneway p1,p2 -> p3\n"
       "wait p1 logView 1 go 5s\nheal\ncheck membership\n");
-  ASSERT_TRUE(Eventually([&] { return clock_.waiters() > 0; }));
+  // The clock moves only once the run waits in the `wait` step, after the
+  // oneway began at +0 s. Before, any waiter was taken for it: the run
+  // waiting for its peers to register moved the oneway to +2 s, after the
+  // declarations at +1 s (both counted, "2 time(s)").
+  auto waiting_in_wait_step = [&] {
+    for (const auto& e : run->EventsFrom(0)) {
+      if (e.has_step_started() && e.step_started().kind() == "wait") {
+        return clock_.waiters() > 0;
+      }
+    }
+    return false;
+  };
+  ASSERT_TRUE(Eventually(waiting_in_wait_step));
   using Kind = ::peer::v1::MemberEvent;
   clock_.Advance(absl::Seconds(1));  // the oneway holds since 1 s
   const absl::Time now = clock_.Now();
