@@ -123,8 +123,10 @@ TEST(FlipFlopE2eTest, NoHealthyPeerIsDeclaredDeadWhileOneFlipFlops) {
   EXPECT_THAT(out, HasSubstr("p1 logView >= 1 \"~member p20 is suspect\""));
   EXPECT_THAT(out, HasSubstr("Verdict: PASSED"));
   // 13 s of faults, about 1 s to start, check membership at most 16 s
-  // (4-15 s seen): 30 s, and a margin for a loaded machine.
-  EXPECT_LT(absl::Now() - start, absl::Seconds(40));
+  // (4-15 s seen): 30 s. The bound is against a hang, not a speed claim:
+  // 40 s left a 10 s margin, which a loaded machine running two tests at
+  // once eats (the harness runs of 5-9 s took up to 13.7 s so).
+  EXPECT_LT(absl::Now() - start, absl::Seconds(60));
 }
 
 }  // namespace

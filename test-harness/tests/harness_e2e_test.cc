@@ -29,6 +29,12 @@ using ::peerlab::testing::TempDir;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+// The bound on a lab run that must end by itself: against a hang, not a
+// speed claim. These runs take 5-9 s on a quiet machine, and 10 s failed
+// under load (14 runs at once: "r.took < 10s, actual: 13.7s"): the CI runs
+// two tests at once on a shared machine. Each step has its own deadline.
+constexpr absl::Duration kHangBound = absl::Seconds(30);
+
 std::string Script(const std::string& name) {
   return std::string(PEERLAB_SOURCE_DIR) + "/test-harness/" + name;
 }
@@ -232,7 +238,7 @@ TEST_F(HarnessE2eTest, FivePeersConvergeAndAKilledOneIsCountedOut) {
   SKIP_WITHOUT_INIT();
   Result r = RunHarness({Script("tests/converge.cmd")});
   EXPECT_EQ(r.exit.code, 0) << r.out << r.err;
-  EXPECT_LT(r.took, absl::Seconds(10));
+  EXPECT_LT(r.took, kHangBound);
   ASSERT_EQ(RunDirs().size(), 1u);
   nlohmann::json summary = Summary(RunDirs()[0]);
   std::vector<std::string> messages;
@@ -304,7 +310,7 @@ TEST_F(HarnessE2eTest, PartitionAndHealInTheLocalLab) {
   Result r = RunHarness({Script("scenarios/partition-3-2.cmd")});
   EXPECT_EQ(r.exit.code, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("Verdict: PASSED"));
-  EXPECT_LT(r.took, absl::Seconds(10));
+  EXPECT_LT(r.took, kHangBound);
   // The fault step and the peers' fault commands are on the timeline.
   std::vector<std::string> dirs = RunDirs();
   ASSERT_EQ(dirs.size(), 1u);
@@ -321,7 +327,7 @@ TEST_F(HarnessE2eTest, OneWayInTheLocalLab) {
   Result r = RunHarness({Script("tests/oneway.cmd")});
   EXPECT_EQ(r.exit.code, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("Verdict: PASSED"));
-  EXPECT_LT(r.took, absl::Seconds(10));
+  EXPECT_LT(r.took, kHangBound);
 }
 
 // A peer restarted while partitioned starts alone (its bootstrap peers are
@@ -334,7 +340,7 @@ TEST_F(HarnessE2eTest, APeerRestartedWhilePartitionedJoinsAfterTheHeal) {
   Result r = RunHarness({Script("tests/restart_partitioned.cmd")});
   EXPECT_EQ(r.exit.code, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("Verdict: PASSED"));
-  EXPECT_LT(r.took, absl::Seconds(10));
+  EXPECT_LT(r.took, kHangBound);
 }
 
 // The listed peers killed and started again in turn, faster than they are
@@ -347,7 +353,7 @@ TEST_F(HarnessE2eTest, ARestartedPeerTakesItsPredecessorsBootstrapEntry) {
   Result r = RunHarness({Script("tests/restart_listed.cmd")});
   EXPECT_EQ(r.exit.code, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("Verdict: PASSED"));
-  EXPECT_LT(r.took, absl::Seconds(10));
+  EXPECT_LT(r.took, kHangBound);
 }
 
 // Several scripts in one invocation: a report folder each (the same
