@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -283,6 +284,8 @@ std::unique_ptr<PeerlabMember> PeerlabMember::Start(
                                    dir + "/" + name + ".history",
                                    "--control-token-file",
                                    token_file};
+  // Dated lines (standard error has none), to read beside the tool's.
+  argv.insert(argv.end(), {"--log-file", dir + "/" + name + ".log"});
   for (const std::string& h : options.event_handlers) {
     argv.push_back("--event-handler");
     argv.push_back(h);
@@ -474,6 +477,17 @@ std::vector<std::unique_ptr<Member>> StartGroup(
     members.push_back(std::move(m));
   }
   return members;
+}
+
+absl::Status MakeDirectories(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec || !std::filesystem::is_directory(path)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot make the directory ", path, ": ",
+                     ec ? ec.message() : std::string("not a directory")));
+  }
+  return absl::OkStatus();
 }
 
 std::string BinaryNextToSelf(const std::string& name) {

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "base/testing/subprocess.h"
 #include "bench/control_poller.h"
 #include "nlohmann/json.hpp"
@@ -175,6 +176,11 @@ using StartMember = std::function<std::unique_ptr<Member>(
 std::vector<std::unique_ptr<Member>> StartGroup(
     const std::string& prefix, int n, const StartMember& start,
     double timeout_s, int poll_ms, std::chrono::steady_clock::time_point* t0);
+
+// Makes directory `path` and its missing parents (--log-dir); OK when it
+// exists already. FailedPrecondition naming the path and the reason when it
+// cannot (a file in the way, no permission).
+absl::Status MakeDirectories(const std::string& path);
 
 // peerlab-peer next to the running binary (/proc/self/exe's directory).
 std::string BinaryNextToSelf(const std::string& name);

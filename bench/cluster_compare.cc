@@ -69,6 +69,7 @@
 #include "base/option_checks.h"
 #include "base/testing/subprocess.h"
 #include "bench/bench_members.h"
+#include "bench/compare_options.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/peer/v1/agent.grpc.pb.h"
 
@@ -223,6 +224,10 @@ struct QueryOutcome {
   std::set<std::string> responders;
   std::optional<double> last_response_s;  // when the N-th arrived
   double ended_s = 0;
+  // The asker's own summary (peerlab): members it asked, and those of them
+  // that did not answer; -1: none came.
+  int matched = -1;
+  std::vector<std::string> missing;
 };
 
 class System {
@@ -309,7 +314,12 @@ class PeerlabSystem : public System {
           out.last_response_s = Since(t);
         }
       }
-      if (response.has_summary()) out.ok = true;
+      if (response.has_summary()) {
+        out.ok = true;
+        out.matched = static_cast<int>(response.summary().matched());
+        out.missing.assign(response.summary().missing().begin(),
+                           response.summary().missing().end());
+      }
     }
     grpc::Status s = reader->Finish();
     if (!s.ok() && !out.ok) {
@@ -590,6 +600,27 @@ Figures RunOne(const std::string& system, int repetition, const Settings& s,
         l.asked += s.n;
         if (static_cast<int>(o.responders.size()) == s.n) {
           ++l.queries_complete;
+        } else {
+          // Who is missing (a miss is read against the members' logs).
+          std::vector<std::string> absent;
+          for (int i = 0; i < s.n; ++i) {
+            if (!o.responders.contains(members[i]->name())) {
+              absent.push_back(members[i]->name());
+            }
+          }
+          std::cerr << absl::StrFormat(
+              "  %s loss query %d: %d of %d, missing %s after %.2f s",
+              absl::FormatTime("%H:%M:%E3S",
+                               absl::Now() - absl::Seconds(o.ended_s),
+                               absl::UTCTimeZone()),
+              q, o.responders.size(), s.n, absl::StrJoin(absent, ","),
+              o.ended_s);
+          if (o.matched >= 0) {
+            std::cerr << absl::StrFormat(
+                " (the asker's summary: %d matched, missing %s)", o.matched,
+                o.missing.empty() ? "none" : absl::StrJoin(o.missing, ","));
+          }
+          std::cerr << "\n";
         }
       }
       l.dropped_packets = netns->Dropped();
@@ -641,30 +672,13 @@ int Main(int argc, char** argv) {
       "loopback: a user event reaching all, a query answered by all, query "
       "responses at datagram loss with relay."};
   Settings s;
-  int repeat = 3;
-  std::string peer_bin, serf_bin = "/usr/bin/serf", json_path,
-                        systems_flag = "peerlab,serf", log_dir;
+  CompareOptions o;
+  o.repeat = 3;
   bool no_netns = false;
   app.add_option("--nodes", s.n, "members per system (2 .. 1000)")
       ->check(peerlab::Range(2, 1000))
       ->capture_default_str();
-  app.add_option("--profile", s.profile, "lan, wan or local (both systems)")
-      ->check(CLI::IsMember({"lan", "wan", "local"}))
-      ->capture_default_str();
-  app.add_option("--peer-bin", peer_bin,
-                 "peerlab-peer binary (default: next to this one)")
-      ->check(peerlab::ReadableFile);
-  app.add_option("--serf-bin", serf_bin, "serf binary")
-      ->check(peerlab::NonEmpty)
-      ->capture_default_str();
-  app.add_option("--systems", systems_flag,
-                 "peerlab, serf or both (peerlab,serf)")
-      ->check(
-          CLI::IsMember({"peerlab", "serf", "peerlab,serf", "serf,peerlab"}))
-      ->capture_default_str();
-  app.add_option("--repeat", repeat, "repetitions (1 .. 1000)")
-      ->check(peerlab::Range(1, 1000))
-      ->capture_default_str();
+  AddCompareOptions(app, &o, "seconds to wait for convergence", "repetitions");
   app.add_option("--events", s.events, "user events per repetition (0 .. 1000)")
       ->check(peerlab::Range(0, 1000))
       ->capture_default_str();
@@ -688,35 +702,20 @@ int Main(int argc, char** argv) {
   app.add_option("--relay", s.relay, "relay factor in the loss phase (0 .. 5)")
       ->check(peerlab::Range(0, 5))
       ->capture_default_str();
-  std::vector<std::string> peer_settings;
-  app.add_option("--peer-set", peer_settings,
-                 "a peerlab setting \"KEY VALUE\" for memberlistconfigure "
-                 "(repeatable; e.g. \"suspicion_mult 3\")")
-      ->check(peerlab::NonEmpty);
   app.add_flag("--no-netns", no_netns,
                "run on the host's loopback (no loss phase)");
-  app.add_option("--timeout", s.timeout_s,
-                 "seconds to wait for convergence (0.001 .. 86400)")
-      ->check(peerlab::Range(0.001, 86400.0))
-      ->capture_default_str();
-  app.add_option("--json", json_path, "also write the figures as JSON")
-      ->check(peerlab::WritableFile);
-  app.add_option("--log-dir", log_dir,
-                 "keep the members' output here (default: a temporary "
-                 "directory, removed at the end)")
-      ->check(peerlab::WritableDirectory);
-  app.add_option("--peer-log-level", s.peer_log_level,
-                 "--log-level of the peerlab-peer processes")
-      ->check(peerlab::LogLevel)
-      ->capture_default_str();
   if (auto code = peerlab::ParseCommandLine(app, argc, argv)) return *code;
-  if (peer_bin.empty()) peer_bin = BinaryNextToSelf("peerlab-peer");
-  auto tmp = TempDir::Create("cluster-compare");
-  if (!tmp.ok()) {
-    std::cerr << tmp.status() << "\n";
+  std::unique_ptr<TempDir> tmp;
+  absl::StatusOr<std::string> files =
+      FinishCompareOptions(&o, "cluster-compare", &tmp);
+  if (!files.ok()) {
+    std::cerr << files.status() << "\n";
     return 1;
   }
-  const std::string dir = log_dir.empty() ? (*tmp)->path() : log_dir;
+  const std::string& dir = *files;
+  s.profile = o.profile;
+  s.timeout_s = o.timeout_s;
+  s.peer_log_level = o.peer_log_level;
   // Before any thread exists (see Netns).
   std::unique_ptr<Netns> netns;
   if (!no_netns) {
@@ -728,20 +727,31 @@ int Main(int argc, char** argv) {
       std::cerr << "running in the network namespace " << netns->name() << "\n";
     }
   }
-  std::vector<std::string> systems = absl::StrSplit(systems_flag, ',');
+  const std::vector<std::string> systems = o.SystemList();
   const std::string handler = "query:bench=/bin/echo ok";
   std::vector<Figures> results;
-  for (int r = 0; r < repeat; ++r) {
+  for (int r = 0; r < o.repeat; ++r) {
     // Alternate who goes first.
     std::vector<std::string> order = systems;
     if (r % 2 == 1) std::reverse(order.begin(), order.end());
     for (const std::string& system : order) {
-      MemberOptions options{.bin = system == "peerlab" ? peer_bin : serf_bin,
-                            .dir = dir,
-                            .profile = s.profile,
-                            .peer_log_level = s.peer_log_level,
-                            .event_handlers = {handler},
-                            .peer_settings = peer_settings};
+      // With --log-dir, one subdirectory per system and repetition, so a
+      // repetition's logs do not overwrite the one before.
+      std::string member_dir = dir;
+      if (!o.log_dir.empty()) {
+        member_dir = absl::StrCat(dir, "/", system, "-r", r);
+        if (absl::Status made = MakeDirectories(member_dir); !made.ok()) {
+          std::cerr << made << "\n";
+          return 1;
+        }
+      }
+      MemberOptions options{
+          .bin = system == "peerlab" ? o.peer_bin : o.serf_bin,
+          .dir = member_dir,
+          .profile = s.profile,
+          .peer_log_level = s.peer_log_level,
+          .event_handlers = {handler},
+          .peer_settings = o.peer_settings};
       results.push_back(RunOne(system, r, s, options, netns.get()));
     }
   }
@@ -749,7 +759,7 @@ int Main(int argc, char** argv) {
   std::cout << absl::StrFormat(
       "N = %d, profile %s, %d repetitions, %s; times in s as min / median / "
       "max\n",
-      s.n, s.profile, repeat,
+      s.n, s.profile, o.repeat,
       netns ? "in a network namespace of its own" : "on the host's loopback");
   std::cout << absl::StrFormat("%-8s %-26s %-26s %s\n", "system",
                                "event_to_all_s", "query_all_answered_s",
@@ -822,7 +832,7 @@ int Main(int argc, char** argv) {
     }
   }
   std::cout << absl::StrFormat("the tool's own CPU: %.2f s\n", SelfCpu());
-  if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";
+  if (!o.json_path.empty()) std::ofstream(o.json_path) << out.dump(2) << "\n";
   return ok ? 0 : 1;
 }
 

@@ -59,6 +59,7 @@
 #include "base/option_checks.h"
 #include "base/testing/subprocess.h"
 #include "bench/bench_members.h"
+#include "bench/compare_options.h"
 #include "nlohmann/json.hpp"
 
 namespace peerlab::bench {
@@ -180,31 +181,13 @@ int Main(int argc, char** argv) {
       "on loopback (convergence, kill -9 detection, memory, CPU)."};
   std::vector<int> sizes = {10, 30};
   Settings s;
-  int repeat = 1;
-  std::string peer_bin, serf_bin = "/usr/bin/serf", json_path,
-                        systems_flag = "peerlab,serf";
+  CompareOptions o;
   app.add_option("--nodes", sizes, "member counts (2 .. 10000)")
       ->delimiter(',')
       ->check(peerlab::Range(2, 10000))
       ->capture_default_str();
-  app.add_option("--profile", s.profile, "lan, wan or local (both systems)")
-      ->check(CLI::IsMember({"lan", "wan", "local"}))
-      ->capture_default_str();
-  app.add_option("--peer-bin", peer_bin,
-                 "peerlab-peer binary (default: next to this one)")
-      ->check(peerlab::ReadableFile);
-  app.add_option("--serf-bin", serf_bin, "serf binary")
-      ->check(peerlab::NonEmpty)
-      ->capture_default_str();
-  app.add_option("--systems", systems_flag,
-                 "peerlab, serf or both (peerlab,serf)")
-      ->check(
-          CLI::IsMember({"peerlab", "serf", "peerlab,serf", "serf,peerlab"}))
-      ->capture_default_str();
-  app.add_option("--timeout", s.timeout_s,
-                 "seconds to wait for each phase (0.001 .. 86400)")
-      ->check(peerlab::Range(0.001, 86400.0))
-      ->capture_default_str();
+  AddCompareOptions(app, &o, "seconds to wait for each phase",
+                    "run everything this many times");
   app.add_option("--steady", s.steady_s,
                  "seconds of the steady window (CPU, memory; 0.001 .. 86400)")
       ->check(peerlab::Range(0.001, 86400.0))
@@ -213,45 +196,30 @@ int Main(int argc, char** argv) {
                  "pause between polling rounds (1 .. 60000)")
       ->check(peerlab::Range(1, 60000))
       ->capture_default_str();
-  app.add_option("--json", json_path, "also write the figures as JSON")
-      ->check(peerlab::WritableFile);
-  std::string log_dir;
-  app.add_option("--log-dir", log_dir,
-                 "keep the members' output here (default: a temporary "
-                 "directory, removed at the end)")
-      ->check(peerlab::WritableDirectory);
-  app.add_option("--peer-log-level", s.peer_log_level,
-                 "--log-level of the peerlab-peer processes")
-      ->check(peerlab::LogLevel)
-      ->capture_default_str();
-  std::vector<std::string> peer_settings;
-  app.add_option("--peer-set", peer_settings,
-                 "a peerlab setting \"KEY VALUE\" for memberlistconfigure "
-                 "(repeatable; e.g. \"suspicion_mult 3\")")
-      ->check(peerlab::NonEmpty);
-  app.add_option("--repeat", repeat,
-                 "run everything this many times (1 .. 1000)")
-      ->check(peerlab::Range(1, 1000))
-      ->capture_default_str();
   if (auto code = peerlab::ParseCommandLine(app, argc, argv)) return *code;
-  if (peer_bin.empty()) peer_bin = BinaryNextToSelf("peerlab-peer");
-  auto tmp = TempDir::Create("membership-compare");
-  if (!tmp.ok()) {
-    std::cerr << tmp.status() << "\n";
+  std::unique_ptr<TempDir> tmp;
+  absl::StatusOr<std::string> files =
+      FinishCompareOptions(&o, "membership-compare", &tmp);
+  if (!files.ok()) {
+    std::cerr << files.status() << "\n";
     return 1;
   }
-  const std::string dir = log_dir.empty() ? (*tmp)->path() : log_dir;
-  std::vector<std::string> systems = absl::StrSplit(systems_flag, ',');
+  const std::string& dir = *files;
+  s.profile = o.profile;
+  s.timeout_s = o.timeout_s;
+  s.peer_log_level = o.peer_log_level;
+  const std::vector<std::string> systems = o.SystemList();
 
   std::vector<Figures> results;
-  for (int r = 0; r < repeat; ++r) {
+  for (int r = 0; r < o.repeat; ++r) {
     for (int n : sizes) {
       for (const std::string& system : systems) {
-        MemberOptions options{.bin = system == "peerlab" ? peer_bin : serf_bin,
-                              .dir = dir,
-                              .profile = s.profile,
-                              .peer_log_level = s.peer_log_level,
-                              .peer_settings = peer_settings};
+        MemberOptions options{
+            .bin = system == "peerlab" ? o.peer_bin : o.serf_bin,
+            .dir = dir,
+            .profile = s.profile,
+            .peer_log_level = s.peer_log_level,
+            .peer_settings = o.peer_settings};
         if (system == "peerlab") {
           results.push_back(
               Run(system, n, s,
@@ -307,7 +275,7 @@ int Main(int argc, char** argv) {
                    {"cpu_steady_pct_per_member", f.cpu_steady_pct_per_member},
                    {"run_s", f.run_s}});
   }
-  if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";
+  if (!o.json_path.empty()) std::ofstream(o.json_path) << out.dump(2) << "\n";
   return ok ? 0 : 1;
 }
 
