@@ -549,12 +549,27 @@ absl::Status UserEvents::OnDirectMessage(
     if (!direct_.send) {
       return absl::UnavailableError("this member serves no event bodies");
     }
+    if (serving_ >= kMaxBodiesServing) {
+      Count(stats_.serves_refused,
+            absl::StrCat("did not send a user event body to ",
+                         absl::CHexEscape(message.from.substr(0, 64)), ": ",
+                         kMaxBodiesServing, " bodies in flight"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat(kMaxBodiesServing,
+                       " event bodies in flight here: ask another member"));
+    }
     ::peer::v1::UserEventDirect body;
     *body.mutable_event() = *e;
     body.mutable_event()->clear_digest();
     body.mutable_event()->clear_size();
     ++stats_.bodies_served;
-    direct_.send(message.from, body.SerializeAsString(), [](absl::Status) {});
+    ++serving_;
+    std::weak_ptr<bool> alive = alive_;
+    direct_.send(message.from, body.SerializeAsString(),
+                 [this, alive](absl::Status) {
+                   if (auto a = alive.lock(); !a || !*a) return;
+                   --serving_;
+                 });
     return absl::OkStatus();
   }
   if (!d.has_event()) {

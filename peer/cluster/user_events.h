@@ -73,6 +73,10 @@ inline constexpr size_t kStateInlineBytes = 1024;
 inline constexpr size_t kMaxEventFetches = 64;
 inline constexpr size_t kMaxFetchHolders = 4;
 inline constexpr int kMaxFetchAttempts = 6;
+// Bodies this member sends to askers at once (each up to max_event_bytes,
+// held until delivered); a fetch past it is refused (ResourceExhausted,
+// Stats::serves_refused) and the asker tries another member.
+inline constexpr size_t kMaxBodiesServing = 16;
 inline constexpr int kMaxEventBuffer = 4096;
 // Events of one Lamport time remembered (Serf has no bound).
 inline constexpr size_t kMaxEventsPerLtime = 64;
@@ -168,7 +172,8 @@ class UserEvents : public membership::Delegate {
     uint64_t pending_overflows = 0;  // delivered early: pending was full
     // Events larger than a datagram: fetch requests sent, bodies fetched
     // (taken), fetches given up after kMaxFetchAttempts, announcements
-    // not fetched (kMaxEventFetches under way), bodies served to others,
+    // not fetched (kMaxEventFetches under way), bodies served to others
+    // (and fetches refused: kMaxBodiesServing in flight),
     // bodies refused (not asked for, wrong digest or size), remembered
     // bodies dropped for max_buffer_bytes.
     uint64_t fetch_requests = 0;
@@ -176,6 +181,7 @@ class UserEvents : public membership::Delegate {
     uint64_t fetches_failed = 0;
     uint64_t fetches_refused = 0;
     uint64_t bodies_served = 0;
+    uint64_t serves_refused = 0;  // kMaxBodiesServing bodies in flight
     uint64_t bodies_refused = 0;
     uint64_t bodies_evicted = 0;
   };
@@ -242,6 +248,7 @@ class UserEvents : public membership::Delegate {
   std::map<Key, Pending> pending_;
   size_t seen_bytes_ = 0;     // payload bytes in seen_
   size_t pending_bytes_ = 0;  // payload bytes in pending_
+  size_t serving_ = 0;        // bodies sent to askers, not yet done
   struct Fetch {
     ::peer::v1::UserEventMsg announcement;  // holder cleared
     std::vector<std::string> holders;       // to ask first, in order

@@ -288,5 +288,56 @@ TEST(UserEventsTest, OnlyTheAnnouncedBodyOfALargeEventIsTaken) {
   EXPECT_TRUE(again.payload().empty());
 }
 
+// A member that asks for the same large body again and again (or many
+// members at once) gets at most kMaxBodiesServing bodies in flight from
+// one holder; the rest are refused at once (ResourceExhausted, counted),
+// so the asker tries another member and the holder's memory stays bounded.
+TEST(UserEventsTest, BodiesInFlightToAskersAreBounded) {
+  runtime::SimClock clock;
+  Member a("alice", &clock);
+  std::vector<std::function<void(absl::Status)>> in_flight;
+  UserEvents::Direct d;
+  d.send = [&in_flight](const std::string&, std::string,
+                        std::function<void(absl::Status)> done) {
+    in_flight.push_back(std::move(done));  // never answered yet
+  };
+  d.members = [] { return std::vector<std::string>{"alice", "mallory"}; };
+  a.events->SetDirect(std::move(d));
+  const std::string body(60000, 'z');
+  ASSERT_TRUE(a.events->Send("blob", body, false).ok());
+  ::peer::v1::UserEventMsg announcement;
+  ASSERT_TRUE(announcement.ParseFromString(a.sent[0]));
+  ::peer::v1::UserEventDirect fetch;
+  fetch.mutable_fetch()->set_ltime(announcement.ltime());
+  fetch.mutable_fetch()->set_from(announcement.from());
+  fetch.mutable_fetch()->set_name(announcement.name());
+  fetch.mutable_fetch()->set_digest(announcement.digest());
+  membership::DirectMessage m;
+  m.from = "mallory";
+  m.proven = true;
+  m.channel = membership::kUserEventChannel;
+  m.payload = fetch.SerializeAsString();
+  int refused = 0;
+  for (int i = 0; i < 100; ++i) {
+    const absl::Status s = a.events->OnDirectMessage(m);
+    if (absl::IsResourceExhausted(s)) {
+      ++refused;
+    } else {
+      EXPECT_TRUE(s.ok()) << s;
+    }
+  }
+  EXPECT_EQ(in_flight.size(), kMaxBodiesServing);
+  EXPECT_EQ(refused, 100 - static_cast<int>(kMaxBodiesServing));
+  EXPECT_EQ(a.events->stats().serves_refused,
+            100 - static_cast<uint64_t>(kMaxBodiesServing));
+  // A body delivered (or failed) frees its place.
+  in_flight[0](absl::OkStatus());
+  in_flight[1](absl::UnavailableError("gone"));
+  EXPECT_TRUE(a.events->OnDirectMessage(m).ok());
+  EXPECT_TRUE(a.events->OnDirectMessage(m).ok());
+  EXPECT_TRUE(absl::IsResourceExhausted(a.events->OnDirectMessage(m)));
+  EXPECT_EQ(in_flight.size(), kMaxBodiesServing + 2);
+}
+
 }  // namespace
 }  // namespace peerlab::cluster
