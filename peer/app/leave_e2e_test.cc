@@ -442,7 +442,9 @@ TEST_F(LeaveE2eTest, InitRefusesANameHeldByALiveMember) {
 // --test without --coordinator says what it waits for; a remote exit is
 // answered before the peer ends.
 TEST_F(LeaveE2eTest, TestModeWithoutCoordinatorSaysWhatItWaitsFor) {
-  auto alice = StartServing("alice", {"--test"});
+  // Not StartServing: without a coordinator, init waits for a command.
+  auto alice =
+      StartWatchedPeer("alice", Args({"--serve", "--test"}), kDeadline);
   ASSERT_TRUE(alice);
   std::string err;
   EXPECT_TRUE(Eventually([&] {
