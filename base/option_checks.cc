@@ -122,6 +122,39 @@ CLI::Validator Range(double min, double max) {
       desc, "range");
 }
 
+CLI::Validator HostName(size_t max_length) {
+  return CLI::Validator(
+      [max_length](std::string& text) -> std::string {
+        if (text.empty()) return "an empty host name is not allowed";
+        if (text.size() > max_length) {
+          return "host name '" + text + "' is longer than " +
+                 std::to_string(max_length) + " characters";
+        }
+        size_t start = 0;
+        while (start <= text.size()) {
+          size_t dot = text.find('.', start);
+          if (dot == std::string::npos) dot = text.size();
+          const std::string label = text.substr(start, dot - start);
+          if (label.empty() || label.size() > 63 || label.front() == '-' ||
+              label.back() == '-') {
+            return "'" + text +
+                   "' is not a host name (labels of 1 to 63 characters, "
+                   "not starting or ending with '-', joined by '.')";
+          }
+          for (unsigned char c : label) {
+            if (!std::isalnum(c) && c != '-') {
+              return "'" + text +
+                     "' is not a host name (only letters, "
+                     "digits, '-' and '.')";
+            }
+          }
+          start = dot + 1;
+        }
+        return "";
+      },
+      "HOST", "host name");
+}
+
 const CLI::Validator MemberName(
     [](std::string& text) -> std::string {
       if (text.empty()) return "an empty name is not allowed";

@@ -71,6 +71,11 @@ extern const CLI::Validator KeyValue;
 // when its parent exists.
 extern const CLI::Validator WritableDirectory;
 
+// A host name other programs dial: a DNS name (labels of letters, digits
+// and '-', 1 to 63 characters, not starting or ending with '-', joined by
+// '.') or an IPv4 address, at most `max_length` characters.
+CLI::Validator HostName(size_t max_length);
+
 }  // namespace peerlab
 
 #endif  // PEERLAB_BASE_OPTION_CHECKS_H_

@@ -5,6 +5,8 @@
 //
 //   peerlab-health 127.0.0.1:8080
 //   peerlab-health --service harness.v1.Coordinator 127.0.0.1:8081
+//   peerlab-health --tls-ca ca.crt --tls-cert c.crt --tls-key c.key \
+//     --tls-server-name peer-0.peers 10.79.0.7:7947
 //
 // Exit codes: 0 SERVING, 1 answered but not SERVING (or the service is
 // unknown), 2 usage error, 3 the call failed (unreachable, timeout: the
@@ -27,6 +29,7 @@ int main(int argc, char** argv) {
       "or unknown service, 2 usage error, 3 the call failed."};
   std::string address;
   std::string service;
+  std::string server_name;
   double timeout = 2;
   peerlab::TlsOptions tls;
   cli.add_option("ADDRESS", address, "the server's gRPC address HOST:PORT")
@@ -39,6 +42,11 @@ int main(int argc, char** argv) {
       ->check(peerlab::Range(0.001, 3600.0))
       ->capture_default_str();
   peerlab::AddTlsFlags(cli, &tls);
+  cli.add_option("--tls-server-name", server_name,
+                 "with TLS: the name the server's certificate must carry "
+                 "(default: ADDRESS's host), to probe a pod's own address "
+                 "while its certificate names its DNS name")
+      ->check(peerlab::HostName(253));
   if (auto code = peerlab::ParseCommandLine(cli, argc, argv)) return *code;
 
   auto credentials = peerlab::MakeChannelCredentials(tls);
@@ -46,7 +54,15 @@ int main(int argc, char** argv) {
     std::cerr << "peerlab-health: " << credentials.status().message() << "\n";
     return 2;
   }
-  auto channel = grpc::CreateChannel(address, *credentials);
+  if (!server_name.empty() && !tls.enabled()) {
+    std::cerr << "peerlab-health: --tls-server-name needs TLS (--tls-ca)\n";
+    return 2;
+  }
+  grpc::ChannelArguments args;
+  if (!server_name.empty()) {
+    args.SetSslTargetNameOverride(server_name);
+  }
+  auto channel = grpc::CreateCustomChannel(address, *credentials, args);
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(

@@ -8,12 +8,17 @@
 #  3. 20 peers: the ARP table sized for them; all know all; kill one peer's process; every other peer saw
 #     the old process fail (suspect/dead, or replaced by a newer generation)
 #     and lists the replacement alive under the same name within 30 s;
-#  4. down leaves no pod, volume or network.
+#  4. a wedged peer (its process stopped with SIGSTOP) fails its liveness
+#     probe and deploy/k8s/liveness restarts it within 60 s (3 failures at
+#     10 s), logging it; it is alive under its name in every table again;
+#  5. down leaves no pod, volume or network.
+# Every gRPC connection in the lab is mutual TLS (deploy/k8s/make-secrets).
 # Usage: lab_test.sh BIN_DIR SOURCE_DIR. Skipped (77) without root or podman.
 set -euo pipefail
 BIN_DIR=$1
 SRC=$2
 LAB="$SRC/deploy/k8s/lab"
+LAB_LOG="${PEERLAB_K8S_LAB_DIR:-/var/tmp/peerlab-k8s-lab}/liveness.log"
 export PEERLAB_BIN_DIR="$BIN_DIR"
 export CONTAINERS_CONF="$SRC/deploy/k8s/containers.conf"
 [[ $(id -u) == 0 ]] || { echo "SKIP: the lab needs root (rootful podman, CNI)"; exit 77; }
@@ -120,6 +125,30 @@ if ((${#missing[@]})); then
   done
   fail "${missing[*]} logged no failure or replacement of $victim"
 fi
+
+wedged=peer-12
+c=$wedged-peer
+"$LAB" members >"$work/members" || true
+old_gen=$(awk -v v=$wedged '$1 == "peer-0" && $2 == v {print $4}' "$work/members")
+pid=$(podman inspect --format '{{.State.Pid}}' "$c")
+step "wedge $wedged (SIGSTOP to pid $pid)"
+kill -STOP "$pid"
+t_stop=$SECONDS
+until now=$(podman inspect --format '{{.State.Running}} {{.State.Pid}}' "$c" 2>/dev/null) &&
+  [[ "$now" == "true "* && "${now#true }" != "$pid" && "${now#true }" != 0 ]]; do
+  ((SECONDS - t_stop <= 60)) || fail "the wedged $wedged was not restarted within 60 s: $(tail -5 "$LAB_LOG")"
+  sleep 1
+done
+step "$wedged restarted by its liveness probe after $((SECONDS - t_stop)) s"
+grep -q "$c: failed 3 liveness probes in a row: restarting it" "$LAB_LOG" ||
+  fail "no liveness restart of $c logged: $(tail -5 "$LAB_LOG")"
+t_back=$SECONDS
+until all_know_all $wedged "$old_gen"; do
+  ((SECONDS - t_back <= 30)) || fail "the restarted $wedged is not alive under its name in every table within 30 s"
+  sleep 1
+done
+step "restarted $wedged alive in every table after $((SECONDS - t_back)) s"
+"$LAB" status | grep -q "$c: restarted" || fail "lab status does not show the liveness restart"
 step "down"
 "$LAB" down
 nothing_left "after down"

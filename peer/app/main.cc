@@ -88,6 +88,12 @@ int main(int argc, char** argv) {
   cli.add_option("--bind", o.bind, "IPv4 address of the gossip and gRPC ports")
       ->check(CLI::ValidIPV4)
       ->capture_default_str();
+  cli.add_option("--advertise-host", o.advertise_host,
+                 "host name others dial for the gRPC port (chat, membership, "
+                 "remote control), e.g. a pod's DNS name that its TLS "
+                 "certificate names (default: --bind; gossip always uses "
+                 "--bind)")
+      ->check(peerlab::HostName(peerlab::peer::kMaxAdvertiseHost));
   cli.add_option("--gossip-port", o.gossip_port,
                  "UDP gossip port (0: free one)")
       ->check(peerlab::PortNumber)

@@ -576,7 +576,9 @@ absl::Status PeerApp::StartGrpcServer() {
        .logger = DefaultSpdlogLogger()});
   if (!started.ok()) return started.status();
   grpc_server_ = *std::move(started);
-  control_address_ = absl::StrCat(options_.bind, ":", grpc_server_->port());
+  control_address_ = absl::StrCat(
+      options_.advertise_host.empty() ? options_.bind : options_.advertise_host,
+      ":", grpc_server_->port());
   return absl::OkStatus();
 }
 

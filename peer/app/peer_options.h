@@ -9,12 +9,23 @@
 
 namespace peerlab::peer {
 
+// The longest --advertise-host: "HOST:PORT" must fit the answer to a
+// membership resolve datagram (peer/membership/real/resolve_datagram.h:
+// 64 bytes less its 10-byte header, less ":65535").
+inline constexpr size_t kMaxAdvertiseHost = 48;
+
 struct PeerOptions {
   std::string name;       // membership node name, e.g. "alice"
   std::string bootstrap;  // empty: $BOOTSTRAP_DATA_SERVER, then 127.0.0.1:8080
   std::string bind = "127.0.0.1";  // address for the gossip and gRPC ports
-  int gossip_port = 0;             // 0: pick a free one
-  int grpc_port = 0;               // 0: pick a free one
+  // The host others dial for the gRPC port (chat, membership's reliable
+  // path, remote control; the control address registered with the
+  // coordinator): a DNS name naming this peer (e.g. a StatefulSet pod's
+  // "peer-0.peers"), so TLS certificates can name it. Empty: `bind`.
+  // UDP gossip always uses `bind`.
+  std::string advertise_host;
+  int gossip_port = 0;  // 0: pick a free one
+  int grpc_port = 0;    // 0: pick a free one
   std::string log_file;
   std::string log_level = "info";
   std::string config_file;         // loaded at start when set

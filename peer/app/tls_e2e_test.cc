@@ -12,16 +12,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "base/testing/eventually.h"
+#include "base/testing/peer_process.h"
+#include "base/testing/subprocess.h"
+#include "base/tls.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "peer/app/e2e_testing.h"
 #include "proto/peer/v1/chat.grpc.pb.h"
 #include "proto/peer/v1/control.grpc.pb.h"
-#include "base/testing/eventually.h"
-#include "base/testing/peer_process.h"
-#include "base/testing/subprocess.h"
-#include "base/tls.h"
 
 namespace peerlab::peer {
 namespace {
@@ -90,13 +90,15 @@ class PeerTlsE2eTest : public e2e::PeerE2eTest {
             "--tls-require-client-cert"};
   }
 
-  // Starts peerlab-peer NAME --serve with its certificate; returns the
-  // control address once it serves.
-  std::string StartPeer(const std::string& name) {
+  // Starts peerlab-peer NAME --serve with its certificate (and `extra`
+  // flags); returns the control address once it serves.
+  std::string StartPeer(const std::string& name,
+                        const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args = {"--serve",     "--no-init",
                                      "--bootstrap", bootstrap_.address,
                                      "--config",    config_};
     for (auto& a : TlsArgs(name)) args.push_back(a);
+    for (auto& a : extra) args.push_back(a);
     auto started = StartPeerProcess(dir_->path(), name, args, kDeadline);
     EXPECT_TRUE(started.ok()) << started.status();
     if (!started.ok()) return "";
@@ -202,6 +204,43 @@ TEST_F(PeerTlsE2eTest, TwoPeersInitAndChatOverMutualTls) {
       << status.error_message();
   EXPECT_THAT(Text(Execute(*alice, "chatstats")),
               ::testing::HasSubstr("streams refused 1 (certificate name 1)"));
+}
+
+// issue 19: certificates that name a DNS name only (as a Kubernetes pod's
+// "peer-0.peers", whose address changes at every restart) verify once the
+// peers advertise that name (--advertise-host): chat, membership's reliable
+// path and remote control all dial it. Without the flag the peers dial
+// 127.0.0.1, which the certificates do not name, and no chat stream opens.
+TEST_F(PeerTlsE2eTest, PeersAdvertisingTheirCertificatesNameChatOverTls) {
+  const std::string cmd =
+      absl::StrCat(PEERLAB_SOURCE_DIR, "/deploy/tls/make-lab-certs.sh ", certs_,
+                   " carol:localhost dave:localhost > /dev/null");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  const std::vector<std::string> advertise = {"--advertise-host", "localhost"};
+  const std::string carol_addr = StartPeer("carol", advertise);
+  ASSERT_TRUE(absl::StartsWith(carol_addr, "localhost:")) << carol_addr;
+  const std::string dave_addr = StartPeer("dave", advertise);
+  ASSERT_TRUE(absl::StartsWith(dave_addr, "localhost:")) << dave_addr;
+  auto carol = Stub(carol_addr, TestCredentials());
+  auto dave = Stub(dave_addr, TestCredentials());
+  for (auto* stub : {carol.get(), dave.get()}) {
+    auto r = Execute(*stub, "init");
+    ASSERT_EQ(r.code(), 0) << r.message() << "\n" << Text(r);
+  }
+  for (auto* stub : {carol.get(), dave.get()}) {
+    std::string last;
+    Eventually(
+        [&] {
+          auto r = Execute(*stub, "chatmembers");
+          last = Text(r);
+          return r.code() == 0 && absl::StrContains(last, "1 chat member(s)");
+        },
+        kDeadline);
+    ASSERT_TRUE(absl::StrContains(last, "1 chat member(s)")) << last;
+  }
+  // Acknowledged by dave: a chat stream to "localhost:PORT" verified.
+  auto sent = Execute(*carol, "msg hello by name");
+  EXPECT_EQ(sent.code(), 0) << sent.message() << "\n" << Text(sent);
 }
 
 TEST_F(PeerTlsE2eTest, PlaintextAndCertificatelessClientsAreRefused) {
