@@ -14,10 +14,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/logging.h"
 #include "google/protobuf/util/json_util.h"
 #include "services/bootstrap/document.h"
 #include "services/bootstrap/validation.h"
-#include "base/logging.h"
 
 namespace peerlab::bootstrap {
 namespace {
@@ -231,16 +231,24 @@ absl::Status EnsureSchema(pqxx::connection& conn,
   return absl::OkStatus();
 }
 
-// Reads the document row. Throws pqxx exceptions.
+// Reads the document row ("read_document": revision, document, xmin) and
+// stores the row version (its xmin) in `version`. Throws pqxx exceptions.
 absl::StatusOr<Store::Document> ReadDocument(pqxx::transaction_base& txn,
-                                             const char* statement) {
-  pqxx::result r = txn.exec_prepared(statement);
+                                             std::string* version) {
+  pqxx::result r = txn.exec_prepared("read_document");
   if (r.empty()) {
     return absl::FailedPreconditionError(
         "peerlab.document has no row (id 1): it was deleted; restart a "
         "server to create a fresh document");
   }
+  *version = r[0][2].c_str();
   return PostgresStore::DecodeDocument(r[0][1].c_str(), r[0][0].as<int64_t>());
+}
+
+// The xmin of the row version a transaction with 64-bit id `txid` writes:
+// the low 32 bits, in decimal (as `xmin::text` reads).
+std::string RowVersionOf(int64_t txid) {
+  return absl::StrCat(static_cast<uint64_t>(txid) & 0xffffffffu);
 }
 
 }  // namespace
@@ -297,9 +305,10 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
   auto listener = store->Connect(/*listen=*/true);
   if (!listener.ok()) return listener.status();
   absl::StatusOr<Document> doc;
+  std::string version;
   try {
     pqxx::read_transaction txn(*(*listener)->pq);
-    doc = ReadDocument(txn, "read_document");
+    doc = ReadDocument(txn, &version);
   } catch (const std::exception& e) {
     return Unavailable(absl::StrCat("reading the document from ", where), e);
   }
@@ -309,6 +318,7 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
   }
   store->delivered_ = doc->revision();
   store->cache_ = std::make_shared<const Document>(*doc);
+  store->cache_version_ = version;
   store->listener_ok_ = true;
 
   store->wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -360,12 +370,16 @@ PostgresStore::Connect(bool listen) {
           "; SET idle_in_transaction_session_timeout = ",
           absl::ToInt64Milliseconds(options_.statement_timeout) * 2));
     }
+    // xmin: the transaction that wrote the row version, i.e. which version
+    // of the row this is (a revision number alone can come back after a
+    // restore or a failover to a standby that missed the last commits).
     conn->pq->prepare("lock_revision",
-                      "SELECT revision FROM peerlab.document WHERE id = 1 "
-                      "FOR UPDATE");
+                      "SELECT revision, xmin::text, txid_current() "
+                      "FROM peerlab.document WHERE id = 1 FOR UPDATE");
     conn->pq->prepare("read_document",
-                      "SELECT revision, document::text FROM peerlab.document "
-                      "WHERE id = 1");
+                      "SELECT revision, document::text, xmin::text "
+                      "FROM peerlab.document WHERE id = 1");
+    conn->pq->prepare("txid_status", "SELECT txid_status($1)");
     conn->pq->prepare("read_revision",
                       "SELECT revision FROM peerlab.document WHERE id = 1");
     conn->pq->prepare("store_document",
@@ -429,9 +443,9 @@ void PostgresStore::Mutate(Mutation mutation, Done done) {
             "limit; refusing more ({} refused so far)",
             queue_.size(), n);
       }
-      refused = absl::UnavailableError(absl::StrCat(
-          "store is busy: ", queue_.size(),
-          " changes wait for the database (the limit); retry"));
+      refused = absl::UnavailableError(
+          absl::StrCat("store is busy: ", queue_.size(),
+                       " changes wait for the database (the limit); retry"));
     } else {
       queue_.push_back(Pending{std::move(mutation), std::move(done)});
     }
@@ -511,11 +525,14 @@ void PostgresStore::RunBatch(std::unique_ptr<Connection>& conn,
   std::vector<absl::StatusOr<Document>> results(batch.size());
   std::vector<Document> changes;
   Document base;
+  std::string base_version;
+  int64_t txid = 0;
   try {
     pqxx::work txn(*conn->pq);
-    // Lock the row. Only its revision travels; the document is read (and
-    // decoded) only when the cache is not that revision, i.e. when another
-    // replica wrote last.
+    // Lock the row. Only its revision and version travel; the document is
+    // read (and decoded) only when the cache does not hold that very row
+    // version, i.e. when another replica wrote last (or the row was
+    // rewritten behind our back: same revision, another version).
     pqxx::result locked = txn.exec_prepared("lock_revision");
     if (locked.empty()) {
       absl::Status missing = absl::FailedPreconditionError(
@@ -525,15 +542,21 @@ void PostgresStore::RunBatch(std::unique_ptr<Connection>& conn,
       return fail_all(missing);
     }
     const int64_t revision = locked[0][0].as<int64_t>();
+    const std::string version = locked[0][1].c_str();
+    txid = locked[0][2].as<int64_t>();
     std::shared_ptr<const Document> cached;
+    std::string cached_version;
     {
       std::lock_guard<std::mutex> lock(cache_mu_);
       cached = cache_;
+      cached_version = cache_version_;
     }
-    if (static_cast<int64_t>(cached->revision()) == revision) {
+    if (static_cast<int64_t>(cached->revision()) == revision &&
+        cached_version == version) {
       base = *cached;
+      base_version = version;
     } else {
-      absl::StatusOr<Document> read = ReadDocument(txn, "read_document");
+      absl::StatusOr<Document> read = ReadDocument(txn, &base_version);
       if (!read.ok()) {
         spdlog::error("{}", read.status().message());
         return fail_all(read.status());
@@ -564,8 +587,27 @@ void PostgresStore::RunBatch(std::unique_ptr<Connection>& conn,
     }
     txn.commit();
   } catch (const pqxx::in_doubt_error& e) {
+    // The COMMIT was sent and its answer lost: ask the database (on a new
+    // connection) whether the transaction committed. Only then are the
+    // callers told it succeeded; if it cannot be told, Unavailable (the
+    // change may be in: every bootstrap operation is safe to retry).
     Forget(conn);
-    return fail_all(Unavailable("commit outcome unknown (connection lost)", e));
+    if (!changes.empty()) {
+      absl::StatusOr<bool> committed = CommittedAfterAll(conn, txid);
+      if (!committed.ok()) {
+        spdlog::warn("{}", committed.status().message());
+        return fail_all(committed.status());
+      }
+      if (!*committed) {
+        return fail_all(absl::UnavailableError(
+            "PostgreSQL store: the connection was lost at COMMIT and the "
+            "transaction was rolled back: nothing was changed; retry"));
+      }
+      spdlog::warn(
+          "PostgreSQL store: the connection was lost at COMMIT, but the "
+          "transaction committed (revision {})",
+          changes.back().revision());
+    }
   } catch (const pqxx::broken_connection& e) {
     Forget(conn);
     return fail_all(Unavailable("connection lost", e));
@@ -578,8 +620,10 @@ void PostgresStore::RunBatch(std::unique_ptr<Connection>& conn,
   if (!changes.empty()) ++commits_;
   {
     std::lock_guard<std::mutex> lock(seq_mu_);
-    OfferLocked(base);
-    for (const Document& d : changes) OfferLocked(d);
+    OfferLocked(base, base_version);
+    // The row version this commit wrote (only the newest change of the
+    // batch is ever the row, and only the newest offer is cached).
+    for (const Document& d : changes) OfferLocked(d, RowVersionOf(txid));
     DrainLocked();
   }
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -587,11 +631,47 @@ void PostgresStore::RunBatch(std::unique_ptr<Connection>& conn,
   }
 }
 
-void PostgresStore::OfferLocked(const Document& doc) {
+absl::StatusOr<bool> PostgresStore::CommittedAfterAll(
+    std::unique_ptr<Connection>& conn, int64_t txid) {
+  const absl::Time deadline = absl::Now() + options_.statement_timeout;
+  auto unknown = [&](absl::string_view why) {
+    return absl::UnavailableError(absl::StrCat(
+        "PostgreSQL store: the connection was lost at COMMIT and whether "
+        "transaction ",
+        txid, " committed cannot be told (", why,
+        "); the change may be in: retry"));
+  };
+  for (;;) {
+    if (conn == nullptr) {
+      auto c = Connect(/*listen=*/false);
+      if (!c.ok()) return unknown(c.status().message());
+      conn = *std::move(c);
+    }
+    std::string status;
+    try {
+      pqxx::nontransaction q(*conn->pq);
+      pqxx::result r = q.exec_prepared("txid_status", txid);
+      if (!r.empty() && !r[0][0].is_null()) status = r[0][0].c_str();
+    } catch (const std::exception& e) {
+      Forget(conn);
+      return unknown(e.what());
+    }
+    if (status == "committed") return true;
+    if (status == "aborted") return false;
+    // "in progress": the server has not yet noticed the lost connection.
+    if (status != "in progress") return unknown("the database forgot it");
+    if (absl::Now() > deadline) return unknown("still in progress");
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+}
+
+void PostgresStore::OfferLocked(const Document& doc,
+                                const std::string& version) {
   {
     std::lock_guard<std::mutex> lock(cache_mu_);
     if (doc.revision() > cache_->revision()) {
       cache_ = std::make_shared<const Document>(doc);
+      cache_version_ = version;
     }
   }
   if (doc.revision() <= delivered_) return;
@@ -678,16 +758,17 @@ void PostgresStore::ListenerRound(Connection& conn, bool poll) {
     }
     if (!fetch) return;
     absl::StatusOr<Document> doc;
+    std::string version;
     {
       pqxx::read_transaction txn(*conn.pq);
-      doc = ReadDocument(txn, "read_document");
+      doc = ReadDocument(txn, &version);
     }
     if (!doc.ok()) {
       spdlog::error("{}", doc.status().message());
       return;
     }
     std::lock_guard<std::mutex> lock(seq_mu_);
-    OfferLocked(*doc);
+    OfferLocked(*doc, version);
     DrainLocked();
   }
 }
@@ -701,9 +782,10 @@ void PostgresStore::ListenerLoop(std::unique_ptr<Connection> conn) {
       if (!c.ok()) continue;
       try {
         absl::StatusOr<Document> doc;
+        std::string version;
         {
           pqxx::read_transaction txn(*(*c)->pq);
-          doc = ReadDocument(txn, "read_document");
+          doc = ReadDocument(txn, &version);
         }
         if (!doc.ok()) {
           spdlog::error("{}", doc.status().message());
@@ -711,7 +793,7 @@ void PostgresStore::ListenerLoop(std::unique_ptr<Connection> conn) {
           continue;
         }
         std::lock_guard<std::mutex> lock(seq_mu_);
-        OfferLocked(*doc);
+        OfferLocked(*doc, version);
         FlushThroughLocked(doc->revision());
       } catch (const std::exception& e) {
         NoteConnectFailure(Unavailable("reading the document", e));

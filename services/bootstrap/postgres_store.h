@@ -15,8 +15,10 @@
 // (Options::connections, default 1), never on the caller's thread. A worker
 // takes every queued mutation (up to Options::max_batch) and runs them in ONE
 // transaction: SELECT ... FOR UPDATE on the document row (the document
-// itself is read only when this replica's cache is not at that revision,
-// i.e. when another replica wrote last), apply each
+// itself is read only when this replica's cache does not hold that very
+// row version -- same revision and same xmin -- i.e. when another replica
+// wrote last, or the row was rewritten behind the replicas' backs, as a
+// restore or a failover to a lagging standby does), apply each
 // mutation in order (each change: revision + 1), UPDATE the row once,
 // pg_notify('peerlab_bootstrap', revision), COMMIT. The row lock serializes
 // every writer of every replica, so no update is lost and the revision grows
@@ -49,10 +51,12 @@
 // further calls fail without trying for Options::retry_interval), and the
 // store reconnects by itself -- workers on their next batch, the listener
 // every retry_interval -- re-reading the document when the listener is back.
-// A transaction whose COMMIT got no answer is reported Unavailable although
-// it may have committed (the usual ambiguity); every operation of the
+// A transaction whose COMMIT got no answer (the connection died) is looked
+// up on a new connection (txid_status): acknowledged if it committed,
+// Unavailable if it was rolled back, and Unavailable ("may be in") when that
+// cannot be told, e.g. the database is down; every operation of the
 // bootstrap service is safe to retry. Nothing acknowledged is lost: an
-// acknowledgement follows a successful COMMIT.
+// acknowledgement follows a COMMIT the database confirmed.
 //
 // Thread safety: every method may be called from any thread concurrently.
 // Listeners run on a worker or the listener thread, one at a time.
@@ -171,6 +175,12 @@ class PostgresStore : public Store {
 
   void WorkerLoop();
   void RunBatch(std::unique_ptr<Connection>& conn, std::vector<Pending>& batch);
+  // After a COMMIT whose answer was lost: whether transaction `txid`
+  // committed (true) or was rolled back (false), asked on a new connection
+  // left in `conn` (waits up to statement_timeout while the server still
+  // has it in progress). Unavailable when it cannot be told.
+  absl::StatusOr<bool> CommittedAfterAll(std::unique_ptr<Connection>& conn,
+                                         int64_t txid);
   void ListenerLoop(std::unique_ptr<Connection> conn);
   // Handles buffered notifications, reading the document when another
   // replica changed it. Throws pqxx exceptions on connection trouble.
@@ -178,9 +188,10 @@ class PostgresStore : public Store {
   // Sleeps up to `timeout` or until the store stops; false when stopping.
   bool ListenerSleep(absl::Duration timeout);
 
-  // Sequencer (all REQUIRES seq_mu_ held): offers a document, delivers
-  // what is next in revision order, and closes gaps.
-  void OfferLocked(const Document& doc);
+  // Sequencer (all REQUIRES seq_mu_ held): offers a document (and the
+  // row version, xmin, it was read from or written as), delivers what is
+  // next in revision order, and closes gaps.
+  void OfferLocked(const Document& doc, const std::string& version);
   void DrainLocked();
   // Delivers every pending document up to `revision`, skipping gaps.
   void FlushThroughLocked(uint64_t revision);
@@ -208,6 +219,7 @@ class PostgresStore : public Store {
 
   mutable std::mutex cache_mu_;
   std::shared_ptr<const Document> cache_;  // newest document seen
+  std::string cache_version_;              // its row's xmin
   std::atomic<bool> listener_ok_{false};
 
   std::atomic<uint64_t> commits_{0};
