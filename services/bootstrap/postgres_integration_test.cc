@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/testing/eventually.h"
@@ -343,6 +344,12 @@ TEST_F(PostgresIntegrationTest, DatabaseRestartMidRun) {
       }
     });
   }
+  // An ASSERT below returns early: the writers are stopped and joined all
+  // the same (a joinable std::thread destroyed would abort the binary).
+  absl::Cleanup join_writers = [&] {
+    stop = true;
+    for (auto& t : writers) t.join();
+  };
   ASSERT_TRUE(Eventually([&] { return successes.load() >= 200; }));
   ASSERT_TRUE(postgres_->Stop().ok());
   ASSERT_TRUE(Eventually([&] { return unavailable.load() >= 50; }))
@@ -356,8 +363,7 @@ TEST_F(PostgresIntegrationTest, DatabaseRestartMidRun) {
   std::cout << "calls succeed again "
             << absl::FormatDuration(absl::Now() - back)
             << " after the database restarted (to 200 more joins)\n";
-  stop = true;
-  for (auto& t : writers) t.join();
+  std::move(join_writers).Invoke();
 
   EXPECT_EQ(other_failures.load(), 0) << other_error;
   EXPECT_LT(slowest_failure_ms.load(), 2000)
