@@ -10,18 +10,19 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/testing/eventually.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/bootstrap/document.h"
 #include "services/bootstrap/entry_secret.h"
 #include "services/bootstrap/validation.h"
-#include "base/testing/eventually.h"
 
 namespace peerlab::bootstrap {
 namespace {
@@ -122,6 +123,54 @@ TEST_F(FileStoreTest, AcknowledgedMeansOnDisk) {
 
 // The Store contract itself (revisions, failed and empty mutations,
 // concurrency, restarts) is tested for every store in store_test.cc.
+
+// No caller is answered before its change is durable: while the writer is
+// held after the rename (the directory not yet fsync'ed), neither the
+// change's caller nor a no-change call queued behind it (whose answer shows
+// the change) has been answered, and Read() shows the old document.
+TEST_F(FileStoreTest, NothingIsAcknowledgedBeforeTheDirectoryIsSynced) {
+  std::promise<void> reached;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> hold{false};
+  Config c;
+  c.set_max_peers(3);
+  auto store = FileStore::Open(
+      {.path = path_,
+       .initial_config = c,
+       .fault_for_testing = [&](FileStore::WriteStep step) {
+         if (step == FileStore::WriteStep::kRenamed && hold.exchange(false)) {
+           reached.set_value();
+           released.wait();
+         }
+         return absl::OkStatus();
+       }});
+  ASSERT_TRUE(store.ok()) << store.status();
+  hold = true;
+  std::promise<absl::StatusOr<Document>> changed, unchanged;
+  (*store)->Mutate(AddPeer(1), [&](absl::StatusOr<Document> d) {
+    changed.set_value(std::move(d));
+  });
+  reached.get_future().wait();  // the writer holds, the file renamed
+  (*store)->Mutate(
+      [](Document&) -> absl::StatusOr<bool> { return false; },
+      [&](absl::StatusOr<Document> d) { unchanged.set_value(std::move(d)); });
+  auto changed_answer = changed.get_future();
+  auto unchanged_answer = unchanged.get_future();
+  EXPECT_EQ(changed_answer.wait_for(std::chrono::seconds(0)),
+            std::future_status::timeout);
+  EXPECT_EQ(unchanged_answer.wait_for(std::chrono::seconds(0)),
+            std::future_status::timeout);
+  EXPECT_EQ((*store)->Read()->revision(), 0u);
+  release.set_value();
+  auto first = changed_answer.get();
+  auto second = unchanged_answer.get();
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(first->revision(), 1u);
+  EXPECT_EQ(second->revision(), 1u);
+  EXPECT_EQ((*store)->Read()->revision(), 1u);
+}
 
 TEST_F(FileStoreTest, NoChangeWritesNothing) {
   auto store = Open();
