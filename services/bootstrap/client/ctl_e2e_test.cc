@@ -15,11 +15,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/testing/eventually.h"
+#include "base/testing/subprocess.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "base/testing/eventually.h"
-#include "base/testing/subprocess.h"
 
 namespace peerlab::testing {
 namespace {
@@ -180,9 +180,10 @@ TEST_F(CtlTest, PingAndTableOutput) {
 TEST_F(CtlTest, FullListLeaveRefillRenew) {
   const std::string token = WriteToken("admin-token", "s3cret-admin");
   StartServer({"--admin-token-file", token});
-  ASSERT_TRUE(Ctl({"join", "alice", "127.0.0.1", "7001", "--id", kAlice,
-                   "--started-at", "2024-05-01T12:00:00Z"})
-                  .status.success());
+  CtlRun first = Ctl({"join", "alice", "127.0.0.1", "7001", "--id", kAlice,
+                      "--started-at", "2024-05-01T12:00:00Z"});
+  ASSERT_TRUE(first.status.success()) << first.status.ToString() << "\n"
+                                      << first.err;
   CtlRun bob =
       Ctl({"join", "bob", "127.0.0.1", "7002", "--id", kBob, "--started-at",
            "2024-05-01T12:01:00Z", "--protocol", "tcp"});
@@ -352,9 +353,10 @@ TEST_F(CtlTest, AdminTokenFlow) {
   const std::string token = WriteToken("server.token", "s3cret-token");
   const std::string wrong = WriteToken("wrong.token", "guess");
   StartServer({"--admin-token-file", token});
-  ASSERT_TRUE(Ctl({"join", "alice", "127.0.0.1", "7001", "--id", kAlice,
-                   "--started-at", "2024-05-01T12:00:00Z"})
-                  .status.success());
+  CtlRun first = Ctl({"join", "alice", "127.0.0.1", "7001", "--id", kAlice,
+                      "--started-at", "2024-05-01T12:00:00Z"});
+  ASSERT_TRUE(first.status.success()) << first.status.ToString() << "\n"
+                                      << first.err;
   ASSERT_TRUE(Ctl({"join", "bob", "127.0.0.1", "7002", "--id", kBob,
                    "--started-at", "2024-05-01T12:01:00Z"})
                   .status.success());
