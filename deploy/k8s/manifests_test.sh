@@ -90,6 +90,9 @@ print(next(v["hostPath"]["path"] for v in pod["spec"]["volumes"] if v["name"] ==
 # 10 s, restarted after 3 failures.
 [[ $(wc -l <"$tmp/pods/probes.tsv") == 7 && $(cut -f1,3,5 "$tmp/pods/probes.tsv" | grep -c $'\t10\t3$') == 6 ]] ||
   { echo "FAIL: a liveness probe per container"; cat "$tmp/pods/probes.tsv"; exit 1; }
+# and the readiness probes lab up waits on, as the manifests write them.
+[[ $(wc -l <"$tmp/pods/ready.tsv") == 7 ]] && grep -q $'^alice-peer\t\\["/bin/sh", "-c", "exec peerlab-health --service peer.v1.PeerControl ' "$tmp/pods/ready.tsv" ||
+  { echo "FAIL: a readiness probe per container"; cat "$tmp/pods/ready.tsv"; exit 1; }
 if grep -q 'containerPort\|emptyDir\|secretName' "$tmp"/pods/*.yaml; then echo "FAIL: left for podman: ports/emptyDir/secret"; exit 1; fi
 for bad in Alice "a b" -x bootstrap-0; do
   if /usr/bin/python3 "$K8S_DIR/render-lab" --peers "alice,$bad" --secrets-dir "$tmp/s2" --out "$tmp/bad" <"$tmp/all.yaml" 2>/dev/null; then
