@@ -52,20 +52,29 @@ void Memberlist::FetchWanted(const std::string& addr, const std::string& to) {
         if (auto a = alive.lock(); !a || !*a) return;
         for (const auto& n : names) wanted_.erase(n);
         if (!response.ok() || !response->has_push_pull()) return;
-        const ::peer::v1::PushPull& pp = response->push_pull();
+        ::peer::v1::PushPull& pp = *response->mutable_push_pull();
         if (pp.nodes_size() > kMaxWantPerRequest) {
           ++stats_.push_pulls_refused;
           return;
         }
-        ::peer::v1::PushPull entries;
-        entries.set_from(pp.from());
-        for (const auto& s : pp.nodes()) {
-          // Only what was asked for.
-          if (std::find(names.begin(), names.end(), s.name()) != names.end()) {
-            *entries.add_nodes() = s;
+        // Only what was asked for, in the answer's order, and nothing else
+        // of the answer (filtered in place: no copy of the entries).
+        auto& nodes = *pp.mutable_nodes();
+        int kept = 0;
+        for (int i = 0; i < nodes.size(); ++i) {
+          const std::string& name = nodes.Get(i).name();
+          if (std::find(names.begin(), names.end(), name) == names.end()) {
+            continue;
           }
+          if (kept != i) nodes.SwapElements(kept, i);
+          ++kept;
         }
-        MergeState(entries);
+        nodes.DeleteSubrange(kept, nodes.size() - kept);
+        pp.clear_user_state();
+        pp.clear_join();
+        pp.clear_self_only();
+        pp.clear_want();
+        MergeState(pp);
       },
       to);
 }

@@ -19,26 +19,40 @@
 
 namespace peerlab::membership::internal {
 
+// absl::Time in 8 bytes instead of 16: whole nanoseconds since the Unix
+// epoch (about ±292 years; what a scheduler's Now() gives). Converts both
+// ways implicitly, so a field of this type reads and assigns as a Time.
+class CompactTime {
+ public:
+  CompactTime() = default;
+  CompactTime(absl::Time t) : ns_(absl::ToUnixNanos(t)) {}          // NOLINT
+  operator absl::Time() const { return absl::FromUnixNanos(ns_); }  // NOLINT
+
+ private:
+  int64_t ns_ = 0;
+};
+
 // What this node knows of one member. Compact, since a node holds one
 // per member (N² of them in a simulation of N members): strings are
-// pooled references, and the member's queued update is tracked here
-// rather than in a map. A record whose name is empty is free.
+// pooled 4-byte references, the member's queued update is tracked here
+// rather than in a map, and the fields are ordered so that none pads
+// (72 bytes). A record whose name is empty is free.
 struct NodeState {
   StringPool::Ref name;
   StringPool::Ref addr;
   StringPool::Ref id;
   StringPool::Ref meta;
-  uint64_t incarnation = 0;
-  uint64_t generation = 0;
-  absl::Time state_change;  // when the state last changed, local time
-  std::unique_ptr<Suspicion> suspicion;
-  BroadcastQueue::Slot queued;  // the update about it we spread
-  MemberState state = MemberState::kAlive;
   // The member's public key, pinned to its name while it lives, and the
   // signature of its last claim about itself (its alive at
   // `incarnation`, or its leave when left), passed on in push/pulls.
   StringPool::Ref public_key;
   StringPool::Ref signature;
+  uint64_t incarnation = 0;
+  uint64_t generation = 0;
+  CompactTime state_change;  // when the state last changed, local time
+  std::unique_ptr<Suspicion> suspicion;
+  BroadcastQueue::Slot queued;  // the update about it we spread
+  MemberState state = MemberState::kAlive;
   // It answered one of our probes or exchanged state with us. Members
   // only heard of (possibly forged, in a flood) are not asked to probe
   // for us, and failing to reach them does not lower our health score.
@@ -48,6 +62,7 @@ struct NodeState {
   // key stays pinned as long as a dead member's would.
   bool forced_left = false;
 };
+static_assert(sizeof(NodeState) <= 72, "a member record grew: N² of them");
 // Looks records up by name through their index in nodes_ (4 bytes a
 // member instead of a string key).
 struct NameHash {

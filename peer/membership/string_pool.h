@@ -5,7 +5,7 @@
 // for each one it learns of, so a simulation of N members in one process
 // holds N² records. Their strings are the same N names, addresses and
 // encoded updates over and over. Members that share one pool store each of
-// them once; the records hold 8-byte references (see StringPool::Ref).
+// them once; the records hold 4-byte references (see StringPool::Ref).
 // A real peer has one member per process and gets a private pool: nothing
 // changes for it but a little indirection.
 //
@@ -15,6 +15,7 @@
 #ifndef PEERLAB_PEER_MEMBERSHIP_STRING_POOL_H_
 #define PEERLAB_PEER_MEMBERSHIP_STRING_POOL_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -30,46 +31,74 @@ class StringPool {
   struct Entry {
     std::string value;
     uint32_t refs = 0;
+    uint32_t index = 0;  // its place in the Table (never 0)
     StringPool* pool = nullptr;
   };
 
+  // Every pool's entries live in one process-wide table of fixed chunks,
+  // so that a Ref is a 4-byte index (a simulated member holds six of them
+  // per member record, N² records in all) and an entry never moves.
+  // Slots are handed out and given back under a mutex; reading an entry by
+  // index takes none (a chunk is published before any index into it is
+  // handed out, and never freed).
+  class Table {
+   public:
+    static Entry* Get(uint32_t index) {
+      return &chunks_[index >> kChunkBits].load(
+          std::memory_order_acquire)[index & (kChunkSize - 1)];
+    }
+    // A free slot (never 0) for `value` of `pool`; and back.
+    static Entry* Take(absl::string_view value, StringPool* pool);
+    static void Give(Entry* entry);
+
+   private:
+    static constexpr int kChunkBits = 10;
+    static constexpr uint32_t kChunkSize = uint32_t{1} << kChunkBits;
+    static constexpr size_t kMaxChunks = size_t{1} << (32 - kChunkBits);
+    static std::atomic<Entry*> chunks_[kMaxChunks];
+  };
+
  public:
-  // A counted reference to a pooled string; a default-constructed Ref is
-  // the empty string and belongs to no pool. The string is freed with its
-  // last Ref. REQUIRES: the pool outlives its Refs.
+  // A counted reference to a pooled string (4 bytes); a default-constructed
+  // Ref is the empty string and belongs to no pool. The string is freed
+  // with its last Ref. REQUIRES: the pool outlives its Refs.
   class Ref {
    public:
     Ref() = default;
-    Ref(const Ref& other) : entry_(other.entry_) {
-      if (entry_) ++entry_->refs;
+    Ref(const Ref& other) : index_(other.index_) {
+      if (index_ != 0) ++Table::Get(index_)->refs;
     }
-    Ref(Ref&& other) noexcept : entry_(other.entry_) { other.entry_ = nullptr; }
+    Ref(Ref&& other) noexcept : index_(other.index_) { other.index_ = 0; }
     Ref& operator=(Ref other) noexcept {
-      std::swap(entry_, other.entry_);
+      std::swap(index_, other.index_);
       return *this;
     }
     ~Ref() {
-      if (entry_ && --entry_->refs == 0) entry_->pool->Release(entry_);
+      if (index_ == 0) return;
+      Entry* entry = Table::Get(index_);
+      if (--entry->refs == 0) entry->pool->Release(entry);
     }
 
-    const std::string& str() const { return entry_ ? entry_->value : Empty(); }
+    const std::string& str() const {
+      return index_ != 0 ? Table::Get(index_)->value : Empty();
+    }
     absl::string_view view() const { return str(); }
     operator const std::string&() const { return str(); }  // NOLINT
-    bool empty() const { return str().empty(); }
+    bool empty() const { return index_ == 0; }
     size_t size() const { return str().size(); }
 
     friend bool operator==(const Ref& a, absl::string_view b) {
       return a.view() == b;
     }
     friend bool operator==(const Ref& a, const Ref& b) {
-      return a.entry_ == b.entry_ || a.view() == b.view();
+      return a.index_ == b.index_ || a.view() == b.view();
     }
 
    private:
     friend class StringPool;
-    explicit Ref(Entry* entry) : entry_(entry) { ++entry_->refs; }
+    explicit Ref(Entry* entry) : index_(entry->index) { ++entry->refs; }
     static const std::string& Empty();
-    Entry* entry_ = nullptr;
+    uint32_t index_ = 0;
   };
 
   StringPool() = default;

@@ -1,5 +1,6 @@
 #include "peer/membership/string_pool.h"
 
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -73,6 +74,35 @@ TEST(StringPoolTest, ManyHoldersOfManyStrings) {
   refs.erase(refs.begin(), refs.begin() + 2000);
   EXPECT_EQ(pool.size(), 1000u);
   refs.clear();
+  EXPECT_EQ(pool.size(), 0u);
+}
+
+// A member record holds six Refs, N² records in a simulation.
+static_assert(sizeof(StringPool::Ref) == 4);
+
+TEST(StringPoolTest, TwoPoolsKeepTheirOwnCopies) {
+  StringPool a_pool, b_pool;
+  StringPool::Ref a = a_pool.Intern("same");
+  StringPool::Ref b = b_pool.Intern("same");
+  EXPECT_EQ(a, b);                // equal strings
+  EXPECT_NE(&a.str(), &b.str());  // two copies, one per pool
+  a = StringPool::Ref();
+  EXPECT_EQ(a_pool.size(), 0u);
+  EXPECT_EQ(b_pool.size(), 1u);
+  EXPECT_EQ(b.str(), "same");
+}
+
+TEST(StringPoolTest, FreedStringsGiveTheirPlaceToNewOnes) {
+  StringPool pool;
+  for (int round = 0; round < 100; ++round) {
+    std::vector<StringPool::Ref> refs;
+    for (int i = 0; i < 2000; ++i) {
+      refs.push_back(
+          pool.Intern(std::to_string(round) + "/" + std::to_string(i)));
+    }
+    EXPECT_EQ(refs[1234].str(), std::to_string(round) + "/1234");
+    EXPECT_EQ(pool.size(), 2000u);
+  }
   EXPECT_EQ(pool.size(), 0u);
 }
 

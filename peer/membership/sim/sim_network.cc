@@ -111,8 +111,9 @@ void SimTransport::Shutdown() {
   }
 }
 
-void SimTransport::Complete(
-    uint64_t call_id, absl::StatusOr<::peer::v1::ReliableResponse> result) {
+void SimTransport::Complete(uint64_t call_id,
+                            absl::StatusOr<::peer::v1::ReliableResponse> result,
+                            size_t bytes) {
   auto it = pending_.find(call_id);
   if (it == pending_.end()) return;  // timed out, or answered already
   PendingCall call = std::move(it->second);
@@ -120,7 +121,6 @@ void SimTransport::Complete(
   network_->clock_.Cancel(call.timeout_event);
   NodeStats& stats = network_->node(node_).stats;
   if (result.ok()) {
-    const size_t bytes = result->ByteSizeLong();
     stats.reliable_bytes_received += bytes;
     network_->Trace(3, node_, static_cast<NodeId>(call_id), bytes);
   } else {
@@ -584,7 +584,10 @@ void SimNetwork::SendReliable(NodeId from, uint32_t from_epoch,
     return;
   }
   ++caller.stats.reliable_calls;
-  caller.stats.reliable_bytes_sent += request.ByteSizeLong();
+  // Sized once (a push/pull of N entries takes O(N) to size); the request
+  // and its response are not changed on the way, so each end counts that.
+  const size_t request_bytes = request.ByteSizeLong();
+  caller.stats.reliable_bytes_sent += request_bytes;
   const uint64_t call_id = transport.next_call_id_++;
   SimTransport::PendingCall& call = transport.pending_[call_id];
   call.done = std::move(done);
@@ -624,15 +627,17 @@ void SimNetwork::SendReliable(NodeId from, uint32_t from_epoch,
                                Lag(callee.rng, callee.slowness.inbound_lag);
   clock_.Schedule(
       Now() + delay,
-      [this, from, from_epoch, dest, call_id, request = std::move(request)]() {
-        ServeRequest(from, from_epoch, dest, call_id, request);
+      [this, from, from_epoch, dest, call_id, request_bytes,
+       request = std::move(request)]() {
+        ServeRequest(from, from_epoch, dest, call_id, request, request_bytes);
       },
       dest, runtime::SimClock::kAnyEpoch);
 }
 
 void SimNetwork::ServeRequest(NodeId caller, uint32_t caller_epoch,
                               NodeId callee, uint64_t call_id,
-                              const ::peer::v1::ReliableRequest& request) {
+                              const ::peer::v1::ReliableRequest& request,
+                              size_t request_bytes) {
   if (!Passes(caller, callee)) return;
   Node& n = node(callee);
   if (n.crashed) {
@@ -649,7 +654,6 @@ void SimNetwork::ServeRequest(NodeId caller, uint32_t caller_epoch,
     return;
   }
   ++n.stats.reliable_served;
-  const size_t request_bytes = request.ByteSizeLong();
   n.stats.reliable_bytes_received += request_bytes;
   Trace(2, caller, callee, request_bytes);
   const uint32_t callee_epoch = n.epoch;
@@ -670,23 +674,23 @@ void SimNetwork::Respond(NodeId caller, uint32_t caller_epoch, NodeId callee,
   if (!IsCurrent(callee, callee_epoch) || node(callee).transport->shut_down_) {
     return;
   }
-  if (result.ok()) {
-    node(callee).stats.reliable_bytes_sent += result->ByteSizeLong();
-  }
+  const size_t bytes = result.ok() ? result->ByteSizeLong() : 0;
+  node(callee).stats.reliable_bytes_sent += bytes;
   if (!Passes(callee, caller)) return;  // the caller's deadline answers
   CompleteLater(caller, caller_epoch, call_id, Delay(callee, caller, true),
-                std::move(result));
+                std::move(result), bytes);
 }
 
 void SimNetwork::CompleteLater(
     NodeId caller, uint32_t caller_epoch, uint64_t call_id,
-    absl::Duration delay, absl::StatusOr<::peer::v1::ReliableResponse> result) {
+    absl::Duration delay, absl::StatusOr<::peer::v1::ReliableResponse> result,
+    size_t bytes) {
   Node& n = node(caller);
   delay += Lag(n.rng, n.slowness.inbound_lag);
   clock_.Schedule(
       Now() + delay,
-      [this, caller, call_id, result = std::move(result)]() mutable {
-        node(caller).transport->Complete(call_id, std::move(result));
+      [this, caller, call_id, bytes, result = std::move(result)]() mutable {
+        node(caller).transport->Complete(call_id, std::move(result), bytes);
       },
       caller, caller_epoch);
 }

@@ -258,9 +258,11 @@ class SimTransport final : public Transport {
   SimTransport(SimNetwork* network, NodeId node, uint32_t epoch)
       : network_(network), node_(node), epoch_(epoch) {}
 
-  // Completes call `call_id` with `result` if it is still pending.
+  // Completes call `call_id` with `result` (of `bytes` serialized, when
+  // ok) if it is still pending.
   void Complete(uint64_t call_id,
-                absl::StatusOr<::peer::v1::ReliableResponse> result);
+                absl::StatusOr<::peer::v1::ReliableResponse> result,
+                size_t bytes = 0);
 
   SimNetwork* const network_;
   const NodeId node_;
@@ -478,16 +480,18 @@ class SimNetwork final : private runtime::SimClock::Gate,
   // The callee side of a reliable call, on arrival.
   void ServeRequest(NodeId caller, uint32_t caller_epoch, NodeId callee,
                     uint64_t call_id,
-                    const ::peer::v1::ReliableRequest& request);
+                    const ::peer::v1::ReliableRequest& request,
+                    size_t request_bytes);
   // Sends `result` from `callee` back to call `call_id` of `caller`.
   void Respond(NodeId caller, uint32_t caller_epoch, NodeId callee,
                uint32_t callee_epoch, uint64_t call_id,
                absl::StatusOr<::peer::v1::ReliableResponse> result);
   // Completes call `call_id` of (caller, epoch) after `delay`, as a task of
-  // the caller (plus its inbound lag).
+  // the caller (plus its inbound lag); `bytes`: the response's size.
   void CompleteLater(NodeId caller, uint32_t caller_epoch, uint64_t call_id,
                      absl::Duration delay,
-                     absl::StatusOr<::peer::v1::ReliableResponse> result);
+                     absl::StatusOr<::peer::v1::ReliableResponse> result,
+                     size_t bytes = 0);
 
   // SimClock::Gate.
   Verdict Admit(uint32_t owner, uint32_t epoch) override;
