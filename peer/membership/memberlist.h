@@ -440,6 +440,17 @@ class Memberlist {
     // silent is left to its suspicion (and the early check).
     absl::Time refuted = absl::InfinitePast();
     bool checking = false;
+    // The timed quarantine (docs/membership.md): the earliest removal time
+    // a credible declaration named (InfiniteFuture: none since the last
+    // removal), the distinct declarers (at most kMaxEvidence), whether our
+    // follow check runs and how it last ended, and our own pending removal.
+    absl::Time declared_at = absl::InfiniteFuture();
+    std::vector<std::string> declarers;
+    bool following = false;
+    absl::Time last_follow = absl::InfinitePast();
+    bool doubtful = false;  // the last follow check had some acks missing
+    bool pending = false;
+    absl::Time remove_at = absl::InfiniteFuture();
   };
   static constexpr size_t kMaxEvidence = 16;
   static constexpr int kQuarantinePings = 3;
@@ -449,6 +460,19 @@ class Memberlist {
   // a slow member answers and refutes late, a lossy or dead one never).
   static constexpr int kQuarantineWaitPeriods = 5;
   static constexpr int kEarlyCheckPeriods = 3;
+  // A quarantine takes effect this many probe intervals after the first
+  // member decided it: time for its declaration to reach every member
+  // (an epidemic, ~log N gossip rounds) and for each to check the member
+  // itself (kFollowPings pings, one probe interval), so that the group
+  // removes it at one moment. Later declarations may not name a time
+  // further ahead than that.
+  static constexpr int kQuarantineDelayPeriods = 4;
+  // The follow check: kFollowPings pings, each its own datagram. At most
+  // kFollowFailAcks acks: this member removes it too; all of them: it
+  // stays; in between (doubtful): it follows once quarantine_observers
+  // distinct declarers named it.
+  static constexpr int kFollowPings = 6;
+  static constexpr int kFollowFailAcks = 3;
   absl::flat_hash_map<std::string, Evidence> evidence_;
   // Accusers' refuted accusations (credibility), by accuser: how many
   // since `since` (a window of Config::evidence_window). Bounded as
@@ -482,6 +506,16 @@ class Memberlist {
   // otherwise it is checked again a probe interval later while the
   // evidence stands.
   void QuarantineCheck(const std::string& name, uint64_t generation);
+  // A quarantine declaration (a dead with quarantine_at_ms) about `m`:
+  // notes its declarer and time, relays the earliest, and checks the member
+  // itself (FollowCheck) unless it has decided already.
+  void HandleQuarantineDeclaration(NodeState& m, const ::peer::v1::Dead& dead);
+  // Pings `name` kFollowPings times; decides as kFollowFailAcks says.
+  void FollowCheck(const std::string& name, uint64_t generation);
+  // This node removes `m` at `at` (now if past): declares it at once (a
+  // dead with quarantine_at_ms) and applies it then (ApplyQuarantine).
+  void ScheduleQuarantine(NodeState& m, absl::Time at);
+  void ApplyQuarantine(const std::string& name, uint64_t generation);
   // Called by DeclareDown for a death (when, for the evidence table).
   void NoteRemoval(const NodeState& m);
   // Whether `m`'s refutations are refused now (hold-down).

@@ -142,7 +142,7 @@ struct Stats {
   // Suspicions that ran out with fewer independent confirmations than
   // Lifeguard expected (memberlist.degraded.timeout).
   uint64_t degraded_timeouts = 0;
-  uint64_t gossip_rounds = 0;    // that sent something
+  uint64_t gossip_rounds = 0;  // that sent something
   // memberlist.msg.*: alives that changed a member, suspicions started,
   // members declared dead or left.
   uint64_t alives_applied = 0;
@@ -159,6 +159,7 @@ struct Stats {
   uint64_t accusations_discounted = 0;
   uint64_t early_checks = 0;
   uint64_t quarantines = 0;
+  uint64_t follow_checks = 0;  // quarantine declarations checked here
   uint64_t held_down_refutations = 0;
   uint64_t fallback_only_suspicions = 0;
   // Coordinates on acks refused (CoordinateFromProto, CoordinateClient::

@@ -24,7 +24,9 @@
 #include <algorithm>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "peer/membership/memberlist.h"
+#include "peer/membership/protocol_math.h"
 #include "peer/membership/wire.h"
 
 namespace peerlab::membership {
@@ -155,7 +157,10 @@ void Memberlist::RecordEvidence(NodeState& m, const std::string& from) {
   const int needed = std::min(config_.quarantine_observers, NumAlive() - 2);
   if (needed < 2 || EvidenceCount(m) < needed) return;
   if (now - e->refuted > config_.evidence_window) return;
-  if (e->checking || now - e->last_check < config_.probe_interval) return;
+  if (e->checking || e->pending || e->following ||
+      now - e->last_check < config_.probe_interval) {
+    return;
+  }
   QuarantineCheck(m.name, m.generation);
 }
 
@@ -201,16 +206,15 @@ void Memberlist::QuarantineCheck(const std::string& name, uint64_t generation) {
                         });
       return;
     }
-    ++stats_.quarantines;
+    if (ev == nullptr || ev->pending) return;
     log_.Debug(config_.name, ": ", name,
-               " quarantined: accused by many, silent to our check");
-    ::peer::v1::Dead dead;
-    dead.set_incarnation(t->incarnation);
-    dead.set_generation(generation);
-    dead.set_node(name);
-    dead.set_from(config_.name);
-    DeclareDown(*t, dead);
-    if (ev != nullptr) ev->hold_until = scheduler_->Now() + config_.hold_down;
+               " to be quarantined: accused by many, silent to our check");
+    // Not at once: at one moment with every other member (the earliest
+    // time declared already, else a delay for the declaration to spread).
+    const absl::Time now = scheduler_->Now();
+    ScheduleQuarantine(
+        *t, std::min(ev->declared_at,
+                     now + config_.probe_interval * kQuarantineDelayPeriods));
   };
   ::peer::v1::Message sus;
   auto* s = sus.mutable_suspect();
@@ -244,6 +248,166 @@ void Memberlist::QuarantineCheck(const std::string& name, uint64_t generation) {
     out.push_back(EncodeMessage(ping));
     SendMessages(addr, std::move(out), name);
   }
+}
+
+void Memberlist::HandleQuarantineDeclaration(NodeState& m,
+                                             const ::peer::v1::Dead& dead) {
+  if (Compat() || config_.quarantine_observers == 0 || &m == local_ ||
+      !IsLive(m.state) || dead.generation() != m.generation ||
+      dead.from().empty() || dead.from() == config_.name ||
+      !WithinIncarnationWindow(m.incarnation, dead.incarnation(),
+                               config_.incarnation_window) ||
+      !CredibleAccuser(dead.from(), m)) {
+    return;
+  }
+  Evidence* e = EvidenceFor(m.name, m.generation);
+  if (e == nullptr) return;
+  const absl::Time now = scheduler_->Now();
+  // A time further ahead than any member decides is refused (a forger
+  // would delay the removal); one in the past means now.
+  absl::Time at = absl::FromUnixMillis(dead.quarantine_at_ms());
+  const absl::Time latest =
+      now + config_.probe_interval * kQuarantineDelayPeriods;
+  if (at > latest) at = latest;
+  if (std::find(e->declarers.begin(), e->declarers.end(), dead.from()) ==
+          e->declarers.end() &&
+      e->declarers.size() < kMaxEvidence) {
+    e->declarers.push_back(dead.from());
+  }
+  if (at < e->declared_at) {
+    e->declared_at = at;
+    // Relayed under its own key, so that the member's refutations (queued
+    // under the member's) do not cut its spread short.
+    ::peer::v1::Message out;
+    *out.mutable_dead() = dead;
+    out.mutable_dead()->set_quarantine_at_ms(absl::ToUnixMillis(at));
+    QueueBroadcast(absl::StrCat("quarantine:", m.name.view()), out);
+  }
+  if (e->pending) {
+    if (e->declared_at < e->remove_at) ScheduleQuarantine(m, e->declared_at);
+    return;
+  }
+  if (e->doubtful && now - e->last_follow <= config_.evidence_window &&
+      static_cast<int>(e->declarers.size()) >= config_.quarantine_observers) {
+    ScheduleQuarantine(m, e->declared_at);
+    return;
+  }
+  // Also while a quarantine check of ours runs: that one waits for a slow
+  // member (5 probe intervals) and would end after the declared time.
+  if (e->following || now - e->last_follow < config_.probe_interval) {
+    return;
+  }
+  FollowCheck(m.name.str(), m.generation);
+}
+
+void Memberlist::FollowCheck(const std::string& name, uint64_t generation) {
+  NodeState* target = Find(name);
+  Evidence* e = EvidenceFor(name, generation);
+  if (target == nullptr || e == nullptr) return;
+  e->following = true;
+  e->last_follow = scheduler_->Now();
+  ++stats_.follow_checks;
+  struct Check {
+    int acks = 0;
+    int pending = kFollowPings;
+  };
+  auto check = std::make_shared<Check>();
+  auto settle = [this, name, generation, check] {
+    if (--check->pending > 0) return;
+    Evidence* ev = EvidenceFor(name, generation);
+    if (ev == nullptr) return;
+    ev->following = false;
+    NodeState* t = Find(name);
+    if (t == nullptr || t->generation != generation || !IsLive(t->state) ||
+        shut_down_ || ev->pending) {
+      return;
+    }
+    ev->doubtful = check->acks < kFollowPings;
+    if (check->acks <= kFollowFailAcks ||
+        (ev->doubtful && static_cast<int>(ev->declarers.size()) >=
+                             config_.quarantine_observers)) {
+      ScheduleQuarantine(*t, ev->declared_at);
+    }
+  };
+  // Within a probe interval, well before the declared time.
+  const absl::Duration wait =
+      std::max(awareness_.Scale(config_.probe_timeout), config_.probe_interval);
+  for (int k = 0; k < kFollowPings; ++k) {
+    const uint32_t seq = NextSeq();
+    ExpectAck(
+        seq, wait,
+        [check, settle](bool ack) {
+          if (!ack) return;
+          ++check->acks;
+          settle();
+        },
+        settle);
+    ::peer::v1::Message ping;
+    auto* p = ping.mutable_ping();
+    p->set_seq_no(seq);
+    p->set_target(name);
+    p->set_source_name(config_.name);
+    p->set_source_addr(local_->addr);
+    SendMessages(target->addr, {EncodeMessage(ping)}, name);
+  }
+}
+
+void Memberlist::ScheduleQuarantine(NodeState& m, absl::Time at) {
+  Evidence* e = EvidenceFor(m.name, m.generation);
+  if (e == nullptr) return;
+  const absl::Time now = scheduler_->Now();
+  if (at < now) at = now;
+  const bool first = !e->pending;
+  e->pending = true;
+  e->remove_at = at;
+  if (first) {
+    // Our own declaration: one more declarer for members in doubt.
+    ::peer::v1::Message out;
+    auto* d = out.mutable_dead();
+    d->set_incarnation(m.incarnation);
+    d->set_generation(m.generation);
+    d->set_node(m.name.str());
+    d->set_from(config_.name);
+    d->set_quarantine_at_ms(absl::ToUnixMillis(at));
+    if (at < e->declared_at) e->declared_at = at;
+    QueueBroadcast(absl::StrCat("quarantine:", m.name.view()), out);
+  }
+  std::weak_ptr<bool> alive = alive_;
+  scheduler_->After(
+      at - now, [this, alive, name = m.name.str(), generation = m.generation] {
+        if (auto a = alive.lock(); !a || !*a) return;
+        ApplyQuarantine(name, generation);
+      });
+}
+
+void Memberlist::ApplyQuarantine(const std::string& name, uint64_t generation) {
+  Evidence* e = EvidenceFor(name, generation);
+  if (e == nullptr || !e->pending) return;
+  const absl::Time now = scheduler_->Now();
+  if (now < e->remove_at) return;  // moved later: its own timer applies it
+  const absl::Time at = e->remove_at;
+  e->pending = false;
+  e->remove_at = absl::InfiniteFuture();
+  e->declared_at = absl::InfiniteFuture();
+  e->declarers.clear();
+  e->doubtful = false;
+  NodeState* t = Find(name);
+  if (t == nullptr || t->generation != generation || !IsLive(t->state) ||
+      shut_down_) {
+    return;
+  }
+  ++stats_.quarantines;
+  log_.Debug(config_.name, ": ", name,
+             " quarantined: accused by many, silent to the checks");
+  ::peer::v1::Dead dead;
+  dead.set_incarnation(t->incarnation);
+  dead.set_generation(generation);
+  dead.set_node(name);
+  dead.set_from(config_.name);
+  dead.set_quarantine_at_ms(absl::ToUnixMillis(at));
+  DeclareDown(*t, dead);
+  e = EvidenceFor(name, generation);
+  if (e != nullptr) e->hold_until = now + config_.hold_down;
 }
 
 void Memberlist::NoteRemoval(const NodeState& m) {

@@ -352,9 +352,9 @@ void Memberlist::SetState(NodeState& node, MemberState state) {
   if (was_live && !is_live) --num_alive_;
   if (!was_live && is_live) ++num_alive_;
   // A forced leave keeps the time the member went down (KeyReplaceable).
-  if (node.state != state && !(node.state == MemberState::kDead &&
-                               state == MemberState::kLeft &&
-                               node.forced_left)) {
+  if (node.state != state &&
+      !(node.state == MemberState::kDead && state == MemberState::kLeft &&
+        node.forced_left)) {
     node.state_change = scheduler_->Now();
   }
   if (state != MemberState::kLeft) node.forced_left = false;
@@ -665,8 +665,8 @@ void Memberlist::StartSuspicion(NodeState& node, const std::string& from,
 }
 
 void Memberlist::LastCheckBeforeDeath(const std::string& name,
-                                      uint64_t incarnation,
-                                      uint64_t generation, bool early) {
+                                      uint64_t incarnation, uint64_t generation,
+                                      bool early) {
   auto still_suspect = [this, name, incarnation, generation]() -> NodeState* {
     NodeState* target = Find(name);
     if (shut_down_ || target == nullptr ||
@@ -853,6 +853,12 @@ void Memberlist::HandleDead(const ::peer::v1::Dead& dead) {
     suspect.set_from(dead.from());
     ::peer::v1::Dead accusation = dead;
     accusation.clear_signature();  // a leave's only: not spread again
+    if (dead.quarantine_at_ms() != 0) {
+      // A quarantine declaration (stability.cc): checked here too.
+      if (NodeState* m = Find(dead.node())) {
+        HandleQuarantineDeclaration(*m, dead);
+      }
+    }
     HandleSuspect(suspect, &accusation);
     return;
   }
