@@ -495,6 +495,9 @@ class Memberlist {
   // and, with Config::quarantine_observers distinct accusers in the
   // window, checks the member (QuarantineCheck).
   void RecordEvidence(NodeState& m, const std::string& from);
+  // Checks `m` (QuarantineCheck) when its evidence and a refutation within
+  // the window call for it and no check of it runs.
+  void MaybeQuarantineCheck(NodeState& m);
   // Distinct accusers of `m` within the window (expired ones dropped).
   int EvidenceCount(const NodeState& m);
   // The evidence entry of `name` for generation `generation` (reset on

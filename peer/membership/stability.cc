@@ -62,6 +62,19 @@ void Memberlist::NoteRefutation(const NodeState& accused) {
   if (config_.quarantine_observers > 0) {
     if (Evidence* e = EvidenceFor(accused.name, accused.generation)) {
       e->refuted = scheduler_->Now();
+      // Accused often enough already: check it now, not at the next
+      // accusation (once its refutation has been applied).
+      std::weak_ptr<bool> alive = alive_;
+      scheduler_->After(absl::ZeroDuration(), [this, alive,
+                                               name = accused.name.str(),
+                                               generation =
+                                                   accused.generation] {
+        if (auto a = alive.lock(); !a || !*a) return;
+        NodeState* m = Find(name);
+        if (m != nullptr && m->generation == generation) {
+          MaybeQuarantineCheck(*m);
+        }
+      });
     }
   }
   if (config_.max_accusations == 0 || !accused.suspicion) return;
@@ -152,7 +165,14 @@ void Memberlist::RecordEvidence(NodeState& m, const std::string& from) {
         [](const auto& x, const auto& y) { return x.second < y.second; });
     *oldest = {from, now};
   }
-  if (!IsLive(m.state)) return;
+  MaybeQuarantineCheck(m);
+}
+
+void Memberlist::MaybeQuarantineCheck(NodeState& m) {
+  if (!IsLive(m.state) || &m == local_) return;
+  Evidence* e = EvidenceFor(m.name, m.generation);
+  if (e == nullptr) return;
+  const absl::Time now = scheduler_->Now();
   // The quarantine needs observers besides the member and this node.
   const int needed = std::min(config_.quarantine_observers, NumAlive() - 2);
   if (needed < 2 || EvidenceCount(m) < needed) return;
