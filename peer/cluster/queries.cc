@@ -79,6 +79,27 @@ QueryParams ParamsOf(const ::peer::v1::Query& q) {
   return p;
 }
 
+// Whether `m` may answer a query asked at `now`: alive or suspect, or
+// declared dead here within `dead_window` (Config::gossip_to_the_dead_time,
+// the time memberlist keeps telling the dead the news because a death may
+// be false): under loss and load a live member is declared dead by one
+// member and goes on answering through gossip and relays, so a query that
+// left it out ended as soon as the others had answered and dropped its
+// answer as late.
+bool MayAnswer(const membership::Member& m, absl::Time now,
+               absl::Duration dead_window) {
+  switch (m.state) {
+    case membership::MemberState::kAlive:
+    case membership::MemberState::kSuspect:
+      return true;
+    case membership::MemberState::kDead:
+      return now - m.state_change <= dead_window;
+    case membership::MemberState::kLeft:
+      return false;
+  }
+  return false;
+}
+
 std::string SeenKey(const ::peer::v1::Query& q) {
   return absl::StrCat(q.origin(), "/", q.origin_generation(), "/", q.id());
 }
@@ -288,7 +309,10 @@ absl::StatusOr<uint64_t> Queries::Start(QueryParams params, bool internal,
   p->timeout = timeout;
   p->result.id = q.id();
   p->result.timeout = timeout;
-  for (const membership::Member& m : node_->Members()) {
+  for (const membership::Member& m : node_->AllMembers()) {
+    if (!MayAnswer(m, p->start, node_->config().gossip_to_the_dead_time)) {
+      continue;
+    }
     if (Matches(
             params, m,
             tags_of_ ? tags_of_(m) : std::map<std::string, std::string>{})) {

@@ -113,8 +113,11 @@ struct QueryResult {
   uint64_t id = 0;
   absl::Duration timeout;  // what it waited at most
   absl::Duration elapsed;
-  // Members alive or suspect at the start that the filters select (this
-  // node included when it matches).
+  // Members that the filters select (this node included when it matches)
+  // and that may answer: alive or suspect at the start, or declared dead
+  // here within Config::gossip_to_the_dead_time (a death under loss or
+  // load may be false: such a member still hears the query and answers,
+  // and the query waits for it, to the timeout at most).
   std::vector<std::string> matched;
   std::set<std::string> acked;
   std::set<std::string> answered;  // responded
