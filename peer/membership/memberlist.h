@@ -451,6 +451,9 @@ class Memberlist {
     bool doubtful = false;  // the last follow check had some acks missing
     bool pending = false;
     absl::Time remove_at = absl::InfiniteFuture();
+    // Quarantines in a row (flap damping: each doubles the hold-down).
+    int quarantines = 0;
+    absl::Time last_quarantine = absl::InfinitePast();
   };
   static constexpr size_t kMaxEvidence = 16;
   static constexpr int kQuarantinePings = 3;
@@ -473,6 +476,9 @@ class Memberlist {
   // distinct declarers named it.
   static constexpr int kFollowPings = 6;
   static constexpr int kFollowFailAcks = 3;
+  // A quarantine this many hold-downs after the last starts the doubling
+  // of the hold-down over.
+  static constexpr int kHoldDownMemory = 4;
   absl::flat_hash_map<std::string, Evidence> evidence_;
   // Accusers' refuted accusations (credibility), by accuser: how many
   // since `since` (a window of Config::evidence_window). Bounded as

@@ -65,16 +65,15 @@ void Memberlist::NoteRefutation(const NodeState& accused) {
       // Accused often enough already: check it now, not at the next
       // accusation (once its refutation has been applied).
       std::weak_ptr<bool> alive = alive_;
-      scheduler_->After(absl::ZeroDuration(), [this, alive,
-                                               name = accused.name.str(),
-                                               generation =
-                                                   accused.generation] {
-        if (auto a = alive.lock(); !a || !*a) return;
-        NodeState* m = Find(name);
-        if (m != nullptr && m->generation == generation) {
-          MaybeQuarantineCheck(*m);
-        }
-      });
+      scheduler_->After(absl::ZeroDuration(),
+                        [this, alive, name = accused.name.str(),
+                         generation = accused.generation] {
+                          if (auto a = alive.lock(); !a || !*a) return;
+                          NodeState* m = Find(name);
+                          if (m != nullptr && m->generation == generation) {
+                            MaybeQuarantineCheck(*m);
+                          }
+                        });
     }
   }
   if (config_.max_accusations == 0 || !accused.suspicion) return;
@@ -427,7 +426,17 @@ void Memberlist::ApplyQuarantine(const std::string& name, uint64_t generation) {
   dead.set_quarantine_at_ms(absl::ToUnixMillis(at));
   DeclareDown(*t, dead);
   e = EvidenceFor(name, generation);
-  if (e != nullptr) e->hold_until = now + config_.hold_down;
+  if (e == nullptr) return;
+  // Flap damping: each quarantine within kHoldDownMemory hold-downs of the
+  // last doubles the hold-down (at most 32 times), so a member that stays
+  // sick is not re-admitted and removed again every hold-down.
+  if (now - e->last_quarantine > config_.hold_down * kHoldDownMemory) {
+    e->quarantines = 0;
+  }
+  e->last_quarantine = now;
+  e->hold_until =
+      now + config_.hold_down * (int64_t{1} << std::min(e->quarantines, 5));
+  ++e->quarantines;
 }
 
 void Memberlist::NoteRemoval(const NodeState& m) {
