@@ -82,9 +82,10 @@ QueryParams ParamsOf(const ::peer::v1::Query& q) {
 // Whether `m` may answer a query asked at `now`: alive or suspect, or
 // declared dead here within `dead_window` (Config::gossip_to_the_dead_time,
 // the time memberlist keeps telling the dead the news because a death may
-// be false): under loss and load a live member is declared dead by one
-// member and goes on answering through gossip and relays, so a query that
-// left it out ended as soon as the others had answered and dropped its
+// be false, or Config::hold_down when longer: a member held down here may
+// still be refuting, alive): under loss and load a live member is declared dead
+// by one member and goes on answering through gossip and relays, so a query
+// that left it out ended as soon as the others had answered and dropped its
 // answer as late.
 bool MayAnswer(const membership::Member& m, absl::Time now,
                absl::Duration dead_window) {
@@ -310,7 +311,9 @@ absl::StatusOr<uint64_t> Queries::Start(QueryParams params, bool internal,
   p->result.id = q.id();
   p->result.timeout = timeout;
   for (const membership::Member& m : node_->AllMembers()) {
-    if (!MayAnswer(m, p->start, node_->config().gossip_to_the_dead_time)) {
+    if (!MayAnswer(m, p->start,
+                   std::max(node_->config().gossip_to_the_dead_time,
+                            node_->config().hold_down))) {
       continue;
     }
     if (Matches(

@@ -115,7 +115,8 @@ struct QueryResult {
   absl::Duration elapsed;
   // Members that the filters select (this node included when it matches)
   // and that may answer: alive or suspect at the start, or declared dead
-  // here within Config::gossip_to_the_dead_time (a death under loss or
+  // here within Config::gossip_to_the_dead_time or Config::hold_down,
+  // whichever is longer (a death under loss or
   // load may be false: such a member still hears the query and answers,
   // and the query waits for it, to the timeout at most).
   std::vector<std::string> matched;
