@@ -14,6 +14,7 @@ PEERLAB_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libpqxx-dev libssl-dev
   libmicrohttpd-dev  # the --metrics-listen endpoint (base/http_server.h)
   libre2-dev  # RE2: the agent's tag and name filters (peer/agent)
+  libtcmalloc-minimal4  # peerlab-sim's allocator (optional: peer/membership/tool)
   python3 python3-grpcio python3-protobuf
   procps tmux openssl postgresql
   chromium  # the harness timeline screenshot test (headless)

@@ -299,7 +299,7 @@ void Memberlist::ApplyPendingForceLeave(NodeState& m) {
 }
 
 void Memberlist::ForgetNode(NodeState& m) {
-  auto it = by_name_.find(m.name.view());
+  auto it = by_name_.find(internal::PooledName{m.name.index()});
   if (it == by_name_.end()) return;
   const uint32_t index = *it;
   RememberDeparted(m);  // it may still catch up on keys

@@ -458,7 +458,7 @@ absl::Status Memberlist::SetNodeKey(identity::NodeKey key) {
 
 std::optional<identity::PublicKey> Memberlist::PinnedKeyOf(
     absl::string_view name) const {
-  auto it = by_name_.find(name);
+  auto it = by_name_.find(internal::PooledName{pool_->IndexOf(name)});
   if (it == by_name_.end()) return std::nullopt;
   auto key = identity::PublicKey::FromBytes(nodes_[*it].public_key.view());
   if (!key.ok()) return std::nullopt;

@@ -419,6 +419,10 @@ class Memberlist {
   void AddLocalState(::peer::v1::PushPull& pp) const;
   static void AddNodeState(const NodeState& node, ::peer::v1::PushPull& pp);
   void MergeState(const ::peer::v1::PushPull& remote);
+  // True when HandleAlive would ignore entry `s` without any effect (a
+  // valid claim of a known member's process at an incarnation we already
+  // have): MergeState skips it without copying it into an Alive.
+  bool AliveIsOldNews(const ::peer::v1::PushNodeState& s);
 
   // --- stability.cc (docs/membership.md: sick networks) ---
   // Whether the departures of issue 17 (and the earlier ones Config::

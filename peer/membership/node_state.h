@@ -64,22 +64,28 @@ struct NodeState {
 };
 static_assert(sizeof(NodeState) <= 72, "a member record grew: N² of them");
 // Looks records up by name through their index in nodes_ (4 bytes a
-// member instead of a string key).
+// member instead of a string key). Hashed and compared by the name's
+// index in the memberlist's StringPool (every record's name is interned
+// there, so equal names have equal indices): a lookup reads one record,
+// not its name's bytes. Look up with a PooledName (StringPool::IndexOf).
+struct PooledName {
+  uint32_t index;
+};
 struct NameHash {
   using is_transparent = void;
   const std::deque<NodeState>* nodes;
-  size_t operator()(absl::string_view name) const {
-    return absl::Hash<absl::string_view>()(name);
+  size_t operator()(PooledName name) const {
+    return absl::Hash<uint32_t>()(name.index);
   }
   size_t operator()(uint32_t i) const {
-    return (*this)((*nodes)[i].name.view());
+    return (*this)(PooledName{(*nodes)[i].name.index()});
   }
 };
 struct NameEq {
   using is_transparent = void;
   const std::deque<NodeState>* nodes;
-  absl::string_view View(absl::string_view name) const { return name; }
-  absl::string_view View(uint32_t i) const { return (*nodes)[i].name.view(); }
+  uint32_t View(PooledName name) const { return name.index; }
+  uint32_t View(uint32_t i) const { return (*nodes)[i].name.index(); }
   template <typename A, typename B>
   bool operator()(const A& a, const B& b) const {
     return View(a) == View(b);

@@ -216,7 +216,9 @@ void Memberlist::ProbeHolder(const std::string& name, const std::string& addr,
 }
 
 Memberlist::NodeState* Memberlist::Find(absl::string_view name) {
-  auto it = by_name_.find(name);
+  const uint32_t pooled = pool_->IndexOf(name);
+  if (pooled == 0) return nullptr;  // no record has that name
+  auto it = by_name_.find(internal::PooledName{pooled});
   return it == by_name_.end() ? nullptr : &nodes_[*it];
 }
 
@@ -917,6 +919,23 @@ void Memberlist::AddLocalState(::peer::v1::PushPull& pp) const {
   }
 }
 
+bool Memberlist::AliveIsOldNews(const ::peer::v1::PushNodeState& s) {
+  // HandleAlive's checks up to its "older or equal incarnation" return, in
+  // its order; anything else (even a bad entry, which counts) goes there.
+  if (s.name().empty() || s.addr().empty() || s.name().size() > kMaxNameBytes ||
+      s.addr().size() > kMaxAddrBytes || s.id().size() > kMaxIdBytes ||
+      s.incarnation() > kMaxIncarnation ||
+      static_cast<int>(s.meta().size()) > config_.max_meta_bytes ||
+      s.public_key().size() != identity::kPublicKeySize ||
+      s.signature().size() != identity::kSignatureSize ||
+      s.name() == config_.name) {
+    return false;
+  }
+  const NodeState* m = Find(s.name());
+  return m != nullptr && s.generation() == m->generation && m->id == s.id() &&
+         s.incarnation() <= m->incarnation;
+}
+
 void Memberlist::MergeState(const ::peer::v1::PushPull& remote) {
   // One message of each kind, refilled for every entry: a join's merge
   // handles a whole group, and their strings' buffers are reused.
@@ -926,6 +945,8 @@ void Memberlist::MergeState(const ::peer::v1::PushPull& remote) {
   for (const auto& s : remote.nodes()) {
     switch (FromProto(s.state())) {
       case MemberState::kAlive: {
+        // Most entries of a push/pull are what we know already.
+        if (AliveIsOldNews(s)) break;
         a.set_incarnation(s.incarnation());
         a.set_node(s.name());
         a.set_addr(s.addr());

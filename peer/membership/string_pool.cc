@@ -78,6 +78,12 @@ StringPool::Ref StringPool::Intern(absl::string_view s) {
   return Ref(entry);
 }
 
+uint32_t StringPool::IndexOf(absl::string_view s) const {
+  if (s.empty()) return 0;
+  auto it = entries_.find(s);
+  return it == entries_.end() ? 0 : (*it)->index;
+}
+
 void StringPool::Release(Entry* entry) {
   entries_.erase(entry);
   bytes_ -= entry->value.size();

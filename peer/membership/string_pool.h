@@ -86,6 +86,10 @@ class StringPool {
     operator const std::string&() const { return str(); }  // NOLINT
     bool empty() const { return index_ == 0; }
     size_t size() const { return str().size(); }
+    // The string's place in the process-wide table (0: the empty string).
+    // Two Refs into one pool hold equal strings exactly when their indices
+    // are equal.
+    uint32_t index() const { return index_; }
 
     friend bool operator==(const Ref& a, absl::string_view b) {
       return a.view() == b;
@@ -110,6 +114,9 @@ class StringPool {
   // The pooled copy of `s` (stored now if it is new). The empty string is
   // never stored.
   Ref Intern(absl::string_view s);
+  // The index (Ref::index) of `s` if the pool holds it, else 0. Stores
+  // nothing.
+  uint32_t IndexOf(absl::string_view s) const;
 
   // Distinct strings held, and their bytes (for figures and tests).
   size_t size() const { return entries_.size(); }

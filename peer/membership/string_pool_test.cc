@@ -92,6 +92,22 @@ TEST(StringPoolTest, TwoPoolsKeepTheirOwnCopies) {
   EXPECT_EQ(b.str(), "same");
 }
 
+TEST(StringPoolTest, IndexOfFindsAStoredStringWithoutStoringOne) {
+  StringPool pool, other;
+  StringPool::Ref a = pool.Intern("alice");
+  StringPool::Ref b = other.Intern("alice");
+  EXPECT_NE(a.index(), 0u);
+  EXPECT_EQ(pool.IndexOf("alice"), a.index());
+  EXPECT_EQ(other.IndexOf("alice"), b.index());
+  EXPECT_NE(a.index(), b.index());  // one index per pool's copy
+  EXPECT_EQ(pool.Intern("alice").index(), a.index());
+  EXPECT_EQ(pool.IndexOf("bob"), 0u);
+  EXPECT_EQ(pool.IndexOf(""), 0u);
+  EXPECT_EQ(pool.size(), 1u);  // IndexOf stored nothing
+  a = StringPool::Ref();
+  EXPECT_EQ(pool.IndexOf("alice"), 0u);  // freed with its last Ref
+}
+
 TEST(StringPoolTest, FreedStringsGiveTheirPlaceToNewOnes) {
   StringPool pool;
   for (int round = 0; round < 100; ++round) {
