@@ -70,10 +70,13 @@ BootstrapClient::BootstrapClient(Options options)
   grpc::ChannelArguments args;
   // gRPC's own reconnect backoff starts at 1 s; keep it no slower than our
   // retry schedule, or retries would fail fast against a channel that is
-  // still waiting to reconnect.
+  // still waiting to reconnect. Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC
+  // takes it as the minimum connect timeout (20 s by default), and at our
+  // first sleep (100 ms) every attempt against a server slow to finish the
+  // handshake (a loaded machine) gave up ("timed out before receiving
+  // SETTINGS frame", "tcp handshaker shutdown"); the call's deadline bounds
+  // a connection that hangs.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
-              ClampMillis(options_.initial_backoff));
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
               ClampMillis(options_.initial_backoff));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               ClampMillis(options_.max_backoff));

@@ -1,4 +1,9 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -9,6 +14,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "base/clock.h"
+#include "base/uuid.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -17,8 +24,6 @@
 #include "services/bootstrap/document.h"
 #include "services/bootstrap/grpc_service.h"
 #include "services/bootstrap/memory_store.h"
-#include "base/clock.h"
-#include "base/uuid.h"
 
 namespace peerlab::bootstrap {
 namespace {
@@ -438,6 +443,95 @@ TEST(ClientRetryTest, ReachesAServerThatStartsLate) {
   caller.join();
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_GE(retries.load(), 1);
+}
+
+// A TCP proxy in front of `target` that holds each connection for
+// `delay` before it passes bytes on: the server's side of a connection
+// handshake is that late, as on a loaded machine.
+class SlowProxy {
+ public:
+  SlowProxy(std::string target_host, int target_port, absl::Duration delay)
+      : target_port_(target_port), delay_(delay) {
+    (void)target_host;
+    listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(listen_, 16) != 0 ||
+        ::getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      return;
+    }
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] { Accept(); });
+  }
+  ~SlowProxy() {
+    stop_ = true;
+    ::shutdown(listen_, SHUT_RDWR);
+    if (acceptor_.joinable()) acceptor_.join();
+    for (std::thread& t : pumps_) t.join();
+    ::close(listen_);
+  }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+ private:
+  void Accept() {
+    while (!stop_) {
+      const int client = ::accept4(listen_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) return;
+      pumps_.emplace_back([this, client] { Pump(client); });
+    }
+  }
+  void Pump(int client) {
+    absl::SleepFor(delay_);
+    const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(target_port_));
+    if (::connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+      char buf[16384];
+      while (!stop_) {
+        pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+        if (::poll(fds, 2, 50) < 0) break;
+        bool closed = false;
+        for (int i = 0; i < 2 && !closed; ++i) {
+          if (fds[i].revents == 0) continue;
+          const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+          closed = n <= 0 || ::write(fds[1 - i].fd, buf, n) != n;
+        }
+        if (closed) break;
+      }
+    }
+    ::close(server);
+    ::close(client);
+  }
+
+  const int target_port_;
+  const absl::Duration delay_;
+  int listen_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread acceptor_;
+  std::vector<std::thread> pumps_;  // the acceptor's until it is joined
+};
+
+// A server that completes the connection handshake late (half a second:
+// a loaded machine) is still reached with the default options. Before,
+// the client set gRPC's minimum connect timeout to its first retry sleep
+// (100 ms), so every attempt gave up on the handshake ("failed to connect
+// to all addresses; ... tcp handshaker shutdown": bootstrapctl under
+// load).
+TEST(ClientRetryTest, AServerThatHandshakesLateIsReached) {
+  InProcessServer server;
+  ASSERT_TRUE(server.ok());
+  SlowProxy proxy("127.0.0.1", server.port(), absl::Milliseconds(500));
+  BootstrapClient::Options options;  // the defaults, as bootstrapctl's
+  options.address = proxy.address();
+  BootstrapClient client(options);
+  absl::StatusOr<pb::PingResponse> pong = client.Ping();
+  EXPECT_TRUE(pong.ok()) << pong.status();
 }
 
 TEST(ClientDeadlineTest, DeadlineIsHonoured) {
