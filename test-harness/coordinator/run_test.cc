@@ -157,6 +157,15 @@ RunSummary Finish(Run& run, absl::Duration timeout = absl::Seconds(20)) {
   return run.Summary();
 }
 
+// Whether `run` has begun a step of `kind` ("wait", "sleep"...): tests act
+// on a run at a given step by waiting for this, never by sleeping.
+bool StepStarted(const Run& run, const std::string& kind) {
+  for (const RunEvent& e : run.EventsFrom(0)) {
+    if (e.has_step_started() && e.step_started().kind() == kind) return true;
+  }
+  return false;
+}
+
 std::string Steps(const RunSummary& s) {
   std::vector<std::string> out;
   for (const auto& st : s.steps()) {
@@ -316,20 +325,18 @@ TEST(RunTest, UnexpectedDeathFailsTheRestAndTheRunWithoutHanging) {
   alice.RegisterWith(registry);
   bob.RegisterWith(registry);
   auto run = MustCreate(
-      "alice later 100 go\n"
+      "alice say start\n"
       "wait alice messagesView 1 go\n"
       "bob say still here\n"
       "alice say hi\n",
       Fast(), &registry);
-  // bob "crashes" as soon as the run is under way.
+  // bob "crashes" while the run waits, then alice's line lets it go on.
   run->Subscribe([&] {});
   run->Start();
-  std::thread crash([&] {
-    absl::SleepFor(absl::Milliseconds(20));
-    registry.Unregister("bob", bob.generation());
-  });
+  ASSERT_TRUE(Eventually([&] { return StepStarted(*run, "wait"); }));
+  registry.Unregister("bob", bob.generation());
+  alice.hub().Write(cli::kMessagesView, "go");
   RunSummary s = Finish(*run);
-  crash.join();
   EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_FAILED);
   EXPECT_THAT(s.verdict(), HasSubstr("peer bob died unexpectedly"));
   ASSERT_EQ(s.steps_size(), 4);
@@ -559,7 +566,7 @@ TEST(RunTest, CancelEndsASleepingRun) {
   alice.RegisterWith(registry);
   auto run = MustCreate("sleep 30\nalice say hi\n", Fast(), &registry);
   run->Start();
-  absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_TRUE(Eventually([&] { return StepStarted(*run, "sleep"); }));
   run->Cancel("test says stop");
   RunSummary s = Finish(*run, absl::Seconds(5));
   EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_CANCELLED);
@@ -577,9 +584,8 @@ TEST(RunTest, APeerTakesPartInOneRunAtATime) {
   auto again = MustCreate("alice say hi\n", Fast(), &registry, "third");
   uses_alice->Start();
   // Wait until the second run holds alice.
-  for (int i = 0; i < 200 && registry.Get("alice")->run_id().empty(); ++i) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  ASSERT_TRUE(
+      Eventually([&] { return !registry.Get("alice")->run_id().empty(); }));
   again->Start();
   RunSummary s = Finish(*again);
   EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_ERROR);
