@@ -10,9 +10,9 @@ kill bob
 wait alice messagesView 1 <failed> bob 30s
 wait charly messagesView 1 <failed> bob 30s
 wait dave messagesView 1 <failed> bob 30s
-# The refill goes to the bootstrap service right after the failure; no
-# event shows it, so this one sleep.
-sleep 1
+# alice (the first live member by name) offers dave to the bootstrap
+# service as the refill and logs it.
+wait alice logView 1 ~offered dave as refill: accepted 20s
 alice bootstrappeers
 expect alice outputView == 1 dave 127.0.0.1
 expect alice outputView never bob 127.0.0.1
