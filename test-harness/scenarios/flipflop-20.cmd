@@ -36,5 +36,8 @@ heal
 sleep ${off}
 oneway p[1..19] -> p20
 sleep ${on}
+# p20 may still be under suspicion here (3 s of deafness is about what a
+# first suspicion and its timeout take): wait for its removal, not a time.
+wait p1 logView 1 ~member p20 failed 20s
 check membership
 expect p1 logView >= 1 ~member p20 is suspect
