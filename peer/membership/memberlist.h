@@ -525,6 +525,12 @@ class Memberlist {
   void HandleQuarantineDeclaration(NodeState& m, const ::peer::v1::Dead& dead);
   // Pings `name` kFollowPings times; decides as kFollowFailAcks says.
   void FollowCheck(const std::string& name, uint64_t generation);
+  // Sends `count` pings to `name` at `addr`, each its own datagram (`lead`,
+  // if any, rides with the first), and calls `done` with the number of acks
+  // once every ping is acked or has waited `wait`.
+  void PingBurst(const std::string& name, const std::string& addr, int count,
+                 absl::Duration wait, std::optional<std::string> lead,
+                 std::function<void(int acks)> done);
   // This node removes `m` at `at` (now if past): declares it at once (a
   // dead with quarantine_at_ms) and applies it then (ApplyQuarantine).
   void ScheduleQuarantine(NodeState& m, absl::Time at);

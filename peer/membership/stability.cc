@@ -23,6 +23,8 @@
 // None of it runs with Config::memberlist_compat.
 #include <algorithm>
 #include <memory>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "peer/membership/memberlist.h"
@@ -197,13 +199,7 @@ void Memberlist::QuarantineCheck(const std::string& name, uint64_t generation) {
   // kQuarantineAcks acks is silence. A member that loses most of what it
   // sends fails it (80 % loss: 90 %), a healthy one at 1 % loss almost
   // never (0.03 %), and it is repeated while the evidence stands.
-  struct Check {
-    int acks = 0;
-    int pending = kQuarantinePings;
-  };
-  auto check = std::make_shared<Check>();
-  auto settle = [this, name, generation, check] {
-    if (--check->pending > 0) return;
+  auto decide = [this, name, generation](int acks) {
     Evidence* ev = EvidenceFor(name, generation);
     if (ev != nullptr) ev->checking = false;
     NodeState* t = Find(name);
@@ -211,7 +207,7 @@ void Memberlist::QuarantineCheck(const std::string& name, uint64_t generation) {
         shut_down_) {
       return;
     }
-    if (check->acks >= kQuarantineAcks) {
+    if (acks >= kQuarantineAcks) {
       // It answers us: check again while the evidence stands.
       const int needed = std::min(config_.quarantine_observers, NumAlive() - 2);
       if (needed < 2 || EvidenceCount(*t) < needed) return;
@@ -246,27 +242,8 @@ void Memberlist::QuarantineCheck(const std::string& name, uint64_t generation) {
   const absl::Duration wait =
       std::max(awareness_.Scale(config_.probe_timeout),
                config_.probe_interval * kQuarantineWaitPeriods);
-  for (int k = 0; k < kQuarantinePings; ++k) {
-    const uint32_t seq = NextSeq();
-    ExpectAck(
-        seq, wait,
-        [check, settle](bool ack) {
-          if (!ack) return;
-          ++check->acks;
-          settle();
-        },
-        settle);
-    ::peer::v1::Message ping;
-    auto* p = ping.mutable_ping();
-    p->set_seq_no(seq);
-    p->set_target(name);
-    p->set_source_name(config_.name);
-    p->set_source_addr(local_->addr);
-    std::vector<std::string> out;
-    if (k == 0) out.push_back(EncodeMessage(sus));
-    out.push_back(EncodeMessage(ping));
-    SendMessages(addr, std::move(out), name);
-  }
+  PingBurst(name, addr, kQuarantinePings, wait, EncodeMessage(sus),
+            std::move(decide));
 }
 
 void Memberlist::HandleQuarantineDeclaration(NodeState& m,
@@ -326,13 +303,7 @@ void Memberlist::FollowCheck(const std::string& name, uint64_t generation) {
   e->following = true;
   e->last_follow = scheduler_->Now();
   ++stats_.follow_checks;
-  struct Check {
-    int acks = 0;
-    int pending = kFollowPings;
-  };
-  auto check = std::make_shared<Check>();
-  auto settle = [this, name, generation, check] {
-    if (--check->pending > 0) return;
+  auto decide = [this, name, generation](int acks) {
     Evidence* ev = EvidenceFor(name, generation);
     if (ev == nullptr) return;
     ev->following = false;
@@ -341,8 +312,8 @@ void Memberlist::FollowCheck(const std::string& name, uint64_t generation) {
         shut_down_ || ev->pending) {
       return;
     }
-    ev->doubtful = check->acks < kFollowPings;
-    if (check->acks <= kFollowFailAcks ||
+    ev->doubtful = acks < kFollowPings;
+    if (acks <= kFollowFailAcks ||
         (ev->doubtful && static_cast<int>(ev->declarers.size()) >=
                              config_.quarantine_observers)) {
       ScheduleQuarantine(*t, ev->declared_at);
@@ -351,13 +322,32 @@ void Memberlist::FollowCheck(const std::string& name, uint64_t generation) {
   // Within a probe interval, well before the declared time.
   const absl::Duration wait =
       std::max(awareness_.Scale(config_.probe_timeout), config_.probe_interval);
-  for (int k = 0; k < kFollowPings; ++k) {
+  PingBurst(name, target->addr, kFollowPings, wait, std::nullopt,
+            std::move(decide));
+}
+
+void Memberlist::PingBurst(const std::string& name, const std::string& addr,
+                           int count, absl::Duration wait,
+                           std::optional<std::string> lead,
+                           std::function<void(int acks)> done) {
+  struct Burst {
+    int acks = 0;
+    int pending = 0;
+    std::function<void(int acks)> done;
+  };
+  auto burst = std::make_shared<Burst>();
+  burst->pending = count;
+  burst->done = std::move(done);
+  auto settle = [burst] {
+    if (--burst->pending == 0) burst->done(burst->acks);
+  };
+  for (int k = 0; k < count; ++k) {
     const uint32_t seq = NextSeq();
     ExpectAck(
         seq, wait,
-        [check, settle](bool ack) {
+        [burst, settle](bool ack) {
           if (!ack) return;
-          ++check->acks;
+          ++burst->acks;
           settle();
         },
         settle);
@@ -367,7 +357,10 @@ void Memberlist::FollowCheck(const std::string& name, uint64_t generation) {
     p->set_target(name);
     p->set_source_name(config_.name);
     p->set_source_addr(local_->addr);
-    SendMessages(target->addr, {EncodeMessage(ping)}, name);
+    std::vector<std::string> out;
+    if (k == 0 && lead.has_value()) out.push_back(*std::move(lead));
+    out.push_back(EncodeMessage(ping));
+    SendMessages(addr, std::move(out), name);
   }
 }
 
