@@ -61,7 +61,9 @@ enum class CallFault {
 };
 
 struct FaultRule {
-  // Probability in [0, 1] that a datagram is lost. Calls are never dropped.
+  // Probability in [0, 1] that a datagram is lost. Calls are never dropped
+  // here; the simulator makes a call on a lossy path slow or late as TCP
+  // would (peer/membership/sim/tcp_model.h).
   std::optional<double> drop;
   // Every datagram and every call (and chat envelope) is held this long,
   // plus a uniform [0, jitter].

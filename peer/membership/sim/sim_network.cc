@@ -6,6 +6,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "peer/membership/sim/tcp_model.h"
 
 namespace peerlab::membership::sim {
 namespace {
@@ -28,6 +29,7 @@ constexpr uint64_t kNetworkPurpose = 1;
 constexpr uint64_t kLagPurpose = 2;
 constexpr uint64_t kProtocolPurpose = 3;
 constexpr uint64_t kFaultPlanPurpose = 4;
+constexpr uint64_t kTcpPurpose = 5;
 
 }  // namespace
 
@@ -43,6 +45,8 @@ NodeStats& NodeStats::operator+=(const NodeStats& o) {
   reliable_bytes_sent += o.reliable_bytes_sent;
   reliable_bytes_received += o.reliable_bytes_received;
   ingress_dropped += o.ingress_dropped;
+  reliable_lossy += o.reliable_lossy;
+  reliable_lossy_missed += o.reliable_lossy_missed;
   return *this;
 }
 
@@ -137,7 +141,8 @@ void SimTransport::Complete(uint64_t call_id,
 SimNetwork::SimNetwork(SimNetworkOptions options)
     : options_(std::move(options)),
       clock_(options_.start),
-      rng_(DeriveSeed(options_.seed, kNetworkPurpose, 0, 0)) {
+      rng_(DeriveSeed(options_.seed, kNetworkPurpose, 0, 0)),
+      tcp_rng_(DeriveSeed(options_.seed, kTcpPurpose, 0, 0)) {
   clock_.SetGate(this);
 }
 
@@ -623,19 +628,30 @@ void SimNetwork::SendReliable(NodeId from, uint32_t from_epoch,
     hold = fate.delay;
   }
   Node& callee = node(dest);
-  const absl::Duration delay = hold + Delay(from, dest, true) +
-                               Lag(callee.rng, callee.slowness.inbound_lag);
+  absl::Duration delay = hold + Delay(from, dest, true) +
+                         Lag(callee.rng, callee.slowness.inbound_lag);
+  const absl::Time deadline = Now() + timeout;
+  if (EgressDrop(from, dest) > 0 || EgressDrop(dest, from) > 0) {
+    ++caller.stats.reliable_lossy;
+    std::optional<absl::Duration> lossy =
+        LossyPathDelay(from, dest, /*handshake=*/true, /*from_caller=*/true,
+                       request_bytes, timeout - delay);
+    if (!lossy) return;  // the deadline answers; never served
+    delay += *lossy;
+  }
   clock_.Schedule(
       Now() + delay,
-      [this, from, from_epoch, dest, call_id, request_bytes,
+      [this, from, from_epoch, dest, call_id, deadline, request_bytes,
        request = std::move(request)]() {
-        ServeRequest(from, from_epoch, dest, call_id, request, request_bytes);
+        ServeRequest(from, from_epoch, dest, call_id, deadline, request,
+                     request_bytes);
       },
       dest, runtime::SimClock::kAnyEpoch);
 }
 
 void SimNetwork::ServeRequest(NodeId caller, uint32_t caller_epoch,
                               NodeId callee, uint64_t call_id,
+                              absl::Time deadline,
                               const ::peer::v1::ReliableRequest& request,
                               size_t request_bytes) {
   if (!Passes(caller, callee)) return;
@@ -659,15 +675,16 @@ void SimNetwork::ServeRequest(NodeId caller, uint32_t caller_epoch,
   const uint32_t callee_epoch = n.epoch;
   transport.handlers_.on_reliable(
       node(caller).address, request,
-      [this, caller, caller_epoch, callee, callee_epoch,
-       call_id](absl::StatusOr<::peer::v1::ReliableResponse> result) {
-        Respond(caller, caller_epoch, callee, callee_epoch, call_id,
+      [this, caller, caller_epoch, callee, callee_epoch, call_id,
+       deadline](absl::StatusOr<::peer::v1::ReliableResponse> result) {
+        Respond(caller, caller_epoch, callee, callee_epoch, call_id, deadline,
                 std::move(result));
       });
 }
 
 void SimNetwork::Respond(NodeId caller, uint32_t caller_epoch, NodeId callee,
                          uint32_t callee_epoch, uint64_t call_id,
+                         absl::Time deadline,
                          absl::StatusOr<::peer::v1::ReliableResponse> result) {
   // A responder that crashed (or a respond() of an earlier incarnation) sends
   // nothing; neither does one whose transport was shut down since.
@@ -677,8 +694,48 @@ void SimNetwork::Respond(NodeId caller, uint32_t caller_epoch, NodeId callee,
   const size_t bytes = result.ok() ? result->ByteSizeLong() : 0;
   node(callee).stats.reliable_bytes_sent += bytes;
   if (!Passes(callee, caller)) return;  // the caller's deadline answers
-  CompleteLater(caller, caller_epoch, call_id, Delay(callee, caller, true),
-                std::move(result), bytes);
+  absl::Duration delay = Delay(callee, caller, true);
+  if (EgressDrop(callee, caller) > 0 || EgressDrop(caller, callee) > 0) {
+    std::optional<absl::Duration> lossy =
+        LossyPathDelay(caller, callee, /*handshake=*/false,
+                       /*from_caller=*/false, bytes, deadline - Now() - delay);
+    if (!lossy) return;  // the caller's deadline answers
+    delay += *lossy;
+  }
+  CompleteLater(caller, caller_epoch, call_id, delay, std::move(result), bytes);
+}
+
+double SimNetwork::EgressDrop(NodeId from, NodeId to) const {
+  const runtime::FaultPlan* plan = PlanOf(from);
+  if (plan == nullptr) return 0;
+  return plan->Effective({address(to)}).drop.value_or(0.0);
+}
+
+std::optional<absl::Duration> SimNetwork::LossyPathDelay(
+    NodeId caller, NodeId callee, bool handshake, bool from_caller,
+    size_t bytes, absl::Duration limit) {
+  const double caller_loss = EgressDrop(caller, callee);
+  const double callee_loss = EgressDrop(callee, caller);
+  const absl::Duration rtt =
+      std::max(Link(caller, callee).latency, absl::ZeroDuration()) +
+      std::max(Link(callee, caller).latency, absl::ZeroDuration());
+  std::optional<absl::Duration> total = absl::ZeroDuration();
+  if (limit < absl::ZeroDuration()) total = std::nullopt;
+  if (total && handshake) {
+    total = TcpHandshakeDelay(caller_loss, callee_loss, limit, tcp_rng_);
+  }
+  if (total) {
+    std::optional<absl::Duration> data = TcpTransferDelay(
+        TcpSegments(bytes), from_caller ? caller_loss : callee_loss,
+        from_caller ? callee_loss : caller_loss, rtt, limit - *total, tcp_rng_);
+    total = data ? std::optional<absl::Duration>(*total + *data) : std::nullopt;
+  }
+  // Arriving exactly at the deadline is too late: the deadline runs first.
+  if (!total || *total >= limit) {
+    ++node(caller).stats.reliable_lossy_missed;
+    return std::nullopt;
+  }
+  return total;
 }
 
 void SimNetwork::CompleteLater(

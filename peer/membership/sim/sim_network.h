@@ -30,16 +30,23 @@
 // arrival, so cutting a link also loses what is in flight on it. A datagram is
 // one message event on the clock: no allocation beyond the payload itself.
 //
-// Reliable calls. SendReliable() never loses the request: it arrives after
-// the link latency (plus inbound lag), the handler's respond() sends the
-// response back with the reverse link's latency, and `done` runs on the
-// caller's scheduler. If the request or the response cannot get through (cut,
-// partition, the callee crashed or is frozen past the deadline), `done` gets
-// DeadlineExceeded when `timeout` expires, as a gRPC call to a host that does
-// not answer. Unavailable comes back after one round trip when the address is
-// unknown or the callee's transport is shut down (a closed port answers), and
-// at once for a call made on a shut-down transport. With
-// crashed_refuses_connections, a crashed node also answers Unavailable (a
+// Reliable calls. SendReliable()'s request arrives after the link latency
+// (plus inbound lag), the handler's respond() sends the response back with
+// the reverse link's latency, and `done` runs on the caller's scheduler. The
+// link's loss never touches them; a fault plan's `drop` does: when the
+// caller's plan drops what it sends to the callee, or the callee's what it
+// sends to the caller, the call is a TCP connection over that lossy path
+// (tcp_model.h): the handshake and the request's segments delay its arrival,
+// the response's segments delay the answer, each drawn from the network's
+// own TCP generator (nothing is drawn for a call with no such loss), and a
+// phase that cannot end before the caller's deadline never ends (counted in
+// NodeStats::reliable_lossy_missed). If the request or the response cannot
+// get through (cut, partition, the callee crashed or is frozen past the
+// deadline), `done` gets DeadlineExceeded when `timeout` expires, as a gRPC
+// call to a host that does not answer. Unavailable comes back after one round
+// trip when the address is unknown or the callee's transport is shut down (a
+// closed port answers), and at once for a call made on a shut-down transport.
+// With crashed_refuses_connections, a crashed node also answers Unavailable (a
 // killed process on a live host) instead of staying silent.
 //
 // Faults.
@@ -51,7 +58,8 @@
 //     duplicate is a real replay. Datagrams: after the link's loss draw; a
 //     held-back copy arrives its plan delay later than the link would
 //     bring it. Reliable calls: a request that fails or hangs never
-//     leaves; a delayed one leaves later. The plan draws from its own
+//     leaves; a delayed one leaves later; `drop` makes them a TCP
+//     connection on a lossy path (above). The plan draws from its own
 //     generator (seeded from the network's seed and the node), so a plan on
 //     one node changes nobody else's draws.
 //   - Cut(a, b): one way, a block rule in a's plan: a's packets and calls to b
@@ -135,7 +143,7 @@ struct LinkOptions {
   // Plus a uniform random [0, jitter) per datagram (reorders packets).
   absl::Duration jitter = absl::Microseconds(500);
   // Probability that a datagram is lost, in [0, 1]. Reliable calls are never
-  // lost.
+  // lost (a fault plan's `drop` is what slows them: see the file comment).
   double loss = 0.0;
 };
 
@@ -159,6 +167,11 @@ struct NodeStats {
   // Datagrams, reliable requests and responses to this node that its
   // ingress drop (SimNetwork::DropIngress) stopped.
   uint64_t ingress_dropped = 0;
+  // Calls made on a lossy path (a fault plan's `drop` on the caller's or
+  // the callee's side: tcp_model.h), and those of them whose request or
+  // response the losses kept from arriving before the caller's deadline.
+  uint64_t reliable_lossy = 0;
+  uint64_t reliable_lossy_missed = 0;
 
   NodeStats& operator+=(const NodeStats& other);
 };
@@ -477,15 +490,27 @@ class SimNetwork final : private runtime::SimClock::Gate,
   void SendReliable(NodeId from, uint32_t from_epoch, const std::string& to,
                     ::peer::v1::ReliableRequest request, absl::Duration timeout,
                     Transport::ReliableDone done);
-  // The callee side of a reliable call, on arrival.
+  // The callee side of a reliable call, on arrival; `deadline`: the
+  // caller's.
   void ServeRequest(NodeId caller, uint32_t caller_epoch, NodeId callee,
-                    uint64_t call_id,
+                    uint64_t call_id, absl::Time deadline,
                     const ::peer::v1::ReliableRequest& request,
                     size_t request_bytes);
   // Sends `result` from `callee` back to call `call_id` of `caller`.
   void Respond(NodeId caller, uint32_t caller_epoch, NodeId callee,
-               uint32_t callee_epoch, uint64_t call_id,
+               uint32_t callee_epoch, uint64_t call_id, absl::Time deadline,
                absl::StatusOr<::peer::v1::ReliableResponse> result);
+  // The share of what `from`'s fault plan drops on its way to `to` (0 when
+  // none).
+  double EgressDrop(NodeId from, NodeId to) const;
+  // What the losses of a lossy path (tcp_model.h) add to one phase of a
+  // call between `caller` and `callee` that must end within `limit`:
+  // the handshake too when `handshake`; `from_caller`: the caller sends
+  // the data. nullopt: it does not end in time (counted as a miss).
+  std::optional<absl::Duration> LossyPathDelay(NodeId caller, NodeId callee,
+                                               bool handshake, bool from_caller,
+                                               size_t bytes,
+                                               absl::Duration limit);
   // Completes call `call_id` of (caller, epoch) after `delay`, as a task of
   // the caller (plus its inbound lag); `bytes`: the response's size.
   void CompleteLater(NodeId caller, uint32_t caller_epoch, uint64_t call_id,
@@ -502,6 +527,7 @@ class SimNetwork final : private runtime::SimClock::Gate,
   SimNetworkOptions options_;
   runtime::SimClock clock_;
   std::mt19937_64 rng_;
+  std::mt19937_64 tcp_rng_;  // draws of calls on lossy paths only
   std::vector<std::unique_ptr<Node>> nodes_;
   absl::flat_hash_map<std::string, NodeId> by_address_;
   absl::flat_hash_map<uint64_t, LinkOptions> links_;

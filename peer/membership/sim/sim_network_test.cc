@@ -417,6 +417,76 @@ TEST(SimNetworkTest, ReliableTimesOutWhenCutEitherWay) {
   EXPECT_EQ(e.net.stats(0).reliable_failed, 2u);
 }
 
+// A fault plan's drop makes a reliable call a TCP connection on a lossy
+// path (tcp_model.h): to a member losing 80 % of what it sends, most calls
+// miss their deadline (its SYN-ACKs and its answer are lost, each retry
+// later), some arrive late, a few in time; calls between members without
+// loss are untouched. Before, every call succeeded after exactly a round
+// trip whatever the loss.
+TEST(SimNetworkTest, ReliableCallsOnALossyPathAreLateOrMissTheirDeadline) {
+  const uint64_t seed = SimSeed(1);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  EchoNet e(3, Exact(seed));
+  runtime::FaultRule lossy;
+  lossy.drop = 0.8;
+  ASSERT_TRUE(e.net.faults(1).Set("*", lossy).ok());
+  const absl::Time t0 = e.net.Now();
+  constexpr int kCalls = 400;
+  for (int i = 0; i < kCalls; ++i) {
+    e[0].Call(e.net.address(1), i, absl::Seconds(1));  // to the lossy one
+    e[2].Call(e.net.address(0), i, absl::Seconds(1));  // healthy to healthy
+  }
+  e.net.clock().RunFor(absl::Seconds(3));
+  ASSERT_THAT(e[2].results, SizeIs(kCalls));
+  for (const auto& [t, r] : e[2].results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(t, t0 + absl::Milliseconds(20));
+  }
+  EXPECT_EQ(e.net.stats(2).reliable_lossy, 0u);
+  ASSERT_THAT(e[0].results, SizeIs(kCalls));
+  int in_time = 0, late = 0, missed = 0;
+  for (const auto& [t, r] : e[0].results) {
+    if (r.ok()) {
+      ++in_time;
+      late += t > t0 + absl::Milliseconds(20);
+      EXPECT_LT(t, t0 + absl::Seconds(1));
+    } else {
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
+      EXPECT_EQ(t, t0 + absl::Seconds(1));
+      ++missed;
+    }
+  }
+  // In time: the first SYN-ACK (20 %; the next try is 1 s later) and the
+  // one-segment answer within 0, 200 or 600 ms of retransmissions
+  // (0.2 + 0.16 + 0.128): about 9.8 %.
+  EXPECT_GT(in_time, kCalls * 5 / 100);
+  EXPECT_LT(in_time, kCalls * 15 / 100);
+  EXPECT_GT(late, 0);
+  EXPECT_EQ(e.net.stats(0).reliable_lossy, uint64_t{kCalls});
+  EXPECT_EQ(e.net.stats(0).reliable_lossy_missed, uint64_t(missed));
+  // Served: the requests whose handshake got through (about 20 %).
+  EXPECT_GT(e[1].served.size(), size_t(in_time));
+  EXPECT_LT(e[1].served.size(), size_t{kCalls * 30 / 100});
+}
+
+// At 100 % loss nothing gets through: never served, every call times out.
+TEST(SimNetworkTest, ReliableCallsFromAMemberLosingEverythingTimeOut) {
+  EchoNet e(2, Exact());
+  runtime::FaultRule lost;
+  lost.drop = 1.0;
+  ASSERT_TRUE(e.net.faults(0).Set("*", lost).ok());
+  const absl::Time t0 = e.net.Now();
+  for (int i = 0; i < 20; ++i) e[0].Call(e.net.address(1), i, absl::Seconds(2));
+  e.net.clock().RunFor(absl::Seconds(3));
+  ASSERT_THAT(e[0].results, SizeIs(20));
+  for (const auto& [t, r] : e[0].results) {
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
+    EXPECT_EQ(t, t0 + absl::Seconds(2));
+  }
+  EXPECT_THAT(e[1].served, SizeIs(0));
+  EXPECT_EQ(e.net.stats(0).reliable_lossy_missed, 20u);
+}
+
 TEST(SimNetworkTest, ReliableToNobodyOrAClosedPortIsUnavailable) {
   EchoNet e(2, Exact());
   const absl::Time t0 = e.net.Now();

@@ -25,7 +25,9 @@
 //               USENIX ATC 2018, section 7: 10 of 1,000 for 20 s of 40 s).
 //   kEgressLoss `egress_share` of the members (at least 1, never member 0)
 //               lose `egress_loss` of the datagrams they send (a rule "*"
-//               drop in their fault plan; reliable calls are not lost).
+//               drop in their fault plan; their reliable calls, to and
+//               from them, are TCP connections on that lossy path:
+//               sim/tcp_model.h).
 //   kOneway     one random member X (not member 0) is reachable by exactly
 //               one other, Y (random): every member but Y cannot send to X
 //               (a stateless ingress drop with Y let in: X's datagrams reach
