@@ -521,8 +521,15 @@ class Memberlist {
   void QuarantineCheck(const std::string& name, uint64_t generation);
   // A quarantine declaration (a dead with quarantine_at_ms) about `m`:
   // notes its declarer and time, relays the earliest, and checks the member
-  // itself (FollowCheck) unless it has decided already.
+  // itself (FollowCheck) unless it has decided already. Only one signed by
+  // its declarer (VerifyQuarantine) counts or is relayed; any other is
+  // only a reason for the check.
   void HandleQuarantineDeclaration(NodeState& m, const ::peer::v1::Dead& dead);
+  // Whether `dead` carries its declarer's (dead.from's pinned key)
+  // signature of wire.h QuarantineClaim; counts a failure.
+  bool VerifyQuarantine(const ::peer::v1::Dead& dead);
+  // Signs this node's own declaration (dead.from == this node).
+  void SignQuarantineDeclaration(::peer::v1::Dead& dead);
   // Pings `name` kFollowPings times; decides as kFollowFailAcks says.
   void FollowCheck(const std::string& name, uint64_t generation);
   // Sends `count` pings to `name` at `addr`, each its own datagram (`lead`,

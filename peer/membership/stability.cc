@@ -12,7 +12,10 @@
 //     of a member within Config::evidence_window are kept whatever its
 //     incarnation; with Config::quarantine_observers of them the member
 //     (which keeps refuting, yet others keep failing to reach it) is
-//     checked once and, if silent, declared dead and held down.
+//     checked once and, if silent, declared dead and held down. The
+//     declaration (a dead with quarantine_at_ms) is signed with the
+//     declarer's node key; only signed ones count towards
+//     Config::quarantine_observers declarers.
 //   - Accuser credibility (Lifeguard's awareness, seen from outside): an
 //     accuser not alive here, or whose lone accusations were refuted more
 //     than Config::max_accusations times in the window, starts nothing.
@@ -26,6 +29,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "peer/membership/memberlist.h"
 #include "peer/membership/protocol_math.h"
@@ -265,27 +269,36 @@ void Memberlist::HandleQuarantineDeclaration(NodeState& m,
   const absl::Time latest =
       now + config_.probe_interval * kQuarantineDelayPeriods;
   if (at > latest) at = latest;
-  if (std::find(e->declarers.begin(), e->declarers.end(), dead.from()) ==
-          e->declarers.end() &&
-      e->declarers.size() < kMaxEvidence) {
-    e->declarers.push_back(dead.from());
-  }
-  if (at < e->declared_at) {
-    e->declared_at = at;
-    // Relayed under its own key, so that the member's refutations (queued
-    // under the member's) do not cut its spread short.
-    ::peer::v1::Message out;
-    *out.mutable_dead() = dead;
-    out.mutable_dead()->set_quarantine_at_ms(absl::ToUnixMillis(at));
-    QueueBroadcast(absl::StrCat("quarantine:", m.name.view()), out);
-  }
-  if (e->pending) {
-    if (e->declared_at < e->remove_at) ScheduleQuarantine(m, e->declared_at);
-    return;
-  }
-  if (e->doubtful && now - e->last_follow <= config_.evidence_window &&
-      static_cast<int>(e->declarers.size()) >= config_.quarantine_observers) {
-    ScheduleQuarantine(m, e->declared_at);
+  // A declarer counts only under its own signature: the names in a
+  // declaration are anyone's to write, so one insider naming
+  // quarantine_observers members would remove a member with lossy links.
+  // An unsigned, badly signed or stale one (an old signed one replayed)
+  // is at most a reason to check the member below.
+  if (at >= now - config_.evidence_window && VerifyQuarantine(dead)) {
+    if (std::find(e->declarers.begin(), e->declarers.end(), dead.from()) ==
+            e->declarers.end() &&
+        e->declarers.size() < kMaxEvidence) {
+      e->declarers.push_back(dead.from());
+    }
+    if (at < e->declared_at) {
+      e->declared_at = at;
+      // Relayed as it came (the signature covers its time), under its own
+      // key, so that the member's refutations (queued under the member's)
+      // do not cut its spread short.
+      ::peer::v1::Message out;
+      *out.mutable_dead() = dead;
+      QueueBroadcast(absl::StrCat("quarantine:", m.name.view()), out);
+    }
+    if (e->pending) {
+      if (e->declared_at < e->remove_at) ScheduleQuarantine(m, e->declared_at);
+      return;
+    }
+    if (e->doubtful && now - e->last_follow <= config_.evidence_window &&
+        static_cast<int>(e->declarers.size()) >= config_.quarantine_observers) {
+      ScheduleQuarantine(m, e->declared_at);
+      return;
+    }
+  } else if (e->pending) {
     return;
   }
   // Also while a quarantine check of ours runs: that one waits for a slow
@@ -294,6 +307,32 @@ void Memberlist::HandleQuarantineDeclaration(NodeState& m,
     return;
   }
   FollowCheck(m.name.str(), m.generation);
+}
+
+bool Memberlist::VerifyQuarantine(const ::peer::v1::Dead& dead) {
+  const NodeState* declarer = Find(dead.from());
+  bool refused = false;
+  const bool ok =
+      declarer != nullptr &&
+      dead.signature().size() == identity::kSignatureSize &&
+      CheckSignature(declarer->public_key.view(), QuarantineClaim(dead),
+                     dead.signature(), &refused);
+  if (!ok && !refused) {
+    ++stats_.signature_failures;
+    log_.Debug(config_.name, ": a quarantine declaration of ",
+               absl::CHexEscape(dead.node()), " by ",
+               absl::CHexEscape(dead.from()), " not counted: ",
+               dead.signature().empty() ? "unsigned" : "bad signature");
+  }
+  return ok;
+}
+
+void Memberlist::SignQuarantineDeclaration(::peer::v1::Dead& dead) {
+  if (!node_key_) return;  // set at Start: declarations come after
+  if (absl::Status s = SignQuarantine(*node_key_, dead); !s.ok()) {
+    log_.Warn(config_.name,
+              ": cannot sign a quarantine declaration: ", s.ToString());
+  }
 }
 
 void Memberlist::FollowCheck(const std::string& name, uint64_t generation) {
@@ -316,7 +355,12 @@ void Memberlist::FollowCheck(const std::string& name, uint64_t generation) {
     if (acks <= kFollowFailAcks ||
         (ev->doubtful && static_cast<int>(ev->declarers.size()) >=
                              config_.quarantine_observers)) {
-      ScheduleQuarantine(*t, ev->declared_at);
+      // At the declared time; with no signed declaration heard (only
+      // unsigned ones made us check), as our own check would.
+      ScheduleQuarantine(
+          *t, std::min(ev->declared_at,
+                       scheduler_->Now() +
+                           config_.probe_interval * kQuarantineDelayPeriods));
     }
   };
   // Within a probe interval, well before the declared time.
@@ -381,6 +425,7 @@ void Memberlist::ScheduleQuarantine(NodeState& m, absl::Time at) {
     d->set_node(m.name.str());
     d->set_from(config_.name);
     d->set_quarantine_at_ms(absl::ToUnixMillis(at));
+    SignQuarantineDeclaration(*d);
     if (at < e->declared_at) e->declared_at = at;
     QueueBroadcast(absl::StrCat("quarantine:", m.name.view()), out);
   }
@@ -417,6 +462,7 @@ void Memberlist::ApplyQuarantine(const std::string& name, uint64_t generation) {
   dead.set_node(name);
   dead.set_from(config_.name);
   dead.set_quarantine_at_ms(absl::ToUnixMillis(at));
+  SignQuarantineDeclaration(dead);
   DeclareDown(*t, dead);
   e = EvidenceFor(name, generation);
   if (e == nullptr) return;

@@ -854,7 +854,9 @@ void Memberlist::HandleDead(const ::peer::v1::Dead& dead) {
     suspect.set_generation(dead.generation());
     suspect.set_from(dead.from());
     ::peer::v1::Dead accusation = dead;
-    accusation.clear_signature();  // a leave's only: not spread again
+    // A leave's signature is not spread again; a quarantine declaration's
+    // is its declarer's, without which it does not count (stability.cc).
+    if (dead.quarantine_at_ms() == 0) accusation.clear_signature();
     if (dead.quarantine_at_ms() != 0) {
       // A quarantine declaration (stability.cc): checked here too.
       if (NodeState* m = Find(dead.node())) {

@@ -207,6 +207,7 @@ void AppendBytes(std::string& out, absl::string_view bytes) {
 
 constexpr absl::string_view kAliveDomain("peerlab.v1.alive\0", 17);
 constexpr absl::string_view kLeaveDomain("peerlab.v1.leave\0", 17);
+constexpr absl::string_view kQuarantineDomain("peerlab.v1.quarantine\0", 22);
 
 }  // namespace
 
@@ -235,6 +236,16 @@ std::string LeaveClaim(absl::string_view node, uint64_t generation,
   return out;
 }
 
+std::string QuarantineClaim(const ::peer::v1::Dead& dead) {
+  std::string out(kQuarantineDomain.data(), kQuarantineDomain.size());
+  AppendBytes(out, dead.node());
+  AppendFixed64(out, dead.generation());
+  AppendFixed64(out, dead.incarnation());
+  AppendFixed64(out, static_cast<uint64_t>(dead.quarantine_at_ms()));
+  AppendBytes(out, dead.from());
+  return out;
+}
+
 absl::Status SignAlive(const identity::NodeKey& key, ::peer::v1::Alive& alive) {
   alive.set_public_key(key.public_key().bytes());
   auto signature = key.Sign(AliveClaim(alive));
@@ -246,6 +257,14 @@ absl::Status SignAlive(const identity::NodeKey& key, ::peer::v1::Alive& alive) {
 absl::Status SignLeave(const identity::NodeKey& key, ::peer::v1::Dead& dead) {
   auto signature =
       key.Sign(LeaveClaim(dead.node(), dead.generation(), dead.incarnation()));
+  if (!signature.ok()) return signature.status();
+  dead.set_signature(*std::move(signature));
+  return absl::OkStatus();
+}
+
+absl::Status SignQuarantine(const identity::NodeKey& key,
+                            ::peer::v1::Dead& dead) {
+  auto signature = key.Sign(QuarantineClaim(dead));
   if (!signature.ok()) return signature.status();
   dead.set_signature(*std::move(signature));
   return absl::OkStatus();

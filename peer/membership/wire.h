@@ -96,12 +96,23 @@ std::string AliveClaim(const ::peer::v1::Alive& alive);
 // generation and incarnation.
 std::string LeaveClaim(absl::string_view node, uint64_t generation,
                        uint64_t incarnation);
+// The bytes a quarantine declaration's signature covers (a dead with
+// quarantine_at_ms, dead.from the declarer; docs/membership.md, "Timed
+// quarantine"): "peerlab.v1.quarantine\0", then node, generation,
+// incarnation, quarantine_at_ms and the declarer. Signed with the
+// declarer's key, so a member naming others as declarers cannot make
+// them count.
+std::string QuarantineClaim(const ::peer::v1::Dead& dead);
 // Sets alive.public_key to `key`'s and alive.signature to its signature of
 // AliveClaim. Internal only when OpenSSL fails.
 absl::Status SignAlive(const identity::NodeKey& key, ::peer::v1::Alive& alive);
 // Sets dead.signature (a leave: dead.from == dead.node) to `key`'s
 // signature of LeaveClaim.
 absl::Status SignLeave(const identity::NodeKey& key, ::peer::v1::Dead& dead);
+// Sets dead.signature (a quarantine declaration of dead.from) to `key`'s
+// signature of QuarantineClaim.
+absl::Status SignQuarantine(const identity::NodeKey& key,
+                            ::peer::v1::Dead& dead);
 
 // Signatures already verified, so each claim costs one Ed25519
 // verification however often it is heard (gossip repeats every update, and

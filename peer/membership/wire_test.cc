@@ -142,5 +142,51 @@ TEST(WireTest, PushPullWantRoundTrips) {
   EXPECT_FALSE(back.push_pull().join());
 }
 
+// A quarantine declaration's signed bytes cover every field that decides
+// what it does (the member, its generation and incarnation, the time, and
+// the declarer), apart from a leave's by their domain; a signature passes
+// for its declaration only.
+TEST(WireTest, QuarantineClaimCoversEveryFieldAndItsSignatureItsDeclaration) {
+  ::peer::v1::Dead d;
+  d.set_node("victim");
+  d.set_generation(7);
+  d.set_incarnation(3);
+  d.set_quarantine_at_ms(1'000'000);
+  d.set_from("declarer");
+  const std::string claim = QuarantineClaim(d);
+  EXPECT_NE(claim, LeaveClaim("victim", 7, 3));
+  auto changed = [&](auto change) {
+    ::peer::v1::Dead other = d;
+    change(other);
+    return QuarantineClaim(other) != claim;
+  };
+  EXPECT_TRUE(changed([](::peer::v1::Dead& x) { x.set_node("victin"); }));
+  EXPECT_TRUE(changed([](::peer::v1::Dead& x) { x.set_generation(8); }));
+  EXPECT_TRUE(changed([](::peer::v1::Dead& x) { x.set_incarnation(4); }));
+  EXPECT_TRUE(
+      changed([](::peer::v1::Dead& x) { x.set_quarantine_at_ms(1'000'001); }));
+  EXPECT_TRUE(changed([](::peer::v1::Dead& x) { x.set_from("declarez"); }));
+  // Length-prefixed: moving bytes between node and from changes it too.
+  EXPECT_TRUE(changed([](::peer::v1::Dead& x) {
+    x.set_node("victimd");
+    x.set_from("eclarer");
+  }));
+
+  auto key = identity::NodeKey::FromSeed(std::string(32, 'd'));
+  ASSERT_TRUE(key.ok()) << key.status();
+  ASSERT_TRUE(SignQuarantine(*key, d).ok());
+  const std::string public_key = key->public_key().bytes();
+  SignatureCache cache(16);
+  EXPECT_TRUE(cache.Check(public_key, QuarantineClaim(d), d.signature()));
+  ::peer::v1::Dead named_other = d;
+  named_other.set_from("someone-else");
+  EXPECT_FALSE(cache.Check(public_key, QuarantineClaim(named_other),
+                           named_other.signature()));
+  ::peer::v1::Dead earlier = d;
+  earlier.set_quarantine_at_ms(1);
+  EXPECT_FALSE(
+      cache.Check(public_key, QuarantineClaim(earlier), earlier.signature()));
+}
+
 }  // namespace
 }  // namespace peerlab::membership
