@@ -246,6 +246,32 @@ void Memberlist::ScheduleCatchUp() {
   });
 }
 
+void Memberlist::CatchUpAfterFailedJoin() {
+  if (shut_down_ || leaving_ || replaced_) return;
+  std::vector<int> pick =
+      RandomIndices(1, static_cast<int>(probe_order_.size()), rng_, [&](int i) {
+        const NodeState* n = &nodes_[probe_order_[i]];
+        return n == local_ || n->state != MemberState::kAlive;
+      });
+  if (pick.empty()) return;  // alone: nothing to catch up with
+  const NodeState& partner = nodes_[probe_order_[pick[0]]];
+  log_.Info(config_.name, ": join failed, but ", NumAlive() - 1,
+            " member(s) reached us meanwhile: a full push/pull with ",
+            partner.name.view());
+  std::weak_ptr<bool> alive = alive_;
+  PushPullWith(
+      partner.addr, false,
+      [this, alive](absl::Status s) {
+        if (auto a = alive.lock(); !a || !*a) return;
+        if (!s.ok() || shut_down_) return;
+        // As after a join: tell the members, and one more exchange once
+        // the news has spread.
+        AnnounceSelfToAll();
+        ScheduleCatchUp();
+      },
+      Exchange::kFull, partner.name);
+}
+
 ::peer::v1::PushPull Memberlist::MakePushPull(bool join, Exchange exchange) {
   ::peer::v1::PushPull pp;
   if (exchange == Exchange::kIntroduce) {

@@ -386,6 +386,10 @@ class Memberlist {
   // After a join: one push/pull with a random member once the join's
   // epidemic has run its course (see gossip.cc).
   void ScheduleCatchUp();
+  // A join that no member answered, by a node that other members reached
+  // meanwhile: one full push/pull with one of them (then as after a join).
+  // Not in memberlist's behaviour.
+  void CatchUpAfterFailedJoin();
   // Runs `done` once with OK when `sent` is called, or DeadlineExceeded
   // (`what`) after `timeout`, whichever comes first. Returns `sent`.
   std::function<void()> DoneWhenSent(absl::Duration timeout,
