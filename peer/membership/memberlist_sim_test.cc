@@ -635,6 +635,74 @@ TEST(MemberlistSimTest, LifeguardCutsFalsePositivesFromSlowMembers) {
       << "with lifeguard " << with << ", without " << without;
 }
 
+// Lifeguard's nacks: a helper that could not reach the member of a ping-req
+// says so before the asker's probe period ends. Before, helpers nacked one
+// whole probe timeout after the ping-req, i.e. just after the asker's
+// period (LAN: ping-req at 0.5 s, period 1 s), so no nack ever counted, and
+// each failed probe of a crashed member raised the asker's health score by
+// the 3 nacks it "missed" (its probes then slowed down 4x).
+TEST(MemberlistSimTest, NacksOfAFailedProbeArriveWithinTheProbe) {
+  const uint64_t seed = SimSeed(42);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 10;
+  SimCluster c(Opts(n, seed, Config::Lan()));
+  ASSERT_TRUE(StartAndConverge(c));
+  c.Crash(n - 1);
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllSee(n - 1, MemberState::kDead); },
+                         DetectionBound(c.node(0).config(), n)));
+  uint64_t failures = 0, nacks = 0;
+  int degraded = 0;
+  for (int i = 0; i < n - 1; ++i) {
+    failures += c.node(i).stats().probe_failures;
+    nacks += c.node(i).stats().nacks_received;
+    if (c.node(i).HealthScore() > 0) ++degraded;
+  }
+  ASSERT_GT(failures, 0u);
+  // Three helpers per failed probe of the crashed member.
+  EXPECT_EQ(nacks, 3 * failures);
+  EXPECT_EQ(degraded, 0) << "members whose health score rose";
+}
+
+// Nack witnesses (Config::nack_witnesses): the helpers that nacked are named
+// in the suspect and count as confirmations everywhere, so every member's
+// suspicion of a crashed member is at its minimum (2 s at 10 members on
+// LAN) from the first failed probe: each declares it dead within that plus
+// its last check (0.5 s) of holding it suspect. Before, members waited for
+// others to probe the victim by chance (about one a second): up to 10 s.
+TEST(MemberlistSimTest, NackWitnessesTakeACrashToTheMinimumSuspicionAtOnce) {
+  const Config cfg = Config::Lan();
+  ASSERT_TRUE(cfg.nack_witnesses);
+  const int n = 10;
+  const absl::Duration min =
+      SuspicionTimeout(cfg.suspicion_mult, n, cfg.probe_interval);
+  for (uint64_t s = SimSeed(43); s < SimSeed(43) + 4; ++s) {
+    PEERLAB_SIM_TRACE_SEED(s);
+    SimCluster c(Opts(n, s, cfg));
+    ASSERT_TRUE(StartAndConverge(c));
+    const int victim = n - 1;
+    std::vector<std::optional<absl::Time>> suspect(n), dead(n);
+    c.SetChangeHook([&](int observer, int target, MemberState state) {
+      if (target != victim || observer < 0) return;
+      if (state == MemberState::kSuspect && !suspect[observer]) {
+        suspect[observer] = c.Now();
+      }
+      if (state == MemberState::kDead && !dead[observer]) {
+        dead[observer] = c.Now();
+      }
+    });
+    c.Crash(victim);
+    ASSERT_TRUE(c.RunUntil([&] { return c.AllSee(victim, MemberState::kDead); },
+                           DetectionBound(cfg, n)));
+    for (int i = 0; i < victim; ++i) {
+      ASSERT_TRUE(suspect[i].has_value() && dead[i].has_value()) << "node" << i;
+      // The minimum, the last check's ping, and 50 ms of gossip slack.
+      EXPECT_LE(*dead[i] - *suspect[i],
+                min + cfg.probe_timeout + absl::Milliseconds(50))
+          << "node" << i << ", seed " << s;
+    }
+  }
+}
+
 // --- Names: a member is name + generation (issue 12) ---
 
 // The record `observer` holds of the member named `name`, if any.
