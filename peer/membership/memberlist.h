@@ -393,6 +393,8 @@ class Memberlist {
   // meanwhile: one full push/pull with one of them (then as after a join).
   // Not in memberlist's behaviour.
   void CatchUpAfterFailedJoin();
+  // A random member held alive (not this node), nullptr if none.
+  const NodeState* RandomAliveMember();
   // Runs `done` once with OK when `sent` is called, or DeadlineExceeded
   // (`what`) after `timeout`, whichever comes first. Returns `sent`.
   std::function<void()> DoneWhenSent(absl::Duration timeout,
