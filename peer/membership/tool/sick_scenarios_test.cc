@@ -211,12 +211,18 @@ TEST(SickScenariosTest, OnewayMemberIsReachableFromExactlyOneOther) {
   EXPECT_GT(r->ingress_dropped, 0u);
 }
 
-TEST(SickScenariosTest, MassRestartRestartsEveryMemberOnceWithinTheWindow) {
+// Mass-restart of 30 members within `window`, for `duration`.
+SimRunOptions MassRestart30(absl::Duration window, absl::Duration duration) {
   SimRunOptions o;
   o.nodes = 30;
   o.scenario = Scenario::kMassRestart;
-  o.restart_window = absl::Seconds(60);
-  o.duration = absl::Seconds(120);
+  o.restart_window = window;
+  o.duration = duration;
+  return o;
+}
+
+TEST(SickScenariosTest, MassRestartRestartsEveryMemberOnceWithinTheWindow) {
+  SimRunOptions o = MassRestart30(absl::Seconds(60), absl::Seconds(120));
   // Every member's generation before the restarts and at the end.
   std::vector<uint64_t> before, after;
   o.on_cluster = [&](SimCluster& c) {
@@ -261,12 +267,8 @@ TEST(SickScenariosTest, MassRestartRestartsEveryMemberOnceWithinTheWindow) {
 // member dead, then learn its new process: held dead for a while after the
 // restart, not past the grace.
 TEST(SickScenariosTest, MassRestartMeasuresHowLongARestartedMemberIsSeenDead) {
-  SimRunOptions o;
-  o.nodes = 30;
-  o.scenario = Scenario::kMassRestart;
-  o.restart_window = absl::Seconds(20);
+  SimRunOptions o = MassRestart30(absl::Seconds(20), absl::Seconds(120));
   o.restart_downtime = absl::Seconds(15);
-  o.duration = absl::Seconds(120);
   // Polled: the last time since the start that a running member held node
   // i dead (seconds; -1: never).
   std::vector<double> last_dead(30, -1);
