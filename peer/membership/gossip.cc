@@ -233,17 +233,43 @@ void Memberlist::ScheduleCatchUp() {
   scheduler_->After(delay, [this, alive] {
     if (auto a = alive.lock(); !a || !*a) return;
     if (shut_down_ || leaving_) return;
-    std::vector<int> pick = RandomIndices(
-        1, static_cast<int>(probe_order_.size()), rng_, [&](int i) {
-          const NodeState* n = &nodes_[probe_order_[i]];
-          return n == local_ || n->state != MemberState::kAlive;
-        });
-    if (pick.empty()) return;
-    const NodeState& partner = nodes_[probe_order_[pick[0]]];
+    const NodeState* partner = RandomAliveMember();
+    if (partner == nullptr) return;
     PushPullWith(
-        partner.addr, false, [](absl::Status) {}, Exchange::kFull,
-        partner.name);
+        partner->addr, false, [](absl::Status) {}, Exchange::kFull,
+        partner->name);
   });
+}
+
+const Memberlist::NodeState* Memberlist::RandomAliveMember() {
+  std::vector<int> pick =
+      RandomIndices(1, static_cast<int>(probe_order_.size()), rng_, [&](int i) {
+        const NodeState* n = &nodes_[probe_order_[i]];
+        return n == local_ || n->state != MemberState::kAlive;
+      });
+  return pick.empty() ? nullptr : &nodes_[probe_order_[pick[0]]];
+}
+
+void Memberlist::CatchUpAfterFailedJoin() {
+  if (shut_down_ || leaving_ || replaced_) return;
+  const NodeState* found = RandomAliveMember();
+  if (found == nullptr) return;  // alone: nothing to catch up with
+  const NodeState& partner = *found;
+  log_.Info(config_.name, ": join failed, but ", NumAlive() - 1,
+            " member(s) reached us meanwhile: a full push/pull with ",
+            partner.name.view());
+  std::weak_ptr<bool> alive = alive_;
+  PushPullWith(
+      partner.addr, false,
+      [this, alive](absl::Status s) {
+        if (auto a = alive.lock(); !a || !*a) return;
+        if (!s.ok() || shut_down_) return;
+        // As after a join: tell the members, and one more exchange once
+        // the news has spread.
+        AnnounceSelfToAll();
+        ScheduleCatchUp();
+      },
+      Exchange::kFull, partner.name);
 }
 
 ::peer::v1::PushPull Memberlist::MakePushPull(bool join, Exchange exchange) {
@@ -511,7 +537,7 @@ void Memberlist::HandleMessage(const ::peer::v1::Message& message,
       HandleAck(message.ack());
       break;
     case ::peer::v1::Message::kNack:
-      HandleNack(message.nack());
+      HandleNack(message.nack(), from_addr);
       break;
     case ::peer::v1::Message::kAlive:
       HandleAlive(message.alive(), from_addr == message.alive().addr());

@@ -214,6 +214,11 @@ void Memberlist::JoinOnce(
         state->done(JoinReport{.answered = state->ok,
                                .failures = std::move(state->errors)});
       } else {
+        // Members may have reached us meanwhile (a restarted process at
+        // its predecessor's address is probed and introduced to): the
+        // join still failed, but what we know of the group is only what
+        // happened to reach us. Fetch it whole from one of them.
+        if (!Compat()) CatchUpAfterFailedJoin();
         state->done(absl::UnavailableError(
             absl::StrCat("could not join any member: ",
                          absl::StrJoin(state->errors, "; "))));

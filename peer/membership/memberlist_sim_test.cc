@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "peer/membership/protocol_math.h"
@@ -16,7 +17,6 @@
 #include "peer/membership/sim_cluster.h"
 #include "peer/membership/wire.h"
 #include "peer/runtime/logger_testing.h"
-#include "absl/strings/str_cat.h"
 
 namespace peerlab::membership {
 namespace {
@@ -471,6 +471,47 @@ TEST(MemberlistSimTest, RestartedMemberWithHigherIncarnationIsAliveAgain) {
   EXPECT_EQ(c.node(4).stats().refutations, 0u);
 }
 
+// A mass restart (memberlist#311): a restarted process joins through a
+// member that is killed while the join is in flight, so no answer comes and
+// the join fails after reliable_timeout (10 s on LAN). Meanwhile the others,
+// probing its predecessor's address, were introduced to it one by one.
+// Before, that was all it knew until its next push/pull (every 120 s at
+// 200 members): at 100 members in peerlab-sim's mass-restart, seed 1,
+// "all know all after the last restart" took 60.5 s, one member not
+// knowing 11. Now the failed join fetches the group from a member it knows.
+TEST(MemberlistSimTest, ARestartWhoseSeedDiesMidJoinStillLearnsTheGroup) {
+  const uint64_t seed = SimSeed(41);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 200;
+  SimCluster c(Opts(n, seed, Config::Lan()));
+  ASSERT_TRUE(StartAndConverge(c));
+  const int restarted = n - 1, seed_node = n - 2;
+  c.Crash(restarted);
+  c.Restart(restarted, seed_node);
+  // The seed dies before the join request reaches it (1 ms links).
+  c.net().clock().Schedule(c.Now() + absl::Microseconds(100),
+                           [&] { c.Crash(seed_node); });
+  auto known_live = [&] {
+    int known = 0;
+    for (const Member& m : c.node(restarted).AllMembers()) {
+      if (m.name == c.name(restarted)) continue;
+      if (m.state != MemberState::kAlive && m.state != MemberState::kSuspect) {
+        continue;
+      }
+      for (int i = 0; i < n; ++i) {
+        if (i != restarted && !c.crashed(i) && m.name == c.name(i)) ++known;
+      }
+    }
+    return known;
+  };
+  const Config& cfg = c.node(0).config();
+  // The join's deadline, plus one round trip and a few gossip rounds.
+  c.RunFor(cfg.reliable_timeout + absl::Seconds(2));
+  ASSERT_TRUE(c.join_result(restarted).has_value());
+  EXPECT_FALSE(c.join_result(restarted)->ok());
+  EXPECT_EQ(known_live(), n - 2) << "of the " << n - 2 << " live members";
+}
+
 // The O(1) counter peerlab-sim checks after every event agrees with the
 // O(N) scan at every step of a join, a crash and a restart.
 TEST(MemberlistSimTest, FastKnowAllCounterAgreesWithScan) {
@@ -592,6 +633,74 @@ TEST(MemberlistSimTest, LifeguardCutsFalsePositivesFromSlowMembers) {
   // push/pull merges and stale suspicions counted as confirmations).
   EXPECT_LE(with * 10, without)
       << "with lifeguard " << with << ", without " << without;
+}
+
+// Lifeguard's nacks: a helper that could not reach the member of a ping-req
+// says so before the asker's probe period ends. Before, helpers nacked one
+// whole probe timeout after the ping-req, i.e. just after the asker's
+// period (LAN: ping-req at 0.5 s, period 1 s), so no nack ever counted, and
+// each failed probe of a crashed member raised the asker's health score by
+// the 3 nacks it "missed" (its probes then slowed down 4x).
+TEST(MemberlistSimTest, NacksOfAFailedProbeArriveWithinTheProbe) {
+  const uint64_t seed = SimSeed(42);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 10;
+  SimCluster c(Opts(n, seed, Config::Lan()));
+  ASSERT_TRUE(StartAndConverge(c));
+  c.Crash(n - 1);
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllSee(n - 1, MemberState::kDead); },
+                         DetectionBound(c.node(0).config(), n)));
+  uint64_t failures = 0, nacks = 0;
+  int degraded = 0;
+  for (int i = 0; i < n - 1; ++i) {
+    failures += c.node(i).stats().probe_failures;
+    nacks += c.node(i).stats().nacks_received;
+    if (c.node(i).HealthScore() > 0) ++degraded;
+  }
+  ASSERT_GT(failures, 0u);
+  // Three helpers per failed probe of the crashed member.
+  EXPECT_EQ(nacks, 3 * failures);
+  EXPECT_EQ(degraded, 0) << "members whose health score rose";
+}
+
+// Nack witnesses (Config::nack_witnesses): the helpers that nacked are named
+// in the suspect and count as confirmations everywhere, so every member's
+// suspicion of a crashed member is at its minimum (2 s at 10 members on
+// LAN) from the first failed probe: each declares it dead within that plus
+// its last check (0.5 s) of holding it suspect. Before, members waited for
+// others to probe the victim by chance (about one a second): up to 10 s.
+TEST(MemberlistSimTest, NackWitnessesTakeACrashToTheMinimumSuspicionAtOnce) {
+  const Config cfg = Config::Lan();
+  ASSERT_TRUE(cfg.nack_witnesses);
+  const int n = 10;
+  const absl::Duration min =
+      SuspicionTimeout(cfg.suspicion_mult, n, cfg.probe_interval);
+  for (uint64_t s = SimSeed(43); s < SimSeed(43) + 4; ++s) {
+    PEERLAB_SIM_TRACE_SEED(s);
+    SimCluster c(Opts(n, s, cfg));
+    ASSERT_TRUE(StartAndConverge(c));
+    const int victim = n - 1;
+    std::vector<std::optional<absl::Time>> suspect(n), dead(n);
+    c.SetChangeHook([&](int observer, int target, MemberState state) {
+      if (target != victim || observer < 0) return;
+      if (state == MemberState::kSuspect && !suspect[observer]) {
+        suspect[observer] = c.Now();
+      }
+      if (state == MemberState::kDead && !dead[observer]) {
+        dead[observer] = c.Now();
+      }
+    });
+    c.Crash(victim);
+    ASSERT_TRUE(c.RunUntil([&] { return c.AllSee(victim, MemberState::kDead); },
+                           DetectionBound(cfg, n)));
+    for (int i = 0; i < victim; ++i) {
+      ASSERT_TRUE(suspect[i].has_value() && dead[i].has_value()) << "node" << i;
+      // The minimum, the last check's ping, and 50 ms of gossip slack.
+      EXPECT_LE(*dead[i] - *suspect[i],
+                min + cfg.probe_timeout + absl::Milliseconds(50))
+          << "node" << i << ", seed " << s;
+    }
+  }
 }
 
 // --- Names: a member is name + generation (issue 12) ---

@@ -32,7 +32,7 @@ std::string CsvHeader() {
          "agreement_samples,agreement_pct,sent_mean_Bps,sent_p99_Bps,"
          "sent_max_Bps,recv_mean_Bps,recv_p99_Bps,recv_max_Bps,"
          "last_restart_s,restart_converge_s,ingress_dropped,egress_dropped,"
-         "protocol";
+         "protocol,restart_seen_dead_until_s,restart_seen_dead_after_grace";
 }
 
 std::string CsvRow(const SimRunResult& r) {
@@ -63,7 +63,9 @@ std::string CsvRow(const SimRunResult& r) {
              r.sent.mean, r.sent.p99, r.sent.max, r.received.mean,
              r.received.p99, r.received.max, Cell(r.last_restart),
              Cell(r.restart_converge), r.ingress_dropped, r.egress_dropped) +
-         (o.memberlist_compat ? ",memberlist" : ",peerlab");
+         (o.memberlist_compat ? ",memberlist" : ",peerlab") +
+         absl::StrFormat(",%s,%d", Cell(r.restart_seen_dead_until),
+                         r.restart_seen_dead_after_grace);
 }
 
 std::string FormatReport(const SimRunResult& r) {
@@ -111,9 +113,19 @@ std::string FormatReport(const SimRunResult& r) {
       }
       break;
     case Scenario::kMassRestart:
-      absl::StrAppend(&out, "last restart at: ", Text(r.last_restart), "\n",
-                      "all know all after the last restart: ",
-                      Text(r.restart_converge), "\n");
+      absl::StrAppend(
+          &out, "last restart at: ", Text(r.last_restart), "\n",
+          "all know all after the last restart: ", Text(r.restart_converge),
+          "\n",
+          absl::StrFormat("restarted members seen dead %.0f s after their "
+                          "restart: %d\n",
+                          Seconds(o.restart_grace),
+                          r.restart_seen_dead_after_grace),
+          "restarted members seen dead until (slowest, after their restart): ",
+          r.restarts.empty()          ? "n/a"
+          : r.restart_seen_dead_until ? Text(r.restart_seen_dead_until)
+                                      : "never (held dead at the end)",
+          "\n");
       break;
     case Scenario::kCrash:
       absl::StrAppend(&out, "crash seen dead, first: ", Text(r.first_detect),

@@ -643,6 +643,27 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
   run_until(never, end);
 
   // --- Figures ---
+  if (o.scenario == Scenario::kMassRestart && !result.restarts.empty()) {
+    // The last restart of each member (each restarts once).
+    std::vector<std::optional<absl::Time>> restarted_at(n);
+    for (const auto& [i, at] : result.restarts) restarted_at[i] = start + at;
+    bool held_at_end = false;
+    absl::Duration slowest = absl::ZeroDuration();
+    for (int i = 0; i < n; ++i) {
+      if (!restarted_at[i]) continue;
+      const absl::Time r = *restarted_at[i];
+      if (views.dead_holders(i) > 0) {
+        held_at_end = true;
+        ++result.restart_seen_dead_after_grace;
+        continue;
+      }
+      const absl::Duration held =
+          std::max(absl::ZeroDuration(), views.dead_cleared(i) - r);
+      slowest = std::max(slowest, held);
+      if (held > o.restart_grace) ++result.restart_seen_dead_after_grace;
+    }
+    if (!held_at_end) result.restart_seen_dead_until = slowest;
+  }
   // Sick-network figures (see the file comment of sim_runner.h).
   result.healthy_declared_dead = views.false_removal_targets();
   result.false_removal_pairs = views.false_removal_pairs();

@@ -267,6 +267,15 @@ struct SimRunResult {
   // in the order they restarted.
   std::vector<std::pair<int, absl::Duration>> restarts;
   std::optional<absl::Duration> restart_converge;
+  // kMassRestart, the goal "30 s after each member's restart, no member sees
+  // it as dead": for each restarted member, from its restart until the last
+  // time any running member stopped holding it dead (removed or
+  // quarantined; 0 if none did after its restart); the slowest (nullopt:
+  // some member was still held dead at the end), and how many restarted
+  // members were held dead past `restart_grace` after their restart (or at
+  // the end).
+  std::optional<absl::Duration> restart_seen_dead_until;
+  int restart_seen_dead_after_grace = 0;
   // Datagrams and reliable messages stopped by ingress drops; datagrams
   // dropped by the members' fault plans (egress loss).
   uint64_t ingress_dropped = 0;

@@ -27,6 +27,8 @@ ViewTracker::ViewTracker(int n)
       tracked_(n, false),
       falsely_removed_(n, false),
       live_(n, 1),
+      dead_holders_(n, 0),
+      dead_cleared_(n, absl::InfinitePast()),
       observers_(n),
       removals_(n),
       readmissions_of_(n, 0) {
@@ -52,6 +54,15 @@ void ViewTracker::Sum(int t, uint8_t code, int sign) {
   if (k < 0) return;
   views_by_state_[k] += sign;
   if (tracked_[t]) tracked_by_state_[k] += sign;
+}
+
+void ViewTracker::Hold(int t, uint8_t code, int sign, absl::Time now) {
+  code &= kStateMask;
+  if (code == kUnknown || !FalseRemoval(static_cast<MemberState>(code - 1))) {
+    return;
+  }
+  dead_holders_[t] += sign;
+  if (sign < 0 && dead_holders_[t] == 0) dead_cleared_[t] = now;
 }
 
 void ViewTracker::RecordRemoval(int t, absl::Time now) {
@@ -89,6 +100,8 @@ void ViewTracker::OnChange(int o, int t, MemberState state, absl::Time now) {
     if (observer_[o]) {
       Sum(t, before, -1);
       Sum(t, after, +1);
+      Hold(t, before, -1, now);
+      Hold(t, after, +1, now);
       const bool was_live = Live(before), is_live = Live(after);
       if (was_live != is_live) {
         const bool was_disagreeing = Disagrees(t);
@@ -119,6 +132,7 @@ void ViewTracker::ResetRow(int o, absl::Time now) {
     if ((v & kStateMask) == kUnknown) continue;
     if (observer_[o]) {
       Sum(t, v, -1);
+      Hold(t, v, -1, now);
       if (Live(v) && --live_[t] == 0 && tracked_[t]) RecordRemoval(t, now);
     }
     v = uint8_t((v & kCountedBit) | kUnknown);
@@ -132,6 +146,7 @@ void ViewTracker::SetObserver(int o, bool counts, absl::Time now) {
   for (int t = 0; t < n_; ++t) {
     const uint8_t v = at(o, t);
     Sum(t, v, sign);
+    if (t != o) Hold(t, v, sign, now);
     if (!Live(v)) continue;
     live_[t] += sign;
     if (sign < 0 && live_[t] == 0 && tracked_[t]) RecordRemoval(t, now);

@@ -18,6 +18,9 @@
 //     that is healthy; counted per distinct (observer, target) pair and per
 //     distinct target. A target that becomes healthy (a restarted member
 //     after its grace) counts the observers that hold it removed then.
+//   - Held dead: how many observers hold target t dead (removed or
+//     quarantined, not left), and when that last fell to 0 (mass-restart:
+//     until when a restarted member was seen dead).
 //
 // Memory: one byte per (observer, target) pair (N² bytes: 1 MB at 1,000
 // members, 100 MB at 10,000). Observer and health changes cost O(N); events
@@ -88,6 +91,10 @@ class ViewTracker {
   int false_removal_targets() const { return false_targets_; }
   int64_t false_removal_events() const { return false_events_; }
   const std::vector<bool>& falsely_removed() const { return falsely_removed_; }
+  // Observers holding `t` removed or quarantined (FalseRemoval: not left)
+  // now, and the last time that number fell to 0 (InfinitePast: never).
+  int dead_holders(int t) const { return dead_holders_[t]; }
+  absl::Time dead_cleared(int t) const { return dead_cleared_[t]; }
   // Sums over the observers' views (an observer's view of itself is alive):
   // targets held alive, suspect, and removed or quarantined (known ones).
   int64_t alive_views() const { return views_by_state_[0]; }
@@ -113,6 +120,8 @@ class ViewTracker {
   // Tracked target `t` was removed by every observer at `now`.
   void RecordRemoval(int t, absl::Time now);
   void CountFalse(int o, int t);
+  // Adds `sign` times an observer's view `code` of `t` to dead_holders_.
+  void Hold(int t, uint8_t code, int sign, absl::Time now);
   bool Disagrees(int t) const { return live_[t] > 0 && live_[t] < observers_; }
   void RecountDisagreeing();
 
@@ -120,6 +129,8 @@ class ViewTracker {
   std::vector<uint8_t> views_;
   std::vector<bool> observer_, healthy_, tracked_, falsely_removed_;
   std::vector<int> live_;
+  std::vector<int> dead_holders_;
+  std::vector<absl::Time> dead_cleared_;
   int observers_ = 0;
   int disagreeing_ = 0;
   std::vector<std::vector<absl::Time>> removals_;

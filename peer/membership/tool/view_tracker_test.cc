@@ -125,6 +125,38 @@ TEST(ViewTrackerTest, AResetRowKnowsOnlyItself) {
   EXPECT_TRUE(v.agree());
 }
 
+TEST(ViewTrackerTest, DeadHoldersAndWhenTheyLastFellToZero) {
+  ViewTracker v(4);
+  AllKnowAll(v);
+  EXPECT_EQ(v.dead_holders(3), 0);
+  EXPECT_EQ(v.dead_cleared(3), absl::InfinitePast());
+  v.OnChange(0, 3, kDead, T(1));
+  v.OnChange(1, 3, kDead, T(2));
+  EXPECT_EQ(v.dead_holders(3), 2);
+  v.OnChange(0, 3, kAlive, T(3));  // the new process's alive
+  EXPECT_EQ(v.dead_holders(3), 1);
+  EXPECT_EQ(v.dead_cleared(3), absl::InfinitePast());
+  // An observer whose process restarts forgets it (its row is reset).
+  v.SetObserver(1, false, T(4));
+  EXPECT_EQ(v.dead_holders(3), 0);
+  EXPECT_EQ(v.dead_cleared(3), T(4));
+  v.ResetRow(1, T(4));
+  v.SetObserver(1, true, T(4));
+  EXPECT_EQ(v.dead_holders(3), 0);
+  // Dead again, then the holder's row reset while it counts; a leave is
+  // not held dead.
+  v.OnChange(2, 3, kDead, T(5));
+  v.ResetRow(2, T(6));
+  EXPECT_EQ(v.dead_cleared(3), T(6));
+  v.OnChange(0, 3, kLeft, T(7));
+  EXPECT_EQ(v.dead_holders(3), 0);
+  EXPECT_EQ(v.dead_cleared(3), T(6));
+  // A non-observer's view does not count.
+  v.SetObserver(2, false, T(8));
+  v.OnChange(2, 3, kDead, T(8));
+  EXPECT_EQ(v.dead_holders(3), 0);
+}
+
 TEST(ViewTrackerTest, RemovedOrQuarantinedIsThePredicate) {
   EXPECT_FALSE(RemovedOrQuarantined(kAlive));
   EXPECT_FALSE(RemovedOrQuarantined(kSuspect));
