@@ -48,12 +48,6 @@ Config Config::Local() {
   c.gossip_to_the_dead_time = absl::Seconds(15);
   c.evidence_window = absl::Seconds(15);
   c.hold_down = absl::Seconds(30);
-  // One helper (indirect_checks 1) and K = suspicion_mult - 2 = 1: a single
-  // witness would be a whole corroboration, and every failed probe of a
-  // slow member would run the minimum suspicion at once
-  // (MemberlistSimTest.LifeguardCutsFalsePositivesFromSlowMembers: 19 false
-  // positive deaths over 16 seeds with witnesses, 0-4 without).
-  c.nack_witnesses = false;
   return c;
 }
 
