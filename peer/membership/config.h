@@ -42,8 +42,6 @@ inline constexpr size_t kMaxIdBytes = 64;
 inline constexpr uint64_t kMaxIncarnation = uint64_t{1} << 62;
 // Longest group label (Config::label), memberlist's limit.
 inline constexpr size_t kMaxLabelBytes = 255;
-// Witnesses a suspect may name (Suspect.witnesses); more are ignored.
-inline constexpr int kMaxWitnesses = 8;
 
 // How far above this node's key/value Lamport clock a time from the wire
 // may be (protocol_math.h WithinLamportWindow); beyond it the entry is
@@ -161,15 +159,6 @@ struct Config {
   // ways, directly and through ping-req) suspects the member too: it does
   // not take part in the datagram protocol (memberlist only logs it).
   bool fallback_only_suspects = true;
-  // Nack witnesses: a probe that fails after ping-req names, in its
-  // suspect, the helpers that nacked (they could not reach the member
-  // either), and every member counts each as an independent confirmation
-  // (Lifeguard's K), so a crash takes the suspicion to its minimum at once
-  // instead of waiting for other members to probe the victim by chance.
-  // The death is still each member's own last check (only silence is a
-  // death). Witnesses are not evidence for the quarantine. memberlist
-  // uses nacks for its own health only. Default true.
-  bool nack_witnesses = true;
   // memberlist's own behaviour, for the baseline of peerlab-sim
   // (--baseline memberlist): every departure listed in docs/membership.md
   // turned off (a gossiped dead is a death, no last check, confirmations

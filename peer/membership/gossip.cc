@@ -537,7 +537,7 @@ void Memberlist::HandleMessage(const ::peer::v1::Message& message,
       HandleAck(message.ack());
       break;
     case ::peer::v1::Message::kNack:
-      HandleNack(message.nack(), from_addr);
+      HandleNack(message.nack());
       break;
     case ::peer::v1::Message::kAlive:
       HandleAlive(message.alive(), from_addr == message.alive().addr());

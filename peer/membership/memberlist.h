@@ -278,9 +278,6 @@ class Memberlist {
   using NameEq = internal::NameEq;
   struct AckHandler {
     std::function<void(bool ack)> on_result;  // ack true, nack false
-    // Called before on_result(false) with the nack's sender address (a
-    // probe's helpers, Config::nack_witnesses); may be empty.
-    std::function<void(const std::string& from_addr)> on_nack_from;
     runtime::Scheduler::TimerId timer = 0;
     // A direct probe of member `probed` (at `generation`), pinged at
     // `sent`: its ack's coordinate and round trip update ours.
@@ -404,10 +401,6 @@ class Memberlist {
   // `from_confirms`: see Suspicion's constructor.
   void StartSuspicion(NodeState& node, const std::string& from,
                       bool from_confirms = false);
-  // Counts the witnesses `suspect` names (Config::nack_witnesses) as
-  // confirmations of `m`'s running suspicion: credible ones, at most
-  // kMaxWitnesses, not the member itself. True if any was new.
-  bool ConfirmWitnesses(NodeState& m, const ::peer::v1::Suspect& suspect);
   // A suspicion of (name, incarnation, generation) timed out: before
   // declaring the member dead, tell it directly (suspect, then a ping) and
   // wait one probe timeout. Its refutation rides on its ack; an ack without
@@ -595,7 +588,7 @@ class Memberlist {
   // checked, then our coordinate moves (coordinate.h). Counts a refusal.
   void ObserveCoordinate(const AckHandler& handler,
                          const ::peer::v1::Coordinate& coordinate);
-  void HandleNack(const ::peer::v1::Nack& nack, const std::string& from_addr);
+  void HandleNack(const ::peer::v1::Nack& nack);
 
   // --- gossip.cc ---
   void QueueBroadcast(const std::string& key,

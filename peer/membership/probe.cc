@@ -104,10 +104,6 @@ void Memberlist::Probe(const std::string& name) {
     int expected_nacks = 0;
     int nacks = 0;
     absl::Time sent;  // the direct ping
-    // The ping-req helpers (address, name), and those that nacked
-    // (Config::nack_witnesses).
-    std::vector<std::pair<std::string, std::string>> helpers;
-    std::vector<std::string> witnesses;
   };
   auto state = std::make_shared<ProbeState>();
   state->name = name;
@@ -189,9 +185,8 @@ void Memberlist::Probe(const std::string& name) {
         s.set_generation(state->generation);
         s.set_node(state->name);
         s.set_from(config_.name);
-        for (const std::string& w : state->witnesses) s.add_witnesses(w);
         log_.Debug(config_.name, ": no ack from ", state->name, " (seq ", seq,
-                   "): suspect (", state->witnesses.size(), " witnesses)");
+                   "): suspect");
         HandleSuspect(s);
       });
 
@@ -200,19 +195,6 @@ void Memberlist::Probe(const std::string& name) {
     handler.probed = name;
     handler.generation = state->generation;
     handler.sent = state->sent;
-  }
-  if (!Compat() && config_.nack_witnesses) {
-    // A helper that nacked could not reach the member either: a witness.
-    acks_[seq].on_nack_from = [state](const std::string& from_addr) {
-      for (const auto& [addr, helper] : state->helpers) {
-        if (addr != from_addr) continue;
-        if (std::find(state->witnesses.begin(), state->witnesses.end(),
-                      helper) == state->witnesses.end()) {
-          state->witnesses.push_back(helper);
-        }
-        return;
-      }
-    };
   }
   ::peer::v1::Message ping;
   ping.mutable_ping()->set_seq_no(seq);
@@ -254,7 +236,6 @@ void Memberlist::Probe(const std::string& name) {
       ip->set_source_addr(local_->addr);
       SendWithPiggyback(helper->addr, req, helper->name);
       ++stats_.indirect_probes;
-      state->helpers.emplace_back(helper->addr, helper->name);
     }
     if (config_.lifeguard)
       state->expected_nacks = static_cast<int>(helpers.size());
@@ -341,26 +322,6 @@ void Memberlist::HandleIndirectPing(const ::peer::v1::IndirectPing& req,
       SendMessages(reply_to, {EncodeMessage(out)}, source);
     }
   };
-  // The nack must reach the asker before its probe period ends (it counts
-  // nacks only until then): the asker sent the ping-req one probe timeout
-  // into its period, so the nack goes after at most 4/5 of what is left of
-  // it (a fleet configured alike). memberlist nacks after a whole probe
-  // timeout, i.e. at the end of the asker's period, so its nacks arrive
-  // late, and each failed probe of a dead member raised the asker's
-  // awareness by the nacks it missed (docs/membership.md).
-  absl::Duration nack_after = config_.probe_timeout;
-  if (!Compat() &&
-      config_.probe_interval - config_.probe_timeout > absl::ZeroDuration()) {
-    nack_after = std::min(
-        nack_after, (config_.probe_interval - config_.probe_timeout) * 4 / 5);
-  }
-  // An ack after the nack is still relayed (it settles the probe).
-  auto nack = [answer, original, want_nack, answered] {
-    if (*answered || !want_nack) return;
-    ::peer::v1::Message out;
-    out.mutable_nack()->set_seq_no(original);
-    answer(out);
-  };
   ExpectAck(
       seq, config_.probe_timeout,
       [answer, original, answered](bool ack) {
@@ -370,15 +331,12 @@ void Memberlist::HandleIndirectPing(const ::peer::v1::IndirectPing& req,
         out.mutable_ack()->set_seq_no(original);
         answer(out);
       },
-      nack_after >= config_.probe_timeout ? std::function<void()>(nack)
-                                          : std::function<void()>());
-  if (nack_after < config_.probe_timeout && want_nack) {
-    std::weak_ptr<bool> alive = alive_;
-    scheduler_->After(nack_after, [alive, nack] {
-      if (auto a = alive.lock(); !a || !*a) return;
-      nack();
-    });
-  }
+      [answer, original, want_nack, answered] {
+        if (*answered || !want_nack) return;
+        ::peer::v1::Message out;
+        out.mutable_nack()->set_seq_no(original);
+        answer(out);
+      });
   ::peer::v1::Message ping;
   ping.mutable_ping()->set_seq_no(seq);
   ping.mutable_ping()->set_target(req.target());
@@ -423,11 +381,9 @@ void Memberlist::ObserveCoordinate(const AckHandler& handler,
   }
 }
 
-void Memberlist::HandleNack(const ::peer::v1::Nack& nack,
-                            const std::string& from_addr) {
+void Memberlist::HandleNack(const ::peer::v1::Nack& nack) {
   auto it = acks_.find(nack.seq_no());
   if (it == acks_.end() || !it->second.on_result) return;
-  if (it->second.on_nack_from) it->second.on_nack_from(from_addr);
   it->second.on_result(false);
 }
 

@@ -635,29 +635,6 @@ void Memberlist::HandleNotice(const ::peer::v1::AliveNotice& notice) {
   wants_.push_back(notice.node());
 }
 
-bool Memberlist::ConfirmWitnesses(NodeState& m,
-                                  const ::peer::v1::Suspect& suspect) {
-  if (Compat() || !config_.nack_witnesses || !m.suspicion ||
-      m.state != MemberState::kSuspect ||
-      suspect.incarnation() != m.incarnation || suspect.from().empty()) {
-    return false;
-  }
-  bool news = false;
-  const int k = std::min(suspect.witnesses_size(), kMaxWitnesses);
-  for (int i = 0; i < k; ++i) {
-    const std::string& w = suspect.witnesses(i);
-    // Like an accuser: a named member held alive and credible. An insider
-    // could name any witnesses, as it could send suspects under any
-    // accuser's name: no more than a suspicion is reached either way.
-    if (w.empty() || w.size() > kMaxNameBytes || w == suspect.node() ||
-        w == suspect.from() || !CredibleAccuser(w, m)) {
-      continue;
-    }
-    news |= m.suspicion->Confirm(w);
-  }
-  return news;
-}
-
 void Memberlist::StartSuspicion(NodeState& node, const std::string& from,
                                 bool from_confirms) {
   const int n = NumAlive();
@@ -819,9 +796,7 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect,
     // suspicion of a newer one (the member refuted ours, and we missed the
     // alive) is a new suspicion, with its own timer, below. memberlist
     // confirms across incarnations, so a stale suspicion expired at once.
-    bool news = node->suspicion->Confirm(suspect.from());
-    news |= ConfirmWitnesses(m, suspect);
-    if (news) QueueBroadcast(m, relay());
+    if (node->suspicion->Confirm(suspect.from())) QueueBroadcast(m, relay());
     MaybeCheckEarly(m);
     return;
   }
@@ -837,7 +812,6 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect,
   // A dead's sender declared the member dead, its own suspicion run out:
   // more than a first accusation, it counts as one confirmation.
   StartSuspicion(m, suspect.from(), declared != nullptr);
-  ConfirmWitnesses(m, suspect);
   log_.Debug(config_.name, ": ", suspect.node(), " is suspect (by ",
              suspect.from(), ")");
   if (events_) events_->OnSuspect(ToMember(m));
