@@ -30,8 +30,18 @@ namespace peerlab::bench {
 
 using Json = nlohmann::json;
 
-// A port free for both TCP and UDP on 127.0.0.1 right now (0: none found).
+// A port free for both TCP and UDP on 127.0.0.1 right now, for a member
+// process to bind later (0: none found). It is taken below the kernel's
+// ephemeral range (/proc/sys/net/ipv4/ip_local_port_range), from which
+// every port-0 bind and outgoing connection of the machine gets its port,
+// so no other process is handed it meanwhile; and never twice by one
+// process. Thread-safe.
 int FreePort();
+
+// Whether `stderr_text` (a member's standard error) says it could not bind
+// a port ("address already in use": another process took it between
+// FreePort and the member's bind).
+bool PortWasTaken(const std::string& stderr_text);
 
 // utime + stime of `pid` in seconds (0 if it is gone).
 double CpuSeconds(pid_t pid);
@@ -99,9 +109,16 @@ class Member {
   virtual std::string gossip_address() const = 0;
 
  protected:
+  // When the process ended because a port it was given was taken before
+  // it bound it: true (once per member, at most kMaxRelaunches times) when
+  // it should be started again on other ports, said on stderr.
+  bool ShouldRelaunch();
+  static constexpr int kMaxRelaunches = 3;
+
   std::string name_;
   std::string last_error_;
   std::unique_ptr<testing::Subprocess> process_;
+  int relaunches_ = 0;
 };
 
 // How members of either system are started.
@@ -135,6 +152,12 @@ class PeerlabMember : public Member {
   std::optional<std::vector<std::string>> Alive() override;
 
  private:
+  // Starts the process on fresh ports (FreePort); false (and a line on
+  // stderr) when it cannot be started.
+  bool Launch();
+
+  MemberOptions options_;
+  std::string join_;
   int gossip_port_ = 0, grpc_port_ = 0;
   std::string token_;
   std::unique_ptr<ControlPoller> poller_;
@@ -151,6 +174,10 @@ class SerfMember : public Member {
   std::optional<std::vector<std::string>> Alive() override;
 
  private:
+  bool Launch();  // as PeerlabMember's
+
+  MemberOptions options_;
+  std::string join_;
   int bind_port_ = 0, rpc_port_ = 0;
   SerfRpc rpc_;
 };
