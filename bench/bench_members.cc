@@ -83,16 +83,16 @@ bool PortWasTaken(const std::string& stderr_text) {
                            "address already in use");
 }
 
-bool Member::ShouldRelaunch() {
-  if (process_ == nullptr || process_->Running()) return false;
+void Member::RelaunchIfAPortWasTaken() {
+  if (process_ == nullptr || process_->Running()) return;
   if (relaunches_ >= kMaxRelaunches || !PortWasTaken(process_->ReadStderr())) {
-    return false;
+    return;
   }
   ++relaunches_;
   std::cerr << name_
             << ": a port it was given was taken before it bound it; starting "
                "it again on other ports\n";
-  return true;
+  Launch();
 }
 
 // utime + stime of `pid` in seconds (0 if it is gone).
@@ -305,12 +305,7 @@ std::optional<Json> SerfRpc::Read() {
 std::unique_ptr<PeerlabMember> PeerlabMember::Start(
     const MemberOptions& options, const std::string& name,
     const std::string& join) {
-  auto m = std::make_unique<PeerlabMember>();
-  m->name_ = name;
-  m->options_ = options;
-  m->join_ = join;
-  if (!m->Launch()) return nullptr;
-  return m;
+  return Launched<PeerlabMember>(options, name, join);
 }
 
 bool PeerlabMember::Launch() {
@@ -391,7 +386,7 @@ std::optional<std::vector<std::string>> PeerlabMember::Alive() {
       "memberlist", answered_ ? absl::Seconds(2) : absl::Milliseconds(100));
   if (!output.ok()) {
     last_error_ = output.status().ToString();
-    if (ShouldRelaunch()) Launch();
+    RelaunchIfAPortWasTaken();
     return std::nullopt;
   }
   answered_ = true;
@@ -415,12 +410,7 @@ std::optional<std::vector<std::string>> PeerlabMember::Alive() {
 std::unique_ptr<SerfMember> SerfMember::Start(const MemberOptions& options,
                                               const std::string& name,
                                               const std::string& join) {
-  auto m = std::make_unique<SerfMember>();
-  m->name_ = name;
-  m->options_ = options;
-  m->join_ = join;
-  if (!m->Launch()) return nullptr;
-  return m;
+  return Launched<SerfMember>(options, name, join);
 }
 
 bool SerfMember::Launch() {
@@ -462,7 +452,7 @@ std::optional<std::vector<std::string>> SerfMember::Alive() {
   std::optional<Json> members = rpc_.Members();
   if (!members) {
     if (!rpc_.Connect(rpc_port_)) {
-      if (ShouldRelaunch()) Launch();
+      RelaunchIfAPortWasTaken();
       return std::nullopt;
     }
     members = rpc_.Members();

@@ -95,6 +95,21 @@ class SerfRpc {
 };
 
 // One member process and how to ask it who it sees.
+// How members of either system are started.
+struct MemberOptions {
+  std::string bin;      // the peerlab-peer or serf binary
+  std::string dir;      // where their output (and peerlab's token) goes
+  std::string profile;  // lan, wan or local
+  std::string peer_log_level = "warn";  // peerlab's --log-level
+  // Serf-style event handlers "FILTER=PROGRAM ARGS" (peerlab:
+  // --event-handler, run without a shell; serf: -event-handler, run by
+  // /bin/sh -c).
+  std::vector<std::string> event_handlers;
+  // peerlab only: "KEY VALUE" settings given to memberlistconfigure after
+  // the profile (e.g. "event.order_delay 0s", "suspicion_mult 3").
+  std::vector<std::string> peer_settings;
+};
+
 class Member {
  public:
   virtual ~Member() = default;
@@ -109,31 +124,34 @@ class Member {
   virtual std::string gossip_address() const = 0;
 
  protected:
+  // A member of kind T (PeerlabMember, SerfMember) named `name`, launched
+  // (joining `join`, empty: nobody); nullptr when it cannot be started.
+  template <typename T>
+  static std::unique_ptr<T> Launched(const MemberOptions& options,
+                                     const std::string& name,
+                                     const std::string& join) {
+    auto m = std::make_unique<T>();
+    m->name_ = name;
+    m->options_ = options;
+    m->join_ = join;
+    if (!m->Launch()) return nullptr;
+    return m;
+  }
+  // Starts the process on fresh ports (FreePort); false (and a line on
+  // stderr) when it cannot be started.
+  virtual bool Launch() = 0;
   // When the process ended because a port it was given was taken before
-  // it bound it: true (once per member, at most kMaxRelaunches times) when
-  // it should be started again on other ports, said on stderr.
-  bool ShouldRelaunch();
+  // it bound it (at most kMaxRelaunches times, said on stderr): launches
+  // it again on other ports.
+  void RelaunchIfAPortWasTaken();
   static constexpr int kMaxRelaunches = 3;
 
   std::string name_;
+  MemberOptions options_;
+  std::string join_;
   std::string last_error_;
   std::unique_ptr<testing::Subprocess> process_;
   int relaunches_ = 0;
-};
-
-// How members of either system are started.
-struct MemberOptions {
-  std::string bin;      // the peerlab-peer or serf binary
-  std::string dir;      // where their output (and peerlab's token) goes
-  std::string profile;  // lan, wan or local
-  std::string peer_log_level = "warn";  // peerlab's --log-level
-  // Serf-style event handlers "FILTER=PROGRAM ARGS" (peerlab:
-  // --event-handler, run without a shell; serf: -event-handler, run by
-  // /bin/sh -c).
-  std::vector<std::string> event_handlers;
-  // peerlab only: "KEY VALUE" settings given to memberlistconfigure after
-  // the profile (e.g. "event.order_delay 0s", "suspicion_mult 3").
-  std::vector<std::string> peer_settings;
 };
 
 class PeerlabMember : public Member {
@@ -152,12 +170,9 @@ class PeerlabMember : public Member {
   std::optional<std::vector<std::string>> Alive() override;
 
  private:
-  // Starts the process on fresh ports (FreePort); false (and a line on
-  // stderr) when it cannot be started.
-  bool Launch();
+  friend class Member;
+  bool Launch() override;
 
-  MemberOptions options_;
-  std::string join_;
   int gossip_port_ = 0, grpc_port_ = 0;
   std::string token_;
   std::unique_ptr<ControlPoller> poller_;
@@ -174,10 +189,9 @@ class SerfMember : public Member {
   std::optional<std::vector<std::string>> Alive() override;
 
  private:
-  bool Launch();  // as PeerlabMember's
+  friend class Member;
+  bool Launch() override;
 
-  MemberOptions options_;
-  std::string join_;
   int bind_port_ = 0, rpc_port_ = 0;
   SerfRpc rpc_;
 };
