@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "absl/time/clock.h"
 
@@ -68,18 +69,26 @@ bool FakeClock::WaitUntil(std::condition_variable& cv,
                           std::unique_lock<std::mutex>& lock,
                           absl::Time deadline,
                           absl::FunctionRef<bool()> done) const {
+  // Registered once, from the first check to the return: re-registering
+  // for each recheck left waiters() at 0 between two of them.
+  std::optional<std::multimap<absl::Time, std::condition_variable*>::iterator>
+      entry;
   while (!done()) {
-    std::multimap<absl::Time, std::condition_variable*>::iterator entry;
     {
       absl::MutexLock l(&mu_);
-      if (now_ >= deadline) return false;
-      entry = waiting_.emplace(deadline, &cv);
+      if (now_ >= deadline) {
+        if (entry) waiting_.erase(*entry);
+        return false;
+      }
+      if (!entry) entry = waiting_.emplace(deadline, &cv);
     }
-    // Advance notifies without `lock`: a notification between the insert
+    // Advance notifies without `lock`: a notification between the check
     // and the wait is missed, and the 1 ms recheck catches it.
     cv.wait_for(lock, std::chrono::milliseconds(1));
+  }
+  if (entry) {
     absl::MutexLock l(&mu_);
-    waiting_.erase(entry);
+    waiting_.erase(*entry);
   }
   return true;
 }

@@ -49,8 +49,9 @@ class FakeClock : public Clock {
                  std::unique_lock<std::mutex>& lock, absl::Time deadline,
                  absl::FunctionRef<bool()> done) const override;
 
-  // How many WaitUntil calls are blocked now (tests advance the clock once
-  // the code under test waits).
+  // How many WaitUntil calls are under way now, each counted from its first
+  // check of `done` to its return, rechecks included (tests advance the
+  // clock once the code under test waits).
   int waiters() const;
   // The earliest deadline of the WaitUntil calls blocked now (InfiniteFuture
   // when there is none): a test can move the clock straight to it.

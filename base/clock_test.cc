@@ -58,6 +58,40 @@ TEST(FakeClockTest, WaitUntilEndsWhenDoneHolds) {
   EXPECT_TRUE(result);
 }
 
+// A waiter stays counted from its first check to its return, also while it
+// rechecks (every 1 ms, or when woken): before, it unregistered for each
+// recheck, so waiters() read 0 while `done` ran (seen here from `done`
+// itself) and a test that waited for waiters() or checked it right after
+// an Advance could miss a waiter that was still there.
+TEST(FakeClockTest, AWaiterIsCountedWhileItRechecks) {
+  FakeClock clock;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool flag = false;
+  int checks = 0;
+  int uncounted = 0;  // rechecks during which waiters() read 0
+  std::thread waiter([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    clock.WaitUntil(cv, lock, absl::InfiniteFuture(), [&] {
+      if (++checks > 1 && clock.waiters() == 0) ++uncounted;
+      return flag;
+    });
+  });
+  ASSERT_TRUE(testing::Eventually([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return checks >= 20;
+  }));
+  clock.Advance(absl::Seconds(1));  // wakes it: one more recheck
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    flag = true;
+  }
+  cv.notify_all();
+  waiter.join();
+  EXPECT_EQ(uncounted, 0) << "of " << checks - 1 << " rechecks";
+  EXPECT_EQ(clock.waiters(), 0);
+}
+
 TEST(RealClockTest, WaitUntilAPastDeadlineReturnsAtOnce) {
   std::mutex mu;
   std::condition_variable cv;

@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/option_checks.h"
 
 namespace peerlab {
 
@@ -96,5 +97,17 @@ const CLI::Validator ConnectHostPort(
       return port.ok() ? "" : std::string(port.status().message());
     },
     "HOST:PORT", "connect host:port");
+
+CLI::Option* AddTimeoutOption(CLI::App& app, double* seconds,
+                              const std::string& help, double max_seconds) {
+  return app.add_option("--timeout", *seconds, help)
+      ->check(Range(0.001, max_seconds))
+      ->capture_default_str();
+}
+
+std::chrono::system_clock::time_point DeadlineIn(double seconds) {
+  return std::chrono::system_clock::now() +
+         std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6));
+}
 
 }  // namespace peerlab

@@ -3,6 +3,7 @@
 #ifndef PEERLAB_BASE_COMMAND_LINE_H_
 #define PEERLAB_BASE_COMMAND_LINE_H_
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -31,6 +32,16 @@ extern const CLI::Validator ConnectPortNumber;
 extern const CLI::Validator HostPort;
 // "HOST:PORT" to connect to: as HostPort, but port 1..65535.
 extern const CLI::Validator ConnectHostPort;
+
+// The --timeout SECONDS option of a client of one server (peerlab-health,
+// peerlab-control, peerlab-ctl's commands): a number in
+// 0.001..max_seconds, its default (`*seconds`) shown in --help.
+CLI::Option* AddTimeoutOption(CLI::App& app, double* seconds,
+                              const std::string& help,
+                              double max_seconds = 86400.0);
+// The deadline of a call that may take `seconds` (to the microsecond) from
+// now, for grpc::ClientContext::set_deadline.
+std::chrono::system_clock::time_point DeadlineIn(double seconds);
 
 // ParseHostPort and CheckPort: base/host_port.h.
 

@@ -9,8 +9,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
+#include <random>
+#include <set>
 #include <thread>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -22,27 +27,72 @@ namespace peerlab::bench {
 
 using ::peerlab::testing::Subprocess;
 
-// A port free for both TCP and UDP on 127.0.0.1 right now.
+namespace {
+
+// The kernel's ephemeral ports, [low, high] (Linux's defaults when the file
+// cannot be read).
+std::pair<int, int> EphemeralPorts() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768, high = 60999;
+  if (!(in >> low >> high) || low < 1 || high < low || high > 65535) {
+    return {32768, 60999};
+  }
+  return {low, high};
+}
+
+bool Bindable(int type, int port) {
+  int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+}  // namespace
+
 int FreePort() {
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    int tcp = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    if (bind(tcp, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      close(tcp);
-      continue;
+  static std::mutex mu;
+  static std::set<int>* given = new std::set<int>;
+  static std::mt19937 rng(static_cast<uint32_t>(getpid()) * 2654435761u ^
+                          static_cast<uint32_t>(time(nullptr)));
+  // Below the ephemeral range (above the well-known and most registered
+  // servers' ports); above it when the range starts too low to leave room.
+  auto [low, high] = EphemeralPorts();
+  int from = 10000, to = low - 1;
+  if (to - from < 4096) from = high + 1, to = 65535;
+  if (to < from) return 0;
+  std::lock_guard<std::mutex> lock(mu);
+  std::uniform_int_distribution<int> pick(from, to);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const int port = pick(rng);
+    if (given->contains(port)) continue;
+    if (Bindable(SOCK_STREAM, port) && Bindable(SOCK_DGRAM, port)) {
+      given->insert(port);
+      return port;
     }
-    socklen_t len = sizeof a;
-    getsockname(tcp, reinterpret_cast<sockaddr*>(&a), &len);
-    int udp = socket(AF_INET, SOCK_DGRAM, 0);
-    bool ok = bind(udp, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    close(udp);
-    close(tcp);
-    if (ok) return ntohs(a.sin_port);
   }
   return 0;
+}
+
+bool PortWasTaken(const std::string& stderr_text) {
+  return absl::StrContains(absl::AsciiStrToLower(stderr_text),
+                           "address already in use");
+}
+
+void Member::RelaunchIfAPortWasTaken() {
+  if (process_ == nullptr || process_->Running()) return;
+  if (relaunches_ >= kMaxRelaunches || !PortWasTaken(process_->ReadStderr())) {
+    return;
+  }
+  ++relaunches_;
+  std::cerr << name_
+            << ": a port it was given was taken before it bound it; starting "
+               "it again on other ports\n";
+  Launch();
 }
 
 // utime + stime of `pid` in seconds (0 if it is gone).
@@ -255,37 +305,40 @@ std::optional<Json> SerfRpc::Read() {
 std::unique_ptr<PeerlabMember> PeerlabMember::Start(
     const MemberOptions& options, const std::string& name,
     const std::string& join) {
-  auto m = std::make_unique<PeerlabMember>();
-  m->name_ = name;
-  m->gossip_port_ = FreePort();
-  m->grpc_port_ = FreePort();
+  return Launched<PeerlabMember>(options, name, join);
+}
+
+bool PeerlabMember::Launch() {
+  const MemberOptions& options = options_;
+  gossip_port_ = FreePort();
+  grpc_port_ = FreePort();
   const std::string& dir = options.dir;
   // One control token for the run's peers and their pollers.
   const std::string token_file = dir + "/control.token";
   auto token = ReadOrCreateControlTokenFile(token_file);
   if (!token.ok()) {
     std::cerr << token.status() << "\n";
-    return nullptr;
+    return false;
   }
-  m->token_ = *token;
+  token_ = *token;
   std::vector<std::string> argv = {options.bin,
-                                   name,
+                                   name_,
                                    "--serve",
                                    "--no-init",
                                    "--bind",
                                    "127.0.0.1",
                                    "--gossip-port",
-                                   absl::StrCat(m->gossip_port_),
+                                   absl::StrCat(gossip_port_),
                                    "--grpc-port",
-                                   absl::StrCat(m->grpc_port_),
+                                   absl::StrCat(grpc_port_),
                                    "--log-level",
                                    options.peer_log_level,
                                    "--history-file",
-                                   dir + "/" + name + ".history",
+                                   dir + "/" + name_ + ".history",
                                    "--control-token-file",
                                    token_file};
   // Dated lines (standard error has none), to read beside the tool's.
-  argv.insert(argv.end(), {"--log-file", dir + "/" + name + ".log"});
+  argv.insert(argv.end(), {"--log-file", dir + "/" + name_ + ".log"});
   for (const std::string& h : options.event_handlers) {
     argv.push_back("--event-handler");
     argv.push_back(h);
@@ -301,20 +354,21 @@ std::unique_ptr<PeerlabMember> PeerlabMember::Start(
     argv.push_back("--exec");
     argv.push_back(line);
   }
-  if (!join.empty()) {
+  if (!join_.empty()) {
     argv.push_back("--exec");
-    argv.push_back("memberlistjoin " + join);
+    argv.push_back("memberlistjoin " + join_);
   }
   auto p = Subprocess::Start({.argv = argv,
-                              .stdout_path = dir + "/" + name + ".out",
-                              .stderr_path = dir + "/" + name + ".err"});
+                              .stdout_path = dir + "/" + name_ + ".out",
+                              .stderr_path = dir + "/" + name_ + ".err"});
   if (!p.ok()) {
     std::cerr << "cannot start " << options.bin << ": " << p.status() << "\n";
-    return nullptr;
+    return false;
   }
-  m->process_ = *std::move(p);
-  m->poller_ = std::make_unique<ControlPoller>(m->grpc_address(), *token);
-  return m;
+  process_ = *std::move(p);
+  poller_ = std::make_unique<ControlPoller>(grpc_address(), *token);
+  answered_ = false;
+  return true;
 }
 
 std::string PeerlabMember::gossip_address() const {
@@ -332,6 +386,7 @@ std::optional<std::vector<std::string>> PeerlabMember::Alive() {
       "memberlist", answered_ ? absl::Seconds(2) : absl::Milliseconds(100));
   if (!output.ok()) {
     last_error_ = output.status().ToString();
+    RelaunchIfAPortWasTaken();
     return std::nullopt;
   }
   answered_ = true;
@@ -355,35 +410,38 @@ std::optional<std::vector<std::string>> PeerlabMember::Alive() {
 std::unique_ptr<SerfMember> SerfMember::Start(const MemberOptions& options,
                                               const std::string& name,
                                               const std::string& join) {
-  auto m = std::make_unique<SerfMember>();
-  m->name_ = name;
-  m->bind_port_ = FreePort();
-  m->rpc_port_ = FreePort();
+  return Launched<SerfMember>(options, name, join);
+}
+
+bool SerfMember::Launch() {
+  const MemberOptions& options = options_;
+  bind_port_ = FreePort();
+  rpc_port_ = FreePort();
   std::vector<std::string> argv = {
       options.bin,  "agent",
-      "-node",      name,
-      "-bind",      absl::StrCat("127.0.0.1:", m->bind_port_),
-      "-rpc-addr",  absl::StrCat("127.0.0.1:", m->rpc_port_),
+      "-node",      name_,
+      "-bind",      absl::StrCat("127.0.0.1:", bind_port_),
+      "-rpc-addr",  absl::StrCat("127.0.0.1:", rpc_port_),
       "-profile",   options.profile,
       "-log-level", "warn"};
   for (const std::string& h : options.event_handlers) {
     argv.push_back("-event-handler");
     argv.push_back(h);
   }
-  if (!join.empty()) {
+  if (!join_.empty()) {
     argv.push_back("-join");
-    argv.push_back(join);
+    argv.push_back(join_);
   }
   const std::string& dir = options.dir;
   auto p = Subprocess::Start({.argv = argv,
-                              .stdout_path = dir + "/" + name + ".out",
-                              .stderr_path = dir + "/" + name + ".err"});
+                              .stdout_path = dir + "/" + name_ + ".out",
+                              .stderr_path = dir + "/" + name_ + ".err"});
   if (!p.ok()) {
     std::cerr << "cannot start " << options.bin << ": " << p.status() << "\n";
-    return nullptr;
+    return false;
   }
-  m->process_ = *std::move(p);
-  return m;
+  process_ = *std::move(p);
+  return true;
 }
 
 std::string SerfMember::gossip_address() const {
@@ -393,7 +451,10 @@ std::string SerfMember::gossip_address() const {
 std::optional<std::vector<std::string>> SerfMember::Alive() {
   std::optional<Json> members = rpc_.Members();
   if (!members) {
-    if (!rpc_.Connect(rpc_port_)) return std::nullopt;
+    if (!rpc_.Connect(rpc_port_)) {
+      RelaunchIfAPortWasTaken();
+      return std::nullopt;
+    }
     members = rpc_.Members();
     if (!members) return std::nullopt;
   }

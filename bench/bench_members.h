@@ -30,8 +30,18 @@ namespace peerlab::bench {
 
 using Json = nlohmann::json;
 
-// A port free for both TCP and UDP on 127.0.0.1 right now (0: none found).
+// A port free for both TCP and UDP on 127.0.0.1 right now, for a member
+// process to bind later (0: none found). It is taken below the kernel's
+// ephemeral range (/proc/sys/net/ipv4/ip_local_port_range), from which
+// every port-0 bind and outgoing connection of the machine gets its port,
+// so no other process is handed it meanwhile; and never twice by one
+// process. Thread-safe.
 int FreePort();
+
+// Whether `stderr_text` (a member's standard error) says it could not bind
+// a port ("address already in use": another process took it between
+// FreePort and the member's bind).
+bool PortWasTaken(const std::string& stderr_text);
 
 // utime + stime of `pid` in seconds (0 if it is gone).
 double CpuSeconds(pid_t pid);
@@ -85,6 +95,21 @@ class SerfRpc {
 };
 
 // One member process and how to ask it who it sees.
+// How members of either system are started.
+struct MemberOptions {
+  std::string bin;      // the peerlab-peer or serf binary
+  std::string dir;      // where their output (and peerlab's token) goes
+  std::string profile;  // lan, wan or local
+  std::string peer_log_level = "warn";  // peerlab's --log-level
+  // Serf-style event handlers "FILTER=PROGRAM ARGS" (peerlab:
+  // --event-handler, run without a shell; serf: -event-handler, run by
+  // /bin/sh -c).
+  std::vector<std::string> event_handlers;
+  // peerlab only: "KEY VALUE" settings given to memberlistconfigure after
+  // the profile (e.g. "event.order_delay 0s", "suspicion_mult 3").
+  std::vector<std::string> peer_settings;
+};
+
 class Member {
  public:
   virtual ~Member() = default;
@@ -99,24 +124,34 @@ class Member {
   virtual std::string gossip_address() const = 0;
 
  protected:
+  // A member of kind T (PeerlabMember, SerfMember) named `name`, launched
+  // (joining `join`, empty: nobody); nullptr when it cannot be started.
+  template <typename T>
+  static std::unique_ptr<T> Launched(const MemberOptions& options,
+                                     const std::string& name,
+                                     const std::string& join) {
+    auto m = std::make_unique<T>();
+    m->name_ = name;
+    m->options_ = options;
+    m->join_ = join;
+    if (!m->Launch()) return nullptr;
+    return m;
+  }
+  // Starts the process on fresh ports (FreePort); false (and a line on
+  // stderr) when it cannot be started.
+  virtual bool Launch() = 0;
+  // When the process ended because a port it was given was taken before
+  // it bound it (at most kMaxRelaunches times, said on stderr): launches
+  // it again on other ports.
+  void RelaunchIfAPortWasTaken();
+  static constexpr int kMaxRelaunches = 3;
+
   std::string name_;
+  MemberOptions options_;
+  std::string join_;
   std::string last_error_;
   std::unique_ptr<testing::Subprocess> process_;
-};
-
-// How members of either system are started.
-struct MemberOptions {
-  std::string bin;      // the peerlab-peer or serf binary
-  std::string dir;      // where their output (and peerlab's token) goes
-  std::string profile;  // lan, wan or local
-  std::string peer_log_level = "warn";  // peerlab's --log-level
-  // Serf-style event handlers "FILTER=PROGRAM ARGS" (peerlab:
-  // --event-handler, run without a shell; serf: -event-handler, run by
-  // /bin/sh -c).
-  std::vector<std::string> event_handlers;
-  // peerlab only: "KEY VALUE" settings given to memberlistconfigure after
-  // the profile (e.g. "event.order_delay 0s", "suspicion_mult 3").
-  std::vector<std::string> peer_settings;
+  int relaunches_ = 0;
 };
 
 class PeerlabMember : public Member {
@@ -135,6 +170,9 @@ class PeerlabMember : public Member {
   std::optional<std::vector<std::string>> Alive() override;
 
  private:
+  friend class Member;
+  bool Launch() override;
+
   int gossip_port_ = 0, grpc_port_ = 0;
   std::string token_;
   std::unique_ptr<ControlPoller> poller_;
@@ -151,6 +189,9 @@ class SerfMember : public Member {
   std::optional<std::vector<std::string>> Alive() override;
 
  private:
+  friend class Member;
+  bool Launch() override;
+
   int bind_port_ = 0, rpc_port_ = 0;
   SerfRpc rpc_;
 };

@@ -11,7 +11,6 @@
 // Exit codes: 0 SERVING, 1 answered but not SERVING (or the service is
 // unknown), 2 usage error, 3 the call failed (unreachable, timeout: the
 // reason on stderr).
-#include <chrono>
 #include <iostream>
 #include <string>
 
@@ -38,9 +37,8 @@ int main(int argc, char** argv) {
   cli.add_option("--service", service,
                  "the service to ask about (default: the whole server)")
       ->check(peerlab::NonEmpty);
-  cli.add_option("--timeout", timeout, "seconds to wait for the answer")
-      ->check(peerlab::Range(0.001, 3600.0))
-      ->capture_default_str();
+  peerlab::AddTimeoutOption(cli, &timeout, "seconds to wait for the answer",
+                            3600.0);
   peerlab::AddTlsFlags(cli, &tls);
   cli.add_option("--tls-server-name", server_name,
                  "with TLS: the name the server's certificate must carry "
@@ -65,9 +63,7 @@ int main(int argc, char** argv) {
   auto channel = grpc::CreateCustomChannel(address, *credentials, args);
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext context;
-  context.set_deadline(
-      std::chrono::system_clock::now() +
-      std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000)));
+  context.set_deadline(peerlab::DeadlineIn(timeout));
   grpc::health::v1::HealthCheckRequest request;
   request.set_service(service);
   grpc::health::v1::HealthCheckResponse response;

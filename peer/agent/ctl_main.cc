@@ -21,7 +21,6 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -78,9 +77,7 @@ void AddCommon(CLI::App* cmd, Common& c, const std::string& timeout_help,
                   "the peer's name: use its address and token files on this "
                   "machine")
       ->check(peerlab::MemberName);
-  cmd->add_option("--timeout", timeout ? *timeout : c.timeout, timeout_help)
-      ->check(peerlab::Range(0.001, 86400.0))
-      ->capture_default_str();
+  peerlab::AddTimeoutOption(*cmd, timeout ? timeout : &c.timeout, timeout_help);
   peerlab::AddTlsFlags(*cmd, &c.tls);
 }
 
@@ -93,11 +90,6 @@ int Fail(const Common& c, const std::string& what, const grpc::Status& s) {
   }
   std::cerr << "\n";
   return 1;
-}
-
-std::chrono::system_clock::time_point Deadline(double seconds) {
-  return std::chrono::system_clock::now() +
-         std::chrono::microseconds(static_cast<int64_t>(seconds * 1e6));
 }
 
 void SetDuration(double seconds, google::protobuf::Duration* out) {
@@ -366,7 +358,7 @@ int main(int argc, char** argv) {
     AddPairs(member_tags, request.mutable_tags());
     request.set_name(name_re);
     pb::AgentMembersResponse response;
-    context.set_deadline(Deadline(c.timeout));
+    context.set_deadline(peerlab::DeadlineIn(c.timeout));
     grpc::Status s = stub->Members(&context, request, &response);
     if (!s.ok()) return Fail(c, "members", s);
     std::cout << (c.json ? Dump(peerlab::agent::MembersJson(response))
@@ -412,7 +404,7 @@ int main(int argc, char** argv) {
       request.set_name("_peerlab_ping");
       request.set_request_ack(true);
     }
-    context.set_deadline(Deadline(wait));
+    context.set_deadline(peerlab::DeadlineIn(wait));
     auto reader = stub->Query(&context, request);
     pb::AgentQueryResponse item;
     pb::AgentQuerySummary summary;
@@ -458,7 +450,7 @@ int main(int argc, char** argv) {
     request.set_payload(event_payload);
     request.set_coalesce(coalesce);
     pb::AgentEventResponse response;
-    context.set_deadline(Deadline(c.timeout));
+    context.set_deadline(peerlab::DeadlineIn(c.timeout));
     grpc::Status s = stub->Event(&context, request, &response);
     if (!s.ok()) return Fail(c, "event", s);
     if (c.json) {
@@ -476,7 +468,7 @@ int main(int argc, char** argv) {
     AddPairs(set_tags, request.mutable_set());
     for (const std::string& k : remove_tags) request.add_remove(k);
     pb::AgentTagsResponse response;
-    context.set_deadline(Deadline(c.timeout));
+    context.set_deadline(peerlab::DeadlineIn(c.timeout));
     grpc::Status s = stub->Tags(&context, request, &response);
     if (!s.ok()) return Fail(c, "tags", s);
     std::cout << (c.json ? Dump(peerlab::agent::TagsJson(response))
@@ -486,7 +478,7 @@ int main(int argc, char** argv) {
 
   if (info->parsed()) {
     pb::AgentStatsResponse response;
-    context.set_deadline(Deadline(c.timeout));
+    context.set_deadline(peerlab::DeadlineIn(c.timeout));
     grpc::Status s = stub->Stats(&context, pb::AgentStatsRequest(), &response);
     if (!s.ok()) return Fail(c, "info", s);
     std::cout << (c.json ? Dump(peerlab::agent::InfoJson(response))
@@ -499,7 +491,7 @@ int main(int argc, char** argv) {
     request.set_name(leave_name);
     request.set_prune(prune);
     pb::AgentForceLeaveResponse response;
-    context.set_deadline(Deadline(c.timeout));
+    context.set_deadline(peerlab::DeadlineIn(c.timeout));
     grpc::Status s = stub->ForceLeave(&context, request, &response);
     if (!s.ok()) return Fail(c, "force-leave", s);
     if (c.json) {
@@ -512,7 +504,7 @@ int main(int argc, char** argv) {
     pb::AgentCoordinateRequest request;
     for (const std::string& n : rtt_nodes) request.add_nodes(n);
     pb::AgentCoordinateResponse response;
-    context.set_deadline(Deadline(c.timeout));
+    context.set_deadline(peerlab::DeadlineIn(c.timeout));
     grpc::Status s = stub->Coordinate(&context, request, &response);
     if (!s.ok()) return Fail(c, "rtt", s);
     std::cout << (c.json ? Dump(peerlab::agent::RttJson(response))
@@ -536,7 +528,7 @@ int main(int argc, char** argv) {
     }
     SetDuration(keys_timeout, request.mutable_timeout());
     pb::AgentKeysResponse response;
-    context.set_deadline(Deadline(keys_timeout + 10));
+    context.set_deadline(peerlab::DeadlineIn(keys_timeout + 10));
     grpc::Status s = stub->Keys(&context, request, &response);
     if (!s.ok()) return Fail(c, "keys", s);
     std::cout << (c.json ? Dump(peerlab::agent::KeysJson(response))

@@ -147,21 +147,10 @@ void LifecycleHost::RetryBootstrap(int attempt) {
         if (!doc.has_value()) return;
         std::vector<std::string> addrs = JoinAddresses(*doc);
         if (addrs.empty()) return;
-        auto n = env_.membership->Join(addrs);
-        if (absl::IsAlreadyExists(n.status())) {
-          spdlog::error("{}",
-                        RefuseDuplicate(n.status(), env_.notify).message());
-          env_.request_exit(1);
-          return;
-        }
-        if (!n.ok()) {
+        auto n = JoinOrRefuse(addrs);
+        if (!n.ok() && !absl::IsAlreadyExists(n.status())) {
           spdlog::warn("joining the bootstrap peers failed: {}",
                        n.status().message());
-          return;
-        }
-        spdlog::info("joined the group via {} bootstrap peer(s)", *n);
-        if (env_.chat->running()) {
-          env_.chat->AnnounceJoined(env_.notify).IgnoreError();
         }
       });
 }
@@ -345,6 +334,22 @@ absl::Status LifecycleHost::RefuseDuplicate(const absl::Status& refusal,
                    " is taken, this peer cannot join: ", refusal.message()));
 }
 
+absl::StatusOr<int> LifecycleHost::JoinOrRefuse(
+    const std::vector<std::string>& addrs) {
+  auto n = env_.membership->Join(addrs);
+  if (absl::IsAlreadyExists(n.status())) {
+    spdlog::error("{}", RefuseDuplicate(n.status(), env_.notify).message());
+    env_.request_exit(1);
+    return n;
+  }
+  if (!n.ok()) return n;
+  spdlog::info("joined the group via {} bootstrap peer(s)", *n);
+  if (env_.chat->running()) {
+    env_.chat->AnnounceJoined(env_.notify).IgnoreError();
+  }
+  return n;
+}
+
 void LifecycleHost::TakePredecessorsPlace(bool listed, const chat::Lines& say) {
   auto doc = env_.bootstrap->LastDocument();
   if (!doc.has_value()) return;
@@ -396,27 +401,15 @@ void LifecycleHost::RetryJoin(std::vector<std::string> addrs, int attempt) {
           }
         }
         if (tries.empty()) return;
-        auto n = env_.membership->Join(tries);
-        if (absl::IsAlreadyExists(n.status())) {
-          spdlog::error("{}",
-                        RefuseDuplicate(n.status(), env_.notify).message());
-          env_.request_exit(1);
-          return;
+        auto n = JoinOrRefuse(tries);
+        if (n.ok() || absl::IsAlreadyExists(n.status())) return;
+        if (attempt == 1) {
+          spdlog::info(
+              "alone: trying the bootstrap peers again in the background "
+              "({})",
+              n.status().message());
         }
-        if (!n.ok()) {
-          if (attempt == 1) {
-            spdlog::info(
-                "alone: trying the bootstrap peers again in the background "
-                "({})",
-                n.status().message());
-          }
-          RetryJoin(std::move(addrs), attempt + 1);
-          return;
-        }
-        spdlog::info("joined the group via {} bootstrap peer(s)", *n);
-        if (env_.chat->running()) {
-          env_.chat->AnnounceJoined(env_.notify).IgnoreError();
-        }
+        RetryJoin(std::move(addrs), attempt + 1);
       });
 }
 

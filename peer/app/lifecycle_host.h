@@ -119,6 +119,12 @@ class LifecycleHost : public membership::EventListener {
   // entries stayed until their leases ended, and a list of them left a
   // restarted peer "list full" and alone.
   void TakePredecessorsPlace(bool listed, const chat::Lines& say);
+  // A background join of `addrs` (a retry of init's): a live member that
+  // holds this name refuses this process (RefuseDuplicate, logged, and
+  // the peer exits 1); a join logs how many answered and announces this
+  // peer in the chat. Returns the join's result for the caller to handle
+  // any other failure.
+  absl::StatusOr<int> JoinOrRefuse(const std::vector<std::string>& addrs);
   // Worker tasks.
   // Attempt `attempt` (1: the first) to join `addrs` and the peers the
   // bootstrap list names now, after its backoff, while this peer is alone

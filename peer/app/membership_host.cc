@@ -231,7 +231,8 @@ cluster::Tags MembershipHost::LocalTags() const {
 
 absl::Status MembershipHost::UpdateTags(const cluster::Tags& set,
                                         const std::vector<std::string>& del,
-                                        absl::Duration timeout) {
+                                        absl::Duration timeout,
+                                        MissingTags missing_tags) {
   if (auto s = cluster::ValidateTags(set); !s.ok()) return s;
   // The running node's limit, else the one the next node gets.
   int limit = Settings().config.max_meta_bytes;
@@ -246,7 +247,7 @@ absl::Status MembershipHost::UpdateTags(const cluster::Tags& set,
     for (const auto& key : del) {
       if (tags.erase(key) == 0) missing.push_back(key);
     }
-    if (!missing.empty()) {
+    if (!missing.empty() && missing_tags == MissingTags::kRefuse) {
       return absl::NotFoundError(
           absl::StrCat("no such tag: ", absl::StrJoin(missing, ", ")));
     }

@@ -177,10 +177,13 @@ class MembershipHost : public membership::EventListener,
   // waits until the update went out or `timeout`. InvalidArgument (nothing
   // changed) for a bad key or value, or when the metadata would pass
   // memberlist.max_meta_bytes ("... N bytes, at most M"); NotFound for a
-  // key to delete that is not set.
+  // key to delete that is not set, unless `missing` is kIgnore (removal is
+  // then idempotent: a key another caller removed first is no error).
+  enum class MissingTags { kRefuse, kIgnore };
   absl::Status UpdateTags(const cluster::Tags& set,
                           const std::vector<std::string>& del,
-                          absl::Duration timeout);
+                          absl::Duration timeout,
+                          MissingTags missing = MissingTags::kRefuse);
   cluster::Tags LocalTags() const;
   // Sends a user event (cluster::UserEvents::Send): its Lamport time.
   absl::StatusOr<uint64_t> SendUserEvent(const std::string& name,

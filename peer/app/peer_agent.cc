@@ -139,14 +139,18 @@ absl::StatusOr<std::map<std::string, std::string>> PeerAgentBackend::UpdateTags(
   if (Host() == nullptr) return Closed();
   // The peer's `tags set` path: its checks, its size limit
   // (memberlist.max_meta_bytes) and message, an update event everywhere.
-  // Removing a tag that is not set is no error (agent.proto).
+  // Removing a tag that is not set is no error (agent.proto), also when
+  // another call removes it between the look below and the update
+  // (kIgnore): before, that one got NotFound.
   const cluster::Tags now = Host()->LocalTags();
   std::vector<std::string> del;
   for (const std::string& key : remove) {
     if (now.contains(key)) del.push_back(key);
   }
   if (set.empty() && del.empty()) return now;
-  if (absl::Status s = Host()->UpdateTags(set, del, kTagsTimeout); !s.ok()) {
+  if (absl::Status s = Host()->UpdateTags(set, del, kTagsTimeout,
+                                          MembershipHost::MissingTags::kIgnore);
+      !s.ok()) {
     return s;
   }
   return Host()->LocalTags();

@@ -2,6 +2,7 @@
 // lines of logView as records.
 #include "peer/app/peer_agent.h"
 
+#include <barrier>
 #include <future>
 #include <memory>
 #include <thread>
@@ -154,6 +155,46 @@ TEST_F(PeerAgentQueryTest, DeletingTheNodeEndsARunningQuery) {
   // Without a node the cluster layer refuses: the call's status.
   auto refused = SlowQuery();
   EXPECT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+}
+
+// Two callers remove the same tag at once: both succeed (removing a tag
+// that is not set is no error, agent.proto), whichever comes second.
+// Before, the backend checked that the tag was set, then asked the host
+// to remove it, which answered NotFound when the other removal had come
+// in between.
+TEST_F(PeerAgentQueryTest, ConcurrentRemovalsOfOneTagBothSucceed) {
+  constexpr int kRounds = 100;
+  ::peer::v1::AgentTagsRequest set;
+  (*set.mutable_set())["role"] = "web";
+  ::peer::v1::AgentTagsRequest remove;
+  remove.add_remove("role");
+  std::barrier both(2);
+  auto remover = [&](int* failures, std::string* first) {
+    for (int i = 0; i < kRounds; ++i) {
+      both.arrive_and_wait();  // the tag is set
+      auto r = agent_->service().Tags(remove);
+      if (!r.ok()) {
+        if (++*failures == 1) *first = r.status().ToString();
+      } else {
+        EXPECT_FALSE(r->tags().contains("role"));
+      }
+      both.arrive_and_wait();  // both removals are done
+    }
+  };
+  int failures[2] = {0, 0};
+  std::string first[2];
+  std::thread other(remover, &failures[1], &first[1]);
+  for (int i = 0; i < kRounds; ++i) {
+    EXPECT_TRUE(agent_->service().Tags(set).ok());
+    both.arrive_and_wait();
+    auto r = agent_->service().Tags(remove);
+    if (!r.ok() && ++failures[0] == 1) first[0] = r.status().ToString();
+    both.arrive_and_wait();
+  }
+  other.join();
+  EXPECT_EQ(failures[0] + failures[1], 0)
+      << "of " << 2 * kRounds << " removals: " << first[0] << " " << first[1];
+  EXPECT_TRUE(host_->LocalTags().empty());
 }
 
 }  // namespace

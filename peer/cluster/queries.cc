@@ -684,16 +684,26 @@ absl::Status Queries::OnDirectMessage(
           direct.fetch().origin_generation() != node_->generation()) {
         return absl::NotFoundError("no such query under way");
       }
+      std::weak_ptr<bool> alive = alive_;
+      std::function<void(absl::Status)> done =
+          serving_.Take([this, alive](absl::Status s) {
+            if (auto a = alive.lock(); !a || !*a) return;
+            if (!s.ok()) ++stats_.replies_failed;
+          });
+      if (done == nullptr) {
+        LogDrop(++stats_.payload_serves_refused,
+                absl::StrCat("a query payload fetch from ",
+                             absl::CHexEscape(message.from.substr(0, 64)), " (",
+                             kMaxQueriesServing, " whole queries in flight)"));
+        return absl::ResourceExhaustedError(
+            absl::StrCat(kMaxQueriesServing,
+                         " whole queries in flight here: ask again later"));
+      }
       ::peer::v1::QueryDirect whole;
       *whole.mutable_query() = it->second->query;
       ++stats_.payloads_served;
-      std::weak_ptr<bool> alive = alive_;
       node_->SendUserMessage(message.from, membership::kQueryChannel,
-                             whole.SerializeAsString(),
-                             [this, alive](absl::Status s) {
-                               if (auto a = alive.lock(); !a || !*a) return;
-                               if (!s.ok()) ++stats_.replies_failed;
-                             });
+                             whole.SerializeAsString(), std::move(done));
       return absl::OkStatus();
     }
     default:

@@ -46,6 +46,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "peer/cluster/in_flight.h"
 #include "peer/cluster/lamport_clock.h"
 #include "peer/cluster/query_responder.h"
 #include "peer/membership/delegate_mux.h"
@@ -74,6 +75,11 @@ inline constexpr size_t kMaxQueryResponseLimit = 512 << 10;
 // member answers only if the originator sends it the query directly, a
 // quarter of the timeout in).
 inline constexpr size_t kMaxQueryFetches = 64;
+// Whole queries this member (their originator) sends to members that
+// fetch a payload at once (each up to max_payload_bytes, held until
+// delivered); a fetch past it is refused (ResourceExhausted,
+// Stats::payload_serves_refused) and the member asks again later.
+inline constexpr size_t kMaxQueriesServing = 16;
 // The reachability query (Serf's "_serf_ping"): every member acks it, no
 // member's responder sees it.
 inline constexpr char kReachabilityQuery[] = "_peerlab_ping";
@@ -240,11 +246,13 @@ class Queries : public membership::Delegate {
     uint64_t answers_dropped = 0;  // past max_answers/max_answer_bytes
     // Queries larger than a datagram: payload fetches asked of the
     // originator, fetches given up (no answer in time), announcements not
-    // fetched (kMaxQueryFetches under way), fetches served (as originator).
+    // fetched (kMaxQueryFetches under way), fetches served (as originator)
+    // and refused (kMaxQueriesServing whole queries in flight).
     uint64_t payload_fetches = 0;
     uint64_t payload_fetches_failed = 0;
     uint64_t payload_fetches_refused = 0;
     uint64_t payloads_served = 0;
+    uint64_t payload_serves_refused = 0;
   };
   const Stats& stats() const { return stats_; }
   size_t pending() const { return pending_.size(); }
@@ -311,6 +319,8 @@ class Queries : public membership::Delegate {
   };
   // Payload fetches under way, by SeenKey (at most kMaxQueryFetches).
   std::map<std::string, Fetch> fetches_;
+  // Whole queries sent to members that fetched a payload, not yet done.
+  InFlightLimit serving_{kMaxQueriesServing};
   Stats stats_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -16,6 +16,7 @@
 #include "peer/cluster/queries.h"
 #include "peer/membership/sim/sim_seed.h"
 #include "peer/membership/sim_cluster.h"
+#include "proto/peer/v1/query.pb.h"
 
 namespace peerlab::cluster {
 namespace {
@@ -375,6 +376,53 @@ TEST(QueriesSimTest, AQueryPayloadOverTheLimitIsRefusedNamingSizeAndLimit) {
   EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(id.status().message()), HasSubstr("65537 bytes"));
   EXPECT_THAT(std::string(id.status().message()), HasSubstr("at most 65536"));
+}
+
+// A member that asks the originator for a large query's payload again and
+// again (or many members at once) gets at most kMaxQueriesServing whole
+// queries in flight from it; the rest are refused at once
+// (ResourceExhausted, counted) and asked again later, so the originator's
+// memory stays bounded (as UserEvents bounds the bodies it serves).
+TEST(QueriesSimTest, WholeQueriesInFlightToFetchersAreBounded) {
+  const uint64_t seed = SimSeed(23);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  Lab lab(2, seed);
+  ASSERT_TRUE(lab.converged);
+  lab.responders[0]->silent = true;  // the query waits for its timeout
+  QueryParams params = Params("big", std::string(40 << 10, 'p'));
+  params.nodes = {lab.cluster->name(0)};  // node1 does not fetch it itself
+  params.timeout = absl::Seconds(60);
+  auto id = lab.queries[0]->Query(std::move(params), nullptr, nullptr);
+  ASSERT_TRUE(id.ok()) << id.status();
+  ::peer::v1::QueryDirect fetch;
+  fetch.mutable_fetch()->set_id(*id);
+  fetch.mutable_fetch()->set_origin_generation(
+      lab.cluster->node(0).generation());
+  membership::DirectMessage m;
+  m.from = lab.cluster->name(1);
+  m.proven = true;
+  m.channel = membership::kQueryChannel;
+  m.payload = fetch.SerializeAsString();
+  int refused = 0;
+  for (int i = 0; i < 100; ++i) {
+    const absl::Status s = lab.queries[0]->OnDirectMessage(m);
+    if (absl::IsResourceExhausted(s)) {
+      ++refused;
+    } else {
+      EXPECT_TRUE(s.ok()) << s;
+    }
+  }
+  const Queries::Stats& stats = lab.queries[0]->stats();
+  EXPECT_EQ(stats.payloads_served, kMaxQueriesServing);
+  EXPECT_EQ(refused, 100 - static_cast<int>(kMaxQueriesServing));
+  EXPECT_EQ(stats.payload_serves_refused,
+            100 - static_cast<uint64_t>(kMaxQueriesServing));
+  // Once delivered, they free their places.
+  lab.cluster->RunFor(absl::Seconds(1));
+  for (size_t i = 0; i < kMaxQueriesServing; ++i) {
+    EXPECT_TRUE(lab.queries[0]->OnDirectMessage(m).ok()) << i;
+  }
+  EXPECT_TRUE(absl::IsResourceExhausted(lab.queries[0]->OnDirectMessage(m)));
 }
 
 // The figure of bench/RESULTS.md ("Queries at 5 % datagram loss"): 200

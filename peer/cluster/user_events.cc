@@ -549,7 +549,8 @@ absl::Status UserEvents::OnDirectMessage(
     if (!direct_.send) {
       return absl::UnavailableError("this member serves no event bodies");
     }
-    if (serving_ >= kMaxBodiesServing) {
+    std::function<void(absl::Status)> done = serving_.Take();
+    if (done == nullptr) {
       Count(stats_.serves_refused,
             absl::StrCat("did not send a user event body to ",
                          absl::CHexEscape(message.from.substr(0, 64)), ": ",
@@ -563,13 +564,7 @@ absl::Status UserEvents::OnDirectMessage(
     body.mutable_event()->clear_digest();
     body.mutable_event()->clear_size();
     ++stats_.bodies_served;
-    ++serving_;
-    std::weak_ptr<bool> alive = alive_;
-    direct_.send(message.from, body.SerializeAsString(),
-                 [this, alive](absl::Status) {
-                   if (auto a = alive.lock(); !a || !*a) return;
-                   --serving_;
-                 });
+    direct_.send(message.from, body.SerializeAsString(), std::move(done));
     return absl::OkStatus();
   }
   if (!d.has_event()) {

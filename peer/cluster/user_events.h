@@ -47,6 +47,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "peer/cluster/in_flight.h"
 #include "peer/cluster/lamport_clock.h"
 #include "peer/cluster/user_event.h"
 #include "peer/membership/delegate_mux.h"
@@ -248,7 +249,8 @@ class UserEvents : public membership::Delegate {
   std::map<Key, Pending> pending_;
   size_t seen_bytes_ = 0;     // payload bytes in seen_
   size_t pending_bytes_ = 0;  // payload bytes in pending_
-  size_t serving_ = 0;        // bodies sent to askers, not yet done
+  // Bodies sent to askers, not yet done.
+  InFlightLimit serving_{kMaxBodiesServing};
   struct Fetch {
     ::peer::v1::UserEventMsg announcement;  // holder cleared
     std::vector<std::string> holders;       // to ask first, in order

@@ -10,19 +10,18 @@
 // Exit codes: 0 the command succeeded, 1 it failed (its message on
 // stderr), 2 usage error, 3 the call failed (refused, unreachable: the
 // reason on stderr).
-#include <chrono>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_join.h"
-#include "proto/peer/v1/control.grpc.pb.h"
 #include "base/command_line.h"
 #include "base/control_token.h"
 #include "base/grpc_status.h"
 #include "base/option_checks.h"
 #include "base/tls.h"
+#include "proto/peer/v1/control.grpc.pb.h"
 
 int main(int argc, char** argv) {
   CLI::App cli{
@@ -49,9 +48,7 @@ int main(int argc, char** argv) {
   cli.add_option("--peer", peer,
                  "the peer's name: use its token file on this machine")
       ->check(peerlab::MemberName);
-  cli.add_option("--timeout", timeout, "seconds to wait for the answer")
-      ->check(peerlab::Range(0.001, 86400.0))
-      ->capture_default_str();
+  peerlab::AddTimeoutOption(cli, &timeout, "seconds to wait for the answer");
   peerlab::AddTlsFlags(cli, &tls);
   if (auto code = peerlab::ParseCommandLine(cli, argc, argv)) return *code;
 
@@ -69,9 +66,7 @@ int main(int argc, char** argv) {
   auto stub = ::peer::v1::PeerControl::NewStub(
       peerlab::NewChannelWithToken(address, *credentials, token->token));
   grpc::ClientContext context;
-  context.set_deadline(
-      std::chrono::system_clock::now() +
-      std::chrono::microseconds(static_cast<int64_t>(timeout * 1e6)));
+  context.set_deadline(peerlab::DeadlineIn(timeout));
   ::peer::v1::ExecuteRequest request;
   request.set_line(absl::StrJoin(words, " "));
   ::peer::v1::ExecuteResponse response;

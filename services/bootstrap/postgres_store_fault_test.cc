@@ -15,18 +15,24 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <iostream>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "base/testing/eventually.h"
 #include "base/testing/postgres.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pqxx/pqxx"
 #include "services/bootstrap/postgres_store.h"
 
 namespace peerlab::bootstrap {
@@ -110,6 +116,20 @@ class CommitCutter {
   int port() const { return port_; }
   void Arm(Cut cut) { armed_ = cut; }
   int cuts() const { return cuts_.load(); }
+  // Resets every connection relayed now: the client's side gets a TCP RST
+  // (as from a firewall or a peer that crashed; its next send fails), the
+  // server's side is closed. Returns once they are all gone; connections
+  // made afterwards are relayed as usual.
+  void ResetAll() {
+    const int generation = ++reset_generation_;
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (running_.empty() || *running_.begin() >= generation) return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
 
  private:
   CommitCutter() = default;
@@ -141,12 +161,23 @@ class CommitCutter {
   // Copies bytes both ways until a side closes, the relay stops, or an
   // armed cut fires.
   void Relay(int client, int server) {
+    int generation;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      generation = reset_generation_.load();
+      running_.insert(generation);
+    }
     char buf[65536];
     for (;;) {
       pollfd fds[3] = {
           {client, POLLIN, 0}, {server, POLLIN, 0}, {stop_[0], POLLIN, 0}};
-      if (::poll(fds, 3, -1) < 0 && errno != EINTR) break;
+      if (::poll(fds, 3, 10) < 0 && errno != EINTR) break;
       if (fds[2].revents != 0) break;
+      if (reset_generation_.load() != generation) {
+        linger reset{1, 0};  // close() sends an RST
+        ::setsockopt(client, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+        break;
+      }
       if (fds[0].revents != 0) {
         ssize_t n = ::recv(client, buf, sizeof(buf), 0);
         if (n <= 0) break;
@@ -175,6 +206,8 @@ class CommitCutter {
     }
     ::close(client);
     ::close(server);
+    std::lock_guard<std::mutex> lock(mu_);
+    running_.erase(running_.find(generation));
   }
 
   // Reads (and drops) the server's answer up to its ReadyForQuery.
@@ -196,6 +229,8 @@ class CommitCutter {
   int stop_[2] = {-1, -1};
   std::atomic<Cut> armed_{Cut::kNone};
   std::atomic<int> cuts_{0};
+  std::atomic<int> reset_generation_{0};
+  std::multiset<int> running_;  // the generations of the running relays
   std::mutex mu_;
   std::vector<std::thread> relays_;
   std::thread acceptor_;
@@ -353,6 +388,115 @@ TEST_F(PostgresStoreFaultTest,
                                << by_a->ShortDebugString();
   EXPECT_TRUE(Lists(*by_a, 3));
   EXPECT_THAT(StoredJson(), HasSubstr("00000000-0000-4000-8000-100000000002"));
+}
+
+// Another session that holds the document row's lock (SELECT ... FOR
+// UPDATE in an open transaction) from Start() until Release() or `limit`.
+class RowLockHolder {
+ public:
+  explicit RowLockHolder(std::string uri) : uri_(std::move(uri)) {}
+  ~RowLockHolder() { Release(); }
+
+  // Returns once the lock is held (false: it could not be taken).
+  bool Start(absl::Duration limit) {
+    thread_ = std::thread([this, limit] {
+      try {
+        pqxx::connection c(uri_);
+        pqxx::work txn(c);
+        txn.exec("SELECT 1 FROM peerlab.document WHERE id = 1 FOR UPDATE");
+        std::unique_lock<std::mutex> lock(mu_);
+        state_ = kHeld;
+        cv_.notify_all();
+        cv_.wait_for(lock, absl::ToChronoSeconds(limit),
+                     [this] { return released_; });
+        lock.unlock();
+        txn.commit();
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(mu_);
+        error_ = e.what();
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      state_ = kDone;
+      cv_.notify_all();
+    });
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return state_ != kStarting; });
+    return state_ == kHeld;
+  }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  std::string error() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return error_;
+  }
+
+ private:
+  enum State { kStarting, kHeld, kDone };
+  const std::string uri_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  State state_ = kStarting;
+  bool released_ = false;
+  std::string error_;
+  std::thread thread_;
+};
+
+// The store's connections break while idle (a reset from the network): the
+// sessions the store uses afterwards still have its statement_timeout, so
+// a change waiting for the row lock ends within it (Unavailable) instead
+// of waiting as long as another session holds the lock. libpqxx 6 could
+// reconnect a broken connection by itself into a session without the
+// settings Connect() gives it; it does not here: the first use of the
+// broken connection throws ("Connection to database failed"), and the
+// store drops a connection after any exception and makes a new one.
+TEST_F(PostgresStoreFaultTest, ABrokenConnectionIsNotResumedSilently) {
+  auto cutter = CommitCutter::Start(server_->port());
+  ASSERT_NE(cutter, nullptr);
+  ::bootstrap::v1::Config config;
+  config.set_max_peers(100);
+  auto store = PostgresStore::Open(
+      {.uri = absl::StrCat("postgres://postgres@127.0.0.1:", cutter->port(),
+                           "/postgres"),
+       .initial_config = config,
+       .statement_timeout = absl::Seconds(1)});
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->MutateSync(AddPeer(1)).ok());
+
+  // The store's connections are reset (their next send fails), and
+  // another session holds the row lock for up to 20 s.
+  cutter->ResetAll();
+  // The listener notices at once and connects again; the worker's
+  // connection is idle, its reset not yet seen.
+  ASSERT_TRUE(Eventually([&] { return (*store)->Read().ok(); }))
+      << (*store)->Read().status();
+  RowLockHolder holder(server_->uri());
+  ASSERT_TRUE(holder.Start(absl::Seconds(20))) << holder.error();
+  for (int i = 0; i < 3; ++i) {
+    const absl::Time start = absl::Now();
+    auto doc = (*store)->MutateSync(AddPeer(10 + i));
+    const absl::Duration took = absl::Now() - start;
+    std::cout << "change " << i << ": " << doc.status() << " after " << took
+              << "\n";
+    EXPECT_EQ(doc.status().code(), absl::StatusCode::kUnavailable)
+        << "change " << i << ": " << doc.status() << " after " << took
+        << " while another session held the row lock";
+    EXPECT_LT(took, absl::Seconds(5))
+        << "change " << i << " waited for the row lock without the "
+        << "statement timeout (1 s)";
+  }
+  holder.Release();
+  absl::StatusOr<Store::Document> doc;
+  ASSERT_TRUE(Eventually([&] {
+    doc = (*store)->MutateSync(AddPeer(2));
+    return doc.ok();
+  })) << doc.status();
+  EXPECT_TRUE(Lists(*doc, 1) && Lists(*doc, 2));
 }
 
 }  // namespace
