@@ -94,7 +94,7 @@ void Memberlist::SendUserMessage(const std::string& to, uint32_t channel,
   ++stats_.user_messages_sent;
   std::weak_ptr<bool> alive = alive_;
   SendReliable(
-      target->addr.str(), std::move(request),
+      target->addr().str(), std::move(request),
       timeout > absl::ZeroDuration() ? timeout : config_.reliable_timeout,
       [this, alive, done = std::move(done)](
           absl::StatusOr<::peer::v1::ReliableResponse> response) {
@@ -179,8 +179,8 @@ absl::Status Memberlist::ForceLeave(const std::string& name, bool prune) {
   ::peer::v1::Message out;
   auto* f = out.mutable_force_leave();
   f->set_node(name);
-  f->set_generation(m.generation);
-  f->set_incarnation(m.incarnation);
+  f->set_generation(m.generation());
+  f->set_incarnation(m.incarnation());
   f->set_from(config_.name);
   f->set_prune(prune);
   QueueBroadcast(absl::StrCat("force-leave:", name), out);
@@ -195,7 +195,7 @@ absl::Status Memberlist::ForceLeave(const std::string& name, bool prune) {
       });
   for (int i : targets) {
     const NodeState& target = nodes_[probe_order_[i]];
-    SendWithPiggyback(target.addr.str(), out, target.name.str());
+    SendWithPiggyback(target.addr().str(), out, target.name().str());
   }
   if (m.state == MemberState::kSuspect) {
     if (pending_force_leaves_.size() >= kMaxPendingForceLeaves &&
@@ -203,7 +203,7 @@ absl::Status Memberlist::ForceLeave(const std::string& name, bool prune) {
       pending_force_leaves_.erase(pending_force_leaves_.begin());
     }
     pending_force_leaves_[name] = {
-        m.generation, m.incarnation, prune,
+        m.generation(), m.incarnation(), prune,
         scheduler_->Now() + config_.gossip_to_the_dead_time};
     return absl::OkStatus();
   }
@@ -222,8 +222,8 @@ void Memberlist::HandleForceLeave(const ::peer::v1::ForceLeave& force) {
   if (force.node() == config_.name) {
     // About this node: it is alive, so it refutes (as a suspicion).
     if (force.generation() == generation_ && !leaving_ && !replaced_ &&
-        force.incarnation() >= local_->incarnation &&
-        IncarnationInWindow(local_->incarnation, force.incarnation())) {
+        force.incarnation() >= local_->incarnation() &&
+        IncarnationInWindow(local_->incarnation(), force.incarnation())) {
       Refute(force.incarnation());
     }
     return;
@@ -233,8 +233,8 @@ void Memberlist::HandleForceLeave(const ::peer::v1::ForceLeave& force) {
   NodeState& m = *node;
   // Another generation (a restart took the name), or an incarnation the
   // member has refuted since: not about the member we hold.
-  if (force.generation() != m.generation ||
-      force.incarnation() < m.incarnation) {
+  if (force.generation() != m.generation() ||
+      force.incarnation() < m.incarnation()) {
     ++stats_.force_leaves_ignored;
     return;
   }
@@ -276,22 +276,22 @@ void Memberlist::HandleForceLeave(const ::peer::v1::ForceLeave& force) {
 
 void Memberlist::ApplyForceLeave(NodeState& m, bool prune) {
   ++stats_.forced_leaves;
-  pending_force_leaves_.erase(m.name.str());
+  pending_force_leaves_.erase(m.name().str());
   m.forced_left = true;
   SetState(m, MemberState::kLeft);
-  log_.Debug(config_.name, ": ", m.name.view(), " forced to leave",
+  log_.Debug(config_.name, ": ", m.name().view(), " forced to leave",
              prune ? " (pruned)" : "");
   if (events_) events_->OnLeave(ToMember(m));
   if (prune) ForgetNode(m);
 }
 
 void Memberlist::ApplyPendingForceLeave(NodeState& m) {
-  auto it = pending_force_leaves_.find(m.name.str());
+  auto it = pending_force_leaves_.find(m.name().str());
   if (it == pending_force_leaves_.end()) return;
   const PendingForceLeave pending = it->second;
   pending_force_leaves_.erase(it);
-  if (pending.generation != m.generation ||
-      m.incarnation > pending.incarnation ||
+  if (pending.generation != m.generation() ||
+      m.incarnation() > pending.incarnation ||
       scheduler_->Now() > pending.until) {
     return;
   }
@@ -299,7 +299,7 @@ void Memberlist::ApplyPendingForceLeave(NodeState& m) {
 }
 
 void Memberlist::ForgetNode(NodeState& m) {
-  auto it = by_name_.find(internal::PooledName{m.name.index()});
+  auto it = by_name_.find(internal::PooledName{m.name().index()});
   if (it == by_name_.end()) return;
   const uint32_t index = *it;
   RememberDeparted(m);  // it may still catch up on keys

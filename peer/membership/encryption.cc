@@ -281,19 +281,19 @@ int Memberlist::PacketSize() const {
 const std::string* Memberlist::PairKeyWith(absl::string_view name) {
   if (!node_key_) return nullptr;
   const NodeState* n = Find(name);
-  if (n == nullptr || n->public_key.size() != identity::kPublicKeySize) {
+  if (n == nullptr || n->public_key().size() != identity::kPublicKeySize) {
     return nullptr;
   }
-  auto it = pair_keys_.find(n->public_key.view());
+  auto it = pair_keys_.find(n->public_key().view());
   if (it == pair_keys_.end()) {
     if (pair_keys_.size() >= kMaxPairKeys) pair_keys_.clear();
     std::string key;
-    if (auto peer = identity::PublicKey::FromBytes(n->public_key.view());
+    if (auto peer = identity::PublicKey::FromBytes(n->public_key().view());
         peer.ok()) {
       if (auto k = PairKey(*node_key_, *peer); k.ok()) key = *std::move(k);
     }
     ++stats_.pair_keys_derived;
-    it = pair_keys_.emplace(n->public_key.str(), std::move(key)).first;
+    it = pair_keys_.emplace(n->public_key().str(), std::move(key)).first;
   }
   return it->second.empty() ? nullptr : &it->second;
 }
@@ -712,7 +712,7 @@ void Memberlist::KeyOperation(
   } while (id == 0 || key_ops_.count(id) > 0);
   msg.set_id(id);
   msg.set_origin(config_.name);
-  msg.set_origin_addr(local_->addr);
+  msg.set_origin_addr(local_->addr());
   // This node first: what it refuses is not sent anywhere.
   if (std::string error = ApplyKeyOp(msg); !error.empty()) {
     done(absl::FailedPreconditionError(error));
@@ -856,13 +856,13 @@ void Memberlist::SendKeyOpDirectly(uint64_t id) {
   if (it == key_ops_.end()) return;
   std::vector<std::string> silent;
   for (const NodeState& node : nodes_) {
-    if (node.name.empty() || &node == local_ ||
-        it->second.answered.count(node.name) > 0) {
+    if (node.name().empty() || &node == local_ ||
+        it->second.answered.count(node.name()) > 0) {
       continue;
     }
     if (node.state == MemberState::kAlive ||
         node.state == MemberState::kSuspect) {
-      silent.push_back(node.addr);
+      silent.push_back(node.addr());
     }
   }
   if (!silent.empty()) {

@@ -167,7 +167,7 @@ void Memberlist::GossipRound() {
     if (taken.empty()) return;
     std::vector<std::string> messages(taken.begin(), taken.end());
     const NodeState& target = nodes_[probe_order_[i]];
-    SendMessages(target.addr, std::move(messages), target.name);
+    SendMessages(target.addr(), std::move(messages), target.name());
   }
 }
 
@@ -192,13 +192,13 @@ void Memberlist::PushPullRound() {
   if (!pick.empty()) {
     const NodeState& partner = nodes_[probe_order_[pick[0]]];
     PushPullWith(
-        partner.addr, false,
+        partner.addr(), false,
         [this](absl::Status s) {
           if (!s.ok()) {
             log_.Debug(config_.name, ": push/pull failed: ", s.message());
           }
         },
-        Exchange::kFull, partner.name);
+        Exchange::kFull, partner.name());
   }
   // Reconnect (as Serf does on top of memberlist): also try one member we
   // believe dead. If it is alive (a healed partition), the exchange makes it
@@ -211,8 +211,8 @@ void Memberlist::PushPullRound() {
   if (!dead.empty()) {
     const NodeState& partner = nodes_[probe_order_[dead[0]]];
     PushPullWith(
-        partner.addr, false, [](absl::Status) {}, Exchange::kFull,
-        partner.name);
+        partner.addr(), false, [](absl::Status) {}, Exchange::kFull,
+        partner.name());
   }
 }
 
@@ -236,8 +236,8 @@ void Memberlist::ScheduleCatchUp() {
     const NodeState* partner = RandomAliveMember();
     if (partner == nullptr) return;
     PushPullWith(
-        partner->addr, false, [](absl::Status) {}, Exchange::kFull,
-        partner->name);
+        partner->addr(), false, [](absl::Status) {}, Exchange::kFull,
+        partner->name());
   });
 }
 
@@ -257,10 +257,10 @@ void Memberlist::CatchUpAfterFailedJoin() {
   const NodeState& partner = *found;
   log_.Info(config_.name, ": join failed, but ", NumAlive() - 1,
             " member(s) reached us meanwhile: a full push/pull with ",
-            partner.name.view());
+            partner.name().view());
   std::weak_ptr<bool> alive = alive_;
   PushPullWith(
-      partner.addr, false,
+      partner.addr(), false,
       [this, alive](absl::Status s) {
         if (auto a = alive.lock(); !a || !*a) return;
         if (!s.ok() || shut_down_) return;
@@ -269,7 +269,7 @@ void Memberlist::CatchUpAfterFailedJoin() {
         AnnounceSelfToAll();
         ScheduleCatchUp();
       },
-      Exchange::kFull, partner.name);
+      Exchange::kFull, partner.name());
 }
 
 ::peer::v1::PushPull Memberlist::MakePushPull(bool join, Exchange exchange) {
@@ -469,7 +469,7 @@ void Memberlist::OnReliable(const std::string& from,
       if ((!request.ping().target().empty() &&
            request.ping().target() != config_.name) ||
           (!request.ping().target_id().empty() &&
-           request.ping().target_id() != local_->id)) {
+           request.ping().target_id() != local_->id())) {
         respond(absl::NotFoundError("ping meant for another node"));
         return;
       }
@@ -486,7 +486,7 @@ void Memberlist::OnReliable(const std::string& from,
         }
         verifications_left_ = -1;
         const NodeState* sender = Find(request.packet().from());
-        FetchWanted(sender != nullptr ? sender->addr.str() : std::string(),
+        FetchWanted(sender != nullptr ? sender->addr().str() : std::string(),
                     request.packet().from());
       }
       response.mutable_empty();

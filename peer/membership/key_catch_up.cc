@@ -353,7 +353,7 @@ void Memberlist::CatchUpKeys(const std::vector<std::string>& addrs,
   std::vector<std::string> targets;
   for (const std::string& addr : addrs) {
     if (targets.size() >= kMaxCatchUpTargets) break;
-    if (addr.empty() || addr == local_->addr.view() ||
+    if (addr.empty() || addr == local_->addr().view() ||
         std::find(targets.begin(), targets.end(), addr) != targets.end()) {
       continue;
     }
@@ -545,7 +545,7 @@ void Memberlist::RetireKey(const std::string& key) {
 
 void Memberlist::RememberDeparted(const NodeState& node) {
   if (!keyring_ || config_.retired_key_time <= absl::ZeroDuration() ||
-      node.public_key.view().size() != identity::kPublicKeySize) {
+      node.public_key().view().size() != identity::kPublicKeySize) {
     return;
   }
   const absl::Time now = scheduler_->Now();
@@ -566,9 +566,9 @@ void Memberlist::RememberDeparted(const NodeState& node) {
     drop_front();
     if (counted) ++stats_.departed_evicted;
   }
-  departed_[std::string(node.name.view())] =
-      Departed{std::string(node.public_key.view()), node.generation, now};
-  departed_order_.emplace_back(std::string(node.name.view()), now);
+  departed_[std::string(node.name().view())] =
+      Departed{std::string(node.public_key().view()), node.generation(), now};
+  departed_order_.emplace_back(std::string(node.name().view()), now);
   // Re-remembered names leave stale order entries: bound those too.
   if (departed_order_.size() > 2 * static_cast<size_t>(config_.max_members)) {
     std::deque<std::pair<std::string, absl::Time>> live;
@@ -657,8 +657,8 @@ void Memberlist::HandleCatchUpRequest(const std::string& from,
   uint64_t generation = 0;
   if (const NodeState* node = Find(request.name()); node != nullptr) {
     if (node != local_) {
-      pinned = std::string(node->public_key.view());
-      generation = node->generation;
+      pinned = std::string(node->public_key().view());
+      generation = node->generation();
     }
   } else if (auto it = departed_.find(request.name());
              it != departed_.end() &&

@@ -13,7 +13,7 @@ namespace peerlab::membership {
 Memberlist::Memberlist(Config config, runtime::Scheduler* scheduler,
                        Transport* transport, uint64_t seed,
                        EventListener* events, Delegate* delegate,
-                       StringPool* pool)
+                       ClaimPool* claims)
     : config_(std::move(config)),
       scheduler_(scheduler),
       log_(config_.logger, "membership", scheduler),
@@ -22,8 +22,11 @@ Memberlist::Memberlist(Config config, runtime::Scheduler* scheduler,
       delegate_(delegate),
       rng_(seed),
       awareness_(config_.awareness_max_multiplier, config_.lifeguard),
-      own_pool_(pool ? nullptr : std::make_unique<StringPool>()),
-      pool_(pool ? pool : own_pool_.get()),
+      own_pool_(claims ? nullptr : std::make_unique<StringPool>()),
+      own_claims_(claims ? nullptr
+                         : std::make_unique<ClaimPool>(own_pool_.get())),
+      claims_(claims ? claims : own_claims_.get()),
+      pool_(&claims_->strings()),
       broadcasts_(
           config_.retransmit_mult, [this] { return NumAlive(); }, pool_),
       by_name_(0, NameHash{&nodes_}, NameEq{&nodes_}) {}
@@ -64,13 +67,14 @@ absl::Status Memberlist::Start(std::string meta) {
   send_seq_ = reliable_seq_ = static_cast<uint64_t>(
       std::max<int64_t>(1, absl::ToUnixMicros(scheduler_->Now())));
   NodeState& local = nodes_.emplace_back();
-  local.name = pool_->Intern(config_.name);
-  local.addr = pool_->Intern(transport_->LocalAddress());
-  local.id = pool_->Intern(absl::StrCat(rng_.Next()));
-  local.meta = pool_->Intern(meta);
-  local.incarnation = 1;
-  local.generation = generation_;
-  local.public_key = pool_->Intern(node_key_->public_key().bytes());
+  local.claim = claims_->Intern(
+      {.name = pool_->Intern(config_.name),
+       .addr = pool_->Intern(transport_->LocalAddress()),
+       .id = pool_->Intern(absl::StrCat(rng_.Next())),
+       .meta = pool_->Intern(meta),
+       .public_key = pool_->Intern(node_key_->public_key().bytes()),
+       .incarnation = 1,
+       .generation = generation_});
   local.verified = true;
   local.state = MemberState::kAlive;
   local.state_change = scheduler_->Now();
@@ -242,7 +246,7 @@ void Memberlist::Leave(absl::Duration timeout,
   probe_timer_ = 0;
   ::peer::v1::Message m;
   auto* dead = m.mutable_dead();
-  dead->set_incarnation(local_->incarnation);
+  dead->set_incarnation(local_->incarnation());
   dead->set_node(config_.name);
   dead->set_from(config_.name);  // from == node: a voluntary leave
   dead->set_generation(generation_);
@@ -250,7 +254,9 @@ void Memberlist::Leave(absl::Duration timeout,
   if (auto s = SignLeave(*node_key_, *dead); !s.ok()) {
     log_.Error(config_.name, ": leave not signed: ", s.message());
   }
-  local_->signature = pool_->Intern(dead->signature());
+  EditClaim(*local_, [&](ClaimPool::Claim& c) {
+    c.signature = pool_->Intern(dead->signature());
+  });
   SetState(*local_, MemberState::kLeft);
   // Nobody to tell (we no longer count ourselves): done at once.
   if (NumAlive() == 0) {
@@ -297,8 +303,10 @@ absl::Status Memberlist::UpdateMeta(std::string meta) {
     return absl::InvalidArgumentError(absl::StrCat(
         "meta: ", meta.size(), " bytes, at most ", config_.max_meta_bytes));
   }
-  local_->meta = pool_->Intern(meta);
-  ++local_->incarnation;
+  EditClaim(*local_, [&](ClaimPool::Claim& c) {
+    c.meta = pool_->Intern(meta);
+    ++c.incarnation;
+  });
   BroadcastAlive();
   return absl::OkStatus();
 }
@@ -319,8 +327,10 @@ void Memberlist::UpdateMeta(std::string meta, absl::Duration timeout,
         "meta: ", meta.size(), " bytes, at most ", config_.max_meta_bytes)));
     return;
   }
-  local_->meta = pool_->Intern(meta);
-  ++local_->incarnation;
+  EditClaim(*local_, [&](ClaimPool::Claim& c) {
+    c.meta = pool_->Intern(meta);
+    ++c.incarnation;
+  });
   if (NumAlive() <= 1) {  // nobody to tell
     BroadcastAlive();
     done(absl::OkStatus());
@@ -359,7 +369,7 @@ void Memberlist::Shutdown() {
     if (handler.timer) scheduler_->Cancel(handler.timer);
   }
   acks_.clear();
-  for (NodeState& node : nodes_) node.suspicion.reset();
+  suspicions_.clear();
   broadcasts_.Clear();
   // Key operations in flight complete with what was answered so far.
   while (!key_ops_.empty()) FinishKeyOp(key_ops_.begin()->first);
@@ -376,12 +386,12 @@ void SortByName(std::vector<Member>& members) {
 }  // namespace
 
 Member Memberlist::ToMember(const NodeState& node) {
-  return Member{.name = node.name,
-                .addr = node.addr,
-                .id = node.id,
-                .meta = node.meta,
-                .incarnation = node.incarnation,
-                .generation = node.generation,
+  return Member{.name = node.name(),
+                .addr = node.addr(),
+                .id = node.id(),
+                .meta = node.meta(),
+                .incarnation = node.incarnation(),
+                .generation = node.generation(),
                 .state = node.state,
                 .state_change = node.state_change};
 }
@@ -389,8 +399,8 @@ Member Memberlist::ToMember(const NodeState& node) {
 std::vector<Member> Memberlist::Members() const {
   std::vector<Member> out;
   for (const NodeState& node : nodes_) {
-    if (!node.name.empty() && (node.state == MemberState::kAlive ||
-                               node.state == MemberState::kSuspect)) {
+    if (!node.name().empty() && (node.state == MemberState::kAlive ||
+                                 node.state == MemberState::kSuspect)) {
       out.push_back(ToMember(node));
     }
   }
@@ -401,7 +411,7 @@ std::vector<Member> Memberlist::Members() const {
 std::vector<Member> Memberlist::AllMembers() const {
   std::vector<Member> out;
   for (const NodeState& node : nodes_) {
-    if (!node.name.empty()) out.push_back(ToMember(node));
+    if (!node.name().empty()) out.push_back(ToMember(node));
   }
   SortByName(out);
   return out;
@@ -441,7 +451,7 @@ std::vector<std::pair<std::string, Coordinate>> Memberlist::Coordinates()
 std::array<int, 4> Memberlist::CountByState() const {
   std::array<int, 4> counts{};
   for (const NodeState& node : nodes_) {
-    if (!node.name.empty()) ++counts[static_cast<int>(node.state)];
+    if (!node.name().empty()) ++counts[static_cast<int>(node.state)];
   }
   return counts;
 }
@@ -465,7 +475,7 @@ std::optional<identity::PublicKey> Memberlist::PinnedKeyOf(
     absl::string_view name) const {
   auto it = by_name_.find(internal::PooledName{pool_->IndexOf(name)});
   if (it == by_name_.end()) return std::nullopt;
-  auto key = identity::PublicKey::FromBytes(nodes_[*it].public_key.view());
+  auto key = identity::PublicKey::FromBytes(nodes_[*it].public_key().view());
   if (!key.ok()) return std::nullopt;
   return *std::move(key);
 }

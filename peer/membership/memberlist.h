@@ -47,6 +47,7 @@
 #include "peer/identity/node_key.h"
 #include "peer/membership/awareness.h"
 #include "peer/membership/broadcast_queue.h"
+#include "peer/membership/claim_pool.h"
 #include "peer/membership/config.h"
 #include "peer/membership/coordinate.h"
 #include "peer/membership/key_catch_up.h"
@@ -70,14 +71,16 @@ namespace peerlab::membership {
 class Memberlist {
  public:
   // `scheduler`, `transport` and the optional `events`/`delegate` must
-  // outlive the node. `pool` (optional) stores the node's strings: members
-  // simulated in one process share one to store each name, address and
-  // update once (see string_pool.h); it must outlive the node and be used
-  // on its scheduler's thread only. nullptr: the node keeps its own.
+  // outlive the node. `claims` (optional) stores the node's records'
+  // claims and, in its StringPool, its strings: members simulated in one
+  // process share one to store each member's claim, name, address and
+  // update once (see claim_pool.h, string_pool.h); it must outlive the node
+  // and be used on its scheduler's thread only. nullptr: the node keeps its
+  // own.
   // Does not start anything: call Start().
   Memberlist(Config config, runtime::Scheduler* scheduler, Transport* transport,
              uint64_t seed, EventListener* events = nullptr,
-             Delegate* delegate = nullptr, StringPool* pool = nullptr);
+             Delegate* delegate = nullptr, ClaimPool* claims = nullptr);
   ~Memberlist();
   Memberlist(const Memberlist&) = delete;
   Memberlist& operator=(const Memberlist&) = delete;
@@ -419,8 +422,17 @@ class Memberlist {
   void RemoveNode(uint32_t index);
   // The public view of a record.
   static Member ToMember(const NodeState& node);
-  // Fills `node`'s strings from an alive message.
-  void SetIdentity(NodeState& node, const ::peer::v1::Alive& alive);
+  // Gives `node` the claim `alive` makes (its strings, incarnation and
+  // generation).
+  void SetClaim(NodeState& node, const ::peer::v1::Alive& alive);
+  // Gives `node` the claim `edit(copy of its claim)` (interned): a claim
+  // is shared and immutable.
+  template <typename Edit>
+  void EditClaim(NodeState& node, Edit edit) {
+    ClaimPool::Claim claim = *node.claim;
+    edit(claim);
+    node.claim = claims_->Intern(std::move(claim));
+  }
   // Appends every known member's state to `pp` (a push/pull's body).
   void AddLocalState(::peer::v1::PushPull& pp) const;
   static void AddNodeState(const NodeState& node, ::peer::v1::PushPull& pp);
@@ -836,13 +848,22 @@ class Memberlist {
   Awareness awareness_;
   // Declared before everything holding its references.
   std::unique_ptr<StringPool> own_pool_;
-  StringPool* const pool_;
+  std::unique_ptr<ClaimPool> own_claims_;
+  ClaimPool* const claims_;
+  StringPool* const pool_;  // claims_->strings()
   BroadcastQueue broadcasts_;
   Stats stats_;
   std::unique_ptr<CoordinateClient> coords_;  // Config::coordinates, at Start
 
   // Every member record (a deque: records never move), free ones reused.
   std::deque<NodeState> nodes_;
+  // The suspicions of suspect members (few), by record; kept in step by
+  // StartSuspicion, SetState and RemoveNode.
+  absl::flat_hash_map<const NodeState*, std::unique_ptr<Suspicion>> suspicions_;
+  Suspicion* SuspicionOf(const NodeState& node) const {
+    auto it = suspicions_.find(&node);
+    return it == suspicions_.end() ? nullptr : it->second.get();
+  }
   std::vector<uint32_t> free_nodes_;
   // Indices of the used records, by name, for Find(), which runs for every
   // message. Kept in step with nodes_ by Start, AddNode and RemoveNode.

@@ -7,15 +7,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <memory>
 
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "peer/membership/broadcast_queue.h"
+#include "peer/membership/claim_pool.h"
 #include "peer/membership/member.h"
 #include "peer/membership/string_pool.h"
-#include "peer/membership/suspicion.h"
 
 namespace peerlab::membership::internal {
 
@@ -33,25 +32,15 @@ class CompactTime {
 };
 
 // What this node knows of one member. Compact, since a node holds one
-// per member (N² of them in a simulation of N members): strings are
-// pooled 4-byte references, the member's queued update is tracked here
-// rather than in a map, and the fields are ordered so that none pads
-// (72 bytes). A record whose name is empty is free.
+// per member (N² of them in a simulation of N members): what the member
+// claims about itself (name, address, id, metadata, key, signature,
+// incarnation, generation) is one pooled claim that every record of it in
+// the process shares (claim_pool.h), the member's queued update is tracked
+// here rather than in a map, the rare suspicion lives in a side map
+// (Memberlist::suspicions_), and the fields are ordered so that none pads
+// (24 bytes). A record whose name is empty is free.
 struct NodeState {
-  StringPool::Ref name;
-  StringPool::Ref addr;
-  StringPool::Ref id;
-  StringPool::Ref meta;
-  // The member's public key, pinned to its name while it lives, and the
-  // signature of its last claim about itself (its alive at
-  // `incarnation`, or its leave when left), passed on in push/pulls.
-  StringPool::Ref public_key;
-  StringPool::Ref signature;
-  uint64_t incarnation = 0;
-  uint64_t generation = 0;
-  CompactTime state_change;  // when the state last changed, local time
-  std::unique_ptr<Suspicion> suspicion;
-  BroadcastQueue::Slot queued;  // the update about it we spread
+  ClaimPool::Ref claim;
   MemberState state = MemberState::kAlive;
   // It answered one of our probes or exchanged state with us. Members
   // only heard of (possibly forged, in a flood) are not asked to probe
@@ -61,8 +50,23 @@ struct NodeState {
   // push/pull entry says dead (no leave signature to pass on), and its
   // key stays pinned as long as a dead member's would.
   bool forced_left = false;
+  CompactTime state_change;     // when the state last changed, local time
+  BroadcastQueue::Slot queued;  // the update about it we spread
+
+  // The claim's fields. The member's public key is pinned to its name
+  // while it lives; the signature is that of its last claim about itself
+  // (its alive at `incarnation`, or its leave when left), passed on in
+  // push/pulls.
+  const StringPool::Ref& name() const { return claim->name; }
+  const StringPool::Ref& addr() const { return claim->addr; }
+  const StringPool::Ref& id() const { return claim->id; }
+  const StringPool::Ref& meta() const { return claim->meta; }
+  const StringPool::Ref& public_key() const { return claim->public_key; }
+  const StringPool::Ref& signature() const { return claim->signature; }
+  uint64_t incarnation() const { return claim->incarnation; }
+  uint64_t generation() const { return claim->generation; }
 };
-static_assert(sizeof(NodeState) <= 72, "a member record grew: N² of them");
+static_assert(sizeof(NodeState) <= 24, "a member record grew: N² of them");
 // Looks records up by name through their index in nodes_ (4 bytes a
 // member instead of a string key). Hashed and compared by the name's
 // index in the memberlist's StringPool (every record's name is interned
@@ -78,14 +82,14 @@ struct NameHash {
     return absl::Hash<uint32_t>()(name.index);
   }
   size_t operator()(uint32_t i) const {
-    return (*this)(PooledName{(*nodes)[i].name.index()});
+    return (*this)(PooledName{(*nodes)[i].name().index()});
   }
 };
 struct NameEq {
   using is_transparent = void;
   const std::deque<NodeState>* nodes;
   uint32_t View(PooledName name) const { return name.index; }
-  uint32_t View(uint32_t i) const { return (*nodes)[i].name.index(); }
+  uint32_t View(uint32_t i) const { return (*nodes)[i].name().index(); }
   template <typename A, typename B>
   bool operator()(const A& a, const B& b) const {
     return View(a) == View(b);

@@ -71,7 +71,7 @@ Memberlist::NodeState* Memberlist::NextProbeTarget() {
 
 void Memberlist::ProbeRound() {
   NodeState* target = NextProbeTarget();
-  if (target != nullptr) Probe(target->name);
+  if (target != nullptr) Probe(target->name());
 }
 
 void Memberlist::ExpectAck(uint32_t seq, absl::Duration timeout,
@@ -107,9 +107,9 @@ void Memberlist::Probe(const std::string& name) {
   };
   auto state = std::make_shared<ProbeState>();
   state->name = name;
-  state->addr = node->addr;
-  state->incarnation = node->incarnation;
-  state->generation = node->generation;
+  state->addr = node->addr();
+  state->incarnation = node->incarnation();
+  state->generation = node->generation();
   const uint32_t seq = NextSeq();
   const absl::Duration interval = awareness_.Scale(config_.probe_interval);
   const absl::Duration timeout = awareness_.Scale(config_.probe_timeout);
@@ -130,7 +130,7 @@ void Memberlist::Probe(const std::string& name) {
           }
           state->acked = true;
           if (NodeState* t = Find(state->name);
-              t != nullptr && t->generation == state->generation) {
+              t != nullptr && t->generation() == state->generation) {
             t->verified = true;
           }
           awareness_.ApplyDelta(-1);  // a good probe: we are healthy
@@ -149,8 +149,8 @@ void Memberlist::Probe(const std::string& name) {
           if (Compat() || !config_.fallback_only_suspects) return;
           NodeState* t = Find(state->name);
           if (t == nullptr || !IsLive(t->state) ||
-              t->incarnation != state->incarnation ||
-              t->generation != state->generation) {
+              t->incarnation() != state->incarnation ||
+              t->generation() != state->generation) {
             return;
           }
           ++stats_.fallback_only_suspicions;
@@ -175,8 +175,8 @@ void Memberlist::Probe(const std::string& name) {
         }
         if (target == nullptr || target->verified) awareness_.ApplyDelta(delta);
         if (target == nullptr || !IsLive(target->state) ||
-            target->incarnation != state->incarnation ||
-            target->generation != state->generation) {
+            target->incarnation() != state->incarnation ||
+            target->generation() != state->generation) {
           return;
         }
         ++stats_.suspicions_raised;
@@ -200,14 +200,14 @@ void Memberlist::Probe(const std::string& name) {
   ping.mutable_ping()->set_seq_no(seq);
   ping.mutable_ping()->set_target(name);
   ping.mutable_ping()->set_source_name(config_.name);
-  ping.mutable_ping()->set_source_addr(local_->addr);
+  ping.mutable_ping()->set_source_addr(local_->addr());
   if (node->state == MemberState::kSuspect) {
     // Buddy system: tell the suspect directly, so it refutes at once.
     ::peer::v1::Message sus;
-    sus.mutable_suspect()->set_incarnation(node->incarnation);
+    sus.mutable_suspect()->set_incarnation(node->incarnation());
     sus.mutable_suspect()->set_node(name);
     sus.mutable_suspect()->set_from(config_.name);
-    sus.mutable_suspect()->set_generation(node->generation);
+    sus.mutable_suspect()->set_generation(node->generation());
     SendMessages(state->addr, {EncodeMessage(ping), EncodeMessage(sus)}, name);
   } else {
     SendWithPiggyback(state->addr, ping, name);
@@ -221,7 +221,7 @@ void Memberlist::Probe(const std::string& name) {
         RandomIndices(config_.indirect_checks,
                       static_cast<int>(probe_order_.size()), rng_, [&](int i) {
                         const NodeState& h = nodes_[probe_order_[i]];
-                        return &h == local_ || h.name == state->name ||
+                        return &h == local_ || h.name() == state->name ||
                                h.state != MemberState::kAlive || !h.verified;
                       });
     for (int i : helpers) {
@@ -233,8 +233,8 @@ void Memberlist::Probe(const std::string& name) {
       ip->set_target_addr(state->addr);
       ip->set_want_nack(config_.lifeguard);
       ip->set_source_name(config_.name);
-      ip->set_source_addr(local_->addr);
-      SendWithPiggyback(helper->addr, req, helper->name);
+      ip->set_source_addr(local_->addr());
+      SendWithPiggyback(helper->addr(), req, helper->name());
       ++stats_.indirect_probes;
     }
     if (config_.lifeguard)
@@ -248,7 +248,7 @@ void Memberlist::Probe(const std::string& name) {
       p->set_seq_no(seq);
       p->set_target(state->name);
       p->set_source_name(config_.name);
-      p->set_source_addr(local_->addr);
+      p->set_source_addr(local_->addr());
       SendReliable(
           state->addr, request, left,
           [state](absl::StatusOr<::peer::v1::ReliableResponse> r) {
@@ -278,7 +278,7 @@ void Memberlist::HandlePing(const ::peer::v1::Ping& ping,
   // A probe meant for a previous owner of our address is not ours to answer.
   if (!ping.target().empty() && ping.target() != config_.name) return;
   // A check of whether another process of our name still runs: not ours.
-  if (!ping.target_id().empty() && ping.target_id() != local_->id) return;
+  if (!ping.target_id().empty() && ping.target_id() != local_->id()) return;
   ::peer::v1::Message ack;
   ack.mutable_ack()->set_seq_no(ping.seq_no());
   if (ping.source_addr().empty() || ping.source_addr() == from_addr) {
@@ -301,7 +301,7 @@ void Memberlist::HandleIndirectPing(const ::peer::v1::IndirectPing& req,
   const std::string reply_to =
       req.source_addr().empty() ? from_addr : req.source_addr();
   if (req.target_addr().empty() || req.target_addr() == reply_to ||
-      req.target_addr() == local_->addr) {
+      req.target_addr() == local_->addr()) {
     // Two datagrams to one address for one request, or a ping to
     // ourselves: not a probe a member asks for.
     ++stats_.probe_requests_refused;
@@ -341,7 +341,7 @@ void Memberlist::HandleIndirectPing(const ::peer::v1::IndirectPing& req,
   ping.mutable_ping()->set_seq_no(seq);
   ping.mutable_ping()->set_target(req.target());
   ping.mutable_ping()->set_source_name(config_.name);
-  ping.mutable_ping()->set_source_addr(local_->addr);
+  ping.mutable_ping()->set_source_addr(local_->addr());
   SendMessages(req.target_addr(), {EncodeMessage(ping)}, req.target());
 }
 
@@ -362,7 +362,7 @@ void Memberlist::ObserveCoordinate(const AckHandler& handler,
                                    const ::peer::v1::Coordinate& coordinate) {
   const NodeState* node = Find(handler.probed);
   // A member that left or restarted meanwhile: not the one we pinged.
-  if (node == nullptr || node->generation != handler.generation ||
+  if (node == nullptr || node->generation() != handler.generation ||
       !IsLive(node->state)) {
     return;
   }

@@ -96,7 +96,7 @@ void SimCluster::Build(int i) {
   if (keys.empty()) config.insecure_gossip = true;
   n.list = std::make_unique<Memberlist>(
       config, net_.scheduler(id), net_.transport(id), net_.NodeSeed(id),
-      n.listener.get(), n.delegate ? n.delegate : n.mux.get(), &pool_);
+      n.listener.get(), n.delegate ? n.delegate : n.mux.get(), &claims_);
   (void)n.list->SetNodeKey(n.node_key ? *n.node_key : KeyOf(config.name));
   n.list->SetSignatureCache(&signatures_);
   if (!keys.empty()) (void)n.list->SetKeyring(*Keyring::Create(keys));

@@ -181,10 +181,12 @@ class SimCluster {
 
   Options options_;
   sim::SimNetwork net_;
-  // Shared by every member (they all run on this thread): each name,
-  // address and update is stored once, not once per member (string_pool.h).
-  // Declared before nodes_, which hold references into it.
+  // Shared by every member (they all run on this thread): each member's
+  // claim, each name, address and update is stored once, not once per
+  // member (claim_pool.h, string_pool.h). Declared before nodes_, which
+  // hold references into them.
   StringPool pool_;
+  ClaimPool claims_{&pool_};
   // Verified signatures, shared by every member (they all run on this
   // thread): a claim heard by N members is verified once, not N times.
   // Honest: each member would reach the same verdict on the same bytes

@@ -48,7 +48,7 @@ bool Memberlist::CredibleAccuser(const std::string& from,
                                  const NodeState& accused) {
   if (Compat() || config_.max_accusations == 0) return true;
   if (from.empty() || from == config_.name) return true;
-  if (from == accused.name.view()) return true;  // its own leave
+  if (from == accused.name().view()) return true;  // its own leave
   const NodeState* a = Find(from);
   bool credible = a != nullptr && a->state == MemberState::kAlive;
   if (credible) {
@@ -66,26 +66,27 @@ bool Memberlist::CredibleAccuser(const std::string& from,
 void Memberlist::NoteRefutation(const NodeState& accused) {
   if (Compat()) return;
   if (config_.quarantine_observers > 0) {
-    if (Evidence* e = EvidenceFor(accused.name, accused.generation)) {
+    if (Evidence* e = EvidenceFor(accused.name(), accused.generation())) {
       e->refuted = scheduler_->Now();
       // Accused often enough already: check it now, not at the next
       // accusation (once its refutation has been applied).
       std::weak_ptr<bool> alive = alive_;
       scheduler_->After(absl::ZeroDuration(),
-                        [this, alive, name = accused.name.str(),
-                         generation = accused.generation] {
+                        [this, alive, name = accused.name().str(),
+                         generation = accused.generation()] {
                           if (auto a = alive.lock(); !a || !*a) return;
                           NodeState* m = Find(name);
-                          if (m != nullptr && m->generation == generation) {
+                          if (m != nullptr && m->generation() == generation) {
                             MaybeQuarantineCheck(*m);
                           }
                         });
     }
   }
-  if (config_.max_accusations == 0 || !accused.suspicion) return;
-  const auto& names = accused.suspicion->accuser_names();
+  const Suspicion* suspicion = SuspicionOf(accused);
+  if (config_.max_accusations == 0 || suspicion == nullptr) return;
+  const auto& names = suspicion->accuser_names();
   if (names.size() != 1) return;  // none named, or corroborated
-  auto e = evidence_.find(accused.name.view());
+  auto e = evidence_.find(accused.name().view());
   if (e != evidence_.end() && e->second.accusers.size() >= 2) return;
   const std::string& accuser = *names.begin();
   if (accuser == config_.name) return;
@@ -138,8 +139,9 @@ Memberlist::Evidence* Memberlist::EvidenceFor(const std::string& name,
 }
 
 int Memberlist::EvidenceCount(const NodeState& m) {
-  auto it = evidence_.find(m.name.view());
-  if (it == evidence_.end() || it->second.generation != m.generation) return 0;
+  auto it = evidence_.find(m.name().view());
+  if (it == evidence_.end() || it->second.generation != m.generation())
+    return 0;
   const absl::Time now = scheduler_->Now();
   auto& a = it->second.accusers;
   a.erase(std::remove_if(a.begin(), a.end(),
@@ -155,7 +157,7 @@ void Memberlist::RecordEvidence(NodeState& m, const std::string& from) {
       &m == local_) {
     return;
   }
-  Evidence* e = EvidenceFor(m.name, m.generation);
+  Evidence* e = EvidenceFor(m.name(), m.generation());
   if (e == nullptr) return;
   const absl::Time now = scheduler_->Now();
   auto it = std::find_if(e->accusers.begin(), e->accusers.end(),
@@ -175,7 +177,7 @@ void Memberlist::RecordEvidence(NodeState& m, const std::string& from) {
 
 void Memberlist::MaybeQuarantineCheck(NodeState& m) {
   if (!IsLive(m.state) || &m == local_) return;
-  Evidence* e = EvidenceFor(m.name, m.generation);
+  Evidence* e = EvidenceFor(m.name(), m.generation());
   if (e == nullptr) return;
   const absl::Time now = scheduler_->Now();
   // The quarantine needs observers besides the member and this node.
@@ -186,12 +188,12 @@ void Memberlist::MaybeQuarantineCheck(NodeState& m) {
       now - e->last_check < config_.probe_interval) {
     return;
   }
-  QuarantineCheck(m.name, m.generation);
+  QuarantineCheck(m.name(), m.generation());
 }
 
 void Memberlist::QuarantineCheck(const std::string& name, uint64_t generation) {
   NodeState* target = Find(name);
-  if (target == nullptr || target->generation != generation ||
+  if (target == nullptr || target->generation() != generation ||
       !IsLive(target->state) || shut_down_) {
     return;
   }
@@ -207,7 +209,7 @@ void Memberlist::QuarantineCheck(const std::string& name, uint64_t generation) {
     Evidence* ev = EvidenceFor(name, generation);
     if (ev != nullptr) ev->checking = false;
     NodeState* t = Find(name);
-    if (t == nullptr || t->generation != generation || !IsLive(t->state) ||
+    if (t == nullptr || t->generation() != generation || !IsLive(t->state) ||
         shut_down_) {
       return;
     }
@@ -237,11 +239,11 @@ void Memberlist::QuarantineCheck(const std::string& name, uint64_t generation) {
   };
   ::peer::v1::Message sus;
   auto* s = sus.mutable_suspect();
-  s->set_incarnation(target->incarnation);
+  s->set_incarnation(target->incarnation());
   s->set_generation(generation);
   s->set_node(name);
   s->set_from(config_.name);
-  const std::string addr = target->addr;
+  const std::string addr = target->addr();
   // A slow member answers late, a lossy one not at all: wait for it.
   const absl::Duration wait =
       std::max(awareness_.Scale(config_.probe_timeout),
@@ -253,14 +255,14 @@ void Memberlist::QuarantineCheck(const std::string& name, uint64_t generation) {
 void Memberlist::HandleQuarantineDeclaration(NodeState& m,
                                              const ::peer::v1::Dead& dead) {
   if (Compat() || config_.quarantine_observers == 0 || &m == local_ ||
-      !IsLive(m.state) || dead.generation() != m.generation ||
+      !IsLive(m.state) || dead.generation() != m.generation() ||
       dead.from().empty() || dead.from() == config_.name ||
-      !WithinIncarnationWindow(m.incarnation, dead.incarnation(),
+      !WithinIncarnationWindow(m.incarnation(), dead.incarnation(),
                                config_.incarnation_window) ||
       !CredibleAccuser(dead.from(), m)) {
     return;
   }
-  Evidence* e = EvidenceFor(m.name, m.generation);
+  Evidence* e = EvidenceFor(m.name(), m.generation());
   if (e == nullptr) return;
   const absl::Time now = scheduler_->Now();
   // A time further ahead than any member decides is refused (a forger
@@ -287,7 +289,7 @@ void Memberlist::HandleQuarantineDeclaration(NodeState& m,
       // do not cut its spread short.
       ::peer::v1::Message out;
       *out.mutable_dead() = dead;
-      QueueBroadcast(absl::StrCat("quarantine:", m.name.view()), out);
+      QueueBroadcast(absl::StrCat("quarantine:", m.name().view()), out);
     }
     if (e->pending) {
       if (e->declared_at < e->remove_at) ScheduleQuarantine(m, e->declared_at);
@@ -306,7 +308,7 @@ void Memberlist::HandleQuarantineDeclaration(NodeState& m,
   if (e->following || now - e->last_follow < config_.probe_interval) {
     return;
   }
-  FollowCheck(m.name.str(), m.generation);
+  FollowCheck(m.name().str(), m.generation());
 }
 
 bool Memberlist::VerifyQuarantine(const ::peer::v1::Dead& dead) {
@@ -315,7 +317,7 @@ bool Memberlist::VerifyQuarantine(const ::peer::v1::Dead& dead) {
   const bool ok =
       declarer != nullptr &&
       dead.signature().size() == identity::kSignatureSize &&
-      CheckSignature(declarer->public_key.view(), QuarantineClaim(dead),
+      CheckSignature(declarer->public_key().view(), QuarantineClaim(dead),
                      dead.signature(), &refused);
   if (!ok && !refused) {
     ++stats_.signature_failures;
@@ -347,7 +349,7 @@ void Memberlist::FollowCheck(const std::string& name, uint64_t generation) {
     if (ev == nullptr) return;
     ev->following = false;
     NodeState* t = Find(name);
-    if (t == nullptr || t->generation != generation || !IsLive(t->state) ||
+    if (t == nullptr || t->generation() != generation || !IsLive(t->state) ||
         shut_down_ || ev->pending) {
       return;
     }
@@ -366,7 +368,7 @@ void Memberlist::FollowCheck(const std::string& name, uint64_t generation) {
   // Within a probe interval, well before the declared time.
   const absl::Duration wait =
       std::max(awareness_.Scale(config_.probe_timeout), config_.probe_interval);
-  PingBurst(name, target->addr, kFollowPings, wait, std::nullopt,
+  PingBurst(name, target->addr(), kFollowPings, wait, std::nullopt,
             std::move(decide));
 }
 
@@ -400,7 +402,7 @@ void Memberlist::PingBurst(const std::string& name, const std::string& addr,
     p->set_seq_no(seq);
     p->set_target(name);
     p->set_source_name(config_.name);
-    p->set_source_addr(local_->addr);
+    p->set_source_addr(local_->addr());
     std::vector<std::string> out;
     if (k == 0 && lead.has_value()) out.push_back(*std::move(lead));
     out.push_back(EncodeMessage(ping));
@@ -409,7 +411,7 @@ void Memberlist::PingBurst(const std::string& name, const std::string& addr,
 }
 
 void Memberlist::ScheduleQuarantine(NodeState& m, absl::Time at) {
-  Evidence* e = EvidenceFor(m.name, m.generation);
+  Evidence* e = EvidenceFor(m.name(), m.generation());
   if (e == nullptr) return;
   const absl::Time now = scheduler_->Now();
   if (at < now) at = now;
@@ -420,21 +422,21 @@ void Memberlist::ScheduleQuarantine(NodeState& m, absl::Time at) {
     // Our own declaration: one more declarer for members in doubt.
     ::peer::v1::Message out;
     auto* d = out.mutable_dead();
-    d->set_incarnation(m.incarnation);
-    d->set_generation(m.generation);
-    d->set_node(m.name.str());
+    d->set_incarnation(m.incarnation());
+    d->set_generation(m.generation());
+    d->set_node(m.name().str());
     d->set_from(config_.name);
     d->set_quarantine_at_ms(absl::ToUnixMillis(at));
     SignQuarantineDeclaration(*d);
     if (at < e->declared_at) e->declared_at = at;
-    QueueBroadcast(absl::StrCat("quarantine:", m.name.view()), out);
+    QueueBroadcast(absl::StrCat("quarantine:", m.name().view()), out);
   }
   std::weak_ptr<bool> alive = alive_;
-  scheduler_->After(
-      at - now, [this, alive, name = m.name.str(), generation = m.generation] {
-        if (auto a = alive.lock(); !a || !*a) return;
-        ApplyQuarantine(name, generation);
-      });
+  scheduler_->After(at - now, [this, alive, name = m.name().str(),
+                               generation = m.generation()] {
+    if (auto a = alive.lock(); !a || !*a) return;
+    ApplyQuarantine(name, generation);
+  });
 }
 
 void Memberlist::ApplyQuarantine(const std::string& name, uint64_t generation) {
@@ -449,7 +451,7 @@ void Memberlist::ApplyQuarantine(const std::string& name, uint64_t generation) {
   e->declarers.clear();
   e->doubtful = false;
   NodeState* t = Find(name);
-  if (t == nullptr || t->generation != generation || !IsLive(t->state) ||
+  if (t == nullptr || t->generation() != generation || !IsLive(t->state) ||
       shut_down_) {
     return;
   }
@@ -457,7 +459,7 @@ void Memberlist::ApplyQuarantine(const std::string& name, uint64_t generation) {
   log_.Debug(config_.name, ": ", name,
              " quarantined: accused by many, silent to the checks");
   ::peer::v1::Dead dead;
-  dead.set_incarnation(t->incarnation);
+  dead.set_incarnation(t->incarnation());
   dead.set_generation(generation);
   dead.set_node(name);
   dead.set_from(config_.name);
@@ -480,41 +482,43 @@ void Memberlist::ApplyQuarantine(const std::string& name, uint64_t generation) {
 
 void Memberlist::NoteRemoval(const NodeState& m) {
   if (Compat() || config_.hold_down <= absl::ZeroDuration()) return;
-  Evidence* e = EvidenceFor(m.name, m.generation);
+  Evidence* e = EvidenceFor(m.name(), m.generation());
   if (e == nullptr) return;
   e->last_removed = scheduler_->Now();
 }
 
 bool Memberlist::HeldDown(const NodeState& m) {
   if (Compat() || m.state != MemberState::kDead) return false;
-  auto it = evidence_.find(m.name.view());
-  return it != evidence_.end() && it->second.generation == m.generation &&
+  auto it = evidence_.find(m.name().view());
+  return it != evidence_.end() && it->second.generation == m.generation() &&
          scheduler_->Now() < it->second.hold_until;
 }
 
 void Memberlist::MaybeCheckEarly(NodeState& m) {
-  if (Compat() || config_.corroboration == 0 || !m.suspicion ||
-      m.suspicion->checked_early || m.state != MemberState::kSuspect) {
+  Suspicion* suspicion = SuspicionOf(m);
+  if (Compat() || config_.corroboration == 0 || suspicion == nullptr ||
+      suspicion->checked_early || m.state != MemberState::kSuspect) {
     return;
   }
   // Observers besides the member itself and this node.
   if (NumAlive() - 2 < config_.corroboration) return;
-  if (m.suspicion->accusers() < config_.corroboration) return;
-  m.suspicion->checked_early = true;
+  if (suspicion->accusers() < config_.corroboration) return;
+  suspicion->checked_early = true;
   ++stats_.early_checks;
   // Not before the member had kEarlyCheckPeriods probe intervals to hear
   // of it and refute (a slow member, not a dead one, refutes late).
-  const absl::Duration wait = m.suspicion->start() +
+  const absl::Duration wait = suspicion->start() +
                               config_.probe_interval * kEarlyCheckPeriods -
                               scheduler_->Now();
   std::weak_ptr<bool> alive = alive_;
-  scheduler_->After(std::max(wait, absl::ZeroDuration()),
-                    [this, alive, name = m.name.str(),
-                     incarnation = m.incarnation, generation = m.generation] {
-                      if (auto a = alive.lock(); !a || !*a) return;
-                      LastCheckBeforeDeath(name, incarnation, generation,
-                                           /*early=*/true);
-                    });
+  scheduler_->After(
+      std::max(wait, absl::ZeroDuration()),
+      [this, alive, name = m.name().str(), incarnation = m.incarnation(),
+       generation = m.generation()] {
+        if (auto a = alive.lock(); !a || !*a) return;
+        LastCheckBeforeDeath(name, incarnation, generation,
+                             /*early=*/true);
+      });
 }
 
 }  // namespace peerlab::membership

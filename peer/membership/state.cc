@@ -146,21 +146,22 @@ Memberlist::NameClaimCheck Memberlist::CheckNameClaim(
   }
   NodeState* holder = Find(pp.from());
   if (holder == nullptr || !IsLive(holder->state)) return check;
-  if (holder->generation == claim->generation() && holder->id == claim->id()) {
+  if (holder->generation() == claim->generation() &&
+      holder->id() == claim->id()) {
     return check;  // the holder itself
   }
   // Another process claims a name we hold live. Only a join, or a claim
   // that would replace the holder (a newer generation), needs deciding: an
   // older claim is ignored by the merge anyway.
-  if (!pp.join() && !Newer(claim->generation(), claim->id(), holder->generation,
-                           holder->id.view())) {
+  if (!pp.join() && !Newer(claim->generation(), claim->id(),
+                           holder->generation(), holder->id().view())) {
     return check;
   }
   check.action =
       holder == local_ ? NameClaimCheck::kRefuse : NameClaimCheck::kProbe;
   check.name = pp.from();
-  check.addr = holder->addr;
-  check.id = holder->id;
+  check.addr = holder->addr();
+  check.id = holder->id();
   check.claim_addr = claim->addr();
   return check;
 }
@@ -201,7 +202,7 @@ void Memberlist::ProbeHolder(const std::string& name, const std::string& addr,
   p->set_target(name);
   p->set_target_id(id);
   p->set_source_name(config_.name);
-  p->set_source_addr(local_->addr);
+  p->set_source_addr(local_->addr());
   if (config_.reliable_fallback_probe) {
     ::peer::v1::ReliableRequest request;
     *request.mutable_ping() = ping.ping();
@@ -222,17 +223,21 @@ Memberlist::NodeState* Memberlist::Find(absl::string_view name) {
   return it == by_name_.end() ? nullptr : &nodes_[*it];
 }
 
-void Memberlist::SetIdentity(NodeState& node, const ::peer::v1::Alive& alive) {
+void Memberlist::SetClaim(NodeState& node, const ::peer::v1::Alive& alive) {
   // Unchanged strings keep their references (no pool lookup).
-  if (node.addr != alive.addr()) node.addr = pool_->Intern(alive.addr());
-  if (node.id != alive.id()) node.id = pool_->Intern(alive.id());
-  if (node.meta != alive.meta()) node.meta = pool_->Intern(alive.meta());
-  if (node.public_key != alive.public_key()) {
-    node.public_key = pool_->Intern(alive.public_key());
-  }
-  if (node.signature != alive.signature()) {
-    node.signature = pool_->Intern(alive.signature());
-  }
+  const ClaimPool::Claim& old = *node.claim;
+  auto keep = [this](const StringPool::Ref& ref, const std::string& s) {
+    return ref == s ? ref : pool_->Intern(s);
+  };
+  node.claim =
+      claims_->Intern({.name = keep(old.name, alive.node()),
+                       .addr = keep(old.addr, alive.addr()),
+                       .id = keep(old.id, alive.id()),
+                       .meta = keep(old.meta, alive.meta()),
+                       .public_key = keep(old.public_key, alive.public_key()),
+                       .signature = keep(old.signature, alive.signature()),
+                       .incarnation = alive.incarnation(),
+                       .generation = alive.generation()});
 }
 
 bool Memberlist::CheckSignature(absl::string_view public_key,
@@ -305,7 +310,9 @@ void Memberlist::SignLocal() {
     log_.Error(config_.name, ": alive not signed: ", s.message());
     return;
   }
-  local_->signature = pool_->Intern(m.alive().signature());
+  EditClaim(*local_, [&](ClaimPool::Claim& c) {
+    c.signature = pool_->Intern(m.alive().signature());
+  });
 }
 
 Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive) {
@@ -318,13 +325,8 @@ Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive) {
     free_nodes_.pop_back();
   }
   NodeState& node = nodes_[index];
-  node.name = pool_->Intern(alive.node());
-  SetIdentity(node, alive);
-  node.incarnation = alive.incarnation();
-  node.generation = alive.generation();
+  SetClaim(node, alive);
   node.state = MemberState::kAlive;
-  node.signature = pool_->Intern(alive.signature());
-  node.public_key = pool_->Intern(alive.public_key());
   node.state_change = scheduler_->Now();
   by_name_.insert(index);
   ++num_alive_;
@@ -340,10 +342,11 @@ Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive) {
 
 void Memberlist::RemoveNode(uint32_t index) {
   NodeState& node = nodes_[index];
-  if (coords_ != nullptr) coords_->Forget(node.name.view());
+  if (coords_ != nullptr) coords_->Forget(node.name().view());
   if (IsLive(node.state)) --num_alive_;
   by_name_.erase(index);  // hashes the name: before it is cleared
   broadcasts_.Cancel(&node.queued);
+  suspicions_.erase(&node);
   node = NodeState();
   free_nodes_.push_back(index);
 }
@@ -361,20 +364,20 @@ void Memberlist::SetState(NodeState& node, MemberState state) {
   }
   if (state != MemberState::kLeft) node.forced_left = false;
   node.state = state;
-  if (state != MemberState::kSuspect) node.suspicion.reset();
+  if (state != MemberState::kSuspect) suspicions_.erase(&node);
 }
 
 ::peer::v1::Message Memberlist::LocalAlive() const {
   ::peer::v1::Message m;
   auto* a = m.mutable_alive();
-  a->set_incarnation(local_->incarnation);
-  a->set_node(local_->name);
-  a->set_addr(local_->addr);
-  a->set_meta(local_->meta);
-  a->set_id(local_->id);
+  a->set_incarnation(local_->incarnation());
+  a->set_node(local_->name());
+  a->set_addr(local_->addr());
+  a->set_meta(local_->meta());
+  a->set_id(local_->id());
   a->set_generation(generation_);
-  a->set_public_key(local_->public_key);
-  a->set_signature(local_->signature);  // SignLocal's, of these fields
+  a->set_public_key(local_->public_key());
+  a->set_signature(local_->signature());  // SignLocal's, of these fields
   return m;
 }
 
@@ -407,12 +410,14 @@ void Memberlist::AnnounceSelfToAll() {
       });
   for (int i : targets) {
     const NodeState& target = nodes_[probe_order_[i]];
-    SendWithPiggyback(target.addr, alive, target.name);
+    SendWithPiggyback(target.addr(), alive, target.name());
   }
 }
 
 void Memberlist::Refute(uint64_t accused_incarnation) {
-  local_->incarnation = std::max(local_->incarnation, accused_incarnation) + 1;
+  EditClaim(*local_, [&](ClaimPool::Claim& c) {
+    c.incarnation = std::max(c.incarnation, accused_incarnation) + 1;
+  });
   ++stats_.refutations;
   // Lifeguard: being suspected means we may be the slow one.
   awareness_.ApplyDelta(1);
@@ -421,10 +426,11 @@ void Memberlist::Refute(uint64_t accused_incarnation) {
 
 void Memberlist::HandleOwnAlive(const ::peer::v1::Alive& alive) {
   if (leaving_ || replaced_) return;
-  const bool our_key = local_->public_key == alive.public_key();
-  if (alive.generation() != generation_ || alive.id() != local_->id) {
+  const bool our_key = local_->public_key() == alive.public_key();
+  if (alive.generation() != generation_ || alive.id() != local_->id()) {
     // Another process with our name.
-    if (Newer(alive.generation(), alive.id(), generation_, local_->id.view())) {
+    if (Newer(alive.generation(), alive.id(), generation_,
+              local_->id().view())) {
       // Only a process holding our key (a restart with our state
       // directory) takes the name from us: with another key it is a forger,
       // or a replacement that waits until we are declared dead.
@@ -438,17 +444,17 @@ void Memberlist::HandleOwnAlive(const ::peer::v1::Alive& alive) {
       replaced_ = true;
       if (probe_timer_) scheduler_->Cancel(probe_timer_);
       probe_timer_ = 0;
-      LogConflict(config_.name, local_->addr, alive.addr());
+      LogConflict(config_.name, local_->addr(), alive.addr());
       log_.Error(config_.name, ": a newer process with this name (generation ",
                  alive.generation(), " at ", Printable(alive.addr()),
                  ") took it over; this one (generation ", generation_, " at ",
-                 local_->addr.view(), ") no longer claims it");
+                 local_->addr().view(), ") no longer claims it");
       return;
     }
     // An older one (our predecessor, still remembered somewhere): our
     // alive (signed already) replaces it wherever it arrives.
-    if (alive.addr() != local_->addr) {
-      LogConflict(config_.name, local_->addr, alive.addr());
+    if (alive.addr() != local_->addr()) {
+      LogConflict(config_.name, local_->addr(), alive.addr());
     }
     QueueBroadcast(*local_, LocalAliveToSpread());
     return;
@@ -460,9 +466,9 @@ void Memberlist::HandleOwnAlive(const ::peer::v1::Alive& alive) {
   // would make us climb to it.
   // A forged one (not signed with our key) is refused by every member, so
   // it needs no refutation.
-  if (alive.incarnation() >= local_->incarnation &&
-      (local_->meta != alive.meta() || local_->addr != alive.addr()) &&
-      IncarnationInWindow(local_->incarnation, alive.incarnation())) {
+  if (alive.incarnation() >= local_->incarnation() &&
+      (local_->meta() != alive.meta() || local_->addr() != alive.addr()) &&
+      IncarnationInWindow(local_->incarnation(), alive.incarnation())) {
     if (!our_key) {
       CountKeyConflict(config_.name, alive.addr());
       return;
@@ -502,12 +508,12 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
     return;
   }
   NodeState& m = *node;
-  const bool same_key = m.public_key == alive.public_key();
-  if (alive.generation() != m.generation || alive.id() != m.id) {
-    if (!Newer(alive.generation(), alive.id(), m.generation, m.id.view())) {
+  const bool same_key = m.public_key() == alive.public_key();
+  if (alive.generation() != m.generation() || alive.id() != m.id()) {
+    if (!Newer(alive.generation(), alive.id(), m.generation(), m.id().view())) {
       // An older process of that name, or one that lost the name: ignored.
-      if (IsLive(m.state) && m.addr != alive.addr()) {
-        LogConflict(alive.node(), m.addr, alive.addr());
+      if (IsLive(m.state) && m.addr() != alive.addr()) {
+        LogConflict(alive.node(), m.addr(), alive.addr());
       }
       return;
     }
@@ -525,10 +531,8 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
     log_.Debug(config_.name, ": member ", Printable(alive.node()),
                " restarted (generation ", alive.generation(), ") at ",
                Printable(alive.addr()));
-    m.generation = alive.generation();
-    m.incarnation = alive.incarnation();
     if (coords_ != nullptr) coords_->Forget(alive.node());  // a new process
-    SetIdentity(m, alive);
+    SetClaim(m, alive);
     SetState(m, MemberState::kAlive);
     ++stats_.alives_applied;
     m.state_change = scheduler_->Now();
@@ -544,7 +548,7 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
     return;
   }
   // An older or equal incarnation changes nothing (a duplicate).
-  if (alive.incarnation() <= m.incarnation) return;
+  if (alive.incarnation() <= m.incarnation()) return;
   // Held down (stability.cc): a flapping or quarantined member is not
   // re-admitted on its word before the hold-down ends.
   if (HeldDown(m)) {
@@ -555,7 +559,7 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
   // above what we know would let a forger pin the member's state (its
   // own alives, lower, would be old news) or ratchet it to the top.
   if (!from_member &&
-      !IncarnationInWindow(m.incarnation, alive.incarnation())) {
+      !IncarnationInWindow(m.incarnation(), alive.incarnation())) {
     return;
   }
   // One process keeps one key.
@@ -565,10 +569,10 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
   }
   if (!VerifyAlive(alive)) return;
   const MemberState before = m.state;
-  const bool meta_changed = m.meta != alive.meta() || m.addr != alive.addr();
+  const bool meta_changed =
+      m.meta() != alive.meta() || m.addr() != alive.addr();
   if (before == MemberState::kSuspect) NoteRefutation(m);
-  m.incarnation = alive.incarnation();
-  SetIdentity(m, alive);
+  SetClaim(m, alive);  // of the same generation and id
   SetState(m, MemberState::kAlive);
   ++stats_.alives_applied;
   if (before == MemberState::kSuspect) ++stats_.suspicions_refuted;
@@ -599,10 +603,10 @@ void Memberlist::HandleNotice(const ::peer::v1::AliveNotice& notice) {
     }
     if (notice.generation() == generation_) return;
   } else if (const NodeState* m = Find(notice.node())) {
-    if (notice.generation() < m->generation) return;  // an older process
-    if (notice.generation() == m->generation &&
-        (notice.incarnation() <= m->incarnation ||
-         !WithinIncarnationWindow(m->incarnation, notice.incarnation(),
+    if (notice.generation() < m->generation()) return;  // an older process
+    if (notice.generation() == m->generation() &&
+        (notice.incarnation() <= m->incarnation() ||
+         !WithinIncarnationWindow(m->incarnation(), notice.incarnation(),
                                   config_.incarnation_window))) {
       return;  // nothing new, or what a relayed claim may not raise
     }
@@ -647,18 +651,19 @@ void Memberlist::StartSuspicion(NodeState& node, const std::string& from,
       SuspicionTimeout(config_.suspicion_mult, n, config_.probe_interval);
   absl::Duration max =
       config_.lifeguard ? min * config_.suspicion_max_timeout_mult : min;
-  const std::string name = node.name;
-  const uint64_t incarnation = node.incarnation;
-  const uint64_t generation = node.generation;
-  node.suspicion = std::make_unique<Suspicion>(
+  const std::string name = node.name();
+  const uint64_t incarnation = node.incarnation();
+  const uint64_t generation = node.generation();
+  suspicions_[&node] = std::make_unique<Suspicion>(
       scheduler_, from, k, min, max,
       [this, name, incarnation, generation, k] {
         // memberlist.degraded.timeout: out of time with fewer independent
         // confirmations than expected (memberlist counts it there too).
         if (const NodeState* t = Find(name);
             k > 0 && t != nullptr && t->state == MemberState::kSuspect &&
-            t->incarnation == incarnation && t->generation == generation &&
-            t->suspicion != nullptr && t->suspicion->confirmations() < k) {
+            t->incarnation() == incarnation && t->generation() == generation &&
+            SuspicionOf(*t) != nullptr &&
+            SuspicionOf(*t)->confirmations() < k) {
           ++stats_.degraded_timeouts;
         }
         LastCheckBeforeDeath(name, incarnation, generation);
@@ -673,8 +678,8 @@ void Memberlist::LastCheckBeforeDeath(const std::string& name,
     NodeState* target = Find(name);
     if (shut_down_ || target == nullptr ||
         target->state != MemberState::kSuspect ||
-        target->incarnation != incarnation ||
-        target->generation != generation) {
+        target->incarnation() != incarnation ||
+        target->generation() != generation) {
       return nullptr;
     }
     return target;
@@ -733,8 +738,8 @@ void Memberlist::LastCheckBeforeDeath(const std::string& name,
   p->set_seq_no(seq);
   p->set_target(name);
   p->set_source_name(config_.name);
-  p->set_source_addr(local_->addr);
-  SendMessages(target->addr, {EncodeMessage(sus), EncodeMessage(ping)}, name);
+  p->set_source_addr(local_->addr());
+  SendMessages(target->addr(), {EncodeMessage(sus), EncodeMessage(ping)}, name);
 }
 
 void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect,
@@ -757,7 +762,7 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect,
   if (node == nullptr) return;
   NodeState& m = *node;
   // About another process of that name (a predecessor): not this member.
-  if (suspect.generation() != m.generation) return;
+  if (suspect.generation() != m.generation()) return;
   // A member always refutes what is said of it; of others, only a credible
   // accuser's word counts (stability.cc).
   if (suspect.node() != config_.name && !CredibleAccuser(suspect.from(), m)) {
@@ -766,11 +771,11 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect,
   // Evidence counts across the member's refutations (quarantine), also
   // of an incarnation we missed (within the window).
   if (suspect.node() != config_.name &&
-      WithinIncarnationWindow(m.incarnation, suspect.incarnation(),
+      WithinIncarnationWindow(m.incarnation(), suspect.incarnation(),
                               config_.incarnation_window)) {
     RecordEvidence(m, suspect.from());
   }
-  if (suspect.incarnation() < m.incarnation) {  // old news
+  if (suspect.incarnation() < m.incarnation()) {  // old news
     // About us: the accuser missed our refutation, and nobody else answers
     // an accusation older than what they hold. Our current alive (no new
     // incarnation) goes out again, first in the queue, so it rides on the
@@ -785,18 +790,19 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect,
   // signed alive raises it: one above ours is ignored (refuting it, or
   // accepting it, would let the forger ratchet the member towards
   // kMaxIncarnation). Of this node too: it knows its own exactly.
-  if (suspect.incarnation() > m.incarnation) {
+  if (suspect.incarnation() > m.incarnation()) {
     ++stats_.incarnation_jumps_ignored;
     return;
   }
-  if (m.state == MemberState::kSuspect && node->suspicion &&
-      (suspect.incarnation() == m.incarnation || Compat())) {
+  Suspicion* suspicion = SuspicionOf(m);
+  if (m.state == MemberState::kSuspect && suspicion != nullptr &&
+      (suspect.incarnation() == m.incarnation() || Compat())) {
     // Lifeguard: an independent confirmation shortens the timeout; spread it
     // again so others can count it too. Only of the same incarnation: a
     // suspicion of a newer one (the member refuted ours, and we missed the
     // alive) is a new suspicion, with its own timer, below. memberlist
     // confirms across incarnations, so a stale suspicion expired at once.
-    if (node->suspicion->Confirm(suspect.from())) QueueBroadcast(m, relay());
+    if (suspicion->Confirm(suspect.from())) QueueBroadcast(m, relay());
     MaybeCheckEarly(m);
     return;
   }
@@ -805,7 +811,8 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect,
     if (!leaving_ && !replaced_) Refute(suspect.incarnation());
     return;
   }
-  m.incarnation = suspect.incarnation();
+  EditClaim(
+      m, [&](ClaimPool::Claim& c) { c.incarnation = suspect.incarnation(); });
   SetState(m, MemberState::kSuspect);
   ++stats_.suspects_applied;
   QueueBroadcast(m, relay());
@@ -826,9 +833,9 @@ void Memberlist::HandleDead(const ::peer::v1::Dead& dead) {
     // memberlist (deadNode): anyone's dead is a death; the member itself
     // refutes it.
     NodeState* node = Find(dead.node());
-    if (node == nullptr || dead.generation() != node->generation ||
-        dead.incarnation() < node->incarnation ||
-        dead.incarnation() > node->incarnation || !IsLive(node->state)) {
+    if (node == nullptr || dead.generation() != node->generation() ||
+        dead.incarnation() < node->incarnation() ||
+        dead.incarnation() > node->incarnation() || !IsLive(node->state)) {
       return;
     }
     if (dead.node() == config_.name) {
@@ -872,21 +879,23 @@ void Memberlist::HandleDead(const ::peer::v1::Dead& dead) {
   NodeState* node = Find(dead.node());
   if (node == nullptr) return;
   NodeState& m = *node;
-  if (dead.generation() != m.generation) return;  // another process
-  if (dead.incarnation() < m.incarnation) return;
+  if (dead.generation() != m.generation()) return;  // another process
+  if (dead.incarnation() < m.incarnation()) return;
   if (!IsLive(m.state)) return;  // already dead or left
-  if (!VerifyLeave(dead, m.public_key.view())) return;
+  if (!VerifyLeave(dead, m.public_key().view())) return;
   if (dead.node() == config_.name) return;  // our own, echoed back
   DeclareDown(m, dead);
 }
 
 void Memberlist::DeclareDown(NodeState& m, const ::peer::v1::Dead& dead) {
   const bool left = dead.from() == dead.node();
-  if (left) m.signature = pool_->Intern(dead.signature());
-  m.incarnation = dead.incarnation();
+  EditClaim(m, [&](ClaimPool::Claim& c) {
+    if (left) c.signature = pool_->Intern(dead.signature());
+    c.incarnation = dead.incarnation();
+  });
   SetState(m, left ? MemberState::kLeft : MemberState::kDead);
   ++stats_.deads_applied;
-  if (coords_ != nullptr) coords_->Forget(m.name.view());
+  if (coords_ != nullptr) coords_->Forget(m.name().view());
   ::peer::v1::Message out;
   *out.mutable_dead() = dead;
   QueueBroadcast(m, out);
@@ -900,24 +909,24 @@ void Memberlist::DeclareDown(NodeState& m, const ::peer::v1::Dead& dead) {
 
 void Memberlist::AddNodeState(const NodeState& node, ::peer::v1::PushPull& pp) {
   ::peer::v1::PushNodeState* s = pp.add_nodes();
-  s->set_name(node.name);
-  s->set_addr(node.addr);
-  if (!node.meta.empty()) s->set_meta(node.meta);
-  s->set_incarnation(node.incarnation);
+  s->set_name(node.name());
+  s->set_addr(node.addr());
+  if (!node.meta().empty()) s->set_meta(node.meta());
+  s->set_incarnation(node.incarnation());
   // A forced leave has no leave signature to pass on: it is passed on as
   // what this node found (the member dead), which receivers take as an
   // accusation.
   s->set_state(ToProto(node.forced_left ? MemberState::kDead : node.state));
-  s->set_id(node.id);
-  s->set_generation(node.generation);
-  s->set_public_key(node.public_key);
-  s->set_signature(node.signature);
+  s->set_id(node.id());
+  s->set_generation(node.generation());
+  s->set_public_key(node.public_key());
+  s->set_signature(node.signature());
 }
 
 void Memberlist::AddLocalState(::peer::v1::PushPull& pp) const {
   pp.mutable_nodes()->Reserve(static_cast<int>(nodes_.size()));
   for (const NodeState& node : nodes_) {
-    if (!node.name.empty()) AddNodeState(node, pp);  // empty: a free record
+    if (!node.name().empty()) AddNodeState(node, pp);  // empty: a free record
   }
 }
 
@@ -934,8 +943,8 @@ bool Memberlist::AliveIsOldNews(const ::peer::v1::PushNodeState& s) {
     return false;
   }
   const NodeState* m = Find(s.name());
-  return m != nullptr && s.generation() == m->generation && m->id == s.id() &&
-         s.incarnation() <= m->incarnation;
+  return m != nullptr && s.generation() == m->generation() &&
+         m->id() == s.id() && s.incarnation() <= m->incarnation();
 }
 
 void Memberlist::MergeState(const ::peer::v1::PushPull& remote) {

@@ -15,7 +15,6 @@
 #ifndef PEERLAB_PEER_MEMBERSHIP_STRING_POOL_H_
 #define PEERLAB_PEER_MEMBERSHIP_STRING_POOL_H_
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -23,6 +22,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
+#include "peer/membership/pool_table.h"
 
 namespace peerlab::membership {
 
@@ -35,28 +35,9 @@ class StringPool {
     StringPool* pool = nullptr;
   };
 
-  // Every pool's entries live in one process-wide table of fixed chunks,
-  // so that a Ref is a 4-byte index (a simulated member holds six of them
-  // per member record, N² records in all) and an entry never moves.
-  // Slots are handed out and given back under a mutex; reading an entry by
-  // index takes none (a chunk is published before any index into it is
-  // handed out, and never freed).
-  class Table {
-   public:
-    static Entry* Get(uint32_t index) {
-      return &chunks_[index >> kChunkBits].load(
-          std::memory_order_acquire)[index & (kChunkSize - 1)];
-    }
-    // A free slot (never 0) for `value` of `pool`; and back.
-    static Entry* Take(absl::string_view value, StringPool* pool);
-    static void Give(Entry* entry);
-
-   private:
-    static constexpr int kChunkBits = 10;
-    static constexpr uint32_t kChunkSize = uint32_t{1} << kChunkBits;
-    static constexpr size_t kMaxChunks = size_t{1} << (32 - kChunkBits);
-    static std::atomic<Entry*> chunks_[kMaxChunks];
-  };
+  // Every pool's entries live in one process-wide table (pool_table.h),
+  // so that a Ref is a 4-byte index.
+  using Table = internal::PoolTable<Entry>;
 
  public:
   // A counted reference to a pooled string (4 bytes); a default-constructed
@@ -139,6 +120,9 @@ class StringPool {
       return View(a) == View(b);
     }
   };
+  // A table slot holding `value` for this pool (no Ref yet); and back.
+  Entry* Take(absl::string_view value);
+  static void Give(Entry* entry);
   void Release(Entry* entry);
 
   absl::flat_hash_set<Entry*, Hash, Eq> entries_;

@@ -1,0 +1,158 @@
+// ClaimPool: one stored copy of each member's claim about itself (its name,
+// address, id, metadata, public key, signature, incarnation and
+// generation), shared by every record that holds it.
+//
+// Why: a simulation of N members in one process holds N² member records
+// (node_state.h), and every observer's record of member X holds the same
+// claim, since they all heard it from X. Members that share one pool store
+// each claim once (with its strings in the pool's StringPool); a record
+// holds a 4-byte reference (ClaimPool::Ref). A real peer has one member
+// per process and gets a private pool: nothing changes for it but a
+// little indirection.
+//
+// A claim is immutable: a record whose member changed (a new incarnation,
+// address, signature...) takes another claim (Intern of the edited copy).
+//
+// Thread safety: as StringPool's. A pool, its StringPool and every Ref into
+// either must be used from one thread at a time (the simulator runs every
+// member on one thread; each real Memberlist owns its pools and runs on its
+// scheduler's thread). Pools on different threads are independent: they
+// share only the process-wide tables (pool_table.h), whose slots are taken
+// and given back under a lock.
+#ifndef PEERLAB_PEER_MEMBERSHIP_CLAIM_POOL_H_
+#define PEERLAB_PEER_MEMBERSHIP_CLAIM_POOL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
+#include "peer/membership/pool_table.h"
+#include "peer/membership/string_pool.h"
+
+namespace peerlab::membership {
+
+class ClaimPool {
+ public:
+  // What a member claims about itself. Its strings must come from the
+  // ClaimPool's StringPool (strings()) when it is interned.
+  struct Claim {
+    StringPool::Ref name;
+    StringPool::Ref addr;
+    StringPool::Ref id;
+    StringPool::Ref meta;
+    // The member's public key, and the signature of its last claim about
+    // itself (its alive at `incarnation`, or its leave when it left).
+    StringPool::Ref public_key;
+    StringPool::Ref signature;
+    uint64_t incarnation = 0;
+    uint64_t generation = 0;
+
+    // Equal claims of one StringPool have equal string indices.
+    friend bool operator==(const Claim& a, const Claim& b) {
+      return a.name.index() == b.name.index() &&
+             a.addr.index() == b.addr.index() && a.id.index() == b.id.index() &&
+             a.meta.index() == b.meta.index() &&
+             a.public_key.index() == b.public_key.index() &&
+             a.signature.index() == b.signature.index() &&
+             a.incarnation == b.incarnation && a.generation == b.generation;
+    }
+    template <typename H>
+    friend H AbslHashValue(H h, const Claim& c) {
+      return H::combine(std::move(h), c.name.index(), c.addr.index(),
+                        c.id.index(), c.meta.index(), c.public_key.index(),
+                        c.signature.index(), c.incarnation, c.generation);
+    }
+  };
+
+ private:
+  struct Entry {
+    Claim value;
+    uint32_t refs = 0;
+    uint32_t index = 0;  // its place in the Table (never 0)
+    ClaimPool* pool = nullptr;
+  };
+  using Table = internal::PoolTable<Entry>;
+
+ public:
+  // A counted reference to a pooled claim (4 bytes); a default-constructed
+  // Ref is the empty claim (no name, incarnation 0) and belongs to no pool.
+  // The claim is freed with its last Ref. REQUIRES: the pool outlives its
+  // Refs.
+  class Ref {
+   public:
+    Ref() = default;
+    Ref(const Ref& other) : index_(other.index_) {
+      if (index_ != 0) ++Table::Get(index_)->refs;
+    }
+    Ref(Ref&& other) noexcept : index_(other.index_) { other.index_ = 0; }
+    Ref& operator=(Ref other) noexcept {
+      std::swap(index_, other.index_);
+      return *this;
+    }
+    ~Ref() {
+      if (index_ == 0) return;
+      Entry* entry = Table::Get(index_);
+      if (--entry->refs == 0) entry->pool->Release(entry);
+    }
+
+    const Claim& operator*() const {
+      return index_ != 0 ? Table::Get(index_)->value : Empty();
+    }
+    const Claim* operator->() const { return &**this; }
+    bool empty() const { return index_ == 0; }
+    // Two Refs into one pool hold equal claims exactly when their indices
+    // are equal.
+    uint32_t index() const { return index_; }
+
+   private:
+    friend class ClaimPool;
+    explicit Ref(Entry* entry) : index_(entry->index) { ++entry->refs; }
+    static const Claim& Empty();
+    uint32_t index_ = 0;
+  };
+
+  // `strings` holds the claims' strings; it must outlive the pool.
+  explicit ClaimPool(StringPool* strings) : strings_(strings) {}
+  // REQUIRES: no Ref into the pool is left.
+  ~ClaimPool();
+  ClaimPool(const ClaimPool&) = delete;
+  ClaimPool& operator=(const ClaimPool&) = delete;
+
+  StringPool& strings() const { return *strings_; }
+
+  // The pooled copy of `claim` (stored now if it is new). The empty claim
+  // (no strings, incarnation and generation 0) is never stored: it is the
+  // empty Ref. REQUIRES: its strings come from strings().
+  Ref Intern(Claim claim);
+
+  // Distinct claims held (for figures and tests).
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(const Claim& c) const { return absl::Hash<Claim>()(c); }
+    size_t operator()(const Entry* e) const { return (*this)(e->value); }
+  };
+  struct Eq {
+    using is_transparent = void;
+    static const Claim& View(const Claim& c) { return c; }
+    static const Claim& View(const Entry* e) { return e->value; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return View(a) == View(b);
+    }
+  };
+  // Empties `entry` and gives its slot back.
+  static void Give(Entry* entry);
+  void Release(Entry* entry);
+
+  StringPool* const strings_;
+  absl::flat_hash_set<Entry*, Hash, Eq> entries_;
+};
+
+}  // namespace peerlab::membership
+
+#endif  // PEERLAB_PEER_MEMBERSHIP_CLAIM_POOL_H_

@@ -1,0 +1,78 @@
+// PoolTable<E>: the process-wide storage behind StringPool and ClaimPool.
+//
+// Every pool of one kind keeps its entries in one table of fixed chunks, so
+// that a reference to an entry is a 4-byte index (a simulated member holds
+// one per member record, N² records in all) and an entry never moves.
+// Slots are handed out and given back under a mutex; reading an entry by
+// index takes none (a chunk is published before any index into it is handed
+// out, and never freed). An entry's own fields (its value, its count of
+// references) are the owning pool's business: see its thread-safety note.
+#ifndef PEERLAB_PEER_MEMBERSHIP_POOL_TABLE_H_
+#define PEERLAB_PEER_MEMBERSHIP_POOL_TABLE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+namespace peerlab::membership::internal {
+
+template <typename E>
+class PoolTable {
+ public:
+  static E* Get(uint32_t index) {
+    return &chunks_[index >> kChunkBits].load(
+        std::memory_order_acquire)[index & (kChunkSize - 1)];
+  }
+
+  // A free slot (never 0: index 0 is every pool's empty reference). The
+  // most recently given back is reused first.
+  static uint32_t Take() {
+    State& state = GetState();
+    std::lock_guard<std::mutex> lock(state.mu);
+    if (!state.free.empty()) {
+      const uint32_t index = state.free.back();
+      state.free.pop_back();
+      return index;
+    }
+    // 2^32 - 1 entries alive at once would exhaust the table; a process
+    // holds far fewer (a simulation of 10,000 members about 10^5).
+    const uint32_t index = state.next++;
+    const size_t chunk = index >> kChunkBits;
+    if (chunks_[chunk].load(std::memory_order_relaxed) == nullptr) {
+      chunks_[chunk].store(new E[kChunkSize], std::memory_order_release);
+    }
+    return index;
+  }
+
+  // Gives slot `index` back (the caller has reset its entry).
+  static void Give(uint32_t index) {
+    State& state = GetState();
+    std::lock_guard<std::mutex> lock(state.mu);
+    state.free.push_back(index);
+  }
+
+ private:
+  static constexpr int kChunkBits = 10;
+  static constexpr uint32_t kChunkSize = uint32_t{1} << kChunkBits;
+  static constexpr size_t kMaxChunks = size_t{1} << (32 - kChunkBits);
+
+  // The free slots and the high-water mark, under one lock.
+  struct State {
+    std::mutex mu;
+    std::vector<uint32_t> free;  // guarded by mu
+    uint32_t next = 1;           // guarded by mu; slot 0 is the empty ref
+  };
+  static State& GetState() {
+    static State* const state = new State();
+    return *state;
+  }
+
+  // Zero-initialised (static storage); untouched pages cost no memory.
+  static inline std::atomic<E*> chunks_[kMaxChunks];
+};
+
+}  // namespace peerlab::membership::internal
+
+#endif  // PEERLAB_PEER_MEMBERSHIP_POOL_TABLE_H_
