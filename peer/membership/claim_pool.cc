@@ -2,11 +2,6 @@
 
 namespace peerlab::membership {
 
-const ClaimPool::Claim& ClaimPool::Ref::Empty() {
-  static const Claim* const kEmpty = new Claim();
-  return *kEmpty;
-}
-
 ClaimPool::~ClaimPool() {
   // Refs left behind would dangle; free what is left rather than leak it.
   for (Entry* e : entries_) Give(e);

@@ -66,51 +66,20 @@ class ClaimPool {
     }
   };
 
- private:
-  struct Entry {
-    Claim value;
-    uint32_t refs = 0;
-    uint32_t index = 0;  // its place in the Table (never 0)
-    ClaimPool* pool = nullptr;
-  };
-  using Table = internal::PoolTable<Entry>;
-
- public:
   // A counted reference to a pooled claim (4 bytes); a default-constructed
   // Ref is the empty claim (no name, incarnation 0) and belongs to no pool.
   // The claim is freed with its last Ref. REQUIRES: the pool outlives its
   // Refs.
-  class Ref {
+  class Ref : public internal::PoolRef<ClaimPool, Claim> {
    public:
     Ref() = default;
-    Ref(const Ref& other) : index_(other.index_) {
-      if (index_ != 0) ++Table::Get(index_)->refs;
-    }
-    Ref(Ref&& other) noexcept : index_(other.index_) { other.index_ = 0; }
-    Ref& operator=(Ref other) noexcept {
-      std::swap(index_, other.index_);
-      return *this;
-    }
-    ~Ref() {
-      if (index_ == 0) return;
-      Entry* entry = Table::Get(index_);
-      if (--entry->refs == 0) entry->pool->Release(entry);
-    }
 
-    const Claim& operator*() const {
-      return index_ != 0 ? Table::Get(index_)->value : Empty();
-    }
-    const Claim* operator->() const { return &**this; }
-    bool empty() const { return index_ == 0; }
-    // Two Refs into one pool hold equal claims exactly when their indices
-    // are equal.
-    uint32_t index() const { return index_; }
+    const Claim& operator*() const { return value(); }
+    const Claim* operator->() const { return &value(); }
 
    private:
     friend class ClaimPool;
-    explicit Ref(Entry* entry) : index_(entry->index) { ++entry->refs; }
-    static const Claim& Empty();
-    uint32_t index_ = 0;
+    explicit Ref(Entry* entry) : PoolRef(entry) {}
   };
 
   // `strings` holds the claims' strings; it must outlive the pool.
@@ -131,6 +100,10 @@ class ClaimPool {
   size_t size() const { return entries_.size(); }
 
  private:
+  using Entry = Ref::Entry;
+  using Table = Ref::Table;
+  template <typename, typename>
+  friend class internal::PoolRef;  // Release
   struct Hash {
     using is_transparent = void;
     size_t operator()(const Claim& c) const { return absl::Hash<Claim>()(c); }

@@ -1,4 +1,5 @@
-// PoolTable<E>: the process-wide storage behind StringPool and ClaimPool.
+// PoolTable<E>: the process-wide storage behind StringPool and ClaimPool,
+// and PoolRef: their counted 4-byte references.
 //
 // Every pool of one kind keeps its entries in one table of fixed chunks, so
 // that a reference to an entry is a 4-byte index (a simulated member holds
@@ -14,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace peerlab::membership::internal {
@@ -71,6 +73,61 @@ class PoolTable {
 
   // Zero-initialised (static storage); untouched pages cost no memory.
   static inline std::atomic<E*> chunks_[kMaxChunks];
+};
+
+// An entry of a pool of Values (StringPool, ClaimPool).
+template <typename Pool, typename Value>
+struct PoolEntry {
+  Value value;
+  uint32_t refs = 0;
+  uint32_t index = 0;  // its place in the PoolTable (never 0)
+  Pool* pool = nullptr;
+};
+
+// A counted reference to a pooled Value (4 bytes: its index in the
+// PoolTable); a default-constructed one is the empty Value and belongs to
+// no pool. The last reference to an entry gives it back to its pool
+// (Pool::Release). The pool's Ref derives from this one and adds the
+// Value's accessors. REQUIRES: the pool outlives its references.
+template <typename Pool, typename Value>
+class PoolRef {
+ public:
+  using Entry = PoolEntry<Pool, Value>;
+  using Table = PoolTable<Entry>;
+
+  PoolRef() = default;
+  PoolRef(const PoolRef& other) : index_(other.index_) {
+    if (index_ != 0) ++Table::Get(index_)->refs;
+  }
+  PoolRef(PoolRef&& other) noexcept : index_(other.index_) { other.index_ = 0; }
+  PoolRef& operator=(PoolRef other) noexcept {
+    std::swap(index_, other.index_);
+    return *this;
+  }
+  ~PoolRef() {
+    if (index_ == 0) return;
+    Entry* entry = Table::Get(index_);
+    if (--entry->refs == 0) entry->pool->Release(entry);
+  }
+
+  bool empty() const { return index_ == 0; }
+  // The entry's place in the process-wide table (0: the empty Value). Two
+  // references into one pool hold equal Values exactly when their indices
+  // are equal.
+  uint32_t index() const { return index_; }
+
+ protected:
+  explicit PoolRef(Entry* entry) : index_(entry->index) { ++entry->refs; }
+  const Value& value() const {
+    return index_ != 0 ? Table::Get(index_)->value : Empty();
+  }
+
+ private:
+  static const Value& Empty() {
+    static const Value* const kEmpty = new Value();
+    return *kEmpty;
+  }
+  uint32_t index_ = 0;
 };
 
 }  // namespace peerlab::membership::internal

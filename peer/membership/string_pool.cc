@@ -18,11 +18,6 @@ void StringPool::Give(Entry* entry) {
   Table::Give(entry->index);
 }
 
-const std::string& StringPool::Ref::Empty() {
-  static const std::string* const kEmpty = new std::string();
-  return *kEmpty;
-}
-
 StringPool::~StringPool() {
   // Refs left behind would dangle; free what is left rather than leak it.
   for (Entry* e : entries_) Give(e);

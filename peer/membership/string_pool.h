@@ -27,63 +27,29 @@
 namespace peerlab::membership {
 
 class StringPool {
- private:
-  struct Entry {
-    std::string value;
-    uint32_t refs = 0;
-    uint32_t index = 0;  // its place in the Table (never 0)
-    StringPool* pool = nullptr;
-  };
-
-  // Every pool's entries live in one process-wide table (pool_table.h),
-  // so that a Ref is a 4-byte index.
-  using Table = internal::PoolTable<Entry>;
-
  public:
   // A counted reference to a pooled string (4 bytes); a default-constructed
   // Ref is the empty string and belongs to no pool. The string is freed
   // with its last Ref. REQUIRES: the pool outlives its Refs.
-  class Ref {
+  class Ref : public internal::PoolRef<StringPool, std::string> {
    public:
     Ref() = default;
-    Ref(const Ref& other) : index_(other.index_) {
-      if (index_ != 0) ++Table::Get(index_)->refs;
-    }
-    Ref(Ref&& other) noexcept : index_(other.index_) { other.index_ = 0; }
-    Ref& operator=(Ref other) noexcept {
-      std::swap(index_, other.index_);
-      return *this;
-    }
-    ~Ref() {
-      if (index_ == 0) return;
-      Entry* entry = Table::Get(index_);
-      if (--entry->refs == 0) entry->pool->Release(entry);
-    }
 
-    const std::string& str() const {
-      return index_ != 0 ? Table::Get(index_)->value : Empty();
-    }
+    const std::string& str() const { return value(); }
     absl::string_view view() const { return str(); }
     operator const std::string&() const { return str(); }  // NOLINT
-    bool empty() const { return index_ == 0; }
     size_t size() const { return str().size(); }
-    // The string's place in the process-wide table (0: the empty string).
-    // Two Refs into one pool hold equal strings exactly when their indices
-    // are equal.
-    uint32_t index() const { return index_; }
 
     friend bool operator==(const Ref& a, absl::string_view b) {
       return a.view() == b;
     }
     friend bool operator==(const Ref& a, const Ref& b) {
-      return a.index_ == b.index_ || a.view() == b.view();
+      return a.index() == b.index() || a.view() == b.view();
     }
 
    private:
     friend class StringPool;
-    explicit Ref(Entry* entry) : index_(entry->index) { ++entry->refs; }
-    static const std::string& Empty();
-    uint32_t index_ = 0;
+    explicit Ref(Entry* entry) : PoolRef(entry) {}
   };
 
   StringPool() = default;
@@ -104,6 +70,12 @@ class StringPool {
   size_t bytes() const { return bytes_; }
 
  private:
+  // Every pool's entries live in one process-wide table (pool_table.h),
+  // so that a Ref is a 4-byte index.
+  using Entry = Ref::Entry;
+  using Table = Ref::Table;
+  template <typename, typename>
+  friend class internal::PoolRef;  // Release
   struct Hash {
     using is_transparent = void;
     size_t operator()(absl::string_view s) const {
