@@ -3,6 +3,7 @@
 // so they learn and refute), and push/pull anti-entropy on the reliable path.
 #include <algorithm>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
 #include "peer/membership/memberlist.h"
@@ -133,6 +134,7 @@ void Memberlist::ScheduleGossip() {
   gossip_timer_ = scheduler_->After(config_.gossip_interval, [this, alive] {
     if (auto a = alive.lock(); !a || !*a) return;
     gossip_timer_ = 0;
+    MaybeSilencePing();
     GossipRound();
     ScheduleGossip();
   });
@@ -366,7 +368,67 @@ void Memberlist::OnPacket(const std::string& from, const std::string& bytes) {
       sender != config_.name && !leaving_ && !Compat() &&
       Find(sender) == nullptr) {
     LearnFromUnknown(sender, from);
+  } else {
+    CatchUpAfterSilence(sender, from);
   }
+}
+
+void Memberlist::CatchUpAfterSilence(const std::string& sender,
+                                     const std::string& addr) {
+  const absl::Time now = scheduler_->Now();
+  const absl::Time before = last_heard_;
+  last_heard_ = now;
+  if (Compat() || leaving_ || before == absl::InfinitePast() ||
+      now - before < config_.probe_interval * kSilencePeriods ||
+      sender.empty() || sender == config_.name) {
+    return;
+  }
+  ++stats_.silence_catch_ups;
+  log_.Debug(config_.name, ": heard ", absl::CHexEscape(sender), " after ",
+             absl::FormatDuration(now - before), " of silence: catching up");
+  // With a member alive here at random, rather than the sender: that may
+  // be one that stopped hearing with us, whose view is as old as ours.
+  std::vector<int> pick =
+      RandomIndices(1, static_cast<int>(probe_order_.size()), rng_, [&](int i) {
+        const NodeState* n = &nodes_[probe_order_[i]];
+        return n == local_ || n->state != MemberState::kAlive;
+      });
+  std::string to = sender, to_addr = addr;
+  if (!pick.empty()) {
+    const NodeState& partner = nodes_[probe_order_[pick[0]]];
+    to = partner.name.str();
+    to_addr = partner.addr.str();
+  }
+  PushPullWith(
+      to_addr, false, [](absl::Status) {}, Exchange::kFull, to);
+}
+
+void Memberlist::MaybeSilencePing() {
+  // Heard nothing for kSilencePeriods probe intervals: our ingress may be
+  // down. A ping to a member alive here twice per probe interval (awareness
+  // has slowed our probes by then), whose ack, once we hear again, ends
+  // the silence (CatchUpAfterSilence).
+  if (Compat() || leaving_ || last_heard_ == absl::InfinitePast()) return;
+  const absl::Time now = scheduler_->Now();
+  if (now - last_heard_ < config_.probe_interval * kSilencePeriods ||
+      now - last_silence_ping_ < config_.probe_interval / 2) {
+    return;
+  }
+  std::vector<int> pick =
+      RandomIndices(1, static_cast<int>(probe_order_.size()), rng_, [&](int i) {
+        const NodeState* n = &nodes_[probe_order_[i]];
+        return n == local_ || n->state != MemberState::kAlive;
+      });
+  if (pick.empty()) return;
+  last_silence_ping_ = now;
+  const NodeState& target = nodes_[probe_order_[pick[0]]];
+  ::peer::v1::Message ping;
+  auto* p = ping.mutable_ping();
+  p->set_seq_no(NextSeq());
+  p->set_target(target.name.str());
+  p->set_source_name(config_.name);
+  p->set_source_addr(local_->addr.str());
+  SendMessages(target.addr.str(), {EncodeMessage(ping)}, target.name.str());
 }
 
 void Memberlist::LearnFromUnknown(const std::string& name,

@@ -461,6 +461,10 @@ class Memberlist {
     // (it talks, yet others cannot reach it) is quarantined; one that is
     // silent is left to its suspicion (and the early check).
     absl::Time refuted = absl::InfinitePast();
+    // When our last quarantine check had every ping answered: no further
+    // check until an accusation newer than that (a refutation alone, which
+    // the check itself provokes, would check it again and again).
+    absl::Time cleared = absl::InfinitePast();
     bool checking = false;
     // The timed quarantine (docs/membership.md): the earliest removal time
     // a credible declaration named (InfiniteFuture: none since the last
@@ -567,6 +571,40 @@ class Memberlist {
   // Corroboration (Config::corroboration): the early last check of a
   // suspicion held by that many accusers.
   void MaybeCheckEarly(NodeState& m);
+  // Timed death (docs/membership.md): the first member whose last check of
+  // a suspect goes unanswered removes it kDeathDelayPeriods probe intervals
+  // later and says when (a dead with remove_at_ms); every member whose own
+  // check of it is unanswered by then removes it at that same moment, so
+  // the group removes a member that stopped hearing (flipflop) at one
+  // moment, not over the second or two its own checks end in. A member
+  // that hears the time before its own check ran checks at once.
+  static constexpr int kDeathDelayPeriods = 2;
+  // Our last check of suspect `m` went unanswered: removes it at `at`
+  // (now if past), the earliest time known, after saying so.
+  void ScheduleDeath(NodeState& m, absl::Time at);
+  // A credible timed death of `m` (a dead with remove_at_ms).
+  void HandleTimedDeath(NodeState& m, const ::peer::v1::Dead& dead);
+  // At the removal time: removes the member if it is still suspect at that
+  // incarnation and our own check found it silent (unanswered, or not
+  // answered within the probe timeout yet).
+  void ApplyDeath(const std::string& name, uint64_t incarnation,
+                  uint64_t generation);
+
+  // Accusations of another member at an incarnation above the one known
+  // here (its alive, a refutation, missed us), kept until that alive comes
+  // (fetched, HandleSuspect) and then applied, for evidence_window at most:
+  // otherwise every accusation of the member's last refutation passes us by
+  // and we alone keep it live (flipflop at N = 200, seed 1). At most
+  // kMaxAheadAccusations per member and kMaxAheadMembers members.
+  struct AheadAccusation {
+    ::peer::v1::Suspect suspect;
+    std::optional<::peer::v1::Dead> dead;  // when it came as a dead
+    absl::Time at;
+  };
+  static constexpr size_t kMaxAheadAccusations = 8;
+  static constexpr size_t kMaxAheadMembers = 64;
+  absl::flat_hash_map<std::string, std::vector<AheadAccusation>> ahead_;
+  void ReplayAheadAccusations(const std::string& name);
 
   // --- probe.cc ---
   void ScheduleProbe();
@@ -635,6 +673,16 @@ class Memberlist {
                                     Exchange exchange = Exchange::kFull);
   void OnPacket(const std::string& from, const std::string& bytes);
   void LearnFromUnknown(const std::string& name, const std::string& addr);
+  // A datagram after kSilencePeriods probe intervals of hearing nothing
+  // (our ingress was down, the host slept): the group may have declared us
+  // dead meanwhile, and nobody gossips that any more. One push/pull with a
+  // member alive here (not the sender: it may have stopped hearing with
+  // us) tells us at once, and we refute, instead of some member's
+  // reconnect round seconds later (docs/membership.md, flipflop).
+  void CatchUpAfterSilence(const std::string& sender, const std::string& addr);
+  // While silent (see above), a ping to a member alive here twice per probe
+  // interval: its ack tells us as soon as we hear again.
+  void MaybeSilencePing();
   // `proven`: the sender the request's sender tag proved (nullptr: none).
   void OnReliable(const std::string& from,
                   const ::peer::v1::ReliableRequest& req,
@@ -879,6 +927,11 @@ class Memberlist {
   // recent, further introductions are skipped and counted).
   static constexpr size_t kMaxUnknownSenders = 1024;
   std::unordered_map<std::string, absl::Time> unknown_senders_;
+  // When the last datagram arrived (CatchUpAfterSilence); InfinitePast:
+  // none yet.
+  static constexpr int kSilencePeriods = 4;
+  absl::Time last_heard_ = absl::InfinitePast();
+  absl::Time last_silence_ping_ = absl::InfinitePast();
   // Rate limits of warnings a remote party can trigger: per name for
   // conflicts (at most kMaxUnknownSenders names, then cleared), one clock
   // for refused members.

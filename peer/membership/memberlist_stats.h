@@ -160,6 +160,9 @@ struct Stats {
   uint64_t early_checks = 0;
   uint64_t quarantines = 0;
   uint64_t follow_checks = 0;  // quarantine declarations checked here
+  // Push/pulls after kSilencePeriods probe intervals of hearing nothing
+  // (Memberlist::CatchUpAfterSilence).
+  uint64_t silence_catch_ups = 0;
   uint64_t held_down_refutations = 0;
   uint64_t fallback_only_suspicions = 0;
   // Coordinates on acks refused (CoordinateFromProto, CoordinateClient::

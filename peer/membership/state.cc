@@ -577,12 +577,35 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
   ++stats_.alives_applied;
   if (before == MemberState::kSuspect) ++stats_.suspicions_refuted;
   QueueAlive(m, alive);
-  if (!events_) return;
-  if (before == MemberState::kDead || before == MemberState::kLeft) {
-    events_->OnJoin(ToMember(m));  // back with a new incarnation
-  } else {
-    if (before == MemberState::kSuspect) events_->OnAlive(ToMember(m));
-    if (meta_changed) events_->OnUpdate(ToMember(m));
+  if (events_) {
+    if (before == MemberState::kDead || before == MemberState::kLeft) {
+      events_->OnJoin(ToMember(m));  // back with a new incarnation
+    } else {
+      if (before == MemberState::kSuspect) events_->OnAlive(ToMember(m));
+      if (meta_changed) events_->OnUpdate(ToMember(m));
+    }
+  }
+  ReplayAheadAccusations(alive.node());
+}
+
+void Memberlist::ReplayAheadAccusations(const std::string& name) {
+  auto it = ahead_.find(name);
+  if (it == ahead_.end()) return;
+  std::vector<AheadAccusation> kept = std::move(it->second);
+  ahead_.erase(it);
+  const absl::Time now = scheduler_->Now();
+  for (const AheadAccusation& a : kept) {
+    const NodeState* m = Find(name);
+    if (m == nullptr || now - a.at > config_.evidence_window) continue;
+    if (a.suspect.generation() != m->generation ||
+        a.suspect.incarnation() != m->incarnation) {
+      continue;
+    }
+    if (a.dead.has_value()) {
+      HandleDead(*a.dead);
+    } else {
+      HandleSuspect(a.suspect);
+    }
   }
 }
 
@@ -686,6 +709,8 @@ void Memberlist::LastCheckBeforeDeath(const std::string& name,
   };
   NodeState* target = still_suspect();
   if (target == nullptr) return;
+  // One early check per suspicion (a timed death may have run it already).
+  if (early && target->suspicion->check_sent != absl::InfinitePast()) return;
   if (Compat()) {
     // memberlist: the timeout is the death, no last word.
     ::peer::v1::Dead dead;
@@ -703,27 +728,30 @@ void Memberlist::LastCheckBeforeDeath(const std::string& name,
       early ? std::max(awareness_.Scale(config_.probe_timeout),
                        config_.probe_interval * 2)
             : awareness_.Scale(config_.probe_timeout);
+  target->suspicion->check_sent = scheduler_->Now();
+  target->suspicion->answered = false;
   ExpectAck(
       seq, wait,
       [this, still_suspect, early](bool ack) {
-        if (!ack || early) return;
+        if (!ack) return;
+        if (early) {
+          if (NodeState* t = still_suspect()) t->suspicion->answered = true;
+          return;
+        }
         // It answers: alive, whatever the gossip did not bring here. Its
         // refutation rides on the ack (or it refuted before and a push/pull
         // brings its incarnation); meanwhile it stays suspect, not dead.
         if (NodeState* t = still_suspect()) StartSuspicion(*t, config_.name);
       },
-      [this, still_suspect, name, incarnation, generation] {
+      [this, still_suspect] {
         NodeState* t = still_suspect();
         if (t == nullptr) return;  // refuted or gone
-        ::peer::v1::Dead dead;
-        dead.set_incarnation(incarnation);
-        dead.set_generation(generation);
-        dead.set_node(name);
-        dead.set_from(config_.name);
-        log_.Debug(config_.name, ": suspicion of ", name, " timed out: dead");
-        // To the others, our dead is one more accusation (HandleDead):
-        // each declares the member dead by its own timer.
-        DeclareDown(*t, dead);
+        // A timed death (stability.cc): at one moment with the others. To
+        // them, our dead is one more accusation (HandleDead) and the time.
+        t->suspicion->silent = true;
+        ScheduleDeath(*t, std::min(t->suspicion->remove_at,
+                                   scheduler_->Now() + config_.probe_interval *
+                                                           kDeathDelayPeriods));
       });
   // The suspicion first, so the member refutes before it answers the ping:
   // its new alive is then the freshest broadcast, piggybacked on the ack.
@@ -792,6 +820,41 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect,
   // kMaxIncarnation). Of this node too: it knows its own exactly.
   if (suspect.incarnation() > m.incarnation()) {
     ++stats_.incarnation_jumps_ignored;
+    // Within the window, of another member: we missed its newer alive (a
+    // refutation), and every accusation of that incarnation would pass us
+    // by, so that we alone keep it live (flipflop). Fetched from the sender
+    // as an alive notice would be; the accusations that follow count.
+    if (&m != local_ && !Compat() &&
+        WithinIncarnationWindow(m.incarnation, suspect.incarnation(),
+                                config_.incarnation_window)) {
+      log_.Debug(config_.name, ": ", suspect.node(), " accused at ",
+                 suspect.incarnation(), ", above the ", m.incarnation,
+                 " known here: fetching its alive");
+      ::peer::v1::AliveNotice notice;
+      notice.set_node(suspect.node());
+      notice.set_incarnation(suspect.incarnation());
+      notice.set_generation(m.generation);
+      HandleNotice(notice);
+      // Kept, and applied once that alive is (ReplayAheadAccusations): the
+      // accusations' epidemic is over by then.
+      auto it = ahead_.find(suspect.node());
+      if (it == ahead_.end() && ahead_.size() >= kMaxAheadMembers) {
+        const absl::Time now = scheduler_->Now();
+        absl::erase_if(ahead_, [&](const auto& e) {
+          return e.second.empty() ||
+                 now - e.second.back().at > config_.evidence_window;
+        });
+      }
+      if (it != ahead_.end() || ahead_.size() < kMaxAheadMembers) {
+        std::vector<AheadAccusation>& list = ahead_[suspect.node()];
+        if (list.size() >= kMaxAheadAccusations) list.erase(list.begin());
+        AheadAccusation a;
+        a.suspect = suspect;
+        if (declared != nullptr) a.dead = *declared;
+        a.at = scheduler_->Now();
+        list.push_back(std::move(a));
+      }
+    }
     return;
   }
   Suspicion* suspicion = SuspicionOf(m);
@@ -871,6 +934,10 @@ void Memberlist::HandleDead(const ::peer::v1::Dead& dead) {
       }
     }
     HandleSuspect(suspect, &accusation);
+    if (dead.remove_at_ms() != 0) {
+      // A timed death (stability.cc): its moment, once it is a suspicion.
+      if (NodeState* m = Find(dead.node())) HandleTimedDeath(*m, dead);
+    }
     return;
   }
   // A leave: the member's own word, signed with its pinned key. It may

@@ -42,6 +42,14 @@ class Suspicion {
   // Whether the early check (Config::corroboration) ran for this
   // suspicion; set by the caller.
   bool checked_early = false;
+  // Timed death (stability.cc; set by the caller): when this node's last
+  // check pinged the member and whether it answered; whether the check
+  // ended unanswered; and the earliest removal time a credible timed death
+  // named (InfiniteFuture: none).
+  absl::Time check_sent = absl::InfinitePast();
+  bool answered = false;
+  bool silent = false;
+  absl::Time remove_at = absl::InfiniteFuture();
   // When the suspicion started.
   absl::Time start() const { return start_; }
   // When the timer will fire now.
