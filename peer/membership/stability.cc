@@ -535,6 +535,12 @@ void Memberlist::MaybeCheckEarly(NodeState& m) {
       });
 }
 
+absl::Duration Memberlist::DeathDelay() {
+  int rounds = 0;
+  for (int n = NumAlive(); n > 0; n >>= 1) ++rounds;
+  return std::max(config_.gossip_interval * rounds, config_.probe_timeout);
+}
+
 void Memberlist::ScheduleDeath(NodeState& m, absl::Time at) {
   Suspicion* s = m.suspicion.get();
   const absl::Time now = scheduler_->Now();
@@ -588,8 +594,8 @@ void Memberlist::HandleTimedDeath(NodeState& m, const ::peer::v1::Dead& dead) {
   // Further ahead than any member decides: cut (a forger would delay the
   // removal); in the past: now.
   absl::Time at = absl::FromUnixMillis(dead.remove_at_ms());
-  const absl::Time latest = absl::FromUnixMillis(
-      absl::ToUnixMillis(now + config_.probe_interval * kDeathDelayPeriods));
+  const absl::Time latest =
+      absl::FromUnixMillis(absl::ToUnixMillis(now + DeathDelay()));
   if (at > latest) at = latest;
   if (at >= s.remove_at) return;  // nothing new
   s.remove_at = at;

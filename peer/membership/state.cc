@@ -750,8 +750,7 @@ void Memberlist::LastCheckBeforeDeath(const std::string& name,
         // them, our dead is one more accusation (HandleDead) and the time.
         t->suspicion->silent = true;
         ScheduleDeath(*t, std::min(t->suspicion->remove_at,
-                                   scheduler_->Now() + config_.probe_interval *
-                                                           kDeathDelayPeriods));
+                                   scheduler_->Now() + DeathDelay()));
       });
   // The suspicion first, so the member refutes before it answers the ping:
   // its new alive is then the freshest broadcast, piggybacked on the ack.
