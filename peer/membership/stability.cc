@@ -42,6 +42,17 @@ bool IsLive(MemberState s) {
   return s == MemberState::kAlive || s == MemberState::kSuspect;
 }
 
+// This node's dead of member `node` (an accusation: `from` is us).
+::peer::v1::Dead OwnDead(uint64_t incarnation, uint64_t generation,
+                         const std::string& node, const std::string& from) {
+  ::peer::v1::Dead dead;
+  dead.set_incarnation(incarnation);
+  dead.set_generation(generation);
+  dead.set_node(node);
+  dead.set_from(from);
+  return dead;
+}
+
 }  // namespace
 
 bool Memberlist::CredibleAccuser(const std::string& from,
@@ -436,10 +447,7 @@ void Memberlist::ScheduleQuarantine(NodeState& m, absl::Time at) {
     // Our own declaration: one more declarer for members in doubt.
     ::peer::v1::Message out;
     auto* d = out.mutable_dead();
-    d->set_incarnation(m.incarnation());
-    d->set_generation(m.generation());
-    d->set_node(m.name().str());
-    d->set_from(config_.name);
+    *d = OwnDead(m.incarnation(), m.generation(), m.name().str(), config_.name);
     d->set_quarantine_at_ms(absl::ToUnixMillis(at));
     SignQuarantineDeclaration(*d);
     if (at < e->declared_at) e->declared_at = at;
@@ -472,11 +480,8 @@ void Memberlist::ApplyQuarantine(const std::string& name, uint64_t generation) {
   ++stats_.quarantines;
   log_.Debug(config_.name, ": ", name,
              " quarantined: accused by many, silent to the checks");
-  ::peer::v1::Dead dead;
-  dead.set_incarnation(t->incarnation());
-  dead.set_generation(generation);
-  dead.set_node(name);
-  dead.set_from(config_.name);
+  ::peer::v1::Dead dead =
+      OwnDead(t->incarnation(), generation, name, config_.name);
   dead.set_quarantine_at_ms(absl::ToUnixMillis(at));
   SignQuarantineDeclaration(dead);
   DeclareDown(*t, dead);
@@ -547,11 +552,8 @@ void Memberlist::ScheduleDeath(NodeState& m, absl::Time at) {
   // Whole milliseconds, as the wire carries it: the same moment everywhere.
   at = absl::FromUnixMillis(absl::ToUnixMillis(at));
   if (s == nullptr || at <= now) {
-    ::peer::v1::Dead dead;
-    dead.set_incarnation(m.incarnation);
-    dead.set_generation(m.generation);
-    dead.set_node(m.name.str());
-    dead.set_from(config_.name);
+    const ::peer::v1::Dead dead =
+        OwnDead(m.incarnation, m.generation, m.name.str(), config_.name);
     log_.Debug(config_.name, ": suspicion of ", m.name.view(),
                " timed out: dead");
     DeclareDown(m, dead);
@@ -562,10 +564,7 @@ void Memberlist::ScheduleDeath(NodeState& m, absl::Time at) {
   s->remove_at = at;
   ::peer::v1::Message out;
   auto* d = out.mutable_dead();
-  d->set_incarnation(m.incarnation);
-  d->set_generation(m.generation);
-  d->set_node(m.name.str());
-  d->set_from(config_.name);
+  *d = OwnDead(m.incarnation, m.generation, m.name.str(), config_.name);
   d->set_remove_at_ms(absl::ToUnixMillis(s->remove_at));
   // Under its own key, so that relays of the suspicion do not replace it.
   QueueBroadcast(absl::StrCat("death:", m.name.view()), out);
@@ -637,11 +636,7 @@ void Memberlist::ApplyDeath(const std::string& name, uint64_t incarnation,
       (s.check_sent != absl::InfinitePast() && !s.answered &&
        now - s.check_sent >= awareness_.Scale(config_.probe_timeout));
   if (!silent) return;  // our check decides when it ends (ScheduleDeath)
-  ::peer::v1::Dead dead;
-  dead.set_incarnation(incarnation);
-  dead.set_generation(generation);
-  dead.set_node(name);
-  dead.set_from(config_.name);
+  ::peer::v1::Dead dead = OwnDead(incarnation, generation, name, config_.name);
   dead.set_remove_at_ms(absl::ToUnixMillis(s.remove_at));
   log_.Debug(config_.name, ": ", name, " is dead at the declared moment");
   DeclareDown(*t, dead);
