@@ -566,8 +566,11 @@ void Memberlist::ScheduleDeath(NodeState& m, absl::Time at) {
   auto* d = out.mutable_dead();
   *d = OwnDead(m.incarnation, m.generation, m.name.str(), config_.name);
   d->set_remove_at_ms(absl::ToUnixMillis(s->remove_at));
-  // Under its own key, so that relays of the suspicion do not replace it.
-  QueueBroadcast(absl::StrCat("death:", m.name.view()), out);
+  // Under the member's key: it replaces our queued accusation of it (one
+  // message per member, as before; under a key of its own it added a
+  // whole epidemic per death: 10 concurrent crashes at 1,000 members,
+  // 531 B/s sent per member against 421).
+  QueueBroadcast(m, out);
   std::weak_ptr<bool> alive = alive_;
   scheduler_->After(s->remove_at - now,
                     [this, alive, name = m.name.str(),
@@ -601,7 +604,7 @@ void Memberlist::HandleTimedDeath(NodeState& m, const ::peer::v1::Dead& dead) {
   ::peer::v1::Message out;
   *out.mutable_dead() = dead;
   out.mutable_dead()->set_remove_at_ms(absl::ToUnixMillis(at));
-  QueueBroadcast(absl::StrCat("death:", m.name.view()), out);
+  QueueBroadcast(m, out);
   // Our own check, now if it has not run yet; the removal at that moment
   // if it is silent by then (ApplyDeath).
   if (s.check_sent == absl::InfinitePast()) {
