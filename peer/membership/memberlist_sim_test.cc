@@ -627,7 +627,9 @@ TEST(MemberlistSimTest, LifeguardCutsFalsePositivesFromSlowMembers) {
   RecordProperty("false_positives_with_lifeguard", with);
   std::cout << "false positive deaths over 16 seeds: without lifeguard "
             << without << ", with " << with << "\n";
-  EXPECT_GE(without, 20) << "the experiment needs slow members to hurt";
+  // 10: the timed death gives a late ack DeathDelay() to refute (before it,
+  // 112-152 without Lifeguard; with it, 12 on seeds 12-27).
+  EXPECT_GE(without, 10) << "the experiment needs slow members to hurt";
   // The target: at least 10x fewer. Measured 0-4 with against
   // 112-152 without over 16 seeds from five bases (it was 2.6-3.9x while
   // push/pull merges and stale suspicions counted as confirmations).

@@ -729,15 +729,10 @@ void Memberlist::LastCheckBeforeDeath(const std::string& name,
                        config_.probe_interval * 2)
             : awareness_.Scale(config_.probe_timeout);
   target->suspicion->check_sent = scheduler_->Now();
-  target->suspicion->answered = false;
   ExpectAck(
       seq, wait,
       [this, still_suspect, early](bool ack) {
-        if (!ack) return;
-        if (early) {
-          if (NodeState* t = still_suspect()) t->suspicion->answered = true;
-          return;
-        }
+        if (!ack || early) return;
         // It answers: alive, whatever the gossip did not bring here. Its
         // refutation rides on the ack (or it refuted before and a push/pull
         // brings its incarnation); meanwhile it stays suspect, not dead.
@@ -953,7 +948,8 @@ void Memberlist::HandleDead(const ::peer::v1::Dead& dead) {
   DeclareDown(m, dead);
 }
 
-void Memberlist::DeclareDown(NodeState& m, const ::peer::v1::Dead& dead) {
+void Memberlist::DeclareDown(NodeState& m, const ::peer::v1::Dead& dead,
+                             bool spread) {
   const bool left = dead.from() == dead.node();
   EditClaim(m, [&](ClaimPool::Claim& c) {
     if (left) c.signature = pool_->Intern(dead.signature());
@@ -962,9 +958,11 @@ void Memberlist::DeclareDown(NodeState& m, const ::peer::v1::Dead& dead) {
   SetState(m, left ? MemberState::kLeft : MemberState::kDead);
   ++stats_.deads_applied;
   if (coords_ != nullptr) coords_->Forget(m.name().view());
-  ::peer::v1::Message out;
-  *out.mutable_dead() = dead;
-  QueueBroadcast(m, out);
+  if (spread) {
+    ::peer::v1::Message out;
+    *out.mutable_dead() = dead;
+    QueueBroadcast(m, out);
+  }
   log_.Debug(config_.name, ": ", dead.node(), " ", left ? "left" : "is dead");
   if (events_) events_->OnLeave(ToMember(m));
   if (!left) {

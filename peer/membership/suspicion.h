@@ -43,13 +43,14 @@ class Suspicion {
   // suspicion; set by the caller.
   bool checked_early = false;
   // Timed death (stability.cc; set by the caller): when this node's last
-  // check pinged the member and whether it answered; whether the check
-  // ended unanswered; and the earliest removal time a credible timed death
-  // named (InfiniteFuture: none).
+  // check pinged the member; whether the check ended unanswered; the earliest
+  // removal time a credible timed death named (InfiniteFuture: none); and
+  // whether this node queued a timed death of the member (then its removal
+  // spreads nothing more).
   absl::Time check_sent = absl::InfinitePast();
-  bool answered = false;
   bool silent = false;
   absl::Time remove_at = absl::InfiniteFuture();
+  bool said = false;
   // When the suspicion started.
   absl::Time start() const { return start_; }
   // When the timer will fire now.
