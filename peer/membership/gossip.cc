@@ -396,8 +396,8 @@ void Memberlist::CatchUpAfterSilence(const std::string& sender,
   std::string to = sender, to_addr = addr;
   if (!pick.empty()) {
     const NodeState& partner = nodes_[probe_order_[pick[0]]];
-    to = partner.name.str();
-    to_addr = partner.addr.str();
+    to = partner.name().str();
+    to_addr = partner.addr().str();
   }
   PushPullWith(
       to_addr, false, [](absl::Status) {}, Exchange::kFull, to);
@@ -425,10 +425,10 @@ void Memberlist::MaybeSilencePing() {
   ::peer::v1::Message ping;
   auto* p = ping.mutable_ping();
   p->set_seq_no(NextSeq());
-  p->set_target(target.name.str());
+  p->set_target(target.name().str());
   p->set_source_name(config_.name);
-  p->set_source_addr(local_->addr.str());
-  SendMessages(target.addr.str(), {EncodeMessage(ping)}, target.name.str());
+  p->set_source_addr(local_->addr().str());
+  SendMessages(target.addr().str(), {EncodeMessage(ping)}, target.name().str());
 }
 
 void Memberlist::LearnFromUnknown(const std::string& name,

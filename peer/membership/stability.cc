@@ -547,14 +547,14 @@ absl::Duration Memberlist::DeathDelay() {
 }
 
 void Memberlist::ScheduleDeath(NodeState& m, absl::Time at) {
-  Suspicion* s = m.suspicion.get();
+  Suspicion* s = SuspicionOf(m);
   const absl::Time now = scheduler_->Now();
   // Whole milliseconds, as the wire carries it: the same moment everywhere.
   at = absl::FromUnixMillis(absl::ToUnixMillis(at));
   if (s == nullptr || at <= now) {
     const ::peer::v1::Dead dead =
-        OwnDead(m.incarnation, m.generation, m.name.str(), config_.name);
-    log_.Debug(config_.name, ": suspicion of ", m.name.view(),
+        OwnDead(m.incarnation(), m.generation(), m.name().str(), config_.name);
+    log_.Debug(config_.name, ": suspicion of ", m.name().view(),
                " timed out: dead");
     // A timed death we queued already is our word on it (one epidemic per
     // member and death, as before the timed death).
@@ -566,7 +566,7 @@ void Memberlist::ScheduleDeath(NodeState& m, absl::Time at) {
   s->remove_at = at;
   ::peer::v1::Message out;
   auto* d = out.mutable_dead();
-  *d = OwnDead(m.incarnation, m.generation, m.name.str(), config_.name);
+  *d = OwnDead(m.incarnation(), m.generation(), m.name().str(), config_.name);
   d->set_remove_at_ms(absl::ToUnixMillis(s->remove_at));
   // Under the member's key: it replaces our queued accusation of it (one
   // message per member, as before; under a key of its own it added a
@@ -575,21 +575,21 @@ void Memberlist::ScheduleDeath(NodeState& m, absl::Time at) {
   QueueBroadcast(m, out);
   s->said = true;
   std::weak_ptr<bool> alive = alive_;
-  scheduler_->After(s->remove_at - now,
-                    [this, alive, name = m.name.str(),
-                     incarnation = m.incarnation, generation = m.generation] {
-                      if (auto a = alive.lock(); !a || !*a) return;
-                      ApplyDeath(name, incarnation, generation);
-                    });
+  scheduler_->After(s->remove_at - now, [this, alive, name = m.name().str(),
+                                         incarnation = m.incarnation(),
+                                         generation = m.generation()] {
+    if (auto a = alive.lock(); !a || !*a) return;
+    ApplyDeath(name, incarnation, generation);
+  });
 }
 
 void Memberlist::HandleTimedDeath(NodeState& m, const ::peer::v1::Dead& dead) {
   if (Compat() || &m == local_ || m.state != MemberState::kSuspect ||
-      !m.suspicion || dead.generation() != m.generation ||
-      dead.incarnation() != m.incarnation) {
+      SuspicionOf(m) == nullptr || dead.generation() != m.generation() ||
+      dead.incarnation() != m.incarnation()) {
     return;
   }
-  Suspicion& s = *m.suspicion;
+  Suspicion& s = *SuspicionOf(m);
   // Only a credible accuser's (HandleSuspect counted it as an accuser).
   if (!s.accuser_names().count(dead.from()) &&
       s.accusers() < static_cast<int>(Suspicion::kMaxAccusers)) {
@@ -615,7 +615,7 @@ void Memberlist::HandleTimedDeath(NodeState& m, const ::peer::v1::Dead& dead) {
   // 1,000 fell from 100 % to 98.82 % (seed 1).
   ::peer::v1::Message out;
   *out.mutable_dead() =
-      OwnDead(m.incarnation, m.generation, m.name.str(), config_.name);
+      OwnDead(m.incarnation(), m.generation(), m.name().str(), config_.name);
   out.mutable_dead()->set_remove_at_ms(absl::ToUnixMillis(at));
   QueueBroadcast(m, out);
   s.said = true;
@@ -627,45 +627,46 @@ void Memberlist::HandleTimedDeath(NodeState& m, const ::peer::v1::Dead& dead) {
     s.check_sent = now;
     ::peer::v1::Message sus;
     auto* p = sus.mutable_suspect();
-    p->set_incarnation(m.incarnation);
-    p->set_generation(m.generation);
-    p->set_node(m.name.str());
+    p->set_incarnation(m.incarnation());
+    p->set_generation(m.generation());
+    p->set_node(m.name().str());
     p->set_from(config_.name);
-    PingBurst(m.name.str(), m.addr.str(), 1,
-              std::max(at - now, awareness_.Scale(config_.probe_timeout)),
-              EncodeMessage(sus),
-              [this, name = m.name.str(), incarnation = m.incarnation,
-               generation = m.generation](int acks) {
-                NodeState* t = Find(name);
-                if (shut_down_ || t == nullptr ||
-                    t->state != MemberState::kSuspect ||
-                    t->incarnation != incarnation ||
-                    t->generation != generation || !t->suspicion) {
-                  return;
-                }
-                if (acks > 0) return;  // it refutes (the suspect first)
-                t->suspicion->silent = true;
-                ScheduleDeath(*t, t->suspicion->remove_at);
-              });
+    PingBurst(
+        m.name().str(), m.addr().str(), 1,
+        std::max(at - now, awareness_.Scale(config_.probe_timeout)),
+        EncodeMessage(sus),
+        [this, name = m.name().str(), incarnation = m.incarnation(),
+         generation = m.generation()](int acks) {
+          NodeState* t = Find(name);
+          if (shut_down_ || t == nullptr || t->state != MemberState::kSuspect ||
+              t->incarnation() != incarnation ||
+              t->generation() != generation || SuspicionOf(*t) == nullptr) {
+            return;
+          }
+          if (acks > 0) return;  // it refutes (the suspect first)
+          SuspicionOf(*t)->silent = true;
+          ScheduleDeath(*t, SuspicionOf(*t)->remove_at);
+        });
   }
   std::weak_ptr<bool> alive = alive_;
-  scheduler_->After(std::max(at - now, absl::ZeroDuration()),
-                    [this, alive, name = m.name.str(),
-                     incarnation = m.incarnation, generation = m.generation] {
-                      if (auto a = alive.lock(); !a || !*a) return;
-                      ApplyDeath(name, incarnation, generation);
-                    });
+  scheduler_->After(
+      std::max(at - now, absl::ZeroDuration()),
+      [this, alive, name = m.name().str(), incarnation = m.incarnation(),
+       generation = m.generation()] {
+        if (auto a = alive.lock(); !a || !*a) return;
+        ApplyDeath(name, incarnation, generation);
+      });
 }
 
 void Memberlist::ApplyDeath(const std::string& name, uint64_t incarnation,
                             uint64_t generation) {
   NodeState* t = Find(name);
   if (shut_down_ || t == nullptr || t->state != MemberState::kSuspect ||
-      t->incarnation != incarnation || t->generation != generation ||
-      !t->suspicion) {
+      t->incarnation() != incarnation || t->generation() != generation ||
+      SuspicionOf(*t) == nullptr) {
     return;
   }
-  Suspicion& s = *t->suspicion;
+  Suspicion& s = *SuspicionOf(*t);
   const absl::Time now = scheduler_->Now();
   if (now < s.remove_at) return;  // moved: that timer applies it
   // Only when our own check ended unanswered: one still waiting decides

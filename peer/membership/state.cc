@@ -597,8 +597,8 @@ void Memberlist::ReplayAheadAccusations(const std::string& name) {
   for (const AheadAccusation& a : kept) {
     const NodeState* m = Find(name);
     if (m == nullptr || now - a.at > config_.evidence_window) continue;
-    if (a.suspect.generation() != m->generation ||
-        a.suspect.incarnation() != m->incarnation) {
+    if (a.suspect.generation() != m->generation() ||
+        a.suspect.incarnation() != m->incarnation()) {
       continue;
     }
     if (a.dead.has_value()) {
@@ -710,7 +710,7 @@ void Memberlist::LastCheckBeforeDeath(const std::string& name,
   NodeState* target = still_suspect();
   if (target == nullptr) return;
   // One early check per suspicion (a timed death may have run it already).
-  if (early && target->suspicion->check_sent != absl::InfinitePast()) return;
+  if (early && SuspicionOf(*target)->check_sent != absl::InfinitePast()) return;
   if (Compat()) {
     // memberlist: the timeout is the death, no last word.
     ::peer::v1::Dead dead;
@@ -728,7 +728,7 @@ void Memberlist::LastCheckBeforeDeath(const std::string& name,
       early ? std::max(awareness_.Scale(config_.probe_timeout),
                        config_.probe_interval * 2)
             : awareness_.Scale(config_.probe_timeout);
-  target->suspicion->check_sent = scheduler_->Now();
+  SuspicionOf(*target)->check_sent = scheduler_->Now();
   ExpectAck(
       seq, wait,
       [this, still_suspect, early](bool ack) {
@@ -743,8 +743,8 @@ void Memberlist::LastCheckBeforeDeath(const std::string& name,
         if (t == nullptr) return;  // refuted or gone
         // A timed death (stability.cc): at one moment with the others. To
         // them, our dead is one more accusation (HandleDead) and the time.
-        t->suspicion->silent = true;
-        ScheduleDeath(*t, std::min(t->suspicion->remove_at,
+        SuspicionOf(*t)->silent = true;
+        ScheduleDeath(*t, std::min(SuspicionOf(*t)->remove_at,
                                    scheduler_->Now() + DeathDelay()));
       });
   // The suspicion first, so the member refutes before it answers the ping:
@@ -819,15 +819,15 @@ void Memberlist::HandleSuspect(const ::peer::v1::Suspect& suspect,
     // by, so that we alone keep it live (flipflop). Fetched from the sender
     // as an alive notice would be; the accusations that follow count.
     if (&m != local_ && !Compat() &&
-        WithinIncarnationWindow(m.incarnation, suspect.incarnation(),
+        WithinIncarnationWindow(m.incarnation(), suspect.incarnation(),
                                 config_.incarnation_window)) {
       log_.Debug(config_.name, ": ", suspect.node(), " accused at ",
-                 suspect.incarnation(), ", above the ", m.incarnation,
+                 suspect.incarnation(), ", above the ", m.incarnation(),
                  " known here: fetching its alive");
       ::peer::v1::AliveNotice notice;
       notice.set_node(suspect.node());
       notice.set_incarnation(suspect.incarnation());
-      notice.set_generation(m.generation);
+      notice.set_generation(m.generation());
       HandleNotice(notice);
       // Kept, and applied once that alive is (ReplayAheadAccusations): the
       // accusations' epidemic is over by then.
