@@ -1,6 +1,7 @@
 #include "peer/membership/broadcast_queue.h"
 
 #include <algorithm>
+#include <iterator>
 #include <memory>
 #include <utility>
 
@@ -9,79 +10,119 @@
 namespace peerlab::membership {
 
 BroadcastQueue::BroadcastQueue(int retransmit_mult,
-                               std::function<int()> num_nodes, StringPool* pool)
+                               std::function<int()> num_nodes, StringPool* pool,
+                               SlotOf slot_of)
     : retransmit_mult_(retransmit_mult),
       num_nodes_(std::move(num_nodes)),
       own_pool_(pool ? nullptr : std::make_unique<StringPool>()),
-      pool_(pool ? pool : own_pool_.get()) {}
+      pool_(pool ? pool : own_pool_.get()),
+      slot_of_(std::move(slot_of)) {}
 
 BroadcastQueue::~BroadcastQueue() {
   // Entries hold pool references: release them before a private pool goes.
-  // Slots are not touched (their owners may be gone already).
+  // The caller's slots are not touched (their owners may be gone already).
   order_.clear();
+}
+
+uint32_t BroadcastQueue::TakeOwnSlot() {
+  if (!free_own_slots_.empty()) {
+    const uint32_t slot = free_own_slots_.back();
+    free_own_slots_.pop_back();
+    return slot;
+  }
+  own_slots_.emplace_back();
+  return kMaxSlots + static_cast<uint32_t>(own_slots_.size() - 1);
 }
 
 void BroadcastQueue::Queue(const std::string& key, std::string message,
                            std::function<void()> on_done,
                            uint32_t min_transmits) {
-  const uint64_t id = next_id_;  // the one the Queue below gives
-  if (key.empty()) {
-    Queue(static_cast<Slot*>(nullptr), std::move(message), std::move(on_done));
-  } else {
+  if (!key.empty()) {
     auto it = keyed_.find(key);
-    if (it != keyed_.end()) Cancel(it->second.get());  // forgets the key
-    auto slot = std::make_unique<Slot>();
-    Slot* raw = slot.get();
-    keyed_[key] = std::move(slot);
-    Queue(raw, std::move(message), std::move(on_done));
-    key_of_[IdOf(raw->key)] = key;
+    if (it != keyed_.end()) Finish(SlotAt(it->second)->key);  // forgets it
   }
-  if (min_transmits > 0 && next_id_ == id + 1) {
-    min_transmits_[id] = std::min<uint32_t>(min_transmits, 255);
+  const uint32_t slot = TakeOwnSlot();
+  if (!key.empty()) {
+    keyed_[key] = slot;
+    key_of_[slot] = key;
   }
+  if (min_transmits > 0) {
+    min_transmits_[slot] = std::min<uint32_t>(min_transmits, 255);
+  }
+  Enqueue(slot, std::move(message), std::move(on_done));
 }
 
-void BroadcastQueue::Queue(Slot* slot, std::string message,
+void BroadcastQueue::Queue(uint32_t slot, std::string message,
                            std::function<void()> on_done) {
-  if (slot != nullptr) Cancel(slot);
-  const uint64_t id = next_id_++;
-  const uint64_t key = MakeKey(0, id);
+  Cancel(slot);
+  Enqueue(slot, std::move(message), std::move(on_done));
+}
+
+void BroadcastQueue::Enqueue(uint32_t slot, std::string message,
+                             std::function<void()> on_done) {
+  if (next_id_ >= kRenumberAt && !taking_) Renumber();
+  const uint32_t key = MakeKey(0, next_id_++);
   ++sizes_[message.size()];
-  order_.emplace(key, Entry{pool_->Intern(message), slot});
-  if (slot != nullptr) slot->key = key;
-  if (on_done) on_done_.emplace(id, std::move(on_done));
+  order_.insert(Entry{key, slot, pool_->Intern(message)});
+  SlotAt(slot)->key = key;
+  if (on_done) on_done_[slot] = std::move(on_done);
 }
 
-void BroadcastQueue::Cancel(Slot* slot) {
-  if (slot == nullptr || !slot->queued()) return;
-  Finish(slot->key);
+void BroadcastQueue::Cancel(uint32_t slot) {
+  const Slot* s = SlotAt(slot);
+  if (s->queued()) Finish(s->key);
 }
 
-void BroadcastQueue::Finish(uint64_t key) {
+void BroadcastQueue::Finish(uint32_t key) {
   auto it = order_.find(key);
   if (it == order_.end()) return;
-  Slot* slot = it->second.slot;
-  if (auto s = sizes_.find(it->second.message.size());
+  const uint32_t slot = it->slot;
+  if (auto s = sizes_.find(it->message.size());
       s != sizes_.end() && --s->second == 0) {
     sizes_.erase(s);
   }
   order_.erase(it);
-  const uint64_t id = IdOf(key);
-  min_transmits_.erase(id);
-  if (slot != nullptr) {
-    slot->key = 0;
-    // A string key's slot is destroyed: the key is free again.
-    if (auto k = key_of_.find(id); k != key_of_.end()) {
+  SlotAt(slot)->key = 0;
+  min_transmits_.erase(slot);
+  if (Own(slot)) {
+    // A string key is free again; the slot too.
+    if (auto k = key_of_.find(slot); k != key_of_.end()) {
       keyed_.erase(k->second);
       key_of_.erase(k);
     }
+    free_own_slots_.push_back(slot);
   }
   // Last: on_done may queue again.
-  if (auto d = on_done_.find(id); d != on_done_.end()) {
+  if (auto d = on_done_.find(slot); d != on_done_.end()) {
     std::function<void()> done = std::move(d->second);
     on_done_.erase(d);
     done();
   }
+}
+
+void BroadcastQueue::Renumber() {
+  // More than 2^23 updates queued at once (a group of 8 million members):
+  // the most sent, oldest ones go, so that ids are left.
+  taking_ = true;  // no renumbering from the on_dones run here
+  while (order_.size() > kRenumberAt / 2) {
+    Finish(std::prev(order_.end())->key);
+  }
+  taking_ = false;
+  std::vector<Entry> entries;
+  entries.reserve(order_.size());
+  while (!order_.empty()) {
+    entries.push_back(std::move(order_.extract(order_.begin()).value()));
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return IdOf(a.key) < IdOf(b.key);
+  });
+  next_id_ = 1;
+  for (Entry& e : entries) {
+    e.key = MakeKey(e.key >> kIdBits, next_id_++);
+    SlotAt(e.slot)->key = e.key;
+  }
+  order_.insert(std::make_move_iterator(entries.begin()),
+                std::make_move_iterator(entries.end()));
 }
 
 std::vector<StringPool::Ref> BroadcastQueue::Take(int overhead, int limit) {
@@ -90,22 +131,25 @@ std::vector<StringPool::Ref> BroadcastQueue::Take(int overhead, int limit) {
   const uint32_t max_transmits =
       static_cast<uint32_t>(RetransmitLimit(retransmit_mult_, num_nodes_()));
   int used = 0;
-  std::vector<uint64_t> taken;
+  std::vector<uint32_t> taken;
   const int smallest = overhead + MinMessageSize();
-  for (const auto& [key, entry] : order_) {
+  for (const Entry& entry : order_) {
     if (limit - used <= overhead) break;  // nothing more can fit
     if (limit - used < smallest) break;   // not even the smallest message
     int cost = overhead + static_cast<int>(entry.message.size());
     if (used + cost > limit) continue;
     used += cost;
     out.push_back(entry.message);
-    taken.push_back(key);
+    taken.push_back(entry.key);
   }
-  for (uint64_t key : taken) {
-    const uint32_t transmits = static_cast<uint32_t>(key >> 56) + 1;
+  taking_ = true;  // keys in `taken` stay valid
+  for (uint32_t key : taken) {
+    auto it = order_.find(key);
+    if (it == order_.end()) continue;  // an on_done above replaced it
+    const uint32_t transmits = (key >> kIdBits) + 1;
     uint32_t limit_here = max_transmits;
     if (!min_transmits_.empty()) {
-      auto m = min_transmits_.find(IdOf(key));
+      auto m = min_transmits_.find(it->slot);
       if (m != min_transmits_.end()) {
         limit_here = std::max(limit_here, m->second);
       }
@@ -114,19 +158,17 @@ std::vector<StringPool::Ref> BroadcastQueue::Take(int overhead, int limit) {
       Finish(key);
       continue;
     }
-    auto it = order_.find(key);
-    if (it == order_.end()) continue;  // an on_done above replaced it
-    Entry entry = std::move(it->second);
-    order_.erase(it);
-    const uint64_t next = MakeKey(transmits, IdOf(key));
-    if (entry.slot != nullptr) entry.slot->key = next;
-    order_.emplace(next, std::move(entry));
+    auto node = order_.extract(it);
+    node.value().key = MakeKey(transmits, IdOf(key));
+    SlotAt(node.value().slot)->key = node.value().key;
+    order_.insert(std::move(node));
   }
+  taking_ = false;
   return out;
 }
 
 void BroadcastQueue::Clear() {
-  while (!order_.empty()) Finish(order_.begin()->first);
+  while (!order_.empty()) Finish(order_.begin()->key);
 }
 
 }  // namespace peerlab::membership

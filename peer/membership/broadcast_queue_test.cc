@@ -119,33 +119,78 @@ TEST(BroadcastQueueTest, ClearRunsCallbacks) {
 TEST(BroadcastQueueTest, SlotsKeyUpdatesAndPoolsShareMessages) {
   int n = 3;  // limit 3
   StringPool pool;
+  BroadcastQueue::Slot slots[3];  // alice, bob (queue a); alice (queue b)
+  auto slot_of = [&](uint32_t i) { return &slots[i]; };
+  const uint32_t alice = 0, bob = 1, alice_b = 2;
   BroadcastQueue a(
-      3, [&] { return n; }, &pool);
+      3, [&] { return n; }, &pool, slot_of);
   BroadcastQueue b(
-      3, [&] { return n; }, &pool);
-  BroadcastQueue::Slot alice, bob;
+      3, [&] { return n; }, &pool, slot_of);
   bool replaced = false;
-  a.Queue(&alice, "alive alice 1", [&] { replaced = true; });
-  a.Queue(&bob, "alive bob 1");
-  a.Queue(&alice, "alive alice 2");
+  a.Queue(alice, "alive alice 1", [&] { replaced = true; });
+  a.Queue(bob, "alive bob 1");
+  a.Queue(alice, "alive alice 2");
   EXPECT_TRUE(replaced);
   EXPECT_EQ(a.size(), 2u);
-  EXPECT_TRUE(alice.queued());
-  BroadcastQueue::Slot alice_b;
-  b.Queue(&alice_b, "alive alice 2");
+  EXPECT_TRUE(slots[alice].queued());
+  b.Queue(alice_b, "alive alice 2");
   EXPECT_EQ(pool.size(), 2u);  // "alive alice 2" once for both queues
   EXPECT_THAT(a.Take(0, 1000),
               UnorderedElementsAre("alive alice 2", "alive bob 1"));
-  EXPECT_EQ(alice.transmits(), 1u);
-  a.Cancel(&bob);
-  EXPECT_FALSE(bob.queued());
+  EXPECT_EQ(slots[alice].transmits(), 1u);
+  a.Cancel(bob);
+  EXPECT_FALSE(slots[bob].queued());
   EXPECT_EQ(a.size(), 1u);
   EXPECT_THAT(a.Take(0, 1000), ElementsAre("alive alice 2"));
   EXPECT_THAT(a.Take(0, 1000), ElementsAre("alive alice 2"));
-  EXPECT_FALSE(alice.queued());  // sent its 3rd and last time
+  EXPECT_FALSE(slots[alice].queued());  // sent its 3rd and last time
   EXPECT_EQ(a.size(), 0u);
   b.Clear();
+  EXPECT_FALSE(slots[alice_b].queued());
   EXPECT_EQ(pool.size(), 0u);
+}
+
+// Ids are 24 bits: when they run out, the queued updates are numbered
+// again in the same order, their slots follow, and a Take in progress
+// keeps its own.
+TEST(BroadcastQueueTest, RunningOutOfIdsKeepsTheOrder) {
+  int n = 999;  // limit 9
+  BroadcastQueue::Slot slots[4];
+  BroadcastQueue q(
+      3, [&] { return n; }, nullptr, [&](uint32_t i) { return &slots[i]; });
+  q.SkipIdsForTest(3);
+  q.Queue(0, "a");
+  q.Queue("", "s");  // an unkeyed update among them
+  q.Queue(1, "b");
+  EXPECT_THAT(q.Take(0, 1), ElementsAre("b"));  // b sent once
+  q.Queue(2, "c");                              // renumbered first
+  q.Queue(3, "d");
+  EXPECT_EQ(q.size(), 5u);
+  EXPECT_THAT(q.Take(0, 5), ElementsAre("d", "c", "s", "a", "b"));
+  q.Cancel(2);
+  EXPECT_FALSE(slots[2].queued());
+  EXPECT_EQ(slots[1].transmits(), 2u);
+  EXPECT_THAT(q.Take(0, 5), ElementsAre("d", "s", "a", "b"));
+  EXPECT_EQ(slots[3].transmits(), 2u);
+}
+
+// An on_done that Take runs may queue when the ids are about to run out:
+// the renumbering waits until the Take is over.
+TEST(BroadcastQueueTest, NoRenumberingDuringATake) {
+  int n = 9;  // limit 1
+  BroadcastQueue::Slot slots[3];
+  BroadcastQueue q(
+      1, [&] { return n; }, nullptr, [&](uint32_t i) { return &slots[i]; });
+  q.SkipIdsForTest(2);
+  q.Queue(0, "w");
+  q.Queue("k", "x", [&] { q.Queue(1, "y"); });
+  EXPECT_THAT(q.Take(0, 1), ElementsAre("x"));  // sent its only time
+  EXPECT_TRUE(slots[1].queued());
+  EXPECT_THAT(q.Take(0, 1), ElementsAre("y"));
+  q.Queue(2, "v");  // renumbered first
+  EXPECT_THAT(q.Take(0, 100), ElementsAre("v", "w"));
+  EXPECT_EQ(q.size(), 0u);
+  for (const auto& slot : slots) EXPECT_FALSE(slot.queued());
 }
 
 }  // namespace

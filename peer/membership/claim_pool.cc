@@ -5,6 +5,7 @@ namespace peerlab::membership {
 ClaimPool::~ClaimPool() {
   // Refs left behind would dangle; free what is left rather than leak it.
   for (Entry* e : entries_) Give(e);
+  names_.clear();
 }
 
 void ClaimPool::Give(Entry* entry) {
@@ -19,6 +20,20 @@ ClaimPool::Ref ClaimPool::Intern(Claim claim) {
   if (claim == Claim()) return Ref();
   auto it = entries_.find(claim);
   if (it != entries_.end()) return Ref(*it);
+  if (!claim.name.empty()) {
+    Named& named = names_[claim.name.index()];
+    if (named.claims++ == 0) {
+      if (free_name_numbers_.empty()) {
+        named.number = next_name_number_++;
+      } else {
+        named.number = free_name_numbers_.back();
+        free_name_numbers_.pop_back();
+      }
+    }
+    claim.name_number = named.number;
+  } else {
+    claim.name_number = 0;
+  }
   const uint32_t index = Table::Take();
   Entry* entry = Table::Get(index);
   entry->value = std::move(claim);
@@ -31,6 +46,13 @@ ClaimPool::Ref ClaimPool::Intern(Claim claim) {
 
 void ClaimPool::Release(Entry* entry) {
   entries_.erase(entry);
+  if (!entry->value.name.empty()) {
+    auto it = names_.find(entry->value.name.index());
+    if (--it->second.claims == 0) {
+      free_name_numbers_.push_back(it->second.number);
+      names_.erase(it);
+    }
+  }
   Give(entry);
 }
 

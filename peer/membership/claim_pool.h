@@ -25,7 +25,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "peer/membership/pool_table.h"
@@ -48,6 +50,9 @@ class ClaimPool {
     StringPool::Ref signature;
     uint64_t incarnation = 0;
     uint64_t generation = 0;
+    // The name's number in the pool (name_number(), below), set by Intern;
+    // a function of the name, so neither compared nor hashed.
+    uint32_t name_number = 0;
 
     // Equal claims of one StringPool have equal string indices.
     friend bool operator==(const Claim& a, const Claim& b) {
@@ -99,6 +104,19 @@ class ClaimPool {
   // Distinct claims held (for figures and tests).
   size_t size() const { return entries_.size(); }
 
+  // The names of the claims held are numbered densely from 1 (0: no name),
+  // so that a member's records can be indexed by name in a vector of
+  // 4-byte entries (Memberlist's by_name_: in a simulation of N members,
+  // N of them for each of N members) rather than hashed. A number stays
+  // with its name while a claim holds the name, and is then reused.
+  // The number of `name` (a StringPool index), 0 when no claim has it.
+  uint32_t NameNumber(uint32_t name_index) const {
+    auto it = names_.find(name_index);
+    return it == names_.end() ? 0 : it->second.number;
+  }
+  // Every number in use is below it.
+  uint32_t name_numbers_end() const { return next_name_number_; }
+
  private:
   using Entry = Ref::Entry;
   using Table = Ref::Table;
@@ -122,8 +140,17 @@ class ClaimPool {
   static void Give(Entry* entry);
   void Release(Entry* entry);
 
+  // A name's number, and how many claims held have the name.
+  struct Named {
+    uint32_t number = 0;
+    uint32_t claims = 0;
+  };
+
   StringPool* const strings_;
   absl::flat_hash_set<Entry*, Hash, Eq> entries_;
+  absl::flat_hash_map<uint32_t, Named> names_;  // by the name's string index
+  std::vector<uint32_t> free_name_numbers_;
+  uint32_t next_name_number_ = 1;
 };
 
 }  // namespace peerlab::membership

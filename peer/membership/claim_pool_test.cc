@@ -27,7 +27,7 @@ ClaimPool::Claim MakeClaim(StringPool& strings, const std::string& name,
 
 // A record holds one Ref, N² records in a simulation.
 static_assert(sizeof(ClaimPool::Ref) == 4);
-static_assert(sizeof(internal::NodeState) <= 24);
+static_assert(sizeof(internal::NodeState) <= 20);
 
 TEST(ClaimPoolTest, EqualClaimsShareOneCopy) {
   StringPool strings;
@@ -67,6 +67,35 @@ TEST(ClaimPoolTest, AnyFieldMakesAnotherClaim) {
     EXPECT_NE(refs.back().index(), first.index());
   }
   EXPECT_EQ(pool.size(), 9u);
+}
+
+// A name keeps its number while some claim holds it (every incarnation
+// of the member the same); a name no claim holds any more gives its number
+// to the next new name, so the numbers stay dense.
+TEST(ClaimPoolTest, NamesAreNumberedDenselyWhileAClaimHoldsThem) {
+  StringPool strings;
+  ClaimPool pool(&strings);
+  EXPECT_EQ(pool.name_numbers_end(), 1u);
+  ClaimPool::Ref a1 = pool.Intern(MakeClaim(strings, "a", 1));
+  ClaimPool::Ref b = pool.Intern(MakeClaim(strings, "b", 1));
+  EXPECT_EQ(a1->name_number, 1u);
+  EXPECT_EQ(b->name_number, 2u);
+  EXPECT_EQ(pool.NameNumber(strings.IndexOf("b")), 2u);
+  EXPECT_EQ(pool.NameNumber(strings.IndexOf("nobody")), 0u);
+  EXPECT_EQ(pool.name_numbers_end(), 3u);
+  ClaimPool::Ref a2 = pool.Intern(MakeClaim(strings, "a", 2));
+  EXPECT_EQ(a2->name_number, 1u);
+  a1 = ClaimPool::Ref();
+  EXPECT_EQ(pool.NameNumber(strings.IndexOf("a")), 1u);  // a2 holds it
+  a2 = ClaimPool::Ref();
+  EXPECT_EQ(pool.NameNumber(strings.IndexOf("a")), 0u);
+  ClaimPool::Ref c = pool.Intern(MakeClaim(strings, "c", 1));
+  EXPECT_EQ(c->name_number, 1u);  // a's
+  EXPECT_EQ(pool.name_numbers_end(), 3u);
+  // A claim without a name (never a member's) has no number.
+  ClaimPool::Claim nameless = MakeClaim(strings, "d", 1);
+  nameless.name = StringPool::Ref();
+  EXPECT_EQ(pool.Intern(nameless)->name_number, 0u);
 }
 
 TEST(ClaimPoolTest, LastRefFreesTheClaimAndItsStrings) {

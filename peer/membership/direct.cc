@@ -299,9 +299,8 @@ void Memberlist::ApplyPendingForceLeave(NodeState& m) {
 }
 
 void Memberlist::ForgetNode(NodeState& m) {
-  auto it = by_name_.find(internal::PooledName{m.name().index()});
-  if (it == by_name_.end()) return;
-  const uint32_t index = *it;
+  const uint32_t index = IndexByName(m.name_number());
+  if (index == kNoRecord) return;
   RememberDeparted(m);  // it may still catch up on keys
   auto pos = std::find(probe_order_.begin(), probe_order_.end(), index);
   if (pos != probe_order_.end()) {

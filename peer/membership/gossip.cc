@@ -21,14 +21,14 @@ void Memberlist::QueueBroadcast(const std::string& key,
 void Memberlist::QueueBroadcast(NodeState& about,
                                 const ::peer::v1::Message& message,
                                 std::function<void()> on_done) {
-  broadcasts_.Queue(&about.queued, EncodeMessage(message), std::move(on_done));
+  broadcasts_.Queue(IndexOf(about), EncodeMessage(message), std::move(on_done));
 }
 
 void Memberlist::QueueAlive(NodeState& about, const ::peer::v1::Alive& alive) {
   // Relayed as a notice: receivers that learn from it fetch the signed
   // claim from us (PushPull.want), once, instead of every relay carrying
   // the key and the signature to every member many times over.
-  broadcasts_.Queue(&about.queued, EncodeNoticeMessage(alive));
+  broadcasts_.Queue(IndexOf(about), EncodeNoticeMessage(alive));
 }
 
 void Memberlist::FetchWanted(const std::string& addr, const std::string& to) {

@@ -28,8 +28,8 @@ Memberlist::Memberlist(Config config, runtime::Scheduler* scheduler,
       claims_(claims ? claims : own_claims_.get()),
       pool_(&claims_->strings()),
       broadcasts_(
-          config_.retransmit_mult, [this] { return NumAlive(); }, pool_),
-      by_name_(0, NameHash{&nodes_}, NameEq{&nodes_}) {}
+          config_.retransmit_mult, [this] { return NumAlive(); }, pool_,
+          [this](uint32_t index) { return &nodes_[index].queued; }) {}
 
 Memberlist::~Memberlist() {
   Shutdown();
@@ -79,7 +79,7 @@ absl::Status Memberlist::Start(std::string meta) {
   local.state = MemberState::kAlive;
   local.state_change = scheduler_->Now();
   local_ = &local;
-  by_name_.insert(static_cast<uint32_t>(nodes_.size() - 1));
+  IndexName(static_cast<uint32_t>(nodes_.size() - 1));
   num_alive_ = 1;
   if (config_.coordinates) {
     // Seeded from the name (FNV-1a), not from rng_: turning coordinates on
@@ -473,9 +473,9 @@ absl::Status Memberlist::SetNodeKey(identity::NodeKey key) {
 
 std::optional<identity::PublicKey> Memberlist::PinnedKeyOf(
     absl::string_view name) const {
-  auto it = by_name_.find(internal::PooledName{pool_->IndexOf(name)});
-  if (it == by_name_.end()) return std::nullopt;
-  auto key = identity::PublicKey::FromBytes(nodes_[*it].public_key().view());
+  const uint32_t index = IndexByName(claims_->NameNumber(pool_->IndexOf(name)));
+  if (index == kNoRecord) return std::nullopt;
+  auto key = identity::PublicKey::FromBytes(nodes_[index].public_key().view());
   if (!key.ok()) return std::nullopt;
   return *std::move(key);
 }

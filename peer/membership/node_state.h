@@ -1,14 +1,12 @@
 // Memberlist's record of one member (internal: Memberlist's private
-// NodeState), and the hash and equality that index records by name.
-// Not part of the library's API: only memberlist's own files use it.
+// NodeState). Not part of the library's API: only memberlist's own files use
+// it.
 #ifndef PEERLAB_PEER_MEMBERSHIP_NODE_STATE_H_
 #define PEERLAB_PEER_MEMBERSHIP_NODE_STATE_H_
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 
-#include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "peer/membership/broadcast_queue.h"
@@ -19,26 +17,38 @@
 namespace peerlab::membership::internal {
 
 // absl::Time in 8 bytes instead of 16: whole nanoseconds since the Unix
-// epoch (about ±292 years; what a scheduler's Now() gives). Converts both
-// ways implicitly, so a field of this type reads and assigns as a Time.
+// epoch (about ±292 years; what a scheduler's Now() gives), aligned to 4
+// bytes so that a record holding one need not pad to 8. Converts both ways
+// implicitly, so a field of this type reads and assigns as a Time.
 class CompactTime {
  public:
   CompactTime() = default;
-  CompactTime(absl::Time t) : ns_(absl::ToUnixNanos(t)) {}          // NOLINT
-  operator absl::Time() const { return absl::FromUnixNanos(ns_); }  // NOLINT
+  CompactTime(absl::Time t) { Set(absl::ToUnixNanos(t)); }  // NOLINT
+  operator absl::Time() const {                             // NOLINT
+    return absl::FromUnixNanos(static_cast<int64_t>(
+        (static_cast<uint64_t>(high_) << 32) | static_cast<uint64_t>(low_)));
+  }
 
  private:
-  int64_t ns_ = 0;
+  void Set(int64_t ns) {
+    const uint64_t bits = static_cast<uint64_t>(ns);
+    high_ = static_cast<uint32_t>(bits >> 32);
+    low_ = static_cast<uint32_t>(bits);
+  }
+  uint32_t high_ = 0;
+  uint32_t low_ = 0;
 };
+static_assert(sizeof(CompactTime) == 8 && alignof(CompactTime) == 4);
 
 // What this node knows of one member. Compact, since a node holds one
 // per member (N² of them in a simulation of N members): what the member
 // claims about itself (name, address, id, metadata, key, signature,
 // incarnation, generation) is one pooled claim that every record of it in
 // the process shares (claim_pool.h), the member's queued update is tracked
-// here rather than in a map, the rare suspicion lives in a side map
+// here rather than in a map (a 4-byte slot of the queue, numbered by the
+// record's index), the rare suspicion lives in a side map
 // (Memberlist::suspicions_), and the fields are ordered so that none pads
-// (24 bytes). A record whose name is empty is free.
+// (20 bytes). A record whose name is empty is free.
 struct NodeState {
   ClaimPool::Ref claim;
   MemberState state = MemberState::kAlive;
@@ -65,36 +75,10 @@ struct NodeState {
   const StringPool::Ref& signature() const { return claim->signature; }
   uint64_t incarnation() const { return claim->incarnation; }
   uint64_t generation() const { return claim->generation; }
+  // Its name's number in the ClaimPool (Memberlist's by_name_).
+  uint32_t name_number() const { return claim->name_number; }
 };
-static_assert(sizeof(NodeState) <= 24, "a member record grew: N² of them");
-// Looks records up by name through their index in nodes_ (4 bytes a
-// member instead of a string key). Hashed and compared by the name's
-// index in the memberlist's StringPool (every record's name is interned
-// there, so equal names have equal indices): a lookup reads one record,
-// not its name's bytes. Look up with a PooledName (StringPool::IndexOf).
-struct PooledName {
-  uint32_t index;
-};
-struct NameHash {
-  using is_transparent = void;
-  const std::deque<NodeState>* nodes;
-  size_t operator()(PooledName name) const {
-    return absl::Hash<uint32_t>()(name.index);
-  }
-  size_t operator()(uint32_t i) const {
-    return (*this)(PooledName{(*nodes)[i].name().index()});
-  }
-};
-struct NameEq {
-  using is_transparent = void;
-  const std::deque<NodeState>* nodes;
-  uint32_t View(PooledName name) const { return name.index; }
-  uint32_t View(uint32_t i) const { return (*nodes)[i].name().index(); }
-  template <typename A, typename B>
-  bool operator()(const A& a, const B& b) const {
-    return View(a) == View(b);
-  }
-};
+static_assert(sizeof(NodeState) <= 20, "a member record grew: N² of them");
 
 }  // namespace peerlab::membership::internal
 

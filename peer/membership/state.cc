@@ -219,8 +219,8 @@ void Memberlist::ProbeHolder(const std::string& name, const std::string& addr,
 Memberlist::NodeState* Memberlist::Find(absl::string_view name) {
   const uint32_t pooled = pool_->IndexOf(name);
   if (pooled == 0) return nullptr;  // no record has that name
-  auto it = by_name_.find(internal::PooledName{pooled});
-  return it == by_name_.end() ? nullptr : &nodes_[*it];
+  const uint32_t index = IndexByName(claims_->NameNumber(pooled));
+  return index == kNoRecord ? nullptr : &nodes_[index];
 }
 
 void Memberlist::SetClaim(NodeState& node, const ::peer::v1::Alive& alive) {
@@ -315,6 +315,23 @@ void Memberlist::SignLocal() {
   });
 }
 
+void Memberlist::IndexName(uint32_t index) {
+  const uint32_t number = nodes_[index].name_number();
+  if (number >= by_name_.size()) {
+    // To every number handed out so far (a simulation numbers every
+    // member's name at its start), grown by at least an eighth: N members
+    // hold N of these.
+    const size_t size =
+        std::max<size_t>(number + 1, claims_->name_numbers_end());
+    if (size > by_name_.capacity()) {
+      by_name_.reserve(
+          std::max(size, by_name_.capacity() + by_name_.capacity() / 8));
+    }
+    by_name_.resize(size, kNoRecord);
+  }
+  by_name_[number] = index;
+}
+
 Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive) {
   uint32_t index;
   if (free_nodes_.empty()) {
@@ -328,13 +345,18 @@ Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive) {
   SetClaim(node, alive);
   node.state = MemberState::kAlive;
   node.state_change = scheduler_->Now();
-  by_name_.insert(index);
+  IndexName(index);
   ++num_alive_;
   // Insert at a random place in the probe order, so new members are probed
   // soon but not all at once by everyone (memberlist does the same).
   size_t pos = probe_order_.empty()
                    ? 0
                    : static_cast<size_t>(rng_.Uniform(probe_order_.size() + 1));
+  if (probe_order_.size() == probe_order_.capacity()) {
+    // Grown by an eighth, not doubled: a simulation of N members holds N
+    // orders of N entries.
+    probe_order_.reserve(probe_order_.size() + probe_order_.size() / 8 + 8);
+  }
   probe_order_.insert(probe_order_.begin() + pos, index);
   if (pos <= probe_index_ && !probe_order_.empty()) ++probe_index_;
   return node;
@@ -344,8 +366,8 @@ void Memberlist::RemoveNode(uint32_t index) {
   NodeState& node = nodes_[index];
   if (coords_ != nullptr) coords_->Forget(node.name().view());
   if (IsLive(node.state)) --num_alive_;
-  by_name_.erase(index);  // hashes the name: before it is cleared
-  broadcasts_.Cancel(&node.queued);
+  by_name_[node.name_number()] = kNoRecord;  // before the name is cleared
+  broadcasts_.Cancel(index);
   suspicions_.erase(&node);
   node = NodeState();
   free_nodes_.push_back(index);
