@@ -27,7 +27,7 @@ ClaimPool::Claim MakeClaim(StringPool& strings, const std::string& name,
 
 // A record holds one Ref, N² records in a simulation.
 static_assert(sizeof(ClaimPool::Ref) == 4);
-static_assert(sizeof(internal::NodeState) <= 20);
+static_assert(sizeof(internal::NodeState) <= 16);
 
 TEST(ClaimPoolTest, EqualClaimsShareOneCopy) {
   StringPool strings;

@@ -155,7 +155,7 @@ void Memberlist::GossipRound() {
           case MemberState::kDead:
             // Tell the dead for a while, so a live one can
             // refute.
-            return now - n->state_change > config_.gossip_to_the_dead_time;
+            return now - StateChange(*n) > config_.gossip_to_the_dead_time;
           case MemberState::kLeft:
             return true;
         }

@@ -16,6 +16,7 @@ Memberlist::Memberlist(Config config, runtime::Scheduler* scheduler,
                        ClaimPool* claims)
     : config_(std::move(config)),
       scheduler_(scheduler),
+      epoch_(scheduler->Now()),
       log_(config_.logger, "membership", scheduler),
       transport_(transport),
       events_(events),
@@ -77,7 +78,7 @@ absl::Status Memberlist::Start(std::string meta) {
        .generation = generation_});
   local.verified = true;
   local.state = MemberState::kAlive;
-  local.state_change = scheduler_->Now();
+  SetStateChange(local, scheduler_->Now());
   local_ = &local;
   IndexName(static_cast<uint32_t>(nodes_.size() - 1));
   num_alive_ = 1;
@@ -385,7 +386,7 @@ void SortByName(std::vector<Member>& members) {
 
 }  // namespace
 
-Member Memberlist::ToMember(const NodeState& node) {
+Member Memberlist::ToMember(const NodeState& node) const {
   return Member{.name = node.name(),
                 .addr = node.addr(),
                 .id = node.id(),
@@ -393,7 +394,7 @@ Member Memberlist::ToMember(const NodeState& node) {
                 .incarnation = node.incarnation(),
                 .generation = node.generation(),
                 .state = node.state,
-                .state_change = node.state_change};
+                .state_change = StateChange(node)};
 }
 
 std::vector<Member> Memberlist::Members() const {

@@ -26,6 +26,7 @@
 #ifndef PEERLAB_PEER_MEMBERSHIP_MEMBERLIST_H_
 #define PEERLAB_PEER_MEMBERSHIP_MEMBERLIST_H_
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <deque>
@@ -421,7 +422,7 @@ class Memberlist {
   // Forgets the member at nodes_[index] (its queued update dropped).
   void RemoveNode(uint32_t index);
   // The public view of a record.
-  static Member ToMember(const NodeState& node);
+  Member ToMember(const NodeState& node) const;
   // Gives `node` the claim `alive` makes (its strings, incarnation and
   // generation).
   void SetClaim(NodeState& node, const ::peer::v1::Alive& alive);
@@ -897,6 +898,18 @@ class Memberlist {
 
   Config config_;
   runtime::Scheduler* const scheduler_;
+  // The scheduler's time at construction: records keep the time of their
+  // last change as nanoseconds since it, in 59 bits (NodeState).
+  const absl::Time epoch_;
+  absl::Time StateChange(const NodeState& node) const {
+    return epoch_ + absl::Nanoseconds(node.state_change_ns);
+  }
+  void SetStateChange(NodeState& node, absl::Time t) const {
+    // Beyond ±9.1 years of the start (a clock set far off): the nearest.
+    constexpr int64_t kMax = (int64_t{1} << 58) - 1;
+    node.state_change_ns =
+        std::clamp<int64_t>(absl::ToInt64Nanoseconds(t - epoch_), -kMax, kMax);
+  }
   // config_.logger (or the default), as component "membership", dated by
   // scheduler_.
   const runtime::ComponentLog log_;

@@ -16,30 +16,6 @@
 
 namespace peerlab::membership::internal {
 
-// absl::Time in 8 bytes instead of 16: whole nanoseconds since the Unix
-// epoch (about ±292 years; what a scheduler's Now() gives), aligned to 4
-// bytes so that a record holding one need not pad to 8. Converts both ways
-// implicitly, so a field of this type reads and assigns as a Time.
-class CompactTime {
- public:
-  CompactTime() = default;
-  CompactTime(absl::Time t) { Set(absl::ToUnixNanos(t)); }  // NOLINT
-  operator absl::Time() const {                             // NOLINT
-    return absl::FromUnixNanos(static_cast<int64_t>(
-        (static_cast<uint64_t>(high_) << 32) | static_cast<uint64_t>(low_)));
-  }
-
- private:
-  void Set(int64_t ns) {
-    const uint64_t bits = static_cast<uint64_t>(ns);
-    high_ = static_cast<uint32_t>(bits >> 32);
-    low_ = static_cast<uint32_t>(bits);
-  }
-  uint32_t high_ = 0;
-  uint32_t low_ = 0;
-};
-static_assert(sizeof(CompactTime) == 8 && alignof(CompactTime) == 4);
-
 // What this node knows of one member. Compact, since a node holds one
 // per member (N² of them in a simulation of N members): what the member
 // claims about itself (name, address, id, metadata, key, signature,
@@ -47,21 +23,25 @@ static_assert(sizeof(CompactTime) == 8 && alignof(CompactTime) == 4);
 // the process shares (claim_pool.h), the member's queued update is tracked
 // here rather than in a map (a 4-byte slot of the queue, numbered by the
 // record's index), the rare suspicion lives in a side map
-// (Memberlist::suspicions_), and the fields are ordered so that none pads
-// (20 bytes). A record whose name is empty is free.
+// (Memberlist::suspicions_), and the state, two flags and the time of the
+// last change share 8 bytes (16 in all). A record whose name is empty is
+// free.
 struct NodeState {
   ClaimPool::Ref claim;
-  MemberState state = MemberState::kAlive;
+  BroadcastQueue::Slot queued;  // the update about it we spread
+  MemberState state : 3 = MemberState::kAlive;
   // It answered one of our probes or exchanged state with us. Members
   // only heard of (possibly forged, in a flood) are not asked to probe
   // for us, and failing to reach them does not lower our health score.
-  bool verified = false;
+  bool verified : 1 = false;
   // Left by a force-leave (ForceLeave), not by its own signed leave: its
   // push/pull entry says dead (no leave signature to pass on), and its
   // key stays pinned as long as a dead member's would.
-  bool forced_left = false;
-  CompactTime state_change;     // when the state last changed, local time
-  BroadcastQueue::Slot queued;  // the update about it we spread
+  bool forced_left : 1 = false;
+  // When the state last changed, local time: whole nanoseconds since the
+  // memberlist's epoch, within ±2^58 ns (±9.1 years). Read and written
+  // through Memberlist::StateChange and SetStateChange.
+  int64_t state_change_ns : 59 = 0;
 
   // The claim's fields. The member's public key is pinned to its name
   // while it lives; the signature is that of its last claim about itself
@@ -78,7 +58,7 @@ struct NodeState {
   // Its name's number in the ClaimPool (Memberlist's by_name_).
   uint32_t name_number() const { return claim->name_number; }
 };
-static_assert(sizeof(NodeState) <= 20, "a member record grew: N² of them");
+static_assert(sizeof(NodeState) <= 16, "a member record grew: N² of them");
 
 }  // namespace peerlab::membership::internal
 

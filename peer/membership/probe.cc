@@ -50,7 +50,7 @@ Memberlist::NodeState* Memberlist::NextProbeTarget() {
           if (node.state == MemberState::kDead && !Compat()) {
             keep = std::max(keep, config_.reconnect_timeout);
           }
-          if (now - node.state_change > keep) {
+          if (now - StateChange(node) > keep) {
             RememberDeparted(node);  // it may still catch up on keys
             RemoveNode(index);
             continue;

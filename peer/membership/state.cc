@@ -290,7 +290,7 @@ bool Memberlist::KeyReplaceable(const NodeState& node) const {
   if (node.state == MemberState::kLeft && !node.forced_left) return true;
   return (node.state == MemberState::kDead ||
           node.state == MemberState::kLeft) &&
-         scheduler_->Now() - node.state_change >=
+         scheduler_->Now() - StateChange(node) >=
              config_.gossip_to_the_dead_time;
 }
 
@@ -344,7 +344,7 @@ Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive) {
   NodeState& node = nodes_[index];
   SetClaim(node, alive);
   node.state = MemberState::kAlive;
-  node.state_change = scheduler_->Now();
+  SetStateChange(node, scheduler_->Now());
   IndexName(index);
   ++num_alive_;
   // Insert at a random place in the probe order, so new members are probed
@@ -382,7 +382,7 @@ void Memberlist::SetState(NodeState& node, MemberState state) {
   if (node.state != state &&
       !(node.state == MemberState::kDead && state == MemberState::kLeft &&
         node.forced_left)) {
-    node.state_change = scheduler_->Now();
+    SetStateChange(node, scheduler_->Now());
   }
   if (state != MemberState::kLeft) node.forced_left = false;
   node.state = state;
@@ -557,7 +557,7 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
     SetClaim(m, alive);
     SetState(m, MemberState::kAlive);
     ++stats_.alives_applied;
-    m.state_change = scheduler_->Now();
+    SetStateChange(m, scheduler_->Now());
     m.verified = false;  // another process: not heard from yet
     QueueAlive(m, alive);
     if (!events_) return;
