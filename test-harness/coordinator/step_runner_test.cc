@@ -246,6 +246,11 @@ TEST_F(StepRunnerTest, TheEndPhaseEndsAQuietWindowAfterTheLastLine) {
   UntilWaiting();  // the end phase, waiting for the filter to hold
   const absl::Time t0 = clock_.Now();
   ASSERT_TRUE(links_.Write("alice", "messagesView", "late"));
+  // The runner takes the line on its own thread: until it waits for the
+  // quiet window, RunToEnd could take it for idle and move the clock to the
+  // end phase's timeout (seen under load in CI: "10s vs 1s").
+  ASSERT_TRUE(Eventually(
+      [&] { return clock_.NextDeadline() < t0 + absl::Seconds(1); }));
   RunSummary s = RunToEnd(*run);
   EXPECT_EQ(s.state(), ::harness::v1::RUN_STATE_PASSED) << s.verdict();
   EXPECT_LT(clock_.Now() - t0, absl::Seconds(1));
