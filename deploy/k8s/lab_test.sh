@@ -13,7 +13,9 @@
 #     10 s), logging it; it is alive under its name in every table again;
 #  5. down leaves no pod, volume or network.
 # Every gRPC connection in the lab is mutual TLS (deploy/k8s/make-secrets).
-# Usage: lab_test.sh BIN_DIR SOURCE_DIR. Skipped (77) without root or podman.
+# Usage: lab_test.sh BIN_DIR SOURCE_DIR. Skipped (77) without root or podman,
+# or when someone else's lab is up (one left by a killed lab test is taken
+# down first).
 set -euo pipefail
 BIN_DIR=$1
 SRC=$2
@@ -23,14 +25,27 @@ export PEERLAB_BIN_DIR="$BIN_DIR"
 export CONTAINERS_CONF="$SRC/deploy/k8s/containers.conf"
 [[ $(id -u) == 0 ]] || { echo "SKIP: the lab needs root (rootful podman, CNI)"; exit 77; }
 command -v podman >/dev/null || { echo "SKIP: podman missing (scripts/setup)"; exit 77; }
+# The test marks the lab it brings up with its pid. A lab whose marker
+# names a process that is gone was left by a test killed mid-run (a CI
+# timeout, ^C): it is taken down, not a reason to skip. Any other lab is
+# someone's: the test skips and leaves it alone.
+OWNER="${PEERLAB_K8S_LAB_DIR:-/var/tmp/peerlab-k8s-lab}/owned-by-lab-test"
 if [[ -n "$(podman pod ps -q --filter label=peerlab.lab=k8s)" ]]; then
-  echo "SKIP: a lab is already up on this machine (deploy/k8s/lab down)"; exit 77
+  owner=$(cat "$OWNER" 2>/dev/null || true)
+  if [[ "$owner" =~ ^[0-9]+$ ]] && ! kill -0 "$owner" 2>/dev/null; then
+    echo "== a lab left by an earlier lab test (pid $owner, gone): taking it down"
+    "$LAB" down || { echo "FAIL: could not take down the lab left by pid $owner"; exit 1; }
+  else
+    echo "SKIP: a lab is already up on this machine (deploy/k8s/lab down)"; exit 77
+  fi
 fi
+mkdir -p "${OWNER%/*}"
+echo $$ >"$OWNER"
 work=$(mktemp -d)
 t_start=$SECONDS
 step() { echo "== [$((SECONDS - t_start)) s] $*"; }
 fail() { echo "FAIL: $*"; "$LAB" members 2>/dev/null | head -60 || true; exit 1; }
-cleanup() { "$LAB" down >/dev/null 2>&1 || true; rm -rf "$work"; }
+cleanup() { "$LAB" down >/dev/null 2>&1 || true; rm -rf "$work" "$OWNER"; }
 trap cleanup EXIT
 nothing_left() {
   [[ -z "$(podman pod ps -q --filter label=peerlab.lab=k8s)" ]] || fail "$1: pods left: $(podman pod ps --format '{{.Name}}')"
