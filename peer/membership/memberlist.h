@@ -591,6 +591,8 @@ class Memberlist {
   // the declaration's epidemic (a gossip round per doubling of the group) and
   // at least a probe timeout: 2 s at 1,000 members (LAN), 1.6 s at 200, 0.8 s
   // at 10. Half of it (1 s at 1,000) cut flipflop agreement to 96.47 %.
+  // StartSuspicion takes it off the suspicion timeout, so the moment falls
+  // when the first member's own check ended before the timed death.
   absl::Duration DeathDelay();
   // Our last check of suspect `m` went unanswered: removes it at `at`
   // (now if past), the earliest time known, after saying so.

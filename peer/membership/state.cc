@@ -696,6 +696,21 @@ void Memberlist::StartSuspicion(NodeState& node, const std::string& from,
       SuspicionTimeout(config_.suspicion_mult, n, config_.probe_interval);
   absl::Duration max =
       config_.lifeguard ? min * config_.suspicion_max_timeout_mult : min;
+  if (!Compat()) {
+    // The timed death (stability.cc) removes the member DeathDelay() after
+    // the first decider's last check: that much comes off the timer here,
+    // so the first removal falls when the first member's removal fell
+    // before the timed death (its check ended), and the whole group's
+    // there, not a delay after it. A slow member has as long to refute
+    // as before: a refutation before the moment still saves it. Shifting
+    // both bounds shifts every timeout Lifeguard's confirmations give by
+    // the same (RemainingSuspicionTime is linear in them). At most half
+    // the minimum (never reached by the profiles; a setting with a delay
+    // longer than the suspicion would check at once).
+    const absl::Duration shift = std::min(DeathDelay(), min / 2);
+    min -= shift;
+    max -= shift;
+  }
   const std::string name = node.name();
   const uint64_t incarnation = node.incarnation();
   const uint64_t generation = node.generation();

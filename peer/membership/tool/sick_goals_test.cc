@@ -5,7 +5,9 @@
 // and every healthy member holding the same live set in >= 99 % of the 1 s
 // samples (outside the 5 s after each phase change). PEERLAB_SIM_SEED=N
 // replays one seed.
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -51,6 +53,46 @@ TEST(SickGoalsTest, FlipFlopAgreesRemovesAndReadmitsAtOneMoment) {
     ASSERT_TRUE(r.agreement_pct.has_value());
     EXPECT_GE(*r.agreement_pct, 99.0);
   }
+}
+
+// Issue 17: crash detection in the healthy case no slower than before the
+// timed death (main at ad51254, the same runner: peerlab-sim --scenario
+// crash, medians of seeds 1-8 of "dead by all": 5.74 s at N = 10 with one
+// crash, 8.33 s at N = 200 with two). The timed death alone (main at
+// fbf96b2) gave 5.86 and 9.38 s: the whole group removed each member a
+// DeathDelay() after the first decider's check, later than the last
+// member's own check had.
+absl::Duration MedianDeadByAll(int nodes, int crash, absl::Duration settle,
+                               absl::Duration duration) {
+  std::vector<absl::Duration> all;
+  const uint64_t base = SimSeed(1);
+  for (uint64_t seed = base; seed < base + 8; ++seed) {
+    PEERLAB_SIM_TRACE_SEED(seed);
+    SimRunOptions o;
+    o.nodes = nodes;
+    o.seed = seed;
+    o.scenario = Scenario::kCrash;
+    o.crash = crash;
+    o.settle = settle;
+    o.duration = duration;
+    auto r = RunSimulation(o);
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) continue;
+    SCOPED_TRACE(Figures(*r));
+    EXPECT_EQ(r->healthy_declared_dead, 0);
+    EXPECT_TRUE(r->last_detect.has_value());
+    if (r->last_detect.has_value()) all.push_back(*r->last_detect);
+  }
+  if (all.size() != 8) return absl::InfiniteDuration();
+  std::sort(all.begin(), all.end());
+  return (all[3] + all[4]) / 2;
+}
+
+TEST(SickGoalsTest, CrashDetectionIsNoSlowerThanBeforeTheTimedDeath) {
+  EXPECT_LE(MedianDeadByAll(10, 1, absl::Seconds(1), absl::Seconds(60)),
+            absl::Milliseconds(5740));
+  EXPECT_LE(MedianDeadByAll(200, 2, absl::Seconds(60), absl::Seconds(120)),
+            absl::Milliseconds(8330));
 }
 
 }  // namespace
