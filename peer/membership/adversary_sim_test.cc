@@ -6,6 +6,7 @@
 //
 // Modes: "open" (no group key), "outsider" (a group key the adversary lacks),
 // "insider" (the adversary holds the group key, no member's node key).
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -478,6 +479,65 @@ TEST(AdversarySimTest, ForgedQuarantineDeclarersRemoveNobody) {
   }
   EXPECT_GT(checks, 0);  // the forgeries are a reason to check, no more
   EXPECT_LE(removed, 1) << "members that removed " << c.name(victim);
+}
+
+// A timed death (Dead.remove_at_ms: remove the member at that moment if
+// your own check of it stays silent) is an accusation: anyone holding the
+// group key may send one, naming a credible accuser and any moment. It is
+// not applied before the receiver's own suspicion could have run out (its
+// minimum), so a member that lags 700 ms (past the probe timeout) has that
+// long to refute, whatever the moment: due at once, in the past, the
+// earliest or the latest a field holds. Before, a moment due at once left
+// it one ack to one ping, which came too late: a single forged datagram to
+// each member removed it at all 29 of them (seed 118, each moment but the
+// latest, which is cut to now + DeathDelay()).
+TEST(AdversarySimTest, InsiderTimedDeathRemovesNobody) {
+  const uint64_t seed = SimSeed(118);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const std::string key(kKeySize, 't');
+  const int victim = 7;
+  auto moments = [](absl::Time now) {
+    return std::vector<int64_t>{absl::ToUnixMillis(now),
+                                absl::ToUnixMillis(now) - 60'000,
+                                std::numeric_limits<int64_t>::min(),
+                                std::numeric_limits<int64_t>::max()};
+  };
+  for (int which = 0; which < 4; ++which) {
+    SimCluster::Options co;
+    co.nodes = 30;
+    co.seed = seed;
+    co.config = Config::Lan();
+    co.keys = {key};
+    SimCluster c(co);
+    c.StartAll();
+    ASSERT_TRUE(c.RunUntil([&] { return c.AllKnowAllFast() && c.Converged(); },
+                           absl::Minutes(2)));
+    runtime::FaultRule slow;
+    slow.delay = absl::Milliseconds(700);
+    ASSERT_TRUE(c.net().faults(victim).Set("*", slow).ok());
+    c.RunFor(absl::Seconds(5));
+    SimAdversary::Options ao;
+    ao.kind = Kind::kInsider;
+    ao.keys = {key};
+    ao.seed = seed;
+    SimAdversary adv(c, ao);
+    const uint64_t before = c.node(victim).LocalNode().incarnation;
+    c.net().clock().Schedule(c.Now() + absl::Seconds(1), [&] {
+      ::peer::v1::Message m = adv.Dead(victim, before, c.name(1));
+      m.mutable_dead()->set_remove_at_ms(moments(c.Now())[which]);
+      for (int i = 0; i < c.size(); ++i) {
+        if (i != victim) adv.SendMessages(c.net().address(i), {m}, adv.name());
+      }
+    });
+    c.RunFor(absl::Seconds(20));
+    int removed = 0;
+    for (int i = 0; i < c.size(); ++i) {
+      if (i != victim) removed += c.observed(i, victim).dead.has_value();
+    }
+    SCOPED_TRACE(::testing::Message() << "moment " << which);
+    EXPECT_GT(c.node(victim).LocalNode().incarnation, before);  // it refuted
+    EXPECT_EQ(removed, 0) << "members that removed " << c.name(victim);
+  }
 }
 
 }  // namespace

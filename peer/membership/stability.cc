@@ -602,6 +602,14 @@ void Memberlist::HandleTimedDeath(NodeState& m, const ::peer::v1::Dead& dead) {
   const absl::Time latest =
       absl::FromUnixMillis(absl::ToUnixMillis(now + DeathDelay()));
   if (at > latest) at = latest;
+  // Not before our suspicion's minimum, as our own timer would: anyone
+  // holding the group key may send a timed death naming a credible accuser
+  // and any moment, and a moment due at once left a member no time to
+  // refute but its one ack, which a slow member sends too late (one forged
+  // datagram each removed a member with a 700 ms lag at all 29 others).
+  const absl::Time earliest =
+      absl::FromUnixMillis(absl::ToUnixMillis(s.start() + s.min_timeout()));
+  if (at < earliest) at = earliest;
   if (at >= s.remove_at) return;  // nothing new
   s.remove_at = at;
   // Passed on as our own accusation with that moment, under the member's

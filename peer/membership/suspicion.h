@@ -51,8 +51,10 @@ class Suspicion {
   bool silent = false;
   absl::Time remove_at = absl::InfiniteFuture();
   bool said = false;
-  // When the suspicion started.
+  // When the suspicion started, and the least it runs (all confirmations
+  // in).
   absl::Time start() const { return start_; }
+  absl::Duration min_timeout() const { return min_; }
   // When the timer will fire now.
   absl::Time deadline() const { return deadline_; }
 
