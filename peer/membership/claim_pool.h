@@ -28,7 +28,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "peer/membership/pool_table.h"
 #include "peer/membership/string_pool.h"
@@ -122,20 +121,6 @@ class ClaimPool {
   using Table = Ref::Table;
   template <typename, typename>
   friend class internal::PoolRef;  // Release
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(const Claim& c) const { return absl::Hash<Claim>()(c); }
-    size_t operator()(const Entry* e) const { return (*this)(e->value); }
-  };
-  struct Eq {
-    using is_transparent = void;
-    static const Claim& View(const Claim& c) { return c; }
-    static const Claim& View(const Entry* e) { return e->value; }
-    template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const {
-      return View(a) == View(b);
-    }
-  };
   // Empties `entry` and gives its slot back.
   static void Give(Entry* entry);
   void Release(Entry* entry);
@@ -147,7 +132,7 @@ class ClaimPool {
   };
 
   StringPool* const strings_;
-  absl::flat_hash_set<Entry*, Hash, Eq> entries_;
+  internal::PoolEntrySet<Entry, Claim> entries_;
   absl::flat_hash_map<uint32_t, Named> names_;  // by the name's string index
   std::vector<uint32_t> free_name_numbers_;
   uint32_t next_name_number_ = 1;

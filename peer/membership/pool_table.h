@@ -1,5 +1,6 @@
-// PoolTable<E>: the process-wide storage behind StringPool and ClaimPool,
-// and PoolRef: their counted 4-byte references.
+// PoolTable<E>: the process-wide storage behind StringPool and ClaimPool;
+// PoolRef: their counted 4-byte references; PoolEntrySet: each pool's set
+// of its entries, found by value.
 //
 // Every pool of one kind keeps its entries in one table of fixed chunks, so
 // that a reference to an entry is a 4-byte index (a simulated member holds
@@ -17,6 +18,9 @@
 #include <mutex>
 #include <utility>
 #include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 
 namespace peerlab::membership::internal {
 
@@ -83,6 +87,29 @@ struct PoolEntry {
   uint32_t index = 0;  // its place in the PoolTable (never 0)
   Pool* pool = nullptr;
 };
+
+// A pool's own entries, found by value: hashed and compared as `Key`, what
+// a lookup names (absl::string_view for StringPool's strings, the Claim
+// itself for ClaimPool), so that a lookup by value needs no entry.
+template <typename Entry, typename Key>
+struct PoolEntryHash {
+  using is_transparent = void;
+  size_t operator()(const Key& key) const { return absl::Hash<Key>()(key); }
+  size_t operator()(const Entry* e) const { return (*this)(e->value); }
+};
+template <typename Entry, typename Key>
+struct PoolEntryEq {
+  using is_transparent = void;
+  static const Key& View(const Key& key) { return key; }
+  static const auto& View(const Entry* e) { return e->value; }
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    return View(a) == View(b);
+  }
+};
+template <typename Entry, typename Key>
+using PoolEntrySet = absl::flat_hash_set<Entry*, PoolEntryHash<Entry, Key>,
+                                         PoolEntryEq<Entry, Key>>;
 
 // A counted reference to a pooled Value (4 bytes: its index in the
 // PoolTable); a default-constructed one is the empty Value and belongs to

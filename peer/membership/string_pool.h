@@ -19,8 +19,6 @@
 #include <cstdint>
 #include <string>
 
-#include "absl/container/flat_hash_set.h"
-#include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
 #include "peer/membership/pool_table.h"
 
@@ -76,28 +74,12 @@ class StringPool {
   using Table = Ref::Table;
   template <typename, typename>
   friend class internal::PoolRef;  // Release
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(absl::string_view s) const {
-      return absl::Hash<absl::string_view>()(s);
-    }
-    size_t operator()(const Entry* e) const { return (*this)(e->value); }
-  };
-  struct Eq {
-    using is_transparent = void;
-    static absl::string_view View(absl::string_view s) { return s; }
-    static absl::string_view View(const Entry* e) { return e->value; }
-    template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const {
-      return View(a) == View(b);
-    }
-  };
   // A table slot holding `value` for this pool (no Ref yet); and back.
   Entry* Take(absl::string_view value);
   static void Give(Entry* entry);
   void Release(Entry* entry);
 
-  absl::flat_hash_set<Entry*, Hash, Eq> entries_;
+  internal::PoolEntrySet<Entry, absl::string_view> entries_;
   size_t bytes_ = 0;
 };
 
