@@ -39,7 +39,15 @@ void BroadcastQueue::Queue(const std::string& key, std::string message,
                            uint32_t min_transmits) {
   if (!key.empty()) {
     auto it = keyed_.find(key);
-    if (it != keyed_.end()) Finish(SlotAt(it->second)->key);  // forgets it
+    if (it != keyed_.end()) {
+      Finish(SlotAt(it->second)->key);  // forgets it
+      if (keyed_.contains(key)) {
+        // Its on_done queued for the key again: that update, made after
+        // this one (the caller's, made before the call), stays.
+        if (on_done) on_done();
+        return;
+      }
+    }
   }
   const uint32_t slot = TakeOwnSlot();
   if (!key.empty()) {
@@ -55,6 +63,10 @@ void BroadcastQueue::Queue(const std::string& key, std::string message,
 void BroadcastQueue::Queue(uint32_t slot, std::string message,
                            std::function<void()> on_done) {
   Cancel(slot);
+  if (SlotAt(slot)->queued()) {  // as for a key, above
+    if (on_done) on_done();
+    return;
+  }
   Enqueue(slot, std::move(message), std::move(on_done));
 }
 

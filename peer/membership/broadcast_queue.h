@@ -59,7 +59,10 @@ class BroadcastQueue {
   // queued message with the same key. `on_done` (optional) runs when the
   // message has been sent its last time or was invalidated. It is sent at
   // least `min_transmits` times (application broadcasts: UserBroadcastFloor)
-  // even when the retransmit limit is lower (at most 255).
+  // even when the retransmit limit is lower (at most 255). If the on_done
+  // of the message it invalidates queues for the key again, that later
+  // update stays and this one counts as invalidated at once (its on_done
+  // runs).
   void Queue(const std::string& key, std::string message,
              std::function<void()> on_done = nullptr,
              uint32_t min_transmits = 0);

@@ -193,5 +193,29 @@ TEST(BroadcastQueueTest, NoRenumberingDuringATake) {
   for (const auto& slot : slots) EXPECT_FALSE(slot.queued());
 }
 
+// An on_done that a replacement runs may queue for the same slot or key
+// again (a done callback of UpdateMeta updating the metadata once more):
+// that update, made after the one being queued, stays, and the one being
+// queued counts as replaced at once. Before, both stayed, the slot tracked
+// only the second (`q.size() Which is: 2`, 4 with the string key), and the
+// first, when it finished, ran the second's on_done and cleared its slot.
+TEST(BroadcastQueueTest, AnUpdateQueuedByAReplacedOnesOnDoneStays) {
+  BroadcastQueue::Slot slots[1];
+  BroadcastQueue q(
+      3, [] { return 10; }, nullptr, [&](uint32_t i) { return &slots[i]; });
+  bool replaced = false;
+  q.Queue(0, "a", [&] { q.Queue(0, "b"); });
+  q.Queue(0, "c", [&] { replaced = true; });
+  EXPECT_TRUE(replaced);
+  EXPECT_EQ(q.size(), 1u);
+  q.Queue("k", "x", [&] { q.Queue("k", "y"); });
+  q.Queue("k", "z");
+  EXPECT_EQ(q.size(), 2u);
+  EXPECT_THAT(q.Take(0, 100), UnorderedElementsAre("b", "y"));
+  q.Cancel(0);
+  EXPECT_FALSE(slots[0].queued());
+  EXPECT_EQ(q.size(), 1u);
+}
+
 }  // namespace
 }  // namespace peerlab::membership
