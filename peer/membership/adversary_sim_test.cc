@@ -7,7 +7,9 @@
 // Modes: "open" (no group key), "outsider" (a group key the adversary lacks),
 // "insider" (the adversary holds the group key, no member's node key).
 #include <limits>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -418,6 +420,25 @@ TEST(AdversarySimTest, InsiderForgedDeadRemovesNobody) {
   }
 }
 
+// 30 members of group key `key` with `config`, converged (nullptr, and a
+// failure, if they are not within 2 minutes).
+std::unique_ptr<SimCluster> ConvergedCluster(uint64_t seed, Config config,
+                                             const std::string& key) {
+  SimCluster::Options co;
+  co.nodes = 30;
+  co.seed = seed;
+  co.config = std::move(config);
+  co.keys = {key};
+  auto c = std::make_unique<SimCluster>(co);
+  c->StartAll();
+  if (!c->RunUntil([&] { return c->AllKnowAllFast() && c->Converged(); },
+                   absl::Minutes(2))) {
+    ADD_FAILURE() << "not converged";
+    return nullptr;
+  }
+  return c;
+}
+
 // A quarantine declaration (docs/membership.md, "Timed quarantine") counts
 // for its declarer only under the declarer's own signature. An insider
 // (the group key, no member's node key) names 3 members as declarers of a
@@ -433,15 +454,10 @@ TEST(AdversarySimTest, ForgedQuarantineDeclarersRemoveNobody) {
   const uint64_t seed = SimSeed(118);
   PEERLAB_SIM_TRACE_SEED(seed);
   const std::string key(kKeySize, 'q');
-  SimCluster::Options co;
-  co.nodes = 30;
-  co.seed = seed;
-  co.config = Config::Local();
-  co.keys = {key};
-  SimCluster c(co);
-  c.StartAll();
-  ASSERT_TRUE(c.RunUntil([&] { return c.AllKnowAllFast() && c.Converged(); },
-                         absl::Minutes(2)));
+  std::unique_ptr<SimCluster> cluster =
+      ConvergedCluster(seed, Config::Local(), key);
+  ASSERT_NE(cluster, nullptr);
+  SimCluster& c = *cluster;
   const int victim = 7;
   runtime::FaultRule lossy;
   lossy.drop = 0.01;
@@ -503,15 +519,10 @@ TEST(AdversarySimTest, InsiderTimedDeathRemovesNobody) {
                                 std::numeric_limits<int64_t>::max()};
   };
   for (int which = 0; which < 4; ++which) {
-    SimCluster::Options co;
-    co.nodes = 30;
-    co.seed = seed;
-    co.config = Config::Lan();
-    co.keys = {key};
-    SimCluster c(co);
-    c.StartAll();
-    ASSERT_TRUE(c.RunUntil([&] { return c.AllKnowAllFast() && c.Converged(); },
-                           absl::Minutes(2)));
+    std::unique_ptr<SimCluster> cluster =
+        ConvergedCluster(seed, Config::Lan(), key);
+    ASSERT_NE(cluster, nullptr);
+    SimCluster& c = *cluster;
     runtime::FaultRule slow;
     slow.delay = absl::Milliseconds(700);
     ASSERT_TRUE(c.net().faults(victim).Set("*", slow).ok());
