@@ -8,6 +8,7 @@
 // "insider" (the adversary holds the group key, no member's node key).
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -549,6 +550,57 @@ TEST(AdversarySimTest, InsiderTimedDeathRemovesNobody) {
     EXPECT_GT(c.node(victim).LocalNode().incarnation, before);  // it refuted
     EXPECT_EQ(removed, 0) << "members that removed " << c.name(victim);
   }
+}
+
+// Only a credible accuser's timed death counts, also once a suspicion names
+// as many accusers as it keeps (Suspicion::kMaxAccusers): an insider names
+// 16 members as accusers of a silent member at one member R (16 forged
+// suspects), then sends R a timed death due at once from "mallory", a name
+// nobody knows. R removes the member at its own moment (its own check,
+// after the suspicion's minimum, then DeathDelay()), not when its one
+// ping after mallory's word goes unanswered. Before, the full suspicion let
+// any name through: R removed it at the suspicion's minimum, 2.95 s after
+// (`actual: 2.955s vs 3.454s`, seed 118).
+TEST(AdversarySimTest, TimedDeathOfAStrangerCountsForNothing) {
+  const uint64_t seed = SimSeed(118);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const std::string key(kKeySize, 's');
+  std::unique_ptr<SimCluster> cluster =
+      ConvergedCluster(seed, Config::Lan(), key);
+  ASSERT_NE(cluster, nullptr);
+  SimCluster& c = *cluster;
+  const int victim = 7, r = 3;
+  SimAdversary::Options ao;
+  ao.kind = Kind::kInsider;
+  ao.keys = {key};
+  ao.seed = seed;
+  SimAdversary adv(c, ao);
+  absl::Time injected;
+  c.net().clock().Schedule(c.Now() + absl::Seconds(1), [&] {
+    runtime::FaultRule silent;
+    silent.block = true;
+    ASSERT_TRUE(c.net().faults(victim).Set("*", silent).ok());
+    injected = c.Now();
+    const uint64_t incarnation = c.node(victim).LocalNode().incarnation;
+    std::vector<::peer::v1::Message> forged;
+    for (int i = 0; i < c.size() && forged.size() < 16; ++i) {
+      if (i != victim && i != r) {
+        forged.push_back(adv.Suspect(victim, incarnation, c.name(i)));
+      }
+    }
+    ::peer::v1::Message dead = adv.Dead(victim, incarnation, "mallory");
+    dead.mutable_dead()->set_remove_at_ms(absl::ToUnixMillis(c.Now()));
+    forged.push_back(std::move(dead));
+    adv.SendMessages(c.net().address(r), forged, adv.name());
+  });
+  c.RunFor(absl::Seconds(20));
+  const std::optional<absl::Time> dead = c.observed(r, victim).dead;
+  ASSERT_TRUE(dead.has_value());
+  const absl::Duration removed_after = *dead - injected;
+  const Config lan = Config::Lan();
+  const absl::Duration min =
+      SuspicionTimeout(lan.suspicion_mult, c.size(), lan.probe_interval);
+  EXPECT_GE(removed_after, min + lan.probe_timeout);
 }
 
 }  // namespace

@@ -526,8 +526,10 @@ class Memberlist {
   // Whether an accusation by `from` may start or confirm a suspicion of
   // `accused` (Config::max_accusations): an unnamed one (push/pull) and our
   // own always; a member unknown here, not alive here, or with more than
-  // max_accusations refuted accusations in the window, never.
-  bool CredibleAccuser(const std::string& from, const NodeState& accused);
+  // max_accusations refuted accusations in the window, never. A refused one
+  // is counted in stats (accusations_discounted) if `count`.
+  bool CredibleAccuser(const std::string& from, const NodeState& accused,
+                       bool count = true);
   // `accused` refuted a suspicion (its alive at a higher incarnation while
   // suspect here): its lone accuser's accusation counts as refuted, unless
   // others corroborated it (two or more accusers in its evidence).

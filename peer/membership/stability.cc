@@ -56,7 +56,7 @@ bool IsLive(MemberState s) {
 }  // namespace
 
 bool Memberlist::CredibleAccuser(const std::string& from,
-                                 const NodeState& accused) {
+                                 const NodeState& accused, bool count) {
   if (Compat() || config_.max_accusations == 0) return true;
   if (from.empty() || from == config_.name) return true;
   if (from == accused.name().view()) return true;  // its own leave
@@ -70,7 +70,7 @@ bool Memberlist::CredibleAccuser(const std::string& from,
       credible = false;
     }
   }
-  if (!credible) ++stats_.accusations_discounted;
+  if (!credible && count) ++stats_.accusations_discounted;
   return credible;
 }
 
@@ -590,9 +590,13 @@ void Memberlist::HandleTimedDeath(NodeState& m, const ::peer::v1::Dead& dead) {
     return;
   }
   Suspicion& s = *SuspicionOf(m);
-  // Only a credible accuser's (HandleSuspect counted it as an accuser).
+  // Only a credible accuser's: one HandleSuspect counted as an accuser, or,
+  // once the suspicion keeps no more names (kMaxAccusers), one it would
+  // have counted (its refusal is counted there already). Before, a full
+  // suspicion let any name through.
   if (!s.accuser_names().count(dead.from()) &&
-      s.accusers() < static_cast<int>(Suspicion::kMaxAccusers)) {
+      (s.accusers() < static_cast<int>(Suspicion::kMaxAccusers) ||
+       !CredibleAccuser(dead.from(), m, /*count=*/false))) {
     return;
   }
   const absl::Time now = scheduler_->Now();
