@@ -7,6 +7,7 @@
 // Modes: "open" (no group key), "outsider" (a group key the adversary lacks),
 // "insider" (the adversary holds the group key, no member's node key).
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -18,6 +19,7 @@
 #include "peer/membership/protocol_math.h"
 #include "peer/membership/sim/sim_seed.h"
 #include "peer/membership/sim_adversary.h"
+#include "peer/membership/wire.h"
 #include "peer/runtime/fault_plan.h"
 
 namespace peerlab::membership {
@@ -608,6 +610,88 @@ TEST(AdversarySimTest, TimedDeathOfAStrangerCountsForNothing) {
   const absl::Duration delay =
       std::max(lan.gossip_interval * 5, lan.probe_timeout);
   EXPECT_GE(removed_after, min - std::min(delay, min / 2) + lan.probe_timeout);
+}
+
+// A check's result applies to the suspicion it was started for, not to
+// whatever suspicion of the member is there when it ends. At member R, a
+// timed death makes R ping suspect V (P1); V's answer cannot reach R (R
+// hears only the adversary). R's suspicion S1 runs out meanwhile and R's
+// last check (P2) gets an ack forged from its sequence number (an ack
+// names no sender), so R starts a new suspicion S2 of V at the same
+// incarnation. P1 then ends unanswered. Later a second timed death, due
+// in less than a probe timeout, makes R check V (P3); V answers 150 ms
+// later, with its refutation. R must not remove V: S2's own check was
+// answered in time. Before, P1's silence marked S2 silent, and R removed
+// V at the second moment, before P3's answer.
+TEST(AdversarySimTest, StaleCheckDoesNotDecideANewSuspicion) {
+  const uint64_t seed = SimSeed(118);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  SimCluster::Options co;
+  co.nodes = 30;
+  co.seed = seed;
+  co.config = Config::Lan();
+  co.config.push_pull_interval = absl::ZeroDuration();
+  SimCluster c(co);
+  c.StartAll();
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllKnowAllFast() && c.Converged(); },
+                         absl::Minutes(2)));
+  const int victim = 7, r = 3;
+  SimAdversary::Options ao;
+  ao.seed = seed;
+  SimAdversary adv(c, ao);
+  const uint64_t i = c.node(victim).LocalNode().incarnation;
+  const absl::Time t = c.Now() + absl::Seconds(1);
+  auto at = [&](absl::Duration d, std::function<void()> f) {
+    c.net().clock().Schedule(t + d, std::move(f));
+  };
+  runtime::FaultRule slow;
+  slow.delay = absl::Milliseconds(150);
+  ASSERT_TRUE(c.net().faults(victim).Set(c.net().address(r), slow).ok());
+  // S1 at R with three accusers (Lifeguard's K = 2: it runs its minimum).
+  at(absl::ZeroDuration(), [&] {
+    c.net().DropIngress(r, {adv.node()});
+    std::vector<::peer::v1::Message> forged;
+    for (int accuser : {1, 2, 4}) {
+      forged.push_back(adv.Suspect(victim, i, c.name(accuser)));
+    }
+    adv.SendMessages(c.net().address(r), forged, adv.name());
+  });
+  at(absl::Milliseconds(1600), [&] {
+    ::peer::v1::Message dead = adv.Dead(victim, i, c.name(1));
+    dead.mutable_dead()->set_remove_at_ms(
+        absl::ToUnixMillis(c.Now() + absl::Milliseconds(500)));
+    adv.SendMessages(c.net().address(r), {dead}, adv.name());
+    adv.Tap(true);
+  });
+  // P2 (S1 ran out at about 1.955 s): acked by the adversary.
+  at(absl::Milliseconds(2000), [&] {
+    adv.Tap(false);
+    uint32_t seq = 0;
+    for (const SimAdversary::Captured& d : adv.captured()) {
+      if (d.to_address != c.net().address(victim)) continue;
+      absl::StatusOr<::peer::v1::Packet> p = DecodePacket(d.bytes, 1 << 16);
+      if (!p.ok() || p->from() != c.name(r)) continue;
+      for (const ::peer::v1::Message& m : p->messages()) {
+        if (m.has_ping()) seq = std::max(seq, m.ping().seq_no());
+      }
+    }
+    ASSERT_NE(seq, 0u);
+    ::peer::v1::Message ack;
+    ack.mutable_ack()->set_seq_no(seq);
+    adv.SendMessages(c.net().address(r), {ack}, c.name(victim));
+  });
+  at(absl::Milliseconds(3800), [&] { c.net().OpenIngress(r); });
+  at(absl::Milliseconds(3850), [&] {
+    ::peer::v1::Message dead = adv.Dead(victim, i, c.name(1));
+    dead.mutable_dead()->set_remove_at_ms(absl::ToUnixMillis(c.Now()));
+    adv.SendMessages(c.net().address(r),
+                     {adv.Suspect(victim, i, c.name(1)), dead}, adv.name());
+  });
+  c.RunFor(absl::Seconds(12));
+  EXPECT_GT(c.node(victim).LocalNode().incarnation, i);  // it refuted
+  EXPECT_FALSE(c.observed(r, victim).dead.has_value())
+      << c.name(r) << " removed " << c.name(victim) << " at "
+      << *c.observed(r, victim).dead - t << " after the first accusation";
 }
 
 }  // namespace

@@ -417,6 +417,11 @@ class Memberlist {
   // `early` (corroboration): an ack leaves the suspicion running as it is.
   void LastCheckBeforeDeath(const std::string& name, uint64_t incarnation,
                             uint64_t generation, bool early = false);
+  // The member `name` if it is still suspect at `incarnation` and
+  // `generation` under the suspicion that started at `started` (not one
+  // started over since); else nullptr. For a check's result.
+  NodeState* SuspectOf(const std::string& name, uint64_t incarnation,
+                       uint64_t generation, absl::Time started);
   NodeState* Find(absl::string_view name);
   NodeState& AddNode(const ::peer::v1::Alive& alive);
   // Forgets the member at nodes_[index] (its queued update dropped).

@@ -643,22 +643,19 @@ void Memberlist::HandleTimedDeath(NodeState& m, const ::peer::v1::Dead& dead) {
     p->set_generation(m.generation());
     p->set_node(m.name().str());
     p->set_from(config_.name);
-    PingBurst(
-        m.name().str(), m.addr().str(), 1,
-        std::max(at - now, awareness_.Scale(config_.probe_timeout)),
-        EncodeMessage(sus),
-        [this, name = m.name().str(), incarnation = m.incarnation(),
-         generation = m.generation()](int acks) {
-          NodeState* t = Find(name);
-          if (shut_down_ || t == nullptr || t->state != MemberState::kSuspect ||
-              t->incarnation() != incarnation ||
-              t->generation() != generation || SuspicionOf(*t) == nullptr) {
-            return;
-          }
-          if (acks > 0) return;  // it refutes (the suspect first)
-          SuspicionOf(*t)->silent = true;
-          ScheduleDeath(*t, SuspicionOf(*t)->remove_at);
-        });
+    PingBurst(m.name().str(), m.addr().str(), 1,
+              std::max(at - now, awareness_.Scale(config_.probe_timeout)),
+              EncodeMessage(sus),
+              [this, name = m.name().str(), incarnation = m.incarnation(),
+               generation = m.generation(), started = s.start()](int acks) {
+                // Of this suspicion only (see LastCheckBeforeDeath).
+                NodeState* t =
+                    SuspectOf(name, incarnation, generation, started);
+                if (t == nullptr) return;
+                if (acks > 0) return;  // it refutes (the suspect first)
+                SuspicionOf(*t)->silent = true;
+                ScheduleDeath(*t, SuspicionOf(*t)->remove_at);
+              });
   }
   std::weak_ptr<bool> alive = alive_;
   scheduler_->After(

@@ -731,21 +731,38 @@ void Memberlist::StartSuspicion(NodeState& node, const std::string& from,
       from_confirms);
 }
 
+Memberlist::NodeState* Memberlist::SuspectOf(const std::string& name,
+                                             uint64_t incarnation,
+                                             uint64_t generation,
+                                             absl::Time started) {
+  NodeState* t = Find(name);
+  if (shut_down_ || t == nullptr || t->state != MemberState::kSuspect ||
+      t->incarnation() != incarnation || t->generation() != generation) {
+    return nullptr;
+  }
+  const Suspicion* s = SuspicionOf(*t);
+  return s != nullptr && s->start() == started ? t : nullptr;
+}
+
 void Memberlist::LastCheckBeforeDeath(const std::string& name,
                                       uint64_t incarnation, uint64_t generation,
                                       bool early) {
-  auto still_suspect = [this, name, incarnation, generation]() -> NodeState* {
-    NodeState* target = Find(name);
-    if (shut_down_ || target == nullptr ||
-        target->state != MemberState::kSuspect ||
-        target->incarnation() != incarnation ||
-        target->generation() != generation) {
-      return nullptr;
-    }
-    return target;
+  NodeState* target = Find(name);
+  if (shut_down_ || target == nullptr ||
+      target->state != MemberState::kSuspect ||
+      target->incarnation() != incarnation ||
+      target->generation() != generation || SuspicionOf(*target) == nullptr) {
+    return;
+  }
+  // The check's result is for this suspicion only: one started over
+  // meanwhile (an ack of a check, at the same incarnation) has checks of
+  // its own. Before, a check of the old one that ended unanswered marked
+  // the new one silent, which a timed death then removed without its own
+  // check (AdversarySimTest.StaleCheckDoesNotDecideANewSuspicion).
+  auto still_suspect = [this, name, incarnation, generation,
+                        started = SuspicionOf(*target)->start()]() {
+    return SuspectOf(name, incarnation, generation, started);
   };
-  NodeState* target = still_suspect();
-  if (target == nullptr) return;
   // One early check per suspicion (a timed death may have run it already).
   if (early && SuspicionOf(*target)->check_sent != absl::InfinitePast()) return;
   if (Compat()) {
