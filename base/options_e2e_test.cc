@@ -317,6 +317,7 @@ std::vector<Binary> Binaries() {
         {"--timeline-every", Numbers({"0", "-1"})},
         {"--progress-every", Numbers({"0", "-1"})},
         {"--quiet", kFlag},
+        {"--ignore-memory-estimate", kFlag},
         {"--log-level", kLogLevel}}},
       {"test_run",
        "peerlab-test",

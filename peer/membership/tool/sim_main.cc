@@ -7,19 +7,25 @@
 //       --duration 60 --csv runs.csv
 //
 // The report goes to stdout, progress to stderr. Exit code 0 on a finished
-// run (whatever its figures), 2 on bad options, 1 when a file cannot be
-// written.
+// run (whatever its figures), 2 on bad options (an option of another
+// scenario too), 1 when a file cannot be written or the run would need more
+// memory than is available.
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "base/command_line.h"
 #include "base/logging.h"
 #include "base/option_checks.h"
@@ -59,6 +65,81 @@ void UseLargeMallocCache(char** argv) {
 // Longest simulated span any option takes: ten days.
 constexpr double kMaxSeconds = 864000;
 
+// The options that shape one scenario's fault, and the scenarios they apply
+// to; every other option applies to all. Given with another scenario they
+// would be ignored without a word, so that is a usage error.
+struct ScenarioOption {
+  const char* flag;
+  std::vector<std::string> scenarios;
+};
+const std::vector<ScenarioOption>& ScenarioOptions() {
+  static const auto* options = new std::vector<ScenarioOption>{
+      {"--crash", {"crash"}},
+      {"--partition-fraction", {"partition"}},
+      {"--partition-for", {"partition"}},
+      {"--slow", {"slow"}},
+      {"--slow-lag", {"slow"}},
+      {"--flip-members", {"flipflop"}},
+      {"--flip-on", {"flipflop"}},
+      {"--flip-off", {"flipflop"}},
+      {"--egress-share", {"egress-loss"}},
+      {"--egress-loss", {"egress-loss"}},
+      {"--restart-window", {"mass-restart"}},
+      {"--restart-downtime", {"mass-restart"}},
+      {"--restart-grace", {"mass-restart"}},
+      // Between convergence and the fault: join has no fault.
+      {"--settle",
+       {"crash", "partition", "slow", "flipflop", "egress-loss", "oneway",
+        "mass-restart"}},
+  };
+  return *options;
+}
+
+// The first option given that does not apply to `scenario`, as a message.
+std::optional<std::string> OptionOfAnotherScenario(
+    const CLI::App& app, const std::string& scenario) {
+  for (const ScenarioOption& option : ScenarioOptions()) {
+    if (app.count(option.flag) == 0) continue;
+    if (std::find(option.scenarios.begin(), option.scenarios.end(), scenario) !=
+        option.scenarios.end()) {
+      continue;
+    }
+    return absl::StrFormat("%s applies only to --scenario %s, not %s",
+                           option.flag, absl::StrJoin(option.scenarios, ", "),
+                           scenario);
+  }
+  return std::nullopt;
+}
+
+// Peak RSS of a run, fitted on N = 1,000 and 3,000 (bench/RESULTS.md,
+// "peerlab-sim's memory estimate"): the (observer, member) pairs dominate.
+// An overstatement at 10,000 members (the per-member part counts as
+// per-pair), so the check errs on the side of refusing.
+constexpr double kBytesPerPair = 57;
+constexpr double kFixedBytes = 80.0 * (1 << 20);
+
+double EstimatedPeakBytes(int nodes) {
+  return kFixedBytes + kBytesPerPair * double(nodes) * double(nodes);
+}
+
+// MemAvailable from /proc/meminfo, in bytes; nullopt if unreadable.
+std::optional<double> AvailableBytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key, unit;
+  double kib = 0;
+  while (meminfo >> key >> kib) {
+    std::getline(meminfo, unit);
+    if (key == "MemAvailable:") return kib * 1024;
+  }
+  return std::nullopt;
+}
+
+std::string Mib(double bytes) {
+  const double mib = bytes / (1 << 20);
+  return mib < 10240 ? absl::StrFormat("%.0f MiB", mib)
+                     : absl::StrFormat("%.0f GiB", mib / 1024);
+}
+
 int Main(int argc, char** argv) {
   UseLargeMallocCache(argv);
   CLI::App app{
@@ -66,7 +147,8 @@ int Main(int argc, char** argv) {
       "protocol in virtual time (deterministic for a seed). Prints the time "
       "until every member knows every other, crash detection times (first "
       "and last), false positive deaths, and messages and bytes per member "
-      "per second."};
+      "per second. Refuses options of another scenario (exit 2), and a "
+      "run whose estimated memory exceeds what is available (exit 1)."};
   SimRunOptions o;
   std::string scenario = "join";
   double latency_ms = 1, duration_s = 60, settle_s = 1, join_window_s = 0;
@@ -74,7 +156,7 @@ int Main(int argc, char** argv) {
          timeline_every_s = 1;
   double flip_on_s = 20, flip_off_s = 20, restart_window_s = 60,
          restart_downtime_s = 0, restart_grace_s = 30;
-  bool no_lifeguard = false, quiet = false;
+  bool no_lifeguard = false, quiet = false, ignore_memory_estimate = false;
   std::string baseline = "none";
   std::string csv, timeline_path, plot_path, log_level = "warn";
   app.add_option("-n,--nodes", o.nodes, "simulated members (1..100000)")
@@ -180,7 +262,8 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "memberlist"}))
       ->capture_default_str();
   app.add_option("--settle", settle_s,
-                 "seconds between convergence and the fault, at most 864000")
+                 "seconds between convergence and the fault (every scenario "
+                 "but join), at most 864000")
       ->check(peerlab::Range(0.0, kMaxSeconds))
       ->capture_default_str();
   app.add_option("-d,--duration", duration_s,
@@ -213,12 +296,38 @@ int Main(int argc, char** argv) {
       ->check(peerlab::Range(0.001, 86400.0))
       ->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "no progress lines");
+  app.add_flag("--ignore-memory-estimate", ignore_memory_estimate,
+               "run even if the estimated peak memory (about 57 bytes a "
+               "pair of members, plus 80 MiB) exceeds MemAvailable");
   app.add_option("--log-level", log_level,
                  "protocol log level (trace, debug, info, warn, error, "
                  "critical, off)")
       ->check(peerlab::LogLevel)
       ->capture_default_str();
   if (auto code = peerlab::ParseCommandLine(app, argc, argv)) return *code;
+  if (auto wrong = OptionOfAnotherScenario(app, scenario)) {
+    std::cerr << "peerlab-sim: " << *wrong << "\n"
+              << "Run with --help for the options and their values.\n";
+    return peerlab::kUsageExitCode;
+  }
+  // Refused before anything is allocated: past the memory there is, the
+  // run would swap or be killed after minutes, or hours.
+  const double estimate = EstimatedPeakBytes(o.nodes);
+  const std::optional<double> available = AvailableBytes();
+  if (available && estimate > *available && !ignore_memory_estimate) {
+    std::cerr << "peerlab-sim: " << o.nodes << " members need about "
+              << Mib(estimate) << " (estimated peak), more than the "
+              << Mib(*available)
+              << " available (MemAvailable); --ignore-memory-estimate runs "
+                 "anyway\n";
+    return 1;
+  }
+  if (!quiet) {
+    std::cerr << "peerlab-sim: " << o.nodes << " members, about "
+              << Mib(estimate) << " at the peak (estimate), "
+              << (available ? Mib(*available) : std::string("unknown"))
+              << " available\n";
+  }
   if (auto s = peerlab::SetUpLogging("peerlab-sim", log_level, ""); !s.ok()) {
     std::cerr << "peerlab-sim: " << s.message() << "\n";
     return 2;

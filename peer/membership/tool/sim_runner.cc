@@ -164,6 +164,8 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
       }
       break;
     case Scenario::kFlipFlop:
+      // Its default of at least 1 member would otherwise pick member 0.
+      if (n < 2) return absl::InvalidArgumentError("flipflop: needs 2 members");
       if (o.flip_members < 0 || o.flip_members > n - 1) {
         return absl::InvalidArgumentError(absl::StrCat(
             "flip members: must be in [0, nodes - 1] = [0, ", n - 1, "]"));
