@@ -302,11 +302,9 @@ void Memberlist::ForgetNode(NodeState& m) {
   const uint32_t index = IndexByName(m.name_number());
   if (index == kNoRecord) return;
   RememberDeparted(m);  // it may still catch up on keys
-  auto pos = std::find(probe_order_.begin(), probe_order_.end(), index);
-  if (pos != probe_order_.end()) {
-    const size_t at = static_cast<size_t>(pos - probe_order_.begin());
-    probe_order_.erase(pos);
-    if (at < probe_index_) --probe_index_;
+  if (std::optional<size_t> at = probe_order_.Find(index)) {
+    probe_order_.Erase(*at);
+    if (*at < probe_index_) --probe_index_;
   }
   RemoveNode(index);
 }

@@ -57,6 +57,7 @@
 #include "peer/membership/member.h"
 #include "peer/membership/memberlist_stats.h"
 #include "peer/membership/node_state.h"
+#include "peer/membership/probe_order.h"
 #include "peer/membership/random.h"
 #include "peer/membership/replay_window.h"
 #include "peer/membership/sealing.h"
@@ -964,8 +965,8 @@ class Memberlist {
     return by_name_[node.name_number()];
   }
   NodeState* local_ = nullptr;
-  int num_alive_ = 0;  // alive + suspect, kept by SetState and AddNode
-  std::vector<uint32_t> probe_order_;  // indices into nodes_
+  int num_alive_ = 0;       // alive + suspect, kept by SetState and AddNode
+  ProbeOrder probe_order_;  // indices into nodes_
   size_t probe_index_ = 0;
   uint32_t seq_no_ = 0;
   std::unordered_map<uint32_t, AckHandler> acks_;

@@ -41,7 +41,7 @@ Memberlist::NodeState* Memberlist::NextProbeTarget() {
       const absl::Time now = scheduler_->Now();
       std::vector<uint32_t> kept;
       kept.reserve(probe_order_.size());
-      for (uint32_t index : probe_order_) {
+      for (uint32_t index : probe_order_.ToVector()) {
         const NodeState& node = nodes_[index];
         if (!IsLive(node.state)) {
           // Left members are gone for good; failed ones are kept a while
@@ -58,8 +58,8 @@ Memberlist::NodeState* Memberlist::NextProbeTarget() {
         }
         kept.push_back(index);
       }
-      probe_order_ = std::move(kept);
-      rng_.Shuffle(probe_order_);
+      rng_.Shuffle(kept);
+      probe_order_.Assign(std::move(kept));
       probe_index_ = 0;
       if (probe_order_.empty()) return nullptr;
     }

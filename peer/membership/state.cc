@@ -352,12 +352,7 @@ Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive) {
   size_t pos = probe_order_.empty()
                    ? 0
                    : static_cast<size_t>(rng_.Uniform(probe_order_.size() + 1));
-  if (probe_order_.size() == probe_order_.capacity()) {
-    // Grown by an eighth, not doubled: a simulation of N members holds N
-    // orders of N entries.
-    probe_order_.reserve(probe_order_.size() + probe_order_.size() / 8 + 8);
-  }
-  probe_order_.insert(probe_order_.begin() + pos, index);
+  probe_order_.Insert(pos, index);
   if (pos <= probe_index_ && !probe_order_.empty()) ++probe_index_;
   return node;
 }
