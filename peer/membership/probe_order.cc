@@ -19,6 +19,11 @@ void ProbeOrder::Insert(size_t pos, uint32_t value) {
   }
   const size_t b = BlockOf(pos);
   std::vector<uint32_t>& block = blocks_[b];
+  // Grown by an eighth, not doubled: a simulation of N members holds N
+  // orders of N entries (4 bytes each, at most an eighth more).
+  if (block.size() == block.capacity()) {
+    block.reserve(block.size() + block.size() / 8 + 8);
+  }
   block.insert(block.begin() + static_cast<ptrdiff_t>(pos - starts_[b]), value);
   for (size_t k = b + 1; k < starts_.size(); ++k) ++starts_[k];
   ++size_;
@@ -26,6 +31,7 @@ void ProbeOrder::Insert(size_t pos, uint32_t value) {
     // Split in two halves.
     std::vector<uint32_t> tail(block.begin() + kBlock, block.end());
     block.resize(kBlock);
+    block.shrink_to_fit();
     blocks_.insert(blocks_.begin() + static_cast<ptrdiff_t>(b + 1),
                    std::move(tail));
     starts_.insert(starts_.begin() + static_cast<ptrdiff_t>(b + 1),
