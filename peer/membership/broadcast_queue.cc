@@ -57,25 +57,37 @@ void BroadcastQueue::Queue(const std::string& key, std::string message,
   if (min_transmits > 0) {
     min_transmits_[slot] = std::min<uint32_t>(min_transmits, 255);
   }
-  Enqueue(slot, std::move(message), std::move(on_done));
+  Enqueue(slot, pool_->Intern(message), std::move(on_done));
 }
 
 void BroadcastQueue::Queue(uint32_t slot, std::string message,
                            std::function<void()> on_done) {
-  Cancel(slot);
-  if (SlotAt(slot)->queued()) {  // as for a key, above
-    if (on_done) on_done();
-    return;
-  }
+  if (CancelForQueue(slot, on_done)) return;
+  Enqueue(slot, pool_->Intern(message), std::move(on_done));
+}
+
+void BroadcastQueue::Queue(uint32_t slot, StringPool::Ref message,
+                           std::function<void()> on_done) {
+  if (CancelForQueue(slot, on_done)) return;
   Enqueue(slot, std::move(message), std::move(on_done));
 }
 
-void BroadcastQueue::Enqueue(uint32_t slot, std::string message,
+bool BroadcastQueue::CancelForQueue(uint32_t slot,
+                                    std::function<void()>& on_done) {
+  Cancel(slot);
+  if (SlotAt(slot)->queued()) {  // as for a key, above
+    if (on_done) on_done();
+    return true;
+  }
+  return false;
+}
+
+void BroadcastQueue::Enqueue(uint32_t slot, StringPool::Ref message,
                              std::function<void()> on_done) {
   if (next_id_ >= kRenumberAt && !taking_) Renumber();
   const uint32_t key = MakeKey(0, next_id_++);
   ++sizes_[message.size()];
-  order_.insert(Entry{key, slot, pool_->Intern(message)});
+  order_.insert(Entry{key, slot, std::move(message)});
   SlotAt(slot)->key = key;
   if (on_done) on_done_[slot] = std::move(on_done);
 }

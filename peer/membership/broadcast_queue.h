@@ -69,6 +69,10 @@ class BroadcastQueue {
   // As above, keyed by the caller's slot number `slot` (slot_of(slot)).
   void Queue(uint32_t slot, std::string message,
              std::function<void()> on_done = nullptr);
+  // As above, `message` already in the pool (the queue's pool: REQUIRES
+  // it is not empty and comes from that pool).
+  void Queue(uint32_t slot, StringPool::Ref message,
+             std::function<void()> on_done = nullptr);
   // Drops the update queued for the caller's slot `slot`, if any (its
   // on_done runs).
   void Cancel(uint32_t slot);
@@ -123,7 +127,11 @@ class BroadcastQueue {
   }
   // A free slot of the queue's own.
   uint32_t TakeOwnSlot();
-  void Enqueue(uint32_t slot, std::string message,
+  // Cancel(slot) for a Queue(slot, ...): true when the cancelled update's
+  // on_done queued for the slot again (that later update stays; `on_done`
+  // has run).
+  bool CancelForQueue(uint32_t slot, std::function<void()>& on_done);
+  void Enqueue(uint32_t slot, StringPool::Ref message,
                std::function<void()> on_done);
   // Removes the entry at `key` (its slot cleared, on_done run).
   void Finish(uint32_t key);

@@ -4,6 +4,7 @@ namespace peerlab::membership {
 
 ClaimPool::~ClaimPool() {
   // Refs left behind would dangle; free what is left rather than leak it.
+  verified_.clear();
   for (Entry* e : entries_) Give(e);
   names_.clear();
 }
@@ -44,7 +45,31 @@ ClaimPool::Ref ClaimPool::Intern(Claim claim) {
   return Ref(entry);
 }
 
+void ClaimPool::MarkVerifiedAlive(const Ref& claim, StringPool::Ref notice) {
+  if (claim.empty() || claim->signature.empty()) return;
+  Verified& v = verified_[claim->signature.index()];
+  v.claim = claim.index();
+  v.notice = std::move(notice);
+}
+
+ClaimPool::Ref ClaimPool::FindVerifiedAlive(absl::string_view signature,
+                                            StringPool::Ref* notice) const {
+  if (verified_.empty()) return Ref();
+  const uint32_t s = strings_->IndexOf(signature);
+  if (s == 0) return Ref();
+  auto it = verified_.find(s);
+  if (it == verified_.end()) return Ref();
+  *notice = it->second.notice;
+  return Ref(Table::Get(it->second.claim));
+}
+
 void ClaimPool::Release(Entry* entry) {
+  if (!verified_.empty() && !entry->value.signature.empty()) {
+    auto it = verified_.find(entry->value.signature.index());
+    if (it != verified_.end() && it->second.claim == entry->index) {
+      verified_.erase(it);
+    }
+  }
   entries_.erase(entry);
   if (!entry->value.name.empty()) {
     auto it = names_.find(entry->value.name.index());

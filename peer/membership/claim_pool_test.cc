@@ -165,6 +165,37 @@ TEST(ClaimPoolTest, FreedClaimsGiveTheirPlaceToNewOnes) {
   EXPECT_EQ(strings.size(), 0u);
 }
 
+TEST(ClaimPoolTest, AVerifiedClaimIsFoundBySignatureUntilItsLastRefGoes) {
+  StringPool strings;
+  ClaimPool pool(&strings);
+  StringPool::Ref notice;
+  EXPECT_TRUE(pool.FindVerifiedAlive("sig-n-1", &notice).empty());
+  {
+    ClaimPool::Ref a = pool.Intern(MakeClaim(strings, "n", 1));
+    ClaimPool::Ref b = pool.Intern(MakeClaim(strings, "m", 1));  // not marked
+    EXPECT_TRUE(pool.FindVerifiedAlive("sig-n-1", &notice).empty());
+    pool.MarkVerifiedAlive(a, strings.Intern("notice of n"));
+    ClaimPool::Ref found = pool.FindVerifiedAlive("sig-n-1", &notice);
+    EXPECT_EQ(found.index(), a.index());
+    EXPECT_EQ(notice, "notice of n");
+    EXPECT_TRUE(pool.FindVerifiedAlive("sig-m-1", &notice).empty());
+    EXPECT_TRUE(pool.FindVerifiedAlive("no such signature", &notice).empty());
+    notice = StringPool::Ref();
+    a = ClaimPool::Ref();
+    EXPECT_EQ(pool.size(), 2u);  // `found` holds it
+    found = ClaimPool::Ref();
+    EXPECT_EQ(pool.size(), 1u);
+    // Forgotten with the claim, and its notice freed.
+    EXPECT_TRUE(pool.FindVerifiedAlive("sig-n-1", &notice).empty());
+    EXPECT_EQ(strings.IndexOf("notice of n"), 0u);
+    // The same claim interned again is not verified until marked again.
+    a = pool.Intern(MakeClaim(strings, "n", 1));
+    EXPECT_TRUE(pool.FindVerifiedAlive("sig-n-1", &notice).empty());
+  }
+  EXPECT_EQ(pool.size(), 0u);
+  EXPECT_EQ(strings.size(), 0u);
+}
+
 // Real peers may run several memberlists in one process, each with its own
 // pools on its own thread: they share only the process-wide tables, whose
 // slots are taken and given back under a lock (run under TSan to see a

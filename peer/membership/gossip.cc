@@ -24,11 +24,11 @@ void Memberlist::QueueBroadcast(NodeState& about,
   broadcasts_.Queue(IndexOf(about), EncodeMessage(message), std::move(on_done));
 }
 
-void Memberlist::QueueAlive(NodeState& about, const ::peer::v1::Alive& alive) {
+void Memberlist::QueueAlive(NodeState& about, StringPool::Ref notice) {
   // Relayed as a notice: receivers that learn from it fetch the signed
   // claim from us (PushPull.want), once, instead of every relay carrying
   // the key and the signature to every member many times over.
-  broadcasts_.Queue(IndexOf(about), EncodeNoticeMessage(alive));
+  broadcasts_.Queue(IndexOf(about), std::move(notice));
 }
 
 void Memberlist::FetchWanted(const std::string& addr, const std::string& to) {

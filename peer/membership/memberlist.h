@@ -299,6 +299,17 @@ class Memberlist {
   void HandleOwnAlive(const ::peer::v1::Alive& alive);
   // Whether `alive` is signed by the key it carries; counts a failure.
   bool VerifyAlive(const ::peer::v1::Alive& alive);
+  // The pooled claim `alive` makes when a member of the process verified
+  // it already (ClaimPool::FindVerifiedAlive; its notice in `*notice`):
+  // then VerifyAlive would answer from the signature cache, and the
+  // claim's strings need no interning. Else empty.
+  ClaimPool::Ref VerifiedClaim(const ::peer::v1::Alive& alive,
+                               StringPool::Ref* notice) const;
+  // Gives `node` the claim of `alive`, verified: `verified` when
+  // VerifiedClaim found it, else interned (SetClaim) and marked verified
+  // in the pool with its notice, which `*notice` then holds.
+  void TakeVerifiedClaim(NodeState& node, const ::peer::v1::Alive& alive,
+                         ClaimPool::Ref verified, StringPool::Ref* notice);
   // Whether a leave (`dead`, from == node) is signed with `public_key`.
   bool VerifyLeave(const ::peer::v1::Dead& dead, absl::string_view public_key);
   // Whether `node`'s pinned key may be replaced by another one: its member
@@ -424,7 +435,9 @@ class Memberlist {
   NodeState* SuspectOf(const std::string& name, uint64_t incarnation,
                        uint64_t generation, absl::Time started);
   NodeState* Find(absl::string_view name);
-  NodeState& AddNode(const ::peer::v1::Alive& alive);
+  // A record of the member `alive` names (TakeVerifiedClaim).
+  NodeState& AddNode(const ::peer::v1::Alive& alive, ClaimPool::Ref verified,
+                     StringPool::Ref* notice);
   // Forgets the member at nodes_[index] (its queued update dropped).
   void RemoveNode(uint32_t index);
   // The public view of a record.
@@ -669,8 +682,9 @@ class Memberlist {
   // An update about `about` (replacing the one queued about it).
   void QueueBroadcast(NodeState& about, const ::peer::v1::Message& message,
                       std::function<void()> on_done = nullptr);
-  // QueueBroadcast of `alive` (no Message built around it).
-  void QueueAlive(NodeState& about, const ::peer::v1::Alive& alive);
+  // Queues the notice of `about`'s claim (TakeVerifiedClaim's `notice`:
+  // EncodeNoticeMessage of the alive).
+  void QueueAlive(NodeState& about, StringPool::Ref notice);
   // `to` (here and below): the receiver's name when known, for the sender
   // tag that proves to it who sealed the datagram (empty: none).
   void SendWithPiggyback(const std::string& addr,

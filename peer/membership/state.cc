@@ -270,6 +270,33 @@ bool Memberlist::VerifyAlive(const ::peer::v1::Alive& alive) {
   return ok;
 }
 
+ClaimPool::Ref Memberlist::VerifiedClaim(const ::peer::v1::Alive& alive,
+                                         StringPool::Ref* notice) const {
+  ClaimPool::Ref c = claims_->FindVerifiedAlive(alive.signature(), notice);
+  if (c.empty()) return c;
+  if (c->incarnation == alive.incarnation() &&
+      c->generation == alive.generation() && c->name == alive.node() &&
+      c->addr == alive.addr() && c->id == alive.id() &&
+      c->meta == alive.meta() && c->public_key == alive.public_key()) {
+    return c;
+  }
+  *notice = StringPool::Ref();
+  return ClaimPool::Ref();
+}
+
+void Memberlist::TakeVerifiedClaim(NodeState& node,
+                                   const ::peer::v1::Alive& alive,
+                                   ClaimPool::Ref verified,
+                                   StringPool::Ref* notice) {
+  if (!verified.empty()) {
+    node.claim = std::move(verified);
+    return;
+  }
+  SetClaim(node, alive);
+  *notice = pool_->Intern(EncodeNoticeMessage(alive));
+  claims_->MarkVerifiedAlive(node.claim, *notice);
+}
+
 bool Memberlist::VerifyLeave(const ::peer::v1::Dead& dead,
                              absl::string_view public_key) {
   bool refused = false;
@@ -332,7 +359,9 @@ void Memberlist::IndexName(uint32_t index) {
   by_name_[number] = index;
 }
 
-Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive) {
+Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive,
+                                           ClaimPool::Ref verified,
+                                           StringPool::Ref* notice) {
   uint32_t index;
   if (free_nodes_.empty()) {
     index = static_cast<uint32_t>(nodes_.size());
@@ -342,7 +371,7 @@ Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive) {
     free_nodes_.pop_back();
   }
   NodeState& node = nodes_[index];
-  SetClaim(node, alive);
+  TakeVerifiedClaim(node, alive, std::move(verified), notice);
   node.state = MemberState::kAlive;
   SetStateChange(node, scheduler_->Now());
   IndexName(index);
@@ -515,10 +544,12 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
       return;
     }
     // The first key seen for a name is pinned to it.
-    if (!VerifyAlive(alive)) return;
-    NodeState& added = AddNode(alive);
+    StringPool::Ref notice;
+    ClaimPool::Ref verified = VerifiedClaim(alive, &notice);
+    if (verified.empty() && !VerifyAlive(alive)) return;
+    NodeState& added = AddNode(alive, std::move(verified), &notice);
     ++stats_.alives_applied;
-    QueueAlive(added, alive);
+    QueueAlive(added, std::move(notice));
     log_.Debug(config_.name, ": member ", alive.node(), " joined (",
                alive.addr(), ")");
     if (events_) events_->OnJoin(ToMember(added));
@@ -541,7 +572,9 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
       CountKeyConflict(alive.node(), alive.addr());
       return;
     }
-    if (!VerifyAlive(alive)) return;
+    StringPool::Ref notice;
+    ClaimPool::Ref verified = VerifiedClaim(alive, &notice);
+    if (verified.empty() && !VerifyAlive(alive)) return;
     // A newer process of that name (a restart): it replaces the old member
     // state at once, whatever the incarnations.
     const MemberState before = m.state;
@@ -549,12 +582,12 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
                " restarted (generation ", alive.generation(), ") at ",
                Printable(alive.addr()));
     if (coords_ != nullptr) coords_->Forget(alive.node());  // a new process
-    SetClaim(m, alive);
+    TakeVerifiedClaim(m, alive, std::move(verified), &notice);
     SetState(m, MemberState::kAlive);
     ++stats_.alives_applied;
     SetStateChange(m, scheduler_->Now());
     m.verified = false;  // another process: not heard from yet
-    QueueAlive(m, alive);
+    QueueAlive(m, std::move(notice));
     if (!events_) return;
     if (before == MemberState::kDead || before == MemberState::kLeft) {
       events_->OnJoin(ToMember(m));
@@ -584,16 +617,19 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
     CountKeyConflict(alive.node(), alive.addr());
     return;
   }
-  if (!VerifyAlive(alive)) return;
+  StringPool::Ref notice;
+  ClaimPool::Ref verified = VerifiedClaim(alive, &notice);
+  if (verified.empty() && !VerifyAlive(alive)) return;
   const MemberState before = m.state;
   const bool meta_changed =
       m.meta() != alive.meta() || m.addr() != alive.addr();
   if (before == MemberState::kSuspect) NoteRefutation(m);
-  SetClaim(m, alive);  // of the same generation and id
+  // Of the same generation and id.
+  TakeVerifiedClaim(m, alive, std::move(verified), &notice);
   SetState(m, MemberState::kAlive);
   ++stats_.alives_applied;
   if (before == MemberState::kSuspect) ++stats_.suspicions_refuted;
-  QueueAlive(m, alive);
+  QueueAlive(m, std::move(notice));
   if (events_) {
     if (before == MemberState::kDead || before == MemberState::kLeft) {
       events_->OnJoin(ToMember(m));  // back with a new incarnation
