@@ -60,13 +60,20 @@ void Memberlist::FetchWanted(const std::string& addr, const std::string& to) {
         }
         // Only what was asked for, in the answer's order, and nothing else
         // of the answer (filtered in place: no copy of the entries).
+        // An answer lists what it has in the order asked (AnswerWant), so
+        // the search for each name starts after the last one found: one
+        // compare per entry, not up to kMaxWantPerRequest.
         auto& nodes = *pp.mutable_nodes();
         int kept = 0;
+        size_t next = 0;
         for (int i = 0; i < nodes.size(); ++i) {
           const std::string& name = nodes.Get(i).name();
-          if (std::find(names.begin(), names.end(), name) == names.end()) {
-            continue;
+          auto found = std::find(names.begin() + next, names.end(), name);
+          if (found == names.end()) {
+            found = std::find(names.begin(), names.begin() + next, name);
+            if (found == names.begin() + next) continue;
           }
+          next = static_cast<size_t>(found - names.begin()) + 1;
           if (kept != i) nodes.SwapElements(kept, i);
           ++kept;
         }
