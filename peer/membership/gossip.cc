@@ -8,6 +8,7 @@
 #include "google/protobuf/arena.h"
 #include "peer/membership/memberlist.h"
 #include "peer/membership/protocol_math.h"
+#include "peer/membership/push_pull_pool.h"
 #include "peer/membership/wire.h"
 
 namespace peerlab::membership {
@@ -281,8 +282,11 @@ void Memberlist::CatchUpAfterFailedJoin() {
       Exchange::kFull, partner.name());
 }
 
-::peer::v1::PushPull Memberlist::MakePushPull(bool join, Exchange exchange) {
-  ::peer::v1::PushPull pp;
+std::unique_ptr<::peer::v1::PushPull> Memberlist::MakePushPull(
+    bool join, Exchange exchange) {
+  std::unique_ptr<::peer::v1::PushPull> made =
+      PushPullPool::Take(exchange == Exchange::kIntroduce ? 1 : nodes_.size());
+  ::peer::v1::PushPull& pp = *made;
   if (exchange == Exchange::kIntroduce) {
     AddNodeState(*local_, pp);
     pp.set_self_only(true);
@@ -292,14 +296,14 @@ void Memberlist::CatchUpAfterFailedJoin() {
   }
   pp.set_join(join);
   pp.set_from(config_.name);
-  return pp;
+  return made;
 }
 
 void Memberlist::PushPullWith(const std::string& addr, bool join,
                               std::function<void(absl::Status)> done,
                               Exchange exchange, const std::string& to) {
   ::peer::v1::ReliableRequest request;
-  *request.mutable_push_pull() = MakePushPull(join, exchange);
+  request.set_allocated_push_pull(MakePushPull(join, exchange).release());
   std::weak_ptr<bool> alive = alive_;
   SendReliable(
       addr, std::move(request), config_.reliable_timeout,
@@ -327,6 +331,9 @@ void Memberlist::PushPullWith(const std::string& addr, bool join,
         }
         ++stats_.push_pulls;
         MergeState(response->push_pull());
+        // Spent: its entries and strings serve the next one we build.
+        PushPullPool::Give(std::unique_ptr<::peer::v1::PushPull>(
+            response->release_push_pull()));
         done(absl::OkStatus());
       },
       to);
@@ -583,8 +590,10 @@ void Memberlist::AnswerPushPull(const ::peer::v1::PushPull& pp,
   // Answer with our state as it was before merging theirs, as memberlist
   // does.
   ::peer::v1::ReliableResponse response;
-  *response.mutable_push_pull() = MakePushPull(
-      false, pp.self_only() ? Exchange::kIntroduce : Exchange::kFull);
+  response.set_allocated_push_pull(
+      MakePushPull(false,
+                   pp.self_only() ? Exchange::kIntroduce : Exchange::kFull)
+          .release());
   ++stats_.push_pulls;
   MergeState(pp);
   respond(std::move(response));

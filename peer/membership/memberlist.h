@@ -705,8 +705,9 @@ class Memberlist {
                     std::function<void(absl::Status)> done,
                     Exchange exchange = Exchange::kFull,
                     const std::string& to = std::string());
-  ::peer::v1::PushPull MakePushPull(bool join,
-                                    Exchange exchange = Exchange::kFull);
+  // Built in a spent message when there is one (PushPullPool).
+  std::unique_ptr<::peer::v1::PushPull> MakePushPull(
+      bool join, Exchange exchange = Exchange::kFull);
   void OnPacket(const std::string& from, const std::string& bytes);
   void LearnFromUnknown(const std::string& name, const std::string& addr);
   // A datagram after kSilencePeriods probe intervals of hearing nothing

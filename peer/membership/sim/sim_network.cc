@@ -6,6 +6,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "peer/membership/push_pull_pool.h"
 #include "peer/membership/sim/tcp_model.h"
 
 namespace peerlab::membership::sim {
@@ -642,9 +643,15 @@ void SimNetwork::SendReliable(NodeId from, uint32_t from_epoch,
   clock_.Schedule(
       Now() + delay,
       [this, from, from_epoch, dest, call_id, deadline, request_bytes,
-       request = std::move(request)]() {
+       request = std::move(request)]() mutable {
         ServeRequest(from, from_epoch, dest, call_id, deadline, request,
                      request_bytes);
+        // Served (handlers keep no reference to a request): a push/pull's
+        // entries and strings serve the next one built (PushPullPool).
+        if (request.has_push_pull()) {
+          PushPullPool::Give(std::unique_ptr<::peer::v1::PushPull>(
+              request.release_push_pull()));
+        }
       },
       dest, runtime::SimClock::kAnyEpoch);
 }
