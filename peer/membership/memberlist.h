@@ -305,11 +305,24 @@ class Memberlist {
   // claim's strings need no interning. Else empty.
   ClaimPool::Ref VerifiedClaim(const ::peer::v1::Alive& alive,
                                StringPool::Ref* notice) const;
+  // Whether pooled claim `c` is what these fields claim.
+  static bool ClaimIs(const ClaimPool::Claim& c, absl::string_view name,
+                      absl::string_view addr, absl::string_view id,
+                      absl::string_view meta, absl::string_view public_key,
+                      uint64_t incarnation, uint64_t generation);
+  // The claim of `alive` (REQUIRES: VerifyAlive passed) pooled, the strings
+  // it shares with `old` kept as they are (no pool lookup), and marked
+  // verified in the pool with its notice, which `*notice` then holds.
+  ClaimPool::Ref PoolVerifiedClaim(const ClaimPool::Ref& old,
+                                   const ::peer::v1::Alive& alive,
+                                   StringPool::Ref* notice);
   // Gives `node` the claim of `alive`, verified: `verified` when
-  // VerifiedClaim found it, else interned (SetClaim) and marked verified
-  // in the pool with its notice, which `*notice` then holds.
+  // VerifiedClaim found it, else PoolVerifiedClaim's.
   void TakeVerifiedClaim(NodeState& node, const ::peer::v1::Alive& alive,
                          ClaimPool::Ref verified, StringPool::Ref* notice);
+  // HandleAlive's end for a member we did not know, now at `added` with
+  // its verified claim: counted, its notice queued, the join reported.
+  void Joined(NodeState& added, StringPool::Ref notice);
   // Whether a leave (`dead`, from == node) is signed with `public_key`.
   bool VerifyLeave(const ::peer::v1::Dead& dead, absl::string_view public_key);
   // Whether `node`'s pinned key may be replaced by another one: its member
@@ -435,16 +448,12 @@ class Memberlist {
   NodeState* SuspectOf(const std::string& name, uint64_t incarnation,
                        uint64_t generation, absl::Time started);
   NodeState* Find(absl::string_view name);
-  // A record of the member `alive` names (TakeVerifiedClaim).
-  NodeState& AddNode(const ::peer::v1::Alive& alive, ClaimPool::Ref verified,
-                     StringPool::Ref* notice);
+  // A record of a member we did not know, with its (verified) claim.
+  NodeState& AddNode(ClaimPool::Ref claim);
   // Forgets the member at nodes_[index] (its queued update dropped).
   void RemoveNode(uint32_t index);
   // The public view of a record.
   Member ToMember(const NodeState& node) const;
-  // Gives `node` the claim `alive` makes (its strings, incarnation and
-  // generation).
-  void SetClaim(NodeState& node, const ::peer::v1::Alive& alive);
   // Gives `node` the claim `edit(copy of its claim)` (interned): a claim
   // is shared and immutable.
   template <typename Edit>
@@ -460,7 +469,15 @@ class Memberlist {
   // True when HandleAlive would ignore entry `s` without any effect (a
   // valid claim of a known member's process at an incarnation we already
   // have): MergeState skips it without copying it into an Alive.
-  bool AliveIsOldNews(const ::peer::v1::PushNodeState& s);
+  // `*unknown`: false, or the entry is valid and names a member other
+  // than us that we have no record of (HandleAlive would verify it and
+  // add it).
+  bool AliveIsOldNews(const ::peer::v1::PushNodeState& s, bool* unknown);
+  // For an entry AliveIsOldNews found `unknown`: when a member of the
+  // process verified its claim already (ClaimPool::FindVerifiedAlive),
+  // does what HandleAlive would do with it, without the copy into an
+  // Alive, and returns true; else does nothing and returns false.
+  bool LearnVerifiedEntry(const ::peer::v1::PushNodeState& s);
 
   // --- stability.cc (docs/membership.md: sick networks) ---
   // Whether the departures of issue 17 (and the earlier ones Config::

@@ -223,23 +223,6 @@ Memberlist::NodeState* Memberlist::Find(absl::string_view name) {
   return index == kNoRecord ? nullptr : &nodes_[index];
 }
 
-void Memberlist::SetClaim(NodeState& node, const ::peer::v1::Alive& alive) {
-  // Unchanged strings keep their references (no pool lookup).
-  const ClaimPool::Claim& old = *node.claim;
-  auto keep = [this](const StringPool::Ref& ref, const std::string& s) {
-    return ref == s ? ref : pool_->Intern(s);
-  };
-  node.claim =
-      claims_->Intern({.name = keep(old.name, alive.node()),
-                       .addr = keep(old.addr, alive.addr()),
-                       .id = keep(old.id, alive.id()),
-                       .meta = keep(old.meta, alive.meta()),
-                       .public_key = keep(old.public_key, alive.public_key()),
-                       .signature = keep(old.signature, alive.signature()),
-                       .incarnation = alive.incarnation(),
-                       .generation = alive.generation()});
-}
-
 bool Memberlist::CheckSignature(absl::string_view public_key,
                                 absl::string_view claim,
                                 absl::string_view signature, bool* refused) {
@@ -270,31 +253,55 @@ bool Memberlist::VerifyAlive(const ::peer::v1::Alive& alive) {
   return ok;
 }
 
+bool Memberlist::ClaimIs(const ClaimPool::Claim& c, absl::string_view name,
+                         absl::string_view addr, absl::string_view id,
+                         absl::string_view meta, absl::string_view public_key,
+                         uint64_t incarnation, uint64_t generation) {
+  return c.incarnation == incarnation && c.generation == generation &&
+         c.name == name && c.addr == addr && c.id == id && c.meta == meta &&
+         c.public_key == public_key;
+}
+
 ClaimPool::Ref Memberlist::VerifiedClaim(const ::peer::v1::Alive& alive,
                                          StringPool::Ref* notice) const {
   ClaimPool::Ref c = claims_->FindVerifiedAlive(alive.signature(), notice);
   if (c.empty()) return c;
-  if (c->incarnation == alive.incarnation() &&
-      c->generation == alive.generation() && c->name == alive.node() &&
-      c->addr == alive.addr() && c->id == alive.id() &&
-      c->meta == alive.meta() && c->public_key == alive.public_key()) {
+  if (ClaimIs(*c, alive.node(), alive.addr(), alive.id(), alive.meta(),
+              alive.public_key(), alive.incarnation(), alive.generation())) {
     return c;
   }
   *notice = StringPool::Ref();
   return ClaimPool::Ref();
 }
 
+ClaimPool::Ref Memberlist::PoolVerifiedClaim(const ClaimPool::Ref& old_ref,
+                                             const ::peer::v1::Alive& alive,
+                                             StringPool::Ref* notice) {
+  // Unchanged strings keep their references (no pool lookup).
+  const ClaimPool::Claim& old = *old_ref;
+  auto keep = [this](const StringPool::Ref& ref, const std::string& s) {
+    return ref == s ? ref : pool_->Intern(s);
+  };
+  ClaimPool::Ref claim =
+      claims_->Intern({.name = keep(old.name, alive.node()),
+                       .addr = keep(old.addr, alive.addr()),
+                       .id = keep(old.id, alive.id()),
+                       .meta = keep(old.meta, alive.meta()),
+                       .public_key = keep(old.public_key, alive.public_key()),
+                       .signature = keep(old.signature, alive.signature()),
+                       .incarnation = alive.incarnation(),
+                       .generation = alive.generation()});
+  *notice = pool_->Intern(EncodeNoticeMessage(alive));
+  claims_->MarkVerifiedAlive(claim, *notice);
+  return claim;
+}
+
 void Memberlist::TakeVerifiedClaim(NodeState& node,
                                    const ::peer::v1::Alive& alive,
                                    ClaimPool::Ref verified,
                                    StringPool::Ref* notice) {
-  if (!verified.empty()) {
-    node.claim = std::move(verified);
-    return;
-  }
-  SetClaim(node, alive);
-  *notice = pool_->Intern(EncodeNoticeMessage(alive));
-  claims_->MarkVerifiedAlive(node.claim, *notice);
+  node.claim = verified.empty() ? PoolVerifiedClaim(node.claim, alive, notice)
+                                : std::move(verified);
 }
 
 bool Memberlist::VerifyLeave(const ::peer::v1::Dead& dead,
@@ -359,9 +366,7 @@ void Memberlist::IndexName(uint32_t index) {
   by_name_[number] = index;
 }
 
-Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive,
-                                           ClaimPool::Ref verified,
-                                           StringPool::Ref* notice) {
+Memberlist::NodeState& Memberlist::AddNode(ClaimPool::Ref claim) {
   uint32_t index;
   if (free_nodes_.empty()) {
     index = static_cast<uint32_t>(nodes_.size());
@@ -371,7 +376,7 @@ Memberlist::NodeState& Memberlist::AddNode(const ::peer::v1::Alive& alive,
     free_nodes_.pop_back();
   }
   NodeState& node = nodes_[index];
-  TakeVerifiedClaim(node, alive, std::move(verified), notice);
+  node.claim = std::move(claim);
   node.state = MemberState::kAlive;
   SetStateChange(node, scheduler_->Now());
   IndexName(index);
@@ -546,13 +551,11 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
     // The first key seen for a name is pinned to it.
     StringPool::Ref notice;
     ClaimPool::Ref verified = VerifiedClaim(alive, &notice);
-    if (verified.empty() && !VerifyAlive(alive)) return;
-    NodeState& added = AddNode(alive, std::move(verified), &notice);
-    ++stats_.alives_applied;
-    QueueAlive(added, std::move(notice));
-    log_.Debug(config_.name, ": member ", alive.node(), " joined (",
-               alive.addr(), ")");
-    if (events_) events_->OnJoin(ToMember(added));
+    if (verified.empty()) {
+      if (!VerifyAlive(alive)) return;
+      verified = PoolVerifiedClaim(ClaimPool::Ref(), alive, &notice);
+    }
+    Joined(AddNode(std::move(verified)), std::move(notice));
     return;
   }
   NodeState& m = *node;
@@ -639,6 +642,14 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
     }
   }
   ReplayAheadAccusations(alive.node());
+}
+
+void Memberlist::Joined(NodeState& added, StringPool::Ref notice) {
+  ++stats_.alives_applied;
+  QueueAlive(added, std::move(notice));
+  log_.Debug(config_.name, ": member ", added.name().view(), " joined (",
+             added.addr().view(), ")");
+  if (events_) events_->OnJoin(ToMember(added));
 }
 
 void Memberlist::ReplayAheadAccusations(const std::string& name) {
@@ -1079,9 +1090,11 @@ void Memberlist::AddLocalState(::peer::v1::PushPull& pp) const {
   }
 }
 
-bool Memberlist::AliveIsOldNews(const ::peer::v1::PushNodeState& s) {
+bool Memberlist::AliveIsOldNews(const ::peer::v1::PushNodeState& s,
+                                bool* unknown) {
   // HandleAlive's checks up to its "older or equal incarnation" return, in
   // its order; anything else (even a bad entry, which counts) goes there.
+  *unknown = false;
   if (s.name().empty() || s.addr().empty() || s.name().size() > kMaxNameBytes ||
       s.addr().size() > kMaxAddrBytes || s.id().size() > kMaxIdBytes ||
       s.incarnation() > kMaxIncarnation ||
@@ -1092,8 +1105,27 @@ bool Memberlist::AliveIsOldNews(const ::peer::v1::PushNodeState& s) {
     return false;
   }
   const NodeState* m = Find(s.name());
-  return m != nullptr && s.generation() == m->generation() &&
-         m->id() == s.id() && s.incarnation() <= m->incarnation();
+  if (m == nullptr) {
+    *unknown = true;
+    return false;
+  }
+  return s.generation() == m->generation() && m->id() == s.id() &&
+         s.incarnation() <= m->incarnation();
+}
+
+bool Memberlist::LearnVerifiedEntry(const ::peer::v1::PushNodeState& s) {
+  // HandleAlive's path for a member we do not know, its checks passed
+  // (AliveIsOldNews): refused beyond max_members, else verified and added.
+  if (NumRecords() >= static_cast<size_t>(config_.max_members)) return false;
+  StringPool::Ref notice;
+  ClaimPool::Ref claim = claims_->FindVerifiedAlive(s.signature(), &notice);
+  if (claim.empty() ||
+      !ClaimIs(*claim, s.name(), s.addr(), s.id(), s.meta(), s.public_key(),
+               s.incarnation(), s.generation())) {
+    return false;
+  }
+  Joined(AddNode(std::move(claim)), std::move(notice));
+  return true;
 }
 
 void Memberlist::MergeState(const ::peer::v1::PushPull& remote) {
@@ -1105,8 +1137,11 @@ void Memberlist::MergeState(const ::peer::v1::PushPull& remote) {
   for (const auto& s : remote.nodes()) {
     switch (FromProto(s.state())) {
       case MemberState::kAlive: {
-        // Most entries of a push/pull are what we know already.
-        if (AliveIsOldNews(s)) break;
+        // Most entries of a push/pull are what we know already, and most
+        // others claims the process verified.
+        bool unknown = false;
+        if (AliveIsOldNews(s, &unknown)) break;
+        if (unknown && LearnVerifiedEntry(s)) break;
         a.set_incarnation(s.incarnation());
         a.set_node(s.name());
         a.set_addr(s.addr());
