@@ -1,5 +1,7 @@
 #include "peer/membership/claim_pool.h"
 
+#include <algorithm>
+
 namespace peerlab::membership {
 
 ClaimPool::~ClaimPool() {
@@ -32,6 +34,15 @@ ClaimPool::Ref ClaimPool::Intern(Claim claim) {
       }
     }
     claim.name_number = named.number;
+    const uint32_t name_index = claim.name.index();
+    if (name_index >= number_of_.size()) {
+      if (name_index >= number_of_.capacity()) {
+        number_of_.reserve(std::max<size_t>(
+            name_index + 1, number_of_.capacity() + number_of_.capacity() / 8));
+      }
+      number_of_.resize(name_index + 1, 0);
+    }
+    number_of_[name_index] = named.number;
   } else {
     claim.name_number = 0;
   }
@@ -75,6 +86,7 @@ void ClaimPool::Release(Entry* entry) {
     auto it = names_.find(entry->value.name.index());
     if (--it->second.claims == 0) {
       free_name_numbers_.push_back(it->second.number);
+      number_of_[it->first] = 0;
       names_.erase(it);
     }
   }

@@ -111,8 +111,7 @@ class ClaimPool {
   // with its name while a claim holds the name, and is then reused.
   // The number of `name` (a StringPool index), 0 when no claim has it.
   uint32_t NameNumber(uint32_t name_index) const {
-    auto it = names_.find(name_index);
-    return it == names_.end() ? 0 : it->second.number;
+    return name_index < number_of_.size() ? number_of_[name_index] : 0;
   }
   // Every number in use is below it.
   uint32_t name_numbers_end() const { return next_name_number_; }
@@ -159,6 +158,11 @@ class ClaimPool {
   // By the signature's StringPool index.
   absl::flat_hash_map<uint32_t, Verified> verified_;
   absl::flat_hash_map<uint32_t, Named> names_;  // by the name's string index
+  // names_[i].number by string index i (0: none), for NameNumber, which
+  // runs for every name looked up (Memberlist::Find): one load rather than
+  // a hash lookup. Indices are process-wide (pool_table.h) and dense: the
+  // vector grows to the highest index of a name, by at least an eighth.
+  std::vector<uint32_t> number_of_;
   std::vector<uint32_t> free_name_numbers_;
   uint32_t next_name_number_ = 1;
 };
