@@ -292,7 +292,7 @@ std::function<void()> Memberlist::DoneWhenSent(
   };
 }
 
-absl::Status Memberlist::UpdateMeta(std::string meta) {
+absl::Status Memberlist::CheckMetaUpdate(const std::string& meta) const {
   if (!started_ || shut_down_) {
     return absl::FailedPreconditionError("node is not running");
   }
@@ -300,10 +300,20 @@ absl::Status Memberlist::UpdateMeta(std::string meta) {
     return absl::FailedPreconditionError(
         "a newer process took this node's name over");
   }
+  // Its alive, an incarnation above the leave, would override the leave
+  // everywhere and bring the member back.
+  if (leaving_) {
+    return absl::FailedPreconditionError("node is leaving the group");
+  }
   if (static_cast<int>(meta.size()) > config_.max_meta_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "meta: ", meta.size(), " bytes, at most ", config_.max_meta_bytes));
   }
+  return absl::OkStatus();
+}
+
+absl::Status Memberlist::UpdateMeta(std::string meta) {
+  if (absl::Status s = CheckMetaUpdate(meta); !s.ok()) return s;
   EditClaim(*local_, [&](ClaimPool::Claim& c) {
     c.meta = pool_->Intern(meta);
     ++c.incarnation;
@@ -314,18 +324,8 @@ absl::Status Memberlist::UpdateMeta(std::string meta) {
 
 void Memberlist::UpdateMeta(std::string meta, absl::Duration timeout,
                             std::function<void(absl::Status)> done) {
-  if (!started_ || shut_down_) {
-    done(absl::FailedPreconditionError("node is not running"));
-    return;
-  }
-  if (replaced_) {
-    done(absl::FailedPreconditionError(
-        "a newer process took this node's name over"));
-    return;
-  }
-  if (static_cast<int>(meta.size()) > config_.max_meta_bytes) {
-    done(absl::InvalidArgumentError(absl::StrCat(
-        "meta: ", meta.size(), " bytes, at most ", config_.max_meta_bytes)));
+  if (absl::Status s = CheckMetaUpdate(meta); !s.ok()) {
+    done(s);
     return;
   }
   EditClaim(*local_, [&](ClaimPool::Claim& c) {

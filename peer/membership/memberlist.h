@@ -121,7 +121,8 @@ class Memberlist {
   void Leave(absl::Duration timeout, std::function<void(absl::Status)> done);
 
   // Replaces the local metadata and spreads it (a new incarnation).
-  // InvalidArgument past config.max_meta_bytes.
+  // InvalidArgument past config.max_meta_bytes; FailedPrecondition when
+  // not running, taken over by a newer process, or leaving.
   absl::Status UpdateMeta(std::string meta);
   // As UpdateMeta, and calls `done` once the update has been sent its last
   // time, or with DeadlineExceeded after `timeout` (it still spreads).
@@ -421,6 +422,8 @@ class Memberlist {
   void CatchUpAfterFailedJoin();
   // A random member held alive (not this node), nullptr if none.
   const NodeState* RandomAliveMember();
+  // Why UpdateMeta(meta) cannot run now, or OK.
+  absl::Status CheckMetaUpdate(const std::string& meta) const;
   // Runs `done` once with OK when `sent` is called, or DeadlineExceeded
   // (`what`) after `timeout`, whichever comes first. Returns `sent`.
   std::function<void()> DoneWhenSent(absl::Duration timeout,

@@ -320,6 +320,37 @@ TEST(MemberlistSimTest, LeaveSpreadsAsLeftNotDead) {
   }
 }
 
+// A metadata update while leaving is refused: its alive, one incarnation
+// above the leave, overrode the leave everywhere and the member came back
+// as alive. Before: UpdateMeta returned OK and the others saw it alive.
+TEST(MemberlistSimTest, AnUpdateWhileLeavingIsRefusedAndTheLeaveStands) {
+  const uint64_t seed = SimSeed(6);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 8;
+  SimCluster c(Opts(n, seed));
+  ASSERT_TRUE(StartAndConverge(c));
+  absl::Status left = absl::UnknownError("not yet");
+  absl::Status update = absl::UnknownError("not yet");
+  absl::Status update_done = absl::UnknownError("not yet");
+  c.net().scheduler(3)->Post([&] {
+    c.node(3).Leave(absl::Seconds(5), [&](absl::Status s) { left = s; });
+    update = c.node(3).UpdateMeta("after-leave");
+    c.node(3).UpdateMeta("after-leave-2", absl::Seconds(5),
+                         [&](absl::Status s) { update_done = s; });
+  });
+  ASSERT_TRUE(c.RunUntil([&] { return c.AllSee(3, MemberState::kLeft); },
+                         AntiEntropyBound(c.node(0).config(), n)));
+  EXPECT_EQ(update.code(), absl::StatusCode::kFailedPrecondition) << update;
+  EXPECT_EQ(update_done.code(), absl::StatusCode::kFailedPrecondition)
+      << update_done;
+  // Still left everywhere a while later: nothing overrides the leave.
+  c.RunFor(absl::Seconds(10));
+  EXPECT_TRUE(c.AllSee(3, MemberState::kLeft));
+  for (int i = 0; i < n; ++i) {
+    if (i != 3) EXPECT_FALSE(c.Sees(i, 3, MemberState::kAlive)) << i;
+  }
+}
+
 TEST(MemberlistSimTest, PartitionThenHealReconverges) {
   const uint64_t seed = SimSeed(7);
   PEERLAB_SIM_TRACE_SEED(seed);
