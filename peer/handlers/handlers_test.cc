@@ -221,7 +221,9 @@ TEST(HandlerRunnerTest, AFullQueueDropsAndCounts) {
     // One runs; two wait; two are dropped. Dispatch never blocks.
     const absl::Time start = absl::Now();
     for (int i = 0; i < 4; ++i) runner.Dispatch({.type = kMemberLeave});
-    EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+    // Far below the running handler's 30 s: a loaded machine is slow, not
+    // blocked.
+    EXPECT_LT(absl::Now() - start, absl::Seconds(10));
     EXPECT_EQ(runner.stats().dispatched, 3u);
     EXPECT_EQ(runner.stats().dropped, 2u);
     // The destructor kills the running program and does not run the rest.

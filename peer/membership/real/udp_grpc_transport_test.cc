@@ -276,7 +276,7 @@ TEST(UdpGrpcTransportTest, FaultPlanFailsHangsOrDelaysReliableCalls) {
   EXPECT_TRUE(absl::IsUnavailable(blocked.status())) << blocked.status();
   EXPECT_NE(blocked.status().message().find("blocked by a fault rule"),
             std::string::npos);
-  EXPECT_LT(took_blocked, absl::Seconds(1));
+  EXPECT_LT(took_blocked, absl::Seconds(3));  // not the call's 5 s deadline
 
   plan->ClearAll();
   runtime::FaultRule hang;
