@@ -8,8 +8,9 @@
 //
 // The report goes to stdout, progress to stderr. Exit code 0 on a finished
 // run (whatever its figures), 2 on bad options (an option of another
-// scenario too), 1 when a file cannot be written or the run would need more
-// memory than is available.
+// scenario, or one without its output, too), 1 when a file cannot be
+// written or the run would need more memory than is available
+// (MemAvailable, or the limit of the process's cgroup if smaller).
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +25,8 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "base/command_line.h"
@@ -111,6 +114,21 @@ std::optional<std::string> OptionOfAnotherScenario(
   return std::nullopt;
 }
 
+// --timeline-every without --timeline, --progress-every with --quiet: the
+// option would be ignored without a word, so that is a usage error.
+std::optional<std::string> EveryWithoutItsOutput(
+    const CLI::App& app, const std::string& timeline_path, bool quiet) {
+  if (app.count("--timeline-every") > 0 && timeline_path.empty()) {
+    return "--timeline-every needs --timeline FILE (it sets the simulated "
+           "seconds between the timeline's rows)";
+  }
+  if (app.count("--progress-every") > 0 && quiet) {
+    return "--progress-every does nothing with -q/--quiet (no progress "
+           "lines are printed)";
+  }
+  return std::nullopt;
+}
+
 // Peak RSS of a run, fitted on N = 1,000 and 3,000 (bench/RESULTS.md,
 // "peerlab-sim's memory estimate"): the (observer, member) pairs dominate.
 // An overstatement at 10,000 members (the per-member part counts as
@@ -122,9 +140,24 @@ double EstimatedPeakBytes(int nodes) {
   return kFixedBytes + kBytesPerPair * double(nodes) * double(nodes);
 }
 
+// What a run may use: the smaller of MemAvailable and the memory limits of
+// the process's cgroup and its ancestors (cgroup v2 memory.max, v1
+// memory.limit_in_bytes), with where that bound comes from.
+struct MemoryBound {
+  double bytes = 0;
+  std::string source;  // "MemAvailable", "memory.max of cgroup /a/b"
+};
+
+// "/" in the paths read below: PEERLAB_SIM_FS_ROOT when set (the command
+// line test's fake /proc and /sys), else "/" itself.
+std::string FsRoot() {
+  const char* root = std::getenv("PEERLAB_SIM_FS_ROOT");
+  return root != nullptr && *root != '\0' ? std::string(root) : "";
+}
+
 // MemAvailable from /proc/meminfo, in bytes; nullopt if unreadable.
-std::optional<double> AvailableBytes() {
-  std::ifstream meminfo("/proc/meminfo");
+std::optional<double> MemAvailable(const std::string& root) {
+  std::ifstream meminfo(root + "/proc/meminfo");
   std::string key, unit;
   double kib = 0;
   while (meminfo >> key >> kib) {
@@ -132,6 +165,64 @@ std::optional<double> AvailableBytes() {
     if (key == "MemAvailable:") return kib * 1024;
   }
   return std::nullopt;
+}
+
+// The limit in a cgroup's memory.max / memory.limit_in_bytes; nullopt for
+// "max" (none) or a file that is missing or unreadable.
+std::optional<double> LimitIn(const std::string& path) {
+  std::ifstream file(path);
+  std::string value;
+  if (!(file >> value) || value.empty() || value == "max") return std::nullopt;
+  char* end = nullptr;
+  const double bytes = std::strtod(value.c_str(), &end);
+  if (end == value.c_str() || *end != '\0' || bytes <= 0) return std::nullopt;
+  return bytes;
+}
+
+// Lowers `bound` to the smallest limit of the cgroup at `path` (as
+// /proc/self/cgroup names it) and of its ancestors, files `file` under
+// `mount`.
+void LowerToCgroupLimits(const std::string& mount, std::string path,
+                         const std::string& file, MemoryBound& bound) {
+  if (path.empty() || path[0] != '/') return;
+  while (true) {
+    const std::string dir = path == "/" ? "" : path;
+    if (auto limit = LimitIn(mount + dir + "/" + file);
+        limit && *limit < bound.bytes) {
+      bound = {*limit, absl::StrFormat("%s of cgroup %s", file, path)};
+    }
+    if (path == "/") return;
+    const size_t slash = path.rfind('/');
+    path = slash == 0 ? "/" : path.substr(0, slash);
+  }
+}
+
+std::optional<MemoryBound> AvailableMemory() {
+  const std::string root = FsRoot();
+  const std::optional<double> available = MemAvailable(root);
+  if (!available) return std::nullopt;
+  MemoryBound bound{*available, "MemAvailable"};
+  // Lines "hierarchy:controllers:path": "0::/a/b" is cgroup v2 (mounted at
+  // /sys/fs/cgroup), "4:memory:/a/b" v1's memory controller.
+  std::ifstream cgroups(root + "/proc/self/cgroup");
+  std::string line;
+  while (std::getline(cgroups, line)) {
+    const size_t first = line.find(':');
+    const size_t second =
+        first == std::string::npos ? first : line.find(':', first + 1);
+    if (second == std::string::npos) continue;
+    const std::string hierarchy = line.substr(0, first);
+    const std::string controllers = line.substr(first + 1, second - first - 1);
+    const std::string path = line.substr(second + 1);
+    if (hierarchy == "0" && controllers.empty()) {
+      LowerToCgroupLimits(root + "/sys/fs/cgroup", path, "memory.max", bound);
+    } else if (absl::StrContains(absl::StrCat(",", controllers, ","),
+                                 ",memory,")) {
+      LowerToCgroupLimits(root + "/sys/fs/cgroup/memory", path,
+                          "memory.limit_in_bytes", bound);
+    }
+  }
+  return bound;
 }
 
 std::string Mib(double bytes) {
@@ -147,8 +238,10 @@ int Main(int argc, char** argv) {
       "protocol in virtual time (deterministic for a seed). Prints the time "
       "until every member knows every other, crash detection times (first "
       "and last), false positive deaths, and messages and bytes per member "
-      "per second. Refuses options of another scenario (exit 2), and a "
-      "run whose estimated memory exceeds what is available (exit 1)."};
+      "per second. Refuses options of another scenario or without their "
+      "output (exit 2), and a run whose estimated memory exceeds what is "
+      "available, MemAvailable or the cgroup's memory limit if smaller "
+      "(exit 1)."};
   SimRunOptions o;
   std::string scenario = "join";
   double latency_ms = 1, duration_s = 60, settle_s = 1, join_window_s = 0;
@@ -287,18 +380,20 @@ int Main(int argc, char** argv) {
                  "alive/suspect/removed, agreement, traffic, fault windows)")
       ->check(peerlab::WritableFile);
   app.add_option("--timeline-every", timeline_every_s,
-                 "simulated seconds between timeline rows, 0.001 .. 864000")
+                 "simulated seconds between timeline rows (with --timeline), "
+                 "0.001 .. 864000")
       ->check(peerlab::Range(0.001, kMaxSeconds))
       ->capture_default_str();
   app.add_option("--progress-every", progress_s,
-                 "real seconds between progress lines on stderr, 0.001 .. "
-                 "86400")
+                 "real seconds between progress lines on stderr (not with "
+                 "-q), 0.001 .. 86400")
       ->check(peerlab::Range(0.001, 86400.0))
       ->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "no progress lines");
   app.add_flag("--ignore-memory-estimate", ignore_memory_estimate,
                "run even if the estimated peak memory (about 57 bytes a "
-               "pair of members, plus 80 MiB) exceeds MemAvailable");
+               "pair of members, plus 80 MiB) exceeds MemAvailable or the "
+               "cgroup's memory limit");
   app.add_option("--log-level", log_level,
                  "protocol log level (trace, debug, info, warn, error, "
                  "critical, off)")
@@ -310,23 +405,32 @@ int Main(int argc, char** argv) {
               << "Run with --help for the options and their values.\n";
     return peerlab::kUsageExitCode;
   }
+  // Options that only tune an output nobody asked for.
+  if (auto wrong = EveryWithoutItsOutput(app, timeline_path, quiet)) {
+    std::cerr << "peerlab-sim: " << *wrong << "\n"
+              << "Run with --help for the options and their values.\n";
+    return peerlab::kUsageExitCode;
+  }
   // Refused before anything is allocated: past the memory there is, the
   // run would swap or be killed after minutes, or hours.
   const double estimate = EstimatedPeakBytes(o.nodes);
-  const std::optional<double> available = AvailableBytes();
-  if (available && estimate > *available && !ignore_memory_estimate) {
+  const std::optional<MemoryBound> available = AvailableMemory();
+  if (available && estimate > available->bytes && !ignore_memory_estimate) {
     std::cerr << "peerlab-sim: " << o.nodes << " members need about "
               << Mib(estimate) << " (estimated peak), more than the "
-              << Mib(*available)
-              << " available (MemAvailable); --ignore-memory-estimate runs "
-                 "anyway\n";
+              << Mib(available->bytes) << " available (" << available->source
+              << "); --ignore-memory-estimate runs anyway\n";
     return 1;
   }
   if (!quiet) {
     std::cerr << "peerlab-sim: " << o.nodes << " members, about "
               << Mib(estimate) << " at the peak (estimate), "
-              << (available ? Mib(*available) : std::string("unknown"))
-              << " available\n";
+              << (available ? Mib(available->bytes) + " available" +
+                                  (available->source == "MemAvailable"
+                                       ? ""
+                                       : " (" + available->source + ")")
+                            : std::string("unknown available"))
+              << "\n";
   }
   if (auto s = peerlab::SetUpLogging("peerlab-sim", log_level, ""); !s.ok()) {
     std::cerr << "peerlab-sim: " << s.message() << "\n";

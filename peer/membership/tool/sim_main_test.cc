@@ -1,8 +1,13 @@
-// peerlab-sim's command line: an option of another scenario is a usage
-// error (exit 2) rather than silently ignored, counts beyond the members are
-// usage errors too, and a run that would need more memory than there is is
-// refused (exit 1) before it allocates anything.
+// peerlab-sim's command line: an option of another scenario, or one that
+// has nothing to act on (--timeline-every without --timeline,
+// --progress-every with -q), is a usage error (exit 2) rather than silently
+// ignored, counts beyond the members are usage errors too, and a run that
+// would need more memory than there is (MemAvailable, or the cgroup's
+// limit if smaller) is refused (exit 1) before it allocates anything.
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,9 +23,11 @@ struct SimExit {
   std::string out, err;
 };
 
-// Runs peerlab-sim with `args` and waits up to `wait` for its exit.
+// Runs peerlab-sim with `args` (and `env` added to ours) and waits up to
+// `wait` for its exit.
 SimExit Sim(const std::vector<std::string>& args,
-            absl::Duration wait = absl::Seconds(60)) {
+            absl::Duration wait = absl::Seconds(60),
+            const std::map<std::string, std::string>& env = {}) {
   SimExit run;
   const char* bin_dir = std::getenv("PEERLAB_BIN_DIR");
   if (bin_dir == nullptr) {
@@ -35,6 +42,7 @@ SimExit Sim(const std::vector<std::string>& args,
   std::vector<std::string> argv = {std::string(bin_dir) + "/peerlab-sim"};
   argv.insert(argv.end(), args.begin(), args.end());
   auto p = testing::Subprocess::Start({.argv = argv,
+                                       .env = env,
                                        .stdout_path = (*dir)->File("out"),
                                        .stderr_path = (*dir)->File("err")});
   if (!p.ok()) {
@@ -187,6 +195,168 @@ TEST(PeerlabSimCliTest, PrintsTheEstimateOnStderrUnlessQuiet) {
             0u)
       << run.err;
   EXPECT_EQ(run.out.find("peerlab-sim: 10 members"), std::string::npos);
+}
+
+// An option that only tunes an output nobody asked for would be ignored
+// without a word: a usage error naming what it needs.
+TEST(PeerlabSimCliTest, AnEveryOptionWithoutItsOutputIsAUsageError) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"-q", "--timeline-every", "2"},
+       "--timeline-every needs --timeline FILE"},
+      {{"--timeline-every", "0.5", "--progress-every", "60"},
+       "--timeline-every needs --timeline FILE"},
+      {{"-q", "--progress-every", "5"},
+       "--progress-every does nothing with -q/--quiet"},
+      {{"--quiet", "--progress-every", "5", "--timeline", "/dev/null"},
+       "--progress-every does nothing with -q/--quiet"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {"-n", "10", "-d", "5"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    const std::string line = absl::StrJoin(args, " ");
+    SimExit run = Sim(args, absl::Seconds(10));
+    EXPECT_EQ(run.code, 2) << line << "\n" << run.err;
+    EXPECT_NE(run.err.find("peerlab-sim: " + c.message), std::string::npos)
+        << line << "\n"
+        << run.err;
+    EXPECT_EQ(run.out, "") << line;
+  }
+  // With their outputs they run.
+  auto dir = testing::TempDir::Create("peerlab-sim-cli");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  const std::string timeline = (*dir)->File("timeline.csv");
+  SimExit run = Sim({"-n", "10", "-d", "4", "-q", "--timeline", timeline,
+                     "--timeline-every", "2"});
+  EXPECT_EQ(run.code, 0) << run.err;
+  auto rows = testing::ReadFile(timeline);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  // The header and the samples at 0, 2 and 4 s.
+  EXPECT_EQ(std::count(rows->begin(), rows->end(), '\n'), 4) << *rows;
+}
+
+// A fake root for the memory check (PEERLAB_SIM_FS_ROOT stands for "/" when
+// peerlab-sim reads /proc/meminfo, /proc/self/cgroup and the cgroup's
+// limits): MemAvailable, the process's cgroup lines, and limit files by
+// path under the root.
+struct FakeRoot {
+  std::unique_ptr<testing::TempDir> dir;
+  std::map<std::string, std::string> env;
+};
+
+FakeRoot MakeRoot(const std::string& mem_available_kib,
+                  const std::string& cgroup,
+                  const std::map<std::string, std::string>& files) {
+  FakeRoot root;
+  auto dir = testing::TempDir::Create("peerlab-sim-root");
+  if (!dir.ok()) {
+    ADD_FAILURE() << dir.status();
+    return root;
+  }
+  root.dir = std::move(*dir);
+  std::map<std::string, std::string> all = files;
+  all["proc/meminfo"] =
+      "MemTotal:       25165824 kB\nMemFree:         1000 kB\n"
+      "MemAvailable:   " +
+      mem_available_kib + " kB\nBuffers:  1 kB\n";
+  all["proc/self/cgroup"] = cgroup;
+  for (const auto& [path, contents] : all) {
+    const std::string full = root.dir->File(path);
+    std::filesystem::create_directories(
+        std::filesystem::path(full).parent_path());
+    EXPECT_TRUE(testing::WriteFile(full, contents).ok()) << full;
+  }
+  root.env = {{"PEERLAB_SIM_FS_ROOT", root.dir->path()}};
+  return root;
+}
+
+// 1,000 members need about 134 MiB (80 MiB + 57 bytes a pair): a cgroup
+// limit of 100 MiB refuses the run though MemAvailable says 20 GiB (before,
+// only MemAvailable counted and the run was killed by the cgroup's OOM
+// killer, or swapped, at its peak). The smaller of the two counts, each
+// ancestor's limit too, "max" is no limit; cgroup v2 and v1.
+TEST(PeerlabSimCliTest, ACgroupLimitBelowMemAvailableRefusesTheRun) {
+  const std::vector<std::string> args = {"-n", "1000", "-d", "0.001", "-q"};
+  struct Case {
+    std::string name;
+    std::string mem_available_kib;
+    std::string cgroup;
+    std::map<std::string, std::string> files;
+    int code;
+    std::string message;  // on stderr ("" for a run)
+  };
+  const std::vector<Case> cases = {
+      {"v2, the parent's limit",
+       "20971520",
+       "0::/lab/sim\n",
+       {{"sys/fs/cgroup/lab/sim/memory.max", "max\n"},
+        {"sys/fs/cgroup/lab/memory.max", "104857600\n"}},
+       1,
+       "1000 members need about 134 MiB (estimated peak), more than the "
+       "100 MiB available (memory.max of cgroup /lab)"},
+      {"v2, its own limit below the parent's",
+       "20971520",
+       "0::/lab/sim\n",
+       {{"sys/fs/cgroup/lab/sim/memory.max", "125829120\n"},
+        {"sys/fs/cgroup/lab/memory.max", "1073741824\n"}},
+       1,
+       "more than the 120 MiB available (memory.max of cgroup /lab/sim)"},
+      {"v1 memory controller",
+       "20971520",
+       "4:memory:/process_api/x\n0::/\n",
+       {{"sys/fs/cgroup/memory/process_api/x/memory.limit_in_bytes",
+         "104857600\n"}},
+       1,
+       "more than the 100 MiB available (memory.limit_in_bytes of cgroup "
+       "/process_api/x)"},
+      {"MemAvailable smaller than the cgroup's limit",
+       "102400",
+       "0::/lab\n",
+       {{"sys/fs/cgroup/lab/memory.max", "68719476736\n"}},
+       1,
+       "more than the 100 MiB available (MemAvailable)"},
+      {"no limit anywhere",
+       "20971520",
+       "0::/lab/sim\n",
+       {{"sys/fs/cgroup/lab/sim/memory.max", "max\n"}},
+       0,
+       ""},
+      {"a limit above the estimate",
+       "20971520",
+       "0::/\n",
+       {{"sys/fs/cgroup/memory.max", "209715200\n"}},
+       0,
+       ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    FakeRoot root = MakeRoot(c.mem_available_kib, c.cgroup, c.files);
+    SimExit run = Sim(args, absl::Seconds(30), root.env);
+    EXPECT_EQ(run.code, c.code) << run.err;
+    if (c.code == 1) {
+      EXPECT_NE(run.err.find(c.message), std::string::npos) << run.err;
+      EXPECT_EQ(run.out, "");
+    } else {
+      EXPECT_NE(run.out.find("trace hash: "), std::string::npos) << run.out;
+    }
+  }
+}
+
+// Without -q the estimate line says which bound it checked against.
+TEST(PeerlabSimCliTest, TheEstimateLineNamesTheCgroupLimit) {
+  FakeRoot root = MakeRoot("20971520", "0::/lab\n",
+                           {{"sys/fs/cgroup/lab/memory.max", "1073741824\n"}});
+  SimExit run = Sim({"-n", "10", "-d", "1"}, absl::Seconds(30), root.env);
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(run.err.rfind("peerlab-sim: 10 members, about 80 MiB at the peak "
+                          "(estimate), 1024 MiB available (memory.max of "
+                          "cgroup /lab)\n",
+                          0),
+            0u)
+      << run.err;
 }
 
 }  // namespace
