@@ -7,9 +7,11 @@
 #
 #   VERDICT  GOAL  N  SEED  FIGURE  VALUE  BOUND  BASELINE
 #
-# VERDICT is PASS or FAIL (NOTRUN for a goal this script does not run), the
+# VERDICT is PASS or FAIL (NOTRUN for a goal this script does not run; "-"
+# for one seed's figure of crash-detection, whose median is judged), the
 # value is peerlab's, the baseline's figure from the same seed is beside it
-# (it is not judged). The goals (issue 17):
+# (it is not judged). A figure that is not a number (never, not reached)
+# fails. The goals (issue 17):
 #   flipflop, egress-loss  N = 1,000, seeds 1-5, 120 s: 0 healthy members
 #                          declared dead, faulty members removed within 30 s,
 #                          at most 1 re-admission per cycle, agreement >= 99 %
@@ -104,8 +106,11 @@ max_healthy_dead=${MAX_HEALTHY_DEAD:-0}
 max_removed_s=${MAX_REMOVED_S:-30}
 max_readmissions=${MAX_READMISSIONS:-1}
 min_agreement=${MIN_AGREEMENT:-99}
+# shellcheck disable=SC2034 # read through ${!bound} in crash_traffic
 max_mean_bps=${MAX_MEAN_BPS:-500}
+# shellcheck disable=SC2034
 max_p99_bps=${MAX_P99_BPS:-4000}
+# shellcheck disable=SC2034
 max_max_bps=${MAX_MAX_BPS:-6000}
 max_detect_median_s=${MAX_DETECT_MEDIAN_S:-5.64}
 max_restart_seen_dead=${MAX_RESTART_SEEN_DEAD:-0}
