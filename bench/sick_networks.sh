@@ -53,8 +53,9 @@
 #   MIN_AGREEMENT [99], MAX_MEAN_BPS [500], MAX_P99_BPS [4000],
 #   MAX_MAX_BPS [6000], MAX_DETECT_MEDIAN_S [5.64], MAX_RESTART_SEEN_DEAD [0],
 #   MAX_RESTART_CONVERGE_S [60]
-# Run it at nice 10 on a shared machine; the full run takes about 20-40
-# minutes of CPU (each run's time is in OUT_DIR/time.txt).
+# Run it at nice 10 on a shared machine; the full run took 644 s of user
+# CPU and 30 min of wall time at load 4-11 on 2 cores (bench/RESULTS.md;
+# each run's time is in OUT_DIR/time.txt).
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
