@@ -3,8 +3,8 @@
 // crash is detected, false positive deaths and the traffic per member (see
 // sim_runner.h for the scenarios and the figures).
 //
-//   peerlab-sim --nodes 1000 --profile lan --scenario crash --crash 3 \
-//       --duration 60 --csv runs.csv
+//   peerlab-sim --nodes 1000 --profile lan --scenario crash --crash 3
+//       --duration 60 --csv runs.csv   (one command line)
 //
 // The report goes to stdout, progress to stderr. Exit code 0 on a finished
 // run (whatever its figures), 2 on bad options (an option of another
