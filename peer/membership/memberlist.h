@@ -263,6 +263,25 @@ class Memberlist {
   // name over: this node no longer claims it (no refutation, no probes).
   bool replaced() const { return replaced_; }
 
+  // --- A group that starts converged (the simulator's --start converged) ---
+
+  // Appends this node's own entry, signed, to `pp`, as its push/pull
+  // carries it. REQUIRES: started.
+  void AppendOwnEntry(::peer::v1::PushPull& pp) const {
+    AddNodeState(*local_, pp);
+  }
+  // Starts this node as a member of a group whose join is long over: learns
+  // the members of `pp` (entries AppendOwnEntry made) alive at their
+  // incarnations through a push/pull merge (MergeState: each claim verified,
+  // or taken verified from the claim pool; each new member reported to the
+  // listener and put at a random place in the probe order), but queues
+  // nothing for gossip, neither their alives (everybody knows them already)
+  // nor this node's own that Start() queued. For simulations: a real group
+  // reaches this state only by its join's gossip.
+  // REQUIRES: started, and knows no other member yet (FailedPrecondition);
+  // every entry alive (InvalidArgument, nothing learned).
+  absl::Status LearnConverged(const ::peer::v1::PushPull& pp);
+
   // --- Network coordinates (coordinate.h; Config::coordinates) ---
 
   // This node's Vivaldi client, holding its coordinate and those of the
@@ -1025,6 +1044,8 @@ class Memberlist {
   std::optional<identity::NodeKey> node_key_;  // set at Start at the latest
   SignatureCache own_signatures_{kSignatureCacheSize};
   SignatureCache* signatures_ = &own_signatures_;
+  // While LearnConverged merges: a new member's alive is not queued.
+  bool converged_start_ = false;
   // Verifications the datagram being handled may still use; -1: no limit
   // (push/pull, bounded by max_members).
   int verifications_left_ = -1;

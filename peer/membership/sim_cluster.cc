@@ -151,6 +151,16 @@ void SimCluster::StartAll() {
   }
 }
 
+void SimCluster::StartConverged() {
+  for (int i = 0; i < size(); ++i) (void)nodes_[i]->list->Start();
+  ::peer::v1::PushPull everyone;
+  for (int i = 0; i < size(); ++i) nodes_[i]->list->AppendOwnEntry(everyone);
+  for (int i = 0; i < size(); ++i) {
+    (void)nodes_[i]->list->LearnConverged(everyone);
+    UpdateKnowsAll(i);
+  }
+}
+
 void SimCluster::Start(int i) {
   (void)nodes_[i]->list->Start();
   UpdateKnowsAll(i);

@@ -71,6 +71,11 @@ class SimCluster {
 
   // Starts every node; each then joins node 0 (node 0 starts alone).
   void StartAll();
+  // Starts every node as a member of a group whose join is long over: each
+  // knows every other alive at incarnation 1 and has nothing queued for
+  // gossip (Memberlist::LearnConverged, fed every node's own entry).
+  // REQUIRES: no node started.
+  void StartConverged();
   // Starts node i alone (it joins nobody).
   void Start(int i);
   // Starts node i and joins it to `seed_node` (for late joiners).

@@ -646,7 +646,7 @@ void Memberlist::HandleAlive(const ::peer::v1::Alive& alive, bool from_member) {
 
 void Memberlist::Joined(NodeState& added, StringPool::Ref notice) {
   ++stats_.alives_applied;
-  QueueAlive(added, std::move(notice));
+  if (!converged_start_) QueueAlive(added, std::move(notice));
   log_.Debug(config_.name, ": member ", added.name().view(), " joined (",
              added.addr().view(), ")");
   if (events_) events_->OnJoin(ToMember(added));
@@ -1126,6 +1126,24 @@ bool Memberlist::LearnVerifiedEntry(const ::peer::v1::PushNodeState& s) {
   }
   Joined(AddNode(std::move(claim)), std::move(notice));
   return true;
+}
+
+absl::Status Memberlist::LearnConverged(const ::peer::v1::PushPull& pp) {
+  if (!started_ || NumRecords() != 1) {
+    return absl::FailedPreconditionError(
+        "a converged start needs a started node that knows nobody yet");
+  }
+  for (const auto& s : pp.nodes()) {
+    if (FromProto(s.state()) != MemberState::kAlive) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "a converged start learns alive members only, not ", s.name()));
+    }
+  }
+  converged_start_ = true;
+  MergeState(pp);
+  converged_start_ = false;
+  broadcasts_.Cancel(IndexOf(*local_));  // Start()'s alive: known already
+  return absl::OkStatus();
 }
 
 void Memberlist::MergeState(const ::peer::v1::PushPull& remote) {

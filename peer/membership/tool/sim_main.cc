@@ -41,6 +41,7 @@ using peerlab::membership::tool::CsvHeader;
 using peerlab::membership::tool::CsvRow;
 using peerlab::membership::tool::FormatReport;
 using peerlab::membership::tool::ParseScenario;
+using peerlab::membership::tool::ParseStartMode;
 using peerlab::membership::tool::RenderSvg;
 using peerlab::membership::tool::RunSimulation;
 using peerlab::membership::tool::SimProgress;
@@ -110,6 +111,23 @@ std::optional<std::string> OptionOfAnotherScenario(
     return absl::StrFormat("%s applies only to --scenario %s, not %s",
                            option.flag, absl::StrJoin(option.scenarios, ", "),
                            scenario);
+  }
+  return std::nullopt;
+}
+
+// --start converged with --join-window (nobody joins) or --scenario join
+// (nothing would happen): a usage error.
+std::optional<std::string> NotWithConvergedStart(const CLI::App& app,
+                                                 const std::string& start,
+                                                 const std::string& scenario) {
+  if (start != "converged") return std::nullopt;
+  if (app.count("--join-window") > 0) {
+    return "--join-window does not apply to --start converged (nobody "
+           "joins: every member starts knowing every other)";
+  }
+  if (scenario == "join") {
+    return "--start converged needs a fault scenario: with --scenario join "
+           "nothing would happen";
   }
   return std::nullopt;
 }
@@ -243,7 +261,7 @@ int Main(int argc, char** argv) {
       "available, MemAvailable or the cgroup's memory limit if smaller "
       "(exit 1)."};
   SimRunOptions o;
-  std::string scenario = "join";
+  std::string scenario = "join", start = "join";
   double latency_ms = 1, duration_s = 60, settle_s = 1, join_window_s = 0;
   double partition_for_s = 0, slow_lag_s = 0, progress_s = 1,
          timeline_every_s = 1;
@@ -363,6 +381,14 @@ int Main(int argc, char** argv) {
                  "simulated seconds of the whole run, 0.001 .. 864000")
       ->check(peerlab::Range(0.001, kMaxSeconds))
       ->capture_default_str();
+  app.add_option("--start", start,
+                 "join: every member joins member 0 (the join's gossip runs "
+                 "before the fault); converged: every member starts knowing "
+                 "every other alive, nothing queued for gossip (as if the "
+                 "join were long over; not with --scenario join or "
+                 "--join-window)")
+      ->check(CLI::IsMember({"join", "converged"}))
+      ->capture_default_str();
   app.add_option("--join-window", join_window_s,
                  "members start one after another over this many seconds (0: "
                  "all at once), at most 864000")
@@ -405,6 +431,11 @@ int Main(int argc, char** argv) {
               << "Run with --help for the options and their values.\n";
     return peerlab::kUsageExitCode;
   }
+  if (auto wrong = NotWithConvergedStart(app, start, scenario)) {
+    std::cerr << "peerlab-sim: " << *wrong << "\n"
+              << "Run with --help for the options and their values.\n";
+    return peerlab::kUsageExitCode;
+  }
   // Options that only tune an output nobody asked for.
   if (auto wrong = EveryWithoutItsOutput(app, timeline_path, quiet)) {
     std::cerr << "peerlab-sim: " << *wrong << "\n"
@@ -437,6 +468,7 @@ int Main(int argc, char** argv) {
     return 2;
   }
   o.scenario = *ParseScenario(scenario);  // checked by CLI11
+  o.start = *ParseStartMode(start);       // checked by CLI11
   // The protocol's lines through the program's spdlog, in virtual time.
   o.logger = peerlab::DefaultSpdlogLogger();
   o.latency = absl::Microseconds(std::llround(latency_ms * 1000));

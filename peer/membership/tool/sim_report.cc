@@ -32,7 +32,8 @@ std::string CsvHeader() {
          "agreement_samples,agreement_pct,sent_mean_Bps,sent_p99_Bps,"
          "sent_max_Bps,recv_mean_Bps,recv_p99_Bps,recv_max_Bps,"
          "last_restart_s,restart_converge_s,ingress_dropped,egress_dropped,"
-         "protocol,restart_seen_dead_until_s,restart_seen_dead_after_grace";
+         "protocol,restart_seen_dead_until_s,restart_seen_dead_after_grace,"
+         "start";
 }
 
 std::string CsvRow(const SimRunResult& r) {
@@ -64,23 +65,29 @@ std::string CsvRow(const SimRunResult& r) {
              r.received.p99, r.received.max, Cell(r.last_restart),
              Cell(r.restart_converge), r.ingress_dropped, r.egress_dropped) +
          (o.memberlist_compat ? ",memberlist" : ",peerlab") +
-         absl::StrFormat(",%s,%d", Cell(r.restart_seen_dead_until),
-                         r.restart_seen_dead_after_grace);
+         absl::StrFormat(",%s,%d,%s", Cell(r.restart_seen_dead_until),
+                         r.restart_seen_dead_after_grace,
+                         StartModeName(o.start));
 }
 
 std::string FormatReport(const SimRunResult& r) {
   const SimRunOptions& o = r.options;
   std::string out = absl::StrFormat(
       "members: %d  profile: %s  scenario: %s  seed: %d  loss: %g  "
-      "lifeguard: %s%s\n",
+      "lifeguard: %s%s%s\n",
       o.nodes, o.profile, ScenarioName(o.scenario), o.seed, o.loss,
       o.lifeguard ? "on" : "off",
-      o.memberlist_compat ? "  protocol: memberlist (baseline)" : "");
-  absl::StrAppend(&out, "all know all after: ", Text(r.converge),
-                  o.join_window > absl::ZeroDuration()
-                      ? " (since the last member started)"
-                      : "",
-                  "\n");
+      o.memberlist_compat ? "  protocol: memberlist (baseline)" : "",
+      o.start == StartMode::kConverged ? "  start: converged" : "");
+  absl::StrAppend(
+      &out, "all know all after: ", Text(r.converge),
+      o.start == StartMode::kConverged
+          ? " (converged start: every member knew every other at 0; not a "
+            "convergence figure)"
+      : o.join_window > absl::ZeroDuration()
+          ? " (since the last member started)"
+          : "",
+      "\n");
   if (r.fault_at) {
     absl::StrAppend(&out, "fault at: ", Text(r.fault_at), " (", r.faulty.size(),
                     " members)\n");

@@ -65,6 +65,17 @@ std::vector<int> PickMembers(int n, int count, uint64_t seed) {
 
 }  // namespace
 
+absl::StatusOr<StartMode> ParseStartMode(const std::string& name) {
+  if (name == "join") return StartMode::kJoin;
+  if (name == "converged") return StartMode::kConverged;
+  return absl::InvalidArgumentError(
+      absl::StrCat("start: \"", name, "\" is not join or converged"));
+}
+
+std::string StartModeName(StartMode start) {
+  return start == StartMode::kConverged ? "converged" : "join";
+}
+
 absl::StatusOr<Scenario> ParseScenario(const std::string& name) {
   if (name == "join") return Scenario::kJoin;
   if (name == "crash") return Scenario::kCrash;
@@ -123,6 +134,17 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
       o.join_window < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "latency, settle and join window must not be negative");
+  }
+  if (o.start == StartMode::kConverged) {
+    if (o.join_window > absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          "join window: members starting converged do not join");
+    }
+    if (o.scenario == Scenario::kJoin) {
+      return absl::InvalidArgumentError(
+          "start converged: the join scenario would have nothing to run; "
+          "pick a fault scenario");
+    }
   }
   Config config;
   if (auto s = Config::FromProfile(o.profile, &config); !s.ok()) return s;
@@ -426,7 +448,9 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
 
   // --- Start ---
   absl::Time last_start = start;
-  if (o.join_window <= absl::ZeroDuration() || n == 1) {
+  if (o.start == StartMode::kConverged) {
+    c.StartConverged();
+  } else if (o.join_window <= absl::ZeroDuration() || n == 1) {
     c.StartAll();
   } else {
     c.Start(0);
