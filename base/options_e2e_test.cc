@@ -311,6 +311,7 @@ std::vector<Binary> Binaries() {
         {"--settle", Numbers({"-1"})},
         {"--duration", Numbers({"0", "-1"})},
         {"--join-window", Numbers({"-1"})},
+        {"--start", {"", "warm"}},
         {"--csv", kWritePath},
         {"--timeline", kWritePath},
         {"--plot", kWritePath},

@@ -231,6 +231,73 @@ TEST(MemberlistSimTest, CrashedMemberIsDeadEverywhereAtHundredMembers) {
   EXPECT_EQ(c.false_positive_deaths(), 0);
 }
 
+// peerlab-sim --start converged (SimCluster::StartConverged, through
+// Memberlist::LearnConverged): at 0 every member knows every other alive
+// with nothing queued for gossip, nothing gets queued while nothing
+// happens, and a crash is then dead everywhere within the bound of
+// CrashedMemberIsDeadEverywhereAtHundredMembers (a start from a join).
+TEST(MemberlistSimTest, ConvergedStartKnowsAllWithNothingQueuedThenCrash) {
+  const uint64_t seed = SimSeed(35);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const int n = 100;
+  SimCluster c(Opts(n, seed));
+  const absl::Time start = c.Now();
+  c.StartConverged();
+  ASSERT_EQ(c.Now(), start);
+  ASSERT_TRUE(c.Converged());
+  ASSERT_TRUE(c.AllKnowAllFast());
+  auto nothing_queued = [&] {
+    for (int i = 0; i < n; ++i) {
+      if (c.node(i).NumQueuedBroadcasts() != 0) {
+        return ::testing::AssertionFailure()
+               << "node " << i << " has " << c.node(i).NumQueuedBroadcasts()
+               << " updates queued at " << (c.Now() - start);
+      }
+    }
+    return ::testing::AssertionSuccess();
+  };
+  EXPECT_TRUE(nothing_queued());
+  // A node that knows others already is refused.
+  ::peer::v1::PushPull again;
+  c.node(1).AppendOwnEntry(again);
+  EXPECT_EQ(c.node(0).LearnConverged(again).code(),
+            absl::StatusCode::kFailedPrecondition);
+  const Config& cfg = c.node(0).config();
+  c.RunFor(cfg.probe_interval * 10);
+  EXPECT_TRUE(nothing_queued());
+  EXPECT_TRUE(c.Converged());
+
+  const absl::Duration min =
+      SuspicionTimeout(cfg.suspicion_mult, n, cfg.probe_interval);
+  const absl::Duration bound =
+      cfg.probe_interval * 10 + cfg.probe_timeout + SpreadBound(cfg, n) +
+      min * cfg.suspicion_max_timeout_mult + cfg.probe_timeout;
+  const int victim = 42;
+  c.Crash(victim);
+  ASSERT_TRUE(
+      c.RunUntil([&] { return c.AllSee(victim, MemberState::kDead); }, bound))
+      << "not dead everywhere within " << bound;
+  EXPECT_EQ(c.false_positive_deaths(), 0);
+}
+
+// Only alive entries: a converged start learns no deaths.
+TEST(MemberlistSimTest, ConvergedStartRefusesAnEntryThatIsNotAlive) {
+  const uint64_t seed = SimSeed(36);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  SimCluster c(Opts(3, seed));
+  c.Start(0);
+  c.Start(1);
+  ::peer::v1::PushPull pp;
+  c.node(1).AppendOwnEntry(pp);
+  pp.mutable_nodes(0)->set_state(::peer::v1::MEMBER_STATE_DEAD);
+  EXPECT_EQ(c.node(0).LearnConverged(pp).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.node(0).NumAlive(), 1);
+  // Before Start: refused.
+  EXPECT_EQ(c.node(2).LearnConverged(pp).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 // An accusation is only a suspicion: a dead about node1 from another member
 // (anyone holding the group key can send one, naming any accuser) makes
 // its receivers suspect node1, and node1 refutes; nobody declares it dead.

@@ -115,6 +115,37 @@ TEST(PeerlabSimCliTest, OptionOfAnotherScenarioIsAUsageError) {
   }
 }
 
+// --start converged: nobody joins, so --join-window is refused, and so is
+// the join scenario (nothing would happen); with a fault it runs.
+TEST(PeerlabSimCliTest, ConvergedStartUsage) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--start", "converged"}, "--start converged needs a fault"},
+      {{"--start", "converged", "--scenario", "crash", "--join-window", "0"},
+       "--join-window does not apply to --start converged"},
+      {{"--start", "converged", "--scenario", "join", "--join-window", "2"},
+       "--join-window does not apply to --start converged"},
+  };
+  for (const auto& [extra, message] : cases) {
+    std::vector<std::string> args = {"-n", "10", "-d", "5", "-q"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const std::string line = absl::StrJoin(args, " ");
+    SimExit run = Sim(args, absl::Seconds(10));
+    EXPECT_EQ(run.code, 2) << line << "\n" << run.err;
+    EXPECT_NE(run.err.find(message), std::string::npos) << line << "\n"
+                                                        << run.err;
+    EXPECT_EQ(run.out, "") << line;
+  }
+  SimExit run = Sim({"-n", "10", "-d", "5", "-q", "--start", "converged",
+                     "--scenario", "crash", "--baseline", "memberlist"},
+                    absl::Seconds(10));
+  EXPECT_EQ(run.code, 0) << run.err;
+  // peerlab's report and the baseline's both start converged.
+  size_t first = run.out.find("start: converged\n");
+  ASSERT_NE(first, std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("start: converged\n", first + 1), std::string::npos)
+      << run.out;
+}
+
 // The same options with their own scenario run (the table is not too strict),
 // and the options of every scenario are accepted with each.
 TEST(PeerlabSimCliTest, OptionOfItsScenarioRuns) {

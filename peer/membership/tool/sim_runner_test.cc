@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -125,6 +126,55 @@ TEST(SimRunnerTest, ReportHasTheSickNetworkLines) {
   EXPECT_EQ(header[0], "nodes");
   EXPECT_EQ(header[25], "peak_rss_mib");
   EXPECT_EQ(header[26], "healthy_declared_dead");
+}
+
+// --start converged: all know all at 0 (said so in the report), the crash
+// is seen dead by all, and the same seed gives the same trace hash.
+TEST(SimRunnerTest, ConvergedStartKnowsAllAtZeroThenDetectsACrash) {
+  SimRunOptions o;
+  o.nodes = 50;
+  o.scenario = Scenario::kCrash;
+  o.start = StartMode::kConverged;
+  o.duration = absl::Seconds(60);
+  auto a = RunSimulation(o);
+  auto b = RunSimulation(o);
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status() << b.status();
+  ASSERT_TRUE(a->converge.has_value());
+  EXPECT_EQ(*a->converge, absl::ZeroDuration());
+  ASSERT_TRUE(a->fault_at.has_value());
+  EXPECT_EQ(*a->fault_at, o.settle);
+  ASSERT_TRUE(a->last_detect.has_value());
+  EXPECT_LT(*a->last_detect, absl::Seconds(30));
+  EXPECT_EQ(a->false_positives, 0);
+  EXPECT_EQ(a->trace_hash, b->trace_hash);
+  EXPECT_EQ(a->events, b->events);
+  const std::string report = FormatReport(*a);
+  EXPECT_NE(report.find("start: converged\n"), std::string::npos) << report;
+  EXPECT_NE(report.find("all know all after: 0.000 s (converged start"),
+            std::string::npos)
+      << report;
+  EXPECT_TRUE(absl::EndsWith(CsvRow(*a), ",converged")) << CsvRow(*a);
+  o.start = StartMode::kJoin;
+  auto joined = RunSimulation(o);
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  EXPECT_NE(joined->trace_hash, a->trace_hash);
+  EXPECT_TRUE(absl::EndsWith(CsvRow(*joined), ",join"));
+}
+
+TEST(SimRunnerTest, ConvergedStartRefusesAJoinWindowAndTheJoinScenario) {
+  SimRunOptions o;
+  o.nodes = 10;
+  o.start = StartMode::kConverged;
+  EXPECT_EQ(RunSimulation(o).status().code(),
+            absl::StatusCode::kInvalidArgument);  // scenario join
+  o.scenario = Scenario::kCrash;
+  o.join_window = absl::Seconds(1);
+  EXPECT_EQ(RunSimulation(o).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  o.join_window = absl::ZeroDuration();
+  EXPECT_TRUE(RunSimulation(o).ok());
+  EXPECT_EQ(*ParseStartMode("converged"), StartMode::kConverged);
+  EXPECT_FALSE(ParseStartMode("warm").ok());
 }
 
 TEST(SimRunnerTest, RejectsBadOptions) {
