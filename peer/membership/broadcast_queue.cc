@@ -63,13 +63,36 @@ void BroadcastQueue::Queue(const std::string& key, std::string message,
 void BroadcastQueue::Queue(uint32_t slot, std::string message,
                            std::function<void()> on_done) {
   if (CancelForQueue(slot, on_done)) return;
+  pinned_.insert(slot);
   Enqueue(slot, pool_->Intern(message), std::move(on_done));
 }
 
 void BroadcastQueue::Queue(uint32_t slot, StringPool::Ref message,
                            std::function<void()> on_done) {
   if (CancelForQueue(slot, on_done)) return;
+  pinned_.insert(slot);
   Enqueue(slot, std::move(message), std::move(on_done));
+}
+
+void BroadcastQueue::QueueDroppable(uint32_t slot, StringPool::Ref message) {
+  std::function<void()> none;
+  if (CancelForQueue(slot, none)) return;
+  Enqueue(slot, std::move(message), nullptr);
+  EnforceBound();
+}
+
+void BroadcastQueue::EnforceBound() {
+  if (bound_ == 0) return;
+  // The most sent are last in the order (the oldest last among equals);
+  // the pinned ones and the queue's own are skipped.
+  while (Droppable() > bound_) {
+    auto it = order_.end();
+    do {
+      --it;
+    } while (Own(it->slot) || pinned_.contains(it->slot));
+    Finish(it->key);
+    ++dropped_;
+  }
 }
 
 bool BroadcastQueue::CancelForQueue(uint32_t slot,
@@ -86,6 +109,7 @@ void BroadcastQueue::Enqueue(uint32_t slot, StringPool::Ref message,
                              std::function<void()> on_done) {
   if (next_id_ >= kRenumberAt && !taking_) Renumber();
   const uint32_t key = MakeKey(0, next_id_++);
+  if (!Own(slot)) ++caller_entries_;
   ++sizes_[message.size()];
   order_.insert(Entry{key, slot, std::move(message)});
   SlotAt(slot)->key = key;
@@ -108,6 +132,10 @@ void BroadcastQueue::Finish(uint32_t key) {
   order_.erase(it);
   SlotAt(slot)->key = 0;
   min_transmits_.erase(slot);
+  if (!Own(slot)) {
+    --caller_entries_;
+    pinned_.erase(slot);
+  }
   if (Own(slot)) {
     // A string key is free again; the slot too.
     if (auto k = key_of_.find(slot); k != key_of_.end()) {

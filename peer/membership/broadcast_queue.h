@@ -25,6 +25,7 @@
 
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "peer/membership/string_pool.h"
 
 namespace peerlab::membership {
@@ -73,6 +74,15 @@ class BroadcastQueue {
   // it is not empty and comes from that pool).
   void Queue(uint32_t slot, StringPool::Ref message,
              std::function<void()> on_done = nullptr);
+  // As above, and droppable: while more than the bound's droppable
+  // updates are queued, the one sent most (the oldest among equals) goes
+  // (set_bound). The others (string keys, the two Queue(slot) above) are
+  // never dropped. A droppable update has no on_done.
+  void QueueDroppable(uint32_t slot, StringPool::Ref message);
+  // At most `bound` droppable updates queued (0: no bound, the default).
+  void set_bound(size_t bound) { bound_ = bound; }
+  // Droppable updates dropped for the bound, since the queue was made.
+  uint64_t dropped() const { return dropped_; }
   // Drops the update queued for the caller's slot `slot`, if any (its
   // on_done runs).
   void Cancel(uint32_t slot);
@@ -137,6 +147,10 @@ class BroadcastQueue {
   void Finish(uint32_t key);
   // Numbers the queued updates again from 1, keeping their order.
   void Renumber();
+  // Droppable updates queued: the caller's slots that are not pinned.
+  size_t Droppable() const { return caller_entries_ - pinned_.size(); }
+  // Drops the droppable updates sent most until the bound holds.
+  void EnforceBound();
   // The smallest message queued (0 when empty).
   int MinMessageSize() const {
     return sizes_.empty() ? 0 : static_cast<int>(sizes_.begin()->first);
@@ -165,6 +179,13 @@ class BroadcastQueue {
   // the smallest, Take() can stop scanning (it used to walk the whole queue,
   // O(queue) per datagram, when a few bytes were left).
   std::map<size_t, int> sizes_;
+  // The bound (set_bound): the caller's slots queued, those of them that
+  // are not droppable (few: suspicions, deaths, one's own alive), and the
+  // updates dropped so far.
+  size_t bound_ = 0;
+  size_t caller_entries_ = 0;
+  absl::flat_hash_set<uint32_t> pinned_;
+  uint64_t dropped_ = 0;
 };
 
 }  // namespace peerlab::membership

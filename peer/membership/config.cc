@@ -142,6 +142,9 @@ absl::Status Config::Validate() const {
   if (incarnation_window < 1) {
     return absl::InvalidArgumentError("incarnation_window: must be >= 1");
   }
+  if (max_queued_alives < 0) {
+    return absl::InvalidArgumentError("max_queued_alives: must be >= 0");
+  }
   if (max_members < 2 || max_members > 10'000'000) {
     return absl::InvalidArgumentError("max_members: must be in 2..10000000");
   }

@@ -109,6 +109,15 @@ struct Config {
   // Dead members still receive gossip this long, so they learn and refute.
   // LAN 30s, WAN 60s, Local 15s.
   absl::Duration gossip_to_the_dead_time = absl::Seconds(30);
+  // At most this many alive notices about other members queued for gossip
+  // (docs/membership.md, "A mass join: the queue's bound"). Past it the
+  // one sent most goes (Stats::alive_notices_dropped), and this node does
+  // push/pulls with random members until one teaches it nothing new. A
+  // queue holds one update per member, so groups of up to this many
+  // members never reach it. Suspicions, deaths, leaves, this node's own
+  // alive, user messages and key operations are never dropped. 0: no bound
+  // (memberlist). Not in memberlist_compat.
+  int max_queued_alives = 1024;
   // Full state exchange with one random member (anti-entropy). 0 disables.
   // Scaled up for clusters past 32 members, as memberlist does. LAN 30s,
   // WAN 60s, Local 15s.

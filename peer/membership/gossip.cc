@@ -29,7 +29,60 @@ void Memberlist::QueueAlive(NodeState& about, StringPool::Ref notice) {
   // Relayed as a notice: receivers that learn from it fetch the signed
   // claim from us (PushPull.want), once, instead of every relay carrying
   // the key and the signature to every member many times over.
-  broadcasts_.Queue(IndexOf(about), std::move(notice));
+  // Droppable: past Config::max_queued_alives the notice sent most goes.
+  broadcasts_.QueueDroppable(IndexOf(about), std::move(notice));
+  if (broadcasts_.dropped() != stats_.alive_notices_dropped) NoteAliveDrops();
+}
+
+void Memberlist::NoteAliveDrops() {
+  // A mass join: this node learned more members at once than its queue
+  // keeps notices for, so the notices it dropped are relayed less, and
+  // some members may miss them. Pull instead: push/pulls with random
+  // members (ScheduleDropCatchUp).
+  stats_.alive_notices_dropped = broadcasts_.dropped();
+  if (!drop_catch_up_pending_) ScheduleDropCatchUp();
+}
+
+void Memberlist::ScheduleDropCatchUp() {
+  if (shut_down_ || leaving_) return;
+  drop_catch_up_pending_ = true;
+  // As ScheduleCatchUp: once what was queued has had time to be sent its
+  // last time, staggered by up to as much again.
+  const absl::Duration epidemic =
+      config_.gossip_interval *
+      RetransmitLimit(config_.retransmit_mult, NumAlive());
+  const absl::Duration delay =
+      epidemic + epidemic * (static_cast<double>(rng_.Uniform(1000)) / 1000);
+  std::weak_ptr<bool> alive = alive_;
+  scheduler_->After(delay, [this, alive] {
+    if (auto a = alive.lock(); !a || !*a) return;
+    const NodeState* partner = RandomAliveMember();
+    if (shut_down_ || leaving_ || partner == nullptr) {
+      drop_catch_up_pending_ = false;
+      return;
+    }
+    ++stats_.drop_catch_ups;
+    const uint64_t applied = stats_.alives_applied;
+    const uint64_t dropped = stats_.alive_notices_dropped;
+    PushPullWith(
+        partner->addr(), false,
+        [this, alive, applied, dropped](absl::Status s) {
+          if (auto a = alive.lock(); !a || !*a) return;
+          // Again while this node learns (from the exchange or meanwhile)
+          // or drops notices: a push/pull with a random member fills what
+          // this node lacks only when the partner has it, so knowledge
+          // converges over a few rounds (anti-entropy); an interval that
+          // taught nothing ends it (a failed exchange too).
+          (void)s;
+          if (stats_.alives_applied != applied ||
+              stats_.alive_notices_dropped != dropped) {
+            ScheduleDropCatchUp();
+          } else {
+            drop_catch_up_pending_ = false;
+          }
+        },
+        Exchange::kFull, partner->name());
+  });
 }
 
 void Memberlist::FetchWanted(const std::string& addr, const std::string& to) {

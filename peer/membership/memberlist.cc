@@ -30,7 +30,9 @@ Memberlist::Memberlist(Config config, runtime::Scheduler* scheduler,
       pool_(&claims_->strings()),
       broadcasts_(
           config_.retransmit_mult, [this] { return NumAlive(); }, pool_,
-          [this](uint32_t index) { return &nodes_[index].queued; }) {}
+          [this](uint32_t index) { return &nodes_[index].queued; }) {
+  if (!Compat()) broadcasts_.set_bound(config_.max_queued_alives);
+}
 
 Memberlist::~Memberlist() {
   Shutdown();

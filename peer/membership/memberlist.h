@@ -1100,6 +1100,14 @@ class Memberlist {
   runtime::Scheduler::TimerId push_pull_timer_ = 0;
   // Guards callbacks scheduled before destruction (timers, transport).
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+  // --- A mass join: the gossip queue's bound (gossip.cc, lane storm) ---
+  // Config::max_queued_alives: after a drop, push/pulls with random
+  // members, one an epidemic time apart, until one teaches nothing new and
+  // nothing was dropped meanwhile. True while one is scheduled or under way.
+  void NoteAliveDrops();
+  void ScheduleDropCatchUp();
+  bool drop_catch_up_pending_ = false;
 };
 
 }  // namespace peerlab::membership

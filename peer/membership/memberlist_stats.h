@@ -163,6 +163,11 @@ struct Stats {
   // Push/pulls after kSilencePeriods probe intervals of hearing nothing
   // (Memberlist::CatchUpAfterSilence).
   uint64_t silence_catch_ups = 0;
+  // Alive notices about others dropped from the gossip queue past
+  // Config::max_queued_alives, and the push/pulls run because of it (gossip.cc
+  // ScheduleDropCatchUp).
+  uint64_t alive_notices_dropped = 0;
+  uint64_t drop_catch_ups = 0;
   uint64_t held_down_refutations = 0;
   uint64_t fallback_only_suspicions = 0;
   // Coordinates on acks refused (CoordinateFromProto, CoordinateClient::

@@ -218,6 +218,7 @@ MetricSamples StatsSnapshot(const Memberlist& node) {
       {"replays_refused", s.replays_refused},
       {"catch_ups_refused", s.catch_ups_refused},
       {"catch_ups_limited", s.catch_ups_limited},
+      {"alive_notices_dropped", s.alive_notices_dropped},
       {"sender_tag_failures", s.sender_tag_failures},
       {"wants_refused", s.wants_refused},
   };
