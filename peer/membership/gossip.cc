@@ -68,11 +68,11 @@ void Memberlist::ScheduleDropCatchUp() {
         partner->addr(), false,
         [this, alive, applied, dropped](absl::Status s) {
           if (auto a = alive.lock(); !a || !*a) return;
-          // Again while this node learns (from the exchange or meanwhile)
-          // or drops notices: a push/pull with a random member fills what
-          // this node lacks only when the partner has it, so knowledge
-          // converges over a few rounds (anti-entropy); an interval that
-          // taught nothing ends it (a failed exchange too).
+          // Again while an exchange teaches this node something (or it
+          // dropped notices meanwhile): a push/pull with a random member
+          // fills what this node lacks only when the partner has it, so
+          // knowledge converges over a few rounds (anti-entropy); one that
+          // taught nothing ends it (a failed one too).
           (void)s;
           if (stats_.alives_applied != applied ||
               stats_.alive_notices_dropped != dropped) {
@@ -287,6 +287,9 @@ void Memberlist::ScheduleCatchUp() {
   // had time to be sent its last time (the retransmit limit in gossip
   // rounds, staggered by up to as much again) fills that gap.
   if (shut_down_ || Compat()) return;
+  // A join that dropped notices (Config::max_queued_alives) runs its
+  // push/pulls already, the first at this same time: no second one.
+  if (drop_catch_up_pending_) return;
   const absl::Duration epidemic =
       config_.gossip_interval *
       RetransmitLimit(config_.retransmit_mult, NumAlive());
