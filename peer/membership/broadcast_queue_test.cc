@@ -1,5 +1,6 @@
 #include "peer/membership/broadcast_queue.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -148,6 +149,50 @@ TEST(BroadcastQueueTest, SlotsKeyUpdatesAndPoolsShareMessages) {
   b.Clear();
   EXPECT_FALSE(slots[alice_b].queued());
   EXPECT_EQ(pool.size(), 0u);
+}
+
+// The bound (Config::max_queued_alives): past it the droppable update sent
+// most goes, the oldest among equals; updates queued otherwise (a
+// suspicion in a member's slot, string keys) are never dropped, and a
+// droppable update that replaces a pinned one in its slot is droppable.
+TEST(BroadcastQueueTest, TheBoundDropsTheDroppableSentMost) {
+  int n = 10;  // limit 4 * 2 = 8
+  StringPool pool;
+  BroadcastQueue::Slot slots[5];
+  auto slot_of = [&](uint32_t i) { return &slots[i]; };
+  BroadcastQueue q(
+      4, [&] { return n; }, &pool, slot_of);
+  q.set_bound(2);
+  q.QueueDroppable(0, pool.Intern("alive 0"));
+  q.QueueDroppable(1, pool.Intern("alive 1"));
+  EXPECT_THAT(q.Take(0, 7), ElementsAre("alive 1"));  // sent once
+  q.Queue(2, "suspect 2");                            // pinned
+  q.Queue("user", "user");                            // a string key
+  EXPECT_EQ(q.dropped(), 0u);
+  q.QueueDroppable(3, pool.Intern("alive 3"));
+  // Three droppable: "alive 1" was sent most.
+  EXPECT_EQ(q.dropped(), 1u);
+  EXPECT_FALSE(slots[1].queued());
+  EXPECT_EQ(q.size(), 4u);
+  q.QueueDroppable(4, pool.Intern("alive 4"));
+  // Equals (never sent): the oldest, "alive 0", goes.
+  EXPECT_EQ(q.dropped(), 2u);
+  EXPECT_FALSE(slots[0].queued());
+  EXPECT_TRUE(slots[2].queued());
+  // The suspicion replaced by an alive: droppable now, so three are
+  // again, and the oldest of them, "alive 3", goes.
+  q.QueueDroppable(2, pool.Intern("alive 2"));
+  EXPECT_EQ(q.dropped(), 3u);
+  EXPECT_FALSE(slots[3].queued());
+  EXPECT_THAT(q.Take(0, 1000),
+              UnorderedElementsAre("alive 2", "alive 4", "user"));
+  // No bound: nothing dropped.
+  q.set_bound(0);
+  for (uint32_t i = 0; i < 5; ++i) {
+    q.QueueDroppable(i, pool.Intern(absl::StrCat("alive again ", i)));
+  }
+  EXPECT_EQ(q.dropped(), 3u);
+  EXPECT_EQ(q.size(), 6u);
 }
 
 // Ids are 24 bits: when they run out, the queued updates are numbered
