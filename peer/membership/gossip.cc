@@ -47,14 +47,9 @@ void Memberlist::ScheduleDropCatchUp() {
   if (shut_down_ || leaving_) return;
   drop_catch_up_pending_ = true;
   // As ScheduleCatchUp: once what was queued has had time to be sent its
-  // last time, staggered by up to as much again.
-  const absl::Duration epidemic =
-      config_.gossip_interval *
-      RetransmitLimit(config_.retransmit_mult, NumAlive());
-  const absl::Duration delay =
-      epidemic + epidemic * (static_cast<double>(rng_.Uniform(1000)) / 1000);
+  // last time.
   std::weak_ptr<bool> alive = alive_;
-  scheduler_->After(delay, [this, alive] {
+  scheduler_->After(CatchUpDelay(), [this, alive] {
     if (auto a = alive.lock(); !a || !*a) return;
     const NodeState* partner = RandomAliveMember();
     if (shut_down_ || leaving_ || partner == nullptr) {
@@ -279,6 +274,14 @@ void Memberlist::PushPullRound() {
   }
 }
 
+absl::Duration Memberlist::CatchUpDelay() {
+  // The retransmit limit in gossip rounds, staggered by up to as much again.
+  const absl::Duration epidemic =
+      config_.gossip_interval *
+      RetransmitLimit(config_.retransmit_mult, NumAlive());
+  return epidemic + epidemic * (static_cast<double>(rng_.Uniform(1000)) / 1000);
+}
+
 void Memberlist::ScheduleCatchUp() {
   // While this node's own news spread, most members did not know it yet,
   // so updates gossiped in that window (other joiners', in a mass join)
@@ -290,13 +293,8 @@ void Memberlist::ScheduleCatchUp() {
   // A join that dropped notices (Config::max_queued_alives) runs its
   // push/pulls already, the first at this same time: no second one.
   if (drop_catch_up_pending_) return;
-  const absl::Duration epidemic =
-      config_.gossip_interval *
-      RetransmitLimit(config_.retransmit_mult, NumAlive());
-  const absl::Duration delay =
-      epidemic + epidemic * (static_cast<double>(rng_.Uniform(1000)) / 1000);
   std::weak_ptr<bool> alive = alive_;
-  scheduler_->After(delay, [this, alive] {
+  scheduler_->After(CatchUpDelay(), [this, alive] {
     if (auto a = alive.lock(); !a || !*a) return;
     if (shut_down_ || leaving_) return;
     const NodeState* partner = RandomAliveMember();

@@ -1107,6 +1107,8 @@ class Memberlist {
   // nothing was dropped meanwhile. True while one is scheduled or under way.
   void NoteAliveDrops();
   void ScheduleDropCatchUp();
+  // When a catch-up push/pull runs (ScheduleCatchUp): draws from rng_.
+  absl::Duration CatchUpDelay();
   bool drop_catch_up_pending_ = false;
 };
 
