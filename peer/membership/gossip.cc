@@ -61,14 +61,13 @@ void Memberlist::ScheduleDropCatchUp() {
     const uint64_t dropped = stats_.alive_notices_dropped;
     PushPullWith(
         partner->addr(), false,
-        [this, alive, applied, dropped](absl::Status s) {
+        [this, alive, applied, dropped](absl::Status) {
           if (auto a = alive.lock(); !a || !*a) return;
           // Again while an exchange teaches this node something (or it
           // dropped notices meanwhile): a push/pull with a random member
           // fills what this node lacks only when the partner has it, so
           // knowledge converges over a few rounds (anti-entropy); one that
           // taught nothing ends it (a failed one too).
-          (void)s;
           if (stats_.alives_applied != applied ||
               stats_.alive_notices_dropped != dropped) {
             ScheduleDropCatchUp();
