@@ -33,7 +33,7 @@ std::string CsvHeader() {
          "sent_max_Bps,recv_mean_Bps,recv_p99_Bps,recv_max_Bps,"
          "last_restart_s,restart_converge_s,ingress_dropped,egress_dropped,"
          "protocol,restart_seen_dead_until_s,restart_seen_dead_after_grace,"
-         "start";
+         "start,alive_notices_dropped,drop_catch_ups";
 }
 
 std::string CsvRow(const SimRunResult& r) {
@@ -65,9 +65,10 @@ std::string CsvRow(const SimRunResult& r) {
              r.received.p99, r.received.max, Cell(r.last_restart),
              Cell(r.restart_converge), r.ingress_dropped, r.egress_dropped) +
          (o.memberlist_compat ? ",memberlist" : ",peerlab") +
-         absl::StrFormat(",%s,%d,%s", Cell(r.restart_seen_dead_until),
+         absl::StrFormat(",%s,%d,%s,%d,%d", Cell(r.restart_seen_dead_until),
                          r.restart_seen_dead_after_grace,
-                         StartModeName(o.start));
+                         StartModeName(o.start), r.alive_notices_dropped,
+                         r.drop_catch_ups);
 }
 
 std::string FormatReport(const SimRunResult& r) {
@@ -175,6 +176,10 @@ std::string FormatReport(const SimRunResult& r) {
                       r.received.mean, r.received.p99, r.received.max));
   absl::StrAppend(
       &out, "false positive deaths: ", r.false_positives, "\n",
+      // The gossip queue's bound (Config::max_queued_alives) acted when
+      // these are not 0.
+      "alive notices dropped: ", r.alive_notices_dropped,
+      " (drop catch-ups: ", r.drop_catch_ups, ")\n",
       absl::StrFormat("messages per member per second: %.2f (steady %.2f)\n",
                       r.msgs_per_member_s, r.steady_msgs_per_member_s),
       absl::StrFormat("bytes per member per second: %.0f (steady %.0f)\n",

@@ -158,6 +158,7 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
     config.suspicion_confirmations = -1;
   }
   config.logger = o.logger;
+  if (o.max_queued_alives >= 0) config.max_queued_alives = o.max_queued_alives;
   // Room for every simulated member (the real peer's default is smaller).
   config.max_members = std::max(config.max_members, o.nodes + 16);
   if (o.slow == 0) o.slow = std::max(1, n / 10);
@@ -628,6 +629,10 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
           for (int j = 0; j < n && seed_node < 0; ++j) {
             if (j != i && !c.crashed(j)) seed_node = j;
           }
+          // The old process's counts, before its Memberlist is replaced.
+          result.alive_notices_dropped +=
+              c.node(i).stats().alive_notices_dropped;
+          result.drop_catch_ups += c.node(i).stats().drop_catch_ups;
           // Nobody else is up: it starts alone (joining itself fails).
           c.Restart(i, seed_node < 0 ? i : seed_node);
           views.SetObserver(i, true, c.Now());
@@ -749,6 +754,8 @@ absl::StatusOr<SimRunResult> RunSimulation(const SimRunOptions& in) {
     if (o.scenario == Scenario::kEgressLoss && unhealthy[i]) {
       result.egress_dropped += c.net().faults(id).stats().dropped;
     }
+    result.alive_notices_dropped += c.node(i).stats().alive_notices_dropped;
+    result.drop_catch_ups += c.node(i).stats().drop_catch_ups;
   }
 
   result.sim_time = c.Now() - start;

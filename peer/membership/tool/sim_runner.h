@@ -188,6 +188,10 @@ struct SimRunOptions {
   // kConverged: every member knows every other at the start (see the file
   // comment).
   StartMode start = StartMode::kJoin;
+  // Config::max_queued_alives, the gossip queue's bound (-1: the
+  // profile's, 1,024). Tests set it low to see the bound act in a small
+  // group.
+  int max_queued_alives = -1;
   // Called about every `progress_every` of wall-clock time (nullptr: never).
   std::function<void(const SimProgress&)> progress;
   absl::Duration progress_every = absl::Seconds(1);
@@ -301,6 +305,14 @@ struct SimRunResult {
   // dropped by the members' fault plans (egress loss).
   uint64_t ingress_dropped = 0;
   uint64_t egress_dropped = 0;
+  // The gossip queue's bound (Config::max_queued_alives): alive notices
+  // about others dropped from the members' queues and the catch-up
+  // push/pulls that followed (Stats::alive_notices_dropped, drop_catch_ups),
+  // summed over every member's processes (a restarted member's old one
+  // too). 0 when the bound never acted (groups of up to max_queued_alives
+  // members; the memberlist baseline has no bound).
+  uint64_t alive_notices_dropped = 0;
+  uint64_t drop_catch_ups = 0;
   std::vector<SimSample> samples;
   std::vector<FaultSpan> fault_spans;
 
