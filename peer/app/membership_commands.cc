@@ -82,6 +82,7 @@ absl::Status MembershipCommands::ApplyProfile(const std::string& profile) {
   packet_size_ = c.packet_size;
   awareness_max_ = c.awareness_max_multiplier;
   max_members_ = c.max_members;
+  max_queued_alives_ = c.max_queued_alives;
   max_meta_bytes_ = c.max_meta_bytes;
   vivaldi_dimensionality_ = c.coordinate.dimensionality;
   vivaldi_adjustment_window_ = c.coordinate.adjustment_window_size;
@@ -104,6 +105,7 @@ MembershipSettings MembershipCommands::Settings() const {
   config.packet_size = static_cast<int>(packet_size_);
   config.awareness_max_multiplier = static_cast<int>(awareness_max_);
   config.max_members = static_cast<int>(max_members_);
+  config.max_queued_alives = static_cast<int>(max_queued_alives_);
   config.max_meta_bytes = static_cast<int>(max_meta_bytes_);
   config.coordinate.dimensionality = static_cast<int>(vivaldi_dimensionality_);
   config.coordinate.adjustment_window_size =
@@ -203,6 +205,11 @@ absl::Status MembershipCommands::Register(cli::Registry& registry,
       {"memberlist.max_members",
        "members held at most (new ones past it are refused)", &max_members_, 2,
        10'000'000},
+      {"memberlist.max_queued_alives",
+       "alive notices about other members queued for gossip at most; past "
+       "it the one sent most is dropped and this node catches up with "
+       "push/pulls (0: no bound)",
+       &max_queued_alives_, 0, 10'000'000},
       {"memberlist.max_meta_bytes",
        "largest metadata (tags included) this node sends or "
        "accepts; what does not fit a datagram spreads on the "

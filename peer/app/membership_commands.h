@@ -81,7 +81,7 @@ class MembershipCommands {
   std::string label_;  // memberlist.label
   int64_t indirect_checks_, suspicion_mult_, suspicion_max_timeout_mult_,
       suspicion_confirmations_, retransmit_mult_, gossip_nodes_, packet_size_,
-      awareness_max_, max_members_, max_meta_bytes_;
+      awareness_max_, max_members_, max_meta_bytes_, max_queued_alives_;
   // event.* (cluster::UserEventsOptions).
   int64_t event_max_bytes_ = 64 << 10, event_buffer_ = 64;
   // memberlist.vivaldi_* integers (Config::coordinate; its doubles are

@@ -214,5 +214,41 @@ TEST(MembershipCommandsTest, KeyValueCommandsPrintTheirStamps) {
   EXPECT_FALSE(registry.Execute("broadcastlist stamp", out).ok());
 }
 
+// memberlist.max_queued_alives reaches the node's Config (the gossip
+// queue's bound, docs/membership.md): set, then memberlistcreate; a
+// negative value is refused naming the key; a profile sets it back to 1,024.
+TEST(MembershipCommandsTest, MaxQueuedAlivesReachesTheNode) {
+  membership::MembershipStreamService service;
+  RealNodeEnv real;
+  real.bind = "127.0.0.1";
+  real.grpc_address = [] { return std::string("127.0.0.1:1"); };
+  real.take_reserved_socket = [] { return -1; };
+  real.service = &service;
+  MembershipHost host(
+      MembershipHost::Env{.name = "alice", .insecure_gossip = true},
+      std::make_unique<runtime::ThreadHostLoop>("membership"),
+      RealNodeFactory(real));
+  MembershipCommands commands(&host, {});
+  cli::Registry registry;
+  cli::ConfigRegistry config;
+  ASSERT_TRUE(commands.Register(registry, config).ok());
+  EXPECT_EQ(*config.Get("memberlist.max_queued_alives"), "1024");
+  absl::Status bad = config.Set("memberlist.max_queued_alives", "-1");
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("memberlist.max_queued_alives"),
+            std::string::npos)
+      << bad;
+  ASSERT_TRUE(config.Set("memberlist.max_queued_alives", "77").ok());
+  ASSERT_TRUE(host.Create().ok());
+  auto bound =
+      host.WithNode([](membership::Memberlist& n) -> absl::StatusOr<int> {
+        return n.config().max_queued_alives;
+      });
+  ASSERT_TRUE(bound.ok()) << bound.status();
+  EXPECT_EQ(*bound, 77);
+  ASSERT_TRUE(config.Set("memberlist.profile", "lan").ok());
+  EXPECT_EQ(*config.Get("memberlist.max_queued_alives"), "1024");
+}
+
 }  // namespace
 }  // namespace peerlab::peer
