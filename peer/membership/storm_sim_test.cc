@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "peer/membership/protocol_math.h"
@@ -98,6 +100,110 @@ TEST(StormSimTest, BelowTheBoundNothingIsDropped) {
   ASSERT_TRUE(f.converged);
   EXPECT_EQ(f.dropped, 0u);
   EXPECT_EQ(f.drop_catch_ups, 0u);
+}
+
+// A hostile flood of new names: an insider's join spam (sybils: members
+// with made-up names, each with its own node key, fewer than max_members)
+// joins with the honest members, then vanishes (the names do not exist
+// any more). The sybils' alive notices fill the honest members' queues, so
+// the bound drops honest notices too, and the drop catch-ups must fill
+// the gap.
+struct FloodFigures {
+  bool converged = false;  // every honest member holds every honest alive
+  double gossip_periods = 0;
+  uint64_t honest_dropped = 0;
+  double epidemic_periods = 0;  // RetransmitLimit of the whole group
+  // Per honest member: catch-ups 60 s after convergence, the most allowed
+  // by one per CatchUpDelay by then, and catch-ups 30 s later.
+  std::vector<uint64_t> catch_ups, allowed, catch_ups_later;
+};
+
+FloodFigures Flood(uint64_t seed) {
+  constexpr int kHonest = 50, kSybils = 250, kBound = 32;
+  SimCluster::Options o;
+  o.nodes = kHonest + kSybils;
+  o.seed = seed;
+  o.config = Config::Lan();
+  o.config.max_queued_alives = kBound;
+  SimCluster c(o);
+  FloodFigures f;
+  const absl::Duration period = o.config.gossip_interval;
+  c.StartAll();
+  const absl::Time start = c.Now();
+  c.RunFor(absl::Seconds(2));
+  for (int i = kHonest; i < o.nodes; ++i) c.Crash(i);
+  auto honest_know_honest = [&] {
+    for (int i = 0; i < kHonest; ++i) {
+      int alive = 0;
+      for (const Member& m : c.node(i).Members()) {
+        if (m.state == MemberState::kAlive && m.name.rfind("node", 0) == 0 &&
+            std::stoi(m.name.substr(4)) < kHonest) {
+          ++alive;
+        }
+      }
+      if (alive != kHonest) return false;
+    }
+    return true;
+  };
+  f.converged = c.RunUntil(honest_know_honest, absl::Seconds(120),
+                           absl::Milliseconds(100));
+  f.gossip_periods = (c.Now() - start) / period;
+  f.epidemic_periods = RetransmitLimit(o.config.retransmit_mult, o.nodes);
+  for (int i = 0; i < kHonest; ++i) {
+    f.honest_dropped += c.node(i).stats().alive_notices_dropped;
+  }
+  std::cout << "flood of " << kSybils << " vanishing names over " << kHonest
+            << " honest members, bound " << kBound
+            << ": honest know honest after " << f.gossip_periods
+            << " gossip periods, honest dropped " << f.honest_dropped << "\n";
+  // CatchUpDelay is at least the retransmit limit of a group of one in
+  // gossip periods.
+  c.RunFor(absl::Seconds(60));
+  const absl::Duration min_delay =
+      period * RetransmitLimit(o.config.retransmit_mult, 1);
+  for (int i = 0; i < kHonest; ++i) {
+    f.catch_ups.push_back(c.node(i).stats().drop_catch_ups);
+    f.allowed.push_back((c.Now() - start) / min_delay + 1);
+  }
+  c.RunFor(absl::Seconds(30));
+  for (int i = 0; i < kHonest; ++i) {
+    f.catch_ups_later.push_back(c.node(i).stats().drop_catch_ups);
+  }
+  return f;
+}
+
+// What holds: the honest members converge on each other (within 120 s),
+// each member's catch-up push/pulls come at most one per CatchUpDelay,
+// and they end. Measured (seeds 1..6): all honest know all honest after
+// 77..396 gossip periods (15..79 s) against 10 without the bound (and 15
+// with the bound when the sybils stay): see the disabled test below.
+TEST(StormSimTest, AFloodOfNewNamesLeavesCatchUpsBoundedAndHonestConverged) {
+  const uint64_t seed = SimSeed(3);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const FloodFigures f = Flood(seed);
+  ASSERT_TRUE(f.converged) << "honest members still split after 120 s";
+  EXPECT_GT(f.honest_dropped, 0u) << "the flood made no honest member drop";
+  for (size_t i = 0; i < f.catch_ups.size(); ++i) {
+    EXPECT_LE(f.catch_ups[i], f.allowed[i]) << "node" << i;
+    EXPECT_EQ(f.catch_ups_later[i], f.catch_ups[i])
+        << "node" << i << " still catching up 90 s after convergence";
+  }
+}
+
+// KNOWN ISSUE (reported to the lead, not fixed in lane storm2): when the
+// flooded names vanish, the honest members converge 8 to 40 times later
+// than without the bound. Likely cause: a drop catch-up's partner is a
+// random "alive" member, most of them vanished sybils until the suspicion
+// runs out, and a failed push/pull ends the catch-ups (gossip.cc,
+// ScheduleDropCatchUp: "a failed one too"); retrying after a failure
+// brought seed 2 from 396 to 85 periods, still above this bound. Enable
+// to check a fix: within four epidemic times of the start.
+TEST(StormSimTest, DISABLED_AFloodOfVanishingNamesDelaysHonestByLittle) {
+  const uint64_t seed = SimSeed(2);
+  PEERLAB_SIM_TRACE_SEED(seed);
+  const FloodFigures f = Flood(seed);
+  ASSERT_TRUE(f.converged);
+  EXPECT_LE(f.gossip_periods, 4 * f.epidemic_periods);
 }
 
 }  // namespace
