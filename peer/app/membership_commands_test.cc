@@ -172,24 +172,36 @@ TEST(MembershipCommandsTest, JoinWaitingWhenTheNodeIsDeletedEnds) {
   delete host;
 }
 
-// The key/value commands print each write's stamp, and `broadcastlist
-// stamps` every entry with its stamp (tombstones included): `check kv` of
-// the harness reads both; plain `broadcastlist` is unchanged.
-TEST(MembershipCommandsTest, KeyValueCommandsPrintTheirStamps) {
-  membership::MembershipStreamService service;
+// A real node "alice" on loopback (insecure gossip) with the commands
+// and the memberlist.* settings registered.
+RealNodeEnv LoopbackEnv(membership::MembershipStreamService* service) {
   RealNodeEnv real;
   real.bind = "127.0.0.1";
   real.grpc_address = [] { return std::string("127.0.0.1:1"); };
   real.take_reserved_socket = [] { return -1; };
-  real.service = &service;
-  MembershipHost host(
+  real.service = service;
+  return real;
+}
+
+struct Alice {
+  Alice() { EXPECT_TRUE(commands.Register(registry, config).ok()); }
+  membership::MembershipStreamService service;
+  MembershipHost host{
       MembershipHost::Env{.name = "alice", .insecure_gossip = true},
       std::make_unique<runtime::ThreadHostLoop>("membership"),
-      RealNodeFactory(real));
-  MembershipCommands commands(&host, {});
+      RealNodeFactory(LoopbackEnv(&service))};
+  MembershipCommands commands{&host, {}};
   cli::Registry registry;
   cli::ConfigRegistry config;
-  ASSERT_TRUE(commands.Register(registry, config).ok());
+};
+
+// The key/value commands print each write's stamp, and `broadcastlist
+// stamps` every entry with its stamp (tombstones included): `check kv` of
+// the harness reads both; plain `broadcastlist` is unchanged.
+TEST(MembershipCommandsTest, KeyValueCommandsPrintTheirStamps) {
+  Alice alice;
+  MembershipHost& host = alice.host;
+  cli::Registry& registry = alice.registry;
   ASSERT_TRUE(host.Create().ok());
   ASSERT_TRUE(host.Start().ok());
   auto run = [&](const std::string& line) {
@@ -218,20 +230,9 @@ TEST(MembershipCommandsTest, KeyValueCommandsPrintTheirStamps) {
 // queue's bound, docs/membership.md): set, then memberlistcreate; a
 // negative value is refused naming the key; a profile sets it back to 1,024.
 TEST(MembershipCommandsTest, MaxQueuedAlivesReachesTheNode) {
-  membership::MembershipStreamService service;
-  RealNodeEnv real;
-  real.bind = "127.0.0.1";
-  real.grpc_address = [] { return std::string("127.0.0.1:1"); };
-  real.take_reserved_socket = [] { return -1; };
-  real.service = &service;
-  MembershipHost host(
-      MembershipHost::Env{.name = "alice", .insecure_gossip = true},
-      std::make_unique<runtime::ThreadHostLoop>("membership"),
-      RealNodeFactory(real));
-  MembershipCommands commands(&host, {});
-  cli::Registry registry;
-  cli::ConfigRegistry config;
-  ASSERT_TRUE(commands.Register(registry, config).ok());
+  Alice alice;
+  MembershipHost& host = alice.host;
+  cli::ConfigRegistry& config = alice.config;
   EXPECT_EQ(*config.Get("memberlist.max_queued_alives"), "1024");
   absl::Status bad = config.Set("memberlist.max_queued_alives", "-1");
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
