@@ -61,19 +61,29 @@ void Memberlist::ScheduleDropCatchUp() {
     const uint64_t dropped = stats_.alive_notices_dropped;
     PushPullWith(
         partner->addr(), false,
-        [this, alive, applied, dropped](absl::Status) {
+        [this, alive, applied, dropped](absl::Status s) {
           if (auto a = alive.lock(); !a || !*a) return;
           // Again while an exchange teaches this node something (or it
           // dropped notices meanwhile): a push/pull with a random member
           // fills what this node lacks only when the partner has it, so
           // knowledge converges over a few rounds (anti-entropy); one that
-          // taught nothing ends it (a failed one too).
-          if (stats_.alives_applied != applied ||
-              stats_.alive_notices_dropped != dropped) {
+          // taught nothing ends it. A failed one says nothing of what this
+          // node lacks (its partner may be gone: a flood of names that
+          // then vanish makes most partners dead ones): another partner,
+          // up to kMaxFailedDropCatchUps failures in a row.
+          if (!s.ok()) {
+            if (++failed_drop_catch_ups_ <= kMaxFailedDropCatchUps) {
+              ScheduleDropCatchUp();
+              return;
+            }
+          } else if (stats_.alives_applied != applied ||
+                     stats_.alive_notices_dropped != dropped) {
+            failed_drop_catch_ups_ = 0;
             ScheduleDropCatchUp();
-          } else {
-            drop_catch_up_pending_ = false;
+            return;
           }
+          failed_drop_catch_ups_ = 0;
+          drop_catch_up_pending_ = false;
         },
         Exchange::kFull, partner->name());
   });

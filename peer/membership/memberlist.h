@@ -1101,7 +1101,7 @@ class Memberlist {
   // Guards callbacks scheduled before destruction (timers, transport).
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
-  // --- A mass join: the gossip queue's bound (gossip.cc, lane storm) ---
+  // --- A mass join: the gossip queue's bound (gossip.cc) ---
   // Config::max_queued_alives: after a drop, push/pulls with random
   // members, one an epidemic time apart, until one teaches nothing new and
   // nothing was dropped meanwhile. True while one is scheduled or under way.
@@ -1110,6 +1110,9 @@ class Memberlist {
   // When a catch-up push/pull runs (ScheduleCatchUp): draws from rng_.
   absl::Duration CatchUpDelay();
   bool drop_catch_up_pending_ = false;
+  // Drop catch-ups that failed in a row, and how many may before they end.
+  int failed_drop_catch_ups_ = 0;
+  static constexpr int kMaxFailedDropCatchUps = 8;
 };
 
 }  // namespace peerlab::membership
