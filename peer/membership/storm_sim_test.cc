@@ -32,12 +32,18 @@ struct JoinFigures {
   size_t max_queued = 0;        // the longest queue at the end
 };
 
-JoinFigures MassJoin(int n, int bound, uint64_t seed) {
+// A LAN group of `n` whose queues keep at most `bound` alive notices.
+SimCluster::Options BoundedLan(int n, int bound, uint64_t seed) {
   SimCluster::Options o;
   o.nodes = n;
   o.seed = seed;
   o.config = Config::Lan();
   o.config.max_queued_alives = bound;
+  return o;
+}
+
+JoinFigures MassJoin(int n, int bound, uint64_t seed) {
+  const SimCluster::Options o = BoundedLan(n, bound, seed);
   SimCluster c(o);
   JoinFigures f;
   const absl::Duration period = o.config.gossip_interval;
@@ -120,11 +126,7 @@ struct FloodFigures {
 
 FloodFigures Flood(uint64_t seed) {
   constexpr int kHonest = 50, kSybils = 250, kBound = 32;
-  SimCluster::Options o;
-  o.nodes = kHonest + kSybils;
-  o.seed = seed;
-  o.config = Config::Lan();
-  o.config.max_queued_alives = kBound;
+  const SimCluster::Options o = BoundedLan(kHonest + kSybils, kBound, seed);
   SimCluster c(o);
   FloodFigures f;
   const absl::Duration period = o.config.gossip_interval;
