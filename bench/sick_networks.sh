@@ -25,7 +25,7 @@
 #   mass-restart           N = 1,000, seed 1, 150 s: 0 restarted members seen
 #                          dead 30 s after their restart, all know all within
 #                          60 s of the last restart; the N = 5,000
-#                          (about 1,900 s of CPU and 3.2 GiB) is NOTRUN unless
+#                          (about 1,300 s of CPU and 1.3 GiB) is NOTRUN unless
 #                          RESTART_NODES=5000
 #
 # Usage: bench/sick_networks.sh [--help] [BUILD_DIR] [OUT_DIR]
@@ -308,7 +308,7 @@ mass_restart() {
   done
   if [[ "$restart_nodes" != 5000 ]]; then
     line NOTRUN mass-restart 5000 "" "the issue's size: RESTART_NODES=5000" "-" \
-      "" "out of reach here: about 1,900 s CPU, 3.2 GiB"
+      "" "out of reach here: about 1,300 s CPU, 1.3 GiB"
   fi
 }
 
